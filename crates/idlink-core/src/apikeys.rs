@@ -1,0 +1,139 @@
+//! Host-app API keys (SPEC P5): shown once, stored as a SHA-256 hash of the
+//! secret, scoped, revocable.
+//!
+//! A token reads `<key id>.<secret>` (`key_3f…9a.Zq…`); the id finds the row,
+//! the secret's hash must match. Secrets are 256 random bits, so a fast hash
+//! is enough (no password stretching needed).
+
+use crate::audit::AuditEntry;
+use crate::clock::Clock;
+use crate::ports::{ApiKeyRow, ApiKeyStore, StoreError};
+use idlink_crypto::Random;
+use idlink_domain::ApiKeyId;
+use sha2::{Digest, Sha256};
+
+/// Every scope a key can hold.
+pub const SCOPES: &[(&str, &str)] = &[
+    ("users:read", "read users (masked personal data)"),
+    ("users:write", "create users and delete their data"),
+    ("audit:read", "read the audit log and verify the chain"),
+];
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ApiKeyError {
+    #[error("unknown scope `{0}`; known scopes: users:read, users:write, audit:read")]
+    UnknownScope(String),
+    #[error("a key needs at least one scope")]
+    NoScopes,
+    #[error("the key name must be 1 to 100 characters")]
+    BadName,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum AuthFailure {
+    #[error("missing API key")]
+    Missing,
+    #[error("invalid API key")]
+    Invalid,
+    #[error("revoked API key")]
+    Revoked,
+}
+
+fn hash_secret(secret: &str) -> String {
+    hex::encode(Sha256::digest(secret.as_bytes()))
+}
+
+/// Checks scope names and returns them sorted, without duplicates.
+pub fn parse_scopes<S: AsRef<str>>(scopes: &[S]) -> Result<Vec<String>, ApiKeyError> {
+    let mut out = Vec::new();
+    for s in scopes {
+        let s = s.as_ref().trim();
+        if !SCOPES.iter().any(|(name, _)| *name == s) {
+            return Err(ApiKeyError::UnknownScope(s.to_owned()));
+        }
+        out.push(s.to_owned());
+    }
+    out.sort();
+    out.dedup();
+    if out.is_empty() {
+        return Err(ApiKeyError::NoScopes);
+    }
+    Ok(out)
+}
+
+/// Creates a key and returns it with the token, which is not stored anywhere.
+pub async fn create(
+    store: &dyn ApiKeyStore,
+    rng: &dyn Random,
+    clock: &dyn Clock,
+    name: &str,
+    scopes: &[String],
+    actor: &str,
+) -> Result<(ApiKeyRow, String), CreateError> {
+    if name.trim().is_empty() || name.chars().count() > 100 {
+        return Err(ApiKeyError::BadName.into());
+    }
+    let scopes = parse_scopes(scopes)?;
+    let id = ApiKeyId::from_random(rng.bytes16());
+    let secret = hex::encode(rng.bytes32());
+    let now = clock.now();
+    let row = ApiKeyRow {
+        id: id.clone(),
+        name: name.trim().to_owned(),
+        secret_hash: hash_secret(&secret),
+        scopes,
+        created_at: now,
+        revoked_at: None,
+    };
+    store.insert_api_key(&row, &AuditEntry::new(actor, "apikey.create", "administration", now)).await?;
+    Ok((row, format!("{id}.{secret}")))
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CreateError {
+    #[error(transparent)]
+    Invalid(#[from] ApiKeyError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Resolves a presented token to its key, refusing unknown, wrong and revoked keys.
+pub async fn authenticate(store: &dyn ApiKeyStore, token: &str) -> Result<Result<ApiKeyRow, AuthFailure>, StoreError> {
+    let Some((id, secret)) = token.split_once('.') else {
+        return Ok(Err(AuthFailure::Invalid));
+    };
+    let Ok(id) = ApiKeyId::parse(id) else {
+        return Ok(Err(AuthFailure::Invalid));
+    };
+    let Some(row) = store.api_key(&id).await? else {
+        return Ok(Err(AuthFailure::Invalid));
+    };
+    if !constant_time_eq(row.secret_hash.as_bytes(), hash_secret(secret).as_bytes()) {
+        return Ok(Err(AuthFailure::Invalid));
+    }
+    if row.revoked_at.is_some() {
+        return Ok(Err(AuthFailure::Revoked));
+    }
+    Ok(Ok(row))
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+pub async fn revoke(store: &dyn ApiKeyStore, clock: &dyn Clock, id: &ApiKeyId, actor: &str) -> Result<bool, StoreError> {
+    let now = clock.now();
+    store.revoke_api_key(id, now, &AuditEntry::new(actor, "apikey.revoke", "administration", now)).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scopes_are_checked_sorted_and_deduplicated() {
+        assert_eq!(parse_scopes(&["users:write", "users:read", "users:read"]), Ok(vec!["users:read".into(), "users:write".into()]));
+        assert_eq!(parse_scopes(&["users:delete"]), Err(ApiKeyError::UnknownScope("users:delete".into())));
+        assert_eq!(parse_scopes::<&str>(&[]), Err(ApiKeyError::NoScopes));
+    }
+}

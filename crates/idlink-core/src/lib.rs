@@ -1,0 +1,18 @@
+//! idlink use cases and the ports they need.
+//!
+//! A use case takes its dependencies as port traits ([`ports`]) so it can run
+//! against SQLite, PostgreSQL or a test double with no change, and never
+//! reaches for the wall clock or the OS RNG itself ([`clock`], and
+//! `idlink_crypto::Random`). Each state change is written together with its
+//! audit record ([`audit`]) in one store call, hence one transaction.
+
+pub mod apikeys;
+pub mod audit;
+pub mod clock;
+pub mod error;
+pub mod ports;
+pub mod users;
+pub mod vault;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use error::CoreError;

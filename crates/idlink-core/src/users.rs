@@ -1,0 +1,90 @@
+//! End users: the minimal account record the platform needs (a phone
+//! number, encrypted under the user's own data key and findable through a
+//! blind index), and crypto-shredding. Login and verification build on it.
+
+use crate::audit::{AuditEntry, Outcome};
+use crate::clock::Clock;
+use crate::error::CoreError;
+use crate::ports::{StoreError, UserRow, UserStore};
+use crate::vault::Vault;
+use idlink_domain::{PhoneNumber, RequestId, UserId, mask_phone};
+use jiff::Timestamp;
+use serde::Serialize;
+
+const PHONE_CONTEXT: &str = "users.phone";
+const PHONE_INDEX: &str = "phone";
+
+/// A user as shown to the host app: personal data masked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UserView {
+    pub id: UserId,
+    /// Masked, e.g. `138****1234`.
+    pub phone: String,
+    pub created_at: Timestamp,
+}
+
+/// Who is asking, for the audit record.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub actor: String,
+    pub request_id: Option<RequestId>,
+    pub purpose: String,
+}
+
+impl Caller {
+    fn audit(&self, action: &str, at: Timestamp) -> AuditEntry {
+        AuditEntry::new(&self.actor, action, &self.purpose, at).request(self.request_id.as_ref())
+    }
+}
+
+pub async fn create_user(
+    store: &dyn UserStore,
+    vault: &Vault,
+    clock: &dyn Clock,
+    caller: &Caller,
+    phone: &PhoneNumber,
+) -> Result<UserView, CoreError> {
+    let now = clock.now();
+    let id = UserId::from_random(vault.rng().bytes16());
+    let (dek, wrapped) = vault.new_user_key(&id)?;
+    let row = UserRow {
+        id: id.clone(),
+        phone_cipher: vault.seal(&dek, PHONE_CONTEXT, phone.reveal().as_bytes())?,
+        phone_index: vault.blind_index(PHONE_INDEX, phone.reveal()),
+        created_at: now,
+    };
+    match store.insert_user(&row, &wrapped, &caller.audit("user.create", now).subject(&id)).await {
+        Ok(()) => Ok(UserView { id, phone: phone.masked(), created_at: now }),
+        Err(StoreError::Unique(_)) => Err(CoreError::Conflict("a user with this phone number already exists".into())),
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub async fn get_user(store: &dyn UserStore, vault: &Vault, clock: &dyn Clock, caller: &Caller, id: &UserId) -> Result<UserView, CoreError> {
+    let audit = caller.audit("user.read", clock.now()).subject(id);
+    let (row, key) = store.read_user(id, &audit).await?.ok_or(CoreError::NotFound)?;
+    let key = key.ok_or(CoreError::Shredded)?;
+    let dek = vault.unwrap(&key)?;
+    let phone = dek.open(PHONE_CONTEXT, &row.phone_cipher)?;
+    let phone = String::from_utf8(phone).map_err(|_| StoreError::Corrupt("phone is not UTF-8".into()))?;
+    Ok(UserView { id: row.id, phone: mask_phone(&phone), created_at: row.created_at })
+}
+
+pub async fn find_user_by_phone(store: &dyn UserStore, vault: &Vault, phone: &PhoneNumber) -> Result<Option<UserId>, CoreError> {
+    Ok(store.find_user_by_phone_index(&vault.blind_index(PHONE_INDEX, phone.reveal())).await?)
+}
+
+/// Deletes the user's data key: every field encrypted under it is unreadable from now on.
+pub async fn shred_user(store: &dyn UserStore, clock: &dyn Clock, caller: &Caller, id: &UserId) -> Result<(), CoreError> {
+    let audit = caller.audit("user.shred", clock.now()).subject(id);
+    if store.shred_user_key(id, &audit).await? {
+        Ok(())
+    } else {
+        Err(CoreError::NotFound)
+    }
+}
+
+/// An audit entry for a refused access, recorded by the API layer.
+pub fn denied(caller: &Caller, action: &str, at: Timestamp) -> AuditEntry {
+    caller.audit(action, at).outcome(Outcome::Denied)
+}

@@ -1,0 +1,110 @@
+//! Opaque identifiers. Each kind has a short prefix (`usr_`, `key_`, `req_`)
+//! so a misplaced id is obvious in logs and in API answers.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// Why a string is not a valid identifier of the expected kind.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{value}` is not a valid {kind} id: expected `{prefix}` followed by 1 to 64 letters, digits, `-` or `_`")]
+pub struct IdError {
+    pub kind: &'static str,
+    pub prefix: &'static str,
+    pub value: String,
+}
+
+macro_rules! prefixed_id {
+    ($(#[$doc:meta])* $name:ident, $prefix:literal, $kind:literal) => {
+        $(#[$doc])*
+        #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(try_from = "String", into = "String")]
+        pub struct $name(String);
+
+        impl $name {
+            pub const PREFIX: &'static str = $prefix;
+
+            /// Builds an id from random bytes supplied by the caller's RNG port.
+            pub fn from_random(bytes: [u8; 16]) -> Self {
+                let mut s = String::with_capacity($prefix.len() + 32);
+                s.push_str($prefix);
+                for b in bytes {
+                    s.push_str(&format!("{b:02x}"));
+                }
+                Self(s)
+            }
+
+            pub fn parse(value: &str) -> Result<Self, IdError> {
+                let rest = value.strip_prefix($prefix);
+                let ok = rest.is_some_and(|r| {
+                    !r.is_empty()
+                        && r.len() <= 64
+                        && r.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+                });
+                if ok {
+                    Ok(Self(value.to_owned()))
+                } else {
+                    Err(IdError { kind: $kind, prefix: $prefix, value: value.chars().take(80).collect() })
+                }
+            }
+
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl TryFrom<String> for $name {
+            type Error = IdError;
+            fn try_from(value: String) -> Result<Self, IdError> {
+                Self::parse(&value)
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(id: $name) -> String {
+                id.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    };
+}
+
+prefixed_id!(
+    /// An end user of the host app.
+    UserId, "usr_", "user"
+);
+prefixed_id!(
+    /// A host-app API key (the public half; the secret is never stored).
+    ApiKeyId, "key_", "API key"
+);
+prefixed_id!(
+    /// One HTTP request, echoed in `x-request-id`, problem documents and audit records.
+    RequestId, "req_", "request"
+);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn random_ids_round_trip_and_wrong_prefixes_are_refused() {
+        let id = UserId::from_random([0xab; 16]);
+        assert_eq!(id.as_str(), "usr_abababababababababababababababab");
+        assert_eq!(UserId::parse(id.as_str()), Ok(id.clone()));
+        assert!(UserId::parse("key_abc").is_err());
+        assert!(UserId::parse("usr_").is_err());
+        assert!(UserId::parse("usr_a b").is_err());
+        let err = UserId::parse("nope").err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(err.contains("usr_"), "{err}");
+    }
+}

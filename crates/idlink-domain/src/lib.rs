@@ -1,0 +1,19 @@
+//! Pure domain types and rules of idlink.
+//!
+//! Everything here is deterministic and free of I/O: no clock, no randomness,
+//! no database. Values that cross the system boundary (phone numbers, ids,
+//! money) are newtypes validated on construction, so the layers above never
+//! handle a raw `String` where a checked value is meant.
+//!
+//! Personal data types (see [`pii`]) never print their clear value through
+//! `Debug`, `Display` or `Serialize`; reading it is an explicit `.reveal()`.
+
+pub mod ids;
+pub mod money;
+pub mod phone;
+pub mod pii;
+
+pub use ids::{ApiKeyId, RequestId, UserId};
+pub use money::Fen;
+pub use phone::{PhoneError, PhoneNumber};
+pub use pii::{Masked, mask_card, mask_id_number, mask_phone};
