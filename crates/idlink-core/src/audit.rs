@@ -43,18 +43,23 @@ impl Outcome {
 }
 
 /// What happened, before it is placed in the chain.
+///
+/// Fields are plain text as stored, so a record read back from the database
+/// always parses, even a tampered one, and the verifier can name it; the
+/// builder methods take the typed values.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct AuditEntry {
     /// Who acted: `apikey:key_…`, `user:usr_…`, `operator:…`, `system`, `cli`.
     pub actor: String,
-    /// Whose personal data was read or changed, if anyone's.
-    pub subject: Option<UserId>,
+    /// Whose personal data was read or changed (a user id), if anyone's.
+    pub subject: Option<String>,
     /// A dotted verb, e.g. `user.create`, `user.read`, `apikey.revoke`.
     pub action: String,
     /// Why (the business purpose the caller declared).
     pub purpose: String,
-    pub outcome: Outcome,
-    pub request_id: Option<RequestId>,
+    /// `success`, `denied` or `failed` (see [`Outcome`]).
+    pub outcome: String,
+    pub request_id: Option<String>,
     pub at: Timestamp,
 }
 
@@ -65,24 +70,24 @@ impl AuditEntry {
             subject: None,
             action: action.into(),
             purpose: purpose.into(),
-            outcome: Outcome::Success,
+            outcome: Outcome::Success.as_str().to_owned(),
             request_id: None,
             at,
         }
     }
 
     pub fn subject(mut self, user: &UserId) -> Self {
-        self.subject = Some(user.clone());
+        self.subject = Some(user.to_string());
         self
     }
 
     pub fn request(mut self, id: Option<&RequestId>) -> Self {
-        self.request_id = id.cloned();
+        self.request_id = id.map(|r| r.to_string());
         self
     }
 
     pub fn outcome(mut self, outcome: Outcome) -> Self {
-        self.outcome = outcome;
+        self.outcome = outcome.as_str().to_owned();
         self
     }
 }
@@ -126,11 +131,11 @@ pub fn record_hash(seq: i64, prev_hash: &str, e: &AuditEntry) -> String {
     put(&mut h, &seq.to_be_bytes());
     put(&mut h, prev_hash.as_bytes());
     put(&mut h, e.actor.as_bytes());
-    put(&mut h, e.subject.as_ref().map(|s| s.as_str()).unwrap_or("").as_bytes());
+    put(&mut h, e.subject.as_deref().unwrap_or("").as_bytes());
     put(&mut h, e.action.as_bytes());
     put(&mut h, e.purpose.as_bytes());
-    put(&mut h, e.outcome.as_str().as_bytes());
-    put(&mut h, e.request_id.as_ref().map(|s| s.as_str()).unwrap_or("").as_bytes());
+    put(&mut h, e.outcome.as_bytes());
+    put(&mut h, e.request_id.as_deref().unwrap_or("").as_bytes());
     put(&mut h, &e.at.as_microsecond().to_be_bytes());
     hex::encode(h.finalize())
 }

@@ -1,1 +1,21 @@
-//! placeholder
+//! SQLite and PostgreSQL storage for idlink.
+//!
+//! One implementation, [`SqlStore`], serves both databases through sqlx's
+//! `Any` driver: the SQL is written once in the dialect both accept (`$N`
+//! placeholders, `RETURNING`, `ON CONFLICT`), instants are stored as BIGINT
+//! microseconds, and only migrations differ per database
+//! (`migrations/sqlite`, `migrations/postgres`). See docs/adr/0002.
+//!
+//! SQLite runs with one writer connection (plus readers) and `BEGIN
+//! IMMEDIATE`, so writers queue instead of failing with `SQLITE_BUSY`;
+//! PostgreSQL relies on row locks (the audit chain head) and unique keys.
+//!
+//! [`testing`] gives the conformance tests (and other crates' tests) a fresh
+//! database of either kind.
+
+mod audit;
+mod rows;
+mod store;
+pub mod testing;
+
+pub use store::{Backend, SqlStore, StoreOptions};

@@ -1,0 +1,26 @@
+//! Conversions between stored columns and domain values.
+
+use idlink_core::ports::StoreError;
+use jiff::Timestamp;
+
+/// Instants are stored as microseconds since the Unix epoch, UTC.
+pub(crate) fn micros(t: Timestamp) -> i64 {
+    t.as_microsecond()
+}
+
+pub(crate) fn timestamp(us: i64) -> Result<Timestamp, StoreError> {
+    Timestamp::from_microsecond(us).map_err(|e| StoreError::Corrupt(format!("timestamp {us}: {e}")))
+}
+
+/// Maps a sqlx error: unique violations name their rule, the rest is "unavailable".
+pub(crate) fn store_err(e: sqlx::Error) -> StoreError {
+    match &e {
+        sqlx::Error::Database(db) if db.is_unique_violation() => {
+            StoreError::Unique(db.constraint().map(str::to_owned).unwrap_or_else(|| db.message().to_owned()))
+        }
+        sqlx::Error::ColumnDecode { .. } | sqlx::Error::Decode(_) | sqlx::Error::ColumnNotFound(_) => {
+            StoreError::Corrupt(e.to_string())
+        }
+        _ => StoreError::Unavailable(e.to_string()),
+    }
+}

@@ -1,0 +1,452 @@
+//! Connection, migrations and the store ports other than the audit log.
+
+use async_trait::async_trait;
+use idlink_core::audit::AuditEntry;
+use idlink_core::ports::{
+    ApiKeyRow, ApiKeyStore, HealthStore, IdempotencyClaim, IdempotencyStore, KeyStore, StoreError, UserRow, UserStore,
+};
+use idlink_crypto::WrappedDataKey;
+use idlink_domain::{ApiKeyId, UserId};
+use jiff::Timestamp;
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::{Any, AnyPool, Row, Transaction};
+use std::time::Duration;
+
+use crate::audit::append_in;
+use crate::rows::{micros, store_err, timestamp};
+
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn from_url(url: &str) -> Option<Self> {
+        if url.starts_with("sqlite:") {
+            Some(Backend::Sqlite)
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Some(Backend::Postgres)
+        } else {
+            None
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    /// Connections for PostgreSQL, or read connections for SQLite.
+    pub max_connections: u32,
+    pub acquire_timeout: Duration,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        Self { max_connections: 16, acquire_timeout: Duration::from_secs(10) }
+    }
+}
+
+/// The database behind every store port.
+#[derive(Debug, Clone)]
+pub struct SqlStore {
+    pub(crate) writer: AnyPool,
+    pub(crate) reader: AnyPool,
+    backend: Backend,
+}
+
+impl SqlStore {
+    /// Connects (creating a SQLite file if needed). Does not migrate.
+    pub async fn connect(url: &str, options: &StoreOptions) -> Result<Self, StoreError> {
+        sqlx::any::install_default_drivers();
+        let backend = Backend::from_url(url)
+            .ok_or_else(|| StoreError::Unavailable("the database URL must start with sqlite: or postgres:".into()))?;
+        let pool = |n: u32| AnyPoolOptions::new().max_connections(n).acquire_timeout(options.acquire_timeout);
+        let (writer, reader) = match backend {
+            Backend::Sqlite => {
+                let url = if url.contains('?') { url.to_owned() } else { format!("{url}?mode=rwc") };
+                let writer = pool(1).connect(&url).await.map_err(store_err)?;
+                let reader = pool(options.max_connections.max(1)).connect(&url).await.map_err(store_err)?;
+                (writer, reader)
+            }
+            Backend::Postgres => {
+                let p = pool(options.max_connections.max(2)).connect(url).await.map_err(store_err)?;
+                (p.clone(), p)
+            }
+        };
+        Ok(Self { writer, reader, backend })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Applies pending migrations; returns how many were applied.
+    pub async fn migrate(&self) -> Result<usize, StoreError> {
+        let migrator = match self.backend {
+            Backend::Sqlite => &SQLITE_MIGRATIONS,
+            Backend::Postgres => &POSTGRES_MIGRATIONS,
+        };
+        let before = self.applied_migrations().await.unwrap_or(0);
+        migrator
+            .run(&self.writer)
+            .await
+            .map_err(|e| StoreError::Unavailable(format!("migration failed: {e}")))?;
+        Ok(self.applied_migrations().await?.saturating_sub(before))
+    }
+
+    async fn applied_migrations(&self) -> Result<usize, StoreError> {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations WHERE success = TRUE")
+            .fetch_one(&self.reader)
+            .await
+            .map_err(store_err)?;
+        Ok(usize::try_from(n).unwrap_or(0))
+    }
+
+    /// A write transaction. On SQLite it takes the write lock at once, so
+    /// concurrent writers (even other processes) queue rather than deadlock.
+    pub(crate) async fn begin(&self) -> Result<Transaction<'static, Any>, StoreError> {
+        match self.backend {
+            Backend::Sqlite => self.writer.begin_with("BEGIN IMMEDIATE").await.map_err(store_err),
+            Backend::Postgres => self.writer.begin().await.map_err(store_err),
+        }
+    }
+
+    pub async fn close(&self) {
+        self.writer.close().await;
+        self.reader.close().await;
+    }
+}
+
+fn user_row(r: &AnyRow) -> Result<UserRow, StoreError> {
+    let id: String = r.try_get("id").map_err(store_err)?;
+    Ok(UserRow {
+        id: UserId::parse(&id).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        phone_cipher: r.try_get("phone_cipher").map_err(store_err)?,
+        phone_index: r.try_get("phone_index").map_err(store_err)?,
+        created_at: timestamp(r.try_get("created_at").map_err(store_err)?)?,
+    })
+}
+
+fn wrapped_row(r: &AnyRow) -> Result<WrappedDataKey, StoreError> {
+    Ok(WrappedDataKey { id: r.try_get("id").map_err(store_err)?, ciphertext: r.try_get("ciphertext").map_err(store_err)? })
+}
+
+fn master_id(key: &WrappedDataKey) -> Result<String, StoreError> {
+    key.master_key_id().map(str::to_owned).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+async fn insert_key(tx: &mut Transaction<'static, Any>, key: &WrappedDataKey) -> Result<(), StoreError> {
+    sqlx::query("INSERT INTO data_keys (id, master_key_id, ciphertext) VALUES ($1, $2, $3)")
+        .bind(&key.id)
+        .bind(master_id(key)?)
+        .bind(&key.ciphertext)
+        .execute(&mut **tx)
+        .await
+        .map_err(store_err)?;
+    Ok(())
+}
+
+#[async_trait]
+impl UserStore for SqlStore {
+    async fn insert_user(&self, user: &UserRow, key: &WrappedDataKey, audit: &AuditEntry) -> Result<(), StoreError> {
+        let mut tx = self.begin().await?;
+        insert_key(&mut tx, key).await?;
+        sqlx::query("INSERT INTO users (id, phone_cipher, phone_index, created_at) VALUES ($1, $2, $3, $4)")
+            .bind(user.id.as_str())
+            .bind(&user.phone_cipher)
+            .bind(&user.phone_index)
+            .bind(micros(user.created_at))
+            .execute(&mut *tx)
+            .await
+            .map_err(store_err)?;
+        append_in(&mut tx, audit).await?;
+        tx.commit().await.map_err(store_err)
+    }
+
+    async fn read_user(&self, id: &UserId, audit: &AuditEntry) -> Result<Option<(UserRow, Option<WrappedDataKey>)>, StoreError> {
+        let mut tx = self.begin().await?;
+        let row = sqlx::query("SELECT id, phone_cipher, phone_index, created_at FROM users WHERE id = $1")
+            .bind(id.as_str())
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(store_err)?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let user = user_row(&row)?;
+        let key = sqlx::query("SELECT id, ciphertext FROM data_keys WHERE id = $1")
+            .bind(format!("dek-{id}"))
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(store_err)?
+            .map(|r| wrapped_row(&r))
+            .transpose()?;
+        append_in(&mut tx, audit).await?;
+        tx.commit().await.map_err(store_err)?;
+        Ok(Some((user, key)))
+    }
+
+    async fn find_user_by_phone_index(&self, index: &str) -> Result<Option<UserId>, StoreError> {
+        let id: Option<String> = sqlx::query_scalar("SELECT id FROM users WHERE phone_index = $1")
+            .bind(index)
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(store_err)?;
+        id.map(|s| UserId::parse(&s).map_err(|e| StoreError::Corrupt(e.to_string()))).transpose()
+    }
+
+    async fn shred_user_key(&self, id: &UserId, audit: &AuditEntry) -> Result<bool, StoreError> {
+        let mut tx = self.begin().await?;
+        let deleted = sqlx::query("DELETE FROM data_keys WHERE id = $1")
+            .bind(format!("dek-{id}"))
+            .execute(&mut *tx)
+            .await
+            .map_err(store_err)?
+            .rows_affected();
+        if deleted == 0 {
+            return Ok(false);
+        }
+        append_in(&mut tx, audit).await?;
+        tx.commit().await.map_err(store_err)?;
+        Ok(true)
+    }
+}
+
+#[async_trait]
+impl KeyStore for SqlStore {
+    async fn wrapped_key(&self, id: &str) -> Result<Option<WrappedDataKey>, StoreError> {
+        sqlx::query("SELECT id, ciphertext FROM data_keys WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(store_err)?
+            .map(|r| wrapped_row(&r))
+            .transpose()
+    }
+
+    async fn ensure_wrapped_key(&self, key: &WrappedDataKey) -> Result<WrappedDataKey, StoreError> {
+        let mut tx = self.begin().await?;
+        sqlx::query("INSERT INTO data_keys (id, master_key_id, ciphertext) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING")
+            .bind(&key.id)
+            .bind(master_id(key)?)
+            .bind(&key.ciphertext)
+            .execute(&mut *tx)
+            .await
+            .map_err(store_err)?;
+        let row = sqlx::query("SELECT id, ciphertext FROM data_keys WHERE id = $1")
+            .bind(&key.id)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(store_err)?;
+        tx.commit().await.map_err(store_err)?;
+        wrapped_row(&row)
+    }
+
+    async fn keys_not_wrapped_by(&self, active_master_id: &str, after: &str, limit: u32) -> Result<Vec<WrappedDataKey>, StoreError> {
+        sqlx::query("SELECT id, ciphertext FROM data_keys WHERE master_key_id <> $1 AND id > $2 ORDER BY id LIMIT $3")
+            .bind(active_master_id)
+            .bind(after)
+            .bind(i64::from(limit))
+            .fetch_all(&self.reader)
+            .await
+            .map_err(store_err)?
+            .iter()
+            .map(wrapped_row)
+            .collect()
+    }
+
+    async fn replace_wrapped_key(&self, old: &WrappedDataKey, new: &WrappedDataKey) -> Result<bool, StoreError> {
+        let mut tx = self.begin().await?;
+        let n = sqlx::query("UPDATE data_keys SET master_key_id = $1, ciphertext = $2 WHERE id = $3 AND ciphertext = $4")
+            .bind(master_id(new)?)
+            .bind(&new.ciphertext)
+            .bind(&old.id)
+            .bind(&old.ciphertext)
+            .execute(&mut *tx)
+            .await
+            .map_err(store_err)?
+            .rows_affected();
+        tx.commit().await.map_err(store_err)?;
+        Ok(n == 1)
+    }
+
+    async fn count_keys_by_master(&self) -> Result<Vec<(String, u64)>, StoreError> {
+        let rows = sqlx::query("SELECT master_key_id, COUNT(*) AS n FROM data_keys GROUP BY master_key_id ORDER BY master_key_id")
+            .fetch_all(&self.reader)
+            .await
+            .map_err(store_err)?;
+        rows.iter()
+            .map(|r| {
+                let n: i64 = r.try_get("n").map_err(store_err)?;
+                Ok((r.try_get("master_key_id").map_err(store_err)?, u64::try_from(n).unwrap_or(0)))
+            })
+            .collect()
+    }
+}
+
+fn api_key_row(r: &AnyRow) -> Result<ApiKeyRow, StoreError> {
+    let id: String = r.try_get("id").map_err(store_err)?;
+    let scopes: String = r.try_get("scopes").map_err(store_err)?;
+    let revoked: Option<i64> = r.try_get("revoked_at").map_err(store_err)?;
+    Ok(ApiKeyRow {
+        id: ApiKeyId::parse(&id).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        name: r.try_get("name").map_err(store_err)?,
+        secret_hash: r.try_get("secret_hash").map_err(store_err)?,
+        scopes: scopes.split(' ').filter(|s| !s.is_empty()).map(str::to_owned).collect(),
+        created_at: timestamp(r.try_get("created_at").map_err(store_err)?)?,
+        revoked_at: revoked.map(timestamp).transpose()?,
+    })
+}
+
+#[async_trait]
+impl ApiKeyStore for SqlStore {
+    async fn insert_api_key(&self, key: &ApiKeyRow, audit: &AuditEntry) -> Result<(), StoreError> {
+        let mut tx = self.begin().await?;
+        sqlx::query("INSERT INTO api_keys (id, name, secret_hash, scopes, created_at, revoked_at) VALUES ($1, $2, $3, $4, $5, NULL)")
+            .bind(key.id.as_str())
+            .bind(&key.name)
+            .bind(&key.secret_hash)
+            .bind(key.scopes.join(" "))
+            .bind(micros(key.created_at))
+            .execute(&mut *tx)
+            .await
+            .map_err(store_err)?;
+        append_in(&mut tx, audit).await?;
+        tx.commit().await.map_err(store_err)
+    }
+
+    async fn api_key(&self, id: &ApiKeyId) -> Result<Option<ApiKeyRow>, StoreError> {
+        sqlx::query("SELECT id, name, secret_hash, scopes, created_at, revoked_at FROM api_keys WHERE id = $1")
+            .bind(id.as_str())
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(store_err)?
+            .map(|r| api_key_row(&r))
+            .transpose()
+    }
+
+    async fn list_api_keys(&self) -> Result<Vec<ApiKeyRow>, StoreError> {
+        sqlx::query("SELECT id, name, secret_hash, scopes, created_at, revoked_at FROM api_keys ORDER BY created_at, id")
+            .fetch_all(&self.reader)
+            .await
+            .map_err(store_err)?
+            .iter()
+            .map(api_key_row)
+            .collect()
+    }
+
+    async fn revoke_api_key(&self, id: &ApiKeyId, at: Timestamp, audit: &AuditEntry) -> Result<bool, StoreError> {
+        let mut tx = self.begin().await?;
+        let n = sqlx::query("UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
+            .bind(micros(at))
+            .bind(id.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(store_err)?
+            .rows_affected();
+        if n == 0 {
+            return Ok(false);
+        }
+        append_in(&mut tx, audit).await?;
+        tx.commit().await.map_err(store_err)?;
+        Ok(true)
+    }
+}
+
+#[async_trait]
+impl IdempotencyStore for SqlStore {
+    async fn claim_idempotency_key(
+        &self,
+        owner: &str,
+        key: &str,
+        request_hash: &str,
+        now: Timestamp,
+        stale_before: Timestamp,
+    ) -> Result<IdempotencyClaim, StoreError> {
+        let mut tx = self.begin().await?;
+        // Take over an abandoned claim (its request never completed).
+        sqlx::query("DELETE FROM idempotency_keys WHERE owner = $1 AND idem_key = $2 AND status IS NULL AND created_at < $3")
+            .bind(owner)
+            .bind(key)
+            .bind(micros(stale_before))
+            .execute(&mut *tx)
+            .await
+            .map_err(store_err)?;
+        let inserted = sqlx::query(
+            "INSERT INTO idempotency_keys (owner, idem_key, request_hash, status, body, created_at)
+             VALUES ($1, $2, $3, NULL, NULL, $4) ON CONFLICT (owner, idem_key) DO NOTHING",
+        )
+        .bind(owner)
+        .bind(key)
+        .bind(request_hash)
+        .bind(micros(now))
+        .execute(&mut *tx)
+        .await
+        .map_err(store_err)?
+        .rows_affected();
+        let claim = if inserted == 1 {
+            IdempotencyClaim::Claimed
+        } else {
+            let row = sqlx::query("SELECT request_hash, status, body FROM idempotency_keys WHERE owner = $1 AND idem_key = $2")
+                .bind(owner)
+                .bind(key)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(store_err)?;
+            let request_hash: String = row.try_get("request_hash").map_err(store_err)?;
+            let status: Option<i64> = row.try_get("status").map_err(store_err)?;
+            match status {
+                Some(status) => IdempotencyClaim::Completed {
+                    request_hash,
+                    status: u16::try_from(status).map_err(|_| StoreError::Corrupt("idempotency status".into()))?,
+                    body: row.try_get::<Option<Vec<u8>>, _>("body").map_err(store_err)?.unwrap_or_default(),
+                },
+                None => IdempotencyClaim::InProgress { request_hash },
+            }
+        };
+        tx.commit().await.map_err(store_err)?;
+        Ok(claim)
+    }
+
+    async fn complete_idempotency_key(&self, owner: &str, key: &str, status: u16, body: &[u8]) -> Result<(), StoreError> {
+        let mut tx = self.begin().await?;
+        sqlx::query("UPDATE idempotency_keys SET status = $1, body = $2 WHERE owner = $3 AND idem_key = $4")
+            .bind(i64::from(status))
+            .bind(body)
+            .bind(owner)
+            .bind(key)
+            .execute(&mut *tx)
+            .await
+            .map_err(store_err)?;
+        tx.commit().await.map_err(store_err)
+    }
+
+    async fn release_idempotency_key(&self, owner: &str, key: &str) -> Result<(), StoreError> {
+        let mut tx = self.begin().await?;
+        sqlx::query("DELETE FROM idempotency_keys WHERE owner = $1 AND idem_key = $2 AND status IS NULL")
+            .bind(owner)
+            .bind(key)
+            .execute(&mut *tx)
+            .await
+            .map_err(store_err)?;
+        tx.commit().await.map_err(store_err)
+    }
+}
+
+#[async_trait]
+impl HealthStore for SqlStore {
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.reader).await.map_err(store_err)?;
+        Ok(())
+    }
+}

@@ -1,0 +1,71 @@
+use crate::{at, databases};
+use idlink_core::ports::{ApiKeyRow, ApiKeyStore, KeyStore};
+use idlink_core::audit::AuditEntry;
+use idlink_core::vault::Vault;
+use idlink_crypto::{Algorithm, DataKey, MasterKey, MasterKeyring, Random, SeededRandom};
+use idlink_domain::ApiKeyId;
+use std::sync::Arc;
+
+#[tokio::test]
+async fn rotation_rewraps_every_data_key_and_data_stays_readable() {
+    let rng = Arc::new(SeededRandom::new(21));
+    let mk1 = MasterKey::generate("mk-1", rng.as_ref());
+    let mk2 = MasterKey::generate("mk-2", rng.as_ref());
+    for db in databases().await {
+        let s = &db.store;
+        let ring1 = MasterKeyring::new(vec![mk1.clone()], "mk-1", Algorithm::Aes256Gcm).unwrap_or_else(|e| panic!("{e}"));
+        let vault1 = Vault::open(ring1.clone(), s, rng.clone()).await.unwrap_or_else(|e| panic!("{}: {e}", db.kind));
+        let index_before = vault1.blind_index("phone", "13812341234");
+        let signer_before = vault1.signer().public_hex();
+
+        let mut sealed = Vec::new();
+        for i in 0..1200 {
+            let dek = DataKey::generate(format!("dek-test-{i:05}"), rng.as_ref());
+            let ct = dek.seal(Algorithm::Aes256Gcm, "t", format!("value {i}").as_bytes(), rng.as_ref()).unwrap_or_default();
+            s.ensure_wrapped_key(&ring1.wrap(&dek, rng.as_ref()).unwrap_or_else(|e| panic!("{e}"))).await.unwrap_or_else(|e| panic!("{e}"));
+            sealed.push((dek.id.clone(), ct));
+        }
+
+        let ring2 = MasterKeyring::new(vec![mk1.clone(), mk2.clone()], "mk-2", Algorithm::Sm4Gcm).unwrap_or_else(|e| panic!("{e}"));
+        let vault2 = Vault::open(ring2, s, rng.clone()).await.unwrap_or_else(|e| panic!("{e}"));
+        let report = vault2.rotate(s).await.unwrap_or_else(|e| panic!("{}: {e}", db.kind));
+        assert_eq!(report.rewrapped, 1202, "{}: 1200 data keys + 2 system keys", db.kind);
+        assert_eq!(s.count_keys_by_master().await.ok(), Some(vec![("mk-2".to_owned(), 1202)]), "{}", db.kind);
+        assert_eq!(vault2.rotate(s).await.ok().map(|r| r.rewrapped), Some(0));
+
+        // The old master key is no longer needed; data and indexes are unchanged.
+        let ring3 = MasterKeyring::new(vec![mk2.clone()], "mk-2", Algorithm::Sm4Gcm).unwrap_or_else(|e| panic!("{e}"));
+        let vault3 = Vault::open(ring3.clone(), s, rng.clone()).await.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(vault3.blind_index("phone", "13812341234"), index_before);
+        assert_eq!(vault3.signer().public_hex(), signer_before);
+        for (id, ct) in sealed.iter().step_by(97) {
+            let w = s.wrapped_key(id).await.ok().flatten().unwrap_or_else(|| panic!("key {id} missing"));
+            let dek = ring3.unwrap(&w).unwrap_or_else(|e| panic!("{}: {e}", db.kind));
+            assert!(dek.open("t", ct).is_ok(), "{}: {id} unreadable after rotation", db.kind);
+        }
+    }
+}
+
+#[tokio::test]
+async fn api_keys_are_listed_and_revoked_once() {
+    let rng = SeededRandom::new(31);
+    for db in databases().await {
+        let s = &db.store;
+        let id = ApiKeyId::from_random(rng.bytes16());
+        let row = ApiKeyRow {
+            id: id.clone(),
+            name: "host app".into(),
+            secret_hash: "ab".repeat(32),
+            scopes: vec!["users:read".into(), "users:write".into()],
+            created_at: at(1),
+            revoked_at: None,
+        };
+        let audit = AuditEntry::new("cli", "apikey.create", "administration", at(1));
+        s.insert_api_key(&row, &audit).await.unwrap_or_else(|e| panic!("{}: {e}", db.kind));
+        assert_eq!(s.api_key(&id).await.ok().flatten(), Some(row.clone()));
+        assert_eq!(s.list_api_keys().await.ok(), Some(vec![row.clone()]));
+        assert_eq!(s.revoke_api_key(&id, at(9), &audit).await.ok(), Some(true));
+        assert_eq!(s.revoke_api_key(&id, at(10), &audit).await.ok(), Some(false));
+        assert_eq!(s.api_key(&id).await.ok().flatten().and_then(|k| k.revoked_at), Some(at(9)), "{}", db.kind);
+    }
+}
