@@ -1,1 +1,127 @@
-//! placeholder
+//! The HTTP API of idlink.
+//!
+//! [`app`] assembles the router: operations endpoints (`/healthz`,
+//! `/readyz`, `/metrics`, `/openapi.json`) and the authenticated `/v1` API.
+//! Layers, outermost first: request id and access log → problem rendering →
+//! panic catching → timeout → body limit → metrics → (for `/v1`)
+//! authentication → idempotency → handler.
+//!
+//! The OpenAPI 3.1 document is generated from the handlers' annotations
+//! ([`openapi`]); `docs/openapi.json` is a committed copy kept equal by a test.
+
+pub mod extract;
+pub mod middleware;
+pub mod problem;
+pub mod routes;
+pub mod state;
+
+use axum::Router;
+use axum::middleware::{from_fn, from_fn_with_state};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use std::sync::OnceLock;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::timeout::TimeoutLayer;
+use utoipa::openapi::OpenApi;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+pub use problem::{CODES, Problem};
+pub use state::{AppState, HttpLimits};
+
+use routes::{audit, health, users};
+
+/// The process-wide Prometheus recorder (the `metrics` facade allows one).
+pub fn metrics_handle() -> Option<PrometheusHandle> {
+    static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let buckets = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
+            PrometheusBuilder::new()
+                .set_buckets(&buckets)
+                .ok()
+                .and_then(|b| b.install_recorder().map_err(|e| tracing::warn!(error = %e, "metrics recorder not installed")).ok())
+        })
+        .clone()
+}
+
+fn api_router() -> OpenApiRouter<AppState> {
+    let mut doc = OpenApi::default();
+    doc.info.title = "idlink".into();
+    doc.info.version = env!("CARGO_PKG_VERSION").into();
+    doc.info.description = Some(
+        "Verified real-name identity and consented access to institutions. Errors are RFC 9457 problem documents \
+         (application/problem+json) with a stable `code`; see docs/errors.md."
+            .into(),
+    );
+    let components = doc.components.get_or_insert_with(Default::default);
+    components.add_security_scheme(
+        "api_key",
+        SecurityScheme::Http(
+            HttpBuilder::new()
+                .scheme(HttpAuthScheme::Bearer)
+                .bearer_format("<key id>.<secret>")
+                .description(Some("Host-app API key from `idlink apikey create`."))
+                .build(),
+        ),
+    );
+    OpenApiRouter::with_openapi(doc)
+        .routes(routes!(health::healthz))
+        .routes(routes!(health::readyz))
+}
+
+fn v1_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(users::create_user))
+        .routes(routes!(users::get_user))
+        .routes(routes!(users::shred_user))
+        .routes(routes!(users::access_log))
+        .routes(routes!(audit::verify))
+}
+
+/// The OpenAPI document, as served at `/openapi.json`.
+pub fn openapi() -> OpenApi {
+    let (_, mut doc) = api_router().merge(v1_routes()).split_for_parts();
+    add_problem_schemas(&mut doc);
+    doc
+}
+
+fn add_problem_schemas(doc: &mut OpenApi) {
+    use utoipa::PartialSchema;
+    let components = doc.components.get_or_insert_with(Default::default);
+    components.schemas.insert("Problem".into(), problem::Problem::schema());
+    components.schemas.insert("FieldError".into(), problem::FieldError::schema());
+}
+
+/// The whole HTTP application.
+pub fn app(state: AppState) -> Router {
+    let v1 = v1_routes()
+        .route_layer(from_fn_with_state(state.clone(), middleware::idempotency))
+        .route_layer(from_fn_with_state(state.clone(), middleware::authenticate));
+    let (router, _) = api_router().merge(v1).split_for_parts();
+    let doc = openapi();
+    let openapi_json = serde_json::to_string_pretty(&doc).unwrap_or_default();
+    let metrics = metrics_handle();
+    router
+        .route("/openapi.json", get(move || async move { ([("content-type", "application/json")], openapi_json) }))
+        .route(
+            "/metrics",
+            get(move || async move {
+                match &metrics {
+                    Some(h) => ([("content-type", "text/plain; version=0.0.4")], h.render()).into_response(),
+                    None => Problem::new("service_unavailable").detail("Metrics are not available in this process.").into_response(),
+                }
+            }),
+        )
+        .fallback(|| async { Problem::new("not_found") })
+        .layer(from_fn(middleware::record_metrics))
+        .layer(RequestBodyLimitLayer::new(state.limits.body_limit_bytes))
+        .layer(TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, state.limits.request_timeout))
+        .layer(CatchPanicLayer::new())
+        .layer(from_fn(problem::render_problems))
+        .layer(from_fn_with_state(state.clone(), middleware::request_id))
+        .with_state(state)
+}

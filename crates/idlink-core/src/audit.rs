@@ -310,3 +310,55 @@ mod tests {
         assert_eq!(v.finish(&[cp], &signer.public_hex()), Err(ChainBreak::CheckpointMismatch { seq: 4 }));
     }
 }
+
+/// The result of walking the whole chain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct VerifyReport {
+    pub records: u64,
+    pub checkpoints: u64,
+    /// The first bad record, if any.
+    pub first_break: Option<ChainBreak>,
+}
+
+/// Walks every record and checkpoint. `trusted_public_key` is the vault's
+/// checkpoint key: a checkpoint signed by any other key is a break.
+pub async fn verify_store(
+    store: &dyn crate::ports::AuditStore,
+    trusted_public_key: &str,
+) -> Result<VerifyReport, crate::ports::StoreError> {
+    let checkpoints = store.checkpoints().await?;
+    let mut v = ChainVerifier::new(checkpoints.iter().map(|c| c.seq));
+    let mut after = 0;
+    loop {
+        let batch = store.audit_records(after, 2000).await?;
+        let Some(last) = batch.last() else { break };
+        after = last.seq;
+        if let Err(b) = batch.iter().try_for_each(|r| v.push(r)) {
+            return Ok(VerifyReport { records: v.records, checkpoints: checkpoints.len() as u64, first_break: Some(b) });
+        }
+    }
+    let first_break = v.finish(&checkpoints, trusted_public_key).err();
+    Ok(VerifyReport { records: v.records, checkpoints: checkpoints.len() as u64, first_break })
+}
+
+/// Signs the current chain head if it moved since the last checkpoint.
+/// Returns the new checkpoint, if one was written.
+pub async fn checkpoint(
+    store: &dyn crate::ports::AuditStore,
+    signer: &idlink_crypto::signing::CheckpointSigner,
+    at: Timestamp,
+) -> Result<Option<Checkpoint>, crate::ports::StoreError> {
+    let (seq, hash) = store.audit_head().await?;
+    if seq == 0 || store.last_checkpoint().await?.is_some_and(|c| c.seq >= seq) {
+        return Ok(None);
+    }
+    let c = Checkpoint {
+        seq,
+        signature: signer.sign(&Checkpoint::message(seq, &hash)),
+        hash,
+        at,
+        public_key: signer.public_hex(),
+    };
+    store.insert_checkpoint(&c).await?;
+    Ok(Some(c))
+}

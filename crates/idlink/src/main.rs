@@ -1,1 +1,339 @@
-fn main() {}
+//! `idlink`: the one binary. Run with no arguments for the embedded
+//! development server (SQLite under ./var, generated development key,
+//! in-process sandbox institutions).
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Parser, Subcommand};
+use idlink::config::{self, Config, LogFormat};
+use idlink::keyfile;
+use idlink::serve::{self, Runtime};
+use idlink_core::apikeys;
+use idlink_crypto::{MasterKey, MasterKeyring, shamir};
+use idlink_domain::ApiKeyId;
+use std::io::BufRead;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Debug, Parser)]
+#[command(name = "idlink", version, about = "Verified real-name identity and consented access to institutions")]
+struct Cli {
+    /// TOML configuration file (environment variables IDLINK__SECTION__KEY override it).
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve the API (the default command).
+    Serve(ServeArgs),
+    /// Serve only the sandbox institutions.
+    Sandbox {
+        #[arg(long, value_name = "ADDR")]
+        listen: Option<SocketAddr>,
+    },
+    /// Apply pending database migrations.
+    Migrate,
+    /// Audit-log operations.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+    /// Master-key operations.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+    /// Host-app API keys.
+    #[command(subcommand)]
+    Apikey(ApikeyCommand),
+}
+
+#[derive(Debug, Args, Default)]
+struct ServeArgs {
+    /// Address to listen on (configuration key `server.listen`).
+    #[arg(long, value_name = "ADDR")]
+    listen: Option<SocketAddr>,
+    /// Directory for the SQLite database and development keys (`server.data_dir`).
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+enum AuditCommand {
+    /// Verify the hash chain and signed checkpoints; exit 0 if intact, 1 naming the first bad record.
+    Verify,
+    /// Sign the current chain head now.
+    Checkpoint,
+}
+
+#[derive(Debug, Subcommand)]
+enum KeysCommand {
+    /// Write a new master keyring file with one fresh key.
+    Generate {
+        /// Where to write it (default: `crypto.master_key_file`).
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+    /// Print k-of-n Shamir shares of the active master key, one line per custodian.
+    Split {
+        #[arg(long, short = 'k')]
+        threshold: u8,
+        #[arg(long, short = 'n')]
+        shares: u8,
+    },
+    /// Rebuild a master keyring file from shares (arguments, or one per line on stdin).
+    Combine {
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+        shares: Vec<String>,
+    },
+    /// Add a new master key, make it active, and re-wrap every data key under it.
+    Rotate,
+    /// Show the master keys and how many data keys each wraps.
+    Status,
+}
+
+#[derive(Debug, Subcommand)]
+enum ApikeyCommand {
+    /// Create a key; the token is shown once.
+    Create {
+        #[arg(long)]
+        name: String,
+        /// Comma-separated: users:read, users:write, audit:read.
+        #[arg(long, value_delimiter = ',')]
+        scopes: Vec<String>,
+    },
+    List,
+    Revoke { id: String },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn init_logging(config: &Config, quiet: bool) {
+    use tracing_subscriber::EnvFilter;
+    let level = if quiet { "warn".to_owned() } else { config.log.level.clone() };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let _ = match config.log.format {
+        LogFormat::Json => builder.json().flatten_event(true).with_current_span(true).try_init(),
+        LogFormat::Pretty => builder.try_init(),
+    };
+}
+
+async fn run(cli: Cli) -> Result<ExitCode> {
+    let mut config = config::load(cli.config.as_deref(), std::env::vars())?;
+    let command = cli.command.unwrap_or(Command::Serve(ServeArgs::default()));
+    init_logging(&config, !matches!(command, Command::Serve(_) | Command::Sandbox { .. }));
+    let rt = Runtime::default();
+    match command {
+        Command::Serve(args) => {
+            if let Some(l) = args.listen {
+                config.server.listen = l;
+            }
+            if let Some(d) = args.data_dir {
+                config.server.data_dir = d;
+            }
+            serve_until_signal(&config, rt).await
+        }
+        Command::Sandbox { listen } => {
+            let addr = listen.unwrap_or(config.sandbox.listen);
+            let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?;
+            let addr = listener.local_addr()?;
+            println!("sandbox institutions: http://{addr}/sandbox/v1");
+            println!("listening on http://{addr}");
+            idlink_sandbox::serve(listener, idlink_sandbox::Sandbox::new(), shutdown_signal()).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Migrate => {
+            let store = serve::open_store(&config).await?;
+            println!("migrations applied; database is at the latest schema ({})", store.backend().name());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Audit(cmd) => audit(&config, &rt, cmd).await,
+        Command::Keys(cmd) => keys(&config, &rt, cmd).await,
+        Command::Apikey(cmd) => apikey(&config, &rt, cmd).await,
+    }
+}
+
+async fn serve_until_signal(config: &Config, rt: Runtime) -> Result<ExitCode> {
+    let running = serve::start(config, rt).await?;
+    let api = running.api_addr;
+    println!("idlink {}", env!("CARGO_PKG_VERSION"));
+    println!("  API:       http://{api}/v1   (OpenAPI document: http://{api}/openapi.json)");
+    println!("  health:    http://{api}/healthz, http://{api}/readyz   metrics: http://{api}/metrics");
+    if let Some(s) = running.sandbox_addr {
+        println!("  sandbox:   http://{s}/sandbox/v1   (SMS inbox: http://{s}/sandbox/v1/sms/inbox?phone=13800138000)");
+    }
+    println!("  database:  {}", running.store.backend().name());
+    println!("  API key:   idlink apikey create --name demo --scopes users:read,users:write,audit:read");
+    println!("             (with cargo: cargo run --release -- apikey create --name demo --scopes users:read,users:write,audit:read)");
+    println!("listening on http://{api}");
+    shutdown_signal().await;
+    eprintln!("shutting down: finishing in-flight requests");
+    running.shutdown().await;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}
+
+async fn audit(config: &Config, rt: &Runtime, cmd: AuditCommand) -> Result<ExitCode> {
+    let store = serve::open_store(config).await?;
+    let vault = serve::open_vault(config, &store, rt).await?;
+    match cmd {
+        AuditCommand::Verify => {
+            let report = idlink_core::audit::verify_store(&store, &vault.signer().public_hex()).await?;
+            match report.first_break {
+                None => {
+                    println!("audit chain intact: {} records, {} signed checkpoints", report.records, report.checkpoints);
+                    Ok(ExitCode::SUCCESS)
+                }
+                Some(b) => {
+                    println!("audit chain BROKEN at record {}: {b}", b.seq());
+                    println!("({} records verified before it)", report.records);
+                    Ok(ExitCode::from(1))
+                }
+            }
+        }
+        AuditCommand::Checkpoint => {
+            match idlink_core::audit::checkpoint(&store, vault.signer(), rt.clock.now()).await? {
+                Some(c) => println!("checkpoint signed at record {} ({})", c.seq, c.hash),
+                None => println!("nothing new to sign"),
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+async fn keys(config: &Config, rt: &Runtime, cmd: KeysCommand) -> Result<ExitCode> {
+    let today = rt.clock.now().to_zoned(jiff::tz::TimeZone::UTC).date();
+    match cmd {
+        KeysCommand::Generate { out } => {
+            let path = out.unwrap_or_else(|| config.master_key_file());
+            let id = keyfile::new_key_id(rt.rng.as_ref(), today);
+            let key = MasterKey::generate(id.clone(), rt.rng.as_ref());
+            keyfile::write(&path, std::slice::from_ref(&key), &id, false)?;
+            println!("wrote master keyring {} with key {id} (fingerprint {})", path.display(), key.fingerprint());
+            Ok(ExitCode::SUCCESS)
+        }
+        KeysCommand::Split { threshold, shares } => {
+            let ring = keyfile::read(&config.master_key_file(), serve::algorithm(config))?;
+            let lines = shamir::split(ring.active(), threshold, shares)?;
+            eprintln!("{shares} shares of {} ({threshold} needed); give one line to each custodian:", ring.active().id);
+            for l in lines {
+                println!("{l}");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        KeysCommand::Combine { out, shares } => {
+            let lines = if shares.is_empty() {
+                std::io::stdin().lock().lines().map_while(Result::ok).filter(|l| !l.trim().is_empty()).collect()
+            } else {
+                shares
+            };
+            let key = shamir::combine(&lines)?;
+            keyfile::write(&out, std::slice::from_ref(&key), &key.id, false)?;
+            println!("recovered {} (fingerprint {}) into {}", key.id, key.fingerprint(), out.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        KeysCommand::Rotate => {
+            let path = config.master_key_file();
+            let old = keyfile::read(&path, serve::algorithm(config))?;
+            let id = keyfile::new_key_id(rt.rng.as_ref(), today);
+            if old.keys().iter().any(|k| k.id == id) {
+                bail!("a key named {id} exists already; run the rotation again");
+            }
+            let mut all = old.keys().to_vec();
+            all.push(MasterKey::generate(id.clone(), rt.rng.as_ref()));
+            let ring = MasterKeyring::new(all.clone(), &id, serve::algorithm(config))?;
+            keyfile::write(&path, &all, &id, true)?;
+            let store = serve::open_store(config).await?;
+            let vault = idlink_core::vault::Vault::open(ring, &store, rt.rng.clone())
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let report = vault.rotate(&store).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!("new active master key {id}; re-wrapped {} data keys", report.rewrapped);
+            if report.skipped_concurrently_changed > 0 {
+                println!("{} keys changed meanwhile; run `idlink keys rotate` again to finish", report.skipped_concurrently_changed);
+            }
+            println!("older keys stay in {} so running servers and backups can still unwrap; remove them once `idlink keys status` shows no data keys under them", path.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        KeysCommand::Status => {
+            let ring = keyfile::read(&config.master_key_file(), serve::algorithm(config))?;
+            let store = serve::open_store(config).await?;
+            let counts = idlink_core::ports::KeyStore::count_keys_by_master(&store).await?;
+            for k in ring.keys() {
+                let n = counts.iter().find(|(id, _)| *id == k.id).map(|(_, n)| *n).unwrap_or(0);
+                let active = if k.id == ring.active().id { " (active)" } else { "" };
+                println!("{}{active}: fingerprint {}, wraps {n} keys", k.id, k.fingerprint());
+            }
+            for (id, n) in counts.iter().filter(|(id, _)| !ring.keys().iter().any(|k| k.id == *id)) {
+                println!("{id}: NOT IN THE KEYRING, wraps {n} keys (they cannot be unwrapped)");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+async fn apikey(config: &Config, rt: &Runtime, cmd: ApikeyCommand) -> Result<ExitCode> {
+    let store = serve::open_store(config).await?;
+    match cmd {
+        ApikeyCommand::Create { name, scopes } => {
+            let (row, token) = apikeys::create(&store, rt.rng.as_ref(), rt.clock.as_ref(), &name, &scopes, "cli").await?;
+            println!("{token}");
+            eprintln!("created {} ({}) with scopes {}; the token above is shown once: store it now", row.id, row.name, row.scopes.join(","));
+            Ok(ExitCode::SUCCESS)
+        }
+        ApikeyCommand::List => {
+            for k in idlink_core::ports::ApiKeyStore::list_api_keys(&store).await? {
+                let state = k.revoked_at.map(|t| format!("revoked {t}")).unwrap_or_else(|| "active".into());
+                println!("{}\t{}\t{}\tcreated {}\t{state}", k.id, k.name, k.scopes.join(","), k.created_at);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        ApikeyCommand::Revoke { id } => {
+            let id = ApiKeyId::parse(&id)?;
+            if apikeys::revoke(&store, rt.clock.as_ref(), &id, "cli").await? {
+                println!("revoked {id}; requests with it are refused from now on");
+                Ok(ExitCode::SUCCESS)
+            } else {
+                println!("{id} does not exist or is revoked already");
+                Ok(ExitCode::from(1))
+            }
+        }
+    }
+}

@@ -1,0 +1,204 @@
+//! RFC 9457 problem documents: every error idlink answers.
+//!
+//! A [`Problem`] carries a stable `code` from [`CODES`] (the registry that
+//! `docs/errors.md` mirrors, checked by a test), a message saying what to do
+//! next, and the list of individual causes when there are several. Handlers
+//! return a `Problem` as an empty response carrying it in an extension;
+//! [`render_problems`] writes the body there, adding the request id. The
+//! same middleware turns any other error response (unknown route, wrong
+//! method, body too large, timeout, panic) into a problem document, so no
+//! client ever sees a plain-text or empty error.
+
+use axum::body::Body;
+use axum::extract::Request;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use idlink_domain::RequestId;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// Every problem code idlink can answer: (code, HTTP status, when and what to do).
+pub const CODES: &[(&str, u16, &str)] = &[
+    ("malformed_json", 400, "The body is not valid JSON. Send a JSON object with `Content-Type: application/json`."),
+    ("invalid_idempotency_key", 400, "The `Idempotency-Key` header must be 1 to 255 visible ASCII characters."),
+    ("unauthorized", 401, "No valid API key. Send `Authorization: Bearer <key id>.<secret>` with a key made by `idlink apikey create`."),
+    ("api_key_revoked", 401, "The API key was revoked. Create a new one with `idlink apikey create`."),
+    ("insufficient_scope", 403, "The API key lacks the scope this endpoint needs; the message names it. Use a key with that scope."),
+    ("not_found", 404, "No such endpoint. Check the path against /openapi.json."),
+    ("user_not_found", 404, "No user with this id. Check the id returned when the user was created."),
+    ("method_not_allowed", 405, "The endpoint exists but not with this HTTP method. The `Allow` header lists the methods it takes."),
+    ("request_timeout", 408, "The request took too long and was abandoned. Retry; if it keeps happening, contact the operator."),
+    ("idempotency_in_progress", 409, "A request with this `Idempotency-Key` is still running. Wait for it, then retry to get its answer."),
+    ("phone_taken", 409, "A user with this phone number exists already. Look it up instead of creating it."),
+    ("user_data_shredded", 410, "The user's personal data was deleted (crypto-shredded) and cannot be read any more."),
+    ("payload_too_large", 413, "The body is larger than the server accepts. Send a smaller body."),
+    ("unsupported_media_type", 415, "Send the body as JSON with `Content-Type: application/json`."),
+    ("idempotency_key_reused", 422, "This `Idempotency-Key` was used with a different request. Use a new key for a new request."),
+    ("validation_failed", 422, "Some fields are missing or invalid; `errors` lists each one with what to fix."),
+    ("rate_limited", 429, "Too many requests. Wait the number of seconds in `Retry-After`, then retry."),
+    ("internal_error", 500, "Something failed inside idlink. Retry later; the request id identifies the failure in the logs."),
+    ("service_unavailable", 503, "A dependency (database, key store or institution) is unavailable. Retry after `Retry-After` seconds."),
+];
+
+/// One cause of a failure: which input, what is wrong, what to do.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct FieldError {
+    /// JSON Pointer (RFC 6901) to the offending field, e.g. `/phone`; `` for the whole body.
+    pub pointer: String,
+    /// Machine code of this cause, e.g. `required`, `invalid_type`, `invalid_phone`.
+    pub code: String,
+    pub detail: String,
+}
+
+impl FieldError {
+    pub fn new(pointer: impl Into<String>, code: impl Into<String>, detail: impl Into<String>) -> Self {
+        Self { pointer: pointer.into(), code: code.into(), detail: detail.into() }
+    }
+}
+
+/// An RFC 9457 problem document.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Problem {
+    /// `https://idlink.dev/problems/<code>`.
+    #[serde(rename = "type")]
+    pub type_uri: String,
+    pub title: String,
+    pub status: u16,
+    /// What went wrong and what to do next.
+    pub detail: String,
+    /// Stable machine-readable code, listed in docs/errors.md.
+    pub code: String,
+    /// The request id, also in the `x-request-id` header; quote it to the operator.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+    /// Every individual cause, when there are several.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldError>,
+    #[serde(skip)]
+    pub retry_after: Option<u64>,
+}
+
+fn title_of(status: u16) -> String {
+    StatusCode::from_u16(status)
+        .ok()
+        .and_then(|s| s.canonical_reason())
+        .unwrap_or("Error")
+        .to_owned()
+}
+
+impl Problem {
+    /// A problem with a registered code; its status and default message come from [`CODES`].
+    pub fn new(code: &'static str) -> Self {
+        let (status, hint) = CODES
+            .iter()
+            .find(|(c, _, _)| *c == code)
+            .map(|(_, s, h)| (*s, *h))
+            .unwrap_or((500, "Something failed inside idlink."));
+        Self {
+            type_uri: format!("https://idlink.dev/problems/{code}"),
+            title: title_of(status),
+            status,
+            detail: hint.to_owned(),
+            code: code.to_owned(),
+            request_id: None,
+            errors: Vec::new(),
+            retry_after: None,
+        }
+    }
+
+    pub fn detail(mut self, detail: impl Into<String>) -> Self {
+        self.detail = detail.into();
+        self
+    }
+
+    pub fn errors(mut self, errors: Vec<FieldError>) -> Self {
+        self.errors = errors;
+        self
+    }
+
+    pub fn retry_after(mut self, seconds: u64) -> Self {
+        self.retry_after = Some(seconds);
+        self
+    }
+
+    pub fn validation(errors: Vec<FieldError>) -> Self {
+        let n = errors.len();
+        let detail = if n == 1 {
+            format!("{} Fix it and send the request again.", errors.first().map(|e| e.detail.as_str()).unwrap_or(""))
+        } else {
+            format!("{n} fields are missing or invalid; `errors` lists each. Fix them and send the request again.")
+        };
+        Problem::new("validation_failed").detail(detail).errors(errors)
+    }
+
+    fn status(&self) -> StatusCode {
+        StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+    }
+
+    /// The finished response, body included.
+    pub fn into_body_response(self) -> Response {
+        let status = self.status();
+        let retry = self.retry_after;
+        let body = serde_json::to_vec(&self).unwrap_or_else(|_| b"{\"code\":\"internal_error\"}".to_vec());
+        let mut res = Response::new(Body::from(body));
+        *res.status_mut() = status;
+        res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+        if let Some(s) = retry {
+            res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(s));
+        }
+        res
+    }
+}
+
+impl IntoResponse for Problem {
+    fn into_response(self) -> Response {
+        let mut res = Response::new(Body::empty());
+        *res.status_mut() = self.status();
+        res.extensions_mut().insert(self);
+        res
+    }
+}
+
+/// Renders problems with their request id, and turns bare error responses into problems.
+pub async fn render_problems(req: Request, next: Next) -> Response {
+    let request_id = req.extensions().get::<RequestId>().map(|r| r.to_string());
+    let mut res = next.run(req).await;
+    if let Some(mut problem) = res.extensions_mut().remove::<Problem>() {
+        problem.request_id = request_id;
+        return with_headers_of(problem.into_body_response(), &res);
+    }
+    let status = res.status();
+    let is_problem = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/problem+json"));
+    if (status.is_client_error() || status.is_server_error()) && !is_problem {
+        let code = match status.as_u16() {
+            404 => "not_found",
+            405 => "method_not_allowed",
+            408 => "request_timeout",
+            413 => "payload_too_large",
+            415 => "unsupported_media_type",
+            429 => "rate_limited",
+            503 => "service_unavailable",
+            400 => "malformed_json",
+            401 => "unauthorized",
+            _ => "internal_error",
+        };
+        let mut problem = Problem::new(code);
+        problem.request_id = request_id;
+        return with_headers_of(problem.into_body_response(), &res);
+    }
+    res
+}
+
+/// Keeps headers the original response set (`Allow`, `x-request-id`, `Retry-After`).
+fn with_headers_of(mut new: Response, old: &Response) -> Response {
+    for name in [header::ALLOW, header::RETRY_AFTER, header::WWW_AUTHENTICATE] {
+        if let Some(v) = old.headers().get(&name) {
+            new.headers_mut().insert(name, v.clone());
+        }
+    }
+    new
+}

@@ -1,0 +1,179 @@
+//! `/v1/users`: the minimal end-user record, its access log, crypto-shredding.
+
+use crate::extract::{Fields, JsonObject};
+use crate::middleware::ApiCaller;
+use crate::problem::Problem;
+use crate::routes::{core_problem, store_problem};
+use crate::state::AppState;
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use idlink_core::audit::AuditRecord;
+use idlink_core::users::{self, Caller, UserView};
+use idlink_domain::{PhoneNumber, RequestId, UserId};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// A user, personal data masked.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct User {
+    #[schema(example = "usr_5f0c8a1b2d3e4f5061728394a5b6c7d8")]
+    pub id: String,
+    /// Masked mobile number.
+    #[schema(example = "138****1234")]
+    pub phone: String,
+    /// RFC 3339 UTC instant.
+    pub created_at: String,
+}
+
+impl From<UserView> for User {
+    fn from(v: UserView) -> Self {
+        Self { id: v.id.to_string(), phone: v.phone, created_at: v.created_at.to_string() }
+    }
+}
+
+/// Body of `POST /v1/users`.
+#[derive(Debug, ToSchema)]
+#[allow(dead_code)] // documents the body read by `Fields`
+pub struct CreateUser {
+    /// Mainland mobile number, 11 digits, optionally with +86.
+    #[schema(example = "13812341234")]
+    phone: String,
+}
+
+fn caller(api: &ApiCaller, request_id: Option<&RequestId>, purpose: &str) -> Caller {
+    Caller { actor: api.actor(), request_id: request_id.cloned(), purpose: purpose.to_owned() }
+}
+
+fn user_id(raw: &str) -> Result<UserId, Problem> {
+    UserId::parse(raw).map_err(|e| Problem::validation(vec![crate::problem::FieldError::new("/path/user_id", "invalid_id", format!("{e}."))]))
+}
+
+/// Creates a user. The phone number is encrypted under the user's own data key.
+#[utoipa::path(post, path = "/v1/users", tag = "users",
+    request_body = CreateUser,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe: the same key and body replay the first answer.")),
+    responses(
+        (status = 201, body = User),
+        (status = "4XX", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("api_key" = ["users:write"])))]
+pub async fn create_user(
+    State(state): State<AppState>,
+    api: ApiCaller,
+    request_id: Option<axum::Extension<RequestId>>,
+    body: JsonObject,
+) -> Result<Response, Problem> {
+    api.require("users:write")?;
+    let mut f = Fields::new(&body);
+    let phone = f.required_str("phone").and_then(|p| match PhoneNumber::parse(p) {
+        Ok(p) => Some(p),
+        Err(e) => {
+            f.invalid("phone", "invalid_phone", format!("{e}."));
+            None
+        }
+    });
+    f.finish()?;
+    let Some(phone) = phone else { return Err(Problem::new("internal_error")) };
+    let who = caller(&api, request_id.as_deref(), "account management");
+    let view = users::create_user(state.store.as_ref(), &state.vault, state.clock.as_ref(), &who, &phone)
+        .await
+        .map_err(core_problem)?;
+    Ok((StatusCode::CREATED, Json(User::from(view))).into_response())
+}
+
+/// Reads a user (masked). The read is recorded in the audit log.
+#[utoipa::path(get, path = "/v1/users/{user_id}", tag = "users",
+    params(("user_id" = String, Path, description = "The user's id (`usr_…`).")),
+    responses(
+        (status = 200, body = User),
+        (status = "4XX", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("api_key" = ["users:read"])))]
+pub async fn get_user(
+    State(state): State<AppState>,
+    api: ApiCaller,
+    request_id: Option<axum::Extension<RequestId>>,
+    Path(raw): Path<String>,
+) -> Result<Json<User>, Problem> {
+    api.require("users:read")?;
+    let id = user_id(&raw)?;
+    let who = caller(&api, request_id.as_deref(), "account management");
+    let view = users::get_user(state.store.as_ref(), &state.vault, state.clock.as_ref(), &who, &id)
+        .await
+        .map_err(core_problem)?;
+    Ok(Json(view.into()))
+}
+
+/// Deletes the user's data key: all their encrypted personal data becomes unreadable.
+#[utoipa::path(delete, path = "/v1/users/{user_id}/personal-data", tag = "users",
+    params(("user_id" = String, Path, description = "The user's id (`usr_…`).")),
+    responses(
+        (status = 204, description = "The data key is deleted."),
+        (status = "4XX", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("api_key" = ["users:write"])))]
+pub async fn shred_user(
+    State(state): State<AppState>,
+    api: ApiCaller,
+    request_id: Option<axum::Extension<RequestId>>,
+    Path(raw): Path<String>,
+) -> Result<StatusCode, Problem> {
+    api.require("users:write")?;
+    let id = user_id(&raw)?;
+    let who = caller(&api, request_id.as_deref(), "personal data deletion");
+    users::shred_user(state.store.as_ref(), state.clock.as_ref(), &who, &id).await.map_err(core_problem)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// One access to a user's personal data.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AccessRecord {
+    pub seq: i64,
+    pub at: String,
+    pub actor: String,
+    pub action: String,
+    pub purpose: String,
+    pub outcome: String,
+    pub request_id: Option<String>,
+}
+
+impl From<AuditRecord> for AccessRecord {
+    fn from(r: AuditRecord) -> Self {
+        Self {
+            seq: r.seq,
+            at: r.entry.at.to_string(),
+            actor: r.entry.actor,
+            action: r.entry.action,
+            purpose: r.entry.purpose,
+            outcome: r.entry.outcome,
+            request_id: r.entry.request_id,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AccessLog {
+    pub user_id: String,
+    /// Newest first, at most 200.
+    pub records: Vec<AccessRecord>,
+}
+
+/// Who read or changed this user's personal data, newest first (SPEC P7).
+#[utoipa::path(get, path = "/v1/users/{user_id}/access-log", tag = "users",
+    params(("user_id" = String, Path, description = "The user's id (`usr_…`).")),
+    responses(
+        (status = 200, body = AccessLog),
+        (status = "4XX", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("api_key" = ["users:read"])))]
+pub async fn access_log(State(state): State<AppState>, api: ApiCaller, Path(raw): Path<String>) -> Result<Json<AccessLog>, Problem> {
+    api.require("users:read")?;
+    let id = user_id(&raw)?;
+    let records = state.store.audit_records_of_user(&id, 200).await.map_err(store_problem)?;
+    if records.is_empty() {
+        return Err(Problem::new("user_not_found"));
+    }
+    Ok(Json(AccessLog { user_id: id.to_string(), records: records.into_iter().map(AccessRecord::from).collect() }))
+}

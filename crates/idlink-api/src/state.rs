@@ -1,0 +1,34 @@
+//! What every handler can reach.
+
+use idlink_core::Clock;
+use idlink_core::ports::Store;
+use idlink_core::vault::Vault;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Limits and timeouts of the HTTP layer.
+#[derive(Debug, Clone)]
+pub struct HttpLimits {
+    pub body_limit_bytes: usize,
+    pub request_timeout: Duration,
+    /// After this long an unfinished idempotent request's claim may be taken over.
+    pub idempotency_stale_after: Duration,
+}
+
+impl Default for HttpLimits {
+    fn default() -> Self {
+        Self {
+            body_limit_bytes: 64 * 1024,
+            request_timeout: Duration::from_secs(30),
+            idempotency_stale_after: Duration::from_secs(300),
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    pub vault: Arc<Vault>,
+    pub clock: Arc<dyn Clock>,
+    pub limits: HttpLimits,
+}

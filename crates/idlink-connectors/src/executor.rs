@@ -1,0 +1,248 @@
+//! The one path for every outbound institution call.
+
+use crate::breaker::{Admission, Breaker};
+use crate::masking::mask_json;
+use idlink_core::Clock;
+use jiff::{SignedDuration, Timestamp};
+use reqwest::{Method, StatusCode};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Client certificate and key (PEM) for mutual TLS, and the CA that signs the server.
+#[derive(Clone)]
+pub struct TlsIdentity {
+    pub client_cert_and_key_pem: Vec<u8>,
+    pub server_ca_pem: Vec<u8>,
+}
+
+impl std::fmt::Debug for TlsIdentity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TlsIdentity(..)")
+    }
+}
+
+/// One institution reached over one channel.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub institution: String,
+    pub channel: String,
+    pub base_url: String,
+    client: reqwest::Client,
+}
+
+impl Target {
+    /// A target over plain HTTP or server-authenticated TLS.
+    pub fn new(institution: &str, channel: &str, base_url: &str) -> Result<Self, CallError> {
+        Self::build(institution, channel, base_url, None)
+    }
+
+    /// A target over mutual TLS: the client presents `identity` and trusts only its CA.
+    pub fn with_mutual_tls(institution: &str, channel: &str, base_url: &str, identity: &TlsIdentity) -> Result<Self, CallError> {
+        Self::build(institution, channel, base_url, Some(identity))
+    }
+
+    fn build(institution: &str, channel: &str, base_url: &str, tls: Option<&TlsIdentity>) -> Result<Self, CallError> {
+        let mut b = reqwest::Client::builder().pool_idle_timeout(Duration::from_secs(60)).connect_timeout(Duration::from_secs(5));
+        if let Some(tls) = tls {
+            let id = reqwest::Identity::from_pem(&tls.client_cert_and_key_pem).map_err(|e| CallError::Config(e.to_string()))?;
+            let ca = reqwest::Certificate::from_pem(&tls.server_ca_pem).map_err(|e| CallError::Config(e.to_string()))?;
+            b = b.identity(id).tls_certs_only([ca]);
+        }
+        let client = b.build().map_err(|e| CallError::Config(e.to_string()))?;
+        Ok(Self {
+            institution: institution.to_owned(),
+            channel: channel.to_owned(),
+            base_url: base_url.trim_end_matches('/').to_owned(),
+            client,
+        })
+    }
+}
+
+/// How calls are made.
+#[derive(Debug, Clone)]
+pub struct ExecutorPolicy {
+    /// Deadline for the whole call, retries included.
+    pub deadline: Duration,
+    /// Extra attempts for idempotent calls after a transport error or 5xx.
+    pub retries: u32,
+    pub breaker_failures: u32,
+    pub breaker_open_for: SignedDuration,
+}
+
+impl Default for ExecutorPolicy {
+    fn default() -> Self {
+        Self { deadline: Duration::from_secs(5), retries: 2, breaker_failures: 5, breaker_open_for: SignedDuration::from_secs(30) }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CallError {
+    #[error("{institution}/{channel} is unavailable (circuit open) until {until}")]
+    CircuitOpen { institution: String, channel: String, until: Timestamp },
+    #[error("{institution} is in maintenance; retry after {retry_after_secs} s")]
+    Maintenance { institution: String, retry_after_secs: u64 },
+    #[error("{institution} did not answer within the deadline")]
+    Timeout { institution: String },
+    #[error("{institution} could not be reached: {detail}")]
+    Transport { institution: String, detail: String },
+    #[error("{institution} answered HTTP {status}")]
+    Status { institution: String, status: u16, body: serde_json::Value },
+    #[error("{institution} answered something that is not its protocol: {detail}")]
+    Protocol { institution: String, detail: String },
+    #[error("connector configuration: {0}")]
+    Config(String),
+}
+
+impl CallError {
+    /// Whether this failure says the institution is unhealthy (counts for the breaker).
+    fn is_outage(&self) -> bool {
+        match self {
+            CallError::Timeout { .. } | CallError::Transport { .. } | CallError::Maintenance { .. } => true,
+            CallError::Status { status, .. } => *status >= 500,
+            CallError::Protocol { .. } | CallError::CircuitOpen { .. } | CallError::Config(_) => false,
+        }
+    }
+}
+
+/// Executes calls with deadline, retries, breaker and masked logging.
+pub struct Executor {
+    policy: ExecutorPolicy,
+    clock: Arc<dyn Clock>,
+    breakers: Mutex<HashMap<(String, String), Breaker>>,
+}
+
+impl std::fmt::Debug for Executor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Executor").field("policy", &self.policy).finish()
+    }
+}
+
+impl Executor {
+    pub fn new(policy: ExecutorPolicy, clock: Arc<dyn Clock>) -> Self {
+        Self { policy, clock, breakers: Mutex::new(HashMap::new()) }
+    }
+
+    fn with_breaker<R>(&self, target: &Target, f: impl FnOnce(&mut Breaker) -> R) -> R {
+        let mut map = self.breakers.lock().unwrap_or_else(|p| p.into_inner());
+        let b = map
+            .entry((target.institution.clone(), target.channel.clone()))
+            .or_insert_with(|| Breaker::new(self.policy.breaker_failures, self.policy.breaker_open_for));
+        f(b)
+    }
+
+    /// The breaker state of a channel, for health pages and tests.
+    pub fn breaker_state(&self, target: &Target) -> crate::breaker::State {
+        self.with_breaker(target, |b| b.state())
+    }
+
+    /// Sends `body` as JSON and decodes the JSON answer.
+    /// `idempotent` calls are retried on transport errors and 5xx answers.
+    pub async fn call<B: Serialize, R: DeserializeOwned>(
+        &self,
+        target: &Target,
+        method: Method,
+        path: &str,
+        body: Option<&B>,
+        idempotent: bool,
+    ) -> Result<R, CallError> {
+        let now = self.clock.now();
+        if let Admission::Refused { until } = self.with_breaker(target, |b| b.admit(now)) {
+            return Err(CallError::CircuitOpen { institution: target.institution.clone(), channel: target.channel.clone(), until });
+        }
+        let body = body.map(serde_json::to_value).transpose().map_err(|e| CallError::Config(e.to_string()))?;
+        let started = Instant::now();
+        let result = tokio::time::timeout(self.policy.deadline, self.attempts(target, &method, path, body.as_ref(), idempotent))
+            .await
+            .unwrap_or_else(|_| Err(CallError::Timeout { institution: target.institution.clone() }));
+        let outcome = match &result {
+            Ok(_) => "ok".to_owned(),
+            Err(e) => e.to_string(),
+        };
+        tracing::info!(
+            institution = %target.institution, channel = %target.channel, %method, path,
+            elapsed_ms = started.elapsed().as_millis() as u64, outcome = %outcome,
+            request = %body.as_ref().map(mask_json).unwrap_or_default(),
+            "connector call"
+        );
+        let now = self.clock.now();
+        match &result {
+            Ok(_) => self.with_breaker(target, |b| b.success()),
+            Err(e) if e.is_outage() => self.with_breaker(target, |b| b.failure(now)),
+            // The institution answered (a business refusal): it is healthy.
+            Err(_) => self.with_breaker(target, |b| b.success()),
+        }
+        metrics::counter!("idlink_connector_calls_total",
+            "institution" => target.institution.clone(), "channel" => target.channel.clone(),
+            "outcome" => if result.is_ok() { "ok" } else { "error" })
+        .increment(1);
+        let value = result?;
+        serde_json::from_value(value).map_err(|e| CallError::Protocol { institution: target.institution.clone(), detail: e.to_string() })
+    }
+
+    async fn attempts(
+        &self,
+        target: &Target,
+        method: &Method,
+        path: &str,
+        body: Option<&serde_json::Value>,
+        idempotent: bool,
+    ) -> Result<serde_json::Value, CallError> {
+        let tries = if idempotent { self.policy.retries + 1 } else { 1 };
+        let mut last = None;
+        for attempt in 0..tries {
+            if attempt > 0 {
+                tokio::time::sleep(Duration::from_millis(50 << attempt.min(6))).await;
+            }
+            match self.once(target, method, path, body).await {
+                Ok(v) => return Ok(v),
+                Err(e) if e.is_outage() && !matches!(e, CallError::Maintenance { .. }) => last = Some(e),
+                Err(e) => return Err(e),
+            }
+        }
+        Err(last.unwrap_or_else(|| CallError::Timeout { institution: target.institution.clone() }))
+    }
+
+    async fn once(&self, target: &Target, method: &Method, path: &str, body: Option<&serde_json::Value>) -> Result<serde_json::Value, CallError> {
+        let url = format!("{}{}", target.base_url, path);
+        let mut req = target.client.request(method.clone(), &url);
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        let res = req.send().await.map_err(|e| CallError::Transport { institution: target.institution.clone(), detail: transport_detail(e) })?;
+        let status = res.status();
+        let retry_after = res
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        let bytes = res.bytes().await.map_err(|e| CallError::Transport { institution: target.institution.clone(), detail: transport_detail(e) })?;
+        let value: serde_json::Value = if bytes.is_empty() {
+            serde_json::Value::Null
+        } else {
+            serde_json::from_slice(&bytes).map_err(|e| CallError::Protocol { institution: target.institution.clone(), detail: e.to_string() })?
+        };
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            if let Some(secs) = retry_after {
+                return Err(CallError::Maintenance { institution: target.institution.clone(), retry_after_secs: secs });
+            }
+        }
+        if !status.is_success() {
+            return Err(CallError::Status { institution: target.institution.clone(), status: status.as_u16(), body: mask_json(&value) });
+        }
+        Ok(value)
+    }
+}
+
+/// A transport error without the URL (which may carry identifiers).
+fn transport_detail(e: reqwest::Error) -> String {
+    if e.is_connect() {
+        "connection refused or unreachable".into()
+    } else if e.is_timeout() {
+        "timed out".into()
+    } else {
+        e.without_url().to_string()
+    }
+}

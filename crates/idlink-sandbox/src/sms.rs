@@ -1,0 +1,106 @@
+//! The sandbox SMS gateway and its inbox.
+//!
+//! Test values: a number ending in `0000` is an unreachable subscriber
+//! (status `rejected`). Messages are deduplicated by `client_ref`.
+
+use crate::Sandbox;
+use crate::control::{error, maintenance_answer};
+use axum::Json;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use idlink_domain::PhoneNumber;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Message {
+    pub message_id: String,
+    /// Masked: the inbox is looked up by number, it does not list numbers.
+    pub to: String,
+    pub template: String,
+    pub params: BTreeMap<String, String>,
+    pub text: String,
+    pub status: String,
+    pub sent_at: String,
+    #[serde(skip)]
+    phone: String,
+}
+
+#[derive(Debug, Default)]
+pub struct Inbox {
+    messages: Vec<Message>,
+    by_client_ref: HashMap<String, usize>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SendRequest {
+    to: String,
+    template: String,
+    #[serde(default)]
+    params: BTreeMap<String, String>,
+    client_ref: String,
+}
+
+fn render(template: &str, params: &BTreeMap<String, String>) -> String {
+    match (template, params.get("code")) {
+        ("verification_code", Some(code)) => {
+            format!("【idlink】您的验证码是{code}，5分钟内有效。请勿泄露给他人。Your code is {code}, valid for 5 minutes.")
+        }
+        _ => {
+            let parts: Vec<String> = params.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            format!("【idlink】{template}: {}", parts.join(", "))
+        }
+    }
+}
+
+pub async fn send(State(s): State<Arc<Sandbox>>, Json(req): Json<SendRequest>) -> Response {
+    if let Some(res) = maintenance_answer(&s, "sms") {
+        return res;
+    }
+    let Ok(phone) = PhoneNumber::parse(&req.to) else {
+        return error(StatusCode::UNPROCESSABLE_ENTITY, "invalid_number", "`to` is not a mainland mobile number");
+    };
+    if req.client_ref.is_empty() || req.client_ref.len() > 128 {
+        return error(StatusCode::UNPROCESSABLE_ENTITY, "invalid_client_ref", "`client_ref` must be 1 to 128 characters");
+    }
+    let now = s.clock.now();
+    let mut inbox = s.sms.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(&i) = inbox.by_client_ref.get(&req.client_ref) {
+        let m = &inbox.messages[i];
+        return Json(serde_json::json!({ "message_id": m.message_id, "status": m.status })).into_response();
+    }
+    let status = if phone.reveal().ends_with("0000") { "rejected" } else { "accepted" };
+    let message_id = format!("sms-{:08}", inbox.messages.len() + 1);
+    let message = Message {
+        message_id: message_id.clone(),
+        to: phone.masked(),
+        text: render(&req.template, &req.params),
+        template: req.template,
+        params: req.params,
+        status: status.to_owned(),
+        sent_at: now.to_string(),
+        phone: phone.reveal().to_owned(),
+    };
+    let i = inbox.messages.len();
+    inbox.messages.push(message);
+    inbox.by_client_ref.insert(req.client_ref, i);
+    Json(serde_json::json!({ "message_id": message_id, "status": status })).into_response()
+}
+
+#[derive(Debug, Deserialize)]
+pub struct InboxQuery {
+    phone: String,
+}
+
+/// Messages sent to one number, newest first.
+pub async fn inbox(State(s): State<Arc<Sandbox>>, Query(q): Query<InboxQuery>) -> Response {
+    let Ok(phone) = PhoneNumber::parse(&q.phone) else {
+        return error(StatusCode::UNPROCESSABLE_ENTITY, "invalid_number", "`phone` is not a mainland mobile number");
+    };
+    let inbox = s.sms.lock().unwrap_or_else(|p| p.into_inner());
+    let messages: Vec<&Message> = inbox.messages.iter().rev().filter(|m| m.phone == phone.reveal()).collect();
+    Json(serde_json::json!({ "messages": messages })).into_response()
+}

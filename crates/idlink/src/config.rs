@@ -1,0 +1,329 @@
+//! The configuration tree: defaults → TOML file (`--config`) → `IDLINK__…`
+//! environment variables (`IDLINK__SERVER__LISTEN=0.0.0.0:8080` sets
+//! `server.listen`). Unknown keys and bad values stop the start with a
+//! message naming the key. Secrets are never inline: they are read from
+//! files named here (`crypto.master_key_file`, `database.url_file`).
+
+use anyhow::{Context, Result, bail};
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub server: Server,
+    pub database: Database,
+    pub crypto: Crypto,
+    pub audit: Audit,
+    pub sandbox: Sandbox,
+    pub connectors: Connectors,
+    pub log: Log,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            server: Server::default(),
+            database: Database::default(),
+            crypto: Crypto::default(),
+            audit: Audit::default(),
+            sandbox: Sandbox::default(),
+            connectors: Connectors::default(),
+            log: Log::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Server {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    pub body_limit_bytes: usize,
+    pub request_timeout_secs: u64,
+    /// How long shutdown waits for in-flight requests.
+    pub shutdown_grace_secs: u64,
+    pub idempotency_stale_after_secs: u64,
+}
+
+impl Default for Server {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            data_dir: PathBuf::from("./var"),
+            body_limit_bytes: 64 * 1024,
+            request_timeout_secs: 30,
+            shutdown_grace_secs: 30,
+            idempotency_stale_after_secs: 300,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct Database {
+    /// `sqlite://…` or `postgres://…`; empty means `sqlite://<data_dir>/idlink.db`.
+    pub url: String,
+    /// A file holding the URL (for URLs with passwords). Wins over `url`.
+    pub url_file: Option<PathBuf>,
+    pub max_connections: Option<u32>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, Default, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum CipherChoice {
+    #[default]
+    Aes256Gcm,
+    Sm4Gcm,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Crypto {
+    /// `aes-256-gcm` (default) or `sm4-gcm`, for new ciphertexts.
+    pub algorithm: CipherChoice,
+    /// The master keyring file; empty means `<data_dir>/master-keys.toml`.
+    pub master_key_file: Option<PathBuf>,
+    /// Generate a development keyring when the file is missing.
+    pub generate_dev_key: bool,
+}
+
+impl Default for Crypto {
+    fn default() -> Self {
+        Self { algorithm: CipherChoice::Aes256Gcm, master_key_file: None, generate_dev_key: true }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Audit {
+    /// How often the chain head is signed (Ed25519 checkpoint).
+    pub checkpoint_interval_secs: u64,
+    /// Records are kept at least this long (SPEC P7: five years).
+    pub retention_years: u32,
+}
+
+impl Default for Audit {
+    fn default() -> Self {
+        Self { checkpoint_interval_secs: 60, retention_years: 5 }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Sandbox {
+    /// Start the sandbox institutions inside `idlink serve`.
+    pub enabled: bool,
+    pub listen: SocketAddr,
+}
+
+impl Default for Sandbox {
+    fn default() -> Self {
+        Self { enabled: true, listen: SocketAddr::from(([127, 0, 0, 1], 8081)) }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Connectors {
+    /// Base URL of the SMS gateway; empty means the in-process sandbox.
+    pub sms_url: String,
+    /// Base URL of the face-verification provider; empty means the sandbox.
+    pub face_url: String,
+    pub timeout_ms: u64,
+    /// Extra attempts for idempotent calls.
+    pub retries: u32,
+    /// Consecutive failures that open a channel's circuit.
+    pub breaker_failures: u32,
+    /// How long an open circuit waits before a half-open probe.
+    pub breaker_open_secs: u64,
+}
+
+impl Default for Connectors {
+    fn default() -> Self {
+        Self {
+            sms_url: String::new(),
+            face_url: String::new(),
+            timeout_ms: 5000,
+            retries: 2,
+            breaker_failures: 5,
+            breaker_open_secs: 30,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, Default, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Json,
+    Pretty,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Log {
+    pub format: LogFormat,
+    /// A tracing filter, e.g. `info` or `idlink=debug,sqlx=warn`.
+    pub level: String,
+}
+
+impl Default for Log {
+    fn default() -> Self {
+        Self { format: LogFormat::Json, level: "info,sqlx=warn".into() }
+    }
+}
+
+const ENV_PREFIX: &str = "IDLINK__";
+
+/// Loads the tree from an optional file and the given environment variables.
+pub fn load(file: Option<&Path>, env: impl IntoIterator<Item = (String, String)>) -> Result<Config> {
+    let mut tree = match file {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).with_context(|| format!("cannot read config file {}", path.display()))?;
+            text.parse::<toml::Table>()
+                .with_context(|| format!("config file {} is not valid TOML", path.display()))?
+        }
+        None => toml::Table::new(),
+    };
+    for (name, value) in env {
+        let Some(path) = name.strip_prefix(ENV_PREFIX) else { continue };
+        let keys: Vec<String> = path.split("__").map(|k| k.to_ascii_lowercase()).collect();
+        if keys.iter().any(String::is_empty) {
+            bail!("environment variable {name}: empty key segment; use IDLINK__SECTION__KEY");
+        }
+        set_path(&mut tree, &keys, parse_scalar(&value)).with_context(|| format!("environment variable {name}"))?;
+    }
+    let de = toml::Value::Table(tree);
+    let config: Config = serde_path_to_error::deserialize(de).map_err(|e| {
+        let key = e.path().to_string();
+        anyhow::anyhow!("configuration key `{key}`: {}", e.inner().to_string().trim())
+    })?;
+    config.validate()?;
+    Ok(config)
+}
+
+/// `8080` → integer, `true` → boolean, anything else → string.
+fn parse_scalar(raw: &str) -> toml::Value {
+    if let Ok(i) = raw.parse::<i64>() {
+        return toml::Value::Integer(i);
+    }
+    match raw {
+        "true" => toml::Value::Boolean(true),
+        "false" => toml::Value::Boolean(false),
+        _ => toml::Value::String(raw.to_owned()),
+    }
+}
+
+fn set_path(table: &mut toml::Table, keys: &[String], value: toml::Value) -> Result<()> {
+    match keys {
+        [] => bail!("no key"),
+        [last] => {
+            table.insert(last.clone(), value);
+            Ok(())
+        }
+        [first, rest @ ..] => {
+            let entry = table.entry(first.clone()).or_insert_with(|| toml::Value::Table(toml::Table::new()));
+            match entry {
+                toml::Value::Table(t) => set_path(t, rest, value),
+                _ => bail!("`{first}` is a value, not a section"),
+            }
+        }
+    }
+}
+
+impl Config {
+    fn validate(&self) -> Result<()> {
+        let url = &self.database.url;
+        if !url.is_empty() && idlink_store::Backend::from_url(url).is_none() {
+            bail!("configuration key `database.url`: must start with sqlite:// or postgres://");
+        }
+        if self.server.body_limit_bytes < 1024 {
+            bail!("configuration key `server.body_limit_bytes`: must be at least 1024");
+        }
+        if self.server.request_timeout_secs == 0 {
+            bail!("configuration key `server.request_timeout_secs`: must be at least 1");
+        }
+        if self.audit.retention_years < 5 {
+            bail!("configuration key `audit.retention_years`: the law requires at least 5 years of query logs");
+        }
+        if self.audit.checkpoint_interval_secs == 0 {
+            bail!("configuration key `audit.checkpoint_interval_secs`: must be at least 1");
+        }
+        if self.connectors.breaker_failures == 0 {
+            bail!("configuration key `connectors.breaker_failures`: must be at least 1");
+        }
+        Ok(())
+    }
+
+    pub fn database_url(&self) -> Result<String> {
+        if let Some(file) = &self.database.url_file {
+            let url = std::fs::read_to_string(file)
+                .with_context(|| format!("configuration key `database.url_file`: cannot read {}", file.display()))?;
+            return Ok(url.trim().to_owned());
+        }
+        if self.database.url.is_empty() {
+            return Ok(format!("sqlite://{}?mode=rwc", self.server.data_dir.join("idlink.db").display()));
+        }
+        Ok(self.database.url.clone())
+    }
+
+    pub fn master_key_file(&self) -> PathBuf {
+        self.crypto.master_key_file.clone().unwrap_or_else(|| self.server.data_dir.join("master-keys.toml"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+    }
+
+    fn err(file: Option<&Path>, e: &[(&str, &str)]) -> String {
+        load(file, env(e)).err().map(|e| format!("{e:#}")).unwrap_or_default()
+    }
+
+    #[test]
+    fn defaults_then_file_then_environment() {
+        let dir = std::env::temp_dir().join(format!("idlink-config-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).ok();
+        let file = dir.join("idlink.toml");
+        std::fs::write(&file, "[server]\nlisten = \"127.0.0.1:9000\"\ndata_dir = \"/srv/idlink\"\n[crypto]\nalgorithm = \"sm4-gcm\"\n").ok();
+        let c = load(Some(&file), env(&[("IDLINK__SERVER__LISTEN", "127.0.0.1:9100"), ("OTHER", "x")]));
+        let c = c.unwrap_or_else(|e| panic!("{e:#}"));
+        assert_eq!(c.server.listen.port(), 9100, "environment wins over file");
+        assert_eq!(c.server.data_dir, PathBuf::from("/srv/idlink"), "file wins over default");
+        assert_eq!(c.crypto.algorithm, CipherChoice::Sm4Gcm);
+        assert_eq!(c.audit.retention_years, 5, "default");
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_name_the_key() {
+        assert!(err(None, &[("IDLINK__SERVER__LISTN", "x")]).contains("listn"), "{}", err(None, &[("IDLINK__SERVER__LISTN", "x")]));
+        let e = err(None, &[("IDLINK__SERVER__LISTEN", "not-an-address")]);
+        assert!(e.contains("server.listen"), "{e}");
+        let e = err(None, &[("IDLINK__CRYPTO__ALGORITHM", "des")]);
+        assert!(e.contains("crypto.algorithm"), "{e}");
+        let e = err(None, &[("IDLINK__DATABASE__URL", "mysql://x")]);
+        assert!(e.contains("database.url"), "{e}");
+        let e = err(None, &[("IDLINK__AUDIT__RETENTION_YEARS", "1")]);
+        assert!(e.contains("audit.retention_years"), "{e}");
+        let e = err(None, &[("IDLINK__NOPE__X", "1")]);
+        assert!(e.contains("nope"), "{e}");
+    }
+
+    #[test]
+    fn secrets_come_from_files() {
+        let dir = std::env::temp_dir().join(format!("idlink-config-secret-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).ok();
+        let f = dir.join("db-url");
+        std::fs::write(&f, "postgres://idlink:s3cret@db/idlink\n").ok();
+        let c = load(None, env(&[("IDLINK__DATABASE__URL_FILE", &f.display().to_string())])).unwrap_or_else(|e| panic!("{e:#}"));
+        assert_eq!(c.database_url().ok().as_deref(), Some("postgres://idlink:s3cret@db/idlink"));
+        std::fs::remove_dir_all(&dir).ok();
+    }
+}

@@ -1,0 +1,7 @@
+//! The idlink binary's library half: configuration, the master keyring file,
+//! and starting/stopping a server, so integration tests drive exactly what
+//! `idlink serve` runs.
+
+pub mod config;
+pub mod keyfile;
+pub mod serve;

@@ -1,0 +1,196 @@
+//! Wiring: opens the store and the vault, starts the sandbox (when
+//! enabled), the HTTP server and the background jobs, and stops them all
+//! gracefully, finishing in-flight requests.
+
+use crate::config::{CipherChoice, Config};
+use crate::keyfile;
+use anyhow::{Context, Result};
+use idlink_api::{AppState, HttpLimits};
+use idlink_core::Clock;
+use idlink_core::vault::Vault;
+use idlink_crypto::{Algorithm, MasterKey, MasterKeyring, Random};
+use idlink_store::{SqlStore, StoreOptions};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+/// Injectable time and randomness (tests pass controlled ones).
+#[derive(Clone)]
+pub struct Runtime {
+    pub clock: Arc<dyn Clock>,
+    pub rng: Arc<dyn Random>,
+}
+
+impl Default for Runtime {
+    fn default() -> Self {
+        Self { clock: Arc::new(idlink_core::SystemClock), rng: Arc::new(idlink_crypto::OsRandom) }
+    }
+}
+
+pub fn algorithm(c: &Config) -> Algorithm {
+    match c.crypto.algorithm {
+        CipherChoice::Aes256Gcm => Algorithm::Aes256Gcm,
+        CipherChoice::Sm4Gcm => Algorithm::Sm4Gcm,
+    }
+}
+
+/// Connects to the configured database and applies pending migrations.
+pub async fn open_store(config: &Config) -> Result<SqlStore> {
+    let url = config.database_url()?;
+    if url.starts_with("sqlite:") {
+        std::fs::create_dir_all(&config.server.data_dir)
+            .with_context(|| format!("cannot create data directory {}", config.server.data_dir.display()))?;
+    }
+    let mut options = StoreOptions::default();
+    if let Some(n) = config.database.max_connections {
+        options.max_connections = n;
+    }
+    let store = SqlStore::connect(&url, &options).await.with_context(|| format!("cannot open the {} database", backend_name(&url)))?;
+    store.migrate().await.context("cannot apply database migrations")?;
+    Ok(store)
+}
+
+fn backend_name(url: &str) -> &'static str {
+    idlink_store::Backend::from_url(url).map(|b| b.name()).unwrap_or("configured")
+}
+
+/// Loads the master keyring, generating a development one when allowed and missing.
+pub fn load_keyring(config: &Config, rng: &dyn Random, today: jiff::civil::Date) -> Result<MasterKeyring> {
+    let path = config.master_key_file();
+    if !path.exists() && config.crypto.generate_dev_key {
+        let id = keyfile::new_key_id(rng, today);
+        keyfile::write(&path, &[MasterKey::generate(id.clone(), rng)], &id, false)?;
+        eprintln!(
+            "\n********************************************************************************\n\
+             *  WARNING: generated a DEVELOPMENT master key at {}\n\
+             *  Anyone who can read that file can decrypt all personal data in this database.\n\
+             *  For production: set crypto.generate_dev_key = false and provide the keyring\n\
+             *  with `idlink keys generate` / `idlink keys combine` (Shamir shares).\n\
+             ********************************************************************************\n",
+            path.display()
+        );
+    }
+    keyfile::read(&path, algorithm(config))
+}
+
+pub async fn open_vault(config: &Config, store: &SqlStore, rt: &Runtime) -> Result<Vault> {
+    let today = rt.clock.now().to_zoned(jiff::tz::TimeZone::UTC).date();
+    let ring = load_keyring(config, rt.rng.as_ref(), today)?;
+    Vault::open(ring, store, rt.rng.clone())
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot open the key store with the master keyring: {e}"))
+}
+
+/// A running idlink: addresses, and the handle to stop it.
+pub struct Running {
+    pub api_addr: SocketAddr,
+    pub sandbox_addr: Option<SocketAddr>,
+    pub store: SqlStore,
+    stop: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+    grace: Duration,
+}
+
+impl Running {
+    /// Stops accepting connections, lets in-flight requests finish (up to the
+    /// grace period), writes a last audit checkpoint and returns.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        let all = futures_join(self.tasks);
+        if tokio::time::timeout(self.grace, all).await.is_err() {
+            tracing::warn!("shutdown grace period ended with work still running");
+        }
+        self.store.close().await;
+    }
+}
+
+async fn futures_join(tasks: Vec<JoinHandle<()>>) {
+    for t in tasks {
+        let _ = t.await;
+    }
+}
+
+fn stopped(mut rx: watch::Receiver<bool>) -> impl std::future::Future<Output = ()> + Send + 'static {
+    async move {
+        let _ = rx.wait_for(|s| *s).await;
+    }
+}
+
+/// Starts everything `idlink serve` runs. Returns once the API accepts connections.
+pub async fn start(config: &Config, rt: Runtime) -> Result<Running> {
+    let store = open_store(config).await?;
+    let vault = Arc::new(open_vault(config, &store, &rt).await?);
+    let (stop, stop_rx) = watch::channel(false);
+    let mut tasks = Vec::new();
+
+    let sandbox_addr = if config.sandbox.enabled {
+        let listener = tokio::net::TcpListener::bind(config.sandbox.listen)
+            .await
+            .with_context(|| format!("cannot listen on {} for the sandbox (configuration key `sandbox.listen`)", config.sandbox.listen))?;
+        let addr = listener.local_addr()?;
+        let sandbox = idlink_sandbox::Sandbox::new();
+        let shutdown = stopped(stop_rx.clone());
+        tasks.push(tokio::spawn(async move {
+            if let Err(e) = idlink_sandbox::serve(listener, sandbox, shutdown).await {
+                tracing::error!(error = %e, "sandbox server failed");
+            }
+        }));
+        Some(addr)
+    } else {
+        None
+    };
+
+    let state = AppState {
+        store: Arc::new(store.clone()),
+        vault: vault.clone(),
+        clock: rt.clock.clone(),
+        limits: HttpLimits {
+            body_limit_bytes: config.server.body_limit_bytes,
+            request_timeout: Duration::from_secs(config.server.request_timeout_secs),
+            idempotency_stale_after: Duration::from_secs(config.server.idempotency_stale_after_secs),
+        },
+    };
+    let listener = tokio::net::TcpListener::bind(config.server.listen)
+        .await
+        .with_context(|| format!("cannot listen on {} (configuration key `server.listen`, flag --listen)", config.server.listen))?;
+    let api_addr = listener.local_addr()?;
+    let app = idlink_api::app(state);
+    let shutdown = stopped(stop_rx.clone());
+    tasks.push(tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, app).with_graceful_shutdown(shutdown).await {
+            tracing::error!(error = %e, "API server failed");
+        }
+    }));
+
+    tasks.push(tokio::spawn(checkpoints(
+        store.clone(),
+        vault.clone(),
+        rt.clock.clone(),
+        Duration::from_secs(config.audit.checkpoint_interval_secs),
+        stop_rx,
+    )));
+
+    Ok(Running { api_addr, sandbox_addr, store, stop, tasks, grace: Duration::from_secs(config.server.shutdown_grace_secs) })
+}
+
+/// Signs the audit chain head periodically, and once more at shutdown.
+async fn checkpoints(store: SqlStore, vault: Arc<Vault>, clock: Arc<dyn Clock>, every: Duration, mut stop: watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        let last = tokio::select! {
+            _ = tick.tick() => false,
+            _ = stop.wait_for(|s| *s) => true,
+        };
+        match idlink_core::audit::checkpoint(&store, vault.signer(), clock.now()).await {
+            Ok(Some(c)) => tracing::info!(seq = c.seq, "audit checkpoint signed"),
+            Ok(None) => {}
+            Err(e) => tracing::warn!(error = %e, "audit checkpoint failed; will retry"),
+        }
+        if last {
+            break;
+        }
+    }
+}
