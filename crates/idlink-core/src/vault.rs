@@ -10,13 +10,17 @@ use crate::ports::KeyStore;
 use idlink_crypto::signing::CheckpointSigner;
 use idlink_crypto::{Algorithm, BlindIndexKey, DataKey, MasterKeyring, Random, WrappedDataKey};
 use idlink_domain::UserId;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 const BLIND_INDEX_KEY_ID: &str = "sys-blind-index";
 const AUDIT_SIGNING_KEY_ID: &str = "sys-audit-signing";
 
+/// Re-reads the master keyring (from its file), for rotation without restarts.
+pub type KeyringSource = Arc<dyn Fn() -> Result<MasterKeyring, String> + Send + Sync>;
+
 pub struct Vault {
-    ring: MasterKeyring,
+    ring: RwLock<Arc<MasterKeyring>>,
+    source: Option<KeyringSource>,
     index_key: BlindIndexKey,
     signer: CheckpointSigner,
     rng: Arc<dyn Random>,
@@ -24,7 +28,7 @@ pub struct Vault {
 
 impl std::fmt::Debug for Vault {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Vault(active master {})", self.ring.active().id)
+        write!(f, "Vault(active master {})", self.ring().active().id)
     }
 }
 
@@ -43,9 +47,27 @@ impl Vault {
         Ok(Self {
             index_key: BlindIndexKey::new(*index.reveal()),
             signer: CheckpointSigner::from_seed(signing.reveal()),
-            ring,
+            ring: RwLock::new(Arc::new(ring)),
+            source: None,
             rng,
         })
+    }
+
+    /// Lets the vault re-read the keyring when it meets a master key it does
+    /// not know (another node or `idlink keys rotate` added it) and on [`Vault::reload`].
+    pub fn with_source(mut self, source: KeyringSource) -> Self {
+        self.source = Some(source);
+        self
+    }
+
+    /// Re-reads the keyring; returns whether the active key changed.
+    pub fn reload(&self) -> Result<bool, String> {
+        let Some(source) = &self.source else { return Ok(false) };
+        let fresh = source()?;
+        let mut ring = self.ring.write().unwrap_or_else(|p| p.into_inner());
+        let changed = ring.active().id != fresh.active().id || ring.keys().len() != fresh.keys().len();
+        *ring = Arc::new(fresh);
+        Ok(changed)
     }
 
     async fn system_key(ring: &MasterKeyring, keys: &dyn KeyStore, rng: &dyn Random, id: &str) -> Result<DataKey, CoreError> {
@@ -57,11 +79,12 @@ impl Vault {
     }
 
     pub fn algorithm(&self) -> Algorithm {
-        self.ring.algorithm()
+        self.ring().algorithm()
     }
 
-    pub fn ring(&self) -> &MasterKeyring {
-        &self.ring
+    /// A snapshot of the keyring.
+    pub fn ring(&self) -> Arc<MasterKeyring> {
+        self.ring.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     pub fn rng(&self) -> &dyn Random {
@@ -74,16 +97,23 @@ impl Vault {
 
     pub fn new_user_key(&self, user: &UserId) -> Result<(DataKey, WrappedDataKey), CoreError> {
         let dek = DataKey::generate(Self::data_key_id(user), self.rng.as_ref());
-        let wrapped = self.ring.wrap(&dek, self.rng.as_ref())?;
+        let wrapped = self.ring().wrap(&dek, self.rng.as_ref())?;
         Ok((dek, wrapped))
     }
 
     pub fn unwrap(&self, wrapped: &WrappedDataKey) -> Result<DataKey, CoreError> {
-        Ok(self.ring.unwrap(wrapped)?)
+        match self.ring().unwrap(wrapped) {
+            Err(idlink_crypto::CryptoError::UnknownKey(id)) if self.source.is_some() => {
+                tracing::info!(master_key = %id, "unknown master key; re-reading the keyring");
+                self.reload().map_err(|e| CoreError::Crypto(idlink_crypto::CryptoError::InvalidKey(e)))?;
+                Ok(self.ring().unwrap(wrapped)?)
+            }
+            other => Ok(other?),
+        }
     }
 
     pub fn seal(&self, key: &DataKey, context: &str, clear: &[u8]) -> Result<Vec<u8>, CoreError> {
-        Ok(key.seal(self.ring.algorithm(), context, clear, self.rng.as_ref())?)
+        Ok(key.seal(self.algorithm(), context, clear, self.rng.as_ref())?)
     }
 
     pub fn blind_index(&self, domain: &str, value: &str) -> String {
@@ -99,14 +129,15 @@ impl Vault {
     /// compare-and-swap, and a key changed meanwhile is left for the next pass.
     pub async fn rotate(&self, keys: &dyn KeyStore) -> Result<RotationReport, CoreError> {
         let mut report = RotationReport::default();
-        let active = self.ring.active().id.clone();
+        let ring = self.ring();
+        let active = ring.active().id.clone();
         let mut after = String::new();
         loop {
             let batch = keys.keys_not_wrapped_by(&active, &after, 500).await?;
             let Some(last) = batch.last() else { break };
             after = last.id.clone();
             for old in &batch {
-                if let Some(new) = self.ring.rewrap(old, self.rng.as_ref())? {
+                if let Some(new) = ring.rewrap(old, self.rng.as_ref())? {
                     if keys.replace_wrapped_key(old, &new).await? {
                         report.rewrapped += 1;
                     } else {

@@ -101,3 +101,32 @@ pub async fn execute(store: &SqlStore, sql: &str) -> Result<u64, String> {
         .map(|r| r.rows_affected())
         .map_err(|e| e.to_string())
 }
+
+/// Every row of `table` rendered as text (binary columns lossily), for
+/// tests that check what an attacker with a database dump would see.
+pub async fn dump_table(store: &SqlStore, table: &str) -> Result<String, String> {
+    use sqlx::{Column, Row, ValueRef};
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT * FROM {table}")))
+        .fetch_all(&store.reader)
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut out = String::new();
+    for row in rows {
+        for (i, col) in row.columns().iter().enumerate() {
+            let text = if row.try_get_raw(i).map(|v| v.is_null()).unwrap_or(true) {
+                "NULL".to_owned()
+            } else if let Ok(s) = row.try_get::<String, _>(i) {
+                s
+            } else if let Ok(b) = row.try_get::<Vec<u8>, _>(i) {
+                String::from_utf8_lossy(&b).into_owned()
+            } else if let Ok(n) = row.try_get::<i64, _>(i) {
+                n.to_string()
+            } else {
+                "?".to_owned()
+            };
+            out.push_str(&format!("{}={text} ", col.name()));
+        }
+        out.push('\n');
+    }
+    Ok(out)
+}

@@ -78,9 +78,13 @@ pub fn load_keyring(config: &Config, rng: &dyn Random, today: jiff::civil::Date)
 pub async fn open_vault(config: &Config, store: &SqlStore, rt: &Runtime) -> Result<Vault> {
     let today = rt.clock.now().to_zoned(jiff::tz::TimeZone::UTC).date();
     let ring = load_keyring(config, rt.rng.as_ref(), today)?;
-    Vault::open(ring, store, rt.rng.clone())
+    let path = config.master_key_file();
+    let alg = algorithm(config);
+    let source: idlink_core::vault::KeyringSource = Arc::new(move || keyfile::read(&path, alg).map_err(|e| format!("{e:#}")));
+    Ok(Vault::open(ring, store, rt.rng.clone())
         .await
-        .map_err(|e| anyhow::anyhow!("cannot open the key store with the master keyring: {e}"))
+        .map_err(|e| anyhow::anyhow!("cannot open the key store with the master keyring: {e}"))?
+        .with_source(source))
 }
 
 /// A running idlink: addresses, and the handle to stop it.
@@ -164,6 +168,7 @@ pub async fn start(config: &Config, rt: Runtime) -> Result<Running> {
         }
     }));
 
+    tasks.push(tokio::spawn(reload_keyring(vault.clone(), stop_rx.clone())));
     tasks.push(tokio::spawn(checkpoints(
         store.clone(),
         vault.clone(),
@@ -175,9 +180,26 @@ pub async fn start(config: &Config, rt: Runtime) -> Result<Running> {
     Ok(Running { api_addr, sandbox_addr, store, stop, tasks, grace: Duration::from_secs(config.server.shutdown_grace_secs) })
 }
 
+/// Re-reads the keyring file every 10 s, so a rotation done by
+/// `idlink keys rotate` (or on another node) is picked up without a restart.
+async fn reload_keyring(vault: Arc<Vault>, mut stop: watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(10));
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stop.wait_for(|s| *s) => break,
+        }
+        match vault.reload() {
+            Ok(true) => tracing::info!(active = %vault.ring().active().id, "master keyring reloaded"),
+            Ok(false) => {}
+            Err(e) => tracing::warn!(error = %e, "master keyring reload failed; keeping the loaded one"),
+        }
+    }
+}
+
 /// Signs the audit chain head periodically, and once more at shutdown.
 async fn checkpoints(store: SqlStore, vault: Arc<Vault>, clock: Arc<dyn Clock>, every: Duration, mut stop: watch::Receiver<bool>) {
-    let mut tick = tokio::time::interval(every);
+    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         let last = tokio::select! {

@@ -1,0 +1,117 @@
+//! The `idlink` binary's commands, run as a user would run them.
+
+use crate::{Server, sqlite_server};
+use reqwest::Method;
+use std::process::Command;
+
+fn idlink(s: &Server, args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_idlink"))
+        .args(args)
+        .envs(s.cli_env())
+        .output()
+        .unwrap_or_else(|e| panic!("run idlink: {e}"));
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[tokio::test]
+async fn audit_verify_exits_zero_when_intact_and_names_the_first_bad_record() {
+    let s = sqlite_server().await;
+    for phone in ["13833330001", "13833330002", "13833330003"] {
+        let res = s.authed(Method::POST, "/v1/users").json(&serde_json::json!({ "phone": phone })).send().await;
+        assert_eq!(res.map(|r| r.status().as_u16()).unwrap_or(0), 201);
+    }
+    let (code, out, err) = idlink(&s, &["audit", "checkpoint"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let (code, out, err) = idlink(&s, &["audit", "verify"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("intact") && out.contains("1 signed checkpoints"), "{out}");
+
+    idlink_store::testing::execute(&s.db.store, "DROP TRIGGER audit_log_no_update").await.unwrap_or_else(|e| panic!("{e}"));
+    idlink_store::testing::execute(&s.db.store, "UPDATE audit_log SET purpose = 'fraud' WHERE seq = 3").await.unwrap_or_else(|e| panic!("{e}"));
+    let (code, out, _) = idlink(&s, &["audit", "verify"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("BROKEN at record 3"), "{out}");
+}
+
+#[tokio::test]
+async fn keys_split_and_combine_recover_the_master_key() {
+    let s = sqlite_server().await;
+    let (code, shares, err) = idlink(&s, &["keys", "split", "-k", "3", "-n", "5"]);
+    assert_eq!(code, 0, "{err}");
+    let lines: Vec<&str> = shares.lines().collect();
+    assert_eq!(lines.len(), 5);
+    let out_file = s.config.server.data_dir.join("recovered.toml");
+    let out_path = out_file.display().to_string();
+    let (code, out, err) = idlink(&s, &["keys", "combine", "--out", &out_path, lines[4], lines[0], lines[2]]);
+    assert_eq!(code, 0, "{out}{err}");
+    let original = std::fs::read_to_string(s.config.master_key_file()).unwrap_or_default();
+    let recovered = std::fs::read_to_string(&out_file).unwrap_or_default();
+    assert_eq!(original, recovered, "the recovered keyring is the original one");
+
+    let (code, _, err) = idlink(&s, &["keys", "combine", "--out", &format!("{out_path}.2"), lines[0], lines[1]]);
+    assert_eq!(code, 2);
+    assert!(err.contains("3 shares are needed"), "{err}");
+}
+
+#[tokio::test]
+async fn keys_rotate_rewraps_while_the_server_keeps_reading() {
+    let s = sqlite_server().await;
+    let res = s.authed(Method::POST, "/v1/users").json(&serde_json::json!({ "phone": "13844440001" })).send().await;
+    let user: serde_json::Value = res.unwrap_or_else(|e| panic!("{e}")).json().await.unwrap_or_default();
+    let id = user["id"].as_str().unwrap_or("").to_owned();
+
+    let (code, out, err) = idlink(&s, &["keys", "rotate"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("re-wrapped 3 data keys"), "user key + 2 system keys: {out}");
+    let (_, status, _) = idlink(&s, &["keys", "status"]);
+    assert!(status.contains("(active): fingerprint") && status.contains("wraps 3 keys") && status.contains("wraps 0 keys"), "{status}");
+
+    // The running server has never seen the new master key; it re-reads the keyring on demand.
+    let got = s.authed(Method::GET, &format!("/v1/users/{id}")).send().await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(got.status().as_u16(), 200);
+    let got: serde_json::Value = got.json().await.unwrap_or_default();
+    assert_eq!(got["phone"], "138****0001");
+}
+
+#[tokio::test]
+async fn api_keys_are_managed_from_the_command_line() {
+    let s = sqlite_server().await;
+    let (code, token, err) = idlink(&s, &["apikey", "create", "--name", "host app", "--scopes", "users:read,audit:read"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("shown once"), "{err}");
+    let token = token.trim().to_owned();
+    let res = s.client().get(s.url("/v1/audit/verify")).bearer_auth(&token).send().await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(res.status().as_u16(), 200);
+
+    let (_, list, _) = idlink(&s, &["apikey", "list"]);
+    let id = token.split('.').next().unwrap_or("");
+    assert!(list.contains(id) && list.contains("host app") && list.contains("active"), "{list}");
+    assert!(!list.contains(token.split('.').nth(1).unwrap_or("-")), "the secret is never listed");
+
+    let (code, _, _) = idlink(&s, &["apikey", "revoke", id]);
+    assert_eq!(code, 0);
+    let res = s.client().get(s.url("/v1/audit/verify")).bearer_auth(&token).send().await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(res.status().as_u16(), 401);
+
+    let (code, _, err) = idlink(&s, &["apikey", "create", "--name", "x", "--scopes", "users:delete"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("unknown scope `users:delete`"), "{err}");
+}
+
+#[tokio::test]
+async fn bad_configuration_is_refused_naming_the_key() {
+    let s = sqlite_server().await;
+    let out = Command::new(env!("CARGO_BIN_EXE_idlink"))
+        .args(["migrate"])
+        .envs(s.cli_env())
+        .env("IDLINK__SERVER__LISTN", "127.0.0.1:1")
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("listn"), "{err}");
+}
