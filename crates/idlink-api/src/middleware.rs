@@ -45,10 +45,7 @@ pub async fn request_id(State(state): State<AppState>, mut req: Request, next: N
 }
 
 fn route_of(req: &Request) -> String {
-    req.extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_owned())
-        .unwrap_or_else(|| "unmatched".to_owned())
+    req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned()).unwrap_or_else(|| "unmatched".to_owned())
 }
 
 /// Counts requests and records latency by route, method and status.
@@ -110,7 +107,8 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
         }
         Ok(Err(AuthFailure::Revoked)) => unauthorized(Problem::new("api_key_revoked")),
         Ok(Err(AuthFailure::Missing | AuthFailure::Invalid)) => unauthorized(
-            Problem::new("unauthorized").detail("The API key is not valid. Check it was copied whole, or create a new one with `idlink apikey create`."),
+            Problem::new("unauthorized")
+                .detail("The API key is not valid. Check it was copied whole, or create a new one with `idlink apikey create`."),
         ),
         Err(e) => {
             tracing::error!(error = %e, "API key lookup failed");

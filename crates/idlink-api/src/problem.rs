@@ -80,21 +80,14 @@ pub struct Problem {
 }
 
 fn title_of(status: u16) -> String {
-    StatusCode::from_u16(status)
-        .ok()
-        .and_then(|s| s.canonical_reason())
-        .unwrap_or("Error")
-        .to_owned()
+    StatusCode::from_u16(status).ok().and_then(|s| s.canonical_reason()).unwrap_or("Error").to_owned()
 }
 
 impl Problem {
     /// A problem with a registered code; its status and default message come from [`CODES`].
     pub fn new(code: &'static str) -> Self {
-        let (status, hint) = CODES
-            .iter()
-            .find(|(c, _, _)| *c == code)
-            .map(|(_, s, h)| (*s, *h))
-            .unwrap_or((500, "Something failed inside idlink."));
+        let (status, hint) =
+            CODES.iter().find(|(c, _, _)| *c == code).map(|(_, s, h)| (*s, *h)).unwrap_or((500, "Something failed inside idlink."));
         Self {
             type_uri: format!("https://idlink.dev/problems/{code}"),
             title: title_of(status),
@@ -169,10 +162,7 @@ pub async fn render_problems(req: Request, next: Next) -> Response {
         return with_headers_of(problem.into_body_response(), &res);
     }
     let status = res.status();
-    let is_problem = res
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .is_some_and(|v| v.as_bytes().starts_with(b"application/problem+json"));
+    let is_problem = res.headers().get(header::CONTENT_TYPE).is_some_and(|v| v.as_bytes().starts_with(b"application/problem+json"));
     if (status.is_client_error() || status.is_server_error()) && !is_problem {
         let code = match status.as_u16() {
             404 => "not_found",

@@ -17,11 +17,7 @@ pub struct HttpLimits {
 
 impl Default for HttpLimits {
     fn default() -> Self {
-        Self {
-            body_limit_bytes: 64 * 1024,
-            request_timeout: Duration::from_secs(30),
-            idempotency_stale_after: Duration::from_secs(300),
-        }
+        Self { body_limit_bytes: 64 * 1024, request_timeout: Duration::from_secs(30), idempotency_stale_after: Duration::from_secs(300) }
     }
 }
 

@@ -28,7 +28,9 @@ pub enum Admission {
     /// This call is the half-open probe.
     Probe,
     /// Refused until the given instant.
-    Refused { until: Timestamp },
+    Refused {
+        until: Timestamp,
+    },
 }
 
 impl Breaker {

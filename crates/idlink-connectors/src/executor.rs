@@ -205,29 +205,32 @@ impl Executor {
         Err(last.unwrap_or_else(|| CallError::Timeout { institution: target.institution.clone() }))
     }
 
-    async fn once(&self, target: &Target, method: &Method, path: &str, body: Option<&serde_json::Value>) -> Result<serde_json::Value, CallError> {
+    async fn once(
+        &self,
+        target: &Target,
+        method: &Method,
+        path: &str,
+        body: Option<&serde_json::Value>,
+    ) -> Result<serde_json::Value, CallError> {
         let url = format!("{}{}", target.base_url, path);
         let mut req = target.client.request(method.clone(), &url);
         if let Some(b) = body {
             req = req.json(b);
         }
-        let res = req.send().await.map_err(|e| CallError::Transport { institution: target.institution.clone(), detail: transport_detail(e) })?;
+        let res =
+            req.send().await.map_err(|e| CallError::Transport { institution: target.institution.clone(), detail: transport_detail(e) })?;
         let status = res.status();
-        let retry_after = res
-            .headers()
-            .get(reqwest::header::RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<u64>().ok());
-        let bytes = res.bytes().await.map_err(|e| CallError::Transport { institution: target.institution.clone(), detail: transport_detail(e) })?;
+        let retry_after = res.headers().get(reqwest::header::RETRY_AFTER).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+        let bytes =
+            res.bytes().await.map_err(|e| CallError::Transport { institution: target.institution.clone(), detail: transport_detail(e) })?;
         let value: serde_json::Value = if bytes.is_empty() {
             serde_json::Value::Null
         } else {
-            serde_json::from_slice(&bytes).map_err(|e| CallError::Protocol { institution: target.institution.clone(), detail: e.to_string() })?
+            serde_json::from_slice(&bytes)
+                .map_err(|e| CallError::Protocol { institution: target.institution.clone(), detail: e.to_string() })?
         };
-        if status == StatusCode::SERVICE_UNAVAILABLE {
-            if let Some(secs) = retry_after {
-                return Err(CallError::Maintenance { institution: target.institution.clone(), retry_after_secs: secs });
-            }
+        if let (StatusCode::SERVICE_UNAVAILABLE, Some(secs)) = (status, retry_after) {
+            return Err(CallError::Maintenance { institution: target.institution.clone(), retry_after_secs: secs });
         }
         if !status.is_success() {
             return Err(CallError::Status { institution: target.institution.clone(), status: status.as_u16(), body: mask_json(&value) });

@@ -33,7 +33,9 @@ pub enum FaceOutcome {
     /// A live face, but not the registered person.
     Mismatch,
     /// The provider has not decided (or said something undocumented).
-    Pending { status: String },
+    Pending {
+        status: String,
+    },
 }
 
 impl From<&str> for FaceOutcome {

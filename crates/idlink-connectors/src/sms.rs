@@ -27,10 +27,17 @@ pub struct SendResponse {
 /// What became of a message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Delivery {
-    Accepted { message_id: String },
-    Rejected { message_id: String },
+    Accepted {
+        message_id: String,
+    },
+    Rejected {
+        message_id: String,
+    },
     /// Any status the gateway did not define: not a success until it says so.
-    Pending { message_id: String, status: String },
+    Pending {
+        message_id: String,
+        status: String,
+    },
 }
 
 impl From<SendResponse> for Delivery {

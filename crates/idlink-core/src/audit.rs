@@ -352,13 +352,7 @@ pub async fn checkpoint(
     if seq == 0 || store.last_checkpoint().await?.is_some_and(|c| c.seq >= seq) {
         return Ok(None);
     }
-    let c = Checkpoint {
-        seq,
-        signature: signer.sign(&Checkpoint::message(seq, &hash)),
-        hash,
-        at,
-        public_key: signer.public_hex(),
-    };
+    let c = Checkpoint { seq, signature: signer.sign(&Checkpoint::message(seq, &hash)), hash, at, public_key: signer.public_hex() };
     store.insert_checkpoint(&c).await?;
     Ok(Some(c))
 }

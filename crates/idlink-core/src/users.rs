@@ -60,7 +60,13 @@ pub async fn create_user(
     }
 }
 
-pub async fn get_user(store: &dyn UserStore, vault: &Vault, clock: &dyn Clock, caller: &Caller, id: &UserId) -> Result<UserView, CoreError> {
+pub async fn get_user(
+    store: &dyn UserStore,
+    vault: &Vault,
+    clock: &dyn Clock,
+    caller: &Caller,
+    id: &UserId,
+) -> Result<UserView, CoreError> {
     let audit = caller.audit("user.read", clock.now()).subject(id);
     let (row, key) = store.read_user(id, &audit).await?.ok_or(CoreError::NotFound)?;
     let key = key.ok_or(CoreError::Shredded)?;
@@ -77,11 +83,7 @@ pub async fn find_user_by_phone(store: &dyn UserStore, vault: &Vault, phone: &Ph
 /// Deletes the user's data key: every field encrypted under it is unreadable from now on.
 pub async fn shred_user(store: &dyn UserStore, clock: &dyn Clock, caller: &Caller, id: &UserId) -> Result<(), CoreError> {
     let audit = caller.audit("user.shred", clock.now()).subject(id);
-    if store.shred_user_key(id, &audit).await? {
-        Ok(())
-    } else {
-        Err(CoreError::NotFound)
-    }
+    if store.shred_user_key(id, &audit).await? { Ok(()) } else { Err(CoreError::NotFound) }
 }
 
 /// An audit entry for a refused access, recorded by the API layer.

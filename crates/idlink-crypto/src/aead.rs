@@ -192,7 +192,9 @@ mod tests {
     fn aes_256_gcm_matches_the_nist_vector() {
         let key: [u8; 32] = unhex("feffe9928665731c6d6a8f9467308308feffe9928665731c6d6a8f9467308308").try_into().unwrap_or([0; 32]);
         let iv: [u8; 12] = unhex("cafebabefacedbaddecaf888").try_into().unwrap_or([0; 12]);
-        let pt = unhex("d9313225f88406e5a55909c5aff5269a86a7a9531534f7da2e4c303d8a318a721c3c0c95956809532fcf0e2449a6b525b16aedf5aa0de657ba637b39");
+        let pt = unhex(
+            "d9313225f88406e5a55909c5aff5269a86a7a9531534f7da2e4c303d8a318a721c3c0c95956809532fcf0e2449a6b525b16aedf5aa0de657ba637b39",
+        );
         let aad = unhex("feedfacedeadbeeffeedfacedeadbeefabaddad2");
         let expected = unhex(
             "522dc1f099567d07f47f37a32a84427d643a8cdcbfe5c0c97598a2bd2555d1aa8cb08e48590dbb3da7b08b1056828838c5f61e6393ba7a0abcc9f662\

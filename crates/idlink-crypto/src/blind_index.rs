@@ -43,14 +43,9 @@ mod tests {
     /// RFC 4231 test case 2 checks the HMAC itself (key "Jefe").
     #[test]
     fn hmac_sha256_matches_rfc_4231() {
-        let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(b"Jefe") else {
-            unreachable!()
-        };
+        let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(b"Jefe") else { unreachable!() };
         mac.update(b"what do ya want for nothing?");
-        assert_eq!(
-            hex::encode(mac.finalize().into_bytes()),
-            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
-        );
+        assert_eq!(hex::encode(mac.finalize().into_bytes()), "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
     }
 
     #[test]

@@ -72,9 +72,13 @@ impl DataKey {
     }
 
     pub fn open(&self, context: &str, ciphertext: &[u8]) -> Result<Vec<u8>, CryptoError> {
-        aead::open(ciphertext, context.as_bytes(), |id| {
-            if id == self.id { Ok(*self.key) } else { Err(CryptoError::UnknownKey(id.to_owned())) }
-        })
+        aead::open(
+            ciphertext,
+            context.as_bytes(),
+            |id| {
+                if id == self.id { Ok(*self.key) } else { Err(CryptoError::UnknownKey(id.to_owned())) }
+            },
+        )
     }
 }
 
@@ -102,10 +106,7 @@ pub struct MasterKeyring {
 impl MasterKeyring {
     /// `keys` must be non-empty and contain `active_id`.
     pub fn new(keys: Vec<MasterKey>, active_id: &str, algorithm: Algorithm) -> Result<Self, CryptoError> {
-        let active = keys
-            .iter()
-            .position(|k| k.id == active_id)
-            .ok_or_else(|| CryptoError::UnknownKey(active_id.to_owned()))?;
+        let active = keys.iter().position(|k| k.id == active_id).ok_or_else(|| CryptoError::UnknownKey(active_id.to_owned()))?;
         Ok(Self { keys, active, algorithm })
     }
 
@@ -122,11 +123,7 @@ impl MasterKeyring {
     }
 
     fn key(&self, id: &str) -> Result<[u8; 32], CryptoError> {
-        self.keys
-            .iter()
-            .find(|k| k.id == id)
-            .map(|k| *k.key)
-            .ok_or_else(|| CryptoError::UnknownKey(id.to_owned()))
+        self.keys.iter().find(|k| k.id == id).map(|k| *k.key).ok_or_else(|| CryptoError::UnknownKey(id.to_owned()))
     }
 
     fn context(dek_id: &str) -> Vec<u8> {
@@ -141,10 +138,7 @@ impl MasterKeyring {
 
     pub fn unwrap(&self, wrapped: &WrappedDataKey) -> Result<DataKey, CryptoError> {
         let clear = Zeroizing::new(aead::open(&wrapped.ciphertext, &Self::context(&wrapped.id), |id| self.key(id))?);
-        let key: [u8; 32] = clear
-            .as_slice()
-            .try_into()
-            .map_err(|_| CryptoError::InvalidKey("data key is not 32 bytes".into()))?;
+        let key: [u8; 32] = clear.as_slice().try_into().map_err(|_| CryptoError::InvalidKey("data key is not 32 bytes".into()))?;
         Ok(DataKey { id: wrapped.id.clone(), key: Zeroizing::new(key) })
     }
 

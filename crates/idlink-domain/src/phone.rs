@@ -41,10 +41,8 @@ pub struct PhoneNumber(String);
 impl PhoneNumber {
     pub fn parse(input: &str) -> Result<Self, PhoneError> {
         let compact: String = input.chars().filter(|c| !matches!(c, ' ' | '-')).collect();
-        let digits = compact
-            .strip_prefix("+86")
-            .or_else(|| (compact.len() == 13).then(|| compact.strip_prefix("86")).flatten())
-            .unwrap_or(&compact);
+        let digits =
+            compact.strip_prefix("+86").or_else(|| (compact.len() == 13).then(|| compact.strip_prefix("86")).flatten()).unwrap_or(&compact);
         if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
             return Err(PhoneError::NotDigits);
         }

@@ -87,7 +87,9 @@ pub fn router(sandbox: Arc<Sandbox>) -> Router {
         .route("/sandbox/v1/sms/inbox", get(sms::inbox))
         .route("/sms/v1/messages", post(sms::send))
         .route("/face/v1/verifications", post(face::verify))
-        .fallback(|| async { control::error(axum::http::StatusCode::NOT_FOUND, "not_found", "no such sandbox endpoint; see GET /sandbox/v1") })
+        .fallback(|| async {
+            control::error(axum::http::StatusCode::NOT_FOUND, "not_found", "no such sandbox endpoint; see GET /sandbox/v1")
+        })
         .with_state(sandbox)
 }
 

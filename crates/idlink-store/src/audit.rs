@@ -40,11 +40,7 @@ pub(crate) async fn append_in(tx: &mut Transaction<'static, Any>, e: &AuditEntry
     .execute(&mut **tx)
     .await
     .map_err(store_err)?;
-    sqlx::query("UPDATE audit_head SET hash = $1 WHERE id = 1")
-        .bind(&hash)
-        .execute(&mut **tx)
-        .await
-        .map_err(store_err)?;
+    sqlx::query("UPDATE audit_head SET hash = $1 WHERE id = 1").bind(&hash).execute(&mut **tx).await.map_err(store_err)?;
     Ok(AuditRecord { seq, entry: e.clone(), prev_hash, hash })
 }
 
@@ -132,10 +128,7 @@ impl AuditStore for SqlStore {
     }
 
     async fn audit_head(&self) -> Result<(i64, String), StoreError> {
-        let r = sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1")
-            .fetch_one(&self.reader)
-            .await
-            .map_err(store_err)?;
+        let r = sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1").fetch_one(&self.reader).await.map_err(store_err)?;
         Ok((r.try_get("seq").map_err(store_err)?, r.try_get("hash").map_err(store_err)?))
     }
 

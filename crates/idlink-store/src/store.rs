@@ -97,10 +97,7 @@ impl SqlStore {
             Backend::Postgres => &POSTGRES_MIGRATIONS,
         };
         let before = self.applied_migrations().await.unwrap_or(0);
-        migrator
-            .run(&self.writer)
-            .await
-            .map_err(|e| StoreError::Unavailable(format!("migration failed: {e}")))?;
+        migrator.run(&self.writer).await.map_err(|e| StoreError::Unavailable(format!("migration failed: {e}")))?;
         Ok(self.applied_migrations().await?.saturating_sub(before))
     }
 
@@ -243,11 +240,8 @@ impl KeyStore for SqlStore {
             .execute(&mut *tx)
             .await
             .map_err(store_err)?;
-        let row = sqlx::query("SELECT id, ciphertext FROM data_keys WHERE id = $1")
-            .bind(&key.id)
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(store_err)?;
+        let row =
+            sqlx::query("SELECT id, ciphertext FROM data_keys WHERE id = $1").bind(&key.id).fetch_one(&mut *tx).await.map_err(store_err)?;
         tx.commit().await.map_err(store_err)?;
         wrapped_row(&row)
     }

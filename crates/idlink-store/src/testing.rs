@@ -13,10 +13,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 static COUNTER: AtomicU64 = AtomicU64::new(0);
 
 fn unique_name(prefix: &str) -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
     format!("{prefix}_{}_{}_{}", std::process::id(), nanos % 1_000_000_000_000, COUNTER.fetch_add(1, Ordering::Relaxed))
 }
 
@@ -70,15 +67,11 @@ pub async fn postgres() -> Result<Option<TestDb>, String> {
         Err(e) => return Err(format!("IDLINK_REQUIRE_POSTGRES=1 but {admin} is not reachable: {e}")),
     };
     let schema = unique_name("t");
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
-        .execute(&mut conn)
-        .await
-        .map_err(|e| e.to_string())?;
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}"))).execute(&mut conn).await.map_err(|e| e.to_string())?;
     let sep = if admin.contains('?') { '&' } else { '?' };
     let url = format!("{admin}{sep}options=-c%20search_path%3D{schema}");
-    let store = SqlStore::connect(&url, &StoreOptions { max_connections: 8, ..StoreOptions::default() })
-        .await
-        .map_err(|e| e.to_string())?;
+    let store =
+        SqlStore::connect(&url, &StoreOptions { max_connections: 8, ..StoreOptions::default() }).await.map_err(|e| e.to_string())?;
     store.migrate().await.map_err(|e| e.to_string())?;
     Ok(Some(TestDb { store, url, kind: "postgres", dir: None }))
 }
@@ -95,21 +88,15 @@ pub async fn all() -> Result<Vec<TestDb>, String> {
 /// Runs raw SQL against a test database, as an attacker or operator with
 /// direct database access would (tamper tests). Not for product code.
 pub async fn execute(store: &SqlStore, sql: &str) -> Result<u64, String> {
-    sqlx::query(sqlx::AssertSqlSafe(sql.to_owned()))
-        .execute(&store.writer)
-        .await
-        .map(|r| r.rows_affected())
-        .map_err(|e| e.to_string())
+    sqlx::query(sqlx::AssertSqlSafe(sql.to_owned())).execute(&store.writer).await.map(|r| r.rows_affected()).map_err(|e| e.to_string())
 }
 
 /// Every row of `table` rendered as text (binary columns lossily), for
 /// tests that check what an attacker with a database dump would see.
 pub async fn dump_table(store: &SqlStore, table: &str) -> Result<String, String> {
     use sqlx::{Column, Row, ValueRef};
-    let rows = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT * FROM {table}")))
-        .fetch_all(&store.reader)
-        .await
-        .map_err(|e| e.to_string())?;
+    let rows =
+        sqlx::query(sqlx::AssertSqlSafe(format!("SELECT * FROM {table}"))).fetch_all(&store.reader).await.map_err(|e| e.to_string())?;
     let mut out = String::new();
     for row in rows {
         for (i, col) in row.columns().iter().enumerate() {

@@ -9,7 +9,7 @@ use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Default)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     pub server: Server,
@@ -19,20 +19,6 @@ pub struct Config {
     pub sandbox: Sandbox,
     pub connectors: Connectors,
     pub log: Log,
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Self {
-            server: Server::default(),
-            database: Database::default(),
-            crypto: Crypto::default(),
-            audit: Audit::default(),
-            sandbox: Sandbox::default(),
-            connectors: Connectors::default(),
-            log: Log::default(),
-        }
-    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -142,14 +128,7 @@ pub struct Connectors {
 
 impl Default for Connectors {
     fn default() -> Self {
-        Self {
-            sms_url: String::new(),
-            face_url: String::new(),
-            timeout_ms: 5000,
-            retries: 2,
-            breaker_failures: 5,
-            breaker_open_secs: 30,
-        }
+        Self { sms_url: String::new(), face_url: String::new(), timeout_ms: 5000, retries: 2, breaker_failures: 5, breaker_open_secs: 30 }
     }
 }
 
@@ -182,8 +161,7 @@ pub fn load(file: Option<&Path>, env: impl IntoIterator<Item = (String, String)>
     let mut tree = match file {
         Some(path) => {
             let text = std::fs::read_to_string(path).with_context(|| format!("cannot read config file {}", path.display()))?;
-            text.parse::<toml::Table>()
-                .with_context(|| format!("config file {} is not valid TOML", path.display()))?
+            text.parse::<toml::Table>().with_context(|| format!("config file {} is not valid TOML", path.display()))?
         }
         None => toml::Table::new(),
     };
@@ -291,7 +269,8 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("idlink-config-test-{}", std::process::id()));
         std::fs::create_dir_all(&dir).ok();
         let file = dir.join("idlink.toml");
-        std::fs::write(&file, "[server]\nlisten = \"127.0.0.1:9000\"\ndata_dir = \"/srv/idlink\"\n[crypto]\nalgorithm = \"sm4-gcm\"\n").ok();
+        std::fs::write(&file, "[server]\nlisten = \"127.0.0.1:9000\"\ndata_dir = \"/srv/idlink\"\n[crypto]\nalgorithm = \"sm4-gcm\"\n")
+            .ok();
         let c = load(Some(&file), env(&[("IDLINK__SERVER__LISTEN", "127.0.0.1:9100"), ("OTHER", "x")]));
         let c = c.unwrap_or_else(|e| panic!("{e:#}"));
         assert_eq!(c.server.listen.port(), 9100, "environment wins over file");

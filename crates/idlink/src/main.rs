@@ -103,7 +103,9 @@ enum ApikeyCommand {
         scopes: Vec<String>,
     },
     List,
-    Revoke { id: String },
+    Revoke {
+        id: String,
+    },
 }
 
 fn main() -> ExitCode {
@@ -281,15 +283,16 @@ async fn keys(config: &Config, rt: &Runtime, cmd: KeysCommand) -> Result<ExitCod
             let ring = MasterKeyring::new(all.clone(), &id, serve::algorithm(config))?;
             keyfile::write(&path, &all, &id, true)?;
             let store = serve::open_store(config).await?;
-            let vault = idlink_core::vault::Vault::open(ring, &store, rt.rng.clone())
-                .await
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let vault = idlink_core::vault::Vault::open(ring, &store, rt.rng.clone()).await.map_err(|e| anyhow::anyhow!("{e}"))?;
             let report = vault.rotate(&store).await.map_err(|e| anyhow::anyhow!("{e}"))?;
             println!("new active master key {id}; re-wrapped {} data keys", report.rewrapped);
             if report.skipped_concurrently_changed > 0 {
                 println!("{} keys changed meanwhile; run `idlink keys rotate` again to finish", report.skipped_concurrently_changed);
             }
-            println!("older keys stay in {} so running servers and backups can still unwrap; remove them once `idlink keys status` shows no data keys under them", path.display());
+            println!(
+                "older keys stay in {} so running servers and backups can still unwrap; remove them once `idlink keys status` shows no data keys under them",
+                path.display()
+            );
             Ok(ExitCode::SUCCESS)
         }
         KeysCommand::Status => {
@@ -315,7 +318,12 @@ async fn apikey(config: &Config, rt: &Runtime, cmd: ApikeyCommand) -> Result<Exi
         ApikeyCommand::Create { name, scopes } => {
             let (row, token) = apikeys::create(&store, rt.rng.as_ref(), rt.clock.as_ref(), &name, &scopes, "cli").await?;
             println!("{token}");
-            eprintln!("created {} ({}) with scopes {}; the token above is shown once: store it now", row.id, row.name, row.scopes.join(","));
+            eprintln!(
+                "created {} ({}) with scopes {}; the token above is shown once: store it now",
+                row.id,
+                row.name,
+                row.scopes.join(",")
+            );
             Ok(ExitCode::SUCCESS)
         }
         ApikeyCommand::List => {

@@ -116,10 +116,8 @@ async fn futures_join(tasks: Vec<JoinHandle<()>>) {
     }
 }
 
-fn stopped(mut rx: watch::Receiver<bool>) -> impl std::future::Future<Output = ()> + Send + 'static {
-    async move {
-        let _ = rx.wait_for(|s| *s).await;
-    }
+async fn stopped(mut rx: watch::Receiver<bool>) {
+    let _ = rx.wait_for(|s| *s).await;
 }
 
 /// Starts everything `idlink serve` runs. Returns once the API accepts connections.

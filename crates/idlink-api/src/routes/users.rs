@@ -47,7 +47,8 @@ fn caller(api: &ApiCaller, request_id: Option<&RequestId>, purpose: &str) -> Cal
 }
 
 fn user_id(raw: &str) -> Result<UserId, Problem> {
-    UserId::parse(raw).map_err(|e| Problem::validation(vec![crate::problem::FieldError::new("/path/user_id", "invalid_id", format!("{e}."))]))
+    UserId::parse(raw)
+        .map_err(|e| Problem::validation(vec![crate::problem::FieldError::new("/path/user_id", "invalid_id", format!("{e}."))]))
 }
 
 /// Creates a user. The phone number is encrypted under the user's own data key.
@@ -77,9 +78,7 @@ pub async fn create_user(
     f.finish()?;
     let Some(phone) = phone else { return Err(Problem::new("internal_error")) };
     let who = caller(&api, request_id.as_deref(), "account management");
-    let view = users::create_user(state.store.as_ref(), &state.vault, state.clock.as_ref(), &who, &phone)
-        .await
-        .map_err(core_problem)?;
+    let view = users::create_user(state.store.as_ref(), &state.vault, state.clock.as_ref(), &who, &phone).await.map_err(core_problem)?;
     Ok((StatusCode::CREATED, Json(User::from(view))).into_response())
 }
 
@@ -100,9 +99,7 @@ pub async fn get_user(
     api.require("users:read")?;
     let id = user_id(&raw)?;
     let who = caller(&api, request_id.as_deref(), "account management");
-    let view = users::get_user(state.store.as_ref(), &state.vault, state.clock.as_ref(), &who, &id)
-        .await
-        .map_err(core_problem)?;
+    let view = users::get_user(state.store.as_ref(), &state.vault, state.clock.as_ref(), &who, &id).await.map_err(core_problem)?;
     Ok(Json(view.into()))
 }
 

@@ -64,7 +64,9 @@ async fn changing_one_byte_of_any_stored_field_is_detected() {
                 "UPDATE audit_log SET at = at + 1 WHERE seq = 3".to_owned()
             } else {
                 // Replace the first character with a different one.
-                format!("UPDATE audit_log SET {column} = CASE WHEN substr({column}, 1, 1) = 'z' THEN 'y' ELSE 'z' END || substr({column}, 2) WHERE seq = 3")
+                format!(
+                    "UPDATE audit_log SET {column} = CASE WHEN substr({column}, 1, 1) = 'z' THEN 'y' ELSE 'z' END || substr({column}, 2) WHERE seq = 3"
+                )
             };
             testing::execute(s, &tamper).await.unwrap_or_else(|e| panic!("{column}: {e}"));
             let found = verify(s).await.err().map(|b| b.seq());

@@ -1,6 +1,6 @@
 use crate::{at, databases};
-use idlink_core::ports::{ApiKeyRow, ApiKeyStore, KeyStore};
 use idlink_core::audit::AuditEntry;
+use idlink_core::ports::{ApiKeyRow, ApiKeyStore, KeyStore};
 use idlink_core::vault::Vault;
 use idlink_crypto::{Algorithm, DataKey, MasterKey, MasterKeyring, Random, SeededRandom};
 use idlink_domain::ApiKeyId;

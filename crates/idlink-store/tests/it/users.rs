@@ -21,7 +21,8 @@ async fn users_are_stored_found_by_index_and_shredded() {
         let wrapped = ring.wrap(&dek, &rng).unwrap_or_else(|e| panic!("{e}"));
         s.insert_user(&row, &wrapped, &entry("user.create", &id)).await.unwrap_or_else(|e| panic!("{}: {e}", db.kind));
 
-        let (got, key) = s.read_user(&id, &entry("user.read", &id)).await.ok().flatten().unwrap_or_else(|| panic!("{}: user missing", db.kind));
+        let (got, key) =
+            s.read_user(&id, &entry("user.read", &id)).await.ok().flatten().unwrap_or_else(|| panic!("{}: user missing", db.kind));
         assert_eq!(got, row, "{}", db.kind);
         assert_eq!(key.as_ref(), Some(&wrapped), "{}", db.kind);
         assert_eq!(s.find_user_by_phone_index(&row.phone_index).await.ok().flatten(), Some(id.clone()));

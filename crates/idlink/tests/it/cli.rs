@@ -5,16 +5,9 @@ use reqwest::Method;
 use std::process::Command;
 
 fn idlink(s: &Server, args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_idlink"))
-        .args(args)
-        .envs(s.cli_env())
-        .output()
-        .unwrap_or_else(|e| panic!("run idlink: {e}"));
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    let out =
+        Command::new(env!("CARGO_BIN_EXE_idlink")).args(args).envs(s.cli_env()).output().unwrap_or_else(|e| panic!("run idlink: {e}"));
+    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
 }
 
 #[tokio::test]
@@ -31,7 +24,9 @@ async fn audit_verify_exits_zero_when_intact_and_names_the_first_bad_record() {
     assert!(out.contains("intact") && out.contains("1 signed checkpoints"), "{out}");
 
     idlink_store::testing::execute(&s.db.store, "DROP TRIGGER audit_log_no_update").await.unwrap_or_else(|e| panic!("{e}"));
-    idlink_store::testing::execute(&s.db.store, "UPDATE audit_log SET purpose = 'fraud' WHERE seq = 3").await.unwrap_or_else(|e| panic!("{e}"));
+    idlink_store::testing::execute(&s.db.store, "UPDATE audit_log SET purpose = 'fraud' WHERE seq = 3")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     let (code, out, _) = idlink(&s, &["audit", "verify"]);
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("BROKEN at record 3"), "{out}");

@@ -19,7 +19,12 @@ async fn malformed_requests_get_problem_documents() {
     assert_eq!(p["errors"][0]["code"], "required");
 
     // Several causes are listed together.
-    let p = expect_problem(post("{\"phone\": \"123\", \"nmae\": \"x\"}").send().await.unwrap_or_else(|e| panic!("{e}")), 422, "validation_failed").await;
+    let p = expect_problem(
+        post("{\"phone\": \"123\", \"nmae\": \"x\"}").send().await.unwrap_or_else(|e| panic!("{e}")),
+        422,
+        "validation_failed",
+    )
+    .await;
     let codes: Vec<&str> = p["errors"].as_array().map(|a| a.iter().filter_map(|e| e["code"].as_str()).collect()).unwrap_or_default();
     assert_eq!(codes, ["invalid_phone", "unknown_field"], "{p}");
 

@@ -30,7 +30,8 @@ async fn same_key_replays_and_another_body_is_refused() {
         let replayed: serde_json::Value = bad_again.json().await.unwrap_or_default();
         assert_eq!(replayed, bad_body);
 
-        let res = s.authed(Method::POST, "/v1/users").header("idempotency-key", "bad key with spaces").json(&serde_json::json!({})).send().await;
+        let res =
+            s.authed(Method::POST, "/v1/users").header("idempotency-key", "bad key with spaces").json(&serde_json::json!({})).send().await;
         expect_problem(res.unwrap_or_else(|e| panic!("{e}")), 400, "invalid_idempotency_key").await;
     }
 }
@@ -73,8 +74,14 @@ async fn one_hundred_concurrent_duplicates_execute_once() {
         assert_eq!(fresh + replayed + in_progress, 100);
         // The store agrees: one user.create in the audit log.
         let id = created_ids.into_iter().next().unwrap_or_default();
-        let log: serde_json::Value = s.authed(Method::GET, &format!("/v1/users/{id}/access-log")).send().await
-            .unwrap_or_else(|e| panic!("{e}")).json().await.unwrap_or_default();
+        let log: serde_json::Value = s
+            .authed(Method::GET, &format!("/v1/users/{id}/access-log"))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+            .json()
+            .await
+            .unwrap_or_default();
         let creates = log["records"].as_array().map(|r| r.iter().filter(|r| r["action"] == "user.create").count()).unwrap_or(0);
         assert_eq!(creates, 1, "{}", s.kind);
     }

@@ -2,6 +2,8 @@
 //! binary runs) on 127.0.0.1:0 with the in-process sandbox, driven over
 //! HTTP, on SQLite and, when reachable (always in CI), PostgreSQL.
 
+#![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
+
 mod cli;
 mod docs;
 mod errors;

@@ -20,7 +20,8 @@ async fn health_readiness_metrics_and_openapi_are_served() {
     assert!(m.contains("idlink_http_requests_total{method=\"GET\",route=\"/v1/audit/verify\",status=\"200\"}"), "{m}");
     assert!(m.contains("idlink_http_request_duration_seconds_bucket"), "latency histogram: {m}");
 
-    let doc: serde_json::Value = c.get(s.url("/openapi.json")).send().await.unwrap_or_else(|e| panic!("{e}")).json().await.unwrap_or_default();
+    let doc: serde_json::Value =
+        c.get(s.url("/openapi.json")).send().await.unwrap_or_else(|e| panic!("{e}")).json().await.unwrap_or_default();
     assert!(doc["openapi"].as_str().unwrap_or("").starts_with("3.1"), "{}", doc["openapi"]);
     assert!(doc["paths"]["/v1/users"]["post"].is_object());
 }
@@ -28,7 +29,8 @@ async fn health_readiness_metrics_and_openapi_are_served() {
 #[tokio::test]
 async fn a_valid_caller_request_id_is_echoed_and_a_missing_one_is_made() {
     let s = sqlite_server().await;
-    let res = s.client().get(s.url("/healthz")).header("x-request-id", "req_caller-chose-this").send().await.unwrap_or_else(|e| panic!("{e}"));
+    let res =
+        s.client().get(s.url("/healthz")).header("x-request-id", "req_caller-chose-this").send().await.unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(res.headers().get("x-request-id").and_then(|v| v.to_str().ok()), Some("req_caller-chose-this"));
     let res = s.client().get(s.url("/healthz")).header("x-request-id", "bad id; drop table").send().await.unwrap_or_else(|e| panic!("{e}"));
     let made = res.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
@@ -47,8 +49,8 @@ async fn audit_chain_verifies_over_http_and_checkpoints_are_signed() {
     let vault = idlink::serve::open_vault(&s.config, &store, &rt).await.unwrap_or_else(|e| panic!("{e:#}"));
     let cp = idlink_core::audit::checkpoint(&store, vault.signer(), jiff::Timestamp::now()).await.unwrap_or_else(|e| panic!("{e}"));
     assert!(cp.is_some());
-    let report: serde_json::Value = s.authed(Method::GET, "/v1/audit/verify").send().await
-        .unwrap_or_else(|e| panic!("{e}")).json().await.unwrap_or_default();
+    let report: serde_json::Value =
+        s.authed(Method::GET, "/v1/audit/verify").send().await.unwrap_or_else(|e| panic!("{e}")).json().await.unwrap_or_default();
     assert_eq!(report["status"], "intact", "{report}");
     assert!(report["checkpoints"].as_u64().unwrap_or(0) >= 1, "{report}");
     assert!(report["records"].as_u64().unwrap_or(0) >= 3, "{report}");

@@ -17,8 +17,14 @@ async fn a_user_is_created_read_audited_and_shredded() {
         let dup = s.authed(Method::POST, "/v1/users").json(&serde_json::json!({"phone": "13800138000"})).send().await;
         expect_problem(dup.unwrap_or_else(|e| panic!("{e}")), 409, "phone_taken").await;
 
-        let got: serde_json::Value = s.authed(Method::GET, &format!("/v1/users/{id}")).send().await
-            .unwrap_or_else(|e| panic!("{e}")).json().await.unwrap_or_default();
+        let got: serde_json::Value = s
+            .authed(Method::GET, &format!("/v1/users/{id}"))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+            .json()
+            .await
+            .unwrap_or_default();
         assert_eq!(got, user, "{}", s.kind);
 
         // The clear number is not stored anywhere in the database.
@@ -31,9 +37,16 @@ async fn a_user_is_created_read_audited_and_shredded() {
         let gone = s.authed(Method::GET, &format!("/v1/users/{id}")).send().await;
         expect_problem(gone.unwrap_or_else(|e| panic!("{e}")), 410, "user_data_shredded").await;
 
-        let log: serde_json::Value = s.authed(Method::GET, &format!("/v1/users/{id}/access-log")).send().await
-            .unwrap_or_else(|e| panic!("{e}")).json().await.unwrap_or_default();
-        let actions: Vec<&str> = log["records"].as_array().map(|a| a.iter().filter_map(|r| r["action"].as_str()).collect()).unwrap_or_default();
+        let log: serde_json::Value = s
+            .authed(Method::GET, &format!("/v1/users/{id}/access-log"))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+            .json()
+            .await
+            .unwrap_or_default();
+        let actions: Vec<&str> =
+            log["records"].as_array().map(|a| a.iter().filter_map(|r| r["action"].as_str()).collect()).unwrap_or_default();
         assert_eq!(actions, ["user.read", "user.shred", "user.read", "user.create"], "{}: newest first", s.kind);
         assert!(log["records"][0]["actor"].as_str().unwrap_or("").starts_with("apikey:key_"));
         assert!(log["records"][0]["request_id"].as_str().unwrap_or("").starts_with("req_"));
