@@ -74,6 +74,12 @@ impl SqlStore {
         let (writer, reader) = match backend {
             Backend::Sqlite => {
                 let url = if url.contains('?') { url.to_owned() } else { format!("{url}?mode=rwc") };
+                // WAL lets readers proceed during a write; with the default
+                // synchronous=FULL every commit is fsynced before it returns.
+                // The mode is stored in the file, so setting it once suffices.
+                let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&url).await.map_err(store_err)?;
+                sqlx::query("PRAGMA journal_mode = WAL").execute(&mut conn).await.map_err(store_err)?;
+                sqlx::Connection::close(conn).await.map_err(store_err)?;
                 let writer = pool(1).connect(&url).await.map_err(store_err)?;
                 let reader = pool(options.max_connections.max(1)).connect(&url).await.map_err(store_err)?;
                 (writer, reader)

@@ -1,14 +1,17 @@
 //! Fresh, migrated databases for tests: a SQLite file in a temporary
 //! directory, or a private schema on a PostgreSQL server.
 //!
-//! PostgreSQL is found through `IDLINK_TEST_DATABASE_URL`, else the local
-//! server at `postgres://postgres@127.0.0.1:5432/test` if it answers. With
-//! `IDLINK_REQUIRE_POSTGRES=1` (set by CI) an unreachable server is an error,
-//! never a silent skip.
+//! PostgreSQL is found through `IDLINK_TEST_DATABASE_URL`; else the local
+//! server at `postgres://postgres@127.0.0.1:5432/test` if it answers; else a
+//! throwaway cluster made with `initdb` and `pg_ctl` when they are on PATH
+//! (`IDLINK_TEST_THROWAWAY_PG=1` forces that). With `IDLINK_REQUIRE_POSTGRES=1`
+//! (set by CI) finding no server is an error, never a silent skip.
 
 use crate::{SqlStore, StoreOptions};
 use std::path::PathBuf;
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 static COUNTER: AtomicU64 = AtomicU64::new(0);
 
@@ -44,19 +47,44 @@ pub async fn sqlite() -> Result<TestDb, String> {
     Ok(TestDb { store, url, kind: "sqlite", dir: Some(dir) })
 }
 
-/// The PostgreSQL server tests should use, if any.
-pub fn postgres_admin_url() -> String {
-    std::env::var("IDLINK_TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned())
-}
+const LOCAL_SERVER: &str = "postgres://postgres@127.0.0.1:5432/test";
 
 pub fn postgres_required() -> bool {
     std::env::var("IDLINK_REQUIRE_POSTGRES").is_ok_and(|v| v == "1")
 }
 
+/// The admin URL of the PostgreSQL server tests use, found once per process.
+fn postgres_admin_url() -> Option<String> {
+    static URL: OnceLock<Option<String>> = OnceLock::new();
+    URL.get_or_init(|| {
+        if let Ok(url) = std::env::var("IDLINK_TEST_DATABASE_URL") {
+            return Some(url);
+        }
+        let forced = std::env::var("IDLINK_TEST_THROWAWAY_PG").is_ok_and(|v| v == "1");
+        if !forced && std::net::TcpStream::connect_timeout(&([127, 0, 0, 1], 5432).into(), Duration::from_secs(1)).is_ok() {
+            return Some(LOCAL_SERVER.to_owned());
+        }
+        match throwaway::start() {
+            Ok(url) => Some(url),
+            Err(e) => {
+                eprintln!("no throwaway PostgreSQL cluster: {e}");
+                None
+            }
+        }
+    })
+    .clone()
+}
+
 /// A new schema on the test PostgreSQL server, or `Ok(None)` when no server
 /// answers and PostgreSQL is not required.
 pub async fn postgres() -> Result<Option<TestDb>, String> {
-    let admin = postgres_admin_url();
+    let Some(admin) = postgres_admin_url() else {
+        if postgres_required() {
+            return Err("IDLINK_REQUIRE_POSTGRES=1 but no PostgreSQL server was found (set IDLINK_TEST_DATABASE_URL)".into());
+        }
+        eprintln!("no PostgreSQL server found; PostgreSQL tests skipped");
+        return Ok(None);
+    };
     sqlx::any::install_default_drivers();
     let mut conn = match <sqlx::AnyConnection as sqlx::Connection>::connect(&admin).await {
         Ok(c) => c,
@@ -116,4 +144,82 @@ pub async fn dump_table(store: &SqlStore, table: &str) -> Result<String, String>
         out.push('\n');
     }
     Ok(out)
+}
+
+/// The first column of the first row of `sql`, as text (for PRAGMA checks).
+pub async fn query_text(store: &SqlStore, sql: &str) -> Result<String, String> {
+    use sqlx::Row;
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql.to_owned())).fetch_one(&store.reader).await.map_err(|e| e.to_string())?;
+    row.try_get::<String, _>(0).or_else(|_| row.try_get::<i64, _>(0).map(|n| n.to_string())).map_err(|e| e.to_string())
+}
+
+/// A PostgreSQL cluster private to this test process: `initdb` into a
+/// temporary directory, started with `pg_ctl` on a free port, stopped and
+/// deleted by a watchdog shell once the test process has exited. As root,
+/// the cluster runs as the `postgres` user (PostgreSQL refuses to run as root).
+mod throwaway {
+    use std::path::Path;
+    use std::process::{Command, Stdio};
+    use std::time::{Duration, Instant};
+
+    fn on_path(name: &str) -> bool {
+        std::env::var_os("PATH").is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(name).is_file()))
+    }
+
+    fn run_as(user: Option<&str>, script: &str) -> Command {
+        let mut c = match user {
+            Some(u) => {
+                let mut c = Command::new("runuser");
+                c.args(["-u", u, "--", "sh", "-c", script]);
+                c
+            }
+            None => {
+                let mut c = Command::new("sh");
+                c.args(["-c", script]);
+                c
+            }
+        };
+        c.stdin(Stdio::null());
+        c
+    }
+
+    pub fn start() -> Result<String, String> {
+        if !on_path("initdb") || !on_path("pg_ctl") {
+            return Err("initdb and pg_ctl are not on PATH".into());
+        }
+        let root = Command::new("id").arg("-u").output().map(|o| o.stdout.starts_with(b"0\n")).unwrap_or(false);
+        let user = root.then_some("postgres");
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .map_err(|e| format!("no free port: {e}"))?;
+        let dir = std::env::temp_dir().join(format!("idlink-pg-{}-{port}", std::process::id()));
+        std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+        if let Some(u) = user {
+            Command::new("chown").args([u, &dir.display().to_string()]).status().map_err(|e| e.to_string())?;
+        }
+        let d = dir.display();
+        let init = run_as(user, &format!("initdb -D {d}/data -U postgres --auth=trust -E UTF8 --no-sync >{d}/initdb.log 2>&1"))
+            .status()
+            .map_err(|e| e.to_string())?;
+        if !init.success() {
+            return Err(format!("initdb failed; see {d}/initdb.log"));
+        }
+        let pid = std::process::id();
+        let script = format!(
+            "pg_ctl -D {d}/data -l {d}/server.log -o \"-p {port} -k {d} -c listen_addresses=127.0.0.1 -c fsync=off\" start >/dev/null; \
+             while [ -d /proc/{pid} ]; do sleep 1; done; \
+             pg_ctl -D {d}/data -m immediate stop >/dev/null 2>&1; rm -rf {d}"
+        );
+        run_as(user, &script).stdout(Stdio::null()).stderr(Stdio::null()).spawn().map_err(|e| e.to_string())?;
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                eprintln!("started a throwaway PostgreSQL cluster on port {port} in {d}");
+                return Ok(format!("postgres://postgres@127.0.0.1:{port}/postgres"));
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        Err(format!("the throwaway cluster did not start; see {}", Path::new(&dir).join("server.log").display()))
+    }
 }

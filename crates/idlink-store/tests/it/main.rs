@@ -28,3 +28,13 @@ async fn migrations_apply_once_on_every_database() {
         assert_eq!(db.store.migrate().await.ok(), Some(0), "{}: second migrate must apply nothing", db.kind);
     }
 }
+
+/// SQLite runs in WAL mode with synchronous=FULL: commits are durable when they return.
+#[tokio::test]
+async fn sqlite_commits_are_durable_and_readers_do_not_block() {
+    let db = testing::sqlite().await.unwrap_or_else(|e| panic!("{e}"));
+    let dump = testing::query_text(&db.store, "PRAGMA journal_mode").await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(dump.trim(), "wal");
+    let sync = testing::query_text(&db.store, "PRAGMA synchronous").await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(sync.trim(), "2", "2 = FULL");
+}

@@ -110,3 +110,29 @@ async fn bad_configuration_is_refused_naming_the_key() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("listn"), "{err}");
 }
+
+/// `idlink sandbox` serves the sandbox institutions alone.
+#[tokio::test]
+async fn the_sandbox_runs_alone() {
+    use tokio::io::AsyncBufReadExt;
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_idlink"))
+        .args(["sandbox", "--listen", "127.0.0.1:0"])
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let stdout = child.stdout.take().unwrap_or_else(|| panic!("stdout"));
+    let mut lines = tokio::io::BufReader::new(stdout).lines();
+    let mut base = None;
+    while let Ok(Some(line)) = lines.next_line().await {
+        if let Some(url) = line.strip_prefix("listening on ") {
+            base = Some(url.to_owned());
+            break;
+        }
+    }
+    let base = base.unwrap_or_else(|| panic!("no `listening on` line"));
+    let index: serde_json::Value =
+        reqwest::get(format!("{base}/sandbox/v1")).await.unwrap_or_else(|e| panic!("{e}")).json().await.unwrap_or_default();
+    assert!(index["institutions"]["sms"].is_object() && index["institutions"]["face"].is_object(), "{index}");
+    let _ = child.kill().await;
+}

@@ -63,6 +63,11 @@ impl Server {
 }
 
 async fn start_on(db: TestDb) -> Server {
+    start_with(db, &[]).await
+}
+
+/// A server with extra configuration (`IDLINK__…` variables).
+pub async fn start_with(db: TestDb, extra: &[(&str, &str)]) -> Server {
     let data_dir = std::env::temp_dir().join(format!(
         "idlink-e2e-{}-{}",
         std::process::id(),
@@ -76,6 +81,7 @@ async fn start_on(db: TestDb) -> Server {
         ("IDLINK__SERVER__BODY_LIMIT_BYTES".to_owned(), "4096".to_owned()),
         ("IDLINK__SERVER__SHUTDOWN_GRACE_SECS".to_owned(), "10".to_owned()),
     ];
+    let env = env.into_iter().chain(extra.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
     let config = idlink::config::load(None, env).unwrap_or_else(|e| panic!("config: {e:#}"));
     let running = serve::start(&config, Runtime::default()).await.unwrap_or_else(|e| panic!("start: {e:#}"));
     let rt = Runtime::default();

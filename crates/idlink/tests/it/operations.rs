@@ -85,3 +85,44 @@ async fn graceful_shutdown_finishes_in_flight_requests() {
     assert!(answer.contains("139****3333"), "{answer}");
     let _ = stopping.await;
 }
+
+/// A request that stalls (here: a body that never arrives) is cut at the
+/// configured timeout with a problem document, not left hanging.
+#[tokio::test]
+async fn stalled_requests_time_out_with_a_problem_document() {
+    let db = idlink_store::testing::sqlite().await.unwrap_or_else(|e| panic!("{e}"));
+    let s = crate::start_with(db, &[("IDLINK__SERVER__REQUEST_TIMEOUT_SECS", "1")]).await;
+    let addr = s.base.trim_start_matches("http://").to_owned();
+    let mut conn = tokio::net::TcpStream::connect(&addr).await.unwrap_or_else(|e| panic!("{e}"));
+    let head = format!(
+        "POST /v1/users HTTP/1.1\r\nhost: {addr}\r\nauthorization: Bearer {}\r\ncontent-type: application/json\r\ncontent-length: 100\r\nconnection: close\r\n\r\n{{",
+        s.token
+    );
+    conn.write_all(head.as_bytes()).await.unwrap_or_else(|e| panic!("{e}"));
+    let started = std::time::Instant::now();
+    let mut answer = String::new();
+    let read = tokio::time::timeout(std::time::Duration::from_secs(10), conn.read_to_string(&mut answer)).await;
+    assert!(read.is_ok(), "the server must answer");
+    assert!(started.elapsed() >= std::time::Duration::from_millis(900));
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("application/problem+json") && answer.contains("\"code\":\"request_timeout\""), "{answer}");
+}
+
+/// With `crypto.algorithm = "sm4-gcm"` new personal data is sealed with SM4-GCM.
+#[tokio::test]
+async fn sm4_gcm_is_selectable_by_configuration() {
+    let db = idlink_store::testing::sqlite().await.unwrap_or_else(|e| panic!("{e}"));
+    let s = crate::start_with(db, &[("IDLINK__CRYPTO__ALGORITHM", "sm4-gcm")]).await;
+    let res = s.authed(Method::POST, "/v1/users").json(&serde_json::json!({"phone": "13855556666"})).send().await;
+    let user: serde_json::Value = res.unwrap_or_else(|e| panic!("{e}")).json().await.unwrap_or_default();
+    let id = idlink_domain::UserId::parse(user["id"].as_str().unwrap_or("")).unwrap_or_else(|e| panic!("{e}"));
+    let audit = idlink_core::audit::AuditEntry::new("test", "user.read", "test", jiff::Timestamp::now());
+    let (row, key) =
+        idlink_core::ports::UserStore::read_user(&s.db.store, &id, &audit).await.ok().flatten().unwrap_or_else(|| panic!("row"));
+    let alg = idlink_crypto::aead::header(&row.phone_cipher).map(|h| h.algorithm);
+    assert_eq!(alg, Ok(idlink_crypto::Algorithm::Sm4Gcm));
+    let wrapped = key.unwrap_or_else(|| panic!("key"));
+    assert_eq!(idlink_crypto::aead::header(&wrapped.ciphertext).map(|h| h.algorithm), Ok(idlink_crypto::Algorithm::Sm4Gcm));
+    let got = s.authed(Method::GET, &format!("/v1/users/{id}")).send().await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(got.status().as_u16(), 200);
+}
