@@ -6,6 +6,9 @@ use crate::config::{CipherChoice, Config};
 use crate::keyfile;
 use anyhow::{Context, Result};
 use idlink_api::{AppState, HttpLimits};
+use idlink_connectors::face::FaceProvider;
+use idlink_connectors::sms::SmsGateway;
+use idlink_connectors::{Executor, ExecutorPolicy};
 use idlink_core::Clock;
 use idlink_core::vault::Vault;
 use idlink_crypto::{Algorithm, MasterKey, MasterKeyring, Random};
@@ -87,11 +90,43 @@ pub async fn open_vault(config: &Config, store: &SqlStore, rt: &Runtime) -> Resu
         .with_source(source))
 }
 
+/// The institution clients, all going through one executor.
+pub struct Institutions {
+    pub executor: Executor,
+    pub sms: SmsGateway,
+    pub face: FaceProvider,
+}
+
+/// Builds the clients from `connectors.*`; an empty URL means the sandbox.
+pub fn institutions(config: &Config, sandbox: Option<SocketAddr>, clock: Arc<dyn Clock>) -> Result<Institutions> {
+    let c = &config.connectors;
+    let url = |configured: &str, key: &str| -> Result<String> {
+        if !configured.is_empty() {
+            return Ok(configured.to_owned());
+        }
+        sandbox.map(|a| format!("http://{a}")).ok_or_else(|| {
+            anyhow::anyhow!("configuration key `connectors.{key}` is empty and the sandbox is disabled; set the institution's URL")
+        })
+    };
+    let policy = ExecutorPolicy {
+        deadline: Duration::from_millis(c.timeout_ms),
+        retries: c.retries,
+        breaker_failures: c.breaker_failures,
+        breaker_open_for: jiff::SignedDuration::from_secs(i64::try_from(c.breaker_open_secs).unwrap_or(i64::MAX)),
+    };
+    Ok(Institutions {
+        executor: Executor::new(policy, clock),
+        sms: SmsGateway::new(&url(&c.sms_url, "sms_url")?).map_err(|e| anyhow::anyhow!("connectors.sms_url: {e}"))?,
+        face: FaceProvider::new(&url(&c.face_url, "face_url")?).map_err(|e| anyhow::anyhow!("connectors.face_url: {e}"))?,
+    })
+}
+
 /// A running idlink: addresses, and the handle to stop it.
 pub struct Running {
     pub api_addr: SocketAddr,
     pub sandbox_addr: Option<SocketAddr>,
     pub store: SqlStore,
+    pub institutions: Arc<Institutions>,
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
     grace: Duration,
@@ -144,6 +179,7 @@ pub async fn start(config: &Config, rt: Runtime) -> Result<Running> {
         None
     };
 
+    let institutions = Arc::new(institutions(config, sandbox_addr, rt.clock.clone())?);
     let state = AppState {
         store: Arc::new(store.clone()),
         vault: vault.clone(),
@@ -175,7 +211,7 @@ pub async fn start(config: &Config, rt: Runtime) -> Result<Running> {
         stop_rx,
     )));
 
-    Ok(Running { api_addr, sandbox_addr, store, stop, tasks, grace: Duration::from_secs(config.server.shutdown_grace_secs) })
+    Ok(Running { api_addr, sandbox_addr, store, institutions, stop, tasks, grace: Duration::from_secs(config.server.shutdown_grace_secs) })
 }
 
 /// Re-reads the keyring file every 10 s, so a rotation done by

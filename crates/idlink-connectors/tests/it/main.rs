@@ -3,6 +3,8 @@
 
 #![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
 
+mod mtls;
+
 use idlink_connectors::breaker::State;
 use idlink_connectors::face::{FaceOutcome, FaceProvider};
 use idlink_connectors::sms::{Delivery, SmsGateway};

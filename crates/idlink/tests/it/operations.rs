@@ -126,3 +126,21 @@ async fn sm4_gcm_is_selectable_by_configuration() {
     let got = s.authed(Method::GET, &format!("/v1/users/{id}")).send().await.unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(got.status().as_u16(), 200);
 }
+
+/// With no `connectors.*` URLs the institution clients reach the in-process sandbox.
+#[tokio::test]
+async fn institution_clients_default_to_the_in_process_sandbox() {
+    let s = sqlite_server().await;
+    let inst = s.running.as_ref().map(|r| r.institutions.clone()).unwrap_or_else(|| panic!("running"));
+    let to = idlink_domain::PhoneNumber::parse("13866667777").unwrap_or_else(|e| panic!("{e}"));
+    let params = std::collections::BTreeMap::from([("code".to_owned(), "135790".to_owned())]);
+    let sent = inst.sms.send(&inst.executor, &to, "verification_code", &params, "e2e-1").await;
+    assert!(matches!(sent, Ok(idlink_connectors::sms::Delivery::Accepted { .. })), "{sent:?}");
+    let inbox: serde_json::Value = reqwest::get(format!("{}/sandbox/v1/sms/inbox?phone=13866667777", s.sandbox))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .json()
+        .await
+        .unwrap_or_default();
+    assert_eq!(inbox["messages"][0]["params"]["code"], "135790", "{inbox}");
+}
