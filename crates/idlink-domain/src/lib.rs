@@ -8,12 +8,16 @@
 //! Personal data types (see [`pii`]) never print their clear value through
 //! `Debug`, `Display` or `Serialize`; reading it is an explicit `.reveal()`.
 
+pub mod idnumber;
 pub mod ids;
 pub mod money;
+pub mod name;
 pub mod phone;
 pub mod pii;
 
+pub use idnumber::{IdNumber, IdNumberError};
 pub use ids::{ApiKeyId, RequestId, UserId};
 pub use money::Fen;
+pub use name::{NameError, PersonName};
 pub use phone::{PhoneError, PhoneNumber};
 pub use pii::{Masked, mask_card, mask_id_number, mask_phone};
