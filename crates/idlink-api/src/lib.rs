@@ -36,7 +36,7 @@ use utoipa_axum::routes;
 pub use problem::{CODES, Problem};
 pub use state::{AppState, HttpLimits};
 
-use routes::{audit, health, users};
+use routes::{audit, auth, health, me, users};
 
 /// The process-wide Prometheus recorder (the `metrics` facade allows one).
 pub fn metrics_handle() -> Option<PrometheusHandle> {
@@ -82,6 +82,11 @@ fn v1_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(users::shred_user))
         .routes(routes!(users::access_log))
         .routes(routes!(audit::verify))
+        .routes(routes!(auth::request_code))
+        .routes(routes!(auth::login))
+        .routes(routes!(auth::device_check))
+        .routes(routes!(me::me))
+        .routes(routes!(me::revoke_sessions))
 }
 
 /// The OpenAPI document, as served at `/openapi.json`.

@@ -30,6 +30,12 @@ pub async fn request_id(State(state): State<AppState>, mut req: Request, next: N
         .and_then(|s| RequestId::parse(s).ok())
         .unwrap_or_else(|| RequestId::from_random(state.vault.rng().bytes16()));
     req.extensions_mut().insert(id.clone());
+    let ip = req
+        .extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip().to_string())
+        .unwrap_or_else(|| "unknown".to_owned());
+    req.extensions_mut().insert(crate::state::ClientIp(ip));
     let method = req.method().clone();
     let route = route_of(&req);
     let span = tracing::info_span!("http", request_id = %id, method = %method, route = %route);
@@ -216,4 +222,19 @@ fn replay(status: u16, body: Vec<u8>) -> Response {
     res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(ct));
     res.headers_mut().insert(REPLAYED_HEADER, HeaderValue::from_static("true"));
     res
+}
+
+pub const SESSION_HEADER: &str = "idlink-session";
+
+/// The end user's active session (`Idlink-Session` header), for endpoints that act for a user.
+#[derive(Debug, Clone)]
+pub struct UserSession(pub idlink_core::auth::SessionRow);
+
+impl FromRequestParts<AppState> for UserSession {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Problem> {
+        let token = parts.headers.get(SESSION_HEADER).and_then(|v| v.to_str().ok()).ok_or_else(|| Problem::new("session_required"))?;
+        state.auth().session(token).await.map(UserSession).map_err(crate::routes::auth_problem)
+    }
 }

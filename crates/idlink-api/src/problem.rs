@@ -22,8 +22,19 @@ use utoipa::ToSchema;
 pub const CODES: &[(&str, u16, &str)] = &[
     ("malformed_json", 400, "The body is not valid JSON. Send a JSON object with `Content-Type: application/json`."),
     ("invalid_idempotency_key", 400, "The `Idempotency-Key` header must be 1 to 255 visible ASCII characters."),
+    (
+        "session_required",
+        401,
+        "This endpoint acts for a user: send the user's session token in the `Idlink-Session` header (from POST /v1/auth/login).",
+    ),
+    ("session_invalid", 401, "The session token is unknown, expired or revoked. Log the user in again."),
     ("unauthorized", 401, "No valid API key. Send `Authorization: Bearer <key id>.<secret>` with a key made by `idlink apikey create`."),
     ("api_key_revoked", 401, "The API key was revoked. Create a new one with `idlink apikey create`."),
+    (
+        "device_check_required",
+        403,
+        "This login is from a new device: finish the SMS check (POST /v1/auth/device-check) before using the session.",
+    ),
     ("insufficient_scope", 403, "The API key lacks the scope this endpoint needs; the message names it. Use a key with that scope."),
     ("not_found", 404, "No such endpoint. Check the path against /openapi.json."),
     ("user_not_found", 404, "No user with this id. Check the id returned when the user was created."),
@@ -31,13 +42,21 @@ pub const CODES: &[(&str, u16, &str)] = &[
     ("request_timeout", 408, "The request took too long and was abandoned. Retry; if it keeps happening, contact the operator."),
     ("idempotency_in_progress", 409, "A request with this `Idempotency-Key` is still running. Wait for it, then retry to get its answer."),
     ("phone_taken", 409, "A user with this phone number exists already. Look it up instead of creating it."),
+    ("challenge_gone", 410, "The code expired, was already used, or ran out of tries. Request a new code."),
     ("user_data_shredded", 410, "The user's personal data was deleted (crypto-shredded) and cannot be read any more."),
     ("payload_too_large", 413, "The body is larger than the server accepts. Send a smaller body."),
     ("unsupported_media_type", 415, "Send the body as JSON with `Content-Type: application/json`."),
     ("idempotency_key_reused", 422, "This `Idempotency-Key` was used with a different request. Use a new key for a new request."),
+    ("code_wrong", 422, "The SMS code is wrong; the message says how many tries are left. Check the code and try again."),
+    ("sms_undeliverable", 422, "The operator could not deliver an SMS to this number. Check the number or use another phone."),
     ("validation_failed", 422, "Some fields are missing or invalid; `errors` lists each one with what to fix."),
     ("rate_limited", 429, "Too many requests. Wait the number of seconds in `Retry-After`, then retry."),
     ("internal_error", 500, "Something failed inside idlink. Retry later; the request id identifies the failure in the logs."),
+    (
+        "institution_unavailable",
+        503,
+        "An institution idlink depends on (SMS gateway, bank, bureau) is down or in maintenance. Retry after `Retry-After` seconds.",
+    ),
     ("service_unavailable", 503, "A dependency (database, key store or institution) is unavailable. Retry after `Retry-After` seconds."),
 ];
 

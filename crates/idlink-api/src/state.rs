@@ -1,6 +1,7 @@
 //! What every handler can reach.
 
 use idlink_core::Clock;
+use idlink_core::auth::{AuthPolicy, CodeSender};
 use idlink_core::ports::Store;
 use idlink_core::vault::Vault;
 use std::sync::Arc;
@@ -27,4 +28,24 @@ pub struct AppState {
     pub vault: Arc<Vault>,
     pub clock: Arc<dyn Clock>,
     pub limits: HttpLimits,
+    pub sms: Arc<dyn CodeSender>,
+    pub auth_policy: AuthPolicy,
 }
+
+impl AppState {
+    /// The login use cases over this state's parts.
+    pub fn auth(&self) -> idlink_core::auth::Auth<'_> {
+        idlink_core::auth::Auth {
+            store: self.store.as_ref(),
+            users: self.store.as_ref(),
+            vault: &self.vault,
+            clock: self.clock.as_ref(),
+            sender: self.sms.as_ref(),
+            policy: &self.auth_policy,
+        }
+    }
+}
+
+/// The client's IP address, as seen by the server (or a trusted proxy header).
+#[derive(Debug, Clone)]
+pub struct ClientIp(pub String);

@@ -8,6 +8,7 @@
 
 pub mod apikeys;
 pub mod audit;
+pub mod auth;
 pub mod clock;
 pub mod error;
 pub mod ports;

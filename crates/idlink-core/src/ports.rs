@@ -119,5 +119,5 @@ pub trait HealthStore: Send + Sync {
 }
 
 /// Everything a running idlink needs from its database.
-pub trait Store: UserStore + KeyStore + ApiKeyStore + IdempotencyStore + AuditStore + HealthStore {}
-impl<T: UserStore + KeyStore + ApiKeyStore + IdempotencyStore + AuditStore + HealthStore> Store for T {}
+pub trait Store: UserStore + KeyStore + ApiKeyStore + IdempotencyStore + AuditStore + HealthStore + crate::auth::AuthStore {}
+impl<T: UserStore + KeyStore + ApiKeyStore + IdempotencyStore + AuditStore + HealthStore + crate::auth::AuthStore> Store for T {}

@@ -14,6 +14,7 @@
 //! database of either kind.
 
 mod audit;
+mod login;
 mod rows;
 mod store;
 pub mod testing;

@@ -148,6 +148,20 @@ fn master_id(key: &WrappedDataKey) -> Result<String, StoreError> {
     key.master_key_id().map(str::to_owned).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
+/// Inserts a user and their data key inside a transaction.
+pub(crate) async fn insert_user_in(tx: &mut Transaction<'static, Any>, user: &UserRow, key: &WrappedDataKey) -> Result<(), StoreError> {
+    insert_key(tx, key).await?;
+    sqlx::query("INSERT INTO users (id, phone_cipher, phone_index, created_at) VALUES ($1, $2, $3, $4)")
+        .bind(user.id.as_str())
+        .bind(&user.phone_cipher)
+        .bind(&user.phone_index)
+        .bind(micros(user.created_at))
+        .execute(&mut **tx)
+        .await
+        .map_err(store_err)?;
+    Ok(())
+}
+
 async fn insert_key(tx: &mut Transaction<'static, Any>, key: &WrappedDataKey) -> Result<(), StoreError> {
     sqlx::query("INSERT INTO data_keys (id, master_key_id, ciphertext) VALUES ($1, $2, $3)")
         .bind(&key.id)
@@ -163,15 +177,7 @@ async fn insert_key(tx: &mut Transaction<'static, Any>, key: &WrappedDataKey) ->
 impl UserStore for SqlStore {
     async fn insert_user(&self, user: &UserRow, key: &WrappedDataKey, audit: &AuditEntry) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
-        insert_key(&mut tx, key).await?;
-        sqlx::query("INSERT INTO users (id, phone_cipher, phone_index, created_at) VALUES ($1, $2, $3, $4)")
-            .bind(user.id.as_str())
-            .bind(&user.phone_cipher)
-            .bind(&user.phone_index)
-            .bind(micros(user.created_at))
-            .execute(&mut *tx)
-            .await
-            .map_err(store_err)?;
+        insert_user_in(&mut tx, user, key).await?;
         append_in(&mut tx, audit).await?;
         tx.commit().await.map_err(store_err)
     }

@@ -18,7 +18,47 @@ pub struct Config {
     pub audit: Audit,
     pub sandbox: Sandbox,
     pub connectors: Connectors,
+    pub login: Login,
     pub log: Log,
+}
+
+/// Login by SMS code (SPEC ID1).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Login {
+    pub code_ttl_secs: u64,
+    pub max_code_attempts: u32,
+    pub resend_interval_secs: u64,
+    pub codes_per_phone_per_hour: u64,
+    pub codes_per_ip_per_hour: u64,
+    pub session_ttl_hours: u64,
+}
+
+impl Default for Login {
+    fn default() -> Self {
+        Self {
+            code_ttl_secs: 300,
+            max_code_attempts: 5,
+            resend_interval_secs: 60,
+            codes_per_phone_per_hour: 5,
+            codes_per_ip_per_hour: 30,
+            session_ttl_hours: 24 * 30,
+        }
+    }
+}
+
+impl Login {
+    pub fn policy(&self) -> idlink_core::auth::AuthPolicy {
+        let secs = |s: u64| jiff::SignedDuration::from_secs(i64::try_from(s).unwrap_or(i64::MAX));
+        idlink_core::auth::AuthPolicy {
+            code_ttl: secs(self.code_ttl_secs),
+            max_code_attempts: self.max_code_attempts,
+            resend_interval: secs(self.resend_interval_secs),
+            codes_per_phone_per_hour: self.codes_per_phone_per_hour,
+            codes_per_ip_per_hour: self.codes_per_ip_per_hour,
+            session_ttl: secs(self.session_ttl_hours.saturating_mul(3600)),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -228,6 +268,12 @@ impl Config {
         }
         if self.audit.checkpoint_interval_secs == 0 {
             bail!("configuration key `audit.checkpoint_interval_secs`: must be at least 1");
+        }
+        if !(60..=300).contains(&self.login.code_ttl_secs) {
+            bail!("configuration key `login.code_ttl_secs`: SMS codes live 60 to 300 seconds (SPEC ID1: at most 5 minutes)");
+        }
+        if self.login.max_code_attempts == 0 || self.login.max_code_attempts > 10 {
+            bail!("configuration key `login.max_code_attempts`: must be 1 to 10");
         }
         if self.connectors.breaker_failures == 0 {
             bail!("configuration key `connectors.breaker_failures`: must be at least 1");

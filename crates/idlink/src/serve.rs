@@ -7,9 +7,11 @@ use crate::keyfile;
 use anyhow::{Context, Result};
 use idlink_api::{AppState, HttpLimits};
 use idlink_connectors::face::FaceProvider;
+use idlink_connectors::sms::Delivery;
 use idlink_connectors::sms::SmsGateway;
-use idlink_connectors::{Executor, ExecutorPolicy};
+use idlink_connectors::{CallError, Executor, ExecutorPolicy};
 use idlink_core::Clock;
+use idlink_core::auth::{CodeSender, SendError};
 use idlink_core::vault::Vault;
 use idlink_crypto::{Algorithm, MasterKey, MasterKeyring, Random};
 use idlink_store::{SqlStore, StoreOptions};
@@ -121,6 +123,29 @@ pub fn institutions(config: &Config, sandbox: Option<SocketAddr>, clock: Arc<dyn
     })
 }
 
+/// Sends verification codes through the SMS gateway connector.
+struct SmsCodes(Arc<Institutions>);
+
+#[async_trait::async_trait]
+impl CodeSender for SmsCodes {
+    async fn send_code(&self, to: &idlink_domain::PhoneNumber, code: &str, client_ref: &str) -> Result<(), SendError> {
+        let params = std::collections::BTreeMap::from([("code".to_owned(), code.to_owned())]);
+        match self.0.sms.send(&self.0.executor, to, "verification_code", &params, client_ref).await {
+            Ok(Delivery::Rejected { .. }) => Err(SendError::Rejected),
+            // Pending counts as sent: the gateway took the message.
+            Ok(Delivery::Accepted { .. } | Delivery::Pending { .. }) => Ok(()),
+            Err(CallError::Maintenance { retry_after_secs, .. }) => Err(SendError::Unavailable { retry_after_secs }),
+            Err(CallError::CircuitOpen { until, .. }) => Err(SendError::Unavailable {
+                retry_after_secs: u64::try_from(until.duration_since(jiff::Timestamp::now()).as_secs()).unwrap_or(1).max(1),
+            }),
+            Err(e) => {
+                tracing::warn!(error = %e, "SMS gateway call failed");
+                Err(SendError::Unavailable { retry_after_secs: 5 })
+            }
+        }
+    }
+}
+
 /// A running idlink: addresses, and the handle to stop it.
 pub struct Running {
     pub api_addr: SocketAddr,
@@ -189,6 +214,8 @@ pub async fn start(config: &Config, rt: Runtime) -> Result<Running> {
             request_timeout: Duration::from_secs(config.server.request_timeout_secs),
             idempotency_stale_after: Duration::from_secs(config.server.idempotency_stale_after_secs),
         },
+        sms: Arc::new(SmsCodes(institutions.clone())),
+        auth_policy: config.login.policy(),
     };
     let listener = tokio::net::TcpListener::bind(config.server.listen)
         .await
@@ -197,6 +224,7 @@ pub async fn start(config: &Config, rt: Runtime) -> Result<Running> {
     let app = idlink_api::app(state);
     let shutdown = stopped(stop_rx.clone());
     tasks.push(tokio::spawn(async move {
+        let app = app.into_make_service_with_connect_info::<SocketAddr>();
         if let Err(e) = axum::serve(listener, app).with_graceful_shutdown(shutdown).await {
             tracing::error!(error = %e, "API server failed");
         }

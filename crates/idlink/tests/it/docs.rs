@@ -21,23 +21,30 @@ fn docs_openapi_json_matches_the_code() {
     );
 }
 
+fn codes_table() -> String {
+    let mut t = String::from("| code | status | meaning and what to do |\n|---|---|---|\n");
+    for (code, status, hint) in idlink_api::CODES {
+        t.push_str(&format!("| `{code}` | {status} | {} |\n", hint.replace('|', "\\|")));
+    }
+    t
+}
+
 #[test]
-fn docs_errors_md_lists_every_code_and_no_other() {
-    let text = std::fs::read_to_string(repo_file("docs/errors.md")).unwrap_or_default();
-    let documented: Vec<(String, u16)> = text
-        .lines()
-        .filter_map(|l| {
-            let cells: Vec<&str> = l.split('|').map(str::trim).collect();
-            let code = cells.get(1)?.strip_prefix('`')?.strip_suffix('`')?;
-            let status = cells.get(2)?.parse().ok()?;
-            Some((code.to_owned(), status))
-        })
-        .collect();
-    let in_code: Vec<(String, u16)> = idlink_api::CODES.iter().map(|(c, s, _)| ((*c).to_owned(), *s)).collect();
-    for c in &in_code {
-        assert!(documented.contains(c), "docs/errors.md lacks `{}` ({})", c.0, c.1);
+fn docs_errors_md_lists_every_code() {
+    let path = repo_file("docs/errors.md");
+    let text = std::fs::read_to_string(&path).unwrap_or_default();
+    let (Some(begin), Some(end)) = (text.find("<!-- codes:begin"), text.find("<!-- codes:end -->")) else {
+        panic!("docs/errors.md lacks the <!-- codes:begin --> / <!-- codes:end --> markers");
+    };
+    let start = text[begin..].find("-->").map(|i| begin + i + 4).unwrap_or(begin);
+    let generated = codes_table();
+    if std::env::var("IDLINK_UPDATE_DOCS").is_ok_and(|v| v == "1") {
+        let updated = format!("{}{}{}", &text[..start], generated, &text[end..]);
+        std::fs::write(&path, updated).unwrap_or_else(|e| panic!("{e}"));
+        return;
     }
-    for d in &documented {
-        assert!(in_code.contains(d), "docs/errors.md lists `{}` ({}) which the code does not have", d.0, d.1);
-    }
+    assert!(
+        text[start..end] == generated,
+        "docs/errors.md's code table differs from idlink_api::CODES; run `IDLINK_UPDATE_DOCS=1 cargo test -p idlink --test it docs` and commit it"
+    );
 }

@@ -8,6 +8,7 @@ mod cli;
 mod docs;
 mod errors;
 mod idempotency;
+mod login;
 mod operations;
 mod users;
 
@@ -68,6 +69,11 @@ async fn start_on(db: TestDb) -> Server {
 
 /// A server with extra configuration (`IDLINK__…` variables).
 pub async fn start_with(db: TestDb, extra: &[(&str, &str)]) -> Server {
+    start_full(db, extra, Runtime::default()).await
+}
+
+/// A server with extra configuration and a given clock and RNG.
+pub async fn start_full(db: TestDb, extra: &[(&str, &str)], rt: Runtime) -> Server {
     let data_dir = std::env::temp_dir().join(format!(
         "idlink-e2e-{}-{}",
         std::process::id(),
@@ -80,11 +86,12 @@ pub async fn start_with(db: TestDb, extra: &[(&str, &str)]) -> Server {
         ("IDLINK__DATABASE__URL".to_owned(), db.url.clone()),
         ("IDLINK__SERVER__BODY_LIMIT_BYTES".to_owned(), "4096".to_owned()),
         ("IDLINK__SERVER__SHUTDOWN_GRACE_SECS".to_owned(), "10".to_owned()),
+        // Tests log in repeatedly within a minute; the resend interval has its own test.
+        ("IDLINK__LOGIN__RESEND_INTERVAL_SECS".to_owned(), "0".to_owned()),
     ];
     let env = env.into_iter().chain(extra.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
     let config = idlink::config::load(None, env).unwrap_or_else(|e| panic!("config: {e:#}"));
-    let running = serve::start(&config, Runtime::default()).await.unwrap_or_else(|e| panic!("start: {e:#}"));
-    let rt = Runtime::default();
+    let running = serve::start(&config, rt.clone()).await.unwrap_or_else(|e| panic!("start: {e:#}"));
     let (_, token) = idlink_core::apikeys::create(
         &running.store,
         rt.rng.as_ref(),
@@ -134,4 +141,17 @@ pub async fn expect_problem(res: reqwest::Response, status: u16, code: &str) -> 
     assert!(body["type"].as_str().is_some_and(|t| t.ends_with(code)), "{body}");
     assert_eq!(body["request_id"].as_str(), Some(header_id.as_str()), "request id in body and header: {body}");
     body
+}
+
+impl Server {
+    /// The newest code the sandbox SMS gateway delivered to `phone`.
+    pub async fn last_code(&self, phone: &str) -> String {
+        let inbox: serde_json::Value = reqwest::get(format!("{}/sandbox/v1/sms/inbox?phone={phone}", self.sandbox))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+            .json()
+            .await
+            .unwrap_or_default();
+        inbox["messages"][0]["params"]["code"].as_str().unwrap_or_else(|| panic!("no SMS for {phone}: {inbox}")).to_owned()
+    }
 }
