@@ -11,7 +11,9 @@ pub mod audit;
 pub mod auth;
 pub mod clock;
 pub mod error;
+pub mod payment;
 pub mod ports;
+pub mod stepup;
 pub mod users;
 pub mod vault;
 

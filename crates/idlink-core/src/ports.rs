@@ -119,5 +119,27 @@ pub trait HealthStore: Send + Sync {
 }
 
 /// Everything a running idlink needs from its database.
-pub trait Store: UserStore + KeyStore + ApiKeyStore + IdempotencyStore + AuditStore + HealthStore + crate::auth::AuthStore {}
-impl<T: UserStore + KeyStore + ApiKeyStore + IdempotencyStore + AuditStore + HealthStore + crate::auth::AuthStore> Store for T {}
+pub trait Store:
+    UserStore
+    + KeyStore
+    + ApiKeyStore
+    + IdempotencyStore
+    + AuditStore
+    + HealthStore
+    + crate::auth::AuthStore
+    + crate::payment::PaymentPasswordStore
+    + crate::stepup::StepUpStore
+{
+}
+impl<T> Store for T where
+    T: UserStore
+        + KeyStore
+        + ApiKeyStore
+        + IdempotencyStore
+        + AuditStore
+        + HealthStore
+        + crate::auth::AuthStore
+        + crate::payment::PaymentPasswordStore
+        + crate::stepup::StepUpStore
+{
+}

@@ -15,6 +15,7 @@
 
 mod audit;
 mod login;
+mod security;
 mod rows;
 mod store;
 pub mod testing;

@@ -223,3 +223,8 @@ mod throwaway {
         Err(format!("the throwaway cluster did not start; see {}", Path::new(&dir).join("server.log").display()))
     }
 }
+
+/// Another connection pool to the same database, as a second server node would have.
+pub async fn attach(url: &str) -> Result<SqlStore, String> {
+    SqlStore::connect(url, &StoreOptions { max_connections: 8, ..StoreOptions::default() }).await.map_err(|e| e.to_string())
+}

@@ -6,6 +6,7 @@
 mod audit;
 mod idempotency;
 mod keys;
+mod security;
 mod users;
 
 use idlink_store::testing::{self, TestDb};

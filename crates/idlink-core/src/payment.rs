@@ -1,0 +1,190 @@
+//! The payment password (SPEC ID6): six digits, stored only as an Argon2id
+//! hash; [`PaymentPasswordPolicy::max_failures`] consecutive failures lock
+//! it until a reset through a verified channel.
+//!
+//! The failure counter is one row updated with `failures = failures + 1
+//! … RETURNING failures`, so it is exact under any concurrency and across
+//! nodes: N parallel wrong attempts count N, and the lock event is written
+//! by the attempt that made the count reach the limit, exactly once. A wrong
+//! password, a locked password and a user without one get the same answer,
+//! after the same amount of hashing work.
+
+use crate::audit::{AuditEntry, Outcome};
+use crate::error::CoreError;
+use crate::ports::StoreError;
+use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+use argon2::{Algorithm, Argon2, Params, Version};
+use async_trait::async_trait;
+use idlink_crypto::Random;
+use idlink_domain::UserId;
+use jiff::Timestamp;
+use std::sync::Arc;
+
+/// Argon2id parameters and the lockout threshold (`[payment_password]`).
+/// Defaults are OWASP's Argon2id recommendation: m = 19 MiB, t = 2, p = 1.
+#[derive(Debug, Clone)]
+pub struct PaymentPasswordPolicy {
+    pub memory_kib: u32,
+    pub iterations: u32,
+    pub parallelism: u32,
+    pub max_failures: u32,
+}
+
+impl Default for PaymentPasswordPolicy {
+    fn default() -> Self {
+        Self { memory_kib: 19 * 1024, iterations: 2, parallelism: 1, max_failures: 3 }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WeakPassword {
+    #[error("the payment password is exactly 6 digits")]
+    NotSixDigits,
+    #[error("the payment password cannot be one digit repeated")]
+    Repeated,
+    #[error("the payment password cannot be a run of consecutive digits")]
+    Sequence,
+}
+
+/// Checks a new payment password: 6 digits, not `111111`, not `123456`/`654321`-like runs.
+pub fn check_new(password: &str) -> Result<(), WeakPassword> {
+    let b = password.as_bytes();
+    if b.len() != 6 || !b.iter().all(u8::is_ascii_digit) {
+        return Err(WeakPassword::NotSixDigits);
+    }
+    if b.iter().all(|&d| d == b[0]) {
+        return Err(WeakPassword::Repeated);
+    }
+    let steps: Vec<i16> = b.windows(2).map(|w| i16::from(w[1]) - i16::from(w[0])).collect();
+    if steps.iter().all(|&s| s == 1) || steps.iter().all(|&s| s == -1) {
+        return Err(WeakPassword::Sequence);
+    }
+    Ok(())
+}
+
+fn argon(policy: &PaymentPasswordPolicy) -> Result<Argon2<'static>, CoreError> {
+    let params = Params::new(policy.memory_kib, policy.iterations, policy.parallelism, Some(32))
+        .map_err(|e| CoreError::Conflict(format!("invalid Argon2 parameters: {e}")))?;
+    Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
+}
+
+/// Hashes on a blocking thread (tens of milliseconds of CPU by design).
+pub async fn hash(policy: &PaymentPasswordPolicy, rng: &dyn Random, password: &str) -> Result<String, CoreError> {
+    let a = argon(policy)?;
+    let salt = rng.bytes16();
+    let pw = password.to_owned();
+    tokio::task::spawn_blocking(move || a.hash_password_with_salt(pw.as_bytes(), &salt).map(|h| h.to_string()))
+        .await
+        .map_err(|e| CoreError::Conflict(format!("hashing task failed: {e}")))?
+        .map_err(|e| CoreError::Conflict(format!("hashing failed: {e}")))
+}
+
+async fn matches(phc: String, password: &str) -> bool {
+    let pw = password.to_owned();
+    tokio::task::spawn_blocking(move || Argon2::default().verify_password(pw.as_bytes(), phc.as_str()).is_ok()).await.unwrap_or(false)
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PaymentPasswordRow {
+    pub hash: String,
+    pub failures: u32,
+    pub locked_at: Option<Timestamp>,
+}
+
+#[async_trait]
+pub trait PaymentPasswordStore: Send + Sync {
+    async fn payment_password(&self, user: &UserId) -> Result<Option<PaymentPasswordRow>, StoreError>;
+    /// Sets (or resets) the hash and clears the failure count, with its audit record.
+    async fn set_payment_password(&self, user: &UserId, hash: &str, now: Timestamp, audit: &AuditEntry) -> Result<(), StoreError>;
+    /// Counts one failure; returns the new count. Appends `failed` and, when
+    /// the count reaches `max`, `locked`, in the same transaction.
+    async fn count_payment_password_failure(
+        &self,
+        user: &UserId,
+        max: u32,
+        now: Timestamp,
+        failed: &AuditEntry,
+        locked: &AuditEntry,
+    ) -> Result<u32, StoreError>;
+    /// Clears the count after a correct password unless it is locked; false when locked.
+    async fn clear_payment_password_failures(&self, user: &UserId, max: u32, audit: &AuditEntry) -> Result<bool, StoreError>;
+}
+
+/// Who is verifying, for the audit records.
+#[derive(Debug, Clone)]
+pub struct Attempt<'a> {
+    pub user: &'a UserId,
+    pub actor: &'a str,
+    pub request_id: Option<&'a idlink_domain::RequestId>,
+    pub at: Timestamp,
+}
+
+impl Attempt<'_> {
+    fn audit(&self, action: &str, outcome: Outcome) -> AuditEntry {
+        AuditEntry::new(self.actor, action, "payment authorisation", self.at).subject(self.user).request(self.request_id).outcome(outcome)
+    }
+}
+
+/// Checks a payment password. `Ok(true)` only for the right password of an
+/// unlocked user; every other case is `Ok(false)` after the same hashing work.
+pub async fn verify(
+    store: &dyn PaymentPasswordStore,
+    policy: &PaymentPasswordPolicy,
+    rng: Arc<dyn Random>,
+    attempt: &Attempt<'_>,
+    password: &str,
+) -> Result<bool, CoreError> {
+    let row = store.payment_password(attempt.user).await?;
+    let usable = row.as_ref().filter(|r| r.failures < policy.max_failures);
+    let right = match usable {
+        Some(r) => matches(r.hash.clone(), password).await,
+        None => {
+            // Same cost as a real check, so timing does not tell the cases apart.
+            let _ = hash(policy, rng.as_ref(), password).await;
+            false
+        }
+    };
+    if right {
+        let ok = store
+            .clear_payment_password_failures(attempt.user, policy.max_failures, &attempt.audit("payment_password.verified", Outcome::Success))
+            .await?;
+        return Ok(ok);
+    }
+    if row.is_some() {
+        store
+            .count_payment_password_failure(
+                attempt.user,
+                policy.max_failures,
+                attempt.at,
+                &attempt.audit("payment_password.failed", Outcome::Denied),
+                &attempt.audit("payment_password.locked", Outcome::Denied),
+            )
+            .await?;
+    }
+    Ok(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use idlink_crypto::SeededRandom;
+
+    #[test]
+    fn weak_passwords_are_refused() {
+        assert_eq!(check_new("12345"), Err(WeakPassword::NotSixDigits));
+        assert_eq!(check_new("12345a"), Err(WeakPassword::NotSixDigits));
+        assert_eq!(check_new("888888"), Err(WeakPassword::Repeated));
+        assert_eq!(check_new("234567"), Err(WeakPassword::Sequence));
+        assert_eq!(check_new("987654"), Err(WeakPassword::Sequence));
+        assert_eq!(check_new("135790"), Ok(()));
+    }
+
+    #[tokio::test]
+    async fn hashes_are_argon2id_with_the_configured_cost_and_verify() {
+        let policy = PaymentPasswordPolicy { memory_kib: 1024, ..PaymentPasswordPolicy::default() };
+        let h = hash(&policy, &SeededRandom::new(1), "135790").await.unwrap_or_default();
+        assert!(h.starts_with("$argon2id$v=19$m=1024,t=2,p=1$"), "{h}");
+        assert!(matches(h.clone(), "135790").await);
+        assert!(!matches(h, "135791").await);
+    }
+}

@@ -1,0 +1,143 @@
+//! Storage of the payment password, step-up tokens and biometric challenges.
+
+use async_trait::async_trait;
+use idlink_core::audit::AuditEntry;
+use idlink_core::payment::{PaymentPasswordRow, PaymentPasswordStore};
+use idlink_core::ports::StoreError;
+use idlink_core::stepup::{Binding, StepUpRow, StepUpStore};
+use idlink_domain::UserId;
+use jiff::Timestamp;
+use sqlx::Row;
+
+use crate::SqlStore;
+use crate::audit::append_in;
+use crate::rows::{micros, store_err, timestamp};
+
+#[async_trait]
+impl PaymentPasswordStore for SqlStore {
+    async fn payment_password(&self, user: &UserId) -> Result<Option<PaymentPasswordRow>, StoreError> {
+        let row = sqlx::query("SELECT hash, failures, locked_at FROM payment_passwords WHERE user_id = $1")
+            .bind(user.as_str())
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(store_err)?;
+        row.map(|r| {
+            let failures: i64 = r.try_get("failures").map_err(store_err)?;
+            let locked: Option<i64> = r.try_get("locked_at").map_err(store_err)?;
+            Ok(PaymentPasswordRow {
+                hash: r.try_get("hash").map_err(store_err)?,
+                failures: u32::try_from(failures).unwrap_or(u32::MAX),
+                locked_at: locked.map(timestamp).transpose()?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn set_payment_password(&self, user: &UserId, hash: &str, now: Timestamp, audit: &AuditEntry) -> Result<(), StoreError> {
+        let mut tx = self.begin().await?;
+        sqlx::query(
+            "INSERT INTO payment_passwords (user_id, hash, failures, locked_at, updated_at) VALUES ($1, $2, 0, NULL, $3)
+             ON CONFLICT (user_id) DO UPDATE SET hash = excluded.hash, failures = 0, locked_at = NULL, updated_at = excluded.updated_at",
+        )
+        .bind(user.as_str())
+        .bind(hash)
+        .bind(micros(now))
+        .execute(&mut *tx)
+        .await
+        .map_err(store_err)?;
+        append_in(&mut tx, audit).await?;
+        tx.commit().await.map_err(store_err)
+    }
+
+    async fn count_payment_password_failure(
+        &self,
+        user: &UserId,
+        max: u32,
+        now: Timestamp,
+        failed: &AuditEntry,
+        locked: &AuditEntry,
+    ) -> Result<u32, StoreError> {
+        let mut tx = self.begin().await?;
+        let n: Option<i64> = sqlx::query_scalar(
+            "UPDATE payment_passwords SET failures = failures + 1,
+                 locked_at = CASE WHEN failures + 1 = $2 THEN $3 ELSE locked_at END
+             WHERE user_id = $1 RETURNING failures",
+        )
+        .bind(user.as_str())
+        .bind(i64::from(max))
+        .bind(micros(now))
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(store_err)?;
+        let Some(n) = n else {
+            return Ok(0);
+        };
+        append_in(&mut tx, failed).await?;
+        if n == i64::from(max) {
+            append_in(&mut tx, locked).await?;
+        }
+        tx.commit().await.map_err(store_err)?;
+        Ok(u32::try_from(n).unwrap_or(u32::MAX))
+    }
+
+    async fn clear_payment_password_failures(&self, user: &UserId, max: u32, audit: &AuditEntry) -> Result<bool, StoreError> {
+        let mut tx = self.begin().await?;
+        let n = sqlx::query("UPDATE payment_passwords SET failures = 0 WHERE user_id = $1 AND failures < $2")
+            .bind(user.as_str())
+            .bind(i64::from(max))
+            .execute(&mut *tx)
+            .await
+            .map_err(store_err)?
+            .rows_affected();
+        if n == 0 {
+            return Ok(false);
+        }
+        append_in(&mut tx, audit).await?;
+        tx.commit().await.map_err(store_err)?;
+        Ok(true)
+    }
+}
+
+#[async_trait]
+impl StepUpStore for SqlStore {
+    async fn insert_step_up(&self, r: &StepUpRow) -> Result<(), StoreError> {
+        let mut tx = self.begin().await?;
+        sqlx::query(
+            "INSERT INTO step_up_tokens (id, secret_hash, user_id, operation, resource, method, created_at, expires_at, used_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, NULL)",
+        )
+        .bind(&r.id)
+        .bind(&r.secret_hash)
+        .bind(r.user_id.as_str())
+        .bind(&r.operation)
+        .bind(&r.resource)
+        .bind(&r.method)
+        .bind(micros(r.created_at))
+        .bind(micros(r.expires_at))
+        .execute(&mut *tx)
+        .await
+        .map_err(store_err)?;
+        tx.commit().await.map_err(store_err)
+    }
+
+    async fn spend_step_up(&self, id: &str, secret_hash: &str, b: &Binding<'_>, now: Timestamp) -> Result<bool, StoreError> {
+        let mut tx = self.begin().await?;
+        let n = sqlx::query(
+            "UPDATE step_up_tokens SET used_at = $1
+             WHERE id = $2 AND secret_hash = $3 AND user_id = $4 AND operation = $5 AND resource = $6
+               AND used_at IS NULL AND expires_at > $1",
+        )
+        .bind(micros(now))
+        .bind(id)
+        .bind(secret_hash)
+        .bind(b.user.as_str())
+        .bind(b.operation)
+        .bind(b.resource)
+        .execute(&mut *tx)
+        .await
+        .map_err(store_err)?
+        .rows_affected();
+        tx.commit().await.map_err(store_err)?;
+        Ok(n == 1)
+    }
+}
