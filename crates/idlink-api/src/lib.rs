@@ -36,7 +36,7 @@ use utoipa_axum::routes;
 pub use problem::{CODES, Problem};
 pub use state::{AppState, HttpLimits};
 
-use routes::{audit, auth, health, me, users};
+use routes::{audit, auth, health, me, security, users};
 
 /// The process-wide Prometheus recorder (the `metrics` facade allows one).
 pub fn metrics_handle() -> Option<PrometheusHandle> {
@@ -87,6 +87,12 @@ fn v1_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(auth::device_check))
         .routes(routes!(me::me))
         .routes(routes!(me::revoke_sessions))
+        .routes(routes!(security::request_my_code))
+        .routes(routes!(security::payment_password_status, security::set_payment_password))
+        .routes(routes!(security::verify_payment_password))
+        .routes(routes!(security::biometric_challenge))
+        .routes(routes!(security::biometric_step_up))
+        .routes(routes!(security::make_primary))
 }
 
 /// The OpenAPI document, as served at `/openapi.json`.

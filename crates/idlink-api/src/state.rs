@@ -2,7 +2,11 @@
 
 use idlink_core::Clock;
 use idlink_core::auth::{AuthPolicy, CodeSender};
+use idlink_core::face::FaceVerifier;
+use idlink_core::payment::PaymentPasswordPolicy;
 use idlink_core::ports::Store;
+use idlink_core::security::Security;
+use idlink_core::stepup::StepUpPolicy;
 use idlink_core::vault::Vault;
 use std::sync::Arc;
 use std::time::Duration;
@@ -29,7 +33,10 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     pub limits: HttpLimits,
     pub sms: Arc<dyn CodeSender>,
+    pub face: Arc<dyn FaceVerifier>,
     pub auth_policy: AuthPolicy,
+    pub password_policy: PaymentPasswordPolicy,
+    pub step_up_policy: StepUpPolicy,
 }
 
 impl AppState {
@@ -42,6 +49,23 @@ impl AppState {
             clock: self.clock.as_ref(),
             sender: self.sms.as_ref(),
             policy: &self.auth_policy,
+        }
+    }
+}
+
+impl AppState {
+    /// The strong-authentication use cases over this state's parts.
+    pub fn security(&self) -> Security<'_> {
+        Security {
+            auth: self.auth(),
+            passwords: self.store.as_ref(),
+            step_ups: self.store.as_ref(),
+            audits: self.store.as_ref(),
+            face: self.face.as_ref(),
+            rng: self.vault.rng_arc(),
+            clock: self.clock.as_ref(),
+            password_policy: &self.password_policy,
+            step_up_policy: &self.step_up_policy,
         }
     }
 }

@@ -51,6 +51,8 @@ impl Default for AuthPolicy {
 pub enum Purpose {
     Login,
     NewDevice,
+    /// Setting or resetting the payment password.
+    PaymentPassword,
 }
 
 impl Purpose {
@@ -58,6 +60,7 @@ impl Purpose {
         match self {
             Purpose::Login => "login",
             Purpose::NewDevice => "new_device",
+            Purpose::PaymentPassword => "payment_password",
         }
     }
 }
@@ -151,6 +154,8 @@ pub trait AuthStore: Send + Sync {
     async fn session(&self, id: &str) -> Result<Option<SessionRow>, StoreError>;
     /// Activates a session waiting for its device check and registers the device.
     async fn confirm_device(&self, session_id: &str, device: &DeviceRow, audit: &AuditEntry) -> Result<bool, StoreError>;
+    /// Makes `device_id` the user's only primary device; false when it is not theirs.
+    async fn set_primary_device(&self, user: &UserId, device_id: &str, audit: &AuditEntry) -> Result<bool, StoreError>;
     /// Revokes every session of the user; returns how many were active.
     async fn revoke_sessions(&self, user: &UserId, now: Timestamp, audit: &AuditEntry) -> Result<u64, StoreError>;
 }
@@ -308,6 +313,30 @@ impl Auth<'_> {
         self.store.insert_challenge(&row).await?;
         self.sender.send_code(phone, &code, &id).await?;
         Ok(ChallengeIssued { challenge_id: id, expires_at: row.expires_at })
+    }
+
+    /// Checks a code sent to a logged-in user's phone for `purpose` on the session's device.
+    pub async fn redeem_for_session(
+        &self,
+        session: &SessionRow,
+        phone: &PhoneNumber,
+        challenge_id: &str,
+        code: &str,
+        purpose: Purpose,
+    ) -> Result<(), AuthError> {
+        let phone_index = self.vault.blind_index("phone", phone.reveal());
+        self.redeem(challenge_id, code, &phone_index, &self.device_hash(&session.device_id), purpose).await
+    }
+
+    /// Sends a code for `purpose` to a logged-in user's phone, bound to the session's device.
+    pub async fn request_code_for_session(
+        &self,
+        origin: &Origin,
+        session: &SessionRow,
+        phone: &PhoneNumber,
+        purpose: Purpose,
+    ) -> Result<ChallengeIssued, AuthError> {
+        self.request_code(origin, phone, &session.device_id, purpose).await
     }
 
     /// Checks a code against its challenge; the challenge is used up on success.

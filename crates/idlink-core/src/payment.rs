@@ -146,7 +146,11 @@ pub async fn verify(
     };
     if right {
         let ok = store
-            .clear_payment_password_failures(attempt.user, policy.max_failures, &attempt.audit("payment_password.verified", Outcome::Success))
+            .clear_payment_password_failures(
+                attempt.user,
+                policy.max_failures,
+                &attempt.audit("payment_password.verified", Outcome::Success),
+            )
             .await?;
         return Ok(ok);
     }

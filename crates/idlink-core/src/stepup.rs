@@ -66,9 +66,32 @@ pub struct Binding<'a> {
     pub resource: &'a str,
 }
 
+/// A nonce a device must sign with its registered key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BiometricChallenge {
+    pub id: String,
+    pub user_id: UserId,
+    pub device_id: String,
+    pub nonce: String,
+    pub operation: String,
+    pub resource: String,
+    pub expires_at: Timestamp,
+}
+
+impl BiometricChallenge {
+    /// The exact bytes the device signs (UTF-8).
+    pub fn message(&self) -> String {
+        format!("idlink-step-up-v1:{}:{}:{}:{}", self.id, self.nonce, self.operation, self.resource)
+    }
+}
+
 #[async_trait]
 pub trait StepUpStore: Send + Sync {
-    async fn insert_step_up(&self, row: &StepUpRow) -> Result<(), StoreError>;
+    async fn insert_biometric_challenge(&self, c: &BiometricChallenge) -> Result<(), StoreError>;
+    /// Uses up an unexpired challenge of this user once; returns it.
+    async fn take_biometric_challenge(&self, id: &str, user: &UserId, now: Timestamp) -> Result<Option<BiometricChallenge>, StoreError>;
+    /// Stores a minted token with the audit record of its minting.
+    async fn insert_step_up(&self, row: &StepUpRow, audit: &crate::audit::AuditEntry) -> Result<(), StoreError>;
     /// Marks the token used if it is unused, unexpired and bound to exactly this;
     /// true for the one request that spends it.
     async fn spend_step_up(&self, id: &str, secret_hash: &str, binding: &Binding<'_>, now: Timestamp) -> Result<bool, StoreError>;

@@ -90,3 +90,19 @@ pub async fn shred_user(store: &dyn UserStore, clock: &dyn Clock, caller: &Calle
 pub fn denied(caller: &Caller, action: &str, at: Timestamp) -> AuditEntry {
     caller.audit(action, at).outcome(Outcome::Denied)
 }
+
+/// The user's phone number in the clear, to send them an SMS. The read is audited.
+pub async fn user_phone(
+    store: &dyn UserStore,
+    vault: &Vault,
+    clock: &dyn Clock,
+    caller: &Caller,
+    id: &UserId,
+) -> Result<PhoneNumber, CoreError> {
+    let audit = caller.audit("user.read_phone", clock.now()).subject(id);
+    let (row, key) = store.read_user(id, &audit).await?.ok_or(CoreError::NotFound)?;
+    let dek = vault.unwrap(&key.ok_or(CoreError::Shredded)?)?;
+    let clear = dek.open(PHONE_CONTEXT, &row.phone_cipher)?;
+    let text = String::from_utf8(clear).map_err(|_| StoreError::Corrupt("phone is not UTF-8".into()))?;
+    PhoneNumber::parse(&text).map_err(|e| CoreError::Store(StoreError::Corrupt(format!("stored phone: {e}"))))
+}

@@ -91,6 +91,10 @@ impl Vault {
         self.rng.as_ref()
     }
 
+    pub fn rng_arc(&self) -> Arc<dyn Random> {
+        self.rng.clone()
+    }
+
     pub fn data_key_id(user: &UserId) -> String {
         format!("dek-{user}")
     }

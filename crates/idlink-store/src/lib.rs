@@ -15,8 +15,8 @@
 
 mod audit;
 mod login;
-mod security;
 mod rows;
+mod security;
 mod store;
 pub mod testing;
 

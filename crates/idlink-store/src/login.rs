@@ -232,6 +232,28 @@ impl AuthStore for SqlStore {
         Ok(true)
     }
 
+    async fn set_primary_device(&self, user: &UserId, device_id: &str, audit: &AuditEntry) -> Result<bool, StoreError> {
+        let mut tx = self.begin().await?;
+        let exists: Option<String> = sqlx::query_scalar("SELECT id FROM devices WHERE user_id = $1 AND id = $2")
+            .bind(user.as_str())
+            .bind(device_id)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(store_err)?;
+        if exists.is_none() {
+            return Ok(false);
+        }
+        sqlx::query("UPDATE devices SET is_primary = CASE WHEN id = $2 THEN 1 ELSE 0 END WHERE user_id = $1")
+            .bind(user.as_str())
+            .bind(device_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(store_err)?;
+        append_in(&mut tx, audit).await?;
+        tx.commit().await.map_err(store_err)?;
+        Ok(true)
+    }
+
     async fn revoke_sessions(&self, user: &UserId, now: Timestamp, audit: &AuditEntry) -> Result<u64, StoreError> {
         let mut tx = self.begin().await?;
         let n = sqlx::query("UPDATE sessions SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL")

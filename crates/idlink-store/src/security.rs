@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use idlink_core::audit::AuditEntry;
 use idlink_core::payment::{PaymentPasswordRow, PaymentPasswordStore};
 use idlink_core::ports::StoreError;
-use idlink_core::stepup::{Binding, StepUpRow, StepUpStore};
+use idlink_core::stepup::{Binding, BiometricChallenge, StepUpRow, StepUpStore};
 use idlink_domain::UserId;
 use jiff::Timestamp;
 use sqlx::Row;
@@ -100,7 +100,7 @@ impl PaymentPasswordStore for SqlStore {
 
 #[async_trait]
 impl StepUpStore for SqlStore {
-    async fn insert_step_up(&self, r: &StepUpRow) -> Result<(), StoreError> {
+    async fn insert_step_up(&self, r: &StepUpRow, audit: &AuditEntry) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
         sqlx::query(
             "INSERT INTO step_up_tokens (id, secret_hash, user_id, operation, resource, method, created_at, expires_at, used_at)
@@ -117,7 +117,55 @@ impl StepUpStore for SqlStore {
         .execute(&mut *tx)
         .await
         .map_err(store_err)?;
+        append_in(&mut tx, audit).await?;
         tx.commit().await.map_err(store_err)
+    }
+
+    async fn insert_biometric_challenge(&self, c: &BiometricChallenge) -> Result<(), StoreError> {
+        let mut tx = self.begin().await?;
+        sqlx::query(
+            "INSERT INTO biometric_challenges (id, user_id, device_id, nonce, operation, resource, expires_at, used_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, NULL)",
+        )
+        .bind(&c.id)
+        .bind(c.user_id.as_str())
+        .bind(&c.device_id)
+        .bind(&c.nonce)
+        .bind(&c.operation)
+        .bind(&c.resource)
+        .bind(micros(c.expires_at))
+        .execute(&mut *tx)
+        .await
+        .map_err(store_err)?;
+        tx.commit().await.map_err(store_err)
+    }
+
+    async fn take_biometric_challenge(&self, id: &str, user: &UserId, now: Timestamp) -> Result<Option<BiometricChallenge>, StoreError> {
+        let mut tx = self.begin().await?;
+        let row = sqlx::query(
+            "UPDATE biometric_challenges SET used_at = $1
+             WHERE id = $2 AND user_id = $3 AND used_at IS NULL AND expires_at > $1
+             RETURNING id, device_id, nonce, operation, resource, expires_at",
+        )
+        .bind(micros(now))
+        .bind(id)
+        .bind(user.as_str())
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(store_err)?;
+        tx.commit().await.map_err(store_err)?;
+        row.map(|r| {
+            Ok(BiometricChallenge {
+                id: r.try_get("id").map_err(store_err)?,
+                user_id: user.clone(),
+                device_id: r.try_get("device_id").map_err(store_err)?,
+                nonce: r.try_get("nonce").map_err(store_err)?,
+                operation: r.try_get("operation").map_err(store_err)?,
+                resource: r.try_get("resource").map_err(store_err)?,
+                expires_at: timestamp(r.try_get("expires_at").map_err(store_err)?)?,
+            })
+        })
+        .transpose()
     }
 
     async fn spend_step_up(&self, id: &str, secret_hash: &str, b: &Binding<'_>, now: Timestamp) -> Result<bool, StoreError> {

@@ -19,7 +19,41 @@ pub struct Config {
     pub sandbox: Sandbox,
     pub connectors: Connectors,
     pub login: Login,
+    pub payment_password: PaymentPassword,
+    pub step_up: StepUp,
     pub log: Log,
+}
+
+/// The payment password (SPEC ID6): Argon2id cost and lockout.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PaymentPassword {
+    /// Argon2id memory in KiB (OWASP: 19456 = 19 MiB).
+    pub memory_kib: u32,
+    pub iterations: u32,
+    pub parallelism: u32,
+    /// Consecutive failures that lock it (SPEC ID6: 3).
+    pub max_failures: u32,
+}
+
+impl Default for PaymentPassword {
+    fn default() -> Self {
+        let d = idlink_core::payment::PaymentPasswordPolicy::default();
+        Self { memory_kib: d.memory_kib, iterations: d.iterations, parallelism: d.parallelism, max_failures: d.max_failures }
+    }
+}
+
+/// Step-up tokens (SPEC ID7).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StepUp {
+    pub ttl_secs: u64,
+}
+
+impl Default for StepUp {
+    fn default() -> Self {
+        Self { ttl_secs: 120 }
+    }
 }
 
 /// Login by SMS code (SPEC ID1).
@@ -274,6 +308,17 @@ impl Config {
         }
         if self.login.max_code_attempts == 0 || self.login.max_code_attempts > 10 {
             bail!("configuration key `login.max_code_attempts`: must be 1 to 10");
+        }
+        if self.payment_password.memory_kib < 8 * self.payment_password.parallelism.max(1) || self.payment_password.iterations == 0 {
+            bail!(
+                "configuration key `payment_password.memory_kib`/`iterations`: invalid Argon2 cost (memory ≥ 8 KiB per lane, iterations ≥ 1)"
+            );
+        }
+        if self.payment_password.max_failures == 0 {
+            bail!("configuration key `payment_password.max_failures`: must be at least 1");
+        }
+        if !(10..=600).contains(&self.step_up.ttl_secs) {
+            bail!("configuration key `step_up.ttl_secs`: step-up tokens are short-lived, 10 to 600 seconds");
         }
         if self.connectors.breaker_failures == 0 {
             bail!("configuration key `connectors.breaker_failures`: must be at least 1");

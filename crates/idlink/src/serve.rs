@@ -6,12 +6,14 @@ use crate::config::{CipherChoice, Config};
 use crate::keyfile;
 use anyhow::{Context, Result};
 use idlink_api::{AppState, HttpLimits};
+use idlink_connectors::face::FaceOutcome;
 use idlink_connectors::face::FaceProvider;
 use idlink_connectors::sms::Delivery;
 use idlink_connectors::sms::SmsGateway;
 use idlink_connectors::{CallError, Executor, ExecutorPolicy};
 use idlink_core::Clock;
 use idlink_core::auth::{CodeSender, SendError};
+use idlink_core::face::{FaceResult, FaceUnavailable, FaceVerifier};
 use idlink_core::vault::Vault;
 use idlink_crypto::{Algorithm, MasterKey, MasterKeyring, Random};
 use idlink_store::{SqlStore, StoreOptions};
@@ -146,6 +148,27 @@ impl CodeSender for SmsCodes {
     }
 }
 
+/// Face checks through the face-verification connector.
+struct FaceChecks(Arc<Institutions>);
+
+#[async_trait::async_trait]
+impl FaceVerifier for FaceChecks {
+    async fn verify(&self, subject_ref: &str, video: &str) -> Result<FaceResult, FaceUnavailable> {
+        match self.0.face.verify(&self.0.executor, subject_ref, video).await {
+            Ok((_, FaceOutcome::Pass)) => Ok(FaceResult::Pass),
+            Ok((_, FaceOutcome::Spoof)) => Ok(FaceResult::LivenessFailed),
+            Ok((_, FaceOutcome::PoorLighting)) => Ok(FaceResult::PoorLighting),
+            Ok((_, FaceOutcome::Mismatch)) => Ok(FaceResult::FaceMismatch),
+            Ok((_, FaceOutcome::Pending { .. })) => Ok(FaceResult::Pending),
+            Err(CallError::Maintenance { retry_after_secs, .. }) => Err(FaceUnavailable { retry_after_secs }),
+            Err(e) => {
+                tracing::warn!(error = %e, "face provider call failed");
+                Err(FaceUnavailable { retry_after_secs: 5 })
+            }
+        }
+    }
+}
+
 /// A running idlink: addresses, and the handle to stop it.
 pub struct Running {
     pub api_addr: SocketAddr,
@@ -215,7 +238,17 @@ pub async fn start(config: &Config, rt: Runtime) -> Result<Running> {
             idempotency_stale_after: Duration::from_secs(config.server.idempotency_stale_after_secs),
         },
         sms: Arc::new(SmsCodes(institutions.clone())),
+        face: Arc::new(FaceChecks(institutions.clone())),
         auth_policy: config.login.policy(),
+        password_policy: idlink_core::payment::PaymentPasswordPolicy {
+            memory_kib: config.payment_password.memory_kib,
+            iterations: config.payment_password.iterations,
+            parallelism: config.payment_password.parallelism,
+            max_failures: config.payment_password.max_failures,
+        },
+        step_up_policy: idlink_core::stepup::StepUpPolicy {
+            ttl: jiff::SignedDuration::from_secs(i64::try_from(config.step_up.ttl_secs).unwrap_or(120)),
+        },
     };
     let listener = tokio::net::TcpListener::bind(config.server.listen)
         .await

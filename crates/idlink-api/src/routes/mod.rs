@@ -5,6 +5,7 @@ pub mod audit;
 pub mod auth;
 pub mod health;
 pub mod me;
+pub mod security;
 pub mod users;
 
 use crate::problem::Problem;

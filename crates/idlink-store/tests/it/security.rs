@@ -58,7 +58,12 @@ async fn two_hundred_parallel_wrong_passwords_count_exactly_and_lock_at_the_thir
         assert_eq!(actions.iter().filter(|a| **a == "payment_password.failed").count(), 200, "{}", db.kind);
         assert_eq!(actions.iter().filter(|a| **a == "payment_password.locked").count(), 1, "{}: one lock", db.kind);
         let lock_at = actions.iter().position(|a| *a == "payment_password.locked").unwrap_or(usize::MAX);
-        assert_eq!(actions[..lock_at].iter().filter(|a| **a == "payment_password.failed").count(), 3, "{}: locked by the 3rd failure", db.kind);
+        assert_eq!(
+            actions[..lock_at].iter().filter(|a| **a == "payment_password.failed").count(),
+            3,
+            "{}: locked by the 3rd failure",
+            db.kind
+        );
 
         let attempt = Attempt { user: &user, actor: "test", request_id: None, at: at(3) };
         let right = payment::verify(&db.store, &policy, Arc::new(OsRandom), &attempt, "135790").await;
@@ -75,7 +80,7 @@ async fn one_thousand_concurrent_redemptions_of_a_step_up_token_succeed_once() {
         let clock = Arc::new(ManualClock::new(at(10)));
         let binding = Binding { user: &user, operation: "device.make_primary", resource: "dev_1" };
         let (row, token) = stepup::mint(&OsRandom, clock.as_ref(), &StepUpPolicy::default(), &binding, StepUpMethod::PaymentPassword);
-        db.store.insert_step_up(&row).await.unwrap_or_else(|e| panic!("{e}"));
+        db.store.insert_step_up(&row, &AuditEntry::new("test", "step_up.mint", "test", at(10))).await.unwrap_or_else(|e| panic!("{e}"));
 
         let tasks: Vec<_> = (0..1000)
             .map(|i| {
@@ -108,7 +113,7 @@ async fn a_step_up_token_is_bound_to_user_operation_resource_and_time() {
         let policy = StepUpPolicy::default();
         let binding = Binding { user: &user, operation: "device.make_primary", resource: "dev_1" };
         let (row, token) = stepup::mint(&OsRandom, &clock, &policy, &binding, StepUpMethod::Biometric);
-        db.store.insert_step_up(&row).await.unwrap_or_else(|e| panic!("{e}"));
+        db.store.insert_step_up(&row, &AuditEntry::new("test", "step_up.mint", "test", at(10))).await.unwrap_or_else(|e| panic!("{e}"));
         let spend = async |b: Binding<'_>| stepup::spend(&db.store, &clock, &token, &b).await.unwrap_or(true);
         assert!(!spend(Binding { user: &other, ..binding.clone() }).await, "another user");
         assert!(!spend(Binding { operation: "balance.query", ..binding.clone() }).await, "another operation");

@@ -15,18 +15,18 @@ async fn request_code(s: &Server, phone: &str, device: &str) -> reqwest::Respons
         .unwrap_or_else(|e| panic!("{e}"))
 }
 
-async fn challenge(s: &Server, phone: &str, device: &str) -> String {
+pub async fn challenge(s: &Server, phone: &str, device: &str) -> String {
     let res = request_code(s, phone, device).await;
     assert_eq!(res.status().as_u16(), 201, "{}", s.kind);
     let v: Value = res.json().await.unwrap_or_default();
     v["challenge_id"].as_str().unwrap_or("").to_owned()
 }
 
-fn login_body(phone: &str, device: &str, challenge: &str, code: &str) -> Value {
+pub fn login_body(phone: &str, device: &str, challenge: &str, code: &str) -> Value {
     json!({"phone": phone, "device_id": device, "device_name": format!("phone {device}"), "challenge_id": challenge, "code": code})
 }
 
-async fn login(s: &Server, phone: &str, device: &str, challenge: &str, code: &str) -> reqwest::Response {
+pub async fn login(s: &Server, phone: &str, device: &str, challenge: &str, code: &str) -> reqwest::Response {
     s.authed(Method::POST, "/v1/auth/login")
         .json(&login_body(phone, device, challenge, code))
         .send()
@@ -34,7 +34,7 @@ async fn login(s: &Server, phone: &str, device: &str, challenge: &str, code: &st
         .unwrap_or_else(|e| panic!("{e}"))
 }
 
-async fn login_ok(s: &Server, phone: &str, device: &str) -> Value {
+pub async fn login_ok(s: &Server, phone: &str, device: &str) -> Value {
     let c = challenge(s, phone, device).await;
     let code = s.last_code(phone).await;
     let res = login(s, phone, device, &c, &code).await;
@@ -42,7 +42,7 @@ async fn login_ok(s: &Server, phone: &str, device: &str) -> Value {
     res.json().await.unwrap_or_default()
 }
 
-async fn me(s: &Server, token: &str) -> reqwest::Response {
+pub async fn me(s: &Server, token: &str) -> reqwest::Response {
     s.authed(Method::GET, "/v1/me").header("idlink-session", token).send().await.unwrap_or_else(|e| panic!("{e}"))
 }
 

@@ -10,6 +10,7 @@ mod errors;
 mod idempotency;
 mod login;
 mod operations;
+mod security;
 mod users;
 
 use idlink::config::Config;
@@ -88,6 +89,9 @@ pub async fn start_full(db: TestDb, extra: &[(&str, &str)], rt: Runtime) -> Serv
         ("IDLINK__SERVER__SHUTDOWN_GRACE_SECS".to_owned(), "10".to_owned()),
         // Tests log in repeatedly within a minute; the resend interval has its own test.
         ("IDLINK__LOGIN__RESEND_INTERVAL_SECS".to_owned(), "0".to_owned()),
+        ("IDLINK__LOGIN__CODES_PER_PHONE_PER_HOUR".to_owned(), "50".to_owned()),
+        // Cheaper Argon2 than production (19 MiB) to keep the suite fast; the cost is benchmarked separately.
+        ("IDLINK__PAYMENT_PASSWORD__MEMORY_KIB".to_owned(), "2048".to_owned()),
     ];
     let env = env.into_iter().chain(extra.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
     let config = idlink::config::load(None, env).unwrap_or_else(|e| panic!("config: {e:#}"));
@@ -130,7 +134,11 @@ pub async fn sqlite_server() -> Server {
 
 /// Asserts an answer is a problem document with `code`, and returns it.
 pub async fn expect_problem(res: reqwest::Response, status: u16, code: &str) -> serde_json::Value {
-    assert_eq!(res.status().as_u16(), status, "status for {code}");
+    let got = res.status().as_u16();
+    if got != status {
+        let body = res.text().await.unwrap_or_default();
+        panic!("status for {code}: got {got}, want {status}: {body}");
+    }
     let ct = res.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
     assert_eq!(ct, "application/problem+json", "content type for {code}");
     let header_id = res.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();

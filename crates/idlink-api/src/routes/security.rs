@@ -1,0 +1,322 @@
+//! `/v1/me/…` strong authentication: payment password (SPEC ID6), step-up
+//! tokens by payment password or biometric assertion (ID7), primary device.
+
+use crate::extract::{Fields, JsonObject};
+use crate::middleware::UserSession;
+use crate::problem::{FieldError, Problem};
+use crate::routes::{auth::Challenge, auth_problem, core_problem, store_problem};
+use crate::state::{AppState, ClientIp};
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
+use idlink_core::auth::{Origin, Purpose};
+use idlink_core::security::{Actor, NewPassword, SecurityError, StepUp};
+use idlink_core::users::{self, Caller};
+use idlink_domain::RequestId;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+pub const STEP_UP_HEADER: &str = "idlink-step-up";
+
+pub fn security_problem(e: SecurityError) -> Problem {
+    match e {
+        SecurityError::Weak(w) => Problem::new("weak_payment_password").detail(format!("{w}. Choose another.")),
+        SecurityError::FaceRequired => Problem::new("face_check_required"),
+        SecurityError::Face(result) => {
+            let (code, guidance) = result.reason().unwrap_or(("review", "Retry the face check."));
+            Problem::new("face_check_failed").detail(format!("The face check did not pass: {guidance}")).errors(vec![FieldError::new(
+                "/liveness_video",
+                code,
+                guidance,
+            )])
+        }
+        SecurityError::FaceUnavailable(u) => Problem::new("institution_unavailable")
+            .detail(format!("The face-verification provider is unavailable. Retry in {} s.", u.retry_after_secs))
+            .retry_after(u.retry_after_secs),
+        SecurityError::PasswordRefused => Problem::new("payment_password_refused"),
+        SecurityError::BiometricRefused => Problem::new("biometric_refused"),
+        SecurityError::BadOperation(op) => Problem::validation(vec![FieldError::new(
+            "/operation",
+            "invalid_operation",
+            format!("`{op}` is not an operation name: use lower-case dotted words such as `device.make_primary`."),
+        )]),
+        SecurityError::StepUpRequired => Problem::new("step_up_required"),
+        SecurityError::UnknownDevice => Problem::new("device_not_found"),
+        SecurityError::Auth(e) => auth_problem(e),
+    }
+}
+
+fn actor<'a>(s: &'a UserSession, request_id: Option<&'a RequestId>) -> Actor<'a> {
+    Actor { session: &s.0, request_id }
+}
+
+async fn phone_of(
+    state: &AppState,
+    s: &UserSession,
+    request_id: Option<&RequestId>,
+    purpose: &str,
+) -> Result<idlink_domain::PhoneNumber, Problem> {
+    let caller = Caller { actor: format!("user:{}", s.0.user_id), request_id: request_id.cloned(), purpose: purpose.to_owned() };
+    users::user_phone(state.store.as_ref(), &state.vault, state.clock.as_ref(), &caller, &s.0.user_id).await.map_err(core_problem)
+}
+
+/// Body of `POST /v1/me/sms-challenges`.
+#[derive(Debug, ToSchema)]
+#[allow(dead_code)]
+pub struct RequestMyCode {
+    /// `payment_password`.
+    purpose: String,
+}
+
+/// Sends a code to the logged-in user's own phone, bound to this session's device.
+#[utoipa::path(post, path = "/v1/me/sms-challenges", tag = "payment security",
+    request_body = RequestMyCode,
+    params(("Idlink-Session" = String, Header, description = "The user's session token.")),
+    responses((status = 201, body = Challenge), (status = "4XX", body = Problem, content_type = "application/problem+json")),
+    security(("api_key" = [])))]
+pub async fn request_my_code(
+    State(state): State<AppState>,
+    Extension(ip): Extension<ClientIp>,
+    request_id: Option<Extension<RequestId>>,
+    session: UserSession,
+    body: JsonObject,
+) -> Result<Response, Problem> {
+    let mut f = Fields::new(&body);
+    let purpose = f.required_str("purpose");
+    let purpose = match purpose {
+        Some("payment_password") => Some(Purpose::PaymentPassword),
+        Some(other) => {
+            f.invalid("purpose", "invalid_purpose", format!("`{other}` is not a purpose of this endpoint; use `payment_password`."));
+            None
+        }
+        None => None,
+    };
+    f.finish()?;
+    let Some(purpose) = purpose else { return Err(Problem::new("internal_error")) };
+    let rid = request_id.as_deref();
+    let phone = phone_of(&state, &session, rid, "send verification code").await?;
+    let origin = Origin { actor: format!("user:{}", session.0.user_id), client_ip: ip.0, request_id: rid.cloned() };
+    let issued = state.auth().request_code_for_session(&origin, &session.0, &phone, purpose).await.map_err(auth_problem)?;
+    Ok((StatusCode::CREATED, Json(Challenge { challenge_id: issued.challenge_id, expires_at: issued.expires_at.to_string() }))
+        .into_response())
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PaymentPasswordStatus {
+    pub set: bool,
+    /// Locked after too many wrong passwords; reset with SMS + face.
+    pub locked: bool,
+}
+
+/// Whether the user has a payment password and whether it is locked (shown to the user only).
+#[utoipa::path(get, path = "/v1/me/payment-password", tag = "payment security",
+    params(("Idlink-Session" = String, Header, description = "The user's session token.")),
+    responses((status = 200, body = PaymentPasswordStatus), (status = "4XX", body = Problem, content_type = "application/problem+json")),
+    security(("api_key" = [])))]
+pub async fn payment_password_status(State(state): State<AppState>, session: UserSession) -> Result<Json<PaymentPasswordStatus>, Problem> {
+    let row = state.store.payment_password(&session.0.user_id).await.map_err(store_problem)?;
+    let max = state.password_policy.max_failures;
+    Ok(Json(PaymentPasswordStatus { set: row.is_some(), locked: row.is_some_and(|r| r.failures >= max) }))
+}
+
+/// Body of `PUT /v1/me/payment-password`.
+#[derive(Debug, ToSchema)]
+#[allow(dead_code)]
+pub struct SetPaymentPassword {
+    /// 6 digits.
+    password: String,
+    /// From `POST /v1/me/sms-challenges` with purpose `payment_password`.
+    challenge_id: String,
+    code: String,
+    /// Required to reset an existing password (face check). Sandbox test values: `sandbox:pass`, `sandbox:spoof`, `sandbox:poor_lighting`, `sandbox:mismatch`.
+    liveness_video: Option<String>,
+}
+
+/// Sets the payment password (SMS code), or resets it, also when locked (SMS code + face check).
+#[utoipa::path(put, path = "/v1/me/payment-password", tag = "payment security",
+    request_body = SetPaymentPassword,
+    params(("Idlink-Session" = String, Header, description = "The user's session token.")),
+    responses((status = 204, description = "Set."), (status = "4XX", body = Problem, content_type = "application/problem+json")),
+    security(("api_key" = [])))]
+pub async fn set_payment_password(
+    State(state): State<AppState>,
+    request_id: Option<Extension<RequestId>>,
+    session: UserSession,
+    body: JsonObject,
+) -> Result<StatusCode, Problem> {
+    let mut f = Fields::new(&body);
+    let password = f.required_str("password");
+    let challenge_id = f.required_str("challenge_id");
+    let code = f.required_str("code");
+    let liveness_video = f.optional_str("liveness_video");
+    f.finish()?;
+    let (Some(password), Some(challenge_id), Some(code)) = (password, challenge_id, code) else {
+        return Err(Problem::new("internal_error"));
+    };
+    let rid = request_id.as_deref();
+    let phone = phone_of(&state, &session, rid, "payment password").await?;
+    let new = NewPassword { password, phone: &phone, challenge_id, code, liveness_video };
+    state.security().set_payment_password(&actor(&session, rid), &new).await.map_err(security_problem)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StepUpToken {
+    /// Send as `Idlink-Step-Up` on the one request it is for. Single use.
+    pub step_up_token: String,
+    pub expires_at: String,
+    /// `payment_password` or `biometric`.
+    pub method: String,
+}
+
+impl From<StepUp> for StepUpToken {
+    fn from(s: StepUp) -> Self {
+        Self { step_up_token: s.token, expires_at: s.expires_at.to_string(), method: s.method.as_str().to_owned() }
+    }
+}
+
+fn operation_fields<'a>(f: &mut Fields<'a>) -> (Option<&'a str>, Option<&'a str>) {
+    let operation = f.required_str("operation");
+    let resource = f.required_str("resource");
+    if resource.is_some_and(|r| r.is_empty() || r.len() > 128) {
+        f.invalid("resource", "invalid_resource", "`resource` is the id the operation acts on, 1 to 128 characters.");
+    }
+    (operation, resource)
+}
+
+/// Body of `POST /v1/me/payment-password/verify`.
+#[derive(Debug, ToSchema)]
+#[allow(dead_code)]
+pub struct VerifyPaymentPassword {
+    password: String,
+    /// What the token will authorise, e.g. `device.make_primary`.
+    operation: String,
+    /// The id it acts on.
+    resource: String,
+}
+
+/// Checks the payment password and mints a step-up token for one operation on one resource.
+/// A wrong, locked or missing password get the same answer.
+#[utoipa::path(post, path = "/v1/me/payment-password/verify", tag = "payment security",
+    request_body = VerifyPaymentPassword,
+    params(("Idlink-Session" = String, Header, description = "The user's session token.")),
+    responses((status = 201, body = StepUpToken), (status = "4XX", body = Problem, content_type = "application/problem+json")),
+    security(("api_key" = [])))]
+pub async fn verify_payment_password(
+    State(state): State<AppState>,
+    request_id: Option<Extension<RequestId>>,
+    session: UserSession,
+    body: JsonObject,
+) -> Result<Response, Problem> {
+    let mut f = Fields::new(&body);
+    let password = f.required_str("password");
+    let (operation, resource) = operation_fields(&mut f);
+    f.finish()?;
+    let (Some(password), Some(operation), Some(resource)) = (password, operation, resource) else {
+        return Err(Problem::new("internal_error"));
+    };
+    let step_up = state
+        .security()
+        .step_up_with_password(&actor(&session, request_id.as_deref()), password, operation, resource)
+        .await
+        .map_err(security_problem)?;
+    Ok((StatusCode::CREATED, Json(StepUpToken::from(step_up))).into_response())
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BiometricChallenge {
+    pub challenge_id: String,
+    /// The device signs exactly these UTF-8 bytes with its registered Ed25519 key.
+    pub message: String,
+    pub expires_at: String,
+}
+
+/// Body of `POST /v1/me/step-up/challenges`.
+#[derive(Debug, ToSchema)]
+#[allow(dead_code)]
+pub struct StepUpFor {
+    operation: String,
+    resource: String,
+}
+
+/// A nonce for a biometric step-up: after the local biometric check, the device signs it.
+#[utoipa::path(post, path = "/v1/me/step-up/challenges", tag = "payment security",
+    request_body = StepUpFor,
+    params(("Idlink-Session" = String, Header, description = "The user's session token.")),
+    responses((status = 201, body = BiometricChallenge), (status = "4XX", body = Problem, content_type = "application/problem+json")),
+    security(("api_key" = [])))]
+pub async fn biometric_challenge(
+    State(state): State<AppState>,
+    request_id: Option<Extension<RequestId>>,
+    session: UserSession,
+    body: JsonObject,
+) -> Result<Response, Problem> {
+    let mut f = Fields::new(&body);
+    let (operation, resource) = operation_fields(&mut f);
+    f.finish()?;
+    let (Some(operation), Some(resource)) = (operation, resource) else { return Err(Problem::new("internal_error")) };
+    let c = state
+        .security()
+        .biometric_challenge(&actor(&session, request_id.as_deref()), operation, resource)
+        .await
+        .map_err(security_problem)?;
+    let body = BiometricChallenge { message: c.message(), challenge_id: c.id, expires_at: c.expires_at.to_string() };
+    Ok((StatusCode::CREATED, Json(body)).into_response())
+}
+
+/// Body of `POST /v1/me/step-up/biometric`.
+#[derive(Debug, ToSchema)]
+#[allow(dead_code)]
+pub struct BiometricAssertion {
+    challenge_id: String,
+    /// Ed25519 signature of the challenge message, 128 hex characters.
+    signature: String,
+}
+
+/// Mints a step-up token from a device-signed assertion.
+#[utoipa::path(post, path = "/v1/me/step-up/biometric", tag = "payment security",
+    request_body = BiometricAssertion,
+    params(("Idlink-Session" = String, Header, description = "The user's session token.")),
+    responses((status = 201, body = StepUpToken), (status = "4XX", body = Problem, content_type = "application/problem+json")),
+    security(("api_key" = [])))]
+pub async fn biometric_step_up(
+    State(state): State<AppState>,
+    request_id: Option<Extension<RequestId>>,
+    session: UserSession,
+    body: JsonObject,
+) -> Result<Response, Problem> {
+    let mut f = Fields::new(&body);
+    let challenge_id = f.required_str("challenge_id");
+    let signature = f.required_str("signature");
+    f.finish()?;
+    let (Some(challenge_id), Some(signature)) = (challenge_id, signature) else { return Err(Problem::new("internal_error")) };
+    let step_up = state
+        .security()
+        .step_up_with_biometric(&actor(&session, request_id.as_deref()), challenge_id, signature)
+        .await
+        .map_err(security_problem)?;
+    Ok((StatusCode::CREATED, Json(StepUpToken::from(step_up))).into_response())
+}
+
+/// Makes another registered device the primary one. Needs a step-up token for
+/// operation `device.make_primary` on that device id.
+#[utoipa::path(post, path = "/v1/me/devices/{device_id}/primary", tag = "login",
+    params(
+        ("device_id" = String, Path, description = "The device to make primary."),
+        ("Idlink-Session" = String, Header, description = "The user's session token."),
+        ("Idlink-Step-Up" = String, Header, description = "A step-up token for `device.make_primary` on this device."),
+    ),
+    responses((status = 204, description = "It is the primary device now."), (status = "4XX", body = Problem, content_type = "application/problem+json")),
+    security(("api_key" = [])))]
+pub async fn make_primary(
+    State(state): State<AppState>,
+    request_id: Option<Extension<RequestId>>,
+    session: UserSession,
+    headers: HeaderMap,
+    Path(device_id): Path<String>,
+) -> Result<StatusCode, Problem> {
+    let token = headers.get(STEP_UP_HEADER).and_then(|v| v.to_str().ok());
+    state.security().make_primary(&actor(&session, request_id.as_deref()), &device_id, token).await.map_err(security_problem)?;
+    Ok(StatusCode::NO_CONTENT)
+}

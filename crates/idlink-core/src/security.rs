@@ -1,0 +1,214 @@
+//! Use cases around strong authentication: setting and resetting the payment
+//! password (SPEC ID6), minting step-up tokens from a payment password or a
+//! device-signed biometric assertion (ID7), and the one operation of ID1
+//! that needs one: changing the primary device.
+
+use crate::audit::{AuditEntry, Outcome};
+use crate::auth::{Auth, AuthError, Purpose, SessionRow};
+use crate::clock::Clock;
+use crate::error::CoreError;
+use crate::face::{FaceResult, FaceUnavailable, FaceVerifier};
+use crate::payment::{self, Attempt, PaymentPasswordPolicy, PaymentPasswordStore, WeakPassword};
+use crate::ports::{AuditStore, StoreError};
+use crate::stepup::{self, Binding, BiometricChallenge, StepUpMethod, StepUpPolicy, StepUpStore};
+use idlink_crypto::Random;
+use idlink_domain::{PhoneNumber, RequestId};
+use jiff::Timestamp;
+use std::sync::Arc;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SecurityError {
+    #[error(transparent)]
+    Weak(#[from] WeakPassword),
+    #[error("a payment password is set already: resetting it needs a face check too")]
+    FaceRequired,
+    #[error("the face check failed: {0:?}")]
+    Face(FaceResult),
+    #[error(transparent)]
+    FaceUnavailable(#[from] FaceUnavailable),
+    #[error("the payment password was refused")]
+    PasswordRefused,
+    #[error("the biometric assertion was refused")]
+    BiometricRefused,
+    #[error("`{0}` is not an operation name (lower-case dotted words)")]
+    BadOperation(String),
+    #[error("this operation needs a step-up token for it in the `Idlink-Step-Up` header")]
+    StepUpRequired,
+    #[error("no such device")]
+    UnknownDevice,
+    #[error(transparent)]
+    Auth(#[from] AuthError),
+}
+
+impl From<CoreError> for SecurityError {
+    fn from(e: CoreError) -> Self {
+        SecurityError::Auth(AuthError::Core(e))
+    }
+}
+
+impl From<StoreError> for SecurityError {
+    fn from(e: StoreError) -> Self {
+        SecurityError::Auth(AuthError::from(e))
+    }
+}
+
+/// The parts these use cases need.
+pub struct Security<'a> {
+    pub auth: Auth<'a>,
+    pub passwords: &'a dyn PaymentPasswordStore,
+    pub step_ups: &'a dyn StepUpStore,
+    pub audits: &'a dyn AuditStore,
+    pub face: &'a dyn FaceVerifier,
+    pub rng: Arc<dyn Random>,
+    pub clock: &'a dyn Clock,
+    pub password_policy: &'a PaymentPasswordPolicy,
+    pub step_up_policy: &'a StepUpPolicy,
+}
+
+/// The acting user's session and request.
+#[derive(Debug, Clone)]
+pub struct Actor<'a> {
+    pub session: &'a SessionRow,
+    pub request_id: Option<&'a RequestId>,
+}
+
+impl Actor<'_> {
+    fn name(&self) -> String {
+        format!("user:{}", self.session.user_id)
+    }
+
+    fn audit(&self, action: &str, purpose: &str, at: Timestamp) -> AuditEntry {
+        AuditEntry::new(self.name(), action, purpose, at).subject(&self.session.user_id).request(self.request_id)
+    }
+}
+
+/// A minted step-up token.
+#[derive(Debug, Clone)]
+pub struct StepUp {
+    pub token: String,
+    pub expires_at: Timestamp,
+    pub method: StepUpMethod,
+}
+
+pub struct NewPassword<'a> {
+    pub password: &'a str,
+    pub phone: &'a PhoneNumber,
+    pub challenge_id: &'a str,
+    pub code: &'a str,
+    /// Needed when a password exists already (reset through SMS + face).
+    pub liveness_video: Option<&'a str>,
+}
+
+impl Security<'_> {
+    /// Sets the payment password (SMS proof) or resets it (SMS + face proof).
+    pub async fn set_payment_password(&self, actor: &Actor<'_>, new: &NewPassword<'_>) -> Result<(), SecurityError> {
+        payment::check_new(new.password)?;
+        let user = &actor.session.user_id;
+        let existing = self.passwords.payment_password(user).await?;
+        if existing.is_some() && new.liveness_video.is_none() {
+            return Err(SecurityError::FaceRequired);
+        }
+        self.auth.redeem_for_session(actor.session, new.phone, new.challenge_id, new.code, Purpose::PaymentPassword).await?;
+        if let (Some(_), Some(video)) = (&existing, new.liveness_video) {
+            match self.face.verify(user.as_str(), video).await? {
+                FaceResult::Pass => {}
+                other => return Err(SecurityError::Face(other)),
+            }
+        }
+        let hash = payment::hash(self.password_policy, self.rng.as_ref(), new.password).await?;
+        let now = self.clock.now();
+        let action = if existing.is_some() { "payment_password.reset" } else { "payment_password.set" };
+        self.passwords.set_payment_password(user, &hash, now, &actor.audit(action, "payment security", now)).await?;
+        Ok(())
+    }
+
+    /// A step-up token for (operation, resource) after a correct payment password.
+    pub async fn step_up_with_password(
+        &self,
+        actor: &Actor<'_>,
+        password: &str,
+        operation: &str,
+        resource: &str,
+    ) -> Result<StepUp, SecurityError> {
+        if !stepup::valid_operation(operation) {
+            return Err(SecurityError::BadOperation(operation.to_owned()));
+        }
+        let now = self.clock.now();
+        let name = actor.name();
+        let attempt = Attempt { user: &actor.session.user_id, actor: &name, request_id: actor.request_id, at: now };
+        if !payment::verify(self.passwords, self.password_policy, self.rng.clone(), &attempt, password).await? {
+            return Err(SecurityError::PasswordRefused);
+        }
+        self.mint(actor, operation, resource, StepUpMethod::PaymentPassword).await
+    }
+
+    async fn mint(&self, actor: &Actor<'_>, operation: &str, resource: &str, method: StepUpMethod) -> Result<StepUp, SecurityError> {
+        let binding = Binding { user: &actor.session.user_id, operation, resource };
+        let (row, token) = stepup::mint(self.rng.as_ref(), self.clock, self.step_up_policy, &binding, method);
+        let audit = actor.audit(&format!("step_up.{}", method.as_str()), operation, row.created_at);
+        self.step_ups.insert_step_up(&row, &audit).await?;
+        Ok(StepUp { token, expires_at: row.expires_at, method })
+    }
+
+    /// A nonce for the session's device to sign.
+    pub async fn biometric_challenge(
+        &self,
+        actor: &Actor<'_>,
+        operation: &str,
+        resource: &str,
+    ) -> Result<BiometricChallenge, SecurityError> {
+        if !stepup::valid_operation(operation) {
+            return Err(SecurityError::BadOperation(operation.to_owned()));
+        }
+        let now = self.clock.now();
+        let c = BiometricChallenge {
+            id: format!("bio_{}", hex::encode(self.rng.bytes16())),
+            user_id: actor.session.user_id.clone(),
+            device_id: actor.session.device_id.clone(),
+            nonce: hex::encode(self.rng.bytes32()),
+            operation: operation.to_owned(),
+            resource: resource.to_owned(),
+            expires_at: now.checked_add(self.step_up_policy.ttl).unwrap_or(now),
+        };
+        self.step_ups.insert_biometric_challenge(&c).await?;
+        Ok(c)
+    }
+
+    /// A step-up token after the device signed the challenge with its registered key.
+    pub async fn step_up_with_biometric(
+        &self,
+        actor: &Actor<'_>,
+        challenge_id: &str,
+        signature_hex: &str,
+    ) -> Result<StepUp, SecurityError> {
+        let now = self.clock.now();
+        let user = &actor.session.user_id;
+        let c = self.step_ups.take_biometric_challenge(challenge_id, user, now).await?.ok_or(SecurityError::BiometricRefused)?;
+        let devices = self.auth.store.devices(user).await?;
+        let key = devices.iter().find(|d| d.id == c.device_id && d.id == actor.session.device_id).and_then(|d| d.public_key.clone());
+        let valid = key.is_some_and(|k| idlink_crypto::signing::verify(&k, c.message().as_bytes(), signature_hex));
+        if !valid {
+            let refused = actor.audit("step_up.biometric", "payment security", now).outcome(Outcome::Denied);
+            self.audits.append_audit(&refused).await?;
+            return Err(SecurityError::BiometricRefused);
+        }
+        self.mint(actor, &c.operation, &c.resource, StepUpMethod::Biometric).await
+    }
+
+    /// Makes another registered device the primary one; needs a step-up token
+    /// for `device.make_primary` on that device.
+    pub async fn make_primary(&self, actor: &Actor<'_>, device_id: &str, step_up: Option<&str>) -> Result<(), SecurityError> {
+        let user = &actor.session.user_id;
+        let binding = Binding { user, operation: "device.make_primary", resource: device_id };
+        let Some(token) = step_up else { return Err(SecurityError::StepUpRequired) };
+        if !stepup::spend(self.step_ups, self.clock, token, &binding).await? {
+            return Err(SecurityError::StepUpRequired);
+        }
+        let now = self.clock.now();
+        if self.auth.store.set_primary_device(user, device_id, &actor.audit("device.make_primary", "account security", now)).await? {
+            Ok(())
+        } else {
+            Err(SecurityError::UnknownDevice)
+        }
+    }
+}
