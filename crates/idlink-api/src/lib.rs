@@ -36,7 +36,7 @@ use utoipa_axum::routes;
 pub use problem::{CODES, Problem};
 pub use state::{AppState, HttpLimits};
 
-use routes::{audit, auth, health, me, security, users};
+use routes::{audit, auth, health, identity, me, security, users};
 
 /// The process-wide Prometheus recorder (the `metrics` facade allows one).
 pub fn metrics_handle() -> Option<PrometheusHandle> {
@@ -93,6 +93,11 @@ fn v1_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(security::biometric_challenge))
         .routes(routes!(security::biometric_step_up))
         .routes(routes!(security::make_primary))
+        .routes(routes!(identity::start))
+        .routes(routes!(identity::submit))
+        .routes(routes!(identity::get_verification))
+        .routes(routes!(identity::identity))
+        .routes(routes!(identity::capabilities))
 }
 
 /// The OpenAPI document, as served at `/openapi.json`.

@@ -3,11 +3,13 @@
 use idlink_core::Clock;
 use idlink_core::auth::{AuthPolicy, CodeSender};
 use idlink_core::face::FaceVerifier;
+use idlink_core::identity::{Identities, RegistryCheck};
 use idlink_core::payment::PaymentPasswordPolicy;
 use idlink_core::ports::Store;
 use idlink_core::security::Security;
 use idlink_core::stepup::StepUpPolicy;
 use idlink_core::vault::Vault;
+use idlink_domain::change_limits::ChangePolicy;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -34,6 +36,8 @@ pub struct AppState {
     pub limits: HttpLimits,
     pub sms: Arc<dyn CodeSender>,
     pub face: Arc<dyn FaceVerifier>,
+    pub registry: Arc<dyn RegistryCheck>,
+    pub change_policy: ChangePolicy,
     pub auth_policy: AuthPolicy,
     pub password_policy: PaymentPasswordPolicy,
     pub step_up_policy: StepUpPolicy,
@@ -66,6 +70,22 @@ impl AppState {
             clock: self.clock.as_ref(),
             password_policy: &self.password_policy,
             step_up_policy: &self.step_up_policy,
+        }
+    }
+}
+
+impl AppState {
+    /// The real-name identity use cases over this state's parts.
+    pub fn identities(&self) -> Identities<'_> {
+        Identities {
+            auth: self.auth(),
+            store: self.store.as_ref(),
+            users: self.store.as_ref(),
+            vault: &self.vault,
+            clock: self.clock.as_ref(),
+            registry: self.registry.as_ref(),
+            face: self.face.as_ref(),
+            change_policy: &self.change_policy,
         }
     }
 }

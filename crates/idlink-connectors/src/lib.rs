@@ -12,6 +12,7 @@ pub mod breaker;
 pub mod executor;
 pub mod face;
 pub mod masking;
+pub mod registry;
 pub mod sms;
 
 pub use executor::{CallError, Executor, ExecutorPolicy, Target, TlsIdentity};

@@ -53,6 +53,8 @@ pub enum Purpose {
     NewDevice,
     /// Setting or resetting the payment password.
     PaymentPassword,
+    /// Proving the phone element of a real-name verification.
+    Verification,
 }
 
 impl Purpose {
@@ -61,6 +63,7 @@ impl Purpose {
             Purpose::Login => "login",
             Purpose::NewDevice => "new_device",
             Purpose::PaymentPassword => "payment_password",
+            Purpose::Verification => "verification",
         }
     }
 }

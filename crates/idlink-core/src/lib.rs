@@ -12,6 +12,7 @@ pub mod auth;
 pub mod clock;
 pub mod error;
 pub mod face;
+pub mod identity;
 pub mod payment;
 pub mod ports;
 pub mod security;

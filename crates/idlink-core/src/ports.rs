@@ -129,6 +129,7 @@ pub trait Store:
     + crate::auth::AuthStore
     + crate::payment::PaymentPasswordStore
     + crate::stepup::StepUpStore
+    + crate::identity::IdentityStore
 {
 }
 impl<T> Store for T where
@@ -141,5 +142,6 @@ impl<T> Store for T where
         + crate::auth::AuthStore
         + crate::payment::PaymentPasswordStore
         + crate::stepup::StepUpStore
+        + crate::identity::IdentityStore
 {
 }

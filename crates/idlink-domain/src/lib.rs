@@ -15,6 +15,7 @@ pub mod money;
 pub mod name;
 pub mod phone;
 pub mod pii;
+pub mod verification;
 
 pub use idnumber::{IdNumber, IdNumberError};
 pub use ids::{ApiKeyId, RequestId, UserId};

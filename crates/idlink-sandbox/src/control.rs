@@ -38,6 +38,15 @@ pub async fn index() -> Json<serde_json::Value> {
                 "inbox": "GET /sandbox/v1/sms/inbox?phone=13812341234",
                 "test_values": { "phone ending 0000": "rejected (unreachable subscriber)" }
             },
+            "registry": {
+                "check": "POST /registry/v1/checks",
+                "test_values": {
+                    "id_number sequence (digits 15-17) 000": "name_mismatch",
+                    "id_number sequence (digits 15-17) 999": "not_found",
+                    "phone ending 4444": "phone registered to someone else",
+                    "anything else": "match"
+                }
+            },
             "face": {
                 "verify": "POST /face/v1/verifications",
                 "test_values": {

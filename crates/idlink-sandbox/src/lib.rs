@@ -4,12 +4,14 @@
 //!
 //! Institutions so far: the SMS gateway ([`sms`], with an inbox API that
 //! tests and demos read codes from) and the face-verification provider
-//! ([`face`], outcomes scripted by documented test values). [`control`] is
+//! ([`face`], outcomes scripted by documented test values) and the
+//! identity registry ([`registry`], name/ID/phone checks by test values). [`control`] is
 //! the time-control API: a sandbox clock that can be advanced, and
 //! maintenance windows that open and close by that clock.
 
 pub mod control;
 pub mod face;
+pub mod registry;
 pub mod sms;
 
 use axum::Router;
@@ -52,7 +54,7 @@ pub struct Sandbox {
 }
 
 /// Institutions whose maintenance can be scheduled.
-pub const INSTITUTIONS: &[&str] = &["sms", "face"];
+pub const INSTITUTIONS: &[&str] = &["sms", "face", "registry"];
 
 impl Sandbox {
     pub fn new() -> Arc<Self> {
@@ -87,6 +89,7 @@ pub fn router(sandbox: Arc<Sandbox>) -> Router {
         .route("/sandbox/v1/sms/inbox", get(sms::inbox))
         .route("/sms/v1/messages", post(sms::send))
         .route("/face/v1/verifications", post(face::verify))
+        .route("/registry/v1/checks", post(registry::check))
         .fallback(|| async {
             control::error(axum::http::StatusCode::NOT_FOUND, "not_found", "no such sandbox endpoint; see GET /sandbox/v1")
         })

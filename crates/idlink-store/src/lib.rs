@@ -14,6 +14,7 @@
 //! database of either kind.
 
 mod audit;
+mod identity;
 mod login;
 mod rows;
 mod security;

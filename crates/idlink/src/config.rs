@@ -21,7 +21,33 @@ pub struct Config {
     pub login: Login,
     pub payment_password: PaymentPassword,
     pub step_up: StepUp,
+    pub identity: Identity,
     pub log: Log,
+}
+
+/// Real-name change limits (SPEC ID5).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Identity {
+    pub changes_per_year: usize,
+    pub min_days_between_changes: i64,
+    pub cooling_off_days: i64,
+}
+
+impl Default for Identity {
+    fn default() -> Self {
+        Self { changes_per_year: 3, min_days_between_changes: 90, cooling_off_days: 180 }
+    }
+}
+
+impl Identity {
+    pub fn policy(&self) -> idlink_domain::change_limits::ChangePolicy {
+        idlink_domain::change_limits::ChangePolicy {
+            per_year: self.changes_per_year,
+            min_gap: jiff::SignedDuration::from_hours(24 * self.min_days_between_changes),
+            cooling_off: jiff::SignedDuration::from_hours(24 * self.cooling_off_days),
+        }
+    }
 }
 
 /// The payment password (SPEC ID6): Argon2id cost and lockout.
@@ -191,6 +217,8 @@ pub struct Connectors {
     pub sms_url: String,
     /// Base URL of the face-verification provider; empty means the sandbox.
     pub face_url: String,
+    /// Base URL of the identity registry; empty means the sandbox.
+    pub registry_url: String,
     pub timeout_ms: u64,
     /// Extra attempts for idempotent calls.
     pub retries: u32,
@@ -202,7 +230,15 @@ pub struct Connectors {
 
 impl Default for Connectors {
     fn default() -> Self {
-        Self { sms_url: String::new(), face_url: String::new(), timeout_ms: 5000, retries: 2, breaker_failures: 5, breaker_open_secs: 30 }
+        Self {
+            sms_url: String::new(),
+            face_url: String::new(),
+            registry_url: String::new(),
+            timeout_ms: 5000,
+            retries: 2,
+            breaker_failures: 5,
+            breaker_open_secs: 30,
+        }
     }
 }
 
@@ -319,6 +355,9 @@ impl Config {
         }
         if !(10..=600).contains(&self.step_up.ttl_secs) {
             bail!("configuration key `step_up.ttl_secs`: step-up tokens are short-lived, 10 to 600 seconds");
+        }
+        if self.identity.changes_per_year == 0 || self.identity.min_days_between_changes < 0 || self.identity.cooling_off_days < 0 {
+            bail!("configuration key `identity.*`: changes_per_year ≥ 1 and day counts ≥ 0");
         }
         if self.connectors.breaker_failures == 0 {
             bail!("configuration key `connectors.breaker_failures`: must be at least 1");

@@ -8,14 +8,17 @@ use anyhow::{Context, Result};
 use idlink_api::{AppState, HttpLimits};
 use idlink_connectors::face::FaceOutcome;
 use idlink_connectors::face::FaceProvider;
+use idlink_connectors::registry::{IdentityRegistry, RegistryVerdict};
 use idlink_connectors::sms::Delivery;
 use idlink_connectors::sms::SmsGateway;
 use idlink_connectors::{CallError, Executor, ExecutorPolicy};
 use idlink_core::Clock;
 use idlink_core::auth::{CodeSender, SendError};
 use idlink_core::face::{FaceResult, FaceUnavailable, FaceVerifier};
+use idlink_core::identity::{RegistryCheck, RegistryResult, RegistryUnavailable};
 use idlink_core::vault::Vault;
 use idlink_crypto::{Algorithm, MasterKey, MasterKeyring, Random};
+use idlink_domain::{IdNumber, PersonName, PhoneNumber};
 use idlink_store::{SqlStore, StoreOptions};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -99,6 +102,7 @@ pub struct Institutions {
     pub executor: Executor,
     pub sms: SmsGateway,
     pub face: FaceProvider,
+    pub registry: IdentityRegistry,
 }
 
 /// Builds the clients from `connectors.*`; an empty URL means the sandbox.
@@ -122,6 +126,8 @@ pub fn institutions(config: &Config, sandbox: Option<SocketAddr>, clock: Arc<dyn
         executor: Executor::new(policy, clock),
         sms: SmsGateway::new(&url(&c.sms_url, "sms_url")?).map_err(|e| anyhow::anyhow!("connectors.sms_url: {e}"))?,
         face: FaceProvider::new(&url(&c.face_url, "face_url")?).map_err(|e| anyhow::anyhow!("connectors.face_url: {e}"))?,
+        registry: IdentityRegistry::new(&url(&c.registry_url, "registry_url")?)
+            .map_err(|e| anyhow::anyhow!("connectors.registry_url: {e}"))?,
     })
 }
 
@@ -164,6 +170,27 @@ impl FaceVerifier for FaceChecks {
             Err(e) => {
                 tracing::warn!(error = %e, "face provider call failed");
                 Err(FaceUnavailable { retry_after_secs: 5 })
+            }
+        }
+    }
+}
+
+/// Name/ID/phone checks through the identity-registry connector.
+struct RegistryChecks(Arc<Institutions>);
+
+#[async_trait::async_trait]
+impl RegistryCheck for RegistryChecks {
+    async fn check(&self, name: &PersonName, id: &IdNumber, phone: &PhoneNumber) -> Result<RegistryResult, RegistryUnavailable> {
+        match self.0.registry.check(&self.0.executor, name.reveal(), id.reveal(), Some(phone.reveal())).await {
+            Ok(RegistryVerdict::Match) => Ok(RegistryResult::Match),
+            Ok(RegistryVerdict::NameMismatch) => Ok(RegistryResult::NameMismatch),
+            Ok(RegistryVerdict::NotFound) => Ok(RegistryResult::NotFound),
+            Ok(RegistryVerdict::PhoneMismatch) => Ok(RegistryResult::PhoneMismatch),
+            Ok(RegistryVerdict::Pending { .. }) => Ok(RegistryResult::Pending),
+            Err(CallError::Maintenance { retry_after_secs, .. }) => Err(RegistryUnavailable { retry_after_secs }),
+            Err(e) => {
+                tracing::warn!(error = %e, "identity registry call failed");
+                Err(RegistryUnavailable { retry_after_secs: 5 })
             }
         }
     }
@@ -239,6 +266,8 @@ pub async fn start(config: &Config, rt: Runtime) -> Result<Running> {
         },
         sms: Arc::new(SmsCodes(institutions.clone())),
         face: Arc::new(FaceChecks(institutions.clone())),
+        registry: Arc::new(RegistryChecks(institutions.clone())),
+        change_policy: config.identity.policy(),
         auth_policy: config.login.policy(),
         password_policy: idlink_core::payment::PaymentPasswordPolicy {
             memory_kib: config.payment_password.memory_kib,

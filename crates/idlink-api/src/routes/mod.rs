@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod auth;
 pub mod health;
+pub mod identity;
 pub mod me;
 pub mod security;
 pub mod users;

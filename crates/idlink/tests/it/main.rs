@@ -8,6 +8,7 @@ mod cli;
 mod docs;
 mod errors;
 mod idempotency;
+mod identity;
 mod login;
 mod operations;
 mod security;

@@ -1,0 +1,266 @@
+//! `/v1/me/verifications`, `/v1/me/identity`, `/v1/me/capabilities`:
+//! real-name verification and what it unlocks (SPEC ID2, ID4, ID5).
+
+use crate::extract::{Fields, JsonObject};
+use crate::middleware::UserSession;
+use crate::problem::{FieldError, Problem};
+use crate::routes::{auth::Challenge, auth_problem, core_problem, security::security_problem};
+use crate::state::{AppState, ClientIp};
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
+use idlink_core::auth::Origin;
+use idlink_core::identity::{IdentityError, Submission, VerificationView, shanghai_today};
+use idlink_core::security::SecurityError;
+use idlink_core::users::{self, Caller};
+use idlink_domain::change_limits::ChangeRule;
+use idlink_domain::{IdNumber, PersonName, RequestId};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+fn identity_problem(e: IdentityError) -> Problem {
+    match e {
+        IdentityError::ChangeLimited { rule, allowed_from } => {
+            let (code, why) = match rule {
+                ChangeRule::CoolingOff => ("cooling_off", "a 180-day cooling-off is running"),
+                ChangeRule::MinimumGap => ("minimum_gap", "the previous change was less than 90 days ago"),
+                ChangeRule::YearlyQuota => ("yearly_quota", "3 changes were made this calendar year; a 180-day cooling-off starts now"),
+            };
+            let when = allowed_from.to_zoned(jiff::tz::TimeZone::get("Asia/Shanghai").unwrap_or(jiff::tz::TimeZone::UTC));
+            let detail = format!(
+                "Real-name information cannot change now: {why}. It is possible again from {}.",
+                when.strftime("%Y-%m-%d %H:%M %:z")
+            );
+            Problem::new("real_name_change_limited").detail(detail.clone()).errors(vec![FieldError::new("", code, detail)])
+        }
+        IdentityError::NotFound => Problem::new("verification_not_found"),
+        IdentityError::NotAwaitingInput(_) => Problem::new("verification_closed"),
+        IdentityError::Registry(u) => Problem::new("institution_unavailable")
+            .detail(format!("The identity registry is unavailable. Retry in {} s.", u.retry_after_secs))
+            .retry_after(u.retry_after_secs),
+        IdentityError::Face(u) => security_problem(SecurityError::FaceUnavailable(u)),
+        IdentityError::Auth(e) => auth_problem(e),
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Reason {
+    /// `id_number_mismatch`, `id_number_not_found`, `phone_mismatch`, `face_mismatch`, `liveness_failed`, `poor_lighting`, `id_number_bound_elsewhere`.
+    pub code: String,
+    /// What the app can tell the user.
+    pub guidance: String,
+    /// Whether retrying with better input can succeed.
+    pub retryable: bool,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Verification {
+    pub id: String,
+    /// `requires_input`, `processing`, `verified`, `rejected` or `review`.
+    pub status: String,
+    pub reasons: Vec<Reason>,
+    /// While `requires_input`: the SMS challenge sent to the account's phone.
+    pub phone_check: Option<Challenge>,
+}
+
+impl Verification {
+    fn from_view(v: VerificationView, expires_at: Option<String>) -> Self {
+        Self {
+            phone_check: v.challenge_id.map(|c| Challenge { challenge_id: c, expires_at: expires_at.unwrap_or_default() }),
+            id: v.id,
+            status: v.status.as_str().to_owned(),
+            reasons: v
+                .reasons
+                .iter()
+                .map(|r| Reason { code: r.as_str().to_owned(), guidance: r.guidance().to_owned(), retryable: r.retryable() })
+                .collect(),
+        }
+    }
+}
+
+/// Body of `POST /v1/me/verifications`.
+#[derive(Debug, ToSchema)]
+#[allow(dead_code)]
+pub struct StartVerification {
+    /// As on the ID card: Chinese characters (with · for minority names).
+    #[schema(example = "张三")]
+    name: String,
+    /// 18-character resident ID number.
+    #[schema(example = "11010519491231002X")]
+    id_number: String,
+}
+
+async fn phone_of(state: &AppState, s: &UserSession, rid: Option<&RequestId>) -> Result<idlink_domain::PhoneNumber, Problem> {
+    let caller = Caller { actor: format!("user:{}", s.0.user_id), request_id: rid.cloned(), purpose: "real-name verification".into() };
+    users::user_phone(state.store.as_ref(), &state.vault, state.clock.as_ref(), &caller, &s.0.user_id).await.map_err(core_problem)
+}
+
+/// Starts a real-name verification by three elements (name, ID number, the
+/// account's phone) plus face liveness. An SMS code goes to the phone.
+#[utoipa::path(post, path = "/v1/me/verifications", tag = "identity",
+    request_body = StartVerification,
+    params(("Idlink-Session" = String, Header, description = "The user's session token.")),
+    responses((status = 201, body = Verification), (status = "4XX", body = Problem, content_type = "application/problem+json")),
+    security(("api_key" = [])))]
+pub async fn start(
+    State(state): State<AppState>,
+    Extension(ip): Extension<ClientIp>,
+    request_id: Option<Extension<RequestId>>,
+    session: UserSession,
+    body: JsonObject,
+) -> Result<Response, Problem> {
+    let today = shanghai_today(state.clock.now());
+    let mut f = Fields::new(&body);
+    let name = f.required_str("name").and_then(|n| match PersonName::parse(n) {
+        Ok(n) => Some(n),
+        Err(e) => {
+            f.invalid("name", "invalid_name", format!("{e}."));
+            None
+        }
+    });
+    let id = f.required_str("id_number").and_then(|n| match IdNumber::parse(n, today) {
+        Ok(n) => Some(n),
+        Err(e) => {
+            f.invalid("id_number", "invalid_id_number", format!("{e}."));
+            None
+        }
+    });
+    f.finish()?;
+    let (Some(name), Some(id)) = (name, id) else { return Err(Problem::new("internal_error")) };
+    let rid = request_id.as_deref();
+    let phone = phone_of(&state, &session, rid).await?;
+    let origin = Origin { actor: format!("user:{}", session.0.user_id), client_ip: ip.0, request_id: rid.cloned() };
+    let view = state.identities().start(&session.0, rid, &origin, &name, &id, &phone).await.map_err(identity_problem)?;
+    let expires = state.clock.now().checked_add(state.auth_policy.code_ttl).ok().map(|t| t.to_string());
+    Ok((StatusCode::CREATED, Json(Verification::from_view(view, expires))).into_response())
+}
+
+/// Body of `POST /v1/me/verifications/{id}/submit`.
+#[derive(Debug, ToSchema)]
+#[allow(dead_code)]
+pub struct SubmitVerification {
+    challenge_id: String,
+    /// The 6-digit code sent to the account's phone.
+    code: String,
+    /// The liveness capture. Sandbox test values: `sandbox:pass`, `sandbox:spoof`, `sandbox:poor_lighting`, `sandbox:mismatch`, `sandbox:pending`.
+    liveness_video: String,
+}
+
+/// Submits the SMS code and the liveness capture; answers the outcome.
+#[utoipa::path(post, path = "/v1/me/verifications/{verification_id}/submit", tag = "identity",
+    request_body = SubmitVerification,
+    params(
+        ("verification_id" = String, Path, description = "From POST /v1/me/verifications."),
+        ("Idlink-Session" = String, Header, description = "The user's session token."),
+    ),
+    responses((status = 200, body = Verification), (status = "4XX", body = Problem, content_type = "application/problem+json")),
+    security(("api_key" = [])))]
+pub async fn submit(
+    State(state): State<AppState>,
+    request_id: Option<Extension<RequestId>>,
+    session: UserSession,
+    Path(verification_id): Path<String>,
+    body: JsonObject,
+) -> Result<Json<Verification>, Problem> {
+    let mut f = Fields::new(&body);
+    let challenge_id = f.required_str("challenge_id");
+    let code = f.required_str("code");
+    let video = f.required_str("liveness_video");
+    f.finish()?;
+    let (Some(challenge_id), Some(code), Some(video)) = (challenge_id, code, video) else { return Err(Problem::new("internal_error")) };
+    let rid = request_id.as_deref();
+    let phone = phone_of(&state, &session, rid).await?;
+    let view = state
+        .identities()
+        .complete(&session.0, rid, &verification_id, &Submission { phone: &phone, challenge_id, code, liveness_video: video })
+        .await
+        .map_err(identity_problem)?;
+    Ok(Json(Verification::from_view(view, None)))
+}
+
+/// A verification's status and reasons.
+#[utoipa::path(get, path = "/v1/me/verifications/{verification_id}", tag = "identity",
+    params(
+        ("verification_id" = String, Path, description = "From POST /v1/me/verifications."),
+        ("Idlink-Session" = String, Header, description = "The user's session token."),
+    ),
+    responses((status = 200, body = Verification), (status = "4XX", body = Problem, content_type = "application/problem+json")),
+    security(("api_key" = [])))]
+pub async fn get_verification(
+    State(state): State<AppState>,
+    session: UserSession,
+    Path(id): Path<String>,
+) -> Result<Json<Verification>, Problem> {
+    let view = state.identities().view(&session.0.user_id, &id).await.map_err(identity_problem)?;
+    Ok(Json(Verification::from_view(view, None)))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Identity {
+    /// Masked: first character only.
+    pub name: String,
+    /// Masked: first 3 and last 4 characters.
+    pub id_number: String,
+    pub verified_at: String,
+    /// Full years in Asia/Shanghai.
+    pub age: i16,
+    pub minor: bool,
+}
+
+/// The user's verified identity, masked.
+#[utoipa::path(get, path = "/v1/me/identity", tag = "identity",
+    params(("Idlink-Session" = String, Header, description = "The user's session token.")),
+    responses((status = 200, body = Identity), (status = "4XX", body = Problem, content_type = "application/problem+json")),
+    security(("api_key" = [])))]
+pub async fn identity(
+    State(state): State<AppState>,
+    request_id: Option<Extension<RequestId>>,
+    session: UserSession,
+) -> Result<Json<Identity>, Problem> {
+    let view = state.identities().identity(&session.0, request_id.as_deref()).await.map_err(identity_problem)?;
+    let v = view.ok_or_else(|| Problem::new("identity_not_verified"))?;
+    Ok(Json(Identity { name: v.name, id_number: v.id_number, verified_at: v.verified_at.to_string(), age: v.age, minor: v.minor }))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Capabilities {
+    pub verified: bool,
+    pub minor: bool,
+    /// Features the user cannot use now, e.g. `payment`, `balance_query`, `credit_report`.
+    pub restricted: Vec<String>,
+    /// Why, for each restriction group.
+    pub notes: Vec<String>,
+}
+
+const NEEDS_VERIFIED: &[&str] = &["payment", "balance_query", "credit_report", "social_security_card", "third_party_authorisation"];
+const NEEDS_GUARDIAN: &[&str] = &["payment", "balance_query", "credit_report"];
+
+/// What the user can do, given verification and age (SPEC ID4). The host app reads it to grey out features.
+#[utoipa::path(get, path = "/v1/me/capabilities", tag = "identity",
+    params(("Idlink-Session" = String, Header, description = "The user's session token.")),
+    responses((status = 200, body = Capabilities), (status = "4XX", body = Problem, content_type = "application/problem+json")),
+    security(("api_key" = [])))]
+pub async fn capabilities(
+    State(state): State<AppState>,
+    request_id: Option<Extension<RequestId>>,
+    session: UserSession,
+) -> Result<Json<Capabilities>, Problem> {
+    let view = state.identities().identity(&session.0, request_id.as_deref()).await.map_err(identity_problem)?;
+    let caps = match view {
+        None => Capabilities {
+            verified: false,
+            minor: false,
+            restricted: NEEDS_VERIFIED.iter().map(|s| (*s).to_owned()).collect(),
+            notes: vec!["Verify your real-name identity to use these.".into()],
+        },
+        Some(v) if v.minor => Capabilities {
+            verified: true,
+            minor: true,
+            restricted: NEEDS_GUARDIAN.iter().map(|s| (*s).to_owned()).collect(),
+            notes: vec!["Under 18: these need a linked guardian and their evidence, reviewed by an operator.".into()],
+        },
+        Some(_) => Capabilities { verified: true, minor: false, restricted: Vec::new(), notes: Vec::new() },
+    };
+    Ok(Json(caps))
+}

@@ -1,0 +1,382 @@
+//! Real-name identity (SPEC ID2, ID4, ID5): verification sessions by three
+//! elements (name + ID number + the account's phone, proven by an SMS code)
+//! plus face liveness, the verified identity they produce, the change limits
+//! they obey, and the capabilities that follow from age.
+//!
+//! Name and ID number are encrypted under the user's data key; the ID
+//! number is found through a blind index, so "is this number verified on
+//! another account" needs no clear value.
+
+use crate::audit::{AuditEntry, Outcome};
+use crate::auth::{Auth, AuthError, Purpose, SessionRow};
+use crate::clock::Clock;
+use crate::error::CoreError;
+use crate::face::{FaceResult, FaceUnavailable, FaceVerifier};
+use crate::ports::{StoreError, UserStore};
+use crate::vault::Vault;
+use async_trait::async_trait;
+use idlink_domain::change_limits::{self, ChangeDecision, ChangeEvent, ChangePolicy, ChangeRule};
+use idlink_domain::verification::{VerificationReason, VerificationStatus};
+use idlink_domain::{IdNumber, PersonName, PhoneNumber, RequestId, UserId};
+use jiff::Timestamp;
+use jiff::civil::Date;
+use serde::Serialize;
+
+const NAME_CONTEXT: &str = "identity.name";
+const ID_CONTEXT: &str = "identity.id_number";
+
+/// The registry's answer about name, ID number and phone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RegistryResult {
+    Match,
+    NameMismatch,
+    NotFound,
+    PhoneMismatch,
+    /// Undocumented or undecided: sent to review.
+    Pending,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the identity registry is unavailable; retry after {retry_after_secs} s")]
+pub struct RegistryUnavailable {
+    pub retry_after_secs: u64,
+}
+
+#[async_trait]
+pub trait RegistryCheck: Send + Sync {
+    async fn check(&self, name: &PersonName, id: &IdNumber, phone: &PhoneNumber) -> Result<RegistryResult, RegistryUnavailable>;
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerificationRow {
+    pub id: String,
+    pub user_id: UserId,
+    pub method: String,
+    pub status: VerificationStatus,
+    pub name_cipher: Vec<u8>,
+    pub id_cipher: Vec<u8>,
+    pub id_index: String,
+    pub reasons: Vec<VerificationReason>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdentityRow {
+    pub user_id: UserId,
+    pub name_cipher: Vec<u8>,
+    pub id_cipher: Vec<u8>,
+    pub id_index: String,
+    pub method: String,
+    pub verified_at: Timestamp,
+}
+
+/// What finishing a verification writes, in one transaction.
+#[derive(Debug)]
+pub struct Finish<'a> {
+    pub verification_id: &'a str,
+    pub status: VerificationStatus,
+    pub reasons: &'a [VerificationReason],
+    pub at: Timestamp,
+    pub identity: Option<&'a IdentityRow>,
+    /// Recorded against the ID number when the verification changed real-name information.
+    pub change: Option<ChangeEvent>,
+    pub audit: &'a AuditEntry,
+}
+
+#[async_trait]
+pub trait IdentityStore: Send + Sync {
+    async fn insert_verification(&self, v: &VerificationRow, audit: &AuditEntry) -> Result<(), StoreError>;
+    async fn verification(&self, id: &str, user: &UserId) -> Result<Option<VerificationRow>, StoreError>;
+    /// Moves `from → to` if the session is still in `from`; false otherwise.
+    async fn move_verification(
+        &self,
+        id: &str,
+        from: VerificationStatus,
+        to: VerificationStatus,
+        at: Timestamp,
+    ) -> Result<bool, StoreError>;
+    async fn finish_verification(&self, f: &Finish<'_>) -> Result<(), StoreError>;
+    async fn identity(&self, user: &UserId) -> Result<Option<IdentityRow>, StoreError>;
+    async fn identity_owner(&self, id_index: &str) -> Result<Option<UserId>, StoreError>;
+    async fn change_history(&self, id_index: &str) -> Result<Vec<ChangeEvent>, StoreError>;
+    async fn record_cooling_off(&self, id_index: &str, at: Timestamp, until: Timestamp, audit: &AuditEntry) -> Result<(), StoreError>;
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum IdentityError {
+    #[error("real-name changes are limited ({rule:?}); possible again from {allowed_from}")]
+    ChangeLimited { rule: ChangeRule, allowed_from: Timestamp },
+    #[error("no such verification")]
+    NotFound,
+    #[error("this verification is {0:?} and takes no more input")]
+    NotAwaitingInput(VerificationStatus),
+    #[error(transparent)]
+    Registry(#[from] RegistryUnavailable),
+    #[error(transparent)]
+    Face(#[from] FaceUnavailable),
+    #[error(transparent)]
+    Auth(#[from] AuthError),
+}
+
+impl From<StoreError> for IdentityError {
+    fn from(e: StoreError) -> Self {
+        IdentityError::Auth(AuthError::from(e))
+    }
+}
+
+impl From<CoreError> for IdentityError {
+    fn from(e: CoreError) -> Self {
+        IdentityError::Auth(AuthError::Core(e))
+    }
+}
+
+/// What the user submits to complete a verification.
+#[derive(Debug, Clone, Copy)]
+pub struct Submission<'a> {
+    /// The account's phone (the code was sent there).
+    pub phone: &'a PhoneNumber,
+    pub challenge_id: &'a str,
+    pub code: &'a str,
+    pub liveness_video: &'a str,
+}
+
+/// A verification as shown to the app.
+#[derive(Debug, Clone, Serialize)]
+pub struct VerificationView {
+    pub id: String,
+    pub status: VerificationStatus,
+    pub reasons: Vec<VerificationReason>,
+    /// Set when the session waits for the SMS code sent to the account phone.
+    pub challenge_id: Option<String>,
+}
+
+/// The verified identity, masked.
+#[derive(Debug, Clone, Serialize)]
+pub struct IdentityView {
+    pub name: String,
+    pub id_number: String,
+    pub verified_at: Timestamp,
+    pub age: i16,
+    pub minor: bool,
+}
+
+pub struct Identities<'a> {
+    pub auth: Auth<'a>,
+    pub store: &'a dyn IdentityStore,
+    pub users: &'a dyn UserStore,
+    pub vault: &'a Vault,
+    pub clock: &'a dyn Clock,
+    pub registry: &'a dyn RegistryCheck,
+    pub face: &'a dyn FaceVerifier,
+    pub change_policy: &'a ChangePolicy,
+}
+
+/// Today in Asia/Shanghai, the calendar ages and birthdays are counted in.
+pub fn shanghai_today(now: Timestamp) -> Date {
+    let tz = jiff::tz::TimeZone::get("Asia/Shanghai").unwrap_or(jiff::tz::TimeZone::fixed(jiff::tz::offset(8)));
+    now.to_zoned(tz).date()
+}
+
+impl Identities<'_> {
+    fn audit(&self, session: &SessionRow, rid: Option<&RequestId>, action: &str, at: Timestamp) -> AuditEntry {
+        AuditEntry::new(format!("user:{}", session.user_id), action, "real-name verification", at).subject(&session.user_id).request(rid)
+    }
+
+    fn user_key(&self, wrapped: Option<idlink_crypto::WrappedDataKey>) -> Result<idlink_crypto::DataKey, CoreError> {
+        self.vault.unwrap(&wrapped.ok_or(CoreError::Shredded)?)
+    }
+
+    /// Starts a three-elements + face verification; sends the SMS code to the account's phone.
+    pub async fn start(
+        &self,
+        session: &SessionRow,
+        rid: Option<&RequestId>,
+        origin: &crate::auth::Origin,
+        name: &PersonName,
+        id: &IdNumber,
+        phone: &PhoneNumber,
+    ) -> Result<VerificationView, IdentityError> {
+        let now = self.clock.now();
+        let user = &session.user_id;
+        let id_index = self.vault.blind_index("id_number", id.reveal());
+        if let Some(current) = self.store.identity(user).await? {
+            let key =
+                self.user_key(self.users.read_user(user, &self.audit(session, rid, "identity.read", now)).await?.and_then(|(_, k)| k))?;
+            let same_name = key.open(NAME_CONTEXT, &current.name_cipher).is_ok_and(|n| n == name.reveal().as_bytes());
+            if current.id_index != id_index || !same_name {
+                self.check_change_limits(session, rid, &id_index, now).await?;
+            }
+        }
+        let (_, wrapped) =
+            self.users.read_user(user, &self.audit(session, rid, "identity.collect", now)).await?.ok_or(CoreError::NotFound)?;
+        let key = self.user_key(wrapped)?;
+        let v = VerificationRow {
+            id: format!("ver_{}", hex::encode(self.vault.rng().bytes16())),
+            user_id: user.clone(),
+            method: "three_elements_face".into(),
+            status: VerificationStatus::RequiresInput,
+            name_cipher: self.vault.seal(&key, NAME_CONTEXT, name.reveal().as_bytes())?,
+            id_cipher: self.vault.seal(&key, ID_CONTEXT, id.reveal().as_bytes())?,
+            id_index,
+            reasons: Vec::new(),
+            created_at: now,
+            updated_at: now,
+        };
+        self.store.insert_verification(&v, &self.audit(session, rid, "verification.start", now)).await?;
+        let challenge = self.auth.request_code_for_session(origin, session, phone, Purpose::Verification).await?;
+        Ok(VerificationView { id: v.id, status: v.status, reasons: Vec::new(), challenge_id: Some(challenge.challenge_id) })
+    }
+
+    async fn check_change_limits(
+        &self,
+        session: &SessionRow,
+        rid: Option<&RequestId>,
+        id_index: &str,
+        now: Timestamp,
+    ) -> Result<(), IdentityError> {
+        let history = self.store.change_history(id_index).await?;
+        match change_limits::decide(self.change_policy, &history, now) {
+            ChangeDecision::Allowed => Ok(()),
+            ChangeDecision::Refused { rule, allowed_from, starts_cooling_off } => {
+                if let Some(until) = starts_cooling_off {
+                    let audit = self.audit(session, rid, "identity.change_cooling_off", now).outcome(Outcome::Denied);
+                    self.store.record_cooling_off(id_index, now, until, &audit).await?;
+                }
+                Err(IdentityError::ChangeLimited { rule, allowed_from })
+            }
+        }
+    }
+
+    /// Completes a verification with the SMS code and the liveness video.
+    pub async fn complete(
+        &self,
+        session: &SessionRow,
+        rid: Option<&RequestId>,
+        verification_id: &str,
+        input: &Submission<'_>,
+    ) -> Result<VerificationView, IdentityError> {
+        let Submission { phone, challenge_id, code, liveness_video } = *input;
+        let user = &session.user_id;
+        let v = self.store.verification(verification_id, user).await?.ok_or(IdentityError::NotFound)?;
+        if v.status != VerificationStatus::RequiresInput {
+            return Err(IdentityError::NotAwaitingInput(v.status));
+        }
+        self.auth.redeem_for_session(session, phone, challenge_id, code, Purpose::Verification).await?;
+        let now = self.clock.now();
+        if !self.store.move_verification(verification_id, VerificationStatus::RequiresInput, VerificationStatus::Processing, now).await? {
+            return Err(IdentityError::NotAwaitingInput(VerificationStatus::Processing));
+        }
+        match self.decide(session, rid, &v, phone, liveness_video).await {
+            Ok(view) => Ok(view),
+            Err(e) => {
+                // An institution failed: the user may submit again.
+                let _ = self
+                    .store
+                    .move_verification(verification_id, VerificationStatus::Processing, VerificationStatus::RequiresInput, now)
+                    .await;
+                Err(e)
+            }
+        }
+    }
+
+    async fn decide(
+        &self,
+        session: &SessionRow,
+        rid: Option<&RequestId>,
+        v: &VerificationRow,
+        phone: &PhoneNumber,
+        liveness_video: &str,
+    ) -> Result<VerificationView, IdentityError> {
+        let user = &session.user_id;
+        let now = self.clock.now();
+        let (_, wrapped) = self.users.read_user(user, &self.audit(session, rid, "identity.read", now)).await?.ok_or(CoreError::NotFound)?;
+        let key = self.user_key(wrapped)?;
+        let text = |c: &[u8], ctx: &str| -> Result<String, CoreError> {
+            String::from_utf8(key.open(ctx, c)?).map_err(|_| CoreError::Store(StoreError::Corrupt("identity field".into())))
+        };
+        let corrupt = |e: String| CoreError::Store(StoreError::Corrupt(e));
+        let name = PersonName::parse(&text(&v.name_cipher, NAME_CONTEXT)?).map_err(|e| corrupt(e.to_string()))?;
+        let id = IdNumber::parse(&text(&v.id_cipher, ID_CONTEXT)?, shanghai_today(now)).map_err(|e| corrupt(e.to_string()))?;
+
+        let mut reasons = Vec::new();
+        let mut review = false;
+        match self.registry.check(&name, &id, phone).await? {
+            RegistryResult::Match => {}
+            RegistryResult::NameMismatch => reasons.push(VerificationReason::IdNumberMismatch),
+            RegistryResult::NotFound => reasons.push(VerificationReason::IdNumberNotFound),
+            RegistryResult::PhoneMismatch => reasons.push(VerificationReason::PhoneMismatch),
+            RegistryResult::Pending => review = true,
+        }
+        if reasons.is_empty() {
+            match self.face.verify(user.as_str(), liveness_video).await? {
+                FaceResult::Pass => {}
+                FaceResult::LivenessFailed => reasons.push(VerificationReason::LivenessFailed),
+                FaceResult::PoorLighting => reasons.push(VerificationReason::PoorLighting),
+                FaceResult::FaceMismatch => reasons.push(VerificationReason::FaceMismatch),
+                FaceResult::Pending => review = true,
+            }
+        }
+        if self.store.identity_owner(&v.id_index).await?.is_some_and(|owner| owner != *user) {
+            reasons.push(VerificationReason::IdNumberBoundElsewhere);
+        }
+        let status = if !reasons.is_empty() {
+            VerificationStatus::Rejected
+        } else if review {
+            VerificationStatus::Review
+        } else {
+            VerificationStatus::Verified
+        };
+        let identity = (status == VerificationStatus::Verified).then(|| IdentityRow {
+            user_id: user.clone(),
+            name_cipher: v.name_cipher.clone(),
+            id_cipher: v.id_cipher.clone(),
+            id_index: v.id_index.clone(),
+            method: v.method.clone(),
+            verified_at: now,
+        });
+        let previous = self.store.identity(user).await?;
+        // Ciphertexts differ even for equal names (random nonces): compare clear names.
+        let is_change = identity.is_some()
+            && previous
+                .as_ref()
+                .is_some_and(|p| p.id_index != v.id_index || text(&p.name_cipher, NAME_CONTEXT).ok().as_deref() != Some(name.reveal()));
+        let outcome = if status == VerificationStatus::Rejected { Outcome::Denied } else { Outcome::Success };
+        let audit = self.audit(session, rid, &format!("verification.{}", status.as_str()), now).outcome(outcome);
+        let finish = Finish {
+            verification_id: &v.id,
+            status,
+            reasons: &reasons,
+            at: now,
+            identity: identity.as_ref(),
+            change: is_change.then_some(ChangeEvent::Changed { at: now }),
+            audit: &audit,
+        };
+        self.store.finish_verification(&finish).await?;
+        Ok(VerificationView { id: v.id.clone(), status, reasons, challenge_id: None })
+    }
+
+    pub async fn view(&self, user: &UserId, id: &str) -> Result<VerificationView, IdentityError> {
+        let v = self.store.verification(id, user).await?.ok_or(IdentityError::NotFound)?;
+        Ok(VerificationView { id: v.id, status: v.status, reasons: v.reasons, challenge_id: None })
+    }
+
+    /// The user's verified identity, masked, with age in Asia/Shanghai.
+    pub async fn identity(&self, session: &SessionRow, rid: Option<&RequestId>) -> Result<Option<IdentityView>, IdentityError> {
+        let user = &session.user_id;
+        let Some(row) = self.store.identity(user).await? else { return Ok(None) };
+        let now = self.clock.now();
+        let (_, wrapped) = self.users.read_user(user, &self.audit(session, rid, "identity.read", now)).await?.ok_or(CoreError::NotFound)?;
+        let key = self.user_key(wrapped)?;
+        let corrupt = |e: String| IdentityError::from(CoreError::Store(StoreError::Corrupt(e)));
+        let name =
+            String::from_utf8(key.open(NAME_CONTEXT, &row.name_cipher).map_err(CoreError::from)?).map_err(|e| corrupt(e.to_string()))?;
+        let id_text =
+            String::from_utf8(key.open(ID_CONTEXT, &row.id_cipher).map_err(CoreError::from)?).map_err(|e| corrupt(e.to_string()))?;
+        let today = shanghai_today(now);
+        let id = IdNumber::parse(&id_text, today).map_err(|e| corrupt(e.to_string()))?;
+        let name = PersonName::parse(&name).map_err(|e| corrupt(e.to_string()))?;
+        let age = id.age_on(today);
+        Ok(Some(IdentityView { name: name.masked(), id_number: id.masked(), verified_at: row.verified_at, age, minor: age < 18 }))
+    }
+}
