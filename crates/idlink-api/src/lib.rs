@@ -36,7 +36,7 @@ use utoipa_axum::routes;
 pub use problem::{CODES, Problem};
 pub use state::{AppState, HttpLimits};
 
-use routes::{audit, auth, health, identity, me, security, users};
+use routes::{audit, auth, health, identity, me, operator, security, users};
 
 /// The process-wide Prometheus recorder (the `metrics` facade allows one).
 pub fn metrics_handle() -> Option<PrometheusHandle> {
@@ -100,9 +100,18 @@ fn v1_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(identity::capabilities))
 }
 
+/// Operator routes: their own authentication, no host-app API key.
+fn operator_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(operator::sign_in))
+        .routes(routes!(operator::list))
+        .routes(routes!(operator::claim))
+        .routes(routes!(operator::decide))
+}
+
 /// The OpenAPI document, as served at `/openapi.json`.
 pub fn openapi() -> OpenApi {
-    let (_, mut doc) = api_router().merge(v1_routes()).split_for_parts();
+    let (_, mut doc) = api_router().merge(v1_routes()).merge(operator_routes()).split_for_parts();
     add_problem_schemas(&mut doc);
     doc
 }
@@ -119,7 +128,7 @@ pub fn app(state: AppState) -> Router {
     let v1 = v1_routes()
         .route_layer(from_fn_with_state(state.clone(), middleware::idempotency))
         .route_layer(from_fn_with_state(state.clone(), middleware::authenticate));
-    let (router, _) = api_router().merge(v1).split_for_parts();
+    let (router, _) = api_router().merge(v1).merge(operator_routes()).split_for_parts();
     let doc = openapi();
     let openapi_json = serde_json::to_string_pretty(&doc).unwrap_or_default();
     let metrics = metrics_handle();

@@ -4,12 +4,36 @@ use idlink_core::Clock;
 use idlink_core::auth::{AuthPolicy, CodeSender};
 use idlink_core::face::FaceVerifier;
 use idlink_core::identity::{Identities, RegistryCheck};
+use idlink_core::operators::Operators;
 use idlink_core::payment::PaymentPasswordPolicy;
 use idlink_core::ports::Store;
+use idlink_core::reviews::Reviews;
+use idlink_core::risk::Risk;
 use idlink_core::security::Security;
 use idlink_core::stepup::StepUpPolicy;
 use idlink_core::vault::Vault;
 use idlink_domain::change_limits::ChangePolicy;
+use idlink_domain::risk::RiskPolicy;
+
+/// SLAs of the review queue and operator sessions.
+#[derive(Debug, Clone)]
+pub struct ReviewSettings {
+    /// First-response target of verification reviews (SPEC ID3: 72 h).
+    pub verification_sla: jiff::SignedDuration,
+    /// First-response target of risk-freeze reviews (SPEC ID8: 5 minutes).
+    pub freeze_sla: jiff::SignedDuration,
+    pub operator_session_ttl: jiff::SignedDuration,
+}
+
+impl Default for ReviewSettings {
+    fn default() -> Self {
+        Self {
+            verification_sla: jiff::SignedDuration::from_hours(72),
+            freeze_sla: jiff::SignedDuration::from_mins(5),
+            operator_session_ttl: jiff::SignedDuration::from_hours(8),
+        }
+    }
+}
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -38,6 +62,8 @@ pub struct AppState {
     pub face: Arc<dyn FaceVerifier>,
     pub registry: Arc<dyn RegistryCheck>,
     pub change_policy: ChangePolicy,
+    pub risk_policy: RiskPolicy,
+    pub review: ReviewSettings,
     pub auth_policy: AuthPolicy,
     pub password_policy: PaymentPasswordPolicy,
     pub step_up_policy: StepUpPolicy,
@@ -65,6 +91,7 @@ impl AppState {
             passwords: self.store.as_ref(),
             step_ups: self.store.as_ref(),
             audits: self.store.as_ref(),
+            freezes: self.store.as_ref(),
             face: self.face.as_ref(),
             rng: self.vault.rng_arc(),
             clock: self.clock.as_ref(),
@@ -86,6 +113,34 @@ impl AppState {
             registry: self.registry.as_ref(),
             face: self.face.as_ref(),
             change_policy: &self.change_policy,
+            freezes: self.store.as_ref(),
+            review_sla: self.review.verification_sla,
+        }
+    }
+
+    pub fn operators(&self) -> Operators<'_> {
+        Operators {
+            store: self.store.as_ref(),
+            keys: self.store.as_ref(),
+            audits: self.store.as_ref(),
+            vault: &self.vault,
+            clock: self.clock.as_ref(),
+            password_policy: &self.password_policy,
+            session_ttl: self.review.operator_session_ttl,
+        }
+    }
+
+    pub fn reviews(&self) -> Reviews<'_> {
+        Reviews { store: self.store.as_ref(), clock: self.clock.as_ref() }
+    }
+
+    pub fn risk(&self) -> Risk<'_> {
+        Risk {
+            store: self.store.as_ref(),
+            clock: self.clock.as_ref(),
+            rng: self.vault.rng(),
+            policy: &self.risk_policy,
+            sla: self.review.freeze_sla,
         }
     }
 }

@@ -13,6 +13,7 @@ use crate::clock::Clock;
 use crate::error::CoreError;
 use crate::face::{FaceResult, FaceUnavailable, FaceVerifier};
 use crate::ports::{StoreError, UserStore};
+use crate::reviews::{CaseKind, CaseRow};
 use crate::vault::Vault;
 use async_trait::async_trait;
 use idlink_domain::change_limits::{self, ChangeDecision, ChangeEvent, ChangePolicy, ChangeRule};
@@ -24,6 +25,7 @@ use serde::Serialize;
 
 const NAME_CONTEXT: &str = "identity.name";
 const ID_CONTEXT: &str = "identity.id_number";
+const BIRTH_CONTEXT: &str = "identity.birth_date";
 
 /// The registry's answer about name, ID number and phone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,6 +54,9 @@ pub struct VerificationRow {
     pub id: String,
     pub user_id: UserId,
     pub method: String,
+    pub document_type: DocumentType,
+    /// For documents without a birth date in their number (passports, permits).
+    pub birth_cipher: Option<Vec<u8>>,
     pub status: VerificationStatus,
     pub name_cipher: Vec<u8>,
     pub id_cipher: Vec<u8>,
@@ -64,6 +69,8 @@ pub struct VerificationRow {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IdentityRow {
     pub user_id: UserId,
+    pub document_type: DocumentType,
+    pub birth_cipher: Option<Vec<u8>>,
     pub name_cipher: Vec<u8>,
     pub id_cipher: Vec<u8>,
     pub id_index: String,
@@ -81,7 +88,59 @@ pub struct Finish<'a> {
     pub identity: Option<&'a IdentityRow>,
     /// Recorded against the ID number when the verification changed real-name information.
     pub change: Option<ChangeEvent>,
+    /// Opened when the verification goes to review.
+    pub case: Option<&'a CaseRow>,
     pub audit: &'a AuditEntry,
+}
+
+/// The identity document a verification is based on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DocumentType {
+    /// Verified automatically against the registry.
+    ResidentId,
+    /// Passports and permits go to operator review (two steps).
+    Passport,
+    HkMacauPermit,
+    TaiwanPermit,
+}
+
+impl DocumentType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DocumentType::ResidentId => "resident_id",
+            DocumentType::Passport => "passport",
+            DocumentType::HkMacauPermit => "hk_macau_permit",
+            DocumentType::TaiwanPermit => "taiwan_permit",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::ResidentId, Self::Passport, Self::HkMacauPermit, Self::TaiwanPermit].into_iter().find(|d| d.as_str() == s)
+    }
+}
+
+/// The document presented: a resident ID number, or another document with its number and the birth date on it.
+#[derive(Debug, Clone)]
+pub enum Document {
+    ResidentId(IdNumber),
+    Other { kind: DocumentType, number: String, birth_date: Date },
+}
+
+impl Document {
+    fn kind(&self) -> DocumentType {
+        match self {
+            Document::ResidentId(_) => DocumentType::ResidentId,
+            Document::Other { kind, .. } => *kind,
+        }
+    }
+
+    fn number(&self) -> &str {
+        match self {
+            Document::ResidentId(id) => id.reveal(),
+            Document::Other { number, .. } => number,
+        }
+    }
 }
 
 #[async_trait]
@@ -116,7 +175,18 @@ pub enum IdentityError {
     #[error(transparent)]
     Face(#[from] FaceUnavailable),
     #[error(transparent)]
+    Frozen(#[from] crate::risk::Frozen),
+    #[error(transparent)]
     Auth(#[from] AuthError),
+}
+
+impl From<crate::risk::RiskFailure> for IdentityError {
+    fn from(e: crate::risk::RiskFailure) -> Self {
+        match e {
+            crate::risk::RiskFailure::Frozen(f) => IdentityError::Frozen(f),
+            crate::risk::RiskFailure::Store(s) => s.into(),
+        }
+    }
 }
 
 impl From<StoreError> for IdentityError {
@@ -156,6 +226,7 @@ pub struct VerificationView {
 pub struct IdentityView {
     pub name: String,
     pub id_number: String,
+    pub document_type: DocumentType,
     pub verified_at: Timestamp,
     pub age: i16,
     pub minor: bool,
@@ -170,6 +241,9 @@ pub struct Identities<'a> {
     pub registry: &'a dyn RegistryCheck,
     pub face: &'a dyn FaceVerifier,
     pub change_policy: &'a ChangePolicy,
+    pub freezes: &'a dyn crate::risk::FreezeStore,
+    /// First-response target of verification reviews (SPEC ID3: 72 h).
+    pub review_sla: jiff::SignedDuration,
 }
 
 /// Today in Asia/Shanghai, the calendar ages and birthdays are counted in.
@@ -194,12 +268,16 @@ impl Identities<'_> {
         rid: Option<&RequestId>,
         origin: &crate::auth::Origin,
         name: &PersonName,
-        id: &IdNumber,
+        document: &Document,
         phone: &PhoneNumber,
     ) -> Result<VerificationView, IdentityError> {
         let now = self.clock.now();
         let user = &session.user_id;
-        let id_index = self.vault.blind_index("id_number", id.reveal());
+        crate::risk::ensure_not_frozen(self.freezes, user).await?;
+        let id_index = match document {
+            Document::ResidentId(id) => self.vault.blind_index("id_number", id.reveal()),
+            Document::Other { kind, number, .. } => self.vault.blind_index("document", &format!("{}:{number}", kind.as_str())),
+        };
         if let Some(current) = self.store.identity(user).await? {
             let key =
                 self.user_key(self.users.read_user(user, &self.audit(session, rid, "identity.read", now)).await?.and_then(|(_, k)| k))?;
@@ -215,9 +293,14 @@ impl Identities<'_> {
             id: format!("ver_{}", hex::encode(self.vault.rng().bytes16())),
             user_id: user.clone(),
             method: "three_elements_face".into(),
+            document_type: document.kind(),
+            birth_cipher: match document {
+                Document::Other { birth_date, .. } => Some(self.vault.seal(&key, BIRTH_CONTEXT, birth_date.to_string().as_bytes())?),
+                Document::ResidentId(_) => None,
+            },
             status: VerificationStatus::RequiresInput,
             name_cipher: self.vault.seal(&key, NAME_CONTEXT, name.reveal().as_bytes())?,
-            id_cipher: self.vault.seal(&key, ID_CONTEXT, id.reveal().as_bytes())?,
+            id_cipher: self.vault.seal(&key, ID_CONTEXT, document.number().as_bytes())?,
             id_index,
             reasons: Vec::new(),
             created_at: now,
@@ -297,16 +380,19 @@ impl Identities<'_> {
         };
         let corrupt = |e: String| CoreError::Store(StoreError::Corrupt(e));
         let name = PersonName::parse(&text(&v.name_cipher, NAME_CONTEXT)?).map_err(|e| corrupt(e.to_string()))?;
-        let id = IdNumber::parse(&text(&v.id_cipher, ID_CONTEXT)?, shanghai_today(now)).map_err(|e| corrupt(e.to_string()))?;
 
         let mut reasons = Vec::new();
-        let mut review = false;
-        match self.registry.check(&name, &id, phone).await? {
-            RegistryResult::Match => {}
-            RegistryResult::NameMismatch => reasons.push(VerificationReason::IdNumberMismatch),
-            RegistryResult::NotFound => reasons.push(VerificationReason::IdNumberNotFound),
-            RegistryResult::PhoneMismatch => reasons.push(VerificationReason::PhoneMismatch),
-            RegistryResult::Pending => review = true,
+        // Only resident ID cards are checked automatically; other documents always go to review.
+        let mut review = v.document_type != DocumentType::ResidentId;
+        if v.document_type == DocumentType::ResidentId {
+            let id = IdNumber::parse(&text(&v.id_cipher, ID_CONTEXT)?, shanghai_today(now)).map_err(|e| corrupt(e.to_string()))?;
+            match self.registry.check(&name, &id, phone).await? {
+                RegistryResult::Match => {}
+                RegistryResult::NameMismatch => reasons.push(VerificationReason::IdNumberMismatch),
+                RegistryResult::NotFound => reasons.push(VerificationReason::IdNumberNotFound),
+                RegistryResult::PhoneMismatch => reasons.push(VerificationReason::PhoneMismatch),
+                RegistryResult::Pending => review = true,
+            }
         }
         if reasons.is_empty() {
             match self.face.verify(user.as_str(), liveness_video).await? {
@@ -333,8 +419,12 @@ impl Identities<'_> {
             id_cipher: v.id_cipher.clone(),
             id_index: v.id_index.clone(),
             method: v.method.clone(),
+            document_type: v.document_type,
+            birth_cipher: v.birth_cipher.clone(),
             verified_at: now,
         });
+        let case = (status == VerificationStatus::Review)
+            .then(|| CaseRow::open(self.vault.rng(), CaseKind::Verification, user, &v.id, 2, self.review_sla, now));
         let previous = self.store.identity(user).await?;
         // Ciphertexts differ even for equal names (random nonces): compare clear names.
         let is_change = identity.is_some()
@@ -350,6 +440,7 @@ impl Identities<'_> {
             at: now,
             identity: identity.as_ref(),
             change: is_change.then_some(ChangeEvent::Changed { at: now }),
+            case: case.as_ref(),
             audit: &audit,
         };
         self.store.finish_verification(&finish).await?;
@@ -374,9 +465,22 @@ impl Identities<'_> {
         let id_text =
             String::from_utf8(key.open(ID_CONTEXT, &row.id_cipher).map_err(CoreError::from)?).map_err(|e| corrupt(e.to_string()))?;
         let today = shanghai_today(now);
-        let id = IdNumber::parse(&id_text, today).map_err(|e| corrupt(e.to_string()))?;
+        let birth = match &row.birth_cipher {
+            Some(c) => String::from_utf8(key.open(BIRTH_CONTEXT, c).map_err(CoreError::from)?)
+                .ok()
+                .and_then(|d| d.parse::<Date>().ok())
+                .ok_or_else(|| corrupt("birth date".into()))?,
+            None => IdNumber::parse(&id_text, today).map_err(|e| corrupt(e.to_string()))?.birth_date(),
+        };
         let name = PersonName::parse(&name).map_err(|e| corrupt(e.to_string()))?;
-        let age = id.age_on(today);
-        Ok(Some(IdentityView { name: name.masked(), id_number: id.masked(), verified_at: row.verified_at, age, minor: age < 18 }))
+        let age = idlink_domain::idnumber::age_on(birth, today);
+        Ok(Some(IdentityView {
+            name: name.masked(),
+            id_number: idlink_domain::mask_id_number(&id_text),
+            document_type: row.document_type,
+            verified_at: row.verified_at,
+            age,
+            minor: age < 18,
+        }))
     }
 }

@@ -79,7 +79,8 @@ pub async fn hash(policy: &PaymentPasswordPolicy, rng: &dyn Random, password: &s
         .map_err(|e| CoreError::Conflict(format!("hashing failed: {e}")))
 }
 
-async fn matches(phc: String, password: &str) -> bool {
+/// Checks a password against a PHC-format Argon2 hash, on a blocking thread.
+pub async fn matches(phc: String, password: &str) -> bool {
     let pw = password.to_owned();
     tokio::task::spawn_blocking(move || Argon2::default().verify_password(pw.as_bytes(), phc.as_str()).is_ok()).await.unwrap_or(false)
 }

@@ -130,6 +130,9 @@ pub trait Store:
     + crate::payment::PaymentPasswordStore
     + crate::stepup::StepUpStore
     + crate::identity::IdentityStore
+    + crate::operators::OperatorStore
+    + crate::reviews::ReviewStore
+    + crate::risk::FreezeStore
 {
 }
 impl<T> Store for T where
@@ -143,5 +146,8 @@ impl<T> Store for T where
         + crate::payment::PaymentPasswordStore
         + crate::stepup::StepUpStore
         + crate::identity::IdentityStore
+        + crate::operators::OperatorStore
+        + crate::reviews::ReviewStore
+        + crate::risk::FreezeStore
 {
 }

@@ -37,7 +37,18 @@ pub enum SecurityError {
     #[error("no such device")]
     UnknownDevice,
     #[error(transparent)]
+    Frozen(#[from] crate::risk::Frozen),
+    #[error(transparent)]
     Auth(#[from] AuthError),
+}
+
+impl From<crate::risk::RiskFailure> for SecurityError {
+    fn from(e: crate::risk::RiskFailure) -> Self {
+        match e {
+            crate::risk::RiskFailure::Frozen(f) => SecurityError::Frozen(f),
+            crate::risk::RiskFailure::Store(s) => s.into(),
+        }
+    }
 }
 
 impl From<CoreError> for SecurityError {
@@ -58,6 +69,7 @@ pub struct Security<'a> {
     pub passwords: &'a dyn PaymentPasswordStore,
     pub step_ups: &'a dyn StepUpStore,
     pub audits: &'a dyn AuditStore,
+    pub freezes: &'a dyn crate::risk::FreezeStore,
     pub face: &'a dyn FaceVerifier,
     pub rng: Arc<dyn Random>,
     pub clock: &'a dyn Clock,
@@ -133,6 +145,7 @@ impl Security<'_> {
         if !stepup::valid_operation(operation) {
             return Err(SecurityError::BadOperation(operation.to_owned()));
         }
+        crate::risk::ensure_not_frozen(self.freezes, &actor.session.user_id).await?;
         let now = self.clock.now();
         let name = actor.name();
         let attempt = Attempt { user: &actor.session.user_id, actor: &name, request_id: actor.request_id, at: now };
@@ -183,6 +196,7 @@ impl Security<'_> {
     ) -> Result<StepUp, SecurityError> {
         let now = self.clock.now();
         let user = &actor.session.user_id;
+        crate::risk::ensure_not_frozen(self.freezes, user).await?;
         let c = self.step_ups.take_biometric_challenge(challenge_id, user, now).await?.ok_or(SecurityError::BiometricRefused)?;
         let devices = self.auth.store.devices(user).await?;
         let key = devices.iter().find(|d| d.id == c.device_id && d.id == actor.session.device_id).and_then(|d| d.public_key.clone());
@@ -199,6 +213,7 @@ impl Security<'_> {
     /// for `device.make_primary` on that device.
     pub async fn make_primary(&self, actor: &Actor<'_>, device_id: &str, step_up: Option<&str>) -> Result<(), SecurityError> {
         let user = &actor.session.user_id;
+        crate::risk::ensure_not_frozen(self.freezes, user).await?;
         let binding = Binding { user, operation: "device.make_primary", resource: device_id };
         let Some(token) = step_up else { return Err(SecurityError::StepUpRequired) };
         if !stepup::spend(self.step_ups, self.clock, token, &binding).await? {

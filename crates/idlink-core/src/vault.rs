@@ -70,6 +70,12 @@ impl Vault {
         Ok(changed)
     }
 
+    /// A system data key by id (`sys-…`), created on first use.
+    pub async fn system_data_key(&self, keys: &dyn KeyStore, id: &str) -> Result<DataKey, CoreError> {
+        let ring = self.ring();
+        Self::system_key(&ring, keys, self.rng.as_ref(), id).await
+    }
+
     async fn system_key(ring: &MasterKeyring, keys: &dyn KeyStore, rng: &dyn Random, id: &str) -> Result<DataKey, CoreError> {
         let wrapped = match keys.wrapped_key(id).await? {
             Some(w) => w,

@@ -19,6 +19,7 @@ pub mod national;
 pub mod random;
 pub mod shamir;
 pub mod signing;
+pub mod totp;
 
 pub use aead::{Algorithm, CryptoError};
 pub use blind_index::BlindIndexKey;

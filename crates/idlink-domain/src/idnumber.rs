@@ -27,6 +27,15 @@ fn division_codes() -> &'static HashSet<u32> {
     })
 }
 
+/// Full years from `birth` to `today` (a birthday counts on its day).
+pub fn age_on(birth: Date, today: Date) -> i16 {
+    let mut age = today.year() - birth.year();
+    if (today.month(), today.day()) < (birth.month(), birth.day()) {
+        age -= 1;
+    }
+    age
+}
+
 /// Whether `code` appears in the GB/T 2260 history.
 pub fn is_division_code(code: &str) -> bool {
     code.len() == 6 && code.parse::<u32>().is_ok_and(|c| division_codes().contains(&c))
@@ -104,11 +113,7 @@ impl IdNumber {
 
     /// Full years of age on `today`.
     pub fn age_on(&self, today: Date) -> i16 {
-        let mut age = today.year() - self.birth.year();
-        if (today.month(), today.day()) < (self.birth.month(), self.birth.day()) {
-            age -= 1;
-        }
-        age
+        age_on(self.birth, today)
     }
 
     /// The clear number. Call only to encrypt it, index it or send it to the registry.

@@ -15,6 +15,7 @@ pub mod money;
 pub mod name;
 pub mod phone;
 pub mod pii;
+pub mod risk;
 pub mod verification;
 
 pub use idnumber::{IdNumber, IdNumberError};

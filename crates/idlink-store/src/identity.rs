@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 use idlink_core::audit::AuditEntry;
-use idlink_core::identity::{Finish, IdentityRow, IdentityStore, VerificationRow};
+use idlink_core::identity::{DocumentType, Finish, IdentityRow, IdentityStore, VerificationRow};
 use idlink_core::ports::StoreError;
 use idlink_domain::UserId;
 use idlink_domain::change_limits::ChangeEvent;
@@ -13,6 +13,7 @@ use sqlx::any::AnyRow;
 
 use crate::SqlStore;
 use crate::audit::append_in;
+use crate::reviews::open_case_in;
 use crate::rows::{micros, store_err, timestamp};
 
 fn reasons_text(r: &[VerificationReason]) -> String {
@@ -27,6 +28,8 @@ fn verification(r: &AnyRow) -> Result<VerificationRow, StoreError> {
         id: r.try_get("id").map_err(store_err)?,
         user_id: UserId::parse(&user).map_err(|e| StoreError::Corrupt(e.to_string()))?,
         method: r.try_get("method").map_err(store_err)?,
+        document_type: document_type(r)?,
+        birth_cipher: r.try_get("birth_cipher").map_err(store_err)?,
         status: VerificationStatus::parse(&status).ok_or_else(|| StoreError::Corrupt(format!("status {status}")))?,
         name_cipher: r.try_get("name_cipher").map_err(store_err)?,
         id_cipher: r.try_get("id_cipher").map_err(store_err)?,
@@ -41,6 +44,11 @@ fn verification(r: &AnyRow) -> Result<VerificationRow, StoreError> {
     })
 }
 
+fn document_type(r: &AnyRow) -> Result<DocumentType, StoreError> {
+    let d: String = r.try_get("document_type").map_err(store_err)?;
+    DocumentType::parse(&d).ok_or_else(|| StoreError::Corrupt(format!("document type {d}")))
+}
+
 fn identity(r: &AnyRow) -> Result<IdentityRow, StoreError> {
     let user: String = r.try_get("user_id").map_err(store_err)?;
     Ok(IdentityRow {
@@ -49,6 +57,8 @@ fn identity(r: &AnyRow) -> Result<IdentityRow, StoreError> {
         id_cipher: r.try_get("id_cipher").map_err(store_err)?,
         id_index: r.try_get("id_index").map_err(store_err)?,
         method: r.try_get("method").map_err(store_err)?,
+        document_type: document_type(r)?,
+        birth_cipher: r.try_get("birth_cipher").map_err(store_err)?,
         verified_at: timestamp(r.try_get("verified_at").map_err(store_err)?)?,
     })
 }
@@ -58,8 +68,8 @@ impl IdentityStore for SqlStore {
     async fn insert_verification(&self, v: &VerificationRow, audit: &AuditEntry) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
         sqlx::query(
-            "INSERT INTO verifications (id, user_id, method, status, name_cipher, id_cipher, id_index, reasons, created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+            "INSERT INTO verifications (id, user_id, method, status, name_cipher, id_cipher, id_index, reasons, created_at, updated_at, document_type, birth_cipher)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
         )
         .bind(&v.id)
         .bind(v.user_id.as_str())
@@ -71,6 +81,8 @@ impl IdentityStore for SqlStore {
         .bind(reasons_text(&v.reasons))
         .bind(micros(v.created_at))
         .bind(micros(v.updated_at))
+        .bind(v.document_type.as_str())
+        .bind(v.birth_cipher.as_deref())
         .execute(&mut *tx)
         .await
         .map_err(store_err)?;
@@ -80,7 +92,7 @@ impl IdentityStore for SqlStore {
 
     async fn verification(&self, id: &str, user: &UserId) -> Result<Option<VerificationRow>, StoreError> {
         sqlx::query(
-            "SELECT id, user_id, method, status, name_cipher, id_cipher, id_index, reasons, created_at, updated_at
+            "SELECT id, user_id, method, status, name_cipher, id_cipher, id_index, reasons, created_at, updated_at, document_type, birth_cipher
              FROM verifications WHERE id = $1 AND user_id = $2",
         )
         .bind(id)
@@ -132,9 +144,11 @@ impl IdentityStore for SqlStore {
         }
         if let Some(i) = f.identity {
             sqlx::query(
-                "INSERT INTO identities (user_id, name_cipher, id_cipher, id_index, method, verified_at) VALUES ($1, $2, $3, $4, $5, $6)
+                "INSERT INTO identities (user_id, name_cipher, id_cipher, id_index, method, verified_at, document_type, birth_cipher)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
                  ON CONFLICT (user_id) DO UPDATE SET name_cipher = excluded.name_cipher, id_cipher = excluded.id_cipher,
-                     id_index = excluded.id_index, method = excluded.method, verified_at = excluded.verified_at",
+                     id_index = excluded.id_index, method = excluded.method, verified_at = excluded.verified_at,
+                     document_type = excluded.document_type, birth_cipher = excluded.birth_cipher",
             )
             .bind(i.user_id.as_str())
             .bind(&i.name_cipher)
@@ -142,6 +156,8 @@ impl IdentityStore for SqlStore {
             .bind(&i.id_index)
             .bind(&i.method)
             .bind(micros(i.verified_at))
+            .bind(i.document_type.as_str())
+            .bind(i.birth_cipher.as_deref())
             .execute(&mut *tx)
             .await
             .map_err(store_err)?;
@@ -154,12 +170,17 @@ impl IdentityStore for SqlStore {
                     .map_err(store_err)?;
             }
         }
+        if let Some(c) = f.case {
+            open_case_in(&mut tx, c).await?;
+        }
         append_in(&mut tx, f.audit).await?;
         tx.commit().await.map_err(store_err)
     }
 
     async fn identity(&self, user: &UserId) -> Result<Option<IdentityRow>, StoreError> {
-        sqlx::query("SELECT user_id, name_cipher, id_cipher, id_index, method, verified_at FROM identities WHERE user_id = $1")
+        sqlx::query(
+            "SELECT user_id, name_cipher, id_cipher, id_index, method, verified_at, document_type, birth_cipher FROM identities WHERE user_id = $1",
+        )
             .bind(user.as_str())
             .fetch_optional(&self.reader)
             .await

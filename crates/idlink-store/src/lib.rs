@@ -16,6 +16,7 @@
 mod audit;
 mod identity;
 mod login;
+mod reviews;
 mod rows;
 mod security;
 mod store;

@@ -22,7 +22,43 @@ pub struct Config {
     pub payment_password: PaymentPassword,
     pub step_up: StepUp,
     pub identity: Identity,
+    pub review: Review,
+    pub risk: Risk,
     pub log: Log,
+}
+
+/// The review queue (SPEC ID3, ID8, OP1).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Review {
+    pub verification_sla_hours: i64,
+    pub freeze_sla_secs: i64,
+    pub operator_session_hours: i64,
+    /// How often open cases are checked against their SLA (`idlink_review_sla_breached`).
+    pub sla_check_secs: u64,
+}
+
+impl Default for Review {
+    fn default() -> Self {
+        Self { verification_sla_hours: 72, freeze_sla_secs: 300, operator_session_hours: 8, sla_check_secs: 15 }
+    }
+}
+
+/// Risk rules (SPEC ID8): score thresholds.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Risk {
+    pub step_up_at: u32,
+    pub freeze_at: u32,
+    pub burst_logins_per_hour: u32,
+    pub failed_attempts: u32,
+}
+
+impl Default for Risk {
+    fn default() -> Self {
+        let d = idlink_domain::risk::RiskPolicy::default();
+        Self { step_up_at: d.step_up_at, freeze_at: d.freeze_at, burst_logins_per_hour: d.burst, failed_attempts: d.failures }
+    }
 }
 
 /// Real-name change limits (SPEC ID5).
@@ -358,6 +394,16 @@ impl Config {
         }
         if self.identity.changes_per_year == 0 || self.identity.min_days_between_changes < 0 || self.identity.cooling_off_days < 0 {
             bail!("configuration key `identity.*`: changes_per_year ≥ 1 and day counts ≥ 0");
+        }
+        if self.review.sla_check_secs == 0
+            || self.review.verification_sla_hours <= 0
+            || self.review.freeze_sla_secs <= 0
+            || self.review.operator_session_hours <= 0
+        {
+            bail!("configuration key `review.*`: SLAs and session lifetimes must be positive");
+        }
+        if self.risk.step_up_at == 0 || self.risk.freeze_at < self.risk.step_up_at {
+            bail!("configuration key `risk.freeze_at`: must be at least `risk.step_up_at`, which must be at least 1");
         }
         if self.connectors.breaker_failures == 0 {
             bail!("configuration key `connectors.breaker_failures`: must be at least 1");

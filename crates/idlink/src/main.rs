@@ -45,6 +45,21 @@ enum Command {
     /// Host-app API keys.
     #[command(subcommand)]
     Apikey(ApikeyCommand),
+    /// Operator accounts (reviewers, auditors, admins).
+    #[command(subcommand)]
+    Operator(OperatorCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum OperatorCommand {
+    /// Create an operator; prints the password and the TOTP secret once.
+    Create {
+        #[arg(long)]
+        username: String,
+        /// Comma-separated: reviewer, auditor, admin.
+        #[arg(long, value_delimiter = ',')]
+        roles: Vec<String>,
+    },
 }
 
 #[derive(Debug, Args, Default)]
@@ -169,6 +184,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Audit(cmd) => audit(&config, &rt, cmd).await,
         Command::Keys(cmd) => keys(&config, &rt, cmd).await,
         Command::Apikey(cmd) => apikey(&config, &rt, cmd).await,
+        Command::Operator(cmd) => operator(&config, &rt, cmd).await,
     }
 }
 
@@ -342,6 +358,42 @@ async fn apikey(config: &Config, rt: &Runtime, cmd: ApikeyCommand) -> Result<Exi
                 println!("{id} does not exist or is revoked already");
                 Ok(ExitCode::from(1))
             }
+        }
+    }
+}
+
+async fn operator(config: &Config, rt: &Runtime, cmd: OperatorCommand) -> Result<ExitCode> {
+    let store = serve::open_store(config).await?;
+    let vault = serve::open_vault(config, &store, rt).await?;
+    match cmd {
+        OperatorCommand::Create { username, roles } => {
+            let roles = roles
+                .iter()
+                .map(|r| {
+                    idlink_core::operators::Role::parse(r.trim())
+                        .ok_or_else(|| anyhow::anyhow!("unknown role `{r}`; roles: reviewer, auditor, admin"))
+                })
+                .collect::<Result<Vec<_>>>()?;
+            if roles.is_empty() {
+                bail!("give at least one role with --roles (reviewer, auditor, admin)");
+            }
+            let policy = serve::password_policy(config);
+            let ops = idlink_core::operators::Operators {
+                store: &store,
+                keys: &store,
+                audits: &store,
+                vault: &vault,
+                clock: rt.clock.as_ref(),
+                password_policy: &policy,
+                session_ttl: jiff::SignedDuration::from_hours(config.review.operator_session_hours),
+            };
+            let new = ops.create(&username, &roles, "cli").await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!("operator:  {} ({})", new.row.username, new.row.id);
+            println!("password:  {}", new.password);
+            println!("totp:      {}", idlink_crypto::totp::to_base32(&new.totp_secret));
+            println!("enrol:     {}", idlink_crypto::totp::provisioning_uri("idlink", &new.row.username, &new.totp_secret));
+            eprintln!("the password and TOTP secret are shown once: hand them to the operator over a secure channel");
+            Ok(ExitCode::SUCCESS)
         }
     }
 }

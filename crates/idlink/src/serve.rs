@@ -46,6 +46,16 @@ pub fn algorithm(c: &Config) -> Algorithm {
     }
 }
 
+/// The Argon2id cost and lockout of `[payment_password]` (also used for operator passwords).
+pub fn password_policy(config: &Config) -> idlink_core::payment::PaymentPasswordPolicy {
+    idlink_core::payment::PaymentPasswordPolicy {
+        memory_kib: config.payment_password.memory_kib,
+        iterations: config.payment_password.iterations,
+        parallelism: config.payment_password.parallelism,
+        max_failures: config.payment_password.max_failures,
+    }
+}
+
 /// Connects to the configured database and applies pending migrations.
 pub async fn open_store(config: &Config) -> Result<SqlStore> {
     let url = config.database_url()?;
@@ -268,13 +278,19 @@ pub async fn start(config: &Config, rt: Runtime) -> Result<Running> {
         face: Arc::new(FaceChecks(institutions.clone())),
         registry: Arc::new(RegistryChecks(institutions.clone())),
         change_policy: config.identity.policy(),
-        auth_policy: config.login.policy(),
-        password_policy: idlink_core::payment::PaymentPasswordPolicy {
-            memory_kib: config.payment_password.memory_kib,
-            iterations: config.payment_password.iterations,
-            parallelism: config.payment_password.parallelism,
-            max_failures: config.payment_password.max_failures,
+        risk_policy: idlink_domain::risk::RiskPolicy {
+            step_up_at: config.risk.step_up_at,
+            freeze_at: config.risk.freeze_at,
+            burst: config.risk.burst_logins_per_hour,
+            failures: config.risk.failed_attempts,
         },
+        review: idlink_api::state::ReviewSettings {
+            verification_sla: jiff::SignedDuration::from_hours(config.review.verification_sla_hours),
+            freeze_sla: jiff::SignedDuration::from_secs(config.review.freeze_sla_secs),
+            operator_session_ttl: jiff::SignedDuration::from_hours(config.review.operator_session_hours),
+        },
+        auth_policy: config.login.policy(),
+        password_policy: password_policy(config),
         step_up_policy: idlink_core::stepup::StepUpPolicy {
             ttl: jiff::SignedDuration::from_secs(i64::try_from(config.step_up.ttl_secs).unwrap_or(120)),
         },
@@ -293,6 +309,8 @@ pub async fn start(config: &Config, rt: Runtime) -> Result<Running> {
     }));
 
     tasks.push(tokio::spawn(reload_keyring(vault.clone(), stop_rx.clone())));
+    let every = Duration::from_secs(config.review.sla_check_secs);
+    tasks.push(tokio::spawn(review_sla_metrics(store.clone(), rt.clock.clone(), every, stop_rx.clone())));
     tasks.push(tokio::spawn(checkpoints(
         store.clone(),
         vault.clone(),
@@ -317,6 +335,31 @@ async fn reload_keyring(vault: Arc<Vault>, mut stop: watch::Receiver<bool>) {
             Ok(true) => tracing::info!(active = %vault.ring().active().id, "master keyring reloaded"),
             Ok(false) => {}
             Err(e) => tracing::warn!(error = %e, "master keyring reload failed; keeping the loaded one"),
+        }
+    }
+}
+
+/// Publishes open review cases past their SLA as `idlink_review_sla_breached{kind}`
+/// and logs them, every `review.sla_check_secs`.
+async fn review_sla_metrics(store: SqlStore, clock: Arc<dyn Clock>, every: Duration, mut stop: watch::Receiver<bool>) {
+    use idlink_core::reviews::{CaseKind, ReviewStore};
+    let mut tick = tokio::time::interval(every);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stop.wait_for(|s| *s) => break,
+        }
+        match store.sla_breaches(clock.now()).await {
+            Ok(counts) => {
+                for kind in [CaseKind::Verification, CaseKind::RiskFreeze] {
+                    let n = counts.iter().find(|(k, _)| *k == kind).map_or(0, |(_, n)| *n);
+                    metrics::gauge!("idlink_review_sla_breached", "kind" => kind.as_str()).set(n as f64);
+                    if n > 0 {
+                        tracing::warn!(kind = kind.as_str(), open_cases_past_sla = n, "review SLA breached");
+                    }
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "review SLA check failed"),
         }
     }
 }

@@ -117,6 +117,8 @@ pub struct Session {
     pub expires_at: String,
     /// When `status` is `device_check_required`: the second code was sent for this challenge.
     pub device_check: Option<Challenge>,
+    /// The risk rules' decision on this login: `allow`, `step_up` or `freeze` (sensitive operations refused until reviewed).
+    pub risk: String,
 }
 
 struct LoginFields<'a> {
@@ -193,7 +195,22 @@ pub async fn login(
     } else {
         None
     };
+    let failures =
+        state.store.payment_password(&out.session.user_id).await.map_err(crate::routes::store_problem)?.map_or(0, |p| p.failures);
+    let risk = state.risk();
+    let signals = risk
+        .login_signals(&out.session.user_id, out.session.status == SessionStatus::DeviceCheckRequired, failures)
+        .await
+        .map_err(crate::routes::store_problem)?;
+    let decision =
+        risk.assess(&out.session.user_id, &signals, "login", request_id.as_deref()).await.map_err(crate::routes::store_problem)?;
     let session = Session {
+        risk: match decision {
+            idlink_domain::risk::RiskDecision::Allow => "allow",
+            idlink_domain::risk::RiskDecision::StepUp => "step_up",
+            idlink_domain::risk::RiskDecision::Freeze => "freeze",
+        }
+        .to_owned(),
         status: out.session.status.as_str().to_owned(),
         session_token: out.token,
         user_id: out.session.user_id.to_string(),

@@ -11,7 +11,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use idlink_core::auth::Origin;
-use idlink_core::identity::{IdentityError, Submission, VerificationView, shanghai_today};
+use idlink_core::identity::{Document, DocumentType, IdentityError, Submission, VerificationView, shanghai_today};
 use idlink_core::security::SecurityError;
 use idlink_core::users::{self, Caller};
 use idlink_domain::change_limits::ChangeRule;
@@ -40,6 +40,7 @@ fn identity_problem(e: IdentityError) -> Problem {
             .detail(format!("The identity registry is unavailable. Retry in {} s.", u.retry_after_secs))
             .retry_after(u.retry_after_secs),
         IdentityError::Face(u) => security_problem(SecurityError::FaceUnavailable(u)),
+        IdentityError::Frozen(f) => crate::routes::security::frozen_problem(&f),
         IdentityError::Auth(e) => auth_problem(e),
     }
 }
@@ -86,9 +87,15 @@ pub struct StartVerification {
     /// As on the ID card: Chinese characters (with · for minority names).
     #[schema(example = "张三")]
     name: String,
-    /// 18-character resident ID number.
+    /// 18-character resident ID number (for `resident_id`).
     #[schema(example = "11010519491231002X")]
-    id_number: String,
+    id_number: Option<String>,
+    /// `resident_id` (default, verified automatically), or `passport`, `hk_macau_permit`, `taiwan_permit` (operator review, two steps).
+    document_type: Option<String>,
+    /// The document's number, for documents other than the resident ID.
+    document_number: Option<String>,
+    /// YYYY-MM-DD as printed, for documents other than the resident ID.
+    birth_date: Option<String>,
 }
 
 async fn phone_of(state: &AppState, s: &UserSession, rid: Option<&RequestId>) -> Result<idlink_domain::PhoneNumber, Problem> {
@@ -119,19 +126,54 @@ pub async fn start(
             None
         }
     });
-    let id = f.required_str("id_number").and_then(|n| match IdNumber::parse(n, today) {
-        Ok(n) => Some(n),
-        Err(e) => {
-            f.invalid("id_number", "invalid_id_number", format!("{e}."));
+    let document_type = match f.optional_str("document_type") {
+        None => Some(DocumentType::ResidentId),
+        Some(t) => DocumentType::parse(t).or_else(|| {
+            f.invalid(
+                "document_type",
+                "invalid_document_type",
+                "`document_type` is resident_id, passport, hk_macau_permit or taiwan_permit.",
+            );
             None
+        }),
+    };
+    let document = match document_type {
+        Some(DocumentType::ResidentId) => f.required_str("id_number").and_then(|n| match IdNumber::parse(n, today) {
+            Ok(n) => Some(Document::ResidentId(n)),
+            Err(e) => {
+                f.invalid("id_number", "invalid_id_number", format!("{e}."));
+                None
+            }
+        }),
+        Some(kind) => {
+            let number = f.required_str("document_number");
+            if number.is_some_and(|n| n.len() < 5 || n.len() > 20 || !n.bytes().all(|b| b.is_ascii_alphanumeric())) {
+                f.invalid(
+                    "document_number",
+                    "invalid_document_number",
+                    "`document_number` is 5 to 20 letters and digits, as printed on the document.",
+                );
+            }
+            let birth = f.required_str("birth_date").and_then(|d| match d.parse::<jiff::civil::Date>() {
+                Ok(d) if d <= today => Some(d),
+                _ => {
+                    f.invalid("birth_date", "invalid_birth_date", "`birth_date` is a past date written YYYY-MM-DD.");
+                    None
+                }
+            });
+            match (number, birth) {
+                (Some(n), Some(b)) => Some(Document::Other { kind, number: n.to_ascii_uppercase(), birth_date: b }),
+                _ => None,
+            }
         }
-    });
+        None => None,
+    };
     f.finish()?;
-    let (Some(name), Some(id)) = (name, id) else { return Err(Problem::new("internal_error")) };
+    let (Some(name), Some(document)) = (name, document) else { return Err(Problem::new("internal_error")) };
     let rid = request_id.as_deref();
     let phone = phone_of(&state, &session, rid).await?;
     let origin = Origin { actor: format!("user:{}", session.0.user_id), client_ip: ip.0, request_id: rid.cloned() };
-    let view = state.identities().start(&session.0, rid, &origin, &name, &id, &phone).await.map_err(identity_problem)?;
+    let view = state.identities().start(&session.0, rid, &origin, &name, &document, &phone).await.map_err(identity_problem)?;
     let expires = state.clock.now().checked_add(state.auth_policy.code_ttl).ok().map(|t| t.to_string());
     Ok((StatusCode::CREATED, Json(Verification::from_view(view, expires))).into_response())
 }
@@ -200,6 +242,8 @@ pub async fn get_verification(
 pub struct Identity {
     /// Masked: first character only.
     pub name: String,
+    /// `resident_id`, `passport`, `hk_macau_permit` or `taiwan_permit`.
+    pub document_type: String,
     /// Masked: first 3 and last 4 characters.
     pub id_number: String,
     pub verified_at: String,
@@ -220,7 +264,14 @@ pub async fn identity(
 ) -> Result<Json<Identity>, Problem> {
     let view = state.identities().identity(&session.0, request_id.as_deref()).await.map_err(identity_problem)?;
     let v = view.ok_or_else(|| Problem::new("identity_not_verified"))?;
-    Ok(Json(Identity { name: v.name, id_number: v.id_number, verified_at: v.verified_at.to_string(), age: v.age, minor: v.minor }))
+    Ok(Json(Identity {
+        name: v.name,
+        document_type: v.document_type.as_str().to_owned(),
+        id_number: v.id_number,
+        verified_at: v.verified_at.to_string(),
+        age: v.age,
+        minor: v.minor,
+    }))
 }
 
 #[derive(Debug, Serialize, ToSchema)]

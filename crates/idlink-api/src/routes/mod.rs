@@ -6,6 +6,7 @@ pub mod auth;
 pub mod health;
 pub mod identity;
 pub mod me;
+pub mod operator;
 pub mod security;
 pub mod users;
 

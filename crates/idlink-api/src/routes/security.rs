@@ -43,8 +43,16 @@ pub fn security_problem(e: SecurityError) -> Problem {
         )]),
         SecurityError::StepUpRequired => Problem::new("step_up_required"),
         SecurityError::UnknownDevice => Problem::new("device_not_found"),
+        SecurityError::Frozen(f) => frozen_problem(&f),
         SecurityError::Auth(e) => auth_problem(e),
     }
+}
+
+pub fn frozen_problem(f: &idlink_core::risk::Frozen) -> Problem {
+    Problem::new("account_frozen").detail(format!(
+        "The account is frozen for a risk review (case {}). Sensitive operations are refused until two operators lift it.",
+        f.case_id
+    ))
 }
 
 fn actor<'a>(s: &'a UserSession, request_id: Option<&'a RequestId>) -> Actor<'a> {

@@ -11,6 +11,7 @@ mod idempotency;
 mod identity;
 mod login;
 mod operations;
+mod reviews;
 mod security;
 mod users;
 

@@ -1,0 +1,256 @@
+//! `/v1/operator`: operator sign-in and the review queue (SPEC P5, OP1,
+//! ID3, ID8). Operators authenticate with their own session
+//! (`Idlink-Operator` header), never with host-app API keys.
+
+use crate::extract::{Fields, JsonObject};
+use crate::problem::Problem;
+use crate::routes::{core_problem, store_problem};
+use crate::state::AppState;
+use axum::Json;
+use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use axum::response::{IntoResponse, Response};
+use idlink_core::operators::{OperatorError, OperatorRow, Role, require};
+use idlink_core::reviews::{CaseKind, CaseRow, CaseStatus, ReviewError};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+pub const OPERATOR_HEADER: &str = "idlink-operator";
+
+fn operator_problem(e: OperatorError) -> Problem {
+    match e {
+        OperatorError::BadCredentials => Problem::new("operator_sign_in_failed"),
+        OperatorError::SessionInvalid => Problem::new("operator_session_invalid"),
+        OperatorError::RoleRequired(role) => Problem::new("operator_role_required").detail(format!("This action needs the `{role}` role.")),
+        OperatorError::BadUsername | OperatorError::UsernameTaken => Problem::new("validation_failed").detail(format!("{e}.")),
+        OperatorError::Core(e) => core_problem(e),
+    }
+}
+
+fn review_problem(e: ReviewError) -> Problem {
+    match e {
+        ReviewError::NotFound => Problem::new("case_not_found"),
+        ReviewError::Closed => Problem::new("case_closed"),
+        ReviewError::SameOperator => Problem::new("second_operator_required"),
+        ReviewError::Operator(e) => operator_problem(e),
+        ReviewError::Store(e) => store_problem(e),
+    }
+}
+
+/// The signed-in operator.
+#[derive(Debug, Clone)]
+pub struct OperatorAuth(pub OperatorRow);
+
+impl FromRequestParts<AppState> for OperatorAuth {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Problem> {
+        let token =
+            parts.headers.get(OPERATOR_HEADER).and_then(|v| v.to_str().ok()).ok_or_else(|| Problem::new("operator_session_invalid"))?;
+        state.operators().authenticate(token).await.map(OperatorAuth).map_err(operator_problem)
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Operator {
+    pub id: String,
+    pub username: String,
+    pub roles: Vec<String>,
+}
+
+impl From<&OperatorRow> for Operator {
+    fn from(o: &OperatorRow) -> Self {
+        Self { id: o.id.clone(), username: o.username.clone(), roles: o.roles.iter().map(|r| r.as_str().to_owned()).collect() }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OperatorSession {
+    /// Send as `Idlink-Operator` on operator requests.
+    pub token: String,
+    pub operator: Operator,
+}
+
+/// Body of `POST /v1/operator/sessions`.
+#[derive(Debug, ToSchema)]
+#[allow(dead_code)]
+pub struct SignIn {
+    username: String,
+    password: String,
+    /// The 6-digit code from the authenticator app.
+    totp: String,
+}
+
+/// Operator sign-in: password + TOTP.
+#[utoipa::path(post, path = "/v1/operator/sessions", tag = "operators",
+    request_body = SignIn,
+    responses((status = 201, body = OperatorSession), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
+pub async fn sign_in(State(state): State<AppState>, body: JsonObject) -> Result<Response, Problem> {
+    let mut f = Fields::new(&body);
+    let username = f.required_str("username");
+    let password = f.required_str("password");
+    let totp = f.required_str("totp");
+    f.finish()?;
+    let (Some(username), Some(password), Some(totp)) = (username, password, totp) else { return Err(Problem::new("internal_error")) };
+    let now = state.clock.now();
+    let window = jiff::Timestamp::from_second(now.as_second() - now.as_second().rem_euclid(900)).unwrap_or(now);
+    let tries = state.store.hit_rate_limit(&format!("operator-sign-in:{username}"), window).await.map_err(store_problem)?;
+    if tries > 10 {
+        return Err(Problem::new("rate_limited").detail("Too many sign-in attempts for this operator; wait 15 minutes.").retry_after(900));
+    }
+    let (op, token) = state.operators().sign_in(username, password, totp).await.map_err(operator_problem)?;
+    Ok((StatusCode::CREATED, Json(OperatorSession { token, operator: Operator::from(&op) })).into_response())
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CaseDecision {
+    pub step: u32,
+    pub operator_id: String,
+    pub approve: bool,
+    pub note: String,
+    pub at: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Case {
+    pub id: String,
+    /// `verification` or `risk_freeze`.
+    pub kind: String,
+    pub subject_user_id: String,
+    /// The verification id, or the frozen user's id.
+    pub reference: String,
+    /// `open`, `approved` or `rejected`.
+    pub status: String,
+    pub steps_required: u32,
+    pub created_at: String,
+    pub sla_due_at: String,
+    pub first_response_at: Option<String>,
+    /// Open and past its first-response SLA.
+    pub sla_breached: bool,
+    pub decisions: Vec<CaseDecision>,
+}
+
+fn case_view(c: CaseRow, now: jiff::Timestamp) -> Case {
+    Case {
+        sla_breached: c.breached(now),
+        id: c.id,
+        kind: c.kind.as_str().to_owned(),
+        subject_user_id: c.subject.to_string(),
+        reference: c.reference,
+        status: c.status.as_str().to_owned(),
+        steps_required: c.steps_required,
+        created_at: c.created_at.to_string(),
+        sla_due_at: c.sla_due_at.to_string(),
+        first_response_at: c.first_response_at.map(|t| t.to_string()),
+        decisions: c
+            .decisions
+            .into_iter()
+            .map(|d| CaseDecision { step: d.step, operator_id: d.operator_id, approve: d.approve, note: d.note, at: d.at.to_string() })
+            .collect(),
+    }
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct CaseFilter {
+    /// `open` (default), `approved` or `rejected`.
+    status: Option<String>,
+    /// `verification` or `risk_freeze`.
+    kind: Option<String>,
+    /// Only cases past their SLA.
+    breached: Option<bool>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Cases {
+    pub cases: Vec<Case>,
+}
+
+/// The review queue, oldest first; `breached=true` lists SLA breaches.
+#[utoipa::path(get, path = "/v1/operator/reviews", tag = "operators",
+    params(CaseFilter, ("Idlink-Operator" = String, Header, description = "Operator session token.")),
+    responses((status = 200, body = Cases), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
+pub async fn list(
+    State(state): State<AppState>,
+    OperatorAuth(op): OperatorAuth,
+    Query(q): Query<CaseFilter>,
+) -> Result<Json<Cases>, Problem> {
+    if require(&op, Role::Reviewer).is_err() {
+        require(&op, Role::Auditor).map_err(operator_problem)?;
+    }
+    let status = match q.status.as_deref() {
+        None => CaseStatus::Open,
+        Some(s) => CaseStatus::parse(s).ok_or_else(|| {
+            Problem::validation(vec![crate::problem::FieldError::new(
+                "/query/status",
+                "invalid_status",
+                "`status` is open, approved or rejected.",
+            )])
+        })?,
+    };
+    let kind = match q.kind.as_deref() {
+        None => None,
+        Some(k) => Some(CaseKind::parse(k).ok_or_else(|| {
+            Problem::validation(vec![crate::problem::FieldError::new(
+                "/query/kind",
+                "invalid_kind",
+                "`kind` is verification or risk_freeze.",
+            )])
+        })?),
+    };
+    let now = state.clock.now();
+    let cases = state.store.cases(status, kind, 500).await.map_err(store_problem)?;
+    let cases = cases.into_iter().filter(|c| !q.breached.unwrap_or(false) || c.breached(now)).map(|c| case_view(c, now)).collect();
+    Ok(Json(Cases { cases }))
+}
+
+/// Claims a case: records the first response (the SLA clock stops).
+#[utoipa::path(post, path = "/v1/operator/reviews/{case_id}/claim", tag = "operators",
+    params(("case_id" = String, Path, description = "The case."), ("Idlink-Operator" = String, Header, description = "Operator session token.")),
+    responses((status = 200, body = Case), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
+pub async fn claim(State(state): State<AppState>, OperatorAuth(op): OperatorAuth, Path(id): Path<String>) -> Result<Json<Case>, Problem> {
+    let c = state.reviews().claim(&op, &id).await.map_err(review_problem)?;
+    Ok(Json(case_view(c, state.clock.now())))
+}
+
+/// Body of `POST /v1/operator/reviews/{case_id}/decisions`.
+#[derive(Debug, ToSchema)]
+#[allow(dead_code)]
+pub struct Decide {
+    /// `approve` or `reject`.
+    decision: String,
+    /// Why; kept with the case and in the audit log.
+    note: String,
+}
+
+/// Takes the next step of a case. Approval needs as many different operators as the case has steps.
+#[utoipa::path(post, path = "/v1/operator/reviews/{case_id}/decisions", tag = "operators",
+    request_body = Decide,
+    params(("case_id" = String, Path, description = "The case."), ("Idlink-Operator" = String, Header, description = "Operator session token.")),
+    responses((status = 200, body = Case), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
+pub async fn decide(
+    State(state): State<AppState>,
+    OperatorAuth(op): OperatorAuth,
+    Path(id): Path<String>,
+    body: JsonObject,
+) -> Result<Json<Case>, Problem> {
+    let mut f = Fields::new(&body);
+    let decision = f.required_str("decision");
+    let approve = match decision {
+        Some("approve") => Some(true),
+        Some("reject") => Some(false),
+        Some(_) => {
+            f.invalid("decision", "invalid_decision", "`decision` is approve or reject.");
+            None
+        }
+        None => None,
+    };
+    let note = f.required_str("note");
+    if note.is_some_and(|n| n.trim().is_empty() || n.chars().count() > 500) {
+        f.invalid("note", "invalid_note", "`note` says why, 1 to 500 characters.");
+    }
+    f.finish()?;
+    let (Some(approve), Some(note)) = (approve, note) else { return Err(Problem::new("internal_error")) };
+    let c = state.reviews().decide(&op, &id, approve, note.trim()).await.map_err(review_problem)?;
+    Ok(Json(case_view(c, state.clock.now())))
+}

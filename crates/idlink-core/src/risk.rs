@@ -1,0 +1,93 @@
+//! Risk freezes (SPEC ID8): the rules of `idlink_domain::risk` applied to
+//! real signals; a freeze blocks sensitive operations and opens a review
+//! case with a first-response SLA; lifting it takes two different operators.
+
+use crate::audit::{AuditEntry, Outcome};
+use crate::clock::Clock;
+use crate::ports::StoreError;
+use crate::reviews::{CaseKind, CaseRow};
+use async_trait::async_trait;
+use idlink_domain::risk::{self, RiskDecision, RiskPolicy, Signals};
+use idlink_domain::{RequestId, UserId};
+use jiff::{SignedDuration, Timestamp};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FreezeRow {
+    pub user_id: UserId,
+    pub reason: String,
+    pub frozen_at: Timestamp,
+    pub case_id: String,
+}
+
+#[async_trait]
+pub trait FreezeStore: Send + Sync {
+    /// The active freeze of the user, if any.
+    async fn active_freeze(&self, user: &UserId) -> Result<Option<FreezeRow>, StoreError>;
+    /// Freezes the user and opens the review case, unless already frozen; false then.
+    async fn freeze(&self, user: &UserId, reason: &str, case: &CaseRow, audit: &AuditEntry) -> Result<bool, StoreError>;
+    /// Sessions opened for the user since `since` (login bursts).
+    async fn sessions_since(&self, user: &UserId, since: Timestamp) -> Result<u32, StoreError>;
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the account is frozen pending review (case {case_id})")]
+pub struct Frozen {
+    pub case_id: String,
+}
+
+/// Refuses sensitive operations on a frozen account.
+pub async fn ensure_not_frozen(store: &dyn FreezeStore, user: &UserId) -> Result<(), RiskFailure> {
+    match store.active_freeze(user).await? {
+        Some(f) => Err(RiskFailure::Frozen(Frozen { case_id: f.case_id })),
+        None => Ok(()),
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RiskFailure {
+    #[error(transparent)]
+    Frozen(#[from] Frozen),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+pub struct Risk<'a> {
+    pub store: &'a dyn FreezeStore,
+    pub clock: &'a dyn Clock,
+    pub rng: &'a dyn idlink_crypto::Random,
+    pub policy: &'a RiskPolicy,
+    /// First-response target of freeze reviews (SPEC ID8: 5 minutes).
+    pub sla: SignedDuration,
+}
+
+impl Risk<'_> {
+    /// Scores `signals` for an action of `user`; freezes the account when the rules say so.
+    pub async fn assess(
+        &self,
+        user: &UserId,
+        signals: &Signals,
+        action: &str,
+        rid: Option<&RequestId>,
+    ) -> Result<RiskDecision, StoreError> {
+        let decision = risk::decide(self.policy, signals);
+        if decision == RiskDecision::Freeze {
+            let now = self.clock.now();
+            let (_, why) = risk::score(self.policy, signals);
+            let reason = format!("{action}: {}", why.join(", "));
+            let case = CaseRow::open(self.rng, CaseKind::RiskFreeze, user, user.as_str(), 2, self.sla, now);
+            let audit =
+                AuditEntry::new("system:risk", "account.freeze", reason.clone(), now).subject(user).request(rid).outcome(Outcome::Denied);
+            if self.store.freeze(user, &reason, &case, &audit).await? {
+                metrics::counter!("idlink_risk_freezes_total").increment(1);
+            }
+        }
+        Ok(decision)
+    }
+
+    /// Signals of a login: a new device, and a burst of logins in the last hour.
+    pub async fn login_signals(&self, user: &UserId, new_device: bool, failed_attempts: u32) -> Result<Signals, StoreError> {
+        let hour_ago = self.clock.now().checked_sub(SignedDuration::from_hours(1)).unwrap_or_else(|_| self.clock.now());
+        let recent_logins = self.store.sessions_since(user, hour_ago).await?;
+        Ok(Signals { new_device, failed_attempts, recent_logins, ..Signals::default() })
+    }
+}

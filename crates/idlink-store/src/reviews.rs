@@ -1,0 +1,370 @@
+//! Storage of operators, their sessions, review cases and freezes.
+
+use async_trait::async_trait;
+use idlink_core::audit::AuditEntry;
+use idlink_core::operators::{OperatorRow, OperatorSessionRow, OperatorStore, Role};
+use idlink_core::ports::StoreError;
+use idlink_core::reviews::{CaseKind, CaseRow, CaseStatus, Decision, ReviewStore};
+use idlink_domain::UserId;
+use jiff::Timestamp;
+use sqlx::any::AnyRow;
+use sqlx::{Any, Row, Transaction};
+
+use crate::SqlStore;
+use crate::audit::append_in;
+use crate::rows::{micros, store_err, timestamp};
+
+fn corrupt(what: &str, v: &str) -> StoreError {
+    StoreError::Corrupt(format!("{what} {v}"))
+}
+
+fn operator(r: &AnyRow) -> Result<OperatorRow, StoreError> {
+    let roles: String = r.try_get("roles").map_err(store_err)?;
+    Ok(OperatorRow {
+        id: r.try_get("id").map_err(store_err)?,
+        username: r.try_get("username").map_err(store_err)?,
+        password_hash: r.try_get("password_hash").map_err(store_err)?,
+        totp_cipher: r.try_get("totp_cipher").map_err(store_err)?,
+        roles: roles
+            .split(',')
+            .filter(|s| !s.is_empty())
+            .map(|s| Role::parse(s).ok_or_else(|| corrupt("role", s)))
+            .collect::<Result<_, _>>()?,
+        created_at: timestamp(r.try_get("created_at").map_err(store_err)?)?,
+    })
+}
+
+const OPERATOR_COLUMNS: &str = "id, username, password_hash, totp_cipher, roles, created_at";
+
+#[async_trait]
+impl OperatorStore for SqlStore {
+    async fn insert_operator(&self, op: &OperatorRow, audit: &AuditEntry) -> Result<(), StoreError> {
+        let mut tx = self.begin().await?;
+        sqlx::query("INSERT INTO operators (id, username, password_hash, totp_cipher, roles, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
+            .bind(&op.id)
+            .bind(&op.username)
+            .bind(&op.password_hash)
+            .bind(&op.totp_cipher)
+            .bind(op.roles.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(","))
+            .bind(micros(op.created_at))
+            .execute(&mut *tx)
+            .await
+            .map_err(store_err)?;
+        append_in(&mut tx, audit).await?;
+        tx.commit().await.map_err(store_err)
+    }
+
+    async fn operator_by_username(&self, username: &str) -> Result<Option<OperatorRow>, StoreError> {
+        sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {OPERATOR_COLUMNS} FROM operators WHERE username = $1")))
+            .bind(username)
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(store_err)?
+            .map(|r| operator(&r))
+            .transpose()
+    }
+
+    async fn operator(&self, id: &str) -> Result<Option<OperatorRow>, StoreError> {
+        sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {OPERATOR_COLUMNS} FROM operators WHERE id = $1")))
+            .bind(id)
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(store_err)?
+            .map(|r| operator(&r))
+            .transpose()
+    }
+
+    async fn insert_operator_session(&self, s: &OperatorSessionRow, audit: &AuditEntry) -> Result<(), StoreError> {
+        let mut tx = self.begin().await?;
+        sqlx::query("INSERT INTO operator_sessions (id, operator_id, secret_hash, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)")
+            .bind(&s.id)
+            .bind(&s.operator_id)
+            .bind(&s.secret_hash)
+            .bind(micros(s.created_at))
+            .bind(micros(s.expires_at))
+            .execute(&mut *tx)
+            .await
+            .map_err(store_err)?;
+        append_in(&mut tx, audit).await?;
+        tx.commit().await.map_err(store_err)
+    }
+
+    async fn operator_session(&self, id: &str) -> Result<Option<OperatorSessionRow>, StoreError> {
+        let row = sqlx::query("SELECT id, operator_id, secret_hash, created_at, expires_at FROM operator_sessions WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(store_err)?;
+        row.map(|r| {
+            Ok(OperatorSessionRow {
+                id: r.try_get("id").map_err(store_err)?,
+                operator_id: r.try_get("operator_id").map_err(store_err)?,
+                secret_hash: r.try_get("secret_hash").map_err(store_err)?,
+                created_at: timestamp(r.try_get("created_at").map_err(store_err)?)?,
+                expires_at: timestamp(r.try_get("expires_at").map_err(store_err)?)?,
+            })
+        })
+        .transpose()
+    }
+}
+
+/// Inserts a case inside another change's transaction.
+pub(crate) async fn open_case_in(tx: &mut Transaction<'static, Any>, c: &CaseRow) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO review_cases (id, kind, subject, reference, status, steps_required, created_at, sla_due_at, first_response_at, claimed_by)
+         VALUES ($1, $2, $3, $4, 'open', $5, $6, $7, NULL, NULL)",
+    )
+    .bind(&c.id)
+    .bind(c.kind.as_str())
+    .bind(c.subject.as_str())
+    .bind(&c.reference)
+    .bind(i64::from(c.steps_required))
+    .bind(micros(c.created_at))
+    .bind(micros(c.sla_due_at))
+    .execute(&mut **tx)
+    .await
+    .map_err(store_err)?;
+    Ok(())
+}
+
+const CASE_COLUMNS: &str = "id, kind, subject, reference, status, steps_required, created_at, sla_due_at, first_response_at";
+
+impl SqlStore {
+    async fn case_row(&self, r: &AnyRow) -> Result<CaseRow, StoreError> {
+        let id: String = r.try_get("id").map_err(store_err)?;
+        let kind: String = r.try_get("kind").map_err(store_err)?;
+        let status: String = r.try_get("status").map_err(store_err)?;
+        let subject: String = r.try_get("subject").map_err(store_err)?;
+        let steps: i64 = r.try_get("steps_required").map_err(store_err)?;
+        let first: Option<i64> = r.try_get("first_response_at").map_err(store_err)?;
+        let decisions = sqlx::query("SELECT step, operator_id, approve, note, at FROM review_decisions WHERE case_id = $1 ORDER BY step")
+            .bind(&id)
+            .fetch_all(&self.reader)
+            .await
+            .map_err(store_err)?
+            .iter()
+            .map(|d| {
+                let step: i64 = d.try_get("step").map_err(store_err)?;
+                let approve: i64 = d.try_get("approve").map_err(store_err)?;
+                Ok(Decision {
+                    step: u32::try_from(step).unwrap_or(u32::MAX),
+                    operator_id: d.try_get("operator_id").map_err(store_err)?,
+                    approve: approve != 0,
+                    note: d.try_get("note").map_err(store_err)?,
+                    at: timestamp(d.try_get("at").map_err(store_err)?)?,
+                })
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        Ok(CaseRow {
+            kind: CaseKind::parse(&kind).ok_or_else(|| corrupt("case kind", &kind))?,
+            status: CaseStatus::parse(&status).ok_or_else(|| corrupt("case status", &status))?,
+            subject: UserId::parse(&subject).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+            reference: r.try_get("reference").map_err(store_err)?,
+            steps_required: u32::try_from(steps).unwrap_or(u32::MAX),
+            created_at: timestamp(r.try_get("created_at").map_err(store_err)?)?,
+            sla_due_at: timestamp(r.try_get("sla_due_at").map_err(store_err)?)?,
+            first_response_at: first.map(timestamp).transpose()?,
+            decisions,
+            id,
+        })
+    }
+}
+
+/// What a finished case does to the state it reviewed.
+async fn apply_outcome(tx: &mut Transaction<'static, Any>, case: &CaseRow, outcome: CaseStatus, at: Timestamp) -> Result<(), StoreError> {
+    match (case.kind, outcome) {
+        (CaseKind::Verification, CaseStatus::Approved) => {
+            sqlx::query(
+                "INSERT INTO identities (user_id, name_cipher, id_cipher, id_index, method, verified_at, document_type, birth_cipher)
+                 SELECT user_id, name_cipher, id_cipher, id_index, method, $2, document_type, birth_cipher FROM verifications WHERE id = $1
+                 ON CONFLICT (user_id) DO UPDATE SET name_cipher = excluded.name_cipher, id_cipher = excluded.id_cipher,
+                     id_index = excluded.id_index, method = excluded.method, verified_at = excluded.verified_at,
+                     document_type = excluded.document_type, birth_cipher = excluded.birth_cipher",
+            )
+            .bind(&case.reference)
+            .bind(micros(at))
+            .execute(&mut **tx)
+            .await
+            .map_err(store_err)?;
+            set_verification(tx, &case.reference, "verified", at).await
+        }
+        (CaseKind::Verification, _) => set_verification(tx, &case.reference, "rejected", at).await,
+        (CaseKind::RiskFreeze, CaseStatus::Approved) => {
+            sqlx::query("UPDATE freezes SET status = 'lifted', lifted_at = $2 WHERE user_id = $1 AND status = 'frozen'")
+                .bind(case.subject.as_str())
+                .bind(micros(at))
+                .execute(&mut **tx)
+                .await
+                .map_err(store_err)?;
+            Ok(())
+        }
+        (CaseKind::RiskFreeze, _) => Ok(()),
+    }
+}
+
+async fn set_verification(tx: &mut Transaction<'static, Any>, id: &str, status: &str, at: Timestamp) -> Result<(), StoreError> {
+    sqlx::query("UPDATE verifications SET status = $1, updated_at = $2 WHERE id = $3 AND status = 'review'")
+        .bind(status)
+        .bind(micros(at))
+        .bind(id)
+        .execute(&mut **tx)
+        .await
+        .map_err(store_err)?;
+    Ok(())
+}
+
+#[async_trait]
+impl ReviewStore for SqlStore {
+    async fn case(&self, id: &str) -> Result<Option<CaseRow>, StoreError> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {CASE_COLUMNS} FROM review_cases WHERE id = $1")))
+            .bind(id)
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(store_err)?;
+        match row {
+            Some(r) => Ok(Some(self.case_row(&r).await?)),
+            None => Ok(None),
+        }
+    }
+
+    async fn cases(&self, status: CaseStatus, kind: Option<CaseKind>, limit: u32) -> Result<Vec<CaseRow>, StoreError> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {CASE_COLUMNS} FROM review_cases WHERE status = $1 AND ($2 = '' OR kind = $2) ORDER BY created_at, id LIMIT $3"
+        )))
+        .bind(status.as_str())
+        .bind(kind.map(|k| k.as_str()).unwrap_or(""))
+        .bind(i64::from(limit))
+        .fetch_all(&self.reader)
+        .await
+        .map_err(store_err)?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in &rows {
+            out.push(self.case_row(r).await?);
+        }
+        Ok(out)
+    }
+
+    async fn claim_case(&self, id: &str, operator_id: &str, at: Timestamp, audit: &AuditEntry) -> Result<bool, StoreError> {
+        let mut tx = self.begin().await?;
+        let n = sqlx::query(
+            "UPDATE review_cases SET claimed_by = $2, first_response_at = COALESCE(first_response_at, $3) WHERE id = $1 AND status = 'open'",
+        )
+        .bind(id)
+        .bind(operator_id)
+        .bind(micros(at))
+        .execute(&mut *tx)
+        .await
+        .map_err(store_err)?
+        .rows_affected();
+        append_in(&mut tx, audit).await?;
+        tx.commit().await.map_err(store_err)?;
+        Ok(n == 1)
+    }
+
+    async fn decide_case(&self, case: &CaseRow, d: &Decision, outcome: Option<CaseStatus>, audit: &AuditEntry) -> Result<(), StoreError> {
+        let mut tx = self.begin().await?;
+        sqlx::query("INSERT INTO review_decisions (case_id, step, operator_id, approve, note, at) VALUES ($1, $2, $3, $4, $5, $6)")
+            .bind(&case.id)
+            .bind(i64::from(d.step))
+            .bind(&d.operator_id)
+            .bind(i64::from(d.approve))
+            .bind(&d.note)
+            .bind(micros(d.at))
+            .execute(&mut *tx)
+            .await
+            .map_err(store_err)?;
+        let status = outcome.unwrap_or(CaseStatus::Open);
+        let n = sqlx::query(
+            "UPDATE review_cases SET status = $2, first_response_at = COALESCE(first_response_at, $3) WHERE id = $1 AND status = 'open'",
+        )
+        .bind(&case.id)
+        .bind(status.as_str())
+        .bind(micros(d.at))
+        .execute(&mut *tx)
+        .await
+        .map_err(store_err)?
+        .rows_affected();
+        if n != 1 {
+            return Err(StoreError::Unique("review_cases closed concurrently".into()));
+        }
+        if let Some(o) = outcome {
+            apply_outcome(&mut tx, case, o, d.at).await?;
+        }
+        append_in(&mut tx, audit).await?;
+        tx.commit().await.map_err(store_err)
+    }
+
+    async fn sla_breaches(&self, now: Timestamp) -> Result<Vec<(CaseKind, u64)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT kind, COUNT(*) AS n FROM review_cases
+             WHERE status = 'open' AND sla_due_at < $1 AND (first_response_at IS NULL OR first_response_at > sla_due_at)
+             GROUP BY kind ORDER BY kind",
+        )
+        .bind(micros(now))
+        .fetch_all(&self.reader)
+        .await
+        .map_err(store_err)?;
+        rows.iter()
+            .map(|r| {
+                let kind: String = r.try_get("kind").map_err(store_err)?;
+                let n: i64 = r.try_get("n").map_err(store_err)?;
+                Ok((CaseKind::parse(&kind).ok_or_else(|| corrupt("case kind", &kind))?, u64::try_from(n).unwrap_or(0)))
+            })
+            .collect()
+    }
+}
+
+#[async_trait]
+impl idlink_core::risk::FreezeStore for SqlStore {
+    async fn active_freeze(&self, user: &UserId) -> Result<Option<idlink_core::risk::FreezeRow>, StoreError> {
+        let row = sqlx::query("SELECT reason, frozen_at, case_id FROM freezes WHERE user_id = $1 AND status = 'frozen'")
+            .bind(user.as_str())
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(store_err)?;
+        row.map(|r| {
+            Ok(idlink_core::risk::FreezeRow {
+                user_id: user.clone(),
+                reason: r.try_get("reason").map_err(store_err)?,
+                frozen_at: timestamp(r.try_get("frozen_at").map_err(store_err)?)?,
+                case_id: r.try_get("case_id").map_err(store_err)?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn freeze(&self, user: &UserId, reason: &str, case: &CaseRow, audit: &AuditEntry) -> Result<bool, StoreError> {
+        let mut tx = self.begin().await?;
+        let n = sqlx::query(
+            "INSERT INTO freezes (user_id, status, reason, frozen_at, lifted_at, case_id) VALUES ($1, 'frozen', $2, $3, NULL, $4)
+             ON CONFLICT (user_id) DO UPDATE SET status = 'frozen', reason = excluded.reason, frozen_at = excluded.frozen_at,
+                 lifted_at = NULL, case_id = excluded.case_id
+             WHERE freezes.status <> 'frozen'",
+        )
+        .bind(user.as_str())
+        .bind(reason)
+        .bind(micros(case.created_at))
+        .bind(&case.id)
+        .execute(&mut *tx)
+        .await
+        .map_err(store_err)?
+        .rows_affected();
+        if n == 0 {
+            return Ok(false);
+        }
+        open_case_in(&mut tx, case).await?;
+        append_in(&mut tx, audit).await?;
+        tx.commit().await.map_err(store_err)?;
+        Ok(true)
+    }
+
+    async fn sessions_since(&self, user: &UserId, since: Timestamp) -> Result<u32, StoreError> {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM sessions WHERE user_id = $1 AND created_at >= $2")
+            .bind(user.as_str())
+            .bind(micros(since))
+            .fetch_one(&self.reader)
+            .await
+            .map_err(store_err)?;
+        Ok(u32::try_from(n).unwrap_or(u32::MAX))
+    }
+}

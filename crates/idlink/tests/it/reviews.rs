@@ -1,0 +1,238 @@
+//! Operators, the review queue with dual control, foreign documents and risk
+//! freezes, over HTTP (SPEC P5, ID3, ID8, OP1).
+
+use crate::login::{challenge, login, login_body};
+use crate::{Server, expect_problem, start_full};
+use idlink::serve::{self, Runtime};
+use idlink_core::ManualClock;
+use idlink_core::operators::{Operators, Role};
+use reqwest::Method;
+use serde_json::{Value, json};
+use std::sync::Arc;
+
+struct Op {
+    token: String,
+}
+
+async fn operator(s: &Server, rt: &Runtime, username: &str, roles: &[Role]) -> Op {
+    let store = s.running.as_ref().map(|r| r.store.clone()).unwrap_or_else(|| panic!("running"));
+    let vault = serve::open_vault(&s.config, &store, rt).await.unwrap_or_else(|e| panic!("{e:#}"));
+    let policy = serve::password_policy(&s.config);
+    let ops = Operators {
+        store: &store,
+        keys: &store,
+        audits: &store,
+        vault: &vault,
+        clock: rt.clock.as_ref(),
+        password_policy: &policy,
+        session_ttl: jiff::SignedDuration::from_hours(8),
+    };
+    let new = ops.create(username, roles, "test").await.unwrap_or_else(|e| panic!("{e}"));
+    let now = rt.clock.now().as_second();
+    let wrong = s
+        .client()
+        .post(s.url("/v1/operator/sessions"))
+        .json(&json!({"username": username, "password": new.password, "totp": "000000"}))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    if idlink_crypto::totp::code_at(&new.totp_secret, now, 6) != "000000" {
+        expect_problem(wrong, 401, "operator_sign_in_failed").await;
+    }
+    let totp = idlink_crypto::totp::code_at(&new.totp_secret, now, 6);
+    let res = s
+        .client()
+        .post(s.url("/v1/operator/sessions"))
+        .json(&json!({"username": username, "password": new.password, "totp": totp}))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(res.status().as_u16(), 201);
+    let v: Value = res.json().await.unwrap_or_default();
+    Op { token: v["token"].as_str().unwrap_or("").to_owned() }
+}
+
+fn as_op(s: &Server, op: &Op, method: Method, path: &str) -> reqwest::RequestBuilder {
+    s.client().request(method, s.url(path)).header("idlink-operator", &op.token)
+}
+
+async fn decide(s: &Server, op: &Op, case: &str, decision: &str) -> reqwest::Response {
+    as_op(s, op, Method::POST, &format!("/v1/operator/reviews/{case}/decisions"))
+        .json(&json!({"decision": decision, "note": "checked the document scan"}))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+async fn open_cases(s: &Server, op: &Op, query: &str) -> Vec<Value> {
+    let v: Value = as_op(s, op, Method::GET, &format!("/v1/operator/reviews{query}"))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .json()
+        .await
+        .unwrap_or_default();
+    v["cases"].as_array().cloned().unwrap_or_default()
+}
+
+async fn session(s: &Server, phone: &str, device: &str) -> Value {
+    let c = challenge(s, phone, device).await;
+    let code = s.last_code(phone).await;
+    login(s, phone, device, &c, &code).await.json().await.unwrap_or_default()
+}
+
+#[tokio::test]
+async fn a_passport_verification_needs_two_different_reviewers() {
+    let clock = Arc::new(ManualClock::new("2026-11-22T02:00:00Z".parse().unwrap_or_default()));
+    let rt = Runtime { clock: clock.clone(), ..Runtime::default() };
+    let db = idlink_store::testing::sqlite().await.unwrap_or_else(|e| panic!("{e}"));
+    let s = start_full(db, &[], rt.clone()).await;
+    let alice = operator(&s, &rt, "alice", &[Role::Reviewer]).await;
+    let bob = operator(&s, &rt, "bob", &[Role::Reviewer]).await;
+    let carol = operator(&s, &rt, "carol", &[Role::Auditor]).await;
+
+    // Operators use their own sessions; a host-app key does not open operator endpoints.
+    let res = s.authed(Method::GET, "/v1/operator/reviews").send().await.unwrap_or_else(|e| panic!("{e}"));
+    expect_problem(res, 401, "operator_session_invalid").await;
+
+    let phone = "13833334444";
+    let v = session(&s, phone, "d1").await;
+    let token = v["session_token"].as_str().unwrap_or("").to_owned();
+    let start = s
+        .authed(Method::POST, "/v1/me/verifications")
+        .header("idlink-session", &token)
+        .json(&json!({"name": "Smith John", "document_type": "passport", "document_number": "E12345678", "birth_date": "1990-05-17"}))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(start.status().as_u16(), 201);
+    let started: Value = start.json().await.unwrap_or_default();
+    let vid = started["id"].as_str().unwrap_or("").to_owned();
+    let code = s.last_code(phone).await;
+    let res = s
+        .authed(Method::POST, &format!("/v1/me/verifications/{vid}/submit"))
+        .header("idlink-session", &token)
+        .json(&json!({"challenge_id": started["phone_check"]["challenge_id"], "code": code, "liveness_video": "sandbox:pass"}))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let submitted: Value = res.json().await.unwrap_or_default();
+    assert_eq!(submitted["status"], "review", "{submitted}");
+
+    let cases = open_cases(&s, &alice, "?kind=verification").await;
+    assert_eq!(cases.len(), 1);
+    let case = cases[0]["id"].as_str().unwrap_or("").to_owned();
+    assert_eq!((cases[0]["reference"].as_str(), cases[0]["steps_required"].as_u64()), (Some(vid.as_str()), Some(2)));
+
+    expect_problem(decide(&s, &carol, &case, "approve").await, 403, "operator_role_required").await;
+    let first: Value = decide(&s, &alice, &case, "approve").await.json().await.unwrap_or_default();
+    assert_eq!(first["status"], "open", "one approval is not enough: {first}");
+    expect_problem(decide(&s, &alice, &case, "approve").await, 409, "second_operator_required").await;
+    let second: Value = decide(&s, &bob, &case, "approve").await.json().await.unwrap_or_default();
+    assert_eq!(second["status"], "approved", "{second}");
+    expect_problem(decide(&s, &bob, &case, "reject").await, 409, "case_closed").await;
+
+    let me: Value = s
+        .authed(Method::GET, "/v1/me/identity")
+        .header("idlink-session", &token)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .json()
+        .await
+        .unwrap_or_default();
+    assert_eq!(
+        (me["document_type"].as_str(), me["name"].as_str(), me["age"].as_i64()),
+        (Some("passport"), Some("S*********"), Some(36)),
+        "{me}"
+    );
+    let v: Value = s
+        .authed(Method::GET, &format!("/v1/me/verifications/{vid}"))
+        .header("idlink-session", &token)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .json()
+        .await
+        .unwrap_or_default();
+    assert_eq!(v["status"], "verified");
+}
+
+#[tokio::test]
+async fn a_risky_login_freezes_the_account_until_two_operators_lift_it() {
+    let clock = Arc::new(ManualClock::new("2026-11-22T02:00:00Z".parse().unwrap_or_default()));
+    let rt = Runtime { clock: clock.clone(), ..Runtime::default() };
+    let db = idlink_store::testing::sqlite().await.unwrap_or_else(|e| panic!("{e}"));
+    let extra = [("IDLINK__RISK__FREEZE_AT", "3"), ("IDLINK__RISK__BURST_LOGINS_PER_HOUR", "3"), ("IDLINK__REVIEW__SLA_CHECK_SECS", "1")];
+    let s = start_full(db, &extra, rt.clone()).await;
+    let alice = operator(&s, &rt, "alice", &[Role::Reviewer]).await;
+    let bob = operator(&s, &rt, "bob", &[Role::Admin]).await;
+
+    let phone = "13855556666";
+    for _ in 0..2 {
+        assert_eq!(session(&s, phone, "home").await["risk"], "allow");
+    }
+    // A third login within the hour from a new device: burst + new device → freeze.
+    let v = session(&s, phone, "elsewhere").await;
+    assert_eq!(v["risk"], "freeze", "{v}");
+    let check = v["device_check"]["challenge_id"].as_str().unwrap_or("").to_owned();
+    let token = v["session_token"].as_str().unwrap_or("").to_owned();
+    let code = s.last_code(phone).await;
+    let res = s
+        .authed(Method::POST, "/v1/auth/device-check")
+        .header("idlink-session", &token)
+        .json(&login_body(phone, "elsewhere", &check, &code))
+        .send()
+        .await;
+    assert_eq!(res.map(|r| r.status().as_u16()).unwrap_or(0), 200);
+
+    // Sensitive operations are refused while frozen.
+    let res = s
+        .authed(Method::POST, "/v1/me/payment-password/verify")
+        .header("idlink-session", &token)
+        .json(&json!({"password": "135790", "operation": "device.make_primary", "resource": "x"}))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    expect_problem(res, 403, "account_frozen").await;
+
+    // Nobody responds within 5 minutes: the breach is listed and counted.
+    clock.advance(jiff::SignedDuration::from_mins(6));
+    let breached = open_cases(&s, &alice, "?kind=risk_freeze&breached=true").await;
+    assert_eq!(breached.len(), 1, "{breached:?}");
+    assert_eq!(breached[0]["sla_breached"], true);
+    let case = breached[0]["id"].as_str().unwrap_or("").to_owned();
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    let metrics = s.client().get(s.url("/metrics")).send().await.unwrap_or_else(|e| panic!("{e}")).text().await.unwrap_or_default();
+    assert!(metrics.contains("idlink_review_sla_breached{kind=\"risk_freeze\"} 1"), "{metrics}");
+
+    let claimed: Value = as_op(&s, &alice, Method::POST, &format!("/v1/operator/reviews/{case}/claim"))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .json()
+        .await
+        .unwrap_or_default();
+    assert!(claimed["first_response_at"].is_string());
+    assert_eq!(decide(&s, &alice, &case, "approve").await.status().as_u16(), 200);
+    // One operator cannot lift a freeze alone.
+    let res = s
+        .authed(Method::POST, "/v1/me/payment-password/verify")
+        .header("idlink-session", &token)
+        .json(&json!({"password": "135790", "operation": "device.make_primary", "resource": "x"}))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    expect_problem(res, 403, "account_frozen").await;
+    let lifted: Value = decide(&s, &bob, &case, "approve").await.json().await.unwrap_or_default();
+    assert_eq!(lifted["status"], "approved");
+    let res = s
+        .authed(Method::POST, "/v1/me/payment-password/verify")
+        .header("idlink-session", &token)
+        .json(&json!({"password": "135790", "operation": "device.make_primary", "resource": "x"}))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    // No payment password is set: the ordinary refusal, no longer the freeze.
+    expect_problem(res, 403, "payment_password_refused").await;
+}
