@@ -202,9 +202,18 @@ async fn a_risky_login_freezes_the_account_until_two_operators_lift_it() {
     assert_eq!(breached.len(), 1, "{breached:?}");
     assert_eq!(breached[0]["sla_breached"], true);
     let case = breached[0]["id"].as_str().unwrap_or("").to_owned();
-    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
-    let metrics = s.client().get(s.url("/metrics")).send().await.unwrap_or_else(|e| panic!("{e}")).text().await.unwrap_or_default();
-    assert!(metrics.contains("idlink_review_sla_breached{kind=\"risk_freeze\"} 1"), "{metrics}");
+    // The gauge is refreshed every second here. The metrics registry is one per process and other
+    // test servers publish their own (zero) counts, so poll for ours for a few seconds.
+    let mut seen = false;
+    for _ in 0..30 {
+        let metrics = s.client().get(s.url("/metrics")).send().await.unwrap_or_else(|e| panic!("{e}")).text().await.unwrap_or_default();
+        if metrics.contains("idlink_review_sla_breached{kind=\"risk_freeze\"} 1") {
+            seen = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert!(seen, "the SLA breach never showed in /metrics");
 
     let claimed: Value = as_op(&s, &alice, Method::POST, &format!("/v1/operator/reviews/{case}/claim"))
         .send()
