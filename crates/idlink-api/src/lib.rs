@@ -36,7 +36,7 @@ use utoipa_axum::routes;
 pub use problem::{CODES, Problem};
 pub use state::{AppState, HttpLimits};
 
-use routes::{audit, auth, health, identity, me, operator, security, users};
+use routes::{audit, auth, guardians, health, identity, me, operator, security, users};
 
 /// The process-wide Prometheus recorder (the `metrics` facade allows one).
 pub fn metrics_handle() -> Option<PrometheusHandle> {
@@ -98,6 +98,8 @@ fn v1_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(identity::get_verification))
         .routes(routes!(identity::identity))
         .routes(routes!(identity::capabilities))
+        .routes(routes!(guardians::request, guardians::list))
+        .routes(routes!(guardians::accept))
 }
 
 /// Operator routes: their own authentication, no host-app API key.

@@ -22,6 +22,8 @@ pub struct ReviewSettings {
     pub verification_sla: jiff::SignedDuration,
     /// First-response target of risk-freeze reviews (SPEC ID8: 5 minutes).
     pub freeze_sla: jiff::SignedDuration,
+    /// Review target for guardian evidence (SPEC ID4: 10–15 working days).
+    pub guardian_sla: jiff::SignedDuration,
     pub operator_session_ttl: jiff::SignedDuration,
 }
 
@@ -30,6 +32,7 @@ impl Default for ReviewSettings {
         Self {
             verification_sla: jiff::SignedDuration::from_hours(72),
             freeze_sla: jiff::SignedDuration::from_mins(5),
+            guardian_sla: jiff::SignedDuration::from_hours(24 * 14),
             operator_session_ttl: jiff::SignedDuration::from_hours(8),
         }
     }
@@ -127,6 +130,15 @@ impl AppState {
             clock: self.clock.as_ref(),
             password_policy: &self.password_policy,
             session_ttl: self.review.operator_session_ttl,
+        }
+    }
+
+    pub fn guardians(&self) -> idlink_core::guardians::Guardians<'_> {
+        idlink_core::guardians::Guardians {
+            store: self.store.as_ref(),
+            identities: self.identities(),
+            clock: self.clock.as_ref(),
+            review_sla: self.review.guardian_sla,
         }
     }
 

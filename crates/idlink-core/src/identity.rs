@@ -454,10 +454,19 @@ impl Identities<'_> {
 
     /// The user's verified identity, masked, with age in Asia/Shanghai.
     pub async fn identity(&self, session: &SessionRow, rid: Option<&RequestId>) -> Result<Option<IdentityView>, IdentityError> {
-        let user = &session.user_id;
+        self.identity_read(&session.user_id, &format!("user:{}", session.user_id), rid).await
+    }
+
+    /// Another user's identity (masked), read by the system, e.g. to check a guardian is an adult.
+    pub async fn identity_of(&self, user: &UserId) -> Result<Option<IdentityView>, IdentityError> {
+        self.identity_read(user, "system", None).await
+    }
+
+    async fn identity_read(&self, user: &UserId, actor: &str, rid: Option<&RequestId>) -> Result<Option<IdentityView>, IdentityError> {
         let Some(row) = self.store.identity(user).await? else { return Ok(None) };
         let now = self.clock.now();
-        let (_, wrapped) = self.users.read_user(user, &self.audit(session, rid, "identity.read", now)).await?.ok_or(CoreError::NotFound)?;
+        let audit = AuditEntry::new(actor, "identity.read", "real-name verification", now).subject(user).request(rid);
+        let (_, wrapped) = self.users.read_user(user, &audit).await?.ok_or(CoreError::NotFound)?;
         let key = self.user_key(wrapped)?;
         let corrupt = |e: String| IdentityError::from(CoreError::Store(StoreError::Corrupt(e)));
         let name =

@@ -12,6 +12,7 @@ pub mod auth;
 pub mod clock;
 pub mod error;
 pub mod face;
+pub mod guardians;
 pub mod identity;
 pub mod operators;
 pub mod payment;

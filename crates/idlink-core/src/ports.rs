@@ -133,6 +133,7 @@ pub trait Store:
     + crate::operators::OperatorStore
     + crate::reviews::ReviewStore
     + crate::risk::FreezeStore
+    + crate::guardians::GuardianStore
 {
 }
 impl<T> Store for T where
@@ -149,5 +150,6 @@ impl<T> Store for T where
         + crate::operators::OperatorStore
         + crate::reviews::ReviewStore
         + crate::risk::FreezeStore
+        + crate::guardians::GuardianStore
 {
 }

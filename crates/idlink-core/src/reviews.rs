@@ -24,6 +24,8 @@ pub enum CaseKind {
     Verification,
     /// A risk freeze (ID8): approving it unfreezes the account.
     RiskFreeze,
+    /// A minor's guardian link and its evidence (ID4).
+    Guardian,
 }
 
 impl CaseKind {
@@ -31,11 +33,12 @@ impl CaseKind {
         match self {
             CaseKind::Verification => "verification",
             CaseKind::RiskFreeze => "risk_freeze",
+            CaseKind::Guardian => "guardian",
         }
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        [CaseKind::Verification, CaseKind::RiskFreeze].into_iter().find(|k| k.as_str() == s)
+        [CaseKind::Verification, CaseKind::RiskFreeze, CaseKind::Guardian].into_iter().find(|k| k.as_str() == s)
     }
 }
 
@@ -151,7 +154,7 @@ pub enum ReviewError {
 
 fn role_for(kind: CaseKind) -> Role {
     match kind {
-        CaseKind::Verification | CaseKind::RiskFreeze => Role::Reviewer,
+        CaseKind::Verification | CaseKind::RiskFreeze | CaseKind::Guardian => Role::Reviewer,
     }
 }
 

@@ -199,6 +199,17 @@ async fn apply_outcome(tx: &mut Transaction<'static, Any>, case: &CaseRow, outco
             Ok(())
         }
         (CaseKind::RiskFreeze, _) => Ok(()),
+        (CaseKind::Guardian, o) => {
+            let status = if o == CaseStatus::Approved { "approved" } else { "rejected" };
+            sqlx::query("UPDATE guardianships SET status = $1, updated_at = $2 WHERE id = $3 AND status = 'review'")
+                .bind(status)
+                .bind(micros(at))
+                .bind(&case.reference)
+                .execute(&mut **tx)
+                .await
+                .map_err(store_err)?;
+            Ok(())
+        }
     }
 }
 
@@ -366,5 +377,97 @@ impl idlink_core::risk::FreezeStore for SqlStore {
             .await
             .map_err(store_err)?;
         Ok(u32::try_from(n).unwrap_or(u32::MAX))
+    }
+}
+
+fn guardianship(r: &AnyRow) -> Result<idlink_core::guardians::Guardianship, StoreError> {
+    use idlink_core::guardians::{Guardianship, GuardianshipStatus};
+    let user = |col: &str| -> Result<UserId, StoreError> {
+        let v: String = r.try_get(col).map_err(store_err)?;
+        UserId::parse(&v).map_err(|e| StoreError::Corrupt(e.to_string()))
+    };
+    let status: String = r.try_get("status").map_err(store_err)?;
+    Ok(Guardianship {
+        id: r.try_get("id").map_err(store_err)?,
+        minor: user("minor_user")?,
+        guardian: user("guardian_user")?,
+        relationship: r.try_get("relationship").map_err(store_err)?,
+        evidence_ref: r.try_get("evidence_ref").map_err(store_err)?,
+        status: GuardianshipStatus::parse(&status).ok_or_else(|| corrupt("guardianship status", &status))?,
+        created_at: timestamp(r.try_get("created_at").map_err(store_err)?)?,
+    })
+}
+
+const GUARDIAN_COLUMNS: &str = "id, minor_user, guardian_user, relationship, evidence_ref, status, created_at";
+
+#[async_trait]
+impl idlink_core::guardians::GuardianStore for SqlStore {
+    async fn insert_guardianship(&self, g: &idlink_core::guardians::Guardianship, audit: &AuditEntry) -> Result<(), StoreError> {
+        let mut tx = self.begin().await?;
+        sqlx::query(
+            "INSERT INTO guardianships (id, minor_user, guardian_user, relationship, evidence_ref, status, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $7)",
+        )
+        .bind(&g.id)
+        .bind(g.minor.as_str())
+        .bind(g.guardian.as_str())
+        .bind(&g.relationship)
+        .bind(&g.evidence_ref)
+        .bind(g.status.as_str())
+        .bind(micros(g.created_at))
+        .execute(&mut *tx)
+        .await
+        .map_err(store_err)?;
+        append_in(&mut tx, audit).await?;
+        tx.commit().await.map_err(store_err)
+    }
+
+    async fn guardianship(&self, id: &str) -> Result<Option<idlink_core::guardians::Guardianship>, StoreError> {
+        sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {GUARDIAN_COLUMNS} FROM guardianships WHERE id = $1")))
+            .bind(id)
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(store_err)?
+            .map(|r| guardianship(&r))
+            .transpose()
+    }
+
+    async fn guardianships_of(&self, user: &UserId) -> Result<Vec<idlink_core::guardians::Guardianship>, StoreError> {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {GUARDIAN_COLUMNS} FROM guardianships WHERE minor_user = $1 OR guardian_user = $1 ORDER BY created_at, id"
+        )))
+        .bind(user.as_str())
+        .fetch_all(&self.reader)
+        .await
+        .map_err(store_err)?
+        .iter()
+        .map(guardianship)
+        .collect()
+    }
+
+    async fn accept_guardianship(
+        &self,
+        id: &str,
+        guardian: &UserId,
+        case: &CaseRow,
+        at: Timestamp,
+        audit: &AuditEntry,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.begin().await?;
+        let n = sqlx::query("UPDATE guardianships SET status = 'review', updated_at = $1 WHERE id = $2 AND guardian_user = $3 AND status = 'pending_guardian'")
+            .bind(micros(at))
+            .bind(id)
+            .bind(guardian.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(store_err)?
+            .rows_affected();
+        if n != 1 {
+            return Ok(false);
+        }
+        open_case_in(&mut tx, case).await?;
+        append_in(&mut tx, audit).await?;
+        tx.commit().await.map_err(store_err)?;
+        Ok(true)
     }
 }

@@ -33,6 +33,7 @@ pub struct Config {
 pub struct Review {
     pub verification_sla_hours: i64,
     pub freeze_sla_secs: i64,
+    pub guardian_sla_days: i64,
     pub operator_session_hours: i64,
     /// How often open cases are checked against their SLA (`idlink_review_sla_breached`).
     pub sla_check_secs: u64,
@@ -40,7 +41,7 @@ pub struct Review {
 
 impl Default for Review {
     fn default() -> Self {
-        Self { verification_sla_hours: 72, freeze_sla_secs: 300, operator_session_hours: 8, sla_check_secs: 15 }
+        Self { verification_sla_hours: 72, freeze_sla_secs: 300, guardian_sla_days: 14, operator_session_hours: 8, sla_check_secs: 15 }
     }
 }
 

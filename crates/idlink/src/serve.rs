@@ -287,6 +287,7 @@ pub async fn start(config: &Config, rt: Runtime) -> Result<Running> {
         review: idlink_api::state::ReviewSettings {
             verification_sla: jiff::SignedDuration::from_hours(config.review.verification_sla_hours),
             freeze_sla: jiff::SignedDuration::from_secs(config.review.freeze_sla_secs),
+            guardian_sla: jiff::SignedDuration::from_hours(24 * config.review.guardian_sla_days),
             operator_session_ttl: jiff::SignedDuration::from_hours(config.review.operator_session_hours),
         },
         auth_policy: config.login.policy(),
@@ -351,7 +352,7 @@ async fn review_sla_metrics(store: SqlStore, clock: Arc<dyn Clock>, every: Durat
         }
         match store.sla_breaches(clock.now()).await {
             Ok(counts) => {
-                for kind in [CaseKind::Verification, CaseKind::RiskFreeze] {
+                for kind in [CaseKind::Verification, CaseKind::RiskFreeze, CaseKind::Guardian] {
                     let n = counts.iter().find(|(k, _)| *k == kind).map_or(0, |(_, n)| *n);
                     metrics::gauge!("idlink_review_sla_breached", "kind" => kind.as_str()).set(n as f64);
                     if n > 0 {

@@ -19,7 +19,7 @@ use idlink_domain::{IdNumber, PersonName, RequestId};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-fn identity_problem(e: IdentityError) -> Problem {
+pub fn identity_problem(e: IdentityError) -> Problem {
     match e {
         IdentityError::ChangeLimited { rule, allowed_from } => {
             let (code, why) = match rule {
@@ -304,6 +304,12 @@ pub async fn capabilities(
             minor: false,
             restricted: NEEDS_VERIFIED.iter().map(|s| (*s).to_owned()).collect(),
             notes: vec!["Verify your real-name identity to use these.".into()],
+        },
+        Some(v) if v.minor && state.guardians().has_approved_guardian(&session.0.user_id).await.unwrap_or(false) => Capabilities {
+            verified: true,
+            minor: true,
+            restricted: vec!["credit_report".to_owned()],
+            notes: vec!["Under 18 with an approved guardian: the credit report stays with the guardian until 18.".into()],
         },
         Some(v) if v.minor => Capabilities {
             verified: true,

@@ -245,3 +245,96 @@ async fn a_risky_login_freezes_the_account_until_two_operators_lift_it() {
     // No payment password is set: the ordinary refusal, no longer the freeze.
     expect_problem(res, 403, "payment_password_refused").await;
 }
+
+async fn verify_resident(s: &Server, token: &str, phone: &str, name: &str, id: &str) {
+    let res = s
+        .authed(Method::POST, "/v1/me/verifications")
+        .header("idlink-session", token)
+        .json(&json!({"name": name, "id_number": id}))
+        .send()
+        .await;
+    let started: Value = res.unwrap_or_else(|e| panic!("{e}")).json().await.unwrap_or_default();
+    let code = s.last_code(phone).await;
+    let vid = started["id"].as_str().unwrap_or("");
+    let res = s
+        .authed(Method::POST, &format!("/v1/me/verifications/{vid}/submit"))
+        .header("idlink-session", token)
+        .json(&json!({"challenge_id": started["phone_check"]["challenge_id"], "code": code, "liveness_video": "sandbox:pass"}))
+        .send()
+        .await;
+    let done: Value = res.unwrap_or_else(|e| panic!("{e}")).json().await.unwrap_or_default();
+    assert_eq!(done["status"], "verified", "{done}");
+}
+
+#[tokio::test]
+async fn a_minor_is_restricted_until_a_guardian_link_is_approved() {
+    let rt = Runtime::default();
+    let db = idlink_store::testing::sqlite().await.unwrap_or_else(|e| panic!("{e}"));
+    let s = start_full(db, &[], rt.clone()).await;
+    let reviewer = operator(&s, &rt, "rita", &[Role::Reviewer]).await;
+    let (child_phone, parent_phone) = ("13866660001", "13866660002");
+    let child = session(&s, child_phone, "c").await["session_token"].as_str().unwrap_or("").to_owned();
+    let parent = session(&s, parent_phone, "p").await["session_token"].as_str().unwrap_or("").to_owned();
+    let minor_id = {
+        let body = "44052420150601123";
+        let mut f = [0u8; 17];
+        f.copy_from_slice(body.as_bytes());
+        format!("{body}{}", idlink_domain::idnumber::check_character(&f))
+    };
+    verify_resident(&s, &child, child_phone, "李小明", &minor_id).await;
+
+    // The guardian must be a verified adult.
+    let name_guardian = |token: String| {
+        s.authed(Method::POST, "/v1/me/guardianships")
+            .header("idlink-session", token)
+            .json(&json!({"guardian_phone": parent_phone, "relationship": "parent", "evidence_ref": "hukou-scan-7781"}))
+            .send()
+    };
+    expect_problem(name_guardian(child.clone()).await.unwrap_or_else(|e| panic!("{e}")), 422, "guardian_not_eligible").await;
+    verify_resident(&s, &parent, parent_phone, "李大明", "11010519491231002X").await;
+    // An adult cannot name a guardian.
+    expect_problem(name_guardian(parent.clone()).await.unwrap_or_else(|e| panic!("{e}")), 403, "not_a_verified_minor").await;
+
+    let res = name_guardian(child.clone()).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(res.status().as_u16(), 201);
+    let link: Value = res.json().await.unwrap_or_default();
+    assert_eq!(link["status"], "pending_guardian");
+    let id = link["id"].as_str().unwrap_or("").to_owned();
+    // Only the named guardian can accept.
+    let res = s.authed(Method::POST, &format!("/v1/me/guardianships/{id}/accept")).header("idlink-session", &child).send().await;
+    expect_problem(res.unwrap_or_else(|e| panic!("{e}")), 404, "guardianship_not_found").await;
+    let res = s.authed(Method::POST, &format!("/v1/me/guardianships/{id}/accept")).header("idlink-session", &parent).send().await;
+    let accepted: Value = res.unwrap_or_else(|e| panic!("{e}")).json().await.unwrap_or_default();
+    assert_eq!(accepted["status"], "review");
+
+    let caps = async |token: String| {
+        let v: Value = s
+            .authed(Method::GET, "/v1/me/capabilities")
+            .header("idlink-session", token)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+            .json()
+            .await
+            .unwrap_or_default();
+        v["restricted"].clone()
+    };
+    assert_eq!(caps(child.clone()).await, json!(["payment", "balance_query", "credit_report"]), "restricted while in review");
+
+    let cases = open_cases(&s, &reviewer, "?kind=guardian").await;
+    assert_eq!(cases.len(), 1);
+    let case = cases[0]["id"].as_str().unwrap_or("").to_owned();
+    let decided: Value = decide(&s, &reviewer, &case, "approve").await.json().await.unwrap_or_default();
+    assert_eq!(decided["status"], "approved", "guardian evidence needs one review step: {decided}");
+    assert_eq!(caps(child.clone()).await, json!(["credit_report"]));
+    let links: Value = s
+        .authed(Method::GET, "/v1/me/guardianships")
+        .header("idlink-session", &parent)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .json()
+        .await
+        .unwrap_or_default();
+    assert_eq!(links["guardianships"][0]["status"], "approved", "{links}");
+}
