@@ -117,7 +117,7 @@ impl Guardians<'_> {
             return Err(GuardianError::NotAVerifiedMinor);
         }
         let adult = self.identities.identity_of(guardian).await?;
-        if !adult.is_some_and(|i| !i.minor) || *guardian == minor.user_id {
+        if adult.is_none_or(|i| i.minor) || *guardian == minor.user_id {
             return Err(GuardianError::GuardianNotEligible);
         }
         let now = self.clock.now();
