@@ -48,6 +48,19 @@ enum Command {
     /// Operator accounts (reviewers, auditors, admins).
     #[command(subcommand)]
     Operator(OperatorCommand),
+    /// Benchmarks that print ratios against a baseline measured in the same run.
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum BenchCommand {
+    /// Cost of one payment-password hash (Argon2id with the configured parameters).
+    Password {
+        /// Hashes to time.
+        #[arg(long, default_value_t = 40)]
+        hashes: u32,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -185,6 +198,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Keys(cmd) => keys(&config, &rt, cmd).await,
         Command::Apikey(cmd) => apikey(&config, &rt, cmd).await,
         Command::Operator(cmd) => operator(&config, &rt, cmd).await,
+        Command::Bench(BenchCommand::Password { hashes }) => bench_password(&config, &rt, hashes).await,
     }
 }
 
@@ -396,4 +410,58 @@ async fn operator(config: &Config, rt: &Runtime, cmd: OperatorCommand) -> Result
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// Times Argon2id hashing with the configured parameters, one at a time and on
+/// every core, against a SHA-256 baseline of the same input in the same run.
+async fn bench_password(config: &Config, rt: &Runtime, hashes: u32) -> Result<ExitCode> {
+    use std::time::Instant;
+    let policy = serve::password_policy(config);
+    let hashes = hashes.max(5);
+    println!(
+        "argon2id m={} KiB t={} p={}, {hashes} hashes, build {}",
+        policy.memory_kib,
+        policy.iterations,
+        policy.parallelism,
+        if cfg!(debug_assertions) { "debug" } else { "release" }
+    );
+    let _ = idlink_core::payment::hash(&policy, rt.rng.as_ref(), "135790").await; // warm-up
+    let mut times = Vec::with_capacity(hashes as usize);
+    for _ in 0..hashes {
+        let t = Instant::now();
+        idlink_core::payment::hash(&policy, rt.rng.as_ref(), "135790").await.map_err(|e| anyhow::anyhow!("{e}"))?;
+        times.push(t.elapsed().as_secs_f64() * 1000.0);
+    }
+    times.sort_by(f64::total_cmp);
+    let mean = times.iter().sum::<f64>() / times.len() as f64;
+    let p50 = times[times.len() / 2];
+    let p99 = times[(times.len() * 99 / 100).min(times.len() - 1)];
+
+    let baseline_n = 100_000u32;
+    let t = Instant::now();
+    let mut acc = 0u8;
+    for i in 0..baseline_n {
+        use sha2::Digest;
+        acc ^= sha2::Sha256::digest(format!("135790{i}").as_bytes())[0];
+    }
+    let sha_us = t.elapsed().as_secs_f64() * 1e6 / f64::from(baseline_n);
+    std::hint::black_box(acc);
+
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let t = Instant::now();
+    let tasks: Vec<_> = (0..hashes)
+        .map(|_| {
+            let (policy, rng) = (policy.clone(), rt.rng.clone());
+            tokio::spawn(async move { idlink_core::payment::hash(&policy, rng.as_ref(), "135790").await })
+        })
+        .collect();
+    for task in tasks {
+        task.await?.map_err(|e| anyhow::anyhow!("{e}"))?;
+    }
+    let per_sec = f64::from(hashes) / t.elapsed().as_secs_f64();
+    println!("one at a time: mean {mean:.1} ms, p50 {p50:.1} ms, p99 {p99:.1} ms per hash");
+    println!("baseline sha256 of the same input: {sha_us:.2} µs; argon2id/sha256 ratio {:.0}", mean * 1000.0 / sha_us);
+    println!("all {cores} cores: {per_sec:.1} hashes/s");
+    println!("argon2id_ms_per_hash={mean:.1}");
+    Ok(ExitCode::SUCCESS)
 }
