@@ -26,6 +26,7 @@ const NONCE_LEN: usize = 12;
 #[serde(rename_all = "kebab-case")]
 pub enum Algorithm {
     #[default]
+    #[serde(rename = "aes-256-gcm")]
     Aes256Gcm,
     Sm4Gcm,
 }

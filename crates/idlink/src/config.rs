@@ -197,6 +197,7 @@ pub struct Database {
 #[serde(rename_all = "kebab-case")]
 pub enum CipherChoice {
     #[default]
+    #[serde(rename = "aes-256-gcm")]
     Aes256Gcm,
     Sm4Gcm,
 }

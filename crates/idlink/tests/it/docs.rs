@@ -48,3 +48,19 @@ fn docs_errors_md_lists_every_code() {
         "docs/errors.md's code table differs from idlink_api::CODES; run `IDLINK_UPDATE_DOCS=1 cargo test -p idlink --test it docs` and commit it"
     );
 }
+
+/// The configuration example in the README is a valid configuration file.
+#[test]
+fn the_readme_configuration_example_loads() {
+    let readme = std::fs::read_to_string(repo_file("README.md")).unwrap_or_default();
+    let start = readme.find("```toml\n[server]").map(|i| i + "```toml\n".len());
+    let Some(start) = start else { panic!("README has no ```toml block starting with [server]") };
+    let end = readme[start..].find("```").map(|i| start + i).unwrap_or(readme.len());
+    let dir = std::env::temp_dir().join(format!("idlink-readme-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+    let file = dir.join("idlink.toml");
+    std::fs::write(&file, &readme[start..end]).unwrap_or_else(|e| panic!("{e}"));
+    let loaded = idlink::config::load(Some(&file), Vec::new());
+    std::fs::remove_dir_all(&dir).ok();
+    assert!(loaded.is_ok(), "{:#}", loaded.err().map(|e| format!("{e:#}")).unwrap_or_default());
+}
