@@ -156,9 +156,14 @@ async fn verification_fails_with_guidance_then_passes_and_unlocks_capabilities()
 
 #[tokio::test]
 async fn real_name_changes_are_limited_per_id_number() {
+    for db in crate::databases().await {
+        real_name_changes_are_limited_per_id_number_on(db).await;
+    }
+}
+
+async fn real_name_changes_are_limited_per_id_number_on(db: idlink_store::testing::TestDb) {
     let t0: jiff::Timestamp = "2027-01-02T02:00:00Z".parse().unwrap_or_default();
     let clock = Arc::new(ManualClock::new(t0));
-    let db = idlink_store::testing::sqlite().await.unwrap_or_else(|e| panic!("{e}"));
     let s = start_full(db, &[("IDLINK__LOGIN__SESSION_TTL_HOURS", "20000")], Runtime { clock: clock.clone(), ..Runtime::default() }).await;
     let phone = "13822223333";
     let token = session(&s, phone).await;

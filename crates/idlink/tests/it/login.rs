@@ -103,7 +103,13 @@ async fn first_login_creates_the_user_and_a_new_device_needs_a_second_sms_check(
 
 #[tokio::test]
 async fn codes_are_single_use_bound_to_their_request_and_limited_in_tries() {
-    let s = crate::sqlite_server().await;
+    for db in crate::databases().await {
+        codes_are_single_use_bound_to_their_request_and_limited_in_tries_on(db).await;
+    }
+}
+
+async fn codes_are_single_use_bound_to_their_request_and_limited_in_tries_on(db: idlink_store::testing::TestDb) {
+    let s = crate::start_on_db(db).await;
     let phone = "13700001111";
     let c = challenge(&s, phone, "dev-1").await;
     let code = s.last_code(phone).await;
@@ -146,9 +152,14 @@ async fn codes_are_single_use_bound_to_their_request_and_limited_in_tries() {
 
 #[tokio::test]
 async fn codes_expire_and_requests_are_rate_limited() {
+    for db in crate::databases().await {
+        codes_expire_and_requests_are_rate_limited_on(db).await;
+    }
+}
+
+async fn codes_expire_and_requests_are_rate_limited_on(db: idlink_store::testing::TestDb) {
     let clock = Arc::new(ManualClock::new(jiff::Timestamp::from_second(1_795_000_000).unwrap_or_default()));
     let rt = Runtime { clock: clock.clone(), ..Runtime::default() };
-    let db = idlink_store::testing::sqlite().await.unwrap_or_else(|e| panic!("{e}"));
     let s = start_full(db, &[("IDLINK__LOGIN__CODES_PER_IP_PER_HOUR", "5"), ("IDLINK__LOGIN__RESEND_INTERVAL_SECS", "60")], rt).await;
     let phone = "13600001111";
 

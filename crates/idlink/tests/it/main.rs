@@ -66,6 +66,10 @@ impl Server {
     }
 }
 
+pub async fn start_on_db(db: TestDb) -> Server {
+    start_on(db).await
+}
+
 async fn start_on(db: TestDb) -> Server {
     start_with(db, &[]).await
 }
@@ -128,6 +132,11 @@ pub async fn servers() -> Vec<Server> {
         out.push(start_on(db).await);
     }
     out
+}
+
+/// The databases to run end-to-end tests on: SQLite always, PostgreSQL when reachable or required.
+pub async fn databases() -> Vec<TestDb> {
+    testing::all().await.unwrap_or_else(|e| panic!("test databases: {e}"))
 }
 
 pub async fn sqlite_server() -> Server {

@@ -83,9 +83,14 @@ async fn session(s: &Server, phone: &str, device: &str) -> Value {
 
 #[tokio::test]
 async fn a_passport_verification_needs_two_different_reviewers() {
+    for db in crate::databases().await {
+        a_passport_verification_needs_two_different_reviewers_on(db).await;
+    }
+}
+
+async fn a_passport_verification_needs_two_different_reviewers_on(db: idlink_store::testing::TestDb) {
     let clock = Arc::new(ManualClock::new("2026-11-22T02:00:00Z".parse().unwrap_or_default()));
     let rt = Runtime { clock: clock.clone(), ..Runtime::default() };
-    let db = idlink_store::testing::sqlite().await.unwrap_or_else(|e| panic!("{e}"));
     let s = start_full(db, &[], rt.clone()).await;
     let alice = operator(&s, &rt, "alice", &[Role::Reviewer]).await;
     let bob = operator(&s, &rt, "bob", &[Role::Reviewer]).await;
@@ -160,9 +165,14 @@ async fn a_passport_verification_needs_two_different_reviewers() {
 
 #[tokio::test]
 async fn a_risky_login_freezes_the_account_until_two_operators_lift_it() {
+    for db in crate::databases().await {
+        a_risky_login_freezes_the_account_until_two_operators_lift_it_on(db).await;
+    }
+}
+
+async fn a_risky_login_freezes_the_account_until_two_operators_lift_it_on(db: idlink_store::testing::TestDb) {
     let clock = Arc::new(ManualClock::new("2026-11-22T02:00:00Z".parse().unwrap_or_default()));
     let rt = Runtime { clock: clock.clone(), ..Runtime::default() };
-    let db = idlink_store::testing::sqlite().await.unwrap_or_else(|e| panic!("{e}"));
     let extra = [("IDLINK__RISK__FREEZE_AT", "3"), ("IDLINK__RISK__BURST_LOGINS_PER_HOUR", "3"), ("IDLINK__REVIEW__SLA_CHECK_SECS", "1")];
     let s = start_full(db, &extra, rt.clone()).await;
     let alice = operator(&s, &rt, "alice", &[Role::Reviewer]).await;
@@ -268,8 +278,13 @@ async fn verify_resident(s: &Server, token: &str, phone: &str, name: &str, id: &
 
 #[tokio::test]
 async fn a_minor_is_restricted_until_a_guardian_link_is_approved() {
+    for db in crate::databases().await {
+        a_minor_is_restricted_until_a_guardian_link_is_approved_on(db).await;
+    }
+}
+
+async fn a_minor_is_restricted_until_a_guardian_link_is_approved_on(db: idlink_store::testing::TestDb) {
     let rt = Runtime::default();
-    let db = idlink_store::testing::sqlite().await.unwrap_or_else(|e| panic!("{e}"));
     let s = start_full(db, &[], rt.clone()).await;
     let reviewer = operator(&s, &rt, "rita", &[Role::Reviewer]).await;
     let (child_phone, parent_phone) = ("13866660001", "13866660002");

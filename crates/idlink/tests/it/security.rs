@@ -1,7 +1,7 @@
 //! Payment password, step-up tokens and the primary device, over HTTP (SPEC ID6, ID7).
 
 use crate::login::{challenge, login, login_body, me};
-use crate::{Server, expect_problem, sqlite_server};
+use crate::{Server, databases, expect_problem, start_on_db};
 use idlink_crypto::signing::CheckpointSigner as Ed25519;
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -69,42 +69,48 @@ async fn status(s: &Server, token: &str) -> Value {
 
 #[tokio::test]
 async fn the_payment_password_locks_after_three_failures_and_resets_with_sms_and_face() {
-    let s = sqlite_server().await;
-    let (token, device) = login_with_key(&s, "dev-a", &Ed25519::from_seed(&[1; 32])).await;
+    for db in databases().await {
+        let s = start_on_db(db).await;
+        payment_password_flow(&s).await;
+    }
+}
 
-    expect_problem(set_password(&s, &token, "123456", None).await, 422, "weak_payment_password").await;
-    assert_eq!(set_password(&s, &token, "135790", None).await.status().as_u16(), 204);
-    assert_eq!(status(&s, &token).await, json!({"set": true, "locked": false}));
+async fn payment_password_flow(s: &Server) {
+    let (token, device) = login_with_key(s, "dev-a", &Ed25519::from_seed(&[1; 32])).await;
+
+    expect_problem(set_password(s, &token, "123456", None).await, 422, "weak_payment_password").await;
+    assert_eq!(set_password(s, &token, "135790", None).await.status().as_u16(), 204);
+    assert_eq!(status(s, &token).await, json!({"set": true, "locked": false}));
 
     // Two failures, then the right password: the count starts again.
     for _ in 0..2 {
-        expect_problem(verify(&s, &token, "000000", &device).await, 403, "payment_password_refused").await;
+        expect_problem(verify(s, &token, "000000", &device).await, 403, "payment_password_refused").await;
     }
-    assert_eq!(verify(&s, &token, "135790", &device).await.status().as_u16(), 201);
+    assert_eq!(verify(s, &token, "135790", &device).await.status().as_u16(), 201);
 
     // Three consecutive failures lock it; the right password is refused with the very same answer.
     let mut answers = Vec::new();
     for _ in 0..3 {
-        answers.push(expect_problem(verify(&s, &token, "000000", &device).await, 403, "payment_password_refused").await);
+        answers.push(expect_problem(verify(s, &token, "000000", &device).await, 403, "payment_password_refused").await);
     }
-    assert_eq!(status(&s, &token).await, json!({"set": true, "locked": true}));
-    answers.push(expect_problem(verify(&s, &token, "135790", &device).await, 403, "payment_password_refused").await);
+    assert_eq!(status(s, &token).await, json!({"set": true, "locked": true}));
+    answers.push(expect_problem(verify(s, &token, "135790", &device).await, 403, "payment_password_refused").await);
     // A user without any payment password gets it too.
-    let other = sqlite_user_without_password(&s).await;
-    answers.push(expect_problem(verify(&s, &other, "135790", "x").await, 403, "payment_password_refused").await);
+    let other = sqlite_user_without_password(s).await;
+    answers.push(expect_problem(verify(s, &other, "135790", "x").await, 403, "payment_password_refused").await);
     let details: std::collections::BTreeSet<&str> = answers.iter().filter_map(|a| a["detail"].as_str()).collect();
     assert_eq!(details.len(), 1, "wrong, locked and unknown look the same: {answers:?}");
 
     // Reset needs SMS + face; the face check explains failures.
-    expect_problem(set_password(&s, &token, "246801", None).await, 422, "face_check_required").await;
-    let p = expect_problem(set_password(&s, &token, "246801", Some("sandbox:poor_lighting")).await, 422, "face_check_failed").await;
+    expect_problem(set_password(s, &token, "246801", None).await, 422, "face_check_required").await;
+    let p = expect_problem(set_password(s, &token, "246801", Some("sandbox:poor_lighting")).await, 422, "face_check_failed").await;
     assert_eq!(p["errors"][0]["code"], "poor_lighting");
     assert!(p["errors"][0]["detail"].as_str().unwrap_or("").contains("daylight"), "{p}");
-    let p = expect_problem(set_password(&s, &token, "246801", Some("sandbox:spoof")).await, 422, "face_check_failed").await;
+    let p = expect_problem(set_password(s, &token, "246801", Some("sandbox:spoof")).await, 422, "face_check_failed").await;
     assert_eq!(p["errors"][0]["code"], "liveness_failed");
-    assert_eq!(set_password(&s, &token, "246801", Some("sandbox:pass")).await.status().as_u16(), 204);
-    assert_eq!(status(&s, &token).await, json!({"set": true, "locked": false}));
-    assert_eq!(verify(&s, &token, "246801", &device).await.status().as_u16(), 201);
+    assert_eq!(set_password(s, &token, "246801", Some("sandbox:pass")).await.status().as_u16(), 204);
+    assert_eq!(status(s, &token).await, json!({"set": true, "locked": false}));
+    assert_eq!(verify(s, &token, "246801", &device).await.status().as_u16(), 201);
 }
 
 async fn sqlite_user_without_password(s: &Server) -> String {
@@ -117,15 +123,21 @@ async fn sqlite_user_without_password(s: &Server) -> String {
 
 #[tokio::test]
 async fn changing_the_primary_device_needs_a_single_use_step_up_token() {
-    let s = sqlite_server().await;
+    for db in databases().await {
+        let s = start_on_db(db).await;
+        primary_device_flow(&s).await;
+    }
+}
+
+async fn primary_device_flow(s: &Server) {
     let key_a = Ed25519::from_seed(&[7; 32]);
     let key_b = Ed25519::from_seed(&[8; 32]);
-    let (token_a, dev_a) = login_with_key(&s, "dev-a", &key_a).await;
-    let (token_b, dev_b) = login_with_key(&s, "dev-b", &key_b).await;
-    assert_eq!(set_password(&s, &token_b, "135790", None).await.status().as_u16(), 204);
+    let (token_a, dev_a) = login_with_key(s, "dev-a", &key_a).await;
+    let (token_b, dev_b) = login_with_key(s, "dev-b", &key_b).await;
+    assert_eq!(set_password(s, &token_b, "135790", None).await.status().as_u16(), 204);
 
     let primary = |path: String, token: String, step_up: Option<String>| {
-        let mut r = with_session(&s, Method::POST, &path, &token);
+        let mut r = with_session(s, Method::POST, &path, &token);
         if let Some(t) = step_up {
             r = r.header("idlink-step-up", t);
         }
@@ -135,16 +147,16 @@ async fn changing_the_primary_device_needs_a_single_use_step_up_token() {
     expect_problem(primary(path_b.clone(), token_b.clone(), None).await.unwrap_or_else(|e| panic!("{e}")), 403, "step_up_required").await;
 
     // A token for another resource does not work.
-    let wrong: Value = verify(&s, &token_b, "135790", &dev_a).await.json().await.unwrap_or_default();
+    let wrong: Value = verify(s, &token_b, "135790", &dev_a).await.json().await.unwrap_or_default();
     let wrong = wrong["step_up_token"].as_str().map(str::to_owned);
     expect_problem(primary(path_b.clone(), token_b.clone(), wrong).await.unwrap_or_else(|e| panic!("{e}")), 403, "step_up_required").await;
 
-    let minted: Value = verify(&s, &token_b, "135790", &dev_b).await.json().await.unwrap_or_default();
+    let minted: Value = verify(s, &token_b, "135790", &dev_b).await.json().await.unwrap_or_default();
     assert_eq!(minted["method"], "payment_password");
     let t = minted["step_up_token"].as_str().map(str::to_owned);
     assert_eq!(primary(path_b.clone(), token_b.clone(), t.clone()).await.map(|r| r.status().as_u16()).unwrap_or(0), 204);
     expect_problem(primary(path_b, token_b.clone(), t).await.unwrap_or_else(|e| panic!("{e}")), 403, "step_up_required").await;
-    let mine: Value = me(&s, &token_b).await.json().await.unwrap_or_default();
+    let mine: Value = me(s, &token_b).await.json().await.unwrap_or_default();
     let primary_ids: Vec<&str> = mine["devices"]
         .as_array()
         .map(|d| d.iter().filter(|d| d["primary"] == true).filter_map(|d| d["id"].as_str()).collect())
@@ -152,7 +164,7 @@ async fn changing_the_primary_device_needs_a_single_use_step_up_token() {
     assert_eq!(primary_ids, [dev_b.as_str()]);
 
     // Back to device A with a biometric assertion signed by A's registered key.
-    let res = with_session(&s, Method::POST, "/v1/me/step-up/challenges", &token_a)
+    let res = with_session(s, Method::POST, "/v1/me/step-up/challenges", &token_a)
         .json(&json!({"operation": "device.make_primary", "resource": dev_a}))
         .send()
         .await
@@ -163,21 +175,21 @@ async fn changing_the_primary_device_needs_a_single_use_step_up_token() {
     let challenge_id = c["challenge_id"].as_str().unwrap_or("").to_owned();
     // Signed by another device's key: refused, and the challenge is used up.
     let forged = key_b.sign(message.as_bytes());
-    let res = with_session(&s, Method::POST, "/v1/me/step-up/biometric", &token_a)
+    let res = with_session(s, Method::POST, "/v1/me/step-up/biometric", &token_a)
         .json(&json!({"challenge_id": challenge_id, "signature": forged}))
         .send()
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     expect_problem(res, 403, "biometric_refused").await;
 
-    let res = with_session(&s, Method::POST, "/v1/me/step-up/challenges", &token_a)
+    let res = with_session(s, Method::POST, "/v1/me/step-up/challenges", &token_a)
         .json(&json!({"operation": "device.make_primary", "resource": dev_a}))
         .send()
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     let c: Value = res.json().await.unwrap_or_default();
     let signature = key_a.sign(c["message"].as_str().unwrap_or("").as_bytes());
-    let res = with_session(&s, Method::POST, "/v1/me/step-up/biometric", &token_a)
+    let res = with_session(s, Method::POST, "/v1/me/step-up/biometric", &token_a)
         .json(&json!({"challenge_id": c["challenge_id"], "signature": signature}))
         .send()
         .await
