@@ -8,7 +8,9 @@
 //! Personal data types (see [`pii`]) never print their clear value through
 //! `Debug`, `Display` or `Serialize`; reading it is an explicit `.reveal()`.
 
+pub mod card;
 pub mod change_limits;
+pub mod disclosure;
 pub mod idnumber;
 pub mod ids;
 pub mod money;
