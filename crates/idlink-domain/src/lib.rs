@@ -18,6 +18,7 @@ pub mod name;
 pub mod phone;
 pub mod pii;
 pub mod risk;
+pub mod roster;
 pub mod verification;
 
 pub use idnumber::{IdNumber, IdNumberError};
