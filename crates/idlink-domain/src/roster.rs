@@ -143,9 +143,9 @@ pub fn default_roster(table: &BinTable) -> Roster {
                 }
             } else {
                 city_index += 1;
-                let precision = if city_index % 11 == 0 {
+                let precision = if city_index.is_multiple_of(11) {
                     Precision::Closed
-                } else if city_index % 3 == 0 {
+                } else if city_index.is_multiple_of(3) {
                     Precision::Range { width: 100_000 }
                 } else {
                     Precision::Range { width: 50_000 }
