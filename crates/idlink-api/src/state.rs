@@ -3,7 +3,7 @@
 use idlink_core::Clock;
 use idlink_core::auth::{AuthPolicy, CodeSender};
 use idlink_core::face::FaceVerifier;
-use idlink_core::identity::{Identities, RegistryCheck};
+use idlink_core::identity::{CardCheck, Identities, RegistryCheck};
 use idlink_core::operators::Operators;
 use idlink_core::payment::PaymentPasswordPolicy;
 use idlink_core::ports::Store;
@@ -64,6 +64,7 @@ pub struct AppState {
     pub sms: Arc<dyn CodeSender>,
     pub face: Arc<dyn FaceVerifier>,
     pub registry: Arc<dyn RegistryCheck>,
+    pub cards: Arc<dyn CardCheck>,
     pub change_policy: ChangePolicy,
     pub risk_policy: RiskPolicy,
     pub review: ReviewSettings,
@@ -114,6 +115,7 @@ impl AppState {
             vault: &self.vault,
             clock: self.clock.as_ref(),
             registry: self.registry.as_ref(),
+            cards: self.cards.as_ref(),
             face: self.face.as_ref(),
             change_policy: &self.change_policy,
             freezes: self.store.as_ref(),

@@ -14,5 +14,6 @@ pub mod face;
 pub mod masking;
 pub mod registry;
 pub mod sms;
+pub mod switch;
 
 pub use executor::{CallError, Executor, ExecutorPolicy, Target, TlsIdentity};

@@ -16,6 +16,7 @@ use crate::ports::{StoreError, UserStore};
 use crate::reviews::{CaseKind, CaseRow};
 use crate::vault::Vault;
 use async_trait::async_trait;
+use idlink_domain::card::{BinTable, CardNumber};
 use idlink_domain::change_limits::{self, ChangeDecision, ChangeEvent, ChangePolicy, ChangeRule};
 use idlink_domain::verification::{VerificationReason, VerificationStatus};
 use idlink_domain::{IdNumber, PersonName, PhoneNumber, RequestId, UserId};
@@ -26,6 +27,7 @@ use serde::Serialize;
 const NAME_CONTEXT: &str = "identity.name";
 const ID_CONTEXT: &str = "identity.id_number";
 const BIRTH_CONTEXT: &str = "identity.birth_date";
+const CARD_CONTEXT: &str = "verification.card";
 
 /// The registry's answer about name, ID number and phone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,6 +46,37 @@ pub struct RegistryUnavailable {
     pub retry_after_secs: u64,
 }
 
+/// The bank's answer about a card's four elements.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CardResult {
+    Match,
+    HolderMismatch,
+    PhoneMismatch,
+    Lost,
+    Pending,
+}
+
+/// Four-element card checks through the card switch.
+#[async_trait]
+pub trait CardCheck: Send + Sync {
+    async fn four_elements(
+        &self,
+        card: &CardNumber,
+        name: &PersonName,
+        id: &IdNumber,
+        phone: &PhoneNumber,
+    ) -> Result<CardResult, RegistryUnavailable>;
+}
+
+/// How the user proves the identity besides name and ID number.
+#[derive(Debug, Clone)]
+pub enum Method {
+    /// The account's phone (SMS code) plus face liveness.
+    ThreeElementsFace,
+    /// A bank card in the user's name whose reserved phone is the account's phone (SMS code).
+    FourElements(CardNumber),
+}
+
 #[async_trait]
 pub trait RegistryCheck: Send + Sync {
     async fn check(&self, name: &PersonName, id: &IdNumber, phone: &PhoneNumber) -> Result<RegistryResult, RegistryUnavailable>;
@@ -57,6 +90,8 @@ pub struct VerificationRow {
     pub document_type: DocumentType,
     /// For documents without a birth date in their number (passports, permits).
     pub birth_cipher: Option<Vec<u8>>,
+    /// The bank card of a four-element verification.
+    pub card_cipher: Option<Vec<u8>>,
     pub status: VerificationStatus,
     pub name_cipher: Vec<u8>,
     pub id_cipher: Vec<u8>,
@@ -170,6 +205,8 @@ pub enum IdentityError {
     NotFound,
     #[error("this verification is {0:?} and takes no more input")]
     NotAwaitingInput(VerificationStatus),
+    #[error("this verification needs the liveness capture")]
+    LivenessRequired,
     #[error(transparent)]
     Registry(#[from] RegistryUnavailable),
     #[error(transparent)]
@@ -208,7 +245,8 @@ pub struct Submission<'a> {
     pub phone: &'a PhoneNumber,
     pub challenge_id: &'a str,
     pub code: &'a str,
-    pub liveness_video: &'a str,
+    /// Required by three-element verifications, ignored by four-element ones.
+    pub liveness_video: Option<&'a str>,
 }
 
 /// A verification as shown to the app.
@@ -239,6 +277,7 @@ pub struct Identities<'a> {
     pub vault: &'a Vault,
     pub clock: &'a dyn Clock,
     pub registry: &'a dyn RegistryCheck,
+    pub cards: &'a dyn CardCheck,
     pub face: &'a dyn FaceVerifier,
     pub change_policy: &'a ChangePolicy,
     pub freezes: &'a dyn crate::risk::FreezeStore,
@@ -269,6 +308,7 @@ impl Identities<'_> {
         origin: &crate::auth::Origin,
         name: &PersonName,
         document: &Document,
+        method: &Method,
         phone: &PhoneNumber,
     ) -> Result<VerificationView, IdentityError> {
         let now = self.clock.now();
@@ -292,7 +332,14 @@ impl Identities<'_> {
         let v = VerificationRow {
             id: format!("ver_{}", hex::encode(self.vault.rng().bytes16())),
             user_id: user.clone(),
-            method: "three_elements_face".into(),
+            method: match method {
+                Method::ThreeElementsFace => "three_elements_face".into(),
+                Method::FourElements(_) => "four_elements".into(),
+            },
+            card_cipher: match method {
+                Method::FourElements(card) => Some(self.vault.seal(&key, CARD_CONTEXT, card.reveal().as_bytes())?),
+                Method::ThreeElementsFace => None,
+            },
             document_type: document.kind(),
             birth_cipher: match document {
                 Document::Other { birth_date, .. } => Some(self.vault.seal(&key, BIRTH_CONTEXT, birth_date.to_string().as_bytes())?),
@@ -345,6 +392,9 @@ impl Identities<'_> {
         if v.status != VerificationStatus::RequiresInput {
             return Err(IdentityError::NotAwaitingInput(v.status));
         }
+        if v.card_cipher.is_none() && liveness_video.is_none() {
+            return Err(IdentityError::LivenessRequired);
+        }
         self.auth.redeem_for_session(session, phone, challenge_id, code, Purpose::Verification).await?;
         let now = self.clock.now();
         if !self.store.move_verification(verification_id, VerificationStatus::RequiresInput, VerificationStatus::Processing, now).await? {
@@ -369,7 +419,7 @@ impl Identities<'_> {
         rid: Option<&RequestId>,
         v: &VerificationRow,
         phone: &PhoneNumber,
-        liveness_video: &str,
+        liveness_video: Option<&str>,
     ) -> Result<VerificationView, IdentityError> {
         let user = &session.user_id;
         let now = self.clock.now();
@@ -393,9 +443,19 @@ impl Identities<'_> {
                 RegistryResult::PhoneMismatch => reasons.push(VerificationReason::PhoneMismatch),
                 RegistryResult::Pending => review = true,
             }
+            if let (Some(c), true) = (&v.card_cipher, reasons.is_empty()) {
+                let card = CardNumber::parse(&text(c, CARD_CONTEXT)?, BinTable::bundled()).map_err(|e| corrupt(e.to_string()))?;
+                match self.cards.four_elements(&card, &name, &id, phone).await? {
+                    CardResult::Match => {}
+                    CardResult::HolderMismatch => reasons.push(VerificationReason::CardHolderMismatch),
+                    CardResult::PhoneMismatch => reasons.push(VerificationReason::ReservedPhoneMismatch),
+                    CardResult::Lost => reasons.push(VerificationReason::CardReportedLost),
+                    CardResult::Pending => review = true,
+                }
+            }
         }
-        if reasons.is_empty() {
-            match self.face.verify(user.as_str(), liveness_video).await? {
+        if let (Some(video), true) = (liveness_video.filter(|_| v.card_cipher.is_none()), reasons.is_empty()) {
+            match self.face.verify(user.as_str(), video).await? {
                 FaceResult::Pass => {}
                 FaceResult::LivenessFailed => reasons.push(VerificationReason::LivenessFailed),
                 FaceResult::PoorLighting => reasons.push(VerificationReason::PoorLighting),

@@ -63,6 +63,12 @@ pub enum VerificationReason {
     PoorLighting,
     /// The ID number is verified on another account.
     IdNumberBoundElsewhere,
+    /// The bank says the card belongs to someone else.
+    CardHolderMismatch,
+    /// The bank has another phone reserved for the card.
+    ReservedPhoneMismatch,
+    /// The card is reported lost.
+    CardReportedLost,
 }
 
 impl VerificationReason {
@@ -75,14 +81,28 @@ impl VerificationReason {
             Self::LivenessFailed => "liveness_failed",
             Self::PoorLighting => "poor_lighting",
             Self::IdNumberBoundElsewhere => "id_number_bound_elsewhere",
+            Self::CardHolderMismatch => "card_holder_mismatch",
+            Self::ReservedPhoneMismatch => "reserved_phone_mismatch",
+            Self::CardReportedLost => "card_reported_lost",
         }
     }
 
     pub fn parse(s: &str) -> Option<Self> {
         use VerificationReason::*;
-        [IdNumberMismatch, IdNumberNotFound, PhoneMismatch, FaceMismatch, LivenessFailed, PoorLighting, IdNumberBoundElsewhere]
-            .into_iter()
-            .find(|r| r.as_str() == s)
+        [
+            IdNumberMismatch,
+            IdNumberNotFound,
+            PhoneMismatch,
+            FaceMismatch,
+            LivenessFailed,
+            PoorLighting,
+            IdNumberBoundElsewhere,
+            CardHolderMismatch,
+            ReservedPhoneMismatch,
+            CardReportedLost,
+        ]
+        .into_iter()
+        .find(|r| r.as_str() == s)
     }
 
     /// What the app can tell the user to do.
@@ -95,12 +115,15 @@ impl VerificationReason {
             Self::LivenessFailed => "Hold the phone yourself and face the camera; photos and screens are refused.",
             Self::PoorLighting => "Retry in daylight or a well-lit room, without light behind you.",
             Self::IdNumberBoundElsewhere => "This ID number is verified on another account; revoke it there first.",
+            Self::CardHolderMismatch => "Use a bank card in your own name.",
+            Self::ReservedPhoneMismatch => "Use the card whose bank has this phone number on record, or update the number at the bank.",
+            Self::CardReportedLost => "This card is reported lost; use another card.",
         }
     }
 
     /// Whether trying again (with better input) can succeed.
     pub fn retryable(self) -> bool {
-        !matches!(self, Self::FaceMismatch | Self::IdNumberBoundElsewhere)
+        !matches!(self, Self::FaceMismatch | Self::IdNumberBoundElsewhere | Self::CardReportedLost)
     }
 }
 

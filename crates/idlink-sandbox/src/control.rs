@@ -47,6 +47,15 @@ pub async fn index() -> Json<serde_json::Value> {
                     "anything else": "match"
                 }
             },
+            "switch": {
+                "four_element_check": "POST /switch/v1/card-verifications",
+                "test_values": {
+                    "card number ending 0000": "holder_mismatch",
+                    "card number ending 1111": "phone_mismatch (another reserved phone)",
+                    "card number ending 9999": "card_lost",
+                    "anything else": "match"
+                }
+            },
             "face": {
                 "verify": "POST /face/v1/verifications",
                 "test_values": {

@@ -5,10 +5,12 @@
 //! Institutions so far: the SMS gateway ([`sms`], with an inbox API that
 //! tests and demos read codes from) and the face-verification provider
 //! ([`face`], outcomes scripted by documented test values) and the
-//! identity registry ([`registry`], name/ID/phone checks by test values). [`control`] is
+//! identity registry ([`registry`], name/ID/phone checks by test values)
+//! and the card switch's four-element check ([`cards`]). [`control`] is
 //! the time-control API: a sandbox clock that can be advanced, and
 //! maintenance windows that open and close by that clock.
 
+pub mod cards;
 pub mod control;
 pub mod face;
 pub mod registry;
@@ -54,7 +56,7 @@ pub struct Sandbox {
 }
 
 /// Institutions whose maintenance can be scheduled.
-pub const INSTITUTIONS: &[&str] = &["sms", "face", "registry"];
+pub const INSTITUTIONS: &[&str] = &["sms", "face", "registry", "switch"];
 
 impl Sandbox {
     pub fn new() -> Arc<Self> {
@@ -90,6 +92,7 @@ pub fn router(sandbox: Arc<Sandbox>) -> Router {
         .route("/sms/v1/messages", post(sms::send))
         .route("/face/v1/verifications", post(face::verify))
         .route("/registry/v1/checks", post(registry::check))
+        .route("/switch/v1/card-verifications", post(cards::verify))
         .fallback(|| async {
             control::error(axum::http::StatusCode::NOT_FOUND, "not_found", "no such sandbox endpoint; see GET /sandbox/v1")
         })

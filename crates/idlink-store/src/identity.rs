@@ -30,6 +30,7 @@ fn verification(r: &AnyRow) -> Result<VerificationRow, StoreError> {
         method: r.try_get("method").map_err(store_err)?,
         document_type: document_type(r)?,
         birth_cipher: r.try_get("birth_cipher").map_err(store_err)?,
+        card_cipher: r.try_get("card_cipher").map_err(store_err)?,
         status: VerificationStatus::parse(&status).ok_or_else(|| StoreError::Corrupt(format!("status {status}")))?,
         name_cipher: r.try_get("name_cipher").map_err(store_err)?,
         id_cipher: r.try_get("id_cipher").map_err(store_err)?,
@@ -68,8 +69,8 @@ impl IdentityStore for SqlStore {
     async fn insert_verification(&self, v: &VerificationRow, audit: &AuditEntry) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
         sqlx::query(
-            "INSERT INTO verifications (id, user_id, method, status, name_cipher, id_cipher, id_index, reasons, created_at, updated_at, document_type, birth_cipher)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+            "INSERT INTO verifications (id, user_id, method, status, name_cipher, id_cipher, id_index, reasons, created_at, updated_at, document_type, birth_cipher, card_cipher)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
         )
         .bind(&v.id)
         .bind(v.user_id.as_str())
@@ -83,6 +84,7 @@ impl IdentityStore for SqlStore {
         .bind(micros(v.updated_at))
         .bind(v.document_type.as_str())
         .bind(v.birth_cipher.as_deref())
+        .bind(v.card_cipher.as_deref())
         .execute(&mut *tx)
         .await
         .map_err(store_err)?;
@@ -92,7 +94,7 @@ impl IdentityStore for SqlStore {
 
     async fn verification(&self, id: &str, user: &UserId) -> Result<Option<VerificationRow>, StoreError> {
         sqlx::query(
-            "SELECT id, user_id, method, status, name_cipher, id_cipher, id_index, reasons, created_at, updated_at, document_type, birth_cipher
+            "SELECT id, user_id, method, status, name_cipher, id_cipher, id_index, reasons, created_at, updated_at, document_type, birth_cipher, card_cipher
              FROM verifications WHERE id = $1 AND user_id = $2",
         )
         .bind(id)

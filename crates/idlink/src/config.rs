@@ -257,6 +257,8 @@ pub struct Connectors {
     pub face_url: String,
     /// Base URL of the identity registry; empty means the sandbox.
     pub registry_url: String,
+    /// Base URL of the card switch; empty means the sandbox.
+    pub switch_url: String,
     pub timeout_ms: u64,
     /// Extra attempts for idempotent calls.
     pub retries: u32,
@@ -272,6 +274,7 @@ impl Default for Connectors {
             sms_url: String::new(),
             face_url: String::new(),
             registry_url: String::new(),
+            switch_url: String::new(),
             timeout_ms: 5000,
             retries: 2,
             breaker_failures: 5,

@@ -11,13 +11,15 @@ use idlink_connectors::face::FaceProvider;
 use idlink_connectors::registry::{IdentityRegistry, RegistryVerdict};
 use idlink_connectors::sms::Delivery;
 use idlink_connectors::sms::SmsGateway;
+use idlink_connectors::switch::{CardCheck as SwitchCheck, CardSwitch, FourElements};
 use idlink_connectors::{CallError, Executor, ExecutorPolicy};
 use idlink_core::Clock;
 use idlink_core::auth::{CodeSender, SendError};
 use idlink_core::face::{FaceResult, FaceUnavailable, FaceVerifier};
-use idlink_core::identity::{RegistryCheck, RegistryResult, RegistryUnavailable};
+use idlink_core::identity::{CardCheck, CardResult, RegistryCheck, RegistryResult, RegistryUnavailable};
 use idlink_core::vault::Vault;
 use idlink_crypto::{Algorithm, MasterKey, MasterKeyring, Random};
+use idlink_domain::card::CardNumber;
 use idlink_domain::{IdNumber, PersonName, PhoneNumber};
 use idlink_store::{SqlStore, StoreOptions};
 use std::net::SocketAddr;
@@ -113,6 +115,7 @@ pub struct Institutions {
     pub sms: SmsGateway,
     pub face: FaceProvider,
     pub registry: IdentityRegistry,
+    pub switch: CardSwitch,
 }
 
 /// Builds the clients from `connectors.*`; an empty URL means the sandbox.
@@ -138,6 +141,7 @@ pub fn institutions(config: &Config, sandbox: Option<SocketAddr>, clock: Arc<dyn
         face: FaceProvider::new(&url(&c.face_url, "face_url")?).map_err(|e| anyhow::anyhow!("connectors.face_url: {e}"))?,
         registry: IdentityRegistry::new(&url(&c.registry_url, "registry_url")?)
             .map_err(|e| anyhow::anyhow!("connectors.registry_url: {e}"))?,
+        switch: CardSwitch::new(&url(&c.switch_url, "switch_url")?).map_err(|e| anyhow::anyhow!("connectors.switch_url: {e}"))?,
     })
 }
 
@@ -200,6 +204,34 @@ impl RegistryCheck for RegistryChecks {
             Err(CallError::Maintenance { retry_after_secs, .. }) => Err(RegistryUnavailable { retry_after_secs }),
             Err(e) => {
                 tracing::warn!(error = %e, "identity registry call failed");
+                Err(RegistryUnavailable { retry_after_secs: 5 })
+            }
+        }
+    }
+}
+
+/// Four-element card checks through the card switch.
+struct CardChecks(Arc<Institutions>);
+
+#[async_trait::async_trait]
+impl CardCheck for CardChecks {
+    async fn four_elements(
+        &self,
+        card: &CardNumber,
+        name: &PersonName,
+        id: &IdNumber,
+        phone: &PhoneNumber,
+    ) -> Result<CardResult, RegistryUnavailable> {
+        let req = FourElements { card_number: card.reveal(), name: name.reveal(), id_number: id.reveal(), phone: phone.reveal() };
+        match self.0.switch.four_elements(&self.0.executor, &req).await {
+            Ok(SwitchCheck::Match) => Ok(CardResult::Match),
+            Ok(SwitchCheck::HolderMismatch) => Ok(CardResult::HolderMismatch),
+            Ok(SwitchCheck::PhoneMismatch) => Ok(CardResult::PhoneMismatch),
+            Ok(SwitchCheck::CardLost) => Ok(CardResult::Lost),
+            Ok(SwitchCheck::Pending { .. }) => Ok(CardResult::Pending),
+            Err(CallError::Maintenance { retry_after_secs, .. }) => Err(RegistryUnavailable { retry_after_secs }),
+            Err(e) => {
+                tracing::warn!(error = %e, "card switch call failed");
                 Err(RegistryUnavailable { retry_after_secs: 5 })
             }
         }
@@ -277,6 +309,7 @@ pub async fn start(config: &Config, rt: Runtime) -> Result<Running> {
         sms: Arc::new(SmsCodes(institutions.clone())),
         face: Arc::new(FaceChecks(institutions.clone())),
         registry: Arc::new(RegistryChecks(institutions.clone())),
+        cards: Arc::new(CardChecks(institutions.clone())),
         change_policy: config.identity.policy(),
         risk_policy: idlink_domain::risk::RiskPolicy {
             step_up_at: config.risk.step_up_at,

@@ -11,9 +11,10 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use idlink_core::auth::Origin;
-use idlink_core::identity::{Document, DocumentType, IdentityError, Submission, VerificationView, shanghai_today};
+use idlink_core::identity::{Document, DocumentType, IdentityError, Method, Submission, VerificationView, shanghai_today};
 use idlink_core::security::SecurityError;
 use idlink_core::users::{self, Caller};
+use idlink_domain::card::{BinTable, CardNumber};
 use idlink_domain::change_limits::ChangeRule;
 use idlink_domain::{IdNumber, PersonName, RequestId};
 use serde::Serialize;
@@ -35,6 +36,11 @@ pub fn identity_problem(e: IdentityError) -> Problem {
             Problem::new("real_name_change_limited").detail(detail.clone()).errors(vec![FieldError::new("", code, detail)])
         }
         IdentityError::NotFound => Problem::new("verification_not_found"),
+        IdentityError::LivenessRequired => Problem::validation(vec![FieldError::new(
+            "/liveness_video",
+            "required",
+            "`liveness_video` is required: this verification checks the face.",
+        )]),
         IdentityError::NotAwaitingInput(_) => Problem::new("verification_closed"),
         IdentityError::Registry(u) => Problem::new("institution_unavailable")
             .detail(format!("The identity registry is unavailable. Retry in {} s.", u.retry_after_secs))
@@ -96,6 +102,11 @@ pub struct StartVerification {
     document_number: Option<String>,
     /// YYYY-MM-DD as printed, for documents other than the resident ID.
     birth_date: Option<String>,
+    /// `three_elements_face` (default: SMS code to the account phone + face) or `four_elements`
+    /// (a bank card in the user's name whose bank-reserved phone is the account phone; no face).
+    method: Option<String>,
+    /// The bank card, for `four_elements`.
+    card_number: Option<String>,
 }
 
 async fn phone_of(state: &AppState, s: &UserSession, rid: Option<&RequestId>) -> Result<idlink_domain::PhoneNumber, Problem> {
@@ -168,12 +179,31 @@ pub async fn start(
         }
         None => None,
     };
+    let method = match f.optional_str("method") {
+        None | Some("three_elements_face") => Some(Method::ThreeElementsFace),
+        Some("four_elements") => {
+            if document_type != Some(DocumentType::ResidentId) {
+                f.invalid("method", "invalid_method", "Four-element verification works with the resident ID card only.");
+            }
+            f.required_str("card_number").and_then(|c| match CardNumber::parse(c, BinTable::bundled()) {
+                Ok(c) => Some(Method::FourElements(c)),
+                Err(e) => {
+                    f.invalid("card_number", "invalid_card_number", format!("{e}."));
+                    None
+                }
+            })
+        }
+        Some(other) => {
+            f.invalid("method", "invalid_method", format!("`{other}` is not a method; use three_elements_face or four_elements."));
+            None
+        }
+    };
     f.finish()?;
-    let (Some(name), Some(document)) = (name, document) else { return Err(Problem::new("internal_error")) };
+    let (Some(name), Some(document), Some(method)) = (name, document, method) else { return Err(Problem::new("internal_error")) };
     let rid = request_id.as_deref();
     let phone = phone_of(&state, &session, rid).await?;
     let origin = Origin { actor: format!("user:{}", session.0.user_id), client_ip: ip.0, request_id: rid.cloned() };
-    let view = state.identities().start(&session.0, rid, &origin, &name, &document, &phone).await.map_err(identity_problem)?;
+    let view = state.identities().start(&session.0, rid, &origin, &name, &document, &method, &phone).await.map_err(identity_problem)?;
     let expires = state.clock.now().checked_add(state.auth_policy.code_ttl).ok().map(|t| t.to_string());
     Ok((StatusCode::CREATED, Json(Verification::from_view(view, expires))).into_response())
 }
@@ -185,8 +215,8 @@ pub struct SubmitVerification {
     challenge_id: String,
     /// The 6-digit code sent to the account's phone.
     code: String,
-    /// The liveness capture. Sandbox test values: `sandbox:pass`, `sandbox:spoof`, `sandbox:poor_lighting`, `sandbox:mismatch`, `sandbox:pending`.
-    liveness_video: String,
+    /// The liveness capture, for `three_elements_face`. Sandbox test values: `sandbox:pass`, `sandbox:spoof`, `sandbox:poor_lighting`, `sandbox:mismatch`, `sandbox:pending`.
+    liveness_video: Option<String>,
 }
 
 /// Submits the SMS code and the liveness capture; answers the outcome.
@@ -208,9 +238,9 @@ pub async fn submit(
     let mut f = Fields::new(&body);
     let challenge_id = f.required_str("challenge_id");
     let code = f.required_str("code");
-    let video = f.required_str("liveness_video");
+    let video = f.optional_str("liveness_video");
     f.finish()?;
-    let (Some(challenge_id), Some(code), Some(video)) = (challenge_id, code, video) else { return Err(Problem::new("internal_error")) };
+    let (Some(challenge_id), Some(code)) = (challenge_id, code) else { return Err(Problem::new("internal_error")) };
     let rid = request_id.as_deref();
     let phone = phone_of(&state, &session, rid).await?;
     let view = state

@@ -197,3 +197,72 @@ async fn real_name_changes_are_limited_per_id_number_on(db: idlink_store::testin
     clock.advance(day(81));
     assert_eq!(outcome(verify(&s, &token, phone, names[5], id, "sandbox:pass").await).await.0, "verified", "after the cooling-off");
 }
+
+/// A valid 19-digit ICBC card number ending in `last4` (Luhn holds).
+fn icbc_card(last4: &str) -> String {
+    use idlink_domain::card::luhn_valid;
+    (0..100_000u32).map(|n| format!("622202{n:09}{last4}")).find(|c| luhn_valid(c)).unwrap_or_else(|| panic!("no card ending {last4}"))
+}
+
+async fn four_elements(s: &Server, token: &str, phone: &str, card: &str) -> reqwest::Response {
+    let res = call(s, Method::POST, "/v1/me/verifications", token)
+        .json(&json!({"name": "赵四", "id_number": id_number("110105", "19850315", "321"), "method": "four_elements", "card_number": card}))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    if res.status().as_u16() != 201 {
+        return res;
+    }
+    let started: Value = res.json().await.unwrap_or_default();
+    let code = s.last_code(phone).await;
+    call(s, Method::POST, &format!("/v1/me/verifications/{}/submit", started["id"].as_str().unwrap_or("")), token)
+        .json(&json!({"challenge_id": started["phone_check"]["challenge_id"], "code": code}))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+#[tokio::test]
+async fn four_element_verification_checks_the_card_with_its_bank() {
+    for s in servers().await {
+        let phone = "13877778888";
+        let token = session(&s, phone).await;
+
+        let (status, reasons, v) = outcome(four_elements(&s, &token, phone, &icbc_card("0000")).await).await;
+        assert_eq!((status.as_str(), reasons), ("rejected", vec!["card_holder_mismatch".to_owned()]), "{}", s.kind);
+        assert!(v["reasons"][0]["guidance"].as_str().unwrap_or("").contains("own name"));
+        let (status, reasons, _) = outcome(four_elements(&s, &token, phone, &icbc_card("1111")).await).await;
+        assert_eq!((status.as_str(), reasons), ("rejected", vec!["reserved_phone_mismatch".to_owned()]));
+
+        // Bad card numbers and method combinations are named at once.
+        let res = call(&s, Method::POST, "/v1/me/verifications", &token)
+            .json(&json!({"name": "Smith John", "document_type": "passport", "document_number": "E1234567", "birth_date": "1990-01-01", "method": "four_elements", "card_number": "6222021234"}))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let p = expect_problem(res, 422, "validation_failed").await;
+        let codes: Vec<&str> = p["errors"].as_array().map(|a| a.iter().filter_map(|e| e["code"].as_str()).collect()).unwrap_or_default();
+        assert_eq!(codes, ["invalid_method", "invalid_card_number"], "{p}");
+
+        // No face needed: the bank vouches for card, name, ID and reserved phone.
+        let (status, reasons, _) = outcome(four_elements(&s, &token, phone, &icbc_card("4321")).await).await;
+        assert_eq!((status.as_str(), reasons.len()), ("verified", 0), "{}", s.kind);
+
+        // A three-element verification still needs the liveness capture.
+        let other = "13877779999";
+        let token2 = session(&s, other).await;
+        let res = call(&s, Method::POST, "/v1/me/verifications", &token2)
+            .json(&json!({"name": "钱五", "id_number": id_number("110105", "19700101", "555")}))
+            .send()
+            .await;
+        let started: Value = res.unwrap_or_else(|e| panic!("{e}")).json().await.unwrap_or_default();
+        let code = s.last_code(other).await;
+        let res = call(&s, Method::POST, &format!("/v1/me/verifications/{}/submit", started["id"].as_str().unwrap_or("")), &token2)
+            .json(&json!({"challenge_id": started["phone_check"]["challenge_id"], "code": code}))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let p = expect_problem(res, 422, "validation_failed").await;
+        assert_eq!(p["errors"][0]["pointer"], "/liveness_video");
+    }
+}

@@ -1,0 +1,78 @@
+//! The card switch (idlink → switch → bank): the four-element card check.
+//!
+//! Wire protocol: `POST /switch/v1/card-verifications {"card_number",
+//! "name", "id_number", "phone"}` → `{"verification_id", "result": "match" |
+//! "holder_mismatch" | "phone_mismatch" | "card_lost"}`.
+
+use crate::executor::{CallError, Executor, Target};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Serialize)]
+pub struct FourElements<'a> {
+    pub card_number: &'a str,
+    pub name: &'a str,
+    pub id_number: &'a str,
+    pub phone: &'a str,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct FourElementsResponse {
+    pub verification_id: String,
+    pub result: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CardCheck {
+    Match,
+    HolderMismatch,
+    PhoneMismatch,
+    CardLost,
+    /// Undocumented answers: not a match.
+    Pending {
+        status: String,
+    },
+}
+
+impl From<&str> for CardCheck {
+    fn from(s: &str) -> Self {
+        match s {
+            "match" => CardCheck::Match,
+            "holder_mismatch" => CardCheck::HolderMismatch,
+            "phone_mismatch" => CardCheck::PhoneMismatch,
+            "card_lost" => CardCheck::CardLost,
+            other => CardCheck::Pending { status: other.to_owned() },
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct CardSwitch {
+    target: Target,
+}
+
+impl CardSwitch {
+    pub fn new(base_url: &str) -> Result<Self, CallError> {
+        Ok(Self { target: Target::new("switch", "card_switch", base_url)? })
+    }
+
+    /// A read-only check: safe to retry.
+    pub async fn four_elements(&self, exec: &Executor, req: &FourElements<'_>) -> Result<CardCheck, CallError> {
+        let res: FourElementsResponse =
+            exec.call(&self.target, reqwest::Method::POST, "/switch/v1/card-verifications", Some(req), true).await?;
+        Ok(CardCheck::from(res.result.as_str()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn answers_map_and_unknown_is_pending() {
+        assert_eq!(CardCheck::from("match"), CardCheck::Match);
+        assert_eq!(CardCheck::from("holder_mismatch"), CardCheck::HolderMismatch);
+        assert_eq!(CardCheck::from("phone_mismatch"), CardCheck::PhoneMismatch);
+        assert_eq!(CardCheck::from("card_lost"), CardCheck::CardLost);
+        assert!(matches!(CardCheck::from("frozen_by_court"), CardCheck::Pending { .. }));
+    }
+}
