@@ -238,6 +238,16 @@ impl From<CoreError> for IdentityError {
     }
 }
 
+/// Who the user says they are, and how they will prove it.
+#[derive(Debug, Clone, Copy)]
+pub struct Claim<'a> {
+    pub name: &'a PersonName,
+    pub document: &'a Document,
+    pub method: &'a Method,
+    /// The account's phone (the SMS code goes there).
+    pub phone: &'a PhoneNumber,
+}
+
 /// What the user submits to complete a verification.
 #[derive(Debug, Clone, Copy)]
 pub struct Submission<'a> {
@@ -300,17 +310,15 @@ impl Identities<'_> {
         self.vault.unwrap(&wrapped.ok_or(CoreError::Shredded)?)
     }
 
-    /// Starts a three-elements + face verification; sends the SMS code to the account's phone.
+    /// Starts a verification; sends the SMS code to the account's phone.
     pub async fn start(
         &self,
         session: &SessionRow,
         rid: Option<&RequestId>,
         origin: &crate::auth::Origin,
-        name: &PersonName,
-        document: &Document,
-        method: &Method,
-        phone: &PhoneNumber,
+        claim: &Claim<'_>,
     ) -> Result<VerificationView, IdentityError> {
+        let Claim { name, document, method, phone } = *claim;
         let now = self.clock.now();
         let user = &session.user_id;
         crate::risk::ensure_not_frozen(self.freezes, user).await?;

@@ -11,7 +11,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use idlink_core::auth::Origin;
-use idlink_core::identity::{Document, DocumentType, IdentityError, Method, Submission, VerificationView, shanghai_today};
+use idlink_core::identity::{Claim, Document, DocumentType, IdentityError, Method, Submission, VerificationView, shanghai_today};
 use idlink_core::security::SecurityError;
 use idlink_core::users::{self, Caller};
 use idlink_domain::card::{BinTable, CardNumber};
@@ -203,7 +203,8 @@ pub async fn start(
     let rid = request_id.as_deref();
     let phone = phone_of(&state, &session, rid).await?;
     let origin = Origin { actor: format!("user:{}", session.0.user_id), client_ip: ip.0, request_id: rid.cloned() };
-    let view = state.identities().start(&session.0, rid, &origin, &name, &document, &method, &phone).await.map_err(identity_problem)?;
+    let claim = Claim { name: &name, document: &document, method: &method, phone: &phone };
+    let view = state.identities().start(&session.0, rid, &origin, &claim).await.map_err(identity_problem)?;
     let expires = state.clock.now().checked_add(state.auth_policy.code_ttl).ok().map(|t| t.to_string());
     Ok((StatusCode::CREATED, Json(Verification::from_view(view, expires))).into_response())
 }
