@@ -99,7 +99,16 @@ pub const CODES: &[(&str, u16, &str)] = &[
         422,
         "The payment password must be 6 digits, not one digit repeated and not a run like 123456. Choose another.",
     ),
-    ("face_check_required", 422, "A payment password exists already: resetting it needs a face check. Send `liveness_video` too."),
+    (
+        "face_check_required",
+        422,
+        "A payment password exists already: resetting it needs a face check or a bank-card check. Send `liveness_video` or `card_number` too.",
+    ),
+    (
+        "bank_card_check_failed",
+        422,
+        "The bank did not confirm that the card, the verified identity and the account's phone belong together; `errors` says why.",
+    ),
     ("face_check_failed", 422, "The face check did not pass; `errors` gives the reason and what to do (for example retry in daylight)."),
     ("sms_undeliverable", 422, "The operator could not deliver an SMS to this number. Check the number or use another phone."),
     (

@@ -124,6 +124,8 @@ pub struct SessionRow {
     pub id: String,
     pub user_id: UserId,
     pub device_id: String,
+    /// The client's IP address at login (for the region-jump signal).
+    pub client_ip: Option<String>,
     pub secret_hash: String,
     pub status: SessionStatus,
     pub created_at: Timestamp,
@@ -427,6 +429,7 @@ impl Auth<'_> {
             id: format!("ses_{}", hex::encode(self.vault.rng().bytes16())),
             user_id: user_id.clone(),
             device_id: device.id.clone(),
+            client_ip: Some(origin.client_ip.clone()),
             secret_hash: hash_secret(&secret),
             status,
             created_at: now,

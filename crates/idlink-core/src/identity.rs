@@ -207,6 +207,10 @@ pub enum IdentityError {
     NotAwaitingInput(VerificationStatus),
     #[error("this verification needs the liveness capture")]
     LivenessRequired,
+    #[error("the user has no verified resident-ID identity")]
+    NotVerified,
+    #[error("the bank did not confirm the card: {0:?}")]
+    CardRefused(VerificationReason),
     #[error(transparent)]
     Registry(#[from] RegistryUnavailable),
     #[error(transparent)]
@@ -235,6 +239,19 @@ impl From<StoreError> for IdentityError {
 impl From<CoreError> for IdentityError {
     fn from(e: CoreError) -> Self {
         IdentityError::Auth(AuthError::Core(e))
+    }
+}
+
+/// Proof that the bank confirmed a card of the user's verified identity with
+/// the account's phone. Only [`Identities::prove_card`] makes one.
+#[derive(Debug)]
+pub struct CardProof {
+    user: UserId,
+}
+
+impl CardProof {
+    pub fn user(&self) -> &UserId {
+        &self.user
     }
 }
 
@@ -513,6 +530,35 @@ impl Identities<'_> {
         };
         self.store.finish_verification(&finish).await?;
         Ok(VerificationView { id: v.id.clone(), status, reasons, challenge_id: None })
+    }
+
+    /// Asks the card's bank whether the card, the user's verified name and ID
+    /// number and the account's phone belong together.
+    pub async fn prove_card(
+        &self,
+        session: &SessionRow,
+        rid: Option<&RequestId>,
+        card: &CardNumber,
+        phone: &PhoneNumber,
+    ) -> Result<CardProof, IdentityError> {
+        let user = &session.user_id;
+        let row =
+            self.store.identity(user).await?.filter(|i| i.document_type == DocumentType::ResidentId).ok_or(IdentityError::NotVerified)?;
+        let now = self.clock.now();
+        let (_, wrapped) = self.users.read_user(user, &self.audit(session, rid, "identity.read", now)).await?.ok_or(CoreError::NotFound)?;
+        let key = self.user_key(wrapped)?;
+        let corrupt = |e: String| IdentityError::from(CoreError::Store(StoreError::Corrupt(e)));
+        let text = |c: &[u8], ctx: &str| -> Result<String, IdentityError> {
+            String::from_utf8(key.open(ctx, c).map_err(CoreError::from)?).map_err(|e| corrupt(e.to_string()))
+        };
+        let name = PersonName::parse(&text(&row.name_cipher, NAME_CONTEXT)?).map_err(|e| corrupt(e.to_string()))?;
+        let id = IdNumber::parse(&text(&row.id_cipher, ID_CONTEXT)?, shanghai_today(now)).map_err(|e| corrupt(e.to_string()))?;
+        match self.cards.four_elements(card, &name, &id, phone).await? {
+            CardResult::Match => Ok(CardProof { user: user.clone() }),
+            CardResult::HolderMismatch => Err(IdentityError::CardRefused(VerificationReason::CardHolderMismatch)),
+            CardResult::PhoneMismatch => Err(IdentityError::CardRefused(VerificationReason::ReservedPhoneMismatch)),
+            CardResult::Lost | CardResult::Pending => Err(IdentityError::CardRefused(VerificationReason::CardReportedLost)),
+        }
     }
 
     pub async fn view(&self, user: &UserId, id: &str) -> Result<VerificationView, IdentityError> {

@@ -27,6 +27,23 @@ pub trait FreezeStore: Send + Sync {
     async fn freeze(&self, user: &UserId, reason: &str, case: &CaseRow, audit: &AuditEntry) -> Result<bool, StoreError>;
     /// Sessions opened for the user since `since` (login bursts).
     async fn sessions_since(&self, user: &UserId, since: Timestamp) -> Result<u32, StoreError>;
+    /// The client IP of the user's login before `session_id`, if recorded.
+    async fn previous_login_ip(&self, user: &UserId, session_id: &str) -> Result<Option<String>, StoreError>;
+}
+
+/// The network a client is on: the first two octets of IPv4, the first three
+/// groups (/48) of IPv6. `None` when unknown.
+pub fn network_of(ip: &str) -> Option<String> {
+    match ip.parse::<std::net::IpAddr>().ok()? {
+        std::net::IpAddr::V4(v4) => {
+            let o = v4.octets();
+            Some(format!("{}.{}", o[0], o[1]))
+        }
+        std::net::IpAddr::V6(v6) => {
+            let s = v6.segments();
+            Some(format!("{:x}:{:x}:{:x}", s[0], s[1], s[2]))
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -84,10 +101,33 @@ impl Risk<'_> {
         Ok(decision)
     }
 
-    /// Signals of a login: a new device, and a burst of logins in the last hour.
-    pub async fn login_signals(&self, user: &UserId, new_device: bool, failed_attempts: u32) -> Result<Signals, StoreError> {
+    /// Signals of a login: a new device, a network other than the previous
+    /// login's (region jump), payment-password failures, and a burst of logins in the last hour.
+    pub async fn login_signals(
+        &self,
+        session: &crate::auth::SessionRow,
+        new_device: bool,
+        failed_attempts: u32,
+    ) -> Result<Signals, StoreError> {
+        let user = &session.user_id;
         let hour_ago = self.clock.now().checked_sub(SignedDuration::from_hours(1)).unwrap_or_else(|_| self.clock.now());
         let recent_logins = self.store.sessions_since(user, hour_ago).await?;
-        Ok(Signals { new_device, failed_attempts, recent_logins, ..Signals::default() })
+        let previous = self.store.previous_login_ip(user, &session.id).await?;
+        let now_net = session.client_ip.as_deref().and_then(network_of);
+        let region_jump = matches!((previous.as_deref().and_then(network_of), now_net), (Some(a), Some(b)) if a != b);
+        Ok(Signals { new_device, region_jump, failed_attempts, recent_logins, ..Signals::default() })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn networks_group_nearby_addresses() {
+        assert_eq!(network_of("203.0.113.7"), network_of("203.0.9.200"));
+        assert_ne!(network_of("203.0.113.7"), network_of("198.51.100.7"));
+        assert_eq!(network_of("2001:db8:1:2::1"), Some("2001:db8:1".into()));
+        assert_eq!(network_of("unknown"), None);
     }
 }

@@ -20,7 +20,7 @@ use std::sync::Arc;
 pub enum SecurityError {
     #[error(transparent)]
     Weak(#[from] WeakPassword),
-    #[error("a payment password is set already: resetting it needs a face check too")]
+    #[error("a payment password is set already: resetting it needs a face check or a bank-card check too")]
     FaceRequired,
     #[error("the face check failed: {0:?}")]
     Face(FaceResult),
@@ -107,8 +107,17 @@ pub struct NewPassword<'a> {
     pub phone: &'a PhoneNumber,
     pub challenge_id: &'a str,
     pub code: &'a str,
-    /// Needed when a password exists already (reset through SMS + face).
-    pub liveness_video: Option<&'a str>,
+    /// Needed when a password exists already: a reset needs SMS plus this.
+    pub proof: Option<ResetProof<'a>>,
+}
+
+/// The second channel of a payment-password reset (SPEC ID6).
+#[derive(Debug, Clone, Copy)]
+pub enum ResetProof<'a> {
+    /// A liveness capture for the face check.
+    Face(&'a str),
+    /// The bank confirmed a card of the user's identity.
+    BankCard(&'a crate::identity::CardProof),
 }
 
 impl Security<'_> {
@@ -117,15 +126,18 @@ impl Security<'_> {
         payment::check_new(new.password)?;
         let user = &actor.session.user_id;
         let existing = self.passwords.payment_password(user).await?;
-        if existing.is_some() && new.liveness_video.is_none() {
+        if existing.is_some() && new.proof.is_none() {
             return Err(SecurityError::FaceRequired);
         }
         self.auth.redeem_for_session(actor.session, new.phone, new.challenge_id, new.code, Purpose::PaymentPassword).await?;
-        if let (Some(_), Some(video)) = (&existing, new.liveness_video) {
-            match self.face.verify(user.as_str(), video).await? {
+        match (&existing, new.proof) {
+            (None, _) => {}
+            (Some(_), Some(ResetProof::Face(video))) => match self.face.verify(user.as_str(), video).await? {
                 FaceResult::Pass => {}
                 other => return Err(SecurityError::Face(other)),
-            }
+            },
+            (Some(_), Some(ResetProof::BankCard(proof))) if proof.user() == user => {}
+            (Some(_), _) => return Err(SecurityError::FaceRequired),
         }
         let hash = payment::hash(self.password_policy, self.rng.as_ref(), new.password).await?;
         let now = self.clock.now();

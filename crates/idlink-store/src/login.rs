@@ -53,6 +53,7 @@ fn session(r: &AnyRow) -> Result<SessionRow, StoreError> {
         id: r.try_get("id").map_err(store_err)?,
         user_id: user_id(r.try_get("user_id").map_err(store_err)?)?,
         device_id: r.try_get("device_id").map_err(store_err)?,
+        client_ip: r.try_get("client_ip").map_err(store_err)?,
         secret_hash: r.try_get("secret_hash").map_err(store_err)?,
         status: SessionStatus::parse(&status).ok_or_else(|| StoreError::Corrupt(format!("session status {status}")))?,
         created_at: timestamp(r.try_get("created_at").map_err(store_err)?)?,
@@ -81,7 +82,7 @@ async fn insert_device(tx: &mut Transaction<'static, Any>, d: &DeviceRow) -> Res
 }
 
 const DEVICE_COLUMNS: &str = "id, user_id, device_hash, name, public_key, is_primary, created_at, last_seen_at";
-const SESSION_COLUMNS: &str = "id, user_id, device_id, secret_hash, status, created_at, expires_at, revoked_at";
+const SESSION_COLUMNS: &str = "id, user_id, device_id, client_ip, secret_hash, status, created_at, expires_at, revoked_at";
 
 #[async_trait]
 impl AuthStore for SqlStore {
@@ -184,8 +185,8 @@ impl AuthStore for SqlStore {
         }
         let s = w.session;
         sqlx::query(
-            "INSERT INTO sessions (id, user_id, device_id, secret_hash, status, created_at, expires_at, revoked_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, NULL)",
+            "INSERT INTO sessions (id, user_id, device_id, secret_hash, status, created_at, expires_at, revoked_at, client_ip)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, $8)",
         )
         .bind(&s.id)
         .bind(s.user_id.as_str())
@@ -194,6 +195,7 @@ impl AuthStore for SqlStore {
         .bind(s.status.as_str())
         .bind(micros(s.created_at))
         .bind(micros(s.expires_at))
+        .bind(s.client_ip.as_deref())
         .execute(&mut *tx)
         .await
         .map_err(store_err)?;

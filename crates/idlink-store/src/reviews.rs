@@ -369,6 +369,17 @@ impl idlink_core::risk::FreezeStore for SqlStore {
         Ok(true)
     }
 
+    async fn previous_login_ip(&self, user: &UserId, session_id: &str) -> Result<Option<String>, StoreError> {
+        let ip: Option<Option<String>> =
+            sqlx::query_scalar("SELECT client_ip FROM sessions WHERE user_id = $1 AND id <> $2 ORDER BY created_at DESC, id DESC LIMIT 1")
+                .bind(user.as_str())
+                .bind(session_id)
+                .fetch_optional(&self.reader)
+                .await
+                .map_err(store_err)?;
+        Ok(ip.flatten())
+    }
+
     async fn sessions_since(&self, user: &UserId, since: Timestamp) -> Result<u32, StoreError> {
         let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM sessions WHERE user_id = $1 AND created_at >= $2")
             .bind(user.as_str())

@@ -199,7 +199,7 @@ pub async fn login(
         state.store.payment_password(&out.session.user_id).await.map_err(crate::routes::store_problem)?.map_or(0, |p| p.failures);
     let risk = state.risk();
     let signals = risk
-        .login_signals(&out.session.user_id, out.session.status == SessionStatus::DeviceCheckRequired, failures)
+        .login_signals(&out.session, out.session.status == SessionStatus::DeviceCheckRequired, failures)
         .await
         .map_err(crate::routes::store_problem)?;
     let decision =

@@ -36,6 +36,10 @@ pub fn identity_problem(e: IdentityError) -> Problem {
             Problem::new("real_name_change_limited").detail(detail.clone()).errors(vec![FieldError::new("", code, detail)])
         }
         IdentityError::NotFound => Problem::new("verification_not_found"),
+        IdentityError::NotVerified => Problem::new("identity_not_verified"),
+        IdentityError::CardRefused(reason) => Problem::new("bank_card_check_failed")
+            .detail(format!("The bank did not confirm the card: {}", reason.guidance()))
+            .errors(vec![FieldError::new("/card_number", reason.as_str(), reason.guidance())]),
         IdentityError::LivenessRequired => Problem::validation(vec![FieldError::new(
             "/liveness_video",
             "required",

@@ -11,9 +11,10 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use idlink_core::auth::{Origin, Purpose};
-use idlink_core::security::{Actor, NewPassword, SecurityError, StepUp};
+use idlink_core::security::{Actor, NewPassword, ResetProof, SecurityError, StepUp};
 use idlink_core::users::{self, Caller};
 use idlink_domain::RequestId;
+use idlink_domain::card::{BinTable, CardNumber};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -137,8 +138,11 @@ pub struct SetPaymentPassword {
     /// From `POST /v1/me/sms-challenges` with purpose `payment_password`.
     challenge_id: String,
     code: String,
-    /// Required to reset an existing password (face check). Sandbox test values: `sandbox:pass`, `sandbox:spoof`, `sandbox:poor_lighting`, `sandbox:mismatch`.
+    /// To reset an existing password: a face check. Sandbox test values: `sandbox:pass`, `sandbox:spoof`, `sandbox:poor_lighting`, `sandbox:mismatch`.
     liveness_video: Option<String>,
+    /// To reset an existing password instead of the face check: a bank card of the user's verified identity
+    /// whose reserved phone is the account's phone.
+    card_number: Option<String>,
 }
 
 /// Sets the payment password (SMS code), or resets it, also when locked (SMS code + face check).
@@ -158,13 +162,31 @@ pub async fn set_payment_password(
     let challenge_id = f.required_str("challenge_id");
     let code = f.required_str("code");
     let liveness_video = f.optional_str("liveness_video");
+    let card = f.optional_str("card_number").and_then(|c| match CardNumber::parse(c, BinTable::bundled()) {
+        Ok(c) => Some(c),
+        Err(e) => {
+            f.invalid("card_number", "invalid_card_number", format!("{e}."));
+            None
+        }
+    });
     f.finish()?;
     let (Some(password), Some(challenge_id), Some(code)) = (password, challenge_id, code) else {
         return Err(Problem::new("internal_error"));
     };
     let rid = request_id.as_deref();
     let phone = phone_of(&state, &session, rid, "payment password").await?;
-    let new = NewPassword { password, phone: &phone, challenge_id, code, liveness_video };
+    let card_proof = match &card {
+        Some(card) => {
+            Some(state.identities().prove_card(&session.0, rid, card, &phone).await.map_err(crate::routes::identity::identity_problem)?)
+        }
+        None => None,
+    };
+    let proof = match (&card_proof, liveness_video) {
+        (Some(p), _) => Some(ResetProof::BankCard(p)),
+        (None, Some(v)) => Some(ResetProof::Face(v)),
+        (None, None) => None,
+    };
+    let new = NewPassword { password, phone: &phone, challenge_id, code, proof };
     state.security().set_payment_password(&actor(&session, rid), &new).await.map_err(security_problem)?;
     Ok(StatusCode::NO_CONTENT)
 }

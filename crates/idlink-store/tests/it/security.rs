@@ -127,3 +127,43 @@ async fn a_step_up_token_is_bound_to_user_operation_resource_and_time() {
         assert!(!spend(binding).await, "used once");
     }
 }
+
+/// The region-jump signal compares a login's network with the previous login's.
+#[tokio::test]
+async fn a_login_from_another_network_is_a_region_jump() {
+    use idlink_core::auth::{AuthStore, LoginWrite, SessionRow, SessionStatus};
+    use idlink_core::risk::Risk;
+    for db in databases().await {
+        let user = new_user(&db.store).await;
+        let clock = ManualClock::new(at(100));
+        let session = |id: &str, ip: &str, t: i64| SessionRow {
+            id: id.to_owned(),
+            user_id: user.clone(),
+            device_id: "dev_1".into(),
+            client_ip: Some(ip.to_owned()),
+            secret_hash: "h".into(),
+            status: SessionStatus::Active,
+            created_at: at(t),
+            expires_at: at(t + 1000),
+            revoked_at: None,
+        };
+        let audit = [AuditEntry::new("test", "session.create", "test", at(0)).subject(&user)];
+        let mut signals = Vec::new();
+        for (id, ip, t) in [("ses_1", "203.0.113.7", 1), ("ses_2", "203.0.9.9", 2), ("ses_3", "198.51.100.7", 3)] {
+            let s = session(id, ip, t);
+            db.store
+                .write_login(&LoginWrite { new_user: None, new_device: None, session: &s, audit: &audit })
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
+            let risk = Risk {
+                store: &db.store,
+                clock: &clock,
+                rng: &OsRandom,
+                policy: &Default::default(),
+                sla: jiff::SignedDuration::from_mins(5),
+            };
+            signals.push(risk.login_signals(&s, false, 0).await.unwrap_or_else(|e| panic!("{e}")).region_jump);
+        }
+        assert_eq!(signals, [false, false, true], "{}: first login, same network, another network", db.kind);
+    }
+}

@@ -199,7 +199,7 @@ async fn real_name_changes_are_limited_per_id_number_on(db: idlink_store::testin
 }
 
 /// A valid 19-digit ICBC card number ending in `last4` (Luhn holds).
-fn icbc_card(last4: &str) -> String {
+pub fn icbc_card(last4: &str) -> String {
     use idlink_domain::card::luhn_valid;
     (0..100_000u32).map(|n| format!("622202{n:09}{last4}")).find(|c| luhn_valid(c)).unwrap_or_else(|| panic!("no card ending {last4}"))
 }

@@ -256,7 +256,7 @@ async fn a_risky_login_freezes_the_account_until_two_operators_lift_it_on(db: id
     expect_problem(res, 403, "payment_password_refused").await;
 }
 
-async fn verify_resident(s: &Server, token: &str, phone: &str, name: &str, id: &str) {
+pub async fn verify_resident(s: &Server, token: &str, phone: &str, name: &str, id: &str) {
     let res = s
         .authed(Method::POST, "/v1/me/verifications")
         .header("idlink-session", token)

@@ -200,3 +200,28 @@ async fn primary_device_flow(s: &Server) {
     let t = minted["step_up_token"].as_str().map(str::to_owned);
     assert_eq!(primary(format!("/v1/me/devices/{dev_a}/primary"), token_a.clone(), t).await.map(|r| r.status().as_u16()).unwrap_or(0), 204);
 }
+
+#[tokio::test]
+async fn a_locked_payment_password_resets_with_a_bank_card_instead_of_a_face() {
+    for db in crate::databases().await {
+        let s = start_on_db(db).await;
+        let (token, device) = login_with_key(&s, "dev-a", &Ed25519::from_seed(&[3; 32])).await;
+        assert_eq!(set_password(&s, &token, "135790", None).await.status().as_u16(), 204);
+        for _ in 0..3 {
+            expect_problem(verify(&s, &token, "000000", &device).await, 403, "payment_password_refused").await;
+        }
+        let reset_with_card = async |card: &str| {
+            let (c, code) = sms_for_password(&s, &token).await;
+            let body = json!({"password": "246801", "challenge_id": c, "code": code, "card_number": card});
+            with_session(&s, Method::PUT, "/v1/me/payment-password", &token).json(&body).send().await.unwrap_or_else(|e| panic!("{e}"))
+        };
+        // The card check needs a verified identity to compare with.
+        expect_problem(reset_with_card(&crate::identity::icbc_card("4321")).await, 404, "identity_not_verified").await;
+        crate::reviews::verify_resident(&s, &token, PHONE, "孙七", "11010519491231002X").await;
+        let p = expect_problem(reset_with_card(&crate::identity::icbc_card("0000")).await, 422, "bank_card_check_failed").await;
+        assert_eq!(p["errors"][0]["code"], "card_holder_mismatch", "{p}");
+        assert_eq!(reset_with_card(&crate::identity::icbc_card("4321")).await.status().as_u16(), 204, "{}", s.kind);
+        assert_eq!(status(&s, &token).await, json!({"set": true, "locked": false}));
+        assert_eq!(verify(&s, &token, "246801", &device).await.status().as_u16(), 201);
+    }
+}
