@@ -112,7 +112,7 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
             next.run(req).await
         }
         Ok(Err(AuthFailure::Revoked)) => unauthorized(Problem::new("api_key_revoked")),
-        Ok(Err(AuthFailure::Missing | AuthFailure::Invalid)) => unauthorized(
+        Ok(Err(AuthFailure::Invalid)) => unauthorized(
             Problem::new("unauthorized")
                 .detail("The API key is not valid. Check it was copied whole, or create a new one with `idlink apikey create`."),
         ),

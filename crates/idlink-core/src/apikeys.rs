@@ -31,8 +31,6 @@ pub enum ApiKeyError {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum AuthFailure {
-    #[error("missing API key")]
-    Missing,
     #[error("invalid API key")]
     Invalid,
     #[error("revoked API key")]

@@ -2,12 +2,12 @@
 //! number, encrypted under the user's own data key and findable through a
 //! blind index), and crypto-shredding. Login and verification build on it.
 
-use crate::audit::{AuditEntry, Outcome};
+use crate::audit::AuditEntry;
 use crate::clock::Clock;
 use crate::error::CoreError;
 use crate::ports::{StoreError, UserRow, UserStore};
 use crate::vault::Vault;
-use idlink_domain::{PhoneNumber, RequestId, UserId, mask_phone};
+use idlink_domain::{PhoneNumber, RequestId, UserId};
 use jiff::Timestamp;
 use serde::Serialize;
 
@@ -67,13 +67,18 @@ pub async fn get_user(
     caller: &Caller,
     id: &UserId,
 ) -> Result<UserView, CoreError> {
-    let audit = caller.audit("user.read", clock.now()).subject(id);
-    let (row, key) = store.read_user(id, &audit).await?.ok_or(CoreError::NotFound)?;
-    let key = key.ok_or(CoreError::Shredded)?;
-    let dek = vault.unwrap(&key)?;
-    let phone = dek.open(PHONE_CONTEXT, &row.phone_cipher)?;
-    let phone = String::from_utf8(phone).map_err(|_| StoreError::Corrupt("phone is not UTF-8".into()))?;
-    Ok(UserView { id: row.id, phone: mask_phone(&phone), created_at: row.created_at })
+    let (row, phone) = read_phone(store, vault, &caller.audit("user.read", clock.now()).subject(id), id).await?;
+    Ok(UserView { id: row.id, phone: phone.masked(), created_at: row.created_at })
+}
+
+/// Reads a user and decrypts their phone; `audit` records the read.
+async fn read_phone(store: &dyn UserStore, vault: &Vault, audit: &AuditEntry, id: &UserId) -> Result<(UserRow, PhoneNumber), CoreError> {
+    let (row, key) = store.read_user(id, audit).await?.ok_or(CoreError::NotFound)?;
+    let dek = vault.unwrap(&key.ok_or(CoreError::Shredded)?)?;
+    let clear = dek.open(PHONE_CONTEXT, &row.phone_cipher)?;
+    let text = String::from_utf8(clear).map_err(|_| StoreError::Corrupt("phone is not UTF-8".into()))?;
+    let phone = PhoneNumber::parse(&text).map_err(|e| CoreError::Store(StoreError::Corrupt(format!("stored phone: {e}"))))?;
+    Ok((row, phone))
 }
 
 pub async fn find_user_by_phone(store: &dyn UserStore, vault: &Vault, phone: &PhoneNumber) -> Result<Option<UserId>, CoreError> {
@@ -86,11 +91,6 @@ pub async fn shred_user(store: &dyn UserStore, clock: &dyn Clock, caller: &Calle
     if store.shred_user_key(id, &audit).await? { Ok(()) } else { Err(CoreError::NotFound) }
 }
 
-/// An audit entry for a refused access, recorded by the API layer.
-pub fn denied(caller: &Caller, action: &str, at: Timestamp) -> AuditEntry {
-    caller.audit(action, at).outcome(Outcome::Denied)
-}
-
 /// The user's phone number in the clear, to send them an SMS. The read is audited.
 pub async fn user_phone(
     store: &dyn UserStore,
@@ -100,9 +100,5 @@ pub async fn user_phone(
     id: &UserId,
 ) -> Result<PhoneNumber, CoreError> {
     let audit = caller.audit("user.read_phone", clock.now()).subject(id);
-    let (row, key) = store.read_user(id, &audit).await?.ok_or(CoreError::NotFound)?;
-    let dek = vault.unwrap(&key.ok_or(CoreError::Shredded)?)?;
-    let clear = dek.open(PHONE_CONTEXT, &row.phone_cipher)?;
-    let text = String::from_utf8(clear).map_err(|_| StoreError::Corrupt("phone is not UTF-8".into()))?;
-    PhoneNumber::parse(&text).map_err(|e| CoreError::Store(StoreError::Corrupt(format!("stored phone: {e}"))))
+    Ok(read_phone(store, vault, &audit, id).await?.1)
 }
