@@ -104,11 +104,11 @@ fn v1_routes() -> OpenApiRouter<AppState> {
 
 /// Operator routes: their own authentication, no host-app API key.
 fn operator_routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(operator::sign_in))
-        .routes(routes!(operator::list))
-        .routes(routes!(operator::claim))
-        .routes(routes!(operator::decide))
+    OpenApiRouter::new().routes(routes!(operator::sign_in)).merge(operator_session_routes())
+}
+
+fn operator_session_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(operator::list)).routes(routes!(operator::claim)).routes(routes!(operator::decide))
 }
 
 /// The OpenAPI document, as served at `/openapi.json`.
@@ -130,7 +130,12 @@ pub fn app(state: AppState) -> Router {
     let v1 = v1_routes()
         .route_layer(from_fn_with_state(state.clone(), middleware::idempotency))
         .route_layer(from_fn_with_state(state.clone(), middleware::authenticate));
-    let (router, _) = api_router().merge(v1).merge(operator_routes()).split_for_parts();
+    let operators = OpenApiRouter::new().routes(routes!(operator::sign_in)).merge(
+        operator_session_routes()
+            .route_layer(from_fn_with_state(state.clone(), middleware::idempotency))
+            .route_layer(from_fn_with_state(state.clone(), operator::authenticate)),
+    );
+    let (router, _) = api_router().merge(v1).merge(operators).split_for_parts();
     let doc = openapi();
     let openapi_json = serde_json::to_string_pretty(&doc).unwrap_or_default();
     let metrics = metrics_handle();

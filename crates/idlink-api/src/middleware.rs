@@ -147,10 +147,12 @@ pub async fn idempotency(State(state): State<AppState>, req: Request, next: Next
     let Some(key) = key.to_str().ok().filter(|k| valid_idempotency_key(k)).map(str::to_owned) else {
         return Problem::new("invalid_idempotency_key").into_response();
     };
-    let Some(caller) = req.extensions().get::<ApiCaller>().cloned() else {
-        return Problem::new("unauthorized").into_response();
+    // Keys are scoped to the authenticated caller, which the layers before this one established.
+    let owner = match (req.extensions().get::<ApiCaller>(), req.extensions().get::<crate::routes::operator::OperatorAuth>()) {
+        (Some(api), _) => api.0.id.to_string(),
+        (None, Some(op)) => format!("operator:{}", op.0.id),
+        (None, None) => return Problem::new("unauthorized").into_response(),
     };
-    let owner = caller.0.id.to_string();
     let (parts, body) = req.into_parts();
     let bytes = match to_bytes(body, state.limits.body_limit_bytes).await {
         Ok(b) => b,

@@ -7,9 +7,10 @@ use crate::problem::Problem;
 use crate::routes::{core_problem, store_problem};
 use crate::state::AppState;
 use axum::Json;
-use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::extract::{FromRequestParts, Path, Query, Request, State};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use idlink_core::operators::{OperatorError, OperatorRow, Role, require};
 use idlink_core::reviews::{CaseKind, CaseRow, CaseStatus, ReviewError};
@@ -45,10 +46,23 @@ pub struct OperatorAuth(pub OperatorRow);
 impl FromRequestParts<AppState> for OperatorAuth {
     type Rejection = Problem;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Problem> {
-        let token =
-            parts.headers.get(OPERATOR_HEADER).and_then(|v| v.to_str().ok()).ok_or_else(|| Problem::new("operator_session_invalid"))?;
-        state.operators().authenticate(token).await.map(OperatorAuth).map_err(operator_problem)
+    async fn from_request_parts(parts: &mut Parts, _: &AppState) -> Result<Self, Problem> {
+        parts.extensions.get::<OperatorAuth>().cloned().ok_or_else(|| Problem::new("operator_session_invalid"))
+    }
+}
+
+/// Resolves the `Idlink-Operator` header before the handler (and before
+/// idempotency, which scopes keys by operator).
+pub async fn authenticate(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    let Some(token) = req.headers().get(OPERATOR_HEADER).and_then(|v| v.to_str().ok()) else {
+        return Problem::new("operator_session_invalid").into_response();
+    };
+    match state.operators().authenticate(token).await {
+        Ok(op) => {
+            req.extensions_mut().insert(OperatorAuth(op));
+            next.run(req).await
+        }
+        Err(e) => operator_problem(e).into_response(),
     }
 }
 

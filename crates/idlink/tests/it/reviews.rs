@@ -130,8 +130,18 @@ async fn a_passport_verification_needs_two_different_reviewers_on(db: idlink_sto
     assert_eq!((cases[0]["reference"].as_str(), cases[0]["steps_required"].as_u64()), (Some(vid.as_str()), Some(2)));
 
     expect_problem(decide(&s, &carol, &case, "approve").await, 403, "operator_role_required").await;
-    let first: Value = decide(&s, &alice, &case, "approve").await.json().await.unwrap_or_default();
+    // Operator decisions honour Idempotency-Key: a retried decision replays, it is not a second step.
+    let send = || {
+        as_op(&s, &alice, Method::POST, &format!("/v1/operator/reviews/{case}/decisions"))
+            .header("idempotency-key", "alice-decision-1")
+            .json(&json!({"decision": "approve", "note": "passport scan matches"}))
+            .send()
+    };
+    let first: Value = send().await.unwrap_or_else(|e| panic!("{e}")).json().await.unwrap_or_default();
     assert_eq!(first["status"], "open", "one approval is not enough: {first}");
+    let retried = send().await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(retried.headers().get("idempotent-replayed").and_then(|v| v.to_str().ok()), Some("true"));
+    assert_eq!(retried.json::<Value>().await.unwrap_or_default(), first);
     expect_problem(decide(&s, &alice, &case, "approve").await, 409, "second_operator_required").await;
     let second: Value = decide(&s, &bob, &case, "approve").await.json().await.unwrap_or_default();
     assert_eq!(second["status"], "approved", "{second}");
