@@ -183,7 +183,51 @@ mod tests {
         Ok(())
     }
 
+    /// A second, deliberately plain statement of ID5: day by day, counting
+    /// changes per Shanghai calendar year. It decides only allowed/refused.
+    struct Model {
+        changes: Vec<Timestamp>,
+        cooling_until: Option<Timestamp>,
+    }
+
+    impl Model {
+        fn attempt(&mut self, now: Timestamp) -> bool {
+            if self.cooling_until.is_some_and(|u| now < u) {
+                return false;
+            }
+            if self.changes.last().is_some_and(|last| now < *last + days(90)) {
+                return false;
+            }
+            let year = now.to_zoned(shanghai()).year();
+            if self.changes.iter().filter(|c| c.to_zoned(shanghai()).year() == year).count() >= 3 {
+                self.cooling_until = Some(now + days(180));
+                return false;
+            }
+            self.changes.push(now);
+            true
+        }
+    }
+
     proptest! {
+        /// The rules and the model agree on every attempt of random sequences.
+        #[test]
+        fn rules_agree_with_an_independent_model(gaps in proptest::collection::vec(0i64..150, 1..60), hours in proptest::collection::vec(0i64..24, 60)) {
+            let p = ChangePolicy::default();
+            let mut now = shanghai_time(2025, 12, 1, 0);
+            let mut history = Vec::new();
+            let mut model = Model { changes: Vec::new(), cooling_until: None };
+            for (i, g) in gaps.iter().enumerate() {
+                now += days(*g) + SignedDuration::from_hours(hours[i % hours.len()]);
+                let decided = decide(&p, &history, now);
+                match decided {
+                    ChangeDecision::Allowed => history.push(ChangeEvent::Changed { at: now }),
+                    ChangeDecision::Refused { starts_cooling_off: Some(until), .. } => history.push(ChangeEvent::CoolingOffStarted { at: now, until }),
+                    ChangeDecision::Refused { .. } => {}
+                }
+                prop_assert_eq!(decided == ChangeDecision::Allowed, model.attempt(now), "attempt {} at {}", i, now);
+            }
+        }
+
         /// Random attempt sequences: whatever the rules allow satisfies the
         /// invariants, every refusal names a future instant, and a change is
         /// indeed allowed at that instant when nothing else happens.

@@ -184,3 +184,28 @@ async fn codes_expire_and_requests_are_rate_limited_on(db: idlink_store::testing
     let p = expect_problem(request_code(&s, "13600003000", "d").await, 429, "rate_limited").await;
     assert!(p["detail"].as_str().unwrap_or("").contains("network"), "{p}");
 }
+
+/// At most `login.codes_per_phone_per_hour` codes reach one number in an hour; sessions expire.
+#[tokio::test]
+async fn codes_per_phone_are_limited_per_hour_and_sessions_expire() {
+    for db in crate::databases().await {
+        let clock = Arc::new(ManualClock::new(jiff::Timestamp::from_second(1_795_000_000).unwrap_or_default()));
+        let rt = Runtime { clock: clock.clone(), ..Runtime::default() };
+        let extra = [("IDLINK__LOGIN__CODES_PER_PHONE_PER_HOUR", "3"), ("IDLINK__LOGIN__SESSION_TTL_HOURS", "2")];
+        let s = start_full(db, &extra, rt).await;
+        let phone = "13600004444";
+        let first = login_ok(&s, phone, "d").await;
+        let token = first["session_token"].as_str().unwrap_or("").to_owned();
+        for _ in 0..2 {
+            assert_eq!(request_code(&s, phone, "d").await.status().as_u16(), 201);
+        }
+        let res = request_code(&s, phone, "d").await;
+        let p = expect_problem(res, 429, "rate_limited").await;
+        assert!(p["detail"].as_str().unwrap_or("").contains("this number"), "{p}");
+        assert_eq!(me(&s, &token).await.status().as_u16(), 200);
+
+        clock.advance(jiff::SignedDuration::from_hours(2));
+        expect_problem(me(&s, &token).await, 401, "session_invalid").await;
+        assert_eq!(request_code(&s, phone, "d").await.status().as_u16(), 201, "{}: a new hour, a new quota", s.kind);
+    }
+}
