@@ -49,11 +49,12 @@ pub async fn index() -> Json<serde_json::Value> {
             },
             "switch": {
                 "four_element_check": "POST /switch/v1/card-verifications",
+                "test_cards": "GET /sandbox/v1/banks: their holder, ID number and reserved phone must match",
                 "test_values": {
                     "card number ending 0000": "holder_mismatch",
                     "card number ending 1111": "phone_mismatch (another reserved phone)",
                     "card number ending 9999": "card_lost",
-                    "anything else": "match"
+                    "any other card (not a test card)": "match"
                 }
             },
             "face": {
@@ -73,6 +74,11 @@ pub async fn index() -> Json<serde_json::Value> {
             "maintenance": "POST /sandbox/v1/maintenance {\"institution\", \"minutes\"}, GET /sandbox/v1/maintenance, DELETE /sandbox/v1/maintenance/{institution}"
         }
     }))
+}
+
+/// The sandbox banks with their test cards, and the test identities.
+pub async fn banks(State(s): State<Arc<Sandbox>>) -> Json<serde_json::Value> {
+    Json(json!({ "identities": crate::banks::test_identities(), "banks": s.banks.banks }))
 }
 
 pub async fn clock(State(s): State<Arc<Sandbox>>) -> Json<serde_json::Value> {

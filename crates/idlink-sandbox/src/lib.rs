@@ -10,6 +10,7 @@
 //! the time-control API: a sandbox clock that can be advanced, and
 //! maintenance windows that open and close by that clock.
 
+pub mod banks;
 pub mod cards;
 pub mod control;
 pub mod face;
@@ -50,6 +51,8 @@ impl SandboxClock {
 #[derive(Debug, Default)]
 pub struct Sandbox {
     pub clock: SandboxClock,
+    /// Banks, test cards, holders, reserved phones and balances from the roster.
+    pub banks: banks::Banks,
     pub(crate) sms: Mutex<sms::Inbox>,
     /// Institution name → end of its maintenance window.
     pub(crate) maintenance: Mutex<HashMap<String, Timestamp>>,
@@ -59,8 +62,10 @@ pub struct Sandbox {
 pub const INSTITUTIONS: &[&str] = &["sms", "face", "registry", "switch"];
 
 impl Sandbox {
+    /// A sandbox whose banks come from the bundled roster.
     pub fn new() -> Arc<Self> {
-        Arc::new(Self::default())
+        let roster = idlink_domain::roster::Roster::bundled().unwrap_or(idlink_domain::roster::Roster { banks: Vec::new() });
+        Arc::new(Self { banks: banks::Banks::from_roster(&roster, idlink_domain::card::BinTable::bundled()), ..Self::default() })
     }
 
     /// The end of the institution's current maintenance window, if one is open now.
@@ -89,6 +94,7 @@ pub fn router(sandbox: Arc<Sandbox>) -> Router {
         .route("/sandbox/v1/maintenance", get(control::list_maintenance).post(control::open_maintenance))
         .route("/sandbox/v1/maintenance/{institution}", delete(control::close_maintenance))
         .route("/sandbox/v1/sms/inbox", get(sms::inbox))
+        .route("/sandbox/v1/banks", get(control::banks))
         .route("/sms/v1/messages", post(sms::send))
         .route("/face/v1/verifications", post(face::verify))
         .route("/registry/v1/checks", post(registry::check))

@@ -210,6 +210,10 @@ async fn serve_until_signal(config: &Config, rt: Runtime) -> Result<ExitCode> {
     println!("  health:    http://{api}/healthz, http://{api}/readyz   metrics: http://{api}/metrics");
     if let Some(s) = running.sandbox_addr {
         println!("  sandbox:   http://{s}/sandbox/v1   (SMS inbox: http://{s}/sandbox/v1/sms/inbox?phone=13800138000)");
+        let people = idlink_sandbox::banks::test_identities();
+        let listed: Vec<String> = people.iter().map(|p| format!("{} {} {}", p.name, p.id_number, p.phone)).collect();
+        println!("  test identities: {}", listed.join("; "));
+        println!("             their bank cards: http://{s}/sandbox/v1/banks");
     }
     println!("  database:  {}", running.store.backend().name());
     println!("  API key:   idlink apikey create --name demo --scopes users:read,users:write,audit:read");

@@ -266,3 +266,58 @@ async fn four_element_verification_checks_the_card_with_its_bank() {
         assert_eq!(p["errors"][0]["pointer"], "/liveness_video");
     }
 }
+
+/// The sandbox banks know their test cards' holders and reserved phones.
+#[tokio::test]
+async fn four_elements_with_a_roster_test_card_needs_its_real_holder() {
+    for s in servers().await {
+        let banks: Value = reqwest::get(format!("{}/sandbox/v1/banks", s.sandbox))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+            .json()
+            .await
+            .unwrap_or_default();
+        let icbc = banks["banks"].as_array().and_then(|b| b.iter().find(|b| b["code"] == "ICBC")).cloned().unwrap_or_default();
+        let card = icbc["cards"][0].clone();
+        let number = card["number"].as_str().unwrap_or("").to_owned();
+        let (holder, holder_id, phone) = (
+            card["holder_name"].as_str().unwrap_or(""),
+            card["holder_id_number"].as_str().unwrap_or(""),
+            card["reserved_phone"].as_str().unwrap_or(""),
+        );
+        assert!(!number.is_empty() && !phone.is_empty(), "{card}");
+
+        let start = |token: String, name: &str, id: &str| {
+            call(&s, Method::POST, "/v1/me/verifications", &token)
+                .json(&json!({"name": name, "id_number": id, "method": "four_elements", "card_number": number}))
+                .send()
+        };
+        let submit = async |token: &str, phone: &str, started: Value| {
+            let code = s.last_code(phone).await;
+            call(&s, Method::POST, &format!("/v1/me/verifications/{}/submit", started["id"].as_str().unwrap_or("")), token)
+                .json(&json!({"challenge_id": started["phone_check"]["challenge_id"], "code": code}))
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("{e}"))
+        };
+
+        // Someone else claiming the card is refused by the bank.
+        let other_phone = "13811119999";
+        let other = session(&s, other_phone).await;
+        let started: Value = start(other.clone(), "周八", &id_number("110105", "19900101", "888"))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+            .json()
+            .await
+            .unwrap_or_default();
+        let (status, reasons, _) = outcome(submit(&other, other_phone, started).await).await;
+        assert_eq!((status.as_str(), reasons), ("rejected", vec!["card_holder_mismatch".to_owned()]), "{}", s.kind);
+
+        // The holder, logged in with the card's reserved phone, is verified.
+        let token = session(&s, phone).await;
+        let started: Value =
+            start(token.clone(), holder, holder_id).await.unwrap_or_else(|e| panic!("{e}")).json().await.unwrap_or_default();
+        let (status, reasons, _) = outcome(submit(&token, phone, started).await).await;
+        assert_eq!((status.as_str(), reasons.len()), ("verified", 0), "{}", s.kind);
+    }
+}
