@@ -58,7 +58,7 @@ pub struct Banks {
 }
 
 impl Banks {
-    /// Two debit cards per bank that has a debit BIN of 16 or 19 digits.
+    /// Two debit cards per bank that has a debit BIN of 16 or 19 digits (a UnionPay one when it has).
     pub fn from_roster(roster: &Roster, table: &BinTable) -> Self {
         let people = test_identities();
         let mut banks = Vec::new();
@@ -68,7 +68,8 @@ impl Banks {
                 .entries()
                 .iter()
                 .filter(|e| e.bank == bank.code && e.card_type == CardType::Debit && matches!(e.length, 16 | 19))
-                .min_by(|a, b| a.prefix.cmp(&b.prefix));
+                // Prefer UnionPay (62…) BINs, as cards in circulation mostly are.
+                .min_by_key(|e| (!e.prefix.starts_with("62"), e.prefix.clone()));
             let Some(bin) = bin else { continue };
             let cards: Vec<TestCard> = (0..2)
                 .filter_map(|k| {
