@@ -36,7 +36,7 @@ use utoipa_axum::routes;
 pub use problem::{CODES, Problem};
 pub use state::{AppState, HttpLimits};
 
-use routes::{audit, auth, guardians, health, identity, me, operator, security, users};
+use routes::{audit, auth, cards, guardians, health, identity, me, operator, security, users};
 
 /// The process-wide Prometheus recorder (the `metrics` facade allows one).
 pub fn metrics_handle() -> Option<PrometheusHandle> {
@@ -100,6 +100,9 @@ fn v1_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(identity::capabilities))
         .routes(routes!(guardians::request, guardians::list))
         .routes(routes!(guardians::accept))
+        .routes(routes!(cards::bind, cards::list))
+        .routes(routes!(cards::confirm))
+        .routes(routes!(cards::unbind))
 }
 
 /// Operator routes: their own authentication, no host-app API key.

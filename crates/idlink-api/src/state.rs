@@ -65,6 +65,7 @@ pub struct AppState {
     pub face: Arc<dyn FaceVerifier>,
     pub registry: Arc<dyn RegistryCheck>,
     pub cards: Arc<dyn CardCheck>,
+    pub bank: Arc<dyn idlink_core::bindings::BankChannel>,
     pub change_policy: ChangePolicy,
     pub risk_policy: RiskPolicy,
     pub review: ReviewSettings,
@@ -141,6 +142,16 @@ impl AppState {
             identities: self.identities(),
             clock: self.clock.as_ref(),
             review_sla: self.review.guardian_sla,
+        }
+    }
+
+    pub fn bindings(&self) -> idlink_core::bindings::Bindings<'_> {
+        idlink_core::bindings::Bindings {
+            store: self.store.as_ref(),
+            bank: self.bank.as_ref(),
+            identities: self.identities(),
+            risk: self.risk(),
+            clock: self.clock.as_ref(),
         }
     }
 

@@ -45,6 +45,46 @@ impl From<&str> for CardCheck {
     }
 }
 
+#[derive(Debug, Serialize)]
+struct SendCode<'a> {
+    card_number: &'a str,
+    phone: &'a str,
+    client_ref: &'a str,
+}
+
+#[derive(Debug, Deserialize)]
+struct SendCodeResponse {
+    result: String,
+    #[serde(default)]
+    reference: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct VerifyCode<'a> {
+    reference: &'a str,
+    card_number: &'a str,
+    code: &'a str,
+}
+
+#[derive(Debug, Deserialize)]
+struct VerifyCodeResponse {
+    result: String,
+}
+
+/// What the bank did with a binding code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BankSms {
+    /// Sent to the reserved phone; give the reference back with the code.
+    Sent {
+        reference: String,
+    },
+    /// The phone given is not the one the bank has for the card.
+    PhoneMismatch,
+    Pending {
+        status: String,
+    },
+}
+
 #[derive(Debug, Clone)]
 pub struct CardSwitch {
     target: Target,
@@ -53,6 +93,26 @@ pub struct CardSwitch {
 impl CardSwitch {
     pub fn new(base_url: &str) -> Result<Self, CallError> {
         Ok(Self { target: Target::new("switch", "card_switch", base_url)? })
+    }
+
+    /// The bank sends a code to the card's reserved phone. Deduplicated by
+    /// `client_ref` on the bank's side, so safe to retry.
+    pub async fn send_code(&self, exec: &Executor, card_number: &str, phone: &str, client_ref: &str) -> Result<BankSms, CallError> {
+        let req = SendCode { card_number, phone, client_ref };
+        let res: SendCodeResponse = exec.call(&self.target, reqwest::Method::POST, "/switch/v1/sms-codes", Some(&req), true).await?;
+        Ok(match (res.result.as_str(), res.reference) {
+            ("sent", Some(reference)) => BankSms::Sent { reference },
+            ("phone_mismatch", _) => BankSms::PhoneMismatch,
+            (other, _) => BankSms::Pending { status: other.to_owned() },
+        })
+    }
+
+    /// Whether `code` is the one the bank sent. Not retried: a code is used once.
+    pub async fn verify_code(&self, exec: &Executor, reference: &str, card_number: &str, code: &str) -> Result<bool, CallError> {
+        let req = VerifyCode { reference, card_number, code };
+        let res: VerifyCodeResponse =
+            exec.call(&self.target, reqwest::Method::POST, "/switch/v1/sms-codes/verify", Some(&req), false).await?;
+        Ok(res.result == "verified")
     }
 
     /// A read-only check: safe to retry.

@@ -134,6 +134,7 @@ pub trait Store:
     + crate::reviews::ReviewStore
     + crate::risk::FreezeStore
     + crate::guardians::GuardianStore
+    + crate::bindings::BindingStore
 {
 }
 impl<T> Store for T where
@@ -151,5 +152,6 @@ impl<T> Store for T where
         + crate::reviews::ReviewStore
         + crate::risk::FreezeStore
         + crate::guardians::GuardianStore
+        + crate::bindings::BindingStore
 {
 }

@@ -54,3 +54,55 @@ pub async fn verify(State(s): State<Arc<Sandbox>>, Json(req): Json<FourElements>
     let id = format!("cv-{:08}", NEXT_ID.fetch_add(1, Ordering::Relaxed));
     Json(serde_json::json!({ "verification_id": id, "result": result })).into_response()
 }
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SendCode {
+    card_number: String,
+    phone: String,
+    /// The caller's reference, for deduplication.
+    client_ref: String,
+}
+
+/// The bank sends a verification code to the card's reserved phone (through
+/// the sandbox SMS gateway's inbox) and keeps it for [`verify_code`].
+pub async fn send_code(State(s): State<Arc<Sandbox>>, Json(req): Json<SendCode>) -> Response {
+    if let Some(res) = maintenance_answer(&s, "switch") {
+        return res;
+    }
+    let Ok(phone) = idlink_domain::PhoneNumber::parse(&req.phone) else {
+        return error(StatusCode::UNPROCESSABLE_ENTITY, "invalid_number", "`phone` is not a mainland mobile number");
+    };
+    if let Some(card) = s.banks.card(&req.card_number) {
+        if card.reserved_phone != phone.reveal() {
+            return Json(serde_json::json!({ "result": "phone_mismatch" })).into_response();
+        }
+    }
+    let code = format!("{:06}", (NEXT_ID.fetch_add(7919, Ordering::Relaxed) * 104_729) % 1_000_000);
+    let reference = format!("bsms-{}", req.client_ref);
+    let params = std::collections::BTreeMap::from([("code".to_owned(), code.clone())]);
+    crate::sms::deliver(&s, &phone, "bank_card_binding", &params, &reference);
+    s.bank_codes.lock().unwrap_or_else(|p| p.into_inner()).insert(reference.clone(), (req.card_number, code));
+    Json(serde_json::json!({ "result": "sent", "reference": reference })).into_response()
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VerifyCode {
+    reference: String,
+    card_number: String,
+    code: String,
+}
+
+/// Checks a code the bank sent; a code works once.
+pub async fn verify_code(State(s): State<Arc<Sandbox>>, Json(req): Json<VerifyCode>) -> Response {
+    if let Some(res) = maintenance_answer(&s, "switch") {
+        return res;
+    }
+    let mut codes = s.bank_codes.lock().unwrap_or_else(|p| p.into_inner());
+    let ok = codes.get(&req.reference).is_some_and(|(card, code)| *card == req.card_number && *code == req.code);
+    if ok {
+        codes.remove(&req.reference);
+    }
+    Json(serde_json::json!({ "result": if ok { "verified" } else { "wrong_code" } })).into_response()
+}

@@ -54,6 +54,8 @@ pub struct Sandbox {
     /// Banks, test cards, holders, reserved phones and balances from the roster.
     pub banks: banks::Banks,
     pub(crate) sms: Mutex<sms::Inbox>,
+    /// Codes the banks sent for card binding: reference → (card number, code).
+    pub(crate) bank_codes: Mutex<HashMap<String, (String, String)>>,
     /// Institution name → end of its maintenance window.
     pub(crate) maintenance: Mutex<HashMap<String, Timestamp>>,
 }
@@ -99,6 +101,8 @@ pub fn router(sandbox: Arc<Sandbox>) -> Router {
         .route("/face/v1/verifications", post(face::verify))
         .route("/registry/v1/checks", post(registry::check))
         .route("/switch/v1/card-verifications", post(cards::verify))
+        .route("/switch/v1/sms-codes", post(cards::send_code))
+        .route("/switch/v1/sms-codes/verify", post(cards::verify_code))
         .fallback(|| async {
             control::error(axum::http::StatusCode::NOT_FOUND, "not_found", "no such sandbox endpoint; see GET /sandbox/v1")
         })

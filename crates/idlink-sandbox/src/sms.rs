@@ -46,7 +46,7 @@ pub struct SendRequest {
 
 fn render(template: &str, params: &BTreeMap<String, String>) -> String {
     match (template, params.get("code")) {
-        ("verification_code", Some(code)) => {
+        ("verification_code" | "bank_card_binding", Some(code)) => {
             format!("【idlink】您的验证码是{code}，5分钟内有效。请勿泄露给他人。Your code is {code}, valid for 5 minutes.")
         }
         _ => {
@@ -54,6 +54,33 @@ fn render(template: &str, params: &BTreeMap<String, String>) -> String {
             format!("【idlink】{template}: {}", parts.join(", "))
         }
     }
+}
+
+/// Puts a message in the inbox (for institutions that send SMS themselves,
+/// like banks); deduplicated by `client_ref`. Returns the message id and status.
+pub fn deliver(s: &Sandbox, phone: &PhoneNumber, template: &str, params: &BTreeMap<String, String>, client_ref: &str) -> (String, String) {
+    let now = s.clock.now();
+    let mut inbox = s.sms.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(&i) = inbox.by_client_ref.get(client_ref) {
+        let m = &inbox.messages[i];
+        return (m.message_id.clone(), m.status.clone());
+    }
+    let status = if phone.reveal().ends_with("0000") { "rejected" } else { "accepted" };
+    let message_id = format!("sms-{:08}", inbox.messages.len() + 1);
+    let message = Message {
+        message_id: message_id.clone(),
+        to: phone.masked(),
+        text: render(template, params),
+        template: template.to_owned(),
+        params: params.clone(),
+        status: status.to_owned(),
+        sent_at: now.to_string(),
+        phone: phone.reveal().to_owned(),
+    };
+    let i = inbox.messages.len();
+    inbox.messages.push(message);
+    inbox.by_client_ref.insert(client_ref.to_owned(), i);
+    (message_id, status.to_owned())
 }
 
 pub async fn send(State(s): State<Arc<Sandbox>>, Json(req): Json<SendRequest>) -> Response {
@@ -66,27 +93,7 @@ pub async fn send(State(s): State<Arc<Sandbox>>, Json(req): Json<SendRequest>) -
     if req.client_ref.is_empty() || req.client_ref.len() > 128 {
         return error(StatusCode::UNPROCESSABLE_ENTITY, "invalid_client_ref", "`client_ref` must be 1 to 128 characters");
     }
-    let now = s.clock.now();
-    let mut inbox = s.sms.lock().unwrap_or_else(|p| p.into_inner());
-    if let Some(&i) = inbox.by_client_ref.get(&req.client_ref) {
-        let m = &inbox.messages[i];
-        return Json(serde_json::json!({ "message_id": m.message_id, "status": m.status })).into_response();
-    }
-    let status = if phone.reveal().ends_with("0000") { "rejected" } else { "accepted" };
-    let message_id = format!("sms-{:08}", inbox.messages.len() + 1);
-    let message = Message {
-        message_id: message_id.clone(),
-        to: phone.masked(),
-        text: render(&req.template, &req.params),
-        template: req.template,
-        params: req.params,
-        status: status.to_owned(),
-        sent_at: now.to_string(),
-        phone: phone.reveal().to_owned(),
-    };
-    let i = inbox.messages.len();
-    inbox.messages.push(message);
-    inbox.by_client_ref.insert(req.client_ref, i);
+    let (message_id, status) = deliver(&s, &phone, &req.template, &req.params, &req.client_ref);
     Json(serde_json::json!({ "message_id": message_id, "status": status })).into_response()
 }
 

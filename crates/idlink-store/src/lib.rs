@@ -14,6 +14,7 @@
 //! database of either kind.
 
 mod audit;
+mod bindings;
 mod identity;
 mod login;
 mod reviews;

@@ -238,6 +238,44 @@ impl CardCheck for CardChecks {
     }
 }
 
+/// The bank side of card binding, through the card switch.
+struct BankCodes(Arc<Institutions>);
+
+fn switch_unavailable(e: CallError) -> RegistryUnavailable {
+    match e {
+        CallError::Maintenance { retry_after_secs, .. } => RegistryUnavailable { retry_after_secs },
+        other => {
+            tracing::warn!(error = %other, "card switch call failed");
+            RegistryUnavailable { retry_after_secs: 5 }
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl idlink_core::bindings::BankChannel for BankCodes {
+    async fn send_code(
+        &self,
+        card: &CardNumber,
+        phone: &PhoneNumber,
+        client_ref: &str,
+    ) -> Result<idlink_core::bindings::BankCode, RegistryUnavailable> {
+        use idlink_connectors::switch::BankSms;
+        use idlink_core::bindings::BankCode;
+        match self.0.switch.send_code(&self.0.executor, card.reveal(), phone.reveal(), client_ref).await.map_err(switch_unavailable)? {
+            BankSms::Sent { reference } => Ok(BankCode::Sent { reference }),
+            BankSms::PhoneMismatch => Ok(BankCode::PhoneMismatch),
+            BankSms::Pending { status } => {
+                tracing::warn!(%status, "undocumented answer to a binding code request");
+                Err(RegistryUnavailable { retry_after_secs: 5 })
+            }
+        }
+    }
+
+    async fn verify_code(&self, reference: &str, card: &CardNumber, code: &str) -> Result<bool, RegistryUnavailable> {
+        self.0.switch.verify_code(&self.0.executor, reference, card.reveal(), code).await.map_err(switch_unavailable)
+    }
+}
+
 /// A running idlink: addresses, and the handle to stop it.
 pub struct Running {
     pub api_addr: SocketAddr,
@@ -310,6 +348,7 @@ pub async fn start(config: &Config, rt: Runtime) -> Result<Running> {
         face: Arc::new(FaceChecks(institutions.clone())),
         registry: Arc::new(RegistryChecks(institutions.clone())),
         cards: Arc::new(CardChecks(institutions.clone())),
+        bank: Arc::new(BankCodes(institutions.clone())),
         change_policy: config.identity.policy(),
         risk_policy: idlink_domain::risk::RiskPolicy {
             step_up_at: config.risk.step_up_at,

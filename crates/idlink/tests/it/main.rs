@@ -4,6 +4,7 @@
 
 #![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
 
+mod cards;
 mod cli;
 mod docs;
 mod errors;

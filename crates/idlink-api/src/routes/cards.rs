@@ -1,0 +1,161 @@
+//! `/v1/me/cards`: binding bank cards (SPEC BK1).
+
+use crate::extract::{Fields, JsonObject};
+use crate::middleware::UserSession;
+use crate::problem::Problem;
+use crate::routes::identity::identity_problem;
+use crate::state::AppState;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
+use idlink_core::bindings::{BindingError, BindingRow};
+use idlink_domain::card::{BinTable, CardNumber};
+use idlink_domain::{PhoneNumber, RequestId};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+fn binding_problem(e: BindingError) -> Problem {
+    match e {
+        BindingError::ReservedPhoneMismatch => Problem::new("reserved_phone_mismatch"),
+        BindingError::NotFound => Problem::new("card_binding_not_found"),
+        BindingError::NotPending => Problem::new("card_binding_not_pending"),
+        BindingError::WrongCode => Problem::new("bank_code_wrong"),
+        BindingError::AlreadyBound => Problem::new("card_already_bound"),
+        BindingError::Identity(e) => identity_problem(e),
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Card {
+    pub id: String,
+    /// Bank code from the roster, e.g. `ICBC`.
+    pub bank: String,
+    pub bank_name: String,
+    /// Masked: the last four digits only.
+    pub last4: String,
+    /// `pending_sms` or `active`.
+    pub status: String,
+    /// The number failed its check digit but is a UnionPay 62 card, accepted with a warning.
+    pub luhn_warning: bool,
+    /// The risk rules' decision when the binding became active: `allow`, `step_up` or `freeze`.
+    pub risk: Option<String>,
+}
+
+fn view(b: BindingRow, risk: Option<String>) -> Card {
+    Card {
+        bank_name: BinTable::bundled().bank_name(&b.bank).unwrap_or(&b.bank).to_owned(),
+        id: b.id,
+        bank: b.bank,
+        last4: b.last4,
+        status: b.status.as_str().to_owned(),
+        luhn_warning: b.luhn_warning,
+        risk,
+    }
+}
+
+/// Body of `POST /v1/me/cards`.
+#[derive(Debug, ToSchema)]
+#[allow(dead_code)]
+pub struct BindCard {
+    card_number: String,
+    /// The phone the bank has on record for the card; the bank sends its code there.
+    reserved_phone: String,
+}
+
+/// Starts binding a card: the bank checks card, verified name and ID number and reserved phone, then sends a code.
+#[utoipa::path(post, path = "/v1/me/cards", tag = "cards",
+    request_body = BindCard,
+    params(("Idlink-Session" = String, Header, description = "The user's session token.")),
+    responses((status = 201, body = Card), (status = "4XX", body = Problem, content_type = "application/problem+json")),
+    security(("api_key" = [])))]
+pub async fn bind(
+    State(state): State<AppState>,
+    request_id: Option<Extension<RequestId>>,
+    session: UserSession,
+    body: JsonObject,
+) -> Result<Response, Problem> {
+    let mut f = Fields::new(&body);
+    let card = f.required_str("card_number").and_then(|c| match CardNumber::parse(c, BinTable::bundled()) {
+        Ok(c) => Some(c),
+        Err(e) => {
+            f.invalid("card_number", "invalid_card_number", format!("{e}."));
+            None
+        }
+    });
+    let phone = f.required_str("reserved_phone").and_then(|p| match PhoneNumber::parse(p) {
+        Ok(p) => Some(p),
+        Err(e) => {
+            f.invalid("reserved_phone", "invalid_phone", format!("{e}."));
+            None
+        }
+    });
+    f.finish()?;
+    let (Some(card), Some(phone)) = (card, phone) else { return Err(Problem::new("internal_error")) };
+    let b = state.bindings().start(&session.0, request_id.as_deref(), &card, &phone).await.map_err(binding_problem)?;
+    Ok((StatusCode::CREATED, Json(view(b, None))).into_response())
+}
+
+/// Body of `POST /v1/me/cards/{binding_id}/confirm`.
+#[derive(Debug, ToSchema)]
+#[allow(dead_code)]
+pub struct ConfirmCard {
+    /// The code the bank sent to the reserved phone.
+    code: String,
+}
+
+/// Confirms a binding with the bank's code.
+#[utoipa::path(post, path = "/v1/me/cards/{binding_id}/confirm", tag = "cards",
+    request_body = ConfirmCard,
+    params(("binding_id" = String, Path, description = "From POST /v1/me/cards."), ("Idlink-Session" = String, Header, description = "The user's session token.")),
+    responses((status = 200, body = Card), (status = "4XX", body = Problem, content_type = "application/problem+json")),
+    security(("api_key" = [])))]
+pub async fn confirm(
+    State(state): State<AppState>,
+    request_id: Option<Extension<RequestId>>,
+    session: UserSession,
+    Path(id): Path<String>,
+    body: JsonObject,
+) -> Result<Json<Card>, Problem> {
+    let mut f = Fields::new(&body);
+    let code = f.required_str("code");
+    f.finish()?;
+    let Some(code) = code else { return Err(Problem::new("internal_error")) };
+    let bound = state.bindings().confirm(&session.0, request_id.as_deref(), &id, code).await.map_err(binding_problem)?;
+    let risk = match bound.risk {
+        idlink_domain::risk::RiskDecision::Allow => "allow",
+        idlink_domain::risk::RiskDecision::StepUp => "step_up",
+        idlink_domain::risk::RiskDecision::Freeze => "freeze",
+    };
+    Ok(Json(view(bound.binding, Some(risk.to_owned()))))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Cards {
+    pub cards: Vec<Card>,
+}
+
+/// The user's bound and pending cards, masked.
+#[utoipa::path(get, path = "/v1/me/cards", tag = "cards",
+    params(("Idlink-Session" = String, Header, description = "The user's session token.")),
+    responses((status = 200, body = Cards), (status = "4XX", body = Problem, content_type = "application/problem+json")),
+    security(("api_key" = [])))]
+pub async fn list(State(state): State<AppState>, session: UserSession) -> Result<Json<Cards>, Problem> {
+    let all = state.bindings().list(&session.0.user_id).await.map_err(binding_problem)?;
+    Ok(Json(Cards { cards: all.into_iter().map(|b| view(b, None)).collect() }))
+}
+
+/// Ends a binding.
+#[utoipa::path(delete, path = "/v1/me/cards/{binding_id}", tag = "cards",
+    params(("binding_id" = String, Path, description = "The binding."), ("Idlink-Session" = String, Header, description = "The user's session token.")),
+    responses((status = 204, description = "Unbound."), (status = "4XX", body = Problem, content_type = "application/problem+json")),
+    security(("api_key" = [])))]
+pub async fn unbind(
+    State(state): State<AppState>,
+    request_id: Option<Extension<RequestId>>,
+    session: UserSession,
+    Path(id): Path<String>,
+) -> Result<StatusCode, Problem> {
+    state.bindings().end(&session.0, request_id.as_deref(), &id).await.map_err(binding_problem)?;
+    Ok(StatusCode::NO_CONTENT)
+}

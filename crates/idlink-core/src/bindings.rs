@@ -1,0 +1,249 @@
+//! Binding a bank card (SPEC BK1): the card must be valid for its BIN, the
+//! issuing bank must confirm that it belongs to the user's verified name and
+//! ID number with the given reserved phone, and the bank's own SMS code to
+//! that phone must come back. A card already bound on another account is a
+//! risk signal (ID8).
+
+use crate::audit::AuditEntry;
+use crate::auth::SessionRow;
+use crate::clock::Clock;
+use crate::error::CoreError;
+use crate::identity::{Identities, IdentityError, RegistryUnavailable};
+use crate::ports::StoreError;
+use crate::risk::Risk;
+use async_trait::async_trait;
+use idlink_domain::card::CardNumber;
+use idlink_domain::risk::{RiskDecision, Signals};
+use idlink_domain::{PhoneNumber, RequestId, UserId};
+use jiff::Timestamp;
+use serde::Serialize;
+
+const CARD_CONTEXT: &str = "card_bindings.card";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BindingStatus {
+    /// Waiting for the bank's SMS code.
+    PendingSms,
+    Active,
+    Ended,
+}
+
+impl BindingStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::PendingSms => "pending_sms",
+            Self::Active => "active",
+            Self::Ended => "ended",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::PendingSms, Self::Active, Self::Ended].into_iter().find(|v| v.as_str() == s)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BindingRow {
+    pub id: String,
+    pub user_id: UserId,
+    pub bank: String,
+    pub card_cipher: Vec<u8>,
+    pub card_index: String,
+    pub last4: String,
+    pub status: BindingStatus,
+    pub bank_reference: Option<String>,
+    pub luhn_warning: bool,
+    pub created_at: Timestamp,
+    pub bound_at: Option<Timestamp>,
+}
+
+#[async_trait]
+pub trait BindingStore: Send + Sync {
+    async fn insert_binding(&self, b: &BindingRow, audit: &AuditEntry) -> Result<(), StoreError>;
+    async fn binding(&self, id: &str, user: &UserId) -> Result<Option<BindingRow>, StoreError>;
+    async fn bindings(&self, user: &UserId) -> Result<Vec<BindingRow>, StoreError>;
+    /// pending_sms → active; false if it was not pending.
+    async fn activate_binding(&self, id: &str, user: &UserId, at: Timestamp, audit: &AuditEntry) -> Result<bool, StoreError>;
+    /// Ends an active or pending binding; false if there was none.
+    async fn end_binding(&self, id: &str, user: &UserId, at: Timestamp, audit: &AuditEntry) -> Result<bool, StoreError>;
+    /// Other users with an active binding of the same card.
+    async fn other_accounts_with_card(&self, card_index: &str, user: &UserId) -> Result<u32, StoreError>;
+}
+
+/// What the bank answered to a request for a binding code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BankCode {
+    Sent { reference: String },
+    PhoneMismatch,
+}
+
+/// The bank's side of binding, reached through the card switch.
+#[async_trait]
+pub trait BankChannel: Send + Sync {
+    async fn send_code(&self, card: &CardNumber, phone: &PhoneNumber, client_ref: &str) -> Result<BankCode, RegistryUnavailable>;
+    async fn verify_code(&self, reference: &str, card: &CardNumber, code: &str) -> Result<bool, RegistryUnavailable>;
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BindingError {
+    #[error("the bank has another phone on record for this card")]
+    ReservedPhoneMismatch,
+    #[error("no such binding for this user")]
+    NotFound,
+    #[error("this binding is not waiting for a code")]
+    NotPending,
+    #[error("the bank did not accept the code")]
+    WrongCode,
+    #[error("this card is bound to the account already")]
+    AlreadyBound,
+    #[error(transparent)]
+    Identity(#[from] IdentityError),
+}
+
+impl From<StoreError> for BindingError {
+    fn from(e: StoreError) -> Self {
+        BindingError::Identity(e.into())
+    }
+}
+
+impl From<RegistryUnavailable> for BindingError {
+    fn from(e: RegistryUnavailable) -> Self {
+        BindingError::Identity(e.into())
+    }
+}
+
+impl From<CoreError> for BindingError {
+    fn from(e: CoreError) -> Self {
+        BindingError::Identity(e.into())
+    }
+}
+
+pub struct Bindings<'a> {
+    pub store: &'a dyn BindingStore,
+    pub bank: &'a dyn BankChannel,
+    pub identities: Identities<'a>,
+    pub risk: Risk<'a>,
+    pub clock: &'a dyn Clock,
+}
+
+/// The outcome of confirming a binding.
+#[derive(Debug, Clone)]
+pub struct Bound {
+    pub binding: BindingRow,
+    pub risk: RiskDecision,
+}
+
+impl Bindings<'_> {
+    fn audit(session: &SessionRow, rid: Option<&RequestId>, action: &str, at: Timestamp) -> AuditEntry {
+        AuditEntry::new(format!("user:{}", session.user_id), action, "bank card binding", at).subject(&session.user_id).request(rid)
+    }
+
+    fn card_index(&self, card: &CardNumber) -> String {
+        self.identities.vault.blind_index("card", card.reveal())
+    }
+
+    /// Checks the card with its bank and has the bank send its code to the reserved phone.
+    pub async fn start(
+        &self,
+        session: &SessionRow,
+        rid: Option<&RequestId>,
+        card: &CardNumber,
+        reserved_phone: &PhoneNumber,
+    ) -> Result<BindingRow, BindingError> {
+        crate::risk::ensure_not_frozen(self.risk.store, &session.user_id).await.map_err(IdentityError::from)?;
+        let index = self.card_index(card);
+        let existing = self.store.bindings(&session.user_id).await?;
+        if existing.iter().any(|b| b.card_index == index && b.status == BindingStatus::Active) {
+            return Err(BindingError::AlreadyBound);
+        }
+        // The bank confirms card ↔ verified name and ID number ↔ reserved phone.
+        self.identities.prove_card(session, rid, card, reserved_phone).await?;
+        let vault = self.identities.vault;
+        let id = format!("bnd_{}", hex::encode(vault.rng().bytes16()));
+        let reference = match self.bank.send_code(card, reserved_phone, &id).await? {
+            BankCode::Sent { reference } => reference,
+            BankCode::PhoneMismatch => return Err(BindingError::ReservedPhoneMismatch),
+        };
+        let now = self.clock.now();
+        let (_, wrapped) = self
+            .identities
+            .users
+            .read_user(&session.user_id, &Self::audit(session, rid, "user.read_key", now))
+            .await?
+            .ok_or(CoreError::NotFound)?;
+        let key = vault.unwrap(&wrapped.ok_or(CoreError::Shredded)?)?;
+        let row = BindingRow {
+            id,
+            user_id: session.user_id.clone(),
+            bank: card.bank().to_owned(),
+            card_cipher: vault.seal(&key, CARD_CONTEXT, card.reveal().as_bytes())?,
+            card_index: index,
+            last4: card.last4().to_owned(),
+            status: BindingStatus::PendingSms,
+            bank_reference: Some(reference),
+            luhn_warning: card.luhn_warning(),
+            created_at: now,
+            bound_at: None,
+        };
+        self.store.insert_binding(&row, &Self::audit(session, rid, "card.bind_start", now)).await?;
+        Ok(row)
+    }
+
+    /// Confirms with the bank's code; the binding becomes active. Scores the
+    /// card-on-several-accounts signal.
+    pub async fn confirm(
+        &self,
+        session: &SessionRow,
+        rid: Option<&RequestId>,
+        binding_id: &str,
+        code: &str,
+    ) -> Result<Bound, BindingError> {
+        let b = self.store.binding(binding_id, &session.user_id).await?.ok_or(BindingError::NotFound)?;
+        if b.status != BindingStatus::PendingSms {
+            return Err(BindingError::NotPending);
+        }
+        let card = self.card_of(session, rid, &b).await?;
+        let reference = b.bank_reference.clone().unwrap_or_default();
+        if !self.bank.verify_code(&reference, &card, code).await? {
+            return Err(BindingError::WrongCode);
+        }
+        let now = self.clock.now();
+        if !self.store.activate_binding(binding_id, &session.user_id, now, &Self::audit(session, rid, "card.bind", now)).await? {
+            return Err(BindingError::NotPending);
+        }
+        let others = self.store.other_accounts_with_card(&b.card_index, &session.user_id).await?;
+        let signals = Signals { card_on_other_accounts: others, ..Signals::default() };
+        let risk = self.risk.assess(&session.user_id, &signals, "card binding", rid).await?;
+        Ok(Bound { binding: BindingRow { status: BindingStatus::Active, bound_at: Some(now), ..b }, risk })
+    }
+
+    async fn card_of(&self, session: &SessionRow, rid: Option<&RequestId>, b: &BindingRow) -> Result<CardNumber, BindingError> {
+        let vault = self.identities.vault;
+        let now = self.clock.now();
+        let (_, wrapped) = self
+            .identities
+            .users
+            .read_user(&session.user_id, &Self::audit(session, rid, "card.read", now))
+            .await?
+            .ok_or(CoreError::NotFound)?;
+        let key = vault.unwrap(&wrapped.ok_or(CoreError::Shredded)?)?;
+        let clear = key.open(CARD_CONTEXT, &b.card_cipher).map_err(CoreError::from)?;
+        let text = String::from_utf8(clear).map_err(|_| CoreError::Store(StoreError::Corrupt("card is not UTF-8".into())))?;
+        CardNumber::parse(&text, idlink_domain::card::BinTable::bundled())
+            .map_err(|e| CoreError::Store(StoreError::Corrupt(e.to_string())).into())
+    }
+
+    pub async fn list(&self, user: &UserId) -> Result<Vec<BindingRow>, BindingError> {
+        Ok(self.store.bindings(user).await?)
+    }
+
+    pub async fn end(&self, session: &SessionRow, rid: Option<&RequestId>, binding_id: &str) -> Result<(), BindingError> {
+        let now = self.clock.now();
+        if self.store.end_binding(binding_id, &session.user_id, now, &Self::audit(session, rid, "card.unbind", now)).await? {
+            Ok(())
+        } else {
+            Err(BindingError::NotFound)
+        }
+    }
+}

@@ -1,0 +1,136 @@
+//! Storage of bank card bindings.
+
+use async_trait::async_trait;
+use idlink_core::audit::AuditEntry;
+use idlink_core::bindings::{BindingRow, BindingStatus, BindingStore};
+use idlink_core::ports::StoreError;
+use idlink_domain::UserId;
+use jiff::Timestamp;
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use crate::SqlStore;
+use crate::audit::append_in;
+use crate::rows::{micros, store_err, timestamp};
+
+const COLUMNS: &str = "id, user_id, bank, card_cipher, card_index, last4, status, bank_reference, luhn_warning, created_at, bound_at";
+
+fn binding(r: &AnyRow) -> Result<BindingRow, StoreError> {
+    let user: String = r.try_get("user_id").map_err(store_err)?;
+    let status: String = r.try_get("status").map_err(store_err)?;
+    let warning: i64 = r.try_get("luhn_warning").map_err(store_err)?;
+    let bound: Option<i64> = r.try_get("bound_at").map_err(store_err)?;
+    Ok(BindingRow {
+        id: r.try_get("id").map_err(store_err)?,
+        user_id: UserId::parse(&user).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        bank: r.try_get("bank").map_err(store_err)?,
+        card_cipher: r.try_get("card_cipher").map_err(store_err)?,
+        card_index: r.try_get("card_index").map_err(store_err)?,
+        last4: r.try_get("last4").map_err(store_err)?,
+        status: BindingStatus::parse(&status).ok_or_else(|| StoreError::Corrupt(format!("binding status {status}")))?,
+        bank_reference: r.try_get("bank_reference").map_err(store_err)?,
+        luhn_warning: warning != 0,
+        created_at: timestamp(r.try_get("created_at").map_err(store_err)?)?,
+        bound_at: bound.map(timestamp).transpose()?,
+    })
+}
+
+#[async_trait]
+impl BindingStore for SqlStore {
+    async fn insert_binding(&self, b: &BindingRow, audit: &AuditEntry) -> Result<(), StoreError> {
+        let mut tx = self.begin().await?;
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO card_bindings ({COLUMNS}, ended_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, NULL, NULL)"
+        )))
+        .bind(&b.id)
+        .bind(b.user_id.as_str())
+        .bind(&b.bank)
+        .bind(&b.card_cipher)
+        .bind(&b.card_index)
+        .bind(&b.last4)
+        .bind(b.status.as_str())
+        .bind(b.bank_reference.as_deref())
+        .bind(i64::from(b.luhn_warning))
+        .bind(micros(b.created_at))
+        .execute(&mut *tx)
+        .await
+        .map_err(store_err)?;
+        append_in(&mut tx, audit).await?;
+        tx.commit().await.map_err(store_err)
+    }
+
+    async fn binding(&self, id: &str, user: &UserId) -> Result<Option<BindingRow>, StoreError> {
+        sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM card_bindings WHERE id = $1 AND user_id = $2")))
+            .bind(id)
+            .bind(user.as_str())
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(store_err)?
+            .map(|r| binding(&r))
+            .transpose()
+    }
+
+    async fn bindings(&self, user: &UserId) -> Result<Vec<BindingRow>, StoreError> {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM card_bindings WHERE user_id = $1 AND status <> 'ended' ORDER BY created_at, id"
+        )))
+        .bind(user.as_str())
+        .fetch_all(&self.reader)
+        .await
+        .map_err(store_err)?
+        .iter()
+        .map(binding)
+        .collect()
+    }
+
+    async fn activate_binding(&self, id: &str, user: &UserId, at: Timestamp, audit: &AuditEntry) -> Result<bool, StoreError> {
+        let mut tx = self.begin().await?;
+        let n = sqlx::query(
+            "UPDATE card_bindings SET status = 'active', bound_at = $1 WHERE id = $2 AND user_id = $3 AND status = 'pending_sms'",
+        )
+        .bind(micros(at))
+        .bind(id)
+        .bind(user.as_str())
+        .execute(&mut *tx)
+        .await
+        .map_err(store_err)?
+        .rows_affected();
+        if n != 1 {
+            return Ok(false);
+        }
+        append_in(&mut tx, audit).await?;
+        tx.commit().await.map_err(store_err)?;
+        Ok(true)
+    }
+
+    async fn end_binding(&self, id: &str, user: &UserId, at: Timestamp, audit: &AuditEntry) -> Result<bool, StoreError> {
+        let mut tx = self.begin().await?;
+        let n =
+            sqlx::query("UPDATE card_bindings SET status = 'ended', ended_at = $1 WHERE id = $2 AND user_id = $3 AND status <> 'ended'")
+                .bind(micros(at))
+                .bind(id)
+                .bind(user.as_str())
+                .execute(&mut *tx)
+                .await
+                .map_err(store_err)?
+                .rows_affected();
+        if n != 1 {
+            return Ok(false);
+        }
+        append_in(&mut tx, audit).await?;
+        tx.commit().await.map_err(store_err)?;
+        Ok(true)
+    }
+
+    async fn other_accounts_with_card(&self, card_index: &str, user: &UserId) -> Result<u32, StoreError> {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT COUNT(DISTINCT user_id) FROM card_bindings WHERE card_index = $1 AND user_id <> $2 AND status = 'active'",
+        )
+        .bind(card_index)
+        .bind(user.as_str())
+        .fetch_one(&self.reader)
+        .await
+        .map_err(store_err)?;
+        Ok(u32::try_from(n).unwrap_or(u32::MAX))
+    }
+}
