@@ -73,10 +73,8 @@ pub async fn send_code(State(s): State<Arc<Sandbox>>, Json(req): Json<SendCode>)
     let Ok(phone) = idlink_domain::PhoneNumber::parse(&req.phone) else {
         return error(StatusCode::UNPROCESSABLE_ENTITY, "invalid_number", "`phone` is not a mainland mobile number");
     };
-    if let Some(card) = s.banks.card(&req.card_number) {
-        if card.reserved_phone != phone.reveal() {
-            return Json(serde_json::json!({ "result": "phone_mismatch" })).into_response();
-        }
+    if s.banks.card(&req.card_number).is_some_and(|card| card.reserved_phone != phone.reveal()) {
+        return Json(serde_json::json!({ "result": "phone_mismatch" })).into_response();
     }
     let code = format!("{:06}", (NEXT_ID.fetch_add(7919, Ordering::Relaxed) * 104_729) % 1_000_000);
     let reference = format!("bsms-{}", req.client_ref);
