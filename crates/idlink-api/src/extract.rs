@@ -108,6 +108,20 @@ impl<'a> Fields<'a> {
         self.as_str(name, v)
     }
 
+    pub fn required_bool(&mut self, name: &'static str) -> Option<bool> {
+        match self.get(name) {
+            None => {
+                self.invalid(name, "required", format!("`{name}` is required."));
+                None
+            }
+            Some(Value::Bool(b)) => Some(*b),
+            Some(other) => {
+                self.invalid(name, "invalid_type", format!("`{name}` must be true or false, not {}.", kind(other)));
+                None
+            }
+        }
+    }
+
     fn as_str(&mut self, name: &'static str, v: &'a Value) -> Option<&'a str> {
         match v {
             Value::String(s) => Some(s.as_str()),

@@ -36,7 +36,7 @@ use utoipa_axum::routes;
 pub use problem::{CODES, Problem};
 pub use state::{AppState, HttpLimits};
 
-use routes::{audit, auth, cards, guardians, health, identity, me, operator, security, users};
+use routes::{audit, auth, balance, cards, guardians, health, identity, me, operator, security, users};
 
 /// The process-wide Prometheus recorder (the `metrics` facade allows one).
 pub fn metrics_handle() -> Option<PrometheusHandle> {
@@ -103,6 +103,10 @@ fn v1_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(cards::bind, cards::list))
         .routes(routes!(cards::confirm))
         .routes(routes!(cards::unbind))
+        .routes(routes!(balance::set_switch))
+        .routes(routes!(balance::sign_agreement))
+        .routes(routes!(balance::query))
+        .routes(routes!(balance::history))
 }
 
 /// Operator routes: their own authentication, no host-app API key.

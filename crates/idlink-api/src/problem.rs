@@ -51,6 +51,13 @@ pub const CODES: &[(&str, u16, &str)] = &[
         403,
         "The signed assertion was not accepted: unknown or used challenge, another device, or a bad signature. Ask for a new challenge.",
     ),
+    ("balance_query_disabled", 403, "The user switched balance queries off. Turn them on with PUT /v1/me/features/balance-query."),
+    (
+        "agreement_required",
+        403,
+        "This bank requires a signed electronic agreement with risk notice for the card. Sign it with POST /v1/me/cards/{id}/agreements.",
+    ),
+    ("balance_not_disclosed", 403, "This bank does not disclose balances to third parties. Check the balance in the bank's own app."),
     (
         "step_up_required",
         403,

@@ -66,6 +66,10 @@ pub struct AppState {
     pub registry: Arc<dyn RegistryCheck>,
     pub cards: Arc<dyn CardCheck>,
     pub bank: Arc<dyn idlink_core::bindings::BankChannel>,
+    pub balances_bank: Arc<dyn idlink_core::balance::BalanceBank>,
+    pub roster: Arc<idlink_domain::roster::Roster>,
+    /// How long a signed electronic agreement stays valid.
+    pub agreement_validity: jiff::SignedDuration,
     pub change_policy: ChangePolicy,
     pub risk_policy: RiskPolicy,
     pub review: ReviewSettings,
@@ -152,6 +156,17 @@ impl AppState {
             identities: self.identities(),
             risk: self.risk(),
             clock: self.clock.as_ref(),
+        }
+    }
+
+    pub fn balances(&self) -> idlink_core::balance::Balances<'_> {
+        idlink_core::balance::Balances {
+            store: self.store.as_ref(),
+            bindings: self.bindings(),
+            bank: self.balances_bank.as_ref(),
+            roster: &self.roster,
+            clock: self.clock.as_ref(),
+            agreement_validity: self.agreement_validity,
         }
     }
 

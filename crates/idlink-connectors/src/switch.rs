@@ -115,6 +115,24 @@ impl CardSwitch {
         Ok(res.result == "verified")
     }
 
+    /// The card's balance in fen, as the bank reports it. Read-only: retried.
+    pub async fn balance(&self, exec: &Executor, card_number: &str) -> Result<i64, CallError> {
+        #[derive(Serialize)]
+        struct Req<'a> {
+            card_number: &'a str,
+        }
+        #[derive(Deserialize)]
+        struct Res {
+            result: String,
+            balance: Option<i64>,
+        }
+        let res: Res = exec.call(&self.target, reqwest::Method::POST, "/switch/v1/balances", Some(&Req { card_number }), true).await?;
+        match (res.result.as_str(), res.balance) {
+            ("ok", Some(b)) => Ok(b),
+            (other, _) => Err(CallError::Protocol { institution: "switch".into(), detail: format!("balance answer `{other}`") }),
+        }
+    }
+
     /// A read-only check: safe to retry.
     pub async fn four_elements(&self, exec: &Executor, req: &FourElements<'_>) -> Result<CardCheck, CallError> {
         let res: FourElementsResponse =

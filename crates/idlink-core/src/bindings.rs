@@ -203,7 +203,7 @@ impl Bindings<'_> {
         if b.status != BindingStatus::PendingSms {
             return Err(BindingError::NotPending);
         }
-        let card = self.card_of(session, rid, &b).await?;
+        let card = self.card_of_binding(session, rid, &b).await?;
         let reference = b.bank_reference.clone().unwrap_or_default();
         if !self.bank.verify_code(&reference, &card, code).await? {
             return Err(BindingError::WrongCode);
@@ -218,7 +218,8 @@ impl Bindings<'_> {
         Ok(Bound { binding: BindingRow { status: BindingStatus::Active, bound_at: Some(now), ..b }, risk })
     }
 
-    async fn card_of(&self, session: &SessionRow, rid: Option<&RequestId>, b: &BindingRow) -> Result<CardNumber, BindingError> {
+    /// The clear card number of a binding (an audited read of the user's key).
+    pub async fn card_of_binding(&self, session: &SessionRow, rid: Option<&RequestId>, b: &BindingRow) -> Result<CardNumber, BindingError> {
         let vault = self.identities.vault;
         let now = self.clock.now();
         let (_, wrapped) = self

@@ -9,6 +9,7 @@
 pub mod apikeys;
 pub mod audit;
 pub mod auth;
+pub mod balance;
 pub mod bindings;
 pub mod clock;
 pub mod error;

@@ -135,6 +135,7 @@ pub trait Store:
     + crate::risk::FreezeStore
     + crate::guardians::GuardianStore
     + crate::bindings::BindingStore
+    + crate::balance::BalanceStore
 {
 }
 impl<T> Store for T where
@@ -153,5 +154,6 @@ impl<T> Store for T where
         + crate::risk::FreezeStore
         + crate::guardians::GuardianStore
         + crate::bindings::BindingStore
+        + crate::balance::BalanceStore
 {
 }

@@ -17,7 +17,8 @@ pub struct TestIdentity {
     pub phone: String,
 }
 
-/// The sandbox's test people (valid ID numbers, real mainland prefixes).
+/// The sandbox's test people (valid ID numbers, real mainland prefixes; no
+/// phone ends in 0000 or 4444, which are SMS and registry test values).
 pub fn test_identities() -> Vec<TestIdentity> {
     let id = |body: &str| {
         let mut first17 = [0u8; 17];
@@ -27,7 +28,7 @@ pub fn test_identities() -> Vec<TestIdentity> {
     vec![
         TestIdentity { name: "张三".into(), id_number: id("11010519491231002"), phone: "13800138000".into() },
         TestIdentity { name: "李四".into(), id_number: id("31010419850615123"), phone: "13900139000".into() },
-        TestIdentity { name: "王五".into(), id_number: id("44030519920308456"), phone: "15000150000".into() },
+        TestIdentity { name: "王五".into(), id_number: id("44030519920308456"), phone: "15000150005".into() },
         TestIdentity { name: "阿依古丽·买买提".into(), id_number: id("65010219880808789"), phone: "18600186000".into() },
     ]
 }
@@ -133,6 +134,7 @@ mod tests {
         for p in test_identities() {
             assert!(idlink_domain::IdNumber::parse(&p.id_number, jiff::civil::date(2026, 1, 1)).is_ok(), "{}", p.id_number);
             assert!(idlink_domain::PhoneNumber::parse(&p.phone).is_ok());
+            assert!(!p.phone.ends_with("0000") && !p.phone.ends_with("4444"), "{} collides with a test value", p.phone);
             assert!(idlink_domain::PersonName::parse(&p.name).is_ok());
         }
     }

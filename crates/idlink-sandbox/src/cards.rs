@@ -104,3 +104,25 @@ pub async fn verify_code(State(s): State<Arc<Sandbox>>, Json(req): Json<VerifyCo
     }
     Json(serde_json::json!({ "result": if ok { "verified" } else { "wrong_code" } })).into_response()
 }
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BalanceRequest {
+    card_number: String,
+}
+
+/// The bank's current balance of a card, in fen: the roster test card's, or
+/// for any other card number a value derived from it.
+pub async fn balance(State(s): State<Arc<Sandbox>>, Json(req): Json<BalanceRequest>) -> Response {
+    if let Some(res) = maintenance_answer(&s, "switch") {
+        return res;
+    }
+    if !(12..=19).contains(&req.card_number.len()) || !req.card_number.bytes().all(|b| b.is_ascii_digit()) {
+        return error(StatusCode::UNPROCESSABLE_ENTITY, "invalid_request", "card_number must be 12 to 19 digits");
+    }
+    let balance = match s.banks.card(&req.card_number) {
+        Some(card) => card.balance,
+        None => req.card_number.bytes().fold(0i64, |acc, b| (acc * 31 + i64::from(b - b'0')) % 10_000_000),
+    };
+    Json(serde_json::json!({ "result": "ok", "balance": balance, "currency": "CNY" })).into_response()
+}

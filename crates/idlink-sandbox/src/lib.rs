@@ -103,6 +103,7 @@ pub fn router(sandbox: Arc<Sandbox>) -> Router {
         .route("/switch/v1/card-verifications", post(cards::verify))
         .route("/switch/v1/sms-codes", post(cards::send_code))
         .route("/switch/v1/sms-codes/verify", post(cards::verify_code))
+        .route("/switch/v1/balances", post(cards::balance))
         .fallback(|| async {
             control::error(axum::http::StatusCode::NOT_FOUND, "not_found", "no such sandbox endpoint; see GET /sandbox/v1")
         })

@@ -14,6 +14,7 @@
 //! database of either kind.
 
 mod audit;
+mod balance;
 mod bindings;
 mod identity;
 mod login;

@@ -276,6 +276,18 @@ impl idlink_core::bindings::BankChannel for BankCodes {
     }
 }
 
+/// Balances through the card switch.
+struct Balances(Arc<Institutions>);
+
+#[async_trait::async_trait]
+impl idlink_core::balance::BalanceBank for Balances {
+    /// Through the card switch for every bank until the direct channels exist.
+    async fn balance(&self, grant: &idlink_core::balance::BalanceGrant) -> Result<(idlink_domain::Fen, &'static str), RegistryUnavailable> {
+        let fen = self.0.switch.balance(&self.0.executor, grant.card().reveal()).await.map_err(switch_unavailable)?;
+        Ok((idlink_domain::Fen(fen), "card_switch"))
+    }
+}
+
 /// A running idlink: addresses, and the handle to stop it.
 pub struct Running {
     pub api_addr: SocketAddr,
@@ -349,6 +361,9 @@ pub async fn start(config: &Config, rt: Runtime) -> Result<Running> {
         registry: Arc::new(RegistryChecks(institutions.clone())),
         cards: Arc::new(CardChecks(institutions.clone())),
         bank: Arc::new(BankCodes(institutions.clone())),
+        balances_bank: Arc::new(Balances(institutions.clone())),
+        roster: Arc::new(idlink_domain::roster::Roster::bundled().map_err(|e| anyhow::anyhow!("the bank roster: {e}"))?),
+        agreement_validity: jiff::SignedDuration::from_hours(24 * 365),
         change_policy: config.identity.policy(),
         risk_policy: idlink_domain::risk::RiskPolicy {
             step_up_at: config.risk.step_up_at,

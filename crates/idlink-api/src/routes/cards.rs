@@ -15,7 +15,7 @@ use idlink_domain::{PhoneNumber, RequestId};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-fn binding_problem(e: BindingError) -> Problem {
+pub fn binding_problem(e: BindingError) -> Problem {
     match e {
         BindingError::ReservedPhoneMismatch => Problem::new("reserved_phone_mismatch"),
         BindingError::NotFound => Problem::new("card_binding_not_found"),

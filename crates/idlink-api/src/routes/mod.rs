@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod balance;
 pub mod cards;
 pub mod guardians;
 pub mod health;

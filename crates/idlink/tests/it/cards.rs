@@ -114,3 +114,117 @@ async fn the_same_card_on_two_accounts_is_a_risk_signal() {
         assert_eq!(risks, ["allow", "step_up"], "{}", s.kind);
     }
 }
+
+/// Binds the first sandbox test card of `bank` for its holder; returns (session, binding id, card's balance in fen).
+async fn bound_card(s: &Server, bank: &str) -> (String, String, i64) {
+    let banks: Value =
+        reqwest::get(format!("{}/sandbox/v1/banks", s.sandbox)).await.unwrap_or_else(|e| panic!("{e}")).json().await.unwrap_or_default();
+    let b = banks["banks"].as_array().and_then(|b| b.iter().find(|b| b["code"] == bank)).cloned().unwrap_or_default();
+    let card = b["cards"][0].clone();
+    let s_ = |k: &str| card[k].as_str().unwrap_or("").to_owned();
+    let (number, phone) = (s_("number"), s_("reserved_phone"));
+    let token = session(s, &phone).await;
+    verify_resident(s, &token, &phone, &s_("holder_name"), &s_("holder_id_number")).await;
+    let pending: Value = bind(s, &token, &number, &phone).await.json().await.unwrap_or_default();
+    let id = pending["id"].as_str().unwrap_or("").to_owned();
+    let code = s.last_code(&phone).await;
+    assert_eq!(confirm(s, &token, &id, &code).await.status().as_u16(), 200, "bind {bank}");
+    let status: Value = call(s, Method::GET, "/v1/me/payment-password", &token)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .json()
+        .await
+        .unwrap_or_default();
+    if status["set"] != true {
+        let c: Value = call(s, Method::POST, "/v1/me/sms-challenges", &token)
+            .json(&json!({"purpose": "payment_password"}))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+            .json()
+            .await
+            .unwrap_or_default();
+        let code = s.last_code(&phone).await;
+        let res = call(s, Method::PUT, "/v1/me/payment-password", &token)
+            .json(&json!({"password": "135790", "challenge_id": c["challenge_id"], "code": code}))
+            .send()
+            .await;
+        assert_eq!(res.map(|r| r.status().as_u16()).unwrap_or(0), 204);
+    }
+    (token, id, card["balance"].as_i64().unwrap_or(-1))
+}
+
+async fn step_up(s: &Server, token: &str, binding: &str) -> String {
+    let res = call(s, Method::POST, "/v1/me/payment-password/verify", token)
+        .json(&json!({"password": "135790", "operation": "balance.query", "resource": binding}))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let v: Value = res.json().await.unwrap_or_default();
+    v["step_up_token"].as_str().unwrap_or("").to_owned()
+}
+
+async fn balance(s: &Server, token: &str, binding: &str, step_up: Option<&str>) -> reqwest::Response {
+    let mut r = call(s, Method::POST, &format!("/v1/me/cards/{binding}/balance"), token);
+    if let Some(t) = step_up {
+        r = r.header("idlink-step-up", t);
+    }
+    r.send().await.unwrap_or_else(|e| panic!("{e}"))
+}
+
+async fn switch(s: &Server, token: &str, enabled: bool) {
+    let res = call(s, Method::PUT, "/v1/me/features/balance-query", token).json(&json!({"enabled": enabled})).send().await;
+    assert_eq!(res.map(|r| r.status().as_u16()).unwrap_or(0), 204);
+}
+
+#[tokio::test]
+async fn a_balance_query_passes_four_tiers_and_shows_what_the_bank_allows() {
+    for s in servers().await {
+        // A state-owned bank: to the yuan, real time, no agreement.
+        let (token, icbc, fen) = bound_card(&s, "ICBC").await;
+        expect_problem(balance(&s, &token, &icbc, None).await, 403, "balance_query_disabled").await;
+        switch(&s, &token, true).await;
+        expect_problem(balance(&s, &token, &icbc, None).await, 403, "step_up_required").await;
+        let t = step_up(&s, &token, &icbc).await;
+        let res = balance(&s, &token, &icbc, Some(&t)).await;
+        assert_eq!(res.status().as_u16(), 200, "{}", s.kind);
+        let b: Value = res.json().await.unwrap_or_default();
+        assert_eq!((b["precision"].as_str(), b["amount_fen"].as_i64()), (Some("yuan"), Some(fen.div_euclid(100) * 100)), "{b}");
+        assert_eq!(b["as_of"], b["next_refresh_at"], "real time");
+        expect_problem(balance(&s, &token, &icbc, Some(&t)).await, 403, "step_up_required").await;
+
+        // Switching the feature off takes effect on the next request.
+        switch(&s, &token, false).await;
+        let t = step_up(&s, &token, &icbc).await;
+        expect_problem(balance(&s, &token, &icbc, Some(&t)).await, 403, "balance_query_disabled").await;
+        switch(&s, &token, true).await;
+
+        // A joint-stock bank: to the jiao, daily at 18:00, only with a signed agreement.
+        let (token2, cmb, fen2) = bound_card(&s, "CMB").await;
+        switch(&s, &token2, true).await;
+        let t = step_up(&s, &token2, &cmb).await;
+        expect_problem(balance(&s, &token2, &cmb, Some(&t)).await, 403, "agreement_required").await;
+        let res = call(&s, Method::POST, &format!("/v1/me/cards/{cmb}/agreements"), &token2)
+            .json(&json!({"document_version": "cmb-2026-01", "document_hash": "ab".repeat(32)}))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(res.status().as_u16(), 201);
+        let b: Value = balance(&s, &token2, &cmb, Some(&t)).await.json().await.unwrap_or_default();
+        assert_eq!((b["precision"].as_str(), b["amount_fen"].as_i64()), (Some("jiao"), Some(fen2.div_euclid(10) * 10)), "{b}");
+        assert!(b["as_of"].as_str().unwrap_or("") < b["next_refresh_at"].as_str().unwrap_or(""), "a daily snapshot: {b}");
+
+        // Every query is in the user's history.
+        let h: Value = call(&s, Method::GET, "/v1/me/balance-queries", &token)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+            .json()
+            .await
+            .unwrap_or_default();
+        let banks: Vec<&str> = h["queries"].as_array().map(|q| q.iter().filter_map(|e| e["bank"].as_str()).collect()).unwrap_or_default();
+        assert!(banks.contains(&"ICBC"), "{h}");
+        assert_eq!(h["queries"][0]["channel"], "card_switch");
+    }
+}

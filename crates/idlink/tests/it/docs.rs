@@ -64,3 +64,28 @@ fn the_readme_configuration_example_loads() {
     std::fs::remove_dir_all(&dir).ok();
     assert!(loaded.is_ok(), "{:#}", loaded.err().map(|e| format!("{e:#}")).unwrap_or_default());
 }
+
+/// Every `Problem::new("code")` in the API's source names a registered code
+/// (an unregistered one would silently become a 500).
+#[test]
+fn every_problem_code_used_is_registered() {
+    let dir = repo_file("crates/idlink-api/src");
+    let mut files = vec![dir.clone()];
+    let mut unknown = Vec::new();
+    while let Some(path) = files.pop() {
+        if path.is_dir() {
+            for entry in std::fs::read_dir(&path).unwrap_or_else(|e| panic!("{e}")).flatten() {
+                files.push(entry.path());
+            }
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).unwrap_or_default();
+        for part in text.split("Problem::new(\"").skip(1) {
+            let code = part.split('"').next().unwrap_or("");
+            if !idlink_api::CODES.iter().any(|(c, _, _)| *c == code) {
+                unknown.push(format!("{}: {code}", path.display()));
+            }
+        }
+    }
+    assert!(unknown.is_empty(), "unregistered problem codes: {unknown:?}");
+}

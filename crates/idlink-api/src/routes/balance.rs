@@ -1,0 +1,194 @@
+//! Balance queries (SPEC BK3, BK4, BK6): the feature switch, agreements,
+//! the query itself and its history.
+
+use crate::extract::{Fields, JsonObject};
+use crate::middleware::UserSession;
+use crate::problem::Problem;
+use crate::routes::cards::binding_problem;
+use crate::routes::identity::identity_problem;
+use crate::routes::security::STEP_UP_HEADER;
+use crate::state::AppState;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
+use idlink_core::balance::BalanceError;
+use idlink_domain::RequestId;
+use idlink_domain::disclosure::Disclosed;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+fn balance_problem(e: BalanceError) -> Problem {
+    match e {
+        BalanceError::NotBound => Problem::new("card_binding_not_found"),
+        BalanceError::FeatureOff => Problem::new("balance_query_disabled"),
+        BalanceError::AgreementRequired => Problem::new("agreement_required"),
+        BalanceError::StepUpRequired => Problem::new("step_up_required"),
+        BalanceError::Closed => Problem::new("balance_not_disclosed"),
+        BalanceError::Bank(u) => identity_problem(u.into()),
+        BalanceError::Binding(e) => binding_problem(e),
+    }
+}
+
+/// Body of `PUT /v1/me/features/balance-query`.
+#[derive(Debug, ToSchema)]
+#[allow(dead_code)]
+pub struct Switch {
+    enabled: bool,
+}
+
+/// Turns the "balance query" feature on or off (authorisation tier 2). Off takes effect on the next request.
+#[utoipa::path(put, path = "/v1/me/features/balance-query", tag = "cards",
+    request_body = Switch,
+    params(("Idlink-Session" = String, Header, description = "The user's session token.")),
+    responses((status = 204, description = "Set."), (status = "4XX", body = Problem, content_type = "application/problem+json")),
+    security(("api_key" = [])))]
+pub async fn set_switch(
+    State(state): State<AppState>,
+    request_id: Option<Extension<RequestId>>,
+    session: UserSession,
+    body: JsonObject,
+) -> Result<StatusCode, Problem> {
+    let mut f = Fields::new(&body);
+    let enabled = f.required_bool("enabled");
+    f.finish()?;
+    let Some(enabled) = enabled else { return Err(Problem::new("internal_error")) };
+    state.balances().set_switch(&session.0, request_id.as_deref(), enabled).await.map_err(balance_problem)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AgreementView {
+    pub id: String,
+    pub document_version: String,
+    pub valid_until: String,
+}
+
+/// Body of `POST /v1/me/cards/{binding_id}/agreements`.
+#[derive(Debug, ToSchema)]
+#[allow(dead_code)]
+pub struct SignAgreement {
+    /// The version of the agreement and risk notice the user read.
+    document_version: String,
+    /// SHA-256 (hex) of the document shown.
+    document_hash: String,
+}
+
+/// Signs the bank's electronic agreement with risk notice for a card (authorisation tier 4).
+#[utoipa::path(post, path = "/v1/me/cards/{binding_id}/agreements", tag = "cards",
+    request_body = SignAgreement,
+    params(("binding_id" = String, Path, description = "The bound card."), ("Idlink-Session" = String, Header, description = "The user's session token.")),
+    responses((status = 201, body = AgreementView), (status = "4XX", body = Problem, content_type = "application/problem+json")),
+    security(("api_key" = [])))]
+pub async fn sign_agreement(
+    State(state): State<AppState>,
+    request_id: Option<Extension<RequestId>>,
+    session: UserSession,
+    Path(id): Path<String>,
+    body: JsonObject,
+) -> Result<Response, Problem> {
+    let mut f = Fields::new(&body);
+    let version = f.required_str("document_version");
+    let hash = f.required_str("document_hash");
+    if hash.is_some_and(|h| h.len() != 64 || !h.bytes().all(|b| b.is_ascii_hexdigit())) {
+        f.invalid("document_hash", "invalid_document_hash", "`document_hash` is the SHA-256 of the document, 64 hex characters.");
+    }
+    f.finish()?;
+    let (Some(version), Some(hash)) = (version, hash) else { return Err(Problem::new("internal_error")) };
+    let a = state.balances().sign_agreement(&session.0, request_id.as_deref(), &id, version, hash).await.map_err(balance_problem)?;
+    Ok((
+        StatusCode::CREATED,
+        Json(AgreementView { id: a.id, document_version: a.document_version, valid_until: a.valid_until.to_string() }),
+    )
+        .into_response())
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Balance {
+    /// `yuan`, `jiao` or `range`.
+    pub precision: String,
+    /// For `yuan` and `jiao`: the balance rounded down to that unit, in fen.
+    pub amount_fen: Option<i64>,
+    /// For `range`: the balance lies in [low, high), in fen.
+    pub range_low_fen: Option<i64>,
+    pub range_high_fen: Option<i64>,
+    /// The instant the figure describes (snapshot time for daily and weekly banks).
+    pub as_of: String,
+    pub next_refresh_at: String,
+}
+
+/// Queries a bound card's balance. Needs all four tiers: the binding, the switch on,
+/// a step-up token for `balance.query` on this binding in `Idlink-Step-Up`, and the
+/// bank's agreement where required. Shown only as precisely and freshly as the bank allows.
+#[utoipa::path(post, path = "/v1/me/cards/{binding_id}/balance", tag = "cards",
+    params(
+        ("binding_id" = String, Path, description = "The bound card."),
+        ("Idlink-Session" = String, Header, description = "The user's session token."),
+        ("Idlink-Step-Up" = String, Header, description = "A step-up token for `balance.query` on this binding."),
+    ),
+    responses((status = 200, body = Balance), (status = "4XX", body = Problem, content_type = "application/problem+json")),
+    security(("api_key" = [])))]
+pub async fn query(
+    State(state): State<AppState>,
+    request_id: Option<Extension<RequestId>>,
+    session: UserSession,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Json<Balance>, Problem> {
+    let token = headers.get(STEP_UP_HEADER).and_then(|v| v.to_str().ok());
+    let a = state.balances().query(&session.0, request_id.as_deref(), &id, token).await.map_err(balance_problem)?;
+    let (precision, amount, low, high) = match a.disclosed {
+        Disclosed::Amount { fen } => {
+            (if a.precision == idlink_domain::disclosure::Precision::Yuan { "yuan" } else { "jiao" }, Some(fen.0), None, None)
+        }
+        Disclosed::Range { low, high } => ("range", None, Some(low.0), Some(high.0)),
+        Disclosed::Closed => return Err(Problem::new("balance_not_disclosed")),
+    };
+    Ok(Json(Balance {
+        precision: precision.to_owned(),
+        amount_fen: amount,
+        range_low_fen: low,
+        range_high_fen: high,
+        as_of: a.as_of.to_string(),
+        next_refresh_at: a.next_refresh_at.to_string(),
+    }))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct QueryEntry {
+    pub binding_id: String,
+    pub bank: String,
+    pub channel: String,
+    pub precision: String,
+    /// Who asked.
+    pub actor: String,
+    pub at: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct QueryHistory {
+    /// Newest first.
+    pub queries: Vec<QueryEntry>,
+}
+
+/// Every balance query on the user's cards: when, by whom, through which channel (BK6).
+#[utoipa::path(get, path = "/v1/me/balance-queries", tag = "cards",
+    params(("Idlink-Session" = String, Header, description = "The user's session token.")),
+    responses((status = 200, body = QueryHistory), (status = "4XX", body = Problem, content_type = "application/problem+json")),
+    security(("api_key" = [])))]
+pub async fn history(State(state): State<AppState>, session: UserSession) -> Result<Json<QueryHistory>, Problem> {
+    let h = state.balances().history(&session.0.user_id).await.map_err(balance_problem)?;
+    Ok(Json(QueryHistory {
+        queries: h
+            .into_iter()
+            .map(|q| QueryEntry {
+                binding_id: q.binding_id,
+                bank: q.bank,
+                channel: q.channel,
+                precision: q.precision,
+                actor: q.actor,
+                at: q.at.to_string(),
+            })
+            .collect(),
+    }))
+}

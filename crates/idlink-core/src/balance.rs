@@ -1,0 +1,243 @@
+//! Balance queries (SPEC BK3, BK4, BK6). A query passes four tiers: an
+//! active binding, the user's "balance query" switch, a fresh step-up token
+//! for this card, and, for banks that require it, a valid electronic
+//! agreement. Only then is a [`BalanceGrant`] made, and the bank call takes
+//! one. The answer is reduced to the bank's disclosure policy, and is
+//! returned only after the transaction that spends the token and writes the
+//! audit record and the history entry has committed.
+
+use crate::audit::AuditEntry;
+use crate::auth::SessionRow;
+use crate::bindings::{BindingError, BindingRow, BindingStatus};
+use crate::clock::Clock;
+use crate::identity::RegistryUnavailable;
+use crate::ports::StoreError;
+use crate::stepup::Binding;
+use async_trait::async_trait;
+use idlink_domain::card::CardNumber;
+use idlink_domain::disclosure::{self, Disclosed, Precision};
+use idlink_domain::roster::{Bank, Roster};
+use idlink_domain::{Fen, RequestId, UserId};
+use jiff::{SignedDuration, Timestamp};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+pub const FEATURE: &str = "balance_query";
+pub const OPERATION: &str = "balance.query";
+
+/// Proof that every tier passed for one query on one card. Only [`Balances::query`] makes one.
+#[derive(Debug)]
+pub struct BalanceGrant {
+    card: CardNumber,
+    bank: Bank,
+}
+
+impl BalanceGrant {
+    pub fn card(&self) -> &CardNumber {
+        &self.card
+    }
+
+    pub fn bank(&self) -> &Bank {
+        &self.bank
+    }
+}
+
+#[async_trait]
+pub trait BalanceBank: Send + Sync {
+    /// The balance and the channel it came through (`card_switch` or `direct`).
+    async fn balance(&self, grant: &BalanceGrant) -> Result<(Fen, &'static str), RegistryUnavailable>;
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct QueryRecord {
+    pub id: String,
+    pub binding_id: String,
+    pub bank: String,
+    pub channel: String,
+    pub precision: String,
+    pub actor: String,
+    pub at: Timestamp,
+}
+
+#[async_trait]
+pub trait BalanceStore: Send + Sync {
+    async fn feature_enabled(&self, user: &UserId, feature: &str) -> Result<bool, StoreError>;
+    async fn set_feature(&self, user: &UserId, feature: &str, enabled: bool, at: Timestamp, audit: &AuditEntry) -> Result<(), StoreError>;
+    async fn insert_agreement(&self, a: &Agreement, audit: &AuditEntry) -> Result<(), StoreError>;
+    async fn valid_agreement(&self, user: &UserId, binding_id: &str, now: Timestamp) -> Result<Option<Agreement>, StoreError>;
+    /// Whether the token could be spent now (read-only).
+    async fn step_up_usable(&self, id: &str, secret_hash: &str, b: &Binding<'_>, now: Timestamp) -> Result<bool, StoreError>;
+    /// One transaction: spend the token, record the query, append the audit record. False if the token was gone.
+    async fn commit_query(
+        &self,
+        token_id: &str,
+        secret_hash: &str,
+        b: &Binding<'_>,
+        record: &QueryRecord,
+        audit: &AuditEntry,
+    ) -> Result<bool, StoreError>;
+    async fn query_history(&self, user: &UserId, limit: u32) -> Result<Vec<QueryRecord>, StoreError>;
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Agreement {
+    pub id: String,
+    pub user_id: UserId,
+    pub binding_id: String,
+    pub document_version: String,
+    pub document_hash: String,
+    pub signed_at: Timestamp,
+    pub valid_until: Timestamp,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BalanceError {
+    #[error("the card is not bound")]
+    NotBound,
+    #[error("the user has switched balance queries off")]
+    FeatureOff,
+    #[error("this bank needs a signed electronic agreement for the card")]
+    AgreementRequired,
+    #[error("a fresh step-up token for balance.query on this card is needed")]
+    StepUpRequired,
+    #[error("this bank does not disclose balances to third parties")]
+    Closed,
+    #[error(transparent)]
+    Bank(#[from] RegistryUnavailable),
+    #[error(transparent)]
+    Binding(#[from] BindingError),
+}
+
+impl From<StoreError> for BalanceError {
+    fn from(e: StoreError) -> Self {
+        BalanceError::Binding(e.into())
+    }
+}
+
+/// What the user sees.
+#[derive(Debug, Clone, Serialize)]
+pub struct BalanceAnswer {
+    pub precision: Precision,
+    pub disclosed: Disclosed,
+    pub as_of: Timestamp,
+    pub next_refresh_at: Timestamp,
+}
+
+pub struct Balances<'a> {
+    pub store: &'a dyn BalanceStore,
+    pub bindings: crate::bindings::Bindings<'a>,
+    pub bank: &'a dyn BalanceBank,
+    pub roster: &'a Roster,
+    pub clock: &'a dyn Clock,
+    pub agreement_validity: SignedDuration,
+}
+
+fn hash(secret: &str) -> String {
+    hex::encode(Sha256::digest(secret.as_bytes()))
+}
+
+impl Balances<'_> {
+    fn audit(session: &SessionRow, rid: Option<&RequestId>, action: &str, at: Timestamp) -> AuditEntry {
+        AuditEntry::new(format!("user:{}", session.user_id), action, "balance query", at).subject(&session.user_id).request(rid)
+    }
+
+    async fn active_binding(&self, session: &SessionRow, binding_id: &str) -> Result<BindingRow, BalanceError> {
+        match self.bindings.store.binding(binding_id, &session.user_id).await? {
+            Some(b) if b.status == BindingStatus::Active => Ok(b),
+            _ => Err(BalanceError::NotBound),
+        }
+    }
+
+    pub async fn set_switch(&self, session: &SessionRow, rid: Option<&RequestId>, enabled: bool) -> Result<(), BalanceError> {
+        let now = self.clock.now();
+        let action = if enabled { "feature.balance_query.on" } else { "feature.balance_query.off" };
+        self.store.set_feature(&session.user_id, FEATURE, enabled, now, &Self::audit(session, rid, action, now)).await?;
+        Ok(())
+    }
+
+    /// Signs the bank's agreement for a card, valid for the configured period.
+    pub async fn sign_agreement(
+        &self,
+        session: &SessionRow,
+        rid: Option<&RequestId>,
+        binding_id: &str,
+        version: &str,
+        document_hash: &str,
+    ) -> Result<Agreement, BalanceError> {
+        self.active_binding(session, binding_id).await?;
+        let now = self.clock.now();
+        let a = Agreement {
+            id: format!("agr_{}", hex::encode(self.bindings.identities.vault.rng().bytes16())),
+            user_id: session.user_id.clone(),
+            binding_id: binding_id.to_owned(),
+            document_version: version.to_owned(),
+            document_hash: document_hash.to_owned(),
+            signed_at: now,
+            valid_until: now.checked_add(self.agreement_validity).unwrap_or(now),
+        };
+        self.store.insert_agreement(&a, &Self::audit(session, rid, "agreement.sign", now)).await?;
+        Ok(a)
+    }
+
+    /// Queries the balance through all four tiers.
+    pub async fn query(
+        &self,
+        session: &SessionRow,
+        rid: Option<&RequestId>,
+        binding_id: &str,
+        step_up: Option<&str>,
+    ) -> Result<BalanceAnswer, BalanceError> {
+        let user = &session.user_id;
+        let binding = self.active_binding(session, binding_id).await?;
+        if !self.store.feature_enabled(user, FEATURE).await? {
+            return Err(BalanceError::FeatureOff);
+        }
+        let bank = self.roster.bank(&binding.bank).cloned().ok_or(BalanceError::Closed)?;
+        if bank.precision == Precision::Closed {
+            return Err(BalanceError::Closed);
+        }
+        let now = self.clock.now();
+        if bank.e_agreement && self.store.valid_agreement(user, binding_id, now).await?.is_none() {
+            return Err(BalanceError::AgreementRequired);
+        }
+        let (token_id, secret) = step_up.and_then(|t| t.split_once('.')).ok_or(BalanceError::StepUpRequired)?;
+        let tier3 = Binding { user, operation: OPERATION, resource: binding_id };
+        if !self.store.step_up_usable(token_id, &hash(secret), &tier3, now).await? {
+            return Err(BalanceError::StepUpRequired);
+        }
+        let card = self.bindings.card_of_binding(session, rid, &binding).await?;
+        let grant = BalanceGrant { card, bank };
+        let (balance, channel) = self.bank.balance(&grant).await?;
+        let at = self.clock.now();
+        let precision_name = match grant.bank.precision {
+            Precision::Yuan => "yuan",
+            Precision::Jiao => "jiao",
+            Precision::Range { .. } => "range",
+            Precision::Closed => "closed",
+        };
+        let record = QueryRecord {
+            id: format!("bq_{}", hex::encode(self.bindings.identities.vault.rng().bytes16())),
+            binding_id: binding_id.to_owned(),
+            bank: grant.bank.code.clone(),
+            channel: channel.to_owned(),
+            precision: precision_name.to_owned(),
+            actor: format!("user:{user}"),
+            at,
+        };
+        // No balance leaves unless the token is spent and the query audited, together.
+        if !self.store.commit_query(token_id, &hash(secret), &tier3, &record, &Self::audit(session, rid, "balance.query", at)).await? {
+            return Err(BalanceError::StepUpRequired);
+        }
+        let (as_of, next_refresh_at) = disclosure::snapshot(at, grant.bank.freshness);
+        Ok(BalanceAnswer {
+            precision: grant.bank.precision,
+            disclosed: disclosure::disclose(balance, grant.bank.precision),
+            as_of,
+            next_refresh_at,
+        })
+    }
+
+    pub async fn history(&self, user: &UserId) -> Result<Vec<QueryRecord>, BalanceError> {
+        Ok(self.store.query_history(user, 200).await?)
+    }
+}

@@ -1,0 +1,173 @@
+//! Storage of the balance-query switch, agreements and query history.
+
+use async_trait::async_trait;
+use idlink_core::audit::AuditEntry;
+use idlink_core::balance::{Agreement, BalanceStore, QueryRecord};
+use idlink_core::ports::StoreError;
+use idlink_core::stepup::Binding;
+use idlink_domain::UserId;
+use jiff::Timestamp;
+use sqlx::Row;
+
+use crate::SqlStore;
+use crate::audit::append_in;
+use crate::rows::{micros, store_err, timestamp};
+
+#[async_trait]
+impl BalanceStore for SqlStore {
+    async fn feature_enabled(&self, user: &UserId, feature: &str) -> Result<bool, StoreError> {
+        let v: Option<i64> = sqlx::query_scalar("SELECT enabled FROM user_features WHERE user_id = $1 AND feature = $2")
+            .bind(user.as_str())
+            .bind(feature)
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(store_err)?;
+        Ok(v.is_some_and(|v| v != 0))
+    }
+
+    async fn set_feature(&self, user: &UserId, feature: &str, enabled: bool, at: Timestamp, audit: &AuditEntry) -> Result<(), StoreError> {
+        let mut tx = self.begin().await?;
+        sqlx::query(
+            "INSERT INTO user_features (user_id, feature, enabled, updated_at) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (user_id, feature) DO UPDATE SET enabled = excluded.enabled, updated_at = excluded.updated_at",
+        )
+        .bind(user.as_str())
+        .bind(feature)
+        .bind(i64::from(enabled))
+        .bind(micros(at))
+        .execute(&mut *tx)
+        .await
+        .map_err(store_err)?;
+        append_in(&mut tx, audit).await?;
+        tx.commit().await.map_err(store_err)
+    }
+
+    async fn insert_agreement(&self, a: &Agreement, audit: &AuditEntry) -> Result<(), StoreError> {
+        let mut tx = self.begin().await?;
+        sqlx::query(
+            "INSERT INTO agreements (id, user_id, binding_id, document_version, document_hash, signed_at, valid_until, revoked_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, NULL)",
+        )
+        .bind(&a.id)
+        .bind(a.user_id.as_str())
+        .bind(&a.binding_id)
+        .bind(&a.document_version)
+        .bind(&a.document_hash)
+        .bind(micros(a.signed_at))
+        .bind(micros(a.valid_until))
+        .execute(&mut *tx)
+        .await
+        .map_err(store_err)?;
+        append_in(&mut tx, audit).await?;
+        tx.commit().await.map_err(store_err)
+    }
+
+    async fn valid_agreement(&self, user: &UserId, binding_id: &str, now: Timestamp) -> Result<Option<Agreement>, StoreError> {
+        let row = sqlx::query(
+            "SELECT id, document_version, document_hash, signed_at, valid_until FROM agreements
+             WHERE user_id = $1 AND binding_id = $2 AND revoked_at IS NULL AND valid_until > $3 ORDER BY valid_until DESC LIMIT 1",
+        )
+        .bind(user.as_str())
+        .bind(binding_id)
+        .bind(micros(now))
+        .fetch_optional(&self.reader)
+        .await
+        .map_err(store_err)?;
+        row.map(|r| {
+            Ok(Agreement {
+                id: r.try_get("id").map_err(store_err)?,
+                user_id: user.clone(),
+                binding_id: binding_id.to_owned(),
+                document_version: r.try_get("document_version").map_err(store_err)?,
+                document_hash: r.try_get("document_hash").map_err(store_err)?,
+                signed_at: timestamp(r.try_get("signed_at").map_err(store_err)?)?,
+                valid_until: timestamp(r.try_get("valid_until").map_err(store_err)?)?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn step_up_usable(&self, id: &str, secret_hash: &str, b: &Binding<'_>, now: Timestamp) -> Result<bool, StoreError> {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM step_up_tokens WHERE id = $1 AND secret_hash = $2 AND user_id = $3 AND operation = $4 AND resource = $5
+               AND used_at IS NULL AND expires_at > $6",
+        )
+        .bind(id)
+        .bind(secret_hash)
+        .bind(b.user.as_str())
+        .bind(b.operation)
+        .bind(b.resource)
+        .bind(micros(now))
+        .fetch_one(&self.reader)
+        .await
+        .map_err(store_err)?;
+        Ok(n == 1)
+    }
+
+    async fn commit_query(
+        &self,
+        token_id: &str,
+        secret_hash: &str,
+        b: &Binding<'_>,
+        r: &QueryRecord,
+        audit: &AuditEntry,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.begin().await?;
+        let spent = sqlx::query(
+            "UPDATE step_up_tokens SET used_at = $1
+             WHERE id = $2 AND secret_hash = $3 AND user_id = $4 AND operation = $5 AND resource = $6 AND used_at IS NULL AND expires_at > $1",
+        )
+        .bind(micros(r.at))
+        .bind(token_id)
+        .bind(secret_hash)
+        .bind(b.user.as_str())
+        .bind(b.operation)
+        .bind(b.resource)
+        .execute(&mut *tx)
+        .await
+        .map_err(store_err)?
+        .rows_affected();
+        if spent != 1 {
+            return Ok(false);
+        }
+        sqlx::query("INSERT INTO balance_queries (id, user_id, binding_id, bank, channel, precision_kind, actor, at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
+            .bind(&r.id)
+            .bind(b.user.as_str())
+            .bind(&r.binding_id)
+            .bind(&r.bank)
+            .bind(&r.channel)
+            .bind(&r.precision)
+            .bind(&r.actor)
+            .bind(micros(r.at))
+            .execute(&mut *tx)
+            .await
+            .map_err(store_err)?;
+        append_in(&mut tx, audit).await?;
+        tx.commit().await.map_err(store_err)?;
+        Ok(true)
+    }
+
+    async fn query_history(&self, user: &UserId, limit: u32) -> Result<Vec<QueryRecord>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, binding_id, bank, channel, precision_kind, actor, at FROM balance_queries WHERE user_id = $1 ORDER BY at DESC, id DESC LIMIT $2",
+        )
+        .bind(user.as_str())
+        .bind(i64::from(limit))
+        .fetch_all(&self.reader)
+        .await
+        .map_err(store_err)?;
+        rows.iter()
+            .map(|r| {
+                Ok(QueryRecord {
+                    id: r.try_get("id").map_err(store_err)?,
+                    binding_id: r.try_get("binding_id").map_err(store_err)?,
+                    bank: r.try_get("bank").map_err(store_err)?,
+                    channel: r.try_get("channel").map_err(store_err)?,
+                    precision: r.try_get("precision_kind").map_err(store_err)?,
+                    actor: r.try_get("actor").map_err(store_err)?,
+                    at: timestamp(r.try_get("at").map_err(store_err)?)?,
+                })
+            })
+            .collect()
+    }
+}
