@@ -104,7 +104,8 @@ fn v1_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(cards::confirm))
         .routes(routes!(cards::unbind))
         .routes(routes!(balance::set_switch))
-        .routes(routes!(balance::sign_agreement))
+        .routes(routes!(balance::sign_agreement, balance::revoke_agreement))
+        .routes(routes!(balance::tiers))
         .routes(routes!(balance::query))
         .routes(routes!(balance::history))
 }

@@ -65,6 +65,8 @@ pub trait BalanceStore: Send + Sync {
     async fn set_feature(&self, user: &UserId, feature: &str, enabled: bool, at: Timestamp, audit: &AuditEntry) -> Result<(), StoreError>;
     async fn insert_agreement(&self, a: &Agreement, audit: &AuditEntry) -> Result<(), StoreError>;
     async fn valid_agreement(&self, user: &UserId, binding_id: &str, now: Timestamp) -> Result<Option<Agreement>, StoreError>;
+    /// Revokes the card's agreements; returns how many were in force.
+    async fn revoke_agreements(&self, user: &UserId, binding_id: &str, now: Timestamp, audit: &AuditEntry) -> Result<u64, StoreError>;
     /// Whether the token could be spent now (read-only).
     async fn step_up_usable(&self, id: &str, secret_hash: &str, b: &Binding<'_>, now: Timestamp) -> Result<bool, StoreError>;
     /// One transaction: spend the token, record the query, append the audit record. False if the token was gone.
@@ -112,6 +114,20 @@ impl From<StoreError> for BalanceError {
     fn from(e: StoreError) -> Self {
         BalanceError::Binding(e.into())
     }
+}
+
+/// Every authorisation tier of one card, as the user sees and revokes them (BK3).
+#[derive(Debug, Clone, Serialize)]
+pub struct Tiers {
+    /// Tier 1: `active` (revoke by unbinding the card).
+    pub binding: String,
+    /// Tier 2: the user's switch (revoke by switching it off).
+    pub balance_query_enabled: bool,
+    /// Tier 3: a fresh step-up token is needed for every query; nothing stands to revoke.
+    pub step_up_per_query: bool,
+    /// Tier 4: whether this bank requires an agreement, and the one in force.
+    pub agreement_required: bool,
+    pub agreement: Option<Agreement>,
 }
 
 /// What the user sees.
@@ -235,6 +251,27 @@ impl Balances<'_> {
             as_of,
             next_refresh_at,
         })
+    }
+
+    /// The card's four tiers.
+    pub async fn tiers(&self, session: &SessionRow, binding_id: &str) -> Result<Tiers, BalanceError> {
+        let b = self.active_binding(session, binding_id).await?;
+        let user = &session.user_id;
+        let now = self.clock.now();
+        Ok(Tiers {
+            binding: b.status.as_str().to_owned(),
+            balance_query_enabled: self.store.feature_enabled(user, FEATURE).await?,
+            step_up_per_query: true,
+            agreement_required: self.roster.bank(&b.bank).is_some_and(|bank| bank.e_agreement),
+            agreement: self.store.valid_agreement(user, binding_id, now).await?,
+        })
+    }
+
+    /// Revokes the card's agreement (tier 4); effective on the next query.
+    pub async fn revoke_agreement(&self, session: &SessionRow, rid: Option<&RequestId>, binding_id: &str) -> Result<u64, BalanceError> {
+        self.active_binding(session, binding_id).await?;
+        let now = self.clock.now();
+        Ok(self.store.revoke_agreements(&session.user_id, binding_id, now, &Self::audit(session, rid, "agreement.revoke", now)).await?)
     }
 
     pub async fn history(&self, user: &UserId) -> Result<Vec<QueryRecord>, BalanceError> {

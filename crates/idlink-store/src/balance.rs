@@ -87,6 +87,23 @@ impl BalanceStore for SqlStore {
         .transpose()
     }
 
+    async fn revoke_agreements(&self, user: &UserId, binding_id: &str, now: Timestamp, audit: &AuditEntry) -> Result<u64, StoreError> {
+        let mut tx = self.begin().await?;
+        let n = sqlx::query(
+            "UPDATE agreements SET revoked_at = $1 WHERE user_id = $2 AND binding_id = $3 AND revoked_at IS NULL AND valid_until > $1",
+        )
+        .bind(micros(now))
+        .bind(user.as_str())
+        .bind(binding_id)
+        .execute(&mut *tx)
+        .await
+        .map_err(store_err)?
+        .rows_affected();
+        append_in(&mut tx, audit).await?;
+        tx.commit().await.map_err(store_err)?;
+        Ok(n)
+    }
+
     async fn step_up_usable(&self, id: &str, secret_hash: &str, b: &Binding<'_>, now: Timestamp) -> Result<bool, StoreError> {
         let n: i64 = sqlx::query_scalar(
             "SELECT COUNT(*) FROM step_up_tokens WHERE id = $1 AND secret_hash = $2 AND user_id = $3 AND operation = $4 AND resource = $5

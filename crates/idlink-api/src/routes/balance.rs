@@ -192,3 +192,51 @@ pub async fn history(State(state): State<AppState>, session: UserSession) -> Res
             .collect(),
     }))
 }
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Tiers {
+    /// Tier 1: the binding (revoke: DELETE /v1/me/cards/{id}).
+    pub binding: String,
+    /// Tier 2: the user's switch (revoke: PUT /v1/me/features/balance-query false).
+    pub balance_query_enabled: bool,
+    /// Tier 3: a step-up token per query.
+    pub step_up_per_query: bool,
+    /// Tier 4: whether the bank requires an agreement, and the one in force (revoke: DELETE …/agreements).
+    pub agreement_required: bool,
+    pub agreement: Option<AgreementView>,
+}
+
+/// Every authorisation tier of a card (BK3).
+#[utoipa::path(get, path = "/v1/me/cards/{binding_id}/authorisations", tag = "cards",
+    params(("binding_id" = String, Path, description = "The bound card."), ("Idlink-Session" = String, Header, description = "The user's session token.")),
+    responses((status = 200, body = Tiers), (status = "4XX", body = Problem, content_type = "application/problem+json")),
+    security(("api_key" = [])))]
+pub async fn tiers(State(state): State<AppState>, session: UserSession, Path(id): Path<String>) -> Result<Json<Tiers>, Problem> {
+    let t = state.balances().tiers(&session.0, &id).await.map_err(balance_problem)?;
+    Ok(Json(Tiers {
+        binding: t.binding,
+        balance_query_enabled: t.balance_query_enabled,
+        step_up_per_query: t.step_up_per_query,
+        agreement_required: t.agreement_required,
+        agreement: t.agreement.map(|a| AgreementView {
+            id: a.id,
+            document_version: a.document_version,
+            valid_until: a.valid_until.to_string(),
+        }),
+    }))
+}
+
+/// Revokes the card's agreement; the next query needs a new one.
+#[utoipa::path(delete, path = "/v1/me/cards/{binding_id}/agreements", tag = "cards",
+    params(("binding_id" = String, Path, description = "The bound card."), ("Idlink-Session" = String, Header, description = "The user's session token.")),
+    responses((status = 204, description = "Revoked."), (status = "4XX", body = Problem, content_type = "application/problem+json")),
+    security(("api_key" = [])))]
+pub async fn revoke_agreement(
+    State(state): State<AppState>,
+    request_id: Option<Extension<RequestId>>,
+    session: UserSession,
+    Path(id): Path<String>,
+) -> Result<StatusCode, Problem> {
+    state.balances().revoke_agreement(&session.0, request_id.as_deref(), &id).await.map_err(balance_problem)?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -228,3 +228,50 @@ async fn a_balance_query_passes_four_tiers_and_shows_what_the_bank_allows() {
         assert_eq!(h["queries"][0]["channel"], "card_switch");
     }
 }
+
+#[tokio::test]
+async fn tiers_are_listed_and_revoked_and_closed_banks_refuse() {
+    for s in servers().await {
+        let (token, cmb, _) = bound_card(&s, "CMB").await;
+        switch(&s, &token, true).await;
+        let tiers = async |token: &str, id: &str| -> Value {
+            call(&s, Method::GET, &format!("/v1/me/cards/{id}/authorisations"), token)
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("{e}"))
+                .json()
+                .await
+                .unwrap_or_default()
+        };
+        let t = tiers(&token, &cmb).await;
+        assert_eq!(
+            (t["binding"].as_str(), t["balance_query_enabled"].as_bool(), t["agreement_required"].as_bool()),
+            (Some("active"), Some(true), Some(true)),
+            "{t}"
+        );
+        assert!(t["agreement"].is_null());
+        let res = call(&s, Method::POST, &format!("/v1/me/cards/{cmb}/agreements"), &token)
+            .json(&json!({"document_version": "cmb-2026-01", "document_hash": "cd".repeat(32)}))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(res.status().as_u16(), 201);
+        assert_eq!(tiers(&token, &cmb).await["agreement"]["document_version"], "cmb-2026-01");
+        let step = step_up(&s, &token, &cmb).await;
+        assert_eq!(balance(&s, &token, &cmb, Some(&step)).await.status().as_u16(), 200);
+
+        // Revoking the agreement takes effect on the next query.
+        let res =
+            call(&s, Method::DELETE, &format!("/v1/me/cards/{cmb}/agreements"), &token).send().await.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(res.status().as_u16(), 204);
+        assert!(tiers(&token, &cmb).await["agreement"].is_null());
+        let step = step_up(&s, &token, &cmb).await;
+        expect_problem(balance(&s, &token, &cmb, Some(&step)).await, 403, "agreement_required").await;
+
+        // A bank closed to third-party balance queries says so clearly.
+        let (token2, closed, _) = bound_card(&s, "BJRCB").await;
+        switch(&s, &token2, true).await;
+        let step = step_up(&s, &token2, &closed).await;
+        expect_problem(balance(&s, &token2, &closed, Some(&step)).await, 403, "balance_not_disclosed").await;
+    }
+}
