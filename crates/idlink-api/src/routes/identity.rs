@@ -4,7 +4,11 @@
 use crate::extract::{Fields, JsonObject};
 use crate::middleware::UserSession;
 use crate::problem::{FieldError, Problem};
-use crate::routes::{auth::Challenge, auth_problem, core_problem, security::security_problem};
+use crate::routes::{
+    auth::Challenge,
+    auth_problem,
+    security::{phone_of, security_problem},
+};
 use crate::state::{AppState, ClientIp};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -13,7 +17,6 @@ use axum::{Extension, Json};
 use idlink_core::auth::Origin;
 use idlink_core::identity::{Claim, Document, DocumentType, IdentityError, Method, Submission, VerificationView, shanghai_today};
 use idlink_core::security::SecurityError;
-use idlink_core::users::{self, Caller};
 use idlink_domain::card::{BinTable, CardNumber};
 use idlink_domain::change_limits::ChangeRule;
 use idlink_domain::{IdNumber, PersonName, RequestId};
@@ -113,11 +116,6 @@ pub struct StartVerification {
     card_number: Option<String>,
 }
 
-async fn phone_of(state: &AppState, s: &UserSession, rid: Option<&RequestId>) -> Result<idlink_domain::PhoneNumber, Problem> {
-    let caller = Caller { actor: format!("user:{}", s.0.user_id), request_id: rid.cloned(), purpose: "real-name verification".into() };
-    users::user_phone(state.store.as_ref(), &state.vault, state.clock.as_ref(), &caller, &s.0.user_id).await.map_err(core_problem)
-}
-
 /// Starts a real-name verification by three elements (name, ID number, the
 /// account's phone) plus face liveness. An SMS code goes to the phone.
 #[utoipa::path(post, path = "/v1/me/verifications", tag = "identity",
@@ -205,7 +203,7 @@ pub async fn start(
     f.finish()?;
     let (Some(name), Some(document), Some(method)) = (name, document, method) else { return Err(Problem::new("internal_error")) };
     let rid = request_id.as_deref();
-    let phone = phone_of(&state, &session, rid).await?;
+    let phone = phone_of(&state, &session, rid, "real-name verification").await?;
     let origin = Origin { actor: format!("user:{}", session.0.user_id), client_ip: ip.0, request_id: rid.cloned() };
     let claim = Claim { name: &name, document: &document, method: &method, phone: &phone };
     let view = state.identities().start(&session.0, rid, &origin, &claim).await.map_err(identity_problem)?;
@@ -247,7 +245,7 @@ pub async fn submit(
     f.finish()?;
     let (Some(challenge_id), Some(code)) = (challenge_id, code) else { return Err(Problem::new("internal_error")) };
     let rid = request_id.as_deref();
-    let phone = phone_of(&state, &session, rid).await?;
+    let phone = phone_of(&state, &session, rid, "real-name verification").await?;
     let view = state
         .identities()
         .complete(&session.0, rid, &verification_id, &Submission { phone: &phone, challenge_id, code, liveness_video: video })

@@ -60,7 +60,8 @@ fn actor<'a>(s: &'a UserSession, request_id: Option<&'a RequestId>) -> Actor<'a>
     Actor { session: &s.0, request_id }
 }
 
-async fn phone_of(
+/// The session user's phone in the clear (an audited read), to send them a code.
+pub async fn phone_of(
     state: &AppState,
     s: &UserSession,
     request_id: Option<&RequestId>,
