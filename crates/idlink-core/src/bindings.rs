@@ -166,13 +166,8 @@ impl Bindings<'_> {
             BankCode::PhoneMismatch => return Err(BindingError::ReservedPhoneMismatch),
         };
         let now = self.clock.now();
-        let (_, wrapped) = self
-            .identities
-            .users
-            .read_user(&session.user_id, &Self::audit(session, rid, "user.read_key", now))
-            .await?
-            .ok_or(CoreError::NotFound)?;
-        let key = vault.unwrap(&wrapped.ok_or(CoreError::Shredded)?)?;
+        let key = crate::users::data_key(self.identities.users, vault, &session.user_id, &Self::audit(session, rid, "user.read_key", now))
+            .await?;
         let row = BindingRow {
             id,
             user_id: session.user_id.clone(),
@@ -222,15 +217,9 @@ impl Bindings<'_> {
     pub async fn card_of_binding(&self, session: &SessionRow, rid: Option<&RequestId>, b: &BindingRow) -> Result<CardNumber, BindingError> {
         let vault = self.identities.vault;
         let now = self.clock.now();
-        let (_, wrapped) = self
-            .identities
-            .users
-            .read_user(&session.user_id, &Self::audit(session, rid, "card.read", now))
-            .await?
-            .ok_or(CoreError::NotFound)?;
-        let key = vault.unwrap(&wrapped.ok_or(CoreError::Shredded)?)?;
-        let clear = key.open(CARD_CONTEXT, &b.card_cipher).map_err(CoreError::from)?;
-        let text = String::from_utf8(clear).map_err(|_| CoreError::Store(StoreError::Corrupt("card is not UTF-8".into())))?;
+        let key =
+            crate::users::data_key(self.identities.users, vault, &session.user_id, &Self::audit(session, rid, "card.read", now)).await?;
+        let text = crate::users::open_text(&key, CARD_CONTEXT, &b.card_cipher)?;
         CardNumber::parse(&text, idlink_domain::card::BinTable::bundled())
             .map_err(|e| CoreError::Store(StoreError::Corrupt(e.to_string())).into())
     }

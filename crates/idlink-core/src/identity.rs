@@ -14,6 +14,7 @@ use crate::error::CoreError;
 use crate::face::{FaceResult, FaceUnavailable, FaceVerifier};
 use crate::ports::{StoreError, UserStore};
 use crate::reviews::{CaseKind, CaseRow};
+use crate::users::open_text;
 use crate::vault::Vault;
 use async_trait::async_trait;
 use idlink_domain::card::{BinTable, CardNumber};
@@ -323,8 +324,8 @@ impl Identities<'_> {
         AuditEntry::new(format!("user:{}", session.user_id), action, "real-name verification", at).subject(&session.user_id).request(rid)
     }
 
-    fn user_key(&self, wrapped: Option<idlink_crypto::WrappedDataKey>) -> Result<idlink_crypto::DataKey, CoreError> {
-        self.vault.unwrap(&wrapped.ok_or(CoreError::Shredded)?)
+    async fn user_key(&self, user: &UserId, audit: &AuditEntry) -> Result<idlink_crypto::DataKey, CoreError> {
+        crate::users::data_key(self.users, self.vault, user, audit).await
     }
 
     /// Starts a verification; sends the SMS code to the account's phone.
@@ -344,16 +345,13 @@ impl Identities<'_> {
             Document::Other { kind, number, .. } => self.vault.blind_index("document", &format!("{}:{number}", kind.as_str())),
         };
         if let Some(current) = self.store.identity(user).await? {
-            let key =
-                self.user_key(self.users.read_user(user, &self.audit(session, rid, "identity.read", now)).await?.and_then(|(_, k)| k))?;
+            let key = self.user_key(user, &self.audit(session, rid, "identity.read", now)).await?;
             let same_name = key.open(NAME_CONTEXT, &current.name_cipher).is_ok_and(|n| n == name.reveal().as_bytes());
             if current.id_index != id_index || !same_name {
                 self.check_change_limits(session, rid, &id_index, now).await?;
             }
         }
-        let (_, wrapped) =
-            self.users.read_user(user, &self.audit(session, rid, "identity.collect", now)).await?.ok_or(CoreError::NotFound)?;
-        let key = self.user_key(wrapped)?;
+        let key = self.user_key(user, &self.audit(session, rid, "identity.collect", now)).await?;
         let v = VerificationRow {
             id: format!("ver_{}", hex::encode(self.vault.rng().bytes16())),
             user_id: user.clone(),
@@ -448,11 +446,8 @@ impl Identities<'_> {
     ) -> Result<VerificationView, IdentityError> {
         let user = &session.user_id;
         let now = self.clock.now();
-        let (_, wrapped) = self.users.read_user(user, &self.audit(session, rid, "identity.read", now)).await?.ok_or(CoreError::NotFound)?;
-        let key = self.user_key(wrapped)?;
-        let text = |c: &[u8], ctx: &str| -> Result<String, CoreError> {
-            String::from_utf8(key.open(ctx, c)?).map_err(|_| CoreError::Store(StoreError::Corrupt("identity field".into())))
-        };
+        let key = self.user_key(user, &self.audit(session, rid, "identity.read", now)).await?;
+        let text = |c: &[u8], ctx: &str| open_text(&key, ctx, c);
         let corrupt = |e: String| CoreError::Store(StoreError::Corrupt(e));
         let name = PersonName::parse(&text(&v.name_cipher, NAME_CONTEXT)?).map_err(|e| corrupt(e.to_string()))?;
 
@@ -545,12 +540,9 @@ impl Identities<'_> {
         let row =
             self.store.identity(user).await?.filter(|i| i.document_type == DocumentType::ResidentId).ok_or(IdentityError::NotVerified)?;
         let now = self.clock.now();
-        let (_, wrapped) = self.users.read_user(user, &self.audit(session, rid, "identity.read", now)).await?.ok_or(CoreError::NotFound)?;
-        let key = self.user_key(wrapped)?;
+        let key = self.user_key(user, &self.audit(session, rid, "identity.read", now)).await?;
         let corrupt = |e: String| IdentityError::from(CoreError::Store(StoreError::Corrupt(e)));
-        let text = |c: &[u8], ctx: &str| -> Result<String, IdentityError> {
-            String::from_utf8(key.open(ctx, c).map_err(CoreError::from)?).map_err(|e| corrupt(e.to_string()))
-        };
+        let text = |c: &[u8], ctx: &str| open_text(&key, ctx, c);
         let name = PersonName::parse(&text(&row.name_cipher, NAME_CONTEXT)?).map_err(|e| corrupt(e.to_string()))?;
         let id = IdNumber::parse(&text(&row.id_cipher, ID_CONTEXT)?, shanghai_today(now)).map_err(|e| corrupt(e.to_string()))?;
         match self.cards.four_elements(card, &name, &id, phone).await? {
@@ -580,19 +572,13 @@ impl Identities<'_> {
         let Some(row) = self.store.identity(user).await? else { return Ok(None) };
         let now = self.clock.now();
         let audit = AuditEntry::new(actor, "identity.read", "real-name verification", now).subject(user).request(rid);
-        let (_, wrapped) = self.users.read_user(user, &audit).await?.ok_or(CoreError::NotFound)?;
-        let key = self.user_key(wrapped)?;
+        let key = self.user_key(user, &audit).await?;
         let corrupt = |e: String| IdentityError::from(CoreError::Store(StoreError::Corrupt(e)));
-        let name =
-            String::from_utf8(key.open(NAME_CONTEXT, &row.name_cipher).map_err(CoreError::from)?).map_err(|e| corrupt(e.to_string()))?;
-        let id_text =
-            String::from_utf8(key.open(ID_CONTEXT, &row.id_cipher).map_err(CoreError::from)?).map_err(|e| corrupt(e.to_string()))?;
+        let name = open_text(&key, NAME_CONTEXT, &row.name_cipher)?;
+        let id_text = open_text(&key, ID_CONTEXT, &row.id_cipher)?;
         let today = shanghai_today(now);
         let birth = match &row.birth_cipher {
-            Some(c) => String::from_utf8(key.open(BIRTH_CONTEXT, c).map_err(CoreError::from)?)
-                .ok()
-                .and_then(|d| d.parse::<Date>().ok())
-                .ok_or_else(|| corrupt("birth date".into()))?,
+            Some(c) => open_text(&key, BIRTH_CONTEXT, c)?.parse::<Date>().ok().ok_or_else(|| corrupt("birth date".into()))?,
             None => IdNumber::parse(&id_text, today).map_err(|e| corrupt(e.to_string()))?.birth_date(),
         };
         let name = PersonName::parse(&name).map_err(|e| corrupt(e.to_string()))?;

@@ -71,12 +71,27 @@ pub async fn get_user(
     Ok(UserView { id: row.id, phone: phone.masked(), created_at: row.created_at })
 }
 
+/// The user's data key; `audit` records the read of the user's record.
+pub async fn data_key(
+    store: &dyn UserStore,
+    vault: &Vault,
+    user: &UserId,
+    audit: &AuditEntry,
+) -> Result<idlink_crypto::DataKey, CoreError> {
+    let (_, wrapped) = store.read_user(user, audit).await?.ok_or(CoreError::NotFound)?;
+    vault.unwrap(&wrapped.ok_or(CoreError::Shredded)?)
+}
+
+/// Opens a UTF-8 field sealed under a data key with `context`.
+pub fn open_text(key: &idlink_crypto::DataKey, context: &str, cipher: &[u8]) -> Result<String, CoreError> {
+    String::from_utf8(key.open(context, cipher)?).map_err(|_| CoreError::Store(StoreError::Corrupt(format!("{context} is not UTF-8"))))
+}
+
 /// Reads a user and decrypts their phone; `audit` records the read.
 async fn read_phone(store: &dyn UserStore, vault: &Vault, audit: &AuditEntry, id: &UserId) -> Result<(UserRow, PhoneNumber), CoreError> {
     let (row, key) = store.read_user(id, audit).await?.ok_or(CoreError::NotFound)?;
     let dek = vault.unwrap(&key.ok_or(CoreError::Shredded)?)?;
-    let clear = dek.open(PHONE_CONTEXT, &row.phone_cipher)?;
-    let text = String::from_utf8(clear).map_err(|_| StoreError::Corrupt("phone is not UTF-8".into()))?;
+    let text = open_text(&dek, PHONE_CONTEXT, &row.phone_cipher)?;
     let phone = PhoneNumber::parse(&text).map_err(|e| CoreError::Store(StoreError::Corrupt(format!("stored phone: {e}"))))?;
     Ok((row, phone))
 }
