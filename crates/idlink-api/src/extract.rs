@@ -103,6 +103,44 @@ impl<'a> Fields<'a> {
         }
     }
 
+    /// Reads a required string and parses it; a parse error becomes a cause with `code`.
+    pub fn required_parsed<T, E: std::fmt::Display>(
+        &mut self,
+        name: &'static str,
+        code: &str,
+        parse: impl FnOnce(&str) -> Result<T, E>,
+    ) -> Option<T> {
+        let raw = self.required_str(name)?;
+        self.parsed(name, code, raw, parse)
+    }
+
+    /// Like [`Fields::required_parsed`] for a field that may be absent.
+    pub fn optional_parsed<T, E: std::fmt::Display>(
+        &mut self,
+        name: &'static str,
+        code: &str,
+        parse: impl FnOnce(&str) -> Result<T, E>,
+    ) -> Option<T> {
+        let raw = self.optional_str(name)?;
+        self.parsed(name, code, raw, parse)
+    }
+
+    fn parsed<T, E: std::fmt::Display>(
+        &mut self,
+        name: &'static str,
+        code: &str,
+        raw: &str,
+        parse: impl FnOnce(&str) -> Result<T, E>,
+    ) -> Option<T> {
+        match parse(raw) {
+            Ok(v) => Some(v),
+            Err(e) => {
+                self.invalid(name, code, format!("{e}."));
+                None
+            }
+        }
+    }
+
     pub fn optional_str(&mut self, name: &'static str) -> Option<&'a str> {
         let v = self.get(name)?;
         self.as_str(name, v)

@@ -19,13 +19,7 @@ fn origin(api: &ApiCaller, ip: &ClientIp, request_id: Option<&RequestId>) -> Ori
 }
 
 fn phone_field(f: &mut Fields<'_>) -> Option<PhoneNumber> {
-    f.required_str("phone").and_then(|p| match PhoneNumber::parse(p) {
-        Ok(p) => Some(p),
-        Err(e) => {
-            f.invalid("phone", "invalid_phone", format!("{e}."));
-            None
-        }
-    })
+    f.required_parsed("phone", "invalid_phone", PhoneNumber::parse)
 }
 
 fn device_id_field<'a>(f: &mut Fields<'a>) -> Option<&'a str> {

@@ -76,20 +76,8 @@ pub async fn bind(
     body: JsonObject,
 ) -> Result<Response, Problem> {
     let mut f = Fields::new(&body);
-    let card = f.required_str("card_number").and_then(|c| match CardNumber::parse(c, BinTable::bundled()) {
-        Ok(c) => Some(c),
-        Err(e) => {
-            f.invalid("card_number", "invalid_card_number", format!("{e}."));
-            None
-        }
-    });
-    let phone = f.required_str("reserved_phone").and_then(|p| match PhoneNumber::parse(p) {
-        Ok(p) => Some(p),
-        Err(e) => {
-            f.invalid("reserved_phone", "invalid_phone", format!("{e}."));
-            None
-        }
-    });
+    let card = f.required_parsed("card_number", "invalid_card_number", |c| CardNumber::parse(c, BinTable::bundled()));
+    let phone = f.required_parsed("reserved_phone", "invalid_phone", PhoneNumber::parse);
     f.finish()?;
     let (Some(card), Some(phone)) = (card, phone) else { return Err(Problem::new("internal_error")) };
     let b = state.bindings().start(&session.0, request_id.as_deref(), &card, &phone).await.map_err(binding_problem)?;

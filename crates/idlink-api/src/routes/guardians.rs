@@ -72,13 +72,7 @@ pub async fn request(
     body: JsonObject,
 ) -> Result<Response, Problem> {
     let mut f = Fields::new(&body);
-    let phone = f.required_str("guardian_phone").and_then(|p| match PhoneNumber::parse(p) {
-        Ok(p) => Some(p),
-        Err(e) => {
-            f.invalid("guardian_phone", "invalid_phone", format!("{e}."));
-            None
-        }
-    });
+    let phone = f.required_parsed("guardian_phone", "invalid_phone", PhoneNumber::parse);
     let relationship = f.required_str("relationship");
     if relationship.is_some_and(|r| !matches!(r, "parent" | "legal_guardian")) {
         f.invalid("relationship", "invalid_relationship", "`relationship` is parent or legal_guardian.");

@@ -132,13 +132,7 @@ pub async fn start(
 ) -> Result<Response, Problem> {
     let today = shanghai_today(state.clock.now());
     let mut f = Fields::new(&body);
-    let name = f.required_str("name").and_then(|n| match PersonName::parse(n) {
-        Ok(n) => Some(n),
-        Err(e) => {
-            f.invalid("name", "invalid_name", format!("{e}."));
-            None
-        }
-    });
+    let name = f.required_parsed("name", "invalid_name", PersonName::parse);
     let document_type = match f.optional_str("document_type") {
         None => Some(DocumentType::ResidentId),
         Some(t) => DocumentType::parse(t).or_else(|| {
@@ -151,13 +145,9 @@ pub async fn start(
         }),
     };
     let document = match document_type {
-        Some(DocumentType::ResidentId) => f.required_str("id_number").and_then(|n| match IdNumber::parse(n, today) {
-            Ok(n) => Some(Document::ResidentId(n)),
-            Err(e) => {
-                f.invalid("id_number", "invalid_id_number", format!("{e}."));
-                None
-            }
-        }),
+        Some(DocumentType::ResidentId) => {
+            f.required_parsed("id_number", "invalid_id_number", |n| IdNumber::parse(n, today)).map(Document::ResidentId)
+        }
         Some(kind) => {
             let number = f.required_str("document_number");
             if number.is_some_and(|n| n.len() < 5 || n.len() > 20 || !n.bytes().all(|b| b.is_ascii_alphanumeric())) {
@@ -187,13 +177,7 @@ pub async fn start(
             if document_type != Some(DocumentType::ResidentId) {
                 f.invalid("method", "invalid_method", "Four-element verification works with the resident ID card only.");
             }
-            f.required_str("card_number").and_then(|c| match CardNumber::parse(c, BinTable::bundled()) {
-                Ok(c) => Some(Method::FourElements(c)),
-                Err(e) => {
-                    f.invalid("card_number", "invalid_card_number", format!("{e}."));
-                    None
-                }
-            })
+            f.required_parsed("card_number", "invalid_card_number", |c| CardNumber::parse(c, BinTable::bundled())).map(Method::FourElements)
         }
         Some(other) => {
             f.invalid("method", "invalid_method", format!("`{other}` is not a method; use three_elements_face or four_elements."));

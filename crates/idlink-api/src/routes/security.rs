@@ -163,13 +163,7 @@ pub async fn set_payment_password(
     let challenge_id = f.required_str("challenge_id");
     let code = f.required_str("code");
     let liveness_video = f.optional_str("liveness_video");
-    let card = f.optional_str("card_number").and_then(|c| match CardNumber::parse(c, BinTable::bundled()) {
-        Ok(c) => Some(c),
-        Err(e) => {
-            f.invalid("card_number", "invalid_card_number", format!("{e}."));
-            None
-        }
-    });
+    let card = f.optional_parsed("card_number", "invalid_card_number", |c| CardNumber::parse(c, BinTable::bundled()));
     f.finish()?;
     let (Some(password), Some(challenge_id), Some(code)) = (password, challenge_id, code) else {
         return Err(Problem::new("internal_error"));

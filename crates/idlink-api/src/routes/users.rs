@@ -68,13 +68,7 @@ pub async fn create_user(
 ) -> Result<Response, Problem> {
     api.require("users:write")?;
     let mut f = Fields::new(&body);
-    let phone = f.required_str("phone").and_then(|p| match PhoneNumber::parse(p) {
-        Ok(p) => Some(p),
-        Err(e) => {
-            f.invalid("phone", "invalid_phone", format!("{e}."));
-            None
-        }
-    });
+    let phone = f.required_parsed("phone", "invalid_phone", PhoneNumber::parse);
     f.finish()?;
     let Some(phone) = phone else { return Err(Problem::new("internal_error")) };
     let who = caller(&api, request_id.as_deref(), "account management");
