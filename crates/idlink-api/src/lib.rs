@@ -36,7 +36,7 @@ use utoipa_axum::routes;
 pub use problem::{CODES, Problem};
 pub use state::{AppState, HttpLimits};
 
-use routes::{audit, auth, balance, cards, guardians, health, identity, me, operator, security, users};
+use routes::{audit, auth, balance, callbacks, cards, guardians, health, identity, me, operator, security, users};
 
 /// The process-wide Prometheus recorder (the `metrics` facade allows one).
 pub fn metrics_handle() -> Option<PrometheusHandle> {
@@ -108,6 +108,12 @@ fn v1_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(balance::tiers))
         .routes(routes!(balance::query))
         .routes(routes!(balance::history))
+        .routes(routes!(balance::low_balance_alert))
+}
+
+/// Callbacks from banks: authenticated by the bank's signature, no API key.
+fn callback_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(callbacks::bank_event))
 }
 
 /// Operator routes: their own authentication, no host-app API key.
@@ -121,7 +127,7 @@ fn operator_session_routes() -> OpenApiRouter<AppState> {
 
 /// The OpenAPI document, as served at `/openapi.json`.
 pub fn openapi() -> OpenApi {
-    let (_, mut doc) = api_router().merge(v1_routes()).merge(operator_routes()).split_for_parts();
+    let (_, mut doc) = api_router().merge(v1_routes()).merge(operator_routes()).merge(callback_routes()).split_for_parts();
     add_problem_schemas(&mut doc);
     doc
 }
@@ -143,7 +149,7 @@ pub fn app(state: AppState) -> Router {
             .route_layer(from_fn_with_state(state.clone(), middleware::idempotency))
             .route_layer(from_fn_with_state(state.clone(), operator::authenticate)),
     );
-    let (router, _) = api_router().merge(v1).merge(operators).split_for_parts();
+    let (router, _) = api_router().merge(v1).merge(operators).merge(callback_routes()).split_for_parts();
     let doc = openapi();
     let openapi_json = serde_json::to_string_pretty(&doc).unwrap_or_default();
     let metrics = metrics_handle();

@@ -59,6 +59,14 @@ pub const CODES: &[(&str, u16, &str)] = &[
     ),
     ("balance_not_disclosed", 403, "This bank does not disclose balances to third parties. Check the balance in the bank's own app."),
     (
+        "balance_query_suspended",
+        423,
+        "The bank suspended balance queries on this card after three wrong card passwords. Reset the password through the bank's own channels; queries resume when the bank reports it.",
+    ),
+    ("card_reported_lost", 410, "The bank reports this card lost, so its binding has ended. Bind the replacement card."),
+    ("bank_signature_invalid", 401, "The callback's Bank-Signature does not verify under the bank's key (or a header is missing)."),
+    ("bank_unknown", 404, "No bank with this code is in the roster."),
+    (
         "step_up_required",
         403,
         "This operation needs a fresh step-up token for it in the `Idlink-Step-Up` header: verify the payment password or a biometric assertion first.",
@@ -136,6 +144,11 @@ pub const CODES: &[(&str, u16, &str)] = &[
         503,
         "An institution idlink depends on (SMS gateway, bank, bureau) is down or in maintenance. Retry after `Retry-After` seconds.",
     ),
+    (
+        "bank_unavailable",
+        503,
+        "The bank is temporarily unavailable (maintenance or outage) on every channel. Retry after `Retry-After` seconds; `expected_end` says when the bank expects to be back.",
+    ),
     ("service_unavailable", 503, "A dependency (database, key store or institution) is unavailable. Retry after `Retry-After` seconds."),
 ];
 
@@ -173,6 +186,9 @@ pub struct Problem {
     /// Every individual cause, when there are several.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<FieldError>,
+    /// For an announced maintenance: when the institution expects to be back (RFC 3339).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expected_end: Option<String>,
     #[serde(skip)]
     pub retry_after: Option<u64>,
 }
@@ -194,6 +210,7 @@ impl Problem {
             code: code.to_owned(),
             request_id: None,
             errors: Vec::new(),
+            expected_end: None,
             retry_after: None,
         }
     }
@@ -205,6 +222,11 @@ impl Problem {
 
     pub fn errors(mut self, errors: Vec<FieldError>) -> Self {
         self.errors = errors;
+        self
+    }
+
+    pub fn expected_end(mut self, at: Option<jiff::Timestamp>) -> Self {
+        self.expected_end = at.map(|t| t.to_string());
         self
     }
 

@@ -67,6 +67,10 @@ pub struct AppState {
     pub cards: Arc<dyn CardCheck>,
     pub bank: Arc<dyn idlink_core::bindings::BankChannel>,
     pub balances_bank: Arc<dyn idlink_core::balance::BalanceBank>,
+    /// Tells users about events on their cards (SMS).
+    pub notifier: Arc<dyn idlink_core::bindings::Notifier>,
+    /// The banks' public key (hex Ed25519) that signs their callbacks; none refuses every callback.
+    pub bank_callback_key: Option<String>,
     pub roster: Arc<idlink_domain::roster::Roster>,
     /// How long a signed electronic agreement stays valid.
     pub agreement_validity: jiff::SignedDuration,
@@ -164,6 +168,7 @@ impl AppState {
             store: self.store.as_ref(),
             bindings: self.bindings(),
             bank: self.balances_bank.as_ref(),
+            notifier: self.notifier.as_ref(),
             roster: &self.roster,
             clock: self.clock.as_ref(),
             agreement_validity: self.agreement_validity,

@@ -24,6 +24,20 @@ impl std::fmt::Debug for TlsIdentity {
     }
 }
 
+/// Message signing for a channel that requires it (the direct bank channel):
+/// requests are signed with our key, answers must carry the peer's
+/// signature of our request signature and their body.
+pub struct Signing {
+    pub signer: idlink_crypto::signing::Ed25519Signer,
+    pub peer_public_hex: String,
+}
+
+impl std::fmt::Debug for Signing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Signing(peer {})", self.peer_public_hex)
+    }
+}
+
 /// One institution reached over one channel.
 #[derive(Debug, Clone)]
 pub struct Target {
@@ -31,6 +45,7 @@ pub struct Target {
     pub channel: String,
     pub base_url: String,
     client: reqwest::Client,
+    signing: Option<Arc<Signing>>,
 }
 
 impl Target {
@@ -57,7 +72,20 @@ impl Target {
             channel: channel.to_owned(),
             base_url: base_url.trim_end_matches('/').to_owned(),
             client,
+            signing: None,
         })
+    }
+
+    /// Signs every request and accepts only answers signed by the peer.
+    pub fn signed(mut self, signing: Signing) -> Self {
+        self.signing = Some(Arc::new(signing));
+        self
+    }
+
+    /// The same connection pool and keys, for another institution behind it
+    /// (one bank among those the direct listener serves): its own breaker.
+    pub fn for_institution(&self, institution: &str) -> Self {
+        Self { institution: institution.to_owned(), ..self.clone() }
     }
 }
 
@@ -83,7 +111,7 @@ pub enum CallError {
     #[error("{institution}/{channel} is unavailable (circuit open) until {until}")]
     CircuitOpen { institution: String, channel: String, until: Timestamp },
     #[error("{institution} is in maintenance; retry after {retry_after_secs} s")]
-    Maintenance { institution: String, retry_after_secs: u64 },
+    Maintenance { institution: String, retry_after_secs: u64, expected_end: Option<Timestamp> },
     #[error("{institution} did not answer within the deadline")]
     Timeout { institution: String },
     #[error("{institution} could not be reached: {detail}")]
@@ -97,6 +125,12 @@ pub enum CallError {
 }
 
 impl CallError {
+    /// Whether the channel could not serve the call (another channel might):
+    /// an outage, or a circuit already open.
+    pub fn channel_down(&self) -> bool {
+        self.is_outage() || matches!(self, CallError::CircuitOpen { .. })
+    }
+
     /// Whether this failure says the institution is unhealthy (counts for the breaker).
     fn is_outage(&self) -> bool {
         match self {
@@ -214,15 +248,41 @@ impl Executor {
     ) -> Result<serde_json::Value, CallError> {
         let url = format!("{}{}", target.base_url, path);
         let mut req = target.client.request(method.clone(), &url);
-        if let Some(b) = body {
-            req = req.json(b);
+        let bytes = match body {
+            Some(b) => serde_json::to_vec(b).map_err(|e| CallError::Config(e.to_string()))?,
+            None => Vec::new(),
+        };
+        let mut request_signature = None;
+        if let Some(signing) = &target.signing {
+            let ts = self.clock.now().as_second().to_string();
+            let nonce = hex::encode(idlink_crypto::Random::bytes16(&idlink_crypto::OsRandom));
+            let sig = signing.signer.sign(&idlink_crypto::signing::bank_message(method.as_str(), path, &ts, &nonce, &bytes));
+            req = req.header("idlink-timestamp", ts).header("idlink-nonce", nonce).header("idlink-signature", &sig);
+            request_signature = Some(sig);
+        }
+        if body.is_some() {
+            req = req.header(reqwest::header::CONTENT_TYPE, "application/json").body(bytes);
         }
         let res =
             req.send().await.map_err(|e| CallError::Transport { institution: target.institution.clone(), detail: transport_detail(e) })?;
         let status = res.status();
         let retry_after = res.headers().get(reqwest::header::RETRY_AFTER).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+        let answer_signature = res.headers().get("bank-signature").and_then(|v| v.to_str().ok()).map(str::to_owned);
         let bytes =
             res.bytes().await.map_err(|e| CallError::Transport { institution: target.institution.clone(), detail: transport_detail(e) })?;
+        if let (Some(signing), Some(sig)) = (&target.signing, &request_signature) {
+            let mut message = Vec::with_capacity(sig.len() + 1 + bytes.len());
+            message.extend_from_slice(sig.as_bytes());
+            message.push(b'\n');
+            message.extend_from_slice(&bytes);
+            let valid = answer_signature.is_some_and(|a| idlink_crypto::signing::verify(&signing.peer_public_hex, &message, &a));
+            if !valid {
+                return Err(CallError::Protocol {
+                    institution: target.institution.clone(),
+                    detail: "the answer is not signed by the institution's key".into(),
+                });
+            }
+        }
         let value: serde_json::Value = if bytes.is_empty() {
             serde_json::Value::Null
         } else {
@@ -230,7 +290,8 @@ impl Executor {
                 .map_err(|e| CallError::Protocol { institution: target.institution.clone(), detail: e.to_string() })?
         };
         if let (StatusCode::SERVICE_UNAVAILABLE, Some(secs)) = (status, retry_after) {
-            return Err(CallError::Maintenance { institution: target.institution.clone(), retry_after_secs: secs });
+            let expected_end = value.get("expected_end").and_then(|v| v.as_str()).and_then(|v| v.parse::<Timestamp>().ok());
+            return Err(CallError::Maintenance { institution: target.institution.clone(), retry_after_secs: secs, expected_end });
         }
         if !status.is_success() {
             return Err(CallError::Status { institution: target.institution.clone(), status: status.as_u16(), body: mask_json(&value) });

@@ -8,12 +8,13 @@
 //! breaker per institution and channel with half-open probes, optional
 //! mutual TLS, and logging with personal data masked.
 
+pub mod bank;
 pub mod breaker;
+pub mod channels;
 pub mod executor;
 pub mod face;
 pub mod masking;
 pub mod registry;
 pub mod sms;
-pub mod switch;
 
-pub use executor::{CallError, Executor, ExecutorPolicy, Target, TlsIdentity};
+pub use executor::{CallError, Executor, ExecutorPolicy, Signing, Target, TlsIdentity};

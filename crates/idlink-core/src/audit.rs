@@ -282,7 +282,7 @@ mod tests {
 
     #[test]
     fn checkpoints_catch_a_rewritten_tail() {
-        let signer = idlink_crypto::signing::CheckpointSigner::from_seed(&[5; 32]);
+        let signer = idlink_crypto::signing::Ed25519Signer::from_seed(&[5; 32]);
         let good = chain(4);
         let cp = Checkpoint {
             seq: 4,
@@ -345,7 +345,7 @@ pub async fn verify_store(
 /// Returns the new checkpoint, if one was written.
 pub async fn checkpoint(
     store: &dyn crate::ports::AuditStore,
-    signer: &idlink_crypto::signing::CheckpointSigner,
+    signer: &idlink_crypto::signing::Ed25519Signer,
     at: Timestamp,
 ) -> Result<Option<Checkpoint>, crate::ports::StoreError> {
     let (seq, hash) = store.audit_head().await?;

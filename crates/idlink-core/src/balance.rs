@@ -8,7 +8,7 @@
 
 use crate::audit::AuditEntry;
 use crate::auth::SessionRow;
-use crate::bindings::{BindingError, BindingRow, BindingStatus};
+use crate::bindings::{BankEventKind, BindingError, BindingRow, BindingStatus, Notifier};
 use crate::clock::Clock;
 use crate::identity::RegistryUnavailable;
 use crate::ports::StoreError;
@@ -42,10 +42,21 @@ impl BalanceGrant {
     }
 }
 
+/// What the bank answered to a balance query.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BankBalance {
+    /// The balance and the channel it came through (`card_switch` or `direct`).
+    Balance {
+        fen: Fen,
+        channel: &'static str,
+    },
+    CardLost,
+    PasswordLocked,
+}
+
 #[async_trait]
 pub trait BalanceBank: Send + Sync {
-    /// The balance and the channel it came through (`card_switch` or `direct`).
-    async fn balance(&self, grant: &BalanceGrant) -> Result<(Fen, &'static str), RegistryUnavailable>;
+    async fn balance(&self, grant: &BalanceGrant) -> Result<BankBalance, RegistryUnavailable>;
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -57,6 +68,8 @@ pub struct QueryRecord {
     pub precision: String,
     pub actor: String,
     pub at: Timestamp,
+    /// `disclosed`, or why not: `card_lost`, `password_locked`.
+    pub outcome: String,
 }
 
 #[async_trait]
@@ -90,6 +103,8 @@ pub struct Agreement {
     pub document_hash: String,
     pub signed_at: Timestamp,
     pub valid_until: Timestamp,
+    /// The agreement this one renews (revoked in the same transaction).
+    pub renews: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -104,6 +119,10 @@ pub enum BalanceError {
     StepUpRequired,
     #[error("this bank does not disclose balances to third parties")]
     Closed,
+    #[error("the bank suspended balance queries on this card until its password is reset")]
+    Suspended,
+    #[error("the bank reports this card lost; the binding has ended")]
+    CardLost,
     #[error(transparent)]
     Bank(#[from] RegistryUnavailable),
     #[error(transparent)]
@@ -128,6 +147,9 @@ pub struct Tiers {
     /// Tier 4: whether this bank requires an agreement, and the one in force.
     pub agreement_required: bool,
     pub agreement: Option<Agreement>,
+    /// Set while the bank has suspended queries on the card (`password_locked`).
+    pub suspended_reason: Option<String>,
+    pub low_balance_alert: Option<Fen>,
 }
 
 /// What the user sees.
@@ -137,12 +159,26 @@ pub struct BalanceAnswer {
     pub disclosed: Disclosed,
     pub as_of: Timestamp,
     pub next_refresh_at: Timestamp,
+    /// The disclosed figure is below the user's threshold for this card (they were also sent an SMS).
+    pub low_balance_alert: bool,
+}
+
+/// Whether what may be shown is below the threshold. Decided on the
+/// disclosed figure, never the exact balance, so the alert reveals nothing
+/// the policy hides: a range alerts only when all of it is below.
+pub fn below_threshold(disclosed: &Disclosed, threshold: Fen) -> bool {
+    match disclosed {
+        Disclosed::Amount { fen } => fen.0 < threshold.0,
+        Disclosed::Range { high, .. } => high.0 <= threshold.0,
+        Disclosed::Closed => false,
+    }
 }
 
 pub struct Balances<'a> {
     pub store: &'a dyn BalanceStore,
     pub bindings: crate::bindings::Bindings<'a>,
     pub bank: &'a dyn BalanceBank,
+    pub notifier: &'a dyn Notifier,
     pub roster: &'a Roster,
     pub clock: &'a dyn Clock,
     pub agreement_validity: SignedDuration,
@@ -182,6 +218,9 @@ impl Balances<'_> {
     ) -> Result<Agreement, BalanceError> {
         self.active_binding(session, binding_id).await?;
         let now = self.clock.now();
+        // Signing while one is in force renews it: the new one replaces it.
+        let renews = self.store.valid_agreement(&session.user_id, binding_id, now).await?.map(|a| a.id);
+        let action = if renews.is_some() { "agreement.renew" } else { "agreement.sign" };
         let a = Agreement {
             id: format!("agr_{}", hex::encode(self.bindings.identities.vault.rng().bytes16())),
             user_id: session.user_id.clone(),
@@ -190,8 +229,9 @@ impl Balances<'_> {
             document_hash: document_hash.to_owned(),
             signed_at: now,
             valid_until: now.checked_add(self.agreement_validity).unwrap_or(now),
+            renews,
         };
-        self.store.insert_agreement(&a, &Self::audit(session, rid, "agreement.sign", now)).await?;
+        self.store.insert_agreement(&a, &Self::audit(session, rid, action, now)).await?;
         Ok(a)
     }
 
@@ -205,6 +245,9 @@ impl Balances<'_> {
     ) -> Result<BalanceAnswer, BalanceError> {
         let user = &session.user_id;
         let binding = self.active_binding(session, binding_id).await?;
+        if binding.suspended_reason.is_some() {
+            return Err(BalanceError::Suspended);
+        }
         if !self.store.feature_enabled(user, FEATURE).await? {
             return Err(BalanceError::FeatureOff);
         }
@@ -223,7 +266,20 @@ impl Balances<'_> {
         }
         let card = self.bindings.card_of_binding(session, rid, &binding).await?;
         let grant = BalanceGrant { card, bank };
-        let (balance, channel) = self.bank.balance(&grant).await?;
+        let (balance, channel) = match self.bank.balance(&grant).await? {
+            BankBalance::Balance { fen, channel } => (fen, channel),
+            // The bank knows before its callback arrives (or it was lost): act on its answer.
+            refusal => {
+                let (kind, error) = if refusal == BankBalance::CardLost {
+                    (BankEventKind::CardLost, BalanceError::CardLost)
+                } else {
+                    (BankEventKind::PasswordLocked, BalanceError::Suspended)
+                };
+                let event_id = format!("answer-{}", hex::encode(self.bindings.identities.vault.rng().bytes16()));
+                self.bindings.bank_event(self.notifier, &grant.bank.code, &event_id, kind, grant.card.reveal()).await?;
+                return Err(error);
+            }
+        };
         let at = self.clock.now();
         let precision_name = match grant.bank.precision {
             Precision::Yuan => "yuan",
@@ -239,18 +295,33 @@ impl Balances<'_> {
             precision: precision_name.to_owned(),
             actor: format!("user:{user}"),
             at,
+            outcome: "disclosed".to_owned(),
         };
         // No balance leaves unless the token is spent and the query audited, together.
         if !self.store.commit_query(token_id, &hash(secret), &tier3, &record, &Self::audit(session, rid, "balance.query", at)).await? {
             return Err(BalanceError::StepUpRequired);
         }
         let (as_of, next_refresh_at) = disclosure::snapshot(at, grant.bank.freshness);
-        Ok(BalanceAnswer {
-            precision: grant.bank.precision,
-            disclosed: disclosure::disclose(balance, grant.bank.precision),
-            as_of,
-            next_refresh_at,
-        })
+        let disclosed = disclosure::disclose(balance, grant.bank.precision);
+        let low_balance_alert = binding.low_balance_alert.is_some_and(|t| below_threshold(&disclosed, t));
+        if low_balance_alert {
+            match crate::users::user_phone(
+                self.bindings.identities.users,
+                self.bindings.identities.vault,
+                self.clock,
+                &crate::users::Caller { actor: format!("user:{user}"), request_id: rid.cloned(), purpose: "low-balance alert".into() },
+                user,
+            )
+            .await
+            {
+                Ok(phone) => {
+                    let bank = grant.bank.code.as_str();
+                    self.notifier.notify(&phone, "low_balance_alert", &[("bank", bank), ("last4", &binding.last4)], &record.id).await
+                }
+                Err(e) => tracing::warn!(error = %e, "cannot read the phone for a low-balance alert"),
+            }
+        }
+        Ok(BalanceAnswer { precision: grant.bank.precision, disclosed, as_of, next_refresh_at, low_balance_alert })
     }
 
     /// The card's four tiers.
@@ -264,6 +335,8 @@ impl Balances<'_> {
             step_up_per_query: true,
             agreement_required: self.roster.bank(&b.bank).is_some_and(|bank| bank.e_agreement),
             agreement: self.store.valid_agreement(user, binding_id, now).await?,
+            suspended_reason: b.suspended_reason,
+            low_balance_alert: b.low_balance_alert,
         })
     }
 

@@ -56,6 +56,45 @@ pub struct BindingRow {
     pub luhn_warning: bool,
     pub created_at: Timestamp,
     pub bound_at: Option<Timestamp>,
+    /// Why the binding ended, when it did (`unbound` by the user, `card_reported_lost` by the bank).
+    pub end_reason: Option<String>,
+    /// Set while the bank has suspended balance queries (`password_locked`).
+    pub suspended_reason: Option<String>,
+    /// The user's low-balance alert threshold (BK6).
+    pub low_balance_alert: Option<idlink_domain::Fen>,
+}
+
+/// An event a bank reports about a card (SPEC BK5), through a signed callback.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BankEventKind {
+    /// The card was reported lost: its bindings end.
+    CardLost,
+    /// The card password was entered wrong three times: balance queries are suspended.
+    PasswordLocked,
+    /// The bank reset the password: the suspension is lifted.
+    PasswordReset,
+}
+
+impl BankEventKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::CardLost => "card_lost",
+            Self::PasswordLocked => "password_locked",
+            Self::PasswordReset => "password_reset",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::CardLost, Self::PasswordLocked, Self::PasswordReset].into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+/// A binding a bank event changed, and its owner.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Affected {
+    pub binding_id: String,
+    pub user_id: UserId,
+    pub last4: String,
 }
 
 #[async_trait]
@@ -69,6 +108,26 @@ pub trait BindingStore: Send + Sync {
     async fn end_binding(&self, id: &str, user: &UserId, at: Timestamp, audit: &AuditEntry) -> Result<bool, StoreError>;
     /// Other users with an active binding of the same card.
     async fn other_accounts_with_card(&self, card_index: &str, user: &UserId) -> Result<u32, StoreError>;
+    /// Applies a bank event to every live binding of the card, in one
+    /// transaction with one audit record per binding (`audit` with the
+    /// binding's owner as subject). `None` if the bank's event id was seen before.
+    async fn apply_bank_event(
+        &self,
+        bank: &str,
+        event_id: &str,
+        kind: BankEventKind,
+        card_index: &str,
+        at: Timestamp,
+        audit: &AuditEntry,
+    ) -> Result<Option<Vec<Affected>>, StoreError>;
+    /// Sets or clears the low-balance alert of an active binding; false if there is none.
+    async fn set_low_balance_alert(
+        &self,
+        id: &str,
+        user: &UserId,
+        threshold: Option<idlink_domain::Fen>,
+        audit: &AuditEntry,
+    ) -> Result<bool, StoreError>;
 }
 
 /// What the bank answered to a request for a binding code.
@@ -117,6 +176,13 @@ impl From<CoreError> for BindingError {
     fn from(e: CoreError) -> Self {
         BindingError::Identity(e.into())
     }
+}
+
+/// Tells a user something happened (an SMS to the account's phone).
+#[async_trait]
+pub trait Notifier: Send + Sync {
+    /// Best effort: a failure is logged by the adapter, never fails the caller.
+    async fn notify(&self, to: &PhoneNumber, template: &str, params: &[(&str, &str)], client_ref: &str);
 }
 
 pub struct Bindings<'a> {
@@ -180,6 +246,9 @@ impl Bindings<'_> {
             luhn_warning: card.luhn_warning(),
             created_at: now,
             bound_at: None,
+            end_reason: None,
+            suspended_reason: None,
+            low_balance_alert: None,
         };
         self.store.insert_binding(&row, &Self::audit(session, rid, "card.bind_start", now)).await?;
         Ok(row)
@@ -222,6 +291,62 @@ impl Bindings<'_> {
         let text = crate::users::open_text(&key, CARD_CONTEXT, &b.card_cipher)?;
         CardNumber::parse(&text, idlink_domain::card::BinTable::bundled())
             .map_err(|e| CoreError::Store(StoreError::Corrupt(e.to_string())).into())
+    }
+
+    /// Applies a bank's signed event (the signature was checked at the boundary)
+    /// and tells each affected user. `None` if the event was received before.
+    pub async fn bank_event(
+        &self,
+        notifier: &dyn Notifier,
+        bank: &str,
+        event_id: &str,
+        kind: BankEventKind,
+        card: &str,
+    ) -> Result<Option<Vec<Affected>>, BindingError> {
+        let now = self.clock.now();
+        let index = self.identities.vault.blind_index("card", card);
+        let (action, purpose) = match kind {
+            BankEventKind::CardLost => ("card.ended.card_lost", "bank reported the card lost"),
+            BankEventKind::PasswordLocked => ("card.suspended.password_locked", "bank locked the card password"),
+            BankEventKind::PasswordReset => ("card.resumed.password_reset", "bank reset the card password"),
+        };
+        let audit = AuditEntry::new(format!("bank:{bank}"), action, purpose, now);
+        let Some(affected) = self.store.apply_bank_event(bank, event_id, kind, &index, now, &audit).await? else {
+            return Ok(None);
+        };
+        let template = match kind {
+            BankEventKind::CardLost => "card_binding_ended_lost",
+            BankEventKind::PasswordLocked => "card_balance_suspended",
+            BankEventKind::PasswordReset => "card_balance_resumed",
+        };
+        for a in &affected {
+            let caller = crate::users::Caller { actor: format!("bank:{bank}"), request_id: None, purpose: purpose.to_owned() };
+            match crate::users::user_phone(self.identities.users, self.identities.vault, self.clock, &caller, &a.user_id).await {
+                Ok(phone) => {
+                    let client_ref = format!("{event_id}-{}", a.binding_id);
+                    notifier.notify(&phone, template, &[("bank", bank), ("last4", &a.last4)], &client_ref).await;
+                }
+                Err(e) => tracing::warn!(error = %e, "cannot read the phone of a user to tell about a bank event"),
+            }
+        }
+        Ok(Some(affected))
+    }
+
+    /// Sets (or clears, with `None`) the card's low-balance alert threshold.
+    pub async fn set_low_balance_alert(
+        &self,
+        session: &SessionRow,
+        rid: Option<&RequestId>,
+        binding_id: &str,
+        threshold: Option<idlink_domain::Fen>,
+    ) -> Result<(), BindingError> {
+        let now = self.clock.now();
+        let audit = Self::audit(session, rid, "card.low_balance_alert", now);
+        if self.store.set_low_balance_alert(binding_id, &session.user_id, threshold, &audit).await? {
+            Ok(())
+        } else {
+            Err(BindingError::NotFound)
+        }
     }
 
     pub async fn list(&self, user: &UserId) -> Result<Vec<BindingRow>, BindingError> {

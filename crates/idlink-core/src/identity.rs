@@ -45,6 +45,8 @@ pub enum RegistryResult {
 #[error("the identity registry is unavailable; retry after {retry_after_secs} s")]
 pub struct RegistryUnavailable {
     pub retry_after_secs: u64,
+    /// When the institution announced the end of its maintenance, if it did.
+    pub expected_end: Option<Timestamp>,
 }
 
 /// The bank's answer about a card's four elements.

@@ -7,7 +7,7 @@
 
 use crate::error::CoreError;
 use crate::ports::KeyStore;
-use idlink_crypto::signing::CheckpointSigner;
+use idlink_crypto::signing::Ed25519Signer;
 use idlink_crypto::{Algorithm, BlindIndexKey, DataKey, MasterKeyring, Random, WrappedDataKey};
 use idlink_domain::UserId;
 use std::sync::{Arc, RwLock};
@@ -22,7 +22,7 @@ pub struct Vault {
     ring: RwLock<Arc<MasterKeyring>>,
     source: Option<KeyringSource>,
     index_key: BlindIndexKey,
-    signer: CheckpointSigner,
+    signer: Ed25519Signer,
     rng: Arc<dyn Random>,
 }
 
@@ -46,7 +46,7 @@ impl Vault {
         let signing = Self::system_key(&ring, keys, rng.as_ref(), AUDIT_SIGNING_KEY_ID).await?;
         Ok(Self {
             index_key: BlindIndexKey::new(*index.reveal()),
-            signer: CheckpointSigner::from_seed(signing.reveal()),
+            signer: Ed25519Signer::from_seed(signing.reveal()),
             ring: RwLock::new(Arc::new(ring)),
             source: None,
             rng,
@@ -130,7 +130,7 @@ impl Vault {
         self.index_key.index(domain, value)
     }
 
-    pub fn signer(&self) -> &CheckpointSigner {
+    pub fn signer(&self) -> &Ed25519Signer {
         &self.signer
     }
 

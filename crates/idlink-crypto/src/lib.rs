@@ -8,7 +8,7 @@
 //!   deleting a user's data key makes their data unreadable (crypto-shredding).
 //! - [`blind_index`]: keyed HMAC indexes to find a row by an encrypted value.
 //! - [`shamir`]: k-of-n sharing of a master key among custodians.
-//! - [`signing`]: Ed25519 signatures for audit checkpoints.
+//! - [`signing`]: Ed25519 signatures for audit checkpoints and bank messages.
 //! - [`random`]: the randomness port, OS-backed or seeded for tests.
 //! - [`national`]: SM3 hashing (GB/T 32905) beside the SM4 cipher.
 

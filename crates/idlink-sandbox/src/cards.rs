@@ -1,6 +1,10 @@
-//! The sandbox card switch: checks the four elements of a bank card (card
-//! number, holder name, holder ID number, bank-reserved phone) against the
-//! issuing bank's records, as banks answer through the switch.
+//! The sandbox banks' card operations, reached through the card switch
+//! (`/switch/v1/…`) or a bank's direct channel (`/banks/{code}/v1/…`, mutual
+//! TLS and signed messages, see [`crate::direct`]), with the same bodies:
+//! the four-element check (card number, holder name, holder ID number,
+//! bank-reserved phone), the binding code sent to the reserved phone, and
+//! the balance. Maintenance of a channel (`switch`, `direct`) or of a bank
+//! (`bank:CODE`) answers 503.
 //!
 //! The roster's test cards (`GET /sandbox/v1/banks`) have a holder and a
 //! reserved phone that must match. Other card numbers answer by test value,
@@ -11,7 +15,7 @@
 use crate::Sandbox;
 use crate::control::{error, maintenance_answer};
 use axum::Json;
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
@@ -29,8 +33,45 @@ pub struct FourElements {
     phone: String,
 }
 
+/// Which channel a request came through: the card switch, or a bank's direct channel (its code).
+#[derive(Debug, Clone, Copy)]
+pub enum Via<'a> {
+    Switch,
+    Direct(&'a str),
+}
+
+/// Refuses the request while the channel or the card's bank is in
+/// maintenance, or when a direct channel is asked about another bank's card.
+fn gate(s: &Sandbox, via: Via<'_>, card_number: &str) -> Option<Response> {
+    let channel = match via {
+        Via::Switch => "switch",
+        Via::Direct(_) => "direct",
+    };
+    if let Some(res) = maintenance_answer(s, channel) {
+        return Some(res);
+    }
+    let bank = s.bank_of(card_number);
+    if let Some(res) = bank.as_deref().and_then(|b| maintenance_answer(s, &format!("bank:{b}"))) {
+        return Some(res);
+    }
+    match (via, bank) {
+        (Via::Direct(code), Some(bank)) if bank != code => {
+            Some(error(StatusCode::NOT_FOUND, "unknown_card", "this bank did not issue the card; ask the issuing bank's channel"))
+        }
+        _ => None,
+    }
+}
+
 pub async fn verify(State(s): State<Arc<Sandbox>>, Json(req): Json<FourElements>) -> Response {
-    if let Some(res) = maintenance_answer(&s, "switch") {
+    four_elements(&s, Via::Switch, req)
+}
+
+pub async fn direct_verify(State(s): State<Arc<Sandbox>>, Path(code): Path<String>, Json(req): Json<FourElements>) -> Response {
+    four_elements(&s, Via::Direct(&code), req)
+}
+
+fn four_elements(s: &Sandbox, via: Via<'_>, req: FourElements) -> Response {
+    if let Some(res) = gate(s, via, &req.card_number) {
         return res;
     }
     let digits_ok = (12..=19).contains(&req.card_number.len()) && req.card_number.bytes().all(|b| b.is_ascii_digit());
@@ -39,6 +80,7 @@ pub async fn verify(State(s): State<Arc<Sandbox>>, Json(req): Json<FourElements>
     }
     let result = match s.banks.card(&req.card_number) {
         // A roster test card: the bank knows its holder and reserved phone.
+        _ if s.is_lost(&req.card_number) => "card_lost",
         Some(card) if card.holder_name != req.name.trim() || card.holder_id_number != req.id_number.to_ascii_uppercase() => {
             "holder_mismatch"
         }
@@ -67,7 +109,15 @@ pub struct SendCode {
 /// The bank sends a verification code to the card's reserved phone (through
 /// the sandbox SMS gateway's inbox) and keeps it for [`verify_code`].
 pub async fn send_code(State(s): State<Arc<Sandbox>>, Json(req): Json<SendCode>) -> Response {
-    if let Some(res) = maintenance_answer(&s, "switch") {
+    bank_code(&s, Via::Switch, req)
+}
+
+pub async fn direct_send_code(State(s): State<Arc<Sandbox>>, Path(code): Path<String>, Json(req): Json<SendCode>) -> Response {
+    bank_code(&s, Via::Direct(&code), req)
+}
+
+fn bank_code(s: &Sandbox, via: Via<'_>, req: SendCode) -> Response {
+    if let Some(res) = gate(s, via, &req.card_number) {
         return res;
     }
     let Ok(phone) = idlink_domain::PhoneNumber::parse(&req.phone) else {
@@ -79,7 +129,7 @@ pub async fn send_code(State(s): State<Arc<Sandbox>>, Json(req): Json<SendCode>)
     let code = format!("{:06}", (NEXT_ID.fetch_add(7919, Ordering::Relaxed) * 104_729) % 1_000_000);
     let reference = format!("bsms-{}", req.client_ref);
     let params = std::collections::BTreeMap::from([("code".to_owned(), code.clone())]);
-    crate::sms::deliver(&s, &phone, "bank_card_binding", &params, &reference);
+    crate::sms::deliver(s, &phone, "bank_card_binding", &params, &reference);
     s.bank_codes.lock().unwrap_or_else(|p| p.into_inner()).insert(reference.clone(), (req.card_number, code));
     Json(serde_json::json!({ "result": "sent", "reference": reference })).into_response()
 }
@@ -94,7 +144,15 @@ pub struct VerifyCode {
 
 /// Checks a code the bank sent; a code works once.
 pub async fn verify_code(State(s): State<Arc<Sandbox>>, Json(req): Json<VerifyCode>) -> Response {
-    if let Some(res) = maintenance_answer(&s, "switch") {
+    check_code(&s, Via::Switch, req)
+}
+
+pub async fn direct_verify_code(State(s): State<Arc<Sandbox>>, Path(code): Path<String>, Json(req): Json<VerifyCode>) -> Response {
+    check_code(&s, Via::Direct(&code), req)
+}
+
+fn check_code(s: &Sandbox, via: Via<'_>, req: VerifyCode) -> Response {
+    if let Some(res) = gate(s, via, &req.card_number) {
         return res;
     }
     let mut codes = s.bank_codes.lock().unwrap_or_else(|p| p.into_inner());
@@ -111,14 +169,29 @@ pub struct BalanceRequest {
     card_number: String,
 }
 
-/// The bank's current balance of a card, in fen: the roster test card's, or
-/// for any other card number a value derived from it.
 pub async fn balance(State(s): State<Arc<Sandbox>>, Json(req): Json<BalanceRequest>) -> Response {
-    if let Some(res) = maintenance_answer(&s, "switch") {
-        return res;
-    }
+    current_balance(&s, Via::Switch, req)
+}
+
+pub async fn direct_balance(State(s): State<Arc<Sandbox>>, Path(code): Path<String>, Json(req): Json<BalanceRequest>) -> Response {
+    current_balance(&s, Via::Direct(&code), req)
+}
+
+/// The bank's current balance of a card, in fen: the roster test card's, or
+/// for any other card number a value derived from it. A lost card, or one
+/// whose password was entered wrong three times, answers so instead.
+fn current_balance(s: &Sandbox, via: Via<'_>, req: BalanceRequest) -> Response {
     if !(12..=19).contains(&req.card_number.len()) || !req.card_number.bytes().all(|b| b.is_ascii_digit()) {
         return error(StatusCode::UNPROCESSABLE_ENTITY, "invalid_request", "card_number must be 12 to 19 digits");
+    }
+    if let Some(res) = gate(s, via, &req.card_number) {
+        return res;
+    }
+    if s.is_lost(&req.card_number) {
+        return Json(serde_json::json!({ "result": "card_lost" })).into_response();
+    }
+    if s.password_locked(&req.card_number) {
+        return Json(serde_json::json!({ "result": "password_locked" })).into_response();
     }
     let balance = match s.banks.card(&req.card_number) {
         Some(card) => card.balance,

@@ -49,6 +49,10 @@ pub async fn index() -> Json<serde_json::Value> {
             },
             "switch": {
                 "four_element_check": "POST /switch/v1/card-verifications",
+                "binding_code": "POST /switch/v1/sms-codes, POST /switch/v1/sms-codes/verify",
+                "balance": "POST /switch/v1/balances",
+                "direct_channel": "the same under https://…/banks/{code}/v1/ on the direct listener (mutual TLS, signed messages)",
+                "bank_events": "POST /sandbox/v1/cards/{number}/report-lost | wrong-password | password-reset: the bank sends idlink a signed callback",
                 "test_cards": "GET /sandbox/v1/banks: their holder, ID number and reserved phone must match",
                 "test_values": {
                     "card number ending 0000": "holder_mismatch",
@@ -71,7 +75,7 @@ pub async fn index() -> Json<serde_json::Value> {
         },
         "control": {
             "clock": "GET /sandbox/v1/clock, POST /sandbox/v1/clock/advance {\"seconds\": N}, POST /sandbox/v1/clock/reset",
-            "maintenance": "POST /sandbox/v1/maintenance {\"institution\", \"minutes\"}, GET /sandbox/v1/maintenance, DELETE /sandbox/v1/maintenance/{institution}"
+            "maintenance": "POST /sandbox/v1/maintenance {\"institution\", \"minutes\"} (sms, face, registry, switch, direct, or bank:CODE), GET /sandbox/v1/maintenance, DELETE /sandbox/v1/maintenance/{institution}"
         }
     }))
 }
@@ -109,8 +113,12 @@ pub struct OpenWindow {
 }
 
 pub async fn open_maintenance(State(s): State<Arc<Sandbox>>, Json(w): Json<OpenWindow>) -> Response {
-    if !INSTITUTIONS.contains(&w.institution.as_str()) {
-        return error(StatusCode::UNPROCESSABLE_ENTITY, "unknown_institution", &format!("known institutions: {}", INSTITUTIONS.join(", ")));
+    if !s.knows_institution(&w.institution) {
+        return error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "unknown_institution",
+            &format!("known institutions: {}, or bank:CODE for a sandbox bank", INSTITUTIONS.join(", ")),
+        );
     }
     if !(1..=7 * 24 * 60).contains(&w.minutes) {
         return error(StatusCode::UNPROCESSABLE_ENTITY, "bad_minutes", "minutes must be 1 to 10080");
@@ -121,10 +129,9 @@ pub async fn open_maintenance(State(s): State<Arc<Sandbox>>, Json(w): Json<OpenW
 }
 
 pub async fn list_maintenance(State(s): State<Arc<Sandbox>>) -> Json<serde_json::Value> {
-    let open: Vec<_> = INSTITUTIONS
-        .iter()
-        .filter_map(|i| s.in_maintenance(i).map(|until| json!({ "institution": i, "until": until.to_string() })))
-        .collect();
+    let names: Vec<String> = s.maintenance.lock().unwrap_or_else(|p| p.into_inner()).keys().cloned().collect();
+    let open: Vec<_> =
+        names.iter().filter_map(|i| s.in_maintenance(i).map(|until| json!({ "institution": i, "until": until.to_string() }))).collect();
     Json(json!({ "windows": open }))
 }
 

@@ -6,21 +6,27 @@
 //! tests and demos read codes from) and the face-verification provider
 //! ([`face`], outcomes scripted by documented test values) and the
 //! identity registry ([`registry`], name/ID/phone checks by test values)
-//! and the card switch's four-element check ([`cards`]). [`control`] is
-//! the time-control API: a sandbox clock that can be advanced, and
-//! maintenance windows that open and close by that clock.
+//! and the banks ([`banks`]: built from the roster), reached through the
+//! card switch or their direct channel ([`cards`], [`direct`]: mutual TLS
+//! and signed messages with certificates from [`pki`]), which send signed
+//! callbacks about lost cards and locked passwords ([`events`]).
+//! [`control`] is the time-control API: a sandbox clock that can be
+//! advanced, and maintenance windows that open and close by that clock.
 
 pub mod banks;
 pub mod cards;
 pub mod control;
+pub mod direct;
+pub mod events;
 pub mod face;
+pub mod pki;
 pub mod registry;
 pub mod sms;
 
 use axum::Router;
 use axum::routing::{delete, get, post};
 use jiff::{SignedDuration, Timestamp};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 /// The sandbox's clock: system time plus an offset moved by the control API.
@@ -48,7 +54,7 @@ impl SandboxClock {
 }
 
 /// Shared state of all sandbox institutions.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct Sandbox {
     pub clock: SandboxClock,
     /// Banks, test cards, holders, reserved phones and balances from the roster.
@@ -58,16 +64,81 @@ pub struct Sandbox {
     pub(crate) bank_codes: Mutex<HashMap<String, (String, String)>>,
     /// Institution name → end of its maintenance window.
     pub(crate) maintenance: Mutex<HashMap<String, Timestamp>>,
+    /// The banks' keys for the direct channel and callbacks (none: no direct channel).
+    pub(crate) bank_side: Option<pki::BankSide>,
+    /// Nonces of signed direct-channel requests seen (replays are refused).
+    nonces: Mutex<HashSet<String>>,
+    /// Cards reported lost.
+    pub(crate) lost: Mutex<HashSet<String>>,
+    /// Wrong card-password attempts per card.
+    pub(crate) wrong_passwords: Mutex<HashMap<String, u32>>,
+    /// Where the banks send callbacks (idlink's API base URL).
+    callback_url: Mutex<Option<String>>,
+    pub(crate) http: reqwest::Client,
 }
 
-/// Institutions whose maintenance can be scheduled.
-pub const INSTITUTIONS: &[&str] = &["sms", "face", "registry", "switch"];
+impl std::fmt::Debug for Sandbox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sandbox").field("banks", &self.banks.banks.len()).field("direct", &self.bank_side.is_some()).finish()
+    }
+}
+
+/// Channels and services whose maintenance can be scheduled; a bank itself is `bank:CODE`.
+pub const INSTITUTIONS: &[&str] = &["sms", "face", "registry", "switch", "direct"];
 
 impl Sandbox {
-    /// A sandbox whose banks come from the bundled roster.
+    /// A sandbox whose banks come from the bundled roster, without a direct channel.
     pub fn new() -> Arc<Self> {
+        Arc::new(Self::build(None))
+    }
+
+    /// A sandbox whose banks also serve the direct channel and send callbacks with these keys.
+    pub fn with_bank_side(keys: pki::BankSide) -> Arc<Self> {
+        Arc::new(Self::build(Some(keys)))
+    }
+
+    fn build(bank_side: Option<pki::BankSide>) -> Self {
         let roster = idlink_domain::roster::Roster::bundled().unwrap_or(idlink_domain::roster::Roster { banks: Vec::new() });
-        Arc::new(Self { banks: banks::Banks::from_roster(&roster, idlink_domain::card::BinTable::bundled()), ..Self::default() })
+        Self { banks: banks::Banks::from_roster(&roster, idlink_domain::card::BinTable::bundled()), bank_side, ..Self::default() }
+    }
+
+    /// Tells the banks where to send callbacks (idlink's API base URL).
+    pub fn set_callback_url(&self, url: String) {
+        *self.callback_url.lock().unwrap_or_else(|p| p.into_inner()) = Some(url);
+    }
+
+    pub(crate) fn callback_url(&self) -> Option<String> {
+        self.callback_url.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// The issuing bank of a card number: a test card's, else by BIN.
+    pub fn bank_of(&self, number: &str) -> Option<String> {
+        match self.banks.card(number) {
+            Some(c) => Some(c.bank.clone()),
+            None => idlink_domain::card::BinTable::bundled().lookup(number).ok().map(|e| e.bank.clone()),
+        }
+    }
+
+    pub(crate) fn is_lost(&self, number: &str) -> bool {
+        self.lost.lock().unwrap_or_else(|p| p.into_inner()).contains(number)
+    }
+
+    pub(crate) fn password_locked(&self, number: &str) -> bool {
+        self.wrong_passwords.lock().unwrap_or_else(|p| p.into_inner()).get(number).is_some_and(|n| *n >= events::PASSWORD_ATTEMPTS)
+    }
+
+    /// Whether a direct-channel nonce is new (and remembers it).
+    pub(crate) fn first_use_of_nonce(&self, nonce: &str) -> bool {
+        let mut seen = self.nonces.lock().unwrap_or_else(|p| p.into_inner());
+        if seen.len() > 1_000_000 {
+            seen.clear();
+        }
+        seen.insert(nonce.to_owned())
+    }
+
+    /// Whether `name` is something maintenance can be scheduled for.
+    pub(crate) fn knows_institution(&self, name: &str) -> bool {
+        INSTITUTIONS.contains(&name) || name.strip_prefix("bank:").is_some_and(|code| self.banks.banks.iter().any(|b| b.code == code))
     }
 
     /// The end of the institution's current maintenance window, if one is open now.
@@ -97,6 +168,9 @@ pub fn router(sandbox: Arc<Sandbox>) -> Router {
         .route("/sandbox/v1/maintenance/{institution}", delete(control::close_maintenance))
         .route("/sandbox/v1/sms/inbox", get(sms::inbox))
         .route("/sandbox/v1/banks", get(control::banks))
+        .route("/sandbox/v1/cards/{number}/report-lost", post(events::report_lost))
+        .route("/sandbox/v1/cards/{number}/wrong-password", post(events::wrong_password))
+        .route("/sandbox/v1/cards/{number}/password-reset", post(events::password_reset))
         .route("/sms/v1/messages", post(sms::send))
         .route("/face/v1/verifications", post(face::verify))
         .route("/registry/v1/checks", post(registry::check))

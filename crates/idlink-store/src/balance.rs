@@ -45,8 +45,8 @@ impl BalanceStore for SqlStore {
     async fn insert_agreement(&self, a: &Agreement, audit: &AuditEntry) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
         sqlx::query(
-            "INSERT INTO agreements (id, user_id, binding_id, document_version, document_hash, signed_at, valid_until, revoked_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, NULL)",
+            "INSERT INTO agreements (id, user_id, binding_id, document_version, document_hash, signed_at, valid_until, revoked_at, renews)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, $8)",
         )
         .bind(&a.id)
         .bind(a.user_id.as_str())
@@ -55,16 +55,25 @@ impl BalanceStore for SqlStore {
         .bind(&a.document_hash)
         .bind(micros(a.signed_at))
         .bind(micros(a.valid_until))
+        .bind(a.renews.as_deref())
         .execute(&mut *tx)
         .await
         .map_err(store_err)?;
+        if let Some(old) = &a.renews {
+            sqlx::query("UPDATE agreements SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
+                .bind(micros(a.signed_at))
+                .bind(old)
+                .execute(&mut *tx)
+                .await
+                .map_err(store_err)?;
+        }
         append_in(&mut tx, audit).await?;
         tx.commit().await.map_err(store_err)
     }
 
     async fn valid_agreement(&self, user: &UserId, binding_id: &str, now: Timestamp) -> Result<Option<Agreement>, StoreError> {
         let row = sqlx::query(
-            "SELECT id, document_version, document_hash, signed_at, valid_until FROM agreements
+            "SELECT id, document_version, document_hash, signed_at, valid_until, renews FROM agreements
              WHERE user_id = $1 AND binding_id = $2 AND revoked_at IS NULL AND valid_until > $3 ORDER BY valid_until DESC LIMIT 1",
         )
         .bind(user.as_str())
@@ -82,6 +91,7 @@ impl BalanceStore for SqlStore {
                 document_hash: r.try_get("document_hash").map_err(store_err)?,
                 signed_at: timestamp(r.try_get("signed_at").map_err(store_err)?)?,
                 valid_until: timestamp(r.try_get("valid_until").map_err(store_err)?)?,
+                renews: r.try_get("renews").map_err(store_err)?,
             })
         })
         .transpose()
@@ -147,7 +157,7 @@ impl BalanceStore for SqlStore {
         if spent != 1 {
             return Ok(false);
         }
-        sqlx::query("INSERT INTO balance_queries (id, user_id, binding_id, bank, channel, precision_kind, actor, at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
+        sqlx::query("INSERT INTO balance_queries (id, user_id, binding_id, bank, channel, precision_kind, actor, at, outcome) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)")
             .bind(&r.id)
             .bind(b.user.as_str())
             .bind(&r.binding_id)
@@ -156,6 +166,7 @@ impl BalanceStore for SqlStore {
             .bind(&r.precision)
             .bind(&r.actor)
             .bind(micros(r.at))
+            .bind(&r.outcome)
             .execute(&mut *tx)
             .await
             .map_err(store_err)?;
@@ -166,7 +177,7 @@ impl BalanceStore for SqlStore {
 
     async fn query_history(&self, user: &UserId, limit: u32) -> Result<Vec<QueryRecord>, StoreError> {
         let rows = sqlx::query(
-            "SELECT id, binding_id, bank, channel, precision_kind, actor, at FROM balance_queries WHERE user_id = $1 ORDER BY at DESC, id DESC LIMIT $2",
+            "SELECT id, binding_id, bank, channel, precision_kind, actor, at, outcome FROM balance_queries WHERE user_id = $1 ORDER BY at DESC, id DESC LIMIT $2",
         )
         .bind(user.as_str())
         .bind(i64::from(limit))
@@ -183,6 +194,7 @@ impl BalanceStore for SqlStore {
                     precision: r.try_get("precision_kind").map_err(store_err)?,
                     actor: r.try_get("actor").map_err(store_err)?,
                     at: timestamp(r.try_get("at").map_err(store_err)?)?,
+                    outcome: r.try_get("outcome").map_err(store_err)?,
                 })
             })
             .collect()

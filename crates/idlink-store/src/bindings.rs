@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 use idlink_core::audit::AuditEntry;
-use idlink_core::bindings::{BindingRow, BindingStatus, BindingStore};
+use idlink_core::bindings::{Affected, BankEventKind, BindingRow, BindingStatus, BindingStore};
 use idlink_core::ports::StoreError;
 use idlink_domain::UserId;
 use jiff::Timestamp;
@@ -13,7 +13,8 @@ use crate::SqlStore;
 use crate::audit::append_in;
 use crate::rows::{micros, store_err, timestamp};
 
-const COLUMNS: &str = "id, user_id, bank, card_cipher, card_index, last4, status, bank_reference, luhn_warning, created_at, bound_at";
+const COLUMNS: &str = "id, user_id, bank, card_cipher, card_index, last4, status, bank_reference, luhn_warning, created_at, bound_at, \
+                       end_reason, suspended_reason, low_balance_alert_fen";
 
 fn binding(r: &AnyRow) -> Result<BindingRow, StoreError> {
     let user: String = r.try_get("user_id").map_err(store_err)?;
@@ -32,6 +33,9 @@ fn binding(r: &AnyRow) -> Result<BindingRow, StoreError> {
         luhn_warning: warning != 0,
         created_at: timestamp(r.try_get("created_at").map_err(store_err)?)?,
         bound_at: bound.map(timestamp).transpose()?,
+        end_reason: r.try_get("end_reason").map_err(store_err)?,
+        suspended_reason: r.try_get("suspended_reason").map_err(store_err)?,
+        low_balance_alert: r.try_get::<Option<i64>, _>("low_balance_alert_fen").map_err(store_err)?.map(idlink_domain::Fen),
     })
 }
 
@@ -40,7 +44,7 @@ impl BindingStore for SqlStore {
     async fn insert_binding(&self, b: &BindingRow, audit: &AuditEntry) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
         sqlx::query(sqlx::AssertSqlSafe(format!(
-            "INSERT INTO card_bindings ({COLUMNS}, ended_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, NULL, NULL)"
+            "INSERT INTO card_bindings ({COLUMNS}, ended_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, NULL, NULL, NULL, NULL, NULL)"
         )))
         .bind(&b.id)
         .bind(b.user_id.as_str())
@@ -106,7 +110,7 @@ impl BindingStore for SqlStore {
     async fn end_binding(&self, id: &str, user: &UserId, at: Timestamp, audit: &AuditEntry) -> Result<bool, StoreError> {
         let mut tx = self.begin().await?;
         let n =
-            sqlx::query("UPDATE card_bindings SET status = 'ended', ended_at = $1 WHERE id = $2 AND user_id = $3 AND status <> 'ended'")
+            sqlx::query("UPDATE card_bindings SET status = 'ended', ended_at = $1, end_reason = 'unbound' WHERE id = $2 AND user_id = $3 AND status <> 'ended'")
                 .bind(micros(at))
                 .bind(id)
                 .bind(user.as_str())
@@ -132,5 +136,91 @@ impl BindingStore for SqlStore {
         .await
         .map_err(store_err)?;
         Ok(u32::try_from(n).unwrap_or(u32::MAX))
+    }
+
+    async fn apply_bank_event(
+        &self,
+        bank: &str,
+        event_id: &str,
+        kind: BankEventKind,
+        card_index: &str,
+        at: Timestamp,
+        audit: &AuditEntry,
+    ) -> Result<Option<Vec<Affected>>, StoreError> {
+        let mut tx = self.begin().await?;
+        let seen: Option<i64> = sqlx::query_scalar("SELECT bindings FROM bank_events WHERE bank = $1 AND event_id = $2")
+            .bind(bank)
+            .bind(event_id)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(store_err)?;
+        if seen.is_some() {
+            return Ok(None);
+        }
+        let rows = sqlx::query(
+            "SELECT id, user_id, last4 FROM card_bindings WHERE card_index = $1 AND bank = $2 AND status <> 'ended' ORDER BY id",
+        )
+        .bind(card_index)
+        .bind(bank)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(store_err)?;
+        let mut affected = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let user: String = r.try_get("user_id").map_err(store_err)?;
+            affected.push(Affected {
+                binding_id: r.try_get("id").map_err(store_err)?,
+                user_id: UserId::parse(&user).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                last4: r.try_get("last4").map_err(store_err)?,
+            });
+        }
+        for a in &affected {
+            let q = match kind {
+                BankEventKind::CardLost => {
+                    sqlx::query("UPDATE card_bindings SET status = 'ended', ended_at = $1, end_reason = 'card_reported_lost' WHERE id = $2")
+                        .bind(micros(at))
+                }
+                BankEventKind::PasswordLocked => sqlx::query("UPDATE card_bindings SET suspended_reason = 'password_locked' WHERE id = $1"),
+                BankEventKind::PasswordReset => sqlx::query("UPDATE card_bindings SET suspended_reason = NULL WHERE id = $1"),
+            };
+            q.bind(&a.binding_id).execute(&mut *tx).await.map_err(store_err)?;
+            append_in(&mut tx, &audit.clone().subject(&a.user_id)).await?;
+        }
+        sqlx::query("INSERT INTO bank_events (bank, event_id, kind, card_index, received_at, bindings) VALUES ($1, $2, $3, $4, $5, $6)")
+            .bind(bank)
+            .bind(event_id)
+            .bind(kind.as_str())
+            .bind(card_index)
+            .bind(micros(at))
+            .bind(i64::try_from(affected.len()).unwrap_or(i64::MAX))
+            .execute(&mut *tx)
+            .await
+            .map_err(store_err)?;
+        tx.commit().await.map_err(store_err)?;
+        Ok(Some(affected))
+    }
+
+    async fn set_low_balance_alert(
+        &self,
+        id: &str,
+        user: &UserId,
+        threshold: Option<idlink_domain::Fen>,
+        audit: &AuditEntry,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.begin().await?;
+        let n = sqlx::query("UPDATE card_bindings SET low_balance_alert_fen = $1 WHERE id = $2 AND user_id = $3 AND status = 'active'")
+            .bind(threshold.map(|t| t.0))
+            .bind(id)
+            .bind(user.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(store_err)?
+            .rows_affected();
+        if n != 1 {
+            return Ok(false);
+        }
+        append_in(&mut tx, audit).await?;
+        tx.commit().await.map_err(store_err)?;
+        Ok(true)
     }
 }

@@ -240,11 +240,13 @@ pub struct Sandbox {
     /// Start the sandbox institutions inside `idlink serve`.
     pub enabled: bool,
     pub listen: SocketAddr,
+    /// The banks' direct channel (HTTPS, mutual TLS).
+    pub direct_listen: SocketAddr,
 }
 
 impl Default for Sandbox {
     fn default() -> Self {
-        Self { enabled: true, listen: SocketAddr::from(([127, 0, 0, 1], 8081)) }
+        Self { enabled: true, listen: SocketAddr::from(([127, 0, 0, 1], 8081)), direct_listen: SocketAddr::from(([127, 0, 0, 1], 8444)) }
     }
 }
 
@@ -259,6 +261,12 @@ pub struct Connectors {
     pub registry_url: String,
     /// Base URL of the card switch; empty means the sandbox.
     pub switch_url: String,
+    /// Base URL (https) of the banks' direct channel; empty means the sandbox's.
+    pub direct_url: String,
+    /// Certificates and signing keys of the direct channel (`ca.pem`,
+    /// `idlink-client.pem`, `idlink-signing.seed`, `bank-signing.pub`);
+    /// empty means `<data_dir>/sandbox-pki`, which the sandbox fills at first start.
+    pub direct_pki_dir: Option<PathBuf>,
     pub timeout_ms: u64,
     /// Extra attempts for idempotent calls.
     pub retries: u32,
@@ -275,6 +283,8 @@ impl Default for Connectors {
             face_url: String::new(),
             registry_url: String::new(),
             switch_url: String::new(),
+            direct_url: String::new(),
+            direct_pki_dir: None,
             timeout_ms: 5000,
             retries: 2,
             breaker_failures: 5,
@@ -426,6 +436,10 @@ impl Config {
             return Ok(format!("sqlite://{}?mode=rwc", self.server.data_dir.join("idlink.db").display()));
         }
         Ok(self.database.url.clone())
+    }
+
+    pub fn direct_pki_dir(&self) -> PathBuf {
+        self.connectors.direct_pki_dir.clone().unwrap_or_else(|| self.server.data_dir.join("sandbox-pki"))
     }
 
     pub fn master_key_file(&self) -> PathBuf {

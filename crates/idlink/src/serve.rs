@@ -6,13 +6,14 @@ use crate::config::{CipherChoice, Config};
 use crate::keyfile;
 use anyhow::{Context, Result};
 use idlink_api::{AppState, HttpLimits};
+use idlink_connectors::bank::{BalanceAnswer, BankApi, CardCheck as SwitchCheck, FourElements};
+use idlink_connectors::channels::{BankChannels, channel_name};
 use idlink_connectors::face::FaceOutcome;
 use idlink_connectors::face::FaceProvider;
 use idlink_connectors::registry::{IdentityRegistry, RegistryVerdict};
 use idlink_connectors::sms::Delivery;
 use idlink_connectors::sms::SmsGateway;
-use idlink_connectors::switch::{CardCheck as SwitchCheck, CardSwitch, FourElements};
-use idlink_connectors::{CallError, Executor, ExecutorPolicy};
+use idlink_connectors::{CallError, Executor, ExecutorPolicy, Signing, Target, TlsIdentity};
 use idlink_core::Clock;
 use idlink_core::auth::{CodeSender, SendError};
 use idlink_core::face::{FaceResult, FaceUnavailable, FaceVerifier};
@@ -20,6 +21,7 @@ use idlink_core::identity::{CardCheck, CardResult, RegistryCheck, RegistryResult
 use idlink_core::vault::Vault;
 use idlink_crypto::{Algorithm, MasterKey, MasterKeyring, Random};
 use idlink_domain::card::CardNumber;
+use idlink_domain::roster::{Channel, Roster};
 use idlink_domain::{IdNumber, PersonName, PhoneNumber};
 use idlink_store::{SqlStore, StoreOptions};
 use std::net::SocketAddr;
@@ -115,17 +117,63 @@ pub struct Institutions {
     pub sms: SmsGateway,
     pub face: FaceProvider,
     pub registry: IdentityRegistry,
-    pub switch: CardSwitch,
+    /// Every bank through the card switch and, where configured, its direct channel.
+    pub banks: BankChannels,
+    pub roster: Arc<Roster>,
+}
+
+impl Institutions {
+    /// The bank that issued a card, and the channel the roster configures for it.
+    fn route(&self, card: &CardNumber) -> (String, Channel) {
+        let bank = card.bank().to_owned();
+        let channel = self.roster.bank(&bank).map_or(Channel::CardSwitch, |b| b.channel);
+        (bank, channel)
+    }
+}
+
+/// Where the sandbox's direct bank channel listens, when it runs.
+#[derive(Debug, Clone, Copy)]
+pub struct SandboxAddrs {
+    pub http: SocketAddr,
+    pub direct: SocketAddr,
+}
+
+/// The direct channel's client: mutual TLS with the certificates in
+/// `connectors.direct_pki_dir`, every message signed. None when there is no
+/// URL (and no sandbox) or no certificates: then every bank goes through the switch.
+fn direct_target(config: &Config, sandbox: Option<SandboxAddrs>) -> Result<Option<Target>> {
+    use idlink_sandbox::pki;
+    let url = match (&config.connectors.direct_url, sandbox) {
+        (u, _) if !u.is_empty() => u.clone(),
+        (_, Some(s)) => format!("https://localhost:{}", s.direct.port()),
+        (_, None) => return Ok(None),
+    };
+    let dir = config.direct_pki_dir();
+    if !dir.join(pki::IDLINK_CLIENT).exists() {
+        tracing::warn!(dir = %dir.display(), "no direct-channel certificates: every bank goes through the card switch");
+        return Ok(None);
+    }
+    let ctx = |what: &str| format!("connectors.direct_pki_dir ({}): {what}", dir.display());
+    let identity = TlsIdentity {
+        client_cert_and_key_pem: pki::read(&dir, pki::IDLINK_CLIENT).with_context(|| ctx("client certificate"))?.into_bytes(),
+        server_ca_pem: pki::read(&dir, pki::CA).with_context(|| ctx("CA"))?.into_bytes(),
+    };
+    let signing = Signing {
+        signer: pki::read_signer(&dir, pki::IDLINK_SEED).with_context(|| ctx("signing key"))?,
+        peer_public_hex: pki::bank_public_hex(&dir).with_context(|| ctx("bank public key"))?,
+    };
+    let target = Target::with_mutual_tls("direct", "direct", &url, &identity).map_err(|e| anyhow::anyhow!("connectors.direct_url: {e}"))?;
+    Ok(Some(target.signed(signing)))
 }
 
 /// Builds the clients from `connectors.*`; an empty URL means the sandbox.
-pub fn institutions(config: &Config, sandbox: Option<SocketAddr>, clock: Arc<dyn Clock>) -> Result<Institutions> {
+pub fn institutions(config: &Config, sandbox: Option<SandboxAddrs>, clock: Arc<dyn Clock>) -> Result<Institutions> {
     let c = &config.connectors;
     let url = |configured: &str, key: &str| -> Result<String> {
         if !configured.is_empty() {
             return Ok(configured.to_owned());
         }
-        sandbox.map(|a| format!("http://{a}")).ok_or_else(|| {
+        sandbox.map(|a| format!("http://{}", a.http)).ok_or_else(|| {
             anyhow::anyhow!("configuration key `connectors.{key}` is empty and the sandbox is disabled; set the institution's URL")
         })
     };
@@ -135,13 +183,18 @@ pub fn institutions(config: &Config, sandbox: Option<SocketAddr>, clock: Arc<dyn
         breaker_failures: c.breaker_failures,
         breaker_open_for: jiff::SignedDuration::from_secs(i64::try_from(c.breaker_open_secs).unwrap_or(i64::MAX)),
     };
+    let roster = Arc::new(Roster::bundled().map_err(|e| anyhow::anyhow!("the bank roster: {e}"))?);
+    let switch = BankApi::card_switch(&url(&c.switch_url, "switch_url")?).map_err(|e| anyhow::anyhow!("connectors.switch_url: {e}"))?;
+    let direct = direct_target(config, sandbox)?;
+    let banks = BankChannels::new(switch, direct.as_ref(), roster.banks.iter().map(|b| b.code.as_str()));
     Ok(Institutions {
         executor: Executor::new(policy, clock),
         sms: SmsGateway::new(&url(&c.sms_url, "sms_url")?).map_err(|e| anyhow::anyhow!("connectors.sms_url: {e}"))?,
         face: FaceProvider::new(&url(&c.face_url, "face_url")?).map_err(|e| anyhow::anyhow!("connectors.face_url: {e}"))?,
         registry: IdentityRegistry::new(&url(&c.registry_url, "registry_url")?)
             .map_err(|e| anyhow::anyhow!("connectors.registry_url: {e}"))?,
-        switch: CardSwitch::new(&url(&c.switch_url, "switch_url")?).map_err(|e| anyhow::anyhow!("connectors.switch_url: {e}"))?,
+        banks,
+        roster,
     })
 }
 
@@ -164,6 +217,18 @@ impl CodeSender for SmsCodes {
                 tracing::warn!(error = %e, "SMS gateway call failed");
                 Err(SendError::Unavailable { retry_after_secs: 5 })
             }
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl idlink_core::bindings::Notifier for SmsCodes {
+    async fn notify(&self, to: &PhoneNumber, template: &str, params: &[(&str, &str)], client_ref: &str) {
+        let params = params.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        match self.0.sms.send(&self.0.executor, to, template, &params, client_ref).await {
+            Ok(Delivery::Accepted { .. } | Delivery::Pending { .. }) => {}
+            Ok(Delivery::Rejected { .. }) => tracing::warn!(template, "a notification SMS was rejected"),
+            Err(e) => tracing::warn!(template, error = %e, "a notification SMS could not be sent"),
         }
     }
 }
@@ -201,11 +266,7 @@ impl RegistryCheck for RegistryChecks {
             Ok(RegistryVerdict::NotFound) => Ok(RegistryResult::NotFound),
             Ok(RegistryVerdict::PhoneMismatch) => Ok(RegistryResult::PhoneMismatch),
             Ok(RegistryVerdict::Pending { .. }) => Ok(RegistryResult::Pending),
-            Err(CallError::Maintenance { retry_after_secs, .. }) => Err(RegistryUnavailable { retry_after_secs }),
-            Err(e) => {
-                tracing::warn!(error = %e, "identity registry call failed");
-                Err(RegistryUnavailable { retry_after_secs: 5 })
-            }
+            Err(e) => Err(unavailable(e)),
         }
     }
 }
@@ -223,30 +284,34 @@ impl CardCheck for CardChecks {
         phone: &PhoneNumber,
     ) -> Result<CardResult, RegistryUnavailable> {
         let req = FourElements { card_number: card.reveal(), name: name.reveal(), id_number: id.reveal(), phone: phone.reveal() };
-        match self.0.switch.four_elements(&self.0.executor, &req).await {
+        let (bank, channel) = self.0.route(card);
+        let exec = &self.0.executor;
+        match self.0.banks.call(&bank, channel, |api| api.four_elements(exec, &req)).await.map(|(r, _)| r) {
             Ok(SwitchCheck::Match) => Ok(CardResult::Match),
             Ok(SwitchCheck::HolderMismatch) => Ok(CardResult::HolderMismatch),
             Ok(SwitchCheck::PhoneMismatch) => Ok(CardResult::PhoneMismatch),
             Ok(SwitchCheck::CardLost) => Ok(CardResult::Lost),
             Ok(SwitchCheck::Pending { .. }) => Ok(CardResult::Pending),
-            Err(CallError::Maintenance { retry_after_secs, .. }) => Err(RegistryUnavailable { retry_after_secs }),
-            Err(e) => {
-                tracing::warn!(error = %e, "card switch call failed");
-                Err(RegistryUnavailable { retry_after_secs: 5 })
-            }
+            Err(e) => Err(unavailable(e)),
         }
     }
 }
 
-/// The bank side of card binding, through the card switch.
+/// The bank side of card binding, through the bank's channel.
 struct BankCodes(Arc<Institutions>);
 
-fn switch_unavailable(e: CallError) -> RegistryUnavailable {
+/// A failed call as "unavailable": with the institution's own Retry-After and
+/// expected end for an announced maintenance, else the circuit's wait or 5 s.
+fn unavailable(e: CallError) -> RegistryUnavailable {
     match e {
-        CallError::Maintenance { retry_after_secs, .. } => RegistryUnavailable { retry_after_secs },
+        CallError::Maintenance { retry_after_secs, expected_end, .. } => RegistryUnavailable { retry_after_secs, expected_end },
+        CallError::CircuitOpen { until, .. } => RegistryUnavailable {
+            retry_after_secs: u64::try_from(until.duration_since(jiff::Timestamp::now()).as_secs()).unwrap_or(1).max(1),
+            expected_end: None,
+        },
         other => {
-            tracing::warn!(error = %other, "card switch call failed");
-            RegistryUnavailable { retry_after_secs: 5 }
+            tracing::warn!(error = %other, "bank call failed on every channel");
+            RegistryUnavailable { retry_after_secs: 5, expected_end: None }
         }
     }
 }
@@ -259,32 +324,51 @@ impl idlink_core::bindings::BankChannel for BankCodes {
         phone: &PhoneNumber,
         client_ref: &str,
     ) -> Result<idlink_core::bindings::BankCode, RegistryUnavailable> {
-        use idlink_connectors::switch::BankSms;
+        use idlink_connectors::bank::BankSms;
         use idlink_core::bindings::BankCode;
-        match self.0.switch.send_code(&self.0.executor, card.reveal(), phone.reveal(), client_ref).await.map_err(switch_unavailable)? {
+        let (bank, channel) = self.0.route(card);
+        let exec = &self.0.executor;
+        let (answer, _) = self
+            .0
+            .banks
+            .call(&bank, channel, |api| api.send_code(exec, card.reveal(), phone.reveal(), client_ref))
+            .await
+            .map_err(unavailable)?;
+        match answer {
             BankSms::Sent { reference } => Ok(BankCode::Sent { reference }),
             BankSms::PhoneMismatch => Ok(BankCode::PhoneMismatch),
             BankSms::Pending { status } => {
                 tracing::warn!(%status, "undocumented answer to a binding code request");
-                Err(RegistryUnavailable { retry_after_secs: 5 })
+                Err(RegistryUnavailable { retry_after_secs: 5, expected_end: None })
             }
         }
     }
 
     async fn verify_code(&self, reference: &str, card: &CardNumber, code: &str) -> Result<bool, RegistryUnavailable> {
-        self.0.switch.verify_code(&self.0.executor, reference, card.reveal(), code).await.map_err(switch_unavailable)
+        let (bank, channel) = self.0.route(card);
+        let exec = &self.0.executor;
+        let (ok, _) =
+            self.0.banks.call(&bank, channel, |api| api.verify_code(exec, reference, card.reveal(), code)).await.map_err(unavailable)?;
+        Ok(ok)
     }
 }
 
-/// Balances through the card switch.
+/// Balances through the bank's configured channel, failing over to the other.
 struct Balances(Arc<Institutions>);
 
 #[async_trait::async_trait]
 impl idlink_core::balance::BalanceBank for Balances {
-    /// Through the card switch for every bank until the direct channels exist.
-    async fn balance(&self, grant: &idlink_core::balance::BalanceGrant) -> Result<(idlink_domain::Fen, &'static str), RegistryUnavailable> {
-        let fen = self.0.switch.balance(&self.0.executor, grant.card().reveal()).await.map_err(switch_unavailable)?;
-        Ok((idlink_domain::Fen(fen), "card_switch"))
+    async fn balance(&self, grant: &idlink_core::balance::BalanceGrant) -> Result<idlink_core::balance::BankBalance, RegistryUnavailable> {
+        use idlink_core::balance::BankBalance;
+        let bank = grant.bank();
+        let exec = &self.0.executor;
+        let card = grant.card().reveal();
+        let (answer, via) = self.0.banks.call(&bank.code, bank.channel, |api| api.balance(exec, card)).await.map_err(unavailable)?;
+        Ok(match answer {
+            BalanceAnswer::Balance(fen) => BankBalance::Balance { fen: idlink_domain::Fen(fen), channel: channel_name(via) },
+            BalanceAnswer::CardLost => BankBalance::CardLost,
+            BalanceAnswer::PasswordLocked => BankBalance::PasswordLocked,
+        })
     }
 }
 
@@ -292,6 +376,9 @@ impl idlink_core::balance::BalanceBank for Balances {
 pub struct Running {
     pub api_addr: SocketAddr,
     pub sandbox_addr: Option<SocketAddr>,
+    /// The sandbox banks' direct channel (HTTPS, mutual TLS).
+    pub sandbox_direct_addr: Option<SocketAddr>,
+    pub sandbox: Option<Arc<idlink_sandbox::Sandbox>>,
     pub store: SqlStore,
     pub institutions: Arc<Institutions>,
     stop: watch::Sender<bool>,
@@ -329,24 +416,19 @@ pub async fn start(config: &Config, rt: Runtime) -> Result<Running> {
     let (stop, stop_rx) = watch::channel(false);
     let mut tasks = Vec::new();
 
-    let sandbox_addr = if config.sandbox.enabled {
-        let listener = tokio::net::TcpListener::bind(config.sandbox.listen)
-            .await
-            .with_context(|| format!("cannot listen on {} for the sandbox (configuration key `sandbox.listen`)", config.sandbox.listen))?;
-        let addr = listener.local_addr()?;
-        let sandbox = idlink_sandbox::Sandbox::new();
-        let shutdown = stopped(stop_rx.clone());
-        tasks.push(tokio::spawn(async move {
-            if let Err(e) = idlink_sandbox::serve(listener, sandbox, shutdown).await {
-                tracing::error!(error = %e, "sandbox server failed");
+    let sandbox = if config.sandbox.enabled { Some(start_sandbox(config, &rt, &stop_rx, &mut tasks).await?) } else { None };
+    let addrs = sandbox.as_ref().map(|(addrs, _)| *addrs);
+    let institutions = Arc::new(institutions(config, addrs, rt.clock.clone())?);
+    let bank_callback_key = {
+        let dir = config.direct_pki_dir();
+        match idlink_sandbox::pki::bank_public_hex(&dir) {
+            Ok(k) => Some(k),
+            Err(e) => {
+                tracing::warn!(error = %e, "no bank public key: bank callbacks will be refused");
+                None
             }
-        }));
-        Some(addr)
-    } else {
-        None
+        }
     };
-
-    let institutions = Arc::new(institutions(config, sandbox_addr, rt.clock.clone())?);
     let state = AppState {
         store: Arc::new(store.clone()),
         vault: vault.clone(),
@@ -362,7 +444,9 @@ pub async fn start(config: &Config, rt: Runtime) -> Result<Running> {
         cards: Arc::new(CardChecks(institutions.clone())),
         bank: Arc::new(BankCodes(institutions.clone())),
         balances_bank: Arc::new(Balances(institutions.clone())),
-        roster: Arc::new(idlink_domain::roster::Roster::bundled().map_err(|e| anyhow::anyhow!("the bank roster: {e}"))?),
+        notifier: Arc::new(SmsCodes(institutions.clone())),
+        bank_callback_key,
+        roster: institutions.roster.clone(),
         agreement_validity: jiff::SignedDuration::from_hours(24 * 365),
         change_policy: config.identity.policy(),
         risk_policy: idlink_domain::risk::RiskPolicy {
@@ -387,6 +471,10 @@ pub async fn start(config: &Config, rt: Runtime) -> Result<Running> {
         .await
         .with_context(|| format!("cannot listen on {} (configuration key `server.listen`, flag --listen)", config.server.listen))?;
     let api_addr = listener.local_addr()?;
+    if let Some((_, sb)) = &sandbox {
+        // The sandbox banks send their callbacks here.
+        sb.set_callback_url(format!("http://{api_addr}"));
+    }
     let app = idlink_api::app(state);
     let shutdown = stopped(stop_rx.clone());
     tasks.push(tokio::spawn(async move {
@@ -407,7 +495,57 @@ pub async fn start(config: &Config, rt: Runtime) -> Result<Running> {
         stop_rx,
     )));
 
-    Ok(Running { api_addr, sandbox_addr, store, institutions, stop, tasks, grace: Duration::from_secs(config.server.shutdown_grace_secs) })
+    Ok(Running {
+        api_addr,
+        sandbox_addr: addrs.map(|a| a.http),
+        sandbox_direct_addr: addrs.map(|a| a.direct),
+        sandbox: sandbox.map(|(_, s)| s),
+        store,
+        institutions,
+        stop,
+        tasks,
+        grace: Duration::from_secs(config.server.shutdown_grace_secs),
+    })
+}
+
+/// Starts the sandbox institutions: plain HTTP, and the banks' direct channel
+/// over mutual TLS with certificates generated at first start.
+async fn start_sandbox(
+    config: &Config,
+    rt: &Runtime,
+    stop_rx: &watch::Receiver<bool>,
+    tasks: &mut Vec<JoinHandle<()>>,
+) -> Result<(SandboxAddrs, Arc<idlink_sandbox::Sandbox>)> {
+    let dir = config.direct_pki_dir();
+    if idlink_sandbox::pki::ensure(&dir, rt.rng.as_ref()).context("the sandbox's direct-channel certificates")? {
+        tracing::info!(dir = %dir.display(), "generated the sandbox banks' CA, certificates and signing keys");
+    }
+    let keys = idlink_sandbox::pki::bank_side(&dir).context("the sandbox's direct-channel certificates")?;
+    let sandbox = idlink_sandbox::Sandbox::with_bank_side(keys);
+    let listener = tokio::net::TcpListener::bind(config.sandbox.listen)
+        .await
+        .with_context(|| format!("cannot listen on {} for the sandbox (configuration key `sandbox.listen`)", config.sandbox.listen))?;
+    let http = listener.local_addr()?;
+    let direct_listener = std::net::TcpListener::bind(config.sandbox.direct_listen).with_context(|| {
+        format!(
+            "cannot listen on {} for the sandbox banks' direct channel (configuration key `sandbox.direct_listen`)",
+            config.sandbox.direct_listen
+        )
+    })?;
+    let direct = direct_listener.local_addr()?;
+    let (sb, shutdown) = (sandbox.clone(), stopped(stop_rx.clone()));
+    tasks.push(tokio::spawn(async move {
+        if let Err(e) = idlink_sandbox::serve(listener, sb, shutdown).await {
+            tracing::error!(error = %e, "sandbox server failed");
+        }
+    }));
+    let (sb, shutdown) = (sandbox.clone(), stopped(stop_rx.clone()));
+    tasks.push(tokio::spawn(async move {
+        if let Err(e) = idlink_sandbox::direct::serve(direct_listener, sb, shutdown).await {
+            tracing::error!(error = %e, "sandbox direct bank channel failed");
+        }
+    }));
+    Ok((SandboxAddrs { http, direct }, sandbox))
 }
 
 /// Re-reads the keyring file every 10 s, so a rotation done by

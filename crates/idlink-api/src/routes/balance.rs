@@ -5,7 +5,6 @@ use crate::extract::{Fields, JsonObject};
 use crate::middleware::UserSession;
 use crate::problem::Problem;
 use crate::routes::cards::binding_problem;
-use crate::routes::identity::identity_problem;
 use crate::routes::security::STEP_UP_HEADER;
 use crate::state::AppState;
 use axum::extract::{Path, State};
@@ -25,7 +24,15 @@ fn balance_problem(e: BalanceError) -> Problem {
         BalanceError::AgreementRequired => Problem::new("agreement_required"),
         BalanceError::StepUpRequired => Problem::new("step_up_required"),
         BalanceError::Closed => Problem::new("balance_not_disclosed"),
-        BalanceError::Bank(u) => identity_problem(u.into()),
+        BalanceError::Suspended => Problem::new("balance_query_suspended"),
+        BalanceError::CardLost => Problem::new("card_reported_lost"),
+        BalanceError::Bank(u) => {
+            let when = u.expected_end.map(|t| format!(" The bank expects to be back at {t}.")).unwrap_or_default();
+            Problem::new("bank_unavailable")
+                .detail(format!("The bank is temporarily unavailable on every channel. Retry in {} s.{when}", u.retry_after_secs))
+                .expected_end(u.expected_end)
+                .retry_after(u.retry_after_secs)
+        }
         BalanceError::Binding(e) => binding_problem(e),
     }
 }
@@ -62,6 +69,8 @@ pub struct AgreementView {
     pub id: String,
     pub document_version: String,
     pub valid_until: String,
+    /// The agreement this one renewed (signing while one is in force renews it).
+    pub renews: Option<String>,
 }
 
 /// Body of `POST /v1/me/cards/{binding_id}/agreements`.
@@ -75,6 +84,7 @@ pub struct SignAgreement {
 }
 
 /// Signs the bank's electronic agreement with risk notice for a card (authorisation tier 4).
+/// Signing while an agreement is in force renews it: a new validity period, the old one replaced.
 #[utoipa::path(post, path = "/v1/me/cards/{binding_id}/agreements", tag = "cards",
     request_body = SignAgreement,
     params(("binding_id" = String, Path, description = "The bound card."), ("Idlink-Session" = String, Header, description = "The user's session token.")),
@@ -98,7 +108,7 @@ pub async fn sign_agreement(
     let a = state.balances().sign_agreement(&session.0, request_id.as_deref(), &id, version, hash).await.map_err(balance_problem)?;
     Ok((
         StatusCode::CREATED,
-        Json(AgreementView { id: a.id, document_version: a.document_version, valid_until: a.valid_until.to_string() }),
+        Json(AgreementView { id: a.id, document_version: a.document_version, valid_until: a.valid_until.to_string(), renews: a.renews }),
     )
         .into_response())
 }
@@ -115,6 +125,8 @@ pub struct Balance {
     /// The instant the figure describes (snapshot time for daily and weekly banks).
     pub as_of: String,
     pub next_refresh_at: String,
+    /// The disclosed figure is below the card's low-balance alert threshold (an SMS was sent too).
+    pub low_balance_alert: bool,
 }
 
 /// Queries a bound card's balance. Needs all four tiers: the binding, the switch on,
@@ -151,6 +163,7 @@ pub async fn query(
         range_high_fen: high,
         as_of: a.as_of.to_string(),
         next_refresh_at: a.next_refresh_at.to_string(),
+        low_balance_alert: a.low_balance_alert,
     }))
 }
 
@@ -163,6 +176,8 @@ pub struct QueryEntry {
     /// Who asked.
     pub actor: String,
     pub at: String,
+    /// `disclosed`.
+    pub outcome: String,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -188,6 +203,7 @@ pub async fn history(State(state): State<AppState>, session: UserSession) -> Res
                 precision: q.precision,
                 actor: q.actor,
                 at: q.at.to_string(),
+                outcome: q.outcome,
             })
             .collect(),
     }))
@@ -204,6 +220,10 @@ pub struct Tiers {
     /// Tier 4: whether the bank requires an agreement, and the one in force (revoke: DELETE …/agreements).
     pub agreement_required: bool,
     pub agreement: Option<AgreementView>,
+    /// `password_locked` while the bank suspends queries on the card (lifted when the bank reports a reset).
+    pub suspended_reason: Option<String>,
+    /// The card's low-balance alert threshold, in fen.
+    pub low_balance_alert_fen: Option<i64>,
 }
 
 /// Every authorisation tier of a card (BK3).
@@ -222,7 +242,10 @@ pub async fn tiers(State(state): State<AppState>, session: UserSession, Path(id)
             id: a.id,
             document_version: a.document_version,
             valid_until: a.valid_until.to_string(),
+            renews: a.renews,
         }),
+        suspended_reason: t.suspended_reason,
+        low_balance_alert_fen: t.low_balance_alert.map(|f| f.0),
     }))
 }
 
@@ -238,5 +261,59 @@ pub async fn revoke_agreement(
     Path(id): Path<String>,
 ) -> Result<StatusCode, Problem> {
     state.balances().revoke_agreement(&session.0, request_id.as_deref(), &id).await.map_err(balance_problem)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Body of `PUT /v1/me/cards/{binding_id}/low-balance-alert`.
+#[derive(Debug, ToSchema)]
+#[allow(dead_code)]
+pub struct LowBalanceAlert {
+    /// Alert when a queried balance (as disclosed) is below this many fen; `null` turns the alert off.
+    threshold_fen: Option<i64>,
+}
+
+/// Sets the card's low-balance alert (BK6): a query whose disclosed balance is
+/// below the threshold says so and sends the user an SMS. For range banks the
+/// whole range must be below, so the alert never reveals more than the range.
+#[utoipa::path(put, path = "/v1/me/cards/{binding_id}/low-balance-alert", tag = "cards",
+    request_body = LowBalanceAlert,
+    params(("binding_id" = String, Path, description = "The bound card."), ("Idlink-Session" = String, Header, description = "The user's session token.")),
+    responses((status = 204, description = "Set."), (status = "4XX", body = Problem, content_type = "application/problem+json")),
+    security(("api_key" = [])))]
+pub async fn low_balance_alert(
+    State(state): State<AppState>,
+    request_id: Option<Extension<RequestId>>,
+    session: UserSession,
+    Path(id): Path<String>,
+    body: JsonObject,
+) -> Result<StatusCode, Problem> {
+    if let Some(k) = body.0.keys().find(|k| *k != "threshold_fen") {
+        return Err(Problem::validation(vec![crate::problem::FieldError::new(
+            format!("/{k}"),
+            "unknown_field",
+            "Only `threshold_fen` is accepted here.",
+        )]));
+    }
+    let threshold = match body.0.get("threshold_fen") {
+        Some(serde_json::Value::Null) => None,
+        Some(v) => match v.as_i64() {
+            Some(n) if (1..=100_000_000_000).contains(&n) => Some(idlink_domain::Fen(n)),
+            _ => {
+                return Err(Problem::validation(vec![crate::problem::FieldError::new(
+                    "/threshold_fen",
+                    "invalid_threshold",
+                    "`threshold_fen` is a whole number of fen from 1 to 100000000000, or null to turn the alert off.",
+                )]));
+            }
+        },
+        None => {
+            return Err(Problem::validation(vec![crate::problem::FieldError::new(
+                "/threshold_fen",
+                "required",
+                "`threshold_fen` is required (null turns the alert off).",
+            )]));
+        }
+    };
+    state.bindings().set_low_balance_alert(&session.0, request_id.as_deref(), &id, threshold).await.map_err(binding_problem)?;
     Ok(StatusCode::NO_CONTENT)
 }

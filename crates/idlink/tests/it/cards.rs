@@ -5,15 +5,15 @@ use crate::{Server, expect_problem, servers};
 use reqwest::Method;
 use serde_json::{Value, json};
 
-async fn session(s: &Server, phone: &str) -> String {
+pub(crate) async fn session(s: &Server, phone: &str) -> String {
     crate::login::login_ok(s, phone, "d").await["session_token"].as_str().unwrap_or("").to_owned()
 }
 
-fn call(s: &Server, method: Method, path: &str, token: &str) -> reqwest::RequestBuilder {
+pub(crate) fn call(s: &Server, method: Method, path: &str, token: &str) -> reqwest::RequestBuilder {
     s.authed(method, path).header("idlink-session", token)
 }
 
-async fn bind(s: &Server, token: &str, card: &str, phone: &str) -> reqwest::Response {
+pub(crate) async fn bind(s: &Server, token: &str, card: &str, phone: &str) -> reqwest::Response {
     call(s, Method::POST, "/v1/me/cards", token)
         .json(&json!({"card_number": card, "reserved_phone": phone}))
         .send()
@@ -21,7 +21,7 @@ async fn bind(s: &Server, token: &str, card: &str, phone: &str) -> reqwest::Resp
         .unwrap_or_else(|e| panic!("{e}"))
 }
 
-async fn confirm(s: &Server, token: &str, id: &str, code: &str) -> reqwest::Response {
+pub(crate) async fn confirm(s: &Server, token: &str, id: &str, code: &str) -> reqwest::Response {
     call(s, Method::POST, &format!("/v1/me/cards/{id}/confirm"), token)
         .json(&json!({"code": code}))
         .send()
@@ -116,7 +116,7 @@ async fn the_same_card_on_two_accounts_is_a_risk_signal() {
 }
 
 /// Binds the first sandbox test card of `bank` for its holder; returns (session, binding id, card's balance in fen).
-async fn bound_card(s: &Server, bank: &str) -> (String, String, i64) {
+pub(crate) async fn bound_card(s: &Server, bank: &str) -> (String, String, i64) {
     let banks: Value =
         reqwest::get(format!("{}/sandbox/v1/banks", s.sandbox)).await.unwrap_or_else(|e| panic!("{e}")).json().await.unwrap_or_default();
     let b = banks["banks"].as_array().and_then(|b| b.iter().find(|b| b["code"] == bank)).cloned().unwrap_or_default();
@@ -155,7 +155,7 @@ async fn bound_card(s: &Server, bank: &str) -> (String, String, i64) {
     (token, id, card["balance"].as_i64().unwrap_or(-1))
 }
 
-async fn step_up(s: &Server, token: &str, binding: &str) -> String {
+pub(crate) async fn step_up(s: &Server, token: &str, binding: &str) -> String {
     let res = call(s, Method::POST, "/v1/me/payment-password/verify", token)
         .json(&json!({"password": "135790", "operation": "balance.query", "resource": binding}))
         .send()
@@ -165,7 +165,7 @@ async fn step_up(s: &Server, token: &str, binding: &str) -> String {
     v["step_up_token"].as_str().unwrap_or("").to_owned()
 }
 
-async fn balance(s: &Server, token: &str, binding: &str, step_up: Option<&str>) -> reqwest::Response {
+pub(crate) async fn balance(s: &Server, token: &str, binding: &str, step_up: Option<&str>) -> reqwest::Response {
     let mut r = call(s, Method::POST, &format!("/v1/me/cards/{binding}/balance"), token);
     if let Some(t) = step_up {
         r = r.header("idlink-step-up", t);
@@ -173,7 +173,7 @@ async fn balance(s: &Server, token: &str, binding: &str, step_up: Option<&str>) 
     r.send().await.unwrap_or_else(|e| panic!("{e}"))
 }
 
-async fn switch(s: &Server, token: &str, enabled: bool) {
+pub(crate) async fn switch(s: &Server, token: &str, enabled: bool) {
     let res = call(s, Method::PUT, "/v1/me/features/balance-query", token).json(&json!({"enabled": enabled})).send().await;
     assert_eq!(res.map(|r| r.status().as_u16()).unwrap_or(0), 204);
 }
@@ -225,7 +225,7 @@ async fn a_balance_query_passes_four_tiers_and_shows_what_the_bank_allows() {
             .unwrap_or_default();
         let banks: Vec<&str> = h["queries"].as_array().map(|q| q.iter().filter_map(|e| e["bank"].as_str()).collect()).unwrap_or_default();
         assert!(banks.contains(&"ICBC"), "{h}");
-        assert_eq!(h["queries"][0]["channel"], "card_switch");
+        assert_eq!(h["queries"][0]["channel"], "direct", "ICBC is reached directly");
     }
 }
 

@@ -4,6 +4,7 @@
 
 #![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
 
+mod banks;
 mod cards;
 mod cli;
 mod docs;
@@ -91,6 +92,7 @@ pub async fn start_full(db: TestDb, extra: &[(&str, &str)], rt: Runtime) -> Serv
         ("IDLINK__SERVER__LISTEN".to_owned(), "127.0.0.1:0".to_owned()),
         ("IDLINK__SERVER__DATA_DIR".to_owned(), data_dir.display().to_string()),
         ("IDLINK__SANDBOX__LISTEN".to_owned(), "127.0.0.1:0".to_owned()),
+        ("IDLINK__SANDBOX__DIRECT_LISTEN".to_owned(), "127.0.0.1:0".to_owned()),
         ("IDLINK__DATABASE__URL".to_owned(), db.url.clone()),
         ("IDLINK__SERVER__BODY_LIMIT_BYTES".to_owned(), "4096".to_owned()),
         ("IDLINK__SERVER__SHUTDOWN_GRACE_SECS".to_owned(), "10".to_owned()),

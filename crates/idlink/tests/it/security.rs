@@ -2,7 +2,7 @@
 
 use crate::login::{challenge, login, login_body, me};
 use crate::{Server, databases, expect_problem, start_on_db};
-use idlink_crypto::signing::CheckpointSigner as Ed25519;
+use idlink_crypto::signing::Ed25519Signer as Ed25519;
 use reqwest::Method;
 use serde_json::{Value, json};
 

@@ -1,8 +1,17 @@
-//! The card switch (idlink → switch → bank): the four-element card check.
+//! A bank's card operations, through either channel (SPEC BK2): the card
+//! switch (idlink → switch → bank, `{switch}/switch/v1/…`) or the bank's
+//! direct channel (`{direct}/banks/{code}/v1/…`, mutual TLS with signed
+//! messages, see [`crate::executor::Signing`]). Both speak the same bodies:
 //!
-//! Wire protocol: `POST /switch/v1/card-verifications {"card_number",
-//! "name", "id_number", "phone"}` → `{"verification_id", "result": "match" |
-//! "holder_mismatch" | "phone_mismatch" | "card_lost"}`.
+//! - `POST …/card-verifications {"card_number", "name", "id_number", "phone"}`
+//!   → `{"verification_id", "result": "match" | "holder_mismatch" |
+//!   "phone_mismatch" | "card_lost"}`;
+//! - `POST …/sms-codes {"card_number", "phone", "client_ref"}` →
+//!   `{"result": "sent", "reference"}` or `{"result": "phone_mismatch"}`;
+//!   `POST …/sms-codes/verify {"reference", "card_number", "code"}` →
+//!   `{"result": "verified" | "wrong_code"}`;
+//! - `POST …/balances {"card_number"}` → `{"result": "ok", "balance"}` (fen)
+//!   or `{"result": "card_lost" | "password_locked"}`.
 
 use crate::executor::{CallError, Executor, Target};
 use serde::{Deserialize, Serialize};
@@ -85,21 +94,48 @@ pub enum BankSms {
     },
 }
 
-#[derive(Debug, Clone)]
-pub struct CardSwitch {
-    target: Target,
+/// What the bank says of a card's balance.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BalanceAnswer {
+    /// In fen.
+    Balance(i64),
+    CardLost,
+    /// The card password was entered wrong too often; the bank refuses until it is reset.
+    PasswordLocked,
 }
 
-impl CardSwitch {
-    pub fn new(base_url: &str) -> Result<Self, CallError> {
-        Ok(Self { target: Target::new("switch", "card_switch", base_url)? })
+/// One bank reached through one channel.
+#[derive(Debug, Clone)]
+pub struct BankApi {
+    target: Target,
+    prefix: String,
+}
+
+impl BankApi {
+    /// The card switch, which reaches every bank.
+    pub fn card_switch(base_url: &str) -> Result<Self, CallError> {
+        Ok(Self { target: Target::new("switch", "card_switch", base_url)?, prefix: "/switch/v1".into() })
+    }
+
+    /// One bank's direct channel, over `direct` (a mutual-TLS, signing target):
+    /// its own breaker, the shared connection pool.
+    pub fn direct(direct: &Target, bank_code: &str) -> Self {
+        Self { target: direct.for_institution(&format!("bank:{bank_code}")), prefix: format!("/banks/{bank_code}/v1") }
+    }
+
+    pub fn target(&self) -> &Target {
+        &self.target
+    }
+
+    fn path(&self, op: &str) -> String {
+        format!("{}{op}", self.prefix)
     }
 
     /// The bank sends a code to the card's reserved phone. Deduplicated by
     /// `client_ref` on the bank's side, so safe to retry.
     pub async fn send_code(&self, exec: &Executor, card_number: &str, phone: &str, client_ref: &str) -> Result<BankSms, CallError> {
         let req = SendCode { card_number, phone, client_ref };
-        let res: SendCodeResponse = exec.call(&self.target, reqwest::Method::POST, "/switch/v1/sms-codes", Some(&req), true).await?;
+        let res: SendCodeResponse = exec.call(&self.target, reqwest::Method::POST, &self.path("/sms-codes"), Some(&req), true).await?;
         Ok(match (res.result.as_str(), res.reference) {
             ("sent", Some(reference)) => BankSms::Sent { reference },
             ("phone_mismatch", _) => BankSms::PhoneMismatch,
@@ -111,12 +147,12 @@ impl CardSwitch {
     pub async fn verify_code(&self, exec: &Executor, reference: &str, card_number: &str, code: &str) -> Result<bool, CallError> {
         let req = VerifyCode { reference, card_number, code };
         let res: VerifyCodeResponse =
-            exec.call(&self.target, reqwest::Method::POST, "/switch/v1/sms-codes/verify", Some(&req), false).await?;
+            exec.call(&self.target, reqwest::Method::POST, &self.path("/sms-codes/verify"), Some(&req), false).await?;
         Ok(res.result == "verified")
     }
 
-    /// The card's balance in fen, as the bank reports it. Read-only: retried.
-    pub async fn balance(&self, exec: &Executor, card_number: &str) -> Result<i64, CallError> {
+    /// The card's balance as the bank reports it. Read-only: retried.
+    pub async fn balance(&self, exec: &Executor, card_number: &str) -> Result<BalanceAnswer, CallError> {
         #[derive(Serialize)]
         struct Req<'a> {
             card_number: &'a str,
@@ -126,17 +162,21 @@ impl CardSwitch {
             result: String,
             balance: Option<i64>,
         }
-        let res: Res = exec.call(&self.target, reqwest::Method::POST, "/switch/v1/balances", Some(&Req { card_number }), true).await?;
+        let res: Res = exec.call(&self.target, reqwest::Method::POST, &self.path("/balances"), Some(&Req { card_number }), true).await?;
         match (res.result.as_str(), res.balance) {
-            ("ok", Some(b)) => Ok(b),
-            (other, _) => Err(CallError::Protocol { institution: "switch".into(), detail: format!("balance answer `{other}`") }),
+            ("ok", Some(b)) => Ok(BalanceAnswer::Balance(b)),
+            ("card_lost", _) => Ok(BalanceAnswer::CardLost),
+            ("password_locked", _) => Ok(BalanceAnswer::PasswordLocked),
+            (other, _) => {
+                Err(CallError::Protocol { institution: self.target.institution.clone(), detail: format!("balance answer `{other}`") })
+            }
         }
     }
 
     /// A read-only check: safe to retry.
     pub async fn four_elements(&self, exec: &Executor, req: &FourElements<'_>) -> Result<CardCheck, CallError> {
         let res: FourElementsResponse =
-            exec.call(&self.target, reqwest::Method::POST, "/switch/v1/card-verifications", Some(req), true).await?;
+            exec.call(&self.target, reqwest::Method::POST, &self.path("/card-verifications"), Some(req), true).await?;
         Ok(CardCheck::from(res.result.as_str()))
     }
 }

@@ -1,0 +1,90 @@
+//! Callbacks from banks (SPEC BK5): a card reported lost ends its bindings,
+//! a locked card password suspends balance queries, a reset lifts that.
+//! Authenticated by the bank's Ed25519 signature over
+//! [`idlink_crypto::signing::bank_message`] (headers `Bank-Timestamp`,
+//! `Bank-Nonce`, `Bank-Signature`), not by an API key; replays of an event id
+//! change nothing.
+
+use crate::problem::Problem;
+use crate::routes::cards::binding_problem;
+use crate::state::AppState;
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use idlink_core::bindings::BankEventKind;
+use idlink_crypto::signing::{bank_message, verify};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// A bank's event about a card.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BankEvent {
+    /// The bank's id of the event; a repeated id is acknowledged and ignored.
+    event_id: String,
+    /// `card_lost`, `password_locked` or `password_reset`.
+    event: String,
+    card_number: String,
+    /// When it happened at the bank (RFC 3339).
+    #[allow(dead_code)]
+    occurred_at: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EventReceipt {
+    /// False when this event id was received before.
+    pub applied: bool,
+    /// Bindings it changed.
+    pub bindings: usize,
+}
+
+fn header<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    h.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// Receives a signed event from a bank.
+#[utoipa::path(post, path = "/v1/callbacks/banks/{bank}/events", tag = "cards",
+    request_body = BankEvent,
+    params(
+        ("bank" = String, Path, description = "The bank's roster code."),
+        ("Bank-Timestamp" = String, Header, description = "Unix seconds, signed."),
+        ("Bank-Nonce" = String, Header, description = "The event id, signed."),
+        ("Bank-Signature" = String, Header, description = "Hex Ed25519 signature of method, path, timestamp, nonce and body, one per line."),
+    ),
+    responses((status = 200, body = EventReceipt), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
+pub async fn bank_event(
+    State(state): State<AppState>,
+    Path(bank): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<EventReceipt>, Problem> {
+    let path = format!("/v1/callbacks/banks/{bank}/events");
+    let signed = match (
+        state.bank_callback_key.as_deref(),
+        header(&headers, "bank-timestamp"),
+        header(&headers, "bank-nonce"),
+        header(&headers, "bank-signature"),
+    ) {
+        (Some(key), Some(ts), Some(nonce), Some(sig)) => verify(key, &bank_message("POST", &path, ts, nonce, &body), sig).then_some(nonce),
+        _ => None,
+    };
+    let Some(nonce) = signed else { return Err(Problem::new("bank_signature_invalid")) };
+    if state.roster.bank(&bank).is_none() {
+        return Err(Problem::new("bank_unknown"));
+    }
+    let event: BankEvent = serde_json::from_slice(&body).map_err(|e| {
+        Problem::new("validation_failed").detail(format!("The event is not valid: {e}. Send event_id, event, card_number and occurred_at."))
+    })?;
+    let Some(kind) = BankEventKind::parse(&event.event) else {
+        return Err(Problem::new("validation_failed").detail("`event` is one of card_lost, password_locked, password_reset."));
+    };
+    if nonce != event.event_id {
+        return Err(Problem::new("bank_signature_invalid").detail("The signed nonce must be the event id."));
+    }
+    let card = idlink_domain::card::CardNumber::parse(&event.card_number, idlink_domain::card::BinTable::bundled())
+        .map_err(|e| Problem::new("validation_failed").detail(format!("`card_number`: {e}.")))?;
+    let applied =
+        state.bindings().bank_event(state.notifier.as_ref(), &bank, &event.event_id, kind, card.reveal()).await.map_err(binding_problem)?;
+    Ok(Json(EventReceipt { applied: applied.is_some(), bindings: applied.map_or(0, |a| a.len()) }))
+}

@@ -1,0 +1,79 @@
+//! Choosing a bank's channel, with failover (SPEC BK2).
+//!
+//! Each bank has a configured channel (the roster's `channel`). A call goes
+//! there first; when that channel cannot serve it (unreachable, timed out,
+//! 5xx, in maintenance, or its circuit is open) the same call goes through
+//! the other channel at once, so failover takes one call's deadline at most
+//! (5 s by default, well within BK2's 30 s). Once the configured channel's
+//! circuit opens, calls skip it without touching the network; after the
+//! breaker's wait a half-open probe goes to it again, and its first success
+//! brings the traffic back.
+
+use crate::bank::BankApi;
+use crate::executor::{CallError, Target};
+use idlink_domain::roster::Channel;
+use std::collections::HashMap;
+use std::future::Future;
+
+/// Every bank's two channels.
+#[derive(Debug, Clone)]
+pub struct BankChannels {
+    switch: BankApi,
+    /// Per bank code; empty when no direct listener is configured.
+    direct: HashMap<String, BankApi>,
+}
+
+pub fn channel_name(c: Channel) -> &'static str {
+    match c {
+        Channel::CardSwitch => "card_switch",
+        Channel::Direct => "direct",
+    }
+}
+
+impl BankChannels {
+    /// `direct` is the mutual-TLS, signing target of the banks' direct listener, if any.
+    pub fn new<'a>(switch: BankApi, direct: Option<&Target>, bank_codes: impl IntoIterator<Item = &'a str>) -> Self {
+        let direct = match direct {
+            Some(t) => bank_codes.into_iter().map(|code| (code.to_owned(), BankApi::direct(t, code))).collect(),
+            None => HashMap::new(),
+        };
+        Self { switch, direct }
+    }
+
+    /// The bank's channel `c`, if it exists.
+    pub fn api(&self, bank: &str, c: Channel) -> Option<&BankApi> {
+        match c {
+            Channel::CardSwitch => Some(&self.switch),
+            Channel::Direct => self.direct.get(bank),
+        }
+    }
+
+    /// Runs `op` on the bank's configured channel, and on the other one if the
+    /// configured one cannot serve it. Returns the answer and the channel that gave it.
+    pub async fn call<'a, T, F, Fut>(&'a self, bank: &str, configured: Channel, op: F) -> Result<(T, Channel), CallError>
+    where
+        F: Fn(&'a BankApi) -> Fut,
+        Fut: Future<Output = Result<T, CallError>>,
+    {
+        let other = match configured {
+            Channel::CardSwitch => Channel::Direct,
+            Channel::Direct => Channel::CardSwitch,
+        };
+        let first = match self.api(bank, configured) {
+            Some(api) => match op(api).await {
+                Err(e) if e.channel_down() => e,
+                done => return done.map(|v| (v, configured)),
+            },
+            None => CallError::Config(format!("bank {bank} has no {} channel configured", channel_name(configured))),
+        };
+        let Some(api) = self.api(bank, other) else { return Err(first) };
+        tracing::warn!(bank, from = channel_name(configured), to = channel_name(other), error = %first, "bank channel failover");
+        metrics::counter!("idlink_bank_channel_failovers_total", "bank" => bank.to_owned(), "from" => channel_name(configured))
+            .increment(1);
+        match op(api).await {
+            Ok(v) => Ok((v, other)),
+            // Both down: an announced maintenance window says the most (when it ends).
+            Err(second) => Err(if matches!(first, CallError::Maintenance { .. }) { first } else { second }),
+        }
+    }
+}
