@@ -2,6 +2,7 @@
 //! and starting/stopping a server, so integration tests drive exactly what
 //! `idlink serve` runs.
 
+pub mod bench_balance;
 pub mod config;
 pub mod keyfile;
 pub mod serve;

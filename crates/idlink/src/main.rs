@@ -55,6 +55,19 @@ enum Command {
 
 #[derive(Debug, Subcommand)]
 enum BenchCommand {
+    /// Balance queries through the full HTTP path on SQLite and PostgreSQL, against
+    /// a bare axum endpoint and PostgreSQL's one-row commit rate (scratch databases).
+    Balance {
+        /// Concurrent clients (one user and card each).
+        #[arg(long, default_value_t = 32)]
+        clients: usize,
+        /// Queries per client in each of the two phases.
+        #[arg(long, default_value_t = 200)]
+        queries: usize,
+        /// Only this database: sqlite or postgres.
+        #[arg(long)]
+        only: Option<String>,
+    },
     /// Cost of one payment-password hash (Argon2id with the configured parameters).
     Password {
         /// Hashes to time.
@@ -199,6 +212,16 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Apikey(cmd) => apikey(&config, &rt, cmd).await,
         Command::Operator(cmd) => operator(&config, &rt, cmd).await,
         Command::Bench(BenchCommand::Password { hashes }) => bench_password(&config, &rt, hashes).await,
+        Command::Bench(BenchCommand::Balance { clients, queries, only }) => {
+            let opts = idlink::bench_balance::Options {
+                clients: clients.max(1),
+                queries: queries.max(1),
+                sqlite: only.as_deref() != Some("postgres"),
+                postgres: only.as_deref() != Some("sqlite"),
+            };
+            idlink::bench_balance::run(&opts).await?;
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 

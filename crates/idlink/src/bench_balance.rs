@@ -1,0 +1,437 @@
+//! `idlink bench balance`: the balance query (SPEC BK3–BK4) through the
+//! full HTTP path against a zero-latency sandbox bank, on SQLite and on
+//! PostgreSQL, with two baselines measured in the same run on the same
+//! machine: a bare axum JSON endpoint, and PostgreSQL's commit rate of
+//! one-row inserts at the same client count.
+//!
+//! Setup goes through the API like any host app: each simulated user logs in
+//! by SMS, verifies their identity (three elements + face), binds an ICBC
+//! card (direct channel: mutual TLS and signed messages) and switches
+//! balance queries on. Step-up tokens are minted beforehand with the same
+//! code the payment-password and biometric endpoints use, because a
+//! per-query Argon2id hash would measure the password hash (`idlink bench
+//! password`) rather than the query. Each timed request then runs the whole
+//! query path: API key, session, the four tiers, the token check, the card's
+//! decryption, the bank call, disclosure, and the durable commit that spends
+//! the token and writes the audit record and the history entry.
+//!
+//! Two phases per database: closed-loop at full speed (peak throughput), then
+//! open-loop at half that rate, where p99 is measured from each request's
+//! scheduled start so a stall counts against it.
+
+use crate::serve::{self, Runtime};
+use anyhow::{Context, Result, bail};
+use idlink_core::stepup::{Binding, StepUpMethod, StepUpPolicy, StepUpStore};
+use idlink_store::testing::{self, TestDb};
+use serde_json::{Value, json};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub clients: usize,
+    /// Queries each client sends per phase.
+    pub queries: usize,
+    pub sqlite: bool,
+    pub postgres: bool,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Stats {
+    per_sec: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+}
+
+impl Stats {
+    fn of(mut latencies: Vec<Duration>, elapsed: Duration) -> Self {
+        latencies.sort();
+        let at = |q: usize| latencies.get((latencies.len() * q / 100).min(latencies.len().saturating_sub(1))).copied().unwrap_or_default();
+        Stats {
+            per_sec: latencies.len() as f64 / elapsed.as_secs_f64().max(1e-9),
+            p50_ms: at(50).as_secs_f64() * 1e3,
+            p99_ms: at(99).as_secs_f64() * 1e3,
+        }
+    }
+
+    fn line(&self, name: &str) -> String {
+        format!("{name:<34} {:>9.0} /s   p50 {:>7.2} ms   p99 {:>7.2} ms", self.per_sec, self.p50_ms, self.p99_ms)
+    }
+}
+
+pub async fn run(opts: &Options) -> Result<()> {
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    println!(
+        "idlink bench balance: {} clients x {} queries per phase, {cores} cores, {} build",
+        opts.clients,
+        opts.queries,
+        if cfg!(debug_assertions) { "debug" } else { "release" }
+    );
+    let axum = bare_axum(opts.clients, opts.queries * 4).await?;
+    println!("{}", axum.line("baseline: bare axum JSON endpoint"));
+    let pg = if opts.postgres { testing::postgres().await.map_err(|e| anyhow::anyhow!(e))? } else { None };
+    let commits = match &pg {
+        Some(db) => {
+            let s = pg_commits(&db.url, opts.clients, opts.queries * 2).await?;
+            println!("{}", s.line("baseline: postgres one-row commits"));
+            Some(s)
+        }
+        None => {
+            println!("baseline: postgres one-row commits   (no PostgreSQL found; set IDLINK_TEST_DATABASE_URL)");
+            None
+        }
+    };
+    let mut pg_ratio = None;
+    let mut runs = Vec::new();
+    if opts.sqlite {
+        runs.push(testing::sqlite().await.map_err(|e| anyhow::anyhow!(e))?);
+    }
+    if let Some(db) = pg {
+        runs.push(db);
+    }
+    for db in runs {
+        let kind = db.kind;
+        let (peak, half) = balance_run(db, opts).await.with_context(|| format!("the {kind} run"))?;
+        println!("{}", peak.line(&format!("balance query, {kind}, peak")));
+        println!("{}", half.line(&format!("balance query, {kind}, at half peak")));
+        let vs_axum = peak.per_sec / axum.per_sec;
+        let vs_pg = commits.map(|c| peak.per_sec / c.per_sec);
+        println!(
+            "  ratios: {vs_axum:.3} of bare axum{}; p99 at half peak {:.2} ms (target <= 10)",
+            vs_pg.map(|r| format!(", {r:.3} of postgres commits (target >= 1.0)")).unwrap_or_default(),
+            half.p99_ms
+        );
+        if kind == "postgres" {
+            pg_ratio = vs_pg;
+        }
+    }
+    match pg_ratio {
+        Some(r) => println!("balance_vs_pg_commit_ratio={r:.3}"),
+        None => println!("balance_vs_pg_commit_ratio=n/a"),
+    }
+    Ok(())
+}
+
+/// Drives `clients` tasks, each sending `per_client` requests made by `send`, as fast as answers come.
+async fn closed_loop<F, Fut>(clients: usize, per_client: usize, send: F) -> Result<Stats>
+where
+    F: Fn(usize, usize) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = Result<()>> + Send,
+{
+    let send = Arc::new(send);
+    let start = Instant::now();
+    let tasks: Vec<_> = (0..clients)
+        .map(|c| {
+            let send = send.clone();
+            tokio::spawn(async move {
+                let mut lat = Vec::with_capacity(per_client);
+                for i in 0..per_client {
+                    let t = Instant::now();
+                    send(c, i).await?;
+                    lat.push(t.elapsed());
+                }
+                Ok::<_, anyhow::Error>(lat)
+            })
+        })
+        .collect();
+    let mut all = Vec::with_capacity(clients * per_client);
+    for t in tasks {
+        all.extend(t.await??);
+    }
+    Ok(Stats::of(all, start.elapsed()))
+}
+
+/// Like [`closed_loop`] but each client sends on a fixed schedule, `rate` requests/s in total;
+/// latency counts from the scheduled start.
+async fn open_loop<F, Fut>(clients: usize, per_client: usize, rate: f64, send: F) -> Result<Stats>
+where
+    F: Fn(usize, usize) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = Result<()>> + Send,
+{
+    let send = Arc::new(send);
+    let interval = Duration::from_secs_f64(clients as f64 / rate.max(1.0));
+    let start = Instant::now();
+    let tasks: Vec<_> = (0..clients)
+        .map(|c| {
+            let send = send.clone();
+            // Spread the clients' schedules across one interval.
+            let offset = interval.mul_f64(c as f64 / clients as f64);
+            tokio::spawn(async move {
+                let mut lat = Vec::with_capacity(per_client);
+                for i in 0..per_client {
+                    let due = start + offset + interval.mul_f64(i as f64);
+                    tokio::time::sleep_until(due.into()).await;
+                    send(c, i).await?;
+                    lat.push(due.elapsed());
+                }
+                Ok::<_, anyhow::Error>(lat)
+            })
+        })
+        .collect();
+    let mut all = Vec::with_capacity(clients * per_client);
+    for t in tasks {
+        all.extend(t.await??);
+    }
+    Ok(Stats::of(all, start.elapsed()))
+}
+
+fn client(clients: usize) -> Result<reqwest::Client> {
+    Ok(reqwest::Client::builder().pool_max_idle_per_host(clients).build()?)
+}
+
+async fn bare_axum(clients: usize, per_client: usize) -> Result<Stats> {
+    let app = axum::Router::new().route("/ping", axum::routing::post(|| async { axum::Json(json!({"ok": true})) }));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("http://{}/ping", listener.local_addr()?);
+    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+    let http = client(clients)?;
+    let stats = closed_loop(clients, per_client, move |_, _| {
+        let (http, url) = (http.clone(), url.clone());
+        async move {
+            let res = http.post(&url).send().await?;
+            if !res.status().is_success() {
+                bail!("ping answered {}", res.status());
+            }
+            res.bytes().await?;
+            Ok(())
+        }
+    })
+    .await;
+    server.abort();
+    stats
+}
+
+async fn pg_commits(url: &str, clients: usize, per_client: usize) -> Result<Stats> {
+    let pool = sqlx::postgres::PgPoolOptions::new().max_connections(u32::try_from(clients).unwrap_or(64)).connect(url).await?;
+    sqlx::query("CREATE TABLE IF NOT EXISTS bench_commits (client BIGINT NOT NULL, n BIGINT NOT NULL, payload TEXT NOT NULL)")
+        .execute(&pool)
+        .await?;
+    let p = pool.clone();
+    let stats = closed_loop(clients, per_client, move |c, i| {
+        let pool = p.clone();
+        async move {
+            // One statement outside a transaction block: one durable commit each.
+            sqlx::query("INSERT INTO bench_commits (client, n, payload) VALUES ($1, $2, $3)")
+                .bind(i64::try_from(c)?)
+                .bind(i64::try_from(i)?)
+                .bind("balance.query")
+                .execute(&pool)
+                .await?;
+            Ok(())
+        }
+    })
+    .await;
+    pool.close().await;
+    stats
+}
+
+/// One simulated user: session, binding, and the step-up tokens it will spend.
+struct User {
+    session: String,
+    binding: String,
+    tokens: Vec<String>,
+}
+
+fn id_number(seq: usize) -> String {
+    let body = format!("11010519900101{:03}", seq % 998 + 1);
+    let mut first17 = [0u8; 17];
+    first17.copy_from_slice(body.as_bytes());
+    format!("{body}{}", idlink_domain::idnumber::check_character(&first17))
+}
+
+fn name(i: usize) -> String {
+    const FAMILY: [char; 8] = ['赵', '钱', '孙', '李', '周', '吴', '郑', '王'];
+    const GIVEN: [char; 8] = ['伟', '芳', '娜', '敏', '静', '丽', '强', '磊'];
+    format!("{}{}{}", FAMILY[i % 8], GIVEN[(i / 8) % 8], GIVEN[(i / 64) % 8])
+}
+
+/// A valid ICBC card that is not a sandbox test card (the bank confirms whoever claims it).
+fn card(i: usize) -> String {
+    (0..1000u32)
+        .map(|k| format!("622202{:08}{k:04}", i + 5000))
+        .map(|body| format!("{body}{}", idlink_domain::card::luhn_check_digit(&body)))
+        .find(|c| !c.ends_with("0000") && !c.ends_with("1111") && !c.ends_with("9999"))
+        .unwrap_or_default()
+}
+
+struct Api {
+    http: reqwest::Client,
+    base: String,
+    sandbox: String,
+    key: String,
+}
+
+impl Api {
+    async fn call(&self, method: reqwest::Method, path: &str, session: Option<&str>, body: Option<Value>) -> Result<Value> {
+        let mut r = self.http.request(method, format!("{}{path}", self.base)).bearer_auth(&self.key);
+        if let Some(s) = session {
+            r = r.header("idlink-session", s);
+        }
+        if let Some(b) = body {
+            r = r.json(&b);
+        }
+        let res = r.send().await?;
+        let status = res.status();
+        let v: Value = res.json().await.unwrap_or_default();
+        if !status.is_success() {
+            bail!("{path} answered {status}: {v}");
+        }
+        Ok(v)
+    }
+
+    async fn last_code(&self, phone: &str) -> Result<String> {
+        let inbox: Value = self.http.get(format!("{}/sandbox/v1/sms/inbox?phone={phone}", self.sandbox)).send().await?.json().await?;
+        inbox["messages"][0]["params"]["code"].as_str().map(str::to_owned).context("no SMS code in the sandbox inbox")
+    }
+
+    /// Logs in, verifies, binds a card and switches balance queries on.
+    async fn user(&self, i: usize) -> Result<(String, String, String)> {
+        use reqwest::Method;
+        let phone = format!("1390{:07}", 1_000_001 + i * 7);
+        let device = format!("bench-{i}");
+        let c = self.call(Method::POST, "/v1/auth/sms-challenges", None, Some(json!({"phone": phone, "device_id": device}))).await?;
+        let code = self.last_code(&phone).await?;
+        let login = self
+            .call(
+                Method::POST,
+                "/v1/auth/login",
+                None,
+                Some(json!({"phone": phone, "device_id": device, "device_name": "bench", "challenge_id": c["challenge_id"], "code": code})),
+            )
+            .await?;
+        let session = login["session_token"].as_str().context("no session token")?.to_owned();
+        let user = login["user_id"].as_str().context("no user id")?.to_owned();
+        let s = Some(session.as_str());
+        let v = self.call(Method::POST, "/v1/me/verifications", s, Some(json!({"name": name(i), "id_number": id_number(i)}))).await?;
+        let code = self.last_code(&phone).await?;
+        let vid = v["id"].as_str().context("no verification id")?;
+        let done = self
+            .call(
+                Method::POST,
+                &format!("/v1/me/verifications/{vid}/submit"),
+                s,
+                Some(json!({"challenge_id": v["phone_check"]["challenge_id"], "code": code, "liveness_video": "sandbox:pass"})),
+            )
+            .await?;
+        if done["status"] != "verified" {
+            bail!("verification of bench user {i}: {done}");
+        }
+        let pending = self.call(Method::POST, "/v1/me/cards", s, Some(json!({"card_number": card(i), "reserved_phone": phone}))).await?;
+        let binding = pending["id"].as_str().context("no binding id")?.to_owned();
+        let code = self.last_code(&phone).await?;
+        self.call(Method::POST, &format!("/v1/me/cards/{binding}/confirm"), s, Some(json!({"code": code}))).await?;
+        let res = self
+            .http
+            .put(format!("{}/v1/me/features/balance-query", self.base))
+            .bearer_auth(&self.key)
+            .header("idlink-session", &session)
+            .json(&json!({"enabled": true}))
+            .send()
+            .await?;
+        if !res.status().is_success() {
+            bail!("switching balance queries on answered {}", res.status());
+        }
+        Ok((session, binding, user))
+    }
+}
+
+async fn balance_run(db: TestDb, opts: &Options) -> Result<(Stats, Stats)> {
+    let data_dir = std::env::temp_dir().join(format!("idlink-bench-{}-{}", std::process::id(), db.kind));
+    let env = [
+        ("IDLINK__SERVER__LISTEN", "127.0.0.1:0".to_owned()),
+        ("IDLINK__SERVER__DATA_DIR", data_dir.display().to_string()),
+        ("IDLINK__SANDBOX__LISTEN", "127.0.0.1:0".to_owned()),
+        ("IDLINK__SANDBOX__DIRECT_LISTEN", "127.0.0.1:0".to_owned()),
+        ("IDLINK__DATABASE__URL", db.url.clone()),
+        ("IDLINK__DATABASE__MAX_CONNECTIONS", "32".to_owned()),
+        ("IDLINK__LOG__LEVEL", "warn".to_owned()),
+        // Setup logs many users in from one address within a minute.
+        ("IDLINK__LOGIN__RESEND_INTERVAL_SECS", "0".to_owned()),
+        ("IDLINK__LOGIN__CODES_PER_IP_PER_HOUR", "1000000".to_owned()),
+        ("IDLINK__RISK__BURST_LOGINS_PER_HOUR", "1000000".to_owned()),
+        ("IDLINK__STEP_UP__TTL_SECS", "600".to_owned()),
+    ];
+    let config = crate::config::load(None, env.iter().map(|(k, v)| ((*k).to_owned(), v.clone())))?;
+    let rt = Runtime::default();
+    let running = serve::start(&config, rt.clone()).await?;
+    let (_, key) =
+        idlink_core::apikeys::create(&running.store, rt.rng.as_ref(), rt.clock.as_ref(), "bench", &["users:read".to_owned()], "bench")
+            .await?;
+    let api = Arc::new(Api {
+        http: client(opts.clients)?,
+        base: format!("http://{}", running.api_addr),
+        sandbox: running.sandbox_addr.map(|a| format!("http://{a}")).unwrap_or_default(),
+        key,
+    });
+
+    let setup = Instant::now();
+    let mut users = Vec::with_capacity(opts.clients);
+    for i in 0..opts.clients {
+        let (session, binding, user) = api.user(i).await.with_context(|| format!("setting up bench user {i}"))?;
+        users.push((session, binding, user));
+    }
+    // Tokens minted as the step-up endpoints mint them, stored in parallel.
+    let policy = StepUpPolicy { ttl: jiff::SignedDuration::from_mins(10) };
+    let store = Arc::new(running.store.clone());
+    let mut minted = Vec::new();
+    for (session, binding, user) in users {
+        let uid = idlink_domain::UserId::parse(&user)?;
+        let (store, rt, policy) = (store.clone(), rt.clone(), policy.clone());
+        let n = opts.queries * 2;
+        minted.push(tokio::spawn(async move {
+            let b = Binding { user: &uid, operation: idlink_core::balance::OPERATION, resource: &binding };
+            let mut tokens = Vec::with_capacity(n);
+            for _ in 0..n {
+                let (row, token) = idlink_core::stepup::mint(rt.rng.as_ref(), rt.clock.as_ref(), &policy, &b, StepUpMethod::Biometric);
+                let audit = idlink_core::audit::AuditEntry::new(format!("user:{uid}"), "step_up.mint", "balance query", row.created_at)
+                    .subject(&uid);
+                store.insert_step_up(&row, &audit).await?;
+                tokens.push(token);
+            }
+            Ok::<_, anyhow::Error>(User { session, binding, tokens })
+        }));
+    }
+    let mut users = Vec::new();
+    for m in minted {
+        users.push(m.await??);
+    }
+    eprintln!(
+        "  {}: {} users set up and {} step-up tokens minted in {:.1} s",
+        db.kind,
+        users.len(),
+        users.len() * opts.queries * 2,
+        setup.elapsed().as_secs_f64()
+    );
+    let users = Arc::new(users);
+
+    let query = |phase: usize| {
+        let (api, users) = (api.clone(), users.clone());
+        let per = opts.queries;
+        move |c: usize, i: usize| {
+            let (api, users) = (api.clone(), users.clone());
+            async move {
+                let u = &users[c];
+                let res = api
+                    .http
+                    .post(format!("{}/v1/me/cards/{}/balance", api.base, u.binding))
+                    .bearer_auth(&api.key)
+                    .header("idlink-session", &u.session)
+                    .header("idlink-step-up", &u.tokens[phase * per + i])
+                    .send()
+                    .await?;
+                let status = res.status();
+                let body = res.bytes().await?;
+                if !status.is_success() {
+                    bail!("balance query answered {status}: {}", String::from_utf8_lossy(&body));
+                }
+                Ok(())
+            }
+        }
+    };
+    let peak = closed_loop(opts.clients, opts.queries, query(0)).await?;
+    let half = open_loop(opts.clients, opts.queries, peak.per_sec / 2.0, query(1)).await?;
+    running.shutdown().await;
+    let _ = std::fs::remove_dir_all(&data_dir);
+    drop(db);
+    Ok((peak, half))
+}
