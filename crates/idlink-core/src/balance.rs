@@ -73,22 +73,30 @@ pub struct QueryRecord {
 }
 
 #[async_trait]
-pub trait BalanceStore: Send + Sync {
+pub trait BalanceStore: crate::ports::AuditStore + Send + Sync {
     async fn feature_enabled(&self, user: &UserId, feature: &str) -> Result<bool, StoreError>;
     async fn set_feature(&self, user: &UserId, feature: &str, enabled: bool, at: Timestamp, audit: &AuditEntry) -> Result<(), StoreError>;
     async fn insert_agreement(&self, a: &Agreement, audit: &AuditEntry) -> Result<(), StoreError>;
     async fn valid_agreement(&self, user: &UserId, binding_id: &str, now: Timestamp) -> Result<Option<Agreement>, StoreError>;
     /// Revokes the card's agreements; returns how many were in force.
     async fn revoke_agreements(&self, user: &UserId, binding_id: &str, now: Timestamp, audit: &AuditEntry) -> Result<u64, StoreError>;
+    /// The user's wrapped data key, read without an audit record of its own:
+    /// the balance query records the card read in its commit.
+    async fn user_key(&self, user: &UserId) -> Result<Option<idlink_crypto::WrappedDataKey>, StoreError>;
     /// Whether the token could be spent now (read-only).
     async fn step_up_usable(&self, id: &str, secret_hash: &str, b: &Binding<'_>, now: Timestamp) -> Result<bool, StoreError>;
-    /// One transaction: spend the token, record the query, append the audit record. False if the token was gone.
+    /// One durable commit: append `card_read` (the card was decrypted and sent
+    /// to the bank, whatever follows), and if the token can still be spent,
+    /// spend it, record the query and append `audit`. False if the token was
+    /// gone. Implementations may commit several queries together (group
+    /// commit) but return only once this one's transaction is durable.
     async fn commit_query(
         &self,
         token_id: &str,
         secret_hash: &str,
         b: &Binding<'_>,
         record: &QueryRecord,
+        card_read: &AuditEntry,
         audit: &AuditEntry,
     ) -> Result<bool, StoreError>;
     async fn query_history(&self, user: &UserId, limit: u32) -> Result<Vec<QueryRecord>, StoreError>;
@@ -264,9 +272,21 @@ impl Balances<'_> {
         if !self.store.step_up_usable(token_id, &hash(secret), &tier3, now).await? {
             return Err(BalanceError::StepUpRequired);
         }
-        let card = self.bindings.card_of_binding(session, rid, &binding).await?;
+        // The card read is audited in the commit below, together with the query.
+        let vault = self.bindings.identities.vault;
+        let wrapped = self.store.user_key(user).await?.ok_or(crate::error::CoreError::Shredded).map_err(BindingError::from)?;
+        let card = crate::bindings::open_card(&vault.unwrap(&wrapped).map_err(BindingError::from)?, &binding)?;
+        let card_read = Self::audit(session, rid, "card.read", now);
         let grant = BalanceGrant { card, bank };
-        let (balance, channel) = match self.bank.balance(&grant).await? {
+        let answer = match self.bank.balance(&grant).await {
+            Ok(a) => a,
+            Err(e) => {
+                // The card may have reached the bank before the failure.
+                self.store.append_audit(&card_read).await?;
+                return Err(e.into());
+            }
+        };
+        let (balance, channel) = match answer {
             BankBalance::Balance { fen, channel } => (fen, channel),
             // The bank knows before its callback arrives (or it was lost): act on its answer.
             refusal => {
@@ -275,6 +295,7 @@ impl Balances<'_> {
                 } else {
                     (BankEventKind::PasswordLocked, BalanceError::Suspended)
                 };
+                self.store.append_audit(&card_read).await?;
                 let event_id = format!("answer-{}", hex::encode(self.bindings.identities.vault.rng().bytes16()));
                 self.bindings.bank_event(self.notifier, &grant.bank.code, &event_id, kind, grant.card.reveal()).await?;
                 return Err(error);
@@ -298,7 +319,7 @@ impl Balances<'_> {
             outcome: "disclosed".to_owned(),
         };
         // No balance leaves unless the token is spent and the query audited, together.
-        if !self.store.commit_query(token_id, &hash(secret), &tier3, &record, &Self::audit(session, rid, "balance.query", at)).await? {
+        if !self.store.commit_query(token_id, &hash(secret), &tier3, &record, &card_read, &Self::audit(session, rid, "balance.query", at)).await? {
             return Err(BalanceError::StepUpRequired);
         }
         let (as_of, next_refresh_at) = disclosure::snapshot(at, grant.bank.freshness);

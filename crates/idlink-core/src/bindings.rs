@@ -185,6 +185,12 @@ pub trait Notifier: Send + Sync {
     async fn notify(&self, to: &PhoneNumber, template: &str, params: &[(&str, &str)], client_ref: &str);
 }
 
+/// Decrypts a binding's card number with its owner's data key. The caller audits the read.
+pub fn open_card(key: &idlink_crypto::DataKey, b: &BindingRow) -> Result<CardNumber, BindingError> {
+    let text = crate::users::open_text(key, CARD_CONTEXT, &b.card_cipher)?;
+    CardNumber::parse(&text, idlink_domain::card::BinTable::bundled()).map_err(|e| CoreError::Store(StoreError::Corrupt(e.to_string())).into())
+}
+
 pub struct Bindings<'a> {
     pub store: &'a dyn BindingStore,
     pub bank: &'a dyn BankChannel,
@@ -288,9 +294,7 @@ impl Bindings<'_> {
         let now = self.clock.now();
         let key =
             crate::users::data_key(self.identities.users, vault, &session.user_id, &Self::audit(session, rid, "card.read", now)).await?;
-        let text = crate::users::open_text(&key, CARD_CONTEXT, &b.card_cipher)?;
-        CardNumber::parse(&text, idlink_domain::card::BinTable::bundled())
-            .map_err(|e| CoreError::Store(StoreError::Corrupt(e.to_string())).into())
+        open_card(&key, b)
     }
 
     /// Applies a bank's signed event (the signature was checked at the boundary)

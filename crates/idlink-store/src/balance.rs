@@ -10,6 +10,7 @@ use jiff::Timestamp;
 use sqlx::Row;
 
 use crate::SqlStore;
+use crate::group_commit::QueryCommit;
 use crate::audit::append_in;
 use crate::rows::{micros, store_err, timestamp};
 
@@ -131,48 +132,33 @@ impl BalanceStore for SqlStore {
         Ok(n == 1)
     }
 
+    async fn user_key(&self, user: &UserId) -> Result<Option<idlink_crypto::WrappedDataKey>, StoreError> {
+        idlink_core::ports::KeyStore::wrapped_key(self, &format!("dek-{user}")).await
+    }
+
     async fn commit_query(
         &self,
         token_id: &str,
         secret_hash: &str,
         b: &Binding<'_>,
         r: &QueryRecord,
+        card_read: &AuditEntry,
         audit: &AuditEntry,
     ) -> Result<bool, StoreError> {
-        let mut tx = self.begin().await?;
-        let spent = sqlx::query(
-            "UPDATE step_up_tokens SET used_at = $1
-             WHERE id = $2 AND secret_hash = $3 AND user_id = $4 AND operation = $5 AND resource = $6 AND used_at IS NULL AND expires_at > $1",
-        )
-        .bind(micros(r.at))
-        .bind(token_id)
-        .bind(secret_hash)
-        .bind(b.user.as_str())
-        .bind(b.operation)
-        .bind(b.resource)
-        .execute(&mut *tx)
-        .await
-        .map_err(store_err)?
-        .rows_affected();
-        if spent != 1 {
-            return Ok(false);
-        }
-        sqlx::query("INSERT INTO balance_queries (id, user_id, binding_id, bank, channel, precision_kind, actor, at, outcome) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)")
-            .bind(&r.id)
-            .bind(b.user.as_str())
-            .bind(&r.binding_id)
-            .bind(&r.bank)
-            .bind(&r.channel)
-            .bind(&r.precision)
-            .bind(&r.actor)
-            .bind(micros(r.at))
-            .bind(&r.outcome)
-            .execute(&mut *tx)
-            .await
-            .map_err(store_err)?;
-        append_in(&mut tx, audit).await?;
-        tx.commit().await.map_err(store_err)?;
-        Ok(true)
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let job = QueryCommit {
+            token_id: token_id.to_owned(),
+            secret_hash: secret_hash.to_owned(),
+            user: b.user.as_str().to_owned(),
+            operation: b.operation.to_owned(),
+            resource: b.resource.to_owned(),
+            record: r.clone(),
+            card_read: card_read.clone(),
+            audit: audit.clone(),
+            reply,
+        };
+        self.query_commits.send(job).map_err(|_| StoreError::Unavailable("the balance commit writer has stopped".into()))?;
+        answer.await.map_err(|_| StoreError::Unavailable("the balance commit writer has stopped".into()))?
     }
 
     async fn query_history(&self, user: &UserId, limit: u32) -> Result<Vec<QueryRecord>, StoreError> {

@@ -16,6 +16,7 @@
 mod audit;
 mod balance;
 mod bindings;
+mod group_commit;
 mod identity;
 mod login;
 mod reviews;

@@ -62,6 +62,8 @@ pub struct SqlStore {
     pub(crate) writer: AnyPool,
     pub(crate) reader: AnyPool,
     backend: Backend,
+    /// The balance queries' group-commit writer.
+    pub(crate) query_commits: tokio::sync::mpsc::UnboundedSender<crate::group_commit::QueryCommit>,
 }
 
 impl SqlStore {
@@ -89,7 +91,8 @@ impl SqlStore {
                 (p.clone(), p)
             }
         };
-        Ok(Self { writer, reader, backend })
+        let query_commits = crate::group_commit::start(writer.clone(), backend);
+        Ok(Self { writer, reader, backend, query_commits })
     }
 
     pub fn backend(&self) -> Backend {
