@@ -72,19 +72,29 @@ pub struct QueryRecord {
     pub outcome: String,
 }
 
+/// What a balance query needs to know before calling the bank, read at once.
+#[derive(Debug, Clone)]
+pub struct QueryContext {
+    /// The user's binding with this id, whatever its status.
+    pub binding: Option<BindingRow>,
+    pub feature_enabled: bool,
+    pub agreement_in_force: bool,
+    /// The step-up token exists, is unused and unexpired, and is bound to this query.
+    pub token_usable: bool,
+    pub user_key: Option<idlink_crypto::WrappedDataKey>,
+}
+
 #[async_trait]
 pub trait BalanceStore: crate::ports::AuditStore + Send + Sync {
+    /// Tiers 1–4 and the user's key in one read (`token`: id and secret hash).
+    async fn query_context(&self, user: &UserId, binding_id: &str, token: (&str, &str), now: Timestamp)
+    -> Result<QueryContext, StoreError>;
     async fn feature_enabled(&self, user: &UserId, feature: &str) -> Result<bool, StoreError>;
     async fn set_feature(&self, user: &UserId, feature: &str, enabled: bool, at: Timestamp, audit: &AuditEntry) -> Result<(), StoreError>;
     async fn insert_agreement(&self, a: &Agreement, audit: &AuditEntry) -> Result<(), StoreError>;
     async fn valid_agreement(&self, user: &UserId, binding_id: &str, now: Timestamp) -> Result<Option<Agreement>, StoreError>;
     /// Revokes the card's agreements; returns how many were in force.
     async fn revoke_agreements(&self, user: &UserId, binding_id: &str, now: Timestamp, audit: &AuditEntry) -> Result<u64, StoreError>;
-    /// The user's wrapped data key, read without an audit record of its own:
-    /// the balance query records the card read in its commit.
-    async fn user_key(&self, user: &UserId) -> Result<Option<idlink_crypto::WrappedDataKey>, StoreError>;
-    /// Whether the token could be spent now (read-only).
-    async fn step_up_usable(&self, id: &str, secret_hash: &str, b: &Binding<'_>, now: Timestamp) -> Result<bool, StoreError>;
     /// One durable commit: append `card_read` (the card was decrypted and sent
     /// to the bank, whatever follows), and if the token can still be spent,
     /// spend it, record the query and append `audit`. False if the token was
@@ -252,29 +262,35 @@ impl Balances<'_> {
         step_up: Option<&str>,
     ) -> Result<BalanceAnswer, BalanceError> {
         let user = &session.user_id;
-        let binding = self.active_binding(session, binding_id).await?;
+        let now = self.clock.now();
+        // A malformed token reads as an unusable one; the tiers before it are still reported first.
+        let (token_id, secret) = step_up.and_then(|t| t.split_once('.')).unwrap_or(("", ""));
+        let secret_hash = hash(secret);
+        let ctx = self.store.query_context(user, binding_id, (token_id, &secret_hash), now).await?;
+        let binding = match ctx.binding {
+            Some(b) if b.status == BindingStatus::Active => b,
+            _ => return Err(BalanceError::NotBound),
+        };
         if binding.suspended_reason.is_some() {
             return Err(BalanceError::Suspended);
         }
-        if !self.store.feature_enabled(user, FEATURE).await? {
+        if !ctx.feature_enabled {
             return Err(BalanceError::FeatureOff);
         }
         let bank = self.roster.bank(&binding.bank).cloned().ok_or(BalanceError::Closed)?;
         if bank.precision == Precision::Closed {
             return Err(BalanceError::Closed);
         }
-        let now = self.clock.now();
-        if bank.e_agreement && self.store.valid_agreement(user, binding_id, now).await?.is_none() {
+        if bank.e_agreement && !ctx.agreement_in_force {
             return Err(BalanceError::AgreementRequired);
         }
-        let (token_id, secret) = step_up.and_then(|t| t.split_once('.')).ok_or(BalanceError::StepUpRequired)?;
-        let tier3 = Binding { user, operation: OPERATION, resource: binding_id };
-        if !self.store.step_up_usable(token_id, &hash(secret), &tier3, now).await? {
+        if token_id.is_empty() || !ctx.token_usable {
             return Err(BalanceError::StepUpRequired);
         }
+        let tier3 = Binding { user, operation: OPERATION, resource: binding_id };
         // The card read is audited in the commit below, together with the query.
         let vault = self.bindings.identities.vault;
-        let wrapped = self.store.user_key(user).await?.ok_or(crate::error::CoreError::Shredded).map_err(BindingError::from)?;
+        let wrapped = ctx.user_key.ok_or(crate::error::CoreError::Shredded).map_err(BindingError::from)?;
         let card = crate::bindings::open_card(&vault.unwrap(&wrapped).map_err(BindingError::from)?, &binding)?;
         let card_read = Self::audit(session, rid, "card.read", now);
         let grant = BalanceGrant { card, bank };
@@ -319,7 +335,11 @@ impl Balances<'_> {
             outcome: "disclosed".to_owned(),
         };
         // No balance leaves unless the token is spent and the query audited, together.
-        if !self.store.commit_query(token_id, &hash(secret), &tier3, &record, &card_read, &Self::audit(session, rid, "balance.query", at)).await? {
+        if !self
+            .store
+            .commit_query(token_id, &secret_hash, &tier3, &record, &card_read, &Self::audit(session, rid, "balance.query", at))
+            .await?
+        {
             return Err(BalanceError::StepUpRequired);
         }
         let (as_of, next_refresh_at) = disclosure::snapshot(at, grant.bank.freshness);

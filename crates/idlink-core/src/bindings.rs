@@ -188,7 +188,8 @@ pub trait Notifier: Send + Sync {
 /// Decrypts a binding's card number with its owner's data key. The caller audits the read.
 pub fn open_card(key: &idlink_crypto::DataKey, b: &BindingRow) -> Result<CardNumber, BindingError> {
     let text = crate::users::open_text(key, CARD_CONTEXT, &b.card_cipher)?;
-    CardNumber::parse(&text, idlink_domain::card::BinTable::bundled()).map_err(|e| CoreError::Store(StoreError::Corrupt(e.to_string())).into())
+    CardNumber::parse(&text, idlink_domain::card::BinTable::bundled())
+        .map_err(|e| CoreError::Store(StoreError::Corrupt(e.to_string())).into())
 }
 
 pub struct Bindings<'a> {

@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 use idlink_core::audit::AuditEntry;
-use idlink_core::balance::{Agreement, BalanceStore, QueryRecord};
+use idlink_core::balance::{Agreement, BalanceStore, QueryContext, QueryRecord};
 use idlink_core::ports::StoreError;
 use idlink_core::stepup::Binding;
 use idlink_domain::UserId;
@@ -10,8 +10,8 @@ use jiff::Timestamp;
 use sqlx::Row;
 
 use crate::SqlStore;
-use crate::group_commit::QueryCommit;
 use crate::audit::append_in;
+use crate::group_commit::QueryCommit;
 use crate::rows::{micros, store_err, timestamp};
 
 #[async_trait]
@@ -115,25 +115,58 @@ impl BalanceStore for SqlStore {
         Ok(n)
     }
 
-    async fn step_up_usable(&self, id: &str, secret_hash: &str, b: &Binding<'_>, now: Timestamp) -> Result<bool, StoreError> {
-        let n: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM step_up_tokens WHERE id = $1 AND secret_hash = $2 AND user_id = $3 AND operation = $4 AND resource = $5
-               AND used_at IS NULL AND expires_at > $6",
-        )
-        .bind(id)
-        .bind(secret_hash)
-        .bind(b.user.as_str())
-        .bind(b.operation)
-        .bind(b.resource)
-        .bind(micros(now))
-        .fetch_one(&self.reader)
-        .await
-        .map_err(store_err)?;
-        Ok(n == 1)
-    }
-
-    async fn user_key(&self, user: &UserId) -> Result<Option<idlink_crypto::WrappedDataKey>, StoreError> {
-        idlink_core::ports::KeyStore::wrapped_key(self, &format!("dek-{user}")).await
+    async fn query_context(
+        &self,
+        user: &UserId,
+        binding_id: &str,
+        token: (&str, &str),
+        now: Timestamp,
+    ) -> Result<QueryContext, StoreError> {
+        let columns: Vec<String> = crate::bindings::COLUMNS.split(',').map(|c| format!("b.{}", c.trim())).collect();
+        let sql = format!(
+            "SELECT {},
+               (SELECT enabled FROM user_features WHERE user_id = $2 AND feature = $3) AS feature_enabled,
+               (SELECT COUNT(*) FROM agreements WHERE user_id = $2 AND binding_id = $1 AND revoked_at IS NULL AND valid_until > $4) AS agreements,
+               (SELECT COUNT(*) FROM step_up_tokens WHERE id = $5 AND secret_hash = $6 AND user_id = $2 AND operation = $7 AND resource = $1
+                  AND used_at IS NULL AND expires_at > $4) AS tokens,
+               k.id AS key_id, k.ciphertext AS key_cipher
+             FROM card_bindings b LEFT JOIN data_keys k ON k.id = $8
+             WHERE b.id = $1 AND b.user_id = $2",
+            columns.join(", ")
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(binding_id)
+            .bind(user.as_str())
+            .bind(idlink_core::balance::FEATURE)
+            .bind(micros(now))
+            .bind(token.0)
+            .bind(token.1)
+            .bind(idlink_core::balance::OPERATION)
+            .bind(format!("dek-{user}"))
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(store_err)?;
+        let Some(r) = row else {
+            return Ok(QueryContext {
+                binding: None,
+                feature_enabled: false,
+                agreement_in_force: false,
+                token_usable: false,
+                user_key: None,
+            });
+        };
+        let feature: Option<i64> = r.try_get("feature_enabled").map_err(store_err)?;
+        let agreements: i64 = r.try_get("agreements").map_err(store_err)?;
+        let tokens: i64 = r.try_get("tokens").map_err(store_err)?;
+        let key_id: Option<String> = r.try_get("key_id").map_err(store_err)?;
+        let key_cipher: Option<Vec<u8>> = r.try_get("key_cipher").map_err(store_err)?;
+        Ok(QueryContext {
+            binding: Some(crate::bindings::binding(&r)?),
+            feature_enabled: feature.is_some_and(|v| v != 0),
+            agreement_in_force: agreements > 0,
+            token_usable: tokens == 1,
+            user_key: key_id.zip(key_cipher).map(|(id, ciphertext)| idlink_crypto::WrappedDataKey { id, ciphertext }),
+        })
     }
 
     async fn commit_query(

@@ -13,10 +13,10 @@ use crate::SqlStore;
 use crate::audit::append_in;
 use crate::rows::{micros, store_err, timestamp};
 
-const COLUMNS: &str = "id, user_id, bank, card_cipher, card_index, last4, status, bank_reference, luhn_warning, created_at, bound_at, \
+pub(crate) const COLUMNS: &str = "id, user_id, bank, card_cipher, card_index, last4, status, bank_reference, luhn_warning, created_at, bound_at, \
                        end_reason, suspended_reason, low_balance_alert_fen";
 
-fn binding(r: &AnyRow) -> Result<BindingRow, StoreError> {
+pub(crate) fn binding(r: &AnyRow) -> Result<BindingRow, StoreError> {
     let user: String = r.try_get("user_id").map_err(store_err)?;
     let status: String = r.try_get("status").map_err(store_err)?;
     let warning: i64 = r.try_get("luhn_warning").map_err(store_err)?;
