@@ -4,7 +4,7 @@ use idlink_core::ports::AuditStore;
 use idlink_domain::UserId;
 use idlink_store::{Backend, testing};
 
-async fn verify(s: &idlink_store::SqlStore) -> Result<u64, ChainBreak> {
+pub(crate) async fn verify(s: &idlink_store::SqlStore) -> Result<u64, ChainBreak> {
     let mut v = ChainVerifier::new([]);
     let mut after = 0;
     loop {

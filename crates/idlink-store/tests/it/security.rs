@@ -12,7 +12,7 @@ use idlink_domain::UserId;
 use idlink_store::{SqlStore, testing};
 use std::sync::Arc;
 
-async fn new_user(s: &SqlStore) -> UserId {
+pub(crate) async fn new_user(s: &SqlStore) -> UserId {
     let rng = OsRandom;
     let id = UserId::from_random(rng.bytes16());
     let ring = MasterKeyring::new(vec![MasterKey::generate("mk", &rng)], "mk", Algorithm::Aes256Gcm).unwrap_or_else(|e| panic!("{e}"));
