@@ -89,17 +89,18 @@ pub const INSTITUTIONS: &[&str] = &["sms", "face", "registry", "switch", "direct
 impl Sandbox {
     /// A sandbox whose banks come from the bundled roster, without a direct channel.
     pub fn new() -> Arc<Self> {
-        Arc::new(Self::build(None))
-    }
-
-    /// A sandbox whose banks also serve the direct channel and send callbacks with these keys.
-    pub fn with_bank_side(keys: pki::BankSide) -> Arc<Self> {
-        Arc::new(Self::build(Some(keys)))
-    }
-
-    fn build(bank_side: Option<pki::BankSide>) -> Self {
         let roster = idlink_domain::roster::Roster::bundled().unwrap_or(idlink_domain::roster::Roster { banks: Vec::new() });
-        Self { banks: banks::Banks::from_roster(&roster, idlink_domain::card::BinTable::bundled()), bank_side, ..Self::default() }
+        Arc::new(Self::build(&roster, None))
+    }
+
+    /// A sandbox whose banks come from `roster` and also serve the direct
+    /// channel and send callbacks with these keys.
+    pub fn with_bank_side(roster: &idlink_domain::roster::Roster, keys: pki::BankSide) -> Arc<Self> {
+        Arc::new(Self::build(roster, Some(keys)))
+    }
+
+    fn build(roster: &idlink_domain::roster::Roster, bank_side: Option<pki::BankSide>) -> Self {
+        Self { banks: banks::Banks::from_roster(roster, idlink_domain::card::BinTable::bundled()), bank_side, ..Self::default() }
     }
 
     /// Tells the banks where to send callbacks (idlink's API base URL).

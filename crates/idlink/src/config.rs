@@ -267,6 +267,9 @@ pub struct Connectors {
     /// `idlink-client.pem`, `idlink-signing.seed`, `bank-signing.pub`);
     /// empty means `<data_dir>/sandbox-pki`, which the sandbox fills at first start.
     pub direct_pki_dir: Option<PathBuf>,
+    /// The bank roster (channel, disclosure, freshness, agreement per bank,
+    /// `docs/banks.md`); empty means the bundled one. The sandbox banks follow it too.
+    pub bank_roster_file: Option<PathBuf>,
     pub timeout_ms: u64,
     /// Extra attempts for idempotent calls.
     pub retries: u32,
@@ -285,6 +288,7 @@ impl Default for Connectors {
             switch_url: String::new(),
             direct_url: String::new(),
             direct_pki_dir: None,
+            bank_roster_file: None,
             timeout_ms: 5000,
             retries: 2,
             breaker_failures: 5,
@@ -436,6 +440,20 @@ impl Config {
             return Ok(format!("sqlite://{}?mode=rwc", self.server.data_dir.join("idlink.db").display()));
         }
         Ok(self.database.url.clone())
+    }
+
+    /// The configured bank roster, or the bundled one.
+    pub fn roster(&self) -> anyhow::Result<idlink_domain::roster::Roster> {
+        use anyhow::Context;
+        match &self.connectors.bank_roster_file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("cannot read the bank roster {} (connectors.bank_roster_file)", path.display()))?;
+                idlink_domain::roster::Roster::parse(&text)
+                    .with_context(|| format!("the bank roster {} (connectors.bank_roster_file)", path.display()))
+            }
+            None => idlink_domain::roster::Roster::bundled().context("the bundled bank roster"),
+        }
     }
 
     pub fn direct_pki_dir(&self) -> PathBuf {

@@ -183,7 +183,7 @@ pub fn institutions(config: &Config, sandbox: Option<SandboxAddrs>, clock: Arc<d
         breaker_failures: c.breaker_failures,
         breaker_open_for: jiff::SignedDuration::from_secs(i64::try_from(c.breaker_open_secs).unwrap_or(i64::MAX)),
     };
-    let roster = Arc::new(Roster::bundled().map_err(|e| anyhow::anyhow!("the bank roster: {e}"))?);
+    let roster = Arc::new(config.roster()?);
     let switch = BankApi::card_switch(&url(&c.switch_url, "switch_url")?).map_err(|e| anyhow::anyhow!("connectors.switch_url: {e}"))?;
     let direct = direct_target(config, sandbox)?;
     let banks = BankChannels::new(switch, direct.as_ref(), roster.banks.iter().map(|b| b.code.as_str()));
@@ -521,7 +521,7 @@ async fn start_sandbox(
         tracing::info!(dir = %dir.display(), "generated the sandbox banks' CA, certificates and signing keys");
     }
     let keys = idlink_sandbox::pki::bank_side(&dir).context("the sandbox's direct-channel certificates")?;
-    let sandbox = idlink_sandbox::Sandbox::with_bank_side(keys);
+    let sandbox = idlink_sandbox::Sandbox::with_bank_side(&config.roster()?, keys);
     let listener = tokio::net::TcpListener::bind(config.sandbox.listen)
         .await
         .with_context(|| format!("cannot listen on {} for the sandbox (configuration key `sandbox.listen`)", config.sandbox.listen))?;

@@ -22,7 +22,10 @@ async fn concurrent_queries_commit_in_groups_spend_each_token_once_and_keep_one_
         let mut tokens = Vec::new();
         for _ in 0..60 {
             let (row, token) = stepup::mint(&OsRandom, &clock, &policy, &b, StepUpMethod::Biometric);
-            db.store.insert_step_up(&row, &AuditEntry::new("test", "step_up.mint", "test", at(100))).await.unwrap_or_else(|e| panic!("{e}"));
+            db.store
+                .insert_step_up(&row, &AuditEntry::new("test", "step_up.mint", "test", at(100)))
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
             tokens.push(token);
         }
         let before = db.store.audit_head().await.map(|h| h.0).unwrap_or(0);

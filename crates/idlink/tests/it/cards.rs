@@ -129,7 +129,13 @@ pub(crate) async fn bound_card(s: &Server, bank: &str) -> (String, String, i64) 
     let id = pending["id"].as_str().unwrap_or("").to_owned();
     let code = s.last_code(&phone).await;
     assert_eq!(confirm(s, &token, &id, &code).await.status().as_u16(), 200, "bind {bank}");
-    let status: Value = call(s, Method::GET, "/v1/me/payment-password", &token)
+    ensure_payment_password(s, &token, &phone).await;
+    (token, id, card["balance"].as_i64().unwrap_or(-1))
+}
+
+/// Sets the payment password 135790 unless the user has one (for step-up tokens).
+pub(crate) async fn ensure_payment_password(s: &Server, token: &str, phone: &str) {
+    let status: Value = call(s, Method::GET, "/v1/me/payment-password", token)
         .send()
         .await
         .unwrap_or_else(|e| panic!("{e}"))
@@ -137,7 +143,7 @@ pub(crate) async fn bound_card(s: &Server, bank: &str) -> (String, String, i64) 
         .await
         .unwrap_or_default();
     if status["set"] != true {
-        let c: Value = call(s, Method::POST, "/v1/me/sms-challenges", &token)
+        let c: Value = call(s, Method::POST, "/v1/me/sms-challenges", token)
             .json(&json!({"purpose": "payment_password"}))
             .send()
             .await
@@ -145,14 +151,13 @@ pub(crate) async fn bound_card(s: &Server, bank: &str) -> (String, String, i64) 
             .json()
             .await
             .unwrap_or_default();
-        let code = s.last_code(&phone).await;
-        let res = call(s, Method::PUT, "/v1/me/payment-password", &token)
+        let code = s.last_code(phone).await;
+        let res = call(s, Method::PUT, "/v1/me/payment-password", token)
             .json(&json!({"password": "135790", "challenge_id": c["challenge_id"], "code": code}))
             .send()
             .await;
         assert_eq!(res.map(|r| r.status().as_u16()).unwrap_or(0), 204);
     }
-    (token, id, card["balance"].as_i64().unwrap_or(-1))
 }
 
 pub(crate) async fn step_up(s: &Server, token: &str, binding: &str) -> String {

@@ -7,6 +7,7 @@
 mod banks;
 mod cards;
 mod cli;
+mod disclosure;
 mod docs;
 mod errors;
 mod idempotency;
