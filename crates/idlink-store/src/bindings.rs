@@ -88,42 +88,14 @@ impl BindingStore for SqlStore {
     }
 
     async fn activate_binding(&self, id: &str, user: &UserId, at: Timestamp, audit: &AuditEntry) -> Result<bool, StoreError> {
-        let mut tx = self.begin().await?;
-        let n = sqlx::query(
-            "UPDATE card_bindings SET status = 'active', bound_at = $1 WHERE id = $2 AND user_id = $3 AND status = 'pending_sms'",
-        )
-        .bind(micros(at))
-        .bind(id)
-        .bind(user.as_str())
-        .execute(&mut *tx)
-        .await
-        .map_err(store_err)?
-        .rows_affected();
-        if n != 1 {
-            return Ok(false);
-        }
-        append_in(&mut tx, audit).await?;
-        tx.commit().await.map_err(store_err)?;
-        Ok(true)
+        let sql = "UPDATE card_bindings SET status = 'active', bound_at = $1 WHERE id = $2 AND user_id = $3 AND status = 'pending_sms'";
+        self.update_one(sqlx::query(sql).bind(micros(at)).bind(id).bind(user.as_str()), audit).await
     }
 
     async fn end_binding(&self, id: &str, user: &UserId, at: Timestamp, audit: &AuditEntry) -> Result<bool, StoreError> {
-        let mut tx = self.begin().await?;
-        let n =
-            sqlx::query("UPDATE card_bindings SET status = 'ended', ended_at = $1, end_reason = 'unbound' WHERE id = $2 AND user_id = $3 AND status <> 'ended'")
-                .bind(micros(at))
-                .bind(id)
-                .bind(user.as_str())
-                .execute(&mut *tx)
-                .await
-                .map_err(store_err)?
-                .rows_affected();
-        if n != 1 {
-            return Ok(false);
-        }
-        append_in(&mut tx, audit).await?;
-        tx.commit().await.map_err(store_err)?;
-        Ok(true)
+        let sql = "UPDATE card_bindings SET status = 'ended', ended_at = $1, end_reason = 'unbound' \
+                   WHERE id = $2 AND user_id = $3 AND status <> 'ended'";
+        self.update_one(sqlx::query(sql).bind(micros(at)).bind(id).bind(user.as_str()), audit).await
     }
 
     async fn other_accounts_with_card(&self, card_index: &str, user: &UserId) -> Result<u32, StoreError> {
@@ -207,16 +179,20 @@ impl BindingStore for SqlStore {
         threshold: Option<idlink_domain::Fen>,
         audit: &AuditEntry,
     ) -> Result<bool, StoreError> {
+        let sql = "UPDATE card_bindings SET low_balance_alert_fen = $1 WHERE id = $2 AND user_id = $3 AND status = 'active'";
+        self.update_one(sqlx::query(sql).bind(threshold.map(|t| t.0)).bind(id).bind(user.as_str()), audit).await
+    }
+}
+
+impl SqlStore {
+    /// Runs an update of one binding and, if it changed exactly one row, appends `audit` in the same transaction.
+    async fn update_one(
+        &self,
+        q: sqlx::query::Query<'_, sqlx::Any, sqlx::any::AnyArguments>,
+        audit: &AuditEntry,
+    ) -> Result<bool, StoreError> {
         let mut tx = self.begin().await?;
-        let n = sqlx::query("UPDATE card_bindings SET low_balance_alert_fen = $1 WHERE id = $2 AND user_id = $3 AND status = 'active'")
-            .bind(threshold.map(|t| t.0))
-            .bind(id)
-            .bind(user.as_str())
-            .execute(&mut *tx)
-            .await
-            .map_err(store_err)?
-            .rows_affected();
-        if n != 1 {
+        if q.execute(&mut *tx).await.map_err(store_err)?.rows_affected() != 1 {
             return Ok(false);
         }
         append_in(&mut tx, audit).await?;

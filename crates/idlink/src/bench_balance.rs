@@ -112,13 +112,16 @@ pub async fn run(opts: &Options) -> Result<()> {
     Ok(())
 }
 
-/// Drives `clients` tasks, each sending `per_client` requests made by `send`, as fast as answers come.
-async fn closed_loop<F, Fut>(clients: usize, per_client: usize, send: F) -> Result<Stats>
+/// Drives `clients` tasks, each sending `per_client` requests made by `send`:
+/// as fast as answers come (`rate` None: closed loop), or on a fixed schedule of
+/// `rate` requests/s in total, latency counted from each request's scheduled start.
+async fn drive<F, Fut>(clients: usize, per_client: usize, rate: Option<f64>, send: F) -> Result<Stats>
 where
     F: Fn(usize, usize) -> Fut + Send + Sync + 'static,
     Fut: std::future::Future<Output = Result<()>> + Send,
 {
     let send = Arc::new(send);
+    let interval = rate.map(|r| Duration::from_secs_f64(clients as f64 / r.max(1.0)));
     let start = Instant::now();
     let tasks: Vec<_> = (0..clients)
         .map(|c| {
@@ -126,41 +129,15 @@ where
             tokio::spawn(async move {
                 let mut lat = Vec::with_capacity(per_client);
                 for i in 0..per_client {
-                    let t = Instant::now();
-                    send(c, i).await?;
-                    lat.push(t.elapsed());
-                }
-                Ok::<_, anyhow::Error>(lat)
-            })
-        })
-        .collect();
-    let mut all = Vec::with_capacity(clients * per_client);
-    for t in tasks {
-        all.extend(t.await??);
-    }
-    Ok(Stats::of(all, start.elapsed()))
-}
-
-/// Like [`closed_loop`] but each client sends on a fixed schedule, `rate` requests/s in total;
-/// latency counts from the scheduled start.
-async fn open_loop<F, Fut>(clients: usize, per_client: usize, rate: f64, send: F) -> Result<Stats>
-where
-    F: Fn(usize, usize) -> Fut + Send + Sync + 'static,
-    Fut: std::future::Future<Output = Result<()>> + Send,
-{
-    let send = Arc::new(send);
-    let interval = Duration::from_secs_f64(clients as f64 / rate.max(1.0));
-    let start = Instant::now();
-    let tasks: Vec<_> = (0..clients)
-        .map(|c| {
-            let send = send.clone();
-            // Spread the clients' schedules across one interval.
-            let offset = interval.mul_f64(c as f64 / clients as f64);
-            tokio::spawn(async move {
-                let mut lat = Vec::with_capacity(per_client);
-                for i in 0..per_client {
-                    let due = start + offset + interval.mul_f64(i as f64);
-                    tokio::time::sleep_until(due.into()).await;
+                    let due = match interval {
+                        // The clients' schedules are spread across one interval.
+                        Some(every) => {
+                            let due = start + every.mul_f64(c as f64 / clients as f64) + every.mul_f64(i as f64);
+                            tokio::time::sleep_until(due.into()).await;
+                            due
+                        }
+                        None => Instant::now(),
+                    };
                     send(c, i).await?;
                     lat.push(due.elapsed());
                 }
@@ -185,7 +162,7 @@ async fn bare_axum(clients: usize, per_client: usize) -> Result<Stats> {
     let url = format!("http://{}/ping", listener.local_addr()?);
     let server = tokio::spawn(async move { axum::serve(listener, app).await });
     let http = client(clients)?;
-    let stats = closed_loop(clients, per_client, move |_, _| {
+    let stats = drive(clients, per_client, None, move |_, _| {
         let (http, url) = (http.clone(), url.clone());
         async move {
             let res = http.post(&url).send().await?;
@@ -207,7 +184,7 @@ async fn pg_commits(url: &str, clients: usize, per_client: usize) -> Result<Stat
         .execute(&pool)
         .await?;
     let p = pool.clone();
-    let stats = closed_loop(clients, per_client, move |c, i| {
+    let stats = drive(clients, per_client, None, move |c, i| {
         let pool = p.clone();
         async move {
             // One statement outside a transaction block: one durable commit each.
@@ -428,8 +405,8 @@ async fn balance_run(db: TestDb, opts: &Options) -> Result<(Stats, Stats)> {
             }
         }
     };
-    let peak = closed_loop(opts.clients, opts.queries, query(0)).await?;
-    let half = open_loop(opts.clients, opts.queries, peak.per_sec / 2.0, query(1)).await?;
+    let peak = drive(opts.clients, opts.queries, None, query(0)).await?;
+    let half = drive(opts.clients, opts.queries, Some(peak.per_sec / 2.0), query(1)).await?;
     running.shutdown().await;
     let _ = std::fs::remove_dir_all(&data_dir);
     drop(db);

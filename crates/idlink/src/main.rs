@@ -29,7 +29,7 @@ struct Cli {
 enum Command {
     /// Serve the API (the default command).
     Serve(ServeArgs),
-    /// Serve only the sandbox institutions.
+    /// Serve only the sandbox institutions (and the banks' direct channel on `sandbox.direct_listen`).
     Sandbox {
         #[arg(long, value_name = "ADDR")]
         listen: Option<SocketAddr>,
@@ -195,11 +195,24 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Sandbox { listen } => {
             let addr = listen.unwrap_or(config.sandbox.listen);
+            let dir = config.direct_pki_dir();
+            idlink_sandbox::pki::ensure(&dir, rt.rng.as_ref()).context("the sandbox's direct-channel certificates")?;
+            let keys = idlink_sandbox::pki::bank_side(&dir).context("the sandbox's direct-channel certificates")?;
+            let sandbox = idlink_sandbox::Sandbox::with_bank_side(&config.roster()?, keys);
             let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?;
             let addr = listener.local_addr()?;
+            let direct = std::net::TcpListener::bind(config.sandbox.direct_listen)
+                .with_context(|| format!("cannot listen on {} (sandbox.direct_listen)", config.sandbox.direct_listen))?;
             println!("sandbox institutions: http://{addr}/sandbox/v1");
+            println!(
+                "banks' direct channel: https://localhost:{} (mutual TLS; certificates in {})",
+                direct.local_addr()?.port(),
+                dir.display()
+            );
             println!("listening on http://{addr}");
-            idlink_sandbox::serve(listener, idlink_sandbox::Sandbox::new(), shutdown_signal()).await?;
+            let d = tokio::spawn(idlink_sandbox::direct::serve(direct, sandbox.clone(), shutdown_signal()));
+            idlink_sandbox::serve(listener, sandbox, shutdown_signal()).await?;
+            d.abort();
             Ok(ExitCode::SUCCESS)
         }
         Command::Migrate => {

@@ -111,12 +111,16 @@ async fn bad_configuration_is_refused_naming_the_key() {
     assert!(err.contains("listn"), "{err}");
 }
 
-/// `idlink sandbox` serves the sandbox institutions alone.
+/// `idlink sandbox` serves the sandbox institutions alone, with the banks'
+/// direct channel and its certificates generated in the data directory.
 #[tokio::test]
 async fn the_sandbox_runs_alone() {
     use tokio::io::AsyncBufReadExt;
+    let dir = std::env::temp_dir().join(format!("idlink-sandbox-{}", std::process::id()));
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_idlink"))
         .args(["sandbox", "--listen", "127.0.0.1:0"])
+        .env("IDLINK__SERVER__DATA_DIR", &dir)
+        .env("IDLINK__SANDBOX__DIRECT_LISTEN", "127.0.0.1:0")
         .stdout(std::process::Stdio::piped())
         .kill_on_drop(true)
         .spawn()
@@ -134,5 +138,7 @@ async fn the_sandbox_runs_alone() {
     let index: serde_json::Value =
         reqwest::get(format!("{base}/sandbox/v1")).await.unwrap_or_else(|e| panic!("{e}")).json().await.unwrap_or_default();
     assert!(index["institutions"]["sms"].is_object() && index["institutions"]["face"].is_object(), "{index}");
+    assert!(dir.join("sandbox-pki").join("idlink-client.pem").exists(), "certificates generated at first start");
     let _ = child.kill().await;
+    let _ = std::fs::remove_dir_all(&dir);
 }
