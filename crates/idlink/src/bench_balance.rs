@@ -320,7 +320,6 @@ async fn balance_run(db: TestDb, opts: &Options) -> Result<(Stats, Stats)> {
         ("IDLINK__SANDBOX__LISTEN", "127.0.0.1:0".to_owned()),
         ("IDLINK__SANDBOX__DIRECT_LISTEN", "127.0.0.1:0".to_owned()),
         ("IDLINK__DATABASE__URL", db.url.clone()),
-        ("IDLINK__DATABASE__MAX_CONNECTIONS", "32".to_owned()),
         ("IDLINK__LOG__LEVEL", "warn".to_owned()),
         // Setup logs many users in from one address within a minute.
         ("IDLINK__LOGIN__RESEND_INTERVAL_SECS", "0".to_owned()),

@@ -190,6 +190,8 @@ pub struct Database {
     pub url: String,
     /// A file holding the URL (for URLs with passwords). Wins over `url`.
     pub url_file: Option<PathBuf>,
+    /// PostgreSQL connections, or SQLite read connections; default 16 for
+    /// PostgreSQL and twice the cores (2 to 16) for SQLite.
     pub max_connections: Option<u32>,
 }
 
