@@ -327,7 +327,9 @@ async fn balance_run(db: TestDb, opts: &Options) -> Result<(Stats, Stats)> {
         ("IDLINK__RISK__BURST_LOGINS_PER_HOUR", "1000000".to_owned()),
         ("IDLINK__STEP_UP__TTL_SECS", "600".to_owned()),
     ];
-    let config = crate::config::load(None, env.iter().map(|(k, v)| ((*k).to_owned(), v.clone())))?;
+    // `IDLINK__…` variables of the caller apply on top (e.g. another roster or pool size).
+    let caller = std::env::vars().filter(|(k, _)| k.starts_with("IDLINK__") && k != "IDLINK__DATABASE__URL");
+    let config = crate::config::load(None, env.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).chain(caller))?;
     let rt = Runtime::default();
     let running = serve::start(&config, rt.clone()).await?;
     let (_, key) =
