@@ -250,6 +250,9 @@ async fn serve_until_signal(config: &Config, rt: Runtime) -> Result<ExitCode> {
         let listed: Vec<String> = people.iter().map(|p| format!("{} {} {}", p.name, p.id_number, p.phone)).collect();
         println!("  test identities: {}", listed.join("; "));
         println!("             their bank cards: http://{s}/sandbox/v1/banks");
+        if let Some(d) = running.sandbox_direct_addr {
+            println!("             banks' direct channel: https://localhost:{} (mutual TLS, signed messages; certificates in {})", d.port(), config.direct_pki_dir().display());
+        }
     }
     println!("  database:  {}", running.store.backend().name());
     println!("  API key:   idlink apikey create --name demo --scopes users:read,users:write,audit:read");
