@@ -4,7 +4,10 @@
 //! agreement. Only then is a [`BalanceGrant`] made, and the bank call takes
 //! one. The answer is reduced to the bank's disclosure policy, and is
 //! returned only after the transaction that spends the token and writes the
-//! audit record and the history entry has committed.
+//! audit records (the card read and the query) and the history entry has
+//! committed; the store may commit several queries in one transaction
+//! (ADR 0006). Bank exceptions (lost card, locked password) reported in the
+//! bank's answer act like its callbacks (see [`crate::bindings`]).
 
 use crate::audit::AuditEntry;
 use crate::auth::SessionRow;
@@ -68,7 +71,7 @@ pub struct QueryRecord {
     pub precision: String,
     pub actor: String,
     pub at: Timestamp,
-    /// `disclosed`, or why not: `card_lost`, `password_locked`.
+    /// `disclosed` (refused queries are in the audit log, not here).
     pub outcome: String,
 }
 
@@ -390,5 +393,22 @@ impl Balances<'_> {
 
     pub async fn history(&self, user: &UserId) -> Result<Vec<QueryRecord>, BalanceError> {
         Ok(self.store.query_history(user, 200).await?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_alert_looks_only_at_what_may_be_shown() {
+        let amount = |f| Disclosed::Amount { fen: Fen(f) };
+        assert!(below_threshold(&amount(9_990), Fen(10_000)));
+        assert!(!below_threshold(&amount(10_000), Fen(10_000)));
+        // A range alerts only when all of it lies below the threshold.
+        let range = Disclosed::Range { low: Fen(50_000), high: Fen(100_000) };
+        assert!(below_threshold(&range, Fen(100_000)));
+        assert!(!below_threshold(&range, Fen(99_999)));
+        assert!(!below_threshold(&Disclosed::Closed, Fen(i64::MAX)));
     }
 }

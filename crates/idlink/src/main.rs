@@ -251,7 +251,11 @@ async fn serve_until_signal(config: &Config, rt: Runtime) -> Result<ExitCode> {
         println!("  test identities: {}", listed.join("; "));
         println!("             their bank cards: http://{s}/sandbox/v1/banks");
         if let Some(d) = running.sandbox_direct_addr {
-            println!("             banks' direct channel: https://localhost:{} (mutual TLS, signed messages; certificates in {})", d.port(), config.direct_pki_dir().display());
+            println!(
+                "             banks' direct channel: https://localhost:{} (mutual TLS, signed messages; certificates in {})",
+                d.port(),
+                config.direct_pki_dir().display()
+            );
         }
     }
     println!("  database:  {}", running.store.backend().name());
