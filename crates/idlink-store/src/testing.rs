@@ -27,6 +27,25 @@ pub struct TestDb {
     pub url: String,
     pub kind: &'static str,
     dir: Option<PathBuf>,
+    /// The PostgreSQL schema, and the admin URL to drop it with.
+    schema: Option<(String, String)>,
+}
+
+impl TestDb {
+    /// Closes the store and removes the database: the directory for SQLite,
+    /// the schema for PostgreSQL (test runs leave schemas to `.ci/run`'s
+    /// cleanup; tools like `idlink bench` call this).
+    pub async fn dispose(mut self) -> Result<(), String> {
+        self.store.close().await;
+        if let Some((schema, admin)) = self.schema.take() {
+            let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&admin).await.map_err(|e| e.to_string())?;
+            sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
+                .execute(&mut conn)
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+        Ok(())
+    }
 }
 
 impl Drop for TestDb {
@@ -44,7 +63,7 @@ pub async fn sqlite() -> Result<TestDb, String> {
     let url = format!("sqlite://{}?mode=rwc", dir.join("idlink.db").display());
     let store = SqlStore::connect(&url, &StoreOptions::default()).await.map_err(|e| e.to_string())?;
     store.migrate().await.map_err(|e| e.to_string())?;
-    Ok(TestDb { store, url, kind: "sqlite", dir: Some(dir) })
+    Ok(TestDb { store, url, kind: "sqlite", dir: Some(dir), schema: None })
 }
 
 const LOCAL_SERVER: &str = "postgres://postgres@127.0.0.1:5432/test";
@@ -101,7 +120,7 @@ pub async fn postgres() -> Result<Option<TestDb>, String> {
     let store =
         SqlStore::connect(&url, &StoreOptions { max_connections: 8, ..StoreOptions::default() }).await.map_err(|e| e.to_string())?;
     store.migrate().await.map_err(|e| e.to_string())?;
-    Ok(Some(TestDb { store, url, kind: "postgres", dir: None }))
+    Ok(Some(TestDb { store, url, kind: "postgres", dir: None, schema: Some((schema, admin)) }))
 }
 
 /// Both databases: SQLite always, PostgreSQL when reachable (or required).

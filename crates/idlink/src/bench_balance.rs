@@ -410,6 +410,8 @@ async fn balance_run(db: TestDb, opts: &Options) -> Result<(Stats, Stats)> {
     let half = drive(opts.clients, opts.queries, Some(peak.per_sec / 2.0), query(1)).await?;
     running.shutdown().await;
     let _ = std::fs::remove_dir_all(&data_dir);
-    drop(db);
+    if let Err(e) = db.dispose().await {
+        eprintln!("  could not remove the scratch database: {e}");
+    }
     Ok((peak, half))
 }
