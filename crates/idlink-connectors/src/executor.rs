@@ -167,6 +167,11 @@ impl Executor {
         f(b)
     }
 
+    /// The executor's clock (breaker instants are on it).
+    pub fn now(&self) -> Timestamp {
+        self.clock.now()
+    }
+
     /// The breaker state of a channel, for health pages and tests.
     pub fn breaker_state(&self, target: &Target) -> crate::breaker::State {
         self.with_breaker(target, |b| b.state())

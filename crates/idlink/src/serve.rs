@@ -218,7 +218,7 @@ impl CodeSender for SmsCodes {
             Ok(Delivery::Accepted { .. } | Delivery::Pending { .. }) => Ok(()),
             Err(CallError::Maintenance { retry_after_secs, .. }) => Err(SendError::Unavailable { retry_after_secs }),
             Err(CallError::CircuitOpen { until, .. }) => Err(SendError::Unavailable {
-                retry_after_secs: u64::try_from(until.duration_since(jiff::Timestamp::now()).as_secs()).unwrap_or(1).max(1),
+                retry_after_secs: u64::try_from(until.duration_since(self.0.executor.now()).as_secs()).unwrap_or(1).max(1),
             }),
             Err(e) => {
                 tracing::warn!(error = %e, "SMS gateway call failed");
@@ -273,7 +273,7 @@ impl RegistryCheck for RegistryChecks {
             Ok(RegistryVerdict::NotFound) => Ok(RegistryResult::NotFound),
             Ok(RegistryVerdict::PhoneMismatch) => Ok(RegistryResult::PhoneMismatch),
             Ok(RegistryVerdict::Pending { .. }) => Ok(RegistryResult::Pending),
-            Err(e) => Err(unavailable(e)),
+            Err(e) => Err(unavailable(&self.0.executor, e)),
         }
     }
 }
@@ -299,7 +299,7 @@ impl CardCheck for CardChecks {
             Ok(SwitchCheck::PhoneMismatch) => Ok(CardResult::PhoneMismatch),
             Ok(SwitchCheck::CardLost) => Ok(CardResult::Lost),
             Ok(SwitchCheck::Pending { .. }) => Ok(CardResult::Pending),
-            Err(e) => Err(unavailable(e)),
+            Err(e) => Err(unavailable(&self.0.executor, e)),
         }
     }
 }
@@ -309,11 +309,11 @@ struct BankCodes(Arc<Institutions>);
 
 /// A failed call as "unavailable": with the institution's own Retry-After and
 /// expected end for an announced maintenance, else the circuit's wait or 5 s.
-fn unavailable(e: CallError) -> RegistryUnavailable {
+fn unavailable(exec: &Executor, e: CallError) -> RegistryUnavailable {
     match e {
         CallError::Maintenance { retry_after_secs, expected_end, .. } => RegistryUnavailable { retry_after_secs, expected_end },
         CallError::CircuitOpen { until, .. } => RegistryUnavailable {
-            retry_after_secs: u64::try_from(until.duration_since(jiff::Timestamp::now()).as_secs()).unwrap_or(1).max(1),
+            retry_after_secs: u64::try_from(until.duration_since(exec.now()).as_secs()).unwrap_or(1).max(1),
             expected_end: None,
         },
         other => {
@@ -340,7 +340,7 @@ impl idlink_core::bindings::BankChannel for BankCodes {
             .banks
             .call(&bank, channel, |api| api.send_code(exec, card.reveal(), phone.reveal(), client_ref))
             .await
-            .map_err(unavailable)?;
+            .map_err(|e| unavailable(exec, e))?;
         match answer {
             BankSms::Sent { reference } => Ok(BankCode::Sent { reference }),
             BankSms::PhoneMismatch => Ok(BankCode::PhoneMismatch),
@@ -354,8 +354,12 @@ impl idlink_core::bindings::BankChannel for BankCodes {
     async fn verify_code(&self, reference: &str, card: &CardNumber, code: &str) -> Result<bool, RegistryUnavailable> {
         let (bank, channel) = self.0.route(card);
         let exec = &self.0.executor;
-        let (ok, _) =
-            self.0.banks.call(&bank, channel, |api| api.verify_code(exec, reference, card.reveal(), code)).await.map_err(unavailable)?;
+        let (ok, _) = self
+            .0
+            .banks
+            .call(&bank, channel, |api| api.verify_code(exec, reference, card.reveal(), code))
+            .await
+            .map_err(|e| unavailable(exec, e))?;
         Ok(ok)
     }
 }
@@ -370,7 +374,8 @@ impl idlink_core::balance::BalanceBank for Balances {
         let bank = grant.bank();
         let exec = &self.0.executor;
         let card = grant.card().reveal();
-        let (answer, via) = self.0.banks.call(&bank.code, bank.channel, |api| api.balance(exec, card)).await.map_err(unavailable)?;
+        let (answer, via) =
+            self.0.banks.call(&bank.code, bank.channel, |api| api.balance(exec, card)).await.map_err(|e| unavailable(exec, e))?;
         Ok(match answer {
             BalanceAnswer::Balance(fen) => BankBalance::Balance { fen: idlink_domain::Fen(fen), channel: channel_name(via) },
             BalanceAnswer::CardLost => BankBalance::CardLost,

@@ -59,11 +59,20 @@ async fn every_kind_of_bank_answers_through_its_channel_and_fails_over_to_the_ot
         // The direct channel is down: ICBC answers through the switch; when it is back, through direct again.
         sandbox(&s, Method::POST, "/sandbox/v1/maintenance", Some(json!({"institution": "direct", "minutes": 30}))).await;
         assert_eq!(query(&s, &t_icbc, &icbc).await.1, "card_switch");
-        // Binding works too: the bank's code goes through the switch.
-        let (_, cmb, _) = bound_card(&s, "CMB").await;
-        assert!(cmb.starts_with("bnd_"));
+        // Joint-stock, direct, to the jiao with an agreement: binding and queries go through the switch too.
+        let (t_cmb, cmb, fen) = bound_card(&s, "CMB").await;
+        switch(&s, &t_cmb, true).await;
+        let signed = call(&s, Method::POST, &format!("/v1/me/cards/{cmb}/agreements"), &t_cmb)
+            .json(&json!({"document_version": "cmb-2026-01", "document_hash": "ab".repeat(32)}))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(signed.status().as_u16(), 201);
+        let (b, via) = query(&s, &t_cmb, &cmb).await;
+        assert_eq!((b["precision"].as_str(), b["amount_fen"].as_i64(), via.as_str()), (Some("jiao"), Some(fen / 10 * 10), "card_switch"));
         sandbox(&s, Method::DELETE, "/sandbox/v1/maintenance/direct", None).await;
         assert_eq!(query(&s, &t_icbc, &icbc).await.1, "direct");
+        assert_eq!(query(&s, &t_cmb, &cmb).await.1, "direct");
 
         // The switch is down: the city bank answers through its direct channel.
         sandbox(&s, Method::POST, "/sandbox/v1/maintenance", Some(json!({"institution": "switch", "minutes": 30}))).await;
