@@ -101,6 +101,7 @@ pub struct Affected {
 pub trait BindingStore: Send + Sync {
     async fn insert_binding(&self, b: &BindingRow, audit: &AuditEntry) -> Result<(), StoreError>;
     async fn binding(&self, id: &str, user: &UserId) -> Result<Option<BindingRow>, StoreError>;
+    /// The user's live bindings, and those a bank ended (a lost card), so the user sees why a card went.
     async fn bindings(&self, user: &UserId) -> Result<Vec<BindingRow>, StoreError>;
     /// pending_sms → active; false if it was not pending.
     async fn activate_binding(&self, id: &str, user: &UserId, at: Timestamp, audit: &AuditEntry) -> Result<bool, StoreError>;

@@ -76,7 +76,8 @@ impl BindingStore for SqlStore {
 
     async fn bindings(&self, user: &UserId) -> Result<Vec<BindingRow>, StoreError> {
         sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {COLUMNS} FROM card_bindings WHERE user_id = $1 AND status <> 'ended' ORDER BY created_at, id"
+            "SELECT {COLUMNS} FROM card_bindings WHERE user_id = $1 AND (status <> 'ended' OR end_reason = 'card_reported_lost')
+             ORDER BY created_at, id"
         )))
         .bind(user.as_str())
         .fetch_all(&self.reader)

@@ -34,8 +34,12 @@ pub struct Card {
     pub bank_name: String,
     /// Masked: the last four digits only.
     pub last4: String,
-    /// `pending_sms` or `active`.
+    /// `pending_sms`, `active`, or `ended` for a card the bank reported lost (kept in the list so the user sees why).
     pub status: String,
+    /// Why an ended binding ended: `card_reported_lost`.
+    pub end_reason: Option<String>,
+    /// Set while the bank suspends balance queries on the card: `password_locked`.
+    pub suspended_reason: Option<String>,
     /// The number failed its check digit but is a UnionPay 62 card, accepted with a warning.
     pub luhn_warning: bool,
     /// The risk rules' decision when the binding became active: `allow`, `step_up` or `freeze`.
@@ -49,6 +53,8 @@ fn view(b: BindingRow, risk: Option<String>) -> Card {
         bank: b.bank,
         last4: b.last4,
         status: b.status.as_str().to_owned(),
+        end_reason: b.end_reason,
+        suspended_reason: b.suspended_reason,
         luhn_warning: b.luhn_warning,
         risk,
     }

@@ -152,7 +152,8 @@ async fn a_lost_card_ends_the_binding_and_the_user_is_told() {
         assert_eq!(r["callback"]["delivered"], true, "{r}");
         let list: Value =
             call(&s, Method::GET, "/v1/me/cards", &token).send().await.unwrap_or_else(|e| panic!("{e}")).json().await.unwrap_or_default();
-        assert!(list["cards"].as_array().is_some_and(|c| c.iter().all(|c| c["id"] != icbc.as_str())), "{list}");
+        let card = list["cards"].as_array().and_then(|c| c.iter().find(|c| c["id"] == icbc.as_str())).cloned().unwrap_or_default();
+        assert_eq!((card["status"].as_str(), card["end_reason"].as_str()), (Some("ended"), Some("card_reported_lost")), "{list}");
         let owner = reserved_phone(&s, "ICBC").await;
         let inbox = sandbox(&s, Method::GET, &format!("/sandbox/v1/sms/inbox?phone={owner}"), None).await;
         assert_eq!(inbox["messages"][0]["template"], "card_binding_ended_lost", "{inbox}");
@@ -221,6 +222,9 @@ async fn three_wrong_bank_passwords_suspend_queries_until_the_bank_resets_it() {
             .await
             .unwrap_or_default();
         assert_eq!(tiers["suspended_reason"], "password_locked", "{tiers}");
+        let list: Value =
+            call(&s, Method::GET, "/v1/me/cards", &token).send().await.unwrap_or_else(|e| panic!("{e}")).json().await.unwrap_or_default();
+        assert_eq!(list["cards"][0]["suspended_reason"], "password_locked", "the card list says so too: {list}");
         let t = step_up(&s, &token, &icbc).await;
         expect_problem(balance(&s, &token, &icbc, Some(&t)).await, 423, "balance_query_suspended").await;
 
