@@ -9,6 +9,9 @@
 //! SQLite runs with one writer connection (plus readers) and `BEGIN
 //! IMMEDIATE`, so writers queue instead of failing with `SQLITE_BUSY`;
 //! PostgreSQL relies on row locks (the audit chain head) and unique keys.
+//! Balance queries commit in groups through one writer task per store
+//! (`group_commit`, ADR 0006); SQLite's WAL is checkpointed beside the
+//! writer rather than inside its commits.
 //!
 //! [`testing`] gives the conformance tests (and other crates' tests) a fresh
 //! database of either kind.

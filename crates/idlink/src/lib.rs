@@ -1,6 +1,6 @@
 //! The idlink binary's library half: configuration, the master keyring file,
 //! and starting/stopping a server, so integration tests drive exactly what
-//! `idlink serve` runs.
+//! `idlink serve` runs; and `idlink bench balance` ([`bench_balance`]).
 
 pub mod bench_balance;
 pub mod config;
