@@ -106,13 +106,22 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
     let Some(token) = token else {
         return unauthorized(Problem::new("unauthorized"));
     };
-    match apikeys::authenticate(state.store.as_ref(), token).await {
-        Ok(Ok(key)) => {
+    // A request acting for a user carries its session too: read both in one round trip.
+    let session_id = req.headers().get(SESSION_HEADER).and_then(|v| v.to_str().ok()).and_then(|t| t.split_once('.')).map(|(id, _)| id);
+    let found = match session_id {
+        Some(sid) => apikeys::authenticate_with_session(state.store.as_ref(), token, sid).await.map(|(k, s)| (k, Some(s))),
+        None => apikeys::authenticate(state.store.as_ref(), token).await.map(|k| (k, None)),
+    };
+    match found {
+        Ok((Ok(key), session)) => {
             req.extensions_mut().insert(ApiCaller(key));
+            if let Some(row) = session {
+                req.extensions_mut().insert(SessionRead(row));
+            }
             next.run(req).await
         }
-        Ok(Err(AuthFailure::Revoked)) => unauthorized(Problem::new("api_key_revoked")),
-        Ok(Err(AuthFailure::Invalid)) => unauthorized(
+        Ok((Err(AuthFailure::Revoked), _)) => unauthorized(Problem::new("api_key_revoked")),
+        Ok((Err(AuthFailure::Invalid), _)) => unauthorized(
             Problem::new("unauthorized")
                 .detail("The API key is not valid. Check it was copied whole, or create a new one with `idlink apikey create`."),
         ),
@@ -228,6 +237,10 @@ fn replay(status: u16, body: Vec<u8>) -> Response {
 
 pub const SESSION_HEADER: &str = "idlink-session";
 
+/// The stored session row for the request's `Idlink-Session` id, read with the API key (not yet checked).
+#[derive(Debug, Clone)]
+struct SessionRead(Option<idlink_core::auth::SessionRow>);
+
 /// The end user's active session (`Idlink-Session` header), for endpoints that act for a user.
 #[derive(Debug, Clone)]
 pub struct UserSession(pub idlink_core::auth::SessionRow);
@@ -237,6 +250,11 @@ impl FromRequestParts<AppState> for UserSession {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Problem> {
         let token = parts.headers.get(SESSION_HEADER).and_then(|v| v.to_str().ok()).ok_or_else(|| Problem::new("session_required"))?;
-        state.auth().session(token).await.map(UserSession).map_err(crate::routes::auth_problem)
+        let auth = state.auth();
+        let checked = match parts.extensions.get::<SessionRead>() {
+            Some(read) => auth.session_with(token, read.0.clone()),
+            None => auth.session(token).await,
+        };
+        checked.map(UserSession).map_err(crate::routes::auth_problem)
     }
 }

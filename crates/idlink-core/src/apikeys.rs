@@ -97,22 +97,36 @@ pub enum CreateError {
 
 /// Resolves a presented token to its key, refusing unknown, wrong and revoked keys.
 pub async fn authenticate(store: &dyn ApiKeyStore, token: &str) -> Result<Result<ApiKeyRow, AuthFailure>, StoreError> {
-    let Some((id, secret)) = token.split_once('.') else {
-        return Ok(Err(AuthFailure::Invalid));
-    };
-    let Ok(id) = ApiKeyId::parse(id) else {
-        return Ok(Err(AuthFailure::Invalid));
-    };
-    let Some(row) = store.api_key(&id).await? else {
-        return Ok(Err(AuthFailure::Invalid));
-    };
+    let Some((id, secret)) = parse(token) else { return Ok(Err(AuthFailure::Invalid)) };
+    Ok(check(store.api_key(&id).await?, secret))
+}
+
+/// [`authenticate`], also reading the session `session_id` in the same
+/// round trip; the session is still checked by [`crate::auth::Auth::session_with`].
+pub async fn authenticate_with_session(
+    store: &dyn ApiKeyStore,
+    token: &str,
+    session_id: &str,
+) -> Result<(Result<ApiKeyRow, AuthFailure>, Option<crate::auth::SessionRow>), StoreError> {
+    let Some((id, secret)) = parse(token) else { return Ok((Err(AuthFailure::Invalid), None)) };
+    let (row, session) = store.api_key_with_session(&id, session_id).await?;
+    Ok((check(row, secret), session))
+}
+
+fn parse(token: &str) -> Option<(ApiKeyId, &str)> {
+    let (id, secret) = token.split_once('.')?;
+    Some((ApiKeyId::parse(id).ok()?, secret))
+}
+
+fn check(row: Option<ApiKeyRow>, secret: &str) -> Result<ApiKeyRow, AuthFailure> {
+    let Some(row) = row else { return Err(AuthFailure::Invalid) };
     if !constant_time_eq(row.secret_hash.as_bytes(), hash_secret(secret).as_bytes()) {
-        return Ok(Err(AuthFailure::Invalid));
+        return Err(AuthFailure::Invalid);
     }
     if row.revoked_at.is_some() {
-        return Ok(Err(AuthFailure::Revoked));
+        return Err(AuthFailure::Revoked);
     }
-    Ok(Ok(row))
+    Ok(row)
 }
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {

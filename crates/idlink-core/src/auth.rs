@@ -495,21 +495,33 @@ impl Auth<'_> {
     }
 
     async fn lookup(&self, token: &str) -> Result<SessionRow, AuthError> {
+        let (id, _) = token.split_once('.').ok_or(AuthError::SessionInvalid)?;
+        self.validate(token, self.store.session(id).await?)
+    }
+
+    /// Checks `token` against the stored row read for its id.
+    fn validate(&self, token: &str, row: Option<SessionRow>) -> Result<SessionRow, AuthError> {
         let (id, secret) = token.split_once('.').ok_or(AuthError::SessionInvalid)?;
-        let s = self.store.session(id).await?.ok_or(AuthError::SessionInvalid)?;
+        let s = row.filter(|s| s.id == id).ok_or(AuthError::SessionInvalid)?;
         let valid = constant_time_eq(s.secret_hash.as_bytes(), hash_secret(secret).as_bytes())
             && s.revoked_at.is_none()
             && s.expires_at > self.clock.now();
         if valid { Ok(s) } else { Err(AuthError::SessionInvalid) }
     }
 
-    /// An active session for `token`.
-    pub async fn session(&self, token: &str) -> Result<SessionRow, AuthError> {
-        let s = self.lookup(token).await?;
+    /// [`Self::session`] with the row already read (by [`crate::apikeys::authenticate_with_session`]).
+    pub fn session_with(&self, token: &str, row: Option<SessionRow>) -> Result<SessionRow, AuthError> {
+        let s = self.validate(token, row)?;
         match s.status {
             SessionStatus::Active => Ok(s),
             SessionStatus::DeviceCheckRequired => Err(AuthError::DeviceCheckRequired),
         }
+    }
+
+    /// An active session for `token`.
+    pub async fn session(&self, token: &str) -> Result<SessionRow, AuthError> {
+        let (id, _) = token.split_once('.').ok_or(AuthError::SessionInvalid)?;
+        self.session_with(token, self.store.session(id).await?)
     }
 
     /// A session waiting for its device check.

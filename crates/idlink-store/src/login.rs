@@ -47,17 +47,23 @@ fn device(r: &AnyRow) -> Result<DeviceRow, StoreError> {
 }
 
 fn session(r: &AnyRow) -> Result<SessionRow, StoreError> {
-    let status: String = r.try_get("status").map_err(store_err)?;
-    let revoked: Option<i64> = r.try_get("revoked_at").map_err(store_err)?;
+    session_prefixed(r, "")
+}
+
+/// A session from columns named `{prefix}id`, `{prefix}user_id`, … (for joins).
+pub(crate) fn session_prefixed(r: &AnyRow, prefix: &str) -> Result<SessionRow, StoreError> {
+    let col = |c: &str| format!("{prefix}{c}");
+    let status: String = r.try_get(col("status").as_str()).map_err(store_err)?;
+    let revoked: Option<i64> = r.try_get(col("revoked_at").as_str()).map_err(store_err)?;
     Ok(SessionRow {
-        id: r.try_get("id").map_err(store_err)?,
-        user_id: user_id(r.try_get("user_id").map_err(store_err)?)?,
-        device_id: r.try_get("device_id").map_err(store_err)?,
-        client_ip: r.try_get("client_ip").map_err(store_err)?,
-        secret_hash: r.try_get("secret_hash").map_err(store_err)?,
+        id: r.try_get(col("id").as_str()).map_err(store_err)?,
+        user_id: user_id(r.try_get(col("user_id").as_str()).map_err(store_err)?)?,
+        device_id: r.try_get(col("device_id").as_str()).map_err(store_err)?,
+        client_ip: r.try_get(col("client_ip").as_str()).map_err(store_err)?,
+        secret_hash: r.try_get(col("secret_hash").as_str()).map_err(store_err)?,
         status: SessionStatus::parse(&status).ok_or_else(|| StoreError::Corrupt(format!("session status {status}")))?,
-        created_at: timestamp(r.try_get("created_at").map_err(store_err)?)?,
-        expires_at: timestamp(r.try_get("expires_at").map_err(store_err)?)?,
+        created_at: timestamp(r.try_get(col("created_at").as_str()).map_err(store_err)?)?,
+        expires_at: timestamp(r.try_get(col("expires_at").as_str()).map_err(store_err)?)?,
         revoked_at: revoked.map(timestamp).transpose()?,
     })
 }
@@ -82,7 +88,7 @@ async fn insert_device(tx: &mut Transaction<'static, Any>, d: &DeviceRow) -> Res
 }
 
 const DEVICE_COLUMNS: &str = "id, user_id, device_hash, name, public_key, is_primary, created_at, last_seen_at";
-const SESSION_COLUMNS: &str = "id, user_id, device_id, client_ip, secret_hash, status, created_at, expires_at, revoked_at";
+pub(crate) const SESSION_COLUMNS: &str = "id, user_id, device_id, client_ip, secret_hash, status, created_at, expires_at, revoked_at";
 
 #[async_trait]
 impl AuthStore for SqlStore {

@@ -374,6 +374,32 @@ impl ApiKeyStore for SqlStore {
             .transpose()
     }
 
+    async fn api_key_with_session(
+        &self,
+        id: &ApiKeyId,
+        session_id: &str,
+    ) -> Result<(Option<ApiKeyRow>, Option<idlink_core::auth::SessionRow>), StoreError> {
+        let session_columns: Vec<String> =
+            crate::login::SESSION_COLUMNS.split(',').map(|c| format!("s.{c} AS s_{c}", c = c.trim())).collect();
+        let sql = format!(
+            "SELECT k.id, k.name, k.secret_hash, k.scopes, k.created_at, k.revoked_at, {}
+             FROM api_keys k LEFT JOIN sessions s ON s.id = $2 WHERE k.id = $1",
+            session_columns.join(", ")
+        );
+        let Some(r) = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(id.as_str())
+            .bind(session_id)
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(store_err)?
+        else {
+            return Ok((None, None));
+        };
+        let found: Option<String> = r.try_get("s_id").map_err(store_err)?;
+        let session = found.map(|_| crate::login::session_prefixed(&r, "s_")).transpose()?;
+        Ok((Some(api_key_row(&r)?), session))
+    }
+
     async fn list_api_keys(&self) -> Result<Vec<ApiKeyRow>, StoreError> {
         sqlx::query("SELECT id, name, secret_hash, scopes, created_at, revoked_at FROM api_keys ORDER BY created_at, id")
             .fetch_all(&self.reader)
