@@ -4,7 +4,7 @@
 //! and signatures; lost cards, locked passwords and maintenance reported by
 //! the bank; low-balance alerts and agreement renewal.
 
-use crate::cards::{balance, bound_card, call, step_up, switch};
+use crate::cards::{balance, bound_card, call, sign_agreement, step_up, switch};
 use crate::{Server, expect_problem, servers};
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -62,12 +62,7 @@ async fn every_kind_of_bank_answers_through_its_channel_and_fails_over_to_the_ot
         // Joint-stock, direct, to the jiao with an agreement: binding and queries go through the switch too.
         let (t_cmb, cmb, fen) = bound_card(&s, "CMB").await;
         switch(&s, &t_cmb, true).await;
-        let signed = call(&s, Method::POST, &format!("/v1/me/cards/{cmb}/agreements"), &t_cmb)
-            .json(&json!({"document_version": "cmb-2026-01", "document_hash": "ab".repeat(32)}))
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(signed.status().as_u16(), 201);
+        assert_eq!(sign_agreement(&s, &t_cmb, &cmb, "cmb-2026-01").await.status().as_u16(), 201);
         let (b, via) = query(&s, &t_cmb, &cmb).await;
         assert_eq!((b["precision"].as_str(), b["amount_fen"].as_i64(), via.as_str()), (Some("jiao"), Some(fen / 10 * 10), "card_switch"));
         sandbox(&s, Method::DELETE, "/sandbox/v1/maintenance/direct", None).await;
@@ -260,16 +255,7 @@ async fn a_low_balance_alert_fires_on_the_disclosed_figure_and_agreements_renew(
     for s in servers().await {
         let (token, cmb, fen) = bound_card(&s, "CMB").await;
         switch(&s, &token, true).await;
-        let sign = async |version: &str| -> Value {
-            call(&s, Method::POST, &format!("/v1/me/cards/{cmb}/agreements"), &token)
-                .json(&json!({"document_version": version, "document_hash": "ef".repeat(32)}))
-                .send()
-                .await
-                .unwrap_or_else(|e| panic!("{e}"))
-                .json()
-                .await
-                .unwrap_or_default()
-        };
+        let sign = async |version: &str| -> Value { sign_agreement(&s, &token, &cmb, version).await.json().await.unwrap_or_default() };
         let first = sign("cmb-2026-01").await;
         let renewed = sign("cmb-2026-02").await;
         assert_eq!(renewed["renews"], first["id"], "{renewed}");

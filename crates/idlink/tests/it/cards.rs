@@ -160,6 +160,15 @@ pub(crate) async fn ensure_payment_password(s: &Server, token: &str, phone: &str
     }
 }
 
+/// Signs the bank's agreement for a binding (version as given, a fixed document hash).
+pub(crate) async fn sign_agreement(s: &Server, token: &str, binding: &str, version: &str) -> reqwest::Response {
+    call(s, Method::POST, &format!("/v1/me/cards/{binding}/agreements"), token)
+        .json(&json!({"document_version": version, "document_hash": "ab".repeat(32)}))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
 pub(crate) async fn step_up(s: &Server, token: &str, binding: &str) -> String {
     let res = call(s, Method::POST, "/v1/me/payment-password/verify", token)
         .json(&json!({"password": "135790", "operation": "balance.query", "resource": binding}))
@@ -210,12 +219,7 @@ async fn a_balance_query_passes_four_tiers_and_shows_what_the_bank_allows() {
         switch(&s, &token2, true).await;
         let t = step_up(&s, &token2, &cmb).await;
         expect_problem(balance(&s, &token2, &cmb, Some(&t)).await, 403, "agreement_required").await;
-        let res = call(&s, Method::POST, &format!("/v1/me/cards/{cmb}/agreements"), &token2)
-            .json(&json!({"document_version": "cmb-2026-01", "document_hash": "ab".repeat(32)}))
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(res.status().as_u16(), 201);
+        assert_eq!(sign_agreement(&s, &token2, &cmb, "cmb-2026-01").await.status().as_u16(), 201);
         let b: Value = balance(&s, &token2, &cmb, Some(&t)).await.json().await.unwrap_or_default();
         assert_eq!((b["precision"].as_str(), b["amount_fen"].as_i64()), (Some("jiao"), Some(fen2.div_euclid(10) * 10)), "{b}");
         assert!(b["as_of"].as_str().unwrap_or("") < b["next_refresh_at"].as_str().unwrap_or(""), "a daily snapshot: {b}");
@@ -255,12 +259,7 @@ async fn tiers_are_listed_and_revoked_and_closed_banks_refuse() {
             "{t}"
         );
         assert!(t["agreement"].is_null());
-        let res = call(&s, Method::POST, &format!("/v1/me/cards/{cmb}/agreements"), &token)
-            .json(&json!({"document_version": "cmb-2026-01", "document_hash": "cd".repeat(32)}))
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(res.status().as_u16(), 201);
+        assert_eq!(sign_agreement(&s, &token, &cmb, "cmb-2026-01").await.status().as_u16(), 201);
         assert_eq!(tiers(&token, &cmb).await["agreement"]["document_version"], "cmb-2026-01");
         let step = step_up(&s, &token, &cmb).await;
         assert_eq!(balance(&s, &token, &cmb, Some(&step)).await.status().as_u16(), 200);
