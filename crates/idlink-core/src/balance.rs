@@ -349,21 +349,10 @@ impl Balances<'_> {
         let disclosed = disclosure::disclose(balance, grant.bank.precision);
         let low_balance_alert = binding.low_balance_alert.is_some_and(|t| below_threshold(&disclosed, t));
         if low_balance_alert {
-            match crate::users::user_phone(
-                self.bindings.identities.users,
-                self.bindings.identities.vault,
-                self.clock,
-                &crate::users::Caller { actor: format!("user:{user}"), request_id: rid.cloned(), purpose: "low-balance alert".into() },
-                user,
-            )
-            .await
-            {
-                Ok(phone) => {
-                    let bank = grant.bank.code.as_str();
-                    self.notifier.notify(&phone, "low_balance_alert", &[("bank", bank), ("last4", &binding.last4)], &record.id).await
-                }
-                Err(e) => tracing::warn!(error = %e, "cannot read the phone for a low-balance alert"),
-            }
+            let caller =
+                crate::users::Caller { actor: format!("user:{user}"), request_id: rid.cloned(), purpose: "low-balance alert".into() };
+            let params = [("bank", grant.bank.code.as_str()), ("last4", binding.last4.as_str())];
+            self.bindings.tell(self.notifier, &caller, user, "low_balance_alert", &params, &record.id).await;
         }
         Ok(BalanceAnswer { precision: grant.bank.precision, disclosed, as_of, next_refresh_at, low_balance_alert })
     }

@@ -327,15 +327,27 @@ impl Bindings<'_> {
         };
         for a in &affected {
             let caller = crate::users::Caller { actor: format!("bank:{bank}"), request_id: None, purpose: purpose.to_owned() };
-            match crate::users::user_phone(self.identities.users, self.identities.vault, self.clock, &caller, &a.user_id).await {
-                Ok(phone) => {
-                    let client_ref = format!("{event_id}-{}", a.binding_id);
-                    notifier.notify(&phone, template, &[("bank", bank), ("last4", &a.last4)], &client_ref).await;
-                }
-                Err(e) => tracing::warn!(error = %e, "cannot read the phone of a user to tell about a bank event"),
-            }
+            let client_ref = format!("{event_id}-{}", a.binding_id);
+            self.tell(notifier, &caller, &a.user_id, template, &[("bank", bank), ("last4", &a.last4)], &client_ref).await;
         }
         Ok(Some(affected))
+    }
+
+    /// Sends the user an SMS about their card; the phone read is audited as `caller`.
+    /// Best effort: a failure is logged, never returned.
+    pub async fn tell(
+        &self,
+        notifier: &dyn Notifier,
+        caller: &crate::users::Caller,
+        user: &UserId,
+        template: &str,
+        params: &[(&str, &str)],
+        client_ref: &str,
+    ) {
+        match crate::users::user_phone(self.identities.users, self.identities.vault, self.clock, caller, user).await {
+            Ok(phone) => notifier.notify(&phone, template, params, client_ref).await,
+            Err(e) => tracing::warn!(error = %e, template, "cannot read the user's phone to tell them"),
+        }
     }
 
     /// Sets (or clears, with `None`) the card's low-balance alert threshold.
