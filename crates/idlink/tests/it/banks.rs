@@ -4,7 +4,7 @@
 //! and signatures; lost cards, locked passwords and maintenance reported by
 //! the bank; low-balance alerts and agreement renewal.
 
-use crate::cards::{balance, bound_card, call, sign_agreement, step_up, switch};
+use crate::cards::{balance, bound_card, call, get_json, sign_agreement, step_up, switch};
 use crate::{Server, expect_problem, servers};
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -20,7 +20,7 @@ async fn sandbox(s: &Server, method: Method, path: &str, body: Option<Value>) ->
 }
 
 async fn history(s: &Server, token: &str) -> Value {
-    call(s, Method::GET, "/v1/me/balance-queries", token).send().await.unwrap_or_else(|e| panic!("{e}")).json().await.unwrap_or_default()
+    get_json(s, "/v1/me/balance-queries", token).await
 }
 
 /// Queries with a fresh step-up token; returns the answer and the channel the history recorded.
@@ -145,8 +145,7 @@ async fn a_lost_card_ends_the_binding_and_the_user_is_told() {
         let number = card_number(&s, "ICBC").await;
         let r = sandbox(&s, Method::POST, &format!("/sandbox/v1/cards/{number}/report-lost"), None).await;
         assert_eq!(r["callback"]["delivered"], true, "{r}");
-        let list: Value =
-            call(&s, Method::GET, "/v1/me/cards", &token).send().await.unwrap_or_else(|e| panic!("{e}")).json().await.unwrap_or_default();
+        let list: Value = get_json(&s, "/v1/me/cards", &token).await;
         let card = list["cards"].as_array().and_then(|c| c.iter().find(|c| c["id"] == icbc.as_str())).cloned().unwrap_or_default();
         assert_eq!((card["status"].as_str(), card["end_reason"].as_str()), (Some("ended"), Some("card_reported_lost")), "{list}");
         let owner = reserved_phone(&s, "ICBC").await;
@@ -209,16 +208,9 @@ async fn three_wrong_bank_passwords_suspend_queries_until_the_bank_resets_it() {
             let r = sandbox(&s, Method::POST, &format!("/sandbox/v1/cards/{number}/wrong-password"), None).await;
             assert_eq!(r["attempts"], i);
         }
-        let tiers: Value = call(&s, Method::GET, &format!("/v1/me/cards/{icbc}/authorisations"), &token)
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("{e}"))
-            .json()
-            .await
-            .unwrap_or_default();
+        let tiers: Value = get_json(&s, &format!("/v1/me/cards/{icbc}/authorisations"), &token).await;
         assert_eq!(tiers["suspended_reason"], "password_locked", "{tiers}");
-        let list: Value =
-            call(&s, Method::GET, "/v1/me/cards", &token).send().await.unwrap_or_else(|e| panic!("{e}")).json().await.unwrap_or_default();
+        let list: Value = get_json(&s, "/v1/me/cards", &token).await;
         assert_eq!(list["cards"][0]["suspended_reason"], "password_locked", "the card list says so too: {list}");
         let t = step_up(&s, &token, &icbc).await;
         expect_problem(balance(&s, &token, &icbc, Some(&t)).await, 423, "balance_query_suspended").await;

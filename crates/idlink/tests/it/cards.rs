@@ -78,15 +78,13 @@ async fn a_card_is_bound_after_the_bank_confirms_it_and_its_code() {
         expect_problem(confirm(&s, &token, &id, &code).await, 409, "card_binding_not_pending").await;
         expect_problem(bind(&s, &token, &number, &phone).await, 409, "card_already_bound").await;
 
-        let list: Value =
-            call(&s, Method::GET, "/v1/me/cards", &token).send().await.unwrap_or_else(|e| panic!("{e}")).json().await.unwrap_or_default();
+        let list: Value = get_json(&s, "/v1/me/cards", &token).await;
         assert_eq!(list["cards"].as_array().map(Vec::len), Some(1));
         assert!(!list.to_string().contains(&number), "the card number is never shown whole");
 
         let res = call(&s, Method::DELETE, &format!("/v1/me/cards/{id}"), &token).send().await.unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(res.status().as_u16(), 204);
-        let list: Value =
-            call(&s, Method::GET, "/v1/me/cards", &token).send().await.unwrap_or_else(|e| panic!("{e}")).json().await.unwrap_or_default();
+        let list: Value = get_json(&s, "/v1/me/cards", &token).await;
         assert_eq!(list["cards"], json!([]));
     }
 }
@@ -135,13 +133,7 @@ pub(crate) async fn bound_card(s: &Server, bank: &str) -> (String, String, i64) 
 
 /// Sets the payment password 135790 unless the user has one (for step-up tokens).
 pub(crate) async fn ensure_payment_password(s: &Server, token: &str, phone: &str) {
-    let status: Value = call(s, Method::GET, "/v1/me/payment-password", token)
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"))
-        .json()
-        .await
-        .unwrap_or_default();
+    let status: Value = get_json(s, "/v1/me/payment-password", token).await;
     if status["set"] != true {
         let c: Value = call(s, Method::POST, "/v1/me/sms-challenges", token)
             .json(&json!({"purpose": "payment_password"}))
@@ -158,6 +150,11 @@ pub(crate) async fn ensure_payment_password(s: &Server, token: &str, phone: &str
             .await;
         assert_eq!(res.map(|r| r.status().as_u16()).unwrap_or(0), 204);
     }
+}
+
+/// GETs `path` for the session user and returns the JSON body.
+pub(crate) async fn get_json(s: &Server, path: &str, token: &str) -> Value {
+    call(s, Method::GET, path, token).send().await.unwrap_or_else(|e| panic!("{e}")).json().await.unwrap_or_default()
 }
 
 /// Signs the bank's agreement for a binding (version as given, a fixed document hash).
@@ -225,13 +222,7 @@ async fn a_balance_query_passes_four_tiers_and_shows_what_the_bank_allows() {
         assert!(b["as_of"].as_str().unwrap_or("") < b["next_refresh_at"].as_str().unwrap_or(""), "a daily snapshot: {b}");
 
         // Every query is in the user's history.
-        let h: Value = call(&s, Method::GET, "/v1/me/balance-queries", &token)
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("{e}"))
-            .json()
-            .await
-            .unwrap_or_default();
+        let h: Value = get_json(&s, "/v1/me/balance-queries", &token).await;
         let banks: Vec<&str> = h["queries"].as_array().map(|q| q.iter().filter_map(|e| e["bank"].as_str()).collect()).unwrap_or_default();
         assert!(banks.contains(&"ICBC"), "{h}");
         assert_eq!(h["queries"][0]["channel"], "direct", "ICBC is reached directly");
@@ -243,15 +234,7 @@ async fn tiers_are_listed_and_revoked_and_closed_banks_refuse() {
     for s in servers().await {
         let (token, cmb, _) = bound_card(&s, "CMB").await;
         switch(&s, &token, true).await;
-        let tiers = async |token: &str, id: &str| -> Value {
-            call(&s, Method::GET, &format!("/v1/me/cards/{id}/authorisations"), token)
-                .send()
-                .await
-                .unwrap_or_else(|e| panic!("{e}"))
-                .json()
-                .await
-                .unwrap_or_default()
-        };
+        let tiers = async |token: &str, id: &str| -> Value { get_json(&s, &format!("/v1/me/cards/{id}/authorisations"), token).await };
         let t = tiers(&token, &cmb).await;
         assert_eq!(
             (t["binding"].as_str(), t["balance_query_enabled"].as_bool(), t["agreement_required"].as_bool()),

@@ -33,24 +33,38 @@ fn freshness() -> impl Strategy<Value = Freshness> {
     ]
 }
 
-/// A card of `bank` that is valid for its BIN and not one of the sandbox's test values.
+/// A card of `bank` that is valid for its BIN (not shadowed by a longer
+/// prefix of another bank) and not one of the sandbox's test values.
 fn card_at(bank: &str, serial: u64) -> String {
     let table = idlink_domain::card::BinTable::bundled();
-    let bin = table
+    let mut bins: Vec<_> = table
         .entries()
         .iter()
         .filter(|e| e.bank == bank && e.card_type == idlink_domain::card::CardType::Debit && matches!(e.length, 16 | 19))
-        .min_by_key(|e| (!e.prefix.starts_with("62"), e.prefix.clone()))
-        .unwrap_or_else(|| panic!("no debit BIN for {bank}"));
-    (0..50u64)
-        .map(|k| {
+        .collect();
+    bins.sort_by_key(|e| (!e.prefix.starts_with("62"), e.prefix.clone()));
+    bins.iter()
+        .flat_map(|bin| {
             let fill = bin.length - bin.prefix.len() - 1;
-            let digits = format!("{:0>width$}", (serial + k * 7919) % 10u64.pow(fill.min(18) as u32), width = fill);
-            let body = format!("{}{digits}", bin.prefix);
-            format!("{body}{}", idlink_domain::card::luhn_check_digit(&body))
+            (0..500u64).map(move |k| {
+                let digits = format!("{:0>width$}", (serial + k * 7919) % 10u64.pow(fill.min(18) as u32), width = fill);
+                let body = format!("{}{digits}", bin.prefix);
+                format!("{body}{}", idlink_domain::card::luhn_check_digit(&body))
+            })
         })
         .find(|c| table.lookup(c).is_ok_and(|e| e.bank == bank) && !["0000", "1111", "9999"].contains(&&c[c.len() - 4..]))
         .unwrap_or_else(|| panic!("no card for {bank}"))
+}
+
+proptest! {
+    #[test]
+    fn a_card_is_found_at_every_bank_whatever_the_serial(serial in 0u64..1_000_000_000_000) {
+        for bank in BANKS {
+            let card = card_at(bank, serial);
+            let issuer = idlink_domain::card::BinTable::bundled().lookup(&card).map(|e| e.bank.clone()).ok();
+            prop_assert_eq!(issuer.as_deref(), Some(bank));
+        }
+    }
 }
 
 async fn bank_balance(s: &Server, card: &str) -> i64 {
