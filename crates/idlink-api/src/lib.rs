@@ -34,7 +34,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 pub use problem::{CODES, Problem};
-pub use state::{AppState, HttpLimits};
+pub use state::{AppParts, AppState, HttpLimits};
 
 use routes::{audit, auth, balance, callbacks, cards, guardians, health, identity, me, operator, security, users};
 

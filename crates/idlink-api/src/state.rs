@@ -55,8 +55,27 @@ impl Default for HttpLimits {
     }
 }
 
+/// What every handler can reach, shared by all requests: cloning it (axum does,
+/// once per extractor and middleware) is one reference-count increment.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<AppParts>);
+
+impl AppState {
+    pub fn new(parts: AppParts) -> Self {
+        Self(Arc::new(parts))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = AppParts;
+
+    fn deref(&self) -> &AppParts {
+        &self.0
+    }
+}
+
+/// The parts of [`AppState`].
+pub struct AppParts {
     pub store: Arc<dyn Store>,
     pub vault: Arc<Vault>,
     pub clock: Arc<dyn Clock>,
@@ -82,7 +101,7 @@ pub struct AppState {
     pub step_up_policy: StepUpPolicy,
 }
 
-impl AppState {
+impl AppParts {
     /// The login use cases over this state's parts.
     pub fn auth(&self) -> idlink_core::auth::Auth<'_> {
         idlink_core::auth::Auth {
@@ -96,7 +115,7 @@ impl AppState {
     }
 }
 
-impl AppState {
+impl AppParts {
     /// The strong-authentication use cases over this state's parts.
     pub fn security(&self) -> Security<'_> {
         Security {
@@ -114,7 +133,7 @@ impl AppState {
     }
 }
 
-impl AppState {
+impl AppParts {
     /// The real-name identity use cases over this state's parts.
     pub fn identities(&self) -> Identities<'_> {
         Identities {

@@ -5,7 +5,7 @@
 use crate::config::{CipherChoice, Config};
 use crate::keyfile;
 use anyhow::{Context, Result};
-use idlink_api::{AppState, HttpLimits};
+use idlink_api::{AppParts, AppState, HttpLimits};
 use idlink_connectors::bank::{BalanceAnswer, BankApi, CardCheck as SwitchCheck, FourElements};
 use idlink_connectors::channels::{BankChannels, channel_name};
 use idlink_connectors::face::FaceOutcome;
@@ -441,7 +441,7 @@ pub async fn start(config: &Config, rt: Runtime) -> Result<Running> {
             }
         }
     };
-    let state = AppState {
+    let state = AppState::new(AppParts {
         store: Arc::new(store.clone()),
         vault: vault.clone(),
         clock: rt.clock.clone(),
@@ -478,7 +478,7 @@ pub async fn start(config: &Config, rt: Runtime) -> Result<Running> {
         step_up_policy: idlink_core::stepup::StepUpPolicy {
             ttl: jiff::SignedDuration::from_secs(i64::try_from(config.step_up.ttl_secs).unwrap_or(120)),
         },
-    };
+    });
     let listener = tokio::net::TcpListener::bind(config.server.listen)
         .await
         .with_context(|| format!("cannot listen on {} (configuration key `server.listen`, flag --listen)", config.server.listen))?;
