@@ -72,7 +72,10 @@ impl SqlStore {
         sqlx::any::install_default_drivers();
         let backend = Backend::from_url(url)
             .ok_or_else(|| StoreError::Unavailable("the database URL must start with sqlite: or postgres:".into()))?;
-        let pool = |n: u32| AnyPoolOptions::new().max_connections(n).acquire_timeout(options.acquire_timeout);
+        // No ping before each acquire (sqlx's default): it is one more round trip
+        // per statement; a connection that died idle fails its statement instead,
+        // is discarded, and the request answers 503 like any database outage.
+        let pool = |n: u32| AnyPoolOptions::new().max_connections(n).acquire_timeout(options.acquire_timeout).test_before_acquire(false);
         let (writer, reader) = match backend {
             Backend::Sqlite => {
                 let url = if url.contains('?') { url.to_owned() } else { format!("{url}?mode=rwc") };
