@@ -13,7 +13,7 @@
 use idlink_core::audit::{AuditEntry, record_hash};
 use idlink_core::balance::QueryRecord;
 use idlink_core::ports::StoreError;
-use sqlx::{Any, AnyPool, Row, Transaction};
+use sqlx::{Any, AnyPool, Row};
 use std::collections::HashSet;
 use tokio::sync::{mpsc, oneshot};
 
@@ -77,15 +77,92 @@ fn values(rows: usize, cols: usize, first: usize) -> String {
         .join(", ")
 }
 
+type AnyQuery<'q> = sqlx::query::Query<'q, Any, sqlx::any::AnyArguments>;
+
 async fn commit(writer: &AnyPool, backend: Backend, jobs: &[QueryCommit]) -> Result<Vec<bool>, StoreError> {
-    let mut tx = match backend {
-        Backend::Sqlite => writer.begin_with("BEGIN IMMEDIATE").await.map_err(store_err)?,
-        Backend::Postgres => writer.begin().await.map_err(store_err)?,
-    };
-    // Spend the tokens. A token named twice in one batch counts for the first query only.
+    // A token named twice in one batch counts for the first query only.
     let mut seen = HashSet::new();
     let candidates: Vec<&QueryCommit> = jobs.iter().filter(|j| seen.insert(j.token_id.as_str())).collect();
-    let spent_at = jobs.iter().map(|j| j.record.at).max().map(micros).unwrap_or(0);
+    match backend {
+        Backend::Postgres => commit_postgres(writer, jobs, &candidates).await,
+        Backend::Sqlite => commit_sqlite(writer, jobs, &candidates).await,
+    }
+}
+
+/// PostgreSQL: four round trips per batch. The first statement spends the
+/// tokens and locks the audit head; the second inserts the history rows and
+/// the audit records and moves the head (data-modifying `WITH`).
+async fn commit_postgres(writer: &AnyPool, jobs: &[QueryCommit], candidates: &[&QueryCommit]) -> Result<Vec<bool>, StoreError> {
+    let mut tx = writer.begin().await.map_err(store_err)?;
+    let sql = format!(
+        "WITH spent AS ({}), head AS (SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE) \
+         SELECT head.seq, head.hash, spent.id FROM head LEFT JOIN spent ON TRUE",
+        spend_sql(candidates)
+    );
+    let rows = bind_spend(sqlx::query(sqlx::AssertSqlSafe(sql)), jobs, candidates).fetch_all(&mut *tx).await.map_err(store_err)?;
+    let first = rows.first().ok_or_else(|| StoreError::Corrupt("the audit head row is missing".into()))?;
+    let head_seq: i64 = first.try_get("seq").map_err(store_err)?;
+    let head_hash: String = first.try_get("hash").map_err(store_err)?;
+    let mut spent_ids = HashSet::new();
+    for r in &rows {
+        if let Some(id) = r.try_get::<Option<String>, _>("id").map_err(store_err)? {
+            spent_ids.insert(id);
+        }
+    }
+    let spent = claimed(jobs, &spent_ids);
+    let done = done_jobs(jobs, &spent);
+    let entries = audit_entries(jobs, &spent);
+
+    let mut parts = Vec::new();
+    let mut next = 1;
+    if !done.is_empty() {
+        parts.push(format!("history AS ({})", history_sql(done.len(), next)));
+        next += done.len() * HISTORY_COLS;
+    }
+    parts.push(format!("audit AS ({})", audit_sql(entries.len(), next)));
+    next += entries.len() * AUDIT_COLS;
+    let sql = format!("WITH {} UPDATE audit_head SET seq = ${next}, hash = ${} WHERE id = 1", parts.join(", "), next + 1);
+    let q = bind_history(sqlx::query(sqlx::AssertSqlSafe(sql)), &done);
+    let (q, last_seq, last_hash) = bind_audit(q, &entries, head_seq, head_hash);
+    q.bind(last_seq).bind(last_hash).execute(&mut *tx).await.map_err(store_err)?;
+    tx.commit().await.map_err(store_err)?;
+    Ok(spent)
+}
+
+/// SQLite (in-process, no data-modifying `WITH`): one statement per step in
+/// one `BEGIN IMMEDIATE` transaction.
+async fn commit_sqlite(writer: &AnyPool, jobs: &[QueryCommit], candidates: &[&QueryCommit]) -> Result<Vec<bool>, StoreError> {
+    let mut tx = writer.begin_with("BEGIN IMMEDIATE").await.map_err(store_err)?;
+    let rows =
+        bind_spend(sqlx::query(sqlx::AssertSqlSafe(spend_sql(candidates))), jobs, candidates).fetch_all(&mut *tx).await.map_err(store_err)?;
+    let mut spent_ids = HashSet::new();
+    for r in &rows {
+        spent_ids.insert(r.try_get::<String, _>("id").map_err(store_err)?);
+    }
+    let spent = claimed(jobs, &spent_ids);
+    let done = done_jobs(jobs, &spent);
+    if !done.is_empty() {
+        let q = sqlx::query(sqlx::AssertSqlSafe(history_sql(done.len(), 1)));
+        bind_history(q, &done).execute(&mut *tx).await.map_err(store_err)?;
+    }
+    let entries = audit_entries(jobs, &spent);
+    let n = i64::try_from(entries.len()).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let head = sqlx::query("UPDATE audit_head SET seq = seq + $1 WHERE id = 1 RETURNING seq, hash")
+        .bind(n)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(store_err)?;
+    let head_seq = head.try_get::<i64, _>("seq").map_err(store_err)? - n;
+    let head_hash: String = head.try_get("hash").map_err(store_err)?;
+    let (q, _, last_hash) = bind_audit(sqlx::query(sqlx::AssertSqlSafe(audit_sql(entries.len(), 1))), &entries, head_seq, head_hash);
+    q.execute(&mut *tx).await.map_err(store_err)?;
+    sqlx::query("UPDATE audit_head SET hash = $1 WHERE id = 1").bind(last_hash).execute(&mut *tx).await.map_err(store_err)?;
+    tx.commit().await.map_err(store_err)?;
+    Ok(spent)
+}
+
+/// Spends every candidate token still unused and valid; returns the ids spent.
+fn spend_sql(candidates: &[&QueryCommit]) -> String {
     let conditions: Vec<String> = (0..candidates.len())
         .map(|i| {
             let p = 2 + i * 6;
@@ -100,91 +177,99 @@ async fn commit(writer: &AnyPool, backend: Backend, jobs: &[QueryCommit]) -> Res
             )
         })
         .collect();
-    let sql = format!("UPDATE step_up_tokens SET used_at = $1 WHERE used_at IS NULL AND ({}) RETURNING id", conditions.join(" OR "));
-    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(spent_at);
-    for j in &candidates {
+    format!("UPDATE step_up_tokens SET used_at = $1 WHERE used_at IS NULL AND ({}) RETURNING id", conditions.join(" OR "))
+}
+
+fn bind_spend<'q>(mut q: AnyQuery<'q>, jobs: &[QueryCommit], candidates: &[&'q QueryCommit]) -> AnyQuery<'q> {
+    let spent_at = jobs.iter().map(|j| j.record.at).max().map(micros).unwrap_or(0);
+    q = q.bind(spent_at);
+    for j in candidates {
         q = q.bind(&j.token_id).bind(&j.secret_hash).bind(&j.user).bind(&j.operation).bind(&j.resource).bind(micros(j.record.at));
     }
-    let rows = q.fetch_all(&mut *tx).await.map_err(store_err)?;
-    let mut spent_ids = HashSet::new();
-    for r in &rows {
-        spent_ids.insert(r.try_get::<String, _>("id").map_err(store_err)?);
-    }
+    q
+}
+
+/// Which queries spent their token: each spent id goes to the first query that named it.
+fn claimed(jobs: &[QueryCommit], spent_ids: &HashSet<String>) -> Vec<bool> {
     let mut claimed = HashSet::new();
-    let spent: Vec<bool> = jobs.iter().map(|j| spent_ids.contains(&j.token_id) && claimed.insert(j.token_id.as_str())).collect();
+    jobs.iter().map(|j| spent_ids.contains(&j.token_id) && claimed.insert(j.token_id.as_str())).collect()
+}
 
-    // History rows of the spent queries.
-    let done: Vec<&QueryCommit> = jobs.iter().zip(&spent).filter(|(_, s)| **s).map(|(j, _)| j).collect();
-    if !done.is_empty() {
-        let sql = format!(
-            "INSERT INTO balance_queries (id, user_id, binding_id, bank, channel, precision_kind, actor, at, outcome) VALUES {}",
-            values(done.len(), 9, 1)
-        );
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for j in &done {
-            let r = &j.record;
-            q = q
-                .bind(&r.id)
-                .bind(&j.user)
-                .bind(&r.binding_id)
-                .bind(&r.bank)
-                .bind(&r.channel)
-                .bind(&r.precision)
-                .bind(&r.actor)
-                .bind(micros(r.at))
-                .bind(&r.outcome);
-        }
-        q.execute(&mut *tx).await.map_err(store_err)?;
-    }
+fn done_jobs<'a>(jobs: &'a [QueryCommit], spent: &[bool]) -> Vec<&'a QueryCommit> {
+    jobs.iter().zip(spent).filter(|(_, s)| **s).map(|(j, _)| j).collect()
+}
 
-    // The audit records, in query order: each card read, then the query if it went through.
+/// The audit records, in query order: each card read, then the query if it went through.
+fn audit_entries<'a>(jobs: &'a [QueryCommit], spent: &[bool]) -> Vec<&'a AuditEntry> {
     let mut entries = Vec::with_capacity(jobs.len() * 2);
-    for (j, s) in jobs.iter().zip(&spent) {
+    for (j, s) in jobs.iter().zip(spent) {
         entries.push(&j.card_read);
         if *s {
             entries.push(&j.audit);
         }
     }
-    append_all_in(&mut tx, &entries).await?;
-    tx.commit().await.map_err(store_err)?;
-    Ok(spent)
+    entries
 }
 
-/// Appends several records to the chain with one head update and one insert.
-pub(crate) async fn append_all_in(tx: &mut Transaction<'static, Any>, entries: &[&AuditEntry]) -> Result<(), StoreError> {
-    if entries.is_empty() {
-        return Ok(());
+const HISTORY_COLS: usize = 9;
+const AUDIT_COLS: usize = 10;
+
+fn history_sql(rows: usize, first: usize) -> String {
+    format!(
+        "INSERT INTO balance_queries (id, user_id, binding_id, bank, channel, precision_kind, actor, at, outcome) VALUES {}",
+        values(rows, HISTORY_COLS, first)
+    )
+}
+
+fn bind_history<'q>(mut q: AnyQuery<'q>, done: &[&'q QueryCommit]) -> AnyQuery<'q> {
+    for j in done {
+        let r = &j.record;
+        q = q
+            .bind(&r.id)
+            .bind(&j.user)
+            .bind(&r.binding_id)
+            .bind(&r.bank)
+            .bind(&r.channel)
+            .bind(&r.precision)
+            .bind(&r.actor)
+            .bind(micros(r.at))
+            .bind(&r.outcome);
     }
-    let n = i64::try_from(entries.len()).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    let head = sqlx::query("UPDATE audit_head SET seq = seq + $1 WHERE id = 1 RETURNING seq, hash")
-        .bind(n)
-        .fetch_one(&mut **tx)
-        .await
-        .map_err(store_err)?;
-    let last: i64 = head.try_get("seq").map_err(store_err)?;
-    let mut prev: String = head.try_get("hash").map_err(store_err)?;
-    let sql = format!(
+    q
+}
+
+fn audit_sql(rows: usize, first: usize) -> String {
+    format!(
         "INSERT INTO audit_log (seq, at, actor, subject, action, purpose, outcome, request_id, prev_hash, hash) VALUES {}",
-        values(entries.len(), 10, 1)
-    );
-    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-    for (i, e) in entries.iter().enumerate() {
-        let seq = last - n + 1 + i64::try_from(i).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        values(rows, AUDIT_COLS, first)
+    )
+}
+
+/// Binds the records chained after the head (`head_seq`, `head_hash`);
+/// returns the query and the new head.
+fn bind_audit<'q>(
+    mut q: AnyQuery<'q>,
+    entries: &[&'q AuditEntry],
+    head_seq: i64,
+    head_hash: String,
+) -> (AnyQuery<'q>, i64, String) {
+    let mut seq = head_seq;
+    let mut prev = head_hash;
+    for e in entries {
+        seq += 1;
         let hash = record_hash(seq, &prev, e);
         q = q
             .bind(seq)
             .bind(micros(e.at))
-            .bind(e.actor.clone())
-            .bind(e.subject.clone())
-            .bind(e.action.clone())
-            .bind(e.purpose.clone())
-            .bind(e.outcome.clone())
-            .bind(e.request_id.clone())
-            .bind(prev.clone())
+            .bind(&e.actor)
+            .bind(&e.subject)
+            .bind(&e.action)
+            .bind(&e.purpose)
+            .bind(&e.outcome)
+            .bind(&e.request_id)
+            .bind(prev)
             .bind(hash.clone());
         prev = hash;
     }
-    q.execute(&mut **tx).await.map_err(store_err)?;
-    sqlx::query("UPDATE audit_head SET hash = $1 WHERE id = 1").bind(prev).execute(&mut **tx).await.map_err(store_err)?;
-    Ok(())
+    (q, seq, prev)
 }
