@@ -41,22 +41,51 @@ struct Stats {
     per_sec: f64,
     p50_ms: f64,
     p99_ms: f64,
+    /// Share of the whole machine's CPU time that was busy during the phase
+    /// (every process: idlink, the load generator, the sandbox bank, PostgreSQL).
+    cpu_busy: Option<f64>,
 }
 
 impl Stats {
-    fn of(mut latencies: Vec<Duration>, elapsed: Duration) -> Self {
+    fn of(mut latencies: Vec<Duration>, elapsed: Duration, cpu_busy: Option<f64>) -> Self {
         latencies.sort();
         let at = |q: usize| latencies.get((latencies.len() * q / 100).min(latencies.len().saturating_sub(1))).copied().unwrap_or_default();
         Stats {
             per_sec: latencies.len() as f64 / elapsed.as_secs_f64().max(1e-9),
             p50_ms: at(50).as_secs_f64() * 1e3,
             p99_ms: at(99).as_secs_f64() * 1e3,
+            cpu_busy,
         }
     }
 
-    fn line(&self, name: &str) -> String {
-        format!("{name:<34} {:>9.0} /s   p50 {:>7.2} ms   p99 {:>7.2} ms", self.per_sec, self.p50_ms, self.p99_ms)
+    /// Machine CPU time per operation, in microseconds.
+    fn cpu_us_per_op(&self, cores: usize) -> Option<f64> {
+        self.cpu_busy.map(|b| b * cores as f64 * 1e6 / self.per_sec.max(1e-9))
     }
+
+    fn line(&self, name: &str) -> String {
+        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+        let cpu = match (self.cpu_busy, self.cpu_us_per_op(cores)) {
+            (Some(b), Some(us)) => format!("   cpu {:>3.0} % busy, {us:>6.0} us/op", b * 100.0),
+            _ => String::new(),
+        };
+        format!("{name:<34} {:>9.0} /s   p50 {:>7.2} ms   p99 {:>7.2} ms{cpu}", self.per_sec, self.p50_ms, self.p99_ms)
+    }
+}
+
+/// Busy and total CPU time of the whole machine so far (Linux `/proc/stat`), in ticks.
+fn cpu_ticks() -> Option<(u64, u64)> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let fields: Vec<u64> = stat.lines().next()?.split_whitespace().skip(1).filter_map(|f| f.parse().ok()).collect();
+    // user nice system idle iowait irq softirq steal …: idle and iowait are not busy.
+    let total: u64 = fields.iter().take(8).sum();
+    let idle = fields.get(3)? + fields.get(4).copied().unwrap_or(0);
+    Some((total.saturating_sub(idle), total))
+}
+
+fn busy_share(before: Option<(u64, u64)>, after: Option<(u64, u64)>) -> Option<f64> {
+    let ((b0, t0), (b1, t1)) = (before?, after?);
+    (t1 > t0).then(|| (b1.saturating_sub(b0)) as f64 / (t1 - t0) as f64)
 }
 
 pub async fn run(opts: &Options) -> Result<()> {
@@ -127,6 +156,7 @@ where
 {
     let send = Arc::new(send);
     let interval = rate.map(|r| Duration::from_secs_f64(clients as f64 / r.max(1.0)));
+    let ticks = cpu_ticks();
     let start = Instant::now();
     let tasks: Vec<_> = (0..clients)
         .map(|c| {
@@ -159,7 +189,8 @@ where
     for t in tasks {
         all.extend(t.await??);
     }
-    Ok(Stats::of(all, start.elapsed()))
+    let elapsed = start.elapsed();
+    Ok(Stats::of(all, elapsed, busy_share(ticks, cpu_ticks())))
 }
 
 fn client(clients: usize) -> Result<reqwest::Client> {
