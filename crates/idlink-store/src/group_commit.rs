@@ -133,8 +133,10 @@ async fn commit_postgres(writer: &AnyPool, jobs: &[QueryCommit], candidates: &[&
 /// one `BEGIN IMMEDIATE` transaction.
 async fn commit_sqlite(writer: &AnyPool, jobs: &[QueryCommit], candidates: &[&QueryCommit]) -> Result<Vec<bool>, StoreError> {
     let mut tx = writer.begin_with("BEGIN IMMEDIATE").await.map_err(store_err)?;
-    let rows =
-        bind_spend(sqlx::query(sqlx::AssertSqlSafe(spend_sql(candidates))), jobs, candidates).fetch_all(&mut *tx).await.map_err(store_err)?;
+    let rows = bind_spend(sqlx::query(sqlx::AssertSqlSafe(spend_sql(candidates))), jobs, candidates)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(store_err)?;
     let mut spent_ids = HashSet::new();
     for r in &rows {
         spent_ids.insert(r.try_get::<String, _>("id").map_err(store_err)?);
@@ -247,12 +249,7 @@ fn audit_sql(rows: usize, first: usize) -> String {
 
 /// Binds the records chained after the head (`head_seq`, `head_hash`);
 /// returns the query and the new head.
-fn bind_audit<'q>(
-    mut q: AnyQuery<'q>,
-    entries: &[&'q AuditEntry],
-    head_seq: i64,
-    head_hash: String,
-) -> (AnyQuery<'q>, i64, String) {
+fn bind_audit<'q>(mut q: AnyQuery<'q>, entries: &[&'q AuditEntry], head_seq: i64, head_hash: String) -> (AnyQuery<'q>, i64, String) {
     let mut seq = head_seq;
     let mut prev = head_hash;
     for e in entries {

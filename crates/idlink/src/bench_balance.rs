@@ -133,7 +133,10 @@ pub async fn run(opts: &Options) -> Result<()> {
             half.p99_ms
         );
         if let Some(c) = commits {
-            println!("  the bank call alone reaches {:.3} of postgres commits: the most the query could reach here", floor.per_sec / c.per_sec);
+            println!(
+                "  the bank call alone reaches {:.3} of postgres commits: the most the query could reach here",
+                floor.per_sec / c.per_sec
+            );
         }
         if kind == "postgres" {
             pg_ratio = vs_pg;
