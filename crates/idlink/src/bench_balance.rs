@@ -480,7 +480,9 @@ async fn bank_call_alone(running: &serve::Running, opts: &Options) -> Result<Sta
             if channel != idlink_domain::roster::Channel::Direct {
                 bail!("the bank call went through {}", idlink_connectors::channels::channel_name(channel));
             }
-            drop(answer);
+            if !matches!(answer, idlink_connectors::bank::BalanceAnswer::Balance(_)) {
+                bail!("the bank gave no balance for bench card {c}");
+            }
             Ok(())
         }
     })
