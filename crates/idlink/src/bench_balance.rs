@@ -495,3 +495,26 @@ struct Run {
     peak: Stats,
     half: Stats,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles_and_rate_come_from_the_latencies() {
+        let lat: Vec<Duration> = (1..=100).rev().map(Duration::from_millis).collect();
+        let s = Stats::of(lat, Duration::from_secs(2), Some(0.5));
+        assert_eq!(s.per_sec, 50.0);
+        assert_eq!(s.p50_ms, 51.0);
+        assert_eq!(s.p99_ms, 100.0);
+        // Half of two cores for 50 operations a second: 20 ms of CPU each.
+        assert_eq!(s.cpu_us_per_op(2), Some(20_000.0));
+    }
+
+    #[test]
+    fn busy_share_is_the_busy_part_of_the_ticks_between_two_readings() {
+        assert_eq!(busy_share(Some((100, 1000)), Some((400, 2000))), Some(0.3));
+        assert_eq!(busy_share(Some((100, 1000)), Some((100, 1000))), None);
+        assert_eq!(busy_share(None, Some((1, 2))), None);
+    }
+}
