@@ -2,7 +2,9 @@
 //! full HTTP path against a zero-latency sandbox bank, on SQLite and on
 //! PostgreSQL, with two baselines measured in the same run on the same
 //! machine: a bare axum JSON endpoint, and PostgreSQL's commit rate of
-//! one-row inserts at the same client count.
+//! one-row inserts at the same client count; and a floor: the query's bank
+//! call alone. Each phase also reports how busy the machine's CPU was and
+//! the CPU time per operation that implies.
 //!
 //! Setup goes through the API like any host app: each simulated user logs in
 //! by SMS, verifies their identity (three elements + face), binds an ICBC
