@@ -13,6 +13,7 @@ use sqlx::{Any, AnyPool, Row, Transaction};
 use std::time::Duration;
 
 use crate::audit::append_in;
+use crate::group_commit::WriterConnection;
 use crate::rows::{micros, store_err, timestamp};
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -76,7 +77,7 @@ impl SqlStore {
         // per statement; a connection that died idle fails its statement instead,
         // is discarded, and the request answers 503 like any database outage.
         let pool = |n: u32| AnyPoolOptions::new().max_connections(n).acquire_timeout(options.acquire_timeout).test_before_acquire(false);
-        let (writer, reader) = match backend {
+        let (writer, reader, committer) = match backend {
             Backend::Sqlite => {
                 let url = if url.contains('?') { url.to_owned() } else { format!("{url}?mode=rwc") };
                 // WAL lets readers proceed during a write; with the default
@@ -98,14 +99,14 @@ impl SqlStore {
                     .map_err(store_err)?;
                 let reader = pool(options.max_connections.max(1)).connect(&url).await.map_err(store_err)?;
                 tokio::spawn(checkpoint_wal(reader.clone()));
-                (writer, reader)
+                (writer.clone(), reader, WriterConnection::Shared(writer))
             }
             Backend::Postgres => {
                 let p = pool(options.max_connections.max(2)).connect(url).await.map_err(store_err)?;
-                (p.clone(), p)
+                (p.clone(), p, WriterConnection::Own { url: url.to_owned(), acquire_timeout: options.acquire_timeout })
             }
         };
-        let query_commits = crate::group_commit::start(writer.clone(), backend);
+        let query_commits = crate::group_commit::start(committer, backend).await?;
         Ok(Self { writer, reader, backend, query_commits })
     }
 
