@@ -191,7 +191,8 @@ pub struct Database {
     /// A file holding the URL (for URLs with passwords). Wins over `url`.
     pub url_file: Option<PathBuf>,
     /// PostgreSQL connections, or SQLite read connections; default 16 for
-    /// PostgreSQL and twice the cores (2 to 16) for SQLite.
+    /// PostgreSQL and twice the cores (2 to 16) for SQLite. On PostgreSQL the
+    /// balance-query writer holds one connection more, of its own.
     pub max_connections: Option<u32>,
 }
 
