@@ -16,7 +16,7 @@ use idlink_core::balance::QueryRecord;
 use idlink_core::ports::StoreError;
 use sqlx::{Any, AnyPool, Row};
 use std::collections::HashSet;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::rows::{micros, store_err};
@@ -41,8 +41,9 @@ pub(crate) struct QueryCommit {
 pub(crate) enum WriterConnection {
     /// SQLite: the store's one writer connection (the file takes one writer at a time).
     Shared(AnyPool),
-    /// PostgreSQL: a connection of the writer's own, opened on its thread.
-    Own { url: String, acquire_timeout: Duration },
+    /// PostgreSQL: a connection of the writer's own, opened on its thread
+    /// with the store's pool options.
+    Own { url: String, options: sqlx::any::AnyPoolOptions },
 }
 
 /// Starts the writer on a thread of its own; queries sent to the returned
@@ -64,17 +65,13 @@ pub(crate) async fn start(connection: WriterConnection, backend: Backend) -> Res
             runtime.block_on(async move {
                 let (pool, own) = match connection {
                     WriterConnection::Shared(pool) => (pool, false),
-                    WriterConnection::Own { url, acquire_timeout } => {
-                        let options =
-                            sqlx::any::AnyPoolOptions::new().max_connections(1).acquire_timeout(acquire_timeout).test_before_acquire(false);
-                        match options.connect(&url).await {
-                            Ok(pool) => (pool, true),
-                            Err(e) => {
-                                let _ = ready_tx.send(Err(store_err(e)));
-                                return;
-                            }
+                    WriterConnection::Own { url, options } => match options.connect(&url).await {
+                        Ok(pool) => (pool, true),
+                        Err(e) => {
+                            let _ = ready_tx.send(Err(store_err(e)));
+                            return;
                         }
-                    }
+                    },
                 };
                 let _ = ready_tx.send(Ok(()));
                 run(&pool, backend, rx).await;

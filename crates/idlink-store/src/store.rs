@@ -103,7 +103,7 @@ impl SqlStore {
             }
             Backend::Postgres => {
                 let p = pool(options.max_connections.max(2)).connect(url).await.map_err(store_err)?;
-                (p.clone(), p, WriterConnection::Own { url: url.to_owned(), acquire_timeout: options.acquire_timeout })
+                (p.clone(), p, WriterConnection::Own { url: url.to_owned(), options: pool(1) })
             }
         };
         let query_commits = crate::group_commit::start(committer, backend).await?;
