@@ -10,7 +10,8 @@ use axum::http::{HeaderValue, Method, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use idlink_core::apikeys::{self, AuthFailure};
-use idlink_core::ports::{ApiKeyRow, IdempotencyClaim};
+use idlink_core::idempotency::{self, ClaimRef, Owner};
+use idlink_core::ports::{ApiKeyRow, IdempotencyClaim, NewClaim};
 use idlink_domain::RequestId;
 use sha2::{Digest, Sha256};
 use std::time::Instant;
@@ -142,10 +143,63 @@ fn valid_idempotency_key(k: &str) -> bool {
     !k.is_empty() && k.len() <= 255 && k.bytes().all(|b| b.is_ascii_graphic())
 }
 
-/// `Idempotency-Key` on mutating POSTs: the first request with a key runs and
-/// its answer is stored; the same key with the same request replays that
-/// answer; with another request it is a 422; while the first still runs, 409.
-/// Answers of 5xx are not stored, so the client may retry under the same key.
+/// How a route's answers may be replayed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ReplayPolicy {
+    /// The answer is kept sealed and replayed to the same owner.
+    Kept,
+    /// A success minted a one-time secret: never kept; a replay is told where the result is.
+    Withheld(&'static str),
+    /// A success disclosed data: kept sealed, and replayed by the handler only
+    /// while every authorisation tier is still in force, audited as a disclosure.
+    Disclosure,
+}
+
+const NEW_STEP_UP: &str =
+    "The step-up token was in the first answer and is shown only once; if it was lost, step up again with a new `Idempotency-Key` (the unused token expires by itself).";
+
+fn replay_policy(route: &str) -> ReplayPolicy {
+    match route {
+        "/v1/auth/login" => ReplayPolicy::Withheld(
+            "The session token was in the first answer and is shown only once. If it was lost, log in again with a new code and a new `Idempotency-Key`; DELETE /v1/me/sessions ends the sessions you cannot use.",
+        ),
+        "/v1/auth/sms-challenges" | "/v1/me/sms-challenges" => ReplayPolicy::Withheld(
+            "The code went to the phone by SMS and the `challenge_id` was in the first answer. If it was lost, request a new code with a new `Idempotency-Key`.",
+        ),
+        "/v1/me/step-up/challenges" => ReplayPolicy::Withheld(
+            "The challenge was in the first answer. If it was lost, ask for a new challenge with a new `Idempotency-Key`.",
+        ),
+        "/v1/me/payment-password/verify" | "/v1/me/step-up/biometric" => ReplayPolicy::Withheld(NEW_STEP_UP),
+        "/v1/me/cards/{binding_id}/balance" => ReplayPolicy::Disclosure,
+        _ => ReplayPolicy::Kept,
+    }
+}
+
+/// The idempotency claim the running request holds (for handlers that complete it in their own transaction).
+#[derive(Debug, Clone)]
+pub struct HeldClaim(pub ClaimRef);
+
+/// A disclosure's kept answer (decrypted), handed to its handler to replay after its own checks.
+#[derive(Debug, Clone)]
+pub struct KeptReplay(pub Vec<u8>);
+
+/// The live session of the request's `Idlink-Session` header, active or waiting for its device check.
+fn live_session(state: &AppState, req: &Request) -> Option<idlink_core::auth::SessionRow> {
+    let token = req.headers().get(SESSION_HEADER).and_then(|v| v.to_str().ok())?;
+    let read = req.extensions().get::<SessionRead>()?;
+    state.auth().validate(token, read.0.clone()).ok()
+}
+
+/// `Idempotency-Key` on mutating POSTs (SPEC P4; ADR 0004). A key belongs
+/// to the API key and the end user whose live session the request carries
+/// (or the operator), so a replay is served only to whoever could make the
+/// first request again. The first request with a key runs; its answer is
+/// kept sealed under the vault, except answers that minted a one-time
+/// secret (not kept: a replay says where the result is) and disclosures
+/// (replayed by their handler after it re-checks every tier and audits).
+/// The same key with another request is a 422; while the first still runs,
+/// 409. 5xx answers with no committed effect are forgotten so the client
+/// may retry; records expire after `idempotency_ttl`.
 pub async fn idempotency(State(state): State<AppState>, req: Request, next: Next) -> Response {
     if req.method() != Method::POST {
         return next.run(req).await;
@@ -158,10 +212,14 @@ pub async fn idempotency(State(state): State<AppState>, req: Request, next: Next
     };
     // Keys are scoped to the authenticated caller, which the layers before this one established.
     let owner = match (req.extensions().get::<ApiCaller>(), req.extensions().get::<crate::routes::operator::OperatorAuth>()) {
-        (Some(api), _) => api.0.id.to_string(),
-        (None, Some(op)) => format!("operator:{}", op.0.id),
+        (Some(api), _) => match live_session(&state, &req) {
+            Some(session) => Owner::User(api.0.id.clone(), session.user_id),
+            None => Owner::ApiKey(api.0.id.clone()),
+        },
+        (None, Some(op)) => Owner::Operator(op.0.id.to_string()),
         (None, None) => return Problem::new("unauthorized").into_response(),
     };
+    let policy = replay_policy(&route_of(&req));
     let (parts, body) = req.into_parts();
     let bytes = match to_bytes(body, state.limits.body_limit_bytes).await {
         Ok(b) => b,
@@ -175,27 +233,64 @@ pub async fn idempotency(State(state): State<AppState>, req: Request, next: Next
     h.update(parts.uri.query().unwrap_or("").as_bytes());
     h.update([0]);
     h.update(&bytes);
-    let request_hash = hex::encode(h.finalize());
+    // Keyed: a body with a short secret (a 6-digit password) must not be recoverable from its stored hash.
+    let request_hash = state.vault.blind_index("idempotency.request", &hex::encode(h.finalize()));
 
     let now = state.clock.now();
-    let stale = jiff::SignedDuration::try_from(state.limits.idempotency_stale_after).unwrap_or(jiff::SignedDuration::from_secs(300));
-    let stale_before = now.checked_sub(stale).unwrap_or(now);
-    let claim = state.store.claim_idempotency_key(&owner, &key, &request_hash, now, stale_before).await;
-    match claim {
+    let span = |d: std::time::Duration| jiff::SignedDuration::try_from(d).unwrap_or(jiff::SignedDuration::from_secs(300));
+    let claim = ClaimRef { owner: owner.key(), key, token: hex::encode(state.vault.rng().bytes16()), at: now };
+    let new = NewClaim {
+        claim: &claim,
+        request_hash: &request_hash,
+        stale_before: now.checked_sub(span(state.limits.idempotency_stale_after)).unwrap_or(now),
+        expires_at: now.checked_add(span(state.limits.idempotency_ttl)).unwrap_or(now),
+    };
+    match state.store.claim_idempotency_key(&new).await {
         Err(e) => {
             tracing::error!(error = %e, "idempotency claim failed");
             Problem::new("service_unavailable").retry_after(5).into_response()
         }
-        Ok(IdempotencyClaim::Completed { request_hash: stored, .. } | IdempotencyClaim::InProgress { request_hash: stored })
-            if stored != request_hash =>
-        {
-            Problem::new("idempotency_key_reused").into_response()
-        }
+        Ok(
+            IdempotencyClaim::Completed { request_hash: stored, .. }
+            | IdempotencyClaim::InProgress { request_hash: stored }
+            | IdempotencyClaim::Interrupted { request_hash: stored, .. },
+        ) if stored != request_hash => Problem::new("idempotency_key_reused").into_response(),
         Ok(IdempotencyClaim::InProgress { .. }) => Problem::new("idempotency_in_progress").retry_after(1).into_response(),
-        Ok(IdempotencyClaim::Completed { status, body, .. }) => replay(status, body),
+        Ok(IdempotencyClaim::Interrupted { received_at, .. }) => replayed(
+            Problem::new("idempotency_answer_lost")
+                .detail(format!(
+                    "The first request with this key (received at {received_at}) took effect, but the server stopped before it recorded \
+                     the answer. It will not run again: read the current state instead, or send a new request with a new key."
+                ))
+                .into_response(),
+        ),
+        Ok(IdempotencyClaim::Completed { status, body, .. }) => {
+            let clear = match body.map(|b| idempotency::open(&state.vault, &claim.owner, &claim.key, &b)).transpose() {
+                Ok(clear) => clear,
+                Err(e) => {
+                    tracing::error!(error = %e, "a kept idempotent answer could not be opened");
+                    return Problem::new("internal_error").into_response();
+                }
+            };
+            let success = (200..300).contains(&status);
+            match (policy, clear) {
+                (ReplayPolicy::Disclosure, Some(kept)) if success => {
+                    let mut req = Request::from_parts(parts, Body::from(bytes));
+                    req.extensions_mut().insert(KeptReplay(kept));
+                    replayed(next.run(req).await)
+                }
+                (ReplayPolicy::Withheld(whence), _) if success => {
+                    replayed(Problem::new("idempotency_answer_withheld").detail(whence).into_response())
+                }
+                (_, Some(body)) => replay(status, body),
+                (_, None) => replayed(Problem::new("idempotency_answer_withheld").into_response()),
+            }
+        }
         Ok(IdempotencyClaim::Claimed) => {
             let request_id = parts.extensions.get::<RequestId>().map(|r| r.to_string());
-            let res = next.run(Request::from_parts(parts, Body::from(bytes))).await;
+            let mut req = Request::from_parts(parts, Body::from(bytes));
+            req.extensions_mut().insert(HeldClaim(claim.clone()));
+            let res = idempotency::within(claim.clone(), next.run(req)).await;
             let (mut res_parts, res_body) = match res.extensions().get::<Problem>().cloned() {
                 Some(mut p) => {
                     p.request_id = request_id;
@@ -206,17 +301,12 @@ pub async fn idempotency(State(state): State<AppState>, req: Request, next: Next
             let body = match to_bytes(res_body, usize::MAX).await {
                 Ok(b) => b,
                 Err(_) => {
-                    let _ = state.store.release_idempotency_key(&owner, &key).await;
+                    let _ = state.store.release_idempotency_key(&claim).await;
                     return Problem::new("internal_error").into_response();
                 }
             };
             let status = res_parts.status;
-            let stored = if status.is_server_error() {
-                state.store.release_idempotency_key(&owner, &key).await
-            } else {
-                state.store.complete_idempotency_key(&owner, &key, status.as_u16(), &body).await
-            };
-            if let Err(e) = stored {
+            if let Err(e) = keep_answer(&state, &claim, policy, status, &body).await {
                 // The effect happened; the answer is still the right one to give.
                 tracing::error!(error = %e, "storing the idempotent answer failed");
             }
@@ -226,13 +316,37 @@ pub async fn idempotency(State(state): State<AppState>, req: Request, next: Next
     }
 }
 
+/// Records the answer of a claimed request: forgets a 5xx with no effect
+/// (the client may retry), keeps everything else sealed, except a success
+/// that minted a one-time secret.
+async fn keep_answer(
+    state: &AppState,
+    claim: &ClaimRef,
+    policy: ReplayPolicy,
+    status: axum::http::StatusCode,
+    body: &[u8],
+) -> Result<(), idlink_core::CoreError> {
+    if status.is_server_error() && state.store.release_idempotency_key(claim).await? {
+        return Ok(());
+    }
+    let sealed = match policy {
+        ReplayPolicy::Withheld(_) if status.is_success() => None,
+        _ => Some(idempotency::seal(&state.vault, &claim.owner, &claim.key, body)?),
+    };
+    Ok(state.store.complete_idempotency_key(claim, status.as_u16(), sealed.as_deref()).await?)
+}
+
+fn replayed(mut res: Response) -> Response {
+    res.headers_mut().insert(REPLAYED_HEADER, HeaderValue::from_static("true"));
+    res
+}
+
 fn replay(status: u16, body: Vec<u8>) -> Response {
     let mut res = Response::new(Body::from(body));
     *res.status_mut() = axum::http::StatusCode::from_u16(status).unwrap_or(axum::http::StatusCode::OK);
     let ct = if status >= 400 { "application/problem+json" } else { "application/json" };
     res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(ct));
-    res.headers_mut().insert(REPLAYED_HEADER, HeaderValue::from_static("true"));
-    res
+    replayed(res)
 }
 
 pub const SESSION_HEADER: &str = "idlink-session";

@@ -91,6 +91,16 @@ pub const CODES: &[(&str, u16, &str)] = &[
     ("request_timeout", 408, "The request took too long and was abandoned. Retry; if it keeps happening, contact the operator."),
     ("idempotency_in_progress", 409, "A request with this `Idempotency-Key` is still running. Wait for it, then retry to get its answer."),
     (
+        "idempotency_answer_withheld",
+        409,
+        "The first request with this `Idempotency-Key` succeeded, but its answer held a one-time secret (a session or step-up token, a challenge) that is never kept, so it is not replayed. The message says where its result is; for a new one, send a new request with a new key.",
+    ),
+    (
+        "idempotency_answer_lost",
+        409,
+        "The first request with this `Idempotency-Key` took effect, but the server stopped before it recorded the answer. It will not run again: read the current state instead, or send a new request with a new key.",
+    ),
+    (
         "verification_closed",
         409,
         "This verification is no longer waiting for input (it is processing or finished). Read its status, or start a new one.",

@@ -47,11 +47,18 @@ pub struct HttpLimits {
     pub request_timeout: Duration,
     /// After this long an unfinished idempotent request's claim may be taken over.
     pub idempotency_stale_after: Duration,
+    /// How long an idempotency record (and the answer kept for replays) lives.
+    pub idempotency_ttl: Duration,
 }
 
 impl Default for HttpLimits {
     fn default() -> Self {
-        Self { body_limit_bytes: 64 * 1024, request_timeout: Duration::from_secs(30), idempotency_stale_after: Duration::from_secs(300) }
+        Self {
+            body_limit_bytes: 64 * 1024,
+            request_timeout: Duration::from_secs(30),
+            idempotency_stale_after: Duration::from_secs(300),
+            idempotency_ttl: Duration::from_secs(24 * 3600),
+        }
     }
 }
 

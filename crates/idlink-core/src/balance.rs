@@ -22,7 +22,8 @@ use idlink_domain::disclosure::{self, Disclosed, Precision};
 use idlink_domain::roster::{Bank, Roster};
 use idlink_domain::{Fen, RequestId, UserId};
 use jiff::{SignedDuration, Timestamp};
-use serde::Serialize;
+use crate::idempotency::ClaimRef;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 pub const FEATURE: &str = "balance_query";
@@ -71,7 +72,7 @@ pub struct QueryRecord {
     pub precision: String,
     pub actor: String,
     pub at: Timestamp,
-    /// `disclosed` (refused queries are in the audit log, not here).
+    /// `disclosed`, or `replayed` (an idempotent replay of a disclosed answer).
     pub outcome: String,
 }
 
@@ -84,6 +85,9 @@ pub struct QueryContext {
     pub agreement_in_force: bool,
     /// The step-up token exists, is unused and unexpired, and is bound to this query.
     pub token_usable: bool,
+    /// The step-up token exists, is bound to this query, unexpired, and already spent
+    /// (what an idempotent replay of the query it authorised needs).
+    pub token_spent: bool,
     pub user_key: Option<idlink_crypto::WrappedDataKey>,
 }
 
@@ -100,19 +104,39 @@ pub trait BalanceStore: crate::ports::AuditStore + Send + Sync {
     async fn revoke_agreements(&self, user: &UserId, binding_id: &str, now: Timestamp, audit: &AuditEntry) -> Result<u64, StoreError>;
     /// One durable commit: append `card_read` (the card was decrypted and sent
     /// to the bank, whatever follows), and if the token can still be spent,
-    /// spend it, record the query and append `audit`. False if the token was
-    /// gone. Implementations may commit several queries together (group
-    /// commit) but return only once this one's transaction is durable.
-    async fn commit_query(
-        &self,
-        token_id: &str,
-        secret_hash: &str,
-        b: &Binding<'_>,
-        record: &QueryRecord,
-        card_read: &AuditEntry,
-        audit: &AuditEntry,
-    ) -> Result<bool, StoreError>;
+    /// spend it, record the query, append `audit` and complete the request's
+    /// idempotency claim with the kept answer. False if the token was gone.
+    /// Implementations may commit several queries together (group commit)
+    /// but return only once this one's transaction is durable.
+    async fn commit_query(&self, c: QueryCommitment<'_>) -> Result<bool, StoreError>;
+    /// Records an idempotent replay of a query: its history row and audit record, in one transaction.
+    async fn record_replay(&self, user: &UserId, record: &QueryRecord, audit: &AuditEntry) -> Result<(), StoreError>;
     async fn query_history(&self, user: &UserId, limit: u32) -> Result<Vec<QueryRecord>, StoreError>;
+}
+
+/// What [`BalanceStore::commit_query`] writes.
+#[derive(Debug, Clone, Copy)]
+pub struct QueryCommitment<'a> {
+    pub token_id: &'a str,
+    pub secret_hash: &'a str,
+    pub binding: &'a Binding<'a>,
+    pub record: &'a QueryRecord,
+    pub card_read: &'a AuditEntry,
+    pub audit: &'a AuditEntry,
+    /// The request's idempotency claim and its sealed answer, completed in the same transaction.
+    pub kept: Option<(&'a ClaimRef, &'a [u8])>,
+}
+
+/// The answer of a query kept (sealed) for an idempotent replay, with what
+/// authorised it, so a replay can check those tiers are still in force.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct KeptAnswer {
+    pub binding_id: String,
+    pub step_up_token_id: String,
+    pub bank: String,
+    pub channel: String,
+    pub precision: String,
+    pub answer: BalanceAnswer,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -174,7 +198,7 @@ pub struct Tiers {
 }
 
 /// What the user sees.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct BalanceAnswer {
     pub precision: Precision,
     pub disclosed: Disclosed,
@@ -203,6 +227,15 @@ pub struct Balances<'a> {
     pub roster: &'a Roster,
     pub clock: &'a dyn Clock,
     pub agreement_validity: SignedDuration,
+}
+
+fn precision_name(p: Precision) -> &'static str {
+    match p {
+        Precision::Yuan => "yuan",
+        Precision::Jiao => "jiao",
+        Precision::Range { .. } => "range",
+        Precision::Closed => "closed",
+    }
 }
 
 fn hash(secret: &str) -> String {
@@ -256,22 +289,10 @@ impl Balances<'_> {
         Ok(a)
     }
 
-    /// Queries the balance through all four tiers.
-    pub async fn query(
-        &self,
-        session: &SessionRow,
-        rid: Option<&RequestId>,
-        binding_id: &str,
-        step_up: Option<&str>,
-    ) -> Result<BalanceAnswer, BalanceError> {
-        let user = &session.user_id;
-        let now = self.clock.now();
-        // A malformed token reads as an unusable one; the tiers before it are still reported first.
-        let (token_id, secret) = step_up.and_then(|t| t.split_once('.')).unwrap_or(("", ""));
-        let secret_hash = hash(secret);
-        let ctx = self.store.query_context(user, binding_id, (token_id, &secret_hash), now).await?;
-        let binding = match ctx.binding {
-            Some(b) if b.status == BindingStatus::Active => b,
+    /// Tiers 1, 2 and 4 and the bank's policy, in the order a user fixes them.
+    fn check_tiers(&self, ctx: &QueryContext) -> Result<(BindingRow, Bank), BalanceError> {
+        let binding = match &ctx.binding {
+            Some(b) if b.status == BindingStatus::Active => b.clone(),
             _ => return Err(BalanceError::NotBound),
         };
         if binding.suspended_reason.is_some() {
@@ -287,6 +308,27 @@ impl Balances<'_> {
         if bank.e_agreement && !ctx.agreement_in_force {
             return Err(BalanceError::AgreementRequired);
         }
+        Ok((binding, bank))
+    }
+
+    /// Queries the balance through all four tiers. With `claim` (the
+    /// request's `Idempotency-Key`), the answer is kept sealed in the same
+    /// transaction that spends the token, for [`Self::replay`].
+    pub async fn query(
+        &self,
+        session: &SessionRow,
+        rid: Option<&RequestId>,
+        binding_id: &str,
+        step_up: Option<&str>,
+        claim: Option<&ClaimRef>,
+    ) -> Result<BalanceAnswer, BalanceError> {
+        let user = &session.user_id;
+        let now = self.clock.now();
+        // A malformed token reads as an unusable one; the tiers before it are still reported first.
+        let (token_id, secret) = step_up.and_then(|t| t.split_once('.')).unwrap_or(("", ""));
+        let secret_hash = hash(secret);
+        let ctx = self.store.query_context(user, binding_id, (token_id, &secret_hash), now).await?;
+        let (binding, bank) = self.check_tiers(&ctx)?;
         if token_id.is_empty() || !ctx.token_usable {
             return Err(BalanceError::StepUpRequired);
         }
@@ -315,46 +357,98 @@ impl Balances<'_> {
                     (BankEventKind::PasswordLocked, BalanceError::Suspended)
                 };
                 self.store.append_audit(&card_read).await?;
-                let event_id = format!("answer-{}", hex::encode(self.bindings.identities.vault.rng().bytes16()));
+                let event_id = format!("answer-{}", hex::encode(vault.rng().bytes16()));
                 self.bindings.bank_event(self.notifier, &grant.bank.code, &event_id, kind, grant.card.reveal()).await?;
                 return Err(error);
             }
         };
         let at = self.clock.now();
-        let precision_name = match grant.bank.precision {
-            Precision::Yuan => "yuan",
-            Precision::Jiao => "jiao",
-            Precision::Range { .. } => "range",
-            Precision::Closed => "closed",
-        };
         let record = QueryRecord {
-            id: format!("bq_{}", hex::encode(self.bindings.identities.vault.rng().bytes16())),
+            id: format!("bq_{}", hex::encode(vault.rng().bytes16())),
             binding_id: binding_id.to_owned(),
             bank: grant.bank.code.clone(),
             channel: channel.to_owned(),
-            precision: precision_name.to_owned(),
+            precision: precision_name(grant.bank.precision).to_owned(),
             actor: format!("user:{user}"),
             at,
             outcome: "disclosed".to_owned(),
         };
-        // No balance leaves unless the token is spent and the query audited, together.
-        if !self
-            .store
-            .commit_query(token_id, &secret_hash, &tier3, &record, &card_read, &Self::audit(session, rid, "balance.query", at))
-            .await?
-        {
-            return Err(BalanceError::StepUpRequired);
-        }
         let (as_of, next_refresh_at) = disclosure::snapshot(at, grant.bank.freshness);
         let disclosed = disclosure::disclose(balance, grant.bank.precision);
         let low_balance_alert = binding.low_balance_alert.is_some_and(|t| below_threshold(&disclosed, t));
+        let answer = BalanceAnswer { precision: grant.bank.precision, disclosed, as_of, next_refresh_at, low_balance_alert };
+        let sealed = match claim {
+            Some(c) => {
+                let kept = KeptAnswer {
+                    binding_id: binding_id.to_owned(),
+                    step_up_token_id: token_id.to_owned(),
+                    bank: record.bank.clone(),
+                    channel: record.channel.clone(),
+                    precision: record.precision.clone(),
+                    answer: answer.clone(),
+                };
+                let clear = serde_json::to_vec(&kept).map_err(|e| StoreError::Corrupt(format!("kept balance answer: {e}")))?;
+                Some(crate::idempotency::seal(vault, &c.owner, &c.key, &clear).map_err(BindingError::from)?)
+            }
+            None => None,
+        };
+        // No balance leaves unless the token is spent and the query audited, together.
+        let audit = Self::audit(session, rid, "balance.query", at);
+        let commitment = QueryCommitment {
+            token_id,
+            secret_hash: &secret_hash,
+            binding: &tier3,
+            record: &record,
+            card_read: &card_read,
+            audit: &audit,
+            kept: claim.zip(sealed.as_deref()),
+        };
+        if !self.store.commit_query(commitment).await? {
+            return Err(BalanceError::StepUpRequired);
+        }
         if low_balance_alert {
             let caller =
                 crate::users::Caller { actor: format!("user:{user}"), request_id: rid.cloned(), purpose: "low-balance alert".into() };
             let params = [("bank", grant.bank.code.as_str()), ("last4", binding.last4.as_str())];
             self.bindings.tell(self.notifier, &caller, user, "low_balance_alert", &params, &record.id).await;
         }
-        Ok(BalanceAnswer { precision: grant.bank.precision, disclosed, as_of, next_refresh_at, low_balance_alert })
+        Ok(answer)
+    }
+
+    /// Serves an idempotent replay of a query whose answer was kept: only
+    /// while every tier that authorised it is still in force (the binding,
+    /// the switch, the agreement, and the very step-up token it spent, still
+    /// unexpired), and recorded like a disclosure (history and audit log).
+    pub async fn replay(
+        &self,
+        session: &SessionRow,
+        rid: Option<&RequestId>,
+        binding_id: &str,
+        step_up: Option<&str>,
+        kept: &[u8],
+    ) -> Result<BalanceAnswer, BalanceError> {
+        let kept: KeptAnswer =
+            serde_json::from_slice(kept).map_err(|e| StoreError::Corrupt(format!("kept balance answer: {e}")))?;
+        let user = &session.user_id;
+        let now = self.clock.now();
+        let (token_id, secret) = step_up.and_then(|t| t.split_once('.')).unwrap_or(("", ""));
+        let ctx = self.store.query_context(user, binding_id, (token_id, &hash(secret)), now).await?;
+        self.check_tiers(&ctx)?;
+        if kept.binding_id != binding_id || token_id.is_empty() || kept.step_up_token_id != token_id || !ctx.token_spent {
+            return Err(BalanceError::StepUpRequired);
+        }
+        let record = QueryRecord {
+            id: format!("bq_{}", hex::encode(self.bindings.identities.vault.rng().bytes16())),
+            binding_id: binding_id.to_owned(),
+            bank: kept.bank,
+            channel: kept.channel,
+            precision: kept.precision,
+            actor: format!("user:{user}"),
+            at: now,
+            outcome: "replayed".to_owned(),
+        };
+        self.store.record_replay(user, &record, &Self::audit(session, rid, "balance.query.replay", now)).await?;
+        Ok(kept.answer)
     }
 
     /// The card's four tiers.

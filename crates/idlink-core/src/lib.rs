@@ -15,6 +15,7 @@ pub mod clock;
 pub mod error;
 pub mod face;
 pub mod guardians;
+pub mod idempotency;
 pub mod identity;
 pub mod operators;
 pub mod payment;

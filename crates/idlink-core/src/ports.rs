@@ -44,12 +44,29 @@ pub struct ApiKeyRow {
 /// What a store knows about an `Idempotency-Key` when a request claims it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum IdempotencyClaim {
-    /// First use: the caller executes the request and then completes the claim.
+    /// First use (or the earlier record expired): the caller executes the request and then completes the claim.
     Claimed,
-    /// A request with this key finished; its answer is replayed.
-    Completed { request_hash: String, status: u16, body: Vec<u8> },
+    /// A request with this key finished. `body` is the sealed answer, or
+    /// none when it was not kept (answers that minted a secret).
+    Completed { request_hash: String, status: u16, body: Option<Vec<u8>> },
     /// A request with this key is still running.
     InProgress { request_hash: String },
+    /// A request with this key committed its effect but never recorded its
+    /// answer (its server stopped), and is older than the stale limit: it
+    /// must not run again.
+    Interrupted { request_hash: String, received_at: Timestamp },
+}
+
+/// A request's claim on a key, as [`IdempotencyStore::claim_idempotency_key`] takes it.
+#[derive(Debug, Clone)]
+pub struct NewClaim<'a> {
+    pub claim: &'a crate::idempotency::ClaimRef,
+    /// Keyed hash of method, path, query and body (a plain hash of a short secret in a body could be reversed).
+    pub request_hash: &'a str,
+    /// An unfinished claim older than this with no committed effect is taken over (its holder crashed).
+    pub stale_before: Timestamp,
+    /// The record is forgotten (and purged) after this instant.
+    pub expires_at: Timestamp,
 }
 
 #[async_trait]
@@ -90,19 +107,21 @@ pub trait ApiKeyStore: Send + Sync {
 
 #[async_trait]
 pub trait IdempotencyStore: Send + Sync {
-    /// Claims `key` for `owner`, or reports what an earlier claim holds.
-    /// In-progress claims older than `stale_before` are taken over (their holder crashed).
-    async fn claim_idempotency_key(
+    /// Claims a key, or reports what an earlier, unexpired claim holds.
+    async fn claim_idempotency_key(&self, claim: &NewClaim<'_>) -> Result<IdempotencyClaim, StoreError>;
+    /// Records the answer of the request holding `claim` (`body`: sealed, or none when not kept).
+    /// A claim already completed (by the effect's own transaction) is left as it is.
+    async fn complete_idempotency_key(
         &self,
-        owner: &str,
-        key: &str,
-        request_hash: &str,
-        now: Timestamp,
-        stale_before: Timestamp,
-    ) -> Result<IdempotencyClaim, StoreError>;
-    async fn complete_idempotency_key(&self, owner: &str, key: &str, status: u16, body: &[u8]) -> Result<(), StoreError>;
-    /// Forgets an in-progress claim (the request failed before any effect).
-    async fn release_idempotency_key(&self, owner: &str, key: &str) -> Result<(), StoreError>;
+        claim: &crate::idempotency::ClaimRef,
+        status: u16,
+        body: Option<&[u8]>,
+    ) -> Result<(), StoreError>;
+    /// Forgets a claim whose request committed no effect, so the client may retry.
+    /// False (and nothing forgotten) when an effect committed.
+    async fn release_idempotency_key(&self, claim: &crate::idempotency::ClaimRef) -> Result<bool, StoreError>;
+    /// Deletes the records that expired before `now`; returns how many.
+    async fn purge_idempotency_keys(&self, now: Timestamp, limit: u32) -> Result<u64, StoreError>;
 }
 
 #[async_trait]

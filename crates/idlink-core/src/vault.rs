@@ -1,5 +1,5 @@
 //! The vault: the master keyring plus the system keys derived from it
-//! (blind-index key, audit checkpoint signing key), and per-user data keys.
+//! (blind-index key, audit checkpoint signing key, idempotent-answers key), and per-user data keys.
 //!
 //! System keys are random, stored wrapped like data keys (ids starting with
 //! `sys-`), created on first start, and survive master-key rotation unchanged,
@@ -14,6 +14,7 @@ use std::sync::{Arc, RwLock};
 
 const BLIND_INDEX_KEY_ID: &str = "sys-blind-index";
 const AUDIT_SIGNING_KEY_ID: &str = "sys-audit-signing";
+const ANSWERS_KEY_ID: &str = "sys-idempotent-answers";
 
 /// Re-reads the master keyring (from its file), for rotation without restarts.
 pub type KeyringSource = Arc<dyn Fn() -> Result<MasterKeyring, String> + Send + Sync>;
@@ -23,6 +24,8 @@ pub struct Vault {
     source: Option<KeyringSource>,
     index_key: BlindIndexKey,
     signer: Ed25519Signer,
+    /// Seals the answers kept for idempotent replays.
+    answers: DataKey,
     rng: Arc<dyn Random>,
 }
 
@@ -44,7 +47,9 @@ impl Vault {
     pub async fn open(ring: MasterKeyring, keys: &dyn KeyStore, rng: Arc<dyn Random>) -> Result<Self, CoreError> {
         let index = Self::system_key(&ring, keys, rng.as_ref(), BLIND_INDEX_KEY_ID).await?;
         let signing = Self::system_key(&ring, keys, rng.as_ref(), AUDIT_SIGNING_KEY_ID).await?;
+        let answers = Self::system_key(&ring, keys, rng.as_ref(), ANSWERS_KEY_ID).await?;
         Ok(Self {
+            answers,
             index_key: BlindIndexKey::new(*index.reveal()),
             signer: Ed25519Signer::from_seed(signing.reveal()),
             ring: RwLock::new(Arc::new(ring)),
@@ -128,6 +133,11 @@ impl Vault {
 
     pub fn blind_index(&self, domain: &str, value: &str) -> String {
         self.index_key.index(domain, value)
+    }
+
+    /// The key that seals answers kept for idempotent replays.
+    pub fn answers_key(&self) -> &DataKey {
+        &self.answers
     }
 
     pub fn signer(&self) -> &Ed25519Signer {

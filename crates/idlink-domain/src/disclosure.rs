@@ -41,7 +41,7 @@ pub enum Freshness {
 }
 
 /// What may be shown.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Disclosed {
     /// An amount rounded down to the policy's unit.

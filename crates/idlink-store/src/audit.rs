@@ -78,7 +78,7 @@ impl AuditStore for SqlStore {
     async fn append_audit(&self, entry: &AuditEntry) -> Result<AuditRecord, StoreError> {
         let mut tx = self.begin().await?;
         let r = append_in(&mut tx, entry).await?;
-        tx.commit().await.map_err(store_err)?;
+        crate::idempotency::commit(tx).await?;
         Ok(r)
     }
 
@@ -146,6 +146,6 @@ impl AuditStore for SqlStore {
         .execute(&mut *tx)
         .await
         .map_err(store_err)?;
-        tx.commit().await.map_err(store_err)
+        crate::idempotency::commit(tx).await
     }
 }

@@ -2,9 +2,8 @@
 
 use async_trait::async_trait;
 use idlink_core::audit::AuditEntry;
-use idlink_core::balance::{Agreement, BalanceStore, QueryContext, QueryRecord};
+use idlink_core::balance::{Agreement, BalanceStore, QueryCommitment, QueryContext, QueryRecord};
 use idlink_core::ports::StoreError;
-use idlink_core::stepup::Binding;
 use idlink_domain::UserId;
 use jiff::Timestamp;
 use sqlx::Row;
@@ -40,7 +39,7 @@ impl BalanceStore for SqlStore {
         .await
         .map_err(store_err)?;
         append_in(&mut tx, audit).await?;
-        tx.commit().await.map_err(store_err)
+        crate::idempotency::commit(tx).await
     }
 
     async fn insert_agreement(&self, a: &Agreement, audit: &AuditEntry) -> Result<(), StoreError> {
@@ -69,7 +68,7 @@ impl BalanceStore for SqlStore {
                 .map_err(store_err)?;
         }
         append_in(&mut tx, audit).await?;
-        tx.commit().await.map_err(store_err)
+        crate::idempotency::commit(tx).await
     }
 
     async fn valid_agreement(&self, user: &UserId, binding_id: &str, now: Timestamp) -> Result<Option<Agreement>, StoreError> {
@@ -111,7 +110,7 @@ impl BalanceStore for SqlStore {
         .map_err(store_err)?
         .rows_affected();
         append_in(&mut tx, audit).await?;
-        tx.commit().await.map_err(store_err)?;
+        crate::idempotency::commit(tx).await?;
         Ok(n)
     }
 
@@ -127,8 +126,8 @@ impl BalanceStore for SqlStore {
             "SELECT {},
                (SELECT enabled FROM user_features WHERE user_id = $2 AND feature = $3) AS feature_enabled,
                (SELECT COUNT(*) FROM agreements WHERE user_id = $2 AND binding_id = $1 AND revoked_at IS NULL AND valid_until > $4) AS agreements,
-               (SELECT COUNT(*) FROM step_up_tokens WHERE id = $5 AND secret_hash = $6 AND user_id = $2 AND operation = $7 AND resource = $1
-                  AND used_at IS NULL AND expires_at > $4) AS tokens,
+               (SELECT CASE WHEN used_at IS NULL THEN 1 ELSE 2 END FROM step_up_tokens
+                  WHERE id = $5 AND secret_hash = $6 AND user_id = $2 AND operation = $7 AND resource = $1 AND expires_at > $4) AS token_state,
                k.id AS key_id, k.ciphertext AS key_cipher
              FROM card_bindings b LEFT JOIN data_keys k ON k.id = $8
              WHERE b.id = $1 AND b.user_id = $2",
@@ -152,46 +151,64 @@ impl BalanceStore for SqlStore {
                 feature_enabled: false,
                 agreement_in_force: false,
                 token_usable: false,
+                token_spent: false,
                 user_key: None,
             });
         };
         let feature: Option<i64> = r.try_get("feature_enabled").map_err(store_err)?;
         let agreements: i64 = r.try_get("agreements").map_err(store_err)?;
-        let tokens: i64 = r.try_get("tokens").map_err(store_err)?;
+        // None: no such unexpired token for this query; 1: unused; 2: spent.
+        let token_state: Option<i64> = r.try_get("token_state").map_err(store_err)?;
         let key_id: Option<String> = r.try_get("key_id").map_err(store_err)?;
         let key_cipher: Option<Vec<u8>> = r.try_get("key_cipher").map_err(store_err)?;
         Ok(QueryContext {
             binding: Some(crate::bindings::binding(&r)?),
             feature_enabled: feature.is_some_and(|v| v != 0),
             agreement_in_force: agreements > 0,
-            token_usable: tokens == 1,
+            token_usable: token_state == Some(1),
+            token_spent: token_state == Some(2),
             user_key: key_id.zip(key_cipher).map(|(id, ciphertext)| idlink_crypto::WrappedDataKey { id, ciphertext }),
         })
     }
 
-    async fn commit_query(
-        &self,
-        token_id: &str,
-        secret_hash: &str,
-        b: &Binding<'_>,
-        r: &QueryRecord,
-        card_read: &AuditEntry,
-        audit: &AuditEntry,
-    ) -> Result<bool, StoreError> {
+    async fn commit_query(&self, c: QueryCommitment<'_>) -> Result<bool, StoreError> {
         let (reply, answer) = tokio::sync::oneshot::channel();
         let job = QueryCommit {
-            token_id: token_id.to_owned(),
-            secret_hash: secret_hash.to_owned(),
-            user: b.user.as_str().to_owned(),
-            operation: b.operation.to_owned(),
-            resource: b.resource.to_owned(),
-            record: r.clone(),
-            card_read: card_read.clone(),
-            audit: audit.clone(),
+            token_id: c.token_id.to_owned(),
+            secret_hash: c.secret_hash.to_owned(),
+            user: c.binding.user.as_str().to_owned(),
+            operation: c.binding.operation.to_owned(),
+            resource: c.binding.resource.to_owned(),
+            record: c.record.clone(),
+            card_read: c.card_read.clone(),
+            audit: c.audit.clone(),
+            kept: c.kept.map(|(claim, sealed)| (claim.clone(), sealed.to_vec())),
             reply,
         };
         self.query_commits.send(job).map_err(|_| StoreError::Unavailable("the balance commit writer has stopped".into()))?;
         answer.await.map_err(|_| StoreError::Unavailable("the balance commit writer has stopped".into()))?
+    }
+
+    async fn record_replay(&self, user: &UserId, r: &QueryRecord, audit: &AuditEntry) -> Result<(), StoreError> {
+        let mut tx = self.begin().await?;
+        sqlx::query(
+            "INSERT INTO balance_queries (id, user_id, binding_id, bank, channel, precision_kind, actor, at, outcome)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(&r.id)
+        .bind(user.as_str())
+        .bind(&r.binding_id)
+        .bind(&r.bank)
+        .bind(&r.channel)
+        .bind(&r.precision)
+        .bind(&r.actor)
+        .bind(micros(r.at))
+        .bind(&r.outcome)
+        .execute(&mut *tx)
+        .await
+        .map_err(store_err)?;
+        append_in(&mut tx, audit).await?;
+        crate::idempotency::commit(tx).await
     }
 
     async fn query_history(&self, user: &UserId, limit: u32) -> Result<Vec<QueryRecord>, StoreError> {

@@ -60,7 +60,7 @@ impl BindingStore for SqlStore {
         .await
         .map_err(store_err)?;
         append_in(&mut tx, audit).await?;
-        tx.commit().await.map_err(store_err)
+        crate::idempotency::commit(tx).await
     }
 
     async fn binding(&self, id: &str, user: &UserId) -> Result<Option<BindingRow>, StoreError> {
@@ -169,7 +169,7 @@ impl BindingStore for SqlStore {
             .execute(&mut *tx)
             .await
             .map_err(store_err)?;
-        tx.commit().await.map_err(store_err)?;
+        crate::idempotency::commit(tx).await?;
         Ok(Some(affected))
     }
 
@@ -197,7 +197,7 @@ impl SqlStore {
             return Ok(false);
         }
         append_in(&mut tx, audit).await?;
-        tx.commit().await.map_err(store_err)?;
+        crate::idempotency::commit(tx).await?;
         Ok(true)
     }
 }

@@ -13,6 +13,7 @@
 
 use idlink_core::audit::{AuditEntry, record_hash};
 use idlink_core::balance::QueryRecord;
+use idlink_core::idempotency::ClaimRef;
 use idlink_core::ports::StoreError;
 use sqlx::{Any, AnyPool, Row};
 use std::collections::HashSet;
@@ -34,6 +35,8 @@ pub(crate) struct QueryCommit {
     pub record: QueryRecord,
     pub card_read: AuditEntry,
     pub audit: AuditEntry,
+    /// The request's idempotency claim and its sealed answer: completed in the batch's transaction.
+    pub kept: Option<(ClaimRef, Vec<u8>)>,
     pub reply: oneshot::Sender<Result<bool, StoreError>>,
 }
 
@@ -174,6 +177,7 @@ async fn commit_postgres(writer: &AnyPool, jobs: &[QueryCommit], candidates: &[&
     let q = bind_history(sqlx::query(sqlx::AssertSqlSafe(sql)), &done);
     let (q, last_seq, last_hash) = bind_audit(q, &entries, head_seq, head_hash);
     q.bind(last_seq).bind(last_hash).execute(&mut *tx).await.map_err(store_err)?;
+    complete_kept(&mut tx, &done).await?;
     tx.commit().await.map_err(store_err)?;
     Ok(spent)
 }
@@ -208,8 +212,32 @@ async fn commit_sqlite(writer: &AnyPool, jobs: &[QueryCommit], candidates: &[&Qu
     let (q, _, last_hash) = bind_audit(sqlx::query(sqlx::AssertSqlSafe(audit_sql(entries.len(), 1))), &entries, head_seq, head_hash);
     q.execute(&mut *tx).await.map_err(store_err)?;
     sqlx::query("UPDATE audit_head SET hash = $1 WHERE id = 1").bind(last_hash).execute(&mut *tx).await.map_err(store_err)?;
+    complete_kept(&mut tx, &done).await?;
     tx.commit().await.map_err(store_err)?;
     Ok(spent)
+}
+
+/// Completes the idempotency claims of the queries that went through with
+/// their sealed answers, in the transaction that spends their tokens: no
+/// crash can separate the disclosure from the answer a retry replays.
+/// One statement per query that carried an `Idempotency-Key` (none for the others).
+async fn complete_kept(tx: &mut sqlx::Transaction<'static, Any>, done: &[&QueryCommit]) -> Result<(), StoreError> {
+    for j in done {
+        let Some((claim, sealed)) = &j.kept else { continue };
+        sqlx::query(
+            "UPDATE idempotency_keys SET status = 200, body = $1, effect_at = COALESCE(effect_at, $2)
+             WHERE owner = $3 AND idem_key = $4 AND claim_token = $5 AND status IS NULL",
+        )
+        .bind(sealed.as_slice())
+        .bind(micros(claim.at))
+        .bind(&claim.owner)
+        .bind(&claim.key)
+        .bind(&claim.token)
+        .execute(&mut **tx)
+        .await
+        .map_err(store_err)?;
+    }
+    Ok(())
 }
 
 /// Spends every candidate token still unused and valid; returns the ids spent.

@@ -89,7 +89,7 @@ impl IdentityStore for SqlStore {
         .await
         .map_err(store_err)?;
         append_in(&mut tx, audit).await?;
-        tx.commit().await.map_err(store_err)
+        crate::idempotency::commit(tx).await
     }
 
     async fn verification(&self, id: &str, user: &UserId) -> Result<Option<VerificationRow>, StoreError> {
@@ -126,7 +126,7 @@ impl IdentityStore for SqlStore {
             .await
             .map_err(store_err)?
             .rows_affected();
-        tx.commit().await.map_err(store_err)?;
+        crate::idempotency::commit(tx).await?;
         Ok(n == 1)
     }
 
@@ -176,7 +176,7 @@ impl IdentityStore for SqlStore {
             open_case_in(&mut tx, c).await?;
         }
         append_in(&mut tx, f.audit).await?;
-        tx.commit().await.map_err(store_err)
+        crate::idempotency::commit(tx).await
     }
 
     async fn identity(&self, user: &UserId) -> Result<Option<IdentityRow>, StoreError> {
@@ -230,6 +230,6 @@ impl IdentityStore for SqlStore {
             .await
             .map_err(store_err)?;
         append_in(&mut tx, audit).await?;
-        tx.commit().await.map_err(store_err)
+        crate::idempotency::commit(tx).await
     }
 }

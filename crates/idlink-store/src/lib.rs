@@ -20,6 +20,7 @@ mod audit;
 mod balance;
 mod bindings;
 mod group_commit;
+mod idempotency;
 mod identity;
 mod login;
 mod reviews;

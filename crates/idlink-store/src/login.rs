@@ -104,7 +104,7 @@ impl AuthStore for SqlStore {
         .fetch_one(&mut *tx)
         .await
         .map_err(store_err)?;
-        tx.commit().await.map_err(store_err)?;
+        crate::idempotency::commit(tx).await?;
         Ok(u64::try_from(n).unwrap_or(0))
     }
 
@@ -124,7 +124,7 @@ impl AuthStore for SqlStore {
         .execute(&mut *tx)
         .await
         .map_err(store_err)?;
-        tx.commit().await.map_err(store_err)
+        crate::idempotency::commit(tx).await
     }
 
     async fn attempt_challenge(&self, id: &str, now: Timestamp, max_attempts: u32) -> Result<Option<ChallengeRow>, StoreError> {
@@ -140,7 +140,7 @@ impl AuthStore for SqlStore {
         .fetch_optional(&mut *tx)
         .await
         .map_err(store_err)?;
-        tx.commit().await.map_err(store_err)?;
+        crate::idempotency::commit(tx).await?;
         row.map(|r| challenge(&r)).transpose()
     }
 
@@ -153,7 +153,7 @@ impl AuthStore for SqlStore {
             .await
             .map_err(store_err)?
             .rows_affected();
-        tx.commit().await.map_err(store_err)?;
+        crate::idempotency::commit(tx).await?;
         Ok(n == 1)
     }
 
@@ -208,7 +208,7 @@ impl AuthStore for SqlStore {
         for a in w.audit {
             append_in(&mut tx, a).await?;
         }
-        tx.commit().await.map_err(store_err)
+        crate::idempotency::commit(tx).await
     }
 
     async fn session(&self, id: &str) -> Result<Option<SessionRow>, StoreError> {
@@ -236,7 +236,7 @@ impl AuthStore for SqlStore {
         }
         insert_device(&mut tx, d).await?;
         append_in(&mut tx, audit).await?;
-        tx.commit().await.map_err(store_err)?;
+        crate::idempotency::commit(tx).await?;
         Ok(true)
     }
 
@@ -258,7 +258,7 @@ impl AuthStore for SqlStore {
             .await
             .map_err(store_err)?;
         append_in(&mut tx, audit).await?;
-        tx.commit().await.map_err(store_err)?;
+        crate::idempotency::commit(tx).await?;
         Ok(true)
     }
 
@@ -272,7 +272,7 @@ impl AuthStore for SqlStore {
             .map_err(store_err)?
             .rows_affected();
         append_in(&mut tx, audit).await?;
-        tx.commit().await.map_err(store_err)?;
+        crate::idempotency::commit(tx).await?;
         Ok(n)
     }
 }

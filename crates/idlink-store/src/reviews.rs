@@ -51,7 +51,7 @@ impl OperatorStore for SqlStore {
             .await
             .map_err(store_err)?;
         append_in(&mut tx, audit).await?;
-        tx.commit().await.map_err(store_err)
+        crate::idempotency::commit(tx).await
     }
 
     async fn operator_by_username(&self, username: &str) -> Result<Option<OperatorRow>, StoreError> {
@@ -86,7 +86,7 @@ impl OperatorStore for SqlStore {
             .await
             .map_err(store_err)?;
         append_in(&mut tx, audit).await?;
-        tx.commit().await.map_err(store_err)
+        crate::idempotency::commit(tx).await
     }
 
     async fn operator_session(&self, id: &str) -> Result<Option<OperatorSessionRow>, StoreError> {
@@ -268,7 +268,7 @@ impl ReviewStore for SqlStore {
         .map_err(store_err)?
         .rows_affected();
         append_in(&mut tx, audit).await?;
-        tx.commit().await.map_err(store_err)?;
+        crate::idempotency::commit(tx).await?;
         Ok(n == 1)
     }
 
@@ -302,7 +302,7 @@ impl ReviewStore for SqlStore {
             apply_outcome(&mut tx, case, o, d.at).await?;
         }
         append_in(&mut tx, audit).await?;
-        tx.commit().await.map_err(store_err)
+        crate::idempotency::commit(tx).await
     }
 
     async fn sla_breaches(&self, now: Timestamp) -> Result<Vec<(CaseKind, u64)>, StoreError> {
@@ -365,7 +365,7 @@ impl idlink_core::risk::FreezeStore for SqlStore {
         }
         open_case_in(&mut tx, case).await?;
         append_in(&mut tx, audit).await?;
-        tx.commit().await.map_err(store_err)?;
+        crate::idempotency::commit(tx).await?;
         Ok(true)
     }
 
@@ -430,7 +430,7 @@ impl idlink_core::guardians::GuardianStore for SqlStore {
         .await
         .map_err(store_err)?;
         append_in(&mut tx, audit).await?;
-        tx.commit().await.map_err(store_err)
+        crate::idempotency::commit(tx).await
     }
 
     async fn guardianship(&self, id: &str) -> Result<Option<idlink_core::guardians::Guardianship>, StoreError> {
@@ -478,7 +478,7 @@ impl idlink_core::guardians::GuardianStore for SqlStore {
         }
         open_case_in(&mut tx, case).await?;
         append_in(&mut tx, audit).await?;
-        tx.commit().await.map_err(store_err)?;
+        crate::idempotency::commit(tx).await?;
         Ok(true)
     }
 }

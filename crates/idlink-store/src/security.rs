@@ -46,7 +46,7 @@ impl PaymentPasswordStore for SqlStore {
         .await
         .map_err(store_err)?;
         append_in(&mut tx, audit).await?;
-        tx.commit().await.map_err(store_err)
+        crate::idempotency::commit(tx).await
     }
 
     async fn count_payment_password_failure(
@@ -76,7 +76,7 @@ impl PaymentPasswordStore for SqlStore {
         if n == i64::from(max) {
             append_in(&mut tx, locked).await?;
         }
-        tx.commit().await.map_err(store_err)?;
+        crate::idempotency::commit(tx).await?;
         Ok(u32::try_from(n).unwrap_or(u32::MAX))
     }
 
@@ -93,7 +93,7 @@ impl PaymentPasswordStore for SqlStore {
             return Ok(false);
         }
         append_in(&mut tx, audit).await?;
-        tx.commit().await.map_err(store_err)?;
+        crate::idempotency::commit(tx).await?;
         Ok(true)
     }
 }
@@ -118,7 +118,7 @@ impl StepUpStore for SqlStore {
         .await
         .map_err(store_err)?;
         append_in(&mut tx, audit).await?;
-        tx.commit().await.map_err(store_err)
+        crate::idempotency::commit(tx).await
     }
 
     async fn insert_biometric_challenge(&self, c: &BiometricChallenge) -> Result<(), StoreError> {
@@ -137,7 +137,7 @@ impl StepUpStore for SqlStore {
         .execute(&mut *tx)
         .await
         .map_err(store_err)?;
-        tx.commit().await.map_err(store_err)
+        crate::idempotency::commit(tx).await
     }
 
     async fn take_biometric_challenge(&self, id: &str, user: &UserId, now: Timestamp) -> Result<Option<BiometricChallenge>, StoreError> {
@@ -153,7 +153,7 @@ impl StepUpStore for SqlStore {
         .fetch_optional(&mut *tx)
         .await
         .map_err(store_err)?;
-        tx.commit().await.map_err(store_err)?;
+        crate::idempotency::commit(tx).await?;
         row.map(|r| {
             Ok(BiometricChallenge {
                 id: r.try_get("id").map_err(store_err)?,
@@ -185,7 +185,7 @@ impl StepUpStore for SqlStore {
         .await
         .map_err(store_err)?
         .rows_affected();
-        tx.commit().await.map_err(store_err)?;
+        crate::idempotency::commit(tx).await?;
         Ok(n == 1)
     }
 }

@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use idlink_core::audit::AuditEntry;
 use idlink_core::ports::{
-    ApiKeyRow, ApiKeyStore, HealthStore, IdempotencyClaim, IdempotencyStore, KeyStore, StoreError, UserRow, UserStore,
+    ApiKeyRow, ApiKeyStore, HealthStore, KeyStore, StoreError, UserRow, UserStore,
 };
 use idlink_crypto::WrappedDataKey;
 use idlink_domain::{ApiKeyId, UserId};
@@ -218,7 +218,7 @@ impl UserStore for SqlStore {
         let mut tx = self.begin().await?;
         insert_user_in(&mut tx, user, key).await?;
         append_in(&mut tx, audit).await?;
-        tx.commit().await.map_err(store_err)
+        crate::idempotency::commit(tx).await
     }
 
     async fn read_user(&self, id: &UserId, audit: &AuditEntry) -> Result<Option<(UserRow, Option<WrappedDataKey>)>, StoreError> {
@@ -240,7 +240,7 @@ impl UserStore for SqlStore {
             .map(|r| wrapped_row(&r))
             .transpose()?;
         append_in(&mut tx, audit).await?;
-        tx.commit().await.map_err(store_err)?;
+        crate::idempotency::commit(tx).await?;
         Ok(Some((user, key)))
     }
 
@@ -265,7 +265,7 @@ impl UserStore for SqlStore {
             return Ok(false);
         }
         append_in(&mut tx, audit).await?;
-        tx.commit().await.map_err(store_err)?;
+        crate::idempotency::commit(tx).await?;
         Ok(true)
     }
 }
@@ -293,7 +293,7 @@ impl KeyStore for SqlStore {
             .map_err(store_err)?;
         let row =
             sqlx::query("SELECT id, ciphertext FROM data_keys WHERE id = $1").bind(&key.id).fetch_one(&mut *tx).await.map_err(store_err)?;
-        tx.commit().await.map_err(store_err)?;
+        crate::idempotency::commit(tx).await?;
         wrapped_row(&row)
     }
 
@@ -321,7 +321,7 @@ impl KeyStore for SqlStore {
             .await
             .map_err(store_err)?
             .rows_affected();
-        tx.commit().await.map_err(store_err)?;
+        crate::idempotency::commit(tx).await?;
         Ok(n == 1)
     }
 
@@ -367,7 +367,7 @@ impl ApiKeyStore for SqlStore {
             .await
             .map_err(store_err)?;
         append_in(&mut tx, audit).await?;
-        tx.commit().await.map_err(store_err)
+        crate::idempotency::commit(tx).await
     }
 
     async fn api_key(&self, id: &ApiKeyId) -> Result<Option<ApiKeyRow>, StoreError> {
@@ -429,88 +429,8 @@ impl ApiKeyStore for SqlStore {
             return Ok(false);
         }
         append_in(&mut tx, audit).await?;
-        tx.commit().await.map_err(store_err)?;
+        crate::idempotency::commit(tx).await?;
         Ok(true)
-    }
-}
-
-#[async_trait]
-impl IdempotencyStore for SqlStore {
-    async fn claim_idempotency_key(
-        &self,
-        owner: &str,
-        key: &str,
-        request_hash: &str,
-        now: Timestamp,
-        stale_before: Timestamp,
-    ) -> Result<IdempotencyClaim, StoreError> {
-        let mut tx = self.begin().await?;
-        // Take over an abandoned claim (its request never completed).
-        sqlx::query("DELETE FROM idempotency_keys WHERE owner = $1 AND idem_key = $2 AND status IS NULL AND created_at < $3")
-            .bind(owner)
-            .bind(key)
-            .bind(micros(stale_before))
-            .execute(&mut *tx)
-            .await
-            .map_err(store_err)?;
-        let inserted = sqlx::query(
-            "INSERT INTO idempotency_keys (owner, idem_key, request_hash, status, body, created_at)
-             VALUES ($1, $2, $3, NULL, NULL, $4) ON CONFLICT (owner, idem_key) DO NOTHING",
-        )
-        .bind(owner)
-        .bind(key)
-        .bind(request_hash)
-        .bind(micros(now))
-        .execute(&mut *tx)
-        .await
-        .map_err(store_err)?
-        .rows_affected();
-        let claim = if inserted == 1 {
-            IdempotencyClaim::Claimed
-        } else {
-            let row = sqlx::query("SELECT request_hash, status, body FROM idempotency_keys WHERE owner = $1 AND idem_key = $2")
-                .bind(owner)
-                .bind(key)
-                .fetch_one(&mut *tx)
-                .await
-                .map_err(store_err)?;
-            let request_hash: String = row.try_get("request_hash").map_err(store_err)?;
-            let status: Option<i64> = row.try_get("status").map_err(store_err)?;
-            match status {
-                Some(status) => IdempotencyClaim::Completed {
-                    request_hash,
-                    status: u16::try_from(status).map_err(|_| StoreError::Corrupt("idempotency status".into()))?,
-                    body: row.try_get::<Option<Vec<u8>>, _>("body").map_err(store_err)?.unwrap_or_default(),
-                },
-                None => IdempotencyClaim::InProgress { request_hash },
-            }
-        };
-        tx.commit().await.map_err(store_err)?;
-        Ok(claim)
-    }
-
-    async fn complete_idempotency_key(&self, owner: &str, key: &str, status: u16, body: &[u8]) -> Result<(), StoreError> {
-        let mut tx = self.begin().await?;
-        sqlx::query("UPDATE idempotency_keys SET status = $1, body = $2 WHERE owner = $3 AND idem_key = $4")
-            .bind(i64::from(status))
-            .bind(body)
-            .bind(owner)
-            .bind(key)
-            .execute(&mut *tx)
-            .await
-            .map_err(store_err)?;
-        tx.commit().await.map_err(store_err)
-    }
-
-    async fn release_idempotency_key(&self, owner: &str, key: &str) -> Result<(), StoreError> {
-        let mut tx = self.begin().await?;
-        sqlx::query("DELETE FROM idempotency_keys WHERE owner = $1 AND idem_key = $2 AND status IS NULL")
-            .bind(owner)
-            .bind(key)
-            .execute(&mut *tx)
-            .await
-            .map_err(store_err)?;
-        tx.commit().await.map_err(store_err)
     }
 }
 

@@ -168,6 +168,8 @@ pub struct Server {
     /// How long shutdown waits for in-flight requests.
     pub shutdown_grace_secs: u64,
     pub idempotency_stale_after_secs: u64,
+    /// How long an idempotency record (and the sealed answer kept for replays) lives; expired ones are purged.
+    pub idempotency_ttl_secs: u64,
 }
 
 impl Default for Server {
@@ -179,6 +181,7 @@ impl Default for Server {
             request_timeout_secs: 30,
             shutdown_grace_secs: 30,
             idempotency_stale_after_secs: 300,
+            idempotency_ttl_secs: 24 * 3600,
         }
     }
 }
@@ -387,6 +390,9 @@ impl Config {
         }
         if self.server.body_limit_bytes < 1024 {
             bail!("configuration key `server.body_limit_bytes`: must be at least 1024");
+        }
+        if self.server.idempotency_ttl_secs == 0 || self.server.idempotency_ttl_secs <= self.server.idempotency_stale_after_secs {
+            bail!("configuration key `server.idempotency_ttl_secs`: must be longer than `server.idempotency_stale_after_secs`");
         }
         if self.server.request_timeout_secs == 0 {
             bail!("configuration key `server.request_timeout_secs`: must be at least 1");

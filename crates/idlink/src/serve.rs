@@ -449,6 +449,7 @@ pub async fn start(config: &Config, rt: Runtime) -> Result<Running> {
             body_limit_bytes: config.server.body_limit_bytes,
             request_timeout: Duration::from_secs(config.server.request_timeout_secs),
             idempotency_stale_after: Duration::from_secs(config.server.idempotency_stale_after_secs),
+            idempotency_ttl: Duration::from_secs(config.server.idempotency_ttl_secs),
         },
         sms: Arc::new(SmsCodes(institutions.clone())),
         face: Arc::new(FaceChecks(institutions.clone())),
@@ -497,6 +498,8 @@ pub async fn start(config: &Config, rt: Runtime) -> Result<Running> {
     }));
 
     tasks.push(tokio::spawn(reload_keyring(vault.clone(), stop_rx.clone())));
+    let every = Duration::from_secs((config.server.idempotency_ttl_secs / 2).clamp(1, 600));
+    tasks.push(tokio::spawn(purge_idempotency_records(store.clone(), rt.clock.clone(), every, stop_rx.clone())));
     let every = Duration::from_secs(config.review.sla_check_secs);
     tasks.push(tokio::spawn(review_sla_metrics(store.clone(), rt.clock.clone(), every, stop_rx.clone())));
     tasks.push(tokio::spawn(checkpoints(
@@ -573,6 +576,34 @@ async fn reload_keyring(vault: Arc<Vault>, mut stop: watch::Receiver<bool>) {
             Ok(true) => tracing::info!(active = %vault.ring().active().id, "master keyring reloaded"),
             Ok(false) => {}
             Err(e) => tracing::warn!(error = %e, "master keyring reload failed; keeping the loaded one"),
+        }
+    }
+}
+
+/// Deletes expired idempotency records (and the sealed answers they keep), in bounded batches.
+async fn purge_idempotency_records(store: SqlStore, clock: Arc<dyn Clock>, every: Duration, mut stop: watch::Receiver<bool>) {
+    use idlink_core::ports::IdempotencyStore;
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stop.wait_for(|s| *s) => break,
+        }
+        loop {
+            match store.purge_idempotency_keys(clock.now(), 1000).await {
+                Ok(1000) => continue,
+                Ok(n) => {
+                    if n > 0 {
+                        tracing::debug!(purged = n, "expired idempotency records purged");
+                    }
+                    break;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "purging expired idempotency records failed; will retry");
+                    break;
+                }
+            }
         }
     }
 }

@@ -2,7 +2,7 @@
 //! the query itself and its history.
 
 use crate::extract::{Fields, JsonObject};
-use crate::middleware::UserSession;
+use crate::middleware::{HeldClaim, KeptReplay, UserSession};
 use crate::problem::Problem;
 use crate::routes::cards::binding_problem;
 use crate::routes::security::STEP_UP_HEADER;
@@ -132,6 +132,9 @@ pub struct Balance {
 /// Queries a bound card's balance. Needs all four tiers: the binding, the switch on,
 /// a step-up token for `balance.query` on this binding in `Idlink-Step-Up`, and the
 /// bank's agreement where required. Shown only as precisely and freshly as the bank allows.
+/// With an `Idempotency-Key`, a retry gets the same answer (header `Idempotent-Replayed`)
+/// only with a live session of the same user, the same step-up token (still unexpired)
+/// and every other tier still in force; each replay is audited and listed in the history.
 #[utoipa::path(post, path = "/v1/me/cards/{binding_id}/balance", tag = "cards",
     params(
         ("binding_id" = String, Path, description = "The bound card."),
@@ -146,9 +149,18 @@ pub async fn query(
     session: UserSession,
     headers: HeaderMap,
     Path(id): Path<String>,
+    claim: Option<Extension<HeldClaim>>,
+    kept: Option<Extension<KeptReplay>>,
 ) -> Result<Json<Balance>, Problem> {
     let token = headers.get(STEP_UP_HEADER).and_then(|v| v.to_str().ok());
-    let a = state.balances().query(&session.0, request_id.as_deref(), &id, token).await.map_err(balance_problem)?;
+    let balances = state.balances();
+    let rid = request_id.as_deref();
+    let a = match kept {
+        // A replay of a kept answer: served only while every tier still holds, and recorded as a disclosure.
+        Some(kept) => balances.replay(&session.0, rid, &id, token, &kept.0.0).await,
+        None => balances.query(&session.0, rid, &id, token, claim.as_ref().map(|c| &c.0.0)).await,
+    }
+    .map_err(balance_problem)?;
     let (precision, amount, low, high) = match a.disclosed {
         Disclosed::Amount { fen } => {
             (if a.precision == idlink_domain::disclosure::Precision::Yuan { "yuan" } else { "jiao" }, Some(fen.0), None, None)

@@ -5,7 +5,7 @@
 
 use crate::{at, databases};
 use idlink_core::audit::AuditEntry;
-use idlink_core::balance::{BalanceStore, QueryRecord};
+use idlink_core::balance::{BalanceStore, QueryCommitment, QueryRecord};
 use idlink_core::ports::AuditStore;
 use idlink_core::stepup::{self, Binding, StepUpMethod, StepUpPolicy, StepUpStore};
 use idlink_crypto::OsRandom;
@@ -51,7 +51,17 @@ async fn concurrent_queries_commit_in_groups_spend_each_token_once_and_keep_one_
                     };
                     let read = AuditEntry::new(format!("user:{user}"), "card.read", "balance query", at(101)).subject(&user);
                     let audit = AuditEntry::new(format!("user:{user}"), "balance.query", "balance query", at(101)).subject(&user);
-                    store.commit_query(id, &hash, &b, &record, &read, &audit).await
+                    store
+                        .commit_query(QueryCommitment {
+                            token_id: id,
+                            secret_hash: &hash,
+                            binding: &b,
+                            record: &record,
+                            card_read: &read,
+                            audit: &audit,
+                            kept: None,
+                        })
+                        .await
                 })
             })
             .collect();

@@ -1,26 +1,107 @@
 use crate::{at, databases};
-use idlink_core::ports::{IdempotencyClaim, IdempotencyStore};
+use idlink_core::audit::AuditEntry;
+use idlink_core::idempotency::{self, ClaimRef};
+use idlink_core::ports::{AuditStore, IdempotencyClaim, IdempotencyStore, NewClaim};
+
+fn claim_ref(owner: &str, key: &str, token: &str, t: i64) -> ClaimRef {
+    ClaimRef { owner: owner.into(), key: key.into(), token: token.into(), at: at(t) }
+}
+
+/// Claims with a 600 s stale limit and a 24 h lifetime.
+async fn claim(s: &idlink_store::SqlStore, c: &ClaimRef, hash: &str) -> IdempotencyClaim {
+    let t = c.at.as_second() - at(0).as_second();
+    let new = NewClaim { claim: c, request_hash: hash, stale_before: at(t - 600), expires_at: at(t + 86_400) };
+    s.claim_idempotency_key(&new).await.unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// An effect committed by the request holding `c` (any write transaction of the store).
+async fn effect(s: &idlink_store::SqlStore, c: &ClaimRef) -> Result<(), String> {
+    let entry = AuditEntry::new("apikey:test", "test.effect", "test", c.at);
+    idempotency::within(c.clone(), s.append_audit(&entry)).await.map(|_| ()).map_err(|e| e.to_string())
+}
 
 #[tokio::test]
 async fn a_key_is_claimed_once_then_replayed() {
     for db in databases().await {
         let s = &db.store;
-        let claim = |k: &'static str, h: &'static str, t: i64| s.claim_idempotency_key("key_a", k, h, at(t), at(t - 600));
-        assert_eq!(claim("k1", "h1", 0).await.ok(), Some(IdempotencyClaim::Claimed), "{}", db.kind);
-        assert_eq!(claim("k1", "h1", 1).await.ok(), Some(IdempotencyClaim::InProgress { request_hash: "h1".into() }));
+        let first = claim_ref("key_a", "k1", "t1", 0);
+        assert_eq!(claim(s, &first, "h1").await, IdempotencyClaim::Claimed, "{}", db.kind);
+        assert_eq!(claim(s, &claim_ref("key_a", "k1", "t2", 1), "h1").await, IdempotencyClaim::InProgress { request_hash: "h1".into() });
         // Another owner's identical key is independent.
-        assert_eq!(s.claim_idempotency_key("key_b", "k1", "h1", at(1), at(0)).await.ok(), Some(IdempotencyClaim::Claimed));
-        s.complete_idempotency_key("key_a", "k1", 201, b"{\"ok\":true}").await.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(claim(s, &claim_ref("key_b", "k1", "t3", 1), "h1").await, IdempotencyClaim::Claimed);
+        s.complete_idempotency_key(&first, 201, Some(b"sealed")).await.unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(
-            claim("k1", "other", 2).await.ok(),
-            Some(IdempotencyClaim::Completed { request_hash: "h1".into(), status: 201, body: b"{\"ok\":true}".to_vec() })
+            claim(s, &claim_ref("key_a", "k1", "t4", 2), "other").await,
+            IdempotencyClaim::Completed { request_hash: "h1".into(), status: 201, body: Some(b"sealed".to_vec()) }
         );
-        // A claim whose holder vanished is taken over once it is stale.
-        assert_eq!(claim("k2", "h2", 0).await.ok(), Some(IdempotencyClaim::Claimed));
-        assert_eq!(claim("k2", "h2", 601).await.ok(), Some(IdempotencyClaim::Claimed), "{}", db.kind);
-        // A released claim can be made again at once.
-        s.release_idempotency_key("key_a", "k2").await.unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(claim("k2", "h2", 602).await.ok(), Some(IdempotencyClaim::Claimed));
+        // An answer not kept (it minted a secret) is completed with no body.
+        let minted = claim_ref("key_a", "k3", "t5", 0);
+        assert_eq!(claim(s, &minted, "h3").await, IdempotencyClaim::Claimed);
+        s.complete_idempotency_key(&minted, 201, None).await.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            claim(s, &claim_ref("key_a", "k3", "t6", 5), "h3").await,
+            IdempotencyClaim::Completed { request_hash: "h3".into(), status: 201, body: None }
+        );
+        // A claim whose holder vanished before any effect is taken over once it is stale.
+        assert_eq!(claim(s, &claim_ref("key_a", "k2", "t7", 0), "h2").await, IdempotencyClaim::Claimed);
+        let taker = claim_ref("key_a", "k2", "t8", 601);
+        assert_eq!(claim(s, &taker, "h2").await, IdempotencyClaim::Claimed, "{}", db.kind);
+        // A claim released with no effect can be made again at once.
+        assert!(s.release_idempotency_key(&taker).await.unwrap_or_else(|e| panic!("{e}")));
+        assert_eq!(claim(s, &claim_ref("key_a", "k2", "t9", 602), "h2").await, IdempotencyClaim::Claimed);
+    }
+}
+
+#[tokio::test]
+async fn a_claim_whose_effect_committed_is_never_run_again() {
+    for db in databases().await {
+        let s = &db.store;
+        let crashed = claim_ref("key_a", "crash", "t1", 0);
+        assert_eq!(claim(s, &crashed, "h").await, IdempotencyClaim::Claimed);
+        effect(s, &crashed).await.unwrap_or_else(|e| panic!("{}: {e}", db.kind));
+        // The server "crashes" here: the answer is never recorded, nor the claim released.
+        assert!(!s.release_idempotency_key(&crashed).await.unwrap_or(true), "{}: an effect's claim is not released", db.kind);
+        // Before the stale limit it still looks in progress; after it, interrupted, never claimed again.
+        assert_eq!(claim(s, &claim_ref("key_a", "crash", "t2", 10), "h").await, IdempotencyClaim::InProgress { request_hash: "h".into() });
+        assert_eq!(
+            claim(s, &claim_ref("key_a", "crash", "t3", 601), "h").await,
+            IdempotencyClaim::Interrupted { request_hash: "h".into(), received_at: at(0) },
+            "{}",
+            db.kind
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_claim_taken_over_fences_its_old_holder_out() {
+    for db in databases().await {
+        let s = &db.store;
+        let slow = claim_ref("key_a", "slow", "old", 0);
+        assert_eq!(claim(s, &slow, "h").await, IdempotencyClaim::Claimed);
+        let retry = claim_ref("key_a", "slow", "new", 601);
+        assert_eq!(claim(s, &retry, "h").await, IdempotencyClaim::Claimed);
+        let before = s.audit_head().await.map(|h| h.0).unwrap_or(-1);
+        // The presumed-crashed holder wakes up: its effect is refused and rolled back.
+        assert!(effect(s, &slow).await.is_err(), "{}: the old holder's write must fail", db.kind);
+        assert_eq!(s.audit_head().await.map(|h| h.0).unwrap_or(-1), before, "{}: nothing was committed", db.kind);
+        effect(s, &retry).await.unwrap_or_else(|e| panic!("{}: {e}", db.kind));
+    }
+}
+
+#[tokio::test]
+async fn records_expire_and_are_purged() {
+    for db in databases().await {
+        let s = &db.store;
+        let c = claim_ref("key_a", "old", "t1", 0);
+        assert_eq!(claim(s, &c, "h").await, IdempotencyClaim::Claimed);
+        s.complete_idempotency_key(&c, 200, Some(b"x")).await.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(claim(s, &claim_ref("key_a", "fresh", "t2", 0), "h").await, IdempotencyClaim::Claimed);
+        // After its lifetime the same key starts afresh, even before the purge ran.
+        assert_eq!(claim(s, &claim_ref("key_a", "old", "t3", 86_400), "h").await, IdempotencyClaim::Claimed, "{}", db.kind);
+        assert_eq!(s.purge_idempotency_keys(at(86_399), 1000).await.ok(), Some(0), "{}", db.kind);
+        assert_eq!(s.purge_idempotency_keys(at(86_400), 1000).await.ok(), Some(1), "{}: the other expired record", db.kind);
+        let left = idlink_store::testing::query_text(s, "SELECT COUNT(*) FROM idempotency_keys").await.unwrap_or_default();
+        assert_eq!(left.trim(), "1", "{}", db.kind);
     }
 }
 
@@ -28,16 +109,16 @@ async fn a_key_is_claimed_once_then_replayed() {
 async fn one_hundred_concurrent_claims_yield_exactly_one_owner() {
     for db in databases().await {
         let tasks: Vec<_> = (0..100)
-            .map(|_| {
+            .map(|i| {
                 let s = db.store.clone();
-                tokio::spawn(async move { s.claim_idempotency_key("key_c", "same", "h", at(0), at(-600)).await })
+                tokio::spawn(async move { claim(&s, &claim_ref("key_c", "same", &format!("t{i}"), 0), "h").await })
             })
             .collect();
         let mut claimed = 0;
         for t in tasks {
             match t.await {
-                Ok(Ok(IdempotencyClaim::Claimed)) => claimed += 1,
-                Ok(Ok(IdempotencyClaim::InProgress { .. })) => {}
+                Ok(IdempotencyClaim::Claimed) => claimed += 1,
+                Ok(IdempotencyClaim::InProgress { .. }) => {}
                 other => panic!("{}: unexpected {other:?}", db.kind),
             }
         }
