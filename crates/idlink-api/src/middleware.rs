@@ -155,8 +155,7 @@ enum ReplayPolicy {
     Disclosure,
 }
 
-const NEW_STEP_UP: &str =
-    "The step-up token was in the first answer and is shown only once; if it was lost, step up again with a new `Idempotency-Key` (the unused token expires by itself).";
+const NEW_STEP_UP: &str = "The step-up token was in the first answer and is shown only once; if it was lost, step up again with a new `Idempotency-Key` (the unused token expires by itself).";
 
 fn replay_policy(route: &str) -> ReplayPolicy {
     match route {
@@ -198,8 +197,8 @@ fn live_session(state: &AppState, req: &Request) -> Option<idlink_core::auth::Se
 /// secret (not kept: a replay says where the result is) and disclosures
 /// (replayed by their handler after it re-checks every tier and audits).
 /// The same key with another request is a 422; while the first still runs,
-/// 409. 5xx answers with no committed effect are forgotten so the client
-/// may retry; records expire after `idempotency_ttl`.
+/// 409. 401 and 5xx answers with no committed effect are forgotten so the
+/// client may retry; records expire after `idempotency_ttl`.
 pub async fn idempotency(State(state): State<AppState>, req: Request, next: Next) -> Response {
     if req.method() != Method::POST {
         return next.run(req).await;
@@ -316,8 +315,8 @@ pub async fn idempotency(State(state): State<AppState>, req: Request, next: Next
     }
 }
 
-/// Records the answer of a claimed request: forgets a 5xx with no effect
-/// (the client may retry), keeps everything else sealed, except a success
+/// Records the answer of a claimed request: forgets a 401 or 5xx with no
+/// effect (the client may retry), keeps everything else sealed, except a success
 /// that minted a one-time secret.
 async fn keep_answer(
     state: &AppState,
@@ -326,7 +325,9 @@ async fn keep_answer(
     status: axum::http::StatusCode,
     body: &[u8],
 ) -> Result<(), idlink_core::CoreError> {
-    if status.is_server_error() && state.store.release_idempotency_key(claim).await? {
+    // A failed authentication or a server error changed nothing: the client may retry under the same key.
+    let retryable = status.is_server_error() || status == axum::http::StatusCode::UNAUTHORIZED;
+    if retryable && state.store.release_idempotency_key(claim).await? {
         return Ok(());
     }
     let sealed = match policy {

@@ -313,9 +313,10 @@ pub async fn render_problems(req: Request, next: Next) -> Response {
     res
 }
 
-/// Keeps headers the original response set (`Allow`, `x-request-id`, `Retry-After`).
+/// Keeps headers the original response set (`Allow`, `Retry-After`, `WWW-Authenticate`, `Idempotent-Replayed`).
 fn with_headers_of(mut new: Response, old: &Response) -> Response {
-    for name in [header::ALLOW, header::RETRY_AFTER, header::WWW_AUTHENTICATE] {
+    let replayed = header::HeaderName::from_static(crate::middleware::REPLAYED_HEADER);
+    for name in [header::ALLOW, header::RETRY_AFTER, header::WWW_AUTHENTICATE, replayed] {
         if let Some(v) = old.headers().get(&name) {
             new.headers_mut().insert(name, v.clone());
         }

@@ -13,6 +13,7 @@ use crate::audit::AuditEntry;
 use crate::auth::SessionRow;
 use crate::bindings::{BankEventKind, BindingError, BindingRow, BindingStatus, Notifier};
 use crate::clock::Clock;
+use crate::idempotency::ClaimRef;
 use crate::identity::RegistryUnavailable;
 use crate::ports::StoreError;
 use crate::stepup::Binding;
@@ -22,7 +23,6 @@ use idlink_domain::disclosure::{self, Disclosed, Precision};
 use idlink_domain::roster::{Bank, Roster};
 use idlink_domain::{Fen, RequestId, UserId};
 use jiff::{SignedDuration, Timestamp};
-use crate::idempotency::ClaimRef;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -427,8 +427,7 @@ impl Balances<'_> {
         step_up: Option<&str>,
         kept: &[u8],
     ) -> Result<BalanceAnswer, BalanceError> {
-        let kept: KeptAnswer =
-            serde_json::from_slice(kept).map_err(|e| StoreError::Corrupt(format!("kept balance answer: {e}")))?;
+        let kept: KeptAnswer = serde_json::from_slice(kept).map_err(|e| StoreError::Corrupt(format!("kept balance answer: {e}")))?;
         let user = &session.user_id;
         let now = self.clock.now();
         let (token_id, secret) = step_up.and_then(|t| t.split_once('.')).unwrap_or(("", ""));

@@ -2,9 +2,7 @@
 
 use async_trait::async_trait;
 use idlink_core::audit::AuditEntry;
-use idlink_core::ports::{
-    ApiKeyRow, ApiKeyStore, HealthStore, KeyStore, StoreError, UserRow, UserStore,
-};
+use idlink_core::ports::{ApiKeyRow, ApiKeyStore, HealthStore, KeyStore, StoreError, UserRow, UserStore};
 use idlink_crypto::WrappedDataKey;
 use idlink_domain::{ApiKeyId, UserId};
 use jiff::Timestamp;
