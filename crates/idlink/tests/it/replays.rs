@@ -284,3 +284,103 @@ async fn a_retry_after_a_crash_between_effect_and_answer_does_not_run_twice() {
         assert_eq!(creates, 1, "{}: created once", s.kind);
     }
 }
+
+/// The real thing: `idlink serve` is killed with SIGKILL while 120 keyed
+/// requests are in flight, restarted, and every request retried with its key
+/// and body. No retry may run its effect a second time (for `POST /v1/users`
+/// a second run answers `phone_taken`); each is answered by a replay, a
+/// first run (the crash came before it), or `idempotency_answer_lost`.
+#[tokio::test]
+async fn kill_9_mid_flight_then_retries_never_run_an_effect_twice() {
+    use tokio::io::AsyncBufReadExt;
+    for db in databases().await {
+        let dir = std::env::temp_dir().join(format!("idlink-crash-{}-{}", std::process::id(), db.kind));
+        let env = [
+            ("IDLINK__DATABASE__URL", db.url.clone()),
+            ("IDLINK__SERVER__DATA_DIR", dir.display().to_string()),
+            ("IDLINK__SERVER__LISTEN", "127.0.0.1:0".into()),
+            ("IDLINK__SANDBOX__LISTEN", "127.0.0.1:0".into()),
+            ("IDLINK__SANDBOX__DIRECT_LISTEN", "127.0.0.1:0".into()),
+            ("IDLINK__SERVER__IDEMPOTENCY_STALE_AFTER_SECS", "1".into()),
+        ];
+        let start = || async {
+            let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_idlink"))
+                .arg("serve")
+                .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::null())
+                .kill_on_drop(true)
+                .spawn()
+                .unwrap_or_else(|e| panic!("{e}"));
+            let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap_or_else(|| panic!("stdout"))).lines();
+            let mut base = None;
+            while let Ok(Some(line)) = lines.next_line().await {
+                if let Some(url) = line.strip_prefix("listening on ") {
+                    base = Some(url.to_owned());
+                    break;
+                }
+            }
+            tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+            (child, base.unwrap_or_else(|| panic!("{}: the server did not start", db.kind)))
+        };
+        let (mut child, base) = start().await;
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_idlink"))
+            .args(["apikey", "create", "--name", "crash", "--scopes", "users:write,users:read"])
+            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+            .output()
+            .unwrap_or_else(|e| panic!("{e}"));
+        let api_key = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+        let client = reqwest::Client::new();
+        let send = |base: String, i: usize| {
+            let (client, api_key) = (client.clone(), api_key.clone());
+            async move {
+                client
+                    .post(format!("{base}/v1/users"))
+                    .bearer_auth(api_key)
+                    .header("idempotency-key", format!("crash-{i}"))
+                    .json(&json!({ "phone": format!("1377{:07}", i) }))
+                    .send()
+                    .await
+            }
+        };
+        let mut flight = futures::stream::FuturesUnordered::new();
+        for i in 0..120 {
+            flight.push(send(base.clone(), i));
+        }
+        // Kill once a few have answered, with most still in flight.
+        let mut answered = 0;
+        while let Some(_res) = futures::StreamExt::next(&mut flight).await {
+            answered += 1;
+            if answered == 15 {
+                let _ = child.start_kill();
+                break;
+            }
+        }
+        let _ = child.wait().await;
+        drop(flight);
+        tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+
+        let (mut child, base) = start().await;
+        let (mut fresh, mut replays, mut lost) = (0, 0, 0);
+        for i in 0..120 {
+            let res = send(base.clone(), i).await.unwrap_or_else(|e| panic!("{e}"));
+            let status = res.status().as_u16();
+            let was_replayed = replayed(&res);
+            let body: Value = res.json().await.unwrap_or_default();
+            match (status, body["code"].as_str()) {
+                (201, _) if was_replayed => replays += 1,
+                (201, _) => fresh += 1,
+                (409, Some("idempotency_answer_lost")) => lost += 1,
+                other => panic!("{}: request {i} after the crash: {other:?} {body}", db.kind),
+            }
+        }
+        assert_eq!(fresh + replays + lost, 120);
+        assert!(replays >= 15, "{}: the answers given before the crash are replayed ({replays})", db.kind);
+        eprintln!(
+            "{}: after kill -9: {replays} replayed, {fresh} ran for the first time, {lost} took effect with the answer lost",
+            db.kind
+        );
+        let _ = child.kill().await;
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
