@@ -51,7 +51,11 @@ pub const CODES: &[(&str, u16, &str)] = &[
         403,
         "The signed assertion was not accepted: unknown or used challenge, another device, or a bad signature. Ask for a new challenge.",
     ),
-    ("balance_query_disabled", 403, "The user switched balance queries off. Turn them on with PUT /v1/me/features/balance-query."),
+    (
+        "balance_query_disabled",
+        403,
+        "Balance queries are off for this user: they stay off until the user turns them on with PUT /v1/me/features/balance-query and {\"enabled\": true} (the same call with false turns them off again).",
+    ),
     (
         "agreement_required",
         403,
@@ -69,7 +73,7 @@ pub const CODES: &[(&str, u16, &str)] = &[
     (
         "step_up_required",
         403,
-        "This operation needs a fresh step-up token for it in the `Idlink-Step-Up` header: verify the payment password or a biometric assertion first.",
+        "This operation needs a fresh step-up token for it in the `Idlink-Step-Up` header: verify the payment password or a biometric assertion first. `errors[0].code` says what was wrong with the one sent: step_up_missing, step_up_invalid, step_up_other_use, step_up_spent or step_up_expired.",
     ),
     (
         "account_frozen",

@@ -192,6 +192,7 @@ impl AppParts {
     pub fn balances(&self) -> idlink_core::balance::Balances<'_> {
         idlink_core::balance::Balances {
             store: self.store.as_ref(),
+            step_ups: self.store.as_ref(),
             bindings: self.bindings(),
             bank: self.balances_bank.as_ref(),
             notifier: self.notifier.as_ref(),

@@ -143,7 +143,7 @@ pub struct LoginWrite<'a> {
 }
 
 #[async_trait]
-pub trait AuthStore: Send + Sync {
+pub trait AuthStore: crate::ports::AuditStore + Send + Sync {
     /// Adds one to the counter of `bucket` in the window starting at `window_start`; returns the new count.
     async fn hit_rate_limit(&self, bucket: &str, window_start: Timestamp) -> Result<u64, StoreError>;
     async fn insert_challenge(&self, c: &ChallengeRow) -> Result<(), StoreError>;
@@ -320,17 +320,28 @@ impl Auth<'_> {
         Ok(ChallengeIssued { challenge_id: id, expires_at: row.expires_at })
     }
 
-    /// Checks a code sent to a logged-in user's phone for `purpose` on the session's device.
+    /// Checks a code sent to a logged-in user's phone for `purpose` on the
+    /// session's device. The phone is matched by its blind index, so it
+    /// need not be decrypted; a wrong or spent code is audited as a failure.
     pub async fn redeem_for_session(
         &self,
         session: &SessionRow,
-        phone: &PhoneNumber,
+        request_id: Option<&RequestId>,
         challenge_id: &str,
         code: &str,
         purpose: Purpose,
     ) -> Result<(), AuthError> {
-        let phone_index = self.vault.blind_index("phone", phone.reveal());
-        self.redeem(challenge_id, code, &phone_index, &self.device_hash(&session.device_id), purpose).await
+        let user = &session.user_id;
+        let phone_index = self.users.phone_index(user).await?.ok_or(AuthError::SessionInvalid)?;
+        let redeemed = self.redeem(challenge_id, code, &phone_index, &self.device_hash(&session.device_id), purpose).await;
+        if let Err(AuthError::WrongCode { .. } | AuthError::ChallengeGone) = &redeemed {
+            let audit = AuditEntry::new(format!("user:{user}"), "sms_code.verify", purpose.as_str(), self.clock.now())
+                .subject(user)
+                .request(request_id)
+                .outcome(Outcome::Failed);
+            self.store.append_audit(&audit).await?;
+        }
+        redeemed
     }
 
     /// Sends a code for `purpose` to a logged-in user's phone, bound to the session's device.

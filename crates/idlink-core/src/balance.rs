@@ -16,7 +16,7 @@ use crate::clock::Clock;
 use crate::idempotency::ClaimRef;
 use crate::identity::RegistryUnavailable;
 use crate::ports::StoreError;
-use crate::stepup::Binding;
+use crate::stepup::{Binding, StepUpRefusal};
 use async_trait::async_trait;
 use idlink_domain::card::CardNumber;
 use idlink_domain::disclosure::{self, Disclosed, Precision};
@@ -72,8 +72,10 @@ pub struct QueryRecord {
     pub precision: String,
     pub actor: String,
     pub at: Timestamp,
-    /// `disclosed`, or `replayed` (an idempotent replay of a disclosed answer).
+    /// `disclosed`, `replayed` (an idempotent replay of a disclosed answer) or `refused`.
     pub outcome: String,
+    /// Why a query was refused: the problem code the user got (`balance_query_disabled`, `step_up_required`, …).
+    pub reason: Option<String>,
 }
 
 /// What a balance query needs to know before calling the bank, read at once.
@@ -109,8 +111,9 @@ pub trait BalanceStore: crate::ports::AuditStore + Send + Sync {
     /// Implementations may commit several queries together (group commit)
     /// but return only once this one's transaction is durable.
     async fn commit_query(&self, c: QueryCommitment<'_>) -> Result<bool, StoreError>;
-    /// Records an idempotent replay of a query: its history row and audit record, in one transaction.
-    async fn record_replay(&self, user: &UserId, record: &QueryRecord, audit: &AuditEntry) -> Result<(), StoreError>;
+    /// Records a query that disclosed nothing new (an idempotent replay, or a
+    /// refusal): its history row and audit record, in one transaction.
+    async fn record_query(&self, user: &UserId, record: &QueryRecord, audit: &AuditEntry) -> Result<(), StoreError>;
     async fn query_history(&self, user: &UserId, limit: u32) -> Result<Vec<QueryRecord>, StoreError>;
 }
 
@@ -160,8 +163,8 @@ pub enum BalanceError {
     FeatureOff,
     #[error("this bank needs a signed electronic agreement for the card")]
     AgreementRequired,
-    #[error("a fresh step-up token for balance.query on this card is needed")]
-    StepUpRequired,
+    #[error("a fresh step-up token for balance.query on this card is needed: {}", .0.as_str())]
+    StepUpRequired(crate::stepup::StepUpRefusal),
     #[error("this bank does not disclose balances to third parties")]
     Closed,
     #[error("the bank suspended balance queries on this card until its password is reset")]
@@ -172,6 +175,23 @@ pub enum BalanceError {
     Bank(#[from] RegistryUnavailable),
     #[error(transparent)]
     Binding(#[from] BindingError),
+}
+
+impl BalanceError {
+    /// The reason a refused query shows in the user's history; none for failures that are not refusals.
+    pub fn refusal_reason(&self) -> Option<&'static str> {
+        Some(match self {
+            BalanceError::NotBound => "card_binding_not_found",
+            BalanceError::FeatureOff => "balance_query_disabled",
+            BalanceError::AgreementRequired => "agreement_required",
+            BalanceError::StepUpRequired(why) => why.as_str(),
+            BalanceError::Closed => "balance_not_disclosed",
+            BalanceError::Suspended => "balance_query_suspended",
+            BalanceError::CardLost => "card_reported_lost",
+            BalanceError::Bank(_) => "bank_unavailable",
+            BalanceError::Binding(_) => return None,
+        })
+    }
 }
 
 impl From<StoreError> for BalanceError {
@@ -221,6 +241,7 @@ pub fn below_threshold(disclosed: &Disclosed, threshold: Fen) -> bool {
 
 pub struct Balances<'a> {
     pub store: &'a dyn BalanceStore,
+    pub step_ups: &'a dyn crate::stepup::StepUpStore,
     pub bindings: crate::bindings::Bindings<'a>,
     pub bank: &'a dyn BalanceBank,
     pub notifier: &'a dyn Notifier,
@@ -311,10 +332,60 @@ impl Balances<'_> {
         Ok((binding, bank))
     }
 
+    async fn step_up_refusal(&self, step_up: Option<&str>, binding_id: &str, user: &UserId) -> Result<StepUpRefusal, BalanceError> {
+        let binding = Binding { user, operation: OPERATION, resource: binding_id };
+        Ok(crate::stepup::refusal(self.step_ups, self.clock, step_up, &binding).await?)
+    }
+
     /// Queries the balance through all four tiers. With `claim` (the
     /// request's `Idempotency-Key`), the answer is kept sealed in the same
-    /// transaction that spends the token, for [`Self::replay`].
+    /// transaction that spends the token, for [`Self::replay`]. A refused
+    /// query is listed in the user's history with its reason, and audited.
     pub async fn query(
+        &self,
+        session: &SessionRow,
+        rid: Option<&RequestId>,
+        binding_id: &str,
+        step_up: Option<&str>,
+        claim: Option<&ClaimRef>,
+    ) -> Result<BalanceAnswer, BalanceError> {
+        let answer = self.run_query(session, rid, binding_id, step_up, claim).await;
+        if let Err(e) = &answer {
+            self.record_refusal(session, rid, binding_id, e).await?;
+        }
+        answer
+    }
+
+    async fn record_refusal(
+        &self,
+        session: &SessionRow,
+        rid: Option<&RequestId>,
+        binding_id: &str,
+        e: &BalanceError,
+    ) -> Result<(), BalanceError> {
+        let Some(reason) = e.refusal_reason() else { return Ok(()) };
+        let user = &session.user_id;
+        // Only the user's own cards have a history (an unknown id is not recorded).
+        let Some(binding) = self.bindings.store.binding(binding_id, user).await? else { return Ok(()) };
+        let bank = self.roster.bank(&binding.bank);
+        let now = self.clock.now();
+        let record = QueryRecord {
+            id: format!("bq_{}", hex::encode(self.bindings.identities.vault.rng().bytes16())),
+            binding_id: binding_id.to_owned(),
+            bank: binding.bank.clone(),
+            channel: "none".to_owned(),
+            precision: bank.map(|b| precision_name(b.precision)).unwrap_or("closed").to_owned(),
+            actor: format!("user:{user}"),
+            at: now,
+            outcome: "refused".to_owned(),
+            reason: Some(reason.to_owned()),
+        };
+        let audit = Self::audit(session, rid, "balance.query", now).outcome(crate::audit::Outcome::Denied);
+        self.store.record_query(user, &record, &audit).await?;
+        Ok(())
+    }
+
+    async fn run_query(
         &self,
         session: &SessionRow,
         rid: Option<&RequestId>,
@@ -330,7 +401,7 @@ impl Balances<'_> {
         let ctx = self.store.query_context(user, binding_id, (token_id, &secret_hash), now).await?;
         let (binding, bank) = self.check_tiers(&ctx)?;
         if token_id.is_empty() || !ctx.token_usable {
-            return Err(BalanceError::StepUpRequired);
+            return Err(BalanceError::StepUpRequired(self.step_up_refusal(step_up, binding_id, user).await?));
         }
         let tier3 = Binding { user, operation: OPERATION, resource: binding_id };
         // The card read is audited in the commit below, together with the query.
@@ -372,6 +443,7 @@ impl Balances<'_> {
             actor: format!("user:{user}"),
             at,
             outcome: "disclosed".to_owned(),
+            reason: None,
         };
         let (as_of, next_refresh_at) = disclosure::snapshot(at, grant.bank.freshness);
         let disclosed = disclosure::disclose(balance, grant.bank.precision);
@@ -404,7 +476,7 @@ impl Balances<'_> {
             kept: claim.zip(sealed.as_deref()),
         };
         if !self.store.commit_query(commitment).await? {
-            return Err(BalanceError::StepUpRequired);
+            return Err(BalanceError::StepUpRequired(self.step_up_refusal(step_up, binding_id, user).await?));
         }
         if low_balance_alert {
             let caller =
@@ -433,8 +505,16 @@ impl Balances<'_> {
         let (token_id, secret) = step_up.and_then(|t| t.split_once('.')).unwrap_or(("", ""));
         let ctx = self.store.query_context(user, binding_id, (token_id, &hash(secret)), now).await?;
         self.check_tiers(&ctx)?;
-        if kept.binding_id != binding_id || token_id.is_empty() || kept.step_up_token_id != token_id || !ctx.token_spent {
-            return Err(BalanceError::StepUpRequired);
+        if kept.binding_id != binding_id || token_id.is_empty() || kept.step_up_token_id != token_id {
+            let why = if token_id.is_empty() { StepUpRefusal::Missing } else { StepUpRefusal::OtherUse };
+            return Err(BalanceError::StepUpRequired(why));
+        }
+        if !ctx.token_spent {
+            // The token that authorised the query has expired since (or was never this one).
+            return Err(BalanceError::StepUpRequired(match self.step_up_refusal(step_up, binding_id, user).await? {
+                StepUpRefusal::Spent => StepUpRefusal::Expired,
+                other => other,
+            }));
         }
         let record = QueryRecord {
             id: format!("bq_{}", hex::encode(self.bindings.identities.vault.rng().bytes16())),
@@ -445,8 +525,9 @@ impl Balances<'_> {
             actor: format!("user:{user}"),
             at: now,
             outcome: "replayed".to_owned(),
+            reason: None,
         };
-        self.store.record_replay(user, &record, &Self::audit(session, rid, "balance.query.replay", now)).await?;
+        self.store.record_query(user, &record, &Self::audit(session, rid, "balance.query.replay", now)).await?;
         Ok(kept.answer)
     }
 

@@ -420,7 +420,7 @@ impl Identities<'_> {
         if v.card_cipher.is_none() && liveness_video.is_none() {
             return Err(IdentityError::LivenessRequired);
         }
-        self.auth.redeem_for_session(session, phone, challenge_id, code, Purpose::Verification).await?;
+        self.auth.redeem_for_session(session, rid, challenge_id, code, Purpose::Verification).await?;
         let now = self.clock.now();
         if !self.store.move_verification(verification_id, VerificationStatus::RequiresInput, VerificationStatus::Processing, now).await? {
             return Err(IdentityError::NotAwaitingInput(VerificationStatus::Processing));

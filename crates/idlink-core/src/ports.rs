@@ -75,6 +75,8 @@ pub trait UserStore: Send + Sync {
     /// Reads a user and records the read in the audit log (P7: reads of personal data are audited).
     async fn read_user(&self, id: &UserId, audit: &AuditEntry) -> Result<Option<(UserRow, Option<WrappedDataKey>)>, StoreError>;
     async fn find_user_by_phone_index(&self, index: &str) -> Result<Option<UserId>, StoreError>;
+    /// The blind index of the user's phone (matching a code's challenge needs no decryption).
+    async fn phone_index(&self, id: &UserId) -> Result<Option<String>, StoreError>;
     /// Deletes the user's data key (crypto-shredding). Returns false when there was none.
     async fn shred_user_key(&self, id: &UserId, audit: &AuditEntry) -> Result<bool, StoreError>;
 }

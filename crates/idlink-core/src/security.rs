@@ -12,7 +12,7 @@ use crate::payment::{self, Attempt, PaymentPasswordPolicy, PaymentPasswordStore,
 use crate::ports::{AuditStore, StoreError};
 use crate::stepup::{self, Binding, BiometricChallenge, StepUpMethod, StepUpPolicy, StepUpStore};
 use idlink_crypto::Random;
-use idlink_domain::{PhoneNumber, RequestId};
+use idlink_domain::RequestId;
 use jiff::Timestamp;
 use std::sync::Arc;
 
@@ -30,10 +30,10 @@ pub enum SecurityError {
     PasswordRefused,
     #[error("the biometric assertion was refused")]
     BiometricRefused,
-    #[error("`{0}` is not an operation name (lower-case dotted words)")]
+    #[error("`{0}` is not an operation a step-up token can be minted for")]
     BadOperation(String),
-    #[error("this operation needs a step-up token for it in the `Idlink-Step-Up` header")]
-    StepUpRequired,
+    #[error("this operation needs a step-up token for it in the `Idlink-Step-Up` header: {}", .0.as_str())]
+    StepUpRequired(stepup::StepUpRefusal),
     #[error("no such device")]
     UnknownDevice,
     #[error(transparent)]
@@ -104,7 +104,6 @@ pub struct StepUp {
 
 pub struct NewPassword<'a> {
     pub password: &'a str,
-    pub phone: &'a PhoneNumber,
     pub challenge_id: &'a str,
     pub code: &'a str,
     /// Needed when a password exists already: a reset needs SMS plus this.
@@ -129,7 +128,7 @@ impl Security<'_> {
         if existing.is_some() && new.proof.is_none() {
             return Err(SecurityError::FaceRequired);
         }
-        self.auth.redeem_for_session(actor.session, new.phone, new.challenge_id, new.code, Purpose::PaymentPassword).await?;
+        self.auth.redeem_for_session(actor.session, actor.request_id, new.challenge_id, new.code, Purpose::PaymentPassword).await?;
         match (&existing, new.proof) {
             (None, _) => {}
             (Some(_), Some(ResetProof::Face(video))) => match self.face.verify(user.as_str(), video).await? {
@@ -227,9 +226,12 @@ impl Security<'_> {
         let user = &actor.session.user_id;
         crate::risk::ensure_not_frozen(self.freezes, user).await?;
         let binding = Binding { user, operation: "device.make_primary", resource: device_id };
-        let Some(token) = step_up else { return Err(SecurityError::StepUpRequired) };
-        if !stepup::spend(self.step_ups, self.clock, token, &binding).await? {
-            return Err(SecurityError::StepUpRequired);
+        let spent = match step_up {
+            Some(token) => stepup::spend(self.step_ups, self.clock, token, &binding).await?,
+            None => false,
+        };
+        if !spent {
+            return Err(SecurityError::StepUpRequired(stepup::refusal(self.step_ups, self.clock, step_up, &binding).await?));
         }
         let now = self.clock.now();
         if self.auth.store.set_primary_device(user, device_id, &actor.audit("device.make_primary", "account security", now)).await? {

@@ -95,15 +95,88 @@ pub trait StepUpStore: Send + Sync {
     /// Marks the token used if it is unused, unexpired and bound to exactly this;
     /// true for the one request that spends it.
     async fn spend_step_up(&self, id: &str, secret_hash: &str, binding: &Binding<'_>, now: Timestamp) -> Result<bool, StoreError>;
+    /// The user's token with this id and secret, and when it was used, to explain a refusal.
+    async fn step_up_token(&self, id: &str, secret_hash: &str, user: &UserId)
+    -> Result<Option<(StepUpRow, Option<Timestamp>)>, StoreError>;
+}
+
+/// The operations a step-up token can be minted for; any other name is refused when minted.
+pub const OPERATIONS: &[&str] = &[crate::balance::OPERATION, "device.make_primary"];
+
+/// Why a step-up token did not authorise a request. Told only to whoever
+/// holds the token's secret: anyone else learns only that it is not valid.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StepUpRefusal {
+    /// No token was sent.
+    Missing,
+    /// Unknown, malformed, not this user's, or a wrong secret.
+    Invalid,
+    /// Minted for another operation or another resource.
+    OtherUse,
+    /// Already used by an earlier request.
+    Spent,
+    Expired,
+}
+
+impl StepUpRefusal {
+    /// The stable reason code.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StepUpRefusal::Missing => "step_up_missing",
+            StepUpRefusal::Invalid => "step_up_invalid",
+            StepUpRefusal::OtherUse => "step_up_other_use",
+            StepUpRefusal::Spent => "step_up_spent",
+            StepUpRefusal::Expired => "step_up_expired",
+        }
+    }
+
+    /// What the user should do.
+    pub fn explain(self) -> &'static str {
+        match self {
+            StepUpRefusal::Missing => {
+                "No step-up token was sent. Verify the payment password (POST /v1/me/payment-password/verify) or a biometric assertion for this operation and resource, then send the token in `Idlink-Step-Up`."
+            }
+            StepUpRefusal::Invalid => "The step-up token is not valid. Mint a new one for this operation and resource, and send it whole.",
+            StepUpRefusal::OtherUse => {
+                "The step-up token was minted for another operation or resource. Mint one for exactly this operation and this resource id."
+            }
+            StepUpRefusal::Spent => "The step-up token was already used; each one authorises a single request. Mint a new one.",
+            StepUpRefusal::Expired => "The step-up token has expired (they are short-lived). Mint a new one just before the request.",
+        }
+    }
+}
+
+/// Why `token` does not authorise `binding` now (call after it failed to).
+pub async fn refusal(
+    store: &dyn StepUpStore,
+    clock: &dyn Clock,
+    token: Option<&str>,
+    binding: &Binding<'_>,
+) -> Result<StepUpRefusal, StoreError> {
+    let Some(token) = token.filter(|t| !t.is_empty()) else { return Ok(StepUpRefusal::Missing) };
+    let Some((id, secret)) = token.split_once('.') else { return Ok(StepUpRefusal::Invalid) };
+    let Some((row, used_at)) = store.step_up_token(id, &hash(secret), binding.user).await? else {
+        return Ok(StepUpRefusal::Invalid);
+    };
+    Ok(if row.operation != binding.operation || row.resource != binding.resource {
+        StepUpRefusal::OtherUse
+    } else if used_at.is_some() {
+        StepUpRefusal::Spent
+    } else if row.expires_at <= clock.now() {
+        StepUpRefusal::Expired
+    } else {
+        // It was usable when read: spent or expired in between.
+        StepUpRefusal::Spent
+    })
 }
 
 fn hash(secret: &str) -> String {
     hex::encode(Sha256::digest(secret.as_bytes()))
 }
 
-/// Valid operation names: lower-case dotted words.
+/// Operations a step-up token can be minted for ([`OPERATIONS`]).
 pub fn valid_operation(op: &str) -> bool {
-    !op.is_empty() && op.len() <= 64 && op.split('.').all(|w| !w.is_empty() && w.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'))
+    OPERATIONS.contains(&op)
 }
 
 /// A new token row and the token text (`stu_….<secret>`, shown once).

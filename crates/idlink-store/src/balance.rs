@@ -189,11 +189,11 @@ impl BalanceStore for SqlStore {
         answer.await.map_err(|_| StoreError::Unavailable("the balance commit writer has stopped".into()))?
     }
 
-    async fn record_replay(&self, user: &UserId, r: &QueryRecord, audit: &AuditEntry) -> Result<(), StoreError> {
+    async fn record_query(&self, user: &UserId, r: &QueryRecord, audit: &AuditEntry) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
         sqlx::query(
-            "INSERT INTO balance_queries (id, user_id, binding_id, bank, channel, precision_kind, actor, at, outcome)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            "INSERT INTO balance_queries (id, user_id, binding_id, bank, channel, precision_kind, actor, at, outcome, reason)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         )
         .bind(&r.id)
         .bind(user.as_str())
@@ -204,6 +204,7 @@ impl BalanceStore for SqlStore {
         .bind(&r.actor)
         .bind(micros(r.at))
         .bind(&r.outcome)
+        .bind(r.reason.as_deref())
         .execute(&mut *tx)
         .await
         .map_err(store_err)?;
@@ -213,7 +214,7 @@ impl BalanceStore for SqlStore {
 
     async fn query_history(&self, user: &UserId, limit: u32) -> Result<Vec<QueryRecord>, StoreError> {
         let rows = sqlx::query(
-            "SELECT id, binding_id, bank, channel, precision_kind, actor, at, outcome FROM balance_queries WHERE user_id = $1 ORDER BY at DESC, id DESC LIMIT $2",
+            "SELECT id, binding_id, bank, channel, precision_kind, actor, at, outcome, reason FROM balance_queries WHERE user_id = $1 ORDER BY at DESC, id DESC LIMIT $2",
         )
         .bind(user.as_str())
         .bind(i64::from(limit))
@@ -231,6 +232,7 @@ impl BalanceStore for SqlStore {
                     actor: r.try_get("actor").map_err(store_err)?,
                     at: timestamp(r.try_get("at").map_err(store_err)?)?,
                     outcome: r.try_get("outcome").map_err(store_err)?,
+                    reason: r.try_get("reason").map_err(store_err)?,
                 })
             })
             .collect()

@@ -168,6 +168,37 @@ impl StepUpStore for SqlStore {
         .transpose()
     }
 
+    async fn step_up_token(
+        &self,
+        id: &str,
+        secret_hash: &str,
+        user: &UserId,
+    ) -> Result<Option<(StepUpRow, Option<Timestamp>)>, StoreError> {
+        let row = sqlx::query(
+            "SELECT id, secret_hash, user_id, operation, resource, method, created_at, expires_at, used_at
+             FROM step_up_tokens WHERE id = $1 AND secret_hash = $2 AND user_id = $3",
+        )
+        .bind(id)
+        .bind(secret_hash)
+        .bind(user.as_str())
+        .fetch_optional(&self.reader)
+        .await
+        .map_err(store_err)?;
+        let Some(r) = row else { return Ok(None) };
+        let used_at: Option<i64> = r.try_get("used_at").map_err(store_err)?;
+        let token = StepUpRow {
+            id: r.try_get("id").map_err(store_err)?,
+            secret_hash: r.try_get("secret_hash").map_err(store_err)?,
+            user_id: user.clone(),
+            operation: r.try_get("operation").map_err(store_err)?,
+            resource: r.try_get("resource").map_err(store_err)?,
+            method: r.try_get("method").map_err(store_err)?,
+            created_at: timestamp(r.try_get("created_at").map_err(store_err)?)?,
+            expires_at: timestamp(r.try_get("expires_at").map_err(store_err)?)?,
+        };
+        Ok(Some((token, used_at.map(timestamp).transpose()?)))
+    }
+
     async fn spend_step_up(&self, id: &str, secret_hash: &str, b: &Binding<'_>, now: Timestamp) -> Result<bool, StoreError> {
         let mut tx = self.begin().await?;
         let n = sqlx::query(

@@ -251,6 +251,14 @@ impl UserStore for SqlStore {
         id.map(|s| UserId::parse(&s).map_err(|e| StoreError::Corrupt(e.to_string()))).transpose()
     }
 
+    async fn phone_index(&self, id: &UserId) -> Result<Option<String>, StoreError> {
+        sqlx::query_scalar("SELECT phone_index FROM users WHERE id = $1")
+            .bind(id.as_str())
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(store_err)
+    }
+
     async fn shred_user_key(&self, id: &UserId, audit: &AuditEntry) -> Result<bool, StoreError> {
         let mut tx = self.begin().await?;
         let deleted = sqlx::query("DELETE FROM data_keys WHERE id = $1")

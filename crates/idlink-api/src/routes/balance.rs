@@ -22,7 +22,7 @@ fn balance_problem(e: BalanceError) -> Problem {
         BalanceError::NotBound => Problem::new("card_binding_not_found"),
         BalanceError::FeatureOff => Problem::new("balance_query_disabled"),
         BalanceError::AgreementRequired => Problem::new("agreement_required"),
-        BalanceError::StepUpRequired => Problem::new("step_up_required"),
+        BalanceError::StepUpRequired(why) => crate::routes::security::step_up_problem(why),
         BalanceError::Closed => Problem::new("balance_not_disclosed"),
         BalanceError::Suspended => Problem::new("balance_query_suspended"),
         BalanceError::CardLost => Problem::new("card_reported_lost"),
@@ -188,8 +188,10 @@ pub struct QueryEntry {
     /// Who asked.
     pub actor: String,
     pub at: String,
-    /// `disclosed`.
+    /// `disclosed`, `replayed` (an idempotent replay of a disclosed answer) or `refused`.
     pub outcome: String,
+    /// For `refused`: why, as the problem code the query got (`balance_query_disabled`, `step_up_expired`, …).
+    pub reason: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -198,7 +200,7 @@ pub struct QueryHistory {
     pub queries: Vec<QueryEntry>,
 }
 
-/// Every balance query on the user's cards: when, by whom, through which channel (BK6).
+/// Every balance query on the user's cards, refused ones too: when, by whom, through which channel, and why refused (BK6).
 #[utoipa::path(get, path = "/v1/me/balance-queries", tag = "cards",
     params(("Idlink-Session" = String, Header, description = "The user's session token.")),
     responses((status = 200, body = QueryHistory), (status = "4XX", body = Problem, content_type = "application/problem+json")),
@@ -216,6 +218,7 @@ pub async fn history(State(state): State<AppState>, session: UserSession) -> Res
                 actor: q.actor,
                 at: q.at.to_string(),
                 outcome: q.outcome,
+                reason: q.reason,
             })
             .collect(),
     }))

@@ -10,20 +10,31 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use idlink_core::bindings::{BindingError, BindingRow};
+use idlink_core::identity::IdentityError;
 use idlink_domain::card::{BinTable, CardNumber};
+use idlink_domain::verification::VerificationReason;
 use idlink_domain::{PhoneNumber, RequestId};
 use serde::Serialize;
 use utoipa::ToSchema;
 
 pub fn binding_problem(e: BindingError) -> Problem {
     match e {
-        BindingError::ReservedPhoneMismatch => Problem::new("reserved_phone_mismatch"),
+        BindingError::ReservedPhoneMismatch => reserved_phone_problem(Problem::new("reserved_phone_mismatch")),
+        // The bank's four-element check names the reserved phone: point at the field the user must fix.
+        BindingError::Identity(IdentityError::CardRefused(reason @ VerificationReason::ReservedPhoneMismatch)) => reserved_phone_problem(
+            Problem::new("bank_card_check_failed").detail(format!("The bank did not confirm the card: {}", reason.guidance())),
+        ),
         BindingError::NotFound => Problem::new("card_binding_not_found"),
         BindingError::NotPending => Problem::new("card_binding_not_pending"),
         BindingError::WrongCode => Problem::new("bank_code_wrong"),
         BindingError::AlreadyBound => Problem::new("card_already_bound"),
         BindingError::Identity(e) => identity_problem(e),
     }
+}
+
+fn reserved_phone_problem(p: Problem) -> Problem {
+    let reason = VerificationReason::ReservedPhoneMismatch;
+    p.errors(vec![crate::problem::FieldError::new("/reserved_phone", reason.as_str(), reason.guidance())])
 }
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -40,13 +40,18 @@ pub fn security_problem(e: SecurityError) -> Problem {
         SecurityError::BadOperation(op) => Problem::validation(vec![FieldError::new(
             "/operation",
             "invalid_operation",
-            format!("`{op}` is not an operation name: use lower-case dotted words such as `device.make_primary`."),
+            format!("`{op}` is not an operation that takes a step-up token; use one of: {}.", idlink_core::stepup::OPERATIONS.join(", ")),
         )]),
-        SecurityError::StepUpRequired => Problem::new("step_up_required"),
+        SecurityError::StepUpRequired(why) => step_up_problem(why),
         SecurityError::UnknownDevice => Problem::new("device_not_found"),
         SecurityError::Frozen(f) => frozen_problem(&f),
         SecurityError::Auth(e) => auth_problem(e),
     }
+}
+
+/// A step-up refusal that says why (to the token's holder), as detail and as a stable reason code.
+pub fn step_up_problem(why: idlink_core::stepup::StepUpRefusal) -> Problem {
+    Problem::new("step_up_required").detail(why.explain()).errors(vec![FieldError::new("", why.as_str(), why.explain())])
 }
 
 pub fn frozen_problem(f: &idlink_core::risk::Frozen) -> Problem {
@@ -169,9 +174,10 @@ pub async fn set_payment_password(
         return Err(Problem::new("internal_error"));
     };
     let rid = request_id.as_deref();
-    let phone = phone_of(&state, &session, rid, "payment password").await?;
+    // The phone is read (an audited read) only when the bank must check it with a card; the SMS code needs no decryption.
     let card_proof = match &card {
         Some(card) => {
+            let phone = phone_of(&state, &session, rid, "payment password").await?;
             Some(state.identities().prove_card(&session.0, rid, card, &phone).await.map_err(crate::routes::identity::identity_problem)?)
         }
         None => None,
@@ -181,7 +187,7 @@ pub async fn set_payment_password(
         (None, Some(v)) => Some(ResetProof::Face(v)),
         (None, None) => None,
     };
-    let new = NewPassword { password, phone: &phone, challenge_id, code, proof };
+    let new = NewPassword { password, challenge_id, code, proof };
     state.security().set_payment_password(&actor(&session, rid), &new).await.map_err(security_problem)?;
     Ok(StatusCode::NO_CONTENT)
 }

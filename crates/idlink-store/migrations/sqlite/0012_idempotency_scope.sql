@@ -8,3 +8,6 @@ ALTER TABLE idempotency_keys ADD COLUMN claim_token TEXT NOT NULL DEFAULT '';
 ALTER TABLE idempotency_keys ADD COLUMN effect_at BIGINT;
 ALTER TABLE idempotency_keys ADD COLUMN expires_at BIGINT NOT NULL DEFAULT 0;
 CREATE INDEX idempotency_keys_by_expiry ON idempotency_keys (expires_at);
+
+-- Refused balance queries are listed in the user's history with their reason (issue 10).
+ALTER TABLE balance_queries ADD COLUMN reason TEXT;

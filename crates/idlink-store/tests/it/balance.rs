@@ -48,6 +48,7 @@ async fn concurrent_queries_commit_in_groups_spend_each_token_once_and_keep_one_
                         actor: format!("user:{user}"),
                         at: at(101),
                         outcome: "disclosed".into(),
+                        reason: None,
                     };
                     let read = AuditEntry::new(format!("user:{user}"), "card.read", "balance query", at(101)).subject(&user);
                     let audit = AuditEntry::new(format!("user:{user}"), "balance.query", "balance query", at(101)).subject(&user);

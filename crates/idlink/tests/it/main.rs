@@ -14,6 +14,7 @@ mod idempotency;
 mod identity;
 mod login;
 mod operations;
+mod refusals;
 mod replays;
 mod reviews;
 mod security;
