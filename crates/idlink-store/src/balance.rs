@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 use idlink_core::audit::AuditEntry;
-use idlink_core::balance::{Agreement, BalanceStore, QueryContext, QueryRecord};
+use idlink_core::balance::{Agreement, BalanceStore, QueryContext, QueryRecord, SignedDocument};
 use idlink_core::ports::StoreError;
 use idlink_core::stepup::Binding;
 use idlink_domain::UserId;
@@ -126,7 +126,8 @@ impl BalanceStore for SqlStore {
         let sql = format!(
             "SELECT {},
                (SELECT enabled FROM user_features WHERE user_id = $2 AND feature = $3) AS feature_enabled,
-               (SELECT COUNT(*) FROM agreements WHERE user_id = $2 AND binding_id = $1 AND revoked_at IS NULL AND valid_until > $4) AS agreements,
+               (SELECT document_version || ' ' || document_hash FROM agreements WHERE user_id = $2 AND binding_id = $1
+                  AND revoked_at IS NULL AND valid_until > $4 ORDER BY signed_at DESC, id DESC LIMIT 1) AS agreement,
                (SELECT COUNT(*) FROM step_up_tokens WHERE id = $5 AND secret_hash = $6 AND user_id = $2 AND operation = $7 AND resource = $1
                   AND used_at IS NULL AND expires_at > $4) AS tokens,
                k.id AS key_id, k.ciphertext AS key_cipher
@@ -147,23 +148,21 @@ impl BalanceStore for SqlStore {
             .await
             .map_err(store_err)?;
         let Some(r) = row else {
-            return Ok(QueryContext {
-                binding: None,
-                feature_enabled: false,
-                agreement_in_force: false,
-                token_usable: false,
-                user_key: None,
-            });
+            return Ok(QueryContext { binding: None, feature_enabled: false, agreement: None, token_usable: false, user_key: None });
         };
         let feature: Option<i64> = r.try_get("feature_enabled").map_err(store_err)?;
-        let agreements: i64 = r.try_get("agreements").map_err(store_err)?;
+        // Versions hold no spaces (idlink_domain::agreement), so the pair splits back unambiguously.
+        let agreement: Option<String> = r.try_get("agreement").map_err(store_err)?;
         let tokens: i64 = r.try_get("tokens").map_err(store_err)?;
         let key_id: Option<String> = r.try_get("key_id").map_err(store_err)?;
         let key_cipher: Option<Vec<u8>> = r.try_get("key_cipher").map_err(store_err)?;
         Ok(QueryContext {
             binding: Some(crate::bindings::binding(&r)?),
             feature_enabled: feature.is_some_and(|v| v != 0),
-            agreement_in_force: agreements > 0,
+            agreement: agreement
+                .as_deref()
+                .and_then(|a| a.split_once(' '))
+                .map(|(version, hash)| SignedDocument { version: version.to_owned(), hash: hash.to_owned() }),
             token_usable: tokens == 1,
             user_key: key_id.zip(key_cipher).map(|(id, ciphertext)| idlink_crypto::WrappedDataKey { id, ciphertext }),
         })

@@ -257,6 +257,9 @@ async fn serve_until_signal(config: &Config, config_file: Option<&Path>, rt: Run
         let listed: Vec<String> = people.iter().map(|p| format!("{} {} {}", p.name, p.id_number, p.phone)).collect();
         println!("  test identities: {}", listed.join("; "));
         println!("             their bank cards: http://{s}/sandbox/v1/banks");
+        if config.sandbox.drive_clock {
+            println!("             idlink's clock follows the sandbox clock: POST http://{s}/sandbox/v1/clock/advance {{\"seconds\": N}}");
+        }
         if let Some(d) = running.sandbox_direct_addr {
             println!(
                 "             banks' direct channel: https://localhost:{} (mutual TLS, signed messages; certificates in {})",
