@@ -151,7 +151,7 @@ impl BalanceStore for SqlStore {
             return Ok(QueryContext { binding: None, feature_enabled: false, agreement: None, token_usable: false, user_key: None });
         };
         let feature: Option<i64> = r.try_get("feature_enabled").map_err(store_err)?;
-        // Versions hold no spaces (idlink_domain::agreement), so the pair splits back unambiguously.
+        // The hash is hex, so the last space splits the pair back whatever the version holds.
         let agreement: Option<String> = r.try_get("agreement").map_err(store_err)?;
         let tokens: i64 = r.try_get("tokens").map_err(store_err)?;
         let key_id: Option<String> = r.try_get("key_id").map_err(store_err)?;
@@ -161,7 +161,7 @@ impl BalanceStore for SqlStore {
             feature_enabled: feature.is_some_and(|v| v != 0),
             agreement: agreement
                 .as_deref()
-                .and_then(|a| a.split_once(' '))
+                .and_then(|a| a.rsplit_once(' '))
                 .map(|(version, hash)| SignedDocument { version: version.to_owned(), hash: hash.to_owned() }),
             token_usable: tokens == 1,
             user_key: key_id.zip(key_cipher).map(|(id, ciphertext)| idlink_crypto::WrappedDataKey { id, ciphertext }),
