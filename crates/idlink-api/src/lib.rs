@@ -36,7 +36,7 @@ use utoipa_axum::routes;
 pub use problem::{CODES, Problem};
 pub use state::{AppParts, AppState, HttpLimits};
 
-use routes::{audit, auth, balance, callbacks, cards, guardians, health, identity, me, operator, security, users};
+use routes::{audit, auth, balance, banks, callbacks, cards, guardians, health, identity, me, operator, security, users};
 
 /// The process-wide Prometheus recorder (the `metrics` facade allows one).
 pub fn metrics_handle() -> Option<PrometheusHandle> {
@@ -109,6 +109,7 @@ fn v1_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(balance::query))
         .routes(routes!(balance::history))
         .routes(routes!(balance::low_balance_alert))
+        .routes(routes!(banks::agreement))
 }
 
 /// Callbacks from banks: authenticated by the bank's signature, no API key.

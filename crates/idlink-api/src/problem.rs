@@ -59,7 +59,7 @@ pub const CODES: &[(&str, u16, &str)] = &[
     (
         "agreement_required",
         403,
-        "This bank requires a signed electronic agreement with risk notice for the card. Sign it with POST /v1/me/cards/{id}/agreements.",
+        "This bank requires a signed electronic agreement with risk notice for the card, for its current version (a new version needs a new signature; the card's authorisations say `agreement_status`). Fetch it with GET /v1/banks/{code}/agreement, show it, and sign its `version` and `sha256` with POST /v1/me/cards/{id}/agreements.",
     ),
     ("balance_not_disclosed", 403, "This bank does not disclose balances to third parties. Check the balance in the bank's own app."),
     (
@@ -70,6 +70,11 @@ pub const CODES: &[(&str, u16, &str)] = &[
     ("card_reported_lost", 410, "The bank reports this card lost, so its binding has ended. Bind the replacement card."),
     ("bank_signature_invalid", 401, "The callback's Bank-Signature does not verify under the bank's key (or a header is missing)."),
     ("bank_unknown", 404, "No bank with this code is in the roster."),
+    (
+        "agreement_not_required",
+        404,
+        "This bank requires no electronic agreement for balance queries (`agreement_required` is false in the card's policy): there is nothing to read or sign.",
+    ),
     (
         "step_up_required",
         403,
@@ -116,6 +121,11 @@ pub const CODES: &[(&str, u16, &str)] = &[
     ),
     ("guardianship_not_pending", 409, "This guardian link is not waiting for the guardian's acceptance any more."),
     ("card_already_bound", 409, "This card is bound to the account already."),
+    (
+        "agreement_version_not_current",
+        409,
+        "The `document_version` signed is not the bank's current agreement (a new version may have been published). Fetch GET /v1/banks/{code}/agreement again, show it to the user, and sign its `version` and `sha256`.",
+    ),
     ("card_binding_not_pending", 409, "This binding is not waiting for the bank's code; start a new one."),
     ("case_closed", 409, "The review case is already decided."),
     ("second_operator_required", 409, "You already took a step of this case; a different operator must take the next one (dual control)."),
@@ -142,6 +152,11 @@ pub const CODES: &[(&str, u16, &str)] = &[
         "The bank did not confirm that the card, the verified identity and the account's phone belong together; `errors` says why.",
     ),
     ("face_check_failed", 422, "The face check did not pass; `errors` gives the reason and what to do (for example retry in daylight)."),
+    (
+        "agreement_hash_mismatch",
+        422,
+        "`document_hash` is not the SHA-256 of the bank's current agreement: the text shown is not the one published. Show the `text` of GET /v1/banks/{code}/agreement unchanged and sign its `sha256`.",
+    ),
     ("bank_code_wrong", 422, "The bank did not accept the code. Check the SMS from the bank and try again."),
     ("reserved_phone_mismatch", 422, "The bank has another phone on record for this card. Use that phone, or update it at the bank."),
     ("sms_undeliverable", 422, "The operator could not deliver an SMS to this number. Check the number or use another phone."),

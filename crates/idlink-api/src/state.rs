@@ -98,6 +98,8 @@ pub struct AppParts {
     /// The banks' public key (hex Ed25519) that signs their callbacks; none refuses every callback.
     pub bank_callback_key: Option<String>,
     pub roster: Arc<idlink_domain::roster::Roster>,
+    /// The current electronic agreement of each bank that requires one.
+    pub documents: Arc<idlink_core::agreements::AgreementDocuments>,
     /// How long a signed electronic agreement stays valid.
     pub agreement_validity: jiff::SignedDuration,
     pub change_policy: ChangePolicy,
@@ -197,6 +199,7 @@ impl AppParts {
             bank: self.balances_bank.as_ref(),
             notifier: self.notifier.as_ref(),
             roster: &self.roster,
+            documents: &self.documents,
             clock: self.clock.as_ref(),
             agreement_validity: self.agreement_validity,
         }

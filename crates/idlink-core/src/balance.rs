@@ -9,6 +9,7 @@
 //! (ADR 0006). Bank exceptions (lost card, locked password) reported in the
 //! bank's answer act like its callbacks (see [`crate::bindings`]).
 
+use crate::agreements::{AgreementDocuments, Document};
 use crate::audit::AuditEntry;
 use crate::auth::SessionRow;
 use crate::bindings::{BankEventKind, BindingError, BindingRow, BindingStatus, Notifier};
@@ -84,7 +85,8 @@ pub struct QueryContext {
     /// The user's binding with this id, whatever its status.
     pub binding: Option<BindingRow>,
     pub feature_enabled: bool,
-    pub agreement_in_force: bool,
+    /// The document of the newest agreement in force (unrevoked, unexpired), whatever its version.
+    pub agreement: Option<SignedDocument>,
     /// The step-up token exists, is unused and unexpired, and is bound to this query.
     pub token_usable: bool,
     /// The step-up token exists, is bound to this query, unexpired, and already spent
@@ -142,6 +144,13 @@ pub struct KeptAnswer {
     pub answer: BalanceAnswer,
 }
 
+/// What an agreement was signed for: a document version and the SHA-256 of its text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignedDocument {
+    pub version: String,
+    pub hash: String,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Agreement {
     pub id: String,
@@ -163,6 +172,12 @@ pub enum BalanceError {
     FeatureOff,
     #[error("this bank needs a signed electronic agreement for the card")]
     AgreementRequired,
+    #[error("bank {bank} requires no electronic agreement")]
+    NoAgreementForBank { bank: String },
+    #[error("the version signed is not bank {bank}'s current agreement, {current}")]
+    AgreementVersionNotCurrent { bank: String, current: String },
+    #[error("the hash signed is not the SHA-256 of bank {bank}'s current agreement")]
+    AgreementHashMismatch { bank: String },
     #[error("a fresh step-up token for balance.query on this card is needed: {}", .0.as_str())]
     StepUpRequired(crate::stepup::StepUpRefusal),
     #[error("this bank does not disclose balances to third parties")]
@@ -189,7 +204,10 @@ impl BalanceError {
             BalanceError::Suspended => "balance_query_suspended",
             BalanceError::CardLost => "card_reported_lost",
             BalanceError::Bank(_) => "bank_unavailable",
-            BalanceError::Binding(_) => return None,
+            BalanceError::Binding(_)
+            | BalanceError::NoAgreementForBank { .. }
+            | BalanceError::AgreementVersionNotCurrent { .. }
+            | BalanceError::AgreementHashMismatch { .. } => return None,
         })
     }
 }
@@ -200,18 +218,42 @@ impl From<StoreError> for BalanceError {
     }
 }
 
+/// Where tier 4 stands for a card.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AgreementStatus {
+    /// The bank requires no agreement.
+    NotRequired,
+    /// An agreement for the bank's current document is in force.
+    InForce,
+    /// None is in force: sign the current document.
+    NotSigned,
+    /// The one in force was signed for an older version (or text) of the
+    /// document; it no longer counts: sign the current document.
+    Outdated,
+}
+
 /// Every authorisation tier of one card, as the user sees and revokes them (BK3).
 #[derive(Debug, Clone, Serialize)]
 pub struct Tiers {
+    /// The card's bank (its roster code).
+    pub bank: String,
     /// Tier 1: `active` (revoke by unbinding the card).
     pub binding: String,
     /// Tier 2: the user's switch (revoke by switching it off).
     pub balance_query_enabled: bool,
     /// Tier 3: a fresh step-up token is needed for every query; nothing stands to revoke.
     pub step_up_per_query: bool,
-    /// Tier 4: whether this bank requires an agreement, and the one in force.
+    /// Tier 4: whether this bank requires an agreement, and the one in force
+    /// for its current document.
     pub agreement_required: bool,
+    pub agreement_status: AgreementStatus,
     pub agreement: Option<Agreement>,
+    /// An unexpired agreement signed for an older document; it no longer counts.
+    pub outdated_agreement: Option<Agreement>,
+    /// The document to sign (or signed): the bank's current one.
+    #[serde(skip)]
+    pub document: Option<std::sync::Arc<Document>>,
     /// Set while the bank has suspended queries on the card (`password_locked`).
     pub suspended_reason: Option<String>,
     pub low_balance_alert: Option<Fen>,
@@ -246,6 +288,8 @@ pub struct Balances<'a> {
     pub bank: &'a dyn BalanceBank,
     pub notifier: &'a dyn Notifier,
     pub roster: &'a Roster,
+    /// The banks' current agreements (tier 4).
+    pub documents: &'a AgreementDocuments,
     pub clock: &'a dyn Clock,
     pub agreement_validity: SignedDuration,
 }
@@ -282,7 +326,9 @@ impl Balances<'_> {
         Ok(())
     }
 
-    /// Signs the bank's agreement for a card, valid for the configured period.
+    /// Signs the bank's current agreement for a card, valid for the configured
+    /// period. The version and hash must be those of the current document
+    /// (`GET /v1/banks/{code}/agreement`): a signature is for a text the user read.
     pub async fn sign_agreement(
         &self,
         session: &SessionRow,
@@ -291,7 +337,15 @@ impl Balances<'_> {
         version: &str,
         document_hash: &str,
     ) -> Result<Agreement, BalanceError> {
-        self.active_binding(session, binding_id).await?;
+        let binding = self.active_binding(session, binding_id).await?;
+        let bank = binding.bank;
+        let doc = self.documents.current(&bank).ok_or_else(|| BalanceError::NoAgreementForBank { bank: bank.clone() })?;
+        if version != doc.version {
+            return Err(BalanceError::AgreementVersionNotCurrent { bank, current: doc.version.clone() });
+        }
+        if !doc.sha256.eq_ignore_ascii_case(document_hash) {
+            return Err(BalanceError::AgreementHashMismatch { bank });
+        }
         let now = self.clock.now();
         // Signing while one is in force renews it: the new one replaces it.
         let renews = self.store.valid_agreement(&session.user_id, binding_id, now).await?.map(|a| a.id);
@@ -300,8 +354,8 @@ impl Balances<'_> {
             id: format!("agr_{}", hex::encode(self.bindings.identities.vault.rng().bytes16())),
             user_id: session.user_id.clone(),
             binding_id: binding_id.to_owned(),
-            document_version: version.to_owned(),
-            document_hash: document_hash.to_owned(),
+            document_version: doc.version.clone(),
+            document_hash: doc.sha256.clone(),
             signed_at: now,
             valid_until: now.checked_add(self.agreement_validity).unwrap_or(now),
             renews,
@@ -326,7 +380,7 @@ impl Balances<'_> {
         if bank.precision == Precision::Closed {
             return Err(BalanceError::Closed);
         }
-        if bank.e_agreement && !ctx.agreement_in_force {
+        if bank.e_agreement && !ctx.agreement.as_ref().is_some_and(|a| self.documents.is_current(&bank.code, &a.version, &a.hash)) {
             return Err(BalanceError::AgreementRequired);
         }
         Ok((binding, bank))
@@ -536,12 +590,28 @@ impl Balances<'_> {
         let b = self.active_binding(session, binding_id).await?;
         let user = &session.user_id;
         let now = self.clock.now();
+        let required = self.roster.bank(&b.bank).is_some_and(|bank| bank.e_agreement);
+        let document = self.documents.current(&b.bank).cloned();
+        let signed = self.store.valid_agreement(user, binding_id, now).await?;
+        // The same rule as the query's: only a signature of the current document counts.
+        let (agreement_status, agreement, outdated_agreement) = match signed {
+            _ if !required => (AgreementStatus::NotRequired, None, None),
+            None => (AgreementStatus::NotSigned, None, None),
+            Some(a) if self.documents.is_current(&b.bank, &a.document_version, &a.document_hash) => {
+                (AgreementStatus::InForce, Some(a), None)
+            }
+            Some(a) => (AgreementStatus::Outdated, None, Some(a)),
+        };
         Ok(Tiers {
+            bank: b.bank,
             binding: b.status.as_str().to_owned(),
             balance_query_enabled: self.store.feature_enabled(user, FEATURE).await?,
             step_up_per_query: true,
-            agreement_required: self.roster.bank(&b.bank).is_some_and(|bank| bank.e_agreement),
-            agreement: self.store.valid_agreement(user, binding_id, now).await?,
+            agreement_required: required,
+            agreement_status,
+            agreement,
+            outdated_agreement,
+            document: if required { document } else { None },
             suspended_reason: b.suspended_reason,
             low_balance_alert: b.low_balance_alert,
         })

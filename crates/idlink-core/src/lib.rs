@@ -6,6 +6,7 @@
 //! `idlink_crypto::Random`). Each state change is written together with its
 //! audit record ([`audit`]) in one store call, hence one transaction.
 
+pub mod agreements;
 pub mod apikeys;
 pub mod audit;
 pub mod auth;

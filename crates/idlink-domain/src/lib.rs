@@ -8,6 +8,7 @@
 //! Personal data types (see [`pii`]) never print their clear value through
 //! `Debug`, `Display` or `Serialize`; reading it is an explicit `.reveal()`.
 
+pub mod agreement;
 pub mod card;
 pub mod change_limits;
 pub mod disclosure;

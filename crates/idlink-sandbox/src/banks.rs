@@ -1,11 +1,12 @@
-//! Sandbox banks built from the bank roster: for every bank, test cards with
-//! numbers valid for the bank's BIN and length, their holders, bank-reserved
-//! phones and balances. Deterministic, so tests and demos can rely on them
-//! (`GET /sandbox/v1/banks`).
+//! Sandbox banks built from the bank roster: for every bank, its disclosure
+//! policy and test cards with numbers valid for the bank's BIN and length,
+//! their holders, bank-reserved phones and balances. Deterministic, so tests
+//! and demos can rely on them (`GET /sandbox/v1/banks`).
 
-use idlink_domain::card::{BinTable, CardType, luhn_check_digit};
+use idlink_domain::card::{BinEntry, BinTable, CardType, luhn_check_digit};
+use idlink_domain::disclosure::{Freshness, Precision};
 use idlink_domain::idnumber::check_character;
-use idlink_domain::roster::Roster;
+use idlink_domain::roster::{Bank, Channel, Roster};
 use serde::Serialize;
 use std::collections::HashMap;
 
@@ -37,6 +38,8 @@ pub fn test_identities() -> Vec<TestIdentity> {
 pub struct TestCard {
     pub number: String,
     pub bank: String,
+    /// `debit`, `credit`, `semi_credit` or `prepaid`, from the card's BIN.
+    pub card_type: &'static str,
     pub holder_name: String,
     pub holder_id_number: String,
     pub reserved_phone: String,
@@ -44,11 +47,38 @@ pub struct TestCard {
     pub balance: i64,
 }
 
+/// A sandbox bank: its roster policy and its test cards.
 #[derive(Debug, Clone, Serialize)]
 pub struct SandboxBank {
     pub code: String,
     pub name: String,
+    /// How precisely and how freshly the bank discloses balances, and whether
+    /// it needs a signed agreement: what idlink applies to these cards.
+    pub policy: Policy,
     pub cards: Vec<TestCard>,
+}
+
+/// A bank's disclosure policy from the roster (SPEC BK4).
+#[derive(Debug, Clone, Serialize)]
+pub struct Policy {
+    pub channel: Channel,
+    pub precision: Precision,
+    pub freshness: Freshness,
+    /// The bank refuses third-party balance queries (`precision` is `closed`).
+    pub closed: bool,
+    pub e_agreement: bool,
+}
+
+impl Policy {
+    fn of(bank: &Bank) -> Self {
+        Self {
+            channel: bank.channel,
+            precision: bank.precision,
+            freshness: bank.freshness,
+            closed: bank.precision == Precision::Closed,
+            e_agreement: bank.e_agreement,
+        }
+    }
 }
 
 /// The banks and their cards, indexed by card number.
@@ -58,47 +88,81 @@ pub struct Banks {
     by_number: HashMap<String, (usize, usize)>,
 }
 
+fn type_name(t: CardType) -> &'static str {
+    match t {
+        CardType::Debit => "debit",
+        CardType::Credit => "credit",
+        CardType::SemiCredit => "semi_credit",
+        CardType::Prepaid => "prepaid",
+    }
+}
+
+/// Last four digits that are test values of non-test cards (see [`crate::cards`]).
+const TEST_VALUE_ENDINGS: [&str; 3] = ["0000", "1111", "9999"];
+
+/// Up to `n` card numbers for `bank`, valid for the BIN table (the longest
+/// prefix of the number's length names `bank`) and for Luhn. BINs are tried
+/// in order of preference: debit before credit, the common 16 and 19 digits
+/// before 17 and 18, UnionPay (62…) first; 38 banks of the table issue no
+/// 16- or 19-digit debit card, and a short BIN can be shadowed by another
+/// bank's longer one, so each BIN is tried with several serials.
+fn numbers_for(table: &BinTable, bank: &str, seed: u64, n: usize) -> Vec<(String, CardType)> {
+    let mut bins: Vec<&BinEntry> =
+        table.entries().iter().filter(|e| e.bank == bank && (12..=19).contains(&e.length) && e.length > e.prefix.len()).collect();
+    bins.sort_by_key(|e| (e.card_type != CardType::Debit, !matches!(e.length, 16 | 19), !e.prefix.starts_with("62"), e.prefix.clone()));
+    let mut out: Vec<(String, CardType)> = Vec::new();
+    for bin in bins {
+        let fill = bin.length - bin.prefix.len() - 1;
+        let modulus = 10u64.pow(fill.min(18) as u32);
+        for k in 0..n as u64 {
+            // Attempt 0 is the serial these cards always had; later ones spread the leading digits.
+            let found = (0..200u64).find_map(|attempt| {
+                let serial = (seed + k * 3 + 1).wrapping_add(attempt.wrapping_mul(987_654_321_987)) % modulus;
+                let body = format!("{}{serial:0fill$}", bin.prefix);
+                let number = format!("{body}{}", luhn_check_digit(&body));
+                let ours = table.lookup(&number).is_ok_and(|e| e.bank == bank);
+                let fresh = !out.iter().any(|(o, _)| *o == number) && !TEST_VALUE_ENDINGS.contains(&&number[number.len() - 4..]);
+                (ours && fresh).then_some(number)
+            });
+            if let Some(number) = found {
+                out.push((number, bin.card_type));
+            }
+            if out.len() == n {
+                return out;
+            }
+        }
+    }
+    out
+}
+
 impl Banks {
-    /// Two debit cards per bank that has a debit BIN of 16 or 19 digits (a UnionPay one when it has).
+    /// Two cards per bank of the roster, of the BIN table's most common kind the bank issues.
     pub fn from_roster(roster: &Roster, table: &BinTable) -> Self {
         let people = test_identities();
         let mut banks = Vec::new();
         let mut by_number = HashMap::new();
         for (bi, bank) in roster.banks.iter().enumerate() {
-            let bin = table
-                .entries()
-                .iter()
-                .filter(|e| e.bank == bank.code && e.card_type == CardType::Debit && matches!(e.length, 16 | 19))
-                // Prefer UnionPay (62…) BINs, as cards in circulation mostly are.
-                .min_by_key(|e| (!e.prefix.starts_with("62"), e.prefix.clone()));
-            let Some(bin) = bin else { continue };
-            let cards: Vec<TestCard> = (0..2)
-                .filter_map(|k| {
-                    let fill = bin.length - bin.prefix.len() - 1;
-                    let serial = format!("{:0width$}", (bi * 7 + k * 3 + 1) % 10usize.pow(fill.min(9) as u32), width = fill);
-                    let body = format!("{}{serial}", bin.prefix);
-                    let number = format!("{body}{}", luhn_check_digit(&body));
-                    // The lookup must land on this bank (a longer prefix of another bank may shadow it).
-                    (table.lookup(&number).map(|e| e.bank == bank.code).unwrap_or(false)).then(|| {
-                        let p = &people[(bi + k) % people.len()];
-                        TestCard {
-                            number,
-                            bank: bank.code.clone(),
-                            holder_name: p.name.clone(),
-                            holder_id_number: p.id_number.clone(),
-                            reserved_phone: p.phone.clone(),
-                            balance: ((bi as i64 * 7919 + k as i64 * 104_729) % 5_000_000) + 12_345,
-                        }
-                    })
+            let cards: Vec<TestCard> = numbers_for(table, &bank.code, bi as u64 * 7, 2)
+                .into_iter()
+                .enumerate()
+                .map(|(k, (number, card_type))| {
+                    let p = &people[(bi + k) % people.len()];
+                    TestCard {
+                        number,
+                        bank: bank.code.clone(),
+                        card_type: type_name(card_type),
+                        holder_name: p.name.clone(),
+                        holder_id_number: p.id_number.clone(),
+                        reserved_phone: p.phone.clone(),
+                        balance: ((bi as i64 * 7919 + k as i64 * 104_729) % 5_000_000) + 12_345,
+                    }
                 })
                 .collect();
-            if cards.is_empty() {
-                continue;
-            }
             for (ci, c) in cards.iter().enumerate() {
                 by_number.insert(c.number.clone(), (banks.len(), ci));
             }
-            banks.push(SandboxBank { code: bank.code.clone(), name: bank.name.clone(), cards });
+            // A bank absent from the BIN table (a roster edited by hand) is listed without cards.
+            banks.push(SandboxBank { code: bank.code.clone(), name: bank.name.clone(), policy: Policy::of(bank), cards });
         }
         Self { banks, by_number }
     }
@@ -119,9 +183,13 @@ mod tests {
         let table = BinTable::bundled();
         let roster = Roster::bundled().unwrap_or_else(|e| panic!("{e}"));
         let banks = Banks::from_roster(&roster, table);
-        assert!(banks.banks.len() > 200, "{} banks", banks.banks.len());
+        assert_eq!(banks.banks.len(), roster.banks.len());
         for b in &banks.banks {
+            assert_eq!(b.cards.len(), 2, "{} has two test cards", b.code);
+            let bank = roster.bank(&b.code).unwrap_or_else(|| panic!("{}", b.code));
+            assert_eq!((b.policy.precision, b.policy.freshness, b.policy.e_agreement), (bank.precision, bank.freshness, bank.e_agreement));
             for c in &b.cards {
+                assert!(!TEST_VALUE_ENDINGS.contains(&&c.number[c.number.len() - 4..]), "{}", c.number);
                 let parsed = CardNumber::parse(&c.number, table).unwrap_or_else(|e| panic!("{}: {e}", c.number));
                 assert_eq!(parsed.bank(), b.code);
                 assert!(!parsed.luhn_warning());

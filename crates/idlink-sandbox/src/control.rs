@@ -53,7 +53,7 @@ pub async fn index() -> Json<serde_json::Value> {
                 "balance": "POST /switch/v1/balances",
                 "direct_channel": "the same under https://…/banks/{code}/v1/ on the direct listener (mutual TLS, signed messages)",
                 "bank_events": "POST /sandbox/v1/cards/{number}/report-lost | wrong-password | password-reset: the bank sends idlink a signed callback",
-                "test_cards": "GET /sandbox/v1/banks: their holder, ID number and reserved phone must match",
+                "test_cards": "GET /sandbox/v1/banks: two per bank of the roster, with the bank's disclosure policy; their holder, ID number and reserved phone must match",
                 "test_values": {
                     "card number ending 0000": "holder_mismatch",
                     "card number ending 1111": "phone_mismatch (another reserved phone)",
@@ -74,7 +74,7 @@ pub async fn index() -> Json<serde_json::Value> {
             }
         },
         "control": {
-            "clock": "GET /sandbox/v1/clock, POST /sandbox/v1/clock/advance {\"seconds\": N}, POST /sandbox/v1/clock/reset",
+            "clock": "GET /sandbox/v1/clock, POST /sandbox/v1/clock/advance {\"seconds\": N}, POST /sandbox/v1/clock/reset; with sandbox.drive_clock = true idlink's own clock moves too (step-up tokens, sessions, agreements expire)",
             "maintenance": "POST /sandbox/v1/maintenance {\"institution\", \"minutes\"} (sms, face, registry, switch, direct, or bank:CODE), GET /sandbox/v1/maintenance, DELETE /sandbox/v1/maintenance/{institution}"
         }
     }))
@@ -85,8 +85,17 @@ pub async fn banks(State(s): State<Arc<Sandbox>>) -> Json<serde_json::Value> {
     Json(json!({ "identities": crate::banks::test_identities(), "banks": s.banks.banks }))
 }
 
+/// The sandbox clock, how far it is ahead of system time, and whether idlink follows it.
+fn clock_view(s: &Sandbox) -> Json<serde_json::Value> {
+    Json(json!({
+        "now": s.clock.now().to_string(),
+        "offset_secs": s.clock.offset().as_secs(),
+        "drives_idlink": s.clock.drives_idlink(),
+    }))
+}
+
 pub async fn clock(State(s): State<Arc<Sandbox>>) -> Json<serde_json::Value> {
-    Json(json!({ "now": s.clock.now().to_string() }))
+    clock_view(&s)
 }
 
 #[derive(Debug, Deserialize)]
@@ -96,13 +105,13 @@ pub struct Advance {
 }
 
 pub async fn advance(State(s): State<Arc<Sandbox>>, Json(a): Json<Advance>) -> Json<serde_json::Value> {
-    let now = s.clock.advance(SignedDuration::from_secs(a.seconds));
-    Json(json!({ "now": now.to_string() }))
+    s.clock.advance(SignedDuration::from_secs(a.seconds));
+    clock_view(&s)
 }
 
 pub async fn reset(State(s): State<Arc<Sandbox>>) -> Json<serde_json::Value> {
     s.clock.reset();
-    Json(json!({ "now": s.clock.now().to_string() }))
+    clock_view(&s)
 }
 
 #[derive(Debug, Deserialize)]

@@ -30,12 +30,29 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 /// The sandbox's clock: system time plus an offset moved by the control API.
+/// `idlink serve` can follow the same offset (`sandbox.drive_clock`).
 #[derive(Debug, Default)]
 pub struct SandboxClock {
     offset: Mutex<SignedDuration>,
+    /// Whether idlink's own clock follows this one (shown by `GET /sandbox/v1/clock`).
+    drives_idlink: std::sync::atomic::AtomicBool,
 }
 
 impl SandboxClock {
+    /// How far the clock has been advanced from system time.
+    pub fn offset(&self) -> SignedDuration {
+        *self.offset.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Records that idlink's clock follows this one.
+    pub fn set_drives_idlink(&self, on: bool) {
+        self.drives_idlink.store(on, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    pub fn drives_idlink(&self) -> bool {
+        self.drives_idlink.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     pub fn now(&self) -> Timestamp {
         let offset = *self.offset.lock().unwrap_or_else(|p| p.into_inner());
         Timestamp::now().checked_add(offset).unwrap_or_else(|_| Timestamp::now())

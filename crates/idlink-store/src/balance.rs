@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 use idlink_core::audit::AuditEntry;
-use idlink_core::balance::{Agreement, BalanceStore, QueryCommitment, QueryContext, QueryRecord};
+use idlink_core::balance::{Agreement, BalanceStore, QueryCommitment, QueryContext, QueryRecord, SignedDocument};
 use idlink_core::ports::StoreError;
 use idlink_domain::UserId;
 use jiff::Timestamp;
@@ -125,7 +125,8 @@ impl BalanceStore for SqlStore {
         let sql = format!(
             "SELECT {},
                (SELECT enabled FROM user_features WHERE user_id = $2 AND feature = $3) AS feature_enabled,
-               (SELECT COUNT(*) FROM agreements WHERE user_id = $2 AND binding_id = $1 AND revoked_at IS NULL AND valid_until > $4) AS agreements,
+               (SELECT document_version || ' ' || document_hash FROM agreements WHERE user_id = $2 AND binding_id = $1
+                  AND revoked_at IS NULL AND valid_until > $4 ORDER BY signed_at DESC, id DESC LIMIT 1) AS agreement,
                (SELECT CASE WHEN used_at IS NULL THEN 1 ELSE 2 END FROM step_up_tokens
                   WHERE id = $5 AND secret_hash = $6 AND user_id = $2 AND operation = $7 AND resource = $1 AND expires_at > $4) AS token_state,
                k.id AS key_id, k.ciphertext AS key_cipher
@@ -149,14 +150,15 @@ impl BalanceStore for SqlStore {
             return Ok(QueryContext {
                 binding: None,
                 feature_enabled: false,
-                agreement_in_force: false,
+                agreement: None,
                 token_usable: false,
                 token_spent: false,
                 user_key: None,
             });
         };
         let feature: Option<i64> = r.try_get("feature_enabled").map_err(store_err)?;
-        let agreements: i64 = r.try_get("agreements").map_err(store_err)?;
+        // The hash is hex, so the last space splits the pair back whatever the version holds.
+        let agreement: Option<String> = r.try_get("agreement").map_err(store_err)?;
         // None: no such unexpired token for this query; 1: unused; 2: spent.
         let token_state: Option<i64> = r.try_get("token_state").map_err(store_err)?;
         let key_id: Option<String> = r.try_get("key_id").map_err(store_err)?;
@@ -164,7 +166,10 @@ impl BalanceStore for SqlStore {
         Ok(QueryContext {
             binding: Some(crate::bindings::binding(&r)?),
             feature_enabled: feature.is_some_and(|v| v != 0),
-            agreement_in_force: agreements > 0,
+            agreement: agreement
+                .as_deref()
+                .and_then(|a| a.rsplit_once(' '))
+                .map(|(version, hash)| SignedDocument { version: version.to_owned(), hash: hash.to_owned() }),
             token_usable: token_state == Some(1),
             token_spent: token_state == Some(2),
             user_key: key_id.zip(key_cipher).map(|(id, ciphertext)| idlink_crypto::WrappedDataKey { id, ciphertext }),

@@ -248,11 +248,20 @@ pub struct Sandbox {
     pub listen: SocketAddr,
     /// The banks' direct channel (HTTPS, mutual TLS).
     pub direct_listen: SocketAddr,
+    /// idlink's own clock follows the sandbox clock (`POST /sandbox/v1/clock/advance`),
+    /// so expiries of step-up tokens, sessions and agreements can be shown without
+    /// waiting. Development only: time also moves back on `clock/reset`.
+    pub drive_clock: bool,
 }
 
 impl Default for Sandbox {
     fn default() -> Self {
-        Self { enabled: true, listen: SocketAddr::from(([127, 0, 0, 1], 8081)), direct_listen: SocketAddr::from(([127, 0, 0, 1], 8444)) }
+        Self {
+            enabled: true,
+            listen: SocketAddr::from(([127, 0, 0, 1], 8081)),
+            direct_listen: SocketAddr::from(([127, 0, 0, 1], 8444)),
+            drive_clock: false,
+        }
     }
 }
 
@@ -276,6 +285,9 @@ pub struct Connectors {
     /// The bank roster (channel, disclosure, freshness, agreement per bank,
     /// `docs/banks.md`); empty means the bundled one. The sandbox banks follow it too.
     pub bank_roster_file: Option<PathBuf>,
+    /// The electronic agreements banks with `e_agreement` require (a template and
+    /// per-bank versions, `docs/banks.md`); empty means the bundled ones.
+    pub agreements_file: Option<PathBuf>,
     pub timeout_ms: u64,
     /// Extra attempts for idempotent calls.
     pub retries: u32,
@@ -295,6 +307,7 @@ impl Default for Connectors {
             direct_url: String::new(),
             direct_pki_dir: None,
             bank_roster_file: None,
+            agreements_file: None,
             timeout_ms: 5000,
             retries: 2,
             breaker_failures: 5,
@@ -433,6 +446,9 @@ impl Config {
         if self.risk.step_up_at == 0 || self.risk.freeze_at < self.risk.step_up_at {
             bail!("configuration key `risk.freeze_at`: must be at least `risk.step_up_at`, which must be at least 1");
         }
+        if self.sandbox.drive_clock && !self.sandbox.enabled {
+            bail!("configuration key `sandbox.drive_clock`: needs the in-process sandbox (`sandbox.enabled = true`)");
+        }
         if self.connectors.breaker_failures == 0 {
             bail!("configuration key `connectors.breaker_failures`: must be at least 1");
         }
@@ -462,6 +478,19 @@ impl Config {
                     .with_context(|| format!("the bank roster {} (connectors.bank_roster_file)", path.display()))
             }
             None => idlink_domain::roster::Roster::bundled().context("the bundled bank roster"),
+        }
+    }
+
+    /// The configured agreement documents, or the bundled ones.
+    pub fn agreements(&self) -> anyhow::Result<idlink_domain::agreement::AgreementTemplates> {
+        use idlink_domain::agreement::AgreementTemplates;
+        match &self.connectors.agreements_file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("cannot read the agreements {} (connectors.agreements_file)", path.display()))?;
+                AgreementTemplates::parse(&text).with_context(|| format!("the agreements {} (connectors.agreements_file)", path.display()))
+            }
+            None => AgreementTemplates::bundled().context("the bundled agreements"),
         }
     }
 

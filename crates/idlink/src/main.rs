@@ -12,7 +12,7 @@ use idlink_crypto::{MasterKey, MasterKeyring, shamir};
 use idlink_domain::ApiKeyId;
 use std::io::BufRead;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 // glibc's allocator spent ~10 % of the balance query's CPU in
@@ -26,6 +26,10 @@ struct Cli {
     /// TOML configuration file (environment variables IDLINK__SECTION__KEY override it).
     #[arg(long, global = true, value_name = "FILE")]
     config: Option<PathBuf>,
+    /// Directory of the SQLite database, the master keyring and the sandbox certificates
+    /// (configuration key `server.data_dir`); every command takes it.
+    #[arg(long, global = true, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -98,9 +102,6 @@ struct ServeArgs {
     /// Address to listen on (configuration key `server.listen`).
     #[arg(long, value_name = "ADDR")]
     listen: Option<SocketAddr>,
-    /// Directory for the SQLite database and development keys (`server.data_dir`).
-    #[arg(long, value_name = "DIR")]
-    data_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -185,6 +186,10 @@ fn init_logging(config: &Config, quiet: bool) {
 
 async fn run(cli: Cli) -> Result<ExitCode> {
     let mut config = config::load(cli.config.as_deref(), std::env::vars())?;
+    // The flag wins over the file and the environment, for every command alike.
+    if let Some(d) = cli.data_dir {
+        config.server.data_dir = d;
+    }
     let command = cli.command.unwrap_or(Command::Serve(ServeArgs::default()));
     init_logging(&config, !matches!(command, Command::Serve(_) | Command::Sandbox { .. }));
     let rt = Runtime::default();
@@ -193,10 +198,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             if let Some(l) = args.listen {
                 config.server.listen = l;
             }
-            if let Some(d) = args.data_dir {
-                config.server.data_dir = d;
-            }
-            serve_until_signal(&config, rt).await
+            serve_until_signal(&config, cli.config.as_deref(), rt).await
         }
         Command::Sandbox { listen } => {
             let addr = listen.unwrap_or(config.sandbox.listen);
@@ -243,7 +245,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
     }
 }
 
-async fn serve_until_signal(config: &Config, rt: Runtime) -> Result<ExitCode> {
+async fn serve_until_signal(config: &Config, config_file: Option<&Path>, rt: Runtime) -> Result<ExitCode> {
     let running = serve::start(config, rt).await?;
     let api = running.api_addr;
     println!("idlink {}", env!("CARGO_PKG_VERSION"));
@@ -255,22 +257,75 @@ async fn serve_until_signal(config: &Config, rt: Runtime) -> Result<ExitCode> {
         let listed: Vec<String> = people.iter().map(|p| format!("{} {} {}", p.name, p.id_number, p.phone)).collect();
         println!("  test identities: {}", listed.join("; "));
         println!("             their bank cards: http://{s}/sandbox/v1/banks");
+        if config.sandbox.drive_clock {
+            println!("             idlink's clock follows the sandbox clock: POST http://{s}/sandbox/v1/clock/advance {{\"seconds\": N}}");
+        }
         if let Some(d) = running.sandbox_direct_addr {
             println!(
                 "             banks' direct channel: https://localhost:{} (mutual TLS, signed messages; certificates in {})",
                 d.port(),
-                config.direct_pki_dir().display()
+                absolute(&config.direct_pki_dir()).display()
             );
         }
     }
     println!("  database:  {}", running.store.backend().name());
-    println!("  API key:   idlink apikey create --name demo --scopes users:read,users:write,audit:read");
-    println!("             (with cargo: cargo run --release -- apikey create --name demo --scopes users:read,users:write,audit:read)");
+    let cli = command_prefix(config, config_file);
+    println!("  API key:   {cli} apikey create --name demo --scopes users:read,users:write,audit:read");
+    let env = environment_hint();
+    if !env.is_empty() {
+        println!("             (with the same environment variables: {env})");
+    }
     println!("listening on http://{api}");
     shutdown_signal().await;
     eprintln!("shutting down: finishing in-flight requests");
     running.shutdown().await;
     Ok(ExitCode::SUCCESS)
+}
+
+/// How to run another `idlink` command on this server's data from any
+/// directory: this binary by a path that works anywhere (just `idlink` when
+/// that is what PATH finds), the configuration file and the data directory
+/// made absolute.
+fn command_prefix(config: &Config, config_file: Option<&Path>) -> String {
+    let exe = std::env::current_exe().ok();
+    let on_path = exe.as_deref().is_some_and(|exe| {
+        let found =
+            std::env::var_os("PATH").map(|p| std::env::split_paths(&p).map(|d| d.join("idlink")).find(|c| c.is_file())).unwrap_or_default();
+        found.and_then(|f| f.canonicalize().ok()) == exe.canonicalize().ok()
+    });
+    let mut words = vec![match exe {
+        Some(exe) if !on_path => shell_word(&exe),
+        _ => "idlink".to_owned(),
+    }];
+    if let Some(f) = config_file {
+        words.push(format!("--config {}", shell_word(&absolute(f))));
+    }
+    words.push(format!("--data-dir {}", shell_word(&absolute(&config.server.data_dir))));
+    words.join(" ")
+}
+
+fn absolute(p: &Path) -> PathBuf {
+    p.canonicalize().or_else(|_| std::path::absolute(p)).unwrap_or_else(|_| p.to_path_buf())
+}
+
+/// A path as one shell word (single-quoted when it holds anything but plain characters).
+fn shell_word(p: &Path) -> String {
+    let s = p.display().to_string();
+    if !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "/._-+:@%,=".contains(c)) {
+        s
+    } else {
+        format!("'{}'", s.replace('\'', r"'\''"))
+    }
+}
+
+/// The `IDLINK__…` variables this server was started with that the other
+/// commands read too (database, keys, password cost, review settings); names
+/// only, as values may be secrets.
+fn environment_hint() -> String {
+    const READ_BY_COMMANDS: &[&str] = &["IDLINK__DATABASE__", "IDLINK__CRYPTO__", "IDLINK__PAYMENT_PASSWORD__", "IDLINK__REVIEW__"];
+    let mut names: Vec<String> = std::env::vars().map(|(k, _)| k).filter(|k| READ_BY_COMMANDS.iter().any(|p| k.starts_with(p))).collect();
+    names.sort();
+    names.join(", ")
 }
 
 async fn shutdown_signal() {

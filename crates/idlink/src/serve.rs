@@ -384,8 +384,24 @@ impl idlink_core::balance::BalanceBank for Balances {
     }
 }
 
+/// idlink's clock: the runtime's, shifted by the sandbox clock's advances
+/// when `sandbox.drive_clock` is on, so the sandbox's time control moves
+/// idlink's expiries too.
+fn clock_of(config: &Config, rt: &Runtime, sandbox: Option<&Arc<idlink_sandbox::Sandbox>>) -> Arc<dyn Clock> {
+    match sandbox {
+        Some(sb) if config.sandbox.drive_clock => {
+            sb.clock.set_drives_idlink(true);
+            let sb = sb.clone();
+            Arc::new(idlink_core::clock::ShiftedClock::new(rt.clock.clone(), Arc::new(move || sb.clock.offset())))
+        }
+        _ => rt.clock.clone(),
+    }
+}
+
 /// A running idlink: addresses, and the handle to stop it.
 pub struct Running {
+    /// The clock everything in this server reads (see [`clock_of`]).
+    pub clock: Arc<dyn Clock>,
     pub api_addr: SocketAddr,
     pub sandbox_addr: Option<SocketAddr>,
     /// The sandbox banks' direct channel (HTTPS, mutual TLS).
@@ -421,6 +437,9 @@ async fn stopped(mut rx: watch::Receiver<bool>) {
     let _ = rx.wait_for(|s| *s).await;
 }
 
+/// How long a signed electronic agreement stays in force (SPEC BK3: the agreed period).
+const AGREEMENT_VALIDITY: jiff::SignedDuration = jiff::SignedDuration::from_hours(24 * 365);
+
 /// Starts everything `idlink serve` runs. Returns once the API accepts connections.
 pub async fn start(config: &Config, rt: Runtime) -> Result<Running> {
     let store = open_store(config).await?;
@@ -430,7 +449,8 @@ pub async fn start(config: &Config, rt: Runtime) -> Result<Running> {
 
     let sandbox = if config.sandbox.enabled { Some(start_sandbox(config, &rt, &stop_rx, &mut tasks).await?) } else { None };
     let addrs = sandbox.as_ref().map(|(addrs, _)| *addrs);
-    let institutions = Arc::new(institutions(config, addrs, rt.clock.clone())?);
+    let clock = clock_of(config, &rt, sandbox.as_ref().map(|(_, sb)| sb));
+    let institutions = Arc::new(institutions(config, addrs, clock.clone())?);
     let bank_callback_key = {
         let dir = config.direct_pki_dir();
         match idlink_sandbox::pki::bank_public_hex(&dir) {
@@ -444,7 +464,7 @@ pub async fn start(config: &Config, rt: Runtime) -> Result<Running> {
     let state = AppState::new(AppParts {
         store: Arc::new(store.clone()),
         vault: vault.clone(),
-        clock: rt.clock.clone(),
+        clock: clock.clone(),
         limits: HttpLimits {
             body_limit_bytes: config.server.body_limit_bytes,
             request_timeout: Duration::from_secs(config.server.request_timeout_secs),
@@ -460,7 +480,12 @@ pub async fn start(config: &Config, rt: Runtime) -> Result<Running> {
         notifier: Arc::new(SmsCodes(institutions.clone())),
         bank_callback_key,
         roster: institutions.roster.clone(),
-        agreement_validity: jiff::SignedDuration::from_hours(24 * 365),
+        documents: Arc::new(idlink_core::agreements::AgreementDocuments::new(
+            &institutions.roster,
+            &config.agreements()?,
+            AGREEMENT_VALIDITY,
+        )),
+        agreement_validity: AGREEMENT_VALIDITY,
         change_policy: config.identity.policy(),
         risk_policy: idlink_domain::risk::RiskPolicy {
             step_up_at: config.risk.step_up_at,
@@ -501,16 +526,17 @@ pub async fn start(config: &Config, rt: Runtime) -> Result<Running> {
     let every = Duration::from_secs((config.server.idempotency_ttl_secs / 2).clamp(1, 600));
     tasks.push(tokio::spawn(purge_idempotency_records(store.clone(), rt.clock.clone(), every, stop_rx.clone())));
     let every = Duration::from_secs(config.review.sla_check_secs);
-    tasks.push(tokio::spawn(review_sla_metrics(store.clone(), rt.clock.clone(), every, stop_rx.clone())));
+    tasks.push(tokio::spawn(review_sla_metrics(store.clone(), clock.clone(), every, stop_rx.clone())));
     tasks.push(tokio::spawn(checkpoints(
         store.clone(),
         vault.clone(),
-        rt.clock.clone(),
+        clock.clone(),
         Duration::from_secs(config.audit.checkpoint_interval_secs),
         stop_rx,
     )));
 
     Ok(Running {
+        clock,
         api_addr,
         sandbox_addr: addrs.map(|a| a.http),
         sandbox_direct_addr: addrs.map(|a| a.direct),

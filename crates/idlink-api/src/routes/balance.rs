@@ -11,7 +11,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
-use idlink_core::balance::BalanceError;
+use idlink_core::balance::{AgreementStatus, BalanceError};
 use idlink_domain::RequestId;
 use idlink_domain::disclosure::Disclosed;
 use serde::Serialize;
@@ -22,6 +22,15 @@ fn balance_problem(e: BalanceError) -> Problem {
         BalanceError::NotBound => Problem::new("card_binding_not_found"),
         BalanceError::FeatureOff => Problem::new("balance_query_disabled"),
         BalanceError::AgreementRequired => Problem::new("agreement_required"),
+        BalanceError::NoAgreementForBank { bank } => crate::routes::banks::not_required(&bank),
+        BalanceError::AgreementVersionNotCurrent { bank, current } => Problem::new("agreement_version_not_current").detail(format!(
+            "The version signed is not bank {bank}'s current agreement, which is {current}. Fetch GET {}, show it to the user, and sign its `version` and `sha256`.",
+            crate::routes::banks::agreement_url(&bank)
+        )),
+        BalanceError::AgreementHashMismatch { bank } => Problem::new("agreement_hash_mismatch").detail(format!(
+            "`document_hash` is not the SHA-256 of bank {bank}'s current agreement: the text shown is not the one published. Show the `text` of GET {} unchanged and sign its `sha256`.",
+            crate::routes::banks::agreement_url(&bank)
+        )),
         BalanceError::StepUpRequired(why) => crate::routes::security::step_up_problem(why),
         BalanceError::Closed => Problem::new("balance_not_disclosed"),
         BalanceError::Suspended => Problem::new("balance_query_suspended"),
@@ -68,23 +77,41 @@ pub async fn set_switch(
 pub struct AgreementView {
     pub id: String,
     pub document_version: String,
+    /// SHA-256 of the document signed.
+    pub document_hash: String,
+    pub signed_at: String,
     pub valid_until: String,
     /// The agreement this one renewed (signing while one is in force renews it).
     pub renews: Option<String>,
+}
+
+impl From<idlink_core::balance::Agreement> for AgreementView {
+    fn from(a: idlink_core::balance::Agreement) -> Self {
+        Self {
+            id: a.id,
+            document_version: a.document_version,
+            document_hash: a.document_hash,
+            signed_at: a.signed_at.to_string(),
+            valid_until: a.valid_until.to_string(),
+            renews: a.renews,
+        }
+    }
 }
 
 /// Body of `POST /v1/me/cards/{binding_id}/agreements`.
 #[derive(Debug, ToSchema)]
 #[allow(dead_code)]
 pub struct SignAgreement {
-    /// The version of the agreement and risk notice the user read.
+    /// The `version` of the bank's current agreement (GET /v1/banks/{code}/agreement) the user read.
     document_version: String,
-    /// SHA-256 (hex) of the document shown.
+    /// Its `sha256`: the SHA-256 (hex) of the text shown.
     document_hash: String,
 }
 
 /// Signs the bank's electronic agreement with risk notice for a card (authorisation tier 4).
-/// Signing while an agreement is in force renews it: a new validity period, the old one replaced.
+/// The version and hash must be those of the bank's current document, served by
+/// GET /v1/banks/{code}/agreement. Signing while an agreement is in force (of this or an
+/// older version) renews it: a new validity period, the old one replaced.
 #[utoipa::path(post, path = "/v1/me/cards/{binding_id}/agreements", tag = "cards",
     request_body = SignAgreement,
     params(("binding_id" = String, Path, description = "The bound card."), ("Idlink-Session" = String, Header, description = "The user's session token.")),
@@ -106,11 +133,7 @@ pub async fn sign_agreement(
     f.finish()?;
     let (Some(version), Some(hash)) = (version, hash) else { return Err(Problem::new("internal_error")) };
     let a = state.balances().sign_agreement(&session.0, request_id.as_deref(), &id, version, hash).await.map_err(balance_problem)?;
-    Ok((
-        StatusCode::CREATED,
-        Json(AgreementView { id: a.id, document_version: a.document_version, valid_until: a.valid_until.to_string(), renews: a.renews }),
-    )
-        .into_response())
+    Ok((StatusCode::CREATED, Json(AgreementView::from(a))).into_response())
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -224,17 +247,38 @@ pub async fn history(State(state): State<AppState>, session: UserSession) -> Res
     }))
 }
 
+/// The document a card's agreement is signed for.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AgreementDocumentRef {
+    pub version: String,
+    pub sha256: String,
+    /// Where its text is served.
+    pub url: String,
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Tiers {
+    /// The card's bank (roster code).
+    pub bank: String,
+    /// How the bank discloses balances; when `closed`, no query can succeed whatever the tiers.
+    pub policy: crate::routes::banks::DisclosurePolicy,
     /// Tier 1: the binding (revoke: DELETE /v1/me/cards/{id}).
     pub binding: String,
     /// Tier 2: the user's switch (revoke: PUT /v1/me/features/balance-query false).
     pub balance_query_enabled: bool,
     /// Tier 3: a step-up token per query.
     pub step_up_per_query: bool,
-    /// Tier 4: whether the bank requires an agreement, and the one in force (revoke: DELETE …/agreements).
+    /// Tier 4: whether the bank requires an agreement, and the one in force for the
+    /// bank's current document (revoke: DELETE …/agreements).
     pub agreement_required: bool,
+    /// `not_required`, `in_force`, `not_signed`, or `outdated`: the agreement in force was
+    /// signed for an older version of the document and no longer counts; sign the current one.
+    pub agreement_status: String,
     pub agreement: Option<AgreementView>,
+    /// With `outdated`: the agreement signed for the older version.
+    pub outdated_agreement: Option<AgreementView>,
+    /// The bank's current document, to show and sign (when an agreement is required).
+    pub agreement_document: Option<AgreementDocumentRef>,
     /// `password_locked` while the bank suspends queries on the card (lifted when the bank reports a reset).
     pub suspended_reason: Option<String>,
     /// The card's low-balance alert threshold, in fen.
@@ -248,17 +292,27 @@ pub struct Tiers {
     security(("api_key" = [])))]
 pub async fn tiers(State(state): State<AppState>, session: UserSession, Path(id): Path<String>) -> Result<Json<Tiers>, Problem> {
     let t = state.balances().tiers(&session.0, &id).await.map_err(balance_problem)?;
+    let status = match t.agreement_status {
+        AgreementStatus::NotRequired => "not_required",
+        AgreementStatus::InForce => "in_force",
+        AgreementStatus::NotSigned => "not_signed",
+        AgreementStatus::Outdated => "outdated",
+    };
     Ok(Json(Tiers {
+        policy: crate::routes::banks::DisclosurePolicy::of(&t.bank, state.roster.bank(&t.bank)),
+        agreement_document: t.document.map(|d| AgreementDocumentRef {
+            version: d.version.clone(),
+            sha256: d.sha256.clone(),
+            url: crate::routes::banks::agreement_url(&d.bank),
+        }),
+        bank: t.bank,
         binding: t.binding,
         balance_query_enabled: t.balance_query_enabled,
         step_up_per_query: t.step_up_per_query,
         agreement_required: t.agreement_required,
-        agreement: t.agreement.map(|a| AgreementView {
-            id: a.id,
-            document_version: a.document_version,
-            valid_until: a.valid_until.to_string(),
-            renews: a.renews,
-        }),
+        agreement_status: status.to_owned(),
+        agreement: t.agreement.map(AgreementView::from),
+        outdated_agreement: t.outdated_agreement.map(AgreementView::from),
         suspended_reason: t.suspended_reason,
         low_balance_alert_fen: t.low_balance_alert.map(|f| f.0),
     }))

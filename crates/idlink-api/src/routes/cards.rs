@@ -3,6 +3,7 @@
 use crate::extract::{Fields, JsonObject};
 use crate::middleware::UserSession;
 use crate::problem::Problem;
+use crate::routes::banks::DisclosurePolicy;
 use crate::routes::identity::identity_problem;
 use crate::state::AppState;
 use axum::extract::{Path, State};
@@ -12,6 +13,7 @@ use axum::{Extension, Json};
 use idlink_core::bindings::{BindingError, BindingRow};
 use idlink_core::identity::IdentityError;
 use idlink_domain::card::{BinTable, CardNumber};
+use idlink_domain::roster::Roster;
 use idlink_domain::verification::VerificationReason;
 use idlink_domain::{PhoneNumber, RequestId};
 use serde::Serialize;
@@ -55,10 +57,14 @@ pub struct Card {
     pub luhn_warning: bool,
     /// The risk rules' decision when the binding became active: `allow`, `step_up` or `freeze`.
     pub risk: Option<String>,
+    /// How the bank discloses balances and whether it needs an agreement; when
+    /// `closed`, balance queries are refused: do not offer them (nor a step-up for them).
+    pub policy: DisclosurePolicy,
 }
 
-fn view(b: BindingRow, risk: Option<String>) -> Card {
+fn view(b: BindingRow, risk: Option<String>, roster: &Roster) -> Card {
     Card {
+        policy: DisclosurePolicy::of(&b.bank, roster.bank(&b.bank)),
         bank_name: BinTable::bundled().bank_name(&b.bank).unwrap_or(&b.bank).to_owned(),
         id: b.id,
         bank: b.bank,
@@ -98,7 +104,7 @@ pub async fn bind(
     f.finish()?;
     let (Some(card), Some(phone)) = (card, phone) else { return Err(Problem::new("internal_error")) };
     let b = state.bindings().start(&session.0, request_id.as_deref(), &card, &phone).await.map_err(binding_problem)?;
-    Ok((StatusCode::CREATED, Json(view(b, None))).into_response())
+    Ok((StatusCode::CREATED, Json(view(b, None, &state.roster))).into_response())
 }
 
 /// Body of `POST /v1/me/cards/{binding_id}/confirm`.
@@ -132,7 +138,7 @@ pub async fn confirm(
         idlink_domain::risk::RiskDecision::StepUp => "step_up",
         idlink_domain::risk::RiskDecision::Freeze => "freeze",
     };
-    Ok(Json(view(bound.binding, Some(risk.to_owned()))))
+    Ok(Json(view(bound.binding, Some(risk.to_owned()), &state.roster)))
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -140,14 +146,14 @@ pub struct Cards {
     pub cards: Vec<Card>,
 }
 
-/// The user's bound and pending cards, masked.
+/// The user's bound and pending cards, masked, each with its bank's disclosure policy.
 #[utoipa::path(get, path = "/v1/me/cards", tag = "cards",
     params(("Idlink-Session" = String, Header, description = "The user's session token.")),
     responses((status = 200, body = Cards), (status = "4XX", body = Problem, content_type = "application/problem+json")),
     security(("api_key" = [])))]
 pub async fn list(State(state): State<AppState>, session: UserSession) -> Result<Json<Cards>, Problem> {
     let all = state.bindings().list(&session.0.user_id).await.map_err(binding_problem)?;
-    Ok(Json(Cards { cards: all.into_iter().map(|b| view(b, None)).collect() }))
+    Ok(Json(Cards { cards: all.into_iter().map(|b| view(b, None, &state.roster)).collect() }))
 }
 
 /// Ends a binding.

@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod auth;
 pub mod balance;
+pub mod banks;
 pub mod callbacks;
 pub mod cards;
 pub mod guardians;

@@ -62,7 +62,7 @@ async fn every_kind_of_bank_answers_through_its_channel_and_fails_over_to_the_ot
         // Joint-stock, direct, to the jiao with an agreement: binding and queries go through the switch too.
         let (t_cmb, cmb, fen) = bound_card(&s, "CMB").await;
         switch(&s, &t_cmb, true).await;
-        assert_eq!(sign_agreement(&s, &t_cmb, &cmb, "cmb-2026-01").await.status().as_u16(), 201);
+        assert_eq!(sign_agreement(&s, &t_cmb, &cmb, "CMB").await.status().as_u16(), 201);
         let (b, via) = query(&s, &t_cmb, &cmb).await;
         assert_eq!((b["precision"].as_str(), b["amount_fen"].as_i64(), via.as_str()), (Some("jiao"), Some(fen / 10 * 10), "card_switch"));
         sandbox(&s, Method::DELETE, "/sandbox/v1/maintenance/direct", None).await;
@@ -247,9 +247,9 @@ async fn a_low_balance_alert_fires_on_the_disclosed_figure_and_agreements_renew(
     for s in servers().await {
         let (token, cmb, fen) = bound_card(&s, "CMB").await;
         switch(&s, &token, true).await;
-        let sign = async |version: &str| -> Value { sign_agreement(&s, &token, &cmb, version).await.json().await.unwrap_or_default() };
-        let first = sign("cmb-2026-01").await;
-        let renewed = sign("cmb-2026-02").await;
+        let sign = async || -> Value { sign_agreement(&s, &token, &cmb, "CMB").await.json().await.unwrap_or_default() };
+        let first = sign().await;
+        let renewed = sign().await;
         assert_eq!(renewed["renews"], first["id"], "{renewed}");
 
         let alert = async |threshold: Value| {

@@ -158,13 +158,26 @@ pub(crate) async fn get_json(s: &Server, path: &str, token: &str) -> Value {
     call(s, Method::GET, path, token).send().await.unwrap_or_else(|e| panic!("{e}")).json().await.unwrap_or_default()
 }
 
-/// Signs the bank's agreement for a binding (version as given, a fixed document hash).
-pub(crate) async fn sign_agreement(s: &Server, token: &str, binding: &str, version: &str) -> reqwest::Response {
+/// The bank's current agreement, as a host app fetches it to show the user.
+pub(crate) async fn agreement_document(s: &Server, bank: &str) -> Value {
+    let res = s.authed(Method::GET, &format!("/v1/banks/{bank}/agreement")).send().await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(res.status().as_u16(), 200, "agreement of {bank}");
+    res.json().await.unwrap_or_default()
+}
+
+/// Signs `version` with `hash` for a binding.
+pub(crate) async fn sign(s: &Server, token: &str, binding: &str, version: &str, hash: &str) -> reqwest::Response {
     call(s, Method::POST, &format!("/v1/me/cards/{binding}/agreements"), token)
-        .json(&json!({"document_version": version, "document_hash": "ab".repeat(32)}))
+        .json(&json!({"document_version": version, "document_hash": hash}))
         .send()
         .await
         .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Signs the bank's current agreement for a binding, as a host app does: fetch it, show it, sign its version and hash.
+pub(crate) async fn sign_agreement(s: &Server, token: &str, binding: &str, bank: &str) -> reqwest::Response {
+    let doc = agreement_document(s, bank).await;
+    sign(s, token, binding, doc["version"].as_str().unwrap_or(""), doc["sha256"].as_str().unwrap_or("")).await
 }
 
 pub(crate) async fn step_up(s: &Server, token: &str, binding: &str) -> String {
@@ -217,7 +230,7 @@ async fn a_balance_query_passes_four_tiers_and_shows_what_the_bank_allows() {
         switch(&s, &token2, true).await;
         let t = step_up(&s, &token2, &cmb).await;
         expect_problem(balance(&s, &token2, &cmb, Some(&t)).await, 403, "agreement_required").await;
-        assert_eq!(sign_agreement(&s, &token2, &cmb, "cmb-2026-01").await.status().as_u16(), 201);
+        assert_eq!(sign_agreement(&s, &token2, &cmb, "CMB").await.status().as_u16(), 201);
         let b: Value = balance(&s, &token2, &cmb, Some(&t)).await.json().await.unwrap_or_default();
         assert_eq!((b["precision"].as_str(), b["amount_fen"].as_i64()), (Some("jiao"), Some(fen2.div_euclid(10) * 10)), "{b}");
         assert!(b["as_of"].as_str().unwrap_or("") < b["next_refresh_at"].as_str().unwrap_or(""), "a daily snapshot: {b}");
@@ -244,8 +257,8 @@ async fn tiers_are_listed_and_revoked_and_closed_banks_refuse() {
             "{t}"
         );
         assert!(t["agreement"].is_null());
-        assert_eq!(sign_agreement(&s, &token, &cmb, "cmb-2026-01").await.status().as_u16(), 201);
-        assert_eq!(tiers(&token, &cmb).await["agreement"]["document_version"], "cmb-2026-01");
+        assert_eq!(sign_agreement(&s, &token, &cmb, "CMB").await.status().as_u16(), 201);
+        assert_eq!(tiers(&token, &cmb).await["agreement"]["document_version"], "CMB-2026-01");
         let step = step_up(&s, &token, &cmb).await;
         assert_eq!(balance(&s, &token, &cmb, Some(&step)).await.status().as_u16(), 200);
 
@@ -262,5 +275,56 @@ async fn tiers_are_listed_and_revoked_and_closed_banks_refuse() {
         switch(&s, &token2, true).await;
         let step = step_up(&s, &token2, &closed).await;
         expect_problem(balance(&s, &token2, &closed, Some(&step)).await, 403, "balance_not_disclosed").await;
+    }
+}
+
+/// Each card shows its bank's disclosure policy in the list and in its
+/// authorisations, so a host app never asks for a step-up at a closed bank.
+#[tokio::test]
+async fn a_card_shows_its_banks_disclosure_policy() {
+    let roster = idlink_domain::roster::Roster::bundled().unwrap_or_else(|e| panic!("{e}"));
+    for s in servers().await {
+        let policy_of = async |token: &str, id: &str| -> (Value, Value) {
+            let list = get_json(&s, "/v1/me/cards", token).await;
+            let card = list["cards"].as_array().and_then(|c| c.iter().find(|c| c["id"] == id)).cloned().unwrap_or_default();
+            let tiers = get_json(&s, &format!("/v1/me/cards/{id}/authorisations"), token).await;
+            assert_eq!(card["policy"], tiers["policy"], "the list and the authorisations agree");
+            (card["policy"].clone(), tiers)
+        };
+        let (t, icbc, _) = bound_card(&s, "ICBC").await;
+        let (p, _) = policy_of(&t, &icbc).await;
+        assert_eq!(
+            p,
+            json!({"precision": "yuan", "range_width_fen": null, "freshness": "real_time", "snapshot_time": null,
+                   "snapshot_weekday": null, "closed": false, "agreement_required": false, "agreement_url": null})
+        );
+        let (t, cmb, _) = bound_card(&s, "CMB").await;
+        let (p, _) = policy_of(&t, &cmb).await;
+        assert_eq!(
+            (p["precision"].as_str(), p["freshness"].as_str(), p["snapshot_time"].as_str(), p["agreement_required"].as_bool()),
+            (Some("jiao"), Some("daily"), Some("18:00"), Some(true)),
+            "{p}"
+        );
+        assert_eq!(p["agreement_url"], "/v1/banks/CMB/agreement");
+        let (t, city, _) = bound_card(&s, "BJBANK").await;
+        let (p, _) = policy_of(&t, &city).await;
+        let width = match roster.bank("BJBANK").map(|b| b.precision) {
+            Some(idlink_domain::disclosure::Precision::Range { width }) => width,
+            other => panic!("BJBANK is a range bank: {other:?}"),
+        };
+        assert_eq!(
+            (p["precision"].as_str(), p["range_width_fen"].as_i64(), p["freshness"].as_str(), p["snapshot_weekday"].as_i64()),
+            (Some("range"), Some(width), Some("weekly"), Some(3)),
+            "{p}"
+        );
+
+        // A closed bank says so on the card before any step-up is spent, and refuses before asking for one.
+        assert_eq!(roster.bank("BJRCB").map(|b| b.precision), Some(idlink_domain::disclosure::Precision::Closed));
+        let (t, closed, _) = bound_card(&s, "BJRCB").await;
+        let (p, tiers) = policy_of(&t, &closed).await;
+        assert_eq!((p["closed"].as_bool(), p["precision"].as_str()), (Some(true), Some("closed")), "{p}");
+        assert_eq!(tiers["bank"], "BJRCB", "{tiers}");
+        switch(&s, &t, true).await;
+        expect_problem(balance(&s, &t, &closed, None).await, 403, "balance_not_disclosed").await;
     }
 }

@@ -142,3 +142,142 @@ async fn the_sandbox_runs_alone() {
     let _ = child.kill().await;
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Runs `idlink` in `cwd` with exactly the given `IDLINK__…` environment (none inherited).
+fn idlink_in(cwd: &std::path::Path, env: &[(String, String)], args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_idlink"))
+        .args(args)
+        .current_dir(cwd)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .envs(env.iter().cloned())
+        .output()
+        .unwrap_or_else(|e| panic!("run idlink: {e}"));
+    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+fn scratch_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("idlink-{name}-{}-{}", std::process::id(), rand_suffix()));
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+    dir
+}
+
+fn rand_suffix() -> String {
+    idlink_crypto::Random::bytes16(&idlink_crypto::OsRandom)[..6].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Every command takes `--data-dir` (before or after the subcommand), like
+/// `serve`: run from a directory where `./var` does not exist, the commands
+/// that need the master keyring find it only through the flag.
+#[tokio::test]
+async fn every_command_takes_the_data_dir_flag() {
+    for db in crate::databases().await {
+        let s = crate::start_on_db(db).await;
+        let data_dir = s.config.server.data_dir.display().to_string();
+        let elsewhere = scratch_dir("cwd");
+        let env = vec![
+            ("IDLINK__DATABASE__URL".to_owned(), s.db.url.clone()),
+            ("IDLINK__CRYPTO__GENERATE_DEV_KEY".to_owned(), "false".to_owned()),
+        ];
+        let run = |args: &[&str]| idlink_in(&elsewhere, &env, args);
+
+        for args in [
+            vec!["audit", "verify", "--data-dir", &data_dir],
+            vec!["--data-dir", &data_dir, "audit", "checkpoint"],
+            vec!["keys", "status", "--data-dir", &data_dir],
+            vec!["migrate", "--data-dir", &data_dir],
+            vec!["apikey", "list", "--data-dir", &data_dir],
+            vec!["operator", "create", "--username", "ops", "--roles", "auditor", "--data-dir", &data_dir],
+        ] {
+            let (code, out, err) = run(&args);
+            assert_eq!(code, 0, "{} {args:?}: {out}{err}", s.kind);
+        }
+        let (code, token, err) = run(&["apikey", "create", "--name", "flag", "--scopes", "audit:read", "--data-dir", &data_dir]);
+        assert_eq!(code, 0, "{}: {err}", s.kind);
+        let res = s.client().get(s.url("/v1/audit/verify")).bearer_auth(token.trim()).send().await.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(res.status().as_u16(), 200, "the key made with --data-dir works on the server");
+        assert!(!elsewhere.join("var").exists(), "nothing was written to ./var");
+
+        // Without the flag the keyring is looked for in ./var, which is not here.
+        let (code, out, err) = run(&["audit", "verify"]);
+        assert_eq!(code, 2, "{}: {out}{err}", s.kind);
+        assert!(err.contains("master-keys.toml"), "{err}");
+        let _ = std::fs::remove_dir_all(&elsewhere);
+    }
+}
+
+/// `idlink serve` started with a relative data directory prints an API-key
+/// command that works when pasted in another directory.
+#[tokio::test]
+async fn the_start_banner_hint_works_from_another_directory() {
+    use tokio::io::AsyncBufReadExt;
+    for db in crate::databases().await {
+        let here = scratch_dir("serve");
+        let mut env = vec![
+            ("IDLINK__SERVER__LISTEN".to_owned(), "127.0.0.1:0".to_owned()),
+            ("IDLINK__SANDBOX__LISTEN".to_owned(), "127.0.0.1:0".to_owned()),
+            ("IDLINK__SANDBOX__DIRECT_LISTEN".to_owned(), "127.0.0.1:0".to_owned()),
+            ("IDLINK__LOG__LEVEL".to_owned(), "warn".to_owned()),
+        ];
+        // SQLite: the default database inside the data directory; PostgreSQL: its URL from the environment.
+        if db.kind == "postgres" {
+            env.push(("IDLINK__DATABASE__URL".to_owned(), db.url.clone()));
+        }
+        let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_idlink"))
+            .args(["serve", "--data-dir", "relative-var"])
+            .current_dir(&here)
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .envs(env.iter().cloned())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap_or_else(|e| panic!("{e}"));
+        let stdout = child.stdout.take().unwrap_or_else(|| panic!("stdout"));
+        let mut lines = tokio::io::BufReader::new(stdout).lines();
+        let (mut hint, mut env_note, mut base) = (None, None, None);
+        while let Ok(Some(line)) = lines.next_line().await {
+            if let Some(h) = line.trim().strip_prefix("API key:") {
+                hint = Some(h.trim().to_owned());
+            } else if let Some(n) = line.trim().strip_prefix("(with the same environment variables:") {
+                env_note = Some(n.to_owned());
+            } else if let Some(url) = line.strip_prefix("listening on ") {
+                base = Some(url.to_owned());
+                break;
+            }
+        }
+        let (hint, base) = (hint.unwrap_or_else(|| panic!("no API key hint")), base.unwrap_or_else(|| panic!("no listening line")));
+        assert!(hint.contains(&format!("--data-dir {}", here.join("relative-var").display())), "absolute data directory: {hint}");
+        if db.kind == "postgres" {
+            assert!(env_note.as_deref().is_some_and(|n| n.contains("IDLINK__DATABASE__URL")), "the URL's variable is named: {env_note:?}");
+        }
+
+        // Paste it somewhere else (with the environment the banner names).
+        let elsewhere = scratch_dir("paste");
+        let words: Vec<&str> = hint.split_whitespace().collect();
+        let db_env: Vec<(String, String)> = env.iter().filter(|(k, _)| k == "IDLINK__DATABASE__URL").cloned().collect();
+        let out = Command::new(words[0])
+            .args(&words[1..])
+            .current_dir(&elsewhere)
+            .env_clear()
+            .envs(db_env)
+            .output()
+            .unwrap_or_else(|e| panic!("run {hint}: {e}"));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{}: {hint}: {stderr}", db.kind);
+        let token = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+        let res = reqwest::Client::new()
+            .post(format!("{base}/v1/users"))
+            .bearer_auth(&token)
+            .json(&serde_json::json!({"phone": "13855550001"}))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(res.status().as_u16(), 201, "{}: the pasted command made a key for the running server", db.kind);
+        assert!(!elsewhere.join("relative-var").exists() && !elsewhere.join("var").exists(), "no second data directory");
+        let _ = child.kill().await;
+        let _ = std::fs::remove_dir_all(&here);
+        let _ = std::fs::remove_dir_all(&elsewhere);
+    }
+}

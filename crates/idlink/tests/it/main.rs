@@ -4,6 +4,7 @@
 
 #![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
 
+mod agreements;
 mod banks;
 mod cards;
 mod cli;
@@ -17,6 +18,7 @@ mod operations;
 mod refusals;
 mod replays;
 mod reviews;
+mod sandbox;
 mod security;
 mod users;
 
@@ -68,6 +70,18 @@ impl Server {
         if let Some(r) = self.running.take() {
             r.shutdown().await;
         }
+    }
+
+    /// Stops the server and starts it again on the same database and data
+    /// directory with a changed configuration, as an operator deploys one
+    /// (new listening ports, a fresh in-process sandbox).
+    pub async fn restart(&mut self, change: impl FnOnce(&mut Config)) {
+        self.stop().await;
+        change(&mut self.config);
+        let running = serve::start(&self.config, Runtime::default()).await.unwrap_or_else(|e| panic!("restart: {e:#}"));
+        self.base = format!("http://{}", running.api_addr);
+        self.sandbox = running.sandbox_addr.map(|a| format!("http://{a}")).unwrap_or_default();
+        self.running = Some(running);
     }
 }
 
