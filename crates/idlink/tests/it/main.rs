@@ -183,6 +183,19 @@ pub async fn expect_problem(res: reqwest::Response, status: u16, code: &str) -> 
 }
 
 impl Server {
+    /// The user's access log (`GET /v1/users/{id}/access-log`), newest first.
+    pub async fn access_log(&self, user_id: &str) -> Vec<serde_json::Value> {
+        let log: serde_json::Value = self
+            .authed(reqwest::Method::GET, &format!("/v1/users/{user_id}/access-log"))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+            .json()
+            .await
+            .unwrap_or_default();
+        log["records"].as_array().cloned().unwrap_or_default()
+    }
+
     /// The newest code the sandbox SMS gateway delivered to `phone`.
     pub async fn last_code(&self, phone: &str) -> String {
         let inbox: serde_json::Value = reqwest::get(format!("{}/sandbox/v1/sms/inbox?phone={phone}", self.sandbox))

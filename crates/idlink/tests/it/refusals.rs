@@ -14,18 +14,10 @@ fn reason(p: &Value) -> &str {
     p["errors"][0]["code"].as_str().unwrap_or("")
 }
 
+/// The access log of the session's user.
 async fn access_log(s: &Server, token: &str) -> Vec<Value> {
     let me = get_json(s, "/v1/me", token).await;
-    let user = me["user_id"].as_str().unwrap_or("");
-    let log: Value = s
-        .authed(Method::GET, &format!("/v1/users/{user}/access-log"))
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"))
-        .json()
-        .await
-        .unwrap_or_default();
-    log["records"].as_array().cloned().unwrap_or_default()
+    s.access_log(me["user_id"].as_str().unwrap_or("")).await
 }
 
 #[tokio::test]

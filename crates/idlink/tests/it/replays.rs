@@ -146,10 +146,8 @@ async fn a_balance_replay_needs_every_tier_still_in_force_and_is_audited() {
         assert_eq!(outcomes, ["replayed", "disclosed"], "{}: {history}", s.kind);
         let me = get_json(&s, "/v1/me", &token).await;
         let user = me["user_id"].as_str().unwrap_or("").to_owned();
-        let log =
-            json_of(s.authed(Method::GET, &format!("/v1/users/{user}/access-log")).send().await.unwrap_or_else(|e| panic!("{e}"))).await;
-        let replays = log["records"].as_array().map(|r| r.iter().filter(|r| r["action"] == "balance.query.replay").count()).unwrap_or(0);
-        assert_eq!(replays, 1, "{}: {log}", s.kind);
+        let replays = s.access_log(&user).await.iter().filter(|r| r["action"] == "balance.query.replay").count();
+        assert_eq!(replays, 1, "{}", s.kind);
 
         // No session: not a replay (the key belongs to the user); refused like any request.
         let res = balance_with_key(&s, None, &card, Some(&step), "k-bal").await;
@@ -278,9 +276,7 @@ async fn a_retry_after_a_crash_between_effect_and_answer_does_not_run_twice() {
         let retry = post(&s, "/v1/users", None, "k-crash", &body).await;
         let p = expect_problem(retry, 409, "idempotency_answer_lost").await;
         assert!(p["detail"].as_str().unwrap_or("").contains("will not run again"), "{p}");
-        let log =
-            json_of(s.authed(Method::GET, &format!("/v1/users/{user}/access-log")).send().await.unwrap_or_else(|e| panic!("{e}"))).await;
-        let creates = log["records"].as_array().map(|r| r.iter().filter(|r| r["action"] == "user.create").count()).unwrap_or(0);
+        let creates = s.access_log(&user).await.iter().filter(|r| r["action"] == "user.create").count();
         assert_eq!(creates, 1, "{}: created once", s.kind);
     }
 }
