@@ -13,15 +13,15 @@
 //! its start and shutdown, and `idlink audit checkpoint`. What each check
 //! catches, and what it cannot, is in `docs/audit.md`.
 
-use idlink_domain::{RequestId, UserId};
-use jiff::Timestamp;
 use crate::ports::{AuditStore, StoreError};
 use crate::witness::{AuditWitness, WitnessError};
 use idlink_crypto::signing::Ed25519Signer;
+use idlink_domain::{RequestId, UserId};
 use jiff::SignedDuration;
+use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
 use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
 
 pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
@@ -164,7 +164,6 @@ pub fn record_hash(seq: i64, prev_hash: &str, e: &AuditEntry) -> String {
     hex::encode(h.finalize())
 }
 
-
 /// The action of the record a signer appends before signing records that
 /// waited longer than the allowance: the late signing and its reason become
 /// part of the signed chain, and [`verify_store`] reports them.
@@ -264,14 +263,12 @@ impl std::fmt::Display for ChainBreak {
             ChainBreak::AlteredRecord { seq } => write!(f, "record {seq}: content does not match its hash (altered)"),
             ChainBreak::BadCheckpointSignature { seq } => write!(f, "checkpoint at record {seq}: signature invalid or key unknown"),
             ChainBreak::CheckpointMismatch { seq } => write!(f, "checkpoint at record {seq}: chain hash differs from the signed one"),
-            ChainBreak::CheckpointBeyondChain { seq, checkpoint } => write!(
-                f,
-                "checkpoint at record {checkpoint}: the chain ends before record {seq}, so records it signed were removed"
-            ),
-            ChainBreak::HeadBeyondChain { seq, head } => write!(
-                f,
-                "the chain head (audit_head) is at record {head} but the chain ends before record {seq}: records were removed"
-            ),
+            ChainBreak::CheckpointBeyondChain { seq, checkpoint } => {
+                write!(f, "checkpoint at record {checkpoint}: the chain ends before record {seq}, so records it signed were removed")
+            }
+            ChainBreak::HeadBeyondChain { seq, head } => {
+                write!(f, "the chain head (audit_head) is at record {head} but the chain ends before record {seq}: records were removed")
+            }
             ChainBreak::HeadMismatch { seq } => {
                 write!(f, "the chain head (audit_head) names record {seq} with a hash the record does not have")
             }
@@ -529,7 +526,12 @@ fn check_witness(v: &ChainVerifier, checkpoints: &[Checkpoint], witnessed: &[Che
 
 /// Checkpoints above the newest witnessed one must be recent: each is
 /// witnessed right after it commits (or at the next tick, after a crash).
-fn check_unwitnessed(checkpoints: &[Checkpoint], newest_witnessed: i64, policy: &CheckpointPolicy, now: Timestamp) -> Result<(), ChainBreak> {
+fn check_unwitnessed(
+    checkpoints: &[Checkpoint],
+    newest_witnessed: i64,
+    policy: &CheckpointPolicy,
+    now: Timestamp,
+) -> Result<(), ChainBreak> {
     let allowed = policy.allowance();
     match checkpoints.iter().find(|c| c.seq > newest_witnessed && now.duration_since(c.at) > allowed) {
         Some(c) => Err(ChainBreak::UnwitnessedCheckpoint {
@@ -578,7 +580,8 @@ fn check_continuity(
     }
     match spans.spans.last().copied().flatten() {
         Some(s) if now.duration_since(s.first_at) > allowed => {
-            let (seq, last, age_secs, allowed_secs) = (s.first_seq, s.last_seq, now.duration_since(s.first_at).as_secs(), allowed.as_secs());
+            let (seq, last, age_secs, allowed_secs) =
+                (s.first_seq, s.last_seq, now.duration_since(s.first_at).as_secs(), allowed.as_secs());
             Err(if checkpoints.is_empty() {
                 ChainBreak::NoCheckpoint { seq, last, age_secs, allowed_secs }
             } else {
@@ -841,4 +844,3 @@ mod tests {
         assert_eq!(v.finish(&[cp], &signer.public_hex()), Err(ChainBreak::CheckpointMismatch { seq: 4 }));
     }
 }
-

@@ -340,7 +340,8 @@ async fn audit(config: &Config, rt: &Runtime, cmd: AuditCommand) -> Result<ExitC
         AuditCommand::Checkpoint => {
             let witness = serve::open_witness(config, true)?;
             let signed =
-                idlink_core::audit::checkpoint(&store, witness.as_ref(), vault.signer(), &policy, rt.clock.now(), SigningReason::Manual).await;
+                idlink_core::audit::checkpoint(&store, witness.as_ref(), vault.signer(), &policy, rt.clock.now(), SigningReason::Manual)
+                    .await;
             match signed {
                 Ok(CheckpointOutcome::Signed { checkpoint: c, late_reason }) => {
                     println!("checkpoint signed at record {} ({}); witnessed in {}", c.seq, c.hash, witness.describe());

@@ -651,11 +651,22 @@ async fn checkpoints(
 
 /// One signing, logged: failures are retried at the next tick; a refusal
 /// (the chain does not extend the witnessed checkpoint) is an alarm.
-async fn sign(store: &SqlStore, witness: &dyn AuditWitness, vault: &Vault, policy: &CheckpointPolicy, clock: &dyn Clock, reason: SigningReason) {
+async fn sign(
+    store: &SqlStore,
+    witness: &dyn AuditWitness,
+    vault: &Vault,
+    policy: &CheckpointPolicy,
+    clock: &dyn Clock,
+    reason: SigningReason,
+) {
     match idlink_core::audit::checkpoint(store, witness, vault.signer(), policy, clock.now(), reason).await {
         Ok(CheckpointOutcome::Signed { checkpoint, late_reason: None }) => tracing::info!(seq = checkpoint.seq, "audit checkpoint signed"),
         Ok(CheckpointOutcome::Signed { checkpoint, late_reason: Some(r) }) => {
-            tracing::warn!(seq = checkpoint.seq, reason_record = r, "audit checkpoint signed late; the late signing is recorded in the chain")
+            tracing::warn!(
+                seq = checkpoint.seq,
+                reason_record = r,
+                "audit checkpoint signed late; the late signing is recorded in the chain"
+            )
         }
         Ok(CheckpointOutcome::Witnessed(c)) => tracing::info!(seq = c.seq, "audit checkpoint added to the witness"),
         Ok(CheckpointOutcome::NothingNew) => {}
