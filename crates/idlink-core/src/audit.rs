@@ -735,7 +735,9 @@ pub async fn checkpoint(
     if let Some(c) = last_db.as_ref().filter(|c| c.seq >= from_seq) {
         v.finish(std::slice::from_ref(c), &key).map_err(AuditError::Refused)?;
     }
-    let covered = last_db.as_ref().map_or(0, |c| c.seq);
+    // What a checkpoint already signs: the database's newest, or the witnessed
+    // one if checkpoint rows above it were removed (verification names that).
+    let covered = last_db.as_ref().map_or(0, |c| c.seq).max(from_seq);
     if v.last_seq() == 0 {
         return Ok(CheckpointOutcome::NothingNew);
     }
@@ -772,6 +774,7 @@ pub async fn checkpoint(
     witness.append(&c).await?;
     Ok(CheckpointOutcome::Signed { checkpoint: c, late_reason })
 }
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -443,3 +443,18 @@ async fn a_witness_entry_not_signed_by_the_key_or_not_a_checkpoint_is_named() {
         assert!(matches!(&b, Some(ChainBreak::WitnessCorrupt { entry: 2, .. })), "{}: {b:?}", c.db.kind);
     }
 }
+
+#[tokio::test]
+async fn checkpoint_rows_removed_below_the_witness_are_named_and_not_mistaken_for_late_records() {
+    for c in chains().await {
+        c.append_at([0, 1]).await;
+        c.sign(10).await;
+        c.drop_guards().await;
+        c.sql("DELETE FROM audit_checkpoints").await;
+        c.append_at([500]).await;
+        // The witnessed checkpoint still covers records 1 and 2: record 3 is on time.
+        let signed = c.sign(510).await;
+        assert!(matches!(&signed, CheckpointOutcome::Signed { checkpoint, late_reason: None } if checkpoint.seq == 3), "{signed:?}");
+        assert_eq!(c.broken_at(520).await, Some(ChainBreak::WitnessedCheckpointMissing { seq: 2 }), "{}", c.db.kind);
+    }
+}
