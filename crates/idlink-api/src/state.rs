@@ -40,6 +40,13 @@ impl Default for ReviewSettings {
 use std::sync::Arc;
 use std::time::Duration;
 
+/// The audit chain's witness and checkpoint timing, for `/v1/audit/verify`.
+#[derive(Clone)]
+pub struct AuditSettings {
+    pub witness: Arc<dyn idlink_core::witness::AuditWitness>,
+    pub policy: idlink_core::audit::CheckpointPolicy,
+}
+
 /// Limits and timeouts of the HTTP layer.
 #[derive(Debug, Clone)]
 pub struct HttpLimits {
@@ -108,6 +115,7 @@ pub struct AppParts {
     pub auth_policy: AuthPolicy,
     pub password_policy: PaymentPasswordPolicy,
     pub step_up_policy: StepUpPolicy,
+    pub audit: AuditSettings,
 }
 
 impl AppParts {

@@ -4,13 +4,24 @@
 //! the first record chains from [`GENESIS_HASH`]. Changing any stored byte of
 //! a record changes its hash, which breaks the link to the next record.
 //! Checkpoints sign `(seq, hash)` with Ed25519 so that rewriting the whole
-//! tail of the chain is detected too. [`verify_chain`] is the one verifier,
-//! used by `idlink audit verify` and the API.
+//! tail of the chain is detected too, and each is also written to a witness
+//! outside the database ([`crate::witness`]) so that cutting the chain and
+//! the checkpoints above the cut is detected as well.
+//!
+//! [`verify_store`] is the one verifier, used by `idlink audit verify` and the
+//! API; [`checkpoint`] is the one signer, used by the server's periodic task,
+//! its start and shutdown, and `idlink audit checkpoint`. What each check
+//! catches, and what it cannot, is in `docs/audit.md`.
 
+use crate::ports::{AuditStore, StoreError};
+use crate::witness::{AuditWitness, WitnessError};
+use idlink_crypto::signing::Ed25519Signer;
 use idlink_domain::{RequestId, UserId};
+use jiff::SignedDuration;
 use jiff::Timestamp;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
 
 pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
@@ -102,8 +113,9 @@ pub struct AuditRecord {
     pub hash: String,
 }
 
-/// A signed statement that the chain up to `seq` ended in `hash`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// A signed statement that the chain up to `seq` ended in `hash`. Its JSON
+/// form is one line of the file witness.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Checkpoint {
     pub seq: i64,
     pub hash: String,
@@ -115,6 +127,18 @@ pub struct Checkpoint {
 impl Checkpoint {
     pub fn message(seq: i64, hash: &str) -> Vec<u8> {
         format!("idlink-audit-checkpoint-v1:{seq}:{hash}").into_bytes()
+    }
+
+    /// Signed by `trusted_public_key`, over its own seq and hash.
+    pub fn signed_by(&self, trusted_public_key: &str) -> bool {
+        self.public_key == trusted_public_key
+            && idlink_crypto::signing::verify(&self.public_key, &Self::message(self.seq, &self.hash), &self.signature)
+    }
+
+    /// The same statement: seq, hash, key and signature (`at` may differ when two
+    /// signers raced to sign the same head).
+    pub fn same_as(&self, other: &Checkpoint) -> bool {
+        self.seq == other.seq && self.hash == other.hash && self.public_key == other.public_key && self.signature == other.signature
     }
 }
 
@@ -140,7 +164,29 @@ pub fn record_hash(seq: i64, prev_hash: &str, e: &AuditEntry) -> String {
     hex::encode(h.finalize())
 }
 
-/// Why verification stopped.
+/// The action of the record a signer appends before signing records that
+/// waited longer than the allowance: the late signing and its reason become
+/// part of the signed chain, and [`verify_store`] reports them.
+pub const LATE_SIGNING_ACTION: &str = "audit.late_signing";
+
+/// How often the chain is signed, and how late a signature may be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CheckpointPolicy {
+    /// `audit.checkpoint_interval_secs`.
+    pub interval: SignedDuration,
+    /// `audit.checkpoint_grace_secs`: a late tick, a record stamped at the start of
+    /// a slow request and committed at its end, clocks of several nodes.
+    pub grace: SignedDuration,
+}
+
+impl CheckpointPolicy {
+    /// The longest a record may wait for the checkpoint that covers it.
+    pub fn allowance(&self) -> SignedDuration {
+        self.interval.checked_add(self.grace).unwrap_or(SignedDuration::MAX)
+    }
+}
+
+/// Why verification failed: the first problem found.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "problem", rename_all = "snake_case")]
 pub enum ChainBreak {
@@ -154,16 +200,57 @@ pub enum ChainBreak {
     BadCheckpointSignature { seq: i64 },
     /// A checkpoint names a hash the chain does not have at that position.
     CheckpointMismatch { seq: i64 },
+    /// A checkpoint names a record past the chain's end (`seq` is the first missing record).
+    CheckpointBeyondChain { seq: i64, checkpoint: i64 },
+    /// `audit_head` names a record past the chain's end (`seq` is the first missing record).
+    HeadBeyondChain { seq: i64, head: i64 },
+    /// `audit_head`'s hash is not the hash of the record it names.
+    HeadMismatch { seq: i64 },
+    /// The witness holds a checkpoint past the chain's end (`seq` is the first missing record).
+    WitnessAhead { seq: i64, witnessed: i64 },
+    /// The chain's hash at a witnessed checkpoint is not the witnessed one.
+    WitnessChainMismatch { seq: i64 },
+    /// A witnessed checkpoint is not in the database.
+    WitnessedCheckpointMissing { seq: i64 },
+    /// The database's checkpoint differs from the witnessed one.
+    WitnessCheckpointMismatch { seq: i64 },
+    /// A witness entry is not signed by the trusted key.
+    BadWitnessSignature { seq: i64 },
+    /// A witness entry cannot be read as a checkpoint.
+    WitnessCorrupt { entry: u64, detail: String },
+    /// A checkpoint older than the allowance is not in the witness.
+    UnwitnessedCheckpoint { seq: i64, age_secs: i64, allowed_secs: i64 },
+    /// Records `seq..=checkpoint` waited longer than the allowance for their
+    /// checkpoint, with no late signing recorded: checkpoints between were removed.
+    LateCheckpoint { seq: i64, checkpoint: i64, waited_secs: i64, allowed_secs: i64 },
+    /// Records `seq..=last` after the last checkpoint are older than the allowance.
+    UnsignedTail { seq: i64, last: i64, age_secs: i64, allowed_secs: i64 },
+    /// The chain has records older than the allowance and no checkpoint at all.
+    NoCheckpoint { seq: i64, last: i64, age_secs: i64, allowed_secs: i64 },
 }
 
 impl ChainBreak {
-    pub fn seq(&self) -> i64 {
+    /// The first record the problem concerns, if it concerns one.
+    pub fn seq(&self) -> Option<i64> {
         match self {
             ChainBreak::Gap { seq, .. }
             | ChainBreak::BrokenLink { seq }
             | ChainBreak::AlteredRecord { seq }
             | ChainBreak::BadCheckpointSignature { seq }
-            | ChainBreak::CheckpointMismatch { seq } => *seq,
+            | ChainBreak::CheckpointMismatch { seq }
+            | ChainBreak::CheckpointBeyondChain { seq, .. }
+            | ChainBreak::HeadBeyondChain { seq, .. }
+            | ChainBreak::HeadMismatch { seq }
+            | ChainBreak::WitnessAhead { seq, .. }
+            | ChainBreak::WitnessChainMismatch { seq }
+            | ChainBreak::WitnessedCheckpointMissing { seq }
+            | ChainBreak::WitnessCheckpointMismatch { seq }
+            | ChainBreak::BadWitnessSignature { seq }
+            | ChainBreak::UnwitnessedCheckpoint { seq, .. }
+            | ChainBreak::LateCheckpoint { seq, .. }
+            | ChainBreak::UnsignedTail { seq, .. }
+            | ChainBreak::NoCheckpoint { seq, .. } => Some(*seq),
+            ChainBreak::WitnessCorrupt { .. } => None,
         }
     }
 }
@@ -176,6 +263,50 @@ impl std::fmt::Display for ChainBreak {
             ChainBreak::AlteredRecord { seq } => write!(f, "record {seq}: content does not match its hash (altered)"),
             ChainBreak::BadCheckpointSignature { seq } => write!(f, "checkpoint at record {seq}: signature invalid or key unknown"),
             ChainBreak::CheckpointMismatch { seq } => write!(f, "checkpoint at record {seq}: chain hash differs from the signed one"),
+            ChainBreak::CheckpointBeyondChain { seq, checkpoint } => {
+                write!(f, "checkpoint at record {checkpoint}: the chain ends before record {seq}, so records it signed were removed")
+            }
+            ChainBreak::HeadBeyondChain { seq, head } => {
+                write!(f, "the chain head (audit_head) is at record {head} but the chain ends before record {seq}: records were removed")
+            }
+            ChainBreak::HeadMismatch { seq } => {
+                write!(f, "the chain head (audit_head) names record {seq} with a hash the record does not have")
+            }
+            ChainBreak::WitnessAhead { seq, witnessed } => write!(
+                f,
+                "the witness holds a checkpoint at record {witnessed} but the chain ends before record {seq}: records and checkpoints were removed from the database"
+            ),
+            ChainBreak::WitnessChainMismatch { seq } => write!(
+                f,
+                "record {seq}: the chain's hash differs from the witnessed checkpoint at this record: records up to it were rewritten"
+            ),
+            ChainBreak::WitnessedCheckpointMissing { seq } => write!(
+                f,
+                "checkpoint at record {seq} is in the witness but not in the database: checkpoints were removed from the database"
+            ),
+            ChainBreak::WitnessCheckpointMismatch { seq } => {
+                write!(f, "checkpoint at record {seq}: the database's checkpoint differs from the witnessed one")
+            }
+            ChainBreak::BadWitnessSignature { seq } => {
+                write!(f, "the witness's checkpoint at record {seq}: signature invalid or key unknown")
+            }
+            ChainBreak::WitnessCorrupt { entry, detail } => write!(f, "witness entry {entry} is not a checkpoint ({detail})"),
+            ChainBreak::UnwitnessedCheckpoint { seq, age_secs, allowed_secs } => write!(
+                f,
+                "checkpoint at record {seq}, signed {age_secs} s ago, is not in the witness (allowed {allowed_secs} s): the witness lost entries or cannot be written"
+            ),
+            ChainBreak::LateCheckpoint { seq, checkpoint, waited_secs, allowed_secs } => write!(
+                f,
+                "records {seq} to {checkpoint} waited {waited_secs} s for a checkpoint (allowed {allowed_secs} s) and no late signing is recorded: checkpoints between them were removed"
+            ),
+            ChainBreak::UnsignedTail { seq, last, age_secs, allowed_secs } => write!(
+                f,
+                "records {seq} to {last} are not covered by a signed checkpoint and the oldest was written {age_secs} s ago (allowed {allowed_secs} s): checkpoints were removed, the server's checkpoints fail, or the server stopped without signing (after a crash: start it, or run `idlink audit checkpoint`, which records the late signing)"
+            ),
+            ChainBreak::NoCheckpoint { seq, last, age_secs, allowed_secs } => write!(
+                f,
+                "records {seq} to {last} have no signed checkpoint at all and the oldest was written {age_secs} s ago (allowed {allowed_secs} s): checkpoints were removed, or no server has signed since (start it, or run `idlink audit checkpoint`)"
+            ),
         }
     }
 }
@@ -185,20 +316,24 @@ impl std::fmt::Display for ChainBreak {
 pub struct ChainVerifier {
     expected_seq: i64,
     prev_hash: String,
-    /// (seq → hash) of every record seen, kept only at checkpoint positions.
-    wanted: std::collections::BTreeMap<i64, Option<String>>,
+    /// (seq → hash) of the records seen at the positions asked for.
+    wanted: BTreeMap<i64, Option<String>>,
     pub records: u64,
 }
 
 impl ChainVerifier {
-    /// `checkpoint_seqs`: positions whose hashes must be remembered.
-    pub fn new(checkpoint_seqs: impl IntoIterator<Item = i64>) -> Self {
-        Self {
-            expected_seq: 1,
-            prev_hash: GENESIS_HASH.to_owned(),
-            wanted: checkpoint_seqs.into_iter().map(|s| (s, None)).collect(),
-            records: 0,
-        }
+    /// From the genesis. `wanted_seqs`: positions whose hashes must be remembered
+    /// (checkpoints, witnessed checkpoints, the head).
+    pub fn new(wanted_seqs: impl IntoIterator<Item = i64>) -> Self {
+        Self::resume(0, GENESIS_HASH, wanted_seqs)
+    }
+
+    /// After a record already trusted (a witnessed checkpoint): the next record
+    /// must be `seq + 1` and link to `hash`.
+    pub fn resume(seq: i64, hash: &str, wanted_seqs: impl IntoIterator<Item = i64>) -> Self {
+        let mut wanted: BTreeMap<i64, Option<String>> = wanted_seqs.into_iter().filter(|s| *s > seq).map(|s| (s, None)).collect();
+        wanted.insert(seq, Some(hash.to_owned()));
+        Self { expected_seq: seq + 1, prev_hash: hash.to_owned(), wanted, records: 0 }
     }
 
     pub fn push(&mut self, r: &AuditRecord) -> Result<(), ChainBreak> {
@@ -220,22 +355,424 @@ impl ChainVerifier {
         Ok(())
     }
 
+    /// The last record verified (or the resume point).
+    pub fn last_seq(&self) -> i64 {
+        self.expected_seq - 1
+    }
+
+    pub fn last_hash(&self) -> &str {
+        &self.prev_hash
+    }
+
+    /// The hash seen at a wanted position, or the resume point's.
+    pub fn hash_at(&self, seq: i64) -> Option<&str> {
+        self.wanted.get(&seq).and_then(|h| h.as_deref())
+    }
+
     /// Checks checkpoints against the records seen and the trusted public key.
     pub fn finish(&self, checkpoints: &[Checkpoint], trusted_public_key: &str) -> Result<(), ChainBreak> {
         for c in checkpoints {
-            if c.public_key != trusted_public_key
-                || !idlink_crypto::signing::verify(&c.public_key, &Checkpoint::message(c.seq, &c.hash), &c.signature)
-            {
+            if !c.signed_by(trusted_public_key) {
                 return Err(ChainBreak::BadCheckpointSignature { seq: c.seq });
             }
-            match self.wanted.get(&c.seq) {
-                Some(Some(h)) if *h == c.hash => {}
-                // A checkpoint beyond the last record means records were deleted.
-                _ => return Err(ChainBreak::CheckpointMismatch { seq: c.seq }),
+            if c.seq > self.last_seq() {
+                return Err(ChainBreak::CheckpointBeyondChain { seq: self.last_seq() + 1, checkpoint: c.seq });
+            }
+            if self.hash_at(c.seq) != Some(c.hash.as_str()) {
+                return Err(ChainBreak::CheckpointMismatch { seq: c.seq });
             }
         }
         Ok(())
     }
+
+    /// The head must name a record of the chain, with its hash. Records
+    /// appended after the head was read may follow it.
+    pub fn check_head(&self, head: &(i64, String)) -> Result<(), ChainBreak> {
+        let (seq, hash) = head;
+        if *seq > self.last_seq() {
+            return Err(ChainBreak::HeadBeyondChain { seq: self.last_seq() + 1, head: *seq });
+        }
+        match self.hash_at(*seq) {
+            Some(h) if h == hash => Ok(()),
+            _ => Err(ChainBreak::HeadMismatch { seq: *seq }),
+        }
+    }
+}
+
+/// Records signed later than the allowance, with a recorded reason
+/// ([`LATE_SIGNING_ACTION`]): after a crash, a paused process, or a manual
+/// signing. Not a break, but reported: a truncation followed by a restart
+/// looks the same.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LateSigning {
+    pub first_seq: i64,
+    pub checkpoint_seq: i64,
+    pub waited_secs: i64,
+    /// The record that says why.
+    pub reason_seq: i64,
+}
+
+/// The result of walking the whole chain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct VerifyReport {
+    pub records: u64,
+    pub checkpoints: u64,
+    /// What the witness is, and how many checkpoints it holds.
+    pub witness: String,
+    pub witnessed: u64,
+    pub newest_witnessed: Option<i64>,
+    /// Records after the last checkpoint, waiting for the next one.
+    pub unsigned_records: u64,
+    pub late_signings: Vec<LateSigning>,
+    /// The first problem, if any.
+    pub first_break: Option<ChainBreak>,
+}
+
+/// The records between consecutive checkpoints: when the first was written,
+/// and whether a late signing was recorded among them.
+#[derive(Debug, Clone, Copy)]
+struct Span {
+    first_seq: i64,
+    first_at: Timestamp,
+    last_seq: i64,
+    late_reason: Option<i64>,
+}
+
+/// Splits the records into spans by the checkpoints' seqs (sorted): span `i`
+/// holds the records the checkpoint `i` covers and `i - 1` does not; the last
+/// span, the records after every checkpoint.
+struct Spans {
+    bounds: Vec<i64>,
+    at: usize,
+    spans: Vec<Option<Span>>,
+}
+
+impl Spans {
+    fn new(bounds: Vec<i64>) -> Self {
+        let n = bounds.len();
+        Self { bounds, at: 0, spans: vec![None; n + 1] }
+    }
+
+    fn push(&mut self, r: &AuditRecord) {
+        while self.at < self.bounds.len() && r.seq > self.bounds[self.at] {
+            self.at += 1;
+        }
+        let late = (r.entry.action == LATE_SIGNING_ACTION).then_some(r.seq);
+        let Some(slot) = self.spans.get_mut(self.at) else { return };
+        match slot {
+            None => *slot = Some(Span { first_seq: r.seq, first_at: r.entry.at, last_seq: r.seq, late_reason: late }),
+            Some(s) => {
+                s.last_seq = r.seq;
+                s.late_reason = late.or(s.late_reason);
+            }
+        }
+    }
+}
+
+/// Why a verification or a signing could not finish.
+#[derive(Debug, thiserror::Error)]
+pub enum AuditError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Witness(#[from] WitnessError),
+    /// The signer will not sign a chain that does not extend the last witnessed checkpoint.
+    #[error("refusing to sign the audit chain: {0}; run `idlink audit verify`")]
+    Refused(ChainBreak),
+}
+
+/// Feeds the verifier every record after the last one it has seen.
+async fn walk(store: &dyn AuditStore, v: &mut ChainVerifier, mut spans: Option<&mut Spans>) -> Result<Result<(), ChainBreak>, StoreError> {
+    loop {
+        let batch = store.audit_records(v.last_seq(), 2000).await?;
+        if batch.is_empty() {
+            return Ok(Ok(()));
+        }
+        for r in &batch {
+            if let Err(b) = v.push(r) {
+                return Ok(Err(b));
+            }
+            if let Some(s) = spans.as_deref_mut() {
+                s.push(r);
+            }
+        }
+    }
+}
+
+/// Every witnessed checkpoint must be signed by us, be in the database
+/// unchanged, and name a record of the chain with its hash.
+fn check_witness(v: &ChainVerifier, checkpoints: &[Checkpoint], witnessed: &[Checkpoint], key: &str) -> Result<(), ChainBreak> {
+    let mut witnessed: Vec<&Checkpoint> = witnessed.iter().collect();
+    witnessed.sort_by_key(|w| w.seq);
+    if let Some(bad) = witnessed.iter().find(|w| !w.signed_by(key)) {
+        return Err(ChainBreak::BadWitnessSignature { seq: bad.seq });
+    }
+    if let Some(newest) = witnessed.last().filter(|w| w.seq > v.last_seq()) {
+        return Err(ChainBreak::WitnessAhead { seq: v.last_seq() + 1, witnessed: newest.seq });
+    }
+    let in_db: BTreeMap<i64, &Checkpoint> = checkpoints.iter().map(|c| (c.seq, c)).collect();
+    for w in witnessed {
+        if v.hash_at(w.seq) != Some(w.hash.as_str()) {
+            return Err(ChainBreak::WitnessChainMismatch { seq: w.seq });
+        }
+        match in_db.get(&w.seq) {
+            None => return Err(ChainBreak::WitnessedCheckpointMissing { seq: w.seq }),
+            Some(c) if !c.same_as(w) => return Err(ChainBreak::WitnessCheckpointMismatch { seq: w.seq }),
+            Some(_) => {}
+        }
+    }
+    Ok(())
+}
+
+/// Checkpoints above the newest witnessed one must be recent: each is
+/// witnessed right after it commits (or at the next tick, after a crash).
+fn check_unwitnessed(
+    checkpoints: &[Checkpoint],
+    newest_witnessed: i64,
+    policy: &CheckpointPolicy,
+    now: Timestamp,
+) -> Result<(), ChainBreak> {
+    let allowed = policy.allowance();
+    match checkpoints.iter().find(|c| c.seq > newest_witnessed && now.duration_since(c.at) > allowed) {
+        Some(c) => Err(ChainBreak::UnwitnessedCheckpoint {
+            seq: c.seq,
+            age_secs: now.duration_since(c.at).as_secs(),
+            allowed_secs: allowed.as_secs(),
+        }),
+        None => Ok(()),
+    }
+}
+
+/// Each checkpoint must follow the first record it covers within the
+/// allowance, unless a late signing is recorded among its records; the
+/// records after the last checkpoint must be younger than the allowance.
+fn check_continuity(
+    spans: &Spans,
+    checkpoints: &[Checkpoint],
+    policy: &CheckpointPolicy,
+    now: Timestamp,
+    late: &mut Vec<LateSigning>,
+) -> Result<(), ChainBreak> {
+    let allowed = policy.allowance();
+    let mut first_break = None;
+    for (c, span) in checkpoints.iter().zip(&spans.spans) {
+        let Some(s) = span else { continue };
+        let waited = c.at.duration_since(s.first_at);
+        if waited <= allowed {
+            continue;
+        }
+        match s.late_reason {
+            Some(reason_seq) => {
+                late.push(LateSigning { first_seq: s.first_seq, checkpoint_seq: c.seq, waited_secs: waited.as_secs(), reason_seq })
+            }
+            None => {
+                first_break.get_or_insert(ChainBreak::LateCheckpoint {
+                    seq: s.first_seq,
+                    checkpoint: c.seq,
+                    waited_secs: waited.as_secs(),
+                    allowed_secs: allowed.as_secs(),
+                });
+            }
+        }
+    }
+    if let Some(b) = first_break {
+        return Err(b);
+    }
+    match spans.spans.last().copied().flatten() {
+        Some(s) if now.duration_since(s.first_at) > allowed => {
+            let (seq, last, age_secs, allowed_secs) =
+                (s.first_seq, s.last_seq, now.duration_since(s.first_at).as_secs(), allowed.as_secs());
+            Err(if checkpoints.is_empty() {
+                ChainBreak::NoCheckpoint { seq, last, age_secs, allowed_secs }
+            } else {
+                ChainBreak::UnsignedTail { seq, last, age_secs, allowed_secs }
+            })
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Walks every record and checkpoint, and compares them with the chain head
+/// and the witness. `trusted_public_key` is the vault's checkpoint key: a
+/// checkpoint signed by any other key is a break. `now` judges the age of
+/// unsigned records and unwitnessed checkpoints.
+pub async fn verify_store(
+    store: &dyn AuditStore,
+    witness: &dyn AuditWitness,
+    trusted_public_key: &str,
+    policy: &CheckpointPolicy,
+    now: Timestamp,
+) -> Result<VerifyReport, AuditError> {
+    // On a live server a witness entry is written after its checkpoint row
+    // commits, and the row after its records: reading in this order never
+    // finds an entry whose row or records are not visible yet.
+    let witnessed = witness.all().await;
+    let mut report = VerifyReport {
+        records: 0,
+        checkpoints: 0,
+        witness: witness.describe(),
+        witnessed: 0,
+        newest_witnessed: None,
+        unsigned_records: 0,
+        late_signings: Vec::new(),
+        first_break: None,
+    };
+    let witnessed = match witnessed {
+        Ok(w) => w,
+        Err(WitnessError::Corrupt { entry, detail, .. }) => {
+            report.first_break = Some(ChainBreak::WitnessCorrupt { entry, detail });
+            return Ok(report);
+        }
+        Err(e) => return Err(e.into()),
+    };
+    report.witnessed = witnessed.len() as u64;
+    report.newest_witnessed = witnessed.iter().map(|w| w.seq).max();
+    let head = store.audit_head().await?;
+    let checkpoints = store.checkpoints().await?;
+    report.checkpoints = checkpoints.len() as u64;
+
+    let wanted = checkpoints.iter().chain(&witnessed).map(|c| c.seq).chain([head.0]);
+    let mut v = ChainVerifier::new(wanted);
+    let mut spans = Spans::new(checkpoints.iter().map(|c| c.seq).collect());
+    let walked = walk(store, &mut v, Some(&mut spans)).await?;
+    report.records = v.records;
+    report.unsigned_records = spans.spans.last().copied().flatten().map_or(0, |s| (s.last_seq - s.first_seq + 1) as u64);
+    let key = trusted_public_key;
+    let mut late = Vec::new();
+    let checked = walked
+        .and_then(|()| v.check_head(&head))
+        .and_then(|()| v.finish(&checkpoints, key))
+        .and_then(|()| check_witness(&v, &checkpoints, &witnessed, key))
+        .and_then(|()| check_unwitnessed(&checkpoints, report.newest_witnessed.unwrap_or(0), policy, now))
+        .and_then(|()| check_continuity(&spans, &checkpoints, policy, now, &mut late));
+    report.late_signings = late;
+    report.first_break = checked.err();
+    Ok(report)
+}
+
+/// Who asked for a signature, for the late-signing record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SigningReason {
+    /// The server's periodic task.
+    Periodic,
+    /// The server's start: signs what a server that did not stop cleanly left unsigned.
+    Start,
+    /// The server's shutdown.
+    Shutdown,
+    /// `idlink audit checkpoint`.
+    Manual,
+}
+
+impl SigningReason {
+    fn actor(self) -> &'static str {
+        match self {
+            SigningReason::Manual => "cli",
+            SigningReason::Periodic | SigningReason::Start | SigningReason::Shutdown => "system",
+        }
+    }
+
+    fn describe(self) -> &'static str {
+        match self {
+            SigningReason::Periodic => "a periodic checkpoint (the process was paused or its checkpoints failed)",
+            SigningReason::Start => "server start (the previous server did not stop cleanly)",
+            SigningReason::Shutdown => "server shutdown (the process was paused or its checkpoints failed)",
+            SigningReason::Manual => "`idlink audit checkpoint`",
+        }
+    }
+}
+
+/// What [`checkpoint`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CheckpointOutcome {
+    /// A new checkpoint, in the database and the witness. `late_reason` is the
+    /// seq of the late-signing record appended first, if the records waited too long.
+    Signed { checkpoint: Checkpoint, late_reason: Option<i64> },
+    /// Nothing new to sign, but the newest checkpoint was missing from the
+    /// witness (a crash between its commit and its witness entry) and was added.
+    Witnessed(Checkpoint),
+    /// Nothing new to sign.
+    NothingNew,
+}
+
+/// Signs the chain head if it moved since the last checkpoint, after
+/// checking that the chain extends the newest witnessed checkpoint (so a
+/// rewritten or cut chain is never signed), then writes the checkpoint to the
+/// database and, once that commits, to the witness. When the oldest unsigned
+/// record is older than the allowance, a [`LATE_SIGNING_ACTION`] record saying
+/// why is appended and signed with them.
+pub async fn checkpoint(
+    store: &dyn AuditStore,
+    witness: &dyn AuditWitness,
+    signer: &Ed25519Signer,
+    policy: &CheckpointPolicy,
+    at: Timestamp,
+    reason: SigningReason,
+) -> Result<CheckpointOutcome, AuditError> {
+    let key = signer.public_hex();
+    let anchor = witness.latest().await?;
+    if let Some(a) = anchor.as_ref().filter(|a| !a.signed_by(&key)) {
+        return Err(AuditError::Refused(ChainBreak::BadWitnessSignature { seq: a.seq }));
+    }
+    let (from_seq, from_hash) = anchor.as_ref().map_or((0, GENESIS_HASH), |a| (a.seq, a.hash.as_str()));
+    if from_seq > 0 {
+        match store.audit_records(from_seq - 1, 1).await?.first() {
+            Some(r) if r.seq == from_seq => {
+                if r.hash != from_hash || record_hash(r.seq, &r.prev_hash, &r.entry) != r.hash {
+                    return Err(AuditError::Refused(ChainBreak::WitnessChainMismatch { seq: from_seq }));
+                }
+            }
+            _ => return Err(AuditError::Refused(ChainBreak::WitnessAhead { seq: from_seq, witnessed: from_seq })),
+        }
+    }
+    let head = store.audit_head().await?;
+    let last_db = store.last_checkpoint().await?;
+    let mut v = ChainVerifier::resume(from_seq, from_hash, [head.0].into_iter().chain(last_db.as_ref().map(|c| c.seq)));
+    walk(store, &mut v, None).await?.map_err(AuditError::Refused)?;
+    if head.0 < from_seq {
+        return Err(AuditError::Refused(ChainBreak::WitnessAhead { seq: head.0 + 1, witnessed: from_seq }));
+    }
+    v.check_head(&head).map_err(AuditError::Refused)?;
+    if let Some(c) = last_db.as_ref().filter(|c| c.seq >= from_seq) {
+        v.finish(std::slice::from_ref(c), &key).map_err(AuditError::Refused)?;
+    }
+    // What a checkpoint already signs: the database's newest, or the witnessed
+    // one if checkpoint rows above it were removed (verification names that).
+    let covered = last_db.as_ref().map_or(0, |c| c.seq).max(from_seq);
+    if v.last_seq() == 0 {
+        return Ok(CheckpointOutcome::NothingNew);
+    }
+    if covered >= v.last_seq() {
+        return match last_db {
+            Some(c) if c.seq > from_seq => {
+                witness.append(&c).await?;
+                Ok(CheckpointOutcome::Witnessed(c))
+            }
+            _ => Ok(CheckpointOutcome::NothingNew),
+        };
+    }
+    let mut late_reason = None;
+    if let Some(first) = store.audit_records(covered, 1).await?.first() {
+        let waited = at.duration_since(first.entry.at);
+        if waited > policy.allowance() {
+            let purpose = format!(
+                "records {} to {} waited {} s for a checkpoint (allowed {} s); signed late at {}",
+                first.seq,
+                v.last_seq(),
+                waited.as_secs(),
+                policy.allowance().as_secs(),
+                reason.describe()
+            );
+            let marker = store.append_audit(&AuditEntry::new(reason.actor(), LATE_SIGNING_ACTION, purpose, at)).await?;
+            late_reason = Some(marker.seq);
+            // Takes in the marker (and whatever was appended with it), still verified.
+            walk(store, &mut v, None).await?.map_err(AuditError::Refused)?;
+        }
+    }
+    let (seq, hash) = (v.last_seq(), v.last_hash().to_owned());
+    let c = Checkpoint { seq, signature: signer.sign(&Checkpoint::message(seq, &hash)), hash, at, public_key: key };
+    store.insert_checkpoint(&c).await?;
+    witness.append(&c).await?;
+    Ok(CheckpointOutcome::Signed { checkpoint: c, late_reason })
 }
 
 #[cfg(test)]
@@ -309,50 +846,4 @@ mod tests {
         assert_eq!(forged.iter().try_for_each(|r| v.push(r)), Ok(()));
         assert_eq!(v.finish(&[cp], &signer.public_hex()), Err(ChainBreak::CheckpointMismatch { seq: 4 }));
     }
-}
-
-/// The result of walking the whole chain.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct VerifyReport {
-    pub records: u64,
-    pub checkpoints: u64,
-    /// The first bad record, if any.
-    pub first_break: Option<ChainBreak>,
-}
-
-/// Walks every record and checkpoint. `trusted_public_key` is the vault's
-/// checkpoint key: a checkpoint signed by any other key is a break.
-pub async fn verify_store(
-    store: &dyn crate::ports::AuditStore,
-    trusted_public_key: &str,
-) -> Result<VerifyReport, crate::ports::StoreError> {
-    let checkpoints = store.checkpoints().await?;
-    let mut v = ChainVerifier::new(checkpoints.iter().map(|c| c.seq));
-    let mut after = 0;
-    loop {
-        let batch = store.audit_records(after, 2000).await?;
-        let Some(last) = batch.last() else { break };
-        after = last.seq;
-        if let Err(b) = batch.iter().try_for_each(|r| v.push(r)) {
-            return Ok(VerifyReport { records: v.records, checkpoints: checkpoints.len() as u64, first_break: Some(b) });
-        }
-    }
-    let first_break = v.finish(&checkpoints, trusted_public_key).err();
-    Ok(VerifyReport { records: v.records, checkpoints: checkpoints.len() as u64, first_break })
-}
-
-/// Signs the current chain head if it moved since the last checkpoint.
-/// Returns the new checkpoint, if one was written.
-pub async fn checkpoint(
-    store: &dyn crate::ports::AuditStore,
-    signer: &idlink_crypto::signing::Ed25519Signer,
-    at: Timestamp,
-) -> Result<Option<Checkpoint>, crate::ports::StoreError> {
-    let (seq, hash) = store.audit_head().await?;
-    if seq == 0 || store.last_checkpoint().await?.is_some_and(|c| c.seq >= seq) {
-        return Ok(None);
-    }
-    let c = Checkpoint { seq, signature: signer.sign(&Checkpoint::message(seq, &hash)), hash, at, public_key: signer.public_hex() };
-    store.insert_checkpoint(&c).await?;
-    Ok(Some(c))
 }

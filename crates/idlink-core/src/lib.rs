@@ -27,6 +27,7 @@ pub mod security;
 pub mod stepup;
 pub mod users;
 pub mod vault;
+pub mod witness;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::CoreError;

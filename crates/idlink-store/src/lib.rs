@@ -13,6 +13,9 @@
 //! (`group_commit`, ADR 0006); SQLite's WAL is checkpointed beside the
 //! writer rather than inside its commits.
 //!
+//! [`witness::FileWitness`] keeps a copy of each signed audit checkpoint in
+//! a file outside the database (docs/audit.md).
+//!
 //! [`testing`] gives the conformance tests (and other crates' tests) a fresh
 //! database of either kind.
 
@@ -28,5 +31,6 @@ mod rows;
 mod security;
 mod store;
 pub mod testing;
+pub mod witness;
 
 pub use store::{Backend, SqlStore, StoreOptions};

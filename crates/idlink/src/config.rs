@@ -230,14 +230,32 @@ impl Default for Crypto {
 pub struct Audit {
     /// How often the chain head is signed (Ed25519 checkpoint).
     pub checkpoint_interval_secs: u64,
+    /// How much later than one interval a record may still be signed before
+    /// verification counts it as late (a late tick, a slow request's record,
+    /// node clocks); more than `server.request_timeout_secs`.
+    pub checkpoint_grace_secs: u64,
     /// Records are kept at least this long (SPEC P7: five years).
     pub retention_years: u32,
+    /// Where each signed checkpoint is also written, outside the database.
+    pub witness: WitnessKind,
+    /// The file witness's directory; empty means `<data_dir>/audit-witness`.
+    pub witness_dir: Option<PathBuf>,
 }
 
 impl Default for Audit {
     fn default() -> Self {
-        Self { checkpoint_interval_secs: 60, retention_years: 5 }
+        Self { checkpoint_interval_secs: 60, checkpoint_grace_secs: 60, retention_years: 5, witness: WitnessKind::File, witness_dir: None }
     }
+}
+
+/// The kind of audit witness (docs/audit.md). Only `file` exists today; a
+/// remote witness reached through a connector would be another kind.
+#[derive(Debug, Clone, Copy, Deserialize, Default, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum WitnessKind {
+    /// `checkpoints.jsonl` in `audit.witness_dir`, appended and fsynced.
+    #[default]
+    File,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -416,6 +434,12 @@ impl Config {
         if self.audit.checkpoint_interval_secs == 0 {
             bail!("configuration key `audit.checkpoint_interval_secs`: must be at least 1");
         }
+        if self.audit.checkpoint_grace_secs <= self.server.request_timeout_secs {
+            bail!(
+                "configuration key `audit.checkpoint_grace_secs`: must exceed `server.request_timeout_secs` ({}), since a record can be stamped that long before it commits",
+                self.server.request_timeout_secs
+            );
+        }
         if !(60..=300).contains(&self.login.code_ttl_secs) {
             bail!("configuration key `login.code_ttl_secs`: SMS codes live 60 to 300 seconds (SPEC ID1: at most 5 minutes)");
         }
@@ -498,6 +522,19 @@ impl Config {
         self.connectors.direct_pki_dir.clone().unwrap_or_else(|| self.server.data_dir.join("sandbox-pki"))
     }
 
+    pub fn audit_witness_dir(&self) -> PathBuf {
+        self.audit.witness_dir.clone().unwrap_or_else(|| self.server.data_dir.join("audit-witness"))
+    }
+
+    /// When checkpoints are due and how late they may be (`audit.*`).
+    pub fn checkpoint_policy(&self) -> idlink_core::audit::CheckpointPolicy {
+        let secs = |s: u64| jiff::SignedDuration::from_secs(i64::try_from(s).unwrap_or(i64::MAX));
+        idlink_core::audit::CheckpointPolicy {
+            interval: secs(self.audit.checkpoint_interval_secs),
+            grace: secs(self.audit.checkpoint_grace_secs),
+        }
+    }
+
     pub fn master_key_file(&self) -> PathBuf {
         self.crypto.master_key_file.clone().unwrap_or_else(|| self.server.data_dir.join("master-keys.toml"))
     }
@@ -528,6 +565,7 @@ mod tests {
         assert_eq!(c.server.data_dir, PathBuf::from("/srv/idlink"), "file wins over default");
         assert_eq!(c.crypto.algorithm, CipherChoice::Sm4Gcm);
         assert_eq!(c.audit.retention_years, 5, "default");
+        assert_eq!(c.audit_witness_dir(), PathBuf::from("/srv/idlink/audit-witness"), "the witness lives beside the data by default");
         std::fs::remove_dir_all(&dir).ok();
     }
 
@@ -542,6 +580,10 @@ mod tests {
         assert!(e.contains("database.url"), "{e}");
         let e = err(None, &[("IDLINK__AUDIT__RETENTION_YEARS", "1")]);
         assert!(e.contains("audit.retention_years"), "{e}");
+        let e = err(None, &[("IDLINK__AUDIT__CHECKPOINT_GRACE_SECS", "30")]);
+        assert!(e.contains("audit.checkpoint_grace_secs") && e.contains("request_timeout_secs"), "{e}");
+        let e = err(None, &[("IDLINK__AUDIT__WITNESS", "remote")]);
+        assert!(e.contains("audit.witness"), "{e}");
         let e = err(None, &[("IDLINK__NOPE__X", "1")]);
         assert!(e.contains("nope"), "{e}");
     }

@@ -106,9 +106,11 @@ struct ServeArgs {
 
 #[derive(Debug, Subcommand)]
 enum AuditCommand {
-    /// Verify the hash chain and signed checkpoints; exit 0 if intact, 1 naming the first bad record.
+    /// Verify the hash chain, its head, the signed checkpoints, their continuity and the
+    /// witness; exit 0 if intact, 1 naming the first problem.
     Verify,
-    /// Sign the current chain head now.
+    /// Sign the current chain head now (after checking it extends the witnessed
+    /// checkpoint) and write it to the witness.
     Checkpoint,
 }
 
@@ -350,27 +352,70 @@ async fn shutdown_signal() {
 }
 
 async fn audit(config: &Config, rt: &Runtime, cmd: AuditCommand) -> Result<ExitCode> {
+    use idlink_core::audit::{AuditError, CheckpointOutcome, SigningReason};
     let store = serve::open_store(config).await?;
     let vault = serve::open_vault(config, &store, rt).await?;
+    let policy = config.checkpoint_policy();
     match cmd {
         AuditCommand::Verify => {
-            let report = idlink_core::audit::verify_store(&store, &vault.signer().public_hex()).await?;
+            let witness = serve::open_witness(config, false)?;
+            let key = vault.signer().public_hex();
+            let report = idlink_core::audit::verify_store(&store, witness.as_ref(), &key, &policy, rt.clock.now()).await?;
+            let newest = report.newest_witnessed.map(|s| format!(", the newest at record {s}")).unwrap_or_default();
+            let witnessed = format!("witness: {}: {} checkpoints{newest}", report.witness, report.witnessed);
+            for l in report.late_signings.iter().rev().take(20) {
+                println!(
+                    "WARNING: records {} to {} were signed {} s after the first was written; record {} says why",
+                    l.first_seq, l.checkpoint_seq, l.waited_secs, l.reason_seq
+                );
+            }
             match report.first_break {
                 None => {
                     println!("audit chain intact: {} records, {} signed checkpoints", report.records, report.checkpoints);
+                    println!("{witnessed}");
+                    if report.unsigned_records > 0 {
+                        println!(
+                            "{} newest records wait for the next checkpoint (due every {} s)",
+                            report.unsigned_records,
+                            policy.interval.as_secs()
+                        );
+                    }
                     Ok(ExitCode::SUCCESS)
                 }
                 Some(b) => {
-                    println!("audit chain BROKEN at record {}: {b}", b.seq());
-                    println!("({} records verified before it)", report.records);
+                    match b.seq() {
+                        Some(seq) => println!("audit chain BROKEN at record {seq}: {b}"),
+                        None => println!("audit chain BROKEN: {b}"),
+                    }
+                    println!("({} records read, {} signed checkpoints; {witnessed})", report.records, report.checkpoints);
                     Ok(ExitCode::from(1))
                 }
             }
         }
         AuditCommand::Checkpoint => {
-            match idlink_core::audit::checkpoint(&store, vault.signer(), rt.clock.now()).await? {
-                Some(c) => println!("checkpoint signed at record {} ({})", c.seq, c.hash),
-                None => println!("nothing new to sign"),
+            let witness = serve::open_witness(config, true)?;
+            let signed =
+                idlink_core::audit::checkpoint(&store, witness.as_ref(), vault.signer(), &policy, rt.clock.now(), SigningReason::Manual)
+                    .await;
+            match signed {
+                Ok(CheckpointOutcome::Signed { checkpoint: c, late_reason }) => {
+                    println!("checkpoint signed at record {} ({}); witnessed in {}", c.seq, c.hash, witness.describe());
+                    if let Some(r) = late_reason {
+                        println!(
+                            "the records waited longer than {} s for it: the late signing is recorded as record {r}",
+                            policy.allowance().as_secs()
+                        );
+                    }
+                }
+                Ok(CheckpointOutcome::Witnessed(c)) => {
+                    println!("nothing new to sign; added the checkpoint at record {} to {}", c.seq, witness.describe())
+                }
+                Ok(CheckpointOutcome::NothingNew) => println!("nothing new to sign"),
+                Err(AuditError::Refused(b)) => {
+                    println!("NOT signed: the chain does not extend the last witnessed checkpoint: {b}");
+                    return Ok(ExitCode::from(1));
+                }
+                Err(e) => return Err(e.into()),
             }
             Ok(ExitCode::SUCCESS)
         }

@@ -2,7 +2,7 @@
 //! enabled), the HTTP server and the background jobs, and stops them all
 //! gracefully, finishing in-flight requests.
 
-use crate::config::{CipherChoice, Config};
+use crate::config::{CipherChoice, Config, WitnessKind};
 use crate::keyfile;
 use anyhow::{Context, Result};
 use idlink_api::{AppParts, AppState, HttpLimits};
@@ -15,14 +15,17 @@ use idlink_connectors::sms::Delivery;
 use idlink_connectors::sms::SmsGateway;
 use idlink_connectors::{CallError, Executor, ExecutorPolicy, Signing, Target, TlsIdentity};
 use idlink_core::Clock;
+use idlink_core::audit::{AuditError, CheckpointOutcome, CheckpointPolicy, SigningReason};
 use idlink_core::auth::{CodeSender, SendError};
 use idlink_core::face::{FaceResult, FaceUnavailable, FaceVerifier};
 use idlink_core::identity::{CardCheck, CardResult, RegistryCheck, RegistryResult, RegistryUnavailable};
 use idlink_core::vault::Vault;
+use idlink_core::witness::AuditWitness;
 use idlink_crypto::{Algorithm, MasterKey, MasterKeyring, Random};
 use idlink_domain::card::CardNumber;
 use idlink_domain::roster::{Channel, Roster};
 use idlink_domain::{IdNumber, PersonName, PhoneNumber};
+use idlink_store::witness::FileWitness;
 use idlink_store::{SqlStore, StoreOptions};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -116,6 +119,22 @@ pub async fn open_vault(config: &Config, store: &SqlStore, rt: &Runtime) -> Resu
         .await
         .map_err(|e| anyhow::anyhow!("cannot open the key store with the master keyring: {e}"))?
         .with_source(source))
+}
+
+/// The audit witness `audit.witness` names. A writer's (`write`) is created
+/// and checked now, so a wrong `audit.witness_dir` stops the start; a
+/// reader's only reads (a missing one reads as empty).
+pub fn open_witness(config: &Config, write: bool) -> Result<Arc<dyn AuditWitness>> {
+    match config.audit.witness {
+        WitnessKind::File => {
+            let dir = config.audit_witness_dir();
+            if !write {
+                return Ok(Arc::new(FileWitness::open(&dir)));
+            }
+            let w = FileWitness::create(&dir).with_context(|| format!("configuration key `audit.witness_dir` ({})", dir.display()))?;
+            Ok(Arc::new(w))
+        }
+    }
 }
 
 /// The institution clients, all going through one executor.
@@ -409,6 +428,8 @@ pub struct Running {
     pub sandbox: Option<Arc<idlink_sandbox::Sandbox>>,
     pub store: SqlStore,
     pub institutions: Arc<Institutions>,
+    /// Where signed audit checkpoints are also written.
+    pub witness: Arc<dyn AuditWitness>,
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
     grace: Duration,
@@ -444,6 +465,11 @@ const AGREEMENT_VALIDITY: jiff::SignedDuration = jiff::SignedDuration::from_hour
 pub async fn start(config: &Config, rt: Runtime) -> Result<Running> {
     let store = open_store(config).await?;
     let vault = Arc::new(open_vault(config, &store, &rt).await?);
+    let witness = open_witness(config, true)?;
+    let policy = config.checkpoint_policy();
+    // Signs what a server that did not stop cleanly left unsigned, and catches
+    // the witness up, before any new record is written.
+    sign(&store, witness.as_ref(), &vault, &policy, rt.clock.as_ref(), SigningReason::Start).await;
     let (stop, stop_rx) = watch::channel(false);
     let mut tasks = Vec::new();
 
@@ -504,6 +530,7 @@ pub async fn start(config: &Config, rt: Runtime) -> Result<Running> {
         step_up_policy: idlink_core::stepup::StepUpPolicy {
             ttl: jiff::SignedDuration::from_secs(i64::try_from(config.step_up.ttl_secs).unwrap_or(120)),
         },
+        audit: idlink_api::state::AuditSettings { witness: witness.clone(), policy },
     });
     let listener = tokio::net::TcpListener::bind(config.server.listen)
         .await
@@ -524,16 +551,10 @@ pub async fn start(config: &Config, rt: Runtime) -> Result<Running> {
 
     tasks.push(tokio::spawn(reload_keyring(vault.clone(), stop_rx.clone())));
     let every = Duration::from_secs((config.server.idempotency_ttl_secs / 2).clamp(1, 600));
-    tasks.push(tokio::spawn(purge_idempotency_records(store.clone(), rt.clock.clone(), every, stop_rx.clone())));
+    tasks.push(tokio::spawn(purge_idempotency_records(store.clone(), clock.clone(), every, stop_rx.clone())));
     let every = Duration::from_secs(config.review.sla_check_secs);
     tasks.push(tokio::spawn(review_sla_metrics(store.clone(), clock.clone(), every, stop_rx.clone())));
-    tasks.push(tokio::spawn(checkpoints(
-        store.clone(),
-        vault.clone(),
-        clock.clone(),
-        Duration::from_secs(config.audit.checkpoint_interval_secs),
-        stop_rx,
-    )));
+    tasks.push(tokio::spawn(checkpoints(store.clone(), witness.clone(), vault.clone(), clock.clone(), policy, stop_rx)));
 
     Ok(Running {
         clock,
@@ -543,6 +564,7 @@ pub async fn start(config: &Config, rt: Runtime) -> Result<Running> {
         sandbox: sandbox.map(|(_, s)| s),
         store,
         institutions,
+        witness,
         stop,
         tasks,
         grace: Duration::from_secs(config.server.shutdown_grace_secs),
@@ -660,7 +682,15 @@ async fn review_sla_metrics(store: SqlStore, clock: Arc<dyn Clock>, every: Durat
 }
 
 /// Signs the audit chain head periodically, and once more at shutdown.
-async fn checkpoints(store: SqlStore, vault: Arc<Vault>, clock: Arc<dyn Clock>, every: Duration, mut stop: watch::Receiver<bool>) {
+async fn checkpoints(
+    store: SqlStore,
+    witness: Arc<dyn AuditWitness>,
+    vault: Arc<Vault>,
+    clock: Arc<dyn Clock>,
+    policy: CheckpointPolicy,
+    mut stop: watch::Receiver<bool>,
+) {
+    let every = policy.interval.unsigned_abs();
     let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -668,13 +698,39 @@ async fn checkpoints(store: SqlStore, vault: Arc<Vault>, clock: Arc<dyn Clock>, 
             _ = tick.tick() => false,
             _ = stop.wait_for(|s| *s) => true,
         };
-        match idlink_core::audit::checkpoint(&store, vault.signer(), clock.now()).await {
-            Ok(Some(c)) => tracing::info!(seq = c.seq, "audit checkpoint signed"),
-            Ok(None) => {}
-            Err(e) => tracing::warn!(error = %e, "audit checkpoint failed; will retry"),
-        }
+        let reason = if last { SigningReason::Shutdown } else { SigningReason::Periodic };
+        sign(&store, witness.as_ref(), &vault, &policy, clock.as_ref(), reason).await;
         if last {
             break;
         }
+    }
+}
+
+/// One signing, logged: failures are retried at the next tick; a refusal
+/// (the chain does not extend the witnessed checkpoint) is an alarm.
+async fn sign(
+    store: &SqlStore,
+    witness: &dyn AuditWitness,
+    vault: &Vault,
+    policy: &CheckpointPolicy,
+    clock: &dyn Clock,
+    reason: SigningReason,
+) {
+    match idlink_core::audit::checkpoint(store, witness, vault.signer(), policy, clock.now(), reason).await {
+        Ok(CheckpointOutcome::Signed { checkpoint, late_reason: None }) => tracing::info!(seq = checkpoint.seq, "audit checkpoint signed"),
+        Ok(CheckpointOutcome::Signed { checkpoint, late_reason: Some(r) }) => {
+            tracing::warn!(
+                seq = checkpoint.seq,
+                reason_record = r,
+                "audit checkpoint signed late; the late signing is recorded in the chain"
+            )
+        }
+        Ok(CheckpointOutcome::Witnessed(c)) => tracing::info!(seq = c.seq, "audit checkpoint added to the witness"),
+        Ok(CheckpointOutcome::NothingNew) => {}
+        Err(AuditError::Refused(b)) => {
+            metrics::counter!("idlink_audit_checkpoint_refused_total").increment(1);
+            tracing::error!(problem = %b, "audit chain NOT signed: it does not extend the last witnessed checkpoint; run `idlink audit verify`")
+        }
+        Err(e) => tracing::warn!(error = %e, "audit checkpoint failed; will retry"),
     }
 }

@@ -6,7 +6,7 @@ use crate::routes::store_problem;
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::State;
-use idlink_core::audit::verify_store;
+use idlink_core::audit::{AuditError, verify_store};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -16,12 +16,32 @@ pub struct ChainReport {
     pub status: &'static str,
     pub records: u64,
     pub checkpoints: u64,
-    /// The first bad record's sequence number, when broken.
+    /// Checkpoints found in the witness outside the database.
+    pub witnessed_checkpoints: u64,
+    /// The record the newest witnessed checkpoint signs.
+    pub newest_witnessed_record: Option<i64>,
+    /// Records after the last checkpoint, waiting for the next one.
+    pub unsigned_records: u64,
+    /// Records signed later than the checkpoint interval allows, with the reason recorded in the chain.
+    pub late_signings: Vec<LateSigning>,
+    /// The first bad record's sequence number, when broken and the problem concerns a record.
     pub first_bad_record: Option<i64>,
     pub problem: Option<String>,
 }
 
-/// Verifies the whole audit chain and its signed checkpoints.
+/// Records `first_record` to `checkpoint` were signed `waited_secs` after the
+/// first was written; record `reason_record` says why (a crash, a paused
+/// process, a manual signing).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LateSigning {
+    pub first_record: i64,
+    pub checkpoint: i64,
+    pub waited_secs: i64,
+    pub reason_record: i64,
+}
+
+/// Verifies the whole audit chain, its head, its signed checkpoints, their
+/// continuity and the witness kept outside the database.
 #[utoipa::path(get, path = "/v1/audit/verify", tag = "audit",
     responses(
         (status = 200, body = ChainReport),
@@ -30,12 +50,42 @@ pub struct ChainReport {
     security(("api_key" = ["audit:read"])))]
 pub async fn verify(State(state): State<AppState>, api: ApiCaller) -> Result<Json<ChainReport>, Problem> {
     api.require("audit:read")?;
-    let report = verify_store(state.store.as_ref(), &state.vault.signer().public_hex()).await.map_err(store_problem)?;
+    let key = state.vault.signer().public_hex();
+    let report = verify_store(state.store.as_ref(), state.audit.witness.as_ref(), &key, &state.audit.policy, state.clock.now())
+        .await
+        .map_err(audit_problem)?;
     Ok(Json(ChainReport {
         status: if report.first_break.is_none() { "intact" } else { "broken" },
         records: report.records,
         checkpoints: report.checkpoints,
-        first_bad_record: report.first_break.as_ref().map(|b| b.seq()),
+        witnessed_checkpoints: report.witnessed,
+        newest_witnessed_record: report.newest_witnessed,
+        unsigned_records: report.unsigned_records,
+        late_signings: report
+            .late_signings
+            .iter()
+            .map(|l| LateSigning {
+                first_record: l.first_seq,
+                checkpoint: l.checkpoint_seq,
+                waited_secs: l.waited_secs,
+                reason_record: l.reason_seq,
+            })
+            .collect(),
+        first_bad_record: report.first_break.as_ref().and_then(|b| b.seq()),
         problem: report.first_break.map(|b| b.to_string()),
     }))
+}
+
+fn audit_problem(e: AuditError) -> Problem {
+    match e {
+        AuditError::Store(e) => store_problem(e),
+        AuditError::Witness(e) => {
+            tracing::error!(error = %e, "the audit witness cannot be read");
+            Problem::new("service_unavailable").retry_after(5)
+        }
+        AuditError::Refused(b) => {
+            tracing::error!(problem = %b, "verification refused");
+            Problem::new("internal_error")
+        }
+    }
 }

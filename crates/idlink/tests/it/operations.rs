@@ -44,15 +44,27 @@ async fn audit_chain_verifies_over_http_and_checkpoints_are_signed() {
         let res = s.authed(Method::POST, "/v1/users").json(&serde_json::json!({ "phone": phone })).send().await;
         assert_eq!(res.map(|r| r.status().as_u16()).unwrap_or(0), 201);
     }
-    let store = s.running.as_ref().map(|r| r.store.clone()).unwrap_or_else(|| panic!("running"));
+    let running = s.running.as_ref().unwrap_or_else(|| panic!("running"));
+    let (store, witness) = (running.store.clone(), running.witness.clone());
     let rt = idlink::serve::Runtime::default();
     let vault = idlink::serve::open_vault(&s.config, &store, &rt).await.unwrap_or_else(|e| panic!("{e:#}"));
-    let cp = idlink_core::audit::checkpoint(&store, vault.signer(), jiff::Timestamp::now()).await.unwrap_or_else(|e| panic!("{e}"));
-    assert!(cp.is_some());
+    let policy = s.config.checkpoint_policy();
+    let cp = idlink_core::audit::checkpoint(
+        &store,
+        witness.as_ref(),
+        vault.signer(),
+        &policy,
+        jiff::Timestamp::now(),
+        idlink_core::audit::SigningReason::Manual,
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert!(matches!(cp, idlink_core::audit::CheckpointOutcome::Signed { late_reason: None, .. }), "{cp:?}");
     let report: serde_json::Value =
         s.authed(Method::GET, "/v1/audit/verify").send().await.unwrap_or_else(|e| panic!("{e}")).json().await.unwrap_or_default();
     assert_eq!(report["status"], "intact", "{report}");
     assert!(report["checkpoints"].as_u64().unwrap_or(0) >= 1, "{report}");
+    assert_eq!(report["witnessed_checkpoints"], report["checkpoints"], "{report}");
     assert!(report["records"].as_u64().unwrap_or(0) >= 3, "{report}");
 }
 
