@@ -182,11 +182,48 @@ pub struct HeldClaim(pub ClaimRef);
 #[derive(Debug, Clone)]
 pub struct KeptReplay(pub Vec<u8>);
 
-/// The live session of the request's `Idlink-Session` header, active or waiting for its device check.
+/// The active session of the request's `Idlink-Session` header (one still
+/// waiting for its device check owns nothing: its requests use the API key's space).
 fn live_session(state: &AppState, req: &Request) -> Option<idlink_core::auth::SessionRow> {
     let token = req.headers().get(SESSION_HEADER).and_then(|v| v.to_str().ok())?;
     let read = req.extensions().get::<SessionRead>()?;
-    state.auth().validate(token, read.0.clone()).ok()
+    state.auth().session_with(token, read.0.clone()).ok()
+}
+
+/// An answer as kept for replays: the headers a client acts on, and the body.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+struct KeptResponse {
+    headers: Vec<(String, String)>,
+    body: String,
+}
+
+/// The headers kept with an answer.
+const KEPT_HEADERS: [header::HeaderName; 4] = [header::CONTENT_TYPE, header::LOCATION, header::RETRY_AFTER, header::WWW_AUTHENTICATE];
+
+/// Releases the claim of a request that ends without recording its answer
+/// (a timeout or a panic drops it mid-way), unless its effect committed.
+struct ClaimGuard {
+    state: AppState,
+    claim: Option<ClaimRef>,
+}
+
+impl ClaimGuard {
+    fn disarm(&mut self) {
+        self.claim = None;
+    }
+}
+
+impl Drop for ClaimGuard {
+    fn drop(&mut self) {
+        let Some(claim) = self.claim.take() else { return };
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
+        let state = self.state.clone();
+        runtime.spawn(async move {
+            if let Err(e) = state.store.release_idempotency_key(&claim).await {
+                tracing::warn!(error = %e, "releasing an abandoned idempotency claim failed; it is taken over once stale");
+            }
+        });
+    }
 }
 
 /// `Idempotency-Key` on mutating POSTs (SPEC P4; ADR 0004). A key belongs
@@ -289,6 +326,7 @@ pub async fn idempotency(State(state): State<AppState>, req: Request, next: Next
             let request_id = parts.extensions.get::<RequestId>().map(|r| r.to_string());
             let mut req = Request::from_parts(parts, Body::from(bytes));
             req.extensions_mut().insert(HeldClaim(claim.clone()));
+            let mut guard = ClaimGuard { state: state.clone(), claim: Some(claim.clone()) };
             let res = idempotency::within(claim.clone(), next.run(req)).await;
             let (mut res_parts, res_body) = match res.extensions().get::<Problem>().cloned() {
                 Some(mut p) => {
@@ -304,8 +342,8 @@ pub async fn idempotency(State(state): State<AppState>, req: Request, next: Next
                     return Problem::new("internal_error").into_response();
                 }
             };
-            let status = res_parts.status;
-            if let Err(e) = keep_answer(&state, &claim, policy, status, &body).await {
+            guard.disarm();
+            if let Err(e) = keep_answer(&state, &claim, policy, &res_parts, &body).await {
                 // The effect happened; the answer is still the right one to give.
                 tracing::error!(error = %e, "storing the idempotent answer failed");
             }
@@ -315,24 +353,37 @@ pub async fn idempotency(State(state): State<AppState>, req: Request, next: Next
     }
 }
 
-/// Records the answer of a claimed request: forgets a 401 or 5xx with no
-/// effect (the client may retry), keeps everything else sealed, except a success
-/// that minted a one-time secret.
+/// Records the answer of a claimed request. Forgotten when nothing took
+/// effect and the client should retry under the same key: a 401 (fresh
+/// credentials), a 5xx, or a refused disclosure (the user fixes a tier and
+/// asks again). Kept sealed otherwise, except a success that minted a one-time secret.
 async fn keep_answer(
     state: &AppState,
     claim: &ClaimRef,
     policy: ReplayPolicy,
-    status: axum::http::StatusCode,
+    res: &axum::http::response::Parts,
     body: &[u8],
 ) -> Result<(), idlink_core::CoreError> {
-    // A failed authentication or a server error changed nothing: the client may retry under the same key.
-    let retryable = status.is_server_error() || status == axum::http::StatusCode::UNAUTHORIZED;
+    let status = res.status;
+    let retryable = status.is_server_error()
+        || status == axum::http::StatusCode::UNAUTHORIZED
+        || (policy == ReplayPolicy::Disclosure && !status.is_success());
     if retryable && state.store.release_idempotency_key(claim).await? {
         return Ok(());
     }
     let sealed = match policy {
         ReplayPolicy::Withheld(_) if status.is_success() => None,
-        _ => Some(idempotency::seal(&state.vault, &claim.owner, &claim.key, body)?),
+        _ => {
+            let kept = KeptResponse {
+                headers: KEPT_HEADERS
+                    .iter()
+                    .filter_map(|h| res.headers.get(h).and_then(|v| v.to_str().ok()).map(|v| (h.as_str().to_owned(), v.to_owned())))
+                    .collect(),
+                body: String::from_utf8_lossy(body).into_owned(),
+            };
+            let clear = serde_json::to_vec(&kept).map_err(|e| idlink_core::ports::StoreError::Corrupt(e.to_string()))?;
+            Some(idempotency::seal(&state.vault, &claim.owner, &claim.key, &clear)?)
+        }
     };
     Ok(state.store.complete_idempotency_key(claim, status.as_u16(), sealed.as_deref()).await?)
 }
@@ -342,11 +393,18 @@ fn replayed(mut res: Response) -> Response {
     res
 }
 
-fn replay(status: u16, body: Vec<u8>) -> Response {
-    let mut res = Response::new(Body::from(body));
+fn replay(status: u16, kept: Vec<u8>) -> Response {
+    let Ok(kept) = serde_json::from_slice::<KeptResponse>(&kept) else {
+        tracing::error!("a kept idempotent answer is not readable");
+        return Problem::new("internal_error").into_response();
+    };
+    let mut res = Response::new(Body::from(kept.body));
     *res.status_mut() = axum::http::StatusCode::from_u16(status).unwrap_or(axum::http::StatusCode::OK);
-    let ct = if status >= 400 { "application/problem+json" } else { "application/json" };
-    res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(ct));
+    for (name, value) in kept.headers {
+        if let (Ok(name), Ok(value)) = (header::HeaderName::try_from(name), HeaderValue::try_from(value)) {
+            res.headers_mut().insert(name, value);
+        }
+    }
     replayed(res)
 }
 

@@ -136,6 +136,8 @@ pub struct QueryCommitment<'a> {
 /// authorised it, so a replay can check those tiers are still in force.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct KeptAnswer {
+    /// The bank's figure (sealed like everything kept), so a replay can show it under a changed policy.
+    pub balance: Fen,
     pub binding_id: String,
     pub step_up_token_id: String,
     pub bank: String,
@@ -506,6 +508,7 @@ impl Balances<'_> {
         let sealed = match claim {
             Some(c) => {
                 let kept = KeptAnswer {
+                    balance,
                     binding_id: binding_id.to_owned(),
                     step_up_token_id: token_id.to_owned(),
                     bank: record.bank.clone(),
@@ -553,12 +556,27 @@ impl Balances<'_> {
         step_up: Option<&str>,
         kept: &[u8],
     ) -> Result<BalanceAnswer, BalanceError> {
+        let answer = self.run_replay(session, rid, binding_id, step_up, kept).await;
+        if let Err(e) = &answer {
+            self.record_refusal(session, rid, binding_id, e).await?;
+        }
+        answer
+    }
+
+    async fn run_replay(
+        &self,
+        session: &SessionRow,
+        rid: Option<&RequestId>,
+        binding_id: &str,
+        step_up: Option<&str>,
+        kept: &[u8],
+    ) -> Result<BalanceAnswer, BalanceError> {
         let kept: KeptAnswer = serde_json::from_slice(kept).map_err(|e| StoreError::Corrupt(format!("kept balance answer: {e}")))?;
         let user = &session.user_id;
         let now = self.clock.now();
         let (token_id, secret) = step_up.and_then(|t| t.split_once('.')).unwrap_or(("", ""));
         let ctx = self.store.query_context(user, binding_id, (token_id, &hash(secret)), now).await?;
-        self.check_tiers(&ctx)?;
+        let (_, bank) = self.check_tiers(&ctx)?;
         if kept.binding_id != binding_id || token_id.is_empty() || kept.step_up_token_id != token_id {
             let why = if token_id.is_empty() { StepUpRefusal::Missing } else { StepUpRefusal::OtherUse };
             return Err(BalanceError::StepUpRequired(why));
@@ -570,19 +588,22 @@ impl Balances<'_> {
                 other => other,
             }));
         }
+        // Shown again only as precisely as both the first answer and the bank's policy now allow.
+        let precision = disclosure::coarser(kept.answer.precision, bank.precision);
+        let answer = BalanceAnswer { precision, disclosed: disclosure::disclose(kept.balance, precision), ..kept.answer };
         let record = QueryRecord {
             id: format!("bq_{}", hex::encode(self.bindings.identities.vault.rng().bytes16())),
             binding_id: binding_id.to_owned(),
             bank: kept.bank,
             channel: kept.channel,
-            precision: kept.precision,
+            precision: precision_name(precision).to_owned(),
             actor: format!("user:{user}"),
             at: now,
             outcome: "replayed".to_owned(),
             reason: None,
         };
         self.store.record_query(user, &record, &Self::audit(session, rid, "balance.query.replay", now)).await?;
-        Ok(kept.answer)
+        Ok(answer)
     }
 
     /// The card's four tiers.

@@ -71,6 +71,18 @@ pub fn disclose(balance: Fen, precision: Precision) -> Disclosed {
     }
 }
 
+/// The coarser of two policies: what may be shown under both. Used when a
+/// kept answer is shown again after the bank's policy may have changed.
+pub fn coarser(a: Precision, b: Precision) -> Precision {
+    let rank = |p: Precision| match p {
+        Precision::Jiao => (0, 0),
+        Precision::Yuan => (1, 0),
+        Precision::Range { width } => (2, width),
+        Precision::Closed => (3, 0),
+    };
+    if rank(a) >= rank(b) { a } else { b }
+}
+
 fn shanghai() -> TimeZone {
     TimeZone::get("Asia/Shanghai").unwrap_or(TimeZone::fixed(jiff::tz::offset(8)))
 }
@@ -140,6 +152,15 @@ mod tests {
         ]
     }
 
+    fn roster_precision() -> impl Strategy<Value = Precision> {
+        prop_oneof![
+            Just(Precision::Yuan),
+            Just(Precision::Jiao),
+            prop::sample::select(vec![10_000i64, 50_000, 100_000, 500_000, 1_000_000]).prop_map(|width| Precision::Range { width }),
+            Just(Precision::Closed),
+        ]
+    }
+
     fn freshness() -> impl Strategy<Value = Freshness> {
         prop_oneof![
             Just(Freshness::RealTime),
@@ -171,6 +192,24 @@ mod tests {
                 }
                 (Precision::Closed, Disclosed::Closed) => {}
                 other => prop_assert!(false, "unexpected {:?}", other),
+            }
+        }
+
+        /// Under the coarser of two policies, nothing is shown that either
+        /// policy hides: two balances that look the same under one of them
+        /// look the same under the coarser one too (for the roster's
+        /// policies, whose buckets nest: jiao, yuan, ranges of whole 100 yuan).
+        #[test]
+        fn the_coarser_policy_hides_what_either_hides(b in 0i64..1_000_000_000, other in 0i64..1_000_000, p in roster_precision(), q in roster_precision()) {
+            let c = coarser(p, q);
+            prop_assert_eq!(c, coarser(q, p));
+            for policy in [p, q] {
+                let twin = match disclose(Fen(b), policy) {
+                    Disclosed::Amount { fen } => Fen(fen.0 + other % if policy == Precision::Yuan { 100 } else { 10 }),
+                    Disclosed::Range { low, high } => Fen(low.0 + other % (high.0 - low.0)),
+                    Disclosed::Closed => Fen(other),
+                };
+                prop_assert_eq!(disclose(twin, c), disclose(Fen(b), c), "{:?} under {:?}", policy, c);
             }
         }
 

@@ -78,7 +78,7 @@ impl AuditStore for SqlStore {
     async fn append_audit(&self, entry: &AuditEntry) -> Result<AuditRecord, StoreError> {
         let mut tx = self.begin().await?;
         let r = append_in(&mut tx, entry).await?;
-        crate::idempotency::commit(tx).await?;
+        crate::idempotency::commit_bookkeeping(tx).await?;
         Ok(r)
     }
 

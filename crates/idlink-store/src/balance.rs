@@ -214,7 +214,7 @@ impl BalanceStore for SqlStore {
         .await
         .map_err(store_err)?;
         append_in(&mut tx, audit).await?;
-        crate::idempotency::commit(tx).await
+        crate::idempotency::commit_bookkeeping(tx).await
     }
 
     async fn query_history(&self, user: &UserId, limit: u32) -> Result<Vec<QueryRecord>, StoreError> {

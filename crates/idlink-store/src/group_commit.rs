@@ -103,9 +103,15 @@ async fn run(writer: &AnyPool, backend: Backend, mut rx: mpsc::UnboundedReceiver
         let committed = commit(writer, backend, &jobs).await;
         metrics::histogram!("idlink_balance_commit_seconds").record(started.elapsed().as_secs_f64());
         match committed {
-            Ok(spent) => {
-                for (job, ok) in jobs.into_iter().zip(spent) {
-                    let _ = job.reply.send(Ok(ok));
+            Ok(outcomes) => {
+                for (job, outcome) in jobs.into_iter().zip(outcomes) {
+                    let _ = job.reply.send(match outcome {
+                        Outcome::Spent => Ok(true),
+                        Outcome::NotSpent => Ok(false),
+                        Outcome::Fenced => Err(StoreError::Unavailable(
+                            "this request's idempotency claim was taken over by a retry; nothing was disclosed".into(),
+                        )),
+                    });
                 }
             }
             Err(e) => {
@@ -131,27 +137,83 @@ fn values(rows: usize, cols: usize, first: usize) -> String {
 
 type AnyQuery<'q> = sqlx::query::Query<'q, Any, sqlx::any::AnyArguments>;
 
-async fn commit(writer: &AnyPool, backend: Backend, jobs: &[QueryCommit]) -> Result<Vec<bool>, StoreError> {
+/// What became of one query in a batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Outcome {
+    Spent,
+    NotSpent,
+    /// Its idempotency claim is no longer its own (a retry took it over): it neither spends nor discloses.
+    Fenced,
+}
+
+async fn commit(writer: &AnyPool, backend: Backend, jobs: &[QueryCommit]) -> Result<Vec<Outcome>, StoreError> {
+    let mut tx = match backend {
+        Backend::Postgres => writer.begin().await.map_err(store_err)?,
+        Backend::Sqlite => writer.begin_with("BEGIN IMMEDIATE").await.map_err(store_err)?,
+    };
+    let fenced = fence(&mut tx, backend, jobs).await?;
     // A token named twice in one batch counts for the first query only.
     let mut seen = HashSet::new();
-    let candidates: Vec<&QueryCommit> = jobs.iter().filter(|j| seen.insert(j.token_id.as_str())).collect();
-    match backend {
-        Backend::Postgres => commit_postgres(writer, jobs, &candidates).await,
-        Backend::Sqlite => commit_sqlite(writer, jobs, &candidates).await,
+    let candidates: Vec<&QueryCommit> =
+        jobs.iter().zip(&fenced).filter(|(j, f)| !**f && seen.insert(j.token_id.as_str())).map(|(j, _)| j).collect();
+    let spent = match backend {
+        Backend::Postgres => commit_postgres(&mut tx, jobs, &candidates).await?,
+        Backend::Sqlite => commit_sqlite(&mut tx, jobs, &candidates).await?,
+    };
+    tx.commit().await.map_err(store_err)?;
+    Ok(spent
+        .into_iter()
+        .zip(fenced)
+        .map(|(s, f)| {
+            if f {
+                Outcome::Fenced
+            } else if s {
+                Outcome::Spent
+            } else {
+                Outcome::NotSpent
+            }
+        })
+        .collect())
+}
+
+/// Which queries carry an idempotency claim that is no longer theirs. The
+/// claims still held are locked (PostgreSQL; SQLite holds the write lock)
+/// until the batch commits, so a takeover cannot slip in between.
+async fn fence(tx: &mut sqlx::Transaction<'static, Any>, backend: Backend, jobs: &[QueryCommit]) -> Result<Vec<bool>, StoreError> {
+    let lock = if backend == Backend::Postgres { " FOR UPDATE" } else { "" };
+    let sql = format!("SELECT 1 FROM idempotency_keys WHERE owner = $1 AND idem_key = $2 AND claim_token = $3{lock}");
+    let mut fenced = Vec::with_capacity(jobs.len());
+    for j in jobs {
+        let held = match &j.kept {
+            None => true,
+            Some((claim, _)) => sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
+                .bind(&claim.owner)
+                .bind(&claim.key)
+                .bind(&claim.token)
+                .fetch_optional(&mut **tx)
+                .await
+                .map_err(store_err)?
+                .is_some(),
+        };
+        fenced.push(!held);
     }
+    Ok(fenced)
 }
 
 /// PostgreSQL: four round trips per batch. The first statement spends the
 /// tokens and locks the audit head; the second inserts the history rows and
 /// the audit records and moves the head (data-modifying `WITH`).
-async fn commit_postgres(writer: &AnyPool, jobs: &[QueryCommit], candidates: &[&QueryCommit]) -> Result<Vec<bool>, StoreError> {
-    let mut tx = writer.begin().await.map_err(store_err)?;
+async fn commit_postgres(
+    tx: &mut sqlx::Transaction<'static, Any>,
+    jobs: &[QueryCommit],
+    candidates: &[&QueryCommit],
+) -> Result<Vec<bool>, StoreError> {
     let sql = format!(
         "WITH spent AS ({}), head AS (SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE) \
          SELECT head.seq, head.hash, spent.id FROM head LEFT JOIN spent ON TRUE",
         spend_sql(candidates)
     );
-    let rows = bind_spend(sqlx::query(sqlx::AssertSqlSafe(sql)), jobs, candidates).fetch_all(&mut *tx).await.map_err(store_err)?;
+    let rows = bind_spend(sqlx::query(sqlx::AssertSqlSafe(sql)), jobs, candidates).fetch_all(&mut **tx).await.map_err(store_err)?;
     let first = rows.first().ok_or_else(|| StoreError::Corrupt("the audit head row is missing".into()))?;
     let head_seq: i64 = first.try_get("seq").map_err(store_err)?;
     let head_hash: String = first.try_get("hash").map_err(store_err)?;
@@ -176,18 +238,20 @@ async fn commit_postgres(writer: &AnyPool, jobs: &[QueryCommit], candidates: &[&
     let sql = format!("WITH {} UPDATE audit_head SET seq = ${next}, hash = ${} WHERE id = 1", parts.join(", "), next + 1);
     let q = bind_history(sqlx::query(sqlx::AssertSqlSafe(sql)), &done);
     let (q, last_seq, last_hash) = bind_audit(q, &entries, head_seq, head_hash);
-    q.bind(last_seq).bind(last_hash).execute(&mut *tx).await.map_err(store_err)?;
-    complete_kept(&mut tx, &done).await?;
-    tx.commit().await.map_err(store_err)?;
+    q.bind(last_seq).bind(last_hash).execute(&mut **tx).await.map_err(store_err)?;
+    complete_kept(tx, &done).await?;
     Ok(spent)
 }
 
 /// SQLite (in-process, no data-modifying `WITH`): one statement per step in
 /// one `BEGIN IMMEDIATE` transaction.
-async fn commit_sqlite(writer: &AnyPool, jobs: &[QueryCommit], candidates: &[&QueryCommit]) -> Result<Vec<bool>, StoreError> {
-    let mut tx = writer.begin_with("BEGIN IMMEDIATE").await.map_err(store_err)?;
+async fn commit_sqlite(
+    tx: &mut sqlx::Transaction<'static, Any>,
+    jobs: &[QueryCommit],
+    candidates: &[&QueryCommit],
+) -> Result<Vec<bool>, StoreError> {
     let rows = bind_spend(sqlx::query(sqlx::AssertSqlSafe(spend_sql(candidates))), jobs, candidates)
-        .fetch_all(&mut *tx)
+        .fetch_all(&mut **tx)
         .await
         .map_err(store_err)?;
     let mut spent_ids = HashSet::new();
@@ -198,22 +262,21 @@ async fn commit_sqlite(writer: &AnyPool, jobs: &[QueryCommit], candidates: &[&Qu
     let done = done_jobs(jobs, &spent);
     if !done.is_empty() {
         let q = sqlx::query(sqlx::AssertSqlSafe(history_sql(done.len(), 1)));
-        bind_history(q, &done).execute(&mut *tx).await.map_err(store_err)?;
+        bind_history(q, &done).execute(&mut **tx).await.map_err(store_err)?;
     }
     let entries = audit_entries(jobs, &spent);
     let n = i64::try_from(entries.len()).map_err(|e| StoreError::Corrupt(e.to_string()))?;
     let head = sqlx::query("UPDATE audit_head SET seq = seq + $1 WHERE id = 1 RETURNING seq, hash")
         .bind(n)
-        .fetch_one(&mut *tx)
+        .fetch_one(&mut **tx)
         .await
         .map_err(store_err)?;
     let head_seq = head.try_get::<i64, _>("seq").map_err(store_err)? - n;
     let head_hash: String = head.try_get("hash").map_err(store_err)?;
     let (q, _, last_hash) = bind_audit(sqlx::query(sqlx::AssertSqlSafe(audit_sql(entries.len(), 1))), &entries, head_seq, head_hash);
-    q.execute(&mut *tx).await.map_err(store_err)?;
-    sqlx::query("UPDATE audit_head SET hash = $1 WHERE id = 1").bind(last_hash).execute(&mut *tx).await.map_err(store_err)?;
-    complete_kept(&mut tx, &done).await?;
-    tx.commit().await.map_err(store_err)?;
+    q.execute(&mut **tx).await.map_err(store_err)?;
+    sqlx::query("UPDATE audit_head SET hash = $1 WHERE id = 1").bind(last_hash).execute(&mut **tx).await.map_err(store_err)?;
+    complete_kept(tx, &done).await?;
     Ok(spent)
 }
 

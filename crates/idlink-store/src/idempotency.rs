@@ -16,6 +16,14 @@ use sqlx::{Any, Row, Transaction};
 use crate::SqlStore;
 use crate::rows::{micros, store_err, timestamp};
 
+/// Commits a write that only records (an audit-only record, a rate-limit
+/// count, a refused query, an unused challenge): running it again on a
+/// retry is harmless, so it does not pin the request's claim, and a request
+/// that failed after it may still be retried under the same key.
+pub(crate) async fn commit_bookkeeping(tx: Transaction<'static, Any>) -> Result<(), StoreError> {
+    tx.commit().await.map_err(store_err)
+}
+
 /// Commits a write transaction, marking the running request's claim in it.
 pub(crate) async fn commit(mut tx: Transaction<'static, Any>) -> Result<(), StoreError> {
     if let Some(claim) = idempotency::current() {

@@ -104,7 +104,7 @@ impl AuthStore for SqlStore {
         .fetch_one(&mut *tx)
         .await
         .map_err(store_err)?;
-        crate::idempotency::commit(tx).await?;
+        crate::idempotency::commit_bookkeeping(tx).await?;
         Ok(u64::try_from(n).unwrap_or(0))
     }
 
@@ -124,7 +124,7 @@ impl AuthStore for SqlStore {
         .execute(&mut *tx)
         .await
         .map_err(store_err)?;
-        crate::idempotency::commit(tx).await
+        crate::idempotency::commit_bookkeeping(tx).await
     }
 
     async fn attempt_challenge(&self, id: &str, now: Timestamp, max_attempts: u32) -> Result<Option<ChallengeRow>, StoreError> {
@@ -140,7 +140,7 @@ impl AuthStore for SqlStore {
         .fetch_optional(&mut *tx)
         .await
         .map_err(store_err)?;
-        crate::idempotency::commit(tx).await?;
+        crate::idempotency::commit_bookkeeping(tx).await?;
         row.map(|r| challenge(&r)).transpose()
     }
 

@@ -112,12 +112,31 @@ impl SqlStore {
         self.backend
     }
 
-    /// Applies pending migrations; returns how many were applied.
-    pub async fn migrate(&self) -> Result<usize, StoreError> {
-        let migrator = match self.backend {
+    fn migrator(&self) -> &'static sqlx::migrate::Migrator {
+        match self.backend {
             Backend::Sqlite => &SQLITE_MIGRATIONS,
             Backend::Postgres => &POSTGRES_MIGRATIONS,
+        }
+    }
+
+    /// Applies the migrations numbered below `version` only: tests of what a
+    /// later migration does to the rows an earlier schema held.
+    pub async fn migrate_below(&self, version: i64) -> Result<(), StoreError> {
+        let all = self.migrator();
+        let partial = sqlx::migrate::Migrator {
+            migrations: std::borrow::Cow::Owned(all.migrations.iter().filter(|m| m.version < version).cloned().collect()),
+            ignore_missing: all.ignore_missing,
+            locking: all.locking,
+            no_tx: all.no_tx,
+            table_name: all.table_name.clone(),
+            create_schemas: all.create_schemas.clone(),
         };
+        partial.run(&self.writer).await.map_err(|e| StoreError::Unavailable(format!("migration failed: {e}")))
+    }
+
+    /// Applies pending migrations; returns how many were applied.
+    pub async fn migrate(&self) -> Result<usize, StoreError> {
+        let migrator = self.migrator();
         let before = self.applied_migrations().await.unwrap_or(0);
         migrator.run(&self.writer).await.map_err(|e| StoreError::Unavailable(format!("migration failed: {e}")))?;
         Ok(self.applied_migrations().await?.saturating_sub(before))

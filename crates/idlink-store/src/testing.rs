@@ -58,11 +58,16 @@ impl Drop for TestDb {
 
 /// A new SQLite database in its own temporary directory.
 pub async fn sqlite() -> Result<TestDb, String> {
+    sqlite_below(i64::MAX).await
+}
+
+/// A new SQLite database with only the migrations numbered below `version`.
+async fn sqlite_below(version: i64) -> Result<TestDb, String> {
     let dir = std::env::temp_dir().join(unique_name("idlink-test"));
     std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
     let url = format!("sqlite://{}?mode=rwc", dir.join("idlink.db").display());
     let store = SqlStore::connect(&url, &StoreOptions::default()).await.map_err(|e| e.to_string())?;
-    store.migrate().await.map_err(|e| e.to_string())?;
+    store.migrate_below(version).await.map_err(|e| e.to_string())?;
     Ok(TestDb { store, url, kind: "sqlite", dir: Some(dir), schema: None })
 }
 
@@ -97,6 +102,10 @@ fn postgres_admin_url() -> Option<String> {
 /// A new schema on the test PostgreSQL server, or `Ok(None)` when no server
 /// answers and PostgreSQL is not required.
 pub async fn postgres() -> Result<Option<TestDb>, String> {
+    postgres_below(i64::MAX).await
+}
+
+async fn postgres_below(version: i64) -> Result<Option<TestDb>, String> {
     let Some(admin) = postgres_admin_url() else {
         if postgres_required() {
             return Err("IDLINK_REQUIRE_POSTGRES=1 but no PostgreSQL server was found (set IDLINK_TEST_DATABASE_URL)".into());
@@ -119,8 +128,19 @@ pub async fn postgres() -> Result<Option<TestDb>, String> {
     let url = format!("{admin}{sep}options=-c%20search_path%3D{schema}");
     let store =
         SqlStore::connect(&url, &StoreOptions { max_connections: 8, ..StoreOptions::default() }).await.map_err(|e| e.to_string())?;
-    store.migrate().await.map_err(|e| e.to_string())?;
+    store.migrate_below(version).await.map_err(|e| e.to_string())?;
     Ok(Some(TestDb { store, url, kind: "postgres", dir: None, schema: Some((schema, admin)) }))
+}
+
+/// Both databases with only the migrations numbered below `version` applied
+/// (call `store.migrate()` to apply the rest): for testing what a migration
+/// does to rows an earlier schema held.
+pub async fn all_below(version: i64) -> Result<Vec<TestDb>, String> {
+    let mut dbs = vec![sqlite_below(version).await?];
+    if let Some(pg) = postgres_below(version).await? {
+        dbs.push(pg);
+    }
+    Ok(dbs)
 }
 
 /// Both databases: SQLite always, PostgreSQL when reachable (or required).

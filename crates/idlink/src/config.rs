@@ -422,7 +422,11 @@ impl Config {
         if self.server.body_limit_bytes < 1024 {
             bail!("configuration key `server.body_limit_bytes`: must be at least 1024");
         }
-        if self.server.idempotency_ttl_secs == 0 || self.server.idempotency_ttl_secs <= self.server.idempotency_stale_after_secs {
+        if self.server.idempotency_stale_after_secs <= self.server.request_timeout_secs {
+            // A claim must never be taken over while its request may still be running.
+            bail!("configuration key `server.idempotency_stale_after_secs`: must be longer than `server.request_timeout_secs`");
+        }
+        if self.server.idempotency_ttl_secs <= self.server.idempotency_stale_after_secs {
             bail!("configuration key `server.idempotency_ttl_secs`: must be longer than `server.idempotency_stale_after_secs`");
         }
         if self.server.request_timeout_secs == 0 {

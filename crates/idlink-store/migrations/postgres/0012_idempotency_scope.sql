@@ -3,6 +3,20 @@
 -- claim carries a fencing token and says whether its effect committed.
 -- Earlier records held answers in clear (session and step-up tokens,
 -- balances): they are dropped, not migrated.
+-- Tokens those answers held were readable by anyone with the table: the
+-- sessions they open are revoked and the step-up tokens spent, before the
+-- answers are dropped. (Old row versions may linger in free pages: run
+-- VACUUM after upgrading.)
+UPDATE sessions SET revoked_at = CAST(extract(epoch FROM now()) * 1000000 AS BIGINT)
+WHERE revoked_at IS NULL AND EXISTS (
+    SELECT 1 FROM idempotency_keys k
+    WHERE k.body IS NOT NULL AND position('"session_token":"' || sessions.id || '.' IN convert_from(k.body, 'UTF8')) > 0
+);
+UPDATE step_up_tokens SET used_at = CAST(extract(epoch FROM now()) * 1000000 AS BIGINT)
+WHERE used_at IS NULL AND EXISTS (
+    SELECT 1 FROM idempotency_keys k
+    WHERE k.body IS NOT NULL AND position('"step_up_token":"' || step_up_tokens.id || '.' IN convert_from(k.body, 'UTF8')) > 0
+);
 DELETE FROM idempotency_keys;
 ALTER TABLE idempotency_keys ADD COLUMN claim_token TEXT NOT NULL DEFAULT '';
 ALTER TABLE idempotency_keys ADD COLUMN effect_at BIGINT;

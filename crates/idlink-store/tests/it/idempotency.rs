@@ -1,7 +1,8 @@
 use crate::{at, databases};
 use idlink_core::audit::AuditEntry;
 use idlink_core::idempotency::{self, ClaimRef};
-use idlink_core::ports::{AuditStore, IdempotencyClaim, IdempotencyStore, NewClaim};
+use idlink_core::ports::{ApiKeyRow, ApiKeyStore, AuditStore, IdempotencyClaim, IdempotencyStore, NewClaim};
+use idlink_domain::ApiKeyId;
 
 fn claim_ref(owner: &str, key: &str, token: &str, t: i64) -> ClaimRef {
     ClaimRef { owner: owner.into(), key: key.into(), token: token.into(), at: at(t) }
@@ -14,10 +15,19 @@ async fn claim(s: &idlink_store::SqlStore, c: &ClaimRef, hash: &str) -> Idempote
     s.claim_idempotency_key(&new).await.unwrap_or_else(|e| panic!("{e}"))
 }
 
-/// An effect committed by the request holding `c` (any write transaction of the store).
+/// An effect committed by the request holding `c` (a write of the store that changes state).
 async fn effect(s: &idlink_store::SqlStore, c: &ClaimRef) -> Result<(), String> {
-    let entry = AuditEntry::new("apikey:test", "test.effect", "test", c.at);
-    idempotency::within(c.clone(), s.append_audit(&entry)).await.map(|_| ()).map_err(|e| e.to_string())
+    let rng = idlink_crypto::OsRandom;
+    let key = ApiKeyRow {
+        id: ApiKeyId::from_random(idlink_crypto::Random::bytes16(&rng)),
+        name: "effect".into(),
+        secret_hash: "ab".repeat(32),
+        scopes: vec![],
+        created_at: c.at,
+        revoked_at: None,
+    };
+    let entry = AuditEntry::new("apikey:test", "apikey.create", "test", c.at);
+    idempotency::within(c.clone(), s.insert_api_key(&key, &entry)).await.map_err(|e| e.to_string())
 }
 
 #[tokio::test]
@@ -56,6 +66,13 @@ async fn a_key_is_claimed_once_then_replayed() {
 async fn a_claim_whose_effect_committed_is_never_run_again() {
     for db in databases().await {
         let s = &db.store;
+        // Bookkeeping (an audit-only record) does not pin a claim: a retry may run again.
+        let noted = claim_ref("key_a", "noted", "t0", 0);
+        assert_eq!(claim(s, &noted, "h").await, IdempotencyClaim::Claimed);
+        let note = AuditEntry::new("apikey:test", "test.note", "test", at(0));
+        idempotency::within(noted.clone(), s.append_audit(&note)).await.unwrap_or_else(|e| panic!("{e}"));
+        assert!(s.release_idempotency_key(&noted).await.unwrap_or(false), "{}: only bookkeeping was written", db.kind);
+
         let crashed = claim_ref("key_a", "crash", "t1", 0);
         assert_eq!(claim(s, &crashed, "h").await, IdempotencyClaim::Claimed);
         effect(s, &crashed).await.unwrap_or_else(|e| panic!("{}: {e}", db.kind));
@@ -123,5 +140,55 @@ async fn one_hundred_concurrent_claims_yield_exactly_one_owner() {
             }
         }
         assert_eq!(claimed, 1, "{}", db.kind);
+    }
+}
+
+/// Upgrading from a version that kept answers in clear: the sessions and
+/// step-up tokens those answers showed are revoked, the answers dropped.
+#[tokio::test]
+async fn upgrading_revokes_the_tokens_that_answers_held_in_clear() {
+    for db in idlink_store::testing::all_below(12).await.unwrap_or_else(|e| panic!("{e}")) {
+        let s = &db.store;
+        let blob = |bytes: &[u8]| {
+            let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+            if db.kind == "sqlite" { format!("X'{hex}'") } else { format!("'\\x{hex}'::bytea") }
+        };
+        let sql = format!("INSERT INTO users (id, phone_cipher, phone_index, created_at) VALUES ('usr_1', {}, 'pi', 0)", blob(b"x"));
+        idlink_store::testing::execute(s, &sql).await.unwrap_or_else(|e| panic!("{}: {e}", db.kind));
+        for id in ["ses_leaked", "ses_other"] {
+            let sql = format!(
+                "INSERT INTO sessions (id, user_id, device_id, secret_hash, status, created_at, expires_at) \
+                 VALUES ('{id}', 'usr_1', 'dev', 'h', 'active', 0, 9000000000000000)"
+            );
+            idlink_store::testing::execute(s, &sql).await.unwrap_or_else(|e| panic!("{e}"));
+        }
+        for id in ["stu_leaked", "stu_other"] {
+            let sql = format!(
+                "INSERT INTO step_up_tokens (id, secret_hash, user_id, operation, resource, method, created_at, expires_at) \
+                 VALUES ('{id}', 'h', 'usr_1', 'balance.query', 'bnd_1', 'payment_password', 0, 9000000000000000)"
+            );
+            idlink_store::testing::execute(s, &sql).await.unwrap_or_else(|e| panic!("{e}"));
+        }
+        for (key, json) in [
+            ("k1", r#"{"status":"active","session_token":"ses_leaked.s3cret","user_id":"usr_1"}"#),
+            ("k2", r#"{"step_up_token":"stu_leaked.s3cret","method":"payment_password"}"#),
+        ] {
+            let sql = format!(
+                "INSERT INTO idempotency_keys (owner, idem_key, request_hash, status, body, created_at) VALUES ('key_a', '{key}', 'h', 201, {}, 0)",
+                blob(json.as_bytes())
+            );
+            idlink_store::testing::execute(s, &sql).await.unwrap_or_else(|e| panic!("{}: {e}", db.kind));
+        }
+        s.migrate().await.unwrap_or_else(|e| panic!("{}: {e}", db.kind));
+        let revoked = |table: &str, column: &str, id: &str| {
+            let sql = format!("SELECT COUNT(*) FROM {table} WHERE id = '{id}' AND {column} IS NOT NULL");
+            async move { idlink_store::testing::query_text(s, &sql).await.unwrap_or_default().trim() == "1" }
+        };
+        assert!(revoked("sessions", "revoked_at", "ses_leaked").await, "{}: the leaked session is revoked", db.kind);
+        assert!(!revoked("sessions", "revoked_at", "ses_other").await, "{}: other sessions stay", db.kind);
+        assert!(revoked("step_up_tokens", "used_at", "stu_leaked").await, "{}", db.kind);
+        assert!(!revoked("step_up_tokens", "used_at", "stu_other").await, "{}", db.kind);
+        let left = idlink_store::testing::query_text(s, "SELECT COUNT(*) FROM idempotency_keys").await.unwrap_or_default();
+        assert_eq!(left.trim(), "0", "{}: the clear answers are gone", db.kind);
     }
 }
