@@ -84,3 +84,77 @@ async fn concurrent_queries_commit_in_groups_spend_each_token_once_and_keep_one_
         assert!(crate::audit::verify(&db.store).await.is_ok(), "{}: the chain verifies", db.kind);
     }
 }
+
+/// A query whose idempotency claim was taken over (its request presumed
+/// crashed) neither spends its token nor discloses; one that still holds
+/// its claim completes it with the sealed answer in the same transaction.
+#[tokio::test]
+async fn a_query_whose_claim_was_taken_over_spends_nothing() {
+    use idlink_core::idempotency::ClaimRef;
+    use idlink_core::ports::{IdempotencyClaim, IdempotencyStore, NewClaim};
+    for db in databases().await {
+        let user = crate::security::new_user(&db.store).await;
+        let b = Binding { user: &user, operation: "balance.query", resource: "bnd_1" };
+        let clock = idlink_core::ManualClock::new(at(100));
+        let policy = StepUpPolicy { ttl: jiff::SignedDuration::from_mins(5) };
+        let claim = |token: &str, t: i64| ClaimRef { owner: "key_a/user:x".into(), key: "k".into(), token: token.into(), at: at(t) };
+        let take = |c: ClaimRef| {
+            let store = db.store.clone();
+            async move {
+                let new = NewClaim {
+                    claim: &c,
+                    request_hash: "h",
+                    stale_before: at(c.at.as_second() - at(0).as_second() - 600),
+                    expires_at: at(90_000),
+                };
+                store.claim_idempotency_key(&new).await.unwrap_or_else(|e| panic!("{e}"))
+            }
+        };
+        let (old, new) = (claim("old", 0), claim("new", 601));
+        assert_eq!(take(old.clone()).await, IdempotencyClaim::Claimed);
+        assert_eq!(take(new.clone()).await, IdempotencyClaim::Claimed, "{}: taken over", db.kind);
+        let mut outcomes = Vec::new();
+        for (i, c) in [old, new].iter().enumerate() {
+            let (row, token) = stepup::mint(&OsRandom, &clock, &policy, &b, StepUpMethod::Biometric);
+            db.store
+                .insert_step_up(&row, &AuditEntry::new("test", "step_up.mint", "test", at(100)))
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
+            let (id, secret) = token.split_once('.').unwrap_or_default();
+            let hash = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(secret.as_bytes()));
+            let record = QueryRecord {
+                id: format!("bq_{i}"),
+                binding_id: "bnd_1".into(),
+                bank: "ICBC".into(),
+                channel: "direct".into(),
+                precision: "yuan".into(),
+                actor: format!("user:{user}"),
+                at: at(101),
+                outcome: "disclosed".into(),
+                reason: None,
+            };
+            let read = AuditEntry::new(format!("user:{user}"), "card.read", "balance query", at(101)).subject(&user);
+            let audit = AuditEntry::new(format!("user:{user}"), "balance.query", "balance query", at(101)).subject(&user);
+            let commitment = QueryCommitment {
+                token_id: id,
+                secret_hash: &hash,
+                binding: &b,
+                record: &record,
+                card_read: &read,
+                audit: &audit,
+                kept: Some((c, b"sealed answer")),
+            };
+            outcomes.push(db.store.commit_query(commitment).await.map_err(|e| e.to_string()));
+        }
+        assert!(outcomes[0].is_err(), "{}: the fenced query fails: {:?}", db.kind, outcomes[0]);
+        assert_eq!(outcomes[1], Ok(true), "{}", db.kind);
+        let history = db.store.query_history(&user, 10).await.unwrap_or_default();
+        assert_eq!(history.iter().map(|h| h.id.as_str()).collect::<Vec<_>>(), ["bq_1"], "{}: only the holder disclosed", db.kind);
+        assert_eq!(
+            take(claim("later", 700)).await,
+            IdempotencyClaim::Completed { request_hash: "h".into(), status: 200, body: Some(b"sealed answer".to_vec()) },
+            "{}: completed in the query's transaction",
+            db.kind
+        );
+    }
+}
