@@ -10,6 +10,8 @@
 //! card switch or their direct channel ([`cards`], [`direct`]: mutual TLS
 //! and signed messages with certificates from [`pki`]), which send signed
 //! callbacks about lost cards and locked passwords ([`events`]).
+//! [`witness`] is a remote audit witness log (not an institution, but a
+//! party outside idlink's host all the same).
 //! [`control`] is the time-control API: a sandbox clock that can be
 //! advanced, and maintenance windows that open and close by that clock.
 
@@ -22,6 +24,7 @@ pub mod face;
 pub mod pki;
 pub mod registry;
 pub mod sms;
+pub mod witness;
 
 use axum::Router;
 use axum::routing::{delete, get, post};
@@ -92,6 +95,8 @@ pub struct Sandbox {
     /// Where the banks send callbacks (idlink's API base URL).
     callback_url: Mutex<Option<String>>,
     pub(crate) http: reqwest::Client,
+    /// The witness logs: log name → its checkpoints.
+    pub(crate) witness: Mutex<HashMap<String, witness::Log>>,
 }
 
 impl std::fmt::Debug for Sandbox {
@@ -101,7 +106,7 @@ impl std::fmt::Debug for Sandbox {
 }
 
 /// Channels and services whose maintenance can be scheduled; a bank itself is `bank:CODE`.
-pub const INSTITUTIONS: &[&str] = &["sms", "face", "registry", "switch", "direct"];
+pub const INSTITUTIONS: &[&str] = &["sms", "face", "registry", "switch", "direct", "witness"];
 
 impl Sandbox {
     /// A sandbox whose banks come from the bundled roster, without a direct channel.
@@ -196,6 +201,8 @@ pub fn router(sandbox: Arc<Sandbox>) -> Router {
         .route("/switch/v1/sms-codes", post(cards::send_code))
         .route("/switch/v1/sms-codes/verify", post(cards::verify_code))
         .route("/switch/v1/balances", post(cards::balance))
+        .route("/witness/v1/logs/{log}/checkpoints", get(witness::list).post(witness::append))
+        .route("/witness/v1/logs/{log}/latest", get(witness::latest))
         .fallback(|| async {
             control::error(axum::http::StatusCode::NOT_FOUND, "not_found", "no such sandbox endpoint; see GET /sandbox/v1")
         })

@@ -240,22 +240,37 @@ pub struct Audit {
     pub witness: WitnessKind,
     /// The file witness's directory; empty means `<data_dir>/audit-witness`.
     pub witness_dir: Option<PathBuf>,
+    /// `witness = "http"`: the log service's base URL; empty means the
+    /// sandbox's witness log (when the sandbox runs).
+    pub witness_url: String,
+    /// `witness = "http"`: this deployment's log name at that service.
+    pub witness_log: String,
 }
 
 impl Default for Audit {
     fn default() -> Self {
-        Self { checkpoint_interval_secs: 60, checkpoint_grace_secs: 60, retention_years: 5, witness: WitnessKind::File, witness_dir: None }
+        Self {
+            checkpoint_interval_secs: 60,
+            checkpoint_grace_secs: 60,
+            retention_years: 5,
+            witness: WitnessKind::File,
+            witness_dir: None,
+            witness_url: String::new(),
+            witness_log: "idlink".into(),
+        }
     }
 }
 
-/// The kind of audit witness (docs/audit.md). Only `file` exists today; a
-/// remote witness reached through a connector would be another kind.
+/// The kind of audit witness (docs/audit.md).
 #[derive(Debug, Clone, Copy, Deserialize, Default, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum WitnessKind {
     /// `checkpoints.jsonl` in `audit.witness_dir`, appended and fsynced.
     #[default]
     File,
+    /// A remote witness log (`audit.witness_url`, `audit.witness_log`) reached
+    /// through the connectors' executor: out of reach of whoever holds this host.
+    Http,
 }
 
 #[derive(Debug, Clone, Deserialize)]

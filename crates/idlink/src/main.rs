@@ -358,7 +358,7 @@ async fn audit(config: &Config, rt: &Runtime, cmd: AuditCommand) -> Result<ExitC
     let policy = config.checkpoint_policy();
     match cmd {
         AuditCommand::Verify => {
-            let witness = serve::open_witness(config, false)?;
+            let witness = serve::open_witness(config, false, rt.clock.clone(), None)?;
             let key = vault.signer().public_hex();
             let report = idlink_core::audit::verify_store(&store, witness.as_ref(), &key, &policy, rt.clock.now()).await?;
             let newest = report.newest_witnessed.map(|s| format!(", the newest at record {s}")).unwrap_or_default();
@@ -393,7 +393,7 @@ async fn audit(config: &Config, rt: &Runtime, cmd: AuditCommand) -> Result<ExitC
             }
         }
         AuditCommand::Checkpoint => {
-            let witness = serve::open_witness(config, true)?;
+            let witness = serve::open_witness(config, true, rt.clock.clone(), None)?;
             let signed =
                 idlink_core::audit::checkpoint(&store, witness.as_ref(), vault.signer(), &policy, rt.clock.now(), SigningReason::Manual)
                     .await;

@@ -121,11 +121,37 @@ pub async fn open_vault(config: &Config, store: &SqlStore, rt: &Runtime) -> Resu
         .with_source(source))
 }
 
-/// The audit witness `audit.witness` names. A writer's (`write`) is created
-/// and checked now, so a wrong `audit.witness_dir` stops the start; a
-/// reader's only reads (a missing one reads as empty).
-pub fn open_witness(config: &Config, write: bool) -> Result<Arc<dyn AuditWitness>> {
+/// The audit witness `audit.witness` names. A writer's (`write`) file
+/// witness is created and checked now, so a wrong `audit.witness_dir` stops
+/// the start; a reader's only reads (a missing one reads as empty). A remote
+/// witness with no `audit.witness_url` is the sandbox's log: `sandbox` is
+/// the running sandbox's address, else `sandbox.listen` is assumed.
+pub fn open_witness(
+    config: &Config,
+    write: bool,
+    clock: Arc<dyn Clock>,
+    sandbox: Option<std::net::SocketAddr>,
+) -> Result<Arc<dyn AuditWitness>> {
     match config.audit.witness {
+        WitnessKind::Http => {
+            let url = if !config.audit.witness_url.is_empty() {
+                config.audit.witness_url.clone()
+            } else if let Some(addr) = sandbox.or(config.sandbox.enabled.then_some(config.sandbox.listen)) {
+                format!("http://{addr}")
+            } else {
+                anyhow::bail!("configuration key `audit.witness_url` is empty and the sandbox is disabled; set the witness log's URL");
+            };
+            let c = &config.connectors;
+            let policy = ExecutorPolicy {
+                deadline: Duration::from_millis(c.timeout_ms),
+                retries: c.retries,
+                breaker_failures: c.breaker_failures,
+                breaker_open_for: jiff::SignedDuration::from_secs(i64::try_from(c.breaker_open_secs).unwrap_or(i64::MAX)),
+            };
+            let w = idlink_connectors::witness::RemoteWitness::new(Arc::new(Executor::new(policy, clock)), &url, &config.audit.witness_log)
+                .map_err(|e| anyhow::anyhow!("configuration keys `audit.witness_url` / `audit.witness_log`: {e}"))?;
+            Ok(Arc::new(w))
+        }
         WitnessKind::File => {
             let dir = config.audit_witness_dir();
             if !write {
@@ -465,16 +491,16 @@ const AGREEMENT_VALIDITY: jiff::SignedDuration = jiff::SignedDuration::from_hour
 pub async fn start(config: &Config, rt: Runtime) -> Result<Running> {
     let store = open_store(config).await?;
     let vault = Arc::new(open_vault(config, &store, &rt).await?);
-    let witness = open_witness(config, true)?;
-    let policy = config.checkpoint_policy();
-    // Signs what a server that did not stop cleanly left unsigned, and catches
-    // the witness up, before any new record is written.
-    sign(&store, witness.as_ref(), &vault, &policy, rt.clock.as_ref(), SigningReason::Start).await;
     let (stop, stop_rx) = watch::channel(false);
     let mut tasks = Vec::new();
 
     let sandbox = if config.sandbox.enabled { Some(start_sandbox(config, &rt, &stop_rx, &mut tasks).await?) } else { None };
     let addrs = sandbox.as_ref().map(|(addrs, _)| *addrs);
+    let witness = open_witness(config, true, rt.clock.clone(), addrs.map(|a| a.http))?;
+    let policy = config.checkpoint_policy();
+    // Signs what a server that did not stop cleanly left unsigned, and catches
+    // the witness up, before any new record is written.
+    sign(&store, witness.as_ref(), &vault, &policy, rt.clock.as_ref(), SigningReason::Start).await;
     let clock = clock_of(config, &rt, sandbox.as_ref().map(|(_, sb)| sb));
     let institutions = Arc::new(institutions(config, addrs, clock.clone())?);
     let bank_callback_key = {

@@ -318,3 +318,47 @@ async fn records_left_unsigned_by_a_crash_are_named_until_signed_late() {
         assert!(out.contains(&format!("WARNING: records {} to {} were signed", last - 2, last + 1)), "{out}");
     }
 }
+
+/// `audit.witness = "http"`: checkpoints go to a remote witness log (here the
+/// sandbox's), out of reach of whoever holds idlink's host. Records and the
+/// checkpoints above them deleted from the database, with the head moved
+/// back, are caught because the log still holds what was signed.
+#[tokio::test]
+async fn a_remote_witness_log_catches_a_cut_made_on_the_host() {
+    for db in databases().await {
+        let s = start_with(db, &[("IDLINK__AUDIT__WITNESS", "http"), ("IDLINK__AUDIT__CHECKPOINT_INTERVAL_SECS", "1")]).await;
+        let data_dir = s.config.server.data_dir.clone();
+        create_users(&s, &["13877790001", "13877790002", "13877790003"]).await;
+        let (target, _) = head(&s.db).await;
+        let latest = format!("{}/witness/v1/logs/idlink/latest", s.sandbox);
+        let mut witnessed = -1;
+        for _ in 0..60 {
+            let v: serde_json::Value = reqwest::get(&latest).await.unwrap_or_else(|e| panic!("{e}")).json().await.unwrap_or_default();
+            witnessed = v["checkpoint"]["seq"].as_i64().unwrap_or(-1);
+            if witnessed >= target {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        assert!(witnessed >= target, "{}: the log received the checkpoint of record {target}", s.kind);
+        assert!(!witness_file(&data_dir).exists(), "no local witness file with a remote witness");
+        let report = verify_http(&s).await;
+        assert_eq!(report["status"], "intact", "{}: {report}", s.kind);
+        assert!(report["witnessed_checkpoints"].as_u64().unwrap_or(0) >= 1, "{report}");
+
+        // The log checks what it is sent: a statement not signed by the log's key is refused.
+        let forged = serde_json::json!({
+            "seq": witnessed + 1, "hash": "00".repeat(32), "at": "2026-11-30T00:00:00Z",
+            "public_key": "11".repeat(32), "signature": "22".repeat(64)
+        });
+        let res = reqwest::Client::new().post(format!("{}/witness/v1/logs/idlink/checkpoints", s.sandbox)).json(&forged).send().await;
+        assert_eq!(res.map(|r| r.status().as_u16()).unwrap_or(0), 422, "{}", s.kind);
+
+        // An attacker on the host cuts the chain back, with its checkpoints and head.
+        drop_guards(&s.db).await;
+        cut_after(&s.db, 1).await;
+        let report = verify_http(&s).await;
+        assert_eq!(report["status"], "broken", "{}: {report}", s.kind);
+        assert!(report["problem"].as_str().unwrap_or("").contains("witness"), "names the witnessed checkpoint: {report}");
+    }
+}
