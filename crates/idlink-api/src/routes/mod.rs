@@ -1,5 +1,6 @@
 //! Route handlers, one module per resource. Handlers are thin: extract,
-//! authorise, call one core use case, map its error.
+//! authorise, call one core use case, map its error (with `?`, through the
+//! conversions in [`crate::errors`]).
 
 pub mod audit;
 pub mod auth;
