@@ -4,7 +4,7 @@
 //! then reads typed fields out of the object, collecting every missing,
 //! mistyped, invalid or unknown field, so one answer lists all causes.
 
-use crate::problem::{FieldError, Problem};
+use crate::problem::{FieldError, Problem, ProblemCode};
 use axum::extract::{FromRequest, Request};
 use axum::http::header;
 use bytes::Bytes;
@@ -24,13 +24,13 @@ impl<S: Send + Sync> FromRequest<S> for JsonObject {
                 m.eq_ignore_ascii_case("application/json") || m.to_ascii_lowercase().ends_with("+json")
             });
         if !json_type {
-            return Err(Problem::new("unsupported_media_type"));
+            return Err(Problem::new(ProblemCode::UnsupportedMediaType));
         }
         let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
             if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-                Problem::new("payload_too_large")
+                Problem::new(ProblemCode::PayloadTooLarge)
             } else {
-                Problem::new("malformed_json").detail("The request body could not be read. Send it again.")
+                Problem::new(ProblemCode::MalformedJson).detail("The request body could not be read. Send it again.")
             }
         })?;
         match serde_json::from_slice::<Value>(&bytes) {
@@ -40,7 +40,7 @@ impl<S: Send + Sync> FromRequest<S> for JsonObject {
                 "invalid_type",
                 format!("The body must be a JSON object, not {}.", kind(&other)),
             )])),
-            Err(e) => Err(Problem::new("malformed_json").detail(format!(
+            Err(e) => Err(Problem::new(ProblemCode::MalformedJson).detail(format!(
                 "The body is not valid JSON: {} at line {}, column {}. Fix the syntax and send it again.",
                 describe(&e),
                 e.line(),

@@ -13,6 +13,7 @@
 // per failed request, so its size on the error path does not matter.
 #![allow(clippy::result_large_err)]
 
+pub mod errors;
 pub mod extract;
 pub mod middleware;
 pub mod problem;
@@ -33,7 +34,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-pub use problem::{CODES, Problem};
+pub use problem::{Problem, ProblemCode};
 pub use state::{AppParts, AppState, HttpLimits};
 
 use routes::{audit, auth, balance, banks, callbacks, cards, guardians, health, identity, me, operator, security, users};
@@ -161,11 +162,13 @@ pub fn app(state: AppState) -> Router {
             get(move || async move {
                 match &metrics {
                     Some(h) => ([("content-type", "text/plain; version=0.0.4")], h.render()).into_response(),
-                    None => Problem::new("service_unavailable").detail("Metrics are not available in this process.").into_response(),
+                    None => {
+                        Problem::new(ProblemCode::ServiceUnavailable).detail("Metrics are not available in this process.").into_response()
+                    }
                 }
             }),
         )
-        .fallback(|| async { Problem::new("not_found") })
+        .fallback(|| async { Problem::new(ProblemCode::NotFound) })
         .layer(from_fn(middleware::record_metrics))
         .layer(RequestBodyLimitLayer::new(state.limits.body_limit_bytes))
         .layer(TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, state.limits.request_timeout))

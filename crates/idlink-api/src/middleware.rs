@@ -1,7 +1,8 @@
 //! Cross-cutting HTTP layers: request ids and access logs, metrics, API-key
 //! authentication, and idempotency of mutating requests.
 
-use crate::problem::Problem;
+use crate::errors;
+use crate::problem::{Problem, ProblemCode};
 use crate::state::AppState;
 use axum::body::{Body, to_bytes};
 use axum::extract::{FromRequestParts, MatchedPath, Request, State};
@@ -9,7 +10,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderValue, Method, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use idlink_core::apikeys::{self, AuthFailure};
+use idlink_core::apikeys;
 use idlink_core::idempotency::{self, ClaimRef, Owner};
 use idlink_core::ports::{ApiKeyRow, IdempotencyClaim, NewClaim};
 use idlink_domain::RequestId;
@@ -82,7 +83,7 @@ impl ApiCaller {
         if self.0.scopes.iter().any(|s| s == scope) {
             Ok(())
         } else {
-            Err(Problem::new("insufficient_scope")
+            Err(Problem::new(ProblemCode::InsufficientScope)
                 .detail(format!("This endpoint needs the `{scope}` scope; this key has: {}.", self.0.scopes.join(", "))))
         }
     }
@@ -92,7 +93,7 @@ impl<S: Send + Sync> FromRequestParts<S> for ApiCaller {
     type Rejection = Problem;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Problem> {
-        parts.extensions.get::<ApiCaller>().cloned().ok_or_else(|| Problem::new("unauthorized"))
+        parts.extensions.get::<ApiCaller>().cloned().ok_or_else(|| Problem::new(ProblemCode::Unauthorized))
     }
 }
 
@@ -105,7 +106,7 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
         .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
         .map(str::trim);
     let Some(token) = token else {
-        return unauthorized(Problem::new("unauthorized"));
+        return unauthorized(Problem::new(ProblemCode::Unauthorized));
     };
     // A request acting for a user carries its session too: read both in one round trip.
     let session_id = req.headers().get(SESSION_HEADER).and_then(|v| v.to_str().ok()).and_then(|t| t.split_once('.')).map(|(id, _)| id);
@@ -121,15 +122,8 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
             }
             next.run(req).await
         }
-        Ok((Err(AuthFailure::Revoked), _)) => unauthorized(Problem::new("api_key_revoked")),
-        Ok((Err(AuthFailure::Invalid), _)) => unauthorized(
-            Problem::new("unauthorized")
-                .detail("The API key is not valid. Check it was copied whole, or create a new one with `idlink apikey create`."),
-        ),
-        Err(e) => {
-            tracing::error!(error = %e, "API key lookup failed");
-            Problem::new("service_unavailable").retry_after(5).into_response()
-        }
+        Ok((Err(refused), _)) => unauthorized(refused.into()),
+        Err(e) => errors::gate_failure(&e, "API key lookup failed").into_response(),
     }
 }
 
@@ -244,7 +238,7 @@ pub async fn idempotency(State(state): State<AppState>, req: Request, next: Next
         return next.run(req).await;
     };
     let Some(key) = key.to_str().ok().filter(|k| valid_idempotency_key(k)).map(str::to_owned) else {
-        return Problem::new("invalid_idempotency_key").into_response();
+        return Problem::new(ProblemCode::InvalidIdempotencyKey).into_response();
     };
     // Keys are scoped to the authenticated caller, which the layers before this one established.
     let owner = match (req.extensions().get::<ApiCaller>(), req.extensions().get::<crate::routes::operator::OperatorAuth>()) {
@@ -253,13 +247,13 @@ pub async fn idempotency(State(state): State<AppState>, req: Request, next: Next
             None => Owner::ApiKey(api.0.id.clone()),
         },
         (None, Some(op)) => Owner::Operator(op.0.id.to_string()),
-        (None, None) => return Problem::new("unauthorized").into_response(),
+        (None, None) => return Problem::new(ProblemCode::Unauthorized).into_response(),
     };
     let policy = replay_policy(&route_of(&req));
     let (parts, body) = req.into_parts();
     let bytes = match to_bytes(body, state.limits.body_limit_bytes).await {
         Ok(b) => b,
-        Err(_) => return Problem::new("payload_too_large").into_response(),
+        Err(_) => return Problem::new(ProblemCode::PayloadTooLarge).into_response(),
     };
     let mut h = Sha256::new();
     h.update(parts.method.as_str().as_bytes());
@@ -282,18 +276,15 @@ pub async fn idempotency(State(state): State<AppState>, req: Request, next: Next
         expires_at: now.checked_add(span(state.limits.idempotency_ttl)).unwrap_or(now),
     };
     match state.store.claim_idempotency_key(&new).await {
-        Err(e) => {
-            tracing::error!(error = %e, "idempotency claim failed");
-            Problem::new("service_unavailable").retry_after(5).into_response()
-        }
+        Err(e) => errors::gate_failure(&e, "idempotency claim failed").into_response(),
         Ok(
             IdempotencyClaim::Completed { request_hash: stored, .. }
             | IdempotencyClaim::InProgress { request_hash: stored }
             | IdempotencyClaim::Interrupted { request_hash: stored, .. },
-        ) if stored != request_hash => Problem::new("idempotency_key_reused").into_response(),
-        Ok(IdempotencyClaim::InProgress { .. }) => Problem::new("idempotency_in_progress").retry_after(1).into_response(),
+        ) if stored != request_hash => Problem::new(ProblemCode::IdempotencyKeyReused).into_response(),
+        Ok(IdempotencyClaim::InProgress { .. }) => Problem::new(ProblemCode::IdempotencyInProgress).retry_after(1).into_response(),
         Ok(IdempotencyClaim::Interrupted { received_at, .. }) => replayed(
-            Problem::new("idempotency_answer_lost")
+            Problem::new(ProblemCode::IdempotencyAnswerLost)
                 .detail(format!(
                     "The first request with this key (received at {received_at}) took effect, but the server stopped before it recorded \
                      the answer. It will not run again: read the current state instead, or send a new request with a new key."
@@ -303,10 +294,7 @@ pub async fn idempotency(State(state): State<AppState>, req: Request, next: Next
         Ok(IdempotencyClaim::Completed { status, body, .. }) => {
             let clear = match body.map(|b| idempotency::open(&state.vault, &claim.owner, &claim.key, &b)).transpose() {
                 Ok(clear) => clear,
-                Err(e) => {
-                    tracing::error!(error = %e, "a kept idempotent answer could not be opened");
-                    return Problem::new("internal_error").into_response();
-                }
+                Err(e) => return errors::internal(&e, "a kept idempotent answer could not be opened").into_response(),
             };
             let success = (200..300).contains(&status);
             match (policy, clear) {
@@ -316,10 +304,10 @@ pub async fn idempotency(State(state): State<AppState>, req: Request, next: Next
                     replayed(next.run(req).await)
                 }
                 (ReplayPolicy::Withheld(whence), _) if success => {
-                    replayed(Problem::new("idempotency_answer_withheld").detail(whence).into_response())
+                    replayed(Problem::new(ProblemCode::IdempotencyAnswerWithheld).detail(whence).into_response())
                 }
                 (_, Some(body)) => replay(status, body),
-                (_, None) => replayed(Problem::new("idempotency_answer_withheld").into_response()),
+                (_, None) => replayed(Problem::new(ProblemCode::IdempotencyAnswerWithheld).into_response()),
             }
         }
         Ok(IdempotencyClaim::Claimed) => {
@@ -339,7 +327,7 @@ pub async fn idempotency(State(state): State<AppState>, req: Request, next: Next
                 Ok(b) => b,
                 Err(_) => {
                     let _ = state.store.release_idempotency_key(&claim).await;
-                    return Problem::new("internal_error").into_response();
+                    return Problem::new(ProblemCode::InternalError).into_response();
                 }
             };
             guard.disarm();
@@ -396,7 +384,7 @@ fn replayed(mut res: Response) -> Response {
 fn replay(status: u16, kept: Vec<u8>) -> Response {
     let Ok(kept) = serde_json::from_slice::<KeptResponse>(&kept) else {
         tracing::error!("a kept idempotent answer is not readable");
-        return Problem::new("internal_error").into_response();
+        return Problem::new(ProblemCode::InternalError).into_response();
     };
     let mut res = Response::new(Body::from(kept.body));
     *res.status_mut() = axum::http::StatusCode::from_u16(status).unwrap_or(axum::http::StatusCode::OK);
@@ -422,12 +410,13 @@ impl FromRequestParts<AppState> for UserSession {
     type Rejection = Problem;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Problem> {
-        let token = parts.headers.get(SESSION_HEADER).and_then(|v| v.to_str().ok()).ok_or_else(|| Problem::new("session_required"))?;
+        let token =
+            parts.headers.get(SESSION_HEADER).and_then(|v| v.to_str().ok()).ok_or_else(|| Problem::new(ProblemCode::SessionRequired))?;
         let auth = state.auth();
         let checked = match parts.extensions.get::<SessionRead>() {
             Some(read) => auth.session_with(token, read.0.clone()),
             None => auth.session(token).await,
         };
-        checked.map(UserSession).map_err(crate::routes::auth_problem)
+        checked.map(UserSession).map_err(Problem::from)
     }
 }

@@ -1,8 +1,9 @@
 //! RFC 9457 problem documents: every error idlink answers.
 //!
-//! A [`Problem`] carries a stable `code` from [`CODES`] (the registry that
-//! `docs/errors.md` mirrors, checked by a test), a message saying what to do
-//! next, and the list of individual causes when there are several. Handlers
+//! A [`Problem`] carries a stable code from [`ProblemCode`] (the registry
+//! that `docs/errors.md` mirrors, checked by a test), a message saying what
+//! to do next, and the list of individual causes when there are several.
+//! Use-case errors become problems in [`crate::errors`]. Handlers
 //! return a `Problem` as an empty response carrying it in an extension;
 //! [`render_problems`] writes the body there, adding the request id. The
 //! same middleware turns any other error response (unknown route, wrong
@@ -18,168 +19,184 @@ use idlink_domain::RequestId;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-/// Every problem code idlink can answer: (code, HTTP status, when and what to do).
-pub const CODES: &[(&str, u16, &str)] = &[
-    ("malformed_json", 400, "The body is not valid JSON. Send a JSON object with `Content-Type: application/json`."),
-    ("invalid_idempotency_key", 400, "The `Idempotency-Key` header must be 1 to 255 visible ASCII characters."),
-    (
-        "session_required",
-        401,
-        "This endpoint acts for a user: send the user's session token in the `Idlink-Session` header (from POST /v1/auth/login).",
-    ),
-    ("session_invalid", 401, "The session token is unknown, expired or revoked. Log the user in again."),
-    ("operator_sign_in_failed", 401, "Username, password or one-time code is wrong. Check the authenticator app's clock and try again."),
-    (
-        "operator_session_invalid",
-        401,
-        "Send a valid operator session in the `Idlink-Operator` header (from POST /v1/operator/sessions); it may have expired.",
-    ),
-    ("unauthorized", 401, "No valid API key. Send `Authorization: Bearer <key id>.<secret>` with a key made by `idlink apikey create`."),
-    ("api_key_revoked", 401, "The API key was revoked. Create a new one with `idlink apikey create`."),
-    (
-        "device_check_required",
-        403,
-        "This login is from a new device: finish the SMS check (POST /v1/auth/device-check) before using the session.",
-    ),
-    (
-        "payment_password_refused",
-        403,
-        "The payment password was not accepted. After 3 wrong passwords in a row it is locked; the user can reset it with an SMS code and a face check.",
-    ),
-    (
-        "biometric_refused",
-        403,
-        "The signed assertion was not accepted: unknown or used challenge, another device, or a bad signature. Ask for a new challenge.",
-    ),
-    (
-        "balance_query_disabled",
-        403,
-        "Balance queries are off for this user: they stay off until the user turns them on with PUT /v1/me/features/balance-query and {\"enabled\": true} (the same call with false turns them off again).",
-    ),
-    (
-        "agreement_required",
-        403,
-        "This bank requires a signed electronic agreement with risk notice for the card, for its current version (a new version needs a new signature; the card's authorisations say `agreement_status`). Fetch it with GET /v1/banks/{code}/agreement, show it, and sign its `version` and `sha256` with POST /v1/me/cards/{id}/agreements.",
-    ),
-    ("balance_not_disclosed", 403, "This bank does not disclose balances to third parties. Check the balance in the bank's own app."),
-    (
-        "balance_query_suspended",
-        423,
-        "The bank suspended balance queries on this card after three wrong card passwords. Reset the password through the bank's own channels; queries resume when the bank reports it.",
-    ),
-    ("card_reported_lost", 410, "The bank reports this card lost, so its binding has ended. Bind the replacement card."),
-    ("bank_signature_invalid", 401, "The callback's Bank-Signature does not verify under the bank's key (or a header is missing)."),
-    ("bank_unknown", 404, "No bank with this code is in the roster."),
-    (
-        "agreement_not_required",
-        404,
-        "This bank requires no electronic agreement for balance queries (`agreement_required` is false in the card's policy): there is nothing to read or sign.",
-    ),
-    (
-        "step_up_required",
-        403,
-        "This operation needs a fresh step-up token for it in the `Idlink-Step-Up` header: verify the payment password or a biometric assertion first. `errors[0].code` says what was wrong with the one sent: step_up_missing, step_up_invalid, step_up_other_use, step_up_spent or step_up_expired.",
-    ),
-    (
-        "account_frozen",
-        403,
-        "The account is frozen for a risk review; operators respond within minutes. Sensitive operations are refused until two operators lift the freeze.",
-    ),
-    ("not_a_verified_minor", 403, "Only a user verified as under 18 names a guardian. Verify the real-name identity first."),
-    ("operator_role_required", 403, "The operator lacks the role this action needs; the message names it."),
-    ("insufficient_scope", 403, "The API key lacks the scope this endpoint needs; the message names it. Use a key with that scope."),
-    ("not_found", 404, "No such endpoint. Check the path against /openapi.json."),
-    ("device_not_found", 404, "The user has no device with this id. List the devices with GET /v1/me."),
-    ("verification_not_found", 404, "No verification with this id for this user. Start one with POST /v1/me/verifications."),
-    ("identity_not_verified", 404, "The user has no verified real-name identity yet. Verify it with POST /v1/me/verifications."),
-    ("guardianship_not_found", 404, "No guardian link with this id involving this user. List them with GET /v1/me/guardianships."),
-    ("card_binding_not_found", 404, "No card binding with this id for this user. List them with GET /v1/me/cards."),
-    ("case_not_found", 404, "No review case with this id. List open cases with GET /v1/operator/reviews."),
-    ("user_not_found", 404, "No user with this id. Check the id returned when the user was created."),
-    ("method_not_allowed", 405, "The endpoint exists but not with this HTTP method. The `Allow` header lists the methods it takes."),
-    ("request_timeout", 408, "The request took too long and was abandoned. Retry; if it keeps happening, contact the operator."),
-    ("idempotency_in_progress", 409, "A request with this `Idempotency-Key` is still running. Wait for it, then retry to get its answer."),
-    (
-        "idempotency_answer_withheld",
-        409,
-        "The first request with this `Idempotency-Key` succeeded, but its answer held a one-time secret (a session or step-up token, a challenge) that is never kept, so it is not replayed. The message says where its result is; for a new one, send a new request with a new key.",
-    ),
-    (
-        "idempotency_answer_lost",
-        409,
-        "The first request with this `Idempotency-Key` took effect, but the server stopped before it recorded the answer. It will not run again: read the current state instead, or send a new request with a new key.",
-    ),
-    (
-        "verification_closed",
-        409,
-        "This verification is no longer waiting for input (it is processing or finished). Read its status, or start a new one.",
-    ),
-    (
-        "real_name_change_limited",
-        409,
-        "Real-name changes are limited (3 per ID number per calendar year, 90 days apart, 180-day cooling-off after a 4th attempt); the message says which rule and from when it is possible.",
-    ),
-    ("guardianship_not_pending", 409, "This guardian link is not waiting for the guardian's acceptance any more."),
-    ("card_already_bound", 409, "This card is bound to the account already."),
-    (
-        "agreement_version_not_current",
-        409,
-        "The `document_version` signed is not the bank's current agreement (a new version may have been published). Fetch GET /v1/banks/{code}/agreement again, show it to the user, and sign its `version` and `sha256`.",
-    ),
-    ("card_binding_not_pending", 409, "This binding is not waiting for the bank's code; start a new one."),
-    ("case_closed", 409, "The review case is already decided."),
-    ("second_operator_required", 409, "You already took a step of this case; a different operator must take the next one (dual control)."),
-    ("phone_taken", 409, "A user with this phone number exists already. Look it up instead of creating it."),
-    ("challenge_gone", 410, "The code expired, was already used, or ran out of tries. Request a new code."),
-    ("user_data_shredded", 410, "The user's personal data was deleted (crypto-shredded) and cannot be read any more."),
-    ("payload_too_large", 413, "The body is larger than the server accepts. Send a smaller body."),
-    ("unsupported_media_type", 415, "Send the body as JSON with `Content-Type: application/json`."),
-    ("idempotency_key_reused", 422, "This `Idempotency-Key` was used with a different request. Use a new key for a new request."),
-    ("code_wrong", 422, "The SMS code is wrong; the message says how many tries are left. Check the code and try again."),
-    (
-        "weak_payment_password",
-        422,
-        "The payment password must be 6 digits, not one digit repeated and not a run like 123456. Choose another.",
-    ),
-    (
-        "face_check_required",
-        422,
-        "A payment password exists already: resetting it needs a face check or a bank-card check. Send `liveness_video` or `card_number` too.",
-    ),
-    (
-        "bank_card_check_failed",
-        422,
-        "The bank did not confirm that the card, the verified identity and the account's phone belong together; `errors` says why.",
-    ),
-    ("face_check_failed", 422, "The face check did not pass; `errors` gives the reason and what to do (for example retry in daylight)."),
-    (
-        "agreement_hash_mismatch",
-        422,
-        "`document_hash` is not the SHA-256 of the bank's current agreement: the text shown is not the one published. Show the `text` of GET /v1/banks/{code}/agreement unchanged and sign its `sha256`.",
-    ),
-    ("bank_code_wrong", 422, "The bank did not accept the code. Check the SMS from the bank and try again."),
-    ("reserved_phone_mismatch", 422, "The bank has another phone on record for this card. Use that phone, or update it at the bank."),
-    ("sms_undeliverable", 422, "The operator could not deliver an SMS to this number. Check the number or use another phone."),
-    (
-        "guardian_not_eligible",
-        422,
-        "The guardian must be another user whose real-name identity is verified as an adult. Ask them to register and verify first.",
-    ),
-    ("validation_failed", 422, "Some fields are missing or invalid; `errors` lists each one with what to fix."),
-    ("rate_limited", 429, "Too many requests. Wait the number of seconds in `Retry-After`, then retry."),
-    ("internal_error", 500, "Something failed inside idlink. Retry later; the request id identifies the failure in the logs."),
-    (
-        "institution_unavailable",
-        503,
-        "An institution idlink depends on (SMS gateway, bank, bureau) is down or in maintenance. Retry after `Retry-After` seconds.",
-    ),
-    (
-        "bank_unavailable",
-        503,
-        "The bank is temporarily unavailable (maintenance or outage) on every channel. Retry after `Retry-After` seconds; `expected_end` says when the bank expects to be back.",
-    ),
-    ("service_unavailable", 503, "A dependency (database, key store or institution) is unavailable. Retry after `Retry-After` seconds."),
-];
+/// Declares [`ProblemCode`] from one table: variant, wire code, status, default message.
+macro_rules! problem_codes {
+    ($($variant:ident = ($code:literal, $status:ident, $message:literal),)*) => {
+        /// Every problem code idlink can answer: the registry that `docs/errors.md`
+        /// mirrors. A handler names a variant, so an unregistered or misspelt code
+        /// does not compile; the wire code (`as_str`) is the stable snake_case string.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum ProblemCode {
+            $($variant,)*
+        }
+
+        impl ProblemCode {
+            /// Every code, in the order of the table (and of `docs/errors.md`).
+            pub const ALL: &'static [ProblemCode] = &[$(ProblemCode::$variant,)*];
+
+            /// The stable code on the wire, e.g. `step_up_required`.
+            pub const fn as_str(self) -> &'static str {
+                match self {
+                    $(ProblemCode::$variant => $code,)*
+                }
+            }
+
+            /// The HTTP status every answer with this code has.
+            pub const fn status(self) -> StatusCode {
+                match self {
+                    $(ProblemCode::$variant => StatusCode::$status,)*
+                }
+            }
+
+            /// When it is answered and what to do: the default `detail`, and the docs' text.
+            pub const fn message(self) -> &'static str {
+                match self {
+                    $(ProblemCode::$variant => $message,)*
+                }
+            }
+        }
+    };
+}
+
+problem_codes! {
+    MalformedJson = ("malformed_json", BAD_REQUEST,
+        "The body is not valid JSON. Send a JSON object with `Content-Type: application/json`."),
+    InvalidIdempotencyKey = ("invalid_idempotency_key", BAD_REQUEST,
+        "The `Idempotency-Key` header must be 1 to 255 visible ASCII characters."),
+    SessionRequired = ("session_required", UNAUTHORIZED,
+        "This endpoint acts for a user: send the user's session token in the `Idlink-Session` header (from POST /v1/auth/login)."),
+    SessionInvalid = ("session_invalid", UNAUTHORIZED, "The session token is unknown, expired or revoked. Log the user in again."),
+    OperatorSignInFailed = ("operator_sign_in_failed", UNAUTHORIZED,
+        "Username, password or one-time code is wrong. Check the authenticator app's clock and try again."),
+    OperatorSessionInvalid = ("operator_session_invalid", UNAUTHORIZED,
+        "Send a valid operator session in the `Idlink-Operator` header (from POST /v1/operator/sessions); it may have expired."),
+    Unauthorized = ("unauthorized", UNAUTHORIZED,
+        "No valid API key. Send `Authorization: Bearer <key id>.<secret>` with a key made by `idlink apikey create`."),
+    ApiKeyRevoked = ("api_key_revoked", UNAUTHORIZED, "The API key was revoked. Create a new one with `idlink apikey create`."),
+    DeviceCheckRequired = ("device_check_required", FORBIDDEN,
+        "This login is from a new device: finish the SMS check (POST /v1/auth/device-check) before using the session."),
+    PaymentPasswordRefused = ("payment_password_refused", FORBIDDEN,
+        "The payment password was not accepted. After 3 wrong passwords in a row it is locked; the user can reset it with an SMS code and a face check."),
+    BiometricRefused = ("biometric_refused", FORBIDDEN,
+        "The signed assertion was not accepted: unknown or used challenge, another device, or a bad signature. Ask for a new challenge."),
+    BalanceQueryDisabled = ("balance_query_disabled", FORBIDDEN,
+        "Balance queries are off for this user: they stay off until the user turns them on with PUT /v1/me/features/balance-query and {\"enabled\": true} (the same call with false turns them off again)."),
+    AgreementRequired = ("agreement_required", FORBIDDEN,
+        "This bank requires a signed electronic agreement with risk notice for the card, for its current version (a new version needs a new signature; the card's authorisations say `agreement_status`). Fetch it with GET /v1/banks/{code}/agreement, show it, and sign its `version` and `sha256` with POST /v1/me/cards/{id}/agreements."),
+    BalanceNotDisclosed = ("balance_not_disclosed", FORBIDDEN,
+        "This bank does not disclose balances to third parties. Check the balance in the bank's own app."),
+    BalanceQuerySuspended = ("balance_query_suspended", LOCKED,
+        "The bank suspended balance queries on this card after three wrong card passwords. Reset the password through the bank's own channels; queries resume when the bank reports it."),
+    CardReportedLost = ("card_reported_lost", GONE,
+        "The bank reports this card lost, so its binding has ended. Bind the replacement card."),
+    BankSignatureInvalid = ("bank_signature_invalid", UNAUTHORIZED,
+        "The callback's Bank-Signature does not verify under the bank's key (or a header is missing)."),
+    BankUnknown = ("bank_unknown", NOT_FOUND, "No bank with this code is in the roster."),
+    AgreementNotRequired = ("agreement_not_required", NOT_FOUND,
+        "This bank requires no electronic agreement for balance queries (`agreement_required` is false in the card's policy): there is nothing to read or sign."),
+    StepUpRequired = ("step_up_required", FORBIDDEN,
+        "This operation needs a fresh step-up token for it in the `Idlink-Step-Up` header: verify the payment password or a biometric assertion first. `errors[0].code` says what was wrong with the one sent: step_up_missing, step_up_invalid, step_up_other_use, step_up_spent or step_up_expired."),
+    AccountFrozen = ("account_frozen", FORBIDDEN,
+        "The account is frozen for a risk review; operators respond within minutes. Sensitive operations are refused until two operators lift the freeze."),
+    NotAVerifiedMinor = ("not_a_verified_minor", FORBIDDEN,
+        "Only a user verified as under 18 names a guardian. Verify the real-name identity first."),
+    OperatorRoleRequired = ("operator_role_required", FORBIDDEN, "The operator lacks the role this action needs; the message names it."),
+    InsufficientScope = ("insufficient_scope", FORBIDDEN,
+        "The API key lacks the scope this endpoint needs; the message names it. Use a key with that scope."),
+    NotFound = ("not_found", NOT_FOUND, "No such endpoint. Check the path against /openapi.json."),
+    DeviceNotFound = ("device_not_found", NOT_FOUND, "The user has no device with this id. List the devices with GET /v1/me."),
+    VerificationNotFound = ("verification_not_found", NOT_FOUND,
+        "No verification with this id for this user. Start one with POST /v1/me/verifications."),
+    IdentityNotVerified = ("identity_not_verified", NOT_FOUND,
+        "The user has no verified real-name identity yet. Verify it with POST /v1/me/verifications."),
+    GuardianshipNotFound = ("guardianship_not_found", NOT_FOUND,
+        "No guardian link with this id involving this user. List them with GET /v1/me/guardianships."),
+    CardBindingNotFound = ("card_binding_not_found", NOT_FOUND,
+        "No card binding with this id for this user. List them with GET /v1/me/cards."),
+    CaseNotFound = ("case_not_found", NOT_FOUND, "No review case with this id. List open cases with GET /v1/operator/reviews."),
+    UserNotFound = ("user_not_found", NOT_FOUND, "No user with this id. Check the id returned when the user was created."),
+    MethodNotAllowed = ("method_not_allowed", METHOD_NOT_ALLOWED,
+        "The endpoint exists but not with this HTTP method. The `Allow` header lists the methods it takes."),
+    RequestTimeout = ("request_timeout", REQUEST_TIMEOUT,
+        "The request took too long and was abandoned. Retry; if it keeps happening, contact the operator."),
+    IdempotencyInProgress = ("idempotency_in_progress", CONFLICT,
+        "A request with this `Idempotency-Key` is still running. Wait for it, then retry to get its answer."),
+    IdempotencyAnswerWithheld = ("idempotency_answer_withheld", CONFLICT,
+        "The first request with this `Idempotency-Key` succeeded, but its answer held a one-time secret (a session or step-up token, a challenge) that is never kept, so it is not replayed. The message says where its result is; for a new one, send a new request with a new key."),
+    IdempotencyAnswerLost = ("idempotency_answer_lost", CONFLICT,
+        "The first request with this `Idempotency-Key` took effect, but the server stopped before it recorded the answer. It will not run again: read the current state instead, or send a new request with a new key."),
+    VerificationClosed = ("verification_closed", CONFLICT,
+        "This verification is no longer waiting for input (it is processing or finished). Read its status, or start a new one."),
+    RealNameChangeLimited = ("real_name_change_limited", CONFLICT,
+        "Real-name changes are limited (3 per ID number per calendar year, 90 days apart, 180-day cooling-off after a 4th attempt); the message says which rule and from when it is possible."),
+    GuardianshipNotPending = ("guardianship_not_pending", CONFLICT,
+        "This guardian link is not waiting for the guardian's acceptance any more."),
+    CardAlreadyBound = ("card_already_bound", CONFLICT, "This card is bound to the account already."),
+    AgreementVersionNotCurrent = ("agreement_version_not_current", CONFLICT,
+        "The `document_version` signed is not the bank's current agreement (a new version may have been published). Fetch GET /v1/banks/{code}/agreement again, show it to the user, and sign its `version` and `sha256`."),
+    CardBindingNotPending = ("card_binding_not_pending", CONFLICT, "This binding is not waiting for the bank's code; start a new one."),
+    CaseClosed = ("case_closed", CONFLICT, "The review case is already decided."),
+    SecondOperatorRequired = ("second_operator_required", CONFLICT,
+        "You already took a step of this case; a different operator must take the next one (dual control)."),
+    PhoneTaken = ("phone_taken", CONFLICT, "A user with this phone number exists already. Look it up instead of creating it."),
+    ChallengeGone = ("challenge_gone", GONE, "The code expired, was already used, or ran out of tries. Request a new code."),
+    UserDataShredded = ("user_data_shredded", GONE, "The user's personal data was deleted (crypto-shredded) and cannot be read any more."),
+    PayloadTooLarge = ("payload_too_large", PAYLOAD_TOO_LARGE, "The body is larger than the server accepts. Send a smaller body."),
+    UnsupportedMediaType = ("unsupported_media_type", UNSUPPORTED_MEDIA_TYPE,
+        "Send the body as JSON with `Content-Type: application/json`."),
+    IdempotencyKeyReused = ("idempotency_key_reused", UNPROCESSABLE_ENTITY,
+        "This `Idempotency-Key` was used with a different request. Use a new key for a new request."),
+    CodeWrong = ("code_wrong", UNPROCESSABLE_ENTITY,
+        "The SMS code is wrong; the message says how many tries are left. Check the code and try again."),
+    WeakPaymentPassword = ("weak_payment_password", UNPROCESSABLE_ENTITY,
+        "The payment password must be 6 digits, not one digit repeated and not a run like 123456. Choose another."),
+    FaceCheckRequired = ("face_check_required", UNPROCESSABLE_ENTITY,
+        "A payment password exists already: resetting it needs a face check or a bank-card check. Send `liveness_video` or `card_number` too."),
+    BankCardCheckFailed = ("bank_card_check_failed", UNPROCESSABLE_ENTITY,
+        "The bank did not confirm that the card, the verified identity and the account's phone belong together; `errors` says why."),
+    FaceCheckFailed = ("face_check_failed", UNPROCESSABLE_ENTITY,
+        "The face check did not pass; `errors` gives the reason and what to do (for example retry in daylight)."),
+    AgreementHashMismatch = ("agreement_hash_mismatch", UNPROCESSABLE_ENTITY,
+        "`document_hash` is not the SHA-256 of the bank's current agreement: the text shown is not the one published. Show the `text` of GET /v1/banks/{code}/agreement unchanged and sign its `sha256`."),
+    BankCodeWrong = ("bank_code_wrong", UNPROCESSABLE_ENTITY,
+        "The bank did not accept the code. Check the SMS from the bank and try again."),
+    ReservedPhoneMismatch = ("reserved_phone_mismatch", UNPROCESSABLE_ENTITY,
+        "The bank has another phone on record for this card. Use that phone, or update it at the bank."),
+    SmsUndeliverable = ("sms_undeliverable", UNPROCESSABLE_ENTITY,
+        "The operator could not deliver an SMS to this number. Check the number or use another phone."),
+    GuardianNotEligible = ("guardian_not_eligible", UNPROCESSABLE_ENTITY,
+        "The guardian must be another user whose real-name identity is verified as an adult. Ask them to register and verify first."),
+    ValidationFailed = ("validation_failed", UNPROCESSABLE_ENTITY,
+        "Some fields are missing or invalid; `errors` lists each one with what to fix."),
+    RateLimited = ("rate_limited", TOO_MANY_REQUESTS, "Too many requests. Wait the number of seconds in `Retry-After`, then retry."),
+    InternalError = ("internal_error", INTERNAL_SERVER_ERROR,
+        "Something failed inside idlink. Retry later; the request id identifies the failure in the logs."),
+    InstitutionUnavailable = ("institution_unavailable", SERVICE_UNAVAILABLE,
+        "An institution idlink depends on (SMS gateway, bank, bureau) is down or in maintenance. Retry after `Retry-After` seconds."),
+    BankUnavailable = ("bank_unavailable", SERVICE_UNAVAILABLE,
+        "The bank is temporarily unavailable (maintenance or outage) on every channel. Retry after `Retry-After` seconds; `expected_end` says when the bank expects to be back."),
+    ServiceUnavailable = ("service_unavailable", SERVICE_UNAVAILABLE,
+        "A dependency (database, key store or institution) is unavailable. Retry after `Retry-After` seconds."),
+}
+
+impl ProblemCode {
+    /// The code with this wire form, if it is registered.
+    pub fn parse(code: &str) -> Option<ProblemCode> {
+        Self::ALL.iter().copied().find(|c| c.as_str() == code)
+    }
+}
+
+impl std::fmt::Display for ProblemCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for ProblemCode {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
 
 /// One cause of a failure: which input, what is wrong, what to do.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
@@ -208,7 +225,8 @@ pub struct Problem {
     /// What went wrong and what to do next.
     pub detail: String,
     /// Stable machine-readable code, listed in docs/errors.md.
-    pub code: String,
+    #[schema(value_type = String)]
+    pub code: ProblemCode,
     /// The request id, also in the `x-request-id` header; quote it to the operator.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub request_id: Option<String>,
@@ -222,21 +240,16 @@ pub struct Problem {
     pub retry_after: Option<u64>,
 }
 
-fn title_of(status: u16) -> String {
-    StatusCode::from_u16(status).ok().and_then(|s| s.canonical_reason()).unwrap_or("Error").to_owned()
-}
-
 impl Problem {
-    /// A problem with a registered code; its status and default message come from [`CODES`].
-    pub fn new(code: &'static str) -> Self {
-        let (status, hint) =
-            CODES.iter().find(|(c, _, _)| *c == code).map(|(_, s, h)| (*s, *h)).unwrap_or((500, "Something failed inside idlink."));
+    /// A problem with its code's status and default message.
+    pub fn new(code: ProblemCode) -> Self {
+        let status = code.status();
         Self {
             type_uri: format!("https://idlink.dev/problems/{code}"),
-            title: title_of(status),
-            status,
-            detail: hint.to_owned(),
-            code: code.to_owned(),
+            title: status.canonical_reason().unwrap_or("Error").to_owned(),
+            status: status.as_u16(),
+            detail: code.message().to_owned(),
+            code,
             request_id: None,
             errors: Vec::new(),
             expected_end: None,
@@ -271,11 +284,11 @@ impl Problem {
         } else {
             format!("{n} fields are missing or invalid; `errors` lists each. Fix them and send the request again.")
         };
-        Problem::new("validation_failed").detail(detail).errors(errors)
+        Problem::new(ProblemCode::ValidationFailed).detail(detail).errors(errors)
     }
 
     fn status(&self) -> StatusCode {
-        StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+        self.code.status()
     }
 
     /// The finished response, body included.
@@ -313,17 +326,18 @@ pub async fn render_problems(req: Request, next: Next) -> Response {
     let status = res.status();
     let is_problem = res.headers().get(header::CONTENT_TYPE).is_some_and(|v| v.as_bytes().starts_with(b"application/problem+json"));
     if (status.is_client_error() || status.is_server_error()) && !is_problem {
-        let code = match status.as_u16() {
-            404 => "not_found",
-            405 => "method_not_allowed",
-            408 => "request_timeout",
-            413 => "payload_too_large",
-            415 => "unsupported_media_type",
-            429 => "rate_limited",
-            503 => "service_unavailable",
-            400 => "malformed_json",
-            401 => "unauthorized",
-            _ => "internal_error",
+        // Statuses are open-ended: any other one is a failure inside idlink.
+        let code = match status {
+            StatusCode::NOT_FOUND => ProblemCode::NotFound,
+            StatusCode::METHOD_NOT_ALLOWED => ProblemCode::MethodNotAllowed,
+            StatusCode::REQUEST_TIMEOUT => ProblemCode::RequestTimeout,
+            StatusCode::PAYLOAD_TOO_LARGE => ProblemCode::PayloadTooLarge,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => ProblemCode::UnsupportedMediaType,
+            StatusCode::TOO_MANY_REQUESTS => ProblemCode::RateLimited,
+            StatusCode::SERVICE_UNAVAILABLE => ProblemCode::ServiceUnavailable,
+            StatusCode::BAD_REQUEST => ProblemCode::MalformedJson,
+            StatusCode::UNAUTHORIZED => ProblemCode::Unauthorized,
+            _ => ProblemCode::InternalError,
         };
         let mut problem = Problem::new(code);
         problem.request_id = request_id;
@@ -341,4 +355,45 @@ fn with_headers_of(mut new: Response, old: &Response) -> Response {
         }
     }
     new
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `MalformedJson` → `malformed_json`.
+    fn snake_case(variant: &str) -> String {
+        let mut out = String::new();
+        for (i, c) in variant.chars().enumerate() {
+            if c.is_ascii_uppercase() && i > 0 {
+                out.push('_');
+            }
+            out.push(c.to_ascii_lowercase());
+        }
+        out
+    }
+
+    #[test]
+    fn every_wire_code_spells_its_variant_once() {
+        let mut seen = std::collections::HashSet::new();
+        for code in ProblemCode::ALL {
+            assert_eq!(code.as_str(), snake_case(&format!("{code:?}")), "{code:?}");
+            assert!(seen.insert(code.as_str()), "{code} registered twice");
+            assert_eq!(ProblemCode::parse(code.as_str()), Some(*code));
+            assert!(code.message().ends_with('.'), "{code}: a message is a sentence");
+        }
+        assert_eq!(ProblemCode::parse("phone_takne"), None);
+    }
+
+    #[test]
+    fn a_problem_takes_status_and_message_from_its_code() {
+        let p = Problem::new(ProblemCode::BalanceQuerySuspended);
+        let body = serde_json::to_value(&p).unwrap_or_default();
+        assert_eq!(body["type"], "https://idlink.dev/problems/balance_query_suspended");
+        assert_eq!(body["title"], "Locked");
+        assert_eq!(body["status"], 423);
+        assert_eq!(body["code"], "balance_query_suspended");
+        assert_eq!(body["detail"], ProblemCode::BalanceQuerySuspended.message());
+        assert_eq!(p.into_body_response().status(), StatusCode::LOCKED);
+    }
 }

@@ -16,4 +16,6 @@ pub enum CoreError {
     Store(#[from] StoreError),
     #[error("crypto: {0}")]
     Crypto(#[from] CryptoError),
+    #[error("password hashing: {0}")]
+    Hash(#[from] crate::payment::HashError),
 }

@@ -62,9 +62,21 @@ pub fn check_new(password: &str) -> Result<(), WeakPassword> {
     Ok(())
 }
 
-fn argon(policy: &PaymentPasswordPolicy) -> Result<Argon2<'static>, CoreError> {
-    let params = Params::new(policy.memory_kib, policy.iterations, policy.parallelism, Some(32))
-        .map_err(|e| CoreError::Conflict(format!("invalid Argon2 parameters: {e}")))?;
+/// Argon2 could not hash: a cost the library refuses, or a hashing thread
+/// that failed. A fault of the server, never of the caller; the causes name
+/// no password.
+#[derive(Debug, thiserror::Error)]
+pub enum HashError {
+    #[error("invalid Argon2 parameters: {0}")]
+    Params(argon2::Error),
+    #[error("hashing task failed: {0}")]
+    Task(tokio::task::JoinError),
+    #[error("hashing failed: {0}")]
+    Hash(argon2::password_hash::Error),
+}
+
+fn argon(policy: &PaymentPasswordPolicy) -> Result<Argon2<'static>, HashError> {
+    let params = Params::new(policy.memory_kib, policy.iterations, policy.parallelism, Some(32)).map_err(HashError::Params)?;
     Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
 }
 
@@ -75,8 +87,8 @@ pub async fn hash(policy: &PaymentPasswordPolicy, rng: &dyn Random, password: &s
     let pw = password.to_owned();
     tokio::task::spawn_blocking(move || a.hash_password_with_salt(pw.as_bytes(), &salt).map(|h| h.to_string()))
         .await
-        .map_err(|e| CoreError::Conflict(format!("hashing task failed: {e}")))?
-        .map_err(|e| CoreError::Conflict(format!("hashing failed: {e}")))
+        .map_err(HashError::Task)?
+        .map_err(|e| HashError::Hash(e).into())
 }
 
 /// Checks a password against a PHC-format Argon2 hash, on a blocking thread.
@@ -191,5 +203,13 @@ mod tests {
         assert!(h.starts_with("$argon2id$v=19$m=1024,t=2,p=1$"), "{h}");
         assert!(matches(h.clone(), "135790").await);
         assert!(!matches(h, "135791").await);
+    }
+
+    /// A cost Argon2 refuses is a hashing failure of the server, not a conflict of the caller's.
+    #[tokio::test]
+    async fn a_cost_argon2_refuses_is_a_hashing_error() {
+        let policy = PaymentPasswordPolicy { memory_kib: 1024, parallelism: 0, ..PaymentPasswordPolicy::default() };
+        let e = hash(&policy, &SeededRandom::new(1), "135790").await.err();
+        assert!(matches!(e, Some(CoreError::Hash(HashError::Params(argon2::Error::ThreadsTooFew)))), "{e:?}");
     }
 }

@@ -2,11 +2,10 @@
 
 use crate::middleware::ApiCaller;
 use crate::problem::Problem;
-use crate::routes::store_problem;
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::State;
-use idlink_core::audit::{AuditError, verify_store};
+use idlink_core::audit::verify_store;
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -51,9 +50,7 @@ pub struct LateSigning {
 pub async fn verify(State(state): State<AppState>, api: ApiCaller) -> Result<Json<ChainReport>, Problem> {
     api.require("audit:read")?;
     let key = state.vault.signer().public_hex();
-    let report = verify_store(state.store.as_ref(), state.audit.witness.as_ref(), &key, &state.audit.policy, state.clock.now())
-        .await
-        .map_err(audit_problem)?;
+    let report = verify_store(state.store.as_ref(), state.audit.witness.as_ref(), &key, &state.audit.policy, state.clock.now()).await?;
     Ok(Json(ChainReport {
         status: if report.first_break.is_none() { "intact" } else { "broken" },
         records: report.records,
@@ -74,18 +71,4 @@ pub async fn verify(State(state): State<AppState>, api: ApiCaller) -> Result<Jso
         first_bad_record: report.first_break.as_ref().and_then(|b| b.seq()),
         problem: report.first_break.map(|b| b.to_string()),
     }))
-}
-
-fn audit_problem(e: AuditError) -> Problem {
-    match e {
-        AuditError::Store(e) => store_problem(e),
-        AuditError::Witness(e) => {
-            tracing::error!(error = %e, "the audit witness cannot be read");
-            Problem::new("service_unavailable").retry_after(5)
-        }
-        AuditError::Refused(b) => {
-            tracing::error!(problem = %b, "verification refused");
-            Problem::new("internal_error")
-        }
-    }
 }

@@ -2,8 +2,7 @@
 
 use crate::extract::{Fields, JsonObject};
 use crate::middleware::{ApiCaller, SESSION_HEADER};
-use crate::problem::Problem;
-use crate::routes::auth_problem;
+use crate::problem::{Problem, ProblemCode};
 use crate::state::{AppState, ClientIp};
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
@@ -70,9 +69,8 @@ pub async fn request_code(
     let phone = phone_field(&mut f);
     let device = device_id_field(&mut f);
     f.finish()?;
-    let (Some(phone), Some(device)) = (phone, device) else { return Err(Problem::new("internal_error")) };
-    let issued =
-        state.auth().request_code(&origin(&api, &ip, request_id.as_deref()), &phone, device, Purpose::Login).await.map_err(auth_problem)?;
+    let (Some(phone), Some(device)) = (phone, device) else { return Err(Problem::new(ProblemCode::InternalError)) };
+    let issued = state.auth().request_code(&origin(&api, &ip, request_id.as_deref()), &phone, device, Purpose::Login).await?;
     Ok((StatusCode::CREATED, Json(Challenge { challenge_id: issued.challenge_id, expires_at: issued.expires_at.to_string() }))
         .into_response())
 }
@@ -146,7 +144,7 @@ fn login_fields(body: &JsonObject) -> Result<LoginFields<'_>, Problem> {
         (Some(phone), Some(device_id), Some(device_name), Some(challenge_id), Some(code)) => {
             Ok(LoginFields { phone, device_id, device_name: device_name.trim(), public_key, challenge_id, code })
         }
-        _ => Err(Problem::new("internal_error")),
+        _ => Err(Problem::new(ProblemCode::InternalError)),
     }
 }
 
@@ -182,22 +180,17 @@ pub async fn login(
     let fields = login_fields(&body)?;
     let origin = origin(&api, &ip, request_id.as_deref());
     let auth = state.auth();
-    let out = auth.login(&origin, &fields.request()).await.map_err(auth_problem)?;
+    let out = auth.login(&origin, &fields.request()).await?;
     let device_check = if out.session.status == SessionStatus::DeviceCheckRequired {
-        let issued = auth.request_device_check(&origin, &out.session, &fields.phone, fields.device_id).await.map_err(auth_problem)?;
+        let issued = auth.request_device_check(&origin, &out.session, &fields.phone, fields.device_id).await?;
         Some(Challenge { challenge_id: issued.challenge_id, expires_at: issued.expires_at.to_string() })
     } else {
         None
     };
-    let failures =
-        state.store.payment_password(&out.session.user_id).await.map_err(crate::routes::store_problem)?.map_or(0, |p| p.failures);
+    let failures = state.store.payment_password(&out.session.user_id).await?.map_or(0, |p| p.failures);
     let risk = state.risk();
-    let signals = risk
-        .login_signals(&out.session, out.session.status == SessionStatus::DeviceCheckRequired, failures)
-        .await
-        .map_err(crate::routes::store_problem)?;
-    let decision =
-        risk.assess(&out.session.user_id, &signals, "login", request_id.as_deref()).await.map_err(crate::routes::store_problem)?;
+    let signals = risk.login_signals(&out.session, out.session.status == SessionStatus::DeviceCheckRequired, failures).await?;
+    let decision = risk.assess(&out.session.user_id, &signals, "login", request_id.as_deref()).await?;
     let session = Session {
         risk: match decision {
             idlink_domain::risk::RiskDecision::Allow => "allow",
@@ -238,8 +231,8 @@ pub async fn device_check(
     headers: HeaderMap,
     body: JsonObject,
 ) -> Result<Json<DeviceChecked>, Problem> {
-    let token = headers.get(SESSION_HEADER).and_then(|v| v.to_str().ok()).ok_or_else(|| Problem::new("session_required"))?;
+    let token = headers.get(SESSION_HEADER).and_then(|v| v.to_str().ok()).ok_or_else(|| Problem::new(ProblemCode::SessionRequired))?;
     let fields = login_fields(&body)?;
-    let s = state.auth().confirm_device(&origin(&api, &ip, request_id.as_deref()), token, &fields.request()).await.map_err(auth_problem)?;
+    let s = state.auth().confirm_device(&origin(&api, &ip, request_id.as_deref()), token, &fields.request()).await?;
     Ok(Json(DeviceChecked { status: s.status.as_str().to_owned() }))
 }

@@ -3,48 +3,18 @@
 
 use crate::extract::{Fields, JsonObject};
 use crate::middleware::{HeldClaim, KeptReplay, UserSession};
-use crate::problem::Problem;
-use crate::routes::cards::binding_problem;
+use crate::problem::{Problem, ProblemCode};
 use crate::routes::security::STEP_UP_HEADER;
 use crate::state::AppState;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
-use idlink_core::balance::{AgreementStatus, BalanceError};
+use idlink_core::balance::AgreementStatus;
 use idlink_domain::RequestId;
 use idlink_domain::disclosure::Disclosed;
 use serde::Serialize;
 use utoipa::ToSchema;
-
-fn balance_problem(e: BalanceError) -> Problem {
-    match e {
-        BalanceError::NotBound => Problem::new("card_binding_not_found"),
-        BalanceError::FeatureOff => Problem::new("balance_query_disabled"),
-        BalanceError::AgreementRequired => Problem::new("agreement_required"),
-        BalanceError::NoAgreementForBank { bank } => crate::routes::banks::not_required(&bank),
-        BalanceError::AgreementVersionNotCurrent { bank, current } => Problem::new("agreement_version_not_current").detail(format!(
-            "The version signed is not bank {bank}'s current agreement, which is {current}. Fetch GET {}, show it to the user, and sign its `version` and `sha256`.",
-            crate::routes::banks::agreement_url(&bank)
-        )),
-        BalanceError::AgreementHashMismatch { bank } => Problem::new("agreement_hash_mismatch").detail(format!(
-            "`document_hash` is not the SHA-256 of bank {bank}'s current agreement: the text shown is not the one published. Show the `text` of GET {} unchanged and sign its `sha256`.",
-            crate::routes::banks::agreement_url(&bank)
-        )),
-        BalanceError::StepUpRequired(why) => crate::routes::security::step_up_problem(why),
-        BalanceError::Closed => Problem::new("balance_not_disclosed"),
-        BalanceError::Suspended => Problem::new("balance_query_suspended"),
-        BalanceError::CardLost => Problem::new("card_reported_lost"),
-        BalanceError::Bank(u) => {
-            let when = u.expected_end.map(|t| format!(" The bank expects to be back at {t}.")).unwrap_or_default();
-            Problem::new("bank_unavailable")
-                .detail(format!("The bank is temporarily unavailable on every channel. Retry in {} s.{when}", u.retry_after_secs))
-                .expected_end(u.expected_end)
-                .retry_after(u.retry_after_secs)
-        }
-        BalanceError::Binding(e) => binding_problem(e),
-    }
-}
 
 /// Body of `PUT /v1/me/features/balance-query`.
 #[derive(Debug, ToSchema)]
@@ -68,8 +38,8 @@ pub async fn set_switch(
     let mut f = Fields::new(&body);
     let enabled = f.required_bool("enabled");
     f.finish()?;
-    let Some(enabled) = enabled else { return Err(Problem::new("internal_error")) };
-    state.balances().set_switch(&session.0, request_id.as_deref(), enabled).await.map_err(balance_problem)?;
+    let Some(enabled) = enabled else { return Err(Problem::new(ProblemCode::InternalError)) };
+    state.balances().set_switch(&session.0, request_id.as_deref(), enabled).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -131,8 +101,8 @@ pub async fn sign_agreement(
         f.invalid("document_hash", "invalid_document_hash", "`document_hash` is the SHA-256 of the document, 64 hex characters.");
     }
     f.finish()?;
-    let (Some(version), Some(hash)) = (version, hash) else { return Err(Problem::new("internal_error")) };
-    let a = state.balances().sign_agreement(&session.0, request_id.as_deref(), &id, version, hash).await.map_err(balance_problem)?;
+    let (Some(version), Some(hash)) = (version, hash) else { return Err(Problem::new(ProblemCode::InternalError)) };
+    let a = state.balances().sign_agreement(&session.0, request_id.as_deref(), &id, version, hash).await?;
     Ok((StatusCode::CREATED, Json(AgreementView::from(a))).into_response())
 }
 
@@ -182,14 +152,13 @@ pub async fn query(
         // A replay of a kept answer: served only while every tier still holds, and recorded as a disclosure.
         Some(kept) => balances.replay(&session.0, rid, &id, token, &kept.0.0).await,
         None => balances.query(&session.0, rid, &id, token, claim.as_ref().map(|c| &c.0.0)).await,
-    }
-    .map_err(balance_problem)?;
+    }?;
     let (precision, amount, low, high) = match a.disclosed {
         Disclosed::Amount { fen } => {
             (if a.precision == idlink_domain::disclosure::Precision::Yuan { "yuan" } else { "jiao" }, Some(fen.0), None, None)
         }
         Disclosed::Range { low, high } => ("range", None, Some(low.0), Some(high.0)),
-        Disclosed::Closed => return Err(Problem::new("balance_not_disclosed")),
+        Disclosed::Closed => return Err(Problem::new(ProblemCode::BalanceNotDisclosed)),
     };
     Ok(Json(Balance {
         precision: precision.to_owned(),
@@ -229,7 +198,7 @@ pub struct QueryHistory {
     responses((status = 200, body = QueryHistory), (status = "4XX", body = Problem, content_type = "application/problem+json")),
     security(("api_key" = [])))]
 pub async fn history(State(state): State<AppState>, session: UserSession) -> Result<Json<QueryHistory>, Problem> {
-    let h = state.balances().history(&session.0.user_id).await.map_err(balance_problem)?;
+    let h = state.balances().history(&session.0.user_id).await?;
     Ok(Json(QueryHistory {
         queries: h
             .into_iter()
@@ -291,7 +260,7 @@ pub struct Tiers {
     responses((status = 200, body = Tiers), (status = "4XX", body = Problem, content_type = "application/problem+json")),
     security(("api_key" = [])))]
 pub async fn tiers(State(state): State<AppState>, session: UserSession, Path(id): Path<String>) -> Result<Json<Tiers>, Problem> {
-    let t = state.balances().tiers(&session.0, &id).await.map_err(balance_problem)?;
+    let t = state.balances().tiers(&session.0, &id).await?;
     let status = match t.agreement_status {
         AgreementStatus::NotRequired => "not_required",
         AgreementStatus::InForce => "in_force",
@@ -329,7 +298,7 @@ pub async fn revoke_agreement(
     session: UserSession,
     Path(id): Path<String>,
 ) -> Result<StatusCode, Problem> {
-    state.balances().revoke_agreement(&session.0, request_id.as_deref(), &id).await.map_err(balance_problem)?;
+    state.balances().revoke_agreement(&session.0, request_id.as_deref(), &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -383,6 +352,6 @@ pub async fn low_balance_alert(
             )]));
         }
     };
-    state.bindings().set_low_balance_alert(&session.0, request_id.as_deref(), &id, threshold).await.map_err(binding_problem)?;
+    state.bindings().set_low_balance_alert(&session.0, request_id.as_deref(), &id, threshold).await?;
     Ok(StatusCode::NO_CONTENT)
 }

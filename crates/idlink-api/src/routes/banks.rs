@@ -6,7 +6,6 @@ use crate::problem::Problem;
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::{Path, State};
-use idlink_core::agreements::DocumentError;
 use idlink_domain::disclosure::{Freshness, Precision};
 use idlink_domain::roster::Bank;
 use serde::Serialize;
@@ -93,11 +92,7 @@ pub struct AgreementDocument {
     responses((status = 200, body = AgreementDocument), (status = "4XX", body = Problem, content_type = "application/problem+json")),
     security(("api_key" = [])))]
 pub async fn agreement(State(state): State<AppState>, Path(code): Path<String>) -> Result<Json<AgreementDocument>, Problem> {
-    let doc = state.documents.lookup(&code).map_err(|e| match e {
-        DocumentError::UnknownBank => Problem::new("bank_unknown")
-            .detail(format!("No bank `{code}` in the roster. Use the `bank` code of a card from GET /v1/me/cards.")),
-        DocumentError::NotRequired => not_required(&code),
-    })?;
+    let doc = state.documents.lookup(&code).map_err(|e| crate::errors::document_problem(e, &code))?;
     Ok(Json(AgreementDocument {
         bank: doc.bank.clone(),
         bank_name: doc.bank_name.clone(),
@@ -107,10 +102,4 @@ pub async fn agreement(State(state): State<AppState>, Path(code): Path<String>) 
         sha256: doc.sha256.clone(),
         validity_days: doc.validity_days,
     }))
-}
-
-pub fn not_required(code: &str) -> Problem {
-    Problem::new("agreement_not_required").detail(format!(
-        "Bank {code} requires no electronic agreement for balance queries (`agreement_required` is false in the card's policy): there is nothing to read or sign."
-    ))
 }

@@ -5,8 +5,7 @@
 //! `Bank-Nonce`, `Bank-Signature`), not by an API key; replays of an event id
 //! change nothing.
 
-use crate::problem::Problem;
-use crate::routes::cards::binding_problem;
+use crate::problem::{Problem, ProblemCode};
 use crate::state::AppState;
 use axum::Json;
 use axum::body::Bytes;
@@ -69,22 +68,22 @@ pub async fn bank_event(
         (Some(key), Some(ts), Some(nonce), Some(sig)) => verify(key, &bank_message("POST", &path, ts, nonce, &body), sig).then_some(nonce),
         _ => None,
     };
-    let Some(nonce) = signed else { return Err(Problem::new("bank_signature_invalid")) };
+    let Some(nonce) = signed else { return Err(Problem::new(ProblemCode::BankSignatureInvalid)) };
     if state.roster.bank(&bank).is_none() {
-        return Err(Problem::new("bank_unknown"));
+        return Err(Problem::new(ProblemCode::BankUnknown));
     }
     let event: BankEvent = serde_json::from_slice(&body).map_err(|e| {
-        Problem::new("validation_failed").detail(format!("The event is not valid: {e}. Send event_id, event, card_number and occurred_at."))
+        Problem::new(ProblemCode::ValidationFailed)
+            .detail(format!("The event is not valid: {e}. Send event_id, event, card_number and occurred_at."))
     })?;
     let Some(kind) = BankEventKind::parse(&event.event) else {
-        return Err(Problem::new("validation_failed").detail("`event` is one of card_lost, password_locked, password_reset."));
+        return Err(Problem::new(ProblemCode::ValidationFailed).detail("`event` is one of card_lost, password_locked, password_reset."));
     };
     if nonce != event.event_id {
-        return Err(Problem::new("bank_signature_invalid").detail("The signed nonce must be the event id."));
+        return Err(Problem::new(ProblemCode::BankSignatureInvalid).detail("The signed nonce must be the event id."));
     }
     let card = idlink_domain::card::CardNumber::parse(&event.card_number, idlink_domain::card::BinTable::bundled())
-        .map_err(|e| Problem::new("validation_failed").detail(format!("`card_number`: {e}.")))?;
-    let applied =
-        state.bindings().bank_event(state.notifier.as_ref(), &bank, &event.event_id, kind, card.reveal()).await.map_err(binding_problem)?;
+        .map_err(|e| Problem::new(ProblemCode::ValidationFailed).detail(format!("`card_number`: {e}.")))?;
+    let applied = state.bindings().bank_event(state.notifier.as_ref(), &bank, &event.event_id, kind, card.reveal()).await?;
     Ok(Json(EventReceipt { applied: applied.is_some(), bindings: applied.map_or(0, |a| a.len()) }))
 }

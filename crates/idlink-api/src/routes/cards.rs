@@ -2,42 +2,19 @@
 
 use crate::extract::{Fields, JsonObject};
 use crate::middleware::UserSession;
-use crate::problem::Problem;
+use crate::problem::{Problem, ProblemCode};
 use crate::routes::banks::DisclosurePolicy;
-use crate::routes::identity::identity_problem;
 use crate::state::AppState;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
-use idlink_core::bindings::{BindingError, BindingRow};
-use idlink_core::identity::IdentityError;
+use idlink_core::bindings::BindingRow;
 use idlink_domain::card::{BinTable, CardNumber};
 use idlink_domain::roster::Roster;
-use idlink_domain::verification::VerificationReason;
 use idlink_domain::{PhoneNumber, RequestId};
 use serde::Serialize;
 use utoipa::ToSchema;
-
-pub fn binding_problem(e: BindingError) -> Problem {
-    match e {
-        BindingError::ReservedPhoneMismatch => reserved_phone_problem(Problem::new("reserved_phone_mismatch")),
-        // The bank's four-element check names the reserved phone: point at the field the user must fix.
-        BindingError::Identity(IdentityError::CardRefused(reason @ VerificationReason::ReservedPhoneMismatch)) => reserved_phone_problem(
-            Problem::new("bank_card_check_failed").detail(format!("The bank did not confirm the card: {}", reason.guidance())),
-        ),
-        BindingError::NotFound => Problem::new("card_binding_not_found"),
-        BindingError::NotPending => Problem::new("card_binding_not_pending"),
-        BindingError::WrongCode => Problem::new("bank_code_wrong"),
-        BindingError::AlreadyBound => Problem::new("card_already_bound"),
-        BindingError::Identity(e) => identity_problem(e),
-    }
-}
-
-fn reserved_phone_problem(p: Problem) -> Problem {
-    let reason = VerificationReason::ReservedPhoneMismatch;
-    p.errors(vec![crate::problem::FieldError::new("/reserved_phone", reason.as_str(), reason.guidance())])
-}
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Card {
@@ -102,8 +79,8 @@ pub async fn bind(
     let card = f.required_parsed("card_number", "invalid_card_number", |c| CardNumber::parse(c, BinTable::bundled()));
     let phone = f.required_parsed("reserved_phone", "invalid_phone", PhoneNumber::parse);
     f.finish()?;
-    let (Some(card), Some(phone)) = (card, phone) else { return Err(Problem::new("internal_error")) };
-    let b = state.bindings().start(&session.0, request_id.as_deref(), &card, &phone).await.map_err(binding_problem)?;
+    let (Some(card), Some(phone)) = (card, phone) else { return Err(Problem::new(ProblemCode::InternalError)) };
+    let b = state.bindings().start(&session.0, request_id.as_deref(), &card, &phone).await?;
     Ok((StatusCode::CREATED, Json(view(b, None, &state.roster))).into_response())
 }
 
@@ -131,8 +108,8 @@ pub async fn confirm(
     let mut f = Fields::new(&body);
     let code = f.required_str("code");
     f.finish()?;
-    let Some(code) = code else { return Err(Problem::new("internal_error")) };
-    let bound = state.bindings().confirm(&session.0, request_id.as_deref(), &id, code).await.map_err(binding_problem)?;
+    let Some(code) = code else { return Err(Problem::new(ProblemCode::InternalError)) };
+    let bound = state.bindings().confirm(&session.0, request_id.as_deref(), &id, code).await?;
     let risk = match bound.risk {
         idlink_domain::risk::RiskDecision::Allow => "allow",
         idlink_domain::risk::RiskDecision::StepUp => "step_up",
@@ -152,7 +129,7 @@ pub struct Cards {
     responses((status = 200, body = Cards), (status = "4XX", body = Problem, content_type = "application/problem+json")),
     security(("api_key" = [])))]
 pub async fn list(State(state): State<AppState>, session: UserSession) -> Result<Json<Cards>, Problem> {
-    let all = state.bindings().list(&session.0.user_id).await.map_err(binding_problem)?;
+    let all = state.bindings().list(&session.0.user_id).await?;
     Ok(Json(Cards { cards: all.into_iter().map(|b| view(b, None, &state.roster)).collect() }))
 }
 
@@ -167,6 +144,6 @@ pub async fn unbind(
     session: UserSession,
     Path(id): Path<String>,
 ) -> Result<StatusCode, Problem> {
-    state.bindings().end(&session.0, request_id.as_deref(), &id).await.map_err(binding_problem)?;
+    state.bindings().end(&session.0, request_id.as_deref(), &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -2,28 +2,17 @@
 
 use crate::extract::{Fields, JsonObject};
 use crate::middleware::UserSession;
-use crate::problem::Problem;
-use crate::routes::{core_problem, identity::identity_problem};
+use crate::problem::{Problem, ProblemCode};
 use crate::state::AppState;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
-use idlink_core::guardians::{GuardianError, Guardianship as Row};
+use idlink_core::guardians::Guardianship as Row;
 use idlink_core::users;
 use idlink_domain::{PhoneNumber, RequestId};
 use serde::Serialize;
 use utoipa::ToSchema;
-
-fn guardian_problem(e: GuardianError) -> Problem {
-    match e {
-        GuardianError::NotAVerifiedMinor => Problem::new("not_a_verified_minor"),
-        GuardianError::GuardianNotEligible => Problem::new("guardian_not_eligible"),
-        GuardianError::NotFound => Problem::new("guardianship_not_found"),
-        GuardianError::NotPending => Problem::new("guardianship_not_pending"),
-        GuardianError::Identity(e) => identity_problem(e),
-    }
-}
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Guardianship {
@@ -83,15 +72,11 @@ pub async fn request(
     }
     f.finish()?;
     let (Some(phone), Some(relationship), Some(evidence)) = (phone, relationship, evidence) else {
-        return Err(Problem::new("internal_error"));
+        return Err(Problem::new(ProblemCode::InternalError));
     };
-    let guardian = users::find_user_by_phone(state.store.as_ref(), &state.vault, &phone).await.map_err(core_problem)?;
-    let guardian = guardian.ok_or_else(|| Problem::new("guardian_not_eligible"))?;
-    let g = state
-        .guardians()
-        .request(&session.0, request_id.as_deref(), &guardian, relationship, evidence.trim())
-        .await
-        .map_err(guardian_problem)?;
+    let guardian = users::find_user_by_phone(state.store.as_ref(), &state.vault, &phone).await?;
+    let guardian = guardian.ok_or_else(|| Problem::new(ProblemCode::GuardianNotEligible))?;
+    let g = state.guardians().request(&session.0, request_id.as_deref(), &guardian, relationship, evidence.trim()).await?;
     Ok((StatusCode::CREATED, Json(Guardianship::from(g))).into_response())
 }
 
@@ -109,7 +94,7 @@ pub async fn accept(
     session: UserSession,
     Path(id): Path<String>,
 ) -> Result<Json<Guardianship>, Problem> {
-    let g = state.guardians().accept(&session.0, request_id.as_deref(), &id).await.map_err(guardian_problem)?;
+    let g = state.guardians().accept(&session.0, request_id.as_deref(), &id).await?;
     Ok(Json(g.into()))
 }
 
@@ -124,6 +109,6 @@ pub struct Guardianships {
     responses((status = 200, body = Guardianships), (status = "4XX", body = Problem, content_type = "application/problem+json")),
     security(("api_key" = [])))]
 pub async fn list(State(state): State<AppState>, session: UserSession) -> Result<Json<Guardianships>, Problem> {
-    let all = state.guardians().list(&session.0.user_id).await.map_err(guardian_problem)?;
+    let all = state.guardians().list(&session.0.user_id).await?;
     Ok(Json(Guardianships { guardianships: all.into_iter().map(Guardianship::from).collect() }))
 }

@@ -1,6 +1,6 @@
 //! Liveness, readiness, metrics and the OpenAPI document.
 
-use crate::problem::Problem;
+use crate::problem::{Problem, ProblemCode};
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::State;
@@ -35,14 +35,17 @@ pub struct Readiness {
 pub async fn readyz(State(state): State<AppState>) -> Response {
     if let Err(e) = state.store.ping().await {
         tracing::warn!(error = %e, "readiness: database");
-        return Problem::new("service_unavailable").detail("The database does not answer. Retry shortly.").retry_after(5).into_response();
+        return Problem::new(ProblemCode::ServiceUnavailable)
+            .detail("The database does not answer. Retry shortly.")
+            .retry_after(5)
+            .into_response();
     }
     let key_ok = match state.store.wrapped_key("sys-blind-index").await {
         Ok(Some(k)) => state.vault.unwrap(&k).is_ok(),
         _ => false,
     };
     if !key_ok {
-        return Problem::new("service_unavailable")
+        return Problem::new(ProblemCode::ServiceUnavailable)
             .detail("The key store cannot unwrap the system keys with the configured master key. Check the key configuration.")
             .retry_after(5)
             .into_response();

@@ -3,60 +3,19 @@
 
 use crate::extract::{Fields, JsonObject};
 use crate::middleware::UserSession;
-use crate::problem::{FieldError, Problem};
-use crate::routes::{
-    auth::Challenge,
-    auth_problem,
-    security::{phone_of, security_problem},
-};
+use crate::problem::{Problem, ProblemCode};
+use crate::routes::{auth::Challenge, security::phone_of};
 use crate::state::{AppState, ClientIp};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use idlink_core::auth::Origin;
-use idlink_core::identity::{Claim, Document, DocumentType, IdentityError, Method, Submission, VerificationView, shanghai_today};
-use idlink_core::security::SecurityError;
+use idlink_core::identity::{Claim, Document, DocumentType, Method, Submission, VerificationView, shanghai_today};
 use idlink_domain::card::{BinTable, CardNumber};
-use idlink_domain::change_limits::ChangeRule;
 use idlink_domain::{IdNumber, PersonName, RequestId};
 use serde::Serialize;
 use utoipa::ToSchema;
-
-pub fn identity_problem(e: IdentityError) -> Problem {
-    match e {
-        IdentityError::ChangeLimited { rule, allowed_from } => {
-            let (code, why) = match rule {
-                ChangeRule::CoolingOff => ("cooling_off", "a 180-day cooling-off is running"),
-                ChangeRule::MinimumGap => ("minimum_gap", "the previous change was less than 90 days ago"),
-                ChangeRule::YearlyQuota => ("yearly_quota", "3 changes were made this calendar year; a 180-day cooling-off starts now"),
-            };
-            let when = allowed_from.to_zoned(jiff::tz::TimeZone::get("Asia/Shanghai").unwrap_or(jiff::tz::TimeZone::UTC));
-            let detail = format!(
-                "Real-name information cannot change now: {why}. It is possible again from {}.",
-                when.strftime("%Y-%m-%d %H:%M %:z")
-            );
-            Problem::new("real_name_change_limited").detail(detail.clone()).errors(vec![FieldError::new("", code, detail)])
-        }
-        IdentityError::NotFound => Problem::new("verification_not_found"),
-        IdentityError::NotVerified => Problem::new("identity_not_verified"),
-        IdentityError::CardRefused(reason) => Problem::new("bank_card_check_failed")
-            .detail(format!("The bank did not confirm the card: {}", reason.guidance()))
-            .errors(vec![FieldError::new("/card_number", reason.as_str(), reason.guidance())]),
-        IdentityError::LivenessRequired => Problem::validation(vec![FieldError::new(
-            "/liveness_video",
-            "required",
-            "`liveness_video` is required: this verification checks the face.",
-        )]),
-        IdentityError::NotAwaitingInput(_) => Problem::new("verification_closed"),
-        IdentityError::Registry(u) => Problem::new("institution_unavailable")
-            .detail(format!("The identity registry is unavailable. Retry in {} s.", u.retry_after_secs))
-            .retry_after(u.retry_after_secs),
-        IdentityError::Face(u) => security_problem(SecurityError::FaceUnavailable(u)),
-        IdentityError::Frozen(f) => crate::routes::security::frozen_problem(&f),
-        IdentityError::Auth(e) => auth_problem(e),
-    }
-}
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Reason {
@@ -185,12 +144,12 @@ pub async fn start(
         }
     };
     f.finish()?;
-    let (Some(name), Some(document), Some(method)) = (name, document, method) else { return Err(Problem::new("internal_error")) };
+    let (Some(name), Some(document), Some(method)) = (name, document, method) else { return Err(Problem::new(ProblemCode::InternalError)) };
     let rid = request_id.as_deref();
     let phone = phone_of(&state, &session, rid, "real-name verification").await?;
     let origin = Origin { actor: format!("user:{}", session.0.user_id), client_ip: ip.0, request_id: rid.cloned() };
     let claim = Claim { name: &name, document: &document, method: &method, phone: &phone };
-    let view = state.identities().start(&session.0, rid, &origin, &claim).await.map_err(identity_problem)?;
+    let view = state.identities().start(&session.0, rid, &origin, &claim).await?;
     let expires = state.clock.now().checked_add(state.auth_policy.code_ttl).ok().map(|t| t.to_string());
     Ok((StatusCode::CREATED, Json(Verification::from_view(view, expires))).into_response())
 }
@@ -227,14 +186,13 @@ pub async fn submit(
     let code = f.required_str("code");
     let video = f.optional_str("liveness_video");
     f.finish()?;
-    let (Some(challenge_id), Some(code)) = (challenge_id, code) else { return Err(Problem::new("internal_error")) };
+    let (Some(challenge_id), Some(code)) = (challenge_id, code) else { return Err(Problem::new(ProblemCode::InternalError)) };
     let rid = request_id.as_deref();
     let phone = phone_of(&state, &session, rid, "real-name verification").await?;
     let view = state
         .identities()
         .complete(&session.0, rid, &verification_id, &Submission { phone: &phone, challenge_id, code, liveness_video: video })
-        .await
-        .map_err(identity_problem)?;
+        .await?;
     Ok(Json(Verification::from_view(view, None)))
 }
 
@@ -251,7 +209,7 @@ pub async fn get_verification(
     session: UserSession,
     Path(id): Path<String>,
 ) -> Result<Json<Verification>, Problem> {
-    let view = state.identities().view(&session.0.user_id, &id).await.map_err(identity_problem)?;
+    let view = state.identities().view(&session.0.user_id, &id).await?;
     Ok(Json(Verification::from_view(view, None)))
 }
 
@@ -279,8 +237,8 @@ pub async fn identity(
     request_id: Option<Extension<RequestId>>,
     session: UserSession,
 ) -> Result<Json<Identity>, Problem> {
-    let view = state.identities().identity(&session.0, request_id.as_deref()).await.map_err(identity_problem)?;
-    let v = view.ok_or_else(|| Problem::new("identity_not_verified"))?;
+    let view = state.identities().identity(&session.0, request_id.as_deref()).await?;
+    let v = view.ok_or_else(|| Problem::new(ProblemCode::IdentityNotVerified))?;
     Ok(Json(Identity {
         name: v.name,
         document_type: v.document_type.as_str().to_owned(),
@@ -314,7 +272,7 @@ pub async fn capabilities(
     request_id: Option<Extension<RequestId>>,
     session: UserSession,
 ) -> Result<Json<Capabilities>, Problem> {
-    let view = state.identities().identity(&session.0, request_id.as_deref()).await.map_err(identity_problem)?;
+    let view = state.identities().identity(&session.0, request_id.as_deref()).await?;
     let caps = match view {
         None => Capabilities {
             verified: false,

@@ -2,7 +2,7 @@
 
 use crate::middleware::UserSession;
 use crate::problem::Problem;
-use crate::routes::{auth::Device, auth_problem, store_problem};
+use crate::routes::auth::Device;
 use crate::state::{AppState, ClientIp};
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -24,7 +24,7 @@ pub struct Me {
     responses((status = 200, body = Me), (status = "4XX", body = Problem, content_type = "application/problem+json")),
     security(("api_key" = [])))]
 pub async fn me(State(state): State<AppState>, UserSession(s): UserSession) -> Result<Json<Me>, Problem> {
-    let devices = state.store.devices(&s.user_id).await.map_err(store_problem)?;
+    let devices = state.store.devices(&s.user_id).await?;
     Ok(Json(Me {
         user_id: s.user_id.to_string(),
         devices: devices.into_iter().map(|d| Device { id: d.id, name: d.name, primary: d.primary }).collect(),
@@ -43,6 +43,6 @@ pub async fn revoke_sessions(
     UserSession(s): UserSession,
 ) -> Result<StatusCode, Problem> {
     let origin = Origin { actor: format!("user:{}", s.user_id), client_ip: ip.0, request_id: request_id.as_deref().cloned() };
-    state.auth().revoke_all(&origin, &s.user_id).await.map_err(auth_problem)?;
+    state.auth().revoke_all(&origin, &s.user_id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

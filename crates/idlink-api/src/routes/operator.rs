@@ -3,8 +3,7 @@
 //! (`Idlink-Operator` header), never with host-app API keys.
 
 use crate::extract::{Fields, JsonObject};
-use crate::problem::Problem;
-use crate::routes::{core_problem, store_problem};
+use crate::problem::{Problem, ProblemCode};
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::{FromRequestParts, Path, Query, Request, State};
@@ -12,32 +11,12 @@ use axum::http::StatusCode;
 use axum::http::request::Parts;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use idlink_core::operators::{OperatorError, OperatorRow, Role, require};
-use idlink_core::reviews::{CaseKind, CaseRow, CaseStatus, ReviewError};
+use idlink_core::operators::{OperatorRow, Role, require};
+use idlink_core::reviews::{CaseKind, CaseRow, CaseStatus};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 pub const OPERATOR_HEADER: &str = "idlink-operator";
-
-fn operator_problem(e: OperatorError) -> Problem {
-    match e {
-        OperatorError::BadCredentials => Problem::new("operator_sign_in_failed"),
-        OperatorError::SessionInvalid => Problem::new("operator_session_invalid"),
-        OperatorError::RoleRequired(role) => Problem::new("operator_role_required").detail(format!("This action needs the `{role}` role.")),
-        OperatorError::BadUsername | OperatorError::UsernameTaken => Problem::new("validation_failed").detail(format!("{e}.")),
-        OperatorError::Core(e) => core_problem(e),
-    }
-}
-
-fn review_problem(e: ReviewError) -> Problem {
-    match e {
-        ReviewError::NotFound => Problem::new("case_not_found"),
-        ReviewError::Closed => Problem::new("case_closed"),
-        ReviewError::SameOperator => Problem::new("second_operator_required"),
-        ReviewError::Operator(e) => operator_problem(e),
-        ReviewError::Store(e) => store_problem(e),
-    }
-}
 
 /// The signed-in operator.
 #[derive(Debug, Clone)]
@@ -47,7 +26,7 @@ impl FromRequestParts<AppState> for OperatorAuth {
     type Rejection = Problem;
 
     async fn from_request_parts(parts: &mut Parts, _: &AppState) -> Result<Self, Problem> {
-        parts.extensions.get::<OperatorAuth>().cloned().ok_or_else(|| Problem::new("operator_session_invalid"))
+        parts.extensions.get::<OperatorAuth>().cloned().ok_or_else(|| Problem::new(ProblemCode::OperatorSessionInvalid))
     }
 }
 
@@ -55,14 +34,14 @@ impl FromRequestParts<AppState> for OperatorAuth {
 /// idempotency, which scopes keys by operator).
 pub async fn authenticate(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     let Some(token) = req.headers().get(OPERATOR_HEADER).and_then(|v| v.to_str().ok()) else {
-        return Problem::new("operator_session_invalid").into_response();
+        return Problem::new(ProblemCode::OperatorSessionInvalid).into_response();
     };
     match state.operators().authenticate(token).await {
         Ok(op) => {
             req.extensions_mut().insert(OperatorAuth(op));
             next.run(req).await
         }
-        Err(e) => operator_problem(e).into_response(),
+        Err(e) => Problem::from(e).into_response(),
     }
 }
 
@@ -106,14 +85,18 @@ pub async fn sign_in(State(state): State<AppState>, body: JsonObject) -> Result<
     let password = f.required_str("password");
     let totp = f.required_str("totp");
     f.finish()?;
-    let (Some(username), Some(password), Some(totp)) = (username, password, totp) else { return Err(Problem::new("internal_error")) };
+    let (Some(username), Some(password), Some(totp)) = (username, password, totp) else {
+        return Err(Problem::new(ProblemCode::InternalError));
+    };
     let now = state.clock.now();
     let window = jiff::Timestamp::from_second(now.as_second() - now.as_second().rem_euclid(900)).unwrap_or(now);
-    let tries = state.store.hit_rate_limit(&format!("operator-sign-in:{username}"), window).await.map_err(store_problem)?;
+    let tries = state.store.hit_rate_limit(&format!("operator-sign-in:{username}"), window).await?;
     if tries > 10 {
-        return Err(Problem::new("rate_limited").detail("Too many sign-in attempts for this operator; wait 15 minutes.").retry_after(900));
+        return Err(Problem::new(ProblemCode::RateLimited)
+            .detail("Too many sign-in attempts for this operator; wait 15 minutes.")
+            .retry_after(900));
     }
-    let (op, token) = state.operators().sign_in(username, password, totp).await.map_err(operator_problem)?;
+    let (op, token) = state.operators().sign_in(username, password, totp).await?;
     Ok((StatusCode::CREATED, Json(OperatorSession { token, operator: Operator::from(&op) })).into_response())
 }
 
@@ -190,7 +173,7 @@ pub async fn list(
     Query(q): Query<CaseFilter>,
 ) -> Result<Json<Cases>, Problem> {
     if require(&op, Role::Reviewer).is_err() {
-        require(&op, Role::Auditor).map_err(operator_problem)?;
+        require(&op, Role::Auditor)?;
     }
     let status = match q.status.as_deref() {
         None => CaseStatus::Open,
@@ -213,7 +196,7 @@ pub async fn list(
         })?),
     };
     let now = state.clock.now();
-    let cases = state.store.cases(status, kind, 500).await.map_err(store_problem)?;
+    let cases = state.store.cases(status, kind, 500).await?;
     let cases = cases.into_iter().filter(|c| !q.breached.unwrap_or(false) || c.breached(now)).map(|c| case_view(c, now)).collect();
     Ok(Json(Cases { cases }))
 }
@@ -223,7 +206,7 @@ pub async fn list(
     params(("case_id" = String, Path, description = "The case."), ("Idlink-Operator" = String, Header, description = "Operator session token.")),
     responses((status = 200, body = Case), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
 pub async fn claim(State(state): State<AppState>, OperatorAuth(op): OperatorAuth, Path(id): Path<String>) -> Result<Json<Case>, Problem> {
-    let c = state.reviews().claim(&op, &id).await.map_err(review_problem)?;
+    let c = state.reviews().claim(&op, &id).await?;
     Ok(Json(case_view(c, state.clock.now())))
 }
 
@@ -264,7 +247,7 @@ pub async fn decide(
         f.invalid("note", "invalid_note", "`note` says why, 1 to 500 characters.");
     }
     f.finish()?;
-    let (Some(approve), Some(note)) = (approve, note) else { return Err(Problem::new("internal_error")) };
-    let c = state.reviews().decide(&op, &id, approve, note.trim()).await.map_err(review_problem)?;
+    let (Some(approve), Some(note)) = (approve, note) else { return Err(Problem::new(ProblemCode::InternalError)) };
+    let c = state.reviews().decide(&op, &id, approve, note.trim()).await?;
     Ok(Json(case_view(c, state.clock.now())))
 }

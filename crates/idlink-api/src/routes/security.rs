@@ -3,15 +3,15 @@
 
 use crate::extract::{Fields, JsonObject};
 use crate::middleware::UserSession;
-use crate::problem::{FieldError, Problem};
-use crate::routes::{auth::Challenge, auth_problem, core_problem, store_problem};
+use crate::problem::{Problem, ProblemCode};
+use crate::routes::auth::Challenge;
 use crate::state::{AppState, ClientIp};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use idlink_core::auth::{Origin, Purpose};
-use idlink_core::security::{Actor, NewPassword, ResetProof, SecurityError, StepUp};
+use idlink_core::security::{Actor, NewPassword, ResetProof, StepUp};
 use idlink_core::users::{self, Caller};
 use idlink_domain::RequestId;
 use idlink_domain::card::{BinTable, CardNumber};
@@ -19,47 +19,6 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 pub const STEP_UP_HEADER: &str = "idlink-step-up";
-
-pub fn security_problem(e: SecurityError) -> Problem {
-    match e {
-        SecurityError::Weak(w) => Problem::new("weak_payment_password").detail(format!("{w}. Choose another.")),
-        SecurityError::FaceRequired => Problem::new("face_check_required"),
-        SecurityError::Face(result) => {
-            let (code, guidance) = result.reason().unwrap_or(("review", "Retry the face check."));
-            Problem::new("face_check_failed").detail(format!("The face check did not pass: {guidance}")).errors(vec![FieldError::new(
-                "/liveness_video",
-                code,
-                guidance,
-            )])
-        }
-        SecurityError::FaceUnavailable(u) => Problem::new("institution_unavailable")
-            .detail(format!("The face-verification provider is unavailable. Retry in {} s.", u.retry_after_secs))
-            .retry_after(u.retry_after_secs),
-        SecurityError::PasswordRefused => Problem::new("payment_password_refused"),
-        SecurityError::BiometricRefused => Problem::new("biometric_refused"),
-        SecurityError::BadOperation(op) => Problem::validation(vec![FieldError::new(
-            "/operation",
-            "invalid_operation",
-            format!("`{op}` is not an operation that takes a step-up token; use one of: {}.", idlink_core::stepup::OPERATIONS.join(", ")),
-        )]),
-        SecurityError::StepUpRequired(why) => step_up_problem(why),
-        SecurityError::UnknownDevice => Problem::new("device_not_found"),
-        SecurityError::Frozen(f) => frozen_problem(&f),
-        SecurityError::Auth(e) => auth_problem(e),
-    }
-}
-
-/// A step-up refusal that says why (to the token's holder), as detail and as a stable reason code.
-pub fn step_up_problem(why: idlink_core::stepup::StepUpRefusal) -> Problem {
-    Problem::new("step_up_required").detail(why.explain()).errors(vec![FieldError::new("", why.as_str(), why.explain())])
-}
-
-pub fn frozen_problem(f: &idlink_core::risk::Frozen) -> Problem {
-    Problem::new("account_frozen").detail(format!(
-        "The account is frozen for a risk review (case {}). Sensitive operations are refused until two operators lift it.",
-        f.case_id
-    ))
-}
 
 fn actor<'a>(s: &'a UserSession, request_id: Option<&'a RequestId>) -> Actor<'a> {
     Actor { session: &s.0, request_id }
@@ -73,7 +32,7 @@ pub async fn phone_of(
     purpose: &str,
 ) -> Result<idlink_domain::PhoneNumber, Problem> {
     let caller = Caller { actor: format!("user:{}", s.0.user_id), request_id: request_id.cloned(), purpose: purpose.to_owned() };
-    users::user_phone(state.store.as_ref(), &state.vault, state.clock.as_ref(), &caller, &s.0.user_id).await.map_err(core_problem)
+    users::user_phone(state.store.as_ref(), &state.vault, state.clock.as_ref(), &caller, &s.0.user_id).await.map_err(Problem::from)
 }
 
 /// Body of `POST /v1/me/sms-challenges`.
@@ -108,11 +67,11 @@ pub async fn request_my_code(
         None => None,
     };
     f.finish()?;
-    let Some(purpose) = purpose else { return Err(Problem::new("internal_error")) };
+    let Some(purpose) = purpose else { return Err(Problem::new(ProblemCode::InternalError)) };
     let rid = request_id.as_deref();
     let phone = phone_of(&state, &session, rid, "send verification code").await?;
     let origin = Origin { actor: format!("user:{}", session.0.user_id), client_ip: ip.0, request_id: rid.cloned() };
-    let issued = state.auth().request_code_for_session(&origin, &session.0, &phone, purpose).await.map_err(auth_problem)?;
+    let issued = state.auth().request_code_for_session(&origin, &session.0, &phone, purpose).await?;
     Ok((StatusCode::CREATED, Json(Challenge { challenge_id: issued.challenge_id, expires_at: issued.expires_at.to_string() }))
         .into_response())
 }
@@ -130,7 +89,7 @@ pub struct PaymentPasswordStatus {
     responses((status = 200, body = PaymentPasswordStatus), (status = "4XX", body = Problem, content_type = "application/problem+json")),
     security(("api_key" = [])))]
 pub async fn payment_password_status(State(state): State<AppState>, session: UserSession) -> Result<Json<PaymentPasswordStatus>, Problem> {
-    let row = state.store.payment_password(&session.0.user_id).await.map_err(store_problem)?;
+    let row = state.store.payment_password(&session.0.user_id).await?;
     let max = state.password_policy.max_failures;
     Ok(Json(PaymentPasswordStatus { set: row.is_some(), locked: row.is_some_and(|r| r.failures >= max) }))
 }
@@ -171,14 +130,14 @@ pub async fn set_payment_password(
     let card = f.optional_parsed("card_number", "invalid_card_number", |c| CardNumber::parse(c, BinTable::bundled()));
     f.finish()?;
     let (Some(password), Some(challenge_id), Some(code)) = (password, challenge_id, code) else {
-        return Err(Problem::new("internal_error"));
+        return Err(Problem::new(ProblemCode::InternalError));
     };
     let rid = request_id.as_deref();
     // The phone is read (an audited read) only when the bank must check it with a card; the SMS code needs no decryption.
     let card_proof = match &card {
         Some(card) => {
             let phone = phone_of(&state, &session, rid, "payment password").await?;
-            Some(state.identities().prove_card(&session.0, rid, card, &phone).await.map_err(crate::routes::identity::identity_problem)?)
+            Some(state.identities().prove_card(&session.0, rid, card, &phone).await?)
         }
         None => None,
     };
@@ -188,7 +147,7 @@ pub async fn set_payment_password(
         (None, None) => None,
     };
     let new = NewPassword { password, challenge_id, code, proof };
-    state.security().set_payment_password(&actor(&session, rid), &new).await.map_err(security_problem)?;
+    state.security().set_payment_password(&actor(&session, rid), &new).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -245,13 +204,9 @@ pub async fn verify_payment_password(
     let (operation, resource) = operation_fields(&mut f);
     f.finish()?;
     let (Some(password), Some(operation), Some(resource)) = (password, operation, resource) else {
-        return Err(Problem::new("internal_error"));
+        return Err(Problem::new(ProblemCode::InternalError));
     };
-    let step_up = state
-        .security()
-        .step_up_with_password(&actor(&session, request_id.as_deref()), password, operation, resource)
-        .await
-        .map_err(security_problem)?;
+    let step_up = state.security().step_up_with_password(&actor(&session, request_id.as_deref()), password, operation, resource).await?;
     Ok((StatusCode::CREATED, Json(StepUpToken::from(step_up))).into_response())
 }
 
@@ -286,12 +241,8 @@ pub async fn biometric_challenge(
     let mut f = Fields::new(&body);
     let (operation, resource) = operation_fields(&mut f);
     f.finish()?;
-    let (Some(operation), Some(resource)) = (operation, resource) else { return Err(Problem::new("internal_error")) };
-    let c = state
-        .security()
-        .biometric_challenge(&actor(&session, request_id.as_deref()), operation, resource)
-        .await
-        .map_err(security_problem)?;
+    let (Some(operation), Some(resource)) = (operation, resource) else { return Err(Problem::new(ProblemCode::InternalError)) };
+    let c = state.security().biometric_challenge(&actor(&session, request_id.as_deref()), operation, resource).await?;
     let body = BiometricChallenge { message: c.message(), challenge_id: c.id, expires_at: c.expires_at.to_string() };
     Ok((StatusCode::CREATED, Json(body)).into_response())
 }
@@ -321,12 +272,8 @@ pub async fn biometric_step_up(
     let challenge_id = f.required_str("challenge_id");
     let signature = f.required_str("signature");
     f.finish()?;
-    let (Some(challenge_id), Some(signature)) = (challenge_id, signature) else { return Err(Problem::new("internal_error")) };
-    let step_up = state
-        .security()
-        .step_up_with_biometric(&actor(&session, request_id.as_deref()), challenge_id, signature)
-        .await
-        .map_err(security_problem)?;
+    let (Some(challenge_id), Some(signature)) = (challenge_id, signature) else { return Err(Problem::new(ProblemCode::InternalError)) };
+    let step_up = state.security().step_up_with_biometric(&actor(&session, request_id.as_deref()), challenge_id, signature).await?;
     Ok((StatusCode::CREATED, Json(StepUpToken::from(step_up))).into_response())
 }
 
@@ -348,6 +295,6 @@ pub async fn make_primary(
     Path(device_id): Path<String>,
 ) -> Result<StatusCode, Problem> {
     let token = headers.get(STEP_UP_HEADER).and_then(|v| v.to_str().ok());
-    state.security().make_primary(&actor(&session, request_id.as_deref()), &device_id, token).await.map_err(security_problem)?;
+    state.security().make_primary(&actor(&session, request_id.as_deref()), &device_id, token).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -2,8 +2,7 @@
 
 use crate::extract::{Fields, JsonObject};
 use crate::middleware::ApiCaller;
-use crate::problem::Problem;
-use crate::routes::{core_problem, store_problem};
+use crate::problem::{Problem, ProblemCode};
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::{Path, State};
@@ -70,9 +69,9 @@ pub async fn create_user(
     let mut f = Fields::new(&body);
     let phone = f.required_parsed("phone", "invalid_phone", PhoneNumber::parse);
     f.finish()?;
-    let Some(phone) = phone else { return Err(Problem::new("internal_error")) };
+    let Some(phone) = phone else { return Err(Problem::new(ProblemCode::InternalError)) };
     let who = caller(&api, request_id.as_deref(), "account management");
-    let view = users::create_user(state.store.as_ref(), &state.vault, state.clock.as_ref(), &who, &phone).await.map_err(core_problem)?;
+    let view = users::create_user(state.store.as_ref(), &state.vault, state.clock.as_ref(), &who, &phone).await?;
     Ok((StatusCode::CREATED, Json(User::from(view))).into_response())
 }
 
@@ -93,7 +92,7 @@ pub async fn get_user(
     api.require("users:read")?;
     let id = user_id(&raw)?;
     let who = caller(&api, request_id.as_deref(), "account management");
-    let view = users::get_user(state.store.as_ref(), &state.vault, state.clock.as_ref(), &who, &id).await.map_err(core_problem)?;
+    let view = users::get_user(state.store.as_ref(), &state.vault, state.clock.as_ref(), &who, &id).await?;
     Ok(Json(view.into()))
 }
 
@@ -114,7 +113,7 @@ pub async fn shred_user(
     api.require("users:write")?;
     let id = user_id(&raw)?;
     let who = caller(&api, request_id.as_deref(), "personal data deletion");
-    users::shred_user(state.store.as_ref(), state.clock.as_ref(), &who, &id).await.map_err(core_problem)?;
+    users::shred_user(state.store.as_ref(), state.clock.as_ref(), &who, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -162,9 +161,9 @@ pub struct AccessLog {
 pub async fn access_log(State(state): State<AppState>, api: ApiCaller, Path(raw): Path<String>) -> Result<Json<AccessLog>, Problem> {
     api.require("users:read")?;
     let id = user_id(&raw)?;
-    let records = state.store.audit_records_of_user(&id, 200).await.map_err(store_problem)?;
+    let records = state.store.audit_records_of_user(&id, 200).await?;
     if records.is_empty() {
-        return Err(Problem::new("user_not_found"));
+        return Err(Problem::new(ProblemCode::UserNotFound));
     }
     Ok(Json(AccessLog { user_id: id.to_string(), records: records.into_iter().map(AccessRecord::from).collect() }))
 }

@@ -165,7 +165,11 @@ pub async fn sqlite_server() -> Server {
 }
 
 /// Asserts an answer is a problem document with `code`, and returns it.
+/// (The server names codes by `ProblemCode` variants, checked by the
+/// compiler; tests name them as clients do, so check they are registered.)
 pub async fn expect_problem(res: reqwest::Response, status: u16, code: &str) -> serde_json::Value {
+    let registered = idlink_api::ProblemCode::parse(code).map(|c| c.status().as_u16());
+    assert_eq!(registered, Some(status), "`{code}` is a registered problem code with status {status}");
     let got = res.status().as_u16();
     if got != status {
         let body = res.text().await.unwrap_or_default();

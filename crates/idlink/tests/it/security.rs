@@ -113,6 +113,22 @@ async fn payment_password_flow(s: &Server) {
     assert_eq!(verify(s, &token, "246801", &device).await.status().as_u16(), 201);
 }
 
+/// A hashing failure is the server's: a 500 `internal_error` that tells the
+/// client nothing internal (it was a 409 `phone_taken` quoting Argon2).
+#[tokio::test]
+async fn an_argon2_failure_is_an_internal_error_that_tells_nothing_internal() {
+    for db in databases().await {
+        let mut s = start_on_db(db).await;
+        // No lane: a cost Argon2 refuses (set past the loader, which may come to refuse it first).
+        s.restart(|c| c.payment_password.parallelism = 0).await;
+        let (token, _) = login_with_key(&s, "dev-a", &Ed25519::from_seed(&[4; 32])).await;
+        let p = expect_problem(set_password(&s, &token, "135790", None).await, 500, "internal_error").await;
+        assert_eq!(p["detail"], idlink_api::ProblemCode::InternalError.message(), "{}: {p}", s.kind);
+        assert!(p.get("errors").is_none(), "{p}");
+        assert_eq!(status(&s, &token).await, json!({"set": false, "locked": false}), "{}", s.kind);
+    }
+}
+
 async fn sqlite_user_without_password(s: &Server) -> String {
     let phone = "13599990001";
     let c = challenge(s, phone, "dev-z").await;

@@ -1,0 +1,416 @@
+//! From use-case errors to problem documents: every mapping, in one place.
+//!
+//! Each error type of `idlink-core` converts into a [`Problem`] through
+//! `From`, so a handler ends a use-case call with `?`. Every `match` here
+//! names each variant (no catch-all): a new variant in core fails to compile
+//! until it has a code and a message. Nested errors are mapped by the
+//! impl of their own type, so the mappings form a tree, not a circle.
+//!
+//! Failures inside idlink are logged with their cause and answered with the
+//! registry's generic message of their code: nothing internal reaches the
+//! client, and the request id ties the answer to the log line.
+
+use crate::problem::{FieldError, Problem, ProblemCode};
+use crate::routes::banks::agreement_url;
+use idlink_core::CoreError;
+use idlink_core::agreements::DocumentError;
+use idlink_core::apikeys::AuthFailure;
+use idlink_core::audit::AuditError;
+use idlink_core::auth::{AuthError, SendError};
+use idlink_core::balance::BalanceError;
+use idlink_core::bindings::BindingError;
+use idlink_core::face::FaceUnavailable;
+use idlink_core::guardians::GuardianError;
+use idlink_core::identity::IdentityError;
+use idlink_core::operators::OperatorError;
+use idlink_core::ports::StoreError;
+use idlink_core::reviews::ReviewError;
+use idlink_core::risk::Frozen;
+use idlink_core::security::SecurityError;
+use idlink_core::stepup::StepUpRefusal;
+use idlink_domain::change_limits::ChangeRule;
+use idlink_domain::verification::VerificationReason;
+
+/// A failure inside idlink: logged with its cause, answered without it.
+pub fn internal(cause: &dyn std::fmt::Display, what: &str) -> Problem {
+    tracing::error!(error = %cause, "{what}");
+    Problem::new(ProblemCode::InternalError)
+}
+
+/// A store failure in a layer that runs before any use case (authentication,
+/// the idempotency claim): whatever its kind, nothing happened and the client may retry.
+pub fn gate_failure(e: &StoreError, what: &str) -> Problem {
+    tracing::error!(error = %e, "{what}");
+    Problem::new(ProblemCode::ServiceUnavailable).retry_after(5)
+}
+
+impl From<StoreError> for Problem {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Unavailable(detail) => {
+                tracing::error!(%detail, "database unavailable");
+                Problem::new(ProblemCode::ServiceUnavailable).retry_after(5)
+            }
+            StoreError::Unique(rule) => {
+                tracing::error!(%rule, "unexpected uniqueness conflict");
+                Problem::new(ProblemCode::InternalError)
+            }
+            StoreError::Corrupt(detail) => {
+                tracing::error!(%detail, "stored data is corrupt");
+                Problem::new(ProblemCode::InternalError)
+            }
+        }
+    }
+}
+
+impl From<CoreError> for Problem {
+    fn from(e: CoreError) -> Self {
+        match e {
+            CoreError::NotFound => Problem::new(ProblemCode::UserNotFound),
+            CoreError::Conflict(detail) => Problem::new(ProblemCode::PhoneTaken).detail(format!("{detail}.")),
+            CoreError::Shredded => Problem::new(ProblemCode::UserDataShredded),
+            CoreError::Store(e) => e.into(),
+            CoreError::Crypto(e) => internal(&e, "decryption failed"),
+            // A server fault (a cost Argon2 refuses, a failed hashing thread), not the caller's.
+            CoreError::Hash(e) => internal(&e, "password hashing failed"),
+        }
+    }
+}
+
+impl From<AuthError> for Problem {
+    fn from(e: AuthError) -> Self {
+        match e {
+            AuthError::RateLimited { retry_after_secs, rule } => {
+                // `rule` is a string from core: the last arm is the per-network limit.
+                let why = match rule {
+                    "resend_interval" => "A code was sent to this number moments ago",
+                    "per_phone" => "Too many codes were sent to this number this hour",
+                    _ => "Too many codes were requested from this network this hour",
+                };
+                Problem::new(ProblemCode::RateLimited)
+                    .detail(format!("{why}. Retry in {retry_after_secs} s."))
+                    .retry_after(retry_after_secs)
+            }
+            AuthError::WrongCode { remaining } => Problem::new(ProblemCode::CodeWrong)
+                .detail(format!("The code is wrong; {remaining} tries left. Check the SMS and try again.")),
+            AuthError::ChallengeGone => Problem::new(ProblemCode::ChallengeGone),
+            AuthError::SessionInvalid => Problem::new(ProblemCode::SessionInvalid),
+            AuthError::DeviceCheckRequired => Problem::new(ProblemCode::DeviceCheckRequired),
+            AuthError::Send(e) => e.into(),
+            AuthError::Core(e) => e.into(),
+        }
+    }
+}
+
+impl From<SendError> for Problem {
+    fn from(e: SendError) -> Self {
+        match e {
+            SendError::Rejected => Problem::new(ProblemCode::SmsUndeliverable),
+            SendError::Unavailable { retry_after_secs } => Problem::new(ProblemCode::InstitutionUnavailable)
+                .detail(format!("The SMS gateway is unavailable. Retry in {retry_after_secs} s."))
+                .retry_after(retry_after_secs),
+        }
+    }
+}
+
+/// The API key of a request was refused (the caller adds `WWW-Authenticate`).
+impl From<AuthFailure> for Problem {
+    fn from(f: AuthFailure) -> Self {
+        match f {
+            AuthFailure::Revoked => Problem::new(ProblemCode::ApiKeyRevoked),
+            AuthFailure::Invalid => Problem::new(ProblemCode::Unauthorized)
+                .detail("The API key is not valid. Check it was copied whole, or create a new one with `idlink apikey create`."),
+        }
+    }
+}
+
+/// A step-up refusal that says why (to the token's holder), as detail and as a stable reason code.
+impl From<StepUpRefusal> for Problem {
+    fn from(why: StepUpRefusal) -> Self {
+        Problem::new(ProblemCode::StepUpRequired).detail(why.explain()).errors(vec![FieldError::new("", why.as_str(), why.explain())])
+    }
+}
+
+impl From<Frozen> for Problem {
+    fn from(f: Frozen) -> Self {
+        Problem::new(ProblemCode::AccountFrozen).detail(format!(
+            "The account is frozen for a risk review (case {}). Sensitive operations are refused until two operators lift it.",
+            f.case_id
+        ))
+    }
+}
+
+impl From<FaceUnavailable> for Problem {
+    fn from(u: FaceUnavailable) -> Self {
+        Problem::new(ProblemCode::InstitutionUnavailable)
+            .detail(format!("The face-verification provider is unavailable. Retry in {} s.", u.retry_after_secs))
+            .retry_after(u.retry_after_secs)
+    }
+}
+
+impl From<SecurityError> for Problem {
+    fn from(e: SecurityError) -> Self {
+        match e {
+            SecurityError::Weak(w) => Problem::new(ProblemCode::WeakPaymentPassword).detail(format!("{w}. Choose another.")),
+            SecurityError::FaceRequired => Problem::new(ProblemCode::FaceCheckRequired),
+            SecurityError::Face(result) => {
+                let (code, guidance) = result.reason().unwrap_or(("review", "Retry the face check."));
+                Problem::new(ProblemCode::FaceCheckFailed)
+                    .detail(format!("The face check did not pass: {guidance}"))
+                    .errors(vec![FieldError::new("/liveness_video", code, guidance)])
+            }
+            SecurityError::FaceUnavailable(u) => u.into(),
+            SecurityError::PasswordRefused => Problem::new(ProblemCode::PaymentPasswordRefused),
+            SecurityError::BiometricRefused => Problem::new(ProblemCode::BiometricRefused),
+            SecurityError::BadOperation(op) => Problem::validation(vec![FieldError::new(
+                "/operation",
+                "invalid_operation",
+                format!(
+                    "`{op}` is not an operation that takes a step-up token; use one of: {}.",
+                    idlink_core::stepup::OPERATIONS.join(", ")
+                ),
+            )]),
+            SecurityError::StepUpRequired(why) => why.into(),
+            SecurityError::UnknownDevice => Problem::new(ProblemCode::DeviceNotFound),
+            SecurityError::Frozen(f) => f.into(),
+            SecurityError::Auth(e) => e.into(),
+        }
+    }
+}
+
+impl From<IdentityError> for Problem {
+    fn from(e: IdentityError) -> Self {
+        match e {
+            IdentityError::ChangeLimited { rule, allowed_from } => {
+                let (code, why) = match rule {
+                    ChangeRule::CoolingOff => ("cooling_off", "a 180-day cooling-off is running"),
+                    ChangeRule::MinimumGap => ("minimum_gap", "the previous change was less than 90 days ago"),
+                    ChangeRule::YearlyQuota => ("yearly_quota", "3 changes were made this calendar year; a 180-day cooling-off starts now"),
+                };
+                let when = allowed_from.to_zoned(jiff::tz::TimeZone::get("Asia/Shanghai").unwrap_or(jiff::tz::TimeZone::UTC));
+                let detail = format!(
+                    "Real-name information cannot change now: {why}. It is possible again from {}.",
+                    when.strftime("%Y-%m-%d %H:%M %:z")
+                );
+                Problem::new(ProblemCode::RealNameChangeLimited).detail(detail.clone()).errors(vec![FieldError::new("", code, detail)])
+            }
+            IdentityError::NotFound => Problem::new(ProblemCode::VerificationNotFound),
+            IdentityError::NotVerified => Problem::new(ProblemCode::IdentityNotVerified),
+            IdentityError::CardRefused(reason) => Problem::new(ProblemCode::BankCardCheckFailed)
+                .detail(format!("The bank did not confirm the card: {}", reason.guidance()))
+                .errors(vec![FieldError::new("/card_number", reason.as_str(), reason.guidance())]),
+            IdentityError::LivenessRequired => Problem::validation(vec![FieldError::new(
+                "/liveness_video",
+                "required",
+                "`liveness_video` is required: this verification checks the face.",
+            )]),
+            IdentityError::NotAwaitingInput(_) => Problem::new(ProblemCode::VerificationClosed),
+            IdentityError::Registry(u) => Problem::new(ProblemCode::InstitutionUnavailable)
+                .detail(format!("The identity registry is unavailable. Retry in {} s.", u.retry_after_secs))
+                .retry_after(u.retry_after_secs),
+            IdentityError::Face(u) => u.into(),
+            IdentityError::Frozen(f) => f.into(),
+            IdentityError::Auth(e) => e.into(),
+        }
+    }
+}
+
+/// Points a reserved-phone refusal at the field the user must fix.
+fn at_reserved_phone(p: Problem) -> Problem {
+    let reason = VerificationReason::ReservedPhoneMismatch;
+    p.errors(vec![FieldError::new("/reserved_phone", reason.as_str(), reason.guidance())])
+}
+
+impl From<BindingError> for Problem {
+    fn from(e: BindingError) -> Self {
+        match e {
+            BindingError::ReservedPhoneMismatch => at_reserved_phone(Problem::new(ProblemCode::ReservedPhoneMismatch)),
+            // The bank's four-element check names the reserved phone: point at the field the user must fix.
+            BindingError::Identity(IdentityError::CardRefused(reason @ VerificationReason::ReservedPhoneMismatch)) => at_reserved_phone(
+                Problem::new(ProblemCode::BankCardCheckFailed).detail(format!("The bank did not confirm the card: {}", reason.guidance())),
+            ),
+            BindingError::NotFound => Problem::new(ProblemCode::CardBindingNotFound),
+            BindingError::NotPending => Problem::new(ProblemCode::CardBindingNotPending),
+            BindingError::WrongCode => Problem::new(ProblemCode::BankCodeWrong),
+            BindingError::AlreadyBound => Problem::new(ProblemCode::CardAlreadyBound),
+            BindingError::Identity(e) => e.into(),
+        }
+    }
+}
+
+/// Bank `bank` asks for no electronic agreement: there is nothing to read or sign.
+fn agreement_not_required(bank: &str) -> Problem {
+    Problem::new(ProblemCode::AgreementNotRequired).detail(format!(
+        "Bank {bank} requires no electronic agreement for balance queries (`agreement_required` is false in the card's policy): there is nothing to read or sign."
+    ))
+}
+
+impl From<BalanceError> for Problem {
+    fn from(e: BalanceError) -> Self {
+        match e {
+            BalanceError::NotBound => Problem::new(ProblemCode::CardBindingNotFound),
+            BalanceError::FeatureOff => Problem::new(ProblemCode::BalanceQueryDisabled),
+            BalanceError::AgreementRequired => Problem::new(ProblemCode::AgreementRequired),
+            BalanceError::NoAgreementForBank { bank } => agreement_not_required(&bank),
+            BalanceError::AgreementVersionNotCurrent { bank, current } => Problem::new(ProblemCode::AgreementVersionNotCurrent).detail(format!(
+                "The version signed is not bank {bank}'s current agreement, which is {current}. Fetch GET {}, show it to the user, and sign its `version` and `sha256`.",
+                agreement_url(&bank)
+            )),
+            BalanceError::AgreementHashMismatch { bank } => Problem::new(ProblemCode::AgreementHashMismatch).detail(format!(
+                "`document_hash` is not the SHA-256 of bank {bank}'s current agreement: the text shown is not the one published. Show the `text` of GET {} unchanged and sign its `sha256`.",
+                agreement_url(&bank)
+            )),
+            BalanceError::StepUpRequired(why) => why.into(),
+            BalanceError::Closed => Problem::new(ProblemCode::BalanceNotDisclosed),
+            BalanceError::Suspended => Problem::new(ProblemCode::BalanceQuerySuspended),
+            BalanceError::CardLost => Problem::new(ProblemCode::CardReportedLost),
+            BalanceError::Bank(u) => {
+                let when = u.expected_end.map(|t| format!(" The bank expects to be back at {t}.")).unwrap_or_default();
+                Problem::new(ProblemCode::BankUnavailable)
+                    .detail(format!("The bank is temporarily unavailable on every channel. Retry in {} s.{when}", u.retry_after_secs))
+                    .expected_end(u.expected_end)
+                    .retry_after(u.retry_after_secs)
+            }
+            BalanceError::Binding(e) => e.into(),
+        }
+    }
+}
+
+/// The bank's agreement document for `GET /v1/banks/{bank}/agreement` (the error does not name the bank).
+pub fn document_problem(e: DocumentError, bank: &str) -> Problem {
+    match e {
+        DocumentError::UnknownBank => Problem::new(ProblemCode::BankUnknown)
+            .detail(format!("No bank `{bank}` in the roster. Use the `bank` code of a card from GET /v1/me/cards.")),
+        DocumentError::NotRequired => agreement_not_required(bank),
+    }
+}
+
+impl From<GuardianError> for Problem {
+    fn from(e: GuardianError) -> Self {
+        match e {
+            GuardianError::NotAVerifiedMinor => Problem::new(ProblemCode::NotAVerifiedMinor),
+            GuardianError::GuardianNotEligible => Problem::new(ProblemCode::GuardianNotEligible),
+            GuardianError::NotFound => Problem::new(ProblemCode::GuardianshipNotFound),
+            GuardianError::NotPending => Problem::new(ProblemCode::GuardianshipNotPending),
+            GuardianError::Identity(e) => e.into(),
+        }
+    }
+}
+
+impl From<OperatorError> for Problem {
+    fn from(e: OperatorError) -> Self {
+        match e {
+            OperatorError::BadCredentials => Problem::new(ProblemCode::OperatorSignInFailed),
+            OperatorError::SessionInvalid => Problem::new(ProblemCode::OperatorSessionInvalid),
+            OperatorError::RoleRequired(role) => {
+                Problem::new(ProblemCode::OperatorRoleRequired).detail(format!("This action needs the `{role}` role."))
+            }
+            OperatorError::BadUsername | OperatorError::UsernameTaken => {
+                Problem::new(ProblemCode::ValidationFailed).detail(format!("{e}."))
+            }
+            OperatorError::Core(e) => e.into(),
+        }
+    }
+}
+
+impl From<ReviewError> for Problem {
+    fn from(e: ReviewError) -> Self {
+        match e {
+            ReviewError::NotFound => Problem::new(ProblemCode::CaseNotFound),
+            ReviewError::Closed => Problem::new(ProblemCode::CaseClosed),
+            ReviewError::SameOperator => Problem::new(ProblemCode::SecondOperatorRequired),
+            ReviewError::Operator(e) => e.into(),
+            ReviewError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<AuditError> for Problem {
+    fn from(e: AuditError) -> Self {
+        match e {
+            AuditError::Store(e) => e.into(),
+            AuditError::Witness(e) => {
+                tracing::error!(error = %e, "the audit witness cannot be read");
+                Problem::new(ProblemCode::ServiceUnavailable).retry_after(5)
+            }
+            AuditError::Refused(b) => {
+                tracing::error!(problem = %b, "verification refused");
+                Problem::new(ProblemCode::InternalError)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use idlink_core::payment::{self, PaymentPasswordPolicy};
+    use std::sync::{Arc, Mutex};
+
+    /// Collects what `tracing` writes while a mapping runs.
+    #[derive(Clone, Default)]
+    struct Logs(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Logs {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().map_err(|_| std::io::Error::other("poisoned"))?.extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Logs {
+        type Writer = Logs;
+        fn make_writer(&'a self) -> Logs {
+            self.clone()
+        }
+    }
+
+    fn logged<T>(f: impl FnOnce() -> T) -> (T, String) {
+        let logs = Logs::default();
+        let subscriber = tracing_subscriber::fmt().with_writer(logs.clone()).with_ansi(false).finish();
+        let out = tracing::subscriber::with_default(subscriber, f);
+        let text = String::from_utf8_lossy(&logs.0.lock().map(|b| b.clone()).unwrap_or_default()).into_owned();
+        (out, text)
+    }
+
+    /// A real Argon2 failure: a cost the library refuses (one lane is the minimum).
+    async fn argon2_failure() -> CoreError {
+        let policy = PaymentPasswordPolicy { memory_kib: 1024, parallelism: 0, ..PaymentPasswordPolicy::default() };
+        match payment::hash(&policy, &idlink_crypto::SeededRandom::new(7), "135790").await {
+            Err(e) => e,
+            Ok(h) => panic!("Argon2 hashed with no lane: {h}"),
+        }
+    }
+
+    fn assert_internal_and_untold(p: &Problem) {
+        assert_eq!(p.code, ProblemCode::InternalError);
+        assert_eq!(p.status, 500);
+        assert_eq!(p.detail, ProblemCode::InternalError.message(), "no internal detail reaches the client");
+        assert!(p.errors.is_empty());
+    }
+
+    #[tokio::test]
+    async fn an_argon2_failure_is_an_internal_error_logged_with_its_cause_and_not_told() {
+        let e = argon2_failure().await;
+        let (p, logs) = logged(|| Problem::from(e));
+        assert_internal_and_untold(&p);
+        assert!(logs.contains("password hashing failed") && logs.contains("invalid Argon2 parameters"), "{logs}");
+        assert!(!logs.contains("135790"), "no password in the log: {logs}");
+
+        // The same through the use cases that hash: setting a payment password, creating an operator.
+        let e = SecurityError::from(argon2_failure().await);
+        assert_internal_and_untold(&Problem::from(e));
+        let e = OperatorError::Core(argon2_failure().await);
+        assert_internal_and_untold(&Problem::from(e));
+    }
+
+    #[test]
+    fn a_taken_phone_is_still_a_conflict_that_says_why() {
+        let p = Problem::from(CoreError::Conflict("a user with this phone number already exists".into()));
+        assert_eq!((p.code, p.status), (ProblemCode::PhoneTaken, 409));
+        assert_eq!(p.detail, "a user with this phone number already exists.");
+    }
+}
