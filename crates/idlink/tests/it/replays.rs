@@ -316,8 +316,8 @@ async fn kill_9_mid_flight_then_retries_never_run_an_effect_twice() {
             ("IDLINK__SERVER__LISTEN", "127.0.0.1:0".into()),
             ("IDLINK__SANDBOX__LISTEN", "127.0.0.1:0".into()),
             ("IDLINK__SANDBOX__DIRECT_LISTEN", "127.0.0.1:0".into()),
-            ("IDLINK__SERVER__REQUEST_TIMEOUT_SECS", "1".into()),
-            ("IDLINK__SERVER__IDEMPOTENCY_STALE_AFTER_SECS", "2".into()),
+            ("IDLINK__SERVER__REQUEST_TIMEOUT_SECS", "3".into()),
+            ("IDLINK__SERVER__IDEMPOTENCY_STALE_AFTER_SECS", "4".into()),
         ];
         let start = || async {
             let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_idlink"))
@@ -364,7 +364,7 @@ async fn kill_9_mid_flight_then_retries_never_run_an_effect_twice() {
             let send = send(base.clone(), i);
             flight.push(async move { (i, send.await) });
         }
-        // Kill once a few have answered, with most still in flight; note who was told what.
+        // Kill once ten were created, with most still in flight; note who was told what.
         let mut created_before = std::collections::BTreeMap::new();
         let mut answered = 0;
         while let Some((i, res)) = futures::StreamExt::next(&mut flight).await {
@@ -375,14 +375,14 @@ async fn kill_9_mid_flight_then_retries_never_run_an_effect_twice() {
                 let body: Value = res.json().await.unwrap_or_default();
                 created_before.insert(i, body["id"].as_str().unwrap_or("").to_owned());
             }
-            if answered == 15 {
+            if created_before.len() == 10 || answered == 120 {
                 let _ = child.start_kill();
                 break;
             }
         }
         let _ = child.wait().await;
         drop(flight);
-        tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+        tokio::time::sleep(std::time::Duration::from_millis(4500)).await;
 
         let (mut child, base) = start().await;
         let (mut fresh, mut replays, mut lost) = (0, 0, 0);
