@@ -16,7 +16,7 @@ use idlink_core::CoreError;
 use idlink_core::agreements::DocumentError;
 use idlink_core::apikeys::AuthFailure;
 use idlink_core::audit::AuditError;
-use idlink_core::auth::{AuthError, SendError};
+use idlink_core::auth::{AuthError, CodeLimit, SendError};
 use idlink_core::balance::BalanceError;
 use idlink_core::bindings::BindingError;
 use idlink_core::face::FaceUnavailable;
@@ -81,11 +81,10 @@ impl From<AuthError> for Problem {
     fn from(e: AuthError) -> Self {
         match e {
             AuthError::RateLimited { retry_after_secs, rule } => {
-                // `rule` is a string from core: the last arm is the per-network limit.
                 let why = match rule {
-                    "resend_interval" => "A code was sent to this number moments ago",
-                    "per_phone" => "Too many codes were sent to this number this hour",
-                    _ => "Too many codes were requested from this network this hour",
+                    CodeLimit::ResendInterval => "A code was sent to this number moments ago",
+                    CodeLimit::PerPhone => "Too many codes were sent to this number this hour",
+                    CodeLimit::PerNetwork => "Too many codes were requested from this network this hour",
                 };
                 Problem::new(ProblemCode::RateLimited)
                     .detail(format!("{why}. Retry in {retry_after_secs} s."))

@@ -182,7 +182,7 @@ pub enum SendError {
 #[derive(Debug, thiserror::Error)]
 pub enum AuthError {
     #[error("too many codes requested; retry after {retry_after_secs} s")]
-    RateLimited { retry_after_secs: u64, rule: &'static str },
+    RateLimited { retry_after_secs: u64, rule: CodeLimit },
     #[error("the code is wrong; {remaining} tries left")]
     WrongCode { remaining: u32 },
     #[error("the code expired, was used, or ran out of tries; request a new one")]
@@ -256,6 +256,17 @@ fn window(now: Timestamp, len: SignedDuration) -> Timestamp {
     Timestamp::from_microsecond(us - us.rem_euclid(len_us)).unwrap_or(now)
 }
 
+/// Which limit on sending SMS codes was reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CodeLimit {
+    /// A code went to this number moments ago (`login.resend_interval_secs`).
+    ResendInterval,
+    /// Codes to this number this hour (`login.codes_per_phone_per_hour`).
+    PerPhone,
+    /// Codes requested from this network this hour (`login.codes_per_ip_per_hour`).
+    PerNetwork,
+}
+
 fn seconds_until(now: Timestamp, then: Timestamp) -> u64 {
     u64::try_from(then.duration_since(now).as_secs()).unwrap_or(0).max(1)
 }
@@ -269,7 +280,7 @@ impl Auth<'_> {
         self.vault.blind_index("device", client_device_id)
     }
 
-    async fn limit(&self, bucket: String, len: SignedDuration, max: u64, rule: &'static str) -> Result<(), AuthError> {
+    async fn limit(&self, bucket: String, len: SignedDuration, max: u64, rule: CodeLimit) -> Result<(), AuthError> {
         let now = self.clock.now();
         let start = window(now, len);
         let count = self.store.hit_rate_limit(&bucket, start).await?;
@@ -289,17 +300,17 @@ impl Auth<'_> {
         purpose: Purpose,
     ) -> Result<ChallengeIssued, AuthError> {
         let phone_index = self.vault.blind_index("phone", phone.reveal());
-        self.limit(format!("code:ip:{}", origin.client_ip), SignedDuration::from_hours(1), self.policy.codes_per_ip_per_hour, "per_ip")
+        self.limit(format!("code:ip:{}", origin.client_ip), SignedDuration::from_hours(1), self.policy.codes_per_ip_per_hour, CodeLimit::PerNetwork)
             .await?;
         if self.policy.resend_interval.is_positive() {
             let bucket = format!("code:phone:{}:{phone_index}", purpose.as_str());
-            self.limit(bucket, self.policy.resend_interval, 1, "resend_interval").await?;
+            self.limit(bucket, self.policy.resend_interval, 1, CodeLimit::ResendInterval).await?;
         }
         self.limit(
             format!("code:phone-hour:{phone_index}"),
             SignedDuration::from_hours(1),
             self.policy.codes_per_phone_per_hour,
-            "per_phone",
+            CodeLimit::PerPhone,
         )
         .await?;
         let now = self.clock.now();
