@@ -465,7 +465,11 @@ impl Config {
         if self.login.max_code_attempts == 0 || self.login.max_code_attempts > 10 {
             bail!("configuration key `login.max_code_attempts`: must be 1 to 10");
         }
-        if self.payment_password.memory_kib < 8 * self.payment_password.parallelism.max(1) || self.payment_password.iterations == 0 {
+        let p = &self.payment_password;
+        if !(1..=255).contains(&p.parallelism) {
+            bail!("configuration key `payment_password.parallelism`: Argon2 lanes, 1 to 255");
+        }
+        if u64::from(p.memory_kib) < 8 * u64::from(p.parallelism) || p.iterations == 0 {
             bail!(
                 "configuration key `payment_password.memory_kib`/`iterations`: invalid Argon2 cost (memory ≥ 8 KiB per lane, iterations ≥ 1)"
             );
@@ -601,6 +605,8 @@ mod tests {
         assert!(e.contains("audit.retention_years"), "{e}");
         let e = err(None, &[("IDLINK__AUDIT__CHECKPOINT_GRACE_SECS", "30")]);
         assert!(e.contains("audit.checkpoint_grace_secs") && e.contains("request_timeout_secs"), "{e}");
+        let e = err(None, &[("IDLINK__PAYMENT_PASSWORD__PARALLELISM", "0")]);
+        assert!(e.contains("payment_password.parallelism"), "{e}");
         let e = err(None, &[("IDLINK__AUDIT__WITNESS", "remote")]);
         assert!(e.contains("audit.witness"), "{e}");
         let e = err(None, &[("IDLINK__NOPE__X", "1")]);
