@@ -28,7 +28,6 @@ use idlink_core::reviews::ReviewError;
 use idlink_core::risk::Frozen;
 use idlink_core::security::SecurityError;
 use idlink_core::stepup::StepUpRefusal;
-use idlink_domain::change_limits::ChangeRule;
 use idlink_domain::verification::VerificationReason;
 
 /// A failure inside idlink: logged with its cause, answered without it.
@@ -180,18 +179,17 @@ impl From<SecurityError> for Problem {
 impl From<IdentityError> for Problem {
     fn from(e: IdentityError) -> Self {
         match e {
-            IdentityError::ChangeLimited { rule, allowed_from } => {
-                let (code, why) = match rule {
-                    ChangeRule::CoolingOff => ("cooling_off", "a 180-day cooling-off is running"),
-                    ChangeRule::MinimumGap => ("minimum_gap", "the previous change was less than 90 days ago"),
-                    ChangeRule::YearlyQuota => ("yearly_quota", "3 changes were made this calendar year; a 180-day cooling-off starts now"),
-                };
-                let when = allowed_from.to_zoned(jiff::tz::TimeZone::get("Asia/Shanghai").unwrap_or(jiff::tz::TimeZone::UTC));
+            IdentityError::ChangeLimited { rule, allowed_from, policy } => {
                 let detail = format!(
-                    "Real-name information cannot change now: {why}. It is possible again from {}.",
-                    when.strftime("%Y-%m-%d %H:%M %:z")
+                    "Real-name information cannot change now: {}. It is possible again from {}.",
+                    rule.explain(&policy),
+                    idlink_domain::calendar::shanghai_display(allowed_from)
                 );
-                Problem::new(ProblemCode::RealNameChangeLimited).detail(detail.clone()).errors(vec![FieldError::new("", code, detail)])
+                Problem::new(ProblemCode::RealNameChangeLimited).detail(detail.clone()).errors(vec![FieldError::new(
+                    "",
+                    rule.code(),
+                    detail,
+                )])
             }
             IdentityError::NotFound => Problem::new(ProblemCode::VerificationNotFound),
             IdentityError::NotVerified => Problem::new(ProblemCode::IdentityNotVerified),

@@ -128,7 +128,7 @@ problem_codes! {
     VerificationClosed = ("verification_closed", CONFLICT,
         "This verification is no longer waiting for input (it is processing or finished). Read its status, or start a new one."),
     RealNameChangeLimited = ("real_name_change_limited", CONFLICT,
-        "Real-name changes are limited (3 per ID number per calendar year, 90 days apart, 180-day cooling-off after a 4th attempt); the message says which rule and from when it is possible."),
+        "Real-name changes are limited per ID number (a yearly quota, a minimum gap between changes, a cooling-off after an attempt beyond the quota; SPEC ID5 defaults 3, 90 days, 180 days); the message says which rule, with the numbers in force, and from when a change is possible."),
     GuardianshipNotPending = ("guardianship_not_pending", CONFLICT,
         "This guardian link is not waiting for the guardian's acceptance any more."),
     CardAlreadyBound = ("card_already_bound", CONFLICT, "This card is bound to the account already."),

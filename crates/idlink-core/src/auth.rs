@@ -300,8 +300,13 @@ impl Auth<'_> {
         purpose: Purpose,
     ) -> Result<ChallengeIssued, AuthError> {
         let phone_index = self.vault.blind_index("phone", phone.reveal());
-        self.limit(format!("code:ip:{}", origin.client_ip), SignedDuration::from_hours(1), self.policy.codes_per_ip_per_hour, CodeLimit::PerNetwork)
-            .await?;
+        self.limit(
+            format!("code:ip:{}", origin.client_ip),
+            SignedDuration::from_hours(1),
+            self.policy.codes_per_ip_per_hour,
+            CodeLimit::PerNetwork,
+        )
+        .await?;
         if self.policy.resend_interval.is_positive() {
             let bucket = format!("code:phone:{}:{phone_index}", purpose.as_str());
             self.limit(bucket, self.policy.resend_interval, 1, CodeLimit::ResendInterval).await?;

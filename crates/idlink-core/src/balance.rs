@@ -296,15 +296,6 @@ pub struct Balances<'a> {
     pub agreement_validity: SignedDuration,
 }
 
-fn precision_name(p: Precision) -> &'static str {
-    match p {
-        Precision::Yuan => "yuan",
-        Precision::Jiao => "jiao",
-        Precision::Range { .. } => "range",
-        Precision::Closed => "closed",
-    }
-}
-
 fn hash(secret: &str) -> String {
     hex::encode(Sha256::digest(secret.as_bytes()))
 }
@@ -430,7 +421,7 @@ impl Balances<'_> {
             binding_id: binding_id.to_owned(),
             bank: binding.bank.clone(),
             channel: "none".to_owned(),
-            precision: bank.map(|b| precision_name(b.precision)).unwrap_or("closed").to_owned(),
+            precision: bank.map_or("closed", |b| b.precision.name()).to_owned(),
             actor: format!("user:{user}"),
             at: now,
             outcome: "refused".to_owned(),
@@ -495,7 +486,7 @@ impl Balances<'_> {
             binding_id: binding_id.to_owned(),
             bank: grant.bank.code.clone(),
             channel: channel.to_owned(),
-            precision: precision_name(grant.bank.precision).to_owned(),
+            precision: grant.bank.precision.name().to_owned(),
             actor: format!("user:{user}"),
             at,
             outcome: "disclosed".to_owned(),
@@ -596,7 +587,7 @@ impl Balances<'_> {
             binding_id: binding_id.to_owned(),
             bank: kept.bank,
             channel: kept.channel,
-            precision: precision_name(precision).to_owned(),
+            precision: precision.name().to_owned(),
             actor: format!("user:{user}"),
             at: now,
             outcome: "replayed".to_owned(),

@@ -203,7 +203,7 @@ pub trait IdentityStore: Send + Sync {
 #[derive(Debug, thiserror::Error)]
 pub enum IdentityError {
     #[error("real-name changes are limited ({rule:?}); possible again from {allowed_from}")]
-    ChangeLimited { rule: ChangeRule, allowed_from: Timestamp },
+    ChangeLimited { rule: ChangeRule, allowed_from: Timestamp, policy: ChangePolicy },
     #[error("no such verification")]
     NotFound,
     #[error("this verification is {0:?} and takes no more input")]
@@ -315,11 +315,7 @@ pub struct Identities<'a> {
     pub review_sla: jiff::SignedDuration,
 }
 
-/// Today in Asia/Shanghai, the calendar ages and birthdays are counted in.
-pub fn shanghai_today(now: Timestamp) -> Date {
-    let tz = jiff::tz::TimeZone::get("Asia/Shanghai").unwrap_or(jiff::tz::TimeZone::fixed(jiff::tz::offset(8)));
-    now.to_zoned(tz).date()
-}
+pub use idlink_domain::calendar::shanghai_today;
 
 impl Identities<'_> {
     fn audit(&self, session: &SessionRow, rid: Option<&RequestId>, action: &str, at: Timestamp) -> AuditEntry {
@@ -398,7 +394,7 @@ impl Identities<'_> {
                     let audit = self.audit(session, rid, "identity.change_cooling_off", now).outcome(Outcome::Denied);
                     self.store.record_cooling_off(id_index, now, until, &audit).await?;
                 }
-                Err(IdentityError::ChangeLimited { rule, allowed_from })
+                Err(IdentityError::ChangeLimited { rule, allowed_from, policy: self.change_policy.clone() })
             }
         }
     }

@@ -41,6 +41,31 @@ pub enum ChangeRule {
     YearlyQuota,
 }
 
+impl ChangeRule {
+    /// The stable reason code.
+    pub fn code(self) -> &'static str {
+        match self {
+            ChangeRule::CoolingOff => "cooling_off",
+            ChangeRule::MinimumGap => "minimum_gap",
+            ChangeRule::YearlyQuota => "yearly_quota",
+        }
+    }
+
+    /// Why a change is refused, with the numbers of the policy in force.
+    pub fn explain(self, policy: &ChangePolicy) -> String {
+        let days = |d: SignedDuration| d.as_secs() / 86_400;
+        match self {
+            ChangeRule::CoolingOff => format!("a {}-day cooling-off is running", days(policy.cooling_off)),
+            ChangeRule::MinimumGap => format!("the previous change was less than {} days ago", days(policy.min_gap)),
+            ChangeRule::YearlyQuota => format!(
+                "{} changes were made this calendar year; a {}-day cooling-off starts now",
+                policy.per_year,
+                days(policy.cooling_off)
+            ),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ChangeDecision {
     Allowed,
@@ -53,9 +78,7 @@ pub enum ChangeDecision {
     },
 }
 
-fn shanghai() -> TimeZone {
-    TimeZone::get("Asia/Shanghai").unwrap_or(TimeZone::fixed(jiff::tz::offset(8)))
-}
+use crate::calendar::shanghai;
 
 fn year_of(t: Timestamp, tz: &TimeZone) -> i16 {
     t.to_zoned(tz.clone()).year()

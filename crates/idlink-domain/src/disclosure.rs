@@ -7,7 +7,6 @@
 
 use crate::money::Fen;
 use jiff::civil::{Time, Weekday};
-use jiff::tz::TimeZone;
 use jiff::{Timestamp, ToSpan};
 use serde::{Deserialize, Serialize};
 
@@ -38,6 +37,18 @@ pub enum Freshness {
         weekday: i8,
         hour: i8,
     },
+}
+
+impl Precision {
+    /// The policy's name in answers and history: `yuan`, `jiao`, `range` or `closed`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Precision::Yuan => "yuan",
+            Precision::Jiao => "jiao",
+            Precision::Range { .. } => "range",
+            Precision::Closed => "closed",
+        }
+    }
 }
 
 /// What may be shown.
@@ -83,9 +94,7 @@ pub fn coarser(a: Precision, b: Precision) -> Precision {
     if rank(a) >= rank(b) { a } else { b }
 }
 
-fn shanghai() -> TimeZone {
-    TimeZone::get("Asia/Shanghai").unwrap_or(TimeZone::fixed(jiff::tz::offset(8)))
-}
+use crate::calendar::shanghai;
 
 /// `(as_of, next_refresh_at)`: the instant the shown balance describes, and
 /// when a newer one can exist.

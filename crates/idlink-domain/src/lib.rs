@@ -9,6 +9,7 @@
 //! `Debug`, `Display` or `Serialize`; reading it is an explicit `.reveal()`.
 
 pub mod agreement;
+pub mod calendar;
 pub mod card;
 pub mod change_limits;
 pub mod disclosure;

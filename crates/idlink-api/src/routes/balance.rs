@@ -153,11 +153,10 @@ pub async fn query(
         Some(kept) => balances.replay(&session.0, rid, &id, token, &kept.0.0).await,
         None => balances.query(&session.0, rid, &id, token, claim.as_ref().map(|c| &c.0.0)).await,
     }?;
-    let (precision, amount, low, high) = match a.disclosed {
-        Disclosed::Amount { fen } => {
-            (if a.precision == idlink_domain::disclosure::Precision::Yuan { "yuan" } else { "jiao" }, Some(fen.0), None, None)
-        }
-        Disclosed::Range { low, high } => ("range", None, Some(low.0), Some(high.0)),
+    let precision = a.precision.name();
+    let (amount, low, high) = match a.disclosed {
+        Disclosed::Amount { fen } => (Some(fen.0), None, None),
+        Disclosed::Range { low, high } => (None, Some(low.0), Some(high.0)),
         Disclosed::Closed => return Err(Problem::new(ProblemCode::BalanceNotDisclosed)),
     };
     Ok(Json(Balance {

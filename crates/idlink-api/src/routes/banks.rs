@@ -39,11 +39,10 @@ impl DisclosurePolicy {
         let precision = bank.map_or(Precision::Closed, |b| b.precision);
         let freshness = bank.map_or(Freshness::RealTime, |b| b.freshness);
         let agreement_required = bank.is_some_and(|b| b.e_agreement);
-        let (precision_name, range_width_fen) = match precision {
-            Precision::Yuan => ("yuan", None),
-            Precision::Jiao => ("jiao", None),
-            Precision::Range { width } => ("range", Some(width)),
-            Precision::Closed => ("closed", None),
+        let precision_name = precision.name();
+        let range_width_fen = match precision {
+            Precision::Range { width } => Some(width),
+            Precision::Yuan | Precision::Jiao | Precision::Closed => None,
         };
         let (freshness_name, snapshot_time, snapshot_weekday) = match freshness {
             Freshness::RealTime => ("real_time", None, None),
