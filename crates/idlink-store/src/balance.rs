@@ -10,7 +10,24 @@ use sqlx::Row;
 
 use crate::SqlStore;
 use crate::group_commit::QueryCommit;
-use crate::rows::{micros, store_err, timestamp};
+use crate::rows::{AnyQuery, micros, store_err, timestamp, values};
+
+/// The columns of a history row that every query record fills (a refusal adds `reason`).
+pub(crate) const HISTORY_COLUMNS: &str = "id, user_id, binding_id, bank, channel, precision_kind, actor, at, outcome";
+pub(crate) const HISTORY_COLS: usize = 9;
+
+/// Binds a history row in the order of [`HISTORY_COLUMNS`] (here and in the group commit).
+pub(crate) fn bind_history_row<'q>(q: AnyQuery<'q>, user: &'q str, r: &'q QueryRecord) -> AnyQuery<'q> {
+    q.bind(&r.id)
+        .bind(user)
+        .bind(&r.binding_id)
+        .bind(&r.bank)
+        .bind(&r.channel)
+        .bind(&r.precision)
+        .bind(&r.actor)
+        .bind(micros(r.at))
+        .bind(&r.outcome)
+}
 
 #[async_trait]
 impl BalanceStore for SqlStore {
@@ -197,23 +214,12 @@ impl BalanceStore for SqlStore {
 
     async fn record_query(&self, user: &UserId, r: &QueryRecord, audit: &AuditEntry) -> Result<(), StoreError> {
         self.recorded(audit, async |tx| {
-            sqlx::query(
-                "INSERT INTO balance_queries (id, user_id, binding_id, bank, channel, precision_kind, actor, at, outcome, reason)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-            )
-            .bind(&r.id)
-            .bind(user.as_str())
-            .bind(&r.binding_id)
-            .bind(&r.bank)
-            .bind(&r.channel)
-            .bind(&r.precision)
-            .bind(&r.actor)
-            .bind(micros(r.at))
-            .bind(&r.outcome)
-            .bind(r.reason.as_deref())
-            .execute(&mut *tx)
-            .await
-            .map_err(store_err)?;
+            let sql = format!("INSERT INTO balance_queries ({HISTORY_COLUMNS}, reason) VALUES {}", values(1, HISTORY_COLS + 1, 1));
+            bind_history_row(sqlx::query(sqlx::AssertSqlSafe(sql)), user.as_str(), r)
+                .bind(r.reason.as_deref())
+                .execute(&mut *tx)
+                .await
+                .map_err(store_err)?;
             Ok(())
         })
         .await

@@ -28,6 +28,7 @@ use std::time::Instant;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::audit;
+use crate::balance::{HISTORY_COLS, HISTORY_COLUMNS, bind_history_row};
 use crate::rows::{AnyQuery, micros, store_err, values};
 use crate::store::Backend;
 
@@ -334,28 +335,13 @@ fn audit_entries<'a>(jobs: &'a [QueryCommit], spent: &[bool]) -> Vec<&'a AuditEn
     entries
 }
 
-const HISTORY_COLS: usize = 9;
-
 fn history_sql(rows: usize, first: usize) -> String {
-    format!(
-        "INSERT INTO balance_queries (id, user_id, binding_id, bank, channel, precision_kind, actor, at, outcome) VALUES {}",
-        values(rows, HISTORY_COLS, first)
-    )
+    format!("INSERT INTO balance_queries ({HISTORY_COLUMNS}) VALUES {}", values(rows, HISTORY_COLS, first))
 }
 
 fn bind_history<'q>(mut q: AnyQuery<'q>, done: &[&'q QueryCommit]) -> AnyQuery<'q> {
     for j in done {
-        let r = &j.record;
-        q = q
-            .bind(&r.id)
-            .bind(&j.user)
-            .bind(&r.binding_id)
-            .bind(&r.bank)
-            .bind(&r.channel)
-            .bind(&r.precision)
-            .bind(&r.actor)
-            .bind(micros(r.at))
-            .bind(&r.outcome);
+        q = bind_history_row(q, &j.user, &j.record);
     }
     q
 }
