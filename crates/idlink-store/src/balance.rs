@@ -9,9 +9,25 @@ use jiff::Timestamp;
 use sqlx::Row;
 
 use crate::SqlStore;
-use crate::audit::append_in;
 use crate::group_commit::QueryCommit;
-use crate::rows::{micros, store_err, timestamp};
+use crate::rows::{AnyQuery, micros, store_err, timestamp, values};
+
+/// The columns of a history row that every query record fills (a refusal adds `reason`).
+pub(crate) const HISTORY_COLUMNS: &str = "id, user_id, binding_id, bank, channel, precision_kind, actor, at, outcome";
+pub(crate) const HISTORY_COLS: usize = 9;
+
+/// Binds a history row in the order of [`HISTORY_COLUMNS`] (here and in the group commit).
+pub(crate) fn bind_history_row<'q>(q: AnyQuery<'q>, user: &'q str, r: &'q QueryRecord) -> AnyQuery<'q> {
+    q.bind(&r.id)
+        .bind(user)
+        .bind(&r.binding_id)
+        .bind(&r.bank)
+        .bind(&r.channel)
+        .bind(&r.precision)
+        .bind(&r.actor)
+        .bind(micros(r.at))
+        .bind(&r.outcome)
+}
 
 #[async_trait]
 impl BalanceStore for SqlStore {
@@ -26,49 +42,51 @@ impl BalanceStore for SqlStore {
     }
 
     async fn set_feature(&self, user: &UserId, feature: &str, enabled: bool, at: Timestamp, audit: &AuditEntry) -> Result<(), StoreError> {
-        let mut tx = self.begin().await?;
-        sqlx::query(
-            "INSERT INTO user_features (user_id, feature, enabled, updated_at) VALUES ($1, $2, $3, $4)
-             ON CONFLICT (user_id, feature) DO UPDATE SET enabled = excluded.enabled, updated_at = excluded.updated_at",
-        )
-        .bind(user.as_str())
-        .bind(feature)
-        .bind(i64::from(enabled))
-        .bind(micros(at))
-        .execute(&mut *tx)
+        self.audited(audit, async |tx| {
+            sqlx::query(
+                "INSERT INTO user_features (user_id, feature, enabled, updated_at) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (user_id, feature) DO UPDATE SET enabled = excluded.enabled, updated_at = excluded.updated_at",
+            )
+            .bind(user.as_str())
+            .bind(feature)
+            .bind(i64::from(enabled))
+            .bind(micros(at))
+            .execute(&mut *tx)
+            .await
+            .map_err(store_err)?;
+            Ok(())
+        })
         .await
-        .map_err(store_err)?;
-        append_in(&mut tx, audit).await?;
-        crate::idempotency::commit(tx).await
     }
 
     async fn insert_agreement(&self, a: &Agreement, audit: &AuditEntry) -> Result<(), StoreError> {
-        let mut tx = self.begin().await?;
-        sqlx::query(
-            "INSERT INTO agreements (id, user_id, binding_id, document_version, document_hash, signed_at, valid_until, revoked_at, renews)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, $8)",
-        )
-        .bind(&a.id)
-        .bind(a.user_id.as_str())
-        .bind(&a.binding_id)
-        .bind(&a.document_version)
-        .bind(&a.document_hash)
-        .bind(micros(a.signed_at))
-        .bind(micros(a.valid_until))
-        .bind(a.renews.as_deref())
-        .execute(&mut *tx)
+        self.audited(audit, async |tx| {
+            sqlx::query(
+                "INSERT INTO agreements (id, user_id, binding_id, document_version, document_hash, signed_at, valid_until, revoked_at, renews)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, $8)",
+            )
+            .bind(&a.id)
+            .bind(a.user_id.as_str())
+            .bind(&a.binding_id)
+            .bind(&a.document_version)
+            .bind(&a.document_hash)
+            .bind(micros(a.signed_at))
+            .bind(micros(a.valid_until))
+            .bind(a.renews.as_deref())
+            .execute(&mut *tx)
+            .await
+            .map_err(store_err)?;
+            if let Some(old) = &a.renews {
+                sqlx::query("UPDATE agreements SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
+                    .bind(micros(a.signed_at))
+                    .bind(old)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(store_err)?;
+            }
+            Ok(())
+        })
         .await
-        .map_err(store_err)?;
-        if let Some(old) = &a.renews {
-            sqlx::query("UPDATE agreements SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
-                .bind(micros(a.signed_at))
-                .bind(old)
-                .execute(&mut *tx)
-                .await
-                .map_err(store_err)?;
-        }
-        append_in(&mut tx, audit).await?;
-        crate::idempotency::commit(tx).await
     }
 
     async fn valid_agreement(&self, user: &UserId, binding_id: &str, now: Timestamp) -> Result<Option<Agreement>, StoreError> {
@@ -98,20 +116,20 @@ impl BalanceStore for SqlStore {
     }
 
     async fn revoke_agreements(&self, user: &UserId, binding_id: &str, now: Timestamp, audit: &AuditEntry) -> Result<u64, StoreError> {
-        let mut tx = self.begin().await?;
-        let n = sqlx::query(
-            "UPDATE agreements SET revoked_at = $1 WHERE user_id = $2 AND binding_id = $3 AND revoked_at IS NULL AND valid_until > $1",
-        )
-        .bind(micros(now))
-        .bind(user.as_str())
-        .bind(binding_id)
-        .execute(&mut *tx)
+        self.audited(audit, async |tx| {
+            let n = sqlx::query(
+                "UPDATE agreements SET revoked_at = $1 WHERE user_id = $2 AND binding_id = $3 AND revoked_at IS NULL AND valid_until > $1",
+            )
+            .bind(micros(now))
+            .bind(user.as_str())
+            .bind(binding_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(store_err)?
+            .rows_affected();
+            Ok(n)
+        })
         .await
-        .map_err(store_err)?
-        .rows_affected();
-        append_in(&mut tx, audit).await?;
-        crate::idempotency::commit(tx).await?;
-        Ok(n)
     }
 
     async fn query_context(
@@ -195,26 +213,16 @@ impl BalanceStore for SqlStore {
     }
 
     async fn record_query(&self, user: &UserId, r: &QueryRecord, audit: &AuditEntry) -> Result<(), StoreError> {
-        let mut tx = self.begin().await?;
-        sqlx::query(
-            "INSERT INTO balance_queries (id, user_id, binding_id, bank, channel, precision_kind, actor, at, outcome, reason)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-        )
-        .bind(&r.id)
-        .bind(user.as_str())
-        .bind(&r.binding_id)
-        .bind(&r.bank)
-        .bind(&r.channel)
-        .bind(&r.precision)
-        .bind(&r.actor)
-        .bind(micros(r.at))
-        .bind(&r.outcome)
-        .bind(r.reason.as_deref())
-        .execute(&mut *tx)
+        self.recorded(audit, async |tx| {
+            let sql = format!("INSERT INTO balance_queries ({HISTORY_COLUMNS}, reason) VALUES {}", values(1, HISTORY_COLS + 1, 1));
+            bind_history_row(sqlx::query(sqlx::AssertSqlSafe(sql)), user.as_str(), r)
+                .bind(r.reason.as_deref())
+                .execute(&mut *tx)
+                .await
+                .map_err(store_err)?;
+            Ok(())
+        })
         .await
-        .map_err(store_err)?;
-        append_in(&mut tx, audit).await?;
-        crate::idempotency::commit_bookkeeping(tx).await
     }
 
     async fn query_history(&self, user: &UserId, limit: u32) -> Result<Vec<QueryRecord>, StoreError> {

@@ -11,7 +11,8 @@ use sqlx::any::AnyRow;
 
 use crate::SqlStore;
 use crate::audit::append_in;
-use crate::rows::{micros, store_err, timestamp};
+use crate::rows::{AnyQuery, micros, store_err, timestamp};
+use crate::write::Commit;
 
 pub(crate) const COLUMNS: &str = "id, user_id, bank, card_cipher, card_index, last4, status, bank_reference, luhn_warning, created_at, bound_at, \
                        end_reason, suspended_reason, low_balance_alert_fen";
@@ -42,25 +43,26 @@ pub(crate) fn binding(r: &AnyRow) -> Result<BindingRow, StoreError> {
 #[async_trait]
 impl BindingStore for SqlStore {
     async fn insert_binding(&self, b: &BindingRow, audit: &AuditEntry) -> Result<(), StoreError> {
-        let mut tx = self.begin().await?;
-        sqlx::query(sqlx::AssertSqlSafe(format!(
-            "INSERT INTO card_bindings ({COLUMNS}, ended_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, NULL, NULL, NULL, NULL, NULL)"
-        )))
-        .bind(&b.id)
-        .bind(b.user_id.as_str())
-        .bind(&b.bank)
-        .bind(&b.card_cipher)
-        .bind(&b.card_index)
-        .bind(&b.last4)
-        .bind(b.status.as_str())
-        .bind(b.bank_reference.as_deref())
-        .bind(i64::from(b.luhn_warning))
-        .bind(micros(b.created_at))
-        .execute(&mut *tx)
+        self.audited(audit, async |tx| {
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "INSERT INTO card_bindings ({COLUMNS}, ended_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, NULL, NULL, NULL, NULL, NULL)"
+            )))
+            .bind(&b.id)
+            .bind(b.user_id.as_str())
+            .bind(&b.bank)
+            .bind(&b.card_cipher)
+            .bind(&b.card_index)
+            .bind(&b.last4)
+            .bind(b.status.as_str())
+            .bind(b.bank_reference.as_deref())
+            .bind(i64::from(b.luhn_warning))
+            .bind(micros(b.created_at))
+            .execute(&mut *tx)
+            .await
+            .map_err(store_err)?;
+            Ok(())
+        })
         .await
-        .map_err(store_err)?;
-        append_in(&mut tx, audit).await?;
-        crate::idempotency::commit(tx).await
     }
 
     async fn binding(&self, id: &str, user: &UserId) -> Result<Option<BindingRow>, StoreError> {
@@ -120,46 +122,51 @@ impl BindingStore for SqlStore {
         at: Timestamp,
         audit: &AuditEntry,
     ) -> Result<Option<Vec<Affected>>, StoreError> {
-        let mut tx = self.begin().await?;
-        let seen: Option<i64> = sqlx::query_scalar("SELECT bindings FROM bank_events WHERE bank = $1 AND event_id = $2")
+        // One record per affected binding, about its owner: the body appends them itself.
+        self.write_if(Commit::Effect, async |tx| {
+            let seen: Option<i64> = sqlx::query_scalar("SELECT bindings FROM bank_events WHERE bank = $1 AND event_id = $2")
+                .bind(bank)
+                .bind(event_id)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(store_err)?;
+            if seen.is_some() {
+                return Ok(None);
+            }
+            let rows = sqlx::query(
+                "SELECT id, user_id, last4 FROM card_bindings WHERE card_index = $1 AND bank = $2 AND status <> 'ended' ORDER BY id",
+            )
+            .bind(card_index)
             .bind(bank)
-            .bind(event_id)
-            .fetch_optional(&mut *tx)
+            .fetch_all(&mut *tx)
             .await
             .map_err(store_err)?;
-        if seen.is_some() {
-            return Ok(None);
-        }
-        let rows = sqlx::query(
-            "SELECT id, user_id, last4 FROM card_bindings WHERE card_index = $1 AND bank = $2 AND status <> 'ended' ORDER BY id",
-        )
-        .bind(card_index)
-        .bind(bank)
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(store_err)?;
-        let mut affected = Vec::with_capacity(rows.len());
-        for r in &rows {
-            let user: String = r.try_get("user_id").map_err(store_err)?;
-            affected.push(Affected {
-                binding_id: r.try_get("id").map_err(store_err)?,
-                user_id: UserId::parse(&user).map_err(|e| StoreError::Corrupt(e.to_string()))?,
-                last4: r.try_get("last4").map_err(store_err)?,
-            });
-        }
-        for a in &affected {
-            let q = match kind {
-                BankEventKind::CardLost => {
-                    sqlx::query("UPDATE card_bindings SET status = 'ended', ended_at = $1, end_reason = 'card_reported_lost' WHERE id = $2")
-                        .bind(micros(at))
-                }
-                BankEventKind::PasswordLocked => sqlx::query("UPDATE card_bindings SET suspended_reason = 'password_locked' WHERE id = $1"),
-                BankEventKind::PasswordReset => sqlx::query("UPDATE card_bindings SET suspended_reason = NULL WHERE id = $1"),
-            };
-            q.bind(&a.binding_id).execute(&mut *tx).await.map_err(store_err)?;
-            append_in(&mut tx, &audit.clone().subject(&a.user_id)).await?;
-        }
-        sqlx::query("INSERT INTO bank_events (bank, event_id, kind, card_index, received_at, bindings) VALUES ($1, $2, $3, $4, $5, $6)")
+            let mut affected = Vec::with_capacity(rows.len());
+            for r in &rows {
+                let user: String = r.try_get("user_id").map_err(store_err)?;
+                affected.push(Affected {
+                    binding_id: r.try_get("id").map_err(store_err)?,
+                    user_id: UserId::parse(&user).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                    last4: r.try_get("last4").map_err(store_err)?,
+                });
+            }
+            for a in &affected {
+                let q = match kind {
+                    BankEventKind::CardLost => sqlx::query(
+                        "UPDATE card_bindings SET status = 'ended', ended_at = $1, end_reason = 'card_reported_lost' WHERE id = $2",
+                    )
+                    .bind(micros(at)),
+                    BankEventKind::PasswordLocked => {
+                        sqlx::query("UPDATE card_bindings SET suspended_reason = 'password_locked' WHERE id = $1")
+                    }
+                    BankEventKind::PasswordReset => sqlx::query("UPDATE card_bindings SET suspended_reason = NULL WHERE id = $1"),
+                };
+                q.bind(&a.binding_id).execute(&mut *tx).await.map_err(store_err)?;
+                append_in(tx, &audit.clone().subject(&a.user_id)).await?;
+            }
+            sqlx::query(
+                "INSERT INTO bank_events (bank, event_id, kind, card_index, received_at, bindings) VALUES ($1, $2, $3, $4, $5, $6)",
+            )
             .bind(bank)
             .bind(event_id)
             .bind(kind.as_str())
@@ -169,8 +176,9 @@ impl BindingStore for SqlStore {
             .execute(&mut *tx)
             .await
             .map_err(store_err)?;
-        crate::idempotency::commit(tx).await?;
-        Ok(Some(affected))
+            Ok(Some(affected))
+        })
+        .await
     }
 
     async fn set_low_balance_alert(
@@ -187,17 +195,7 @@ impl BindingStore for SqlStore {
 
 impl SqlStore {
     /// Runs an update of one binding and, if it changed exactly one row, appends `audit` in the same transaction.
-    async fn update_one(
-        &self,
-        q: sqlx::query::Query<'_, sqlx::Any, sqlx::any::AnyArguments>,
-        audit: &AuditEntry,
-    ) -> Result<bool, StoreError> {
-        let mut tx = self.begin().await?;
-        if q.execute(&mut *tx).await.map_err(store_err)?.rows_affected() != 1 {
-            return Ok(false);
-        }
-        append_in(&mut tx, audit).await?;
-        crate::idempotency::commit(tx).await?;
-        Ok(true)
+    async fn update_one(&self, q: AnyQuery<'_>, audit: &AuditEntry) -> Result<bool, StoreError> {
+        self.audited_if(audit, async |tx| Ok(q.execute(&mut *tx).await.map_err(store_err)?.rows_affected() == 1)).await
     }
 }

@@ -10,8 +10,15 @@
 //! Each caller is answered only after that transaction has committed, so
 //! durability is unchanged: a query whose batch fails gets the error and
 //! discloses nothing.
+//!
+//! The batch's audit records are chained by `audit::chain`, as every other
+//! append is: SQLite appends them with `audit::append_all_in`; PostgreSQL
+//! inserts them and moves the head in the statement that also inserts the
+//! history rows, one round trip fewer. The batch is its own transaction
+//! (begun by `write::begin`), not one of the `write.rs` helpers: it marks
+//! and completes each query's idempotency claim itself (`complete_kept`).
 
-use idlink_core::audit::{AuditEntry, record_hash};
+use idlink_core::audit::AuditEntry;
 use idlink_core::balance::QueryRecord;
 use idlink_core::idempotency::ClaimRef;
 use idlink_core::ports::StoreError;
@@ -20,7 +27,9 @@ use std::collections::HashSet;
 use std::time::Instant;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::rows::{micros, store_err};
+use crate::audit;
+use crate::balance::{HISTORY_COLS, HISTORY_COLUMNS, bind_history_row};
+use crate::rows::{AnyQuery, micros, store_err, values};
 use crate::store::Backend;
 
 /// Most queries in one transaction (bounded so bind parameters stay well under the databases' limits).
@@ -124,19 +133,6 @@ async fn run(writer: &AnyPool, backend: Backend, mut rx: mpsc::UnboundedReceiver
     }
 }
 
-/// `$first, …` placeholders for `rows` rows of `cols` columns.
-fn values(rows: usize, cols: usize, first: usize) -> String {
-    (0..rows)
-        .map(|r| {
-            let cells: Vec<String> = (0..cols).map(|c| format!("${}", first + r * cols + c)).collect();
-            format!("({})", cells.join(", "))
-        })
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-type AnyQuery<'q> = sqlx::query::Query<'q, Any, sqlx::any::AnyArguments>;
-
 /// What became of one query in a batch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Outcome {
@@ -147,10 +143,7 @@ enum Outcome {
 }
 
 async fn commit(writer: &AnyPool, backend: Backend, jobs: &[QueryCommit]) -> Result<Vec<Outcome>, StoreError> {
-    let mut tx = match backend {
-        Backend::Postgres => writer.begin().await.map_err(store_err)?,
-        Backend::Sqlite => writer.begin_with("BEGIN IMMEDIATE").await.map_err(store_err)?,
-    };
+    let mut tx = crate::write::begin(writer, backend).await?;
     let fenced = fence(&mut tx, backend, jobs).await?;
     // A token named twice in one batch counts for the first query only.
     let mut seen = HashSet::new();
@@ -225,7 +218,8 @@ async fn commit_postgres(
     }
     let spent = claimed(jobs, &spent_ids);
     let done = done_jobs(jobs, &spent);
-    let entries = audit_entries(jobs, &spent);
+    let links = audit::chain(head_seq, &head_hash, audit_entries(jobs, &spent));
+    let (last_seq, last_hash) = links.last().map_or((head_seq, head_hash.as_str()), |l| (l.seq, l.hash.as_str()));
 
     let mut parts = Vec::new();
     let mut next = 1;
@@ -233,12 +227,11 @@ async fn commit_postgres(
         parts.push(format!("history AS ({})", history_sql(done.len(), next)));
         next += done.len() * HISTORY_COLS;
     }
-    parts.push(format!("audit AS ({})", audit_sql(entries.len(), next)));
-    next += entries.len() * AUDIT_COLS;
+    parts.push(format!("audit AS ({})", audit::insert_sql(links.len(), next)));
+    next += links.len() * audit::INSERT_COLS;
     let sql = format!("WITH {} UPDATE audit_head SET seq = ${next}, hash = ${} WHERE id = 1", parts.join(", "), next + 1);
     let q = bind_history(sqlx::query(sqlx::AssertSqlSafe(sql)), &done);
-    let (q, last_seq, last_hash) = bind_audit(q, &entries, head_seq, head_hash);
-    q.bind(last_seq).bind(last_hash).execute(&mut **tx).await.map_err(store_err)?;
+    audit::bind_links(q, &links).bind(last_seq).bind(last_hash).execute(&mut **tx).await.map_err(store_err)?;
     complete_kept(tx, &done).await?;
     Ok(spent)
 }
@@ -264,18 +257,7 @@ async fn commit_sqlite(
         let q = sqlx::query(sqlx::AssertSqlSafe(history_sql(done.len(), 1)));
         bind_history(q, &done).execute(&mut **tx).await.map_err(store_err)?;
     }
-    let entries = audit_entries(jobs, &spent);
-    let n = i64::try_from(entries.len()).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    let head = sqlx::query("UPDATE audit_head SET seq = seq + $1 WHERE id = 1 RETURNING seq, hash")
-        .bind(n)
-        .fetch_one(&mut **tx)
-        .await
-        .map_err(store_err)?;
-    let head_seq = head.try_get::<i64, _>("seq").map_err(store_err)? - n;
-    let head_hash: String = head.try_get("hash").map_err(store_err)?;
-    let (q, _, last_hash) = bind_audit(sqlx::query(sqlx::AssertSqlSafe(audit_sql(entries.len(), 1))), &entries, head_seq, head_hash);
-    q.execute(&mut **tx).await.map_err(store_err)?;
-    sqlx::query("UPDATE audit_head SET hash = $1 WHERE id = 1").bind(last_hash).execute(&mut **tx).await.map_err(store_err)?;
+    audit::append_all_in(tx, audit_entries(jobs, &spent)).await?;
     complete_kept(tx, &done).await?;
     Ok(spent)
 }
@@ -353,60 +335,13 @@ fn audit_entries<'a>(jobs: &'a [QueryCommit], spent: &[bool]) -> Vec<&'a AuditEn
     entries
 }
 
-const HISTORY_COLS: usize = 9;
-const AUDIT_COLS: usize = 10;
-
 fn history_sql(rows: usize, first: usize) -> String {
-    format!(
-        "INSERT INTO balance_queries (id, user_id, binding_id, bank, channel, precision_kind, actor, at, outcome) VALUES {}",
-        values(rows, HISTORY_COLS, first)
-    )
+    format!("INSERT INTO balance_queries ({HISTORY_COLUMNS}) VALUES {}", values(rows, HISTORY_COLS, first))
 }
 
 fn bind_history<'q>(mut q: AnyQuery<'q>, done: &[&'q QueryCommit]) -> AnyQuery<'q> {
     for j in done {
-        let r = &j.record;
-        q = q
-            .bind(&r.id)
-            .bind(&j.user)
-            .bind(&r.binding_id)
-            .bind(&r.bank)
-            .bind(&r.channel)
-            .bind(&r.precision)
-            .bind(&r.actor)
-            .bind(micros(r.at))
-            .bind(&r.outcome);
+        q = bind_history_row(q, &j.user, &j.record);
     }
     q
-}
-
-fn audit_sql(rows: usize, first: usize) -> String {
-    format!(
-        "INSERT INTO audit_log (seq, at, actor, subject, action, purpose, outcome, request_id, prev_hash, hash) VALUES {}",
-        values(rows, AUDIT_COLS, first)
-    )
-}
-
-/// Binds the records chained after the head (`head_seq`, `head_hash`);
-/// returns the query and the new head.
-fn bind_audit<'q>(mut q: AnyQuery<'q>, entries: &[&'q AuditEntry], head_seq: i64, head_hash: String) -> (AnyQuery<'q>, i64, String) {
-    let mut seq = head_seq;
-    let mut prev = head_hash;
-    for e in entries {
-        seq += 1;
-        let hash = record_hash(seq, &prev, e);
-        q = q
-            .bind(seq)
-            .bind(micros(e.at))
-            .bind(&e.actor)
-            .bind(&e.subject)
-            .bind(&e.action)
-            .bind(&e.purpose)
-            .bind(&e.outcome)
-            .bind(&e.request_id)
-            .bind(prev)
-            .bind(hash.clone());
-        prev = hash;
-    }
-    (q, seq, prev)
 }

@@ -15,6 +15,7 @@ use sqlx::{Any, Row, Transaction};
 
 use crate::SqlStore;
 use crate::rows::{micros, store_err, timestamp};
+use crate::write::Commit;
 
 /// Commits a write that only records (an audit-only record, a rate-limit
 /// count, a refused query, an unused challenge): running it again on a
@@ -56,112 +57,118 @@ pub(crate) async fn mark_effect(tx: &mut Transaction<'static, Any>, claim: &Clai
 impl IdempotencyStore for SqlStore {
     async fn claim_idempotency_key(&self, new: &NewClaim<'_>) -> Result<IdempotencyClaim, StoreError> {
         let c = new.claim;
-        let mut tx = self.begin().await?;
-        // An expired record is as good as none; an abandoned claim with no effect is taken over.
-        sqlx::query(
-            "DELETE FROM idempotency_keys WHERE owner = $1 AND idem_key = $2
-             AND (expires_at <= $3 OR (status IS NULL AND effect_at IS NULL AND created_at < $4))",
-        )
-        .bind(&c.owner)
-        .bind(&c.key)
-        .bind(micros(c.at))
-        .bind(micros(new.stale_before))
-        .execute(&mut *tx)
-        .await
-        .map_err(store_err)?;
-        let inserted = sqlx::query(
-            "INSERT INTO idempotency_keys (owner, idem_key, request_hash, status, body, created_at, claim_token, effect_at, expires_at)
-             VALUES ($1, $2, $3, NULL, NULL, $4, $5, NULL, $6) ON CONFLICT (owner, idem_key) DO NOTHING",
-        )
-        .bind(&c.owner)
-        .bind(&c.key)
-        .bind(new.request_hash)
-        .bind(micros(c.at))
-        .bind(&c.token)
-        .bind(micros(new.expires_at))
-        .execute(&mut *tx)
-        .await
-        .map_err(store_err)?
-        .rows_affected();
-        let claim = if inserted == 1 {
-            IdempotencyClaim::Claimed
-        } else {
-            let row = sqlx::query(
-                "SELECT request_hash, status, body, created_at, effect_at FROM idempotency_keys WHERE owner = $1 AND idem_key = $2",
+        // The claim records are bookkeeping themselves: a plain commit.
+        self.write(Commit::Bookkeeping, async |tx| {
+            // An expired record is as good as none; an abandoned claim with no effect is taken over.
+            sqlx::query(
+                "DELETE FROM idempotency_keys WHERE owner = $1 AND idem_key = $2
+                 AND (expires_at <= $3 OR (status IS NULL AND effect_at IS NULL AND created_at < $4))",
             )
             .bind(&c.owner)
             .bind(&c.key)
-            .fetch_one(&mut *tx)
+            .bind(micros(c.at))
+            .bind(micros(new.stale_before))
+            .execute(&mut *tx)
             .await
             .map_err(store_err)?;
-            let request_hash: String = row.try_get("request_hash").map_err(store_err)?;
-            let status: Option<i64> = row.try_get("status").map_err(store_err)?;
-            let created_at = timestamp(row.try_get("created_at").map_err(store_err)?)?;
-            let effect_at: Option<i64> = row.try_get("effect_at").map_err(store_err)?;
-            match status {
-                Some(status) => IdempotencyClaim::Completed {
-                    request_hash,
-                    status: u16::try_from(status).map_err(|_| StoreError::Corrupt("idempotency status".into()))?,
-                    body: row.try_get::<Option<Vec<u8>>, _>("body").map_err(store_err)?,
-                },
-                None if effect_at.is_some() && created_at < new.stale_before => {
-                    IdempotencyClaim::Interrupted { request_hash, received_at: created_at }
+            let inserted = sqlx::query(
+                "INSERT INTO idempotency_keys (owner, idem_key, request_hash, status, body, created_at, claim_token, effect_at, expires_at)
+                 VALUES ($1, $2, $3, NULL, NULL, $4, $5, NULL, $6) ON CONFLICT (owner, idem_key) DO NOTHING",
+            )
+            .bind(&c.owner)
+            .bind(&c.key)
+            .bind(new.request_hash)
+            .bind(micros(c.at))
+            .bind(&c.token)
+            .bind(micros(new.expires_at))
+            .execute(&mut *tx)
+            .await
+            .map_err(store_err)?
+            .rows_affected();
+            let claim = if inserted == 1 {
+                IdempotencyClaim::Claimed
+            } else {
+                let row = sqlx::query(
+                    "SELECT request_hash, status, body, created_at, effect_at FROM idempotency_keys WHERE owner = $1 AND idem_key = $2",
+                )
+                .bind(&c.owner)
+                .bind(&c.key)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(store_err)?;
+                let request_hash: String = row.try_get("request_hash").map_err(store_err)?;
+                let status: Option<i64> = row.try_get("status").map_err(store_err)?;
+                let created_at = timestamp(row.try_get("created_at").map_err(store_err)?)?;
+                let effect_at: Option<i64> = row.try_get("effect_at").map_err(store_err)?;
+                match status {
+                    Some(status) => IdempotencyClaim::Completed {
+                        request_hash,
+                        status: u16::try_from(status).map_err(|_| StoreError::Corrupt("idempotency status".into()))?,
+                        body: row.try_get::<Option<Vec<u8>>, _>("body").map_err(store_err)?,
+                    },
+                    None if effect_at.is_some() && created_at < new.stale_before => {
+                        IdempotencyClaim::Interrupted { request_hash, received_at: created_at }
+                    }
+                    None => IdempotencyClaim::InProgress { request_hash },
                 }
-                None => IdempotencyClaim::InProgress { request_hash },
-            }
-        };
-        tx.commit().await.map_err(store_err)?;
-        Ok(claim)
+            };
+            Ok(claim)
+        })
+        .await
     }
 
     async fn complete_idempotency_key(&self, claim: &ClaimRef, status: u16, body: Option<&[u8]>) -> Result<(), StoreError> {
-        let mut tx = self.begin().await?;
-        sqlx::query(
-            "UPDATE idempotency_keys SET status = $1, body = $2
-             WHERE owner = $3 AND idem_key = $4 AND claim_token = $5 AND status IS NULL",
-        )
-        .bind(i64::from(status))
-        .bind(body)
-        .bind(&claim.owner)
-        .bind(&claim.key)
-        .bind(&claim.token)
-        .execute(&mut *tx)
+        self.write(Commit::Bookkeeping, async |tx| {
+            sqlx::query(
+                "UPDATE idempotency_keys SET status = $1, body = $2
+                 WHERE owner = $3 AND idem_key = $4 AND claim_token = $5 AND status IS NULL",
+            )
+            .bind(i64::from(status))
+            .bind(body)
+            .bind(&claim.owner)
+            .bind(&claim.key)
+            .bind(&claim.token)
+            .execute(&mut *tx)
+            .await
+            .map_err(store_err)?;
+            Ok(())
+        })
         .await
-        .map_err(store_err)?;
-        tx.commit().await.map_err(store_err)
     }
 
     async fn release_idempotency_key(&self, claim: &ClaimRef) -> Result<bool, StoreError> {
-        let mut tx = self.begin().await?;
-        let n = sqlx::query(
-            "DELETE FROM idempotency_keys
-             WHERE owner = $1 AND idem_key = $2 AND claim_token = $3 AND status IS NULL AND effect_at IS NULL",
-        )
-        .bind(&claim.owner)
-        .bind(&claim.key)
-        .bind(&claim.token)
-        .execute(&mut *tx)
+        self.write(Commit::Bookkeeping, async |tx| {
+            let n = sqlx::query(
+                "DELETE FROM idempotency_keys
+                 WHERE owner = $1 AND idem_key = $2 AND claim_token = $3 AND status IS NULL AND effect_at IS NULL",
+            )
+            .bind(&claim.owner)
+            .bind(&claim.key)
+            .bind(&claim.token)
+            .execute(&mut *tx)
+            .await
+            .map_err(store_err)?
+            .rows_affected();
+            Ok(n == 1)
+        })
         .await
-        .map_err(store_err)?
-        .rows_affected();
-        tx.commit().await.map_err(store_err)?;
-        Ok(n == 1)
     }
 
     async fn purge_idempotency_keys(&self, now: Timestamp, limit: u32) -> Result<u64, StoreError> {
-        let mut tx = self.begin().await?;
-        // In bounded batches so a large backlog never holds the write lock long.
-        let n = sqlx::query(
-            "DELETE FROM idempotency_keys WHERE (owner, idem_key) IN
-             (SELECT owner, idem_key FROM idempotency_keys WHERE expires_at <= $1 LIMIT $2)",
-        )
-        .bind(micros(now))
-        .bind(i64::from(limit))
-        .execute(&mut *tx)
+        self.write(Commit::Bookkeeping, async |tx| {
+            // In bounded batches so a large backlog never holds the write lock long.
+            let n = sqlx::query(
+                "DELETE FROM idempotency_keys WHERE (owner, idem_key) IN
+                 (SELECT owner, idem_key FROM idempotency_keys WHERE expires_at <= $1 LIMIT $2)",
+            )
+            .bind(micros(now))
+            .bind(i64::from(limit))
+            .execute(&mut *tx)
+            .await
+            .map_err(store_err)?
+            .rows_affected();
+            Ok(n)
+        })
         .await
-        .map_err(store_err)?
-        .rows_affected();
-        tx.commit().await.map_err(store_err)?;
-        Ok(n)
     }
 }

@@ -12,9 +12,9 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use crate::SqlStore;
-use crate::audit::append_in;
 use crate::reviews::open_case_in;
 use crate::rows::{micros, store_err, timestamp};
+use crate::write::Commit;
 
 fn reasons_text(r: &[VerificationReason]) -> String {
     r.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(",")
@@ -67,29 +67,30 @@ fn identity(r: &AnyRow) -> Result<IdentityRow, StoreError> {
 #[async_trait]
 impl IdentityStore for SqlStore {
     async fn insert_verification(&self, v: &VerificationRow, audit: &AuditEntry) -> Result<(), StoreError> {
-        let mut tx = self.begin().await?;
-        sqlx::query(
-            "INSERT INTO verifications (id, user_id, method, status, name_cipher, id_cipher, id_index, reasons, created_at, updated_at, document_type, birth_cipher, card_cipher)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
-        )
-        .bind(&v.id)
-        .bind(v.user_id.as_str())
-        .bind(&v.method)
-        .bind(v.status.as_str())
-        .bind(&v.name_cipher)
-        .bind(&v.id_cipher)
-        .bind(&v.id_index)
-        .bind(reasons_text(&v.reasons))
-        .bind(micros(v.created_at))
-        .bind(micros(v.updated_at))
-        .bind(v.document_type.as_str())
-        .bind(v.birth_cipher.as_deref())
-        .bind(v.card_cipher.as_deref())
-        .execute(&mut *tx)
+        self.audited(audit, async |tx| {
+            sqlx::query(
+                "INSERT INTO verifications (id, user_id, method, status, name_cipher, id_cipher, id_index, reasons, created_at, updated_at, document_type, birth_cipher, card_cipher)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+            )
+            .bind(&v.id)
+            .bind(v.user_id.as_str())
+            .bind(&v.method)
+            .bind(v.status.as_str())
+            .bind(&v.name_cipher)
+            .bind(&v.id_cipher)
+            .bind(&v.id_index)
+            .bind(reasons_text(&v.reasons))
+            .bind(micros(v.created_at))
+            .bind(micros(v.updated_at))
+            .bind(v.document_type.as_str())
+            .bind(v.birth_cipher.as_deref())
+            .bind(v.card_cipher.as_deref())
+            .execute(&mut *tx)
+            .await
+            .map_err(store_err)?;
+            Ok(())
+        })
         .await
-        .map_err(store_err)?;
-        append_in(&mut tx, audit).await?;
-        crate::idempotency::commit(tx).await
     }
 
     async fn verification(&self, id: &str, user: &UserId) -> Result<Option<VerificationRow>, StoreError> {
@@ -116,67 +117,70 @@ impl IdentityStore for SqlStore {
         if !from.can_become(to) {
             return Ok(false);
         }
-        let mut tx = self.begin().await?;
-        let n = sqlx::query("UPDATE verifications SET status = $1, updated_at = $2 WHERE id = $3 AND status = $4")
-            .bind(to.as_str())
-            .bind(micros(at))
-            .bind(id)
-            .bind(from.as_str())
-            .execute(&mut *tx)
-            .await
-            .map_err(store_err)?
-            .rows_affected();
-        crate::idempotency::commit(tx).await?;
-        Ok(n == 1)
+        self.write(Commit::Effect, async |tx| {
+            let n = sqlx::query("UPDATE verifications SET status = $1, updated_at = $2 WHERE id = $3 AND status = $4")
+                .bind(to.as_str())
+                .bind(micros(at))
+                .bind(id)
+                .bind(from.as_str())
+                .execute(&mut *tx)
+                .await
+                .map_err(store_err)?
+                .rows_affected();
+            Ok(n == 1)
+        })
+        .await
     }
 
     async fn finish_verification(&self, f: &Finish<'_>) -> Result<(), StoreError> {
-        let mut tx = self.begin().await?;
-        let n = sqlx::query("UPDATE verifications SET status = $1, reasons = $2, updated_at = $3 WHERE id = $4 AND status = 'processing'")
-            .bind(f.status.as_str())
-            .bind(reasons_text(f.reasons))
-            .bind(micros(f.at))
-            .bind(f.verification_id)
-            .execute(&mut *tx)
-            .await
-            .map_err(store_err)?
-            .rows_affected();
-        if n != 1 {
-            return Err(StoreError::Corrupt(format!("verification {} was not processing", f.verification_id)));
-        }
-        if let Some(i) = f.identity {
-            sqlx::query(
-                "INSERT INTO identities (user_id, name_cipher, id_cipher, id_index, method, verified_at, document_type, birth_cipher)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-                 ON CONFLICT (user_id) DO UPDATE SET name_cipher = excluded.name_cipher, id_cipher = excluded.id_cipher,
-                     id_index = excluded.id_index, method = excluded.method, verified_at = excluded.verified_at,
-                     document_type = excluded.document_type, birth_cipher = excluded.birth_cipher",
-            )
-            .bind(i.user_id.as_str())
-            .bind(&i.name_cipher)
-            .bind(&i.id_cipher)
-            .bind(&i.id_index)
-            .bind(&i.method)
-            .bind(micros(i.verified_at))
-            .bind(i.document_type.as_str())
-            .bind(i.birth_cipher.as_deref())
-            .execute(&mut *tx)
-            .await
-            .map_err(store_err)?;
-            if let Some(ChangeEvent::Changed { at }) = f.change {
-                sqlx::query("INSERT INTO identity_changes (id_index, kind, at, until) VALUES ($1, 'changed', $2, NULL)")
-                    .bind(&i.id_index)
-                    .bind(micros(at))
+        self.audited(f.audit, async |tx| {
+            let n =
+                sqlx::query("UPDATE verifications SET status = $1, reasons = $2, updated_at = $3 WHERE id = $4 AND status = 'processing'")
+                    .bind(f.status.as_str())
+                    .bind(reasons_text(f.reasons))
+                    .bind(micros(f.at))
+                    .bind(f.verification_id)
                     .execute(&mut *tx)
                     .await
-                    .map_err(store_err)?;
+                    .map_err(store_err)?
+                    .rows_affected();
+            if n != 1 {
+                return Err(StoreError::Corrupt(format!("verification {} was not processing", f.verification_id)));
             }
-        }
-        if let Some(c) = f.case {
-            open_case_in(&mut tx, c).await?;
-        }
-        append_in(&mut tx, f.audit).await?;
-        crate::idempotency::commit(tx).await
+            if let Some(i) = f.identity {
+                sqlx::query(
+                    "INSERT INTO identities (user_id, name_cipher, id_cipher, id_index, method, verified_at, document_type, birth_cipher)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                     ON CONFLICT (user_id) DO UPDATE SET name_cipher = excluded.name_cipher, id_cipher = excluded.id_cipher,
+                         id_index = excluded.id_index, method = excluded.method, verified_at = excluded.verified_at,
+                         document_type = excluded.document_type, birth_cipher = excluded.birth_cipher",
+                )
+                .bind(i.user_id.as_str())
+                .bind(&i.name_cipher)
+                .bind(&i.id_cipher)
+                .bind(&i.id_index)
+                .bind(&i.method)
+                .bind(micros(i.verified_at))
+                .bind(i.document_type.as_str())
+                .bind(i.birth_cipher.as_deref())
+                .execute(&mut *tx)
+                .await
+                .map_err(store_err)?;
+                if let Some(ChangeEvent::Changed { at }) = f.change {
+                    sqlx::query("INSERT INTO identity_changes (id_index, kind, at, until) VALUES ($1, 'changed', $2, NULL)")
+                        .bind(&i.id_index)
+                        .bind(micros(at))
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(store_err)?;
+                }
+            }
+            if let Some(c) = f.case {
+                open_case_in(tx, c).await?;
+            }
+            Ok(())
+        })
+        .await
     }
 
     async fn identity(&self, user: &UserId) -> Result<Option<IdentityRow>, StoreError> {
@@ -221,15 +225,16 @@ impl IdentityStore for SqlStore {
     }
 
     async fn record_cooling_off(&self, id_index: &str, at: Timestamp, until: Timestamp, audit: &AuditEntry) -> Result<(), StoreError> {
-        let mut tx = self.begin().await?;
-        sqlx::query("INSERT INTO identity_changes (id_index, kind, at, until) VALUES ($1, 'cooling_off', $2, $3)")
-            .bind(id_index)
-            .bind(micros(at))
-            .bind(micros(until))
-            .execute(&mut *tx)
-            .await
-            .map_err(store_err)?;
-        append_in(&mut tx, audit).await?;
-        crate::idempotency::commit(tx).await
+        self.audited(audit, async |tx| {
+            sqlx::query("INSERT INTO identity_changes (id_index, kind, at, until) VALUES ($1, 'cooling_off', $2, $3)")
+                .bind(id_index)
+                .bind(micros(at))
+                .bind(micros(until))
+                .execute(&mut *tx)
+                .await
+                .map_err(store_err)?;
+            Ok(())
+        })
+        .await
     }
 }

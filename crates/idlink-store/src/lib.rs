@@ -6,6 +6,14 @@
 //! microseconds, and only migrations differ per database
 //! (`migrations/sqlite`, `migrations/postgres`). See docs/adr/0002.
 //!
+//! A write is written once, through the helpers in `write.rs`:
+//! `self.audited(audit, async |tx| { …statements… })` runs the statements,
+//! appends the audit record (`audit::append_all_in`, the one chain append)
+//! and commits as the request's effect; `audited_if`, `recorded`, `write`
+//! and `write_if` cover a change that may find nothing to change, a write
+//! that only records, and writes without a record of their own. Each names
+//! how it ends for idempotency (ADR 0004).
+//!
 //! SQLite runs with one writer connection (plus readers) and `BEGIN
 //! IMMEDIATE`, so writers queue instead of failing with `SQLITE_BUSY`;
 //! PostgreSQL relies on row locks (the audit chain head) and unique keys.
@@ -32,5 +40,6 @@ mod security;
 mod store;
 pub mod testing;
 pub mod witness;
+mod write;
 
 pub use store::{Backend, SqlStore, StoreOptions};

@@ -6,13 +6,13 @@ use idlink_core::auth::{AuthStore, ChallengeRow, DeviceRow, LoginWrite, SessionR
 use idlink_core::ports::StoreError;
 use idlink_domain::UserId;
 use jiff::Timestamp;
+use sqlx::Row;
 use sqlx::any::AnyRow;
-use sqlx::{Any, Row, Transaction};
 
 use crate::SqlStore;
-use crate::audit::append_in;
 use crate::rows::{micros, store_err, timestamp};
 use crate::store::insert_user_in;
+use crate::write::{Commit, Tx};
 
 fn challenge(r: &AnyRow) -> Result<ChallengeRow, StoreError> {
     let attempts: i64 = r.try_get("attempts").map_err(store_err)?;
@@ -68,7 +68,7 @@ pub(crate) fn session_prefixed(r: &AnyRow, prefix: &str) -> Result<SessionRow, S
     })
 }
 
-async fn insert_device(tx: &mut Transaction<'static, Any>, d: &DeviceRow) -> Result<(), StoreError> {
+async fn insert_device(tx: &mut Tx, d: &DeviceRow) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO devices (id, user_id, device_hash, name, public_key, is_primary, created_at, last_seen_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
@@ -81,7 +81,7 @@ async fn insert_device(tx: &mut Transaction<'static, Any>, d: &DeviceRow) -> Res
     .bind(i64::from(d.primary))
     .bind(micros(d.created_at))
     .bind(micros(d.last_seen_at))
-    .execute(&mut **tx)
+    .execute(&mut *tx)
     .await
     .map_err(store_err)?;
     Ok(())
@@ -93,68 +93,75 @@ pub(crate) const SESSION_COLUMNS: &str = "id, user_id, device_id, client_ip, sec
 #[async_trait]
 impl AuthStore for SqlStore {
     async fn hit_rate_limit(&self, bucket: &str, window_start: Timestamp) -> Result<u64, StoreError> {
-        let mut tx = self.begin().await?;
-        let n: i64 = sqlx::query_scalar(
-            "INSERT INTO rate_limits (bucket, window_start, count) VALUES ($1, $2, 1)
-             ON CONFLICT (bucket, window_start) DO UPDATE SET count = rate_limits.count + 1
-             RETURNING count",
-        )
-        .bind(bucket)
-        .bind(micros(window_start))
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(store_err)?;
-        crate::idempotency::commit_bookkeeping(tx).await?;
+        let n: i64 = self
+            .write(Commit::Bookkeeping, async |tx| {
+                sqlx::query_scalar(
+                    "INSERT INTO rate_limits (bucket, window_start, count) VALUES ($1, $2, 1)
+                     ON CONFLICT (bucket, window_start) DO UPDATE SET count = rate_limits.count + 1
+                     RETURNING count",
+                )
+                .bind(bucket)
+                .bind(micros(window_start))
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(store_err)
+            })
+            .await?;
         Ok(u64::try_from(n).unwrap_or(0))
     }
 
     async fn insert_challenge(&self, c: &ChallengeRow) -> Result<(), StoreError> {
-        let mut tx = self.begin().await?;
-        sqlx::query(
-            "INSERT INTO sms_challenges (id, purpose, phone_index, device_hash, code_hash, attempts, created_at, expires_at, used_at)
-             VALUES ($1, $2, $3, $4, $5, 0, $6, $7, NULL)",
-        )
-        .bind(&c.id)
-        .bind(&c.purpose)
-        .bind(&c.phone_index)
-        .bind(&c.device_hash)
-        .bind(&c.code_hash)
-        .bind(micros(c.created_at))
-        .bind(micros(c.expires_at))
-        .execute(&mut *tx)
+        self.write(Commit::Bookkeeping, async |tx| {
+            sqlx::query(
+                "INSERT INTO sms_challenges (id, purpose, phone_index, device_hash, code_hash, attempts, created_at, expires_at, used_at)
+                 VALUES ($1, $2, $3, $4, $5, 0, $6, $7, NULL)",
+            )
+            .bind(&c.id)
+            .bind(&c.purpose)
+            .bind(&c.phone_index)
+            .bind(&c.device_hash)
+            .bind(&c.code_hash)
+            .bind(micros(c.created_at))
+            .bind(micros(c.expires_at))
+            .execute(&mut *tx)
+            .await
+            .map_err(store_err)?;
+            Ok(())
+        })
         .await
-        .map_err(store_err)?;
-        crate::idempotency::commit_bookkeeping(tx).await
     }
 
     async fn attempt_challenge(&self, id: &str, now: Timestamp, max_attempts: u32) -> Result<Option<ChallengeRow>, StoreError> {
-        let mut tx = self.begin().await?;
-        let row = sqlx::query(
-            "UPDATE sms_challenges SET attempts = attempts + 1
-             WHERE id = $1 AND used_at IS NULL AND expires_at > $2 AND attempts < $3
-             RETURNING id, purpose, phone_index, device_hash, code_hash, attempts, created_at, expires_at",
-        )
-        .bind(id)
-        .bind(micros(now))
-        .bind(i64::from(max_attempts))
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(store_err)?;
-        crate::idempotency::commit_bookkeeping(tx).await?;
+        let row = self
+            .write(Commit::Bookkeeping, async |tx| {
+                sqlx::query(
+                    "UPDATE sms_challenges SET attempts = attempts + 1
+                     WHERE id = $1 AND used_at IS NULL AND expires_at > $2 AND attempts < $3
+                     RETURNING id, purpose, phone_index, device_hash, code_hash, attempts, created_at, expires_at",
+                )
+                .bind(id)
+                .bind(micros(now))
+                .bind(i64::from(max_attempts))
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(store_err)
+            })
+            .await?;
         row.map(|r| challenge(&r)).transpose()
     }
 
     async fn consume_challenge(&self, id: &str, now: Timestamp) -> Result<bool, StoreError> {
-        let mut tx = self.begin().await?;
-        let n = sqlx::query("UPDATE sms_challenges SET used_at = $1 WHERE id = $2 AND used_at IS NULL")
-            .bind(micros(now))
-            .bind(id)
-            .execute(&mut *tx)
-            .await
-            .map_err(store_err)?
-            .rows_affected();
-        crate::idempotency::commit(tx).await?;
-        Ok(n == 1)
+        self.write(Commit::Effect, async |tx| {
+            let n = sqlx::query("UPDATE sms_challenges SET used_at = $1 WHERE id = $2 AND used_at IS NULL")
+                .bind(micros(now))
+                .bind(id)
+                .execute(&mut *tx)
+                .await
+                .map_err(store_err)?
+                .rows_affected();
+            Ok(n == 1)
+        })
+        .await
     }
 
     async fn device_by_hash(&self, user: &UserId, device_hash: &str) -> Result<Option<DeviceRow>, StoreError> {
@@ -182,33 +189,32 @@ impl AuthStore for SqlStore {
     }
 
     async fn write_login(&self, w: &LoginWrite<'_>) -> Result<(), StoreError> {
-        let mut tx = self.begin().await?;
-        if let Some((user, key)) = w.new_user {
-            insert_user_in(&mut tx, user, key).await?;
-        }
-        if let Some(d) = w.new_device {
-            insert_device(&mut tx, d).await?;
-        }
-        let s = w.session;
-        sqlx::query(
-            "INSERT INTO sessions (id, user_id, device_id, secret_hash, status, created_at, expires_at, revoked_at, client_ip)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, $8)",
-        )
-        .bind(&s.id)
-        .bind(s.user_id.as_str())
-        .bind(&s.device_id)
-        .bind(&s.secret_hash)
-        .bind(s.status.as_str())
-        .bind(micros(s.created_at))
-        .bind(micros(s.expires_at))
-        .bind(s.client_ip.as_deref())
-        .execute(&mut *tx)
+        self.audited(w.audit, async |tx| {
+            if let Some((user, key)) = w.new_user {
+                insert_user_in(tx, user, key).await?;
+            }
+            if let Some(d) = w.new_device {
+                insert_device(tx, d).await?;
+            }
+            let s = w.session;
+            sqlx::query(
+                "INSERT INTO sessions (id, user_id, device_id, secret_hash, status, created_at, expires_at, revoked_at, client_ip)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, $8)",
+            )
+            .bind(&s.id)
+            .bind(s.user_id.as_str())
+            .bind(&s.device_id)
+            .bind(&s.secret_hash)
+            .bind(s.status.as_str())
+            .bind(micros(s.created_at))
+            .bind(micros(s.expires_at))
+            .bind(s.client_ip.as_deref())
+            .execute(&mut *tx)
+            .await
+            .map_err(store_err)?;
+            Ok(())
+        })
         .await
-        .map_err(store_err)?;
-        for a in w.audit {
-            append_in(&mut tx, a).await?;
-        }
-        crate::idempotency::commit(tx).await
     }
 
     async fn session(&self, id: &str) -> Result<Option<SessionRow>, StoreError> {
@@ -223,56 +229,57 @@ impl AuthStore for SqlStore {
     }
 
     async fn confirm_device(&self, session_id: &str, d: &DeviceRow, audit: &AuditEntry) -> Result<bool, StoreError> {
-        let mut tx = self.begin().await?;
-        let n =
-            sqlx::query("UPDATE sessions SET status = 'active' WHERE id = $1 AND status = 'device_check_required' AND revoked_at IS NULL")
-                .bind(session_id)
-                .execute(&mut *tx)
-                .await
-                .map_err(store_err)?
-                .rows_affected();
-        if n != 1 {
-            return Ok(false);
-        }
-        insert_device(&mut tx, d).await?;
-        append_in(&mut tx, audit).await?;
-        crate::idempotency::commit(tx).await?;
-        Ok(true)
-    }
-
-    async fn set_primary_device(&self, user: &UserId, device_id: &str, audit: &AuditEntry) -> Result<bool, StoreError> {
-        let mut tx = self.begin().await?;
-        let exists: Option<String> = sqlx::query_scalar("SELECT id FROM devices WHERE user_id = $1 AND id = $2")
-            .bind(user.as_str())
-            .bind(device_id)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(store_err)?;
-        if exists.is_none() {
-            return Ok(false);
-        }
-        sqlx::query("UPDATE devices SET is_primary = CASE WHEN id = $2 THEN 1 ELSE 0 END WHERE user_id = $1")
-            .bind(user.as_str())
-            .bind(device_id)
-            .execute(&mut *tx)
-            .await
-            .map_err(store_err)?;
-        append_in(&mut tx, audit).await?;
-        crate::idempotency::commit(tx).await?;
-        Ok(true)
-    }
-
-    async fn revoke_sessions(&self, user: &UserId, now: Timestamp, audit: &AuditEntry) -> Result<u64, StoreError> {
-        let mut tx = self.begin().await?;
-        let n = sqlx::query("UPDATE sessions SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL")
-            .bind(micros(now))
-            .bind(user.as_str())
+        self.audited_if(audit, async |tx| {
+            let n = sqlx::query(
+                "UPDATE sessions SET status = 'active' WHERE id = $1 AND status = 'device_check_required' AND revoked_at IS NULL",
+            )
+            .bind(session_id)
             .execute(&mut *tx)
             .await
             .map_err(store_err)?
             .rows_affected();
-        append_in(&mut tx, audit).await?;
-        crate::idempotency::commit(tx).await?;
-        Ok(n)
+            if n != 1 {
+                return Ok(false);
+            }
+            insert_device(tx, d).await?;
+            Ok(true)
+        })
+        .await
+    }
+
+    async fn set_primary_device(&self, user: &UserId, device_id: &str, audit: &AuditEntry) -> Result<bool, StoreError> {
+        self.audited_if(audit, async |tx| {
+            let exists: Option<String> = sqlx::query_scalar("SELECT id FROM devices WHERE user_id = $1 AND id = $2")
+                .bind(user.as_str())
+                .bind(device_id)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(store_err)?;
+            if exists.is_none() {
+                return Ok(false);
+            }
+            sqlx::query("UPDATE devices SET is_primary = CASE WHEN id = $2 THEN 1 ELSE 0 END WHERE user_id = $1")
+                .bind(user.as_str())
+                .bind(device_id)
+                .execute(&mut *tx)
+                .await
+                .map_err(store_err)?;
+            Ok(true)
+        })
+        .await
+    }
+
+    async fn revoke_sessions(&self, user: &UserId, now: Timestamp, audit: &AuditEntry) -> Result<u64, StoreError> {
+        self.audited(audit, async |tx| {
+            let n = sqlx::query("UPDATE sessions SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL")
+                .bind(micros(now))
+                .bind(user.as_str())
+                .execute(&mut *tx)
+                .await
+                .map_err(store_err)?
+                .rows_affected();
+            Ok(n)
+        })
+        .await
     }
 }

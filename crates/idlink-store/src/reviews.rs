@@ -7,12 +7,12 @@ use idlink_core::ports::StoreError;
 use idlink_core::reviews::{CaseKind, CaseRow, CaseStatus, Decision, ReviewStore};
 use idlink_domain::UserId;
 use jiff::Timestamp;
+use sqlx::Row;
 use sqlx::any::AnyRow;
-use sqlx::{Any, Row, Transaction};
 
 use crate::SqlStore;
-use crate::audit::append_in;
 use crate::rows::{micros, store_err, timestamp};
+use crate::write::Tx;
 
 fn corrupt(what: &str, v: &str) -> StoreError {
     StoreError::Corrupt(format!("{what} {v}"))
@@ -39,8 +39,10 @@ const OPERATOR_COLUMNS: &str = "id, username, password_hash, totp_cipher, roles,
 #[async_trait]
 impl OperatorStore for SqlStore {
     async fn insert_operator(&self, op: &OperatorRow, audit: &AuditEntry) -> Result<(), StoreError> {
-        let mut tx = self.begin().await?;
-        sqlx::query("INSERT INTO operators (id, username, password_hash, totp_cipher, roles, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
+        self.audited(audit, async |tx| {
+            sqlx::query(
+                "INSERT INTO operators (id, username, password_hash, totp_cipher, roles, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+            )
             .bind(&op.id)
             .bind(&op.username)
             .bind(&op.password_hash)
@@ -50,8 +52,9 @@ impl OperatorStore for SqlStore {
             .execute(&mut *tx)
             .await
             .map_err(store_err)?;
-        append_in(&mut tx, audit).await?;
-        crate::idempotency::commit(tx).await
+            Ok(())
+        })
+        .await
     }
 
     async fn operator_by_username(&self, username: &str) -> Result<Option<OperatorRow>, StoreError> {
@@ -75,18 +78,19 @@ impl OperatorStore for SqlStore {
     }
 
     async fn insert_operator_session(&self, s: &OperatorSessionRow, audit: &AuditEntry) -> Result<(), StoreError> {
-        let mut tx = self.begin().await?;
-        sqlx::query("INSERT INTO operator_sessions (id, operator_id, secret_hash, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)")
-            .bind(&s.id)
-            .bind(&s.operator_id)
-            .bind(&s.secret_hash)
-            .bind(micros(s.created_at))
-            .bind(micros(s.expires_at))
-            .execute(&mut *tx)
-            .await
-            .map_err(store_err)?;
-        append_in(&mut tx, audit).await?;
-        crate::idempotency::commit(tx).await
+        self.audited(audit, async |tx| {
+            sqlx::query("INSERT INTO operator_sessions (id, operator_id, secret_hash, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)")
+                .bind(&s.id)
+                .bind(&s.operator_id)
+                .bind(&s.secret_hash)
+                .bind(micros(s.created_at))
+                .bind(micros(s.expires_at))
+                .execute(&mut *tx)
+                .await
+                .map_err(store_err)?;
+            Ok(())
+        })
+        .await
     }
 
     async fn operator_session(&self, id: &str) -> Result<Option<OperatorSessionRow>, StoreError> {
@@ -109,7 +113,7 @@ impl OperatorStore for SqlStore {
 }
 
 /// Inserts a case inside another change's transaction.
-pub(crate) async fn open_case_in(tx: &mut Transaction<'static, Any>, c: &CaseRow) -> Result<(), StoreError> {
+pub(crate) async fn open_case_in(tx: &mut Tx, c: &CaseRow) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO review_cases (id, kind, subject, reference, status, steps_required, created_at, sla_due_at, first_response_at, claimed_by)
          VALUES ($1, $2, $3, $4, 'open', $5, $6, $7, NULL, NULL)",
@@ -121,7 +125,7 @@ pub(crate) async fn open_case_in(tx: &mut Transaction<'static, Any>, c: &CaseRow
     .bind(i64::from(c.steps_required))
     .bind(micros(c.created_at))
     .bind(micros(c.sla_due_at))
-    .execute(&mut **tx)
+    .execute(&mut *tx)
     .await
     .map_err(store_err)?;
     Ok(())
@@ -171,7 +175,7 @@ impl SqlStore {
 }
 
 /// What a finished case does to the state it reviewed.
-async fn apply_outcome(tx: &mut Transaction<'static, Any>, case: &CaseRow, outcome: CaseStatus, at: Timestamp) -> Result<(), StoreError> {
+async fn apply_outcome(tx: &mut Tx, case: &CaseRow, outcome: CaseStatus, at: Timestamp) -> Result<(), StoreError> {
     match (case.kind, outcome) {
         (CaseKind::Verification, CaseStatus::Approved) => {
             sqlx::query(
@@ -183,7 +187,7 @@ async fn apply_outcome(tx: &mut Transaction<'static, Any>, case: &CaseRow, outco
             )
             .bind(&case.reference)
             .bind(micros(at))
-            .execute(&mut **tx)
+            .execute(&mut *tx)
             .await
             .map_err(store_err)?;
             set_verification(tx, &case.reference, "verified", at).await
@@ -193,7 +197,7 @@ async fn apply_outcome(tx: &mut Transaction<'static, Any>, case: &CaseRow, outco
             sqlx::query("UPDATE freezes SET status = 'lifted', lifted_at = $2 WHERE user_id = $1 AND status = 'frozen'")
                 .bind(case.subject.as_str())
                 .bind(micros(at))
-                .execute(&mut **tx)
+                .execute(&mut *tx)
                 .await
                 .map_err(store_err)?;
             Ok(())
@@ -205,7 +209,7 @@ async fn apply_outcome(tx: &mut Transaction<'static, Any>, case: &CaseRow, outco
                 .bind(status)
                 .bind(micros(at))
                 .bind(&case.reference)
-                .execute(&mut **tx)
+                .execute(&mut *tx)
                 .await
                 .map_err(store_err)?;
             Ok(())
@@ -213,12 +217,12 @@ async fn apply_outcome(tx: &mut Transaction<'static, Any>, case: &CaseRow, outco
     }
 }
 
-async fn set_verification(tx: &mut Transaction<'static, Any>, id: &str, status: &str, at: Timestamp) -> Result<(), StoreError> {
+async fn set_verification(tx: &mut Tx, id: &str, status: &str, at: Timestamp) -> Result<(), StoreError> {
     sqlx::query("UPDATE verifications SET status = $1, updated_at = $2 WHERE id = $3 AND status = 'review'")
         .bind(status)
         .bind(micros(at))
         .bind(id)
-        .execute(&mut **tx)
+        .execute(&mut *tx)
         .await
         .map_err(store_err)?;
     Ok(())
@@ -256,53 +260,54 @@ impl ReviewStore for SqlStore {
     }
 
     async fn claim_case(&self, id: &str, operator_id: &str, at: Timestamp, audit: &AuditEntry) -> Result<bool, StoreError> {
-        let mut tx = self.begin().await?;
-        let n = sqlx::query(
-            "UPDATE review_cases SET claimed_by = $2, first_response_at = COALESCE(first_response_at, $3) WHERE id = $1 AND status = 'open'",
-        )
-        .bind(id)
-        .bind(operator_id)
-        .bind(micros(at))
-        .execute(&mut *tx)
+        self.audited(audit, async |tx| {
+            let n = sqlx::query(
+                "UPDATE review_cases SET claimed_by = $2, first_response_at = COALESCE(first_response_at, $3) WHERE id = $1 AND status = 'open'",
+            )
+            .bind(id)
+            .bind(operator_id)
+            .bind(micros(at))
+            .execute(&mut *tx)
+            .await
+            .map_err(store_err)?
+            .rows_affected();
+            Ok(n == 1)
+        })
         .await
-        .map_err(store_err)?
-        .rows_affected();
-        append_in(&mut tx, audit).await?;
-        crate::idempotency::commit(tx).await?;
-        Ok(n == 1)
     }
 
     async fn decide_case(&self, case: &CaseRow, d: &Decision, outcome: Option<CaseStatus>, audit: &AuditEntry) -> Result<(), StoreError> {
-        let mut tx = self.begin().await?;
-        sqlx::query("INSERT INTO review_decisions (case_id, step, operator_id, approve, note, at) VALUES ($1, $2, $3, $4, $5, $6)")
+        self.audited(audit, async |tx| {
+            sqlx::query("INSERT INTO review_decisions (case_id, step, operator_id, approve, note, at) VALUES ($1, $2, $3, $4, $5, $6)")
+                .bind(&case.id)
+                .bind(i64::from(d.step))
+                .bind(&d.operator_id)
+                .bind(i64::from(d.approve))
+                .bind(&d.note)
+                .bind(micros(d.at))
+                .execute(&mut *tx)
+                .await
+                .map_err(store_err)?;
+            let status = outcome.unwrap_or(CaseStatus::Open);
+            let n = sqlx::query(
+                "UPDATE review_cases SET status = $2, first_response_at = COALESCE(first_response_at, $3) WHERE id = $1 AND status = 'open'",
+            )
             .bind(&case.id)
-            .bind(i64::from(d.step))
-            .bind(&d.operator_id)
-            .bind(i64::from(d.approve))
-            .bind(&d.note)
+            .bind(status.as_str())
             .bind(micros(d.at))
             .execute(&mut *tx)
             .await
-            .map_err(store_err)?;
-        let status = outcome.unwrap_or(CaseStatus::Open);
-        let n = sqlx::query(
-            "UPDATE review_cases SET status = $2, first_response_at = COALESCE(first_response_at, $3) WHERE id = $1 AND status = 'open'",
-        )
-        .bind(&case.id)
-        .bind(status.as_str())
-        .bind(micros(d.at))
-        .execute(&mut *tx)
+            .map_err(store_err)?
+            .rows_affected();
+            if n != 1 {
+                return Err(StoreError::Unique("review_cases closed concurrently".into()));
+            }
+            if let Some(o) = outcome {
+                apply_outcome(tx, case, o, d.at).await?;
+            }
+            Ok(())
+        })
         .await
-        .map_err(store_err)?
-        .rows_affected();
-        if n != 1 {
-            return Err(StoreError::Unique("review_cases closed concurrently".into()));
-        }
-        if let Some(o) = outcome {
-            apply_outcome(&mut tx, case, o, d.at).await?;
-        }
-        append_in(&mut tx, audit).await?;
-        crate::idempotency::commit(tx).await
     }
 
     async fn sla_breaches(&self, now: Timestamp) -> Result<Vec<(CaseKind, u64)>, StoreError> {
@@ -345,28 +350,28 @@ impl idlink_core::risk::FreezeStore for SqlStore {
     }
 
     async fn freeze(&self, user: &UserId, reason: &str, case: &CaseRow, audit: &AuditEntry) -> Result<bool, StoreError> {
-        let mut tx = self.begin().await?;
-        let n = sqlx::query(
-            "INSERT INTO freezes (user_id, status, reason, frozen_at, lifted_at, case_id) VALUES ($1, 'frozen', $2, $3, NULL, $4)
-             ON CONFLICT (user_id) DO UPDATE SET status = 'frozen', reason = excluded.reason, frozen_at = excluded.frozen_at,
-                 lifted_at = NULL, case_id = excluded.case_id
-             WHERE freezes.status <> 'frozen'",
-        )
-        .bind(user.as_str())
-        .bind(reason)
-        .bind(micros(case.created_at))
-        .bind(&case.id)
-        .execute(&mut *tx)
+        self.audited_if(audit, async |tx| {
+            let n = sqlx::query(
+                "INSERT INTO freezes (user_id, status, reason, frozen_at, lifted_at, case_id) VALUES ($1, 'frozen', $2, $3, NULL, $4)
+                 ON CONFLICT (user_id) DO UPDATE SET status = 'frozen', reason = excluded.reason, frozen_at = excluded.frozen_at,
+                     lifted_at = NULL, case_id = excluded.case_id
+                 WHERE freezes.status <> 'frozen'",
+            )
+            .bind(user.as_str())
+            .bind(reason)
+            .bind(micros(case.created_at))
+            .bind(&case.id)
+            .execute(&mut *tx)
+            .await
+            .map_err(store_err)?
+            .rows_affected();
+            if n == 0 {
+                return Ok(false);
+            }
+            open_case_in(tx, case).await?;
+            Ok(true)
+        })
         .await
-        .map_err(store_err)?
-        .rows_affected();
-        if n == 0 {
-            return Ok(false);
-        }
-        open_case_in(&mut tx, case).await?;
-        append_in(&mut tx, audit).await?;
-        crate::idempotency::commit(tx).await?;
-        Ok(true)
     }
 
     async fn previous_login_ip(&self, user: &UserId, session_id: &str) -> Result<Option<String>, StoreError> {
@@ -414,23 +419,24 @@ const GUARDIAN_COLUMNS: &str = "id, minor_user, guardian_user, relationship, evi
 #[async_trait]
 impl idlink_core::guardians::GuardianStore for SqlStore {
     async fn insert_guardianship(&self, g: &idlink_core::guardians::Guardianship, audit: &AuditEntry) -> Result<(), StoreError> {
-        let mut tx = self.begin().await?;
-        sqlx::query(
-            "INSERT INTO guardianships (id, minor_user, guardian_user, relationship, evidence_ref, status, created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $7)",
-        )
-        .bind(&g.id)
-        .bind(g.minor.as_str())
-        .bind(g.guardian.as_str())
-        .bind(&g.relationship)
-        .bind(&g.evidence_ref)
-        .bind(g.status.as_str())
-        .bind(micros(g.created_at))
-        .execute(&mut *tx)
+        self.audited(audit, async |tx| {
+            sqlx::query(
+                "INSERT INTO guardianships (id, minor_user, guardian_user, relationship, evidence_ref, status, created_at, updated_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $7)",
+            )
+            .bind(&g.id)
+            .bind(g.minor.as_str())
+            .bind(g.guardian.as_str())
+            .bind(&g.relationship)
+            .bind(&g.evidence_ref)
+            .bind(g.status.as_str())
+            .bind(micros(g.created_at))
+            .execute(&mut *tx)
+            .await
+            .map_err(store_err)?;
+            Ok(())
+        })
         .await
-        .map_err(store_err)?;
-        append_in(&mut tx, audit).await?;
-        crate::idempotency::commit(tx).await
     }
 
     async fn guardianship(&self, id: &str) -> Result<Option<idlink_core::guardians::Guardianship>, StoreError> {
@@ -464,21 +470,21 @@ impl idlink_core::guardians::GuardianStore for SqlStore {
         at: Timestamp,
         audit: &AuditEntry,
     ) -> Result<bool, StoreError> {
-        let mut tx = self.begin().await?;
-        let n = sqlx::query("UPDATE guardianships SET status = 'review', updated_at = $1 WHERE id = $2 AND guardian_user = $3 AND status = 'pending_guardian'")
-            .bind(micros(at))
-            .bind(id)
-            .bind(guardian.as_str())
-            .execute(&mut *tx)
-            .await
-            .map_err(store_err)?
-            .rows_affected();
-        if n != 1 {
-            return Ok(false);
-        }
-        open_case_in(&mut tx, case).await?;
-        append_in(&mut tx, audit).await?;
-        crate::idempotency::commit(tx).await?;
-        Ok(true)
+        self.audited_if(audit, async |tx| {
+            let n = sqlx::query("UPDATE guardianships SET status = 'review', updated_at = $1 WHERE id = $2 AND guardian_user = $3 AND status = 'pending_guardian'")
+                .bind(micros(at))
+                .bind(id)
+                .bind(guardian.as_str())
+                .execute(&mut *tx)
+                .await
+                .map_err(store_err)?
+                .rows_affected();
+            if n != 1 {
+                return Ok(false);
+            }
+            open_case_in(tx, case).await?;
+            Ok(true)
+        })
+        .await
     }
 }

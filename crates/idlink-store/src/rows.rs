@@ -1,4 +1,4 @@
-//! Conversions between stored columns and domain values.
+//! Conversions between stored columns and domain values, and small SQL builders.
 
 use idlink_core::ports::StoreError;
 use jiff::Timestamp;
@@ -21,4 +21,17 @@ pub(crate) fn store_err(e: sqlx::Error) -> StoreError {
         sqlx::Error::ColumnDecode { .. } | sqlx::Error::Decode(_) | sqlx::Error::ColumnNotFound(_) => StoreError::Corrupt(e.to_string()),
         _ => StoreError::Unavailable(e.to_string()),
     }
+}
+
+pub(crate) type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>;
+
+/// `($first, …), …` placeholders for `rows` rows of `cols` columns (multi-row inserts).
+pub(crate) fn values(rows: usize, cols: usize, first: usize) -> String {
+    (0..rows)
+        .map(|r| {
+            let cells: Vec<String> = (0..cols).map(|c| format!("${}", first + r * cols + c)).collect();
+            format!("({})", cells.join(", "))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }

@@ -12,6 +12,7 @@ use sqlx::Row;
 use crate::SqlStore;
 use crate::audit::append_in;
 use crate::rows::{micros, store_err, timestamp};
+use crate::write::Commit;
 
 #[async_trait]
 impl PaymentPasswordStore for SqlStore {
@@ -34,19 +35,20 @@ impl PaymentPasswordStore for SqlStore {
     }
 
     async fn set_payment_password(&self, user: &UserId, hash: &str, now: Timestamp, audit: &AuditEntry) -> Result<(), StoreError> {
-        let mut tx = self.begin().await?;
-        sqlx::query(
-            "INSERT INTO payment_passwords (user_id, hash, failures, locked_at, updated_at) VALUES ($1, $2, 0, NULL, $3)
-             ON CONFLICT (user_id) DO UPDATE SET hash = excluded.hash, failures = 0, locked_at = NULL, updated_at = excluded.updated_at",
-        )
-        .bind(user.as_str())
-        .bind(hash)
-        .bind(micros(now))
-        .execute(&mut *tx)
+        self.audited(audit, async |tx| {
+            sqlx::query(
+                "INSERT INTO payment_passwords (user_id, hash, failures, locked_at, updated_at) VALUES ($1, $2, 0, NULL, $3)
+                 ON CONFLICT (user_id) DO UPDATE SET hash = excluded.hash, failures = 0, locked_at = NULL, updated_at = excluded.updated_at",
+            )
+            .bind(user.as_str())
+            .bind(hash)
+            .bind(micros(now))
+            .execute(&mut *tx)
+            .await
+            .map_err(store_err)?;
+            Ok(())
+        })
         .await
-        .map_err(store_err)?;
-        append_in(&mut tx, audit).await?;
-        crate::idempotency::commit(tx).await
     }
 
     async fn count_payment_password_failure(
@@ -57,103 +59,109 @@ impl PaymentPasswordStore for SqlStore {
         failed: &AuditEntry,
         locked: &AuditEntry,
     ) -> Result<u32, StoreError> {
-        let mut tx = self.begin().await?;
-        let n: Option<i64> = sqlx::query_scalar(
-            "UPDATE payment_passwords SET failures = failures + 1,
-                 locked_at = CASE WHEN failures + 1 = $2 THEN $3 ELSE locked_at END
-             WHERE user_id = $1 RETURNING failures",
-        )
-        .bind(user.as_str())
-        .bind(i64::from(max))
-        .bind(micros(now))
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(store_err)?;
-        let Some(n) = n else {
-            return Ok(0);
-        };
-        append_in(&mut tx, failed).await?;
-        if n == i64::from(max) {
-            append_in(&mut tx, locked).await?;
-        }
-        crate::idempotency::commit(tx).await?;
-        Ok(u32::try_from(n).unwrap_or(u32::MAX))
+        // The lock's record only when this failure locks: the body appends the records itself.
+        let n = self
+            .write_if(Commit::Effect, async |tx| {
+                let n: Option<i64> = sqlx::query_scalar(
+                    "UPDATE payment_passwords SET failures = failures + 1,
+                         locked_at = CASE WHEN failures + 1 = $2 THEN $3 ELSE locked_at END
+                     WHERE user_id = $1 RETURNING failures",
+                )
+                .bind(user.as_str())
+                .bind(i64::from(max))
+                .bind(micros(now))
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(store_err)?;
+                let Some(n) = n else {
+                    return Ok(None);
+                };
+                append_in(tx, failed).await?;
+                if n == i64::from(max) {
+                    append_in(tx, locked).await?;
+                }
+                Ok(Some(n))
+            })
+            .await?;
+        Ok(n.map_or(0, |n| u32::try_from(n).unwrap_or(u32::MAX)))
     }
 
     async fn clear_payment_password_failures(&self, user: &UserId, max: u32, audit: &AuditEntry) -> Result<bool, StoreError> {
-        let mut tx = self.begin().await?;
-        let n = sqlx::query("UPDATE payment_passwords SET failures = 0 WHERE user_id = $1 AND failures < $2")
-            .bind(user.as_str())
-            .bind(i64::from(max))
-            .execute(&mut *tx)
-            .await
-            .map_err(store_err)?
-            .rows_affected();
-        if n == 0 {
-            return Ok(false);
-        }
-        append_in(&mut tx, audit).await?;
-        crate::idempotency::commit(tx).await?;
-        Ok(true)
+        self.audited_if(audit, async |tx| {
+            let n = sqlx::query("UPDATE payment_passwords SET failures = 0 WHERE user_id = $1 AND failures < $2")
+                .bind(user.as_str())
+                .bind(i64::from(max))
+                .execute(&mut *tx)
+                .await
+                .map_err(store_err)?
+                .rows_affected();
+            Ok(n > 0)
+        })
+        .await
     }
 }
 
 #[async_trait]
 impl StepUpStore for SqlStore {
     async fn insert_step_up(&self, r: &StepUpRow, audit: &AuditEntry) -> Result<(), StoreError> {
-        let mut tx = self.begin().await?;
-        sqlx::query(
-            "INSERT INTO step_up_tokens (id, secret_hash, user_id, operation, resource, method, created_at, expires_at, used_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, NULL)",
-        )
-        .bind(&r.id)
-        .bind(&r.secret_hash)
-        .bind(r.user_id.as_str())
-        .bind(&r.operation)
-        .bind(&r.resource)
-        .bind(&r.method)
-        .bind(micros(r.created_at))
-        .bind(micros(r.expires_at))
-        .execute(&mut *tx)
+        self.audited(audit, async |tx| {
+            sqlx::query(
+                "INSERT INTO step_up_tokens (id, secret_hash, user_id, operation, resource, method, created_at, expires_at, used_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, NULL)",
+            )
+            .bind(&r.id)
+            .bind(&r.secret_hash)
+            .bind(r.user_id.as_str())
+            .bind(&r.operation)
+            .bind(&r.resource)
+            .bind(&r.method)
+            .bind(micros(r.created_at))
+            .bind(micros(r.expires_at))
+            .execute(&mut *tx)
+            .await
+            .map_err(store_err)?;
+            Ok(())
+        })
         .await
-        .map_err(store_err)?;
-        append_in(&mut tx, audit).await?;
-        crate::idempotency::commit(tx).await
     }
 
     async fn insert_biometric_challenge(&self, c: &BiometricChallenge) -> Result<(), StoreError> {
-        let mut tx = self.begin().await?;
-        sqlx::query(
-            "INSERT INTO biometric_challenges (id, user_id, device_id, nonce, operation, resource, expires_at, used_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, NULL)",
-        )
-        .bind(&c.id)
-        .bind(c.user_id.as_str())
-        .bind(&c.device_id)
-        .bind(&c.nonce)
-        .bind(&c.operation)
-        .bind(&c.resource)
-        .bind(micros(c.expires_at))
-        .execute(&mut *tx)
+        self.write(Commit::Effect, async |tx| {
+            sqlx::query(
+                "INSERT INTO biometric_challenges (id, user_id, device_id, nonce, operation, resource, expires_at, used_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, NULL)",
+            )
+            .bind(&c.id)
+            .bind(c.user_id.as_str())
+            .bind(&c.device_id)
+            .bind(&c.nonce)
+            .bind(&c.operation)
+            .bind(&c.resource)
+            .bind(micros(c.expires_at))
+            .execute(&mut *tx)
+            .await
+            .map_err(store_err)?;
+            Ok(())
+        })
         .await
-        .map_err(store_err)?;
-        crate::idempotency::commit(tx).await
     }
 
     async fn take_biometric_challenge(&self, id: &str, user: &UserId, now: Timestamp) -> Result<Option<BiometricChallenge>, StoreError> {
-        let mut tx = self.begin().await?;
-        let row = sqlx::query(
-            "UPDATE biometric_challenges SET used_at = $1
-             WHERE id = $2 AND user_id = $3 AND used_at IS NULL AND expires_at > $1
-             RETURNING id, device_id, nonce, operation, resource, expires_at",
-        )
-        .bind(micros(now))
-        .bind(id)
-        .bind(user.as_str())
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(store_err)?;
-        crate::idempotency::commit(tx).await?;
+        let row = self
+            .write(Commit::Effect, async |tx| {
+                sqlx::query(
+                    "UPDATE biometric_challenges SET used_at = $1
+                     WHERE id = $2 AND user_id = $3 AND used_at IS NULL AND expires_at > $1
+                     RETURNING id, device_id, nonce, operation, resource, expires_at",
+                )
+                .bind(micros(now))
+                .bind(id)
+                .bind(user.as_str())
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(store_err)
+            })
+            .await?;
         row.map(|r| {
             Ok(BiometricChallenge {
                 id: r.try_get("id").map_err(store_err)?,
@@ -200,23 +208,24 @@ impl StepUpStore for SqlStore {
     }
 
     async fn spend_step_up(&self, id: &str, secret_hash: &str, b: &Binding<'_>, now: Timestamp) -> Result<bool, StoreError> {
-        let mut tx = self.begin().await?;
-        let n = sqlx::query(
-            "UPDATE step_up_tokens SET used_at = $1
-             WHERE id = $2 AND secret_hash = $3 AND user_id = $4 AND operation = $5 AND resource = $6
-               AND used_at IS NULL AND expires_at > $1",
-        )
-        .bind(micros(now))
-        .bind(id)
-        .bind(secret_hash)
-        .bind(b.user.as_str())
-        .bind(b.operation)
-        .bind(b.resource)
-        .execute(&mut *tx)
+        self.write(Commit::Effect, async |tx| {
+            let n = sqlx::query(
+                "UPDATE step_up_tokens SET used_at = $1
+                 WHERE id = $2 AND secret_hash = $3 AND user_id = $4 AND operation = $5 AND resource = $6
+                   AND used_at IS NULL AND expires_at > $1",
+            )
+            .bind(micros(now))
+            .bind(id)
+            .bind(secret_hash)
+            .bind(b.user.as_str())
+            .bind(b.operation)
+            .bind(b.resource)
+            .execute(&mut *tx)
+            .await
+            .map_err(store_err)?
+            .rows_affected();
+            Ok(n == 1)
+        })
         .await
-        .map_err(store_err)?
-        .rows_affected();
-        crate::idempotency::commit(tx).await?;
-        Ok(n == 1)
     }
 }

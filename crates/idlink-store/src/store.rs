@@ -7,12 +7,12 @@ use idlink_crypto::WrappedDataKey;
 use idlink_domain::{ApiKeyId, UserId};
 use jiff::Timestamp;
 use sqlx::any::{AnyPoolOptions, AnyRow};
-use sqlx::{Any, AnyPool, Row, Transaction};
+use sqlx::{AnyPool, Row};
 use std::time::Duration;
 
-use crate::audit::append_in;
 use crate::group_commit::WriterConnection;
 use crate::rows::{micros, store_err, timestamp};
+use crate::write::{Commit, Tx};
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
@@ -150,15 +150,6 @@ impl SqlStore {
         Ok(usize::try_from(n).unwrap_or(0))
     }
 
-    /// A write transaction. On SQLite it takes the write lock at once, so
-    /// concurrent writers (even other processes) queue rather than deadlock.
-    pub(crate) async fn begin(&self) -> Result<Transaction<'static, Any>, StoreError> {
-        match self.backend {
-            Backend::Sqlite => self.writer.begin_with("BEGIN IMMEDIATE").await.map_err(store_err),
-            Backend::Postgres => self.writer.begin().await.map_err(store_err),
-        }
-    }
-
     pub async fn close(&self) {
         self.writer.close().await;
         self.reader.close().await;
@@ -205,25 +196,25 @@ fn master_id(key: &WrappedDataKey) -> Result<String, StoreError> {
 }
 
 /// Inserts a user and their data key inside a transaction.
-pub(crate) async fn insert_user_in(tx: &mut Transaction<'static, Any>, user: &UserRow, key: &WrappedDataKey) -> Result<(), StoreError> {
+pub(crate) async fn insert_user_in(tx: &mut Tx, user: &UserRow, key: &WrappedDataKey) -> Result<(), StoreError> {
     insert_key(tx, key).await?;
     sqlx::query("INSERT INTO users (id, phone_cipher, phone_index, created_at) VALUES ($1, $2, $3, $4)")
         .bind(user.id.as_str())
         .bind(&user.phone_cipher)
         .bind(&user.phone_index)
         .bind(micros(user.created_at))
-        .execute(&mut **tx)
+        .execute(&mut *tx)
         .await
         .map_err(store_err)?;
     Ok(())
 }
 
-async fn insert_key(tx: &mut Transaction<'static, Any>, key: &WrappedDataKey) -> Result<(), StoreError> {
+async fn insert_key(tx: &mut Tx, key: &WrappedDataKey) -> Result<(), StoreError> {
     sqlx::query("INSERT INTO data_keys (id, master_key_id, ciphertext) VALUES ($1, $2, $3)")
         .bind(&key.id)
         .bind(master_id(key)?)
         .bind(&key.ciphertext)
-        .execute(&mut **tx)
+        .execute(&mut *tx)
         .await
         .map_err(store_err)?;
     Ok(())
@@ -232,33 +223,30 @@ async fn insert_key(tx: &mut Transaction<'static, Any>, key: &WrappedDataKey) ->
 #[async_trait]
 impl UserStore for SqlStore {
     async fn insert_user(&self, user: &UserRow, key: &WrappedDataKey, audit: &AuditEntry) -> Result<(), StoreError> {
-        let mut tx = self.begin().await?;
-        insert_user_in(&mut tx, user, key).await?;
-        append_in(&mut tx, audit).await?;
-        crate::idempotency::commit(tx).await
+        self.audited(audit, async |tx| insert_user_in(tx, user, key).await).await
     }
 
     async fn read_user(&self, id: &UserId, audit: &AuditEntry) -> Result<Option<(UserRow, Option<WrappedDataKey>)>, StoreError> {
-        let mut tx = self.begin().await?;
-        let row = sqlx::query("SELECT id, phone_cipher, phone_index, created_at FROM users WHERE id = $1")
-            .bind(id.as_str())
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(store_err)?;
-        let Some(row) = row else {
-            return Ok(None);
-        };
-        let user = user_row(&row)?;
-        let key = sqlx::query("SELECT id, ciphertext FROM data_keys WHERE id = $1")
-            .bind(format!("dek-{id}"))
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(store_err)?
-            .map(|r| wrapped_row(&r))
-            .transpose()?;
-        append_in(&mut tx, audit).await?;
-        crate::idempotency::commit(tx).await?;
-        Ok(Some((user, key)))
+        self.audited_if(audit, async |tx| {
+            let row = sqlx::query("SELECT id, phone_cipher, phone_index, created_at FROM users WHERE id = $1")
+                .bind(id.as_str())
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(store_err)?;
+            let Some(row) = row else {
+                return Ok(None);
+            };
+            let user = user_row(&row)?;
+            let key = sqlx::query("SELECT id, ciphertext FROM data_keys WHERE id = $1")
+                .bind(format!("dek-{id}"))
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(store_err)?
+                .map(|r| wrapped_row(&r))
+                .transpose()?;
+            Ok(Some((user, key)))
+        })
+        .await
     }
 
     async fn find_user_by_phone_index(&self, index: &str) -> Result<Option<UserId>, StoreError> {
@@ -279,19 +267,16 @@ impl UserStore for SqlStore {
     }
 
     async fn shred_user_key(&self, id: &UserId, audit: &AuditEntry) -> Result<bool, StoreError> {
-        let mut tx = self.begin().await?;
-        let deleted = sqlx::query("DELETE FROM data_keys WHERE id = $1")
-            .bind(format!("dek-{id}"))
-            .execute(&mut *tx)
-            .await
-            .map_err(store_err)?
-            .rows_affected();
-        if deleted == 0 {
-            return Ok(false);
-        }
-        append_in(&mut tx, audit).await?;
-        crate::idempotency::commit(tx).await?;
-        Ok(true)
+        self.audited_if(audit, async |tx| {
+            let deleted = sqlx::query("DELETE FROM data_keys WHERE id = $1")
+                .bind(format!("dek-{id}"))
+                .execute(&mut *tx)
+                .await
+                .map_err(store_err)?
+                .rows_affected();
+            Ok(deleted > 0)
+        })
+        .await
     }
 }
 
@@ -308,17 +293,18 @@ impl KeyStore for SqlStore {
     }
 
     async fn ensure_wrapped_key(&self, key: &WrappedDataKey) -> Result<WrappedDataKey, StoreError> {
-        let mut tx = self.begin().await?;
-        sqlx::query("INSERT INTO data_keys (id, master_key_id, ciphertext) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING")
-            .bind(&key.id)
-            .bind(master_id(key)?)
-            .bind(&key.ciphertext)
-            .execute(&mut *tx)
-            .await
-            .map_err(store_err)?;
-        let row =
-            sqlx::query("SELECT id, ciphertext FROM data_keys WHERE id = $1").bind(&key.id).fetch_one(&mut *tx).await.map_err(store_err)?;
-        crate::idempotency::commit(tx).await?;
+        let row = self
+            .write(Commit::Effect, async |tx| {
+                sqlx::query("INSERT INTO data_keys (id, master_key_id, ciphertext) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING")
+                    .bind(&key.id)
+                    .bind(master_id(key)?)
+                    .bind(&key.ciphertext)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(store_err)?;
+                sqlx::query("SELECT id, ciphertext FROM data_keys WHERE id = $1").bind(&key.id).fetch_one(&mut *tx).await.map_err(store_err)
+            })
+            .await?;
         wrapped_row(&row)
     }
 
@@ -336,18 +322,19 @@ impl KeyStore for SqlStore {
     }
 
     async fn replace_wrapped_key(&self, old: &WrappedDataKey, new: &WrappedDataKey) -> Result<bool, StoreError> {
-        let mut tx = self.begin().await?;
-        let n = sqlx::query("UPDATE data_keys SET master_key_id = $1, ciphertext = $2 WHERE id = $3 AND ciphertext = $4")
-            .bind(master_id(new)?)
-            .bind(&new.ciphertext)
-            .bind(&old.id)
-            .bind(&old.ciphertext)
-            .execute(&mut *tx)
-            .await
-            .map_err(store_err)?
-            .rows_affected();
-        crate::idempotency::commit(tx).await?;
-        Ok(n == 1)
+        self.write(Commit::Effect, async |tx| {
+            let n = sqlx::query("UPDATE data_keys SET master_key_id = $1, ciphertext = $2 WHERE id = $3 AND ciphertext = $4")
+                .bind(master_id(new)?)
+                .bind(&new.ciphertext)
+                .bind(&old.id)
+                .bind(&old.ciphertext)
+                .execute(&mut *tx)
+                .await
+                .map_err(store_err)?
+                .rows_affected();
+            Ok(n == 1)
+        })
+        .await
     }
 
     async fn count_keys_by_master(&self) -> Result<Vec<(String, u64)>, StoreError> {
@@ -381,18 +368,19 @@ fn api_key_row(r: &AnyRow) -> Result<ApiKeyRow, StoreError> {
 #[async_trait]
 impl ApiKeyStore for SqlStore {
     async fn insert_api_key(&self, key: &ApiKeyRow, audit: &AuditEntry) -> Result<(), StoreError> {
-        let mut tx = self.begin().await?;
-        sqlx::query("INSERT INTO api_keys (id, name, secret_hash, scopes, created_at, revoked_at) VALUES ($1, $2, $3, $4, $5, NULL)")
-            .bind(key.id.as_str())
-            .bind(&key.name)
-            .bind(&key.secret_hash)
-            .bind(key.scopes.join(" "))
-            .bind(micros(key.created_at))
-            .execute(&mut *tx)
-            .await
-            .map_err(store_err)?;
-        append_in(&mut tx, audit).await?;
-        crate::idempotency::commit(tx).await
+        self.audited(audit, async |tx| {
+            sqlx::query("INSERT INTO api_keys (id, name, secret_hash, scopes, created_at, revoked_at) VALUES ($1, $2, $3, $4, $5, NULL)")
+                .bind(key.id.as_str())
+                .bind(&key.name)
+                .bind(&key.secret_hash)
+                .bind(key.scopes.join(" "))
+                .bind(micros(key.created_at))
+                .execute(&mut *tx)
+                .await
+                .map_err(store_err)?;
+            Ok(())
+        })
+        .await
     }
 
     async fn api_key(&self, id: &ApiKeyId) -> Result<Option<ApiKeyRow>, StoreError> {
@@ -442,20 +430,17 @@ impl ApiKeyStore for SqlStore {
     }
 
     async fn revoke_api_key(&self, id: &ApiKeyId, at: Timestamp, audit: &AuditEntry) -> Result<bool, StoreError> {
-        let mut tx = self.begin().await?;
-        let n = sqlx::query("UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
-            .bind(micros(at))
-            .bind(id.as_str())
-            .execute(&mut *tx)
-            .await
-            .map_err(store_err)?
-            .rows_affected();
-        if n == 0 {
-            return Ok(false);
-        }
-        append_in(&mut tx, audit).await?;
-        crate::idempotency::commit(tx).await?;
-        Ok(true)
+        self.audited_if(audit, async |tx| {
+            let n = sqlx::query("UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
+                .bind(micros(at))
+                .bind(id.as_str())
+                .execute(&mut *tx)
+                .await
+                .map_err(store_err)?
+                .rows_affected();
+            Ok(n > 0)
+        })
+        .await
     }
 }
 
