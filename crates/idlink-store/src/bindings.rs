@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 use idlink_core::audit::AuditEntry;
-use idlink_core::bindings::{Affected, BankEventKind, BindingRow, BindingStatus, BindingStore};
+use idlink_core::bindings::{Affected, BankEventKind, BindingRow, BindingStatus, BindingStore, Notice};
 use idlink_core::ports::StoreError;
 use idlink_domain::UserId;
 use jiff::Timestamp;
@@ -119,6 +119,7 @@ impl BindingStore for SqlStore {
         card_index: &str,
         at: Timestamp,
         audit: &AuditEntry,
+        notice: &Notice<'_>,
     ) -> Result<Option<Vec<Affected>>, StoreError> {
         let mut tx = self.begin().await?;
         let seen: Option<i64> = sqlx::query_scalar("SELECT bindings FROM bank_events WHERE bank = $1 AND event_id = $2")
@@ -169,6 +170,9 @@ impl BindingStore for SqlStore {
             .execute(&mut *tx)
             .await
             .map_err(store_err)?;
+        // Each owner is told, surely and only if the event applies (outbox, ADR 0009).
+        let notices = affected.iter().map(notice).collect::<Result<Vec<_>, _>>()?;
+        crate::outbox::enqueue_in(&mut tx, &notices).await?;
         crate::idempotency::commit(tx).await?;
         Ok(Some(affected))
     }

@@ -37,6 +37,8 @@ pub(crate) struct QueryCommit {
     pub audit: AuditEntry,
     /// The request's idempotency claim and its sealed answer: completed in the batch's transaction.
     pub kept: Option<(ClaimRef, Vec<u8>)>,
+    /// The low-balance alert, written to the outbox in the batch's transaction if the query goes through.
+    pub notice: Option<idlink_core::outbox::NewEvent>,
     pub reply: oneshot::Sender<Result<bool, StoreError>>,
 }
 
@@ -240,6 +242,7 @@ async fn commit_postgres(
     let (q, last_seq, last_hash) = bind_audit(q, &entries, head_seq, head_hash);
     q.bind(last_seq).bind(last_hash).execute(&mut **tx).await.map_err(store_err)?;
     complete_kept(tx, &done).await?;
+    enqueue_notices(tx, &done).await?;
     Ok(spent)
 }
 
@@ -277,6 +280,7 @@ async fn commit_sqlite(
     q.execute(&mut **tx).await.map_err(store_err)?;
     sqlx::query("UPDATE audit_head SET hash = $1 WHERE id = 1").bind(last_hash).execute(&mut **tx).await.map_err(store_err)?;
     complete_kept(tx, &done).await?;
+    enqueue_notices(tx, &done).await?;
     Ok(spent)
 }
 
@@ -301,6 +305,12 @@ async fn complete_kept(tx: &mut sqlx::Transaction<'static, Any>, done: &[&QueryC
         .map_err(store_err)?;
     }
     Ok(())
+}
+
+/// Writes the low-balance alerts of the queries that went through to the
+/// outbox, in the batch's transaction (one statement, none without alerts).
+async fn enqueue_notices(tx: &mut sqlx::Transaction<'static, Any>, done: &[&QueryCommit]) -> Result<(), StoreError> {
+    crate::outbox::enqueue_in(tx, done.iter().filter_map(|j| j.notice.as_ref())).await
 }
 
 /// Spends every candidate token still unused and valid; returns the ids spent.

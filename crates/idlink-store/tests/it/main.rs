@@ -7,6 +7,7 @@ mod audit;
 mod balance;
 mod idempotency;
 mod keys;
+mod outbox;
 mod security;
 mod users;
 

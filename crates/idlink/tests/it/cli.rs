@@ -61,9 +61,9 @@ async fn keys_rotate_rewraps_while_the_server_keeps_reading() {
 
     let (code, out, err) = idlink(&s, &["keys", "rotate"]);
     assert_eq!(code, 0, "{out}{err}");
-    assert!(out.contains("re-wrapped 4 data keys"), "user key + 3 system keys: {out}");
+    assert!(out.contains("re-wrapped 5 data keys"), "user key + 4 system keys: {out}");
     let (_, status, _) = idlink(&s, &["keys", "status"]);
-    assert!(status.contains("(active): fingerprint") && status.contains("wraps 4 keys") && status.contains("wraps 0 keys"), "{status}");
+    assert!(status.contains("(active): fingerprint") && status.contains("wraps 5 keys") && status.contains("wraps 0 keys"), "{status}");
 
     // The running server has never seen the new master key; it re-reads the keyring on demand.
     let got = s.authed(Method::GET, &format!("/v1/users/{id}")).send().await.unwrap_or_else(|e| panic!("{e}"));
