@@ -374,7 +374,7 @@ impl Deliverer<'_> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RetryOutcome {
     /// Due now, with a fresh count of attempts.
-    Retried(OutboxItem),
+    Retried(Box<OutboxItem>),
     NotFound,
     AlreadyDelivered,
     /// A worker is attempting it now.
@@ -396,7 +396,7 @@ pub async fn retry(store: &dyn OutboxStore, clock: &dyn Clock, actor: &str, id: 
         return Ok(RetryOutcome::InFlight);
     }
     Ok(match store.outbox_item(id).await? {
-        Some(item) => RetryOutcome::Retried(item),
+        Some(item) => RetryOutcome::Retried(Box::new(item)),
         None => RetryOutcome::NotFound,
     })
 }
