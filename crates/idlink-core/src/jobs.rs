@@ -42,6 +42,16 @@ pub struct Lease {
     pub last_error: Option<String>,
 }
 
+impl Lease {
+    /// Whether `holder` may take the lease at `now` ([`LeaseStore::take_lease`]
+    /// decides again, atomically): it is due (a period since the last run, a
+    /// last run in the future, or `force`) and it is `holder`'s or has expired.
+    pub fn takeable(&self, holder: &str, now: Timestamp, period: SignedDuration, force: bool) -> bool {
+        let due = force || self.last_run_at > now || now.duration_since(self.last_run_at) >= period;
+        due && (self.holder == holder || self.lease_until <= now)
+    }
+}
+
 /// A request for a job's lease.
 #[derive(Debug, Clone, Copy)]
 pub struct TakeLease<'a> {
@@ -158,46 +168,52 @@ impl Runner {
     pub async fn turn(&self, job: &dyn PeriodicJob, occasion: Occasion, seen: &mut Seen) -> Turn {
         let schedule = Schedule::of(job.period());
         let now = self.clock.now();
-        let until = now.checked_add(schedule.period).and_then(|t| t.checked_add(schedule.takeover)).unwrap_or(now);
-        let take =
-            TakeLease { job: job.name(), holder: &self.holder, now, period: schedule.period, until, force: occasion != Occasion::Periodic };
-        match self.store.take_lease(&take).await {
-            Ok(true) => {
-                metrics::counter!("idlink_job_runs_total", "job" => job.name()).increment(1);
-                let result = job.run(occasion).await;
-                if let Err(e) = &result {
-                    metrics::counter!("idlink_job_failures_total", "job" => job.name()).increment(1);
-                    tracing::warn!(job = job.name(), error = %e, "periodic job failed; it runs again next period");
-                }
-                let release = occasion == Occasion::Shutdown;
-                match self.store.finish_lease(job.name(), &self.holder, self.clock.now(), release, result.err().as_deref()).await {
-                    Ok(done) => seen.done = done.or(seen.done),
-                    Err(e) => tracing::warn!(job = job.name(), error = %e, "recording a periodic job's run failed"),
-                }
-                Turn::Ran
-            }
-            Ok(false) => match self.store.lease(job.name()).await {
-                Ok(Some(lease)) => {
-                    let changed = seen.done != Some(lease.done);
-                    seen.done = Some(lease.done);
-                    if changed && lease.holder != self.holder {
-                        job.standby().await;
-                        Turn::CaughtUp
-                    } else {
-                        Turn::Idle
-                    }
-                }
-                Ok(None) => Turn::Idle,
-                Err(e) => {
-                    tracing::warn!(job = job.name(), error = %e, "reading a periodic job's lease failed");
-                    Turn::Failed
-                }
-            },
+        let force = occasion != Occasion::Periodic;
+        // A read first: most looks find the job not due and write nothing.
+        let lease = match self.store.lease(job.name()).await {
+            Ok(lease) => lease,
             Err(e) => {
-                tracing::warn!(job = job.name(), error = %e, "taking a periodic job's lease failed; will retry");
-                Turn::Failed
+                tracing::warn!(job = job.name(), error = %e, "reading a periodic job's lease failed; will retry");
+                return Turn::Failed;
+            }
+        };
+        if lease.as_ref().is_none_or(|l| l.takeable(&self.holder, now, schedule.period, force)) {
+            let until = now.checked_add(schedule.period).and_then(|t| t.checked_add(schedule.takeover)).unwrap_or(now);
+            let take = TakeLease { job: job.name(), holder: &self.holder, now, period: schedule.period, until, force };
+            // The update checks again, atomically: another node may have been quicker.
+            match self.store.take_lease(&take).await {
+                Ok(true) => return self.run_taken(job, occasion, seen).await,
+                Ok(false) => {}
+                Err(e) => {
+                    tracing::warn!(job = job.name(), error = %e, "taking a periodic job's lease failed; will retry");
+                    return Turn::Failed;
+                }
             }
         }
+        let Some(lease) = lease else { return Turn::Idle };
+        let changed = seen.done != Some(lease.done);
+        seen.done = Some(lease.done);
+        if changed && lease.holder != self.holder {
+            job.standby().await;
+            Turn::CaughtUp
+        } else {
+            Turn::Idle
+        }
+    }
+
+    async fn run_taken(&self, job: &dyn PeriodicJob, occasion: Occasion, seen: &mut Seen) -> Turn {
+        metrics::counter!("idlink_job_runs_total", "job" => job.name()).increment(1);
+        let result = job.run(occasion).await;
+        if let Err(e) = &result {
+            metrics::counter!("idlink_job_failures_total", "job" => job.name()).increment(1);
+            tracing::warn!(job = job.name(), error = %e, "periodic job failed; it runs again next period");
+        }
+        let release = occasion == Occasion::Shutdown;
+        match self.store.finish_lease(job.name(), &self.holder, self.clock.now(), release, result.err().as_deref()).await {
+            Ok(done) => seen.done = done.or(seen.done),
+            Err(e) => tracing::warn!(job = job.name(), error = %e, "recording a periodic job's run failed"),
+        }
+        Turn::Ran
     }
 
     /// The turn at start: the job runs if it runs at start (and no other
@@ -233,6 +249,29 @@ impl Runner {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_lease_is_taken_when_due_and_free_or_ours() {
+        let t = |s: i64| Timestamp::from_second(1_800_000_000 + s).unwrap_or(Timestamp::UNIX_EPOCH);
+        let lease = Lease {
+            job: "j".into(),
+            holder: "a".into(),
+            lease_until: t(70),
+            last_run_at: t(0),
+            runs: 1,
+            done: 1,
+            last_done_at: None,
+            last_error: None,
+        };
+        let p = SignedDuration::from_secs(60);
+        assert!(!lease.takeable("a", t(59), p, false), "not due");
+        assert!(lease.takeable("a", t(60), p, false), "due, ours");
+        assert!(!lease.takeable("b", t(60), p, false), "due, held by a");
+        assert!(!lease.takeable("b", t(60), p, true), "forced, still held by a");
+        assert!(lease.takeable("b", t(70), p, false), "expired");
+        assert!(lease.takeable("a", t(-5), p, false), "the clock went back");
+        assert!(lease.takeable("a", t(1), p, true), "forced, ours");
+    }
 
     #[test]
     fn polls_are_a_fifth_of_the_period_within_bounds() {

@@ -24,8 +24,10 @@ const FAST: [(&str, &str); 5] = [
     ("IDLINK__CONNECTORS__BREAKER_FAILURES", "100000"),
 ];
 
-fn run_idlink(env: &[(String, String)], args: &[&str]) -> (i32, String) {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_idlink")).args(args).envs(env.iter().cloned()).output();
+/// Runs an `idlink` command without blocking the runtime (the in-process
+/// server's worker must be able to finish a transaction meanwhile).
+async fn run_idlink(env: &[(String, String)], args: &[&str]) -> (i32, String) {
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_idlink")).args(args).envs(env.iter().cloned()).output().await;
     let out = out.unwrap_or_else(|e| panic!("run idlink: {e}"));
     (out.status.code().unwrap_or(-1), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
 }
@@ -42,9 +44,9 @@ struct Listed {
     line: String,
 }
 
-fn listed(s: &Server, dead: bool) -> Vec<Listed> {
+async fn listed(s: &Server, dead: bool) -> Vec<Listed> {
     let args: &[&str] = if dead { &["outbox", "list", "--dead"] } else { &["outbox", "list"] };
-    let (code, out) = run_idlink(&s.cli_env(), args);
+    let (code, out) = run_idlink(&s.cli_env(), args).await;
     assert_eq!(code, 0, "{}: {out}", s.kind);
     out.lines()
         .filter(|l| l.starts_with("evt_"))
@@ -68,7 +70,7 @@ fn listed(s: &Server, dead: bool) -> Vec<Listed> {
 async fn wait_listed(s: &Server, dead: bool, what: &str, want: impl Fn(&Listed) -> bool) -> Listed {
     let mut last = Vec::new();
     for _ in 0..60 {
-        last = listed(s, dead);
+        last = listed(s, dead).await;
         if let Some(e) = last.iter().find(|e| want(e)) {
             return e.clone();
         }
@@ -137,7 +139,7 @@ async fn a_notification_outlives_an_sms_outage_and_restarts_and_is_delivered_onc
         let item = s.db.store.outbox_item(&e.id).await.ok().flatten().unwrap_or_else(|| panic!("{}: {}", s.kind, e.id));
         assert_eq!(item.state, OutboxState::Delivered, "{}: {item:?}", s.kind);
         assert!(item.attempts > e2.attempts, "{}: {item:?}", s.kind);
-        assert!(listed(&s, false).iter().all(|x| x.id != e.id), "{}: no longer waiting", s.kind);
+        assert!(listed(&s, false).await.iter().all(|x| x.id != e.id), "{}: no longer waiting", s.kind);
         s.stop().await;
     }
 }
@@ -161,7 +163,7 @@ async fn a_dead_letter_is_listed_and_retried_from_the_command_line() {
         let dead = wait_listed(&s, true, "dead", |_| true).await;
         assert_eq!((dead.state.as_str(), dead.attempts), ("dead", 2), "{}: {dead:?}", s.kind);
         assert!(dead.last_error.starts_with("attempt 2 of 2: ") && dead.last_error.contains("maintenance"), "{}: {dead:?}", s.kind);
-        assert!(listed(&s, false).iter().any(|e| e.id == dead.id), "{}: dead letters are among the undelivered", s.kind);
+        assert!(listed(&s, false).await.iter().any(|e| e.id == dead.id), "{}: dead letters are among the undelivered", s.kind);
         // Parked: no further attempt, and nothing readable in the table.
         tokio::time::sleep(Duration::from_millis(500)).await;
         let still = s.db.store.outbox_item(&dead.id).await.ok().flatten().unwrap_or_else(|| panic!("{}", dead.id));
@@ -173,7 +175,7 @@ async fn a_dead_letter_is_listed_and_retried_from_the_command_line() {
 
         // The gateway is back; the operator sends it again.
         sandbox_call(&s, Method::DELETE, "/sandbox/v1/maintenance/sms", None).await;
-        let (code, out) = run_idlink(&s.cli_env(), &["outbox", "retry", &dead.id]);
+        let (code, out) = run_idlink(&s.cli_env(), &["outbox", "retry", &dead.id]).await;
         assert_eq!(code, 0, "{}: {out}", s.kind);
         assert!(out.contains("is due now"), "{out}");
         let inbox = s.sms_delivered(&owner, "card_binding_ended_lost").await;
@@ -188,12 +190,12 @@ async fn a_dead_letter_is_listed_and_retried_from_the_command_line() {
         }
         let delivered = delivered.unwrap_or_else(|| panic!("{}", dead.id));
         assert_eq!((delivered.state, delivered.attempts), (OutboxState::Delivered, 1), "{}: a fresh count of attempts", s.kind);
-        assert!(listed(&s, true).is_empty(), "{}", s.kind);
+        assert!(listed(&s, true).await.is_empty(), "{}", s.kind);
 
-        let (code, out) = run_idlink(&s.cli_env(), &["outbox", "retry", &dead.id]);
+        let (code, out) = run_idlink(&s.cli_env(), &["outbox", "retry", &dead.id]).await;
         assert_eq!(code, 1, "{}: {out}", s.kind);
         assert!(out.contains("delivered already"), "{out}");
-        let (code, out) = run_idlink(&s.cli_env(), &["outbox", "retry", "evt_nope"]);
+        let (code, out) = run_idlink(&s.cli_env(), &["outbox", "retry", "evt_nope"]).await;
         assert_eq!((code, out.contains("no outbox event evt_nope")), (1, true), "{out}");
         // The operator's retry is in the audit log, under the user it concerns.
         let records = idlink_core::ports::AuditStore::audit_records(&s.db.store, 0, 10_000).await.unwrap_or_default();
@@ -311,7 +313,7 @@ async fn two_nodes_deliver_each_event_once_and_run_each_job_once_per_period() {
         let started = Instant::now();
         let runs_before = job_runs_of(&db).await;
 
-        let (code, token) = run_idlink(&env_a, &["apikey", "create", "--name", "two", "--scopes", "users:read,users:write"]);
+        let (code, token) = run_idlink(&env_a, &["apikey", "create", "--name", "two", "--scopes", "users:read,users:write"]).await;
         assert_eq!(code, 0, "{token}");
         let token = token.lines().next().unwrap_or("").trim().to_owned();
         let config = idlink::config::load(None, env_a.clone()).unwrap_or_else(|e| panic!("{e:#}"));
@@ -397,7 +399,7 @@ async fn two_nodes_deliver_each_event_once_and_run_each_job_once_per_period() {
             env.push(("IDLINK__AUDIT__CHECKPOINT_GRACE_SECS".into(), "4".into()));
             env.push(("IDLINK__SERVER__REQUEST_TIMEOUT_SECS".into(), "3".into()));
             env.push(("IDLINK__AUDIT__CHECKPOINT_INTERVAL_SECS".into(), "1".into()));
-            let (code, out) = run_idlink(&env, &["audit", "verify"]);
+            let (code, out) = run_idlink(&env, &["audit", "verify"]).await;
             assert_eq!(code, 0, "node {node}'s witness: {out}");
             let witnessed = std::fs::read_to_string(dir.join(format!("witness-{node}/checkpoints.jsonl"))).unwrap_or_default();
             eprintln!("node {node}'s witness: {} checkpoints", witnessed.lines().count());
