@@ -164,6 +164,8 @@ async fn a_dead_letter_is_listed_and_retried_from_the_command_line() {
         assert_eq!((dead.state.as_str(), dead.attempts), ("dead", 2), "{}: {dead:?}", s.kind);
         assert!(dead.last_error.starts_with("attempt 2 of 2: ") && dead.last_error.contains("maintenance"), "{}: {dead:?}", s.kind);
         assert!(listed(&s, false).await.iter().any(|e| e.id == dead.id), "{}: dead letters are among the undelivered", s.kind);
+        let (_, out) = run_idlink(&s.cli_env(), &["outbox", "list", "--dead"]).await;
+        assert!(out.contains("0 waiting, 1 dead"), "{}: {out}", s.kind);
         // Parked: no further attempt, and nothing readable in the table.
         tokio::time::sleep(Duration::from_millis(500)).await;
         let still = s.db.store.outbox_item(&dead.id).await.ok().flatten().unwrap_or_else(|| panic!("{}", dead.id));
@@ -197,6 +199,13 @@ async fn a_dead_letter_is_listed_and_retried_from_the_command_line() {
         assert!(out.contains("delivered already"), "{out}");
         let (code, out) = run_idlink(&s.cli_env(), &["outbox", "retry", "evt_nope"]).await;
         assert_eq!((code, out.contains("no outbox event evt_nope")), (1, true), "{out}");
+        // Every periodic job ran on this (only) node, which holds each lease.
+        let (code, out) = run_idlink(&s.cli_env(), &["jobs", "list"]).await;
+        assert_eq!(code, 0, "{out}");
+        let node = s.running.as_ref().map(|r| r.node.clone()).unwrap_or_default();
+        for job in ["audit_checkpoint", "review_sla", "idempotency_purge", "outbox_housekeeping"] {
+            assert!(out.lines().any(|l| l.starts_with(job) && l.contains(&format!("holder {node}\t"))), "{}: {job}: {out}", s.kind);
+        }
         // The operator's retry is in the audit log, under the user it concerns.
         let records = idlink_core::ports::AuditStore::audit_records(&s.db.store, 0, 10_000).await.unwrap_or_default();
         let retry = records.iter().find(|r| r.entry.action == "outbox.retry").unwrap_or_else(|| panic!("{}: no retry record", s.kind));
