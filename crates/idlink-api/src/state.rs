@@ -100,8 +100,6 @@ pub struct AppParts {
     pub cards: Arc<dyn CardCheck>,
     pub bank: Arc<dyn idlink_core::bindings::BankChannel>,
     pub balances_bank: Arc<dyn idlink_core::balance::BalanceBank>,
-    /// Tells users about events on their cards (SMS).
-    pub notifier: Arc<dyn idlink_core::bindings::Notifier>,
     /// The banks' public key (hex Ed25519) that signs their callbacks; none refuses every callback.
     pub bank_callback_key: Option<String>,
     pub roster: Arc<idlink_domain::roster::Roster>,
@@ -205,7 +203,6 @@ impl AppParts {
             step_ups: self.store.as_ref(),
             bindings: self.bindings(),
             bank: self.balances_bank.as_ref(),
-            notifier: self.notifier.as_ref(),
             roster: &self.roster,
             documents: &self.documents,
             clock: self.clock.as_ref(),

@@ -709,32 +709,7 @@ pub async fn checkpoint(
     reason: SigningReason,
 ) -> Result<CheckpointOutcome, AuditError> {
     let key = signer.public_hex();
-    let anchor = witness.latest().await?;
-    if let Some(a) = anchor.as_ref().filter(|a| !a.signed_by(&key)) {
-        return Err(AuditError::Refused(ChainBreak::BadWitnessSignature { seq: a.seq }));
-    }
-    let (from_seq, from_hash) = anchor.as_ref().map_or((0, GENESIS_HASH), |a| (a.seq, a.hash.as_str()));
-    if from_seq > 0 {
-        match store.audit_records(from_seq - 1, 1).await?.first() {
-            Some(r) if r.seq == from_seq => {
-                if r.hash != from_hash || record_hash(r.seq, &r.prev_hash, &r.entry) != r.hash {
-                    return Err(AuditError::Refused(ChainBreak::WitnessChainMismatch { seq: from_seq }));
-                }
-            }
-            _ => return Err(AuditError::Refused(ChainBreak::WitnessAhead { seq: from_seq, witnessed: from_seq })),
-        }
-    }
-    let head = store.audit_head().await?;
-    let last_db = store.last_checkpoint().await?;
-    let mut v = ChainVerifier::resume(from_seq, from_hash, [head.0].into_iter().chain(last_db.as_ref().map(|c| c.seq)));
-    walk(store, &mut v, None).await?.map_err(AuditError::Refused)?;
-    if head.0 < from_seq {
-        return Err(AuditError::Refused(ChainBreak::WitnessAhead { seq: head.0 + 1, witnessed: from_seq }));
-    }
-    v.check_head(&head).map_err(AuditError::Refused)?;
-    if let Some(c) = last_db.as_ref().filter(|c| c.seq >= from_seq) {
-        v.finish(std::slice::from_ref(c), &key).map_err(AuditError::Refused)?;
-    }
+    let Extended { mut v, from_seq, last_db } = extended_witness(store, witness, &key).await?;
     // What a checkpoint already signs: the database's newest, or the witnessed
     // one if checkpoint rows above it were removed (verification names that).
     let covered = last_db.as_ref().map_or(0, |c| c.seq).max(from_seq);
@@ -773,6 +748,66 @@ pub async fn checkpoint(
     store.insert_checkpoint(&c).await?;
     witness.append(&c).await?;
     Ok(CheckpointOutcome::Signed { checkpoint: c, late_reason })
+}
+
+/// The chain walked from the newest witnessed checkpoint to the head, and
+/// the database's newest checkpoint, both checked against it.
+struct Extended {
+    v: ChainVerifier,
+    from_seq: i64,
+    last_db: Option<Checkpoint>,
+}
+
+/// Checks that the chain extends the newest witnessed checkpoint (signed by
+/// `key`), that the head and the database's newest checkpoint agree with it.
+async fn extended_witness(store: &dyn AuditStore, witness: &dyn AuditWitness, key: &str) -> Result<Extended, AuditError> {
+    let anchor = witness.latest().await?;
+    if let Some(a) = anchor.as_ref().filter(|a| !a.signed_by(key)) {
+        return Err(AuditError::Refused(ChainBreak::BadWitnessSignature { seq: a.seq }));
+    }
+    let (from_seq, from_hash) = anchor.as_ref().map_or((0, GENESIS_HASH), |a| (a.seq, a.hash.as_str()));
+    if from_seq > 0 {
+        match store.audit_records(from_seq - 1, 1).await?.first() {
+            Some(r) if r.seq == from_seq => {
+                if r.hash != from_hash || record_hash(r.seq, &r.prev_hash, &r.entry) != r.hash {
+                    return Err(AuditError::Refused(ChainBreak::WitnessChainMismatch { seq: from_seq }));
+                }
+            }
+            _ => return Err(AuditError::Refused(ChainBreak::WitnessAhead { seq: from_seq, witnessed: from_seq })),
+        }
+    }
+    let head = store.audit_head().await?;
+    let last_db = store.last_checkpoint().await?;
+    let mut v = ChainVerifier::resume(from_seq, from_hash, [head.0].into_iter().chain(last_db.as_ref().map(|c| c.seq)));
+    walk(store, &mut v, None).await?.map_err(AuditError::Refused)?;
+    if head.0 < from_seq {
+        return Err(AuditError::Refused(ChainBreak::WitnessAhead { seq: head.0 + 1, witnessed: from_seq }));
+    }
+    v.check_head(&head).map_err(AuditError::Refused)?;
+    if let Some(c) = last_db.as_ref().filter(|c| c.seq >= from_seq) {
+        v.finish(std::slice::from_ref(c), key).map_err(AuditError::Refused)?;
+    }
+    Ok(Extended { v, from_seq, last_db })
+}
+
+/// Adds the database's newest checkpoint to this node's witness when
+/// another node signed it (the same checks as [`checkpoint`], never a
+/// signature): with several servers, one signs per period (under the job
+/// lease) and every server keeps its own witness complete. Returns the
+/// checkpoint added, if any.
+pub async fn catch_up_witness(
+    store: &dyn AuditStore,
+    witness: &dyn AuditWitness,
+    public_key: &str,
+) -> Result<Option<Checkpoint>, AuditError> {
+    let Extended { from_seq, last_db, .. } = extended_witness(store, witness, public_key).await?;
+    match last_db {
+        Some(c) if c.seq > from_seq => {
+            witness.append(&c).await?;
+            Ok(Some(c))
+        }
+        _ => Ok(None),
+    }
 }
 
 #[cfg(test)]

@@ -7,12 +7,13 @@
 //! audit records (the card read and the query) and the history entry has
 //! committed; the store may commit several queries in one transaction
 //! (ADR 0006). Bank exceptions (lost card, locked password) reported in the
-//! bank's answer act like its callbacks (see [`crate::bindings`]).
+//! bank's answer act like its callbacks (see [`crate::bindings`]). A
+//! low-balance alert (BK6) is an outbox event written in the query's commit.
 
 use crate::agreements::{AgreementDocuments, Document};
 use crate::audit::AuditEntry;
 use crate::auth::SessionRow;
-use crate::bindings::{BankEventKind, BindingError, BindingRow, BindingStatus, Notifier};
+use crate::bindings::{BankEventKind, BindingError, BindingRow, BindingStatus};
 use crate::clock::Clock;
 use crate::idempotency::ClaimRef;
 use crate::identity::RegistryUnavailable;
@@ -108,7 +109,8 @@ pub trait BalanceStore: crate::ports::AuditStore + Send + Sync {
     async fn revoke_agreements(&self, user: &UserId, binding_id: &str, now: Timestamp, audit: &AuditEntry) -> Result<u64, StoreError>;
     /// One durable commit: append `card_read` (the card was decrypted and sent
     /// to the bank, whatever follows), and if the token can still be spent,
-    /// spend it, record the query, append `audit` and complete the request's
+    /// spend it, record the query, append `audit`, write the low-balance
+    /// alert's outbox event (`notice`) and complete the request's
     /// idempotency claim with the kept answer. False if the token was gone.
     /// Implementations may commit several queries together (group commit)
     /// but return only once this one's transaction is durable.
@@ -130,6 +132,8 @@ pub struct QueryCommitment<'a> {
     pub audit: &'a AuditEntry,
     /// The request's idempotency claim and its sealed answer, completed in the same transaction.
     pub kept: Option<(&'a ClaimRef, &'a [u8])>,
+    /// The low-balance alert to send, written to the outbox in the same transaction.
+    pub notice: Option<&'a crate::outbox::NewEvent>,
 }
 
 /// The answer of a query kept (sealed) for an idempotent replay, with what
@@ -288,7 +292,6 @@ pub struct Balances<'a> {
     pub step_ups: &'a dyn crate::stepup::StepUpStore,
     pub bindings: crate::bindings::Bindings<'a>,
     pub bank: &'a dyn BalanceBank,
-    pub notifier: &'a dyn Notifier,
     pub roster: &'a Roster,
     /// The banks' current agreements (tier 4).
     pub documents: &'a AgreementDocuments,
@@ -476,7 +479,7 @@ impl Balances<'_> {
                 };
                 self.store.append_audit(&card_read).await?;
                 let event_id = format!("answer-{}", hex::encode(vault.rng().bytes16()));
-                self.bindings.bank_event(self.notifier, &grant.bank.code, &event_id, kind, grant.card.reveal()).await?;
+                self.bindings.bank_event(&grant.bank.code, &event_id, kind, grant.card.reveal()).await?;
                 return Err(error);
             }
         };
@@ -512,6 +515,19 @@ impl Balances<'_> {
             }
             None => None,
         };
+        // The alert is sent only if the query commits, and then surely (SPEC BK6, P3).
+        let notice = if low_balance_alert {
+            let message = crate::outbox::UserMessage {
+                template: "low_balance_alert".to_owned(),
+                params: vec![("bank".to_owned(), grant.bank.code.clone()), ("last4".to_owned(), binding.last4.clone())],
+                actor: format!("user:{user}"),
+                purpose: "low-balance alert".to_owned(),
+                request_id: rid.cloned(),
+            };
+            Some(crate::outbox::user_sms(vault, at, user, &message).map_err(BindingError::from)?)
+        } else {
+            None
+        };
         // No balance leaves unless the token is spent and the query audited, together.
         let audit = Self::audit(session, rid, "balance.query", at);
         let commitment = QueryCommitment {
@@ -522,15 +538,10 @@ impl Balances<'_> {
             card_read: &card_read,
             audit: &audit,
             kept: claim.zip(sealed.as_deref()),
+            notice: notice.as_ref(),
         };
         if !self.store.commit_query(commitment).await? {
             return Err(BalanceError::StepUpRequired(self.step_up_refusal(step_up, binding_id, user).await?));
-        }
-        if low_balance_alert {
-            let caller =
-                crate::users::Caller { actor: format!("user:{user}"), request_id: rid.cloned(), purpose: "low-balance alert".into() };
-            let params = [("bank", grant.bank.code.as_str()), ("last4", binding.last4.as_str())];
-            self.bindings.tell(self.notifier, &caller, user, "low_balance_alert", &params, &record.id).await;
         }
         Ok(answer)
     }

@@ -2,7 +2,8 @@
 //! issuing bank must confirm that it belongs to the user's verified name and
 //! ID number with the given reserved phone, and the bank's own SMS code to
 //! that phone must come back. A card already bound on another account is a
-//! risk signal (ID8).
+//! risk signal (ID8). What a bank reports about a card (BK5) is applied
+//! with the SMS that tells each affected user, through the outbox.
 
 use crate::audit::AuditEntry;
 use crate::auth::SessionRow;
@@ -111,7 +112,9 @@ pub trait BindingStore: Send + Sync {
     async fn other_accounts_with_card(&self, card_index: &str, user: &UserId) -> Result<u32, StoreError>;
     /// Applies a bank event to every live binding of the card, in one
     /// transaction with one audit record per binding (`audit` with the
-    /// binding's owner as subject). `None` if the bank's event id was seen before.
+    /// binding's owner as subject) and the outbox event `notice` makes for
+    /// each (telling its owner). `None` if the bank's event id was seen before.
+    #[allow(clippy::too_many_arguments)]
     async fn apply_bank_event(
         &self,
         bank: &str,
@@ -120,6 +123,7 @@ pub trait BindingStore: Send + Sync {
         card_index: &str,
         at: Timestamp,
         audit: &AuditEntry,
+        notice: &Notice<'_>,
     ) -> Result<Option<Vec<Affected>>, StoreError>;
     /// Sets or clears the low-balance alert of an active binding; false if there is none.
     async fn set_low_balance_alert(
@@ -179,12 +183,9 @@ impl From<CoreError> for BindingError {
     }
 }
 
-/// Tells a user something happened (an SMS to the account's phone).
-#[async_trait]
-pub trait Notifier: Send + Sync {
-    /// Best effort: a failure is logged by the adapter, never fails the caller.
-    async fn notify(&self, to: &PhoneNumber, template: &str, params: &[(&str, &str)], client_ref: &str);
-}
+/// The outbox event telling the owner of a binding a bank event changed;
+/// the store writes it in the event's transaction.
+pub type Notice<'a> = dyn Fn(&Affected) -> Result<crate::outbox::NewEvent, StoreError> + Send + Sync + 'a;
 
 /// Decrypts a binding's card number with its owner's data key. The caller audits the read.
 pub fn open_card(key: &idlink_crypto::DataKey, b: &BindingRow) -> Result<CardNumber, BindingError> {
@@ -299,55 +300,41 @@ impl Bindings<'_> {
         open_card(&key, b)
     }
 
-    /// Applies a bank's signed event (the signature was checked at the boundary)
-    /// and tells each affected user. `None` if the event was received before.
+    /// Applies a bank's signed event (the signature was checked at the
+    /// boundary); each affected user is told by SMS, through the outbox in
+    /// the same transaction. `None` if the event was received before.
     pub async fn bank_event(
         &self,
-        notifier: &dyn Notifier,
         bank: &str,
         event_id: &str,
         kind: BankEventKind,
         card: &str,
     ) -> Result<Option<Vec<Affected>>, BindingError> {
         let now = self.clock.now();
-        let index = self.identities.vault.blind_index("card", card);
+        let vault = self.identities.vault;
+        let index = vault.blind_index("card", card);
         let (action, purpose) = match kind {
             BankEventKind::CardLost => ("card.ended.card_lost", "bank reported the card lost"),
             BankEventKind::PasswordLocked => ("card.suspended.password_locked", "bank locked the card password"),
             BankEventKind::PasswordReset => ("card.resumed.password_reset", "bank reset the card password"),
         };
         let audit = AuditEntry::new(format!("bank:{bank}"), action, purpose, now);
-        let Some(affected) = self.store.apply_bank_event(bank, event_id, kind, &index, now, &audit).await? else {
-            return Ok(None);
-        };
         let template = match kind {
             BankEventKind::CardLost => "card_binding_ended_lost",
             BankEventKind::PasswordLocked => "card_balance_suspended",
             BankEventKind::PasswordReset => "card_balance_resumed",
         };
-        for a in &affected {
-            let caller = crate::users::Caller { actor: format!("bank:{bank}"), request_id: None, purpose: purpose.to_owned() };
-            let client_ref = format!("{event_id}-{}", a.binding_id);
-            self.tell(notifier, &caller, &a.user_id, template, &[("bank", bank), ("last4", &a.last4)], &client_ref).await;
-        }
-        Ok(Some(affected))
-    }
-
-    /// Sends the user an SMS about their card; the phone read is audited as `caller`.
-    /// Best effort: a failure is logged, never returned.
-    pub async fn tell(
-        &self,
-        notifier: &dyn Notifier,
-        caller: &crate::users::Caller,
-        user: &UserId,
-        template: &str,
-        params: &[(&str, &str)],
-        client_ref: &str,
-    ) {
-        match crate::users::user_phone(self.identities.users, self.identities.vault, self.clock, caller, user).await {
-            Ok(phone) => notifier.notify(&phone, template, params, client_ref).await,
-            Err(e) => tracing::warn!(error = %e, template, "cannot read the user's phone to tell them"),
-        }
+        let notice = |a: &Affected| {
+            let message = crate::outbox::UserMessage {
+                template: template.to_owned(),
+                params: vec![("bank".to_owned(), bank.to_owned()), ("last4".to_owned(), a.last4.clone())],
+                actor: format!("bank:{bank}"),
+                purpose: purpose.to_owned(),
+                request_id: None,
+            };
+            crate::outbox::user_sms(vault, now, &a.user_id, &message).map_err(|e| StoreError::Corrupt(format!("sealing a notice: {e}")))
+        };
+        Ok(self.store.apply_bank_event(bank, event_id, kind, &index, now, &audit, &notice).await?)
     }
 
     /// Sets (or clears, with `None`) the card's low-balance alert threshold.

@@ -4,7 +4,9 @@
 //! against SQLite, PostgreSQL or a test double with no change, and never
 //! reaches for the wall clock or the OS RNG itself ([`clock`], and
 //! `idlink_crypto::Random`). Each state change is written together with its
-//! audit record ([`audit`]) in one store call, hence one transaction.
+//! audit record ([`audit`]) in one store call, hence one transaction, and
+//! so are the events it causes ([`outbox`]); periodic work runs once per
+//! period across nodes ([`jobs`]).
 
 pub mod agreements;
 pub mod apikeys;
@@ -18,7 +20,9 @@ pub mod face;
 pub mod guardians;
 pub mod idempotency;
 pub mod identity;
+pub mod jobs;
 pub mod operators;
+pub mod outbox;
 pub mod payment;
 pub mod ports;
 pub mod reviews;

@@ -163,6 +163,8 @@ pub trait Store:
     + crate::guardians::GuardianStore
     + crate::bindings::BindingStore
     + crate::balance::BalanceStore
+    + crate::outbox::OutboxStore
+    + crate::jobs::LeaseStore
 {
 }
 impl<T> Store for T where
@@ -182,5 +184,7 @@ impl<T> Store for T where
         + crate::guardians::GuardianStore
         + crate::bindings::BindingStore
         + crate::balance::BalanceStore
+        + crate::outbox::OutboxStore
+        + crate::jobs::LeaseStore
 {
 }

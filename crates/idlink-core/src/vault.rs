@@ -1,5 +1,6 @@
 //! The vault: the master keyring plus the system keys derived from it
-//! (blind-index key, audit checkpoint signing key, idempotent-answers key), and per-user data keys.
+//! (blind-index key, audit checkpoint signing key, idempotent-answers key,
+//! outbox key), and per-user data keys.
 //!
 //! System keys are random, stored wrapped like data keys (ids starting with
 //! `sys-`), created on first start, and survive master-key rotation unchanged,
@@ -15,6 +16,7 @@ use std::sync::{Arc, RwLock};
 const BLIND_INDEX_KEY_ID: &str = "sys-blind-index";
 const AUDIT_SIGNING_KEY_ID: &str = "sys-audit-signing";
 const ANSWERS_KEY_ID: &str = "sys-idempotent-answers";
+const OUTBOX_KEY_ID: &str = "sys-outbox";
 
 /// Re-reads the master keyring (from its file), for rotation without restarts.
 pub type KeyringSource = Arc<dyn Fn() -> Result<MasterKeyring, String> + Send + Sync>;
@@ -26,6 +28,8 @@ pub struct Vault {
     signer: Ed25519Signer,
     /// Seals the answers kept for idempotent replays.
     answers: DataKey,
+    /// Seals the payloads of outbox events (`crate::outbox`).
+    outbox: DataKey,
     rng: Arc<dyn Random>,
 }
 
@@ -48,8 +52,10 @@ impl Vault {
         let index = Self::system_key(&ring, keys, rng.as_ref(), BLIND_INDEX_KEY_ID).await?;
         let signing = Self::system_key(&ring, keys, rng.as_ref(), AUDIT_SIGNING_KEY_ID).await?;
         let answers = Self::system_key(&ring, keys, rng.as_ref(), ANSWERS_KEY_ID).await?;
+        let outbox = Self::system_key(&ring, keys, rng.as_ref(), OUTBOX_KEY_ID).await?;
         Ok(Self {
             answers,
+            outbox,
             index_key: BlindIndexKey::new(*index.reveal()),
             signer: Ed25519Signer::from_seed(signing.reveal()),
             ring: RwLock::new(Arc::new(ring)),
@@ -138,6 +144,11 @@ impl Vault {
     /// The key that seals answers kept for idempotent replays.
     pub fn answers_key(&self) -> &DataKey {
         &self.answers
+    }
+
+    /// The key that seals outbox payloads.
+    pub fn outbox_key(&self) -> &DataKey {
+        &self.outbox
     }
 
     pub fn signer(&self) -> &Ed25519Signer {

@@ -35,7 +35,8 @@ pub async fn index() -> Json<serde_json::Value> {
         "institutions": {
             "sms": {
                 "send": "POST /sms/v1/messages",
-                "inbox": "GET /sandbox/v1/sms/inbox?phone=13812341234",
+                "inbox": "GET /sandbox/v1/sms/inbox?phone=13812341234 (each message: how many times it was `received` under its client_ref)",
+                "outage": "POST /sandbox/v1/maintenance {\"institution\": \"sms\", \"minutes\": 30}; DELETE /sandbox/v1/maintenance/sms ends it",
                 "test_values": { "phone ending 0000": "rejected (unreachable subscriber)" }
             },
             "registry": {

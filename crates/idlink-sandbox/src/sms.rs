@@ -1,7 +1,10 @@
 //! The sandbox SMS gateway and its inbox.
 //!
 //! Test values: a number ending in `0000` is an unreachable subscriber
-//! (status `rejected`). Messages are deduplicated by `client_ref`.
+//! (status `rejected`). Messages are deduplicated by `client_ref`; each
+//! message counts how many times it was sent (`received`), so a test can see
+//! a sender that delivered twice. An outage is a maintenance window for
+//! `sms` (`POST /sandbox/v1/maintenance {"institution": "sms", …}`).
 
 use crate::Sandbox;
 use crate::control::{error, maintenance_answer};
@@ -24,6 +27,8 @@ pub struct Message {
     pub text: String,
     pub status: String,
     pub sent_at: String,
+    /// How many times the gateway received this message (its `client_ref`); 1 unless a sender repeated it.
+    pub received: u32,
     #[serde(skip)]
     phone: String,
 }
@@ -62,7 +67,8 @@ pub fn deliver(s: &Sandbox, phone: &PhoneNumber, template: &str, params: &BTreeM
     let now = s.clock.now();
     let mut inbox = s.sms.lock().unwrap_or_else(|p| p.into_inner());
     if let Some(&i) = inbox.by_client_ref.get(client_ref) {
-        let m = &inbox.messages[i];
+        let m = &mut inbox.messages[i];
+        m.received = m.received.saturating_add(1);
         return (m.message_id.clone(), m.status.clone());
     }
     let status = if phone.reveal().ends_with("0000") { "rejected" } else { "accepted" };
@@ -75,6 +81,7 @@ pub fn deliver(s: &Sandbox, phone: &PhoneNumber, template: &str, params: &BTreeM
         params: params.clone(),
         status: status.to_owned(),
         sent_at: now.to_string(),
+        received: 1,
         phone: phone.reveal().to_owned(),
     };
     let i = inbox.messages.len();

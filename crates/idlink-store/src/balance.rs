@@ -206,6 +206,7 @@ impl BalanceStore for SqlStore {
             card_read: c.card_read.clone(),
             audit: c.audit.clone(),
             kept: c.kept.map(|(claim, sealed)| (claim.clone(), sealed.to_vec())),
+            notice: c.notice.cloned(),
             reply,
         };
         self.query_commits.send(job).map_err(|_| StoreError::Unavailable("the balance commit writer has stopped".into()))?;

@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 use idlink_core::audit::AuditEntry;
-use idlink_core::bindings::{Affected, BankEventKind, BindingRow, BindingStatus, BindingStore};
+use idlink_core::bindings::{Affected, BankEventKind, BindingRow, BindingStatus, BindingStore, Notice};
 use idlink_core::ports::StoreError;
 use idlink_domain::UserId;
 use jiff::Timestamp;
@@ -121,6 +121,7 @@ impl BindingStore for SqlStore {
         card_index: &str,
         at: Timestamp,
         audit: &AuditEntry,
+        notice: &Notice<'_>,
     ) -> Result<Option<Vec<Affected>>, StoreError> {
         // One record per affected binding, about its owner: the body appends them itself.
         self.write_if(Commit::Effect, async |tx| {
@@ -176,6 +177,9 @@ impl BindingStore for SqlStore {
             .execute(&mut *tx)
             .await
             .map_err(store_err)?;
+            // Each owner is told, surely and only if the event applies (outbox, ADR 0009).
+            let notices = affected.iter().map(notice).collect::<Result<Vec<_>, _>>()?;
+            crate::outbox::enqueue_in(tx, &notices).await?;
             Ok(Some(affected))
         })
         .await

@@ -46,6 +46,8 @@ pub(crate) struct QueryCommit {
     pub audit: AuditEntry,
     /// The request's idempotency claim and its sealed answer: completed in the batch's transaction.
     pub kept: Option<(ClaimRef, Vec<u8>)>,
+    /// The low-balance alert, written to the outbox in the batch's transaction if the query goes through.
+    pub notice: Option<idlink_core::outbox::NewEvent>,
     pub reply: oneshot::Sender<Result<bool, StoreError>>,
 }
 
@@ -233,6 +235,7 @@ async fn commit_postgres(
     let q = bind_history(sqlx::query(sqlx::AssertSqlSafe(sql)), &done);
     audit::bind_links(q, &links).bind(last_seq).bind(last_hash).execute(&mut **tx).await.map_err(store_err)?;
     complete_kept(tx, &done).await?;
+    enqueue_notices(tx, &done).await?;
     Ok(spent)
 }
 
@@ -259,6 +262,7 @@ async fn commit_sqlite(
     }
     audit::append_all_in(tx, audit_entries(jobs, &spent)).await?;
     complete_kept(tx, &done).await?;
+    enqueue_notices(tx, &done).await?;
     Ok(spent)
 }
 
@@ -283,6 +287,12 @@ async fn complete_kept(tx: &mut sqlx::Transaction<'static, Any>, done: &[&QueryC
         .map_err(store_err)?;
     }
     Ok(())
+}
+
+/// Writes the low-balance alerts of the queries that went through to the
+/// outbox, in the batch's transaction (one statement, none without alerts).
+async fn enqueue_notices(tx: &mut sqlx::Transaction<'static, Any>, done: &[&QueryCommit]) -> Result<(), StoreError> {
+    crate::outbox::enqueue_in(tx, done.iter().filter_map(|j| j.notice.as_ref())).await
 }
 
 /// Spends every candidate token still unused and valid; returns the ids spent.

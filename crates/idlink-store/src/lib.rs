@@ -21,6 +21,9 @@
 //! (`group_commit`, ADR 0006); SQLite's WAL is checkpointed beside the
 //! writer rather than inside its commits.
 //!
+//! Events a change causes are written to the outbox in the change's
+//! transaction (`outbox`), which also keeps the periodic jobs' leases.
+//!
 //! [`witness::FileWitness`] keeps a copy of each signed audit checkpoint in
 //! a file outside the database (docs/audit.md).
 //!
@@ -34,6 +37,7 @@ mod group_commit;
 mod idempotency;
 mod identity;
 mod login;
+mod outbox;
 mod reviews;
 mod rows;
 mod security;

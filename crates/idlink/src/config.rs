@@ -24,7 +24,46 @@ pub struct Config {
     pub identity: Identity,
     pub review: Review,
     pub risk: Risk,
+    pub outbox: Outbox,
     pub log: Log,
+}
+
+/// The outbox (`docs/outbox.md`): how events are claimed, retried and parked.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Outbox {
+    /// How often an idle worker looks for due events.
+    pub poll_ms: u64,
+    /// Events one worker claims at once.
+    pub batch: u32,
+    /// Attempts before an event is parked as dead (`idlink outbox list --dead`).
+    pub max_attempts: u32,
+    /// The wait after the first failed attempt; it doubles with each one, half of it random.
+    pub backoff_base_ms: u64,
+    /// The longest wait between attempts.
+    pub backoff_max_secs: u64,
+    /// How long a worker holds what it claimed; past it (the worker died) another node takes it.
+    pub claim_secs: u64,
+    /// How long delivered events are kept before they are purged.
+    pub keep_delivered_hours: u64,
+    /// How often one node purges delivered events and refreshes `idlink_outbox_depth`.
+    pub housekeeping_secs: u64,
+}
+
+impl Default for Outbox {
+    fn default() -> Self {
+        let d = idlink_core::outbox::OutboxPolicy::default();
+        Self {
+            poll_ms: 500,
+            batch: d.batch,
+            max_attempts: d.max_attempts,
+            backoff_base_ms: u64::try_from(d.backoff_base.as_millis()).unwrap_or(2000),
+            backoff_max_secs: u64::try_from(d.backoff_max.as_secs()).unwrap_or(900),
+            claim_secs: u64::try_from(d.claim_for.as_secs()).unwrap_or(60),
+            keep_delivered_hours: 24 * 7,
+            housekeeping_secs: 30,
+        }
+    }
 }
 
 /// The review queue (SPEC ID3, ID8, OP1).
@@ -499,6 +538,35 @@ impl Config {
         if self.connectors.breaker_failures == 0 {
             bail!("configuration key `connectors.breaker_failures`: must be at least 1");
         }
+        self.validate_outbox()
+    }
+
+    fn validate_outbox(&self) -> Result<()> {
+        let o = &self.outbox;
+        if o.poll_ms < 10 {
+            bail!("configuration key `outbox.poll_ms`: must be at least 10");
+        }
+        if !(1..=128).contains(&o.batch) {
+            bail!("configuration key `outbox.batch`: must be 1 to 128");
+        }
+        if o.max_attempts == 0 {
+            bail!("configuration key `outbox.max_attempts`: must be at least 1");
+        }
+        if o.backoff_base_ms == 0 || o.backoff_max_secs.saturating_mul(1000) < o.backoff_base_ms {
+            bail!("configuration key `outbox.backoff_max_secs`: must be at least `outbox.backoff_base_ms`, which must be at least 1");
+        }
+        // A worker gives up what it has not attempted once three quarters of
+        // its claim have passed; one attempt (every connector retry) must fit twice over.
+        let attempt_ms = self.connectors.timeout_ms.saturating_mul(u64::from(self.connectors.retries) + 1);
+        if o.claim_secs.saturating_mul(1000) < attempt_ms.saturating_mul(2) {
+            bail!(
+                "configuration key `outbox.claim_secs`: must be at least twice one delivery's longest time ({} ms: `connectors.timeout_ms` × (`connectors.retries` + 1))",
+                attempt_ms
+            );
+        }
+        if o.housekeeping_secs == 0 || o.keep_delivered_hours == 0 {
+            bail!("configuration key `outbox.housekeeping_secs`/`keep_delivered_hours`: must be at least 1");
+        }
         Ok(())
     }
 
@@ -558,6 +626,18 @@ impl Config {
         }
     }
 
+    /// `outbox.*` as the deliverer takes it.
+    pub fn outbox_policy(&self) -> idlink_core::outbox::OutboxPolicy {
+        let o = &self.outbox;
+        idlink_core::outbox::OutboxPolicy {
+            max_attempts: o.max_attempts,
+            backoff_base: jiff::SignedDuration::from_millis(i64::try_from(o.backoff_base_ms).unwrap_or(i64::MAX)),
+            backoff_max: jiff::SignedDuration::from_secs(i64::try_from(o.backoff_max_secs).unwrap_or(i64::MAX)),
+            claim_for: jiff::SignedDuration::from_secs(i64::try_from(o.claim_secs).unwrap_or(i64::MAX)),
+            batch: o.batch,
+        }
+    }
+
     pub fn master_key_file(&self) -> PathBuf {
         self.crypto.master_key_file.clone().unwrap_or_else(|| self.server.data_dir.join("master-keys.toml"))
     }
@@ -611,6 +691,10 @@ mod tests {
         assert!(e.contains("audit.witness"), "{e}");
         let e = err(None, &[("IDLINK__NOPE__X", "1")]);
         assert!(e.contains("nope"), "{e}");
+        let e = err(None, &[("IDLINK__OUTBOX__CLAIM_SECS", "10")]);
+        assert!(e.contains("outbox.claim_secs") && e.contains("connectors.timeout_ms"), "{e}");
+        let e = err(None, &[("IDLINK__OUTBOX__BACKOFF_MAX_SECS", "1"), ("IDLINK__OUTBOX__BACKOFF_BASE_MS", "5000")]);
+        assert!(e.contains("outbox.backoff_max_secs"), "{e}");
     }
 
     #[test]

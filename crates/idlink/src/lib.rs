@@ -1,7 +1,9 @@
 //! The idlink binary's library half: configuration, the master keyring file,
 //! and starting/stopping a server, so integration tests drive exactly what
-//! `idlink serve` runs; and `idlink bench balance` ([`bench_balance`]).
+//! `idlink serve` runs, with its background work ([`background`]); and
+//! `idlink bench balance` ([`bench_balance`]).
 
+pub mod background;
 pub mod bench_balance;
 pub mod config;
 pub mod keyfile;

@@ -57,6 +57,12 @@ enum Command {
     /// Operator accounts (reviewers, auditors, admins).
     #[command(subcommand)]
     Operator(OperatorCommand),
+    /// The outbox: events waiting for delivery, and dead letters (docs/outbox.md).
+    #[command(subcommand)]
+    Outbox(OutboxCommand),
+    /// Periodic jobs: which node ran each last, and how often (docs/outbox.md).
+    #[command(subcommand)]
+    Jobs(JobsCommand),
     /// Benchmarks that print ratios against a baseline measured in the same run.
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -95,6 +101,27 @@ enum OperatorCommand {
         #[arg(long, value_delimiter = ',')]
         roles: Vec<String>,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum OutboxCommand {
+    /// Events not delivered yet (waiting or being attempted, and dead), oldest first.
+    List {
+        /// Only the dead letters: events whose every attempt failed.
+        #[arg(long)]
+        dead: bool,
+        /// At most this many.
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+    },
+    /// Send an event again now, with a fresh count of attempts (audited).
+    Retry { id: String },
+}
+
+#[derive(Debug, Subcommand)]
+enum JobsCommand {
+    /// Each periodic job's lease: its holder, runs and last run.
+    List,
 }
 
 #[derive(Debug, Args, Default)]
@@ -233,6 +260,8 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Keys(cmd) => keys(&config, &rt, cmd).await,
         Command::Apikey(cmd) => apikey(&config, &rt, cmd).await,
         Command::Operator(cmd) => operator(&config, &rt, cmd).await,
+        Command::Outbox(cmd) => outbox(&config, &rt, cmd).await,
+        Command::Jobs(JobsCommand::List) => jobs(&config).await,
         Command::Bench(BenchCommand::Password { hashes }) => bench_password(&config, &rt, hashes).await,
         Command::Bench(BenchCommand::Balance { clients, queries, only }) => {
             let opts = idlink::bench_balance::Options {
@@ -526,6 +555,78 @@ async fn apikey(config: &Config, rt: &Runtime, cmd: ApikeyCommand) -> Result<Exi
             }
         }
     }
+}
+
+fn outbox_line(e: &idlink_core::outbox::OutboxItem) -> String {
+    use idlink_core::outbox::OutboxState;
+    let when = match (e.state, e.finished_at) {
+        (OutboxState::Pending, _) if e.in_flight => {
+            format!("being attempted by {} (claim until {})", e.claimed_by.as_deref().unwrap_or("?"), e.due_at)
+        }
+        (OutboxState::Pending, _) => format!("next attempt {}", e.due_at),
+        (_, Some(t)) => format!("{} {t}", e.state.as_str()),
+        (_, None) => e.state.as_str().to_owned(),
+    };
+    let subject = e.subject.as_ref().map_or_else(|| "-".to_owned(), ToString::to_string);
+    let error = e.last_error.as_deref().unwrap_or("-");
+    format!(
+        "{}\t{}\t{}\tuser {subject}\tattempts {}\tcreated {}\t{when}\tlast error: {error}",
+        e.id,
+        e.kind,
+        e.state.as_str(),
+        e.attempts,
+        e.created_at
+    )
+}
+
+async fn outbox(config: &Config, rt: &Runtime, cmd: OutboxCommand) -> Result<ExitCode> {
+    use idlink_core::outbox::{Listing, OutboxStore, RetryOutcome};
+    let store = serve::open_store(config).await?;
+    match cmd {
+        OutboxCommand::List { dead, limit } => {
+            let listing = if dead { Listing::Dead } else { Listing::Undelivered };
+            let items = store.outbox_items(listing, limit.max(1)).await?;
+            for e in &items {
+                println!("{}", outbox_line(e));
+            }
+            let counts = store.outbox_counts().await?;
+            eprintln!("{} waiting, {} dead (`idlink outbox retry ID` sends a dead one again)", counts.pending, counts.dead);
+            Ok(ExitCode::SUCCESS)
+        }
+        OutboxCommand::Retry { id } => match idlink_core::outbox::retry(&store, rt.clock.as_ref(), "cli", &id).await? {
+            RetryOutcome::Retried(e) => {
+                println!("{}", outbox_line(&e));
+                println!("{id} is due now; a running server delivers it within `outbox.poll_ms`");
+                Ok(ExitCode::SUCCESS)
+            }
+            RetryOutcome::NotFound => {
+                println!("no outbox event {id} (delivered events are purged after `outbox.keep_delivered_hours`)");
+                Ok(ExitCode::from(1))
+            }
+            RetryOutcome::AlreadyDelivered => {
+                println!("{id} was delivered already; nothing to retry");
+                Ok(ExitCode::from(1))
+            }
+            RetryOutcome::InFlight => {
+                println!("{id} is being attempted by a server now; list it again in a moment");
+                Ok(ExitCode::from(1))
+            }
+        },
+    }
+}
+
+async fn jobs(config: &Config) -> Result<ExitCode> {
+    use idlink_core::jobs::LeaseStore;
+    let store = serve::open_store(config).await?;
+    for l in store.leases().await? {
+        let error = l.last_error.as_deref().map(|e| format!("\tlast error: {e}")).unwrap_or_default();
+        let done = l.last_done_at.map(|t| t.to_string()).unwrap_or_else(|| "-".into());
+        println!(
+            "{}\tholder {}\tlease until {}\truns {}\tfinished {}\tlast run {}\tlast finished {done}{error}",
+            l.job, l.holder, l.lease_until, l.runs, l.done, l.last_run_at
+        );
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 async fn operator(config: &Config, rt: &Runtime, cmd: OperatorCommand) -> Result<ExitCode> {

@@ -1,6 +1,7 @@
 //! Wiring: opens the store and the vault, starts the sandbox (when
-//! enabled), the HTTP server and the background jobs, and stops them all
-//! gracefully, finishing in-flight requests.
+//! enabled), the HTTP server, the outbox worker and the periodic jobs
+//! ([`crate::background`]), and stops them all gracefully, finishing
+//! in-flight requests.
 
 use crate::config::{CipherChoice, Config, WitnessKind};
 use crate::keyfile;
@@ -15,10 +16,11 @@ use idlink_connectors::sms::Delivery;
 use idlink_connectors::sms::SmsGateway;
 use idlink_connectors::{CallError, Executor, ExecutorPolicy, Signing, Target, TlsIdentity};
 use idlink_core::Clock;
-use idlink_core::audit::{AuditError, CheckpointOutcome, CheckpointPolicy, SigningReason};
 use idlink_core::auth::{CodeSender, SendError};
 use idlink_core::face::{FaceResult, FaceUnavailable, FaceVerifier};
 use idlink_core::identity::{CardCheck, CardResult, RegistryCheck, RegistryResult, RegistryUnavailable};
+use idlink_core::jobs::{PeriodicJob, Runner, Seen};
+use idlink_core::outbox::DeliveryError;
 use idlink_core::vault::Vault;
 use idlink_core::witness::AuditWitness;
 use idlink_crypto::{Algorithm, MasterKey, MasterKeyring, Random};
@@ -273,14 +275,21 @@ impl CodeSender for SmsCodes {
     }
 }
 
+/// Sends the outbox's user notifications; the event id is the gateway's
+/// `client_ref`, by which it deduplicates a repeated delivery.
 #[async_trait::async_trait]
-impl idlink_core::bindings::Notifier for SmsCodes {
-    async fn notify(&self, to: &PhoneNumber, template: &str, params: &[(&str, &str)], client_ref: &str) {
+impl idlink_core::outbox::Notifier for SmsCodes {
+    async fn notify(&self, to: &PhoneNumber, template: &str, params: &[(&str, &str)], event_id: &str) -> Result<(), DeliveryError> {
         let params = params.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
-        match self.0.sms.send(&self.0.executor, to, template, &params, client_ref).await {
-            Ok(Delivery::Accepted { .. } | Delivery::Pending { .. }) => {}
-            Ok(Delivery::Rejected { .. }) => tracing::warn!(template, "a notification SMS was rejected"),
-            Err(e) => tracing::warn!(template, error = %e, "a notification SMS could not be sent"),
+        match self.0.sms.send(&self.0.executor, to, template, &params, event_id).await {
+            // Pending counts as sent: the gateway took the message.
+            Ok(Delivery::Accepted { .. } | Delivery::Pending { .. }) => Ok(()),
+            Ok(Delivery::Rejected { .. }) => Err(DeliveryError::Permanent("the SMS gateway rejected the message".into())),
+            // A refusal of the request itself will not change on its own (except a rate limit).
+            Err(e @ CallError::Status { status, .. }) if (400..500).contains(&status) && status != 408 && status != 429 => {
+                Err(DeliveryError::Permanent(e.to_string()))
+            }
+            Err(e) => Err(DeliveryError::Retry(e.to_string())),
         }
     }
 }
@@ -456,20 +465,27 @@ pub struct Running {
     pub institutions: Arc<Institutions>,
     /// Where signed audit checkpoints are also written.
     pub witness: Arc<dyn AuditWitness>,
+    /// This process's name in job leases and outbox claims.
+    pub node: String,
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
     grace: Duration,
+    /// The audit checkpoint job, run once more at shutdown.
+    runner: Arc<Runner>,
+    checkpoints: Arc<crate::background::Checkpoints>,
 }
 
 impl Running {
     /// Stops accepting connections, lets in-flight requests finish (up to the
-    /// grace period), writes a last audit checkpoint and returns.
+    /// grace period) and the background work stop, writes a last audit
+    /// checkpoint (unless another live node holds the job) and returns.
     pub async fn shutdown(self) {
         let _ = self.stop.send(true);
         let all = futures_join(self.tasks);
         if tokio::time::timeout(self.grace, all).await.is_err() {
             tracing::warn!("shutdown grace period ended with work still running");
         }
+        self.runner.shutdown(self.checkpoints.as_ref()).await;
         self.store.close().await;
     }
 }
@@ -498,11 +514,24 @@ pub async fn start(config: &Config, rt: Runtime) -> Result<Running> {
     let addrs = sandbox.as_ref().map(|(addrs, _)| *addrs);
     let witness = open_witness(config, true, rt.clock.clone(), addrs.map(|a| a.http))?;
     let policy = config.checkpoint_policy();
-    // Signs what a server that did not stop cleanly left unsigned, and catches
-    // the witness up, before any new record is written.
-    sign(&store, witness.as_ref(), &vault, &policy, rt.clock.as_ref(), SigningReason::Start).await;
     let clock = clock_of(config, &rt, sandbox.as_ref().map(|(_, sb)| sb));
     let institutions = Arc::new(institutions(config, addrs, clock.clone())?);
+    // Lease decisions follow the runtime's clock (not the sandbox-driven
+    // one, which moves back on `clock/reset`); the jobs stamp with `clock`.
+    let node = crate::background::node_name(rt.rng.as_ref());
+    let runner = Arc::new(Runner { store: Arc::new(store.clone()), clock: rt.clock.clone(), holder: node.clone() });
+    let checkpoints = Arc::new(crate::background::Checkpoints {
+        store: store.clone(),
+        witness: witness.clone(),
+        vault: vault.clone(),
+        clock: clock.clone(),
+        policy,
+    });
+    // Signs what a server that did not stop cleanly left unsigned (unless
+    // another live node holds the job), and catches the witness up, before
+    // this server writes a record.
+    let mut checkpoint_seen = Seen::default();
+    runner.start(checkpoints.as_ref(), &mut checkpoint_seen).await;
     let bank_callback_key = {
         let dir = config.direct_pki_dir();
         match idlink_sandbox::pki::bank_public_hex(&dir) {
@@ -529,7 +558,6 @@ pub async fn start(config: &Config, rt: Runtime) -> Result<Running> {
         cards: Arc::new(CardChecks(institutions.clone())),
         bank: Arc::new(BankCodes(institutions.clone())),
         balances_bank: Arc::new(Balances(institutions.clone())),
-        notifier: Arc::new(SmsCodes(institutions.clone())),
         bank_callback_key,
         roster: institutions.roster.clone(),
         documents: Arc::new(idlink_core::agreements::AgreementDocuments::new(
@@ -576,11 +604,35 @@ pub async fn start(config: &Config, rt: Runtime) -> Result<Running> {
     }));
 
     tasks.push(tokio::spawn(reload_keyring(vault.clone(), stop_rx.clone())));
-    let every = Duration::from_secs((config.server.idempotency_ttl_secs / 2).clamp(1, 600));
-    tasks.push(tokio::spawn(purge_idempotency_records(store.clone(), clock.clone(), every, stop_rx.clone())));
-    let every = Duration::from_secs(config.review.sla_check_secs);
-    tasks.push(tokio::spawn(review_sla_metrics(store.clone(), clock.clone(), every, stop_rx.clone())));
-    tasks.push(tokio::spawn(checkpoints(store.clone(), witness.clone(), vault.clone(), clock.clone(), policy, stop_rx)));
+    let worker = crate::background::OutboxWorker {
+        store: store.clone(),
+        vault: vault.clone(),
+        clock: clock.clone(),
+        notifier: Arc::new(SmsCodes(institutions.clone())),
+        policy: config.outbox_policy(),
+        holder: node.clone(),
+        poll: Duration::from_millis(config.outbox.poll_ms),
+    };
+    tasks.push(tokio::spawn(worker.run(stop_rx.clone())));
+    let purge_every = (config.server.idempotency_ttl_secs / 2).clamp(1, 600);
+    let jobs: Vec<(Arc<dyn PeriodicJob>, Seen)> = vec![
+        (checkpoints.clone(), checkpoint_seen),
+        (Arc::new(crate::background::ReviewSla::new(store.clone(), clock.clone(), config.review.sla_check_secs)), Seen::default()),
+        (
+            Arc::new(crate::background::IdempotencyPurge {
+                store: store.clone(),
+                clock: clock.clone(),
+                every: jiff::SignedDuration::from_secs(i64::try_from(purge_every).unwrap_or(600)),
+            }),
+            Seen::default(),
+        ),
+        (Arc::new(crate::background::OutboxHousekeeping::new(store.clone(), clock.clone(), &config.outbox)), Seen::default()),
+    ];
+    for (job, seen) in jobs {
+        let (runner, stop) = (runner.clone(), stop_rx.clone());
+        tasks.push(tokio::spawn(async move { runner.run(job.as_ref(), seen, stop).await }));
+    }
+    tracing::info!(node = %node, "background work started: the outbox worker and the periodic jobs");
 
     Ok(Running {
         clock,
@@ -591,9 +643,12 @@ pub async fn start(config: &Config, rt: Runtime) -> Result<Running> {
         store,
         institutions,
         witness,
+        node,
         stop,
         tasks,
         grace: Duration::from_secs(config.server.shutdown_grace_secs),
+        runner,
+        checkpoints,
     })
 }
 
@@ -651,112 +706,5 @@ async fn reload_keyring(vault: Arc<Vault>, mut stop: watch::Receiver<bool>) {
             Ok(false) => {}
             Err(e) => tracing::warn!(error = %e, "master keyring reload failed; keeping the loaded one"),
         }
-    }
-}
-
-/// Deletes expired idempotency records (and the sealed answers they keep), in bounded batches.
-async fn purge_idempotency_records(store: SqlStore, clock: Arc<dyn Clock>, every: Duration, mut stop: watch::Receiver<bool>) {
-    use idlink_core::ports::IdempotencyStore;
-    let mut tick = tokio::time::interval(every);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            _ = tick.tick() => {}
-            _ = stop.wait_for(|s| *s) => break,
-        }
-        loop {
-            match store.purge_idempotency_keys(clock.now(), 1000).await {
-                Ok(1000) => continue,
-                Ok(n) => {
-                    if n > 0 {
-                        tracing::debug!(purged = n, "expired idempotency records purged");
-                    }
-                    break;
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, "purging expired idempotency records failed; will retry");
-                    break;
-                }
-            }
-        }
-    }
-}
-
-/// Publishes open review cases past their SLA as `idlink_review_sla_breached{kind}`
-/// and logs them, every `review.sla_check_secs`.
-async fn review_sla_metrics(store: SqlStore, clock: Arc<dyn Clock>, every: Duration, mut stop: watch::Receiver<bool>) {
-    use idlink_core::reviews::{CaseKind, ReviewStore};
-    let mut tick = tokio::time::interval(every);
-    loop {
-        tokio::select! {
-            _ = tick.tick() => {}
-            _ = stop.wait_for(|s| *s) => break,
-        }
-        match store.sla_breaches(clock.now()).await {
-            Ok(counts) => {
-                for kind in [CaseKind::Verification, CaseKind::RiskFreeze, CaseKind::Guardian] {
-                    let n = counts.iter().find(|(k, _)| *k == kind).map_or(0, |(_, n)| *n);
-                    metrics::gauge!("idlink_review_sla_breached", "kind" => kind.as_str()).set(n as f64);
-                    if n > 0 {
-                        tracing::warn!(kind = kind.as_str(), open_cases_past_sla = n, "review SLA breached");
-                    }
-                }
-            }
-            Err(e) => tracing::warn!(error = %e, "review SLA check failed"),
-        }
-    }
-}
-
-/// Signs the audit chain head periodically, and once more at shutdown.
-async fn checkpoints(
-    store: SqlStore,
-    witness: Arc<dyn AuditWitness>,
-    vault: Arc<Vault>,
-    clock: Arc<dyn Clock>,
-    policy: CheckpointPolicy,
-    mut stop: watch::Receiver<bool>,
-) {
-    let every = policy.interval.unsigned_abs();
-    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        let last = tokio::select! {
-            _ = tick.tick() => false,
-            _ = stop.wait_for(|s| *s) => true,
-        };
-        let reason = if last { SigningReason::Shutdown } else { SigningReason::Periodic };
-        sign(&store, witness.as_ref(), &vault, &policy, clock.as_ref(), reason).await;
-        if last {
-            break;
-        }
-    }
-}
-
-/// One signing, logged: failures are retried at the next tick; a refusal
-/// (the chain does not extend the witnessed checkpoint) is an alarm.
-async fn sign(
-    store: &SqlStore,
-    witness: &dyn AuditWitness,
-    vault: &Vault,
-    policy: &CheckpointPolicy,
-    clock: &dyn Clock,
-    reason: SigningReason,
-) {
-    match idlink_core::audit::checkpoint(store, witness, vault.signer(), policy, clock.now(), reason).await {
-        Ok(CheckpointOutcome::Signed { checkpoint, late_reason: None }) => tracing::info!(seq = checkpoint.seq, "audit checkpoint signed"),
-        Ok(CheckpointOutcome::Signed { checkpoint, late_reason: Some(r) }) => {
-            tracing::warn!(
-                seq = checkpoint.seq,
-                reason_record = r,
-                "audit checkpoint signed late; the late signing is recorded in the chain"
-            )
-        }
-        Ok(CheckpointOutcome::Witnessed(c)) => tracing::info!(seq = c.seq, "audit checkpoint added to the witness"),
-        Ok(CheckpointOutcome::NothingNew) => {}
-        Err(AuditError::Refused(b)) => {
-            metrics::counter!("idlink_audit_checkpoint_refused_total").increment(1);
-            tracing::error!(problem = %b, "audit chain NOT signed: it does not extend the last witnessed checkpoint; run `idlink audit verify`")
-        }
-        Err(e) => tracing::warn!(error = %e, "audit checkpoint failed; will retry"),
     }
 }

@@ -84,6 +84,6 @@ pub async fn bank_event(
     }
     let card = idlink_domain::card::CardNumber::parse(&event.card_number, idlink_domain::card::BinTable::bundled())
         .map_err(|e| Problem::new(ProblemCode::ValidationFailed).detail(format!("`card_number`: {e}.")))?;
-    let applied = state.bindings().bank_event(state.notifier.as_ref(), &bank, &event.event_id, kind, card.reveal()).await?;
+    let applied = state.bindings().bank_event(&bank, &event.event_id, kind, card.reveal()).await?;
     Ok(Json(EventReceipt { applied: applied.is_some(), bindings: applied.map_or(0, |a| a.len()) }))
 }

@@ -6,6 +6,7 @@
 use crate::{at, databases};
 use idlink_core::audit::AuditEntry;
 use idlink_core::balance::{BalanceStore, QueryCommitment, QueryRecord};
+use idlink_core::outbox::{Listing, NewEvent, OutboxStore};
 use idlink_core::ports::AuditStore;
 use idlink_core::stepup::{self, Binding, StepUpMethod, StepUpPolicy, StepUpStore};
 use idlink_crypto::OsRandom;
@@ -61,6 +62,7 @@ async fn concurrent_queries_commit_in_groups_spend_each_token_once_and_keep_one_
                             card_read: &read,
                             audit: &audit,
                             kept: None,
+                            notice: None,
                         })
                         .await
                 })
@@ -135,6 +137,14 @@ async fn a_query_whose_claim_was_taken_over_spends_nothing() {
             };
             let read = AuditEntry::new(format!("user:{user}"), "card.read", "balance query", at(101)).subject(&user);
             let audit = AuditEntry::new(format!("user:{user}"), "balance.query", "balance query", at(101)).subject(&user);
+            // Each carries a low-balance alert: only a query that goes through may send it.
+            let notice = NewEvent {
+                id: format!("evt_{i}"),
+                kind: "user.sms".into(),
+                subject: Some(user.clone()),
+                payload: b"sealed".to_vec(),
+                at: at(101),
+            };
             let commitment = QueryCommitment {
                 token_id: id,
                 secret_hash: &hash,
@@ -143,6 +153,7 @@ async fn a_query_whose_claim_was_taken_over_spends_nothing() {
                 card_read: &read,
                 audit: &audit,
                 kept: Some((c, b"sealed answer")),
+                notice: Some(&notice),
             };
             outcomes.push(db.store.commit_query(commitment).await.map_err(|e| e.to_string()));
         }
@@ -150,6 +161,8 @@ async fn a_query_whose_claim_was_taken_over_spends_nothing() {
         assert_eq!(outcomes[1], Ok(true), "{}", db.kind);
         let history = db.store.query_history(&user, 10).await.unwrap_or_default();
         assert_eq!(history.iter().map(|h| h.id.as_str()).collect::<Vec<_>>(), ["bq_1"], "{}: only the holder disclosed", db.kind);
+        let events = db.store.outbox_items(Listing::Undelivered, 10).await.unwrap_or_default();
+        assert_eq!(events.iter().map(|e| e.id.as_str()).collect::<Vec<_>>(), ["evt_1"], "{}: only the holder's alert is sent", db.kind);
         assert_eq!(
             take(claim("later", 700)).await,
             IdempotencyClaim::Completed { request_hash: "h".into(), status: 200, body: Some(b"sealed answer".to_vec()) },

@@ -29,8 +29,8 @@ async fn rotation_rewraps_every_data_key_and_data_stays_readable() {
         let ring2 = MasterKeyring::new(vec![mk1.clone(), mk2.clone()], "mk-2", Algorithm::Sm4Gcm).unwrap_or_else(|e| panic!("{e}"));
         let vault2 = Vault::open(ring2, s, rng.clone()).await.unwrap_or_else(|e| panic!("{e}"));
         let report = vault2.rotate(s).await.unwrap_or_else(|e| panic!("{}: {e}", db.kind));
-        assert_eq!(report.rewrapped, 1203, "{}: 1200 data keys + 3 system keys", db.kind);
-        assert_eq!(s.count_keys_by_master().await.ok(), Some(vec![("mk-2".to_owned(), 1203)]), "{}", db.kind);
+        assert_eq!(report.rewrapped, 1204, "{}: 1200 data keys + 4 system keys", db.kind);
+        assert_eq!(s.count_keys_by_master().await.ok(), Some(vec![("mk-2".to_owned(), 1204)]), "{}", db.kind);
         assert_eq!(vault2.rotate(s).await.ok().map(|r| r.rewrapped), Some(0));
 
         // The old master key is no longer needed; data and indexes are unchanged.

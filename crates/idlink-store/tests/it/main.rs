@@ -8,6 +8,7 @@ mod balance;
 mod idempotency;
 mod keys;
 mod migrations;
+mod outbox;
 mod security;
 mod users;
 

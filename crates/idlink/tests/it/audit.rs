@@ -3,6 +3,10 @@
 //! audit verify` and `GET /v1/audit/verify` catch every truncation an
 //! attacker with write access to the database can make (after dropping the
 //! append-only triggers, as they would).
+//!
+//! Multi-thread runtimes: an `idlink` command blocks the test's thread, and
+//! the in-process server's background work must be able to finish a
+//! transaction meanwhile (see `cli.rs`).
 
 use crate::{Server, databases, start_full, start_with};
 use idlink::serve::{self, Runtime};
@@ -88,7 +92,7 @@ fn witness_lines(data_dir: &Path) -> Vec<serde_json::Value> {
 
 /// A freshly started server has written no record: the chain verifies; the
 /// first record (an API key) waits for the next checkpoint; shutdown signs it.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_freshly_started_server_with_no_records_verifies() {
     for db in databases().await {
         let data_dir = std::env::temp_dir().join(format!("idlink-e2e-fresh-{}-{}", std::process::id(), db.kind));
@@ -134,7 +138,7 @@ async fn a_freshly_started_server_with_no_records_verifies() {
 
 /// A server signing every second while users are created: the chain, its
 /// checkpoints and the witness agree, over HTTP and from the command line.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_running_chain_with_periodic_checkpoints_verifies() {
     for db in databases().await {
         let mut s = start_with(db, &[("IDLINK__AUDIT__CHECKPOINT_INTERVAL_SECS", "1")]).await;
@@ -180,7 +184,7 @@ async fn a_running_chain_with_periodic_checkpoints_verifies() {
 /// The last record deleted while the server runs: with the head kept, the
 /// head names it; with the head and the checkpoint moved back too, the
 /// witness still holds the checkpoint that signed it.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deleting_the_last_record_is_caught_by_the_cli_and_the_api() {
     for db in databases().await {
         let s = start_with(db, &[]).await;
@@ -217,7 +221,7 @@ async fn deleting_the_last_record_is_caught_by_the_cli_and_the_api() {
 
 /// 250 records signed at shutdown; then the last 200, their checkpoint and
 /// the head are rolled back in the stopped database.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deleting_the_last_200_records_is_caught() {
     for db in databases().await {
         let mut s = start_with(db, &[]).await;
@@ -246,7 +250,7 @@ async fn deleting_the_last_200_records_is_caught() {
 /// the database alone verifies, the witness does not; with the witness wiped
 /// too, a chain with no checkpoint is refused once its records are older
 /// than one interval and the grace.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deleting_every_checkpoint_and_rehashing_after_a_changed_record_is_caught() {
     for db in databases().await {
         // The server's clock two hours back: its records are old to the command line's.
@@ -293,7 +297,7 @@ async fn deleting_every_checkpoint_and_rehashing_after_a_changed_record_is_caugh
 
 /// Records a crashed server left unsigned: named until someone signs them,
 /// and the late signing stays visible in every later verification.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn records_left_unsigned_by_a_crash_are_named_until_signed_late() {
     for db in databases().await {
         let mut s = start_with(db, &[]).await;

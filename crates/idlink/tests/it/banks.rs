@@ -33,7 +33,7 @@ async fn query(s: &Server, token: &str, binding: &str) -> (Value, String) {
     (b, h["queries"][0]["channel"].as_str().unwrap_or("").to_owned())
 }
 
-async fn card_number(s: &Server, bank: &str) -> String {
+pub(crate) async fn card_number(s: &Server, bank: &str) -> String {
     let banks = sandbox(s, Method::GET, "/sandbox/v1/banks", None).await;
     let b = banks["banks"].as_array().and_then(|b| b.iter().find(|b| b["code"] == bank)).cloned().unwrap_or_default();
     b["cards"][0]["number"].as_str().unwrap_or_else(|| panic!("no sandbox card at {bank}")).to_owned()
@@ -149,7 +149,7 @@ async fn a_lost_card_ends_the_binding_and_the_user_is_told() {
         let card = list["cards"].as_array().and_then(|c| c.iter().find(|c| c["id"] == icbc.as_str())).cloned().unwrap_or_default();
         assert_eq!((card["status"].as_str(), card["end_reason"].as_str()), (Some("ended"), Some("card_reported_lost")), "{list}");
         let owner = reserved_phone(&s, "ICBC").await;
-        let inbox = sandbox(&s, Method::GET, &format!("/sandbox/v1/sms/inbox?phone={owner}"), None).await;
+        let inbox = s.sms_delivered(&owner, "card_binding_ended_lost").await;
         assert_eq!(inbox["messages"][0]["template"], "card_binding_ended_lost", "{inbox}");
         expect_problem(balance(&s, &token, &icbc, None).await, 404, "card_binding_not_found").await;
     }
@@ -264,7 +264,7 @@ async fn a_low_balance_alert_fires_on_the_disclosed_figure_and_agreements_renew(
         let (b, _) = query(&s, &token, &cmb).await;
         assert_eq!(b["low_balance_alert"], true, "{b}");
         let owner = reserved_phone(&s, "CMB").await;
-        let inbox = sandbox(&s, Method::GET, &format!("/sandbox/v1/sms/inbox?phone={owner}"), None).await;
+        let inbox = s.sms_delivered(&owner, "low_balance_alert").await;
         assert_eq!(inbox["messages"][0]["template"], "low_balance_alert", "{inbox}");
         assert!(!inbox.to_string().contains(&fen.to_string()), "the SMS does not carry the balance");
 

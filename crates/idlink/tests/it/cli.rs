@@ -1,4 +1,9 @@
 //! The `idlink` binary's commands, run as a user would run them.
+//!
+//! The tests run on a multi-thread runtime: a command blocks the test's
+//! thread while it runs, and the in-process server's background work (job
+//! leases, the outbox) must be able to finish a transaction meanwhile, or
+//! the command waits for a lock that thread holds.
 
 use crate::{Server, sqlite_server};
 use reqwest::Method;
@@ -10,7 +15,7 @@ fn idlink(s: &Server, args: &[&str]) -> (i32, String, String) {
     (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn audit_verify_exits_zero_when_intact_and_names_the_first_bad_record() {
     let s = sqlite_server().await;
     for phone in ["13833330001", "13833330002", "13833330003"] {
@@ -32,7 +37,7 @@ async fn audit_verify_exits_zero_when_intact_and_names_the_first_bad_record() {
     assert!(out.contains("BROKEN at record 3"), "{out}");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn keys_split_and_combine_recover_the_master_key() {
     let s = sqlite_server().await;
     let (code, shares, err) = idlink(&s, &["keys", "split", "-k", "3", "-n", "5"]);
@@ -52,7 +57,7 @@ async fn keys_split_and_combine_recover_the_master_key() {
     assert!(err.contains("3 shares are needed"), "{err}");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn keys_rotate_rewraps_while_the_server_keeps_reading() {
     let s = sqlite_server().await;
     let res = s.authed(Method::POST, "/v1/users").json(&serde_json::json!({ "phone": "13844440001" })).send().await;
@@ -61,9 +66,9 @@ async fn keys_rotate_rewraps_while_the_server_keeps_reading() {
 
     let (code, out, err) = idlink(&s, &["keys", "rotate"]);
     assert_eq!(code, 0, "{out}{err}");
-    assert!(out.contains("re-wrapped 4 data keys"), "user key + 3 system keys: {out}");
+    assert!(out.contains("re-wrapped 5 data keys"), "user key + 4 system keys: {out}");
     let (_, status, _) = idlink(&s, &["keys", "status"]);
-    assert!(status.contains("(active): fingerprint") && status.contains("wraps 4 keys") && status.contains("wraps 0 keys"), "{status}");
+    assert!(status.contains("(active): fingerprint") && status.contains("wraps 5 keys") && status.contains("wraps 0 keys"), "{status}");
 
     // The running server has never seen the new master key; it re-reads the keyring on demand.
     let got = s.authed(Method::GET, &format!("/v1/users/{id}")).send().await.unwrap_or_else(|e| panic!("{e}"));
@@ -72,7 +77,7 @@ async fn keys_rotate_rewraps_while_the_server_keeps_reading() {
     assert_eq!(got["phone"], "138****0001");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn api_keys_are_managed_from_the_command_line() {
     let s = sqlite_server().await;
     let (code, token, err) = idlink(&s, &["apikey", "create", "--name", "host app", "--scopes", "users:read,audit:read"]);
@@ -97,7 +102,7 @@ async fn api_keys_are_managed_from_the_command_line() {
     assert!(err.contains("unknown scope `users:delete`"), "{err}");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_configuration_is_refused_naming_the_key() {
     let s = sqlite_server().await;
     let out = Command::new(env!("CARGO_BIN_EXE_idlink"))
@@ -113,7 +118,7 @@ async fn bad_configuration_is_refused_naming_the_key() {
 
 /// `idlink sandbox` serves the sandbox institutions alone, with the banks'
 /// direct channel and its certificates generated in the data directory.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_sandbox_runs_alone() {
     use tokio::io::AsyncBufReadExt;
     let dir = std::env::temp_dir().join(format!("idlink-sandbox-{}", std::process::id()));
@@ -169,7 +174,7 @@ fn rand_suffix() -> String {
 /// Every command takes `--data-dir` (before or after the subcommand), like
 /// `serve`: run from a directory where `./var` does not exist, the commands
 /// that need the master keyring find it only through the flag.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_command_takes_the_data_dir_flag() {
     for db in crate::databases().await {
         let s = crate::start_on_db(db).await;
@@ -208,7 +213,7 @@ async fn every_command_takes_the_data_dir_flag() {
 
 /// `idlink serve` started with a relative data directory prints an API-key
 /// command that works when pasted in another directory.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_start_banner_hint_works_from_another_directory() {
     use tokio::io::AsyncBufReadExt;
     for db in crate::databases().await {

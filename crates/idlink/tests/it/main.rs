@@ -16,6 +16,7 @@ mod idempotency;
 mod identity;
 mod login;
 mod operations;
+mod outbox;
 mod refusals;
 mod replays;
 mod reviews;
@@ -201,14 +202,36 @@ impl Server {
         log["records"].as_array().cloned().unwrap_or_default()
     }
 
-    /// The newest code the sandbox SMS gateway delivered to `phone`.
-    pub async fn last_code(&self, phone: &str) -> String {
-        let inbox: serde_json::Value = reqwest::get(format!("{}/sandbox/v1/sms/inbox?phone={phone}", self.sandbox))
+    /// The sandbox SMS gateway's inbox for `phone`, newest first.
+    pub async fn inbox(&self, phone: &str) -> serde_json::Value {
+        reqwest::get(format!("{}/sandbox/v1/sms/inbox?phone={phone}", self.sandbox))
             .await
             .unwrap_or_else(|e| panic!("{e}"))
             .json()
             .await
-            .unwrap_or_default();
-        inbox["messages"][0]["params"]["code"].as_str().unwrap_or_else(|| panic!("no SMS for {phone}: {inbox}")).to_owned()
+            .unwrap_or_default()
+    }
+
+    /// The newest code the sandbox SMS gateway delivered to `phone` (a
+    /// notification the outbox delivered since may be newer).
+    pub async fn last_code(&self, phone: &str) -> String {
+        let inbox = self.inbox(phone).await;
+        let messages = inbox["messages"].as_array().cloned().unwrap_or_default();
+        let code = messages.iter().find_map(|m| m["params"]["code"].as_str());
+        code.unwrap_or_else(|| panic!("no SMS for {phone}: {inbox}")).to_owned()
+    }
+
+    /// The inbox of `phone` once its newest message has `template`: the
+    /// outbox delivers notifications after the request that caused them.
+    pub async fn sms_delivered(&self, phone: &str, template: &str) -> serde_json::Value {
+        let mut inbox = serde_json::Value::Null;
+        for _ in 0..150 {
+            inbox = self.inbox(phone).await;
+            if inbox["messages"][0]["template"] == template {
+                return inbox;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        panic!("{}: no `{template}` SMS was delivered to {phone} within 15 s: {inbox}", self.kind)
     }
 }

@@ -1,0 +1,286 @@
+//! Periodic jobs that run once per period however many nodes serve
+//! (SPEC P3; ADR 0009; `docs/outbox.md`).
+//!
+//! Each job has one lease row (`job, holder, lease_until`, when it last ran).
+//! Every node polls it; a node runs the job when a period has passed since
+//! its last run, by any node, and the lease is its own or has expired
+//! ([`LeaseStore::take_lease`], one atomic update). The node that ran it
+//! keeps the lease a little longer than a period, so it runs the job again
+//! next time and what the job exports (a gauge) comes from one node; another
+//! node takes over only when the holder missed its turn (it died or
+//! stalled). Nodes that did not run it are told when another did
+//! ([`PeriodicJob::standby`]), for what each node keeps of its own (a
+//! witness file) to catch up.
+//!
+//! Decisions read the injected [`Clock`]; the nodes' clocks are assumed to
+//! agree to well under the takeover margin ([`Schedule::takeover`]).
+
+use crate::clock::Clock;
+use crate::ports::StoreError;
+use async_trait::async_trait;
+use jiff::{SignedDuration, Timestamp};
+use serde::Serialize;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// A job's lease row.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Lease {
+    pub job: String,
+    /// The node that ran it last (empty before the first run).
+    pub holder: String,
+    /// Until then no other node runs it.
+    pub lease_until: Timestamp,
+    pub last_run_at: Timestamp,
+    /// Runs started, by every node together.
+    pub runs: u64,
+    /// Runs finished.
+    pub done: u64,
+    pub last_done_at: Option<Timestamp>,
+    /// Why the last finished run failed, if it did.
+    pub last_error: Option<String>,
+}
+
+impl Lease {
+    /// Whether `holder` may take the lease at `now` ([`LeaseStore::take_lease`]
+    /// decides again, atomically): it is due (a period since the last run, a
+    /// last run in the future, or `force`) and it is `holder`'s or has expired.
+    pub fn takeable(&self, holder: &str, now: Timestamp, period: SignedDuration, force: bool) -> bool {
+        let due = force || self.last_run_at > now || now.duration_since(self.last_run_at) >= period;
+        due && (self.holder == holder || self.lease_until <= now)
+    }
+}
+
+/// A request for a job's lease.
+#[derive(Debug, Clone, Copy)]
+pub struct TakeLease<'a> {
+    pub job: &'a str,
+    pub holder: &'a str,
+    pub now: Timestamp,
+    /// The job is due when its last run is at least this old (or in the
+    /// future: a clock that went back must not stop the job for good).
+    pub period: SignedDuration,
+    /// The lease is held until then.
+    pub until: Timestamp,
+    /// Run whatever the last run's age (start and shutdown), still only if
+    /// the lease is ours or has expired.
+    pub force: bool,
+}
+
+#[async_trait]
+pub trait LeaseStore: Send + Sync {
+    /// Takes the lease and counts a run when the job is due and the lease is
+    /// `holder`'s or has expired, in one atomic step; false otherwise.
+    async fn take_lease(&self, take: &TakeLease<'_>) -> Result<bool, StoreError>;
+    /// Counts the run finished (`error`: why it failed) and, with `release`,
+    /// ends the lease now so another node may take it at once. Returns the
+    /// finished runs, or none if `holder` no longer holds the lease.
+    async fn finish_lease(
+        &self,
+        job: &str,
+        holder: &str,
+        at: Timestamp,
+        release: bool,
+        error: Option<&str>,
+    ) -> Result<Option<u64>, StoreError>;
+    async fn lease(&self, job: &str) -> Result<Option<Lease>, StoreError>;
+    async fn leases(&self) -> Result<Vec<Lease>, StoreError>;
+}
+
+/// Why a job runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Occasion {
+    /// The server starts (before it serves).
+    Start,
+    Periodic,
+    /// The server stops (after in-flight requests finished).
+    Shutdown,
+}
+
+/// Work done once per period across the nodes.
+#[async_trait]
+pub trait PeriodicJob: Send + Sync {
+    /// The lease row's name.
+    fn name(&self) -> &'static str;
+    fn period(&self) -> SignedDuration;
+    /// Runs the job; the error (no personal data) is recorded on the lease and logged.
+    async fn run(&self, occasion: Occasion) -> Result<(), String>;
+    /// Another node ran the job (or this node just started and did not):
+    /// catch up what each node keeps for itself.
+    async fn standby(&self) {}
+    /// Also run at start and at shutdown, unless another live node holds the lease.
+    fn at_start_and_shutdown(&self) -> bool {
+        false
+    }
+}
+
+/// How often a node looks at a job's lease, and how long it keeps it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Schedule {
+    pub period: SignedDuration,
+    /// A fifth of the period, 100 ms to 5 s: a job runs at most this late.
+    pub poll: Duration,
+    /// How late the holder may be before another node takes over: three polls, at least 1 s.
+    pub takeover: SignedDuration,
+}
+
+impl Schedule {
+    pub fn of(period: SignedDuration) -> Self {
+        let period = period.max(SignedDuration::from_millis(1));
+        let fifth = period.unsigned_abs() / 5;
+        let poll = fifth.clamp(Duration::from_millis(100), Duration::from_secs(5));
+        let takeover = SignedDuration::try_from(poll * 3).unwrap_or(SignedDuration::MAX).max(SignedDuration::from_secs(1));
+        Self { period, poll, takeover }
+    }
+}
+
+/// What a turn did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Turn {
+    Ran,
+    /// Another node ran the job since the last look: [`PeriodicJob::standby`] ran.
+    CaughtUp,
+    /// Not due, or another node holds it.
+    Idle,
+    /// The lease could not be read or taken (the database is down).
+    Failed,
+}
+
+/// Runs this node's turns of the periodic jobs.
+pub struct Runner {
+    pub store: Arc<dyn LeaseStore>,
+    pub clock: Arc<dyn Clock>,
+    /// This node's name in the lease rows (unique per process).
+    pub holder: String,
+}
+
+/// What a node remembers of a job between turns.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Seen {
+    /// The finished runs counted at the last look.
+    done: Option<u64>,
+}
+
+impl Runner {
+    /// One look at `job`'s lease: run it if it is this node's turn, else
+    /// catch up if another node ran it since the last look.
+    pub async fn turn(&self, job: &dyn PeriodicJob, occasion: Occasion, seen: &mut Seen) -> Turn {
+        let schedule = Schedule::of(job.period());
+        let now = self.clock.now();
+        let force = occasion != Occasion::Periodic;
+        // A read first: most looks find the job not due and write nothing.
+        let lease = match self.store.lease(job.name()).await {
+            Ok(lease) => lease,
+            Err(e) => {
+                tracing::warn!(job = job.name(), error = %e, "reading a periodic job's lease failed; will retry");
+                return Turn::Failed;
+            }
+        };
+        if lease.as_ref().is_none_or(|l| l.takeable(&self.holder, now, schedule.period, force)) {
+            let until = now.checked_add(schedule.period).and_then(|t| t.checked_add(schedule.takeover)).unwrap_or(now);
+            let take = TakeLease { job: job.name(), holder: &self.holder, now, period: schedule.period, until, force };
+            // The update checks again, atomically: another node may have been quicker.
+            match self.store.take_lease(&take).await {
+                Ok(true) => return self.run_taken(job, occasion, seen).await,
+                Ok(false) => {}
+                Err(e) => {
+                    tracing::warn!(job = job.name(), error = %e, "taking a periodic job's lease failed; will retry");
+                    return Turn::Failed;
+                }
+            }
+        }
+        let Some(lease) = lease else { return Turn::Idle };
+        let changed = seen.done != Some(lease.done);
+        seen.done = Some(lease.done);
+        if changed && lease.holder != self.holder {
+            job.standby().await;
+            Turn::CaughtUp
+        } else {
+            Turn::Idle
+        }
+    }
+
+    async fn run_taken(&self, job: &dyn PeriodicJob, occasion: Occasion, seen: &mut Seen) -> Turn {
+        metrics::counter!("idlink_job_runs_total", "job" => job.name()).increment(1);
+        let result = job.run(occasion).await;
+        if let Err(e) = &result {
+            metrics::counter!("idlink_job_failures_total", "job" => job.name()).increment(1);
+            tracing::warn!(job = job.name(), error = %e, "periodic job failed; it runs again next period");
+        }
+        let release = occasion == Occasion::Shutdown;
+        match self.store.finish_lease(job.name(), &self.holder, self.clock.now(), release, result.err().as_deref()).await {
+            Ok(done) => seen.done = done.or(seen.done),
+            Err(e) => tracing::warn!(job = job.name(), error = %e, "recording a periodic job's run failed"),
+        }
+        Turn::Ran
+    }
+
+    /// The turn at start: the job runs if it runs at start (and no other
+    /// live node holds it), else this node catches up.
+    pub async fn start(&self, job: &dyn PeriodicJob, seen: &mut Seen) -> Turn {
+        if job.at_start_and_shutdown() {
+            return self.turn(job, Occasion::Start, seen).await;
+        }
+        Turn::Idle
+    }
+
+    /// The turn at shutdown, for jobs that run then.
+    pub async fn shutdown(&self, job: &dyn PeriodicJob) -> Turn {
+        if !job.at_start_and_shutdown() {
+            return Turn::Idle;
+        }
+        self.turn(job, Occasion::Shutdown, &mut Seen::default()).await
+    }
+
+    /// Looks at the job's lease every poll until `stop`.
+    pub async fn run(&self, job: &dyn PeriodicJob, mut seen: Seen, mut stop: watch::Receiver<bool>) {
+        let schedule = Schedule::of(job.period());
+        loop {
+            self.turn(job, Occasion::Periodic, &mut seen).await;
+            tokio::select! {
+                _ = tokio::time::sleep(schedule.poll) => {}
+                _ = stop.wait_for(|s| *s) => break,
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_lease_is_taken_when_due_and_free_or_ours() {
+        let t = |s: i64| Timestamp::from_second(1_800_000_000 + s).unwrap_or(Timestamp::UNIX_EPOCH);
+        let lease = Lease {
+            job: "j".into(),
+            holder: "a".into(),
+            lease_until: t(70),
+            last_run_at: t(0),
+            runs: 1,
+            done: 1,
+            last_done_at: None,
+            last_error: None,
+        };
+        let p = SignedDuration::from_secs(60);
+        assert!(!lease.takeable("a", t(59), p, false), "not due");
+        assert!(lease.takeable("a", t(60), p, false), "due, ours");
+        assert!(!lease.takeable("b", t(60), p, false), "due, held by a");
+        assert!(!lease.takeable("b", t(60), p, true), "forced, still held by a");
+        assert!(lease.takeable("b", t(70), p, false), "expired");
+        assert!(lease.takeable("a", t(-5), p, false), "the clock went back");
+        assert!(lease.takeable("a", t(1), p, true), "forced, ours");
+    }
+
+    #[test]
+    fn polls_are_a_fifth_of_the_period_within_bounds() {
+        let s = Schedule::of(SignedDuration::from_secs(60));
+        assert_eq!((s.poll, s.takeover), (Duration::from_secs(5), SignedDuration::from_secs(15)));
+        let s = Schedule::of(SignedDuration::from_secs(1));
+        assert_eq!((s.poll, s.takeover), (Duration::from_millis(200), SignedDuration::from_secs(1)));
+        let s = Schedule::of(SignedDuration::from_secs(15));
+        assert_eq!((s.poll, s.takeover), (Duration::from_secs(3), SignedDuration::from_secs(9)));
+        assert_eq!(Schedule::of(SignedDuration::ZERO).poll, Duration::from_millis(100));
+    }
+}

@@ -1,0 +1,328 @@
+//! Background work of `idlink serve` (ADR 0009, `docs/outbox.md`): the
+//! outbox worker every node runs, and the periodic jobs that run once per
+//! period across every node on the database, each under its lease (audit
+//! checkpoints, review SLA checks, the idempotency records' purge, outbox
+//! housekeeping).
+
+use idlink_core::Clock;
+use idlink_core::audit::{AuditError, CheckpointOutcome, CheckpointPolicy, SigningReason};
+use idlink_core::jobs::{Occasion, PeriodicJob};
+use idlink_core::outbox::{Deliverer, Notifier, OutboxPolicy, OutboxStore};
+use idlink_core::vault::Vault;
+use idlink_core::witness::AuditWitness;
+use idlink_store::SqlStore;
+use jiff::SignedDuration;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// The lease names (the `job` column).
+pub const AUDIT_CHECKPOINT: &str = "audit_checkpoint";
+pub const REVIEW_SLA: &str = "review_sla";
+pub const IDEMPOTENCY_PURGE: &str = "idempotency_purge";
+pub const OUTBOX_HOUSEKEEPING: &str = "outbox_housekeeping";
+
+fn secs(s: u64) -> SignedDuration {
+    SignedDuration::from_secs(i64::try_from(s).unwrap_or(i64::MAX))
+}
+
+/// A name for this process in lease rows and claims: host, process id and a random part.
+pub fn node_name(rng: &dyn idlink_crypto::Random) -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").map(|h| h.trim().to_owned()).unwrap_or_default();
+    let host = if host.is_empty() { "node".to_owned() } else { host };
+    let mut b = [0u8; 4];
+    rng.fill(&mut b);
+    format!("{host}:{}:{}", std::process::id(), hex::encode(b))
+}
+
+/// Signs the audit chain head once per `audit.checkpoint_interval_secs`
+/// across the nodes, and at start and shutdown; every node keeps its own
+/// witness file complete (docs/audit.md).
+pub struct Checkpoints {
+    pub store: SqlStore,
+    pub witness: Arc<dyn AuditWitness>,
+    pub vault: Arc<Vault>,
+    pub clock: Arc<dyn Clock>,
+    pub policy: CheckpointPolicy,
+}
+
+#[async_trait::async_trait]
+impl PeriodicJob for Checkpoints {
+    fn name(&self) -> &'static str {
+        AUDIT_CHECKPOINT
+    }
+
+    fn period(&self) -> SignedDuration {
+        self.policy.interval
+    }
+
+    async fn run(&self, occasion: Occasion) -> Result<(), String> {
+        let reason = match occasion {
+            Occasion::Start => SigningReason::Start,
+            Occasion::Periodic => SigningReason::Periodic,
+            Occasion::Shutdown => SigningReason::Shutdown,
+        };
+        let signed =
+            idlink_core::audit::checkpoint(&self.store, self.witness.as_ref(), self.vault.signer(), &self.policy, self.clock.now(), reason)
+                .await;
+        match signed {
+            Ok(CheckpointOutcome::Signed { checkpoint, late_reason: None }) => {
+                tracing::info!(seq = checkpoint.seq, "audit checkpoint signed");
+                Ok(())
+            }
+            Ok(CheckpointOutcome::Signed { checkpoint, late_reason: Some(r) }) => {
+                tracing::warn!(
+                    seq = checkpoint.seq,
+                    reason_record = r,
+                    "audit checkpoint signed late; the late signing is recorded in the chain"
+                );
+                Ok(())
+            }
+            Ok(CheckpointOutcome::Witnessed(c)) => {
+                tracing::info!(seq = c.seq, "audit checkpoint added to the witness");
+                Ok(())
+            }
+            Ok(CheckpointOutcome::NothingNew) => Ok(()),
+            Err(AuditError::Refused(b)) => {
+                metrics::counter!("idlink_audit_checkpoint_refused_total").increment(1);
+                tracing::error!(problem = %b, "audit chain NOT signed: it does not extend the last witnessed checkpoint; run `idlink audit verify`");
+                Err(format!("refused: {b}"))
+            }
+            Err(e) => Err(format!("audit checkpoint failed: {e}")),
+        }
+    }
+
+    /// Another node signed: add its checkpoint to this node's witness.
+    async fn standby(&self) {
+        let key = self.vault.signer().public_hex();
+        match idlink_core::audit::catch_up_witness(&self.store, self.witness.as_ref(), &key).await {
+            Ok(Some(c)) => tracing::info!(seq = c.seq, "audit checkpoint signed by another node added to the witness"),
+            Ok(None) => {}
+            Err(AuditError::Refused(b)) => {
+                metrics::counter!("idlink_audit_checkpoint_refused_total").increment(1);
+                tracing::error!(problem = %b, "another node's audit checkpoint NOT witnessed: the chain does not extend this node's witness; run `idlink audit verify`")
+            }
+            Err(e) => tracing::warn!(error = %e, "adding another node's audit checkpoint to the witness failed; will retry"),
+        }
+    }
+
+    fn at_start_and_shutdown(&self) -> bool {
+        true
+    }
+}
+
+/// Publishes open review cases past their SLA as
+/// `idlink_review_sla_breached{kind}` and logs them, every
+/// `review.sla_check_secs`, from one node (the others publish nothing).
+pub struct ReviewSla {
+    pub store: SqlStore,
+    pub clock: Arc<dyn Clock>,
+    pub every: SignedDuration,
+    /// This node published the gauge (and must clear it when another node takes over).
+    published: AtomicBool,
+}
+
+impl ReviewSla {
+    pub fn new(store: SqlStore, clock: Arc<dyn Clock>, every_secs: u64) -> Self {
+        Self { store, clock, every: secs(every_secs), published: AtomicBool::new(false) }
+    }
+}
+
+const CASE_KINDS: [idlink_core::reviews::CaseKind; 3] =
+    [idlink_core::reviews::CaseKind::Verification, idlink_core::reviews::CaseKind::RiskFreeze, idlink_core::reviews::CaseKind::Guardian];
+
+#[async_trait::async_trait]
+impl PeriodicJob for ReviewSla {
+    fn name(&self) -> &'static str {
+        REVIEW_SLA
+    }
+
+    fn period(&self) -> SignedDuration {
+        self.every
+    }
+
+    async fn run(&self, _: Occasion) -> Result<(), String> {
+        use idlink_core::reviews::ReviewStore;
+        let counts = self.store.sla_breaches(self.clock.now()).await.map_err(|e| format!("review SLA check failed: {e}"))?;
+        for kind in CASE_KINDS {
+            let n = counts.iter().find(|(k, _)| *k == kind).map_or(0, |(_, n)| *n);
+            metrics::gauge!("idlink_review_sla_breached", "kind" => kind.as_str()).set(n as f64);
+            if n > 0 {
+                tracing::warn!(kind = kind.as_str(), open_cases_past_sla = n, "review SLA breached");
+            }
+        }
+        self.published.store(true, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Another node publishes the counts now: this node's would be counted twice.
+    async fn standby(&self) {
+        if self.published.swap(false, Ordering::Relaxed) {
+            for kind in CASE_KINDS {
+                metrics::gauge!("idlink_review_sla_breached", "kind" => kind.as_str()).set(0.0);
+            }
+        }
+    }
+}
+
+/// Deletes expired idempotency records (and the sealed answers they keep), in bounded batches.
+pub struct IdempotencyPurge {
+    pub store: SqlStore,
+    pub clock: Arc<dyn Clock>,
+    pub every: SignedDuration,
+}
+
+#[async_trait::async_trait]
+impl PeriodicJob for IdempotencyPurge {
+    fn name(&self) -> &'static str {
+        IDEMPOTENCY_PURGE
+    }
+
+    fn period(&self) -> SignedDuration {
+        self.every
+    }
+
+    async fn run(&self, _: Occasion) -> Result<(), String> {
+        use idlink_core::ports::IdempotencyStore;
+        let mut purged = 0;
+        loop {
+            let n = self
+                .store
+                .purge_idempotency_keys(self.clock.now(), 1000)
+                .await
+                .map_err(|e| format!("purging expired idempotency records failed: {e}"))?;
+            purged += n;
+            if n < 1000 {
+                break;
+            }
+        }
+        if purged > 0 {
+            tracing::debug!(purged, "expired idempotency records purged");
+        }
+        Ok(())
+    }
+}
+
+/// Purges delivered outbox events after `outbox.keep_delivered_hours` and
+/// publishes `idlink_outbox_depth{state}` (pending, dead) from one node.
+pub struct OutboxHousekeeping {
+    pub store: SqlStore,
+    pub clock: Arc<dyn Clock>,
+    pub every: SignedDuration,
+    pub keep: SignedDuration,
+    published: AtomicBool,
+}
+
+impl OutboxHousekeeping {
+    pub fn new(store: SqlStore, clock: Arc<dyn Clock>, config: &crate::config::Outbox) -> Self {
+        Self {
+            store,
+            clock,
+            every: secs(config.housekeeping_secs),
+            keep: secs(config.keep_delivered_hours.saturating_mul(3600)),
+            published: AtomicBool::new(false),
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl PeriodicJob for OutboxHousekeeping {
+    fn name(&self) -> &'static str {
+        OUTBOX_HOUSEKEEPING
+    }
+
+    fn period(&self) -> SignedDuration {
+        self.every
+    }
+
+    async fn run(&self, _: Occasion) -> Result<(), String> {
+        let before = self.clock.now().checked_sub(self.keep).unwrap_or(jiff::Timestamp::UNIX_EPOCH);
+        loop {
+            let n = self.store.purge_delivered_outbox(before, 1000).await.map_err(|e| format!("purging delivered events failed: {e}"))?;
+            if n < 1000 {
+                break;
+            }
+        }
+        let counts = self.store.outbox_counts().await.map_err(|e| format!("counting outbox events failed: {e}"))?;
+        metrics::gauge!("idlink_outbox_depth", "state" => "pending").set(counts.pending as f64);
+        metrics::gauge!("idlink_outbox_depth", "state" => "dead").set(counts.dead as f64);
+        self.published.store(true, Ordering::Relaxed);
+        if counts.dead > 0 {
+            tracing::warn!(
+                dead = counts.dead,
+                "outbox events are parked as dead: `idlink outbox list --dead`, then `idlink outbox retry ID`"
+            );
+        }
+        Ok(())
+    }
+
+    async fn standby(&self) {
+        if self.published.swap(false, Ordering::Relaxed) {
+            for state in ["pending", "dead"] {
+                metrics::gauge!("idlink_outbox_depth", "state" => state).set(0.0);
+            }
+        }
+    }
+}
+
+/// What the outbox worker needs.
+pub struct OutboxWorker {
+    pub store: SqlStore,
+    pub vault: Arc<Vault>,
+    pub clock: Arc<dyn Clock>,
+    pub notifier: Arc<dyn Notifier>,
+    pub policy: OutboxPolicy,
+    pub holder: String,
+    pub poll: Duration,
+}
+
+impl OutboxWorker {
+    /// Delivers due events until `stop`: a full batch is followed at once by
+    /// the next, otherwise the worker looks again after `outbox.poll_ms`.
+    pub async fn run(self, mut stop: watch::Receiver<bool>) {
+        let deliverer = Deliverer {
+            store: &self.store,
+            users: &self.store,
+            vault: &self.vault,
+            clock: self.clock.as_ref(),
+            notifier: self.notifier.as_ref(),
+            policy: &self.policy,
+            holder: &self.holder,
+        };
+        let mut failing = false;
+        loop {
+            let full = match self.round(&deliverer).await {
+                Ok(claimed) => {
+                    failing = false;
+                    claimed >= self.policy.batch as usize
+                }
+                Err(e) => {
+                    // Logged once per outage, not at every poll.
+                    if !failing {
+                        tracing::warn!(error = %e, "the outbox cannot be read; delivery resumes when the database answers");
+                    }
+                    failing = true;
+                    false
+                }
+            };
+            if *stop.borrow() {
+                break;
+            }
+            if full {
+                continue;
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(self.poll) => {}
+                _ = stop.wait_for(|s| *s) => break,
+            }
+        }
+    }
+
+    async fn round(&self, deliverer: &Deliverer<'_>) -> Result<usize, idlink_core::ports::StoreError> {
+        if !self.store.outbox_due(self.clock.now()).await? {
+            return Ok(0);
+        }
+        Ok(deliverer.round().await?.claimed)
+    }
+}
