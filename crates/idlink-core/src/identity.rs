@@ -587,7 +587,7 @@ impl Identities<'_> {
             document_type: row.document_type,
             verified_at: row.verified_at,
             age,
-            minor: age < 18,
+            minor: idlink_domain::idnumber::is_minor(age),
         }))
     }
 }

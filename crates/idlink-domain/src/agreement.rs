@@ -16,6 +16,10 @@ use serde::Deserialize;
 const BUNDLED: &str = include_str!("../data/agreements.toml");
 
 /// The placeholders a template may use.
+/// How long a signed electronic agreement stays in force unless configured
+/// otherwise (`connectors.agreement_validity_days`): one year.
+pub const DEFAULT_VALIDITY_DAYS: u32 = 365;
+
 pub const PLACEHOLDERS: &[&str] = &["bank_name", "bank_code", "version", "precision", "freshness", "validity_days"];
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]

@@ -27,6 +27,14 @@ fn division_codes() -> &'static HashSet<u32> {
     })
 }
 
+/// The age of majority in the PRC (Civil Code art. 17): under it, a user is a minor (SPEC ID4).
+pub const AGE_OF_MAJORITY: i16 = 18;
+
+/// Whether someone of `age` full years is a minor.
+pub fn is_minor(age: i16) -> bool {
+    age < AGE_OF_MAJORITY
+}
+
 /// Full years from `birth` to `today` (a birthday counts on its day).
 pub fn age_on(birth: Date, today: Date) -> i16 {
     let mut age = today.year() - birth.year();

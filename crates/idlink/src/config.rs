@@ -360,6 +360,8 @@ pub struct Connectors {
     /// The electronic agreements banks with `e_agreement` require (a template and
     /// per-bank versions, `docs/banks.md`); empty means the bundled ones.
     pub agreements_file: Option<PathBuf>,
+    /// How long a signed agreement stays in force, in days (the documents state it too).
+    pub agreement_validity_days: u32,
     pub timeout_ms: u64,
     /// Extra attempts for idempotent calls.
     pub retries: u32,
@@ -380,6 +382,7 @@ impl Default for Connectors {
             direct_pki_dir: None,
             bank_roster_file: None,
             agreements_file: None,
+            agreement_validity_days: idlink_domain::agreement::DEFAULT_VALIDITY_DAYS,
             timeout_ms: 5000,
             retries: 2,
             breaker_failures: 5,
@@ -534,6 +537,9 @@ impl Config {
         }
         if self.sandbox.drive_clock && !self.sandbox.enabled {
             bail!("configuration key `sandbox.drive_clock`: needs the in-process sandbox (`sandbox.enabled = true`)");
+        }
+        if !(1..=3650).contains(&self.connectors.agreement_validity_days) {
+            bail!("configuration key `connectors.agreement_validity_days`: 1 to 3650 days");
         }
         if self.connectors.breaker_failures == 0 {
             bail!("configuration key `connectors.breaker_failures`: must be at least 1");

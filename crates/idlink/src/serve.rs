@@ -500,8 +500,6 @@ async fn stopped(mut rx: watch::Receiver<bool>) {
     let _ = rx.wait_for(|s| *s).await;
 }
 
-/// How long a signed electronic agreement stays in force (SPEC BK3: the agreed period).
-const AGREEMENT_VALIDITY: jiff::SignedDuration = jiff::SignedDuration::from_hours(24 * 365);
 
 /// Starts everything `idlink serve` runs. Returns once the API accepts connections.
 pub async fn start(config: &Config, rt: Runtime) -> Result<Running> {
@@ -542,6 +540,7 @@ pub async fn start(config: &Config, rt: Runtime) -> Result<Running> {
             }
         }
     };
+    let agreement_validity = jiff::SignedDuration::from_hours(24 * i64::from(config.connectors.agreement_validity_days));
     let state = AppState::new(AppParts {
         store: Arc::new(store.clone()),
         vault: vault.clone(),
@@ -563,9 +562,9 @@ pub async fn start(config: &Config, rt: Runtime) -> Result<Running> {
         documents: Arc::new(idlink_core::agreements::AgreementDocuments::new(
             &institutions.roster,
             &config.agreements()?,
-            AGREEMENT_VALIDITY,
+            agreement_validity,
         )),
-        agreement_validity: AGREEMENT_VALIDITY,
+        agreement_validity,
         change_policy: config.identity.policy(),
         risk_policy: idlink_domain::risk::RiskPolicy {
             step_up_at: config.risk.step_up_at,
