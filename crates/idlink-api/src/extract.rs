@@ -1,14 +1,17 @@
 //! Request-body extraction that reports every problem at once.
 //!
-//! [`JsonObject`] checks the media type and the JSON syntax; [`Fields`]
-//! then reads typed fields out of the object, collecting every missing,
-//! mistyped, invalid or unknown field, so one answer lists all causes.
+//! [`JsonObject`] checks the media type and the JSON syntax; [`Body`] then
+//! reads the object into a typed body (`Deserialize + ToSchema`, checked by
+//! its [`Validate`] implementation), collecting every missing, mistyped,
+//! invalid or unknown field, so one answer lists all causes.
 
 use crate::problem::{FieldError, Problem, ProblemCode};
 use axum::extract::{FromRequest, Request};
 use axum::http::header;
 use bytes::Bytes;
+use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
+use utoipa::ToSchema;
 
 /// A JSON object body.
 #[derive(Debug)]
@@ -70,6 +73,246 @@ fn kind(v: &Value) -> &'static str {
     }
 }
 
+/// A request body read into `T`: the one type that both parses the body and
+/// describes it in the OpenAPI document, so the two cannot drift.
+///
+/// Reading goes in two passes so one answer lists every cause, as clients
+/// expect: a shape pass driven by `T`'s schema (unknown fields, missing or
+/// `null` required fields, wrong JSON types; each bad value replaced by a
+/// placeholder of the right type), then serde into `T` and its
+/// [`Validate::validate`] for the values themselves. A cause found on a field
+/// that the shape pass already refused is dropped (it is about the placeholder).
+#[derive(Debug)]
+pub struct Body<T: Validate>(pub T::Valid);
+
+/// The value rules of a request body, checked after serde has read its shape.
+pub trait Validate: DeserializeOwned + ToSchema + Sized {
+    /// What the handler receives: the body itself, or domain types parsed from it.
+    type Valid;
+
+    /// Checks the values, recording every cause in `causes`. Returns `None`
+    /// only after recording at least one cause.
+    fn validate(self, causes: &mut Causes) -> Option<Self::Valid>;
+
+    /// Lets a body word a shape cause its own way (kept from before typed bodies).
+    fn reword(cause: FieldError) -> FieldError {
+        cause
+    }
+}
+
+impl<S: Send + Sync, T: Validate> FromRequest<S> for Body<T> {
+    type Rejection = Problem;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Problem> {
+        let JsonObject(obj) = JsonObject::from_request(req, state).await?;
+        read::<T>(obj).map(Body)
+    }
+}
+
+/// Value causes found by a body's [`Validate`] implementation.
+#[derive(Debug, Default)]
+pub struct Causes {
+    errors: Vec<FieldError>,
+}
+
+impl Causes {
+    /// Records a cause on `field`.
+    pub fn invalid(&mut self, field: &str, code: &str, detail: impl Into<String>) {
+        self.errors.push(FieldError::new(format!("/{field}"), code, detail));
+    }
+
+    /// Records `code` when `bad` holds; returns whether the value is good.
+    pub fn check(&mut self, field: &str, bad: bool, code: &str, detail: &str) -> bool {
+        if bad {
+            self.invalid(field, code, detail);
+        }
+        !bad
+    }
+
+    /// Parses a value; a parse error becomes a cause with `code` and the error as detail.
+    pub fn parse<T, E: std::fmt::Display>(
+        &mut self,
+        field: &str,
+        code: &str,
+        raw: &str,
+        parse: impl FnOnce(&str) -> Result<T, E>,
+    ) -> Option<T> {
+        match parse(raw) {
+            Ok(v) => Some(v),
+            Err(e) => {
+                self.invalid(field, code, format!("{e}."));
+                None
+            }
+        }
+    }
+
+    /// A field that this body's other fields make required.
+    pub fn require<T>(&mut self, field: &str, value: Option<T>) -> Option<T> {
+        if value.is_none() {
+            self.invalid(field, "required", format!("`{field}` is required."));
+        }
+        value
+    }
+}
+
+/// Reads `obj` as a `T` (see [`Body`]).
+pub fn read<T: Validate>(mut obj: Map<String, Value>) -> Result<T::Valid, Problem> {
+    let names = field_names::<T>();
+    let schema = serde_json::to_value(T::schema()).unwrap_or_default();
+    let required: Vec<&str> = schema["required"].as_array().map(|a| a.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
+    let mut shape = Vec::new();
+
+    let mut unknown: Vec<String> = obj.keys().filter(|k| !names.contains(&k.as_str())).cloned().collect();
+    unknown.sort();
+    let expected = names.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ");
+    for k in unknown {
+        obj.remove(&k);
+        shape.push(FieldError::new(
+            format!("/{}", k.replace('~', "~0").replace('/', "~1")),
+            "unknown_field",
+            format!("`{k}` is not a field of this request; expected {expected}."),
+        ));
+    }
+
+    for &name in &names {
+        let property = &schema["properties"][name];
+        let types: Vec<&str> = match &property["type"] {
+            Value::String(t) => vec![t.as_str()],
+            Value::Array(a) => a.iter().filter_map(Value::as_str).collect(),
+            _ => Vec::new(),
+        };
+        let nullable = types.contains(&"null");
+        let is_required = required.contains(&name);
+        let bad = match obj.get(name) {
+            None if is_required => Some(FieldError::new(format!("/{name}"), "required", format!("`{name}` is required."))),
+            None => None,
+            Some(Value::Null) if nullable => None,
+            Some(Value::Null) if is_required => Some(FieldError::new(format!("/{name}"), "required", format!("`{name}` is required."))),
+            Some(v) if !types.is_empty() && !types.iter().any(|t| is_a(v, t)) => {
+                let wanted = types.iter().find(|t| **t != "null").copied().unwrap_or("null");
+                Some(FieldError::new(
+                    format!("/{name}"),
+                    "invalid_type",
+                    format!("`{name}` must be {}, not {}.", expected_kind(wanted), kind(v)),
+                ))
+            }
+            Some(_) => None,
+        };
+        if let Some(cause) = bad {
+            shape.push(cause);
+            match placeholder(property, &types) {
+                Some(p) if is_required => obj.insert(name.to_owned(), p),
+                _ => obj.remove(name),
+            };
+        }
+    }
+
+    let mut errors = shape;
+    let valid = match serde_json::from_value::<T>(Value::Object(obj)) {
+        Ok(body) => {
+            let mut causes = Causes::default();
+            let valid = body.validate(&mut causes);
+            let refused: Vec<String> = errors.iter().map(|e| e.pointer.clone()).collect();
+            errors.extend(causes.errors.into_iter().filter(|e| !refused.contains(&e.pointer)));
+            valid
+        }
+        // The schema let through something serde refuses: a schema that is too loose. Say so rather than hide it.
+        Err(e) => {
+            if errors.is_empty() {
+                tracing::warn!(error = %e, "a body passed its schema's shape check but not serde");
+                errors.push(FieldError::new("", "invalid_type", format!("The body does not fit this request: {e}.")));
+            }
+            None
+        }
+    };
+    let position = |e: &FieldError| {
+        let field = e.pointer.strip_prefix('/').unwrap_or("");
+        names.iter().position(|n| *n == field).unwrap_or(names.len())
+    };
+    errors.sort_by_key(position);
+    if !errors.is_empty() {
+        return Err(Problem::validation(errors.into_iter().map(T::reword).collect()));
+    }
+    valid.ok_or_else(|| {
+        tracing::error!(body = std::any::type_name::<T>(), "a body's validation refused it without naming a cause");
+        Problem::new(ProblemCode::InternalError)
+    })
+}
+
+fn is_a(v: &Value, json_type: &str) -> bool {
+    match json_type {
+        "string" => v.is_string(),
+        "boolean" => v.is_boolean(),
+        "integer" => v.is_i64() || v.is_u64(),
+        "number" => v.is_number(),
+        "object" => v.is_object(),
+        "array" => v.is_array(),
+        "null" => v.is_null(),
+        _ => true,
+    }
+}
+
+fn expected_kind(json_type: &str) -> &'static str {
+    match json_type {
+        "string" => "a string",
+        "boolean" => "true or false",
+        "integer" => "a whole number",
+        "number" => "a number",
+        "object" => "an object",
+        "array" => "an array",
+        _ => "null",
+    }
+}
+
+/// A value of the property's type, so serde can read the rest of the body.
+fn placeholder(property: &Value, types: &[&str]) -> Option<Value> {
+    if let Some(first) = property["enum"].as_array().and_then(|e| e.first()) {
+        return Some(first.clone());
+    }
+    match types.iter().find(|t| **t != "null").copied() {
+        Some("string") => Some(Value::String(String::new())),
+        Some("boolean") => Some(Value::Bool(false)),
+        Some("integer") | Some("number") => Some(property.get("minimum").cloned().unwrap_or(Value::from(0))),
+        Some("object") => Some(Value::Object(Map::new())),
+        Some("array") => Some(Value::Array(Vec::new())),
+        _ if types.contains(&"null") => Some(Value::Null),
+        _ => None,
+    }
+}
+
+/// The field names of a `#[derive(Deserialize)]` struct, in declaration order
+/// (the order causes are listed in), as serde itself knows them.
+fn field_names<T: DeserializeOwned>() -> Vec<&'static str> {
+    let mut fields: &'static [&'static str] = &[];
+    let _ = T::deserialize(FieldNames(&mut fields));
+    fields.to_vec()
+}
+
+/// A deserializer that only records the field list serde passes to `deserialize_struct`.
+struct FieldNames<'a>(&'a mut &'static [&'static str]);
+
+impl<'de> serde::Deserializer<'de> for FieldNames<'_> {
+    type Error = serde::de::value::Error;
+
+    fn deserialize_any<V: serde::de::Visitor<'de>>(self, _: V) -> Result<V::Value, Self::Error> {
+        Err(serde::de::Error::custom("not a struct"))
+    }
+
+    fn deserialize_struct<V: serde::de::Visitor<'de>>(
+        self,
+        _name: &'static str,
+        fields: &'static [&'static str],
+        _visitor: V,
+    ) -> Result<V::Value, Self::Error> {
+        *self.0 = fields;
+        Err(serde::de::Error::custom("field names read"))
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf option unit
+        unit_struct newtype_struct seq tuple tuple_struct map enum identifier ignored_any
+    }
+}
 /// Typed reads from a JSON object, collecting every error.
 #[derive(Debug)]
 pub struct Fields<'a> {

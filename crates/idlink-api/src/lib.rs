@@ -18,6 +18,7 @@ pub mod extract;
 pub mod middleware;
 pub mod problem;
 pub mod routes;
+pub mod schema;
 pub mod state;
 
 use axum::Router;

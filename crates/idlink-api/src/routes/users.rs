@@ -1,6 +1,6 @@
 //! `/v1/users`: the minimal end-user record, its access log, crypto-shredding.
 
-use crate::extract::{Fields, JsonObject};
+use crate::extract::{Body, Causes, Validate};
 use crate::middleware::ApiCaller;
 use crate::problem::{Problem, ProblemCode};
 use crate::state::AppState;
@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use idlink_core::audit::AuditRecord;
 use idlink_core::users::{self, Caller, UserView};
 use idlink_domain::{PhoneNumber, RequestId, UserId};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 /// A user, personal data masked.
@@ -33,12 +33,19 @@ impl From<UserView> for User {
 }
 
 /// Body of `POST /v1/users`.
-#[derive(Debug, ToSchema)]
-#[allow(dead_code)] // documents the body read by `Fields`
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct CreateUser {
     /// Mainland mobile number, 11 digits, optionally with +86.
-    #[schema(example = "13812341234")]
+    #[schema(example = "13812341234", pattern = r"^(\+86)?(13[0-9]|14[579]|15[0-35-9]|16[2567]|17[0-35-8]|18[0-9]|19[0-35-9])[0-9]{8}$")]
     phone: String,
+}
+
+impl Validate for CreateUser {
+    type Valid = PhoneNumber;
+    fn validate(self, c: &mut Causes) -> Option<PhoneNumber> {
+        c.parse("phone", "invalid_phone", &self.phone, PhoneNumber::parse)
+    }
 }
 
 fn caller(api: &ApiCaller, request_id: Option<&RequestId>, purpose: &str) -> Caller {
@@ -63,13 +70,9 @@ pub async fn create_user(
     State(state): State<AppState>,
     api: ApiCaller,
     request_id: Option<axum::Extension<RequestId>>,
-    body: JsonObject,
+    Body(phone): Body<CreateUser>,
 ) -> Result<Response, Problem> {
     api.require("users:write")?;
-    let mut f = Fields::new(&body);
-    let phone = f.required_parsed("phone", "invalid_phone", PhoneNumber::parse);
-    f.finish()?;
-    let Some(phone) = phone else { return Err(Problem::new(ProblemCode::InternalError)) };
     let who = caller(&api, request_id.as_deref(), "account management");
     let view = users::create_user(state.store.as_ref(), &state.vault, state.clock.as_ref(), &who, &phone).await?;
     Ok((StatusCode::CREATED, Json(User::from(view))).into_response())
