@@ -6,6 +6,7 @@
 //! invalid or unknown field, so one answer lists all causes.
 
 use crate::problem::{FieldError, Problem, ProblemCode};
+use crate::state::AppState;
 use axum::extract::{FromRequest, Request};
 use axum::http::header;
 use bytes::Bytes;
@@ -100,22 +101,29 @@ pub trait Validate: DeserializeOwned + ToSchema + Sized {
     }
 }
 
-impl<S: Send + Sync, T: Validate> FromRequest<S> for Body<T> {
+impl<T: Validate> FromRequest<AppState> for Body<T> {
     type Rejection = Problem;
 
-    async fn from_request(req: Request, state: &S) -> Result<Self, Problem> {
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Problem> {
+        let today = idlink_domain::calendar::shanghai_today(state.clock.now());
         let JsonObject(obj) = JsonObject::from_request(req, state).await?;
-        read::<T>(obj).map(Body)
+        read::<T>(obj, today).map(Body)
     }
 }
 
-/// Value causes found by a body's [`Validate`] implementation.
-#[derive(Debug, Default)]
+/// Value causes found by a body's [`Validate`] implementation, and what it may need to judge them.
+#[derive(Debug)]
 pub struct Causes {
     errors: Vec<FieldError>,
+    today: jiff::civil::Date,
 }
 
 impl Causes {
+    /// Today in Asia/Shanghai (birth dates, ID numbers).
+    pub fn today(&self) -> jiff::civil::Date {
+        self.today
+    }
+
     /// Records a cause on `field`.
     pub fn invalid(&mut self, field: &str, code: &str, detail: impl Into<String>) {
         self.errors.push(FieldError::new(format!("/{field}"), code, detail));
@@ -156,7 +164,7 @@ impl Causes {
 }
 
 /// Reads `obj` as a `T` (see [`Body`]).
-pub fn read<T: Validate>(mut obj: Map<String, Value>) -> Result<T::Valid, Problem> {
+pub fn read<T: Validate>(mut obj: Map<String, Value>, today: jiff::civil::Date) -> Result<T::Valid, Problem> {
     let names = field_names::<T>();
     let schema = serde_json::to_value(T::schema()).unwrap_or_default();
     let required: Vec<&str> = schema["required"].as_array().map(|a| a.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
@@ -210,7 +218,7 @@ pub fn read<T: Validate>(mut obj: Map<String, Value>) -> Result<T::Valid, Proble
     let mut errors = shape;
     let valid = match serde_json::from_value::<T>(Value::Object(obj)) {
         Ok(body) => {
-            let mut causes = Causes::default();
+            let mut causes = Causes { errors: Vec::new(), today };
             let valid = body.validate(&mut causes);
             let refused: Vec<String> = errors.iter().map(|e| e.pointer.clone()).collect();
             errors.extend(causes.errors.into_iter().filter(|e| !refused.contains(&e.pointer)));
@@ -311,120 +319,5 @@ impl<'de> serde::Deserializer<'de> for FieldNames<'_> {
     serde::forward_to_deserialize_any! {
         bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf option unit
         unit_struct newtype_struct seq tuple tuple_struct map enum identifier ignored_any
-    }
-}
-/// Typed reads from a JSON object, collecting every error.
-#[derive(Debug)]
-pub struct Fields<'a> {
-    obj: &'a Map<String, Value>,
-    known: Vec<&'static str>,
-    errors: Vec<FieldError>,
-}
-
-impl<'a> Fields<'a> {
-    pub fn new(obj: &'a JsonObject) -> Self {
-        Self { obj: &obj.0, known: Vec::new(), errors: Vec::new() }
-    }
-
-    /// Records a cause found while validating a field's value.
-    pub fn invalid(&mut self, field: &str, code: &str, detail: impl Into<String>) {
-        self.errors.push(FieldError::new(format!("/{field}"), code, detail));
-    }
-
-    fn get(&mut self, name: &'static str) -> Option<&'a Value> {
-        self.known.push(name);
-        self.obj.get(name).filter(|v| !v.is_null())
-    }
-
-    pub fn required_str(&mut self, name: &'static str) -> Option<&'a str> {
-        match self.get(name) {
-            None => {
-                self.invalid(name, "required", format!("`{name}` is required."));
-                None
-            }
-            Some(v) => self.as_str(name, v),
-        }
-    }
-
-    /// Reads a required string and parses it; a parse error becomes a cause with `code`.
-    pub fn required_parsed<T, E: std::fmt::Display>(
-        &mut self,
-        name: &'static str,
-        code: &str,
-        parse: impl FnOnce(&str) -> Result<T, E>,
-    ) -> Option<T> {
-        let raw = self.required_str(name)?;
-        self.parsed(name, code, raw, parse)
-    }
-
-    /// Like [`Fields::required_parsed`] for a field that may be absent.
-    pub fn optional_parsed<T, E: std::fmt::Display>(
-        &mut self,
-        name: &'static str,
-        code: &str,
-        parse: impl FnOnce(&str) -> Result<T, E>,
-    ) -> Option<T> {
-        let raw = self.optional_str(name)?;
-        self.parsed(name, code, raw, parse)
-    }
-
-    fn parsed<T, E: std::fmt::Display>(
-        &mut self,
-        name: &'static str,
-        code: &str,
-        raw: &str,
-        parse: impl FnOnce(&str) -> Result<T, E>,
-    ) -> Option<T> {
-        match parse(raw) {
-            Ok(v) => Some(v),
-            Err(e) => {
-                self.invalid(name, code, format!("{e}."));
-                None
-            }
-        }
-    }
-
-    pub fn optional_str(&mut self, name: &'static str) -> Option<&'a str> {
-        let v = self.get(name)?;
-        self.as_str(name, v)
-    }
-
-    pub fn required_bool(&mut self, name: &'static str) -> Option<bool> {
-        match self.get(name) {
-            None => {
-                self.invalid(name, "required", format!("`{name}` is required."));
-                None
-            }
-            Some(Value::Bool(b)) => Some(*b),
-            Some(other) => {
-                self.invalid(name, "invalid_type", format!("`{name}` must be true or false, not {}.", kind(other)));
-                None
-            }
-        }
-    }
-
-    fn as_str(&mut self, name: &'static str, v: &'a Value) -> Option<&'a str> {
-        match v {
-            Value::String(s) => Some(s.as_str()),
-            other => {
-                self.invalid(name, "invalid_type", format!("`{name}` must be a string, not {}.", kind(other)));
-                None
-            }
-        }
-    }
-
-    /// Ends reading: unknown fields are errors too (a typo must not be silently ignored).
-    pub fn finish(mut self) -> Result<(), Problem> {
-        let mut unknown: Vec<&String> = self.obj.keys().filter(|k| !self.known.contains(&k.as_str())).collect();
-        unknown.sort();
-        for k in unknown {
-            let expected = self.known.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ");
-            self.errors.push(FieldError::new(
-                format!("/{}", k.replace('~', "~0").replace('/', "~1")),
-                "unknown_field",
-                format!("`{k}` is not a field of this request; expected {expected}."),
-            ));
-        }
-        if self.errors.is_empty() { Ok(()) } else { Err(Problem::validation(self.errors)) }
     }
 }

@@ -7,6 +7,57 @@
 /// as literals only, so each phone field repeats it; a test checks they agree.
 pub const PHONE: &str = r"^(\+86)?(13[0-9]|14[579]|15[0-35-9]|16[2567]|17[0-35-8]|18[0-9]|19[0-35-9])[0-9]{8}$";
 
+use utoipa::openapi::schema::{Object, ObjectBuilder, SchemaType, Type};
+
+/// A string that is one of `values`; `optional` also admits `null` (read as absent).
+fn one_of(values: &[&str], optional: bool, description: &str) -> Object {
+    let (types, mut members): (SchemaType, Vec<serde_json::Value>) = if optional {
+        (SchemaType::from_iter([Type::String, Type::Null]), vec![serde_json::Value::Null])
+    } else {
+        (SchemaType::new(Type::String), Vec::new())
+    };
+    members.splice(0..0, values.iter().map(|v| serde_json::Value::from(*v)));
+    ObjectBuilder::new().schema_type(types).enum_values(Some(members)).description(Some(description)).build()
+}
+
+/// `purpose` of `POST /v1/me/sms-challenges`.
+pub fn purpose() -> Object {
+    one_of(&["payment_password"], false, "What the code is for: `payment_password`.")
+}
+
+/// `operation` of a step-up: the operations that take step-up tokens.
+pub fn operation() -> Object {
+    one_of(idlink_core::stepup::OPERATIONS, false, "What the token will authorise, e.g. `device.make_primary`.")
+}
+
+/// `document_type` of a verification.
+pub fn document_type() -> Object {
+    one_of(
+        &["resident_id", "passport", "hk_macau_permit", "taiwan_permit"],
+        true,
+        "`resident_id` (default, verified automatically), or `passport`, `hk_macau_permit`, `taiwan_permit` (operator review, two steps).",
+    )
+}
+
+/// `method` of a verification.
+pub fn method() -> Object {
+    one_of(
+        &["three_elements_face", "four_elements"],
+        true,
+        "`three_elements_face` (default: SMS code to the account phone + face) or `four_elements` (a bank card in the user's name whose bank-reserved phone is the account phone; no face).",
+    )
+}
+
+/// `relationship` of a guardian link.
+pub fn relationship() -> Object {
+    one_of(&["parent", "legal_guardian"], false, "`parent` or `legal_guardian`.")
+}
+
+/// `decision` of a review step.
+pub fn decision() -> Object {
+    one_of(&["approve", "reject"], false, "`approve` or `reject`.")
+}
+
 #[cfg(test)]
 mod tests {
     /// The phone pattern, written as prefix classes, admits exactly the domain's prefixes.

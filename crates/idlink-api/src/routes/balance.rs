@@ -1,9 +1,9 @@
 //! Balance queries (SPEC BK3, BK4, BK6): the feature switch, agreements,
 //! the query itself and its history.
 
-use crate::extract::{Fields, JsonObject};
+use crate::extract::{Body, Causes, Validate};
 use crate::middleware::{HeldClaim, KeptReplay, UserSession};
-use crate::problem::{Problem, ProblemCode};
+use crate::problem::{FieldError, Problem, ProblemCode};
 use crate::routes::security::STEP_UP_HEADER;
 use crate::state::AppState;
 use axum::extract::{Path, State};
@@ -13,14 +13,21 @@ use axum::{Extension, Json};
 use idlink_core::balance::AgreementStatus;
 use idlink_domain::RequestId;
 use idlink_domain::disclosure::Disclosed;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 /// Body of `PUT /v1/me/features/balance-query`.
-#[derive(Debug, ToSchema)]
-#[allow(dead_code)]
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct Switch {
     enabled: bool,
+}
+
+impl Validate for Switch {
+    type Valid = bool;
+    fn validate(self, _: &mut Causes) -> Option<bool> {
+        Some(self.enabled)
+    }
 }
 
 /// Turns the "balance query" feature on or off (authorisation tier 2). Off takes effect on the next request.
@@ -33,12 +40,8 @@ pub async fn set_switch(
     State(state): State<AppState>,
     request_id: Option<Extension<RequestId>>,
     session: UserSession,
-    body: JsonObject,
+    Body(enabled): Body<Switch>,
 ) -> Result<StatusCode, Problem> {
-    let mut f = Fields::new(&body);
-    let enabled = f.required_bool("enabled");
-    f.finish()?;
-    let Some(enabled) = enabled else { return Err(Problem::new(ProblemCode::InternalError)) };
     state.balances().set_switch(&session.0, request_id.as_deref(), enabled).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -69,13 +72,28 @@ impl From<idlink_core::balance::Agreement> for AgreementView {
 }
 
 /// Body of `POST /v1/me/cards/{binding_id}/agreements`.
-#[derive(Debug, ToSchema)]
-#[allow(dead_code)]
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct SignAgreement {
     /// The `version` of the bank's current agreement (GET /v1/banks/{code}/agreement) the user read.
+    #[schema(example = "2026-01")]
     document_version: String,
     /// Its `sha256`: the SHA-256 (hex) of the text shown.
+    #[schema(pattern = r"^[0-9a-fA-F]{64}$", example = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08")]
     document_hash: String,
+}
+
+impl Validate for SignAgreement {
+    type Valid = Self;
+    fn validate(self, c: &mut Causes) -> Option<Self> {
+        let ok = c.check(
+            "document_hash",
+            self.document_hash.len() != 64 || !self.document_hash.bytes().all(|b| b.is_ascii_hexdigit()),
+            "invalid_document_hash",
+            "`document_hash` is the SHA-256 of the document, 64 hex characters.",
+        );
+        Some(self).filter(|_| ok)
+    }
 }
 
 /// Signs the bank's electronic agreement with risk notice for a card (authorisation tier 4).
@@ -92,17 +110,9 @@ pub async fn sign_agreement(
     request_id: Option<Extension<RequestId>>,
     session: UserSession,
     Path(id): Path<String>,
-    body: JsonObject,
+    Body(body): Body<SignAgreement>,
 ) -> Result<Response, Problem> {
-    let mut f = Fields::new(&body);
-    let version = f.required_str("document_version");
-    let hash = f.required_str("document_hash");
-    if hash.is_some_and(|h| h.len() != 64 || !h.bytes().all(|b| b.is_ascii_hexdigit())) {
-        f.invalid("document_hash", "invalid_document_hash", "`document_hash` is the SHA-256 of the document, 64 hex characters.");
-    }
-    f.finish()?;
-    let (Some(version), Some(hash)) = (version, hash) else { return Err(Problem::new(ProblemCode::InternalError)) };
-    let a = state.balances().sign_agreement(&session.0, request_id.as_deref(), &id, version, hash).await?;
+    let a = state.balances().sign_agreement(&session.0, request_id.as_deref(), &id, &body.document_version, &body.document_hash).await?;
     Ok((StatusCode::CREATED, Json(AgreementView::from(a))).into_response())
 }
 
@@ -302,11 +312,38 @@ pub async fn revoke_agreement(
 }
 
 /// Body of `PUT /v1/me/cards/{binding_id}/low-balance-alert`.
-#[derive(Debug, ToSchema)]
-#[allow(dead_code)]
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct LowBalanceAlert {
     /// Alert when a queried balance (as disclosed) is below this many fen; `null` turns the alert off.
+    #[schema(required = true, minimum = 1, maximum = 100_000_000_000_i64, example = 10000)]
     threshold_fen: Option<i64>,
+}
+
+const THRESHOLD: &str = "`threshold_fen` is a whole number of fen from 1 to 100000000000, or null to turn the alert off.";
+
+impl Validate for LowBalanceAlert {
+    type Valid = Option<idlink_domain::Fen>;
+    fn validate(self, c: &mut Causes) -> Option<Self::Valid> {
+        match self.threshold_fen {
+            None => Some(None),
+            Some(n) if (1..=100_000_000_000).contains(&n) => Some(Some(idlink_domain::Fen(n))),
+            Some(_) => {
+                c.invalid("threshold_fen", "invalid_threshold", THRESHOLD);
+                None
+            }
+        }
+    }
+
+    /// This body's causes keep the words they had before typed bodies.
+    fn reword(cause: FieldError) -> FieldError {
+        match cause.code.as_str() {
+            "required" => FieldError::new(cause.pointer, "required", "`threshold_fen` is required (null turns the alert off)."),
+            "invalid_type" => FieldError::new(cause.pointer, "invalid_threshold", THRESHOLD),
+            "unknown_field" => FieldError::new(cause.pointer, "unknown_field", "Only `threshold_fen` is accepted here."),
+            _ => cause,
+        }
+    }
 }
 
 /// Sets the card's low-balance alert (BK6): a query whose disclosed balance is
@@ -322,35 +359,8 @@ pub async fn low_balance_alert(
     request_id: Option<Extension<RequestId>>,
     session: UserSession,
     Path(id): Path<String>,
-    body: JsonObject,
+    Body(threshold): Body<LowBalanceAlert>,
 ) -> Result<StatusCode, Problem> {
-    if let Some(k) = body.0.keys().find(|k| *k != "threshold_fen") {
-        return Err(Problem::validation(vec![crate::problem::FieldError::new(
-            format!("/{k}"),
-            "unknown_field",
-            "Only `threshold_fen` is accepted here.",
-        )]));
-    }
-    let threshold = match body.0.get("threshold_fen") {
-        Some(serde_json::Value::Null) => None,
-        Some(v) => match v.as_i64() {
-            Some(n) if (1..=100_000_000_000).contains(&n) => Some(idlink_domain::Fen(n)),
-            _ => {
-                return Err(Problem::validation(vec![crate::problem::FieldError::new(
-                    "/threshold_fen",
-                    "invalid_threshold",
-                    "`threshold_fen` is a whole number of fen from 1 to 100000000000, or null to turn the alert off.",
-                )]));
-            }
-        },
-        None => {
-            return Err(Problem::validation(vec![crate::problem::FieldError::new(
-                "/threshold_fen",
-                "required",
-                "`threshold_fen` is required (null turns the alert off).",
-            )]));
-        }
-    };
     state.bindings().set_low_balance_alert(&session.0, request_id.as_deref(), &id, threshold).await?;
     Ok(StatusCode::NO_CONTENT)
 }
