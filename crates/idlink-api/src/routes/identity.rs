@@ -15,6 +15,7 @@ use idlink_core::identity::{Claim, Document, DocumentType, Method, Submission, V
 use idlink_domain::card::{BinTable, CardNumber};
 use idlink_domain::{IdNumber, PersonName, RequestId};
 use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
 use utoipa::ToSchema;
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -75,6 +76,47 @@ pub struct StartVerification {
     /// The bank card, for `four_elements`.
     #[schema(pattern = r"^[0-9]{12,19}$", example = "6222021234567890128")]
     card_number: Option<String>,
+}
+
+impl StartVerification {
+    /// The published schema: the fields, plus the rules that tie them together
+    /// (which fields each document type and method needs), as [`Validate`] applies them.
+    pub fn published_schema() -> Option<utoipa::openapi::Schema> {
+        use utoipa::PartialSchema;
+        let utoipa::openapi::RefOr::T(fields) = Self::schema() else { return None };
+        use utoipa::openapi::schema::{AnyOfBuilder, SchemaType};
+        use utoipa::openapi::{AllOfBuilder, ObjectBuilder};
+        let one_of = |values: Vec<Value>| ObjectBuilder::new().schema_type(SchemaType::AnyValue).enum_values(Some(values));
+        let branch = |required: &[&str], props: Vec<(&str, Vec<Value>)>| {
+            let mut b = ObjectBuilder::new();
+            for r in required {
+                b = b.required(*r);
+            }
+            for (name, values) in props {
+                b = b.property(name, one_of(values));
+            }
+            b.build()
+        };
+        let face = || vec![json!("three_elements_face"), Value::Null];
+        let document = AnyOfBuilder::new()
+            .item(branch(&["id_number"], vec![("document_type", vec![json!("resident_id"), Value::Null])]))
+            .item(branch(
+                &["document_type", "document_number", "birth_date"],
+                vec![("document_type", vec![json!("passport"), json!("hk_macau_permit"), json!("taiwan_permit")]), ("method", face())],
+            ));
+        let method = AnyOfBuilder::new()
+            .item(branch(&[], vec![("method", face())]))
+            .item(branch(&["method", "card_number"], vec![("method", vec![json!("four_elements")])]));
+        let rules = AllOfBuilder::new().item(document).item(method);
+        Some(
+            utoipa::openapi::AllOfBuilder::new()
+                .item(fields)
+                .item(rules)
+                .description(Some("Body of `POST /v1/me/verifications`."))
+                .build()
+                .into(),
+        )
+    }
 }
 
 /// A verification request whose fields passed their checks.

@@ -60,7 +60,6 @@ fn user_id(raw: &str) -> Result<UserId, Problem> {
 /// Creates a user. The phone number is encrypted under the user's own data key.
 #[utoipa::path(post, path = "/v1/users", tag = "users",
     request_body = CreateUser,
-    params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe: the same key and body replay the first answer.")),
     responses(
         (status = 201, body = User),
         (status = "4XX", body = Problem, content_type = "application/problem+json"),
@@ -80,7 +79,7 @@ pub async fn create_user(
 
 /// Reads a user (masked). The read is recorded in the audit log.
 #[utoipa::path(get, path = "/v1/users/{user_id}", tag = "users",
-    params(("user_id" = String, Path, description = "The user's id (`usr_…`).")),
+    params(("user_id" = String, Path, description = "The user's id (`usr_…`).", pattern = r"^usr_[A-Za-z0-9_-]{1,64}$", example = "usr_5f0c8a1b2d3e4f5061728394a5b6c7d8")),
     responses(
         (status = 200, body = User),
         (status = "4XX", body = Problem, content_type = "application/problem+json"),
@@ -101,7 +100,7 @@ pub async fn get_user(
 
 /// Deletes the user's data key: all their encrypted personal data becomes unreadable.
 #[utoipa::path(delete, path = "/v1/users/{user_id}/personal-data", tag = "users",
-    params(("user_id" = String, Path, description = "The user's id (`usr_…`).")),
+    params(("user_id" = String, Path, description = "The user's id (`usr_…`).", pattern = r"^usr_[A-Za-z0-9_-]{1,64}$", example = "usr_5f0c8a1b2d3e4f5061728394a5b6c7d8")),
     responses(
         (status = 204, description = "The data key is deleted."),
         (status = "4XX", body = Problem, content_type = "application/problem+json"),
@@ -155,7 +154,7 @@ pub struct AccessLog {
 
 /// Who read or changed this user's personal data, newest first (SPEC P7).
 #[utoipa::path(get, path = "/v1/users/{user_id}/access-log", tag = "users",
-    params(("user_id" = String, Path, description = "The user's id (`usr_…`).")),
+    params(("user_id" = String, Path, description = "The user's id (`usr_…`).", pattern = r"^usr_[A-Za-z0-9_-]{1,64}$", example = "usr_5f0c8a1b2d3e4f5061728394a5b6c7d8")),
     responses(
         (status = 200, body = AccessLog),
         (status = "4XX", body = Problem, content_type = "application/problem+json"),
