@@ -58,6 +58,11 @@ pub fn decision() -> Object {
     one_of(&["approve", "reject"], false, "`approve` or `reject`.")
 }
 
+/// `event` of a bank's callback.
+pub fn bank_event() -> Object {
+    one_of(&["card_lost", "password_locked", "password_reset"], false, "`card_lost`, `password_locked` or `password_reset`.")
+}
+
 #[cfg(test)]
 mod tests {
     /// The phone pattern, written as prefix classes, admits exactly the domain's prefixes.

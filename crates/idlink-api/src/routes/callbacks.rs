@@ -22,10 +22,12 @@ use utoipa::ToSchema;
 pub struct BankEvent {
     /// The bank's id of the event; a repeated id is acknowledged and ignored.
     event_id: String,
-    /// `card_lost`, `password_locked` or `password_reset`.
+    #[schema(schema_with = crate::schema::bank_event)]
     event: String,
+    #[schema(pattern = r"^[0-9]{12,19}$", example = "6222021234567890128")]
     card_number: String,
-    /// When it happened at the bank (RFC 3339).
+    /// When it happened at the bank (RFC 3339). Recorded by the bank; idlink keeps its own receipt time.
+    #[schema(format = DateTime, example = "2026-01-02T03:04:05Z")]
     #[allow(dead_code)]
     occurred_at: String,
 }
