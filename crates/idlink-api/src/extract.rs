@@ -7,8 +7,9 @@
 
 use crate::problem::{FieldError, Problem, ProblemCode};
 use crate::state::AppState;
-use axum::extract::{FromRequest, Request};
+use axum::extract::{FromRequest, FromRequestParts, Path, Request};
 use axum::http::header;
+use axum::http::request::Parts;
 use bytes::Bytes;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
@@ -319,5 +320,55 @@ impl<'de> serde::Deserializer<'de> for FieldNames<'_> {
     serde::forward_to_deserialize_any! {
         bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf option unit
         unit_struct newtype_struct seq tuple tuple_struct map enum identifier ignored_any
+    }
+}
+
+/// A prefixed id from the request path (`bnd_…`, `case_…`), parsed before
+/// the handler runs: a wrong-shaped id is answered as the resource's
+/// problem (a 404 of that kind, or for user ids the 422 they always had).
+#[derive(Debug)]
+pub struct PathId<T>(pub T);
+
+/// An id kind that can come from a path, and how a wrong-shaped one is refused.
+pub trait FromPath: Sized {
+    fn parse(raw: &str) -> Result<Self, idlink_domain::ids::IdError>;
+    fn refused(e: idlink_domain::ids::IdError) -> Problem;
+}
+
+impl<S: Send + Sync, T: FromPath> FromRequestParts<S> for PathId<T> {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Problem> {
+        let Path(raw) = Path::<String>::from_request_parts(parts, state).await.map_err(|_| Problem::new(ProblemCode::NotFound))?;
+        T::parse(&raw).map(PathId).map_err(T::refused)
+    }
+}
+
+macro_rules! not_found_when_malformed {
+    ($($id:ty => $code:ident),* $(,)?) => {$(
+        impl FromPath for $id {
+            fn parse(raw: &str) -> Result<Self, idlink_domain::ids::IdError> {
+                <$id>::parse(raw)
+            }
+            fn refused(_: idlink_domain::ids::IdError) -> Problem {
+                Problem::new(ProblemCode::$code)
+            }
+        }
+    )*};
+}
+
+not_found_when_malformed! {
+    idlink_domain::BindingId => CardBindingNotFound,
+    idlink_domain::CaseId => CaseNotFound,
+    idlink_domain::VerificationId => VerificationNotFound,
+    idlink_domain::GuardianshipId => GuardianshipNotFound,
+}
+
+impl FromPath for idlink_domain::UserId {
+    fn parse(raw: &str) -> Result<Self, idlink_domain::ids::IdError> {
+        idlink_domain::UserId::parse(raw)
+    }
+    fn refused(e: idlink_domain::ids::IdError) -> Problem {
+        Problem::validation(vec![FieldError::new("/path/user_id", "invalid_id", format!("{e}."))])
     }
 }

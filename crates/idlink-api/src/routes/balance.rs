@@ -1,12 +1,12 @@
 //! Balance queries (SPEC BK3, BK4, BK6): the feature switch, agreements,
 //! the query itself and its history.
 
-use crate::extract::{Body, Causes, Validate};
+use crate::extract::{Body, Causes, PathId, Validate};
 use crate::middleware::{HeldClaim, KeptReplay, UserSession};
 use crate::problem::{FieldError, Problem, ProblemCode};
 use crate::routes::security::STEP_UP_HEADER;
 use crate::state::AppState;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
@@ -102,17 +102,20 @@ impl Validate for SignAgreement {
 /// older version) renews it: a new validity period, the old one replaced.
 #[utoipa::path(post, path = "/v1/me/cards/{binding_id}/agreements", tag = "cards",
     request_body = SignAgreement,
-    params(("binding_id" = String, Path, description = "The bound card."), ("Idlink-Session" = String, Header, description = "The user's session token.")),
+    params(("binding_id" = String, Path, pattern = r"^bnd_[A-Za-z0-9_-]{1,64}$", example = "bnd_0123456789abcdef0123456789abcdef", description = "The bound card."), ("Idlink-Session" = String, Header, description = "The user's session token.")),
     responses((status = 201, body = AgreementView), (status = "4XX", body = Problem, content_type = "application/problem+json")),
     security(("api_key" = [])))]
 pub async fn sign_agreement(
     State(state): State<AppState>,
     request_id: Option<Extension<RequestId>>,
     session: UserSession,
-    Path(id): Path<String>,
+    PathId(id): PathId<idlink_domain::BindingId>,
     Body(body): Body<SignAgreement>,
 ) -> Result<Response, Problem> {
-    let a = state.balances().sign_agreement(&session.0, request_id.as_deref(), &id, &body.document_version, &body.document_hash).await?;
+    let a = state
+        .balances()
+        .sign_agreement(&session.0, request_id.as_deref(), id.as_str(), &body.document_version, &body.document_hash)
+        .await?;
     Ok((StatusCode::CREATED, Json(AgreementView::from(a))).into_response())
 }
 
@@ -140,7 +143,7 @@ pub struct Balance {
 /// and every other tier still in force; each replay is audited and listed in the history.
 #[utoipa::path(post, path = "/v1/me/cards/{binding_id}/balance", tag = "cards",
     params(
-        ("binding_id" = String, Path, description = "The bound card."),
+        ("binding_id" = String, Path, pattern = r"^bnd_[A-Za-z0-9_-]{1,64}$", example = "bnd_0123456789abcdef0123456789abcdef", description = "The bound card."),
         ("Idlink-Session" = String, Header, description = "The user's session token."),
         ("Idlink-Step-Up" = String, Header, description = "A step-up token for `balance.query` on this binding."),
     ),
@@ -151,7 +154,7 @@ pub async fn query(
     request_id: Option<Extension<RequestId>>,
     session: UserSession,
     headers: HeaderMap,
-    Path(id): Path<String>,
+    PathId(id): PathId<idlink_domain::BindingId>,
     claim: Option<Extension<HeldClaim>>,
     kept: Option<Extension<KeptReplay>>,
 ) -> Result<Json<Balance>, Problem> {
@@ -160,8 +163,8 @@ pub async fn query(
     let rid = request_id.as_deref();
     let a = match kept {
         // A replay of a kept answer: served only while every tier still holds, and recorded as a disclosure.
-        Some(kept) => balances.replay(&session.0, rid, &id, token, &kept.0.0).await,
-        None => balances.query(&session.0, rid, &id, token, claim.as_ref().map(|c| &c.0.0)).await,
+        Some(kept) => balances.replay(&session.0, rid, id.as_str(), token, &kept.0.0).await,
+        None => balances.query(&session.0, rid, id.as_str(), token, claim.as_ref().map(|c| &c.0.0)).await,
     }?;
     let precision = a.precision.name();
     let (amount, low, high) = match a.disclosed {
@@ -265,11 +268,15 @@ pub struct Tiers {
 
 /// Every authorisation tier of a card (BK3).
 #[utoipa::path(get, path = "/v1/me/cards/{binding_id}/authorisations", tag = "cards",
-    params(("binding_id" = String, Path, description = "The bound card."), ("Idlink-Session" = String, Header, description = "The user's session token.")),
+    params(("binding_id" = String, Path, pattern = r"^bnd_[A-Za-z0-9_-]{1,64}$", example = "bnd_0123456789abcdef0123456789abcdef", description = "The bound card."), ("Idlink-Session" = String, Header, description = "The user's session token.")),
     responses((status = 200, body = Tiers), (status = "4XX", body = Problem, content_type = "application/problem+json")),
     security(("api_key" = [])))]
-pub async fn tiers(State(state): State<AppState>, session: UserSession, Path(id): Path<String>) -> Result<Json<Tiers>, Problem> {
-    let t = state.balances().tiers(&session.0, &id).await?;
+pub async fn tiers(
+    State(state): State<AppState>,
+    session: UserSession,
+    PathId(id): PathId<idlink_domain::BindingId>,
+) -> Result<Json<Tiers>, Problem> {
+    let t = state.balances().tiers(&session.0, id.as_str()).await?;
     let status = match t.agreement_status {
         AgreementStatus::NotRequired => "not_required",
         AgreementStatus::InForce => "in_force",
@@ -298,16 +305,16 @@ pub async fn tiers(State(state): State<AppState>, session: UserSession, Path(id)
 
 /// Revokes the card's agreement; the next query needs a new one.
 #[utoipa::path(delete, path = "/v1/me/cards/{binding_id}/agreements", tag = "cards",
-    params(("binding_id" = String, Path, description = "The bound card."), ("Idlink-Session" = String, Header, description = "The user's session token.")),
+    params(("binding_id" = String, Path, pattern = r"^bnd_[A-Za-z0-9_-]{1,64}$", example = "bnd_0123456789abcdef0123456789abcdef", description = "The bound card."), ("Idlink-Session" = String, Header, description = "The user's session token.")),
     responses((status = 204, description = "Revoked."), (status = "4XX", body = Problem, content_type = "application/problem+json")),
     security(("api_key" = [])))]
 pub async fn revoke_agreement(
     State(state): State<AppState>,
     request_id: Option<Extension<RequestId>>,
     session: UserSession,
-    Path(id): Path<String>,
+    PathId(id): PathId<idlink_domain::BindingId>,
 ) -> Result<StatusCode, Problem> {
-    state.balances().revoke_agreement(&session.0, request_id.as_deref(), &id).await?;
+    state.balances().revoke_agreement(&session.0, request_id.as_deref(), id.as_str()).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -351,16 +358,16 @@ impl Validate for LowBalanceAlert {
 /// whole range must be below, so the alert never reveals more than the range.
 #[utoipa::path(put, path = "/v1/me/cards/{binding_id}/low-balance-alert", tag = "cards",
     request_body = LowBalanceAlert,
-    params(("binding_id" = String, Path, description = "The bound card."), ("Idlink-Session" = String, Header, description = "The user's session token.")),
+    params(("binding_id" = String, Path, pattern = r"^bnd_[A-Za-z0-9_-]{1,64}$", example = "bnd_0123456789abcdef0123456789abcdef", description = "The bound card."), ("Idlink-Session" = String, Header, description = "The user's session token.")),
     responses((status = 204, description = "Set."), (status = "4XX", body = Problem, content_type = "application/problem+json")),
     security(("api_key" = [])))]
 pub async fn low_balance_alert(
     State(state): State<AppState>,
     request_id: Option<Extension<RequestId>>,
     session: UserSession,
-    Path(id): Path<String>,
+    PathId(id): PathId<idlink_domain::BindingId>,
     Body(threshold): Body<LowBalanceAlert>,
 ) -> Result<StatusCode, Problem> {
-    state.bindings().set_low_balance_alert(&session.0, request_id.as_deref(), &id, threshold).await?;
+    state.bindings().set_low_balance_alert(&session.0, request_id.as_deref(), id.as_str(), threshold).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -1,11 +1,11 @@
 //! `/v1/me/cards`: binding bank cards (SPEC BK1).
 
-use crate::extract::{Body, Causes, Validate};
+use crate::extract::{Body, Causes, PathId, Validate};
 use crate::middleware::UserSession;
 use crate::problem::Problem;
 use crate::routes::banks::DisclosurePolicy;
 use crate::state::AppState;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
@@ -109,17 +109,17 @@ impl Validate for ConfirmCard {
 /// Confirms a binding with the bank's code.
 #[utoipa::path(post, path = "/v1/me/cards/{binding_id}/confirm", tag = "cards",
     request_body = ConfirmCard,
-    params(("binding_id" = String, Path, description = "From POST /v1/me/cards."), ("Idlink-Session" = String, Header, description = "The user's session token.")),
+    params(("binding_id" = String, Path, pattern = r"^bnd_[A-Za-z0-9_-]{1,64}$", example = "bnd_0123456789abcdef0123456789abcdef", description = "From POST /v1/me/cards."), ("Idlink-Session" = String, Header, description = "The user's session token.")),
     responses((status = 200, body = Card), (status = "4XX", body = Problem, content_type = "application/problem+json")),
     security(("api_key" = [])))]
 pub async fn confirm(
     State(state): State<AppState>,
     request_id: Option<Extension<RequestId>>,
     session: UserSession,
-    Path(id): Path<String>,
+    PathId(id): PathId<idlink_domain::BindingId>,
     Body(code): Body<ConfirmCard>,
 ) -> Result<Json<Card>, Problem> {
-    let bound = state.bindings().confirm(&session.0, request_id.as_deref(), &id, &code).await?;
+    let bound = state.bindings().confirm(&session.0, request_id.as_deref(), id.as_str(), &code).await?;
     let risk = match bound.risk {
         idlink_domain::risk::RiskDecision::Allow => "allow",
         idlink_domain::risk::RiskDecision::StepUp => "step_up",
@@ -145,15 +145,15 @@ pub async fn list(State(state): State<AppState>, session: UserSession) -> Result
 
 /// Ends a binding.
 #[utoipa::path(delete, path = "/v1/me/cards/{binding_id}", tag = "cards",
-    params(("binding_id" = String, Path, description = "The binding."), ("Idlink-Session" = String, Header, description = "The user's session token.")),
+    params(("binding_id" = String, Path, pattern = r"^bnd_[A-Za-z0-9_-]{1,64}$", example = "bnd_0123456789abcdef0123456789abcdef", description = "The binding."), ("Idlink-Session" = String, Header, description = "The user's session token.")),
     responses((status = 204, description = "Unbound."), (status = "4XX", body = Problem, content_type = "application/problem+json")),
     security(("api_key" = [])))]
 pub async fn unbind(
     State(state): State<AppState>,
     request_id: Option<Extension<RequestId>>,
     session: UserSession,
-    Path(id): Path<String>,
+    PathId(id): PathId<idlink_domain::BindingId>,
 ) -> Result<StatusCode, Problem> {
-    state.bindings().end(&session.0, request_id.as_deref(), &id).await?;
+    state.bindings().end(&session.0, request_id.as_deref(), id.as_str()).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -1,10 +1,10 @@
 //! `/v1/me/guardianships`: guardians of minors (SPEC ID4).
 
-use crate::extract::{Body, Causes, Validate};
+use crate::extract::{Body, Causes, PathId, Validate};
 use crate::middleware::UserSession;
 use crate::problem::{Problem, ProblemCode};
 use crate::state::AppState;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
@@ -100,7 +100,7 @@ pub async fn request(
 /// The guardian accepts the link; the evidence goes to operator review.
 #[utoipa::path(post, path = "/v1/me/guardianships/{guardianship_id}/accept", tag = "identity",
     params(
-        ("guardianship_id" = String, Path, description = "The link to accept."),
+        ("guardianship_id" = String, Path, pattern = r"^grd_[A-Za-z0-9_-]{1,64}$", example = "grd_0123456789abcdef0123456789abcdef", description = "The link to accept."),
         ("Idlink-Session" = String, Header, description = "The guardian's session token."),
     ),
     responses((status = 200, body = Guardianship), (status = "4XX", body = Problem, content_type = "application/problem+json")),
@@ -109,9 +109,9 @@ pub async fn accept(
     State(state): State<AppState>,
     request_id: Option<Extension<RequestId>>,
     session: UserSession,
-    Path(id): Path<String>,
+    PathId(id): PathId<idlink_domain::GuardianshipId>,
 ) -> Result<Json<Guardianship>, Problem> {
-    let g = state.guardians().accept(&session.0, request_id.as_deref(), &id).await?;
+    let g = state.guardians().accept(&session.0, request_id.as_deref(), id.as_str()).await?;
     Ok(Json(g.into()))
 }
 

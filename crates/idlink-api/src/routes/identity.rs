@@ -1,12 +1,12 @@
 //! `/v1/me/verifications`, `/v1/me/identity`, `/v1/me/capabilities`:
 //! real-name verification and what it unlocks (SPEC ID2, ID4, ID5).
 
-use crate::extract::{Body, Causes, Validate};
+use crate::extract::{Body, Causes, PathId, Validate};
 use crate::middleware::UserSession;
 use crate::problem::{Problem, ProblemCode};
 use crate::routes::{auth::Challenge, security::phone_of};
 use crate::state::{AppState, ClientIp};
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
@@ -238,7 +238,7 @@ impl Validate for SubmitVerification {
 #[utoipa::path(post, path = "/v1/me/verifications/{verification_id}/submit", tag = "identity",
     request_body = SubmitVerification,
     params(
-        ("verification_id" = String, Path, description = "From POST /v1/me/verifications."),
+        ("verification_id" = String, Path, pattern = r"^ver_[A-Za-z0-9_-]{1,64}$", example = "ver_0123456789abcdef0123456789abcdef", description = "From POST /v1/me/verifications."),
         ("Idlink-Session" = String, Header, description = "The user's session token."),
     ),
     responses((status = 200, body = Verification), (status = "4XX", body = Problem, content_type = "application/problem+json")),
@@ -247,7 +247,7 @@ pub async fn submit(
     State(state): State<AppState>,
     request_id: Option<Extension<RequestId>>,
     session: UserSession,
-    Path(verification_id): Path<String>,
+    PathId(verification_id): PathId<idlink_domain::VerificationId>,
     Body(body): Body<SubmitVerification>,
 ) -> Result<Json<Verification>, Problem> {
     let (challenge_id, code, video) = (&body.challenge_id, &body.code, body.liveness_video.as_deref());
@@ -255,7 +255,7 @@ pub async fn submit(
     let phone = phone_of(&state, &session, rid, "real-name verification").await?;
     let view = state
         .identities()
-        .complete(&session.0, rid, &verification_id, &Submission { phone: &phone, challenge_id, code, liveness_video: video })
+        .complete(&session.0, rid, verification_id.as_str(), &Submission { phone: &phone, challenge_id, code, liveness_video: video })
         .await?;
     Ok(Json(Verification::from_view(view, None)))
 }
@@ -263,7 +263,7 @@ pub async fn submit(
 /// A verification's status and reasons.
 #[utoipa::path(get, path = "/v1/me/verifications/{verification_id}", tag = "identity",
     params(
-        ("verification_id" = String, Path, description = "From POST /v1/me/verifications."),
+        ("verification_id" = String, Path, pattern = r"^ver_[A-Za-z0-9_-]{1,64}$", example = "ver_0123456789abcdef0123456789abcdef", description = "From POST /v1/me/verifications."),
         ("Idlink-Session" = String, Header, description = "The user's session token."),
     ),
     responses((status = 200, body = Verification), (status = "4XX", body = Problem, content_type = "application/problem+json")),
@@ -271,9 +271,9 @@ pub async fn submit(
 pub async fn get_verification(
     State(state): State<AppState>,
     session: UserSession,
-    Path(id): Path<String>,
+    PathId(id): PathId<idlink_domain::VerificationId>,
 ) -> Result<Json<Verification>, Problem> {
-    let view = state.identities().view(&session.0.user_id, &id).await?;
+    let view = state.identities().view(&session.0.user_id, id.as_str()).await?;
     Ok(Json(Verification::from_view(view, None)))
 }
 

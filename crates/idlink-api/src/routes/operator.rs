@@ -2,11 +2,11 @@
 //! ID3, ID8). Operators authenticate with their own session
 //! (`Idlink-Operator` header), never with host-app API keys.
 
-use crate::extract::{Body, Causes, Validate};
+use crate::extract::{Body, Causes, PathId, Validate};
 use crate::problem::{Problem, ProblemCode};
 use crate::state::AppState;
 use axum::Json;
-use axum::extract::{FromRequestParts, Path, Query, Request, State};
+use axum::extract::{FromRequestParts, Query, Request, State};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 use axum::middleware::Next;
@@ -206,10 +206,14 @@ pub async fn list(
 
 /// Claims a case: records the first response (the SLA clock stops).
 #[utoipa::path(post, path = "/v1/operator/reviews/{case_id}/claim", tag = "operators",
-    params(("case_id" = String, Path, description = "The case."), ("Idlink-Operator" = String, Header, description = "Operator session token.")),
+    params(("case_id" = String, Path, pattern = r"^case_[A-Za-z0-9_-]{1,64}$", example = "case_0123456789abcdef0123456789abcdef", description = "The case."), ("Idlink-Operator" = String, Header, description = "Operator session token.")),
     responses((status = 200, body = Case), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
-pub async fn claim(State(state): State<AppState>, OperatorAuth(op): OperatorAuth, Path(id): Path<String>) -> Result<Json<Case>, Problem> {
-    let c = state.reviews().claim(&op, &id).await?;
+pub async fn claim(
+    State(state): State<AppState>,
+    OperatorAuth(op): OperatorAuth,
+    PathId(id): PathId<idlink_domain::CaseId>,
+) -> Result<Json<Case>, Problem> {
+    let c = state.reviews().claim(&op, id.as_str()).await?;
     Ok(Json(case_view(c, state.clock.now())))
 }
 
@@ -248,14 +252,14 @@ impl Validate for Decide {
 /// Takes the next step of a case. Approval needs as many different operators as the case has steps.
 #[utoipa::path(post, path = "/v1/operator/reviews/{case_id}/decisions", tag = "operators",
     request_body = Decide,
-    params(("case_id" = String, Path, description = "The case."), ("Idlink-Operator" = String, Header, description = "Operator session token.")),
+    params(("case_id" = String, Path, pattern = r"^case_[A-Za-z0-9_-]{1,64}$", example = "case_0123456789abcdef0123456789abcdef", description = "The case."), ("Idlink-Operator" = String, Header, description = "Operator session token.")),
     responses((status = 200, body = Case), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
 pub async fn decide(
     State(state): State<AppState>,
     OperatorAuth(op): OperatorAuth,
-    Path(id): Path<String>,
+    PathId(id): PathId<idlink_domain::CaseId>,
     Body((approve, note)): Body<Decide>,
 ) -> Result<Json<Case>, Problem> {
-    let c = state.reviews().decide(&op, &id, approve, &note).await?;
+    let c = state.reviews().decide(&op, id.as_str(), approve, &note).await?;
     Ok(Json(case_view(c, state.clock.now())))
 }

@@ -1,11 +1,11 @@
 //! `/v1/users`: the minimal end-user record, its access log, crypto-shredding.
 
-use crate::extract::{Body, Causes, Validate};
+use crate::extract::{Body, Causes, PathId, Validate};
 use crate::middleware::ApiCaller;
 use crate::problem::{Problem, ProblemCode};
 use crate::state::AppState;
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use idlink_core::audit::AuditRecord;
@@ -52,11 +52,6 @@ fn caller(api: &ApiCaller, request_id: Option<&RequestId>, purpose: &str) -> Cal
     Caller { actor: api.actor(), request_id: request_id.cloned(), purpose: purpose.to_owned() }
 }
 
-fn user_id(raw: &str) -> Result<UserId, Problem> {
-    UserId::parse(raw)
-        .map_err(|e| Problem::validation(vec![crate::problem::FieldError::new("/path/user_id", "invalid_id", format!("{e}."))]))
-}
-
 /// Creates a user. The phone number is encrypted under the user's own data key.
 #[utoipa::path(post, path = "/v1/users", tag = "users",
     request_body = CreateUser,
@@ -89,10 +84,9 @@ pub async fn get_user(
     State(state): State<AppState>,
     api: ApiCaller,
     request_id: Option<axum::Extension<RequestId>>,
-    Path(raw): Path<String>,
+    PathId(id): PathId<UserId>,
 ) -> Result<Json<User>, Problem> {
     api.require("users:read")?;
-    let id = user_id(&raw)?;
     let who = caller(&api, request_id.as_deref(), "account management");
     let view = users::get_user(state.store.as_ref(), &state.vault, state.clock.as_ref(), &who, &id).await?;
     Ok(Json(view.into()))
@@ -110,10 +104,9 @@ pub async fn shred_user(
     State(state): State<AppState>,
     api: ApiCaller,
     request_id: Option<axum::Extension<RequestId>>,
-    Path(raw): Path<String>,
+    PathId(id): PathId<UserId>,
 ) -> Result<StatusCode, Problem> {
     api.require("users:write")?;
-    let id = user_id(&raw)?;
     let who = caller(&api, request_id.as_deref(), "personal data deletion");
     users::shred_user(state.store.as_ref(), state.clock.as_ref(), &who, &id).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -160,9 +153,8 @@ pub struct AccessLog {
         (status = "4XX", body = Problem, content_type = "application/problem+json"),
     ),
     security(("api_key" = ["users:read"])))]
-pub async fn access_log(State(state): State<AppState>, api: ApiCaller, Path(raw): Path<String>) -> Result<Json<AccessLog>, Problem> {
+pub async fn access_log(State(state): State<AppState>, api: ApiCaller, PathId(id): PathId<UserId>) -> Result<Json<AccessLog>, Problem> {
     api.require("users:read")?;
-    let id = user_id(&raw)?;
     let records = state.store.audit_records_of_user(&id, 200).await?;
     if records.is_empty() {
         return Err(Problem::new(ProblemCode::UserNotFound));

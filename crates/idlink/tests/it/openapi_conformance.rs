@@ -283,3 +283,19 @@ async fn a_wrong_method_is_405_before_authentication() {
     expect_problem(s.client().get(s.url("/v1/nothing-here")).send().await.unwrap_or_else(|e| panic!("{e}")), 404, "not_found").await;
     expect_problem(s.client().get(s.url("/v1/users/usr_0000")).send().await.unwrap_or_else(|e| panic!("{e}")), 401, "unauthorized").await;
 }
+
+/// A path id of the wrong kind is refused before the handler, as the problem of its resource.
+#[tokio::test]
+async fn a_wrong_shaped_path_id_is_its_resources_problem() {
+    let s = sqlite_server().await;
+    let token = crate::cards::session(&s, "13900002222").await;
+    for (method, path, status, code) in [
+        (Method::POST, "/v1/me/cards/usr_0000/confirm", 404, "card_binding_not_found"),
+        (Method::GET, "/v1/me/verifications/bnd_0000", 404, "verification_not_found"),
+        (Method::POST, "/v1/me/guardianships/not-an-id/accept", 404, "guardianship_not_found"),
+        (Method::GET, "/v1/users/bnd_0000", 422, "validation_failed"),
+    ] {
+        let res = s.authed(method, path).header("idlink-session", &token).json(&json!({"code": "123456"})).send().await;
+        expect_problem(res.unwrap_or_else(|e| panic!("{e}")), status, code).await;
+    }
+}
