@@ -63,6 +63,16 @@ pub fn bank_event() -> Object {
     one_of(&["card_lost", "password_locked", "password_reset"], false, "`card_lost`, `password_locked` or `password_reset`.")
 }
 
+/// `status` filter of the review queue (a query parameter: absent, never null).
+pub fn case_status() -> Object {
+    one_of(&["open", "approved", "rejected"], false, "`open` (default), `approved` or `rejected`.")
+}
+
+/// `kind` filter of the review queue.
+pub fn case_kind() -> Object {
+    one_of(&["verification", "risk_freeze"], false, "`verification` or `risk_freeze`.")
+}
+
 #[cfg(test)]
 mod tests {
     /// The phone pattern, written as prefix classes, admits exactly the domain's prefixes.

@@ -153,9 +153,9 @@ fn case_view(c: CaseRow, now: jiff::Timestamp) -> Case {
 
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct CaseFilter {
-    /// `open` (default), `approved` or `rejected`.
+    #[param(schema_with = crate::schema::case_status)]
     status: Option<String>,
-    /// `verification` or `risk_freeze`.
+    #[param(schema_with = crate::schema::case_kind)]
     kind: Option<String>,
     /// Only cases past their SLA.
     breached: Option<bool>,
