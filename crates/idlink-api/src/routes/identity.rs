@@ -58,7 +58,7 @@ impl Verification {
 #[serde(deny_unknown_fields)]
 pub struct StartVerification {
     /// As on the ID card: Chinese characters (with · for minority names).
-    #[schema(example = "张三", min_length = 1)]
+    #[schema(example = "张三", min_length = 2, max_length = 70)]
     name: String,
     /// 18-character resident ID number (for `resident_id`).
     #[schema(example = "11010519491231002X", pattern = r"^[0-9]{17}[0-9Xx]$")]
