@@ -373,3 +373,80 @@ impl FromPath for idlink_domain::UserId {
         Problem::validation(vec![FieldError::new("/path/user_id", "invalid_id", format!("{e}."))])
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+    use serde_json::json;
+
+    #[derive(Debug, Deserialize, ToSchema)]
+    #[serde(deny_unknown_fields)]
+    struct Sample {
+        phone: String,
+        enabled: bool,
+        note: Option<String>,
+        #[schema(required = true)]
+        limit: Option<i64>,
+    }
+
+    impl Validate for Sample {
+        type Valid = Self;
+        fn validate(self, c: &mut Causes) -> Option<Self> {
+            let ok = c.check("phone", self.phone.len() != 11, "invalid_phone", "11 digits.");
+            Some(self).filter(|_| ok)
+        }
+    }
+
+    fn causes(body: Value) -> Vec<(String, String)> {
+        let Value::Object(obj) = body else { return Vec::new() };
+        let today = jiff::civil::date(2026, 1, 1);
+        match read::<Sample>(obj, today) {
+            Ok(_) => Vec::new(),
+            Err(p) => p.errors.iter().map(|e| (e.pointer.clone(), e.code.clone())).collect(),
+        }
+    }
+
+    fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
+        list.iter().map(|(a, b)| ((*a).to_owned(), (*b).to_owned())).collect()
+    }
+
+    #[test]
+    fn a_valid_body_reads_and_null_is_absent_where_nullable() {
+        assert!(causes(json!({"phone": "13812341234", "enabled": true, "note": null, "limit": null})).is_empty());
+        assert!(causes(json!({"phone": "13812341234", "enabled": false, "limit": 5})).is_empty());
+    }
+
+    #[test]
+    fn every_cause_is_listed_in_field_order_unknown_fields_last() {
+        let got = causes(json!({"zz": 1, "phone": "123", "enabled": "yes", "aa": 2}));
+        let want = pairs(&[
+            ("/phone", "invalid_phone"),
+            ("/enabled", "invalid_type"),
+            ("/limit", "required"),
+            ("/aa", "unknown_field"),
+            ("/zz", "unknown_field"),
+        ]);
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn a_refused_shape_hides_the_placeholders_value_cause() {
+        // `phone` is missing: its placeholder would fail `invalid_phone` too, which is not listed.
+        let got = causes(json!({"enabled": true, "limit": 1}));
+        assert_eq!(got, pairs(&[("/phone", "required")]));
+        let got = causes(json!({"phone": null, "enabled": null, "limit": 1.5}));
+        assert_eq!(got, pairs(&[("/phone", "required"), ("/enabled", "required"), ("/limit", "invalid_type")]));
+    }
+
+    #[test]
+    fn integers_beyond_i64_are_a_type_cause_not_a_serde_failure() {
+        let got = causes(json!({"phone": "13812341234", "enabled": true, "limit": u64::MAX}));
+        assert_eq!(got, pairs(&[("/limit", "invalid_type")]));
+    }
+
+    #[test]
+    fn field_names_come_from_serde_in_declaration_order() {
+        assert_eq!(field_names::<Sample>(), ["phone", "enabled", "note", "limit"]);
+    }
+}
