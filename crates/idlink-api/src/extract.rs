@@ -38,20 +38,25 @@ impl<S: Send + Sync> FromRequest<S> for JsonObject {
                 Problem::new(ProblemCode::MalformedJson).detail("The request body could not be read. Send it again.")
             }
         })?;
-        match serde_json::from_slice::<Value>(&bytes) {
-            Ok(Value::Object(map)) => Ok(JsonObject(map)),
-            Ok(other) => Err(Problem::validation(vec![FieldError::new(
-                "",
-                "invalid_type",
-                format!("The body must be a JSON object, not {}.", kind(&other)),
-            )])),
-            Err(e) => Err(Problem::new(ProblemCode::MalformedJson).detail(format!(
-                "The body is not valid JSON: {} at line {}, column {}. Fix the syntax and send it again.",
-                describe(&e),
-                e.line(),
-                e.column()
-            ))),
-        }
+        object(&bytes).map(JsonObject)
+    }
+}
+
+/// A body's bytes as a JSON object: a syntax error is `malformed_json`, another JSON value a cause.
+pub fn object(bytes: &[u8]) -> Result<Map<String, Value>, Problem> {
+    match serde_json::from_slice::<Value>(bytes) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(other) => Err(Problem::validation(vec![FieldError::new(
+            "",
+            "invalid_type",
+            format!("The body must be a JSON object, not {}.", kind(&other)),
+        )])),
+        Err(e) => Err(Problem::new(ProblemCode::MalformedJson).detail(format!(
+            "The body is not valid JSON: {} at line {}, column {}. Fix the syntax and send it again.",
+            describe(&e),
+            e.line(),
+            e.column()
+        ))),
     }
 }
 
