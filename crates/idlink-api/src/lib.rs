@@ -15,9 +15,12 @@
 
 pub mod errors;
 pub mod extract;
+pub mod fragments;
+pub mod methods;
 pub mod middleware;
 pub mod problem;
 pub mod routes;
+pub mod schema;
 pub mod state;
 
 use axum::Router;
@@ -131,6 +134,7 @@ fn operator_session_routes() -> OpenApiRouter<AppState> {
 pub fn openapi() -> OpenApi {
     let (_, mut doc) = api_router().merge(v1_routes()).merge(operator_routes()).merge(callback_routes()).split_for_parts();
     add_problem_schemas(&mut doc);
+    fragments::apply(&mut doc);
     doc
 }
 
@@ -139,6 +143,10 @@ fn add_problem_schemas(doc: &mut OpenApi) {
     let components = doc.components.get_or_insert_with(Default::default);
     components.schemas.insert("Problem".into(), problem::Problem::schema());
     components.schemas.insert("FieldError".into(), problem::FieldError::schema());
+    // Bodies whose fields depend on each other publish those rules too.
+    if let Some(schema) = identity::StartVerification::published_schema() {
+        components.schemas.insert("StartVerification".into(), schema.into());
+    }
 }
 
 /// The whole HTTP application.
@@ -153,6 +161,7 @@ pub fn app(state: AppState) -> Router {
     );
     let (router, _) = api_router().merge(v1).merge(operators).merge(callback_routes()).split_for_parts();
     let doc = openapi();
+    let methods = methods::MethodTable::from_document(&doc);
     let openapi_json = serde_json::to_string_pretty(&doc).unwrap_or_default();
     let metrics = metrics_handle();
     router
@@ -169,6 +178,7 @@ pub fn app(state: AppState) -> Router {
             }),
         )
         .fallback(|| async { Problem::new(ProblemCode::NotFound) })
+        .layer(from_fn_with_state(methods, methods::guard))
         .layer(from_fn(middleware::record_metrics))
         .layer(RequestBodyLimitLayer::new(state.limits.body_limit_bytes))
         .layer(TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, state.limits.request_timeout))

@@ -92,6 +92,23 @@ prefixed_id!(
     RequestId, "req_", "request"
 );
 
+prefixed_id!(
+    /// A bank card bound to a user.
+    BindingId, "bnd_", "card binding"
+);
+prefixed_id!(
+    /// An operator review case.
+    CaseId, "case_", "review case"
+);
+prefixed_id!(
+    /// A real-name verification attempt.
+    VerificationId, "ver_", "verification"
+);
+prefixed_id!(
+    /// A minor's link to a guardian.
+    GuardianshipId, "grd_", "guardianship"
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -24,7 +24,7 @@ pub mod roster;
 pub mod verification;
 
 pub use idnumber::{IdNumber, IdNumberError};
-pub use ids::{ApiKeyId, RequestId, UserId};
+pub use ids::{ApiKeyId, BindingId, CaseId, GuardianshipId, RequestId, UserId, VerificationId};
 pub use money::Fen;
 pub use name::{NameError, PersonName};
 pub use phone::{PhoneError, PhoneNumber};

@@ -500,7 +500,6 @@ async fn stopped(mut rx: watch::Receiver<bool>) {
     let _ = rx.wait_for(|s| *s).await;
 }
 
-
 /// Starts everything `idlink serve` runs. Returns once the API accepts connections.
 pub async fn start(config: &Config, rt: Runtime) -> Result<Running> {
     let store = open_store(config).await?;

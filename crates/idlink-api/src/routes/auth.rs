@@ -1,6 +1,6 @@
 //! `/v1/auth`: phone + SMS code login, new-device checks (SPEC ID1).
 
-use crate::extract::{Fields, JsonObject};
+use crate::extract::{Body, Causes, Validate};
 use crate::middleware::{ApiCaller, SESSION_HEADER};
 use crate::problem::{Problem, ProblemCode};
 use crate::state::{AppState, ClientIp};
@@ -10,35 +10,41 @@ use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use idlink_core::auth::{LoginRequest, Origin, Purpose, SessionStatus};
 use idlink_domain::{PhoneNumber, RequestId};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 fn origin(api: &ApiCaller, ip: &ClientIp, request_id: Option<&RequestId>) -> Origin {
     Origin { actor: api.actor(), client_ip: ip.0.clone(), request_id: request_id.cloned() }
 }
 
-fn phone_field(f: &mut Fields<'_>) -> Option<PhoneNumber> {
-    f.required_parsed("phone", "invalid_phone", PhoneNumber::parse)
-}
-
-fn device_id_field<'a>(f: &mut Fields<'a>) -> Option<&'a str> {
-    let id = f.required_str("device_id")?;
-    if id.is_empty() || id.len() > 128 {
-        f.invalid("device_id", "invalid_device_id", "`device_id` must be 1 to 128 characters, stable for the device.");
-        return None;
-    }
-    Some(id)
+fn check_device_id(c: &mut Causes, id: &str) -> bool {
+    c.check(
+        "device_id",
+        id.is_empty() || id.len() > 128,
+        "invalid_device_id",
+        "`device_id` must be 1 to 128 characters, stable for the device.",
+    )
 }
 
 /// Body of `POST /v1/auth/sms-challenges`.
-#[derive(Debug, ToSchema)]
-#[allow(dead_code)] // documents the body read by `Fields`
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct RequestCode {
     /// Mainland mobile number.
-    #[schema(example = "13812341234")]
+    #[schema(example = "13812341234", pattern = r"^(\+86)?(13[0-9]|14[579]|15[0-35-9]|16[2567]|17[0-35-8]|18[0-9]|19[0-35-9])[0-9]{8}$")]
     phone: String,
     /// The app's stable identifier of this device.
+    #[schema(min_length = 1, max_length = 128, example = "device-1")]
     device_id: String,
+}
+
+impl Validate for RequestCode {
+    type Valid = (PhoneNumber, String);
+    fn validate(self, c: &mut Causes) -> Option<Self::Valid> {
+        let phone = c.parse("phone", "invalid_phone", &self.phone, PhoneNumber::parse);
+        let device_ok = check_device_id(c, &self.device_id);
+        Some((phone?, self.device_id)).filter(|_| device_ok)
+    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -63,30 +69,31 @@ pub async fn request_code(
     api: ApiCaller,
     Extension(ip): Extension<ClientIp>,
     request_id: Option<Extension<RequestId>>,
-    body: JsonObject,
+    Body((phone, device)): Body<RequestCode>,
 ) -> Result<Response, Problem> {
-    let mut f = Fields::new(&body);
-    let phone = phone_field(&mut f);
-    let device = device_id_field(&mut f);
-    f.finish()?;
-    let (Some(phone), Some(device)) = (phone, device) else { return Err(Problem::new(ProblemCode::InternalError)) };
-    let issued = state.auth().request_code(&origin(&api, &ip, request_id.as_deref()), &phone, device, Purpose::Login).await?;
+    let issued = state.auth().request_code(&origin(&api, &ip, request_id.as_deref()), &phone, &device, Purpose::Login).await?;
     Ok((StatusCode::CREATED, Json(Challenge { challenge_id: issued.challenge_id, expires_at: issued.expires_at.to_string() }))
         .into_response())
 }
 
 /// Body of `POST /v1/auth/login` and `POST /v1/auth/device-check`.
-#[derive(Debug, ToSchema)]
-#[allow(dead_code)]
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct Login {
+    #[schema(example = "13812341234", pattern = r"^(\+86)?(13[0-9]|14[579]|15[0-35-9]|16[2567]|17[0-35-8]|18[0-9]|19[0-35-9])[0-9]{8}$")]
     phone: String,
+    #[schema(min_length = 1, max_length = 128, example = "device-1")]
     device_id: String,
     /// Shown to the user in their device list, e.g. "iPhone 15".
+    #[schema(min_length = 1, max_length = 64, pattern = r"\S", example = "iPhone 15")]
     device_name: String,
     /// Ed25519 public key (64 hex characters) for signed biometric assertions, optional.
+    #[schema(pattern = r"^[0-9a-fA-F]{64}$", example = "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a")]
     public_key: Option<String>,
+    #[schema(example = "chl_0123456789abcdef")]
     challenge_id: String,
     /// The 6-digit code from the SMS.
+    #[schema(pattern = r"^[0-9]{6}$", example = "123456")]
     code: String,
 }
 
@@ -113,50 +120,60 @@ pub struct Session {
     pub risk: String,
 }
 
-struct LoginFields<'a> {
+/// A login body whose values passed their checks.
+pub struct LoginFields {
     phone: PhoneNumber,
-    device_id: &'a str,
-    device_name: &'a str,
-    public_key: Option<&'a str>,
-    challenge_id: &'a str,
-    code: &'a str,
+    device_id: String,
+    device_name: String,
+    public_key: Option<String>,
+    challenge_id: String,
+    code: String,
 }
 
-fn login_fields(body: &JsonObject) -> Result<LoginFields<'_>, Problem> {
-    let mut f = Fields::new(body);
-    let phone = phone_field(&mut f);
-    let device_id = device_id_field(&mut f);
-    let device_name = f.required_str("device_name");
-    if device_name.is_some_and(|n| n.trim().is_empty() || n.chars().count() > 64) {
-        f.invalid("device_name", "invalid_device_name", "`device_name` must be 1 to 64 characters.");
-    }
-    let public_key = f.optional_str("public_key");
-    if public_key.is_some_and(|k| k.len() != 64 || !k.bytes().all(|b| b.is_ascii_hexdigit())) {
-        f.invalid("public_key", "invalid_public_key", "`public_key` must be an Ed25519 public key as 64 hex characters.");
-    }
-    let challenge_id = f.required_str("challenge_id");
-    let code = f.required_str("code");
-    if code.is_some_and(|c| c.len() != 6 || !c.bytes().all(|b| b.is_ascii_digit())) {
-        f.invalid("code", "invalid_code", "`code` is the 6 digits from the SMS.");
-    }
-    f.finish()?;
-    match (phone, device_id, device_name, challenge_id, code) {
-        (Some(phone), Some(device_id), Some(device_name), Some(challenge_id), Some(code)) => {
-            Ok(LoginFields { phone, device_id, device_name: device_name.trim(), public_key, challenge_id, code })
-        }
-        _ => Err(Problem::new(ProblemCode::InternalError)),
-    }
-}
-
-impl LoginFields<'_> {
-    fn request(&self) -> LoginRequest<'_> {
-        LoginRequest {
-            phone: &self.phone,
-            client_device_id: self.device_id,
-            device_name: self.device_name,
+impl Validate for Login {
+    type Valid = LoginFields;
+    fn validate(self, c: &mut Causes) -> Option<LoginFields> {
+        let phone = c.parse("phone", "invalid_phone", &self.phone, PhoneNumber::parse);
+        let mut ok = check_device_id(c, &self.device_id);
+        ok &= c.check(
+            "device_name",
+            self.device_name.trim().is_empty() || self.device_name.chars().count() > 64,
+            "invalid_device_name",
+            "`device_name` must be 1 to 64 characters.",
+        );
+        ok &= c.check(
+            "public_key",
+            self.public_key.as_ref().is_some_and(|k| k.len() != 64 || !k.bytes().all(|b| b.is_ascii_hexdigit())),
+            "invalid_public_key",
+            "`public_key` must be an Ed25519 public key as 64 hex characters.",
+        );
+        ok &= c.check(
+            "code",
+            self.code.len() != 6 || !self.code.bytes().all(|b| b.is_ascii_digit()),
+            "invalid_code",
+            "`code` is the 6 digits from the SMS.",
+        );
+        let fields = LoginFields {
+            phone: phone?,
+            device_id: self.device_id,
+            device_name: self.device_name.trim().to_owned(),
             public_key: self.public_key,
             challenge_id: self.challenge_id,
             code: self.code,
+        };
+        Some(fields).filter(|_| ok)
+    }
+}
+
+impl LoginFields {
+    fn request(&self) -> LoginRequest<'_> {
+        LoginRequest {
+            phone: &self.phone,
+            client_device_id: &self.device_id,
+            device_name: &self.device_name,
+            public_key: self.public_key.as_deref(),
+            challenge_id: &self.challenge_id,
+            code: &self.code,
         }
     }
 }
@@ -175,14 +192,13 @@ pub async fn login(
     api: ApiCaller,
     Extension(ip): Extension<ClientIp>,
     request_id: Option<Extension<RequestId>>,
-    body: JsonObject,
+    Body(fields): Body<Login>,
 ) -> Result<Response, Problem> {
-    let fields = login_fields(&body)?;
     let origin = origin(&api, &ip, request_id.as_deref());
     let auth = state.auth();
     let out = auth.login(&origin, &fields.request()).await?;
     let device_check = if out.session.status == SessionStatus::DeviceCheckRequired {
-        let issued = auth.request_device_check(&origin, &out.session, &fields.phone, fields.device_id).await?;
+        let issued = auth.request_device_check(&origin, &out.session, &fields.phone, &fields.device_id).await?;
         Some(Challenge { challenge_id: issued.challenge_id, expires_at: issued.expires_at.to_string() })
     } else {
         None
@@ -229,10 +245,9 @@ pub async fn device_check(
     Extension(ip): Extension<ClientIp>,
     request_id: Option<Extension<RequestId>>,
     headers: HeaderMap,
-    body: JsonObject,
+    Body(fields): Body<Login>,
 ) -> Result<Json<DeviceChecked>, Problem> {
     let token = headers.get(SESSION_HEADER).and_then(|v| v.to_str().ok()).ok_or_else(|| Problem::new(ProblemCode::SessionRequired))?;
-    let fields = login_fields(&body)?;
     let s = state.auth().confirm_device(&origin(&api, &ip, request_id.as_deref()), token, &fields.request()).await?;
     Ok(Json(DeviceChecked { status: s.status.as_str().to_owned() }))
 }

@@ -1,26 +1,33 @@
 //! Balance queries (SPEC BK3, BK4, BK6): the feature switch, agreements,
 //! the query itself and its history.
 
-use crate::extract::{Fields, JsonObject};
+use crate::extract::{Body, Causes, PathId, Validate};
 use crate::middleware::{HeldClaim, KeptReplay, UserSession};
-use crate::problem::{Problem, ProblemCode};
+use crate::problem::{FieldError, Problem, ProblemCode};
 use crate::routes::security::STEP_UP_HEADER;
 use crate::state::AppState;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use idlink_core::balance::AgreementStatus;
 use idlink_domain::RequestId;
 use idlink_domain::disclosure::Disclosed;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 /// Body of `PUT /v1/me/features/balance-query`.
-#[derive(Debug, ToSchema)]
-#[allow(dead_code)]
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct Switch {
     enabled: bool,
+}
+
+impl Validate for Switch {
+    type Valid = bool;
+    fn validate(self, _: &mut Causes) -> Option<bool> {
+        Some(self.enabled)
+    }
 }
 
 /// Turns the "balance query" feature on or off (authorisation tier 2). Off takes effect on the next request.
@@ -33,12 +40,8 @@ pub async fn set_switch(
     State(state): State<AppState>,
     request_id: Option<Extension<RequestId>>,
     session: UserSession,
-    body: JsonObject,
+    Body(enabled): Body<Switch>,
 ) -> Result<StatusCode, Problem> {
-    let mut f = Fields::new(&body);
-    let enabled = f.required_bool("enabled");
-    f.finish()?;
-    let Some(enabled) = enabled else { return Err(Problem::new(ProblemCode::InternalError)) };
     state.balances().set_switch(&session.0, request_id.as_deref(), enabled).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -69,13 +72,28 @@ impl From<idlink_core::balance::Agreement> for AgreementView {
 }
 
 /// Body of `POST /v1/me/cards/{binding_id}/agreements`.
-#[derive(Debug, ToSchema)]
-#[allow(dead_code)]
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct SignAgreement {
     /// The `version` of the bank's current agreement (GET /v1/banks/{code}/agreement) the user read.
+    #[schema(example = "2026-01")]
     document_version: String,
     /// Its `sha256`: the SHA-256 (hex) of the text shown.
+    #[schema(pattern = r"^[0-9a-fA-F]{64}$", example = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08")]
     document_hash: String,
+}
+
+impl Validate for SignAgreement {
+    type Valid = Self;
+    fn validate(self, c: &mut Causes) -> Option<Self> {
+        let ok = c.check(
+            "document_hash",
+            self.document_hash.len() != 64 || !self.document_hash.bytes().all(|b| b.is_ascii_hexdigit()),
+            "invalid_document_hash",
+            "`document_hash` is the SHA-256 of the document, 64 hex characters.",
+        );
+        Some(self).filter(|_| ok)
+    }
 }
 
 /// Signs the bank's electronic agreement with risk notice for a card (authorisation tier 4).
@@ -84,25 +102,20 @@ pub struct SignAgreement {
 /// older version) renews it: a new validity period, the old one replaced.
 #[utoipa::path(post, path = "/v1/me/cards/{binding_id}/agreements", tag = "cards",
     request_body = SignAgreement,
-    params(("binding_id" = String, Path, description = "The bound card."), ("Idlink-Session" = String, Header, description = "The user's session token.")),
+    params(("binding_id" = String, Path, pattern = r"^bnd_[A-Za-z0-9_-]{1,64}$", example = "bnd_0123456789abcdef0123456789abcdef", description = "The bound card."), ("Idlink-Session" = String, Header, description = "The user's session token.")),
     responses((status = 201, body = AgreementView), (status = "4XX", body = Problem, content_type = "application/problem+json")),
     security(("api_key" = [])))]
 pub async fn sign_agreement(
     State(state): State<AppState>,
     request_id: Option<Extension<RequestId>>,
     session: UserSession,
-    Path(id): Path<String>,
-    body: JsonObject,
+    PathId(id): PathId<idlink_domain::BindingId>,
+    Body(body): Body<SignAgreement>,
 ) -> Result<Response, Problem> {
-    let mut f = Fields::new(&body);
-    let version = f.required_str("document_version");
-    let hash = f.required_str("document_hash");
-    if hash.is_some_and(|h| h.len() != 64 || !h.bytes().all(|b| b.is_ascii_hexdigit())) {
-        f.invalid("document_hash", "invalid_document_hash", "`document_hash` is the SHA-256 of the document, 64 hex characters.");
-    }
-    f.finish()?;
-    let (Some(version), Some(hash)) = (version, hash) else { return Err(Problem::new(ProblemCode::InternalError)) };
-    let a = state.balances().sign_agreement(&session.0, request_id.as_deref(), &id, version, hash).await?;
+    let a = state
+        .balances()
+        .sign_agreement(&session.0, request_id.as_deref(), id.as_str(), &body.document_version, &body.document_hash)
+        .await?;
     Ok((StatusCode::CREATED, Json(AgreementView::from(a))).into_response())
 }
 
@@ -130,7 +143,7 @@ pub struct Balance {
 /// and every other tier still in force; each replay is audited and listed in the history.
 #[utoipa::path(post, path = "/v1/me/cards/{binding_id}/balance", tag = "cards",
     params(
-        ("binding_id" = String, Path, description = "The bound card."),
+        ("binding_id" = String, Path, pattern = r"^bnd_[A-Za-z0-9_-]{1,64}$", example = "bnd_0123456789abcdef0123456789abcdef", description = "The bound card."),
         ("Idlink-Session" = String, Header, description = "The user's session token."),
         ("Idlink-Step-Up" = String, Header, description = "A step-up token for `balance.query` on this binding."),
     ),
@@ -141,7 +154,7 @@ pub async fn query(
     request_id: Option<Extension<RequestId>>,
     session: UserSession,
     headers: HeaderMap,
-    Path(id): Path<String>,
+    PathId(id): PathId<idlink_domain::BindingId>,
     claim: Option<Extension<HeldClaim>>,
     kept: Option<Extension<KeptReplay>>,
 ) -> Result<Json<Balance>, Problem> {
@@ -150,8 +163,8 @@ pub async fn query(
     let rid = request_id.as_deref();
     let a = match kept {
         // A replay of a kept answer: served only while every tier still holds, and recorded as a disclosure.
-        Some(kept) => balances.replay(&session.0, rid, &id, token, &kept.0.0).await,
-        None => balances.query(&session.0, rid, &id, token, claim.as_ref().map(|c| &c.0.0)).await,
+        Some(kept) => balances.replay(&session.0, rid, id.as_str(), token, &kept.0.0).await,
+        None => balances.query(&session.0, rid, id.as_str(), token, claim.as_ref().map(|c| &c.0.0)).await,
     }?;
     let precision = a.precision.name();
     let (amount, low, high) = match a.disclosed {
@@ -255,11 +268,15 @@ pub struct Tiers {
 
 /// Every authorisation tier of a card (BK3).
 #[utoipa::path(get, path = "/v1/me/cards/{binding_id}/authorisations", tag = "cards",
-    params(("binding_id" = String, Path, description = "The bound card."), ("Idlink-Session" = String, Header, description = "The user's session token.")),
+    params(("binding_id" = String, Path, pattern = r"^bnd_[A-Za-z0-9_-]{1,64}$", example = "bnd_0123456789abcdef0123456789abcdef", description = "The bound card."), ("Idlink-Session" = String, Header, description = "The user's session token.")),
     responses((status = 200, body = Tiers), (status = "4XX", body = Problem, content_type = "application/problem+json")),
     security(("api_key" = [])))]
-pub async fn tiers(State(state): State<AppState>, session: UserSession, Path(id): Path<String>) -> Result<Json<Tiers>, Problem> {
-    let t = state.balances().tiers(&session.0, &id).await?;
+pub async fn tiers(
+    State(state): State<AppState>,
+    session: UserSession,
+    PathId(id): PathId<idlink_domain::BindingId>,
+) -> Result<Json<Tiers>, Problem> {
+    let t = state.balances().tiers(&session.0, id.as_str()).await?;
     let status = match t.agreement_status {
         AgreementStatus::NotRequired => "not_required",
         AgreementStatus::InForce => "in_force",
@@ -288,25 +305,52 @@ pub async fn tiers(State(state): State<AppState>, session: UserSession, Path(id)
 
 /// Revokes the card's agreement; the next query needs a new one.
 #[utoipa::path(delete, path = "/v1/me/cards/{binding_id}/agreements", tag = "cards",
-    params(("binding_id" = String, Path, description = "The bound card."), ("Idlink-Session" = String, Header, description = "The user's session token.")),
+    params(("binding_id" = String, Path, pattern = r"^bnd_[A-Za-z0-9_-]{1,64}$", example = "bnd_0123456789abcdef0123456789abcdef", description = "The bound card."), ("Idlink-Session" = String, Header, description = "The user's session token.")),
     responses((status = 204, description = "Revoked."), (status = "4XX", body = Problem, content_type = "application/problem+json")),
     security(("api_key" = [])))]
 pub async fn revoke_agreement(
     State(state): State<AppState>,
     request_id: Option<Extension<RequestId>>,
     session: UserSession,
-    Path(id): Path<String>,
+    PathId(id): PathId<idlink_domain::BindingId>,
 ) -> Result<StatusCode, Problem> {
-    state.balances().revoke_agreement(&session.0, request_id.as_deref(), &id).await?;
+    state.balances().revoke_agreement(&session.0, request_id.as_deref(), id.as_str()).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 /// Body of `PUT /v1/me/cards/{binding_id}/low-balance-alert`.
-#[derive(Debug, ToSchema)]
-#[allow(dead_code)]
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct LowBalanceAlert {
     /// Alert when a queried balance (as disclosed) is below this many fen; `null` turns the alert off.
+    #[schema(required = true, minimum = 1, maximum = 100_000_000_000_i64, example = 10000)]
     threshold_fen: Option<i64>,
+}
+
+const THRESHOLD: &str = "`threshold_fen` is a whole number of fen from 1 to 100000000000, or null to turn the alert off.";
+
+impl Validate for LowBalanceAlert {
+    type Valid = Option<idlink_domain::Fen>;
+    fn validate(self, c: &mut Causes) -> Option<Self::Valid> {
+        match self.threshold_fen {
+            None => Some(None),
+            Some(n) if (1..=100_000_000_000).contains(&n) => Some(Some(idlink_domain::Fen(n))),
+            Some(_) => {
+                c.invalid("threshold_fen", "invalid_threshold", THRESHOLD);
+                None
+            }
+        }
+    }
+
+    /// This body's causes keep the words they had before typed bodies.
+    fn reword(cause: FieldError) -> FieldError {
+        match cause.code.as_str() {
+            "required" => FieldError::new(cause.pointer, "required", "`threshold_fen` is required (null turns the alert off)."),
+            "invalid_type" => FieldError::new(cause.pointer, "invalid_threshold", THRESHOLD),
+            "unknown_field" => FieldError::new(cause.pointer, "unknown_field", "Only `threshold_fen` is accepted here."),
+            _ => cause,
+        }
+    }
 }
 
 /// Sets the card's low-balance alert (BK6): a query whose disclosed balance is
@@ -314,43 +358,16 @@ pub struct LowBalanceAlert {
 /// whole range must be below, so the alert never reveals more than the range.
 #[utoipa::path(put, path = "/v1/me/cards/{binding_id}/low-balance-alert", tag = "cards",
     request_body = LowBalanceAlert,
-    params(("binding_id" = String, Path, description = "The bound card."), ("Idlink-Session" = String, Header, description = "The user's session token.")),
+    params(("binding_id" = String, Path, pattern = r"^bnd_[A-Za-z0-9_-]{1,64}$", example = "bnd_0123456789abcdef0123456789abcdef", description = "The bound card."), ("Idlink-Session" = String, Header, description = "The user's session token.")),
     responses((status = 204, description = "Set."), (status = "4XX", body = Problem, content_type = "application/problem+json")),
     security(("api_key" = [])))]
 pub async fn low_balance_alert(
     State(state): State<AppState>,
     request_id: Option<Extension<RequestId>>,
     session: UserSession,
-    Path(id): Path<String>,
-    body: JsonObject,
+    PathId(id): PathId<idlink_domain::BindingId>,
+    Body(threshold): Body<LowBalanceAlert>,
 ) -> Result<StatusCode, Problem> {
-    if let Some(k) = body.0.keys().find(|k| *k != "threshold_fen") {
-        return Err(Problem::validation(vec![crate::problem::FieldError::new(
-            format!("/{k}"),
-            "unknown_field",
-            "Only `threshold_fen` is accepted here.",
-        )]));
-    }
-    let threshold = match body.0.get("threshold_fen") {
-        Some(serde_json::Value::Null) => None,
-        Some(v) => match v.as_i64() {
-            Some(n) if (1..=100_000_000_000).contains(&n) => Some(idlink_domain::Fen(n)),
-            _ => {
-                return Err(Problem::validation(vec![crate::problem::FieldError::new(
-                    "/threshold_fen",
-                    "invalid_threshold",
-                    "`threshold_fen` is a whole number of fen from 1 to 100000000000, or null to turn the alert off.",
-                )]));
-            }
-        },
-        None => {
-            return Err(Problem::validation(vec![crate::problem::FieldError::new(
-                "/threshold_fen",
-                "required",
-                "`threshold_fen` is required (null turns the alert off).",
-            )]));
-        }
-    };
-    state.bindings().set_low_balance_alert(&session.0, request_id.as_deref(), &id, threshold).await?;
+    state.bindings().set_low_balance_alert(&session.0, request_id.as_deref(), id.as_str(), threshold).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -5,6 +5,7 @@
 //! `Bank-Nonce`, `Bank-Signature`), not by an API key; replays of an event id
 //! change nothing.
 
+use crate::extract::{Causes, Validate};
 use crate::problem::{Problem, ProblemCode};
 use crate::state::AppState;
 use axum::Json;
@@ -22,12 +23,36 @@ use utoipa::ToSchema;
 pub struct BankEvent {
     /// The bank's id of the event; a repeated id is acknowledged and ignored.
     event_id: String,
-    /// `card_lost`, `password_locked` or `password_reset`.
+    #[schema(schema_with = crate::schema::bank_event)]
     event: String,
+    #[schema(pattern = r"^[0-9]{12,19}$", example = "6222021234567890128")]
     card_number: String,
-    /// When it happened at the bank (RFC 3339).
+    /// When it happened at the bank (RFC 3339). Recorded by the bank; idlink keeps its own receipt time.
+    #[schema(format = DateTime, example = "2026-01-02T03:04:05Z")]
     #[allow(dead_code)]
     occurred_at: String,
+}
+
+/// A bank event whose fields passed their checks.
+#[derive(Debug)]
+pub struct ValidEvent {
+    event_id: String,
+    kind: BankEventKind,
+    card: idlink_domain::card::CardNumber,
+}
+
+impl Validate for BankEvent {
+    type Valid = ValidEvent;
+    fn validate(self, c: &mut Causes) -> Option<ValidEvent> {
+        let kind = BankEventKind::parse(&self.event);
+        if kind.is_none() {
+            c.invalid("event", "invalid_event", "`event` is one of card_lost, password_locked, password_reset.");
+        }
+        let card = c.parse("card_number", "invalid_card_number", &self.card_number, |n| {
+            idlink_domain::card::CardNumber::parse(n, idlink_domain::card::BinTable::bundled())
+        });
+        Some(ValidEvent { event_id: self.event_id, kind: kind?, card: card? })
+    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -72,18 +97,12 @@ pub async fn bank_event(
     if state.roster.bank(&bank).is_none() {
         return Err(Problem::new(ProblemCode::BankUnknown));
     }
-    let event: BankEvent = serde_json::from_slice(&body).map_err(|e| {
-        Problem::new(ProblemCode::ValidationFailed)
-            .detail(format!("The event is not valid: {e}. Send event_id, event, card_number and occurred_at."))
-    })?;
-    let Some(kind) = BankEventKind::parse(&event.event) else {
-        return Err(Problem::new(ProblemCode::ValidationFailed).detail("`event` is one of card_lost, password_locked, password_reset."));
-    };
+    // Read only once the signature holds: an unsigned body is not looked at.
+    let today = idlink_domain::calendar::shanghai_today(state.clock.now());
+    let event = crate::extract::read::<BankEvent>(crate::extract::object(&body)?, today)?;
     if nonce != event.event_id {
         return Err(Problem::new(ProblemCode::BankSignatureInvalid).detail("The signed nonce must be the event id."));
     }
-    let card = idlink_domain::card::CardNumber::parse(&event.card_number, idlink_domain::card::BinTable::bundled())
-        .map_err(|e| Problem::new(ProblemCode::ValidationFailed).detail(format!("`card_number`: {e}.")))?;
-    let applied = state.bindings().bank_event(&bank, &event.event_id, kind, card.reveal()).await?;
+    let applied = state.bindings().bank_event(&bank, &event.event_id, event.kind, event.card.reveal()).await?;
     Ok(Json(EventReceipt { applied: applied.is_some(), bindings: applied.map_or(0, |a| a.len()) }))
 }

@@ -1,11 +1,11 @@
 //! `/v1/me/cards`: binding bank cards (SPEC BK1).
 
-use crate::extract::{Fields, JsonObject};
+use crate::extract::{Body, Causes, PathId, Validate};
 use crate::middleware::UserSession;
-use crate::problem::{Problem, ProblemCode};
+use crate::problem::Problem;
 use crate::routes::banks::DisclosurePolicy;
 use crate::state::AppState;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
@@ -13,7 +13,7 @@ use idlink_core::bindings::BindingRow;
 use idlink_domain::card::{BinTable, CardNumber};
 use idlink_domain::roster::Roster;
 use idlink_domain::{PhoneNumber, RequestId};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -55,12 +55,23 @@ fn view(b: BindingRow, risk: Option<String>, roster: &Roster) -> Card {
 }
 
 /// Body of `POST /v1/me/cards`.
-#[derive(Debug, ToSchema)]
-#[allow(dead_code)]
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct BindCard {
+    #[schema(pattern = r"^[0-9]{12,19}$", example = "6222021234567890128")]
     card_number: String,
     /// The phone the bank has on record for the card; the bank sends its code there.
+    #[schema(pattern = r"^(\+86)?(13[0-9]|14[579]|15[0-35-9]|16[2567]|17[0-35-8]|18[0-9]|19[0-35-9])[0-9]{8}$", example = "13812341234")]
     reserved_phone: String,
+}
+
+impl Validate for BindCard {
+    type Valid = (CardNumber, PhoneNumber);
+    fn validate(self, c: &mut Causes) -> Option<Self::Valid> {
+        let card = c.parse("card_number", "invalid_card_number", &self.card_number, |n| CardNumber::parse(n, BinTable::bundled()));
+        let phone = c.parse("reserved_phone", "invalid_phone", &self.reserved_phone, PhoneNumber::parse);
+        Some((card?, phone?))
+    }
 }
 
 /// Starts binding a card: the bank checks card, verified name and ID number and reserved phone, then sends a code.
@@ -73,43 +84,42 @@ pub async fn bind(
     State(state): State<AppState>,
     request_id: Option<Extension<RequestId>>,
     session: UserSession,
-    body: JsonObject,
+    Body((card, phone)): Body<BindCard>,
 ) -> Result<Response, Problem> {
-    let mut f = Fields::new(&body);
-    let card = f.required_parsed("card_number", "invalid_card_number", |c| CardNumber::parse(c, BinTable::bundled()));
-    let phone = f.required_parsed("reserved_phone", "invalid_phone", PhoneNumber::parse);
-    f.finish()?;
-    let (Some(card), Some(phone)) = (card, phone) else { return Err(Problem::new(ProblemCode::InternalError)) };
     let b = state.bindings().start(&session.0, request_id.as_deref(), &card, &phone).await?;
     Ok((StatusCode::CREATED, Json(view(b, None, &state.roster))).into_response())
 }
 
 /// Body of `POST /v1/me/cards/{binding_id}/confirm`.
-#[derive(Debug, ToSchema)]
-#[allow(dead_code)]
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ConfirmCard {
     /// The code the bank sent to the reserved phone.
+    #[schema(example = "123456")]
     code: String,
+}
+
+impl Validate for ConfirmCard {
+    type Valid = String;
+    fn validate(self, _: &mut Causes) -> Option<String> {
+        Some(self.code)
+    }
 }
 
 /// Confirms a binding with the bank's code.
 #[utoipa::path(post, path = "/v1/me/cards/{binding_id}/confirm", tag = "cards",
     request_body = ConfirmCard,
-    params(("binding_id" = String, Path, description = "From POST /v1/me/cards."), ("Idlink-Session" = String, Header, description = "The user's session token.")),
+    params(("binding_id" = String, Path, pattern = r"^bnd_[A-Za-z0-9_-]{1,64}$", example = "bnd_0123456789abcdef0123456789abcdef", description = "From POST /v1/me/cards."), ("Idlink-Session" = String, Header, description = "The user's session token.")),
     responses((status = 200, body = Card), (status = "4XX", body = Problem, content_type = "application/problem+json")),
     security(("api_key" = [])))]
 pub async fn confirm(
     State(state): State<AppState>,
     request_id: Option<Extension<RequestId>>,
     session: UserSession,
-    Path(id): Path<String>,
-    body: JsonObject,
+    PathId(id): PathId<idlink_domain::BindingId>,
+    Body(code): Body<ConfirmCard>,
 ) -> Result<Json<Card>, Problem> {
-    let mut f = Fields::new(&body);
-    let code = f.required_str("code");
-    f.finish()?;
-    let Some(code) = code else { return Err(Problem::new(ProblemCode::InternalError)) };
-    let bound = state.bindings().confirm(&session.0, request_id.as_deref(), &id, code).await?;
+    let bound = state.bindings().confirm(&session.0, request_id.as_deref(), id.as_str(), &code).await?;
     let risk = match bound.risk {
         idlink_domain::risk::RiskDecision::Allow => "allow",
         idlink_domain::risk::RiskDecision::StepUp => "step_up",
@@ -135,15 +145,15 @@ pub async fn list(State(state): State<AppState>, session: UserSession) -> Result
 
 /// Ends a binding.
 #[utoipa::path(delete, path = "/v1/me/cards/{binding_id}", tag = "cards",
-    params(("binding_id" = String, Path, description = "The binding."), ("Idlink-Session" = String, Header, description = "The user's session token.")),
+    params(("binding_id" = String, Path, pattern = r"^bnd_[A-Za-z0-9_-]{1,64}$", example = "bnd_0123456789abcdef0123456789abcdef", description = "The binding."), ("Idlink-Session" = String, Header, description = "The user's session token.")),
     responses((status = 204, description = "Unbound."), (status = "4XX", body = Problem, content_type = "application/problem+json")),
     security(("api_key" = [])))]
 pub async fn unbind(
     State(state): State<AppState>,
     request_id: Option<Extension<RequestId>>,
     session: UserSession,
-    Path(id): Path<String>,
+    PathId(id): PathId<idlink_domain::BindingId>,
 ) -> Result<StatusCode, Problem> {
-    state.bindings().end(&session.0, request_id.as_deref(), &id).await?;
+    state.bindings().end(&session.0, request_id.as_deref(), id.as_str()).await?;
     Ok(StatusCode::NO_CONTENT)
 }

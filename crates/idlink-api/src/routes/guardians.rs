@@ -1,17 +1,17 @@
 //! `/v1/me/guardianships`: guardians of minors (SPEC ID4).
 
-use crate::extract::{Fields, JsonObject};
+use crate::extract::{Body, Causes, PathId, Validate};
 use crate::middleware::UserSession;
 use crate::problem::{Problem, ProblemCode};
 use crate::state::AppState;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use idlink_core::guardians::Guardianship as Row;
 use idlink_core::users;
 use idlink_domain::{PhoneNumber, RequestId};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -37,15 +37,46 @@ impl From<Row> for Guardianship {
 }
 
 /// Body of `POST /v1/me/guardianships`.
-#[derive(Debug, ToSchema)]
-#[allow(dead_code)]
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct NameGuardian {
     /// The guardian's phone; they must be a verified adult user.
+    #[schema(pattern = r"^(\+86)?(13[0-9]|14[579]|15[0-35-9]|16[2567]|17[0-35-8]|18[0-9]|19[0-35-9])[0-9]{8}$", example = "13812341234")]
     guardian_phone: String,
-    /// `parent` or `legal_guardian`.
+    #[schema(schema_with = crate::schema::relationship)]
     relationship: String,
     /// Reference to the evidence held by the host app (household register, court order).
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S", example = "hukou-2024-0001")]
     evidence_ref: String,
+}
+
+/// A guardian request whose fields passed their checks.
+#[derive(Debug)]
+pub struct GuardianRequest {
+    phone: PhoneNumber,
+    relationship: String,
+    evidence: String,
+}
+
+impl Validate for NameGuardian {
+    type Valid = GuardianRequest;
+    fn validate(self, c: &mut Causes) -> Option<GuardianRequest> {
+        let phone = c.parse("guardian_phone", "invalid_phone", &self.guardian_phone, PhoneNumber::parse);
+        let mut ok = c.check(
+            "relationship",
+            !matches!(self.relationship.as_str(), "parent" | "legal_guardian"),
+            "invalid_relationship",
+            "`relationship` is parent or legal_guardian.",
+        );
+        ok &= c.check(
+            "evidence_ref",
+            self.evidence_ref.trim().is_empty() || self.evidence_ref.len() > 200,
+            "invalid_evidence_ref",
+            "`evidence_ref` identifies the evidence document, 1 to 200 characters.",
+        );
+        let request = GuardianRequest { phone: phone?, relationship: self.relationship, evidence: self.evidence_ref.trim().to_owned() };
+        Some(request).filter(|_| ok)
+    }
 }
 
 /// A verified minor names a guardian; the guardian must accept, then an operator checks the evidence.
@@ -58,32 +89,18 @@ pub async fn request(
     State(state): State<AppState>,
     request_id: Option<Extension<RequestId>>,
     session: UserSession,
-    body: JsonObject,
+    Body(GuardianRequest { phone, relationship, evidence }): Body<NameGuardian>,
 ) -> Result<Response, Problem> {
-    let mut f = Fields::new(&body);
-    let phone = f.required_parsed("guardian_phone", "invalid_phone", PhoneNumber::parse);
-    let relationship = f.required_str("relationship");
-    if relationship.is_some_and(|r| !matches!(r, "parent" | "legal_guardian")) {
-        f.invalid("relationship", "invalid_relationship", "`relationship` is parent or legal_guardian.");
-    }
-    let evidence = f.required_str("evidence_ref");
-    if evidence.is_some_and(|e| e.trim().is_empty() || e.len() > 200) {
-        f.invalid("evidence_ref", "invalid_evidence_ref", "`evidence_ref` identifies the evidence document, 1 to 200 characters.");
-    }
-    f.finish()?;
-    let (Some(phone), Some(relationship), Some(evidence)) = (phone, relationship, evidence) else {
-        return Err(Problem::new(ProblemCode::InternalError));
-    };
     let guardian = users::find_user_by_phone(state.store.as_ref(), &state.vault, &phone).await?;
     let guardian = guardian.ok_or_else(|| Problem::new(ProblemCode::GuardianNotEligible))?;
-    let g = state.guardians().request(&session.0, request_id.as_deref(), &guardian, relationship, evidence.trim()).await?;
+    let g = state.guardians().request(&session.0, request_id.as_deref(), &guardian, &relationship, &evidence).await?;
     Ok((StatusCode::CREATED, Json(Guardianship::from(g))).into_response())
 }
 
 /// The guardian accepts the link; the evidence goes to operator review.
 #[utoipa::path(post, path = "/v1/me/guardianships/{guardianship_id}/accept", tag = "identity",
     params(
-        ("guardianship_id" = String, Path, description = "The link to accept."),
+        ("guardianship_id" = String, Path, pattern = r"^grd_[A-Za-z0-9_-]{1,64}$", example = "grd_0123456789abcdef0123456789abcdef", description = "The link to accept."),
         ("Idlink-Session" = String, Header, description = "The guardian's session token."),
     ),
     responses((status = 200, body = Guardianship), (status = "4XX", body = Problem, content_type = "application/problem+json")),
@@ -92,9 +109,9 @@ pub async fn accept(
     State(state): State<AppState>,
     request_id: Option<Extension<RequestId>>,
     session: UserSession,
-    Path(id): Path<String>,
+    PathId(id): PathId<idlink_domain::GuardianshipId>,
 ) -> Result<Json<Guardianship>, Problem> {
-    let g = state.guardians().accept(&session.0, request_id.as_deref(), &id).await?;
+    let g = state.guardians().accept(&session.0, request_id.as_deref(), id.as_str()).await?;
     Ok(Json(g.into()))
 }
 

@@ -1,20 +1,21 @@
 //! `/v1/me/verifications`, `/v1/me/identity`, `/v1/me/capabilities`:
 //! real-name verification and what it unlocks (SPEC ID2, ID4, ID5).
 
-use crate::extract::{Fields, JsonObject};
+use crate::extract::{Body, Causes, PathId, Validate};
 use crate::middleware::UserSession;
 use crate::problem::{Problem, ProblemCode};
 use crate::routes::{auth::Challenge, security::phone_of};
 use crate::state::{AppState, ClientIp};
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use idlink_core::auth::Origin;
-use idlink_core::identity::{Claim, Document, DocumentType, Method, Submission, VerificationView, shanghai_today};
+use idlink_core::identity::{Claim, Document, DocumentType, Method, Submission, VerificationView};
 use idlink_domain::card::{BinTable, CardNumber};
 use idlink_domain::{IdNumber, PersonName, RequestId};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
 use utoipa::ToSchema;
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -53,26 +54,140 @@ impl Verification {
 }
 
 /// Body of `POST /v1/me/verifications`.
-#[derive(Debug, ToSchema)]
-#[allow(dead_code)]
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct StartVerification {
     /// As on the ID card: Chinese characters (with · for minority names).
-    #[schema(example = "张三")]
+    #[schema(example = "张三", min_length = 2, max_length = 70)]
     name: String,
     /// 18-character resident ID number (for `resident_id`).
-    #[schema(example = "11010519491231002X")]
+    #[schema(example = "11010519491231002X", pattern = r"^[0-9]{17}[0-9Xx]$")]
     id_number: Option<String>,
-    /// `resident_id` (default, verified automatically), or `passport`, `hk_macau_permit`, `taiwan_permit` (operator review, two steps).
+    #[schema(schema_with = crate::schema::document_type)]
     document_type: Option<String>,
     /// The document's number, for documents other than the resident ID.
+    #[schema(pattern = r"^[A-Za-z0-9]{5,20}$", example = "E12345678")]
     document_number: Option<String>,
     /// YYYY-MM-DD as printed, for documents other than the resident ID.
+    #[schema(format = Date, example = "1990-01-01")]
     birth_date: Option<String>,
-    /// `three_elements_face` (default: SMS code to the account phone + face) or `four_elements`
-    /// (a bank card in the user's name whose bank-reserved phone is the account phone; no face).
+    #[schema(schema_with = crate::schema::method)]
     method: Option<String>,
     /// The bank card, for `four_elements`.
+    #[schema(pattern = r"^[0-9]{12,19}$", example = "6222021234567890128")]
     card_number: Option<String>,
+}
+
+impl StartVerification {
+    /// The published schema: the fields, plus the rules that tie them together
+    /// (which fields each document type and method needs), as [`Validate`] applies them.
+    pub fn published_schema() -> Option<utoipa::openapi::Schema> {
+        use utoipa::PartialSchema;
+        let utoipa::openapi::RefOr::T(fields) = Self::schema() else { return None };
+        use utoipa::openapi::schema::{AnyOfBuilder, SchemaType};
+        use utoipa::openapi::{AllOfBuilder, ObjectBuilder};
+        let one_of = |values: Vec<Value>| ObjectBuilder::new().schema_type(SchemaType::AnyValue).enum_values(Some(values));
+        let branch = |required: &[&str], props: Vec<(&str, Vec<Value>)>| {
+            let mut b = ObjectBuilder::new();
+            for r in required {
+                b = b.required(*r);
+            }
+            for (name, values) in props {
+                b = b.property(name, one_of(values));
+            }
+            b.build()
+        };
+        let face = || vec![json!("three_elements_face"), Value::Null];
+        let document = AnyOfBuilder::new()
+            .item(branch(&["id_number"], vec![("document_type", vec![json!("resident_id"), Value::Null])]))
+            .item(branch(
+                &["document_type", "document_number", "birth_date"],
+                vec![("document_type", vec![json!("passport"), json!("hk_macau_permit"), json!("taiwan_permit")]), ("method", face())],
+            ));
+        let method = AnyOfBuilder::new()
+            .item(branch(&[], vec![("method", face())]))
+            .item(branch(&["method", "card_number"], vec![("method", vec![json!("four_elements")])]));
+        let rules = AllOfBuilder::new().item(document).item(method);
+        Some(
+            utoipa::openapi::AllOfBuilder::new()
+                .item(fields)
+                .item(rules)
+                .description(Some("Body of `POST /v1/me/verifications`."))
+                .build()
+                .into(),
+        )
+    }
+}
+
+/// A verification request whose fields passed their checks.
+#[derive(Debug)]
+pub struct ValidClaim {
+    name: PersonName,
+    document: Document,
+    method: Method,
+}
+
+impl Validate for StartVerification {
+    type Valid = ValidClaim;
+    fn validate(self, c: &mut Causes) -> Option<ValidClaim> {
+        let today = c.today();
+        let name = c.parse("name", "invalid_name", &self.name, PersonName::parse);
+        let document_type = match self.document_type.as_deref() {
+            None => Some(DocumentType::ResidentId),
+            Some(t) => DocumentType::parse(t).or_else(|| {
+                c.invalid(
+                    "document_type",
+                    "invalid_document_type",
+                    "`document_type` is resident_id, passport, hk_macau_permit or taiwan_permit.",
+                );
+                None
+            }),
+        };
+        let document = match document_type {
+            Some(DocumentType::ResidentId) => c
+                .require("id_number", self.id_number.as_deref())
+                .and_then(|n| c.parse("id_number", "invalid_id_number", n, |n| IdNumber::parse(n, today)))
+                .map(Document::ResidentId),
+            Some(kind) => {
+                let number = c.require("document_number", self.document_number.as_deref());
+                if number.is_some_and(|n| n.len() < 5 || n.len() > 20 || !n.bytes().all(|b| b.is_ascii_alphanumeric())) {
+                    c.invalid(
+                        "document_number",
+                        "invalid_document_number",
+                        "`document_number` is 5 to 20 letters and digits, as printed on the document.",
+                    );
+                }
+                let birth = c.require("birth_date", self.birth_date.as_deref()).and_then(|d| match d.parse::<jiff::civil::Date>() {
+                    Ok(d) if d <= today => Some(d),
+                    _ => {
+                        c.invalid("birth_date", "invalid_birth_date", "`birth_date` is a past date written YYYY-MM-DD.");
+                        None
+                    }
+                });
+                match (number, birth) {
+                    (Some(n), Some(b)) => Some(Document::Other { kind, number: n.to_ascii_uppercase(), birth_date: b }),
+                    _ => None,
+                }
+            }
+            None => None,
+        };
+        let method = match self.method.as_deref() {
+            None | Some("three_elements_face") => Some(Method::ThreeElementsFace),
+            Some("four_elements") => {
+                if document_type != Some(DocumentType::ResidentId) {
+                    c.invalid("method", "invalid_method", "Four-element verification works with the resident ID card only.");
+                }
+                c.require("card_number", self.card_number.as_deref())
+                    .and_then(|n| c.parse("card_number", "invalid_card_number", n, |n| CardNumber::parse(n, BinTable::bundled())))
+                    .map(Method::FourElements)
+            }
+            Some(other) => {
+                c.invalid("method", "invalid_method", format!("`{other}` is not a method; use three_elements_face or four_elements."));
+                None
+            }
+        };
+        Some(ValidClaim { name: name?, document: document?, method: method? })
+    }
 }
 
 /// Starts a real-name verification by three elements (name, ID number, the
@@ -87,89 +202,43 @@ pub async fn start(
     Extension(ip): Extension<ClientIp>,
     request_id: Option<Extension<RequestId>>,
     session: UserSession,
-    body: JsonObject,
+    Body(claim): Body<StartVerification>,
 ) -> Result<Response, Problem> {
-    let today = shanghai_today(state.clock.now());
-    let mut f = Fields::new(&body);
-    let name = f.required_parsed("name", "invalid_name", PersonName::parse);
-    let document_type = match f.optional_str("document_type") {
-        None => Some(DocumentType::ResidentId),
-        Some(t) => DocumentType::parse(t).or_else(|| {
-            f.invalid(
-                "document_type",
-                "invalid_document_type",
-                "`document_type` is resident_id, passport, hk_macau_permit or taiwan_permit.",
-            );
-            None
-        }),
-    };
-    let document = match document_type {
-        Some(DocumentType::ResidentId) => {
-            f.required_parsed("id_number", "invalid_id_number", |n| IdNumber::parse(n, today)).map(Document::ResidentId)
-        }
-        Some(kind) => {
-            let number = f.required_str("document_number");
-            if number.is_some_and(|n| n.len() < 5 || n.len() > 20 || !n.bytes().all(|b| b.is_ascii_alphanumeric())) {
-                f.invalid(
-                    "document_number",
-                    "invalid_document_number",
-                    "`document_number` is 5 to 20 letters and digits, as printed on the document.",
-                );
-            }
-            let birth = f.required_str("birth_date").and_then(|d| match d.parse::<jiff::civil::Date>() {
-                Ok(d) if d <= today => Some(d),
-                _ => {
-                    f.invalid("birth_date", "invalid_birth_date", "`birth_date` is a past date written YYYY-MM-DD.");
-                    None
-                }
-            });
-            match (number, birth) {
-                (Some(n), Some(b)) => Some(Document::Other { kind, number: n.to_ascii_uppercase(), birth_date: b }),
-                _ => None,
-            }
-        }
-        None => None,
-    };
-    let method = match f.optional_str("method") {
-        None | Some("three_elements_face") => Some(Method::ThreeElementsFace),
-        Some("four_elements") => {
-            if document_type != Some(DocumentType::ResidentId) {
-                f.invalid("method", "invalid_method", "Four-element verification works with the resident ID card only.");
-            }
-            f.required_parsed("card_number", "invalid_card_number", |c| CardNumber::parse(c, BinTable::bundled())).map(Method::FourElements)
-        }
-        Some(other) => {
-            f.invalid("method", "invalid_method", format!("`{other}` is not a method; use three_elements_face or four_elements."));
-            None
-        }
-    };
-    f.finish()?;
-    let (Some(name), Some(document), Some(method)) = (name, document, method) else { return Err(Problem::new(ProblemCode::InternalError)) };
     let rid = request_id.as_deref();
     let phone = phone_of(&state, &session, rid, "real-name verification").await?;
     let origin = Origin { actor: format!("user:{}", session.0.user_id), client_ip: ip.0, request_id: rid.cloned() };
-    let claim = Claim { name: &name, document: &document, method: &method, phone: &phone };
+    let claim = Claim { name: &claim.name, document: &claim.document, method: &claim.method, phone: &phone };
     let view = state.identities().start(&session.0, rid, &origin, &claim).await?;
     let expires = state.clock.now().checked_add(state.auth_policy.code_ttl).ok().map(|t| t.to_string());
     Ok((StatusCode::CREATED, Json(Verification::from_view(view, expires))).into_response())
 }
 
 /// Body of `POST /v1/me/verifications/{id}/submit`.
-#[derive(Debug, ToSchema)]
-#[allow(dead_code)]
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct SubmitVerification {
+    #[schema(example = "chl_0123456789abcdef")]
     challenge_id: String,
     /// The 6-digit code sent to the account's phone.
+    #[schema(pattern = r"^[0-9]{6}$", example = "123456")]
     code: String,
     /// The liveness capture, for `three_elements_face`. Sandbox test values: `sandbox:pass`, `sandbox:spoof`, `sandbox:poor_lighting`, `sandbox:mismatch`, `sandbox:pending`.
+    #[schema(example = "sandbox:pass")]
     liveness_video: Option<String>,
+}
+
+impl Validate for SubmitVerification {
+    type Valid = Self;
+    fn validate(self, _: &mut Causes) -> Option<Self> {
+        Some(self)
+    }
 }
 
 /// Submits the SMS code and the liveness capture; answers the outcome.
 #[utoipa::path(post, path = "/v1/me/verifications/{verification_id}/submit", tag = "identity",
     request_body = SubmitVerification,
     params(
-        ("verification_id" = String, Path, description = "From POST /v1/me/verifications."),
+        ("verification_id" = String, Path, pattern = r"^ver_[A-Za-z0-9_-]{1,64}$", example = "ver_0123456789abcdef0123456789abcdef", description = "From POST /v1/me/verifications."),
         ("Idlink-Session" = String, Header, description = "The user's session token."),
     ),
     responses((status = 200, body = Verification), (status = "4XX", body = Problem, content_type = "application/problem+json")),
@@ -178,20 +247,15 @@ pub async fn submit(
     State(state): State<AppState>,
     request_id: Option<Extension<RequestId>>,
     session: UserSession,
-    Path(verification_id): Path<String>,
-    body: JsonObject,
+    PathId(verification_id): PathId<idlink_domain::VerificationId>,
+    Body(body): Body<SubmitVerification>,
 ) -> Result<Json<Verification>, Problem> {
-    let mut f = Fields::new(&body);
-    let challenge_id = f.required_str("challenge_id");
-    let code = f.required_str("code");
-    let video = f.optional_str("liveness_video");
-    f.finish()?;
-    let (Some(challenge_id), Some(code)) = (challenge_id, code) else { return Err(Problem::new(ProblemCode::InternalError)) };
+    let (challenge_id, code, video) = (&body.challenge_id, &body.code, body.liveness_video.as_deref());
     let rid = request_id.as_deref();
     let phone = phone_of(&state, &session, rid, "real-name verification").await?;
     let view = state
         .identities()
-        .complete(&session.0, rid, &verification_id, &Submission { phone: &phone, challenge_id, code, liveness_video: video })
+        .complete(&session.0, rid, verification_id.as_str(), &Submission { phone: &phone, challenge_id, code, liveness_video: video })
         .await?;
     Ok(Json(Verification::from_view(view, None)))
 }
@@ -199,7 +263,7 @@ pub async fn submit(
 /// A verification's status and reasons.
 #[utoipa::path(get, path = "/v1/me/verifications/{verification_id}", tag = "identity",
     params(
-        ("verification_id" = String, Path, description = "From POST /v1/me/verifications."),
+        ("verification_id" = String, Path, pattern = r"^ver_[A-Za-z0-9_-]{1,64}$", example = "ver_0123456789abcdef0123456789abcdef", description = "From POST /v1/me/verifications."),
         ("Idlink-Session" = String, Header, description = "The user's session token."),
     ),
     responses((status = 200, body = Verification), (status = "4XX", body = Problem, content_type = "application/problem+json")),
@@ -207,9 +271,9 @@ pub async fn submit(
 pub async fn get_verification(
     State(state): State<AppState>,
     session: UserSession,
-    Path(id): Path<String>,
+    PathId(id): PathId<idlink_domain::VerificationId>,
 ) -> Result<Json<Verification>, Problem> {
-    let view = state.identities().view(&session.0.user_id, &id).await?;
+    let view = state.identities().view(&session.0.user_id, id.as_str()).await?;
     Ok(Json(Verification::from_view(view, None)))
 }
 

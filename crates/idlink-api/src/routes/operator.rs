@@ -2,11 +2,11 @@
 //! ID3, ID8). Operators authenticate with their own session
 //! (`Idlink-Operator` header), never with host-app API keys.
 
-use crate::extract::{Fields, JsonObject};
+use crate::extract::{Body, Causes, PathId, Validate};
 use crate::problem::{Problem, ProblemCode};
 use crate::state::AppState;
 use axum::Json;
-use axum::extract::{FromRequestParts, Path, Query, Request, State};
+use axum::extract::{FromRequestParts, Query, Request, State};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 use axum::middleware::Next;
@@ -66,28 +66,31 @@ pub struct OperatorSession {
 }
 
 /// Body of `POST /v1/operator/sessions`.
-#[derive(Debug, ToSchema)]
-#[allow(dead_code)]
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct SignIn {
+    #[schema(example = "alice")]
     username: String,
+    #[schema(example = "correct horse battery staple")]
     password: String,
     /// The 6-digit code from the authenticator app.
+    #[schema(pattern = r"^[0-9]{6}$", example = "123456")]
     totp: String,
+}
+
+impl Validate for SignIn {
+    type Valid = Self;
+    fn validate(self, _: &mut Causes) -> Option<Self> {
+        Some(self)
+    }
 }
 
 /// Operator sign-in: password + TOTP.
 #[utoipa::path(post, path = "/v1/operator/sessions", tag = "operators",
     request_body = SignIn,
     responses((status = 201, body = OperatorSession), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
-pub async fn sign_in(State(state): State<AppState>, body: JsonObject) -> Result<Response, Problem> {
-    let mut f = Fields::new(&body);
-    let username = f.required_str("username");
-    let password = f.required_str("password");
-    let totp = f.required_str("totp");
-    f.finish()?;
-    let (Some(username), Some(password), Some(totp)) = (username, password, totp) else {
-        return Err(Problem::new(ProblemCode::InternalError));
-    };
+pub async fn sign_in(State(state): State<AppState>, Body(body): Body<SignIn>) -> Result<Response, Problem> {
+    let (username, password, totp) = (&body.username, &body.password, &body.totp);
     let now = state.clock.now();
     let window = jiff::Timestamp::from_second(now.as_second() - now.as_second().rem_euclid(900)).unwrap_or(now);
     let tries = state.store.hit_rate_limit(&format!("operator-sign-in:{username}"), window).await?;
@@ -150,9 +153,9 @@ fn case_view(c: CaseRow, now: jiff::Timestamp) -> Case {
 
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct CaseFilter {
-    /// `open` (default), `approved` or `rejected`.
+    #[param(schema_with = crate::schema::case_status)]
     status: Option<String>,
-    /// `verification` or `risk_freeze`.
+    #[param(schema_with = crate::schema::case_kind)]
     kind: Option<String>,
     /// Only cases past their SLA.
     breached: Option<bool>,
@@ -203,51 +206,60 @@ pub async fn list(
 
 /// Claims a case: records the first response (the SLA clock stops).
 #[utoipa::path(post, path = "/v1/operator/reviews/{case_id}/claim", tag = "operators",
-    params(("case_id" = String, Path, description = "The case."), ("Idlink-Operator" = String, Header, description = "Operator session token.")),
+    params(("case_id" = String, Path, pattern = r"^case_[A-Za-z0-9_-]{1,64}$", example = "case_0123456789abcdef0123456789abcdef", description = "The case."), ("Idlink-Operator" = String, Header, description = "Operator session token.")),
     responses((status = 200, body = Case), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
-pub async fn claim(State(state): State<AppState>, OperatorAuth(op): OperatorAuth, Path(id): Path<String>) -> Result<Json<Case>, Problem> {
-    let c = state.reviews().claim(&op, &id).await?;
+pub async fn claim(
+    State(state): State<AppState>,
+    OperatorAuth(op): OperatorAuth,
+    PathId(id): PathId<idlink_domain::CaseId>,
+) -> Result<Json<Case>, Problem> {
+    let c = state.reviews().claim(&op, id.as_str()).await?;
     Ok(Json(case_view(c, state.clock.now())))
 }
 
 /// Body of `POST /v1/operator/reviews/{case_id}/decisions`.
-#[derive(Debug, ToSchema)]
-#[allow(dead_code)]
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct Decide {
-    /// `approve` or `reject`.
+    #[schema(schema_with = crate::schema::decision)]
     decision: String,
     /// Why; kept with the case and in the audit log.
+    #[schema(min_length = 1, max_length = 500, pattern = r"\S", example = "Documents match the registry.")]
     note: String,
+}
+
+impl Validate for Decide {
+    type Valid = (bool, String);
+    fn validate(self, c: &mut Causes) -> Option<(bool, String)> {
+        let approve = match self.decision.as_str() {
+            "approve" => Some(true),
+            "reject" => Some(false),
+            _ => {
+                c.invalid("decision", "invalid_decision", "`decision` is approve or reject.");
+                None
+            }
+        };
+        let ok = c.check(
+            "note",
+            self.note.trim().is_empty() || self.note.chars().count() > 500,
+            "invalid_note",
+            "`note` says why, 1 to 500 characters.",
+        );
+        Some((approve?, self.note.trim().to_owned())).filter(|_| ok)
+    }
 }
 
 /// Takes the next step of a case. Approval needs as many different operators as the case has steps.
 #[utoipa::path(post, path = "/v1/operator/reviews/{case_id}/decisions", tag = "operators",
     request_body = Decide,
-    params(("case_id" = String, Path, description = "The case."), ("Idlink-Operator" = String, Header, description = "Operator session token.")),
+    params(("case_id" = String, Path, pattern = r"^case_[A-Za-z0-9_-]{1,64}$", example = "case_0123456789abcdef0123456789abcdef", description = "The case."), ("Idlink-Operator" = String, Header, description = "Operator session token.")),
     responses((status = 200, body = Case), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
 pub async fn decide(
     State(state): State<AppState>,
     OperatorAuth(op): OperatorAuth,
-    Path(id): Path<String>,
-    body: JsonObject,
+    PathId(id): PathId<idlink_domain::CaseId>,
+    Body((approve, note)): Body<Decide>,
 ) -> Result<Json<Case>, Problem> {
-    let mut f = Fields::new(&body);
-    let decision = f.required_str("decision");
-    let approve = match decision {
-        Some("approve") => Some(true),
-        Some("reject") => Some(false),
-        Some(_) => {
-            f.invalid("decision", "invalid_decision", "`decision` is approve or reject.");
-            None
-        }
-        None => None,
-    };
-    let note = f.required_str("note");
-    if note.is_some_and(|n| n.trim().is_empty() || n.chars().count() > 500) {
-        f.invalid("note", "invalid_note", "`note` says why, 1 to 500 characters.");
-    }
-    f.finish()?;
-    let (Some(approve), Some(note)) = (approve, note) else { return Err(Problem::new(ProblemCode::InternalError)) };
-    let c = state.reviews().decide(&op, &id, approve, note.trim()).await?;
+    let c = state.reviews().decide(&op, id.as_str(), approve, &note).await?;
     Ok(Json(case_view(c, state.clock.now())))
 }

@@ -1,9 +1,9 @@
 //! `/v1/me/…` strong authentication: payment password (SPEC ID6), step-up
 //! tokens by payment password or biometric assertion (ID7), primary device.
 
-use crate::extract::{Fields, JsonObject};
+use crate::extract::{Body, Causes, Validate};
 use crate::middleware::UserSession;
-use crate::problem::{Problem, ProblemCode};
+use crate::problem::Problem;
 use crate::routes::auth::Challenge;
 use crate::state::{AppState, ClientIp};
 use axum::extract::{Path, State};
@@ -15,7 +15,7 @@ use idlink_core::security::{Actor, NewPassword, ResetProof, StepUp};
 use idlink_core::users::{self, Caller};
 use idlink_domain::RequestId;
 use idlink_domain::card::{BinTable, CardNumber};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 pub const STEP_UP_HEADER: &str = "idlink-step-up";
@@ -36,11 +36,24 @@ pub async fn phone_of(
 }
 
 /// Body of `POST /v1/me/sms-challenges`.
-#[derive(Debug, ToSchema)]
-#[allow(dead_code)]
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct RequestMyCode {
-    /// `payment_password`.
+    #[schema(schema_with = crate::schema::purpose)]
     purpose: String,
+}
+
+impl Validate for RequestMyCode {
+    type Valid = Purpose;
+    fn validate(self, c: &mut Causes) -> Option<Purpose> {
+        match self.purpose.as_str() {
+            "payment_password" => Some(Purpose::PaymentPassword),
+            other => {
+                c.invalid("purpose", "invalid_purpose", format!("`{other}` is not a purpose of this endpoint; use `payment_password`."));
+                None
+            }
+        }
+    }
 }
 
 /// Sends a code to the logged-in user's own phone, bound to this session's device.
@@ -54,20 +67,8 @@ pub async fn request_my_code(
     Extension(ip): Extension<ClientIp>,
     request_id: Option<Extension<RequestId>>,
     session: UserSession,
-    body: JsonObject,
+    Body(purpose): Body<RequestMyCode>,
 ) -> Result<Response, Problem> {
-    let mut f = Fields::new(&body);
-    let purpose = f.required_str("purpose");
-    let purpose = match purpose {
-        Some("payment_password") => Some(Purpose::PaymentPassword),
-        Some(other) => {
-            f.invalid("purpose", "invalid_purpose", format!("`{other}` is not a purpose of this endpoint; use `payment_password`."));
-            None
-        }
-        None => None,
-    };
-    f.finish()?;
-    let Some(purpose) = purpose else { return Err(Problem::new(ProblemCode::InternalError)) };
     let rid = request_id.as_deref();
     let phone = phone_of(&state, &session, rid, "send verification code").await?;
     let origin = Origin { actor: format!("user:{}", session.0.user_id), client_ip: ip.0, request_id: rid.cloned() };
@@ -95,19 +96,46 @@ pub async fn payment_password_status(State(state): State<AppState>, session: Use
 }
 
 /// Body of `PUT /v1/me/payment-password`.
-#[derive(Debug, ToSchema)]
-#[allow(dead_code)]
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct SetPaymentPassword {
     /// 6 digits.
+    #[schema(pattern = r"^[0-9]{6}$", example = "135790")]
     password: String,
     /// From `POST /v1/me/sms-challenges` with purpose `payment_password`.
+    #[schema(example = "chl_0123456789abcdef")]
     challenge_id: String,
+    #[schema(pattern = r"^[0-9]{6}$", example = "123456")]
     code: String,
     /// To reset an existing password: a face check. Sandbox test values: `sandbox:pass`, `sandbox:spoof`, `sandbox:poor_lighting`, `sandbox:mismatch`.
+    #[schema(example = "sandbox:pass")]
     liveness_video: Option<String>,
     /// To reset an existing password instead of the face check: a bank card of the user's verified identity
     /// whose reserved phone is the account's phone.
+    #[schema(pattern = r"^[0-9]{12,19}$", example = "6222021234567890128")]
     card_number: Option<String>,
+}
+
+/// A payment-password body whose card number (if any) passed its checks.
+#[derive(Debug)]
+pub struct PasswordChange {
+    password: String,
+    challenge_id: String,
+    code: String,
+    liveness_video: Option<String>,
+    card: Option<CardNumber>,
+}
+
+impl Validate for SetPaymentPassword {
+    type Valid = PasswordChange;
+    fn validate(self, c: &mut Causes) -> Option<PasswordChange> {
+        let card = match &self.card_number {
+            Some(n) => Some(c.parse("card_number", "invalid_card_number", n, |n| CardNumber::parse(n, BinTable::bundled()))?),
+            None => None,
+        };
+        let Self { password, challenge_id, code, liveness_video, .. } = self;
+        Some(PasswordChange { password, challenge_id, code, liveness_video, card })
+    }
 }
 
 /// Sets the payment password (SMS code), or resets it, also when locked (SMS code + face check).
@@ -120,18 +148,9 @@ pub async fn set_payment_password(
     State(state): State<AppState>,
     request_id: Option<Extension<RequestId>>,
     session: UserSession,
-    body: JsonObject,
+    Body(body): Body<SetPaymentPassword>,
 ) -> Result<StatusCode, Problem> {
-    let mut f = Fields::new(&body);
-    let password = f.required_str("password");
-    let challenge_id = f.required_str("challenge_id");
-    let code = f.required_str("code");
-    let liveness_video = f.optional_str("liveness_video");
-    let card = f.optional_parsed("card_number", "invalid_card_number", |c| CardNumber::parse(c, BinTable::bundled()));
-    f.finish()?;
-    let (Some(password), Some(challenge_id), Some(code)) = (password, challenge_id, code) else {
-        return Err(Problem::new(ProblemCode::InternalError));
-    };
+    let PasswordChange { password, challenge_id, code, liveness_video, card } = &body;
     let rid = request_id.as_deref();
     // The phone is read (an audited read) only when the bank must check it with a card; the SMS code needs no decryption.
     let card_proof = match &card {
@@ -141,7 +160,7 @@ pub async fn set_payment_password(
         }
         None => None,
     };
-    let proof = match (&card_proof, liveness_video) {
+    let proof = match (&card_proof, liveness_video.as_deref()) {
         (Some(p), _) => Some(ResetProof::BankCard(p)),
         (None, Some(v)) => Some(ResetProof::Face(v)),
         (None, None) => None,
@@ -166,24 +185,33 @@ impl From<StepUp> for StepUpToken {
     }
 }
 
-fn operation_fields<'a>(f: &mut Fields<'a>) -> (Option<&'a str>, Option<&'a str>) {
-    let operation = f.required_str("operation");
-    let resource = f.required_str("resource");
-    if resource.is_some_and(|r| r.is_empty() || r.len() > 128) {
-        f.invalid("resource", "invalid_resource", "`resource` is the id the operation acts on, 1 to 128 characters.");
-    }
-    (operation, resource)
+fn check_resource(c: &mut Causes, resource: &str) -> bool {
+    c.check(
+        "resource",
+        resource.is_empty() || resource.len() > 128,
+        "invalid_resource",
+        "`resource` is the id the operation acts on, 1 to 128 characters.",
+    )
 }
 
 /// Body of `POST /v1/me/payment-password/verify`.
-#[derive(Debug, ToSchema)]
-#[allow(dead_code)]
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct VerifyPaymentPassword {
+    #[schema(pattern = r"^[0-9]{6}$", example = "135790")]
     password: String,
-    /// What the token will authorise, e.g. `device.make_primary`.
+    #[schema(schema_with = crate::schema::operation)]
     operation: String,
     /// The id it acts on.
+    #[schema(min_length = 1, max_length = 128, example = "bnd_0123456789abcdef")]
     resource: String,
+}
+
+impl Validate for VerifyPaymentPassword {
+    type Valid = Self;
+    fn validate(self, c: &mut Causes) -> Option<Self> {
+        Some(self).filter(|s| check_resource(c, &s.resource))
+    }
 }
 
 /// Checks the payment password and mints a step-up token for one operation on one resource.
@@ -197,15 +225,9 @@ pub async fn verify_payment_password(
     State(state): State<AppState>,
     request_id: Option<Extension<RequestId>>,
     session: UserSession,
-    body: JsonObject,
+    Body(body): Body<VerifyPaymentPassword>,
 ) -> Result<Response, Problem> {
-    let mut f = Fields::new(&body);
-    let password = f.required_str("password");
-    let (operation, resource) = operation_fields(&mut f);
-    f.finish()?;
-    let (Some(password), Some(operation), Some(resource)) = (password, operation, resource) else {
-        return Err(Problem::new(ProblemCode::InternalError));
-    };
+    let (password, operation, resource) = (&body.password, &body.operation, &body.resource);
     let step_up = state.security().step_up_with_password(&actor(&session, request_id.as_deref()), password, operation, resource).await?;
     Ok((StatusCode::CREATED, Json(StepUpToken::from(step_up))).into_response())
 }
@@ -219,11 +241,21 @@ pub struct BiometricChallenge {
 }
 
 /// Body of `POST /v1/me/step-up/challenges`.
-#[derive(Debug, ToSchema)]
-#[allow(dead_code)]
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct StepUpFor {
+    #[schema(schema_with = crate::schema::operation)]
     operation: String,
+    /// The id it acts on.
+    #[schema(min_length = 1, max_length = 128, example = "bnd_0123456789abcdef")]
     resource: String,
+}
+
+impl Validate for StepUpFor {
+    type Valid = Self;
+    fn validate(self, c: &mut Causes) -> Option<Self> {
+        Some(self).filter(|s| check_resource(c, &s.resource))
+    }
 }
 
 /// A nonce for a biometric step-up: after the local biometric check, the device signs it.
@@ -236,24 +268,31 @@ pub async fn biometric_challenge(
     State(state): State<AppState>,
     request_id: Option<Extension<RequestId>>,
     session: UserSession,
-    body: JsonObject,
+    Body(body): Body<StepUpFor>,
 ) -> Result<Response, Problem> {
-    let mut f = Fields::new(&body);
-    let (operation, resource) = operation_fields(&mut f);
-    f.finish()?;
-    let (Some(operation), Some(resource)) = (operation, resource) else { return Err(Problem::new(ProblemCode::InternalError)) };
-    let c = state.security().biometric_challenge(&actor(&session, request_id.as_deref()), operation, resource).await?;
+    let c = state.security().biometric_challenge(&actor(&session, request_id.as_deref()), &body.operation, &body.resource).await?;
     let body = BiometricChallenge { message: c.message(), challenge_id: c.id, expires_at: c.expires_at.to_string() };
     Ok((StatusCode::CREATED, Json(body)).into_response())
 }
 
 /// Body of `POST /v1/me/step-up/biometric`.
-#[derive(Debug, ToSchema)]
-#[allow(dead_code)]
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct BiometricAssertion {
+    #[schema(example = "bch_0123456789abcdef")]
     challenge_id: String,
     /// Ed25519 signature of the challenge message, 128 hex characters.
+    #[schema(
+        example = "00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000"
+    )]
     signature: String,
+}
+
+impl Validate for BiometricAssertion {
+    type Valid = Self;
+    fn validate(self, _: &mut Causes) -> Option<Self> {
+        Some(self)
+    }
 }
 
 /// Mints a step-up token from a device-signed assertion.
@@ -266,14 +305,10 @@ pub async fn biometric_step_up(
     State(state): State<AppState>,
     request_id: Option<Extension<RequestId>>,
     session: UserSession,
-    body: JsonObject,
+    Body(body): Body<BiometricAssertion>,
 ) -> Result<Response, Problem> {
-    let mut f = Fields::new(&body);
-    let challenge_id = f.required_str("challenge_id");
-    let signature = f.required_str("signature");
-    f.finish()?;
-    let (Some(challenge_id), Some(signature)) = (challenge_id, signature) else { return Err(Problem::new(ProblemCode::InternalError)) };
-    let step_up = state.security().step_up_with_biometric(&actor(&session, request_id.as_deref()), challenge_id, signature).await?;
+    let step_up =
+        state.security().step_up_with_biometric(&actor(&session, request_id.as_deref()), &body.challenge_id, &body.signature).await?;
     Ok((StatusCode::CREATED, Json(StepUpToken::from(step_up))).into_response())
 }
 

@@ -1,17 +1,17 @@
 //! `/v1/users`: the minimal end-user record, its access log, crypto-shredding.
 
-use crate::extract::{Fields, JsonObject};
+use crate::extract::{Body, Causes, PathId, Validate};
 use crate::middleware::ApiCaller;
 use crate::problem::{Problem, ProblemCode};
 use crate::state::AppState;
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use idlink_core::audit::AuditRecord;
 use idlink_core::users::{self, Caller, UserView};
 use idlink_domain::{PhoneNumber, RequestId, UserId};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 /// A user, personal data masked.
@@ -33,27 +33,28 @@ impl From<UserView> for User {
 }
 
 /// Body of `POST /v1/users`.
-#[derive(Debug, ToSchema)]
-#[allow(dead_code)] // documents the body read by `Fields`
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct CreateUser {
     /// Mainland mobile number, 11 digits, optionally with +86.
-    #[schema(example = "13812341234")]
+    #[schema(example = "13812341234", pattern = r"^(\+86)?(13[0-9]|14[579]|15[0-35-9]|16[2567]|17[0-35-8]|18[0-9]|19[0-35-9])[0-9]{8}$")]
     phone: String,
+}
+
+impl Validate for CreateUser {
+    type Valid = PhoneNumber;
+    fn validate(self, c: &mut Causes) -> Option<PhoneNumber> {
+        c.parse("phone", "invalid_phone", &self.phone, PhoneNumber::parse)
+    }
 }
 
 fn caller(api: &ApiCaller, request_id: Option<&RequestId>, purpose: &str) -> Caller {
     Caller { actor: api.actor(), request_id: request_id.cloned(), purpose: purpose.to_owned() }
 }
 
-fn user_id(raw: &str) -> Result<UserId, Problem> {
-    UserId::parse(raw)
-        .map_err(|e| Problem::validation(vec![crate::problem::FieldError::new("/path/user_id", "invalid_id", format!("{e}."))]))
-}
-
 /// Creates a user. The phone number is encrypted under the user's own data key.
 #[utoipa::path(post, path = "/v1/users", tag = "users",
     request_body = CreateUser,
-    params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe: the same key and body replay the first answer.")),
     responses(
         (status = 201, body = User),
         (status = "4XX", body = Problem, content_type = "application/problem+json"),
@@ -63,13 +64,9 @@ pub async fn create_user(
     State(state): State<AppState>,
     api: ApiCaller,
     request_id: Option<axum::Extension<RequestId>>,
-    body: JsonObject,
+    Body(phone): Body<CreateUser>,
 ) -> Result<Response, Problem> {
     api.require("users:write")?;
-    let mut f = Fields::new(&body);
-    let phone = f.required_parsed("phone", "invalid_phone", PhoneNumber::parse);
-    f.finish()?;
-    let Some(phone) = phone else { return Err(Problem::new(ProblemCode::InternalError)) };
     let who = caller(&api, request_id.as_deref(), "account management");
     let view = users::create_user(state.store.as_ref(), &state.vault, state.clock.as_ref(), &who, &phone).await?;
     Ok((StatusCode::CREATED, Json(User::from(view))).into_response())
@@ -77,7 +74,7 @@ pub async fn create_user(
 
 /// Reads a user (masked). The read is recorded in the audit log.
 #[utoipa::path(get, path = "/v1/users/{user_id}", tag = "users",
-    params(("user_id" = String, Path, description = "The user's id (`usr_…`).")),
+    params(("user_id" = String, Path, description = "The user's id (`usr_…`).", pattern = r"^usr_[A-Za-z0-9_-]{1,64}$", example = "usr_5f0c8a1b2d3e4f5061728394a5b6c7d8")),
     responses(
         (status = 200, body = User),
         (status = "4XX", body = Problem, content_type = "application/problem+json"),
@@ -87,10 +84,9 @@ pub async fn get_user(
     State(state): State<AppState>,
     api: ApiCaller,
     request_id: Option<axum::Extension<RequestId>>,
-    Path(raw): Path<String>,
+    PathId(id): PathId<UserId>,
 ) -> Result<Json<User>, Problem> {
     api.require("users:read")?;
-    let id = user_id(&raw)?;
     let who = caller(&api, request_id.as_deref(), "account management");
     let view = users::get_user(state.store.as_ref(), &state.vault, state.clock.as_ref(), &who, &id).await?;
     Ok(Json(view.into()))
@@ -98,7 +94,7 @@ pub async fn get_user(
 
 /// Deletes the user's data key: all their encrypted personal data becomes unreadable.
 #[utoipa::path(delete, path = "/v1/users/{user_id}/personal-data", tag = "users",
-    params(("user_id" = String, Path, description = "The user's id (`usr_…`).")),
+    params(("user_id" = String, Path, description = "The user's id (`usr_…`).", pattern = r"^usr_[A-Za-z0-9_-]{1,64}$", example = "usr_5f0c8a1b2d3e4f5061728394a5b6c7d8")),
     responses(
         (status = 204, description = "The data key is deleted."),
         (status = "4XX", body = Problem, content_type = "application/problem+json"),
@@ -108,10 +104,9 @@ pub async fn shred_user(
     State(state): State<AppState>,
     api: ApiCaller,
     request_id: Option<axum::Extension<RequestId>>,
-    Path(raw): Path<String>,
+    PathId(id): PathId<UserId>,
 ) -> Result<StatusCode, Problem> {
     api.require("users:write")?;
-    let id = user_id(&raw)?;
     let who = caller(&api, request_id.as_deref(), "personal data deletion");
     users::shred_user(state.store.as_ref(), state.clock.as_ref(), &who, &id).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -152,15 +147,14 @@ pub struct AccessLog {
 
 /// Who read or changed this user's personal data, newest first (SPEC P7).
 #[utoipa::path(get, path = "/v1/users/{user_id}/access-log", tag = "users",
-    params(("user_id" = String, Path, description = "The user's id (`usr_…`).")),
+    params(("user_id" = String, Path, description = "The user's id (`usr_…`).", pattern = r"^usr_[A-Za-z0-9_-]{1,64}$", example = "usr_5f0c8a1b2d3e4f5061728394a5b6c7d8")),
     responses(
         (status = 200, body = AccessLog),
         (status = "4XX", body = Problem, content_type = "application/problem+json"),
     ),
     security(("api_key" = ["users:read"])))]
-pub async fn access_log(State(state): State<AppState>, api: ApiCaller, Path(raw): Path<String>) -> Result<Json<AccessLog>, Problem> {
+pub async fn access_log(State(state): State<AppState>, api: ApiCaller, PathId(id): PathId<UserId>) -> Result<Json<AccessLog>, Problem> {
     api.require("users:read")?;
-    let id = user_id(&raw)?;
     let records = state.store.audit_records_of_user(&id, 200).await?;
     if records.is_empty() {
         return Err(Problem::new(ProblemCode::UserNotFound));

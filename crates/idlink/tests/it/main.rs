@@ -15,6 +15,7 @@ mod errors;
 mod idempotency;
 mod identity;
 mod login;
+mod openapi_conformance;
 mod operations;
 mod outbox;
 mod refusals;

@@ -10,11 +10,11 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use std::sync::Arc;
 
-struct Op {
-    token: String,
+pub(crate) struct Op {
+    pub(crate) token: String,
 }
 
-async fn operator(s: &Server, rt: &Runtime, username: &str, roles: &[Role]) -> Op {
+pub(crate) async fn operator(s: &Server, rt: &Runtime, username: &str, roles: &[Role]) -> Op {
     let store = s.running.as_ref().map(|r| r.store.clone()).unwrap_or_else(|| panic!("running"));
     let vault = serve::open_vault(&s.config, &store, rt).await.unwrap_or_else(|e| panic!("{e:#}"));
     let policy = serve::password_policy(&s.config);
