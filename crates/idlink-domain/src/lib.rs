@@ -10,6 +10,7 @@
 
 pub mod agreement;
 pub mod calendar;
+pub mod capabilities;
 pub mod card;
 pub mod change_limits;
 pub mod disclosure;

@@ -323,9 +323,6 @@ pub struct Capabilities {
     pub notes: Vec<String>,
 }
 
-const NEEDS_VERIFIED: &[&str] = &["payment", "balance_query", "credit_report", "social_security_card", "third_party_authorisation"];
-const NEEDS_GUARDIAN: &[&str] = &["payment", "balance_query", "credit_report"];
-
 /// What the user can do, given verification and age (SPEC ID4). The host app reads it to grey out features.
 #[utoipa::path(get, path = "/v1/me/capabilities", tag = "identity",
     params(("Idlink-Session" = String, Header, description = "The user's session token.")),
@@ -336,27 +333,19 @@ pub async fn capabilities(
     request_id: Option<Extension<RequestId>>,
     session: UserSession,
 ) -> Result<Json<Capabilities>, Problem> {
+    use idlink_domain::capabilities::{Standing, restrictions};
     let view = state.identities().identity(&session.0, request_id.as_deref()).await?;
-    let caps = match view {
-        None => Capabilities {
-            verified: false,
-            minor: false,
-            restricted: NEEDS_VERIFIED.iter().map(|s| (*s).to_owned()).collect(),
-            notes: vec!["Verify your real-name identity to use these.".into()],
-        },
-        Some(v) if v.minor && state.guardians().has_approved_guardian(&session.0.user_id).await.unwrap_or(false) => Capabilities {
-            verified: true,
-            minor: true,
-            restricted: vec!["credit_report".to_owned()],
-            notes: vec!["Under 18 with an approved guardian: the credit report stays with the guardian until 18.".into()],
-        },
-        Some(v) if v.minor => Capabilities {
-            verified: true,
-            minor: true,
-            restricted: NEEDS_GUARDIAN.iter().map(|s| (*s).to_owned()).collect(),
-            notes: vec!["Under 18: these need a linked guardian and their evidence, reviewed by an operator.".into()],
-        },
-        Some(_) => Capabilities { verified: true, minor: false, restricted: Vec::new(), notes: Vec::new() },
+    let standing = match view {
+        None => Standing::Unverified,
+        Some(v) if v.minor => Standing::Minor { guardian_approved: state.guardians().has_approved_guardian(&session.0.user_id).await? },
+        Some(_) => Standing::Adult,
+    };
+    let r = restrictions(standing);
+    let caps = Capabilities {
+        verified: standing != Standing::Unverified,
+        minor: matches!(standing, Standing::Minor { .. }),
+        restricted: r.restricted.iter().map(|c| c.as_str().to_owned()).collect(),
+        notes: r.note.map(str::to_owned).into_iter().collect(),
     };
     Ok(Json(caps))
 }
