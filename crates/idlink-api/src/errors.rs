@@ -158,7 +158,10 @@ impl From<SecurityError> for Problem {
                     .errors(vec![FieldError::new("/liveness_video", code, guidance)])
             }
             SecurityError::FaceUnavailable(u) => u.into(),
-            SecurityError::PasswordRefused => Problem::new(ProblemCode::PaymentPasswordRefused),
+            // The same answer for a wrong, locked or missing password; only the configured limit is told.
+            SecurityError::PasswordRefused { max_failures } => Problem::new(ProblemCode::PaymentPasswordRefused).detail(format!(
+                "The payment password was not accepted. After {max_failures} wrong passwords in a row it is locked; the user can reset it with an SMS code and a face check."
+            )),
             SecurityError::BiometricRefused => Problem::new(ProblemCode::BiometricRefused),
             SecurityError::BadOperation(op) => Problem::validation(vec![FieldError::new(
                 "/operation",

@@ -76,7 +76,7 @@ problem_codes! {
     DeviceCheckRequired = ("device_check_required", FORBIDDEN,
         "This login is from a new device: finish the SMS check (POST /v1/auth/device-check) before using the session."),
     PaymentPasswordRefused = ("payment_password_refused", FORBIDDEN,
-        "The payment password was not accepted. After 3 wrong passwords in a row it is locked; the user can reset it with an SMS code and a face check."),
+        "The payment password was not accepted. After `payment_password.max_failures` wrong passwords in a row (3 by default; the message says how many) it is locked; the user can reset it with an SMS code and a face check."),
     BiometricRefused = ("biometric_refused", FORBIDDEN,
         "The signed assertion was not accepted: unknown or used challenge, another device, or a bad signature. Ask for a new challenge."),
     BalanceQueryDisabled = ("balance_query_disabled", FORBIDDEN,

@@ -26,8 +26,8 @@ pub enum SecurityError {
     Face(FaceResult),
     #[error(transparent)]
     FaceUnavailable(#[from] FaceUnavailable),
-    #[error("the payment password was refused")]
-    PasswordRefused,
+    #[error("the payment password was refused (it locks after {max_failures} wrong passwords in a row)")]
+    PasswordRefused { max_failures: u32 },
     #[error("the biometric assertion was refused")]
     BiometricRefused,
     #[error("`{0}` is not an operation a step-up token can be minted for")]
@@ -161,7 +161,7 @@ impl Security<'_> {
         let name = actor.name();
         let attempt = Attempt { user: &actor.session.user_id, actor: &name, request_id: actor.request_id, at: now };
         if !payment::verify(self.passwords, self.password_policy, self.rng.clone(), &attempt, password).await? {
-            return Err(SecurityError::PasswordRefused);
+            return Err(SecurityError::PasswordRefused { max_failures: self.password_policy.max_failures });
         }
         self.mint(actor, operation, resource, StepUpMethod::PaymentPassword).await
     }

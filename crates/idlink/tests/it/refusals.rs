@@ -135,3 +135,21 @@ async fn step_ups_are_minted_only_for_known_operations_and_refusals_say_why() {
         }
     }
 }
+
+/// A refused payment password states the configured lock limit (not a fixed 3).
+#[tokio::test]
+async fn the_password_refusal_states_the_configured_limit() {
+    for db in databases().await {
+        let s = crate::start_with(db, &[("IDLINK__PAYMENT_PASSWORD__MAX_FAILURES", "5")]).await;
+        let phone = "13855550009";
+        let token = crate::cards::session(&s, phone).await;
+        crate::cards::ensure_payment_password(&s, &token, phone).await;
+        let res = call(&s, Method::POST, "/v1/me/payment-password/verify", &token)
+            .json(&json!({"password": "000000", "operation": "device.make_primary", "resource": "dev_x"}))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let p = expect_problem(res, 403, "payment_password_refused").await;
+        assert!(p["detail"].as_str().unwrap_or("").contains("After 5 wrong passwords"), "{}: {p}", s.kind);
+    }
+}
