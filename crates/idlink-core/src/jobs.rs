@@ -107,8 +107,11 @@ pub trait PeriodicJob: Send + Sync {
     /// Runs the job; the error (no personal data) is recorded on the lease and logged.
     async fn run(&self, occasion: Occasion) -> Result<(), String>;
     /// Another node ran the job (or this node just started and did not):
-    /// catch up what each node keeps for itself.
-    async fn standby(&self) {}
+    /// catch up what each node keeps for itself. False when that failed
+    /// and should be tried again at the next look.
+    async fn standby(&self) -> bool {
+        true
+    }
     /// Also run at start and at shutdown, unless another live node holds the lease.
     fn at_start_and_shutdown(&self) -> bool {
         false
@@ -192,11 +195,14 @@ impl Runner {
         }
         let Some(lease) = lease else { return Turn::Idle };
         let changed = seen.done != Some(lease.done);
-        seen.done = Some(lease.done);
         if changed && lease.holder != self.holder {
-            job.standby().await;
+            // Seen only once caught up: a failed catch-up is retried at the next look, not a period later.
+            if job.standby().await {
+                seen.done = Some(lease.done);
+            }
             Turn::CaughtUp
         } else {
+            seen.done = Some(lease.done);
             Turn::Idle
         }
     }

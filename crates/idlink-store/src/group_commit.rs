@@ -218,7 +218,7 @@ async fn commit_postgres(
             spent_ids.insert(id);
         }
     }
-    let spent = claimed(jobs, &spent_ids);
+    let spent = claimed(jobs, candidates, &spent_ids);
     let done = done_jobs(jobs, &spent);
     let links = audit::chain(head_seq, &head_hash, audit_entries(jobs, &spent));
     let (last_seq, last_hash) = links.last().map_or((head_seq, head_hash.as_str()), |l| (l.seq, l.hash.as_str()));
@@ -254,7 +254,7 @@ async fn commit_sqlite(
     for r in &rows {
         spent_ids.insert(r.try_get::<String, _>("id").map_err(store_err)?);
     }
-    let spent = claimed(jobs, &spent_ids);
+    let spent = claimed(jobs, candidates, &spent_ids);
     let done = done_jobs(jobs, &spent);
     if !done.is_empty() {
         let q = sqlx::query(sqlx::AssertSqlSafe(history_sql(done.len(), 1)));
@@ -323,10 +323,11 @@ fn bind_spend<'q>(mut q: AnyQuery<'q>, jobs: &[QueryCommit], candidates: &[&'q Q
     q
 }
 
-/// Which queries spent their token: each spent id goes to the first query that named it.
-fn claimed(jobs: &[QueryCommit], spent_ids: &HashSet<String>) -> Vec<bool> {
-    let mut claimed = HashSet::new();
-    jobs.iter().map(|j| spent_ids.contains(&j.token_id) && claimed.insert(j.token_id.as_str())).collect()
+/// Which queries spent their token: each spent id goes to the candidate that
+/// named it (the first query naming it whose claim is still its own), never
+/// to a query left out by the fence.
+fn claimed(jobs: &[QueryCommit], candidates: &[&QueryCommit], spent_ids: &HashSet<String>) -> Vec<bool> {
+    jobs.iter().map(|j| spent_ids.contains(&j.token_id) && candidates.iter().any(|c| std::ptr::eq(*c, j))).collect()
 }
 
 fn done_jobs<'a>(jobs: &'a [QueryCommit], spent: &[bool]) -> Vec<&'a QueryCommit> {
@@ -354,4 +355,52 @@ fn bind_history<'q>(mut q: AnyQuery<'q>, done: &[&'q QueryCommit]) -> AnyQuery<'
         q = bind_history_row(q, &j.user, &j.record);
     }
     q
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn job(token: &str) -> QueryCommit {
+        let at = jiff::Timestamp::UNIX_EPOCH;
+        let entry = AuditEntry::new("user:u", "balance.query", "test", at);
+        let record = QueryRecord {
+            id: format!("bq_{token}"),
+            binding_id: "bnd_1".into(),
+            bank: "ICBC".into(),
+            channel: "direct".into(),
+            precision: "yuan".into(),
+            actor: "user:u".into(),
+            at,
+            outcome: "disclosed".into(),
+            reason: None,
+        };
+        let (reply, _) = oneshot::channel();
+        QueryCommit {
+            token_id: token.into(),
+            secret_hash: "h".into(),
+            user: "u".into(),
+            operation: "balance.query".into(),
+            resource: "bnd_1".into(),
+            record,
+            card_read: entry.clone(),
+            audit: entry,
+            kept: None,
+            notice: None,
+            reply,
+        }
+    }
+
+    /// A query and its retry in one batch, the first fenced out: the token
+    /// the retry spent is the retry's, not the fenced query's.
+    #[test]
+    fn a_spent_token_goes_to_its_candidate_never_to_a_fenced_query() {
+        let jobs = [job("t1"), job("t1"), job("t2")];
+        let candidates = [&jobs[1], &jobs[2]];
+        let spent: HashSet<String> = ["t1".to_owned()].into();
+        assert_eq!(claimed(&jobs, &candidates, &spent), [false, true, false]);
+        // Without a fence, the first query naming a token is its candidate.
+        let candidates = [&jobs[0], &jobs[2]];
+        assert_eq!(claimed(&jobs, &candidates, &spent), [true, false, false]);
+    }
 }

@@ -126,7 +126,7 @@ impl StepUpStore for SqlStore {
     }
 
     async fn insert_biometric_challenge(&self, c: &BiometricChallenge) -> Result<(), StoreError> {
-        self.write(Commit::Effect, async |tx| {
+        self.write(Commit::Bookkeeping, async |tx| {
             sqlx::query(
                 "INSERT INTO biometric_challenges (id, user_id, device_id, nonce, operation, resource, expires_at, used_at)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, NULL)",

@@ -94,16 +94,24 @@ impl PeriodicJob for Checkpoints {
     }
 
     /// Another node signed: add its checkpoint to this node's witness.
-    async fn standby(&self) {
+    async fn standby(&self) -> bool {
         let key = self.vault.signer().public_hex();
         match idlink_core::audit::catch_up_witness(&self.store, self.witness.as_ref(), &key).await {
-            Ok(Some(c)) => tracing::info!(seq = c.seq, "audit checkpoint signed by another node added to the witness"),
-            Ok(None) => {}
+            Ok(Some(c)) => {
+                tracing::info!(seq = c.seq, "audit checkpoint signed by another node added to the witness");
+                true
+            }
+            Ok(None) => true,
             Err(AuditError::Refused(b)) => {
                 metrics::counter!("idlink_audit_checkpoint_refused_total").increment(1);
-                tracing::error!(problem = %b, "another node's audit checkpoint NOT witnessed: the chain does not extend this node's witness; run `idlink audit verify`")
+                tracing::error!(problem = %b, "another node's audit checkpoint NOT witnessed: the chain does not extend this node's witness; run `idlink audit verify`");
+                // An alarm, not a transient failure: retrying every look would only repeat it.
+                true
             }
-            Err(e) => tracing::warn!(error = %e, "adding another node's audit checkpoint to the witness failed; will retry"),
+            Err(e) => {
+                tracing::warn!(error = %e, "adding another node's audit checkpoint to the witness failed; will retry");
+                false
+            }
         }
     }
 
@@ -157,12 +165,13 @@ impl PeriodicJob for ReviewSla {
     }
 
     /// Another node publishes the counts now: this node's would be counted twice.
-    async fn standby(&self) {
+    async fn standby(&self) -> bool {
         if self.published.swap(false, Ordering::Relaxed) {
             for kind in CASE_KINDS {
                 metrics::gauge!("idlink_review_sla_breached", "kind" => kind.as_str()).set(0.0);
             }
         }
+        true
     }
 }
 
@@ -257,12 +266,13 @@ impl PeriodicJob for OutboxHousekeeping {
         Ok(())
     }
 
-    async fn standby(&self) {
+    async fn standby(&self) -> bool {
         if self.published.swap(false, Ordering::Relaxed) {
             for state in ["pending", "dead"] {
                 metrics::gauge!("idlink_outbox_depth", "state" => state).set(0.0);
             }
         }
+        true
     }
 }
 
