@@ -185,7 +185,7 @@ impl Runner {
             let take = TakeLease { job: job.name(), holder: &self.holder, now, period: schedule.period, until, force };
             // The update checks again, atomically: another node may have been quicker.
             match self.store.take_lease(&take).await {
-                Ok(true) => return self.run_taken(job, occasion, seen).await,
+                Ok(true) => return self.run_taken(job, occasion, schedule.period, seen).await,
                 Ok(false) => {}
                 Err(e) => {
                     tracing::warn!(job = job.name(), error = %e, "taking a periodic job's lease failed; will retry");
@@ -207,9 +207,21 @@ impl Runner {
         }
     }
 
-    async fn run_taken(&self, job: &dyn PeriodicJob, occasion: Occasion, seen: &mut Seen) -> Turn {
+    async fn run_taken(&self, job: &dyn PeriodicJob, occasion: Occasion, period: SignedDuration, seen: &mut Seen) -> Turn {
         metrics::counter!("idlink_job_runs_total", "job" => job.name()).increment(1);
-        let result = job.run(occasion).await;
+        // The lease lasts a period plus the takeover margin and is not renewed:
+        // a periodic run is cut at one period, so it never overlaps another
+        // node's run (the jobs work in bounded, repeatable steps and pick up
+        // next period). The runs at start and shutdown are not cut: the start
+        // may walk a whole chain once.
+        let result = if occasion == Occasion::Periodic {
+            match tokio::time::timeout(period.unsigned_abs(), job.run(occasion)).await {
+                Ok(result) => result,
+                Err(_) => Err(format!("stopped after its period ({} ms); it continues next period", period.as_millis())),
+            }
+        } else {
+            job.run(occasion).await
+        };
         if let Err(e) = &result {
             metrics::counter!("idlink_job_failures_total", "job" => job.name()).increment(1);
             tracing::warn!(job = job.name(), error = %e, "periodic job failed; it runs again next period");

@@ -357,7 +357,15 @@ async fn two_nodes_deliver_each_event_once_and_run_each_job_once_per_period() {
             let sql = sql.to_owned();
             async move { idlink_store::testing::query_text(&store, &sql).await.unwrap_or_else(|e| panic!("{sql}: {e}")) }
         };
-        assert_eq!(count("SELECT COUNT(*) FROM outbox WHERE state = 'delivered' AND attempts = 1").await, "12");
+        // The gateway answers before the worker records the delivery: wait for the records.
+        let delivered_once = "SELECT COUNT(*) FROM outbox WHERE state = 'delivered' AND attempts = 1";
+        for _ in 0..50 {
+            if count(delivered_once).await == "12" {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert_eq!(count(delivered_once).await, "12");
         assert_eq!(count("SELECT COUNT(*) FROM outbox").await, "12");
         let by_a = count("SELECT COUNT(*) FROM outbox WHERE claimed_by IN (SELECT claimed_by FROM outbox LIMIT 1)").await;
         eprintln!("one node delivered {by_a} of the 12 events, the other the rest");
