@@ -91,14 +91,28 @@ impl OutboxStore for SqlStore {
     }
 
     async fn claim_outbox(&self, c: &Claim<'_>) -> Result<Vec<OutboxItem>, StoreError> {
-        // Row locks taken by the inner SELECT are skipped, not waited for, by
-        // other workers; the claim (a later `due_at`, a token) outlives them.
-        let lock = if self.backend() == Backend::Postgres { " FOR UPDATE SKIP LOCKED" } else { "" };
-        let sql = format!(
-            "UPDATE outbox SET due_at = $1, claim_token = $2, claimed_by = $3
-             WHERE id IN (SELECT id FROM outbox WHERE state = 'pending' AND due_at <= $4 ORDER BY due_at, id LIMIT $5{lock})
-             RETURNING {COLUMNS}"
-        );
+        let sql = match self.backend() {
+            // Row locks taken by the `WITH` are skipped, not waited for, by other
+            // workers; the claim (a later `due_at`, a token) outlives them. The
+            // locked selection is a `WITH`, evaluated once: as a subquery of the
+            // `UPDATE` the planner may run it again and claim more than the batch.
+            Backend::Postgres => {
+                let returned: Vec<String> = COLUMNS.split(',').map(|c| format!("outbox.{}", c.trim())).collect();
+                format!(
+                    "WITH due AS (SELECT id FROM outbox WHERE state = 'pending' AND due_at <= $4 ORDER BY due_at, id LIMIT $5
+                                  FOR UPDATE SKIP LOCKED)
+                     UPDATE outbox SET due_at = $1, claim_token = $2, claimed_by = $3 FROM due WHERE outbox.id = due.id
+                     RETURNING {}",
+                    returned.join(", ")
+                )
+            }
+            // One writer at a time: no locks to skip.
+            Backend::Sqlite => format!(
+                "UPDATE outbox SET due_at = $1, claim_token = $2, claimed_by = $3
+                 WHERE id IN (SELECT id FROM outbox WHERE state = 'pending' AND due_at <= $4 ORDER BY due_at, id LIMIT $5)
+                 RETURNING {COLUMNS}"
+            ),
+        };
         let rows = self
             .write(Commit::Bookkeeping, async |tx| {
                 sqlx::query(sqlx::AssertSqlSafe(sql))
