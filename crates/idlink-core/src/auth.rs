@@ -526,9 +526,8 @@ impl Auth<'_> {
         self.validate(token, self.store.session(id).await?)
     }
 
-    /// Checks `token` against the stored row read for its id: a live
-    /// session (not revoked nor expired), active or waiting for its device check.
-    pub fn validate(&self, token: &str, row: Option<SessionRow>) -> Result<SessionRow, AuthError> {
+    /// Checks `token` against the stored row read for its id.
+    fn validate(&self, token: &str, row: Option<SessionRow>) -> Result<SessionRow, AuthError> {
         let (id, secret) = token.split_once('.').ok_or(AuthError::SessionInvalid)?;
         let s = row.filter(|s| s.id == id).ok_or(AuthError::SessionInvalid)?;
         let valid = constant_time_eq(s.secret_hash.as_bytes(), hash_secret(secret).as_bytes())

@@ -146,7 +146,6 @@ pub struct KeptAnswer {
     pub step_up_token_id: String,
     pub bank: String,
     pub channel: String,
-    pub precision: String,
     pub answer: BalanceAnswer,
 }
 
@@ -400,6 +399,17 @@ impl Balances<'_> {
         claim: Option<&ClaimRef>,
     ) -> Result<BalanceAnswer, BalanceError> {
         let answer = self.run_query(session, rid, binding_id, step_up, claim).await;
+        self.noting_refusal(session, rid, binding_id, answer).await
+    }
+
+    /// Passes `answer` on; a refusal is first listed in the history and audited.
+    async fn noting_refusal(
+        &self,
+        session: &SessionRow,
+        rid: Option<&RequestId>,
+        binding_id: &str,
+        answer: Result<BalanceAnswer, BalanceError>,
+    ) -> Result<BalanceAnswer, BalanceError> {
         if let Err(e) = &answer {
             self.record_refusal(session, rid, binding_id, e).await?;
         }
@@ -507,7 +517,6 @@ impl Balances<'_> {
                     step_up_token_id: token_id.to_owned(),
                     bank: record.bank.clone(),
                     channel: record.channel.clone(),
-                    precision: record.precision.clone(),
                     answer: answer.clone(),
                 };
                 let clear = serde_json::to_vec(&kept).map_err(|e| StoreError::Corrupt(format!("kept balance answer: {e}")))?;
@@ -559,10 +568,7 @@ impl Balances<'_> {
         kept: &[u8],
     ) -> Result<BalanceAnswer, BalanceError> {
         let answer = self.run_replay(session, rid, binding_id, step_up, kept).await;
-        if let Err(e) = &answer {
-            self.record_refusal(session, rid, binding_id, e).await?;
-        }
-        answer
+        self.noting_refusal(session, rid, binding_id, answer).await
     }
 
     async fn run_replay(

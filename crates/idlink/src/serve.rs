@@ -143,14 +143,8 @@ pub fn open_witness(
             } else {
                 anyhow::bail!("configuration key `audit.witness_url` is empty and the sandbox is disabled; set the witness log's URL");
             };
-            let c = &config.connectors;
-            let policy = ExecutorPolicy {
-                deadline: Duration::from_millis(c.timeout_ms),
-                retries: c.retries,
-                breaker_failures: c.breaker_failures,
-                breaker_open_for: jiff::SignedDuration::from_secs(i64::try_from(c.breaker_open_secs).unwrap_or(i64::MAX)),
-            };
-            let w = idlink_connectors::witness::RemoteWitness::new(Arc::new(Executor::new(policy, clock)), &url, &config.audit.witness_log)
+            let executor = Executor::new(executor_policy(config), clock);
+            let w = idlink_connectors::witness::RemoteWitness::new(Arc::new(executor), &url, &config.audit.witness_log)
                 .map_err(|e| anyhow::anyhow!("configuration keys `audit.witness_url` / `audit.witness_log`: {e}"))?;
             Ok(Arc::new(w))
         }
@@ -162,6 +156,17 @@ pub fn open_witness(
             let w = FileWitness::create(&dir).with_context(|| format!("configuration key `audit.witness_dir` ({})", dir.display()))?;
             Ok(Arc::new(w))
         }
+    }
+}
+
+/// Deadlines, retries and breaker of every outbound call (`[connectors]`).
+fn executor_policy(config: &Config) -> ExecutorPolicy {
+    let c = &config.connectors;
+    ExecutorPolicy {
+        deadline: Duration::from_millis(c.timeout_ms),
+        retries: c.retries,
+        breaker_failures: c.breaker_failures,
+        breaker_open_for: jiff::SignedDuration::from_secs(i64::try_from(c.breaker_open_secs).unwrap_or(i64::MAX)),
     }
 }
 
@@ -231,12 +236,7 @@ pub fn institutions(config: &Config, sandbox: Option<SandboxAddrs>, clock: Arc<d
             anyhow::anyhow!("configuration key `connectors.{key}` is empty and the sandbox is disabled; set the institution's URL")
         })
     };
-    let policy = ExecutorPolicy {
-        deadline: Duration::from_millis(c.timeout_ms),
-        retries: c.retries,
-        breaker_failures: c.breaker_failures,
-        breaker_open_for: jiff::SignedDuration::from_secs(i64::try_from(c.breaker_open_secs).unwrap_or(i64::MAX)),
-    };
+    let policy = executor_policy(config);
     let roster = Arc::new(config.roster()?);
     let switch = BankApi::card_switch(&url(&c.switch_url, "switch_url")?).map_err(|e| anyhow::anyhow!("connectors.switch_url: {e}"))?;
     let direct = direct_target(config, sandbox)?;
