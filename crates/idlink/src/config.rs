@@ -25,7 +25,17 @@ pub struct Config {
     pub review: Review,
     pub risk: Risk,
     pub outbox: Outbox,
+    pub web: Web,
     pub log: Log,
+}
+
+/// The H5 pages under `/h5/`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Web {
+    /// Mark the pages' cookies `Secure` (with the `__Host-` prefix): set it
+    /// when browsers reach idlink over HTTPS, directly or through a proxy.
+    pub secure_cookies: bool,
 }
 
 /// The outbox (`docs/outbox.md`): how events are claimed, retried and parked.

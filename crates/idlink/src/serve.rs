@@ -592,7 +592,8 @@ pub async fn start(config: &Config, rt: Runtime) -> Result<Running> {
         // The sandbox banks send their callbacks here.
         sb.set_callback_url(format!("http://{api_addr}"));
     }
-    let app = idlink_api::app(state);
+    let web = idlink_web::WebSettings { secure_cookies: config.web.secure_cookies };
+    let app = idlink_api::app(state.clone()).merge(idlink_web::router(state, web));
     let shutdown = stopped(stop_rx.clone());
     tasks.push(tokio::spawn(async move {
         let app = app.into_make_service_with_connect_info::<SocketAddr>();

@@ -203,10 +203,7 @@ pub async fn login(
     } else {
         None
     };
-    let failures = state.store.payment_password(&out.session.user_id).await?.map_or(0, |p| p.failures);
-    let risk = state.risk();
-    let signals = risk.login_signals(&out.session, out.session.status == SessionStatus::DeviceCheckRequired, failures).await?;
-    let decision = risk.assess(&out.session.user_id, &signals, "login", request_id.as_deref()).await?;
+    let decision = assess_login(&state, &out.session, request_id.as_deref()).await?;
     let session = Session {
         risk: match decision {
             idlink_domain::risk::RiskDecision::Allow => "allow",
@@ -223,6 +220,19 @@ pub async fn login(
         device_check,
     };
     Ok((StatusCode::CREATED, Json(session)).into_response())
+}
+
+/// The risk rules' decision on a fresh login (ID8), recorded as the API and
+/// the H5 login both need it.
+pub async fn assess_login(
+    state: &crate::state::AppParts,
+    session: &idlink_core::auth::SessionRow,
+    request_id: Option<&RequestId>,
+) -> Result<idlink_domain::risk::RiskDecision, Problem> {
+    let failures = state.store.payment_password(&session.user_id).await?.map_or(0, |p| p.failures);
+    let risk = state.risk();
+    let signals = risk.login_signals(session, session.status == SessionStatus::DeviceCheckRequired, failures).await?;
+    Ok(risk.assess(&session.user_id, &signals, "login", request_id).await?)
 }
 
 #[derive(Debug, Serialize, ToSchema)]

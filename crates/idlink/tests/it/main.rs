@@ -12,6 +12,7 @@ mod cli;
 mod disclosure;
 mod docs;
 mod errors;
+mod h5;
 mod idempotency;
 mod identity;
 mod login;

@@ -1,0 +1,112 @@
+//! What stands in front of every page: the security headers, and the CSRF
+//! check every form post passes before its handler runs.
+//!
+//! CSRF defence is layered: cookies are `SameSite=Strict`; a post whose
+//! `Sec-Fetch-Site` says `cross-site`, or whose `Origin` is another host, is
+//! refused; and the form's `csrf` field must equal the `idlink_csrf` cookie
+//! (a random token per browser, compared in constant time).
+
+use crate::WebState;
+use crate::ctx::{CSRF, Visitor, read_cookie};
+use crate::pages::render::message_page;
+use axum::body::{Body, to_bytes};
+use axum::extract::{FromRequestParts, Request, State};
+use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+/// No inline script or style, nothing from another origin, no framing, and
+/// forms post only here.
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+     connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
+
+/// Adds the security headers to every page and asset.
+pub async fn security_headers(req: Request, next: Next) -> Response {
+    let mut res = next.run(req).await;
+    let h = res.headers_mut();
+    h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CONTENT_SECURITY_POLICY));
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert("cross-origin-opener-policy", HeaderValue::from_static("same-origin"));
+    let is_html = h.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with("text/html"));
+    if is_html || res.status().is_redirection() {
+        // Pages show personal data: never kept by a shared or the browser's cache.
+        res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    res
+}
+
+/// The largest form a page accepts.
+const FORM_LIMIT: usize = 16 * 1024;
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+fn from_elsewhere(req: &Request) -> bool {
+    let h = req.headers();
+    if h.get("sec-fetch-site").and_then(|v| v.to_str().ok()) == Some("cross-site") {
+        return true;
+    }
+    let host = h.get(header::HOST).and_then(|v| v.to_str().ok());
+    match (h.get(header::ORIGIN).and_then(|v| v.to_str().ok()), host) {
+        // `null` is what browsers send under some referrer policies and
+        // privacy settings; the token decides then.
+        (Some("null"), _) => false,
+        (Some(origin), Some(host)) => origin.split_once("://").map(|(_, rest)| rest) != Some(host),
+        _ => false,
+    }
+}
+
+/// Refuses a form post that fails the CSRF checks, with a page that says
+/// what happened and a fresh form to go back to.
+pub async fn check_forms(State(state): State<WebState>, req: Request, next: Next) -> Response {
+    if req.method() != Method::POST {
+        return next.run(req).await;
+    }
+    let secure = state.settings.secure_cookies;
+    let cookie_token = read_cookie(req.headers(), CSRF, secure);
+    let elsewhere = from_elsewhere(&req);
+    let (mut parts, body) = req.into_parts();
+    let Ok(bytes) = to_bytes(body, FORM_LIMIT).await else {
+        return (StatusCode::PAYLOAD_TOO_LARGE, "form too large").into_response();
+    };
+    let form_token = serde_urlencoded::from_bytes::<Vec<(String, String)>>(&bytes)
+        .ok()
+        .and_then(|fields| fields.into_iter().find(|(k, _)| k == "csrf").map(|(_, v)| v));
+    let valid = !elsewhere
+        && matches!((&cookie_token, &form_token), (Some(c), Some(f)) if constant_time_eq(c.as_bytes(), f.as_bytes()));
+    if valid {
+        return next.run(Request::from_parts(parts, Body::from(bytes))).await;
+    }
+    tracing::info!(path = %parts.uri.path(), cross_site = elsewhere, "form refused by the CSRF check");
+    let Ok(visitor) = Visitor::from_request_parts(&mut parts, &state).await;
+    let back = parts.headers.get(header::REFERER).and_then(|v| v.to_str().ok()).and_then(local_path).unwrap_or("/h5/").to_owned();
+    let message = visitor.tr.t("problem-csrf");
+    (StatusCode::FORBIDDEN, message_page(&visitor, &message, &back)).into_response()
+}
+
+/// The path of a same-site URL (`/h5/...`), for links back; anything else is refused.
+pub fn local_path(url: &str) -> Option<&str> {
+    let path = match url.find("://") {
+        Some(i) => url[i + 3..].find('/').map(|j| &url[i + 3 + j..])?,
+        None => url,
+    };
+    (path.starts_with("/h5/") && !path.starts_with("//") && !path.contains('\\')).then_some(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_our_own_paths_are_links_back() {
+        assert_eq!(local_path("/h5/cards"), Some("/h5/cards"));
+        assert_eq!(local_path("http://127.0.0.1:8080/h5/login?x=1"), Some("/h5/login?x=1"));
+        assert_eq!(local_path("https://evil.example/"), None);
+        assert_eq!(local_path("//evil.example/h5/"), None);
+        assert_eq!(local_path("/v1/users"), None);
+        assert_eq!(local_path("/h5/\\evil"), None);
+    }
+}

@@ -1,0 +1,260 @@
+//! The three languages of the pages (zh-CN, zh-HK, en): one Fluent
+//! catalogue each under `locales/`, compiled into the binary, and the
+//! formatting of dates (Asia/Shanghai) and money (fen) per language.
+//!
+//! A page asks for a message by key; a key missing in any catalogue fails
+//! the `catalogues_have_the_same_keys` test, and at run time shows the key
+//! itself (never a blank) and logs a warning.
+
+use fluent_bundle::concurrent::FluentBundle;
+use fluent_bundle::{FluentArgs, FluentResource, FluentValue};
+use idlink_domain::Fen;
+use std::sync::OnceLock;
+
+/// A language the pages are written in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Locale {
+    /// Simplified Chinese, the default.
+    ZhCn,
+    /// Traditional Chinese (Hong Kong).
+    ZhHk,
+    En,
+}
+
+impl Locale {
+    pub const ALL: [Locale; 3] = [Locale::ZhCn, Locale::ZhHk, Locale::En];
+
+    /// The BCP 47 tag, as in `<html lang>` and the language cookie.
+    pub fn tag(self) -> &'static str {
+        match self {
+            Locale::ZhCn => "zh-CN",
+            Locale::ZhHk => "zh-HK",
+            Locale::En => "en",
+        }
+    }
+
+    /// The language's own name, for the switch (each shown in itself).
+    pub fn own_name(self) -> &'static str {
+        match self {
+            Locale::ZhCn => "简体中文",
+            Locale::ZhHk => "繁體中文",
+            Locale::En => "English",
+        }
+    }
+
+    pub fn from_tag(tag: &str) -> Option<Locale> {
+        Locale::ALL.into_iter().find(|l| l.tag().eq_ignore_ascii_case(tag))
+    }
+
+    /// The language a tag from `Accept-Language` asks for, if one of ours:
+    /// traditional-script and Hong Kong, Macao and Taiwan Chinese read zh-HK.
+    fn matching(tag: &str) -> Option<Locale> {
+        let tag = tag.trim().to_ascii_lowercase();
+        let mut parts = tag.split(['-', '_']);
+        match parts.next()? {
+            "en" => Some(Locale::En),
+            "zh" => {
+                let rest: Vec<&str> = parts.collect();
+                if rest.iter().any(|p| matches!(*p, "hant" | "hk" | "mo" | "tw")) {
+                    Some(Locale::ZhHk)
+                } else {
+                    Some(Locale::ZhCn)
+                }
+            }
+            _ => None,
+        }
+    }
+
+    /// The best of our languages for an `Accept-Language` header (by its
+    /// q-values, first listed on a tie), or zh-CN.
+    pub fn negotiate(accept_language: Option<&str>) -> Locale {
+        let mut best: Option<(f32, Locale)> = None;
+        for item in accept_language.unwrap_or("").split(',') {
+            let mut fields = item.split(';');
+            let Some(locale) = fields.next().and_then(Locale::matching) else { continue };
+            let q = fields
+                .find_map(|f| f.trim().strip_prefix("q="))
+                .and_then(|q| q.trim().parse::<f32>().ok())
+                .filter(|q| q.is_finite() && (0.0..=1.0).contains(q))
+                .unwrap_or(1.0);
+            if q > 0.0 && best.is_none_or(|(bq, _)| q > bq) {
+                best = Some((q, locale));
+            }
+        }
+        best.map_or(Locale::ZhCn, |(_, l)| l)
+    }
+}
+
+const SOURCES: [(Locale, &str); 3] = [
+    (Locale::ZhCn, include_str!("../locales/zh-CN/main.ftl")),
+    (Locale::ZhHk, include_str!("../locales/zh-HK/main.ftl")),
+    (Locale::En, include_str!("../locales/en/main.ftl")),
+];
+
+struct Catalogues {
+    bundles: Vec<(Locale, FluentBundle<FluentResource>)>,
+}
+
+fn catalogues() -> &'static Catalogues {
+    static CATALOGUES: OnceLock<Catalogues> = OnceLock::new();
+    CATALOGUES.get_or_init(|| {
+        let bundles = SOURCES
+            .iter()
+            .map(|(locale, source)| {
+                let resource = FluentResource::try_new((*source).to_owned()).unwrap_or_else(|(partial, errors)| {
+                    tracing::error!(locale = locale.tag(), errors = ?errors, "catalogue has syntax errors; the messages after them are lost");
+                    partial
+                });
+                let lang = locale.tag().parse().unwrap_or_default();
+                let mut bundle = FluentBundle::new_concurrent(vec![lang]);
+                // Isolation marks (U+2068/9) would show up in attributes and tests.
+                bundle.set_use_isolating(false);
+                if let Err(errors) = bundle.add_resource(resource) {
+                    tracing::error!(locale = locale.tag(), errors = ?errors, "catalogue defines a message twice");
+                }
+                (*locale, bundle)
+            })
+            .collect();
+        Catalogues { bundles }
+    })
+}
+
+/// Whether the catalogue of `locale` has message `key`.
+pub fn has_key(locale: Locale, key: &str) -> bool {
+    catalogues().bundles.iter().any(|(l, b)| *l == locale && b.has_message(key))
+}
+
+/// The message ids of one language's catalogue, for the completeness test.
+pub fn keys(locale: Locale) -> Vec<String> {
+    let source = SOURCES.iter().find(|(l, _)| *l == locale).map_or("", |(_, s)| *s);
+    // A message starts a line with its id and ` =`; comments, terms
+    // (`-name`) and continuation lines (indented) do not.
+    source
+        .lines()
+        .filter_map(|line| line.split_once(" ="))
+        .map(|(id, _)| id)
+        .filter(|id| id.chars().next().is_some_and(|c| c.is_ascii_alphabetic()) && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The messages of one language, as pages use them.
+#[derive(Debug, Clone, Copy)]
+pub struct Tr {
+    pub locale: Locale,
+}
+
+impl Tr {
+    pub fn new(locale: Locale) -> Self {
+        Self { locale }
+    }
+
+    fn format(&self, key: &str, args: Option<&FluentArgs<'_>>) -> String {
+        let bundle = catalogues().bundles.iter().find(|(l, _)| *l == self.locale).map(|(_, b)| b);
+        let Some(pattern) = bundle.and_then(|b| b.get_message(key)).and_then(|m| m.value()) else {
+            tracing::warn!(locale = self.locale.tag(), key, "message missing from the catalogue");
+            return key.to_owned();
+        };
+        let mut errors = Vec::new();
+        let text = bundle.map(|b| b.format_pattern(pattern, args, &mut errors).into_owned()).unwrap_or_default();
+        if !errors.is_empty() {
+            tracing::warn!(locale = self.locale.tag(), key, errors = ?errors, "message did not format cleanly");
+        }
+        text
+    }
+
+    /// The message `key`.
+    pub fn t(&self, key: &str) -> String {
+        self.format(key, None)
+    }
+
+    /// The message `key` with one argument.
+    pub fn t1(&self, key: &str, name: &str, value: &str) -> String {
+        let mut args = FluentArgs::new();
+        args.set(name.to_owned(), FluentValue::from(value.to_owned()));
+        self.format(key, Some(&args))
+    }
+
+    /// The message `key` with a number argument (plural rules apply).
+    pub fn tn(&self, key: &str, name: &str, value: i64) -> String {
+        let mut args = FluentArgs::new();
+        args.set(name.to_owned(), FluentValue::from(value));
+        self.format(key, Some(&args))
+    }
+
+    /// An instant as this language writes a date and time, in Asia/Shanghai.
+    pub fn datetime(&self, at: jiff::Timestamp) -> String {
+        let local = at.to_zoned(idlink_domain::calendar::shanghai());
+        match self.locale {
+            Locale::ZhCn | Locale::ZhHk => local.strftime("%Y年%-m月%-d日 %H:%M").to_string(),
+            Locale::En => local.strftime("%-d %b %Y, %H:%M").to_string(),
+        }
+    }
+
+    /// An amount of money as this language writes it.
+    pub fn money(&self, amount: Fen) -> String {
+        let fen = amount.0;
+        let sign = if fen < 0 { "-" } else { "" };
+        let abs = fen.unsigned_abs();
+        let yuan = group_thousands(abs / 100);
+        let cents = abs % 100;
+        match self.locale {
+            Locale::ZhCn | Locale::ZhHk => format!("{sign}¥{yuan}.{cents:02}"),
+            Locale::En => format!("{sign}CNY {yuan}.{cents:02}"),
+        }
+    }
+}
+
+fn group_thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn catalogues_have_the_same_keys() {
+        let reference: std::collections::BTreeSet<String> = keys(Locale::En).into_iter().collect();
+        assert!(reference.len() > 10, "the English catalogue parsed");
+        for locale in Locale::ALL {
+            let these: std::collections::BTreeSet<String> = keys(locale).into_iter().collect();
+            let missing: Vec<_> = reference.difference(&these).collect();
+            let extra: Vec<_> = these.difference(&reference).collect();
+            assert!(missing.is_empty() && extra.is_empty(), "{}: missing {missing:?}, not in English {extra:?}", locale.tag());
+            for key in &these {
+                assert_ne!(Tr::new(locale).t(key), *key, "{}: `{key}` formats", locale.tag());
+            }
+        }
+    }
+
+    #[test]
+    fn accept_language_picks_our_nearest_language() {
+        assert_eq!(Locale::negotiate(None), Locale::ZhCn);
+        assert_eq!(Locale::negotiate(Some("fr-FR, de;q=0.5")), Locale::ZhCn);
+        assert_eq!(Locale::negotiate(Some("en-GB,en;q=0.9")), Locale::En);
+        assert_eq!(Locale::negotiate(Some("zh-TW")), Locale::ZhHk);
+        assert_eq!(Locale::negotiate(Some("zh-Hant-HK")), Locale::ZhHk);
+        assert_eq!(Locale::negotiate(Some("zh-Hans-CN")), Locale::ZhCn);
+        assert_eq!(Locale::negotiate(Some("en;q=0.4, zh-HK;q=0.8")), Locale::ZhHk);
+        assert_eq!(Locale::negotiate(Some("en;q=0, zh")), Locale::ZhCn);
+        assert_eq!(Locale::negotiate(Some("en;q=abc")), Locale::En);
+    }
+
+    #[test]
+    fn money_and_dates_per_language() {
+        let at: jiff::Timestamp = "2026-11-30T03:05:00Z".parse().unwrap_or_default();
+        assert_eq!(Tr::new(Locale::ZhCn).datetime(at), "2026年11月30日 11:05");
+        assert_eq!(Tr::new(Locale::En).datetime(at), "30 Nov 2026, 11:05");
+        assert_eq!(Tr::new(Locale::ZhCn).money(Fen(123_456_789)), "¥1,234,567.89");
+        assert_eq!(Tr::new(Locale::En).money(Fen(-5)), "-CNY 0.05");
+    }
+}

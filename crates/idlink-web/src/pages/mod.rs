@@ -1,0 +1,9 @@
+//! One module per flow. A handler reads the form, calls one use case
+//! through the API's state, and answers the next page or a redirect;
+//! [`render`] holds what every page shares (the frame, form errors, the
+//! message for a problem).
+
+pub mod home;
+pub mod login;
+pub mod prefs;
+pub mod render;
