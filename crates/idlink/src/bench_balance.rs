@@ -480,7 +480,7 @@ async fn bank_call_alone(running: &serve::Running, opts: &Options) -> Result<Sta
                 .await
                 .map_err(|e| anyhow::anyhow!("bank call: {e}"))?;
             if channel != idlink_domain::roster::Channel::Direct {
-                bail!("the bank call went through {}", idlink_connectors::channels::channel_name(channel));
+                bail!("the bank call went through {}", idlink_connectors::bank::channel_name(channel));
             }
             if !matches!(answer, idlink_connectors::bank::BalanceAnswer::Balance(_)) {
                 bail!("the bank gave no balance for bench card {c}");

@@ -121,7 +121,7 @@ async fn a_notification_outlives_an_sms_outage_and_restarts_and_is_delivered_onc
         assert_eq!(card["end_reason"], "card_reported_lost", "{}: {list}", s.kind);
 
         // A restart onto a gateway nobody answers: the event is still there and still retried.
-        s.restart(|c| c.connectors.sms_url = "http://127.0.0.1:9".into()).await;
+        s.restart(|c| c.connectors.sms.url = "http://127.0.0.1:9".into()).await;
         let before = e.attempts;
         let e2 = wait_listed(&s, false, "failing after the restart", |x| {
             x.id == e.id && x.attempts > before && x.last_error.contains("could not be reached")
@@ -129,7 +129,7 @@ async fn a_notification_outlives_an_sms_outage_and_restarts_and_is_delivered_onc
         .await;
 
         // The gateway is back (the sandbox's, after another restart): delivered, once.
-        s.restart(|c| c.connectors.sms_url = String::new()).await;
+        s.restart(|c| c.connectors.sms.url = String::new()).await;
         let inbox = s.sms_delivered(&owner, "card_binding_ended_lost").await;
         let sent = messages(&s, &owner, "card_binding_ended_lost").await;
         assert_eq!(sent.len(), 1, "{}: {inbox}", s.kind);
