@@ -92,7 +92,7 @@ impl Settings {
             ("connectors.registry.url", &self.registry.url),
         ];
         for (key, url) in urls.into_iter().chain(self.bank.urls()) {
-            if !url.is_empty() && !(url.starts_with("http://") || url.starts_with("https://")) {
+            if !(url.is_empty() || url.starts_with("http://") || url.starts_with("https://")) {
                 return Err(SettingsError { key, detail: "an http:// or https:// base URL, or empty for the sandbox".into() });
             }
         }

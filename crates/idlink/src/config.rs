@@ -617,16 +617,16 @@ mod tests {
         assert_eq!(c.server.data_dir, PathBuf::from("/srv/idlink"), "file wins over default");
         assert_eq!(c.crypto.algorithm, CipherChoice::Sm4Gcm);
         assert_eq!(c.audit.retention_years, 5, "default");
-        let c = load(
+        let k = load(
             None,
             env(&[
                 ("IDLINK__CONNECTORS__SMS__URL", "https://sms.example"),
                 ("IDLINK__CONNECTORS__BANK__SWITCH_URL", "https://switch.example"),
             ]),
         );
-        let c = c.unwrap_or_else(|e| panic!("{e:#}"));
+        let k = k.unwrap_or_else(|e| panic!("{e:#}"));
         assert_eq!(
-            (c.connectors.sms.url.as_str(), c.connectors.bank.switch_url.as_str()),
+            (k.connectors.sms.url.as_str(), k.connectors.bank.switch_url.as_str()),
             ("https://sms.example", "https://switch.example")
         );
         assert_eq!(c.audit_witness_dir(), PathBuf::from("/srv/idlink/audit-witness"), "the witness lives beside the data by default");

@@ -312,10 +312,10 @@ async fn two_nodes_deliver_each_event_once_and_run_each_job_once_per_period() {
         // Node b has no sandbox of its own: it reaches node a's institutions.
         let env_b = with(&[
             ("IDLINK__SANDBOX__ENABLED", "false".into()),
-            ("IDLINK__CONNECTORS__SMS_URL", sandbox.clone()),
-            ("IDLINK__CONNECTORS__FACE_URL", sandbox.clone()),
-            ("IDLINK__CONNECTORS__REGISTRY_URL", sandbox.clone()),
-            ("IDLINK__CONNECTORS__SWITCH_URL", sandbox.clone()),
+            ("IDLINK__CONNECTORS__SMS__URL", sandbox.clone()),
+            ("IDLINK__CONNECTORS__FACE__URL", sandbox.clone()),
+            ("IDLINK__CONNECTORS__REGISTRY__URL", sandbox.clone()),
+            ("IDLINK__CONNECTORS__BANK__SWITCH_URL", sandbox.clone()),
             ("IDLINK__AUDIT__WITNESS_DIR", format!("{d}/witness-b")),
         ]);
         let b = spawn_node(&env_b, &dir.join("node-b.log")).await;
