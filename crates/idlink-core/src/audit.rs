@@ -919,7 +919,8 @@ mod tests {
         }
         async fn insert_checkpoint(&self, c: &Checkpoint) -> Result<bool, StoreError> {
             let mut stored = self.checkpoints.lock().unwrap();
-            stored.extend(self.rival.clone().filter(|r| !stored.iter().any(|s| s.seq == r.seq)));
+            let rival = self.rival.clone().filter(|r| !stored.iter().any(|s| s.seq == r.seq));
+            stored.extend(rival);
             if stored.iter().any(|s| s.seq == c.seq) {
                 return Ok(false);
             }
