@@ -35,7 +35,7 @@ fn verification(r: &AnyRow) -> Result<VerificationRow, StoreError> {
         id: r.col("id")?,
         user_id: r.user("user_id")?,
         method: r.col("method")?,
-        document_type: r.parsed("document_type", "document type", DocumentType::parse)?,
+        document_type: document_type(r)?,
         birth_cipher: r.col("birth_cipher")?,
         card_cipher: r.col("card_cipher")?,
         status: r.parsed("status", "status", VerificationStatus::parse)?,
@@ -48,6 +48,10 @@ fn verification(r: &AnyRow) -> Result<VerificationRow, StoreError> {
     })
 }
 
+fn document_type(r: &AnyRow) -> Result<DocumentType, StoreError> {
+    r.parsed("document_type", "document type", DocumentType::parse)
+}
+
 fn identity(r: &AnyRow) -> Result<IdentityRow, StoreError> {
     Ok(IdentityRow {
         user_id: r.user("user_id")?,
@@ -55,7 +59,7 @@ fn identity(r: &AnyRow) -> Result<IdentityRow, StoreError> {
         id_cipher: r.col("id_cipher")?,
         id_index: r.col("id_index")?,
         method: r.col("method")?,
-        document_type: r.parsed("document_type", "document type", DocumentType::parse)?,
+        document_type: document_type(r)?,
         birth_cipher: r.col("birth_cipher")?,
         verified_at: r.instant("verified_at")?,
     })
