@@ -527,7 +527,16 @@ async fn apikey(config: &Config, rt: &Runtime, cmd: ApikeyCommand) -> Result<Exi
     let store = serve::open_store(config).await?;
     match cmd {
         ApikeyCommand::Create { name, scopes } => {
-            let (row, token) = apikeys::create(&store, rt.rng.as_ref(), rt.clock.as_ref(), &name, &scopes, "cli").await?;
+            let (row, token) = apikeys::create(
+                &store,
+                &idlink_core::ports::RandomIds(rt.rng.clone()),
+                rt.rng.as_ref(),
+                rt.clock.as_ref(),
+                &name,
+                &scopes,
+                "cli",
+            )
+            .await?;
             println!("{token}");
             eprintln!(
                 "created {} ({}) with scopes {}; the token above is shown once: store it now",
@@ -651,6 +660,8 @@ async fn operator(config: &Config, rt: &Runtime, cmd: OperatorCommand) -> Result
                 audits: &store,
                 vault: &vault,
                 clock: rt.clock.as_ref(),
+                ids: &idlink_core::ports::RandomIds(rt.rng.clone()),
+                rng: rt.rng.as_ref(),
                 password_policy: &policy,
                 session_ttl: jiff::SignedDuration::from_hours(config.review.operator_session_hours),
             };

@@ -22,7 +22,7 @@ async fn concurrent_queries_commit_in_groups_spend_each_token_once_and_keep_one_
         let policy = StepUpPolicy { ttl: jiff::SignedDuration::from_mins(5) };
         let mut tokens = Vec::new();
         for _ in 0..60 {
-            let (row, token) = stepup::mint(&OsRandom, &clock, &policy, &b, StepUpMethod::Biometric);
+            let (row, token) = stepup::mint(&OsRandom, &OsRandom, &clock, &policy, &b, StepUpMethod::Biometric);
             db.store
                 .insert_step_up(&row, &AuditEntry::new("test", "step_up.mint", "test", at(100)))
                 .await
@@ -117,7 +117,7 @@ async fn a_query_whose_claim_was_taken_over_spends_nothing() {
         assert_eq!(take(new.clone()).await, IdempotencyClaim::Claimed, "{}: taken over", db.kind);
         let mut outcomes = Vec::new();
         for (i, c) in [old, new].iter().enumerate() {
-            let (row, token) = stepup::mint(&OsRandom, &clock, &policy, &b, StepUpMethod::Biometric);
+            let (row, token) = stepup::mint(&OsRandom, &OsRandom, &clock, &policy, &b, StepUpMethod::Biometric);
             db.store
                 .insert_step_up(&row, &AuditEntry::new("test", "step_up.mint", "test", at(100)))
                 .await
