@@ -29,7 +29,7 @@ use crate::vault::Vault;
 use idlink_crypto::CryptoError;
 use idlink_domain::disclosure::{self, Disclosed, Precision};
 use idlink_domain::roster::{Bank, Roster};
-use idlink_domain::{Fen, RequestId, UserId};
+use idlink_domain::{BindingId, Fen, RequestId, UserId};
 use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -43,7 +43,7 @@ pub const OPERATION: &str = crate::stepup::BALANCE_QUERY;
 pub struct KeptAnswer {
     /// The bank's figure (sealed like everything kept), so a replay can show it under a changed policy.
     pub balance: Fen,
-    pub binding_id: String,
+    pub binding_id: BindingId,
     pub step_up_token_id: String,
     pub bank: String,
     pub channel: String,
@@ -192,7 +192,7 @@ impl Balances<'_> {
         AuditEntry::new(format!("user:{}", session.user_id), action, "balance query", at).subject(&session.user_id).request(rid)
     }
 
-    async fn active_binding(&self, session: &SessionRow, binding_id: &str) -> Result<BindingRow, BalanceError> {
+    async fn active_binding(&self, session: &SessionRow, binding_id: &BindingId) -> Result<BindingRow, BalanceError> {
         match self.bindings.binding(binding_id, &session.user_id).await? {
             Some(b) if b.status == BindingStatus::Active => Ok(b),
             _ => Err(BalanceError::NotBound),
@@ -213,7 +213,7 @@ impl Balances<'_> {
         &self,
         session: &SessionRow,
         rid: Option<&RequestId>,
-        binding_id: &str,
+        binding_id: &BindingId,
         version: &str,
         document_hash: &str,
     ) -> Result<Agreement, BalanceError> {
@@ -231,9 +231,9 @@ impl Balances<'_> {
         let renews = self.store.valid_agreement(&session.user_id, binding_id, now).await?.map(|a| a.id);
         let action = if renews.is_some() { "agreement.renew" } else { "agreement.sign" };
         let a = Agreement {
-            id: self.ids.agreement().into(),
+            id: self.ids.agreement(),
             user_id: session.user_id.clone(),
-            binding_id: binding_id.to_owned(),
+            binding_id: binding_id.clone(),
             document_version: doc.version.clone(),
             document_hash: doc.sha256.clone(),
             signed_at: now,
@@ -266,8 +266,8 @@ impl Balances<'_> {
         Ok((binding, bank))
     }
 
-    async fn step_up_refusal(&self, step_up: Option<&str>, binding_id: &str, user: &UserId) -> Result<StepUpRefusal, BalanceError> {
-        let binding = Binding { user, operation: OPERATION, resource: binding_id };
+    async fn step_up_refusal(&self, step_up: Option<&str>, binding_id: &BindingId, user: &UserId) -> Result<StepUpRefusal, BalanceError> {
+        let binding = Binding { user, operation: OPERATION, resource: binding_id.as_str() };
         Ok(crate::stepup::refusal(self.step_ups, self.clock, step_up, &binding).await?)
     }
 
@@ -279,7 +279,7 @@ impl Balances<'_> {
         &self,
         session: &SessionRow,
         rid: Option<&RequestId>,
-        binding_id: &str,
+        binding_id: &BindingId,
         step_up: Option<&str>,
         claim: Option<&ClaimRef>,
     ) -> Result<BalanceAnswer, BalanceError> {
@@ -292,7 +292,7 @@ impl Balances<'_> {
         &self,
         session: &SessionRow,
         rid: Option<&RequestId>,
-        binding_id: &str,
+        binding_id: &BindingId,
         answer: Result<BalanceAnswer, BalanceError>,
     ) -> Result<BalanceAnswer, BalanceError> {
         if let Err(e) = &answer {
@@ -305,7 +305,7 @@ impl Balances<'_> {
         &self,
         session: &SessionRow,
         rid: Option<&RequestId>,
-        binding_id: &str,
+        binding_id: &BindingId,
         e: &BalanceError,
     ) -> Result<(), BalanceError> {
         let Some(reason) = e.refusal_reason() else { return Ok(()) };
@@ -316,7 +316,7 @@ impl Balances<'_> {
         let now = self.clock.now();
         let record = QueryRecord {
             id: self.ids.query().into(),
-            binding_id: binding_id.to_owned(),
+            binding_id: binding_id.clone(),
             bank: binding.bank.clone(),
             channel: "none".to_owned(),
             precision: bank.map_or("closed", |b| b.precision.name()).to_owned(),
@@ -334,7 +334,7 @@ impl Balances<'_> {
         &self,
         session: &SessionRow,
         rid: Option<&RequestId>,
-        binding_id: &str,
+        binding_id: &BindingId,
         step_up: Option<&str>,
         claim: Option<&ClaimRef>,
     ) -> Result<BalanceAnswer, BalanceError> {
@@ -348,7 +348,7 @@ impl Balances<'_> {
         if token_id.is_empty() || !ctx.token_usable {
             return Err(BalanceError::StepUpRequired(self.step_up_refusal(step_up, binding_id, user).await?));
         }
-        let tier3 = Binding { user, operation: OPERATION, resource: binding_id };
+        let tier3 = Binding { user, operation: OPERATION, resource: binding_id.as_str() };
         // The card read is audited in the commit below, together with the query.
         let vault = self.vault;
         let wrapped = ctx.user_key.ok_or(Unreadable::Shredded)?;
@@ -381,7 +381,7 @@ impl Balances<'_> {
         let at = self.clock.now();
         let record = QueryRecord {
             id: self.ids.query().into(),
-            binding_id: binding_id.to_owned(),
+            binding_id: binding_id.clone(),
             bank: grant.bank().code.clone(),
             channel: channel.to_owned(),
             precision: grant.bank().precision.name().to_owned(),
@@ -398,7 +398,7 @@ impl Balances<'_> {
             Some(c) => {
                 let kept = KeptAnswer {
                     balance,
-                    binding_id: binding_id.to_owned(),
+                    binding_id: binding_id.clone(),
                     step_up_token_id: token_id.to_owned(),
                     bank: record.bank.clone(),
                     channel: record.channel.clone(),
@@ -448,7 +448,7 @@ impl Balances<'_> {
         &self,
         session: &SessionRow,
         rid: Option<&RequestId>,
-        binding_id: &str,
+        binding_id: &BindingId,
         step_up: Option<&str>,
         kept: &[u8],
     ) -> Result<BalanceAnswer, BalanceError> {
@@ -460,7 +460,7 @@ impl Balances<'_> {
         &self,
         session: &SessionRow,
         rid: Option<&RequestId>,
-        binding_id: &str,
+        binding_id: &BindingId,
         step_up: Option<&str>,
         kept: &[u8],
     ) -> Result<BalanceAnswer, BalanceError> {
@@ -470,7 +470,7 @@ impl Balances<'_> {
         let (token_id, secret) = step_up.and_then(|t| t.split_once('.')).unwrap_or(("", ""));
         let ctx = self.store.query_context(user, binding_id, (token_id, &hash(secret)), now).await?;
         let (_, bank) = self.check_tiers(&ctx)?;
-        if kept.binding_id != binding_id || token_id.is_empty() || kept.step_up_token_id != token_id {
+        if kept.binding_id != *binding_id || token_id.is_empty() || kept.step_up_token_id != token_id {
             let why = if token_id.is_empty() { StepUpRefusal::Missing } else { StepUpRefusal::OtherUse };
             return Err(BalanceError::StepUpRequired(why));
         }
@@ -486,7 +486,7 @@ impl Balances<'_> {
         let answer = BalanceAnswer { precision, disclosed: disclosure::disclose(kept.balance, precision), ..kept.answer };
         let record = QueryRecord {
             id: self.ids.query().into(),
-            binding_id: binding_id.to_owned(),
+            binding_id: binding_id.clone(),
             bank: kept.bank,
             channel: kept.channel,
             precision: precision.name().to_owned(),
@@ -500,7 +500,7 @@ impl Balances<'_> {
     }
 
     /// The card's four tiers.
-    pub async fn tiers(&self, session: &SessionRow, binding_id: &str) -> Result<Tiers, BalanceError> {
+    pub async fn tiers(&self, session: &SessionRow, binding_id: &BindingId) -> Result<Tiers, BalanceError> {
         let b = self.active_binding(session, binding_id).await?;
         let user = &session.user_id;
         let now = self.clock.now();
@@ -532,7 +532,12 @@ impl Balances<'_> {
     }
 
     /// Revokes the card's agreement (tier 4); effective on the next query.
-    pub async fn revoke_agreement(&self, session: &SessionRow, rid: Option<&RequestId>, binding_id: &str) -> Result<u64, BalanceError> {
+    pub async fn revoke_agreement(
+        &self,
+        session: &SessionRow,
+        rid: Option<&RequestId>,
+        binding_id: &BindingId,
+    ) -> Result<u64, BalanceError> {
         self.active_binding(session, binding_id).await?;
         let now = self.clock.now();
         Ok(self.store.revoke_agreements(&session.user_id, binding_id, now, &Self::audit(session, rid, "agreement.revoke", now)).await?)

@@ -19,7 +19,7 @@ use crate::vault::Vault;
 use idlink_crypto::CryptoError;
 use idlink_domain::card::CardNumber;
 use idlink_domain::risk::{RiskDecision, Signals};
-use idlink_domain::{PhoneNumber, RequestId, UserId};
+use idlink_domain::{BindingId, PhoneNumber, RequestId, UserId};
 use jiff::Timestamp;
 
 #[derive(Debug, thiserror::Error)]
@@ -97,8 +97,8 @@ impl Bindings<'_> {
         let actor = format!("user:{}", session.user_id);
         self.prover.prove::<BindingError>(&session.user_id, &actor, rid, card, reserved_phone).await?;
         let vault = self.vault;
-        let id: String = self.ids.binding().into();
-        let reference = match self.bank.send_code(card, reserved_phone, &id).await? {
+        let id = self.ids.binding();
+        let reference = match self.bank.send_code(card, reserved_phone, id.as_str()).await? {
             BankCode::Sent { reference } => reference,
             BankCode::PhoneMismatch => return Err(BindingError::ReservedPhoneMismatch),
         };
@@ -130,7 +130,7 @@ impl Bindings<'_> {
         &self,
         session: &SessionRow,
         rid: Option<&RequestId>,
-        binding_id: &str,
+        binding_id: &BindingId,
         code: &str,
     ) -> Result<Bound, BindingError> {
         let b = self.store.binding(binding_id, &session.user_id).await?.ok_or(BindingError::NotFound)?;
@@ -177,7 +177,7 @@ impl Bindings<'_> {
         &self,
         session: &SessionRow,
         rid: Option<&RequestId>,
-        binding_id: &str,
+        binding_id: &BindingId,
         threshold: Option<idlink_domain::Fen>,
     ) -> Result<(), BindingError> {
         let now = self.clock.now();
@@ -193,7 +193,7 @@ impl Bindings<'_> {
         Ok(self.store.bindings(user).await?)
     }
 
-    pub async fn end(&self, session: &SessionRow, rid: Option<&RequestId>, binding_id: &str) -> Result<(), BindingError> {
+    pub async fn end(&self, session: &SessionRow, rid: Option<&RequestId>, binding_id: &BindingId) -> Result<(), BindingError> {
         let now = self.clock.now();
         if self.store.end_binding(binding_id, &session.user_id, now, &Self::audit(session, rid, "card.unbind", now)).await? {
             Ok(())

@@ -11,7 +11,7 @@ use crate::ports::reviews::{CaseKind, CaseRow};
 use crate::ports::{Clock, Ids, StoreError};
 use crate::steps::personal::{IdentityReader, Unreadable};
 use idlink_crypto::CryptoError;
-use idlink_domain::{RequestId, UserId};
+use idlink_domain::{GuardianshipId, RequestId, UserId};
 use jiff::{SignedDuration, Timestamp};
 
 #[derive(Debug, thiserror::Error)]
@@ -66,7 +66,7 @@ impl Guardians<'_> {
         }
         let now = self.clock.now();
         let g = Guardianship {
-            id: self.ids.guardianship().into(),
+            id: self.ids.guardianship(),
             minor: minor.user_id.clone(),
             guardian: guardian.clone(),
             relationship: relationship.to_owned(),
@@ -79,13 +79,13 @@ impl Guardians<'_> {
     }
 
     /// The guardian accepts; the evidence goes to operator review.
-    pub async fn accept(&self, guardian: &SessionRow, rid: Option<&RequestId>, id: &str) -> Result<Guardianship, GuardianError> {
+    pub async fn accept(&self, guardian: &SessionRow, rid: Option<&RequestId>, id: &GuardianshipId) -> Result<Guardianship, GuardianError> {
         let g = self.store.guardianship(id).await?.filter(|g| g.guardian == guardian.user_id).ok_or(GuardianError::NotFound)?;
         if g.status != GuardianshipStatus::PendingGuardian {
             return Err(GuardianError::NotPending);
         }
         let now = self.clock.now();
-        let case = CaseRow::open(self.ids, CaseKind::Guardian, &g.minor, &g.id, 1, self.review_sla, now);
+        let case = CaseRow::open(self.ids, CaseKind::Guardian, &g.minor, g.id.as_str(), 1, self.review_sla, now);
         let audit = Self::audit(guardian, rid, "guardianship.accept", &g.minor, now);
         if !self.store.accept_guardianship(id, &guardian.user_id, &case, now, &audit).await? {
             return Err(GuardianError::NotPending);

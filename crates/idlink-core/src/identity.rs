@@ -26,7 +26,7 @@ use idlink_domain::calendar::shanghai_today;
 use idlink_domain::card::{BinTable, CardNumber};
 use idlink_domain::change_limits::{self, ChangeDecision, ChangeEvent, ChangePolicy, ChangeRule};
 use idlink_domain::verification::{VerificationReason, VerificationStatus};
-use idlink_domain::{IdNumber, PersonName, PhoneNumber, RequestId, UserId};
+use idlink_domain::{IdNumber, PersonName, PhoneNumber, RequestId, UserId, VerificationId};
 use jiff::Timestamp;
 use jiff::civil::Date;
 use serde::Serialize;
@@ -119,7 +119,7 @@ pub struct Submission<'a> {
 /// A verification as shown to the app.
 #[derive(Debug, Clone, Serialize)]
 pub struct VerificationView {
-    pub id: String,
+    pub id: VerificationId,
     pub status: VerificationStatus,
     pub reasons: Vec<VerificationReason>,
     /// Set when the session waits for the SMS code sent to the account phone.
@@ -185,7 +185,7 @@ impl Identities<'_> {
         }
         let key = self.user_key(user, &self.audit(session, rid, "identity.collect", now)).await?;
         let v = VerificationRow {
-            id: self.ids.verification().into(),
+            id: self.ids.verification(),
             user_id: user.clone(),
             method: match method {
                 Method::ThreeElementsFace => "three_elements_face".into(),
@@ -238,7 +238,7 @@ impl Identities<'_> {
         &self,
         session: &SessionRow,
         rid: Option<&RequestId>,
-        verification_id: &str,
+        verification_id: &VerificationId,
         input: &Submission<'_>,
     ) -> Result<VerificationView, IdentityError> {
         let Submission { phone, challenge_id, code, liveness_video } = *input;
@@ -335,7 +335,7 @@ impl Identities<'_> {
             verified_at: now,
         });
         let case = (status == VerificationStatus::Review)
-            .then(|| CaseRow::open(self.ids, CaseKind::Verification, user, &v.id, 2, self.review_sla, now));
+            .then(|| CaseRow::open(self.ids, CaseKind::Verification, user, v.id.as_str(), 2, self.review_sla, now));
         let previous = self.store.identity(user).await?;
         // Ciphertexts differ even for equal names (random nonces): compare clear names.
         let is_change = identity.is_some()
@@ -371,7 +371,7 @@ impl Identities<'_> {
         self.prover().prove(&session.user_id, &actor, rid, card, phone).await
     }
 
-    pub async fn view(&self, user: &UserId, id: &str) -> Result<VerificationView, IdentityError> {
+    pub async fn view(&self, user: &UserId, id: &VerificationId) -> Result<VerificationView, IdentityError> {
         let v = self.store.verification(id, user).await?.ok_or(IdentityError::NotFound)?;
         Ok(VerificationView { id: v.id, status: v.status, reasons: v.reasons, challenge_id: None })
     }

@@ -13,6 +13,7 @@ pub use crate::ports::reviews::*;
 use crate::ports::audit::AuditEntry;
 use crate::ports::operators::{OperatorRow, Role, RoleRequired, require};
 use crate::ports::{Clock, StoreError};
+use idlink_domain::CaseId;
 use jiff::Timestamp;
 
 #[derive(Debug, thiserror::Error)]
@@ -45,7 +46,7 @@ impl Reviews<'_> {
         AuditEntry::new(format!("operator:{}", op.id), action, format!("review {}", case.kind.as_str()), at).subject(&case.subject)
     }
 
-    pub async fn claim(&self, op: &OperatorRow, case_id: &str) -> Result<CaseRow, ReviewError> {
+    pub async fn claim(&self, op: &OperatorRow, case_id: &CaseId) -> Result<CaseRow, ReviewError> {
         let case = self.store.case(case_id).await?.ok_or(ReviewError::NotFound)?;
         require(op, role_for(case.kind))?;
         if case.status != CaseStatus::Open {
@@ -57,7 +58,7 @@ impl Reviews<'_> {
     }
 
     /// Takes the next step of a case. Approval needs `steps_required` different operators.
-    pub async fn decide(&self, op: &OperatorRow, case_id: &str, approve: bool, note: &str) -> Result<CaseRow, ReviewError> {
+    pub async fn decide(&self, op: &OperatorRow, case_id: &CaseId, approve: bool, note: &str) -> Result<CaseRow, ReviewError> {
         let case = self.store.case(case_id).await?.ok_or(ReviewError::NotFound)?;
         require(op, role_for(case.kind))?;
         if case.status != CaseStatus::Open {

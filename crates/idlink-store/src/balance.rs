@@ -4,13 +4,13 @@ use async_trait::async_trait;
 use idlink_core::audit::AuditEntry;
 use idlink_core::balance::{Agreement, BalanceStore, QueryCommitment, QueryContext, QueryRecord, SignedDocument};
 use idlink_core::ports::StoreError;
-use idlink_domain::UserId;
+use idlink_domain::{BindingId, UserId};
 use jiff::Timestamp;
 use sqlx::Row;
 
 use crate::SqlStore;
 use crate::group_commit::QueryCommit;
-use crate::rows::{AnyQuery, micros, store_err, timestamp, values};
+use crate::rows::{AnyQuery, column_id, column_opt_id, micros, store_err, timestamp, values};
 
 /// The columns of a history row that every query record fills (a refusal adds `reason`).
 pub(crate) const HISTORY_COLUMNS: &str = "id, user_id, binding_id, bank, channel, precision_kind, actor, at, outcome";
@@ -20,7 +20,7 @@ pub(crate) const HISTORY_COLS: usize = 9;
 pub(crate) fn bind_history_row<'q>(q: AnyQuery<'q>, user: &'q str, r: &'q QueryRecord) -> AnyQuery<'q> {
     q.bind(&r.id)
         .bind(user)
-        .bind(&r.binding_id)
+        .bind(r.binding_id.as_str())
         .bind(&r.bank)
         .bind(&r.channel)
         .bind(&r.precision)
@@ -65,21 +65,21 @@ impl BalanceStore for SqlStore {
                 "INSERT INTO agreements (id, user_id, binding_id, document_version, document_hash, signed_at, valid_until, revoked_at, renews)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, $8)",
             )
-            .bind(&a.id)
+            .bind(a.id.as_str())
             .bind(a.user_id.as_str())
-            .bind(&a.binding_id)
+            .bind(a.binding_id.as_str())
             .bind(&a.document_version)
             .bind(&a.document_hash)
             .bind(micros(a.signed_at))
             .bind(micros(a.valid_until))
-            .bind(a.renews.as_deref())
+            .bind(a.renews.as_ref().map(|r| r.as_str()))
             .execute(&mut *tx)
             .await
             .map_err(store_err)?;
             if let Some(old) = &a.renews {
                 sqlx::query("UPDATE agreements SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
                     .bind(micros(a.signed_at))
-                    .bind(old)
+                    .bind(old.as_str())
                     .execute(&mut *tx)
                     .await
                     .map_err(store_err)?;
@@ -89,40 +89,46 @@ impl BalanceStore for SqlStore {
         .await
     }
 
-    async fn valid_agreement(&self, user: &UserId, binding_id: &str, now: Timestamp) -> Result<Option<Agreement>, StoreError> {
+    async fn valid_agreement(&self, user: &UserId, binding_id: &BindingId, now: Timestamp) -> Result<Option<Agreement>, StoreError> {
         let row = sqlx::query(
             "SELECT id, document_version, document_hash, signed_at, valid_until, renews FROM agreements
              WHERE user_id = $1 AND binding_id = $2 AND revoked_at IS NULL AND valid_until > $3 ORDER BY valid_until DESC LIMIT 1",
         )
         .bind(user.as_str())
-        .bind(binding_id)
+        .bind(binding_id.as_str())
         .bind(micros(now))
         .fetch_optional(&self.reader)
         .await
         .map_err(store_err)?;
         row.map(|r| {
             Ok(Agreement {
-                id: r.try_get("id").map_err(store_err)?,
+                id: column_id(&r, "id")?,
                 user_id: user.clone(),
-                binding_id: binding_id.to_owned(),
+                binding_id: binding_id.clone(),
                 document_version: r.try_get("document_version").map_err(store_err)?,
                 document_hash: r.try_get("document_hash").map_err(store_err)?,
                 signed_at: timestamp(r.try_get("signed_at").map_err(store_err)?)?,
                 valid_until: timestamp(r.try_get("valid_until").map_err(store_err)?)?,
-                renews: r.try_get("renews").map_err(store_err)?,
+                renews: column_opt_id(&r, "renews")?,
             })
         })
         .transpose()
     }
 
-    async fn revoke_agreements(&self, user: &UserId, binding_id: &str, now: Timestamp, audit: &AuditEntry) -> Result<u64, StoreError> {
+    async fn revoke_agreements(
+        &self,
+        user: &UserId,
+        binding_id: &BindingId,
+        now: Timestamp,
+        audit: &AuditEntry,
+    ) -> Result<u64, StoreError> {
         self.audited(audit, async |tx| {
             let n = sqlx::query(
                 "UPDATE agreements SET revoked_at = $1 WHERE user_id = $2 AND binding_id = $3 AND revoked_at IS NULL AND valid_until > $1",
             )
             .bind(micros(now))
             .bind(user.as_str())
-            .bind(binding_id)
+            .bind(binding_id.as_str())
             .execute(&mut *tx)
             .await
             .map_err(store_err)?
@@ -135,7 +141,7 @@ impl BalanceStore for SqlStore {
     async fn query_context(
         &self,
         user: &UserId,
-        binding_id: &str,
+        binding_id: &BindingId,
         token: (&str, &str),
         now: Timestamp,
     ) -> Result<QueryContext, StoreError> {
@@ -153,7 +159,7 @@ impl BalanceStore for SqlStore {
             columns.join(", ")
         );
         let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(binding_id)
+            .bind(binding_id.as_str())
             .bind(user.as_str())
             .bind(idlink_core::balance::FEATURE)
             .bind(micros(now))
@@ -239,7 +245,7 @@ impl BalanceStore for SqlStore {
             .map(|r| {
                 Ok(QueryRecord {
                     id: r.try_get("id").map_err(store_err)?,
-                    binding_id: r.try_get("binding_id").map_err(store_err)?,
+                    binding_id: column_id(r, "binding_id")?,
                     bank: r.try_get("bank").map_err(store_err)?,
                     channel: r.try_get("channel").map_err(store_err)?,
                     precision: r.try_get("precision_kind").map_err(store_err)?,

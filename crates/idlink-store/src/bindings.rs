@@ -4,14 +4,14 @@ use async_trait::async_trait;
 use idlink_core::audit::AuditEntry;
 use idlink_core::bindings::{Affected, BankEventKind, BindingRow, BindingStatus, BindingStore, Notice};
 use idlink_core::ports::StoreError;
-use idlink_domain::UserId;
+use idlink_domain::{BindingId, UserId};
 use jiff::Timestamp;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use crate::SqlStore;
 use crate::audit::append_in;
-use crate::rows::{AnyQuery, micros, store_err, timestamp};
+use crate::rows::{AnyQuery, column_id, micros, store_err, timestamp};
 use crate::write::Commit;
 
 pub(crate) const COLUMNS: &str = "id, user_id, bank, card_cipher, card_index, last4, status, bank_reference, luhn_warning, created_at, bound_at, \
@@ -23,7 +23,7 @@ pub(crate) fn binding(r: &AnyRow) -> Result<BindingRow, StoreError> {
     let warning: i64 = r.try_get("luhn_warning").map_err(store_err)?;
     let bound: Option<i64> = r.try_get("bound_at").map_err(store_err)?;
     Ok(BindingRow {
-        id: r.try_get("id").map_err(store_err)?,
+        id: column_id(r, "id")?,
         user_id: UserId::parse(&user).map_err(|e| StoreError::Corrupt(e.to_string()))?,
         bank: r.try_get("bank").map_err(store_err)?,
         card_cipher: r.try_get("card_cipher").map_err(store_err)?,
@@ -47,7 +47,7 @@ impl BindingStore for SqlStore {
             sqlx::query(sqlx::AssertSqlSafe(format!(
                 "INSERT INTO card_bindings ({COLUMNS}, ended_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, NULL, NULL, NULL, NULL, NULL)"
             )))
-            .bind(&b.id)
+            .bind(b.id.as_str())
             .bind(b.user_id.as_str())
             .bind(&b.bank)
             .bind(&b.card_cipher)
@@ -65,9 +65,9 @@ impl BindingStore for SqlStore {
         .await
     }
 
-    async fn binding(&self, id: &str, user: &UserId) -> Result<Option<BindingRow>, StoreError> {
+    async fn binding(&self, id: &BindingId, user: &UserId) -> Result<Option<BindingRow>, StoreError> {
         sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM card_bindings WHERE id = $1 AND user_id = $2")))
-            .bind(id)
+            .bind(id.as_str())
             .bind(user.as_str())
             .fetch_optional(&self.reader)
             .await
@@ -90,15 +90,15 @@ impl BindingStore for SqlStore {
         .collect()
     }
 
-    async fn activate_binding(&self, id: &str, user: &UserId, at: Timestamp, audit: &AuditEntry) -> Result<bool, StoreError> {
+    async fn activate_binding(&self, id: &BindingId, user: &UserId, at: Timestamp, audit: &AuditEntry) -> Result<bool, StoreError> {
         let sql = "UPDATE card_bindings SET status = 'active', bound_at = $1 WHERE id = $2 AND user_id = $3 AND status = 'pending_sms'";
-        self.update_one(sqlx::query(sql).bind(micros(at)).bind(id).bind(user.as_str()), audit).await
+        self.update_one(sqlx::query(sql).bind(micros(at)).bind(id.as_str()).bind(user.as_str()), audit).await
     }
 
-    async fn end_binding(&self, id: &str, user: &UserId, at: Timestamp, audit: &AuditEntry) -> Result<bool, StoreError> {
+    async fn end_binding(&self, id: &BindingId, user: &UserId, at: Timestamp, audit: &AuditEntry) -> Result<bool, StoreError> {
         let sql = "UPDATE card_bindings SET status = 'ended', ended_at = $1, end_reason = 'unbound' \
                    WHERE id = $2 AND user_id = $3 AND status <> 'ended'";
-        self.update_one(sqlx::query(sql).bind(micros(at)).bind(id).bind(user.as_str()), audit).await
+        self.update_one(sqlx::query(sql).bind(micros(at)).bind(id.as_str()).bind(user.as_str()), audit).await
     }
 
     async fn other_accounts_with_card(&self, card_index: &str, user: &UserId) -> Result<u32, StoreError> {
@@ -146,7 +146,7 @@ impl BindingStore for SqlStore {
             for r in &rows {
                 let user: String = r.try_get("user_id").map_err(store_err)?;
                 affected.push(Affected {
-                    binding_id: r.try_get("id").map_err(store_err)?,
+                    binding_id: column_id(r, "id")?,
                     user_id: UserId::parse(&user).map_err(|e| StoreError::Corrupt(e.to_string()))?,
                     last4: r.try_get("last4").map_err(store_err)?,
                 });
@@ -162,7 +162,7 @@ impl BindingStore for SqlStore {
                     }
                     BankEventKind::PasswordReset => sqlx::query("UPDATE card_bindings SET suspended_reason = NULL WHERE id = $1"),
                 };
-                q.bind(&a.binding_id).execute(&mut *tx).await.map_err(store_err)?;
+                q.bind(a.binding_id.as_str()).execute(&mut *tx).await.map_err(store_err)?;
                 append_in(tx, &audit.clone().subject(&a.user_id)).await?;
             }
             sqlx::query(
@@ -187,13 +187,13 @@ impl BindingStore for SqlStore {
 
     async fn set_low_balance_alert(
         &self,
-        id: &str,
+        id: &BindingId,
         user: &UserId,
         threshold: Option<idlink_domain::Fen>,
         audit: &AuditEntry,
     ) -> Result<bool, StoreError> {
         let sql = "UPDATE card_bindings SET low_balance_alert_fen = $1 WHERE id = $2 AND user_id = $3 AND status = 'active'";
-        self.update_one(sqlx::query(sql).bind(threshold.map(|t| t.0)).bind(id).bind(user.as_str()), audit).await
+        self.update_one(sqlx::query(sql).bind(threshold.map(|t| t.0)).bind(id.as_str()).bind(user.as_str()), audit).await
     }
 }
 

@@ -366,7 +366,7 @@ mod tests {
         let entry = AuditEntry::new("user:u", "balance.query", "test", at);
         let record = QueryRecord {
             id: format!("bq_{token}"),
-            binding_id: "bnd_1".into(),
+            binding_id: idlink_domain::BindingId::parse("bnd_1").unwrap_or_else(|e| panic!("{e}")),
             bank: "ICBC".into(),
             channel: "direct".into(),
             precision: "yuan".into(),

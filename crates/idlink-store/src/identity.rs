@@ -4,16 +4,16 @@ use async_trait::async_trait;
 use idlink_core::audit::AuditEntry;
 use idlink_core::identity::{DocumentType, Finish, IdentityRow, IdentityStore, VerificationRow};
 use idlink_core::ports::StoreError;
-use idlink_domain::UserId;
 use idlink_domain::change_limits::ChangeEvent;
 use idlink_domain::verification::{VerificationReason, VerificationStatus};
+use idlink_domain::{UserId, VerificationId};
 use jiff::Timestamp;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use crate::SqlStore;
 use crate::reviews::open_case_in;
-use crate::rows::{micros, store_err, timestamp};
+use crate::rows::{column_id, micros, store_err, timestamp};
 use crate::write::Commit;
 
 fn reasons_text(r: &[VerificationReason]) -> String {
@@ -25,7 +25,7 @@ fn verification(r: &AnyRow) -> Result<VerificationRow, StoreError> {
     let reasons: String = r.try_get("reasons").map_err(store_err)?;
     let user: String = r.try_get("user_id").map_err(store_err)?;
     Ok(VerificationRow {
-        id: r.try_get("id").map_err(store_err)?,
+        id: column_id(r, "id")?,
         user_id: UserId::parse(&user).map_err(|e| StoreError::Corrupt(e.to_string()))?,
         method: r.try_get("method").map_err(store_err)?,
         document_type: document_type(r)?,
@@ -72,7 +72,7 @@ impl IdentityStore for SqlStore {
                 "INSERT INTO verifications (id, user_id, method, status, name_cipher, id_cipher, id_index, reasons, created_at, updated_at, document_type, birth_cipher, card_cipher)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
             )
-            .bind(&v.id)
+            .bind(v.id.as_str())
             .bind(v.user_id.as_str())
             .bind(&v.method)
             .bind(v.status.as_str())
@@ -93,12 +93,12 @@ impl IdentityStore for SqlStore {
         .await
     }
 
-    async fn verification(&self, id: &str, user: &UserId) -> Result<Option<VerificationRow>, StoreError> {
+    async fn verification(&self, id: &VerificationId, user: &UserId) -> Result<Option<VerificationRow>, StoreError> {
         sqlx::query(
             "SELECT id, user_id, method, status, name_cipher, id_cipher, id_index, reasons, created_at, updated_at, document_type, birth_cipher, card_cipher
              FROM verifications WHERE id = $1 AND user_id = $2",
         )
-        .bind(id)
+        .bind(id.as_str())
         .bind(user.as_str())
         .fetch_optional(&self.reader)
         .await
@@ -109,7 +109,7 @@ impl IdentityStore for SqlStore {
 
     async fn move_verification(
         &self,
-        id: &str,
+        id: &VerificationId,
         from: VerificationStatus,
         to: VerificationStatus,
         at: Timestamp,
@@ -121,7 +121,7 @@ impl IdentityStore for SqlStore {
             let n = sqlx::query("UPDATE verifications SET status = $1, updated_at = $2 WHERE id = $3 AND status = $4")
                 .bind(to.as_str())
                 .bind(micros(at))
-                .bind(id)
+                .bind(id.as_str())
                 .bind(from.as_str())
                 .execute(&mut *tx)
                 .await
@@ -139,7 +139,7 @@ impl IdentityStore for SqlStore {
                     .bind(f.status.as_str())
                     .bind(reasons_text(f.reasons))
                     .bind(micros(f.at))
-                    .bind(f.verification_id)
+                    .bind(f.verification_id.as_str())
                     .execute(&mut *tx)
                     .await
                     .map_err(store_err)?

@@ -5,13 +5,13 @@ use idlink_core::audit::AuditEntry;
 use idlink_core::operators::{OperatorRow, OperatorSessionRow, OperatorStore, Role};
 use idlink_core::ports::StoreError;
 use idlink_core::reviews::{CaseKind, CaseRow, CaseStatus, Decision, ReviewStore};
-use idlink_domain::UserId;
+use idlink_domain::{CaseId, GuardianshipId, UserId};
 use jiff::Timestamp;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use crate::SqlStore;
-use crate::rows::{micros, store_err, timestamp};
+use crate::rows::{column_id, micros, store_err, timestamp};
 use crate::write::Tx;
 
 fn corrupt(what: &str, v: &str) -> StoreError {
@@ -118,7 +118,7 @@ pub(crate) async fn open_case_in(tx: &mut Tx, c: &CaseRow) -> Result<(), StoreEr
         "INSERT INTO review_cases (id, kind, subject, reference, status, steps_required, created_at, sla_due_at, first_response_at, claimed_by)
          VALUES ($1, $2, $3, $4, 'open', $5, $6, $7, NULL, NULL)",
     )
-    .bind(&c.id)
+    .bind(c.id.as_str())
     .bind(c.kind.as_str())
     .bind(c.subject.as_str())
     .bind(&c.reference)
@@ -135,14 +135,14 @@ const CASE_COLUMNS: &str = "id, kind, subject, reference, status, steps_required
 
 impl SqlStore {
     async fn case_row(&self, r: &AnyRow) -> Result<CaseRow, StoreError> {
-        let id: String = r.try_get("id").map_err(store_err)?;
+        let id: CaseId = column_id(r, "id")?;
         let kind: String = r.try_get("kind").map_err(store_err)?;
         let status: String = r.try_get("status").map_err(store_err)?;
         let subject: String = r.try_get("subject").map_err(store_err)?;
         let steps: i64 = r.try_get("steps_required").map_err(store_err)?;
         let first: Option<i64> = r.try_get("first_response_at").map_err(store_err)?;
         let decisions = sqlx::query("SELECT step, operator_id, approve, note, at FROM review_decisions WHERE case_id = $1 ORDER BY step")
-            .bind(&id)
+            .bind(id.as_str())
             .fetch_all(&self.reader)
             .await
             .map_err(store_err)?
@@ -230,9 +230,9 @@ async fn set_verification(tx: &mut Tx, id: &str, status: &str, at: Timestamp) ->
 
 #[async_trait]
 impl ReviewStore for SqlStore {
-    async fn case(&self, id: &str) -> Result<Option<CaseRow>, StoreError> {
+    async fn case(&self, id: &CaseId) -> Result<Option<CaseRow>, StoreError> {
         let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {CASE_COLUMNS} FROM review_cases WHERE id = $1")))
-            .bind(id)
+            .bind(id.as_str())
             .fetch_optional(&self.reader)
             .await
             .map_err(store_err)?;
@@ -259,12 +259,12 @@ impl ReviewStore for SqlStore {
         Ok(out)
     }
 
-    async fn claim_case(&self, id: &str, operator_id: &str, at: Timestamp, audit: &AuditEntry) -> Result<bool, StoreError> {
+    async fn claim_case(&self, id: &CaseId, operator_id: &str, at: Timestamp, audit: &AuditEntry) -> Result<bool, StoreError> {
         self.audited(audit, async |tx| {
             let n = sqlx::query(
                 "UPDATE review_cases SET claimed_by = $2, first_response_at = COALESCE(first_response_at, $3) WHERE id = $1 AND status = 'open'",
             )
-            .bind(id)
+            .bind(id.as_str())
             .bind(operator_id)
             .bind(micros(at))
             .execute(&mut *tx)
@@ -279,7 +279,7 @@ impl ReviewStore for SqlStore {
     async fn decide_case(&self, case: &CaseRow, d: &Decision, outcome: Option<CaseStatus>, audit: &AuditEntry) -> Result<(), StoreError> {
         self.audited(audit, async |tx| {
             sqlx::query("INSERT INTO review_decisions (case_id, step, operator_id, approve, note, at) VALUES ($1, $2, $3, $4, $5, $6)")
-                .bind(&case.id)
+                .bind(case.id.as_str())
                 .bind(i64::from(d.step))
                 .bind(&d.operator_id)
                 .bind(i64::from(d.approve))
@@ -292,7 +292,7 @@ impl ReviewStore for SqlStore {
             let n = sqlx::query(
                 "UPDATE review_cases SET status = $2, first_response_at = COALESCE(first_response_at, $3) WHERE id = $1 AND status = 'open'",
             )
-            .bind(&case.id)
+            .bind(case.id.as_str())
             .bind(status.as_str())
             .bind(micros(d.at))
             .execute(&mut *tx)
@@ -343,7 +343,7 @@ impl idlink_core::risk::FreezeStore for SqlStore {
                 user_id: user.clone(),
                 reason: r.try_get("reason").map_err(store_err)?,
                 frozen_at: timestamp(r.try_get("frozen_at").map_err(store_err)?)?,
-                case_id: r.try_get("case_id").map_err(store_err)?,
+                case_id: column_id(&r, "case_id")?,
             })
         })
         .transpose()
@@ -360,7 +360,7 @@ impl idlink_core::risk::FreezeStore for SqlStore {
             .bind(user.as_str())
             .bind(reason)
             .bind(micros(case.created_at))
-            .bind(&case.id)
+            .bind(case.id.as_str())
             .execute(&mut *tx)
             .await
             .map_err(store_err)?
@@ -404,7 +404,7 @@ fn guardianship(r: &AnyRow) -> Result<idlink_core::guardians::Guardianship, Stor
     };
     let status: String = r.try_get("status").map_err(store_err)?;
     Ok(Guardianship {
-        id: r.try_get("id").map_err(store_err)?,
+        id: column_id(r, "id")?,
         minor: user("minor_user")?,
         guardian: user("guardian_user")?,
         relationship: r.try_get("relationship").map_err(store_err)?,
@@ -424,7 +424,7 @@ impl idlink_core::guardians::GuardianStore for SqlStore {
                 "INSERT INTO guardianships (id, minor_user, guardian_user, relationship, evidence_ref, status, created_at, updated_at)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $7)",
             )
-            .bind(&g.id)
+            .bind(g.id.as_str())
             .bind(g.minor.as_str())
             .bind(g.guardian.as_str())
             .bind(&g.relationship)
@@ -439,9 +439,9 @@ impl idlink_core::guardians::GuardianStore for SqlStore {
         .await
     }
 
-    async fn guardianship(&self, id: &str) -> Result<Option<idlink_core::guardians::Guardianship>, StoreError> {
+    async fn guardianship(&self, id: &GuardianshipId) -> Result<Option<idlink_core::guardians::Guardianship>, StoreError> {
         sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {GUARDIAN_COLUMNS} FROM guardianships WHERE id = $1")))
-            .bind(id)
+            .bind(id.as_str())
             .fetch_optional(&self.reader)
             .await
             .map_err(store_err)?
@@ -464,7 +464,7 @@ impl idlink_core::guardians::GuardianStore for SqlStore {
 
     async fn accept_guardianship(
         &self,
-        id: &str,
+        id: &GuardianshipId,
         guardian: &UserId,
         case: &CaseRow,
         at: Timestamp,
@@ -473,7 +473,7 @@ impl idlink_core::guardians::GuardianStore for SqlStore {
         self.audited_if(audit, async |tx| {
             let n = sqlx::query("UPDATE guardianships SET status = 'review', updated_at = $1 WHERE id = $2 AND guardian_user = $3 AND status = 'pending_guardian'")
                 .bind(micros(at))
-                .bind(id)
+                .bind(id.as_str())
                 .bind(guardian.as_str())
                 .execute(&mut *tx)
                 .await

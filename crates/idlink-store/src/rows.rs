@@ -35,3 +35,24 @@ pub(crate) fn values(rows: usize, cols: usize, first: usize) -> String {
         .collect::<Vec<_>>()
         .join(", ")
 }
+
+/// A prefixed id (`bnd_…`, `case_…`) read from `column`; one that does not
+/// parse is corrupt data. Ids are stored as their text (`.as_str()`).
+pub(crate) fn column_id<T>(r: &sqlx::any::AnyRow, column: &str) -> Result<T, StoreError>
+where
+    T: TryFrom<String, Error = idlink_domain::ids::IdError>,
+{
+    use sqlx::Row;
+    let text: String = r.try_get(column).map_err(store_err)?;
+    T::try_from(text).map_err(|e| StoreError::Corrupt(format!("{column}: {e}")))
+}
+
+/// [`column_id`] for a nullable column.
+pub(crate) fn column_opt_id<T>(r: &sqlx::any::AnyRow, column: &str) -> Result<Option<T>, StoreError>
+where
+    T: TryFrom<String, Error = idlink_domain::ids::IdError>,
+{
+    use sqlx::Row;
+    let text: Option<String> = r.try_get(column).map_err(store_err)?;
+    text.map(|t| T::try_from(t).map_err(|e| StoreError::Corrupt(format!("{column}: {e}")))).transpose()
+}

@@ -134,7 +134,7 @@ pub struct Case {
 fn case_view(c: CaseRow, now: jiff::Timestamp) -> Case {
     Case {
         sla_breached: c.breached(now),
-        id: c.id,
+        id: c.id.into(),
         kind: c.kind.as_str().to_owned(),
         subject_user_id: c.subject.to_string(),
         reference: c.reference,
@@ -213,7 +213,7 @@ pub async fn claim(
     OperatorAuth(op): OperatorAuth,
     PathId(id): PathId<idlink_domain::CaseId>,
 ) -> Result<Json<Case>, Problem> {
-    let c = state.reviews().claim(&op, id.as_str()).await?;
+    let c = state.reviews().claim(&op, &id).await?;
     Ok(Json(case_view(c, state.clock.now())))
 }
 
@@ -260,6 +260,6 @@ pub async fn decide(
     PathId(id): PathId<idlink_domain::CaseId>,
     Body((approve, note)): Body<Decide>,
 ) -> Result<Json<Case>, Problem> {
-    let c = state.reviews().decide(&op, id.as_str(), approve, &note).await?;
+    let c = state.reviews().decide(&op, &id, approve, &note).await?;
     Ok(Json(case_view(c, state.clock.now())))
 }

@@ -92,7 +92,10 @@ pub struct PaymentPasswordStatus {
 pub async fn payment_password_status(State(state): State<AppState>, session: UserSession) -> Result<Json<PaymentPasswordStatus>, Problem> {
     let row = state.store.payment_password(&session.0.user_id).await?;
     let max = state.password_policy.max_failures;
-    Ok(Json(PaymentPasswordStatus { set: row.is_some(), locked: row.is_some_and(|r| r.failures >= max) }))
+    Ok(Json(PaymentPasswordStatus {
+        set: row.is_some(),
+        locked: row.is_some_and(|r| idlink_domain::payment_password::is_locked(r.failures, max)),
+    }))
 }
 
 /// Body of `PUT /v1/me/payment-password`.

@@ -12,7 +12,7 @@ use super::stepup::Binding;
 use async_trait::async_trait;
 use idlink_domain::card::CardNumber;
 use idlink_domain::roster::Bank;
-use idlink_domain::{Fen, UserId};
+use idlink_domain::{AgreementId, BindingId, Fen, UserId};
 use jiff::Timestamp;
 use serde::Serialize;
 
@@ -58,7 +58,7 @@ pub trait BalanceBank: Send + Sync {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct QueryRecord {
     pub id: String,
-    pub binding_id: String,
+    pub binding_id: BindingId,
     pub bank: String,
     pub channel: String,
     pub precision: String,
@@ -89,14 +89,20 @@ pub struct QueryContext {
 #[async_trait]
 pub trait BalanceStore: AuditStore + Send + Sync {
     /// Tiers 1–4 and the user's key in one read (`token`: id and secret hash).
-    async fn query_context(&self, user: &UserId, binding_id: &str, token: (&str, &str), now: Timestamp)
-    -> Result<QueryContext, StoreError>;
+    async fn query_context(
+        &self,
+        user: &UserId,
+        binding_id: &BindingId,
+        token: (&str, &str),
+        now: Timestamp,
+    ) -> Result<QueryContext, StoreError>;
     async fn feature_enabled(&self, user: &UserId, feature: &str) -> Result<bool, StoreError>;
     async fn set_feature(&self, user: &UserId, feature: &str, enabled: bool, at: Timestamp, audit: &AuditEntry) -> Result<(), StoreError>;
     async fn insert_agreement(&self, a: &Agreement, audit: &AuditEntry) -> Result<(), StoreError>;
-    async fn valid_agreement(&self, user: &UserId, binding_id: &str, now: Timestamp) -> Result<Option<Agreement>, StoreError>;
+    async fn valid_agreement(&self, user: &UserId, binding_id: &BindingId, now: Timestamp) -> Result<Option<Agreement>, StoreError>;
     /// Revokes the card's agreements; returns how many were in force.
-    async fn revoke_agreements(&self, user: &UserId, binding_id: &str, now: Timestamp, audit: &AuditEntry) -> Result<u64, StoreError>;
+    async fn revoke_agreements(&self, user: &UserId, binding_id: &BindingId, now: Timestamp, audit: &AuditEntry)
+    -> Result<u64, StoreError>;
     /// One durable commit: append `card_read` (the card was decrypted and sent
     /// to the bank, whatever follows), and if the token can still be spent,
     /// spend it, record the query, append `audit`, write the low-balance
@@ -135,13 +141,13 @@ pub struct SignedDocument {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Agreement {
-    pub id: String,
+    pub id: AgreementId,
     pub user_id: UserId,
-    pub binding_id: String,
+    pub binding_id: BindingId,
     pub document_version: String,
     pub document_hash: String,
     pub signed_at: Timestamp,
     pub valid_until: Timestamp,
     /// The agreement this one renews (revoked in the same transaction).
-    pub renews: Option<String>,
+    pub renews: Option<AgreementId>,
 }

@@ -7,7 +7,7 @@ use super::identity::RegistryUnavailable;
 use super::outbox::NewEvent;
 use async_trait::async_trait;
 use idlink_domain::card::CardNumber;
-use idlink_domain::{PhoneNumber, UserId};
+use idlink_domain::{BindingId, PhoneNumber, UserId};
 use jiff::Timestamp;
 use serde::Serialize;
 
@@ -36,7 +36,7 @@ impl BindingStatus {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BindingRow {
-    pub id: String,
+    pub id: BindingId,
     pub user_id: UserId,
     pub bank: String,
     pub card_cipher: Vec<u8>,
@@ -83,7 +83,7 @@ impl BankEventKind {
 /// A binding a bank event changed, and its owner.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Affected {
-    pub binding_id: String,
+    pub binding_id: BindingId,
     pub user_id: UserId,
     pub last4: String,
 }
@@ -91,13 +91,13 @@ pub struct Affected {
 #[async_trait]
 pub trait BindingStore: Send + Sync {
     async fn insert_binding(&self, b: &BindingRow, audit: &AuditEntry) -> Result<(), StoreError>;
-    async fn binding(&self, id: &str, user: &UserId) -> Result<Option<BindingRow>, StoreError>;
+    async fn binding(&self, id: &BindingId, user: &UserId) -> Result<Option<BindingRow>, StoreError>;
     /// The user's live bindings, and those a bank ended (a lost card), so the user sees why a card went.
     async fn bindings(&self, user: &UserId) -> Result<Vec<BindingRow>, StoreError>;
     /// pending_sms → active; false if it was not pending.
-    async fn activate_binding(&self, id: &str, user: &UserId, at: Timestamp, audit: &AuditEntry) -> Result<bool, StoreError>;
+    async fn activate_binding(&self, id: &BindingId, user: &UserId, at: Timestamp, audit: &AuditEntry) -> Result<bool, StoreError>;
     /// Ends an active or pending binding; false if there was none.
-    async fn end_binding(&self, id: &str, user: &UserId, at: Timestamp, audit: &AuditEntry) -> Result<bool, StoreError>;
+    async fn end_binding(&self, id: &BindingId, user: &UserId, at: Timestamp, audit: &AuditEntry) -> Result<bool, StoreError>;
     /// Other users with an active binding of the same card.
     async fn other_accounts_with_card(&self, card_index: &str, user: &UserId) -> Result<u32, StoreError>;
     /// Applies a bank event to every live binding of the card, in one
@@ -118,7 +118,7 @@ pub trait BindingStore: Send + Sync {
     /// Sets or clears the low-balance alert of an active binding; false if there is none.
     async fn set_low_balance_alert(
         &self,
-        id: &str,
+        id: &BindingId,
         user: &UserId,
         threshold: Option<idlink_domain::Fen>,
         audit: &AuditEntry,

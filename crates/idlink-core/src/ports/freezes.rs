@@ -4,7 +4,7 @@ use super::StoreError;
 use super::audit::AuditEntry;
 use super::reviews::CaseRow;
 use async_trait::async_trait;
-use idlink_domain::UserId;
+use idlink_domain::{CaseId, UserId};
 use jiff::Timestamp;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -12,7 +12,7 @@ pub struct FreezeRow {
     pub user_id: UserId,
     pub reason: String,
     pub frozen_at: Timestamp,
-    pub case_id: String,
+    pub case_id: CaseId,
 }
 
 #[async_trait]

@@ -4,7 +4,7 @@ use super::StoreError;
 use super::audit::AuditEntry;
 use super::reviews::CaseRow;
 use async_trait::async_trait;
-use idlink_domain::UserId;
+use idlink_domain::{GuardianshipId, UserId};
 use jiff::Timestamp;
 use serde::Serialize;
 
@@ -36,7 +36,7 @@ impl GuardianshipStatus {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Guardianship {
-    pub id: String,
+    pub id: GuardianshipId,
     pub minor: UserId,
     pub guardian: UserId,
     /// `parent` or `legal_guardian`.
@@ -50,13 +50,13 @@ pub struct Guardianship {
 #[async_trait]
 pub trait GuardianStore: Send + Sync {
     async fn insert_guardianship(&self, g: &Guardianship, audit: &AuditEntry) -> Result<(), StoreError>;
-    async fn guardianship(&self, id: &str) -> Result<Option<Guardianship>, StoreError>;
+    async fn guardianship(&self, id: &GuardianshipId) -> Result<Option<Guardianship>, StoreError>;
     /// Links where the user is the minor or the guardian.
     async fn guardianships_of(&self, user: &UserId) -> Result<Vec<Guardianship>, StoreError>;
     /// The guardian accepts: pending_guardian → review, opening the case.
     async fn accept_guardianship(
         &self,
-        id: &str,
+        id: &GuardianshipId,
         guardian: &UserId,
         case: &CaseRow,
         at: Timestamp,

@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use idlink_domain::card::CardNumber;
 use idlink_domain::change_limits::ChangeEvent;
 use idlink_domain::verification::{VerificationReason, VerificationStatus};
-use idlink_domain::{IdNumber, PersonName, PhoneNumber, UserId};
+use idlink_domain::{IdNumber, PersonName, PhoneNumber, UserId, VerificationId};
 use jiff::Timestamp;
 use serde::Serialize;
 
@@ -61,7 +61,7 @@ pub trait RegistryCheck: Send + Sync {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VerificationRow {
-    pub id: String,
+    pub id: VerificationId,
     pub user_id: UserId,
     pub method: String,
     pub document_type: DocumentType,
@@ -93,7 +93,7 @@ pub struct IdentityRow {
 /// What finishing a verification writes, in one transaction.
 #[derive(Debug)]
 pub struct Finish<'a> {
-    pub verification_id: &'a str,
+    pub verification_id: &'a VerificationId,
     pub status: VerificationStatus,
     pub reasons: &'a [VerificationReason],
     pub at: Timestamp,
@@ -135,11 +135,11 @@ impl DocumentType {
 #[async_trait]
 pub trait IdentityStore: Send + Sync {
     async fn insert_verification(&self, v: &VerificationRow, audit: &AuditEntry) -> Result<(), StoreError>;
-    async fn verification(&self, id: &str, user: &UserId) -> Result<Option<VerificationRow>, StoreError>;
+    async fn verification(&self, id: &VerificationId, user: &UserId) -> Result<Option<VerificationRow>, StoreError>;
     /// Moves `from → to` if the session is still in `from`; false otherwise.
     async fn move_verification(
         &self,
-        id: &str,
+        id: &VerificationId,
         from: VerificationStatus,
         to: VerificationStatus,
         at: Timestamp,

@@ -4,7 +4,7 @@ use super::StoreError;
 use super::audit::AuditEntry;
 use super::ids::Ids;
 use async_trait::async_trait;
-use idlink_domain::UserId;
+use idlink_domain::{CaseId, UserId};
 use jiff::{SignedDuration, Timestamp};
 use serde::Serialize;
 
@@ -66,7 +66,7 @@ pub struct Decision {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CaseRow {
-    pub id: String,
+    pub id: CaseId,
     pub kind: CaseKind,
     pub subject: UserId,
     /// What is reviewed: a verification id, or the freeze's user id.
@@ -83,7 +83,7 @@ impl CaseRow {
     /// A new open case; `sla` is the first-response target.
     pub fn open(ids: &dyn Ids, kind: CaseKind, subject: &UserId, reference: &str, steps: u32, sla: SignedDuration, now: Timestamp) -> Self {
         Self {
-            id: ids.case().into(),
+            id: ids.case(),
             kind,
             subject: subject.clone(),
             reference: reference.to_owned(),
@@ -103,11 +103,11 @@ impl CaseRow {
 
 #[async_trait]
 pub trait ReviewStore: Send + Sync {
-    async fn case(&self, id: &str) -> Result<Option<CaseRow>, StoreError>;
+    async fn case(&self, id: &CaseId) -> Result<Option<CaseRow>, StoreError>;
     /// Cases by status (and kind), oldest first.
     async fn cases(&self, status: CaseStatus, kind: Option<CaseKind>, limit: u32) -> Result<Vec<CaseRow>, StoreError>;
     /// Records a first response (claim) if none yet.
-    async fn claim_case(&self, id: &str, operator_id: &str, at: Timestamp, audit: &AuditEntry) -> Result<bool, StoreError>;
+    async fn claim_case(&self, id: &CaseId, operator_id: &str, at: Timestamp, audit: &AuditEntry) -> Result<bool, StoreError>;
     /// Adds a decision as step `decision.step`; `outcome` set when it ends the case, with its effect.
     /// `Unique` when that step was taken concurrently or the operator already took a step.
     async fn decide_case(

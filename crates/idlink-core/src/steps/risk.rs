@@ -9,7 +9,7 @@ use crate::ports::auth::SessionRow;
 use crate::ports::reviews::{CaseKind, CaseRow};
 use crate::ports::{Clock, Ids, StoreError};
 use idlink_domain::risk::{self, RiskDecision, RiskPolicy, Signals};
-use idlink_domain::{RequestId, UserId};
+use idlink_domain::{CaseId, RequestId, UserId};
 use jiff::SignedDuration;
 
 /// The network a client is on: the first two octets of IPv4, the first three
@@ -30,7 +30,7 @@ pub fn network_of(ip: &str) -> Option<String> {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("the account is frozen pending review (case {case_id})")]
 pub struct Frozen {
-    pub case_id: String,
+    pub case_id: CaseId,
 }
 
 /// Refuses sensitive operations on a frozen account.

@@ -42,7 +42,7 @@ async fn concurrent_queries_commit_in_groups_spend_each_token_once_and_keep_one_
                     let b = Binding { user: &user, operation: "balance.query", resource: "bnd_1" };
                     let record = QueryRecord {
                         id: format!("bq_{i:04}"),
-                        binding_id: "bnd_1".into(),
+                        binding_id: idlink_domain::BindingId::parse("bnd_1").unwrap_or_else(|e| panic!("{e}")),
                         bank: "ICBC".into(),
                         channel: "direct".into(),
                         precision: "yuan".into(),
@@ -126,7 +126,7 @@ async fn a_query_whose_claim_was_taken_over_spends_nothing() {
             let hash = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(secret.as_bytes()));
             let record = QueryRecord {
                 id: format!("bq_{i}"),
-                binding_id: "bnd_1".into(),
+                binding_id: idlink_domain::BindingId::parse("bnd_1").unwrap_or_else(|e| panic!("{e}")),
                 bank: "ICBC".into(),
                 channel: "direct".into(),
                 precision: "yuan".into(),
