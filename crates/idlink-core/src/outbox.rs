@@ -22,6 +22,7 @@ use crate::steps::notices::open_payload;
 use crate::steps::personal::{Unreadable, read_phone};
 use crate::vault::Vault;
 use idlink_crypto::CryptoError;
+use idlink_domain::EventId;
 use jiff::SignedDuration;
 
 /// `[outbox]`: attempts, backoff and claims.
@@ -177,7 +178,7 @@ impl Deliverer<'_> {
             other => DeliveryError::Permanent(format!("the user's phone cannot be read: {other}")),
         })?;
         let params: Vec<(&str, &str)> = message.params.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-        self.notifier.notify(&phone, &message.template, &params, &item.id).await
+        self.notifier.notify(&phone, &message.template, &params, item.id.as_str()).await
     }
 }
 
@@ -204,7 +205,7 @@ pub enum RetryOutcome {
 }
 
 /// Sends a dead (or waiting) event again now, audited as `actor`.
-pub async fn retry(store: &dyn OutboxStore, clock: &dyn Clock, actor: &str, id: &str) -> Result<RetryOutcome, StoreError> {
+pub async fn retry(store: &dyn OutboxStore, clock: &dyn Clock, actor: &str, id: &EventId) -> Result<RetryOutcome, StoreError> {
     let Some(item) = store.outbox_item(id).await? else { return Ok(RetryOutcome::NotFound) };
     let now = clock.now();
     match item.state {

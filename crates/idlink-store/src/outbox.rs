@@ -12,13 +12,13 @@ use idlink_core::audit::AuditEntry;
 use idlink_core::jobs::{Lease, LeaseStore, TakeLease};
 use idlink_core::outbox::{Claim, Listing, NewEvent, OutboxCounts, OutboxItem, OutboxState, OutboxStore, Settlement};
 use idlink_core::ports::StoreError;
-use idlink_domain::UserId;
+use idlink_domain::{EventId, UserId};
 use jiff::Timestamp;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use crate::SqlStore;
-use crate::rows::{micros, store_err, timestamp};
+use crate::rows::{column_id, micros, store_err, timestamp};
 use crate::store::Backend;
 use crate::write::Commit;
 
@@ -39,7 +39,7 @@ pub(crate) async fn enqueue_in<'e>(tx: &mut crate::write::Tx, events: impl IntoI
     let sql = format!("INSERT INTO outbox (id, kind, subject, payload, state, created_at, due_at, attempts) VALUES {}", rows.join(", "));
     let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
     for e in &events {
-        q = q.bind(&e.id).bind(&e.kind).bind(e.subject.as_ref().map(UserId::as_str)).bind(e.payload.as_slice()).bind(micros(e.at));
+        q = q.bind(e.id.as_str()).bind(&e.kind).bind(e.subject.as_ref().map(UserId::as_str)).bind(e.payload.as_slice()).bind(micros(e.at));
     }
     q.execute(&mut *tx).await.map_err(store_err)?;
     Ok(())
@@ -52,7 +52,7 @@ fn item(r: &AnyRow) -> Result<OutboxItem, StoreError> {
     let finished: Option<i64> = r.try_get("finished_at").map_err(store_err)?;
     let token: Option<String> = r.try_get("claim_token").map_err(store_err)?;
     Ok(OutboxItem {
-        id: r.try_get("id").map_err(store_err)?,
+        id: column_id(r, "id")?,
         kind: r.try_get("kind").map_err(store_err)?,
         subject: subject.map(|s| UserId::parse(&s).map_err(|e| StoreError::Corrupt(e.to_string()))).transpose()?,
         state: OutboxState::parse(&state).ok_or_else(|| StoreError::Corrupt(format!("outbox state {state}")))?,
@@ -140,31 +140,31 @@ impl OutboxStore for SqlStore {
         Ok(due.is_some())
     }
 
-    async fn settle_outbox(&self, id: &str, token: &str, at: Timestamp, settlement: &Settlement) -> Result<bool, StoreError> {
+    async fn settle_outbox(&self, id: &EventId, token: &str, at: Timestamp, settlement: &Settlement) -> Result<bool, StoreError> {
         let fenced = "WHERE id = $1 AND claim_token = $2 AND state = 'pending'";
         let q = match settlement {
             Settlement::Delivered => sqlx::query(sqlx::AssertSqlSafe(format!(
                 "UPDATE outbox SET state = 'delivered', attempts = attempts + 1, finished_at = $3, claim_token = NULL {fenced}"
             )))
-            .bind(id)
+            .bind(id.as_str())
             .bind(token)
             .bind(micros(at)),
             Settlement::Retry { at: due, error } => sqlx::query(sqlx::AssertSqlSafe(format!(
                 "UPDATE outbox SET attempts = attempts + 1, due_at = $3, last_error = $4, claim_token = NULL {fenced}"
             )))
-            .bind(id)
+            .bind(id.as_str())
             .bind(token)
             .bind(micros(*due))
             .bind(error.as_str()),
             Settlement::Dead { error } => sqlx::query(sqlx::AssertSqlSafe(format!(
                 "UPDATE outbox SET state = 'dead', attempts = attempts + 1, finished_at = $3, last_error = $4, claim_token = NULL {fenced}"
             )))
-            .bind(id)
+            .bind(id.as_str())
             .bind(token)
             .bind(micros(at))
             .bind(error.as_str()),
             Settlement::Release => sqlx::query(sqlx::AssertSqlSafe(format!("UPDATE outbox SET due_at = $3, claim_token = NULL {fenced}")))
-                .bind(id)
+                .bind(id.as_str())
                 .bind(token)
                 .bind(micros(at)),
         };
@@ -172,9 +172,9 @@ impl OutboxStore for SqlStore {
         Ok(n == 1)
     }
 
-    async fn outbox_item(&self, id: &str) -> Result<Option<OutboxItem>, StoreError> {
+    async fn outbox_item(&self, id: &EventId) -> Result<Option<OutboxItem>, StoreError> {
         sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM outbox WHERE id = $1")))
-            .bind(id)
+            .bind(id.as_str())
             .fetch_optional(&self.reader)
             .await
             .map_err(store_err)?
@@ -197,7 +197,7 @@ impl OutboxStore for SqlStore {
             .collect()
     }
 
-    async fn retry_outbox_item(&self, id: &str, now: Timestamp, audit: &AuditEntry) -> Result<bool, StoreError> {
+    async fn retry_outbox_item(&self, id: &EventId, now: Timestamp, audit: &AuditEntry) -> Result<bool, StoreError> {
         // A pending event a worker holds (its claim has not lapsed) is left to it.
         self.audited_if(audit, async |tx| {
             let n = sqlx::query(
@@ -205,7 +205,7 @@ impl OutboxStore for SqlStore {
                  WHERE id = $2 AND (state = 'dead' OR (state = 'pending' AND (claim_token IS NULL OR due_at <= $1)))",
             )
             .bind(micros(now))
-            .bind(id)
+            .bind(id.as_str())
             .execute(&mut *tx)
             .await
             .map_err(store_err)?

@@ -602,7 +602,7 @@ async fn outbox(config: &Config, rt: &Runtime, cmd: OutboxCommand) -> Result<Exi
             eprintln!("{} waiting, {} dead (`idlink outbox retry ID` sends a dead one again)", counts.pending, counts.dead);
             Ok(ExitCode::SUCCESS)
         }
-        OutboxCommand::Retry { id } => match idlink_core::outbox::retry(&store, rt.clock.as_ref(), "cli", &id).await? {
+        OutboxCommand::Retry { id } => match retry_outbox(&store, rt, &id).await? {
             RetryOutcome::Retried(e) => {
                 println!("{}", outbox_line(&e));
                 println!("{id} is due now; a running server delivers it within `outbox.poll_ms`");
@@ -728,4 +728,12 @@ async fn bench_password(config: &Config, rt: &Runtime, hashes: u32) -> Result<Ex
     println!("all {cores} cores: {per_sec:.1} hashes/s");
     println!("argon2id_ms_per_hash={mean:.1}");
     Ok(ExitCode::SUCCESS)
+}
+
+/// `idlink outbox retry ID`: a string that is not an event id names no event.
+async fn retry_outbox(store: &idlink_store::SqlStore, rt: &Runtime, id: &str) -> Result<idlink_core::outbox::RetryOutcome> {
+    Ok(match idlink_domain::EventId::parse(id) {
+        Err(_) => idlink_core::outbox::RetryOutcome::NotFound,
+        Ok(event) => idlink_core::outbox::retry(store, rt.clock.as_ref(), "cli", &event).await?,
+    })
 }

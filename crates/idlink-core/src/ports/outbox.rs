@@ -4,7 +4,7 @@
 use super::StoreError;
 use super::audit::AuditEntry;
 use async_trait::async_trait;
-use idlink_domain::{PhoneNumber, UserId};
+use idlink_domain::{EventId, PhoneNumber, UserId};
 use jiff::Timestamp;
 use serde::Serialize;
 
@@ -37,7 +37,7 @@ impl OutboxState {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewEvent {
     /// `evt_…`: receivers deduplicate by it (the SMS gateway's `client_ref`).
-    pub id: String,
+    pub id: EventId,
     pub kind: String,
     /// The user the event concerns.
     pub subject: Option<UserId>,
@@ -49,7 +49,7 @@ pub struct NewEvent {
 /// An event as stored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct OutboxItem {
-    pub id: String,
+    pub id: EventId,
     pub kind: String,
     pub subject: Option<UserId>,
     pub state: OutboxState,
@@ -129,14 +129,14 @@ pub trait OutboxStore: Send + Sync {
     async fn outbox_due(&self, now: Timestamp) -> Result<bool, StoreError>;
     /// Records an attempt's outcome if `token` still holds the claim; false
     /// (nothing recorded) if the claim lapsed and another worker took the event.
-    async fn settle_outbox(&self, id: &str, token: &str, at: Timestamp, settlement: &Settlement) -> Result<bool, StoreError>;
-    async fn outbox_item(&self, id: &str) -> Result<Option<OutboxItem>, StoreError>;
+    async fn settle_outbox(&self, id: &EventId, token: &str, at: Timestamp, settlement: &Settlement) -> Result<bool, StoreError>;
+    async fn outbox_item(&self, id: &EventId) -> Result<Option<OutboxItem>, StoreError>;
     /// Events in `listing`, oldest first, at most `limit`.
     async fn outbox_items(&self, listing: Listing, limit: u32) -> Result<Vec<OutboxItem>, StoreError>;
     /// Makes a dead event (or a pending one no worker holds) due at `now`
     /// with a fresh count of attempts, appending `audit` in the same
     /// transaction. False if there is no such event.
-    async fn retry_outbox_item(&self, id: &str, now: Timestamp, audit: &AuditEntry) -> Result<bool, StoreError>;
+    async fn retry_outbox_item(&self, id: &EventId, now: Timestamp, audit: &AuditEntry) -> Result<bool, StoreError>;
     async fn outbox_counts(&self) -> Result<OutboxCounts, StoreError>;
     /// Deletes delivered events finished before `before`; returns how many (at most `limit`).
     async fn purge_delivered_outbox(&self, before: Timestamp, limit: u32) -> Result<u64, StoreError>;

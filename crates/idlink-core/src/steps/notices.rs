@@ -46,5 +46,5 @@ where
     let id = ids.event();
     let clear = serde_json::to_vec(message).map_err(|e| StoreError::Corrupt(format!("an outbox payload: {e}")))?;
     let payload = seal_payload(vault, id.as_str(), USER_SMS, &clear)?;
-    Ok(NewEvent { id: id.into(), kind: USER_SMS.to_owned(), subject: Some(user.clone()), payload, at })
+    Ok(NewEvent { id, kind: USER_SMS.to_owned(), subject: Some(user.clone()), payload, at })
 }

@@ -139,7 +139,7 @@ async fn a_query_whose_claim_was_taken_over_spends_nothing() {
             let audit = AuditEntry::new(format!("user:{user}"), "balance.query", "balance query", at(101)).subject(&user);
             // Each carries a low-balance alert: only a query that goes through may send it.
             let notice = NewEvent {
-                id: format!("evt_{i}"),
+                id: idlink_domain::EventId::parse(&format!("evt_{i}")).unwrap_or_else(|e| panic!("{e}")),
                 kind: "user.sms".into(),
                 subject: Some(user.clone()),
                 payload: b"sealed".to_vec(),

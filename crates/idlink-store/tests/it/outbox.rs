@@ -9,12 +9,17 @@ use idlink_core::audit::AuditEntry;
 use idlink_core::jobs::{LeaseStore, TakeLease};
 use idlink_core::outbox::{Claim, Listing, NewEvent, OutboxState, OutboxStore, Settlement};
 use idlink_core::ports::AuditStore;
+use idlink_domain::EventId;
 use idlink_store::testing;
 use jiff::SignedDuration;
 use std::collections::BTreeSet;
 
+fn eid(id: &str) -> EventId {
+    EventId::parse(id).unwrap_or_else(|e| panic!("{e}"))
+}
+
 fn event(i: usize, t: i64) -> NewEvent {
-    NewEvent { id: format!("evt_{i:04}"), kind: "user.sms".into(), subject: None, payload: vec![1, 2, 3], at: at(t) }
+    NewEvent { id: eid(&format!("evt_{i:04}")), kind: "user.sms".into(), subject: None, payload: vec![1, 2, 3], at: at(t) }
 }
 
 fn claim<'a>(holder: &'a str, token: &'a str, now: i64, limit: u32) -> Claim<'a> {
@@ -37,33 +42,33 @@ async fn an_event_is_claimed_once_retried_parked_and_sent_again() {
         assert!(b.is_empty(), "{}: claimed events are not claimed again while the claim holds: {b:?}", db.kind);
 
         // 1 is delivered; 2's worker dies: its claim lapses and node b takes it, fencing node a out.
-        assert_eq!(s.settle_outbox("evt_0001", "ta", at(151), &Settlement::Delivered).await.ok(), Some(true));
+        assert_eq!(s.settle_outbox(&eid("evt_0001"), "ta", at(151), &Settlement::Delivered).await.ok(), Some(true));
         let b = s.claim_outbox(&claim("node-b", "tb", 211, 10)).await.unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(b.iter().map(|e| e.id.as_str()).collect::<Vec<_>>(), ["evt_0002", "evt_0003"], "{}", db.kind);
         assert_eq!(
-            s.settle_outbox("evt_0002", "ta", at(212), &Settlement::Delivered).await.ok(),
+            s.settle_outbox(&eid("evt_0002"), "ta", at(212), &Settlement::Delivered).await.ok(),
             Some(false),
             "{}: a lapsed claim records nothing",
             db.kind
         );
         let retry = Settlement::Retry { at: at(300), error: "attempt 1: sms is in maintenance".into() };
-        assert_eq!(s.settle_outbox("evt_0002", "tb", at(212), &retry).await.ok(), Some(true));
-        assert_eq!(s.settle_outbox("evt_0003", "tb", at(212), &Settlement::Release).await.ok(), Some(true));
+        assert_eq!(s.settle_outbox(&eid("evt_0002"), "tb", at(212), &retry).await.ok(), Some(true));
+        assert_eq!(s.settle_outbox(&eid("evt_0003"), "tb", at(212), &Settlement::Release).await.ok(), Some(true));
 
-        let two = s.outbox_item("evt_0002").await.ok().flatten().unwrap_or_else(|| panic!("evt_0002"));
+        let two = s.outbox_item(&eid("evt_0002")).await.ok().flatten().unwrap_or_else(|| panic!("evt_0002"));
         assert_eq!((two.state, two.attempts, two.due_at, two.in_flight), (OutboxState::Pending, 1, at(300), false), "{}", db.kind);
         assert_eq!(two.last_error.as_deref(), Some("attempt 1: sms is in maintenance"));
-        let three = s.outbox_item("evt_0003").await.ok().flatten().unwrap_or_else(|| panic!("evt_0003"));
+        let three = s.outbox_item(&eid("evt_0003")).await.ok().flatten().unwrap_or_else(|| panic!("evt_0003"));
         assert_eq!((three.attempts, three.due_at), (0, at(212)), "{}: a release counts no attempt", db.kind);
-        let one = s.outbox_item("evt_0001").await.ok().flatten().unwrap_or_else(|| panic!("evt_0001"));
+        let one = s.outbox_item(&eid("evt_0001")).await.ok().flatten().unwrap_or_else(|| panic!("evt_0001"));
         assert_eq!((one.state, one.attempts, one.finished_at), (OutboxState::Delivered, 1, Some(at(151))));
 
         // The last attempt fails: parked as dead, listed, and sent again by an operator.
         let c = s.claim_outbox(&claim("node-a", "tc", 300, 10)).await.unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(c.iter().map(|e| e.id.as_str()).collect::<Vec<_>>(), ["evt_0002", "evt_0003"]);
         let dead = Settlement::Dead { error: "attempt 2 of 2: sms is in maintenance".into() };
-        assert_eq!(s.settle_outbox("evt_0002", "tc", at(301), &dead).await.ok(), Some(true));
-        assert_eq!(s.settle_outbox("evt_0003", "tc", at(301), &Settlement::Delivered).await.ok(), Some(true));
+        assert_eq!(s.settle_outbox(&eid("evt_0002"), "tc", at(301), &dead).await.ok(), Some(true));
+        assert_eq!(s.settle_outbox(&eid("evt_0003"), "tc", at(301), &Settlement::Delivered).await.ok(), Some(true));
         let listed = s.outbox_items(Listing::Dead, 10).await.unwrap_or_default();
         assert_eq!(listed.iter().map(|e| (e.id.as_str(), e.attempts)).collect::<Vec<_>>(), [("evt_0002", 2)], "{}", db.kind);
         assert_eq!(s.outbox_items(Listing::Undelivered, 10).await.map(|l| l.len()).ok(), Some(1));
@@ -73,19 +78,29 @@ async fn an_event_is_claimed_once_retried_parked_and_sent_again() {
 
         let (head, _) = s.audit_head().await.unwrap_or_default();
         let audit = AuditEntry::new("cli", "outbox.retry", "an operator sent it again", at(400));
-        assert_eq!(s.retry_outbox_item("evt_0002", at(400), &audit).await.ok(), Some(true));
-        assert_eq!(s.retry_outbox_item("evt_0001", at(400), &audit).await.ok(), Some(false), "{}: delivered stays delivered", db.kind);
-        let two = s.outbox_item("evt_0002").await.ok().flatten().unwrap_or_else(|| panic!("evt_0002"));
+        assert_eq!(s.retry_outbox_item(&eid("evt_0002"), at(400), &audit).await.ok(), Some(true));
+        assert_eq!(
+            s.retry_outbox_item(&eid("evt_0001"), at(400), &audit).await.ok(),
+            Some(false),
+            "{}: delivered stays delivered",
+            db.kind
+        );
+        let two = s.outbox_item(&eid("evt_0002")).await.ok().flatten().unwrap_or_else(|| panic!("evt_0002"));
         assert_eq!((two.state, two.attempts, two.due_at, two.finished_at), (OutboxState::Pending, 0, at(400), None), "{}", db.kind);
         assert_eq!(s.audit_head().await.map(|h| h.0).ok(), Some(head + 1), "{}: the retry is audited", db.kind);
         let again = s.claim_outbox(&claim("node-b", "td", 400, 10)).await.unwrap_or_default();
         assert_eq!(again.len(), 1);
-        assert_eq!(s.retry_outbox_item("evt_0002", at(401), &audit).await.ok(), Some(false), "{}: not while a worker holds it", db.kind);
+        assert_eq!(
+            s.retry_outbox_item(&eid("evt_0002"), at(401), &audit).await.ok(),
+            Some(false),
+            "{}: not while a worker holds it",
+            db.kind
+        );
 
         // Delivered events are purged once older than the retention.
         assert_eq!(s.purge_delivered_outbox(at(200), 100).await.ok(), Some(1), "{}", db.kind);
-        assert_eq!(s.outbox_item("evt_0001").await.ok().flatten(), None);
-        assert!(s.outbox_item("evt_0003").await.ok().flatten().is_some());
+        assert_eq!(s.outbox_item(&eid("evt_0001")).await.ok().flatten(), None);
+        assert!(s.outbox_item(&eid("evt_0003")).await.ok().flatten().is_some());
     }
 }
 
@@ -116,7 +131,7 @@ async fn concurrent_claims_on_two_nodes_take_each_event_once() {
         for t in tasks {
             all.extend(t.await.unwrap_or_else(|e| panic!("{e}")));
         }
-        let distinct: BTreeSet<&String> = all.iter().collect();
+        let distinct: BTreeSet<&EventId> = all.iter().collect();
         assert_eq!((all.len(), distinct.len()), (120, 120), "{}: each event claimed once", db.kind);
         node_b.close().await;
     }
