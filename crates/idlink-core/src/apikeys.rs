@@ -9,7 +9,7 @@ use crate::ports::audit::AuditEntry;
 use crate::ports::auth::SessionRow;
 use crate::ports::{ApiKeyRow, ApiKeyStore, Clock, Ids, Rng, StoreError};
 use crate::steps::codes::constant_time_eq;
-use idlink_domain::ApiKeyId;
+use idlink_domain::{ApiKeyId, SessionId};
 use sha2::{Digest, Sha256};
 
 /// Every scope a key can hold.
@@ -110,7 +110,11 @@ pub async fn authenticate_with_session(
     session_id: &str,
 ) -> Result<(Result<ApiKeyRow, AuthFailure>, Option<SessionRow>), StoreError> {
     let Some((id, secret)) = parse(token) else { return Ok((Err(AuthFailure::Invalid), None)) };
-    let (row, session) = store.api_key_with_session(&id, session_id).await?;
+    // A session id that does not parse names no session: the key alone is read.
+    let (row, session) = match SessionId::parse(session_id) {
+        Ok(session_id) => store.api_key_with_session(&id, &session_id).await?,
+        Err(_) => (store.api_key(&id).await?, None),
+    };
     Ok((check(row, secret), session))
 }
 

@@ -15,7 +15,7 @@ use crate::ports::{Clock, Ids, Rng, StoreError, UserRow, UserStore};
 use crate::steps::codes::{Codes, constant_time_eq};
 use crate::vault::Vault;
 use idlink_crypto::CryptoError;
-use idlink_domain::{PhoneNumber, UserId};
+use idlink_domain::{PhoneNumber, SessionId, UserId};
 use sha2::{Digest, Sha256};
 
 #[derive(Debug, thiserror::Error)]
@@ -46,6 +46,12 @@ pub struct Auth<'a> {
     pub rng: &'a dyn Rng,
     pub codes: Codes<'a>,
     pub policy: &'a AuthPolicy,
+}
+
+/// The session id of a token (`ses_….<secret>`); a token without one names no session.
+fn session_id(token: &str) -> Result<SessionId, AuthError> {
+    let (id, _) = token.split_once('.').ok_or(AuthError::SessionInvalid)?;
+    SessionId::parse(id).map_err(|_| AuthError::SessionInvalid)
 }
 
 fn hash_secret(secret: &str) -> String {
@@ -126,7 +132,7 @@ impl Auth<'_> {
         };
         let has_devices = new_user.is_none() && !self.store.devices(&user_id).await?.is_empty();
         let device = known.clone().unwrap_or_else(|| DeviceRow {
-            id: self.ids.device().into(),
+            id: self.ids.device(),
             user_id: user_id.clone(),
             device_hash: device_hash.to_owned(),
             name: req.device_name.to_owned(),
@@ -138,7 +144,7 @@ impl Auth<'_> {
         let status = if known.is_none() && has_devices { SessionStatus::DeviceCheckRequired } else { SessionStatus::Active };
         let secret = hex::encode(self.rng.bytes32());
         let session = SessionRow {
-            id: self.ids.session().into(),
+            id: self.ids.session(),
             user_id: user_id.clone(),
             device_id: device.id.clone(),
             client_ip: Some(origin.client_ip.clone()),
@@ -210,14 +216,13 @@ impl Auth<'_> {
     }
 
     async fn lookup(&self, token: &str) -> Result<SessionRow, AuthError> {
-        let (id, _) = token.split_once('.').ok_or(AuthError::SessionInvalid)?;
-        self.validate(token, self.store.session(id).await?)
+        self.validate(token, self.store.session(&session_id(token)?).await?)
     }
 
     /// Checks `token` against the stored row read for its id.
     fn validate(&self, token: &str, row: Option<SessionRow>) -> Result<SessionRow, AuthError> {
         let (id, secret) = token.split_once('.').ok_or(AuthError::SessionInvalid)?;
-        let s = row.filter(|s| s.id == id).ok_or(AuthError::SessionInvalid)?;
+        let s = row.filter(|s| s.id.as_str() == id).ok_or(AuthError::SessionInvalid)?;
         let valid = constant_time_eq(s.secret_hash.as_bytes(), hash_secret(secret).as_bytes())
             && s.revoked_at.is_none()
             && s.expires_at > self.clock.now();
@@ -235,8 +240,7 @@ impl Auth<'_> {
 
     /// An active session for `token`.
     pub async fn session(&self, token: &str) -> Result<SessionRow, AuthError> {
-        let (id, _) = token.split_once('.').ok_or(AuthError::SessionInvalid)?;
-        self.session_with(token, self.store.session(id).await?)
+        self.session_with(token, self.store.session(&session_id(token)?).await?)
     }
 
     /// A session waiting for its device check.

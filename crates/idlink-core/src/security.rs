@@ -15,8 +15,8 @@ use crate::steps::cards::CardProof;
 use crate::steps::codes::{CodeRefusal, Codes, Purpose};
 use crate::steps::risk::{Frozen, ensure_not_frozen};
 use crate::stepup::{self, StepUpMethod, StepUpPolicy};
-use idlink_domain::RequestId;
 use idlink_domain::payment_password::{self as rules, WeakPassword};
+use idlink_domain::{BiometricChallengeId, DeviceId, RequestId};
 use jiff::Timestamp;
 
 #[derive(Debug, thiserror::Error)]
@@ -179,7 +179,7 @@ impl Security<'_> {
         }
         let now = self.clock.now();
         let c = BiometricChallenge {
-            id: self.ids.biometric_challenge().into(),
+            id: self.ids.biometric_challenge(),
             user_id: actor.session.user_id.clone(),
             device_id: actor.session.device_id.clone(),
             nonce: hex::encode(self.rng.bytes32()),
@@ -201,7 +201,8 @@ impl Security<'_> {
         let now = self.clock.now();
         let user = &actor.session.user_id;
         ensure_not_frozen::<SecurityError>(self.freezes, user).await?;
-        let c = self.step_ups.take_biometric_challenge(challenge_id, user, now).await?.ok_or(SecurityError::BiometricRefused)?;
+        let Ok(challenge_id) = BiometricChallengeId::parse(challenge_id) else { return Err(SecurityError::BiometricRefused) };
+        let c = self.step_ups.take_biometric_challenge(&challenge_id, user, now).await?.ok_or(SecurityError::BiometricRefused)?;
         let devices = self.devices.devices(user).await?;
         let key = devices.iter().find(|d| d.id == c.device_id && d.id == actor.session.device_id).and_then(|d| d.public_key.clone());
         let valid = key.is_some_and(|k| idlink_crypto::signing::verify(&k, c.message().as_bytes(), signature_hex));
@@ -227,7 +228,9 @@ impl Security<'_> {
             return Err(SecurityError::StepUpRequired(stepup::refusal(self.step_ups, self.clock, step_up, &binding).await?));
         }
         let now = self.clock.now();
-        if self.devices.set_primary_device(user, device_id, &actor.audit("device.make_primary", "account security", now)).await? {
+        // An id that is not a device id names none of the user's devices.
+        let Ok(device) = DeviceId::parse(device_id) else { return Err(SecurityError::UnknownDevice) };
+        if self.devices.set_primary_device(user, &device, &actor.audit("device.make_primary", "account security", now)).await? {
             Ok(())
         } else {
             Err(SecurityError::UnknownDevice)

@@ -10,6 +10,7 @@
 pub use crate::ports::stepup::*;
 
 use crate::ports::{Clock, Ids, Rng, StoreError};
+use idlink_domain::StepUpId;
 use jiff::SignedDuration;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -102,7 +103,8 @@ pub async fn refusal(
 ) -> Result<StepUpRefusal, StoreError> {
     let Some(token) = token.filter(|t| !t.is_empty()) else { return Ok(StepUpRefusal::Missing) };
     let Some((id, secret)) = token.split_once('.') else { return Ok(StepUpRefusal::Invalid) };
-    let Some((row, used_at)) = store.step_up_token(id, &hash(secret), binding.user).await? else {
+    let Ok(id) = StepUpId::parse(id) else { return Ok(StepUpRefusal::Invalid) };
+    let Some((row, used_at)) = store.step_up_token(&id, &hash(secret), binding.user).await? else {
         return Ok(StepUpRefusal::Invalid);
     };
     Ok(if row.operation != binding.operation || row.resource != binding.resource {
@@ -136,7 +138,7 @@ pub fn mint(
     method: StepUpMethod,
 ) -> (StepUpRow, String) {
     let now = clock.now();
-    let id: String = ids.step_up().into();
+    let id = ids.step_up();
     let secret = hex::encode(rng.bytes32());
     let row = StepUpRow {
         secret_hash: hash(&secret),
@@ -154,5 +156,6 @@ pub fn mint(
 /// Spends `token` for `binding`; false when it is unknown, used, expired or bound to something else.
 pub async fn spend(store: &dyn StepUpStore, clock: &dyn Clock, token: &str, binding: &Binding<'_>) -> Result<bool, StoreError> {
     let Some((id, secret)) = token.split_once('.') else { return Ok(false) };
-    store.spend_step_up(id, &hash(secret), binding, clock.now()).await
+    let Ok(id) = StepUpId::parse(id) else { return Ok(false) };
+    store.spend_step_up(&id, &hash(secret), binding, clock.now()).await
 }

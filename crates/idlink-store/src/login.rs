@@ -4,20 +4,20 @@ use async_trait::async_trait;
 use idlink_core::audit::AuditEntry;
 use idlink_core::auth::{AuthStore, ChallengeRow, DeviceRow, LoginWrite, SessionRow, SessionStatus};
 use idlink_core::ports::StoreError;
-use idlink_domain::UserId;
+use idlink_domain::{ChallengeId, DeviceId, SessionId, UserId};
 use jiff::Timestamp;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use crate::SqlStore;
-use crate::rows::{micros, store_err, timestamp};
+use crate::rows::{column_id, micros, store_err, timestamp};
 use crate::store::insert_user_in;
 use crate::write::{Commit, Tx};
 
 fn challenge(r: &AnyRow) -> Result<ChallengeRow, StoreError> {
     let attempts: i64 = r.try_get("attempts").map_err(store_err)?;
     Ok(ChallengeRow {
-        id: r.try_get("id").map_err(store_err)?,
+        id: column_id(r, "id")?,
         purpose: r.try_get("purpose").map_err(store_err)?,
         phone_index: r.try_get("phone_index").map_err(store_err)?,
         device_hash: r.try_get("device_hash").map_err(store_err)?,
@@ -35,7 +35,7 @@ fn user_id(s: String) -> Result<UserId, StoreError> {
 fn device(r: &AnyRow) -> Result<DeviceRow, StoreError> {
     let primary: i64 = r.try_get("is_primary").map_err(store_err)?;
     Ok(DeviceRow {
-        id: r.try_get("id").map_err(store_err)?,
+        id: column_id(r, "id")?,
         user_id: user_id(r.try_get("user_id").map_err(store_err)?)?,
         device_hash: r.try_get("device_hash").map_err(store_err)?,
         name: r.try_get("name").map_err(store_err)?,
@@ -56,9 +56,9 @@ pub(crate) fn session_prefixed(r: &AnyRow, prefix: &str) -> Result<SessionRow, S
     let status: String = r.try_get(col("status").as_str()).map_err(store_err)?;
     let revoked: Option<i64> = r.try_get(col("revoked_at").as_str()).map_err(store_err)?;
     Ok(SessionRow {
-        id: r.try_get(col("id").as_str()).map_err(store_err)?,
+        id: column_id(r, &col("id"))?,
         user_id: user_id(r.try_get(col("user_id").as_str()).map_err(store_err)?)?,
-        device_id: r.try_get(col("device_id").as_str()).map_err(store_err)?,
+        device_id: column_id(r, &col("device_id"))?,
         client_ip: r.try_get(col("client_ip").as_str()).map_err(store_err)?,
         secret_hash: r.try_get(col("secret_hash").as_str()).map_err(store_err)?,
         status: SessionStatus::parse(&status).ok_or_else(|| StoreError::Corrupt(format!("session status {status}")))?,
@@ -73,7 +73,7 @@ async fn insert_device(tx: &mut Tx, d: &DeviceRow) -> Result<(), StoreError> {
         "INSERT INTO devices (id, user_id, device_hash, name, public_key, is_primary, created_at, last_seen_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
     )
-    .bind(&d.id)
+    .bind(d.id.as_str())
     .bind(d.user_id.as_str())
     .bind(&d.device_hash)
     .bind(&d.name)
@@ -116,7 +116,7 @@ impl AuthStore for SqlStore {
                 "INSERT INTO sms_challenges (id, purpose, phone_index, device_hash, code_hash, attempts, created_at, expires_at, used_at)
                  VALUES ($1, $2, $3, $4, $5, 0, $6, $7, NULL)",
             )
-            .bind(&c.id)
+            .bind(c.id.as_str())
             .bind(&c.purpose)
             .bind(&c.phone_index)
             .bind(&c.device_hash)
@@ -131,7 +131,7 @@ impl AuthStore for SqlStore {
         .await
     }
 
-    async fn attempt_challenge(&self, id: &str, now: Timestamp, max_attempts: u32) -> Result<Option<ChallengeRow>, StoreError> {
+    async fn attempt_challenge(&self, id: &ChallengeId, now: Timestamp, max_attempts: u32) -> Result<Option<ChallengeRow>, StoreError> {
         let row = self
             .write(Commit::Bookkeeping, async |tx| {
                 sqlx::query(
@@ -139,7 +139,7 @@ impl AuthStore for SqlStore {
                      WHERE id = $1 AND used_at IS NULL AND expires_at > $2 AND attempts < $3
                      RETURNING id, purpose, phone_index, device_hash, code_hash, attempts, created_at, expires_at",
                 )
-                .bind(id)
+                .bind(id.as_str())
                 .bind(micros(now))
                 .bind(i64::from(max_attempts))
                 .fetch_optional(&mut *tx)
@@ -150,11 +150,11 @@ impl AuthStore for SqlStore {
         row.map(|r| challenge(&r)).transpose()
     }
 
-    async fn consume_challenge(&self, id: &str, now: Timestamp) -> Result<bool, StoreError> {
+    async fn consume_challenge(&self, id: &ChallengeId, now: Timestamp) -> Result<bool, StoreError> {
         self.write(Commit::Effect, async |tx| {
             let n = sqlx::query("UPDATE sms_challenges SET used_at = $1 WHERE id = $2 AND used_at IS NULL")
                 .bind(micros(now))
-                .bind(id)
+                .bind(id.as_str())
                 .execute(&mut *tx)
                 .await
                 .map_err(store_err)?
@@ -201,9 +201,9 @@ impl AuthStore for SqlStore {
                 "INSERT INTO sessions (id, user_id, device_id, secret_hash, status, created_at, expires_at, revoked_at, client_ip)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, $8)",
             )
-            .bind(&s.id)
+            .bind(s.id.as_str())
             .bind(s.user_id.as_str())
-            .bind(&s.device_id)
+            .bind(s.device_id.as_str())
             .bind(&s.secret_hash)
             .bind(s.status.as_str())
             .bind(micros(s.created_at))
@@ -217,10 +217,10 @@ impl AuthStore for SqlStore {
         .await
     }
 
-    async fn session(&self, id: &str) -> Result<Option<SessionRow>, StoreError> {
+    async fn session(&self, id: &SessionId) -> Result<Option<SessionRow>, StoreError> {
         let sql = format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE id = $1");
         sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(id)
+            .bind(id.as_str())
             .fetch_optional(&self.reader)
             .await
             .map_err(store_err)?
@@ -228,12 +228,12 @@ impl AuthStore for SqlStore {
             .transpose()
     }
 
-    async fn confirm_device(&self, session_id: &str, d: &DeviceRow, audit: &AuditEntry) -> Result<bool, StoreError> {
+    async fn confirm_device(&self, session_id: &SessionId, d: &DeviceRow, audit: &AuditEntry) -> Result<bool, StoreError> {
         self.audited_if(audit, async |tx| {
             let n = sqlx::query(
                 "UPDATE sessions SET status = 'active' WHERE id = $1 AND status = 'device_check_required' AND revoked_at IS NULL",
             )
-            .bind(session_id)
+            .bind(session_id.as_str())
             .execute(&mut *tx)
             .await
             .map_err(store_err)?
@@ -247,11 +247,11 @@ impl AuthStore for SqlStore {
         .await
     }
 
-    async fn set_primary_device(&self, user: &UserId, device_id: &str, audit: &AuditEntry) -> Result<bool, StoreError> {
+    async fn set_primary_device(&self, user: &UserId, device_id: &DeviceId, audit: &AuditEntry) -> Result<bool, StoreError> {
         self.audited_if(audit, async |tx| {
             let exists: Option<String> = sqlx::query_scalar("SELECT id FROM devices WHERE user_id = $1 AND id = $2")
                 .bind(user.as_str())
-                .bind(device_id)
+                .bind(device_id.as_str())
                 .fetch_optional(&mut *tx)
                 .await
                 .map_err(store_err)?;
@@ -260,7 +260,7 @@ impl AuthStore for SqlStore {
             }
             sqlx::query("UPDATE devices SET is_primary = CASE WHEN id = $2 THEN 1 ELSE 0 END WHERE user_id = $1")
                 .bind(user.as_str())
-                .bind(device_id)
+                .bind(device_id.as_str())
                 .execute(&mut *tx)
                 .await
                 .map_err(store_err)?;

@@ -5,7 +5,7 @@ use idlink_core::audit::AuditEntry;
 use idlink_core::operators::{OperatorRow, OperatorSessionRow, OperatorStore, Role};
 use idlink_core::ports::StoreError;
 use idlink_core::reviews::{CaseKind, CaseRow, CaseStatus, Decision, ReviewStore};
-use idlink_domain::{CaseId, GuardianshipId, UserId};
+use idlink_domain::{CaseId, GuardianshipId, SessionId, UserId};
 use jiff::Timestamp;
 use sqlx::Row;
 use sqlx::any::AnyRow;
@@ -374,11 +374,11 @@ impl idlink_core::risk::FreezeStore for SqlStore {
         .await
     }
 
-    async fn previous_login_ip(&self, user: &UserId, session_id: &str) -> Result<Option<String>, StoreError> {
+    async fn previous_login_ip(&self, user: &UserId, session_id: &SessionId) -> Result<Option<String>, StoreError> {
         let ip: Option<Option<String>> =
             sqlx::query_scalar("SELECT client_ip FROM sessions WHERE user_id = $1 AND id <> $2 ORDER BY created_at DESC, id DESC LIMIT 1")
                 .bind(user.as_str())
-                .bind(session_id)
+                .bind(session_id.as_str())
                 .fetch_optional(&self.reader)
                 .await
                 .map_err(store_err)?;

@@ -5,13 +5,13 @@ use idlink_core::audit::AuditEntry;
 use idlink_core::payment::{PaymentPasswordRow, PaymentPasswordStore};
 use idlink_core::ports::StoreError;
 use idlink_core::stepup::{Binding, BiometricChallenge, StepUpRow, StepUpStore};
-use idlink_domain::UserId;
+use idlink_domain::{BiometricChallengeId, StepUpId, UserId};
 use jiff::Timestamp;
 use sqlx::Row;
 
 use crate::SqlStore;
 use crate::audit::append_in;
-use crate::rows::{micros, store_err, timestamp};
+use crate::rows::{column_id, micros, store_err, timestamp};
 use crate::write::Commit;
 
 #[async_trait]
@@ -109,7 +109,7 @@ impl StepUpStore for SqlStore {
                 "INSERT INTO step_up_tokens (id, secret_hash, user_id, operation, resource, method, created_at, expires_at, used_at)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, NULL)",
             )
-            .bind(&r.id)
+            .bind(r.id.as_str())
             .bind(&r.secret_hash)
             .bind(r.user_id.as_str())
             .bind(&r.operation)
@@ -131,9 +131,9 @@ impl StepUpStore for SqlStore {
                 "INSERT INTO biometric_challenges (id, user_id, device_id, nonce, operation, resource, expires_at, used_at)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, NULL)",
             )
-            .bind(&c.id)
+            .bind(c.id.as_str())
             .bind(c.user_id.as_str())
-            .bind(&c.device_id)
+            .bind(c.device_id.as_str())
             .bind(&c.nonce)
             .bind(&c.operation)
             .bind(&c.resource)
@@ -146,7 +146,12 @@ impl StepUpStore for SqlStore {
         .await
     }
 
-    async fn take_biometric_challenge(&self, id: &str, user: &UserId, now: Timestamp) -> Result<Option<BiometricChallenge>, StoreError> {
+    async fn take_biometric_challenge(
+        &self,
+        id: &BiometricChallengeId,
+        user: &UserId,
+        now: Timestamp,
+    ) -> Result<Option<BiometricChallenge>, StoreError> {
         let row = self
             .write(Commit::Effect, async |tx| {
                 sqlx::query(
@@ -155,7 +160,7 @@ impl StepUpStore for SqlStore {
                      RETURNING id, device_id, nonce, operation, resource, expires_at",
                 )
                 .bind(micros(now))
-                .bind(id)
+                .bind(id.as_str())
                 .bind(user.as_str())
                 .fetch_optional(&mut *tx)
                 .await
@@ -164,9 +169,9 @@ impl StepUpStore for SqlStore {
             .await?;
         row.map(|r| {
             Ok(BiometricChallenge {
-                id: r.try_get("id").map_err(store_err)?,
+                id: column_id(&r, "id")?,
                 user_id: user.clone(),
-                device_id: r.try_get("device_id").map_err(store_err)?,
+                device_id: column_id(&r, "device_id")?,
                 nonce: r.try_get("nonce").map_err(store_err)?,
                 operation: r.try_get("operation").map_err(store_err)?,
                 resource: r.try_get("resource").map_err(store_err)?,
@@ -178,7 +183,7 @@ impl StepUpStore for SqlStore {
 
     async fn step_up_token(
         &self,
-        id: &str,
+        id: &StepUpId,
         secret_hash: &str,
         user: &UserId,
     ) -> Result<Option<(StepUpRow, Option<Timestamp>)>, StoreError> {
@@ -186,7 +191,7 @@ impl StepUpStore for SqlStore {
             "SELECT id, secret_hash, user_id, operation, resource, method, created_at, expires_at, used_at
              FROM step_up_tokens WHERE id = $1 AND secret_hash = $2 AND user_id = $3",
         )
-        .bind(id)
+        .bind(id.as_str())
         .bind(secret_hash)
         .bind(user.as_str())
         .fetch_optional(&self.reader)
@@ -195,7 +200,7 @@ impl StepUpStore for SqlStore {
         let Some(r) = row else { return Ok(None) };
         let used_at: Option<i64> = r.try_get("used_at").map_err(store_err)?;
         let token = StepUpRow {
-            id: r.try_get("id").map_err(store_err)?,
+            id: column_id(&r, "id")?,
             secret_hash: r.try_get("secret_hash").map_err(store_err)?,
             user_id: user.clone(),
             operation: r.try_get("operation").map_err(store_err)?,
@@ -207,7 +212,7 @@ impl StepUpStore for SqlStore {
         Ok(Some((token, used_at.map(timestamp).transpose()?)))
     }
 
-    async fn spend_step_up(&self, id: &str, secret_hash: &str, b: &Binding<'_>, now: Timestamp) -> Result<bool, StoreError> {
+    async fn spend_step_up(&self, id: &StepUpId, secret_hash: &str, b: &Binding<'_>, now: Timestamp) -> Result<bool, StoreError> {
         self.write(Commit::Effect, async |tx| {
             let n = sqlx::query(
                 "UPDATE step_up_tokens SET used_at = $1
@@ -215,7 +220,7 @@ impl StepUpStore for SqlStore {
                    AND used_at IS NULL AND expires_at > $1",
             )
             .bind(micros(now))
-            .bind(id)
+            .bind(id.as_str())
             .bind(secret_hash)
             .bind(b.user.as_str())
             .bind(b.operation)

@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use idlink_core::audit::AuditEntry;
 use idlink_core::ports::{ApiKeyRow, ApiKeyStore, HealthStore, KeyStore, StoreError, UserRow, UserStore};
 use idlink_crypto::WrappedDataKey;
-use idlink_domain::{ApiKeyId, UserId};
+use idlink_domain::{ApiKeyId, SessionId, UserId};
 use jiff::Timestamp;
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Row};
@@ -396,7 +396,7 @@ impl ApiKeyStore for SqlStore {
     async fn api_key_with_session(
         &self,
         id: &ApiKeyId,
-        session_id: &str,
+        session_id: &SessionId,
     ) -> Result<(Option<ApiKeyRow>, Option<idlink_core::auth::SessionRow>), StoreError> {
         let session_columns: Vec<String> =
             crate::login::SESSION_COLUMNS.split(',').map(|c| format!("s.{c} AS s_{c}", c = c.trim())).collect();
@@ -407,7 +407,7 @@ impl ApiKeyStore for SqlStore {
         );
         let Some(r) = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(id.as_str())
-            .bind(session_id)
+            .bind(session_id.as_str())
             .fetch_optional(&self.reader)
             .await
             .map_err(store_err)?

@@ -274,7 +274,7 @@ pub async fn biometric_challenge(
     Body(body): Body<StepUpFor>,
 ) -> Result<Response, Problem> {
     let c = state.security().biometric_challenge(&actor(&session, request_id.as_deref()), &body.operation, &body.resource).await?;
-    let body = BiometricChallenge { message: c.message(), challenge_id: c.id, expires_at: c.expires_at.to_string() };
+    let body = BiometricChallenge { message: c.message(), challenge_id: c.id.into(), expires_at: c.expires_at.to_string() };
     Ok((StatusCode::CREATED, Json(body)).into_response())
 }
 

@@ -4,7 +4,7 @@ use super::StoreError;
 use super::audit::AuditEntry;
 use super::auth::SessionRow;
 use async_trait::async_trait;
-use idlink_domain::ApiKeyId;
+use idlink_domain::{ApiKeyId, SessionId};
 use jiff::Timestamp;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,7 +22,11 @@ pub trait ApiKeyStore: Send + Sync {
     async fn insert_api_key(&self, key: &ApiKeyRow, audit: &AuditEntry) -> Result<(), StoreError>;
     async fn api_key(&self, id: &ApiKeyId) -> Result<Option<ApiKeyRow>, StoreError>;
     /// The key and, in the same read, the session with this id (requests carry both).
-    async fn api_key_with_session(&self, id: &ApiKeyId, session_id: &str) -> Result<(Option<ApiKeyRow>, Option<SessionRow>), StoreError>;
+    async fn api_key_with_session(
+        &self,
+        id: &ApiKeyId,
+        session_id: &SessionId,
+    ) -> Result<(Option<ApiKeyRow>, Option<SessionRow>), StoreError>;
     async fn list_api_keys(&self) -> Result<Vec<ApiKeyRow>, StoreError>;
     async fn revoke_api_key(&self, id: &ApiKeyId, at: Timestamp, audit: &AuditEntry) -> Result<bool, StoreError>;
 }

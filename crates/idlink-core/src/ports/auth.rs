@@ -5,13 +5,13 @@ use super::StoreError;
 use super::audit::{AuditEntry, AuditStore};
 use super::users::UserRow;
 use async_trait::async_trait;
-use idlink_domain::{PhoneNumber, UserId};
+use idlink_domain::{ChallengeId, DeviceId, PhoneNumber, SessionId, UserId};
 use jiff::Timestamp;
 use serde::Serialize;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChallengeRow {
-    pub id: String,
+    pub id: ChallengeId,
     pub purpose: String,
     pub phone_index: String,
     pub device_hash: String,
@@ -23,7 +23,7 @@ pub struct ChallengeRow {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct DeviceRow {
-    pub id: String,
+    pub id: DeviceId,
     pub user_id: UserId,
     #[serde(skip)]
     pub device_hash: String,
@@ -62,9 +62,9 @@ impl SessionStatus {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SessionRow {
-    pub id: String,
+    pub id: SessionId,
     pub user_id: UserId,
-    pub device_id: String,
+    pub device_id: DeviceId,
     /// The client's IP address at login (for the region-jump signal).
     pub client_ip: Option<String>,
     pub secret_hash: String,
@@ -90,18 +90,18 @@ pub trait AuthStore: AuditStore + Send + Sync {
     async fn insert_challenge(&self, c: &ChallengeRow) -> Result<(), StoreError>;
     /// Counts one attempt on a usable challenge (unused, unexpired, attempts left) and returns it;
     /// `None` when there is no usable challenge with this id.
-    async fn attempt_challenge(&self, id: &str, now: Timestamp, max_attempts: u32) -> Result<Option<ChallengeRow>, StoreError>;
+    async fn attempt_challenge(&self, id: &ChallengeId, now: Timestamp, max_attempts: u32) -> Result<Option<ChallengeRow>, StoreError>;
     /// Marks the challenge used; false if another request used it first.
-    async fn consume_challenge(&self, id: &str, now: Timestamp) -> Result<bool, StoreError>;
+    async fn consume_challenge(&self, id: &ChallengeId, now: Timestamp) -> Result<bool, StoreError>;
     async fn device_by_hash(&self, user: &UserId, device_hash: &str) -> Result<Option<DeviceRow>, StoreError>;
     async fn devices(&self, user: &UserId) -> Result<Vec<DeviceRow>, StoreError>;
     /// Writes a login in one transaction (user, device, session, audit).
     async fn write_login(&self, w: &LoginWrite<'_>) -> Result<(), StoreError>;
-    async fn session(&self, id: &str) -> Result<Option<SessionRow>, StoreError>;
+    async fn session(&self, id: &SessionId) -> Result<Option<SessionRow>, StoreError>;
     /// Activates a session waiting for its device check and registers the device.
-    async fn confirm_device(&self, session_id: &str, device: &DeviceRow, audit: &AuditEntry) -> Result<bool, StoreError>;
+    async fn confirm_device(&self, session_id: &SessionId, device: &DeviceRow, audit: &AuditEntry) -> Result<bool, StoreError>;
     /// Makes `device_id` the user's only primary device; false when it is not theirs.
-    async fn set_primary_device(&self, user: &UserId, device_id: &str, audit: &AuditEntry) -> Result<bool, StoreError>;
+    async fn set_primary_device(&self, user: &UserId, device_id: &DeviceId, audit: &AuditEntry) -> Result<bool, StoreError>;
     /// Revokes every session of the user; returns how many were active.
     async fn revoke_sessions(&self, user: &UserId, now: Timestamp, audit: &AuditEntry) -> Result<u64, StoreError>;
 }

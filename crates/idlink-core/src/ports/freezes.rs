@@ -4,7 +4,7 @@ use super::StoreError;
 use super::audit::AuditEntry;
 use super::reviews::CaseRow;
 use async_trait::async_trait;
-use idlink_domain::{CaseId, UserId};
+use idlink_domain::{CaseId, SessionId, UserId};
 use jiff::Timestamp;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,5 +24,5 @@ pub trait FreezeStore: Send + Sync {
     /// Sessions opened for the user since `since` (login bursts).
     async fn sessions_since(&self, user: &UserId, since: Timestamp) -> Result<u32, StoreError>;
     /// The client IP of the user's login before `session_id`, if recorded.
-    async fn previous_login_ip(&self, user: &UserId, session_id: &str) -> Result<Option<String>, StoreError>;
+    async fn previous_login_ip(&self, user: &UserId, session_id: &SessionId) -> Result<Option<String>, StoreError>;
 }

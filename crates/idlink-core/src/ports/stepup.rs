@@ -3,12 +3,12 @@
 use super::StoreError;
 use super::audit::AuditEntry;
 use async_trait::async_trait;
-use idlink_domain::UserId;
+use idlink_domain::{BiometricChallengeId, DeviceId, StepUpId, UserId};
 use jiff::Timestamp;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StepUpRow {
-    pub id: String,
+    pub id: StepUpId,
     pub secret_hash: String,
     pub user_id: UserId,
     pub operation: String,
@@ -31,9 +31,9 @@ pub struct Binding<'a> {
 /// A nonce a device must sign with its registered key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BiometricChallenge {
-    pub id: String,
+    pub id: BiometricChallengeId,
     pub user_id: UserId,
-    pub device_id: String,
+    pub device_id: DeviceId,
     pub nonce: String,
     pub operation: String,
     pub resource: String,
@@ -51,13 +51,22 @@ impl BiometricChallenge {
 pub trait StepUpStore: Send + Sync {
     async fn insert_biometric_challenge(&self, c: &BiometricChallenge) -> Result<(), StoreError>;
     /// Uses up an unexpired challenge of this user once; returns it.
-    async fn take_biometric_challenge(&self, id: &str, user: &UserId, now: Timestamp) -> Result<Option<BiometricChallenge>, StoreError>;
+    async fn take_biometric_challenge(
+        &self,
+        id: &BiometricChallengeId,
+        user: &UserId,
+        now: Timestamp,
+    ) -> Result<Option<BiometricChallenge>, StoreError>;
     /// Stores a minted token with the audit record of its minting.
     async fn insert_step_up(&self, row: &StepUpRow, audit: &AuditEntry) -> Result<(), StoreError>;
     /// Marks the token used if it is unused, unexpired and bound to exactly this;
     /// true for the one request that spends it.
-    async fn spend_step_up(&self, id: &str, secret_hash: &str, binding: &Binding<'_>, now: Timestamp) -> Result<bool, StoreError>;
+    async fn spend_step_up(&self, id: &StepUpId, secret_hash: &str, binding: &Binding<'_>, now: Timestamp) -> Result<bool, StoreError>;
     /// The user's token with this id and secret, and when it was used, to explain a refusal.
-    async fn step_up_token(&self, id: &str, secret_hash: &str, user: &UserId)
-    -> Result<Option<(StepUpRow, Option<Timestamp>)>, StoreError>;
+    async fn step_up_token(
+        &self,
+        id: &StepUpId,
+        secret_hash: &str,
+        user: &UserId,
+    ) -> Result<Option<(StepUpRow, Option<Timestamp>)>, StoreError>;
 }

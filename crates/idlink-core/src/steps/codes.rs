@@ -11,7 +11,7 @@ use crate::ports::audit::{AuditEntry, Outcome};
 use crate::ports::auth::{AuthStore, ChallengeRow, CodeSender, SendError, SessionRow};
 use crate::ports::{Clock, Ids, Rng, StoreError, UserStore};
 use crate::vault::Vault;
-use idlink_domain::{PhoneNumber, RequestId};
+use idlink_domain::{ChallengeId, PhoneNumber, RequestId};
 use jiff::{SignedDuration, Timestamp};
 use serde::Serialize;
 
@@ -205,10 +205,10 @@ impl Codes<'_> {
         )
         .await?;
         let now = self.clock.now();
-        let id: String = self.ids.challenge().into();
+        let id = self.ids.challenge();
         let code = new_code(self.rng);
         let row = ChallengeRow {
-            code_hash: self.code_hash(&id, &code),
+            code_hash: self.code_hash(id.as_str(), &code),
             id: id.clone(),
             purpose: purpose.as_str().to_owned(),
             phone_index,
@@ -218,8 +218,8 @@ impl Codes<'_> {
             expires_at: now.checked_add(self.policy.code_ttl).unwrap_or(now),
         };
         self.store.insert_challenge(&row).await?;
-        self.sender.send_code(phone, &code, &id).await?;
-        Ok(ChallengeIssued { challenge_id: id, expires_at: row.expires_at })
+        self.sender.send_code(phone, &code, id.as_str()).await?;
+        Ok(ChallengeIssued { challenge_id: id.into(), expires_at: row.expires_at })
     }
 
     /// Sends a code for `purpose` to a logged-in user's phone, bound to the session's device.
@@ -233,7 +233,7 @@ impl Codes<'_> {
     where
         E: From<CodeRefusal> + From<StoreError> + From<SendError>,
     {
-        self.request(origin, phone, &session.device_id, purpose).await
+        self.request(origin, phone, session.device_id.as_str(), purpose).await
     }
 
     /// Checks a code sent to a logged-in user's phone for `purpose` on the
@@ -252,7 +252,7 @@ impl Codes<'_> {
     {
         let user = &session.user_id;
         let phone_index = self.users.phone_index(user).await?.ok_or(CodeRefusal::SessionInvalid)?;
-        let redeemed = self.redeem(challenge_id, code, &phone_index, &self.device_hash(&session.device_id), purpose).await;
+        let redeemed = self.redeem(challenge_id, code, &phone_index, &self.device_hash(session.device_id.as_str()), purpose).await;
         if let Err(Redeem::Refused(CodeRefusal::WrongCode { .. } | CodeRefusal::ChallengeGone)) = &redeemed {
             let audit = AuditEntry::new(format!("user:{user}"), "sms_code.verify", purpose.as_str(), self.clock.now())
                 .subject(user)
@@ -274,7 +274,9 @@ impl Codes<'_> {
     ) -> Result<(), Redeem> {
         let now = self.clock.now();
         let max = self.policy.max_code_attempts;
-        let Some(c) = self.store.attempt_challenge(challenge_id, now, max).await? else {
+        // A string that is not a challenge id names no challenge.
+        let Ok(challenge) = ChallengeId::parse(challenge_id) else { return Err(CodeRefusal::ChallengeGone.into()) };
+        let Some(c) = self.store.attempt_challenge(&challenge, now, max).await? else {
             return Err(CodeRefusal::ChallengeGone.into());
         };
         let bound = c.phone_index == phone_index && c.device_hash == device_hash && c.purpose == purpose.as_str();
@@ -283,7 +285,7 @@ impl Codes<'_> {
             let remaining = max.saturating_sub(c.attempts);
             return Err(if remaining == 0 { CodeRefusal::ChallengeGone } else { CodeRefusal::WrongCode { remaining } }.into());
         }
-        if !self.store.consume_challenge(challenge_id, now).await? {
+        if !self.store.consume_challenge(&challenge, now).await? {
             return Err(CodeRefusal::ChallengeGone.into());
         }
         Ok(())

@@ -138,9 +138,9 @@ async fn a_login_from_another_network_is_a_region_jump() {
         let user = new_user(&db.store).await;
         let clock = ManualClock::new(at(100));
         let session = |id: &str, ip: &str, t: i64| SessionRow {
-            id: id.to_owned(),
+            id: idlink_domain::SessionId::parse(id).unwrap_or_else(|e| panic!("{e}")),
             user_id: user.clone(),
-            device_id: "dev_1".into(),
+            device_id: idlink_domain::DeviceId::parse("dev_1").unwrap_or_else(|e| panic!("{e}")),
             client_ip: Some(ip.to_owned()),
             secret_hash: "h".into(),
             status: SessionStatus::Active,
