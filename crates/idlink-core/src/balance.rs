@@ -315,7 +315,7 @@ impl Balances<'_> {
         let bank = self.roster.bank(&binding.bank);
         let now = self.clock.now();
         let record = QueryRecord {
-            id: self.ids.query().into(),
+            id: self.ids.query(),
             binding_id: binding_id.clone(),
             bank: binding.bank.clone(),
             channel: "none".to_owned(),
@@ -380,7 +380,7 @@ impl Balances<'_> {
         };
         let at = self.clock.now();
         let record = QueryRecord {
-            id: self.ids.query().into(),
+            id: self.ids.query(),
             binding_id: binding_id.clone(),
             bank: grant.bank().code.clone(),
             channel: channel.to_owned(),
@@ -485,7 +485,7 @@ impl Balances<'_> {
         let precision = disclosure::coarser(kept.answer.precision, bank.precision);
         let answer = BalanceAnswer { precision, disclosed: disclosure::disclose(kept.balance, precision), ..kept.answer };
         let record = QueryRecord {
-            id: self.ids.query().into(),
+            id: self.ids.query(),
             binding_id: binding_id.clone(),
             bank: kept.bank,
             channel: kept.channel,

@@ -9,6 +9,7 @@ use crate::ports::audit::{AuditEntry, AuditStore, Outcome};
 use crate::ports::{Clock, Ids, KeyStore, Rng, StoreError};
 use crate::vault::Vault;
 use idlink_crypto::CryptoError;
+use idlink_domain::OperatorSessionId;
 use jiff::SignedDuration;
 use sha2::{Digest, Sha256};
 
@@ -83,7 +84,7 @@ impl Operators<'_> {
         let key = self.vault.system_data_key::<OperatorError>(self.keys, TOTP_KEY_ID).await?;
         let now = self.clock.now();
         let row = OperatorRow {
-            id: self.ids.operator().into(),
+            id: self.ids.operator(),
             username: username.to_owned(),
             password_hash: payment::hash(self.password_policy, rng, &password).await?,
             totp_cipher: self.vault.seal(&key, TOTP_CONTEXT, &totp_secret)?,
@@ -119,7 +120,7 @@ impl Operators<'_> {
         };
         let secret = hex::encode(self.rng.bytes32());
         let s = OperatorSessionRow {
-            id: self.ids.operator_session().into(),
+            id: self.ids.operator_session(),
             operator_id: op.id.clone(),
             secret_hash: hash(&secret),
             created_at: now,
@@ -133,7 +134,8 @@ impl Operators<'_> {
     /// The operator behind a session token.
     pub async fn authenticate(&self, token: &str) -> Result<OperatorRow, OperatorError> {
         let (id, secret) = token.split_once('.').ok_or(OperatorError::SessionInvalid)?;
-        let s = self.store.operator_session(id).await?.ok_or(OperatorError::SessionInvalid)?;
+        let id = OperatorSessionId::parse(id).map_err(|_| OperatorError::SessionInvalid)?;
+        let s = self.store.operator_session(&id).await?.ok_or(OperatorError::SessionInvalid)?;
         if s.secret_hash != hash(secret) || s.expires_at <= self.clock.now() {
             return Err(OperatorError::SessionInvalid);
         }

@@ -18,7 +18,7 @@ pub(crate) const HISTORY_COLS: usize = 9;
 
 /// Binds a history row in the order of [`HISTORY_COLUMNS`] (here and in the group commit).
 pub(crate) fn bind_history_row<'q>(q: AnyQuery<'q>, user: &'q str, r: &'q QueryRecord) -> AnyQuery<'q> {
-    q.bind(&r.id)
+    q.bind(r.id.as_str())
         .bind(user)
         .bind(r.binding_id.as_str())
         .bind(&r.bank)
@@ -244,7 +244,7 @@ impl BalanceStore for SqlStore {
         rows.iter()
             .map(|r| {
                 Ok(QueryRecord {
-                    id: r.try_get("id").map_err(store_err)?,
+                    id: column_id(r, "id")?,
                     binding_id: column_id(r, "binding_id")?,
                     bank: r.try_get("bank").map_err(store_err)?,
                     channel: r.try_get("channel").map_err(store_err)?,

@@ -5,7 +5,7 @@ use idlink_core::audit::AuditEntry;
 use idlink_core::operators::{OperatorRow, OperatorSessionRow, OperatorStore, Role};
 use idlink_core::ports::StoreError;
 use idlink_core::reviews::{CaseKind, CaseRow, CaseStatus, Decision, ReviewStore};
-use idlink_domain::{CaseId, GuardianshipId, SessionId, UserId};
+use idlink_domain::{CaseId, GuardianshipId, OperatorId, OperatorSessionId, SessionId, UserId};
 use jiff::Timestamp;
 use sqlx::Row;
 use sqlx::any::AnyRow;
@@ -21,7 +21,7 @@ fn corrupt(what: &str, v: &str) -> StoreError {
 fn operator(r: &AnyRow) -> Result<OperatorRow, StoreError> {
     let roles: String = r.try_get("roles").map_err(store_err)?;
     Ok(OperatorRow {
-        id: r.try_get("id").map_err(store_err)?,
+        id: column_id(r, "id")?,
         username: r.try_get("username").map_err(store_err)?,
         password_hash: r.try_get("password_hash").map_err(store_err)?,
         totp_cipher: r.try_get("totp_cipher").map_err(store_err)?,
@@ -43,7 +43,7 @@ impl OperatorStore for SqlStore {
             sqlx::query(
                 "INSERT INTO operators (id, username, password_hash, totp_cipher, roles, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
             )
-            .bind(&op.id)
+            .bind(op.id.as_str())
             .bind(&op.username)
             .bind(&op.password_hash)
             .bind(&op.totp_cipher)
@@ -67,9 +67,9 @@ impl OperatorStore for SqlStore {
             .transpose()
     }
 
-    async fn operator(&self, id: &str) -> Result<Option<OperatorRow>, StoreError> {
+    async fn operator(&self, id: &OperatorId) -> Result<Option<OperatorRow>, StoreError> {
         sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {OPERATOR_COLUMNS} FROM operators WHERE id = $1")))
-            .bind(id)
+            .bind(id.as_str())
             .fetch_optional(&self.reader)
             .await
             .map_err(store_err)?
@@ -80,8 +80,8 @@ impl OperatorStore for SqlStore {
     async fn insert_operator_session(&self, s: &OperatorSessionRow, audit: &AuditEntry) -> Result<(), StoreError> {
         self.audited(audit, async |tx| {
             sqlx::query("INSERT INTO operator_sessions (id, operator_id, secret_hash, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)")
-                .bind(&s.id)
-                .bind(&s.operator_id)
+                .bind(s.id.as_str())
+                .bind(s.operator_id.as_str())
                 .bind(&s.secret_hash)
                 .bind(micros(s.created_at))
                 .bind(micros(s.expires_at))
@@ -93,16 +93,16 @@ impl OperatorStore for SqlStore {
         .await
     }
 
-    async fn operator_session(&self, id: &str) -> Result<Option<OperatorSessionRow>, StoreError> {
+    async fn operator_session(&self, id: &OperatorSessionId) -> Result<Option<OperatorSessionRow>, StoreError> {
         let row = sqlx::query("SELECT id, operator_id, secret_hash, created_at, expires_at FROM operator_sessions WHERE id = $1")
-            .bind(id)
+            .bind(id.as_str())
             .fetch_optional(&self.reader)
             .await
             .map_err(store_err)?;
         row.map(|r| {
             Ok(OperatorSessionRow {
-                id: r.try_get("id").map_err(store_err)?,
-                operator_id: r.try_get("operator_id").map_err(store_err)?,
+                id: column_id(&r, "id")?,
+                operator_id: column_id(&r, "operator_id")?,
                 secret_hash: r.try_get("secret_hash").map_err(store_err)?,
                 created_at: timestamp(r.try_get("created_at").map_err(store_err)?)?,
                 expires_at: timestamp(r.try_get("expires_at").map_err(store_err)?)?,
@@ -152,7 +152,7 @@ impl SqlStore {
                 let approve: i64 = d.try_get("approve").map_err(store_err)?;
                 Ok(Decision {
                     step: u32::try_from(step).unwrap_or(u32::MAX),
-                    operator_id: d.try_get("operator_id").map_err(store_err)?,
+                    operator_id: column_id(d, "operator_id")?,
                     approve: approve != 0,
                     note: d.try_get("note").map_err(store_err)?,
                     at: timestamp(d.try_get("at").map_err(store_err)?)?,
@@ -259,13 +259,13 @@ impl ReviewStore for SqlStore {
         Ok(out)
     }
 
-    async fn claim_case(&self, id: &CaseId, operator_id: &str, at: Timestamp, audit: &AuditEntry) -> Result<bool, StoreError> {
+    async fn claim_case(&self, id: &CaseId, operator_id: &OperatorId, at: Timestamp, audit: &AuditEntry) -> Result<bool, StoreError> {
         self.audited(audit, async |tx| {
             let n = sqlx::query(
                 "UPDATE review_cases SET claimed_by = $2, first_response_at = COALESCE(first_response_at, $3) WHERE id = $1 AND status = 'open'",
             )
             .bind(id.as_str())
-            .bind(operator_id)
+            .bind(operator_id.as_str())
             .bind(micros(at))
             .execute(&mut *tx)
             .await
@@ -281,7 +281,7 @@ impl ReviewStore for SqlStore {
             sqlx::query("INSERT INTO review_decisions (case_id, step, operator_id, approve, note, at) VALUES ($1, $2, $3, $4, $5, $6)")
                 .bind(case.id.as_str())
                 .bind(i64::from(d.step))
-                .bind(&d.operator_id)
+                .bind(d.operator_id.as_str())
                 .bind(i64::from(d.approve))
                 .bind(&d.note)
                 .bind(micros(d.at))

@@ -54,7 +54,7 @@ pub struct Operator {
 
 impl From<&OperatorRow> for Operator {
     fn from(o: &OperatorRow) -> Self {
-        Self { id: o.id.clone(), username: o.username.clone(), roles: o.roles.iter().map(|r| r.as_str().to_owned()).collect() }
+        Self { id: o.id.to_string(), username: o.username.clone(), roles: o.roles.iter().map(|r| r.as_str().to_owned()).collect() }
     }
 }
 
@@ -146,7 +146,13 @@ fn case_view(c: CaseRow, now: jiff::Timestamp) -> Case {
         decisions: c
             .decisions
             .into_iter()
-            .map(|d| CaseDecision { step: d.step, operator_id: d.operator_id, approve: d.approve, note: d.note, at: d.at.to_string() })
+            .map(|d| CaseDecision {
+                step: d.step,
+                operator_id: d.operator_id.into(),
+                approve: d.approve,
+                note: d.note,
+                at: d.at.to_string(),
+            })
             .collect(),
     }
 }

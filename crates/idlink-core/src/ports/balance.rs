@@ -12,7 +12,7 @@ use super::stepup::Binding;
 use async_trait::async_trait;
 use idlink_domain::card::CardNumber;
 use idlink_domain::roster::Bank;
-use idlink_domain::{AgreementId, BindingId, Fen, UserId};
+use idlink_domain::{AgreementId, BindingId, Fen, QueryId, UserId};
 use jiff::Timestamp;
 use serde::Serialize;
 
@@ -57,7 +57,7 @@ pub trait BalanceBank: Send + Sync {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct QueryRecord {
-    pub id: String,
+    pub id: QueryId,
     pub binding_id: BindingId,
     pub bank: String,
     pub channel: String,

@@ -3,6 +3,7 @@
 use super::StoreError;
 use super::audit::AuditEntry;
 use async_trait::async_trait;
+use idlink_domain::{OperatorId, OperatorSessionId};
 use jiff::Timestamp;
 use serde::Serialize;
 
@@ -30,7 +31,7 @@ impl Role {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OperatorRow {
-    pub id: String,
+    pub id: OperatorId,
     pub username: String,
     pub password_hash: String,
     pub totp_cipher: Vec<u8>,
@@ -40,8 +41,8 @@ pub struct OperatorRow {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OperatorSessionRow {
-    pub id: String,
-    pub operator_id: String,
+    pub id: OperatorSessionId,
+    pub operator_id: OperatorId,
     pub secret_hash: String,
     pub created_at: Timestamp,
     pub expires_at: Timestamp,
@@ -51,9 +52,9 @@ pub struct OperatorSessionRow {
 pub trait OperatorStore: Send + Sync {
     async fn insert_operator(&self, op: &OperatorRow, audit: &AuditEntry) -> Result<(), StoreError>;
     async fn operator_by_username(&self, username: &str) -> Result<Option<OperatorRow>, StoreError>;
-    async fn operator(&self, id: &str) -> Result<Option<OperatorRow>, StoreError>;
+    async fn operator(&self, id: &OperatorId) -> Result<Option<OperatorRow>, StoreError>;
     async fn insert_operator_session(&self, s: &OperatorSessionRow, audit: &AuditEntry) -> Result<(), StoreError>;
-    async fn operator_session(&self, id: &str) -> Result<Option<OperatorSessionRow>, StoreError>;
+    async fn operator_session(&self, id: &OperatorSessionId) -> Result<Option<OperatorSessionRow>, StoreError>;
 }
 
 /// An operator lacks the role an action needs.

@@ -4,7 +4,7 @@ use super::StoreError;
 use super::audit::AuditEntry;
 use super::ids::Ids;
 use async_trait::async_trait;
-use idlink_domain::{CaseId, UserId};
+use idlink_domain::{CaseId, OperatorId, UserId};
 use jiff::{SignedDuration, Timestamp};
 use serde::Serialize;
 
@@ -58,7 +58,7 @@ impl CaseStatus {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Decision {
     pub step: u32,
-    pub operator_id: String,
+    pub operator_id: OperatorId,
     pub approve: bool,
     pub note: String,
     pub at: Timestamp,
@@ -107,7 +107,7 @@ pub trait ReviewStore: Send + Sync {
     /// Cases by status (and kind), oldest first.
     async fn cases(&self, status: CaseStatus, kind: Option<CaseKind>, limit: u32) -> Result<Vec<CaseRow>, StoreError>;
     /// Records a first response (claim) if none yet.
-    async fn claim_case(&self, id: &CaseId, operator_id: &str, at: Timestamp, audit: &AuditEntry) -> Result<bool, StoreError>;
+    async fn claim_case(&self, id: &CaseId, operator_id: &OperatorId, at: Timestamp, audit: &AuditEntry) -> Result<bool, StoreError>;
     /// Adds a decision as step `decision.step`; `outcome` set when it ends the case, with its effect.
     /// `Unique` when that step was taken concurrently or the operator already took a step.
     async fn decide_case(

@@ -41,7 +41,7 @@ async fn concurrent_queries_commit_in_groups_spend_each_token_once_and_keep_one_
                     let hash = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(secret.as_bytes()));
                     let b = Binding { user: &user, operation: "balance.query", resource: "bnd_1" };
                     let record = QueryRecord {
-                        id: format!("bq_{i:04}"),
+                        id: idlink_domain::QueryId::parse(&format!("bq_{i:04}")).unwrap_or_else(|e| panic!("{e}")),
                         binding_id: idlink_domain::BindingId::parse("bnd_1").unwrap_or_else(|e| panic!("{e}")),
                         bank: "ICBC".into(),
                         channel: "direct".into(),
@@ -125,7 +125,7 @@ async fn a_query_whose_claim_was_taken_over_spends_nothing() {
             let (id, secret) = token.split_once('.').unwrap_or_default();
             let hash = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(secret.as_bytes()));
             let record = QueryRecord {
-                id: format!("bq_{i}"),
+                id: idlink_domain::QueryId::parse(&format!("bq_{i}")).unwrap_or_else(|e| panic!("{e}")),
                 binding_id: idlink_domain::BindingId::parse("bnd_1").unwrap_or_else(|e| panic!("{e}")),
                 bank: "ICBC".into(),
                 channel: "direct".into(),
