@@ -551,12 +551,16 @@ pub enum CheckpointOutcome {
     Witnessed(Checkpoint),
     /// Nothing new to sign.
     NothingNew,
+    /// Another signer (a node, `idlink audit checkpoint`) stored a checkpoint
+    /// of the same head first: this one was discarded and not witnessed.
+    Discarded { seq: i64 },
 }
 
 /// Signs the chain head if it moved since the last checkpoint, after
 /// checking that the chain extends the newest witnessed checkpoint (so a
 /// rewritten or cut chain is never signed), then writes the checkpoint to the
-/// database and, once that commits, to the witness. When the oldest unsigned
+/// database and, once that commits and only if the database kept it (another
+/// signer may have stored the same head first), to the witness. When the oldest unsigned
 /// record is older than the allowance, a [`LATE_SIGNING_ACTION`] record saying
 /// why is appended and signed with them.
 pub async fn checkpoint(
@@ -604,7 +608,10 @@ pub async fn checkpoint(
     }
     let (seq, hash) = (v.last_seq(), v.last_hash().to_owned());
     let c = Checkpoint { seq, signature: signer.sign(&Checkpoint::message(seq, &hash)), hash, at, public_key: key };
-    store.insert_checkpoint(&c).await?;
+    // Only the checkpoint the database kept is witnessed.
+    if !store.insert_checkpoint(&c).await? {
+        return Ok(CheckpointOutcome::Discarded { seq });
+    }
     witness.append(&c).await?;
     Ok(CheckpointOutcome::Signed { checkpoint: c, late_reason })
 }
@@ -672,6 +679,7 @@ pub async fn catch_up_witness(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use idlink_domain::UserId;
 
     fn chain(n: i64) -> Vec<AuditRecord> {
         let mut prev = GENESIS_HASH.to_owned();
@@ -739,5 +747,98 @@ mod tests {
         let mut v = ChainVerifier::new([4]);
         assert_eq!(forged.iter().try_for_each(|r| v.push(r)), Ok(()));
         assert_eq!(v.finish(&[cp], &signer.public_hex()), Err(ChainBreak::CheckpointMismatch { seq: 4 }));
+    }
+
+    /// An audit log in memory whose checkpoint table may hold, by the time a
+    /// checkpoint is inserted, a rival signer's checkpoint of the same head.
+    struct RacedStore {
+        records: Vec<AuditRecord>,
+        checkpoints: std::sync::Mutex<Vec<Checkpoint>>,
+        rival: Option<Checkpoint>,
+    }
+
+    #[async_trait::async_trait]
+    impl AuditStore for RacedStore {
+        async fn append_audit(&self, _: &AuditEntry) -> Result<AuditRecord, StoreError> {
+            Err(StoreError::Unavailable("not in this test".into()))
+        }
+        async fn audit_records(&self, after: i64, limit: u32) -> Result<Vec<AuditRecord>, StoreError> {
+            Ok(self.records.iter().filter(|r| r.seq > after).take(limit as usize).cloned().collect())
+        }
+        async fn audit_records_of_user(&self, _: &UserId, _: u32) -> Result<Vec<AuditRecord>, StoreError> {
+            Ok(Vec::new())
+        }
+        async fn last_checkpoint(&self) -> Result<Option<Checkpoint>, StoreError> {
+            Ok(self.checkpoints.lock().unwrap().last().cloned())
+        }
+        async fn checkpoints(&self) -> Result<Vec<Checkpoint>, StoreError> {
+            Ok(self.checkpoints.lock().unwrap().clone())
+        }
+        async fn audit_head(&self) -> Result<(i64, String), StoreError> {
+            Ok(self.records.last().map_or((0, GENESIS_HASH.to_owned()), |r| (r.seq, r.hash.clone())))
+        }
+        async fn insert_checkpoint(&self, c: &Checkpoint) -> Result<bool, StoreError> {
+            let mut stored = self.checkpoints.lock().unwrap();
+            let rival = self.rival.clone().filter(|r| !stored.iter().any(|s| s.seq == r.seq));
+            stored.extend(rival);
+            if stored.iter().any(|s| s.seq == c.seq) {
+                return Ok(false);
+            }
+            stored.push(c.clone());
+            Ok(true)
+        }
+    }
+
+    #[derive(Default)]
+    struct Notes(std::sync::Mutex<Vec<Checkpoint>>);
+
+    #[async_trait::async_trait]
+    impl AuditWitness for Notes {
+        fn describe(&self) -> String {
+            "notes".into()
+        }
+        async fn append(&self, c: &Checkpoint) -> Result<(), WitnessError> {
+            self.0.lock().unwrap().push(c.clone());
+            Ok(())
+        }
+        async fn all(&self) -> Result<Vec<Checkpoint>, WitnessError> {
+            Ok(self.0.lock().unwrap().clone())
+        }
+        async fn latest(&self) -> Result<Option<Checkpoint>, WitnessError> {
+            Ok(self.0.lock().unwrap().iter().max_by_key(|c| c.seq).cloned())
+        }
+    }
+
+    /// Two signers of one head: the one whose checkpoint the database
+    /// discarded reports it and does not hand it to its witness.
+    #[tokio::test]
+    async fn a_checkpoint_the_database_discarded_is_not_witnessed() {
+        let signer = Ed25519Signer::from_seed(&[9; 32]);
+        let policy = CheckpointPolicy { interval: SignedDuration::from_hours(1), grace: SignedDuration::from_mins(5) };
+        let at = Timestamp::from_second(10).unwrap_or_default();
+        let records = chain(3);
+        let hash = records[2].hash.clone();
+        let rival = Checkpoint {
+            seq: 3,
+            signature: signer.sign(&Checkpoint::message(3, &hash)),
+            hash,
+            at: Timestamp::from_second(9).unwrap_or_default(),
+            public_key: signer.public_hex(),
+        };
+        for (rival, discarded) in [(None, false), (Some(rival), true)] {
+            let store = RacedStore { records: records.clone(), checkpoints: Default::default(), rival: rival.clone() };
+            let witness = Notes::default();
+            let outcome = checkpoint(&store, &witness, &signer, &policy, at, SigningReason::Periodic).await.unwrap();
+            let witnessed = witness.all().await.unwrap();
+            if discarded {
+                assert_eq!(outcome, CheckpointOutcome::Discarded { seq: 3 });
+                assert!(witnessed.is_empty(), "{witnessed:?}");
+                assert_eq!(store.checkpoints().await.unwrap(), Vec::from_iter(rival), "the first signer's checkpoint is kept");
+            } else {
+                let CheckpointOutcome::Signed { checkpoint, late_reason: None } = outcome else { panic!("{outcome:?}") };
+                assert_eq!((checkpoint.seq, checkpoint.at), (3, at));
+                assert_eq!(witnessed, [checkpoint]);
+            }
+        }
     }
 }

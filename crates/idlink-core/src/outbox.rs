@@ -7,9 +7,11 @@
 //! together. Workers on every node claim the due events
 //! ([`OutboxStore::claim_outbox`]: `FOR UPDATE SKIP LOCKED` on PostgreSQL,
 //! the single writer on SQLite) and deliver each at least once
-//! ([`Deliverer`]); receivers deduplicate by the event id. A failed attempt
-//! is retried with exponential backoff and jitter ([`backoff`]); after the
-//! last one the event is parked as dead, for an operator to list and retry
+//! ([`Deliverer`]); receivers deduplicate by the event id. The claim counts
+//! the attempt, so a worker that dies during delivery still uses one up. A
+//! failed attempt is retried with exponential backoff and jitter
+//! ([`backoff`]); after the last one (or a claim that finds the attempts
+//! spent) the event is parked as dead, for an operator to list and retry
 //! ([`retry`]). Payloads are sealed under the vault's outbox key; a user's
 //! phone is read (and the read audited) only when the SMS is sent.
 
@@ -100,14 +102,21 @@ impl Deliverer<'_> {
         let now = self.clock.now();
         let token = self.ids.claim_token();
         let until = now.checked_add(self.policy.claim_for).unwrap_or(now);
-        let claim = Claim { holder: self.holder, token: &token, now, until, limit: self.policy.batch.max(1) };
+        let max_attempts = self.policy.max_attempts.max(1);
+        let claim = Claim { holder: self.holder, token: &token, now, until, limit: self.policy.batch.max(1), max_attempts };
         let items = self.store.claim_outbox(&claim).await?;
         // An attempt started this close to the lapse could still be running
         // when another worker takes the event again: leave it to the next round.
         let margin = self.policy.claim_for.checked_div(4).unwrap_or(SignedDuration::ZERO);
         let last_start = until.checked_sub(margin).unwrap_or(until);
-        let mut round = Round { claimed: items.len(), ..Round::default() };
+        let mut round = Round { claimed: items.iter().filter(|i| i.state == OutboxState::Pending).count(), ..Round::default() };
         for item in &items {
+            if item.state == OutboxState::Dead {
+                round.dead += 1;
+                metrics::counter!("idlink_outbox_dead_letters_total", "kind" => item.kind.clone()).increment(1);
+                tracing::warn!(event = %item.id, kind = %item.kind, error = item.last_error.as_deref().unwrap_or(""), "outbox event parked as dead; `idlink outbox retry` sends it again");
+                continue;
+            }
             let settlement = if self.clock.now() >= last_start { Settlement::Release } else { self.attempt(item).await };
             match &settlement {
                 Settlement::Delivered => round.delivered += 1,
@@ -133,7 +142,8 @@ impl Deliverer<'_> {
     /// One attempt, and what to record of it.
     async fn attempt(&self, item: &OutboxItem) -> Settlement {
         let kind = item.kind.clone();
-        let attempt = item.attempts.saturating_add(1);
+        // Counted by the claim.
+        let attempt = item.attempts.max(1);
         let outcome = match item.kind.as_str() {
             USER_SMS => self.user_sms(item).await,
             other => Err(DeliveryError::Permanent(format!("no deliverer for events of kind `{other}`"))),

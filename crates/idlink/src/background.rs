@@ -84,6 +84,11 @@ impl PeriodicJob for Checkpoints {
                 Ok(())
             }
             Ok(CheckpointOutcome::NothingNew) => Ok(()),
+            Ok(CheckpointOutcome::Discarded { seq }) => {
+                // Its checkpoint reaches this node's witness through `standby` or the next run.
+                tracing::debug!(seq, "another node signed this period's audit checkpoint first; this node's was discarded");
+                Ok(())
+            }
             Err(AuditError::Refused(b)) => {
                 metrics::counter!("idlink_audit_checkpoint_refused_total").increment(1);
                 tracing::error!(problem = %b, "audit chain NOT signed: it does not extend the last witnessed checkpoint; run `idlink audit verify`");

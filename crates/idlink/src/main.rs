@@ -440,6 +440,9 @@ async fn audit(config: &Config, rt: &Runtime, cmd: AuditCommand) -> Result<ExitC
                     println!("nothing new to sign; added the checkpoint at record {} to {}", c.seq, witness.describe())
                 }
                 Ok(CheckpointOutcome::NothingNew) => println!("nothing new to sign"),
+                Ok(CheckpointOutcome::Discarded { seq }) => {
+                    println!("another signer signed record {seq} first; this signature was discarded (nothing new to sign)")
+                }
                 Err(AuditError::Refused(b)) => {
                     println!("NOT signed: the chain does not extend the last witnessed checkpoint: {b}");
                     return Ok(ExitCode::from(1));

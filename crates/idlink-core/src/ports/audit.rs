@@ -20,7 +20,9 @@ pub trait AuditStore: Send + Sync {
     async fn checkpoints(&self) -> Result<Vec<Checkpoint>, StoreError>;
     /// The chain head: (last seq, last hash).
     async fn audit_head(&self) -> Result<(i64, String), StoreError>;
-    async fn insert_checkpoint(&self, checkpoint: &Checkpoint) -> Result<(), StoreError>;
+    /// Stores a signed checkpoint; false (nothing stored) when one with its
+    /// `seq` exists already: another signer signed the same head first.
+    async fn insert_checkpoint(&self, checkpoint: &Checkpoint) -> Result<bool, StoreError>;
 }
 
 pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";

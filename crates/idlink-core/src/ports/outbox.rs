@@ -56,7 +56,7 @@ pub struct OutboxItem {
     pub created_at: Timestamp,
     /// The next attempt; while a worker holds the event, when its claim lapses.
     pub due_at: Timestamp,
-    /// Attempts made (and finished) so far.
+    /// Attempts started so far: each claim counts one (a release gives it back).
     pub attempts: u32,
     /// Why the last failed attempt failed (never personal data).
     pub last_error: Option<String>,
@@ -82,6 +82,9 @@ pub struct Claim<'a> {
     /// The claim lapses then: another worker may take the events again.
     pub until: Timestamp,
     pub limit: u32,
+    /// An event that has had this many attempts is not taken again: the
+    /// claim parks it as dead (its last attempt never settled).
+    pub max_attempts: u32,
 }
 
 /// What became of an attempt.
@@ -122,13 +125,16 @@ pub trait OutboxStore: Send + Sync {
     /// (Events caused by a change are written by that change's store call.)
     async fn enqueue_outbox(&self, events: &[NewEvent]) -> Result<(), StoreError>;
     /// Takes up to `limit` pending events due at `now`, oldest due first,
-    /// skipping those another worker is taking at this moment; they stay
-    /// this claim's until `until`.
+    /// skipping those another worker is taking at this moment, and counts an
+    /// attempt on each; they stay this claim's until `until`. Due events
+    /// that already had `max_attempts` attempts (the last one's worker died)
+    /// are parked as dead instead, and returned too, in state `dead`.
     async fn claim_outbox(&self, claim: &Claim<'_>) -> Result<Vec<OutboxItem>, StoreError>;
     /// Whether any pending event is due at `now` (a read, for idle polling).
     async fn outbox_due(&self, now: Timestamp) -> Result<bool, StoreError>;
-    /// Records an attempt's outcome if `token` still holds the claim; false
-    /// (nothing recorded) if the claim lapsed and another worker took the event.
+    /// Records an attempt's outcome if `token` still holds the claim (the
+    /// claim counted the attempt; a release uncounts it); false (nothing
+    /// recorded) if the claim lapsed and another worker took the event.
     async fn settle_outbox(&self, id: &EventId, token: &str, at: Timestamp, settlement: &Settlement) -> Result<bool, StoreError>;
     async fn outbox_item(&self, id: &EventId) -> Result<Option<OutboxItem>, StoreError>;
     /// Events in `listing`, oldest first, at most `limit`.
