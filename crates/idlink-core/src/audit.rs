@@ -5,7 +5,7 @@
 //! a record changes its hash, which breaks the link to the next record.
 //! Checkpoints sign `(seq, hash)` with Ed25519 so that rewriting the whole
 //! tail of the chain is detected too, and each is also written to a witness
-//! outside the database ([`crate::witness`]) so that cutting the chain and
+//! outside the database ([`crate::ports::witness`]) so that cutting the chain and
 //! the checkpoints above the cut is detected as well.
 //!
 //! [`verify_store`] is the one verifier, used by `idlink audit verify` and the
@@ -13,156 +13,15 @@
 //! its start and shutdown, and `idlink audit checkpoint`. What each check
 //! catches, and what it cannot, is in `docs/audit.md`.
 
-use crate::ports::{AuditStore, StoreError};
-use crate::witness::{AuditWitness, WitnessError};
+pub use crate::ports::audit::*;
+
+use crate::ports::StoreError;
+use crate::ports::witness::{AuditWitness, WitnessError};
 use idlink_crypto::signing::Ed25519Signer;
-use idlink_domain::{RequestId, UserId};
 use jiff::SignedDuration;
 use jiff::Timestamp;
-use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
+use serde::Serialize;
 use std::collections::BTreeMap;
-
-pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
-
-/// How an audited action ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Outcome {
-    Success,
-    Denied,
-    Failed,
-}
-
-impl Outcome {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Outcome::Success => "success",
-            Outcome::Denied => "denied",
-            Outcome::Failed => "failed",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "success" => Some(Outcome::Success),
-            "denied" => Some(Outcome::Denied),
-            "failed" => Some(Outcome::Failed),
-            _ => None,
-        }
-    }
-}
-
-/// What happened, before it is placed in the chain.
-///
-/// Fields are plain text as stored, so a record read back from the database
-/// always parses, even a tampered one, and the verifier can name it; the
-/// builder methods take the typed values.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct AuditEntry {
-    /// Who acted: `apikey:key_…`, `user:usr_…`, `operator:…`, `system`, `cli`.
-    pub actor: String,
-    /// Whose personal data was read or changed (a user id), if anyone's.
-    pub subject: Option<String>,
-    /// A dotted verb, e.g. `user.create`, `user.read`, `apikey.revoke`.
-    pub action: String,
-    /// Why (the business purpose the caller declared).
-    pub purpose: String,
-    /// `success`, `denied` or `failed` (see [`Outcome`]).
-    pub outcome: String,
-    pub request_id: Option<String>,
-    pub at: Timestamp,
-}
-
-impl AuditEntry {
-    pub fn new(actor: impl Into<String>, action: impl Into<String>, purpose: impl Into<String>, at: Timestamp) -> Self {
-        Self {
-            actor: actor.into(),
-            subject: None,
-            action: action.into(),
-            purpose: purpose.into(),
-            outcome: Outcome::Success.as_str().to_owned(),
-            request_id: None,
-            at,
-        }
-    }
-
-    pub fn subject(mut self, user: &UserId) -> Self {
-        self.subject = Some(user.to_string());
-        self
-    }
-
-    pub fn request(mut self, id: Option<&RequestId>) -> Self {
-        self.request_id = id.map(|r| r.to_string());
-        self
-    }
-
-    pub fn outcome(mut self, outcome: Outcome) -> Self {
-        self.outcome = outcome.as_str().to_owned();
-        self
-    }
-}
-
-/// A record as stored, with its place in the chain.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct AuditRecord {
-    pub seq: i64,
-    #[serde(flatten)]
-    pub entry: AuditEntry,
-    pub prev_hash: String,
-    pub hash: String,
-}
-
-/// A signed statement that the chain up to `seq` ended in `hash`. Its JSON
-/// form is one line of the file witness.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Checkpoint {
-    pub seq: i64,
-    pub hash: String,
-    pub at: Timestamp,
-    pub public_key: String,
-    pub signature: String,
-}
-
-impl Checkpoint {
-    pub fn message(seq: i64, hash: &str) -> Vec<u8> {
-        format!("idlink-audit-checkpoint-v1:{seq}:{hash}").into_bytes()
-    }
-
-    /// Signed by `trusted_public_key`, over its own seq and hash.
-    pub fn signed_by(&self, trusted_public_key: &str) -> bool {
-        self.public_key == trusted_public_key
-            && idlink_crypto::signing::verify(&self.public_key, &Self::message(self.seq, &self.hash), &self.signature)
-    }
-
-    /// The same statement: seq, hash, key and signature (`at` may differ when two
-    /// signers raced to sign the same head).
-    pub fn same_as(&self, other: &Checkpoint) -> bool {
-        self.seq == other.seq && self.hash == other.hash && self.public_key == other.public_key && self.signature == other.signature
-    }
-}
-
-fn put(h: &mut Sha256, field: &[u8]) {
-    h.update((field.len() as u64).to_be_bytes());
-    h.update(field);
-}
-
-/// The hash of record `seq` given the previous hash. Fields are
-/// length-prefixed so no two different records share a preimage.
-pub fn record_hash(seq: i64, prev_hash: &str, e: &AuditEntry) -> String {
-    let mut h = Sha256::new();
-    put(&mut h, b"idlink-audit-v1");
-    put(&mut h, &seq.to_be_bytes());
-    put(&mut h, prev_hash.as_bytes());
-    put(&mut h, e.actor.as_bytes());
-    put(&mut h, e.subject.as_deref().unwrap_or("").as_bytes());
-    put(&mut h, e.action.as_bytes());
-    put(&mut h, e.purpose.as_bytes());
-    put(&mut h, e.outcome.as_bytes());
-    put(&mut h, e.request_id.as_deref().unwrap_or("").as_bytes());
-    put(&mut h, &e.at.as_microsecond().to_be_bytes());
-    hex::encode(h.finalize())
-}
 
 /// The action of the record a signer appends before signing records that
 /// waited longer than the allowance: the late signing and its reason become
@@ -820,6 +679,7 @@ pub async fn catch_up_witness(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use idlink_domain::UserId;
 
     fn chain(n: i64) -> Vec<AuditRecord> {
         let mut prev = GENESIS_HASH.to_owned();

@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use idlink_core::audit::AuditEntry;
 use idlink_core::balance::{Agreement, BalanceStore, QueryCommitment, QueryContext, QueryRecord, SignedDocument};
 use idlink_core::ports::StoreError;
-use idlink_domain::UserId;
+use idlink_domain::{BindingId, UserId};
 use jiff::Timestamp;
 use sqlx::any::AnyRow;
 
@@ -18,9 +18,9 @@ pub(crate) const HISTORY_COLS: usize = 9;
 
 /// Binds a history row in the order of [`HISTORY_COLUMNS`] (here and in the group commit).
 pub(crate) fn bind_history_row<'q>(q: AnyQuery<'q>, user: &'q str, r: &'q QueryRecord) -> AnyQuery<'q> {
-    q.bind(&r.id)
+    q.bind(r.id.as_str())
         .bind(user)
-        .bind(&r.binding_id)
+        .bind(r.binding_id.as_str())
         .bind(&r.bank)
         .bind(&r.channel)
         .bind(&r.precision)
@@ -54,16 +54,18 @@ impl BalanceStore for SqlStore {
             "INSERT INTO agreements (id, user_id, binding_id, document_version, document_hash, signed_at, valid_until, revoked_at, renews)
              VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, $8)",
         )
-        .bind(&a.id)
+        .bind(a.id.as_str())
         .bind(a.user_id.as_str())
-        .bind(&a.binding_id)
+        .bind(a.binding_id.as_str())
         .bind(&a.document_version)
         .bind(&a.document_hash)
         .bind(micros(a.signed_at))
         .bind(micros(a.valid_until))
-        .bind(a.renews.as_deref());
+        .bind(a.renews.as_ref().map(|r| r.as_str()));
         let renewed = a.renews.as_ref().map(|old| {
-            sqlx::query("UPDATE agreements SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL").bind(micros(a.signed_at)).bind(old)
+            sqlx::query("UPDATE agreements SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
+                .bind(micros(a.signed_at))
+                .bind(old.as_str())
         });
         self.audited(audit, async |tx| {
             execute(insert, &mut *tx).await?;
@@ -75,43 +77,49 @@ impl BalanceStore for SqlStore {
         .await
     }
 
-    async fn valid_agreement(&self, user: &UserId, binding_id: &str, now: Timestamp) -> Result<Option<Agreement>, StoreError> {
+    async fn valid_agreement(&self, user: &UserId, binding_id: &BindingId, now: Timestamp) -> Result<Option<Agreement>, StoreError> {
         let q = sqlx::query(
             "SELECT id, document_version, document_hash, signed_at, valid_until, renews FROM agreements
              WHERE user_id = $1 AND binding_id = $2 AND revoked_at IS NULL AND valid_until > $3 ORDER BY valid_until DESC LIMIT 1",
         )
         .bind(user.as_str())
-        .bind(binding_id)
+        .bind(binding_id.as_str())
         .bind(micros(now));
         fetch_optional(q, &self.reader, |r| {
             Ok(Agreement {
-                id: r.col("id")?,
+                id: r.id("id")?,
                 user_id: user.clone(),
-                binding_id: binding_id.to_owned(),
+                binding_id: binding_id.clone(),
                 document_version: r.col("document_version")?,
                 document_hash: r.col("document_hash")?,
                 signed_at: r.instant("signed_at")?,
                 valid_until: r.instant("valid_until")?,
-                renews: r.col("renews")?,
+                renews: r.id_opt("renews")?,
             })
         })
         .await
     }
 
-    async fn revoke_agreements(&self, user: &UserId, binding_id: &str, now: Timestamp, audit: &AuditEntry) -> Result<u64, StoreError> {
+    async fn revoke_agreements(
+        &self,
+        user: &UserId,
+        binding_id: &BindingId,
+        now: Timestamp,
+        audit: &AuditEntry,
+    ) -> Result<u64, StoreError> {
         let q = sqlx::query(
             "UPDATE agreements SET revoked_at = $1 WHERE user_id = $2 AND binding_id = $3 AND revoked_at IS NULL AND valid_until > $1",
         )
         .bind(micros(now))
         .bind(user.as_str())
-        .bind(binding_id);
+        .bind(binding_id.as_str());
         self.audited(audit, async |tx| execute(q, &mut *tx).await).await
     }
 
     async fn query_context(
         &self,
         user: &UserId,
-        binding_id: &str,
+        binding_id: &BindingId,
         token: (&str, &str),
         now: Timestamp,
     ) -> Result<QueryContext, StoreError> {
@@ -128,7 +136,7 @@ impl BalanceStore for SqlStore {
             qualified(crate::bindings::COLUMNS, "b")
         );
         let q = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(binding_id)
+            .bind(binding_id.as_str())
             .bind(user.as_str())
             .bind(idlink_core::balance::FEATURE)
             .bind(micros(now))
@@ -206,8 +214,8 @@ fn query_context(r: &AnyRow) -> Result<QueryContext, StoreError> {
 
 fn history_row(r: &AnyRow) -> Result<QueryRecord, StoreError> {
     Ok(QueryRecord {
-        id: r.col("id")?,
-        binding_id: r.col("binding_id")?,
+        id: r.id("id")?,
+        binding_id: r.id("binding_id")?,
         bank: r.col("bank")?,
         channel: r.col("channel")?,
         precision: r.col("precision_kind")?,

@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use idlink_core::audit::AuditEntry;
 use idlink_core::bindings::{Affected, BankEventKind, BindingRow, BindingStatus, BindingStore, Notice};
 use idlink_core::ports::StoreError;
-use idlink_domain::UserId;
+use idlink_domain::{BindingId, UserId};
 use jiff::Timestamp;
 use sqlx::any::AnyRow;
 
@@ -18,7 +18,7 @@ pub(crate) const COLUMNS: &str = "id, user_id, bank, card_cipher, card_index, la
 
 pub(crate) fn binding(r: &AnyRow) -> Result<BindingRow, StoreError> {
     Ok(BindingRow {
-        id: r.col("id")?,
+        id: r.id("id")?,
         user_id: r.user("user_id")?,
         bank: r.col("bank")?,
         card_cipher: r.col("card_cipher")?,
@@ -36,7 +36,7 @@ pub(crate) fn binding(r: &AnyRow) -> Result<BindingRow, StoreError> {
 }
 
 fn affected(r: &AnyRow) -> Result<Affected, StoreError> {
-    Ok(Affected { binding_id: r.col("id")?, user_id: r.user("user_id")?, last4: r.col("last4")? })
+    Ok(Affected { binding_id: r.id("id")?, user_id: r.user("user_id")?, last4: r.col("last4")? })
 }
 
 #[async_trait]
@@ -46,7 +46,7 @@ impl BindingStore for SqlStore {
             "INSERT INTO card_bindings ({COLUMNS}, ended_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, NULL, NULL, NULL, NULL, NULL)"
         );
         let q = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(&b.id)
+            .bind(b.id.as_str())
             .bind(b.user_id.as_str())
             .bind(&b.bank)
             .bind(&b.card_cipher)
@@ -60,9 +60,9 @@ impl BindingStore for SqlStore {
         Ok(())
     }
 
-    async fn binding(&self, id: &str, user: &UserId) -> Result<Option<BindingRow>, StoreError> {
+    async fn binding(&self, id: &BindingId, user: &UserId) -> Result<Option<BindingRow>, StoreError> {
         let sql = format!("SELECT {COLUMNS} FROM card_bindings WHERE id = $1 AND user_id = $2");
-        fetch_optional(sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id).bind(user.as_str()), &self.reader, binding).await
+        fetch_optional(sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id.as_str()).bind(user.as_str()), &self.reader, binding).await
     }
 
     async fn bindings(&self, user: &UserId) -> Result<Vec<BindingRow>, StoreError> {
@@ -73,15 +73,15 @@ impl BindingStore for SqlStore {
         fetch_all(sqlx::query(sqlx::AssertSqlSafe(sql)).bind(user.as_str()), &self.reader, binding).await
     }
 
-    async fn activate_binding(&self, id: &str, user: &UserId, at: Timestamp, audit: &AuditEntry) -> Result<bool, StoreError> {
+    async fn activate_binding(&self, id: &BindingId, user: &UserId, at: Timestamp, audit: &AuditEntry) -> Result<bool, StoreError> {
         let sql = "UPDATE card_bindings SET status = 'active', bound_at = $1 WHERE id = $2 AND user_id = $3 AND status = 'pending_sms'";
-        self.update_one(sqlx::query(sql).bind(micros(at)).bind(id).bind(user.as_str()), audit).await
+        self.update_one(sqlx::query(sql).bind(micros(at)).bind(id.as_str()).bind(user.as_str()), audit).await
     }
 
-    async fn end_binding(&self, id: &str, user: &UserId, at: Timestamp, audit: &AuditEntry) -> Result<bool, StoreError> {
+    async fn end_binding(&self, id: &BindingId, user: &UserId, at: Timestamp, audit: &AuditEntry) -> Result<bool, StoreError> {
         let sql = "UPDATE card_bindings SET status = 'ended', ended_at = $1, end_reason = 'unbound' \
                    WHERE id = $2 AND user_id = $3 AND status <> 'ended'";
-        self.update_one(sqlx::query(sql).bind(micros(at)).bind(id).bind(user.as_str()), audit).await
+        self.update_one(sqlx::query(sql).bind(micros(at)).bind(id.as_str()).bind(user.as_str()), audit).await
     }
 
     async fn other_accounts_with_card(&self, card_index: &str, user: &UserId) -> Result<u32, StoreError> {
@@ -125,7 +125,7 @@ impl BindingStore for SqlStore {
                     }
                     BankEventKind::PasswordReset => sqlx::query("UPDATE card_bindings SET suspended_reason = NULL WHERE id = $1"),
                 };
-                execute(q.bind(&a.binding_id), &mut *tx).await?;
+                execute(q.bind(a.binding_id.as_str()), &mut *tx).await?;
                 append_in(tx, &audit.clone().subject(&a.user_id)).await?;
             }
             let q = sqlx::query(
@@ -148,13 +148,13 @@ impl BindingStore for SqlStore {
 
     async fn set_low_balance_alert(
         &self,
-        id: &str,
+        id: &BindingId,
         user: &UserId,
         threshold: Option<idlink_domain::Fen>,
         audit: &AuditEntry,
     ) -> Result<bool, StoreError> {
         let sql = "UPDATE card_bindings SET low_balance_alert_fen = $1 WHERE id = $2 AND user_id = $3 AND status = 'active'";
-        self.update_one(sqlx::query(sql).bind(threshold.map(|t| t.0)).bind(id).bind(user.as_str()), audit).await
+        self.update_one(sqlx::query(sql).bind(threshold.map(|t| t.0)).bind(id.as_str()).bind(user.as_str()), audit).await
     }
 }
 

@@ -348,8 +348,8 @@ mod tests {
         let at = jiff::Timestamp::UNIX_EPOCH;
         let entry = AuditEntry::new("user:u", "balance.query", "test", at);
         let record = QueryRecord {
-            id: format!("bq_{token}"),
-            binding_id: "bnd_1".into(),
+            id: idlink_domain::QueryId::parse(&format!("bq_{token}")).unwrap_or_else(|e| panic!("{e}")),
+            binding_id: idlink_domain::BindingId::parse("bnd_1").unwrap_or_else(|e| panic!("{e}")),
             bank: "ICBC".into(),
             channel: "direct".into(),
             precision: "yuan".into(),

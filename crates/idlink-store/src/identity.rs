@@ -4,9 +4,9 @@ use async_trait::async_trait;
 use idlink_core::audit::AuditEntry;
 use idlink_core::identity::{DocumentType, Finish, IdentityRow, IdentityStore, VerificationRow};
 use idlink_core::ports::StoreError;
-use idlink_domain::UserId;
 use idlink_domain::change_limits::ChangeEvent;
 use idlink_domain::verification::{VerificationReason, VerificationStatus};
+use idlink_domain::{UserId, VerificationId};
 use jiff::Timestamp;
 use sqlx::any::AnyRow;
 
@@ -32,7 +32,7 @@ fn reasons_text(r: &[VerificationReason]) -> String {
 
 fn verification(r: &AnyRow) -> Result<VerificationRow, StoreError> {
     Ok(VerificationRow {
-        id: r.col("id")?,
+        id: r.id("id")?,
         user_id: r.user("user_id")?,
         method: r.col("method")?,
         document_type: document_type(r)?,
@@ -81,7 +81,7 @@ impl IdentityStore for SqlStore {
         let sql =
             format!("INSERT INTO verifications ({VERIFICATION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)");
         let q = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(&v.id)
+            .bind(v.id.as_str())
             .bind(v.user_id.as_str())
             .bind(&v.method)
             .bind(v.status.as_str())
@@ -98,14 +98,14 @@ impl IdentityStore for SqlStore {
         Ok(())
     }
 
-    async fn verification(&self, id: &str, user: &UserId) -> Result<Option<VerificationRow>, StoreError> {
+    async fn verification(&self, id: &VerificationId, user: &UserId) -> Result<Option<VerificationRow>, StoreError> {
         let sql = format!("SELECT {VERIFICATION_COLUMNS} FROM verifications WHERE id = $1 AND user_id = $2");
-        fetch_optional(sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id).bind(user.as_str()), &self.reader, verification).await
+        fetch_optional(sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id.as_str()).bind(user.as_str()), &self.reader, verification).await
     }
 
     async fn move_verification(
         &self,
-        id: &str,
+        id: &VerificationId,
         from: VerificationStatus,
         to: VerificationStatus,
         at: Timestamp,
@@ -116,7 +116,7 @@ impl IdentityStore for SqlStore {
         let q = sqlx::query("UPDATE verifications SET status = $1, updated_at = $2 WHERE id = $3 AND status = $4")
             .bind(to.as_str())
             .bind(micros(at))
-            .bind(id)
+            .bind(id.as_str())
             .bind(from.as_str());
         self.write(Commit::Effect, async |tx| Ok(execute(q, &mut *tx).await? == 1)).await
     }
@@ -127,7 +127,7 @@ impl IdentityStore for SqlStore {
                 .bind(f.status.as_str())
                 .bind(reasons_text(f.reasons))
                 .bind(micros(f.at))
-                .bind(f.verification_id);
+                .bind(f.verification_id.as_str());
         self.audited(f.audit, async |tx| {
             if execute(finish, &mut *tx).await? != 1 {
                 return Err(StoreError::Corrupt(format!("verification {} was not processing", f.verification_id)));

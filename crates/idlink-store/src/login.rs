@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use idlink_core::audit::AuditEntry;
 use idlink_core::auth::{AuthStore, ChallengeRow, DeviceRow, LoginWrite, SessionRow, SessionStatus};
 use idlink_core::ports::StoreError;
-use idlink_domain::UserId;
+use idlink_domain::{ChallengeId, DeviceId, SessionId, UserId};
 use jiff::Timestamp;
 use sqlx::any::AnyRow;
 
@@ -15,7 +15,7 @@ use crate::write::{Commit, Tx};
 
 fn challenge(r: &AnyRow) -> Result<ChallengeRow, StoreError> {
     Ok(ChallengeRow {
-        id: r.col("id")?,
+        id: r.id("id")?,
         purpose: r.col("purpose")?,
         phone_index: r.col("phone_index")?,
         device_hash: r.col("device_hash")?,
@@ -28,7 +28,7 @@ fn challenge(r: &AnyRow) -> Result<ChallengeRow, StoreError> {
 
 fn device(r: &AnyRow) -> Result<DeviceRow, StoreError> {
     Ok(DeviceRow {
-        id: r.col("id")?,
+        id: r.id("id")?,
         user_id: r.user("user_id")?,
         device_hash: r.col("device_hash")?,
         name: r.col("name")?,
@@ -47,9 +47,9 @@ fn session(r: &AnyRow) -> Result<SessionRow, StoreError> {
 pub(crate) fn session_prefixed(r: &AnyRow, prefix: &str) -> Result<SessionRow, StoreError> {
     let c = |name: &str| format!("{prefix}{name}");
     Ok(SessionRow {
-        id: r.col(&c("id"))?,
+        id: r.id(&c("id"))?,
         user_id: r.user(&c("user_id"))?,
-        device_id: r.col(&c("device_id"))?,
+        device_id: r.id(&c("device_id"))?,
         client_ip: r.col(&c("client_ip"))?,
         secret_hash: r.col(&c("secret_hash"))?,
         status: r.parsed(&c("status"), "session status", SessionStatus::parse)?,
@@ -62,7 +62,7 @@ pub(crate) fn session_prefixed(r: &AnyRow, prefix: &str) -> Result<SessionRow, S
 async fn insert_device(tx: &mut Tx, d: &DeviceRow) -> Result<(), StoreError> {
     let sql = format!("INSERT INTO devices ({DEVICE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)");
     let q = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(&d.id)
+        .bind(d.id.as_str())
         .bind(d.user_id.as_str())
         .bind(&d.device_hash)
         .bind(&d.name)
@@ -95,7 +95,7 @@ impl AuthStore for SqlStore {
             "INSERT INTO sms_challenges (id, purpose, phone_index, device_hash, code_hash, attempts, created_at, expires_at, used_at)
              VALUES ($1, $2, $3, $4, $5, 0, $6, $7, NULL)",
         )
-        .bind(&c.id)
+        .bind(c.id.as_str())
         .bind(&c.purpose)
         .bind(&c.phone_index)
         .bind(&c.device_hash)
@@ -106,20 +106,20 @@ impl AuthStore for SqlStore {
         Ok(())
     }
 
-    async fn attempt_challenge(&self, id: &str, now: Timestamp, max_attempts: u32) -> Result<Option<ChallengeRow>, StoreError> {
+    async fn attempt_challenge(&self, id: &ChallengeId, now: Timestamp, max_attempts: u32) -> Result<Option<ChallengeRow>, StoreError> {
         let q = sqlx::query(
             "UPDATE sms_challenges SET attempts = attempts + 1
              WHERE id = $1 AND used_at IS NULL AND expires_at > $2 AND attempts < $3
              RETURNING id, purpose, phone_index, device_hash, code_hash, attempts, created_at, expires_at",
         )
-        .bind(id)
+        .bind(id.as_str())
         .bind(micros(now))
         .bind(i64::from(max_attempts));
         self.write(Commit::Bookkeeping, async |tx| fetch_optional(q, &mut *tx, challenge).await).await
     }
 
-    async fn consume_challenge(&self, id: &str, now: Timestamp) -> Result<bool, StoreError> {
-        let q = sqlx::query("UPDATE sms_challenges SET used_at = $1 WHERE id = $2 AND used_at IS NULL").bind(micros(now)).bind(id);
+    async fn consume_challenge(&self, id: &ChallengeId, now: Timestamp) -> Result<bool, StoreError> {
+        let q = sqlx::query("UPDATE sms_challenges SET used_at = $1 WHERE id = $2 AND used_at IS NULL").bind(micros(now)).bind(id.as_str());
         self.write(Commit::Effect, async |tx| Ok(execute(q, &mut *tx).await? == 1)).await
     }
 
@@ -139,9 +139,9 @@ impl AuthStore for SqlStore {
             "INSERT INTO sessions (id, user_id, device_id, secret_hash, status, created_at, expires_at, revoked_at, client_ip)
              VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, $8)",
         )
-        .bind(&s.id)
+        .bind(s.id.as_str())
         .bind(s.user_id.as_str())
-        .bind(&s.device_id)
+        .bind(s.device_id.as_str())
         .bind(&s.secret_hash)
         .bind(s.status.as_str())
         .bind(micros(s.created_at))
@@ -160,15 +160,15 @@ impl AuthStore for SqlStore {
         .await
     }
 
-    async fn session(&self, id: &str) -> Result<Option<SessionRow>, StoreError> {
+    async fn session(&self, id: &SessionId) -> Result<Option<SessionRow>, StoreError> {
         let sql = format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE id = $1");
-        fetch_optional(sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id), &self.reader, session).await
+        fetch_optional(sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id.as_str()), &self.reader, session).await
     }
 
-    async fn confirm_device(&self, session_id: &str, d: &DeviceRow, audit: &AuditEntry) -> Result<bool, StoreError> {
+    async fn confirm_device(&self, session_id: &SessionId, d: &DeviceRow, audit: &AuditEntry) -> Result<bool, StoreError> {
         let q =
             sqlx::query("UPDATE sessions SET status = 'active' WHERE id = $1 AND status = 'device_check_required' AND revoked_at IS NULL")
-                .bind(session_id);
+                .bind(session_id.as_str());
         self.audited_if(audit, async |tx| {
             if execute(q, &mut *tx).await? != 1 {
                 return Ok(false);
@@ -179,15 +179,15 @@ impl AuthStore for SqlStore {
         .await
     }
 
-    async fn set_primary_device(&self, user: &UserId, device_id: &str, audit: &AuditEntry) -> Result<bool, StoreError> {
+    async fn set_primary_device(&self, user: &UserId, device_id: &DeviceId, audit: &AuditEntry) -> Result<bool, StoreError> {
         self.audited_if(audit, async |tx| {
-            let exists = sqlx::query("SELECT id FROM devices WHERE user_id = $1 AND id = $2").bind(user.as_str()).bind(device_id);
+            let exists = sqlx::query("SELECT id FROM devices WHERE user_id = $1 AND id = $2").bind(user.as_str()).bind(device_id.as_str());
             if fetch_optional(exists, &mut *tx, |_| Ok(())).await?.is_none() {
                 return Ok(false);
             }
             let q = sqlx::query("UPDATE devices SET is_primary = CASE WHEN id = $2 THEN 1 ELSE 0 END WHERE user_id = $1")
                 .bind(user.as_str())
-                .bind(device_id);
+                .bind(device_id.as_str());
             execute(q, &mut *tx).await?;
             Ok(true)
         })

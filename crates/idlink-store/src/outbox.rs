@@ -16,7 +16,7 @@ use idlink_core::audit::AuditEntry;
 use idlink_core::jobs::{Lease, LeaseStore, TakeLease};
 use idlink_core::outbox::{Claim, Listing, NewEvent, OutboxCounts, OutboxItem, OutboxState, OutboxStore, Settlement};
 use idlink_core::ports::StoreError;
-use idlink_domain::UserId;
+use idlink_domain::{EventId, UserId};
 use jiff::Timestamp;
 use sqlx::any::AnyRow;
 
@@ -42,7 +42,7 @@ pub(crate) async fn enqueue_in<'e>(tx: &mut Tx, events: impl IntoIterator<Item =
     let sql = format!("INSERT INTO outbox (id, kind, subject, payload, state, created_at, due_at, attempts) VALUES {}", rows.join(", "));
     let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
     for e in &events {
-        q = q.bind(&e.id).bind(&e.kind).bind(e.subject.as_ref().map(UserId::as_str)).bind(e.payload.as_slice()).bind(micros(e.at));
+        q = q.bind(e.id.as_str()).bind(&e.kind).bind(e.subject.as_ref().map(UserId::as_str)).bind(e.payload.as_slice()).bind(micros(e.at));
     }
     execute(q, &mut *tx).await?;
     Ok(())
@@ -50,7 +50,7 @@ pub(crate) async fn enqueue_in<'e>(tx: &mut Tx, events: impl IntoIterator<Item =
 
 fn item(r: &AnyRow) -> Result<OutboxItem, StoreError> {
     Ok(OutboxItem {
-        id: r.col("id")?,
+        id: r.id("id")?,
         kind: r.col("kind")?,
         subject: r.col::<Option<String>>("subject")?.as_deref().map(user_id).transpose()?,
         state: r.parsed("state", "outbox state", OutboxState::parse)?,
@@ -146,7 +146,7 @@ impl OutboxStore for SqlStore {
         Ok(fetch_optional(q, &self.reader, first::<i64>).await?.is_some())
     }
 
-    async fn settle_outbox(&self, id: &str, token: &str, at: Timestamp, settlement: &Settlement) -> Result<bool, StoreError> {
+    async fn settle_outbox(&self, id: &EventId, token: &str, at: Timestamp, settlement: &Settlement) -> Result<bool, StoreError> {
         // The claim counted the attempt; a release gives back the one it did not make.
         let set = match settlement {
             Settlement::Delivered => "state = 'delivered', finished_at = $3",
@@ -160,16 +160,16 @@ impl OutboxStore for SqlStore {
             Settlement::Delivered | Settlement::Release => (at, None),
         };
         let sql = format!("UPDATE outbox SET {set}, claim_token = NULL WHERE id = $1 AND claim_token = $2 AND state = 'pending'");
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id).bind(token).bind(micros(at));
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id.as_str()).bind(token).bind(micros(at));
         if let Some(error) = error {
             q = q.bind(error);
         }
         self.write(Commit::Bookkeeping, async |tx| Ok(execute(q, &mut *tx).await? == 1)).await
     }
 
-    async fn outbox_item(&self, id: &str) -> Result<Option<OutboxItem>, StoreError> {
+    async fn outbox_item(&self, id: &EventId) -> Result<Option<OutboxItem>, StoreError> {
         let sql = format!("SELECT {COLUMNS} FROM outbox WHERE id = $1");
-        fetch_optional(sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id), &self.reader, item).await
+        fetch_optional(sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id.as_str()), &self.reader, item).await
     }
 
     async fn outbox_items(&self, listing: Listing, limit: u32) -> Result<Vec<OutboxItem>, StoreError> {
@@ -181,14 +181,14 @@ impl OutboxStore for SqlStore {
         fetch_all(sqlx::query(sqlx::AssertSqlSafe(sql)).bind(i64::from(limit)), &self.reader, item).await
     }
 
-    async fn retry_outbox_item(&self, id: &str, now: Timestamp, audit: &AuditEntry) -> Result<bool, StoreError> {
+    async fn retry_outbox_item(&self, id: &EventId, now: Timestamp, audit: &AuditEntry) -> Result<bool, StoreError> {
         // A pending event a worker holds (its claim has not lapsed) is left to it.
         let q = sqlx::query(
             "UPDATE outbox SET state = 'pending', due_at = $1, attempts = 0, finished_at = NULL, claim_token = NULL
              WHERE id = $2 AND (state = 'dead' OR (state = 'pending' AND (claim_token IS NULL OR due_at <= $1)))",
         )
         .bind(micros(now))
-        .bind(id);
+        .bind(id.as_str());
         self.audited_if(audit, async |tx| Ok(execute(q, &mut *tx).await? == 1)).await
     }
 

@@ -9,7 +9,7 @@ use idlink_core::operators::{OperatorRow, OperatorSessionRow, OperatorStore, Rol
 use idlink_core::ports::StoreError;
 use idlink_core::reviews::{CaseKind, CaseRow, CaseStatus, Decision, ReviewStore};
 use idlink_core::risk::{FreezeRow, FreezeStore};
-use idlink_domain::UserId;
+use idlink_domain::{CaseId, GuardianshipId, OperatorId, OperatorSessionId, SessionId, UserId};
 use jiff::Timestamp;
 use sqlx::any::AnyRow;
 
@@ -20,7 +20,7 @@ use crate::write::Tx;
 
 fn operator(r: &AnyRow) -> Result<OperatorRow, StoreError> {
     Ok(OperatorRow {
-        id: r.col("id")?,
+        id: r.id("id")?,
         username: r.col("username")?,
         password_hash: r.col("password_hash")?,
         totp_cipher: r.col("totp_cipher")?,
@@ -31,8 +31,8 @@ fn operator(r: &AnyRow) -> Result<OperatorRow, StoreError> {
 
 fn operator_session(r: &AnyRow) -> Result<OperatorSessionRow, StoreError> {
     Ok(OperatorSessionRow {
-        id: r.col("id")?,
-        operator_id: r.col("operator_id")?,
+        id: r.id("id")?,
+        operator_id: r.id("operator_id")?,
         secret_hash: r.col("secret_hash")?,
         created_at: r.instant("created_at")?,
         expires_at: r.instant("expires_at")?,
@@ -46,7 +46,7 @@ impl OperatorStore for SqlStore {
     async fn insert_operator(&self, op: &OperatorRow, audit: &AuditEntry) -> Result<(), StoreError> {
         let sql = format!("INSERT INTO operators ({OPERATOR_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)");
         let q = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(&op.id)
+            .bind(op.id.as_str())
             .bind(&op.username)
             .bind(&op.password_hash)
             .bind(&op.totp_cipher)
@@ -61,16 +61,16 @@ impl OperatorStore for SqlStore {
         fetch_optional(sqlx::query(sqlx::AssertSqlSafe(sql)).bind(username), &self.reader, operator).await
     }
 
-    async fn operator(&self, id: &str) -> Result<Option<OperatorRow>, StoreError> {
+    async fn operator(&self, id: &OperatorId) -> Result<Option<OperatorRow>, StoreError> {
         let sql = format!("SELECT {OPERATOR_COLUMNS} FROM operators WHERE id = $1");
-        fetch_optional(sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id), &self.reader, operator).await
+        fetch_optional(sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id.as_str()), &self.reader, operator).await
     }
 
     async fn insert_operator_session(&self, s: &OperatorSessionRow, audit: &AuditEntry) -> Result<(), StoreError> {
         let q =
             sqlx::query("INSERT INTO operator_sessions (id, operator_id, secret_hash, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)")
-                .bind(&s.id)
-                .bind(&s.operator_id)
+                .bind(s.id.as_str())
+                .bind(s.operator_id.as_str())
                 .bind(&s.secret_hash)
                 .bind(micros(s.created_at))
                 .bind(micros(s.expires_at));
@@ -78,8 +78,9 @@ impl OperatorStore for SqlStore {
         Ok(())
     }
 
-    async fn operator_session(&self, id: &str) -> Result<Option<OperatorSessionRow>, StoreError> {
-        let q = sqlx::query("SELECT id, operator_id, secret_hash, created_at, expires_at FROM operator_sessions WHERE id = $1").bind(id);
+    async fn operator_session(&self, id: &OperatorSessionId) -> Result<Option<OperatorSessionRow>, StoreError> {
+        let q = sqlx::query("SELECT id, operator_id, secret_hash, created_at, expires_at FROM operator_sessions WHERE id = $1")
+            .bind(id.as_str());
         fetch_optional(q, &self.reader, operator_session).await
     }
 }
@@ -90,7 +91,7 @@ pub(crate) async fn open_case_in(tx: &mut Tx, c: &CaseRow) -> Result<(), StoreEr
         "INSERT INTO review_cases (id, kind, subject, reference, status, steps_required, created_at, sla_due_at, first_response_at, claimed_by)
          VALUES ($1, $2, $3, $4, 'open', $5, $6, $7, NULL, NULL)",
     )
-    .bind(&c.id)
+    .bind(c.id.as_str())
     .bind(c.kind.as_str())
     .bind(c.subject.as_str())
     .bind(&c.reference)
@@ -106,7 +107,7 @@ const CASE_COLUMNS: &str = "id, kind, subject, reference, status, steps_required
 fn decision(d: &AnyRow) -> Result<Decision, StoreError> {
     Ok(Decision {
         step: d.count_u32("step")?,
-        operator_id: d.col("operator_id")?,
+        operator_id: d.id("operator_id")?,
         approve: d.flag("approve")?,
         note: d.col("note")?,
         at: d.instant("at")?,
@@ -116,7 +117,7 @@ fn decision(d: &AnyRow) -> Result<Decision, StoreError> {
 /// A case row without its decisions (read separately).
 fn case(r: &AnyRow) -> Result<CaseRow, StoreError> {
     Ok(CaseRow {
-        id: r.col("id")?,
+        id: r.id("id")?,
         kind: r.parsed("kind", "case kind", CaseKind::parse)?,
         status: r.parsed("status", "case status", CaseStatus::parse)?,
         subject: r.user("subject")?,
@@ -134,7 +135,7 @@ impl SqlStore {
     async fn with_decisions(&self, mut cases: Vec<CaseRow>) -> Result<Vec<CaseRow>, StoreError> {
         for c in &mut cases {
             let q = sqlx::query("SELECT step, operator_id, approve, note, at FROM review_decisions WHERE case_id = $1 ORDER BY step");
-            c.decisions = fetch_all(q.bind(&c.id), &self.reader, decision).await?;
+            c.decisions = fetch_all(q.bind(c.id.as_str()), &self.reader, decision).await?;
         }
         Ok(cases)
     }
@@ -181,9 +182,9 @@ async fn set_reviewed(tx: &mut Tx, table: &str, id: &str, status: &str, at: Time
 
 #[async_trait]
 impl ReviewStore for SqlStore {
-    async fn case(&self, id: &str) -> Result<Option<CaseRow>, StoreError> {
+    async fn case(&self, id: &CaseId) -> Result<Option<CaseRow>, StoreError> {
         let sql = format!("SELECT {CASE_COLUMNS} FROM review_cases WHERE id = $1");
-        let found = fetch_optional(sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id), &self.reader, case).await?;
+        let found = fetch_optional(sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id.as_str()), &self.reader, case).await?;
         Ok(self.with_decisions(Vec::from_iter(found)).await?.pop())
     }
 
@@ -196,12 +197,12 @@ impl ReviewStore for SqlStore {
         self.with_decisions(fetch_all(q, &self.reader, case).await?).await
     }
 
-    async fn claim_case(&self, id: &str, operator_id: &str, at: Timestamp, audit: &AuditEntry) -> Result<bool, StoreError> {
+    async fn claim_case(&self, id: &CaseId, operator_id: &OperatorId, at: Timestamp, audit: &AuditEntry) -> Result<bool, StoreError> {
         let q = sqlx::query(
             "UPDATE review_cases SET claimed_by = $2, first_response_at = COALESCE(first_response_at, $3) WHERE id = $1 AND status = 'open'",
         )
-        .bind(id)
-        .bind(operator_id)
+        .bind(id.as_str())
+        .bind(operator_id.as_str())
         .bind(micros(at));
         self.audited(audit, async |tx| Ok(execute(q, &mut *tx).await? == 1)).await
     }
@@ -209,9 +210,9 @@ impl ReviewStore for SqlStore {
     async fn decide_case(&self, case: &CaseRow, d: &Decision, outcome: Option<CaseStatus>, audit: &AuditEntry) -> Result<(), StoreError> {
         let decision =
             sqlx::query("INSERT INTO review_decisions (case_id, step, operator_id, approve, note, at) VALUES ($1, $2, $3, $4, $5, $6)")
-                .bind(&case.id)
+                .bind(case.id.as_str())
                 .bind(i64::from(d.step))
-                .bind(&d.operator_id)
+                .bind(d.operator_id.as_str())
                 .bind(i64::from(d.approve))
                 .bind(&d.note)
                 .bind(micros(d.at));
@@ -219,7 +220,7 @@ impl ReviewStore for SqlStore {
         let close = sqlx::query(
             "UPDATE review_cases SET status = $2, first_response_at = COALESCE(first_response_at, $3) WHERE id = $1 AND status = 'open'",
         )
-        .bind(&case.id)
+        .bind(case.id.as_str())
         .bind(status.as_str())
         .bind(micros(d.at));
         self.audited(audit, async |tx| {
@@ -251,12 +252,7 @@ impl FreezeStore for SqlStore {
     async fn active_freeze(&self, user: &UserId) -> Result<Option<FreezeRow>, StoreError> {
         let q = sqlx::query("SELECT reason, frozen_at, case_id FROM freezes WHERE user_id = $1 AND status = 'frozen'").bind(user.as_str());
         fetch_optional(q, &self.reader, |r| {
-            Ok(FreezeRow {
-                user_id: user.clone(),
-                reason: r.col("reason")?,
-                frozen_at: r.instant("frozen_at")?,
-                case_id: r.col("case_id")?,
-            })
+            Ok(FreezeRow { user_id: user.clone(), reason: r.col("reason")?, frozen_at: r.instant("frozen_at")?, case_id: r.id("case_id")? })
         })
         .await
     }
@@ -271,14 +267,14 @@ impl FreezeStore for SqlStore {
         .bind(user.as_str())
         .bind(reason)
         .bind(micros(case.created_at))
-        .bind(&case.id);
+        .bind(case.id.as_str());
         self.open_case_if_changed(q, case, audit).await
     }
 
-    async fn previous_login_ip(&self, user: &UserId, session_id: &str) -> Result<Option<String>, StoreError> {
+    async fn previous_login_ip(&self, user: &UserId, session_id: &SessionId) -> Result<Option<String>, StoreError> {
         let q = sqlx::query("SELECT client_ip FROM sessions WHERE user_id = $1 AND id <> $2 ORDER BY created_at DESC, id DESC LIMIT 1")
             .bind(user.as_str())
-            .bind(session_id);
+            .bind(session_id.as_str());
         Ok(fetch_optional(q, &self.reader, first::<Option<String>>).await?.flatten())
     }
 
@@ -291,7 +287,7 @@ impl FreezeStore for SqlStore {
 
 fn guardianship(r: &AnyRow) -> Result<Guardianship, StoreError> {
     Ok(Guardianship {
-        id: r.col("id")?,
+        id: r.id("id")?,
         minor: r.user("minor_user")?,
         guardian: r.user("guardian_user")?,
         relationship: r.col("relationship")?,
@@ -308,7 +304,7 @@ impl GuardianStore for SqlStore {
     async fn insert_guardianship(&self, g: &Guardianship, audit: &AuditEntry) -> Result<(), StoreError> {
         let sql = format!("INSERT INTO guardianships ({GUARDIAN_COLUMNS}, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $7)");
         let q = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(&g.id)
+            .bind(g.id.as_str())
             .bind(g.minor.as_str())
             .bind(g.guardian.as_str())
             .bind(&g.relationship)
@@ -319,9 +315,9 @@ impl GuardianStore for SqlStore {
         Ok(())
     }
 
-    async fn guardianship(&self, id: &str) -> Result<Option<Guardianship>, StoreError> {
+    async fn guardianship(&self, id: &GuardianshipId) -> Result<Option<Guardianship>, StoreError> {
         let sql = format!("SELECT {GUARDIAN_COLUMNS} FROM guardianships WHERE id = $1");
-        fetch_optional(sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id), &self.reader, guardianship).await
+        fetch_optional(sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id.as_str()), &self.reader, guardianship).await
     }
 
     async fn guardianships_of(&self, user: &UserId) -> Result<Vec<Guardianship>, StoreError> {
@@ -332,7 +328,7 @@ impl GuardianStore for SqlStore {
 
     async fn accept_guardianship(
         &self,
-        id: &str,
+        id: &GuardianshipId,
         guardian: &UserId,
         case: &CaseRow,
         at: Timestamp,
@@ -342,7 +338,7 @@ impl GuardianStore for SqlStore {
             "UPDATE guardianships SET status = 'review', updated_at = $1 WHERE id = $2 AND guardian_user = $3 AND status = 'pending_guardian'",
         )
         .bind(micros(at))
-        .bind(id)
+        .bind(id.as_str())
         .bind(guardian.as_str());
         self.open_case_if_changed(q, case, audit).await
     }

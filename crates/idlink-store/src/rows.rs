@@ -10,6 +10,7 @@
 
 use idlink_core::ports::StoreError;
 use idlink_domain::UserId;
+use idlink_domain::ids::IdError;
 use jiff::Timestamp;
 use sqlx::any::AnyRow;
 use sqlx::{Any, Executor, Row};
@@ -96,6 +97,23 @@ pub(crate) trait Columns {
 
     fn count_u64(&self, name: &str) -> Result<u64, StoreError> {
         Ok(count_u64(self.col(name)?))
+    }
+
+    /// A prefixed id (`bnd_…`, `ses_…`); one that does not parse is corrupt
+    /// data. Ids are stored as their text (`.as_str()` when bound).
+    fn id<T>(&self, name: &str) -> Result<T, StoreError>
+    where
+        T: TryFrom<String, Error = IdError>,
+    {
+        T::try_from(self.col::<String>(name)?).map_err(|e| StoreError::Corrupt(format!("{name}: {e}")))
+    }
+
+    /// A prefixed id that may be NULL.
+    fn id_opt<T>(&self, name: &str) -> Result<Option<T>, StoreError>
+    where
+        T: TryFrom<String, Error = IdError>,
+    {
+        self.col::<Option<String>>(name)?.map(|t| T::try_from(t).map_err(|e| StoreError::Corrupt(format!("{name}: {e}")))).transpose()
     }
 
     /// A text column holding an enumeration value; `what` names it in the error.

@@ -5,7 +5,7 @@ use idlink_core::audit::AuditEntry;
 use idlink_core::payment::{PaymentPasswordRow, PaymentPasswordStore};
 use idlink_core::ports::StoreError;
 use idlink_core::stepup::{Binding, BiometricChallenge, StepUpRow, StepUpStore};
-use idlink_domain::UserId;
+use idlink_domain::{BiometricChallengeId, StepUpId, UserId};
 use jiff::Timestamp;
 
 use crate::SqlStore;
@@ -82,7 +82,7 @@ impl StepUpStore for SqlStore {
             "INSERT INTO step_up_tokens (id, secret_hash, user_id, operation, resource, method, created_at, expires_at, used_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, NULL)",
         )
-        .bind(&r.id)
+        .bind(r.id.as_str())
         .bind(&r.secret_hash)
         .bind(r.user_id.as_str())
         .bind(&r.operation)
@@ -99,9 +99,9 @@ impl StepUpStore for SqlStore {
             "INSERT INTO biometric_challenges (id, user_id, device_id, nonce, operation, resource, expires_at, used_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7, NULL)",
         )
-        .bind(&c.id)
+        .bind(c.id.as_str())
         .bind(c.user_id.as_str())
-        .bind(&c.device_id)
+        .bind(c.device_id.as_str())
         .bind(&c.nonce)
         .bind(&c.operation)
         .bind(&c.resource)
@@ -110,20 +110,25 @@ impl StepUpStore for SqlStore {
         Ok(())
     }
 
-    async fn take_biometric_challenge(&self, id: &str, user: &UserId, now: Timestamp) -> Result<Option<BiometricChallenge>, StoreError> {
+    async fn take_biometric_challenge(
+        &self,
+        id: &BiometricChallengeId,
+        user: &UserId,
+        now: Timestamp,
+    ) -> Result<Option<BiometricChallenge>, StoreError> {
         let q = sqlx::query(
             "UPDATE biometric_challenges SET used_at = $1
              WHERE id = $2 AND user_id = $3 AND used_at IS NULL AND expires_at > $1
              RETURNING id, device_id, nonce, operation, resource, expires_at",
         )
         .bind(micros(now))
-        .bind(id)
+        .bind(id.as_str())
         .bind(user.as_str());
         let challenge = |r: &sqlx::any::AnyRow| -> Result<BiometricChallenge, StoreError> {
             Ok(BiometricChallenge {
-                id: r.col("id")?,
+                id: r.id("id")?,
                 user_id: user.clone(),
-                device_id: r.col("device_id")?,
+                device_id: r.id("device_id")?,
                 nonce: r.col("nonce")?,
                 operation: r.col("operation")?,
                 resource: r.col("resource")?,
@@ -135,7 +140,7 @@ impl StepUpStore for SqlStore {
 
     async fn step_up_token(
         &self,
-        id: &str,
+        id: &StepUpId,
         secret_hash: &str,
         user: &UserId,
     ) -> Result<Option<(StepUpRow, Option<Timestamp>)>, StoreError> {
@@ -143,12 +148,12 @@ impl StepUpStore for SqlStore {
             "SELECT id, secret_hash, user_id, operation, resource, method, created_at, expires_at, used_at
              FROM step_up_tokens WHERE id = $1 AND secret_hash = $2 AND user_id = $3",
         )
-        .bind(id)
+        .bind(id.as_str())
         .bind(secret_hash)
         .bind(user.as_str());
         fetch_optional(q, &self.reader, |r| {
             let token = StepUpRow {
-                id: r.col("id")?,
+                id: r.id("id")?,
                 secret_hash: r.col("secret_hash")?,
                 user_id: user.clone(),
                 operation: r.col("operation")?,
@@ -162,14 +167,14 @@ impl StepUpStore for SqlStore {
         .await
     }
 
-    async fn spend_step_up(&self, id: &str, secret_hash: &str, b: &Binding<'_>, now: Timestamp) -> Result<bool, StoreError> {
+    async fn spend_step_up(&self, id: &StepUpId, secret_hash: &str, b: &Binding<'_>, now: Timestamp) -> Result<bool, StoreError> {
         let q = sqlx::query(
             "UPDATE step_up_tokens SET used_at = $1
              WHERE id = $2 AND secret_hash = $3 AND user_id = $4 AND operation = $5 AND resource = $6
                AND used_at IS NULL AND expires_at > $1",
         )
         .bind(micros(now))
-        .bind(id)
+        .bind(id.as_str())
         .bind(secret_hash)
         .bind(b.user.as_str())
         .bind(b.operation)

@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use idlink_core::audit::AuditEntry;
 use idlink_core::ports::{ApiKeyRow, ApiKeyStore, HealthStore, KeyStore, StoreError, UserRow, UserStore};
 use idlink_crypto::WrappedDataKey;
-use idlink_domain::{ApiKeyId, UserId};
+use idlink_domain::{ApiKeyId, SessionId, UserId};
 use jiff::Timestamp;
 use sqlx::AnyPool;
 use sqlx::any::{AnyPoolOptions, AnyRow};
@@ -323,7 +323,7 @@ impl ApiKeyStore for SqlStore {
     async fn api_key_with_session(
         &self,
         id: &ApiKeyId,
-        session_id: &str,
+        session_id: &SessionId,
     ) -> Result<(Option<ApiKeyRow>, Option<idlink_core::auth::SessionRow>), StoreError> {
         let session_columns: Vec<String> =
             crate::login::SESSION_COLUMNS.split(',').map(|c| format!("s.{c} AS s_{c}", c = c.trim())).collect();
@@ -333,7 +333,7 @@ impl ApiKeyStore for SqlStore {
             qualified(API_KEY_COLUMNS, "k"),
             session_columns.join(", ")
         );
-        let found = fetch_optional(sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id.as_str()).bind(session_id), &self.reader, |r| {
+        let found = fetch_optional(sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id.as_str()).bind(session_id.as_str()), &self.reader, |r| {
             let session = r.col::<Option<String>>("s_id")?.map(|_| crate::login::session_prefixed(r, "s_")).transpose()?;
             Ok((api_key_row(r)?, session))
         })

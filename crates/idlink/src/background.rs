@@ -286,6 +286,8 @@ pub struct OutboxWorker {
     pub store: SqlStore,
     pub vault: Arc<Vault>,
     pub clock: Arc<dyn Clock>,
+    /// Claim tokens and backoff jitter.
+    pub rng: Arc<dyn idlink_crypto::Random>,
     pub notifier: Arc<dyn Notifier>,
     pub policy: OutboxPolicy,
     pub holder: String,
@@ -296,11 +298,14 @@ impl OutboxWorker {
     /// Delivers due events until `stop`: a full batch is followed at once by
     /// the next, otherwise the worker looks again after `outbox.poll_ms`.
     pub async fn run(self, mut stop: watch::Receiver<bool>) {
+        let ids = idlink_core::ports::RandomIds(self.rng.clone());
         let deliverer = Deliverer {
             store: &self.store,
             users: &self.store,
             vault: &self.vault,
             clock: self.clock.as_ref(),
+            ids: &ids,
+            rng: self.rng.as_ref(),
             notifier: self.notifier.as_ref(),
             policy: &self.policy,
             holder: &self.holder,

@@ -293,6 +293,8 @@ pub async fn start(config: &Config, rt: Runtime) -> Result<Running> {
         store: Arc::new(store.clone()),
         vault: vault.clone(),
         clock: clock.clone(),
+        rng: rt.rng.clone(),
+        ids: Arc::new(idlink_core::ports::RandomIds(rt.rng.clone())),
         limits: HttpLimits {
             body_limit_bytes: config.server.body_limit_bytes,
             request_timeout: Duration::from_secs(config.server.request_timeout_secs),
@@ -355,6 +357,7 @@ pub async fn start(config: &Config, rt: Runtime) -> Result<Running> {
         store: store.clone(),
         vault: vault.clone(),
         clock: clock.clone(),
+        rng: rt.rng.clone(),
         notifier: Arc::new(institutions.sms_codes()),
         policy: config.outbox_policy(),
         holder: node.clone(),
