@@ -1,9 +1,8 @@
 //! What every handler can reach.
 
 use idlink_core::Clock;
-use idlink_core::auth::{Auth, AuthPolicy, CodeSender};
-use idlink_core::face::FaceVerifier;
-use idlink_core::identity::{CardCheck, Identities, RegistryCheck};
+use idlink_core::auth::{Auth, AuthPolicy};
+use idlink_core::identity::Identities;
 use idlink_core::operators::Operators;
 use idlink_core::payment::PaymentPasswordPolicy;
 use idlink_core::ports::{Ids, Rng, Store};
@@ -102,12 +101,8 @@ pub struct AppParts {
     /// Mints every prefixed id.
     pub ids: Arc<dyn Ids>,
     pub limits: HttpLimits,
-    pub sms: Arc<dyn CodeSender>,
-    pub face: Arc<dyn FaceVerifier>,
-    pub registry: Arc<dyn RegistryCheck>,
-    pub cards: Arc<dyn CardCheck>,
-    pub bank: Arc<dyn idlink_core::bindings::BankChannel>,
-    pub balances_bank: Arc<dyn idlink_core::balance::BalanceBank>,
+    /// The institutions' ports (the connectors serve them).
+    pub institutions: idlink_core::ports::InstitutionPorts,
     /// The banks' public key (hex Ed25519) that signs their callbacks; none refuses every callback.
     pub bank_callback_key: Option<String>,
     pub roster: Arc<idlink_domain::roster::Roster>,
@@ -135,7 +130,7 @@ impl AppParts {
             clock: self.clock.as_ref(),
             ids: self.ids.as_ref(),
             rng: self.rng.as_ref(),
-            sender: self.sms.as_ref(),
+            sender: self.institutions.sms.as_ref(),
             policy: &self.auth_policy,
         }
     }
@@ -163,7 +158,7 @@ impl AppParts {
             step_ups: self.store.as_ref(),
             audits: self.store.as_ref(),
             freezes: self.store.as_ref(),
-            face: self.face.as_ref(),
+            face: self.institutions.face.as_ref(),
             rng: self.rng.as_ref(),
             ids: self.ids.as_ref(),
             clock: self.clock.as_ref(),
@@ -181,9 +176,9 @@ impl AppParts {
             clock: self.clock.as_ref(),
             ids: self.ids.as_ref(),
             codes: self.codes(),
-            registry: self.registry.as_ref(),
-            cards: self.cards.as_ref(),
-            face: self.face.as_ref(),
+            registry: self.institutions.registry.as_ref(),
+            cards: self.institutions.cards.as_ref(),
+            face: self.institutions.face.as_ref(),
             change_policy: &self.change_policy,
             freezes: self.store.as_ref(),
             review_sla: self.review.verification_sla,
@@ -226,7 +221,7 @@ impl AppParts {
     pub fn bindings(&self) -> idlink_core::bindings::Bindings<'_> {
         idlink_core::bindings::Bindings {
             store: self.store.as_ref(),
-            bank: self.bank.as_ref(),
+            bank: self.institutions.bank.as_ref(),
             users: self.store.as_ref(),
             vault: &self.vault,
             ids: self.ids.as_ref(),
@@ -236,7 +231,7 @@ impl AppParts {
                 users: self.store.as_ref(),
                 vault: &self.vault,
                 clock: self.clock.as_ref(),
-                cards: self.cards.as_ref(),
+                cards: self.institutions.cards.as_ref(),
             },
             risk: self.risk(),
             events: self.bank_events(),
@@ -251,7 +246,7 @@ impl AppParts {
             events: self.bank_events(),
             vault: &self.vault,
             ids: self.ids.as_ref(),
-            bank: self.balances_bank.as_ref(),
+            bank: self.institutions.balances.as_ref(),
             roster: &self.roster,
             documents: &self.documents,
             clock: self.clock.as_ref(),

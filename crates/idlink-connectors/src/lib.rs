@@ -138,6 +138,19 @@ impl Institutions {
         })
     }
 
+    /// Every port the core takes from an institution.
+    pub fn ports(&self) -> idlink_core::ports::InstitutionPorts {
+        let banks = Arc::new(self.bank_ports());
+        idlink_core::ports::InstitutionPorts {
+            sms: Arc::new(self.sms_codes()),
+            face: Arc::new(self.face_checks()),
+            registry: Arc::new(self.registry_checks()),
+            cards: banks.clone(),
+            bank: banks.clone(),
+            balances: banks,
+        }
+    }
+
     /// Verification codes and user notifications.
     pub fn sms_codes(&self) -> sms::SmsCodes {
         sms::SmsCodes::new(self.sms.clone(), self.executor.clone())

@@ -301,12 +301,7 @@ pub async fn start(config: &Config, rt: Runtime) -> Result<Running> {
             idempotency_stale_after: Duration::from_secs(config.server.idempotency_stale_after_secs),
             idempotency_ttl: Duration::from_secs(config.server.idempotency_ttl_secs),
         },
-        sms: Arc::new(institutions.sms_codes()),
-        face: Arc::new(institutions.face_checks()),
-        registry: Arc::new(institutions.registry_checks()),
-        cards: Arc::new(institutions.bank_ports()),
-        bank: Arc::new(institutions.bank_ports()),
-        balances_bank: Arc::new(institutions.bank_ports()),
+        institutions: institutions.ports(),
         bank_callback_key,
         roster: institutions.roster.clone(),
         documents: Arc::new(idlink_core::agreements::AgreementDocuments::new(

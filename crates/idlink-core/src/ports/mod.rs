@@ -60,6 +60,23 @@ pub enum StoreError {
     Corrupt(String),
 }
 
+/// The institution ports, as the connectors serve them (one field per
+/// port; `docs/connectors.md`).
+#[derive(Clone)]
+pub struct InstitutionPorts {
+    /// Verification codes by SMS.
+    pub sms: std::sync::Arc<dyn auth::CodeSender>,
+    pub face: std::sync::Arc<dyn face::FaceVerifier>,
+    /// The identity registry.
+    pub registry: std::sync::Arc<dyn identity::RegistryCheck>,
+    /// The banks' four-element check.
+    pub cards: std::sync::Arc<dyn identity::CardCheck>,
+    /// The banks' binding codes.
+    pub bank: std::sync::Arc<dyn bindings::BankChannel>,
+    /// The banks' balances.
+    pub balances: std::sync::Arc<dyn balance::BalanceBank>,
+}
+
 #[async_trait]
 pub trait HealthStore: Send + Sync {
     async fn ping(&self) -> Result<(), StoreError>;
