@@ -3,8 +3,11 @@
 //! Each error type of `idlink-core` converts into a [`Problem`] through
 //! `From`, so a handler ends a use-case call with `?`. Every `match` here
 //! names each variant (no catch-all): a new variant in core fails to compile
-//! until it has a code and a message. Nested errors are mapped by the
-//! impl of their own type, so the mappings form a tree, not a circle.
+//! until it has a code and a message. Use-case errors are flat: besides
+//! their own variants they hold only leaf types (`StoreError`,
+//! `CryptoError`, `HashError`, and the refusals of shared steps such as
+//! `CodeRefusal`, `Unreadable`, `Frozen`, `CardNotProven`), each mapped once
+//! below, so the mappings form a tree one level deep, not a circle.
 //!
 //! Failures inside idlink are logged with their cause and answered with the
 //! registry's generic message of their code: nothing internal reaches the
@@ -12,22 +15,27 @@
 
 use crate::problem::{FieldError, Problem, ProblemCode};
 use crate::routes::banks::agreement_url;
-use idlink_core::CoreError;
 use idlink_core::agreements::DocumentError;
 use idlink_core::apikeys::AuthFailure;
 use idlink_core::audit::AuditError;
-use idlink_core::auth::{AuthError, CodeLimit, SendError};
+use idlink_core::auth::{AuthError, SendError};
 use idlink_core::balance::BalanceError;
 use idlink_core::bindings::BindingError;
 use idlink_core::face::FaceUnavailable;
 use idlink_core::guardians::GuardianError;
-use idlink_core::identity::IdentityError;
-use idlink_core::operators::OperatorError;
+use idlink_core::identity::{IdentityError, RegistryUnavailable};
+use idlink_core::operators::{OperatorError, RoleRequired};
+use idlink_core::payment::HashError;
 use idlink_core::ports::StoreError;
 use idlink_core::reviews::ReviewError;
-use idlink_core::risk::Frozen;
 use idlink_core::security::SecurityError;
+use idlink_core::steps::cards::CardNotProven;
+use idlink_core::steps::codes::{CodeLimit, CodeRefusal};
+use idlink_core::steps::personal::Unreadable;
+use idlink_core::steps::risk::Frozen;
 use idlink_core::stepup::StepUpRefusal;
+use idlink_core::users::UserError;
+use idlink_crypto::CryptoError;
 use idlink_domain::verification::VerificationReason;
 
 /// A failure inside idlink: logged with its cause, answered without it.
@@ -62,24 +70,43 @@ impl From<StoreError> for Problem {
     }
 }
 
-impl From<CoreError> for Problem {
-    fn from(e: CoreError) -> Self {
+impl From<CryptoError> for Problem {
+    fn from(e: CryptoError) -> Self {
+        internal(&e, "decryption failed")
+    }
+}
+
+/// A server fault (a cost Argon2 refuses, a failed hashing thread), not the caller's.
+impl From<HashError> for Problem {
+    fn from(e: HashError) -> Self {
+        internal(&e, "password hashing failed")
+    }
+}
+
+impl From<Unreadable> for Problem {
+    fn from(e: Unreadable) -> Self {
         match e {
-            CoreError::NotFound => Problem::new(ProblemCode::UserNotFound),
-            CoreError::Conflict(detail) => Problem::new(ProblemCode::PhoneTaken).detail(format!("{detail}.")),
-            CoreError::Shredded => Problem::new(ProblemCode::UserDataShredded),
-            CoreError::Store(e) => e.into(),
-            CoreError::Crypto(e) => internal(&e, "decryption failed"),
-            // A server fault (a cost Argon2 refuses, a failed hashing thread), not the caller's.
-            CoreError::Hash(e) => internal(&e, "password hashing failed"),
+            Unreadable::UserNotFound => Problem::new(ProblemCode::UserNotFound),
+            Unreadable::Shredded => Problem::new(ProblemCode::UserDataShredded),
         }
     }
 }
 
-impl From<AuthError> for Problem {
-    fn from(e: AuthError) -> Self {
+impl From<UserError> for Problem {
+    fn from(e: UserError) -> Self {
         match e {
-            AuthError::RateLimited { retry_after_secs, rule } => {
+            UserError::PhoneTaken => Problem::new(ProblemCode::PhoneTaken).detail(format!("{e}.")),
+            UserError::Unreadable(e) => e.into(),
+            UserError::Crypto(e) => e.into(),
+            UserError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<CodeRefusal> for Problem {
+    fn from(e: CodeRefusal) -> Self {
+        match e {
+            CodeRefusal::RateLimited { retry_after_secs, rule } => {
                 let why = match rule {
                     CodeLimit::ResendInterval => "A code was sent to this number moments ago",
                     CodeLimit::PerPhone => "Too many codes were sent to this number this hour",
@@ -89,13 +116,24 @@ impl From<AuthError> for Problem {
                     .detail(format!("{why}. Retry in {retry_after_secs} s."))
                     .retry_after(retry_after_secs)
             }
-            AuthError::WrongCode { remaining } => Problem::new(ProblemCode::CodeWrong)
+            CodeRefusal::WrongCode { remaining } => Problem::new(ProblemCode::CodeWrong)
                 .detail(format!("The code is wrong; {remaining} tries left. Check the SMS and try again.")),
-            AuthError::ChallengeGone => Problem::new(ProblemCode::ChallengeGone),
+            CodeRefusal::ChallengeGone => Problem::new(ProblemCode::ChallengeGone),
+            CodeRefusal::SessionInvalid => Problem::new(ProblemCode::SessionInvalid),
+        }
+    }
+}
+
+impl From<AuthError> for Problem {
+    fn from(e: AuthError) -> Self {
+        match e {
+            AuthError::Code(e) => e.into(),
             AuthError::SessionInvalid => Problem::new(ProblemCode::SessionInvalid),
             AuthError::DeviceCheckRequired => Problem::new(ProblemCode::DeviceCheckRequired),
+            AuthError::ConcurrentSignUp => Problem::new(ProblemCode::PhoneTaken).detail(format!("{e}.")),
             AuthError::Send(e) => e.into(),
-            AuthError::Core(e) => e.into(),
+            AuthError::Crypto(e) => e.into(),
+            AuthError::Store(e) => e.into(),
         }
     }
 }
@@ -174,7 +212,9 @@ impl From<SecurityError> for Problem {
             SecurityError::StepUpRequired(why) => why.into(),
             SecurityError::UnknownDevice => Problem::new(ProblemCode::DeviceNotFound),
             SecurityError::Frozen(f) => f.into(),
-            SecurityError::Auth(e) => e.into(),
+            SecurityError::Code(e) => e.into(),
+            SecurityError::Hash(e) => e.into(),
+            SecurityError::Store(e) => e.into(),
         }
     }
 }
@@ -195,22 +235,39 @@ impl From<IdentityError> for Problem {
                 )])
             }
             IdentityError::NotFound => Problem::new(ProblemCode::VerificationNotFound),
-            IdentityError::NotVerified => Problem::new(ProblemCode::IdentityNotVerified),
-            IdentityError::CardRefused(reason) => Problem::new(ProblemCode::BankCardCheckFailed)
-                .detail(format!("The bank did not confirm the card: {}", reason.guidance()))
-                .errors(vec![FieldError::new("/card_number", reason.as_str(), reason.guidance())]),
+            IdentityError::CardNotProven(e) => e.into(),
             IdentityError::LivenessRequired => Problem::validation(vec![FieldError::new(
                 "/liveness_video",
                 "required",
                 "`liveness_video` is required: this verification checks the face.",
             )]),
             IdentityError::NotAwaitingInput(_) => Problem::new(ProblemCode::VerificationClosed),
-            IdentityError::Registry(u) => Problem::new(ProblemCode::InstitutionUnavailable)
-                .detail(format!("The identity registry is unavailable. Retry in {} s.", u.retry_after_secs))
-                .retry_after(u.retry_after_secs),
+            IdentityError::Registry(u) => registry_unavailable(&u),
             IdentityError::Face(u) => u.into(),
             IdentityError::Frozen(f) => f.into(),
-            IdentityError::Auth(e) => e.into(),
+            IdentityError::Code(e) => e.into(),
+            IdentityError::Send(e) => e.into(),
+            IdentityError::Unreadable(e) => e.into(),
+            IdentityError::Crypto(e) => e.into(),
+            IdentityError::Store(e) => e.into(),
+        }
+    }
+}
+
+/// The registry (or the card switch asked about a card) is unavailable.
+fn registry_unavailable(u: &RegistryUnavailable) -> Problem {
+    Problem::new(ProblemCode::InstitutionUnavailable)
+        .detail(format!("The identity registry is unavailable. Retry in {} s.", u.retry_after_secs))
+        .retry_after(u.retry_after_secs)
+}
+
+impl From<CardNotProven> for Problem {
+    fn from(e: CardNotProven) -> Self {
+        match e {
+            CardNotProven::NotVerified => Problem::new(ProblemCode::IdentityNotVerified),
+            CardNotProven::Refused(reason) => Problem::new(ProblemCode::BankCardCheckFailed)
+                .detail(format!("The bank did not confirm the card: {}", reason.guidance()))
+                .errors(vec![FieldError::new("/card_number", reason.as_str(), reason.guidance())]),
         }
     }
 }
@@ -226,14 +283,19 @@ impl From<BindingError> for Problem {
         match e {
             BindingError::ReservedPhoneMismatch => at_reserved_phone(Problem::new(ProblemCode::ReservedPhoneMismatch)),
             // The bank's four-element check names the reserved phone: point at the field the user must fix.
-            BindingError::Identity(IdentityError::CardRefused(reason @ VerificationReason::ReservedPhoneMismatch)) => at_reserved_phone(
+            BindingError::CardNotProven(CardNotProven::Refused(reason @ VerificationReason::ReservedPhoneMismatch)) => at_reserved_phone(
                 Problem::new(ProblemCode::BankCardCheckFailed).detail(format!("The bank did not confirm the card: {}", reason.guidance())),
             ),
             BindingError::NotFound => Problem::new(ProblemCode::CardBindingNotFound),
             BindingError::NotPending => Problem::new(ProblemCode::CardBindingNotPending),
             BindingError::WrongCode => Problem::new(ProblemCode::BankCodeWrong),
             BindingError::AlreadyBound => Problem::new(ProblemCode::CardAlreadyBound),
-            BindingError::Identity(e) => e.into(),
+            BindingError::CardNotProven(e) => e.into(),
+            BindingError::Unavailable(u) => registry_unavailable(&u),
+            BindingError::Frozen(f) => f.into(),
+            BindingError::Unreadable(e) => e.into(),
+            BindingError::Crypto(e) => e.into(),
+            BindingError::Store(e) => e.into(),
         }
     }
 }
@@ -271,7 +333,9 @@ impl From<BalanceError> for Problem {
                     .expected_end(u.expected_end)
                     .retry_after(u.retry_after_secs)
             }
-            BalanceError::Binding(e) => e.into(),
+            BalanceError::Unreadable(e) => e.into(),
+            BalanceError::Crypto(e) => e.into(),
+            BalanceError::Store(e) => e.into(),
         }
     }
 }
@@ -292,7 +356,9 @@ impl From<GuardianError> for Problem {
             GuardianError::GuardianNotEligible => Problem::new(ProblemCode::GuardianNotEligible),
             GuardianError::NotFound => Problem::new(ProblemCode::GuardianshipNotFound),
             GuardianError::NotPending => Problem::new(ProblemCode::GuardianshipNotPending),
-            GuardianError::Identity(e) => e.into(),
+            GuardianError::Unreadable(e) => e.into(),
+            GuardianError::Crypto(e) => e.into(),
+            GuardianError::Store(e) => e.into(),
         }
     }
 }
@@ -302,14 +368,20 @@ impl From<OperatorError> for Problem {
         match e {
             OperatorError::BadCredentials => Problem::new(ProblemCode::OperatorSignInFailed),
             OperatorError::SessionInvalid => Problem::new(ProblemCode::OperatorSessionInvalid),
-            OperatorError::RoleRequired(role) => {
-                Problem::new(ProblemCode::OperatorRoleRequired).detail(format!("This action needs the `{role}` role."))
-            }
+            OperatorError::RoleRequired(r) => r.into(),
             OperatorError::BadUsername | OperatorError::UsernameTaken => {
                 Problem::new(ProblemCode::ValidationFailed).detail(format!("{e}."))
             }
-            OperatorError::Core(e) => e.into(),
+            OperatorError::Hash(e) => e.into(),
+            OperatorError::Crypto(e) => e.into(),
+            OperatorError::Store(e) => e.into(),
         }
+    }
+}
+
+impl From<RoleRequired> for Problem {
+    fn from(RoleRequired(role): RoleRequired) -> Self {
+        Problem::new(ProblemCode::OperatorRoleRequired).detail(format!("This action needs the `{role}` role."))
     }
 }
 
@@ -319,7 +391,7 @@ impl From<ReviewError> for Problem {
             ReviewError::NotFound => Problem::new(ProblemCode::CaseNotFound),
             ReviewError::Closed => Problem::new(ProblemCode::CaseClosed),
             ReviewError::SameOperator => Problem::new(ProblemCode::SecondOperatorRequired),
-            ReviewError::Operator(e) => e.into(),
+            ReviewError::RoleRequired(r) => r.into(),
             ReviewError::Store(e) => e.into(),
         }
     }
@@ -377,7 +449,7 @@ mod tests {
     }
 
     /// A real Argon2 failure: a cost the library refuses (one lane is the minimum).
-    async fn argon2_failure() -> CoreError {
+    async fn argon2_failure() -> HashError {
         let policy = PaymentPasswordPolicy { memory_kib: 1024, parallelism: 0, ..PaymentPasswordPolicy::default() };
         match payment::hash(&policy, &idlink_crypto::SeededRandom::new(7), "135790").await {
             Err(e) => e,
@@ -403,13 +475,13 @@ mod tests {
         // The same through the use cases that hash: setting a payment password, creating an operator.
         let e = SecurityError::from(argon2_failure().await);
         assert_internal_and_untold(&Problem::from(e));
-        let e = OperatorError::Core(argon2_failure().await);
+        let e = OperatorError::Hash(argon2_failure().await);
         assert_internal_and_untold(&Problem::from(e));
     }
 
     #[test]
     fn a_taken_phone_is_still_a_conflict_that_says_why() {
-        let p = Problem::from(CoreError::Conflict("a user with this phone number already exists".into()));
+        let p = Problem::from(UserError::PhoneTaken);
         assert_eq!((p.code, p.status), (ProblemCode::PhoneTaken, 409));
         assert_eq!(p.detail, "a user with this phone number already exists.");
     }

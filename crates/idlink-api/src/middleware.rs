@@ -30,7 +30,7 @@ pub async fn request_id(State(state): State<AppState>, mut req: Request, next: N
         .get(REQUEST_ID_HEADER)
         .and_then(|v| v.to_str().ok())
         .and_then(|s| RequestId::parse(s).ok())
-        .unwrap_or_else(|| RequestId::from_random(state.vault.rng().bytes16()));
+        .unwrap_or_else(|| state.ids.request());
     req.extensions_mut().insert(id.clone());
     let ip = req
         .extensions()
@@ -268,7 +268,7 @@ pub async fn idempotency(State(state): State<AppState>, req: Request, next: Next
 
     let now = state.clock.now();
     let span = |d: std::time::Duration| jiff::SignedDuration::try_from(d).unwrap_or(jiff::SignedDuration::from_secs(300));
-    let claim = ClaimRef { owner: owner.key(), key, token: hex::encode(state.vault.rng().bytes16()), at: now };
+    let claim = ClaimRef { owner: owner.key(), key, token: state.ids.claim_token(), at: now };
     let new = NewClaim {
         claim: &claim,
         request_hash: &request_hash,
@@ -341,6 +341,15 @@ pub async fn idempotency(State(state): State<AppState>, req: Request, next: Next
     }
 }
 
+/// Why an answer could not be kept for replays (logged; the answer is still given).
+#[derive(Debug, thiserror::Error)]
+enum KeepFailed {
+    #[error("store: {0}")]
+    Store(#[from] idlink_core::ports::StoreError),
+    #[error("sealing: {0}")]
+    Crypto(#[from] idlink_crypto::CryptoError),
+}
+
 /// Records the answer of a claimed request. Forgotten when nothing took
 /// effect and the client should retry under the same key: a 401 (fresh
 /// credentials), a 5xx, or a refused disclosure (the user fixes a tier and
@@ -351,7 +360,7 @@ async fn keep_answer(
     policy: ReplayPolicy,
     res: &axum::http::response::Parts,
     body: &[u8],
-) -> Result<(), idlink_core::CoreError> {
+) -> Result<(), KeepFailed> {
     let status = res.status;
     let retryable = status.is_server_error()
         || status == axum::http::StatusCode::UNAUTHORIZED

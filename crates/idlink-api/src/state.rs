@@ -1,15 +1,18 @@
 //! What every handler can reach.
 
 use idlink_core::Clock;
-use idlink_core::auth::{AuthPolicy, CodeSender};
-use idlink_core::face::FaceVerifier;
-use idlink_core::identity::{CardCheck, Identities, RegistryCheck};
+use idlink_core::auth::{Auth, AuthPolicy};
+use idlink_core::identity::Identities;
 use idlink_core::operators::Operators;
 use idlink_core::payment::PaymentPasswordPolicy;
-use idlink_core::ports::Store;
+use idlink_core::ports::{Ids, Rng, Store};
 use idlink_core::reviews::Reviews;
 use idlink_core::risk::Risk;
 use idlink_core::security::Security;
+use idlink_core::steps::bank_events::BankEvents;
+use idlink_core::steps::cards::CardProver;
+use idlink_core::steps::codes::Codes;
+use idlink_core::steps::personal::IdentityReader;
 use idlink_core::stepup::StepUpPolicy;
 use idlink_core::vault::Vault;
 use idlink_domain::change_limits::ChangePolicy;
@@ -93,13 +96,13 @@ pub struct AppParts {
     pub store: Arc<dyn Store>,
     pub vault: Arc<Vault>,
     pub clock: Arc<dyn Clock>,
+    /// The randomness port (codes, secrets, jitter).
+    pub rng: Arc<dyn Rng>,
+    /// Mints every prefixed id.
+    pub ids: Arc<dyn Ids>,
     pub limits: HttpLimits,
-    pub sms: Arc<dyn CodeSender>,
-    pub face: Arc<dyn FaceVerifier>,
-    pub registry: Arc<dyn RegistryCheck>,
-    pub cards: Arc<dyn CardCheck>,
-    pub bank: Arc<dyn idlink_core::bindings::BankChannel>,
-    pub balances_bank: Arc<dyn idlink_core::balance::BalanceBank>,
+    /// The institutions' ports (the connectors serve them).
+    pub institutions: idlink_core::ports::InstitutionPorts,
     /// The banks' public key (hex Ed25519) that signs their callbacks; none refuses every callback.
     pub bank_callback_key: Option<String>,
     pub roster: Arc<idlink_domain::roster::Roster>,
@@ -116,50 +119,66 @@ pub struct AppParts {
     pub audit: AuditSettings,
 }
 
+/// Each use case over this state's parts, given only the ports it needs.
 impl AppParts {
-    /// The login use cases over this state's parts.
-    pub fn auth(&self) -> idlink_core::auth::Auth<'_> {
-        idlink_core::auth::Auth {
+    /// The SMS code step (login, new device, payment password, verification).
+    pub fn codes(&self) -> Codes<'_> {
+        Codes {
             store: self.store.as_ref(),
             users: self.store.as_ref(),
             vault: &self.vault,
             clock: self.clock.as_ref(),
-            sender: self.sms.as_ref(),
+            ids: self.ids.as_ref(),
+            rng: self.rng.as_ref(),
+            sender: self.institutions.sms.as_ref(),
             policy: &self.auth_policy,
         }
     }
-}
 
-impl AppParts {
-    /// The strong-authentication use cases over this state's parts.
+    /// The login use cases.
+    pub fn auth(&self) -> Auth<'_> {
+        Auth {
+            store: self.store.as_ref(),
+            users: self.store.as_ref(),
+            vault: &self.vault,
+            clock: self.clock.as_ref(),
+            ids: self.ids.as_ref(),
+            rng: self.rng.as_ref(),
+            codes: self.codes(),
+            policy: &self.auth_policy,
+        }
+    }
+
+    /// The strong-authentication use cases.
     pub fn security(&self) -> Security<'_> {
         Security {
-            auth: self.auth(),
+            codes: self.codes(),
+            devices: self.store.as_ref(),
             passwords: self.store.as_ref(),
             step_ups: self.store.as_ref(),
             audits: self.store.as_ref(),
             freezes: self.store.as_ref(),
-            face: self.face.as_ref(),
-            rng: self.vault.rng_arc(),
+            face: self.institutions.face.as_ref(),
+            rng: self.rng.as_ref(),
+            ids: self.ids.as_ref(),
             clock: self.clock.as_ref(),
             password_policy: &self.password_policy,
             step_up_policy: &self.step_up_policy,
         }
     }
-}
 
-impl AppParts {
-    /// The real-name identity use cases over this state's parts.
+    /// The real-name identity use cases.
     pub fn identities(&self) -> Identities<'_> {
         Identities {
-            auth: self.auth(),
             store: self.store.as_ref(),
             users: self.store.as_ref(),
             vault: &self.vault,
             clock: self.clock.as_ref(),
-            registry: self.registry.as_ref(),
-            cards: self.cards.as_ref(),
-            face: self.face.as_ref(),
+            ids: self.ids.as_ref(),
+            codes: self.codes(),
+            registry: self.institutions.registry.as_ref(),
+            cards: self.institutions.cards.as_ref(),
+            face: self.institutions.face.as_ref(),
             change_policy: &self.change_policy,
             freezes: self.store.as_ref(),
             review_sla: self.review.verification_sla,
@@ -173,6 +192,8 @@ impl AppParts {
             audits: self.store.as_ref(),
             vault: &self.vault,
             clock: self.clock.as_ref(),
+            ids: self.ids.as_ref(),
+            rng: self.rng.as_ref(),
             password_policy: &self.password_policy,
             session_ttl: self.review.operator_session_ttl,
         }
@@ -181,19 +202,39 @@ impl AppParts {
     pub fn guardians(&self) -> idlink_core::guardians::Guardians<'_> {
         idlink_core::guardians::Guardians {
             store: self.store.as_ref(),
-            identities: self.identities(),
+            identities: self.identity_reader(),
+            ids: self.ids.as_ref(),
             clock: self.clock.as_ref(),
             review_sla: self.review.guardian_sla,
         }
     }
 
+    fn identity_reader(&self) -> IdentityReader<'_> {
+        IdentityReader { store: self.store.as_ref(), users: self.store.as_ref(), vault: &self.vault, clock: self.clock.as_ref() }
+    }
+
+    /// Applies a bank's card event (its callbacks, or the same news in a balance answer).
+    fn bank_events(&self) -> BankEvents<'_> {
+        BankEvents { store: self.store.as_ref(), vault: &self.vault, ids: self.ids.as_ref(), clock: self.clock.as_ref() }
+    }
+
     pub fn bindings(&self) -> idlink_core::bindings::Bindings<'_> {
         idlink_core::bindings::Bindings {
             store: self.store.as_ref(),
-            bank: self.bank.as_ref(),
-            identities: self.identities(),
-            risk: self.risk(),
+            bank: self.institutions.bank.as_ref(),
+            users: self.store.as_ref(),
+            vault: &self.vault,
+            ids: self.ids.as_ref(),
             clock: self.clock.as_ref(),
+            prover: CardProver {
+                identities: self.store.as_ref(),
+                users: self.store.as_ref(),
+                vault: &self.vault,
+                clock: self.clock.as_ref(),
+                cards: self.institutions.cards.as_ref(),
+            },
+            risk: self.risk(),
+            events: self.bank_events(),
         }
     }
 
@@ -201,8 +242,11 @@ impl AppParts {
         idlink_core::balance::Balances {
             store: self.store.as_ref(),
             step_ups: self.store.as_ref(),
-            bindings: self.bindings(),
-            bank: self.balances_bank.as_ref(),
+            bindings: self.store.as_ref(),
+            events: self.bank_events(),
+            vault: &self.vault,
+            ids: self.ids.as_ref(),
+            bank: self.institutions.balances.as_ref(),
             roster: &self.roster,
             documents: &self.documents,
             clock: self.clock.as_ref(),
@@ -218,7 +262,7 @@ impl AppParts {
         Risk {
             store: self.store.as_ref(),
             clock: self.clock.as_ref(),
-            rng: self.vault.rng(),
+            ids: self.ids.as_ref(),
             policy: &self.risk_policy,
             sla: self.review.freeze_sla,
         }

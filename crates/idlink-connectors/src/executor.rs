@@ -108,8 +108,9 @@ impl Default for ExecutorPolicy {
 
 #[derive(Debug, thiserror::Error)]
 pub enum CallError {
+    /// `retry_after_secs`: from the refusal to `until`, at least 1.
     #[error("{institution}/{channel} is unavailable (circuit open) until {until}")]
-    CircuitOpen { institution: String, channel: String, until: Timestamp },
+    CircuitOpen { institution: String, channel: String, until: Timestamp, retry_after_secs: u64 },
     #[error("{institution} is in maintenance; retry after {retry_after_secs} s")]
     Maintenance { institution: String, retry_after_secs: u64, expected_end: Option<Timestamp> },
     #[error("{institution} did not answer within the deadline")]
@@ -189,7 +190,13 @@ impl Executor {
     ) -> Result<R, CallError> {
         let now = self.clock.now();
         if let Admission::Refused { until } = self.with_breaker(target, |b| b.admit(now)) {
-            return Err(CallError::CircuitOpen { institution: target.institution.clone(), channel: target.channel.clone(), until });
+            let retry_after_secs = u64::try_from(until.duration_since(now).as_secs()).unwrap_or(1).max(1);
+            return Err(CallError::CircuitOpen {
+                institution: target.institution.clone(),
+                channel: target.channel.clone(),
+                until,
+                retry_after_secs,
+            });
         }
         let body = body.map(serde_json::to_value).transpose().map_err(|e| CallError::Config(e.to_string()))?;
         let started = Instant::now();

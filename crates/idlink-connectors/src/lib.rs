@@ -1,9 +1,11 @@
 //! Clients for the institutions idlink calls, and the one [`Executor`]
 //! every outbound call goes through.
 //!
-//! Each institution kind has a module with its pure wire types (serde
-//! structs, mapped to domain results with unknown statuses treated as
-//! *pending*, never as success) and a thin client over the executor.
+//! Each institution kind is a folder (`docs/connectors.md`): its pure wire
+//! types (serde structs, mapped to domain results with unknown statuses
+//! treated as *pending*, never as success), a thin client over the
+//! executor, and the adapter that serves the core's port with it. A failed
+//! call reads as "unavailable" in one place ([`unavailable`]).
 //! The executor owns deadlines, retries (idempotent calls only), a circuit
 //! breaker per institution and channel with half-open probes, optional
 //! mutual TLS, and logging with personal data masked. Besides institutions,
@@ -11,12 +13,159 @@
 
 pub mod bank;
 pub mod breaker;
-pub mod channels;
 pub mod executor;
 pub mod face;
 pub mod masking;
 pub mod registry;
+pub mod settings;
 pub mod sms;
+pub mod unavailable;
 pub mod witness;
 
 pub use executor::{CallError, Executor, ExecutorPolicy, Signing, Target, TlsIdentity};
+pub use settings::{Endpoint, SettingsError};
+
+use idlink_core::Clock;
+use idlink_domain::roster::Roster;
+use serde::Deserialize;
+use settings::{SettingsError as At, url_or_sandbox};
+use std::sync::Arc;
+
+/// `[connectors]` of the configuration: the executor every outbound call
+/// goes through, and one table per institution kind (`[connectors.<kind>]`).
+/// The binary's configuration tree holds it as is.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Settings {
+    /// Deadline of one call, retries included.
+    pub timeout_ms: u64,
+    /// Extra attempts for idempotent calls.
+    pub retries: u32,
+    /// Consecutive failures that open a channel's circuit.
+    pub breaker_failures: u32,
+    /// How long an open circuit waits before a half-open probe.
+    pub breaker_open_secs: u64,
+    /// `[connectors.sms]`: the SMS gateway.
+    pub sms: Endpoint,
+    /// `[connectors.face]`: the face-verification provider.
+    pub face: Endpoint,
+    /// `[connectors.registry]`: the identity registry.
+    pub registry: Endpoint,
+    /// `[connectors.bank]`: the banks, their channels and their policies.
+    pub bank: bank::Settings,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            timeout_ms: 5000,
+            retries: 2,
+            breaker_failures: 5,
+            breaker_open_secs: 30,
+            sms: Endpoint::default(),
+            face: Endpoint::default(),
+            registry: Endpoint::default(),
+            bank: bank::Settings::default(),
+        }
+    }
+}
+
+impl Settings {
+    /// Deadlines, retries and breaker of every outbound call.
+    pub fn executor_policy(&self) -> ExecutorPolicy {
+        ExecutorPolicy {
+            deadline: std::time::Duration::from_millis(self.timeout_ms),
+            retries: self.retries,
+            breaker_failures: self.breaker_failures,
+            breaker_open_for: jiff::SignedDuration::from_secs(i64::try_from(self.breaker_open_secs).unwrap_or(i64::MAX)),
+        }
+    }
+
+    /// Checked at start.
+    pub fn validate(&self) -> Result<(), SettingsError> {
+        if self.breaker_failures == 0 {
+            return Err(SettingsError { key: "connectors.breaker_failures", detail: "must be at least 1".into() });
+        }
+        let urls = [
+            ("connectors.sms.url", &self.sms.url),
+            ("connectors.face.url", &self.face.url),
+            ("connectors.registry.url", &self.registry.url),
+        ];
+        for (key, url) in urls.into_iter().chain(self.bank.urls()) {
+            if !(url.is_empty() || url.starts_with("http://") || url.starts_with("https://")) {
+                return Err(SettingsError { key, detail: "an http:// or https:// base URL, or empty for the sandbox".into() });
+            }
+        }
+        self.bank.validate()
+    }
+}
+
+/// The institution clients, all going through one executor; each gives
+/// the core its port.
+pub struct Institutions {
+    pub executor: Arc<Executor>,
+    pub sms: sms::SmsGateway,
+    pub face: face::FaceProvider,
+    pub registry: registry::IdentityRegistry,
+    /// Every bank through the card switch and, where configured, its direct channel.
+    pub banks: bank::BankChannels,
+    pub roster: Arc<Roster>,
+}
+
+impl Institutions {
+    /// The clients `[connectors]` configures; an empty URL means the
+    /// sandbox at `sandbox` (its base URL). `direct`: the banks' direct
+    /// listener, if there is one (else every bank goes through the switch).
+    pub fn connect(
+        s: &Settings,
+        sandbox: Option<&str>,
+        direct: Option<bank::DirectChannel>,
+        roster: Arc<Roster>,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, SettingsError> {
+        let url = |key, configured: &str| url_or_sandbox(key, configured, sandbox);
+        let (k_sms, k_face, k_registry) = ("connectors.sms.url", "connectors.face.url", "connectors.registry.url");
+        let (k_switch, k_direct) = ("connectors.bank.switch_url", "connectors.bank.direct_url");
+        let switch = bank::BankApi::card_switch(&url(k_switch, &s.bank.switch_url)?).map_err(At::at(k_switch))?;
+        let direct = direct.map(bank::DirectChannel::target).transpose().map_err(At::at(k_direct))?;
+        Ok(Self {
+            executor: Arc::new(Executor::new(s.executor_policy(), clock)),
+            sms: sms::SmsGateway::new(&url(k_sms, &s.sms.url)?).map_err(At::at(k_sms))?,
+            face: face::FaceProvider::new(&url(k_face, &s.face.url)?).map_err(At::at(k_face))?,
+            registry: registry::IdentityRegistry::new(&url(k_registry, &s.registry.url)?).map_err(At::at(k_registry))?,
+            banks: bank::BankChannels::new(switch, direct.as_ref(), roster.banks.iter().map(|b| b.code.as_str())),
+            roster,
+        })
+    }
+
+    /// Every port the core takes from an institution.
+    pub fn ports(&self) -> idlink_core::ports::InstitutionPorts {
+        let banks = Arc::new(self.bank_ports());
+        idlink_core::ports::InstitutionPorts {
+            sms: Arc::new(self.sms_codes()),
+            face: Arc::new(self.face_checks()),
+            registry: Arc::new(self.registry_checks()),
+            cards: banks.clone(),
+            bank: banks.clone(),
+            balances: banks,
+        }
+    }
+
+    /// Verification codes and user notifications.
+    pub fn sms_codes(&self) -> sms::SmsCodes {
+        sms::SmsCodes::new(self.sms.clone(), self.executor.clone())
+    }
+
+    pub fn face_checks(&self) -> face::FaceChecks {
+        face::FaceChecks::new(self.face.clone(), self.executor.clone())
+    }
+
+    pub fn registry_checks(&self) -> registry::RegistryChecks {
+        registry::RegistryChecks::new(self.registry.clone(), self.executor.clone())
+    }
+
+    /// Four-element checks, binding codes and balances.
+    pub fn bank_ports(&self) -> bank::BankPorts {
+        bank::BankPorts::new(self.banks.clone(), self.roster.clone(), self.executor.clone())
+    }
+}

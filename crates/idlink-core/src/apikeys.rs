@@ -5,11 +5,11 @@
 //! the secret's hash must match. Secrets are 256 random bits, so a fast hash
 //! is enough (no password stretching needed).
 
-use crate::audit::AuditEntry;
-use crate::clock::Clock;
-use crate::ports::{ApiKeyRow, ApiKeyStore, StoreError};
-use idlink_crypto::Random;
-use idlink_domain::ApiKeyId;
+use crate::ports::audit::AuditEntry;
+use crate::ports::auth::SessionRow;
+use crate::ports::{ApiKeyRow, ApiKeyStore, Clock, Ids, Rng, StoreError};
+use crate::steps::codes::constant_time_eq;
+use idlink_domain::{ApiKeyId, SessionId};
 use sha2::{Digest, Sha256};
 
 /// Every scope a key can hold.
@@ -62,7 +62,8 @@ pub fn parse_scopes<S: AsRef<str>>(scopes: &[S]) -> Result<Vec<String>, ApiKeyEr
 /// Creates a key and returns it with the token, which is not stored anywhere.
 pub async fn create(
     store: &dyn ApiKeyStore,
-    rng: &dyn Random,
+    ids: &dyn Ids,
+    rng: &dyn Rng,
     clock: &dyn Clock,
     name: &str,
     scopes: &[String],
@@ -72,7 +73,7 @@ pub async fn create(
         return Err(ApiKeyError::BadName.into());
     }
     let scopes = parse_scopes(scopes)?;
-    let id = ApiKeyId::from_random(rng.bytes16());
+    let id = ids.api_key();
     let secret = hex::encode(rng.bytes32());
     let now = clock.now();
     let row = ApiKeyRow {
@@ -107,9 +108,13 @@ pub async fn authenticate_with_session(
     store: &dyn ApiKeyStore,
     token: &str,
     session_id: &str,
-) -> Result<(Result<ApiKeyRow, AuthFailure>, Option<crate::auth::SessionRow>), StoreError> {
+) -> Result<(Result<ApiKeyRow, AuthFailure>, Option<SessionRow>), StoreError> {
     let Some((id, secret)) = parse(token) else { return Ok((Err(AuthFailure::Invalid), None)) };
-    let (row, session) = store.api_key_with_session(&id, session_id).await?;
+    // A session id that does not parse names no session: the key alone is read.
+    let (row, session) = match SessionId::parse(session_id) {
+        Ok(session_id) => store.api_key_with_session(&id, &session_id).await?,
+        Err(_) => (store.api_key(&id).await?, None),
+    };
     Ok((check(row, secret), session))
 }
 
@@ -127,10 +132,6 @@ fn check(row: Option<ApiKeyRow>, secret: &str) -> Result<ApiKeyRow, AuthFailure>
         return Err(AuthFailure::Revoked);
     }
     Ok(row)
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 pub async fn revoke(store: &dyn ApiKeyStore, clock: &dyn Clock, id: &ApiKeyId, actor: &str) -> Result<bool, StoreError> {

@@ -5,7 +5,7 @@
 //! a record changes its hash, which breaks the link to the next record.
 //! Checkpoints sign `(seq, hash)` with Ed25519 so that rewriting the whole
 //! tail of the chain is detected too, and each is also written to a witness
-//! outside the database ([`crate::witness`]) so that cutting the chain and
+//! outside the database ([`crate::ports::witness`]) so that cutting the chain and
 //! the checkpoints above the cut is detected as well.
 //!
 //! [`verify_store`] is the one verifier, used by `idlink audit verify` and the
@@ -13,156 +13,15 @@
 //! its start and shutdown, and `idlink audit checkpoint`. What each check
 //! catches, and what it cannot, is in `docs/audit.md`.
 
-use crate::ports::{AuditStore, StoreError};
-use crate::witness::{AuditWitness, WitnessError};
+pub use crate::ports::audit::*;
+
+use crate::ports::StoreError;
+use crate::ports::witness::{AuditWitness, WitnessError};
 use idlink_crypto::signing::Ed25519Signer;
-use idlink_domain::{RequestId, UserId};
 use jiff::SignedDuration;
 use jiff::Timestamp;
-use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
+use serde::Serialize;
 use std::collections::BTreeMap;
-
-pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
-
-/// How an audited action ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Outcome {
-    Success,
-    Denied,
-    Failed,
-}
-
-impl Outcome {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Outcome::Success => "success",
-            Outcome::Denied => "denied",
-            Outcome::Failed => "failed",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "success" => Some(Outcome::Success),
-            "denied" => Some(Outcome::Denied),
-            "failed" => Some(Outcome::Failed),
-            _ => None,
-        }
-    }
-}
-
-/// What happened, before it is placed in the chain.
-///
-/// Fields are plain text as stored, so a record read back from the database
-/// always parses, even a tampered one, and the verifier can name it; the
-/// builder methods take the typed values.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct AuditEntry {
-    /// Who acted: `apikey:key_…`, `user:usr_…`, `operator:…`, `system`, `cli`.
-    pub actor: String,
-    /// Whose personal data was read or changed (a user id), if anyone's.
-    pub subject: Option<String>,
-    /// A dotted verb, e.g. `user.create`, `user.read`, `apikey.revoke`.
-    pub action: String,
-    /// Why (the business purpose the caller declared).
-    pub purpose: String,
-    /// `success`, `denied` or `failed` (see [`Outcome`]).
-    pub outcome: String,
-    pub request_id: Option<String>,
-    pub at: Timestamp,
-}
-
-impl AuditEntry {
-    pub fn new(actor: impl Into<String>, action: impl Into<String>, purpose: impl Into<String>, at: Timestamp) -> Self {
-        Self {
-            actor: actor.into(),
-            subject: None,
-            action: action.into(),
-            purpose: purpose.into(),
-            outcome: Outcome::Success.as_str().to_owned(),
-            request_id: None,
-            at,
-        }
-    }
-
-    pub fn subject(mut self, user: &UserId) -> Self {
-        self.subject = Some(user.to_string());
-        self
-    }
-
-    pub fn request(mut self, id: Option<&RequestId>) -> Self {
-        self.request_id = id.map(|r| r.to_string());
-        self
-    }
-
-    pub fn outcome(mut self, outcome: Outcome) -> Self {
-        self.outcome = outcome.as_str().to_owned();
-        self
-    }
-}
-
-/// A record as stored, with its place in the chain.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct AuditRecord {
-    pub seq: i64,
-    #[serde(flatten)]
-    pub entry: AuditEntry,
-    pub prev_hash: String,
-    pub hash: String,
-}
-
-/// A signed statement that the chain up to `seq` ended in `hash`. Its JSON
-/// form is one line of the file witness.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Checkpoint {
-    pub seq: i64,
-    pub hash: String,
-    pub at: Timestamp,
-    pub public_key: String,
-    pub signature: String,
-}
-
-impl Checkpoint {
-    pub fn message(seq: i64, hash: &str) -> Vec<u8> {
-        format!("idlink-audit-checkpoint-v1:{seq}:{hash}").into_bytes()
-    }
-
-    /// Signed by `trusted_public_key`, over its own seq and hash.
-    pub fn signed_by(&self, trusted_public_key: &str) -> bool {
-        self.public_key == trusted_public_key
-            && idlink_crypto::signing::verify(&self.public_key, &Self::message(self.seq, &self.hash), &self.signature)
-    }
-
-    /// The same statement: seq, hash, key and signature (`at` may differ when two
-    /// signers raced to sign the same head).
-    pub fn same_as(&self, other: &Checkpoint) -> bool {
-        self.seq == other.seq && self.hash == other.hash && self.public_key == other.public_key && self.signature == other.signature
-    }
-}
-
-fn put(h: &mut Sha256, field: &[u8]) {
-    h.update((field.len() as u64).to_be_bytes());
-    h.update(field);
-}
-
-/// The hash of record `seq` given the previous hash. Fields are
-/// length-prefixed so no two different records share a preimage.
-pub fn record_hash(seq: i64, prev_hash: &str, e: &AuditEntry) -> String {
-    let mut h = Sha256::new();
-    put(&mut h, b"idlink-audit-v1");
-    put(&mut h, &seq.to_be_bytes());
-    put(&mut h, prev_hash.as_bytes());
-    put(&mut h, e.actor.as_bytes());
-    put(&mut h, e.subject.as_deref().unwrap_or("").as_bytes());
-    put(&mut h, e.action.as_bytes());
-    put(&mut h, e.purpose.as_bytes());
-    put(&mut h, e.outcome.as_bytes());
-    put(&mut h, e.request_id.as_deref().unwrap_or("").as_bytes());
-    put(&mut h, &e.at.as_microsecond().to_be_bytes());
-    hex::encode(h.finalize())
-}
 
 /// The action of the record a signer appends before signing records that
 /// waited longer than the allowance: the late signing and its reason become
@@ -692,12 +551,16 @@ pub enum CheckpointOutcome {
     Witnessed(Checkpoint),
     /// Nothing new to sign.
     NothingNew,
+    /// Another signer (a node, `idlink audit checkpoint`) stored a checkpoint
+    /// of the same head first: this one was discarded and not witnessed.
+    Discarded { seq: i64 },
 }
 
 /// Signs the chain head if it moved since the last checkpoint, after
 /// checking that the chain extends the newest witnessed checkpoint (so a
 /// rewritten or cut chain is never signed), then writes the checkpoint to the
-/// database and, once that commits, to the witness. When the oldest unsigned
+/// database and, once that commits and only if the database kept it (another
+/// signer may have stored the same head first), to the witness. When the oldest unsigned
 /// record is older than the allowance, a [`LATE_SIGNING_ACTION`] record saying
 /// why is appended and signed with them.
 pub async fn checkpoint(
@@ -745,7 +608,10 @@ pub async fn checkpoint(
     }
     let (seq, hash) = (v.last_seq(), v.last_hash().to_owned());
     let c = Checkpoint { seq, signature: signer.sign(&Checkpoint::message(seq, &hash)), hash, at, public_key: key };
-    store.insert_checkpoint(&c).await?;
+    // Only the checkpoint the database kept is witnessed.
+    if !store.insert_checkpoint(&c).await? {
+        return Ok(CheckpointOutcome::Discarded { seq });
+    }
     witness.append(&c).await?;
     Ok(CheckpointOutcome::Signed { checkpoint: c, late_reason })
 }
@@ -813,6 +679,7 @@ pub async fn catch_up_witness(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use idlink_domain::UserId;
 
     fn chain(n: i64) -> Vec<AuditRecord> {
         let mut prev = GENESIS_HASH.to_owned();
@@ -880,5 +747,98 @@ mod tests {
         let mut v = ChainVerifier::new([4]);
         assert_eq!(forged.iter().try_for_each(|r| v.push(r)), Ok(()));
         assert_eq!(v.finish(&[cp], &signer.public_hex()), Err(ChainBreak::CheckpointMismatch { seq: 4 }));
+    }
+
+    /// An audit log in memory whose checkpoint table may hold, by the time a
+    /// checkpoint is inserted, a rival signer's checkpoint of the same head.
+    struct RacedStore {
+        records: Vec<AuditRecord>,
+        checkpoints: std::sync::Mutex<Vec<Checkpoint>>,
+        rival: Option<Checkpoint>,
+    }
+
+    #[async_trait::async_trait]
+    impl AuditStore for RacedStore {
+        async fn append_audit(&self, _: &AuditEntry) -> Result<AuditRecord, StoreError> {
+            Err(StoreError::Unavailable("not in this test".into()))
+        }
+        async fn audit_records(&self, after: i64, limit: u32) -> Result<Vec<AuditRecord>, StoreError> {
+            Ok(self.records.iter().filter(|r| r.seq > after).take(limit as usize).cloned().collect())
+        }
+        async fn audit_records_of_user(&self, _: &UserId, _: u32) -> Result<Vec<AuditRecord>, StoreError> {
+            Ok(Vec::new())
+        }
+        async fn last_checkpoint(&self) -> Result<Option<Checkpoint>, StoreError> {
+            Ok(self.checkpoints.lock().unwrap().last().cloned())
+        }
+        async fn checkpoints(&self) -> Result<Vec<Checkpoint>, StoreError> {
+            Ok(self.checkpoints.lock().unwrap().clone())
+        }
+        async fn audit_head(&self) -> Result<(i64, String), StoreError> {
+            Ok(self.records.last().map_or((0, GENESIS_HASH.to_owned()), |r| (r.seq, r.hash.clone())))
+        }
+        async fn insert_checkpoint(&self, c: &Checkpoint) -> Result<bool, StoreError> {
+            let mut stored = self.checkpoints.lock().unwrap();
+            let rival = self.rival.clone().filter(|r| !stored.iter().any(|s| s.seq == r.seq));
+            stored.extend(rival);
+            if stored.iter().any(|s| s.seq == c.seq) {
+                return Ok(false);
+            }
+            stored.push(c.clone());
+            Ok(true)
+        }
+    }
+
+    #[derive(Default)]
+    struct Notes(std::sync::Mutex<Vec<Checkpoint>>);
+
+    #[async_trait::async_trait]
+    impl AuditWitness for Notes {
+        fn describe(&self) -> String {
+            "notes".into()
+        }
+        async fn append(&self, c: &Checkpoint) -> Result<(), WitnessError> {
+            self.0.lock().unwrap().push(c.clone());
+            Ok(())
+        }
+        async fn all(&self) -> Result<Vec<Checkpoint>, WitnessError> {
+            Ok(self.0.lock().unwrap().clone())
+        }
+        async fn latest(&self) -> Result<Option<Checkpoint>, WitnessError> {
+            Ok(self.0.lock().unwrap().iter().max_by_key(|c| c.seq).cloned())
+        }
+    }
+
+    /// Two signers of one head: the one whose checkpoint the database
+    /// discarded reports it and does not hand it to its witness.
+    #[tokio::test]
+    async fn a_checkpoint_the_database_discarded_is_not_witnessed() {
+        let signer = Ed25519Signer::from_seed(&[9; 32]);
+        let policy = CheckpointPolicy { interval: SignedDuration::from_hours(1), grace: SignedDuration::from_mins(5) };
+        let at = Timestamp::from_second(10).unwrap_or_default();
+        let records = chain(3);
+        let hash = records[2].hash.clone();
+        let rival = Checkpoint {
+            seq: 3,
+            signature: signer.sign(&Checkpoint::message(3, &hash)),
+            hash,
+            at: Timestamp::from_second(9).unwrap_or_default(),
+            public_key: signer.public_hex(),
+        };
+        for (rival, discarded) in [(None, false), (Some(rival), true)] {
+            let store = RacedStore { records: records.clone(), checkpoints: Default::default(), rival: rival.clone() };
+            let witness = Notes::default();
+            let outcome = checkpoint(&store, &witness, &signer, &policy, at, SigningReason::Periodic).await.unwrap();
+            let witnessed = witness.all().await.unwrap();
+            if discarded {
+                assert_eq!(outcome, CheckpointOutcome::Discarded { seq: 3 });
+                assert!(witnessed.is_empty(), "{witnessed:?}");
+                assert_eq!(store.checkpoints().await.unwrap(), Vec::from_iter(rival), "the first signer's checkpoint is kept");
+            } else {
+                let CheckpointOutcome::Signed { checkpoint, late_reason: None } = outcome else { panic!("{outcome:?}") };
+                assert_eq!((checkpoint.seq, checkpoint.at), (3, at));
+                assert_eq!(witnessed, [checkpoint]);
+            }
+        }
     }
 }

@@ -10,131 +10,32 @@
 //! bank's answer act like its callbacks (see [`crate::bindings`]). A
 //! low-balance alert (BK6) is an outbox event written in the query's commit.
 
+pub use crate::ports::balance::*;
+
 use crate::agreements::{AgreementDocuments, Document};
-use crate::audit::AuditEntry;
-use crate::auth::SessionRow;
-use crate::bindings::{BankEventKind, BindingError, BindingRow, BindingStatus};
-use crate::clock::Clock;
-use crate::idempotency::ClaimRef;
-use crate::identity::RegistryUnavailable;
-use crate::ports::StoreError;
-use crate::stepup::{Binding, StepUpRefusal};
-use async_trait::async_trait;
-use idlink_domain::card::CardNumber;
+use crate::ports::audit::{AuditEntry, Outcome};
+use crate::ports::auth::SessionRow;
+use crate::ports::bindings::{BankEventKind, BindingRow, BindingStatus, BindingStore};
+use crate::ports::idempotency::ClaimRef;
+use crate::ports::identity::RegistryUnavailable;
+use crate::ports::stepup::{Binding, StepUpStore};
+use crate::ports::{Clock, Ids, StoreError};
+use crate::steps::bank_events::BankEvents;
+use crate::steps::cards::open_card;
+use crate::steps::notices::{UserMessage, user_sms};
+use crate::steps::personal::Unreadable;
+use crate::stepup::StepUpRefusal;
+use crate::vault::Vault;
+use idlink_crypto::CryptoError;
 use idlink_domain::disclosure::{self, Disclosed, Precision};
 use idlink_domain::roster::{Bank, Roster};
-use idlink_domain::{Fen, RequestId, UserId};
+use idlink_domain::{BindingId, Fen, RequestId, UserId};
 use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 pub const FEATURE: &str = "balance_query";
-pub const OPERATION: &str = "balance.query";
-
-/// Proof that every tier passed for one query on one card. Only [`Balances::query`] makes one.
-#[derive(Debug)]
-pub struct BalanceGrant {
-    card: CardNumber,
-    bank: Bank,
-}
-
-impl BalanceGrant {
-    pub fn card(&self) -> &CardNumber {
-        &self.card
-    }
-
-    pub fn bank(&self) -> &Bank {
-        &self.bank
-    }
-}
-
-/// What the bank answered to a balance query.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum BankBalance {
-    /// The balance and the channel it came through (`card_switch` or `direct`).
-    Balance {
-        fen: Fen,
-        channel: &'static str,
-    },
-    CardLost,
-    PasswordLocked,
-}
-
-#[async_trait]
-pub trait BalanceBank: Send + Sync {
-    async fn balance(&self, grant: &BalanceGrant) -> Result<BankBalance, RegistryUnavailable>;
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct QueryRecord {
-    pub id: String,
-    pub binding_id: String,
-    pub bank: String,
-    pub channel: String,
-    pub precision: String,
-    pub actor: String,
-    pub at: Timestamp,
-    /// `disclosed`, `replayed` (an idempotent replay of a disclosed answer) or `refused`.
-    pub outcome: String,
-    /// Why a query was refused: the problem code the user got (`balance_query_disabled`, `step_up_required`, …).
-    pub reason: Option<String>,
-}
-
-/// What a balance query needs to know before calling the bank, read at once.
-#[derive(Debug, Clone)]
-pub struct QueryContext {
-    /// The user's binding with this id, whatever its status.
-    pub binding: Option<BindingRow>,
-    pub feature_enabled: bool,
-    /// The document of the newest agreement in force (unrevoked, unexpired), whatever its version.
-    pub agreement: Option<SignedDocument>,
-    /// The step-up token exists, is unused and unexpired, and is bound to this query.
-    pub token_usable: bool,
-    /// The step-up token exists, is bound to this query, unexpired, and already spent
-    /// (what an idempotent replay of the query it authorised needs).
-    pub token_spent: bool,
-    pub user_key: Option<idlink_crypto::WrappedDataKey>,
-}
-
-#[async_trait]
-pub trait BalanceStore: crate::ports::AuditStore + Send + Sync {
-    /// Tiers 1–4 and the user's key in one read (`token`: id and secret hash).
-    async fn query_context(&self, user: &UserId, binding_id: &str, token: (&str, &str), now: Timestamp)
-    -> Result<QueryContext, StoreError>;
-    async fn feature_enabled(&self, user: &UserId, feature: &str) -> Result<bool, StoreError>;
-    async fn set_feature(&self, user: &UserId, feature: &str, enabled: bool, at: Timestamp, audit: &AuditEntry) -> Result<(), StoreError>;
-    async fn insert_agreement(&self, a: &Agreement, audit: &AuditEntry) -> Result<(), StoreError>;
-    async fn valid_agreement(&self, user: &UserId, binding_id: &str, now: Timestamp) -> Result<Option<Agreement>, StoreError>;
-    /// Revokes the card's agreements; returns how many were in force.
-    async fn revoke_agreements(&self, user: &UserId, binding_id: &str, now: Timestamp, audit: &AuditEntry) -> Result<u64, StoreError>;
-    /// One durable commit: append `card_read` (the card was decrypted and sent
-    /// to the bank, whatever follows), and if the token can still be spent,
-    /// spend it, record the query, append `audit`, write the low-balance
-    /// alert's outbox event (`notice`) and complete the request's
-    /// idempotency claim with the kept answer. False if the token was gone.
-    /// Implementations may commit several queries together (group commit)
-    /// but return only once this one's transaction is durable.
-    async fn commit_query(&self, c: QueryCommitment<'_>) -> Result<bool, StoreError>;
-    /// Records a query that disclosed nothing new (an idempotent replay, or a
-    /// refusal): its history row and audit record, in one transaction.
-    async fn record_query(&self, user: &UserId, record: &QueryRecord, audit: &AuditEntry) -> Result<(), StoreError>;
-    async fn query_history(&self, user: &UserId, limit: u32) -> Result<Vec<QueryRecord>, StoreError>;
-}
-
-/// What [`BalanceStore::commit_query`] writes.
-#[derive(Debug, Clone, Copy)]
-pub struct QueryCommitment<'a> {
-    pub token_id: &'a str,
-    pub secret_hash: &'a str,
-    pub binding: &'a Binding<'a>,
-    pub record: &'a QueryRecord,
-    pub card_read: &'a AuditEntry,
-    pub audit: &'a AuditEntry,
-    /// The request's idempotency claim and its sealed answer, completed in the same transaction.
-    pub kept: Option<(&'a ClaimRef, &'a [u8])>,
-    /// The low-balance alert to send, written to the outbox in the same transaction.
-    pub notice: Option<&'a crate::outbox::NewEvent>,
-}
+pub const OPERATION: &str = crate::stepup::BALANCE_QUERY;
 
 /// The answer of a query kept (sealed) for an idempotent replay, with what
 /// authorised it, so a replay can check those tiers are still in force.
@@ -142,31 +43,11 @@ pub struct QueryCommitment<'a> {
 pub struct KeptAnswer {
     /// The bank's figure (sealed like everything kept), so a replay can show it under a changed policy.
     pub balance: Fen,
-    pub binding_id: String,
+    pub binding_id: BindingId,
     pub step_up_token_id: String,
     pub bank: String,
     pub channel: String,
     pub answer: BalanceAnswer,
-}
-
-/// What an agreement was signed for: a document version and the SHA-256 of its text.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SignedDocument {
-    pub version: String,
-    pub hash: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Agreement {
-    pub id: String,
-    pub user_id: UserId,
-    pub binding_id: String,
-    pub document_version: String,
-    pub document_hash: String,
-    pub signed_at: Timestamp,
-    pub valid_until: Timestamp,
-    /// The agreement this one renews (revoked in the same transaction).
-    pub renews: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -184,7 +65,7 @@ pub enum BalanceError {
     #[error("the hash signed is not the SHA-256 of bank {bank}'s current agreement")]
     AgreementHashMismatch { bank: String },
     #[error("a fresh step-up token for balance.query on this card is needed: {}", .0.as_str())]
-    StepUpRequired(crate::stepup::StepUpRefusal),
+    StepUpRequired(StepUpRefusal),
     #[error("this bank does not disclose balances to third parties")]
     Closed,
     #[error("the bank suspended balance queries on this card until its password is reset")]
@@ -194,7 +75,11 @@ pub enum BalanceError {
     #[error(transparent)]
     Bank(#[from] RegistryUnavailable),
     #[error(transparent)]
-    Binding(#[from] BindingError),
+    Unreadable(#[from] Unreadable),
+    #[error("crypto: {0}")]
+    Crypto(#[from] CryptoError),
+    #[error("store: {0}")]
+    Store(#[from] StoreError),
 }
 
 impl BalanceError {
@@ -209,17 +94,13 @@ impl BalanceError {
             BalanceError::Suspended => "balance_query_suspended",
             BalanceError::CardLost => "card_reported_lost",
             BalanceError::Bank(_) => "bank_unavailable",
-            BalanceError::Binding(_)
+            BalanceError::Unreadable(_)
+            | BalanceError::Crypto(_)
+            | BalanceError::Store(_)
             | BalanceError::NoAgreementForBank { .. }
             | BalanceError::AgreementVersionNotCurrent { .. }
             | BalanceError::AgreementHashMismatch { .. } => return None,
         })
-    }
-}
-
-impl From<StoreError> for BalanceError {
-    fn from(e: StoreError) -> Self {
-        BalanceError::Binding(e.into())
     }
 }
 
@@ -288,8 +169,12 @@ pub fn below_threshold(disclosed: &Disclosed, threshold: Fen) -> bool {
 
 pub struct Balances<'a> {
     pub store: &'a dyn BalanceStore,
-    pub step_ups: &'a dyn crate::stepup::StepUpStore,
-    pub bindings: crate::bindings::Bindings<'a>,
+    pub step_ups: &'a dyn StepUpStore,
+    pub bindings: &'a dyn BindingStore,
+    /// Applies what a bank's answer reports about the card (lost, locked).
+    pub events: BankEvents<'a>,
+    pub vault: &'a Vault,
+    pub ids: &'a dyn Ids,
     pub bank: &'a dyn BalanceBank,
     pub roster: &'a Roster,
     /// The banks' current agreements (tier 4).
@@ -307,8 +192,8 @@ impl Balances<'_> {
         AuditEntry::new(format!("user:{}", session.user_id), action, "balance query", at).subject(&session.user_id).request(rid)
     }
 
-    async fn active_binding(&self, session: &SessionRow, binding_id: &str) -> Result<BindingRow, BalanceError> {
-        match self.bindings.store.binding(binding_id, &session.user_id).await? {
+    async fn active_binding(&self, session: &SessionRow, binding_id: &BindingId) -> Result<BindingRow, BalanceError> {
+        match self.bindings.binding(binding_id, &session.user_id).await? {
             Some(b) if b.status == BindingStatus::Active => Ok(b),
             _ => Err(BalanceError::NotBound),
         }
@@ -328,7 +213,7 @@ impl Balances<'_> {
         &self,
         session: &SessionRow,
         rid: Option<&RequestId>,
-        binding_id: &str,
+        binding_id: &BindingId,
         version: &str,
         document_hash: &str,
     ) -> Result<Agreement, BalanceError> {
@@ -346,9 +231,9 @@ impl Balances<'_> {
         let renews = self.store.valid_agreement(&session.user_id, binding_id, now).await?.map(|a| a.id);
         let action = if renews.is_some() { "agreement.renew" } else { "agreement.sign" };
         let a = Agreement {
-            id: format!("agr_{}", hex::encode(self.bindings.identities.vault.rng().bytes16())),
+            id: self.ids.agreement(),
             user_id: session.user_id.clone(),
-            binding_id: binding_id.to_owned(),
+            binding_id: binding_id.clone(),
             document_version: doc.version.clone(),
             document_hash: doc.sha256.clone(),
             signed_at: now,
@@ -381,8 +266,8 @@ impl Balances<'_> {
         Ok((binding, bank))
     }
 
-    async fn step_up_refusal(&self, step_up: Option<&str>, binding_id: &str, user: &UserId) -> Result<StepUpRefusal, BalanceError> {
-        let binding = Binding { user, operation: OPERATION, resource: binding_id };
+    async fn step_up_refusal(&self, step_up: Option<&str>, binding_id: &BindingId, user: &UserId) -> Result<StepUpRefusal, BalanceError> {
+        let binding = Binding { user, operation: OPERATION, resource: binding_id.as_str() };
         Ok(crate::stepup::refusal(self.step_ups, self.clock, step_up, &binding).await?)
     }
 
@@ -394,7 +279,7 @@ impl Balances<'_> {
         &self,
         session: &SessionRow,
         rid: Option<&RequestId>,
-        binding_id: &str,
+        binding_id: &BindingId,
         step_up: Option<&str>,
         claim: Option<&ClaimRef>,
     ) -> Result<BalanceAnswer, BalanceError> {
@@ -407,7 +292,7 @@ impl Balances<'_> {
         &self,
         session: &SessionRow,
         rid: Option<&RequestId>,
-        binding_id: &str,
+        binding_id: &BindingId,
         answer: Result<BalanceAnswer, BalanceError>,
     ) -> Result<BalanceAnswer, BalanceError> {
         if let Err(e) = &answer {
@@ -420,18 +305,18 @@ impl Balances<'_> {
         &self,
         session: &SessionRow,
         rid: Option<&RequestId>,
-        binding_id: &str,
+        binding_id: &BindingId,
         e: &BalanceError,
     ) -> Result<(), BalanceError> {
         let Some(reason) = e.refusal_reason() else { return Ok(()) };
         let user = &session.user_id;
         // Only the user's own cards have a history (an unknown id is not recorded).
-        let Some(binding) = self.bindings.store.binding(binding_id, user).await? else { return Ok(()) };
+        let Some(binding) = self.bindings.binding(binding_id, user).await? else { return Ok(()) };
         let bank = self.roster.bank(&binding.bank);
         let now = self.clock.now();
         let record = QueryRecord {
-            id: format!("bq_{}", hex::encode(self.bindings.identities.vault.rng().bytes16())),
-            binding_id: binding_id.to_owned(),
+            id: self.ids.query(),
+            binding_id: binding_id.clone(),
             bank: binding.bank.clone(),
             channel: "none".to_owned(),
             precision: bank.map_or("closed", |b| b.precision.name()).to_owned(),
@@ -440,7 +325,7 @@ impl Balances<'_> {
             outcome: "refused".to_owned(),
             reason: Some(reason.to_owned()),
         };
-        let audit = Self::audit(session, rid, "balance.query", now).outcome(crate::audit::Outcome::Denied);
+        let audit = Self::audit(session, rid, "balance.query", now).outcome(Outcome::Denied);
         self.store.record_query(user, &record, &audit).await?;
         Ok(())
     }
@@ -449,7 +334,7 @@ impl Balances<'_> {
         &self,
         session: &SessionRow,
         rid: Option<&RequestId>,
-        binding_id: &str,
+        binding_id: &BindingId,
         step_up: Option<&str>,
         claim: Option<&ClaimRef>,
     ) -> Result<BalanceAnswer, BalanceError> {
@@ -463,13 +348,13 @@ impl Balances<'_> {
         if token_id.is_empty() || !ctx.token_usable {
             return Err(BalanceError::StepUpRequired(self.step_up_refusal(step_up, binding_id, user).await?));
         }
-        let tier3 = Binding { user, operation: OPERATION, resource: binding_id };
+        let tier3 = Binding { user, operation: OPERATION, resource: binding_id.as_str() };
         // The card read is audited in the commit below, together with the query.
-        let vault = self.bindings.identities.vault;
-        let wrapped = ctx.user_key.ok_or(crate::error::CoreError::Shredded).map_err(BindingError::from)?;
-        let card = crate::bindings::open_card(&vault.unwrap(&wrapped).map_err(BindingError::from)?, &binding)?;
+        let vault = self.vault;
+        let wrapped = ctx.user_key.ok_or(Unreadable::Shredded)?;
+        let card = open_card::<BalanceError>(&vault.unwrap(&wrapped)?, &binding)?;
         let card_read = Self::audit(session, rid, "card.read", now);
-        let grant = BalanceGrant { card, bank };
+        let grant = BalanceGrant::new(card, bank);
         let answer = match self.bank.balance(&grant).await {
             Ok(a) => a,
             Err(e) => {
@@ -488,52 +373,52 @@ impl Balances<'_> {
                     (BankEventKind::PasswordLocked, BalanceError::Suspended)
                 };
                 self.store.append_audit(&card_read).await?;
-                let event_id = format!("answer-{}", hex::encode(vault.rng().bytes16()));
-                self.bindings.bank_event(&grant.bank.code, &event_id, kind, grant.card.reveal()).await?;
+                let event_id = self.ids.bank_answer_event();
+                self.events.apply(&grant.bank().code, &event_id, kind, grant.card().reveal()).await?;
                 return Err(error);
             }
         };
         let at = self.clock.now();
         let record = QueryRecord {
-            id: format!("bq_{}", hex::encode(vault.rng().bytes16())),
-            binding_id: binding_id.to_owned(),
-            bank: grant.bank.code.clone(),
+            id: self.ids.query(),
+            binding_id: binding_id.clone(),
+            bank: grant.bank().code.clone(),
             channel: channel.to_owned(),
-            precision: grant.bank.precision.name().to_owned(),
+            precision: grant.bank().precision.name().to_owned(),
             actor: format!("user:{user}"),
             at,
             outcome: "disclosed".to_owned(),
             reason: None,
         };
-        let (as_of, next_refresh_at) = disclosure::snapshot(at, grant.bank.freshness);
-        let disclosed = disclosure::disclose(balance, grant.bank.precision);
+        let (as_of, next_refresh_at) = disclosure::snapshot(at, grant.bank().freshness);
+        let disclosed = disclosure::disclose(balance, grant.bank().precision);
         let low_balance_alert = binding.low_balance_alert.is_some_and(|t| below_threshold(&disclosed, t));
-        let answer = BalanceAnswer { precision: grant.bank.precision, disclosed, as_of, next_refresh_at, low_balance_alert };
+        let answer = BalanceAnswer { precision: grant.bank().precision, disclosed, as_of, next_refresh_at, low_balance_alert };
         let sealed = match claim {
             Some(c) => {
                 let kept = KeptAnswer {
                     balance,
-                    binding_id: binding_id.to_owned(),
+                    binding_id: binding_id.clone(),
                     step_up_token_id: token_id.to_owned(),
                     bank: record.bank.clone(),
                     channel: record.channel.clone(),
                     answer: answer.clone(),
                 };
                 let clear = serde_json::to_vec(&kept).map_err(|e| StoreError::Corrupt(format!("kept balance answer: {e}")))?;
-                Some(crate::idempotency::seal(vault, &c.owner, &c.key, &clear).map_err(BindingError::from)?)
+                Some(crate::idempotency::seal(vault, &c.owner, &c.key, &clear)?)
             }
             None => None,
         };
         // The alert is sent only if the query commits, and then surely (SPEC BK6, P3).
         let notice = if low_balance_alert {
-            let message = crate::outbox::UserMessage {
+            let message = UserMessage {
                 template: "low_balance_alert".to_owned(),
-                params: vec![("bank".to_owned(), grant.bank.code.clone()), ("last4".to_owned(), binding.last4.clone())],
+                params: vec![("bank".to_owned(), grant.bank().code.clone()), ("last4".to_owned(), binding.last4.clone())],
                 actor: format!("user:{user}"),
                 purpose: "low-balance alert".to_owned(),
                 request_id: rid.cloned(),
             };
-            Some(crate::outbox::user_sms(vault, at, user, &message).map_err(BindingError::from)?)
+            Some(user_sms::<BalanceError>(vault, self.ids, at, user, &message)?)
         } else {
             None
         };
@@ -563,7 +448,7 @@ impl Balances<'_> {
         &self,
         session: &SessionRow,
         rid: Option<&RequestId>,
-        binding_id: &str,
+        binding_id: &BindingId,
         step_up: Option<&str>,
         kept: &[u8],
     ) -> Result<BalanceAnswer, BalanceError> {
@@ -575,7 +460,7 @@ impl Balances<'_> {
         &self,
         session: &SessionRow,
         rid: Option<&RequestId>,
-        binding_id: &str,
+        binding_id: &BindingId,
         step_up: Option<&str>,
         kept: &[u8],
     ) -> Result<BalanceAnswer, BalanceError> {
@@ -585,7 +470,7 @@ impl Balances<'_> {
         let (token_id, secret) = step_up.and_then(|t| t.split_once('.')).unwrap_or(("", ""));
         let ctx = self.store.query_context(user, binding_id, (token_id, &hash(secret)), now).await?;
         let (_, bank) = self.check_tiers(&ctx)?;
-        if kept.binding_id != binding_id || token_id.is_empty() || kept.step_up_token_id != token_id {
+        if kept.binding_id != *binding_id || token_id.is_empty() || kept.step_up_token_id != token_id {
             let why = if token_id.is_empty() { StepUpRefusal::Missing } else { StepUpRefusal::OtherUse };
             return Err(BalanceError::StepUpRequired(why));
         }
@@ -600,8 +485,8 @@ impl Balances<'_> {
         let precision = disclosure::coarser(kept.answer.precision, bank.precision);
         let answer = BalanceAnswer { precision, disclosed: disclosure::disclose(kept.balance, precision), ..kept.answer };
         let record = QueryRecord {
-            id: format!("bq_{}", hex::encode(self.bindings.identities.vault.rng().bytes16())),
-            binding_id: binding_id.to_owned(),
+            id: self.ids.query(),
+            binding_id: binding_id.clone(),
             bank: kept.bank,
             channel: kept.channel,
             precision: precision.name().to_owned(),
@@ -615,7 +500,7 @@ impl Balances<'_> {
     }
 
     /// The card's four tiers.
-    pub async fn tiers(&self, session: &SessionRow, binding_id: &str) -> Result<Tiers, BalanceError> {
+    pub async fn tiers(&self, session: &SessionRow, binding_id: &BindingId) -> Result<Tiers, BalanceError> {
         let b = self.active_binding(session, binding_id).await?;
         let user = &session.user_id;
         let now = self.clock.now();
@@ -647,7 +532,12 @@ impl Balances<'_> {
     }
 
     /// Revokes the card's agreement (tier 4); effective on the next query.
-    pub async fn revoke_agreement(&self, session: &SessionRow, rid: Option<&RequestId>, binding_id: &str) -> Result<u64, BalanceError> {
+    pub async fn revoke_agreement(
+        &self,
+        session: &SessionRow,
+        rid: Option<&RequestId>,
+        binding_id: &BindingId,
+    ) -> Result<u64, BalanceError> {
         self.active_binding(session, binding_id).await?;
         let now = self.clock.now();
         Ok(self.store.revoke_agreements(&session.user_id, binding_id, now, &Self::audit(session, rid, "agreement.revoke", now)).await?)

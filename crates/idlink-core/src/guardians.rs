@@ -3,72 +3,16 @@
 //! the guardian accepts; an operator reviews the evidence. Until a link is
 //! approved the minor's capabilities stay restricted.
 
-use crate::audit::AuditEntry;
-use crate::auth::SessionRow;
-use crate::clock::Clock;
-use crate::identity::{Identities, IdentityError};
-use crate::ports::StoreError;
-use crate::reviews::{CaseKind, CaseRow};
-use async_trait::async_trait;
-use idlink_domain::{RequestId, UserId};
+pub use crate::ports::guardians::*;
+
+use crate::ports::audit::AuditEntry;
+use crate::ports::auth::SessionRow;
+use crate::ports::reviews::{CaseKind, CaseRow};
+use crate::ports::{Clock, Ids, StoreError};
+use crate::steps::personal::{IdentityReader, Unreadable};
+use idlink_crypto::CryptoError;
+use idlink_domain::{GuardianshipId, RequestId, UserId};
 use jiff::{SignedDuration, Timestamp};
-use serde::Serialize;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum GuardianshipStatus {
-    /// Waiting for the guardian to accept.
-    PendingGuardian,
-    /// Waiting for an operator to check the evidence.
-    Review,
-    Approved,
-    Rejected,
-}
-
-impl GuardianshipStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::PendingGuardian => "pending_guardian",
-            Self::Review => "review",
-            Self::Approved => "approved",
-            Self::Rejected => "rejected",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        [Self::PendingGuardian, Self::Review, Self::Approved, Self::Rejected].into_iter().find(|v| v.as_str() == s)
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Guardianship {
-    pub id: String,
-    pub minor: UserId,
-    pub guardian: UserId,
-    /// `parent` or `legal_guardian`.
-    pub relationship: String,
-    /// A reference to the evidence (household register, court order) held by the host app.
-    pub evidence_ref: String,
-    pub status: GuardianshipStatus,
-    pub created_at: Timestamp,
-}
-
-#[async_trait]
-pub trait GuardianStore: Send + Sync {
-    async fn insert_guardianship(&self, g: &Guardianship, audit: &AuditEntry) -> Result<(), StoreError>;
-    async fn guardianship(&self, id: &str) -> Result<Option<Guardianship>, StoreError>;
-    /// Links where the user is the minor or the guardian.
-    async fn guardianships_of(&self, user: &UserId) -> Result<Vec<Guardianship>, StoreError>;
-    /// The guardian accepts: pending_guardian → review, opening the case.
-    async fn accept_guardianship(
-        &self,
-        id: &str,
-        guardian: &UserId,
-        case: &CaseRow,
-        at: Timestamp,
-        audit: &AuditEntry,
-    ) -> Result<bool, StoreError>;
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum GuardianError {
@@ -81,18 +25,18 @@ pub enum GuardianError {
     #[error("this guardianship does not wait for the guardian")]
     NotPending,
     #[error(transparent)]
-    Identity(#[from] IdentityError),
-}
-
-impl From<StoreError> for GuardianError {
-    fn from(e: StoreError) -> Self {
-        GuardianError::Identity(e.into())
-    }
+    Unreadable(#[from] Unreadable),
+    #[error("crypto: {0}")]
+    Crypto(#[from] CryptoError),
+    #[error("store: {0}")]
+    Store(#[from] StoreError),
 }
 
 pub struct Guardians<'a> {
     pub store: &'a dyn GuardianStore,
-    pub identities: Identities<'a>,
+    /// Reads the minor's and the guardian's verified identities (age).
+    pub identities: IdentityReader<'a>,
+    pub ids: &'a dyn Ids,
     pub clock: &'a dyn Clock,
     /// Review target for guardian evidence (SPEC ID4: 10–15 working days).
     pub review_sla: SignedDuration,
@@ -112,17 +56,17 @@ impl Guardians<'_> {
         relationship: &str,
         evidence_ref: &str,
     ) -> Result<Guardianship, GuardianError> {
-        let me = self.identities.identity(minor, rid).await?;
+        let me = self.identities.read::<GuardianError>(&minor.user_id, &format!("user:{}", minor.user_id), rid).await?;
         if !me.is_some_and(|i| i.minor) {
             return Err(GuardianError::NotAVerifiedMinor);
         }
-        let adult = self.identities.identity_of(guardian).await?;
+        let adult = self.identities.read::<GuardianError>(guardian, "system", None).await?;
         if adult.is_none_or(|i| i.minor) || *guardian == minor.user_id {
             return Err(GuardianError::GuardianNotEligible);
         }
         let now = self.clock.now();
         let g = Guardianship {
-            id: format!("grd_{}", hex::encode(self.identities.vault.rng().bytes16())),
+            id: self.ids.guardianship(),
             minor: minor.user_id.clone(),
             guardian: guardian.clone(),
             relationship: relationship.to_owned(),
@@ -135,13 +79,13 @@ impl Guardians<'_> {
     }
 
     /// The guardian accepts; the evidence goes to operator review.
-    pub async fn accept(&self, guardian: &SessionRow, rid: Option<&RequestId>, id: &str) -> Result<Guardianship, GuardianError> {
+    pub async fn accept(&self, guardian: &SessionRow, rid: Option<&RequestId>, id: &GuardianshipId) -> Result<Guardianship, GuardianError> {
         let g = self.store.guardianship(id).await?.filter(|g| g.guardian == guardian.user_id).ok_or(GuardianError::NotFound)?;
         if g.status != GuardianshipStatus::PendingGuardian {
             return Err(GuardianError::NotPending);
         }
         let now = self.clock.now();
-        let case = CaseRow::open(self.identities.vault.rng(), CaseKind::Guardian, &g.minor, &g.id, 1, self.review_sla, now);
+        let case = CaseRow::open(self.ids, CaseKind::Guardian, &g.minor, g.id.as_str(), 1, self.review_sla, now);
         let audit = Self::audit(guardian, rid, "guardianship.accept", &g.minor, now);
         if !self.store.accept_guardianship(id, &guardian.user_id, &case, now, &audit).await? {
             return Err(GuardianError::NotPending);

@@ -9,9 +9,11 @@
 //! between the effect and the stored answer can never let a retry run the
 //! effect again ([`IdempotencyClaim::Interrupted`](crate::ports::IdempotencyClaim)).
 
+pub use crate::ports::idempotency::{ClaimRef, current, within};
+
 use crate::vault::Vault;
+use idlink_crypto::CryptoError;
 use idlink_domain::{ApiKeyId, UserId};
-use std::future::Future;
 
 /// Whose `Idempotency-Key` space a request uses.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,41 +36,16 @@ impl Owner {
     }
 }
 
-/// The claim a request holds on its key while it runs.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ClaimRef {
-    pub owner: String,
-    pub key: String,
-    /// Random per claim: a claim taken over after a crash gets a new one, which fences the old holder out.
-    pub token: String,
-    /// When the request was received (recorded as the effect's time).
-    pub at: jiff::Timestamp,
-}
-
-tokio::task_local! {
-    static CURRENT: ClaimRef;
-}
-
-/// Runs `f` (the request) holding `claim`.
-pub async fn within<F: Future>(claim: ClaimRef, f: F) -> F::Output {
-    CURRENT.scope(claim, f).await
-}
-
-/// The claim of the request running on this task, if it has one.
-pub fn current() -> Option<ClaimRef> {
-    CURRENT.try_with(Clone::clone).ok()
-}
-
 fn context(claim_owner: &str, key: &str) -> String {
     format!("idempotency_keys.body:{claim_owner}:{key}")
 }
 
 /// Encrypts a stored answer under the vault's answers key, bound to its owner and key.
-pub fn seal(vault: &Vault, owner: &str, key: &str, answer: &[u8]) -> Result<Vec<u8>, crate::CoreError> {
+pub fn seal(vault: &Vault, owner: &str, key: &str, answer: &[u8]) -> Result<Vec<u8>, CryptoError> {
     vault.seal(vault.answers_key(), &context(owner, key), answer)
 }
 
 /// Decrypts a stored answer; fails for a body sealed for another owner or key.
-pub fn open(vault: &Vault, owner: &str, key: &str, sealed: &[u8]) -> Result<Vec<u8>, crate::CoreError> {
-    Ok(vault.answers_key().open(&context(owner, key), sealed)?)
+pub fn open(vault: &Vault, owner: &str, key: &str, sealed: &[u8]) -> Result<Vec<u8>, CryptoError> {
+    vault.answers_key().open(&context(owner, key), sealed)
 }

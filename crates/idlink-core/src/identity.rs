@@ -7,69 +7,31 @@
 //! number is found through a blind index, so "is this number verified on
 //! another account" needs no clear value.
 
-use crate::audit::{AuditEntry, Outcome};
-use crate::auth::{Auth, AuthError, Purpose, SessionRow};
-use crate::clock::Clock;
-use crate::error::CoreError;
-use crate::face::{FaceResult, FaceUnavailable, FaceVerifier};
-use crate::ports::{StoreError, UserStore};
-use crate::reviews::{CaseKind, CaseRow};
-use crate::users::open_text;
+pub use crate::ports::identity::*;
+pub use crate::steps::cards::{CardNotProven, CardProof};
+pub use crate::steps::personal::IdentityView;
+
+use crate::ports::audit::{AuditEntry, Outcome};
+use crate::ports::auth::{SendError, SessionRow};
+use crate::ports::face::{FaceResult, FaceUnavailable, FaceVerifier};
+use crate::ports::reviews::{CaseKind, CaseRow};
+use crate::ports::{Clock, Ids, StoreError, UserStore};
+use crate::steps::cards::CardProver;
+use crate::steps::codes::{CodeRefusal, Codes, Origin, Purpose};
+use crate::steps::personal::{BIRTH_CONTEXT, ID_CONTEXT, IdentityReader, NAME_CONTEXT, Unreadable, corrupt, data_key, open_text};
+use crate::steps::risk::{Frozen, ensure_not_frozen};
 use crate::vault::Vault;
-use async_trait::async_trait;
+use idlink_crypto::CryptoError;
+use idlink_domain::calendar::shanghai_today;
 use idlink_domain::card::{BinTable, CardNumber};
 use idlink_domain::change_limits::{self, ChangeDecision, ChangeEvent, ChangePolicy, ChangeRule};
 use idlink_domain::verification::{VerificationReason, VerificationStatus};
-use idlink_domain::{IdNumber, PersonName, PhoneNumber, RequestId, UserId};
+use idlink_domain::{IdNumber, PersonName, PhoneNumber, RequestId, UserId, VerificationId};
 use jiff::Timestamp;
 use jiff::civil::Date;
 use serde::Serialize;
 
-const NAME_CONTEXT: &str = "identity.name";
-const ID_CONTEXT: &str = "identity.id_number";
-const BIRTH_CONTEXT: &str = "identity.birth_date";
 const CARD_CONTEXT: &str = "verification.card";
-
-/// The registry's answer about name, ID number and phone.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RegistryResult {
-    Match,
-    NameMismatch,
-    NotFound,
-    PhoneMismatch,
-    /// Undocumented or undecided: sent to review.
-    Pending,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("the identity registry is unavailable; retry after {retry_after_secs} s")]
-pub struct RegistryUnavailable {
-    pub retry_after_secs: u64,
-    /// When the institution announced the end of its maintenance, if it did.
-    pub expected_end: Option<Timestamp>,
-}
-
-/// The bank's answer about a card's four elements.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CardResult {
-    Match,
-    HolderMismatch,
-    PhoneMismatch,
-    Lost,
-    Pending,
-}
-
-/// Four-element card checks through the card switch.
-#[async_trait]
-pub trait CardCheck: Send + Sync {
-    async fn four_elements(
-        &self,
-        card: &CardNumber,
-        name: &PersonName,
-        id: &IdNumber,
-        phone: &PhoneNumber,
-    ) -> Result<CardResult, RegistryUnavailable>;
-}
 
 /// How the user proves the identity besides name and ID number.
 #[derive(Debug, Clone)]
@@ -78,84 +40,6 @@ pub enum Method {
     ThreeElementsFace,
     /// A bank card in the user's name whose reserved phone is the account's phone (SMS code).
     FourElements(CardNumber),
-}
-
-#[async_trait]
-pub trait RegistryCheck: Send + Sync {
-    async fn check(&self, name: &PersonName, id: &IdNumber, phone: &PhoneNumber) -> Result<RegistryResult, RegistryUnavailable>;
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct VerificationRow {
-    pub id: String,
-    pub user_id: UserId,
-    pub method: String,
-    pub document_type: DocumentType,
-    /// For documents without a birth date in their number (passports, permits).
-    pub birth_cipher: Option<Vec<u8>>,
-    /// The bank card of a four-element verification.
-    pub card_cipher: Option<Vec<u8>>,
-    pub status: VerificationStatus,
-    pub name_cipher: Vec<u8>,
-    pub id_cipher: Vec<u8>,
-    pub id_index: String,
-    pub reasons: Vec<VerificationReason>,
-    pub created_at: Timestamp,
-    pub updated_at: Timestamp,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct IdentityRow {
-    pub user_id: UserId,
-    pub document_type: DocumentType,
-    pub birth_cipher: Option<Vec<u8>>,
-    pub name_cipher: Vec<u8>,
-    pub id_cipher: Vec<u8>,
-    pub id_index: String,
-    pub method: String,
-    pub verified_at: Timestamp,
-}
-
-/// What finishing a verification writes, in one transaction.
-#[derive(Debug)]
-pub struct Finish<'a> {
-    pub verification_id: &'a str,
-    pub status: VerificationStatus,
-    pub reasons: &'a [VerificationReason],
-    pub at: Timestamp,
-    pub identity: Option<&'a IdentityRow>,
-    /// Recorded against the ID number when the verification changed real-name information.
-    pub change: Option<ChangeEvent>,
-    /// Opened when the verification goes to review.
-    pub case: Option<&'a CaseRow>,
-    pub audit: &'a AuditEntry,
-}
-
-/// The identity document a verification is based on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum DocumentType {
-    /// Verified automatically against the registry.
-    ResidentId,
-    /// Passports and permits go to operator review (two steps).
-    Passport,
-    HkMacauPermit,
-    TaiwanPermit,
-}
-
-impl DocumentType {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            DocumentType::ResidentId => "resident_id",
-            DocumentType::Passport => "passport",
-            DocumentType::HkMacauPermit => "hk_macau_permit",
-            DocumentType::TaiwanPermit => "taiwan_permit",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        [Self::ResidentId, Self::Passport, Self::HkMacauPermit, Self::TaiwanPermit].into_iter().find(|d| d.as_str() == s)
-    }
 }
 
 /// The document presented: a resident ID number, or another document with its number and the birth date on it.
@@ -181,25 +65,6 @@ impl Document {
     }
 }
 
-#[async_trait]
-pub trait IdentityStore: Send + Sync {
-    async fn insert_verification(&self, v: &VerificationRow, audit: &AuditEntry) -> Result<(), StoreError>;
-    async fn verification(&self, id: &str, user: &UserId) -> Result<Option<VerificationRow>, StoreError>;
-    /// Moves `from → to` if the session is still in `from`; false otherwise.
-    async fn move_verification(
-        &self,
-        id: &str,
-        from: VerificationStatus,
-        to: VerificationStatus,
-        at: Timestamp,
-    ) -> Result<bool, StoreError>;
-    async fn finish_verification(&self, f: &Finish<'_>) -> Result<(), StoreError>;
-    async fn identity(&self, user: &UserId) -> Result<Option<IdentityRow>, StoreError>;
-    async fn identity_owner(&self, id_index: &str) -> Result<Option<UserId>, StoreError>;
-    async fn change_history(&self, id_index: &str) -> Result<Vec<ChangeEvent>, StoreError>;
-    async fn record_cooling_off(&self, id_index: &str, at: Timestamp, until: Timestamp, audit: &AuditEntry) -> Result<(), StoreError>;
-}
-
 #[derive(Debug, thiserror::Error)]
 pub enum IdentityError {
     #[error("real-name changes are limited ({rule:?}); possible again from {allowed_from}")]
@@ -210,52 +75,24 @@ pub enum IdentityError {
     NotAwaitingInput(VerificationStatus),
     #[error("this verification needs the liveness capture")]
     LivenessRequired,
-    #[error("the user has no verified resident-ID identity")]
-    NotVerified,
-    #[error("the bank did not confirm the card: {0:?}")]
-    CardRefused(VerificationReason),
+    #[error(transparent)]
+    CardNotProven(#[from] CardNotProven),
     #[error(transparent)]
     Registry(#[from] RegistryUnavailable),
     #[error(transparent)]
     Face(#[from] FaceUnavailable),
     #[error(transparent)]
-    Frozen(#[from] crate::risk::Frozen),
+    Frozen(#[from] Frozen),
     #[error(transparent)]
-    Auth(#[from] AuthError),
-}
-
-impl From<crate::risk::RiskFailure> for IdentityError {
-    fn from(e: crate::risk::RiskFailure) -> Self {
-        match e {
-            crate::risk::RiskFailure::Frozen(f) => IdentityError::Frozen(f),
-            crate::risk::RiskFailure::Store(s) => s.into(),
-        }
-    }
-}
-
-impl From<StoreError> for IdentityError {
-    fn from(e: StoreError) -> Self {
-        IdentityError::Auth(AuthError::from(e))
-    }
-}
-
-impl From<CoreError> for IdentityError {
-    fn from(e: CoreError) -> Self {
-        IdentityError::Auth(AuthError::Core(e))
-    }
-}
-
-/// Proof that the bank confirmed a card of the user's verified identity with
-/// the account's phone. Only [`Identities::prove_card`] makes one.
-#[derive(Debug)]
-pub struct CardProof {
-    user: UserId,
-}
-
-impl CardProof {
-    pub fn user(&self) -> &UserId {
-        &self.user
-    }
+    Code(#[from] CodeRefusal),
+    #[error(transparent)]
+    Send(#[from] SendError),
+    #[error(transparent)]
+    Unreadable(#[from] Unreadable),
+    #[error("crypto: {0}")]
+    Crypto(#[from] CryptoError),
+    #[error("store: {0}")]
+    Store(#[from] StoreError),
 }
 
 /// Who the user says they are, and how they will prove it.
@@ -282,48 +119,45 @@ pub struct Submission<'a> {
 /// A verification as shown to the app.
 #[derive(Debug, Clone, Serialize)]
 pub struct VerificationView {
-    pub id: String,
+    pub id: VerificationId,
     pub status: VerificationStatus,
     pub reasons: Vec<VerificationReason>,
     /// Set when the session waits for the SMS code sent to the account phone.
     pub challenge_id: Option<String>,
 }
 
-/// The verified identity, masked.
-#[derive(Debug, Clone, Serialize)]
-pub struct IdentityView {
-    pub name: String,
-    pub id_number: String,
-    pub document_type: DocumentType,
-    pub verified_at: Timestamp,
-    pub age: i16,
-    pub minor: bool,
-}
-
 pub struct Identities<'a> {
-    pub auth: Auth<'a>,
     pub store: &'a dyn IdentityStore,
     pub users: &'a dyn UserStore,
     pub vault: &'a Vault,
     pub clock: &'a dyn Clock,
+    pub ids: &'a dyn Ids,
+    /// Sends and checks the SMS code to the account's phone.
+    pub codes: Codes<'a>,
     pub registry: &'a dyn RegistryCheck,
     pub cards: &'a dyn CardCheck,
     pub face: &'a dyn FaceVerifier,
     pub change_policy: &'a ChangePolicy,
-    pub freezes: &'a dyn crate::risk::FreezeStore,
+    pub freezes: &'a dyn crate::ports::freezes::FreezeStore,
     /// First-response target of verification reviews (SPEC ID3: 72 h).
     pub review_sla: jiff::SignedDuration,
 }
-
-pub use idlink_domain::calendar::shanghai_today;
 
 impl Identities<'_> {
     fn audit(&self, session: &SessionRow, rid: Option<&RequestId>, action: &str, at: Timestamp) -> AuditEntry {
         AuditEntry::new(format!("user:{}", session.user_id), action, "real-name verification", at).subject(&session.user_id).request(rid)
     }
 
-    async fn user_key(&self, user: &UserId, audit: &AuditEntry) -> Result<idlink_crypto::DataKey, CoreError> {
-        crate::users::data_key(self.users, self.vault, user, audit).await
+    async fn user_key(&self, user: &UserId, audit: &AuditEntry) -> Result<idlink_crypto::DataKey, IdentityError> {
+        data_key(self.users, self.vault, user, audit).await
+    }
+
+    fn reader(&self) -> IdentityReader<'_> {
+        IdentityReader { store: self.store, users: self.users, vault: self.vault, clock: self.clock }
+    }
+
+    fn prover(&self) -> CardProver<'_> {
+        CardProver { identities: self.store, users: self.users, vault: self.vault, clock: self.clock, cards: self.cards }
     }
 
     /// Starts a verification; sends the SMS code to the account's phone.
@@ -331,13 +165,13 @@ impl Identities<'_> {
         &self,
         session: &SessionRow,
         rid: Option<&RequestId>,
-        origin: &crate::auth::Origin,
+        origin: &Origin,
         claim: &Claim<'_>,
     ) -> Result<VerificationView, IdentityError> {
         let Claim { name, document, method, phone } = *claim;
         let now = self.clock.now();
         let user = &session.user_id;
-        crate::risk::ensure_not_frozen(self.freezes, user).await?;
+        ensure_not_frozen::<IdentityError>(self.freezes, user).await?;
         let id_index = match document {
             Document::ResidentId(id) => self.vault.blind_index("id_number", id.reveal()),
             Document::Other { kind, number, .. } => self.vault.blind_index("document", &format!("{}:{number}", kind.as_str())),
@@ -351,7 +185,7 @@ impl Identities<'_> {
         }
         let key = self.user_key(user, &self.audit(session, rid, "identity.collect", now)).await?;
         let v = VerificationRow {
-            id: format!("ver_{}", hex::encode(self.vault.rng().bytes16())),
+            id: self.ids.verification(),
             user_id: user.clone(),
             method: match method {
                 Method::ThreeElementsFace => "three_elements_face".into(),
@@ -375,7 +209,7 @@ impl Identities<'_> {
             updated_at: now,
         };
         self.store.insert_verification(&v, &self.audit(session, rid, "verification.start", now)).await?;
-        let challenge = self.auth.request_code_for_session(origin, session, phone, Purpose::Verification).await?;
+        let challenge = self.codes.request_for_session::<IdentityError>(origin, session, phone, Purpose::Verification).await?;
         Ok(VerificationView { id: v.id, status: v.status, reasons: Vec::new(), challenge_id: Some(challenge.challenge_id) })
     }
 
@@ -404,7 +238,7 @@ impl Identities<'_> {
         &self,
         session: &SessionRow,
         rid: Option<&RequestId>,
-        verification_id: &str,
+        verification_id: &VerificationId,
         input: &Submission<'_>,
     ) -> Result<VerificationView, IdentityError> {
         let Submission { phone, challenge_id, code, liveness_video } = *input;
@@ -416,7 +250,7 @@ impl Identities<'_> {
         if v.card_cipher.is_none() && liveness_video.is_none() {
             return Err(IdentityError::LivenessRequired);
         }
-        self.auth.redeem_for_session(session, rid, challenge_id, code, Purpose::Verification).await?;
+        self.codes.redeem_for_session::<IdentityError>(session, rid, challenge_id, code, Purpose::Verification).await?;
         let now = self.clock.now();
         if !self.store.move_verification(verification_id, VerificationStatus::RequiresInput, VerificationStatus::Processing, now).await? {
             return Err(IdentityError::NotAwaitingInput(VerificationStatus::Processing));
@@ -445,15 +279,14 @@ impl Identities<'_> {
         let user = &session.user_id;
         let now = self.clock.now();
         let key = self.user_key(user, &self.audit(session, rid, "identity.read", now)).await?;
-        let text = |c: &[u8], ctx: &str| open_text(&key, ctx, c);
-        let corrupt = |e: String| CoreError::Store(StoreError::Corrupt(e));
-        let name = PersonName::parse(&text(&v.name_cipher, NAME_CONTEXT)?).map_err(|e| corrupt(e.to_string()))?;
+        let text = |c: &[u8], ctx: &str| open_text::<IdentityError>(&key, ctx, c);
+        let name = PersonName::parse(&text(&v.name_cipher, NAME_CONTEXT)?).map_err(corrupt)?;
 
         let mut reasons = Vec::new();
         // Only resident ID cards are checked automatically; other documents always go to review.
         let mut review = v.document_type != DocumentType::ResidentId;
         if v.document_type == DocumentType::ResidentId {
-            let id = IdNumber::parse(&text(&v.id_cipher, ID_CONTEXT)?, shanghai_today(now)).map_err(|e| corrupt(e.to_string()))?;
+            let id = IdNumber::parse(&text(&v.id_cipher, ID_CONTEXT)?, shanghai_today(now)).map_err(corrupt)?;
             match self.registry.check(&name, &id, phone).await? {
                 RegistryResult::Match => {}
                 RegistryResult::NameMismatch => reasons.push(VerificationReason::IdNumberMismatch),
@@ -462,7 +295,7 @@ impl Identities<'_> {
                 RegistryResult::Pending => review = true,
             }
             if let (Some(c), true) = (&v.card_cipher, reasons.is_empty()) {
-                let card = CardNumber::parse(&text(c, CARD_CONTEXT)?, BinTable::bundled()).map_err(|e| corrupt(e.to_string()))?;
+                let card = CardNumber::parse(&text(c, CARD_CONTEXT)?, BinTable::bundled()).map_err(corrupt)?;
                 match self.cards.four_elements(&card, &name, &id, phone).await? {
                     CardResult::Match => {}
                     CardResult::HolderMismatch => reasons.push(VerificationReason::CardHolderMismatch),
@@ -502,7 +335,7 @@ impl Identities<'_> {
             verified_at: now,
         });
         let case = (status == VerificationStatus::Review)
-            .then(|| CaseRow::open(self.vault.rng(), CaseKind::Verification, user, &v.id, 2, self.review_sla, now));
+            .then(|| CaseRow::open(self.ids, CaseKind::Verification, user, v.id.as_str(), 2, self.review_sla, now));
         let previous = self.store.identity(user).await?;
         // Ciphertexts differ even for equal names (random nonces): compare clear names.
         let is_change = identity.is_some()
@@ -534,24 +367,11 @@ impl Identities<'_> {
         card: &CardNumber,
         phone: &PhoneNumber,
     ) -> Result<CardProof, IdentityError> {
-        let user = &session.user_id;
-        let row =
-            self.store.identity(user).await?.filter(|i| i.document_type == DocumentType::ResidentId).ok_or(IdentityError::NotVerified)?;
-        let now = self.clock.now();
-        let key = self.user_key(user, &self.audit(session, rid, "identity.read", now)).await?;
-        let corrupt = |e: String| IdentityError::from(CoreError::Store(StoreError::Corrupt(e)));
-        let text = |c: &[u8], ctx: &str| open_text(&key, ctx, c);
-        let name = PersonName::parse(&text(&row.name_cipher, NAME_CONTEXT)?).map_err(|e| corrupt(e.to_string()))?;
-        let id = IdNumber::parse(&text(&row.id_cipher, ID_CONTEXT)?, shanghai_today(now)).map_err(|e| corrupt(e.to_string()))?;
-        match self.cards.four_elements(card, &name, &id, phone).await? {
-            CardResult::Match => Ok(CardProof { user: user.clone() }),
-            CardResult::HolderMismatch => Err(IdentityError::CardRefused(VerificationReason::CardHolderMismatch)),
-            CardResult::PhoneMismatch => Err(IdentityError::CardRefused(VerificationReason::ReservedPhoneMismatch)),
-            CardResult::Lost | CardResult::Pending => Err(IdentityError::CardRefused(VerificationReason::CardReportedLost)),
-        }
+        let actor = format!("user:{}", session.user_id);
+        self.prover().prove(&session.user_id, &actor, rid, card, phone).await
     }
 
-    pub async fn view(&self, user: &UserId, id: &str) -> Result<VerificationView, IdentityError> {
+    pub async fn view(&self, user: &UserId, id: &VerificationId) -> Result<VerificationView, IdentityError> {
         let v = self.store.verification(id, user).await?.ok_or(IdentityError::NotFound)?;
         Ok(VerificationView { id: v.id, status: v.status, reasons: v.reasons, challenge_id: None })
     }
@@ -567,27 +387,6 @@ impl Identities<'_> {
     }
 
     async fn identity_read(&self, user: &UserId, actor: &str, rid: Option<&RequestId>) -> Result<Option<IdentityView>, IdentityError> {
-        let Some(row) = self.store.identity(user).await? else { return Ok(None) };
-        let now = self.clock.now();
-        let audit = AuditEntry::new(actor, "identity.read", "real-name verification", now).subject(user).request(rid);
-        let key = self.user_key(user, &audit).await?;
-        let corrupt = |e: String| IdentityError::from(CoreError::Store(StoreError::Corrupt(e)));
-        let name = open_text(&key, NAME_CONTEXT, &row.name_cipher)?;
-        let id_text = open_text(&key, ID_CONTEXT, &row.id_cipher)?;
-        let today = shanghai_today(now);
-        let birth = match &row.birth_cipher {
-            Some(c) => open_text(&key, BIRTH_CONTEXT, c)?.parse::<Date>().ok().ok_or_else(|| corrupt("birth date".into()))?,
-            None => IdNumber::parse(&id_text, today).map_err(|e| corrupt(e.to_string()))?.birth_date(),
-        };
-        let name = PersonName::parse(&name).map_err(|e| corrupt(e.to_string()))?;
-        let age = idlink_domain::idnumber::age_on(birth, today);
-        Ok(Some(IdentityView {
-            name: name.masked(),
-            id_number: idlink_domain::mask_id_number(&id_text),
-            document_type: row.document_type,
-            verified_at: row.verified_at,
-            age,
-            minor: idlink_domain::idnumber::is_minor(age),
-        }))
+        self.reader().read(user, actor, rid).await
     }
 }

@@ -1,12 +1,22 @@
-//! idlink use cases and the ports they need.
+//! idlink use cases and the ports they need, in three layers:
 //!
-//! A use case takes its dependencies as port traits ([`ports`]) so it can run
-//! against SQLite, PostgreSQL or a test double with no change, and never
-//! reaches for the wall clock or the OS RNG itself ([`clock`], and
-//! `idlink_crypto::Random`). Each state change is written together with its
-//! audit record ([`audit`]) in one store call, hence one transaction, and
-//! so are the events it causes ([`outbox`]); periodic work runs once per
-//! period across nodes ([`jobs`]).
+//! 1. [`ports`]: the store traits per area with their rows and write
+//!    structs, the institution ports, `StoreError`, the audit record types,
+//!    `Clock`, `Rng` and `Ids`. It imports no use case.
+//! 2. [`steps`]: steps several use cases take (SMS codes, reading personal
+//!    data, proving a card, risk freezes, outbox notices, bank events),
+//!    functions over ports; and the [`vault`] (keys and sealing).
+//! 3. The use cases, one module each ([`auth`], [`security`], [`identity`],
+//!    [`bindings`], [`balance`], [`guardians`], [`operators`], [`reviews`],
+//!    [`users`], [`apikeys`], [`audit`], [`outbox`], [`jobs`], …). Each takes
+//!    only the narrow ports it needs and has one flat error enum holding
+//!    `StoreError` directly; none embeds another or imports its internals.
+//!
+//! A use case never reaches for the wall clock or the OS RNG itself, and
+//! every prefixed id is minted by the [`ports::Ids`] port. Each state change
+//! is written together with its audit record in one store call, hence one
+//! transaction, and so are the events it causes ([`outbox`]); periodic work
+//! runs once per period across nodes ([`jobs`]).
 
 pub mod agreements;
 pub mod apikeys;
@@ -14,9 +24,6 @@ pub mod audit;
 pub mod auth;
 pub mod balance;
 pub mod bindings;
-pub mod clock;
-pub mod error;
-pub mod face;
 pub mod guardians;
 pub mod idempotency;
 pub mod identity;
@@ -26,12 +33,12 @@ pub mod outbox;
 pub mod payment;
 pub mod ports;
 pub mod reviews;
-pub mod risk;
 pub mod security;
+pub mod steps;
 pub mod stepup;
 pub mod users;
 pub mod vault;
-pub mod witness;
 
-pub use clock::{Clock, ManualClock, SystemClock};
-pub use error::CoreError;
+pub use ports::clock::{self as clock, Clock, ManualClock, SystemClock};
+pub use ports::{face, witness};
+pub use steps::risk;

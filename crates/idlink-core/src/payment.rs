@@ -1,6 +1,8 @@
 //! The payment password (SPEC ID6): six digits, stored only as an Argon2id
 //! hash; [`PaymentPasswordPolicy::max_failures`] consecutive failures lock
-//! it until a reset through a verified channel.
+//! it until a reset through a verified channel. What a new password may be
+//! and when a count locks are rules of `idlink_domain::payment_password`;
+//! this module hashes, verifies and counts.
 //!
 //! The failure counter is one row updated with `failures = failures + 1
 //! … RETURNING failures`, so it is exact under any concurrency and across
@@ -9,16 +11,15 @@
 //! password, a locked password and a user without one get the same answer,
 //! after the same amount of hashing work.
 
-use crate::audit::{AuditEntry, Outcome};
-use crate::error::CoreError;
-use crate::ports::StoreError;
+pub use crate::ports::payment::{PaymentPasswordRow, PaymentPasswordStore};
+
+use crate::ports::audit::{AuditEntry, Outcome};
+use crate::ports::{Rng, StoreError};
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use argon2::{Algorithm, Argon2, Params, Version};
-use async_trait::async_trait;
-use idlink_crypto::Random;
 use idlink_domain::UserId;
+use idlink_domain::payment_password::is_locked;
 use jiff::Timestamp;
-use std::sync::Arc;
 
 /// Argon2id parameters and the lockout threshold (`[payment_password]`).
 /// Defaults are OWASP's Argon2id recommendation: m = 19 MiB, t = 2, p = 1.
@@ -34,32 +35,6 @@ impl Default for PaymentPasswordPolicy {
     fn default() -> Self {
         Self { memory_kib: 19 * 1024, iterations: 2, parallelism: 1, max_failures: 3 }
     }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum WeakPassword {
-    #[error("the payment password is exactly 6 digits")]
-    NotSixDigits,
-    #[error("the payment password cannot be one digit repeated")]
-    Repeated,
-    #[error("the payment password cannot be a run of consecutive digits")]
-    Sequence,
-}
-
-/// Checks a new payment password: 6 digits, not `111111`, not `123456`/`654321`-like runs.
-pub fn check_new(password: &str) -> Result<(), WeakPassword> {
-    let b = password.as_bytes();
-    if b.len() != 6 || !b.iter().all(u8::is_ascii_digit) {
-        return Err(WeakPassword::NotSixDigits);
-    }
-    if b.iter().all(|&d| d == b[0]) {
-        return Err(WeakPassword::Repeated);
-    }
-    let steps: Vec<i16> = b.windows(2).map(|w| i16::from(w[1]) - i16::from(w[0])).collect();
-    if steps.iter().all(|&s| s == 1) || steps.iter().all(|&s| s == -1) {
-        return Err(WeakPassword::Sequence);
-    }
-    Ok(())
 }
 
 /// Argon2 could not hash: a cost the library refuses, or a hashing thread
@@ -81,46 +56,20 @@ fn argon(policy: &PaymentPasswordPolicy) -> Result<Argon2<'static>, HashError> {
 }
 
 /// Hashes on a blocking thread (tens of milliseconds of CPU by design).
-pub async fn hash(policy: &PaymentPasswordPolicy, rng: &dyn Random, password: &str) -> Result<String, CoreError> {
+pub async fn hash(policy: &PaymentPasswordPolicy, rng: &dyn Rng, password: &str) -> Result<String, HashError> {
     let a = argon(policy)?;
     let salt = rng.bytes16();
     let pw = password.to_owned();
     tokio::task::spawn_blocking(move || a.hash_password_with_salt(pw.as_bytes(), &salt).map(|h| h.to_string()))
         .await
         .map_err(HashError::Task)?
-        .map_err(|e| HashError::Hash(e).into())
+        .map_err(HashError::Hash)
 }
 
 /// Checks a password against a PHC-format Argon2 hash, on a blocking thread.
 pub async fn matches(phc: String, password: &str) -> bool {
     let pw = password.to_owned();
     tokio::task::spawn_blocking(move || Argon2::default().verify_password(pw.as_bytes(), phc.as_str()).is_ok()).await.unwrap_or(false)
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PaymentPasswordRow {
-    pub hash: String,
-    pub failures: u32,
-    pub locked_at: Option<Timestamp>,
-}
-
-#[async_trait]
-pub trait PaymentPasswordStore: Send + Sync {
-    async fn payment_password(&self, user: &UserId) -> Result<Option<PaymentPasswordRow>, StoreError>;
-    /// Sets (or resets) the hash and clears the failure count, with its audit record.
-    async fn set_payment_password(&self, user: &UserId, hash: &str, now: Timestamp, audit: &AuditEntry) -> Result<(), StoreError>;
-    /// Counts one failure; returns the new count. Appends `failed` and, when
-    /// the count reaches `max`, `locked`, in the same transaction.
-    async fn count_payment_password_failure(
-        &self,
-        user: &UserId,
-        max: u32,
-        now: Timestamp,
-        failed: &AuditEntry,
-        locked: &AuditEntry,
-    ) -> Result<u32, StoreError>;
-    /// Clears the count after a correct password unless it is locked; false when locked.
-    async fn clear_payment_password_failures(&self, user: &UserId, max: u32, audit: &AuditEntry) -> Result<bool, StoreError>;
 }
 
 /// Who is verifying, for the audit records.
@@ -143,17 +92,17 @@ impl Attempt<'_> {
 pub async fn verify(
     store: &dyn PaymentPasswordStore,
     policy: &PaymentPasswordPolicy,
-    rng: Arc<dyn Random>,
+    rng: &dyn Rng,
     attempt: &Attempt<'_>,
     password: &str,
-) -> Result<bool, CoreError> {
+) -> Result<bool, StoreError> {
     let row = store.payment_password(attempt.user).await?;
-    let usable = row.as_ref().filter(|r| r.failures < policy.max_failures);
+    let usable = row.as_ref().filter(|r| !is_locked(r.failures, policy.max_failures));
     let right = match usable {
         Some(r) => matches(r.hash.clone(), password).await,
         None => {
             // Same cost as a real check, so timing does not tell the cases apart.
-            let _ = hash(policy, rng.as_ref(), password).await;
+            let _ = hash(policy, rng, password).await;
             false
         }
     };
@@ -186,16 +135,6 @@ mod tests {
     use super::*;
     use idlink_crypto::SeededRandom;
 
-    #[test]
-    fn weak_passwords_are_refused() {
-        assert_eq!(check_new("12345"), Err(WeakPassword::NotSixDigits));
-        assert_eq!(check_new("12345a"), Err(WeakPassword::NotSixDigits));
-        assert_eq!(check_new("888888"), Err(WeakPassword::Repeated));
-        assert_eq!(check_new("234567"), Err(WeakPassword::Sequence));
-        assert_eq!(check_new("987654"), Err(WeakPassword::Sequence));
-        assert_eq!(check_new("135790"), Ok(()));
-    }
-
     #[tokio::test]
     async fn hashes_are_argon2id_with_the_configured_cost_and_verify() {
         let policy = PaymentPasswordPolicy { memory_kib: 1024, ..PaymentPasswordPolicy::default() };
@@ -210,6 +149,6 @@ mod tests {
     async fn a_cost_argon2_refuses_is_a_hashing_error() {
         let policy = PaymentPasswordPolicy { memory_kib: 1024, parallelism: 0, ..PaymentPasswordPolicy::default() };
         let e = hash(&policy, &SeededRandom::new(1), "135790").await.err();
-        assert!(matches!(e, Some(CoreError::Hash(HashError::Params(argon2::Error::ThreadsTooFew)))), "{e:?}");
+        assert!(matches!(e, Some(HashError::Params(argon2::Error::ThreadsTooFew))), "{e:?}");
     }
 }

@@ -3,18 +3,21 @@
 //! device-signed biometric assertion (ID7), and the one operation of ID1
 //! that needs one: changing the primary device.
 
-use crate::audit::{AuditEntry, Outcome};
-use crate::auth::{Auth, AuthError, Purpose, SessionRow};
-use crate::clock::Clock;
-use crate::error::CoreError;
-use crate::face::{FaceResult, FaceUnavailable, FaceVerifier};
-use crate::payment::{self, Attempt, PaymentPasswordPolicy, PaymentPasswordStore, WeakPassword};
-use crate::ports::{AuditStore, StoreError};
-use crate::stepup::{self, Binding, BiometricChallenge, StepUpMethod, StepUpPolicy, StepUpStore};
-use idlink_crypto::Random;
-use idlink_domain::RequestId;
+use crate::payment::{self, Attempt, HashError, PaymentPasswordPolicy};
+use crate::ports::audit::{AuditEntry, AuditStore, Outcome};
+use crate::ports::auth::{AuthStore, SessionRow};
+use crate::ports::face::{FaceResult, FaceUnavailable, FaceVerifier};
+use crate::ports::freezes::FreezeStore;
+use crate::ports::payment::PaymentPasswordStore;
+use crate::ports::stepup::{Binding, BiometricChallenge, StepUpStore};
+use crate::ports::{Clock, Ids, Rng, StoreError};
+use crate::steps::cards::CardProof;
+use crate::steps::codes::{CodeRefusal, Codes, Purpose};
+use crate::steps::risk::{Frozen, ensure_not_frozen};
+use crate::stepup::{self, StepUpMethod, StepUpPolicy};
+use idlink_domain::payment_password::{self as rules, WeakPassword};
+use idlink_domain::{BiometricChallengeId, DeviceId, RequestId};
 use jiff::Timestamp;
-use std::sync::Arc;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SecurityError {
@@ -37,41 +40,29 @@ pub enum SecurityError {
     #[error("no such device")]
     UnknownDevice,
     #[error(transparent)]
-    Frozen(#[from] crate::risk::Frozen),
+    Frozen(#[from] Frozen),
     #[error(transparent)]
-    Auth(#[from] AuthError),
-}
-
-impl From<crate::risk::RiskFailure> for SecurityError {
-    fn from(e: crate::risk::RiskFailure) -> Self {
-        match e {
-            crate::risk::RiskFailure::Frozen(f) => SecurityError::Frozen(f),
-            crate::risk::RiskFailure::Store(s) => s.into(),
-        }
-    }
-}
-
-impl From<CoreError> for SecurityError {
-    fn from(e: CoreError) -> Self {
-        SecurityError::Auth(AuthError::Core(e))
-    }
-}
-
-impl From<StoreError> for SecurityError {
-    fn from(e: StoreError) -> Self {
-        SecurityError::Auth(AuthError::from(e))
-    }
+    Code(#[from] CodeRefusal),
+    /// Argon2 failed: a fault of the server, never of the caller.
+    #[error("password hashing: {0}")]
+    Hash(#[from] HashError),
+    #[error("store: {0}")]
+    Store(#[from] StoreError),
 }
 
 /// The parts these use cases need.
 pub struct Security<'a> {
-    pub auth: Auth<'a>,
+    /// Checks the SMS code a payment-password change needs.
+    pub codes: Codes<'a>,
+    /// The user's devices (their biometric keys, the primary one).
+    pub devices: &'a dyn AuthStore,
     pub passwords: &'a dyn PaymentPasswordStore,
     pub step_ups: &'a dyn StepUpStore,
     pub audits: &'a dyn AuditStore,
-    pub freezes: &'a dyn crate::risk::FreezeStore,
+    pub freezes: &'a dyn FreezeStore,
     pub face: &'a dyn FaceVerifier,
-    pub rng: Arc<dyn Random>,
+    pub rng: &'a dyn Rng,
+    pub ids: &'a dyn Ids,
     pub clock: &'a dyn Clock,
     pub password_policy: &'a PaymentPasswordPolicy,
     pub step_up_policy: &'a StepUpPolicy,
@@ -116,19 +107,21 @@ pub enum ResetProof<'a> {
     /// A liveness capture for the face check.
     Face(&'a str),
     /// The bank confirmed a card of the user's identity.
-    BankCard(&'a crate::identity::CardProof),
+    BankCard(&'a CardProof),
 }
 
 impl Security<'_> {
     /// Sets the payment password (SMS proof) or resets it (SMS + face proof).
     pub async fn set_payment_password(&self, actor: &Actor<'_>, new: &NewPassword<'_>) -> Result<(), SecurityError> {
-        payment::check_new(new.password)?;
+        rules::check_new(new.password)?;
         let user = &actor.session.user_id;
         let existing = self.passwords.payment_password(user).await?;
         if existing.is_some() && new.proof.is_none() {
             return Err(SecurityError::FaceRequired);
         }
-        self.auth.redeem_for_session(actor.session, actor.request_id, new.challenge_id, new.code, Purpose::PaymentPassword).await?;
+        self.codes
+            .redeem_for_session::<SecurityError>(actor.session, actor.request_id, new.challenge_id, new.code, Purpose::PaymentPassword)
+            .await?;
         match (&existing, new.proof) {
             (None, _) => {}
             (Some(_), Some(ResetProof::Face(video))) => match self.face.verify(user.as_str(), video).await? {
@@ -138,7 +131,7 @@ impl Security<'_> {
             (Some(_), Some(ResetProof::BankCard(proof))) if proof.user() == user => {}
             (Some(_), _) => return Err(SecurityError::FaceRequired),
         }
-        let hash = payment::hash(self.password_policy, self.rng.as_ref(), new.password).await?;
+        let hash = payment::hash(self.password_policy, self.rng, new.password).await?;
         let now = self.clock.now();
         let action = if existing.is_some() { "payment_password.reset" } else { "payment_password.set" };
         self.passwords.set_payment_password(user, &hash, now, &actor.audit(action, "payment security", now)).await?;
@@ -156,11 +149,11 @@ impl Security<'_> {
         if !stepup::valid_operation(operation) {
             return Err(SecurityError::BadOperation(operation.to_owned()));
         }
-        crate::risk::ensure_not_frozen(self.freezes, &actor.session.user_id).await?;
+        ensure_not_frozen::<SecurityError>(self.freezes, &actor.session.user_id).await?;
         let now = self.clock.now();
         let name = actor.name();
         let attempt = Attempt { user: &actor.session.user_id, actor: &name, request_id: actor.request_id, at: now };
-        if !payment::verify(self.passwords, self.password_policy, self.rng.clone(), &attempt, password).await? {
+        if !payment::verify(self.passwords, self.password_policy, self.rng, &attempt, password).await? {
             return Err(SecurityError::PasswordRefused { max_failures: self.password_policy.max_failures });
         }
         self.mint(actor, operation, resource, StepUpMethod::PaymentPassword).await
@@ -168,7 +161,7 @@ impl Security<'_> {
 
     async fn mint(&self, actor: &Actor<'_>, operation: &str, resource: &str, method: StepUpMethod) -> Result<StepUp, SecurityError> {
         let binding = Binding { user: &actor.session.user_id, operation, resource };
-        let (row, token) = stepup::mint(self.rng.as_ref(), self.clock, self.step_up_policy, &binding, method);
+        let (row, token) = stepup::mint(self.ids, self.rng, self.clock, self.step_up_policy, &binding, method);
         let audit = actor.audit(&format!("step_up.{}", method.as_str()), operation, row.created_at);
         self.step_ups.insert_step_up(&row, &audit).await?;
         Ok(StepUp { token, expires_at: row.expires_at, method })
@@ -186,7 +179,7 @@ impl Security<'_> {
         }
         let now = self.clock.now();
         let c = BiometricChallenge {
-            id: format!("bio_{}", hex::encode(self.rng.bytes16())),
+            id: self.ids.biometric_challenge(),
             user_id: actor.session.user_id.clone(),
             device_id: actor.session.device_id.clone(),
             nonce: hex::encode(self.rng.bytes32()),
@@ -207,9 +200,10 @@ impl Security<'_> {
     ) -> Result<StepUp, SecurityError> {
         let now = self.clock.now();
         let user = &actor.session.user_id;
-        crate::risk::ensure_not_frozen(self.freezes, user).await?;
-        let c = self.step_ups.take_biometric_challenge(challenge_id, user, now).await?.ok_or(SecurityError::BiometricRefused)?;
-        let devices = self.auth.store.devices(user).await?;
+        ensure_not_frozen::<SecurityError>(self.freezes, user).await?;
+        let Ok(challenge_id) = BiometricChallengeId::parse(challenge_id) else { return Err(SecurityError::BiometricRefused) };
+        let c = self.step_ups.take_biometric_challenge(&challenge_id, user, now).await?.ok_or(SecurityError::BiometricRefused)?;
+        let devices = self.devices.devices(user).await?;
         let key = devices.iter().find(|d| d.id == c.device_id && d.id == actor.session.device_id).and_then(|d| d.public_key.clone());
         let valid = key.is_some_and(|k| idlink_crypto::signing::verify(&k, c.message().as_bytes(), signature_hex));
         if !valid {
@@ -224,8 +218,8 @@ impl Security<'_> {
     /// for `device.make_primary` on that device.
     pub async fn make_primary(&self, actor: &Actor<'_>, device_id: &str, step_up: Option<&str>) -> Result<(), SecurityError> {
         let user = &actor.session.user_id;
-        crate::risk::ensure_not_frozen(self.freezes, user).await?;
-        let binding = Binding { user, operation: "device.make_primary", resource: device_id };
+        ensure_not_frozen::<SecurityError>(self.freezes, user).await?;
+        let binding = Binding { user, operation: stepup::MAKE_PRIMARY, resource: device_id };
         let spent = match step_up {
             Some(token) => stepup::spend(self.step_ups, self.clock, token, &binding).await?,
             None => false,
@@ -234,7 +228,9 @@ impl Security<'_> {
             return Err(SecurityError::StepUpRequired(stepup::refusal(self.step_ups, self.clock, step_up, &binding).await?));
         }
         let now = self.clock.now();
-        if self.auth.store.set_primary_device(user, device_id, &actor.audit("device.make_primary", "account security", now)).await? {
+        // An id that is not a device id names none of the user's devices.
+        let Ok(device) = DeviceId::parse(device_id) else { return Err(SecurityError::UnknownDevice) };
+        if self.devices.set_primary_device(user, &device, &actor.audit("device.make_primary", "account security", now)).await? {
             Ok(())
         } else {
             Err(SecurityError::UnknownDevice)

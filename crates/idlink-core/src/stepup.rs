@@ -7,12 +7,11 @@
 //! expired, same user, operation and resource), so concurrent redemptions on
 //! any number of nodes give one success.
 
-use crate::clock::Clock;
-use crate::ports::StoreError;
-use async_trait::async_trait;
-use idlink_crypto::Random;
-use idlink_domain::UserId;
-use jiff::{SignedDuration, Timestamp};
+pub use crate::ports::stepup::*;
+
+use crate::ports::{Clock, Ids, Rng, StoreError};
+use idlink_domain::StepUpId;
+use jiff::SignedDuration;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
@@ -44,64 +43,13 @@ impl StepUpMethod {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StepUpRow {
-    pub id: String,
-    pub secret_hash: String,
-    pub user_id: UserId,
-    pub operation: String,
-    pub resource: String,
-    pub method: String,
-    pub created_at: Timestamp,
-    pub expires_at: Timestamp,
-}
-
-/// What a step-up token is for.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Binding<'a> {
-    pub user: &'a UserId,
-    /// A dotted verb, e.g. `device.make_primary`, `balance.query`.
-    pub operation: &'a str,
-    /// The resource id the operation acts on.
-    pub resource: &'a str,
-}
-
-/// A nonce a device must sign with its registered key.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BiometricChallenge {
-    pub id: String,
-    pub user_id: UserId,
-    pub device_id: String,
-    pub nonce: String,
-    pub operation: String,
-    pub resource: String,
-    pub expires_at: Timestamp,
-}
-
-impl BiometricChallenge {
-    /// The exact bytes the device signs (UTF-8).
-    pub fn message(&self) -> String {
-        format!("idlink-step-up-v1:{}:{}:{}:{}", self.id, self.nonce, self.operation, self.resource)
-    }
-}
-
-#[async_trait]
-pub trait StepUpStore: Send + Sync {
-    async fn insert_biometric_challenge(&self, c: &BiometricChallenge) -> Result<(), StoreError>;
-    /// Uses up an unexpired challenge of this user once; returns it.
-    async fn take_biometric_challenge(&self, id: &str, user: &UserId, now: Timestamp) -> Result<Option<BiometricChallenge>, StoreError>;
-    /// Stores a minted token with the audit record of its minting.
-    async fn insert_step_up(&self, row: &StepUpRow, audit: &crate::audit::AuditEntry) -> Result<(), StoreError>;
-    /// Marks the token used if it is unused, unexpired and bound to exactly this;
-    /// true for the one request that spends it.
-    async fn spend_step_up(&self, id: &str, secret_hash: &str, binding: &Binding<'_>, now: Timestamp) -> Result<bool, StoreError>;
-    /// The user's token with this id and secret, and when it was used, to explain a refusal.
-    async fn step_up_token(&self, id: &str, secret_hash: &str, user: &UserId)
-    -> Result<Option<(StepUpRow, Option<Timestamp>)>, StoreError>;
-}
-
 /// The operations a step-up token can be minted for; any other name is refused when minted.
-pub const OPERATIONS: &[&str] = &[crate::balance::OPERATION, "device.make_primary"];
+/// The operation of a balance query (its resource is the binding id).
+pub const BALANCE_QUERY: &str = "balance.query";
+/// The operation of making a device the primary one (its resource is the device id).
+pub const MAKE_PRIMARY: &str = "device.make_primary";
+
+pub const OPERATIONS: &[&str] = &[BALANCE_QUERY, MAKE_PRIMARY];
 
 /// Why a step-up token did not authorise a request. Told only to whoever
 /// holds the token's secret: anyone else learns only that it is not valid.
@@ -155,7 +103,8 @@ pub async fn refusal(
 ) -> Result<StepUpRefusal, StoreError> {
     let Some(token) = token.filter(|t| !t.is_empty()) else { return Ok(StepUpRefusal::Missing) };
     let Some((id, secret)) = token.split_once('.') else { return Ok(StepUpRefusal::Invalid) };
-    let Some((row, used_at)) = store.step_up_token(id, &hash(secret), binding.user).await? else {
+    let Ok(id) = StepUpId::parse(id) else { return Ok(StepUpRefusal::Invalid) };
+    let Some((row, used_at)) = store.step_up_token(&id, &hash(secret), binding.user).await? else {
         return Ok(StepUpRefusal::Invalid);
     };
     Ok(if row.operation != binding.operation || row.resource != binding.resource {
@@ -181,14 +130,15 @@ pub fn valid_operation(op: &str) -> bool {
 
 /// A new token row and the token text (`stu_….<secret>`, shown once).
 pub fn mint(
-    rng: &dyn Random,
+    ids: &dyn Ids,
+    rng: &dyn Rng,
     clock: &dyn Clock,
     policy: &StepUpPolicy,
     binding: &Binding<'_>,
     method: StepUpMethod,
 ) -> (StepUpRow, String) {
     let now = clock.now();
-    let id = format!("stu_{}", hex::encode(rng.bytes16()));
+    let id = ids.step_up();
     let secret = hex::encode(rng.bytes32());
     let row = StepUpRow {
         secret_hash: hash(&secret),
@@ -206,5 +156,6 @@ pub fn mint(
 /// Spends `token` for `binding`; false when it is unknown, used, expired or bound to something else.
 pub async fn spend(store: &dyn StepUpStore, clock: &dyn Clock, token: &str, binding: &Binding<'_>) -> Result<bool, StoreError> {
     let Some((id, secret)) = token.split_once('.') else { return Ok(false) };
-    store.spend_step_up(id, &hash(secret), binding, clock.now()).await
+    let Ok(id) = StepUpId::parse(id) else { return Ok(false) };
+    store.spend_step_up(&id, &hash(secret), binding, clock.now()).await
 }

@@ -6,10 +6,9 @@
 //! `sys-`), created on first start, and survive master-key rotation unchanged,
 //! so blind indexes and checkpoint signatures stay valid.
 
-use crate::error::CoreError;
-use crate::ports::KeyStore;
+use crate::ports::{KeyStore, StoreError};
 use idlink_crypto::signing::Ed25519Signer;
-use idlink_crypto::{Algorithm, BlindIndexKey, DataKey, MasterKeyring, Random, WrappedDataKey};
+use idlink_crypto::{Algorithm, BlindIndexKey, CryptoError, DataKey, MasterKeyring, Random, WrappedDataKey};
 use idlink_domain::UserId;
 use std::sync::{Arc, RwLock};
 
@@ -39,6 +38,15 @@ impl std::fmt::Debug for Vault {
     }
 }
 
+/// Why the vault could not open or rotate: the key store failed, or a key did not unwrap.
+#[derive(Debug, thiserror::Error)]
+pub enum VaultError {
+    #[error("store: {0}")]
+    Store(#[from] StoreError),
+    #[error("crypto: {0}")]
+    Crypto(#[from] CryptoError),
+}
+
 /// Counts from one rotation pass.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
 pub struct RotationReport {
@@ -48,11 +56,11 @@ pub struct RotationReport {
 
 impl Vault {
     /// Loads (or creates, on first start) the system keys.
-    pub async fn open(ring: MasterKeyring, keys: &dyn KeyStore, rng: Arc<dyn Random>) -> Result<Self, CoreError> {
-        let index = Self::system_key(&ring, keys, rng.as_ref(), BLIND_INDEX_KEY_ID).await?;
-        let signing = Self::system_key(&ring, keys, rng.as_ref(), AUDIT_SIGNING_KEY_ID).await?;
-        let answers = Self::system_key(&ring, keys, rng.as_ref(), ANSWERS_KEY_ID).await?;
-        let outbox = Self::system_key(&ring, keys, rng.as_ref(), OUTBOX_KEY_ID).await?;
+    pub async fn open(ring: MasterKeyring, keys: &dyn KeyStore, rng: Arc<dyn Random>) -> Result<Self, VaultError> {
+        let index = Self::system_key::<VaultError>(&ring, keys, rng.as_ref(), BLIND_INDEX_KEY_ID).await?;
+        let signing = Self::system_key::<VaultError>(&ring, keys, rng.as_ref(), AUDIT_SIGNING_KEY_ID).await?;
+        let answers = Self::system_key::<VaultError>(&ring, keys, rng.as_ref(), ANSWERS_KEY_ID).await?;
+        let outbox = Self::system_key::<VaultError>(&ring, keys, rng.as_ref(), OUTBOX_KEY_ID).await?;
         Ok(Self {
             answers,
             outbox,
@@ -82,12 +90,17 @@ impl Vault {
     }
 
     /// A system data key by id (`sys-…`), created on first use.
-    pub async fn system_data_key(&self, keys: &dyn KeyStore, id: &str) -> Result<DataKey, CoreError> {
+    pub async fn system_data_key<E: From<StoreError> + From<CryptoError>>(&self, keys: &dyn KeyStore, id: &str) -> Result<DataKey, E> {
         let ring = self.ring();
         Self::system_key(&ring, keys, self.rng.as_ref(), id).await
     }
 
-    async fn system_key(ring: &MasterKeyring, keys: &dyn KeyStore, rng: &dyn Random, id: &str) -> Result<DataKey, CoreError> {
+    async fn system_key<E: From<StoreError> + From<CryptoError>>(
+        ring: &MasterKeyring,
+        keys: &dyn KeyStore,
+        rng: &dyn Random,
+        id: &str,
+    ) -> Result<DataKey, E> {
         let wrapped = match keys.wrapped_key(id).await? {
             Some(w) => w,
             None => keys.ensure_wrapped_key(&ring.wrap(&DataKey::generate(id, rng), rng)?).await?,
@@ -104,37 +117,29 @@ impl Vault {
         self.ring.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
-    pub fn rng(&self) -> &dyn Random {
-        self.rng.as_ref()
-    }
-
-    pub fn rng_arc(&self) -> Arc<dyn Random> {
-        self.rng.clone()
-    }
-
     pub fn data_key_id(user: &UserId) -> String {
         format!("dek-{user}")
     }
 
-    pub fn new_user_key(&self, user: &UserId) -> Result<(DataKey, WrappedDataKey), CoreError> {
+    pub fn new_user_key(&self, user: &UserId) -> Result<(DataKey, WrappedDataKey), CryptoError> {
         let dek = DataKey::generate(Self::data_key_id(user), self.rng.as_ref());
         let wrapped = self.ring().wrap(&dek, self.rng.as_ref())?;
         Ok((dek, wrapped))
     }
 
-    pub fn unwrap(&self, wrapped: &WrappedDataKey) -> Result<DataKey, CoreError> {
+    pub fn unwrap(&self, wrapped: &WrappedDataKey) -> Result<DataKey, CryptoError> {
         match self.ring().unwrap(wrapped) {
-            Err(idlink_crypto::CryptoError::UnknownKey(id)) if self.source.is_some() => {
+            Err(CryptoError::UnknownKey(id)) if self.source.is_some() => {
                 tracing::info!(master_key = %id, "unknown master key; re-reading the keyring");
-                self.reload().map_err(|e| CoreError::Crypto(idlink_crypto::CryptoError::InvalidKey(e)))?;
-                Ok(self.ring().unwrap(wrapped)?)
+                self.reload().map_err(CryptoError::InvalidKey)?;
+                self.ring().unwrap(wrapped)
             }
-            other => Ok(other?),
+            other => other,
         }
     }
 
-    pub fn seal(&self, key: &DataKey, context: &str, clear: &[u8]) -> Result<Vec<u8>, CoreError> {
-        Ok(key.seal(self.algorithm(), context, clear, self.rng.as_ref())?)
+    pub fn seal(&self, key: &DataKey, context: &str, clear: &[u8]) -> Result<Vec<u8>, CryptoError> {
+        key.seal(self.algorithm(), context, clear, self.rng.as_ref())
     }
 
     pub fn blind_index(&self, domain: &str, value: &str) -> String {
@@ -158,7 +163,7 @@ impl Vault {
     /// Re-wraps every key not yet under the active master key. Safe to run
     /// while serving and on several nodes: each replacement is a
     /// compare-and-swap, and a key changed meanwhile is left for the next pass.
-    pub async fn rotate(&self, keys: &dyn KeyStore) -> Result<RotationReport, CoreError> {
+    pub async fn rotate(&self, keys: &dyn KeyStore) -> Result<RotationReport, VaultError> {
         let mut report = RotationReport::default();
         let ring = self.ring();
         let active = ring.active().id.clone();

@@ -17,7 +17,7 @@ const BUNDLED: &str = include_str!("../data/agreements.toml");
 
 /// The placeholders a template may use.
 /// How long a signed electronic agreement stays in force unless configured
-/// otherwise (`connectors.agreement_validity_days`): one year.
+/// otherwise (`connectors.bank.agreement_validity_days`): one year.
 pub const DEFAULT_VALIDITY_DAYS: u32 = 365;
 
 pub const PLACEHOLDERS: &[&str] = &["bank_name", "bank_code", "version", "precision", "freshness", "validity_days"];
@@ -158,7 +158,7 @@ impl AgreementTemplates {
         Self::parse(BUNDLED)
     }
 
-    /// The text of `data/agreements.toml` (a starting point for `connectors.agreements_file`).
+    /// The text of `data/agreements.toml` (a starting point for `connectors.bank.agreements_file`).
     pub fn bundled_text() -> &'static str {
         BUNDLED
     }

@@ -109,6 +109,47 @@ prefixed_id!(
     GuardianshipId, "grd_", "guardianship"
 );
 
+prefixed_id!(
+    /// A device a user logged in from.
+    DeviceId, "dev_", "device"
+);
+prefixed_id!(
+    /// A user's session (the public half of its token; the secret is stored hashed).
+    SessionId, "ses_", "session"
+);
+prefixed_id!(
+    /// An SMS code challenge.
+    ChallengeId, "chl_", "challenge"
+);
+prefixed_id!(
+    /// A step-up token (the public half; the secret is stored hashed).
+    StepUpId, "stu_", "step-up token"
+);
+prefixed_id!(
+    /// A nonce a device signs for a biometric step-up.
+    BiometricChallengeId, "bio_", "biometric challenge"
+);
+prefixed_id!(
+    /// A signed electronic agreement of a card (tier 4).
+    AgreementId, "agr_", "agreement"
+);
+prefixed_id!(
+    /// One balance query in a user's history.
+    QueryId, "bq_", "balance query"
+);
+prefixed_id!(
+    /// An operator of the host company.
+    OperatorId, "op_", "operator"
+);
+prefixed_id!(
+    /// An operator's session (the public half of its token).
+    OperatorSessionId, "ops_", "operator session"
+);
+prefixed_id!(
+    /// An outbox event; receivers deduplicate by it.
+    EventId, "evt_", "outbox event"
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;

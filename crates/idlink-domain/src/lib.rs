@@ -18,6 +18,7 @@ pub mod idnumber;
 pub mod ids;
 pub mod money;
 pub mod name;
+pub mod payment_password;
 pub mod phone;
 pub mod pii;
 pub mod risk;
@@ -25,7 +26,10 @@ pub mod roster;
 pub mod verification;
 
 pub use idnumber::{IdNumber, IdNumberError};
-pub use ids::{ApiKeyId, BindingId, CaseId, GuardianshipId, RequestId, UserId, VerificationId};
+pub use ids::{
+    AgreementId, ApiKeyId, BindingId, BiometricChallengeId, CaseId, ChallengeId, DeviceId, EventId, GuardianshipId, OperatorId,
+    OperatorSessionId, QueryId, RequestId, SessionId, StepUpId, UserId, VerificationId,
+};
 pub use money::Fen;
 pub use name::{NameError, PersonName};
 pub use phone::{PhoneError, PhoneNumber};

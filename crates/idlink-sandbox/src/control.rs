@@ -1,14 +1,50 @@
-//! Time control and maintenance windows.
+//! The control API: the index of institutions, time control and
+//! maintenance windows.
 
-use crate::{INSTITUTIONS, Sandbox};
-use axum::Json;
+use crate::{Institution, Shared};
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use axum::{Json, Router};
 use jiff::SignedDuration;
 use serde::Deserialize;
 use serde_json::json;
+use std::collections::HashSet;
 use std::sync::Arc;
+
+/// The control API's state: what is shared, and what the institutions declared.
+pub struct Control {
+    shared: Arc<Shared>,
+    /// Names maintenance can be scheduled for, as refusals list them.
+    listed: Vec<&'static str>,
+    /// Every name maintenance can be scheduled for.
+    known: HashSet<String>,
+    /// The `institutions` object of `GET /sandbox/v1`.
+    index: serde_json::Map<String, serde_json::Value>,
+}
+
+impl Control {
+    fn knows_institution(&self, name: &str) -> bool {
+        self.known.contains(name)
+    }
+}
+
+/// The control API over the institutions' declarations.
+pub fn router(shared: Arc<Shared>, institutions: &[Institution]) -> Router {
+    let listed: Vec<&'static str> = institutions.iter().flat_map(|i| i.maintenance.iter().copied()).collect();
+    let known =
+        listed.iter().map(|n| (*n).to_owned()).chain(institutions.iter().flat_map(|i| i.maintenance_also.iter().cloned())).collect();
+    let index = institutions.iter().filter_map(|i| i.index.clone()).map(|(k, v)| (k.to_owned(), v)).collect();
+    Router::new()
+        .route("/sandbox/v1", get(index_of))
+        .route("/sandbox/v1/clock", get(clock))
+        .route("/sandbox/v1/clock/advance", post(advance))
+        .route("/sandbox/v1/clock/reset", post(reset))
+        .route("/sandbox/v1/maintenance", get(list_maintenance).post(open_maintenance))
+        .route("/sandbox/v1/maintenance/{institution}", delete(close_maintenance))
+        .with_state(Arc::new(Control { shared, listed, known, index }))
+}
 
 /// The sandbox's error shape (institutions have their own, not RFC 9457).
 pub fn error(status: StatusCode, code: &str, message: &str) -> Response {
@@ -16,9 +52,9 @@ pub fn error(status: StatusCode, code: &str, message: &str) -> Response {
 }
 
 /// 503 with `Retry-After` while the institution is in maintenance.
-pub fn maintenance_answer(sandbox: &Sandbox, institution: &str) -> Option<Response> {
-    let until = sandbox.in_maintenance(institution)?;
-    let secs = until.duration_since(sandbox.clock.now()).as_secs().max(1);
+pub fn maintenance_answer(shared: &Shared, institution: &str) -> Option<Response> {
+    let until = shared.in_maintenance(institution)?;
+    let secs = until.duration_since(shared.clock.now()).as_secs().max(1);
     let mut res = (
         StatusCode::SERVICE_UNAVAILABLE,
         Json(json!({ "code": "maintenance", "message": "service temporarily unavailable", "expected_end": until.to_string() })),
@@ -30,64 +66,21 @@ pub fn maintenance_answer(sandbox: &Sandbox, institution: &str) -> Option<Respon
     Some(res)
 }
 
-pub async fn index() -> Json<serde_json::Value> {
+async fn index_of(State(c): State<Arc<Control>>) -> Json<serde_json::Value> {
     Json(json!({
-        "institutions": {
-            "sms": {
-                "send": "POST /sms/v1/messages",
-                "inbox": "GET /sandbox/v1/sms/inbox?phone=13812341234 (each message: how many times it was `received` under its client_ref)",
-                "outage": "POST /sandbox/v1/maintenance {\"institution\": \"sms\", \"minutes\": 30}; DELETE /sandbox/v1/maintenance/sms ends it",
-                "test_values": { "phone ending 0000": "rejected (unreachable subscriber)" }
-            },
-            "registry": {
-                "check": "POST /registry/v1/checks",
-                "test_values": {
-                    "id_number sequence (digits 15-17) 000": "name_mismatch",
-                    "id_number sequence (digits 15-17) 999": "not_found",
-                    "phone ending 4444": "phone registered to someone else",
-                    "anything else": "match"
-                }
-            },
-            "switch": {
-                "four_element_check": "POST /switch/v1/card-verifications",
-                "binding_code": "POST /switch/v1/sms-codes, POST /switch/v1/sms-codes/verify",
-                "balance": "POST /switch/v1/balances",
-                "direct_channel": "the same under https://…/banks/{code}/v1/ on the direct listener (mutual TLS, signed messages)",
-                "bank_events": "POST /sandbox/v1/cards/{number}/report-lost | wrong-password | password-reset: the bank sends idlink a signed callback",
-                "test_cards": "GET /sandbox/v1/banks: two per bank of the roster, with the bank's disclosure policy; their holder, ID number and reserved phone must match",
-                "test_values": {
-                    "card number ending 0000": "holder_mismatch",
-                    "card number ending 1111": "phone_mismatch (another reserved phone)",
-                    "card number ending 9999": "card_lost",
-                    "any other card (not a test card)": "match"
-                }
-            },
-            "face": {
-                "verify": "POST /face/v1/verifications",
-                "test_values": {
-                    "liveness_video = sandbox:pass": "pass",
-                    "liveness_video = sandbox:spoof": "spoof",
-                    "liveness_video = sandbox:poor_lighting": "poor_lighting",
-                    "liveness_video = sandbox:mismatch": "mismatch",
-                    "liveness_video = sandbox:pending": "pending (manual review)",
-                    "anything else": "pass"
-                }
-            }
-        },
+        "institutions": c.index,
         "control": {
             "clock": "GET /sandbox/v1/clock, POST /sandbox/v1/clock/advance {\"seconds\": N}, POST /sandbox/v1/clock/reset; with sandbox.drive_clock = true idlink's own clock moves too (step-up tokens, sessions, agreements expire)",
-            "maintenance": "POST /sandbox/v1/maintenance {\"institution\", \"minutes\"} (sms, face, registry, switch, direct, or bank:CODE), GET /sandbox/v1/maintenance, DELETE /sandbox/v1/maintenance/{institution}"
+            "maintenance": format!(
+                "POST /sandbox/v1/maintenance {{\"institution\", \"minutes\"}} ({}, or bank:CODE), GET /sandbox/v1/maintenance, DELETE /sandbox/v1/maintenance/{{institution}}",
+                c.listed.join(", ")
+            )
         }
     }))
 }
 
-/// The sandbox banks with their test cards, and the test identities.
-pub async fn banks(State(s): State<Arc<Sandbox>>) -> Json<serde_json::Value> {
-    Json(json!({ "identities": crate::banks::test_identities(), "banks": s.banks.banks }))
-}
-
 /// The sandbox clock, how far it is ahead of system time, and whether idlink follows it.
-fn clock_view(s: &Sandbox) -> Json<serde_json::Value> {
+fn clock_view(s: &Shared) -> Json<serde_json::Value> {
     Json(json!({
         "now": s.clock.now().to_string(),
         "offset_secs": s.clock.offset().as_secs(),
@@ -95,8 +88,8 @@ fn clock_view(s: &Sandbox) -> Json<serde_json::Value> {
     }))
 }
 
-pub async fn clock(State(s): State<Arc<Sandbox>>) -> Json<serde_json::Value> {
-    clock_view(&s)
+async fn clock(State(c): State<Arc<Control>>) -> Json<serde_json::Value> {
+    clock_view(&c.shared)
 }
 
 #[derive(Debug, Deserialize)]
@@ -105,14 +98,14 @@ pub struct Advance {
     seconds: i64,
 }
 
-pub async fn advance(State(s): State<Arc<Sandbox>>, Json(a): Json<Advance>) -> Json<serde_json::Value> {
-    s.clock.advance(SignedDuration::from_secs(a.seconds));
-    clock_view(&s)
+async fn advance(State(c): State<Arc<Control>>, Json(a): Json<Advance>) -> Json<serde_json::Value> {
+    c.shared.clock.advance(SignedDuration::from_secs(a.seconds));
+    clock_view(&c.shared)
 }
 
-pub async fn reset(State(s): State<Arc<Sandbox>>) -> Json<serde_json::Value> {
-    s.clock.reset();
-    clock_view(&s)
+async fn reset(State(c): State<Arc<Control>>) -> Json<serde_json::Value> {
+    c.shared.clock.reset();
+    clock_view(&c.shared)
 }
 
 #[derive(Debug, Deserialize)]
@@ -122,30 +115,33 @@ pub struct OpenWindow {
     minutes: i64,
 }
 
-pub async fn open_maintenance(State(s): State<Arc<Sandbox>>, Json(w): Json<OpenWindow>) -> Response {
-    if !s.knows_institution(&w.institution) {
+async fn open_maintenance(State(c): State<Arc<Control>>, Json(w): Json<OpenWindow>) -> Response {
+    if !c.knows_institution(&w.institution) {
         return error(
             StatusCode::UNPROCESSABLE_ENTITY,
             "unknown_institution",
-            &format!("known institutions: {}, or bank:CODE for a sandbox bank", INSTITUTIONS.join(", ")),
+            &format!("known institutions: {}, or bank:CODE for a sandbox bank", c.listed.join(", ")),
         );
     }
     if !(1..=7 * 24 * 60).contains(&w.minutes) {
         return error(StatusCode::UNPROCESSABLE_ENTITY, "bad_minutes", "minutes must be 1 to 10080");
     }
-    let until = s.clock.now().checked_add(SignedDuration::from_mins(w.minutes)).unwrap_or_else(|_| s.clock.now());
-    s.maintenance.lock().unwrap_or_else(|p| p.into_inner()).insert(w.institution.clone(), until);
+    let now = c.shared.clock.now();
+    let until = now.checked_add(SignedDuration::from_mins(w.minutes)).unwrap_or(now);
+    c.shared.open_maintenance(&w.institution, until);
     (StatusCode::CREATED, Json(json!({ "institution": w.institution, "until": until.to_string() }))).into_response()
 }
 
-pub async fn list_maintenance(State(s): State<Arc<Sandbox>>) -> Json<serde_json::Value> {
-    let names: Vec<String> = s.maintenance.lock().unwrap_or_else(|p| p.into_inner()).keys().cloned().collect();
-    let open: Vec<_> =
-        names.iter().filter_map(|i| s.in_maintenance(i).map(|until| json!({ "institution": i, "until": until.to_string() }))).collect();
+async fn list_maintenance(State(c): State<Arc<Control>>) -> Json<serde_json::Value> {
+    let names = c.shared.maintenance_names();
+    let open: Vec<_> = names
+        .iter()
+        .filter_map(|i| c.shared.in_maintenance(i).map(|until| json!({ "institution": i, "until": until.to_string() })))
+        .collect();
     Json(json!({ "windows": open }))
 }
 
-pub async fn close_maintenance(State(s): State<Arc<Sandbox>>, Path(institution): Path<String>) -> StatusCode {
-    s.maintenance.lock().unwrap_or_else(|p| p.into_inner()).remove(&institution);
+async fn close_maintenance(State(c): State<Arc<Control>>, Path(institution): Path<String>) -> StatusCode {
+    c.shared.close_maintenance(&institution);
     StatusCode::NO_CONTENT
 }

@@ -3,17 +3,51 @@
 //! `sandbox:poor_lighting`, `sandbox:mismatch`, `sandbox:pending`);
 //! any other non-empty value passes.
 
-use crate::Sandbox;
 use crate::control::{error, maintenance_answer};
-use axum::Json;
+use crate::{Institution, Shared};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
 use serde::Deserialize;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+/// The provider's state (it keeps nothing of its own).
+pub struct Provider {
+    shared: Arc<Shared>,
+}
+
+impl Provider {
+    pub fn new(shared: Arc<Shared>) -> Self {
+        Self { shared }
+    }
+}
+
+pub fn institution(p: Arc<Provider>) -> Institution {
+    Institution {
+        maintenance: &["face"],
+        maintenance_also: Vec::new(),
+        index: Some((
+            "face",
+            serde_json::json!({
+                "verify": "POST /face/v1/verifications",
+                "test_values": {
+                    "liveness_video = sandbox:pass": "pass",
+                    "liveness_video = sandbox:spoof": "spoof",
+                    "liveness_video = sandbox:poor_lighting": "poor_lighting",
+                    "liveness_video = sandbox:mismatch": "mismatch",
+                    "liveness_video = sandbox:pending": "pending (manual review)",
+                    "anything else": "pass"
+                }
+            }),
+        )),
+        router: Router::new().route("/face/v1/verifications", post(verify)).with_state(p),
+    }
+}
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -22,8 +56,8 @@ pub struct VerifyRequest {
     liveness_video: String,
 }
 
-pub async fn verify(State(s): State<Arc<Sandbox>>, Json(req): Json<VerifyRequest>) -> Response {
-    if let Some(res) = maintenance_answer(&s, "face") {
+pub async fn verify(State(s): State<Arc<Provider>>, Json(req): Json<VerifyRequest>) -> Response {
+    if let Some(res) = maintenance_answer(&s.shared, "face") {
         return res;
     }
     if req.subject_ref.is_empty() || req.liveness_video.is_empty() {

@@ -6,16 +6,47 @@
 //! a sender that delivered twice. An outage is a maintenance window for
 //! `sms` (`POST /sandbox/v1/maintenance {"institution": "sms", …}`).
 
-use crate::Sandbox;
 use crate::control::{error, maintenance_answer};
-use axum::Json;
+use crate::{Institution, Shared};
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
 use idlink_domain::PhoneNumber;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+
+/// The gateway's state: its inbox.
+pub struct Gateway {
+    shared: Arc<Shared>,
+    inbox: Mutex<Inbox>,
+}
+
+impl Gateway {
+    pub fn new(shared: Arc<Shared>) -> Self {
+        Self { shared, inbox: Mutex::default() }
+    }
+}
+
+/// The gateway and its inbox.
+pub fn institution(g: Arc<Gateway>) -> Institution {
+    Institution {
+        maintenance: &["sms"],
+        maintenance_also: Vec::new(),
+        index: Some((
+            "sms",
+            serde_json::json!({
+                "send": "POST /sms/v1/messages",
+                "inbox": "GET /sandbox/v1/sms/inbox?phone=13812341234 (each message: how many times it was `received` under its client_ref)",
+                "outage": "POST /sandbox/v1/maintenance {\"institution\": \"sms\", \"minutes\": 30}; DELETE /sandbox/v1/maintenance/sms ends it",
+                "test_values": { "phone ending 0000": "rejected (unreachable subscriber)" }
+            }),
+        )),
+        router: Router::new().route("/sandbox/v1/sms/inbox", get(inbox)).route("/sms/v1/messages", post(send)).with_state(g),
+    }
+}
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Message {
@@ -63,9 +94,9 @@ fn render(template: &str, params: &BTreeMap<String, String>) -> String {
 
 /// Puts a message in the inbox (for institutions that send SMS themselves,
 /// like banks); deduplicated by `client_ref`. Returns the message id and status.
-pub fn deliver(s: &Sandbox, phone: &PhoneNumber, template: &str, params: &BTreeMap<String, String>, client_ref: &str) -> (String, String) {
-    let now = s.clock.now();
-    let mut inbox = s.sms.lock().unwrap_or_else(|p| p.into_inner());
+pub fn deliver(s: &Gateway, phone: &PhoneNumber, template: &str, params: &BTreeMap<String, String>, client_ref: &str) -> (String, String) {
+    let now = s.shared.clock.now();
+    let mut inbox = s.inbox.lock().unwrap_or_else(|p| p.into_inner());
     if let Some(&i) = inbox.by_client_ref.get(client_ref) {
         let m = &mut inbox.messages[i];
         m.received = m.received.saturating_add(1);
@@ -90,8 +121,8 @@ pub fn deliver(s: &Sandbox, phone: &PhoneNumber, template: &str, params: &BTreeM
     (message_id, status.to_owned())
 }
 
-pub async fn send(State(s): State<Arc<Sandbox>>, Json(req): Json<SendRequest>) -> Response {
-    if let Some(res) = maintenance_answer(&s, "sms") {
+pub async fn send(State(s): State<Arc<Gateway>>, Json(req): Json<SendRequest>) -> Response {
+    if let Some(res) = maintenance_answer(&s.shared, "sms") {
         return res;
     }
     let Ok(phone) = PhoneNumber::parse(&req.to) else {
@@ -110,11 +141,11 @@ pub struct InboxQuery {
 }
 
 /// Messages sent to one number, newest first.
-pub async fn inbox(State(s): State<Arc<Sandbox>>, Query(q): Query<InboxQuery>) -> Response {
+pub async fn inbox(State(s): State<Arc<Gateway>>, Query(q): Query<InboxQuery>) -> Response {
     let Ok(phone) = PhoneNumber::parse(&q.phone) else {
         return error(StatusCode::UNPROCESSABLE_ENTITY, "invalid_number", "`phone` is not a mainland mobile number");
     };
-    let inbox = s.sms.lock().unwrap_or_else(|p| p.into_inner());
+    let inbox = s.inbox.lock().unwrap_or_else(|p| p.into_inner());
     let messages: Vec<&Message> = inbox.messages.iter().rev().filter(|m| m.phone == phone.reveal()).collect();
     Json(serde_json::json!({ "messages": messages })).into_response()
 }

@@ -8,14 +8,41 @@
 //! fork (the same statement again is accepted, so retries are safe).
 //! Entries live in memory: they end with the sandbox process.
 
-use crate::Sandbox;
 use crate::control::{error, maintenance_answer};
-use axum::Json;
+use crate::{Institution, Shared};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+/// The witness logs: log name → its checkpoints.
+pub struct Logs {
+    shared: Arc<Shared>,
+    logs: Mutex<HashMap<String, Log>>,
+}
+
+impl Logs {
+    pub fn new(shared: Arc<Shared>) -> Self {
+        Self { shared, logs: Mutex::default() }
+    }
+}
+
+/// The log's routes; maintenance as `witness`; not listed in the index of institutions.
+pub fn institution(l: Arc<Logs>) -> Institution {
+    Institution {
+        maintenance: &["witness"],
+        maintenance_also: Vec::new(),
+        index: None,
+        router: Router::new()
+            .route("/witness/v1/logs/{log}/checkpoints", get(list).post(append))
+            .route("/witness/v1/logs/{log}/latest", get(latest))
+            .with_state(l),
+    }
+}
 
 /// One checkpoint, as idlink signs it: `idlink-audit-checkpoint-v1:{seq}:{hash}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -38,8 +65,8 @@ fn valid_log(name: &str) -> bool {
     !name.is_empty() && name.len() <= 64 && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
-pub async fn append(State(s): State<Arc<Sandbox>>, Path(log): Path<String>, Json(entry): Json<Entry>) -> Response {
-    if let Some(res) = maintenance_answer(&s, "witness") {
+pub async fn append(State(s): State<Arc<Logs>>, Path(log): Path<String>, Json(entry): Json<Entry>) -> Response {
+    if let Some(res) = maintenance_answer(&s.shared, "witness") {
         return res;
     }
     if !valid_log(&log) {
@@ -49,7 +76,7 @@ pub async fn append(State(s): State<Arc<Sandbox>>, Path(log): Path<String>, Json
     if !idlink_crypto::signing::verify(&entry.public_key, message.as_bytes(), &entry.signature) {
         return error(StatusCode::UNPROCESSABLE_ENTITY, "bad_signature", "the signature does not verify under `public_key`");
     }
-    let mut logs = s.witness.lock().unwrap_or_else(|p| p.into_inner());
+    let mut logs = s.logs.lock().unwrap_or_else(|p| p.into_inner());
     let l = logs.entry(log).or_default();
     if l.entries.is_empty() {
         l.key = entry.public_key.clone();
@@ -66,20 +93,20 @@ pub async fn append(State(s): State<Arc<Sandbox>>, Path(log): Path<String>, Json
     }
 }
 
-pub async fn list(State(s): State<Arc<Sandbox>>, Path(log): Path<String>) -> Response {
-    if let Some(res) = maintenance_answer(&s, "witness") {
+pub async fn list(State(s): State<Arc<Logs>>, Path(log): Path<String>) -> Response {
+    if let Some(res) = maintenance_answer(&s.shared, "witness") {
         return res;
     }
-    let logs = s.witness.lock().unwrap_or_else(|p| p.into_inner());
+    let logs = s.logs.lock().unwrap_or_else(|p| p.into_inner());
     let entries = logs.get(&log).map(|l| l.entries.clone()).unwrap_or_default();
     Json(serde_json::json!({ "checkpoints": entries })).into_response()
 }
 
-pub async fn latest(State(s): State<Arc<Sandbox>>, Path(log): Path<String>) -> Response {
-    if let Some(res) = maintenance_answer(&s, "witness") {
+pub async fn latest(State(s): State<Arc<Logs>>, Path(log): Path<String>) -> Response {
+    if let Some(res) = maintenance_answer(&s.shared, "witness") {
         return res;
     }
-    let logs = s.witness.lock().unwrap_or_else(|p| p.into_inner());
+    let logs = s.logs.lock().unwrap_or_else(|p| p.into_inner());
     let latest = logs.get(&log).and_then(|l| l.entries.iter().max_by_key(|e| e.seq).cloned());
     Json(serde_json::json!({ "checkpoint": latest })).into_response()
 }
@@ -100,13 +127,13 @@ mod tests {
         }
     }
 
-    async fn post(s: &Arc<Sandbox>, e: Entry) -> u16 {
+    async fn post(s: &Arc<Logs>, e: Entry) -> u16 {
         append(State(s.clone()), Path("log".into()), Json(e)).await.status().as_u16()
     }
 
     #[tokio::test]
     async fn the_log_is_append_only_bound_to_one_key_and_refuses_forks() {
-        let s = Arc::new(Sandbox::default());
+        let s = Arc::new(Logs::new(Arc::default()));
         let ours = Ed25519Signer::from_seed(&[7; 32]);
         let theirs = Ed25519Signer::from_seed(&[8; 32]);
         assert_eq!(post(&s, entry(&ours, 5, "aa")).await, 201);
@@ -117,7 +144,7 @@ mod tests {
         forged.hash = "dd".into();
         assert_eq!(post(&s, forged).await, 422, "the signature covers seq and hash");
         assert_eq!(post(&s, entry(&ours, 6, "cc")).await, 201);
-        let held = s.witness.lock().map(|l| l.get("log").map(|l| l.entries.len())).unwrap_or_default();
+        let held = s.logs.lock().map(|l| l.get("log").map(|l| l.entries.len())).unwrap_or_default();
         assert_eq!(held, Some(2));
     }
 }

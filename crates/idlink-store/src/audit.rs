@@ -16,11 +16,10 @@ use async_trait::async_trait;
 use idlink_core::audit::{AuditEntry, AuditRecord, Checkpoint, record_hash};
 use idlink_core::ports::{AuditStore, StoreError};
 use idlink_domain::UserId;
-use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use crate::SqlStore;
-use crate::rows::{AnyQuery, micros, store_err, timestamp, values};
+use crate::rows::{AnyQuery, Columns, execute, fetch_all, fetch_one, fetch_optional, micros, values};
 use crate::write::{Commit, Tx};
 
 /// One record of the chain as [`chain`] computes it, before it is inserted.
@@ -90,17 +89,12 @@ where
         return Ok(Vec::new());
     }
     let n = i64::try_from(entries.len()).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    let head = sqlx::query("UPDATE audit_head SET seq = seq + $1 WHERE id = 1 RETURNING seq, hash")
-        .bind(n)
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(store_err)?;
-    let head_seq = head.try_get::<i64, _>("seq").map_err(store_err)? - n;
-    let head_hash: String = head.try_get("hash").map_err(store_err)?;
+    let bump = sqlx::query("UPDATE audit_head SET seq = seq + $1 WHERE id = 1 RETURNING seq, hash").bind(n);
+    let (head_seq, head_hash) = fetch_one(bump, &mut *tx, |r| Ok((r.col::<i64>("seq")? - n, r.col::<String>("hash")?))).await?;
     let links = chain(head_seq, &head_hash, entries);
-    bind_links(sqlx::query(sqlx::AssertSqlSafe(insert_sql(links.len(), 1))), &links).execute(&mut *tx).await.map_err(store_err)?;
+    execute(bind_links(sqlx::query(sqlx::AssertSqlSafe(insert_sql(links.len(), 1))), &links), &mut *tx).await?;
     let last = links.last().map_or(head_hash.as_str(), |l| l.hash.as_str());
-    sqlx::query("UPDATE audit_head SET hash = $1 WHERE id = 1").bind(last).execute(&mut *tx).await.map_err(store_err)?;
+    execute(sqlx::query("UPDATE audit_head SET hash = $1 WHERE id = 1").bind(last), &mut *tx).await?;
     Ok(links)
 }
 
@@ -112,32 +106,33 @@ pub(crate) async fn append_in(tx: &mut Tx, e: &AuditEntry) -> Result<AuditRecord
 
 fn record(r: &AnyRow) -> Result<AuditRecord, StoreError> {
     Ok(AuditRecord {
-        seq: r.try_get("seq").map_err(store_err)?,
+        seq: r.col("seq")?,
         entry: AuditEntry {
-            actor: r.try_get("actor").map_err(store_err)?,
-            subject: r.try_get("subject").map_err(store_err)?,
-            action: r.try_get("action").map_err(store_err)?,
-            purpose: r.try_get("purpose").map_err(store_err)?,
-            outcome: r.try_get("outcome").map_err(store_err)?,
-            request_id: r.try_get("request_id").map_err(store_err)?,
-            at: timestamp(r.try_get("at").map_err(store_err)?)?,
+            actor: r.col("actor")?,
+            subject: r.col("subject")?,
+            action: r.col("action")?,
+            purpose: r.col("purpose")?,
+            outcome: r.col("outcome")?,
+            request_id: r.col("request_id")?,
+            at: r.instant("at")?,
         },
-        prev_hash: r.try_get("prev_hash").map_err(store_err)?,
-        hash: r.try_get("hash").map_err(store_err)?,
+        prev_hash: r.col("prev_hash")?,
+        hash: r.col("hash")?,
     })
 }
 
 fn checkpoint(r: &AnyRow) -> Result<Checkpoint, StoreError> {
     Ok(Checkpoint {
-        seq: r.try_get("seq").map_err(store_err)?,
-        hash: r.try_get("hash").map_err(store_err)?,
-        at: timestamp(r.try_get("at").map_err(store_err)?)?,
-        public_key: r.try_get("public_key").map_err(store_err)?,
-        signature: r.try_get("signature").map_err(store_err)?,
+        seq: r.col("seq")?,
+        hash: r.col("hash")?,
+        at: r.instant("at")?,
+        public_key: r.col("public_key")?,
+        signature: r.col("signature")?,
     })
 }
 
 const RECORD_COLUMNS: &str = "seq, at, actor, subject, action, purpose, outcome, request_id, prev_hash, hash";
+const CHECKPOINT_COLUMNS: &str = "seq, hash, at, public_key, signature";
 
 #[async_trait]
 impl AuditStore for SqlStore {
@@ -147,71 +142,35 @@ impl AuditStore for SqlStore {
 
     async fn audit_records(&self, after: i64, limit: u32) -> Result<Vec<AuditRecord>, StoreError> {
         let sql = format!("SELECT {RECORD_COLUMNS} FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT $2");
-        sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(after)
-            .bind(i64::from(limit))
-            .fetch_all(&self.reader)
-            .await
-            .map_err(store_err)?
-            .iter()
-            .map(record)
-            .collect()
+        fetch_all(sqlx::query(sqlx::AssertSqlSafe(sql)).bind(after).bind(i64::from(limit)), &self.reader, record).await
     }
 
     async fn audit_records_of_user(&self, user: &UserId, limit: u32) -> Result<Vec<AuditRecord>, StoreError> {
         let sql = format!("SELECT {RECORD_COLUMNS} FROM audit_log WHERE subject = $1 ORDER BY seq DESC LIMIT $2");
-        sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(user.as_str())
-            .bind(i64::from(limit))
-            .fetch_all(&self.reader)
-            .await
-            .map_err(store_err)?
-            .iter()
-            .map(record)
-            .collect()
+        fetch_all(sqlx::query(sqlx::AssertSqlSafe(sql)).bind(user.as_str()).bind(i64::from(limit)), &self.reader, record).await
     }
 
     async fn last_checkpoint(&self) -> Result<Option<Checkpoint>, StoreError> {
-        sqlx::query("SELECT seq, hash, at, public_key, signature FROM audit_checkpoints ORDER BY seq DESC LIMIT 1")
-            .fetch_optional(&self.reader)
-            .await
-            .map_err(store_err)?
-            .map(|r| checkpoint(&r))
-            .transpose()
+        let sql = format!("SELECT {CHECKPOINT_COLUMNS} FROM audit_checkpoints ORDER BY seq DESC LIMIT 1");
+        fetch_optional(sqlx::query(sqlx::AssertSqlSafe(sql)), &self.reader, checkpoint).await
     }
 
     async fn checkpoints(&self) -> Result<Vec<Checkpoint>, StoreError> {
-        sqlx::query("SELECT seq, hash, at, public_key, signature FROM audit_checkpoints ORDER BY seq")
-            .fetch_all(&self.reader)
-            .await
-            .map_err(store_err)?
-            .iter()
-            .map(checkpoint)
-            .collect()
+        let sql = format!("SELECT {CHECKPOINT_COLUMNS} FROM audit_checkpoints ORDER BY seq");
+        fetch_all(sqlx::query(sqlx::AssertSqlSafe(sql)), &self.reader, checkpoint).await
     }
 
     async fn audit_head(&self) -> Result<(i64, String), StoreError> {
-        let r = sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1").fetch_one(&self.reader).await.map_err(store_err)?;
-        Ok((r.try_get("seq").map_err(store_err)?, r.try_get("hash").map_err(store_err)?))
+        let q = sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1");
+        fetch_one(q, &self.reader, |r| Ok((r.col("seq")?, r.col("hash")?))).await
     }
 
-    async fn insert_checkpoint(&self, c: &Checkpoint) -> Result<(), StoreError> {
-        self.write(Commit::Effect, async |tx| {
-            sqlx::query(
-                "INSERT INTO audit_checkpoints (seq, hash, at, public_key, signature) VALUES ($1, $2, $3, $4, $5)
-                 ON CONFLICT (seq) DO NOTHING",
-            )
-            .bind(c.seq)
-            .bind(&c.hash)
-            .bind(micros(c.at))
-            .bind(&c.public_key)
-            .bind(&c.signature)
-            .execute(&mut *tx)
-            .await
-            .map_err(store_err)?;
-            Ok(())
-        })
-        .await
+    /// Two signers of the same head race here: the first row is kept, the
+    /// other answers false (and must not be witnessed).
+    async fn insert_checkpoint(&self, c: &Checkpoint) -> Result<bool, StoreError> {
+        let sql = format!("INSERT INTO audit_checkpoints ({CHECKPOINT_COLUMNS}) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (seq) DO NOTHING");
+        let q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(c.seq).bind(&c.hash).bind(micros(c.at)).bind(&c.public_key).bind(&c.signature);
+        self.write(Commit::Effect, async |tx| Ok(execute(q, &mut *tx).await? == 1)).await
     }
 }
 

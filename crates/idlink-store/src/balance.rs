@@ -4,13 +4,13 @@ use async_trait::async_trait;
 use idlink_core::audit::AuditEntry;
 use idlink_core::balance::{Agreement, BalanceStore, QueryCommitment, QueryContext, QueryRecord, SignedDocument};
 use idlink_core::ports::StoreError;
-use idlink_domain::UserId;
+use idlink_domain::{BindingId, UserId};
 use jiff::Timestamp;
-use sqlx::Row;
+use sqlx::any::AnyRow;
 
 use crate::SqlStore;
 use crate::group_commit::QueryCommit;
-use crate::rows::{AnyQuery, micros, store_err, timestamp, values};
+use crate::rows::{AnyQuery, Columns, execute, fetch_all, fetch_optional, micros, qualified, values};
 
 /// The columns of a history row that every query record fills (a refusal adds `reason`).
 pub(crate) const HISTORY_COLUMNS: &str = "id, user_id, binding_id, bank, channel, precision_kind, actor, at, outcome";
@@ -18,9 +18,9 @@ pub(crate) const HISTORY_COLS: usize = 9;
 
 /// Binds a history row in the order of [`HISTORY_COLUMNS`] (here and in the group commit).
 pub(crate) fn bind_history_row<'q>(q: AnyQuery<'q>, user: &'q str, r: &'q QueryRecord) -> AnyQuery<'q> {
-    q.bind(&r.id)
+    q.bind(r.id.as_str())
         .bind(user)
-        .bind(&r.binding_id)
+        .bind(r.binding_id.as_str())
         .bind(&r.bank)
         .bind(&r.channel)
         .bind(&r.precision)
@@ -32,114 +32,97 @@ pub(crate) fn bind_history_row<'q>(q: AnyQuery<'q>, user: &'q str, r: &'q QueryR
 #[async_trait]
 impl BalanceStore for SqlStore {
     async fn feature_enabled(&self, user: &UserId, feature: &str) -> Result<bool, StoreError> {
-        let v: Option<i64> = sqlx::query_scalar("SELECT enabled FROM user_features WHERE user_id = $1 AND feature = $2")
-            .bind(user.as_str())
-            .bind(feature)
-            .fetch_optional(&self.reader)
-            .await
-            .map_err(store_err)?;
-        Ok(v.is_some_and(|v| v != 0))
+        let q = sqlx::query("SELECT enabled FROM user_features WHERE user_id = $1 AND feature = $2").bind(user.as_str()).bind(feature);
+        Ok(fetch_optional(q, &self.reader, |r| r.flag("enabled")).await?.unwrap_or(false))
     }
 
     async fn set_feature(&self, user: &UserId, feature: &str, enabled: bool, at: Timestamp, audit: &AuditEntry) -> Result<(), StoreError> {
-        self.audited(audit, async |tx| {
-            sqlx::query(
-                "INSERT INTO user_features (user_id, feature, enabled, updated_at) VALUES ($1, $2, $3, $4)
-                 ON CONFLICT (user_id, feature) DO UPDATE SET enabled = excluded.enabled, updated_at = excluded.updated_at",
-            )
-            .bind(user.as_str())
-            .bind(feature)
-            .bind(i64::from(enabled))
-            .bind(micros(at))
-            .execute(&mut *tx)
-            .await
-            .map_err(store_err)?;
-            Ok(())
-        })
-        .await
+        let q = sqlx::query(
+            "INSERT INTO user_features (user_id, feature, enabled, updated_at) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (user_id, feature) DO UPDATE SET enabled = excluded.enabled, updated_at = excluded.updated_at",
+        )
+        .bind(user.as_str())
+        .bind(feature)
+        .bind(i64::from(enabled))
+        .bind(micros(at));
+        self.audited(audit, async |tx| execute(q, &mut *tx).await).await?;
+        Ok(())
     }
 
     async fn insert_agreement(&self, a: &Agreement, audit: &AuditEntry) -> Result<(), StoreError> {
+        let insert = sqlx::query(
+            "INSERT INTO agreements (id, user_id, binding_id, document_version, document_hash, signed_at, valid_until, revoked_at, renews)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, $8)",
+        )
+        .bind(a.id.as_str())
+        .bind(a.user_id.as_str())
+        .bind(a.binding_id.as_str())
+        .bind(&a.document_version)
+        .bind(&a.document_hash)
+        .bind(micros(a.signed_at))
+        .bind(micros(a.valid_until))
+        .bind(a.renews.as_ref().map(|r| r.as_str()));
+        let renewed = a.renews.as_ref().map(|old| {
+            sqlx::query("UPDATE agreements SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
+                .bind(micros(a.signed_at))
+                .bind(old.as_str())
+        });
         self.audited(audit, async |tx| {
-            sqlx::query(
-                "INSERT INTO agreements (id, user_id, binding_id, document_version, document_hash, signed_at, valid_until, revoked_at, renews)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, $8)",
-            )
-            .bind(&a.id)
-            .bind(a.user_id.as_str())
-            .bind(&a.binding_id)
-            .bind(&a.document_version)
-            .bind(&a.document_hash)
-            .bind(micros(a.signed_at))
-            .bind(micros(a.valid_until))
-            .bind(a.renews.as_deref())
-            .execute(&mut *tx)
-            .await
-            .map_err(store_err)?;
-            if let Some(old) = &a.renews {
-                sqlx::query("UPDATE agreements SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
-                    .bind(micros(a.signed_at))
-                    .bind(old)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(store_err)?;
+            execute(insert, &mut *tx).await?;
+            if let Some(q) = renewed {
+                execute(q, &mut *tx).await?;
             }
             Ok(())
         })
         .await
     }
 
-    async fn valid_agreement(&self, user: &UserId, binding_id: &str, now: Timestamp) -> Result<Option<Agreement>, StoreError> {
-        let row = sqlx::query(
+    async fn valid_agreement(&self, user: &UserId, binding_id: &BindingId, now: Timestamp) -> Result<Option<Agreement>, StoreError> {
+        let q = sqlx::query(
             "SELECT id, document_version, document_hash, signed_at, valid_until, renews FROM agreements
              WHERE user_id = $1 AND binding_id = $2 AND revoked_at IS NULL AND valid_until > $3 ORDER BY valid_until DESC LIMIT 1",
         )
         .bind(user.as_str())
-        .bind(binding_id)
-        .bind(micros(now))
-        .fetch_optional(&self.reader)
-        .await
-        .map_err(store_err)?;
-        row.map(|r| {
+        .bind(binding_id.as_str())
+        .bind(micros(now));
+        fetch_optional(q, &self.reader, |r| {
             Ok(Agreement {
-                id: r.try_get("id").map_err(store_err)?,
+                id: r.id("id")?,
                 user_id: user.clone(),
-                binding_id: binding_id.to_owned(),
-                document_version: r.try_get("document_version").map_err(store_err)?,
-                document_hash: r.try_get("document_hash").map_err(store_err)?,
-                signed_at: timestamp(r.try_get("signed_at").map_err(store_err)?)?,
-                valid_until: timestamp(r.try_get("valid_until").map_err(store_err)?)?,
-                renews: r.try_get("renews").map_err(store_err)?,
+                binding_id: binding_id.clone(),
+                document_version: r.col("document_version")?,
+                document_hash: r.col("document_hash")?,
+                signed_at: r.instant("signed_at")?,
+                valid_until: r.instant("valid_until")?,
+                renews: r.id_opt("renews")?,
             })
         })
-        .transpose()
+        .await
     }
 
-    async fn revoke_agreements(&self, user: &UserId, binding_id: &str, now: Timestamp, audit: &AuditEntry) -> Result<u64, StoreError> {
-        self.audited(audit, async |tx| {
-            let n = sqlx::query(
-                "UPDATE agreements SET revoked_at = $1 WHERE user_id = $2 AND binding_id = $3 AND revoked_at IS NULL AND valid_until > $1",
-            )
-            .bind(micros(now))
-            .bind(user.as_str())
-            .bind(binding_id)
-            .execute(&mut *tx)
-            .await
-            .map_err(store_err)?
-            .rows_affected();
-            Ok(n)
-        })
-        .await
+    async fn revoke_agreements(
+        &self,
+        user: &UserId,
+        binding_id: &BindingId,
+        now: Timestamp,
+        audit: &AuditEntry,
+    ) -> Result<u64, StoreError> {
+        let q = sqlx::query(
+            "UPDATE agreements SET revoked_at = $1 WHERE user_id = $2 AND binding_id = $3 AND revoked_at IS NULL AND valid_until > $1",
+        )
+        .bind(micros(now))
+        .bind(user.as_str())
+        .bind(binding_id.as_str());
+        self.audited(audit, async |tx| execute(q, &mut *tx).await).await
     }
 
     async fn query_context(
         &self,
         user: &UserId,
-        binding_id: &str,
+        binding_id: &BindingId,
         token: (&str, &str),
         now: Timestamp,
     ) -> Result<QueryContext, StoreError> {
-        let columns: Vec<String> = crate::bindings::COLUMNS.split(',').map(|c| format!("b.{}", c.trim())).collect();
         let sql = format!(
             "SELECT {},
                (SELECT enabled FROM user_features WHERE user_id = $2 AND feature = $3) AS feature_enabled,
@@ -150,48 +133,26 @@ impl BalanceStore for SqlStore {
                k.id AS key_id, k.ciphertext AS key_cipher
              FROM card_bindings b LEFT JOIN data_keys k ON k.id = $8
              WHERE b.id = $1 AND b.user_id = $2",
-            columns.join(", ")
+            qualified(crate::bindings::COLUMNS, "b")
         );
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(binding_id)
+        let q = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(binding_id.as_str())
             .bind(user.as_str())
             .bind(idlink_core::balance::FEATURE)
             .bind(micros(now))
             .bind(token.0)
             .bind(token.1)
             .bind(idlink_core::balance::OPERATION)
-            .bind(format!("dek-{user}"))
-            .fetch_optional(&self.reader)
-            .await
-            .map_err(store_err)?;
-        let Some(r) = row else {
-            return Ok(QueryContext {
-                binding: None,
-                feature_enabled: false,
-                agreement: None,
-                token_usable: false,
-                token_spent: false,
-                user_key: None,
-            });
-        };
-        let feature: Option<i64> = r.try_get("feature_enabled").map_err(store_err)?;
-        // The hash is hex, so the last space splits the pair back whatever the version holds.
-        let agreement: Option<String> = r.try_get("agreement").map_err(store_err)?;
-        // None: no such unexpired token for this query; 1: unused; 2: spent.
-        let token_state: Option<i64> = r.try_get("token_state").map_err(store_err)?;
-        let key_id: Option<String> = r.try_get("key_id").map_err(store_err)?;
-        let key_cipher: Option<Vec<u8>> = r.try_get("key_cipher").map_err(store_err)?;
-        Ok(QueryContext {
-            binding: Some(crate::bindings::binding(&r)?),
-            feature_enabled: feature.is_some_and(|v| v != 0),
-            agreement: agreement
-                .as_deref()
-                .and_then(|a| a.rsplit_once(' '))
-                .map(|(version, hash)| SignedDocument { version: version.to_owned(), hash: hash.to_owned() }),
-            token_usable: token_state == Some(1),
-            token_spent: token_state == Some(2),
-            user_key: key_id.zip(key_cipher).map(|(id, ciphertext)| idlink_crypto::WrappedDataKey { id, ciphertext }),
-        })
+            .bind(format!("dek-{user}"));
+        let found = fetch_optional(q, &self.reader, query_context).await?;
+        Ok(found.unwrap_or(QueryContext {
+            binding: None,
+            feature_enabled: false,
+            agreement: None,
+            token_usable: false,
+            token_spent: false,
+            user_key: None,
+        }))
     }
 
     async fn commit_query(&self, c: QueryCommitment<'_>) -> Result<bool, StoreError> {
@@ -214,41 +175,53 @@ impl BalanceStore for SqlStore {
     }
 
     async fn record_query(&self, user: &UserId, r: &QueryRecord, audit: &AuditEntry) -> Result<(), StoreError> {
-        self.recorded(audit, async |tx| {
-            let sql = format!("INSERT INTO balance_queries ({HISTORY_COLUMNS}, reason) VALUES {}", values(1, HISTORY_COLS + 1, 1));
-            bind_history_row(sqlx::query(sqlx::AssertSqlSafe(sql)), user.as_str(), r)
-                .bind(r.reason.as_deref())
-                .execute(&mut *tx)
-                .await
-                .map_err(store_err)?;
-            Ok(())
-        })
-        .await
+        let sql = format!("INSERT INTO balance_queries ({HISTORY_COLUMNS}, reason) VALUES {}", values(1, HISTORY_COLS + 1, 1));
+        let q = bind_history_row(sqlx::query(sqlx::AssertSqlSafe(sql)), user.as_str(), r).bind(r.reason.as_deref());
+        self.recorded(audit, async |tx| execute(q, &mut *tx).await).await?;
+        Ok(())
     }
 
     async fn query_history(&self, user: &UserId, limit: u32) -> Result<Vec<QueryRecord>, StoreError> {
-        let rows = sqlx::query(
+        let q = sqlx::query(
             "SELECT id, binding_id, bank, channel, precision_kind, actor, at, outcome, reason FROM balance_queries WHERE user_id = $1 ORDER BY at DESC, id DESC LIMIT $2",
         )
         .bind(user.as_str())
-        .bind(i64::from(limit))
-        .fetch_all(&self.reader)
-        .await
-        .map_err(store_err)?;
-        rows.iter()
-            .map(|r| {
-                Ok(QueryRecord {
-                    id: r.try_get("id").map_err(store_err)?,
-                    binding_id: r.try_get("binding_id").map_err(store_err)?,
-                    bank: r.try_get("bank").map_err(store_err)?,
-                    channel: r.try_get("channel").map_err(store_err)?,
-                    precision: r.try_get("precision_kind").map_err(store_err)?,
-                    actor: r.try_get("actor").map_err(store_err)?,
-                    at: timestamp(r.try_get("at").map_err(store_err)?)?,
-                    outcome: r.try_get("outcome").map_err(store_err)?,
-                    reason: r.try_get("reason").map_err(store_err)?,
-                })
-            })
-            .collect()
+        .bind(i64::from(limit));
+        fetch_all(q, &self.reader, history_row).await
     }
+}
+
+/// What a balance query needs to know, read in one statement (`query_context`'s row).
+fn query_context(r: &AnyRow) -> Result<QueryContext, StoreError> {
+    // The hash is hex, so the last space splits the pair back whatever the version holds.
+    let agreement: Option<String> = r.col("agreement")?;
+    // None: no such unexpired token for this query; 1: unused; 2: spent.
+    let token_state: Option<i64> = r.col("token_state")?;
+    let key_id: Option<String> = r.col("key_id")?;
+    let key_cipher: Option<Vec<u8>> = r.col("key_cipher")?;
+    Ok(QueryContext {
+        binding: Some(crate::bindings::binding(r)?),
+        feature_enabled: r.col::<Option<i64>>("feature_enabled")?.is_some_and(|v| v != 0),
+        agreement: agreement
+            .as_deref()
+            .and_then(|a| a.rsplit_once(' '))
+            .map(|(version, hash)| SignedDocument { version: version.to_owned(), hash: hash.to_owned() }),
+        token_usable: token_state == Some(1),
+        token_spent: token_state == Some(2),
+        user_key: key_id.zip(key_cipher).map(|(id, ciphertext)| idlink_crypto::WrappedDataKey { id, ciphertext }),
+    })
+}
+
+fn history_row(r: &AnyRow) -> Result<QueryRecord, StoreError> {
+    Ok(QueryRecord {
+        id: r.id("id")?,
+        binding_id: r.id("binding_id")?,
+        bank: r.col("bank")?,
+        channel: r.col("channel")?,
+        precision: r.col("precision_kind")?,
+        actor: r.col("actor")?,
+        at: r.instant("at")?,
+        outcome: r.col("outcome")?,
+        reason: r.col("reason")?,
+    })
 }

@@ -22,14 +22,15 @@ use idlink_core::audit::AuditEntry;
 use idlink_core::balance::QueryRecord;
 use idlink_core::idempotency::ClaimRef;
 use idlink_core::ports::StoreError;
-use sqlx::{Any, AnyPool, Row};
+use sqlx::{Any, AnyPool};
 use std::collections::HashSet;
 use std::time::Instant;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::audit;
 use crate::balance::{HISTORY_COLS, HISTORY_COLUMNS, bind_history_row};
-use crate::rows::{AnyQuery, micros, store_err, values};
+use crate::idempotency::bind_claim;
+use crate::rows::{AnyQuery, Columns, execute, fetch_all, fetch_optional, micros, store_err, values};
 use crate::store::Backend;
 
 /// Most queries in one transaction (bounded so bind parameters stay well under the databases' limits).
@@ -155,6 +156,9 @@ async fn commit(writer: &AnyPool, backend: Backend, jobs: &[QueryCommit]) -> Res
         Backend::Postgres => commit_postgres(&mut tx, jobs, &candidates).await?,
         Backend::Sqlite => commit_sqlite(&mut tx, jobs, &candidates).await?,
     };
+    let done = done_jobs(jobs, &spent);
+    complete_kept(&mut tx, &done).await?;
+    enqueue_notices(&mut tx, &done).await?;
     tx.commit().await.map_err(store_err)?;
     Ok(spent
         .into_iter()
@@ -181,14 +185,10 @@ async fn fence(tx: &mut sqlx::Transaction<'static, Any>, backend: Backend, jobs:
     for j in jobs {
         let held = match &j.kept {
             None => true,
-            Some((claim, _)) => sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
-                .bind(&claim.owner)
-                .bind(&claim.key)
-                .bind(&claim.token)
-                .fetch_optional(&mut **tx)
-                .await
-                .map_err(store_err)?
-                .is_some(),
+            Some((claim, _)) => {
+                let q = bind_claim(sqlx::query(sqlx::AssertSqlSafe(sql.clone())), claim);
+                fetch_optional(q, &mut **tx, |_| Ok(())).await?.is_some()
+            }
         };
         fenced.push(!held);
     }
@@ -197,7 +197,8 @@ async fn fence(tx: &mut sqlx::Transaction<'static, Any>, backend: Backend, jobs:
 
 /// PostgreSQL: four round trips per batch. The first statement spends the
 /// tokens and locks the audit head; the second inserts the history rows and
-/// the audit records and moves the head (data-modifying `WITH`).
+/// the audit records and moves the head (data-modifying `WITH`). Returns
+/// which queries spent their token.
 async fn commit_postgres(
     tx: &mut sqlx::Transaction<'static, Any>,
     jobs: &[QueryCommit],
@@ -208,16 +209,15 @@ async fn commit_postgres(
          SELECT head.seq, head.hash, spent.id FROM head LEFT JOIN spent ON TRUE",
         spend_sql(candidates)
     );
-    let rows = bind_spend(sqlx::query(sqlx::AssertSqlSafe(sql)), jobs, candidates).fetch_all(&mut **tx).await.map_err(store_err)?;
-    let first = rows.first().ok_or_else(|| StoreError::Corrupt("the audit head row is missing".into()))?;
-    let head_seq: i64 = first.try_get("seq").map_err(store_err)?;
-    let head_hash: String = first.try_get("hash").map_err(store_err)?;
-    let mut spent_ids = HashSet::new();
-    for r in &rows {
-        if let Some(id) = r.try_get::<Option<String>, _>("id").map_err(store_err)? {
-            spent_ids.insert(id);
-        }
-    }
+    let rows = fetch_all(bind_spend(sqlx::query(sqlx::AssertSqlSafe(sql)), jobs, candidates), &mut **tx, |r| {
+        Ok((r.col::<i64>("seq")?, r.col::<String>("hash")?, r.col::<Option<String>>("id")?))
+    })
+    .await?;
+    let (head_seq, head_hash) = rows
+        .first()
+        .map(|(seq, hash, _)| (*seq, hash.clone()))
+        .ok_or_else(|| StoreError::Corrupt("the audit head row is missing".into()))?;
+    let spent_ids: HashSet<String> = rows.into_iter().filter_map(|(_, _, id)| id).collect();
     let spent = claimed(jobs, candidates, &spent_ids);
     let done = done_jobs(jobs, &spent);
     let links = audit::chain(head_seq, &head_hash, audit_entries(jobs, &spent));
@@ -233,36 +233,26 @@ async fn commit_postgres(
     next += links.len() * audit::INSERT_COLS;
     let sql = format!("WITH {} UPDATE audit_head SET seq = ${next}, hash = ${} WHERE id = 1", parts.join(", "), next + 1);
     let q = bind_history(sqlx::query(sqlx::AssertSqlSafe(sql)), &done);
-    audit::bind_links(q, &links).bind(last_seq).bind(last_hash).execute(&mut **tx).await.map_err(store_err)?;
-    complete_kept(tx, &done).await?;
-    enqueue_notices(tx, &done).await?;
+    execute(audit::bind_links(q, &links).bind(last_seq).bind(last_hash), &mut **tx).await?;
     Ok(spent)
 }
 
 /// SQLite (in-process, no data-modifying `WITH`): one statement per step in
-/// one `BEGIN IMMEDIATE` transaction.
+/// one `BEGIN IMMEDIATE` transaction. Returns which queries spent their token.
 async fn commit_sqlite(
     tx: &mut sqlx::Transaction<'static, Any>,
     jobs: &[QueryCommit],
     candidates: &[&QueryCommit],
 ) -> Result<Vec<bool>, StoreError> {
-    let rows = bind_spend(sqlx::query(sqlx::AssertSqlSafe(spend_sql(candidates))), jobs, candidates)
-        .fetch_all(&mut **tx)
-        .await
-        .map_err(store_err)?;
-    let mut spent_ids = HashSet::new();
-    for r in &rows {
-        spent_ids.insert(r.try_get::<String, _>("id").map_err(store_err)?);
-    }
+    let q = bind_spend(sqlx::query(sqlx::AssertSqlSafe(spend_sql(candidates))), jobs, candidates);
+    let spent_ids: HashSet<String> = fetch_all(q, &mut **tx, |r| r.col("id")).await?.into_iter().collect();
     let spent = claimed(jobs, candidates, &spent_ids);
     let done = done_jobs(jobs, &spent);
     if !done.is_empty() {
         let q = sqlx::query(sqlx::AssertSqlSafe(history_sql(done.len(), 1)));
-        bind_history(q, &done).execute(&mut **tx).await.map_err(store_err)?;
+        execute(bind_history(q, &done), &mut **tx).await?;
     }
     audit::append_all_in(tx, audit_entries(jobs, &spent)).await?;
-    complete_kept(tx, &done).await?;
-    enqueue_notices(tx, &done).await?;
     Ok(spent)
 }
 
@@ -273,18 +263,11 @@ async fn commit_sqlite(
 async fn complete_kept(tx: &mut sqlx::Transaction<'static, Any>, done: &[&QueryCommit]) -> Result<(), StoreError> {
     for j in done {
         let Some((claim, sealed)) = &j.kept else { continue };
-        sqlx::query(
+        let q = sqlx::query(
             "UPDATE idempotency_keys SET status = 200, body = $1, effect_at = COALESCE(effect_at, $2)
              WHERE owner = $3 AND idem_key = $4 AND claim_token = $5 AND status IS NULL",
-        )
-        .bind(sealed.as_slice())
-        .bind(micros(claim.at))
-        .bind(&claim.owner)
-        .bind(&claim.key)
-        .bind(&claim.token)
-        .execute(&mut **tx)
-        .await
-        .map_err(store_err)?;
+        );
+        execute(bind_claim(q.bind(sealed.as_slice()).bind(micros(claim.at)), claim), &mut **tx).await?;
     }
     Ok(())
 }
@@ -365,8 +348,8 @@ mod tests {
         let at = jiff::Timestamp::UNIX_EPOCH;
         let entry = AuditEntry::new("user:u", "balance.query", "test", at);
         let record = QueryRecord {
-            id: format!("bq_{token}"),
-            binding_id: "bnd_1".into(),
+            id: idlink_domain::QueryId::parse(&format!("bq_{token}")).unwrap_or_else(|e| panic!("{e}")),
+            binding_id: idlink_domain::BindingId::parse("bnd_1").unwrap_or_else(|e| panic!("{e}")),
             bank: "ICBC".into(),
             channel: "direct".into(),
             precision: "yuan".into(),

@@ -11,10 +11,11 @@ use async_trait::async_trait;
 use idlink_core::idempotency::{self, ClaimRef};
 use idlink_core::ports::{IdempotencyClaim, IdempotencyStore, NewClaim, StoreError};
 use jiff::Timestamp;
-use sqlx::{Any, Row, Transaction};
+use sqlx::any::AnyRow;
+use sqlx::{Any, Transaction};
 
 use crate::SqlStore;
-use crate::rows::{micros, store_err, timestamp};
+use crate::rows::{AnyQuery, Columns, execute, fetch_one, micros, store_err};
 use crate::write::Commit;
 
 /// Commits a write that only records (an audit-only record, a rate-limit
@@ -33,142 +34,106 @@ pub(crate) async fn commit(mut tx: Transaction<'static, Any>) -> Result<(), Stor
     tx.commit().await.map_err(store_err)
 }
 
+/// Binds the claim's `owner`, `idem_key` and `claim_token`, in that order (here and in the balance group commit).
+pub(crate) fn bind_claim<'q>(q: AnyQuery<'q>, claim: &'q ClaimRef) -> AnyQuery<'q> {
+    q.bind(&claim.owner).bind(&claim.key).bind(&claim.token)
+}
+
 /// Marks `claim`'s effect committed inside `tx`; an error if the claim is gone.
 pub(crate) async fn mark_effect(tx: &mut Transaction<'static, Any>, claim: &ClaimRef) -> Result<(), StoreError> {
-    let n = sqlx::query(
+    let q = sqlx::query(
         "UPDATE idempotency_keys SET effect_at = COALESCE(effect_at, $1) WHERE owner = $2 AND idem_key = $3 AND claim_token = $4",
-    )
-    .bind(micros(claim.at))
-    .bind(&claim.owner)
-    .bind(&claim.key)
-    .bind(&claim.token)
-    .execute(&mut **tx)
-    .await
-    .map_err(store_err)?
-    .rows_affected();
-    if n == 1 {
+    );
+    if execute(bind_claim(q.bind(micros(claim.at)), claim), &mut **tx).await? == 1 {
         Ok(())
     } else {
         Err(StoreError::Unavailable("this request's idempotency claim was taken over by a retry; its effect was not committed".into()))
     }
 }
 
+/// What a request finds under its key when another request holds or completed it.
+fn existing(row: &AnyRow, stale_before: Timestamp) -> Result<IdempotencyClaim, StoreError> {
+    let request_hash: String = row.col("request_hash")?;
+    let created_at = row.instant("created_at")?;
+    Ok(match row.col::<Option<i64>>("status")? {
+        Some(status) => IdempotencyClaim::Completed {
+            request_hash,
+            status: u16::try_from(status).map_err(|_| StoreError::Corrupt("idempotency status".into()))?,
+            body: row.col("body")?,
+        },
+        None if row.col::<Option<i64>>("effect_at")?.is_some() && created_at < stale_before => {
+            IdempotencyClaim::Interrupted { request_hash, received_at: created_at }
+        }
+        None => IdempotencyClaim::InProgress { request_hash },
+    })
+}
+
 #[async_trait]
 impl IdempotencyStore for SqlStore {
     async fn claim_idempotency_key(&self, new: &NewClaim<'_>) -> Result<IdempotencyClaim, StoreError> {
         let c = new.claim;
+        // An expired record is as good as none; an abandoned claim with no effect is taken over.
+        let forget = sqlx::query(
+            "DELETE FROM idempotency_keys WHERE owner = $1 AND idem_key = $2
+             AND (expires_at <= $3 OR (status IS NULL AND effect_at IS NULL AND created_at < $4))",
+        )
+        .bind(&c.owner)
+        .bind(&c.key)
+        .bind(micros(c.at))
+        .bind(micros(new.stale_before));
+        let insert = sqlx::query(
+            "INSERT INTO idempotency_keys (owner, idem_key, request_hash, status, body, created_at, claim_token, effect_at, expires_at)
+             VALUES ($1, $2, $3, NULL, NULL, $4, $5, NULL, $6) ON CONFLICT (owner, idem_key) DO NOTHING",
+        )
+        .bind(&c.owner)
+        .bind(&c.key)
+        .bind(new.request_hash)
+        .bind(micros(c.at))
+        .bind(&c.token)
+        .bind(micros(new.expires_at));
+        let read = sqlx::query(
+            "SELECT request_hash, status, body, created_at, effect_at FROM idempotency_keys WHERE owner = $1 AND idem_key = $2",
+        )
+        .bind(&c.owner)
+        .bind(&c.key);
         // The claim records are bookkeeping themselves: a plain commit.
         self.write(Commit::Bookkeeping, async |tx| {
-            // An expired record is as good as none; an abandoned claim with no effect is taken over.
-            sqlx::query(
-                "DELETE FROM idempotency_keys WHERE owner = $1 AND idem_key = $2
-                 AND (expires_at <= $3 OR (status IS NULL AND effect_at IS NULL AND created_at < $4))",
-            )
-            .bind(&c.owner)
-            .bind(&c.key)
-            .bind(micros(c.at))
-            .bind(micros(new.stale_before))
-            .execute(&mut *tx)
-            .await
-            .map_err(store_err)?;
-            let inserted = sqlx::query(
-                "INSERT INTO idempotency_keys (owner, idem_key, request_hash, status, body, created_at, claim_token, effect_at, expires_at)
-                 VALUES ($1, $2, $3, NULL, NULL, $4, $5, NULL, $6) ON CONFLICT (owner, idem_key) DO NOTHING",
-            )
-            .bind(&c.owner)
-            .bind(&c.key)
-            .bind(new.request_hash)
-            .bind(micros(c.at))
-            .bind(&c.token)
-            .bind(micros(new.expires_at))
-            .execute(&mut *tx)
-            .await
-            .map_err(store_err)?
-            .rows_affected();
-            let claim = if inserted == 1 {
-                IdempotencyClaim::Claimed
-            } else {
-                let row = sqlx::query(
-                    "SELECT request_hash, status, body, created_at, effect_at FROM idempotency_keys WHERE owner = $1 AND idem_key = $2",
-                )
-                .bind(&c.owner)
-                .bind(&c.key)
-                .fetch_one(&mut *tx)
-                .await
-                .map_err(store_err)?;
-                let request_hash: String = row.try_get("request_hash").map_err(store_err)?;
-                let status: Option<i64> = row.try_get("status").map_err(store_err)?;
-                let created_at = timestamp(row.try_get("created_at").map_err(store_err)?)?;
-                let effect_at: Option<i64> = row.try_get("effect_at").map_err(store_err)?;
-                match status {
-                    Some(status) => IdempotencyClaim::Completed {
-                        request_hash,
-                        status: u16::try_from(status).map_err(|_| StoreError::Corrupt("idempotency status".into()))?,
-                        body: row.try_get::<Option<Vec<u8>>, _>("body").map_err(store_err)?,
-                    },
-                    None if effect_at.is_some() && created_at < new.stale_before => {
-                        IdempotencyClaim::Interrupted { request_hash, received_at: created_at }
-                    }
-                    None => IdempotencyClaim::InProgress { request_hash },
-                }
-            };
-            Ok(claim)
+            execute(forget, &mut *tx).await?;
+            if execute(insert, &mut *tx).await? == 1 {
+                return Ok(IdempotencyClaim::Claimed);
+            }
+            fetch_one(read, &mut *tx, |r| existing(r, new.stale_before)).await
         })
         .await
     }
 
     async fn complete_idempotency_key(&self, claim: &ClaimRef, status: u16, body: Option<&[u8]>) -> Result<(), StoreError> {
-        self.write(Commit::Bookkeeping, async |tx| {
-            sqlx::query(
-                "UPDATE idempotency_keys SET status = $1, body = $2
-                 WHERE owner = $3 AND idem_key = $4 AND claim_token = $5 AND status IS NULL",
-            )
-            .bind(i64::from(status))
-            .bind(body)
-            .bind(&claim.owner)
-            .bind(&claim.key)
-            .bind(&claim.token)
-            .execute(&mut *tx)
-            .await
-            .map_err(store_err)?;
-            Ok(())
-        })
-        .await
+        let q = sqlx::query(
+            "UPDATE idempotency_keys SET status = $1, body = $2
+             WHERE owner = $3 AND idem_key = $4 AND claim_token = $5 AND status IS NULL",
+        );
+        let q = bind_claim(q.bind(i64::from(status)).bind(body), claim);
+        self.write(Commit::Bookkeeping, async |tx| execute(q, &mut *tx).await).await?;
+        Ok(())
     }
 
     async fn release_idempotency_key(&self, claim: &ClaimRef) -> Result<bool, StoreError> {
-        self.write(Commit::Bookkeeping, async |tx| {
-            let n = sqlx::query(
-                "DELETE FROM idempotency_keys
-                 WHERE owner = $1 AND idem_key = $2 AND claim_token = $3 AND status IS NULL AND effect_at IS NULL",
-            )
-            .bind(&claim.owner)
-            .bind(&claim.key)
-            .bind(&claim.token)
-            .execute(&mut *tx)
-            .await
-            .map_err(store_err)?
-            .rows_affected();
-            Ok(n == 1)
-        })
-        .await
+        let q = sqlx::query(
+            "DELETE FROM idempotency_keys
+             WHERE owner = $1 AND idem_key = $2 AND claim_token = $3 AND status IS NULL AND effect_at IS NULL",
+        );
+        let q = bind_claim(q, claim);
+        self.write(Commit::Bookkeeping, async |tx| Ok(execute(q, &mut *tx).await? == 1)).await
     }
 
     async fn purge_idempotency_keys(&self, now: Timestamp, limit: u32) -> Result<u64, StoreError> {
-        self.write(Commit::Bookkeeping, async |tx| {
-            // In bounded batches so a large backlog never holds the write lock long.
-            let n = sqlx::query(
-                "DELETE FROM idempotency_keys WHERE (owner, idem_key) IN
-                 (SELECT owner, idem_key FROM idempotency_keys WHERE expires_at <= $1 LIMIT $2)",
-            )
-            .bind(micros(now))
-            .bind(i64::from(limit))
-            .execute(&mut *tx)
-            .await
-            .map_err(store_err)?
-            .rows_affected();
-            Ok(n)
-        })
-        .await
+        // In bounded batches so a large backlog never holds the write lock long.
+        let q = sqlx::query(
+            "DELETE FROM idempotency_keys WHERE (owner, idem_key) IN
+             (SELECT owner, idem_key FROM idempotency_keys WHERE expires_at <= $1 LIMIT $2)",
+        )
+        .bind(micros(now))
+        .bind(i64::from(limit));
+        self.write(Commit::Bookkeeping, async |tx| execute(q, &mut *tx).await).await
     }
 }

@@ -4,75 +4,84 @@ use async_trait::async_trait;
 use idlink_core::audit::AuditEntry;
 use idlink_core::identity::{DocumentType, Finish, IdentityRow, IdentityStore, VerificationRow};
 use idlink_core::ports::StoreError;
-use idlink_domain::UserId;
 use idlink_domain::change_limits::ChangeEvent;
 use idlink_domain::verification::{VerificationReason, VerificationStatus};
+use idlink_domain::{UserId, VerificationId};
 use jiff::Timestamp;
-use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use crate::SqlStore;
 use crate::reviews::open_case_in;
-use crate::rows::{micros, store_err, timestamp};
+use crate::rows::{Columns, corrupt, execute, fetch_all, fetch_optional, micros, parsed_list, timestamp};
 use crate::write::Commit;
+
+/// How an identity row is replaced when a newer verification of the same
+/// user succeeds (here and when a review approves one).
+pub(crate) const UPSERT_IDENTITY: &str =
+    "ON CONFLICT (user_id) DO UPDATE SET name_cipher = excluded.name_cipher, id_cipher = excluded.id_cipher,
+                     id_index = excluded.id_index, method = excluded.method, verified_at = excluded.verified_at,
+                     document_type = excluded.document_type, birth_cipher = excluded.birth_cipher";
+
+const VERIFICATION_COLUMNS: &str = "id, user_id, method, status, name_cipher, id_cipher, id_index, reasons, created_at, updated_at, \
+                                    document_type, birth_cipher, card_cipher";
+const IDENTITY_COLUMNS: &str = "user_id, name_cipher, id_cipher, id_index, method, verified_at, document_type, birth_cipher";
 
 fn reasons_text(r: &[VerificationReason]) -> String {
     r.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(",")
 }
 
 fn verification(r: &AnyRow) -> Result<VerificationRow, StoreError> {
-    let status: String = r.try_get("status").map_err(store_err)?;
-    let reasons: String = r.try_get("reasons").map_err(store_err)?;
-    let user: String = r.try_get("user_id").map_err(store_err)?;
     Ok(VerificationRow {
-        id: r.try_get("id").map_err(store_err)?,
-        user_id: UserId::parse(&user).map_err(|e| StoreError::Corrupt(e.to_string()))?,
-        method: r.try_get("method").map_err(store_err)?,
+        id: r.id("id")?,
+        user_id: r.user("user_id")?,
+        method: r.col("method")?,
         document_type: document_type(r)?,
-        birth_cipher: r.try_get("birth_cipher").map_err(store_err)?,
-        card_cipher: r.try_get("card_cipher").map_err(store_err)?,
-        status: VerificationStatus::parse(&status).ok_or_else(|| StoreError::Corrupt(format!("status {status}")))?,
-        name_cipher: r.try_get("name_cipher").map_err(store_err)?,
-        id_cipher: r.try_get("id_cipher").map_err(store_err)?,
-        id_index: r.try_get("id_index").map_err(store_err)?,
-        reasons: reasons
-            .split(',')
-            .filter(|s| !s.is_empty())
-            .map(|s| VerificationReason::parse(s).ok_or_else(|| StoreError::Corrupt(format!("reason {s}"))))
-            .collect::<Result<_, _>>()?,
-        created_at: timestamp(r.try_get("created_at").map_err(store_err)?)?,
-        updated_at: timestamp(r.try_get("updated_at").map_err(store_err)?)?,
+        birth_cipher: r.col("birth_cipher")?,
+        card_cipher: r.col("card_cipher")?,
+        status: r.parsed("status", "status", VerificationStatus::parse)?,
+        name_cipher: r.col("name_cipher")?,
+        id_cipher: r.col("id_cipher")?,
+        id_index: r.col("id_index")?,
+        reasons: parsed_list("reason", &r.col::<String>("reasons")?, ',', VerificationReason::parse)?,
+        created_at: r.instant("created_at")?,
+        updated_at: r.instant("updated_at")?,
     })
 }
 
 fn document_type(r: &AnyRow) -> Result<DocumentType, StoreError> {
-    let d: String = r.try_get("document_type").map_err(store_err)?;
-    DocumentType::parse(&d).ok_or_else(|| StoreError::Corrupt(format!("document type {d}")))
+    r.parsed("document_type", "document type", DocumentType::parse)
 }
 
 fn identity(r: &AnyRow) -> Result<IdentityRow, StoreError> {
-    let user: String = r.try_get("user_id").map_err(store_err)?;
     Ok(IdentityRow {
-        user_id: UserId::parse(&user).map_err(|e| StoreError::Corrupt(e.to_string()))?,
-        name_cipher: r.try_get("name_cipher").map_err(store_err)?,
-        id_cipher: r.try_get("id_cipher").map_err(store_err)?,
-        id_index: r.try_get("id_index").map_err(store_err)?,
-        method: r.try_get("method").map_err(store_err)?,
+        user_id: r.user("user_id")?,
+        name_cipher: r.col("name_cipher")?,
+        id_cipher: r.col("id_cipher")?,
+        id_index: r.col("id_index")?,
+        method: r.col("method")?,
         document_type: document_type(r)?,
-        birth_cipher: r.try_get("birth_cipher").map_err(store_err)?,
-        verified_at: timestamp(r.try_get("verified_at").map_err(store_err)?)?,
+        birth_cipher: r.col("birth_cipher")?,
+        verified_at: r.instant("verified_at")?,
     })
+}
+
+fn change(r: &AnyRow) -> Result<ChangeEvent, StoreError> {
+    let kind: String = r.col("kind")?;
+    let at = r.instant("at")?;
+    match (kind.as_str(), r.col::<Option<i64>>("until")?) {
+        ("changed", _) => Ok(ChangeEvent::Changed { at }),
+        ("cooling_off", Some(u)) => Ok(ChangeEvent::CoolingOffStarted { at, until: timestamp(u)? }),
+        _ => Err(corrupt("identity change", kind)),
+    }
 }
 
 #[async_trait]
 impl IdentityStore for SqlStore {
     async fn insert_verification(&self, v: &VerificationRow, audit: &AuditEntry) -> Result<(), StoreError> {
-        self.audited(audit, async |tx| {
-            sqlx::query(
-                "INSERT INTO verifications (id, user_id, method, status, name_cipher, id_cipher, id_index, reasons, created_at, updated_at, document_type, birth_cipher, card_cipher)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
-            )
-            .bind(&v.id)
+        let sql =
+            format!("INSERT INTO verifications ({VERIFICATION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)");
+        let q = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(v.id.as_str())
             .bind(v.user_id.as_str())
             .bind(&v.method)
             .bind(v.status.as_str())
@@ -84,32 +93,19 @@ impl IdentityStore for SqlStore {
             .bind(micros(v.updated_at))
             .bind(v.document_type.as_str())
             .bind(v.birth_cipher.as_deref())
-            .bind(v.card_cipher.as_deref())
-            .execute(&mut *tx)
-            .await
-            .map_err(store_err)?;
-            Ok(())
-        })
-        .await
+            .bind(v.card_cipher.as_deref());
+        self.audited(audit, async |tx| execute(q, &mut *tx).await).await?;
+        Ok(())
     }
 
-    async fn verification(&self, id: &str, user: &UserId) -> Result<Option<VerificationRow>, StoreError> {
-        sqlx::query(
-            "SELECT id, user_id, method, status, name_cipher, id_cipher, id_index, reasons, created_at, updated_at, document_type, birth_cipher, card_cipher
-             FROM verifications WHERE id = $1 AND user_id = $2",
-        )
-        .bind(id)
-        .bind(user.as_str())
-        .fetch_optional(&self.reader)
-        .await
-        .map_err(store_err)?
-        .map(|r| verification(&r))
-        .transpose()
+    async fn verification(&self, id: &VerificationId, user: &UserId) -> Result<Option<VerificationRow>, StoreError> {
+        let sql = format!("SELECT {VERIFICATION_COLUMNS} FROM verifications WHERE id = $1 AND user_id = $2");
+        fetch_optional(sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id.as_str()).bind(user.as_str()), &self.reader, verification).await
     }
 
     async fn move_verification(
         &self,
-        id: &str,
+        id: &VerificationId,
         from: VerificationStatus,
         to: VerificationStatus,
         at: Timestamp,
@@ -117,62 +113,40 @@ impl IdentityStore for SqlStore {
         if !from.can_become(to) {
             return Ok(false);
         }
-        self.write(Commit::Effect, async |tx| {
-            let n = sqlx::query("UPDATE verifications SET status = $1, updated_at = $2 WHERE id = $3 AND status = $4")
-                .bind(to.as_str())
-                .bind(micros(at))
-                .bind(id)
-                .bind(from.as_str())
-                .execute(&mut *tx)
-                .await
-                .map_err(store_err)?
-                .rows_affected();
-            Ok(n == 1)
-        })
-        .await
+        let q = sqlx::query("UPDATE verifications SET status = $1, updated_at = $2 WHERE id = $3 AND status = $4")
+            .bind(to.as_str())
+            .bind(micros(at))
+            .bind(id.as_str())
+            .bind(from.as_str());
+        self.write(Commit::Effect, async |tx| Ok(execute(q, &mut *tx).await? == 1)).await
     }
 
     async fn finish_verification(&self, f: &Finish<'_>) -> Result<(), StoreError> {
+        let finish =
+            sqlx::query("UPDATE verifications SET status = $1, reasons = $2, updated_at = $3 WHERE id = $4 AND status = 'processing'")
+                .bind(f.status.as_str())
+                .bind(reasons_text(f.reasons))
+                .bind(micros(f.at))
+                .bind(f.verification_id.as_str());
         self.audited(f.audit, async |tx| {
-            let n =
-                sqlx::query("UPDATE verifications SET status = $1, reasons = $2, updated_at = $3 WHERE id = $4 AND status = 'processing'")
-                    .bind(f.status.as_str())
-                    .bind(reasons_text(f.reasons))
-                    .bind(micros(f.at))
-                    .bind(f.verification_id)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(store_err)?
-                    .rows_affected();
-            if n != 1 {
+            if execute(finish, &mut *tx).await? != 1 {
                 return Err(StoreError::Corrupt(format!("verification {} was not processing", f.verification_id)));
             }
             if let Some(i) = f.identity {
-                sqlx::query(
-                    "INSERT INTO identities (user_id, name_cipher, id_cipher, id_index, method, verified_at, document_type, birth_cipher)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-                     ON CONFLICT (user_id) DO UPDATE SET name_cipher = excluded.name_cipher, id_cipher = excluded.id_cipher,
-                         id_index = excluded.id_index, method = excluded.method, verified_at = excluded.verified_at,
-                         document_type = excluded.document_type, birth_cipher = excluded.birth_cipher",
-                )
-                .bind(i.user_id.as_str())
-                .bind(&i.name_cipher)
-                .bind(&i.id_cipher)
-                .bind(&i.id_index)
-                .bind(&i.method)
-                .bind(micros(i.verified_at))
-                .bind(i.document_type.as_str())
-                .bind(i.birth_cipher.as_deref())
-                .execute(&mut *tx)
-                .await
-                .map_err(store_err)?;
+                let sql = format!("INSERT INTO identities ({IDENTITY_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) {UPSERT_IDENTITY}");
+                let q = sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .bind(i.user_id.as_str())
+                    .bind(&i.name_cipher)
+                    .bind(&i.id_cipher)
+                    .bind(&i.id_index)
+                    .bind(&i.method)
+                    .bind(micros(i.verified_at))
+                    .bind(i.document_type.as_str())
+                    .bind(i.birth_cipher.as_deref());
+                execute(q, &mut *tx).await?;
                 if let Some(ChangeEvent::Changed { at }) = f.change {
-                    sqlx::query("INSERT INTO identity_changes (id_index, kind, at, until) VALUES ($1, 'changed', $2, NULL)")
-                        .bind(&i.id_index)
-                        .bind(micros(at))
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(store_err)?;
+                    let q = sqlx::query("INSERT INTO identity_changes (id_index, kind, at, until) VALUES ($1, 'changed', $2, NULL)");
+                    execute(q.bind(&i.id_index).bind(micros(at)), &mut *tx).await?;
                 }
             }
             if let Some(c) = f.case {
@@ -184,57 +158,26 @@ impl IdentityStore for SqlStore {
     }
 
     async fn identity(&self, user: &UserId) -> Result<Option<IdentityRow>, StoreError> {
-        sqlx::query(
-            "SELECT user_id, name_cipher, id_cipher, id_index, method, verified_at, document_type, birth_cipher FROM identities WHERE user_id = $1",
-        )
-            .bind(user.as_str())
-            .fetch_optional(&self.reader)
-            .await
-            .map_err(store_err)?
-            .map(|r| identity(&r))
-            .transpose()
+        let sql = format!("SELECT {IDENTITY_COLUMNS} FROM identities WHERE user_id = $1");
+        fetch_optional(sqlx::query(sqlx::AssertSqlSafe(sql)).bind(user.as_str()), &self.reader, identity).await
     }
 
     async fn identity_owner(&self, id_index: &str) -> Result<Option<UserId>, StoreError> {
-        let owner: Option<String> = sqlx::query_scalar("SELECT user_id FROM identities WHERE id_index = $1")
-            .bind(id_index)
-            .fetch_optional(&self.reader)
-            .await
-            .map_err(store_err)?;
-        owner.map(|o| UserId::parse(&o).map_err(|e| StoreError::Corrupt(e.to_string()))).transpose()
+        let q = sqlx::query("SELECT user_id FROM identities WHERE id_index = $1").bind(id_index);
+        fetch_optional(q, &self.reader, |r| r.user("user_id")).await
     }
 
     async fn change_history(&self, id_index: &str) -> Result<Vec<ChangeEvent>, StoreError> {
-        let rows = sqlx::query("SELECT kind, at, until FROM identity_changes WHERE id_index = $1 ORDER BY at")
-            .bind(id_index)
-            .fetch_all(&self.reader)
-            .await
-            .map_err(store_err)?;
-        rows.iter()
-            .map(|r| {
-                let kind: String = r.try_get("kind").map_err(store_err)?;
-                let at = timestamp(r.try_get("at").map_err(store_err)?)?;
-                let until: Option<i64> = r.try_get("until").map_err(store_err)?;
-                match (kind.as_str(), until) {
-                    ("changed", _) => Ok(ChangeEvent::Changed { at }),
-                    ("cooling_off", Some(u)) => Ok(ChangeEvent::CoolingOffStarted { at, until: timestamp(u)? }),
-                    _ => Err(StoreError::Corrupt(format!("identity change {kind}"))),
-                }
-            })
-            .collect()
+        let q = sqlx::query("SELECT kind, at, until FROM identity_changes WHERE id_index = $1 ORDER BY at").bind(id_index);
+        fetch_all(q, &self.reader, change).await
     }
 
     async fn record_cooling_off(&self, id_index: &str, at: Timestamp, until: Timestamp, audit: &AuditEntry) -> Result<(), StoreError> {
-        self.audited(audit, async |tx| {
-            sqlx::query("INSERT INTO identity_changes (id_index, kind, at, until) VALUES ($1, 'cooling_off', $2, $3)")
-                .bind(id_index)
-                .bind(micros(at))
-                .bind(micros(until))
-                .execute(&mut *tx)
-                .await
-                .map_err(store_err)?;
-            Ok(())
-        })
-        .await
+        let q = sqlx::query("INSERT INTO identity_changes (id_index, kind, at, until) VALUES ($1, 'cooling_off', $2, $3)")
+            .bind(id_index)
+            .bind(micros(at))
+            .bind(micros(until));
+        self.audited(audit, async |tx| execute(q, &mut *tx).await).await?;
+        Ok(())
     }
 }

@@ -12,7 +12,11 @@
 //! and commits as the request's effect; `audited_if`, `recorded`, `write`
 //! and `write_if` cover a change that may find nothing to change, a write
 //! that only records, and writes without a record of their own. Each names
-//! how it ends for idempotency (ADR 0004).
+//! how it ends for idempotency (ADR 0004). Statements are run, and their
+//! rows decoded, through the few wrappers in `rows.rs` (`execute`,
+//! `fetch_optional`, `fetch_one`, `fetch_all`, and `Columns` for the
+//! conversions of stored columns), so each module holds only its SQL, its
+//! binds and which columns make which value.
 //!
 //! SQLite runs with one writer connection (plus readers) and `BEGIN
 //! IMMEDIATE`, so writers queue instead of failing with `SQLITE_BUSY`;

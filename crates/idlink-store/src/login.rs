@@ -4,45 +4,38 @@ use async_trait::async_trait;
 use idlink_core::audit::AuditEntry;
 use idlink_core::auth::{AuthStore, ChallengeRow, DeviceRow, LoginWrite, SessionRow, SessionStatus};
 use idlink_core::ports::StoreError;
-use idlink_domain::UserId;
+use idlink_domain::{ChallengeId, DeviceId, SessionId, UserId};
 use jiff::Timestamp;
-use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use crate::SqlStore;
-use crate::rows::{micros, store_err, timestamp};
+use crate::rows::{Columns, execute, fetch_all, fetch_one, fetch_optional, micros};
 use crate::store::insert_user_in;
 use crate::write::{Commit, Tx};
 
 fn challenge(r: &AnyRow) -> Result<ChallengeRow, StoreError> {
-    let attempts: i64 = r.try_get("attempts").map_err(store_err)?;
     Ok(ChallengeRow {
-        id: r.try_get("id").map_err(store_err)?,
-        purpose: r.try_get("purpose").map_err(store_err)?,
-        phone_index: r.try_get("phone_index").map_err(store_err)?,
-        device_hash: r.try_get("device_hash").map_err(store_err)?,
-        code_hash: r.try_get("code_hash").map_err(store_err)?,
-        attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
-        created_at: timestamp(r.try_get("created_at").map_err(store_err)?)?,
-        expires_at: timestamp(r.try_get("expires_at").map_err(store_err)?)?,
+        id: r.id("id")?,
+        purpose: r.col("purpose")?,
+        phone_index: r.col("phone_index")?,
+        device_hash: r.col("device_hash")?,
+        code_hash: r.col("code_hash")?,
+        attempts: r.count_u32("attempts")?,
+        created_at: r.instant("created_at")?,
+        expires_at: r.instant("expires_at")?,
     })
 }
 
-fn user_id(s: String) -> Result<UserId, StoreError> {
-    UserId::parse(&s).map_err(|e| StoreError::Corrupt(e.to_string()))
-}
-
 fn device(r: &AnyRow) -> Result<DeviceRow, StoreError> {
-    let primary: i64 = r.try_get("is_primary").map_err(store_err)?;
     Ok(DeviceRow {
-        id: r.try_get("id").map_err(store_err)?,
-        user_id: user_id(r.try_get("user_id").map_err(store_err)?)?,
-        device_hash: r.try_get("device_hash").map_err(store_err)?,
-        name: r.try_get("name").map_err(store_err)?,
-        public_key: r.try_get("public_key").map_err(store_err)?,
-        primary: primary != 0,
-        created_at: timestamp(r.try_get("created_at").map_err(store_err)?)?,
-        last_seen_at: timestamp(r.try_get("last_seen_at").map_err(store_err)?)?,
+        id: r.id("id")?,
+        user_id: r.user("user_id")?,
+        device_hash: r.col("device_hash")?,
+        name: r.col("name")?,
+        public_key: r.col("public_key")?,
+        primary: r.flag("is_primary")?,
+        created_at: r.instant("created_at")?,
+        last_seen_at: r.instant("last_seen_at")?,
     })
 }
 
@@ -52,38 +45,32 @@ fn session(r: &AnyRow) -> Result<SessionRow, StoreError> {
 
 /// A session from columns named `{prefix}id`, `{prefix}user_id`, … (for joins).
 pub(crate) fn session_prefixed(r: &AnyRow, prefix: &str) -> Result<SessionRow, StoreError> {
-    let col = |c: &str| format!("{prefix}{c}");
-    let status: String = r.try_get(col("status").as_str()).map_err(store_err)?;
-    let revoked: Option<i64> = r.try_get(col("revoked_at").as_str()).map_err(store_err)?;
+    let c = |name: &str| format!("{prefix}{name}");
     Ok(SessionRow {
-        id: r.try_get(col("id").as_str()).map_err(store_err)?,
-        user_id: user_id(r.try_get(col("user_id").as_str()).map_err(store_err)?)?,
-        device_id: r.try_get(col("device_id").as_str()).map_err(store_err)?,
-        client_ip: r.try_get(col("client_ip").as_str()).map_err(store_err)?,
-        secret_hash: r.try_get(col("secret_hash").as_str()).map_err(store_err)?,
-        status: SessionStatus::parse(&status).ok_or_else(|| StoreError::Corrupt(format!("session status {status}")))?,
-        created_at: timestamp(r.try_get(col("created_at").as_str()).map_err(store_err)?)?,
-        expires_at: timestamp(r.try_get(col("expires_at").as_str()).map_err(store_err)?)?,
-        revoked_at: revoked.map(timestamp).transpose()?,
+        id: r.id(&c("id"))?,
+        user_id: r.user(&c("user_id"))?,
+        device_id: r.id(&c("device_id"))?,
+        client_ip: r.col(&c("client_ip"))?,
+        secret_hash: r.col(&c("secret_hash"))?,
+        status: r.parsed(&c("status"), "session status", SessionStatus::parse)?,
+        created_at: r.instant(&c("created_at"))?,
+        expires_at: r.instant(&c("expires_at"))?,
+        revoked_at: r.instant_opt(&c("revoked_at"))?,
     })
 }
 
 async fn insert_device(tx: &mut Tx, d: &DeviceRow) -> Result<(), StoreError> {
-    sqlx::query(
-        "INSERT INTO devices (id, user_id, device_hash, name, public_key, is_primary, created_at, last_seen_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-    )
-    .bind(&d.id)
-    .bind(d.user_id.as_str())
-    .bind(&d.device_hash)
-    .bind(&d.name)
-    .bind(d.public_key.as_deref())
-    .bind(i64::from(d.primary))
-    .bind(micros(d.created_at))
-    .bind(micros(d.last_seen_at))
-    .execute(&mut *tx)
-    .await
-    .map_err(store_err)?;
+    let sql = format!("INSERT INTO devices ({DEVICE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)");
+    let q = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(d.id.as_str())
+        .bind(d.user_id.as_str())
+        .bind(&d.device_hash)
+        .bind(&d.name)
+        .bind(d.public_key.as_deref())
+        .bind(i64::from(d.primary))
+        .bind(micros(d.created_at))
+        .bind(micros(d.last_seen_at));
+    execute(q, &mut *tx).await?;
     Ok(())
 }
 
@@ -93,102 +80,73 @@ pub(crate) const SESSION_COLUMNS: &str = "id, user_id, device_id, client_ip, sec
 #[async_trait]
 impl AuthStore for SqlStore {
     async fn hit_rate_limit(&self, bucket: &str, window_start: Timestamp) -> Result<u64, StoreError> {
-        let n: i64 = self
-            .write(Commit::Bookkeeping, async |tx| {
-                sqlx::query_scalar(
-                    "INSERT INTO rate_limits (bucket, window_start, count) VALUES ($1, $2, 1)
-                     ON CONFLICT (bucket, window_start) DO UPDATE SET count = rate_limits.count + 1
-                     RETURNING count",
-                )
-                .bind(bucket)
-                .bind(micros(window_start))
-                .fetch_one(&mut *tx)
-                .await
-                .map_err(store_err)
-            })
-            .await?;
-        Ok(u64::try_from(n).unwrap_or(0))
+        let q = sqlx::query(
+            "INSERT INTO rate_limits (bucket, window_start, count) VALUES ($1, $2, 1)
+             ON CONFLICT (bucket, window_start) DO UPDATE SET count = rate_limits.count + 1
+             RETURNING count",
+        )
+        .bind(bucket)
+        .bind(micros(window_start));
+        self.write(Commit::Bookkeeping, async |tx| fetch_one(q, &mut *tx, |r| r.count_u64("count")).await).await
     }
 
     async fn insert_challenge(&self, c: &ChallengeRow) -> Result<(), StoreError> {
-        self.write(Commit::Bookkeeping, async |tx| {
-            sqlx::query(
-                "INSERT INTO sms_challenges (id, purpose, phone_index, device_hash, code_hash, attempts, created_at, expires_at, used_at)
-                 VALUES ($1, $2, $3, $4, $5, 0, $6, $7, NULL)",
-            )
-            .bind(&c.id)
-            .bind(&c.purpose)
-            .bind(&c.phone_index)
-            .bind(&c.device_hash)
-            .bind(&c.code_hash)
-            .bind(micros(c.created_at))
-            .bind(micros(c.expires_at))
-            .execute(&mut *tx)
-            .await
-            .map_err(store_err)?;
-            Ok(())
-        })
-        .await
+        let q = sqlx::query(
+            "INSERT INTO sms_challenges (id, purpose, phone_index, device_hash, code_hash, attempts, created_at, expires_at, used_at)
+             VALUES ($1, $2, $3, $4, $5, 0, $6, $7, NULL)",
+        )
+        .bind(c.id.as_str())
+        .bind(&c.purpose)
+        .bind(&c.phone_index)
+        .bind(&c.device_hash)
+        .bind(&c.code_hash)
+        .bind(micros(c.created_at))
+        .bind(micros(c.expires_at));
+        self.write(Commit::Bookkeeping, async |tx| execute(q, &mut *tx).await).await?;
+        Ok(())
     }
 
-    async fn attempt_challenge(&self, id: &str, now: Timestamp, max_attempts: u32) -> Result<Option<ChallengeRow>, StoreError> {
-        let row = self
-            .write(Commit::Bookkeeping, async |tx| {
-                sqlx::query(
-                    "UPDATE sms_challenges SET attempts = attempts + 1
-                     WHERE id = $1 AND used_at IS NULL AND expires_at > $2 AND attempts < $3
-                     RETURNING id, purpose, phone_index, device_hash, code_hash, attempts, created_at, expires_at",
-                )
-                .bind(id)
-                .bind(micros(now))
-                .bind(i64::from(max_attempts))
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(store_err)
-            })
-            .await?;
-        row.map(|r| challenge(&r)).transpose()
+    async fn attempt_challenge(&self, id: &ChallengeId, now: Timestamp, max_attempts: u32) -> Result<Option<ChallengeRow>, StoreError> {
+        let q = sqlx::query(
+            "UPDATE sms_challenges SET attempts = attempts + 1
+             WHERE id = $1 AND used_at IS NULL AND expires_at > $2 AND attempts < $3
+             RETURNING id, purpose, phone_index, device_hash, code_hash, attempts, created_at, expires_at",
+        )
+        .bind(id.as_str())
+        .bind(micros(now))
+        .bind(i64::from(max_attempts));
+        self.write(Commit::Bookkeeping, async |tx| fetch_optional(q, &mut *tx, challenge).await).await
     }
 
-    async fn consume_challenge(&self, id: &str, now: Timestamp) -> Result<bool, StoreError> {
-        self.write(Commit::Effect, async |tx| {
-            let n = sqlx::query("UPDATE sms_challenges SET used_at = $1 WHERE id = $2 AND used_at IS NULL")
-                .bind(micros(now))
-                .bind(id)
-                .execute(&mut *tx)
-                .await
-                .map_err(store_err)?
-                .rows_affected();
-            Ok(n == 1)
-        })
-        .await
+    async fn consume_challenge(&self, id: &ChallengeId, now: Timestamp) -> Result<bool, StoreError> {
+        let q = sqlx::query("UPDATE sms_challenges SET used_at = $1 WHERE id = $2 AND used_at IS NULL").bind(micros(now)).bind(id.as_str());
+        self.write(Commit::Effect, async |tx| Ok(execute(q, &mut *tx).await? == 1)).await
     }
 
     async fn device_by_hash(&self, user: &UserId, device_hash: &str) -> Result<Option<DeviceRow>, StoreError> {
         let sql = format!("SELECT {DEVICE_COLUMNS} FROM devices WHERE user_id = $1 AND device_hash = $2");
-        sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(user.as_str())
-            .bind(device_hash)
-            .fetch_optional(&self.reader)
-            .await
-            .map_err(store_err)?
-            .map(|r| device(&r))
-            .transpose()
+        fetch_optional(sqlx::query(sqlx::AssertSqlSafe(sql)).bind(user.as_str()).bind(device_hash), &self.reader, device).await
     }
 
     async fn devices(&self, user: &UserId) -> Result<Vec<DeviceRow>, StoreError> {
         let sql = format!("SELECT {DEVICE_COLUMNS} FROM devices WHERE user_id = $1 ORDER BY created_at, id");
-        sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(user.as_str())
-            .fetch_all(&self.reader)
-            .await
-            .map_err(store_err)?
-            .iter()
-            .map(device)
-            .collect()
+        fetch_all(sqlx::query(sqlx::AssertSqlSafe(sql)).bind(user.as_str()), &self.reader, device).await
     }
 
     async fn write_login(&self, w: &LoginWrite<'_>) -> Result<(), StoreError> {
+        let s = w.session;
+        let q = sqlx::query(
+            "INSERT INTO sessions (id, user_id, device_id, secret_hash, status, created_at, expires_at, revoked_at, client_ip)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, $8)",
+        )
+        .bind(s.id.as_str())
+        .bind(s.user_id.as_str())
+        .bind(s.device_id.as_str())
+        .bind(&s.secret_hash)
+        .bind(s.status.as_str())
+        .bind(micros(s.created_at))
+        .bind(micros(s.expires_at))
+        .bind(s.client_ip.as_deref());
         self.audited(w.audit, async |tx| {
             if let Some((user, key)) = w.new_user {
                 insert_user_in(tx, user, key).await?;
@@ -196,49 +154,23 @@ impl AuthStore for SqlStore {
             if let Some(d) = w.new_device {
                 insert_device(tx, d).await?;
             }
-            let s = w.session;
-            sqlx::query(
-                "INSERT INTO sessions (id, user_id, device_id, secret_hash, status, created_at, expires_at, revoked_at, client_ip)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, $8)",
-            )
-            .bind(&s.id)
-            .bind(s.user_id.as_str())
-            .bind(&s.device_id)
-            .bind(&s.secret_hash)
-            .bind(s.status.as_str())
-            .bind(micros(s.created_at))
-            .bind(micros(s.expires_at))
-            .bind(s.client_ip.as_deref())
-            .execute(&mut *tx)
-            .await
-            .map_err(store_err)?;
+            execute(q, &mut *tx).await?;
             Ok(())
         })
         .await
     }
 
-    async fn session(&self, id: &str) -> Result<Option<SessionRow>, StoreError> {
+    async fn session(&self, id: &SessionId) -> Result<Option<SessionRow>, StoreError> {
         let sql = format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE id = $1");
-        sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(id)
-            .fetch_optional(&self.reader)
-            .await
-            .map_err(store_err)?
-            .map(|r| session(&r))
-            .transpose()
+        fetch_optional(sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id.as_str()), &self.reader, session).await
     }
 
-    async fn confirm_device(&self, session_id: &str, d: &DeviceRow, audit: &AuditEntry) -> Result<bool, StoreError> {
+    async fn confirm_device(&self, session_id: &SessionId, d: &DeviceRow, audit: &AuditEntry) -> Result<bool, StoreError> {
+        let q =
+            sqlx::query("UPDATE sessions SET status = 'active' WHERE id = $1 AND status = 'device_check_required' AND revoked_at IS NULL")
+                .bind(session_id.as_str());
         self.audited_if(audit, async |tx| {
-            let n = sqlx::query(
-                "UPDATE sessions SET status = 'active' WHERE id = $1 AND status = 'device_check_required' AND revoked_at IS NULL",
-            )
-            .bind(session_id)
-            .execute(&mut *tx)
-            .await
-            .map_err(store_err)?
-            .rows_affected();
-            if n != 1 {
+            if execute(q, &mut *tx).await? != 1 {
                 return Ok(false);
             }
             insert_device(tx, d).await?;
@@ -247,39 +179,25 @@ impl AuthStore for SqlStore {
         .await
     }
 
-    async fn set_primary_device(&self, user: &UserId, device_id: &str, audit: &AuditEntry) -> Result<bool, StoreError> {
+    async fn set_primary_device(&self, user: &UserId, device_id: &DeviceId, audit: &AuditEntry) -> Result<bool, StoreError> {
         self.audited_if(audit, async |tx| {
-            let exists: Option<String> = sqlx::query_scalar("SELECT id FROM devices WHERE user_id = $1 AND id = $2")
-                .bind(user.as_str())
-                .bind(device_id)
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(store_err)?;
-            if exists.is_none() {
+            let exists = sqlx::query("SELECT id FROM devices WHERE user_id = $1 AND id = $2").bind(user.as_str()).bind(device_id.as_str());
+            if fetch_optional(exists, &mut *tx, |_| Ok(())).await?.is_none() {
                 return Ok(false);
             }
-            sqlx::query("UPDATE devices SET is_primary = CASE WHEN id = $2 THEN 1 ELSE 0 END WHERE user_id = $1")
+            let q = sqlx::query("UPDATE devices SET is_primary = CASE WHEN id = $2 THEN 1 ELSE 0 END WHERE user_id = $1")
                 .bind(user.as_str())
-                .bind(device_id)
-                .execute(&mut *tx)
-                .await
-                .map_err(store_err)?;
+                .bind(device_id.as_str());
+            execute(q, &mut *tx).await?;
             Ok(true)
         })
         .await
     }
 
     async fn revoke_sessions(&self, user: &UserId, now: Timestamp, audit: &AuditEntry) -> Result<u64, StoreError> {
-        self.audited(audit, async |tx| {
-            let n = sqlx::query("UPDATE sessions SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL")
-                .bind(micros(now))
-                .bind(user.as_str())
-                .execute(&mut *tx)
-                .await
-                .map_err(store_err)?
-                .rows_affected();
-            Ok(n)
-        })
-        .await
+        let q = sqlx::query("UPDATE sessions SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL")
+            .bind(micros(now))
+            .bind(user.as_str());
+        self.audited(audit, async |tx| execute(q, &mut *tx).await).await
     }
 }

@@ -1,36 +1,41 @@
-//! Storage of operators, their sessions, review cases and freezes.
+//! Storage of operators and their sessions, review cases (and what a
+//! decided case changes), freezes with the login signals the risk checks
+//! read, and guardianships.
 
 use async_trait::async_trait;
 use idlink_core::audit::AuditEntry;
+use idlink_core::guardians::{GuardianStore, Guardianship, GuardianshipStatus};
 use idlink_core::operators::{OperatorRow, OperatorSessionRow, OperatorStore, Role};
 use idlink_core::ports::StoreError;
 use idlink_core::reviews::{CaseKind, CaseRow, CaseStatus, Decision, ReviewStore};
-use idlink_domain::UserId;
+use idlink_core::risk::{FreezeRow, FreezeStore};
+use idlink_domain::{CaseId, GuardianshipId, OperatorId, OperatorSessionId, SessionId, UserId};
 use jiff::Timestamp;
-use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use crate::SqlStore;
-use crate::rows::{micros, store_err, timestamp};
+use crate::identity::UPSERT_IDENTITY;
+use crate::rows::{Columns, count_u32, execute, fetch_all, fetch_one, fetch_optional, first, micros, parsed_list};
 use crate::write::Tx;
 
-fn corrupt(what: &str, v: &str) -> StoreError {
-    StoreError::Corrupt(format!("{what} {v}"))
+fn operator(r: &AnyRow) -> Result<OperatorRow, StoreError> {
+    Ok(OperatorRow {
+        id: r.id("id")?,
+        username: r.col("username")?,
+        password_hash: r.col("password_hash")?,
+        totp_cipher: r.col("totp_cipher")?,
+        roles: parsed_list("role", &r.col::<String>("roles")?, ',', Role::parse)?,
+        created_at: r.instant("created_at")?,
+    })
 }
 
-fn operator(r: &AnyRow) -> Result<OperatorRow, StoreError> {
-    let roles: String = r.try_get("roles").map_err(store_err)?;
-    Ok(OperatorRow {
-        id: r.try_get("id").map_err(store_err)?,
-        username: r.try_get("username").map_err(store_err)?,
-        password_hash: r.try_get("password_hash").map_err(store_err)?,
-        totp_cipher: r.try_get("totp_cipher").map_err(store_err)?,
-        roles: roles
-            .split(',')
-            .filter(|s| !s.is_empty())
-            .map(|s| Role::parse(s).ok_or_else(|| corrupt("role", s)))
-            .collect::<Result<_, _>>()?,
-        created_at: timestamp(r.try_get("created_at").map_err(store_err)?)?,
+fn operator_session(r: &AnyRow) -> Result<OperatorSessionRow, StoreError> {
+    Ok(OperatorSessionRow {
+        id: r.id("id")?,
+        operator_id: r.id("operator_id")?,
+        secret_hash: r.col("secret_hash")?,
+        created_at: r.instant("created_at")?,
+        expires_at: r.instant("expires_at")?,
     })
 }
 
@@ -39,138 +44,100 @@ const OPERATOR_COLUMNS: &str = "id, username, password_hash, totp_cipher, roles,
 #[async_trait]
 impl OperatorStore for SqlStore {
     async fn insert_operator(&self, op: &OperatorRow, audit: &AuditEntry) -> Result<(), StoreError> {
-        self.audited(audit, async |tx| {
-            sqlx::query(
-                "INSERT INTO operators (id, username, password_hash, totp_cipher, roles, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
-            )
-            .bind(&op.id)
+        let sql = format!("INSERT INTO operators ({OPERATOR_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)");
+        let q = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(op.id.as_str())
             .bind(&op.username)
             .bind(&op.password_hash)
             .bind(&op.totp_cipher)
             .bind(op.roles.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(","))
-            .bind(micros(op.created_at))
-            .execute(&mut *tx)
-            .await
-            .map_err(store_err)?;
-            Ok(())
-        })
-        .await
+            .bind(micros(op.created_at));
+        self.audited(audit, async |tx| execute(q, &mut *tx).await).await?;
+        Ok(())
     }
 
     async fn operator_by_username(&self, username: &str) -> Result<Option<OperatorRow>, StoreError> {
-        sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {OPERATOR_COLUMNS} FROM operators WHERE username = $1")))
-            .bind(username)
-            .fetch_optional(&self.reader)
-            .await
-            .map_err(store_err)?
-            .map(|r| operator(&r))
-            .transpose()
+        let sql = format!("SELECT {OPERATOR_COLUMNS} FROM operators WHERE username = $1");
+        fetch_optional(sqlx::query(sqlx::AssertSqlSafe(sql)).bind(username), &self.reader, operator).await
     }
 
-    async fn operator(&self, id: &str) -> Result<Option<OperatorRow>, StoreError> {
-        sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {OPERATOR_COLUMNS} FROM operators WHERE id = $1")))
-            .bind(id)
-            .fetch_optional(&self.reader)
-            .await
-            .map_err(store_err)?
-            .map(|r| operator(&r))
-            .transpose()
+    async fn operator(&self, id: &OperatorId) -> Result<Option<OperatorRow>, StoreError> {
+        let sql = format!("SELECT {OPERATOR_COLUMNS} FROM operators WHERE id = $1");
+        fetch_optional(sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id.as_str()), &self.reader, operator).await
     }
 
     async fn insert_operator_session(&self, s: &OperatorSessionRow, audit: &AuditEntry) -> Result<(), StoreError> {
-        self.audited(audit, async |tx| {
+        let q =
             sqlx::query("INSERT INTO operator_sessions (id, operator_id, secret_hash, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)")
-                .bind(&s.id)
-                .bind(&s.operator_id)
+                .bind(s.id.as_str())
+                .bind(s.operator_id.as_str())
                 .bind(&s.secret_hash)
                 .bind(micros(s.created_at))
-                .bind(micros(s.expires_at))
-                .execute(&mut *tx)
-                .await
-                .map_err(store_err)?;
-            Ok(())
-        })
-        .await
+                .bind(micros(s.expires_at));
+        self.audited(audit, async |tx| execute(q, &mut *tx).await).await?;
+        Ok(())
     }
 
-    async fn operator_session(&self, id: &str) -> Result<Option<OperatorSessionRow>, StoreError> {
-        let row = sqlx::query("SELECT id, operator_id, secret_hash, created_at, expires_at FROM operator_sessions WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&self.reader)
-            .await
-            .map_err(store_err)?;
-        row.map(|r| {
-            Ok(OperatorSessionRow {
-                id: r.try_get("id").map_err(store_err)?,
-                operator_id: r.try_get("operator_id").map_err(store_err)?,
-                secret_hash: r.try_get("secret_hash").map_err(store_err)?,
-                created_at: timestamp(r.try_get("created_at").map_err(store_err)?)?,
-                expires_at: timestamp(r.try_get("expires_at").map_err(store_err)?)?,
-            })
-        })
-        .transpose()
+    async fn operator_session(&self, id: &OperatorSessionId) -> Result<Option<OperatorSessionRow>, StoreError> {
+        let q = sqlx::query("SELECT id, operator_id, secret_hash, created_at, expires_at FROM operator_sessions WHERE id = $1")
+            .bind(id.as_str());
+        fetch_optional(q, &self.reader, operator_session).await
     }
 }
 
 /// Inserts a case inside another change's transaction.
 pub(crate) async fn open_case_in(tx: &mut Tx, c: &CaseRow) -> Result<(), StoreError> {
-    sqlx::query(
+    let q = sqlx::query(
         "INSERT INTO review_cases (id, kind, subject, reference, status, steps_required, created_at, sla_due_at, first_response_at, claimed_by)
          VALUES ($1, $2, $3, $4, 'open', $5, $6, $7, NULL, NULL)",
     )
-    .bind(&c.id)
+    .bind(c.id.as_str())
     .bind(c.kind.as_str())
     .bind(c.subject.as_str())
     .bind(&c.reference)
     .bind(i64::from(c.steps_required))
     .bind(micros(c.created_at))
-    .bind(micros(c.sla_due_at))
-    .execute(&mut *tx)
-    .await
-    .map_err(store_err)?;
+    .bind(micros(c.sla_due_at));
+    execute(q, &mut *tx).await?;
     Ok(())
 }
 
 const CASE_COLUMNS: &str = "id, kind, subject, reference, status, steps_required, created_at, sla_due_at, first_response_at";
 
+fn decision(d: &AnyRow) -> Result<Decision, StoreError> {
+    Ok(Decision {
+        step: d.count_u32("step")?,
+        operator_id: d.id("operator_id")?,
+        approve: d.flag("approve")?,
+        note: d.col("note")?,
+        at: d.instant("at")?,
+    })
+}
+
+/// A case row without its decisions (read separately).
+fn case(r: &AnyRow) -> Result<CaseRow, StoreError> {
+    Ok(CaseRow {
+        id: r.id("id")?,
+        kind: r.parsed("kind", "case kind", CaseKind::parse)?,
+        status: r.parsed("status", "case status", CaseStatus::parse)?,
+        subject: r.user("subject")?,
+        reference: r.col("reference")?,
+        steps_required: r.count_u32("steps_required")?,
+        created_at: r.instant("created_at")?,
+        sla_due_at: r.instant("sla_due_at")?,
+        first_response_at: r.instant_opt("first_response_at")?,
+        decisions: Vec::new(),
+    })
+}
+
 impl SqlStore {
-    async fn case_row(&self, r: &AnyRow) -> Result<CaseRow, StoreError> {
-        let id: String = r.try_get("id").map_err(store_err)?;
-        let kind: String = r.try_get("kind").map_err(store_err)?;
-        let status: String = r.try_get("status").map_err(store_err)?;
-        let subject: String = r.try_get("subject").map_err(store_err)?;
-        let steps: i64 = r.try_get("steps_required").map_err(store_err)?;
-        let first: Option<i64> = r.try_get("first_response_at").map_err(store_err)?;
-        let decisions = sqlx::query("SELECT step, operator_id, approve, note, at FROM review_decisions WHERE case_id = $1 ORDER BY step")
-            .bind(&id)
-            .fetch_all(&self.reader)
-            .await
-            .map_err(store_err)?
-            .iter()
-            .map(|d| {
-                let step: i64 = d.try_get("step").map_err(store_err)?;
-                let approve: i64 = d.try_get("approve").map_err(store_err)?;
-                Ok(Decision {
-                    step: u32::try_from(step).unwrap_or(u32::MAX),
-                    operator_id: d.try_get("operator_id").map_err(store_err)?,
-                    approve: approve != 0,
-                    note: d.try_get("note").map_err(store_err)?,
-                    at: timestamp(d.try_get("at").map_err(store_err)?)?,
-                })
-            })
-            .collect::<Result<Vec<_>, StoreError>>()?;
-        Ok(CaseRow {
-            kind: CaseKind::parse(&kind).ok_or_else(|| corrupt("case kind", &kind))?,
-            status: CaseStatus::parse(&status).ok_or_else(|| corrupt("case status", &status))?,
-            subject: UserId::parse(&subject).map_err(|e| StoreError::Corrupt(e.to_string()))?,
-            reference: r.try_get("reference").map_err(store_err)?,
-            steps_required: u32::try_from(steps).unwrap_or(u32::MAX),
-            created_at: timestamp(r.try_get("created_at").map_err(store_err)?)?,
-            sla_due_at: timestamp(r.try_get("sla_due_at").map_err(store_err)?)?,
-            first_response_at: first.map(timestamp).transpose()?,
-            decisions,
-            id,
-        })
+    /// Reads the decisions of each case.
+    async fn with_decisions(&self, mut cases: Vec<CaseRow>) -> Result<Vec<CaseRow>, StoreError> {
+        for c in &mut cases {
+            let q = sqlx::query("SELECT step, operator_id, approve, note, at FROM review_decisions WHERE case_id = $1 ORDER BY step");
+            c.decisions = fetch_all(q.bind(c.id.as_str()), &self.reader, decision).await?;
+        }
+        Ok(cases)
     }
 }
 
@@ -178,128 +145,87 @@ impl SqlStore {
 async fn apply_outcome(tx: &mut Tx, case: &CaseRow, outcome: CaseStatus, at: Timestamp) -> Result<(), StoreError> {
     match (case.kind, outcome) {
         (CaseKind::Verification, CaseStatus::Approved) => {
-            sqlx::query(
+            let sql = format!(
                 "INSERT INTO identities (user_id, name_cipher, id_cipher, id_index, method, verified_at, document_type, birth_cipher)
                  SELECT user_id, name_cipher, id_cipher, id_index, method, $2, document_type, birth_cipher FROM verifications WHERE id = $1
-                 ON CONFLICT (user_id) DO UPDATE SET name_cipher = excluded.name_cipher, id_cipher = excluded.id_cipher,
-                     id_index = excluded.id_index, method = excluded.method, verified_at = excluded.verified_at,
-                     document_type = excluded.document_type, birth_cipher = excluded.birth_cipher",
-            )
-            .bind(&case.reference)
-            .bind(micros(at))
-            .execute(&mut *tx)
-            .await
-            .map_err(store_err)?;
+                 {UPSERT_IDENTITY}"
+            );
+            execute(sqlx::query(sqlx::AssertSqlSafe(sql)).bind(&case.reference).bind(micros(at)), &mut *tx).await?;
             set_verification(tx, &case.reference, "verified", at).await
         }
         (CaseKind::Verification, _) => set_verification(tx, &case.reference, "rejected", at).await,
         (CaseKind::RiskFreeze, CaseStatus::Approved) => {
-            sqlx::query("UPDATE freezes SET status = 'lifted', lifted_at = $2 WHERE user_id = $1 AND status = 'frozen'")
+            let q = sqlx::query("UPDATE freezes SET status = 'lifted', lifted_at = $2 WHERE user_id = $1 AND status = 'frozen'")
                 .bind(case.subject.as_str())
-                .bind(micros(at))
-                .execute(&mut *tx)
-                .await
-                .map_err(store_err)?;
+                .bind(micros(at));
+            execute(q, &mut *tx).await?;
             Ok(())
         }
         (CaseKind::RiskFreeze, _) => Ok(()),
         (CaseKind::Guardian, o) => {
             let status = if o == CaseStatus::Approved { "approved" } else { "rejected" };
-            sqlx::query("UPDATE guardianships SET status = $1, updated_at = $2 WHERE id = $3 AND status = 'review'")
-                .bind(status)
-                .bind(micros(at))
-                .bind(&case.reference)
-                .execute(&mut *tx)
-                .await
-                .map_err(store_err)?;
-            Ok(())
+            set_reviewed(tx, "guardianships", &case.reference, status, at).await
         }
     }
 }
 
 async fn set_verification(tx: &mut Tx, id: &str, status: &str, at: Timestamp) -> Result<(), StoreError> {
-    sqlx::query("UPDATE verifications SET status = $1, updated_at = $2 WHERE id = $3 AND status = 'review'")
-        .bind(status)
-        .bind(micros(at))
-        .bind(id)
-        .execute(&mut *tx)
-        .await
-        .map_err(store_err)?;
+    set_reviewed(tx, "verifications", id, status, at).await
+}
+
+/// Ends the review of a verification or a guardianship (`status = 'review'`) with `status`.
+async fn set_reviewed(tx: &mut Tx, table: &str, id: &str, status: &str, at: Timestamp) -> Result<(), StoreError> {
+    let sql = format!("UPDATE {table} SET status = $1, updated_at = $2 WHERE id = $3 AND status = 'review'");
+    execute(sqlx::query(sqlx::AssertSqlSafe(sql)).bind(status).bind(micros(at)).bind(id), &mut *tx).await?;
     Ok(())
 }
 
 #[async_trait]
 impl ReviewStore for SqlStore {
-    async fn case(&self, id: &str) -> Result<Option<CaseRow>, StoreError> {
-        let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {CASE_COLUMNS} FROM review_cases WHERE id = $1")))
-            .bind(id)
-            .fetch_optional(&self.reader)
-            .await
-            .map_err(store_err)?;
-        match row {
-            Some(r) => Ok(Some(self.case_row(&r).await?)),
-            None => Ok(None),
-        }
+    async fn case(&self, id: &CaseId) -> Result<Option<CaseRow>, StoreError> {
+        let sql = format!("SELECT {CASE_COLUMNS} FROM review_cases WHERE id = $1");
+        let found = fetch_optional(sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id.as_str()), &self.reader, case).await?;
+        Ok(self.with_decisions(Vec::from_iter(found)).await?.pop())
     }
 
     async fn cases(&self, status: CaseStatus, kind: Option<CaseKind>, limit: u32) -> Result<Vec<CaseRow>, StoreError> {
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        let sql = format!(
             "SELECT {CASE_COLUMNS} FROM review_cases WHERE status = $1 AND ($2 = '' OR kind = $2) ORDER BY created_at, id LIMIT $3"
-        )))
-        .bind(status.as_str())
-        .bind(kind.map(|k| k.as_str()).unwrap_or(""))
-        .bind(i64::from(limit))
-        .fetch_all(&self.reader)
-        .await
-        .map_err(store_err)?;
-        let mut out = Vec::with_capacity(rows.len());
-        for r in &rows {
-            out.push(self.case_row(r).await?);
-        }
-        Ok(out)
+        );
+        let q =
+            sqlx::query(sqlx::AssertSqlSafe(sql)).bind(status.as_str()).bind(kind.map(|k| k.as_str()).unwrap_or("")).bind(i64::from(limit));
+        self.with_decisions(fetch_all(q, &self.reader, case).await?).await
     }
 
-    async fn claim_case(&self, id: &str, operator_id: &str, at: Timestamp, audit: &AuditEntry) -> Result<bool, StoreError> {
-        self.audited(audit, async |tx| {
-            let n = sqlx::query(
-                "UPDATE review_cases SET claimed_by = $2, first_response_at = COALESCE(first_response_at, $3) WHERE id = $1 AND status = 'open'",
-            )
-            .bind(id)
-            .bind(operator_id)
-            .bind(micros(at))
-            .execute(&mut *tx)
-            .await
-            .map_err(store_err)?
-            .rows_affected();
-            Ok(n == 1)
-        })
-        .await
+    async fn claim_case(&self, id: &CaseId, operator_id: &OperatorId, at: Timestamp, audit: &AuditEntry) -> Result<bool, StoreError> {
+        let q = sqlx::query(
+            "UPDATE review_cases SET claimed_by = $2, first_response_at = COALESCE(first_response_at, $3) WHERE id = $1 AND status = 'open'",
+        )
+        .bind(id.as_str())
+        .bind(operator_id.as_str())
+        .bind(micros(at));
+        self.audited(audit, async |tx| Ok(execute(q, &mut *tx).await? == 1)).await
     }
 
     async fn decide_case(&self, case: &CaseRow, d: &Decision, outcome: Option<CaseStatus>, audit: &AuditEntry) -> Result<(), StoreError> {
-        self.audited(audit, async |tx| {
+        let decision =
             sqlx::query("INSERT INTO review_decisions (case_id, step, operator_id, approve, note, at) VALUES ($1, $2, $3, $4, $5, $6)")
-                .bind(&case.id)
+                .bind(case.id.as_str())
                 .bind(i64::from(d.step))
-                .bind(&d.operator_id)
+                .bind(d.operator_id.as_str())
                 .bind(i64::from(d.approve))
                 .bind(&d.note)
-                .bind(micros(d.at))
-                .execute(&mut *tx)
-                .await
-                .map_err(store_err)?;
-            let status = outcome.unwrap_or(CaseStatus::Open);
-            let n = sqlx::query(
-                "UPDATE review_cases SET status = $2, first_response_at = COALESCE(first_response_at, $3) WHERE id = $1 AND status = 'open'",
-            )
-            .bind(&case.id)
-            .bind(status.as_str())
-            .bind(micros(d.at))
-            .execute(&mut *tx)
-            .await
-            .map_err(store_err)?
-            .rows_affected();
-            if n != 1 {
+                .bind(micros(d.at));
+        let status = outcome.unwrap_or(CaseStatus::Open);
+        let close = sqlx::query(
+            "UPDATE review_cases SET status = $2, first_response_at = COALESCE(first_response_at, $3) WHERE id = $1 AND status = 'open'",
+        )
+        .bind(case.id.as_str())
+        .bind(status.as_str())
+        .bind(micros(d.at));
+        self.audited(audit, async |tx| {
+            execute(decision, &mut *tx).await?;
+            if execute(close, &mut *tx).await? != 1 {
                 return Err(StoreError::Unique("review_cases closed concurrently".into()));
             }
             if let Some(o) = outcome {
@@ -311,175 +237,119 @@ impl ReviewStore for SqlStore {
     }
 
     async fn sla_breaches(&self, now: Timestamp) -> Result<Vec<(CaseKind, u64)>, StoreError> {
-        let rows = sqlx::query(
+        let q = sqlx::query(
             "SELECT kind, COUNT(*) AS n FROM review_cases
              WHERE status = 'open' AND sla_due_at < $1 AND (first_response_at IS NULL OR first_response_at > sla_due_at)
              GROUP BY kind ORDER BY kind",
         )
-        .bind(micros(now))
-        .fetch_all(&self.reader)
-        .await
-        .map_err(store_err)?;
-        rows.iter()
-            .map(|r| {
-                let kind: String = r.try_get("kind").map_err(store_err)?;
-                let n: i64 = r.try_get("n").map_err(store_err)?;
-                Ok((CaseKind::parse(&kind).ok_or_else(|| corrupt("case kind", &kind))?, u64::try_from(n).unwrap_or(0)))
-            })
-            .collect()
+        .bind(micros(now));
+        fetch_all(q, &self.reader, |r| Ok((r.parsed("kind", "case kind", CaseKind::parse)?, r.count_u64("n")?))).await
     }
 }
 
 #[async_trait]
-impl idlink_core::risk::FreezeStore for SqlStore {
-    async fn active_freeze(&self, user: &UserId) -> Result<Option<idlink_core::risk::FreezeRow>, StoreError> {
-        let row = sqlx::query("SELECT reason, frozen_at, case_id FROM freezes WHERE user_id = $1 AND status = 'frozen'")
-            .bind(user.as_str())
-            .fetch_optional(&self.reader)
-            .await
-            .map_err(store_err)?;
-        row.map(|r| {
-            Ok(idlink_core::risk::FreezeRow {
-                user_id: user.clone(),
-                reason: r.try_get("reason").map_err(store_err)?,
-                frozen_at: timestamp(r.try_get("frozen_at").map_err(store_err)?)?,
-                case_id: r.try_get("case_id").map_err(store_err)?,
-            })
-        })
-        .transpose()
-    }
-
-    async fn freeze(&self, user: &UserId, reason: &str, case: &CaseRow, audit: &AuditEntry) -> Result<bool, StoreError> {
-        self.audited_if(audit, async |tx| {
-            let n = sqlx::query(
-                "INSERT INTO freezes (user_id, status, reason, frozen_at, lifted_at, case_id) VALUES ($1, 'frozen', $2, $3, NULL, $4)
-                 ON CONFLICT (user_id) DO UPDATE SET status = 'frozen', reason = excluded.reason, frozen_at = excluded.frozen_at,
-                     lifted_at = NULL, case_id = excluded.case_id
-                 WHERE freezes.status <> 'frozen'",
-            )
-            .bind(user.as_str())
-            .bind(reason)
-            .bind(micros(case.created_at))
-            .bind(&case.id)
-            .execute(&mut *tx)
-            .await
-            .map_err(store_err)?
-            .rows_affected();
-            if n == 0 {
-                return Ok(false);
-            }
-            open_case_in(tx, case).await?;
-            Ok(true)
+impl FreezeStore for SqlStore {
+    async fn active_freeze(&self, user: &UserId) -> Result<Option<FreezeRow>, StoreError> {
+        let q = sqlx::query("SELECT reason, frozen_at, case_id FROM freezes WHERE user_id = $1 AND status = 'frozen'").bind(user.as_str());
+        fetch_optional(q, &self.reader, |r| {
+            Ok(FreezeRow { user_id: user.clone(), reason: r.col("reason")?, frozen_at: r.instant("frozen_at")?, case_id: r.id("case_id")? })
         })
         .await
     }
 
-    async fn previous_login_ip(&self, user: &UserId, session_id: &str) -> Result<Option<String>, StoreError> {
-        let ip: Option<Option<String>> =
-            sqlx::query_scalar("SELECT client_ip FROM sessions WHERE user_id = $1 AND id <> $2 ORDER BY created_at DESC, id DESC LIMIT 1")
-                .bind(user.as_str())
-                .bind(session_id)
-                .fetch_optional(&self.reader)
-                .await
-                .map_err(store_err)?;
-        Ok(ip.flatten())
+    async fn freeze(&self, user: &UserId, reason: &str, case: &CaseRow, audit: &AuditEntry) -> Result<bool, StoreError> {
+        let q = sqlx::query(
+            "INSERT INTO freezes (user_id, status, reason, frozen_at, lifted_at, case_id) VALUES ($1, 'frozen', $2, $3, NULL, $4)
+             ON CONFLICT (user_id) DO UPDATE SET status = 'frozen', reason = excluded.reason, frozen_at = excluded.frozen_at,
+                 lifted_at = NULL, case_id = excluded.case_id
+             WHERE freezes.status <> 'frozen'",
+        )
+        .bind(user.as_str())
+        .bind(reason)
+        .bind(micros(case.created_at))
+        .bind(case.id.as_str());
+        self.open_case_if_changed(q, case, audit).await
+    }
+
+    async fn previous_login_ip(&self, user: &UserId, session_id: &SessionId) -> Result<Option<String>, StoreError> {
+        let q = sqlx::query("SELECT client_ip FROM sessions WHERE user_id = $1 AND id <> $2 ORDER BY created_at DESC, id DESC LIMIT 1")
+            .bind(user.as_str())
+            .bind(session_id.as_str());
+        Ok(fetch_optional(q, &self.reader, first::<Option<String>>).await?.flatten())
     }
 
     async fn sessions_since(&self, user: &UserId, since: Timestamp) -> Result<u32, StoreError> {
-        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM sessions WHERE user_id = $1 AND created_at >= $2")
-            .bind(user.as_str())
-            .bind(micros(since))
-            .fetch_one(&self.reader)
-            .await
-            .map_err(store_err)?;
-        Ok(u32::try_from(n).unwrap_or(u32::MAX))
+        let q =
+            sqlx::query("SELECT COUNT(*) FROM sessions WHERE user_id = $1 AND created_at >= $2").bind(user.as_str()).bind(micros(since));
+        Ok(count_u32(fetch_one(q, &self.reader, first).await?))
     }
 }
 
-fn guardianship(r: &AnyRow) -> Result<idlink_core::guardians::Guardianship, StoreError> {
-    use idlink_core::guardians::{Guardianship, GuardianshipStatus};
-    let user = |col: &str| -> Result<UserId, StoreError> {
-        let v: String = r.try_get(col).map_err(store_err)?;
-        UserId::parse(&v).map_err(|e| StoreError::Corrupt(e.to_string()))
-    };
-    let status: String = r.try_get("status").map_err(store_err)?;
+fn guardianship(r: &AnyRow) -> Result<Guardianship, StoreError> {
     Ok(Guardianship {
-        id: r.try_get("id").map_err(store_err)?,
-        minor: user("minor_user")?,
-        guardian: user("guardian_user")?,
-        relationship: r.try_get("relationship").map_err(store_err)?,
-        evidence_ref: r.try_get("evidence_ref").map_err(store_err)?,
-        status: GuardianshipStatus::parse(&status).ok_or_else(|| corrupt("guardianship status", &status))?,
-        created_at: timestamp(r.try_get("created_at").map_err(store_err)?)?,
+        id: r.id("id")?,
+        minor: r.user("minor_user")?,
+        guardian: r.user("guardian_user")?,
+        relationship: r.col("relationship")?,
+        evidence_ref: r.col("evidence_ref")?,
+        status: r.parsed("status", "guardianship status", GuardianshipStatus::parse)?,
+        created_at: r.instant("created_at")?,
     })
 }
 
 const GUARDIAN_COLUMNS: &str = "id, minor_user, guardian_user, relationship, evidence_ref, status, created_at";
 
 #[async_trait]
-impl idlink_core::guardians::GuardianStore for SqlStore {
-    async fn insert_guardianship(&self, g: &idlink_core::guardians::Guardianship, audit: &AuditEntry) -> Result<(), StoreError> {
-        self.audited(audit, async |tx| {
-            sqlx::query(
-                "INSERT INTO guardianships (id, minor_user, guardian_user, relationship, evidence_ref, status, created_at, updated_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $7)",
-            )
-            .bind(&g.id)
+impl GuardianStore for SqlStore {
+    async fn insert_guardianship(&self, g: &Guardianship, audit: &AuditEntry) -> Result<(), StoreError> {
+        let sql = format!("INSERT INTO guardianships ({GUARDIAN_COLUMNS}, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $7)");
+        let q = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(g.id.as_str())
             .bind(g.minor.as_str())
             .bind(g.guardian.as_str())
             .bind(&g.relationship)
             .bind(&g.evidence_ref)
             .bind(g.status.as_str())
-            .bind(micros(g.created_at))
-            .execute(&mut *tx)
-            .await
-            .map_err(store_err)?;
-            Ok(())
-        })
-        .await
+            .bind(micros(g.created_at));
+        self.audited(audit, async |tx| execute(q, &mut *tx).await).await?;
+        Ok(())
     }
 
-    async fn guardianship(&self, id: &str) -> Result<Option<idlink_core::guardians::Guardianship>, StoreError> {
-        sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {GUARDIAN_COLUMNS} FROM guardianships WHERE id = $1")))
-            .bind(id)
-            .fetch_optional(&self.reader)
-            .await
-            .map_err(store_err)?
-            .map(|r| guardianship(&r))
-            .transpose()
+    async fn guardianship(&self, id: &GuardianshipId) -> Result<Option<Guardianship>, StoreError> {
+        let sql = format!("SELECT {GUARDIAN_COLUMNS} FROM guardianships WHERE id = $1");
+        fetch_optional(sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id.as_str()), &self.reader, guardianship).await
     }
 
-    async fn guardianships_of(&self, user: &UserId) -> Result<Vec<idlink_core::guardians::Guardianship>, StoreError> {
-        sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {GUARDIAN_COLUMNS} FROM guardianships WHERE minor_user = $1 OR guardian_user = $1 ORDER BY created_at, id"
-        )))
-        .bind(user.as_str())
-        .fetch_all(&self.reader)
-        .await
-        .map_err(store_err)?
-        .iter()
-        .map(guardianship)
-        .collect()
+    async fn guardianships_of(&self, user: &UserId) -> Result<Vec<Guardianship>, StoreError> {
+        let sql =
+            format!("SELECT {GUARDIAN_COLUMNS} FROM guardianships WHERE minor_user = $1 OR guardian_user = $1 ORDER BY created_at, id");
+        fetch_all(sqlx::query(sqlx::AssertSqlSafe(sql)).bind(user.as_str()), &self.reader, guardianship).await
     }
 
     async fn accept_guardianship(
         &self,
-        id: &str,
+        id: &GuardianshipId,
         guardian: &UserId,
         case: &CaseRow,
         at: Timestamp,
         audit: &AuditEntry,
     ) -> Result<bool, StoreError> {
+        let q = sqlx::query(
+            "UPDATE guardianships SET status = 'review', updated_at = $1 WHERE id = $2 AND guardian_user = $3 AND status = 'pending_guardian'",
+        )
+        .bind(micros(at))
+        .bind(id.as_str())
+        .bind(guardian.as_str());
+        self.open_case_if_changed(q, case, audit).await
+    }
+}
+
+impl SqlStore {
+    /// Runs `q` and, if it changed a row, opens `case` and appends `audit` in
+    /// the same transaction (a freeze, a guardianship sent to review).
+    async fn open_case_if_changed(&self, q: crate::rows::AnyQuery<'_>, case: &CaseRow, audit: &AuditEntry) -> Result<bool, StoreError> {
         self.audited_if(audit, async |tx| {
-            let n = sqlx::query("UPDATE guardianships SET status = 'review', updated_at = $1 WHERE id = $2 AND guardian_user = $3 AND status = 'pending_guardian'")
-                .bind(micros(at))
-                .bind(id)
-                .bind(guardian.as_str())
-                .execute(&mut *tx)
-                .await
-                .map_err(store_err)?
-                .rows_affected();
-            if n != 1 {
+            if execute(q, &mut *tx).await? == 0 {
                 return Ok(false);
             }
             open_case_in(tx, case).await?;

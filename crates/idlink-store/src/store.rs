@@ -4,14 +4,14 @@ use async_trait::async_trait;
 use idlink_core::audit::AuditEntry;
 use idlink_core::ports::{ApiKeyRow, ApiKeyStore, HealthStore, KeyStore, StoreError, UserRow, UserStore};
 use idlink_crypto::WrappedDataKey;
-use idlink_domain::{ApiKeyId, UserId};
+use idlink_domain::{ApiKeyId, SessionId, UserId};
 use jiff::Timestamp;
+use sqlx::AnyPool;
 use sqlx::any::{AnyPoolOptions, AnyRow};
-use sqlx::{AnyPool, Row};
 use std::time::Duration;
 
 use crate::group_commit::WriterConnection;
-use crate::rows::{micros, store_err, timestamp};
+use crate::rows::{Columns, execute, fetch_all, fetch_one, fetch_optional, first, micros, qualified, store_err};
 use crate::write::{Commit, Tx};
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -82,7 +82,7 @@ impl SqlStore {
                 // synchronous=FULL every commit is fsynced before it returns.
                 // The mode is stored in the file, so setting it once suffices.
                 let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&url).await.map_err(store_err)?;
-                sqlx::query("PRAGMA journal_mode = WAL").execute(&mut conn).await.map_err(store_err)?;
+                execute(sqlx::query("PRAGMA journal_mode = WAL"), &mut conn).await?;
                 sqlx::Connection::close(conn).await.map_err(store_err)?;
                 // Checkpoints run beside the writer (see `checkpoint_wal`), not inside its commits.
                 let writer = pool(1)
@@ -143,10 +143,7 @@ impl SqlStore {
     }
 
     async fn applied_migrations(&self) -> Result<usize, StoreError> {
-        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations WHERE success = TRUE")
-            .fetch_one(&self.reader)
-            .await
-            .map_err(store_err)?;
+        let n: i64 = fetch_one(sqlx::query("SELECT COUNT(*) FROM _sqlx_migrations WHERE success = TRUE"), &self.reader, first).await?;
         Ok(usize::try_from(n).unwrap_or(0))
     }
 
@@ -178,45 +175,45 @@ async fn checkpoint_wal(pool: AnyPool) {
 }
 
 fn user_row(r: &AnyRow) -> Result<UserRow, StoreError> {
-    let id: String = r.try_get("id").map_err(store_err)?;
     Ok(UserRow {
-        id: UserId::parse(&id).map_err(|e| StoreError::Corrupt(e.to_string()))?,
-        phone_cipher: r.try_get("phone_cipher").map_err(store_err)?,
-        phone_index: r.try_get("phone_index").map_err(store_err)?,
-        created_at: timestamp(r.try_get("created_at").map_err(store_err)?)?,
+        id: r.user("id")?,
+        phone_cipher: r.col("phone_cipher")?,
+        phone_index: r.col("phone_index")?,
+        created_at: r.instant("created_at")?,
     })
 }
 
 fn wrapped_row(r: &AnyRow) -> Result<WrappedDataKey, StoreError> {
-    Ok(WrappedDataKey { id: r.try_get("id").map_err(store_err)?, ciphertext: r.try_get("ciphertext").map_err(store_err)? })
+    Ok(WrappedDataKey { id: r.col("id")?, ciphertext: r.col("ciphertext")? })
 }
 
 fn master_id(key: &WrappedDataKey) -> Result<String, StoreError> {
     key.master_key_id().map(str::to_owned).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
+/// The data key of a user (`dek-usr_…`).
+fn user_key_id(user: &UserId) -> String {
+    format!("dek-{user}")
+}
+
+const WRAPPED_BY_ID: &str = "SELECT id, ciphertext FROM data_keys WHERE id = $1";
+
 /// Inserts a user and their data key inside a transaction.
 pub(crate) async fn insert_user_in(tx: &mut Tx, user: &UserRow, key: &WrappedDataKey) -> Result<(), StoreError> {
-    insert_key(tx, key).await?;
-    sqlx::query("INSERT INTO users (id, phone_cipher, phone_index, created_at) VALUES ($1, $2, $3, $4)")
+    insert_key(tx, key, "").await?;
+    let q = sqlx::query("INSERT INTO users (id, phone_cipher, phone_index, created_at) VALUES ($1, $2, $3, $4)")
         .bind(user.id.as_str())
         .bind(&user.phone_cipher)
         .bind(&user.phone_index)
-        .bind(micros(user.created_at))
-        .execute(&mut *tx)
-        .await
-        .map_err(store_err)?;
+        .bind(micros(user.created_at));
+    execute(q, &mut *tx).await?;
     Ok(())
 }
 
-async fn insert_key(tx: &mut Tx, key: &WrappedDataKey) -> Result<(), StoreError> {
-    sqlx::query("INSERT INTO data_keys (id, master_key_id, ciphertext) VALUES ($1, $2, $3)")
-        .bind(&key.id)
-        .bind(master_id(key)?)
-        .bind(&key.ciphertext)
-        .execute(&mut *tx)
-        .await
-        .map_err(store_err)?;
+/// Inserts a data key; `on_conflict` is appended to the statement (`ON CONFLICT (id) DO NOTHING`, or nothing).
+async fn insert_key(tx: &mut Tx, key: &WrappedDataKey, on_conflict: &str) -> Result<(), StoreError> {
+    let sql = format!("INSERT INTO data_keys (id, master_key_id, ciphertext) VALUES ($1, $2, $3) {on_conflict}");
+    execute(sqlx::query(sqlx::AssertSqlSafe(sql)).bind(&key.id).bind(master_id(key)?).bind(&key.ciphertext), &mut *tx).await?;
     Ok(())
 }
 
@@ -228,226 +225,137 @@ impl UserStore for SqlStore {
 
     async fn read_user(&self, id: &UserId, audit: &AuditEntry) -> Result<Option<(UserRow, Option<WrappedDataKey>)>, StoreError> {
         self.audited_if(audit, async |tx| {
-            let row = sqlx::query("SELECT id, phone_cipher, phone_index, created_at FROM users WHERE id = $1")
-                .bind(id.as_str())
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(store_err)?;
-            let Some(row) = row else {
+            let q = sqlx::query("SELECT id, phone_cipher, phone_index, created_at FROM users WHERE id = $1").bind(id.as_str());
+            let Some(user) = fetch_optional(q, &mut *tx, user_row).await? else {
                 return Ok(None);
             };
-            let user = user_row(&row)?;
-            let key = sqlx::query("SELECT id, ciphertext FROM data_keys WHERE id = $1")
-                .bind(format!("dek-{id}"))
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(store_err)?
-                .map(|r| wrapped_row(&r))
-                .transpose()?;
+            let key = fetch_optional(sqlx::query(WRAPPED_BY_ID).bind(user_key_id(id)), &mut *tx, wrapped_row).await?;
             Ok(Some((user, key)))
         })
         .await
     }
 
     async fn find_user_by_phone_index(&self, index: &str) -> Result<Option<UserId>, StoreError> {
-        let id: Option<String> = sqlx::query_scalar("SELECT id FROM users WHERE phone_index = $1")
-            .bind(index)
-            .fetch_optional(&self.reader)
-            .await
-            .map_err(store_err)?;
-        id.map(|s| UserId::parse(&s).map_err(|e| StoreError::Corrupt(e.to_string()))).transpose()
+        let q = sqlx::query("SELECT id FROM users WHERE phone_index = $1").bind(index);
+        fetch_optional(q, &self.reader, |r| r.user("id")).await
     }
 
     async fn phone_index(&self, id: &UserId) -> Result<Option<String>, StoreError> {
-        sqlx::query_scalar("SELECT phone_index FROM users WHERE id = $1")
-            .bind(id.as_str())
-            .fetch_optional(&self.reader)
-            .await
-            .map_err(store_err)
+        fetch_optional(sqlx::query("SELECT phone_index FROM users WHERE id = $1").bind(id.as_str()), &self.reader, first).await
     }
 
     async fn shred_user_key(&self, id: &UserId, audit: &AuditEntry) -> Result<bool, StoreError> {
-        self.audited_if(audit, async |tx| {
-            let deleted = sqlx::query("DELETE FROM data_keys WHERE id = $1")
-                .bind(format!("dek-{id}"))
-                .execute(&mut *tx)
-                .await
-                .map_err(store_err)?
-                .rows_affected();
-            Ok(deleted > 0)
-        })
-        .await
+        let q = sqlx::query("DELETE FROM data_keys WHERE id = $1").bind(user_key_id(id));
+        self.audited_if(audit, async |tx| Ok(execute(q, &mut *tx).await? > 0)).await
     }
 }
 
 #[async_trait]
 impl KeyStore for SqlStore {
     async fn wrapped_key(&self, id: &str) -> Result<Option<WrappedDataKey>, StoreError> {
-        sqlx::query("SELECT id, ciphertext FROM data_keys WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&self.reader)
-            .await
-            .map_err(store_err)?
-            .map(|r| wrapped_row(&r))
-            .transpose()
+        fetch_optional(sqlx::query(WRAPPED_BY_ID).bind(id), &self.reader, wrapped_row).await
     }
 
     async fn ensure_wrapped_key(&self, key: &WrappedDataKey) -> Result<WrappedDataKey, StoreError> {
-        let row = self
-            .write(Commit::Effect, async |tx| {
-                sqlx::query("INSERT INTO data_keys (id, master_key_id, ciphertext) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING")
-                    .bind(&key.id)
-                    .bind(master_id(key)?)
-                    .bind(&key.ciphertext)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(store_err)?;
-                sqlx::query("SELECT id, ciphertext FROM data_keys WHERE id = $1").bind(&key.id).fetch_one(&mut *tx).await.map_err(store_err)
-            })
-            .await?;
-        wrapped_row(&row)
-    }
-
-    async fn keys_not_wrapped_by(&self, active_master_id: &str, after: &str, limit: u32) -> Result<Vec<WrappedDataKey>, StoreError> {
-        sqlx::query("SELECT id, ciphertext FROM data_keys WHERE master_key_id <> $1 AND id > $2 ORDER BY id LIMIT $3")
-            .bind(active_master_id)
-            .bind(after)
-            .bind(i64::from(limit))
-            .fetch_all(&self.reader)
-            .await
-            .map_err(store_err)?
-            .iter()
-            .map(wrapped_row)
-            .collect()
-    }
-
-    async fn replace_wrapped_key(&self, old: &WrappedDataKey, new: &WrappedDataKey) -> Result<bool, StoreError> {
         self.write(Commit::Effect, async |tx| {
-            let n = sqlx::query("UPDATE data_keys SET master_key_id = $1, ciphertext = $2 WHERE id = $3 AND ciphertext = $4")
-                .bind(master_id(new)?)
-                .bind(&new.ciphertext)
-                .bind(&old.id)
-                .bind(&old.ciphertext)
-                .execute(&mut *tx)
-                .await
-                .map_err(store_err)?
-                .rows_affected();
-            Ok(n == 1)
+            insert_key(tx, key, "ON CONFLICT (id) DO NOTHING").await?;
+            fetch_one(sqlx::query(WRAPPED_BY_ID).bind(&key.id), &mut *tx, wrapped_row).await
         })
         .await
     }
 
+    async fn keys_not_wrapped_by(&self, active_master_id: &str, after: &str, limit: u32) -> Result<Vec<WrappedDataKey>, StoreError> {
+        let q = sqlx::query("SELECT id, ciphertext FROM data_keys WHERE master_key_id <> $1 AND id > $2 ORDER BY id LIMIT $3")
+            .bind(active_master_id)
+            .bind(after)
+            .bind(i64::from(limit));
+        fetch_all(q, &self.reader, wrapped_row).await
+    }
+
+    async fn replace_wrapped_key(&self, old: &WrappedDataKey, new: &WrappedDataKey) -> Result<bool, StoreError> {
+        let q = sqlx::query("UPDATE data_keys SET master_key_id = $1, ciphertext = $2 WHERE id = $3 AND ciphertext = $4")
+            .bind(master_id(new)?)
+            .bind(&new.ciphertext)
+            .bind(&old.id)
+            .bind(&old.ciphertext);
+        self.write(Commit::Effect, async |tx| Ok(execute(q, &mut *tx).await? == 1)).await
+    }
+
     async fn count_keys_by_master(&self) -> Result<Vec<(String, u64)>, StoreError> {
-        let rows = sqlx::query("SELECT master_key_id, COUNT(*) AS n FROM data_keys GROUP BY master_key_id ORDER BY master_key_id")
-            .fetch_all(&self.reader)
-            .await
-            .map_err(store_err)?;
-        rows.iter()
-            .map(|r| {
-                let n: i64 = r.try_get("n").map_err(store_err)?;
-                Ok((r.try_get("master_key_id").map_err(store_err)?, u64::try_from(n).unwrap_or(0)))
-            })
-            .collect()
+        let q = sqlx::query("SELECT master_key_id, COUNT(*) AS n FROM data_keys GROUP BY master_key_id ORDER BY master_key_id");
+        fetch_all(q, &self.reader, |r| Ok((r.col("master_key_id")?, r.count_u64("n")?))).await
     }
 }
 
 fn api_key_row(r: &AnyRow) -> Result<ApiKeyRow, StoreError> {
-    let id: String = r.try_get("id").map_err(store_err)?;
-    let scopes: String = r.try_get("scopes").map_err(store_err)?;
-    let revoked: Option<i64> = r.try_get("revoked_at").map_err(store_err)?;
+    let scopes: String = r.col("scopes")?;
     Ok(ApiKeyRow {
-        id: ApiKeyId::parse(&id).map_err(|e| StoreError::Corrupt(e.to_string()))?,
-        name: r.try_get("name").map_err(store_err)?,
-        secret_hash: r.try_get("secret_hash").map_err(store_err)?,
+        id: ApiKeyId::parse(&r.col::<String>("id")?).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        name: r.col("name")?,
+        secret_hash: r.col("secret_hash")?,
         scopes: scopes.split(' ').filter(|s| !s.is_empty()).map(str::to_owned).collect(),
-        created_at: timestamp(r.try_get("created_at").map_err(store_err)?)?,
-        revoked_at: revoked.map(timestamp).transpose()?,
+        created_at: r.instant("created_at")?,
+        revoked_at: r.instant_opt("revoked_at")?,
     })
 }
+
+const API_KEY_COLUMNS: &str = "id, name, secret_hash, scopes, created_at, revoked_at";
 
 #[async_trait]
 impl ApiKeyStore for SqlStore {
     async fn insert_api_key(&self, key: &ApiKeyRow, audit: &AuditEntry) -> Result<(), StoreError> {
-        self.audited(audit, async |tx| {
+        let q =
             sqlx::query("INSERT INTO api_keys (id, name, secret_hash, scopes, created_at, revoked_at) VALUES ($1, $2, $3, $4, $5, NULL)")
                 .bind(key.id.as_str())
                 .bind(&key.name)
                 .bind(&key.secret_hash)
                 .bind(key.scopes.join(" "))
-                .bind(micros(key.created_at))
-                .execute(&mut *tx)
-                .await
-                .map_err(store_err)?;
-            Ok(())
-        })
-        .await
+                .bind(micros(key.created_at));
+        self.audited(audit, async |tx| execute(q, &mut *tx).await).await?;
+        Ok(())
     }
 
     async fn api_key(&self, id: &ApiKeyId) -> Result<Option<ApiKeyRow>, StoreError> {
-        sqlx::query("SELECT id, name, secret_hash, scopes, created_at, revoked_at FROM api_keys WHERE id = $1")
-            .bind(id.as_str())
-            .fetch_optional(&self.reader)
-            .await
-            .map_err(store_err)?
-            .map(|r| api_key_row(&r))
-            .transpose()
+        let sql = format!("SELECT {API_KEY_COLUMNS} FROM api_keys WHERE id = $1");
+        fetch_optional(sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id.as_str()), &self.reader, api_key_row).await
     }
 
     async fn api_key_with_session(
         &self,
         id: &ApiKeyId,
-        session_id: &str,
+        session_id: &SessionId,
     ) -> Result<(Option<ApiKeyRow>, Option<idlink_core::auth::SessionRow>), StoreError> {
         let session_columns: Vec<String> =
             crate::login::SESSION_COLUMNS.split(',').map(|c| format!("s.{c} AS s_{c}", c = c.trim())).collect();
         let sql = format!(
-            "SELECT k.id, k.name, k.secret_hash, k.scopes, k.created_at, k.revoked_at, {}
+            "SELECT {}, {}
              FROM api_keys k LEFT JOIN sessions s ON s.id = $2 WHERE k.id = $1",
+            qualified(API_KEY_COLUMNS, "k"),
             session_columns.join(", ")
         );
-        let Some(r) = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(id.as_str())
-            .bind(session_id)
-            .fetch_optional(&self.reader)
-            .await
-            .map_err(store_err)?
-        else {
-            return Ok((None, None));
-        };
-        let found: Option<String> = r.try_get("s_id").map_err(store_err)?;
-        let session = found.map(|_| crate::login::session_prefixed(&r, "s_")).transpose()?;
-        Ok((Some(api_key_row(&r)?), session))
+        let found = fetch_optional(sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id.as_str()).bind(session_id.as_str()), &self.reader, |r| {
+            let session = r.col::<Option<String>>("s_id")?.map(|_| crate::login::session_prefixed(r, "s_")).transpose()?;
+            Ok((api_key_row(r)?, session))
+        })
+        .await?;
+        Ok(found.map_or((None, None), |(key, session)| (Some(key), session)))
     }
 
     async fn list_api_keys(&self) -> Result<Vec<ApiKeyRow>, StoreError> {
-        sqlx::query("SELECT id, name, secret_hash, scopes, created_at, revoked_at FROM api_keys ORDER BY created_at, id")
-            .fetch_all(&self.reader)
-            .await
-            .map_err(store_err)?
-            .iter()
-            .map(api_key_row)
-            .collect()
+        let sql = format!("SELECT {API_KEY_COLUMNS} FROM api_keys ORDER BY created_at, id");
+        fetch_all(sqlx::query(sqlx::AssertSqlSafe(sql)), &self.reader, api_key_row).await
     }
 
     async fn revoke_api_key(&self, id: &ApiKeyId, at: Timestamp, audit: &AuditEntry) -> Result<bool, StoreError> {
-        self.audited_if(audit, async |tx| {
-            let n = sqlx::query("UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
-                .bind(micros(at))
-                .bind(id.as_str())
-                .execute(&mut *tx)
-                .await
-                .map_err(store_err)?
-                .rows_affected();
-            Ok(n > 0)
-        })
-        .await
+        let q = sqlx::query("UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL").bind(micros(at)).bind(id.as_str());
+        self.audited_if(audit, async |tx| Ok(execute(q, &mut *tx).await? > 0)).await
     }
 }
 
 #[async_trait]
 impl HealthStore for SqlStore {
     async fn ping(&self) -> Result<(), StoreError> {
-        sqlx::query("SELECT 1").execute(&self.reader).await.map_err(store_err)?;
+        execute(sqlx::query("SELECT 1"), &self.reader).await?;
         Ok(())
     }
 }

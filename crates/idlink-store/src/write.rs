@@ -8,11 +8,14 @@
 //!
 //! ```text
 //! self.audited(audit, async |tx| {
-//!     sqlx::query("UPDATE …").bind(…).execute(&mut *tx).await.map_err(store_err)?;
+//!     execute(sqlx::query("UPDATE …").bind(…), &mut *tx).await?;
 //!     Ok(())
 //! })
 //! .await
 //! ```
+//!
+//! (Statements run through the wrappers in `rows.rs`: `execute` answers
+//! the rows changed, `fetch_optional`/`fetch_one`/`fetch_all` decode rows.)
 //!
 //! The helper then appends the records to the audit chain after the body's
 //! statements (`audit::append_all_in`) and ends the transaction the way its

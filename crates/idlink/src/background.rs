@@ -84,6 +84,11 @@ impl PeriodicJob for Checkpoints {
                 Ok(())
             }
             Ok(CheckpointOutcome::NothingNew) => Ok(()),
+            Ok(CheckpointOutcome::Discarded { seq }) => {
+                // Its checkpoint reaches this node's witness through `standby` or the next run.
+                tracing::debug!(seq, "another node signed this period's audit checkpoint first; this node's was discarded");
+                Ok(())
+            }
             Err(AuditError::Refused(b)) => {
                 metrics::counter!("idlink_audit_checkpoint_refused_total").increment(1);
                 tracing::error!(problem = %b, "audit chain NOT signed: it does not extend the last witnessed checkpoint; run `idlink audit verify`");
@@ -281,6 +286,8 @@ pub struct OutboxWorker {
     pub store: SqlStore,
     pub vault: Arc<Vault>,
     pub clock: Arc<dyn Clock>,
+    /// Claim tokens and backoff jitter.
+    pub rng: Arc<dyn idlink_crypto::Random>,
     pub notifier: Arc<dyn Notifier>,
     pub policy: OutboxPolicy,
     pub holder: String,
@@ -291,11 +298,14 @@ impl OutboxWorker {
     /// Delivers due events until `stop`: a full batch is followed at once by
     /// the next, otherwise the worker looks again after `outbox.poll_ms`.
     pub async fn run(self, mut stop: watch::Receiver<bool>) {
+        let ids = idlink_core::ports::RandomIds(self.rng.clone());
         let deliverer = Deliverer {
             store: &self.store,
             users: &self.store,
             vault: &self.vault,
             clock: self.clock.as_ref(),
+            ids: &ids,
+            rng: self.rng.as_ref(),
             notifier: self.notifier.as_ref(),
             policy: &self.policy,
             holder: &self.holder,

@@ -378,9 +378,16 @@ async fn balance_run(db: TestDb, opts: &Options) -> Result<Run> {
     let config = crate::config::load(None, env.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).chain(caller))?;
     let rt = Runtime::default();
     let running = serve::start(&config, rt.clone()).await?;
-    let (_, key) =
-        idlink_core::apikeys::create(&running.store, rt.rng.as_ref(), rt.clock.as_ref(), "bench", &["users:read".to_owned()], "bench")
-            .await?;
+    let (_, key) = idlink_core::apikeys::create(
+        &running.store,
+        &idlink_core::ports::RandomIds(rt.rng.clone()),
+        rt.rng.as_ref(),
+        rt.clock.as_ref(),
+        "bench",
+        &["users:read".to_owned()],
+        "bench",
+    )
+    .await?;
     let api = Arc::new(Api {
         http: client(opts.clients)?,
         base: format!("http://{}", running.api_addr),
@@ -405,8 +412,10 @@ async fn balance_run(db: TestDb, opts: &Options) -> Result<Run> {
         minted.push(tokio::spawn(async move {
             let b = Binding { user: &uid, operation: idlink_core::balance::OPERATION, resource: &binding };
             let mut tokens = Vec::with_capacity(n);
+            let ids = idlink_core::ports::RandomIds(rt.rng.clone());
             for _ in 0..n {
-                let (row, token) = idlink_core::stepup::mint(rt.rng.as_ref(), rt.clock.as_ref(), &policy, &b, StepUpMethod::Biometric);
+                let (row, token) =
+                    idlink_core::stepup::mint(&ids, rt.rng.as_ref(), rt.clock.as_ref(), &policy, &b, StepUpMethod::Biometric);
                 let audit = idlink_core::audit::AuditEntry::new(format!("user:{uid}"), "step_up.mint", "balance query", row.created_at)
                     .subject(&uid);
                 store.insert_step_up(&row, &audit).await?;
@@ -480,7 +489,7 @@ async fn bank_call_alone(running: &serve::Running, opts: &Options) -> Result<Sta
                 .await
                 .map_err(|e| anyhow::anyhow!("bank call: {e}"))?;
             if channel != idlink_domain::roster::Channel::Direct {
-                bail!("the bank call went through {}", idlink_connectors::channels::channel_name(channel));
+                bail!("the bank call went through {}", idlink_connectors::bank::channel_name(channel));
             }
             if !matches!(answer, idlink_connectors::bank::BalanceAnswer::Balance(_)) {
                 bail!("the bank gave no balance for bench card {c}");

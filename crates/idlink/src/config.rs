@@ -17,7 +17,8 @@ pub struct Config {
     pub crypto: Crypto,
     pub audit: Audit,
     pub sandbox: Sandbox,
-    pub connectors: Connectors,
+    /// `[connectors]` and its `[connectors.<kind>]` tables, defined with their connectors.
+    pub connectors: idlink_connectors::Settings,
     pub login: Login,
     pub payment_password: PaymentPassword,
     pub step_up: StepUp,
@@ -347,60 +348,6 @@ impl Default for Sandbox {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct Connectors {
-    /// Base URL of the SMS gateway; empty means the in-process sandbox.
-    pub sms_url: String,
-    /// Base URL of the face-verification provider; empty means the sandbox.
-    pub face_url: String,
-    /// Base URL of the identity registry; empty means the sandbox.
-    pub registry_url: String,
-    /// Base URL of the card switch; empty means the sandbox.
-    pub switch_url: String,
-    /// Base URL (https) of the banks' direct channel; empty means the sandbox's.
-    pub direct_url: String,
-    /// Certificates and signing keys of the direct channel (`ca.pem`,
-    /// `idlink-client.pem`, `idlink-signing.seed`, `bank-signing.pub`);
-    /// empty means `<data_dir>/sandbox-pki`, which the sandbox fills at first start.
-    pub direct_pki_dir: Option<PathBuf>,
-    /// The bank roster (channel, disclosure, freshness, agreement per bank,
-    /// `docs/banks.md`); empty means the bundled one. The sandbox banks follow it too.
-    pub bank_roster_file: Option<PathBuf>,
-    /// The electronic agreements banks with `e_agreement` require (a template and
-    /// per-bank versions, `docs/banks.md`); empty means the bundled ones.
-    pub agreements_file: Option<PathBuf>,
-    /// How long a signed agreement stays in force, in days (the documents state it too).
-    pub agreement_validity_days: u32,
-    pub timeout_ms: u64,
-    /// Extra attempts for idempotent calls.
-    pub retries: u32,
-    /// Consecutive failures that open a channel's circuit.
-    pub breaker_failures: u32,
-    /// How long an open circuit waits before a half-open probe.
-    pub breaker_open_secs: u64,
-}
-
-impl Default for Connectors {
-    fn default() -> Self {
-        Self {
-            sms_url: String::new(),
-            face_url: String::new(),
-            registry_url: String::new(),
-            switch_url: String::new(),
-            direct_url: String::new(),
-            direct_pki_dir: None,
-            bank_roster_file: None,
-            agreements_file: None,
-            agreement_validity_days: idlink_domain::agreement::DEFAULT_VALIDITY_DAYS,
-            timeout_ms: 5000,
-            retries: 2,
-            breaker_failures: 5,
-            breaker_open_secs: 30,
-        }
-    }
-}
-
 #[derive(Debug, Clone, Copy, Deserialize, Default, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {
@@ -548,12 +495,7 @@ impl Config {
         if self.sandbox.drive_clock && !self.sandbox.enabled {
             bail!("configuration key `sandbox.drive_clock`: needs the in-process sandbox (`sandbox.enabled = true`)");
         }
-        if !(1..=3650).contains(&self.connectors.agreement_validity_days) {
-            bail!("configuration key `connectors.agreement_validity_days`: 1 to 3650 days");
-        }
-        if self.connectors.breaker_failures == 0 {
-            bail!("configuration key `connectors.breaker_failures`: must be at least 1");
-        }
+        self.connectors.validate()?;
         self.validate_outbox()
     }
 
@@ -601,12 +543,12 @@ impl Config {
     /// The configured bank roster, or the bundled one.
     pub fn roster(&self) -> anyhow::Result<idlink_domain::roster::Roster> {
         use anyhow::Context;
-        match &self.connectors.bank_roster_file {
+        match &self.connectors.bank.roster_file {
             Some(path) => {
                 let text = std::fs::read_to_string(path)
-                    .with_context(|| format!("cannot read the bank roster {} (connectors.bank_roster_file)", path.display()))?;
+                    .with_context(|| format!("cannot read the bank roster {} (connectors.bank.roster_file)", path.display()))?;
                 idlink_domain::roster::Roster::parse(&text)
-                    .with_context(|| format!("the bank roster {} (connectors.bank_roster_file)", path.display()))
+                    .with_context(|| format!("the bank roster {} (connectors.bank.roster_file)", path.display()))
             }
             None => idlink_domain::roster::Roster::bundled().context("the bundled bank roster"),
         }
@@ -615,18 +557,19 @@ impl Config {
     /// The configured agreement documents, or the bundled ones.
     pub fn agreements(&self) -> anyhow::Result<idlink_domain::agreement::AgreementTemplates> {
         use idlink_domain::agreement::AgreementTemplates;
-        match &self.connectors.agreements_file {
+        match &self.connectors.bank.agreements_file {
             Some(path) => {
                 let text = std::fs::read_to_string(path)
-                    .with_context(|| format!("cannot read the agreements {} (connectors.agreements_file)", path.display()))?;
-                AgreementTemplates::parse(&text).with_context(|| format!("the agreements {} (connectors.agreements_file)", path.display()))
+                    .with_context(|| format!("cannot read the agreements {} (connectors.bank.agreements_file)", path.display()))?;
+                AgreementTemplates::parse(&text)
+                    .with_context(|| format!("the agreements {} (connectors.bank.agreements_file)", path.display()))
             }
             None => AgreementTemplates::bundled().context("the bundled agreements"),
         }
     }
 
     pub fn direct_pki_dir(&self) -> PathBuf {
-        self.connectors.direct_pki_dir.clone().unwrap_or_else(|| self.server.data_dir.join("sandbox-pki"))
+        self.connectors.bank.direct_pki_dir.clone().unwrap_or_else(|| self.server.data_dir.join("sandbox-pki"))
     }
 
     pub fn audit_witness_dir(&self) -> PathBuf {
@@ -684,6 +627,18 @@ mod tests {
         assert_eq!(c.server.data_dir, PathBuf::from("/srv/idlink"), "file wins over default");
         assert_eq!(c.crypto.algorithm, CipherChoice::Sm4Gcm);
         assert_eq!(c.audit.retention_years, 5, "default");
+        let k = load(
+            None,
+            env(&[
+                ("IDLINK__CONNECTORS__SMS__URL", "https://sms.example"),
+                ("IDLINK__CONNECTORS__BANK__SWITCH_URL", "https://switch.example"),
+            ]),
+        );
+        let k = k.unwrap_or_else(|e| panic!("{e:#}"));
+        assert_eq!(
+            (k.connectors.sms.url.as_str(), k.connectors.bank.switch_url.as_str()),
+            ("https://sms.example", "https://switch.example")
+        );
         assert_eq!(c.audit_witness_dir(), PathBuf::from("/srv/idlink/audit-witness"), "the witness lives beside the data by default");
         std::fs::remove_dir_all(&dir).ok();
     }
@@ -709,6 +664,12 @@ mod tests {
         assert!(e.contains("nope"), "{e}");
         let e = err(None, &[("IDLINK__OUTBOX__CLAIM_SECS", "10")]);
         assert!(e.contains("outbox.claim_secs") && e.contains("connectors.timeout_ms"), "{e}");
+        let e = err(None, &[("IDLINK__CONNECTORS__SMS_URL", "http://x")]);
+        assert!(e.contains("sms_url"), "the flat keys moved to [connectors.<kind>]: {e}");
+        let e = err(None, &[("IDLINK__CONNECTORS__REGISTRY__URL", "registry.example")]);
+        assert!(e.contains("connectors.registry.url"), "{e}");
+        let e = err(None, &[("IDLINK__CONNECTORS__BANK__AGREEMENT_VALIDITY_DAYS", "0")]);
+        assert!(e.contains("connectors.bank.agreement_validity_days"), "{e}");
         let e = err(None, &[("IDLINK__OUTBOX__BACKOFF_MAX_SECS", "1"), ("IDLINK__OUTBOX__BACKOFF_BASE_MS", "5000")]);
         assert!(e.contains("outbox.backoff_max_secs"), "{e}");
     }

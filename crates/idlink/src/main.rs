@@ -440,6 +440,9 @@ async fn audit(config: &Config, rt: &Runtime, cmd: AuditCommand) -> Result<ExitC
                     println!("nothing new to sign; added the checkpoint at record {} to {}", c.seq, witness.describe())
                 }
                 Ok(CheckpointOutcome::NothingNew) => println!("nothing new to sign"),
+                Ok(CheckpointOutcome::Discarded { seq }) => {
+                    println!("another signer signed record {seq} first; this signature was discarded (nothing new to sign)")
+                }
                 Err(AuditError::Refused(b)) => {
                     println!("NOT signed: the chain does not extend the last witnessed checkpoint: {b}");
                     return Ok(ExitCode::from(1));
@@ -527,7 +530,16 @@ async fn apikey(config: &Config, rt: &Runtime, cmd: ApikeyCommand) -> Result<Exi
     let store = serve::open_store(config).await?;
     match cmd {
         ApikeyCommand::Create { name, scopes } => {
-            let (row, token) = apikeys::create(&store, rt.rng.as_ref(), rt.clock.as_ref(), &name, &scopes, "cli").await?;
+            let (row, token) = apikeys::create(
+                &store,
+                &idlink_core::ports::RandomIds(rt.rng.clone()),
+                rt.rng.as_ref(),
+                rt.clock.as_ref(),
+                &name,
+                &scopes,
+                "cli",
+            )
+            .await?;
             println!("{token}");
             eprintln!(
                 "created {} ({}) with scopes {}; the token above is shown once: store it now",
@@ -593,7 +605,7 @@ async fn outbox(config: &Config, rt: &Runtime, cmd: OutboxCommand) -> Result<Exi
             eprintln!("{} waiting, {} dead (`idlink outbox retry ID` sends a dead one again)", counts.pending, counts.dead);
             Ok(ExitCode::SUCCESS)
         }
-        OutboxCommand::Retry { id } => match idlink_core::outbox::retry(&store, rt.clock.as_ref(), "cli", &id).await? {
+        OutboxCommand::Retry { id } => match retry_outbox(&store, rt, &id).await? {
             RetryOutcome::Retried(e) => {
                 println!("{}", outbox_line(&e));
                 println!("{id} is due now; a running server delivers it within `outbox.poll_ms`");
@@ -651,6 +663,8 @@ async fn operator(config: &Config, rt: &Runtime, cmd: OperatorCommand) -> Result
                 audits: &store,
                 vault: &vault,
                 clock: rt.clock.as_ref(),
+                ids: &idlink_core::ports::RandomIds(rt.rng.clone()),
+                rng: rt.rng.as_ref(),
                 password_policy: &policy,
                 session_ttl: jiff::SignedDuration::from_hours(config.review.operator_session_hours),
             };
@@ -717,4 +731,12 @@ async fn bench_password(config: &Config, rt: &Runtime, hashes: u32) -> Result<Ex
     println!("all {cores} cores: {per_sec:.1} hashes/s");
     println!("argon2id_ms_per_hash={mean:.1}");
     Ok(ExitCode::SUCCESS)
+}
+
+/// `idlink outbox retry ID`: a string that is not an event id names no event.
+async fn retry_outbox(store: &idlink_store::SqlStore, rt: &Runtime, id: &str) -> Result<idlink_core::outbox::RetryOutcome> {
+    Ok(match idlink_domain::EventId::parse(id) {
+        Err(_) => idlink_core::outbox::RetryOutcome::NotFound,
+        Ok(event) => idlink_core::outbox::retry(store, rt.clock.as_ref(), "cli", &event).await?,
+    })
 }

@@ -7,26 +7,13 @@ use crate::config::{CipherChoice, Config, WitnessKind};
 use crate::keyfile;
 use anyhow::{Context, Result};
 use idlink_api::{AppParts, AppState, HttpLimits};
-use idlink_connectors::bank::{BalanceAnswer, BankApi, CardCheck as SwitchCheck, FourElements};
-use idlink_connectors::channels::{BankChannels, channel_name};
-use idlink_connectors::face::FaceOutcome;
-use idlink_connectors::face::FaceProvider;
-use idlink_connectors::registry::{IdentityRegistry, RegistryVerdict};
-use idlink_connectors::sms::Delivery;
-use idlink_connectors::sms::SmsGateway;
-use idlink_connectors::{CallError, Executor, ExecutorPolicy, Signing, Target, TlsIdentity};
+use idlink_connectors::bank::DirectChannel;
+use idlink_connectors::{Executor, Institutions, Signing, TlsIdentity};
 use idlink_core::Clock;
-use idlink_core::auth::{CodeSender, SendError};
-use idlink_core::face::{FaceResult, FaceUnavailable, FaceVerifier};
-use idlink_core::identity::{CardCheck, CardResult, RegistryCheck, RegistryResult, RegistryUnavailable};
 use idlink_core::jobs::{PeriodicJob, Runner, Seen};
-use idlink_core::outbox::DeliveryError;
 use idlink_core::vault::Vault;
 use idlink_core::witness::AuditWitness;
 use idlink_crypto::{Algorithm, MasterKey, MasterKeyring, Random};
-use idlink_domain::card::CardNumber;
-use idlink_domain::roster::{Channel, Roster};
-use idlink_domain::{IdNumber, PersonName, PhoneNumber};
 use idlink_store::witness::FileWitness;
 use idlink_store::{SqlStore, StoreOptions};
 use std::net::SocketAddr;
@@ -143,7 +130,7 @@ pub fn open_witness(
             } else {
                 anyhow::bail!("configuration key `audit.witness_url` is empty and the sandbox is disabled; set the witness log's URL");
             };
-            let executor = Executor::new(executor_policy(config), clock);
+            let executor = Executor::new(config.connectors.executor_policy(), clock);
             let w = idlink_connectors::witness::RemoteWitness::new(Arc::new(executor), &url, &config.audit.witness_log)
                 .map_err(|e| anyhow::anyhow!("configuration keys `audit.witness_url` / `audit.witness_log`: {e}"))?;
             Ok(Arc::new(w))
@@ -159,37 +146,6 @@ pub fn open_witness(
     }
 }
 
-/// Deadlines, retries and breaker of every outbound call (`[connectors]`).
-fn executor_policy(config: &Config) -> ExecutorPolicy {
-    let c = &config.connectors;
-    ExecutorPolicy {
-        deadline: Duration::from_millis(c.timeout_ms),
-        retries: c.retries,
-        breaker_failures: c.breaker_failures,
-        breaker_open_for: jiff::SignedDuration::from_secs(i64::try_from(c.breaker_open_secs).unwrap_or(i64::MAX)),
-    }
-}
-
-/// The institution clients, all going through one executor.
-pub struct Institutions {
-    pub executor: Executor,
-    pub sms: SmsGateway,
-    pub face: FaceProvider,
-    pub registry: IdentityRegistry,
-    /// Every bank through the card switch and, where configured, its direct channel.
-    pub banks: BankChannels,
-    pub roster: Arc<Roster>,
-}
-
-impl Institutions {
-    /// The bank that issued a card, and the channel the roster configures for it.
-    fn route(&self, card: &CardNumber) -> (String, Channel) {
-        let bank = card.bank().to_owned();
-        let channel = self.roster.bank(&bank).map_or(Channel::CardSwitch, |b| b.channel);
-        (bank, channel)
-    }
-}
-
 /// Where the sandbox's direct bank channel listens, when it runs.
 #[derive(Debug, Clone, Copy)]
 pub struct SandboxAddrs {
@@ -197,12 +153,12 @@ pub struct SandboxAddrs {
     pub direct: SocketAddr,
 }
 
-/// The direct channel's client: mutual TLS with the certificates in
-/// `connectors.direct_pki_dir`, every message signed. None when there is no
-/// URL (and no sandbox) or no certificates: then every bank goes through the switch.
-fn direct_target(config: &Config, sandbox: Option<SandboxAddrs>) -> Result<Option<Target>> {
+/// The direct channel: its URL, and idlink's certificates and keys in
+/// `connectors.bank.direct_pki_dir`. None when there is no URL (and no
+/// sandbox) or no certificates: then every bank goes through the switch.
+fn direct_channel(config: &Config, sandbox: Option<SandboxAddrs>) -> Result<Option<DirectChannel>> {
     use idlink_sandbox::pki;
-    let url = match (&config.connectors.direct_url, sandbox) {
+    let url = match (&config.connectors.bank.direct_url, sandbox) {
         (u, _) if !u.is_empty() => u.clone(),
         (_, Some(s)) => format!("https://localhost:{}", s.direct.port()),
         (_, None) => return Ok(None),
@@ -212,7 +168,7 @@ fn direct_target(config: &Config, sandbox: Option<SandboxAddrs>) -> Result<Optio
         tracing::warn!(dir = %dir.display(), "no direct-channel certificates: every bank goes through the card switch");
         return Ok(None);
     }
-    let ctx = |what: &str| format!("connectors.direct_pki_dir ({}): {what}", dir.display());
+    let ctx = |what: &str| format!("connectors.bank.direct_pki_dir ({}): {what}", dir.display());
     let identity = TlsIdentity {
         client_cert_and_key_pem: pki::read(&dir, pki::IDLINK_CLIENT).with_context(|| ctx("client certificate"))?.into_bytes(),
         server_ca_pem: pki::read(&dir, pki::CA).with_context(|| ctx("CA"))?.into_bytes(),
@@ -221,221 +177,14 @@ fn direct_target(config: &Config, sandbox: Option<SandboxAddrs>) -> Result<Optio
         signer: pki::read_signer(&dir, pki::IDLINK_SEED).with_context(|| ctx("signing key"))?,
         peer_public_hex: pki::bank_public_hex(&dir).with_context(|| ctx("bank public key"))?,
     };
-    let target = Target::with_mutual_tls("direct", "direct", &url, &identity).map_err(|e| anyhow::anyhow!("connectors.direct_url: {e}"))?;
-    Ok(Some(target.signed(signing)))
+    Ok(Some(DirectChannel { url, identity, signing }))
 }
 
-/// Builds the clients from `connectors.*`; an empty URL means the sandbox.
+/// Builds the clients from `[connectors]`; an empty URL means the sandbox.
 pub fn institutions(config: &Config, sandbox: Option<SandboxAddrs>, clock: Arc<dyn Clock>) -> Result<Institutions> {
-    let c = &config.connectors;
-    let url = |configured: &str, key: &str| -> Result<String> {
-        if !configured.is_empty() {
-            return Ok(configured.to_owned());
-        }
-        sandbox.map(|a| format!("http://{}", a.http)).ok_or_else(|| {
-            anyhow::anyhow!("configuration key `connectors.{key}` is empty and the sandbox is disabled; set the institution's URL")
-        })
-    };
-    let policy = executor_policy(config);
-    let roster = Arc::new(config.roster()?);
-    let switch = BankApi::card_switch(&url(&c.switch_url, "switch_url")?).map_err(|e| anyhow::anyhow!("connectors.switch_url: {e}"))?;
-    let direct = direct_target(config, sandbox)?;
-    let banks = BankChannels::new(switch, direct.as_ref(), roster.banks.iter().map(|b| b.code.as_str()));
-    Ok(Institutions {
-        executor: Executor::new(policy, clock),
-        sms: SmsGateway::new(&url(&c.sms_url, "sms_url")?).map_err(|e| anyhow::anyhow!("connectors.sms_url: {e}"))?,
-        face: FaceProvider::new(&url(&c.face_url, "face_url")?).map_err(|e| anyhow::anyhow!("connectors.face_url: {e}"))?,
-        registry: IdentityRegistry::new(&url(&c.registry_url, "registry_url")?)
-            .map_err(|e| anyhow::anyhow!("connectors.registry_url: {e}"))?,
-        banks,
-        roster,
-    })
-}
-
-/// Sends verification codes through the SMS gateway connector.
-struct SmsCodes(Arc<Institutions>);
-
-#[async_trait::async_trait]
-impl CodeSender for SmsCodes {
-    async fn send_code(&self, to: &idlink_domain::PhoneNumber, code: &str, client_ref: &str) -> Result<(), SendError> {
-        let params = std::collections::BTreeMap::from([("code".to_owned(), code.to_owned())]);
-        match self.0.sms.send(&self.0.executor, to, "verification_code", &params, client_ref).await {
-            Ok(Delivery::Rejected { .. }) => Err(SendError::Rejected),
-            // Pending counts as sent: the gateway took the message.
-            Ok(Delivery::Accepted { .. } | Delivery::Pending { .. }) => Ok(()),
-            Err(CallError::Maintenance { retry_after_secs, .. }) => Err(SendError::Unavailable { retry_after_secs }),
-            Err(CallError::CircuitOpen { until, .. }) => Err(SendError::Unavailable {
-                retry_after_secs: u64::try_from(until.duration_since(self.0.executor.now()).as_secs()).unwrap_or(1).max(1),
-            }),
-            Err(e) => {
-                tracing::warn!(error = %e, "SMS gateway call failed");
-                Err(SendError::Unavailable { retry_after_secs: 5 })
-            }
-        }
-    }
-}
-
-/// Sends the outbox's user notifications; the event id is the gateway's
-/// `client_ref`, by which it deduplicates a repeated delivery.
-#[async_trait::async_trait]
-impl idlink_core::outbox::Notifier for SmsCodes {
-    async fn notify(&self, to: &PhoneNumber, template: &str, params: &[(&str, &str)], event_id: &str) -> Result<(), DeliveryError> {
-        let params = params.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
-        match self.0.sms.send(&self.0.executor, to, template, &params, event_id).await {
-            // Pending counts as sent: the gateway took the message.
-            Ok(Delivery::Accepted { .. } | Delivery::Pending { .. }) => Ok(()),
-            Ok(Delivery::Rejected { .. }) => Err(DeliveryError::Permanent("the SMS gateway rejected the message".into())),
-            // A refusal of the request itself will not change on its own (except a rate limit).
-            Err(e @ CallError::Status { status, .. }) if (400..500).contains(&status) && status != 408 && status != 429 => {
-                Err(DeliveryError::Permanent(e.to_string()))
-            }
-            Err(e) => Err(DeliveryError::Retry(e.to_string())),
-        }
-    }
-}
-
-/// Face checks through the face-verification connector.
-struct FaceChecks(Arc<Institutions>);
-
-#[async_trait::async_trait]
-impl FaceVerifier for FaceChecks {
-    async fn verify(&self, subject_ref: &str, video: &str) -> Result<FaceResult, FaceUnavailable> {
-        match self.0.face.verify(&self.0.executor, subject_ref, video).await {
-            Ok((_, FaceOutcome::Pass)) => Ok(FaceResult::Pass),
-            Ok((_, FaceOutcome::Spoof)) => Ok(FaceResult::LivenessFailed),
-            Ok((_, FaceOutcome::PoorLighting)) => Ok(FaceResult::PoorLighting),
-            Ok((_, FaceOutcome::Mismatch)) => Ok(FaceResult::FaceMismatch),
-            Ok((_, FaceOutcome::Pending { .. })) => Ok(FaceResult::Pending),
-            Err(CallError::Maintenance { retry_after_secs, .. }) => Err(FaceUnavailable { retry_after_secs }),
-            Err(e) => {
-                tracing::warn!(error = %e, "face provider call failed");
-                Err(FaceUnavailable { retry_after_secs: 5 })
-            }
-        }
-    }
-}
-
-/// Name/ID/phone checks through the identity-registry connector.
-struct RegistryChecks(Arc<Institutions>);
-
-#[async_trait::async_trait]
-impl RegistryCheck for RegistryChecks {
-    async fn check(&self, name: &PersonName, id: &IdNumber, phone: &PhoneNumber) -> Result<RegistryResult, RegistryUnavailable> {
-        match self.0.registry.check(&self.0.executor, name.reveal(), id.reveal(), Some(phone.reveal())).await {
-            Ok(RegistryVerdict::Match) => Ok(RegistryResult::Match),
-            Ok(RegistryVerdict::NameMismatch) => Ok(RegistryResult::NameMismatch),
-            Ok(RegistryVerdict::NotFound) => Ok(RegistryResult::NotFound),
-            Ok(RegistryVerdict::PhoneMismatch) => Ok(RegistryResult::PhoneMismatch),
-            Ok(RegistryVerdict::Pending { .. }) => Ok(RegistryResult::Pending),
-            Err(e) => Err(unavailable(&self.0.executor, e)),
-        }
-    }
-}
-
-/// Four-element card checks through the card switch.
-struct CardChecks(Arc<Institutions>);
-
-#[async_trait::async_trait]
-impl CardCheck for CardChecks {
-    async fn four_elements(
-        &self,
-        card: &CardNumber,
-        name: &PersonName,
-        id: &IdNumber,
-        phone: &PhoneNumber,
-    ) -> Result<CardResult, RegistryUnavailable> {
-        let req = FourElements { card_number: card.reveal(), name: name.reveal(), id_number: id.reveal(), phone: phone.reveal() };
-        let (bank, channel) = self.0.route(card);
-        let exec = &self.0.executor;
-        match self.0.banks.call(&bank, channel, |api| api.four_elements(exec, &req)).await.map(|(r, _)| r) {
-            Ok(SwitchCheck::Match) => Ok(CardResult::Match),
-            Ok(SwitchCheck::HolderMismatch) => Ok(CardResult::HolderMismatch),
-            Ok(SwitchCheck::PhoneMismatch) => Ok(CardResult::PhoneMismatch),
-            Ok(SwitchCheck::CardLost) => Ok(CardResult::Lost),
-            Ok(SwitchCheck::Pending { .. }) => Ok(CardResult::Pending),
-            Err(e) => Err(unavailable(&self.0.executor, e)),
-        }
-    }
-}
-
-/// The bank side of card binding, through the bank's channel.
-struct BankCodes(Arc<Institutions>);
-
-/// A failed call as "unavailable": with the institution's own Retry-After and
-/// expected end for an announced maintenance, else the circuit's wait or 5 s.
-fn unavailable(exec: &Executor, e: CallError) -> RegistryUnavailable {
-    match e {
-        CallError::Maintenance { retry_after_secs, expected_end, .. } => RegistryUnavailable { retry_after_secs, expected_end },
-        CallError::CircuitOpen { until, .. } => RegistryUnavailable {
-            retry_after_secs: u64::try_from(until.duration_since(exec.now()).as_secs()).unwrap_or(1).max(1),
-            expected_end: None,
-        },
-        other => {
-            tracing::warn!(error = %other, "bank call failed on every channel");
-            RegistryUnavailable { retry_after_secs: 5, expected_end: None }
-        }
-    }
-}
-
-#[async_trait::async_trait]
-impl idlink_core::bindings::BankChannel for BankCodes {
-    async fn send_code(
-        &self,
-        card: &CardNumber,
-        phone: &PhoneNumber,
-        client_ref: &str,
-    ) -> Result<idlink_core::bindings::BankCode, RegistryUnavailable> {
-        use idlink_connectors::bank::BankSms;
-        use idlink_core::bindings::BankCode;
-        let (bank, channel) = self.0.route(card);
-        let exec = &self.0.executor;
-        let (answer, _) = self
-            .0
-            .banks
-            .call(&bank, channel, |api| api.send_code(exec, card.reveal(), phone.reveal(), client_ref))
-            .await
-            .map_err(|e| unavailable(exec, e))?;
-        match answer {
-            BankSms::Sent { reference } => Ok(BankCode::Sent { reference }),
-            BankSms::PhoneMismatch => Ok(BankCode::PhoneMismatch),
-            BankSms::Pending { status } => {
-                tracing::warn!(%status, "undocumented answer to a binding code request");
-                Err(RegistryUnavailable { retry_after_secs: 5, expected_end: None })
-            }
-        }
-    }
-
-    async fn verify_code(&self, reference: &str, card: &CardNumber, code: &str) -> Result<bool, RegistryUnavailable> {
-        let (bank, channel) = self.0.route(card);
-        let exec = &self.0.executor;
-        let (ok, _) = self
-            .0
-            .banks
-            .call(&bank, channel, |api| api.verify_code(exec, reference, card.reveal(), code))
-            .await
-            .map_err(|e| unavailable(exec, e))?;
-        Ok(ok)
-    }
-}
-
-/// Balances through the bank's configured channel, failing over to the other.
-struct Balances(Arc<Institutions>);
-
-#[async_trait::async_trait]
-impl idlink_core::balance::BalanceBank for Balances {
-    async fn balance(&self, grant: &idlink_core::balance::BalanceGrant) -> Result<idlink_core::balance::BankBalance, RegistryUnavailable> {
-        use idlink_core::balance::BankBalance;
-        let bank = grant.bank();
-        let exec = &self.0.executor;
-        let card = grant.card().reveal();
-        let (answer, via) =
-            self.0.banks.call(&bank.code, bank.channel, |api| api.balance(exec, card)).await.map_err(|e| unavailable(exec, e))?;
-        Ok(match answer {
-            BalanceAnswer::Balance(fen) => BankBalance::Balance { fen: idlink_domain::Fen(fen), channel: channel_name(via) },
-            BalanceAnswer::CardLost => BankBalance::CardLost,
-            BalanceAnswer::PasswordLocked => BankBalance::PasswordLocked,
-        })
-    }
+    let sandbox_url = sandbox.map(|a| format!("http://{}", a.http));
+    let direct = direct_channel(config, sandbox)?;
+    Ok(Institutions::connect(&config.connectors, sandbox_url.as_deref(), direct, Arc::new(config.roster()?), clock)?)
 }
 
 /// idlink's clock: the runtime's, shifted by the sandbox clock's advances
@@ -444,9 +193,9 @@ impl idlink_core::balance::BalanceBank for Balances {
 fn clock_of(config: &Config, rt: &Runtime, sandbox: Option<&Arc<idlink_sandbox::Sandbox>>) -> Arc<dyn Clock> {
     match sandbox {
         Some(sb) if config.sandbox.drive_clock => {
-            sb.clock.set_drives_idlink(true);
+            sb.clock().set_drives_idlink(true);
             let sb = sb.clone();
-            Arc::new(idlink_core::clock::ShiftedClock::new(rt.clock.clone(), Arc::new(move || sb.clock.offset())))
+            Arc::new(idlink_core::clock::ShiftedClock::new(rt.clock.clone(), Arc::new(move || sb.clock().offset())))
         }
         _ => rt.clock.clone(),
     }
@@ -539,23 +288,20 @@ pub async fn start(config: &Config, rt: Runtime) -> Result<Running> {
             }
         }
     };
-    let agreement_validity = jiff::SignedDuration::from_hours(24 * i64::from(config.connectors.agreement_validity_days));
+    let agreement_validity = jiff::SignedDuration::from_hours(24 * i64::from(config.connectors.bank.agreement_validity_days));
     let state = AppState::new(AppParts {
         store: Arc::new(store.clone()),
         vault: vault.clone(),
         clock: clock.clone(),
+        rng: rt.rng.clone(),
+        ids: Arc::new(idlink_core::ports::RandomIds(rt.rng.clone())),
         limits: HttpLimits {
             body_limit_bytes: config.server.body_limit_bytes,
             request_timeout: Duration::from_secs(config.server.request_timeout_secs),
             idempotency_stale_after: Duration::from_secs(config.server.idempotency_stale_after_secs),
             idempotency_ttl: Duration::from_secs(config.server.idempotency_ttl_secs),
         },
-        sms: Arc::new(SmsCodes(institutions.clone())),
-        face: Arc::new(FaceChecks(institutions.clone())),
-        registry: Arc::new(RegistryChecks(institutions.clone())),
-        cards: Arc::new(CardChecks(institutions.clone())),
-        bank: Arc::new(BankCodes(institutions.clone())),
-        balances_bank: Arc::new(Balances(institutions.clone())),
+        institutions: institutions.ports(),
         bank_callback_key,
         roster: institutions.roster.clone(),
         documents: Arc::new(idlink_core::agreements::AgreementDocuments::new(
@@ -607,7 +353,8 @@ pub async fn start(config: &Config, rt: Runtime) -> Result<Running> {
         store: store.clone(),
         vault: vault.clone(),
         clock: clock.clone(),
-        notifier: Arc::new(SmsCodes(institutions.clone())),
+        rng: rt.rng.clone(),
+        notifier: Arc::new(institutions.sms_codes()),
         policy: config.outbox_policy(),
         holder: node.clone(),
         poll: Duration::from_millis(config.outbox.poll_ms),

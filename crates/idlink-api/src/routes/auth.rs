@@ -215,7 +215,7 @@ pub async fn login(
         session_token: out.token,
         user_id: out.session.user_id.to_string(),
         new_user: out.new_user,
-        device: Device { id: out.device.id, name: out.device.name, primary: out.device.primary },
+        device: Device { id: out.device.id.into(), name: out.device.name, primary: out.device.primary },
         expires_at: out.session.expires_at.to_string(),
         device_check,
     };

@@ -61,12 +61,12 @@ pub struct AgreementView {
 impl From<idlink_core::balance::Agreement> for AgreementView {
     fn from(a: idlink_core::balance::Agreement) -> Self {
         Self {
-            id: a.id,
+            id: a.id.into(),
             document_version: a.document_version,
             document_hash: a.document_hash,
             signed_at: a.signed_at.to_string(),
             valid_until: a.valid_until.to_string(),
-            renews: a.renews,
+            renews: a.renews.map(String::from),
         }
     }
 }
@@ -112,10 +112,7 @@ pub async fn sign_agreement(
     PathId(id): PathId<idlink_domain::BindingId>,
     Body(body): Body<SignAgreement>,
 ) -> Result<Response, Problem> {
-    let a = state
-        .balances()
-        .sign_agreement(&session.0, request_id.as_deref(), id.as_str(), &body.document_version, &body.document_hash)
-        .await?;
+    let a = state.balances().sign_agreement(&session.0, request_id.as_deref(), &id, &body.document_version, &body.document_hash).await?;
     Ok((StatusCode::CREATED, Json(AgreementView::from(a))).into_response())
 }
 
@@ -163,8 +160,8 @@ pub async fn query(
     let rid = request_id.as_deref();
     let a = match kept {
         // A replay of a kept answer: served only while every tier still holds, and recorded as a disclosure.
-        Some(kept) => balances.replay(&session.0, rid, id.as_str(), token, &kept.0.0).await,
-        None => balances.query(&session.0, rid, id.as_str(), token, claim.as_ref().map(|c| &c.0.0)).await,
+        Some(kept) => balances.replay(&session.0, rid, &id, token, &kept.0.0).await,
+        None => balances.query(&session.0, rid, &id, token, claim.as_ref().map(|c| &c.0.0)).await,
     }?;
     let precision = a.precision.name();
     let (amount, low, high) = match a.disclosed {
@@ -215,7 +212,7 @@ pub async fn history(State(state): State<AppState>, session: UserSession) -> Res
         queries: h
             .into_iter()
             .map(|q| QueryEntry {
-                binding_id: q.binding_id,
+                binding_id: q.binding_id.into(),
                 bank: q.bank,
                 channel: q.channel,
                 precision: q.precision,
@@ -276,7 +273,7 @@ pub async fn tiers(
     session: UserSession,
     PathId(id): PathId<idlink_domain::BindingId>,
 ) -> Result<Json<Tiers>, Problem> {
-    let t = state.balances().tiers(&session.0, id.as_str()).await?;
+    let t = state.balances().tiers(&session.0, &id).await?;
     let status = match t.agreement_status {
         AgreementStatus::NotRequired => "not_required",
         AgreementStatus::InForce => "in_force",
@@ -314,7 +311,7 @@ pub async fn revoke_agreement(
     session: UserSession,
     PathId(id): PathId<idlink_domain::BindingId>,
 ) -> Result<StatusCode, Problem> {
-    state.balances().revoke_agreement(&session.0, request_id.as_deref(), id.as_str()).await?;
+    state.balances().revoke_agreement(&session.0, request_id.as_deref(), &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -368,6 +365,6 @@ pub async fn low_balance_alert(
     PathId(id): PathId<idlink_domain::BindingId>,
     Body(threshold): Body<LowBalanceAlert>,
 ) -> Result<StatusCode, Problem> {
-    state.bindings().set_low_balance_alert(&session.0, request_id.as_deref(), id.as_str(), threshold).await?;
+    state.bindings().set_low_balance_alert(&session.0, request_id.as_deref(), &id, threshold).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -1,9 +1,8 @@
 //! Callbacks from banks (SPEC BK5): a card reported lost ends its bindings,
 //! a locked card password suspends balance queries, a reset lifts that.
-//! Authenticated by the bank's Ed25519 signature over
-//! [`idlink_crypto::signing::bank_message`] (headers `Bank-Timestamp`,
-//! `Bank-Nonce`, `Bank-Signature`), not by an API key; replays of an event id
-//! change nothing.
+//! Authenticated by the bank's signature, not by an API key: the bank
+//! connector checks it ([`idlink_connectors::bank::callbacks`]); replays of
+//! an event id change nothing.
 
 use crate::extract::{Causes, Validate};
 use crate::problem::{Problem, ProblemCode};
@@ -12,8 +11,8 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
+use idlink_connectors::bank::callbacks::{self, CallbackRefused, SignatureHeaders};
 use idlink_core::bindings::BankEventKind;
-use idlink_crypto::signing::{bank_message, verify};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -67,6 +66,15 @@ fn header<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
     h.get(name).and_then(|v| v.to_str().ok())
 }
 
+fn refused(r: CallbackRefused) -> Problem {
+    match r {
+        CallbackRefused::Signature => Problem::new(ProblemCode::BankSignatureInvalid),
+        CallbackRefused::NonceNotEventId => {
+            Problem::new(ProblemCode::BankSignatureInvalid).detail("The signed nonce must be the event id.")
+        }
+    }
+}
+
 /// Receives a signed event from a bank.
 #[utoipa::path(post, path = "/v1/callbacks/banks/{bank}/events", tag = "cards",
     request_body = BankEvent,
@@ -83,26 +91,19 @@ pub async fn bank_event(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<EventReceipt>, Problem> {
-    let path = format!("/v1/callbacks/banks/{bank}/events");
-    let signed = match (
-        state.bank_callback_key.as_deref(),
-        header(&headers, "bank-timestamp"),
-        header(&headers, "bank-nonce"),
-        header(&headers, "bank-signature"),
-    ) {
-        (Some(key), Some(ts), Some(nonce), Some(sig)) => verify(key, &bank_message("POST", &path, ts, nonce, &body), sig).then_some(nonce),
-        _ => None,
+    let h = SignatureHeaders {
+        timestamp: header(&headers, callbacks::TIMESTAMP),
+        nonce: header(&headers, callbacks::NONCE),
+        signature: header(&headers, callbacks::SIGNATURE),
     };
-    let Some(nonce) = signed else { return Err(Problem::new(ProblemCode::BankSignatureInvalid)) };
+    let signed = callbacks::verify(state.bank_callback_key.as_deref(), &bank, h, &body).map_err(refused)?;
     if state.roster.bank(&bank).is_none() {
         return Err(Problem::new(ProblemCode::BankUnknown));
     }
     // Read only once the signature holds: an unsigned body is not looked at.
     let today = idlink_domain::calendar::shanghai_today(state.clock.now());
     let event = crate::extract::read::<BankEvent>(crate::extract::object(&body)?, today)?;
-    if nonce != event.event_id {
-        return Err(Problem::new(ProblemCode::BankSignatureInvalid).detail("The signed nonce must be the event id."));
-    }
+    signed.for_event(&event.event_id).map_err(refused)?;
     let applied = state.bindings().bank_event(&bank, &event.event_id, event.kind, event.card.reveal()).await?;
     Ok(Json(EventReceipt { applied: applied.is_some(), bindings: applied.map_or(0, |a| a.len()) }))
 }

@@ -43,7 +43,7 @@ fn view(b: BindingRow, risk: Option<String>, roster: &Roster) -> Card {
     Card {
         policy: DisclosurePolicy::of(&b.bank, roster.bank(&b.bank)),
         bank_name: BinTable::bundled().bank_name(&b.bank).unwrap_or(&b.bank).to_owned(),
-        id: b.id,
+        id: b.id.into(),
         bank: b.bank,
         last4: b.last4,
         status: b.status.as_str().to_owned(),
@@ -119,7 +119,7 @@ pub async fn confirm(
     PathId(id): PathId<idlink_domain::BindingId>,
     Body(code): Body<ConfirmCard>,
 ) -> Result<Json<Card>, Problem> {
-    let bound = state.bindings().confirm(&session.0, request_id.as_deref(), id.as_str(), &code).await?;
+    let bound = state.bindings().confirm(&session.0, request_id.as_deref(), &id, &code).await?;
     let risk = match bound.risk {
         idlink_domain::risk::RiskDecision::Allow => "allow",
         idlink_domain::risk::RiskDecision::StepUp => "step_up",
@@ -154,6 +154,6 @@ pub async fn unbind(
     session: UserSession,
     PathId(id): PathId<idlink_domain::BindingId>,
 ) -> Result<StatusCode, Problem> {
-    state.bindings().end(&session.0, request_id.as_deref(), id.as_str()).await?;
+    state.bindings().end(&session.0, request_id.as_deref(), &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -27,7 +27,7 @@ pub struct Guardianship {
 impl From<Row> for Guardianship {
     fn from(g: Row) -> Self {
         Self {
-            id: g.id,
+            id: g.id.into(),
             minor_user_id: g.minor.to_string(),
             guardian_user_id: g.guardian.to_string(),
             relationship: g.relationship,
@@ -111,7 +111,7 @@ pub async fn accept(
     session: UserSession,
     PathId(id): PathId<idlink_domain::GuardianshipId>,
 ) -> Result<Json<Guardianship>, Problem> {
-    let g = state.guardians().accept(&session.0, request_id.as_deref(), id.as_str()).await?;
+    let g = state.guardians().accept(&session.0, request_id.as_deref(), &id).await?;
     Ok(Json(g.into()))
 }
 

@@ -42,7 +42,7 @@ impl Verification {
     fn from_view(v: VerificationView, expires_at: Option<String>) -> Self {
         Self {
             phone_check: v.challenge_id.map(|c| Challenge { challenge_id: c, expires_at: expires_at.unwrap_or_default() }),
-            id: v.id,
+            id: v.id.into(),
             status: v.status.as_str().to_owned(),
             reasons: v
                 .reasons
@@ -255,7 +255,7 @@ pub async fn submit(
     let phone = phone_of(&state, &session, rid, "real-name verification").await?;
     let view = state
         .identities()
-        .complete(&session.0, rid, verification_id.as_str(), &Submission { phone: &phone, challenge_id, code, liveness_video: video })
+        .complete(&session.0, rid, &verification_id, &Submission { phone: &phone, challenge_id, code, liveness_video: video })
         .await?;
     Ok(Json(Verification::from_view(view, None)))
 }
@@ -273,7 +273,7 @@ pub async fn get_verification(
     session: UserSession,
     PathId(id): PathId<idlink_domain::VerificationId>,
 ) -> Result<Json<Verification>, Problem> {
-    let view = state.identities().view(&session.0.user_id, id.as_str()).await?;
+    let view = state.identities().view(&session.0.user_id, &id).await?;
     Ok(Json(Verification::from_view(view, None)))
 }
 

@@ -27,7 +27,7 @@ pub async fn me(State(state): State<AppState>, UserSession(s): UserSession) -> R
     let devices = state.store.devices(&s.user_id).await?;
     Ok(Json(Me {
         user_id: s.user_id.to_string(),
-        devices: devices.into_iter().map(|d| Device { id: d.id, name: d.name, primary: d.primary }).collect(),
+        devices: devices.into_iter().map(|d| Device { id: d.id.into(), name: d.name, primary: d.primary }).collect(),
     }))
 }
 

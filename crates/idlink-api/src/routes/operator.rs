@@ -54,7 +54,7 @@ pub struct Operator {
 
 impl From<&OperatorRow> for Operator {
     fn from(o: &OperatorRow) -> Self {
-        Self { id: o.id.clone(), username: o.username.clone(), roles: o.roles.iter().map(|r| r.as_str().to_owned()).collect() }
+        Self { id: o.id.to_string(), username: o.username.clone(), roles: o.roles.iter().map(|r| r.as_str().to_owned()).collect() }
     }
 }
 
@@ -134,7 +134,7 @@ pub struct Case {
 fn case_view(c: CaseRow, now: jiff::Timestamp) -> Case {
     Case {
         sla_breached: c.breached(now),
-        id: c.id,
+        id: c.id.into(),
         kind: c.kind.as_str().to_owned(),
         subject_user_id: c.subject.to_string(),
         reference: c.reference,
@@ -146,7 +146,13 @@ fn case_view(c: CaseRow, now: jiff::Timestamp) -> Case {
         decisions: c
             .decisions
             .into_iter()
-            .map(|d| CaseDecision { step: d.step, operator_id: d.operator_id, approve: d.approve, note: d.note, at: d.at.to_string() })
+            .map(|d| CaseDecision {
+                step: d.step,
+                operator_id: d.operator_id.into(),
+                approve: d.approve,
+                note: d.note,
+                at: d.at.to_string(),
+            })
             .collect(),
     }
 }
@@ -213,7 +219,7 @@ pub async fn claim(
     OperatorAuth(op): OperatorAuth,
     PathId(id): PathId<idlink_domain::CaseId>,
 ) -> Result<Json<Case>, Problem> {
-    let c = state.reviews().claim(&op, id.as_str()).await?;
+    let c = state.reviews().claim(&op, &id).await?;
     Ok(Json(case_view(c, state.clock.now())))
 }
 
@@ -260,6 +266,6 @@ pub async fn decide(
     PathId(id): PathId<idlink_domain::CaseId>,
     Body((approve, note)): Body<Decide>,
 ) -> Result<Json<Case>, Problem> {
-    let c = state.reviews().decide(&op, id.as_str(), approve, &note).await?;
+    let c = state.reviews().decide(&op, &id, approve, &note).await?;
     Ok(Json(case_view(c, state.clock.now())))
 }

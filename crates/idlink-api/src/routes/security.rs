@@ -92,7 +92,10 @@ pub struct PaymentPasswordStatus {
 pub async fn payment_password_status(State(state): State<AppState>, session: UserSession) -> Result<Json<PaymentPasswordStatus>, Problem> {
     let row = state.store.payment_password(&session.0.user_id).await?;
     let max = state.password_policy.max_failures;
-    Ok(Json(PaymentPasswordStatus { set: row.is_some(), locked: row.is_some_and(|r| r.failures >= max) }))
+    Ok(Json(PaymentPasswordStatus {
+        set: row.is_some(),
+        locked: row.is_some_and(|r| idlink_domain::payment_password::is_locked(r.failures, max)),
+    }))
 }
 
 /// Body of `PUT /v1/me/payment-password`.
@@ -271,7 +274,7 @@ pub async fn biometric_challenge(
     Body(body): Body<StepUpFor>,
 ) -> Result<Response, Problem> {
     let c = state.security().biometric_challenge(&actor(&session, request_id.as_deref()), &body.operation, &body.resource).await?;
-    let body = BiometricChallenge { message: c.message(), challenge_id: c.id, expires_at: c.expires_at.to_string() };
+    let body = BiometricChallenge { message: c.message(), challenge_id: c.id.into(), expires_at: c.expires_at.to_string() };
     Ok((StatusCode::CREATED, Json(body)).into_response())
 }
 

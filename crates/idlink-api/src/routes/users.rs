@@ -68,7 +68,7 @@ pub async fn create_user(
 ) -> Result<Response, Problem> {
     api.require("users:write")?;
     let who = caller(&api, request_id.as_deref(), "account management");
-    let view = users::create_user(state.store.as_ref(), &state.vault, state.clock.as_ref(), &who, &phone).await?;
+    let view = users::create_user(state.store.as_ref(), &state.vault, state.ids.as_ref(), state.clock.as_ref(), &who, &phone).await?;
     Ok((StatusCode::CREATED, Json(User::from(view))).into_response())
 }
 

@@ -89,7 +89,7 @@ async fn stored_records_cannot_be_updated_or_deleted_through_sql() {
 // ---- Head, checkpoints' continuity and the witness (issue 10) ----
 
 use idlink_core::audit::{
-    AuditRecord, CheckpointOutcome, CheckpointPolicy, GENESIS_HASH, LateSigning, SigningReason, VerifyReport, record_hash,
+    AuditRecord, Checkpoint, CheckpointOutcome, CheckpointPolicy, GENESIS_HASH, LateSigning, SigningReason, VerifyReport, record_hash,
 };
 use idlink_crypto::signing::Ed25519Signer;
 use idlink_store::SqlStore;
@@ -221,6 +221,29 @@ async fn checkpoint_rows_cannot_be_updated_or_deleted_through_sql() {
         }
         assert_eq!(c.s().checkpoints().await.map(|v| v.len()).ok(), Some(1));
         assert_eq!(c.broken_at(20).await, None, "{}", c.db.kind);
+    }
+}
+
+/// Two signers of one head (two nodes, or a node and `idlink audit
+/// checkpoint`): the first checkpoint stored is kept, the second is refused
+/// and says so, so that its signer neither witnesses nor reports it.
+#[tokio::test]
+async fn a_second_checkpoint_of_the_same_head_is_refused_and_the_first_kept() {
+    for c in chains().await {
+        c.append_at([1, 2, 3]).await;
+        let (seq, hash) = c.s().audit_head().await.unwrap_or_else(|e| panic!("{e}"));
+        let signed = |t: i64| Checkpoint {
+            seq,
+            hash: hash.clone(),
+            at: at(t),
+            public_key: signer().public_hex(),
+            signature: signer().sign(&Checkpoint::message(seq, &hash)),
+        };
+        let (first, second) = (signed(10), signed(11));
+        assert_eq!(c.s().insert_checkpoint(&first).await.ok(), Some(true), "{}", c.db.kind);
+        assert_eq!(c.s().insert_checkpoint(&second).await.ok(), Some(false), "{}: the same seq again", c.db.kind);
+        assert_eq!(c.s().checkpoints().await.ok(), Some(vec![first.clone()]), "{}: the first is kept", c.db.kind);
+        assert_eq!(c.s().last_checkpoint().await.ok().flatten(), Some(first), "{}", c.db.kind);
     }
 }
 

@@ -22,7 +22,7 @@ async fn concurrent_queries_commit_in_groups_spend_each_token_once_and_keep_one_
         let policy = StepUpPolicy { ttl: jiff::SignedDuration::from_mins(5) };
         let mut tokens = Vec::new();
         for _ in 0..60 {
-            let (row, token) = stepup::mint(&OsRandom, &clock, &policy, &b, StepUpMethod::Biometric);
+            let (row, token) = stepup::mint(&OsRandom, &OsRandom, &clock, &policy, &b, StepUpMethod::Biometric);
             db.store
                 .insert_step_up(&row, &AuditEntry::new("test", "step_up.mint", "test", at(100)))
                 .await
@@ -41,8 +41,8 @@ async fn concurrent_queries_commit_in_groups_spend_each_token_once_and_keep_one_
                     let hash = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(secret.as_bytes()));
                     let b = Binding { user: &user, operation: "balance.query", resource: "bnd_1" };
                     let record = QueryRecord {
-                        id: format!("bq_{i:04}"),
-                        binding_id: "bnd_1".into(),
+                        id: idlink_domain::QueryId::parse(&format!("bq_{i:04}")).unwrap_or_else(|e| panic!("{e}")),
+                        binding_id: idlink_domain::BindingId::parse("bnd_1").unwrap_or_else(|e| panic!("{e}")),
                         bank: "ICBC".into(),
                         channel: "direct".into(),
                         precision: "yuan".into(),
@@ -117,7 +117,7 @@ async fn a_query_whose_claim_was_taken_over_spends_nothing() {
         assert_eq!(take(new.clone()).await, IdempotencyClaim::Claimed, "{}: taken over", db.kind);
         let mut outcomes = Vec::new();
         for (i, c) in [old, new].iter().enumerate() {
-            let (row, token) = stepup::mint(&OsRandom, &clock, &policy, &b, StepUpMethod::Biometric);
+            let (row, token) = stepup::mint(&OsRandom, &OsRandom, &clock, &policy, &b, StepUpMethod::Biometric);
             db.store
                 .insert_step_up(&row, &AuditEntry::new("test", "step_up.mint", "test", at(100)))
                 .await
@@ -125,8 +125,8 @@ async fn a_query_whose_claim_was_taken_over_spends_nothing() {
             let (id, secret) = token.split_once('.').unwrap_or_default();
             let hash = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(secret.as_bytes()));
             let record = QueryRecord {
-                id: format!("bq_{i}"),
-                binding_id: "bnd_1".into(),
+                id: idlink_domain::QueryId::parse(&format!("bq_{i}")).unwrap_or_else(|e| panic!("{e}")),
+                binding_id: idlink_domain::BindingId::parse("bnd_1").unwrap_or_else(|e| panic!("{e}")),
                 bank: "ICBC".into(),
                 channel: "direct".into(),
                 precision: "yuan".into(),
@@ -139,7 +139,7 @@ async fn a_query_whose_claim_was_taken_over_spends_nothing() {
             let audit = AuditEntry::new(format!("user:{user}"), "balance.query", "balance query", at(101)).subject(&user);
             // Each carries a low-balance alert: only a query that goes through may send it.
             let notice = NewEvent {
-                id: format!("evt_{i}"),
+                id: idlink_domain::EventId::parse(&format!("evt_{i}")).unwrap_or_else(|e| panic!("{e}")),
                 kind: "user.sms".into(),
                 subject: Some(user.clone()),
                 payload: b"sealed".to_vec(),

@@ -9,16 +9,22 @@ use idlink_core::audit::AuditEntry;
 use idlink_core::jobs::{LeaseStore, TakeLease};
 use idlink_core::outbox::{Claim, Listing, NewEvent, OutboxState, OutboxStore, Settlement};
 use idlink_core::ports::AuditStore;
+use idlink_domain::EventId;
 use idlink_store::testing;
 use jiff::SignedDuration;
 use std::collections::BTreeSet;
 
 fn event(i: usize, t: i64) -> NewEvent {
-    NewEvent { id: format!("evt_{i:04}"), kind: "user.sms".into(), subject: None, payload: vec![1, 2, 3], at: at(t) }
+    NewEvent { id: eid(&format!("evt_{i:04}")), kind: "user.sms".into(), subject: None, payload: vec![1, 2, 3], at: at(t) }
+}
+
+/// A claim of 60 s, of events with at most 5 attempts.
+fn eid(id: &str) -> EventId {
+    EventId::parse(id).unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn claim<'a>(holder: &'a str, token: &'a str, now: i64, limit: u32) -> Claim<'a> {
-    Claim { holder, token, now: at(now), until: at(now + 60), limit }
+    Claim { holder, token, now: at(now), until: at(now + 60), limit, max_attempts: 5 }
 }
 
 #[tokio::test]
@@ -37,35 +43,36 @@ async fn an_event_is_claimed_once_retried_parked_and_sent_again() {
         assert!(b.is_empty(), "{}: claimed events are not claimed again while the claim holds: {b:?}", db.kind);
 
         // 1 is delivered; 2's worker dies: its claim lapses and node b takes it, fencing node a out.
-        assert_eq!(s.settle_outbox("evt_0001", "ta", at(151), &Settlement::Delivered).await.ok(), Some(true));
+        assert_eq!(s.settle_outbox(&eid("evt_0001"), "ta", at(151), &Settlement::Delivered).await.ok(), Some(true));
         let b = s.claim_outbox(&claim("node-b", "tb", 211, 10)).await.unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(b.iter().map(|e| e.id.as_str()).collect::<Vec<_>>(), ["evt_0002", "evt_0003"], "{}", db.kind);
         assert_eq!(
-            s.settle_outbox("evt_0002", "ta", at(212), &Settlement::Delivered).await.ok(),
+            s.settle_outbox(&eid("evt_0002"), "ta", at(212), &Settlement::Delivered).await.ok(),
             Some(false),
             "{}: a lapsed claim records nothing",
             db.kind
         );
         let retry = Settlement::Retry { at: at(300), error: "attempt 1: sms is in maintenance".into() };
-        assert_eq!(s.settle_outbox("evt_0002", "tb", at(212), &retry).await.ok(), Some(true));
-        assert_eq!(s.settle_outbox("evt_0003", "tb", at(212), &Settlement::Release).await.ok(), Some(true));
+        assert_eq!(s.settle_outbox(&eid("evt_0002"), "tb", at(212), &retry).await.ok(), Some(true));
+        assert_eq!(s.settle_outbox(&eid("evt_0003"), "tb", at(212), &Settlement::Release).await.ok(), Some(true));
 
-        let two = s.outbox_item("evt_0002").await.ok().flatten().unwrap_or_else(|| panic!("evt_0002"));
-        assert_eq!((two.state, two.attempts, two.due_at, two.in_flight), (OutboxState::Pending, 1, at(300), false), "{}", db.kind);
+        // Each claim counted an attempt, node a's that lapsed included; the settlements count none.
+        let two = s.outbox_item(&eid("evt_0002")).await.ok().flatten().unwrap_or_else(|| panic!("evt_0002"));
+        assert_eq!((two.state, two.attempts, two.due_at, two.in_flight), (OutboxState::Pending, 2, at(300), false), "{}", db.kind);
         assert_eq!(two.last_error.as_deref(), Some("attempt 1: sms is in maintenance"));
-        let three = s.outbox_item("evt_0003").await.ok().flatten().unwrap_or_else(|| panic!("evt_0003"));
+        let three = s.outbox_item(&eid("evt_0003")).await.ok().flatten().unwrap_or_else(|| panic!("evt_0003"));
         assert_eq!((three.attempts, three.due_at), (0, at(212)), "{}: a release counts no attempt", db.kind);
-        let one = s.outbox_item("evt_0001").await.ok().flatten().unwrap_or_else(|| panic!("evt_0001"));
+        let one = s.outbox_item(&eid("evt_0001")).await.ok().flatten().unwrap_or_else(|| panic!("evt_0001"));
         assert_eq!((one.state, one.attempts, one.finished_at), (OutboxState::Delivered, 1, Some(at(151))));
 
         // The last attempt fails: parked as dead, listed, and sent again by an operator.
         let c = s.claim_outbox(&claim("node-a", "tc", 300, 10)).await.unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(c.iter().map(|e| e.id.as_str()).collect::<Vec<_>>(), ["evt_0002", "evt_0003"]);
         let dead = Settlement::Dead { error: "attempt 2 of 2: sms is in maintenance".into() };
-        assert_eq!(s.settle_outbox("evt_0002", "tc", at(301), &dead).await.ok(), Some(true));
-        assert_eq!(s.settle_outbox("evt_0003", "tc", at(301), &Settlement::Delivered).await.ok(), Some(true));
+        assert_eq!(s.settle_outbox(&eid("evt_0002"), "tc", at(301), &dead).await.ok(), Some(true));
+        assert_eq!(s.settle_outbox(&eid("evt_0003"), "tc", at(301), &Settlement::Delivered).await.ok(), Some(true));
         let listed = s.outbox_items(Listing::Dead, 10).await.unwrap_or_default();
-        assert_eq!(listed.iter().map(|e| (e.id.as_str(), e.attempts)).collect::<Vec<_>>(), [("evt_0002", 2)], "{}", db.kind);
+        assert_eq!(listed.iter().map(|e| (e.id.as_str(), e.attempts)).collect::<Vec<_>>(), [("evt_0002", 3)], "{}", db.kind);
         assert_eq!(s.outbox_items(Listing::Undelivered, 10).await.map(|l| l.len()).ok(), Some(1));
         let counts = s.outbox_counts().await.unwrap_or_default();
         assert_eq!((counts.pending, counts.dead), (0, 1), "{}", db.kind);
@@ -73,19 +80,89 @@ async fn an_event_is_claimed_once_retried_parked_and_sent_again() {
 
         let (head, _) = s.audit_head().await.unwrap_or_default();
         let audit = AuditEntry::new("cli", "outbox.retry", "an operator sent it again", at(400));
-        assert_eq!(s.retry_outbox_item("evt_0002", at(400), &audit).await.ok(), Some(true));
-        assert_eq!(s.retry_outbox_item("evt_0001", at(400), &audit).await.ok(), Some(false), "{}: delivered stays delivered", db.kind);
-        let two = s.outbox_item("evt_0002").await.ok().flatten().unwrap_or_else(|| panic!("evt_0002"));
+        assert_eq!(s.retry_outbox_item(&eid("evt_0002"), at(400), &audit).await.ok(), Some(true));
+        assert_eq!(
+            s.retry_outbox_item(&eid("evt_0001"), at(400), &audit).await.ok(),
+            Some(false),
+            "{}: delivered stays delivered",
+            db.kind
+        );
+        let two = s.outbox_item(&eid("evt_0002")).await.ok().flatten().unwrap_or_else(|| panic!("evt_0002"));
         assert_eq!((two.state, two.attempts, two.due_at, two.finished_at), (OutboxState::Pending, 0, at(400), None), "{}", db.kind);
         assert_eq!(s.audit_head().await.map(|h| h.0).ok(), Some(head + 1), "{}: the retry is audited", db.kind);
         let again = s.claim_outbox(&claim("node-b", "td", 400, 10)).await.unwrap_or_default();
         assert_eq!(again.len(), 1);
-        assert_eq!(s.retry_outbox_item("evt_0002", at(401), &audit).await.ok(), Some(false), "{}: not while a worker holds it", db.kind);
+        assert_eq!(
+            s.retry_outbox_item(&eid("evt_0002"), at(401), &audit).await.ok(),
+            Some(false),
+            "{}: not while a worker holds it",
+            db.kind
+        );
 
         // Delivered events are purged once older than the retention.
         assert_eq!(s.purge_delivered_outbox(at(200), 100).await.ok(), Some(1), "{}", db.kind);
-        assert_eq!(s.outbox_item("evt_0001").await.ok().flatten(), None);
-        assert!(s.outbox_item("evt_0003").await.ok().flatten().is_some());
+        assert_eq!(s.outbox_item(&eid("evt_0001")).await.ok().flatten(), None);
+        assert!(s.outbox_item(&eid("evt_0003")).await.ok().flatten().is_some());
+    }
+}
+
+/// A worker that dies during every delivery (the process crashes in the
+/// middle of the attempt, nothing is settled) still uses up the event's
+/// attempts: each claim counts one, and the claim after the last parks the
+/// event as dead instead of taking it, where an operator lists and retries it.
+#[tokio::test]
+async fn an_event_whose_worker_dies_during_every_attempt_is_parked_after_the_last_one() {
+    for db in databases().await {
+        let s = &db.store;
+        s.enqueue_outbox(&[event(1, 100)]).await.unwrap_or_else(|e| panic!("{e}"));
+        let max = 3;
+        let tokens = ["t1", "t2", "t3", "t4", "t5"];
+        let take = async |n: usize, now: i64| {
+            let c = Claim { max_attempts: max, ..claim("node-a", tokens[n], now, 10) };
+            s.claim_outbox(&c).await.unwrap_or_else(|e| panic!("{}: {e}", db.kind))
+        };
+        let seen =
+            |items: &[idlink_core::outbox::OutboxItem]| items.iter().map(|e| (e.id.to_string(), e.state, e.attempts)).collect::<Vec<_>>();
+        let one = |state, attempts| vec![("evt_0001".to_owned(), state, attempts)];
+
+        // The first attempt fails and is settled; the next two are never settled: each claim lapses after 60 s.
+        assert_eq!(seen(&take(0, 100).await), one(OutboxState::Pending, 1), "{}", db.kind);
+        let retry = Settlement::Retry { at: at(110), error: "attempt 1: sms is in maintenance".into() };
+        assert_eq!(s.settle_outbox(&eid("evt_0001"), "t1", at(101), &retry).await.ok(), Some(true), "{}", db.kind);
+        assert_eq!(seen(&take(1, 110).await), one(OutboxState::Pending, 2), "{}", db.kind);
+        assert!(take(2, 169).await.is_empty(), "{}: not before the claim lapses", db.kind);
+        assert_eq!(seen(&take(2, 170).await), one(OutboxState::Pending, 3), "{}: the lapsed claim counted", db.kind);
+
+        // The claim after the last attempt parks it instead of taking it.
+        let parked = take(3, 230).await;
+        assert_eq!(seen(&parked), one(OutboxState::Dead, max), "{}", db.kind);
+        let dead = s.outbox_item(&eid("evt_0001")).await.ok().flatten().unwrap_or_else(|| panic!("evt_0001"));
+        assert_eq!(
+            (dead.state, dead.attempts, dead.in_flight, dead.finished_at),
+            (OutboxState::Dead, 3, false, Some(at(230))),
+            "{}",
+            db.kind
+        );
+        assert_eq!(
+            dead.last_error.as_deref(),
+            Some(
+                "attempt 3 of 3 was never settled: the worker stopped or lost its claim during delivery; \
+                 the last error recorded: attempt 1: sms is in maintenance"
+            ),
+            "{}",
+            db.kind
+        );
+        assert_eq!(seen(&s.outbox_items(Listing::Dead, 10).await.unwrap_or_default()), one(OutboxState::Dead, 3), "{}", db.kind);
+        assert_eq!(s.outbox_counts().await.map(|c| (c.pending, c.dead)).ok(), Some((0, 1)), "{}", db.kind);
+        assert!(!s.outbox_due(at(10_000)).await.unwrap_or(true), "{}: a dead event is not due", db.kind);
+        assert!(take(4, 10_000).await.is_empty(), "{}: nor claimed", db.kind);
+        assert_eq!(s.settle_outbox(&eid("evt_0001"), "t3", at(231), &Settlement::Delivered).await.ok(), Some(false), "{}", db.kind);
+
+        // An operator's retry makes it due again, with a fresh count.
+        let audit = AuditEntry::new("cli", "outbox.retry", "an operator sent it again", at(300));
+        assert_eq!(s.retry_outbox_item(&eid("evt_0001"), at(300), &audit).await.ok(), Some(true), "{}", db.kind);
+        assert!(s.outbox_due(at(300)).await.unwrap_or(false), "{}", db.kind);
+        assert_eq!(seen(&take(4, 300).await), one(OutboxState::Pending, 1), "{}", db.kind);
     }
 }
 
@@ -116,7 +193,7 @@ async fn concurrent_claims_on_two_nodes_take_each_event_once() {
         for t in tasks {
             all.extend(t.await.unwrap_or_else(|e| panic!("{e}")));
         }
-        let distinct: BTreeSet<&String> = all.iter().collect();
+        let distinct: BTreeSet<&EventId> = all.iter().collect();
         assert_eq!((all.len(), distinct.len()), (120, 120), "{}: each event claimed once", db.kind);
         node_b.close().await;
     }

@@ -42,7 +42,7 @@ async fn two_hundred_parallel_wrong_passwords_count_exactly_and_lock_at_the_thir
                 let (policy, user) = (policy.clone(), user.clone());
                 tokio::spawn(async move {
                     let attempt = Attempt { user: &user, actor: "test", request_id: None, at: at(2) };
-                    payment::verify(&store, &policy, Arc::new(OsRandom), &attempt, "000000").await
+                    payment::verify(&store, &policy, &OsRandom, &attempt, "000000").await
                 })
             })
             .collect();
@@ -66,7 +66,7 @@ async fn two_hundred_parallel_wrong_passwords_count_exactly_and_lock_at_the_thir
         );
 
         let attempt = Attempt { user: &user, actor: "test", request_id: None, at: at(3) };
-        let right = payment::verify(&db.store, &policy, Arc::new(OsRandom), &attempt, "135790").await;
+        let right = payment::verify(&db.store, &policy, &OsRandom, &attempt, "135790").await;
         assert!(matches!(right, Ok(false)), "{}: locked, the right password is refused too", db.kind);
     }
 }
@@ -79,7 +79,8 @@ async fn one_thousand_concurrent_redemptions_of_a_step_up_token_succeed_once() {
         let user = UserId::from_random(OsRandom.bytes16());
         let clock = Arc::new(ManualClock::new(at(10)));
         let binding = Binding { user: &user, operation: "device.make_primary", resource: "dev_1" };
-        let (row, token) = stepup::mint(&OsRandom, clock.as_ref(), &StepUpPolicy::default(), &binding, StepUpMethod::PaymentPassword);
+        let (row, token) =
+            stepup::mint(&OsRandom, &OsRandom, clock.as_ref(), &StepUpPolicy::default(), &binding, StepUpMethod::PaymentPassword);
         db.store.insert_step_up(&row, &AuditEntry::new("test", "step_up.mint", "test", at(10))).await.unwrap_or_else(|e| panic!("{e}"));
 
         let tasks: Vec<_> = (0..1000)
@@ -112,7 +113,7 @@ async fn a_step_up_token_is_bound_to_user_operation_resource_and_time() {
         let clock = ManualClock::new(at(10));
         let policy = StepUpPolicy::default();
         let binding = Binding { user: &user, operation: "device.make_primary", resource: "dev_1" };
-        let (row, token) = stepup::mint(&OsRandom, &clock, &policy, &binding, StepUpMethod::Biometric);
+        let (row, token) = stepup::mint(&OsRandom, &OsRandom, &clock, &policy, &binding, StepUpMethod::Biometric);
         db.store.insert_step_up(&row, &AuditEntry::new("test", "step_up.mint", "test", at(10))).await.unwrap_or_else(|e| panic!("{e}"));
         let spend = async |b: Binding<'_>| stepup::spend(&db.store, &clock, &token, &b).await.unwrap_or(true);
         assert!(!spend(Binding { user: &other, ..binding.clone() }).await, "another user");
@@ -137,9 +138,9 @@ async fn a_login_from_another_network_is_a_region_jump() {
         let user = new_user(&db.store).await;
         let clock = ManualClock::new(at(100));
         let session = |id: &str, ip: &str, t: i64| SessionRow {
-            id: id.to_owned(),
+            id: idlink_domain::SessionId::parse(id).unwrap_or_else(|e| panic!("{e}")),
             user_id: user.clone(),
-            device_id: "dev_1".into(),
+            device_id: idlink_domain::DeviceId::parse("dev_1").unwrap_or_else(|e| panic!("{e}")),
             client_ip: Some(ip.to_owned()),
             secret_hash: "h".into(),
             status: SessionStatus::Active,
@@ -158,7 +159,7 @@ async fn a_login_from_another_network_is_a_region_jump() {
             let risk = Risk {
                 store: &db.store,
                 clock: &clock,
-                rng: &OsRandom,
+                ids: &OsRandom,
                 policy: &Default::default(),
                 sla: jiff::SignedDuration::from_mins(5),
             };

@@ -81,7 +81,7 @@ async fn a_new_version_of_the_document_asks_for_a_new_signature() {
         let text =
             format!("{}\n[[banks]]\ncode = \"CMB\"\nversion = \"2026-07\"\n", idlink_domain::agreement::AgreementTemplates::bundled_text());
         std::fs::write(&file, text).unwrap();
-        s.restart(|c| c.connectors.agreements_file = Some(file)).await;
+        s.restart(|c| c.connectors.bank.agreements_file = Some(file)).await;
 
         let new = agreement_document(&s, "CMB").await;
         assert_eq!(new["version"], "CMB-2026-07", "{new}");

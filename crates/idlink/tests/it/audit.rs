@@ -119,9 +119,17 @@ async fn a_freshly_started_server_with_no_records_verifies() {
 
         let rt = Runtime::default();
         let scopes = ["audit:read".to_owned()];
-        let (_, token) = idlink_core::apikeys::create(&running.store, rt.rng.as_ref(), rt.clock.as_ref(), "auditor", &scopes, "test")
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
+        let (_, token) = idlink_core::apikeys::create(
+            &running.store,
+            &idlink_core::ports::RandomIds(rt.rng.clone()),
+            rt.rng.as_ref(),
+            rt.clock.as_ref(),
+            "auditor",
+            &scopes,
+            "test",
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
         let res = reqwest::Client::new().get(format!("http://{}/v1/audit/verify", running.api_addr)).bearer_auth(&token).send().await;
         let report: serde_json::Value = res.unwrap_or_else(|e| panic!("{e}")).json().await.unwrap_or_default();
         assert_eq!(report["status"], "intact", "{}: {report}", db.kind);

@@ -96,7 +96,7 @@ async fn case(policies: &[(Precision, Freshness, u64)]) {
     std::fs::write(&file, toml::to_string(&roster).unwrap_or_else(|e| panic!("{e}"))).unwrap_or_else(|e| panic!("{e}"));
     let path = file.display().to_string();
     for db in crate::databases().await {
-        let s = start_with(db, &[("IDLINK__CONNECTORS__BANK_ROSTER_FILE", path.as_str())]).await;
+        let s = start_with(db, &[("IDLINK__CONNECTORS__BANK__ROSTER_FILE", path.as_str())]).await;
         let phone = "13911112222";
         let token = session(&s, phone).await;
         verify_resident(&s, &token, phone, "钱七", &id("11010519900202123")).await;

@@ -66,9 +66,17 @@ async fn requests_without_a_valid_key_are_refused() {
     // A key without the scope is refused with 403 naming the scope.
     let rt = idlink::serve::Runtime::default();
     let store = s.running.as_ref().map(|r| r.store.clone()).unwrap_or_else(|| panic!("running"));
-    let (row, reader) = idlink_core::apikeys::create(&store, rt.rng.as_ref(), rt.clock.as_ref(), "reader", &["users:read".into()], "test")
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let (row, reader) = idlink_core::apikeys::create(
+        &store,
+        &idlink_core::ports::RandomIds(rt.rng.clone()),
+        rt.rng.as_ref(),
+        rt.clock.as_ref(),
+        "reader",
+        &["users:read".into()],
+        "test",
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
     let res = s.client().post(s.url("/v1/users")).bearer_auth(&reader).json(&serde_json::json!({"phone": "13812341234"})).send().await;
     let p = expect_problem(res.unwrap_or_else(|e| panic!("{e}")), 403, "insufficient_scope").await;
     assert!(p["detail"].as_str().unwrap_or("").contains("users:write"));

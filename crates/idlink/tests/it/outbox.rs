@@ -121,7 +121,7 @@ async fn a_notification_outlives_an_sms_outage_and_restarts_and_is_delivered_onc
         assert_eq!(card["end_reason"], "card_reported_lost", "{}: {list}", s.kind);
 
         // A restart onto a gateway nobody answers: the event is still there and still retried.
-        s.restart(|c| c.connectors.sms_url = "http://127.0.0.1:9".into()).await;
+        s.restart(|c| c.connectors.sms.url = "http://127.0.0.1:9".into()).await;
         let before = e.attempts;
         let e2 = wait_listed(&s, false, "failing after the restart", |x| {
             x.id == e.id && x.attempts > before && x.last_error.contains("could not be reached")
@@ -129,14 +129,14 @@ async fn a_notification_outlives_an_sms_outage_and_restarts_and_is_delivered_onc
         .await;
 
         // The gateway is back (the sandbox's, after another restart): delivered, once.
-        s.restart(|c| c.connectors.sms_url = String::new()).await;
+        s.restart(|c| c.connectors.sms.url = String::new()).await;
         let inbox = s.sms_delivered(&owner, "card_binding_ended_lost").await;
         let sent = messages(&s, &owner, "card_binding_ended_lost").await;
         assert_eq!(sent.len(), 1, "{}: {inbox}", s.kind);
         assert_eq!(sent[0]["received"], 1, "{}: the gateway got it once: {inbox}", s.kind);
         assert_eq!(sent[0]["params"]["bank"], "ICBC", "{inbox}");
         assert_eq!(sent[0]["params"]["last4"].as_str(), Some(&number[number.len() - 4..]), "{inbox}");
-        let item = s.db.store.outbox_item(&e.id).await.ok().flatten().unwrap_or_else(|| panic!("{}: {}", s.kind, e.id));
+        let item = s.db.store.outbox_item(&event_id(&e.id)).await.ok().flatten().unwrap_or_else(|| panic!("{}: {}", s.kind, e.id));
         assert_eq!(item.state, OutboxState::Delivered, "{}: {item:?}", s.kind);
         assert!(item.attempts > e2.attempts, "{}: {item:?}", s.kind);
         assert!(listed(&s, false).await.iter().all(|x| x.id != e.id), "{}: no longer waiting", s.kind);
@@ -168,7 +168,7 @@ async fn a_dead_letter_is_listed_and_retried_from_the_command_line() {
         assert!(out.contains("0 waiting, 1 dead"), "{}: {out}", s.kind);
         // Parked: no further attempt, and nothing readable in the table.
         tokio::time::sleep(Duration::from_millis(500)).await;
-        let still = s.db.store.outbox_item(&dead.id).await.ok().flatten().unwrap_or_else(|| panic!("{}", dead.id));
+        let still = s.db.store.outbox_item(&event_id(&dead.id)).await.ok().flatten().unwrap_or_else(|| panic!("{}", dead.id));
         assert_eq!((still.state, still.attempts), (OutboxState::Dead, 2), "{}", s.kind);
         let dump = idlink_store::testing::dump_table(&s.db.store, "outbox").await.unwrap_or_else(|e| panic!("{e}"));
         for secret in [owner.as_str(), number.as_str(), "card_binding_ended_lost"] {
@@ -184,7 +184,7 @@ async fn a_dead_letter_is_listed_and_retried_from_the_command_line() {
         assert_eq!(messages(&s, &owner, "card_binding_ended_lost").await.len(), 1, "{}: {inbox}", s.kind);
         let mut delivered = None;
         for _ in 0..40 {
-            delivered = s.db.store.outbox_item(&dead.id).await.ok().flatten();
+            delivered = s.db.store.outbox_item(&event_id(&dead.id)).await.ok().flatten();
             if delivered.as_ref().is_some_and(|d| d.state == OutboxState::Delivered) {
                 break;
             }
@@ -312,10 +312,10 @@ async fn two_nodes_deliver_each_event_once_and_run_each_job_once_per_period() {
         // Node b has no sandbox of its own: it reaches node a's institutions.
         let env_b = with(&[
             ("IDLINK__SANDBOX__ENABLED", "false".into()),
-            ("IDLINK__CONNECTORS__SMS_URL", sandbox.clone()),
-            ("IDLINK__CONNECTORS__FACE_URL", sandbox.clone()),
-            ("IDLINK__CONNECTORS__REGISTRY_URL", sandbox.clone()),
-            ("IDLINK__CONNECTORS__SWITCH_URL", sandbox.clone()),
+            ("IDLINK__CONNECTORS__SMS__URL", sandbox.clone()),
+            ("IDLINK__CONNECTORS__FACE__URL", sandbox.clone()),
+            ("IDLINK__CONNECTORS__REGISTRY__URL", sandbox.clone()),
+            ("IDLINK__CONNECTORS__BANK__SWITCH_URL", sandbox.clone()),
             ("IDLINK__AUDIT__WITNESS_DIR", format!("{d}/witness-b")),
         ]);
         let b = spawn_node(&env_b, &dir.join("node-b.log")).await;
@@ -431,4 +431,9 @@ async fn two_nodes_deliver_each_event_once_and_run_each_job_once_per_period() {
 async fn job_runs_of(db: &idlink_store::testing::TestDb) -> BTreeMap<String, u64> {
     let leases = idlink_core::jobs::LeaseStore::leases(&db.store).await.unwrap_or_else(|e| panic!("{e}"));
     leases.into_iter().map(|l| (l.job, l.runs)).collect()
+}
+
+/// An event id as listed by the CLI.
+fn event_id(id: &str) -> idlink_domain::EventId {
+    idlink_domain::EventId::parse(id).unwrap_or_else(|e| panic!("{e}"))
 }

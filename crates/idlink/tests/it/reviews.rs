@@ -24,6 +24,8 @@ pub(crate) async fn operator(s: &Server, rt: &Runtime, username: &str, roles: &[
         audits: &store,
         vault: &vault,
         clock: rt.clock.as_ref(),
+        ids: &idlink_core::ports::RandomIds(rt.rng.clone()),
+        rng: rt.rng.as_ref(),
         password_policy: &policy,
         session_ttl: jiff::SignedDuration::from_hours(8),
     };

@@ -8,6 +8,9 @@
 use crate::executor::{CallError, Executor, Target};
 use serde::{Deserialize, Serialize};
 
+mod port;
+pub use port::FaceChecks;
+
 #[derive(Debug, Serialize)]
 pub struct VerifyRequest<'a> {
     pub subject_ref: &'a str,

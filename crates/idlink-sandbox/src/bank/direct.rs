@@ -1,5 +1,5 @@
 //! The banks' direct channel (SPEC BK2): the card operations of
-//! [`crate::cards`] under `/banks/{code}/v1/…`, served over mutual TLS (a
+//! [`super::cards`] under `/banks/{code}/v1/…`, served over mutual TLS (a
 //! client without a certificate from the sandbox CA is refused during the
 //! handshake) with signed messages:
 //!
@@ -12,10 +12,10 @@
 //!   request's signature, a newline and the answer's body, so an answer can
 //!   be neither forged nor replayed onto another request.
 
-use crate::Sandbox;
-use crate::cards;
+use super::BankState;
+use super::cards;
+use super::pki::BankSide;
 use crate::control::error;
-use crate::pki::BankSide;
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
@@ -34,7 +34,7 @@ pub const BANK_SIGNATURE: &str = "bank-signature";
 /// Largest body a bank accepts.
 const BODY_LIMIT: usize = 64 * 1024;
 
-pub fn router(sandbox: Arc<Sandbox>) -> Router {
+pub fn router(sandbox: Arc<BankState>) -> Router {
     Router::new()
         .route("/banks/{code}/v1/card-verifications", post(cards::direct_verify))
         .route("/banks/{code}/v1/sms-codes", post(cards::direct_send_code))
@@ -50,7 +50,7 @@ fn header<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
 }
 
 /// Checks the request's signature, and signs the answer.
-async fn signed(State(s): State<Arc<Sandbox>>, req: Request, next: Next) -> Response {
+async fn signed(State(s): State<Arc<BankState>>, req: Request, next: Next) -> Response {
     let Some(keys) = s.bank_side.as_ref() else {
         return error(StatusCode::SERVICE_UNAVAILABLE, "not_configured", "the direct channel has no keys");
     };
@@ -97,10 +97,11 @@ async fn sign(keys: &BankSide, request_signature: &str, res: Response) -> Respon
 /// Serves the direct channel over mutual TLS on `listener` until `shutdown` resolves.
 pub async fn serve(
     listener: std::net::TcpListener,
-    sandbox: Arc<Sandbox>,
+    sandbox: Arc<crate::Sandbox>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let Some(keys) = sandbox.bank_side.as_ref() else {
+    let banks = sandbox.bank.clone();
+    let Some(keys) = banks.bank_side.as_ref() else {
         return Err(std::io::Error::other("the sandbox has no certificates for the direct channel"));
     };
     let config = tls_config(keys).map_err(std::io::Error::other)?;
@@ -112,7 +113,7 @@ pub async fn serve(
         h.graceful_shutdown(Some(std::time::Duration::from_secs(5)));
     });
     let tls = axum_server::tls_rustls::RustlsConfig::from_config(Arc::new(config));
-    axum_server::from_tcp_rustls(listener, tls)?.handle(handle).serve(router(sandbox.clone()).into_make_service()).await
+    axum_server::from_tcp_rustls(listener, tls)?.handle(handle).serve(router(banks.clone()).into_make_service()).await
 }
 
 fn tls_config(keys: &BankSide) -> Result<rustls::ServerConfig, String> {

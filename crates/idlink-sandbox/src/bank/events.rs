@@ -9,7 +9,7 @@
 //! with the bank's key: headers `Bank-Timestamp`, `Bank-Nonce` (the event id)
 //! and `Bank-Signature` over [`idlink_crypto::signing::bank_message`].
 
-use crate::Sandbox;
+use super::BankState;
 use crate::control::error;
 use axum::Json;
 use axum::extract::{Path, State};
@@ -26,14 +26,14 @@ pub const PASSWORD_ATTEMPTS: u32 = 3;
 static NEXT_EVENT: AtomicU64 = AtomicU64::new(1);
 
 /// Sends a signed event to idlink; returns the HTTP status idlink answered, or why it could not be sent.
-async fn send_event(s: &Sandbox, bank: &str, event: &str, card_number: &str) -> Result<u16, String> {
+async fn send_event(s: &BankState, bank: &str, event: &str, card_number: &str) -> Result<u16, String> {
     let Some(keys) = s.bank_side.as_ref() else { return Err("the sandbox has no bank signing key".into()) };
     let Some(base) = s.callback_url() else { return Err("no idlink callback address is set".into()) };
-    let event_id = format!("evt-{}-{:08}", s.clock.now().as_second(), NEXT_EVENT.fetch_add(1, Ordering::Relaxed));
+    let event_id = format!("evt-{}-{:08}", s.shared.clock.now().as_second(), NEXT_EVENT.fetch_add(1, Ordering::Relaxed));
     let path = format!("/v1/callbacks/banks/{bank}/events");
-    let body = json!({ "event_id": event_id, "event": event, "card_number": card_number, "occurred_at": s.clock.now().to_string() });
+    let body = json!({ "event_id": event_id, "event": event, "card_number": card_number, "occurred_at": s.shared.clock.now().to_string() });
     let bytes = serde_json::to_vec(&body).map_err(|e| e.to_string())?;
-    let ts = s.clock.now().as_second().to_string();
+    let ts = s.shared.clock.now().as_second().to_string();
     let signature = keys.signer.sign(&bank_message("POST", &path, &ts, &event_id, &bytes));
     let res = s
         .http
@@ -61,7 +61,7 @@ fn delivery(r: Result<u16, String>) -> serde_json::Value {
 }
 
 /// The holder reports the card lost: the bank refuses it from now on and tells idlink.
-pub async fn report_lost(State(s): State<Arc<Sandbox>>, Path(number): Path<String>) -> Response {
+pub async fn report_lost(State(s): State<Arc<BankState>>, Path(number): Path<String>) -> Response {
     let Some(bank) = s.bank_of(&number) else { return unknown_card() };
     s.lost.lock().unwrap_or_else(|p| p.into_inner()).insert(number.clone());
     let sent = send_event(&s, &bank, "card_lost", &number).await;
@@ -69,7 +69,7 @@ pub async fn report_lost(State(s): State<Arc<Sandbox>>, Path(number): Path<Strin
 }
 
 /// The holder types the card password wrong; the third time the bank locks the card and tells idlink.
-pub async fn wrong_password(State(s): State<Arc<Sandbox>>, Path(number): Path<String>) -> Response {
+pub async fn wrong_password(State(s): State<Arc<BankState>>, Path(number): Path<String>) -> Response {
     let Some(bank) = s.bank_of(&number) else { return unknown_card() };
     let attempts = {
         let mut m = s.wrong_passwords.lock().unwrap_or_else(|p| p.into_inner());
@@ -83,7 +83,7 @@ pub async fn wrong_password(State(s): State<Arc<Sandbox>>, Path(number): Path<St
 }
 
 /// The bank resets the card password (the holder went to the counter) and tells idlink.
-pub async fn password_reset(State(s): State<Arc<Sandbox>>, Path(number): Path<String>) -> Response {
+pub async fn password_reset(State(s): State<Arc<BankState>>, Path(number): Path<String>) -> Response {
     let Some(bank) = s.bank_of(&number) else { return unknown_card() };
     s.wrong_passwords.lock().unwrap_or_else(|p| p.into_inner()).remove(&number);
     let sent = send_event(&s, &bank, "password_reset", &number).await;

@@ -8,6 +8,9 @@
 use crate::executor::{CallError, Executor, Target};
 use serde::{Deserialize, Serialize};
 
+mod port;
+pub use port::RegistryChecks;
+
 #[derive(Debug, Serialize)]
 pub struct CheckRequest<'a> {
     pub name: &'a str,

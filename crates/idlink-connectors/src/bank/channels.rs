@@ -9,11 +9,26 @@
 //! breaker's wait a half-open probe goes to it again, and its first success
 //! brings the traffic back.
 
-use crate::bank::BankApi;
-use crate::executor::{CallError, Target};
+use super::BankApi;
+use crate::executor::{CallError, Signing, Target, TlsIdentity};
 use idlink_domain::roster::Channel;
 use std::collections::HashMap;
 use std::future::Future;
+
+/// The banks' direct listener: where it is, idlink's client certificate
+/// (mutual TLS) and the keys that sign requests and check answers.
+pub struct DirectChannel {
+    pub url: String,
+    pub identity: TlsIdentity,
+    pub signing: Signing,
+}
+
+impl DirectChannel {
+    /// The mutual-TLS, signing target every bank's direct channel shares.
+    pub fn target(self) -> Result<Target, CallError> {
+        Ok(Target::with_mutual_tls("direct", "direct", &self.url, &self.identity)?.signed(self.signing))
+    }
+}
 
 /// Every bank's two channels.
 #[derive(Debug, Clone)]

@@ -10,7 +10,7 @@
 //! (a transparency log or another organisation, through a connector) only has
 //! to implement [`AuditWitness`]. `docs/audit.md` says what each protects.
 
-use crate::audit::Checkpoint;
+use super::audit::Checkpoint;
 use async_trait::async_trait;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -10,6 +10,9 @@ use idlink_domain::PhoneNumber;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
+mod port;
+pub use port::SmsCodes;
+
 #[derive(Debug, Serialize)]
 pub struct SendRequest<'a> {
     pub to: &'a str,

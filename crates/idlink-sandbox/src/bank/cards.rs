@@ -1,6 +1,6 @@
 //! The sandbox banks' card operations, reached through the card switch
 //! (`/switch/v1/…`) or a bank's direct channel (`/banks/{code}/v1/…`, mutual
-//! TLS and signed messages, see [`crate::direct`]), with the same bodies:
+//! TLS and signed messages, see [`super::direct`]), with the same bodies:
 //! the four-element check (card number, holder name, holder ID number,
 //! bank-reserved phone), the binding code sent to the reserved phone, and
 //! the balance. Maintenance of a channel (`switch`, `direct`) or of a bank
@@ -12,7 +12,7 @@
 //! another phone is reserved, `9999` → the card is reported lost; any other
 //! such card belongs to whoever claims it.
 
-use crate::Sandbox;
+use super::BankState;
 use crate::control::{error, maintenance_answer};
 use axum::Json;
 use axum::extract::{Path, State};
@@ -42,16 +42,16 @@ pub enum Via<'a> {
 
 /// Refuses the request while the channel or the card's bank is in
 /// maintenance, or when a direct channel is asked about another bank's card.
-fn gate(s: &Sandbox, via: Via<'_>, card_number: &str) -> Option<Response> {
+fn gate(s: &BankState, via: Via<'_>, card_number: &str) -> Option<Response> {
     let channel = match via {
         Via::Switch => "switch",
         Via::Direct(_) => "direct",
     };
-    if let Some(res) = maintenance_answer(s, channel) {
+    if let Some(res) = maintenance_answer(&s.shared, channel) {
         return Some(res);
     }
     let bank = s.bank_of(card_number);
-    if let Some(res) = bank.as_deref().and_then(|b| maintenance_answer(s, &format!("bank:{b}"))) {
+    if let Some(res) = bank.as_deref().and_then(|b| maintenance_answer(&s.shared, &format!("bank:{b}"))) {
         return Some(res);
     }
     match (via, bank) {
@@ -62,15 +62,15 @@ fn gate(s: &Sandbox, via: Via<'_>, card_number: &str) -> Option<Response> {
     }
 }
 
-pub async fn verify(State(s): State<Arc<Sandbox>>, Json(req): Json<FourElements>) -> Response {
+pub async fn verify(State(s): State<Arc<BankState>>, Json(req): Json<FourElements>) -> Response {
     four_elements(&s, Via::Switch, req)
 }
 
-pub async fn direct_verify(State(s): State<Arc<Sandbox>>, Path(code): Path<String>, Json(req): Json<FourElements>) -> Response {
+pub async fn direct_verify(State(s): State<Arc<BankState>>, Path(code): Path<String>, Json(req): Json<FourElements>) -> Response {
     four_elements(&s, Via::Direct(&code), req)
 }
 
-fn four_elements(s: &Sandbox, via: Via<'_>, req: FourElements) -> Response {
+fn four_elements(s: &BankState, via: Via<'_>, req: FourElements) -> Response {
     if let Some(res) = gate(s, via, &req.card_number) {
         return res;
     }
@@ -108,15 +108,15 @@ pub struct SendCode {
 
 /// The bank sends a verification code to the card's reserved phone (through
 /// the sandbox SMS gateway's inbox) and keeps it for [`verify_code`].
-pub async fn send_code(State(s): State<Arc<Sandbox>>, Json(req): Json<SendCode>) -> Response {
+pub async fn send_code(State(s): State<Arc<BankState>>, Json(req): Json<SendCode>) -> Response {
     bank_code(&s, Via::Switch, req)
 }
 
-pub async fn direct_send_code(State(s): State<Arc<Sandbox>>, Path(code): Path<String>, Json(req): Json<SendCode>) -> Response {
+pub async fn direct_send_code(State(s): State<Arc<BankState>>, Path(code): Path<String>, Json(req): Json<SendCode>) -> Response {
     bank_code(&s, Via::Direct(&code), req)
 }
 
-fn bank_code(s: &Sandbox, via: Via<'_>, req: SendCode) -> Response {
+fn bank_code(s: &BankState, via: Via<'_>, req: SendCode) -> Response {
     if let Some(res) = gate(s, via, &req.card_number) {
         return res;
     }
@@ -129,7 +129,7 @@ fn bank_code(s: &Sandbox, via: Via<'_>, req: SendCode) -> Response {
     let code = format!("{:06}", (NEXT_ID.fetch_add(7919, Ordering::Relaxed) * 104_729) % 1_000_000);
     let reference = format!("bsms-{}", req.client_ref);
     let params = std::collections::BTreeMap::from([("code".to_owned(), code.clone())]);
-    crate::sms::deliver(s, &phone, "bank_card_binding", &params, &reference);
+    crate::sms::deliver(&s.sms, &phone, "bank_card_binding", &params, &reference);
     s.bank_codes.lock().unwrap_or_else(|p| p.into_inner()).insert(reference.clone(), (req.card_number, code));
     Json(serde_json::json!({ "result": "sent", "reference": reference })).into_response()
 }
@@ -143,15 +143,15 @@ pub struct VerifyCode {
 }
 
 /// Checks a code the bank sent; a code works once.
-pub async fn verify_code(State(s): State<Arc<Sandbox>>, Json(req): Json<VerifyCode>) -> Response {
+pub async fn verify_code(State(s): State<Arc<BankState>>, Json(req): Json<VerifyCode>) -> Response {
     check_code(&s, Via::Switch, req)
 }
 
-pub async fn direct_verify_code(State(s): State<Arc<Sandbox>>, Path(code): Path<String>, Json(req): Json<VerifyCode>) -> Response {
+pub async fn direct_verify_code(State(s): State<Arc<BankState>>, Path(code): Path<String>, Json(req): Json<VerifyCode>) -> Response {
     check_code(&s, Via::Direct(&code), req)
 }
 
-fn check_code(s: &Sandbox, via: Via<'_>, req: VerifyCode) -> Response {
+fn check_code(s: &BankState, via: Via<'_>, req: VerifyCode) -> Response {
     if let Some(res) = gate(s, via, &req.card_number) {
         return res;
     }
@@ -169,18 +169,18 @@ pub struct BalanceRequest {
     card_number: String,
 }
 
-pub async fn balance(State(s): State<Arc<Sandbox>>, Json(req): Json<BalanceRequest>) -> Response {
+pub async fn balance(State(s): State<Arc<BankState>>, Json(req): Json<BalanceRequest>) -> Response {
     current_balance(&s, Via::Switch, req)
 }
 
-pub async fn direct_balance(State(s): State<Arc<Sandbox>>, Path(code): Path<String>, Json(req): Json<BalanceRequest>) -> Response {
+pub async fn direct_balance(State(s): State<Arc<BankState>>, Path(code): Path<String>, Json(req): Json<BalanceRequest>) -> Response {
     current_balance(&s, Via::Direct(&code), req)
 }
 
 /// The bank's current balance of a card, in fen: the roster test card's, or
 /// for any other card number a value derived from it. A lost card, or one
 /// whose password was entered wrong three times, answers so instead.
-fn current_balance(s: &Sandbox, via: Via<'_>, req: BalanceRequest) -> Response {
+fn current_balance(s: &BankState, via: Via<'_>, req: BalanceRequest) -> Response {
     if !(12..=19).contains(&req.card_number.len()) || !req.card_number.bytes().all(|b| b.is_ascii_digit()) {
         return error(StatusCode::UNPROCESSABLE_ENTITY, "invalid_request", "card_number must be 12 to 19 digits");
     }

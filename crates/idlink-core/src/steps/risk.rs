@@ -2,34 +2,15 @@
 //! real signals; a freeze blocks sensitive operations and opens a review
 //! case with a first-response SLA; lifting it takes two different operators.
 
-use crate::audit::{AuditEntry, Outcome};
-use crate::clock::Clock;
-use crate::ports::StoreError;
-use crate::reviews::{CaseKind, CaseRow};
-use async_trait::async_trait;
+pub use crate::ports::freezes::{FreezeRow, FreezeStore};
+
+use crate::ports::audit::{AuditEntry, Outcome};
+use crate::ports::auth::SessionRow;
+use crate::ports::reviews::{CaseKind, CaseRow};
+use crate::ports::{Clock, Ids, StoreError};
 use idlink_domain::risk::{self, RiskDecision, RiskPolicy, Signals};
-use idlink_domain::{RequestId, UserId};
-use jiff::{SignedDuration, Timestamp};
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FreezeRow {
-    pub user_id: UserId,
-    pub reason: String,
-    pub frozen_at: Timestamp,
-    pub case_id: String,
-}
-
-#[async_trait]
-pub trait FreezeStore: Send + Sync {
-    /// The active freeze of the user, if any.
-    async fn active_freeze(&self, user: &UserId) -> Result<Option<FreezeRow>, StoreError>;
-    /// Freezes the user and opens the review case, unless already frozen; false then.
-    async fn freeze(&self, user: &UserId, reason: &str, case: &CaseRow, audit: &AuditEntry) -> Result<bool, StoreError>;
-    /// Sessions opened for the user since `since` (login bursts).
-    async fn sessions_since(&self, user: &UserId, since: Timestamp) -> Result<u32, StoreError>;
-    /// The client IP of the user's login before `session_id`, if recorded.
-    async fn previous_login_ip(&self, user: &UserId, session_id: &str) -> Result<Option<String>, StoreError>;
-}
+use idlink_domain::{CaseId, RequestId, UserId};
+use jiff::SignedDuration;
 
 /// The network a client is on: the first two octets of IPv4, the first three
 /// groups (/48) of IPv6. `None` when unknown.
@@ -49,29 +30,21 @@ pub fn network_of(ip: &str) -> Option<String> {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("the account is frozen pending review (case {case_id})")]
 pub struct Frozen {
-    pub case_id: String,
+    pub case_id: CaseId,
 }
 
 /// Refuses sensitive operations on a frozen account.
-pub async fn ensure_not_frozen(store: &dyn FreezeStore, user: &UserId) -> Result<(), RiskFailure> {
+pub async fn ensure_not_frozen<E: From<Frozen> + From<StoreError>>(store: &dyn FreezeStore, user: &UserId) -> Result<(), E> {
     match store.active_freeze(user).await? {
-        Some(f) => Err(RiskFailure::Frozen(Frozen { case_id: f.case_id })),
+        Some(f) => Err(Frozen { case_id: f.case_id }.into()),
         None => Ok(()),
     }
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum RiskFailure {
-    #[error(transparent)]
-    Frozen(#[from] Frozen),
-    #[error(transparent)]
-    Store(#[from] StoreError),
 }
 
 pub struct Risk<'a> {
     pub store: &'a dyn FreezeStore,
     pub clock: &'a dyn Clock,
-    pub rng: &'a dyn idlink_crypto::Random,
+    pub ids: &'a dyn Ids,
     pub policy: &'a RiskPolicy,
     /// First-response target of freeze reviews (SPEC ID8: 5 minutes).
     pub sla: SignedDuration,
@@ -91,7 +64,7 @@ impl Risk<'_> {
             let now = self.clock.now();
             let (_, why) = risk::score(self.policy, signals);
             let reason = format!("{action}: {}", why.join(", "));
-            let case = CaseRow::open(self.rng, CaseKind::RiskFreeze, user, user.as_str(), 2, self.sla, now);
+            let case = CaseRow::open(self.ids, CaseKind::RiskFreeze, user, user.as_str(), 2, self.sla, now);
             let audit =
                 AuditEntry::new("system:risk", "account.freeze", reason.clone(), now).subject(user).request(rid).outcome(Outcome::Denied);
             if self.store.freeze(user, &reason, &case, &audit).await? {
@@ -103,12 +76,7 @@ impl Risk<'_> {
 
     /// Signals of a login: a new device, a network other than the previous
     /// login's (region jump), payment-password failures, and a burst of logins in the last hour.
-    pub async fn login_signals(
-        &self,
-        session: &crate::auth::SessionRow,
-        new_device: bool,
-        failed_attempts: u32,
-    ) -> Result<Signals, StoreError> {
+    pub async fn login_signals(&self, session: &SessionRow, new_device: bool, failed_attempts: u32) -> Result<Signals, StoreError> {
         let user = &session.user_id;
         let hour_ago = self.clock.now().checked_sub(SignedDuration::from_hours(1)).unwrap_or_else(|_| self.clock.now());
         let recent_logins = self.store.sessions_since(user, hour_ago).await?;

@@ -97,7 +97,7 @@ fn type_name(t: CardType) -> &'static str {
     }
 }
 
-/// Last four digits that are test values of non-test cards (see [`crate::cards`]).
+/// Last four digits that are test values of non-test cards (see [`super::cards`]).
 const TEST_VALUE_ENDINGS: [&str; 3] = ["0000", "1111", "9999"];
 
 /// Up to `n` card numbers for `bank`, valid for the BIN table (the longest

@@ -1,4 +1,4 @@
-//! A bank's card operations, through either channel (SPEC BK2): the card
+//! The banks. Outbound: a bank's card operations, through either channel (SPEC BK2): the card
 //! switch (idlink → switch → bank, `{switch}/switch/v1/…`) or the bank's
 //! direct channel (`{direct}/banks/{code}/v1/…`, mutual TLS with signed
 //! messages, see [`crate::executor::Signing`]). Both speak the same bodies:
@@ -12,9 +12,20 @@
 //!   `{"result": "verified" | "wrong_code"}`;
 //! - `POST …/balances {"card_number"}` → `{"result": "ok", "balance"}` (fen)
 //!   or `{"result": "card_lost" | "password_locked"}`.
+//!
+//! Inbound: the banks' signed callbacks ([`callbacks`]). [`BankPorts`] is
+//! what the core calls; [`channels`] picks a bank's channel and fails over.
 
 use crate::executor::{CallError, Executor, Target};
 use serde::{Deserialize, Serialize};
+
+pub mod callbacks;
+pub mod channels;
+mod port;
+mod settings;
+pub use channels::{BankChannels, DirectChannel, channel_name};
+pub use port::BankPorts;
+pub use settings::Settings;
 
 #[derive(Debug, Serialize)]
 pub struct FourElements<'a> {

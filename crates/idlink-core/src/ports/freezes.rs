@@ -1,0 +1,28 @@
+//! Risk-freeze ports (SPEC ID8): freezes as stored and the login signals read for risk.
+
+use super::StoreError;
+use super::audit::AuditEntry;
+use super::reviews::CaseRow;
+use async_trait::async_trait;
+use idlink_domain::{CaseId, SessionId, UserId};
+use jiff::Timestamp;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FreezeRow {
+    pub user_id: UserId,
+    pub reason: String,
+    pub frozen_at: Timestamp,
+    pub case_id: CaseId,
+}
+
+#[async_trait]
+pub trait FreezeStore: Send + Sync {
+    /// The active freeze of the user, if any.
+    async fn active_freeze(&self, user: &UserId) -> Result<Option<FreezeRow>, StoreError>;
+    /// Freezes the user and opens the review case, unless already frozen; false then.
+    async fn freeze(&self, user: &UserId, reason: &str, case: &CaseRow, audit: &AuditEntry) -> Result<bool, StoreError>;
+    /// Sessions opened for the user since `since` (login bursts).
+    async fn sessions_since(&self, user: &UserId, since: Timestamp) -> Result<u32, StoreError>;
+    /// The client IP of the user's login before `session_id`, if recorded.
+    async fn previous_login_ip(&self, user: &UserId, session_id: &SessionId) -> Result<Option<String>, StoreError>;
+}

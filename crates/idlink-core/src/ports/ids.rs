@@ -1,0 +1,118 @@
+//! The ids port: mints every prefixed id idlink makes (`usr_…`, `bnd_…`,
+//! `evt_…`, …), each a prefix and 128 random bits in hex. Nothing else in
+//! core builds an id by hand, so the prefixes live in one place
+//! (`idlink_domain::ids`) and a test can make ids deterministic by seeding
+//! the randomness behind them.
+
+use idlink_crypto::Random;
+use idlink_domain::{
+    AgreementId, ApiKeyId, BindingId, BiometricChallengeId, CaseId, ChallengeId, DeviceId, EventId, GuardianshipId, OperatorId,
+    OperatorSessionId, QueryId, RequestId, SessionId, StepUpId, UserId, VerificationId,
+};
+use std::sync::Arc;
+
+/// Mints ids. Every method has a default over [`Ids::entropy`], so an
+/// implementation supplies only the randomness.
+pub trait Ids: Send + Sync {
+    /// 128 fresh random bits.
+    fn entropy(&self) -> [u8; 16];
+
+    fn user(&self) -> UserId {
+        UserId::from_random(self.entropy())
+    }
+    fn api_key(&self) -> ApiKeyId {
+        ApiKeyId::from_random(self.entropy())
+    }
+    fn request(&self) -> RequestId {
+        RequestId::from_random(self.entropy())
+    }
+    fn device(&self) -> DeviceId {
+        DeviceId::from_random(self.entropy())
+    }
+    fn session(&self) -> SessionId {
+        SessionId::from_random(self.entropy())
+    }
+    fn challenge(&self) -> ChallengeId {
+        ChallengeId::from_random(self.entropy())
+    }
+    fn step_up(&self) -> StepUpId {
+        StepUpId::from_random(self.entropy())
+    }
+    fn biometric_challenge(&self) -> BiometricChallengeId {
+        BiometricChallengeId::from_random(self.entropy())
+    }
+    fn verification(&self) -> VerificationId {
+        VerificationId::from_random(self.entropy())
+    }
+    fn case(&self) -> CaseId {
+        CaseId::from_random(self.entropy())
+    }
+    fn guardianship(&self) -> GuardianshipId {
+        GuardianshipId::from_random(self.entropy())
+    }
+    fn binding(&self) -> BindingId {
+        BindingId::from_random(self.entropy())
+    }
+    fn agreement(&self) -> AgreementId {
+        AgreementId::from_random(self.entropy())
+    }
+    fn query(&self) -> QueryId {
+        QueryId::from_random(self.entropy())
+    }
+    fn operator(&self) -> OperatorId {
+        OperatorId::from_random(self.entropy())
+    }
+    fn operator_session(&self) -> OperatorSessionId {
+        OperatorSessionId::from_random(self.entropy())
+    }
+    fn event(&self) -> EventId {
+        EventId::from_random(self.entropy())
+    }
+    /// The id of a bank event idlink infers from a bank's answer (a lost
+    /// card reported in a balance answer), in the bank's event-id space.
+    fn bank_answer_event(&self) -> String {
+        format!("answer-{}", hex::encode(self.entropy()))
+    }
+    /// A claim token (outbox claims, idempotency claims): opaque, never shown.
+    fn claim_token(&self) -> String {
+        hex::encode(self.entropy())
+    }
+}
+
+/// Every randomness source mints ids (a seeded one makes them deterministic).
+impl<T: Random + ?Sized> Ids for T {
+    fn entropy(&self) -> [u8; 16] {
+        self.bytes16()
+    }
+}
+
+/// Ids from a shared randomness port (the CSPRNG in production), as one value.
+#[derive(Clone)]
+pub struct RandomIds(pub Arc<dyn Random>);
+
+impl Random for RandomIds {
+    fn fill(&self, buf: &mut [u8]) {
+        self.0.fill(buf);
+    }
+}
+
+impl std::fmt::Debug for RandomIds {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RandomIds")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_id_carries_its_prefix_and_parses_back() {
+        let ids = RandomIds(Arc::new(idlink_crypto::SeededRandom::new(3)));
+        assert!(ids.binding().as_str().starts_with("bnd_"));
+        assert_eq!(BindingId::parse(ids.binding().as_str()).map(|b| b.as_str().len()), Ok(36));
+        assert!(ids.event().as_str().starts_with("evt_"));
+        assert!(ids.bank_answer_event().starts_with("answer-"));
+        assert_ne!(ids.session(), ids.session());
+    }
+}

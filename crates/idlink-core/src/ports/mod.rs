@@ -1,0 +1,114 @@
+//! The bottom layer of `idlink-core`: every port a use case talks through,
+//! and nothing else. No module here imports a use case.
+//!
+//! One module per area holds the store trait of that area (implemented by
+//! `idlink-store` for SQLite and PostgreSQL), the rows it reads and the
+//! write structs it takes, and the institution ports of that area
+//! (registry, banks, face, SMS). Besides them: [`StoreError`], the audit
+//! record types ([`audit`]), the [`Clock`], the randomness port [`Rng`] and
+//! the [`Ids`] port that mints every prefixed id.
+//!
+//! Every store method that changes state takes the [`AuditEntry`](audit::AuditEntry)
+//! describing it and writes both in one transaction.
+
+pub mod apikeys;
+pub mod audit;
+pub mod auth;
+pub mod balance;
+pub mod bindings;
+pub mod clock;
+pub mod face;
+pub mod freezes;
+pub mod guardians;
+pub mod idempotency;
+pub mod identity;
+pub mod ids;
+pub mod keys;
+pub mod leases;
+pub mod operators;
+pub mod outbox;
+pub mod payment;
+pub mod reviews;
+pub mod stepup;
+pub mod users;
+pub mod witness;
+
+pub use apikeys::{ApiKeyRow, ApiKeyStore};
+pub use audit::AuditStore;
+pub use clock::Clock;
+pub use idempotency::{IdempotencyClaim, IdempotencyStore, NewClaim};
+pub use ids::{Ids, RandomIds};
+pub use keys::KeyStore;
+pub use users::{UserRow, UserStore};
+
+/// The randomness port: a CSPRNG in production, a seeded one in tests.
+pub use idlink_crypto::Random as Rng;
+
+use async_trait::async_trait;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A uniqueness rule held: names the rule (a constraint or index name).
+    #[error("unique rule `{0}` violated")]
+    Unique(String),
+    /// The database could not be reached or answered an error.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    /// Stored data does not have the expected shape (an id that does not
+    /// parse, a timestamp out of range, a status no version wrote).
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+}
+
+/// The institution ports, as the connectors serve them (one field per
+/// port; `docs/connectors.md`).
+#[derive(Clone)]
+pub struct InstitutionPorts {
+    /// Verification codes by SMS.
+    pub sms: std::sync::Arc<dyn auth::CodeSender>,
+    pub face: std::sync::Arc<dyn face::FaceVerifier>,
+    /// The identity registry.
+    pub registry: std::sync::Arc<dyn identity::RegistryCheck>,
+    /// The banks' four-element check.
+    pub cards: std::sync::Arc<dyn identity::CardCheck>,
+    /// The banks' binding codes.
+    pub bank: std::sync::Arc<dyn bindings::BankChannel>,
+    /// The banks' balances.
+    pub balances: std::sync::Arc<dyn balance::BalanceBank>,
+}
+
+#[async_trait]
+pub trait HealthStore: Send + Sync {
+    async fn ping(&self) -> Result<(), StoreError>;
+}
+
+/// Declares [`Store`] over one list of store traits, and implements it for
+/// every type that implements them all.
+macro_rules! store_of {
+    ($($port:path),+ $(,)?) => {
+        /// Everything a running idlink needs from its database.
+        pub trait Store: $($port +)+ Send + Sync {}
+        impl<T: $($port +)+ Send + Sync> Store for T {}
+    };
+}
+
+store_of!(
+    users::UserStore,
+    keys::KeyStore,
+    apikeys::ApiKeyStore,
+    idempotency::IdempotencyStore,
+    audit::AuditStore,
+    HealthStore,
+    auth::AuthStore,
+    payment::PaymentPasswordStore,
+    stepup::StepUpStore,
+    identity::IdentityStore,
+    operators::OperatorStore,
+    reviews::ReviewStore,
+    freezes::FreezeStore,
+    guardians::GuardianStore,
+    bindings::BindingStore,
+    balance::BalanceStore,
+    outbox::OutboxStore,
+    leases::LeaseStore,
+);

@@ -1,0 +1,116 @@
+//! Reading a user's personal data: the user's data key (an audited read),
+//! a field opened with it, and the verified identity as shown (masked).
+//! Used by the users, identity, bindings, balance and guardian use cases.
+
+use crate::ports::audit::AuditEntry;
+use crate::ports::identity::{DocumentType, IdentityStore};
+use crate::ports::{Clock, StoreError, UserRow, UserStore};
+use crate::vault::Vault;
+use idlink_crypto::{CryptoError, DataKey};
+use idlink_domain::calendar::shanghai_today;
+use idlink_domain::{IdNumber, PersonName, PhoneNumber, RequestId, UserId};
+use jiff::Timestamp;
+use jiff::civil::Date;
+use serde::Serialize;
+
+/// Contexts of the identity fields sealed under the user's key.
+pub const NAME_CONTEXT: &str = "identity.name";
+pub const ID_CONTEXT: &str = "identity.id_number";
+pub const BIRTH_CONTEXT: &str = "identity.birth_date";
+
+/// Why a user's personal data cannot be read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Unreadable {
+    #[error("no such user")]
+    UserNotFound,
+    #[error("the user's data has been deleted (their data key was shredded)")]
+    Shredded,
+}
+
+/// A stored value that does not parse as what it should be.
+pub fn corrupt(what: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(what.to_string())
+}
+
+/// The user's data key; `audit` records the read.
+pub async fn data_key<E>(store: &dyn UserStore, vault: &Vault, user: &UserId, audit: &AuditEntry) -> Result<DataKey, E>
+where
+    E: From<StoreError> + From<CryptoError> + From<Unreadable>,
+{
+    let (_, wrapped) = store.read_user(user, audit).await?.ok_or(Unreadable::UserNotFound)?;
+    Ok(vault.unwrap(&wrapped.ok_or(Unreadable::Shredded)?)?)
+}
+
+/// A text field sealed under `key` in `context`.
+pub fn open_text<E>(key: &DataKey, context: &str, cipher: &[u8]) -> Result<String, E>
+where
+    E: From<StoreError> + From<CryptoError>,
+{
+    String::from_utf8(key.open(context, cipher)?).map_err(|_| corrupt(format!("{context} is not UTF-8")).into())
+}
+
+/// The verified identity, masked.
+#[derive(Debug, Clone, Serialize)]
+pub struct IdentityView {
+    pub name: String,
+    pub id_number: String,
+    pub document_type: DocumentType,
+    pub verified_at: Timestamp,
+    pub age: i16,
+    pub minor: bool,
+}
+
+/// What reading an identity needs.
+#[derive(Clone, Copy)]
+pub struct IdentityReader<'a> {
+    pub store: &'a dyn IdentityStore,
+    pub users: &'a dyn UserStore,
+    pub vault: &'a Vault,
+    pub clock: &'a dyn Clock,
+}
+
+impl IdentityReader<'_> {
+    /// `user`'s verified identity, masked, with age in Asia/Shanghai; the read is audited as `actor`'s.
+    pub async fn read<E>(&self, user: &UserId, actor: &str, rid: Option<&RequestId>) -> Result<Option<IdentityView>, E>
+    where
+        E: From<StoreError> + From<CryptoError> + From<Unreadable>,
+    {
+        let Some(row) = self.store.identity(user).await? else { return Ok(None) };
+        let now = self.clock.now();
+        let audit = AuditEntry::new(actor, "identity.read", "real-name verification", now).subject(user).request(rid);
+        let key = data_key::<E>(self.users, self.vault, user, &audit).await?;
+        let name = open_text::<E>(&key, NAME_CONTEXT, &row.name_cipher)?;
+        let id_text = open_text::<E>(&key, ID_CONTEXT, &row.id_cipher)?;
+        let today = shanghai_today(now);
+        let birth = match &row.birth_cipher {
+            Some(c) => open_text::<E>(&key, BIRTH_CONTEXT, c)?.parse::<Date>().ok().ok_or_else(|| corrupt("birth date"))?,
+            None => IdNumber::parse(&id_text, today).map_err(corrupt)?.birth_date(),
+        };
+        let name = PersonName::parse(&name).map_err(corrupt)?;
+        let age = idlink_domain::idnumber::age_on(birth, today);
+        Ok(Some(IdentityView {
+            name: name.masked(),
+            id_number: idlink_domain::mask_id_number(&id_text),
+            document_type: row.document_type,
+            verified_at: row.verified_at,
+            age,
+            minor: idlink_domain::idnumber::is_minor(age),
+        }))
+    }
+}
+
+/// The context of a user's phone sealed under their key, and its blind-index domain.
+pub const PHONE_CONTEXT: &str = "users.phone";
+pub const PHONE_INDEX: &str = "phone";
+
+/// The user's row and clear phone; `audit` records the read.
+pub async fn read_phone<E>(store: &dyn UserStore, vault: &Vault, audit: &AuditEntry, id: &UserId) -> Result<(UserRow, PhoneNumber), E>
+where
+    E: From<StoreError> + From<CryptoError> + From<Unreadable>,
+{
+    let (row, key) = store.read_user(id, audit).await?.ok_or(Unreadable::UserNotFound)?;
+    let dek = vault.unwrap(&key.ok_or(Unreadable::Shredded)?)?;
+    let text = open_text::<E>(&dek, PHONE_CONTEXT, &row.phone_cipher)?;
+    let phone = PhoneNumber::parse(&text).map_err(|e| corrupt(format!("stored phone: {e}")))?;
+    Ok((row, phone))
+}
