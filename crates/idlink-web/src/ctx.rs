@@ -89,7 +89,7 @@ impl IntoResponseParts for SetCookies {
 }
 
 fn random_token(state: &WebState) -> String {
-    hex::encode(state.app.vault.rng().bytes16())
+    hex::encode(state.app.rng.bytes16())
 }
 
 /// The visitor as a page sees them.
