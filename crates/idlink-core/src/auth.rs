@@ -252,6 +252,15 @@ impl Auth<'_> {
         }
     }
 
+    /// Logs this session out (its holder asks, so a pending session may too).
+    /// True when it was live.
+    pub async fn log_out(&self, origin: &Origin, token: &str) -> Result<bool, AuthError> {
+        let s = self.lookup(token).await?;
+        let now = self.clock.now();
+        let audit = origin.audit("session.revoke", now).subject(&s.user_id).outcome(Outcome::Success);
+        Ok(self.store.revoke_session(&s.id, now, &audit).await?)
+    }
+
     /// Logs the user out everywhere.
     pub async fn revoke_all(&self, origin: &Origin, user: &UserId) -> Result<u64, AuthError> {
         let now = self.clock.now();

@@ -200,4 +200,9 @@ impl AuthStore for SqlStore {
             .bind(user.as_str());
         self.audited(audit, async |tx| execute(q, &mut *tx).await).await
     }
+
+    async fn revoke_session(&self, id: &SessionId, now: Timestamp, audit: &AuditEntry) -> Result<bool, StoreError> {
+        let q = sqlx::query("UPDATE sessions SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL").bind(micros(now)).bind(id.as_str());
+        self.audited_if(audit, async |tx| Ok(execute(q, &mut *tx).await? == 1)).await
+    }
 }

@@ -136,9 +136,9 @@ impl FromRequestParts<WebState> for Visitor {
     async fn from_request_parts(parts: &mut Parts, state: &WebState) -> Result<Self, Infallible> {
         let secure = state.settings.secure_cookies;
         let headers = &parts.headers;
-        let locale = read_cookie(headers, LANG, secure).and_then(|l| Locale::from_tag(&l)).unwrap_or_else(|| {
-            Locale::negotiate(headers.get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()))
-        });
+        let locale = read_cookie(headers, LANG, secure)
+            .and_then(|l| Locale::from_tag(&l))
+            .unwrap_or_else(|| Locale::negotiate(headers.get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok())));
         let elder = read_cookie(headers, ELDER, secure).is_some_and(|v| v == "1");
         let mut new_cookies = Vec::new();
         let csrf = match read_cookie(headers, CSRF, secure).filter(|t| t.len() == 32) {

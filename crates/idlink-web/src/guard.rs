@@ -75,8 +75,7 @@ pub async fn check_forms(State(state): State<WebState>, req: Request, next: Next
     let form_token = serde_urlencoded::from_bytes::<Vec<(String, String)>>(&bytes)
         .ok()
         .and_then(|fields| fields.into_iter().find(|(k, _)| k == "csrf").map(|(_, v)| v));
-    let valid = !elsewhere
-        && matches!((&cookie_token, &form_token), (Some(c), Some(f)) if constant_time_eq(c.as_bytes(), f.as_bytes()));
+    let valid = !elsewhere && matches!((&cookie_token, &form_token), (Some(c), Some(f)) if constant_time_eq(c.as_bytes(), f.as_bytes()));
     if valid {
         return next.run(Request::from_parts(parts, Body::from(bytes))).await;
     }

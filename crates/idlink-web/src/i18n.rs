@@ -55,11 +55,7 @@ impl Locale {
             "en" => Some(Locale::En),
             "zh" => {
                 let rest: Vec<&str> = parts.collect();
-                if rest.iter().any(|p| matches!(*p, "hant" | "hk" | "mo" | "tw")) {
-                    Some(Locale::ZhHk)
-                } else {
-                    Some(Locale::ZhCn)
-                }
+                if rest.iter().any(|p| matches!(*p, "hant" | "hk" | "mo" | "tw")) { Some(Locale::ZhHk) } else { Some(Locale::ZhCn) }
             }
             _ => None,
         }
@@ -133,7 +129,10 @@ pub fn keys(locale: Locale) -> Vec<String> {
         .lines()
         .filter_map(|line| line.split_once(" ="))
         .map(|(id, _)| id)
-        .filter(|id| id.chars().next().is_some_and(|c| c.is_ascii_alphabetic()) && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'))
+        .filter(|id| {
+            id.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+                && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        })
         .map(str::to_owned)
         .collect()
 }
@@ -209,7 +208,7 @@ fn group_thousands(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);

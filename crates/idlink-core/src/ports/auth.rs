@@ -104,6 +104,8 @@ pub trait AuthStore: AuditStore + Send + Sync {
     async fn set_primary_device(&self, user: &UserId, device_id: &DeviceId, audit: &AuditEntry) -> Result<bool, StoreError>;
     /// Revokes every session of the user; returns how many were active.
     async fn revoke_sessions(&self, user: &UserId, now: Timestamp, audit: &AuditEntry) -> Result<u64, StoreError>;
+    /// Revokes one session; false when it was already revoked or unknown.
+    async fn revoke_session(&self, id: &SessionId, now: Timestamp, audit: &AuditEntry) -> Result<bool, StoreError>;
 }
 
 /// Sends verification codes (the SMS gateway connector in production).

@@ -75,10 +75,17 @@ fn origin(v: &Visitor) -> Origin {
 /// The device's name in the user's device list, from the browser's own description.
 fn device_name(headers: &HeaderMap) -> String {
     let ua = headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or("");
-    let os = [("iPhone", "iPhone"), ("iPad", "iPad"), ("Android", "Android"), ("HarmonyOS", "HarmonyOS"), ("Windows", "Windows"), ("Mac OS", "Mac")]
-        .into_iter()
-        .find(|(k, _)| ua.contains(k))
-        .map_or("", |(_, name)| name);
+    let os = [
+        ("iPhone", "iPhone"),
+        ("iPad", "iPad"),
+        ("Android", "Android"),
+        ("HarmonyOS", "HarmonyOS"),
+        ("Windows", "Windows"),
+        ("Mac OS", "Mac"),
+    ]
+    .into_iter()
+    .find(|(k, _)| ua.contains(k))
+    .map_or("", |(_, name)| name);
     let browser = if ua.contains("MicroMessenger") {
         "WeChat"
     } else if ua.contains("Chrome") {
@@ -108,11 +115,7 @@ pub struct PhoneForm {
 }
 
 /// `POST /h5/login`: sends the login code.
-pub async fn send_code(
-    State(state): State<WebState>,
-    v: Visitor,
-    Form(f): Form<PhoneForm>,
-) -> Response {
+pub async fn send_code(State(state): State<WebState>, v: Visitor, Form(f): Form<PhoneForm>) -> Response {
     let typed = f.phone.trim();
     let Ok(phone) = PhoneNumber::parse(typed) else {
         let mut page = LoginPage::new(&v, Step::Phone).with_phone(typed, None);
@@ -165,12 +168,7 @@ impl CodeForm {
 }
 
 /// `POST /h5/login/code`: redeems the login code; a new device gets the second step.
-pub async fn redeem(
-    State(state): State<WebState>,
-    v: Visitor,
-    headers: HeaderMap,
-    Form(f): Form<CodeForm>,
-) -> Response {
+pub async fn redeem(State(state): State<WebState>, v: Visitor, headers: HeaderMap, Form(f): Form<CodeForm>) -> Response {
     let Ok(phone) = PhoneNumber::parse(f.phone.trim()) else { return Redirect::to("/h5/login").into_response() };
     let code = f.code.trim();
     if code.len() != 6 || !code.bytes().all(|b| b.is_ascii_digit()) {
@@ -206,12 +204,7 @@ pub async fn redeem(
 }
 
 /// `POST /h5/login/device`: the new device's second code activates the session.
-pub async fn confirm_device(
-    State(state): State<WebState>,
-    v: Visitor,
-    headers: HeaderMap,
-    Form(f): Form<CodeForm>,
-) -> Response {
+pub async fn confirm_device(State(state): State<WebState>, v: Visitor, headers: HeaderMap, Form(f): Form<CodeForm>) -> Response {
     let (Ok(phone), Some(token)) = (PhoneNumber::parse(f.phone.trim()), v.session_token.clone()) else {
         return Redirect::to("/h5/login").into_response();
     };
@@ -222,8 +215,14 @@ pub async fn confirm_device(
     }
 }
 
-/// `POST /h5/logout`: forgets the session in this browser.
-pub async fn logout(v: Visitor) -> Response {
+/// `POST /h5/logout`: ends the session (on the server too) and forgets it here.
+pub async fn logout(State(state): State<WebState>, v: Visitor) -> Response {
+    if let Some(token) = &v.session_token {
+        // An already dead session needs no revoking; a store failure must not keep the user in.
+        if let Err(e) = state.app.auth().log_out(&origin(&v), token).await {
+            tracing::warn!(error = %e, "logout: the session was not revoked on the server");
+        }
+    }
     let mut cookies = SetCookies::default();
     cookies.clear(SESSION, v.secure);
     (v.cookies(), cookies, Redirect::to("/h5/login")).into_response()

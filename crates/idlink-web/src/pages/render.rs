@@ -41,10 +41,7 @@ impl Chrome {
             back: v.path.clone(),
             title: v.tr.t(title_key),
             signed_in,
-            languages: Locale::ALL
-                .into_iter()
-                .map(|l| Language { tag: l.tag(), name: l.own_name(), current: l == v.locale() })
-                .collect(),
+            languages: Locale::ALL.into_iter().map(|l| Language { tag: l.tag(), name: l.own_name(), current: l == v.locale() }).collect(),
         }
     }
 }

@@ -45,8 +45,12 @@ async fn a_new_user_logs_in_with_an_sms_code_in_chinese_then_switches_to_english
     assert!(b.text(".menu").await.contains("銀行卡與餘額"), "traditional characters in zh-HK");
     b.assert_accessible("home in zh-HK").await;
 
+    let token = b.client.get_named_cookie("idlink_session").await.map(|c| c.value().to_owned()).unwrap_or_default();
+    assert!(token.starts_with("ses_"), "the session cookie holds the session token: {token}");
     b.click("footer button[type=submit]").await;
     assert_eq!(b.path().await, "/h5/login", "logged out");
+    let me = s.authed(reqwest::Method::GET, "/v1/me").header("idlink-session", &token).send().await.unwrap_or_else(|e| panic!("{e}"));
+    crate::expect_problem(me, 401, "session_invalid").await;
     b.goto(&s.url("/h5/")).await;
     assert_eq!(b.path().await, "/h5/login", "the session is gone from this browser");
     b.close().await;
@@ -174,8 +178,7 @@ async fn pages_are_served_safely() {
     let csp = res.headers().get("content-security-policy").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
     assert!(csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"), "{csp}");
     assert_eq!(res.headers().get("cache-control").and_then(|v| v.to_str().ok()), Some("no-store"));
-    let cookies: Vec<String> =
-        res.headers().get_all("set-cookie").iter().filter_map(|v| v.to_str().ok()).map(str::to_owned).collect();
+    let cookies: Vec<String> = res.headers().get_all("set-cookie").iter().filter_map(|v| v.to_str().ok()).map(str::to_owned).collect();
     assert!(cookies.iter().any(|c| c.starts_with("idlink_csrf=")), "{cookies:?}");
     for c in &cookies {
         assert!(c.contains("HttpOnly") && c.contains("SameSite=Strict"), "{c}");
@@ -201,7 +204,9 @@ async fn pages_are_served_safely() {
     };
     let no_token = post("phone=13700005555".into(), format!("idlink_csrf={csrf}"), None).await.unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(no_token.status().as_u16(), 403, "a form without its token is refused");
-    let other_token = post(format!("phone=13700005555&csrf={}", "0".repeat(32)), format!("idlink_csrf={csrf}"), None).await.unwrap_or_else(|e| panic!("{e}"));
+    let other_token = post(format!("phone=13700005555&csrf={}", "0".repeat(32)), format!("idlink_csrf={csrf}"), None)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(other_token.status().as_u16(), 403);
     let cross = post(format!("phone=13700005555&csrf={csrf}"), format!("idlink_csrf={csrf}"), Some("https://evil.example"))
         .await
@@ -211,6 +216,92 @@ async fn pages_are_served_safely() {
     let ok = post(format!("phone=13700005555&csrf={csrf}"), format!("idlink_csrf={csrf}"), None).await.unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(ok.status().as_u16(), 200, "the same form with its token goes through");
 
-    let root = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap_or_default().get(s.url("/")).send().await.unwrap_or_else(|e| panic!("{e}"));
+    let root = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap_or_default()
+        .get(s.url("/"))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(root.headers().get("location").and_then(|v| v.to_str().ok()), Some("/h5/"));
+}
+
+/// A browser without a browser: keeps the pages' cookies and posts their
+/// forms with the CSRF token, for journeys checked on both databases.
+struct FormClient<'a> {
+    s: &'a Server,
+    http: reqwest::Client,
+    cookies: std::collections::BTreeMap<String, String>,
+}
+
+impl<'a> FormClient<'a> {
+    fn new(s: &'a Server) -> Self {
+        let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap_or_default();
+        FormClient { s, http, cookies: Default::default() }
+    }
+
+    fn keep(&mut self, res: &reqwest::Response) {
+        for c in res.headers().get_all("set-cookie").iter().filter_map(|v| v.to_str().ok()) {
+            if let Some((name, rest)) = c.split_once('=') {
+                let value = rest.split(';').next().unwrap_or("").to_owned();
+                if c.contains("Max-Age=0") {
+                    self.cookies.remove(name)
+                } else {
+                    self.cookies.insert(name.to_owned(), value)
+                };
+            }
+        }
+    }
+
+    fn cookie_header(&self) -> String {
+        self.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ")
+    }
+
+    async fn get(&mut self, path: &str) -> reqwest::Response {
+        let res = self.http.get(self.s.url(path)).header("cookie", self.cookie_header()).send().await.unwrap_or_else(|e| panic!("{e}"));
+        self.keep(&res);
+        res
+    }
+
+    async fn post(&mut self, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
+        let csrf = self.cookies.get("idlink_csrf").cloned().unwrap_or_default();
+        let mut form: Vec<(&str, &str)> = fields.to_vec();
+        form.push(("csrf", &csrf));
+        let body = form.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("&");
+        let res = self
+            .http
+            .post(self.s.url(path))
+            .header("cookie", self.cookie_header())
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        self.keep(&res);
+        res
+    }
+}
+
+#[tokio::test]
+async fn logging_out_ends_the_session_on_the_server_on_both_databases() {
+    for s in crate::servers().await {
+        let mut c = FormClient::new(&s);
+        assert_eq!(c.get("/h5/login").await.status().as_u16(), 200);
+        let page = c.post("/h5/login", &[("phone", "13700006666")]).await.text().await.unwrap_or_default();
+        let challenge = page.split("name=\"challenge_id\" value=\"").nth(1).and_then(|r| r.split('"').next()).unwrap_or("").to_owned();
+        assert!(challenge.starts_with("chl_"), "{}: the code step carries its challenge", s.kind);
+        let code = s.last_code("13700006666").await;
+        let res = c.post("/h5/login/code", &[("phone", "13700006666"), ("challenge_id", &challenge), ("code", &code)]).await;
+        assert_eq!(res.headers().get("location").and_then(|v| v.to_str().ok()), Some("/h5/"), "{}", s.kind);
+        let token = c.cookies.get("idlink_session").cloned().unwrap_or_default();
+        let me = s.authed(reqwest::Method::GET, "/v1/me").header("idlink-session", &token).send().await.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(me.status().as_u16(), 200, "{}: the H5 session is a session of the user", s.kind);
+
+        let out = c.post("/h5/logout", &[]).await;
+        assert_eq!(out.headers().get("location").and_then(|v| v.to_str().ok()), Some("/h5/login"));
+        assert!(!c.cookies.contains_key("idlink_session"), "{}: the cookie is cleared", s.kind);
+        let me = s.authed(reqwest::Method::GET, "/v1/me").header("idlink-session", &token).send().await.unwrap_or_else(|e| panic!("{e}"));
+        crate::expect_problem(me, 401, "session_invalid").await;
+    }
 }

@@ -21,7 +21,8 @@ static TURN: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 const AXE: &str = include_str!("axe.min.js");
 
 /// The phone the pages are tested on: an iPhone-sized viewport and a mobile user agent.
-const PHONE_UA: &str = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Chrome/126.0 Mobile Safari/537.36";
+const PHONE_UA: &str =
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Chrome/126.0 Mobile Safari/537.36";
 
 /// Where the browser binaries are (Debian's packages), or why there are none.
 fn binaries() -> Result<(&'static str, &'static str), String> {
@@ -29,7 +30,10 @@ fn binaries() -> Result<(&'static str, &'static str), String> {
     let driver = ["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"].into_iter().find(|p| std::path::Path::new(p).exists());
     match (chromium, driver) {
         (Some(c), Some(d)) => Ok((c, d)),
-        _ => Err("Chromium and its driver are not installed: `apt-get install chromium chromium-driver fonts-noto-cjk` (.ci/run does)".into()),
+        _ => {
+            Err("Chromium and its driver are not installed: `apt-get install chromium chromium-driver fonts-noto-cjk` (.ci/run does)"
+                .into())
+        }
     }
 }
 
@@ -39,7 +43,6 @@ pub struct Browser {
     _driver: tokio::process::Child,
     _profile: TempDir,
     _turn: tokio::sync::MutexGuard<'static, ()>,
-    pub js: bool,
 }
 
 pub struct TempDir(std::path::PathBuf);
@@ -109,7 +112,7 @@ impl Browser {
                 assert!(res.is_ok_and(|r| r.status().is_success()), "{cmd} through the driver");
             }
         }
-        Browser { client, _driver: driver, _profile: profile, _turn: turn, js }
+        Browser { client, _driver: driver, _profile: profile, _turn: turn }
     }
 
     pub async fn goto(&self, url: &str) {
@@ -125,7 +128,13 @@ impl Browser {
     /// Clicks and waits for the next page (a full load, or htmx's swap).
     pub async fn click(&self, css: &str) {
         let before = self.page_id().await;
-        self.client.find(Locator::Css(css)).await.unwrap_or_else(|e| panic!("{css}: {e}")).click().await.unwrap_or_else(|e| panic!("click {css}: {e}"));
+        self.client
+            .find(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("{css}: {e}"))
+            .click()
+            .await
+            .unwrap_or_else(|e| panic!("click {css}: {e}"));
         self.settle(&before).await;
     }
 
@@ -133,7 +142,10 @@ impl Browser {
     /// place, so a marker is set on `main` and its disappearance means a new page.
     async fn page_id(&self) -> String {
         let id = format!("p{}", rand_u64());
-        let _ = self.client.execute("const m = document.querySelector('main'); if (m) m.dataset.testPage = arguments[0];", vec![json!(id)]).await;
+        let _ = self
+            .client
+            .execute("const m = document.querySelector('main'); if (m) m.dataset.testPage = arguments[0];", vec![json!(id)])
+            .await;
         id
     }
 
@@ -183,7 +195,12 @@ impl Browser {
 
     /// The id of the element that has the focus.
     pub async fn focused_id(&self) -> String {
-        self.client.execute("return document.activeElement ? document.activeElement.id : '';", vec![]).await.ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
+        self.client
+            .execute("return document.activeElement ? document.activeElement.id : '';", vec![])
+            .await
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default()
     }
 
     /// Runs axe-core on the page and fails on any WCAG 2.x A/AA violation.
