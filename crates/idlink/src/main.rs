@@ -280,7 +280,9 @@ async fn serve_until_signal(config: &Config, config_file: Option<&Path>, rt: Run
     let running = serve::start(config, rt).await?;
     let api = running.api_addr;
     println!("idlink {}", env!("CARGO_PKG_VERSION"));
-    println!("  H5 pages:  http://{api}/   (open it in a phone-sized browser window; log in with any mobile number, the code is in the SMS inbox below)");
+    println!(
+        "  H5 pages:  http://{api}/   (open it in a phone-sized browser window; log in with any mobile number, the code is in the SMS inbox below)"
+    );
     println!("  API:       http://{api}/v1   (OpenAPI document: http://{api}/openapi.json)");
     println!("  health:    http://{api}/healthz, http://{api}/readyz   metrics: http://{api}/metrics");
     if let Some(s) = running.sandbox_addr {
