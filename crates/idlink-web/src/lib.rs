@@ -52,6 +52,7 @@ pub fn router(app: AppState, settings: WebSettings) -> Router {
         .route("/h5/login/code", post(pages::login::redeem))
         .route("/h5/login/device", post(pages::login::confirm_device))
         .route("/h5/logout", post(pages::login::logout))
+        .route("/h5/access-log", get(pages::access::show))
         .route("/h5/prefs", post(pages::prefs::update))
         .route("/h5/assets/{file}", get(assets::serve))
         .layer(from_fn_with_state(state.clone(), guard::check_forms))

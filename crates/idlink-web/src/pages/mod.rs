@@ -3,6 +3,7 @@
 //! [`render`] holds what every page shares (the frame, form errors, the
 //! message for a problem).
 
+pub mod access;
 pub mod home;
 pub mod login;
 pub mod prefs;

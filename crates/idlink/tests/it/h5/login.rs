@@ -37,6 +37,13 @@ async fn a_new_user_logs_in_with_an_sms_code_in_chinese_then_switches_to_english
     assert_eq!(b.text("h1").await, "我的身份");
     b.assert_accessible("home").await;
 
+    b.click("a[href='/h5/access-log']").await;
+    assert_eq!(b.text("h1").await, "谁查看了我的数据");
+    let log = b.text(".records").await;
+    assert!(log.contains("创建了您的账户") && log.contains("您本人"), "the login's own records, in words: {log}");
+    b.assert_accessible("access log").await;
+    b.click("main a[href='/h5/']").await;
+
     b.click("button[name=lang][value=en]").await;
     assert_eq!(b.text("h1").await, "My identity");
     assert_eq!(b.attr("html", "lang").await.as_deref(), Some("en"));
