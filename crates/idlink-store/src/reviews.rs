@@ -281,7 +281,7 @@ impl FreezeStore for SqlStore {
     async fn sessions_since(&self, user: &UserId, since: Timestamp) -> Result<u32, StoreError> {
         let q =
             sqlx::query("SELECT COUNT(*) FROM sessions WHERE user_id = $1 AND created_at >= $2").bind(user.as_str()).bind(micros(since));
-        Ok(count_u32(fetch_one(q, &self.reader, first).await?))
+        count_u32("COUNT(*) sessions", fetch_one(q, &self.reader, first).await?)
     }
 }
 

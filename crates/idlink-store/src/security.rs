@@ -64,7 +64,7 @@ impl PaymentPasswordStore for SqlStore {
                 Ok(Some(n))
             })
             .await?;
-        Ok(n.map_or(0, count_u32))
+        n.map_or(Ok(0), |n| count_u32("failures", n))
     }
 
     async fn clear_payment_password_failures(&self, user: &UserId, max: u32, audit: &AuditEntry) -> Result<bool, StoreError> {
