@@ -17,7 +17,7 @@ use crate::ports::audit::{AuditEntry, Outcome};
 use crate::ports::auth::SessionRow;
 use crate::ports::bindings::{BankEventKind, BindingRow, BindingStatus, BindingStore};
 use crate::ports::idempotency::ClaimRef;
-use crate::ports::identity::RegistryUnavailable;
+use crate::ports::bindings::BankUnavailable;
 use crate::ports::stepup::{Binding, StepUpStore};
 use crate::ports::{Clock, Ids, StoreError};
 use crate::steps::bank_events::BankEvents;
@@ -73,7 +73,7 @@ pub enum BalanceError {
     #[error("the bank reports this card lost; the binding has ended")]
     CardLost,
     #[error(transparent)]
-    Bank(#[from] RegistryUnavailable),
+    Bank(#[from] BankUnavailable),
     #[error(transparent)]
     Unreadable(#[from] Unreadable),
     #[error("crypto: {0}")]

@@ -160,6 +160,11 @@ impl AuditStore for SqlStore {
         fetch_all(sqlx::query(sqlx::AssertSqlSafe(sql)), &self.reader, checkpoint).await
     }
 
+    async fn checkpoint_at(&self, seq: i64) -> Result<Option<Checkpoint>, StoreError> {
+        let sql = format!("SELECT {CHECKPOINT_COLUMNS} FROM audit_checkpoints WHERE seq = $1");
+        fetch_optional(sqlx::query(sqlx::AssertSqlSafe(sql)).bind(seq), &self.reader, checkpoint).await
+    }
+
     async fn audit_head(&self) -> Result<(i64, String), StoreError> {
         let q = sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1");
         fetch_one(q, &self.reader, |r| Ok((r.col("seq")?, r.col("hash")?))).await

@@ -106,8 +106,14 @@ enum OperatorCommand {
 #[derive(Debug, Subcommand)]
 enum OutboxCommand {
     /// Events not delivered yet (waiting or being attempted, and dead), oldest first.
+    ///
+    /// `attempts N` counts attempts started: a worker's claim counts one
+    /// before it tries to deliver, so an event being attempted (or whose
+    /// worker died mid-attempt) includes that attempt; an attempt released
+    /// unstarted is given back. It is not a count of failures.
     List {
-        /// Only the dead letters: events whose every attempt failed.
+        /// Only the dead letters: events that failed for good, failed their
+        /// last attempt, or whose last attempt was never settled.
         #[arg(long)]
         dead: bool,
         /// At most this many.

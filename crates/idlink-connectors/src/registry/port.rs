@@ -36,7 +36,6 @@ impl RegistryCheck for RegistryChecks {
     }
 }
 
-/// Also how the banks' ports say they are unavailable.
 impl From<CallError> for RegistryUnavailable {
     fn from(e: CallError) -> Self {
         let u = Unavailable::from(e);

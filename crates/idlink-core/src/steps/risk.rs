@@ -51,6 +51,11 @@ pub struct Risk<'a> {
 }
 
 impl Risk<'_> {
+    /// Refuses sensitive operations on a frozen account (see [`ensure_not_frozen`]).
+    pub async fn ensure_not_frozen<E: From<Frozen> + From<StoreError>>(&self, user: &UserId) -> Result<(), E> {
+        ensure_not_frozen(self.store, user).await
+    }
+
     /// Scores `signals` for an action of `user`; freezes the account when the rules say so.
     pub async fn assess(
         &self,
