@@ -103,8 +103,6 @@ pub struct AppParts {
     pub limits: HttpLimits,
     /// The institutions' ports (the connectors serve them).
     pub institutions: idlink_core::ports::InstitutionPorts,
-    /// The banks' public key (hex Ed25519) that signs their callbacks; none refuses every callback.
-    pub bank_callback_key: Option<String>,
     pub roster: Arc<idlink_domain::roster::Roster>,
     /// The current electronic agreement of each bank that requires one.
     pub documents: Arc<idlink_core::agreements::AgreementDocuments>,

@@ -35,7 +35,6 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 pub const FEATURE: &str = "balance_query";
-pub const OPERATION: &str = crate::stepup::BALANCE_QUERY;
 
 /// The answer of a query kept (sealed) for an idempotent replay, with what
 /// authorised it, so a replay can check those tiers are still in force.
@@ -267,7 +266,7 @@ impl Balances<'_> {
     }
 
     async fn step_up_refusal(&self, step_up: Option<&str>, binding_id: &BindingId, user: &UserId) -> Result<StepUpRefusal, BalanceError> {
-        let binding = Binding { user, operation: OPERATION, resource: binding_id.as_str() };
+        let binding = Binding { user, operation: crate::stepup::BALANCE_QUERY, resource: binding_id.as_str() };
         Ok(crate::stepup::refusal(self.step_ups, self.clock, step_up, &binding).await?)
     }
 
@@ -348,7 +347,7 @@ impl Balances<'_> {
         if token_id.is_empty() || !ctx.token_usable {
             return Err(BalanceError::StepUpRequired(self.step_up_refusal(step_up, binding_id, user).await?));
         }
-        let tier3 = Binding { user, operation: OPERATION, resource: binding_id.as_str() };
+        let tier3 = Binding { user, operation: crate::stepup::BALANCE_QUERY, resource: binding_id.as_str() };
         // The card read is audited in the commit below, together with the query.
         let vault = self.vault;
         let wrapped = ctx.user_key.ok_or(Unreadable::Shredded)?;

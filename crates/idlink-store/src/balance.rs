@@ -142,7 +142,7 @@ impl BalanceStore for SqlStore {
             .bind(micros(now))
             .bind(token.0)
             .bind(token.1)
-            .bind(idlink_core::balance::OPERATION)
+            .bind(idlink_core::stepup::BALANCE_QUERY)
             .bind(format!("dek-{user}"));
         let found = fetch_optional(q, &self.reader, query_context).await?;
         Ok(found.unwrap_or(QueryContext {

@@ -381,7 +381,6 @@ async fn balance_run(db: TestDb, opts: &Options) -> Result<Run> {
     let (_, key) = idlink_core::apikeys::create(
         &running.store,
         &idlink_core::ports::RandomIds(rt.rng.clone()),
-        rt.rng.as_ref(),
         rt.clock.as_ref(),
         "bench",
         &["users:read".to_owned()],
@@ -410,7 +409,7 @@ async fn balance_run(db: TestDb, opts: &Options) -> Result<Run> {
         let (store, rt, policy) = (store.clone(), rt.clone(), policy.clone());
         let n = opts.queries * 2;
         minted.push(tokio::spawn(async move {
-            let b = Binding { user: &uid, operation: idlink_core::balance::OPERATION, resource: &binding };
+            let b = Binding { user: &uid, operation: idlink_core::stepup::BALANCE_QUERY, resource: &binding };
             let mut tokens = Vec::with_capacity(n);
             let ids = idlink_core::ports::RandomIds(rt.rng.clone());
             for _ in 0..n {

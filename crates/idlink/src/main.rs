@@ -238,8 +238,8 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Sandbox { listen } => {
             let addr = listen.unwrap_or(config.sandbox.listen);
             let dir = config.direct_pki_dir();
-            idlink_sandbox::pki::ensure(&dir, rt.rng.as_ref()).context("the sandbox's direct-channel certificates")?;
-            let keys = idlink_sandbox::pki::bank_side(&dir).context("the sandbox's direct-channel certificates")?;
+            idlink_sandbox::bank::pki::ensure(&dir, rt.rng.as_ref()).context("the sandbox's direct-channel certificates")?;
+            let keys = idlink_sandbox::bank::pki::bank_side(&dir).context("the sandbox's direct-channel certificates")?;
             let sandbox = idlink_sandbox::Sandbox::with_bank_side(&config.roster()?, keys);
             let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?;
             let addr = listener.local_addr()?;
@@ -252,7 +252,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 dir.display()
             );
             println!("listening on http://{addr}");
-            let d = tokio::spawn(idlink_sandbox::direct::serve(direct, sandbox.clone(), shutdown_signal()));
+            let d = tokio::spawn(idlink_sandbox::bank::direct::serve(direct, sandbox.clone(), shutdown_signal()));
             idlink_sandbox::serve(listener, sandbox, shutdown_signal()).await?;
             d.abort();
             Ok(ExitCode::SUCCESS)
@@ -290,7 +290,7 @@ async fn serve_until_signal(config: &Config, config_file: Option<&Path>, rt: Run
     println!("  health:    http://{api}/healthz, http://{api}/readyz   metrics: http://{api}/metrics");
     if let Some(s) = running.sandbox_addr {
         println!("  sandbox:   http://{s}/sandbox/v1   (SMS inbox: http://{s}/sandbox/v1/sms/inbox?phone=13800138000)");
-        let people = idlink_sandbox::banks::test_identities();
+        let people = idlink_sandbox::bank::roster::test_identities();
         let listed: Vec<String> = people.iter().map(|p| format!("{} {} {}", p.name, p.id_number, p.phone)).collect();
         println!("  test identities: {}", listed.join("; "));
         println!("             their bank cards: http://{s}/sandbox/v1/banks");
@@ -539,7 +539,6 @@ async fn apikey(config: &Config, rt: &Runtime, cmd: ApikeyCommand) -> Result<Exi
             let (row, token) = apikeys::create(
                 &store,
                 &idlink_core::ports::RandomIds(rt.rng.clone()),
-                rt.rng.as_ref(),
                 rt.clock.as_ref(),
                 &name,
                 &scopes,

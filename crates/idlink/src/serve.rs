@@ -157,7 +157,7 @@ pub struct SandboxAddrs {
 /// `connectors.bank.direct_pki_dir`. None when there is no URL (and no
 /// sandbox) or no certificates: then every bank goes through the switch.
 fn direct_channel(config: &Config, sandbox: Option<SandboxAddrs>) -> Result<Option<DirectChannel>> {
-    use idlink_sandbox::pki;
+    use idlink_sandbox::bank::pki;
     let url = match (&config.connectors.bank.direct_url, sandbox) {
         (u, _) if !u.is_empty() => u.clone(),
         (_, Some(s)) => format!("https://localhost:{}", s.direct.port()),
@@ -184,7 +184,14 @@ fn direct_channel(config: &Config, sandbox: Option<SandboxAddrs>) -> Result<Opti
 pub fn institutions(config: &Config, sandbox: Option<SandboxAddrs>, clock: Arc<dyn Clock>) -> Result<Institutions> {
     let sandbox_url = sandbox.map(|a| format!("http://{}", a.http));
     let direct = direct_channel(config, sandbox)?;
-    Ok(Institutions::connect(&config.connectors, sandbox_url.as_deref(), direct, Arc::new(config.roster()?), clock)?)
+    let bank_callback_key = match idlink_sandbox::bank::pki::bank_public_hex(&config.direct_pki_dir()) {
+        Ok(k) => Some(k),
+        Err(e) => {
+            tracing::warn!(error = %e, "no bank public key: bank callbacks will be refused");
+            None
+        }
+    };
+    Ok(Institutions::connect(&config.connectors, sandbox_url.as_deref(), direct, bank_callback_key, Arc::new(config.roster()?), clock)?)
 }
 
 /// idlink's clock: the runtime's, shifted by the sandbox clock's advances
@@ -278,16 +285,6 @@ pub async fn start(config: &Config, rt: Runtime) -> Result<Running> {
     // this server writes a record.
     let mut checkpoint_seen = Seen::default();
     runner.start(checkpoints.as_ref(), &mut checkpoint_seen).await;
-    let bank_callback_key = {
-        let dir = config.direct_pki_dir();
-        match idlink_sandbox::pki::bank_public_hex(&dir) {
-            Ok(k) => Some(k),
-            Err(e) => {
-                tracing::warn!(error = %e, "no bank public key: bank callbacks will be refused");
-                None
-            }
-        }
-    };
     let agreement_validity = jiff::SignedDuration::from_hours(24 * i64::from(config.connectors.bank.agreement_validity_days));
     let state = AppState::new(AppParts {
         store: Arc::new(store.clone()),
@@ -302,7 +299,6 @@ pub async fn start(config: &Config, rt: Runtime) -> Result<Running> {
             idempotency_ttl: Duration::from_secs(config.server.idempotency_ttl_secs),
         },
         institutions: institutions.ports(),
-        bank_callback_key,
         roster: institutions.roster.clone(),
         documents: Arc::new(idlink_core::agreements::AgreementDocuments::new(
             &institutions.roster,
@@ -406,10 +402,10 @@ async fn start_sandbox(
     tasks: &mut Vec<JoinHandle<()>>,
 ) -> Result<(SandboxAddrs, Arc<idlink_sandbox::Sandbox>)> {
     let dir = config.direct_pki_dir();
-    if idlink_sandbox::pki::ensure(&dir, rt.rng.as_ref()).context("the sandbox's direct-channel certificates")? {
+    if idlink_sandbox::bank::pki::ensure(&dir, rt.rng.as_ref()).context("the sandbox's direct-channel certificates")? {
         tracing::info!(dir = %dir.display(), "generated the sandbox banks' CA, certificates and signing keys");
     }
-    let keys = idlink_sandbox::pki::bank_side(&dir).context("the sandbox's direct-channel certificates")?;
+    let keys = idlink_sandbox::bank::pki::bank_side(&dir).context("the sandbox's direct-channel certificates")?;
     let sandbox = idlink_sandbox::Sandbox::with_bank_side(&config.roster()?, keys);
     let listener = tokio::net::TcpListener::bind(config.sandbox.listen)
         .await
@@ -430,7 +426,7 @@ async fn start_sandbox(
     }));
     let (sb, shutdown) = (sandbox.clone(), stopped(stop_rx.clone()));
     tasks.push(tokio::spawn(async move {
-        if let Err(e) = idlink_sandbox::direct::serve(direct_listener, sb, shutdown).await {
+        if let Err(e) = idlink_sandbox::bank::direct::serve(direct_listener, sb, shutdown).await {
             tracing::error!(error = %e, "sandbox direct bank channel failed");
         }
     }));

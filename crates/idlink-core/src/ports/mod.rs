@@ -16,6 +16,7 @@ pub mod audit;
 pub mod auth;
 pub mod balance;
 pub mod bindings;
+pub mod callbacks;
 pub mod clock;
 pub mod face;
 pub mod freezes;
@@ -75,6 +76,8 @@ pub struct InstitutionPorts {
     pub bank: std::sync::Arc<dyn bindings::BankChannel>,
     /// The banks' balances.
     pub balances: std::sync::Arc<dyn balance::BalanceBank>,
+    /// The banks' signed card events (inbound), checked by the bank connector.
+    pub bank_callbacks: std::sync::Arc<dyn callbacks::CallbackVerifier>,
 }
 
 #[async_trait]

@@ -14,7 +14,7 @@ use idlink_crypto::{CryptoError, DataKey};
 use idlink_domain::calendar::shanghai_today;
 use idlink_domain::card::{BinTable, CardNumber};
 use idlink_domain::verification::VerificationReason;
-use idlink_domain::{IdNumber, PersonName, PhoneNumber, RequestId, UserId};
+use idlink_domain::{PhoneNumber, RequestId, UserId};
 
 /// The context a binding's card number is sealed in.
 pub const BINDING_CARD_CONTEXT: &str = "card_bindings.card";

@@ -122,7 +122,6 @@ async fn a_freshly_started_server_with_no_records_verifies() {
         let (_, token) = idlink_core::apikeys::create(
             &running.store,
             &idlink_core::ports::RandomIds(rt.rng.clone()),
-            rt.rng.as_ref(),
             rt.clock.as_ref(),
             "auditor",
             &scopes,

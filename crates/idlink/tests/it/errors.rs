@@ -69,7 +69,6 @@ async fn requests_without_a_valid_key_are_refused() {
     let (row, reader) = idlink_core::apikeys::create(
         &store,
         &idlink_core::ports::RandomIds(rt.rng.clone()),
-        rt.rng.as_ref(),
         rt.clock.as_ref(),
         "reader",
         &["users:read".into()],

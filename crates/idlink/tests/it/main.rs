@@ -128,7 +128,6 @@ pub async fn start_full(db: TestDb, extra: &[(&str, &str)], rt: Runtime) -> Serv
     let (_, token) = idlink_core::apikeys::create(
         &running.store,
         &idlink_core::ports::RandomIds(rt.rng.clone()),
-        rt.rng.as_ref(),
         rt.clock.as_ref(),
         "e2e",
         &["users:read".into(), "users:write".into(), "audit:read".into()],
