@@ -25,7 +25,7 @@ pub mod witness;
 pub use executor::{CallError, Executor, ExecutorPolicy, Signing, Target, TlsIdentity};
 pub use settings::{Endpoint, SettingsError};
 
-use idlink_core::Clock;
+use idlink_core::ports::clock::Clock;
 use idlink_domain::roster::Roster;
 use serde::Deserialize;
 use settings::{SettingsError as At, url_or_sandbox};

@@ -5,9 +5,12 @@
 //! the secret's hash must match. Secrets are 256 random bits, so a fast hash
 //! is enough (no password stretching needed).
 
+use crate::ports::StoreError;
+use crate::ports::apikeys::{ApiKeyRow, ApiKeyStore};
 use crate::ports::audit::AuditEntry;
 use crate::ports::auth::SessionRow;
-use crate::ports::{ApiKeyRow, ApiKeyStore, Clock, Ids, StoreError};
+use crate::ports::clock::Clock;
+use crate::ports::ids::Ids;
 use crate::steps::codes::constant_time_eq;
 use idlink_domain::{ApiKeyId, SessionId};
 use sha2::{Digest, Sha256};

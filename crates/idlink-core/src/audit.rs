@@ -13,7 +13,7 @@
 //! its start and shutdown, and `idlink audit checkpoint`. What each check
 //! catches, and what it cannot, is in `docs/audit.md`.
 
-pub use crate::ports::audit::*;
+use crate::ports::audit::*;
 
 use crate::ports::StoreError;
 use crate::ports::witness::{AuditWitness, WitnessError};
@@ -878,13 +878,8 @@ mod tests {
             at,
             public_key: signer.public_hex(),
         };
-        let other_key = Checkpoint {
-            seq: 3,
-            signature: other.sign(&Checkpoint::message(3, &hash)),
-            hash,
-            at,
-            public_key: other.public_hex(),
-        };
+        let other_key =
+            Checkpoint { seq: 3, signature: other.sign(&Checkpoint::message(3, &hash)), hash, at, public_key: other.public_hex() };
         for rival in [other_hash, other_key] {
             let store = RacedStore { records: records.clone(), checkpoints: Default::default(), rival: Some(rival.clone()) };
             let witness = Notes::default();

@@ -10,16 +10,18 @@
 //! bank's answer act like its callbacks (see [`crate::bindings`]). A
 //! low-balance alert (BK6) is an outbox event written in the query's commit.
 
-pub use crate::ports::balance::*;
+use crate::ports::balance::*;
 
 use crate::agreements::{AgreementDocuments, Document};
+use crate::ports::StoreError;
 use crate::ports::audit::{AuditEntry, Outcome};
 use crate::ports::auth::SessionRow;
-use crate::ports::bindings::{BankEventKind, BindingRow, BindingStatus, BindingStore};
-use crate::ports::idempotency::ClaimRef;
 use crate::ports::bindings::BankUnavailable;
+use crate::ports::bindings::{BankEventKind, BindingRow, BindingStatus, BindingStore};
+use crate::ports::clock::Clock;
+use crate::ports::idempotency::ClaimRef;
+use crate::ports::ids::Ids;
 use crate::ports::stepup::{Binding, StepUpStore};
-use crate::ports::{Clock, Ids, StoreError};
 use crate::steps::bank_events::BankEvents;
 use crate::steps::cards::open_card;
 use crate::steps::notices::{UserMessage, user_sms};

@@ -5,11 +5,14 @@
 //! risk signal (ID8). What a bank reports about a card (BK5) is applied
 //! with the SMS that tells each affected user, through the outbox.
 
-pub use crate::ports::bindings::*;
+use crate::ports::bindings::*;
 
+use crate::ports::StoreError;
 use crate::ports::audit::AuditEntry;
 use crate::ports::auth::SessionRow;
-use crate::ports::{Clock, Ids, StoreError, UserStore};
+use crate::ports::clock::Clock;
+use crate::ports::ids::Ids;
+use crate::ports::users::UserStore;
 use crate::steps::bank_events::BankEvents;
 use crate::steps::cards::{BINDING_CARD_CONTEXT, CardNotProven, CardProver, open_card};
 use crate::steps::personal::{Unreadable, data_key};

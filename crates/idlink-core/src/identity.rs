@@ -7,19 +7,24 @@
 //! number is found through a blind index, so "is this number verified on
 //! another account" needs no clear value.
 
-pub use crate::ports::identity::*;
-pub use crate::steps::cards::{CardNotProven, CardProof};
-pub use crate::steps::personal::IdentityView;
+use crate::ports::identity::*;
+use crate::steps::cards::{CardNotProven, CardProof};
+use crate::steps::personal::IdentityView;
 
+use crate::ports::StoreError;
 use crate::ports::audit::{AuditEntry, Outcome};
 use crate::ports::auth::{SendError, SessionRow};
-use crate::ports::face::{FaceResult, FaceUnavailable, FaceVerifier};
 use crate::ports::bindings::BankUnavailable;
+use crate::ports::clock::Clock;
+use crate::ports::face::{FaceResult, FaceUnavailable, FaceVerifier};
+use crate::ports::ids::Ids;
 use crate::ports::reviews::{CaseKind, CaseRow};
-use crate::ports::{Clock, Ids, StoreError, UserStore};
+use crate::ports::users::UserStore;
 use crate::steps::cards::CardProver;
 use crate::steps::codes::{CodeRefusal, Codes, Origin, Purpose};
-use crate::steps::personal::{BIRTH_CONTEXT, ID_CONTEXT, IdentityReader, NAME_CONTEXT, Unreadable, corrupt, data_key, open_identity, open_text};
+use crate::steps::personal::{
+    BIRTH_CONTEXT, ID_CONTEXT, IdentityReader, NAME_CONTEXT, Unreadable, corrupt, data_key, open_identity, open_text,
+};
 use crate::steps::risk::{Frozen, ensure_not_frozen};
 use crate::vault::Vault;
 use idlink_crypto::CryptoError;

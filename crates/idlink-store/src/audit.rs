@@ -13,8 +13,9 @@
 //! ([`insert_sql`], [`bind_links`]; ADR 0006).
 
 use async_trait::async_trait;
-use idlink_core::audit::{AuditEntry, AuditRecord, Checkpoint, record_hash};
-use idlink_core::ports::{AuditStore, StoreError};
+use idlink_core::ports::StoreError;
+use idlink_core::ports::audit::AuditStore;
+use idlink_core::ports::audit::{AuditEntry, AuditRecord, Checkpoint, record_hash};
 use idlink_domain::UserId;
 use sqlx::any::AnyRow;
 

@@ -1,9 +1,9 @@
 //! Storage of the balance-query switch, agreements and query history.
 
 use async_trait::async_trait;
-use idlink_core::audit::AuditEntry;
-use idlink_core::balance::{Agreement, BalanceStore, QueryCommitment, QueryContext, QueryRecord, SignedDocument};
 use idlink_core::ports::StoreError;
+use idlink_core::ports::audit::AuditEntry;
+use idlink_core::ports::balance::{Agreement, BalanceStore, QueryCommitment, QueryContext, QueryRecord, SignedDocument};
 use idlink_domain::{BindingId, UserId};
 use jiff::Timestamp;
 use sqlx::any::AnyRow;

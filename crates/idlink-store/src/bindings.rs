@@ -1,9 +1,9 @@
 //! Storage of bank card bindings.
 
 use async_trait::async_trait;
-use idlink_core::audit::AuditEntry;
-use idlink_core::bindings::{Affected, BankEventKind, BindingRow, BindingStatus, BindingStore, Notice};
 use idlink_core::ports::StoreError;
+use idlink_core::ports::audit::AuditEntry;
+use idlink_core::ports::bindings::{Affected, BankEventKind, BindingRow, BindingStatus, BindingStore, Notice};
 use idlink_domain::{BindingId, UserId};
 use jiff::Timestamp;
 use sqlx::any::AnyRow;

@@ -185,9 +185,9 @@ impl Default for Login {
 }
 
 impl Login {
-    pub fn policy(&self) -> idlink_core::auth::AuthPolicy {
+    pub fn policy(&self) -> idlink_core::steps::codes::AuthPolicy {
         let secs = |s: u64| jiff::SignedDuration::from_secs(i64::try_from(s).unwrap_or(i64::MAX));
-        idlink_core::auth::AuthPolicy {
+        idlink_core::steps::codes::AuthPolicy {
             code_ttl: secs(self.code_ttl_secs),
             max_code_attempts: self.max_code_attempts,
             resend_interval: secs(self.resend_interval_secs),
@@ -408,7 +408,11 @@ fn moved_keys(tree: &toml::Table) -> Result<()> {
     let Some(connectors) = tree.get("connectors").and_then(toml::Value::as_table) else { return Ok(()) };
     for (old, kind, key) in MOVED_KEYS {
         if connectors.contains_key(old) {
-            bail!("configuration key `connectors.{old}`: moved to `[connectors.{kind}] {key}` (environment: IDLINK__CONNECTORS__{}__{})", kind.to_ascii_uppercase(), key.to_ascii_uppercase());
+            bail!(
+                "configuration key `connectors.{old}`: moved to `[connectors.{kind}] {key}` (environment: IDLINK__CONNECTORS__{}__{})",
+                kind.to_ascii_uppercase(),
+                key.to_ascii_uppercase()
+            );
         }
     }
     Ok(())

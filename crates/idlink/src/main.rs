@@ -518,7 +518,7 @@ async fn keys(config: &Config, rt: &Runtime, cmd: KeysCommand) -> Result<ExitCod
         KeysCommand::Status => {
             let ring = keyfile::read(&config.master_key_file(), serve::algorithm(config))?;
             let store = serve::open_store(config).await?;
-            let counts = idlink_core::ports::KeyStore::count_keys_by_master(&store).await?;
+            let counts = idlink_core::ports::keys::KeyStore::count_keys_by_master(&store).await?;
             for k in ring.keys() {
                 let n = counts.iter().find(|(id, _)| *id == k.id).map(|(_, n)| *n).unwrap_or(0);
                 let active = if k.id == ring.active().id { " (active)" } else { "" };
@@ -536,15 +536,9 @@ async fn apikey(config: &Config, rt: &Runtime, cmd: ApikeyCommand) -> Result<Exi
     let store = serve::open_store(config).await?;
     match cmd {
         ApikeyCommand::Create { name, scopes } => {
-            let (row, token) = apikeys::create(
-                &store,
-                &idlink_core::ports::RandomIds(rt.rng.clone()),
-                rt.clock.as_ref(),
-                &name,
-                &scopes,
-                "cli",
-            )
-            .await?;
+            let (row, token) =
+                apikeys::create(&store, &idlink_core::ports::ids::RandomIds(rt.rng.clone()), rt.clock.as_ref(), &name, &scopes, "cli")
+                    .await?;
             println!("{token}");
             eprintln!(
                 "created {} ({}) with scopes {}; the token above is shown once: store it now",
@@ -555,7 +549,7 @@ async fn apikey(config: &Config, rt: &Runtime, cmd: ApikeyCommand) -> Result<Exi
             Ok(ExitCode::SUCCESS)
         }
         ApikeyCommand::List => {
-            for k in idlink_core::ports::ApiKeyStore::list_api_keys(&store).await? {
+            for k in idlink_core::ports::apikeys::ApiKeyStore::list_api_keys(&store).await? {
                 let state = k.revoked_at.map(|t| format!("revoked {t}")).unwrap_or_else(|| "active".into());
                 println!("{}\t{}\t{}\tcreated {}\t{state}", k.id, k.name, k.scopes.join(","), k.created_at);
             }
@@ -574,8 +568,8 @@ async fn apikey(config: &Config, rt: &Runtime, cmd: ApikeyCommand) -> Result<Exi
     }
 }
 
-fn outbox_line(e: &idlink_core::outbox::OutboxItem) -> String {
-    use idlink_core::outbox::OutboxState;
+fn outbox_line(e: &idlink_core::ports::outbox::OutboxItem) -> String {
+    use idlink_core::ports::outbox::OutboxState;
     let when = match (e.state, e.finished_at) {
         (OutboxState::Pending, _) if e.in_flight => {
             format!("being attempted by {} (claim until {})", e.claimed_by.as_deref().unwrap_or("?"), e.due_at)
@@ -597,7 +591,8 @@ fn outbox_line(e: &idlink_core::outbox::OutboxItem) -> String {
 }
 
 async fn outbox(config: &Config, rt: &Runtime, cmd: OutboxCommand) -> Result<ExitCode> {
-    use idlink_core::outbox::{Listing, OutboxStore, RetryOutcome};
+    use idlink_core::outbox::RetryOutcome;
+    use idlink_core::ports::outbox::{Listing, OutboxStore};
     let store = serve::open_store(config).await?;
     match cmd {
         OutboxCommand::List { dead, limit } => {
@@ -633,7 +628,7 @@ async fn outbox(config: &Config, rt: &Runtime, cmd: OutboxCommand) -> Result<Exi
 }
 
 async fn jobs(config: &Config) -> Result<ExitCode> {
-    use idlink_core::jobs::LeaseStore;
+    use idlink_core::ports::leases::LeaseStore;
     let store = serve::open_store(config).await?;
     for l in store.leases().await? {
         let error = l.last_error.as_deref().map(|e| format!("\tlast error: {e}")).unwrap_or_default();
@@ -654,7 +649,7 @@ async fn operator(config: &Config, rt: &Runtime, cmd: OperatorCommand) -> Result
             let roles = roles
                 .iter()
                 .map(|r| {
-                    idlink_core::operators::Role::parse(r.trim())
+                    idlink_core::ports::operators::Role::parse(r.trim())
                         .ok_or_else(|| anyhow::anyhow!("unknown role `{r}`; roles: reviewer, auditor, admin"))
                 })
                 .collect::<Result<Vec<_>>>()?;
@@ -668,7 +663,7 @@ async fn operator(config: &Config, rt: &Runtime, cmd: OperatorCommand) -> Result
                 audits: &store,
                 vault: &vault,
                 clock: rt.clock.as_ref(),
-                ids: &idlink_core::ports::RandomIds(rt.rng.clone()),
+                ids: &idlink_core::ports::ids::RandomIds(rt.rng.clone()),
                 rng: rt.rng.as_ref(),
                 password_policy: &policy,
                 session_ttl: jiff::SignedDuration::from_hours(config.review.operator_session_hours),

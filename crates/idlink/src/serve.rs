@@ -9,10 +9,10 @@ use anyhow::{Context, Result};
 use idlink_api::{AppParts, AppState, HttpLimits};
 use idlink_connectors::bank::DirectChannel;
 use idlink_connectors::{Executor, Institutions, Signing, TlsIdentity};
-use idlink_core::Clock;
 use idlink_core::jobs::{PeriodicJob, Runner, Seen};
+use idlink_core::ports::clock::Clock;
+use idlink_core::ports::witness::AuditWitness;
 use idlink_core::vault::Vault;
-use idlink_core::witness::AuditWitness;
 use idlink_crypto::{Algorithm, MasterKey, MasterKeyring, Random};
 use idlink_store::witness::FileWitness;
 use idlink_store::{SqlStore, StoreOptions};
@@ -31,7 +31,7 @@ pub struct Runtime {
 
 impl Default for Runtime {
     fn default() -> Self {
-        Self { clock: Arc::new(idlink_core::SystemClock), rng: Arc::new(idlink_crypto::OsRandom) }
+        Self { clock: Arc::new(idlink_core::ports::clock::SystemClock), rng: Arc::new(idlink_crypto::OsRandom) }
     }
 }
 
@@ -202,7 +202,7 @@ fn clock_of(config: &Config, rt: &Runtime, sandbox: Option<&Arc<idlink_sandbox::
         Some(sb) if config.sandbox.drive_clock => {
             sb.clock().set_drives_idlink(true);
             let sb = sb.clone();
-            Arc::new(idlink_core::clock::ShiftedClock::new(rt.clock.clone(), Arc::new(move || sb.clock().offset())))
+            Arc::new(idlink_core::ports::clock::ShiftedClock::new(rt.clock.clone(), Arc::new(move || sb.clock().offset())))
         }
         _ => rt.clock.clone(),
     }
@@ -291,7 +291,7 @@ pub async fn start(config: &Config, rt: Runtime) -> Result<Running> {
         vault: vault.clone(),
         clock: clock.clone(),
         rng: rt.rng.clone(),
-        ids: Arc::new(idlink_core::ports::RandomIds(rt.rng.clone())),
+        ids: Arc::new(idlink_core::ports::ids::RandomIds(rt.rng.clone())),
         limits: HttpLimits {
             body_limit_bytes: config.server.body_limit_bytes,
             request_timeout: Duration::from_secs(config.server.request_timeout_secs),

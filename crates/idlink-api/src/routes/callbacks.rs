@@ -12,8 +12,8 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{OriginalUri, Path, State};
 use axum::http::HeaderMap;
+use idlink_core::ports::bindings::BankEventKind;
 use idlink_core::ports::callbacks::CallbackRefused;
-use idlink_core::bindings::BankEventKind;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -62,7 +62,6 @@ pub struct EventReceipt {
     /// Bindings it changed.
     pub bindings: usize,
 }
-
 
 fn refused(r: CallbackRefused) -> Problem {
     match r {

@@ -32,7 +32,9 @@ impl BankCallbacks {
 impl CallbackVerifier for BankCallbacks {
     fn verify(&self, path: &str, header: &dyn Fn(&str) -> Option<String>, body: &[u8]) -> Result<SignedCallback, CallbackRefused> {
         match (self.public_hex.as_deref(), header(TIMESTAMP), header(NONCE), header(SIGNATURE)) {
-            (Some(key), Some(ts), Some(nonce), Some(sig)) if verify_signature(key, &bank_message("POST", path, &ts, &nonce, body), &sig) => {
+            (Some(key), Some(ts), Some(nonce), Some(sig))
+                if verify_signature(key, &bank_message("POST", path, &ts, &nonce, body), &sig) =>
+            {
                 Ok(SignedCallback::new(nonce))
             }
             _ => Err(CallbackRefused::Signature),

@@ -5,7 +5,7 @@ use crate::executor::CallError;
 use crate::executor::Executor;
 use crate::unavailable::Unavailable;
 use async_trait::async_trait;
-use idlink_core::identity::{RegistryCheck, RegistryResult, RegistryUnavailable};
+use idlink_core::ports::identity::{RegistryCheck, RegistryResult, RegistryUnavailable};
 use idlink_domain::{IdNumber, PersonName, PhoneNumber};
 use std::sync::Arc;
 

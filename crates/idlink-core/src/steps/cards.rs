@@ -4,11 +4,13 @@
 //! card's number.
 
 use super::personal::{Unreadable, corrupt, open_identity, open_text};
+use crate::ports::StoreError;
 use crate::ports::audit::AuditEntry;
-use crate::ports::bindings::BindingRow;
 use crate::ports::bindings::BankUnavailable;
+use crate::ports::bindings::BindingRow;
+use crate::ports::clock::Clock;
 use crate::ports::identity::{CardCheck, CardResult, DocumentType, IdentityStore};
-use crate::ports::{Clock, StoreError, UserStore};
+use crate::ports::users::UserStore;
 use crate::vault::Vault;
 use idlink_crypto::{CryptoError, DataKey};
 use idlink_domain::calendar::shanghai_today;

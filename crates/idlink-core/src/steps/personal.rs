@@ -2,9 +2,11 @@
 //! a field opened with it, and the verified identity as shown (masked).
 //! Used by the users, identity, bindings, balance and guardian use cases.
 
+use crate::ports::StoreError;
 use crate::ports::audit::AuditEntry;
+use crate::ports::clock::Clock;
 use crate::ports::identity::{DocumentType, IdentityStore};
-use crate::ports::{Clock, StoreError, UserRow, UserStore};
+use crate::ports::users::{UserRow, UserStore};
 use crate::vault::Vault;
 use idlink_crypto::{CryptoError, DataKey};
 use idlink_domain::calendar::shanghai_today;

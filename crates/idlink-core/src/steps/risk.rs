@@ -2,12 +2,14 @@
 //! real signals; a freeze blocks sensitive operations and opens a review
 //! case with a first-response SLA; lifting it takes two different operators.
 
-pub use crate::ports::freezes::{FreezeRow, FreezeStore};
+use crate::ports::freezes::FreezeStore;
 
+use crate::ports::StoreError;
 use crate::ports::audit::{AuditEntry, Outcome};
 use crate::ports::auth::SessionRow;
+use crate::ports::clock::Clock;
+use crate::ports::ids::Ids;
 use crate::ports::reviews::{CaseKind, CaseRow};
-use crate::ports::{Clock, Ids, StoreError};
 use idlink_domain::risk::{self, RiskDecision, RiskPolicy, Signals};
 use idlink_domain::{CaseId, RequestId, UserId};
 use jiff::SignedDuration;

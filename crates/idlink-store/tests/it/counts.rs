@@ -5,8 +5,8 @@
 use crate::databases;
 use crate::security::new_user;
 use idlink_core::ports::StoreError;
-use idlink_core::ports::reviews::ReviewStore;
 use idlink_core::ports::payment::PaymentPasswordStore;
+use idlink_core::ports::reviews::ReviewStore;
 use idlink_domain::CaseId;
 use idlink_store::testing;
 
