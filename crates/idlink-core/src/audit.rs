@@ -13,7 +13,7 @@
 //! its start and shutdown, and `idlink audit checkpoint`. What each check
 //! catches, and what it cannot, is in `docs/audit.md`.
 
-use crate::ports::audit::*;
+use crate::ports::audit::{AuditEntry, AuditRecord, AuditStore, Checkpoint, GENESIS_HASH, record_hash};
 
 use crate::ports::StoreError;
 use crate::ports::witness::{AuditWitness, WitnessError};

@@ -7,7 +7,7 @@
 //! ([`Auth::confirm_device`]) before the session is active. Sessions are
 //! opaque tokens stored as hashes.
 
-use crate::ports::auth::*;
+use crate::ports::auth::{AuthStore, DeviceRow, LoginWrite, SendError, SessionRow, SessionStatus};
 use crate::steps::codes::{AuthPolicy, ChallengeIssued, CodeRefusal, Origin, Purpose};
 
 use crate::ports::audit::Outcome;

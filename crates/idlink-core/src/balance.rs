@@ -10,7 +10,7 @@
 //! bank's answer act like its callbacks (see [`crate::bindings`]). A
 //! low-balance alert (BK6) is an outbox event written in the query's commit.
 
-use crate::ports::balance::*;
+use crate::ports::balance::{Agreement, BalanceBank, BalanceGrant, BalanceStore, BankBalance, QueryCommitment, QueryContext, QueryRecord};
 
 use crate::agreements::{AgreementDocuments, Document};
 use crate::ports::StoreError;

@@ -5,7 +5,7 @@
 //! risk signal (ID8). What a bank reports about a card (BK5) is applied
 //! with the SMS that tells each affected user, through the outbox.
 
-use crate::ports::bindings::*;
+use crate::ports::bindings::{Affected, BankChannel, BankCode, BankEventKind, BankUnavailable, BindingRow, BindingStatus, BindingStore};
 
 use crate::ports::StoreError;
 use crate::ports::audit::AuditEntry;

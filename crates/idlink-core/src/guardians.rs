@@ -3,7 +3,7 @@
 //! the guardian accepts; an operator reviews the evidence. Until a link is
 //! approved the minor's capabilities stay restricted.
 
-use crate::ports::guardians::*;
+use crate::ports::guardians::{GuardianStore, Guardianship, GuardianshipStatus};
 
 use crate::ports::StoreError;
 use crate::ports::audit::AuditEntry;

@@ -7,7 +7,10 @@
 //! number is found through a blind index, so "is this number verified on
 //! another account" needs no clear value.
 
-use crate::ports::identity::*;
+use crate::ports::identity::{
+    CardCheck, CardResult, DocumentType, Finish, IdentityRow, IdentityStore, RegistryCheck, RegistryResult, RegistryUnavailable,
+    VerificationRow,
+};
 use crate::steps::cards::{CardNotProven, CardProof};
 use crate::steps::personal::IdentityView;
 

@@ -2,7 +2,7 @@
 //! administrators. They sign in with username + password + TOTP, never with
 //! host-app API keys, and act under roles.
 
-use crate::ports::operators::*;
+use crate::ports::operators::{OperatorRow, OperatorSessionRow, OperatorStore, Role, RoleRequired};
 
 use crate::payment::{self, HashError, PaymentPasswordPolicy};
 use crate::ports::audit::{AuditEntry, AuditStore, Outcome};

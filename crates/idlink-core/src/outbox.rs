@@ -15,7 +15,7 @@
 //! ([`retry`]). Payloads are sealed under the vault's outbox key; a user's
 //! phone is read (and the read audited) only when the SMS is sent.
 
-use crate::ports::outbox::*;
+use crate::ports::outbox::{Claim, DeliveryError, Notifier, OutboxItem, OutboxState, OutboxStore, Settlement};
 use crate::steps::notices::{USER_SMS, UserMessage};
 
 use crate::ports::audit::AuditEntry;

@@ -8,7 +8,7 @@
 //! two. A rejection ends the case; the last approval applies its effect in
 //! the same transaction.
 
-use crate::ports::reviews::*;
+use crate::ports::reviews::{CaseKind, CaseRow, CaseStatus, Decision, ReviewStore};
 
 use crate::ports::StoreError;
 use crate::ports::audit::AuditEntry;

@@ -7,7 +7,7 @@
 //! expired, same user, operation and resource), so concurrent redemptions on
 //! any number of nodes give one success.
 
-use crate::ports::stepup::*;
+use crate::ports::stepup::{Binding, StepUpRow, StepUpStore};
 
 use crate::ports::clock::Clock;
 use crate::ports::ids::Ids;
