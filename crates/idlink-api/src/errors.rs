@@ -18,15 +18,19 @@ use crate::routes::banks::agreement_url;
 use idlink_core::agreements::DocumentError;
 use idlink_core::apikeys::AuthFailure;
 use idlink_core::audit::AuditError;
-use idlink_core::auth::{AuthError, SendError};
+use idlink_core::auth::AuthError;
 use idlink_core::balance::BalanceError;
 use idlink_core::bindings::BindingError;
-use idlink_core::face::FaceUnavailable;
 use idlink_core::guardians::GuardianError;
-use idlink_core::identity::{IdentityError, RegistryUnavailable};
-use idlink_core::operators::{OperatorError, RoleRequired};
+use idlink_core::identity::IdentityError;
+use idlink_core::operators::OperatorError;
 use idlink_core::payment::HashError;
 use idlink_core::ports::StoreError;
+use idlink_core::ports::auth::SendError;
+use idlink_core::ports::bindings::BankUnavailable;
+use idlink_core::ports::face::FaceUnavailable;
+use idlink_core::ports::identity::RegistryUnavailable;
+use idlink_core::ports::operators::RoleRequired;
 use idlink_core::reviews::ReviewError;
 use idlink_core::security::SecurityError;
 use idlink_core::steps::cards::CardNotProven;
@@ -243,6 +247,7 @@ impl From<IdentityError> for Problem {
             )]),
             IdentityError::NotAwaitingInput(_) => Problem::new(ProblemCode::VerificationClosed),
             IdentityError::Registry(u) => registry_unavailable(&u),
+            IdentityError::Bank(u) => bank_unavailable(&u),
             IdentityError::Face(u) => u.into(),
             IdentityError::Frozen(f) => f.into(),
             IdentityError::Code(e) => e.into(),
@@ -254,10 +259,19 @@ impl From<IdentityError> for Problem {
     }
 }
 
-/// The registry (or the card switch asked about a card) is unavailable.
+/// The identity registry is unavailable.
 fn registry_unavailable(u: &RegistryUnavailable) -> Problem {
     Problem::new(ProblemCode::InstitutionUnavailable)
         .detail(format!("The identity registry is unavailable. Retry in {} s.", u.retry_after_secs))
+        .retry_after(u.retry_after_secs)
+}
+
+/// The card's bank (or the card switch) is unavailable while checking a card
+/// or sending its code: the same code as a registry outage (`institution_unavailable`,
+/// as before), a message that names the bank. A balance query answers `bank_unavailable`.
+fn bank_unavailable(u: &BankUnavailable) -> Problem {
+    Problem::new(ProblemCode::InstitutionUnavailable)
+        .detail(format!("The card's bank is unavailable. Retry in {} s.", u.retry_after_secs))
         .retry_after(u.retry_after_secs)
 }
 
@@ -291,7 +305,7 @@ impl From<BindingError> for Problem {
             BindingError::WrongCode => Problem::new(ProblemCode::BankCodeWrong),
             BindingError::AlreadyBound => Problem::new(ProblemCode::CardAlreadyBound),
             BindingError::CardNotProven(e) => e.into(),
-            BindingError::Unavailable(u) => registry_unavailable(&u),
+            BindingError::Unavailable(u) => bank_unavailable(&u),
             BindingError::Frozen(f) => f.into(),
             BindingError::Unreadable(e) => e.into(),
             BindingError::Crypto(e) => e.into(),

@@ -11,8 +11,9 @@ use axum::http::{HeaderValue, Method, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use idlink_core::apikeys;
-use idlink_core::idempotency::{self, ClaimRef, Owner};
-use idlink_core::ports::{ApiKeyRow, IdempotencyClaim, NewClaim};
+use idlink_core::idempotency::{self, Owner};
+use idlink_core::ports::apikeys::ApiKeyRow;
+use idlink_core::ports::idempotency::{ClaimRef, IdempotencyClaim, NewClaim};
 use idlink_domain::RequestId;
 use sha2::{Digest, Sha256};
 use std::time::Instant;
@@ -178,7 +179,7 @@ pub struct KeptReplay(pub Vec<u8>);
 
 /// The active session of the request's `Idlink-Session` header (one still
 /// waiting for its device check owns nothing: its requests use the API key's space).
-fn live_session(state: &AppState, req: &Request) -> Option<idlink_core::auth::SessionRow> {
+fn live_session(state: &AppState, req: &Request) -> Option<idlink_core::ports::auth::SessionRow> {
     let token = req.headers().get(SESSION_HEADER).and_then(|v| v.to_str().ok())?;
     let read = req.extensions().get::<SessionRead>()?;
     state.auth().session_with(token, read.0.clone()).ok()
@@ -315,7 +316,7 @@ pub async fn idempotency(State(state): State<AppState>, req: Request, next: Next
             let mut req = Request::from_parts(parts, Body::from(bytes));
             req.extensions_mut().insert(HeldClaim(claim.clone()));
             let mut guard = ClaimGuard { state: state.clone(), claim: Some(claim.clone()) };
-            let res = idempotency::within(claim.clone(), next.run(req)).await;
+            let res = idlink_core::ports::idempotency::within(claim.clone(), next.run(req)).await;
             let (mut res_parts, res_body) = match res.extensions().get::<Problem>().cloned() {
                 Some(mut p) => {
                     p.request_id = request_id;
@@ -409,11 +410,11 @@ pub const SESSION_HEADER: &str = "idlink-session";
 
 /// The stored session row for the request's `Idlink-Session` id, read with the API key (not yet checked).
 #[derive(Debug, Clone)]
-struct SessionRead(Option<idlink_core::auth::SessionRow>);
+struct SessionRead(Option<idlink_core::ports::auth::SessionRow>);
 
 /// The end user's active session (`Idlink-Session` header), for endpoints that act for a user.
 #[derive(Debug, Clone)]
-pub struct UserSession(pub idlink_core::auth::SessionRow);
+pub struct UserSession(pub idlink_core::ports::auth::SessionRow);
 
 impl FromRequestParts<AppState> for UserSession {
     type Rejection = Problem;

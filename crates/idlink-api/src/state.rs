@@ -1,18 +1,20 @@
 //! What every handler can reach.
 
-use idlink_core::Clock;
-use idlink_core::auth::{Auth, AuthPolicy};
+use idlink_core::auth::Auth;
 use idlink_core::identity::Identities;
 use idlink_core::operators::Operators;
 use idlink_core::payment::PaymentPasswordPolicy;
-use idlink_core::ports::{Ids, Rng, Store};
+use idlink_core::ports::clock::Clock;
+use idlink_core::ports::ids::Ids;
+use idlink_core::ports::{Rng, Store};
 use idlink_core::reviews::Reviews;
-use idlink_core::risk::Risk;
 use idlink_core::security::Security;
 use idlink_core::steps::bank_events::BankEvents;
 use idlink_core::steps::cards::CardProver;
+use idlink_core::steps::codes::AuthPolicy;
 use idlink_core::steps::codes::Codes;
 use idlink_core::steps::personal::IdentityReader;
+use idlink_core::steps::risk::Risk;
 use idlink_core::stepup::StepUpPolicy;
 use idlink_core::vault::Vault;
 use idlink_domain::change_limits::ChangePolicy;
@@ -46,7 +48,7 @@ use std::time::Duration;
 /// The audit chain's witness and checkpoint timing, for `/v1/audit/verify`.
 #[derive(Clone)]
 pub struct AuditSettings {
-    pub witness: Arc<dyn idlink_core::witness::AuditWitness>,
+    pub witness: Arc<dyn idlink_core::ports::witness::AuditWitness>,
     pub policy: idlink_core::audit::CheckpointPolicy,
 }
 
@@ -103,8 +105,6 @@ pub struct AppParts {
     pub limits: HttpLimits,
     /// The institutions' ports (the connectors serve them).
     pub institutions: idlink_core::ports::InstitutionPorts,
-    /// The banks' public key (hex Ed25519) that signs their callbacks; none refuses every callback.
-    pub bank_callback_key: Option<String>,
     pub roster: Arc<idlink_domain::roster::Roster>,
     /// The current electronic agreement of each bank that requires one.
     pub documents: Arc<idlink_core::agreements::AgreementDocuments>,

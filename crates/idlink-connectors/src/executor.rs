@@ -2,7 +2,7 @@
 
 use crate::breaker::{Admission, Breaker};
 use crate::masking::mask_json;
-use idlink_core::Clock;
+use idlink_core::ports::clock::Clock;
 use jiff::{SignedDuration, Timestamp};
 use reqwest::{Method, StatusCode};
 use serde::Serialize;

@@ -25,7 +25,7 @@ pub mod witness;
 pub use executor::{CallError, Executor, ExecutorPolicy, Signing, Target, TlsIdentity};
 pub use settings::{Endpoint, SettingsError};
 
-use idlink_core::Clock;
+use idlink_core::ports::clock::Clock;
 use idlink_domain::roster::Roster;
 use serde::Deserialize;
 use settings::{SettingsError as At, url_or_sandbox};
@@ -109,6 +109,8 @@ pub struct Institutions {
     pub registry: registry::IdentityRegistry,
     /// Every bank through the card switch and, where configured, its direct channel.
     pub banks: bank::BankChannels,
+    /// The banks' signed callbacks, checked with their public key.
+    pub bank_callbacks: bank::callbacks::BankCallbacks,
     pub roster: Arc<Roster>,
 }
 
@@ -116,10 +118,13 @@ impl Institutions {
     /// The clients `[connectors]` configures; an empty URL means the
     /// sandbox at `sandbox` (its base URL). `direct`: the banks' direct
     /// listener, if there is one (else every bank goes through the switch).
+    /// `bank_callback_key`: the banks' public key (hex Ed25519) that signs
+    /// their callbacks; without one every callback is refused.
     pub fn connect(
         s: &Settings,
         sandbox: Option<&str>,
         direct: Option<bank::DirectChannel>,
+        bank_callback_key: Option<String>,
         roster: Arc<Roster>,
         clock: Arc<dyn Clock>,
     ) -> Result<Self, SettingsError> {
@@ -134,6 +139,7 @@ impl Institutions {
             face: face::FaceProvider::new(&url(k_face, &s.face.url)?).map_err(At::at(k_face))?,
             registry: registry::IdentityRegistry::new(&url(k_registry, &s.registry.url)?).map_err(At::at(k_registry))?,
             banks: bank::BankChannels::new(switch, direct.as_ref(), roster.banks.iter().map(|b| b.code.as_str())),
+            bank_callbacks: bank::callbacks::BankCallbacks::new(bank_callback_key),
             roster,
         })
     }
@@ -148,6 +154,7 @@ impl Institutions {
             cards: banks.clone(),
             bank: banks.clone(),
             balances: banks,
+            bank_callbacks: Arc::new(self.bank_callbacks.clone()),
         }
     }
 

@@ -35,9 +35,9 @@ impl From<CallError> for Unavailable {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use idlink_core::auth::SendError;
-    use idlink_core::face::FaceUnavailable;
-    use idlink_core::identity::RegistryUnavailable;
+    use idlink_core::ports::auth::SendError;
+    use idlink_core::ports::face::FaceUnavailable;
+    use idlink_core::ports::identity::RegistryUnavailable;
 
     #[test]
     fn maintenance_and_an_open_circuit_say_how_long_anything_else_5_s() {

@@ -5,9 +5,12 @@
 //! the secret's hash must match. Secrets are 256 random bits, so a fast hash
 //! is enough (no password stretching needed).
 
+use crate::ports::StoreError;
+use crate::ports::apikeys::{ApiKeyRow, ApiKeyStore};
 use crate::ports::audit::AuditEntry;
 use crate::ports::auth::SessionRow;
-use crate::ports::{ApiKeyRow, ApiKeyStore, Clock, Ids, Rng, StoreError};
+use crate::ports::clock::Clock;
+use crate::ports::ids::Ids;
 use crate::steps::codes::constant_time_eq;
 use idlink_domain::{ApiKeyId, SessionId};
 use sha2::{Digest, Sha256};
@@ -60,10 +63,10 @@ pub fn parse_scopes<S: AsRef<str>>(scopes: &[S]) -> Result<Vec<String>, ApiKeyEr
 }
 
 /// Creates a key and returns it with the token, which is not stored anywhere.
+/// `ids` mints both halves of the token: the key id and its secret.
 pub async fn create(
     store: &dyn ApiKeyStore,
     ids: &dyn Ids,
-    rng: &dyn Rng,
     clock: &dyn Clock,
     name: &str,
     scopes: &[String],
@@ -74,7 +77,7 @@ pub async fn create(
     }
     let scopes = parse_scopes(scopes)?;
     let id = ids.api_key();
-    let secret = hex::encode(rng.bytes32());
+    let secret = hex::encode(ids.secret());
     let now = clock.now();
     let row = ApiKeyRow {
         id: id.clone(),

@@ -13,7 +13,7 @@
 //! its start and shutdown, and `idlink audit checkpoint`. What each check
 //! catches, and what it cannot, is in `docs/audit.md`.
 
-pub use crate::ports::audit::*;
+use crate::ports::audit::{AuditEntry, AuditRecord, AuditStore, Checkpoint, GENESIS_HASH, record_hash};
 
 use crate::ports::StoreError;
 use crate::ports::witness::{AuditWitness, WitnessError};
@@ -73,6 +73,10 @@ pub enum ChainBreak {
     WitnessedCheckpointMissing { seq: i64 },
     /// The database's checkpoint differs from the witnessed one.
     WitnessCheckpointMismatch { seq: i64 },
+    /// The database kept another checkpoint at the seq this signer just
+    /// signed, with another hash or key (or none at all): the chain forked
+    /// between signers, or the checkpoint table was tampered with.
+    CheckpointFork { seq: i64 },
     /// A witness entry is not signed by the trusted key.
     BadWitnessSignature { seq: i64 },
     /// A witness entry cannot be read as a checkpoint.
@@ -104,6 +108,7 @@ impl ChainBreak {
             | ChainBreak::WitnessChainMismatch { seq }
             | ChainBreak::WitnessedCheckpointMissing { seq }
             | ChainBreak::WitnessCheckpointMismatch { seq }
+            | ChainBreak::CheckpointFork { seq }
             | ChainBreak::BadWitnessSignature { seq }
             | ChainBreak::UnwitnessedCheckpoint { seq, .. }
             | ChainBreak::LateCheckpoint { seq, .. }
@@ -146,6 +151,10 @@ impl std::fmt::Display for ChainBreak {
             ChainBreak::WitnessCheckpointMismatch { seq } => {
                 write!(f, "checkpoint at record {seq}: the database's checkpoint differs from the witnessed one")
             }
+            ChainBreak::CheckpointFork { seq } => write!(
+                f,
+                "checkpoint at record {seq}: the database kept a checkpoint with another hash or key than the one signed for the same chain: the chain forked or the checkpoints were tampered with"
+            ),
             ChainBreak::BadWitnessSignature { seq } => {
                 write!(f, "the witness's checkpoint at record {seq}: signature invalid or key unknown")
             }
@@ -608,9 +617,14 @@ pub async fn checkpoint(
     }
     let (seq, hash) = (v.last_seq(), v.last_hash().to_owned());
     let c = Checkpoint { seq, signature: signer.sign(&Checkpoint::message(seq, &hash)), hash, at, public_key: key };
-    // Only the checkpoint the database kept is witnessed.
+    // Only the checkpoint the database kept is witnessed. A discarded one
+    // must be the same as the kept one (same head, same key): another signer
+    // of the same chain. Anything else is a fork or tampering.
     if !store.insert_checkpoint(&c).await? {
-        return Ok(CheckpointOutcome::Discarded { seq });
+        return match store.checkpoint_at(seq).await? {
+            Some(kept) if kept.hash == c.hash && kept.public_key == c.public_key => Ok(CheckpointOutcome::Discarded { seq }),
+            _ => Err(AuditError::Refused(ChainBreak::CheckpointFork { seq })),
+        };
     }
     witness.append(&c).await?;
     Ok(CheckpointOutcome::Signed { checkpoint: c, late_reason })
@@ -774,6 +788,9 @@ mod tests {
         async fn checkpoints(&self) -> Result<Vec<Checkpoint>, StoreError> {
             Ok(self.checkpoints.lock().unwrap().clone())
         }
+        async fn checkpoint_at(&self, seq: i64) -> Result<Option<Checkpoint>, StoreError> {
+            Ok(self.checkpoints.lock().unwrap().iter().find(|c| c.seq == seq).cloned())
+        }
         async fn audit_head(&self) -> Result<(i64, String), StoreError> {
             Ok(self.records.last().map_or((0, GENESIS_HASH.to_owned()), |r| (r.seq, r.hash.clone())))
         }
@@ -839,6 +856,37 @@ mod tests {
                 assert_eq!((checkpoint.seq, checkpoint.at), (3, at));
                 assert_eq!(witnessed, [checkpoint]);
             }
+        }
+    }
+
+    /// A rival checkpoint at the same seq with another hash or another key is
+    /// not "another signer of the same head": the signer reports a fork and
+    /// witnesses nothing.
+    #[tokio::test]
+    async fn a_discarded_checkpoint_that_differs_from_the_kept_one_is_a_fork() {
+        let signer = Ed25519Signer::from_seed(&[9; 32]);
+        let other = Ed25519Signer::from_seed(&[8; 32]);
+        let policy = CheckpointPolicy { interval: SignedDuration::from_hours(1), grace: SignedDuration::from_mins(5) };
+        let at = Timestamp::from_second(10).unwrap_or_default();
+        let records = chain(3);
+        let hash = records[2].hash.clone();
+        let forged = "f".repeat(64);
+        let other_hash = Checkpoint {
+            seq: 3,
+            signature: signer.sign(&Checkpoint::message(3, &forged)),
+            hash: forged,
+            at,
+            public_key: signer.public_hex(),
+        };
+        let other_key =
+            Checkpoint { seq: 3, signature: other.sign(&Checkpoint::message(3, &hash)), hash, at, public_key: other.public_hex() };
+        for rival in [other_hash, other_key] {
+            let store = RacedStore { records: records.clone(), checkpoints: Default::default(), rival: Some(rival.clone()) };
+            let witness = Notes::default();
+            let outcome = checkpoint(&store, &witness, &signer, &policy, at, SigningReason::Periodic).await;
+            assert!(matches!(outcome, Err(AuditError::Refused(ChainBreak::CheckpointFork { seq: 3 }))), "{outcome:?}");
+            assert!(witness.all().await.unwrap().is_empty());
+            assert_eq!(store.checkpoints().await.unwrap(), [rival], "the kept checkpoint is left as it is");
         }
     }
 }

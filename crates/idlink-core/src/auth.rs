@@ -7,11 +7,14 @@
 //! ([`Auth::confirm_device`]) before the session is active. Sessions are
 //! opaque tokens stored as hashes.
 
-pub use crate::ports::auth::*;
-pub use crate::steps::codes::{AuthPolicy, ChallengeIssued, CodeLimit, CodeRefusal, Origin, Purpose};
+use crate::ports::auth::{AuthStore, DeviceRow, LoginWrite, SendError, SessionRow, SessionStatus};
+use crate::steps::codes::{AuthPolicy, ChallengeIssued, CodeRefusal, Origin, Purpose};
 
 use crate::ports::audit::Outcome;
-use crate::ports::{Clock, Ids, Rng, StoreError, UserRow, UserStore};
+use crate::ports::clock::Clock;
+use crate::ports::ids::Ids;
+use crate::ports::users::{UserRow, UserStore};
+use crate::ports::{Rng, StoreError};
 use crate::steps::codes::{Codes, constant_time_eq};
 use crate::vault::Vault;
 use idlink_crypto::CryptoError;

@@ -10,16 +10,18 @@
 //! bank's answer act like its callbacks (see [`crate::bindings`]). A
 //! low-balance alert (BK6) is an outbox event written in the query's commit.
 
-pub use crate::ports::balance::*;
+use crate::ports::balance::{Agreement, BalanceBank, BalanceGrant, BalanceStore, BankBalance, QueryCommitment, QueryContext, QueryRecord};
 
 use crate::agreements::{AgreementDocuments, Document};
+use crate::ports::StoreError;
 use crate::ports::audit::{AuditEntry, Outcome};
 use crate::ports::auth::SessionRow;
+use crate::ports::bindings::BankUnavailable;
 use crate::ports::bindings::{BankEventKind, BindingRow, BindingStatus, BindingStore};
+use crate::ports::clock::Clock;
 use crate::ports::idempotency::ClaimRef;
-use crate::ports::identity::RegistryUnavailable;
+use crate::ports::ids::Ids;
 use crate::ports::stepup::{Binding, StepUpStore};
-use crate::ports::{Clock, Ids, StoreError};
 use crate::steps::bank_events::BankEvents;
 use crate::steps::cards::open_card;
 use crate::steps::notices::{UserMessage, user_sms};
@@ -35,7 +37,6 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 pub const FEATURE: &str = "balance_query";
-pub const OPERATION: &str = crate::stepup::BALANCE_QUERY;
 
 /// The answer of a query kept (sealed) for an idempotent replay, with what
 /// authorised it, so a replay can check those tiers are still in force.
@@ -73,7 +74,7 @@ pub enum BalanceError {
     #[error("the bank reports this card lost; the binding has ended")]
     CardLost,
     #[error(transparent)]
-    Bank(#[from] RegistryUnavailable),
+    Bank(#[from] BankUnavailable),
     #[error(transparent)]
     Unreadable(#[from] Unreadable),
     #[error("crypto: {0}")]
@@ -267,7 +268,7 @@ impl Balances<'_> {
     }
 
     async fn step_up_refusal(&self, step_up: Option<&str>, binding_id: &BindingId, user: &UserId) -> Result<StepUpRefusal, BalanceError> {
-        let binding = Binding { user, operation: OPERATION, resource: binding_id.as_str() };
+        let binding = Binding { user, operation: crate::stepup::BALANCE_QUERY, resource: binding_id.as_str() };
         Ok(crate::stepup::refusal(self.step_ups, self.clock, step_up, &binding).await?)
     }
 
@@ -348,7 +349,7 @@ impl Balances<'_> {
         if token_id.is_empty() || !ctx.token_usable {
             return Err(BalanceError::StepUpRequired(self.step_up_refusal(step_up, binding_id, user).await?));
         }
-        let tier3 = Binding { user, operation: OPERATION, resource: binding_id.as_str() };
+        let tier3 = Binding { user, operation: crate::stepup::BALANCE_QUERY, resource: binding_id.as_str() };
         // The card read is audited in the commit below, together with the query.
         let vault = self.vault;
         let wrapped = ctx.user_key.ok_or(Unreadable::Shredded)?;

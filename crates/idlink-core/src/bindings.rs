@@ -5,16 +5,18 @@
 //! risk signal (ID8). What a bank reports about a card (BK5) is applied
 //! with the SMS that tells each affected user, through the outbox.
 
-pub use crate::ports::bindings::*;
+use crate::ports::bindings::{Affected, BankChannel, BankCode, BankEventKind, BankUnavailable, BindingRow, BindingStatus, BindingStore};
 
+use crate::ports::StoreError;
 use crate::ports::audit::AuditEntry;
 use crate::ports::auth::SessionRow;
-use crate::ports::identity::RegistryUnavailable;
-use crate::ports::{Clock, Ids, StoreError, UserStore};
+use crate::ports::clock::Clock;
+use crate::ports::ids::Ids;
+use crate::ports::users::UserStore;
 use crate::steps::bank_events::BankEvents;
 use crate::steps::cards::{BINDING_CARD_CONTEXT, CardNotProven, CardProver, open_card};
 use crate::steps::personal::{Unreadable, data_key};
-use crate::steps::risk::{Frozen, Risk, ensure_not_frozen};
+use crate::steps::risk::{Frozen, Risk};
 use crate::vault::Vault;
 use idlink_crypto::CryptoError;
 use idlink_domain::card::CardNumber;
@@ -39,7 +41,7 @@ pub enum BindingError {
     CardNotProven(#[from] CardNotProven),
     /// The card switch or the bank is unavailable.
     #[error(transparent)]
-    Unavailable(#[from] RegistryUnavailable),
+    Unavailable(#[from] BankUnavailable),
     #[error(transparent)]
     Frozen(#[from] Frozen),
     #[error(transparent)]
@@ -87,7 +89,7 @@ impl Bindings<'_> {
         card: &CardNumber,
         reserved_phone: &PhoneNumber,
     ) -> Result<BindingRow, BindingError> {
-        ensure_not_frozen::<BindingError>(self.risk.store, &session.user_id).await?;
+        self.risk.ensure_not_frozen::<BindingError>(&session.user_id).await?;
         let index = self.card_index(card);
         let existing = self.store.bindings(&session.user_id).await?;
         if existing.iter().any(|b| b.card_index == index && b.status == BindingStatus::Active) {

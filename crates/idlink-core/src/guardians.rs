@@ -3,12 +3,14 @@
 //! the guardian accepts; an operator reviews the evidence. Until a link is
 //! approved the minor's capabilities stay restricted.
 
-pub use crate::ports::guardians::*;
+use crate::ports::guardians::{GuardianStore, Guardianship, GuardianshipStatus};
 
+use crate::ports::StoreError;
 use crate::ports::audit::AuditEntry;
 use crate::ports::auth::SessionRow;
+use crate::ports::clock::Clock;
+use crate::ports::ids::Ids;
 use crate::ports::reviews::{CaseKind, CaseRow};
-use crate::ports::{Clock, Ids, StoreError};
 use crate::steps::personal::{IdentityReader, Unreadable};
 use idlink_crypto::CryptoError;
 use idlink_domain::{GuardianshipId, RequestId, UserId};

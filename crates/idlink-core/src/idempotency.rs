@@ -7,9 +7,7 @@
 //! write transaction the store commits during it also marks the claim
 //! "effect committed" and is refused if the claim was taken over, so a crash
 //! between the effect and the stored answer can never let a retry run the
-//! effect again ([`IdempotencyClaim::Interrupted`](crate::ports::IdempotencyClaim)).
-
-pub use crate::ports::idempotency::{ClaimRef, current, within};
+//! effect again ([`IdempotencyClaim::Interrupted`](crate::ports::idempotency::IdempotencyClaim)).
 
 use crate::vault::Vault;
 use idlink_crypto::CryptoError;

@@ -7,18 +7,27 @@
 //! number is found through a blind index, so "is this number verified on
 //! another account" needs no clear value.
 
-pub use crate::ports::identity::*;
-pub use crate::steps::cards::{CardNotProven, CardProof};
-pub use crate::steps::personal::IdentityView;
+use crate::ports::identity::{
+    CardCheck, CardResult, DocumentType, Finish, IdentityRow, IdentityStore, RegistryCheck, RegistryResult, RegistryUnavailable,
+    VerificationRow,
+};
+use crate::steps::cards::{CardNotProven, CardProof};
+use crate::steps::personal::IdentityView;
 
+use crate::ports::StoreError;
 use crate::ports::audit::{AuditEntry, Outcome};
 use crate::ports::auth::{SendError, SessionRow};
+use crate::ports::bindings::BankUnavailable;
+use crate::ports::clock::Clock;
 use crate::ports::face::{FaceResult, FaceUnavailable, FaceVerifier};
+use crate::ports::ids::Ids;
 use crate::ports::reviews::{CaseKind, CaseRow};
-use crate::ports::{Clock, Ids, StoreError, UserStore};
+use crate::ports::users::UserStore;
 use crate::steps::cards::CardProver;
 use crate::steps::codes::{CodeRefusal, Codes, Origin, Purpose};
-use crate::steps::personal::{BIRTH_CONTEXT, ID_CONTEXT, IdentityReader, NAME_CONTEXT, Unreadable, corrupt, data_key, open_text};
+use crate::steps::personal::{
+    BIRTH_CONTEXT, ID_CONTEXT, IdentityReader, NAME_CONTEXT, Unreadable, corrupt, data_key, open_identity, open_text,
+};
 use crate::steps::risk::{Frozen, ensure_not_frozen};
 use crate::vault::Vault;
 use idlink_crypto::CryptoError;
@@ -79,6 +88,9 @@ pub enum IdentityError {
     CardNotProven(#[from] CardNotProven),
     #[error(transparent)]
     Registry(#[from] RegistryUnavailable),
+    /// The card's bank, asked about a card given with the verification.
+    #[error(transparent)]
+    Bank(#[from] BankUnavailable),
     #[error(transparent)]
     Face(#[from] FaceUnavailable),
     #[error(transparent)]
@@ -278,16 +290,17 @@ impl Identities<'_> {
     ) -> Result<VerificationView, IdentityError> {
         let user = &session.user_id;
         let now = self.clock.now();
-        let key = self.user_key(user, &self.audit(session, rid, "identity.read", now)).await?;
-        let text = |c: &[u8], ctx: &str| open_text::<IdentityError>(&key, ctx, c);
-        let name = PersonName::parse(&text(&v.name_cipher, NAME_CONTEXT)?).map_err(corrupt)?;
+        let audit = self.audit(session, rid, "identity.read", now);
+        let opened = open_identity::<IdentityError>(self.users, self.vault, user, &audit, &v.name_cipher, &v.id_cipher).await?;
+        let (key, name) = (&opened.key, &opened.name);
+        let text = |c: &[u8], ctx: &str| open_text::<IdentityError>(key, ctx, c);
 
         let mut reasons = Vec::new();
         // Only resident ID cards are checked automatically; other documents always go to review.
         let mut review = v.document_type != DocumentType::ResidentId;
         if v.document_type == DocumentType::ResidentId {
-            let id = IdNumber::parse(&text(&v.id_cipher, ID_CONTEXT)?, shanghai_today(now)).map_err(corrupt)?;
-            match self.registry.check(&name, &id, phone).await? {
+            let id = opened.resident_id(shanghai_today(now))?;
+            match self.registry.check(name, &id, phone).await? {
                 RegistryResult::Match => {}
                 RegistryResult::NameMismatch => reasons.push(VerificationReason::IdNumberMismatch),
                 RegistryResult::NotFound => reasons.push(VerificationReason::IdNumberNotFound),
@@ -296,7 +309,7 @@ impl Identities<'_> {
             }
             if let (Some(c), true) = (&v.card_cipher, reasons.is_empty()) {
                 let card = CardNumber::parse(&text(c, CARD_CONTEXT)?, BinTable::bundled()).map_err(corrupt)?;
-                match self.cards.four_elements(&card, &name, &id, phone).await? {
+                match self.cards.four_elements(&card, name, &id, phone).await? {
                     CardResult::Match => {}
                     CardResult::HolderMismatch => reasons.push(VerificationReason::CardHolderMismatch),
                     CardResult::PhoneMismatch => reasons.push(VerificationReason::ReservedPhoneMismatch),

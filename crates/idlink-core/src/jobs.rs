@@ -15,9 +15,9 @@
 //! Decisions read the injected [`Clock`]; the nodes' clocks are assumed to
 //! agree to well under the takeover margin ([`Schedule::takeover`]).
 
-pub use crate::ports::leases::{Lease, LeaseStore, TakeLease};
+use crate::ports::leases::{LeaseStore, TakeLease};
 
-use crate::ports::Clock;
+use crate::ports::clock::Clock;
 use async_trait::async_trait;
 use jiff::SignedDuration;
 use std::sync::Arc;
@@ -203,6 +203,7 @@ impl Runner {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ports::leases::Lease;
     use jiff::Timestamp;
 
     #[test]

@@ -13,7 +13,7 @@
 //!    `StoreError` directly; none embeds another or imports its internals.
 //!
 //! A use case never reaches for the wall clock or the OS RNG itself, and
-//! every prefixed id is minted by the [`ports::Ids`] port. Each state change
+//! every prefixed id is minted by the [`ports::ids::Ids`] port. Each state change
 //! is written together with its audit record in one store call, hence one
 //! transaction, and so are the events it causes ([`outbox`]); periodic work
 //! runs once per period across nodes ([`jobs`]).
@@ -38,7 +38,3 @@ pub mod steps;
 pub mod stepup;
 pub mod users;
 pub mod vault;
-
-pub use ports::clock::{self as clock, Clock, ManualClock, SystemClock};
-pub use ports::{face, witness};
-pub use steps::risk;

@@ -2,11 +2,14 @@
 //! administrators. They sign in with username + password + TOTP, never with
 //! host-app API keys, and act under roles.
 
-pub use crate::ports::operators::*;
+use crate::ports::operators::{OperatorRow, OperatorSessionRow, OperatorStore, Role, RoleRequired};
 
 use crate::payment::{self, HashError, PaymentPasswordPolicy};
 use crate::ports::audit::{AuditEntry, AuditStore, Outcome};
-use crate::ports::{Clock, Ids, KeyStore, Rng, StoreError};
+use crate::ports::clock::Clock;
+use crate::ports::ids::Ids;
+use crate::ports::keys::KeyStore;
+use crate::ports::{Rng, StoreError};
 use crate::vault::Vault;
 use idlink_crypto::CryptoError;
 use idlink_domain::OperatorSessionId;

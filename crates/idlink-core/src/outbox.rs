@@ -15,11 +15,14 @@
 //! ([`retry`]). Payloads are sealed under the vault's outbox key; a user's
 //! phone is read (and the read audited) only when the SMS is sent.
 
-pub use crate::ports::outbox::*;
-pub use crate::steps::notices::{USER_SMS, UserMessage};
+use crate::ports::outbox::{Claim, DeliveryError, Notifier, OutboxItem, OutboxState, OutboxStore, Settlement};
+use crate::steps::notices::{USER_SMS, UserMessage};
 
 use crate::ports::audit::AuditEntry;
-use crate::ports::{Clock, Ids, Rng, StoreError, UserStore};
+use crate::ports::clock::Clock;
+use crate::ports::ids::Ids;
+use crate::ports::users::UserStore;
+use crate::ports::{Rng, StoreError};
 use crate::steps::notices::open_payload;
 use crate::steps::personal::{Unreadable, read_phone};
 use crate::vault::Vault;

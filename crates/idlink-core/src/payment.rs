@@ -11,7 +11,7 @@
 //! password, a locked password and a user without one get the same answer,
 //! after the same amount of hashing work.
 
-pub use crate::ports::payment::{PaymentPasswordRow, PaymentPasswordStore};
+use crate::ports::payment::PaymentPasswordStore;
 
 use crate::ports::audit::{AuditEntry, Outcome};
 use crate::ports::{Rng, StoreError};

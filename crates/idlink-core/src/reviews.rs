@@ -8,11 +8,12 @@
 //! two. A rejection ends the case; the last approval applies its effect in
 //! the same transaction.
 
-pub use crate::ports::reviews::*;
+use crate::ports::reviews::{CaseKind, CaseRow, CaseStatus, Decision, ReviewStore};
 
+use crate::ports::StoreError;
 use crate::ports::audit::AuditEntry;
+use crate::ports::clock::Clock;
 use crate::ports::operators::{OperatorRow, Role, RoleRequired, require};
-use crate::ports::{Clock, StoreError};
 use idlink_domain::CaseId;
 use jiff::Timestamp;
 

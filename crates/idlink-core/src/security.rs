@@ -6,11 +6,13 @@
 use crate::payment::{self, Attempt, HashError, PaymentPasswordPolicy};
 use crate::ports::audit::{AuditEntry, AuditStore, Outcome};
 use crate::ports::auth::{AuthStore, SessionRow};
+use crate::ports::clock::Clock;
 use crate::ports::face::{FaceResult, FaceUnavailable, FaceVerifier};
 use crate::ports::freezes::FreezeStore;
+use crate::ports::ids::Ids;
 use crate::ports::payment::PaymentPasswordStore;
 use crate::ports::stepup::{Binding, BiometricChallenge, StepUpStore};
-use crate::ports::{Clock, Ids, Rng, StoreError};
+use crate::ports::{Rng, StoreError};
 use crate::steps::cards::CardProof;
 use crate::steps::codes::{CodeRefusal, Codes, Purpose};
 use crate::steps::risk::{Frozen, ensure_not_frozen};

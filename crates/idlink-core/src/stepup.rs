@@ -7,9 +7,11 @@
 //! expired, same user, operation and resource), so concurrent redemptions on
 //! any number of nodes give one success.
 
-pub use crate::ports::stepup::*;
+use crate::ports::stepup::{Binding, StepUpRow, StepUpStore};
 
-use crate::ports::{Clock, Ids, Rng, StoreError};
+use crate::ports::clock::Clock;
+use crate::ports::ids::Ids;
+use crate::ports::{Rng, StoreError};
 use idlink_domain::StepUpId;
 use jiff::SignedDuration;
 use serde::Serialize;

@@ -2,8 +2,11 @@
 //! number, encrypted under the user's own data key and findable through a
 //! blind index), and crypto-shredding. Login and verification build on it.
 
+use crate::ports::StoreError;
 use crate::ports::audit::AuditEntry;
-use crate::ports::{Clock, Ids, StoreError, UserRow, UserStore};
+use crate::ports::clock::Clock;
+use crate::ports::ids::Ids;
+use crate::ports::users::{UserRow, UserStore};
 use crate::steps::personal::{PHONE_CONTEXT, PHONE_INDEX, Unreadable, read_phone};
 use crate::vault::Vault;
 use idlink_crypto::CryptoError;

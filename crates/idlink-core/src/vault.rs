@@ -6,7 +6,8 @@
 //! `sys-`), created on first start, and survive master-key rotation unchanged,
 //! so blind indexes and checkpoint signatures stay valid.
 
-use crate::ports::{KeyStore, StoreError};
+use crate::ports::StoreError;
+use crate::ports::keys::KeyStore;
 use idlink_crypto::signing::Ed25519Signer;
 use idlink_crypto::{Algorithm, BlindIndexKey, CryptoError, DataKey, MasterKeyring, Random, WrappedDataKey};
 use idlink_domain::UserId;

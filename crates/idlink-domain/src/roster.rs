@@ -13,6 +13,17 @@ use std::collections::BTreeMap;
 
 const BUNDLED: &str = include_str!("../data/banks.toml");
 
+/// Where a bank posts its signed card events to idlink (SPEC BK5), `{bank}`
+/// its roster code. Written once for both sides of the protocol: the bank
+/// connector's signature check and the sandbox banks that sign (the sandbox
+/// cannot depend on the connectors, whose tests run against it).
+pub const CALLBACK_PATH: &str = "/v1/callbacks/banks/{bank}/events";
+
+/// [`CALLBACK_PATH`] for `bank`.
+pub fn callback_path(bank: &str) -> String {
+    CALLBACK_PATH.replace("{bank}", bank)
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Tier {

@@ -22,8 +22,6 @@ pub mod registry;
 pub mod sms;
 pub mod witness;
 
-pub use bank::{direct, pki, roster as banks};
-
 use axum::Router;
 use jiff::{SignedDuration, Timestamp};
 use std::collections::HashMap;
@@ -151,11 +149,11 @@ impl Sandbox {
 
     /// A sandbox whose banks come from `roster` and also serve the direct
     /// channel and send callbacks with these keys.
-    pub fn with_bank_side(roster: &idlink_domain::roster::Roster, keys: pki::BankSide) -> Arc<Self> {
+    pub fn with_bank_side(roster: &idlink_domain::roster::Roster, keys: bank::pki::BankSide) -> Arc<Self> {
         Arc::new(Self::build(roster, Some(keys)))
     }
 
-    fn build(roster: &idlink_domain::roster::Roster, bank_side: Option<pki::BankSide>) -> Self {
+    fn build(roster: &idlink_domain::roster::Roster, bank_side: Option<bank::pki::BankSide>) -> Self {
         let shared = Arc::new(Shared::default());
         let sms = Arc::new(sms::Gateway::new(shared.clone()));
         Self {

@@ -13,8 +13,9 @@
 //! ([`insert_sql`], [`bind_links`]; ADR 0006).
 
 use async_trait::async_trait;
-use idlink_core::audit::{AuditEntry, AuditRecord, Checkpoint, record_hash};
-use idlink_core::ports::{AuditStore, StoreError};
+use idlink_core::ports::StoreError;
+use idlink_core::ports::audit::AuditStore;
+use idlink_core::ports::audit::{AuditEntry, AuditRecord, Checkpoint, record_hash};
 use idlink_domain::UserId;
 use sqlx::any::AnyRow;
 
@@ -158,6 +159,11 @@ impl AuditStore for SqlStore {
     async fn checkpoints(&self) -> Result<Vec<Checkpoint>, StoreError> {
         let sql = format!("SELECT {CHECKPOINT_COLUMNS} FROM audit_checkpoints ORDER BY seq");
         fetch_all(sqlx::query(sqlx::AssertSqlSafe(sql)), &self.reader, checkpoint).await
+    }
+
+    async fn checkpoint_at(&self, seq: i64) -> Result<Option<Checkpoint>, StoreError> {
+        let sql = format!("SELECT {CHECKPOINT_COLUMNS} FROM audit_checkpoints WHERE seq = $1");
+        fetch_optional(sqlx::query(sqlx::AssertSqlSafe(sql)).bind(seq), &self.reader, checkpoint).await
     }
 
     async fn audit_head(&self) -> Result<(i64, String), StoreError> {

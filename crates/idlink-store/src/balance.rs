@@ -1,9 +1,9 @@
 //! Storage of the balance-query switch, agreements and query history.
 
 use async_trait::async_trait;
-use idlink_core::audit::AuditEntry;
-use idlink_core::balance::{Agreement, BalanceStore, QueryCommitment, QueryContext, QueryRecord, SignedDocument};
 use idlink_core::ports::StoreError;
+use idlink_core::ports::audit::AuditEntry;
+use idlink_core::ports::balance::{Agreement, BalanceStore, QueryCommitment, QueryContext, QueryRecord, SignedDocument};
 use idlink_domain::{BindingId, UserId};
 use jiff::Timestamp;
 use sqlx::any::AnyRow;
@@ -142,7 +142,7 @@ impl BalanceStore for SqlStore {
             .bind(micros(now))
             .bind(token.0)
             .bind(token.1)
-            .bind(idlink_core::balance::OPERATION)
+            .bind(idlink_core::stepup::BALANCE_QUERY)
             .bind(format!("dek-{user}"));
         let found = fetch_optional(q, &self.reader, query_context).await?;
         Ok(found.unwrap_or(QueryContext {

@@ -1,9 +1,9 @@
 //! Storage of bank card bindings.
 
 use async_trait::async_trait;
-use idlink_core::audit::AuditEntry;
-use idlink_core::bindings::{Affected, BankEventKind, BindingRow, BindingStatus, BindingStore, Notice};
 use idlink_core::ports::StoreError;
+use idlink_core::ports::audit::AuditEntry;
+use idlink_core::ports::bindings::{Affected, BankEventKind, BindingRow, BindingStatus, BindingStore, Notice};
 use idlink_domain::{BindingId, UserId};
 use jiff::Timestamp;
 use sqlx::any::AnyRow;
@@ -89,7 +89,7 @@ impl BindingStore for SqlStore {
             sqlx::query("SELECT COUNT(DISTINCT user_id) FROM card_bindings WHERE card_index = $1 AND user_id <> $2 AND status = 'active'")
                 .bind(card_index)
                 .bind(user.as_str());
-        Ok(count_u32(fetch_one(q, &self.reader, first).await?))
+        count_u32("COUNT(DISTINCT user_id)", fetch_one(q, &self.reader, first).await?)
     }
 
     async fn apply_bank_event(

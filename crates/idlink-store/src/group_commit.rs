@@ -18,10 +18,10 @@
 //! (begun by `write::begin`), not one of the `write.rs` helpers: it marks
 //! and completes each query's idempotency claim itself (`complete_kept`).
 
-use idlink_core::audit::AuditEntry;
-use idlink_core::balance::QueryRecord;
-use idlink_core::idempotency::ClaimRef;
 use idlink_core::ports::StoreError;
+use idlink_core::ports::audit::AuditEntry;
+use idlink_core::ports::balance::QueryRecord;
+use idlink_core::ports::idempotency::ClaimRef;
 use sqlx::{Any, AnyPool};
 use std::collections::HashSet;
 use std::time::Instant;
@@ -48,7 +48,7 @@ pub(crate) struct QueryCommit {
     /// The request's idempotency claim and its sealed answer: completed in the batch's transaction.
     pub kept: Option<(ClaimRef, Vec<u8>)>,
     /// The low-balance alert, written to the outbox in the batch's transaction if the query goes through.
-    pub notice: Option<idlink_core::outbox::NewEvent>,
+    pub notice: Option<idlink_core::ports::outbox::NewEvent>,
     pub reply: oneshot::Sender<Result<bool, StoreError>>,
 }
 

@@ -8,8 +8,8 @@
 //! taken over, so no retry runs the effect twice.
 
 use async_trait::async_trait;
-use idlink_core::idempotency::{self, ClaimRef};
-use idlink_core::ports::{IdempotencyClaim, IdempotencyStore, NewClaim, StoreError};
+use idlink_core::ports::StoreError;
+use idlink_core::ports::idempotency::{self, ClaimRef, IdempotencyClaim, IdempotencyStore, NewClaim};
 use jiff::Timestamp;
 use sqlx::any::AnyRow;
 use sqlx::{Any, Transaction};

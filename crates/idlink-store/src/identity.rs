@@ -1,9 +1,9 @@
 //! Storage of verification sessions, verified identities and change history.
 
 use async_trait::async_trait;
-use idlink_core::audit::AuditEntry;
-use idlink_core::identity::{DocumentType, Finish, IdentityRow, IdentityStore, VerificationRow};
 use idlink_core::ports::StoreError;
+use idlink_core::ports::audit::AuditEntry;
+use idlink_core::ports::identity::{DocumentType, Finish, IdentityRow, IdentityStore, VerificationRow};
 use idlink_domain::change_limits::ChangeEvent;
 use idlink_domain::verification::{VerificationReason, VerificationStatus};
 use idlink_domain::{UserId, VerificationId};

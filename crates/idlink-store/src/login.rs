@@ -1,9 +1,9 @@
 //! Storage of login state: SMS challenges, devices, sessions, rate limits.
 
 use async_trait::async_trait;
-use idlink_core::audit::AuditEntry;
-use idlink_core::auth::{AuthStore, ChallengeRow, DeviceRow, LoginWrite, SessionRow, SessionStatus};
 use idlink_core::ports::StoreError;
+use idlink_core::ports::audit::AuditEntry;
+use idlink_core::ports::auth::{AuthStore, ChallengeRow, DeviceRow, LoginWrite, SessionRow, SessionStatus};
 use idlink_domain::{ChallengeId, DeviceId, SessionId, UserId};
 use jiff::Timestamp;
 use sqlx::any::AnyRow;

@@ -12,10 +12,10 @@
 //! same rows; on SQLite the one writer serialises claims.
 
 use async_trait::async_trait;
-use idlink_core::audit::AuditEntry;
-use idlink_core::jobs::{Lease, LeaseStore, TakeLease};
-use idlink_core::outbox::{Claim, Listing, NewEvent, OutboxCounts, OutboxItem, OutboxState, OutboxStore, Settlement};
 use idlink_core::ports::StoreError;
+use idlink_core::ports::audit::AuditEntry;
+use idlink_core::ports::leases::{Lease, LeaseStore, TakeLease};
+use idlink_core::ports::outbox::{Claim, Listing, NewEvent, OutboxCounts, OutboxItem, OutboxState, OutboxStore, Settlement};
 use idlink_domain::{EventId, UserId};
 use jiff::Timestamp;
 use sqlx::any::AnyRow;

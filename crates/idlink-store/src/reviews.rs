@@ -3,12 +3,12 @@
 //! read, and guardianships.
 
 use async_trait::async_trait;
-use idlink_core::audit::AuditEntry;
-use idlink_core::guardians::{GuardianStore, Guardianship, GuardianshipStatus};
-use idlink_core::operators::{OperatorRow, OperatorSessionRow, OperatorStore, Role};
 use idlink_core::ports::StoreError;
-use idlink_core::reviews::{CaseKind, CaseRow, CaseStatus, Decision, ReviewStore};
-use idlink_core::risk::{FreezeRow, FreezeStore};
+use idlink_core::ports::audit::AuditEntry;
+use idlink_core::ports::freezes::{FreezeRow, FreezeStore};
+use idlink_core::ports::guardians::{GuardianStore, Guardianship, GuardianshipStatus};
+use idlink_core::ports::operators::{OperatorRow, OperatorSessionRow, OperatorStore, Role};
+use idlink_core::ports::reviews::{CaseKind, CaseRow, CaseStatus, Decision, ReviewStore};
 use idlink_domain::{CaseId, GuardianshipId, OperatorId, OperatorSessionId, SessionId, UserId};
 use jiff::Timestamp;
 use sqlx::any::AnyRow;
@@ -281,7 +281,7 @@ impl FreezeStore for SqlStore {
     async fn sessions_since(&self, user: &UserId, since: Timestamp) -> Result<u32, StoreError> {
         let q =
             sqlx::query("SELECT COUNT(*) FROM sessions WHERE user_id = $1 AND created_at >= $2").bind(user.as_str()).bind(micros(since));
-        Ok(count_u32(fetch_one(q, &self.reader, first).await?))
+        count_u32("COUNT(*) sessions", fetch_one(q, &self.reader, first).await?)
     }
 }
 

@@ -55,14 +55,16 @@ pub(crate) fn parsed_list<T>(what: &str, text: &str, sep: char, parse: impl Fn(&
     text.split(sep).filter(|s| !s.is_empty()).map(|s| parsed(what, s, &parse)).collect()
 }
 
-/// A stored count as `u32`, saturating (attempts, failures, steps).
-pub(crate) fn count_u32(n: i64) -> u32 {
-    u32::try_from(n.max(0)).unwrap_or(u32::MAX)
+/// A stored count as `u32` (attempts, failures, steps). Fails closed: a
+/// negative or out-of-range count is corrupt data naming its column, never 0
+/// (a `steps_required` of 0 would let one approval close a two-step case).
+pub(crate) fn count_u32(column: &str, n: i64) -> Result<u32, StoreError> {
+    u32::try_from(n).map_err(|_| corrupt(&format!("count {column}"), n))
 }
 
-/// A stored count as `u64` (a negative one reads as none).
-pub(crate) fn count_u64(n: i64) -> u64 {
-    u64::try_from(n).unwrap_or(0)
+/// A stored count as `u64`; a negative one is corrupt data naming its column.
+pub(crate) fn count_u64(column: &str, n: i64) -> Result<u64, StoreError> {
+    u64::try_from(n).map_err(|_| corrupt(&format!("count {column}"), n))
 }
 
 /// The columns of a row, read as the store writes them.
@@ -91,12 +93,14 @@ pub(crate) trait Columns {
         Ok(self.col::<i64>(name)? != 0)
     }
 
+    /// A count column (see [`count_u32`]): negative or out of range is corrupt.
     fn count_u32(&self, name: &str) -> Result<u32, StoreError> {
-        Ok(count_u32(self.col(name)?))
+        count_u32(name, self.col(name)?)
     }
 
+    /// A count column (see [`count_u64`]): negative is corrupt.
     fn count_u64(&self, name: &str) -> Result<u64, StoreError> {
-        Ok(count_u64(self.col(name)?))
+        count_u64(name, self.col(name)?)
     }
 
     /// A prefixed id (`bnd_…`, `ses_…`); one that does not parse is corrupt

@@ -1,10 +1,10 @@
 //! Storage of the payment password, step-up tokens and biometric challenges.
 
 use async_trait::async_trait;
-use idlink_core::audit::AuditEntry;
-use idlink_core::payment::{PaymentPasswordRow, PaymentPasswordStore};
 use idlink_core::ports::StoreError;
-use idlink_core::stepup::{Binding, BiometricChallenge, StepUpRow, StepUpStore};
+use idlink_core::ports::audit::AuditEntry;
+use idlink_core::ports::payment::{PaymentPasswordRow, PaymentPasswordStore};
+use idlink_core::ports::stepup::{Binding, BiometricChallenge, StepUpRow, StepUpStore};
 use idlink_domain::{BiometricChallengeId, StepUpId, UserId};
 use jiff::Timestamp;
 
@@ -64,7 +64,7 @@ impl PaymentPasswordStore for SqlStore {
                 Ok(Some(n))
             })
             .await?;
-        Ok(n.map_or(0, count_u32))
+        n.map_or(Ok(0), |n| count_u32("failures", n))
     }
 
     async fn clear_payment_password_failures(&self, user: &UserId, max: u32, audit: &AuditEntry) -> Result<bool, StoreError> {

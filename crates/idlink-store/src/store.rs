@@ -1,8 +1,11 @@
 //! Connection, migrations and the store ports other than the audit log.
 
 use async_trait::async_trait;
-use idlink_core::audit::AuditEntry;
-use idlink_core::ports::{ApiKeyRow, ApiKeyStore, HealthStore, KeyStore, StoreError, UserRow, UserStore};
+use idlink_core::ports::apikeys::{ApiKeyRow, ApiKeyStore};
+use idlink_core::ports::audit::AuditEntry;
+use idlink_core::ports::keys::KeyStore;
+use idlink_core::ports::users::{UserRow, UserStore};
+use idlink_core::ports::{HealthStore, StoreError};
 use idlink_crypto::WrappedDataKey;
 use idlink_domain::{ApiKeyId, SessionId, UserId};
 use jiff::Timestamp;
@@ -324,7 +327,7 @@ impl ApiKeyStore for SqlStore {
         &self,
         id: &ApiKeyId,
         session_id: &SessionId,
-    ) -> Result<(Option<ApiKeyRow>, Option<idlink_core::auth::SessionRow>), StoreError> {
+    ) -> Result<(Option<ApiKeyRow>, Option<idlink_core::ports::auth::SessionRow>), StoreError> {
         let session_columns: Vec<String> =
             crate::login::SESSION_COLUMNS.split(',').map(|c| format!("s.{c} AS s_{c}", c = c.trim())).collect();
         let sql = format!(

@@ -13,8 +13,8 @@
 //! reported as corrupt.
 
 use async_trait::async_trait;
-use idlink_core::audit::Checkpoint;
-use idlink_core::witness::{AuditWitness, WitnessError};
+use idlink_core::ports::audit::Checkpoint;
+use idlink_core::ports::witness::{AuditWitness, WitnessError};
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};

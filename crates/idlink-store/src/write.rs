@@ -50,8 +50,8 @@
 //! closures need no boxing and no lifetime annotations, and bodies write
 //! `&mut *tx` as the hand-written transactions did.
 
-use idlink_core::audit::AuditEntry;
 use idlink_core::ports::StoreError;
+use idlink_core::ports::audit::AuditEntry;
 
 use crate::audit::append_all_in;
 use crate::idempotency;

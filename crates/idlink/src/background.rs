@@ -4,12 +4,13 @@
 //! checkpoints, review SLA checks, the idempotency records' purge, outbox
 //! housekeeping).
 
-use idlink_core::Clock;
 use idlink_core::audit::{AuditError, CheckpointOutcome, CheckpointPolicy, SigningReason};
 use idlink_core::jobs::{Occasion, PeriodicJob};
-use idlink_core::outbox::{Deliverer, Notifier, OutboxPolicy, OutboxStore};
+use idlink_core::outbox::{Deliverer, OutboxPolicy};
+use idlink_core::ports::clock::Clock;
+use idlink_core::ports::outbox::{Notifier, OutboxStore};
+use idlink_core::ports::witness::AuditWitness;
 use idlink_core::vault::Vault;
-use idlink_core::witness::AuditWitness;
 use idlink_store::SqlStore;
 use jiff::SignedDuration;
 use std::sync::Arc;
@@ -142,8 +143,11 @@ impl ReviewSla {
     }
 }
 
-const CASE_KINDS: [idlink_core::reviews::CaseKind; 3] =
-    [idlink_core::reviews::CaseKind::Verification, idlink_core::reviews::CaseKind::RiskFreeze, idlink_core::reviews::CaseKind::Guardian];
+const CASE_KINDS: [idlink_core::ports::reviews::CaseKind; 3] = [
+    idlink_core::ports::reviews::CaseKind::Verification,
+    idlink_core::ports::reviews::CaseKind::RiskFreeze,
+    idlink_core::ports::reviews::CaseKind::Guardian,
+];
 
 #[async_trait::async_trait]
 impl PeriodicJob for ReviewSla {
@@ -156,7 +160,7 @@ impl PeriodicJob for ReviewSla {
     }
 
     async fn run(&self, _: Occasion) -> Result<(), String> {
-        use idlink_core::reviews::ReviewStore;
+        use idlink_core::ports::reviews::ReviewStore;
         let counts = self.store.sla_breaches(self.clock.now()).await.map_err(|e| format!("review SLA check failed: {e}"))?;
         for kind in CASE_KINDS {
             let n = counts.iter().find(|(k, _)| *k == kind).map_or(0, |(_, n)| *n);
@@ -198,7 +202,7 @@ impl PeriodicJob for IdempotencyPurge {
     }
 
     async fn run(&self, _: Occasion) -> Result<(), String> {
-        use idlink_core::ports::IdempotencyStore;
+        use idlink_core::ports::idempotency::IdempotencyStore;
         let mut purged = 0;
         loop {
             let n = self
@@ -298,7 +302,7 @@ impl OutboxWorker {
     /// Delivers due events until `stop`: a full batch is followed at once by
     /// the next, otherwise the worker looks again after `outbox.poll_ms`.
     pub async fn run(self, mut stop: watch::Receiver<bool>) {
-        let ids = idlink_core::ports::RandomIds(self.rng.clone());
+        let ids = idlink_core::ports::ids::RandomIds(self.rng.clone());
         let deliverer = Deliverer {
             store: &self.store,
             users: &self.store,

@@ -23,7 +23,8 @@
 
 use crate::serve::{self, Runtime};
 use anyhow::{Context, Result, bail};
-use idlink_core::stepup::{Binding, StepUpMethod, StepUpPolicy, StepUpStore};
+use idlink_core::ports::stepup::{Binding, StepUpStore};
+use idlink_core::stepup::{StepUpMethod, StepUpPolicy};
 use idlink_store::testing::{self, TestDb};
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -380,8 +381,7 @@ async fn balance_run(db: TestDb, opts: &Options) -> Result<Run> {
     let running = serve::start(&config, rt.clone()).await?;
     let (_, key) = idlink_core::apikeys::create(
         &running.store,
-        &idlink_core::ports::RandomIds(rt.rng.clone()),
-        rt.rng.as_ref(),
+        &idlink_core::ports::ids::RandomIds(rt.rng.clone()),
         rt.clock.as_ref(),
         "bench",
         &["users:read".to_owned()],
@@ -410,14 +410,15 @@ async fn balance_run(db: TestDb, opts: &Options) -> Result<Run> {
         let (store, rt, policy) = (store.clone(), rt.clone(), policy.clone());
         let n = opts.queries * 2;
         minted.push(tokio::spawn(async move {
-            let b = Binding { user: &uid, operation: idlink_core::balance::OPERATION, resource: &binding };
+            let b = Binding { user: &uid, operation: idlink_core::stepup::BALANCE_QUERY, resource: &binding };
             let mut tokens = Vec::with_capacity(n);
-            let ids = idlink_core::ports::RandomIds(rt.rng.clone());
+            let ids = idlink_core::ports::ids::RandomIds(rt.rng.clone());
             for _ in 0..n {
                 let (row, token) =
                     idlink_core::stepup::mint(&ids, rt.rng.as_ref(), rt.clock.as_ref(), &policy, &b, StepUpMethod::Biometric);
-                let audit = idlink_core::audit::AuditEntry::new(format!("user:{uid}"), "step_up.mint", "balance query", row.created_at)
-                    .subject(&uid);
+                let audit =
+                    idlink_core::ports::audit::AuditEntry::new(format!("user:{uid}"), "step_up.mint", "balance query", row.created_at)
+                        .subject(&uid);
                 store.insert_step_up(&row, &audit).await?;
                 tokens.push(token);
             }

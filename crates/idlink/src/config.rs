@@ -195,9 +195,9 @@ impl Default for Login {
 }
 
 impl Login {
-    pub fn policy(&self) -> idlink_core::auth::AuthPolicy {
+    pub fn policy(&self) -> idlink_core::steps::codes::AuthPolicy {
         let secs = |s: u64| jiff::SignedDuration::from_secs(i64::try_from(s).unwrap_or(i64::MAX));
-        idlink_core::auth::AuthPolicy {
+        idlink_core::steps::codes::AuthPolicy {
             code_ttl: secs(self.code_ttl_secs),
             max_code_attempts: self.max_code_attempts,
             resend_interval: secs(self.resend_interval_secs),
@@ -389,6 +389,7 @@ pub fn load(file: Option<&Path>, env: impl IntoIterator<Item = (String, String)>
         }
         set_path(&mut tree, &keys, parse_scalar(&value)).with_context(|| format!("environment variable {name}"))?;
     }
+    moved_keys(&tree)?;
     let de = toml::Value::Table(tree);
     let config: Config = serde_path_to_error::deserialize(de).map_err(|e| {
         let key = e.path().to_string();
@@ -396,6 +397,35 @@ pub fn load(file: Option<&Path>, env: impl IntoIterator<Item = (String, String)>
     })?;
     config.validate()?;
     Ok(config)
+}
+
+/// The flat `[connectors]` keys of earlier versions and where each moved.
+const MOVED_KEYS: [(&str, &str, &str); 9] = [
+    ("sms_url", "sms", "url"),
+    ("face_url", "face", "url"),
+    ("registry_url", "registry", "url"),
+    ("switch_url", "bank", "switch_url"),
+    ("direct_url", "bank", "direct_url"),
+    ("direct_pki_dir", "bank", "direct_pki_dir"),
+    ("bank_roster_file", "bank", "roster_file"),
+    ("agreements_file", "bank", "agreements_file"),
+    ("agreement_validity_days", "bank", "agreement_validity_days"),
+];
+
+/// Refuses an old flat `connectors.<key>` with where it moved, rather than
+/// serde's bare "unknown field".
+fn moved_keys(tree: &toml::Table) -> Result<()> {
+    let Some(connectors) = tree.get("connectors").and_then(toml::Value::as_table) else { return Ok(()) };
+    for (old, kind, key) in MOVED_KEYS {
+        if connectors.contains_key(old) {
+            bail!(
+                "configuration key `connectors.{old}`: moved to `[connectors.{kind}] {key}` (environment: IDLINK__CONNECTORS__{}__{})",
+                kind.to_ascii_uppercase(),
+                key.to_ascii_uppercase()
+            );
+        }
+    }
+    Ok(())
 }
 
 /// `8080` → integer, `true` → boolean, anything else → string.
@@ -666,12 +696,31 @@ mod tests {
         assert!(e.contains("outbox.claim_secs") && e.contains("connectors.timeout_ms"), "{e}");
         let e = err(None, &[("IDLINK__CONNECTORS__SMS_URL", "http://x")]);
         assert!(e.contains("sms_url"), "the flat keys moved to [connectors.<kind>]: {e}");
+        assert!(e.contains("moved to `[connectors.sms] url`"), "{e}");
         let e = err(None, &[("IDLINK__CONNECTORS__REGISTRY__URL", "registry.example")]);
         assert!(e.contains("connectors.registry.url"), "{e}");
         let e = err(None, &[("IDLINK__CONNECTORS__BANK__AGREEMENT_VALIDITY_DAYS", "0")]);
         assert!(e.contains("connectors.bank.agreement_validity_days"), "{e}");
         let e = err(None, &[("IDLINK__OUTBOX__BACKOFF_MAX_SECS", "1"), ("IDLINK__OUTBOX__BACKOFF_BASE_MS", "5000")]);
         assert!(e.contains("outbox.backoff_max_secs"), "{e}");
+    }
+
+    /// Every old flat `connectors.<key>` names its new table and key.
+    #[test]
+    fn old_flat_connector_keys_say_where_they_moved() {
+        for (old, kind, key) in MOVED_KEYS {
+            let var = format!("IDLINK__CONNECTORS__{}", old.to_ascii_uppercase());
+            let e = err(None, &[(var.as_str(), "x")]);
+            assert!(e.contains(&format!("connectors.{old}")), "{e}");
+            assert!(e.contains(&format!("moved to `[connectors.{kind}] {key}`")), "{e}");
+        }
+        let dir = std::env::temp_dir().join(format!("idlink-config-moved-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).ok();
+        let file = dir.join("idlink.toml");
+        std::fs::write(&file, "[connectors]\nbank_roster_file = \"roster.toml\"\n").ok();
+        let e = err(Some(&file), &[]);
+        assert!(e.contains("moved to `[connectors.bank] roster_file`"), "{e}");
+        std::fs::remove_dir_all(&dir).ok();
     }
 
     #[test]

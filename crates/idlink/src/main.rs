@@ -106,8 +106,14 @@ enum OperatorCommand {
 #[derive(Debug, Subcommand)]
 enum OutboxCommand {
     /// Events not delivered yet (waiting or being attempted, and dead), oldest first.
+    ///
+    /// `attempts N` counts attempts started: a worker's claim counts one
+    /// before it tries to deliver, so an event being attempted (or whose
+    /// worker died mid-attempt) includes that attempt; an attempt released
+    /// unstarted is given back. It is not a count of failures.
     List {
-        /// Only the dead letters: events whose every attempt failed.
+        /// Only the dead letters: events that failed for good, failed their
+        /// last attempt, or whose last attempt was never settled.
         #[arg(long)]
         dead: bool,
         /// At most this many.
@@ -232,8 +238,8 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Sandbox { listen } => {
             let addr = listen.unwrap_or(config.sandbox.listen);
             let dir = config.direct_pki_dir();
-            idlink_sandbox::pki::ensure(&dir, rt.rng.as_ref()).context("the sandbox's direct-channel certificates")?;
-            let keys = idlink_sandbox::pki::bank_side(&dir).context("the sandbox's direct-channel certificates")?;
+            idlink_sandbox::bank::pki::ensure(&dir, rt.rng.as_ref()).context("the sandbox's direct-channel certificates")?;
+            let keys = idlink_sandbox::bank::pki::bank_side(&dir).context("the sandbox's direct-channel certificates")?;
             let sandbox = idlink_sandbox::Sandbox::with_bank_side(&config.roster()?, keys);
             let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?;
             let addr = listener.local_addr()?;
@@ -246,7 +252,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 dir.display()
             );
             println!("listening on http://{addr}");
-            let d = tokio::spawn(idlink_sandbox::direct::serve(direct, sandbox.clone(), shutdown_signal()));
+            let d = tokio::spawn(idlink_sandbox::bank::direct::serve(direct, sandbox.clone(), shutdown_signal()));
             idlink_sandbox::serve(listener, sandbox, shutdown_signal()).await?;
             d.abort();
             Ok(ExitCode::SUCCESS)
@@ -287,7 +293,7 @@ async fn serve_until_signal(config: &Config, config_file: Option<&Path>, rt: Run
     println!("  health:    http://{api}/healthz, http://{api}/readyz   metrics: http://{api}/metrics");
     if let Some(s) = running.sandbox_addr {
         println!("  sandbox:   http://{s}/sandbox/v1   (SMS inbox: http://{s}/sandbox/v1/sms/inbox?phone=13800138000)");
-        let people = idlink_sandbox::banks::test_identities();
+        let people = idlink_sandbox::bank::roster::test_identities();
         let listed: Vec<String> = people.iter().map(|p| format!("{} {} {}", p.name, p.id_number, p.phone)).collect();
         println!("  test identities: {}", listed.join("; "));
         println!("             their bank cards: http://{s}/sandbox/v1/banks");
@@ -515,7 +521,7 @@ async fn keys(config: &Config, rt: &Runtime, cmd: KeysCommand) -> Result<ExitCod
         KeysCommand::Status => {
             let ring = keyfile::read(&config.master_key_file(), serve::algorithm(config))?;
             let store = serve::open_store(config).await?;
-            let counts = idlink_core::ports::KeyStore::count_keys_by_master(&store).await?;
+            let counts = idlink_core::ports::keys::KeyStore::count_keys_by_master(&store).await?;
             for k in ring.keys() {
                 let n = counts.iter().find(|(id, _)| *id == k.id).map(|(_, n)| *n).unwrap_or(0);
                 let active = if k.id == ring.active().id { " (active)" } else { "" };
@@ -533,16 +539,9 @@ async fn apikey(config: &Config, rt: &Runtime, cmd: ApikeyCommand) -> Result<Exi
     let store = serve::open_store(config).await?;
     match cmd {
         ApikeyCommand::Create { name, scopes } => {
-            let (row, token) = apikeys::create(
-                &store,
-                &idlink_core::ports::RandomIds(rt.rng.clone()),
-                rt.rng.as_ref(),
-                rt.clock.as_ref(),
-                &name,
-                &scopes,
-                "cli",
-            )
-            .await?;
+            let (row, token) =
+                apikeys::create(&store, &idlink_core::ports::ids::RandomIds(rt.rng.clone()), rt.clock.as_ref(), &name, &scopes, "cli")
+                    .await?;
             println!("{token}");
             eprintln!(
                 "created {} ({}) with scopes {}; the token above is shown once: store it now",
@@ -553,7 +552,7 @@ async fn apikey(config: &Config, rt: &Runtime, cmd: ApikeyCommand) -> Result<Exi
             Ok(ExitCode::SUCCESS)
         }
         ApikeyCommand::List => {
-            for k in idlink_core::ports::ApiKeyStore::list_api_keys(&store).await? {
+            for k in idlink_core::ports::apikeys::ApiKeyStore::list_api_keys(&store).await? {
                 let state = k.revoked_at.map(|t| format!("revoked {t}")).unwrap_or_else(|| "active".into());
                 println!("{}\t{}\t{}\tcreated {}\t{state}", k.id, k.name, k.scopes.join(","), k.created_at);
             }
@@ -572,8 +571,8 @@ async fn apikey(config: &Config, rt: &Runtime, cmd: ApikeyCommand) -> Result<Exi
     }
 }
 
-fn outbox_line(e: &idlink_core::outbox::OutboxItem) -> String {
-    use idlink_core::outbox::OutboxState;
+fn outbox_line(e: &idlink_core::ports::outbox::OutboxItem) -> String {
+    use idlink_core::ports::outbox::OutboxState;
     let when = match (e.state, e.finished_at) {
         (OutboxState::Pending, _) if e.in_flight => {
             format!("being attempted by {} (claim until {})", e.claimed_by.as_deref().unwrap_or("?"), e.due_at)
@@ -595,7 +594,8 @@ fn outbox_line(e: &idlink_core::outbox::OutboxItem) -> String {
 }
 
 async fn outbox(config: &Config, rt: &Runtime, cmd: OutboxCommand) -> Result<ExitCode> {
-    use idlink_core::outbox::{Listing, OutboxStore, RetryOutcome};
+    use idlink_core::outbox::RetryOutcome;
+    use idlink_core::ports::outbox::{Listing, OutboxStore};
     let store = serve::open_store(config).await?;
     match cmd {
         OutboxCommand::List { dead, limit } => {
@@ -631,7 +631,7 @@ async fn outbox(config: &Config, rt: &Runtime, cmd: OutboxCommand) -> Result<Exi
 }
 
 async fn jobs(config: &Config) -> Result<ExitCode> {
-    use idlink_core::jobs::LeaseStore;
+    use idlink_core::ports::leases::LeaseStore;
     let store = serve::open_store(config).await?;
     for l in store.leases().await? {
         let error = l.last_error.as_deref().map(|e| format!("\tlast error: {e}")).unwrap_or_default();
@@ -652,7 +652,7 @@ async fn operator(config: &Config, rt: &Runtime, cmd: OperatorCommand) -> Result
             let roles = roles
                 .iter()
                 .map(|r| {
-                    idlink_core::operators::Role::parse(r.trim())
+                    idlink_core::ports::operators::Role::parse(r.trim())
                         .ok_or_else(|| anyhow::anyhow!("unknown role `{r}`; roles: reviewer, auditor, admin"))
                 })
                 .collect::<Result<Vec<_>>>()?;
@@ -666,7 +666,7 @@ async fn operator(config: &Config, rt: &Runtime, cmd: OperatorCommand) -> Result
                 audits: &store,
                 vault: &vault,
                 clock: rt.clock.as_ref(),
-                ids: &idlink_core::ports::RandomIds(rt.rng.clone()),
+                ids: &idlink_core::ports::ids::RandomIds(rt.rng.clone()),
                 rng: rt.rng.as_ref(),
                 password_policy: &policy,
                 session_ttl: jiff::SignedDuration::from_hours(config.review.operator_session_hours),

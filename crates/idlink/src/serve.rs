@@ -9,10 +9,10 @@ use anyhow::{Context, Result};
 use idlink_api::{AppParts, AppState, HttpLimits};
 use idlink_connectors::bank::DirectChannel;
 use idlink_connectors::{Executor, Institutions, Signing, TlsIdentity};
-use idlink_core::Clock;
 use idlink_core::jobs::{PeriodicJob, Runner, Seen};
+use idlink_core::ports::clock::Clock;
+use idlink_core::ports::witness::AuditWitness;
 use idlink_core::vault::Vault;
-use idlink_core::witness::AuditWitness;
 use idlink_crypto::{Algorithm, MasterKey, MasterKeyring, Random};
 use idlink_store::witness::FileWitness;
 use idlink_store::{SqlStore, StoreOptions};
@@ -31,7 +31,7 @@ pub struct Runtime {
 
 impl Default for Runtime {
     fn default() -> Self {
-        Self { clock: Arc::new(idlink_core::SystemClock), rng: Arc::new(idlink_crypto::OsRandom) }
+        Self { clock: Arc::new(idlink_core::ports::clock::SystemClock), rng: Arc::new(idlink_crypto::OsRandom) }
     }
 }
 
@@ -157,7 +157,7 @@ pub struct SandboxAddrs {
 /// `connectors.bank.direct_pki_dir`. None when there is no URL (and no
 /// sandbox) or no certificates: then every bank goes through the switch.
 fn direct_channel(config: &Config, sandbox: Option<SandboxAddrs>) -> Result<Option<DirectChannel>> {
-    use idlink_sandbox::pki;
+    use idlink_sandbox::bank::pki;
     let url = match (&config.connectors.bank.direct_url, sandbox) {
         (u, _) if !u.is_empty() => u.clone(),
         (_, Some(s)) => format!("https://localhost:{}", s.direct.port()),
@@ -184,7 +184,14 @@ fn direct_channel(config: &Config, sandbox: Option<SandboxAddrs>) -> Result<Opti
 pub fn institutions(config: &Config, sandbox: Option<SandboxAddrs>, clock: Arc<dyn Clock>) -> Result<Institutions> {
     let sandbox_url = sandbox.map(|a| format!("http://{}", a.http));
     let direct = direct_channel(config, sandbox)?;
-    Ok(Institutions::connect(&config.connectors, sandbox_url.as_deref(), direct, Arc::new(config.roster()?), clock)?)
+    let bank_callback_key = match idlink_sandbox::bank::pki::bank_public_hex(&config.direct_pki_dir()) {
+        Ok(k) => Some(k),
+        Err(e) => {
+            tracing::warn!(error = %e, "no bank public key: bank callbacks will be refused");
+            None
+        }
+    };
+    Ok(Institutions::connect(&config.connectors, sandbox_url.as_deref(), direct, bank_callback_key, Arc::new(config.roster()?), clock)?)
 }
 
 /// idlink's clock: the runtime's, shifted by the sandbox clock's advances
@@ -195,7 +202,7 @@ fn clock_of(config: &Config, rt: &Runtime, sandbox: Option<&Arc<idlink_sandbox::
         Some(sb) if config.sandbox.drive_clock => {
             sb.clock().set_drives_idlink(true);
             let sb = sb.clone();
-            Arc::new(idlink_core::clock::ShiftedClock::new(rt.clock.clone(), Arc::new(move || sb.clock().offset())))
+            Arc::new(idlink_core::ports::clock::ShiftedClock::new(rt.clock.clone(), Arc::new(move || sb.clock().offset())))
         }
         _ => rt.clock.clone(),
     }
@@ -278,23 +285,13 @@ pub async fn start(config: &Config, rt: Runtime) -> Result<Running> {
     // this server writes a record.
     let mut checkpoint_seen = Seen::default();
     runner.start(checkpoints.as_ref(), &mut checkpoint_seen).await;
-    let bank_callback_key = {
-        let dir = config.direct_pki_dir();
-        match idlink_sandbox::pki::bank_public_hex(&dir) {
-            Ok(k) => Some(k),
-            Err(e) => {
-                tracing::warn!(error = %e, "no bank public key: bank callbacks will be refused");
-                None
-            }
-        }
-    };
     let agreement_validity = jiff::SignedDuration::from_hours(24 * i64::from(config.connectors.bank.agreement_validity_days));
     let state = AppState::new(AppParts {
         store: Arc::new(store.clone()),
         vault: vault.clone(),
         clock: clock.clone(),
         rng: rt.rng.clone(),
-        ids: Arc::new(idlink_core::ports::RandomIds(rt.rng.clone())),
+        ids: Arc::new(idlink_core::ports::ids::RandomIds(rt.rng.clone())),
         limits: HttpLimits {
             body_limit_bytes: config.server.body_limit_bytes,
             request_timeout: Duration::from_secs(config.server.request_timeout_secs),
@@ -302,7 +299,6 @@ pub async fn start(config: &Config, rt: Runtime) -> Result<Running> {
             idempotency_ttl: Duration::from_secs(config.server.idempotency_ttl_secs),
         },
         institutions: institutions.ports(),
-        bank_callback_key,
         roster: institutions.roster.clone(),
         documents: Arc::new(idlink_core::agreements::AgreementDocuments::new(
             &institutions.roster,
@@ -407,10 +403,10 @@ async fn start_sandbox(
     tasks: &mut Vec<JoinHandle<()>>,
 ) -> Result<(SandboxAddrs, Arc<idlink_sandbox::Sandbox>)> {
     let dir = config.direct_pki_dir();
-    if idlink_sandbox::pki::ensure(&dir, rt.rng.as_ref()).context("the sandbox's direct-channel certificates")? {
+    if idlink_sandbox::bank::pki::ensure(&dir, rt.rng.as_ref()).context("the sandbox's direct-channel certificates")? {
         tracing::info!(dir = %dir.display(), "generated the sandbox banks' CA, certificates and signing keys");
     }
-    let keys = idlink_sandbox::pki::bank_side(&dir).context("the sandbox's direct-channel certificates")?;
+    let keys = idlink_sandbox::bank::pki::bank_side(&dir).context("the sandbox's direct-channel certificates")?;
     let sandbox = idlink_sandbox::Sandbox::with_bank_side(&config.roster()?, keys);
     let listener = tokio::net::TcpListener::bind(config.sandbox.listen)
         .await
@@ -431,7 +427,7 @@ async fn start_sandbox(
     }));
     let (sb, shutdown) = (sandbox.clone(), stopped(stop_rx.clone()));
     tasks.push(tokio::spawn(async move {
-        if let Err(e) = idlink_sandbox::direct::serve(direct_listener, sb, shutdown).await {
+        if let Err(e) = idlink_sandbox::bank::direct::serve(direct_listener, sb, shutdown).await {
             tracing::error!(error = %e, "sandbox direct bank channel failed");
         }
     }));

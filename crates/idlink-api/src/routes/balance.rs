@@ -58,8 +58,8 @@ pub struct AgreementView {
     pub renews: Option<String>,
 }
 
-impl From<idlink_core::balance::Agreement> for AgreementView {
-    fn from(a: idlink_core::balance::Agreement) -> Self {
+impl From<idlink_core::ports::balance::Agreement> for AgreementView {
+    fn from(a: idlink_core::ports::balance::Agreement) -> Self {
         Self {
             id: a.id.into(),
             document_version: a.document_version,

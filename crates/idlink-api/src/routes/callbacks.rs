@@ -1,18 +1,19 @@
 //! Callbacks from banks (SPEC BK5): a card reported lost ends its bindings,
 //! a locked card password suspends balance queries, a reset lifts that.
 //! Authenticated by the bank's signature, not by an API key: the bank
-//! connector checks it ([`idlink_connectors::bank::callbacks`]); replays of
-//! an event id change nothing.
+//! connector checks it (`idlink_connectors::bank::callbacks`, handed over as
+//! `InstitutionPorts::bank_callbacks`), against the
+//! path the request was received on; replays of an event id change nothing.
 
 use crate::extract::{Causes, Validate};
 use crate::problem::{Problem, ProblemCode};
 use crate::state::AppState;
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::{OriginalUri, Path, State};
 use axum::http::HeaderMap;
-use idlink_connectors::bank::callbacks::{self, CallbackRefused, SignatureHeaders};
-use idlink_core::bindings::BankEventKind;
+use idlink_core::ports::bindings::BankEventKind;
+use idlink_core::ports::callbacks::CallbackRefused;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -62,10 +63,6 @@ pub struct EventReceipt {
     pub bindings: usize,
 }
 
-fn header<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    h.get(name).and_then(|v| v.to_str().ok())
-}
-
 fn refused(r: CallbackRefused) -> Problem {
     match r {
         CallbackRefused::Signature => Problem::new(ProblemCode::BankSignatureInvalid),
@@ -88,15 +85,13 @@ fn refused(r: CallbackRefused) -> Problem {
 pub async fn bank_event(
     State(state): State<AppState>,
     Path(bank): Path<String>,
+    OriginalUri(uri): OriginalUri,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<EventReceipt>, Problem> {
-    let h = SignatureHeaders {
-        timestamp: header(&headers, callbacks::TIMESTAMP),
-        nonce: header(&headers, callbacks::NONCE),
-        signature: header(&headers, callbacks::SIGNATURE),
-    };
-    let signed = callbacks::verify(state.bank_callback_key.as_deref(), &bank, h, &body).map_err(refused)?;
+    // Checked against the path as received: the one the bank signed.
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let signed = state.institutions.bank_callbacks.verify(uri.path(), &header, &body).map_err(refused)?;
     if state.roster.bank(&bank).is_none() {
         return Err(Problem::new(ProblemCode::BankUnknown));
     }

@@ -9,7 +9,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
-use idlink_core::bindings::BindingRow;
+use idlink_core::ports::bindings::BindingRow;
 use idlink_domain::card::{BinTable, CardNumber};
 use idlink_domain::roster::Roster;
 use idlink_domain::{PhoneNumber, RequestId};

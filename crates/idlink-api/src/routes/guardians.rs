@@ -8,7 +8,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
-use idlink_core::guardians::Guardianship as Row;
+use idlink_core::ports::guardians::Guardianship as Row;
 use idlink_core::users;
 use idlink_domain::{PhoneNumber, RequestId};
 use serde::{Deserialize, Serialize};

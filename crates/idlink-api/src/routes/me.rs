@@ -7,7 +7,7 @@ use crate::state::{AppState, ClientIp};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::{Extension, Json};
-use idlink_core::auth::Origin;
+use idlink_core::steps::codes::Origin;
 use idlink_domain::RequestId;
 use serde::Serialize;
 use utoipa::ToSchema;

@@ -11,8 +11,8 @@ use axum::http::StatusCode;
 use axum::http::request::Parts;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use idlink_core::operators::{OperatorRow, Role, require};
-use idlink_core::reviews::{CaseKind, CaseRow, CaseStatus};
+use idlink_core::ports::operators::{OperatorRow, Role, require};
+use idlink_core::ports::reviews::{CaseKind, CaseRow, CaseStatus};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 

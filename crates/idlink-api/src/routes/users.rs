@@ -8,7 +8,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use idlink_core::audit::AuditRecord;
+use idlink_core::ports::audit::AuditRecord;
 use idlink_core::users::{self, Caller, UserView};
 use idlink_domain::{PhoneNumber, RequestId, UserId};
 use serde::{Deserialize, Serialize};

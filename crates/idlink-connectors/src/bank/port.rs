@@ -5,15 +5,25 @@
 
 use super::channels::{BankChannels, channel_name};
 use super::{BalanceAnswer, BankSms, CardCheck as Answer, FourElements};
-use crate::executor::Executor;
+use crate::executor::{CallError, Executor};
+use crate::unavailable::Unavailable;
 use async_trait::async_trait;
-use idlink_core::balance::{BalanceBank, BalanceGrant, BankBalance};
-use idlink_core::bindings::{BankChannel, BankCode};
-use idlink_core::identity::{CardCheck, CardResult, RegistryUnavailable};
+use idlink_core::ports::balance::{BalanceBank, BalanceGrant, BankBalance};
+use idlink_core::ports::bindings::BankUnavailable;
+use idlink_core::ports::bindings::{BankChannel, BankCode};
+use idlink_core::ports::identity::{CardCheck, CardResult};
 use idlink_domain::card::CardNumber;
 use idlink_domain::roster::{Channel, Roster};
 use idlink_domain::{IdNumber, PersonName, PhoneNumber};
 use std::sync::Arc;
+
+/// How the banks' ports say they are unavailable (never as the registry).
+impl From<CallError> for BankUnavailable {
+    fn from(e: CallError) -> Self {
+        let u = Unavailable::from(e);
+        Self { retry_after_secs: u.retry_after_secs, expected_end: u.expected_end }
+    }
+}
 
 /// Every bank, through its channels.
 #[derive(Clone)]
@@ -44,7 +54,7 @@ impl CardCheck for BankPorts {
         name: &PersonName,
         id: &IdNumber,
         phone: &PhoneNumber,
-    ) -> Result<CardResult, RegistryUnavailable> {
+    ) -> Result<CardResult, BankUnavailable> {
         let req = FourElements { card_number: card.reveal(), name: name.reveal(), id_number: id.reveal(), phone: phone.reveal() };
         let (bank, channel) = self.route(card);
         let exec = &self.executor;
@@ -61,7 +71,7 @@ impl CardCheck for BankPorts {
 
 #[async_trait]
 impl BankChannel for BankPorts {
-    async fn send_code(&self, card: &CardNumber, phone: &PhoneNumber, client_ref: &str) -> Result<BankCode, RegistryUnavailable> {
+    async fn send_code(&self, card: &CardNumber, phone: &PhoneNumber, client_ref: &str) -> Result<BankCode, BankUnavailable> {
         let (bank, channel) = self.route(card);
         let exec = &self.executor;
         let (answer, _) = self.channels.call(&bank, channel, |api| api.send_code(exec, card.reveal(), phone.reveal(), client_ref)).await?;
@@ -70,12 +80,12 @@ impl BankChannel for BankPorts {
             BankSms::PhoneMismatch => Ok(BankCode::PhoneMismatch),
             BankSms::Pending { status } => {
                 tracing::warn!(%status, "undocumented answer to a binding code request");
-                Err(RegistryUnavailable { retry_after_secs: 5, expected_end: None })
+                Err(BankUnavailable { retry_after_secs: 5, expected_end: None })
             }
         }
     }
 
-    async fn verify_code(&self, reference: &str, card: &CardNumber, code: &str) -> Result<bool, RegistryUnavailable> {
+    async fn verify_code(&self, reference: &str, card: &CardNumber, code: &str) -> Result<bool, BankUnavailable> {
         let (bank, channel) = self.route(card);
         let exec = &self.executor;
         let (ok, _) = self.channels.call(&bank, channel, |api| api.verify_code(exec, reference, card.reveal(), code)).await?;
@@ -85,7 +95,7 @@ impl BankChannel for BankPorts {
 
 #[async_trait]
 impl BalanceBank for BankPorts {
-    async fn balance(&self, grant: &BalanceGrant) -> Result<BankBalance, RegistryUnavailable> {
+    async fn balance(&self, grant: &BalanceGrant) -> Result<BankBalance, BankUnavailable> {
         let bank = grant.bank();
         let exec = &self.executor;
         let card = grant.card().reveal();

@@ -5,7 +5,7 @@ use crate::executor::CallError;
 use crate::executor::Executor;
 use crate::unavailable::Unavailable;
 use async_trait::async_trait;
-use idlink_core::face::{FaceResult, FaceUnavailable, FaceVerifier};
+use idlink_core::ports::face::{FaceResult, FaceUnavailable, FaceVerifier};
 use std::sync::Arc;
 
 /// Face checks through the face-verification provider.

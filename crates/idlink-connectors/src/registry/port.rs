@@ -5,7 +5,7 @@ use crate::executor::CallError;
 use crate::executor::Executor;
 use crate::unavailable::Unavailable;
 use async_trait::async_trait;
-use idlink_core::identity::{RegistryCheck, RegistryResult, RegistryUnavailable};
+use idlink_core::ports::identity::{RegistryCheck, RegistryResult, RegistryUnavailable};
 use idlink_domain::{IdNumber, PersonName, PhoneNumber};
 use std::sync::Arc;
 
@@ -36,7 +36,6 @@ impl RegistryCheck for RegistryChecks {
     }
 }
 
-/// Also how the banks' ports say they are unavailable.
 impl From<CallError> for RegistryUnavailable {
     fn from(e: CallError) -> Self {
         let u = Unavailable::from(e);

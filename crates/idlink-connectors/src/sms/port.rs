@@ -5,8 +5,8 @@ use super::{Delivery, SmsGateway};
 use crate::executor::{CallError, Executor};
 use crate::unavailable::Unavailable;
 use async_trait::async_trait;
-use idlink_core::auth::{CodeSender, SendError};
-use idlink_core::outbox::{DeliveryError, Notifier};
+use idlink_core::ports::auth::{CodeSender, SendError};
+use idlink_core::ports::outbox::{DeliveryError, Notifier};
 use idlink_domain::PhoneNumber;
 use std::sync::Arc;
 

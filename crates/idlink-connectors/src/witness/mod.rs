@@ -17,8 +17,8 @@
 
 use crate::executor::{CallError, Executor, Target};
 use async_trait::async_trait;
-use idlink_core::audit::Checkpoint;
-use idlink_core::witness::{AuditWitness, WitnessError};
+use idlink_core::ports::audit::Checkpoint;
+use idlink_core::ports::witness::{AuditWitness, WitnessError};
 use serde::Deserialize;
 use std::sync::Arc;
 

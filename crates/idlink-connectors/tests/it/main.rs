@@ -9,7 +9,7 @@ use idlink_connectors::breaker::State;
 use idlink_connectors::face::{FaceOutcome, FaceProvider};
 use idlink_connectors::sms::{Delivery, SmsGateway};
 use idlink_connectors::{CallError, Executor, ExecutorPolicy, Target};
-use idlink_core::ManualClock;
+use idlink_core::ports::clock::ManualClock;
 use idlink_domain::PhoneNumber;
 use jiff::{SignedDuration, Timestamp};
 use std::collections::BTreeMap;

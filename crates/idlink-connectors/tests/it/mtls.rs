@@ -61,7 +61,7 @@ async fn mtls_server(pki: &Pki) -> String {
 async fn only_clients_with_the_right_certificate_are_served() {
     let pki = new_pki();
     let base = mtls_server(&pki).await;
-    let clock = Arc::new(idlink_core::ManualClock::new(jiff::Timestamp::UNIX_EPOCH));
+    let clock = Arc::new(idlink_core::ports::clock::ManualClock::new(jiff::Timestamp::UNIX_EPOCH));
     let exec = Executor::new(ExecutorPolicy { retries: 0, ..ExecutorPolicy::default() }, clock);
     let body = serde_json::json!({});
 

@@ -18,6 +18,8 @@ pub trait AuditStore: Send + Sync {
     async fn audit_records_of_user(&self, user: &UserId, limit: u32) -> Result<Vec<AuditRecord>, StoreError>;
     async fn last_checkpoint(&self) -> Result<Option<Checkpoint>, StoreError>;
     async fn checkpoints(&self) -> Result<Vec<Checkpoint>, StoreError>;
+    /// The stored checkpoint at `seq`, if any.
+    async fn checkpoint_at(&self, seq: i64) -> Result<Option<Checkpoint>, StoreError>;
     /// The chain head: (last seq, last hash).
     async fn audit_head(&self) -> Result<(i64, String), StoreError>;
     /// Stores a signed checkpoint; false (nothing stored) when one with its

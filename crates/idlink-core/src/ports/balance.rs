@@ -4,9 +4,8 @@
 
 use super::StoreError;
 use super::audit::{AuditEntry, AuditStore};
-use super::bindings::BindingRow;
+use super::bindings::{BankUnavailable, BindingRow};
 use super::idempotency::ClaimRef;
-use super::identity::RegistryUnavailable;
 use super::outbox::NewEvent;
 use super::stepup::Binding;
 use async_trait::async_trait;
@@ -52,7 +51,7 @@ pub enum BankBalance {
 
 #[async_trait]
 pub trait BalanceBank: Send + Sync {
-    async fn balance(&self, grant: &BalanceGrant) -> Result<BankBalance, RegistryUnavailable>;
+    async fn balance(&self, grant: &BalanceGrant) -> Result<BankBalance, BankUnavailable>;
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -3,13 +3,23 @@
 
 use super::StoreError;
 use super::audit::AuditEntry;
-use super::identity::RegistryUnavailable;
 use super::outbox::NewEvent;
 use async_trait::async_trait;
 use idlink_domain::card::CardNumber;
 use idlink_domain::{BindingId, PhoneNumber, UserId};
 use jiff::Timestamp;
 use serde::Serialize;
+
+/// The card's bank (or the card switch that reaches it) is unavailable on
+/// every channel: the banks' ports answer this, never the registry's
+/// [`RegistryUnavailable`](super::identity::RegistryUnavailable).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the card's bank is unavailable; retry after {retry_after_secs} s")]
+pub struct BankUnavailable {
+    pub retry_after_secs: u64,
+    /// When the bank announced the end of its maintenance, if it did.
+    pub expected_end: Option<Timestamp>,
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -135,8 +145,8 @@ pub enum BankCode {
 /// The bank's side of binding, reached through the card switch.
 #[async_trait]
 pub trait BankChannel: Send + Sync {
-    async fn send_code(&self, card: &CardNumber, phone: &PhoneNumber, client_ref: &str) -> Result<BankCode, RegistryUnavailable>;
-    async fn verify_code(&self, reference: &str, card: &CardNumber, code: &str) -> Result<bool, RegistryUnavailable>;
+    async fn send_code(&self, card: &CardNumber, phone: &PhoneNumber, client_ref: &str) -> Result<BankCode, BankUnavailable>;
+    async fn verify_code(&self, reference: &str, card: &CardNumber, code: &str) -> Result<bool, BankUnavailable>;
 }
 
 /// The outbox event telling the owner of a binding a bank event changed;

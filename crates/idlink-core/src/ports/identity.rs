@@ -4,6 +4,7 @@
 
 use super::StoreError;
 use super::audit::AuditEntry;
+use super::bindings::BankUnavailable;
 use super::reviews::CaseRow;
 use async_trait::async_trait;
 use idlink_domain::card::CardNumber;
@@ -51,7 +52,7 @@ pub trait CardCheck: Send + Sync {
         name: &PersonName,
         id: &IdNumber,
         phone: &PhoneNumber,
-    ) -> Result<CardResult, RegistryUnavailable>;
+    ) -> Result<CardResult, BankUnavailable>;
 }
 
 #[async_trait]

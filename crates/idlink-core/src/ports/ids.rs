@@ -73,6 +73,15 @@ pub trait Ids: Send + Sync {
     fn bank_answer_event(&self) -> String {
         format!("answer-{}", hex::encode(self.entropy()))
     }
+    /// 256 random bits for the secret half of a credential minted with an id
+    /// (an API key's `key_….secret`): the id and its secret come from one port.
+    fn secret(&self) -> [u8; 32] {
+        let (a, b) = (self.entropy(), self.entropy());
+        let mut out = [0; 32];
+        out[..16].copy_from_slice(&a);
+        out[16..].copy_from_slice(&b);
+        out
+    }
     /// A claim token (outbox claims, idempotency claims): opaque, never shown.
     fn claim_token(&self) -> String {
         hex::encode(self.entropy())

@@ -5,8 +5,8 @@
 //! `idlink-store` for SQLite and PostgreSQL), the rows it reads and the
 //! write structs it takes, and the institution ports of that area
 //! (registry, banks, face, SMS). Besides them: [`StoreError`], the audit
-//! record types ([`audit`]), the [`Clock`], the randomness port [`Rng`] and
-//! the [`Ids`] port that mints every prefixed id.
+//! record types ([`audit`]), the [`Clock`](clock::Clock), the randomness port [`Rng`] and
+//! the [`Ids`](ids::Ids) port that mints every prefixed id.
 //!
 //! Every store method that changes state takes the [`AuditEntry`](audit::AuditEntry)
 //! describing it and writes both in one transaction.
@@ -16,6 +16,7 @@ pub mod audit;
 pub mod auth;
 pub mod balance;
 pub mod bindings;
+pub mod callbacks;
 pub mod clock;
 pub mod face;
 pub mod freezes;
@@ -32,14 +33,6 @@ pub mod reviews;
 pub mod stepup;
 pub mod users;
 pub mod witness;
-
-pub use apikeys::{ApiKeyRow, ApiKeyStore};
-pub use audit::AuditStore;
-pub use clock::Clock;
-pub use idempotency::{IdempotencyClaim, IdempotencyStore, NewClaim};
-pub use ids::{Ids, RandomIds};
-pub use keys::KeyStore;
-pub use users::{UserRow, UserStore};
 
 /// The randomness port: a CSPRNG in production, a seeded one in tests.
 pub use idlink_crypto::Random as Rng;
@@ -75,6 +68,8 @@ pub struct InstitutionPorts {
     pub bank: std::sync::Arc<dyn bindings::BankChannel>,
     /// The banks' balances.
     pub balances: std::sync::Arc<dyn balance::BalanceBank>,
+    /// The banks' signed card events (inbound), checked by the bank connector.
+    pub bank_callbacks: std::sync::Arc<dyn callbacks::CallbackVerifier>,
 }
 
 #[async_trait]

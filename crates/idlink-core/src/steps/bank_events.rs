@@ -4,9 +4,11 @@
 //! for the same news in a bank's balance answer (`crate::balance`).
 
 use super::notices::{UserMessage, user_sms};
+use crate::ports::StoreError;
 use crate::ports::audit::AuditEntry;
 use crate::ports::bindings::{Affected, BankEventKind, BindingStore};
-use crate::ports::{Clock, Ids, StoreError};
+use crate::ports::clock::Clock;
+use crate::ports::ids::Ids;
 use crate::vault::Vault;
 use idlink_crypto::CryptoError;
 

@@ -3,17 +3,20 @@
 //! binding a card and a payment-password reset by card), and opening a bound
 //! card's number.
 
-use super::personal::{ID_CONTEXT, NAME_CONTEXT, Unreadable, corrupt, data_key, open_text};
+use super::personal::{Unreadable, corrupt, open_identity, open_text};
+use crate::ports::StoreError;
 use crate::ports::audit::AuditEntry;
+use crate::ports::bindings::BankUnavailable;
 use crate::ports::bindings::BindingRow;
-use crate::ports::identity::{CardCheck, CardResult, DocumentType, IdentityStore, RegistryUnavailable};
-use crate::ports::{Clock, StoreError, UserStore};
+use crate::ports::clock::Clock;
+use crate::ports::identity::{CardCheck, CardResult, DocumentType, IdentityStore};
+use crate::ports::users::UserStore;
 use crate::vault::Vault;
 use idlink_crypto::{CryptoError, DataKey};
 use idlink_domain::calendar::shanghai_today;
 use idlink_domain::card::{BinTable, CardNumber};
 use idlink_domain::verification::VerificationReason;
-use idlink_domain::{IdNumber, PersonName, PhoneNumber, RequestId, UserId};
+use idlink_domain::{PhoneNumber, RequestId, UserId};
 
 /// The context a binding's card number is sealed in.
 pub const BINDING_CARD_CONTEXT: &str = "card_bindings.card";
@@ -62,7 +65,7 @@ impl CardProver<'_> {
         phone: &PhoneNumber,
     ) -> Result<CardProof, E>
     where
-        E: From<StoreError> + From<CryptoError> + From<Unreadable> + From<CardNotProven> + From<RegistryUnavailable>,
+        E: From<StoreError> + From<CryptoError> + From<Unreadable> + From<CardNotProven> + From<BankUnavailable>,
     {
         let row = self
             .identities
@@ -72,11 +75,10 @@ impl CardProver<'_> {
             .ok_or(CardNotProven::NotVerified)?;
         let now = self.clock.now();
         let audit = AuditEntry::new(actor, "identity.read", "real-name verification", now).subject(user).request(rid);
-        let key = data_key::<E>(self.users, self.vault, user, &audit).await?;
-        let name = PersonName::parse(&open_text::<E>(&key, NAME_CONTEXT, &row.name_cipher)?).map_err(corrupt)?;
-        let id = IdNumber::parse(&open_text::<E>(&key, ID_CONTEXT, &row.id_cipher)?, shanghai_today(now)).map_err(corrupt)?;
+        let opened = open_identity::<E>(self.users, self.vault, user, &audit, &row.name_cipher, &row.id_cipher).await?;
+        let id = opened.resident_id(shanghai_today(now))?;
         let refused = |r| Err(CardNotProven::Refused(r).into());
-        match self.cards.four_elements(card, &name, &id, phone).await? {
+        match self.cards.four_elements(card, &opened.name, &id, phone).await? {
             CardResult::Match => Ok(CardProof { user: user.clone() }),
             CardResult::HolderMismatch => refused(VerificationReason::CardHolderMismatch),
             CardResult::PhoneMismatch => refused(VerificationReason::ReservedPhoneMismatch),

@@ -9,7 +9,10 @@
 
 use crate::ports::audit::{AuditEntry, Outcome};
 use crate::ports::auth::{AuthStore, ChallengeRow, CodeSender, SendError, SessionRow};
-use crate::ports::{Clock, Ids, Rng, StoreError, UserStore};
+use crate::ports::clock::Clock;
+use crate::ports::ids::Ids;
+use crate::ports::users::UserStore;
+use crate::ports::{Rng, StoreError};
 use crate::vault::Vault;
 use idlink_domain::{ChallengeId, PhoneNumber, RequestId};
 use jiff::{SignedDuration, Timestamp};

@@ -2,8 +2,9 @@
 //! (SPEC P3, BK5, BK6): an SMS to a user, its sealed payload, and opening it
 //! at delivery (`crate::outbox::Deliverer`).
 
+use crate::ports::StoreError;
+use crate::ports::ids::Ids;
 use crate::ports::outbox::{NewEvent, OutboxItem};
-use crate::ports::{Ids, StoreError};
 use crate::vault::Vault;
 use idlink_crypto::CryptoError;
 use idlink_domain::{RequestId, UserId};

@@ -2,9 +2,11 @@
 //! a field opened with it, and the verified identity as shown (masked).
 //! Used by the users, identity, bindings, balance and guardian use cases.
 
+use crate::ports::StoreError;
 use crate::ports::audit::AuditEntry;
+use crate::ports::clock::Clock;
 use crate::ports::identity::{DocumentType, IdentityStore};
-use crate::ports::{Clock, StoreError, UserRow, UserStore};
+use crate::ports::users::{UserRow, UserStore};
 use crate::vault::Vault;
 use idlink_crypto::{CryptoError, DataKey};
 use idlink_domain::calendar::shanghai_today;
@@ -49,6 +51,42 @@ where
     String::from_utf8(key.open(context, cipher)?).map_err(|_| corrupt(format!("{context} is not UTF-8")).into())
 }
 
+/// A name and ID number opened with the user's data key (kept for the
+/// fields sealed alongside them, such as a card number).
+pub struct OpenedIdentity {
+    pub key: DataKey,
+    pub name: PersonName,
+    /// The ID number as stored (a resident ID, or another document's number).
+    pub id_text: String,
+}
+
+impl OpenedIdentity {
+    /// The ID number as a resident ID, checked against `today`.
+    pub fn resident_id(&self, today: Date) -> Result<IdNumber, StoreError> {
+        IdNumber::parse(&self.id_text, today).map_err(corrupt)
+    }
+}
+
+/// Opens a name and ID number sealed under `user`'s data key (of a verified
+/// identity or of a verification in progress); `audit` records the one read.
+/// Written once for the identity reader, the card prover and the identity decision.
+pub async fn open_identity<E>(
+    users: &dyn UserStore,
+    vault: &Vault,
+    user: &UserId,
+    audit: &AuditEntry,
+    name_cipher: &[u8],
+    id_cipher: &[u8],
+) -> Result<OpenedIdentity, E>
+where
+    E: From<StoreError> + From<CryptoError> + From<Unreadable>,
+{
+    let key = data_key::<E>(users, vault, user, audit).await?;
+    let name = PersonName::parse(&open_text::<E>(&key, NAME_CONTEXT, name_cipher)?).map_err(corrupt)?;
+    let id_text = open_text::<E>(&key, ID_CONTEXT, id_cipher)?;
+    Ok(OpenedIdentity { key, name, id_text })
+}
+
 /// The verified identity, masked.
 #[derive(Debug, Clone, Serialize)]
 pub struct IdentityView {
@@ -78,15 +116,13 @@ impl IdentityReader<'_> {
         let Some(row) = self.store.identity(user).await? else { return Ok(None) };
         let now = self.clock.now();
         let audit = AuditEntry::new(actor, "identity.read", "real-name verification", now).subject(user).request(rid);
-        let key = data_key::<E>(self.users, self.vault, user, &audit).await?;
-        let name = open_text::<E>(&key, NAME_CONTEXT, &row.name_cipher)?;
-        let id_text = open_text::<E>(&key, ID_CONTEXT, &row.id_cipher)?;
+        let opened = open_identity::<E>(self.users, self.vault, user, &audit, &row.name_cipher, &row.id_cipher).await?;
         let today = shanghai_today(now);
         let birth = match &row.birth_cipher {
-            Some(c) => open_text::<E>(&key, BIRTH_CONTEXT, c)?.parse::<Date>().ok().ok_or_else(|| corrupt("birth date"))?,
-            None => IdNumber::parse(&id_text, today).map_err(corrupt)?.birth_date(),
+            Some(c) => open_text::<E>(&opened.key, BIRTH_CONTEXT, c)?.parse::<Date>().ok().ok_or_else(|| corrupt("birth date"))?,
+            None => opened.resident_id(today)?.birth_date(),
         };
-        let name = PersonName::parse(&name).map_err(corrupt)?;
+        let (name, id_text) = (opened.name, opened.id_text);
         let age = idlink_domain::idnumber::age_on(birth, today);
         Ok(Some(IdentityView {
             name: name.masked(),

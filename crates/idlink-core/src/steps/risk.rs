@@ -2,12 +2,14 @@
 //! real signals; a freeze blocks sensitive operations and opens a review
 //! case with a first-response SLA; lifting it takes two different operators.
 
-pub use crate::ports::freezes::{FreezeRow, FreezeStore};
+use crate::ports::freezes::FreezeStore;
 
+use crate::ports::StoreError;
 use crate::ports::audit::{AuditEntry, Outcome};
 use crate::ports::auth::SessionRow;
+use crate::ports::clock::Clock;
+use crate::ports::ids::Ids;
 use crate::ports::reviews::{CaseKind, CaseRow};
-use crate::ports::{Clock, Ids, StoreError};
 use idlink_domain::risk::{self, RiskDecision, RiskPolicy, Signals};
 use idlink_domain::{CaseId, RequestId, UserId};
 use jiff::SignedDuration;
@@ -51,6 +53,11 @@ pub struct Risk<'a> {
 }
 
 impl Risk<'_> {
+    /// Refuses sensitive operations on a frozen account (see [`ensure_not_frozen`]).
+    pub async fn ensure_not_frozen<E: From<Frozen> + From<StoreError>>(&self, user: &UserId) -> Result<(), E> {
+        ensure_not_frozen(self.store, user).await
+    }
+
     /// Scores `signals` for an action of `user`; freezes the account when the rules say so.
     pub async fn assess(
         &self,

@@ -30,7 +30,7 @@ async fn send_event(s: &BankState, bank: &str, event: &str, card_number: &str) -
     let Some(keys) = s.bank_side.as_ref() else { return Err("the sandbox has no bank signing key".into()) };
     let Some(base) = s.callback_url() else { return Err("no idlink callback address is set".into()) };
     let event_id = format!("evt-{}-{:08}", s.shared.clock.now().as_second(), NEXT_EVENT.fetch_add(1, Ordering::Relaxed));
-    let path = format!("/v1/callbacks/banks/{bank}/events");
+    let path = idlink_domain::roster::callback_path(bank);
     let body = json!({ "event_id": event_id, "event": event, "card_number": card_number, "occurred_at": s.shared.clock.now().to_string() });
     let bytes = serde_json::to_vec(&body).map_err(|e| e.to_string())?;
     let ts = s.shared.clock.now().as_second().to_string();

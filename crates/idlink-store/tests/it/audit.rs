@@ -1,6 +1,7 @@
 use crate::{at, databases};
-use idlink_core::audit::{AuditEntry, ChainBreak, ChainVerifier};
-use idlink_core::ports::AuditStore;
+use idlink_core::audit::{ChainBreak, ChainVerifier};
+use idlink_core::ports::audit::AuditEntry;
+use idlink_core::ports::audit::AuditStore;
 use idlink_domain::UserId;
 use idlink_store::{Backend, testing};
 
@@ -88,9 +89,8 @@ async fn stored_records_cannot_be_updated_or_deleted_through_sql() {
 
 // ---- Head, checkpoints' continuity and the witness (issue 10) ----
 
-use idlink_core::audit::{
-    AuditRecord, Checkpoint, CheckpointOutcome, CheckpointPolicy, GENESIS_HASH, LateSigning, SigningReason, VerifyReport, record_hash,
-};
+use idlink_core::audit::{CheckpointOutcome, CheckpointPolicy, LateSigning, SigningReason, VerifyReport};
+use idlink_core::ports::audit::{AuditRecord, Checkpoint, GENESIS_HASH, record_hash};
 use idlink_crypto::signing::Ed25519Signer;
 use idlink_store::SqlStore;
 use idlink_store::witness::FileWitness;

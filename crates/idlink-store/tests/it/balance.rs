@@ -4,11 +4,12 @@
 //! durable, and the audit chain stays one unbroken line.
 
 use crate::{at, databases};
-use idlink_core::audit::AuditEntry;
-use idlink_core::balance::{BalanceStore, QueryCommitment, QueryRecord};
-use idlink_core::outbox::{Listing, NewEvent, OutboxStore};
-use idlink_core::ports::AuditStore;
-use idlink_core::stepup::{self, Binding, StepUpMethod, StepUpPolicy, StepUpStore};
+use idlink_core::ports::audit::AuditEntry;
+use idlink_core::ports::audit::AuditStore;
+use idlink_core::ports::balance::{BalanceStore, QueryCommitment, QueryRecord};
+use idlink_core::ports::outbox::{Listing, NewEvent, OutboxStore};
+use idlink_core::ports::stepup::{Binding, StepUpStore};
+use idlink_core::stepup::{self, StepUpMethod, StepUpPolicy};
 use idlink_crypto::OsRandom;
 use idlink_store::testing;
 
@@ -18,7 +19,7 @@ async fn concurrent_queries_commit_in_groups_spend_each_token_once_and_keep_one_
         let node_b = testing::attach(&db.url).await.unwrap_or_else(|e| panic!("{e}"));
         let user = crate::security::new_user(&db.store).await;
         let b = Binding { user: &user, operation: "balance.query", resource: "bnd_1" };
-        let clock = idlink_core::ManualClock::new(at(100));
+        let clock = idlink_core::ports::clock::ManualClock::new(at(100));
         let policy = StepUpPolicy { ttl: jiff::SignedDuration::from_mins(5) };
         let mut tokens = Vec::new();
         for _ in 0..60 {
@@ -92,12 +93,12 @@ async fn concurrent_queries_commit_in_groups_spend_each_token_once_and_keep_one_
 /// its claim completes it with the sealed answer in the same transaction.
 #[tokio::test]
 async fn a_query_whose_claim_was_taken_over_spends_nothing() {
-    use idlink_core::idempotency::ClaimRef;
-    use idlink_core::ports::{IdempotencyClaim, IdempotencyStore, NewClaim};
+    use idlink_core::ports::idempotency::ClaimRef;
+    use idlink_core::ports::idempotency::{IdempotencyClaim, IdempotencyStore, NewClaim};
     for db in databases().await {
         let user = crate::security::new_user(&db.store).await;
         let b = Binding { user: &user, operation: "balance.query", resource: "bnd_1" };
-        let clock = idlink_core::ManualClock::new(at(100));
+        let clock = idlink_core::ports::clock::ManualClock::new(at(100));
         let policy = StepUpPolicy { ttl: jiff::SignedDuration::from_mins(5) };
         let claim = |token: &str, t: i64| ClaimRef { owner: "key_a/user:x".into(), key: "k".into(), token: token.into(), at: at(t) };
         let take = |c: ClaimRef| {

@@ -1,7 +1,8 @@
 use crate::{at, databases};
-use idlink_core::audit::AuditEntry;
-use idlink_core::idempotency::{self, ClaimRef};
-use idlink_core::ports::{ApiKeyRow, ApiKeyStore, AuditStore, IdempotencyClaim, IdempotencyStore, NewClaim};
+use idlink_core::ports::apikeys::{ApiKeyRow, ApiKeyStore};
+use idlink_core::ports::audit::AuditEntry;
+use idlink_core::ports::audit::AuditStore;
+use idlink_core::ports::idempotency::{self, ClaimRef, IdempotencyClaim, IdempotencyStore, NewClaim};
 use idlink_domain::ApiKeyId;
 
 fn claim_ref(owner: &str, key: &str, token: &str, t: i64) -> ClaimRef {

@@ -1,6 +1,7 @@
 use crate::{at, databases};
-use idlink_core::audit::AuditEntry;
-use idlink_core::ports::{ApiKeyRow, ApiKeyStore, KeyStore};
+use idlink_core::ports::apikeys::{ApiKeyRow, ApiKeyStore};
+use idlink_core::ports::audit::AuditEntry;
+use idlink_core::ports::keys::KeyStore;
 use idlink_core::vault::Vault;
 use idlink_crypto::{Algorithm, DataKey, MasterKey, MasterKeyring, Random, SeededRandom};
 use idlink_domain::ApiKeyId;

@@ -5,6 +5,7 @@
 
 mod audit;
 mod balance;
+mod counts;
 mod idempotency;
 mod keys;
 mod migrations;

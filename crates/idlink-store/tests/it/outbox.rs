@@ -5,10 +5,10 @@
 //! lets one node run it per period.
 
 use crate::{at, databases};
-use idlink_core::audit::AuditEntry;
-use idlink_core::jobs::{LeaseStore, TakeLease};
-use idlink_core::outbox::{Claim, Listing, NewEvent, OutboxState, OutboxStore, Settlement};
-use idlink_core::ports::AuditStore;
+use idlink_core::ports::audit::AuditEntry;
+use idlink_core::ports::audit::AuditStore;
+use idlink_core::ports::leases::{LeaseStore, TakeLease};
+use idlink_core::ports::outbox::{Claim, Listing, NewEvent, OutboxState, OutboxStore, Settlement};
 use idlink_domain::EventId;
 use idlink_store::testing;
 use jiff::SignedDuration;
@@ -121,8 +121,9 @@ async fn an_event_whose_worker_dies_during_every_attempt_is_parked_after_the_las
             let c = Claim { max_attempts: max, ..claim("node-a", tokens[n], now, 10) };
             s.claim_outbox(&c).await.unwrap_or_else(|e| panic!("{}: {e}", db.kind))
         };
-        let seen =
-            |items: &[idlink_core::outbox::OutboxItem]| items.iter().map(|e| (e.id.to_string(), e.state, e.attempts)).collect::<Vec<_>>();
+        let seen = |items: &[idlink_core::ports::outbox::OutboxItem]| {
+            items.iter().map(|e| (e.id.to_string(), e.state, e.attempts)).collect::<Vec<_>>()
+        };
         let one = |state, attempts| vec![("evt_0001".to_owned(), state, attempts)];
 
         // The first attempt fails and is settled; the next two are never settled: each claim lapses after 60 s.

@@ -2,11 +2,14 @@
 //! both databases and across two connection pools (two server nodes).
 
 use crate::{at, databases};
-use idlink_core::ManualClock;
-use idlink_core::audit::AuditEntry;
-use idlink_core::payment::{self, Attempt, PaymentPasswordPolicy, PaymentPasswordStore};
-use idlink_core::ports::{AuditStore, UserRow, UserStore};
-use idlink_core::stepup::{self, Binding, StepUpMethod, StepUpPolicy, StepUpStore};
+use idlink_core::payment::{self, Attempt, PaymentPasswordPolicy};
+use idlink_core::ports::audit::AuditEntry;
+use idlink_core::ports::audit::AuditStore;
+use idlink_core::ports::clock::ManualClock;
+use idlink_core::ports::payment::PaymentPasswordStore;
+use idlink_core::ports::stepup::{Binding, StepUpStore};
+use idlink_core::ports::users::{UserRow, UserStore};
+use idlink_core::stepup::{self, StepUpMethod, StepUpPolicy};
 use idlink_crypto::{Algorithm, DataKey, MasterKey, MasterKeyring, OsRandom, Random};
 use idlink_domain::UserId;
 use idlink_store::{SqlStore, testing};
@@ -132,8 +135,8 @@ async fn a_step_up_token_is_bound_to_user_operation_resource_and_time() {
 /// The region-jump signal compares a login's network with the previous login's.
 #[tokio::test]
 async fn a_login_from_another_network_is_a_region_jump() {
-    use idlink_core::auth::{AuthStore, LoginWrite, SessionRow, SessionStatus};
-    use idlink_core::risk::Risk;
+    use idlink_core::ports::auth::{AuthStore, LoginWrite, SessionRow, SessionStatus};
+    use idlink_core::steps::risk::Risk;
     for db in databases().await {
         let user = new_user(&db.store).await;
         let clock = ManualClock::new(at(100));

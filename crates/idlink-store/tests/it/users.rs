@@ -1,6 +1,9 @@
 use crate::{at, databases};
-use idlink_core::audit::AuditEntry;
-use idlink_core::ports::{AuditStore, KeyStore, StoreError, UserRow, UserStore};
+use idlink_core::ports::StoreError;
+use idlink_core::ports::audit::AuditEntry;
+use idlink_core::ports::audit::AuditStore;
+use idlink_core::ports::keys::KeyStore;
+use idlink_core::ports::users::{UserRow, UserStore};
 use idlink_crypto::{Algorithm, DataKey, MasterKey, MasterKeyring, Random, SeededRandom};
 use idlink_domain::UserId;
 

@@ -10,8 +10,8 @@
 
 use crate::{Server, databases, start_full, start_with};
 use idlink::serve::{self, Runtime};
-use idlink_core::audit::{AuditEntry, GENESIS_HASH, record_hash};
-use idlink_core::ports::AuditStore;
+use idlink_core::ports::audit::AuditStore;
+use idlink_core::ports::audit::{AuditEntry, GENESIS_HASH, record_hash};
 use idlink_store::Backend;
 use idlink_store::testing::{self, TestDb};
 use reqwest::Method;
@@ -121,8 +121,7 @@ async fn a_freshly_started_server_with_no_records_verifies() {
         let scopes = ["audit:read".to_owned()];
         let (_, token) = idlink_core::apikeys::create(
             &running.store,
-            &idlink_core::ports::RandomIds(rt.rng.clone()),
-            rt.rng.as_ref(),
+            &idlink_core::ports::ids::RandomIds(rt.rng.clone()),
             rt.clock.as_ref(),
             "auditor",
             &scopes,
@@ -263,8 +262,10 @@ async fn deleting_every_checkpoint_and_rehashing_after_a_changed_record_is_caugh
     for db in databases().await {
         // The server's clock two hours back: its records are old to the command line's.
         let past = jiff::Timestamp::now() - jiff::SignedDuration::from_hours(2);
-        let rt =
-            Runtime { clock: std::sync::Arc::new(idlink_core::ManualClock::new(past)), rng: std::sync::Arc::new(idlink_crypto::OsRandom) };
+        let rt = Runtime {
+            clock: std::sync::Arc::new(idlink_core::ports::clock::ManualClock::new(past)),
+            rng: std::sync::Arc::new(idlink_crypto::OsRandom),
+        };
         let mut s = start_full(db, &[], rt).await;
         create_users(&s, &["13855550001", "13855550002", "13855550003"]).await;
         s.stop().await;

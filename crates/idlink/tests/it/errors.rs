@@ -68,8 +68,7 @@ async fn requests_without_a_valid_key_are_refused() {
     let store = s.running.as_ref().map(|r| r.store.clone()).unwrap_or_else(|| panic!("running"));
     let (row, reader) = idlink_core::apikeys::create(
         &store,
-        &idlink_core::ports::RandomIds(rt.rng.clone()),
-        rt.rng.as_ref(),
+        &idlink_core::ports::ids::RandomIds(rt.rng.clone()),
         rt.clock.as_ref(),
         "reader",
         &["users:read".into()],

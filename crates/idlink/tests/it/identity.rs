@@ -3,7 +3,7 @@
 use crate::login::login_ok;
 use crate::{Server, expect_problem, servers, start_full};
 use idlink::serve::Runtime;
-use idlink_core::ManualClock;
+use idlink_core::ports::clock::ManualClock;
 use idlink_domain::idnumber::check_character;
 use reqwest::Method;
 use serde_json::{Value, json};

@@ -2,7 +2,7 @@
 
 use crate::{Server, expect_problem, servers, start_full};
 use idlink::serve::Runtime;
-use idlink_core::ManualClock;
+use idlink_core::ports::clock::ManualClock;
 use reqwest::Method;
 use serde_json::{Value, json};
 use std::sync::Arc;

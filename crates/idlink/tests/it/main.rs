@@ -128,8 +128,7 @@ pub async fn start_full(db: TestDb, extra: &[(&str, &str)], rt: Runtime) -> Serv
     let running = serve::start(&config, rt.clone()).await.unwrap_or_else(|e| panic!("start: {e:#}"));
     let (_, token) = idlink_core::apikeys::create(
         &running.store,
-        &idlink_core::ports::RandomIds(rt.rng.clone()),
-        rt.rng.as_ref(),
+        &idlink_core::ports::ids::RandomIds(rt.rng.clone()),
         rt.clock.as_ref(),
         "e2e",
         &["users:read".into(), "users:write".into(), "audit:read".into()],

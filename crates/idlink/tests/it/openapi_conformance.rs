@@ -9,7 +9,7 @@
 use crate::reviews::operator;
 use crate::{Server, expect_problem, sqlite_server};
 use idlink::serve::Runtime;
-use idlink_core::operators::Role;
+use idlink_core::ports::operators::Role;
 use reqwest::Method;
 use serde_json::{Map, Value, json};
 

@@ -128,9 +128,9 @@ async fn sm4_gcm_is_selectable_by_configuration() {
     let res = s.authed(Method::POST, "/v1/users").json(&serde_json::json!({"phone": "13855556666"})).send().await;
     let user: serde_json::Value = res.unwrap_or_else(|e| panic!("{e}")).json().await.unwrap_or_default();
     let id = idlink_domain::UserId::parse(user["id"].as_str().unwrap_or("")).unwrap_or_else(|e| panic!("{e}"));
-    let audit = idlink_core::audit::AuditEntry::new("test", "user.read", "test", jiff::Timestamp::now());
+    let audit = idlink_core::ports::audit::AuditEntry::new("test", "user.read", "test", jiff::Timestamp::now());
     let (row, key) =
-        idlink_core::ports::UserStore::read_user(&s.db.store, &id, &audit).await.ok().flatten().unwrap_or_else(|| panic!("row"));
+        idlink_core::ports::users::UserStore::read_user(&s.db.store, &id, &audit).await.ok().flatten().unwrap_or_else(|| panic!("row"));
     let alg = idlink_crypto::aead::header(&row.phone_cipher).map(|h| h.algorithm);
     assert_eq!(alg, Ok(idlink_crypto::Algorithm::Sm4Gcm));
     let wrapped = key.unwrap_or_else(|| panic!("key"));

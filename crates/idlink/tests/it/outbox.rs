@@ -8,7 +8,7 @@
 use crate::banks::{card_number, reserved_phone};
 use crate::cards::bound_card;
 use crate::{Server, databases, start_with};
-use idlink_core::outbox::{OutboxState, OutboxStore};
+use idlink_core::ports::outbox::{OutboxState, OutboxStore};
 use reqwest::Method;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -207,7 +207,7 @@ async fn a_dead_letter_is_listed_and_retried_from_the_command_line() {
             assert!(out.lines().any(|l| l.starts_with(job) && l.contains(&format!("holder {node}\t"))), "{}: {job}: {out}", s.kind);
         }
         // The operator's retry is in the audit log, under the user it concerns.
-        let records = idlink_core::ports::AuditStore::audit_records(&s.db.store, 0, 10_000).await.unwrap_or_default();
+        let records = idlink_core::ports::audit::AuditStore::audit_records(&s.db.store, 0, 10_000).await.unwrap_or_default();
         let retry = records.iter().find(|r| r.entry.action == "outbox.retry").unwrap_or_else(|| panic!("{}: no retry record", s.kind));
         assert_eq!((retry.entry.actor.as_str(), retry.entry.subject.as_deref()), ("cli", Some(dead.user.as_str())), "{}", s.kind);
         s.stop().await;
@@ -423,13 +423,13 @@ async fn two_nodes_deliver_each_event_once_and_run_each_job_once_per_period() {
             // Node b signed nothing (unless it had to take over): what its witness holds, it caught up from node a.
             assert!(witnessed.lines().count() >= 1, "node {node} keeps its witness (node b signed {b_signed} times): {witnessed}");
         }
-        let signed_by = idlink_core::ports::AuditStore::checkpoints(&s.db.store).await.unwrap_or_default().len();
+        let signed_by = idlink_core::ports::audit::AuditStore::checkpoints(&s.db.store).await.unwrap_or_default().len();
         eprintln!("{signed_by} checkpoints signed in {elapsed:.1} s");
     }
 }
 
 async fn job_runs_of(db: &idlink_store::testing::TestDb) -> BTreeMap<String, u64> {
-    let leases = idlink_core::jobs::LeaseStore::leases(&db.store).await.unwrap_or_else(|e| panic!("{e}"));
+    let leases = idlink_core::ports::leases::LeaseStore::leases(&db.store).await.unwrap_or_else(|e| panic!("{e}"));
     leases.into_iter().map(|l| (l.job, l.runs)).collect()
 }
 

@@ -5,7 +5,7 @@
 use crate::cards::{balance, bound_card, call, get_json, step_up, switch};
 use crate::{Server, databases, expect_problem, servers, start_full};
 use idlink::serve::Runtime;
-use idlink_core::ManualClock;
+use idlink_core::ports::clock::ManualClock;
 use reqwest::Method;
 use serde_json::{Value, json};
 use std::sync::Arc;

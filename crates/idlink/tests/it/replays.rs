@@ -4,7 +4,7 @@
 use crate::cards::{bound_card, call, ensure_payment_password, get_json, session, step_up, switch};
 use crate::{Server, databases, expect_problem, servers, start_full};
 use idlink::serve::Runtime;
-use idlink_core::ManualClock;
+use idlink_core::ports::clock::ManualClock;
 use reqwest::Method;
 use serde_json::{Value, json};
 use sha2::Digest;
@@ -218,10 +218,15 @@ async fn expired_step_up_and_expired_records_end_replays() {
         assert!(!replayed(&after), "{}", s.kind);
         expect_problem(after, 409, "phone_taken").await;
         // The purge job deletes expired records (it runs every ttl/2, here 30 min of real time: call the store directly).
-        use idlink_core::ports::IdempotencyStore;
+        use idlink_core::ports::idempotency::IdempotencyStore;
         let store = s.running.as_ref().map(|r| r.store.clone()).unwrap_or_else(|| panic!("running"));
         clock.advance(jiff::SignedDuration::from_secs(3601));
-        assert_eq!(store.purge_idempotency_keys(idlink_core::Clock::now(clock.as_ref()), 1000).await.ok(), Some(2), "{}", s.kind);
+        assert_eq!(
+            store.purge_idempotency_keys(idlink_core::ports::clock::Clock::now(clock.as_ref()), 1000).await.ok(),
+            Some(2),
+            "{}",
+            s.kind
+        );
         let left = idlink_store::testing::query_text(&store, "SELECT COUNT(*) FROM idempotency_keys").await.unwrap_or_default();
         assert_eq!(left.trim(), "0", "{}", s.kind);
         let _ = first;

@@ -4,8 +4,9 @@
 use crate::login::{challenge, login, login_body};
 use crate::{Server, expect_problem, start_full};
 use idlink::serve::{self, Runtime};
-use idlink_core::ManualClock;
-use idlink_core::operators::{Operators, Role};
+use idlink_core::operators::Operators;
+use idlink_core::ports::clock::ManualClock;
+use idlink_core::ports::operators::Role;
 use reqwest::Method;
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -24,7 +25,7 @@ pub(crate) async fn operator(s: &Server, rt: &Runtime, username: &str, roles: &[
         audits: &store,
         vault: &vault,
         clock: rt.clock.as_ref(),
-        ids: &idlink_core::ports::RandomIds(rt.rng.clone()),
+        ids: &idlink_core::ports::ids::RandomIds(rt.rng.clone()),
         rng: rt.rng.as_ref(),
         password_policy: &policy,
         session_ttl: jiff::SignedDuration::from_hours(8),
