@@ -17,7 +17,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponseParts, ResponseParts};
 use cookie::{Cookie, SameSite};
-use idlink_core::auth::SessionRow;
+use idlink_core::ports::auth::SessionRow;
 use std::convert::Infallible;
 
 pub const SESSION: &str = "idlink_session";

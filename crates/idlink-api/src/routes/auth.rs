@@ -228,7 +228,7 @@ pub async fn login(
 /// the H5 login both need it.
 pub async fn assess_login(
     state: &crate::state::AppParts,
-    session: &idlink_core::auth::SessionRow,
+    session: &idlink_core::ports::auth::SessionRow,
     request_id: Option<&RequestId>,
 ) -> Result<idlink_domain::risk::RiskDecision, Problem> {
     let failures = state.store.payment_password(&session.user_id).await?.map_or(0, |p| p.failures);

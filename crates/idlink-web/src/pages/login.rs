@@ -15,7 +15,9 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use idlink_api::Problem;
-use idlink_core::auth::{LoginRequest, Origin, Purpose, SessionStatus};
+use idlink_core::auth::LoginRequest;
+use idlink_core::ports::auth::SessionStatus;
+use idlink_core::steps::codes::{Origin, Purpose};
 use idlink_domain::PhoneNumber;
 use serde::Deserialize;
 
