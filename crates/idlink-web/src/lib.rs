@@ -53,8 +53,10 @@ pub fn router(app: AppState, settings: WebSettings) -> Router {
         .route("/h5/login/device", post(pages::login::confirm_device))
         .route("/h5/logout", post(pages::login::logout))
         .route("/h5/access-log", get(pages::access::show))
+        .route("/h5/capabilities", get(pages::capabilities::show))
         .route("/h5/prefs", post(pages::prefs::update))
         .route("/h5/assets/{file}", get(assets::serve))
+        .route("/h5/{*rest}", get(pages::render::not_found))
         .layer(from_fn_with_state(state.clone(), guard::check_forms))
         .layer(axum::middleware::from_fn(guard::security_headers))
         .with_state(state);

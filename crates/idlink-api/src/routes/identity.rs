@@ -324,6 +324,22 @@ pub struct Capabilities {
     pub notes: Vec<String>,
 }
 
+/// Where the user stands for the capabilities rules (ID5): unverified, a
+/// minor (with or without an approved guardian) or an adult. The API and
+/// the H5 pages both ask it here.
+pub async fn standing(
+    state: &crate::state::AppParts,
+    session: &idlink_core::ports::auth::SessionRow,
+    request_id: Option<&RequestId>,
+) -> Result<idlink_domain::capabilities::Standing, Problem> {
+    use idlink_domain::capabilities::Standing;
+    Ok(match state.identities().identity(session, request_id).await? {
+        None => Standing::Unverified,
+        Some(v) if v.minor => Standing::Minor { guardian_approved: state.guardians().has_approved_guardian(&session.user_id).await? },
+        Some(_) => Standing::Adult,
+    })
+}
+
 /// What the user can do, given verification and age (SPEC ID4). The host app reads it to grey out features.
 #[utoipa::path(get, path = "/v1/me/capabilities", tag = "identity",
     params(("Idlink-Session" = String, Header, description = "The user's session token.")),
@@ -335,12 +351,7 @@ pub async fn capabilities(
     session: UserSession,
 ) -> Result<Json<Capabilities>, Problem> {
     use idlink_domain::capabilities::{Standing, restrictions};
-    let view = state.identities().identity(&session.0, request_id.as_deref()).await?;
-    let standing = match view {
-        None => Standing::Unverified,
-        Some(v) if v.minor => Standing::Minor { guardian_approved: state.guardians().has_approved_guardian(&session.0.user_id).await? },
-        Some(_) => Standing::Adult,
-    };
+    let standing = standing(&state, &session.0, request_id.as_deref()).await?;
     let r = restrictions(standing);
     let caps = Capabilities {
         verified: standing != Standing::Unverified,

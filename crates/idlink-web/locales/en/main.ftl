@@ -32,9 +32,6 @@ logged-out = You have logged out.
 
 home-title = My identity
 home-welcome = You are logged in on { $device }.
-home-menu-identity = Real-name verification
-home-menu-cards = Bank cards and balances
-home-menu-security = Payment password and devices
 home-menu-access = Who accessed my data
 
 problem-generic = Something went wrong ({ $code }). Please try again; if it keeps happening, contact support with this code.
@@ -86,3 +83,21 @@ action-payment-password-verified = Your payment password was checked
 action-payment-password-failed = A wrong payment password was entered
 action-payment-password-locked = Your payment password was locked
 action-account-freeze = Your account was frozen for review
+
+home-menu-capabilities = What I can use
+capabilities-title = What I can use
+capability-payment = Payments
+capability-balance-query = Bank card balances
+capability-credit-report = Credit report
+capability-social-security-card = Social-security card
+capability-third-party-authorisation = Sign in to other apps with your identity
+capability-available = Available
+capability-restricted = Not yet
+standing-unverified = You have not verified your real-name identity yet.
+standing-minor = Your identity is verified; you are under 18.
+standing-minor-guarded = Your identity is verified; you are under 18 and a guardian is linked.
+standing-adult = Your identity is verified.
+capabilities-note-unverified = Verify your real-name identity to use these.
+capabilities-note-minor = Under 18: these need a linked guardian and their evidence, reviewed by our staff.
+capabilities-note-minor-guarded = Under 18 with an approved guardian: the credit report stays with your guardian until you turn 18.
+page-not-found = There is no such page. Check the address, or start again from the home page.

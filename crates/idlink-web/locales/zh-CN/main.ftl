@@ -32,9 +32,6 @@ logged-out = 您已退出登录。
 
 home-title = 我的身份
 home-welcome = 您已在 { $device } 上登录。
-home-menu-identity = 实名认证
-home-menu-cards = 银行卡与余额
-home-menu-security = 支付密码与设备
 home-menu-access = 谁查看了我的数据
 
 problem-generic = 出现问题（{ $code }）。请重试；如多次出现，请带上此代码联系客服。
@@ -86,3 +83,21 @@ action-payment-password-verified = 核验了您的支付密码
 action-payment-password-failed = 输入了错误的支付密码
 action-payment-password-locked = 您的支付密码已被锁定
 action-account-freeze = 您的账户已冻结待审核
+
+home-menu-capabilities = 我可以使用的功能
+capabilities-title = 我可以使用的功能
+capability-payment = 支付
+capability-balance-query = 银行卡余额
+capability-credit-report = 个人信用报告
+capability-social-security-card = 社会保障卡
+capability-third-party-authorisation = 用实名身份登录其他应用
+capability-available = 可以使用
+capability-restricted = 暂不可用
+standing-unverified = 您尚未完成实名认证。
+standing-minor = 您已完成实名认证，未满 18 周岁。
+standing-minor-guarded = 您已完成实名认证，未满 18 周岁，已关联监护人。
+standing-adult = 您已完成实名认证。
+capabilities-note-unverified = 完成实名认证后即可使用这些功能。
+capabilities-note-minor = 未满 18 周岁：这些功能需要关联监护人并提交证明材料，由工作人员审核。
+capabilities-note-minor-guarded = 未满 18 周岁且监护人已获批准：个人信用报告在您年满 18 周岁前由监护人查看。
+page-not-found = 没有这个页面。请检查网址，或从首页重新开始。

@@ -32,9 +32,6 @@ logged-out = 您已登出。
 
 home-title = 我的身份
 home-welcome = 您已在 { $device } 上登入。
-home-menu-identity = 實名認證
-home-menu-cards = 銀行卡與餘額
-home-menu-security = 支付密碼與裝置
 home-menu-access = 誰查看了我的資料
 
 problem-generic = 出現問題（{ $code }）。請重試；如多次出現，請連同此代碼聯絡客戶服務。
@@ -86,3 +83,21 @@ action-payment-password-verified = 核對了您的支付密碼
 action-payment-password-failed = 輸入了錯誤的支付密碼
 action-payment-password-locked = 您的支付密碼已被鎖定
 action-account-freeze = 您的帳戶已凍結待審核
+
+home-menu-capabilities = 我可以使用的功能
+capabilities-title = 我可以使用的功能
+capability-payment = 付款
+capability-balance-query = 銀行卡餘額
+capability-credit-report = 個人信用報告
+capability-social-security-card = 社會保障卡
+capability-third-party-authorisation = 以實名身份登入其他應用程式
+capability-available = 可以使用
+capability-restricted = 暫不可用
+standing-unverified = 您尚未完成實名認證。
+standing-minor = 您已完成實名認證，未滿 18 歲。
+standing-minor-guarded = 您已完成實名認證，未滿 18 歲，已連結監護人。
+standing-adult = 您已完成實名認證。
+capabilities-note-unverified = 完成實名認證後即可使用這些功能。
+capabilities-note-minor = 未滿 18 歲：這些功能需要連結監護人並提交證明文件，由職員審核。
+capabilities-note-minor-guarded = 未滿 18 歲且監護人已獲批准：個人信用報告在您年滿 18 歲前由監護人查看。
+page-not-found = 沒有這個頁面。請檢查網址，或從首頁重新開始。

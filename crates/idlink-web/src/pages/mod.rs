@@ -4,6 +4,7 @@
 //! message for a problem).
 
 pub mod access;
+pub mod capabilities;
 pub mod home;
 pub mod login;
 pub mod prefs;

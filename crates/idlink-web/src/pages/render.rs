@@ -103,3 +103,9 @@ pub fn message_page(v: &Visitor, message: &str, back: &str) -> Response {
     let page = MessagePage { c: Chrome::new(v, "app-name", v.session_token.is_some()), message, back };
     (v.cookies(), html(StatusCode::OK, &page)).into_response()
 }
+
+/// Any other path under `/h5/`: a page that says so, in the visitor's language.
+pub async fn not_found(v: Visitor) -> Response {
+    let message = v.tr.t("page-not-found");
+    (StatusCode::NOT_FOUND, message_page(&v, &message, "/h5/")).into_response()
+}

@@ -37,6 +37,22 @@ async fn a_new_user_logs_in_with_an_sms_code_in_chinese_then_switches_to_english
     assert_eq!(b.text("h1").await, "我的身份");
     b.assert_accessible("home").await;
 
+    b.click("a[href='/h5/capabilities']").await;
+    assert_eq!(b.text("h1").await, "我可以使用的功能");
+    assert_eq!(b.text("#standing").await, "您尚未完成实名认证。");
+    assert_eq!(
+        b.client.find_all(fantoccini::Locator::Css(".capabilities .restricted")).await.map(|v| v.len()).unwrap_or(0),
+        5,
+        "nothing before verification"
+    );
+    assert!(b.text("#capabilities-note").await.contains("实名认证"), "says what unlocks them");
+    b.assert_accessible("capabilities, unverified").await;
+    b.click("main a[href='/h5/']").await;
+
+    b.goto(&s.url("/h5/no-such-page")).await;
+    assert!(b.text("main").await.contains("没有这个页面"), "an unknown page answers a page, not JSON");
+    b.goto(&s.url("/h5/")).await;
+
     b.click("a[href='/h5/access-log']").await;
     assert_eq!(b.text("h1").await, "谁查看了我的数据");
     let log = b.text(".records").await;
@@ -49,7 +65,7 @@ async fn a_new_user_logs_in_with_an_sms_code_in_chinese_then_switches_to_english
     assert_eq!(b.attr("html", "lang").await.as_deref(), Some("en"));
     b.click("button[name=lang][value=zh-HK]").await;
     assert_eq!(b.text("h1").await, "我的身份");
-    assert!(b.text(".menu").await.contains("銀行卡與餘額"), "traditional characters in zh-HK");
+    assert!(b.text(".menu").await.contains("誰查看了我的資料"), "traditional characters in zh-HK");
     b.assert_accessible("home in zh-HK").await;
 
     let token = b.client.get_named_cookie("idlink_session").await.map(|c| c.value().to_owned()).unwrap_or_default();

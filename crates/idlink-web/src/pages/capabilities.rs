@@ -1,0 +1,71 @@
+//! `GET /h5/capabilities`: what I can use now, and why not (SPEC ID4, ID5):
+//! each capability with its state, and the one sentence that says what
+//! unlocks the rest. The rule is the domain's (`capabilities::restrictions`).
+
+use crate::WebState;
+use crate::ctx::Signed;
+use crate::pages::render::{Chrome, html, message_page, problem_message};
+use askama::Template;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use idlink_domain::capabilities::{Capability, Standing, restrictions};
+
+/// One capability as the page shows it.
+pub struct Item {
+    pub name: String,
+    pub available: bool,
+}
+
+#[derive(Template)]
+#[template(path = "capabilities.html")]
+struct CapabilitiesPage {
+    c: Chrome,
+    standing: String,
+    items: Vec<Item>,
+    note: Option<String>,
+}
+
+const ALL: [Capability; 5] = [
+    Capability::Payment,
+    Capability::BalanceQuery,
+    Capability::CreditReport,
+    Capability::SocialSecurityCard,
+    Capability::ThirdPartyAuthorisation,
+];
+
+pub async fn show(State(state): State<WebState>, signed: Option<Signed>) -> Response {
+    let Some(s) = signed else { return Redirect::to("/h5/login").into_response() };
+    let v = &s.visitor;
+    let standing = match idlink_api::routes::identity::standing(&state.app, &s.session, None).await {
+        Ok(st) => st,
+        Err(p) => {
+            return (
+                StatusCode::from_u16(p.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+                message_page(v, &problem_message(&v.tr, &p), "/h5/"),
+            )
+                .into_response();
+        }
+    };
+    let r = restrictions(standing);
+    let (standing_key, note_key) = match standing {
+        Standing::Unverified => ("standing-unverified", Some("capabilities-note-unverified")),
+        Standing::Minor { guardian_approved: true } => ("standing-minor-guarded", Some("capabilities-note-minor-guarded")),
+        Standing::Minor { guardian_approved: false } => ("standing-minor", Some("capabilities-note-minor")),
+        Standing::Adult => ("standing-adult", None),
+    };
+    let items = ALL
+        .into_iter()
+        .map(|cap| Item {
+            name: v.tr.t(&format!("capability-{}", cap.as_str().replace('_', "-"))),
+            available: !r.restricted.contains(&cap),
+        })
+        .collect();
+    let page = CapabilitiesPage {
+        c: Chrome::new(v, "capabilities-title", true),
+        standing: v.tr.t(standing_key),
+        items,
+        note: note_key.map(|k| v.tr.t(k)),
+    };
+    (v.cookies(), html(StatusCode::OK, &page)).into_response()
+}
