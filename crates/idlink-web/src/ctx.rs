@@ -106,8 +106,10 @@ pub struct Visitor {
     /// The path of this page, for forms that come back to it.
     pub path: String,
     pub secure: bool,
-    /// The peer's address (for rate limits and the audit record).
+    /// The peer's address (for rate limits and the audit record), as the API reads it.
     pub client_ip: String,
+    /// This request's id (logged, and on the audit records it causes).
+    pub request_id: Option<idlink_domain::RequestId>,
     /// Cookies this visit must set: a new browser's CSRF token and device id.
     pub new_cookies: Vec<(&'static str, String, Option<i64>)>,
 }
@@ -165,11 +167,8 @@ impl FromRequestParts<WebState> for Visitor {
             session_token: read_cookie(headers, SESSION, secure).filter(|t| !t.is_empty()),
             path: parts.uri.path().to_owned(),
             secure,
-            client_ip: parts
-                .extensions
-                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-                .map(|a| a.0.ip().to_string())
-                .unwrap_or_default(),
+            client_ip: parts.extensions.get::<idlink_api::state::ClientIp>().map_or_else(|| "unknown".to_owned(), |ip| ip.0.clone()),
+            request_id: parts.extensions.get::<idlink_domain::RequestId>().cloned(),
             new_cookies,
         })
     }

@@ -70,12 +70,15 @@ pub async fn check_forms(State(state): State<WebState>, req: Request, next: Next
     let elsewhere = from_elsewhere(&req);
     let (mut parts, body) = req.into_parts();
     let Ok(bytes) = to_bytes(body, FORM_LIMIT).await else {
-        return (StatusCode::PAYLOAD_TOO_LARGE, "form too large").into_response();
+        let Ok(visitor) = Visitor::from_request_parts(&mut parts, &state).await;
+        let message = visitor.tr.t("form-too-large");
+        return (StatusCode::PAYLOAD_TOO_LARGE, message_page(&visitor, &message, "/h5/")).into_response();
     };
     let form_token = serde_urlencoded::from_bytes::<Vec<(String, String)>>(&bytes)
         .ok()
         .and_then(|fields| fields.into_iter().find(|(k, _)| k == "csrf").map(|(_, v)| v));
-    let valid = !elsewhere && matches!((&cookie_token, &form_token), (Some(c), Some(f)) if constant_time_eq(c.as_bytes(), f.as_bytes()));
+    let valid = !elsewhere
+        && matches!((&cookie_token, &form_token), (Some(c), Some(f)) if c.len() == 32 && constant_time_eq(c.as_bytes(), f.as_bytes()));
     if valid {
         return next.run(Request::from_parts(parts, Body::from(bytes))).await;
     }
@@ -92,7 +95,7 @@ pub fn local_path(url: &str) -> Option<&str> {
         Some(i) => url[i + 3..].find('/').map(|j| &url[i + 3 + j..])?,
         None => url,
     };
-    (path.starts_with("/h5/") && !path.starts_with("//") && !path.contains('\\')).then_some(path)
+    (path.starts_with("/h5/") && !path.contains('\\') && !path.chars().any(char::is_control)).then_some(path)
 }
 
 #[cfg(test)]
@@ -107,5 +110,6 @@ mod tests {
         assert_eq!(local_path("//evil.example/h5/"), None);
         assert_eq!(local_path("/v1/users"), None);
         assert_eq!(local_path("/h5/\\evil"), None);
+        assert_eq!(local_path("/h5/\r\nSet-Cookie: x=1"), None);
     }
 }

@@ -53,6 +53,8 @@ impl Locale {
         let mut parts = tag.split(['-', '_']);
         match parts.next()? {
             "en" => Some(Locale::En),
+            // Cantonese readers read traditional characters.
+            "yue" => Some(Locale::ZhHk),
             "zh" => {
                 let rest: Vec<&str> = parts.collect();
                 if rest.iter().any(|p| matches!(*p, "hant" | "hk" | "mo" | "tw")) { Some(Locale::ZhHk) } else { Some(Locale::ZhCn) }
@@ -68,11 +70,14 @@ impl Locale {
         for item in accept_language.unwrap_or("").split(',') {
             let mut fields = item.split(';');
             let Some(locale) = fields.next().and_then(Locale::matching) else { continue };
-            let q = fields
-                .find_map(|f| f.trim().strip_prefix("q="))
-                .and_then(|q| q.trim().parse::<f32>().ok())
-                .filter(|q| q.is_finite() && (0.0..=1.0).contains(q))
-                .unwrap_or(1.0);
+            let q = match fields.find_map(|f| f.trim().strip_prefix("q=").or_else(|| f.trim().strip_prefix("Q="))) {
+                None => 1.0,
+                // A weight that does not parse makes the entry unusable, not preferred.
+                Some(q) => match q.trim().parse::<f32>() {
+                    Ok(q) if q.is_finite() && (0.0..=1.0).contains(&q) => q,
+                    _ => continue,
+                },
+            };
             if q > 0.0 && best.is_none_or(|(bq, _)| q > bq) {
                 best = Some((q, locale));
             }
@@ -245,7 +250,9 @@ mod tests {
         assert_eq!(Locale::negotiate(Some("zh-Hans-CN")), Locale::ZhCn);
         assert_eq!(Locale::negotiate(Some("en;q=0.4, zh-HK;q=0.8")), Locale::ZhHk);
         assert_eq!(Locale::negotiate(Some("en;q=0, zh")), Locale::ZhCn);
-        assert_eq!(Locale::negotiate(Some("en;q=abc")), Locale::En);
+        assert_eq!(Locale::negotiate(Some("en;q=abc")), Locale::ZhCn, "an unreadable weight is skipped");
+        assert_eq!(Locale::negotiate(Some("zh;q=0.2, en;Q=0.5")), Locale::En);
+        assert_eq!(Locale::negotiate(Some("yue-HK")), Locale::ZhHk);
     }
 
     #[test]

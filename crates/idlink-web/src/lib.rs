@@ -59,6 +59,16 @@ pub fn router(app: AppState, settings: WebSettings) -> Router {
         .route("/h5/{*rest}", get(pages::render::not_found))
         .layer(from_fn_with_state(state.clone(), guard::check_forms))
         .layer(axum::middleware::from_fn(guard::security_headers))
+        // The same outer layers as the API: metrics, a deadline (a slow form
+        // body cannot hold a connection), no panic reaching the client, and
+        // the request id (logged, and on the pages' audit records).
+        .layer(axum::middleware::from_fn(idlink_api::middleware::record_metrics))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            state.app.limits.request_timeout,
+        ))
+        .layer(tower_http::catch_panic::CatchPanicLayer::new())
+        .layer(from_fn_with_state(state.app.clone(), idlink_api::middleware::request_id))
         .with_state(state);
     Router::new().route("/", get(|| async { Redirect::to("/h5/") })).route("/h5", get(|| async { Redirect::to("/h5/") })).merge(pages)
 }

@@ -101,3 +101,4 @@ capabilities-note-unverified = Verify your real-name identity to use these.
 capabilities-note-minor = Under 18: these need a linked guardian and their evidence, reviewed by our staff.
 capabilities-note-minor-guarded = Under 18 with an approved guardian: the credit report stays with your guardian until you turn 18.
 page-not-found = There is no such page. Check the address, or start again from the home page.
+form-too-large = This form is too large to send. Go back and shorten what you entered.

@@ -71,7 +71,7 @@ impl LoginPage {
 }
 
 fn origin(v: &Visitor) -> Origin {
-    Origin { actor: "h5".to_owned(), client_ip: v.client_ip.clone(), request_id: None }
+    Origin { actor: "h5".to_owned(), client_ip: v.client_ip.clone(), request_id: v.request_id.clone() }
 }
 
 /// The device's name in the user's device list, from the browser's own description.
@@ -186,8 +186,13 @@ pub async fn redeem(State(state): State<WebState>, v: Visitor, headers: HeaderMa
         Ok(out) => out,
         Err(e) => return f.refused(&v, Step::Code, &phone, &Problem::from(e)),
     };
-    if let Err(p) = idlink_api::routes::auth::assess_login(&state.app, &out.session, None).await {
-        tracing::warn!(code = p.code.as_str(), "login risk assessment failed");
+    // As the API does: a login whose risk could not be assessed does not
+    // go through (a freeze the rules decide is enforced by the use cases).
+    if let Err(p) = idlink_api::routes::auth::assess_login(&state.app, &out.session, v.request_id.as_ref()).await {
+        if let Err(e) = auth.log_out(&origin, &out.token).await {
+            tracing::warn!(error = %e, "the session of a login that could not be assessed was not revoked");
+        }
+        return f.refused(&v, Step::Code, &phone, &p);
     }
     let mut cookies = SetCookies::default();
     let ttl = out.session.expires_at.duration_since(state.app.clock.now()).as_secs().max(0);
@@ -221,8 +226,9 @@ pub async fn confirm_device(State(state): State<WebState>, v: Visitor, headers: 
 pub async fn logout(State(state): State<WebState>, v: Visitor) -> Response {
     if let Some(token) = &v.session_token {
         // An already dead session needs no revoking; a store failure must not keep the user in.
-        if let Err(e) = state.app.auth().log_out(&origin(&v), token).await {
-            tracing::warn!(error = %e, "logout: the session was not revoked on the server");
+        match state.app.auth().log_out(&origin(&v), token).await {
+            Ok(_) | Err(idlink_core::auth::AuthError::SessionInvalid) => {}
+            Err(e) => tracing::warn!(error = %e, "logout: the session was not revoked on the server"),
         }
     }
     let mut cookies = SetCookies::default();

@@ -38,7 +38,8 @@ impl Chrome {
             lang: v.locale().tag(),
             elder: v.elder,
             csrf: v.csrf.clone(),
-            back: v.path.clone(),
+            // The code steps exist only as posts: the switches come back to their start.
+            back: if v.path.starts_with("/h5/login/") { "/h5/login".to_owned() } else { v.path.clone() },
             title: v.tr.t(title_key),
             signed_in,
             languages: Locale::ALL.into_iter().map(|l| Language { tag: l.tag(), name: l.own_name(), current: l == v.locale() }).collect(),

@@ -85,8 +85,12 @@ async fn a_wrong_code_is_announced_and_focused_and_the_right_one_still_works() {
     let b = Browser::open(true).await;
     b.goto(&s.url("/h5/login")).await;
     b.click("button[name=lang][value=en]").await;
+    let htmx = b.client.execute("window.__sameDocument = true; return typeof htmx;", vec![]).await.unwrap_or_default();
+    assert_eq!(htmx, "object", "htmx loads under the CSP");
     b.fill("#phone", "12345").await;
     b.click("form[action='/h5/login'] button[type=submit]").await;
+    let same = b.client.execute("return window.__sameDocument === true;", vec![]).await.unwrap_or_default();
+    assert_eq!(same, true, "with scripts on, htmx swapped the answer into the page (no full reload)");
     assert!(b.text(".error-summary").await.contains("11-digit"), "says what a valid number looks like");
     assert_eq!(b.attr("#phone", "aria-invalid").await.as_deref(), Some("true"));
     assert_eq!(b.attr(".error-summary", "role").await.as_deref(), Some("alert"), "announced to screen readers");
@@ -236,6 +240,13 @@ async fn pages_are_served_safely() {
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(cross.status().as_u16(), 403, "a post from another site is refused");
     assert!(s.inbox("13700005555").await["messages"].as_array().is_none_or(Vec::is_empty), "no code was sent for refused forms");
+    let empty = post("phone=13700005555&csrf=".into(), "idlink_csrf=".into(), None).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(empty.status().as_u16(), 403, "an empty token matches nothing");
+    let big = post(format!("phone=13700005555&csrf={csrf}&x={}", "a".repeat(20_000)), format!("idlink_csrf={csrf}"), None)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(big.status().as_u16(), 413);
+    assert!(big.text().await.unwrap_or_default().contains("<main"), "an oversized form gets a page that says so");
     let ok = post(format!("phone=13700005555&csrf={csrf}"), format!("idlink_csrf={csrf}"), None).await.unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(ok.status().as_u16(), 200, "the same form with its token goes through");
 
