@@ -102,3 +102,5 @@ capabilities-note-minor = Under 18: these need a linked guardian and their evide
 capabilities-note-minor-guarded = Under 18 with an approved guardian: the credit report stays with your guardian until you turn 18.
 page-not-found = There is no such page. Check the address, or start again from the home page.
 form-too-large = This form is too large to send. Go back and shorten what you entered.
+access-actor-h5 = Someone logging in with your number on these pages
+action-session-create = A login to your account

@@ -102,3 +102,5 @@ capabilities-note-minor = 未满 18 周岁：这些功能需要关联监护人�
 capabilities-note-minor-guarded = 未满 18 周岁且监护人已获批准：个人信用报告在您年满 18 周岁前由监护人查看。
 page-not-found = 没有这个页面。请检查网址，或从首页重新开始。
 form-too-large = 表单内容过长，无法提交。请返回并缩短所填内容。
+access-actor-h5 = 在本页面用您的号码登录的人
+action-session-create = 登录了您的账户

@@ -102,3 +102,5 @@ capabilities-note-minor = 未滿 18 歲：這些功能需要連結監護人並�
 capabilities-note-minor-guarded = 未滿 18 歲且監護人已獲批准：個人信用報告在您年滿 18 歲前由監護人查看。
 page-not-found = 沒有這個頁面。請檢查網址，或從首頁重新開始。
 form-too-large = 表格內容過長，無法提交。請返回並縮短所填內容。
+access-actor-h5 = 在本頁面以您的號碼登入的人
+action-session-create = 登入了您的帳戶

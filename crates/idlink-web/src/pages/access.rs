@@ -36,7 +36,9 @@ fn words(tr: &Tr, key: &str, fallback: &str) -> String {
 
 fn who(tr: &Tr, actor: &str) -> String {
     let kind = match actor.split_once(':').map_or(actor, |(k, _)| k) {
-        "user" | "h5" => "access-actor-you",
+        "user" => "access-actor-you",
+        // Login steps happen before anyone is signed in: whoever typed the number.
+        "h5" => "access-actor-h5",
         "apikey" => "access-actor-app",
         "operator" => "access-actor-operator",
         "bank" => "access-actor-bank",

@@ -56,7 +56,8 @@ async fn a_new_user_logs_in_with_an_sms_code_in_chinese_then_switches_to_english
     b.click("a[href='/h5/access-log']").await;
     assert_eq!(b.text("h1").await, "谁查看了我的数据");
     let log = b.text(".records").await;
-    assert!(log.contains("创建了您的账户") && log.contains("您本人"), "the login's own records, in words: {log}");
+    assert!(log.contains("创建了您的账户") && log.contains("登录了您的账户"), "the login's own records, in words: {log}");
+    assert!(log.contains("在本页面用您的号码登录的人"), "steps before sign-in are not attributed to the user: {log}");
     b.assert_accessible("access log").await;
     b.click("main a[href='/h5/']").await;
 
