@@ -128,17 +128,15 @@ pub fn has_key(locale: Locale, key: &str) -> bool {
 /// The message ids of one language's catalogue, for the completeness test.
 pub fn keys(locale: Locale) -> Vec<String> {
     let source = SOURCES.iter().find(|(l, _)| *l == locale).map_or("", |(_, s)| *s);
-    // A message starts a line with its id and ` =`; comments, terms
-    // (`-name`) and continuation lines (indented) do not.
-    source
-        .lines()
-        .filter_map(|line| line.split_once(" ="))
-        .map(|(id, _)| id)
-        .filter(|id| {
-            id.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
-                && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    let resource = match FluentResource::try_new(source.to_owned()) {
+        Ok(r) | Err((r, _)) => r,
+    };
+    resource
+        .entries()
+        .filter_map(|e| match e {
+            fluent_syntax::ast::Entry::Message(m) => Some(m.id.name.to_owned()),
+            _ => None,
         })
-        .map(str::to_owned)
         .collect()
 }
 
@@ -238,6 +236,37 @@ mod tests {
                 assert_ne!(Tr::new(locale).t(key), *key, "{}: `{key}` formats", locale.tag());
             }
         }
+    }
+
+    /// Every key a template or a page names literally (`.t("…")`, `.t1("…"`,
+    /// `.tn("…"`) is in the catalogues.
+    #[test]
+    fn every_key_the_pages_name_exists() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut files = Vec::new();
+        for sub in ["templates", "src", "src/pages"] {
+            for entry in std::fs::read_dir(dir.join(sub)).into_iter().flatten().flatten() {
+                if entry.path().is_file() {
+                    files.push(entry.path());
+                }
+            }
+        }
+        let known: std::collections::BTreeSet<String> = keys(Locale::En).into_iter().collect();
+        let mut named = 0;
+        for file in files {
+            let text = std::fs::read_to_string(&file).unwrap_or_default();
+            for opener in [".t(\"", ".t1(\"", ".tn(\""] {
+                for piece in text.split(opener).skip(1) {
+                    let key = piece.split('"').next().unwrap_or("");
+                    if key.is_empty() || key.contains('{') || !key.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+                        continue;
+                    }
+                    named += 1;
+                    assert!(known.contains(key), "{}: `{key}` is not in the catalogues", file.display());
+                }
+            }
+        }
+        assert!(named > 20, "the scan found the pages' keys ({named})");
     }
 
     #[test]
