@@ -10,6 +10,7 @@
 //! violation is allowed.
 
 mod login;
+mod screenshots;
 
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{Value, json};
