@@ -136,6 +136,11 @@ impl FromRequestParts<WebState> for Visitor {
     type Rejection = Infallible;
 
     async fn from_request_parts(parts: &mut Parts, state: &WebState) -> Result<Self, Infallible> {
+        // Read once per request: a page that takes both `Visitor` and
+        // `Signed` must not mint two CSRF tokens for a first visit.
+        if let Some(v) = parts.extensions.get::<Visitor>() {
+            return Ok(v.clone());
+        }
         let secure = state.settings.secure_cookies;
         let headers = &parts.headers;
         let locale = read_cookie(headers, LANG, secure)
@@ -159,7 +164,7 @@ impl FromRequestParts<WebState> for Visitor {
                 d
             }
         };
-        Ok(Visitor {
+        let visitor = Visitor {
             tr: Tr::new(locale),
             elder,
             csrf,
@@ -170,7 +175,9 @@ impl FromRequestParts<WebState> for Visitor {
             client_ip: parts.extensions.get::<idlink_api::state::ClientIp>().map_or_else(|| "unknown".to_owned(), |ip| ip.0.clone()),
             request_id: parts.extensions.get::<idlink_domain::RequestId>().cloned(),
             new_cookies,
-        })
+        };
+        parts.extensions.insert(visitor.clone());
+        Ok(visitor)
     }
 }
 

@@ -14,6 +14,7 @@ use axum::extract::{FromRequestParts, Request, State};
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use idlink_core::steps::codes::constant_time_eq;
 
 /// No inline script or style, nothing from another origin, no framing, and
 /// forms post only here.
@@ -39,10 +40,6 @@ pub async fn security_headers(req: Request, next: Next) -> Response {
 
 /// The largest form a page accepts.
 const FORM_LIMIT: usize = 16 * 1024;
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
 
 fn from_elsewhere(req: &Request) -> bool {
     let h = req.headers();

@@ -193,22 +193,21 @@ impl Tr {
         }
     }
 
-    /// An amount of money as this language writes it.
+    /// An amount of money as this language writes it: the domain's yuan
+    /// figure (`Fen`'s `Display`) with thousands grouped and a currency mark.
     pub fn money(&self, amount: Fen) -> String {
-        let fen = amount.0;
-        let sign = if fen < 0 { "-" } else { "" };
-        let abs = fen.unsigned_abs();
-        let yuan = group_thousands(abs / 100);
-        let cents = abs % 100;
-        match self.locale {
-            Locale::ZhCn | Locale::ZhHk => format!("{sign}¥{yuan}.{cents:02}"),
-            Locale::En => format!("{sign}CNY {yuan}.{cents:02}"),
-        }
+        let plain = amount.to_string();
+        let (sign, digits) = plain.strip_prefix('-').map_or(("", plain.as_str()), |d| ("-", d));
+        let (yuan, fen) = digits.split_once('.').unwrap_or((digits, "00"));
+        let mark = match self.locale {
+            Locale::ZhCn | Locale::ZhHk => "¥",
+            Locale::En => "CNY ",
+        };
+        format!("{sign}{mark}{}.{fen}", group_thousands(yuan))
     }
 }
 
-fn group_thousands(n: u64) -> String {
-    let digits = n.to_string();
+fn group_thousands(digits: &str) -> String {
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, c) in digits.chars().enumerate() {
         if i > 0 && (digits.len() - i).is_multiple_of(3) {

@@ -9,7 +9,7 @@ use crate::pages::render::{Chrome, html};
 use askama::Template;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use idlink_core::ports::audit::AuditRecord;
 
 /// One access, as the page shows it.
@@ -60,8 +60,7 @@ fn row(tr: &Tr, r: &AuditRecord) -> Row {
     }
 }
 
-pub async fn show(State(state): State<WebState>, signed: Option<Signed>) -> Response {
-    let Some(s) = signed else { return Redirect::to("/h5/login").into_response() };
+pub async fn show(State(state): State<WebState>, s: Signed) -> Response {
     let v = &s.visitor;
     let records = match state.app.store.audit_records_of_user(&s.session.user_id, 200).await {
         Ok(r) => r,

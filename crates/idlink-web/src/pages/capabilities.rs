@@ -8,7 +8,7 @@ use crate::pages::render::{Chrome, html, message_page, problem_message};
 use askama::Template;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use idlink_domain::capabilities::{Capability, Standing, restrictions};
 
 /// One capability as the page shows it.
@@ -34,8 +34,7 @@ const ALL: [Capability; 5] = [
     Capability::ThirdPartyAuthorisation,
 ];
 
-pub async fn show(State(state): State<WebState>, signed: Option<Signed>) -> Response {
-    let Some(s) = signed else { return Redirect::to("/h5/login").into_response() };
+pub async fn show(State(state): State<WebState>, s: Signed) -> Response {
     let v = &s.visitor;
     let standing = match idlink_api::routes::identity::standing(&state.app, &s.session, None).await {
         Ok(st) => st,

@@ -7,7 +7,7 @@ use crate::pages::render::{Chrome, html};
 use askama::Template;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 
 #[derive(Template)]
 #[template(path = "home.html")]
@@ -16,8 +16,7 @@ struct Home {
     welcome: String,
 }
 
-pub async fn show(State(state): State<WebState>, signed: Option<Signed>) -> Response {
-    let Some(s) = signed else { return Redirect::to("/h5/login").into_response() };
+pub async fn show(State(state): State<WebState>, s: Signed) -> Response {
     let devices = state.app.store.devices(&s.session.user_id).await.unwrap_or_default();
     let device = devices.iter().find(|d| d.id == s.session.device_id).map_or_else(String::new, |d| d.name.clone());
     let v = &s.visitor;
