@@ -16,7 +16,18 @@ struct Asset {
 }
 
 const ASSETS: [Asset; 2] = [
-    Asset { name: "h5.css", content_type: "text/css; charset=utf-8", body: include_bytes!("../static/h5.css") },
+    // One stylesheet, written in one file per area of the pages.
+    Asset {
+        name: "h5.css",
+        content_type: "text/css; charset=utf-8",
+        body: concat!(
+            include_str!("../static/h5.css"),
+            include_str!("../static/h5-identity.css"),
+            include_str!("../static/h5-security.css"),
+            include_str!("../static/h5-cards.css"),
+        )
+        .as_bytes(),
+    },
     Asset { name: "htmx.min.js", content_type: "text/javascript; charset=utf-8", body: include_bytes!("../static/htmx.min.js") },
 ];
 

@@ -86,11 +86,29 @@ impl Locale {
     }
 }
 
-const SOURCES: [(Locale, &str); 3] = [
-    (Locale::ZhCn, include_str!("../locales/zh-CN/main.ftl")),
-    (Locale::ZhHk, include_str!("../locales/zh-HK/main.ftl")),
-    (Locale::En, include_str!("../locales/en/main.ftl")),
-];
+/// Each language's catalogue, one file per area of the pages (`main`: the
+/// frame, login, home, access log; `identity`: verification and guardians;
+/// `security`: payment password and devices; `cards`: cards and balances).
+macro_rules! catalogue {
+    ($dir:literal) => {
+        &[
+            include_str!(concat!("../locales/", $dir, "/main.ftl")),
+            include_str!(concat!("../locales/", $dir, "/identity.ftl")),
+            include_str!(concat!("../locales/", $dir, "/security.ftl")),
+            include_str!(concat!("../locales/", $dir, "/cards.ftl")),
+        ]
+    };
+}
+
+const SOURCES: [(Locale, &[&str]); 3] =
+    [(Locale::ZhCn, catalogue!("zh-CN")), (Locale::ZhHk, catalogue!("zh-HK")), (Locale::En, catalogue!("en"))];
+
+fn parse(locale: Locale, source: &str) -> FluentResource {
+    FluentResource::try_new(source.to_owned()).unwrap_or_else(|(partial, errors)| {
+        tracing::error!(locale = locale.tag(), errors = ?errors, "catalogue has syntax errors; the messages after them are lost");
+        partial
+    })
+}
 
 struct Catalogues {
     bundles: Vec<(Locale, FluentBundle<FluentResource>)>,
@@ -101,17 +119,15 @@ fn catalogues() -> &'static Catalogues {
     CATALOGUES.get_or_init(|| {
         let bundles = SOURCES
             .iter()
-            .map(|(locale, source)| {
-                let resource = FluentResource::try_new((*source).to_owned()).unwrap_or_else(|(partial, errors)| {
-                    tracing::error!(locale = locale.tag(), errors = ?errors, "catalogue has syntax errors; the messages after them are lost");
-                    partial
-                });
+            .map(|(locale, sources)| {
                 let lang = locale.tag().parse().unwrap_or_default();
                 let mut bundle = FluentBundle::new_concurrent(vec![lang]);
                 // Isolation marks (U+2068/9) would show up in attributes and tests.
                 bundle.set_use_isolating(false);
-                if let Err(errors) = bundle.add_resource(resource) {
-                    tracing::error!(locale = locale.tag(), errors = ?errors, "catalogue defines a message twice");
+                for source in *sources {
+                    if let Err(errors) = bundle.add_resource(parse(*locale, source)) {
+                        tracing::error!(locale = locale.tag(), errors = ?errors, "catalogue defines a message twice");
+                    }
                 }
                 (*locale, bundle)
             })
@@ -127,15 +143,17 @@ pub fn has_key(locale: Locale, key: &str) -> bool {
 
 /// The message ids of one language's catalogue, for the completeness test.
 pub fn keys(locale: Locale) -> Vec<String> {
-    let source = SOURCES.iter().find(|(l, _)| *l == locale).map_or("", |(_, s)| *s);
-    let resource = match FluentResource::try_new(source.to_owned()) {
-        Ok(r) | Err((r, _)) => r,
-    };
-    resource
-        .entries()
-        .filter_map(|e| match e {
-            fluent_syntax::ast::Entry::Message(m) => Some(m.id.name.to_owned()),
-            _ => None,
+    let sources = SOURCES.iter().find(|(l, _)| *l == locale).map_or(&[][..], |(_, s)| *s);
+    sources
+        .iter()
+        .flat_map(|source| {
+            parse(locale, source)
+                .entries()
+                .filter_map(|e| match e {
+                    fluent_syntax::ast::Entry::Message(m) => Some(m.id.name.to_owned()),
+                    _ => None,
+                })
+                .collect::<Vec<_>>()
         })
         .collect()
 }
@@ -227,7 +245,9 @@ mod tests {
         let reference: std::collections::BTreeSet<String> = keys(Locale::En).into_iter().collect();
         assert!(reference.len() > 10, "the English catalogue parsed");
         for locale in Locale::ALL {
-            let these: std::collections::BTreeSet<String> = keys(locale).into_iter().collect();
+            let all = keys(locale);
+            let these: std::collections::BTreeSet<String> = all.iter().cloned().collect();
+            assert_eq!(all.len(), these.len(), "{}: a key is defined twice (in one file or across files)", locale.tag());
             let missing: Vec<_> = reference.difference(&these).collect();
             let extra: Vec<_> = these.difference(&reference).collect();
             assert!(missing.is_empty() && extra.is_empty(), "{}: missing {missing:?}, not in English {extra:?}", locale.tag());

@@ -5,7 +5,10 @@
 
 pub mod access;
 pub mod capabilities;
+pub mod cards;
 pub mod home;
+pub mod identity;
 pub mod login;
 pub mod prefs;
 pub mod render;
+pub mod security;

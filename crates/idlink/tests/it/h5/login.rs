@@ -5,15 +5,6 @@
 use super::Browser;
 use crate::{Server, sqlite_server};
 
-async fn login_in_browser(b: &Browser, s: &Server, phone: &str) {
-    b.goto(&s.url("/h5/login")).await;
-    b.fill("#phone", phone).await;
-    b.click("form[action='/h5/login'] button[type=submit]").await;
-    let code = s.last_code(phone).await;
-    b.fill("#code", &code).await;
-    b.click("form[action='/h5/login/code'] button[type=submit]").await;
-}
-
 #[tokio::test]
 async fn a_new_user_logs_in_with_an_sms_code_in_chinese_then_switches_to_english() {
     let s = sqlite_server().await;
@@ -117,12 +108,12 @@ async fn a_wrong_code_is_announced_and_focused_and_the_right_one_still_works() {
 async fn a_second_browser_is_a_new_device_and_needs_a_second_code() {
     let s = sqlite_server().await;
     let first = Browser::open(true).await;
-    login_in_browser(&first, &s, "13700003333").await;
+    super::log_in(&first, &s, "13700003333").await;
     assert_eq!(first.path().await, "/h5/");
     first.close().await;
 
     let second = Browser::open(true).await;
-    login_in_browser(&second, &s, "13700003333").await;
+    super::log_in(&second, &s, "13700003333").await;
     assert_eq!(second.text("h1").await, "确认新设备", "a browser the account never used");
     second.assert_accessible("device check").await;
     second.goto(&s.url("/h5/")).await;
@@ -130,7 +121,7 @@ async fn a_second_browser_is_a_new_device_and_needs_a_second_code() {
     second.close().await;
 
     let third = Browser::open(true).await;
-    login_in_browser(&third, &s, "13700003333").await;
+    super::log_in(&third, &s, "13700003333").await;
     let code = s.last_code("13700003333").await;
     third.fill("#code", &code).await;
     third.click("form[action='/h5/login/device'] button[type=submit]").await;
@@ -143,7 +134,7 @@ async fn a_second_browser_is_a_new_device_and_needs_a_second_code() {
 async fn login_works_with_javascript_off() {
     let s = sqlite_server().await;
     let b = Browser::open(false).await;
-    login_in_browser(&b, &s, "13700004444").await;
+    super::log_in(&b, &s, "13700004444").await;
     assert_eq!(b.path().await, "/h5/", "forms post and redirect without scripts");
     let htmx = b.client.execute("return typeof htmx;", vec![]).await.unwrap_or_default();
     assert_eq!(htmx, "undefined", "no script ran on these pages");
@@ -262,66 +253,10 @@ async fn pages_are_served_safely() {
     assert_eq!(root.headers().get("location").and_then(|v| v.to_str().ok()), Some("/h5/"));
 }
 
-/// A browser without a browser: keeps the pages' cookies and posts their
-/// forms with the CSRF token, for journeys checked on both databases.
-struct FormClient<'a> {
-    s: &'a Server,
-    http: reqwest::Client,
-    cookies: std::collections::BTreeMap<String, String>,
-}
-
-impl<'a> FormClient<'a> {
-    fn new(s: &'a Server) -> Self {
-        let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap_or_default();
-        FormClient { s, http, cookies: Default::default() }
-    }
-
-    fn keep(&mut self, res: &reqwest::Response) {
-        for c in res.headers().get_all("set-cookie").iter().filter_map(|v| v.to_str().ok()) {
-            if let Some((name, rest)) = c.split_once('=') {
-                let value = rest.split(';').next().unwrap_or("").to_owned();
-                if c.contains("Max-Age=0") {
-                    self.cookies.remove(name)
-                } else {
-                    self.cookies.insert(name.to_owned(), value)
-                };
-            }
-        }
-    }
-
-    fn cookie_header(&self) -> String {
-        self.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ")
-    }
-
-    async fn get(&mut self, path: &str) -> reqwest::Response {
-        let res = self.http.get(self.s.url(path)).header("cookie", self.cookie_header()).send().await.unwrap_or_else(|e| panic!("{e}"));
-        self.keep(&res);
-        res
-    }
-
-    async fn post(&mut self, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
-        let csrf = self.cookies.get("idlink_csrf").cloned().unwrap_or_default();
-        let mut form: Vec<(&str, &str)> = fields.to_vec();
-        form.push(("csrf", &csrf));
-        let body = form.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("&");
-        let res = self
-            .http
-            .post(self.s.url(path))
-            .header("cookie", self.cookie_header())
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(body)
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
-        self.keep(&res);
-        res
-    }
-}
-
 #[tokio::test]
 async fn logging_out_ends_the_session_on_the_server_on_both_databases() {
     for s in crate::servers().await {
-        let mut c = FormClient::new(&s);
+        let mut c = super::FormClient::new(&s);
         assert_eq!(c.get("/h5/login").await.status().as_u16(), 200);
         let page = c.post("/h5/login", &[("phone", "13700006666")]).await.text().await.unwrap_or_default();
         let challenge = page.split("name=\"challenge_id\" value=\"").nth(1).and_then(|r| r.split('"').next()).unwrap_or("").to_owned();
@@ -351,7 +286,7 @@ fn gzip_len(bytes: &[u8]) -> usize {
 #[tokio::test]
 async fn each_page_with_its_css_and_script_weighs_under_60_kb_compressed() {
     let s = sqlite_server().await;
-    let mut c = FormClient::new(&s);
+    let mut c = super::FormClient::new(&s);
     let mut assets = 0;
     for asset in ["/h5/assets/h5.css", "/h5/assets/htmx.min.js"] {
         let res = c.get(asset).await;

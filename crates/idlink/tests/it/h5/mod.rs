@@ -9,10 +9,14 @@
 //! `axe.LICENSE`) runs on every page state a test checks: no WCAG 2.x A/AA
 //! violation is allowed.
 
+mod cards;
+mod identity;
 mod login;
 mod screenshots;
+mod security;
 
 use fantoccini::{Client, ClientBuilder, Locator};
+use crate::Server;
 use serde_json::{Value, json};
 use std::time::Duration;
 
@@ -229,4 +233,78 @@ impl Browser {
 
 fn rand_u64() -> u64 {
     u64::from_le_bytes(idlink_crypto::Random::bytes16(&idlink_crypto::OsRandom)[..8].try_into().unwrap_or([0; 8]))
+}
+
+/// Logs `phone` in through the login pages (a first login creates the account).
+pub async fn login_in_browser(b: &Browser, s: &Server, phone: &str) {
+    b.goto(&s.url("/h5/login")).await;
+    b.fill("#phone", phone).await;
+    b.click("form[action='/h5/login'] button[type=submit]").await;
+    let code = s.last_code(phone).await;
+    b.fill("#code", &code).await;
+    b.click("form[action='/h5/login/code'] button[type=submit]").await;
+}
+
+/// A browser without a browser: keeps the pages' cookies and posts their
+/// forms with the CSRF token, for journeys checked on both databases.
+pub struct FormClient<'a> {
+    s: &'a Server,
+    http: reqwest::Client,
+    cookies: std::collections::BTreeMap<String, String>,
+}
+
+impl<'a> FormClient<'a> {
+    pub fn new(s: &'a Server) -> Self {
+        let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap_or_default();
+        FormClient { s, http, cookies: Default::default() }
+    }
+
+    pub fn keep(&mut self, res: &reqwest::Response) {
+        for c in res.headers().get_all("set-cookie").iter().filter_map(|v| v.to_str().ok()) {
+            if let Some((name, rest)) = c.split_once('=') {
+                let value = rest.split(';').next().unwrap_or("").to_owned();
+                if c.contains("Max-Age=0") {
+                    self.cookies.remove(name)
+                } else {
+                    self.cookies.insert(name.to_owned(), value)
+                };
+            }
+        }
+    }
+
+    pub fn cookie_header(&self) -> String {
+        self.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ")
+    }
+
+    pub async fn get(&mut self, path: &str) -> reqwest::Response {
+        let res = self.http.get(self.s.url(path)).header("cookie", self.cookie_header()).send().await.unwrap_or_else(|e| panic!("{e}"));
+        self.keep(&res);
+        res
+    }
+
+    pub async fn post(&mut self, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
+        let csrf = self.cookies.get("idlink_csrf").cloned().unwrap_or_default();
+        let mut form: Vec<(&str, &str)> = fields.to_vec();
+        form.push(("csrf", &csrf));
+        let body = form.iter().map(|(k, v)| format!("{}={}", encode(k), encode(v))).collect::<Vec<_>>().join("&");
+        let res = self
+            .http
+            .post(self.s.url(path))
+            .header("cookie", self.cookie_header())
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        self.keep(&res);
+        res
+    }
+}
+
+
+/// `application/x-www-form-urlencoded` encoding of one name or value.
+fn encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| if b.is_ascii_alphanumeric() || b"-_.*".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") })
+        .collect()
 }

@@ -1,0 +1,1 @@
+# idlink H5 pages — security (zh-CN). Keys here exist in every language (a test checks).

@@ -1,0 +1,1 @@
+# idlink H5 pages — cards (zh-HK). Keys here exist in every language (a test checks).

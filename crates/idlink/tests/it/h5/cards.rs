@@ -1,0 +1,1 @@
+//! Browser journeys of the cards pages (being written).

@@ -1,0 +1,1 @@
+//! Browser journeys of the identity pages (being written).

@@ -1,0 +1,1 @@
+//! Browser journeys of the security pages (being written).
