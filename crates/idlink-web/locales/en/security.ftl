@@ -32,6 +32,7 @@ reset-intro = Forgot your payment password, or locked out? Reset it with an SMS 
 set-send-code = Send the code
 set-code-sent = We sent a 6-digit code to your account's phone. It is valid for a few minutes.
 set-new-code = Send a new code
+set-code-used = This code was used by that try. Send a new code with the button below the form.
 set-submit = Set the password
 reset-submit = Reset the password
 reset-proof-legend = Your second check

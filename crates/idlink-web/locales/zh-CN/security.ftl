@@ -29,6 +29,7 @@ reset-intro = 忘记支付密码或已被锁定？可用发送到账户手机号
 set-send-code = 发送验证码
 set-code-sent = 验证码已发送到您账户的手机号，几分钟内有效。
 set-new-code = 重新发送验证码
+set-code-used = 本次尝试已用掉这个验证码。请用表单下方的按钮重新发送验证码。
 set-submit = 设置密码
 reset-submit = 重置密码
 reset-proof-legend = 第二项核验

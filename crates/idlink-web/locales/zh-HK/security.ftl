@@ -29,6 +29,7 @@ reset-intro = 忘記支付密碼或已被鎖定？可用發送到帳戶手機號
 set-send-code = 發送驗證碼
 set-code-sent = 驗證碼已發送到您帳戶的手機號碼，幾分鐘內有效。
 set-new-code = 重新發送驗證碼
+set-code-used = 今次嘗試已用掉這個驗證碼。請用表格下方的按鈕重新發送驗證碼。
 set-submit = 設定密碼
 reset-submit = 重設密碼
 reset-proof-legend = 第二項核驗

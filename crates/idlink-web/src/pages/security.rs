@@ -423,12 +423,18 @@ async fn password_submit(State(state): State<WebState>, s: Signed, Form(f): Form
                     _ => message(tr, &p),
                 };
                 errors.add(field_of(code), text);
+                // The use case spent the SMS code before the face check: the next try needs a new one.
+                if code == "face_check_failed" {
+                    errors.add("code", tr.t("set-code-used"));
+                }
             }
         }
     }
     let mut page = PasswordPage::new(v, mode);
+    if errors.get("code").is_none() {
+        page.code = code.to_owned();
+    }
     page.errors = errors;
-    page.code = code.to_owned();
     page.proof = if by_card { "card".to_owned() } else { "face".to_owned() };
     page.card_number = f.card_number.trim().to_owned();
     let page = page.form(v, &f.challenge_id, &f.liveness_video);
@@ -497,13 +503,12 @@ async fn verify_submit(State(state): State<WebState>, s: Signed, Form(f): Form<P
             respond(v, &page.errors, &page)
         }
         Err(p) => {
-            errors.add("password", refusal_message(&state, &s, &p).await);
+            let locked = password_state(&state, &s).await.ok().filter(|st| st.locked);
+            // Locked now: the pad is gone, so the error points at the lock notice.
+            let field = if locked.is_some() { "password-locked" } else { "password" };
+            errors.add(field, refusal_message(&state, &s, &p).await);
             let mut page = VerifyPage::new(v, errors);
-            if let Ok(st) = password_state(&state, &s).await
-                && st.locked
-            {
-                page.locked = Some(locked_sentence(&v.tr, st.locked_at));
-            }
+            page.locked = locked.map(|st| locked_sentence(&v.tr, st.locked_at));
             respond(v, &page.errors, &page)
         }
     }
@@ -616,6 +621,8 @@ async fn primary_page(state: &WebState, s: &Signed, id: &str, errors: FormErrors
     } else {
         None
     };
+    // Without a pad (no password, or locked now) an error points at the notice that says why.
+    let errors = if blocked.is_some() { FormErrors(errors.0.into_iter().map(|(_, m)| ("primary-blocked".to_owned(), m)).collect()) } else { errors };
     let pads = vec![Pad::payment_password(tr, &errors)];
     let page =
         PrimaryPage { c: Chrome::new(v, "primary-title", true), device_id: device.id, device_name: device.name, blocked, pads, errors };
