@@ -86,7 +86,13 @@ pub fn six_digits(s: &str) -> bool {
 /// `operation` on `resource` (e.g. `balance.query` on a binding id), as the
 /// API's `POST /v1/me/payment-password/verify` does. A refusal is the
 /// problem `payment_password_refused` (show it with [`refusal_message`]).
-pub async fn step_up_with_password(state: &WebState, s: &Signed, operation: &str, resource: &str, password: &str) -> Result<String, Problem> {
+pub async fn step_up_with_password(
+    state: &WebState,
+    s: &Signed,
+    operation: &str,
+    resource: &str,
+    password: &str,
+) -> Result<String, Problem> {
     let actor = Actor { session: &s.session, request_id: s.visitor.request_id.as_ref() };
     let step_up = state.app.security().step_up_with_password(&actor, password, operation, resource).await.map_err(Problem::from)?;
     Ok(step_up.token)
@@ -146,7 +152,11 @@ async fn password_state(state: &WebState, s: &Signed) -> Result<PasswordState, P
 }
 
 fn origin(s: &Signed) -> Origin {
-    Origin { actor: format!("user:{}", s.session.user_id), client_ip: s.visitor.client_ip.clone(), request_id: s.visitor.request_id.clone() }
+    Origin {
+        actor: format!("user:{}", s.session.user_id),
+        client_ip: s.visitor.client_ip.clone(),
+        request_id: s.visitor.request_id.clone(),
+    }
 }
 
 /// A problem that ends the page: its sentence, and a way back.
@@ -422,7 +432,12 @@ async fn password_submit(State(state): State<WebState>, s: Signed, Form(f): Form
                     }
                     _ => message(tr, &p),
                 };
-                errors.add(field_of(code), text);
+                // A set page has no proof fields (a password set meanwhile needs the reset page).
+                let field = match field_of(code) {
+                    "liveness_video" | "card_number" if mode == Mode::Set => "code",
+                    f => f,
+                };
+                errors.add(field, text);
                 // The use case spent the SMS code before the face check: the next try needs a new one.
                 if code == "face_check_failed" {
                     errors.add("code", tr.t("set-code-used"));
@@ -622,7 +637,8 @@ async fn primary_page(state: &WebState, s: &Signed, id: &str, errors: FormErrors
         None
     };
     // Without a pad (no password, or locked now) an error points at the notice that says why.
-    let errors = if blocked.is_some() { FormErrors(errors.0.into_iter().map(|(_, m)| ("primary-blocked".to_owned(), m)).collect()) } else { errors };
+    let errors =
+        if blocked.is_some() { FormErrors(errors.0.into_iter().map(|(_, m)| ("primary-blocked".to_owned(), m)).collect()) } else { errors };
     let pads = vec![Pad::payment_password(tr, &errors)];
     let page =
         PrimaryPage { c: Chrome::new(v, "primary-title", true), device_id: device.id, device_name: device.name, blocked, pads, errors };

@@ -104,7 +104,8 @@ async fn a_user_sets_checks_and_locks_the_payment_password_in_chinese() {
     assert_eq!(b.attr("#password", "aria-invalid").await.as_deref(), Some("true"));
     assert!(b.attr("#password", "aria-describedby").await.unwrap_or_default().contains("password-error"));
     assert_eq!(b.focused_id().await, "password", "focus on the field in error");
-    let typed = b.client.execute("return [document.getElementById('password').value, document.getElementById('password2').value];", vec![]).await;
+    let typed =
+        b.client.execute("return [document.getElementById('password').value, document.getElementById('password2').value];", vec![]).await;
     assert_eq!(typed.unwrap_or_default(), json!(["", ""]), "a password is never put back into the page");
     assert!(!b.client.source().await.unwrap_or_default().contains(PASSWORD), "nor into its source");
     assert_eq!(b.attr("#code", "value").await.as_deref(), Some(code.as_str()), "the code is kept");
@@ -283,7 +284,8 @@ async fn another_device_becomes_primary_in_elder_mode_in_traditional_chinese() {
         .json()
         .await
         .unwrap_or_default();
-    let primary: Vec<&str> = me["devices"].as_array().into_iter().flatten().filter(|d| d["primary"] == true).filter_map(|d| d["name"].as_str()).collect();
+    let primary: Vec<&str> =
+        me["devices"].as_array().into_iter().flatten().filter(|d| d["primary"] == true).filter_map(|d| d["name"].as_str()).collect();
     assert_eq!(primary, ["H5 · Browser"], "the server agrees, and the stored name is unchanged: {me}");
 
     b.click("form[action='/h5/devices/logout-all'] button").await;
