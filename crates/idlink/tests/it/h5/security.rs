@@ -11,6 +11,8 @@ use serde_json::{Value, json};
 
 /// A valid new password (not repeated, not a run) that no sandbox value contains.
 const PASSWORD: &str = "582914";
+/// The password a reset sets.
+const NEW: &str = "906413";
 
 /// The session token in the browser's cookie, to prepare state through the API.
 async fn session_of(b: &Browser) -> String {
@@ -321,6 +323,38 @@ async fn setting_the_password_through_the_forms_works_on_both_databases_and_stor
         let res = f.post("/h5/security/verify", &[("password", PASSWORD)]).await;
         assert!(res.text().await.unwrap_or_default().contains("支付密码正确"), "{}", s.kind);
 
+        // Forgotten: reset with a bank card of the verified identity instead of a face.
+        let token = f.cookie_header().split("; ").find_map(|c| c.strip_prefix("idlink_session=")).unwrap_or_default().to_owned();
+        crate::reviews::verify_resident(&s, &token, phone, "孙七", "11010519491231002X").await;
+        let page = f.post("/h5/security/password/code", &[("mode", "reset")]).await.text().await.unwrap_or_default();
+        assert!(page.contains("银行卡"), "{}: the reset offers the card check", s.kind);
+        let challenge = hidden(&page, "challenge_id");
+        let code = s.last_code(phone).await;
+        let mut post_reset = async |card: String| {
+            let fields = [
+                ("mode", "reset"),
+                ("challenge_id", challenge.as_str()),
+                ("code", code.as_str()),
+                ("password", NEW),
+                ("password2", NEW),
+                ("proof", "card"),
+                ("card_number", card.as_str()),
+            ];
+            f.post("/h5/security/password", &fields).await
+        };
+        let res = post_reset(crate::identity::icbc_card("0000")).await;
+        assert_eq!(res.status().as_u16(), 422, "{}", s.kind);
+        let page = res.text().await.unwrap_or_default();
+        assert!(
+            page.contains("不在您的实名名下") && page.contains("card_number-error"),
+            "{}: the bank's reason, on the card field",
+            s.kind
+        );
+        let res = post_reset(crate::identity::icbc_card("4321")).await;
+        assert_eq!(res.headers().get("location").and_then(|v| v.to_str().ok()), Some("/h5/security?done=reset"), "{}", s.kind);
+        let res = f.post("/h5/security/verify", &[("password", NEW)]).await;
+        assert!(res.text().await.unwrap_or_default().contains("支付密码正确"), "{}: the new password works", s.kind);
+
         // Nothing the database holds shows the password as typed: not its
         // row (an Argon2id hash), not the audit trail, not any other table.
         let list = if s.kind == "sqlite" {
@@ -335,7 +369,7 @@ async fn setting_the_password_through_the_forms_works_on_both_databases_and_stor
         // sqlx's own bookkeeping of migrations holds no user data (and has a column the dump cannot read).
         for table in tables.into_iter().filter(|t| !t.starts_with("_sqlx")) {
             let dump = idlink_store::testing::dump_table(&s.db.store, table).await.unwrap_or_else(|e| panic!("{table}: {e}"));
-            assert!(!dump.contains(PASSWORD), "{}: `{table}` holds the payment password in clear", s.kind);
+            assert!(!dump.contains(PASSWORD) && !dump.contains(NEW), "{}: `{table}` holds a payment password in clear", s.kind);
             hashes += dump.matches("$argon2id$").count();
         }
         assert!(hashes >= 1, "{}: the password is stored, as an Argon2id hash", s.kind);
