@@ -296,8 +296,39 @@ async fn another_device_becomes_primary_in_elder_mode_in_traditional_chinese() {
     b.close().await;
 }
 
+/// The server's log lines, captured (the test runtime runs the server's tasks on the test's thread).
+#[derive(Clone, Default)]
+struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().map(|mut v| v.extend_from_slice(bytes)).unwrap_or(());
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
+    type Writer = Captured;
+    fn make_writer(&'a self) -> Captured {
+        self.clone()
+    }
+}
+
+impl Captured {
+    fn text(&self) -> String {
+        self.0.lock().map(|v| String::from_utf8_lossy(&v).into_owned()).unwrap_or_default()
+    }
+}
+
 #[tokio::test]
 async fn setting_the_password_through_the_forms_works_on_both_databases_and_stores_it_nowhere_in_clear() {
+    // Everything the server logs at debug level and above, as JSON lines like production's.
+    let log = Captured::default();
+    let subscriber = tracing_subscriber::fmt().json().with_max_level(tracing::Level::DEBUG).with_writer(log.clone()).finish();
+    let _capture = tracing::subscriber::set_default(subscriber);
     for db in databases().await {
         let s = start_on_db(db).await;
         let phone = "13700005554";
@@ -374,4 +405,7 @@ async fn setting_the_password_through_the_forms_works_on_both_databases_and_stor
         }
         assert!(hashes >= 1, "{}: the password is stored, as an Argon2id hash", s.kind);
     }
+    let lines = log.text();
+    assert!(lines.contains("/h5/security/password"), "the capture holds the server's request log: {}", &lines[..lines.len().min(2000)]);
+    assert!(!lines.contains(PASSWORD) && !lines.contains(NEW), "a payment password was logged");
 }
