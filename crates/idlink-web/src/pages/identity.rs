@@ -411,8 +411,6 @@ struct StepPage {
     /// The sandbox's stand-ins (empty when the face provider is a real one).
     captures: Vec<Capture>,
     errors: FormErrors,
-    // The shared code field reads these names.
-    phone: String,
 }
 
 impl StepPage {
@@ -448,7 +446,6 @@ impl StepPage {
             phone_masked,
             captures,
             errors: FormErrors::default(),
-            phone: String::new(),
         }
     }
 }
