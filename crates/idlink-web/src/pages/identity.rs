@@ -410,6 +410,8 @@ struct StepPage {
     phone_masked: String,
     /// The sandbox's stand-ins (empty when the face provider is a real one).
     captures: Vec<Capture>,
+    /// The code as typed, kept when only the capture was missing.
+    code: String,
     errors: FormErrors,
 }
 
@@ -445,6 +447,7 @@ impl StepPage {
             challenge_id,
             phone_masked,
             captures,
+            code: String::new(),
             errors: FormErrors::default(),
         }
     }
@@ -476,6 +479,9 @@ async fn submit(State(state): State<WebState>, s: Signed, Path(id): Path<String>
     let view = VerificationView { id: id.clone(), status: VerificationStatus::RequiresInput, reasons: Vec::new(), challenge_id: None };
     let again = |errors: FormErrors| {
         let mut page = StepPage::new(&state, v, kind, &view, f.challenge_id.clone(), phone.masked(), &f.liveness);
+        if errors.get("code").is_none() {
+            page.code = f.code.trim().to_owned();
+        }
         page.errors = errors;
         respond(v, &page.errors, SetCookies::default(), &page)
     };

@@ -7,7 +7,7 @@
 //! After a form is sent, no page shows the ID number, card or document
 //! number unmasked: the journeys check each page's source.
 
-use super::{Browser, FormClient, login_in_browser};
+use super::{Browser, FormClient, log_in};
 use crate::Server;
 use fantoccini::Locator;
 use idlink::serve::Runtime;
@@ -92,7 +92,7 @@ async fn verifying_by_id_card_and_face_after_poor_lighting_guidance_in_simplifie
     let s = crate::sqlite_server().await;
     let phone = "13912340001";
     let b = Browser::open(true).await;
-    login_in_browser(&b, &s, phone).await;
+    log_in(&b, &s, phone).await;
 
     b.goto(&s.url("/h5/identity")).await;
     assert!(b.text("#identity-none").await.contains("还没有完成实名认证"));
@@ -175,7 +175,7 @@ async fn verifying_by_four_elements_in_english_without_javascript() {
     let s = crate::sqlite_server().await;
     let phone = "13912340002";
     let b = Browser::open(false).await;
-    login_in_browser(&b, &s, phone).await;
+    log_in(&b, &s, phone).await;
     b.click("button[name=lang][value=en]").await;
     b.goto(&s.url("/h5/identity")).await;
     assert!(b.text("#identity-none").await.contains("not verified"));
@@ -250,7 +250,7 @@ async fn a_passport_goes_to_review_and_the_user_sees_the_approval_in_traditional
     let bob = crate::reviews::operator(&s, &rt, "bob", &[Role::Reviewer]).await.token;
     let phone = "13912340003";
     let b = Browser::open(true).await;
-    login_in_browser(&b, &s, phone).await;
+    log_in(&b, &s, phone).await;
     b.click("button[name=lang][value=zh-HK]").await;
     b.click("button[name=elder][value='1']").await;
     b.goto(&s.url("/h5/identity")).await;
@@ -336,7 +336,7 @@ async fn a_minor_asks_a_guardian_who_accepts_and_the_review_opens_the_capabiliti
     let parent_token = parent.cookies.get("idlink_session").cloned().unwrap_or_default();
 
     let b = Browser::open(true).await;
-    login_in_browser(&b, &s, child_phone).await;
+    log_in(&b, &s, child_phone).await;
     b.goto(&s.url("/h5/guardians")).await;
     assert!(b.text("#guardians-standing").await.contains("请先完成实名认证"));
     b.assert_accessible("guardians, not verified").await;
