@@ -225,12 +225,11 @@ async fn status(State(state): State<WebState>, s: Signed, headers: HeaderMap) ->
     });
     // The latest verification this browser started, unless it passed (the identity says that).
     let mut latest = None;
-    if let Some(id) = read_cookie(&headers, LATEST, v.secure).and_then(|raw| VerificationId::parse(&raw).ok()) {
-        if let Ok(view) = state.app.identities().view(&s.session.user_id, &id).await {
-            if view.status != VerificationStatus::Verified {
-                latest = Some(Latest { id: id.as_str().to_owned(), status: v.tr.t(&status_key(view.status)) });
-            }
-        }
+    if let Some(id) = read_cookie(&headers, LATEST, v.secure).and_then(|raw| VerificationId::parse(&raw).ok())
+        && let Ok(view) = state.app.identities().view(&s.session.user_id, &id).await
+        && view.status != VerificationStatus::Verified
+    {
+        latest = Some(Latest { id: id.as_str().to_owned(), status: v.tr.t(&status_key(view.status)) });
     }
     let page = StatusPage { c: Chrome::new(v, "identity-title", true), identity: shown, latest };
     (v.cookies(), html(StatusCode::OK, &page)).into_response()
@@ -677,7 +676,8 @@ async fn guardians(State(state): State<WebState>, s: Signed) -> Response {
 async fn ask_guardian(State(state): State<WebState>, s: Signed, Form(f): Form<GuardianFields>) -> Response {
     let v = &s.visitor;
     let mut body = Map::new();
-    for (k, val) in [("guardian_phone", f.guardian_phone.trim()), ("relationship", f.relationship.trim()), ("evidence_ref", f.evidence_ref.trim())]
+    for (k, val) in
+        [("guardian_phone", f.guardian_phone.trim()), ("relationship", f.relationship.trim()), ("evidence_ref", f.evidence_ref.trim())]
     {
         if !val.is_empty() {
             body.insert(k.to_owned(), Value::String(val.chars().filter(|c| k != "guardian_phone" || !c.is_whitespace()).collect()));
