@@ -131,7 +131,8 @@ async fn verifying_by_id_card_and_face_after_poor_lighting_guidance_in_simplifie
 
     tick(&b, "input[value='sandbox:poor_lighting']").await;
     b.click("form[action$='/submit'] button[type=submit]").await;
-    assert!(b.path().await.starts_with("/h5/identity/verifications/ver_"), "{}", b.path().await);
+    let path = b.path().await;
+    assert!(path.starts_with("/h5/identity/verifications/ver_") && !path.ends_with("/submit"), "a page to come back to: {path}");
     assert_eq!(b.text("#outcome-status").await, "未通过");
     let guidance = b.text("#reason-poor_lighting").await;
     assert!(guidance.contains("光线太差") && guidance.contains("明亮") && guidance.contains("帽子"), "{guidance}");
@@ -453,4 +454,30 @@ async fn the_verification_form_round_trips_on_both_databases() {
         let res = other.get(&format!("/h5/identity/verifications/{vid}")).await;
         assert_eq!(res.status().as_u16(), 404, "{}", s.kind);
     }
+}
+
+/// With a real face provider configured, the pages offer no stand-in: they
+/// say the capture comes from the host app, and a submit without one says so.
+#[tokio::test]
+async fn without_the_sandbox_face_provider_the_capture_comes_from_the_host_app() {
+    let mut s = crate::sqlite_server().await;
+    // Nothing listens there: the page must not need the provider to say this.
+    s.restart(|c| c.connectors.face.url = "http://127.0.0.1:9".into()).await;
+    let phone = "13912340009";
+    let mut c = FormClient::new(&s);
+    form_login(&mut c, &s, phone).await;
+    let start = [("kind", "face"), ("name", "张三"), ("id_number", ZHANG_SAN_ID)];
+    let page = c.post("/h5/identity/verifications", &start).await.text().await.unwrap_or_default();
+    assert!(page.contains("id=\"capture-from-app\"") && !page.contains("sandbox:"), "no stand-in offered: {page}");
+    let vid = between(&page, "action=\"/h5/identity/verifications/", "/submit\"");
+    let challenge = between(&page, "name=\"challenge_id\" value=\"", "\"");
+    let code = s.last_code(phone).await;
+    let submit = [("kind", "face"), ("challenge_id", challenge.as_str()), ("code", code.as_str()), ("liveness", "sandbox:pass")];
+    let res = c.post(&format!("/h5/identity/verifications/{vid}/submit"), &submit[..3]).await;
+    assert_eq!(res.status().as_u16(), 422);
+    let page = res.text().await.unwrap_or_default();
+    assert!(between(&page, "id=\"code-error\">", "<").contains("App"), "{page}");
+    // A forged stand-in is not offered either: it reaches the configured provider, which is down.
+    let res = c.post(&format!("/h5/identity/verifications/{vid}/submit"), &submit).await;
+    assert_ne!(res.status().as_u16(), 303, "no sandbox value passes a real provider");
 }
