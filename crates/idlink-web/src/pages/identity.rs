@@ -48,11 +48,20 @@ pub fn routes() -> Router<WebState> {
     Router::new()
         .route("/h5/identity", get(status))
         .route("/h5/identity/verify/{kind}", get(start_form))
-        .route("/h5/identity/verifications", post(start))
+        // The form steps exist as posts; a reload (or a pushed address) of one lands on its page.
+        .route("/h5/identity/verifications", post(start).get(|| async { Redirect::to("/h5/identity") }))
         .route("/h5/identity/verifications/{id}", get(outcome))
-        .route("/h5/identity/verifications/{id}/submit", post(submit))
+        .route("/h5/identity/verifications/{id}/submit", post(submit).get(to_outcome))
         .route("/h5/guardians", get(guardians).post(ask_guardian))
-        .route("/h5/guardians/{id}/accept", post(accept_guardian))
+        .route("/h5/guardians/{id}/accept", post(accept_guardian).get(|| async { Redirect::to("/h5/guardians") }))
+}
+
+/// `GET …/submit`: the verification's status page.
+async fn to_outcome(Path(id): Path<String>) -> Redirect {
+    match VerificationId::parse(&id) {
+        Ok(id) => Redirect::to(&format!("/h5/identity/verifications/{}", id.as_str())),
+        Err(_) => Redirect::to("/h5/identity"),
+    }
 }
 
 /// The browser remembers the user's latest verification (its id only), so

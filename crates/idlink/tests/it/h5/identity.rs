@@ -445,6 +445,9 @@ async fn the_verification_form_round_trips_on_both_databases() {
         // A second submit of the same verification shows its result, not an error.
         let res = c.post(&format!("/h5/identity/verifications/{vid}/submit"), &submit).await;
         assert_eq!(res.headers().get("location").and_then(|v| v.to_str().ok()), Some(format!("/h5/identity/verifications/{vid}").as_str()));
+        // A reload of a step's address (a post) lands on its page.
+        let res = c.get(&format!("/h5/identity/verifications/{vid}/submit")).await;
+        assert_eq!(res.headers().get("location").and_then(|v| v.to_str().ok()), Some(format!("/h5/identity/verifications/{vid}").as_str()));
         let page = c.get("/h5/identity").await.text().await.unwrap_or_default();
         assert!(page.contains("110***********002X") && !page.contains(ZHANG_SAN_ID), "{}: masked", s.kind);
 
