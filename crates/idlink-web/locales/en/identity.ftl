@@ -78,6 +78,7 @@ identity-outcome-review-title = Your verification is under review
 identity-outcome-open-title = This verification is not finished
 identity-outcome-verified = Your real name is verified. The services that need it are now open to you.
 identity-outcome-review = Our staff check it, usually within 72 hours; a passport or permit is checked by two reviewers. You can leave and come back to this page to see the result.
+identity-outcome-review-rejected = Our staff could not confirm your details from the document. Check that what you entered matches the document exactly and start again, or contact support.
 identity-outcome-open = It was not completed. Start again: we will send a new code.
 identity-retry-helps = Fix what is described above and try again.
 identity-retry-wont-help = Trying again with the same details will not help.

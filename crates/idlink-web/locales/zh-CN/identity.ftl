@@ -75,6 +75,7 @@ identity-outcome-review-title = 认证审核中
 identity-outcome-open-title = 这次认证尚未完成
 identity-outcome-verified = 您的实名已认证，需要实名的服务现在都可以使用了。
 identity-outcome-review = 工作人员会进行审核，通常在 72 小时内完成；护照和通行证由两位审核员先后审核。您可以先离开，稍后回到本页面查看结果。
+identity-outcome-review-rejected = 工作人员无法根据证件确认您的信息。请核对填写的内容与证件完全一致后重新开始，或联系客服。
 identity-outcome-open = 这次认证没有完成。请重新开始，我们会发送新的验证码。
 identity-retry-helps = 请按上面的说明处理后重试。
 identity-retry-wont-help = 用相同的信息重试无法通过。

@@ -75,6 +75,7 @@ identity-outcome-review-title = 認證審核中
 identity-outcome-open-title = 這次認證尚未完成
 identity-outcome-verified = 您的實名已認證，需要實名的服務現在都可以使用了。
 identity-outcome-review = 職員會進行審核，通常在 72 小時內完成；護照和通行證由兩位審核員先後審核。您可以先離開，稍後回到本頁面查看結果。
+identity-outcome-review-rejected = 職員無法根據證件確認您的資料。請核對填寫的內容與證件完全一致後重新開始，或聯絡客服。
 identity-outcome-open = 這次認證沒有完成。請重新開始，我們會發送新的驗證碼。
 identity-retry-helps = 請按上面的說明處理後重試。
 identity-retry-wont-help = 用相同的資料重試無法通過。

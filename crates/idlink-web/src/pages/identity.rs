@@ -540,8 +540,9 @@ struct OutcomePage {
     status_words: String,
     reasons: Vec<ReasonShown>,
     retry: bool,
-    /// Where "try again" starts.
-    via: &'static str,
+    /// Where "try again" starts: the same way's form when the page was
+    /// reached from it, else the choice of ways.
+    again: String,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -583,9 +584,10 @@ async fn outcome(State(state): State<WebState>, s: Signed, Path(id): Path<String
         status: view.status,
         status_words: v.tr.t(&status_key(view.status)),
         reasons,
-        // Trying again helps only when every reason can be fixed by the user.
-        retry: !view.reasons.is_empty() && view.reasons.iter().all(|r| r.retryable()),
-        via: Kind::parse(&q.via).unwrap_or(Kind::Face).as_str(),
+        // Trying again helps only when every reason can be fixed by the user
+        // (a document the reviewers refused names none: it can be sent again).
+        retry: view.status == VerificationStatus::Rejected && view.reasons.iter().all(|r| r.retryable()),
+        again: Kind::parse(&q.via).map_or_else(|| "/h5/identity".to_owned(), |k| format!("/h5/identity/verify/{}", k.as_str())),
     };
     (v.cookies(), html(StatusCode::OK, &page)).into_response()
 }

@@ -484,3 +484,53 @@ async fn without_the_sandbox_face_provider_the_capture_comes_from_the_host_app()
     let res = c.post(&format!("/h5/identity/verifications/{vid}/submit"), &submit).await;
     assert_ne!(res.status().as_u16(), 303, "no sandbox value passes a real provider");
 }
+
+/// A document the reviewers refuse: the status page says so in words and
+/// offers to start again (no reason code comes with a reviewer's refusal).
+#[tokio::test]
+async fn a_document_the_reviewers_refuse_says_so_and_offers_to_start_again() {
+    let rt = Runtime::default();
+    let db = idlink_store::testing::sqlite().await.unwrap_or_else(|e| panic!("{e}"));
+    let s = crate::start_full(db, &[], rt.clone()).await;
+    let rita = crate::reviews::operator(&s, &rt, "rita", &[Role::Reviewer]).await.token;
+    let phone = "13912340010";
+    let mut c = FormClient::new(&s);
+    form_login(&mut c, &s, phone).await;
+    let start = [
+        ("kind", "document"),
+        ("name", "Chan Tai Man"),
+        ("document_type", "hk_macau_permit"),
+        ("document_number", "H1234567801"),
+        ("birth_date", "1988-02-29"),
+    ];
+    let page = c.post("/h5/identity/verifications", &start).await.text().await.unwrap_or_default();
+    assert!(!page.contains("H1234567801"), "the code step shows no document number");
+    let vid = between(&page, "action=\"/h5/identity/verifications/", "/submit\"");
+    let challenge = between(&page, "name=\"challenge_id\" value=\"", "\"");
+    let code = s.last_code(phone).await;
+    let submit = [("kind", "document"), ("challenge_id", challenge.as_str()), ("code", code.as_str()), ("liveness", "sandbox:pass")];
+    let res = c.post(&format!("/h5/identity/verifications/{vid}/submit"), &submit).await;
+    let to = res.headers().get("location").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+    let page = c.get(&to).await.text().await.unwrap_or_default();
+    assert!(page.contains("id=\"outcome-status\">工作人员审核中<"), "{page}");
+
+    let cases = open_cases(&s, &rita, "verification").await;
+    let case = cases.iter().find(|k| k["reference"] == vid.as_str()).and_then(|k| k["id"].as_str()).unwrap_or("").to_owned();
+    let refused: Value = s
+        .client()
+        .post(s.url(&format!("/v1/operator/reviews/{case}/decisions")))
+        .header("idlink-operator", &rita)
+        .json(&json!({"decision": "reject", "note": "the scan is unreadable"}))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .json()
+        .await
+        .unwrap_or_default();
+    assert_eq!(refused["status"], "rejected", "{refused}");
+    let page = c.get(&format!("/h5/identity/verifications/{vid}")).await.text().await.unwrap_or_default();
+    assert!(page.contains("id=\"outcome-status\">未通过<") && page.contains("工作人员无法根据证件确认您的信息"), "{page}");
+    assert!(page.contains("id=\"try-again\" href=\"/h5/identity\""), "starting again is offered: {page}");
+    let status = c.get("/h5/identity").await.text().await.unwrap_or_default();
+    assert!(status.contains("id=\"identity-latest\">未通过<") && status.contains("id=\"identity-none\""), "{status}");
+}
