@@ -120,6 +120,10 @@ pub struct AppParts {
     pub password_policy: PaymentPasswordPolicy,
     pub step_up_policy: StepUpPolicy,
     pub audit: AuditSettings,
+    /// The face-verification provider is the in-process sandbox (no
+    /// `connectors.face.url`): its test values (`sandbox:pass`, …) stand in
+    /// for a capture, and the H5 pages offer them.
+    pub face_sandbox: bool,
 }
 
 /// Each use case over this state's parts, given only the ports it needs.

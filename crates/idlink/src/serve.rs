@@ -327,6 +327,7 @@ pub async fn start(config: &Config, rt: Runtime) -> Result<Running> {
             ttl: jiff::SignedDuration::from_secs(i64::try_from(config.step_up.ttl_secs).unwrap_or(120)),
         },
         audit: idlink_api::state::AuditSettings { witness: witness.clone(), policy },
+        face_sandbox: sandbox.is_some() && config.connectors.face.url.is_empty(),
     });
     let listener = tokio::net::TcpListener::bind(config.server.listen)
         .await
