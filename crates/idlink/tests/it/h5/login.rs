@@ -336,12 +336,6 @@ async fn a_login_waiting_for_its_device_check_is_short_lived_and_ends_when_aband
     assert_eq!(third.get("/h5/").await.status().as_u16(), 200, "and works");
 }
 
-fn gzip_len(bytes: &[u8]) -> usize {
-    use std::io::Write;
-    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    enc.write_all(bytes).unwrap_or_else(|e| panic!("{e}"));
-    enc.finish().map(|v| v.len()).unwrap_or(usize::MAX)
-}
 
 #[tokio::test]
 async fn each_page_with_its_css_and_script_weighs_under_60_kb_compressed() {
@@ -351,12 +345,12 @@ async fn each_page_with_its_css_and_script_weighs_under_60_kb_compressed() {
     for asset in ["/h5/assets/h5.css", "/h5/assets/htmx.min.js"] {
         let res = c.get(asset).await;
         assert_eq!(res.status().as_u16(), 200, "{asset}");
-        assets += gzip_len(&res.bytes().await.unwrap_or_default());
+        assets += super::gzip_len(&res.bytes().await.unwrap_or_default());
     }
     let login = c.get("/h5/login").await.bytes().await.unwrap_or_default();
     let code = c.post("/h5/login", &[("phone", "13700007777")]).await.bytes().await.unwrap_or_default();
     for (page, html) in [("login", login), ("code step", code)] {
-        let total = gzip_len(&html) + assets;
+        let total = super::gzip_len(&html) + assets;
         assert!(total < 60 * 1024, "{page}: {total} bytes compressed with its CSS and htmx");
     }
 }

@@ -10,6 +10,7 @@
 //! violation is allowed.
 
 mod cards;
+mod every_page;
 mod identity;
 mod login;
 mod screenshots;
@@ -306,4 +307,12 @@ fn encode(s: &str) -> String {
     s.bytes()
         .map(|b| if b.is_ascii_alphanumeric() || b"-_.*".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") })
         .collect()
+}
+
+/// The size of `bytes` gzip-compressed, as a browser downloads a page.
+pub fn gzip_len(bytes: &[u8]) -> usize {
+    use std::io::Write;
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    enc.write_all(bytes).unwrap_or_else(|e| panic!("{e}"));
+    enc.finish().map(|v| v.len()).unwrap_or(usize::MAX)
 }
