@@ -236,7 +236,7 @@ fn rand_u64() -> u64 {
 }
 
 /// Logs `phone` in through the login pages (a first login creates the account).
-pub async fn login_in_browser(b: &Browser, s: &Server, phone: &str) {
+pub async fn log_in(b: &Browser, s: &Server, phone: &str) {
     b.goto(&s.url("/h5/login")).await;
     b.fill("#phone", phone).await;
     b.click("form[action='/h5/login'] button[type=submit]").await;
