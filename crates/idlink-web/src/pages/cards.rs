@@ -813,8 +813,10 @@ fn answer_words(tr: &Tr, now: Timestamp, a: &idlink_core::balance::BalanceAnswer
     let freshness = if a.as_of == a.next_refresh_at {
         tr.t1("cards-answer-real-time", "at", &when(tr, now, a.as_of))
     } else {
+        // English puts a space between sentences; Chinese does not.
+        let gap = if tr.locale == crate::i18n::Locale::En { " " } else { "" };
         format!(
-            "{} {}",
+            "{}{gap}{}",
             tr.t1("cards-answer-as-of", "at", &when(tr, now, a.as_of)),
             tr.t1("cards-answer-next", "at", &when(tr, now, a.next_refresh_at))
         )

@@ -161,7 +161,8 @@ async fn cards_at_the_three_kinds_of_bank_are_bound_and_their_balances_shown_in_
     assert!(b.text("#verify-first").await.contains("请先完成实名认证"));
     assert!(b.has("main a[href='/h5/identity']").await, "links to the verification pages");
     b.assert_accessible("bind, unverified").await;
-    verify_through_api(&b, &s, &icbc).await;
+    let token = session_token(&b).await;
+    verify_resident(&s, &token, &icbc.phone, &icbc.name, &icbc.id_number).await;
 
     // A number no bank issues is refused at its field, which gets the focus.
     b.goto(&s.url("/h5/cards/bind")).await;
@@ -212,6 +213,14 @@ async fn cards_at_the_three_kinds_of_bank_are_bound_and_their_balances_shown_in_
 
     b.click("#switch-button").await;
     assert_eq!(b.text("#notice").await, "余额查询已开启。");
+
+    // No payment password yet: the pad says to set one first, and where.
+    b.click("#query-link").await;
+    assert!(b.text("#password-missing").await.starts_with("请先设置支付密码"));
+    assert!(b.has("main a[href='/h5/security']").await && !b.has("#password").await, "no pad without a password");
+    b.assert_accessible("pad, no payment password").await;
+    ensure_payment_password(&s, &token, &icbc.phone).await;
+    b.click("#back-card").await;
     query(&b, "135790").await;
     assert_eq!(b.text("#figure").await, money(icbc.balance / 100 * 100, "¥"), "to the yuan, rounded down");
     assert!(b.text("#answer-precision").await.contains("精确到元"));
@@ -315,7 +324,7 @@ async fn the_four_tiers_in_english_and_elder_mode_and_the_balance_with_javascrip
 
     // The four tiers, each with its state and its revoke.
     assert_eq!(b.text("#tiers-title").await, "What you have allowed");
-    assert!(b.text("#tier-1").await.contains("The card is bound") && b.has("#unbind-link").await);
+    assert!(b.text("#tier-1").await.contains("1. The card binding") && b.has("#unbind-link").await);
     assert!(b.text("#tier-2").await.contains("Off: every balance query is refused."));
     assert!(b.text("#tier-3").await.contains("asked for your payment password for each query"));
     assert!(b.text("#tier-4").await.contains("This bank needs no agreement."));
