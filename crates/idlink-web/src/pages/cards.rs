@@ -133,7 +133,11 @@ fn policy(state: &WebState, tr: &Tr, bank: &str) -> PolicyWords {
     // A bank missing from the roster is closed, as the query treats it.
     let precision = b.map_or(Precision::Closed, |b| b.precision);
     let freshness = b.map_or(Freshness::RealTime, |b| b.freshness);
-    PolicyWords { precision: precision_words(tr, precision), freshness: freshness_words(tr, freshness), closed: precision == Precision::Closed }
+    PolicyWords {
+        precision: precision_words(tr, precision),
+        freshness: freshness_words(tr, freshness),
+        closed: precision == Precision::Closed,
+    }
 }
 
 fn precision_words(tr: &Tr, p: Precision) -> String {
@@ -884,27 +888,27 @@ async fn balance_query(State(state): State<WebState>, s: Signed, Path(raw): Path
     }
     let rid = v.request_id.as_ref();
     let actor = Actor { session: &s.session, request_id: rid };
-    let step_up =
-        match state.app.security().step_up_with_password(&actor, typed, idlink_core::stepup::BALANCE_QUERY, id.as_str()).await {
-            Ok(t) => t,
-            Err(e) => {
-                let p = Problem::from(e);
-                page.errors.add("password", sentence(&v.tr, now, &p));
-                let status = if p.status >= 500 { status_of(&p) } else { StatusCode::UNPROCESSABLE_ENTITY };
-                return (v.cookies(), html(status, &page)).into_response();
-            }
-        };
-    let result = state.app.balances().query(&s.session, rid, &id, Some(&step_up.token), None).await;
-    match result.map_err(Problem::from).and_then(|a| answer_words(&v.tr, now, &a).ok_or_else(|| Problem::from(idlink_core::balance::BalanceError::Closed))) {
-        Ok(answer) => {
+    let step_up = match state.app.security().step_up_with_password(&actor, typed, idlink_core::stepup::BALANCE_QUERY, id.as_str()).await {
+        Ok(t) => t,
+        Err(e) => {
+            let p = Problem::from(e);
+            page.errors.add("password", sentence(&v.tr, now, &p));
+            let status = if p.status >= 500 { status_of(&p) } else { StatusCode::UNPROCESSABLE_ENTITY };
+            return (v.cookies(), html(status, &page)).into_response();
+        }
+    };
+    // A closed bank's answer has no figure: it is the refusal the API gives it.
+    let answer = state.app.balances().query(&s.session, rid, &id, Some(&step_up.token), None).await.map(|a| answer_words(&v.tr, now, &a));
+    let refused = match answer {
+        Ok(Some(answer)) => {
             page.answer = Some(answer);
-            (v.cookies(), html(StatusCode::OK, &page)).into_response()
+            return (v.cookies(), html(StatusCode::OK, &page)).into_response();
         }
-        Err(p) => {
-            page.refusal = Some(sentence(&v.tr, now, &p));
-            (v.cookies(), html(status_of(&p), &page)).into_response()
-        }
-    }
+        Ok(None) => Problem::from(idlink_core::balance::BalanceError::Closed),
+        Err(e) => Problem::from(e),
+    };
+    page.refusal = Some(sentence(&v.tr, now, &refused));
+    (v.cookies(), html(status_of(&refused), &page)).into_response()
 }
 
 // ---------------------------------------------------------------- history
@@ -954,7 +958,9 @@ async fn history(State(state): State<WebState>, s: Signed) -> Response {
             };
             let who = if q.actor.starts_with("user:") { tr.t("cards-who-you") } else { tr.t("cards-who-service") };
             let outcome = match (q.outcome.as_str(), q.reason.as_deref()) {
-                ("refused", Some(reason)) => tr.t1("cards-outcome-refused-because", "why", &words(tr, &format!("cards-why-{reason}"), reason)),
+                ("refused", Some(reason)) => {
+                    tr.t1("cards-outcome-refused-because", "why", &words(tr, &format!("cards-why-{reason}"), reason))
+                }
                 (o, _) => words(tr, &format!("cards-outcome-{o}"), o),
             };
             QueryRow {
@@ -1012,7 +1018,9 @@ mod tests {
         for locale in crate::i18n::Locale::ALL {
             let mut keys: Vec<String> = NOTICES.iter().map(|n| format!("cards-done-{n}")).collect();
             keys.extend((1..=7).map(|d| format!("cards-weekday-{d}")));
-            for code in ["balance_query_disabled", "balance_query_suspended", "card_reported_lost", "agreement_required", "bank_unavailable"] {
+            for code in
+                ["balance_query_disabled", "balance_query_suspended", "card_reported_lost", "agreement_required", "bank_unavailable"]
+            {
                 keys.push(format!("problem-{code}"));
                 keys.push(format!("cards-why-{code}"));
             }

@@ -89,7 +89,7 @@ fn money(fen: i64, mark: &str) -> String {
     let yuan = (fen / 100).to_string();
     let mut grouped = String::new();
     for (i, c) in yuan.chars().enumerate() {
-        if i > 0 && (yuan.len() - i) % 3 == 0 {
+        if i > 0 && (yuan.len() - i).is_multiple_of(3) {
             grouped.push(',');
         }
         grouped.push(c);
@@ -266,6 +266,19 @@ async fn cards_at_the_three_kinds_of_bank_are_bound_and_their_balances_shown_in_
     assert!(b.text("#low-balance").await.contains("低于您设置的低余额提醒"), "the alert is on the answer");
     b.assert_accessible("balance, joint-stock, low").await;
 
+    // The alert cleared; the agreement revoked (tier 4): the next query is refused with the sentence.
+    b.click("#back-card").await;
+    b.click("#alert-clear").await;
+    assert_eq!(b.text("#notice").await, "低余额提醒已关闭。");
+    assert_eq!(b.text("#alert-state").await, "尚未设置提醒。");
+    b.click("#agreement-revoke").await;
+    assert!(b.text("#notice").await.starts_with("协议已撤销"));
+    assert!(b.text("#agreement-state").await.starts_with("未签署"));
+    b.assert_accessible("card page, agreement revoked").await;
+    query(&b, "135790").await;
+    assert!(b.text("#refusal").await.starts_with("这家银行要求先签署（或续签）协议"));
+    b.assert_accessible("balance refused, no agreement").await;
+
     // The city commercial bank: a range, weekly.
     bind_in_pages(&b, &s, &city).await;
     assert!(b.text("#policy-precision").await.starts_with("只显示区间"));
@@ -287,6 +300,7 @@ async fn cards_at_the_three_kinds_of_bank_are_bound_and_their_balances_shown_in_
     b.click("main a[href='/h5/cards/history']").await;
     let history = b.text("#history").await;
     assert_eq!(history.matches("已显示").count(), 3, "{history}");
+    assert!(history.contains("已拒绝：未签署银行协议"), "refused queries too: {history}");
     assert!(history.contains("银行直连") && history.contains("银联转接") && history.contains("您本人"), "{history}");
     assert!(history.contains("精确到元") && history.contains("精确到角") && history.contains("区间"), "{history}");
     b.assert_accessible("history").await;
@@ -363,10 +377,7 @@ async fn the_four_tiers_in_english_and_elder_mode_and_the_balance_with_javascrip
     b.click("#switch-button").await;
     assert_eq!(b.text("#notice").await, "Balance queries are off, for all your cards, from now on.");
     query(&b, "135790").await;
-    assert_eq!(
-        b.text("#refusal").await,
-        "Balance queries are switched off. Turn them on on the card's page, then query again."
-    );
+    assert_eq!(b.text("#refusal").await, "Balance queries are switched off. Turn them on on the card's page, then query again.");
     assert!(!b.has("#figure").await);
     b.assert_accessible("balance refused, switch off").await;
     b.goto(&s.url("/h5/cards/history")).await;
