@@ -40,15 +40,34 @@ pub fn routes() -> Router<WebState> {
         .route("/h5/cards", get(list))
         .route("/h5/cards/history", get(history))
         .route("/h5/cards/bind", get(bind_page).post(bind_check))
-        .route("/h5/cards/bind/send", post(bind_send))
-        .route("/h5/cards/bind/confirm", post(bind_confirm))
-        .route("/h5/cards/switch", post(set_switch))
+        .route("/h5/cards/bind/send", get(to_bind).post(bind_send))
+        .route("/h5/cards/bind/confirm", get(to_bind).post(bind_confirm))
+        .route("/h5/cards/switch", get(to_list).post(set_switch))
         .route("/h5/cards/{id}", get(card))
         .route("/h5/cards/{id}/unbind", get(unbind_page).post(unbind))
         .route("/h5/cards/{id}/agreement", get(agreement).post(sign))
-        .route("/h5/cards/{id}/agreement/revoke", post(revoke_agreement))
+        .route("/h5/cards/{id}/agreement/revoke", get(to_card).post(revoke_agreement))
         .route("/h5/cards/{id}/balance", get(balance_pad).post(balance_query))
-        .route("/h5/cards/{id}/alert", post(set_alert))
+        .route("/h5/cards/{id}/alert", get(to_card).post(set_alert))
+}
+
+// A page answered to a post keeps the post's path: the language and elder
+// switches (and a reload) come back to it with a GET, which leads to the
+// page the form belongs to.
+
+async fn to_bind() -> Redirect {
+    Redirect::to("/h5/cards/bind")
+}
+
+async fn to_list() -> Redirect {
+    Redirect::to("/h5/cards")
+}
+
+async fn to_card(Path(raw): Path<String>) -> Redirect {
+    match parse_id(&raw) {
+        Some(id) => Redirect::to(&format!("/h5/cards/{}", id.as_str())),
+        None => Redirect::to("/h5/cards"),
+    }
 }
 
 // ---------------------------------------------------------------- words

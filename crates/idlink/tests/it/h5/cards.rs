@@ -228,7 +228,7 @@ async fn cards_at_the_three_kinds_of_bank_are_bound_and_their_balances_shown_in_
     b.assert_accessible("balance, ICBC").await;
 
     // The joint-stock bank: its agreement shown in full, with version and hash, then signed.
-    bind_in_pages(&b, &s, &joint).await;
+    let joint_id = bind_in_pages(&b, &s, &joint).await;
     assert_eq!(b.text("#policy-precision").await, "显示金额，精确到角（0.1 元）");
     assert_eq!(b.text("#policy-freshness").await, "每天 18:00");
     assert!(b.text("#agreement-state").await.starts_with("未签署"));
@@ -253,6 +253,11 @@ async fn cards_at_the_three_kinds_of_bank_are_bound_and_their_balances_shown_in_
     assert!(b.text("#threshold-error").await.contains("最多两位小数"));
     assert_eq!(b.focused_id().await, "threshold");
     b.assert_accessible("alert, wrong amount").await;
+    // The language switch on a page answered to a post comes back to the card.
+    b.click("button[name=lang][value=en]").await;
+    assert_eq!(b.path().await, format!("/h5/cards/{joint_id}"));
+    assert_eq!(b.text("#tiers-title").await, "What you have allowed");
+    b.click("button[name=lang][value=zh-CN]").await;
     let threshold_yuan = joint.balance / 100 + 100;
     b.fill("#threshold", &format!("{threshold_yuan}.5")).await;
     b.click("#alert-set").await;
