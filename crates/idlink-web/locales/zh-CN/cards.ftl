@@ -132,7 +132,7 @@ cards-agreement-sign = 签署协议
 
 cards-balance-title = 余额
 cards-balance-of = { $card }的余额
-cards-pad-policy = { $bank }显示：
+cards-pad-policy = { $bank }的余额：
 cards-pad-label = 支付密码
 cards-pad-hint = 6 位数字。只允许对这张卡查询这一次。
 cards-pad-submit = 显示余额

@@ -132,7 +132,7 @@ cards-agreement-sign = 簽署協議
 
 cards-balance-title = 餘額
 cards-balance-of = { $card }的餘額
-cards-pad-policy = { $bank }顯示：
+cards-pad-policy = { $bank }的餘額：
 cards-pad-label = 支付密碼
 cards-pad-hint = 6 位數字。只允許對這張卡查詢這一次。
 cards-pad-submit = 顯示餘額

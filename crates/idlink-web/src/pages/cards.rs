@@ -144,6 +144,8 @@ fn card_type(tr: &Tr, t: CardType) -> String {
 pub struct PolicyWords {
     pub precision: String,
     pub freshness: String,
+    /// Both, as one phrase in the language's punctuation.
+    pub line: String,
     pub closed: bool,
 }
 
@@ -152,11 +154,10 @@ fn policy(state: &WebState, tr: &Tr, bank: &str) -> PolicyWords {
     // A bank missing from the roster is closed, as the query treats it.
     let precision = b.map_or(Precision::Closed, |b| b.precision);
     let freshness = b.map_or(Freshness::RealTime, |b| b.freshness);
-    PolicyWords {
-        precision: precision_words(tr, precision),
-        freshness: freshness_words(tr, freshness),
-        closed: precision == Precision::Closed,
-    }
+    let closed = precision == Precision::Closed;
+    let (precision, freshness) = (precision_words(tr, precision), freshness_words(tr, freshness));
+    let comma = if tr.locale == crate::i18n::Locale::En { ", " } else { "，" };
+    PolicyWords { line: format!("{precision}{comma}{freshness}"), precision, freshness, closed }
 }
 
 fn precision_words(tr: &Tr, p: Precision) -> String {
