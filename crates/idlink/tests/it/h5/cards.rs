@@ -424,6 +424,21 @@ async fn the_four_tiers_in_english_and_elder_mode_and_the_balance_with_javascrip
     b.close().await;
 }
 
+/// Logs `phone` in through the login forms (as a browser would); returns the session token.
+async fn form_log_in(c: &mut FormClient<'_>, s: &Server, phone: &str) -> String {
+    assert_eq!(c.get("/h5/login").await.status().as_u16(), 200);
+    let page = c.post("/h5/login", &[("phone", phone)]).await.text().await.unwrap_or_default();
+    let challenge = field(&page, "challenge_id");
+    let code = s.last_code(phone).await;
+    c.post("/h5/login/code", &[("phone", phone), ("challenge_id", &challenge), ("code", &code)]).await;
+    c.cookies.get("idlink_session").cloned().unwrap_or_default()
+}
+
+/// The value of the hidden field `name` in a page.
+fn field(page: &str, name: &str) -> String {
+    page.split(&format!("name=\"{name}\" value=\"")).nth(1).and_then(|r| r.split('"').next()).unwrap_or("").to_owned()
+}
+
 /// Binding and a balance through the pages' forms on both databases; the
 /// number typed into the pages is kept nowhere in clear.
 #[tokio::test]
@@ -432,12 +447,7 @@ async fn a_card_is_bound_and_queried_through_the_forms_on_both_databases_and_not
         let cards = sandbox_cards(&s).await;
         let card = cards.iter().find(|c| c.bank == "ICBC").cloned().unwrap_or_default();
         let mut c = FormClient::new(&s);
-        assert_eq!(c.get("/h5/login").await.status().as_u16(), 200);
-        let page = c.post("/h5/login", &[("phone", &card.phone)]).await.text().await.unwrap_or_default();
-        let challenge = page.split("name=\"challenge_id\" value=\"").nth(1).and_then(|r| r.split('"').next()).unwrap_or("").to_owned();
-        let code = s.last_code(&card.phone).await;
-        c.post("/h5/login/code", &[("phone", &card.phone), ("challenge_id", &challenge), ("code", &code)]).await;
-        let token = c.cookies.get("idlink_session").cloned().unwrap_or_default();
+        let token = form_log_in(&mut c, &s, &card.phone).await;
         verify_resident(&s, &token, &card.phone, &card.name, &card.id_number).await;
         ensure_payment_password(&s, &token, &card.phone).await;
 
@@ -446,9 +456,14 @@ async fn a_card_is_bound_and_queried_through_the_forms_on_both_databases_and_not
         assert!(res.text().await.unwrap_or_default().contains("中国工商银行"), "{}", s.kind);
         let page = c.post("/h5/cards/bind/send", &[("card_number", &card.number), ("reserved_phone", &card.phone)]).await;
         let page = page.text().await.unwrap_or_default();
-        let id = page.split("name=\"binding_id\" value=\"").nth(1).and_then(|r| r.split('"').next()).unwrap_or("").to_owned();
+        let id = field(&page, "binding_id");
         assert!(id.starts_with("bnd_"), "{}: the code step carries the binding", s.kind);
         assert!(!page.contains(&card.number), "{}: the code step does not carry the number", s.kind);
+        // Left half-way, the card is listed as waiting, and its page takes the code.
+        let list = c.get("/h5/cards").await.text().await.unwrap_or_default();
+        assert!(list.contains("未完成：等待银行的短信验证码"), "{}", s.kind);
+        let pending = c.get(&format!("/h5/cards/{id}")).await.text().await.unwrap_or_default();
+        assert!(pending.contains("action=\"/h5/cards/bind/confirm\"") && field(&pending, "binding_id") == id, "{}", s.kind);
         let code = s.last_code(&card.phone).await;
         let res = c.post("/h5/cards/bind/confirm", &[("binding_id", &id), ("code", &code)]).await;
         let to = res.headers().get("location").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
@@ -469,4 +484,59 @@ async fn a_card_is_bound_and_queried_through_the_forms_on_both_databases_and_not
         let bindings = idlink_store::testing::dump_table(&s.db.store, "card_bindings").await.unwrap_or_default();
         assert!(bindings.contains(&id), "{}: the dump is of the bindings", s.kind);
     }
+}
+
+/// A new version of the bank's agreement: the card says the signature is
+/// outdated, the agreement page shows the new version and hash, a signature
+/// of the old one is refused with the sentence, and the new one is signed.
+#[tokio::test]
+async fn an_outdated_agreement_is_said_so_and_the_new_version_is_signed_through_the_form() {
+    let mut s = sqlite_server().await;
+    let cards = sandbox_cards(&s).await;
+    let card = cards.iter().find(|c| c.bank == "CMB").cloned().unwrap_or_default();
+    let mut c = FormClient::new(&s);
+    let token = form_log_in(&mut c, &s, &card.phone).await;
+    verify_resident(&s, &token, &card.phone, &card.name, &card.id_number).await;
+    let page = c.post("/h5/cards/bind/send", &[("card_number", &card.number), ("reserved_phone", &card.phone)]).await;
+    let id = field(&page.text().await.unwrap_or_default(), "binding_id");
+    let code = s.last_code(&card.phone).await;
+    c.post("/h5/cards/bind/confirm", &[("binding_id", &id), ("code", &code)]).await;
+    let old = c.get(&format!("/h5/cards/{id}/agreement")).await.text().await.unwrap_or_default();
+    let (old_version, old_hash) = (field(&old, "document_version"), field(&old, "document_hash"));
+    assert_eq!(old_version, "CMB-2026-01");
+    let res = c.post(&format!("/h5/cards/{id}/agreement"), &[("document_version", &old_version), ("document_hash", &old_hash)]).await;
+    assert_eq!(res.headers().get("location").and_then(|v| v.to_str().ok()), Some(format!("/h5/cards/{id}?done=signed").as_str()));
+
+    // CMB publishes a new version (the deployment's agreements file, then a restart).
+    let cookies = c.cookies.clone();
+    let file = s.config.server.data_dir.join("agreements.toml");
+    let text =
+        format!("{}\n[[banks]]\ncode = \"CMB\"\nversion = \"2026-07\"\n", idlink_domain::agreement::AgreementTemplates::bundled_text());
+    std::fs::write(&file, text).unwrap_or_else(|e| panic!("{e}"));
+    s.restart(|conf| conf.connectors.bank.agreements_file = Some(file)).await;
+    let mut c = FormClient::new(&s);
+    c.cookies = cookies;
+
+    let page = c.get(&format!("/h5/cards/{id}")).await.text().await.unwrap_or_default();
+    assert!(page.contains("已过时：您签署的是 CMB-2026-01 版本，银行已发布新版本。"), "{page}");
+    let new = c.get(&format!("/h5/cards/{id}/agreement")).await.text().await.unwrap_or_default();
+    let doc = agreement_document(&s, "CMB").await;
+    assert_eq!(field(&new, "document_version"), "CMB-2026-07");
+    assert_eq!(field(&new, "document_hash"), doc["sha256"].as_str().unwrap_or("?"));
+    assert!(
+        new.contains(&format!("<code id=\"agreement-hash\" class=\"hash\">{}</code>", doc["sha256"].as_str().unwrap_or("?"))),
+        "the hash is shown"
+    );
+    let stale = c.post(&format!("/h5/cards/{id}/agreement"), &[("document_version", &old_version), ("document_hash", &old_hash)]).await;
+    assert_eq!(stale.status().as_u16(), 409);
+    assert!(stale.text().await.unwrap_or_default().contains("银行在此期间发布了新版协议。请阅读新版后签署。"));
+    let res = c
+        .post(
+            &format!("/h5/cards/{id}/agreement"),
+            &[("document_version", "CMB-2026-07"), ("document_hash", doc["sha256"].as_str().unwrap_or(""))],
+        )
+        .await;
+    assert_eq!(res.status().as_u16(), 303);
+    let page = c.get(&format!("/h5/cards/{id}")).await.text().await.unwrap_or_default();
+    assert!(page.contains("已签署，有效期至") && page.contains("版本 CMB-2026-07"), "{page}");
 }
