@@ -22,7 +22,7 @@ use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::{get, post};
+use axum::routing::get;
 use idlink_api::Problem;
 use idlink_core::balance::AgreementStatus;
 use idlink_core::ports::bindings::{BindingRow, BindingStatus};
