@@ -13,6 +13,7 @@
 // per failed request, so its size on the error path does not matter.
 #![allow(clippy::result_large_err)]
 
+pub mod client_ip;
 pub mod errors;
 pub mod extract;
 pub mod fragments;

@@ -33,11 +33,13 @@ pub async fn request_id(State(state): State<AppState>, mut req: Request, next: N
         .and_then(|s| RequestId::parse(s).ok())
         .unwrap_or_else(|| state.ids.request());
     req.extensions_mut().insert(id.clone());
-    let ip = req
-        .extensions()
-        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-        .map(|c| c.0.ip().to_string())
-        .unwrap_or_else(|| "unknown".to_owned());
+    let ip = match req.extensions().get::<axum::extract::ConnectInfo<std::net::SocketAddr>>() {
+        Some(peer) => {
+            let forwarded: Vec<&str> = req.headers().get_all("x-forwarded-for").iter().filter_map(|v| v.to_str().ok()).collect();
+            state.limits.trusted_proxies.client(peer.0.ip(), &forwarded).to_string()
+        }
+        None => "unknown".to_owned(),
+    };
     req.extensions_mut().insert(crate::state::ClientIp(ip));
     let method = req.method().clone();
     let route = route_of(&req);

@@ -61,6 +61,8 @@ pub struct HttpLimits {
     pub idempotency_stale_after: Duration,
     /// How long an idempotency record (and the answer kept for replays) lives.
     pub idempotency_ttl: Duration,
+    /// Reverse proxies whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: crate::client_ip::TrustedProxies,
 }
 
 impl Default for HttpLimits {
@@ -70,6 +72,7 @@ impl Default for HttpLimits {
             request_timeout: Duration::from_secs(30),
             idempotency_stale_after: Duration::from_secs(300),
             idempotency_ttl: Duration::from_secs(24 * 3600),
+            trusted_proxies: crate::client_ip::TrustedProxies::default(),
         }
     }
 }
@@ -117,6 +120,10 @@ pub struct AppParts {
     pub password_policy: PaymentPasswordPolicy,
     pub step_up_policy: StepUpPolicy,
     pub audit: AuditSettings,
+    /// The face-verification provider is the in-process sandbox (no
+    /// `connectors.face.url`): its test values (`sandbox:pass`, …) stand in
+    /// for a capture, and the H5 pages offer them.
+    pub face_sandbox: bool,
 }
 
 /// Each use case over this state's parts, given only the ports it needs.

@@ -154,7 +154,9 @@ impl Auth<'_> {
             secret_hash: hash_secret(&secret),
             status,
             created_at: now,
-            expires_at: now.checked_add(self.policy.session_ttl).unwrap_or(now),
+            expires_at: now
+                .checked_add(if status == SessionStatus::Active { self.policy.session_ttl } else { self.policy.device_check_ttl() })
+                .unwrap_or(now),
             revoked_at: None,
         };
         let mut audit = Vec::new();
@@ -212,10 +214,12 @@ impl Auth<'_> {
             last_seen_at: now,
         };
         let audit = origin.audit("device.register", now).subject(&session.user_id);
-        if !self.store.confirm_device(&session.id, &device, &audit).await? {
+        // The session's full lifetime starts once the device is confirmed.
+        let expires_at = now.checked_add(self.policy.session_ttl).unwrap_or(now);
+        if !self.store.confirm_device(&session.id, expires_at, &device, &audit).await? {
             return Err(AuthError::SessionInvalid);
         }
-        Ok(SessionRow { status: SessionStatus::Active, ..session })
+        Ok(SessionRow { status: SessionStatus::Active, expires_at, ..session })
     }
 
     async fn lookup(&self, token: &str) -> Result<SessionRow, AuthError> {

@@ -18,6 +18,15 @@ pub enum Capability {
 }
 
 impl Capability {
+    /// Every capability, in the order a host app lists them.
+    pub const ALL: [Capability; 5] = [
+        Capability::Payment,
+        Capability::BalanceQuery,
+        Capability::CreditReport,
+        Capability::SocialSecurityCard,
+        Capability::ThirdPartyAuthorisation,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Capability::Payment => "payment",

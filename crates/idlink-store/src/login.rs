@@ -165,10 +165,18 @@ impl AuthStore for SqlStore {
         fetch_optional(sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id.as_str()), &self.reader, session).await
     }
 
-    async fn confirm_device(&self, session_id: &SessionId, d: &DeviceRow, audit: &AuditEntry) -> Result<bool, StoreError> {
-        let q =
-            sqlx::query("UPDATE sessions SET status = 'active' WHERE id = $1 AND status = 'device_check_required' AND revoked_at IS NULL")
-                .bind(session_id.as_str());
+    async fn confirm_device(
+        &self,
+        session_id: &SessionId,
+        expires_at: Timestamp,
+        d: &DeviceRow,
+        audit: &AuditEntry,
+    ) -> Result<bool, StoreError> {
+        let q = sqlx::query(
+            "UPDATE sessions SET status = 'active', expires_at = $2 WHERE id = $1 AND status = 'device_check_required' AND revoked_at IS NULL",
+        )
+        .bind(session_id.as_str())
+        .bind(micros(expires_at));
         self.audited_if(audit, async |tx| {
             if execute(q, &mut *tx).await? != 1 {
                 return Ok(false);

@@ -40,17 +40,17 @@ pub struct Options {
 }
 
 #[derive(Debug, Clone, Copy)]
-struct Stats {
-    per_sec: f64,
-    p50_ms: f64,
-    p99_ms: f64,
+pub(crate) struct Stats {
+    pub(crate) per_sec: f64,
+    pub(crate) p50_ms: f64,
+    pub(crate) p99_ms: f64,
     /// Share of the whole machine's CPU time that was busy during the phase
     /// (every process: idlink, the load generator, the sandbox bank, PostgreSQL).
     cpu_busy: Option<f64>,
 }
 
 impl Stats {
-    fn of(mut latencies: Vec<Duration>, elapsed: Duration, cpu_busy: Option<f64>) -> Self {
+    pub(crate) fn of(mut latencies: Vec<Duration>, elapsed: Duration, cpu_busy: Option<f64>) -> Self {
         latencies.sort();
         let at = |q: usize| latencies.get((latencies.len() * q / 100).min(latencies.len().saturating_sub(1))).copied().unwrap_or_default();
         Stats {
@@ -66,7 +66,7 @@ impl Stats {
         self.cpu_busy.map(|b| b * cores as f64 * 1e6 / self.per_sec.max(1e-9))
     }
 
-    fn line(&self, name: &str) -> String {
+    pub(crate) fn line(&self, name: &str) -> String {
         let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
         let cpu = match (self.cpu_busy, self.cpu_us_per_op(cores)) {
             (Some(b), Some(us)) => format!("   cpu {:>3.0} % busy, {us:>6.0} us/op", b * 100.0),
@@ -155,7 +155,7 @@ pub async fn run(opts: &Options) -> Result<()> {
 /// Drives `clients` tasks, each sending `per_client` requests made by `send`:
 /// as fast as answers come (`rate` None: closed loop), or on a fixed schedule of
 /// `rate` requests/s in total, latency counted from each request's scheduled start.
-async fn drive<F, Fut>(clients: usize, per_client: usize, rate: Option<f64>, send: F) -> Result<Stats>
+pub(crate) async fn drive<F, Fut>(clients: usize, per_client: usize, rate: Option<f64>, send: F) -> Result<Stats>
 where
     F: Fn(usize, usize) -> Fut + Send + Sync + 'static,
     Fut: std::future::Future<Output = Result<()>> + Send,
@@ -199,7 +199,7 @@ where
     Ok(Stats::of(all, elapsed, busy_share(ticks, cpu_ticks())))
 }
 
-fn client(clients: usize) -> Result<reqwest::Client> {
+pub(crate) fn client(clients: usize) -> Result<reqwest::Client> {
     Ok(reqwest::Client::builder().pool_max_idle_per_host(clients).build()?)
 }
 
@@ -278,9 +278,9 @@ fn card(i: usize) -> String {
         .unwrap_or_default()
 }
 
-struct Api {
-    http: reqwest::Client,
-    base: String,
+pub(crate) struct Api {
+    pub(crate) http: reqwest::Client,
+    pub(crate) base: String,
     sandbox: String,
     key: String,
 }
@@ -309,7 +309,7 @@ impl Api {
     }
 
     /// Logs in, verifies, binds a card and switches balance queries on.
-    async fn user(&self, i: usize) -> Result<(String, String, String)> {
+    pub(crate) async fn user(&self, i: usize) -> Result<(String, String, String)> {
         use reqwest::Method;
         let phone = format!("1390{:07}", 1_000_001 + i * 7);
         let device = format!("bench-{i}");
@@ -359,7 +359,9 @@ impl Api {
     }
 }
 
-async fn balance_run(db: TestDb, opts: &Options) -> Result<Run> {
+/// A server for a benchmark on `db`: sandbox in process, limits opened for
+/// the setup's many logins from one address, and an API key for the setup.
+pub(crate) async fn bench_server(db: &TestDb, clients: usize) -> Result<(serve::Running, Arc<Api>, std::path::PathBuf)> {
     let data_dir = std::env::temp_dir().join(format!("idlink-bench-{}-{}", std::process::id(), db.kind));
     let env = [
         ("IDLINK__SERVER__LISTEN", "127.0.0.1:0".to_owned()),
@@ -389,12 +391,17 @@ async fn balance_run(db: TestDb, opts: &Options) -> Result<Run> {
     )
     .await?;
     let api = Arc::new(Api {
-        http: client(opts.clients)?,
+        http: client(clients)?,
         base: format!("http://{}", running.api_addr),
         sandbox: running.sandbox_addr.map(|a| format!("http://{a}")).unwrap_or_default(),
         key,
     });
+    Ok((running, api, data_dir))
+}
 
+async fn balance_run(db: TestDb, opts: &Options) -> Result<Run> {
+    let (running, api, data_dir) = bench_server(&db, opts.clients).await?;
+    let rt = Runtime::default();
     let setup = Instant::now();
     let mut users = Vec::with_capacity(opts.clients);
     for i in 0..opts.clients {

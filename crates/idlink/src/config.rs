@@ -37,6 +37,10 @@ pub struct Web {
     /// Mark the pages' cookies `Secure` (with the `__Host-` prefix): set it
     /// when browsers reach idlink over HTTPS, directly or through a proxy.
     pub secure_cookies: bool,
+    /// Serve the pages with plain cookies on an address beyond loopback
+    /// (a trial on a private network); without it such a start is refused,
+    /// since a session cookie would travel in clear.
+    pub allow_plain_http: bool,
 }
 
 /// The outbox (`docs/outbox.md`): how events are claimed, retried and parked.
@@ -220,6 +224,11 @@ pub struct Server {
     pub idempotency_stale_after_secs: u64,
     /// How long an idempotency record (and the sealed answer kept for replays) lives; expired ones are purged.
     pub idempotency_ttl_secs: u64,
+    /// Reverse proxies (addresses or networks such as `10.0.0.0/8`) whose
+    /// `X-Forwarded-For` names the client; empty: the peer is the client.
+    /// A TOML list, or one comma-separated string (as an environment variable).
+    #[serde(deserialize_with = "list_or_commas")]
+    pub trusted_proxies: Vec<String>,
 }
 
 impl Default for Server {
@@ -232,6 +241,7 @@ impl Default for Server {
             shutdown_grace_secs: 30,
             idempotency_stale_after_secs: 300,
             idempotency_ttl_secs: 24 * 3600,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -429,6 +439,20 @@ fn moved_keys(tree: &toml::Table) -> Result<()> {
 }
 
 /// `8080` → integer, `true` → boolean, anything else → string.
+/// A list of strings written as a TOML list or as one comma-separated string.
+fn list_or_commas<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Written {
+        One(String),
+        Many(Vec<String>),
+    }
+    Ok(match Written::deserialize(d)? {
+        Written::One(s) => s.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect(),
+        Written::Many(v) => v,
+    })
+}
+
 fn parse_scalar(raw: &str) -> toml::Value {
     if let Ok(i) = raw.parse::<i64>() {
         return toml::Value::Integer(i);
@@ -524,6 +548,17 @@ impl Config {
         }
         if self.sandbox.drive_clock && !self.sandbox.enabled {
             bail!("configuration key `sandbox.drive_clock`: needs the in-process sandbox (`sandbox.enabled = true`)");
+        }
+        if let Err(e) = idlink_api::client_ip::TrustedProxies::parse(&self.server.trusted_proxies) {
+            bail!("configuration key `server.trusted_proxies`: {e}");
+        }
+        if !self.server.listen.ip().is_loopback() && !self.web.secure_cookies && !self.web.allow_plain_http {
+            bail!(
+                "configuration key `web.secure_cookies`: idlink listens on {} beyond this machine, so the H5 session cookie must be \
+                 `Secure`: serve it over HTTPS (directly or behind a TLS proxy) and set `web.secure_cookies = true`, or, for a trial on \
+                 a private network only, set `web.allow_plain_http = true`",
+                self.server.listen
+            );
         }
         self.connectors.validate()?;
         self.validate_outbox()
@@ -703,6 +738,10 @@ mod tests {
         assert!(e.contains("connectors.bank.agreement_validity_days"), "{e}");
         let e = err(None, &[("IDLINK__OUTBOX__BACKOFF_MAX_SECS", "1"), ("IDLINK__OUTBOX__BACKOFF_BASE_MS", "5000")]);
         assert!(e.contains("outbox.backoff_max_secs"), "{e}");
+        let e = err(None, &[("IDLINK__SERVER__TRUSTED_PROXIES", "10.0.0.0/8, 10.0.0.0/40")]);
+        assert!(e.contains("server.trusted_proxies"), "{e}");
+        let e = err(None, &[("IDLINK__SERVER__LISTEN", "0.0.0.0:8080")]);
+        assert!(e.contains("web.secure_cookies") && e.contains("web.allow_plain_http"), "beyond loopback, cookies must be Secure: {e}");
     }
 
     /// Every old flat `connectors.<key>` names its new table and key.

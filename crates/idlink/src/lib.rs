@@ -1,10 +1,12 @@
 //! The idlink binary's library half: configuration, the master keyring file,
 //! and starting/stopping a server, so integration tests drive exactly what
 //! `idlink serve` runs, with its background work ([`background`]); and
-//! `idlink bench balance` ([`bench_balance`]).
+//! the benchmarks `idlink bench balance` ([`bench_balance`]) and `idlink bench
+//! pages` ([`bench_pages`]).
 
 pub mod background;
 pub mod bench_balance;
+pub mod bench_pages;
 pub mod config;
 pub mod keyfile;
 pub mod serve;

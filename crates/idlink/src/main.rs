@@ -70,6 +70,13 @@ enum Command {
 
 #[derive(Debug, Subcommand)]
 enum BenchCommand {
+    /// Each H5 page through the whole HTTP path of a server on SQLite (one user
+    /// with a verified identity and a bound card), against a bare axum page.
+    Pages {
+        /// Requests per page.
+        #[arg(long, default_value_t = 2000)]
+        requests: usize,
+    },
     /// Balance queries through the full HTTP path on SQLite and PostgreSQL, against
     /// a bare axum endpoint and PostgreSQL's one-row commit rate (scratch databases).
     Balance {
@@ -268,6 +275,10 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Operator(cmd) => operator(&config, &rt, cmd).await,
         Command::Outbox(cmd) => outbox(&config, &rt, cmd).await,
         Command::Jobs(JobsCommand::List) => jobs(&config).await,
+        Command::Bench(BenchCommand::Pages { requests }) => {
+            idlink::bench_pages::run(&idlink::bench_pages::Options { requests: requests.max(1) }).await?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Bench(BenchCommand::Password { hashes }) => bench_password(&config, &rt, hashes).await,
         Command::Bench(BenchCommand::Balance { clients, queries, only }) => {
             let opts = idlink::bench_balance::Options {

@@ -297,6 +297,8 @@ pub async fn start(config: &Config, rt: Runtime) -> Result<Running> {
             request_timeout: Duration::from_secs(config.server.request_timeout_secs),
             idempotency_stale_after: Duration::from_secs(config.server.idempotency_stale_after_secs),
             idempotency_ttl: Duration::from_secs(config.server.idempotency_ttl_secs),
+            trusted_proxies: idlink_api::client_ip::TrustedProxies::parse(&config.server.trusted_proxies)
+                .map_err(|e| anyhow::anyhow!("server.trusted_proxies: {e}"))?,
         },
         institutions: institutions.ports(),
         roster: institutions.roster.clone(),
@@ -325,6 +327,7 @@ pub async fn start(config: &Config, rt: Runtime) -> Result<Running> {
             ttl: jiff::SignedDuration::from_secs(i64::try_from(config.step_up.ttl_secs).unwrap_or(120)),
         },
         audit: idlink_api::state::AuditSettings { witness: witness.clone(), policy },
+        face_sandbox: sandbox.is_some() && config.connectors.face.url.is_empty(),
     });
     let listener = tokio::net::TcpListener::bind(config.server.listen)
         .await

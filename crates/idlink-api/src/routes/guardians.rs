@@ -89,12 +89,22 @@ pub async fn request(
     State(state): State<AppState>,
     request_id: Option<Extension<RequestId>>,
     session: UserSession,
-    Body(GuardianRequest { phone, relationship, evidence }): Body<NameGuardian>,
+    Body(req): Body<NameGuardian>,
 ) -> Result<Response, Problem> {
-    let guardian = users::find_user_by_phone(state.store.as_ref(), &state.vault, &phone).await?;
-    let guardian = guardian.ok_or_else(|| Problem::new(ProblemCode::GuardianNotEligible))?;
-    let g = state.guardians().request(&session.0, request_id.as_deref(), &guardian, &relationship, &evidence).await?;
+    let g = name_guardian(&state, &session.0, request_id.as_deref(), &req).await?;
     Ok((StatusCode::CREATED, Json(Guardianship::from(g))).into_response())
+}
+
+/// The minor's request for a guardian found by phone (the API and the H5 pages both make it here).
+pub async fn name_guardian(
+    state: &crate::state::AppParts,
+    session: &idlink_core::ports::auth::SessionRow,
+    request_id: Option<&RequestId>,
+    req: &GuardianRequest,
+) -> Result<Row, Problem> {
+    let guardian = users::find_user_by_phone(state.store.as_ref(), &state.vault, &req.phone).await?;
+    let guardian = guardian.ok_or_else(|| Problem::new(ProblemCode::GuardianNotEligible))?;
+    Ok(state.guardians().request(session, request_id, &guardian, &req.relationship, &req.evidence).await?)
 }
 
 /// The guardian accepts the link; the evidence goes to operator review.

@@ -128,6 +128,14 @@ pub struct ValidClaim {
     method: Method,
 }
 
+impl ValidClaim {
+    /// The use case's claim, with the account's phone (the H5 pages read
+    /// their form through [`StartVerification`] and start it as the API does).
+    pub fn claim<'a>(&'a self, phone: &'a idlink_domain::PhoneNumber) -> Claim<'a> {
+        Claim { name: &self.name, document: &self.document, method: &self.method, phone }
+    }
+}
+
 impl Validate for StartVerification {
     type Valid = ValidClaim;
     fn validate(self, c: &mut Causes) -> Option<ValidClaim> {
@@ -208,8 +216,7 @@ pub async fn start(
     let rid = request_id.as_deref();
     let phone = phone_of(&state, &session, rid, "real-name verification").await?;
     let origin = Origin { actor: format!("user:{}", session.0.user_id), client_ip: ip.0, request_id: rid.cloned() };
-    let claim = Claim { name: &claim.name, document: &claim.document, method: &claim.method, phone: &phone };
-    let view = state.identities().start(&session.0, rid, &origin, &claim).await?;
+    let view = state.identities().start(&session.0, rid, &origin, &claim.claim(&phone)).await?;
     let expires = state.clock.now().checked_add(state.auth_policy.code_ttl).ok().map(|t| t.to_string());
     Ok((StatusCode::CREATED, Json(Verification::from_view(view, expires))).into_response())
 }

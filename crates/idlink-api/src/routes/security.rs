@@ -154,23 +154,47 @@ pub async fn set_payment_password(
     Body(body): Body<SetPaymentPassword>,
 ) -> Result<StatusCode, Problem> {
     let PasswordChange { password, challenge_id, code, liveness_video, card } = &body;
-    let rid = request_id.as_deref();
+    let change = PaymentPasswordChange { password, challenge_id, code, liveness_video: liveness_video.as_deref(), card: card.as_ref() };
+    change_payment_password(&state, &session, request_id.as_deref(), &change).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// A payment-password set or reset as the user sent it (the H5 pages build one from their form).
+#[derive(Debug, Clone, Copy)]
+pub struct PaymentPasswordChange<'a> {
+    pub password: &'a str,
+    pub challenge_id: &'a str,
+    pub code: &'a str,
+    /// The face check of a reset.
+    pub liveness_video: Option<&'a str>,
+    /// The bank-card check of a reset, instead of the face.
+    pub card: Option<&'a CardNumber>,
+}
+
+/// Sets or resets the payment password: proves the card with the bank when
+/// one is given, then the use case checks the SMS code and the proof.
+pub async fn change_payment_password(
+    state: &AppState,
+    session: &UserSession,
+    rid: Option<&RequestId>,
+    change: &PaymentPasswordChange<'_>,
+) -> Result<(), Problem> {
     // The phone is read (an audited read) only when the bank must check it with a card; the SMS code needs no decryption.
-    let card_proof = match &card {
+    let card_proof = match change.card {
         Some(card) => {
-            let phone = phone_of(&state, &session, rid, "payment password").await?;
+            let phone = phone_of(state, session, rid, "payment password").await?;
             Some(state.identities().prove_card(&session.0, rid, card, &phone).await?)
         }
         None => None,
     };
-    let proof = match (&card_proof, liveness_video.as_deref()) {
+    let proof = match (&card_proof, change.liveness_video) {
         (Some(p), _) => Some(ResetProof::BankCard(p)),
         (None, Some(v)) => Some(ResetProof::Face(v)),
         (None, None) => None,
     };
-    let new = NewPassword { password, challenge_id, code, proof };
-    state.security().set_payment_password(&actor(&session, rid), &new).await?;
-    Ok(StatusCode::NO_CONTENT)
+    let new = NewPassword { password: change.password, challenge_id: change.challenge_id, code: change.code, proof };
+    state.security().set_payment_password(&actor(session, rid), &new).await?;
+    Ok(())
 }
 
 #[derive(Debug, Serialize, ToSchema)]

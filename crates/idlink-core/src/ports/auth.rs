@@ -99,7 +99,15 @@ pub trait AuthStore: AuditStore + Send + Sync {
     async fn write_login(&self, w: &LoginWrite<'_>) -> Result<(), StoreError>;
     async fn session(&self, id: &SessionId) -> Result<Option<SessionRow>, StoreError>;
     /// Activates a session waiting for its device check and registers the device.
-    async fn confirm_device(&self, session_id: &SessionId, device: &DeviceRow, audit: &AuditEntry) -> Result<bool, StoreError>;
+    /// Activates a session waiting for its device check, now living until
+    /// `expires_at`, and registers its device; false when it was not waiting.
+    async fn confirm_device(
+        &self,
+        session_id: &SessionId,
+        expires_at: Timestamp,
+        device: &DeviceRow,
+        audit: &AuditEntry,
+    ) -> Result<bool, StoreError>;
     /// Makes `device_id` the user's only primary device; false when it is not theirs.
     async fn set_primary_device(&self, user: &UserId, device_id: &DeviceId, audit: &AuditEntry) -> Result<bool, StoreError>;
     /// Revokes every session of the user; returns how many were active.

@@ -30,6 +30,15 @@ pub struct AuthPolicy {
     pub session_ttl: SignedDuration,
 }
 
+impl AuthPolicy {
+    /// How long a login waiting for its new-device check lives: long enough
+    /// to ask for and type the second code (three code lifetimes), never the
+    /// full session lifetime: the waiting session can do nothing but confirm.
+    pub fn device_check_ttl(&self) -> SignedDuration {
+        self.code_ttl.checked_mul(3).unwrap_or(self.code_ttl).min(self.session_ttl)
+    }
+}
+
 impl Default for AuthPolicy {
     fn default() -> Self {
         Self {

@@ -18,6 +18,8 @@ pub struct Row {
     pub who: String,
     pub what: String,
     pub why: String,
+    /// Set when `why` is the record's own (English) words: no catalogue has them.
+    pub why_lang: Option<&'static str>,
     pub outcome: String,
     pub refused: bool,
 }
@@ -48,13 +50,33 @@ fn who(tr: &Tr, actor: &str) -> String {
     tr.t(kind)
 }
 
+/// The purpose in the reader's language. Records carry it as fixed English
+/// words (a review's names its kind: "review verification"); one the
+/// catalogue does not know is shown as written, marked as English.
+fn why(tr: &Tr, purpose: &str) -> (String, Option<&'static str>) {
+    let slug = |s: &str| s.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' }).collect::<String>();
+    let key = format!("purpose-{}", slug(purpose));
+    if has_key(tr.locale, &key) {
+        return (tr.t(&key), None);
+    }
+    if let Some(kind) = purpose.strip_prefix("review ") {
+        let kind_key = format!("review-kind-{}", slug(kind));
+        if has_key(tr.locale, &kind_key) {
+            return (tr.t1("purpose-review", "kind", &tr.t(&kind_key)), None);
+        }
+    }
+    (purpose.to_owned(), Some("en"))
+}
+
 fn row(tr: &Tr, r: &AuditRecord) -> Row {
     let e = &r.entry;
+    let (why, why_lang) = why(tr, &e.purpose);
     Row {
         at: tr.datetime(e.at),
         who: who(tr, &e.actor),
         what: words(tr, &format!("action-{}", e.action.replace(['.', '_'], "-")), &e.action),
-        why: e.purpose.clone(),
+        why,
+        why_lang,
         outcome: words(tr, &format!("outcome-{}", e.outcome), &e.outcome),
         refused: e.outcome != "success",
     }

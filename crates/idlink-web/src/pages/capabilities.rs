@@ -26,14 +26,6 @@ struct CapabilitiesPage {
     note: Option<String>,
 }
 
-const ALL: [Capability; 5] = [
-    Capability::Payment,
-    Capability::BalanceQuery,
-    Capability::CreditReport,
-    Capability::SocialSecurityCard,
-    Capability::ThirdPartyAuthorisation,
-];
-
 pub async fn show(State(state): State<WebState>, s: Signed) -> Response {
     let v = &s.visitor;
     let standing = match idlink_api::routes::identity::standing(&state.app, &s.session, None).await {
@@ -53,7 +45,7 @@ pub async fn show(State(state): State<WebState>, s: Signed) -> Response {
         Standing::Minor { guardian_approved: false } => ("standing-minor", Some("capabilities-note-minor")),
         Standing::Adult => ("standing-adult", None),
     };
-    let items = ALL
+    let items = Capability::ALL
         .into_iter()
         .map(|cap| Item {
             name: v.tr.t(&format!("capability-{}", cap.as_str().replace('_', "-"))),

@@ -102,12 +102,29 @@ fn device_name(headers: &HeaderMap) -> String {
     if os.is_empty() { format!("H5 · {browser}") } else { format!("H5 · {browser} on {os}") }
 }
 
-/// `GET /h5/login`.
-pub async fn show(v: Visitor, signed: Option<Signed>) -> Response {
+/// `GET /h5/login`. A login left waiting for its device check (the person
+/// went back to start again) is ended here, not left to expire.
+pub async fn show(State(state): State<WebState>, v: Visitor, signed: Option<Signed>) -> Response {
     if signed.is_some() {
         return Redirect::to("/h5/").into_response();
     }
-    LoginPage::new(&v, Step::Phone).respond(&v, SetCookies::default())
+    let mut cookies = SetCookies::default();
+    if let Some(token) = &v.session_token {
+        match state.app.auth().log_out(&origin(&v), token).await {
+            Ok(_) | Err(idlink_core::auth::AuthError::SessionInvalid) => {}
+            Err(e) => tracing::warn!(error = %e, "a login waiting for its device check was not ended"),
+        }
+        cookies.clear(SESSION, v.secure);
+    }
+    LoginPage::new(&v, Step::Phone).respond(&v, cookies)
+}
+
+/// The session cookie for `session`, living as long as the session does.
+fn session_cookie(state: &WebState, v: &Visitor, token: &str, session: &idlink_core::ports::auth::SessionRow) -> SetCookies {
+    let mut cookies = SetCookies::default();
+    let ttl = session.expires_at.duration_since(state.app.clock.now()).as_secs().max(0);
+    cookies.set(SESSION, token, Some(ttl), v.secure);
+    cookies
 }
 
 #[derive(Debug, Deserialize)]
@@ -194,9 +211,8 @@ pub async fn redeem(State(state): State<WebState>, v: Visitor, headers: HeaderMa
         }
         return f.refused(&v, Step::Code, &phone, &p);
     }
-    let mut cookies = SetCookies::default();
-    let ttl = out.session.expires_at.duration_since(state.app.clock.now()).as_secs().max(0);
-    cookies.set(SESSION, &out.token, Some(ttl), v.secure);
+    // A login waiting for its device check gets a cookie as short-lived as its session.
+    let cookies = session_cookie(&state, &v, &out.token, &out.session);
     if out.session.status == SessionStatus::DeviceCheckRequired {
         return match auth.request_device_check(&origin, &out.session, &phone, &v.device).await {
             Ok(issued) => {
@@ -217,7 +233,8 @@ pub async fn confirm_device(State(state): State<WebState>, v: Visitor, headers: 
     };
     let name = device_name(&headers);
     match state.app.auth().confirm_device(&origin(&v), &token, &f.request(&phone, &v.device, &name)).await {
-        Ok(_) => (v.cookies(), Redirect::to("/h5/")).into_response(),
+        // The confirmed session lives its full lifetime from now: so does its cookie.
+        Ok(session) => (v.cookies(), session_cookie(&state, &v, &token, &session), Redirect::to("/h5/")).into_response(),
         Err(e) => f.refused(&v, Step::Device, &phone, &Problem::from(e)),
     }
 }

@@ -101,12 +101,17 @@ struct MessagePage<'a> {
 
 /// A page that says one thing and links back (refused forms, dead ends).
 pub fn message_page(v: &Visitor, message: &str, back: &str) -> Response {
-    let page = MessagePage { c: Chrome::new(v, "app-name", v.session_token.is_some()), message, back };
+    titled_message_page(v, "app-name", message, back)
+}
+
+/// [`message_page`] with its own title (catalogue key).
+pub fn titled_message_page(v: &Visitor, title_key: &str, message: &str, back: &str) -> Response {
+    let page = MessagePage { c: Chrome::new(v, title_key, v.session_token.is_some()), message, back };
     (v.cookies(), html(StatusCode::OK, &page)).into_response()
 }
 
 /// Any other path under `/h5/`: a page that says so, in the visitor's language.
 pub async fn not_found(v: Visitor) -> Response {
     let message = v.tr.t("page-not-found");
-    (StatusCode::NOT_FOUND, message_page(&v, &message, "/h5/")).into_response()
+    (StatusCode::NOT_FOUND, titled_message_page(&v, "page-not-found-title", &message, "/h5/")).into_response()
 }

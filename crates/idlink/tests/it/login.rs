@@ -209,3 +209,37 @@ async fn codes_per_phone_are_limited_per_hour_and_sessions_expire() {
         assert_eq!(request_code(&s, phone, "d").await.status().as_u16(), 201, "{}: a new hour, a new quota", s.kind);
     }
 }
+
+/// The session records the client's address: the peer's, unless the peer
+/// is a proxy the operator trusts (`server.trusted_proxies`), whose
+/// `X-Forwarded-For` is then read from the right.
+#[tokio::test]
+async fn the_client_address_comes_from_a_trusted_proxy_only() {
+    use idlink_core::ports::auth::AuthStore;
+    async fn session_ip(s: &Server, phone: &str, forwarded: &str) -> Option<String> {
+        let c = challenge(s, phone, "dev-proxy").await;
+        let code = s.last_code(phone).await;
+        let res = s
+            .authed(Method::POST, "/v1/auth/login")
+            .header("x-forwarded-for", forwarded)
+            .json(&login_body(phone, "dev-proxy", &c, &code))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let v: Value = res.json().await.unwrap_or_default();
+        let token = v["session_token"].as_str().unwrap_or_default();
+        let id = idlink_domain::SessionId::parse(token.split('.').next().unwrap_or_default()).unwrap_or_else(|e| panic!("{e}: {v}"));
+        let store = &s.running.as_ref().unwrap_or_else(|| panic!("running")).store;
+        store.session(&id).await.unwrap_or_else(|e| panic!("{e}")).and_then(|r| r.client_ip)
+    }
+    let db = crate::databases().await.into_iter().next().unwrap_or_else(|| panic!("a database"));
+    let plain = crate::start_on_db(db).await;
+    assert_eq!(session_ip(&plain, "13700005501", "203.0.113.7").await.as_deref(), Some("127.0.0.1"), "no proxy trusted: the peer");
+    let db = crate::databases().await.into_iter().next().unwrap_or_else(|| panic!("a database"));
+    let proxied = crate::start_with(db, &[("IDLINK__SERVER__TRUSTED_PROXIES", "127.0.0.0/8")]).await;
+    assert_eq!(
+        session_ip(&proxied, "13700005502", "198.51.100.1, 203.0.113.7").await.as_deref(),
+        Some("203.0.113.7"),
+        "behind a trusted proxy: the rightmost address it did not add"
+    );
+}

@@ -276,6 +276,66 @@ async fn logging_out_ends_the_session_on_the_server_on_both_databases() {
     }
 }
 
+/// The session cookie's `Max-Age` in a response, in seconds.
+fn session_max_age(res: &reqwest::Response) -> Option<i64> {
+    res.headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|c| c.starts_with("idlink_session="))
+        .and_then(|c| c.split(';').find_map(|p| p.trim().strip_prefix("Max-Age=")).and_then(|a| a.parse().ok()))
+}
+
+/// Logs `phone` in with a form client up to the answer of the code step.
+async fn code_step(c: &mut super::FormClient<'_>, s: &Server, phone: &str) -> reqwest::Response {
+    c.get("/h5/login").await;
+    let page = c.post("/h5/login", &[("phone", phone)]).await.text().await.unwrap_or_default();
+    let challenge = page.split("name=\"challenge_id\" value=\"").nth(1).and_then(|r| r.split('"').next()).unwrap_or("").to_owned();
+    let code = s.last_code(phone).await;
+    c.post("/h5/login/code", &[("phone", phone), ("challenge_id", &challenge), ("code", &code)]).await
+}
+
+/// A login waiting for its device check lives minutes, not the session's
+/// month; going back to the login page ends it; confirming the device gives
+/// the session (and its cookie) the full lifetime from then.
+#[tokio::test]
+async fn a_login_waiting_for_its_device_check_is_short_lived_and_ends_when_abandoned() {
+    let s = sqlite_server().await;
+    let phone = "13700007777";
+    let mut first = super::FormClient::new(&s);
+    let done = code_step(&mut first, &s, phone).await;
+    let month = session_max_age(&done).unwrap_or_default();
+    assert!(month > 29 * 24 * 3600, "an active session's cookie lives as long as the session: {month}");
+
+    let mut second = super::FormClient::new(&s);
+    let waiting = code_step(&mut second, &s, phone).await;
+    assert_eq!(waiting.status().as_u16(), 200, "the device step is a page");
+    let short = session_max_age(&waiting).unwrap_or(i64::MAX);
+    assert!((60..=900).contains(&short), "a waiting login's cookie lives minutes (three code lifetimes): {short}");
+    let pending = second.cookies.get("idlink_session").cloned().unwrap_or_default();
+    let id = idlink_domain::SessionId::parse(pending.split('.').next().unwrap_or_default()).unwrap_or_else(|e| panic!("{e}"));
+    let store = &s.running.as_ref().unwrap_or_else(|| panic!("running")).store;
+    use idlink_core::ports::auth::AuthStore;
+    let row = store.session(&id).await.unwrap_or_else(|e| panic!("{e}")).unwrap_or_else(|| panic!("the waiting session"));
+    assert!(row.expires_at.duration_since(row.created_at).as_secs() <= 900, "stored with the short lifetime too");
+
+    let back = second.get("/h5/login").await;
+    assert_eq!(back.status().as_u16(), 200);
+    assert!(!second.cookies.contains_key("idlink_session"), "the abandoned login's cookie is cleared");
+    let row = store.session(&id).await.unwrap_or_else(|e| panic!("{e}")).unwrap_or_else(|| panic!("the waiting session"));
+    assert!(row.revoked_at.is_some(), "and the waiting session is ended on the server");
+
+    let mut third = super::FormClient::new(&s);
+    let page = code_step(&mut third, &s, phone).await.text().await.unwrap_or_default();
+    let challenge = page.split("name=\"challenge_id\" value=\"").nth(1).and_then(|r| r.split('"').next()).unwrap_or("").to_owned();
+    let code = s.last_code(phone).await;
+    let confirmed = third.post("/h5/login/device", &[("phone", phone), ("challenge_id", &challenge), ("code", &code)]).await;
+    assert_eq!(confirmed.headers().get("location").and_then(|v| v.to_str().ok()), Some("/h5/"));
+    let full = session_max_age(&confirmed).unwrap_or_default();
+    assert!(full > 29 * 24 * 3600, "a confirmed device's session lives the full lifetime from now: {full}");
+    assert_eq!(third.get("/h5/").await.status().as_u16(), 200, "and works");
+}
+
 fn gzip_len(bytes: &[u8]) -> usize {
     use std::io::Write;
     let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());

@@ -15,8 +15,8 @@ mod login;
 mod screenshots;
 mod security;
 
-use fantoccini::{Client, ClientBuilder, Locator};
 use crate::Server;
+use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{Value, json};
 use std::time::Duration;
 
@@ -300,7 +300,6 @@ impl<'a> FormClient<'a> {
         res
     }
 }
-
 
 /// `application/x-www-form-urlencoded` encoding of one name or value.
 fn encode(s: &str) -> String {
