@@ -205,7 +205,6 @@ cards-problem-identity_not_verified = Verify your real-name identity first: only
 cards-problem-bank_card_check_failed = The bank did not confirm this card belongs to you. Check the number, or bind a card in your own name.
 cards-problem-reserved_phone_mismatch = The bank has another phone number reserved for this card. Enter that number, or update it at your bank.
 cards-problem-institution_unavailable = The card's bank is unavailable just now. Please try again in { $seconds } seconds.
-cards-problem-payment_password_refused = That payment password was not accepted. Try again; after several wrong tries in a row it is locked and you reset it in the payment password settings.
 cards-problem-step_up_required = The payment-password check did not go through. Enter your payment password again.
 cards-problem-account_frozen = Your account is frozen for a safety review. Cards and balances are unavailable until the review ends.
 cards-problem-service_unavailable = The service is busy just now. Please try again in { $seconds } seconds.

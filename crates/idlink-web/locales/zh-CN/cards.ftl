@@ -202,7 +202,6 @@ cards-problem-identity_not_verified = 请先完成实名认证，之后才能绑
 cards-problem-bank_card_check_failed = 银行未确认这张卡属于您。请核对卡号，或绑定您本人名下的卡。
 cards-problem-reserved_phone_mismatch = 银行为这张卡预留的是另一个手机号。请输入那个号码，或到银行更新预留手机号。
 cards-problem-institution_unavailable = 发卡银行暂时无法访问，请 { $seconds } 秒后再试。
-cards-problem-payment_password_refused = 支付密码不正确，请重试。连续输错多次后会被锁定，届时请到支付密码设置中重置。
 cards-problem-step_up_required = 支付密码验证未通过，请重新输入支付密码。
 cards-problem-account_frozen = 您的账户因安全审核被冻结。审核结束前无法使用银行卡和余额功能。
 cards-problem-service_unavailable = 服务繁忙，请 { $seconds } 秒后再试。

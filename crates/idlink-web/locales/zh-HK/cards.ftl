@@ -202,7 +202,6 @@ cards-problem-identity_not_verified = 請先完成實名認證，之後才能綁
 cards-problem-bank_card_check_failed = 銀行未確認這張卡屬於您。請核對卡號，或綁定您本人名下的卡。
 cards-problem-reserved_phone_mismatch = 銀行為這張卡預留的是另一個手機號碼。請輸入那個號碼，或到銀行更新預留手機號碼。
 cards-problem-institution_unavailable = 發卡銀行暫時無法訪問，請 { $seconds } 秒後再試。
-cards-problem-payment_password_refused = 支付密碼不正確，請重試。連續輸錯多次後會被鎖定，屆時請到支付密碼設置中重置。
 cards-problem-step_up_required = 支付密碼驗證未通過，請重新輸入支付密碼。
 cards-problem-account_frozen = 您的帳戶因安全審核被凍結。審核結束前無法使用銀行卡和餘額功能。
 cards-problem-service_unavailable = 服務繁忙，請 { $seconds } 秒後再試。

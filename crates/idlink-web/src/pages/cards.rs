@@ -26,7 +26,6 @@ use axum::routing::get;
 use idlink_api::Problem;
 use idlink_core::balance::AgreementStatus;
 use idlink_core::ports::bindings::{BindingRow, BindingStatus};
-use idlink_core::security::Actor;
 use idlink_domain::capabilities::Standing;
 use idlink_domain::card::{BinTable, CardError, CardNumber, CardType};
 use idlink_domain::disclosure::{Disclosed, Freshness, Precision};
@@ -811,13 +810,27 @@ struct BalancePage {
     /// A refusal that is not about the password (switch off, agreement, bank): said above the pad.
     refusal: Option<String>,
     errors: FormErrors,
+    /// The security pages' shared payment-password pad.
+    pad: crate::pages::security::Pad,
 }
 
 impl BalancePage {
     fn new(v: &Visitor, card: CardView, password: PasswordState) -> Self {
         let mut c = Chrome::new(v, "cards-balance-title", true);
         c.title = v.tr.t1("cards-balance-of", "card", &format!("{} {}", card.bank_name, card.ending));
-        BalancePage { c, card, password, answer: None, refusal: None, errors: FormErrors::default() }
+        let pad = Self::pad(v, &FormErrors::default());
+        BalancePage { c, card, password, answer: None, refusal: None, errors: FormErrors::default(), pad }
+    }
+
+    /// The pad, labelled for this query (it allows this one query on this card).
+    fn pad(v: &Visitor, errors: &FormErrors) -> crate::pages::security::Pad {
+        crate::pages::security::Pad::new("password", v.tr.t("cards-pad-label"), v.tr.t("cards-pad-hint"), errors, true)
+    }
+
+    /// The pad again with `message` on it.
+    fn refuse_password(&mut self, v: &Visitor, message: String) {
+        self.errors.add("password", message);
+        self.pad = Self::pad(v, &self.errors);
     }
 }
 
@@ -902,23 +915,29 @@ async fn balance_query(State(state): State<WebState>, s: Signed, Path(raw): Path
     };
     let mut page = BalancePage::new(v, card, password);
     let typed = f.password.trim();
-    if typed.len() != 6 || !typed.bytes().all(|b| b.is_ascii_digit()) {
-        page.errors.add("password", v.tr.t("cards-field-password"));
+    if !crate::pages::security::six_digits(typed) {
+        page.refuse_password(v, v.tr.t("cards-field-password"));
         return (v.cookies(), html(StatusCode::UNPROCESSABLE_ENTITY, &page)).into_response();
     }
+    // The security pages' step-up: what the API's `POST /v1/me/payment-password/verify` does.
+    let token =
+        match crate::pages::security::step_up_with_password(&state, &s, idlink_core::stepup::BALANCE_QUERY, id.as_str(), typed).await {
+            Ok(t) => t,
+            Err(p) => {
+                // A refused password says how many tries are left (the security pages' sentence).
+                let said = if p.code.as_str() == "payment_password_refused" {
+                    crate::pages::security::refusal_message(&state, &s, &p).await
+                } else {
+                    sentence(&v.tr, now, &p)
+                };
+                page.refuse_password(v, said);
+                let status = if p.status >= 500 { status_of(&p) } else { StatusCode::UNPROCESSABLE_ENTITY };
+                return (v.cookies(), html(status, &page)).into_response();
+            }
+        };
     let rid = v.request_id.as_ref();
-    let actor = Actor { session: &s.session, request_id: rid };
-    let step_up = match state.app.security().step_up_with_password(&actor, typed, idlink_core::stepup::BALANCE_QUERY, id.as_str()).await {
-        Ok(t) => t,
-        Err(e) => {
-            let p = Problem::from(e);
-            page.errors.add("password", sentence(&v.tr, now, &p));
-            let status = if p.status >= 500 { status_of(&p) } else { StatusCode::UNPROCESSABLE_ENTITY };
-            return (v.cookies(), html(status, &page)).into_response();
-        }
-    };
     // A closed bank's answer has no figure: it is the refusal the API gives it.
-    let answer = state.app.balances().query(&s.session, rid, &id, Some(&step_up.token), None).await.map(|a| answer_words(&v.tr, now, &a));
+    let answer = state.app.balances().query(&s.session, rid, &id, Some(&token), None).await.map(|a| answer_words(&v.tr, now, &a));
     let refused = match answer {
         Ok(Some(answer)) => {
             page.answer = Some(answer);

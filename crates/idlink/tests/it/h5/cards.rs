@@ -368,7 +368,8 @@ async fn the_four_tiers_in_english_and_elder_mode_and_the_balance_with_javascrip
     assert_eq!(b.focused_id().await, "password");
     b.fill("#password", "000000").await;
     b.click("#pad-submit").await;
-    assert!(b.text("#password-error").await.starts_with("That payment password was not accepted."));
+    let refused = b.text("#password-error").await;
+    assert!(refused.starts_with("That payment password was not accepted.") && refused.contains("tries left"), "{refused}");
     b.assert_accessible("pad, wrong password").await;
     b.fill("#password", "135790").await;
     b.click("#pad-submit").await;
