@@ -131,13 +131,7 @@ identity-field-invalid_card_number = This is not a valid bank card number. Check
 identity-field-invalid_relationship = Choose parent or legal guardian.
 identity-field-invalid_evidence_ref = Enter the reference of the proof, up to 200 characters.
 
-identity-problem-account_frozen = Your account is frozen for a safety review. Our staff are checking it; try again later or contact support.
 identity-problem-identity_not_verified = Verify your real name first.
-identity-problem-internal_error = Something went wrong on our side. Please try again in a moment.
-identity-problem-service_unavailable = The service is busy right now. Please try again in a moment.
-identity-problem-sms_undeliverable = We could not deliver an SMS to your phone. Check that it can receive messages, then try again.
-identity-problem-user_data_shredded = The personal data of this account was deleted, so it cannot be verified.
-identity-problem-validation_failed = Some details are missing or not valid. Check them and send again.
 problem-verification_not_found = There is no such verification on your account. Start a new one from real-name verification.
 problem-verification_closed = This verification is already finished. See its result, or start a new one.
 problem-real_name_change_limited = Real-name information for this ID number cannot change now. Try again later.

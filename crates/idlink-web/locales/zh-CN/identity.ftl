@@ -128,13 +128,7 @@ identity-field-invalid_card_number = 这不是有效的银行卡号，请核对�
 identity-field-invalid_relationship = 请选择父母或法定监护人。
 identity-field-invalid_evidence_ref = 请填写证明编号，不超过 200 个字符。
 
-identity-problem-account_frozen = 您的账户因安全审核被冻结，工作人员正在处理。请稍后再试或联系客服。
 identity-problem-identity_not_verified = 请先完成实名认证。
-identity-problem-internal_error = 我们这边出了点问题，请稍后再试。
-identity-problem-service_unavailable = 服务繁忙，请稍后再试。
-identity-problem-sms_undeliverable = 短信无法送达您的手机。请确认手机能接收短信后重试。
-identity-problem-user_data_shredded = 该账户的个人信息已删除，无法认证。
-identity-problem-validation_failed = 有信息缺失或无效，请检查后重新提交。
 problem-verification_not_found = 您的账户中没有这次认证。请从实名认证页面重新开始。
 problem-verification_closed = 这次认证已经结束。请查看结果，或重新发起认证。
 problem-real_name_change_limited = 该身份证号的实名信息现在不能修改，请稍后再试。

@@ -128,13 +128,7 @@ identity-field-invalid_card_number = 這不是有效的銀行卡號碼，請核�
 identity-field-invalid_relationship = 請選擇父母或法定監護人。
 identity-field-invalid_evidence_ref = 請填寫證明編號，不超過 200 個字元。
 
-identity-problem-account_frozen = 您的賬戶因安全審核被凍結，職員正在處理。請稍後再試或聯絡客服。
 identity-problem-identity_not_verified = 請先完成實名認證。
-identity-problem-internal_error = 我們這邊出了點問題，請稍後再試。
-identity-problem-service_unavailable = 服務繁忙，請稍後再試。
-identity-problem-sms_undeliverable = 短訊無法送達您的手機。請確認手機能接收短訊後重試。
-identity-problem-user_data_shredded = 該賬戶的個人資料已刪除，無法認證。
-identity-problem-validation_failed = 有資料缺失或無效，請檢查後重新提交。
 problem-verification_not_found = 您的賬戶中沒有這次認證。請從實名認證頁面重新開始。
 problem-verification_closed = 這次認證已經結束。請查看結果，或重新發起認證。
 problem-real_name_change_limited = 該身份證號碼的實名資料現在不能修改，請稍後再試。

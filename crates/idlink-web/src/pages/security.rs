@@ -278,7 +278,9 @@ impl PasswordPage {
     }
 
     /// The form step, after the code was sent.
-    fn form(mut self, v: &Visitor, challenge_id: &str, liveness: &str) -> Self {
+    /// `sandbox`: the face provider is the sandbox, whose liveness values
+    /// stand in for a capture; otherwise the capture comes from the host app.
+    fn form(mut self, v: &Visitor, challenge_id: &str, liveness: &str, sandbox: bool) -> Self {
         self.sent = true;
         self.challenge_id = challenge_id.to_owned();
         let tr = &v.tr;
@@ -287,7 +289,9 @@ impl PasswordPage {
             Pad::new("password", tr.t("set-new-label"), tr.t("pad-hint-new"), &self.errors, false),
             Pad::new("password2", tr.t("set-again-label"), tr.t("pad-hint-again"), &self.errors, false),
         ];
-        self.liveness = LIVENESS.iter().map(|(value, key)| Choice { value, label: tr.t(key), selected: *value == liveness }).collect();
+        if sandbox {
+            self.liveness = LIVENESS.iter().map(|(value, key)| Choice { value, label: tr.t(key), selected: *value == liveness }).collect();
+        }
         self
     }
 }
@@ -334,7 +338,7 @@ async fn password_code(State(state): State<WebState>, s: Signed, Form(f): Form<C
     };
     match sent.await {
         Ok(challenge_id) => {
-            let page = PasswordPage::new(v, mode).form(v, &challenge_id, "sandbox:pass");
+            let page = PasswordPage::new(v, mode).form(v, &challenge_id, "sandbox:pass", state.app.face_sandbox);
             respond(v, &page.errors, &page)
         }
         Err(p) => {
@@ -452,7 +456,7 @@ async fn password_submit(State(state): State<WebState>, s: Signed, Form(f): Form
     page.errors = errors;
     page.proof = if by_card { "card".to_owned() } else { "face".to_owned() };
     page.card_number = f.card_number.trim().to_owned();
-    let page = page.form(v, &f.challenge_id, &f.liveness_video);
+    let page = page.form(v, &f.challenge_id, &f.liveness_video, state.app.face_sandbox);
     respond(v, &page.errors, &page)
 }
 
