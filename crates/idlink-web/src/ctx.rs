@@ -190,6 +190,17 @@ pub struct Signed {
     pub token: String,
 }
 
+impl Signed {
+    /// Who acts, from where, for the use cases' audit records: the signed-in user.
+    pub fn origin(&self) -> idlink_core::steps::codes::Origin {
+        idlink_core::steps::codes::Origin {
+            actor: format!("user:{}", self.session.user_id),
+            client_ip: self.visitor.client_ip.clone(),
+            request_id: self.visitor.request_id.clone(),
+        }
+    }
+}
+
 /// The answer to a page that needs a session when there is none.
 pub struct LoginFirst(pub SetCookies);
 

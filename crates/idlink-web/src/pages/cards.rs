@@ -15,7 +15,7 @@
 use crate::WebState;
 use crate::ctx::{Signed, Visitor};
 use crate::i18n::{Tr, has_key};
-use crate::pages::render::{Chrome, FormErrors, html, message_page, problem_message};
+use crate::pages::render::{Chrome, FormErrors, html, message_page};
 use askama::Template;
 use axum::Form;
 use axum::Router;
@@ -88,11 +88,7 @@ fn sentence(tr: &Tr, now: Timestamp, p: &Problem) -> String {
     {
         return tr.t(&reason);
     }
-    let own = format!("cards-problem-{code}");
-    if has_key(tr.locale, &own) {
-        return tr.t1(&own, "seconds", &p.retry_after.unwrap_or(60).to_string());
-    }
-    problem_message(tr, p)
+    crate::pages::render::problem_message_in(tr, "cards", p)
 }
 
 /// The HTTP status a problem's page is answered with.

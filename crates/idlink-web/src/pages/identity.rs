@@ -21,7 +21,7 @@
 use crate::WebState;
 use crate::ctx::{SetCookies, Signed, Visitor, read_cookie};
 use crate::i18n::{Tr, has_key};
-use crate::pages::render::{Chrome, FormErrors, html, message_page, problem_message};
+use crate::pages::render::{Chrome, FormErrors, html, message_page};
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -36,7 +36,6 @@ use idlink_api::routes::identity::StartVerification;
 use idlink_core::identity::{IdentityError, Submission, VerificationView};
 use idlink_core::ports::guardians::{Guardianship, GuardianshipStatus};
 use idlink_core::ports::identity::DocumentType;
-use idlink_core::steps::codes::Origin;
 use idlink_domain::capabilities::Standing;
 use idlink_domain::verification::VerificationStatus;
 use idlink_domain::{GuardianshipId, VerificationId};
@@ -116,17 +115,11 @@ impl Kind {
     }
 }
 
-fn origin(s: &Signed) -> Origin {
-    let v = &s.visitor;
-    Origin { actor: format!("user:{}", s.session.user_id), client_ip: v.client_ip.clone(), request_id: v.request_id.clone() }
-}
-
 /// What to tell the user about a problem of these pages: this area's
 /// sentence for codes other pages meet too (`identity-problem-<code>`, so
 /// two areas never define one key twice), else the shared `problem-<code>`.
 fn say(tr: &Tr, p: &Problem) -> String {
-    let key = format!("identity-problem-{}", p.code.as_str());
-    if has_key(tr.locale, &key) { tr.t(&key) } else { problem_message(tr, p) }
+    crate::pages::render::problem_message_in(tr, "identity", p)
 }
 
 /// The sentence for a field's cause (codes of the API's body checks).
@@ -377,7 +370,7 @@ async fn start(State(state): State<WebState>, s: Signed, Form(f): Form<StartFiel
         Ok(c) => c,
         Err(p) => return refused(form_errors(&v.tr, &p, &START_FIELDS, "name")),
     };
-    let started = state.app.identities().start(&s.session, v.request_id.as_ref(), &origin(&s), &claim.claim(&phone)).await;
+    let started = state.app.identities().start(&s.session, v.request_id.as_ref(), &s.origin(), &claim.claim(&phone)).await;
     let view = match started {
         Ok(view) => view,
         Err(IdentityError::ChangeLimited { allowed_from, rule, .. }) => {

@@ -80,6 +80,18 @@ pub fn problem_message(tr: &Tr, problem: &Problem) -> String {
     if crate::i18n::has_key(tr.locale, &key) { tr.t1(&key, "seconds", &seconds) } else { tr.t1("problem-generic", "code", code) }
 }
 
+/// [`problem_message`] as one area of the pages says it: its own sentence
+/// (`<area>-problem-<code>`, the same code worded for that page's context,
+/// e.g. "verify first" on a card page names the card) where it has one.
+pub fn problem_message_in(tr: &Tr, area: &str, problem: &Problem) -> String {
+    let own = format!("{area}-problem-{}", problem.code.as_str());
+    if crate::i18n::has_key(tr.locale, &own) {
+        tr.t1(&own, "seconds", &problem.retry_after.unwrap_or(60).to_string())
+    } else {
+        problem_message(tr, problem)
+    }
+}
+
 /// An askama page as an HTML response (a template that fails to render is a 500 with a plain message).
 pub fn html(status: StatusCode, page: &impl Template) -> Response {
     match page.render() {

@@ -18,7 +18,7 @@
 use crate::WebState;
 use crate::ctx::{SESSION, SetCookies, Signed, Visitor};
 use crate::i18n::Tr;
-use crate::pages::render::{Chrome, FormErrors, html, message_page, problem_message};
+use crate::pages::render::{Chrome, FormErrors, html, message_page};
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -29,7 +29,7 @@ use idlink_api::Problem;
 use idlink_api::middleware::UserSession;
 use idlink_api::routes::security::{PaymentPasswordChange, change_payment_password, phone_of};
 use idlink_core::security::{Actor, SecurityError};
-use idlink_core::steps::codes::{Origin, Purpose};
+use idlink_core::steps::codes::Purpose;
 use idlink_core::stepup::MAKE_PRIMARY;
 use idlink_domain::card::{BinTable, CardNumber};
 use jiff::Timestamp;
@@ -101,8 +101,7 @@ pub async fn step_up_with_password(
 /// What to tell the user about a problem of these pages: this area's
 /// sentence for it when it has one, else the common `problem-<code>` one.
 pub fn message(tr: &Tr, p: &Problem) -> String {
-    let key = format!("security-problem-{}", p.code.as_str());
-    if crate::i18n::has_key(tr.locale, &key) { tr.t(&key) } else { problem_message(tr, p) }
+    crate::pages::render::problem_message_in(tr, "security", p)
 }
 
 /// The sentence for a refused payment password: the refusal, then (the user
@@ -149,14 +148,6 @@ async fn password_state(state: &WebState, s: &Signed) -> Result<PasswordState, P
             PasswordState { set: true, locked, locked_at: r.locked_at.filter(|_| locked), remaining: max.saturating_sub(r.failures) }
         }
     })
-}
-
-fn origin(s: &Signed) -> Origin {
-    Origin {
-        actor: format!("user:{}", s.session.user_id),
-        client_ip: s.visitor.client_ip.clone(),
-        request_id: s.visitor.request_id.clone(),
-    }
 }
 
 /// A problem that ends the page: its sentence, and a way back.
@@ -333,7 +324,7 @@ async fn password_code(State(state): State<WebState>, s: Signed, Form(f): Form<C
     let user = UserSession(s.session.clone());
     let sent = async {
         let phone = phone_of(&state.app, &user, v.request_id.as_ref(), "send verification code").await?;
-        let issued = state.app.auth().request_code_for_session(&origin(&s), &s.session, &phone, Purpose::PaymentPassword).await?;
+        let issued = state.app.auth().request_code_for_session(&s.origin(), &s.session, &phone, Purpose::PaymentPassword).await?;
         Ok::<_, Problem>(issued.challenge_id)
     };
     match sent.await {
@@ -680,7 +671,7 @@ async fn primary_submit(State(state): State<WebState>, s: Signed, Path(id): Path
 /// one too (as `DELETE /v1/me/sessions`), and returns to the login page.
 async fn logout_everywhere(State(state): State<WebState>, s: Signed) -> Response {
     let v = &s.visitor;
-    if let Err(e) = state.app.auth().revoke_all(&origin(&s), &s.session.user_id).await {
+    if let Err(e) = state.app.auth().revoke_all(&s.origin(), &s.session.user_id).await {
         return dead_end(v, &Problem::from(e), "/h5/devices");
     }
     let mut cookies = SetCookies::default();

@@ -336,7 +336,6 @@ async fn a_login_waiting_for_its_device_check_is_short_lived_and_ends_when_aband
     assert_eq!(third.get("/h5/").await.status().as_u16(), 200, "and works");
 }
 
-
 #[tokio::test]
 async fn each_page_with_its_css_and_script_weighs_under_60_kb_compressed() {
     let s = sqlite_server().await;
