@@ -23,6 +23,7 @@ use idlink_core::balance::BalanceError;
 use idlink_core::bindings::BindingError;
 use idlink_core::guardians::GuardianError;
 use idlink_core::identity::IdentityError;
+use idlink_core::dual::DualControlError;
 use idlink_core::operators::OperatorError;
 use idlink_core::payment::HashError;
 use idlink_core::ports::StoreError;
@@ -386,6 +387,7 @@ impl From<OperatorError> for Problem {
             OperatorError::BadUsername | OperatorError::UsernameTaken => {
                 Problem::new(ProblemCode::ValidationFailed).detail(format!("{e}."))
             }
+            OperatorError::NotFound => Problem::new(ProblemCode::OperatorNotFound),
             OperatorError::Hash(e) => e.into(),
             OperatorError::Crypto(e) => e.into(),
             OperatorError::Store(e) => e.into(),
@@ -405,8 +407,29 @@ impl From<ReviewError> for Problem {
             ReviewError::NotFound => Problem::new(ProblemCode::CaseNotFound),
             ReviewError::Closed => Problem::new(ProblemCode::CaseClosed),
             ReviewError::SameOperator => Problem::new(ProblemCode::SecondOperatorRequired),
+            ReviewError::DualControl => Problem::new(ProblemCode::DualControlRequired),
             ReviewError::RoleRequired(r) => r.into(),
             ReviewError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<DualControlError> for Problem {
+    fn from(e: DualControlError) -> Self {
+        match e {
+            DualControlError::NotFound => Problem::new(ProblemCode::ProposalNotFound),
+            DualControlError::Decided => Problem::new(ProblemCode::ProposalDecided),
+            DualControlError::Expired(at) => {
+                Problem::new(ProblemCode::ProposalExpired).detail(format!("The approval window closed at {at}; nothing ran. Propose the action again."))
+            }
+            DualControlError::OwnProposal => Problem::new(ProblemCode::OwnProposal),
+            DualControlError::CaseNotFound => {
+                Problem::new(ProblemCode::CaseNotFound).detail("No open risk-freeze case with this id: only a freeze can be lifted.")
+            }
+            DualControlError::CaseClosed => Problem::new(ProblemCode::CaseClosed),
+            DualControlError::RotationUnavailable => Problem::new(ProblemCode::KeyRotationUnavailable),
+            DualControlError::RoleRequired(r) => r.into(),
+            DualControlError::Store(e) => e.into(),
         }
     }
 }

@@ -368,6 +368,8 @@ not_found_when_malformed! {
     idlink_domain::CaseId => CaseNotFound,
     idlink_domain::VerificationId => VerificationNotFound,
     idlink_domain::GuardianshipId => GuardianshipNotFound,
+    idlink_domain::ProposalId => ProposalNotFound,
+    idlink_domain::OperatorId => OperatorNotFound,
 }
 
 impl FromPath for idlink_domain::UserId {

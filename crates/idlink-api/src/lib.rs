@@ -41,7 +41,7 @@ use utoipa_axum::routes;
 pub use problem::{Problem, ProblemCode};
 pub use state::{AppParts, AppState, HttpLimits};
 
-use routes::{audit, auth, balance, banks, callbacks, cards, guardians, health, identity, me, operator, security, users};
+use routes::{audit, auth, balance, banks, callbacks, cards, dual, guardians, health, identity, me, operator, security, users};
 
 /// The process-wide Prometheus recorder (the `metrics` facade allows one).
 pub fn metrics_handle() -> Option<PrometheusHandle> {
@@ -128,7 +128,17 @@ fn operator_routes() -> OpenApiRouter<AppState> {
 }
 
 fn operator_session_routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(operator::list)).routes(routes!(operator::claim)).routes(routes!(operator::decide))
+    OpenApiRouter::new()
+        .routes(routes!(operator::list))
+        .routes(routes!(operator::claim))
+        .routes(routes!(operator::decide))
+        .routes(routes!(dual::propose, dual::list))
+        .routes(routes!(dual::show))
+        .routes(routes!(dual::approve))
+        .routes(routes!(dual::reject))
+        .routes(routes!(dual::breaches))
+        .routes(routes!(dual::operators))
+        .routes(routes!(dual::duty))
 }
 
 /// The OpenAPI document, as served at `/openapi.json`.

@@ -68,6 +68,16 @@ pub fn case_status() -> Object {
     one_of(&["open", "approved", "rejected"], false, "`open` (default), `approved` or `rejected`.")
 }
 
+/// `action` of a dual-control proposal.
+pub fn proposal_action() -> Object {
+    one_of(&["freeze.lift", "keys.rotate"], false, "`freeze.lift` or `keys.rotate`.")
+}
+
+/// `status` filter of the proposals.
+pub fn proposal_status() -> Object {
+    one_of(&["pending", "approved", "rejected", "failed"], false, "`pending` (default), `approved`, `rejected` or `failed`.")
+}
+
 /// `kind` filter of the review queue.
 pub fn case_kind() -> Object {
     one_of(&["verification", "risk_freeze"], false, "`verification` or `risk_freeze`.")

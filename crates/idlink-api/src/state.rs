@@ -30,6 +30,8 @@ pub struct ReviewSettings {
     /// Review target for guardian evidence (SPEC ID4: 10–15 working days).
     pub guardian_sla: jiff::SignedDuration,
     pub operator_session_ttl: jiff::SignedDuration,
+    /// How long a dual-control proposal waits for its second operator (ADR 0015).
+    pub dual_control_window: jiff::SignedDuration,
 }
 
 impl Default for ReviewSettings {
@@ -39,6 +41,7 @@ impl Default for ReviewSettings {
             freeze_sla: jiff::SignedDuration::from_mins(5),
             guardian_sla: jiff::SignedDuration::from_hours(24 * 14),
             operator_session_ttl: jiff::SignedDuration::from_hours(8),
+            dual_control_window: jiff::SignedDuration::from_mins(60),
         }
     }
 }
@@ -124,6 +127,9 @@ pub struct AppParts {
     /// `connectors.face.url`): its test values (`sandbox:pass`, …) stand in
     /// for a capture, and the H5 pages offer them.
     pub face_sandbox: bool,
+    /// The master keyring file a dual-control key rotation adds its key to
+    /// (`None`: rotation is offered by the command line only).
+    pub keyring: Option<Arc<dyn idlink_core::ports::keys::MasterKeyFile>>,
 }
 
 /// Each use case over this state's parts, given only the ports it needs.
@@ -189,6 +195,20 @@ impl AppParts {
             change_policy: &self.change_policy,
             freezes: self.store.as_ref(),
             review_sla: self.review.verification_sla,
+        }
+    }
+
+    /// Dual control of sensitive operator actions (ADR 0015).
+    pub fn dual_control(&self) -> idlink_core::dual::DualControl<'_> {
+        idlink_core::dual::DualControl {
+            proposals: self.store.as_ref(),
+            reviews: self.store.as_ref(),
+            keys: self.store.as_ref(),
+            vault: &self.vault,
+            keyring: self.keyring.as_deref(),
+            clock: self.clock.as_ref(),
+            ids: self.ids.as_ref(),
+            window: self.review.dual_control_window,
         }
     }
 

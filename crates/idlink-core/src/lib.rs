@@ -7,7 +7,7 @@
 //!    data, proving a card, risk freezes, outbox notices, bank events),
 //!    functions over ports; and the [`vault`] (keys and sealing).
 //! 3. The use cases, one module each ([`auth`], [`security`], [`identity`],
-//!    [`bindings`], [`balance`], [`guardians`], [`operators`], [`reviews`],
+//!    [`bindings`], [`balance`], [`guardians`], [`operators`], [`reviews`], [`dual`],
 //!    [`users`], [`apikeys`], [`audit`], [`outbox`], [`jobs`], …). Each takes
 //!    only the narrow ports it needs and has one flat error enum holding
 //!    `StoreError` directly; none embeds another or imports its internals.
@@ -24,6 +24,7 @@ pub mod audit;
 pub mod auth;
 pub mod balance;
 pub mod bindings;
+pub mod dual;
 pub mod guardians;
 pub mod idempotency;
 pub mod identity;

@@ -12,11 +12,13 @@ use crate::ports::keys::KeyStore;
 use crate::ports::{Rng, StoreError};
 use crate::vault::Vault;
 use idlink_crypto::CryptoError;
-use idlink_domain::OperatorSessionId;
+use crate::ports::operators::require;
+use crate::steps::paging::seal_phone;
+use idlink_domain::{OperatorId, OperatorSessionId, PhoneNumber};
 use jiff::SignedDuration;
 use sha2::{Digest, Sha256};
 
-const TOTP_KEY_ID: &str = "sys-operator-secrets";
+const TOTP_KEY_ID: &str = crate::steps::paging::OPERATOR_KEY_ID;
 const TOTP_CONTEXT: &str = "operators.totp";
 
 #[derive(Debug, thiserror::Error)]
@@ -31,6 +33,8 @@ pub enum OperatorError {
     BadUsername,
     #[error("an operator with this username exists")]
     UsernameTaken,
+    #[error("no such operator")]
+    NotFound,
     /// Argon2 failed: a fault of the server, never of the caller.
     #[error("password hashing: {0}")]
     Hash(#[from] HashError),
@@ -93,6 +97,8 @@ impl Operators<'_> {
             totp_cipher: self.vault.seal(&key, TOTP_CONTEXT, &totp_secret)?,
             roles: roles.to_vec(),
             created_at: now,
+            on_duty: false,
+            phone_cipher: None,
         };
         let audit = AuditEntry::new(actor, "operator.create", "administration", now);
         self.store.insert_operator(&row, &audit).await?;
@@ -132,6 +138,35 @@ impl Operators<'_> {
         let audit = AuditEntry::new(format!("operator:{}", op.id), "operator.sign_in", "administration", now);
         self.store.insert_operator_session(&s, &audit).await?;
         Ok((op, format!("{}.{secret}", s.id)))
+    }
+
+    /// Every operator (admins only).
+    pub async fn list(&self, admin: &OperatorRow) -> Result<Vec<OperatorRow>, OperatorError> {
+        require(admin, Role::Admin)?;
+        Ok(self.store.operators().await?)
+    }
+
+    /// Puts an operator on or off duty (admins only; `actor` names who, for
+    /// the CLI), with the phone they are paged on when a review case breaches
+    /// its SLA (kept when `phone` is `None`).
+    pub async fn set_on_duty(
+        &self,
+        actor: &str,
+        target: &OperatorId,
+        on_duty: bool,
+        phone: Option<&PhoneNumber>,
+    ) -> Result<OperatorRow, OperatorError> {
+        let cipher = match phone {
+            Some(p) => Some(seal_phone::<OperatorError>(self.vault, self.keys, target, p).await?),
+            None => None,
+        };
+        let now = self.clock.now();
+        let what = format!("{target} {}{}", if on_duty { "on duty" } else { "off duty" }, if phone.is_some() { ", paging phone set" } else { "" });
+        let audit = AuditEntry::new(actor, "operator.duty", what, now);
+        if !self.store.set_on_duty(target, on_duty, cipher.as_deref(), &audit).await? {
+            return Err(OperatorError::NotFound);
+        }
+        self.store.operator(target).await?.ok_or(OperatorError::NotFound)
     }
 
     /// The operator behind a session token.

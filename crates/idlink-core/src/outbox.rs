@@ -17,6 +17,10 @@
 
 use crate::ports::outbox::{Claim, DeliveryError, Notifier, OutboxItem, OutboxState, OutboxStore, Settlement};
 use crate::steps::notices::{USER_SMS, UserMessage};
+use crate::steps::paging::{BreachPage, PAGE_TEMPLATE, REVIEW_SLA_BREACHED, open_phone};
+
+use crate::ports::keys::KeyStore;
+use crate::ports::operators::OperatorStore;
 
 use crate::ports::audit::AuditEntry;
 use crate::ports::clock::Clock;
@@ -88,6 +92,9 @@ pub struct Round {
 pub struct Deliverer<'a> {
     pub store: &'a dyn OutboxStore,
     pub users: &'a dyn UserStore,
+    /// The operators paged about SLA breaches, and the key store their phones' key is in.
+    pub operators: &'a dyn OperatorStore,
+    pub keys: &'a dyn KeyStore,
     pub vault: &'a Vault,
     pub clock: &'a dyn Clock,
     pub ids: &'a dyn Ids,
@@ -149,6 +156,7 @@ impl Deliverer<'_> {
         let attempt = item.attempts.max(1);
         let outcome = match item.kind.as_str() {
             USER_SMS => self.user_sms(item).await,
+            REVIEW_SLA_BREACHED => self.page_operators(item).await,
             other => Err(DeliveryError::Permanent(format!("no deliverer for events of kind `{other}`"))),
         };
         let now = self.clock.now();
@@ -193,6 +201,48 @@ impl Deliverer<'_> {
         let params: Vec<(&str, &str)> = message.params.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         self.notifier.notify(&phone, &message.template, &params, item.id.as_str()).await
     }
+}
+
+impl Deliverer<'_> {
+    /// Pages the operators on duty named in the event by SMS, each with the
+    /// event id and the operator as `client_ref`, so a repeated delivery is
+    /// received once per operator. An operator gone, off duty since, or
+    /// without a paging phone is skipped; nobody paged at all fails for good
+    /// (the dead letter shows that nobody could be told).
+    async fn page_operators(&self, item: &OutboxItem) -> Result<(), DeliveryError> {
+        let clear = open_payload(self.vault, item).map_err(|e| DeliveryError::Permanent(format!("the payload cannot be opened: {e}")))?;
+        let page: BreachPage =
+            serde_json::from_slice(&clear).map_err(|e| DeliveryError::Permanent(format!("the payload is not a breach page: {e}")))?;
+        let overdue_mins = self.clock.now().duration_since(page.sla_due_at).as_mins().max(0).to_string();
+        let params = [("case", page.case_id.as_str()), ("kind", page.kind.as_str()), ("overdue_minutes", overdue_mins.as_str())];
+        let mut paged = 0;
+        for id in &page.operators {
+            let op = self.operators.operator(id).await.map_err(|e| DeliveryError::Retry(format!("reading operator {id}: {e}")))?;
+            let Some((op, cipher)) = op.and_then(|o| o.phone_cipher.clone().map(|c| (o, c))) else { continue };
+            if !op.on_duty {
+                continue;
+            }
+            let phone = open_phone::<PageError>(self.vault, self.keys, &op.id, &cipher).await.map_err(|e| match e {
+                PageError::Store(e) => DeliveryError::Retry(format!("the paging phone of {id} cannot be read now: {e}")),
+                PageError::Crypto(e) => DeliveryError::Permanent(format!("the paging phone of {id} cannot be opened: {e}")),
+            })?;
+            let Some(phone) = phone else { continue };
+            self.notifier.notify(&phone, PAGE_TEMPLATE, &params, &format!("{}-{}", item.id, op.id)).await?;
+            paged += 1;
+        }
+        if paged == 0 {
+            return Err(DeliveryError::Permanent("no operator on duty with a paging phone to tell".into()));
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+enum PageError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Crypto(#[from] CryptoError),
 }
 
 /// Why a phone could not be read at delivery.

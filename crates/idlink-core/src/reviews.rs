@@ -13,9 +13,13 @@ use crate::ports::reviews::{CaseKind, CaseRow, CaseStatus, Decision, ReviewStore
 use crate::ports::StoreError;
 use crate::ports::audit::AuditEntry;
 use crate::ports::clock::Clock;
-use crate::ports::operators::{OperatorRow, Role, RoleRequired, require};
+use crate::ports::ids::Ids;
+use crate::ports::operators::{OperatorRow, OperatorStore, Role, RoleRequired, require};
+use crate::steps::paging::breach_event;
+use crate::vault::Vault;
+use idlink_crypto::CryptoError;
 use idlink_domain::CaseId;
-use jiff::Timestamp;
+use jiff::{SignedDuration, Timestamp};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReviewError {
@@ -25,6 +29,9 @@ pub enum ReviewError {
     Closed,
     #[error("an operator who already decided a step of this case cannot take another: a different operator must")]
     SameOperator,
+    /// Approving a risk-freeze case lifts the freeze: a dual-control action (`crate::dual`).
+    #[error("lifting a freeze takes a dual-control proposal approved by a second operator (action `freeze.lift`)")]
+    DualControl,
     #[error(transparent)]
     RoleRequired(#[from] RoleRequired),
     #[error(transparent)]
@@ -68,6 +75,9 @@ impl Reviews<'_> {
         if case.decisions.iter().any(|d| d.operator_id == op.id) {
             return Err(ReviewError::SameOperator);
         }
+        if approve && case.kind == CaseKind::RiskFreeze {
+            return Err(ReviewError::DualControl);
+        }
         let now = self.clock.now();
         let step = u32::try_from(case.decisions.len()).unwrap_or(u32::MAX).saturating_add(1);
         let decision = Decision { step, operator_id: op.id.clone(), approve, note: note.to_owned(), at: now };
@@ -88,5 +98,69 @@ impl Reviews<'_> {
             other => other.map_err(ReviewError::from),
         }?;
         self.store.case(case_id).await?.ok_or(ReviewError::NotFound)
+    }
+
+    /// The breach board: open cases past their first-response SLA, most
+    /// overdue first, with how long overdue and whether escalated.
+    pub async fn breach_board(&self, op: &OperatorRow, limit: u32) -> Result<Vec<Breach>, ReviewError> {
+        if require(op, Role::Auditor).is_err() {
+            require(op, Role::Reviewer)?;
+        }
+        let now = self.clock.now();
+        let cases = self.store.breached_cases(now, limit).await?;
+        Ok(cases.into_iter().map(|case| Breach { overdue: now.duration_since(case.sla_due_at), case }).collect())
+    }
+}
+
+/// A case on the breach board.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Breach {
+    pub case: CaseRow,
+    /// How long past its SLA.
+    pub overdue: SignedDuration,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum EscalationError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("crypto: {0}")]
+    Crypto(#[from] CryptoError),
+}
+
+/// Escalates SLA breaches (issue 13): each breached case pages the operators
+/// on duty who may act on it, through one outbox event, exactly once per
+/// case (the case is marked escalated in the event's transaction).
+pub struct Escalations<'a> {
+    pub reviews: &'a dyn ReviewStore,
+    pub operators: &'a dyn OperatorStore,
+    pub vault: &'a Vault,
+    pub ids: &'a dyn Ids,
+    pub clock: &'a dyn Clock,
+}
+
+impl Escalations<'_> {
+    /// Escalates every breached case not escalated yet; answers how many this call escalated.
+    pub async fn run(&self) -> Result<u64, EscalationError> {
+        let now = self.clock.now();
+        let pending: Vec<CaseRow> =
+            self.reviews.breached_cases(now, 500).await?.into_iter().filter(|c| c.escalated_at.is_none()).collect();
+        if pending.is_empty() {
+            return Ok(0);
+        }
+        let on_duty: Vec<OperatorRow> = self.operators.operators().await?.into_iter().filter(|o| o.on_duty).collect();
+        let mut escalated = 0;
+        for case in &pending {
+            let paged: Vec<_> = on_duty.iter().filter(|o| require(o, role_for(case.kind)).is_ok()).map(|o| o.id.clone()).collect();
+            let who = paged.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ");
+            let event = breach_event::<EscalationError>(self.vault, self.ids, now, case, paged)?;
+            let purpose = format!("review {} past its SLA ({}); paged: {}", case.kind.as_str(), case.id, if who.is_empty() { "nobody on duty" } else { &who });
+            let audit = AuditEntry::new("system:sla", "review.escalate", purpose, now).subject(&case.subject);
+            if self.reviews.escalate_case(&case.id, now, &event, &audit).await? {
+                escalated += 1;
+                metrics::counter!("idlink_review_sla_escalations_total", "kind" => case.kind.as_str()).increment(1);
+            }
+        }
+        Ok(escalated)
     }
 }

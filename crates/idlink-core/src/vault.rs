@@ -7,7 +7,7 @@
 //! so blind indexes and checkpoint signatures stay valid.
 
 use crate::ports::StoreError;
-use crate::ports::keys::KeyStore;
+use crate::ports::keys::{KeyStore, MasterKeyFile};
 use idlink_crypto::signing::Ed25519Signer;
 use idlink_crypto::{Algorithm, BlindIndexKey, CryptoError, DataKey, MasterKeyring, Random, WrappedDataKey};
 use idlink_domain::UserId;
@@ -46,6 +46,18 @@ pub enum VaultError {
     Store(#[from] StoreError),
     #[error("crypto: {0}")]
     Crypto(#[from] CryptoError),
+    /// The keyring file could not be read or written.
+    #[error("master keyring: {0}")]
+    KeyFile(String),
+}
+
+/// What a master-key rotation did.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct MasterRotation {
+    /// The new active master key.
+    pub key_id: String,
+    #[serde(flatten)]
+    pub report: RotationReport,
 }
 
 /// Counts from one rotation pass.
@@ -159,6 +171,19 @@ impl Vault {
 
     pub fn signer(&self) -> &Ed25519Signer {
         &self.signer
+    }
+
+    /// Rotates the master key: adds a fresh one to the keyring file and makes
+    /// it active, switches this vault to it, and re-wraps every data key
+    /// under it ([`Vault::rotate`]). The one rotation `idlink keys rotate` and
+    /// an approved dual-control proposal both run. Other nodes pick the new
+    /// key up from the file when they meet it (see [`Vault::with_source`]).
+    pub async fn rotate_master(&self, file: &dyn MasterKeyFile, keys: &dyn KeyStore) -> Result<MasterRotation, VaultError> {
+        let fresh = file.add_active_key().map_err(VaultError::KeyFile)?;
+        let key_id = fresh.active().id.clone();
+        *self.ring.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(fresh);
+        let report = self.rotate(keys).await?;
+        Ok(MasterRotation { key_id, report })
     }
 
     /// Re-wraps every key not yet under the active master key. Safe to run

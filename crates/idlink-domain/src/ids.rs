@@ -149,6 +149,10 @@ prefixed_id!(
     /// An outbox event; receivers deduplicate by it.
     EventId, "evt_", "outbox event"
 );
+prefixed_id!(
+    /// A proposed sensitive operator action awaiting a second operator (dual control, ADR 0015).
+    ProposalId, "prp_", "proposal"
+);
 
 #[cfg(test)]
 mod tests {

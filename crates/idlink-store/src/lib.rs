@@ -42,6 +42,7 @@ mod idempotency;
 mod identity;
 mod login;
 mod outbox;
+mod proposals;
 mod reviews;
 mod rows;
 mod security;

@@ -7,6 +7,7 @@ use idlink_core::ports::StoreError;
 use idlink_core::ports::audit::AuditEntry;
 use idlink_core::ports::freezes::{FreezeRow, FreezeStore};
 use idlink_core::ports::guardians::{GuardianStore, Guardianship, GuardianshipStatus};
+use idlink_core::ports::outbox::NewEvent;
 use idlink_core::ports::operators::{OperatorRow, OperatorSessionRow, OperatorStore, Role};
 use idlink_core::ports::reviews::{CaseKind, CaseRow, CaseStatus, Decision, ReviewStore};
 use idlink_domain::{CaseId, GuardianshipId, OperatorId, OperatorSessionId, SessionId, UserId};
@@ -16,6 +17,7 @@ use sqlx::any::AnyRow;
 use crate::SqlStore;
 use crate::identity::UPSERT_IDENTITY;
 use crate::rows::{Columns, count_u32, execute, fetch_all, fetch_one, fetch_optional, first, micros, parsed_list};
+use crate::outbox::enqueue_in;
 use crate::write::Tx;
 
 fn operator(r: &AnyRow) -> Result<OperatorRow, StoreError> {
@@ -26,6 +28,8 @@ fn operator(r: &AnyRow) -> Result<OperatorRow, StoreError> {
         totp_cipher: r.col("totp_cipher")?,
         roles: parsed_list("role", &r.col::<String>("roles")?, ',', Role::parse)?,
         created_at: r.instant("created_at")?,
+        on_duty: r.flag("on_duty")?,
+        phone_cipher: r.col("phone_cipher")?,
     })
 }
 
@@ -39,19 +43,21 @@ fn operator_session(r: &AnyRow) -> Result<OperatorSessionRow, StoreError> {
     })
 }
 
-const OPERATOR_COLUMNS: &str = "id, username, password_hash, totp_cipher, roles, created_at";
+const OPERATOR_COLUMNS: &str = "id, username, password_hash, totp_cipher, roles, created_at, on_duty, phone_cipher";
 
 #[async_trait]
 impl OperatorStore for SqlStore {
     async fn insert_operator(&self, op: &OperatorRow, audit: &AuditEntry) -> Result<(), StoreError> {
-        let sql = format!("INSERT INTO operators ({OPERATOR_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)");
+        let sql = format!("INSERT INTO operators ({OPERATOR_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)");
         let q = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(op.id.as_str())
             .bind(&op.username)
             .bind(&op.password_hash)
             .bind(&op.totp_cipher)
             .bind(op.roles.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(","))
-            .bind(micros(op.created_at));
+            .bind(micros(op.created_at))
+            .bind(i64::from(op.on_duty))
+            .bind(op.phone_cipher.clone());
         self.audited(audit, async |tx| execute(q, &mut *tx).await).await?;
         Ok(())
     }
@@ -83,6 +89,19 @@ impl OperatorStore for SqlStore {
             .bind(id.as_str());
         fetch_optional(q, &self.reader, operator_session).await
     }
+
+    async fn operators(&self) -> Result<Vec<OperatorRow>, StoreError> {
+        let sql = format!("SELECT {OPERATOR_COLUMNS} FROM operators ORDER BY username");
+        fetch_all(sqlx::query(sqlx::AssertSqlSafe(sql)), &self.reader, operator).await
+    }
+
+    async fn set_on_duty(&self, id: &OperatorId, on_duty: bool, phone_cipher: Option<&[u8]>, audit: &AuditEntry) -> Result<bool, StoreError> {
+        let q = sqlx::query("UPDATE operators SET on_duty = $2, phone_cipher = COALESCE($3, phone_cipher) WHERE id = $1")
+            .bind(id.as_str())
+            .bind(i64::from(on_duty))
+            .bind(phone_cipher.map(<[u8]>::to_vec));
+        self.audited_if(audit, async |tx| Ok(execute(q, &mut *tx).await? == 1)).await
+    }
 }
 
 /// Inserts a case inside another change's transaction.
@@ -102,7 +121,10 @@ pub(crate) async fn open_case_in(tx: &mut Tx, c: &CaseRow) -> Result<(), StoreEr
     Ok(())
 }
 
-const CASE_COLUMNS: &str = "id, kind, subject, reference, status, steps_required, created_at, sla_due_at, first_response_at";
+const CASE_COLUMNS: &str = "id, kind, subject, reference, status, steps_required, created_at, sla_due_at, first_response_at, escalated_at";
+
+/// Open cases past their first-response SLA at `$1` (see `CaseRow::breached`).
+const BREACHED: &str = "status = 'open' AND sla_due_at < $1 AND (first_response_at IS NULL OR first_response_at > sla_due_at)";
 
 fn decision(d: &AnyRow) -> Result<Decision, StoreError> {
     Ok(Decision {
@@ -126,6 +148,7 @@ fn case(r: &AnyRow) -> Result<CaseRow, StoreError> {
         created_at: r.instant("created_at")?,
         sla_due_at: r.instant("sla_due_at")?,
         first_response_at: r.instant_opt("first_response_at")?,
+        escalated_at: r.instant_opt("escalated_at")?,
         decisions: Vec::new(),
     })
 }
@@ -169,6 +192,40 @@ async fn apply_outcome(tx: &mut Tx, case: &CaseRow, outcome: CaseStatus, at: Tim
     }
 }
 
+/// Adds `decisions` to the open `case` and, with `outcome`, closes it and
+/// applies its effect, inside another change's transaction. `Unique` when a
+/// step was taken concurrently, an operator already took one, or the case
+/// was closed meanwhile.
+pub(crate) async fn decide_case_in(tx: &mut Tx, case: &CaseRow, decisions: &[Decision], outcome: Option<CaseStatus>) -> Result<(), StoreError> {
+    let mut last = None;
+    for d in decisions {
+        let q = sqlx::query("INSERT INTO review_decisions (case_id, step, operator_id, approve, note, at) VALUES ($1, $2, $3, $4, $5, $6)")
+            .bind(case.id.as_str())
+            .bind(i64::from(d.step))
+            .bind(d.operator_id.as_str())
+            .bind(i64::from(d.approve))
+            .bind(&d.note)
+            .bind(micros(d.at));
+        execute(q, &mut *tx).await?;
+        last = Some(d.at);
+    }
+    let at = last.unwrap_or(case.created_at);
+    let status = outcome.unwrap_or(CaseStatus::Open);
+    let close = sqlx::query(
+        "UPDATE review_cases SET status = $2, first_response_at = COALESCE(first_response_at, $3) WHERE id = $1 AND status = 'open'",
+    )
+    .bind(case.id.as_str())
+    .bind(status.as_str())
+    .bind(micros(at));
+    if execute(close, &mut *tx).await? != 1 {
+        return Err(StoreError::Unique("review_cases closed concurrently".into()));
+    }
+    if let Some(o) = outcome {
+        apply_outcome(tx, case, o, at).await?;
+    }
+    Ok(())
+}
+
 async fn set_verification(tx: &mut Tx, id: &str, status: &str, at: Timestamp) -> Result<(), StoreError> {
     set_reviewed(tx, "verifications", id, status, at).await
 }
@@ -208,42 +265,32 @@ impl ReviewStore for SqlStore {
     }
 
     async fn decide_case(&self, case: &CaseRow, d: &Decision, outcome: Option<CaseStatus>, audit: &AuditEntry) -> Result<(), StoreError> {
-        let decision =
-            sqlx::query("INSERT INTO review_decisions (case_id, step, operator_id, approve, note, at) VALUES ($1, $2, $3, $4, $5, $6)")
-                .bind(case.id.as_str())
-                .bind(i64::from(d.step))
-                .bind(d.operator_id.as_str())
-                .bind(i64::from(d.approve))
-                .bind(&d.note)
-                .bind(micros(d.at));
-        let status = outcome.unwrap_or(CaseStatus::Open);
-        let close = sqlx::query(
-            "UPDATE review_cases SET status = $2, first_response_at = COALESCE(first_response_at, $3) WHERE id = $1 AND status = 'open'",
-        )
-        .bind(case.id.as_str())
-        .bind(status.as_str())
-        .bind(micros(d.at));
-        self.audited(audit, async |tx| {
-            execute(decision, &mut *tx).await?;
-            if execute(close, &mut *tx).await? != 1 {
-                return Err(StoreError::Unique("review_cases closed concurrently".into()));
-            }
-            if let Some(o) = outcome {
-                apply_outcome(tx, case, o, d.at).await?;
-            }
-            Ok(())
-        })
-        .await
+        self.audited(audit, async |tx| decide_case_in(tx, case, std::slice::from_ref(d), outcome).await).await
     }
 
     async fn sla_breaches(&self, now: Timestamp) -> Result<Vec<(CaseKind, u64)>, StoreError> {
-        let q = sqlx::query(
-            "SELECT kind, COUNT(*) AS n FROM review_cases
-             WHERE status = 'open' AND sla_due_at < $1 AND (first_response_at IS NULL OR first_response_at > sla_due_at)
-             GROUP BY kind ORDER BY kind",
-        )
-        .bind(micros(now));
+        let sql = format!("SELECT kind, COUNT(*) AS n FROM review_cases WHERE {BREACHED} GROUP BY kind ORDER BY kind");
+        let q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(micros(now));
         fetch_all(q, &self.reader, |r| Ok((r.parsed("kind", "case kind", CaseKind::parse)?, r.count_u64("n")?))).await
+    }
+
+    async fn breached_cases(&self, now: Timestamp, limit: u32) -> Result<Vec<CaseRow>, StoreError> {
+        let sql = format!("SELECT {CASE_COLUMNS} FROM review_cases WHERE {BREACHED} ORDER BY sla_due_at, id LIMIT $2");
+        fetch_all(sqlx::query(sqlx::AssertSqlSafe(sql)).bind(micros(now)).bind(i64::from(limit)), &self.reader, case).await
+    }
+
+    async fn escalate_case(&self, id: &CaseId, at: Timestamp, event: &NewEvent, audit: &AuditEntry) -> Result<bool, StoreError> {
+        let q = sqlx::query("UPDATE review_cases SET escalated_at = $2 WHERE id = $1 AND status = 'open' AND escalated_at IS NULL")
+            .bind(id.as_str())
+            .bind(micros(at));
+        self.audited_if(audit, async |tx| {
+            if execute(q, &mut *tx).await? != 1 {
+                return Ok(false);
+            }
+            enqueue_in(tx, [event]).await?;
+            Ok(true)
+        })
+        .await
     }
 }
 

@@ -127,19 +127,29 @@ impl PeriodicJob for Checkpoints {
 }
 
 /// Publishes open review cases past their SLA as
-/// `idlink_review_sla_breached{kind}` and logs them, every
-/// `review.sla_check_secs`, from one node (the others publish nothing).
+/// `idlink_review_sla_breached{kind}` and logs them, and escalates each
+/// breached case once to the operators on duty (an outbox page,
+/// `review.sla_breached`), every `review.sla_check_secs`, from one node
+/// (the others publish nothing).
 pub struct ReviewSla {
     pub store: SqlStore,
+    pub vault: Arc<Vault>,
     pub clock: Arc<dyn Clock>,
+    pub ids: Arc<dyn idlink_core::ports::ids::Ids>,
     pub every: SignedDuration,
     /// This node published the gauge (and must clear it when another node takes over).
     published: AtomicBool,
 }
 
 impl ReviewSla {
-    pub fn new(store: SqlStore, clock: Arc<dyn Clock>, every_secs: u64) -> Self {
-        Self { store, clock, every: secs(every_secs), published: AtomicBool::new(false) }
+    pub fn new(
+        store: SqlStore,
+        vault: Arc<Vault>,
+        clock: Arc<dyn Clock>,
+        ids: Arc<dyn idlink_core::ports::ids::Ids>,
+        every_secs: u64,
+    ) -> Self {
+        Self { store, vault, clock, ids, every: secs(every_secs), published: AtomicBool::new(false) }
     }
 }
 
@@ -170,6 +180,17 @@ impl PeriodicJob for ReviewSla {
             }
         }
         self.published.store(true, Ordering::Relaxed);
+        let escalations = idlink_core::reviews::Escalations {
+            reviews: &self.store,
+            operators: &self.store,
+            vault: &self.vault,
+            ids: self.ids.as_ref(),
+            clock: self.clock.as_ref(),
+        };
+        let escalated = escalations.run().await.map_err(|e| format!("escalating review SLA breaches failed: {e}"))?;
+        if escalated > 0 {
+            tracing::warn!(escalated, "review SLA breaches escalated to the operators on duty");
+        }
         Ok(())
     }
 
@@ -306,6 +327,8 @@ impl OutboxWorker {
         let deliverer = Deliverer {
             store: &self.store,
             users: &self.store,
+            operators: &self.store,
+            keys: &self.store,
             vault: &self.vault,
             clock: self.clock.as_ref(),
             ids: &ids,

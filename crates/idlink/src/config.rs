@@ -89,13 +89,22 @@ pub struct Review {
     pub freeze_sla_secs: i64,
     pub guardian_sla_days: i64,
     pub operator_session_hours: i64,
-    /// How often open cases are checked against their SLA (`idlink_review_sla_breached`).
+    /// How often open cases are checked against their SLA (`idlink_review_sla_breached`) and breaches escalated.
     pub sla_check_secs: u64,
+    /// How long a dual-control proposal waits for its second operator (ADR 0015).
+    pub dual_control_window_minutes: i64,
 }
 
 impl Default for Review {
     fn default() -> Self {
-        Self { verification_sla_hours: 72, freeze_sla_secs: 300, guardian_sla_days: 14, operator_session_hours: 8, sla_check_secs: 15 }
+        Self {
+            verification_sla_hours: 72,
+            freeze_sla_secs: 300,
+            guardian_sla_days: 14,
+            operator_session_hours: 8,
+            sla_check_secs: 15,
+            dual_control_window_minutes: 60,
+        }
     }
 }
 
@@ -540,6 +549,7 @@ impl Config {
             || self.review.verification_sla_hours <= 0
             || self.review.freeze_sla_secs <= 0
             || self.review.operator_session_hours <= 0
+            || self.review.dual_control_window_minutes <= 0
         {
             bail!("configuration key `review.*`: SLAs and session lifetimes must be positive");
         }

@@ -30,6 +30,37 @@ struct KeyEntry {
     key: String,
 }
 
+/// Adds a fresh master key to the keyring file at `path` and makes it active;
+/// older keys stay (running servers and backups still unwrap with them).
+/// Answers the new keyring.
+pub fn add_active_key(path: &Path, algorithm: Algorithm, rng: &dyn Random, today: jiff::civil::Date) -> Result<MasterKeyring> {
+    let old = read(path, algorithm)?;
+    let id = new_key_id(rng, today);
+    if old.keys().iter().any(|k| k.id == id) {
+        bail!("a key named {id} exists already; run the rotation again");
+    }
+    let mut all = old.keys().to_vec();
+    all.push(MasterKey::generate(id.clone(), rng));
+    let ring = MasterKeyring::new(all.clone(), &id, algorithm)?;
+    write(path, &all, &id, true)?;
+    Ok(ring)
+}
+
+/// The keyring file as the core's rotation sees it (`Vault::rotate_master`).
+pub struct KeyringFile {
+    pub path: std::path::PathBuf,
+    pub algorithm: Algorithm,
+    pub rng: std::sync::Arc<dyn Random>,
+    pub clock: std::sync::Arc<dyn idlink_core::ports::clock::Clock>,
+}
+
+impl idlink_core::ports::keys::MasterKeyFile for KeyringFile {
+    fn add_active_key(&self) -> std::result::Result<MasterKeyring, String> {
+        let today = self.clock.now().to_zoned(jiff::tz::TimeZone::UTC).date();
+        add_active_key(&self.path, self.algorithm, self.rng.as_ref(), today).map_err(|e| format!("{e:#}"))
+    }
+}
+
 /// A new master key id, dated for the operator's benefit.
 pub fn new_key_id(rng: &dyn Random, today: jiff::civil::Date) -> String {
     let mut b = [0u8; 3];

@@ -8,7 +8,7 @@ use idlink::config::{self, Config, LogFormat};
 use idlink::keyfile;
 use idlink::serve::{self, Runtime};
 use idlink_core::apikeys;
-use idlink_crypto::{MasterKey, MasterKeyring, shamir};
+use idlink_crypto::{MasterKey, shamir};
 use idlink_domain::ApiKeyId;
 use std::io::BufRead;
 use std::net::SocketAddr;
@@ -108,6 +108,18 @@ enum OperatorCommand {
         #[arg(long, value_delimiter = ',')]
         roles: Vec<String>,
     },
+    /// Put an operator on or off duty: operators on duty are paged by SMS when a review case breaches its SLA.
+    Duty {
+        username: String,
+        /// `on` or `off`.
+        #[arg(value_parser = ["on", "off"])]
+        state: String,
+        /// The mainland mobile number to page (kept sealed); omit to keep the one set before.
+        #[arg(long)]
+        phone: Option<String>,
+    },
+    /// List the operators: roles, on duty, paging phone set.
+    List,
 }
 
 #[derive(Debug, Subcommand)]
@@ -507,19 +519,18 @@ async fn keys(config: &Config, rt: &Runtime, cmd: KeysCommand) -> Result<ExitCod
         }
         KeysCommand::Rotate => {
             let path = config.master_key_file();
-            let old = keyfile::read(&path, serve::algorithm(config))?;
-            let id = keyfile::new_key_id(rt.rng.as_ref(), today);
-            if old.keys().iter().any(|k| k.id == id) {
-                bail!("a key named {id} exists already; run the rotation again");
-            }
-            let mut all = old.keys().to_vec();
-            all.push(MasterKey::generate(id.clone(), rt.rng.as_ref()));
-            let ring = MasterKeyring::new(all.clone(), &id, serve::algorithm(config))?;
-            keyfile::write(&path, &all, &id, true)?;
             let store = serve::open_store(config).await?;
-            let vault = idlink_core::vault::Vault::open(ring, &store, rt.rng.clone()).await.map_err(|e| anyhow::anyhow!("{e}"))?;
-            let report = vault.rotate(&store).await.map_err(|e| anyhow::anyhow!("{e}"))?;
-            println!("new active master key {id}; re-wrapped {} data keys", report.rewrapped);
+            let vault = serve::open_vault(config, &store, rt).await?;
+            let file = keyfile::KeyringFile {
+                path: path.clone(),
+                algorithm: serve::algorithm(config),
+                rng: rt.rng.clone(),
+                clock: rt.clock.clone(),
+            };
+            // The same rotation an approved dual-control proposal runs (ADR 0015).
+            let rotation = vault.rotate_master(&file, &store).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            let report = rotation.report;
+            println!("new active master key {}; re-wrapped {} data keys", rotation.key_id, report.rewrapped);
             if report.skipped_concurrently_changed > 0 {
                 println!("{} keys changed meanwhile; run `idlink keys rotate` again to finish", report.skipped_concurrently_changed);
             }
@@ -658,7 +669,45 @@ async fn jobs(config: &Config) -> Result<ExitCode> {
 async fn operator(config: &Config, rt: &Runtime, cmd: OperatorCommand) -> Result<ExitCode> {
     let store = serve::open_store(config).await?;
     let vault = serve::open_vault(config, &store, rt).await?;
+    let policy = serve::password_policy(config);
+    let ids = idlink_core::ports::ids::RandomIds(rt.rng.clone());
+    let ops = idlink_core::operators::Operators {
+        store: &store,
+        keys: &store,
+        audits: &store,
+        vault: &vault,
+        clock: rt.clock.as_ref(),
+        ids: &ids,
+        rng: rt.rng.as_ref(),
+        password_policy: &policy,
+        session_ttl: jiff::SignedDuration::from_hours(config.review.operator_session_hours),
+    };
     match cmd {
+        OperatorCommand::Duty { username, state, phone } => {
+            let phone = phone
+                .map(|p| idlink_domain::PhoneNumber::parse(&p).map_err(|e| anyhow::anyhow!("--phone: {e}")))
+                .transpose()?;
+            let op = idlink_core::ports::operators::OperatorStore::operator_by_username(&store, &username)
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("no operator named {username}"))?;
+            let row = ops.set_on_duty("cli", &op.id, state == "on", phone.as_ref()).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!(
+                "{} is {}; paging phone {}",
+                row.username,
+                if row.on_duty { "on duty" } else { "off duty" },
+                if row.phone_cipher.is_some() { "set" } else { "NOT set (they cannot be paged)" }
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        OperatorCommand::List => {
+            for o in idlink_core::ports::operators::OperatorStore::operators(&store).await? {
+                let roles: Vec<&str> = o.roles.iter().map(|r| r.as_str()).collect();
+                let duty = if o.on_duty { "on duty" } else { "off duty" };
+                let phone = if o.phone_cipher.is_some() { "paging phone set" } else { "no paging phone" };
+                println!("{}\t{}\t{}\t{duty}\t{phone}", o.id, o.username, roles.join(","));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         OperatorCommand::Create { username, roles } => {
             let roles = roles
                 .iter()
@@ -670,18 +719,6 @@ async fn operator(config: &Config, rt: &Runtime, cmd: OperatorCommand) -> Result
             if roles.is_empty() {
                 bail!("give at least one role with --roles (reviewer, auditor, admin)");
             }
-            let policy = serve::password_policy(config);
-            let ops = idlink_core::operators::Operators {
-                store: &store,
-                keys: &store,
-                audits: &store,
-                vault: &vault,
-                clock: rt.clock.as_ref(),
-                ids: &idlink_core::ports::ids::RandomIds(rt.rng.clone()),
-                rng: rt.rng.as_ref(),
-                password_policy: &policy,
-                session_ttl: jiff::SignedDuration::from_hours(config.review.operator_session_hours),
-            };
             let new = ops.create(&username, &roles, "cli").await.map_err(|e| anyhow::anyhow!("{e}"))?;
             println!("operator:  {} ({})", new.row.username, new.row.id);
             println!("password:  {}", new.password);

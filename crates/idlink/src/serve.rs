@@ -320,6 +320,7 @@ pub async fn start(config: &Config, rt: Runtime) -> Result<Running> {
             freeze_sla: jiff::SignedDuration::from_secs(config.review.freeze_sla_secs),
             guardian_sla: jiff::SignedDuration::from_hours(24 * config.review.guardian_sla_days),
             operator_session_ttl: jiff::SignedDuration::from_hours(config.review.operator_session_hours),
+            dual_control_window: jiff::SignedDuration::from_mins(config.review.dual_control_window_minutes),
         },
         auth_policy: config.login.policy(),
         password_policy: password_policy(config),
@@ -328,6 +329,12 @@ pub async fn start(config: &Config, rt: Runtime) -> Result<Running> {
         },
         audit: idlink_api::state::AuditSettings { witness: witness.clone(), policy },
         face_sandbox: sandbox.is_some() && config.connectors.face.url.is_empty(),
+        keyring: Some(Arc::new(keyfile::KeyringFile {
+            path: config.master_key_file(),
+            algorithm: algorithm(config),
+            rng: rt.rng.clone(),
+            clock: rt.clock.clone(),
+        })),
     });
     let listener = tokio::net::TcpListener::bind(config.server.listen)
         .await
@@ -362,7 +369,16 @@ pub async fn start(config: &Config, rt: Runtime) -> Result<Running> {
     let purge_every = (config.server.idempotency_ttl_secs / 2).clamp(1, 600);
     let jobs: Vec<(Arc<dyn PeriodicJob>, Seen)> = vec![
         (checkpoints.clone(), checkpoint_seen),
-        (Arc::new(crate::background::ReviewSla::new(store.clone(), clock.clone(), config.review.sla_check_secs)), Seen::default()),
+        (
+            Arc::new(crate::background::ReviewSla::new(
+                store.clone(),
+                vault.clone(),
+                clock.clone(),
+                Arc::new(idlink_core::ports::ids::RandomIds(rt.rng.clone())),
+                config.review.sla_check_secs,
+            )),
+            Seen::default(),
+        ),
         (
             Arc::new(crate::background::IdempotencyPurge {
                 store: store.clone(),

@@ -12,6 +12,7 @@ pub mod guardians;
 pub mod health;
 pub mod identity;
 pub mod me;
+pub mod dual;
 pub mod operator;
 pub mod security;
 pub mod users;

@@ -50,11 +50,21 @@ pub struct Operator {
     pub id: String,
     pub username: String,
     pub roles: Vec<String>,
+    /// Paged by SMS when a review case breaches its SLA.
+    pub on_duty: bool,
+    /// A paging phone is set (the number itself is never shown).
+    pub has_paging_phone: bool,
 }
 
 impl From<&OperatorRow> for Operator {
     fn from(o: &OperatorRow) -> Self {
-        Self { id: o.id.to_string(), username: o.username.clone(), roles: o.roles.iter().map(|r| r.as_str().to_owned()).collect() }
+        Self {
+            id: o.id.to_string(),
+            username: o.username.clone(),
+            roles: o.roles.iter().map(|r| r.as_str().to_owned()).collect(),
+            on_duty: o.on_duty,
+            has_paging_phone: o.phone_cipher.is_some(),
+        }
     }
 }
 
@@ -128,6 +138,8 @@ pub struct Case {
     pub first_response_at: Option<String>,
     /// Open and past its first-response SLA.
     pub sla_breached: bool,
+    /// When the breach was escalated to the operators on duty.
+    pub escalated_at: Option<String>,
     pub decisions: Vec<CaseDecision>,
 }
 
@@ -143,6 +155,7 @@ fn case_view(c: CaseRow, now: jiff::Timestamp) -> Case {
         created_at: c.created_at.to_string(),
         sla_due_at: c.sla_due_at.to_string(),
         first_response_at: c.first_response_at.map(|t| t.to_string()),
+        escalated_at: c.escalated_at.map(|t| t.to_string()),
         decisions: c
             .decisions
             .into_iter()

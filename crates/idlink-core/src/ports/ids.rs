@@ -7,7 +7,7 @@
 use idlink_crypto::Random;
 use idlink_domain::{
     AgreementId, ApiKeyId, BindingId, BiometricChallengeId, CaseId, ChallengeId, DeviceId, EventId, GuardianshipId, OperatorId,
-    OperatorSessionId, QueryId, RequestId, SessionId, StepUpId, UserId, VerificationId,
+    OperatorSessionId, ProposalId, QueryId, RequestId, SessionId, StepUpId, UserId, VerificationId,
 };
 use std::sync::Arc;
 
@@ -67,6 +67,9 @@ pub trait Ids: Send + Sync {
     }
     fn event(&self) -> EventId {
         EventId::from_random(self.entropy())
+    }
+    fn proposal(&self) -> ProposalId {
+        ProposalId::from_random(self.entropy())
     }
     /// The id of a bank event idlink infers from a bank's answer (a lost
     /// card reported in a balance answer), in the bank's event-id space.

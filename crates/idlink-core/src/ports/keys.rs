@@ -15,3 +15,9 @@ pub trait KeyStore: Send + Sync {
     async fn replace_wrapped_key(&self, old: &WrappedDataKey, new: &WrappedDataKey) -> Result<bool, StoreError>;
     async fn count_keys_by_master(&self) -> Result<Vec<(String, u64)>, StoreError>;
 }
+
+/// The master keyring as kept outside the database (the keyring file), for rotation.
+pub trait MasterKeyFile: Send + Sync {
+    /// Adds a fresh master key, makes it active and saves the keyring; answers the new keyring.
+    fn add_active_key(&self) -> Result<idlink_crypto::MasterKeyring, String>;
+}

@@ -29,6 +29,7 @@ pub mod leases;
 pub mod operators;
 pub mod outbox;
 pub mod payment;
+pub mod proposals;
 pub mod reviews;
 pub mod stepup;
 pub mod users;
@@ -100,6 +101,7 @@ store_of!(
     identity::IdentityStore,
     operators::OperatorStore,
     reviews::ReviewStore,
+    proposals::ProposalStore,
     freezes::FreezeStore,
     guardians::GuardianStore,
     bindings::BindingStore,

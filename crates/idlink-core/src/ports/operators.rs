@@ -37,6 +37,10 @@ pub struct OperatorRow {
     pub totp_cipher: Vec<u8>,
     pub roles: Vec<Role>,
     pub created_at: Timestamp,
+    /// On duty: paged when a review case breaches its SLA (issue 13).
+    pub on_duty: bool,
+    /// The phone that pages the operator, sealed like the TOTP secret.
+    pub phone_cipher: Option<Vec<u8>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,6 +59,17 @@ pub trait OperatorStore: Send + Sync {
     async fn operator(&self, id: &OperatorId) -> Result<Option<OperatorRow>, StoreError>;
     async fn insert_operator_session(&self, s: &OperatorSessionRow, audit: &AuditEntry) -> Result<(), StoreError>;
     async fn operator_session(&self, id: &OperatorSessionId) -> Result<Option<OperatorSessionRow>, StoreError>;
+    /// Every operator, by username.
+    async fn operators(&self) -> Result<Vec<OperatorRow>, StoreError>;
+    /// Puts an operator on or off duty, replacing the paging phone when `phone_cipher` is given.
+    /// False if there is no such operator.
+    async fn set_on_duty(
+        &self,
+        id: &OperatorId,
+        on_duty: bool,
+        phone_cipher: Option<&[u8]>,
+        audit: &AuditEntry,
+    ) -> Result<bool, StoreError>;
 }
 
 /// An operator lacks the role an action needs.

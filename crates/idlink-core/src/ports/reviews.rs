@@ -3,6 +3,7 @@
 use super::StoreError;
 use super::audit::AuditEntry;
 use super::ids::Ids;
+use super::outbox::NewEvent;
 use async_trait::async_trait;
 use idlink_domain::{CaseId, OperatorId, UserId};
 use jiff::{SignedDuration, Timestamp};
@@ -76,6 +77,8 @@ pub struct CaseRow {
     pub created_at: Timestamp,
     pub sla_due_at: Timestamp,
     pub first_response_at: Option<Timestamp>,
+    /// When its SLA breach was escalated to the operators on duty (once per case).
+    pub escalated_at: Option<Timestamp>,
     pub decisions: Vec<Decision>,
 }
 
@@ -92,6 +95,7 @@ impl CaseRow {
             created_at: now,
             sla_due_at: now.checked_add(sla).unwrap_or(now),
             first_response_at: None,
+            escalated_at: None,
             decisions: Vec::new(),
         }
     }
@@ -119,4 +123,10 @@ pub trait ReviewStore: Send + Sync {
     ) -> Result<(), StoreError>;
     /// Open cases past their first-response SLA, counted by kind.
     async fn sla_breaches(&self, now: Timestamp) -> Result<Vec<(CaseKind, u64)>, StoreError>;
+    /// The open cases past their first-response SLA (see [`CaseRow::breached`]), most overdue first,
+    /// at most `limit`, without their decisions.
+    async fn breached_cases(&self, now: Timestamp, limit: u32) -> Result<Vec<CaseRow>, StoreError>;
+    /// Marks the case escalated and writes `event` (the page to the operators on duty) with
+    /// `audit`, if the case is open and not escalated yet; false (nothing written) otherwise.
+    async fn escalate_case(&self, id: &CaseId, at: Timestamp, event: &NewEvent, audit: &AuditEntry) -> Result<bool, StoreError>;
 }

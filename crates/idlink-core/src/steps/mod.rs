@@ -2,7 +2,7 @@
 //! SMS codes ([`codes`]), reading a user's personal data ([`personal`]),
 //! proving a card with its bank ([`cards`]), risk freezes ([`risk`]), the
 //! user notices written to the outbox ([`notices`]) and applying a bank's
-//! card event ([`bank_events`]).
+//! card event ([`bank_events`]), and paging the operators on duty ([`paging`]).
 //!
 //! A step imports ports (and the vault), never a use case; a use case
 //! reaches another's work only through a step, never through its fields.
@@ -14,5 +14,6 @@ pub mod bank_events;
 pub mod cards;
 pub mod codes;
 pub mod notices;
+pub mod paging;
 pub mod personal;
 pub mod risk;
