@@ -11,6 +11,7 @@ mod cards;
 mod cli;
 mod disclosure;
 mod docs;
+mod dual;
 mod errors;
 mod h5;
 mod idempotency;

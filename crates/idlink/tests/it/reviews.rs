@@ -13,6 +13,7 @@ use std::sync::Arc;
 
 pub(crate) struct Op {
     pub(crate) token: String,
+    pub(crate) id: String,
 }
 
 pub(crate) async fn operator(s: &Server, rt: &Runtime, username: &str, roles: &[Role]) -> Op {
@@ -52,14 +53,14 @@ pub(crate) async fn operator(s: &Server, rt: &Runtime, username: &str, roles: &[
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(res.status().as_u16(), 201);
     let v: Value = res.json().await.unwrap_or_default();
-    Op { token: v["token"].as_str().unwrap_or("").to_owned() }
+    Op { token: v["token"].as_str().unwrap_or("").to_owned(), id: v["operator"]["id"].as_str().unwrap_or("").to_owned() }
 }
 
-fn as_op(s: &Server, op: &Op, method: Method, path: &str) -> reqwest::RequestBuilder {
+pub(crate) fn as_op(s: &Server, op: &Op, method: Method, path: &str) -> reqwest::RequestBuilder {
     s.client().request(method, s.url(path)).header("idlink-operator", &op.token)
 }
 
-async fn decide(s: &Server, op: &Op, case: &str, decision: &str) -> reqwest::Response {
+pub(crate) async fn decide(s: &Server, op: &Op, case: &str, decision: &str) -> reqwest::Response {
     as_op(s, op, Method::POST, &format!("/v1/operator/reviews/{case}/decisions"))
         .json(&json!({"decision": decision, "note": "checked the document scan"}))
         .send()
@@ -67,7 +68,7 @@ async fn decide(s: &Server, op: &Op, case: &str, decision: &str) -> reqwest::Res
         .unwrap_or_else(|e| panic!("{e}"))
 }
 
-async fn open_cases(s: &Server, op: &Op, query: &str) -> Vec<Value> {
+pub(crate) async fn open_cases(s: &Server, op: &Op, query: &str) -> Vec<Value> {
     let v: Value = as_op(s, op, Method::GET, &format!("/v1/operator/reviews{query}"))
         .send()
         .await
@@ -78,7 +79,7 @@ async fn open_cases(s: &Server, op: &Op, query: &str) -> Vec<Value> {
     v["cases"].as_array().cloned().unwrap_or_default()
 }
 
-async fn session(s: &Server, phone: &str, device: &str) -> Value {
+pub(crate) async fn session(s: &Server, phone: &str, device: &str) -> Value {
     let c = challenge(s, phone, device).await;
     let code = s.last_code(phone).await;
     login(s, phone, device, &c, &code).await.json().await.unwrap_or_default()
@@ -246,8 +247,13 @@ async fn a_risky_login_freezes_the_account_until_two_operators_lift_it_on(db: id
         .await
         .unwrap_or_default();
     assert!(claimed["first_response_at"].is_string());
-    assert_eq!(decide(&s, &alice, &case, "approve").await.status().as_u16(), 200);
+    // Lifting a freeze is a dual-control action (ADR 0015): not a review step.
+    expect_problem(decide(&s, &alice, &case, "approve").await, 409, "dual_control_required").await;
+    let proposal = crate::dual::propose(&s, &alice, json!({"action": "freeze.lift", "case_id": case, "note": "customer confirmed"})).await;
+    assert_eq!((proposal["status"].as_str(), proposal["case_id"].as_str()), (Some("pending"), Some(case.as_str())), "{proposal}");
+    let pid = proposal["id"].as_str().unwrap_or("").to_owned();
     // One operator cannot lift a freeze alone.
+    expect_problem(crate::dual::decide_proposal(&s, &alice, &pid, "approve").await, 403, "own_proposal").await;
     let res = s
         .authed(Method::POST, "/v1/me/payment-password/verify")
         .header("idlink-session", &token)
@@ -256,8 +262,25 @@ async fn a_risky_login_freezes_the_account_until_two_operators_lift_it_on(db: id
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     expect_problem(res, 403, "account_frozen").await;
-    let lifted: Value = decide(&s, &bob, &case, "approve").await.json().await.unwrap_or_default();
-    assert_eq!(lifted["status"], "approved");
+    let approved = crate::dual::decide_proposal(&s, &bob, &pid, "approve").await;
+    assert_eq!(approved.status().as_u16(), 200);
+    let approved: Value = approved.json().await.unwrap_or_default();
+    assert_eq!((approved["status"].as_str(), approved["decided_by"].as_str()), (Some("approved"), Some(bob.id.as_str())), "{approved}");
+    // Approved once: a second approval is refused, and the case holds both operators' decisions.
+    expect_problem(crate::dual::decide_proposal(&s, &bob, &pid, "approve").await, 409, "proposal_decided").await;
+    let lifted: Value = as_op(&s, &alice, Method::GET, "/v1/operator/reviews?kind=risk_freeze&status=approved")
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .json()
+        .await
+        .unwrap_or_default();
+    let lifted = &lifted["cases"][0];
+    assert_eq!(lifted["id"].as_str(), Some(case.as_str()), "{lifted}");
+    let deciders: Vec<&str> = lifted["decisions"].as_array().map(|d| d.iter().filter_map(|x| x["operator_id"].as_str()).collect()).unwrap_or_default();
+    assert_eq!(deciders, [alice.id.as_str(), bob.id.as_str()], "{lifted}");
+    let record = crate::dual::audit_record(&s, "dual.approve").await;
+    assert!(record.contains(&alice.id) && record.contains(&bob.id), "the audit record names both operators: {record}");
     let res = s
         .authed(Method::POST, "/v1/me/payment-password/verify")
         .header("idlink-session", &token)
