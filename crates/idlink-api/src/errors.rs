@@ -21,9 +21,9 @@ use idlink_core::audit::AuditError;
 use idlink_core::auth::AuthError;
 use idlink_core::balance::BalanceError;
 use idlink_core::bindings::BindingError;
+use idlink_core::dual::DualControlError;
 use idlink_core::guardians::GuardianError;
 use idlink_core::identity::IdentityError;
-use idlink_core::dual::DualControlError;
 use idlink_core::operators::OperatorError;
 use idlink_core::payment::HashError;
 use idlink_core::ports::StoreError;
@@ -419,9 +419,8 @@ impl From<DualControlError> for Problem {
         match e {
             DualControlError::NotFound => Problem::new(ProblemCode::ProposalNotFound),
             DualControlError::Decided => Problem::new(ProblemCode::ProposalDecided),
-            DualControlError::Expired(at) => {
-                Problem::new(ProblemCode::ProposalExpired).detail(format!("The approval window closed at {at}; nothing ran. Propose the action again."))
-            }
+            DualControlError::Expired(at) => Problem::new(ProblemCode::ProposalExpired)
+                .detail(format!("The approval window closed at {at}; nothing ran. Propose the action again.")),
             DualControlError::OwnProposal => Problem::new(ProblemCode::OwnProposal),
             DualControlError::CaseNotFound => {
                 Problem::new(ProblemCode::CaseNotFound).detail("No open risk-freeze case with this id: only a freeze can be lifted.")

@@ -15,7 +15,7 @@
 //! and its result is recorded on the proposal. The audit records name both
 //! operators.
 
-use crate::ports::proposals::{ApprovalEffect, ProposalAction, ProposalRow, ProposalStatus, ProposalStore};
+use crate::ports::proposals::{ApprovalEffect, ProposalAction, ProposalDecision, ProposalRow, ProposalStatus, ProposalStore};
 
 use crate::ports::StoreError;
 use crate::ports::audit::{AuditEntry, Outcome};
@@ -200,14 +200,30 @@ impl DualControl<'_> {
                     Decision { step: step.saturating_add(2), operator_id: op.id.clone(), approve: true, note: note.to_owned(), at: now },
                 ];
                 let effect = ApprovalEffect::ApproveCase { case: &case, decisions: &decisions };
-                match self.proposals.decide_proposal(&p.id, &op.id, ProposalStatus::Approved, note, now, effect, &audit).await {
+                match self
+                    .proposals
+                    .decide_proposal(
+                        &p.id,
+                        &ProposalDecision { decider: &op.id, status: ProposalStatus::Approved, note, at: now },
+                        effect,
+                        &audit,
+                    )
+                    .await
+                {
                     // The case was decided meanwhile (or one of the two already took a step of it).
                     Err(StoreError::Unique(_)) => return Err(DualControlError::CaseClosed),
                     other => other?,
                 }
             }
             ProposalAction::RotateMasterKey => {
-                self.proposals.decide_proposal(&p.id, &op.id, ProposalStatus::Approved, note, now, ApprovalEffect::None, &audit).await?
+                self.proposals
+                    .decide_proposal(
+                        &p.id,
+                        &ProposalDecision { decider: &op.id, status: ProposalStatus::Approved, note, at: now },
+                        ApprovalEffect::None,
+                        &audit,
+                    )
+                    .await?
             }
         };
         if !won {
@@ -254,7 +270,16 @@ impl DualControl<'_> {
         }
         let what = format!("{} ({}) proposed by operator:{}, rejected by operator:{}", p.action.as_str(), p.id, p.proposed_by, op.id);
         let audit = AuditEntry::new(actor(op), "dual.reject", what, now).outcome(Outcome::Denied);
-        if !self.proposals.decide_proposal(&p.id, &op.id, ProposalStatus::Rejected, note, now, ApprovalEffect::None, &audit).await? {
+        if !self
+            .proposals
+            .decide_proposal(
+                &p.id,
+                &ProposalDecision { decider: &op.id, status: ProposalStatus::Rejected, note, at: now },
+                ApprovalEffect::None,
+                &audit,
+            )
+            .await?
+        {
             return Err(DualControlError::Decided);
         }
         self.proposals.proposal(id).await?.ok_or(DualControlError::NotFound)

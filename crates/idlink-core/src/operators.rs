@@ -9,11 +9,11 @@ use crate::ports::audit::{AuditEntry, AuditStore, Outcome};
 use crate::ports::clock::Clock;
 use crate::ports::ids::Ids;
 use crate::ports::keys::KeyStore;
+use crate::ports::operators::require;
 use crate::ports::{Rng, StoreError};
+use crate::steps::paging::seal_phone;
 use crate::vault::Vault;
 use idlink_crypto::CryptoError;
-use crate::ports::operators::require;
-use crate::steps::paging::seal_phone;
 use idlink_domain::{OperatorId, OperatorSessionId, PhoneNumber};
 use jiff::SignedDuration;
 use sha2::{Digest, Sha256};
@@ -161,7 +161,8 @@ impl Operators<'_> {
             None => None,
         };
         let now = self.clock.now();
-        let what = format!("{target} {}{}", if on_duty { "on duty" } else { "off duty" }, if phone.is_some() { ", paging phone set" } else { "" });
+        let what =
+            format!("{target} {}{}", if on_duty { "on duty" } else { "off duty" }, if phone.is_some() { ", paging phone set" } else { "" });
         let audit = AuditEntry::new(actor, "operator.duty", what, now);
         if !self.store.set_on_duty(target, on_duty, cipher.as_deref(), &audit).await? {
             return Err(OperatorError::NotFound);

@@ -143,8 +143,7 @@ impl Escalations<'_> {
     /// Escalates every breached case not escalated yet; answers how many this call escalated.
     pub async fn run(&self) -> Result<u64, EscalationError> {
         let now = self.clock.now();
-        let pending: Vec<CaseRow> =
-            self.reviews.breached_cases(now, 500).await?.into_iter().filter(|c| c.escalated_at.is_none()).collect();
+        let pending: Vec<CaseRow> = self.reviews.breached_cases(now, 500).await?.into_iter().filter(|c| c.escalated_at.is_none()).collect();
         if pending.is_empty() {
             return Ok(0);
         }
@@ -154,7 +153,12 @@ impl Escalations<'_> {
             let paged: Vec<_> = on_duty.iter().filter(|o| require(o, role_for(case.kind)).is_ok()).map(|o| o.id.clone()).collect();
             let who = paged.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ");
             let event = breach_event::<EscalationError>(self.vault, self.ids, now, case, paged)?;
-            let purpose = format!("review {} past its SLA ({}); paged: {}", case.kind.as_str(), case.id, if who.is_empty() { "nobody on duty" } else { &who });
+            let purpose = format!(
+                "review {} past its SLA ({}); paged: {}",
+                case.kind.as_str(),
+                case.id,
+                if who.is_empty() { "nobody on duty" } else { &who }
+            );
             let audit = AuditEntry::new("system:sla", "review.escalate", purpose, now).subject(&case.subject);
             if self.reviews.escalate_case(&case.id, now, &event, &audit).await? {
                 escalated += 1;

@@ -6,10 +6,9 @@
 use async_trait::async_trait;
 use idlink_core::ports::StoreError;
 use idlink_core::ports::audit::AuditEntry;
-use idlink_core::ports::proposals::{ApprovalEffect, ProposalAction, ProposalRow, ProposalStatus, ProposalStore};
+use idlink_core::ports::proposals::{ApprovalEffect, ProposalAction, ProposalDecision, ProposalRow, ProposalStatus, ProposalStore};
 use idlink_core::ports::reviews::CaseStatus;
-use idlink_domain::{OperatorId, ProposalId};
-use jiff::Timestamp;
+use idlink_domain::ProposalId;
 use sqlx::any::AnyRow;
 
 use crate::SqlStore;
@@ -64,10 +63,7 @@ impl ProposalStore for SqlStore {
     async fn decide_proposal(
         &self,
         id: &ProposalId,
-        decider: &OperatorId,
-        status: ProposalStatus,
-        note: &str,
-        at: Timestamp,
+        d: &ProposalDecision<'_>,
         effect: ApprovalEffect<'_>,
         audit: &AuditEntry,
     ) -> Result<bool, StoreError> {
@@ -77,10 +73,10 @@ impl ProposalStore for SqlStore {
              WHERE id = $1 AND status = 'pending' AND ($2 <> 'approved' OR (expires_at > $4 AND proposed_by <> $3))",
         )
         .bind(id.as_str())
-        .bind(status.as_str())
-        .bind(decider.as_str())
-        .bind(micros(at))
-        .bind(note);
+        .bind(d.status.as_str())
+        .bind(d.decider.as_str())
+        .bind(micros(d.at))
+        .bind(d.note);
         self.audited_if(audit, async |tx| {
             if execute(q, &mut *tx).await? != 1 {
                 return Ok(false);

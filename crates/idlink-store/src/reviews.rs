@@ -7,8 +7,8 @@ use idlink_core::ports::StoreError;
 use idlink_core::ports::audit::AuditEntry;
 use idlink_core::ports::freezes::{FreezeRow, FreezeStore};
 use idlink_core::ports::guardians::{GuardianStore, Guardianship, GuardianshipStatus};
-use idlink_core::ports::outbox::NewEvent;
 use idlink_core::ports::operators::{OperatorRow, OperatorSessionRow, OperatorStore, Role};
+use idlink_core::ports::outbox::NewEvent;
 use idlink_core::ports::reviews::{CaseKind, CaseRow, CaseStatus, Decision, ReviewStore};
 use idlink_domain::{CaseId, GuardianshipId, OperatorId, OperatorSessionId, SessionId, UserId};
 use jiff::Timestamp;
@@ -16,8 +16,8 @@ use sqlx::any::AnyRow;
 
 use crate::SqlStore;
 use crate::identity::UPSERT_IDENTITY;
-use crate::rows::{Columns, count_u32, execute, fetch_all, fetch_one, fetch_optional, first, micros, parsed_list};
 use crate::outbox::enqueue_in;
+use crate::rows::{Columns, count_u32, execute, fetch_all, fetch_one, fetch_optional, first, micros, parsed_list};
 use crate::write::Tx;
 
 fn operator(r: &AnyRow) -> Result<OperatorRow, StoreError> {
@@ -95,7 +95,13 @@ impl OperatorStore for SqlStore {
         fetch_all(sqlx::query(sqlx::AssertSqlSafe(sql)), &self.reader, operator).await
     }
 
-    async fn set_on_duty(&self, id: &OperatorId, on_duty: bool, phone_cipher: Option<&[u8]>, audit: &AuditEntry) -> Result<bool, StoreError> {
+    async fn set_on_duty(
+        &self,
+        id: &OperatorId,
+        on_duty: bool,
+        phone_cipher: Option<&[u8]>,
+        audit: &AuditEntry,
+    ) -> Result<bool, StoreError> {
         let q = sqlx::query("UPDATE operators SET on_duty = $2, phone_cipher = COALESCE($3, phone_cipher) WHERE id = $1")
             .bind(id.as_str())
             .bind(i64::from(on_duty))
@@ -196,7 +202,12 @@ async fn apply_outcome(tx: &mut Tx, case: &CaseRow, outcome: CaseStatus, at: Tim
 /// applies its effect, inside another change's transaction. `Unique` when a
 /// step was taken concurrently, an operator already took one, or the case
 /// was closed meanwhile.
-pub(crate) async fn decide_case_in(tx: &mut Tx, case: &CaseRow, decisions: &[Decision], outcome: Option<CaseStatus>) -> Result<(), StoreError> {
+pub(crate) async fn decide_case_in(
+    tx: &mut Tx,
+    case: &CaseRow,
+    decisions: &[Decision],
+    outcome: Option<CaseStatus>,
+) -> Result<(), StoreError> {
     let mut last = None;
     for d in decisions {
         let q = sqlx::query("INSERT INTO review_decisions (case_id, step, operator_id, approve, note, at) VALUES ($1, $2, $3, $4, $5, $6)")

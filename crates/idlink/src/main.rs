@@ -684,9 +684,7 @@ async fn operator(config: &Config, rt: &Runtime, cmd: OperatorCommand) -> Result
     };
     match cmd {
         OperatorCommand::Duty { username, state, phone } => {
-            let phone = phone
-                .map(|p| idlink_domain::PhoneNumber::parse(&p).map_err(|e| anyhow::anyhow!("--phone: {e}")))
-                .transpose()?;
+            let phone = phone.map(|p| idlink_domain::PhoneNumber::parse(&p).map_err(|e| anyhow::anyhow!("--phone: {e}"))).transpose()?;
             let op = idlink_core::ports::operators::OperatorStore::operator_by_username(&store, &username)
                 .await?
                 .ok_or_else(|| anyhow::anyhow!("no operator named {username}"))?;

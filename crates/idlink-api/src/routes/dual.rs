@@ -18,7 +18,6 @@ use idlink_domain::{CaseId, OperatorId, PhoneNumber, ProposalId};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-
 /// A dual-control proposal.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Proposal {
@@ -142,7 +141,11 @@ pub async fn list(
     let status = match q.status.as_deref() {
         None => ProposalStatus::Pending,
         Some(s) => ProposalStatus::parse(s).ok_or_else(|| {
-            Problem::validation(vec![FieldError::new("/query/status", "invalid_status", "`status` is pending, approved, rejected or failed.")])
+            Problem::validation(vec![FieldError::new(
+                "/query/status",
+                "invalid_status",
+                "`status` is pending, approved, rejected or failed.",
+            )])
         })?,
     };
     let now = state.clock.now();
@@ -276,7 +279,7 @@ pub struct Duty {
     /// On duty: paged by SMS when a review case breaches its SLA.
     on_duty: bool,
     /// The mainland mobile number to page (kept sealed); omit to keep the one set before.
-    #[schema(pattern = r"^(\+?86)?1[0-9]{10}$", example = "13800138000")]
+    #[schema(example = "13800138000", pattern = r"^(\+86)?(13[0-9]|14[579]|15[0-35-9]|16[2567]|17[0-35-8]|18[0-9]|19[0-35-9])[0-9]{8}$")]
     phone: Option<String>,
 }
 

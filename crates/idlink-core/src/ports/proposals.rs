@@ -100,6 +100,15 @@ pub enum ApprovalEffect<'a> {
     ApproveCase { case: &'a CaseRow, decisions: &'a [Decision] },
 }
 
+/// A decision on a proposal: who, approve (`Approved`) or reject (`Rejected`), why, when.
+#[derive(Debug, Clone, Copy)]
+pub struct ProposalDecision<'a> {
+    pub decider: &'a OperatorId,
+    pub status: ProposalStatus,
+    pub note: &'a str,
+    pub at: Timestamp,
+}
+
 #[async_trait]
 pub trait ProposalStore: Send + Sync {
     async fn insert_proposal(&self, p: &ProposalRow, audit: &AuditEntry) -> Result<(), StoreError>;
@@ -114,10 +123,7 @@ pub trait ProposalStore: Send + Sync {
     async fn decide_proposal(
         &self,
         id: &ProposalId,
-        decider: &OperatorId,
-        status: ProposalStatus,
-        note: &str,
-        at: Timestamp,
+        decision: &ProposalDecision<'_>,
         effect: ApprovalEffect<'_>,
         audit: &AuditEntry,
     ) -> Result<bool, StoreError>;

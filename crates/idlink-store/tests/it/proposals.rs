@@ -10,7 +10,7 @@ use idlink_core::ports::audit::AuditEntry;
 use idlink_core::ports::freezes::FreezeStore;
 use idlink_core::ports::operators::{OperatorRow, OperatorStore, Role};
 use idlink_core::ports::outbox::NewEvent;
-use idlink_core::ports::proposals::{ApprovalEffect, ProposalAction, ProposalRow, ProposalStatus, ProposalStore};
+use idlink_core::ports::proposals::{ApprovalEffect, ProposalAction, ProposalDecision, ProposalRow, ProposalStatus, ProposalStore};
 use idlink_core::ports::reviews::{CaseKind, CaseRow, CaseStatus, Decision, ReviewStore};
 use idlink_domain::{CaseId, EventId, OperatorId, ProposalId};
 use idlink_store::SqlStore;
@@ -64,7 +64,12 @@ async fn one_of_two_concurrent_approvals_wins_and_the_proposer_and_late_ones_are
 
         let approve = async |store: &SqlStore, who: &OperatorId, t: i64| {
             store
-                .decide_proposal(&p.id, who, ProposalStatus::Approved, "ok", at(t), ApprovalEffect::None, &audit("dual.approve", t))
+                .decide_proposal(
+                    &p.id,
+                    &ProposalDecision { decider: who, status: ProposalStatus::Approved, note: "ok", at: at(t) },
+                    ApprovalEffect::None,
+                    &audit("dual.approve", t),
+                )
                 .await
                 .unwrap_or_else(|e| panic!("{e}"))
         };
@@ -89,7 +94,12 @@ async fn one_of_two_concurrent_approvals_wins_and_the_proposer_and_late_ones_are
         let q = proposal("prp_withdrawn", &alice, ProposalAction::RotateMasterKey, "{}");
         s.insert_proposal(&q, &audit("dual.propose", 100)).await.unwrap_or_else(|e| panic!("{e}"));
         let rejected = s
-            .decide_proposal(&q.id, &alice, ProposalStatus::Rejected, "withdrawn", at(9999), ApprovalEffect::None, &audit("dual.reject", 9999))
+            .decide_proposal(
+                &q.id,
+                &ProposalDecision { decider: &alice, status: ProposalStatus::Rejected, note: "withdrawn", at: at(9999) },
+                ApprovalEffect::None,
+                &audit("dual.reject", 9999),
+            )
             .await
             .unwrap_or_else(|e| panic!("{e}"));
         assert!(rejected, "{}", db.kind);
@@ -115,7 +125,12 @@ async fn a_freeze_lift_commits_with_its_approval_and_both_decisions() {
         ];
         let effect = ApprovalEffect::ApproveCase { case: &case, decisions: &decisions };
         let won = s
-            .decide_proposal(&p.id, &bob, ProposalStatus::Approved, "ok", at(200), effect, &audit("dual.approve", 200))
+            .decide_proposal(
+                &p.id,
+                &ProposalDecision { decider: &bob, status: ProposalStatus::Approved, note: "ok", at: at(200) },
+                effect,
+                &audit("dual.approve", 200),
+            )
             .await
             .unwrap_or_else(|e| panic!("{e}"));
         assert!(won, "{}", db.kind);
@@ -129,7 +144,14 @@ async fn a_freeze_lift_commits_with_its_approval_and_both_decisions() {
         let q = proposal("prp_lift_again", &alice, ProposalAction::LiftFreeze, &format!(r#"{{"case_id":"{}"}}"#, case.id));
         s.insert_proposal(&q, &audit("dual.propose", 300)).await.unwrap_or_else(|e| panic!("{e}"));
         let effect = ApprovalEffect::ApproveCase { case: &closed, decisions: &[] };
-        let again = s.decide_proposal(&q.id, &bob, ProposalStatus::Approved, "ok", at(400), effect, &audit("dual.approve", 400)).await;
+        let again = s
+            .decide_proposal(
+                &q.id,
+                &ProposalDecision { decider: &bob, status: ProposalStatus::Approved, note: "ok", at: at(400) },
+                effect,
+                &audit("dual.approve", 400),
+            )
+            .await;
         assert!(again.is_err(), "{}: {again:?}", db.kind);
         let got = s.proposal(&q.id).await.ok().flatten().unwrap_or_else(|| panic!("stored"));
         assert_eq!(got.status, ProposalStatus::Pending, "{}: rolled back with the case", db.kind);

@@ -92,8 +92,13 @@ async fn a_key_rotation_runs_once_on(db: idlink_store::testing::TestDb) {
     let p = propose(&s, &alice, json!({"action": "keys.rotate", "note": "yearly rotation"})).await;
     let id = p["id"].as_str().unwrap_or("").to_owned();
     assert_eq!((p["status"].as_str(), p["proposed_by"].as_str()), (Some("pending"), Some(alice.id.as_str())), "{kind}: {p}");
-    let pending: Value =
-        as_op(&s, &bob, Method::GET, "/v1/operator/proposals").send().await.unwrap_or_else(|e| panic!("{e}")).json().await.unwrap_or_default();
+    let pending: Value = as_op(&s, &bob, Method::GET, "/v1/operator/proposals")
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .json()
+        .await
+        .unwrap_or_default();
     assert_eq!(pending["proposals"][0]["id"].as_str(), Some(id.as_str()), "{kind}: {pending}");
     expect_problem(decide_proposal(&s, &alice, &id, "approve").await, 403, "own_proposal").await;
     assert_eq!(keyring(&s).0, 1, "{kind}: nothing ran");
@@ -117,7 +122,10 @@ async fn a_key_rotation_runs_once_on(db: idlink_store::testing::TestDb) {
     assert_eq!(done["result"]["rewrapped"].as_u64(), counts.first().map(|(_, n)| *n), "{kind}: {done}");
     let (code, status) = idlink_cli(&s, &["keys", "status"]);
     assert_eq!(code, 0, "{status}");
-    assert!(status.contains(&format!("{new_key} (active): fingerprint")) && status.contains(&format!("{old_key}: fingerprint")), "{status}");
+    assert!(
+        status.contains(&format!("{new_key} (active): fingerprint")) && status.contains(&format!("{old_key}: fingerprint")),
+        "{status}"
+    );
     assert!(status.contains("wraps 0 keys"), "{kind}: nothing left under the old key: {status}");
     let got: Value = s
         .authed(Method::GET, &format!("/v1/users/{user_id}"))
@@ -159,8 +167,13 @@ async fn an_expired_proposal_on(db: idlink_store::testing::TestDb) {
     clock.advance(jiff::SignedDuration::from_mins(31));
     let refused = expect_problem(decide_proposal(&s, &bob, &id, "approve").await, 409, "proposal_expired").await;
     assert!(refused["detail"].as_str().is_some_and(|d| d.contains("2026-11-22T02:30:00Z")), "{refused}");
-    let listed: Value =
-        as_op(&s, &bob, Method::GET, "/v1/operator/proposals").send().await.unwrap_or_else(|e| panic!("{e}")).json().await.unwrap_or_default();
+    let listed: Value = as_op(&s, &bob, Method::GET, "/v1/operator/proposals")
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .json()
+        .await
+        .unwrap_or_default();
     assert_eq!(listed["proposals"][0]["status"], "expired", "{kind}: {listed}");
     // It can still be rejected (withdrawn by its proposer), and then never approved.
     let rejected: Value = decide_proposal(&s, &alice, &id, "reject").await.json().await.unwrap_or_default();
@@ -204,12 +217,21 @@ async fn an_sla_breach_pages_on(db: idlink_store::testing::TestDb) {
     expect_problem(duty(&alice, json!({"on_duty": true})).await.unwrap_or_else(|e| panic!("{e}")), 403, "operator_role_required").await;
     let bad = duty(&bob, json!({"on_duty": true, "phone": "12345"})).await.unwrap_or_else(|e| panic!("{e}"));
     expect_problem(bad, 422, "validation_failed").await;
-    let on: Value = duty(&bob, json!({"on_duty": true, "phone": pager})).await.unwrap_or_else(|e| panic!("{e}")).json().await.unwrap_or_default();
+    let on: Value =
+        duty(&bob, json!({"on_duty": true, "phone": pager})).await.unwrap_or_else(|e| panic!("{e}")).json().await.unwrap_or_default();
     assert_eq!((on["on_duty"].as_bool(), on["has_paging_phone"].as_bool()), (Some(true), Some(true)), "{on}");
     assert!(!on.to_string().contains(pager), "the number is never shown: {on}");
-    let all: Value =
-        as_op(&s, &bob, Method::GET, "/v1/operator/operators").send().await.unwrap_or_else(|e| panic!("{e}")).json().await.unwrap_or_default();
-    let on_duty: Vec<&str> = all["operators"].as_array().map(|a| a.iter().filter(|o| o["on_duty"] == true).filter_map(|o| o["username"].as_str()).collect()).unwrap_or_default();
+    let all: Value = as_op(&s, &bob, Method::GET, "/v1/operator/operators")
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .json()
+        .await
+        .unwrap_or_default();
+    let on_duty: Vec<&str> = all["operators"]
+        .as_array()
+        .map(|a| a.iter().filter(|o| o["on_duty"] == true).filter_map(|o| o["username"].as_str()).collect())
+        .unwrap_or_default();
     assert_eq!(on_duty, ["alice"], "{kind}: {all}");
 
     // Two accounts frozen: two risk-freeze cases with a 5-minute SLA.

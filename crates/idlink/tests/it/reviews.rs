@@ -277,7 +277,8 @@ async fn a_risky_login_freezes_the_account_until_two_operators_lift_it_on(db: id
         .unwrap_or_default();
     let lifted = &lifted["cases"][0];
     assert_eq!(lifted["id"].as_str(), Some(case.as_str()), "{lifted}");
-    let deciders: Vec<&str> = lifted["decisions"].as_array().map(|d| d.iter().filter_map(|x| x["operator_id"].as_str()).collect()).unwrap_or_default();
+    let deciders: Vec<&str> =
+        lifted["decisions"].as_array().map(|d| d.iter().filter_map(|x| x["operator_id"].as_str()).collect()).unwrap_or_default();
     assert_eq!(deciders, [alice.id.as_str(), bob.id.as_str()], "{lifted}");
     let record = crate::dual::audit_record(&s, "dual.approve").await;
     assert!(record.contains(&alice.id) && record.contains(&bob.id), "the audit record names both operators: {record}");
