@@ -158,6 +158,9 @@ fn add_problem_schemas(doc: &mut OpenApi) {
     if let Some(schema) = identity::StartVerification::published_schema() {
         components.schemas.insert("StartVerification".into(), schema.into());
     }
+    if let Some(schema) = dual::Propose::published_schema() {
+        components.schemas.insert("Propose".into(), schema.into());
+    }
 }
 
 /// The whole HTTP application.

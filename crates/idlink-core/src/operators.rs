@@ -146,10 +146,22 @@ impl Operators<'_> {
         Ok(self.store.operators().await?)
     }
 
-    /// Puts an operator on or off duty (admins only; `actor` names who, for
-    /// the CLI), with the phone they are paged on when a review case breaches
-    /// its SLA (kept when `phone` is `None`).
+    /// Puts an operator on or off duty (admins only), with the phone they are
+    /// paged on when a review case breaches its SLA (kept when `phone` is `None`).
     pub async fn set_on_duty(
+        &self,
+        admin: &OperatorRow,
+        target: &OperatorId,
+        on_duty: bool,
+        phone: Option<&PhoneNumber>,
+    ) -> Result<OperatorRow, OperatorError> {
+        require(admin, Role::Admin)?;
+        self.set_on_duty_as(&format!("operator:{}", admin.id), target, on_duty, phone).await
+    }
+
+    /// [`Operators::set_on_duty`] by `actor` without an operator's role check:
+    /// for the command line (`cli`), whose user has host access.
+    pub async fn set_on_duty_as(
         &self,
         actor: &str,
         target: &OperatorId,

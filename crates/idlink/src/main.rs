@@ -688,7 +688,7 @@ async fn operator(config: &Config, rt: &Runtime, cmd: OperatorCommand) -> Result
             let op = idlink_core::ports::operators::OperatorStore::operator_by_username(&store, &username)
                 .await?
                 .ok_or_else(|| anyhow::anyhow!("no operator named {username}"))?;
-            let row = ops.set_on_duty("cli", &op.id, state == "on", phone.as_ref()).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            let row = ops.set_on_duty_as("cli", &op.id, state == "on", phone.as_ref()).await.map_err(|e| anyhow::anyhow!("{e}"))?;
             println!(
                 "{} is {}; paging phone {}",
                 row.username,

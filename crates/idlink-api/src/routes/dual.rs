@@ -84,6 +84,22 @@ pub struct Propose {
     note: String,
 }
 
+impl Propose {
+    /// The published schema: the fields, plus the rule [`Validate`] applies
+    /// (`freeze.lift` needs `case_id`).
+    pub fn published_schema() -> Option<utoipa::openapi::Schema> {
+        use utoipa::PartialSchema;
+        use utoipa::openapi::schema::{AnyOfBuilder, SchemaType};
+        use utoipa::openapi::{AllOfBuilder, ObjectBuilder};
+        let utoipa::openapi::RefOr::T(fields) = Self::schema() else { return None };
+        let action = |a: &str| ObjectBuilder::new().schema_type(SchemaType::AnyValue).enum_values(Some([serde_json::json!(a)]));
+        let rules = AnyOfBuilder::new()
+            .item(ObjectBuilder::new().required("case_id").property("action", action("freeze.lift")).build())
+            .item(ObjectBuilder::new().property("action", action("keys.rotate")).build());
+        Some(AllOfBuilder::new().item(fields).item(rules).description(Some("Body of `POST /v1/operator/proposals`.")).build().into())
+    }
+}
+
 fn note_ok(c: &mut Causes, note: &str) -> bool {
     c.check("note", note.trim().is_empty() || note.chars().count() > 500, "invalid_note", "`note` says why, 1 to 500 characters.")
 }
@@ -305,7 +321,6 @@ pub async fn duty(
     PathId(id): PathId<OperatorId>,
     Body((on_duty, phone)): Body<Duty>,
 ) -> Result<Json<Operator>, Problem> {
-    idlink_core::ports::operators::require(&op, idlink_core::ports::operators::Role::Admin)?;
-    let row = state.operators().set_on_duty(&format!("operator:{}", op.id), &id, on_duty, phone.as_ref()).await?;
+    let row = state.operators().set_on_duty(&op, &id, on_duty, phone.as_ref()).await?;
     Ok(Json(Operator::from(&row)))
 }

@@ -295,3 +295,23 @@ async fn an_sla_breach_pages_on(db: idlink_store::testing::TestDb) {
     assert_eq!(s.inbox(pager).await["messages"].as_array().map(Vec::len), Some(2), "{kind}");
     assert_eq!(audit_record(&s, "review.escalate").await.lines().count(), 2, "{kind}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operator_is_put_on_duty_from_the_command_line() {
+    let rt = Runtime::default();
+    let s = start_full(idlink_store::testing::sqlite().await.unwrap_or_else(|e| panic!("{e}")), &[], rt.clone()).await;
+    let _alice = operator(&s, &rt, "alice", &[Role::Reviewer]).await;
+    let (code, out) = idlink_cli(&s, &["operator", "duty", "alice", "on"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("alice is on duty; paging phone NOT set"), "{out}");
+    let (code, out) = idlink_cli(&s, &["operator", "duty", "alice", "on", "--phone", "13912340002"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("alice is on duty; paging phone set") && !out.contains("13912340002"), "{out}");
+    let (code, out) = idlink_cli(&s, &["operator", "list"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("alice\treviewer\ton duty\tpaging phone set"), "{out}");
+    let (code, out) = idlink_cli(&s, &["operator", "duty", "nobody", "off"]);
+    assert_ne!(code, 0, "{out}");
+    assert!(out.contains("no operator named nobody"), "{out}");
+    assert!(audit_record(&s, "operator.duty").await.lines().all(|l| l.starts_with("cli ")), "the CLI acts as `cli`");
+}
