@@ -140,6 +140,19 @@ impl Security<'_> {
         Ok(())
     }
 
+    /// Checks the payment password and nothing more (the user's "check my
+    /// password"): the same counting of failures and lock as a step-up, and
+    /// no token, since no operation was asked for.
+    pub async fn check_payment_password(&self, actor: &Actor<'_>, password: &str) -> Result<(), SecurityError> {
+        ensure_not_frozen::<SecurityError>(self.freezes, &actor.session.user_id).await?;
+        let name = actor.name();
+        let attempt = Attempt { user: &actor.session.user_id, actor: &name, request_id: actor.request_id, at: self.clock.now() };
+        if !payment::verify(self.passwords, self.password_policy, self.rng, &attempt, password).await? {
+            return Err(SecurityError::PasswordRefused { max_failures: self.password_policy.max_failures });
+        }
+        Ok(())
+    }
+
     /// A step-up token for (operation, resource) after a correct payment password.
     pub async fn step_up_with_password(
         &self,

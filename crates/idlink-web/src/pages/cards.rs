@@ -235,7 +235,7 @@ fn parse_id(raw: &str) -> Option<BindingId> {
 const NOTICES: [&str; 10] =
     ["bound", "bound-review", "unbound", "signed", "revoked", "switch-on", "switch-off", "alert-set", "alert-cleared", "pending"];
 
-#[derive(Debug, Deserialize)]
+#[derive(Deserialize)]
 pub struct Done {
     #[serde(default)]
     done: String,
@@ -363,7 +363,7 @@ async fn bind_page(State(state): State<WebState>, s: Signed) -> Response {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Deserialize)]
 pub struct BindForm {
     #[serde(default)]
     card_number: String,
@@ -429,7 +429,7 @@ async fn bind_send(State(state): State<WebState>, s: Signed, Form(f): Form<BindF
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Deserialize)]
 pub struct ConfirmForm {
     #[serde(default)]
     binding_id: String,
@@ -621,7 +621,7 @@ async fn unbind(State(state): State<WebState>, s: Signed, Path(raw): Path<String
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Deserialize)]
 pub struct SwitchForm {
     #[serde(default)]
     enabled: String,
@@ -644,7 +644,7 @@ async fn set_switch(State(state): State<WebState>, s: Signed, Form(f): Form<Swit
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Deserialize)]
 pub struct AlertForm {
     #[serde(default)]
     threshold: String,
@@ -754,7 +754,7 @@ async fn agreement(State(state): State<WebState>, s: Signed, Path(raw): Path<Str
     (v.cookies(), html(StatusCode::OK, &page)).into_response()
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Deserialize)]
 pub struct SignForm {
     #[serde(default)]
     document_version: String,
@@ -893,7 +893,7 @@ async fn balance_pad(State(state): State<WebState>, s: Signed, Path(raw): Path<S
     (v.cookies(), html(StatusCode::OK, &page)).into_response()
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Deserialize)]
 pub struct PadForm {
     #[serde(default)]
     password: String,

@@ -174,7 +174,7 @@ struct OverviewPage {
     done: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Deserialize)]
 pub struct Done {
     #[serde(default)]
     done: String,
@@ -310,7 +310,7 @@ async fn start(state: &WebState, s: &Signed, mode: Mode) -> Response {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Deserialize)]
 pub struct CodeRequest {
     #[serde(default)]
     mode: String,
@@ -340,7 +340,7 @@ async fn password_code(State(state): State<WebState>, s: Signed, Form(f): Form<C
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Deserialize)]
 pub struct PasswordForm {
     #[serde(default)]
     mode: String,
@@ -404,7 +404,9 @@ async fn password_submit(State(state): State<WebState>, s: Signed, Form(f): Form
             password: &f.password,
             challenge_id: &f.challenge_id,
             code,
-            liveness_video: (mode == Mode::Reset && !by_card).then_some(f.liveness_video.as_str()),
+            // No capture at all (no sandbox stand-in offered) is "a face check is needed",
+            // answered before the SMS code is spent.
+            liveness_video: (mode == Mode::Reset && !by_card).then_some(f.liveness_video.as_str()).filter(|c| !c.trim().is_empty()),
             card: card.as_ref(),
         };
         let user = UserSession(s.session.clone());
@@ -488,7 +490,7 @@ async fn verify_show(State(state): State<WebState>, s: Signed) -> Response {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Deserialize)]
 pub struct PadForm {
     #[serde(default)]
     password: String,
@@ -505,9 +507,9 @@ async fn verify_submit(State(state): State<WebState>, s: Signed, Form(f): Form<P
         errors.add("password", v.tr.t("field-pad-six-digits"));
         return respond(v, &errors, &VerifyPage::new(v, errors.clone()));
     }
-    let device = s.session.device_id.to_string();
-    match step_up_with_password(&state, &s, MAKE_PRIMARY, &device, &f.password).await {
-        Ok(_) => {
+    let actor = Actor { session: &s.session, request_id: v.request_id.as_ref() };
+    match state.app.security().check_payment_password(&actor, &f.password).await.map_err(Problem::from) {
+        Ok(()) => {
             let mut page = VerifyPage::new(v, FormErrors::default());
             page.right = true;
             respond(v, &page.errors, &page)
@@ -676,6 +678,7 @@ async fn logout_everywhere(State(state): State<WebState>, s: Signed) -> Response
     }
     let mut cookies = SetCookies::default();
     cookies.clear(SESSION, v.secure);
+    cookies.clear(crate::pages::identity::LATEST, v.secure);
     (v.cookies(), cookies, Redirect::to("/h5/login")).into_response()
 }
 
