@@ -112,7 +112,30 @@ pub enum ResetProof<'a> {
     BankCard(&'a CardProof),
 }
 
+/// Where the user's payment password stands, for the user themselves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PasswordStatus {
+    pub set: bool,
+    pub locked: bool,
+    /// When it locked (while locked).
+    pub locked_at: Option<jiff::Timestamp>,
+    /// Wrong entries left before it locks.
+    pub tries_left: u32,
+}
+
 impl Security<'_> {
+    /// The user's own payment password status (the lock rule is the domain's).
+    pub async fn password_status(&self, user: &idlink_domain::UserId) -> Result<PasswordStatus, SecurityError> {
+        let max = self.password_policy.max_failures;
+        Ok(match self.passwords.payment_password(user).await? {
+            None => PasswordStatus { set: false, locked: false, locked_at: None, tries_left: max },
+            Some(r) => {
+                let locked = idlink_domain::payment_password::is_locked(r.failures, max);
+                PasswordStatus { set: true, locked, locked_at: r.locked_at.filter(|_| locked), tries_left: max.saturating_sub(r.failures) }
+            }
+        })
+    }
+
     /// Sets the payment password (SMS proof) or resets it (SMS + face proof).
     pub async fn set_payment_password(&self, actor: &Actor<'_>, new: &NewPassword<'_>) -> Result<(), SecurityError> {
         rules::check_new(new.password)?;

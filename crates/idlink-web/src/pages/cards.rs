@@ -499,12 +499,11 @@ pub enum PasswordState {
 }
 
 async fn password_state(state: &WebState, s: &Signed) -> Result<PasswordState, Problem> {
-    let row = state.app.store.payment_password(&s.session.user_id).await.map_err(Problem::from)?;
-    let max = state.app.password_policy.max_failures;
-    Ok(match row {
-        None => PasswordState::NotSet,
-        Some(r) if idlink_domain::payment_password::is_locked(r.failures, max) => PasswordState::Locked,
-        Some(_) => PasswordState::Set,
+    let st = state.app.security().password_status(&s.session.user_id).await.map_err(Problem::from)?;
+    Ok(match (st.set, st.locked) {
+        (false, _) => PasswordState::NotSet,
+        (true, true) => PasswordState::Locked,
+        (true, false) => PasswordState::Set,
     })
 }
 

@@ -28,6 +28,7 @@ use axum::{Form, Router};
 use idlink_api::Problem;
 use idlink_api::middleware::UserSession;
 use idlink_api::routes::security::{PaymentPasswordChange, change_payment_password, phone_of};
+use idlink_core::security::PasswordStatus;
 use idlink_core::security::{Actor, SecurityError};
 use idlink_core::steps::codes::Purpose;
 use idlink_core::stepup::MAKE_PRIMARY;
@@ -116,7 +117,7 @@ pub async fn refusal_message(state: &WebState, s: &Signed, p: &Problem) -> Strin
     }
     match password_state(state, s).await {
         Ok(st) if st.locked => format!("{said} {}", locked_sentence(tr, st.locked_at)),
-        Ok(st) if st.set => format!("{said} {}", tr.tn("password-tries-left", "count", i64::from(st.remaining))),
+        Ok(st) if st.set => format!("{said} {}", tr.tn("password-tries-left", "count", i64::from(st.tries_left))),
         Ok(_) => format!("{said} {}", tr.t("password-none-yet")),
         Err(_) => said,
     }
@@ -129,25 +130,9 @@ fn locked_sentence(tr: &Tr, at: Option<Timestamp>) -> String {
     }
 }
 
-/// The user's payment password as `GET /v1/me/payment-password` reads it,
-/// with the lock time and the tries left.
-struct PasswordState {
-    set: bool,
-    locked: bool,
-    locked_at: Option<Timestamp>,
-    remaining: u32,
-}
-
-async fn password_state(state: &WebState, s: &Signed) -> Result<PasswordState, Problem> {
-    let row = state.app.store.payment_password(&s.session.user_id).await.map_err(Problem::from)?;
-    let max = state.app.password_policy.max_failures;
-    Ok(match row {
-        None => PasswordState { set: false, locked: false, locked_at: None, remaining: max },
-        Some(r) => {
-            let locked = idlink_domain::payment_password::is_locked(r.failures, max);
-            PasswordState { set: true, locked, locked_at: r.locked_at.filter(|_| locked), remaining: max.saturating_sub(r.failures) }
-        }
-    })
+/// The user's payment password as the core reports it to its owner.
+async fn password_state(state: &WebState, s: &Signed) -> Result<PasswordStatus, Problem> {
+    state.app.security().password_status(&s.session.user_id).await.map_err(Problem::from)
 }
 
 /// A problem that ends the page: its sentence, and a way back.
