@@ -136,3 +136,4 @@ problem-user_data_shredded = 此賬戶的個人資料已按本人要求刪除，
 problem-sms_undeliverable = 短訊無法發送到這個號碼。請核對號碼，或稍後再試。
 problem-validation_failed = 您填寫的部分內容有誤，請查看下方標示的項目。
 page-not-found-title = 頁面不存在
+masked-phone-words = 尾號為 { $digits } 的手機號碼
