@@ -117,3 +117,8 @@ mod tests {
             }
     }
 }
+
+/// `outcome` filter of the audit explorer.
+pub fn audit_outcome() -> Object {
+    one_of(&["success", "denied", "failed"], false, "`success`, `denied` or `failed`.")
+}
