@@ -32,7 +32,8 @@ fn quarter(raw: &str) -> Result<Quarter, Problem> {
 
 fn instant(raw: Option<&str>, field: &str) -> Result<Option<jiff::Timestamp>, Problem> {
     raw.map(|r| {
-        r.parse::<jiff::Timestamp>().map_err(|_| {
+        // A `+08:00` offset sent unencoded in a query string arrives as ` 08:00`.
+        r.parse::<jiff::Timestamp>().or_else(|_| r.replace(' ', "+").parse()).map_err(|_| {
             Problem::validation(vec![FieldError::new(
                 format!("/query/{field}"),
                 "invalid_instant",
@@ -134,7 +135,7 @@ pub async fn quarterly(
 /// `SHA256SUMS`, `signing-key.pem`. Format: docs/regulator-report.md.
 #[utoipa::path(get, path = "/v1/operator/reports/quarterly/{quarter}/{file}", tag = "operators",
     params(("quarter" = String, Path, pattern = r"^[0-9]{4}Q[1-4]$", example = "2026Q3", description = "A calendar quarter in Asia/Shanghai."),
-           ("file" = String, Path, example = "manifest.json", description = "The file of the report: manifest.json, manifest.sig, queries.csv, queries.json, SHA256SUMS or signing-key.pem."),
+           ("file" = String, Path, pattern = r"^(manifest\.json|manifest\.sig|queries\.csv|queries\.json|SHA256SUMS|signing-key\.pem)$", example = "manifest.json", description = "The file of the report: manifest.json, manifest.sig, queries.csv, queries.json, SHA256SUMS or signing-key.pem."),
            ("Idlink-Operator" = String, Header, description = "Operator session token (auditor or admin).")),
     responses((status = 200, description = "The file's bytes; `Content-Type` by file (application/json, text/csv, text/plain, application/octet-stream, application/x-pem-file).", body = Vec<u8>, content_type = "application/octet-stream"),
               (status = "4XX", body = Problem, content_type = "application/problem+json")))]
@@ -217,11 +218,11 @@ pub struct AuditSearch {
     action: Option<String>,
     #[param(schema_with = crate::schema::audit_outcome)]
     outcome: Option<String>,
-    /// Records at or after this instant (RFC 3339).
-    #[param(example = "2026-10-01T00:00:00+08:00")]
+    /// Records at or after this instant (RFC 3339; percent-encode a `+` offset as `%2B`).
+    #[param(format = DateTime, example = "2026-09-30T16:00:00Z")]
     from: Option<String>,
     /// Records before this instant (RFC 3339).
-    #[param(example = "2027-01-01T00:00:00+08:00")]
+    #[param(format = DateTime, example = "2026-12-31T16:00:00Z")]
     until: Option<String>,
     /// The keyset cursor: records with a lower sequence number (`next_before` of the previous page).
     #[param(minimum = 1)]

@@ -207,6 +207,20 @@ async fn the_audit_explorer_pages_newest_first_and_verify_names_a_tampered_recor
         assert!(!mine.is_empty() && mine.iter().all(|r| r["subject"] == users[1].as_str()), "{mine:?}");
         let res = get(&s, &auditor, "/v1/operator/audit/records?outcome=maybe").send().await.unwrap_or_else(|e| panic!("{e}"));
         expect_problem(res, 422, "validation_failed").await;
+        // A time range; an unencoded `+08:00` offset is read as meant.
+        let old = json(
+            get(&s, &auditor, "/v1/operator/audit/records?until=2001-01-01T00:00:00+08:00").send().await.unwrap_or_else(|e| panic!("{e}")),
+        )
+        .await;
+        assert_eq!(old["records"].as_array().map(Vec::len), Some(0), "{old}");
+        let recent = json(
+            get(&s, &auditor, "/v1/operator/audit/records?from=2001-01-01T00:00:00%2B08:00&limit=500")
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("{e}")),
+        )
+        .await;
+        assert!(recent["records"].as_array().map_or(0, Vec::len) >= 3, "{recent}");
         let res = get(&s, &auditor, "/v1/operator/audit/records?from=yesterday").send().await.unwrap_or_else(|e| panic!("{e}"));
         expect_problem(res, 422, "validation_failed").await;
 
