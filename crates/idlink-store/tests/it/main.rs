@@ -10,6 +10,7 @@ mod idempotency;
 mod keys;
 mod migrations;
 mod outbox;
+mod reports;
 mod security;
 mod users;
 
