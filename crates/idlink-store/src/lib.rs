@@ -43,6 +43,7 @@ mod identity;
 mod login;
 mod outbox;
 mod proposals;
+mod reports;
 mod reviews;
 mod rows;
 mod security;

@@ -30,6 +30,7 @@ pub mod operators;
 pub mod outbox;
 pub mod payment;
 pub mod proposals;
+pub mod reports;
 pub mod reviews;
 pub mod stepup;
 pub mod users;
@@ -108,4 +109,5 @@ store_of!(
     balance::BalanceStore,
     outbox::OutboxStore,
     leases::LeaseStore,
+    reports::ComplianceStore,
 );

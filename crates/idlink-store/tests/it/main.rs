@@ -11,6 +11,7 @@ mod keys;
 mod migrations;
 mod outbox;
 mod proposals;
+mod reports;
 mod security;
 mod users;
 
