@@ -128,7 +128,11 @@ fn operator_routes() -> OpenApiRouter<AppState> {
 }
 
 fn operator_session_routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(operator::list)).routes(routes!(operator::claim)).routes(routes!(operator::decide))
+    OpenApiRouter::new()
+        .routes(routes!(operator::list))
+        .routes(routes!(operator::claim))
+        .routes(routes!(operator::release))
+        .routes(routes!(operator::decide))
 }
 
 /// The OpenAPI document, as served at `/openapi.json`.

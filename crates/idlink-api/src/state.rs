@@ -30,6 +30,8 @@ pub struct ReviewSettings {
     /// Review target for guardian evidence (SPEC ID4: 10–15 working days).
     pub guardian_sla: jiff::SignedDuration,
     pub operator_session_ttl: jiff::SignedDuration,
+    /// Operator idle timeout and sign-in lockout.
+    pub operator_sign_in: idlink_core::operators::SignInPolicy,
 }
 
 impl Default for ReviewSettings {
@@ -39,6 +41,7 @@ impl Default for ReviewSettings {
             freeze_sla: jiff::SignedDuration::from_mins(5),
             guardian_sla: jiff::SignedDuration::from_hours(24 * 14),
             operator_session_ttl: jiff::SignedDuration::from_hours(8),
+            operator_sign_in: idlink_core::operators::SignInPolicy::default(),
         }
     }
 }
@@ -203,6 +206,7 @@ impl AppParts {
             rng: self.rng.as_ref(),
             password_policy: &self.password_policy,
             session_ttl: self.review.operator_session_ttl,
+            policy: self.review.operator_sign_in,
         }
     }
 

@@ -108,6 +108,8 @@ enum OperatorCommand {
         #[arg(long, value_delimiter = ',')]
         roles: Vec<String>,
     },
+    /// End an operator's sign-in lock now (it also ends by itself after `review.operator_lock_minutes`).
+    Unlock { username: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -658,7 +660,25 @@ async fn jobs(config: &Config) -> Result<ExitCode> {
 async fn operator(config: &Config, rt: &Runtime, cmd: OperatorCommand) -> Result<ExitCode> {
     let store = serve::open_store(config).await?;
     let vault = serve::open_vault(config, &store, rt).await?;
+    let policy = serve::password_policy(config);
+    let ops = idlink_core::operators::Operators {
+        store: &store,
+        keys: &store,
+        audits: &store,
+        vault: &vault,
+        clock: rt.clock.as_ref(),
+        ids: &idlink_core::ports::ids::RandomIds(rt.rng.clone()),
+        rng: rt.rng.as_ref(),
+        password_policy: &policy,
+        session_ttl: jiff::SignedDuration::from_hours(config.review.operator_session_hours),
+        policy: serve::operator_sign_in(config),
+    };
     match cmd {
+        OperatorCommand::Unlock { username } => {
+            let op = ops.unlock(&username, "cli").await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!("unlocked: {} ({})", op.username, op.id);
+            Ok(ExitCode::SUCCESS)
+        }
         OperatorCommand::Create { username, roles } => {
             let roles = roles
                 .iter()
@@ -670,18 +690,6 @@ async fn operator(config: &Config, rt: &Runtime, cmd: OperatorCommand) -> Result
             if roles.is_empty() {
                 bail!("give at least one role with --roles (reviewer, auditor, admin)");
             }
-            let policy = serve::password_policy(config);
-            let ops = idlink_core::operators::Operators {
-                store: &store,
-                keys: &store,
-                audits: &store,
-                vault: &vault,
-                clock: rt.clock.as_ref(),
-                ids: &idlink_core::ports::ids::RandomIds(rt.rng.clone()),
-                rng: rt.rng.as_ref(),
-                password_policy: &policy,
-                session_ttl: jiff::SignedDuration::from_hours(config.review.operator_session_hours),
-            };
             let new = ops.create(&username, &roles, "cli").await.map_err(|e| anyhow::anyhow!("{e}"))?;
             println!("operator:  {} ({})", new.row.username, new.row.id);
             println!("password:  {}", new.password);
