@@ -298,7 +298,13 @@ fn parse_case(id: &str) -> Option<CaseId> {
     CaseId::parse(id).ok()
 }
 
-async fn case_page(state: &WebState, s: &SignedOperator, id: &CaseId, error: Option<String>, notice: Option<String>) -> Result<Response, Problem> {
+async fn case_page(
+    state: &WebState,
+    s: &SignedOperator,
+    id: &CaseId,
+    error: Option<String>,
+    notice: Option<String>,
+) -> Result<Response, Problem> {
     let tr = s.visitor.tr;
     let Some(c) = state.app.store.case(id).await? else {
         return Err(Problem::from(idlink_core::reviews::ReviewError::NotFound));
@@ -310,7 +316,15 @@ async fn case_page(state: &WebState, s: &SignedOperator, id: &CaseId, error: Opt
         .iter()
         .map(|d| {
             let what = tr.t1(if d.approve { "console-history-approved" } else { "console-history-rejected" }, "step", &d.step.to_string());
-            (d.at, Event { at: tr.datetime(d.at), who: who.get(&d.operator_id).cloned().unwrap_or_default(), what, note: reason_text(&tr, &d.note) })
+            (
+                d.at,
+                Event {
+                    at: tr.datetime(d.at),
+                    who: who.get(&d.operator_id).cloned().unwrap_or_default(),
+                    what,
+                    note: reason_text(&tr, &d.note),
+                },
+            )
         })
         .collect();
     // The case's audit records: claims and releases (decisions are listed above from the case itself).
@@ -332,7 +346,12 @@ async fn case_page(state: &WebState, s: &SignedOperator, id: &CaseId, error: Opt
         let key = if r.entry.action == "review.claim" { "console-history-claimed" } else { "console-history-released" };
         history.push((
             r.entry.at,
-            Event { at: tr.datetime(r.entry.at), who: actors.get(&actor).cloned().unwrap_or_default(), what: tr.t(key), note: String::new() },
+            Event {
+                at: tr.datetime(r.entry.at),
+                who: actors.get(&actor).cloned().unwrap_or_default(),
+                what: tr.t(key),
+                note: String::new(),
+            },
         ));
     }
     history.sort_by_key(|(at, _)| *at);

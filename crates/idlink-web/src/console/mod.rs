@@ -92,11 +92,9 @@ impl ConsoleChrome {
         let tr = v.tr;
         let nav = match op {
             // Every role reads the queue; the user 360°, audit and health pages will join here by role.
-            Some(op) if may_view(op) => vec![NavItem {
-                href: "/console/cases",
-                label: tr.t("console-nav-cases"),
-                current: v.path.starts_with("/console/cases"),
-            }],
+            Some(op) if may_view(op) => {
+                vec![NavItem { href: "/console/cases", label: tr.t("console-nav-cases"), current: v.path.starts_with("/console/cases") }]
+            }
             _ => Vec::new(),
         };
         ConsoleChrome {
