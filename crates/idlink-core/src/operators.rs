@@ -193,6 +193,20 @@ impl Operators<'_> {
         Ok(OperatorRow { failed_sign_ins: 0, locked_until: None, ..op })
     }
 
+    /// Ends the session behind a token (sign-out): the token is refused from now on.
+    pub async fn sign_out(&self, token: &str) -> Result<(), OperatorError> {
+        let (id, secret) = token.split_once('.').ok_or(OperatorError::SessionInvalid)?;
+        let id = OperatorSessionId::parse(id).map_err(|_| OperatorError::SessionInvalid)?;
+        let s = self.store.operator_session(&id).await?.ok_or(OperatorError::SessionInvalid)?;
+        if s.secret_hash != hash(secret) {
+            return Err(OperatorError::SessionInvalid);
+        }
+        let now = self.clock.now();
+        let audit = AuditEntry::new(format!("operator:{}", s.operator_id), "operator.sign_out", "administration", now);
+        self.store.end_operator_session(&id, now, &audit).await?;
+        Ok(())
+    }
+
     /// The operator behind a session token.
     pub async fn authenticate(&self, token: &str) -> Result<OperatorRow, OperatorError> {
         let (id, secret) = token.split_once('.').ok_or(OperatorError::SessionInvalid)?;

@@ -130,6 +130,13 @@ impl OperatorStore for SqlStore {
         self.audited_if(audit, async |tx| Ok(execute(q, &mut *tx).await? == 1)).await
     }
 
+    async fn end_operator_session(&self, id: &OperatorSessionId, at: Timestamp, audit: &AuditEntry) -> Result<bool, StoreError> {
+        let q = sqlx::query("UPDATE operator_sessions SET expires_at = $2 WHERE id = $1 AND expires_at > $2")
+            .bind(id.as_str())
+            .bind(micros(at));
+        self.audited_if(audit, async |tx| Ok(execute(q, &mut *tx).await? == 1)).await
+    }
+
     async fn touch_operator_session(&self, id: &OperatorSessionId, at: Timestamp) -> Result<(), StoreError> {
         let q = sqlx::query("UPDATE operator_sessions SET last_seen_at = $2 WHERE id = $1 AND (last_seen_at IS NULL OR last_seen_at < $2)")
             .bind(id.as_str())

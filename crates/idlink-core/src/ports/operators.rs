@@ -80,6 +80,8 @@ pub trait OperatorStore: Send + Sync {
     ) -> Result<bool, StoreError>;
     /// Ends a lock and clears the failure count; false for an unknown operator.
     async fn unlock_operator(&self, id: &OperatorId, audit: &AuditEntry) -> Result<bool, StoreError>;
+    /// Ends a session now (sign-out); false if it had already ended.
+    async fn end_operator_session(&self, id: &OperatorSessionId, at: Timestamp, audit: &AuditEntry) -> Result<bool, StoreError>;
     /// Moves a session's last-seen time forward (never back).
     async fn touch_operator_session(&self, id: &OperatorSessionId, at: Timestamp) -> Result<(), StoreError>;
 }

@@ -87,6 +87,13 @@ async fn the_fifth_failure_locks_until_a_time_and_a_success_or_unlock_clears_it(
         db.store.touch_operator_session(&s.id, at(50)).await.unwrap_or_else(|e| panic!("{e}"));
         let read = db.store.operator_session(&s.id).await.ok().flatten().unwrap_or_else(|| panic!("session"));
         assert_eq!(read.last_seen_at, at(100), "{}: last seen never goes back", db.kind);
+
+        // Sign-out ends the session once.
+        let out = AuditEntry::new("operator:x", "operator.sign_out", "administration", at(200));
+        assert!(db.store.end_operator_session(&s.id, at(200), &out).await.unwrap_or(false), "{}", db.kind);
+        assert!(!db.store.end_operator_session(&s.id, at(201), &out).await.unwrap_or(true), "{}: already ended", db.kind);
+        let read = db.store.operator_session(&s.id).await.ok().flatten().unwrap_or_else(|| panic!("session"));
+        assert_eq!(read.expires_at, at(200), "{}", db.kind);
     }
 }
 

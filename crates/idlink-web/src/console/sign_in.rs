@@ -85,8 +85,14 @@ pub async fn submit(State(state): State<WebState>, v: Visitor, Form(f): Form<Sig
     }
 }
 
-/// `POST /console/sign-out`: forgets the session cookie.
-pub async fn sign_out(v: Visitor) -> Response {
+/// `POST /console/sign-out`: ends the session on the server and forgets the cookie.
+pub async fn sign_out(State(state): State<WebState>, v: Visitor, headers: axum::http::HeaderMap) -> Response {
+    if let Some(token) = crate::ctx::read_cookie(&headers, OPERATOR, v.secure).filter(|t| !t.is_empty()) {
+        // An already-ended or unknown session needs no ending; the cookie goes either way.
+        if let Err(e) = state.app.operators().sign_out(&token).await {
+            tracing::info!(error = %e, "console sign-out of a session that was not live");
+        }
+    }
     let mut out = cookies(&v);
     out.set_in(SCOPE, OPERATOR, "", Some(0), v.secure);
     (out, Redirect::to("/console/sign-in")).into_response()

@@ -92,6 +92,14 @@ async fn console_sign_in_and_decisions_through_forms_on_both_databases() {
         assert_eq!(res.status().as_u16(), 403, "{kind}");
         assert!(res.text().await.unwrap_or_default().contains("审计员只能查看"), "{kind}");
 
+        // Sign-out ends the session on the server: the old cookie no longer opens the console.
+        let old = g.cookie_header();
+        let res = g.post("/console/sign-out", &[]).await;
+        assert_eq!(location(&res), "/console/sign-in", "{kind}");
+        let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap_or_default();
+        let replay = http.get(s.url("/console/cases")).header("cookie", old).send().await.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(location(&replay), "/console/sign-in", "{kind}: a signed-out token is refused");
+
         // Idle for 31 minutes: the session is refused and the cookie cleared.
         clock.advance(jiff::SignedDuration::from_mins(31));
         let res = f.get("/console/cases").await;
