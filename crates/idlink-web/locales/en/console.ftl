@@ -31,6 +31,7 @@ console-problem-operator_role_required = Your role does not allow this. Reviewer
 console-problem-case_not_found = There is no review case with this id. Go back to the queue and open it from there.
 console-problem-case_closed = This case is already decided; nothing more can be done on it.
 console-problem-second_operator_required = You already took a step of this case. Dual control: a different reviewer must take the next step.
+console-problem-csrf = This form was not accepted: it is out of date or came from another site. Go back, reload the page and send it again.
 console-problem-case_not_claimed = Only the reviewer who claimed this case can release it, and you do not hold it.
 
 console-cases-title = Review queue

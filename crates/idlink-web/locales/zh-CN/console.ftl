@@ -31,6 +31,7 @@ console-problem-operator_role_required = 您的角色无权执行此操作。审
 console-problem-case_not_found = 没有这个审核案件。请返回队列，从队列中打开。
 console-problem-case_closed = 此案件已有结论，不能再操作。
 console-problem-second_operator_required = 您已处理过此案件的一个步骤。双人复核：下一步必须由另一位审核员处理。
+console-problem-csrf = 表单未被接受：它已过期或来自其他网站。请返回，刷新页面后重新提交。
 console-problem-case_not_claimed = 只有认领此案件的审核员才能释放它，而此案件不在您名下。
 
 console-cases-title = 审核队列

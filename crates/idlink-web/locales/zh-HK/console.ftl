@@ -31,6 +31,7 @@ console-problem-operator_role_required = 您的角色無權執行此操作。審
 console-problem-case_not_found = 沒有這個審核個案。請返回隊列，從隊列中開啟。
 console-problem-case_closed = 此個案已有結論，不能再操作。
 console-problem-second_operator_required = 您已處理過此個案的一個步驟。雙人覆核：下一步必須由另一位審核員處理。
+console-problem-csrf = 表格未被接受：它已過期或來自其他網站。請返回，重新載入頁面後再次提交。
 console-problem-case_not_claimed = 只有認領此個案的審核員才能釋放它，而此個案不在您名下。
 
 console-cases-title = 審核隊列

@@ -153,6 +153,9 @@ impl Reviewer {
 /// Why a console page did not open: not signed in, or a role is missing.
 pub enum Refused {
     SignInFirst(SetCookies),
+    /// The same for htmx's background refresh: it must send the whole page
+    /// to the sign-in, not swap the sign-in page into the list.
+    SignInFirstHtmx(SetCookies),
     Role(Box<Response>),
 }
 
@@ -160,6 +163,7 @@ impl IntoResponse for Refused {
     fn into_response(self) -> Response {
         match self {
             Refused::SignInFirst(c) => (c, Redirect::to("/console/sign-in")).into_response(),
+            Refused::SignInFirstHtmx(c) => (StatusCode::NO_CONTENT, c, [("hx-redirect", "/console/sign-in")]).into_response(),
             Refused::Role(r) => *r,
         }
     }
@@ -172,7 +176,9 @@ impl FromRequestParts<WebState> for SignedOperator {
         let Ok(visitor) = Visitor::from_request_parts(parts, state).await;
         let token = read_cookie(&parts.headers, OPERATOR, visitor.secure).filter(|t| !t.is_empty());
         let mut out = cookies(&visitor);
-        let Some(token) = token else { return Err(Refused::SignInFirst(out)) };
+        let htmx = parts.headers.contains_key("hx-request");
+        let sign_in_first = |c| if htmx { Refused::SignInFirstHtmx(c) } else { Refused::SignInFirst(c) };
+        let Some(token) = token else { return Err(sign_in_first(out)) };
         match state.app.operators().authenticate(&token).await {
             // The queue is for reviewers and auditors (admins count as both).
             Ok(op) if may_view(&op) => Ok(SignedOperator { visitor, op }),
@@ -184,7 +190,7 @@ impl FromRequestParts<WebState> for SignedOperator {
             Err(_) => {
                 // Expired (idle or absolute) or unknown: sign in again.
                 out.set_in(SCOPE, OPERATOR, "", Some(0), visitor.secure);
-                Err(Refused::SignInFirst(out))
+                Err(sign_in_first(out))
             }
         }
     }

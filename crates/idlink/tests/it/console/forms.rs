@@ -49,6 +49,7 @@ async fn console_sign_in_and_decisions_through_forms_on_both_databases() {
             .await
             .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(forged.status().as_u16(), 403, "{kind}");
+        assert!(forged.text().await.unwrap_or_default().contains("表单未被接受"), "{kind}: the console's own refusal");
 
         let wrong = alice.wrong_code(&rt);
         let res = f.post("/console/sign-in", &[("username", "alice"), ("password", &alice.password), ("totp", &wrong)]).await;
@@ -105,6 +106,11 @@ async fn console_sign_in_and_decisions_through_forms_on_both_databases() {
         let res = f.get("/console/cases").await;
         assert_eq!((res.status().as_u16(), location(&res).as_str()), (303, "/console/sign-in"), "{kind}: idle timeout");
         assert!(!f.cookie_header().contains("idlink_operator="), "{kind}");
+        // htmx's background refresh is told to send the whole page to the sign-in instead.
+        let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap_or_default();
+        let res = http.get(s.url("/console/cases/list")).header("hx-request", "true").send().await.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(res.status().as_u16(), 204, "{kind}");
+        assert_eq!(res.headers().get("hx-redirect").and_then(|v| v.to_str().ok()), Some("/console/sign-in"), "{kind}");
         let actions = audit_actions(&s).await;
         assert!(actions.iter().any(|(_, a, _)| a == "review.approve_step"), "{kind}");
     }
