@@ -95,6 +95,21 @@ impl Guardians<'_> {
         Ok(Guardianship { status: GuardianshipStatus::Review, ..g })
     }
 
+    /// Who asks `guardian` to be their guardian, masked: the guardian must
+    /// know whom they accept for. The read is the guardian's own, recorded
+    /// on the minor's access log (the minor asked for it by naming them).
+    pub async fn asking_minor(
+        &self,
+        guardian: &SessionRow,
+        rid: Option<&RequestId>,
+        g: &Guardianship,
+    ) -> Result<Option<crate::steps::personal::IdentityView>, GuardianError> {
+        if g.guardian != guardian.user_id {
+            return Err(GuardianError::NotFound);
+        }
+        self.identities.read::<GuardianError>(&g.minor, &format!("user:{}", guardian.user_id), rid).await
+    }
+
     pub async fn list(&self, user: &UserId) -> Result<Vec<Guardianship>, GuardianError> {
         Ok(self.store.guardianships_of(user).await?)
     }

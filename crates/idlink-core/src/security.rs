@@ -112,7 +112,30 @@ pub enum ResetProof<'a> {
     BankCard(&'a CardProof),
 }
 
+/// Where the user's payment password stands, for the user themselves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PasswordStatus {
+    pub set: bool,
+    pub locked: bool,
+    /// When it locked (while locked).
+    pub locked_at: Option<jiff::Timestamp>,
+    /// Wrong entries left before it locks.
+    pub tries_left: u32,
+}
+
 impl Security<'_> {
+    /// The user's own payment password status (the lock rule is the domain's).
+    pub async fn password_status(&self, user: &idlink_domain::UserId) -> Result<PasswordStatus, SecurityError> {
+        let max = self.password_policy.max_failures;
+        Ok(match self.passwords.payment_password(user).await? {
+            None => PasswordStatus { set: false, locked: false, locked_at: None, tries_left: max },
+            Some(r) => {
+                let locked = idlink_domain::payment_password::is_locked(r.failures, max);
+                PasswordStatus { set: true, locked, locked_at: r.locked_at.filter(|_| locked), tries_left: max.saturating_sub(r.failures) }
+            }
+        })
+    }
+
     /// Sets the payment password (SMS proof) or resets it (SMS + face proof).
     pub async fn set_payment_password(&self, actor: &Actor<'_>, new: &NewPassword<'_>) -> Result<(), SecurityError> {
         rules::check_new(new.password)?;
@@ -137,6 +160,19 @@ impl Security<'_> {
         let now = self.clock.now();
         let action = if existing.is_some() { "payment_password.reset" } else { "payment_password.set" };
         self.passwords.set_payment_password(user, &hash, now, &actor.audit(action, "payment security", now)).await?;
+        Ok(())
+    }
+
+    /// Checks the payment password and nothing more (the user's "check my
+    /// password"): the same counting of failures and lock as a step-up, and
+    /// no token, since no operation was asked for.
+    pub async fn check_payment_password(&self, actor: &Actor<'_>, password: &str) -> Result<(), SecurityError> {
+        ensure_not_frozen::<SecurityError>(self.freezes, &actor.session.user_id).await?;
+        let name = actor.name();
+        let attempt = Attempt { user: &actor.session.user_id, actor: &name, request_id: actor.request_id, at: self.clock.now() };
+        if !payment::verify(self.passwords, self.password_policy, self.rng, &attempt, password).await? {
+            return Err(SecurityError::PasswordRefused { max_failures: self.password_policy.max_failures });
+        }
         Ok(())
     }
 

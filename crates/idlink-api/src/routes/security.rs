@@ -90,12 +90,8 @@ pub struct PaymentPasswordStatus {
     responses((status = 200, body = PaymentPasswordStatus), (status = "4XX", body = Problem, content_type = "application/problem+json")),
     security(("api_key" = [])))]
 pub async fn payment_password_status(State(state): State<AppState>, session: UserSession) -> Result<Json<PaymentPasswordStatus>, Problem> {
-    let row = state.store.payment_password(&session.0.user_id).await?;
-    let max = state.password_policy.max_failures;
-    Ok(Json(PaymentPasswordStatus {
-        set: row.is_some(),
-        locked: row.is_some_and(|r| idlink_domain::payment_password::is_locked(r.failures, max)),
-    }))
+    let st = state.security().password_status(&session.0.user_id).await?;
+    Ok(Json(PaymentPasswordStatus { set: st.set, locked: st.locked }))
 }
 
 /// Body of `PUT /v1/me/payment-password`.

@@ -164,3 +164,5 @@ guardian-status-pending = Waiting for the guardian to accept
 guardian-status-review = Accepted; our staff are checking the proof
 guardian-status-approved = Approved
 guardian-status-rejected = Not approved
+identity-account-phone = your account's phone
+guardians-asker = Asked by { $name }

@@ -161,3 +161,5 @@ guardian-status-pending = 等待监护人确认
 guardian-status-review = 监护人已同意，工作人员正在审核证明
 guardian-status-approved = 已通过
 guardian-status-rejected = 未通过
+identity-account-phone = 您账户绑定的手机号
+guardians-asker = 申请人：{ $name }

@@ -161,3 +161,5 @@ guardian-status-pending = 等待監護人確認
 guardian-status-review = 監護人已同意，職員正在審核證明
 guardian-status-approved = 已通過
 guardian-status-rejected = 未通過
+identity-account-phone = 您賬戶綁定的手機號碼
+guardians-asker = 申請人：{ $name }

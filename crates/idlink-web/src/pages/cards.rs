@@ -235,7 +235,7 @@ fn parse_id(raw: &str) -> Option<BindingId> {
 const NOTICES: [&str; 10] =
     ["bound", "bound-review", "unbound", "signed", "revoked", "switch-on", "switch-off", "alert-set", "alert-cleared", "pending"];
 
-#[derive(Debug, Deserialize)]
+#[derive(Deserialize)]
 pub struct Done {
     #[serde(default)]
     done: String,
@@ -363,7 +363,7 @@ async fn bind_page(State(state): State<WebState>, s: Signed) -> Response {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Deserialize)]
 pub struct BindForm {
     #[serde(default)]
     card_number: String,
@@ -429,7 +429,7 @@ async fn bind_send(State(state): State<WebState>, s: Signed, Form(f): Form<BindF
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Deserialize)]
 pub struct ConfirmForm {
     #[serde(default)]
     binding_id: String,
@@ -499,12 +499,11 @@ pub enum PasswordState {
 }
 
 async fn password_state(state: &WebState, s: &Signed) -> Result<PasswordState, Problem> {
-    let row = state.app.store.payment_password(&s.session.user_id).await.map_err(Problem::from)?;
-    let max = state.app.password_policy.max_failures;
-    Ok(match row {
-        None => PasswordState::NotSet,
-        Some(r) if idlink_domain::payment_password::is_locked(r.failures, max) => PasswordState::Locked,
-        Some(_) => PasswordState::Set,
+    let st = state.app.security().password_status(&s.session.user_id).await.map_err(Problem::from)?;
+    Ok(match (st.set, st.locked) {
+        (false, _) => PasswordState::NotSet,
+        (true, true) => PasswordState::Locked,
+        (true, false) => PasswordState::Set,
     })
 }
 
@@ -621,7 +620,7 @@ async fn unbind(State(state): State<WebState>, s: Signed, Path(raw): Path<String
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Deserialize)]
 pub struct SwitchForm {
     #[serde(default)]
     enabled: String,
@@ -644,7 +643,7 @@ async fn set_switch(State(state): State<WebState>, s: Signed, Form(f): Form<Swit
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Deserialize)]
 pub struct AlertForm {
     #[serde(default)]
     threshold: String,
@@ -754,7 +753,7 @@ async fn agreement(State(state): State<WebState>, s: Signed, Path(raw): Path<Str
     (v.cookies(), html(StatusCode::OK, &page)).into_response()
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Deserialize)]
 pub struct SignForm {
     #[serde(default)]
     document_version: String,
@@ -893,7 +892,7 @@ async fn balance_pad(State(state): State<WebState>, s: Signed, Path(raw): Path<S
     (v.cookies(), html(StatusCode::OK, &page)).into_response()
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Deserialize)]
 pub struct PadForm {
     #[serde(default)]
     password: String,

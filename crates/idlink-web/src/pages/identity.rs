@@ -65,8 +65,10 @@ async fn to_outcome(Path(id): Path<String>) -> Redirect {
 
 /// The browser remembers the user's latest verification (its id only), so
 /// the status page can show one still under review: the API lists no
-/// verifications, it answers one by id.
-const LATEST: &str = "idlink_verification";
+/// verifications, it answers one by id. Cleared at logout, so the next user
+/// of a shared browser does not inherit it (the id is read only with the
+/// session's user, so it would show them nothing anyway).
+pub const LATEST: &str = "idlink_verification";
 const LATEST_SECS: i64 = 30 * 24 * 3600;
 
 /// The sandbox face provider's test values, offered as a capture stand-in.
@@ -244,7 +246,7 @@ fn status_key(s: VerificationStatus) -> String {
 // ---------------------------------------------------------------- start
 
 /// What the start form shows again after an error: what the user typed.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Default, Deserialize)]
 struct StartFields {
     #[serde(default)]
     kind: String,
@@ -280,6 +282,7 @@ struct StartPage {
     birth_date: String,
     card_number: String,
     documents: Vec<Choice>,
+    /// The number masked, or the words "your account's phone" where it was not read.
     phone_masked: String,
     errors: FormErrors,
 }
@@ -312,14 +315,11 @@ async fn account_phone(state: &WebState, s: &Signed) -> Result<idlink_domain::Ph
 }
 
 /// `GET /h5/identity/verify/{kind}`.
-async fn start_form(State(state): State<WebState>, s: Signed, Path(kind): Path<String>) -> Response {
+async fn start_form(s: Signed, Path(kind): Path<String>) -> Response {
     let v = &s.visitor;
     let Some(kind) = Kind::parse(&kind) else { return crate::pages::render::not_found(v.clone()).await };
-    let phone = match account_phone(&state, &s).await {
-        Ok(p) => p,
-        Err(p) => return problem_page(v, &p, "/h5/identity"),
-    };
-    let page = StartPage::new(v, kind, &StartFields::default(), phone.masked());
+    // The number itself is not decrypted (an audited read) just to be shown on a form.
+    let page = StartPage::new(v, kind, &StartFields::default(), v.tr.t("identity-account-phone"));
     respond(v, &page.errors, SetCookies::default(), &page)
 }
 
@@ -356,12 +356,8 @@ const START_FIELDS: [&str; 6] = ["name", "id_number", "document_type", "document
 async fn start(State(state): State<WebState>, s: Signed, Form(f): Form<StartFields>) -> Response {
     let v = &s.visitor;
     let Some(kind) = Kind::parse(&f.kind) else { return Redirect::to("/h5/identity").into_response() };
-    let phone = match account_phone(&state, &s).await {
-        Ok(p) => p,
-        Err(p) => return problem_page(v, &p, "/h5/identity"),
-    };
     let refused = |errors: FormErrors| {
-        let mut page = StartPage::new(v, kind, &f, phone.masked());
+        let mut page = StartPage::new(v, kind, &f, v.tr.t("identity-account-phone"));
         page.errors = errors;
         respond(v, &page.errors, SetCookies::default(), &page)
     };
@@ -369,6 +365,11 @@ async fn start(State(state): State<WebState>, s: Signed, Form(f): Form<StartFiel
     let claim = match read::<StartVerification>(start_body(kind, &f), today) {
         Ok(c) => c,
         Err(p) => return refused(form_errors(&v.tr, &p, &START_FIELDS, "name")),
+    };
+    // As the API: the phone is read (and the read audited) only for a form that passed its checks.
+    let phone = match account_phone(&state, &s).await {
+        Ok(p) => p,
+        Err(p) => return problem_page(v, &p, "/h5/identity"),
     };
     let started = state.app.identities().start(&s.session, v.request_id.as_ref(), &s.origin(), &claim.claim(&phone)).await;
     let view = match started {
@@ -408,6 +409,7 @@ struct StepPage {
     kind: Kind,
     verification_id: String,
     challenge_id: String,
+    /// The number masked, or the words "your account's phone" where it was not read.
     phone_masked: String,
     /// The sandbox's stand-ins (empty when the face provider is a real one).
     captures: Vec<Capture>,
@@ -454,7 +456,7 @@ impl StepPage {
     }
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Default, Deserialize)]
 struct SubmitFields {
     #[serde(default)]
     kind: String,
@@ -473,13 +475,9 @@ async fn submit(State(state): State<WebState>, s: Signed, Path(id): Path<String>
         return problem_page(v, &Problem::new(idlink_api::ProblemCode::VerificationNotFound), "/h5/identity");
     };
     let kind = Kind::parse(&f.kind).unwrap_or(Kind::Face);
-    let phone = match account_phone(&state, &s).await {
-        Ok(p) => p,
-        Err(p) => return problem_page(v, &p, "/h5/identity"),
-    };
     let view = VerificationView { id: id.clone(), status: VerificationStatus::RequiresInput, reasons: Vec::new(), challenge_id: None };
     let again = |errors: FormErrors| {
-        let mut page = StepPage::new(&state, v, kind, &view, f.challenge_id.clone(), phone.masked(), &f.liveness);
+        let mut page = StepPage::new(&state, v, kind, &view, f.challenge_id.clone(), v.tr.t("identity-account-phone"), &f.liveness);
         if errors.get("code").is_none() {
             page.code = f.code.trim().to_owned();
         }
@@ -498,6 +496,11 @@ async fn submit(State(state): State<WebState>, s: Signed, Path(id): Path<String>
     if !errors.is_empty() {
         return again(errors);
     }
+    // Read only once the form passed its own checks (the read is audited).
+    let phone = match account_phone(&state, &s).await {
+        Ok(p) => p,
+        Err(p) => return problem_page(v, &p, "/h5/identity"),
+    };
     let liveness = (kind.takes_capture() && !capture.is_empty()).then_some(capture);
     let input = Submission { phone: &phone, challenge_id: &f.challenge_id, code, liveness_video: liveness };
     match state.app.identities().complete(&s.session, v.request_id.as_ref(), &id, &input).await {
@@ -538,7 +541,7 @@ struct OutcomePage {
     again: String,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Default, Deserialize)]
 struct OutcomeQuery {
     #[serde(default)]
     via: String,
@@ -596,9 +599,11 @@ pub struct LinkShown {
     pub requested_at: String,
     /// Addressed to me and waiting for me.
     pub can_accept: bool,
+    /// For a request waiting for me: who asks (masked name, age).
+    pub asker: Option<String>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Default, Deserialize)]
 struct GuardianFields {
     #[serde(default)]
     guardian_phone: String,
@@ -638,6 +643,7 @@ fn link_shown(tr: &Tr, g: Guardianship, me: &idlink_domain::UserId) -> LinkShown
         id: g.id.as_str().to_owned(),
         relationship: tr.t(relationship),
         can_accept: g.guardian == *me && g.status == GuardianshipStatus::PendingGuardian,
+        asker: None,
         evidence: g.evidence_ref,
         status: tr.t(status),
         requested_at: tr.datetime(g.created_at),
@@ -656,13 +662,26 @@ async fn guardians_page(state: &WebState, s: &Signed, fields: &GuardianFields, e
     };
     let me = &s.session.user_id;
     let (mine, asked): (Vec<_>, Vec<_>) = links.into_iter().partition(|g| g.minor == *me);
+    let mut asked_shown = Vec::with_capacity(asked.len());
+    for g in asked {
+        // Only a request still waiting for my answer needs to say who asks.
+        let asker = if g.status == GuardianshipStatus::PendingGuardian {
+            match state.app.guardians().asking_minor(&s.session, v.request_id.as_ref(), &g).await {
+                Ok(who) => who.map(|i| v.tr.t1("guardians-asker", "name", &i.name)),
+                Err(e) => return problem_page(v, &Problem::from(e), "/h5/"),
+            }
+        } else {
+            None
+        };
+        asked_shown.push(LinkShown { asker, ..link_shown(&v.tr, g, me) });
+    }
     let page = GuardiansPage {
         c: Chrome::new(v, "guardians-title", true),
         verified: standing != Standing::Unverified,
         minor: matches!(standing, Standing::Minor { .. }),
         guarded: standing == Standing::Minor { guardian_approved: true },
         mine: mine.into_iter().map(|g| link_shown(&v.tr, g, me)).collect(),
-        asked: asked.into_iter().map(|g| link_shown(&v.tr, g, me)).collect(),
+        asked: asked_shown,
         guardian_phone: fields.guardian_phone.clone(),
         relationship: if fields.relationship.is_empty() { "parent".to_owned() } else { fields.relationship.clone() },
         evidence_ref: fields.evidence_ref.clone(),

@@ -127,7 +127,7 @@ fn session_cookie(state: &WebState, v: &Visitor, token: &str, session: &idlink_c
     cookies
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Deserialize)]
 pub struct PhoneForm {
     #[serde(default)]
     phone: String,
@@ -155,7 +155,7 @@ pub async fn send_code(State(state): State<WebState>, v: Visitor, Form(f): Form<
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Deserialize)]
 pub struct CodeForm {
     #[serde(default)]
     phone: String,
@@ -250,5 +250,6 @@ pub async fn logout(State(state): State<WebState>, v: Visitor) -> Response {
     }
     let mut cookies = SetCookies::default();
     cookies.clear(SESSION, v.secure);
+    cookies.clear(crate::pages::identity::LATEST, v.secure);
     (v.cookies(), cookies, Redirect::to("/h5/login")).into_response()
 }

@@ -28,6 +28,7 @@ use axum::{Form, Router};
 use idlink_api::Problem;
 use idlink_api::middleware::UserSession;
 use idlink_api::routes::security::{PaymentPasswordChange, change_payment_password, phone_of};
+use idlink_core::security::PasswordStatus;
 use idlink_core::security::{Actor, SecurityError};
 use idlink_core::steps::codes::Purpose;
 use idlink_core::stepup::MAKE_PRIMARY;
@@ -116,7 +117,7 @@ pub async fn refusal_message(state: &WebState, s: &Signed, p: &Problem) -> Strin
     }
     match password_state(state, s).await {
         Ok(st) if st.locked => format!("{said} {}", locked_sentence(tr, st.locked_at)),
-        Ok(st) if st.set => format!("{said} {}", tr.tn("password-tries-left", "count", i64::from(st.remaining))),
+        Ok(st) if st.set => format!("{said} {}", tr.tn("password-tries-left", "count", i64::from(st.tries_left))),
         Ok(_) => format!("{said} {}", tr.t("password-none-yet")),
         Err(_) => said,
     }
@@ -129,25 +130,9 @@ fn locked_sentence(tr: &Tr, at: Option<Timestamp>) -> String {
     }
 }
 
-/// The user's payment password as `GET /v1/me/payment-password` reads it,
-/// with the lock time and the tries left.
-struct PasswordState {
-    set: bool,
-    locked: bool,
-    locked_at: Option<Timestamp>,
-    remaining: u32,
-}
-
-async fn password_state(state: &WebState, s: &Signed) -> Result<PasswordState, Problem> {
-    let row = state.app.store.payment_password(&s.session.user_id).await.map_err(Problem::from)?;
-    let max = state.app.password_policy.max_failures;
-    Ok(match row {
-        None => PasswordState { set: false, locked: false, locked_at: None, remaining: max },
-        Some(r) => {
-            let locked = idlink_domain::payment_password::is_locked(r.failures, max);
-            PasswordState { set: true, locked, locked_at: r.locked_at.filter(|_| locked), remaining: max.saturating_sub(r.failures) }
-        }
-    })
+/// The user's payment password as the core reports it to its owner.
+async fn password_state(state: &WebState, s: &Signed) -> Result<PasswordStatus, Problem> {
+    state.app.security().password_status(&s.session.user_id).await.map_err(Problem::from)
 }
 
 /// A problem that ends the page: its sentence, and a way back.
@@ -174,7 +159,7 @@ struct OverviewPage {
     done: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Deserialize)]
 pub struct Done {
     #[serde(default)]
     done: String,
@@ -310,7 +295,7 @@ async fn start(state: &WebState, s: &Signed, mode: Mode) -> Response {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Deserialize)]
 pub struct CodeRequest {
     #[serde(default)]
     mode: String,
@@ -340,7 +325,7 @@ async fn password_code(State(state): State<WebState>, s: Signed, Form(f): Form<C
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Deserialize)]
 pub struct PasswordForm {
     #[serde(default)]
     mode: String,
@@ -404,7 +389,9 @@ async fn password_submit(State(state): State<WebState>, s: Signed, Form(f): Form
             password: &f.password,
             challenge_id: &f.challenge_id,
             code,
-            liveness_video: (mode == Mode::Reset && !by_card).then_some(f.liveness_video.as_str()),
+            // No capture at all (no sandbox stand-in offered) is "a face check is needed",
+            // answered before the SMS code is spent.
+            liveness_video: (mode == Mode::Reset && !by_card).then_some(f.liveness_video.as_str()).filter(|c| !c.trim().is_empty()),
             card: card.as_ref(),
         };
         let user = UserSession(s.session.clone());
@@ -488,7 +475,7 @@ async fn verify_show(State(state): State<WebState>, s: Signed) -> Response {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Deserialize)]
 pub struct PadForm {
     #[serde(default)]
     password: String,
@@ -505,9 +492,9 @@ async fn verify_submit(State(state): State<WebState>, s: Signed, Form(f): Form<P
         errors.add("password", v.tr.t("field-pad-six-digits"));
         return respond(v, &errors, &VerifyPage::new(v, errors.clone()));
     }
-    let device = s.session.device_id.to_string();
-    match step_up_with_password(&state, &s, MAKE_PRIMARY, &device, &f.password).await {
-        Ok(_) => {
+    let actor = Actor { session: &s.session, request_id: v.request_id.as_ref() };
+    match state.app.security().check_payment_password(&actor, &f.password).await.map_err(Problem::from) {
+        Ok(()) => {
             let mut page = VerifyPage::new(v, FormErrors::default());
             page.right = true;
             respond(v, &page.errors, &page)
@@ -676,6 +663,7 @@ async fn logout_everywhere(State(state): State<WebState>, s: Signed) -> Response
     }
     let mut cookies = SetCookies::default();
     cookies.clear(SESSION, v.secure);
+    cookies.clear(crate::pages::identity::LATEST, v.secure);
     (v.cookies(), cookies, Redirect::to("/h5/login")).into_response()
 }
 

@@ -31,12 +31,14 @@ const PAGES: [&str; 17] = [
     "/h5/access-log",
 ];
 
-/// A verified user with a bound ICBC card and a payment password, through
+/// A verified user with a bound ICBC card, a payment password and balance
+/// queries on, through
 /// the API; the browser's
 /// own session is the one set up.
-async fn verified_with_card(s: &Server, token: &str, phone: &str) -> String {
-    crate::reviews::verify_resident(s, token, phone, "钱芳", "110105199001010029").await;
-    let card = crate::identity::icbc_card("4321");
+pub(super) async fn verified_with_card(s: &Server, token: &str, phone: &str, id_number: &str) -> String {
+    crate::reviews::verify_resident(s, token, phone, "钱芳", id_number).await;
+    // A card of its own per user (one card on two accounts is a risk signal).
+    let card = crate::identity::icbc_card(&phone[phone.len() - 4..]);
     let res = s
         .authed(Method::POST, "/v1/me/cards")
         .header("idlink-session", token)
@@ -72,6 +74,14 @@ async fn verified_with_card(s: &Server, token: &str, phone: &str) -> String {
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(res.status().as_u16(), 204, "the payment password is set");
+    let res = s
+        .authed(Method::PUT, "/v1/me/features/balance-query")
+        .header("idlink-session", token)
+        .json(&json!({"enabled": true}))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(res.status().as_u16(), 204, "balance queries are on");
     binding
 }
 
@@ -151,7 +161,7 @@ async fn every_page_is_large_enough_in_elder_mode_accessible_and_light() {
     let b = Browser::open(true).await;
     super::log_in(&b, &s, phone).await;
     let token = b.client.get_named_cookie("idlink_session").await.map(|c| c.value().to_owned()).unwrap_or_default();
-    let card = verified_with_card(&s, &token, phone).await;
+    let card = verified_with_card(&s, &token, phone, "110105199001010029").await;
     let mut faults = Vec::new();
     for page in PAGES {
         b.goto(&s.url(&page.replace("{card}", &card))).await;

@@ -100,8 +100,21 @@ async fn verifying_by_id_card_and_face_after_poor_lighting_guidance_in_simplifie
 
     b.click("a[href='/h5/identity/verify/face']").await;
     assert_eq!(b.path().await, "/h5/identity/verify/face");
-    assert!(b.text("#start-intro").await.contains("139****0001"), "the code goes to the account's phone, masked");
+    assert!(b.text("#start-intro").await.contains("您账户绑定的手机号"), "the code goes to the account's phone");
     b.assert_accessible("face verification form").await;
+    let user = b.client.get_named_cookie("idlink_session").await.map(|c| c.value().to_owned()).unwrap_or_default();
+    let me: serde_json::Value = s
+        .authed(reqwest::Method::GET, "/v1/me")
+        .header("idlink-session", &user)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .json()
+        .await
+        .unwrap_or_default();
+    let user_id = me["user_id"].as_str().unwrap_or_default().to_owned();
+    let phone_reads = async || s.access_log(&user_id).await.iter().filter(|r| r["action"] == "user.read_phone").count();
+    let reads_before = phone_reads().await;
 
     // A wrong check digit: the error is on the field, announced, and has the focus.
     b.fill("#name", "张三").await;
@@ -113,6 +126,7 @@ async fn verifying_by_id_card_and_face_after_poor_lighting_guidance_in_simplifie
     assert!(b.has(".error-summary[role=alert] a[href='#id_number']").await);
     assert_eq!(b.attr("#name", "value").await.as_deref(), Some("张三"), "what was typed is kept");
     b.assert_accessible("face verification form with an error").await;
+    assert_eq!(phone_reads().await, reads_before, "neither the form nor a refused one decrypts the phone (an audited read)");
 
     b.fill("#id_number", ZHANG_SAN_ID).await;
     b.click("form[action='/h5/identity/verifications'] button[type=submit]").await;
@@ -367,6 +381,7 @@ async fn a_minor_asks_a_guardian_who_accepts_and_the_review_opens_the_capabiliti
     // The guardian sees the request addressed to them and accepts.
     let page = parent.get("/h5/guardians").await.text().await.unwrap_or_default();
     assert!(page.contains("指定您为监护人的申请") && page.contains("等待监护人确认"), "{page}");
+    assert!(page.contains("申请人：李") && !page.contains("李小明"), "the guardian sees who asks, masked: {page}");
     let action = between(&page, "<form method=\"post\" action=\"/h5/guardians/", "\"");
     assert!(action.starts_with("grd_") && action.ends_with("/accept"), "{action}");
     let res = parent.post(&format!("/h5/guardians/{action}"), &[]).await;

@@ -44,6 +44,54 @@ async fn screenshots() {
         shot(&b, &format!("not-found{suffix}")).await;
         b.close().await;
     }
+    // A verified user with a card: the flows' main pages.
+    for elder in [false, true] {
+        let suffix = if elder { "-elder" } else { "" };
+        let phone = if elder { "13700001357" } else { "13700002469" };
+        let b = Browser::open(true).await;
+        super::log_in(&b, &s, phone).await;
+        if elder {
+            b.click("button[name=elder][value='1']").await;
+        }
+        // A verification that meets poor lighting, through the pages.
+        b.goto(&s.url("/h5/identity/verify/face")).await;
+        shot(&b, &format!("identity-start{suffix}")).await;
+        b.fill("#name", "张三").await;
+        b.fill("#id_number", "11010519491231002X").await;
+        b.click("form[action='/h5/identity/verifications'] button[type=submit]").await;
+        shot(&b, &format!("identity-step{suffix}")).await;
+        let code = s.last_code(phone).await;
+        b.fill("#code", &code).await;
+        b.client
+            .find(fantoccini::Locator::Css("input[value='sandbox:poor_lighting']"))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+            .click()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        b.click("form[action$='/submit'] button[type=submit]").await;
+        shot(&b, &format!("identity-poor-lighting{suffix}")).await;
+        let token = b.client.get_named_cookie("idlink_session").await.map(|c| c.value().to_owned()).unwrap_or_default();
+        let id_number = if elder { "110105199001010045" } else { "110105199001010037" };
+        let card = super::every_page::verified_with_card(&s, &token, phone, id_number).await;
+        for (name, path) in [
+            ("identity", "/h5/identity".to_owned()),
+            ("cards", "/h5/cards".to_owned()),
+            ("card", format!("/h5/cards/{card}")),
+            ("security", "/h5/security".to_owned()),
+            ("devices", "/h5/devices".to_owned()),
+            ("guardians", "/h5/guardians".to_owned()),
+        ] {
+            b.goto(&s.url(&path)).await;
+            shot(&b, &format!("{name}{suffix}")).await;
+        }
+        b.goto(&s.url(&format!("/h5/cards/{card}/balance"))).await;
+        shot(&b, &format!("balance-pad{suffix}")).await;
+        b.fill("#password", "246801").await;
+        b.click("#pad-submit").await;
+        shot(&b, &format!("balance{suffix}")).await;
+        b.close().await;
+    }
     // A second browser for the same number: the device check.
     let b = Browser::open(true).await;
     b.goto(&s.url("/h5/login")).await;
