@@ -364,7 +364,8 @@ async fn case_page(
         id: c.id.to_string(),
         kind: tr.t(&format!("console-kind-{}", c.kind.as_str())),
         what: tr.t(&format!("console-what-{}", c.kind.as_str())),
-        reference: c.reference.clone(),
+        // A freeze's reference is the user's own id: shown masked like the subject.
+        reference: if c.reference == c.subject.as_str() { masked_subject(&c).0 } else { c.reference.clone() },
         status: tr.t(&format!("console-status-{}", c.status.as_str())),
         open,
         subject,

@@ -102,6 +102,11 @@ async fn a_reviewer_signs_in_with_totp_and_rejects_a_breached_case_with_a_reason
     assert_eq!(b.text("#assignee").await, "Not claimed");
     assert!(b.text("#sla").await.contains("Breached"));
     assert!(b.text("#subject").await.contains("user id ending"), "masked id in words for screen readers");
+    let what = b.text("#what").await;
+    assert!(
+        what.contains("usr_****") && what.split("usr_").skip(1).all(|rest| rest.starts_with('*')),
+        "the freeze's reference is masked too: {what}"
+    );
     b.assert_accessible("console case").await;
     b.click("#claim").await;
     assert_eq!(b.text("#notice").await, "You claimed this case.");

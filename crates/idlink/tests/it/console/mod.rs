@@ -10,6 +10,7 @@
 
 mod forms;
 mod journeys;
+mod screenshots;
 
 use crate::Server;
 use idlink::serve::{self, Runtime};
