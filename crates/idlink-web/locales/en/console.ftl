@@ -20,12 +20,13 @@ console-password = Password
 console-totp = One-time code
 console-totp-hint = 6 digits from your authenticator app; a new one every 30 seconds.
 console-sign-in = Sign in
+console-sign-in-refused = The username, password or one-time code is wrong, or sign-in is locked for a while after repeated failures. Check them and try again; if it keeps failing, wait { $minutes } minutes or ask an administrator to unlock you.
 console-field-username-required = Enter your operator username.
 console-field-password-required = Enter your password.
 console-field-totp-format = Enter the 6 digits your authenticator app shows now.
 console-field-reason-required = Choose a reason for the rejection from the list, then reject again.
 
-console-problem-operator_sign_in_failed = The username, password or one-time code is wrong, or sign-in is locked for a while after repeated failures. Check them and try again; if it keeps failing, wait 15 minutes or ask an administrator to unlock you.
+console-problem-operator_sign_in_failed = The username, password or one-time code is wrong, or sign-in is locked for a while after repeated failures. Check them and try again; if it keeps failing, wait for the lock to end or ask an administrator to unlock you.
 console-problem-operator_session_invalid = Your console session ended (idle too long or past its limit). Sign in again.
 console-problem-operator_role_required = Your role does not allow this. Reviewers decide cases; auditors can only read them. Ask an administrator if you need another role.
 console-problem-case_not_found = There is no review case with this id. Go back to the queue and open it from there.

@@ -20,12 +20,13 @@ console-password = 密码
 console-totp = 动态码
 console-totp-hint = 身份验证器应用中的 6 位数字，每 30 秒更新一次。
 console-sign-in = 登录
+console-sign-in-refused = 用户名、密码或动态码有误，或因多次失败登录已被暂时锁定。请核对后重试；如仍失败，请等待 { $minutes } 分钟或请管理员解锁。
 console-field-username-required = 请输入运营账号用户名。
 console-field-password-required = 请输入密码。
 console-field-totp-format = 请输入身份验证器应用当前显示的 6 位数字。
 console-field-reason-required = 请先从列表中选择驳回原因，再点驳回。
 
-console-problem-operator_sign_in_failed = 用户名、密码或动态码有误，或因多次失败登录已被暂时锁定。请核对后重试；如仍失败，请等待 15 分钟或请管理员解锁。
+console-problem-operator_sign_in_failed = 用户名、密码或动态码有误，或因多次失败登录已被暂时锁定。请核对后重试；如仍失败，请等待锁定结束或请管理员解锁。
 console-problem-operator_session_invalid = 控制台会话已结束（闲置过久或超过时限）。请重新登录。
 console-problem-operator_role_required = 您的角色无权执行此操作。审核员可以处理案件，审计员只能查看。如需其他角色，请联系管理员。
 console-problem-case_not_found = 没有这个审核案件。请返回队列，从队列中打开。

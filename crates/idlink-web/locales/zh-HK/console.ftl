@@ -20,12 +20,13 @@ console-password = 密碼
 console-totp = 動態碼
 console-totp-hint = 身份驗證器應用程式中的 6 位數字，每 30 秒更新一次。
 console-sign-in = 登入
+console-sign-in-refused = 用戶名稱、密碼或動態碼有誤，或因多次登入失敗已被暫時鎖定。請核對後重試；如仍失敗，請等候 { $minutes } 分鐘或請管理員解鎖。
 console-field-username-required = 請輸入營運帳戶用戶名稱。
 console-field-password-required = 請輸入密碼。
 console-field-totp-format = 請輸入身份驗證器應用程式現時顯示的 6 位數字。
 console-field-reason-required = 請先從列表中選擇駁回原因，再按駁回。
 
-console-problem-operator_sign_in_failed = 用戶名稱、密碼或動態碼有誤，或因多次登入失敗已被暫時鎖定。請核對後重試；如仍失敗，請等候 15 分鐘或請管理員解鎖。
+console-problem-operator_sign_in_failed = 用戶名稱、密碼或動態碼有誤，或因多次登入失敗已被暫時鎖定。請核對後重試；如仍失敗，請等候鎖定結束或請管理員解鎖。
 console-problem-operator_session_invalid = 控制台工作階段已結束（閒置過久或超過時限）。請重新登入。
 console-problem-operator_role_required = 您的角色無權執行此操作。審核員可以處理個案，審計員只能查看。如需其他角色，請聯絡管理員。
 console-problem-case_not_found = 沒有這個審核個案。請返回隊列，從隊列中開啟。

@@ -78,7 +78,14 @@ pub async fn submit(State(state): State<WebState>, v: Visitor, Form(f): Form<Sig
         Err(e) => {
             // One sentence for wrong credentials and a lock (the audit record tells them apart);
             // the secrets are typed again, so the password field gets the focus.
-            let message = problem_message_in(&v.tr, "console", &Problem::from(e));
+            let problem = Problem::from(e);
+            let message = if problem.code == idlink_api::ProblemCode::OperatorSignInFailed {
+                // Says how long a lock lasts here (`review.operator_lock_minutes`).
+                let minutes = state.app.review.operator_sign_in.lock_for.as_mins();
+                v.tr.tn("console-sign-in-refused", "minutes", minutes)
+            } else {
+                problem_message_in(&v.tr, "console", &problem)
+            };
             errors.add("password", message);
             page(&v, username, errors)
         }
