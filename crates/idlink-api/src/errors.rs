@@ -400,6 +400,18 @@ impl From<RoleRequired> for Problem {
     }
 }
 
+impl From<idlink_core::reports::ReportError> for Problem {
+    fn from(e: idlink_core::reports::ReportError) -> Self {
+        use idlink_core::reports::ReportError;
+        match e {
+            ReportError::PeriodOpen { quarter, ends } => Problem::new(ProblemCode::ReportPeriodOpen)
+                .detail(format!("The quarter {quarter} ends at {ends}; its report can be generated from then on.")),
+            ReportError::UnknownFile(_) => Problem::new(ProblemCode::ReportFileUnknown),
+            ReportError::Store(e) => e.into(),
+        }
+    }
+}
+
 impl From<ReviewError> for Problem {
     fn from(e: ReviewError) -> Self {
         match e {

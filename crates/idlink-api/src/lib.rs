@@ -41,7 +41,7 @@ use utoipa_axum::routes;
 pub use problem::{Problem, ProblemCode};
 pub use state::{AppParts, AppState, HttpLimits};
 
-use routes::{audit, auth, balance, banks, callbacks, cards, guardians, health, identity, me, operator, security, users};
+use routes::{audit, auth, balance, banks, callbacks, cards, compliance, guardians, health, identity, me, operator, security, users};
 
 /// The process-wide Prometheus recorder (the `metrics` facade allows one).
 pub fn metrics_handle() -> Option<PrometheusHandle> {
@@ -133,6 +133,12 @@ fn operator_session_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(operator::claim))
         .routes(routes!(operator::release))
         .routes(routes!(operator::decide))
+        .routes(routes!(compliance::quarterly))
+        .routes(routes!(compliance::quarterly_file))
+        .routes(routes!(compliance::retention))
+        .routes(routes!(compliance::audit_records))
+        .routes(routes!(compliance::audit_verify))
+        .routes(routes!(compliance::audit_checkpoints))
 }
 
 /// The OpenAPI document, as served at `/openapi.json`.

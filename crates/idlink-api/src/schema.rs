@@ -73,6 +73,11 @@ pub fn case_kind() -> Object {
     one_of(&["verification", "risk_freeze"], false, "`verification` or `risk_freeze`.")
 }
 
+/// `outcome` filter of the audit explorer.
+pub fn audit_outcome() -> Object {
+    one_of(&["success", "denied", "failed"], false, "`success`, `denied` or `failed`.")
+}
+
 #[cfg(test)]
 mod tests {
     /// The phone pattern, written as prefix classes, admits exactly the domain's prefixes.

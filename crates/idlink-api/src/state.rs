@@ -53,6 +53,8 @@ use std::time::Duration;
 pub struct AuditSettings {
     pub witness: Arc<dyn idlink_core::ports::witness::AuditWitness>,
     pub policy: idlink_core::audit::CheckpointPolicy,
+    /// `audit.retention_years`: how long query logs and audit records are kept.
+    pub retention_years: u32,
 }
 
 /// Limits and timeouts of the HTTP layer.
@@ -262,6 +264,19 @@ impl AppParts {
             documents: &self.documents,
             clock: self.clock.as_ref(),
             agreement_validity: self.agreement_validity,
+        }
+    }
+
+    /// The compliance use cases: regulator reports, retention, the audit explorer.
+    pub fn compliance(&self) -> idlink_core::reports::Compliance<'_> {
+        idlink_core::reports::Compliance {
+            store: self.store.as_ref(),
+            audits: self.store.as_ref(),
+            witness: self.audit.witness.as_ref(),
+            vault: &self.vault,
+            clock: self.clock.as_ref(),
+            policy: &self.audit.policy,
+            retention_years: self.audit.retention_years,
         }
     }
 

@@ -32,6 +32,7 @@ pub mod operators;
 pub mod outbox;
 pub mod payment;
 pub mod ports;
+pub mod reports;
 pub mod reviews;
 pub mod security;
 pub mod steps;

@@ -105,7 +105,7 @@ pub(crate) async fn append_in(tx: &mut Tx, e: &AuditEntry) -> Result<AuditRecord
     Ok(AuditRecord { seq: link.seq, entry: e.clone(), prev_hash: link.prev_hash, hash: link.hash })
 }
 
-fn record(r: &AnyRow) -> Result<AuditRecord, StoreError> {
+pub(crate) fn record(r: &AnyRow) -> Result<AuditRecord, StoreError> {
     Ok(AuditRecord {
         seq: r.col("seq")?,
         entry: AuditEntry {

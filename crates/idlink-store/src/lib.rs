@@ -42,6 +42,7 @@ mod idempotency;
 mod identity;
 mod login;
 mod outbox;
+mod reports;
 mod reviews;
 mod rows;
 mod security;

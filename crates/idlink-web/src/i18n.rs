@@ -203,6 +203,18 @@ impl Tr {
         self.format(key, Some(&args))
     }
 
+    /// The message `key` whose `$phone` is a masked number ("139****0001"),
+    /// as a screen reader should say it: "the number ending 0 0 0 1", not a
+    /// row of stars. Words that are not a masked number are used as they are.
+    pub fn with_phone_words(&self, key: &str, masked: &str) -> String {
+        if !masked.contains('*') {
+            return self.t1(key, "phone", masked);
+        }
+        let end: String = masked.chars().rev().take_while(|c| *c != '*').collect::<Vec<_>>().into_iter().rev().collect();
+        let spaced = end.chars().map(String::from).collect::<Vec<_>>().join(" ");
+        self.t1(key, "phone", &self.t1("masked-phone-words", "digits", &spaced))
+    }
+
     /// An instant as this language writes a date and time, in Asia/Shanghai.
     pub fn datetime(&self, at: jiff::Timestamp) -> String {
         let local = at.to_zoned(idlink_domain::calendar::shanghai());
@@ -311,5 +323,6 @@ mod tests {
         assert_eq!(Tr::new(Locale::En).datetime(at), "30 Nov 2026, 11:05");
         assert_eq!(Tr::new(Locale::ZhCn).money(Fen(123_456_789)), "¥1,234,567.89");
         assert_eq!(Tr::new(Locale::En).money(Fen(-5)), "-CNY 0.05");
+        assert!(Tr::new(Locale::En).with_phone_words("login-code-sent", "139****0001").contains("the number ending 0 0 0 1"));
     }
 }

@@ -66,6 +66,31 @@ enum Command {
     /// Benchmarks that print ratios against a baseline measured in the same run.
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// Regulator reports (docs/regulator-report.md).
+    #[command(subcommand)]
+    Report(ReportCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum ReportCommand {
+    /// Write the signed report of the bank-card query log of a quarter that has
+    /// ended (filed on first generation; the same files ever after).
+    Quarterly {
+        /// A calendar quarter in Asia/Shanghai, e.g. 2026Q4.
+        #[arg(long, value_name = "YYYYQn")]
+        quarter: String,
+        /// Directory to write the files into (created if missing).
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+    },
+    /// Check a report's signature, file hashes and row counts; exit 0 if sound,
+    /// 1 naming each problem.
+    Verify {
+        dir: PathBuf,
+        /// The trusted Ed25519 public key (hex); by default this installation's audit signing key.
+        #[arg(long, value_name = "HEX")]
+        public_key: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -277,6 +302,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Operator(cmd) => operator(&config, &rt, cmd).await,
         Command::Outbox(cmd) => outbox(&config, &rt, cmd).await,
         Command::Jobs(JobsCommand::List) => jobs(&config).await,
+        Command::Report(cmd) => report(&config, &rt, cmd).await,
         Command::Bench(BenchCommand::Pages { requests }) => {
             idlink::bench_pages::run(&idlink::bench_pages::Options { requests: requests.max(1) }).await?;
             Ok(ExitCode::SUCCESS)
@@ -472,6 +498,80 @@ async fn audit(config: &Config, rt: &Runtime, cmd: AuditCommand) -> Result<ExitC
                 Err(e) => return Err(e.into()),
             }
             Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+async fn report(config: &Config, rt: &Runtime, cmd: ReportCommand) -> Result<ExitCode> {
+    use idlink_core::reports::{self, Compliance, Quarter, ReportError};
+    match cmd {
+        ReportCommand::Quarterly { quarter, out } => {
+            let Some(q) = Quarter::parse(&quarter) else {
+                eprintln!("--quarter {quarter}: expected a year and a quarter, e.g. 2026Q4");
+                return Ok(ExitCode::from(2));
+            };
+            let store = serve::open_store(config).await?;
+            let vault = serve::open_vault(config, &store, rt).await?;
+            let witness = serve::open_witness(config, false, rt.clock.clone(), None)?;
+            let policy = config.checkpoint_policy();
+            let compliance = Compliance {
+                store: &store,
+                audits: &store,
+                witness: witness.as_ref(),
+                vault: &vault,
+                clock: rt.clock.as_ref(),
+                policy: &policy,
+                retention_years: config.audit.retention_years,
+            };
+            let files = match compliance.quarterly(q, "cli").await {
+                Ok(f) => f,
+                Err(e @ ReportError::PeriodOpen { .. }) => {
+                    eprintln!("{e}");
+                    return Ok(ExitCode::from(1));
+                }
+                Err(e) => return Err(e.into()),
+            };
+            std::fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
+            for f in &files {
+                let path = out.join(&f.name);
+                std::fs::write(&path, &f.content).with_context(|| format!("cannot write {}", path.display()))?;
+            }
+            let rows = files
+                .iter()
+                .find(|f| f.name == reports::MANIFEST)
+                .and_then(|m| serde_json::from_slice::<reports::Manifest>(&m.content).ok())
+                .map_or(0, |m| m.row_count);
+            println!("report {q}: {rows} queries; wrote {} files to {}", files.len(), out.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        ReportCommand::Verify { dir, public_key } => {
+            let key = match public_key {
+                Some(k) => k.trim().to_owned(),
+                None => {
+                    let store = serve::open_store(config).await?;
+                    serve::open_vault(config, &store, rt).await?.signer().public_hex()
+                }
+            };
+            match reports::verify_report(|name| std::fs::read(dir.join(name)).ok(), Some(&key)) {
+                Ok(v) => {
+                    let m = v.manifest;
+                    println!(
+                        "report {} verified: {} queries, {} files match the manifest, signed by {}",
+                        m.period.quarter,
+                        m.row_count,
+                        m.files.len(),
+                        m.signing_key.public_key_hex
+                    );
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(problems) => {
+                    println!("report in {} NOT verified:", dir.display());
+                    for p in problems {
+                        println!("  {p}");
+                    }
+                    Ok(ExitCode::from(1))
+                }
+            }
         }
     }
 }

@@ -51,7 +51,12 @@ pub async fn verify(State(state): State<AppState>, api: ApiCaller) -> Result<Jso
     api.require("audit:read")?;
     let key = state.vault.signer().public_hex();
     let report = verify_store(state.store.as_ref(), state.audit.witness.as_ref(), &key, &state.audit.policy, state.clock.now()).await?;
-    Ok(Json(ChainReport {
+    Ok(Json(chain_report(report)))
+}
+
+/// The answer of a verification, here and in the operator's audit explorer.
+pub fn chain_report(report: idlink_core::audit::VerifyReport) -> ChainReport {
+    ChainReport {
         status: if report.first_break.is_none() { "intact" } else { "broken" },
         records: report.records,
         checkpoints: report.checkpoints,
@@ -70,5 +75,5 @@ pub async fn verify(State(state): State<AppState>, api: ApiCaller) -> Result<Jso
             .collect(),
         first_bad_record: report.first_break.as_ref().and_then(|b| b.seq()),
         problem: report.first_break.map(|b| b.to_string()),
-    }))
+    }
 }

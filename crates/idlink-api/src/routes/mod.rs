@@ -8,6 +8,7 @@ pub mod balance;
 pub mod banks;
 pub mod callbacks;
 pub mod cards;
+pub mod compliance;
 pub mod guardians;
 pub mod health;
 pub mod identity;

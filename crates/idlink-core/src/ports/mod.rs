@@ -29,6 +29,7 @@ pub mod leases;
 pub mod operators;
 pub mod outbox;
 pub mod payment;
+pub mod reports;
 pub mod reviews;
 pub mod stepup;
 pub mod users;
@@ -106,4 +107,5 @@ store_of!(
     balance::BalanceStore,
     outbox::OutboxStore,
     leases::LeaseStore,
+    reports::ComplianceStore,
 );

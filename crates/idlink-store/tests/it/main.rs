@@ -11,6 +11,7 @@ mod keys;
 mod migrations;
 mod operators;
 mod outbox;
+mod reports;
 mod security;
 mod users;
 

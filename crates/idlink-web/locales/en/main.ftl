@@ -136,3 +136,4 @@ problem-user_data_shredded = This account's personal data was erased at its owne
 problem-sms_undeliverable = The SMS could not be delivered to this number. Check the number, or try again later.
 problem-validation_failed = Some of what you entered is not right. Check the fields marked below.
 page-not-found-title = Page not found
+masked-phone-words = the number ending { $digits }

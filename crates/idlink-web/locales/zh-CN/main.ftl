@@ -136,3 +136,4 @@ problem-user_data_shredded = 该账户的个人信息已按本人要求删除，
 problem-sms_undeliverable = 短信无法发送到这个号码。请核对号码，或稍后再试。
 problem-validation_failed = 您填写的部分内容有误，请查看下方标出的项目。
 page-not-found-title = 页面不存在
+masked-phone-words = 尾号为 { $digits } 的手机号

@@ -34,7 +34,7 @@ async fn sql(db: &TestDb, sql: &str) {
 }
 
 /// What an attacker with write access to the database does first.
-async fn drop_guards(db: &TestDb) {
+pub(crate) async fn drop_guards(db: &TestDb) {
     let drops: &[&str] = match db.store.backend() {
         Backend::Sqlite => &[
             "DROP TRIGGER audit_log_no_update",

@@ -286,3 +286,47 @@ async fn the_start_banner_hint_works_from_another_directory() {
         let _ = std::fs::remove_dir_all(&elsewhere);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn report_quarterly_writes_a_signed_report_and_verify_names_what_was_changed() {
+    let s = sqlite_server().await;
+    crate::compliance::seed_queries(&s).await;
+    let dir = scratch_dir("report");
+    let out_dir = dir.join("2026Q3");
+    let out_path = out_dir.display().to_string();
+    let (code, _, err) = idlink(&s, &["report", "quarterly", "--quarter", "2026q3", "--out", &out_path]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("e.g. 2026Q4"), "{err}");
+    let (code, out, err) = idlink(&s, &["report", "quarterly", "--quarter", "2026Q3", "--out", &out_path]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("report 2026Q3: 4 queries; wrote 6 files"), "{out}");
+    let (code, out, err) = idlink(&s, &["report", "verify", &out_path]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("report 2026Q3 verified: 4 queries"), "{out}");
+
+    // The API serves the very report the command filed.
+    let manifest = std::fs::read(out_dir.join("manifest.json")).unwrap_or_default();
+    let (_, again, _) = idlink(&s, &["report", "quarterly", "--quarter", "2026Q3", "--out", &format!("{out_path}-again")]);
+    assert!(again.contains("4 queries"), "{again}");
+    assert_eq!(std::fs::read(dir.join("2026Q3-again/manifest.json")).unwrap_or_default(), manifest, "filed once, the same bytes after");
+
+    // One changed byte of the CSV, a row dropped from the JSON, another key.
+    let csv = out_dir.join("queries.csv");
+    let mut bytes = std::fs::read(&csv).unwrap_or_default();
+    let at = bytes.len() - 3;
+    bytes[at] ^= 1;
+    std::fs::write(&csv, bytes).unwrap_or_else(|e| panic!("{e}"));
+    let (code, out, _) = idlink(&s, &["report", "verify", &out_path]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("NOT verified") && out.contains("queries.csv: SHA-256"), "{out}");
+    assert!(!out.contains("queries.json"), "only what changed is named: {out}");
+    let other = idlink_crypto::signing::Ed25519Signer::from_seed(&[1; 32]).public_hex();
+    let (code, out, _) = idlink(&s, &["report", "verify", &out_path, "--public-key", &other]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("manifest.sig: the signature of manifest.json does not verify"), "{out}");
+    std::fs::remove_file(out_dir.join("manifest.sig")).unwrap_or_else(|e| panic!("{e}"));
+    let (code, out, _) = idlink(&s, &["report", "verify", &out_path]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("manifest.sig is missing"), "{out}");
+    std::fs::remove_dir_all(&dir).ok();
+}

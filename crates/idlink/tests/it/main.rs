@@ -9,6 +9,7 @@ mod audit;
 mod banks;
 mod cards;
 mod cli;
+mod compliance;
 mod console;
 mod disclosure;
 mod docs;
