@@ -384,6 +384,7 @@ impl From<OperatorError> for Problem {
             OperatorError::BadCredentials => Problem::new(ProblemCode::OperatorSignInFailed),
             OperatorError::SessionInvalid => Problem::new(ProblemCode::OperatorSessionInvalid),
             OperatorError::RoleRequired(r) => r.into(),
+            OperatorError::UnknownOperator => Problem::new(ProblemCode::NotFound).detail(format!("{e}.")),
             OperatorError::BadUsername | OperatorError::UsernameTaken => {
                 Problem::new(ProblemCode::ValidationFailed).detail(format!("{e}."))
             }
@@ -420,6 +421,7 @@ impl From<ReviewError> for Problem {
             ReviewError::Closed => Problem::new(ProblemCode::CaseClosed),
             ReviewError::SameOperator => Problem::new(ProblemCode::SecondOperatorRequired),
             ReviewError::DualControl => Problem::new(ProblemCode::DualControlRequired),
+            ReviewError::NotClaimed => Problem::new(ProblemCode::CaseNotClaimed),
             ReviewError::RoleRequired(r) => r.into(),
             ReviewError::Store(e) => e.into(),
         }

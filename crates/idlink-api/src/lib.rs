@@ -131,6 +131,7 @@ fn operator_session_routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(operator::list))
         .routes(routes!(operator::claim))
+        .routes(routes!(operator::release))
         .routes(routes!(operator::decide))
         .routes(routes!(dual::propose, dual::list))
         .routes(routes!(dual::show))

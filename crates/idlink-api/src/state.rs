@@ -32,6 +32,8 @@ pub struct ReviewSettings {
     pub operator_session_ttl: jiff::SignedDuration,
     /// How long a dual-control proposal waits for its second operator (ADR 0015).
     pub dual_control_window: jiff::SignedDuration,
+    /// Operator idle timeout and sign-in lockout.
+    pub operator_sign_in: idlink_core::operators::SignInPolicy,
 }
 
 impl Default for ReviewSettings {
@@ -42,6 +44,7 @@ impl Default for ReviewSettings {
             guardian_sla: jiff::SignedDuration::from_hours(24 * 14),
             operator_session_ttl: jiff::SignedDuration::from_hours(8),
             dual_control_window: jiff::SignedDuration::from_mins(60),
+            operator_sign_in: idlink_core::operators::SignInPolicy::default(),
         }
     }
 }
@@ -225,6 +228,7 @@ impl AppParts {
             rng: self.rng.as_ref(),
             password_policy: &self.password_policy,
             session_ttl: self.review.operator_session_ttl,
+            policy: self.review.operator_sign_in,
         }
     }
 

@@ -23,8 +23,12 @@ const TOTP_CONTEXT: &str = "operators.totp";
 
 #[derive(Debug, thiserror::Error)]
 pub enum OperatorError {
-    #[error("username, password or one-time code is wrong")]
+    /// Wrong credentials or a locked operator: one answer for both, so the
+    /// refusal does not tell a guesser which (the audit record does).
+    #[error("username, password or one-time code is wrong, or sign-in is locked for a while after repeated failures")]
     BadCredentials,
+    #[error("no operator with this username")]
+    UnknownOperator,
     #[error("the operator session is unknown or expired; sign in again")]
     SessionInvalid,
     #[error(transparent)]
@@ -65,6 +69,27 @@ fn hash(secret: &str) -> String {
     hex::encode(Sha256::digest(secret.as_bytes()))
 }
 
+/// How repeated failed sign-ins lock an operator: never for good, so a
+/// guesser who knows a username cannot lock its owner out permanently.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SignInPolicy {
+    /// Failures in a row that lock the operator.
+    pub max_failures: u32,
+    /// How long a lock lasts; it then ends by itself.
+    pub lock_for: SignedDuration,
+    /// A session unused this long is refused (the absolute limit is `session_ttl`).
+    pub idle_timeout: SignedDuration,
+}
+
+impl Default for SignInPolicy {
+    fn default() -> Self {
+        Self { max_failures: 5, lock_for: SignedDuration::from_mins(15), idle_timeout: SignedDuration::from_mins(30) }
+    }
+}
+
+/// A session's last-seen time is written at most this often (not on every request).
+const TOUCH_EVERY: SignedDuration = SignedDuration::from_secs(30);
+
 pub struct Operators<'a> {
     pub store: &'a dyn OperatorStore,
     pub keys: &'a dyn KeyStore,
@@ -75,6 +100,7 @@ pub struct Operators<'a> {
     pub rng: &'a dyn Rng,
     pub password_policy: &'a PaymentPasswordPolicy,
     pub session_ttl: SignedDuration,
+    pub policy: SignInPolicy,
 }
 
 impl Operators<'_> {
@@ -99,6 +125,8 @@ impl Operators<'_> {
             created_at: now,
             on_duty: false,
             phone_cipher: None,
+            failed_sign_ins: 0,
+            locked_until: None,
         };
         let audit = AuditEntry::new(actor, "operator.create", "administration", now);
         self.store.insert_operator(&row, &audit).await?;
@@ -106,26 +134,46 @@ impl Operators<'_> {
     }
 
     /// Signs in with password and one-time code; returns the session and its token.
+    ///
+    /// A locked operator is refused with the same error as wrong credentials
+    /// (the audit record says `operator.sign_in_locked`); the
+    /// `policy.max_failures`-th failure in a row locks for `policy.lock_for`.
     pub async fn sign_in(&self, username: &str, password: &str, totp: &str) -> Result<(OperatorRow, String), OperatorError> {
         let now = self.clock.now();
         let op = self.store.operator_by_username(username).await?;
+        let actor = format!("operator:{username}");
+        let denied = |action: &str| AuditEntry::new(actor.clone(), action, "administration", now).outcome(Outcome::Denied);
         let ok = match &op {
-            Some(op) => {
+            Some(op) if !op.locked(now) => {
                 let key = self.vault.system_data_key::<OperatorError>(self.keys, TOTP_KEY_ID).await?;
                 let secret = key.open(TOTP_CONTEXT, &op.totp_cipher)?;
                 let password_ok = payment::matches(op.password_hash.clone(), password).await;
                 password_ok && idlink_crypto::totp::verify(&secret, totp, now.as_second())
+            }
+            Some(_) => {
+                // Locked: the password is not even checked, but the answer takes as long.
+                let _ = payment::hash(self.password_policy, self.rng, password).await;
+                self.audits.append_audit(&denied("operator.sign_in_locked")).await?;
+                return Err(OperatorError::BadCredentials);
             }
             None => {
                 let _ = payment::hash(self.password_policy, self.rng, password).await;
                 false
             }
         };
-        let actor = format!("operator:{username}");
-        let Some(op) = op.filter(|_| ok) else {
-            let denied = AuditEntry::new(actor, "operator.sign_in", "administration", now).outcome(Outcome::Denied);
-            self.audits.append_audit(&denied).await?;
-            return Err(OperatorError::BadCredentials);
+        let op = match op {
+            Some(op) if ok => op,
+            Some(op) => {
+                let until = now.checked_add(self.policy.lock_for).unwrap_or(now);
+                let locks = op.failed_sign_ins.saturating_add(1) >= self.policy.max_failures;
+                let audit = denied(if locks { "operator.lock" } else { "operator.sign_in" });
+                self.store.record_sign_in_failure(&op.id, self.policy.max_failures, until, &audit).await?;
+                return Err(OperatorError::BadCredentials);
+            }
+            None => {
+                self.audits.append_audit(&denied("operator.sign_in")).await?;
+                return Err(OperatorError::BadCredentials);
+            }
         };
         let secret = hex::encode(self.rng.bytes32());
         let s = OperatorSessionRow {
@@ -134,10 +182,35 @@ impl Operators<'_> {
             secret_hash: hash(&secret),
             created_at: now,
             expires_at: now.checked_add(self.session_ttl).unwrap_or(now),
+            last_seen_at: now,
         };
         let audit = AuditEntry::new(format!("operator:{}", op.id), "operator.sign_in", "administration", now);
         self.store.insert_operator_session(&s, &audit).await?;
-        Ok((op, format!("{}.{secret}", s.id)))
+        Ok((OperatorRow { failed_sign_ins: 0, locked_until: None, ..op }, format!("{}.{secret}", s.id)))
+    }
+
+    /// Ends an operator's lock before its time (an admin's act, `idlink operator unlock`).
+    pub async fn unlock(&self, username: &str, actor: &str) -> Result<OperatorRow, OperatorError> {
+        let op = self.store.operator_by_username(username).await?.ok_or(OperatorError::UnknownOperator)?;
+        let audit = AuditEntry::new(actor, "operator.unlock", "administration", self.clock.now());
+        if !self.store.unlock_operator(&op.id, &audit).await? {
+            return Err(OperatorError::UnknownOperator);
+        }
+        Ok(OperatorRow { failed_sign_ins: 0, locked_until: None, ..op })
+    }
+
+    /// Ends the session behind a token (sign-out): the token is refused from now on.
+    pub async fn sign_out(&self, token: &str) -> Result<(), OperatorError> {
+        let (id, secret) = token.split_once('.').ok_or(OperatorError::SessionInvalid)?;
+        let id = OperatorSessionId::parse(id).map_err(|_| OperatorError::SessionInvalid)?;
+        let s = self.store.operator_session(&id).await?.ok_or(OperatorError::SessionInvalid)?;
+        if s.secret_hash != hash(secret) {
+            return Err(OperatorError::SessionInvalid);
+        }
+        let now = self.clock.now();
+        let audit = AuditEntry::new(format!("operator:{}", s.operator_id), "operator.sign_out", "administration", now);
+        self.store.end_operator_session(&id, now, &audit).await?;
+        Ok(())
     }
 
     /// Every operator (admins only).
@@ -187,9 +260,15 @@ impl Operators<'_> {
         let (id, secret) = token.split_once('.').ok_or(OperatorError::SessionInvalid)?;
         let id = OperatorSessionId::parse(id).map_err(|_| OperatorError::SessionInvalid)?;
         let s = self.store.operator_session(&id).await?.ok_or(OperatorError::SessionInvalid)?;
-        if s.secret_hash != hash(secret) || s.expires_at <= self.clock.now() {
+        let now = self.clock.now();
+        let idle_until = s.last_seen_at.checked_add(self.policy.idle_timeout).unwrap_or(s.last_seen_at);
+        if s.secret_hash != hash(secret) || s.expires_at <= now || idle_until <= now {
             return Err(OperatorError::SessionInvalid);
         }
-        self.store.operator(&s.operator_id).await?.ok_or(OperatorError::SessionInvalid)
+        let op = self.store.operator(&s.operator_id).await?.ok_or(OperatorError::SessionInvalid)?;
+        if now.duration_since(s.last_seen_at) >= TOUCH_EVERY {
+            self.store.touch_operator_session(&s.id, now).await?;
+        }
+        Ok(op)
     }
 }

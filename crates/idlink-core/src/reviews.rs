@@ -32,6 +32,8 @@ pub enum ReviewError {
     /// Approving a risk-freeze case lifts the freeze: a dual-control action (`crate::dual`).
     #[error("lifting a freeze takes a dual-control proposal approved by a second operator (action `freeze.lift`)")]
     DualControl,
+    #[error("the case is not held by this operator: only the operator who claimed it can release it")]
+    NotClaimed,
     #[error(transparent)]
     RoleRequired(#[from] RoleRequired),
     #[error(transparent)]
@@ -62,6 +64,21 @@ impl Reviews<'_> {
         }
         let now = self.clock.now();
         self.store.claim_case(case_id, &op.id, now, &Self::audit(op, &case, "review.claim", now)).await?;
+        self.store.case(case_id).await?.ok_or(ReviewError::NotFound)
+    }
+
+    /// Gives a case this operator claimed back to the queue (the first
+    /// response stays recorded: the SLA is about answering, not holding).
+    pub async fn release(&self, op: &OperatorRow, case_id: &CaseId) -> Result<CaseRow, ReviewError> {
+        let case = self.store.case(case_id).await?.ok_or(ReviewError::NotFound)?;
+        require(op, role_for(case.kind))?;
+        if case.status != CaseStatus::Open {
+            return Err(ReviewError::Closed);
+        }
+        let now = self.clock.now();
+        if !self.store.release_case(case_id, &op.id, &Self::audit(op, &case, "review.release", now)).await? {
+            return Err(ReviewError::NotClaimed);
+        }
         self.store.case(case_id).await?.ok_or(ReviewError::NotFound)
     }
 

@@ -30,6 +30,8 @@ fn operator(r: &AnyRow) -> Result<OperatorRow, StoreError> {
         created_at: r.instant("created_at")?,
         on_duty: r.flag("on_duty")?,
         phone_cipher: r.col("phone_cipher")?,
+        failed_sign_ins: r.count_u32("failed_sign_ins")?,
+        locked_until: r.instant_opt("locked_until")?,
     })
 }
 
@@ -40,15 +42,18 @@ fn operator_session(r: &AnyRow) -> Result<OperatorSessionRow, StoreError> {
         secret_hash: r.col("secret_hash")?,
         created_at: r.instant("created_at")?,
         expires_at: r.instant("expires_at")?,
+        // Sessions from before migration 0015 count from their start.
+        last_seen_at: r.instant_opt("last_seen_at")?.unwrap_or(r.instant("created_at")?),
     })
 }
 
-const OPERATOR_COLUMNS: &str = "id, username, password_hash, totp_cipher, roles, created_at, on_duty, phone_cipher";
+const OPERATOR_COLUMNS: &str =
+    "id, username, password_hash, totp_cipher, roles, created_at, on_duty, phone_cipher, failed_sign_ins, locked_until";
 
 #[async_trait]
 impl OperatorStore for SqlStore {
     async fn insert_operator(&self, op: &OperatorRow, audit: &AuditEntry) -> Result<(), StoreError> {
-        let sql = format!("INSERT INTO operators ({OPERATOR_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)");
+        let sql = format!("INSERT INTO operators ({OPERATOR_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)");
         let q = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(op.id.as_str())
             .bind(&op.username)
@@ -57,7 +62,9 @@ impl OperatorStore for SqlStore {
             .bind(op.roles.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(","))
             .bind(micros(op.created_at))
             .bind(i64::from(op.on_duty))
-            .bind(op.phone_cipher.clone());
+            .bind(op.phone_cipher.clone())
+            .bind(i64::from(op.failed_sign_ins))
+            .bind(op.locked_until.map(micros));
         self.audited(audit, async |tx| execute(q, &mut *tx).await).await?;
         Ok(())
     }
@@ -73,20 +80,29 @@ impl OperatorStore for SqlStore {
     }
 
     async fn insert_operator_session(&self, s: &OperatorSessionRow, audit: &AuditEntry) -> Result<(), StoreError> {
-        let q =
-            sqlx::query("INSERT INTO operator_sessions (id, operator_id, secret_hash, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)")
-                .bind(s.id.as_str())
-                .bind(s.operator_id.as_str())
-                .bind(&s.secret_hash)
-                .bind(micros(s.created_at))
-                .bind(micros(s.expires_at));
-        self.audited(audit, async |tx| execute(q, &mut *tx).await).await?;
+        let q = sqlx::query(
+            "INSERT INTO operator_sessions (id, operator_id, secret_hash, created_at, expires_at, last_seen_at) VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(s.id.as_str())
+        .bind(s.operator_id.as_str())
+        .bind(&s.secret_hash)
+        .bind(micros(s.created_at))
+        .bind(micros(s.expires_at))
+        .bind(micros(s.last_seen_at));
+        // A success ends the run of failures (a lock has already ended, or sign-in was refused before).
+        let reset = sqlx::query("UPDATE operators SET failed_sign_ins = 0, locked_until = NULL WHERE id = $1").bind(s.operator_id.as_str());
+        self.audited(audit, async |tx| {
+            execute(q, &mut *tx).await?;
+            execute(reset, &mut *tx).await
+        })
+        .await?;
         Ok(())
     }
 
     async fn operator_session(&self, id: &OperatorSessionId) -> Result<Option<OperatorSessionRow>, StoreError> {
-        let q = sqlx::query("SELECT id, operator_id, secret_hash, created_at, expires_at FROM operator_sessions WHERE id = $1")
-            .bind(id.as_str());
+        let q =
+            sqlx::query("SELECT id, operator_id, secret_hash, created_at, expires_at, last_seen_at FROM operator_sessions WHERE id = $1")
+                .bind(id.as_str());
         fetch_optional(q, &self.reader, operator_session).await
     }
 
@@ -108,6 +124,51 @@ impl OperatorStore for SqlStore {
             .bind(phone_cipher.map(<[u8]>::to_vec));
         self.audited_if(audit, async |tx| Ok(execute(q, &mut *tx).await? == 1)).await
     }
+    async fn record_sign_in_failure(
+        &self,
+        id: &OperatorId,
+        max_failures: u32,
+        lock_until: Timestamp,
+        audit: &AuditEntry,
+    ) -> Result<bool, StoreError> {
+        // One statement counts and locks, so concurrent failures cannot skip the lock.
+        let count = sqlx::query(
+            "UPDATE operators SET
+                 locked_until = CASE WHEN failed_sign_ins + 1 >= $2 THEN $3 ELSE locked_until END,
+                 failed_sign_ins = CASE WHEN failed_sign_ins + 1 >= $2 THEN 0 ELSE failed_sign_ins + 1 END
+             WHERE id = $1",
+        )
+        .bind(id.as_str())
+        .bind(i64::from(max_failures))
+        .bind(micros(lock_until));
+        let read = sqlx::query("SELECT locked_until FROM operators WHERE id = $1").bind(id.as_str());
+        self.recorded(audit, async |tx| {
+            execute(count, &mut *tx).await?;
+            let until = fetch_optional(read, &mut *tx, first::<Option<i64>>).await?.flatten();
+            Ok(until == Some(micros(lock_until)))
+        })
+        .await
+    }
+
+    async fn unlock_operator(&self, id: &OperatorId, audit: &AuditEntry) -> Result<bool, StoreError> {
+        let q = sqlx::query("UPDATE operators SET failed_sign_ins = 0, locked_until = NULL WHERE id = $1").bind(id.as_str());
+        self.audited_if(audit, async |tx| Ok(execute(q, &mut *tx).await? == 1)).await
+    }
+
+    async fn end_operator_session(&self, id: &OperatorSessionId, at: Timestamp, audit: &AuditEntry) -> Result<bool, StoreError> {
+        let q = sqlx::query("UPDATE operator_sessions SET expires_at = $2 WHERE id = $1 AND expires_at > $2")
+            .bind(id.as_str())
+            .bind(micros(at));
+        self.audited_if(audit, async |tx| Ok(execute(q, &mut *tx).await? == 1)).await
+    }
+
+    async fn touch_operator_session(&self, id: &OperatorSessionId, at: Timestamp) -> Result<(), StoreError> {
+        let q = sqlx::query("UPDATE operator_sessions SET last_seen_at = $2 WHERE id = $1 AND (last_seen_at IS NULL OR last_seen_at < $2)")
+            .bind(id.as_str())
+            .bind(micros(at));
+        self.write(crate::write::Commit::Bookkeeping, async |tx| execute(q, &mut *tx).await).await?;
+        Ok(())
+    }
 }
 
 /// Inserts a case inside another change's transaction.
@@ -127,7 +188,8 @@ pub(crate) async fn open_case_in(tx: &mut Tx, c: &CaseRow) -> Result<(), StoreEr
     Ok(())
 }
 
-const CASE_COLUMNS: &str = "id, kind, subject, reference, status, steps_required, created_at, sla_due_at, first_response_at, escalated_at";
+const CASE_COLUMNS: &str =
+    "id, kind, subject, reference, status, steps_required, created_at, sla_due_at, first_response_at, escalated_at, claimed_by";
 
 /// Open cases past their first-response SLA at `$1` (see `CaseRow::breached`).
 const BREACHED: &str = "status = 'open' AND sla_due_at < $1 AND (first_response_at IS NULL OR first_response_at > sla_due_at)";
@@ -155,6 +217,7 @@ fn case(r: &AnyRow) -> Result<CaseRow, StoreError> {
         sla_due_at: r.instant("sla_due_at")?,
         first_response_at: r.instant_opt("first_response_at")?,
         escalated_at: r.instant_opt("escalated_at")?,
+        claimed_by: r.id_opt("claimed_by")?,
         decisions: Vec::new(),
     })
 }
@@ -273,6 +336,13 @@ impl ReviewStore for SqlStore {
         .bind(operator_id.as_str())
         .bind(micros(at));
         self.audited(audit, async |tx| Ok(execute(q, &mut *tx).await? == 1)).await
+    }
+
+    async fn release_case(&self, id: &CaseId, operator_id: &OperatorId, audit: &AuditEntry) -> Result<bool, StoreError> {
+        let q = sqlx::query("UPDATE review_cases SET claimed_by = NULL WHERE id = $1 AND claimed_by = $2 AND status = 'open'")
+            .bind(id.as_str())
+            .bind(operator_id.as_str());
+        self.audited_if(audit, async |tx| Ok(execute(q, &mut *tx).await? == 1)).await
     }
 
     async fn decide_case(&self, case: &CaseRow, d: &Decision, outcome: Option<CaseStatus>, audit: &AuditEntry) -> Result<(), StoreError> {

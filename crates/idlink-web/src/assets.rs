@@ -15,7 +15,7 @@ struct Asset {
     body: &'static [u8],
 }
 
-const ASSETS: [Asset; 2] = [
+const ASSETS: [Asset; 3] = [
     // One stylesheet, written in one file per area of the pages.
     Asset {
         name: "h5.css",
@@ -28,6 +28,8 @@ const ASSETS: [Asset; 2] = [
         )
         .as_bytes(),
     },
+    // The operator console's own stylesheet (desktop-first, not the phone pages').
+    Asset { name: "console.css", content_type: "text/css; charset=utf-8", body: include_bytes!("../static/console.css") },
     Asset { name: "htmx.min.js", content_type: "text/javascript; charset=utf-8", body: include_bytes!("../static/htmx.min.js") },
 ];
 

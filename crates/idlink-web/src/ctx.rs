@@ -52,8 +52,13 @@ pub struct SetCookies(Vec<String>);
 impl SetCookies {
     /// Sets `name` for `max_age_secs` (none: until the browser closes).
     pub fn set(&mut self, name: &str, value: &str, max_age_secs: Option<i64>, secure: bool) {
+        self.set_in("/h5", name, value, max_age_secs, secure);
+    }
+
+    /// [`set`](Self::set) for the pages under `scope` (`/h5`, `/console`).
+    pub fn set_in(&mut self, scope: &str, name: &str, value: &str, max_age_secs: Option<i64>, secure: bool) {
         // `__Host-` cookies must have path `/`; a host prefix already binds them.
-        let path = if secure { "/" } else { "/h5" };
+        let path = if secure { "/" } else { scope };
         let mut c = Cookie::build((cookie_name(name, secure), value.to_owned()))
             .path(path)
             .http_only(true)

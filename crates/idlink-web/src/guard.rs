@@ -81,6 +81,11 @@ pub async fn check_forms(State(state): State<WebState>, req: Request, next: Next
     }
     tracing::info!(path = %parts.uri.path(), cross_site = elsewhere, "form refused by the CSRF check");
     let Ok(visitor) = Visitor::from_request_parts(&mut parts, &state).await;
+    if parts.uri.path().starts_with("/console/") {
+        // The console's own frame, with a fresh console-scoped token to go on with.
+        let message = visitor.tr.t("console-problem-csrf");
+        return crate::console::message_page(&visitor, None, StatusCode::FORBIDDEN, &message);
+    }
     let back = parts.headers.get(header::REFERER).and_then(|v| v.to_str().ok()).and_then(local_path).unwrap_or("/h5/").to_owned();
     let message = visitor.tr.t("problem-csrf");
     (StatusCode::FORBIDDEN, message_page(&visitor, &message, &back)).into_response()

@@ -96,6 +96,7 @@ macro_rules! catalogue {
             include_str!(concat!("../locales/", $dir, "/identity.ftl")),
             include_str!(concat!("../locales/", $dir, "/security.ftl")),
             include_str!(concat!("../locales/", $dir, "/cards.ftl")),
+            include_str!(concat!("../locales/", $dir, "/console.ftl")),
         ]
     };
 }

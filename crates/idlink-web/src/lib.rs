@@ -17,6 +17,7 @@
 //! - [`pages`]: one module per flow.
 
 pub mod assets;
+pub mod console;
 pub mod ctx;
 pub mod guard;
 pub mod i18n;
@@ -59,6 +60,7 @@ pub fn router(app: AppState, settings: WebSettings) -> Router {
         .merge(pages::identity::routes())
         .merge(pages::security::routes())
         .merge(pages::cards::routes())
+        .merge(console::routes())
         .route("/h5/{*rest}", get(pages::render::not_found))
         .layer(from_fn_with_state(state.clone(), guard::check_forms))
         .layer(axum::middleware::from_fn(guard::security_headers))

@@ -89,6 +89,12 @@ pub struct Review {
     pub freeze_sla_secs: i64,
     pub guardian_sla_days: i64,
     pub operator_session_hours: i64,
+    /// An operator session unused this long is refused (the idle timeout).
+    pub operator_idle_minutes: i64,
+    /// Failed sign-ins in a row that lock an operator.
+    pub operator_max_failures: u32,
+    /// How long that lock lasts; it then ends by itself (`idlink operator unlock` ends it sooner).
+    pub operator_lock_minutes: i64,
     /// How often open cases are checked against their SLA (`idlink_review_sla_breached`) and breaches escalated.
     pub sla_check_secs: u64,
     /// How long a dual-control proposal waits for its second operator (ADR 0015).
@@ -104,6 +110,9 @@ impl Default for Review {
             operator_session_hours: 8,
             sla_check_secs: 15,
             dual_control_window_minutes: 60,
+            operator_idle_minutes: 30,
+            operator_max_failures: 5,
+            operator_lock_minutes: 15,
         }
     }
 }
@@ -550,6 +559,9 @@ impl Config {
             || self.review.freeze_sla_secs <= 0
             || self.review.operator_session_hours <= 0
             || self.review.dual_control_window_minutes <= 0
+            || self.review.operator_idle_minutes <= 0
+            || self.review.operator_max_failures == 0
+            || self.review.operator_lock_minutes <= 0
         {
             bail!("configuration key `review.*`: SLAs and session lifetimes must be positive");
         }

@@ -145,6 +145,8 @@ enum OperatorCommand {
     },
     /// List the operators: roles, on duty, paging phone set.
     List,
+    /// End an operator's sign-in lock now (it also ends by itself after `review.operator_lock_minutes`).
+    Unlock { username: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -781,6 +783,7 @@ async fn operator(config: &Config, rt: &Runtime, cmd: OperatorCommand) -> Result
         rng: rt.rng.as_ref(),
         password_policy: &policy,
         session_ttl: jiff::SignedDuration::from_hours(config.review.operator_session_hours),
+        policy: serve::operator_sign_in(config),
     };
     match cmd {
         OperatorCommand::Duty { username, state, phone } => {
@@ -804,6 +807,11 @@ async fn operator(config: &Config, rt: &Runtime, cmd: OperatorCommand) -> Result
                 let phone = if o.phone_cipher.is_some() { "paging phone set" } else { "no paging phone" };
                 println!("{}\t{}\t{}\t{duty}\t{phone}", o.id, o.username, roles.join(","));
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        OperatorCommand::Unlock { username } => {
+            let op = ops.unlock(&username, "cli").await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!("unlocked: {} ({})", op.username, op.id);
             Ok(ExitCode::SUCCESS)
         }
         OperatorCommand::Create { username, roles } => {

@@ -43,6 +43,15 @@ pub fn algorithm(c: &Config) -> Algorithm {
 }
 
 /// The Argon2id cost and lockout of `[payment_password]` (also used for operator passwords).
+/// Operator idle timeout and sign-in lockout (SPEC P5), from `review.*`.
+pub fn operator_sign_in(config: &Config) -> idlink_core::operators::SignInPolicy {
+    idlink_core::operators::SignInPolicy {
+        max_failures: config.review.operator_max_failures,
+        lock_for: jiff::SignedDuration::from_mins(config.review.operator_lock_minutes),
+        idle_timeout: jiff::SignedDuration::from_mins(config.review.operator_idle_minutes),
+    }
+}
+
 pub fn password_policy(config: &Config) -> idlink_core::payment::PaymentPasswordPolicy {
     idlink_core::payment::PaymentPasswordPolicy {
         memory_kib: config.payment_password.memory_kib,
@@ -321,6 +330,7 @@ pub async fn start(config: &Config, rt: Runtime) -> Result<Running> {
             guardian_sla: jiff::SignedDuration::from_hours(24 * config.review.guardian_sla_days),
             operator_session_ttl: jiff::SignedDuration::from_hours(config.review.operator_session_hours),
             dual_control_window: jiff::SignedDuration::from_mins(config.review.dual_control_window_minutes),
+            operator_sign_in: operator_sign_in(config),
         },
         auth_policy: config.login.policy(),
         password_policy: password_policy(config),

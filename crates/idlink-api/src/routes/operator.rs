@@ -136,6 +136,8 @@ pub struct Case {
     pub created_at: String,
     pub sla_due_at: String,
     pub first_response_at: Option<String>,
+    /// The operator holding the case (claimed, not released).
+    pub claimed_by: Option<String>,
     /// Open and past its first-response SLA.
     pub sla_breached: bool,
     /// When the breach was escalated to the operators on duty.
@@ -156,6 +158,7 @@ fn case_view(c: CaseRow, now: jiff::Timestamp) -> Case {
         sla_due_at: c.sla_due_at.to_string(),
         first_response_at: c.first_response_at.map(|t| t.to_string()),
         escalated_at: c.escalated_at.map(|t| t.to_string()),
+        claimed_by: c.claimed_by.map(String::from),
         decisions: c
             .decisions
             .into_iter()
@@ -233,6 +236,19 @@ pub async fn claim(
     PathId(id): PathId<idlink_domain::CaseId>,
 ) -> Result<Json<Case>, Problem> {
     let c = state.reviews().claim(&op, &id).await?;
+    Ok(Json(case_view(c, state.clock.now())))
+}
+
+/// Releases a case this operator claimed: it goes back to the queue for anyone.
+#[utoipa::path(post, path = "/v1/operator/reviews/{case_id}/release", tag = "operators",
+    params(("case_id" = String, Path, pattern = r"^case_[A-Za-z0-9_-]{1,64}$", example = "case_0123456789abcdef0123456789abcdef", description = "The case."), ("Idlink-Operator" = String, Header, description = "Operator session token.")),
+    responses((status = 200, body = Case), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
+pub async fn release(
+    State(state): State<AppState>,
+    OperatorAuth(op): OperatorAuth,
+    PathId(id): PathId<idlink_domain::CaseId>,
+) -> Result<Json<Case>, Problem> {
+    let c = state.reviews().release(&op, &id).await?;
     Ok(Json(case_view(c, state.clock.now())))
 }
 

@@ -41,6 +41,16 @@ pub struct OperatorRow {
     pub on_duty: bool,
     /// The phone that pages the operator, sealed like the TOTP secret.
     pub phone_cipher: Option<Vec<u8>>,
+    /// Failed sign-ins since the last success or lock (reset by either).
+    pub failed_sign_ins: u32,
+    /// Sign-in is refused until then; it ends by itself (or by an admin's unlock).
+    pub locked_until: Option<Timestamp>,
+}
+
+impl OperatorRow {
+    pub fn locked(&self, now: Timestamp) -> bool {
+        self.locked_until.is_some_and(|t| t > now)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,6 +60,8 @@ pub struct OperatorSessionRow {
     pub secret_hash: String,
     pub created_at: Timestamp,
     pub expires_at: Timestamp,
+    /// The last request the session made (the idle timeout counts from it).
+    pub last_seen_at: Timestamp,
 }
 
 #[async_trait]
@@ -57,6 +69,7 @@ pub trait OperatorStore: Send + Sync {
     async fn insert_operator(&self, op: &OperatorRow, audit: &AuditEntry) -> Result<(), StoreError>;
     async fn operator_by_username(&self, username: &str) -> Result<Option<OperatorRow>, StoreError>;
     async fn operator(&self, id: &OperatorId) -> Result<Option<OperatorRow>, StoreError>;
+    /// Starts a session and clears the operator's failure count (a success resets it).
     async fn insert_operator_session(&self, s: &OperatorSessionRow, audit: &AuditEntry) -> Result<(), StoreError>;
     async fn operator_session(&self, id: &OperatorSessionId) -> Result<Option<OperatorSessionRow>, StoreError>;
     /// Every operator, by username.
@@ -70,6 +83,22 @@ pub trait OperatorStore: Send + Sync {
         phone_cipher: Option<&[u8]>,
         audit: &AuditEntry,
     ) -> Result<bool, StoreError>;
+    /// Counts a failed sign-in (with `audit`, in one transaction); the
+    /// `max_failures`-th since the last reset locks the operator until
+    /// `lock_until` and resets the count. Returns whether this failure locked.
+    async fn record_sign_in_failure(
+        &self,
+        id: &OperatorId,
+        max_failures: u32,
+        lock_until: Timestamp,
+        audit: &AuditEntry,
+    ) -> Result<bool, StoreError>;
+    /// Ends a lock and clears the failure count; false for an unknown operator.
+    async fn unlock_operator(&self, id: &OperatorId, audit: &AuditEntry) -> Result<bool, StoreError>;
+    /// Ends a session now (sign-out); false if it had already ended.
+    async fn end_operator_session(&self, id: &OperatorSessionId, at: Timestamp, audit: &AuditEntry) -> Result<bool, StoreError>;
+    /// Moves a session's last-seen time forward (never back).
+    async fn touch_operator_session(&self, id: &OperatorSessionId, at: Timestamp) -> Result<(), StoreError>;
 }
 
 /// An operator lacks the role an action needs.

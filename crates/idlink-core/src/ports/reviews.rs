@@ -79,6 +79,8 @@ pub struct CaseRow {
     pub first_response_at: Option<Timestamp>,
     /// When its SLA breach was escalated to the operators on duty (once per case).
     pub escalated_at: Option<Timestamp>,
+    /// The operator who holds the case now (claimed and not released).
+    pub claimed_by: Option<OperatorId>,
     pub decisions: Vec<Decision>,
 }
 
@@ -96,6 +98,7 @@ impl CaseRow {
             sla_due_at: now.checked_add(sla).unwrap_or(now),
             first_response_at: None,
             escalated_at: None,
+            claimed_by: None,
             decisions: Vec::new(),
         }
     }
@@ -112,6 +115,8 @@ pub trait ReviewStore: Send + Sync {
     async fn cases(&self, status: CaseStatus, kind: Option<CaseKind>, limit: u32) -> Result<Vec<CaseRow>, StoreError>;
     /// Records a first response (claim) if none yet.
     async fn claim_case(&self, id: &CaseId, operator_id: &OperatorId, at: Timestamp, audit: &AuditEntry) -> Result<bool, StoreError>;
+    /// Gives a claimed case back to the queue; false unless `operator_id` holds it and it is open.
+    async fn release_case(&self, id: &CaseId, operator_id: &OperatorId, audit: &AuditEntry) -> Result<bool, StoreError>;
     /// Adds a decision as step `decision.step`; `outcome` set when it ends the case, with its effect.
     /// `Unique` when that step was taken concurrently or the operator already took a step.
     async fn decide_case(

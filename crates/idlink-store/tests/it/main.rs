@@ -9,6 +9,7 @@ mod counts;
 mod idempotency;
 mod keys;
 mod migrations;
+mod operators;
 mod outbox;
 mod proposals;
 mod reports;

@@ -31,6 +31,8 @@ async fn new_operator(s: &SqlStore, name: &str) -> OperatorId {
         created_at: at(0),
         on_duty: false,
         phone_cipher: None,
+        failed_sign_ins: 0,
+        locked_until: None,
     };
     s.insert_operator(&row, &audit("operator.create", 0)).await.unwrap_or_else(|e| panic!("{e}"));
     id

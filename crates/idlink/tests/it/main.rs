@@ -10,6 +10,7 @@ mod banks;
 mod cards;
 mod cli;
 mod compliance;
+mod console;
 mod disclosure;
 mod docs;
 mod dual;

@@ -30,6 +30,7 @@ pub(crate) async fn operator(s: &Server, rt: &Runtime, username: &str, roles: &[
         rng: rt.rng.as_ref(),
         password_policy: &policy,
         session_ttl: jiff::SignedDuration::from_hours(8),
+        policy: serve::operator_sign_in(&s.config),
     };
     let new = ops.create(username, roles, "test").await.unwrap_or_else(|e| panic!("{e}"));
     let now = rt.clock.now().as_second();

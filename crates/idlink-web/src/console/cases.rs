@@ -1,0 +1,480 @@
+//! The review queue (SPEC OP1, ID3, ID4, ID8): the list of cases with
+//! filters and each case's SLA as time left (red, and saying so in words,
+//! when breached), refreshed every 30 s by htmx (a plain page with a refresh
+//! link without JavaScript); and a case's page: who it is about (masked),
+//! what is reviewed, its history, and claim / release / approve / reject
+//! with a reason code through the same use cases as the API
+//! (`Reviews::{claim, release, decide}`), which enforce dual control.
+
+use super::{ConsoleChrome, Reviewer, SignedOperator, cookies, message_page};
+use crate::WebState;
+use crate::ctx::Visitor;
+use crate::i18n::Tr;
+use crate::pages::render::{html, problem_message_in};
+use askama::Template;
+use axum::Form;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use idlink_api::Problem;
+use idlink_core::ports::operators::OperatorRow;
+use idlink_core::ports::reviews::{CaseKind, CaseRow, CaseStatus};
+use idlink_domain::{CaseId, OperatorId};
+use jiff::Timestamp;
+use serde::Deserialize;
+use std::collections::HashMap;
+
+/// Why a case is rejected: a fixed list, each worded in the catalogues (`console-reason-<code>`).
+pub const REASONS: [&str; 5] = ["document_unreadable", "document_mismatch", "evidence_insufficient", "suspected_fraud", "other"];
+
+/// The problems a console page can meet, each with a `console-problem-<code>` sentence.
+pub const PROBLEMS: [&str; 7] = [
+    "operator_sign_in_failed",
+    "operator_session_invalid",
+    "operator_role_required",
+    "case_not_found",
+    "case_closed",
+    "second_operator_required",
+    "case_not_claimed",
+];
+
+/// The queue's filters, as the filter form and the refresh link carry them.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct Filters {
+    #[serde(default)]
+    pub kind: String,
+    #[serde(default)]
+    pub status: String,
+    /// `me`, `unassigned`, or empty for anyone.
+    #[serde(default)]
+    pub assignee: String,
+    /// `1`: only breached cases.
+    #[serde(default)]
+    pub breached: String,
+}
+
+impl Filters {
+    fn query(&self) -> String {
+        let pairs = [("kind", &self.kind), ("status", &self.status), ("assignee", &self.assignee), ("breached", &self.breached)];
+        serde_urlencoded::to_string(pairs.iter().filter(|(_, v)| !v.is_empty()).collect::<Vec<_>>()).unwrap_or_default()
+    }
+}
+
+/// An option of a filter's select.
+pub struct Choice {
+    pub value: &'static str,
+    pub label: String,
+    pub selected: bool,
+}
+
+fn choices(tr: &Tr, current: &str, any_key: &str, items: &[(&'static str, String)]) -> Vec<Choice> {
+    let mut out = vec![Choice { value: "", label: tr.t(any_key), selected: current.is_empty() }];
+    out.extend(items.iter().map(|(value, label)| Choice { value, label: label.clone(), selected: current == *value }));
+    out
+}
+
+/// The SLA as a person reads it: time left, or how long ago it was breached.
+pub struct Sla {
+    pub text: String,
+    pub breached: bool,
+    pub due: String,
+}
+
+fn span(tr: &Tr, secs: i64) -> String {
+    let mins = secs.max(0) / 60;
+    if mins >= 48 * 60 {
+        tr.tn("console-span-days", "n", mins / (24 * 60))
+    } else if mins >= 60 {
+        let (h, m) = (tr.tn("console-span-hours", "n", mins / 60), tr.tn("console-span-minutes", "n", mins % 60));
+        format!("{h}{}{m}", tr.t("console-span-sep"))
+    } else {
+        tr.tn("console-span-minutes", "n", mins)
+    }
+}
+
+fn sla(tr: &Tr, c: &CaseRow, now: Timestamp) -> Sla {
+    let due = tr.datetime(c.sla_due_at);
+    let left = c.sla_due_at.as_second() - now.as_second();
+    let text = if c.breached(now) {
+        tr.t1("console-sla-breached", "span", &span(tr, -left))
+    } else if c.status != CaseStatus::Open {
+        tr.t("console-sla-closed")
+    } else if c.first_response_at.is_some() {
+        tr.t1("console-sla-answered", "span", &span(tr, left))
+    } else {
+        tr.t1("console-sla-left", "span", &span(tr, left))
+    };
+    Sla { text, breached: c.breached(now), due }
+}
+
+/// A user id shown masked: the console identifies the subject without showing it whole.
+fn masked_subject(c: &CaseRow) -> (String, String) {
+    let id = c.subject.to_string();
+    let tail: String = id.chars().rev().take(4).collect::<Vec<_>>().into_iter().rev().collect();
+    (format!("usr_****{tail}"), tail)
+}
+
+/// Operator names for ids (decisions and claims name operators by id).
+async fn names(state: &WebState, ids: impl Iterator<Item = OperatorId>) -> HashMap<OperatorId, String> {
+    let mut out = HashMap::new();
+    for id in ids {
+        if out.contains_key(&id) {
+            continue;
+        }
+        let name = state.app.store.operator(&id).await.ok().flatten().map_or_else(|| id.to_string(), |o| o.username);
+        out.insert(id, name);
+    }
+    out
+}
+
+/// One row of the queue.
+pub struct Row {
+    pub id: String,
+    pub kind: String,
+    pub status: String,
+    pub subject: String,
+    pub subject_tail: String,
+    pub assignee: String,
+    pub steps: String,
+    pub created: String,
+    pub sla: Sla,
+}
+
+#[derive(Template)]
+#[template(path = "console/cases_list.html")]
+struct QueueList {
+    c: ConsoleChrome,
+    count: String,
+    rows: Vec<Row>,
+    query: String,
+    refreshed: String,
+}
+
+#[derive(Template)]
+#[template(path = "console/cases.html")]
+struct QueuePage {
+    c: ConsoleChrome,
+    /// The rendered [`QueueList`] (the same markup the refresh swaps in).
+    list_html: String,
+    kinds: Vec<Choice>,
+    statuses: Vec<Choice>,
+    assignees: Vec<Choice>,
+    breached_only: bool,
+    error: Option<String>,
+}
+
+async fn list(state: &WebState, s: &SignedOperator, f: &Filters) -> Result<QueueList, Problem> {
+    let tr = s.visitor.tr;
+    let now = state.app.clock.now();
+    let status = CaseStatus::parse(&f.status).unwrap_or(CaseStatus::Open);
+    let cases = state.app.store.cases(status, CaseKind::parse(&f.kind), 500).await?;
+    let cases: Vec<CaseRow> = cases
+        .into_iter()
+        .filter(|c| f.breached != "1" || c.breached(now))
+        .filter(|c| match f.assignee.as_str() {
+            "me" => c.claimed_by.as_ref() == Some(&s.op.id),
+            "unassigned" => c.claimed_by.is_none(),
+            _ => true,
+        })
+        .collect();
+    let who = names(state, cases.iter().filter_map(|c| c.claimed_by.clone())).await;
+    let rows = cases
+        .iter()
+        .map(|c| {
+            let (subject, subject_tail) = masked_subject(c);
+            Row {
+                id: c.id.to_string(),
+                kind: tr.t(&format!("console-kind-{}", c.kind.as_str())),
+                status: tr.t(&format!("console-status-{}", c.status.as_str())),
+                subject,
+                subject_tail,
+                assignee: c.claimed_by.as_ref().and_then(|id| who.get(id).cloned()).unwrap_or_else(|| tr.t("console-unassigned")),
+                steps: tr.t1("console-steps", "text", &format!("{}/{}", c.decisions.len(), c.steps_required)),
+                created: tr.datetime(c.created_at),
+                sla: sla(&tr, c, now),
+            }
+        })
+        .collect();
+    Ok(QueueList {
+        c: ConsoleChrome::new(&s.visitor, String::new(), Some(&s.op)),
+        count: tr.tn("console-cases-count", "n", i64::try_from(cases.len()).unwrap_or(i64::MAX)),
+        rows,
+        query: f.query(),
+        refreshed: tr.datetime(now),
+    })
+}
+
+/// `GET /console/cases`: the queue with its filters.
+pub async fn queue(State(state): State<WebState>, s: SignedOperator, Query(f): Query<Filters>) -> Response {
+    let tr = s.visitor.tr;
+    let (list, error) = match list(&state, &s, &f).await {
+        Ok(l) => (l, None),
+        Err(p) => (
+            QueueList {
+                c: ConsoleChrome::new(&s.visitor, String::new(), Some(&s.op)),
+                count: String::new(),
+                rows: Vec::new(),
+                query: f.query(),
+                refreshed: tr.datetime(state.app.clock.now()),
+            },
+            Some(problem_message_in(&tr, "console", &p)),
+        ),
+    };
+    let kinds = [CaseKind::Verification, CaseKind::Guardian, CaseKind::RiskFreeze]
+        .map(|k| (k.as_str(), tr.t(&format!("console-kind-{}", k.as_str()))));
+    let statuses = [CaseStatus::Approved, CaseStatus::Rejected].map(|k| (k.as_str(), tr.t(&format!("console-status-{}", k.as_str()))));
+    let page = QueuePage {
+        c: ConsoleChrome::new(&s.visitor, tr.t("console-cases-title"), Some(&s.op)),
+        list_html: list.render().unwrap_or_default(),
+        kinds: choices(&tr, &f.kind, "console-filter-any", &kinds),
+        // Open is the default view: the first choice.
+        statuses: {
+            let mut v = vec![Choice { value: "", label: tr.t("console-status-open"), selected: f.status.is_empty() || f.status == "open" }];
+            v.extend(statuses.iter().map(|(value, label)| Choice { value, label: label.clone(), selected: f.status == *value }));
+            v
+        },
+        assignees: choices(
+            &tr,
+            &f.assignee,
+            "console-filter-anyone",
+            &[("me", tr.t("console-filter-me")), ("unassigned", tr.t("console-unassigned"))],
+        ),
+        breached_only: f.breached == "1",
+        error,
+    };
+    (cookies(&s.visitor), html(StatusCode::OK, &page)).into_response()
+}
+
+/// `GET /console/cases/list`: the list alone, what htmx swaps in every 30 s.
+pub async fn queue_fragment(State(state): State<WebState>, s: SignedOperator, Query(f): Query<Filters>) -> Response {
+    match list(&state, &s, &f).await {
+        Ok(l) => html(StatusCode::OK, &l),
+        // A failed refresh keeps the list shown (htmx swaps nothing on a 204).
+        Err(_) => StatusCode::NO_CONTENT.into_response(),
+    }
+}
+
+/// A line of the case's history.
+pub struct Event {
+    pub at: String,
+    pub who: String,
+    pub what: String,
+    pub note: String,
+}
+
+#[derive(Template)]
+#[template(path = "console/case.html")]
+struct CasePage {
+    c: ConsoleChrome,
+    id: String,
+    kind: String,
+    what: String,
+    reference: String,
+    status: String,
+    open: bool,
+    subject: String,
+    subject_tail: String,
+    assignee: String,
+    steps: String,
+    sla: Sla,
+    history: Vec<Event>,
+    /// The operator may act (a reviewer) on this open case.
+    can_act: bool,
+    held_by_me: bool,
+    /// Why this operator cannot take the next step (dual control), if so.
+    second_needed: Option<String>,
+    reasons: Vec<(&'static str, String)>,
+    error: Option<String>,
+    notice: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct Shown {
+    #[serde(default)]
+    done: String,
+}
+
+fn parse_case(id: &str) -> Option<CaseId> {
+    CaseId::parse(id).ok()
+}
+
+async fn case_page(
+    state: &WebState,
+    s: &SignedOperator,
+    id: &CaseId,
+    error: Option<String>,
+    notice: Option<String>,
+) -> Result<Response, Problem> {
+    let tr = s.visitor.tr;
+    let Some(c) = state.app.store.case(id).await? else {
+        return Err(Problem::from(idlink_core::reviews::ReviewError::NotFound));
+    };
+    let now = state.app.clock.now();
+    let who = names(state, c.decisions.iter().map(|d| d.operator_id.clone()).chain(c.claimed_by.clone())).await;
+    let mut history: Vec<(Timestamp, Event)> = c
+        .decisions
+        .iter()
+        .map(|d| {
+            let what = tr.t1(if d.approve { "console-history-approved" } else { "console-history-rejected" }, "step", &d.step.to_string());
+            (
+                d.at,
+                Event {
+                    at: tr.datetime(d.at),
+                    who: who.get(&d.operator_id).cloned().unwrap_or_default(),
+                    what,
+                    note: reason_text(&tr, &d.note),
+                },
+            )
+        })
+        .collect();
+    // The case's audit records: claims and releases (decisions are listed above from the case itself).
+    let records = state.app.store.audit_records_of_user(&c.subject, 500).await?;
+    let purpose = format!("review {}", c.kind.as_str());
+    let mut actors = HashMap::new();
+    for r in records.iter().filter(|r| r.entry.purpose == purpose && matches!(r.entry.action.as_str(), "review.claim" | "review.release")) {
+        if r.entry.at < c.created_at {
+            continue;
+        }
+        let actor = r.entry.actor.strip_prefix("operator:").unwrap_or(&r.entry.actor).to_owned();
+        if !actors.contains_key(&actor) {
+            let name = match OperatorId::parse(&actor) {
+                Ok(op) => state.app.store.operator(&op).await.ok().flatten().map_or(actor.clone(), |o| o.username),
+                Err(_) => actor.clone(),
+            };
+            actors.insert(actor.clone(), name);
+        }
+        let key = if r.entry.action == "review.claim" { "console-history-claimed" } else { "console-history-released" };
+        history.push((
+            r.entry.at,
+            Event {
+                at: tr.datetime(r.entry.at),
+                who: actors.get(&actor).cloned().unwrap_or_default(),
+                what: tr.t(key),
+                note: String::new(),
+            },
+        ));
+    }
+    history.sort_by_key(|(at, _)| *at);
+    let open = c.status == CaseStatus::Open;
+    let reviewer = s.may_review();
+    let took_a_step = c.decisions.iter().any(|d| d.operator_id == s.op.id);
+    let (subject, subject_tail) = masked_subject(&c);
+    let page = CasePage {
+        c: ConsoleChrome::new(&s.visitor, tr.t("console-case-title"), Some(&s.op)),
+        id: c.id.to_string(),
+        kind: tr.t(&format!("console-kind-{}", c.kind.as_str())),
+        what: tr.t(&format!("console-what-{}", c.kind.as_str())),
+        // A freeze's reference is the user's own id: shown masked like the subject.
+        reference: if c.reference == c.subject.as_str() { masked_subject(&c).0 } else { c.reference.clone() },
+        status: tr.t(&format!("console-status-{}", c.status.as_str())),
+        open,
+        subject,
+        subject_tail,
+        assignee: c.claimed_by.as_ref().and_then(|id| who.get(id).cloned()).unwrap_or_else(|| tr.t("console-unassigned")),
+        steps: tr.t1("console-steps", "text", &format!("{}/{}", c.decisions.len(), c.steps_required)),
+        sla: sla(&tr, &c, now),
+        history: history.into_iter().map(|(_, e)| e).collect(),
+        can_act: open && reviewer.is_some(),
+        held_by_me: c.claimed_by.as_ref() == Some(&s.op.id),
+        second_needed: (open && took_a_step).then(|| tr.t("console-problem-second_operator_required")),
+        reasons: REASONS.iter().map(|r| (*r, tr.t(&format!("console-reason-{r}")))).collect(),
+        error,
+        notice,
+    };
+    let status = if page.error.is_some() { StatusCode::CONFLICT } else { StatusCode::OK };
+    Ok((cookies(&s.visitor), html(status, &page)).into_response())
+}
+
+/// A decision's note as stored (`reason:<code>` and the reviewer's words) in the reader's language.
+fn reason_text(tr: &Tr, note: &str) -> String {
+    match note.strip_prefix("reason:") {
+        Some(rest) => {
+            let (code, words) = rest.split_once(' ').unwrap_or((rest, ""));
+            let label = if REASONS.contains(&code) { tr.t(&format!("console-reason-{code}")) } else { code.to_owned() };
+            if words.trim().is_empty() { label } else { format!("{label}: {}", words.trim()) }
+        }
+        None => note.to_owned(),
+    }
+}
+
+fn problem_page(v: &Visitor, op: &OperatorRow, p: &Problem) -> Response {
+    let message = problem_message_in(&v.tr, "console", p);
+    message_page(v, Some(op), StatusCode::from_u16(p.status).unwrap_or(StatusCode::CONFLICT), &message)
+}
+
+/// `GET /console/cases/{id}`.
+pub async fn show(State(state): State<WebState>, s: SignedOperator, Path(id): Path<String>, Query(q): Query<Shown>) -> Response {
+    let Some(id) = parse_case(&id) else {
+        return problem_page(&s.visitor, &s.op, &Problem::from(idlink_core::reviews::ReviewError::NotFound));
+    };
+    let notice = match q.done.as_str() {
+        "claimed" | "released" | "approved" | "rejected" | "step" => Some(s.visitor.tr.t(&format!("console-done-{}", q.done))),
+        _ => None,
+    };
+    case_page(&state, &s, &id, None, notice).await.unwrap_or_else(|p| problem_page(&s.visitor, &s.op, &p))
+}
+
+/// After an action: the case page again, with what happened or why not.
+async fn after(state: &WebState, r: &Reviewer, id: &CaseId, outcome: Result<&'static str, Problem>) -> Response {
+    let s = r.signed();
+    match outcome {
+        Ok(done) => Redirect::to(&format!("/console/cases/{id}?done={done}")).into_response(),
+        Err(p) => {
+            let message = problem_message_in(&s.visitor.tr, "console", &p);
+            case_page(state, s, id, Some(message), None).await.unwrap_or_else(|p| problem_page(&s.visitor, &s.op, &p))
+        }
+    }
+}
+
+/// `POST /console/cases/{id}/claim`.
+pub async fn claim(State(state): State<WebState>, r: Reviewer, Path(id): Path<String>) -> Response {
+    let Some(id) = parse_case(&id) else {
+        return problem_page(&r.signed().visitor, &r.signed().op, &Problem::from(idlink_core::reviews::ReviewError::NotFound));
+    };
+    let outcome = state.app.reviews().claim(&r.signed().op, &id).await.map(|_| "claimed").map_err(Problem::from);
+    after(&state, &r, &id, outcome).await
+}
+
+/// `POST /console/cases/{id}/release`.
+pub async fn release(State(state): State<WebState>, r: Reviewer, Path(id): Path<String>) -> Response {
+    let Some(id) = parse_case(&id) else {
+        return problem_page(&r.signed().visitor, &r.signed().op, &Problem::from(idlink_core::reviews::ReviewError::NotFound));
+    };
+    let outcome = state.app.reviews().release(&r.signed().op, &id).await.map(|_| "released").map_err(Problem::from);
+    after(&state, &r, &id, outcome).await
+}
+
+#[derive(Debug, Deserialize)]
+pub struct DecideForm {
+    #[serde(default)]
+    decision: String,
+    #[serde(default)]
+    reason: String,
+    #[serde(default)]
+    note: String,
+}
+
+/// `POST /console/cases/{id}/decide`: approve, or reject with a reason code.
+pub async fn decide(State(state): State<WebState>, r: Reviewer, Path(id): Path<String>, Form(f): Form<DecideForm>) -> Response {
+    let s = r.signed();
+    let Some(id) = parse_case(&id) else {
+        return problem_page(&s.visitor, &s.op, &Problem::from(idlink_core::reviews::ReviewError::NotFound));
+    };
+    let tr = s.visitor.tr;
+    let words: String = f.note.trim().chars().take(400).collect();
+    let (approve, note) = match f.decision.as_str() {
+        "approve" => (true, if words.is_empty() { "approved in the console".to_owned() } else { words }),
+        "reject" if REASONS.contains(&f.reason.as_str()) => (false, format!("reason:{} {words}", f.reason).trim().to_owned()),
+        "reject" => {
+            let message = tr.t("console-field-reason-required");
+            return case_page(&state, s, &id, Some(message), None).await.unwrap_or_else(|p| problem_page(&s.visitor, &s.op, &p));
+        }
+        _ => return Redirect::to(&format!("/console/cases/{id}")).into_response(),
+    };
+    let outcome = state.app.reviews().decide(&s.op, &id, approve, &note).await.map_err(Problem::from).map(|c| match c.status {
+        CaseStatus::Approved => "approved",
+        CaseStatus::Rejected => "rejected",
+        CaseStatus::Open => "step",
+    });
+    after(&state, &r, &id, outcome).await
+}

@@ -1,0 +1,220 @@
+//! Console journeys in the browser: sign-in with TOTP (a wrong code first),
+//! the queue with a breached SLA, claim / release / reject with a reason;
+//! dual control across two reviewers; an auditor who can only read; the
+//! lockout and its end. axe on every page state.
+
+use super::{Staff, frozen_user_case, staff};
+use crate::h5::Browser;
+use crate::{Server, start_full};
+use fantoccini::Locator;
+use idlink::serve::Runtime;
+use idlink_core::ports::clock::ManualClock;
+use idlink_core::ports::operators::Role;
+use serde_json::json;
+use std::sync::Arc;
+
+async fn server(db: idlink_store::testing::TestDb) -> (Server, Runtime, Arc<ManualClock>) {
+    let clock = Arc::new(ManualClock::new("2026-11-30T02:00:00Z".parse().unwrap_or_default()));
+    let rt = Runtime { clock: clock.clone(), ..Runtime::default() };
+    let s = start_full(db, &[], rt.clone()).await;
+    (s, rt, clock)
+}
+
+async fn sqlite() -> idlink_store::testing::TestDb {
+    idlink_store::testing::sqlite().await.unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Fills the sign-in form and submits it (the browser is on the sign-in page).
+async fn submit_sign_in(b: &Browser, who: &Staff, code: &str) {
+    b.fill("#username", &who.username).await;
+    b.fill("#password", &who.password).await;
+    b.fill("#totp", code).await;
+    b.click("form[action='/console/sign-in'] button[type=submit]").await;
+}
+
+async fn sign_in(b: &Browser, s: &Server, rt: &Runtime, who: &Staff) {
+    b.goto(&s.url("/console/sign-in")).await;
+    submit_sign_in(b, who, &who.code(rt)).await;
+    assert_eq!(b.path().await, "/console/cases", "{} signed in", who.username);
+}
+
+async fn select(b: &Browser, css: &str, value: &str) {
+    b.client
+        .execute("document.querySelector(arguments[0]).value = arguments[1];", vec![json!(css), json!(value)])
+        .await
+        .unwrap_or_else(|e| panic!("select {css}: {e}"));
+}
+
+/// A reviewer signs in (wrong code first: the error is focused and says what
+/// to do), sees the case in the queue counting down, then past its SLA in
+/// red with words; filters, claims, releases, claims again, and rejects with
+/// a reason (first without one: refused). The idle timeout then ends the session.
+#[tokio::test]
+async fn a_reviewer_signs_in_with_totp_and_rejects_a_breached_case_with_a_reason() {
+    let (s, rt, clock) = server(sqlite().await).await;
+    let alice = staff(&s, &rt, "alice", &[Role::Reviewer]).await;
+    let case = frozen_user_case(&s, &rt, "13900001111", 2).await;
+    let b = Browser::open(true).await;
+
+    b.goto(&s.url("/console/cases")).await;
+    assert_eq!(b.path().await, "/console/sign-in", "the queue needs a signed-in operator");
+    assert_eq!(b.text("h1").await, "运营人员登录");
+    b.assert_accessible("console sign-in").await;
+
+    submit_sign_in(&b, &alice, &alice.wrong_code(&rt)).await;
+    assert_eq!(b.path().await, "/console/sign-in");
+    assert!(b.text("#password-error").await.contains("用户名、密码或动态码有误"), "{}", b.text("main").await);
+    assert_eq!(b.focused_id().await, "password", "the first field in error has the focus");
+    assert_eq!(b.attr("#password", "aria-invalid").await.as_deref(), Some("true"));
+    assert_eq!(b.attr("#username", "value").await.as_deref(), Some("alice"), "the username is kept");
+    b.assert_accessible("console sign-in refused").await;
+
+    submit_sign_in(&b, &alice, &alice.code(&rt)).await;
+    assert_eq!(b.path().await, "/console/cases");
+    assert_eq!(b.text("h1").await, "审核队列");
+    assert!(b.text("#who").await.contains("alice") && b.text("#who").await.contains("审核员"));
+    let row = format!("#row-{case}");
+    assert!(b.text(&row).await.contains("剩余 5 分钟"), "{}", b.text(&row).await);
+    assert!(b.text(&row).await.contains("风险冻结"));
+    assert!(b.text(&row).await.contains("usr_****"), "the subject is masked");
+    assert_eq!(b.attr("#queue", "hx-trigger").await.as_deref(), Some("every 30s"), "the list refreshes itself");
+    b.assert_accessible("console queue").await;
+
+    b.click("button[name=lang][value=en]").await;
+    assert_eq!(b.text("h1").await, "Review queue");
+    clock.advance(jiff::SignedDuration::from_mins(7));
+    b.click("#refresh").await;
+    let text = b.text(&row).await;
+    assert!(text.contains("Breached") && text.contains("SLA breached 2 min ago"), "the breach is said in words: {text}");
+    assert_eq!(b.attr(&row, "class").await.as_deref(), Some("breached"));
+    b.assert_accessible("console queue with a breach").await;
+
+    // Filters: only breached, only mine (none yet).
+    b.client.execute("document.querySelector('#f-breached').checked = true;", vec![]).await.unwrap_or_else(|e| panic!("{e}"));
+    b.click("#apply-filters").await;
+    assert!(b.has(&row).await, "the breached case is listed");
+    select(&b, "#f-assignee", "me").await;
+    b.click("#apply-filters").await;
+    assert!(b.has("#no-cases").await && !b.has(&row).await, "not claimed by me yet");
+    b.assert_accessible("console queue filtered to nothing").await;
+
+    b.goto(&s.url(&format!("/console/cases/{case}"))).await;
+    assert_eq!(b.text("#assignee").await, "Not claimed");
+    assert!(b.text("#sla").await.contains("Breached"));
+    assert!(b.text("#subject").await.contains("user id ending"), "masked id in words for screen readers");
+    let what = b.text("#what").await;
+    assert!(
+        what.contains("usr_****") && what.split("usr_").skip(1).all(|rest| rest.starts_with('*')),
+        "the freeze's reference is masked too: {what}"
+    );
+    b.assert_accessible("console case").await;
+    b.click("#claim").await;
+    assert_eq!(b.text("#notice").await, "You claimed this case.");
+    assert_eq!(b.text("#assignee").await, "alice");
+    b.assert_accessible("console case claimed").await;
+    b.click("#release").await;
+    assert_eq!(b.text("#assignee").await, "Not claimed");
+    b.click("#claim").await;
+
+    b.click("#reject").await;
+    assert!(b.text("#refusal").await.contains("Choose a reason"), "a rejection needs a reason");
+    b.assert_accessible("console reject refused").await;
+    select(&b, "#reason", "suspected_fraud").await;
+    b.fill("#reject-note", "logins from three provinces").await;
+    b.click("#reject").await;
+    assert_eq!(b.text("#notice").await, "Rejected: the case is closed.");
+    assert_eq!(b.text("#status").await, "Rejected");
+    let history = b.text("#history").await;
+    assert!(history.contains("claimed the case") && history.contains("released the case"), "{history}");
+    assert!(history.contains("alice") && history.contains("Suspected fraud: logins from three provinces"), "{history}");
+    assert!(!b.has("#approve").await, "a decided case offers no actions");
+    b.assert_accessible("console case rejected").await;
+
+    // 31 minutes without a request: the idle timeout ends the session.
+    clock.advance(jiff::SignedDuration::from_mins(31));
+    b.goto(&s.url("/console/cases")).await;
+    assert_eq!(b.path().await, "/console/sign-in", "an idle session is refused");
+    b.close().await;
+}
+
+/// Dual control in zh-HK: the first reviewer's approval is step 1 and the
+/// console then refuses them the next step, saying why; a second reviewer
+/// approves. An auditor sees the queue and the case but no action.
+#[tokio::test]
+async fn a_two_step_case_needs_a_second_reviewer_and_an_auditor_only_reads() {
+    let (s, rt, _clock) = server(sqlite().await).await;
+    let alice = staff(&s, &rt, "alice", &[Role::Reviewer]).await;
+    let bob = staff(&s, &rt, "bob", &[Role::Reviewer]).await;
+    let carol = staff(&s, &rt, "carol", &[Role::Auditor]).await;
+    let case = frozen_user_case(&s, &rt, "13900002222", 2).await;
+    let b = Browser::open(true).await;
+
+    sign_in(&b, &s, &rt, &alice).await;
+    b.click("button[name=lang][value=zh-HK]").await;
+    assert_eq!(b.text("h1").await, "審核隊列");
+    b.goto(&s.url(&format!("/console/cases/{case}"))).await;
+    b.click("#approve").await;
+    assert_eq!(b.text("#notice").await, "已記錄您的通過意見。下一步須由另一位審核員處理。");
+    assert_eq!(b.text("#status").await, "待處理");
+    assert!(b.text("#second-needed").await.contains("雙人覆核"), "the console says why alice cannot go on");
+    assert!(!b.has("#approve").await && !b.has("#reject").await, "no second step is offered to the same reviewer");
+    b.assert_accessible("console case after step 1").await;
+    b.click("form[action='/console/sign-out'] button").await;
+    assert_eq!(b.path().await, "/console/sign-in");
+
+    sign_in(&b, &s, &rt, &bob).await;
+    b.goto(&s.url(&format!("/console/cases/{case}"))).await;
+    assert!(!b.has("#second-needed").await);
+    b.click("#approve").await;
+    assert_eq!(b.text("#status").await, "已通過");
+    let history = b.text("#history").await;
+    assert!(
+        history.contains("alice") && history.contains("通過第 1 步") && history.contains("bob") && history.contains("通過第 2 步"),
+        "{history}"
+    );
+    b.assert_accessible("console case approved by two").await;
+    b.click("form[action='/console/sign-out'] button").await;
+
+    let other = frozen_user_case(&s, &rt, "13900003333", 2).await;
+    sign_in(&b, &s, &rt, &carol).await;
+    assert!(b.text("#who").await.contains("審計員"));
+    assert!(b.has(&format!("#row-{other}")).await, "an auditor sees the queue");
+    b.goto(&s.url(&format!("/console/cases/{other}"))).await;
+    assert!(b.has("#read-only").await);
+    assert!(!b.has("#claim").await && !b.has("#approve").await && !b.has("#reject").await, "an auditor cannot act");
+    b.assert_accessible("console case for an auditor").await;
+    b.close().await;
+}
+
+/// With JavaScript off: five wrong sign-ins lock the operator; the sixth,
+/// with the right code, gets the same refusal; 15 minutes later the lock
+/// has ended by itself. The queue is a plain page with a refresh link.
+#[tokio::test]
+async fn five_failures_lock_sign_in_until_the_delay_passes_with_javascript_off() {
+    let (s, rt, clock) = server(sqlite().await).await;
+    let dave = staff(&s, &rt, "dave", &[Role::Admin]).await;
+    let b = Browser::open(false).await;
+    b.goto(&s.url("/console/sign-in")).await;
+    b.click("button[name=lang][value=en]").await;
+    for _ in 0..5 {
+        submit_sign_in(&b, &dave, &dave.wrong_code(&rt)).await;
+    }
+    submit_sign_in(&b, &dave, &dave.code(&rt)).await;
+    assert_eq!(b.path().await, "/console/sign-in", "locked: the right code is refused too");
+    let error = b.text("#password-error").await;
+    assert!(error.contains("locked for a while") && error.contains("wait 15 minutes"), "{error}");
+    b.assert_accessible("console sign-in locked").await;
+    let actions = super::audit_actions(&s).await;
+    assert!(actions.iter().any(|(_, a, o)| a == "operator.lock" && o == "denied"), "the 5th failure is recorded as the lock");
+    assert!(actions.iter().any(|(_, a, _)| a == "operator.sign_in_locked"), "the refused 6th says locked in the audit log");
+
+    clock.advance(jiff::SignedDuration::from_mins(16));
+    submit_sign_in(&b, &dave, &dave.code(&rt)).await;
+    assert_eq!(b.path().await, "/console/cases", "the lock ended by itself");
+    assert!(b.has("#no-cases").await);
+    let refresh = b.attr("#refresh", "href").await.unwrap_or_default();
+    assert!(refresh.ends_with("/console/cases"), "without JavaScript a link refreshes: {refresh}");
+    assert!(b.client.find(Locator::Css("nav a[aria-current=page]")).await.is_ok(), "the queue is the current section");
+    b.assert_accessible("console queue without JavaScript").await;
+    b.close().await;
+}
