@@ -357,7 +357,9 @@ async fn case_page(
     history.sort_by_key(|(at, _)| *at);
     let open = c.status == CaseStatus::Open;
     let reviewer = s.may_review();
-    let took_a_step = c.decisions.iter().any(|d| d.operator_id == s.op.id);
+    // A freeze lift this operator proposed counts as their step (dual control, ADR 0015).
+    let proposed_lift = c.kind == CaseKind::RiskFreeze && pending_lift(state, &s.op, &c.id).await.is_some_and(|p| p.proposed_by == s.op.id);
+    let took_a_step = proposed_lift || c.decisions.iter().any(|d| d.operator_id == s.op.id);
     let (subject, subject_tail) = masked_subject(&c);
     let page = CasePage {
         c: ConsoleChrome::new(&s.visitor, tr.t("console-case-title"), Some(&s.op)),
@@ -444,6 +446,35 @@ pub async fn release(State(state): State<WebState>, r: Reviewer, Path(id): Path<
     after(&state, &r, &id, outcome).await
 }
 
+/// The open (pending, unexpired) proposal to lift the freeze of case `id`.
+async fn pending_lift(state: &WebState, op: &OperatorRow, id: &CaseId) -> Option<idlink_core::ports::proposals::ProposalRow> {
+    use idlink_core::ports::proposals::{ProposalAction, ProposalStatus};
+    let pending = state.app.dual_control().list(op, ProposalStatus::Pending, 200).await.ok()?;
+    let now = state.app.clock.now();
+    pending.into_iter().find(|p| {
+        p.action == ProposalAction::LiftFreeze
+            && !p.expired(now)
+            && serde_json::from_str::<serde_json::Value>(&p.params).is_ok_and(|v| v["case_id"] == id.as_str())
+    })
+}
+
+/// Approving a risk-freeze case lifts the freeze, a dual-control action
+/// (ADR 0015): the first reviewer's approval proposes the lift, a second
+/// reviewer's approves that proposal and the freeze lifts. The proposer
+/// approving again is refused in the same words as any two-step case.
+async fn lift_freeze(state: &WebState, op: &OperatorRow, id: &CaseId, note: &str) -> Result<&'static str, Problem> {
+    use idlink_core::dual::{DualControlError, Proposed};
+    let dual = state.app.dual_control();
+    match pending_lift(state, op, id).await {
+        None => dual.propose(op, Proposed::LiftFreeze { case_id: id.clone() }, note).await.map(|_| "step").map_err(Problem::from),
+        Some(p) => match dual.approve(op, &p.id, note).await {
+            Ok(_) => Ok("approved"),
+            Err(DualControlError::OwnProposal) => Err(Problem::from(idlink_core::reviews::ReviewError::SameOperator)),
+            Err(e) => Err(Problem::from(e)),
+        },
+    }
+}
+
 #[derive(Debug, Deserialize)]
 pub struct DecideForm {
     #[serde(default)]
@@ -471,6 +502,10 @@ pub async fn decide(State(state): State<WebState>, r: Reviewer, Path(id): Path<S
         }
         _ => return Redirect::to(&format!("/console/cases/{id}")).into_response(),
     };
+    if approve && state.app.store.case(&id).await.ok().flatten().is_some_and(|c| c.kind == CaseKind::RiskFreeze) {
+        let outcome = lift_freeze(&state, &s.op, &id, &note).await;
+        return after(&state, &r, &id, outcome).await;
+    }
     let outcome = state.app.reviews().decide(&s.op, &id, approve, &note).await.map_err(Problem::from).map(|c| match c.status {
         CaseStatus::Approved => "approved",
         CaseStatus::Rejected => "rejected",

@@ -156,7 +156,13 @@ async fn an_expired_proposal_cannot_be_approved_and_a_rejected_one_never_runs() 
 async fn an_expired_proposal_on(db: idlink_store::testing::TestDb) {
     let clock = Arc::new(ManualClock::new("2026-11-22T02:00:00Z".parse().unwrap_or_default()));
     let rt = Runtime { clock: clock.clone(), ..Runtime::default() };
-    let s = start_full(db, &[("IDLINK__REVIEW__DUAL_CONTROL_WINDOW_MINUTES", "30")], rt.clone()).await;
+    // The operators stay signed in past the window (the idle timeout is longer than it).
+    let s = start_full(
+        db,
+        &[("IDLINK__REVIEW__DUAL_CONTROL_WINDOW_MINUTES", "30"), ("IDLINK__REVIEW__OPERATOR_IDLE_MINUTES", "120")],
+        rt.clone(),
+    )
+    .await;
     let kind = s.kind;
     let alice = operator(&s, &rt, "alice", &[Role::Admin]).await;
     let bob = operator(&s, &rt, "bob", &[Role::Admin]).await;

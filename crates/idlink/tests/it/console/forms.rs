@@ -112,7 +112,8 @@ async fn console_sign_in_and_decisions_through_forms_on_both_databases() {
         assert_eq!(res.status().as_u16(), 204, "{kind}");
         assert_eq!(res.headers().get("hx-redirect").and_then(|v| v.to_str().ok()), Some("/console/sign-in"), "{kind}");
         let actions = audit_actions(&s).await;
-        assert!(actions.iter().any(|(_, a, _)| a == "review.approve_step"), "{kind}");
+        // A freeze's first approval is a dual-control proposal to lift it (ADR 0015).
+        assert!(actions.iter().any(|(_, a, _)| a == "dual.propose"), "{kind}");
     }
 }
 
