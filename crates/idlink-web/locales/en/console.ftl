@@ -114,3 +114,15 @@ console-done-released = You released this case to the queue.
 console-done-approved = Approved: the case is closed.
 console-done-rejected = Rejected: the case is closed.
 console-done-step = Your approval is recorded. A second reviewer must now take the next step.
+
+console-nav-breaches = Breach board
+console-breaches-title = SLA breaches
+console-breaches-intro = Open cases past their first-response time, most overdue first. Each breach pages the operators on duty once, by SMS.
+console-breaches-empty = No case is past its SLA.
+console-breaches-case = Case
+console-breaches-kind = Kind
+console-breaches-how-late = Overdue by
+console-breaches-paged-col = Escalation
+console-breaches-overdue = { $span } overdue
+console-breaches-paged = On-duty operators paged at { $time }
+console-breaches-not-paged = Not paged yet (the next SLA check pages them)

@@ -108,3 +108,15 @@ console-done-released = 您已将此案件释放回队列。
 console-done-approved = 已通过，案件结束。
 console-done-rejected = 已驳回，案件结束。
 console-done-step = 已记录您的通过意见。下一步须由另一位审核员处理。
+
+console-nav-breaches = 超时看板
+console-breaches-title = 超时案件
+console-breaches-intro = 已超过首次响应时限的未结案件，超时最久的在前。每个超时案件会通过短信通知值班人员一次。
+console-breaches-empty = 没有超时的案件。
+console-breaches-case = 案件
+console-breaches-kind = 类型
+console-breaches-how-late = 超时时长
+console-breaches-paged-col = 升级通知
+console-breaches-overdue = 已超时 { $span }
+console-breaches-paged = 已于 { $time } 通知值班人员
+console-breaches-not-paged = 尚未通知（下一次时限检查时通知）

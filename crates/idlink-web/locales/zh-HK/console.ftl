@@ -108,3 +108,15 @@ console-done-released = 您已將此個案釋放回隊列。
 console-done-approved = 已通過，個案完結。
 console-done-rejected = 已駁回，個案完結。
 console-done-step = 已記錄您的通過意見。下一步須由另一位審核員處理。
+
+console-nav-breaches = 超時看板
+console-breaches-title = 超時個案
+console-breaches-intro = 已超過首次回應時限的未結個案，超時最久的在前。每個超時個案會以短訊通知當值人員一次。
+console-breaches-empty = 沒有超時的個案。
+console-breaches-case = 個案
+console-breaches-kind = 類型
+console-breaches-how-late = 超時時長
+console-breaches-paged-col = 升級通知
+console-breaches-overdue = 已超時 { $span }
+console-breaches-paged = 已於 { $time } 通知當值人員
+console-breaches-not-paged = 尚未通知（下一次時限檢查時通知）

@@ -80,7 +80,7 @@ pub struct Sla {
     pub due: String,
 }
 
-fn span(tr: &Tr, secs: i64) -> String {
+pub(super) fn span(tr: &Tr, secs: i64) -> String {
     let mins = secs.max(0) / 60;
     if mins >= 48 * 60 {
         tr.tn("console-span-days", "n", mins / (24 * 60))

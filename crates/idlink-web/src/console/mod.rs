@@ -13,6 +13,7 @@
 //! - [`sign_in`]: sign-in (username, password, TOTP), sign-out, language;
 //! - [`cases`]: the review queue and a case's page.
 
+pub mod breaches;
 pub mod cases;
 pub mod sign_in;
 
@@ -45,6 +46,7 @@ pub fn routes() -> Router<WebState> {
         .route("/console/prefs", post(sign_in::prefs))
         .route("/console/assets/{file}", get(crate::assets::serve))
         .route("/console/cases", get(cases::queue))
+        .route("/console/breaches", get(breaches::show))
         .route("/console/cases/list", get(cases::queue_fragment))
         .route("/console/cases/{id}", get(cases::show))
         .route("/console/cases/{id}/claim", post(cases::claim))
@@ -93,7 +95,14 @@ impl ConsoleChrome {
         let nav = match op {
             // Every role reads the queue; the user 360°, audit and health pages will join here by role.
             Some(op) if may_view(op) => {
-                vec![NavItem { href: "/console/cases", label: tr.t("console-nav-cases"), current: v.path.starts_with("/console/cases") }]
+                vec![
+                    NavItem { href: "/console/cases", label: tr.t("console-nav-cases"), current: v.path.starts_with("/console/cases") },
+                    NavItem {
+                        href: "/console/breaches",
+                        label: tr.t("console-nav-breaches"),
+                        current: v.path.starts_with("/console/breaches"),
+                    },
+                ]
             }
             _ => Vec::new(),
         };

@@ -89,6 +89,15 @@ async fn a_reviewer_signs_in_with_totp_and_rejects_a_breached_case_with_a_reason
     assert_eq!(b.attr(&row, "class").await.as_deref(), Some("breached"));
     b.assert_accessible("console queue with a breach").await;
 
+    // The breach board lists it, how late, and whether the on-duty operators were paged.
+    b.click("nav a[href='/console/breaches']").await;
+    assert_eq!(b.text("h1").await, "SLA breaches");
+    let board = b.text(&format!("#breach-{case}")).await;
+    assert!(board.contains("2 min overdue"), "the board says how late: {board}");
+    assert!(board.contains("paged") || board.contains("Not paged"), "and the escalation: {board}");
+    b.assert_accessible("breach board").await;
+    b.click("nav a[href='/console/cases']").await;
+
     // Filters: only breached, only mine (none yet).
     b.client.execute("document.querySelector('#f-breached').checked = true;", vec![]).await.unwrap_or_else(|e| panic!("{e}"));
     b.click("#apply-filters").await;
