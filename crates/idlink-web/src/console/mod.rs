@@ -15,6 +15,7 @@
 
 pub mod breaches;
 pub mod cases;
+pub mod proposals;
 pub mod sign_in;
 
 use crate::WebState;
@@ -47,6 +48,10 @@ pub fn routes() -> Router<WebState> {
         .route("/console/assets/{file}", get(crate::assets::serve))
         .route("/console/cases", get(cases::queue))
         .route("/console/breaches", get(breaches::show))
+        .route("/console/proposals", get(proposals::show))
+        .route("/console/proposals/rotate", post(proposals::propose_rotation))
+        .route("/console/proposals/{id}/approve", post(proposals::approve))
+        .route("/console/proposals/{id}/reject", post(proposals::reject))
         .route("/console/cases/list", get(cases::queue_fragment))
         .route("/console/cases/{id}", get(cases::show))
         .route("/console/cases/{id}/claim", post(cases::claim))
@@ -101,6 +106,11 @@ impl ConsoleChrome {
                         href: "/console/breaches",
                         label: tr.t("console-nav-breaches"),
                         current: v.path.starts_with("/console/breaches"),
+                    },
+                    NavItem {
+                        href: "/console/proposals",
+                        label: tr.t("console-nav-proposals"),
+                        current: v.path.starts_with("/console/proposals"),
                     },
                 ]
             }

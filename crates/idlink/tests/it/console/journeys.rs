@@ -227,3 +227,49 @@ async fn five_failures_lock_sign_in_until_the_delay_passes_with_javascript_off()
     b.assert_accessible("console queue without JavaScript").await;
     b.close().await;
 }
+
+/// Dual control of a master-key rotation in English: one admin proposes it
+/// on the dual-control page and cannot approve it herself; a second admin
+/// approves it there and it runs once (a new active master key), both names
+/// in the audit trail.
+#[tokio::test]
+async fn a_master_key_rotation_runs_only_when_a_second_admin_approves_it() {
+    let (s, rt, _clock) = server(sqlite().await).await;
+    let alice = staff(&s, &rt, "alice", &[Role::Admin]).await;
+    let bob = staff(&s, &rt, "bob", &[Role::Admin]).await;
+    use idlink_core::ports::keys::KeyStore;
+    let store = s.running.as_ref().map(|r| r.store.clone()).unwrap_or_else(|| panic!("running"));
+    let masters = async || store.count_keys_by_master().await.unwrap_or_default().into_iter().map(|(m, _)| m).collect::<Vec<_>>();
+    let keys_before = masters().await;
+    assert!(!keys_before.is_empty(), "data keys exist under a master key");
+    let b = Browser::open(true).await;
+
+    sign_in(&b, &s, &rt, &alice).await;
+    b.click("button[name=lang][value=en]").await;
+    b.click("nav a[href='/console/proposals']").await;
+    assert_eq!(b.text("h1").await, "Actions waiting for a second operator");
+    assert!(b.has("#no-proposals").await);
+    b.assert_accessible("dual control, nothing pending").await;
+    b.fill("#rotate-note", "yearly rotation").await;
+    b.click("#propose-rotation").await;
+    assert_eq!(b.text("#notice").await, "Proposed. A second operator must approve it.");
+    let item = b.text("#proposals").await;
+    assert!(item.contains("Rotate the master key") && item.contains("Proposed by alice"), "{item}");
+    assert!(item.contains("You proposed this"), "{item}");
+    assert!(!b.has("form[action$='/approve']").await, "the proposer is offered no approval");
+    b.assert_accessible("dual control, own proposal").await;
+    assert_eq!(masters().await, keys_before, "nothing ran yet");
+    b.click("form[action='/console/sign-out'] button").await;
+
+    sign_in(&b, &s, &rt, &bob).await;
+    b.goto(&s.url("/console/proposals")).await;
+    b.click("form[action$='/approve'] button").await;
+    assert_eq!(b.text("#notice").await, "Approved: the action ran.");
+    assert!(b.has("#no-proposals").await, "nothing is pending any more");
+    b.assert_accessible("dual control, approved").await;
+    let keys_after = masters().await;
+    assert!(keys_after.iter().all(|m| !keys_before.contains(m)), "every data key re-wrapped under a new master key: {keys_after:?}");
+    let actions = super::audit_actions(&s).await;
+    assert!(actions.iter().any(|(_, a, _)| a == "dual.propose") && actions.iter().any(|(_, a, _)| a == "dual.approve"), "{actions:?}");
+    b.close().await;
+}
