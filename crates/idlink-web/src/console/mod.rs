@@ -13,6 +13,7 @@
 //! - [`sign_in`]: sign-in (username, password, TOTP), sign-out, language;
 //! - [`cases`]: the review queue and a case's page.
 
+pub mod audit;
 pub mod breaches;
 pub mod cases;
 pub mod proposals;
@@ -48,6 +49,7 @@ pub fn routes() -> Router<WebState> {
         .route("/console/assets/{file}", get(crate::assets::serve))
         .route("/console/cases", get(cases::queue))
         .route("/console/breaches", get(breaches::show))
+        .route("/console/audit", get(audit::show))
         .route("/console/proposals", get(proposals::show))
         .route("/console/proposals/rotate", post(proposals::propose_rotation))
         .route("/console/proposals/{id}/approve", post(proposals::approve))
@@ -112,6 +114,7 @@ impl ConsoleChrome {
                         label: tr.t("console-nav-proposals"),
                         current: v.path.starts_with("/console/proposals"),
                     },
+                    NavItem { href: "/console/audit", label: tr.t("console-nav-audit"), current: v.path.starts_with("/console/audit") },
                 ]
             }
             _ => Vec::new(),
