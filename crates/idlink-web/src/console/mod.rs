@@ -17,6 +17,7 @@ pub mod audit;
 pub mod breaches;
 pub mod cases;
 pub mod proposals;
+pub mod reports;
 pub mod sign_in;
 
 use crate::WebState;
@@ -50,6 +51,8 @@ pub fn routes() -> Router<WebState> {
         .route("/console/cases", get(cases::queue))
         .route("/console/breaches", get(breaches::show))
         .route("/console/audit", get(audit::show))
+        .route("/console/reports", get(reports::show))
+        .route("/console/reports/{quarter}/{file}", get(reports::file))
         .route("/console/proposals", get(proposals::show))
         .route("/console/proposals/rotate", post(proposals::propose_rotation))
         .route("/console/proposals/{id}/approve", post(proposals::approve))
@@ -115,6 +118,11 @@ impl ConsoleChrome {
                         current: v.path.starts_with("/console/proposals"),
                     },
                     NavItem { href: "/console/audit", label: tr.t("console-nav-audit"), current: v.path.starts_with("/console/audit") },
+                    NavItem {
+                        href: "/console/reports",
+                        label: tr.t("console-nav-reports"),
+                        current: v.path.starts_with("/console/reports"),
+                    },
                 ]
             }
             _ => Vec::new(),

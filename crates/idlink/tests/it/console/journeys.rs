@@ -306,3 +306,45 @@ async fn the_audit_explorer_finds_records_and_names_a_tampered_one() {
     b.assert_accessible("audit explorer, chain broken").await;
     b.close().await;
 }
+
+/// Reports and retention in traditional Chinese for an auditor: the
+/// retention table says what is kept at least how long; a malformed quarter
+/// is refused in words, a finished one lists its signed files, and the CSV
+/// downloads with its header; the current quarter is refused until it ends.
+#[tokio::test]
+async fn an_auditor_gets_the_quarterly_report_and_the_retention_status() {
+    let (s, rt, _clock) = server(sqlite().await).await;
+    let carol = staff(&s, &rt, "carol", &[Role::Auditor]).await;
+    let b = Browser::open(true).await;
+    sign_in(&b, &s, &rt, &carol).await;
+    b.click("button[name=lang][value=zh-HK]").await;
+    b.click("nav a[href='/console/reports']").await;
+    assert_eq!(b.text("h1").await, "監管報表與資料保存");
+    let retention = b.text("#retention").await;
+    assert!(retention.contains("銀行卡查詢日誌") && retention.contains("60 個月") && retention.contains("6 個月"), "{retention}");
+    b.assert_accessible("reports and retention").await;
+
+    b.fill("#quarter", "2026-3").await;
+    b.click("#generate").await;
+    assert!(b.text("#reports-error").await.contains("2026Q3"), "a malformed quarter is refused in words");
+    b.fill("#quarter", "2026Q4").await;
+    b.click("#generate").await;
+    assert!(b.has("#reports-error").await && !b.has("#report-files").await, "the current quarter has not ended");
+    b.fill("#quarter", "2026Q3").await;
+    b.click("#generate").await;
+    let files = b.text("#report-files").await;
+    assert!(files.contains("queries.csv") && files.contains("manifest.sig"), "{files}");
+    b.assert_accessible("a generated report").await;
+
+    let cookie = b.client.get_named_cookie("idlink_operator").await.map(|c| c.value().to_owned()).unwrap_or_default();
+    let csv = reqwest::Client::new()
+        .get(s.url("/console/reports/2026Q3/queries.csv"))
+        .header("cookie", format!("idlink_operator={cookie}"))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(csv.status().as_u16(), 200);
+    let text = csv.text().await.unwrap_or_default();
+    assert!(text.starts_with("query_id,at,user,bank,channel,precision,outcome,reason"), "{text}");
+    b.close().await;
+}
