@@ -124,7 +124,7 @@ console-breaches-kind = Kind
 console-breaches-how-late = Overdue by
 console-breaches-paged-col = Escalation
 console-breaches-overdue = { $span } overdue
-console-breaches-paged = On-duty operators paged at { $time }
+console-breaches-paged = Escalated at { $time } (a page to the operators on duty; `idlink outbox list --dead` shows one nobody could receive)
 console-breaches-not-paged = Not paged yet (the next SLA check pages them)
 
 console-nav-proposals = Dual control
@@ -163,7 +163,7 @@ console-audit-when = When
 console-audit-hash = Hash
 console-audit-prev = Previous record's hash
 console-audit-intact = The chain is intact: { $n } records, every link and signed checkpoint checked.
-console-audit-broken = The chain is broken at record { $seq }. Nothing after it can be trusted until it is explained.
+console-audit-broken = The check failed at record { $seq } (why below). Records after it cannot be trusted until this is explained.
 console-outcome-success = Done
 console-outcome-denied = Refused
 console-outcome-failed = Failed

@@ -118,7 +118,7 @@ console-breaches-kind = 类型
 console-breaches-how-late = 超时时长
 console-breaches-paged-col = 升级通知
 console-breaches-overdue = 已超时 { $span }
-console-breaches-paged = 已于 { $time } 通知值班人员
+console-breaches-paged = 已于 { $time } 升级通知（短信通知值班人员；无人接收的通知见 `idlink outbox list --dead`）
 console-breaches-not-paged = 尚未通知（下一次时限检查时通知）
 
 console-nav-proposals = 双人复核
@@ -157,7 +157,7 @@ console-audit-when = 时间
 console-audit-hash = 哈希
 console-audit-prev = 上一条记录的哈希
 console-audit-intact = 哈希链完整：共 { $n } 条记录，每个链接和签名检查点均已校验。
-console-audit-broken = 哈希链在第 { $seq } 条记录处断裂。在查明原因前，其后的记录均不可信。
+console-audit-broken = 校验未通过，问题出在第 { $seq } 条记录（原因见下）。在查明原因前，其后的记录均不可信。
 console-outcome-success = 完成
 console-outcome-denied = 拒绝
 console-outcome-failed = 失败

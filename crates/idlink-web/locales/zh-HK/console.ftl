@@ -118,7 +118,7 @@ console-breaches-kind = 類型
 console-breaches-how-late = 超時時長
 console-breaches-paged-col = 升級通知
 console-breaches-overdue = 已超時 { $span }
-console-breaches-paged = 已於 { $time } 通知當值人員
+console-breaches-paged = 已於 { $time } 升級通知（短訊通知當值人員；無人接收的通知見 `idlink outbox list --dead`）
 console-breaches-not-paged = 尚未通知（下一次時限檢查時通知）
 
 console-nav-proposals = 雙人覆核
@@ -157,7 +157,7 @@ console-audit-when = 時間
 console-audit-hash = 雜湊
 console-audit-prev = 上一條記錄的雜湊
 console-audit-intact = 雜湊鏈完整：共 { $n } 條記錄，每個連結和簽署檢查點均已校驗。
-console-audit-broken = 雜湊鏈在第 { $seq } 條記錄處斷裂。在查明原因前，其後的記錄均不可信。
+console-audit-broken = 校驗未通過，問題出在第 { $seq } 條記錄（原因見下）。在查明原因前，其後的記錄均不可信。
 console-outcome-success = 完成
 console-outcome-denied = 拒絕
 console-outcome-failed = 失敗

@@ -94,7 +94,7 @@ async fn a_reviewer_signs_in_with_totp_and_rejects_a_breached_case_with_a_reason
     assert_eq!(b.text("h1").await, "SLA breaches");
     let board = b.text(&format!("#breach-{case}")).await;
     assert!(board.contains("2 min overdue"), "the board says how late: {board}");
-    assert!(board.contains("paged") || board.contains("Not paged"), "and the escalation: {board}");
+    assert!(board.contains("Escalated at") || board.contains("Not paged"), "and the escalation: {board}");
     b.assert_accessible("breach board").await;
     b.click("nav a[href='/console/cases']").await;
 
@@ -302,7 +302,7 @@ async fn the_audit_explorer_finds_records_and_names_a_tampered_one() {
         .unwrap_or_else(|e| panic!("{e}"));
     b.click("#verify").await;
     let verdict = b.text("#verdict").await;
-    assert!(verdict.contains("第 2 条记录处断裂") && verdict.contains("record 2"), "the first bad record is named: {verdict}");
+    assert!(verdict.contains("问题出在第 2 条记录") && verdict.contains("record 2"), "the first bad record is named: {verdict}");
     b.assert_accessible("audit explorer, chain broken").await;
     b.close().await;
 }

@@ -25,7 +25,7 @@ async fn console_screenshots() {
     let rt = Runtime { clock: clock.clone(), ..Runtime::default() };
     let db = idlink_store::testing::sqlite().await.unwrap_or_else(|e| panic!("{e}"));
     let s = start_full(db, &[], rt.clone()).await;
-    let alice = staff(&s, &rt, "alice", &[Role::Reviewer]).await;
+    let alice = staff(&s, &rt, "alice", &[Role::Reviewer, Role::Auditor]).await;
     let breached = frozen_user_case(&s, &rt, "13900005555", 2).await;
     clock.advance(jiff::SignedDuration::from_mins(9));
     let _fresh = frozen_user_case(&s, &rt, "13900006666", 2).await;
@@ -40,5 +40,11 @@ async fn console_screenshots() {
     b.goto(&s.url(&format!("/console/cases/{breached}"))).await;
     b.click("#claim").await;
     shot(&b, "console-case").await;
+    b.goto(&s.url("/console/breaches")).await;
+    shot(&b, "console-breaches").await;
+    b.goto(&s.url("/console/audit?action=operator.sign_in")).await;
+    shot(&b, "console-audit").await;
+    b.goto(&s.url("/console/reports")).await;
+    shot(&b, "console-reports").await;
     b.close().await;
 }
