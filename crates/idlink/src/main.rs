@@ -340,6 +340,9 @@ async fn serve_until_signal(config: &Config, config_file: Option<&Path>, rt: Run
     println!(
         "  H5 pages:  http://{api}/   (open it in a phone-sized browser window; log in with any mobile number, the code is in the SMS inbox below)"
     );
+    println!(
+        "  console:   http://{api}/console/   (operators; create one with `idlink operator create --username U --roles reviewer,auditor,admin`)"
+    );
     println!("  API:       http://{api}/v1   (OpenAPI document: http://{api}/openapi.json)");
     println!("  health:    http://{api}/healthz, http://{api}/readyz   metrics: http://{api}/metrics");
     if let Some(s) = running.sandbox_addr {
