@@ -160,6 +160,16 @@ impl DualControl<'_> {
         Ok(all.into_iter().filter(|p| require(op, role_for(p.action)).is_ok()).collect())
     }
 
+    /// The open (pending, unexpired) proposal to lift the freeze of case `case_id`, if any.
+    pub async fn pending_freeze_lift(&self, op: &OperatorRow, case_id: &CaseId) -> Result<Option<ProposalRow>, DualControlError> {
+        let now = self.clock.now();
+        Ok(self.list(op, ProposalStatus::Pending, 200).await?.into_iter().find(|p| {
+            p.action == ProposalAction::LiftFreeze
+                && !p.expired(now)
+                && serde_json::from_str::<FreezeParams>(&p.params).is_ok_and(|f| f.case_id == *case_id)
+        }))
+    }
+
     /// Why a decision on `p` by `op` cannot be taken (checked again by the store's conditional update).
     fn refusal(&self, p: &ProposalRow, op: &OperatorRow, approving: bool, now: Timestamp) -> Option<DualControlError> {
         if p.status != ProposalStatus::Pending {

@@ -358,7 +358,8 @@ async fn case_page(
     let open = c.status == CaseStatus::Open;
     let reviewer = s.may_review();
     // A freeze lift this operator proposed counts as their step (dual control, ADR 0015).
-    let proposed_lift = c.kind == CaseKind::RiskFreeze && pending_lift(state, &s.op, &c.id).await.is_some_and(|p| p.proposed_by == s.op.id);
+    let proposed_lift = c.kind == CaseKind::RiskFreeze
+        && state.app.dual_control().pending_freeze_lift(&s.op, &c.id).await.ok().flatten().is_some_and(|p| p.proposed_by == s.op.id);
     let took_a_step = proposed_lift || c.decisions.iter().any(|d| d.operator_id == s.op.id);
     let (subject, subject_tail) = masked_subject(&c);
     let page = CasePage {
@@ -446,18 +447,6 @@ pub async fn release(State(state): State<WebState>, r: Reviewer, Path(id): Path<
     after(&state, &r, &id, outcome).await
 }
 
-/// The open (pending, unexpired) proposal to lift the freeze of case `id`.
-async fn pending_lift(state: &WebState, op: &OperatorRow, id: &CaseId) -> Option<idlink_core::ports::proposals::ProposalRow> {
-    use idlink_core::ports::proposals::{ProposalAction, ProposalStatus};
-    let pending = state.app.dual_control().list(op, ProposalStatus::Pending, 200).await.ok()?;
-    let now = state.app.clock.now();
-    pending.into_iter().find(|p| {
-        p.action == ProposalAction::LiftFreeze
-            && !p.expired(now)
-            && serde_json::from_str::<serde_json::Value>(&p.params).is_ok_and(|v| v["case_id"] == id.as_str())
-    })
-}
-
 /// Approving a risk-freeze case lifts the freeze, a dual-control action
 /// (ADR 0015): the first reviewer's approval proposes the lift, a second
 /// reviewer's approves that proposal and the freeze lifts. The proposer
@@ -465,7 +454,7 @@ async fn pending_lift(state: &WebState, op: &OperatorRow, id: &CaseId) -> Option
 async fn lift_freeze(state: &WebState, op: &OperatorRow, id: &CaseId, note: &str) -> Result<&'static str, Problem> {
     use idlink_core::dual::{DualControlError, Proposed};
     let dual = state.app.dual_control();
-    match pending_lift(state, op, id).await {
+    match dual.pending_freeze_lift(op, id).await.map_err(Problem::from)? {
         None => dual.propose(op, Proposed::LiftFreeze { case_id: id.clone() }, note).await.map(|_| "step").map_err(Problem::from),
         Some(p) => match dual.approve(op, &p.id, note).await {
             Ok(_) => Ok("approved"),
