@@ -41,7 +41,10 @@ use utoipa_axum::routes;
 pub use problem::{Problem, ProblemCode};
 pub use state::{AppParts, AppState, HttpLimits};
 
-use routes::{audit, auth, balance, banks, callbacks, cards, compliance, dual, guardians, health, identity, me, operator, security, users};
+use routes::{
+    audit, auth, balance, banks, callbacks, cards, compliance, dual, guardians, health, identity, institutions, me, operations, operator,
+    people, security, users,
+};
 
 /// The process-wide Prometheus recorder (the `metrics` facade allows one).
 pub fn metrics_handle() -> Option<PrometheusHandle> {
@@ -146,6 +149,9 @@ fn operator_session_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(compliance::audit_records))
         .routes(routes!(compliance::audit_verify))
         .routes(routes!(compliance::audit_checkpoints))
+        .merge(people::routes())
+        .merge(institutions::routes())
+        .merge(operations::routes())
 }
 
 /// The OpenAPI document, as served at `/openapi.json`.

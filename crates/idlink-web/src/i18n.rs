@@ -88,7 +88,8 @@ impl Locale {
 
 /// Each language's catalogue, one file per area of the pages (`main`: the
 /// frame, login, home, access log; `identity`: verification and guardians;
-/// `security`: payment password and devices; `cards`: cards and balances).
+/// `security`: payment password and devices; `cards`: cards and balances;
+/// `console*`: the operator console, one file per area of it).
 macro_rules! catalogue {
     ($dir:literal) => {
         &[
@@ -97,6 +98,9 @@ macro_rules! catalogue {
             include_str!(concat!("../locales/", $dir, "/security.ftl")),
             include_str!(concat!("../locales/", $dir, "/cards.ftl")),
             include_str!(concat!("../locales/", $dir, "/console.ftl")),
+            include_str!(concat!("../locales/", $dir, "/console-people.ftl")),
+            include_str!(concat!("../locales/", $dir, "/console-health.ftl")),
+            include_str!(concat!("../locales/", $dir, "/console-ops.ftl")),
         ]
     };
 }

@@ -11,11 +11,20 @@
 //! The use cases check the role again (the console never decides alone).
 //!
 //! - [`sign_in`]: sign-in (username, password, TOTP), sign-out, language;
-//! - [`cases`]: the review queue and a case's page.
+//! - [`cases`]: the review queue and a case's page;
+//! - [`breaches`], [`proposals`], [`audit`], [`reports`]: the breach board,
+//!   dual control, the audit explorer, the regulator report and retention;
+//! - [`people`]: the user 360° (search by blind index, purpose asked and audited);
+//! - [`health`]: institution health (breakers, error rates, latency, maintenance);
+//! - [`keys`], [`duty`]: key status and who is on duty.
 
 pub mod audit;
 pub mod breaches;
 pub mod cases;
+pub mod duty;
+pub mod health;
+pub mod keys;
+pub mod people;
 pub mod proposals;
 pub mod reports;
 pub mod sign_in;
@@ -62,6 +71,10 @@ pub fn routes() -> Router<WebState> {
         .route("/console/cases/{id}/claim", post(cases::claim))
         .route("/console/cases/{id}/release", post(cases::release))
         .route("/console/cases/{id}/decide", post(cases::decide))
+        .merge(people::routes())
+        .merge(health::routes())
+        .merge(keys::routes())
+        .merge(duty::routes())
         .route("/console/{*rest}", get(not_found))
 }
 
@@ -85,6 +98,19 @@ pub struct NavItem {
     pub current: bool,
 }
 
+/// The console's pages in the navigation: where, the label's key, and which operators see it.
+const NAV: &[(&str, &str, fn(&OperatorRow) -> bool)] = &[
+    ("/console/cases", "console-nav-cases", may_view),
+    ("/console/breaches", "console-nav-breaches", may_view),
+    ("/console/proposals", "console-nav-proposals", may_view),
+    ("/console/people", "console-nav-people", may_view),
+    ("/console/audit", "console-nav-audit", may_view),
+    ("/console/reports", "console-nav-reports", may_view),
+    ("/console/health", "console-nav-health", may_view),
+    ("/console/keys", "console-nav-keys", may_view),
+    ("/console/duty", "console-nav-duty", may_view),
+];
+
 /// The frame of every console page.
 #[derive(Debug, Clone)]
 pub struct ConsoleChrome {
@@ -103,28 +129,11 @@ impl ConsoleChrome {
     pub fn new(v: &Visitor, title: String, op: Option<&OperatorRow>) -> Self {
         let tr = v.tr;
         let nav = match op {
-            // Every role reads the queue; the user 360°, audit and health pages will join here by role.
-            Some(op) if may_view(op) => {
-                vec![
-                    NavItem { href: "/console/cases", label: tr.t("console-nav-cases"), current: v.path.starts_with("/console/cases") },
-                    NavItem {
-                        href: "/console/breaches",
-                        label: tr.t("console-nav-breaches"),
-                        current: v.path.starts_with("/console/breaches"),
-                    },
-                    NavItem {
-                        href: "/console/proposals",
-                        label: tr.t("console-nav-proposals"),
-                        current: v.path.starts_with("/console/proposals"),
-                    },
-                    NavItem { href: "/console/audit", label: tr.t("console-nav-audit"), current: v.path.starts_with("/console/audit") },
-                    NavItem {
-                        href: "/console/reports",
-                        label: tr.t("console-nav-reports"),
-                        current: v.path.starts_with("/console/reports"),
-                    },
-                ]
-            }
+            Some(op) if may_view(op) => NAV
+                .iter()
+                .filter(|(_, _, shown)| shown(op))
+                .map(|&(href, key, _)| NavItem { href, label: tr.t(key), current: v.path.starts_with(href) })
+                .collect(),
             _ => Vec::new(),
         };
         ConsoleChrome {

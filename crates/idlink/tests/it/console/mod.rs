@@ -9,7 +9,10 @@
 //! journey needs.
 
 mod forms;
+mod health;
 mod journeys;
+mod ops;
+mod people;
 mod screenshots;
 
 use crate::Server;

@@ -1,0 +1,2 @@
+## The institution health page.
+console-nav-health = Institution health

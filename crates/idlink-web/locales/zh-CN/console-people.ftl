@@ -1,0 +1,2 @@
+## The user 360° page.
+console-nav-people = 用户全景

@@ -1,0 +1,1 @@
+//! The institution health page and API.

@@ -1,0 +1,1 @@
+//! Key status, duty, requests for more information, escalation seen arriving.

@@ -1,0 +1,1 @@
+//! The user 360° page and API.
