@@ -24,6 +24,7 @@ use idlink_core::bindings::BindingError;
 use idlink_core::dual::DualControlError;
 use idlink_core::guardians::GuardianError;
 use idlink_core::identity::IdentityError;
+use idlink_core::institutions::MaintenanceError;
 use idlink_core::operators::OperatorError;
 use idlink_core::payment::HashError;
 use idlink_core::ports::StoreError;
@@ -443,6 +444,20 @@ impl From<DualControlError> for Problem {
             DualControlError::RotationUnavailable => Problem::new(ProblemCode::KeyRotationUnavailable),
             DualControlError::RoleRequired(r) => r.into(),
             DualControlError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<MaintenanceError> for Problem {
+    fn from(e: MaintenanceError) -> Self {
+        match e {
+            MaintenanceError::UnknownInstitution(i) => {
+                Problem::new(ProblemCode::InstitutionUnknown).detail(format!("The connectors know no `{i}` with that channel."))
+            }
+            MaintenanceError::BadPeriod => Problem::new(ProblemCode::MaintenancePeriodInvalid),
+            MaintenanceError::NotFound => Problem::new(ProblemCode::MaintenanceNotFound),
+            MaintenanceError::RoleRequired(r) => r.into(),
+            MaintenanceError::Store(e) => e.into(),
         }
     }
 }

@@ -370,6 +370,7 @@ not_found_when_malformed! {
     idlink_domain::GuardianshipId => GuardianshipNotFound,
     idlink_domain::ProposalId => ProposalNotFound,
     idlink_domain::OperatorId => OperatorNotFound,
+    idlink_domain::MaintenanceId => MaintenanceNotFound,
 }
 
 impl FromPath for idlink_domain::UserId {

@@ -217,6 +217,16 @@ impl AppParts {
         }
     }
 
+    /// Institution health and the maintenance calendar (ADR 0018).
+    pub fn institution_health(&self) -> idlink_core::institutions::Institutions<'_> {
+        idlink_core::institutions::Institutions {
+            store: self.store.as_ref(),
+            health: self.institutions.health.as_ref(),
+            clock: self.clock.as_ref(),
+            ids: self.ids.as_ref(),
+        }
+    }
+
     pub fn operators(&self) -> Operators<'_> {
         Operators {
             store: self.store.as_ref(),

@@ -1,14 +1,14 @@
 //! The one path for every outbound institution call.
 
-use crate::breaker::{Admission, Breaker};
+use crate::breaker::Admission;
+use crate::health::HealthBook;
 use crate::masking::mask_json;
 use idlink_core::ports::clock::Clock;
 use jiff::{SignedDuration, Timestamp};
 use reqwest::{Method, StatusCode};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Client certificate and key (PEM) for mutual TLS, and the CA that signs the server.
@@ -142,11 +142,12 @@ impl CallError {
     }
 }
 
-/// Executes calls with deadline, retries, breaker and masked logging.
+/// Executes calls with deadline, retries, breaker, the scheduled
+/// maintenance calendar, measurements (`health`) and masked logging.
 pub struct Executor {
     policy: ExecutorPolicy,
     clock: Arc<dyn Clock>,
-    breakers: Mutex<HashMap<(String, String), Breaker>>,
+    book: HealthBook,
 }
 
 impl std::fmt::Debug for Executor {
@@ -157,15 +158,18 @@ impl std::fmt::Debug for Executor {
 
 impl Executor {
     pub fn new(policy: ExecutorPolicy, clock: Arc<dyn Clock>) -> Self {
-        Self { policy, clock, breakers: Mutex::new(HashMap::new()) }
+        let book = HealthBook::new(policy.breaker_failures, policy.breaker_open_for);
+        Self { policy, clock, book }
     }
 
-    fn with_breaker<R>(&self, target: &Target, f: impl FnOnce(&mut Breaker) -> R) -> R {
-        let mut map = self.breakers.lock().unwrap_or_else(|p| p.into_inner());
-        let b = map
-            .entry((target.institution.clone(), target.channel.clone()))
-            .or_insert_with(|| Breaker::new(self.policy.breaker_failures, self.policy.breaker_open_for));
-        f(b)
+    /// Makes a channel known to the health page before its first call.
+    pub fn register(&self, target: &Target) {
+        self.book.channel(&target.institution, &target.channel);
+    }
+
+    /// The breakers, measurements and calendar of every channel.
+    pub fn health(&self) -> &HealthBook {
+        &self.book
     }
 
     /// The executor's clock (breaker instants are on it).
@@ -175,7 +179,7 @@ impl Executor {
 
     /// The breaker state of a channel, for health pages and tests.
     pub fn breaker_state(&self, target: &Target) -> crate::breaker::State {
-        self.with_breaker(target, |b| b.state())
+        self.book.with(&target.institution, &target.channel, |c| c.breaker.state())
     }
 
     /// Sends `body` as JSON and decodes the JSON answer.
@@ -189,7 +193,14 @@ impl Executor {
         idempotent: bool,
     ) -> Result<R, CallError> {
         let now = self.clock.now();
-        if let Admission::Refused { until } = self.with_breaker(target, |b| b.admit(now)) {
+        if let Some(end) = self.book.scheduled(&target.institution, &target.channel, now) {
+            // A scheduled window (ADR 0018): the institution is not called, nor its breaker touched.
+            let retry_after_secs = u64::try_from(end.duration_since(now).as_secs()).unwrap_or(1).max(1);
+            return Err(CallError::Maintenance { institution: target.institution.clone(), retry_after_secs, expected_end: Some(end) });
+        }
+        let channel = self.book.channel(&target.institution, &target.channel);
+        let admission = channel.lock().unwrap_or_else(|p| p.into_inner()).admit(now);
+        if let Admission::Refused { until } = admission {
             let retry_after_secs = u64::try_from(until.duration_since(now).as_secs()).unwrap_or(1).max(1);
             return Err(CallError::CircuitOpen {
                 institution: target.institution.clone(),
@@ -203,22 +214,29 @@ impl Executor {
         let result = tokio::time::timeout(self.policy.deadline, self.attempts(target, &method, path, body.as_ref(), idempotent))
             .await
             .unwrap_or_else(|_| Err(CallError::Timeout { institution: target.institution.clone() }));
+        let elapsed = started.elapsed();
         let outcome = match &result {
             Ok(_) => "ok".to_owned(),
             Err(e) => e.to_string(),
         };
         tracing::info!(
             institution = %target.institution, channel = %target.channel, %method, path,
-            elapsed_ms = started.elapsed().as_millis() as u64, outcome = %outcome,
+            elapsed_ms = elapsed.as_millis() as u64, outcome = %outcome,
             request = %body.as_ref().map(mask_json).unwrap_or_default(),
             "connector call"
         );
         let now = self.clock.now();
-        match &result {
-            Ok(_) => self.with_breaker(target, |b| b.success()),
-            Err(e) if e.is_outage() => self.with_breaker(target, |b| b.failure(now)),
-            // The institution answered (a business refusal): it is healthy.
-            Err(_) => self.with_breaker(target, |b| b.success()),
+        let outage = result.as_ref().err().is_some_and(CallError::is_outage);
+        let announced = match &result {
+            Err(CallError::Maintenance { expected_end, retry_after_secs, .. }) => expected_end
+                .or_else(|| now.checked_add(SignedDuration::from_secs(i64::try_from(*retry_after_secs).unwrap_or(i64::MAX))).ok()),
+            _ => None,
+        };
+        {
+            let mut c = channel.lock().unwrap_or_else(|p| p.into_inner());
+            // A business refusal means the institution answered: it is healthy.
+            if outage { c.breaker.failure(now) } else { c.breaker.success() }
+            c.record(now, elapsed, !outage, announced);
         }
         metrics::counter!("idlink_connector_calls_total",
             "institution" => target.institution.clone(), "channel" => target.channel.clone(),

@@ -15,6 +15,7 @@ pub mod bank;
 pub mod breaker;
 pub mod executor;
 pub mod face;
+pub mod health;
 pub mod masking;
 pub mod registry;
 pub mod settings;
@@ -133,7 +134,7 @@ impl Institutions {
         let (k_switch, k_direct) = ("connectors.bank.switch_url", "connectors.bank.direct_url");
         let switch = bank::BankApi::card_switch(&url(k_switch, &s.bank.switch_url)?).map_err(At::at(k_switch))?;
         let direct = direct.map(bank::DirectChannel::target).transpose().map_err(At::at(k_direct))?;
-        Ok(Self {
+        let me = Self {
             executor: Arc::new(Executor::new(s.executor_policy(), clock)),
             sms: sms::SmsGateway::new(&url(k_sms, &s.sms.url)?).map_err(At::at(k_sms))?,
             face: face::FaceProvider::new(&url(k_face, &s.face.url)?).map_err(At::at(k_face))?,
@@ -141,7 +142,12 @@ impl Institutions {
             banks: bank::BankChannels::new(switch, direct.as_ref(), roster.banks.iter().map(|b| b.code.as_str())),
             bank_callbacks: bank::callbacks::BankCallbacks::new(bank_callback_key),
             roster,
-        })
+        };
+        // Every channel is on the health page (and can be scheduled) before its first call.
+        for t in [me.sms.target(), me.face.target(), me.registry.target()].into_iter().chain(me.banks.targets()) {
+            me.executor.register(t);
+        }
+        Ok(me)
     }
 
     /// Every port the core takes from an institution.
@@ -155,6 +161,7 @@ impl Institutions {
             bank: banks.clone(),
             balances: banks,
             bank_callbacks: Arc::new(self.bank_callbacks.clone()),
+            health: self.executor.clone(),
         }
     }
 

@@ -28,6 +28,7 @@ pub mod dual;
 pub mod guardians;
 pub mod idempotency;
 pub mod identity;
+pub mod institutions;
 pub mod jobs;
 pub mod operators;
 pub mod outbox;

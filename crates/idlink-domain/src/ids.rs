@@ -153,6 +153,10 @@ prefixed_id!(
     /// A proposed sensitive operator action awaiting a second operator (dual control, ADR 0015).
     ProposalId, "prp_", "proposal"
 );
+prefixed_id!(
+    /// A scheduled maintenance window of an institution (ADR 0018).
+    MaintenanceId, "mnt_", "maintenance window"
+);
 
 #[cfg(test)]
 mod tests {

@@ -28,7 +28,7 @@ pub mod verification;
 pub use idnumber::{IdNumber, IdNumberError};
 pub use ids::{
     AgreementId, ApiKeyId, BindingId, BiometricChallengeId, CaseId, ChallengeId, DeviceId, EventId, GuardianshipId, OperatorId,
-    OperatorSessionId, ProposalId, QueryId, RequestId, SessionId, StepUpId, UserId, VerificationId,
+    MaintenanceId, OperatorSessionId, ProposalId, QueryId, RequestId, SessionId, StepUpId, UserId, VerificationId,
 };
 pub use money::Fen;
 pub use name::{NameError, PersonName};

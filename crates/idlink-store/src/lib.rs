@@ -41,6 +41,7 @@ mod group_commit;
 mod idempotency;
 mod identity;
 mod login;
+mod maintenance;
 mod outbox;
 mod proposals;
 mod reports;

@@ -493,7 +493,7 @@ async fn bank_call_alone(running: &serve::Running, opts: &Options) -> Result<Sta
             let number = card(c);
             let (answer, channel) = institutions
                 .banks
-                .call("ICBC", idlink_domain::roster::Channel::Direct, |api| api.balance(exec, &number))
+                .call(exec, "ICBC", idlink_domain::roster::Channel::Direct, |api| api.balance(exec, &number))
                 .await
                 .map_err(|e| anyhow::anyhow!("bank call: {e}"))?;
             if channel != idlink_domain::roster::Channel::Direct {

@@ -355,6 +355,7 @@ pub async fn start(config: &Config, rt: Runtime) -> Result<Running> {
         sb.set_callback_url(format!("http://{api_addr}"));
     }
     let web = idlink_web::WebSettings { secure_cookies: config.web.secure_cookies };
+    let state_for_calendar = state.clone();
     let app = idlink_api::app(state.clone()).merge(idlink_web::router(state, web));
     let shutdown = stopped(stop_rx.clone());
     tasks.push(tokio::spawn(async move {
@@ -365,6 +366,11 @@ pub async fn start(config: &Config, rt: Runtime) -> Result<Running> {
     }));
 
     tasks.push(tokio::spawn(reload_keyring(vault.clone(), stop_rx.clone())));
+    // The maintenance calendar before the first call, then every few seconds (another node may change it).
+    if let Err(e) = state_for_calendar.institution_health().reload().await {
+        tracing::warn!(error = %e, "maintenance calendar not loaded; retrying in the background");
+    }
+    tasks.push(tokio::spawn(reload_calendar(state_for_calendar, stop_rx.clone())));
     let worker = crate::background::OutboxWorker {
         store: store.clone(),
         vault: vault.clone(),
@@ -465,6 +471,24 @@ async fn start_sandbox(
 
 /// Re-reads the keyring file every 10 s, so a rotation done by
 /// `idlink keys rotate` (or on another node) is picked up without a restart.
+/// Keeps this node's copy of the maintenance calendar (ADR 0018) in step
+/// with the database: a window another node scheduled or cancelled applies
+/// here within `CALENDAR_RELOAD`.
+const CALENDAR_RELOAD: Duration = Duration::from_secs(15);
+
+async fn reload_calendar(state: AppState, mut stop: watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(CALENDAR_RELOAD);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stop.wait_for(|s| *s) => break,
+        }
+        if let Err(e) = state.institution_health().reload().await {
+            tracing::warn!(error = %e, "maintenance calendar reload failed; keeping the loaded one");
+        }
+    }
+}
+
 async fn reload_keyring(vault: Arc<Vault>, mut stop: watch::Receiver<bool>) {
     let mut tick = tokio::time::interval(Duration::from_secs(10));
     loop {

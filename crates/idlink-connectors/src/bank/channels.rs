@@ -8,9 +8,15 @@
 //! circuit opens, calls skip it without touching the network; after the
 //! breaker's wait a half-open probe goes to it again, and its first success
 //! brings the traffic back.
+//!
+//! Each bank has its own breaker and figures on each channel (`bank:CODE`
+//! over `card_switch` and over `direct`), so one bank in maintenance does
+//! not open the switch's circuit for the others. A scheduled maintenance
+//! window on one channel (ADR 0018) reads as that channel being down, so
+//! the traffic moves to the other; every failover is noted on the health page.
 
 use super::BankApi;
-use crate::executor::{CallError, Signing, Target, TlsIdentity};
+use crate::executor::{CallError, Executor, Signing, Target, TlsIdentity};
 use idlink_domain::roster::Channel;
 use std::collections::HashMap;
 use std::future::Future;
@@ -33,9 +39,26 @@ impl DirectChannel {
 /// Every bank's two channels.
 #[derive(Debug, Clone)]
 pub struct BankChannels {
+    /// For a bank the roster does not list.
     switch: BankApi,
+    /// Per bank code: the switch, with the bank's own breaker.
+    switch_of: HashMap<String, BankApi>,
     /// Per bank code; empty when no direct listener is configured.
     direct: HashMap<String, BankApi>,
+}
+
+/// Why a channel could not serve, in a few words without identifiers.
+fn failover_reason(e: &CallError) -> String {
+    match e {
+        CallError::CircuitOpen { .. } => "circuit open".into(),
+        CallError::Maintenance { expected_end: Some(end), .. } => format!("maintenance until {end}"),
+        CallError::Maintenance { .. } => "maintenance".into(),
+        CallError::Timeout { .. } => "timeout".into(),
+        CallError::Transport { .. } => "unreachable".into(),
+        CallError::Status { status, .. } => format!("HTTP {status}"),
+        CallError::Protocol { .. } => "protocol error".into(),
+        CallError::Config(_) => "not configured".into(),
+    }
 }
 
 pub fn channel_name(c: Channel) -> &'static str {
@@ -48,24 +71,31 @@ pub fn channel_name(c: Channel) -> &'static str {
 impl BankChannels {
     /// `direct` is the mutual-TLS, signing target of the banks' direct listener, if any.
     pub fn new<'a>(switch: BankApi, direct: Option<&Target>, bank_codes: impl IntoIterator<Item = &'a str>) -> Self {
+        let codes: Vec<&str> = bank_codes.into_iter().collect();
+        let switch_of = codes.iter().map(|code| ((*code).to_owned(), switch.for_bank(code))).collect();
         let direct = match direct {
-            Some(t) => bank_codes.into_iter().map(|code| (code.to_owned(), BankApi::direct(t, code))).collect(),
+            Some(t) => codes.iter().map(|code| ((*code).to_owned(), BankApi::direct(t, code))).collect(),
             None => HashMap::new(),
         };
-        Self { switch, direct }
+        Self { switch, switch_of, direct }
     }
 
     /// The bank's channel `c`, if it exists.
     pub fn api(&self, bank: &str, c: Channel) -> Option<&BankApi> {
         match c {
-            Channel::CardSwitch => Some(&self.switch),
+            Channel::CardSwitch => Some(self.switch_of.get(bank).unwrap_or(&self.switch)),
             Channel::Direct => self.direct.get(bank),
         }
     }
 
+    /// Every bank's channel targets (for the health page to list them before their first call).
+    pub fn targets(&self) -> impl Iterator<Item = &Target> {
+        self.switch_of.values().chain(self.direct.values()).map(BankApi::target)
+    }
+
     /// Runs `op` on the bank's configured channel, and on the other one if the
     /// configured one cannot serve it. Returns the answer and the channel that gave it.
-    pub async fn call<'a, T, F, Fut>(&'a self, bank: &str, configured: Channel, op: F) -> Result<(T, Channel), CallError>
+    pub async fn call<'a, T, F, Fut>(&'a self, exec: &Executor, bank: &str, configured: Channel, op: F) -> Result<(T, Channel), CallError>
     where
         F: Fn(&'a BankApi) -> Fut,
         Fut: Future<Output = Result<T, CallError>>,
@@ -83,6 +113,8 @@ impl BankChannels {
         };
         let Some(api) = self.api(bank, other) else { return Err(first) };
         tracing::warn!(bank, from = channel_name(configured), to = channel_name(other), error = %first, "bank channel failover");
+        let from = self.api(bank, configured).map_or(&self.switch.target().institution, |a| &a.target().institution);
+        exec.health().failover(from, channel_name(configured), channel_name(other), failover_reason(&first), exec.now());
         metrics::counter!("idlink_bank_channel_failovers_total", "bank" => bank.to_owned(), "from" => channel_name(configured))
             .increment(1);
         match op(api).await {

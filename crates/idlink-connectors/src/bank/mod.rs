@@ -128,6 +128,11 @@ impl BankApi {
         Ok(Self { target: Target::new("switch", "card_switch", base_url)?, prefix: "/switch/v1".into() })
     }
 
+    /// The switch for one bank: the same connection pool and path, the bank's own breaker.
+    pub fn for_bank(&self, bank_code: &str) -> Self {
+        Self { target: self.target.for_institution(&format!("bank:{bank_code}")), prefix: self.prefix.clone() }
+    }
+
     /// One bank's direct channel, over `direct` (a mutual-TLS, signing target):
     /// its own breaker, the shared connection pool.
     pub fn direct(direct: &Target, bank_code: &str) -> Self {

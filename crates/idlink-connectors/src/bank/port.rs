@@ -58,7 +58,7 @@ impl CardCheck for BankPorts {
         let req = FourElements { card_number: card.reveal(), name: name.reveal(), id_number: id.reveal(), phone: phone.reveal() };
         let (bank, channel) = self.route(card);
         let exec = &self.executor;
-        let (answer, _) = self.channels.call(&bank, channel, |api| api.four_elements(exec, &req)).await?;
+        let (answer, _) = self.channels.call(exec, &bank, channel, |api| api.four_elements(exec, &req)).await?;
         Ok(match answer {
             Answer::Match => CardResult::Match,
             Answer::HolderMismatch => CardResult::HolderMismatch,
@@ -74,7 +74,7 @@ impl BankChannel for BankPorts {
     async fn send_code(&self, card: &CardNumber, phone: &PhoneNumber, client_ref: &str) -> Result<BankCode, BankUnavailable> {
         let (bank, channel) = self.route(card);
         let exec = &self.executor;
-        let (answer, _) = self.channels.call(&bank, channel, |api| api.send_code(exec, card.reveal(), phone.reveal(), client_ref)).await?;
+        let (answer, _) = self.channels.call(exec, &bank, channel, |api| api.send_code(exec, card.reveal(), phone.reveal(), client_ref)).await?;
         match answer {
             BankSms::Sent { reference } => Ok(BankCode::Sent { reference }),
             BankSms::PhoneMismatch => Ok(BankCode::PhoneMismatch),
@@ -88,7 +88,7 @@ impl BankChannel for BankPorts {
     async fn verify_code(&self, reference: &str, card: &CardNumber, code: &str) -> Result<bool, BankUnavailable> {
         let (bank, channel) = self.route(card);
         let exec = &self.executor;
-        let (ok, _) = self.channels.call(&bank, channel, |api| api.verify_code(exec, reference, card.reveal(), code)).await?;
+        let (ok, _) = self.channels.call(exec, &bank, channel, |api| api.verify_code(exec, reference, card.reveal(), code)).await?;
         Ok(ok)
     }
 }
@@ -99,7 +99,7 @@ impl BalanceBank for BankPorts {
         let bank = grant.bank();
         let exec = &self.executor;
         let card = grant.card().reveal();
-        let (answer, via) = self.channels.call(&bank.code, bank.channel, |api| api.balance(exec, card)).await?;
+        let (answer, via) = self.channels.call(exec, &bank.code, bank.channel, |api| api.balance(exec, card)).await?;
         Ok(match answer {
             BalanceAnswer::Balance(fen) => BankBalance::Balance { fen: idlink_domain::Fen(fen), channel: channel_name(via) },
             BalanceAnswer::CardLost => BankBalance::CardLost,

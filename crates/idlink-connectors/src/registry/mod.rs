@@ -60,6 +60,10 @@ impl IdentityRegistry {
         Ok(Self { target: Target::new("registry", "main", base_url)? })
     }
 
+    pub fn target(&self) -> &Target {
+        &self.target
+    }
+
     /// A read-only check: safe to retry.
     pub async fn check(&self, exec: &Executor, name: &str, id_number: &str, phone: Option<&str>) -> Result<RegistryVerdict, CallError> {
         let req = CheckRequest { name, id_number, phone };

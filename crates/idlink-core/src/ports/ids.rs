@@ -6,7 +6,7 @@
 
 use idlink_crypto::Random;
 use idlink_domain::{
-    AgreementId, ApiKeyId, BindingId, BiometricChallengeId, CaseId, ChallengeId, DeviceId, EventId, GuardianshipId, OperatorId,
+    AgreementId, ApiKeyId, BindingId, BiometricChallengeId, CaseId, ChallengeId, DeviceId, EventId, GuardianshipId, MaintenanceId, OperatorId,
     OperatorSessionId, ProposalId, QueryId, RequestId, SessionId, StepUpId, UserId, VerificationId,
 };
 use std::sync::Arc;
@@ -70,6 +70,9 @@ pub trait Ids: Send + Sync {
     }
     fn proposal(&self) -> ProposalId {
         ProposalId::from_random(self.entropy())
+    }
+    fn maintenance(&self) -> MaintenanceId {
+        MaintenanceId::from_random(self.entropy())
     }
     /// The id of a bank event idlink infers from a bank's answer (a lost
     /// card reported in a balance answer), in the bank's event-id space.

@@ -24,6 +24,7 @@ pub mod guardians;
 pub mod idempotency;
 pub mod identity;
 pub mod ids;
+pub mod institutions;
 pub mod keys;
 pub mod leases;
 pub mod operators;
@@ -72,6 +73,8 @@ pub struct InstitutionPorts {
     pub balances: std::sync::Arc<dyn balance::BalanceBank>,
     /// The banks' signed card events (inbound), checked by the bank connector.
     pub bank_callbacks: std::sync::Arc<dyn callbacks::CallbackVerifier>,
+    /// What the connectors measure of every institution and channel, and the calendar they enforce.
+    pub health: std::sync::Arc<dyn institutions::InstitutionHealth>,
 }
 
 #[async_trait]
@@ -110,4 +113,5 @@ store_of!(
     outbox::OutboxStore,
     leases::LeaseStore,
     reports::ComplianceStore,
+    institutions::MaintenanceStore,
 );
