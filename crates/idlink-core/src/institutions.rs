@@ -119,12 +119,14 @@ impl Institutions<'_> {
         if w.ends_at <= w.starts_at || w.ends_at <= now || w.ends_at.duration_since(w.starts_at) > MAX_WINDOW {
             return Err(MaintenanceError::BadPeriod);
         }
+        // Kept to the microsecond, as stored: the answer says what every node will enforce.
+        let micros = |t: Timestamp| Timestamp::from_microsecond(t.as_microsecond()).unwrap_or(t);
         let row = MaintenanceWindow {
             id: self.ids.maintenance(),
             institution: w.institution,
             channel: w.channel,
-            starts_at: w.starts_at,
-            ends_at: w.ends_at,
+            starts_at: micros(w.starts_at),
+            ends_at: micros(w.ends_at),
             note: w.note,
             created_by: op.id.clone(),
             created_at: now,

@@ -200,6 +200,15 @@ impl Tr {
         self.format(key, Some(&args))
     }
 
+    /// The message `key` with several text arguments.
+    pub fn ta(&self, key: &str, values: &[(&str, &str)]) -> String {
+        let mut args = FluentArgs::new();
+        for (name, value) in values {
+            args.set((*name).to_owned(), FluentValue::from((*value).to_owned()));
+        }
+        self.format(key, Some(&args))
+    }
+
     /// The message `key` with a number argument (plural rules apply).
     pub fn tn(&self, key: &str, name: &str, value: i64) -> String {
         let mut args = FluentArgs::new();
