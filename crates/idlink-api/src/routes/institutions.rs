@@ -194,10 +194,10 @@ pub struct ScheduleWindow {
     #[schema(min_length = 1, max_length = 32, example = "direct")]
     channel: Option<String>,
     /// RFC 3339 instant.
-    #[schema(example = "2026-12-05T18:00:00Z")]
+    #[schema(format = DateTime, example = "2026-12-05T18:00:00Z")]
     starts_at: String,
     /// RFC 3339 instant, after `starts_at` and now, at most 7 days after `starts_at`.
-    #[schema(example = "2026-12-05T20:00:00Z")]
+    #[schema(format = DateTime, example = "2026-12-05T20:00:00Z")]
     ends_at: String,
     /// What the maintenance is (shown on the health page, kept in the audit log).
     #[schema(min_length = 1, max_length = 500, pattern = r"\S", example = "Core banking upgrade announced by ICBC.")]
