@@ -235,7 +235,11 @@ impl Executor {
         {
             let mut c = channel.lock().unwrap_or_else(|p| p.into_inner());
             // A business refusal means the institution answered: it is healthy.
-            if outage { c.breaker.failure(now) } else { c.breaker.success() }
+            if outage {
+                c.breaker.failure(now)
+            } else {
+                c.breaker.success()
+            }
             c.record(now, elapsed, !outage, announced);
         }
         metrics::counter!("idlink_connector_calls_total",

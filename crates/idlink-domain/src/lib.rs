@@ -27,8 +27,8 @@ pub mod verification;
 
 pub use idnumber::{IdNumber, IdNumberError};
 pub use ids::{
-    AgreementId, ApiKeyId, BindingId, BiometricChallengeId, CaseId, ChallengeId, DeviceId, EventId, GuardianshipId, OperatorId,
-    MaintenanceId, OperatorSessionId, ProposalId, QueryId, RequestId, SessionId, StepUpId, UserId, VerificationId,
+    AgreementId, ApiKeyId, BindingId, BiometricChallengeId, CaseId, ChallengeId, DeviceId, EventId, GuardianshipId, MaintenanceId,
+    OperatorId, OperatorSessionId, ProposalId, QueryId, RequestId, SessionId, StepUpId, UserId, VerificationId,
 };
 pub use money::Fen;
 pub use name::{NameError, PersonName};

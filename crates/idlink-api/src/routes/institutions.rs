@@ -208,15 +208,21 @@ impl Validate for ScheduleWindow {
     type Valid = NewWindow;
     fn validate(self, c: &mut Causes) -> Option<NewWindow> {
         let instant = |c: &mut Causes, field: &str, raw: &str| {
-            c.parse(field, "invalid_instant", raw, |r: &str| r.parse::<jiff::Timestamp>().map_err(|_| "an RFC 3339 instant, e.g. 2026-12-05T18:00:00Z"))
+            c.parse(field, "invalid_instant", raw, |r: &str| {
+                r.parse::<jiff::Timestamp>().map_err(|_| "an RFC 3339 instant, e.g. 2026-12-05T18:00:00Z")
+            })
         };
         let starts_at = instant(c, "starts_at", &self.starts_at);
         let ends_at = instant(c, "ends_at", &self.ends_at);
         let name_ok = |s: &str, max: usize| {
             !s.is_empty() && s.len() <= max && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b':' || b == b'_' || b == b'-')
         };
-        let ok_i =
-            c.check("institution", !name_ok(&self.institution, 64), "invalid_institution", "`institution` as the health endpoint names it.");
+        let ok_i = c.check(
+            "institution",
+            !name_ok(&self.institution, 64),
+            "invalid_institution",
+            "`institution` as the health endpoint names it.",
+        );
         let ok_c = c.check(
             "channel",
             self.channel.as_deref().is_some_and(|ch| !name_ok(ch, 32)),

@@ -74,7 +74,8 @@ impl BankChannel for BankPorts {
     async fn send_code(&self, card: &CardNumber, phone: &PhoneNumber, client_ref: &str) -> Result<BankCode, BankUnavailable> {
         let (bank, channel) = self.route(card);
         let exec = &self.executor;
-        let (answer, _) = self.channels.call(exec, &bank, channel, |api| api.send_code(exec, card.reveal(), phone.reveal(), client_ref)).await?;
+        let (answer, _) =
+            self.channels.call(exec, &bank, channel, |api| api.send_code(exec, card.reveal(), phone.reveal(), client_ref)).await?;
         match answer {
             BankSms::Sent { reference } => Ok(BankCode::Sent { reference }),
             BankSms::PhoneMismatch => Ok(BankCode::PhoneMismatch),

@@ -6,8 +6,8 @@
 
 use idlink_crypto::Random;
 use idlink_domain::{
-    AgreementId, ApiKeyId, BindingId, BiometricChallengeId, CaseId, ChallengeId, DeviceId, EventId, GuardianshipId, MaintenanceId, OperatorId,
-    OperatorSessionId, ProposalId, QueryId, RequestId, SessionId, StepUpId, UserId, VerificationId,
+    AgreementId, ApiKeyId, BindingId, BiometricChallengeId, CaseId, ChallengeId, DeviceId, EventId, GuardianshipId, MaintenanceId,
+    OperatorId, OperatorSessionId, ProposalId, QueryId, RequestId, SessionId, StepUpId, UserId, VerificationId,
 };
 use std::sync::Arc;
 

@@ -116,9 +116,7 @@ async fn a_scheduled_window_refuses_calls_with_its_end_fails_over_and_is_audited
         switch(&s, &token, true).await;
         let now = jiff::Timestamp::now();
         let at = |mins: i64| now.checked_add(jiff::SignedDuration::from_mins(mins)).unwrap_or(now).to_string();
-        let window = |institution: &str, channel: Option<&str>, from: i64, until: i64| {
-            json!({"institution": institution, "channel": channel, "starts_at": at(from), "ends_at": at(until), "note": "core banking upgrade"})
-        };
+        let window = |institution: &str, channel: Option<&str>, from: i64, until: i64| json!({"institution": institution, "channel": channel, "starts_at": at(from), "ends_at": at(until), "note": "core banking upgrade"});
         let schedule = |op: &Op, body: Value| as_op(&s, op, Method::POST, "/v1/operator/institutions/maintenance").json(&body).send();
 
         let res = schedule(&reviewer, window("bank:ICBC", Some("direct"), -1, 60)).await.unwrap_or_else(|e| panic!("{e}"));
@@ -149,7 +147,10 @@ async fn a_scheduled_window_refuses_calls_with_its_end_fails_over_and_is_audited
         let res = schedule(&admin, window("bank:ICBC", None, -1, 90)).await.unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(res.status().as_u16(), 201);
         let bank_window: Value = res.json().await.unwrap_or_default();
-        let calls = |h: &Value| channel(h, "bank:ICBC", "direct")["calls"].as_u64().unwrap_or(0) + channel(h, "bank:ICBC", "card_switch")["calls"].as_u64().unwrap_or(0);
+        let calls = |h: &Value| {
+            channel(h, "bank:ICBC", "direct")["calls"].as_u64().unwrap_or(0)
+                + channel(h, "bank:ICBC", "card_switch")["calls"].as_u64().unwrap_or(0)
+        };
         let before = calls(&health(&s, &reviewer).await);
         let res = queries(&s, &token, &icbc, 1).await;
         let retry: u64 = res.headers().get("retry-after").and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok()).unwrap_or(0);
@@ -264,7 +265,11 @@ async fn an_admin_reads_the_health_page_and_keeps_the_calendar_in_the_browser() 
     assert_eq!(b.text("#notice").await, "維護時段已安排。");
     let cal = b.text("#calendar").await;
     assert!(cal.contains("(ABC)") && cal.contains("銀行卡轉接") && cal.contains("2026年11月30日 20:00") && cal.contains("22:30"), "{cal}");
-    assert!(b.text("#ch-bank-ABC-card_switch").await.contains("下次：2026年11月30日 20:00"), "{}", b.text("#ch-bank-ABC-card_switch").await);
+    assert!(
+        b.text("#ch-bank-ABC-card_switch").await.contains("下次：2026年11月30日 20:00"),
+        "{}",
+        b.text("#ch-bank-ABC-card_switch").await
+    );
     b.assert_accessible("health calendar with a window zh-HK").await;
     let actions = audit_actions(&s).await;
     assert!(actions.iter().any(|(_, a, o)| a == "maintenance.schedule" && o == "success"), "{actions:?}");

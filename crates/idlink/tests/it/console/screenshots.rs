@@ -48,3 +48,56 @@ async fn console_screenshots() {
     shot(&b, "console-reports").await;
     b.close().await;
 }
+
+/// The institution health page (`docs/screenshots/console-health.png`),
+/// phone-sized as the others (each cell labelled by its column), in zh-CN: ICBC after a maintenance streak (both breakers
+/// open, the announced end, the failover) beside healthy banks, with a
+/// scheduled window on the next bank's switch channel.
+#[tokio::test]
+#[ignore = "writes docs/screenshots; run on purpose"]
+async fn console_health_screenshot() {
+    use crate::cards::{balance, bound_card, step_up, switch};
+    let clock = Arc::new(ManualClock::new("2026-11-30T02:00:00Z".parse().unwrap_or_default()));
+    let rt = Runtime { clock: clock.clone(), ..Runtime::default() };
+    let db = idlink_store::testing::sqlite().await.unwrap_or_else(|e| panic!("{e}"));
+    let s = start_full(db, &[], rt.clone()).await;
+    let ada = staff(&s, &rt, "ada", &[Role::Admin]).await;
+    for bank in ["ABC", "ICBC", "BJBANK"] {
+        let (token, binding, _) = bound_card(&s, bank).await;
+        switch(&s, &token, true).await;
+        if bank == "ICBC" {
+            let body = serde_json::json!({"institution": "bank:ICBC", "minutes": 30});
+            let res = reqwest::Client::new().post(format!("{}/sandbox/v1/maintenance", s.sandbox)).json(&body).send().await;
+            assert!(res.is_ok_and(|r| r.status().is_success()));
+        }
+        let t = step_up(&s, &token, &binding).await;
+        for _ in 0..6 {
+            let _ = balance(&s, &token, &binding, Some(&t)).await;
+        }
+    }
+    let b = Browser::open(true).await;
+    b.goto(&s.url("/console/sign-in")).await;
+    b.fill("#username", "ada").await;
+    b.fill("#password", &ada.password).await;
+    b.fill("#totp", &ada.code(&rt)).await;
+    b.click("form[action='/console/sign-in'] button[type=submit]").await;
+    b.goto(&s.url("/console/health")).await;
+    let set = |css: &'static str, v: &'static str| {
+        let client = b.client.clone();
+        async move {
+            let js = "document.querySelector(arguments[0]).value = arguments[1];";
+            client.execute(js, vec![serde_json::json!(css), serde_json::json!(v)]).await.unwrap_or_else(|e| panic!("{css}: {e}"));
+        }
+    };
+    set("#m-target", "bank:ICBC|card_switch").await;
+    set("#m-starts", "2026-12-02T01:00").await;
+    set("#m-ends", "2026-12-02T03:00").await;
+    b.fill("#m-note", "核心系统升级").await;
+    b.click("#schedule").await;
+    b.client
+        .execute("document.querySelector('#ch-bank-ICBC-card_switch td.breaker').scrollIntoView({block: 'start'});", vec![])
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    shot(&b, "console-health").await;
+    b.close().await;
+}
