@@ -30,6 +30,7 @@ pub mod idempotency;
 pub mod identity;
 pub mod institutions;
 pub mod jobs;
+pub mod keystatus;
 pub mod operators;
 pub mod outbox;
 pub mod payment;
