@@ -151,8 +151,10 @@ impl HealthBook {
     }
 
     /// Notes that traffic left `from` for `to`.
-    pub fn failover(&self, institution: &str, from: &str, to: &str, reason: String, at: Timestamp) {
-        self.with(institution, from, |c| c.last_failover = Some(Failover { at, from: from.to_owned(), to: to.to_owned(), reason }));
+    pub fn failover(&self, institution: &str, from: &str, to: &str, why: (&'static str, Option<Timestamp>), at: Timestamp) {
+        let (reason, maintenance_until) = why;
+        let f = Failover { at, from: from.to_owned(), to: to.to_owned(), reason, maintenance_until };
+        self.with(institution, from, |c| c.last_failover = Some(f));
     }
 
     /// Every channel, sorted by institution then channel.

@@ -77,8 +77,11 @@ pub struct FailoverView {
     pub at: String,
     pub from: String,
     pub to: String,
-    /// Why the channel could not serve, e.g. `maintenance until …`, `circuit open`, `timeout`.
+    /// Why the channel could not serve: `circuit_open`, `maintenance`, `timeout`, `unreachable`,
+    /// `http_error`, `protocol_error` or `not_configured`.
     pub reason: String,
+    /// For `maintenance`: its expected end, if known.
+    pub maintenance_until: Option<String>,
 }
 
 /// One institution over one channel, as this node measured it.
@@ -143,7 +146,13 @@ fn channel_view(r: &HealthReport, c: ChannelHealth) -> ChannelView {
         p99_ms: c.p99_ms,
         breaker: breaker_view(c.breaker),
         announced_maintenance_until: c.announced_until.map(|t| t.to_string()),
-        last_failover: c.last_failover.map(|f| FailoverView { at: f.at.to_string(), from: f.from, to: f.to, reason: f.reason }),
+        last_failover: c.last_failover.map(|f| FailoverView {
+            at: f.at.to_string(),
+            from: f.from,
+            to: f.to,
+            reason: f.reason.to_owned(),
+            maintenance_until: f.maintenance_until.map(|t| t.to_string()),
+        }),
         last_call_at: c.last_call_at.map(|t| t.to_string()),
         institution: c.institution,
         channel: c.channel,

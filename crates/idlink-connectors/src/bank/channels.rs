@@ -47,17 +47,16 @@ pub struct BankChannels {
     direct: HashMap<String, BankApi>,
 }
 
-/// Why a channel could not serve, in a few words without identifiers.
-fn failover_reason(e: &CallError) -> String {
+/// Why a channel could not serve (a code the health page words), and a maintenance's end.
+fn failover_reason(e: &CallError) -> (&'static str, Option<jiff::Timestamp>) {
     match e {
-        CallError::CircuitOpen { .. } => "circuit open".into(),
-        CallError::Maintenance { expected_end: Some(end), .. } => format!("maintenance until {end}"),
-        CallError::Maintenance { .. } => "maintenance".into(),
-        CallError::Timeout { .. } => "timeout".into(),
-        CallError::Transport { .. } => "unreachable".into(),
-        CallError::Status { status, .. } => format!("HTTP {status}"),
-        CallError::Protocol { .. } => "protocol error".into(),
-        CallError::Config(_) => "not configured".into(),
+        CallError::CircuitOpen { .. } => ("circuit_open", None),
+        CallError::Maintenance { expected_end, .. } => ("maintenance", *expected_end),
+        CallError::Timeout { .. } => ("timeout", None),
+        CallError::Transport { .. } => ("unreachable", None),
+        CallError::Status { .. } => ("http_error", None),
+        CallError::Protocol { .. } => ("protocol_error", None),
+        CallError::Config(_) => ("not_configured", None),
     }
 }
 

@@ -72,8 +72,11 @@ pub struct Failover {
     pub at: Timestamp,
     pub from: String,
     pub to: String,
-    /// Why the first channel could not serve the call (no personal data).
-    pub reason: String,
+    /// Why the first channel could not serve the call: `circuit_open`, `maintenance`, `timeout`,
+    /// `unreachable`, `http_error`, `protocol_error` or `not_configured`.
+    pub reason: &'static str,
+    /// For `maintenance`: its expected end, if known.
+    pub maintenance_until: Option<Timestamp>,
 }
 
 /// One (institution, channel) as this node sees it.

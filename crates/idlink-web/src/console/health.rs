@@ -32,6 +32,9 @@ pub fn routes() -> Router<WebState> {
         .route("/console/health/maintenance/{id}/cancel", post(cancel))
 }
 
+/// The failover reasons the connectors give (`Failover::reason`), each worded in the catalogues.
+pub const REASONS: &[&str] = &["circuit_open", "maintenance", "timeout", "unreachable", "http_error", "protocol_error", "not_configured"];
+
 /// The institution kinds, in the order the page shows them.
 pub const KINDS: &[&str] = &["bank", "sms", "face", "registry", "witness"];
 
@@ -152,7 +155,11 @@ fn row(state: &WebState, tr: &Tr, r: &HealthReport, c: &ChannelHealth) -> Row {
     }
     let failover = c.last_failover.as_ref().map(|f| {
         let (at, from, to) = (tr.datetime(f.at), channel_label(tr, &f.from), channel_label(tr, &f.to));
-        tr.ta("console-health-failover", &[("time", &at), ("from", &from), ("to", &to), ("reason", &f.reason)])
+        let reason = match f.maintenance_until {
+            Some(end) => tr.t1("console-health-reason-maintenance-until", "time", &tr.datetime(end)),
+            None => tr.t(&format!("console-health-reason-{}", f.reason)),
+        };
+        tr.ta("console-health-failover", &[("time", &at), ("from", &from), ("to", &to), ("reason", &reason)])
     });
     let configured = c
         .institution
@@ -300,6 +307,33 @@ pub async fn cancel(State(state): State<WebState>, s: SignedOperator, Path(id): 
             let p = Problem::from(e);
             let status = p.code.status();
             page(&state, &s, status, None, Some(problem_message_in(&s.visitor.tr, "console", &p))).await
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::i18n::{Locale, has_key};
+
+    /// Keys this page builds at run time (kinds, channels, failover reasons) exist in every language.
+    #[test]
+    fn every_built_key_exists() {
+        let channels = ["card_switch", "direct", "gateway", "provider", "main"];
+        let built = super::KINDS
+            .iter()
+            .map(|k| format!("console-health-kind-{k}"))
+            .chain(channels.iter().map(|c| format!("console-health-channel-{c}")))
+            .chain(super::REASONS.iter().map(|r| format!("console-health-reason-{r}")))
+            .chain(["scheduled", "cancelled"].iter().map(|d| format!("console-health-done-{d}")))
+            .chain(
+                ["institution_unknown", "maintenance_period_invalid", "maintenance_not_found"]
+                    .iter()
+                    .map(|p| format!("console-problem-{p}")),
+            );
+        for key in built {
+            for locale in Locale::ALL {
+                assert!(has_key(locale, &key), "{}: `{key}` missing", locale.tag());
+            }
         }
     }
 }
