@@ -396,6 +396,28 @@ impl From<OperatorError> for Problem {
     }
 }
 
+impl From<idlink_core::people::PeopleError> for Problem {
+    fn from(e: idlink_core::people::PeopleError) -> Self {
+        use idlink_core::people::{PeopleError, REFERENCE_MAX_CHARS};
+        match e {
+            PeopleError::RoleRequired(r) => r.into(),
+            PeopleError::ReferenceMissing => Problem::validation(vec![FieldError::new(
+                "/reference",
+                "required",
+                "Give the reference of the request you are handling (a ticket or letter number).",
+            )]),
+            PeopleError::ReferenceTooLong => Problem::validation(vec![FieldError::new(
+                "/reference",
+                "too_long",
+                format!("The reference is at most {REFERENCE_MAX_CHARS} characters."),
+            )]),
+            PeopleError::UserNotFound => Problem::new(ProblemCode::UserNotFound),
+            PeopleError::Crypto(e) => e.into(),
+            PeopleError::Store(e) => e.into(),
+        }
+    }
+}
+
 impl From<RoleRequired> for Problem {
     fn from(RoleRequired(role): RoleRequired) -> Self {
         Problem::new(ProblemCode::OperatorRoleRequired).detail(format!("This action needs the `{role}` role."))

@@ -42,6 +42,7 @@ mod idempotency;
 mod identity;
 mod login;
 mod outbox;
+mod people;
 mod proposals;
 mod reports;
 mod reviews;

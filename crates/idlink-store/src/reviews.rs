@@ -188,7 +188,7 @@ pub(crate) async fn open_case_in(tx: &mut Tx, c: &CaseRow) -> Result<(), StoreEr
     Ok(())
 }
 
-const CASE_COLUMNS: &str =
+pub(crate) const CASE_COLUMNS: &str =
     "id, kind, subject, reference, status, steps_required, created_at, sla_due_at, first_response_at, escalated_at, claimed_by";
 
 /// Open cases past their first-response SLA at `$1` (see `CaseRow::breached`).
@@ -205,7 +205,7 @@ fn decision(d: &AnyRow) -> Result<Decision, StoreError> {
 }
 
 /// A case row without its decisions (read separately).
-fn case(r: &AnyRow) -> Result<CaseRow, StoreError> {
+pub(crate) fn case(r: &AnyRow) -> Result<CaseRow, StoreError> {
     Ok(CaseRow {
         id: r.id("id")?,
         kind: r.parsed("kind", "case kind", CaseKind::parse)?,

@@ -29,6 +29,7 @@ pub mod leases;
 pub mod operators;
 pub mod outbox;
 pub mod payment;
+pub mod people;
 pub mod proposals;
 pub mod reports;
 pub mod reviews;
@@ -110,4 +111,5 @@ store_of!(
     outbox::OutboxStore,
     leases::LeaseStore,
     reports::ComplianceStore,
+    people::PeopleStore,
 );
