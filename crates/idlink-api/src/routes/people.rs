@@ -21,16 +21,23 @@ pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(search)).routes(routes!(view))
 }
 
-/// Body of `POST /v1/operator/people/search`: exactly one of the two.
+/// What a search looks up.
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SearchKey {
+    Phone,
+    IdNumber,
+}
+
+/// Body of `POST /v1/operator/people/search`.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SearchPeople {
-    /// A mainland mobile number.
-    #[schema(example = "13800138000")]
-    phone: Option<String>,
-    /// A mainland resident ID number (18 characters).
-    #[schema(example = "110105199001010029")]
-    id_number: Option<String>,
+    /// `phone` (a mainland mobile number) or `id_number` (a mainland resident ID number).
+    by: SearchKey,
+    /// The phone number (11 digits) or the ID number (18 characters).
+    #[schema(example = "13800138000", pattern = r"^(1[0-9]{10}|[0-9]{17}[0-9Xx])$")]
+    value: String,
 }
 
 impl Validate for SearchPeople {
@@ -38,17 +45,10 @@ impl Validate for SearchPeople {
 
     fn validate(self, c: &mut Causes) -> Option<SearchBy> {
         let today = c.today();
-        match (self.phone, self.id_number) {
-            (Some(p), None) => c.parse("phone", "invalid_phone", &p, PhoneNumber::parse).map(SearchBy::Phone),
-            (None, Some(n)) => c.parse("id_number", "invalid_id_number", &n, |n| IdNumber::parse(n, today)).map(SearchBy::IdNumber),
-            (Some(_), Some(_)) => {
-                c.invalid("id_number", "one_of", "Search by `phone` or by `id_number`, not both.");
-                None
-            }
-            (None, None) => {
-                c.invalid("phone", "required", "Give `phone` or `id_number`.");
-                None
-            }
+        let value = self.value.trim();
+        match self.by {
+            SearchKey::Phone => c.parse("value", "invalid_phone", value, PhoneNumber::parse).map(SearchBy::Phone),
+            SearchKey::IdNumber => c.parse("value", "invalid_id_number", value, |n| IdNumber::parse(n, today)).map(SearchBy::IdNumber),
         }
     }
 }
@@ -93,7 +93,7 @@ pub struct OpenRecord {
     purpose: String,
     /// The reference of the request being handled (ticket, letter), at most 200 characters:
     /// kept for auditors, never shown to the user.
-    #[schema(example = "TICKET-2026-0042")]
+    #[schema(example = "TICKET-2026-0042", min_length = 1, max_length = 200)]
     reference: String,
 }
 

@@ -81,22 +81,22 @@ async fn an_operator_finds_a_user_by_blind_index_and_opens_the_masked_record_for
         let token = operator_token(&s, &rt, &rita).await;
 
         // By phone, by ID number: the same user, the phone masked; a miss finds nobody.
-        let res = post(&s, &token, "/v1/operator/people/search", json!({"phone": phone})).await;
+        let res = post(&s, &token, "/v1/operator/people/search", json!({"by": "phone", "value": phone})).await;
         assert_eq!(res.status().as_u16(), 200, "{kind}");
         let by_phone: Value = res.json().await.unwrap_or_default();
         assert_eq!(by_phone["users"], json!([{"user_id": user, "phone": "139****0029"}]), "{kind}");
-        let res = post(&s, &token, "/v1/operator/people/search", json!({"id_number": id_number})).await;
+        let res = post(&s, &token, "/v1/operator/people/search", json!({"by": "id_number", "value": id_number})).await;
         let by_id: Value = res.json().await.unwrap_or_default();
         assert_eq!(by_id["users"][0]["user_id"], json!(user), "{kind}: {by_id}");
-        let res = post(&s, &token, "/v1/operator/people/search", json!({"phone": "13700000000"})).await;
+        let res = post(&s, &token, "/v1/operator/people/search", json!({"by": "phone", "value": "13700000000"})).await;
         let miss: Value = res.json().await.unwrap_or_default();
         assert_eq!(miss["users"], json!([]), "{kind}");
-        let res = post(&s, &token, "/v1/operator/people/search", json!({"phone": phone, "id_number": id_number})).await;
+        let res = post(&s, &token, "/v1/operator/people/search", json!({"by": "name", "value": phone})).await;
         expect_problem(res, 422, "validation_failed").await;
-        let res = post(&s, &token, "/v1/operator/people/search", json!({"id_number": "110105199001010028"})).await;
+        let res = post(&s, &token, "/v1/operator/people/search", json!({"by": "id_number", "value": "110105199001010028"})).await;
         let body = expect_problem(res, 422, "validation_failed").await;
         assert_eq!(body["errors"][0]["code"], "invalid_id_number", "{kind}: a bad check digit is refused, not searched");
-        let res = s.client().post(s.url("/v1/operator/people/search")).json(&json!({"phone": phone})).send().await;
+        let res = s.client().post(s.url("/v1/operator/people/search")).json(&json!({"by": "phone", "value": phone})).send().await;
         expect_problem(res.unwrap_or_else(|e| panic!("{e}")), 401, "operator_session_invalid").await;
 
         // No purpose, an unknown one, no reference: refused, and nothing is recorded.
