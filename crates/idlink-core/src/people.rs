@@ -29,7 +29,9 @@ use crate::ports::payment::PaymentPasswordStore;
 use crate::ports::people::{PeopleStore, RecordView};
 use crate::ports::reviews::{CaseKind, CaseStatus};
 use crate::ports::users::UserStore;
-use crate::steps::personal::{BIRTH_CONTEXT, ID_CONTEXT, ID_INDEX, NAME_CONTEXT, PHONE_CONTEXT, PHONE_INDEX, Unreadable, corrupt, open_text, read_phone};
+use crate::steps::personal::{
+    BIRTH_CONTEXT, ID_CONTEXT, ID_INDEX, NAME_CONTEXT, PHONE_CONTEXT, PHONE_INDEX, Unreadable, corrupt, open_text, read_phone,
+};
 use crate::vault::Vault;
 use idlink_crypto::CryptoError;
 use idlink_domain::calendar::shanghai_today;
@@ -340,7 +342,9 @@ impl People<'_> {
                         let name = PersonName::parse(&open_text::<PeopleError>(key, NAME_CONTEXT, &row.name_cipher)?).map_err(corrupt)?;
                         let id_text = open_text::<PeopleError>(key, ID_CONTEXT, &row.id_cipher)?;
                         let birth = match &row.birth_cipher {
-                            Some(c) => open_text::<PeopleError>(key, BIRTH_CONTEXT, c)?.parse::<Date>().map_err(|_| corrupt("birth date"))?,
+                            Some(c) => {
+                                open_text::<PeopleError>(key, BIRTH_CONTEXT, c)?.parse::<Date>().map_err(|_| corrupt("birth date"))?
+                            }
                             None => IdNumber::parse(&id_text, today).map_err(corrupt)?.birth_date(),
                         };
                         let age = idlink_domain::idnumber::age_on(birth, today);

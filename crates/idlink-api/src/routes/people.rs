@@ -79,9 +79,7 @@ pub async fn search(
     Body(by): Body<SearchPeople>,
 ) -> Result<Json<PeopleFound>, Problem> {
     let found = state.people().search(&op, &by, request_id.as_deref()).await?;
-    Ok(Json(PeopleFound {
-        users: found.into_iter().map(|f| FoundUser { user_id: f.user_id.to_string(), phone: f.phone }).collect(),
-    }))
+    Ok(Json(PeopleFound { users: found.into_iter().map(|f| FoundUser { user_id: f.user_id.to_string(), phone: f.phone }).collect() }))
 }
 
 /// Body of `POST /v1/operator/people/{user_id}/view`.

@@ -104,11 +104,23 @@ async fn an_operator_finds_a_user_by_blind_index_and_opens_the_masked_record_for
         let before = store(&s).record_views(&UserId::parse(&user).unwrap_or_else(|e| panic!("{e}")), 10).await.unwrap_or_default();
         assert!(before.is_empty(), "{kind}");
         expect_problem(post(&s, &token, &view, json!({"reference": REFERENCE})).await, 422, "validation_failed").await;
-        let body = expect_problem(post(&s, &token, &view, json!({"purpose": "curiosity", "reference": REFERENCE})).await, 422, "validation_failed").await;
+        let body = expect_problem(
+            post(&s, &token, &view, json!({"purpose": "curiosity", "reference": REFERENCE})).await,
+            422,
+            "validation_failed",
+        )
+        .await;
         assert_eq!(body["errors"][0]["code"], "invalid_purpose", "{kind}");
-        let body = expect_problem(post(&s, &token, &view, json!({"purpose": "complaint", "reference": "  "})).await, 422, "validation_failed").await;
+        let body =
+            expect_problem(post(&s, &token, &view, json!({"purpose": "complaint", "reference": "  "})).await, 422, "validation_failed")
+                .await;
         assert_eq!(body["errors"][0]["pointer"], "/reference", "{kind}");
-        let unknown = post(&s, &token, "/v1/operator/people/usr_0000000000000000000000000000dead/view", json!({"purpose": "complaint", "reference": REFERENCE}));
+        let unknown = post(
+            &s,
+            &token,
+            "/v1/operator/people/usr_0000000000000000000000000000dead/view",
+            json!({"purpose": "complaint", "reference": REFERENCE}),
+        );
         expect_problem(unknown.await, 404, "user_not_found").await;
 
         let res = post(&s, &token, &view, json!({"purpose": "complaint", "reference": REFERENCE})).await;
@@ -128,7 +140,10 @@ async fn an_operator_finds_a_user_by_blind_index_and_opens_the_masked_record_for
         assert_eq!(record["cards"][0]["balance_switch"], false, "{kind}");
         assert_eq!(record["devices"][0]["name"], "phone device-a", "{kind}");
         assert_eq!(record["authorisations"]["payment_password_set"], false, "{kind}");
-        assert!(record["capabilities"].as_array().is_some_and(|c| c.len() == 5 && c.iter().all(|c| c["available"] == true)), "{kind}: {record}");
+        assert!(
+            record["capabilities"].as_array().is_some_and(|c| c.len() == 5 && c.iter().all(|c| c["available"] == true)),
+            "{kind}: {record}"
+        );
 
         // An auditor may look too (investigations, regulators).
         let carol = staff(&s, &rt, "carol", &[Role::Auditor]).await;
@@ -155,10 +170,10 @@ async fn an_operator_finds_a_user_by_blind_index_and_opens_the_masked_record_for
             assert!(!dump.contains(clear), "{kind}: `{clear}` is not in the audit log");
         }
         let kept = store(&s).record_views(&UserId::parse(&user).unwrap_or_else(|e| panic!("{e}")), 10).await.unwrap_or_default();
-        assert_eq!(kept.iter().map(|v| (v.purpose.as_str(), v.reference.as_str())).collect::<Vec<_>>(), [
-            ("regulator_request", "PBOC letter 17"),
-            ("complaint", REFERENCE)
-        ]);
+        assert_eq!(
+            kept.iter().map(|v| (v.purpose.as_str(), v.reference.as_str())).collect::<Vec<_>>(),
+            [("regulator_request", "PBOC letter 17"), ("complaint", REFERENCE)]
+        );
 
         // The user sees it: who (an operator), what, and the purpose, never the reference.
         let log = s.access_log(&user).await;
@@ -257,10 +272,7 @@ async fn a_reviewer_searches_gives_a_purpose_and_reads_the_masked_record_and_the
     assert!(b.text(".error-summary").await.contains("请选择打开此资料的用途"));
     b.assert_accessible("user 360 purpose refused").await;
 
-    b.client
-        .execute("document.querySelector('#purpose').value = 'complaint';", vec![])
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    b.client.execute("document.querySelector('#purpose').value = 'complaint';", vec![]).await.unwrap_or_else(|e| panic!("{e}"));
     b.fill("#reference", REFERENCE).await;
     b.click("#open-record").await;
     assert_eq!(b.text("h1").await, "用户资料");
@@ -274,10 +286,7 @@ async fn a_reviewer_searches_gives_a_purpose_and_reads_the_masked_record_and_the
     // English: the record asks for its purpose again (every look is recorded).
     b.click("button[name=lang][value=en]").await;
     assert_eq!(b.text("h1").await, "Why open this record?");
-    b.client
-        .execute("document.querySelector('#purpose').value = 'account_support';", vec![])
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    b.client.execute("document.querySelector('#purpose').value = 'account_support';", vec![]).await.unwrap_or_else(|e| panic!("{e}"));
     b.fill("#reference", "CALL-7").await;
     b.click("#open-record").await;
     assert_eq!(b.text("h1").await, "User record");
