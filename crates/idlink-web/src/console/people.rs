@@ -402,3 +402,39 @@ pub async fn view(State(state): State<WebState>, s: SignedOperator, Path(raw): P
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::i18n::{Locale, has_key};
+    use idlink_core::people::Purpose;
+
+    /// Keys this page and the user's access log build at run time exist in every language.
+    #[test]
+    fn every_built_key_exists() {
+        let mut built: Vec<String> = vec!["action-operator-view-user".into(), "action-operator-search-user".into()];
+        for p in Purpose::ALL {
+            built.push(format!("console-people-purpose-{}", p.as_str()));
+            // The access log's key for the audit record's purpose words.
+            built.push(format!("purpose-{}", p.words().replace(' ', "-")));
+        }
+        for search in ["user-search-by-phone", "user-search-by-id-number"] {
+            built.push(format!("purpose-{search}"));
+        }
+        let families: [(&str, &[&str]); 6] = [
+            ("console-people-standing-", &["unverified", "minor", "minor-guarded", "adult"]),
+            ("console-people-binding-", &["pending-sms", "active", "ended"]),
+            ("console-people-agreement-", &["not-required", "not-signed", "outdated", "in-force"]),
+            ("console-people-guardian-role-", &["minor", "guardian"]),
+            ("console-people-guardian-status-", &["pending-guardian", "review", "approved", "rejected"]),
+            ("console-people-method-", &["three-elements-face", "four-elements"]),
+        ];
+        for (prefix, codes) in families {
+            built.extend(codes.iter().map(|c| format!("{prefix}{c}")));
+        }
+        for locale in Locale::ALL {
+            for key in &built {
+                assert!(has_key(locale, key), "{}: `{key}` missing", locale.tag());
+            }
+        }
+    }
+}
