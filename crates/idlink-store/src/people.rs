@@ -57,7 +57,7 @@ impl PeopleStore for SqlStore {
 
     async fn record_views(&self, user: &UserId, limit: u32) -> Result<Vec<RecordView>, StoreError> {
         let q = sqlx::query(
-            "SELECT operator_id, user_id, purpose, reference, at FROM record_views WHERE user_id = $1 ORDER BY at DESC, id DESC LIMIT $2",
+            "SELECT operator_id, user_id, purpose, reference, at FROM record_views WHERE user_id = $1 ORDER BY at DESC LIMIT $2",
         )
         .bind(user.as_str())
         .bind(i64::from(limit));

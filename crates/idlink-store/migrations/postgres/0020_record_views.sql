@@ -3,7 +3,6 @@
 -- written in the transaction of the `operator.view_user` audit record. The
 -- reference is for auditors; the user is told the purpose only.
 CREATE TABLE record_views (
-    id          BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     operator_id TEXT NOT NULL REFERENCES operators (id),
     user_id     TEXT NOT NULL,
     purpose     TEXT NOT NULL,
