@@ -145,6 +145,34 @@ async fn an_operator_finds_a_user_by_blind_index_and_opens_the_masked_record_for
             "{kind}: {record}"
         );
 
+        // A frozen user: the freeze and its open case are in the record.
+        let case = super::frozen_user_case(&s, &rt, "13912340011", 1).await;
+        let found: Value = post(&s, &token, "/v1/operator/people/search", json!({"by": "phone", "value": "13912340011"}))
+            .await
+            .json()
+            .await
+            .unwrap_or_default();
+        let frozen_user = found["users"][0]["user_id"].as_str().unwrap_or_else(|| panic!("{kind}: {found}")).to_owned();
+        let res = post(
+            &s,
+            &token,
+            &format!("/v1/operator/people/{frozen_user}/view"),
+            json!({"purpose": "fraud_investigation", "reference": "RISK-9"}),
+        )
+        .await;
+        let frozen: Value = res.json().await.unwrap_or_default();
+        assert_eq!(frozen["frozen"]["case_id"], json!(case), "{kind}: {frozen}");
+        assert_eq!(
+            frozen["cases"],
+            json!([{"id": case, "kind": "risk_freeze", "status": "open", "opened_at": frozen["cases"][0]["opened_at"]}]),
+            "{kind}"
+        );
+        assert_eq!(frozen["standing"], "unverified", "{kind}");
+        assert!(
+            frozen["capabilities"].as_array().is_some_and(|c| c.iter().all(|c| c["available"] == false && c["why_not"] == "unverified")),
+            "{kind}"
+        );
+
         // An auditor may look too (investigations, regulators).
         let carol = staff(&s, &rt, "carol", &[Role::Auditor]).await;
         let auditor = operator_token(&s, &rt, &carol).await;
@@ -155,13 +183,20 @@ async fn an_operator_finds_a_user_by_blind_index_and_opens_the_masked_record_for
         // never the searched value nor the reference; the reference is kept beside them.
         let records = store(&s).audit_records(0, 10_000).await.unwrap_or_default();
         let actor = |r: &idlink_core::ports::audit::AuditRecord| r.entry.actor.starts_with("operator:op_");
-        let views: Vec<_> = records.iter().filter(|r| r.entry.action == "operator.view_user").collect();
+        let views: Vec<_> = records
+            .iter()
+            .filter(|r| r.entry.action == "operator.view_user" && r.entry.subject.as_deref() == Some(user.as_str()))
+            .collect();
         assert_eq!(views.len(), 2, "{kind}: one record per opening, none for a refused one");
         assert!(views.iter().all(|r| actor(r) && r.entry.subject.as_deref() == Some(user.as_str())), "{kind}");
         assert_eq!(views[0].entry.purpose, "handling your complaint", "{kind}");
         assert_eq!(views[1].entry.purpose, "regulator request", "{kind}");
-        let searches: Vec<_> = records.iter().filter(|r| r.entry.action == "operator.search_user").collect();
-        assert_eq!(searches.len(), 3, "{kind}: hits and the miss (refused bodies never reach the search)");
+        let searches: Vec<_> = records.iter().filter(|r| r.entry.action == "operator.search_user").take(3).collect();
+        assert_eq!(
+            records.iter().filter(|r| r.entry.action == "operator.search_user").count(),
+            4,
+            "{kind}: hits and the miss (refused bodies never reach the search)"
+        );
         assert_eq!(searches.iter().filter(|r| r.entry.subject.as_deref() == Some(user.as_str())).count(), 2, "{kind}");
         assert_eq!(searches[1].entry.purpose, "user search by id number", "{kind}");
         assert!(searches[2].entry.subject.is_none(), "{kind}: a miss names nobody");
