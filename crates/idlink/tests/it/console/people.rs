@@ -332,7 +332,7 @@ async fn a_reviewer_searches_gives_a_purpose_and_reads_the_masked_record_and_the
     // The user reads it in "who accessed my data", in words, with the purpose and not the reference.
     b.goto(&s.url("/h5/access-log")).await;
     let log = b.text(".records").await;
-    assert!(log.contains("查看了您的资料") && log.contains("处理您的投诉") && log.contains("服务审核人员"), "{log}");
+    assert!(log.contains("查看了您的资料") && log.contains("处理您的投诉") && log.contains("您使用的应用的工作人员"), "{log}");
     assert!(log.contains("按手机号码查找您的账户"), "the search too: {log}");
     assert!(!log.contains(REFERENCE) && !log.contains("CALL-7"), "{log}");
     b.assert_accessible("access log with an operator's look").await;
