@@ -204,6 +204,16 @@ async fn an_operator_finds_a_user_by_blind_index_and_opens_the_masked_record_for
         for clear in [phone, id_number, "13700000000", REFERENCE, "PBOC letter 17"] {
             assert!(!dump.contains(clear), "{kind}: `{clear}` is not in the audit log");
         }
+        // The tables as stored: the audit log holds the view with its purpose words
+        // and not the reference; record_views holds the purpose code beside the reference.
+        let audit_table = idlink_store::testing::dump_table(&s.db.store, "audit_log").await.unwrap_or_else(|e| panic!("{e}"));
+        assert!(audit_table.contains("operator.view_user") && audit_table.contains("handling your complaint"), "{kind}");
+        assert!(!audit_table.contains(REFERENCE) && !audit_table.contains(id_number) && !audit_table.contains(phone), "{kind}");
+        let views_table = idlink_store::testing::dump_table(&s.db.store, "record_views").await.unwrap_or_else(|e| panic!("{e}"));
+        assert!(
+            views_table.contains("complaint") && views_table.contains(REFERENCE) && views_table.contains(&user),
+            "{kind}: {views_table}"
+        );
         let kept = store(&s).record_views(&UserId::parse(&user).unwrap_or_else(|e| panic!("{e}")), 10).await.unwrap_or_default();
         assert_eq!(
             kept.iter().map(|v| (v.purpose.as_str(), v.reference.as_str())).collect::<Vec<_>>(),
