@@ -42,7 +42,7 @@ pub use problem::{Problem, ProblemCode};
 pub use state::{AppParts, AppState, HttpLimits};
 
 use routes::{
-    audit, auth, balance, banks, callbacks, cards, compliance, dual, guardians, health, identity, institutions, me, operations, operator,
+    audit, auth, balance, banks, callbacks, cards, compliance, dual, guardians, health, identity, info, institutions, me, operations, operator,
     people, security, users,
 };
 
@@ -108,6 +108,8 @@ fn v1_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(identity::capabilities))
         .routes(routes!(guardians::request, guardians::list))
         .routes(routes!(guardians::accept))
+        .routes(routes!(info::verification_request, info::answer_verification))
+        .routes(routes!(info::guardianship_request, info::answer_guardianship))
         .routes(routes!(cards::bind, cards::list))
         .routes(routes!(cards::confirm))
         .routes(routes!(cards::unbind))

@@ -130,7 +130,7 @@ pub struct Case {
     pub subject_user_id: String,
     /// The verification id, or the frozen user's id.
     pub reference: String,
-    /// `open`, `approved` or `rejected`.
+    /// `open`, `waiting_user` (asked the user for more information), `approved` or `rejected`.
     pub status: String,
     pub steps_required: u32,
     pub created_at: String,
@@ -143,9 +143,25 @@ pub struct Case {
     /// When the breach was escalated to the operators on duty.
     pub escalated_at: Option<String>,
     pub decisions: Vec<CaseDecision>,
+    /// Requests for more information from the user, oldest first.
+    pub info_requests: Vec<CaseInfoRequest>,
 }
 
-fn case_view(c: CaseRow, now: jiff::Timestamp) -> Case {
+/// A request for more information on a case, and the user's answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CaseInfoRequest {
+    pub seq: u32,
+    pub operator_id: String,
+    #[schema(schema_with = crate::schema::info_reason)]
+    pub reason: String,
+    pub note: String,
+    pub requested_at: String,
+    /// The user's words, once answered.
+    pub answer: Option<String>,
+    pub answered_at: Option<String>,
+}
+
+pub(crate) fn case_view(c: CaseRow, now: jiff::Timestamp) -> Case {
     Case {
         sla_breached: c.breached(now),
         id: c.id.into(),
@@ -168,6 +184,19 @@ fn case_view(c: CaseRow, now: jiff::Timestamp) -> Case {
                 approve: d.approve,
                 note: d.note,
                 at: d.at.to_string(),
+            })
+            .collect(),
+        info_requests: c
+            .requests
+            .into_iter()
+            .map(|r| CaseInfoRequest {
+                seq: r.seq,
+                operator_id: r.operator_id.into(),
+                reason: r.reason.as_str().to_owned(),
+                note: r.note,
+                requested_at: r.requested_at.to_string(),
+                answer: r.answer,
+                answered_at: r.answered_at.map(|t| t.to_string()),
             })
             .collect(),
     }
@@ -206,7 +235,7 @@ pub async fn list(
             Problem::validation(vec![crate::problem::FieldError::new(
                 "/query/status",
                 "invalid_status",
-                "`status` is open, approved or rejected.",
+                "`status` is open, waiting_user, approved or rejected.",
             )])
         })?,
     };
