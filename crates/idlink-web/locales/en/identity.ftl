@@ -166,3 +166,27 @@ guardian-status-approved = Approved
 guardian-status-rejected = Not approved
 identity-account-phone = your account's phone
 guardians-asker = Asked by { $name }
+
+## A reviewer's request for more information, and the answer (ADR 0019).
+identity-info-title = We need more information
+identity-info-asked = A reviewer asked you on { $time } for more information before they can finish checking:
+identity-info-reason-document-unreadable = The document could not be read.
+identity-info-guidance-document-unreadable = Take a new photo in good light, the whole document flat and in focus, and send its number again.
+identity-info-reason-document-expired = The document has expired.
+identity-info-guidance-document-expired = Send the details of a document that is still valid.
+identity-info-reason-photo-page-missing = The photo page is missing.
+identity-info-guidance-photo-page-missing = Send the page with your photo and your details on it.
+identity-info-reason-guardian-proof-missing = The proof of guardianship is missing.
+identity-info-guidance-guardian-proof-missing = Send the reference of a household register or court order that shows the relationship.
+identity-info-note = The reviewer adds: “{ $note }”
+identity-info-answer-heading = Your answer
+identity-info-answer-label = What you send or want to tell the reviewer
+identity-info-answer-hint = Up to 500 characters. Your case goes back to the reviewers when you send it.
+identity-info-document-number-label = Document number (if it changes)
+identity-info-document-number-hint = As printed on the document; leave empty to keep the one you gave.
+identity-info-birth-date-label = Date of birth on the document (if it changes)
+identity-info-evidence-label = Reference of the new proof (if any)
+identity-info-send = Send my answer
+identity-info-sent = Your answer is sent: the reviewers will check your case again.
+identity-required-answer = Write your answer to the reviewer.
+identity-problem-info_request_not_found = Nothing waits for your answer here any more: the reviewers already have it, or the check is finished.

@@ -163,3 +163,27 @@ guardian-status-approved = 已通过
 guardian-status-rejected = 未通过
 identity-account-phone = 您账户绑定的手机号
 guardians-asker = 申请人：{ $name }
+
+## 审核员请您补充材料，以及您的回复（ADR 0019）。
+identity-info-title = 需要您补充材料
+identity-info-asked = 审核员于 { $time } 请您补充材料，之后才能完成审核：
+identity-info-reason-document-unreadable = 证件无法辨认。
+identity-info-guidance-document-unreadable = 请在光线充足处重新拍摄，证件完整、平整、清晰，并再次填写证件号码。
+identity-info-reason-document-expired = 证件已过期。
+identity-info-guidance-document-expired = 请提供仍在有效期内的证件信息。
+identity-info-reason-photo-page-missing = 缺少证件照片页。
+identity-info-guidance-photo-page-missing = 请提供带有您照片和个人信息的那一页。
+identity-info-reason-guardian-proof-missing = 缺少监护关系证明。
+identity-info-guidance-guardian-proof-missing = 请提供能证明监护关系的户口簿或法院文书的编号。
+identity-info-note = 审核员补充说明：“{ $note }”
+identity-info-answer-heading = 您的回复
+identity-info-answer-label = 您提供的内容或想告诉审核员的话
+identity-info-answer-hint = 最多 500 字。提交后，您的案件将重新交给审核员。
+identity-info-document-number-label = 证件号码（如有变化）
+identity-info-document-number-hint = 按证件上所印填写；留空则保留原来填写的号码。
+identity-info-birth-date-label = 证件上的出生日期（如有变化）
+identity-info-evidence-label = 新证明的编号（如有）
+identity-info-send = 提交回复
+identity-info-sent = 您的回复已提交，审核员将重新审核您的案件。
+identity-required-answer = 请填写给审核员的回复。
+identity-problem-info_request_not_found = 这里已没有等待您回复的请求：审核员已收到回复，或审核已结束。

@@ -163,3 +163,27 @@ guardian-status-approved = 已通過
 guardian-status-rejected = 未通過
 identity-account-phone = 您帳戶綁定的手機號碼
 guardians-asker = 申請人：{ $name }
+
+## 審核員請您補充資料，以及您的回覆（ADR 0019）。
+identity-info-title = 需要您補充資料
+identity-info-asked = 審核員於 { $time } 請您補充資料，之後才能完成審核：
+identity-info-reason-document-unreadable = 證件無法辨認。
+identity-info-guidance-document-unreadable = 請在光線充足處重新拍攝，證件完整、平整、清晰，並再次填寫證件號碼。
+identity-info-reason-document-expired = 證件已過期。
+identity-info-guidance-document-expired = 請提供仍在有效期內的證件資料。
+identity-info-reason-photo-page-missing = 缺少證件相片頁。
+identity-info-guidance-photo-page-missing = 請提供載有您相片和個人資料的那一頁。
+identity-info-reason-guardian-proof-missing = 缺少監護關係證明。
+identity-info-guidance-guardian-proof-missing = 請提供能證明監護關係的戶口簿或法院文件的編號。
+identity-info-note = 審核員補充說明：「{ $note }」
+identity-info-answer-heading = 您的回覆
+identity-info-answer-label = 您提供的內容或想告訴審核員的話
+identity-info-answer-hint = 最多 500 字。提交後，您的個案將重新交給審核員。
+identity-info-document-number-label = 證件號碼（如有變更）
+identity-info-document-number-hint = 按證件上所印填寫；留空則保留原來填寫的號碼。
+identity-info-birth-date-label = 證件上的出生日期（如有變更）
+identity-info-evidence-label = 新證明的編號（如有）
+identity-info-send = 提交回覆
+identity-info-sent = 您的回覆已提交，審核員將重新審核您的個案。
+identity-required-answer = 請填寫給審核員的回覆。
+identity-problem-info_request_not_found = 這裏已沒有等待您回覆的請求：審核員已收到回覆，或審核已結束。
