@@ -6,7 +6,7 @@
 //! page in the on-duty admin's SMS inbox. axe on every page state.
 
 use super::{audit_actions, frozen_user_case, staff};
-use crate::h5::{Browser, log_in};
+use crate::h5::Browser;
 use crate::reviews::{Op, as_op, decide, open_cases, operator, session};
 use crate::{Server, expect_problem, start_full};
 use idlink::serve::Runtime;
@@ -171,6 +171,21 @@ async fn console_sign_in(b: &Browser, s: &Server, rt: &Runtime, who: &super::Sta
     assert_eq!(b.path().await, "/console/cases", "{} signed in", who.username);
 }
 
+/// The code of the newest SMS to `phone` once it holds more than `before` messages
+/// (its inbox holds older codes, and the outbox delivers after the request).
+async fn new_code(s: &Server, phone: &str, before: usize) -> String {
+    for _ in 0..150 {
+        let inbox = s.inbox(phone).await;
+        if inbox["messages"].as_array().map_or(0, Vec::len) > before
+            && let Some(code) = inbox["messages"][0]["params"]["code"].as_str()
+        {
+            return code.to_owned();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("no new code for {phone}")
+}
+
 async fn select(b: &Browser, css: &str, value: &str) {
     b.client
         .execute("document.querySelector(arguments[0]).value = arguments[1];", vec![json!(css), json!(value)])
@@ -205,10 +220,11 @@ async fn the_user_sees_the_request_on_the_h5_page_and_the_answer_reaches_the_que
     assert!(b.text("#refusal").await.contains("请先选择缺少的内容"), "{}", b.text("main").await);
     b.assert_accessible("request refused without a reason").await;
 
-    clock.advance(jiff::SignedDuration::from_mins(30));
+    clock.advance(jiff::SignedDuration::from_mins(10));
     select(&b, "#info-reason", "photo_page_missing").await;
     b.fill("#ask-note", "照片页下方被截掉了").await;
     b.click("#request-info").await;
+    assert!(b.has("#notice").await, "{}: {}", b.path().await, b.text("main").await);
     assert!(b.text("#notice").await.contains("已请用户补充材料"), "{}", b.text("main").await);
     assert_eq!(b.text("#status").await, "等待用户补充");
     assert!(b.text("#waiting").await.contains("缺少证件照片页"));
@@ -224,8 +240,17 @@ async fn the_user_sees_the_request_on_the_h5_page_and_the_answer_reaches_the_que
     assert!(b.text(&format!("#row-{case}")).await.contains("等待用户补充"), "{}", b.text("main").await);
     b.assert_accessible("queue of cases waiting for the user").await;
 
-    // The user, on their phone.
-    log_in(&b, &s, phone).await;
+    // The user, on their phone: a browser the account never used (a second code confirms it).
+    let before = s.inbox(phone).await["messages"].as_array().map_or(0, Vec::len);
+    b.goto(&s.url("/h5/login")).await;
+    b.fill("#phone", phone).await;
+    b.click("form[action='/h5/login'] button[type=submit]").await;
+    b.fill("#code", &new_code(&s, phone, before).await).await;
+    b.click("form[action='/h5/login/code'] button[type=submit]").await;
+    assert_eq!(b.text("h1").await, "确认新设备");
+    b.fill("#code", &new_code(&s, phone, before + 1).await).await;
+    b.click("form[action='/h5/login/device'] button[type=submit]").await;
+    assert_eq!(b.path().await, "/h5/");
     b.goto(&s.url(&format!("/h5/identity/verifications/{vid}"))).await;
     assert_eq!(b.text("h1").await, "需要您补充材料");
     assert!(b.text("#info-reason-photo_page_missing").await.contains("缺少证件照片页"));
@@ -235,7 +260,7 @@ async fn the_user_sees_the_request_on_the_h5_page_and_the_answer_reaches_the_que
     assert!(b.text("#answer-error").await.contains("请填写给审核员的回复"), "{}", b.text("main").await);
     assert_eq!(b.attr("#answer", "aria-invalid").await.as_deref(), Some("true"));
     b.assert_accessible("H5: an empty answer refused").await;
-    clock.advance(jiff::SignedDuration::from_mins(30));
+    clock.advance(jiff::SignedDuration::from_mins(10));
     b.fill("#answer", "已重新拍摄完整的照片页").await;
     b.fill("#document_number", "E87654321").await;
     b.click("#send-answer").await;
@@ -256,8 +281,10 @@ async fn the_user_sees_the_request_on_the_h5_page_and_the_answer_reaches_the_que
     b.assert_accessible("case back in the queue with its history").await;
     b.close().await;
 
-    let inbox = s.sms_delivered(phone, "review_more_info").await;
-    assert_eq!(inbox["messages"][0]["params"]["reason"], "photo_page_missing");
+    let inbox = s.inbox(phone).await;
+    let told: Vec<&Value> = inbox["messages"].as_array().map(|m| m.iter().filter(|m| m["template"] == "review_more_info").collect()).unwrap_or_default();
+    assert_eq!(told.len(), 1, "one SMS tells the user: {inbox}");
+    assert_eq!(told[0]["params"]["reason"], "photo_page_missing");
 }
 
 /// A risk freeze opens with a 5-minute SLA; an admin is on duty with a
