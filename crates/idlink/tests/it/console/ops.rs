@@ -335,3 +335,67 @@ async fn an_escalation_is_seen_arriving_on_the_breach_board_and_the_on_duty_phon
     assert_eq!(pages.len(), 1, "one page for one case: {inbox}");
     assert_eq!((pages[0]["params"]["case"].as_str(), pages[0]["params"]["kind"].as_str()), (Some(case.as_str()), Some("risk_freeze")));
 }
+
+#[tokio::test]
+async fn a_guardian_case_asks_the_minor_for_proof_and_gets_new_evidence() {
+    for db in crate::databases().await {
+        guardian_proof_on(db).await;
+    }
+}
+
+async fn guardian_proof_on(db: idlink_store::testing::TestDb) {
+    let (s, rt, _) = server(db, &[]).await;
+    let kind = s.kind;
+    let rita = operator(&s, &rt, "rita", &[Role::Reviewer]).await;
+    let (child_phone, parent_phone) = ("13866661001", "13866661002");
+    let child = session(&s, child_phone, "c").await["session_token"].as_str().unwrap_or("").to_owned();
+    let parent = session(&s, parent_phone, "p").await["session_token"].as_str().unwrap_or("").to_owned();
+    let minor_id = {
+        let body = "44052420150601123";
+        let mut f = [0u8; 17];
+        f.copy_from_slice(body.as_bytes());
+        format!("{body}{}", idlink_domain::idnumber::check_character(&f))
+    };
+    crate::reviews::verify_resident(&s, &child, child_phone, "李小明", &minor_id).await;
+    crate::reviews::verify_resident(&s, &parent, parent_phone, "李大明", "11010519491231002X").await;
+    let link: Value = s
+        .authed(Method::POST, "/v1/me/guardianships")
+        .header("idlink-session", &child)
+        .json(&json!({"guardian_phone": parent_phone, "relationship": "parent", "evidence_ref": "hukou-scan-blurry"}))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .json()
+        .await
+        .unwrap_or_default();
+    let id = link["id"].as_str().unwrap_or("").to_owned();
+    let res = s.authed(Method::POST, &format!("/v1/me/guardianships/{id}/accept")).header("idlink-session", &parent).send().await;
+    assert_eq!(res.unwrap_or_else(|e| panic!("{e}")).status().as_u16(), 200);
+    let case = open_cases(&s, &rita, "?kind=guardian").await[0]["id"].as_str().unwrap_or("").to_owned();
+    let _ = as_op(&s, &rita, Method::POST, &format!("/v1/operator/reviews/{case}/claim")).send().await;
+    let asked: Value = ask(&s, &rita, &case, json!({"reason": "guardian_proof_missing"})).await.json().await.unwrap_or_default();
+    assert_eq!(asked["status"], "waiting_user", "{kind}: {asked}");
+
+    // The minor is asked; the guardian, who is not the case's subject, is not.
+    let path = format!("/v1/me/guardianships/{id}/info-request");
+    let read = |t: &str| s.authed(Method::GET, &path).header("idlink-session", t.to_owned()).send();
+    let request: Value = read(&child).await.unwrap_or_else(|e| panic!("{e}")).json().await.unwrap_or_default();
+    assert_eq!((request["reason"].as_str(), request["note"].as_str()), (Some("guardian_proof_missing"), Some("")), "{kind}: {request}");
+    expect_problem(read(&parent).await.unwrap_or_else(|e| panic!("{e}")), 404, "info_request_not_found").await;
+
+    let res = s
+        .authed(Method::POST, &path)
+        .header("idlink-session", &child)
+        .json(&json!({"answer": "Clear scan of the household register.", "evidence_ref": "hukou-scan-clear"}))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(res.status().as_u16(), 200, "{kind}");
+    let back = case_of(&s, &rita, &case, "open").await;
+    assert_eq!(back["info_requests"][0]["answer"], "Clear scan of the household register.", "{kind}: {back}");
+    let store = s.running.as_ref().map(|r| r.store.clone()).unwrap_or_else(|| panic!("running"));
+    let evidence = idlink_store::testing::query_text(&store, &format!("SELECT evidence_ref FROM guardianships WHERE id = '{id}'")).await;
+    assert_eq!(evidence.as_deref(), Ok("hukou-scan-clear"), "{kind}: the reviewer sees the new evidence");
+    let done: Value = decide(&s, &rita, &case, "approve").await.json().await.unwrap_or_default();
+    assert_eq!(done["status"], "approved", "{kind}: {done}");
+}
