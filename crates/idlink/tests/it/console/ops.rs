@@ -287,6 +287,31 @@ async fn the_user_sees_the_request_on_the_h5_page_and_the_answer_reaches_the_que
     assert_eq!(told[0]["params"]["reason"], "photo_page_missing");
 }
 
+/// At phone width (the harness's 390 px) a stacked table hides its heading
+/// row; each cell then shows its column's heading before its value, and
+/// nothing scrolls sideways.
+async fn assert_cells_say_their_column(b: &Browser, table: &str) {
+    let seen = b
+        .client
+        .execute(
+            "const t = document.querySelector(arguments[0]);\
+             const heads = [...t.querySelectorAll('thead th')].map(h => h.textContent.trim());\
+             const cells = [...t.querySelector('tbody tr').querySelectorAll('td')]\
+               .map(td => getComputedStyle(td, '::before').content.replace(/^\"|\"$/g, ''));\
+             return { width: window.innerWidth, heads, cells,\
+               headRow: getComputedStyle(t.querySelector('thead')).display,\
+               overflow: document.documentElement.scrollWidth > window.innerWidth };",
+            vec![json!(table)],
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{table}: {e}"));
+    assert!(seen["width"].as_i64().is_some_and(|w| w < 640), "a phone-width window: {seen}");
+    assert_eq!(seen["headRow"], "none", "{table}: the heading row is hidden: {seen}");
+    assert!(seen["heads"].as_array().is_some_and(|h| !h.is_empty()), "{seen}");
+    assert_eq!(seen["cells"], seen["heads"], "{table}: each cell says its column: {seen}");
+    assert_eq!(seen["overflow"], false, "{table}: nothing scrolls sideways: {seen}");
+}
+
 /// A risk freeze opens with a 5-minute SLA; an admin is on duty with a
 /// paging phone; the clock passes the SLA, the SLA job escalates, and the
 /// breach board shows the case escalated with the paging time while the
@@ -328,6 +353,9 @@ async fn an_escalation_is_seen_arriving_on_the_breach_board_and_the_on_duty_phon
     assert!(board.contains("Escalated at 30 Nov 2026, 10:07"), "escalated, with the paging time (Asia/Shanghai): {board}");
     assert!(board.contains("2 min overdue") && board.contains("Risk freeze"), "{board}");
     b.assert_accessible("breach board with an escalated case").await;
+    assert_cells_say_their_column(&b, "#breaches").await;
+    b.goto(&s.url("/console/cases")).await;
+    assert_cells_say_their_column(&b, "#queue table").await;
     b.close().await;
 
     let inbox = s.sms_delivered(pager, "review_sla_breached").await;
