@@ -42,8 +42,8 @@ pub use problem::{Problem, ProblemCode};
 pub use state::{AppParts, AppState, HttpLimits};
 
 use routes::{
-    audit, auth, balance, banks, callbacks, cards, compliance, dual, guardians, health, identity, info, institutions, me, operations, operator,
-    people, security, users,
+    audit, auth, balance, banks, callbacks, cards, compliance, dual, guardians, health, identity, info, institutions, me, operations,
+    operator, people, security, users,
 };
 
 /// The process-wide Prometheus recorder (the `metrics` facade allows one).

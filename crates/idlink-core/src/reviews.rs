@@ -17,12 +17,12 @@ use crate::ports::reviews::{AnswerChange, CaseKind, CaseRow, CaseStatus, Decisio
 
 use crate::ports::StoreError;
 use crate::ports::audit::AuditEntry;
-use crate::ports::clock::Clock;
-use crate::ports::ids::Ids;
-use crate::ports::operators::{OperatorRow, OperatorStore, Role, RoleRequired, require};
 use crate::ports::auth::SessionRow;
+use crate::ports::clock::Clock;
 use crate::ports::guardians::GuardianStore;
 use crate::ports::identity::{DocumentType, IdentityStore};
+use crate::ports::ids::Ids;
+use crate::ports::operators::{OperatorRow, OperatorStore, Role, RoleRequired, require};
 use crate::ports::users::UserStore;
 use crate::steps::notices::{UserMessage, user_sms};
 use crate::steps::paging::breach_event;
@@ -279,7 +279,10 @@ pub enum InfoAnswerError {
 pub enum Resent {
     Nothing,
     /// The document's number (and, for documents other than the resident ID, its birth date) again.
-    Document { number: String, birth_date: Option<jiff::civil::Date> },
+    Document {
+        number: String,
+        birth_date: Option<jiff::civil::Date>,
+    },
     /// A new reference to the guardian evidence.
     Evidence(String),
 }
@@ -361,7 +364,9 @@ impl InfoAnswers<'_> {
                 };
                 let key = data_key::<InfoAnswerError>(self.users, self.vault, user, &audit("identity.collect")).await?;
                 let birth_cipher = match (birth_date, v.document_type) {
-                    (Some(b), t) if t != DocumentType::ResidentId => Some(self.vault.seal(&key, BIRTH_CONTEXT, b.to_string().as_bytes())?),
+                    (Some(b), t) if t != DocumentType::ResidentId => {
+                        Some(self.vault.seal(&key, BIRTH_CONTEXT, b.to_string().as_bytes())?)
+                    }
                     _ => None,
                 };
                 AnswerChange::Document { id_cipher: self.vault.seal(&key, ID_CONTEXT, clear.as_bytes())?, id_index: index, birth_cipher }
@@ -370,14 +375,8 @@ impl InfoAnswers<'_> {
             _ => AnswerChange::Nothing,
         };
         let length = case.sla_due_at.duration_since(case.sla_started_at());
-        let answer = InfoAnswer {
-            case: &case,
-            seq: request.seq,
-            text,
-            at: now,
-            sla_due_at: now.checked_add(length).unwrap_or(now),
-            change,
-        };
+        let answer =
+            InfoAnswer { case: &case, seq: request.seq, text, at: now, sla_due_at: now.checked_add(length).unwrap_or(now), change };
         if !self.reviews.answer_info(&answer, &audit("review.answer_info")).await? {
             return Err(InfoAnswerError::NoOpenRequest);
         }

@@ -9,7 +9,9 @@ use idlink_core::ports::freezes::{FreezeRow, FreezeStore};
 use idlink_core::ports::guardians::{GuardianStore, Guardianship, GuardianshipStatus};
 use idlink_core::ports::operators::{OperatorRow, OperatorSessionRow, OperatorStore, Role};
 use idlink_core::ports::outbox::NewEvent;
-use idlink_core::ports::reviews::{AnswerChange, CaseKind, CaseRow, CaseStatus, Decision, InfoAnswer, InfoReason, InfoRequest, ReviewStore};
+use idlink_core::ports::reviews::{
+    AnswerChange, CaseKind, CaseRow, CaseStatus, Decision, InfoAnswer, InfoReason, InfoRequest, ReviewStore,
+};
 use idlink_domain::{CaseId, GuardianshipId, OperatorId, OperatorSessionId, SessionId, UserId};
 use jiff::Timestamp;
 use sqlx::any::AnyRow;
@@ -422,13 +424,12 @@ impl ReviewStore for SqlStore {
 
     async fn answer_info(&self, a: &InfoAnswer<'_>, audit: &AuditEntry) -> Result<bool, StoreError> {
         let case = a.case;
-        let fill = sqlx::query(
-            "UPDATE review_requests SET answer = $3, answered_at = $4 WHERE case_id = $1 AND seq = $2 AND answered_at IS NULL",
-        )
-        .bind(case.id.as_str())
-        .bind(i64::from(a.seq))
-        .bind(a.text)
-        .bind(micros(a.at));
+        let fill =
+            sqlx::query("UPDATE review_requests SET answer = $3, answered_at = $4 WHERE case_id = $1 AND seq = $2 AND answered_at IS NULL")
+                .bind(case.id.as_str())
+                .bind(i64::from(a.seq))
+                .bind(a.text)
+                .bind(micros(a.at));
         // Back in the queue for anyone, with a new SLA that has not been answered nor escalated yet.
         let reopen = sqlx::query(
             "UPDATE review_cases SET status = 'open', sla_due_at = $2, first_response_at = NULL, escalated_at = NULL, claimed_by = NULL
@@ -472,7 +473,8 @@ impl ReviewStore for SqlStore {
     }
 
     async fn case_for(&self, kind: CaseKind, reference: &str) -> Result<Option<CaseRow>, StoreError> {
-        let sql = format!("SELECT {CASE_COLUMNS} FROM review_cases WHERE kind = $1 AND reference = $2 ORDER BY created_at DESC, id DESC LIMIT 1");
+        let sql =
+            format!("SELECT {CASE_COLUMNS} FROM review_cases WHERE kind = $1 AND reference = $2 ORDER BY created_at DESC, id DESC LIMIT 1");
         let found = fetch_optional(sqlx::query(sqlx::AssertSqlSafe(sql)).bind(kind.as_str()).bind(reference), &self.reader, case).await?;
         Ok(self.with_decisions(Vec::from_iter(found)).await?.pop())
     }

@@ -107,7 +107,13 @@ impl Validate for AnswerInfo {
 }
 
 /// Answers the open request about `asked` (the API and the H5 pages both make it here).
-pub async fn answer(state: &AppParts, session: &SessionRow, rid: Option<&RequestId>, asked: &Asked, a: &ValidAnswer) -> Result<Row, Problem> {
+pub async fn answer(
+    state: &AppParts,
+    session: &SessionRow,
+    rid: Option<&RequestId>,
+    asked: &Asked,
+    a: &ValidAnswer,
+) -> Result<Row, Problem> {
     let resent = match (asked, &a.document, &a.evidence) {
         (Asked::Verification(_), Some((number, birth_date)), _) => Resent::Document { number: number.clone(), birth_date: *birth_date },
         (Asked::Guardianship(_), _, Some(evidence)) => Resent::Evidence(evidence.clone()),

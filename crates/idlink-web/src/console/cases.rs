@@ -226,7 +226,8 @@ pub async fn queue(State(state): State<WebState>, s: SignedOperator, Query(f): Q
     };
     let kinds = [CaseKind::Verification, CaseKind::Guardian, CaseKind::RiskFreeze]
         .map(|k| (k.as_str(), tr.t(&format!("console-kind-{}", k.as_str()))));
-    let statuses = [CaseStatus::WaitingForUser, CaseStatus::Approved, CaseStatus::Rejected].map(|k| (k.as_str(), tr.t(&format!("console-status-{}", k.as_str()))));
+    let statuses = [CaseStatus::WaitingForUser, CaseStatus::Approved, CaseStatus::Rejected]
+        .map(|k| (k.as_str(), tr.t(&format!("console-status-{}", k.as_str()))));
     let page = QueuePage {
         c: ConsoleChrome::new(&s.visitor, tr.t("console-cases-title"), Some(&s.op)),
         list_html: list.render().unwrap_or_default(),
@@ -392,7 +393,11 @@ async fn case_page(
     let reviewer = s.may_review();
     let waiting = c.open_request().map(|r| {
         let reason = tr.t(&format!("console-info-reason-{}", r.reason.as_str()));
-        format!("{} {}", tr.t1("console-waiting-user", "reason", &reason), tr.t1("console-waiting-since", "time", &tr.datetime(r.requested_at)))
+        format!(
+            "{} {}",
+            tr.t1("console-waiting-user", "reason", &reason),
+            tr.t1("console-waiting-since", "time", &tr.datetime(r.requested_at))
+        )
     });
     // A freeze lift this operator proposed counts as their step (dual control, ADR 0015).
     let proposed_lift = c.kind == CaseKind::RiskFreeze

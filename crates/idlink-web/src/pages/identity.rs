@@ -109,7 +109,8 @@ impl AnswerFields {
             ("evidence_ref", self.evidence_ref.trim()),
         ] {
             if fields.contains(&k) && !val.is_empty() {
-                let val: String = if k == "document_number" { val.chars().filter(|c| !c.is_whitespace()).collect() } else { val.to_owned() };
+                let val: String =
+                    if k == "document_number" { val.chars().filter(|c| !c.is_whitespace()).collect() } else { val.to_owned() };
                 body.insert(k.to_owned(), Value::String(val));
             }
         }
@@ -693,11 +694,11 @@ async fn outcome_page(
         Ok(view) => view,
         Err(e) => return problem_page(v, &Problem::from(e), "/h5/identity"),
     };
-    let asked = match state.app.info_answers().open_request(&s.session.user_id, &idlink_core::reviews::Asked::Verification(id.clone())).await
-    {
-        Ok(r) => r.map(|r| request_shown(&v.tr, &r)),
-        Err(e) => return problem_page(v, &Problem::from(e), "/h5/identity"),
-    };
+    let asked =
+        match state.app.info_answers().open_request(&s.session.user_id, &idlink_core::reviews::Asked::Verification(id.clone())).await {
+            Ok(r) => r.map(|r| request_shown(&v.tr, &r)),
+            Err(e) => return problem_page(v, &Problem::from(e), "/h5/identity"),
+        };
     let needs_birth = asked.is_some()
         && state
             .app

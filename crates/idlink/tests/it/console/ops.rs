@@ -51,7 +51,11 @@ async fn passport_under_review(s: &Server, phone: &str) -> (String, String) {
 }
 
 async fn ask(s: &Server, op: &Op, case: &str, body: Value) -> reqwest::Response {
-    as_op(s, op, Method::POST, &format!("/v1/operator/reviews/{case}/request-info")).json(&body).send().await.unwrap_or_else(|e| panic!("{e}"))
+    as_op(s, op, Method::POST, &format!("/v1/operator/reviews/{case}/request-info"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
 }
 
 async fn case_of(s: &Server, op: &Op, case: &str, status: &str) -> Value {
@@ -118,13 +122,20 @@ async fn asks_and_answers_on(db: idlink_store::testing::TestDb) {
     clock.advance(jiff::SignedDuration::from_hours(100));
     // Sessions have ended meanwhile: two reviewers of the next shift.
     let (dora, erin) = (operator(&s, &rt, "dora", &[Role::Reviewer]).await, operator(&s, &rt, "erin", &[Role::Reviewer]).await);
-    let board: Value = as_op(&s, &dora, Method::GET, "/v1/operator/breaches").send().await.unwrap_or_else(|e| panic!("{e}")).json().await.unwrap_or_default();
+    let board: Value = as_op(&s, &dora, Method::GET, "/v1/operator/breaches")
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .json()
+        .await
+        .unwrap_or_default();
     assert_eq!(board["breaches"].as_array().map(Vec::len), Some(0), "{kind}: {board}");
 
     let answer = |body: Value| s.authed(Method::POST, &path).header("idlink-session", &token).json(&body).send();
     let refused = answer(json!({"answer": "  ", "document_number": "E1"})).await.unwrap_or_else(|e| panic!("{e}"));
     let problem = expect_problem(refused, 422, "validation_failed").await;
-    let pointers: Vec<&str> = problem["errors"].as_array().map(|a| a.iter().filter_map(|e| e["pointer"].as_str()).collect()).unwrap_or_default();
+    let pointers: Vec<&str> =
+        problem["errors"].as_array().map(|a| a.iter().filter_map(|e| e["pointer"].as_str()).collect()).unwrap_or_default();
     assert_eq!(pointers, ["/answer", "/document_number"], "{kind}: {problem}");
     let answered: Value = answer(json!({"answer": "Photo page sent again.", "document_number": "e87654321", "birth_date": "1990-05-17"}))
         .await
@@ -132,22 +143,27 @@ async fn asks_and_answers_on(db: idlink_store::testing::TestDb) {
         .json()
         .await
         .unwrap_or_default();
-    assert_eq!((answered["answer"].as_str(), answered["answered_at"].as_str()), (Some("Photo page sent again."), Some("2026-12-04T06:10:00Z")));
+    assert_eq!(
+        (answered["answer"].as_str(), answered["answered_at"].as_str()),
+        (Some("Photo page sent again."), Some("2026-12-04T06:10:00Z"))
+    );
     let again = answer(json!({"answer": "twice"})).await.unwrap_or_else(|e| panic!("{e}"));
     expect_problem(again, 404, "info_request_not_found").await;
 
     // Back in the queue for anyone, with a new 72-hour SLA from the answer, and its history.
     let back = case_of(&s, &dora, &case, "open").await;
     assert_eq!(back["sla_due_at"], "2026-12-07T06:10:00Z", "{kind}: {back}");
-    assert_eq!((back["first_response_at"].clone(), back["claimed_by"].clone(), back["sla_breached"].clone()), (Value::Null, Value::Null, json!(false)));
+    assert_eq!(
+        (back["first_response_at"].clone(), back["claimed_by"].clone(), back["sla_breached"].clone()),
+        (Value::Null, Value::Null, json!(false))
+    );
     assert_eq!(back["info_requests"][0]["answer"], "Photo page sent again.", "{kind}: {back}");
 
     // The reviewers decide on the document sent again: the identity holds the new number.
     assert_eq!(decide(&s, &dora, &case, "approve").await.status().as_u16(), 200);
     let done: Value = decide(&s, &erin, &case, "approve").await.json().await.unwrap_or_default();
     assert_eq!(done["status"], "approved", "{kind}: {done}");
-    let me: Value =
-        read(&token, "/v1/me/identity".into()).await.unwrap_or_else(|e| panic!("{e}")).json().await.unwrap_or_default();
+    let me: Value = read(&token, "/v1/me/identity".into()).await.unwrap_or_else(|e| panic!("{e}")).json().await.unwrap_or_default();
     let number = me["id_number"].as_str().unwrap_or("");
     assert!(number.starts_with("E87") && number.ends_with("4321"), "{kind}: the number sent again: {me}");
 
@@ -282,7 +298,8 @@ async fn the_user_sees_the_request_on_the_h5_page_and_the_answer_reaches_the_que
     b.close().await;
 
     let inbox = s.inbox(phone).await;
-    let told: Vec<&Value> = inbox["messages"].as_array().map(|m| m.iter().filter(|m| m["template"] == "review_more_info").collect()).unwrap_or_default();
+    let told: Vec<&Value> =
+        inbox["messages"].as_array().map(|m| m.iter().filter(|m| m["template"] == "review_more_info").collect()).unwrap_or_default();
     assert_eq!(told.len(), 1, "one SMS tells the user: {inbox}");
     assert_eq!(told[0]["params"]["reason"], "photo_page_missing");
 }
