@@ -151,6 +151,7 @@ fn operator_session_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(compliance::audit_records))
         .routes(routes!(compliance::audit_verify))
         .routes(routes!(compliance::audit_checkpoints))
+        .routes(routes!(compliance::key_status))
         .merge(people::routes())
         .merge(institutions::routes())
         .merge(operations::routes())

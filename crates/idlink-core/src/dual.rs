@@ -258,12 +258,13 @@ impl DualControl<'_> {
             Ok(rotation) => {
                 tracing::info!(proposal = %p.id, key = %rotation.key_id, rewrapped = rotation.report.rewrapped, "master key rotated under dual control");
                 let result = serde_json::to_string(&rotation).map_err(|e| StoreError::Corrupt(format!("rotation result: {e}")))?;
-                let audit = AuditEntry::new(actor(op), "keys.rotate", format!("{what}: new master key {}", rotation.key_id), now);
+                let audit =
+                    AuditEntry::new(actor(op), crate::keystatus::ROTATE_ACTION, format!("{what}: new master key {}", rotation.key_id), now);
                 (ProposalStatus::Approved, result, audit)
             }
             Err(e) => {
                 tracing::error!(proposal = %p.id, error = %e, "a master-key rotation approved under dual control failed");
-                let audit = AuditEntry::new(actor(op), "keys.rotate", what.to_owned(), now).outcome(Outcome::Failed);
+                let audit = AuditEntry::new(actor(op), crate::keystatus::ROTATE_ACTION, what.to_owned(), now).outcome(Outcome::Failed);
                 (ProposalStatus::Failed, e, audit)
             }
         };

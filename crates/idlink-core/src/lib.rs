@@ -29,6 +29,7 @@ pub mod guardians;
 pub mod idempotency;
 pub mod identity;
 pub mod jobs;
+pub mod keystatus;
 pub mod operators;
 pub mod outbox;
 pub mod payment;

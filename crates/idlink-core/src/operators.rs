@@ -199,6 +199,12 @@ impl Operators<'_> {
         Ok(OperatorRow { failed_sign_ins: 0, locked_until: None, ..op })
     }
 
+    /// [`Operators::unlock`] by an admin (the console's unlock button).
+    pub async fn unlock_by(&self, admin: &OperatorRow, username: &str) -> Result<OperatorRow, OperatorError> {
+        require(admin, Role::Admin)?;
+        self.unlock(username, &format!("operator:{}", admin.id)).await
+    }
+
     /// Ends the session behind a token (sign-out): the token is refused from now on.
     pub async fn sign_out(&self, token: &str) -> Result<(), OperatorError> {
         let (id, secret) = token.split_once('.').ok_or(OperatorError::SessionInvalid)?;

@@ -18,6 +18,14 @@ const AUDIT_SIGNING_KEY_ID: &str = "sys-audit-signing";
 const ANSWERS_KEY_ID: &str = "sys-idempotent-answers";
 const OUTBOX_KEY_ID: &str = "sys-outbox";
 
+/// The system keys and what each is for (the key status page lists them).
+pub const SYSTEM_KEYS: [(&str, &str); 4] = [
+    (BLIND_INDEX_KEY_ID, "keyed blind indexes (phone, ID number, card number lookups)"),
+    (AUDIT_SIGNING_KEY_ID, "signs the audit checkpoints and the regulator reports (Ed25519)"),
+    (ANSWERS_KEY_ID, "seals the answers kept for idempotent retries"),
+    (OUTBOX_KEY_ID, "seals the payloads of outbox events"),
+];
+
 /// Re-reads the master keyring (from its file), for rotation without restarts.
 pub type KeyringSource = Arc<dyn Fn() -> Result<MasterKeyring, String> + Send + Sync>;
 

@@ -200,6 +200,15 @@ impl Tr {
         self.format(key, Some(&args))
     }
 
+    /// The message `key` with several text arguments.
+    pub fn ta(&self, key: &str, values: &[(&str, &str)]) -> String {
+        let mut args = FluentArgs::new();
+        for (name, value) in values {
+            args.set((*name).to_owned(), FluentValue::from((*value).to_owned()));
+        }
+        self.format(key, Some(&args))
+    }
+
     /// The message `key` with a number argument (plural rules apply).
     pub fn tn(&self, key: &str, name: &str, value: i64) -> String {
         let mut args = FluentArgs::new();
@@ -275,14 +284,18 @@ mod tests {
     }
 
     /// Every key a template or a page names literally (`.t("…")`, `.t1("…"`,
-    /// `.tn("…"`) is in the catalogues.
+    /// `.ta("…"`, `.tn("…"`) is in the catalogues, in every folder of
+    /// templates and sources.
     #[test]
     fn every_key_the_pages_name_exists() {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
         let mut files = Vec::new();
-        for sub in ["templates", "src", "src/pages"] {
-            for entry in std::fs::read_dir(dir.join(sub)).into_iter().flatten().flatten() {
-                if entry.path().is_file() {
+        let mut folders = vec![dir.join("templates"), dir.join("src")];
+        while let Some(folder) = folders.pop() {
+            for entry in std::fs::read_dir(&folder).into_iter().flatten().flatten() {
+                if entry.path().is_dir() {
+                    folders.push(entry.path());
+                } else {
                     files.push(entry.path());
                 }
             }
@@ -291,7 +304,7 @@ mod tests {
         let mut named = 0;
         for file in files {
             let text = std::fs::read_to_string(&file).unwrap_or_default();
-            for opener in [".t(\"", ".t1(\"", ".tn(\""] {
+            for opener in [".t(\"", ".t1(\"", ".ta(\"", ".tn(\""] {
                 for piece in text.split(opener).skip(1) {
                     let key = piece.split('"').next().unwrap_or("");
                     if key.is_empty() || key.contains('{') || !key.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {

@@ -634,6 +634,13 @@ async fn keys(config: &Config, rt: &Runtime, cmd: KeysCommand) -> Result<ExitCod
             };
             // The same rotation an approved dual-control proposal runs (ADR 0015).
             let rotation = vault.rotate_master(&file, &store).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            let audit = idlink_core::ports::audit::AuditEntry::new(
+                "cli",
+                idlink_core::keystatus::ROTATE_ACTION,
+                format!("master key rotation: new master key {}", rotation.key_id),
+                rt.clock.now(),
+            );
+            idlink_core::ports::audit::AuditStore::append_audit(&store, &audit).await?;
             let report = rotation.report;
             println!("new active master key {}; re-wrapped {} data keys", rotation.key_id, report.rewrapped);
             if report.skipped_concurrently_changed > 0 {
@@ -646,16 +653,35 @@ async fn keys(config: &Config, rt: &Runtime, cmd: KeysCommand) -> Result<ExitCod
             Ok(ExitCode::SUCCESS)
         }
         KeysCommand::Status => {
-            let ring = keyfile::read(&config.master_key_file(), serve::algorithm(config))?;
             let store = serve::open_store(config).await?;
-            let counts = idlink_core::ports::keys::KeyStore::count_keys_by_master(&store).await?;
-            for k in ring.keys() {
-                let n = counts.iter().find(|(id, _)| *id == k.id).map(|(_, n)| *n).unwrap_or(0);
-                let active = if k.id == ring.active().id { " (active)" } else { "" };
-                println!("{}{active}: fingerprint {}, wraps {n} keys", k.id, k.fingerprint());
+            let vault = serve::open_vault(config, &store, rt).await?;
+            let status = idlink_core::keystatus::key_status(&vault, &store, &store, &store).await?;
+            println!("algorithm {}", status.algorithm);
+            for k in &status.masters {
+                let active = if k.active { " (active)" } else { "" };
+                println!("{}{active}: fingerprint {}, wraps {} keys", k.id, k.fingerprint, k.wraps);
             }
-            for (id, n) in counts.iter().filter(|(id, _)| !ring.keys().iter().any(|k| k.id == *id)) {
+            for (id, n) in &status.missing_masters {
                 println!("{id}: NOT IN THE KEYRING, wraps {n} keys (they cannot be unwrapped)");
+            }
+            for k in &status.system_keys {
+                println!("{}: wrapped by {} ({})", k.id, k.wrapped_by.as_deref().unwrap_or("not stored yet"), k.purpose);
+            }
+            println!("audit signing public key {}", status.signing_public_key);
+            match &status.latest_checkpoint {
+                Some(c) => println!(
+                    "latest checkpoint: record {} at {}, signature {}",
+                    c.seq,
+                    c.at,
+                    if c.signature_valid { "valid" } else { "INVALID" }
+                ),
+                None => println!("latest checkpoint: none yet"),
+            }
+            match &status.latest_rotation {
+                Some(r) => {
+                    println!("latest master-key rotation: {} by {} ({}, {})", r.entry.at, r.entry.actor, r.entry.outcome, r.entry.purpose)
+                }
+                None => println!("latest master-key rotation: none recorded"),
             }
             Ok(ExitCode::SUCCESS)
         }

@@ -1,4 +1,5 @@
-//! `/v1/operator/reports`, `/v1/operator/retention`, `/v1/operator/audit`:
+//! `/v1/operator/reports`, `/v1/operator/retention`, `/v1/operator/audit`,
+//! `/v1/operator/keys`:
 //! the compliance pages' data for auditors and administrators (SPEC OP2,
 //! OP3; ADR 0016). Each handler calls one use case of
 //! `idlink_core::reports::Compliance`.
@@ -11,7 +12,7 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use idlink_core::ports::audit::Outcome;
+use idlink_core::ports::audit::{AuditRecord, Outcome};
 use idlink_core::ports::operators::{OperatorRow, Role, require};
 use idlink_core::ports::reports::AuditFilter;
 use idlink_core::reports::{self, Quarter};
@@ -286,24 +287,24 @@ pub async fn audit_records(
     };
     let records = state.compliance().search_audit(&filter).await?;
     let next_before = (records.len() == limit as usize).then(|| records.last().map(|r| r.seq)).flatten();
-    Ok(Json(AuditRecords {
-        records: records
-            .into_iter()
-            .map(|r| AuditRecordView {
-                seq: r.seq,
-                at: reports::shanghai_rfc3339(r.entry.at),
-                actor: r.entry.actor,
-                subject: r.entry.subject,
-                action: r.entry.action,
-                purpose: r.entry.purpose,
-                outcome: r.entry.outcome,
-                request_id: r.entry.request_id,
-                prev_hash: r.prev_hash,
-                hash: r.hash,
-            })
-            .collect(),
-        next_before,
-    }))
+    Ok(Json(AuditRecords { records: records.into_iter().map(AuditRecordView::from).collect(), next_before }))
+}
+
+impl From<AuditRecord> for AuditRecordView {
+    fn from(r: AuditRecord) -> Self {
+        AuditRecordView {
+            seq: r.seq,
+            at: reports::shanghai_rfc3339(r.entry.at),
+            actor: r.entry.actor,
+            subject: r.entry.subject,
+            action: r.entry.action,
+            purpose: r.entry.purpose,
+            outcome: r.entry.outcome,
+            request_id: r.entry.request_id,
+            prev_hash: r.prev_hash,
+            hash: r.hash,
+        }
+    }
 }
 
 /// Verifies the whole chain, its head, checkpoints, their continuity and the
@@ -372,5 +373,91 @@ pub async fn audit_checkpoints(
             })
             .collect(),
         next_before,
+    }))
+}
+
+/// A master key of the keyring, by fingerprint (never the key).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MasterKeyView {
+    pub id: String,
+    /// Short SHA-256 fingerprint of the key.
+    pub fingerprint: String,
+    /// New data keys are wrapped under the active key.
+    pub active: bool,
+    /// How many stored data keys it wraps.
+    pub wraps: u64,
+}
+
+/// A master key id that wraps stored keys but is missing from the keyring.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MissingMasterKey {
+    pub id: String,
+    /// How many stored keys cannot be unwrapped until the keyring has it again.
+    pub wraps: u64,
+}
+
+/// A system key and the master key wrapping it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SystemKeyView {
+    pub id: String,
+    pub purpose: String,
+    /// Null when the key is not stored yet.
+    pub wrapped_by: Option<String>,
+}
+
+/// The latest signed checkpoint of the audit chain.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LatestCheckpointView {
+    pub seq: i64,
+    pub at: String,
+    pub signature_valid: bool,
+}
+
+/// The key status (SPEC P6, OP3): no key material, only what shows the keys are in order.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct KeyStatusView {
+    /// `aes-256-gcm` or `sm4-gcm`.
+    pub algorithm: String,
+    pub master_keys: Vec<MasterKeyView>,
+    /// Non-empty means some stored keys cannot be unwrapped: restore the keyring.
+    pub missing_master_keys: Vec<MissingMasterKey>,
+    pub system_keys: Vec<SystemKeyView>,
+    /// The audit signing key's public half (hex); the regulator report is signed with it too.
+    pub signing_public_key: String,
+    pub latest_checkpoint: Option<LatestCheckpointView>,
+    /// The latest master-key rotation in the audit trail (`keys.rotate`), by the CLI or dual control.
+    pub latest_rotation: Option<AuditRecordView>,
+}
+
+/// Key status: the master keys by fingerprint and how many keys each wraps,
+/// the system keys, the signing key and its latest checkpoint, the latest
+/// master-key rotation. The same figures as `idlink keys status`.
+#[utoipa::path(get, path = "/v1/operator/keys", tag = "operators",
+    params(("Idlink-Operator" = String, Header, description = "Operator session token (auditor or admin).")),
+    responses((status = 200, body = KeyStatusView), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
+pub async fn key_status(State(state): State<AppState>, OperatorAuth(op): OperatorAuth) -> Result<Json<KeyStatusView>, Problem> {
+    auditor(&op)?;
+    let store = state.store.as_ref();
+    let k = idlink_core::keystatus::key_status(&state.vault, store, store, store).await?;
+    Ok(Json(KeyStatusView {
+        algorithm: k.algorithm.to_owned(),
+        master_keys: k
+            .masters
+            .into_iter()
+            .map(|m| MasterKeyView { id: m.id, fingerprint: m.fingerprint, active: m.active, wraps: m.wraps })
+            .collect(),
+        missing_master_keys: k.missing_masters.into_iter().map(|(id, wraps)| MissingMasterKey { id, wraps }).collect(),
+        system_keys: k
+            .system_keys
+            .into_iter()
+            .map(|s| SystemKeyView { id: s.id.to_owned(), purpose: s.purpose.to_owned(), wrapped_by: s.wrapped_by })
+            .collect(),
+        signing_public_key: k.signing_public_key,
+        latest_checkpoint: k.latest_checkpoint.map(|c| LatestCheckpointView {
+            seq: c.seq,
+            at: reports::shanghai_rfc3339(c.at),
+            signature_valid: c.signature_valid,
+        }),
+        latest_rotation: k.latest_rotation.map(AuditRecordView::from),
     }))
 }

@@ -2,6 +2,63 @@
 console-nav-keys = 密钥状态
 console-nav-duty = 值班
 
+## 密钥状态。
+console-keys-title = 密钥状态
+console-keys-intro = 此处从不显示任何密钥：每个密钥只以编号和指纹标识。请将指纹与密钥保管人记录的指纹核对。
+console-keys-missing = 部分已存储的密钥由密钥环中没有的主密钥封装，无法解封。请先将该主密钥恢复到密钥环文件（或合并其分片），再做其他操作。
+console-keys-masters = 主密钥
+console-keys-algorithm = 加密算法：{ $algorithm }
+console-keys-id = 密钥
+console-keys-fingerprint = 指纹
+console-keys-state = 状态
+console-keys-wrapped = 封装
+console-keys-active = 使用中：新密钥由它封装
+console-keys-retired = 已停用：保留以解封旧密钥
+console-keys-wraps = { $n } 个数据密钥
+console-keys-rotated = 最近一次主密钥轮换：{ $time }，由 { $actor } 执行（{ $outcome }）。
+console-keys-never-rotated = 主密钥尚未轮换过。
+console-keys-propose = 提议轮换主密钥（需另一位管理员批准）
+console-keys-system = 系统密钥
+console-keys-purpose = 密钥
+console-keys-wrapped-by = 封装它的主密钥
+console-keys-not-stored = 尚未存储
+console-keys-sys-blind-index = 盲索引密钥：无需解密即可查找手机号、身份证号和卡号
+console-keys-sys-audit-signing = 审计签名密钥（Ed25519）：签署审计检查点和监管报告
+console-keys-sys-idempotent-answers = 加密为安全重试保存的应答
+console-keys-sys-outbox = 加密发件箱中待发送的事件
+console-keys-signing = 审计签名密钥
+console-keys-signing-intro = 公钥部分（十六进制）。检查点和监管报告均以它验证（方法见 docs/regulator-report.md）。
+console-keys-checkpoint = 最近签署的检查点：第 { $seq } 条记录，{ $time }；签名{ $signature }。
+console-keys-no-checkpoint = 尚无已签署的检查点（首批审计记录之后会签署第一个）。
+console-keys-signature-valid = 有效
+console-keys-signature-invalid = 无效：请在审计浏览器中运行链校验
+
+## 操作员与值班。
+console-duty-title = 值班操作员
+console-duty-intro = 案件超过时限时，系统会通过短信通知一次有权处理该案件的值班操作员。呼叫手机号保存时即加密，之后不再显示。
+console-duty-operator = 操作员
+console-duty-roles = 角色
+console-duty-duty = 值班
+console-duty-sign-in = 登录
+console-duty-actions = 操作
+console-duty-on = 值班中
+console-duty-off = 未值班
+console-duty-phone-set = 已设呼叫手机
+console-duty-no-phone = 未设呼叫手机
+console-duty-locked = 多次失败后锁定至 { $time }
+console-duty-failures = 登录失败 { $n } 次
+console-duty-can-sign-in = 可以登录
+console-duty-phone = 呼叫手机（中国大陆手机号）
+console-duty-new-phone = 新的呼叫手机（留空则保留已设的号码）
+console-duty-put-on = 安排值班
+console-duty-take-off = 结束值班
+console-duty-unlock = 立即解除登录锁定
+console-duty-bad-phone = 请输入 11 位中国大陆手机号，例如 13800138000。
+console-duty-phone-needed = 请输入呼叫手机：没有手机号的值班操作员无法被通知。
+console-duty-done-on = { $name } 已开始值班，案件超时将通知其手机。
+console-duty-done-off = { $name } 已结束值班。
+console-duty-done-unlocked = { $name } 已可重新登录。
+
 ## 请用户补充材料（ADR 0019）。
 console-status-waiting_user = 等待用户补充
 console-sla-paused = 等待用户补充期间暂停计时

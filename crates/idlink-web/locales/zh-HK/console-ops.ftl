@@ -2,6 +2,63 @@
 console-nav-keys = 密鑰狀態
 console-nav-duty = 值班
 
+## 密鑰狀態。
+console-keys-title = 密鑰狀態
+console-keys-intro = 此處從不顯示任何密鑰：每個密鑰只以編號和指紋標識。請將指紋與密鑰保管人記錄的指紋核對。
+console-keys-missing = 部分已儲存的密鑰由密鑰環中沒有的主密鑰封裝，無法解封。請先將該主密鑰恢復到密鑰環檔案（或合併其分片），再做其他操作。
+console-keys-masters = 主密鑰
+console-keys-algorithm = 加密演算法：{ $algorithm }
+console-keys-id = 密鑰
+console-keys-fingerprint = 指紋
+console-keys-state = 狀態
+console-keys-wrapped = 封裝
+console-keys-active = 使用中：新密鑰由它封裝
+console-keys-retired = 已停用：保留以解封舊密鑰
+console-keys-wraps = { $n } 個數據密鑰
+console-keys-rotated = 最近一次主密鑰輪換：{ $time }，由 { $actor } 執行（{ $outcome }）。
+console-keys-never-rotated = 主密鑰尚未輪換過。
+console-keys-propose = 提議輪換主密鑰（需另一位管理員批准）
+console-keys-system = 系統密鑰
+console-keys-purpose = 密鑰
+console-keys-wrapped-by = 封裝它的主密鑰
+console-keys-not-stored = 尚未儲存
+console-keys-sys-blind-index = 盲索引密鑰：無需解密即可查找手機號碼、身份證號碼和卡號
+console-keys-sys-audit-signing = 審計簽名密鑰（Ed25519）：簽署審計檢查點和監管報告
+console-keys-sys-idempotent-answers = 加密為安全重試保存的回應
+console-keys-sys-outbox = 加密發件箱中待發送的事件
+console-keys-signing = 審計簽名密鑰
+console-keys-signing-intro = 公鑰部分（十六進制）。檢查點和監管報告均以它驗證（方法見 docs/regulator-report.md）。
+console-keys-checkpoint = 最近簽署的檢查點：第 { $seq } 條記錄，{ $time }；簽名{ $signature }。
+console-keys-no-checkpoint = 尚無已簽署的檢查點（首批審計記錄之後會簽署第一個）。
+console-keys-signature-valid = 有效
+console-keys-signature-invalid = 無效：請在審計瀏覽器中執行鏈校驗
+
+## 操作員與值班。
+console-duty-title = 值班操作員
+console-duty-intro = 案件超過時限時，系統會以短訊通知一次有權處理該案件的值班操作員。呼叫手機號碼儲存時即加密，之後不再顯示。
+console-duty-operator = 操作員
+console-duty-roles = 角色
+console-duty-duty = 值班
+console-duty-sign-in = 登入
+console-duty-actions = 操作
+console-duty-on = 值班中
+console-duty-off = 未值班
+console-duty-phone-set = 已設呼叫手機
+console-duty-no-phone = 未設呼叫手機
+console-duty-locked = 多次失敗後鎖定至 { $time }
+console-duty-failures = 登入失敗 { $n } 次
+console-duty-can-sign-in = 可以登入
+console-duty-phone = 呼叫手機（中國內地手機號碼）
+console-duty-new-phone = 新的呼叫手機（留空則保留已設的號碼）
+console-duty-put-on = 安排值班
+console-duty-take-off = 結束值班
+console-duty-unlock = 立即解除登入鎖定
+console-duty-bad-phone = 請輸入 11 位中國內地手機號碼，例如 13800138000。
+console-duty-phone-needed = 請輸入呼叫手機：沒有手機號碼的值班操作員無法被通知。
+console-duty-done-on = { $name } 已開始值班，案件超時將通知其手機。
+console-duty-done-off = { $name } 已結束值班。
+console-duty-done-unlocked = { $name } 已可重新登入。
+
 ## 請用戶補充資料（ADR 0019）。
 console-status-waiting_user = 等待用戶補充
 console-sla-paused = 等待用戶補充期間暫停計時

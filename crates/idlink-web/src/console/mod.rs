@@ -100,7 +100,10 @@ pub struct NavItem {
 }
 
 /// The console's pages in the navigation: where, the label's key, and which operators see it.
-const NAV: &[(&str, &str, fn(&OperatorRow) -> bool)] = &[
+/// Whether an operator is shown a page in the navigation.
+type Shown = fn(&OperatorRow) -> bool;
+
+const NAV: &[(&str, &str, Shown)] = &[
     ("/console/cases", "console-nav-cases", may_view),
     ("/console/breaches", "console-nav-breaches", may_view),
     ("/console/proposals", "console-nav-proposals", may_view),
@@ -108,8 +111,8 @@ const NAV: &[(&str, &str, fn(&OperatorRow) -> bool)] = &[
     ("/console/audit", "console-nav-audit", may_view),
     ("/console/reports", "console-nav-reports", may_view),
     ("/console/health", "console-nav-health", may_view),
-    ("/console/keys", "console-nav-keys", may_view),
-    ("/console/duty", "console-nav-duty", may_view),
+    ("/console/keys", "console-nav-keys", |op| require(op, Role::Auditor).is_ok()),
+    ("/console/duty", "console-nav-duty", |op| require(op, Role::Admin).is_ok()),
 ];
 
 /// The frame of every console page.

@@ -9,7 +9,7 @@ use crate::{Server, sqlite_server};
 use reqwest::Method;
 use std::process::Command;
 
-fn idlink(s: &Server, args: &[&str]) -> (i32, String, String) {
+pub(crate) fn idlink(s: &Server, args: &[&str]) -> (i32, String, String) {
     let out =
         Command::new(env!("CARGO_BIN_EXE_idlink")).args(args).envs(s.cli_env()).output().unwrap_or_else(|e| panic!("run idlink: {e}"));
     (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())

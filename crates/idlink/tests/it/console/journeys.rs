@@ -13,26 +13,26 @@ use idlink_core::ports::operators::Role;
 use serde_json::json;
 use std::sync::Arc;
 
-async fn server(db: idlink_store::testing::TestDb) -> (Server, Runtime, Arc<ManualClock>) {
+pub(super) async fn server(db: idlink_store::testing::TestDb) -> (Server, Runtime, Arc<ManualClock>) {
     let clock = Arc::new(ManualClock::new("2026-11-30T02:00:00Z".parse().unwrap_or_default()));
     let rt = Runtime { clock: clock.clone(), ..Runtime::default() };
     let s = start_full(db, &[], rt.clone()).await;
     (s, rt, clock)
 }
 
-async fn sqlite() -> idlink_store::testing::TestDb {
+pub(super) async fn sqlite() -> idlink_store::testing::TestDb {
     idlink_store::testing::sqlite().await.unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// Fills the sign-in form and submits it (the browser is on the sign-in page).
-async fn submit_sign_in(b: &Browser, who: &Staff, code: &str) {
+pub(super) async fn submit_sign_in(b: &Browser, who: &Staff, code: &str) {
     b.fill("#username", &who.username).await;
     b.fill("#password", &who.password).await;
     b.fill("#totp", code).await;
     b.click("form[action='/console/sign-in'] button[type=submit]").await;
 }
 
-async fn sign_in(b: &Browser, s: &Server, rt: &Runtime, who: &Staff) {
+pub(super) async fn sign_in(b: &Browser, s: &Server, rt: &Runtime, who: &Staff) {
     b.goto(&s.url("/console/sign-in")).await;
     submit_sign_in(b, who, &who.code(rt)).await;
     assert_eq!(b.path().await, "/console/cases", "{} signed in", who.username);

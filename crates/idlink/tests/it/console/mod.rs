@@ -8,6 +8,7 @@
 //! checks open them (a freeze with its case), with the steps and SLA a
 //! journey needs.
 
+mod admin;
 mod forms;
 mod health;
 mod journeys;

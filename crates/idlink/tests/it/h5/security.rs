@@ -5,7 +5,7 @@
 //! password is stored and recorded nowhere in the clear.
 
 use super::{Browser, FormClient, log_in};
-use crate::{Server, databases, sqlite_server, start_on_db, start_with};
+use crate::{Server, databases, sqlite_server, start_on_db};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -70,11 +70,17 @@ fn today_zh() -> String {
     jiff::Timestamp::now().to_zoned(idlink_domain::calendar::shanghai()).strftime("%Y年%-m月%-d日").to_string()
 }
 
+/// Noon in Asia/Shanghai on a fixed day, so a lock's date cannot cross midnight during the test.
+const NOON: &str = "2026-11-30T04:00:00Z";
+const NOON_DAY_ZH: &str = "2026年11月30日";
+
 #[tokio::test]
 async fn a_user_sets_checks_and_locks_the_payment_password_in_chinese() {
     // A limit other than the default 3: the pages count with the configured one.
     let db = idlink_store::testing::sqlite().await.unwrap_or_else(|e| panic!("{e}"));
-    let s = start_with(db, &[("IDLINK__PAYMENT_PASSWORD__MAX_FAILURES", "4")]).await;
+    let clock = std::sync::Arc::new(idlink_core::ports::clock::ManualClock::new(NOON.parse().unwrap_or_default()));
+    let rt = idlink::serve::Runtime { clock, ..idlink::serve::Runtime::default() };
+    let s = crate::start_full(db, &[("IDLINK__PAYMENT_PASSWORD__MAX_FAILURES", "4")], rt).await;
     let phone = "13700005551";
     let b = Browser::open(true).await;
     log_in(&b, &s, phone).await;
@@ -153,7 +159,7 @@ async fn a_user_sets_checks_and_locks_the_payment_password_in_chinese() {
             assert!(error.contains(&format!("再输错 {left} 次")), "{left} left: {error}");
             assert_eq!(b.focused_id().await, "password");
         } else {
-            assert!(error.contains("已锁定") && error.contains(&today_zh()), "the lock, with its time: {error}");
+            assert!(error.contains("已锁定") && error.contains(NOON_DAY_ZH), "the lock, with its time: {error}");
             assert_eq!(b.focused_id().await, "password-locked", "focus on the lock notice");
         }
     }
@@ -163,7 +169,7 @@ async fn a_user_sets_checks_and_locks_the_payment_password_in_chinese() {
     b.assert_accessible("verify, locked").await;
     b.goto(&s.url("/h5/security")).await;
     let status = b.text("#password-status").await;
-    assert!(status.contains("已锁定") && status.contains(&today_zh()), "{status}");
+    assert!(status.contains("已锁定") && status.contains(NOON_DAY_ZH), "{status}");
     assert!(!b.has("a[href='/h5/security/verify']").await);
     b.assert_accessible("security, locked").await;
     b.close().await;
