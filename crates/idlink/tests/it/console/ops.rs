@@ -393,7 +393,16 @@ async fn guardian_proof_on(db: idlink_store::testing::TestDb) {
     let kind = s.kind;
     let rita = operator(&s, &rt, "rita", &[Role::Reviewer]).await;
     let (child_phone, parent_phone) = ("13866661001", "13866661002");
-    let child = session(&s, child_phone, "c").await["session_token"].as_str().unwrap_or("").to_owned();
+    // The minor uses the H5 pages (their session also opens the API, as the host app's would).
+    let mut pages = crate::h5::FormClient::new(&s);
+    assert_eq!(pages.get("/h5/login").await.status().as_u16(), 200);
+    let login = pages.post("/h5/login", &[("phone", child_phone)]).await.text().await.unwrap_or_default();
+    let challenge = login.split("name=\"challenge_id\" value=\"").nth(1).and_then(|r| r.split('"').next()).unwrap_or("").to_owned();
+    let code = s.last_code(child_phone).await;
+    let res = pages.post("/h5/login/code", &[("phone", child_phone), ("challenge_id", &challenge), ("code", &code)]).await;
+    assert_eq!(res.headers().get("location").and_then(|v| v.to_str().ok()), Some("/h5/"), "{kind}: logged in");
+    let cookies = pages.cookie_header();
+    let child = cookies.split("; ").find_map(|c| c.strip_prefix("idlink_session=")).unwrap_or("").to_owned();
     let parent = session(&s, parent_phone, "p").await["session_token"].as_str().unwrap_or("").to_owned();
     let minor_id = {
         let body = "44052420150601123";
@@ -428,14 +437,19 @@ async fn guardian_proof_on(db: idlink_store::testing::TestDb) {
     assert_eq!((request["reason"].as_str(), request["note"].as_str()), (Some("guardian_proof_missing"), Some("")), "{kind}: {request}");
     expect_problem(read(&parent).await.unwrap_or_else(|e| panic!("{e}")), 404, "info_request_not_found").await;
 
-    let res = s
-        .authed(Method::POST, &path)
-        .header("idlink-session", &child)
-        .json(&json!({"answer": "Clear scan of the household register.", "evidence_ref": "hukou-scan-clear"}))
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(res.status().as_u16(), 200, "{kind}");
+    // The minor's guardians page shows the request and answers it (first without words: refused).
+    let page = pages.get("/h5/guardians").await.text().await.unwrap_or_default();
+    assert!(page.contains("id=\"info-reason-guardian_proof_missing\"") && page.contains("缺少监护关系证明"), "{kind}: {page}");
+    let answer_path = format!("/h5/guardians/{id}/answer");
+    let refused = pages.post(&answer_path, &[("answer", " "), ("evidence_ref", "hukou-scan-clear")]).await;
+    assert_eq!(refused.status().as_u16(), 422, "{kind}");
+    let page = refused.text().await.unwrap_or_default();
+    assert!(page.contains("id=\"answer-error\"") && page.contains("请填写给审核员的回复"), "{kind}: {page}");
+    assert!(page.contains("value=\"hukou-scan-clear\""), "{kind}: the typed evidence is kept");
+    let sent = pages.post(&answer_path, &[("answer", "Clear scan of the household register."), ("evidence_ref", "hukou-scan-clear")]).await;
+    assert_eq!(sent.headers().get("location").and_then(|v| v.to_str().ok()), Some("/h5/guardians?answered=1"), "{kind}");
+    let page = pages.get("/h5/guardians?answered=1").await.text().await.unwrap_or_default();
+    assert!(page.contains("id=\"answer-sent\"") && !page.contains("id=\"send-answer\""), "{kind}: sent, nothing more to answer");
     let back = case_of(&s, &rita, &case, "open").await;
     assert_eq!(back["info_requests"][0]["answer"], "Clear scan of the household register.", "{kind}: {back}");
     let store = s.running.as_ref().map(|r| r.store.clone()).unwrap_or_else(|| panic!("running"));
