@@ -324,6 +324,22 @@ impl InfoAnswers<'_> {
         Ok(self.reviews.case_for(kind, reference).await?.filter(|c| c.subject == *user))
     }
 
+    /// Everything the user is asked and has not answered yet: what about, and the request.
+    pub async fn waiting(&self, user: &UserId) -> Result<Vec<(Asked, InfoRequest)>, InfoAnswerError> {
+        let mut out = Vec::new();
+        for case in self.reviews.waiting_for(user).await? {
+            let asked = match case.kind {
+                CaseKind::Verification => VerificationId::parse(&case.reference).ok().map(Asked::Verification),
+                CaseKind::Guardian => GuardianshipId::parse(&case.reference).ok().map(Asked::Guardianship),
+                CaseKind::RiskFreeze => None,
+            };
+            if let (Some(asked), Some(r)) = (asked, case.open_request()) {
+                out.push((asked, r.clone()));
+            }
+        }
+        Ok(out)
+    }
+
     /// The request the user has to answer about `asked`, if any.
     pub async fn open_request(&self, user: &UserId, asked: &Asked) -> Result<Option<InfoRequest>, InfoAnswerError> {
         Ok(self.case_of(user, asked).await?.and_then(|c| c.open_request().cloned()))

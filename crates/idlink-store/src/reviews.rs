@@ -472,6 +472,12 @@ impl ReviewStore for SqlStore {
         .await
     }
 
+    async fn waiting_for(&self, subject: &UserId) -> Result<Vec<CaseRow>, StoreError> {
+        let sql = format!("SELECT {CASE_COLUMNS} FROM review_cases WHERE subject = $1 AND status = 'waiting_user' ORDER BY created_at, id");
+        let q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(subject.as_str());
+        self.with_decisions(fetch_all(q, &self.reader, case).await?).await
+    }
+
     async fn case_for(&self, kind: CaseKind, reference: &str) -> Result<Option<CaseRow>, StoreError> {
         let sql =
             format!("SELECT {CASE_COLUMNS} FROM review_cases WHERE kind = $1 AND reference = $2 ORDER BY created_at DESC, id DESC LIMIT 1");

@@ -229,6 +229,8 @@ pub trait ReviewStore: Send + Sync {
     /// case back in the queue (open, a new SLA, not escalated, first response
     /// to come), if the case still waits for that request; false otherwise.
     async fn answer_info(&self, answer: &InfoAnswer<'_>, audit: &AuditEntry) -> Result<bool, StoreError>;
+    /// The cases about `subject` waiting for their answer, oldest first.
+    async fn waiting_for(&self, subject: &UserId) -> Result<Vec<CaseRow>, StoreError>;
     /// The latest case of `kind` reviewing `reference` (a verification id, a guardianship id).
     async fn case_for(&self, kind: CaseKind, reference: &str) -> Result<Option<CaseRow>, StoreError>;
 }

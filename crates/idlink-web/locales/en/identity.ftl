@@ -190,3 +190,4 @@ identity-info-send = Send my answer
 identity-info-sent = Your answer is sent: the reviewers will check your case again.
 identity-required-answer = Write your answer to the reviewer.
 identity-problem-info_request_not_found = Nothing waits for your answer here any more: the reviewers already have it, or the check is finished.
+identity-info-answer-link = Answer the reviewer

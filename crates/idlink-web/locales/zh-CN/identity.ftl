@@ -187,3 +187,4 @@ identity-info-send = 提交回复
 identity-info-sent = 您的回复已提交，审核员将重新审核您的案件。
 identity-required-answer = 请填写给审核员的回复。
 identity-problem-info_request_not_found = 这里已没有等待您回复的请求：审核员已收到回复，或审核已结束。
+identity-info-answer-link = 回复审核员

@@ -187,3 +187,4 @@ identity-info-send = 提交回覆
 identity-info-sent = 您的回覆已提交，審核員將重新審核您的個案。
 identity-required-answer = 請填寫給審核員的回覆。
 identity-problem-info_request_not_found = 這裏已沒有等待您回覆的請求：審核員已收到回覆，或審核已結束。
+identity-info-answer-link = 回覆審核員

@@ -312,6 +312,8 @@ struct StatusPage {
     c: Chrome,
     identity: Option<Shown>,
     latest: Option<Latest>,
+    /// Reviewers' requests waiting for my answer: where to answer, and what is asked.
+    waiting: Vec<(String, AskedShown)>,
 }
 
 /// How a masked number reads aloud: "starts with 1 1 0, ends with 0 0 2 X"
@@ -348,7 +350,20 @@ async fn status(State(state): State<WebState>, s: Signed, headers: HeaderMap) ->
     {
         latest = Some(Latest { id: id.as_str().to_owned(), status: v.tr.t(&status_key(view.status)) });
     }
-    let page = StatusPage { c: Chrome::new(v, "identity-title", true), identity: shown, latest };
+    let waiting = match state.app.info_answers().waiting(&s.session.user_id).await {
+        Ok(w) => w
+            .into_iter()
+            .map(|(asked, r)| {
+                let href = match asked {
+                    idlink_core::reviews::Asked::Verification(id) => format!("/h5/identity/verifications/{id}"),
+                    idlink_core::reviews::Asked::Guardianship(_) => "/h5/guardians".to_owned(),
+                };
+                (href, request_shown(&v.tr, &r))
+            })
+            .collect(),
+        Err(e) => return problem_page(v, &Problem::from(e), "/h5/"),
+    };
+    let page = StatusPage { c: Chrome::new(v, "identity-title", true), identity: shown, latest, waiting };
     (v.cookies(), html(StatusCode::OK, &page)).into_response()
 }
 

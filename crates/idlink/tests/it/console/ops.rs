@@ -267,7 +267,12 @@ async fn the_user_sees_the_request_on_the_h5_page_and_the_answer_reaches_the_que
     b.fill("#code", &new_code(&s, phone, before + 1).await).await;
     b.click("form[action='/h5/login/device'] button[type=submit]").await;
     assert_eq!(b.path().await, "/h5/");
-    b.goto(&s.url(&format!("/h5/identity/verifications/{vid}"))).await;
+    // The real-name page says what is asked and leads to the verification's page.
+    b.goto(&s.url("/h5/identity")).await;
+    assert!(b.text("#identity-asked").await.contains("缺少证件照片页"), "{}", b.text("main").await);
+    b.assert_accessible("H5: the real-name page with a request waiting").await;
+    b.click("#identity-asked a.info-answer-link").await;
+    assert_eq!(b.path().await, format!("/h5/identity/verifications/{vid}"));
     assert_eq!(b.text("h1").await, "需要您补充材料");
     assert!(b.text("#info-reason-photo_page_missing").await.contains("缺少证件照片页"));
     assert!(b.text("#info-note").await.contains("照片页下方被截掉了"));
@@ -284,6 +289,8 @@ async fn the_user_sees_the_request_on_the_h5_page_and_the_answer_reaches_the_que
     assert!(b.text("#answer-sent").await.contains("您的回复已提交"));
     assert!(b.has("#review-note").await && !b.has("#send-answer").await, "under review again, nothing more to answer");
     b.assert_accessible("H5: the answer sent").await;
+    b.goto(&s.url("/h5/identity")).await;
+    assert!(!b.has("#identity-asked").await, "nothing waits for the user any more");
 
     // Back in the queue with its history.
     b.goto(&s.url("/console/cases")).await;
