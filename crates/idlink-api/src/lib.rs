@@ -135,6 +135,7 @@ fn operator_routes() -> OpenApiRouter<AppState> {
 fn operator_session_routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(operator::list))
+        .routes(routes!(operator::case))
         .routes(routes!(operator::claim))
         .routes(routes!(operator::release))
         .routes(routes!(operator::decide))

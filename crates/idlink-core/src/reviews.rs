@@ -26,7 +26,7 @@ use crate::ports::operators::{OperatorRow, OperatorStore, Role, RoleRequired, re
 use crate::ports::users::UserStore;
 use crate::steps::notices::{UserMessage, user_sms};
 use crate::steps::paging::breach_event;
-use crate::steps::personal::{BIRTH_CONTEXT, ID_CONTEXT, Unreadable, data_key};
+use crate::steps::personal::{BIRTH_CONTEXT, ID_CONTEXT, Unreadable, data_key, open_text};
 use crate::vault::Vault;
 use idlink_crypto::CryptoError;
 use idlink_domain::verification::VerificationStatus;
@@ -72,6 +72,66 @@ pub struct Reviews<'a> {
     /// Seals the notice to the user of a request for more information.
     pub vault: &'a Vault,
     pub ids: &'a dyn Ids,
+}
+
+/// The context a user's answer to request `seq` of `case` is sealed in
+/// under their data key: the column and the request, so a sealed answer
+/// cannot be passed off as another request's or another field.
+pub fn answer_context(case: &CaseId, seq: u32) -> String {
+    format!("review_requests.answer:{case}:{seq}")
+}
+
+/// A user's answer as a reviewer reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AnswerText {
+    Read(String),
+    /// The user's data is gone (their key was shredded, or the user deleted).
+    Unavailable,
+}
+
+/// Opens the user's answers on `case` for a reviewer (SPEC P6/P7): the one
+/// read of the user's data key appends the audit record `review.read_answer`
+/// (actor the operator, subject the user). Answers by request `seq`; empty
+/// (and nothing read) when nothing was answered.
+pub async fn read_answers(
+    users: &dyn UserStore,
+    vault: &Vault,
+    clock: &dyn Clock,
+    op: &OperatorRow,
+    case: &CaseRow,
+) -> Result<std::collections::BTreeMap<u32, AnswerText>, ReviewError> {
+    require(op, role_for(case.kind))?;
+    let sealed: Vec<(u32, &Vec<u8>)> = case.requests.iter().filter_map(|r| r.answer_cipher.as_ref().map(|c| (r.seq, c))).collect();
+    if sealed.is_empty() {
+        return Ok(Default::default());
+    }
+    let audit = Reviews::audit(op, case, "review.read_answer", clock.now());
+    let key = match data_key::<ReadError>(users, vault, &case.subject, &audit).await {
+        Ok(key) => Some(key),
+        Err(ReadError::Unreadable(_)) => None,
+        Err(ReadError::Crypto(e)) => return Err(e.into()),
+        Err(ReadError::Store(e)) => return Err(e.into()),
+    };
+    let mut out = std::collections::BTreeMap::new();
+    for (seq, cipher) in sealed {
+        let text = match &key {
+            Some(key) => AnswerText::Read(open_text::<ReviewError>(key, &answer_context(&case.id, seq), cipher)?),
+            None => AnswerText::Unavailable,
+        };
+        out.insert(seq, text);
+    }
+    Ok(out)
+}
+
+/// Reading the key may find the user's data gone: not an error to the reviewer.
+#[derive(Debug, thiserror::Error)]
+enum ReadError {
+    #[error(transparent)]
+    Unreadable(#[from] Unreadable),
+    #[error(transparent)]
+    Crypto(#[from] CryptoError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }
 
 /// The SMS template telling a user that a reviewer asks for more information.
@@ -167,7 +227,7 @@ impl Reviews<'_> {
             reason,
             note: note.to_owned(),
             requested_at: now,
-            answer: None,
+            answer_cipher: None,
             answered_at: None,
         };
         let message = UserMessage {
@@ -362,6 +422,11 @@ impl InfoAnswers<'_> {
         let audit = |action: &str| {
             AuditEntry::new(format!("user:{user}"), action, format!("review {}", case.kind.as_str()), now).subject(user).request(rid)
         };
+        // One read of the user's key seals the words (and a document sent again).
+        let sends_document = matches!((resent, asked), (Resent::Document { .. }, Asked::Verification(_)));
+        let key_read = if sends_document { "identity.collect" } else { "review.collect_answer" };
+        let key = data_key::<InfoAnswerError>(self.users, self.vault, user, &audit(key_read)).await?;
+        let answer_cipher = self.vault.seal(&key, &answer_context(&case.id, request.seq), text.as_bytes())?;
         let change = match (resent, asked) {
             (Resent::Nothing, _) => AnswerChange::Nothing,
             (Resent::Evidence(evidence_ref), Asked::Guardianship(_)) => AnswerChange::Evidence { evidence_ref: evidence_ref.clone() },
@@ -378,7 +443,6 @@ impl InfoAnswers<'_> {
                     let n = number.to_ascii_uppercase();
                     (n.clone(), self.vault.blind_index("document", &format!("{}:{n}", v.document_type.as_str())))
                 };
-                let key = data_key::<InfoAnswerError>(self.users, self.vault, user, &audit("identity.collect")).await?;
                 let birth_cipher = match (birth_date, v.document_type) {
                     (Some(b), t) if t != DocumentType::ResidentId => {
                         Some(self.vault.seal(&key, BIRTH_CONTEXT, b.to_string().as_bytes())?)
@@ -391,8 +455,14 @@ impl InfoAnswers<'_> {
             _ => AnswerChange::Nothing,
         };
         let length = case.sla_due_at.duration_since(case.sla_started_at());
-        let answer =
-            InfoAnswer { case: &case, seq: request.seq, text, at: now, sla_due_at: now.checked_add(length).unwrap_or(now), change };
+        let answer = InfoAnswer {
+            case: &case,
+            seq: request.seq,
+            answer_cipher,
+            at: now,
+            sla_due_at: now.checked_add(length).unwrap_or(now),
+            change,
+        };
         if !self.reviews.answer_info(&answer, &audit("review.answer_info")).await? {
             return Err(InfoAnswerError::NoOpenRequest);
         }

@@ -232,7 +232,7 @@ fn info_request(r: &AnyRow) -> Result<InfoRequest, StoreError> {
         reason: r.parsed("reason", "information reason", InfoReason::parse)?,
         note: r.col("note")?,
         requested_at: r.instant("requested_at")?,
-        answer: r.col("answer")?,
+        answer_cipher: r.col("answer")?,
         answered_at: r.instant_opt("answered_at")?,
     })
 }
@@ -428,7 +428,7 @@ impl ReviewStore for SqlStore {
             sqlx::query("UPDATE review_requests SET answer = $3, answered_at = $4 WHERE case_id = $1 AND seq = $2 AND answered_at IS NULL")
                 .bind(case.id.as_str())
                 .bind(i64::from(a.seq))
-                .bind(a.text)
+                .bind(a.answer_cipher.as_slice())
                 .bind(micros(a.at));
         // Back in the queue for anyone, with a new SLA that has not been answered nor escalated yet.
         let reopen = sqlx::query(

@@ -34,7 +34,8 @@ impl From<Row> for InfoRequest {
             reason: r.reason.as_str().to_owned(),
             note: r.note,
             requested_at: r.requested_at.to_string(),
-            answer: r.answer,
+            // Only the answer just sent is shown back (see [`answer`]); a stored one stays sealed.
+            answer: None,
             answered_at: r.answered_at.map(|t| t.to_string()),
         }
     }
@@ -124,6 +125,11 @@ pub async fn answer(
     Ok(case.requests.into_iter().rev().find(|r| r.answered_at.is_some()).ok_or(InfoAnswerError::NoOpenRequest)?)
 }
 
+/// The request just answered, with the words the user sent.
+fn answered(r: Row, a: &ValidAnswer) -> InfoRequest {
+    InfoRequest { answer: Some(a.text.clone()), ..r.into() }
+}
+
 async fn open(state: &AppParts, session: &SessionRow, asked: &Asked) -> Result<Json<InfoRequest>, Problem> {
     let r = state.info_answers().open_request(&session.user_id, asked).await?;
     Ok(Json(r.ok_or(InfoAnswerError::NoOpenRequest)?.into()))
@@ -161,7 +167,7 @@ pub async fn answer_verification(
     PathId(id): PathId<VerificationId>,
     Body(a): Body<AnswerInfo>,
 ) -> Result<Json<InfoRequest>, Problem> {
-    Ok(Json(answer(&state, &session.0, request_id.as_deref(), &Asked::Verification(id), &a).await?.into()))
+    Ok(Json(answered(answer(&state, &session.0, request_id.as_deref(), &Asked::Verification(id), &a).await?, &a)))
 }
 
 /// What a reviewer asks about this guardian link (to the minor), while it waits for the answer.
@@ -196,5 +202,5 @@ pub async fn answer_guardianship(
     PathId(id): PathId<GuardianshipId>,
     Body(a): Body<AnswerInfo>,
 ) -> Result<Json<InfoRequest>, Problem> {
-    Ok(Json(answer(&state, &session.0, request_id.as_deref(), &Asked::Guardianship(id), &a).await?.into()))
+    Ok(Json(answered(answer(&state, &session.0, request_id.as_deref(), &Asked::Guardianship(id), &a).await?, &a)))
 }

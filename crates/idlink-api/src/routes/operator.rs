@@ -13,7 +13,9 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use idlink_core::ports::operators::{OperatorRow, Role, require};
 use idlink_core::ports::reviews::{CaseKind, CaseRow, CaseStatus};
+use idlink_core::reviews::{AnswerText, ReviewError, read_answers};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use utoipa::{IntoParams, ToSchema};
 
 pub const OPERATOR_HEADER: &str = "idlink-operator";
@@ -156,12 +158,22 @@ pub struct CaseInfoRequest {
     pub reason: String,
     pub note: String,
     pub requested_at: String,
-    /// The user's words, once answered.
+    /// The user's words, once answered: only in the single case's view
+    /// (`GET /v1/operator/reviews/{case_id}`) to a reviewer, a read of the
+    /// user's personal data recorded in the audit log (`review.read_answer`).
     pub answer: Option<String>,
+    /// Answered, but the words cannot be read any more: the user's data was deleted.
+    pub answer_unavailable: bool,
     pub answered_at: Option<String>,
 }
 
+/// A case as listed or returned by an action: the user's answers stay sealed.
 pub(crate) fn case_view(c: CaseRow, now: jiff::Timestamp) -> Case {
+    case_view_with(c, now, &BTreeMap::new())
+}
+
+/// A case with the user's answers opened (`answers`, by request).
+fn case_view_with(c: CaseRow, now: jiff::Timestamp, answers: &BTreeMap<u32, AnswerText>) -> Case {
     Case {
         sla_breached: c.breached(now),
         id: c.id.into(),
@@ -195,7 +207,11 @@ pub(crate) fn case_view(c: CaseRow, now: jiff::Timestamp) -> Case {
                 reason: r.reason.as_str().to_owned(),
                 note: r.note,
                 requested_at: r.requested_at.to_string(),
-                answer: r.answer,
+                answer: match answers.get(&r.seq) {
+                    Some(AnswerText::Read(text)) => Some(text.clone()),
+                    _ => None,
+                },
+                answer_unavailable: answers.get(&r.seq) == Some(&AnswerText::Unavailable),
                 answered_at: r.answered_at.map(|t| t.to_string()),
             })
             .collect(),
@@ -253,6 +269,23 @@ pub async fn list(
     let cases = state.store.cases(status, kind, 500).await?;
     let cases = cases.into_iter().filter(|c| !q.breached.unwrap_or(false) || c.breached(now)).map(|c| case_view(c, now)).collect();
     Ok(Json(Cases { cases }))
+}
+
+/// One case, with the user's answers to requests for more information:
+/// opening them is a read of the user's personal data, recorded in the audit
+/// log (`review.read_answer`), and only a reviewer may.
+#[utoipa::path(get, path = "/v1/operator/reviews/{case_id}", tag = "operators",
+    params(("case_id" = String, Path, pattern = r"^case_[A-Za-z0-9_-]{1,64}$", example = "case_0123456789abcdef0123456789abcdef", description = "The case."), ("Idlink-Operator" = String, Header, description = "Operator session token.")),
+    responses((status = 200, body = Case), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
+pub async fn case(
+    State(state): State<AppState>,
+    OperatorAuth(op): OperatorAuth,
+    PathId(id): PathId<idlink_domain::CaseId>,
+) -> Result<Json<Case>, Problem> {
+    require(&op, Role::Reviewer)?;
+    let c = state.store.case(&id).await?.ok_or(ReviewError::NotFound)?;
+    let answers = read_answers(state.store.as_ref(), &state.vault, state.clock.as_ref(), &op, &c).await?;
+    Ok(Json(case_view_with(c, state.clock.now(), &answers)))
 }
 
 /// Claims a case: records the first response (the SLA clock stops).

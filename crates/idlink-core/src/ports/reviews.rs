@@ -102,8 +102,11 @@ pub struct InfoRequest {
     /// The operator's words to the user (may be empty).
     pub note: String,
     pub requested_at: Timestamp,
-    /// The user's words.
-    pub answer: Option<String>,
+    /// The user's words, sealed under their data key in
+    /// [`crate::reviews::answer_context`] (opened only by
+    /// [`crate::reviews::read_answers`], an audited read).
+    #[serde(skip)]
+    pub answer_cipher: Option<Vec<u8>>,
     pub answered_at: Option<Timestamp>,
 }
 
@@ -123,7 +126,8 @@ pub enum AnswerChange {
 pub struct InfoAnswer<'a> {
     pub case: &'a CaseRow,
     pub seq: u32,
-    pub text: &'a str,
+    /// The user's words, sealed under their data key.
+    pub answer_cipher: Vec<u8>,
     pub at: Timestamp,
     /// The new first-response target (the SLA starts again with the answer).
     pub sla_due_at: Timestamp,

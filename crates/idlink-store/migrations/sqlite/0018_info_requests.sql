@@ -1,7 +1,7 @@
 -- Requests for more information from the user on a review case (SPEC OP1,
 -- issue 13; ADR 0019). While a request is unanswered the case's status is
 -- 'waiting_user' (out of the queue, its SLA not running); the user's answer
--- fills the request and puts the case back in the queue with a new SLA.
+-- (sealed) fills the request and puts the case back in the queue with a new SLA.
 
 CREATE TABLE review_requests (
     case_id      TEXT NOT NULL REFERENCES review_cases (id),
@@ -10,7 +10,9 @@ CREATE TABLE review_requests (
     reason       TEXT NOT NULL,
     note         TEXT NOT NULL,
     requested_at BIGINT NOT NULL,
-    answer       TEXT,
+    -- The user's words, sealed under their data key (context
+    -- 'review_requests.answer:{case_id}:{seq}'): shredding the key erases them.
+    answer       BLOB,
     answered_at  BIGINT,
     PRIMARY KEY (case_id, seq)
 );

@@ -21,6 +21,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use idlink_api::Problem;
 use idlink_core::ports::operators::OperatorRow;
 use idlink_core::ports::reviews::{CaseKind, CaseRow, CaseStatus, InfoReason};
+use idlink_core::reviews::{AnswerText, read_answers};
 use idlink_domain::{CaseId, OperatorId};
 use jiff::Timestamp;
 use serde::Deserialize;
@@ -337,7 +338,13 @@ async fn case_page(
             )
         })
         .collect();
-    // Requests for more information, and the user's answers (their words are what the reviewer needs).
+    // Requests for more information, and the user's answers (their words are
+    // what the reviewer needs): opened for a reviewer only, an audited read.
+    let answers = if s.may_review().is_some() {
+        read_answers(state.app.store.as_ref(), &state.app.vault, state.app.clock.as_ref(), &s.op, &c).await?
+    } else {
+        Default::default()
+    };
     let askers = names(state, c.requests.iter().map(|r| r.operator_id.clone())).await;
     for r in &c.requests {
         history.push((
@@ -356,7 +363,11 @@ async fn case_page(
                     at: tr.datetime(at),
                     who: tr.t("console-the-user"),
                     what: tr.t("console-history-answered"),
-                    note: r.answer.clone().unwrap_or_default(),
+                    note: match answers.get(&r.seq) {
+                        Some(AnswerText::Read(text)) => text.clone(),
+                        Some(AnswerText::Unavailable) => tr.t("console-answer-unavailable"),
+                        None => tr.t("console-answer-reviewers-only"),
+                    },
                 },
             ));
         }

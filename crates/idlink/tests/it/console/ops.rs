@@ -62,6 +62,12 @@ async fn case_of(s: &Server, op: &Op, case: &str, status: &str) -> Value {
     open_cases(s, op, &format!("?status={status}")).await.into_iter().find(|c| c["id"] == case).unwrap_or_default()
 }
 
+/// One case as a reviewer's API view shows it, with the user's answers opened.
+async fn case_view(s: &Server, op: &Op, case: &str) -> Value {
+    let res = as_op(s, op, Method::GET, &format!("/v1/operator/reviews/{case}")).send().await.unwrap_or_else(|e| panic!("{e}"));
+    res.json().await.unwrap_or_default()
+}
+
 #[tokio::test]
 async fn a_reviewer_asks_the_user_for_more_and_the_answer_puts_the_case_back_in_the_queue() {
     for db in crate::databases().await {
@@ -157,7 +163,25 @@ async fn asks_and_answers_on(db: idlink_store::testing::TestDb) {
         (back["first_response_at"].clone(), back["claimed_by"].clone(), back["sla_breached"].clone()),
         (Value::Null, Value::Null, json!(false))
     );
-    assert_eq!(back["info_requests"][0]["answer"], "Photo page sent again.", "{kind}: {back}");
+    // The list keeps the words sealed; the case's view opens them for a reviewer, an audited read.
+    assert_eq!(
+        (back["info_requests"][0]["answer"].clone(), back["info_requests"][0]["answered_at"].clone()),
+        (Value::Null, json!("2026-12-04T06:10:00Z"))
+    );
+    let view = |op: &Op| as_op(&s, op, Method::GET, &format!("/v1/operator/reviews/{case}")).send();
+    let fay = operator(&s, &rt, "fay", &[Role::Auditor]).await;
+    expect_problem(view(&fay).await.unwrap_or_else(|e| panic!("{e}")), 403, "operator_role_required").await;
+    let seen: Value = view(&dora).await.unwrap_or_else(|e| panic!("{e}")).json().await.unwrap_or_default();
+    assert_eq!(seen["info_requests"][0]["answer"], "Photo page sent again.", "{kind}: {seen}");
+    assert_eq!(seen["info_requests"][0]["answer_unavailable"], false, "{kind}: {seen}");
+    assert!(
+        audit_actions(&s).await.iter().any(|(a, act, _)| *a == format!("operator:{}", dora.id) && act == "review.read_answer"),
+        "{kind}: the read of the answer is audited as dora's"
+    );
+    // At rest the words are sealed under the user's key.
+    let dump = idlink_store::testing::dump_table(&s.db.store, "review_requests").await.unwrap_or_else(|e| panic!("{kind}: {e}"));
+    assert!(dump.contains(&case), "{kind}: the dump shows the request: {dump}");
+    assert!(!dump.contains("Photo page sent again") && !dump.contains("sent again"), "{kind}: the answer is stored in clear: {dump}");
 
     // The reviewers decide on the document sent again: the identity holds the new number.
     assert_eq!(decide(&s, &dora, &case, "approve").await.status().as_u16(), 200);
@@ -171,6 +195,17 @@ async fn asks_and_answers_on(db: idlink_store::testing::TestDb) {
     let did = |actor: &str, action: &str| actions.iter().any(|(a, act, _)| a == actor && act == action);
     assert!(did(&format!("operator:{}", alice.id), "review.request_info"), "{kind}");
     assert!(actions.iter().any(|(a, act, _)| a.starts_with("user:") && act == "review.answer_info"), "{kind}");
+
+    // Once the user's data is deleted (their key shredded) the answer cannot be read.
+    let user = seen["subject_user_id"].as_str().unwrap_or("").to_owned();
+    let del = s.authed(Method::DELETE, &format!("/v1/users/{user}/personal-data")).send().await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(del.status().as_u16(), 204, "{kind}");
+    let gone: Value = view(&dora).await.unwrap_or_else(|e| panic!("{e}")).json().await.unwrap_or_default();
+    assert_eq!(
+        (gone["info_requests"][0]["answer"].clone(), gone["info_requests"][0]["answer_unavailable"].clone()),
+        (Value::Null, json!(true)),
+        "{kind}: {gone}"
+    );
 
     // A risk freeze asks nothing of the user.
     let freeze = frozen_user_case(&s, &rt, "13833337777", 2).await;
@@ -457,8 +492,12 @@ async fn guardian_proof_on(db: idlink_store::testing::TestDb) {
     assert_eq!(sent.headers().get("location").and_then(|v| v.to_str().ok()), Some("/h5/guardians?answered=1"), "{kind}");
     let page = pages.get("/h5/guardians?answered=1").await.text().await.unwrap_or_default();
     assert!(page.contains("id=\"answer-sent\"") && !page.contains("id=\"send-answer\""), "{kind}: sent, nothing more to answer");
-    let back = case_of(&s, &rita, &case, "open").await;
-    assert_eq!(back["info_requests"][0]["answer"], "Clear scan of the household register.", "{kind}: {back}");
+    let back = case_view(&s, &rita, &case).await;
+    assert_eq!(
+        (back["status"].as_str(), back["info_requests"][0]["answer"].as_str()),
+        (Some("open"), Some("Clear scan of the household register.")),
+        "{kind}: {back}"
+    );
     let store = s.running.as_ref().map(|r| r.store.clone()).unwrap_or_else(|| panic!("running"));
     let evidence = idlink_store::testing::query_text(&store, &format!("SELECT evidence_ref FROM guardianships WHERE id = '{id}'")).await;
     assert_eq!(evidence.as_deref(), Ok("hukou-scan-clear"), "{kind}: the reviewer sees the new evidence");
