@@ -337,6 +337,11 @@ async fn the_user_sees_the_request_on_the_h5_page_and_the_answer_reaches_the_que
     assert!(asked.is_some() && answered.is_some() && asked < answered, "both steps, in order: {history}");
     assert!(b.has("#claim").await && !b.has("#waiting").await);
     b.assert_accessible("case back in the queue with its history").await;
+    // The reviewer's reading of the answer is in the user's access log, in words.
+    b.goto(&s.url("/h5/access-log")).await;
+    let log = b.text(".records").await;
+    assert!(log.contains("审核员查看了您对补充请求的回复") && log.contains("您回复了审核员的补充请求"), "{log}");
+    b.assert_accessible("H5: the access log with the reviewer's read").await;
     b.close().await;
 
     let inbox = s.inbox(phone).await;
