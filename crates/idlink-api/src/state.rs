@@ -322,7 +322,19 @@ impl AppParts {
     }
 
     pub fn reviews(&self) -> Reviews<'_> {
-        Reviews { store: self.store.as_ref(), clock: self.clock.as_ref() }
+        Reviews { store: self.store.as_ref(), clock: self.clock.as_ref(), vault: &self.vault, ids: self.ids.as_ref() }
+    }
+
+    /// The user's side of a reviewer's request for more information.
+    pub fn info_answers(&self) -> idlink_core::reviews::InfoAnswers<'_> {
+        idlink_core::reviews::InfoAnswers {
+            reviews: self.store.as_ref(),
+            identities: self.store.as_ref(),
+            guardians: self.store.as_ref(),
+            users: self.store.as_ref(),
+            vault: &self.vault,
+            clock: self.clock.as_ref(),
+        }
     }
 
     pub fn risk(&self) -> Risk<'_> {

@@ -82,6 +82,9 @@ action-balance-query-replay = A balance answer was shown again
 action-payment-password-verified = Your payment password was checked
 action-payment-password-failed = A wrong payment password was entered
 action-payment-password-locked = Your payment password was locked
+action-review-read-answer = A reviewer read your answer to their request
+action-review-collect-answer = Your answer to a reviewer was recorded
+action-review-answer-info = You answered a reviewer's request
 action-account-freeze = Your account was frozen for review
 
 home-menu-capabilities = What I can use

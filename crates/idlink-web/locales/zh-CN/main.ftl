@@ -82,6 +82,9 @@ action-balance-query-replay = 再次显示了余额结果
 action-payment-password-verified = 核验了您的支付密码
 action-payment-password-failed = 输入了错误的支付密码
 action-payment-password-locked = 您的支付密码已被锁定
+action-review-read-answer = 审核员查看了您对补充请求的回复
+action-review-collect-answer = 您给审核员的回复已记录
+action-review-answer-info = 您回复了审核员的补充请求
 action-account-freeze = 您的账户已冻结待审核
 
 home-menu-capabilities = 我可以使用的功能

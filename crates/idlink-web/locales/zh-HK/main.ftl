@@ -82,6 +82,9 @@ action-balance-query-replay = 再次顯示了餘額結果
 action-payment-password-verified = 核對了您的支付密碼
 action-payment-password-failed = 輸入了錯誤的支付密碼
 action-payment-password-locked = 您的支付密碼已被鎖定
+action-review-read-answer = 審核員查看了您對補充請求的回覆
+action-review-collect-answer = 您給審核員的回覆已記錄
+action-review-answer-info = 您回覆了審核員的補充請求
 action-account-freeze = 您的帳戶已凍結待審核
 
 home-menu-capabilities = 我可以使用的功能
