@@ -33,7 +33,7 @@ use idlink_core::ports::bindings::BankUnavailable;
 use idlink_core::ports::face::FaceUnavailable;
 use idlink_core::ports::identity::RegistryUnavailable;
 use idlink_core::ports::operators::RoleRequired;
-use idlink_core::reviews::ReviewError;
+use idlink_core::reviews::{InfoAnswerError, ReviewError};
 use idlink_core::security::SecurityError;
 use idlink_core::steps::cards::CardNotProven;
 use idlink_core::steps::codes::{CodeLimit, CodeRefusal};
@@ -397,6 +397,28 @@ impl From<OperatorError> for Problem {
     }
 }
 
+impl From<idlink_core::people::PeopleError> for Problem {
+    fn from(e: idlink_core::people::PeopleError) -> Self {
+        use idlink_core::people::{PeopleError, REFERENCE_MAX_CHARS};
+        match e {
+            PeopleError::RoleRequired(r) => r.into(),
+            PeopleError::ReferenceMissing => Problem::validation(vec![FieldError::new(
+                "/reference",
+                "required",
+                "Give the reference of the request you are handling (a ticket or letter number).",
+            )]),
+            PeopleError::ReferenceTooLong => Problem::validation(vec![FieldError::new(
+                "/reference",
+                "too_long",
+                format!("The reference is at most {REFERENCE_MAX_CHARS} characters."),
+            )]),
+            PeopleError::UserNotFound => Problem::new(ProblemCode::UserNotFound),
+            PeopleError::Crypto(e) => e.into(),
+            PeopleError::Store(e) => e.into(),
+        }
+    }
+}
+
 impl From<RoleRequired> for Problem {
     fn from(RoleRequired(role): RoleRequired) -> Self {
         Problem::new(ProblemCode::OperatorRoleRequired).detail(format!("This action needs the `{role}` role."))
@@ -423,8 +445,28 @@ impl From<ReviewError> for Problem {
             ReviewError::SameOperator => Problem::new(ProblemCode::SecondOperatorRequired),
             ReviewError::DualControl => Problem::new(ProblemCode::DualControlRequired),
             ReviewError::NotClaimed => Problem::new(ProblemCode::CaseNotClaimed),
+            ReviewError::AwaitingUser => Problem::new(ProblemCode::CaseAwaitingUser),
+            ReviewError::NotHeld => Problem::new(ProblemCode::CaseNotHeld),
+            ReviewError::NothingToAsk => Problem::new(ProblemCode::CaseAsksNothing),
             ReviewError::RoleRequired(r) => r.into(),
+            ReviewError::Crypto(e) => e.into(),
             ReviewError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<InfoAnswerError> for Problem {
+    fn from(e: InfoAnswerError) -> Self {
+        match e {
+            InfoAnswerError::NoOpenRequest => Problem::new(ProblemCode::InfoRequestNotFound),
+            InfoAnswerError::InvalidDocument(why) => Problem::validation(vec![crate::problem::FieldError::new(
+                "/document_number",
+                "invalid_document_number",
+                format!("`document_number` is not valid for this document: {why}."),
+            )]),
+            InfoAnswerError::Unreadable(e) => e.into(),
+            InfoAnswerError::Crypto(e) => e.into(),
+            InfoAnswerError::Store(e) => e.into(),
         }
     }
 }

@@ -42,8 +42,8 @@ pub use problem::{Problem, ProblemCode};
 pub use state::{AppParts, AppState, HttpLimits};
 
 use routes::{
-    audit, auth, balance, banks, callbacks, cards, compliance, dual, guardians, health, identity, institutions, me, operations, operator,
-    people, security, users,
+    audit, auth, balance, banks, callbacks, cards, compliance, dual, guardians, health, identity, info, institutions, me, operations,
+    operator, people, security, users,
 };
 
 /// The process-wide Prometheus recorder (the `metrics` facade allows one).
@@ -108,6 +108,8 @@ fn v1_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(identity::capabilities))
         .routes(routes!(guardians::request, guardians::list))
         .routes(routes!(guardians::accept))
+        .routes(routes!(info::verification_request, info::answer_verification))
+        .routes(routes!(info::guardianship_request, info::answer_guardianship))
         .routes(routes!(cards::bind, cards::list))
         .routes(routes!(cards::confirm))
         .routes(routes!(cards::unbind))
@@ -133,6 +135,7 @@ fn operator_routes() -> OpenApiRouter<AppState> {
 fn operator_session_routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(operator::list))
+        .routes(routes!(operator::case))
         .routes(routes!(operator::claim))
         .routes(routes!(operator::release))
         .routes(routes!(operator::decide))

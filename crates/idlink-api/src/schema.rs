@@ -65,7 +65,7 @@ pub fn bank_event() -> Object {
 
 /// `status` filter of the review queue (a query parameter: absent, never null).
 pub fn case_status() -> Object {
-    one_of(&["open", "approved", "rejected"], false, "`open` (default), `approved` or `rejected`.")
+    one_of(&["open", "waiting_user", "approved", "rejected"], false, "`open` (default), `waiting_user`, `approved` or `rejected`.")
 }
 
 /// `action` of a dual-control proposal.
@@ -76,6 +76,15 @@ pub fn proposal_action() -> Object {
 /// `status` filter of the proposals.
 pub fn proposal_status() -> Object {
     one_of(&["pending", "approved", "rejected", "failed"], false, "`pending` (default), `approved`, `rejected` or `failed`.")
+}
+
+/// `reason` of a request for more information on a review case.
+pub fn info_reason() -> Object {
+    one_of(
+        &["document_unreadable", "document_expired", "photo_page_missing", "guardian_proof_missing"],
+        false,
+        "`document_unreadable`, `document_expired`, `photo_page_missing` or `guardian_proof_missing`.",
+    )
 }
 
 /// `kind` filter of the review queue.

@@ -297,6 +297,27 @@ impl AppParts {
         }
     }
 
+    /// The user 360° (issue 13 point 4): search by blind index, records opened for a purpose.
+    pub fn people(&self) -> idlink_core::people::People<'_> {
+        idlink_core::people::People {
+            people: self.store.as_ref(),
+            users: self.store.as_ref(),
+            identities: self.store.as_ref(),
+            audits: self.store.as_ref(),
+            devices: self.store.as_ref(),
+            bindings: self.store.as_ref(),
+            balances: self.store.as_ref(),
+            passwords: self.store.as_ref(),
+            guardians: self.store.as_ref(),
+            freezes: self.store.as_ref(),
+            vault: &self.vault,
+            clock: self.clock.as_ref(),
+            roster: &self.roster,
+            documents: &self.documents,
+            password_max_failures: self.password_policy.max_failures,
+        }
+    }
+
     /// The compliance use cases: regulator reports, retention, the audit explorer.
     pub fn compliance(&self) -> idlink_core::reports::Compliance<'_> {
         idlink_core::reports::Compliance {
@@ -311,7 +332,19 @@ impl AppParts {
     }
 
     pub fn reviews(&self) -> Reviews<'_> {
-        Reviews { store: self.store.as_ref(), clock: self.clock.as_ref() }
+        Reviews { store: self.store.as_ref(), clock: self.clock.as_ref(), vault: &self.vault, ids: self.ids.as_ref() }
+    }
+
+    /// The user's side of a reviewer's request for more information.
+    pub fn info_answers(&self) -> idlink_core::reviews::InfoAnswers<'_> {
+        idlink_core::reviews::InfoAnswers {
+            reviews: self.store.as_ref(),
+            identities: self.store.as_ref(),
+            guardians: self.store.as_ref(),
+            users: self.store.as_ref(),
+            vault: &self.vault,
+            clock: self.clock.as_ref(),
+        }
     }
 
     pub fn risk(&self) -> Risk<'_> {

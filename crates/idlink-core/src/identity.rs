@@ -185,7 +185,7 @@ impl Identities<'_> {
         let user = &session.user_id;
         ensure_not_frozen::<IdentityError>(self.freezes, user).await?;
         let id_index = match document {
-            Document::ResidentId(id) => self.vault.blind_index("id_number", id.reveal()),
+            Document::ResidentId(id) => self.vault.blind_index(crate::steps::personal::ID_INDEX, id.reveal()),
             Document::Other { kind, number, .. } => self.vault.blind_index("document", &format!("{}:{number}", kind.as_str())),
         };
         if let Some(current) = self.store.identity(user).await? {

@@ -8,7 +8,7 @@
 //!    functions over ports; and the [`vault`] (keys and sealing).
 //! 3. The use cases, one module each ([`auth`], [`security`], [`identity`],
 //!    [`bindings`], [`balance`], [`guardians`], [`operators`], [`reviews`], [`dual`],
-//!    [`users`], [`apikeys`], [`audit`], [`outbox`], [`jobs`], …). Each takes
+//!    [`users`], [`people`], [`apikeys`], [`audit`], [`outbox`], [`jobs`], …). Each takes
 //!    only the narrow ports it needs and has one flat error enum holding
 //!    `StoreError` directly; none embeds another or imports its internals.
 //!
@@ -34,6 +34,7 @@ pub mod keystatus;
 pub mod operators;
 pub mod outbox;
 pub mod payment;
+pub mod people;
 pub mod ports;
 pub mod reports;
 pub mod reviews;

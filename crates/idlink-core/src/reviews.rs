@@ -7,18 +7,30 @@
 //! operators cannot both take the same step and one operator cannot take
 //! two. A rejection ends the case; the last approval applies its effect in
 //! the same transaction.
+//!
+//! A reviewer who holds a case may ask the user for more information
+//! (ADR 0019): the case waits for the user, out of the queue, and its SLA
+//! does not run; the request counts as the first response. The user's
+//! answer puts the case back in the queue with a new SLA of the same length.
 
-use crate::ports::reviews::{CaseKind, CaseRow, CaseStatus, Decision, ReviewStore};
+use crate::ports::reviews::{AnswerChange, CaseKind, CaseRow, CaseStatus, Decision, InfoAnswer, InfoReason, InfoRequest, ReviewStore};
 
 use crate::ports::StoreError;
 use crate::ports::audit::AuditEntry;
+use crate::ports::auth::SessionRow;
 use crate::ports::clock::Clock;
+use crate::ports::guardians::GuardianStore;
+use crate::ports::identity::{DocumentType, IdentityStore};
 use crate::ports::ids::Ids;
 use crate::ports::operators::{OperatorRow, OperatorStore, Role, RoleRequired, require};
+use crate::ports::users::UserStore;
+use crate::steps::notices::{UserMessage, user_sms};
 use crate::steps::paging::breach_event;
+use crate::steps::personal::{BIRTH_CONTEXT, ID_CONTEXT, Unreadable, data_key, open_text};
 use crate::vault::Vault;
 use idlink_crypto::CryptoError;
-use idlink_domain::CaseId;
+use idlink_domain::verification::VerificationStatus;
+use idlink_domain::{CaseId, GuardianshipId, IdNumber, RequestId, UserId, VerificationId};
 use jiff::{SignedDuration, Timestamp};
 
 #[derive(Debug, thiserror::Error)]
@@ -34,6 +46,14 @@ pub enum ReviewError {
     DualControl,
     #[error("the case is not held by this operator: only the operator who claimed it can release it")]
     NotClaimed,
+    #[error("the case waits for the user's answer to a request for more information")]
+    AwaitingUser,
+    #[error("only the operator who holds the case (claimed it) can ask the user for more information")]
+    NotHeld,
+    #[error("a risk freeze asks nothing of the user: only document and guardian cases can request more information")]
+    NothingToAsk,
+    #[error("crypto: {0}")]
+    Crypto(#[from] CryptoError),
     #[error(transparent)]
     RoleRequired(#[from] RoleRequired),
     #[error(transparent)]
@@ -49,6 +69,81 @@ fn role_for(kind: CaseKind) -> Role {
 pub struct Reviews<'a> {
     pub store: &'a dyn ReviewStore,
     pub clock: &'a dyn Clock,
+    /// Seals the notice to the user of a request for more information.
+    pub vault: &'a Vault,
+    pub ids: &'a dyn Ids,
+}
+
+/// The context a user's answer to request `seq` of `case` is sealed in
+/// under their data key: the column and the request, so a sealed answer
+/// cannot be passed off as another request's or another field.
+pub fn answer_context(case: &CaseId, seq: u32) -> String {
+    format!("review_requests.answer:{case}:{seq}")
+}
+
+/// A user's answer as a reviewer reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AnswerText {
+    Read(String),
+    /// The user's data is gone (their key was shredded, or the user deleted).
+    Unavailable,
+}
+
+/// Opens the user's answers on `case` for a reviewer (SPEC P6/P7): the one
+/// read of the user's data key appends the audit record `review.read_answer`
+/// (actor the operator, subject the user). Answers by request `seq`; empty
+/// (and nothing read) when nothing was answered.
+pub async fn read_answers(
+    users: &dyn UserStore,
+    vault: &Vault,
+    clock: &dyn Clock,
+    op: &OperatorRow,
+    case: &CaseRow,
+) -> Result<std::collections::BTreeMap<u32, AnswerText>, ReviewError> {
+    require(op, role_for(case.kind))?;
+    let sealed: Vec<(u32, &Vec<u8>)> = case.requests.iter().filter_map(|r| r.answer_cipher.as_ref().map(|c| (r.seq, c))).collect();
+    if sealed.is_empty() {
+        return Ok(Default::default());
+    }
+    let audit = Reviews::audit(op, case, "review.read_answer", clock.now());
+    let key = match data_key::<ReadError>(users, vault, &case.subject, &audit).await {
+        Ok(key) => Some(key),
+        Err(ReadError::Unreadable(_)) => None,
+        Err(ReadError::Crypto(e)) => return Err(e.into()),
+        Err(ReadError::Store(e)) => return Err(e.into()),
+    };
+    let mut out = std::collections::BTreeMap::new();
+    for (seq, cipher) in sealed {
+        let text = match &key {
+            Some(key) => AnswerText::Read(open_text::<ReviewError>(key, &answer_context(&case.id, seq), cipher)?),
+            None => AnswerText::Unavailable,
+        };
+        out.insert(seq, text);
+    }
+    Ok(out)
+}
+
+/// Reading the key may find the user's data gone: not an error to the reviewer.
+#[derive(Debug, thiserror::Error)]
+enum ReadError {
+    #[error(transparent)]
+    Unreadable(#[from] Unreadable),
+    #[error(transparent)]
+    Crypto(#[from] CryptoError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The SMS template telling a user that a reviewer asks for more information.
+pub const INFO_REQUEST_TEMPLATE: &str = "review_more_info";
+
+/// Refuses an action on a case that is not open, saying whether it waits for the user.
+fn ensure_open(case: &CaseRow) -> Result<(), ReviewError> {
+    match case.status {
+        CaseStatus::Open => Ok(()),
+        CaseStatus::WaitingForUser => Err(ReviewError::AwaitingUser),
+        CaseStatus::Approved | CaseStatus::Rejected => Err(ReviewError::Closed),
+    }
 }
 
 impl Reviews<'_> {
@@ -59,9 +154,7 @@ impl Reviews<'_> {
     pub async fn claim(&self, op: &OperatorRow, case_id: &CaseId) -> Result<CaseRow, ReviewError> {
         let case = self.store.case(case_id).await?.ok_or(ReviewError::NotFound)?;
         require(op, role_for(case.kind))?;
-        if case.status != CaseStatus::Open {
-            return Err(ReviewError::Closed);
-        }
+        ensure_open(&case)?;
         let now = self.clock.now();
         self.store.claim_case(case_id, &op.id, now, &Self::audit(op, &case, "review.claim", now)).await?;
         self.store.case(case_id).await?.ok_or(ReviewError::NotFound)
@@ -72,9 +165,7 @@ impl Reviews<'_> {
     pub async fn release(&self, op: &OperatorRow, case_id: &CaseId) -> Result<CaseRow, ReviewError> {
         let case = self.store.case(case_id).await?.ok_or(ReviewError::NotFound)?;
         require(op, role_for(case.kind))?;
-        if case.status != CaseStatus::Open {
-            return Err(ReviewError::Closed);
-        }
+        ensure_open(&case)?;
         let now = self.clock.now();
         if !self.store.release_case(case_id, &op.id, &Self::audit(op, &case, "review.release", now)).await? {
             return Err(ReviewError::NotClaimed);
@@ -86,9 +177,7 @@ impl Reviews<'_> {
     pub async fn decide(&self, op: &OperatorRow, case_id: &CaseId, approve: bool, note: &str) -> Result<CaseRow, ReviewError> {
         let case = self.store.case(case_id).await?.ok_or(ReviewError::NotFound)?;
         require(op, role_for(case.kind))?;
-        if case.status != CaseStatus::Open {
-            return Err(ReviewError::Closed);
-        }
+        ensure_open(&case)?;
         if case.decisions.iter().any(|d| d.operator_id == op.id) {
             return Err(ReviewError::SameOperator);
         }
@@ -114,6 +203,48 @@ impl Reviews<'_> {
             Err(StoreError::Unique(_)) => Err(ReviewError::SameOperator),
             other => other.map_err(ReviewError::from),
         }?;
+        self.store.case(case_id).await?.ok_or(ReviewError::NotFound)
+    }
+
+    /// Asks the user for more information on a case this operator holds:
+    /// the case waits for the user (released, out of the queue, its SLA
+    /// answered) and the user gets an SMS saying so; both in one transaction.
+    pub async fn request_info(&self, op: &OperatorRow, case_id: &CaseId, reason: InfoReason, note: &str) -> Result<CaseRow, ReviewError> {
+        let case = self.store.case(case_id).await?.ok_or(ReviewError::NotFound)?;
+        require(op, role_for(case.kind))?;
+        ensure_open(&case)?;
+        if case.kind == CaseKind::RiskFreeze {
+            return Err(ReviewError::NothingToAsk);
+        }
+        if case.claimed_by.as_ref() != Some(&op.id) {
+            return Err(ReviewError::NotHeld);
+        }
+        let now = self.clock.now();
+        let seq = u32::try_from(case.requests.len()).unwrap_or(u32::MAX).saturating_add(1);
+        let request = InfoRequest {
+            seq,
+            operator_id: op.id.clone(),
+            reason,
+            note: note.to_owned(),
+            requested_at: now,
+            answer_cipher: None,
+            answered_at: None,
+        };
+        let message = UserMessage {
+            template: INFO_REQUEST_TEMPLATE.to_owned(),
+            params: vec![("reason".to_owned(), reason.as_str().to_owned()), ("kind".to_owned(), case.kind.as_str().to_owned())],
+            actor: format!("operator:{}", op.id),
+            purpose: format!("review {}", case.kind.as_str()),
+            request_id: None,
+        };
+        let notice = user_sms::<ReviewError>(self.vault, self.ids, now, &case.subject, &message)?;
+        let audit = Self::audit(op, &case, "review.request_info", now);
+        if !self.store.request_info(case_id, &request, &notice, &audit).await? {
+            // Released, decided or asked by someone else meanwhile.
+            let again = self.store.case(case_id).await?.ok_or(ReviewError::NotFound)?;
+            ensure_open(&again)?;
+            return Err(ReviewError::NotHeld);
+        }
         self.store.case(case_id).await?.ok_or(ReviewError::NotFound)
     }
 
@@ -183,5 +314,158 @@ impl Escalations<'_> {
             }
         }
         Ok(escalated)
+    }
+}
+
+/// What a user's answer to a request for more information may fail on.
+#[derive(Debug, thiserror::Error)]
+pub enum InfoAnswerError {
+    /// No case of this user waits for an answer about this verification or guardian link.
+    #[error("nothing of yours waits for more information here")]
+    NoOpenRequest,
+    /// The document number sent again is not one of the case's document type.
+    #[error("the document number is not valid for this document: {0}")]
+    InvalidDocument(String),
+    #[error(transparent)]
+    Unreadable(#[from] Unreadable),
+    #[error("crypto: {0}")]
+    Crypto(#[from] CryptoError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// What the user sends back besides words.
+#[derive(Debug, Clone)]
+pub enum Resent {
+    Nothing,
+    /// The document's number (and, for documents other than the resident ID, its birth date) again.
+    Document {
+        number: String,
+        birth_date: Option<jiff::civil::Date>,
+    },
+    /// A new reference to the guardian evidence.
+    Evidence(String),
+}
+
+/// What is asked about: the user's verification, or a guardian link where they are the minor.
+#[derive(Debug, Clone)]
+pub enum Asked {
+    Verification(VerificationId),
+    Guardianship(GuardianshipId),
+}
+
+/// The user's side of a request for more information: seeing it, answering it.
+pub struct InfoAnswers<'a> {
+    pub reviews: &'a dyn ReviewStore,
+    pub identities: &'a dyn IdentityStore,
+    pub guardians: &'a dyn GuardianStore,
+    pub users: &'a dyn UserStore,
+    pub vault: &'a Vault,
+    pub clock: &'a dyn Clock,
+}
+
+impl InfoAnswers<'_> {
+    /// The case of `user` about `asked`, if it exists and is theirs.
+    async fn case_of(&self, user: &UserId, asked: &Asked) -> Result<Option<CaseRow>, InfoAnswerError> {
+        let (kind, reference) = match asked {
+            Asked::Verification(id) => {
+                if self.identities.verification(id, user).await?.is_none() {
+                    return Ok(None);
+                }
+                (CaseKind::Verification, id.as_str())
+            }
+            Asked::Guardianship(id) => {
+                if self.guardians.guardianship(id).await?.is_none_or(|g| g.minor != *user) {
+                    return Ok(None);
+                }
+                (CaseKind::Guardian, id.as_str())
+            }
+        };
+        Ok(self.reviews.case_for(kind, reference).await?.filter(|c| c.subject == *user))
+    }
+
+    /// Everything the user is asked and has not answered yet: what about, and the request.
+    pub async fn waiting(&self, user: &UserId) -> Result<Vec<(Asked, InfoRequest)>, InfoAnswerError> {
+        let mut out = Vec::new();
+        for case in self.reviews.waiting_for(user).await? {
+            let asked = match case.kind {
+                CaseKind::Verification => VerificationId::parse(&case.reference).ok().map(Asked::Verification),
+                CaseKind::Guardian => GuardianshipId::parse(&case.reference).ok().map(Asked::Guardianship),
+                CaseKind::RiskFreeze => None,
+            };
+            if let (Some(asked), Some(r)) = (asked, case.open_request()) {
+                out.push((asked, r.clone()));
+            }
+        }
+        Ok(out)
+    }
+
+    /// The request the user has to answer about `asked`, if any.
+    pub async fn open_request(&self, user: &UserId, asked: &Asked) -> Result<Option<InfoRequest>, InfoAnswerError> {
+        Ok(self.case_of(user, asked).await?.and_then(|c| c.open_request().cloned()))
+    }
+
+    /// Answers the open request about `asked`: the words, and what is sent
+    /// again; the case goes back in the queue with a new SLA as long as the first.
+    pub async fn answer(
+        &self,
+        session: &SessionRow,
+        rid: Option<&RequestId>,
+        asked: &Asked,
+        text: &str,
+        resent: &Resent,
+    ) -> Result<CaseRow, InfoAnswerError> {
+        let user = &session.user_id;
+        let case = self.case_of(user, asked).await?.ok_or(InfoAnswerError::NoOpenRequest)?;
+        let request = case.open_request().ok_or(InfoAnswerError::NoOpenRequest)?;
+        let now = self.clock.now();
+        let audit = |action: &str| {
+            AuditEntry::new(format!("user:{user}"), action, format!("review {}", case.kind.as_str()), now).subject(user).request(rid)
+        };
+        // One read of the user's key seals the words (and a document sent again).
+        let sends_document = matches!((resent, asked), (Resent::Document { .. }, Asked::Verification(_)));
+        let key_read = if sends_document { "identity.collect" } else { "review.collect_answer" };
+        let key = data_key::<InfoAnswerError>(self.users, self.vault, user, &audit(key_read)).await?;
+        let answer_cipher = self.vault.seal(&key, &answer_context(&case.id, request.seq), text.as_bytes())?;
+        let change = match (resent, asked) {
+            (Resent::Nothing, _) => AnswerChange::Nothing,
+            (Resent::Evidence(evidence_ref), Asked::Guardianship(_)) => AnswerChange::Evidence { evidence_ref: evidence_ref.clone() },
+            (Resent::Document { number, birth_date }, Asked::Verification(id)) => {
+                let v = self.identities.verification(id, user).await?.ok_or(InfoAnswerError::NoOpenRequest)?;
+                if v.status != VerificationStatus::Review {
+                    return Err(InfoAnswerError::NoOpenRequest);
+                }
+                let today = idlink_domain::calendar::shanghai_today(now);
+                let (clear, index) = if v.document_type == DocumentType::ResidentId {
+                    let id = IdNumber::parse(number, today).map_err(|e| InfoAnswerError::InvalidDocument(e.to_string()))?;
+                    (id.reveal().to_owned(), self.vault.blind_index("id_number", id.reveal()))
+                } else {
+                    let n = number.to_ascii_uppercase();
+                    (n.clone(), self.vault.blind_index("document", &format!("{}:{n}", v.document_type.as_str())))
+                };
+                let birth_cipher = match (birth_date, v.document_type) {
+                    (Some(b), t) if t != DocumentType::ResidentId => {
+                        Some(self.vault.seal(&key, BIRTH_CONTEXT, b.to_string().as_bytes())?)
+                    }
+                    _ => None,
+                };
+                AnswerChange::Document { id_cipher: self.vault.seal(&key, ID_CONTEXT, clear.as_bytes())?, id_index: index, birth_cipher }
+            }
+            // Sent to the wrong kind of case: only the words count.
+            _ => AnswerChange::Nothing,
+        };
+        let length = case.sla_due_at.duration_since(case.sla_started_at());
+        let answer = InfoAnswer {
+            case: &case,
+            seq: request.seq,
+            answer_cipher,
+            at: now,
+            sla_due_at: now.checked_add(length).unwrap_or(now),
+            change,
+        };
+        if !self.reviews.answer_info(&answer, &audit("review.answer_info")).await? {
+            return Err(InfoAnswerError::NoOpenRequest);
+        }
+        self.reviews.case(&case.id).await?.ok_or(InfoAnswerError::NoOpenRequest)
     }
 }

@@ -85,6 +85,8 @@ fn render(template: &str, params: &BTreeMap<String, String>) -> String {
         ("verification_code" | "bank_card_binding", Some(code)) => {
             format!("【idlink】您的验证码是{code}，5分钟内有效。请勿泄露给他人。Your code is {code}, valid for 5 minutes.")
         }
+        // What is asked stays in the app: the SMS only says where to look.
+        ("review_more_info", _) => "【idlink】审核员需要您补充材料，请登录 idlink 查看并回复。A reviewer needs more information from you: sign in to idlink to see the request and answer it.".to_owned(),
         _ => {
             let parts: Vec<String> = params.iter().map(|(k, v)| format!("{k}={v}")).collect();
             format!("【idlink】{template}: {}", parts.join(", "))
@@ -148,4 +150,18 @@ pub async fn inbox(State(s): State<Arc<Gateway>>, Query(q): Query<InboxQuery>) -
     let inbox = s.inbox.lock().unwrap_or_else(|p| p.into_inner());
     let messages: Vec<&Message> = inbox.messages.iter().rev().filter(|m| m.phone == phone.reveal()).collect();
     Json(serde_json::json!({ "messages": messages })).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_request_for_more_information_says_where_to_answer_without_the_reason() {
+        let params =
+            BTreeMap::from([("reason".to_owned(), "photo_page_missing".to_owned()), ("kind".to_owned(), "verification".to_owned())]);
+        let text = render("review_more_info", &params);
+        assert!(text.contains("审核员需要您补充材料") && text.contains("sign in to idlink"), "{text}");
+        assert!(!text.contains("photo_page_missing"), "{text}");
+    }
 }

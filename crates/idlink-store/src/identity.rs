@@ -24,7 +24,7 @@ pub(crate) const UPSERT_IDENTITY: &str =
 
 const VERIFICATION_COLUMNS: &str = "id, user_id, method, status, name_cipher, id_cipher, id_index, reasons, created_at, updated_at, \
                                     document_type, birth_cipher, card_cipher";
-const IDENTITY_COLUMNS: &str = "user_id, name_cipher, id_cipher, id_index, method, verified_at, document_type, birth_cipher";
+pub(crate) const IDENTITY_COLUMNS: &str = "user_id, name_cipher, id_cipher, id_index, method, verified_at, document_type, birth_cipher";
 
 fn reasons_text(r: &[VerificationReason]) -> String {
     r.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(",")
@@ -52,7 +52,7 @@ fn document_type(r: &AnyRow) -> Result<DocumentType, StoreError> {
     r.parsed("document_type", "document type", DocumentType::parse)
 }
 
-fn identity(r: &AnyRow) -> Result<IdentityRow, StoreError> {
+pub(crate) fn identity(r: &AnyRow) -> Result<IdentityRow, StoreError> {
     Ok(IdentityRow {
         user_id: r.user("user_id")?,
         name_cipher: r.col("name_cipher")?,

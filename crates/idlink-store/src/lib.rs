@@ -43,6 +43,7 @@ mod identity;
 mod login;
 mod maintenance;
 mod outbox;
+mod people;
 mod proposals;
 mod reports;
 mod reviews;

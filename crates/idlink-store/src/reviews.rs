@@ -9,7 +9,9 @@ use idlink_core::ports::freezes::{FreezeRow, FreezeStore};
 use idlink_core::ports::guardians::{GuardianStore, Guardianship, GuardianshipStatus};
 use idlink_core::ports::operators::{OperatorRow, OperatorSessionRow, OperatorStore, Role};
 use idlink_core::ports::outbox::NewEvent;
-use idlink_core::ports::reviews::{CaseKind, CaseRow, CaseStatus, Decision, ReviewStore};
+use idlink_core::ports::reviews::{
+    AnswerChange, CaseKind, CaseRow, CaseStatus, Decision, InfoAnswer, InfoReason, InfoRequest, ReviewStore,
+};
 use idlink_domain::{CaseId, GuardianshipId, OperatorId, OperatorSessionId, SessionId, UserId};
 use jiff::Timestamp;
 use sqlx::any::AnyRow;
@@ -188,7 +190,7 @@ pub(crate) async fn open_case_in(tx: &mut Tx, c: &CaseRow) -> Result<(), StoreEr
     Ok(())
 }
 
-const CASE_COLUMNS: &str =
+pub(crate) const CASE_COLUMNS: &str =
     "id, kind, subject, reference, status, steps_required, created_at, sla_due_at, first_response_at, escalated_at, claimed_by";
 
 /// Open cases past their first-response SLA at `$1` (see `CaseRow::breached`).
@@ -205,7 +207,7 @@ fn decision(d: &AnyRow) -> Result<Decision, StoreError> {
 }
 
 /// A case row without its decisions (read separately).
-fn case(r: &AnyRow) -> Result<CaseRow, StoreError> {
+pub(crate) fn case(r: &AnyRow) -> Result<CaseRow, StoreError> {
     Ok(CaseRow {
         id: r.id("id")?,
         kind: r.parsed("kind", "case kind", CaseKind::parse)?,
@@ -219,15 +221,32 @@ fn case(r: &AnyRow) -> Result<CaseRow, StoreError> {
         escalated_at: r.instant_opt("escalated_at")?,
         claimed_by: r.id_opt("claimed_by")?,
         decisions: Vec::new(),
+        requests: Vec::new(),
+    })
+}
+
+fn info_request(r: &AnyRow) -> Result<InfoRequest, StoreError> {
+    Ok(InfoRequest {
+        seq: r.count_u32("seq")?,
+        operator_id: r.id("operator_id")?,
+        reason: r.parsed("reason", "information reason", InfoReason::parse)?,
+        note: r.col("note")?,
+        requested_at: r.instant("requested_at")?,
+        answer_cipher: r.col("answer")?,
+        answered_at: r.instant_opt("answered_at")?,
     })
 }
 
 impl SqlStore {
-    /// Reads the decisions of each case.
+    /// Reads the decisions and the requests for more information of each case.
     async fn with_decisions(&self, mut cases: Vec<CaseRow>) -> Result<Vec<CaseRow>, StoreError> {
         for c in &mut cases {
             let q = sqlx::query("SELECT step, operator_id, approve, note, at FROM review_decisions WHERE case_id = $1 ORDER BY step");
             c.decisions = fetch_all(q.bind(c.id.as_str()), &self.reader, decision).await?;
+            let q = sqlx::query(
+                "SELECT seq, operator_id, reason, note, requested_at, answer, answered_at FROM review_requests WHERE case_id = $1 ORDER BY seq",
+            );
+            c.requests = fetch_all(q.bind(c.id.as_str()), &self.reader, info_request).await?;
         }
         Ok(cases)
     }
@@ -372,6 +391,98 @@ impl ReviewStore for SqlStore {
             Ok(true)
         })
         .await
+    }
+
+    async fn request_info(&self, id: &CaseId, r: &InfoRequest, notice: &NewEvent, audit: &AuditEntry) -> Result<bool, StoreError> {
+        let wait = sqlx::query(
+            "UPDATE review_cases SET status = 'waiting_user', claimed_by = NULL, first_response_at = COALESCE(first_response_at, $3)
+             WHERE id = $1 AND status = 'open' AND claimed_by = $2",
+        )
+        .bind(id.as_str())
+        .bind(r.operator_id.as_str())
+        .bind(micros(r.requested_at));
+        let insert = sqlx::query(
+            "INSERT INTO review_requests (case_id, seq, operator_id, reason, note, requested_at, answer, answered_at)
+             VALUES ($1, $2, $3, $4, $5, $6, NULL, NULL)",
+        )
+        .bind(id.as_str())
+        .bind(i64::from(r.seq))
+        .bind(r.operator_id.as_str())
+        .bind(r.reason.as_str())
+        .bind(&r.note)
+        .bind(micros(r.requested_at));
+        self.audited_if(audit, async |tx| {
+            if execute(wait, &mut *tx).await? != 1 {
+                return Ok(false);
+            }
+            execute(insert, &mut *tx).await?;
+            enqueue_in(tx, [notice]).await?;
+            Ok(true)
+        })
+        .await
+    }
+
+    async fn answer_info(&self, a: &InfoAnswer<'_>, audit: &AuditEntry) -> Result<bool, StoreError> {
+        let case = a.case;
+        let fill =
+            sqlx::query("UPDATE review_requests SET answer = $3, answered_at = $4 WHERE case_id = $1 AND seq = $2 AND answered_at IS NULL")
+                .bind(case.id.as_str())
+                .bind(i64::from(a.seq))
+                .bind(a.answer_cipher.as_slice())
+                .bind(micros(a.at));
+        // Back in the queue for anyone, with a new SLA that has not been answered nor escalated yet.
+        let reopen = sqlx::query(
+            "UPDATE review_cases SET status = 'open', sla_due_at = $2, first_response_at = NULL, escalated_at = NULL, claimed_by = NULL
+             WHERE id = $1 AND status = 'waiting_user'",
+        )
+        .bind(case.id.as_str())
+        .bind(micros(a.sla_due_at));
+        let change = match (&a.change, case.kind) {
+            (AnswerChange::Document { id_cipher, id_index, birth_cipher }, CaseKind::Verification) => Some(
+                sqlx::query(
+                    "UPDATE verifications SET id_cipher = $1, id_index = $2, birth_cipher = COALESCE($3, birth_cipher), updated_at = $4
+                     WHERE id = $5 AND status = 'review'",
+                )
+                .bind(id_cipher.clone())
+                .bind(id_index.clone())
+                .bind(birth_cipher.clone())
+                .bind(micros(a.at))
+                .bind(case.reference.clone()),
+            ),
+            (AnswerChange::Evidence { evidence_ref }, CaseKind::Guardian) => Some(
+                sqlx::query("UPDATE guardianships SET evidence_ref = $1, updated_at = $2 WHERE id = $3 AND status = 'review'")
+                    .bind(evidence_ref.clone())
+                    .bind(micros(a.at))
+                    .bind(case.reference.clone()),
+            ),
+            (AnswerChange::Nothing, _) => None,
+            _ => return Err(StoreError::Corrupt(format!("an answer that does not fit a {} case", case.kind.as_str()))),
+        };
+        self.audited_if(audit, async |tx| {
+            if execute(fill, &mut *tx).await? != 1 || execute(reopen, &mut *tx).await? != 1 {
+                return Ok(false);
+            }
+            if let Some(q) = change
+                && execute(q, &mut *tx).await? != 1
+            {
+                return Err(StoreError::Unique("the reviewed record left review concurrently".into()));
+            }
+            Ok(true)
+        })
+        .await
+    }
+
+    async fn waiting_for(&self, subject: &UserId) -> Result<Vec<CaseRow>, StoreError> {
+        let sql = format!("SELECT {CASE_COLUMNS} FROM review_cases WHERE subject = $1 AND status = 'waiting_user' ORDER BY created_at, id");
+        let q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(subject.as_str());
+        self.with_decisions(fetch_all(q, &self.reader, case).await?).await
+    }
+
+    async fn case_for(&self, kind: CaseKind, reference: &str) -> Result<Option<CaseRow>, StoreError> {
+        let sql =
+            format!("SELECT {CASE_COLUMNS} FROM review_cases WHERE kind = $1 AND reference = $2 ORDER BY created_at DESC, id DESC LIMIT 1");
+        let found = fetch_optional(sqlx::query(sqlx::AssertSqlSafe(sql)).bind(kind.as_str()).bind(reference), &self.reader, case).await?;
+        Ok(self.with_decisions(Vec::from_iter(found)).await?.pop())
     }
 }
 

@@ -177,7 +177,7 @@ async fn checkpoint_wal(pool: AnyPool) {
     }
 }
 
-fn user_row(r: &AnyRow) -> Result<UserRow, StoreError> {
+pub(crate) fn user_row(r: &AnyRow) -> Result<UserRow, StoreError> {
     Ok(UserRow {
         id: r.user("id")?,
         phone_cipher: r.col("phone_cipher")?,
@@ -186,7 +186,7 @@ fn user_row(r: &AnyRow) -> Result<UserRow, StoreError> {
     })
 }
 
-fn wrapped_row(r: &AnyRow) -> Result<WrappedDataKey, StoreError> {
+pub(crate) fn wrapped_row(r: &AnyRow) -> Result<WrappedDataKey, StoreError> {
     Ok(WrappedDataKey { id: r.col("id")?, ciphertext: r.col("ciphertext")? })
 }
 
@@ -195,11 +195,11 @@ fn master_id(key: &WrappedDataKey) -> Result<String, StoreError> {
 }
 
 /// The data key of a user (`dek-usr_…`).
-fn user_key_id(user: &UserId) -> String {
+pub(crate) fn user_key_id(user: &UserId) -> String {
     format!("dek-{user}")
 }
 
-const WRAPPED_BY_ID: &str = "SELECT id, ciphertext FROM data_keys WHERE id = $1";
+pub(crate) const WRAPPED_BY_ID: &str = "SELECT id, ciphertext FROM data_keys WHERE id = $1";
 
 /// Inserts a user and their data key inside a transaction.
 pub(crate) async fn insert_user_in(tx: &mut Tx, user: &UserRow, key: &WrappedDataKey) -> Result<(), StoreError> {

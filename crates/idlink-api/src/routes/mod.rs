@@ -13,6 +13,7 @@ pub mod dual;
 pub mod guardians;
 pub mod health;
 pub mod identity;
+pub mod info;
 pub mod institutions;
 pub mod me;
 pub mod operations;

@@ -13,7 +13,9 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use idlink_core::ports::operators::{OperatorRow, Role, require};
 use idlink_core::ports::reviews::{CaseKind, CaseRow, CaseStatus};
+use idlink_core::reviews::{AnswerText, ReviewError, read_answers};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use utoipa::{IntoParams, ToSchema};
 
 pub const OPERATOR_HEADER: &str = "idlink-operator";
@@ -130,7 +132,7 @@ pub struct Case {
     pub subject_user_id: String,
     /// The verification id, or the frozen user's id.
     pub reference: String,
-    /// `open`, `approved` or `rejected`.
+    /// `open`, `waiting_user` (asked the user for more information), `approved` or `rejected`.
     pub status: String,
     pub steps_required: u32,
     pub created_at: String,
@@ -143,9 +145,35 @@ pub struct Case {
     /// When the breach was escalated to the operators on duty.
     pub escalated_at: Option<String>,
     pub decisions: Vec<CaseDecision>,
+    /// Requests for more information from the user, oldest first.
+    pub info_requests: Vec<CaseInfoRequest>,
 }
 
-fn case_view(c: CaseRow, now: jiff::Timestamp) -> Case {
+/// A request for more information on a case, and the user's answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CaseInfoRequest {
+    pub seq: u32,
+    pub operator_id: String,
+    #[schema(schema_with = crate::schema::info_reason)]
+    pub reason: String,
+    pub note: String,
+    pub requested_at: String,
+    /// The user's words, once answered: only in the single case's view
+    /// (`GET /v1/operator/reviews/{case_id}`) to a reviewer, a read of the
+    /// user's personal data recorded in the audit log (`review.read_answer`).
+    pub answer: Option<String>,
+    /// Answered, but the words cannot be read any more: the user's data was deleted.
+    pub answer_unavailable: bool,
+    pub answered_at: Option<String>,
+}
+
+/// A case as listed or returned by an action: the user's answers stay sealed.
+pub(crate) fn case_view(c: CaseRow, now: jiff::Timestamp) -> Case {
+    case_view_with(c, now, &BTreeMap::new())
+}
+
+/// A case with the user's answers opened (`answers`, by request).
+fn case_view_with(c: CaseRow, now: jiff::Timestamp, answers: &BTreeMap<u32, AnswerText>) -> Case {
     Case {
         sla_breached: c.breached(now),
         id: c.id.into(),
@@ -168,6 +196,23 @@ fn case_view(c: CaseRow, now: jiff::Timestamp) -> Case {
                 approve: d.approve,
                 note: d.note,
                 at: d.at.to_string(),
+            })
+            .collect(),
+        info_requests: c
+            .requests
+            .into_iter()
+            .map(|r| CaseInfoRequest {
+                seq: r.seq,
+                operator_id: r.operator_id.into(),
+                reason: r.reason.as_str().to_owned(),
+                note: r.note,
+                requested_at: r.requested_at.to_string(),
+                answer: match answers.get(&r.seq) {
+                    Some(AnswerText::Read(text)) => Some(text.clone()),
+                    _ => None,
+                },
+                answer_unavailable: answers.get(&r.seq) == Some(&AnswerText::Unavailable),
+                answered_at: r.answered_at.map(|t| t.to_string()),
             })
             .collect(),
     }
@@ -206,7 +251,7 @@ pub async fn list(
             Problem::validation(vec![crate::problem::FieldError::new(
                 "/query/status",
                 "invalid_status",
-                "`status` is open, approved or rejected.",
+                "`status` is open, waiting_user, approved or rejected.",
             )])
         })?,
     };
@@ -224,6 +269,23 @@ pub async fn list(
     let cases = state.store.cases(status, kind, 500).await?;
     let cases = cases.into_iter().filter(|c| !q.breached.unwrap_or(false) || c.breached(now)).map(|c| case_view(c, now)).collect();
     Ok(Json(Cases { cases }))
+}
+
+/// One case, with the user's answers to requests for more information:
+/// opening them is a read of the user's personal data, recorded in the audit
+/// log (`review.read_answer`), and only a reviewer may.
+#[utoipa::path(get, path = "/v1/operator/reviews/{case_id}", tag = "operators",
+    params(("case_id" = String, Path, pattern = r"^case_[A-Za-z0-9_-]{1,64}$", example = "case_0123456789abcdef0123456789abcdef", description = "The case."), ("Idlink-Operator" = String, Header, description = "Operator session token.")),
+    responses((status = 200, body = Case), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
+pub async fn case(
+    State(state): State<AppState>,
+    OperatorAuth(op): OperatorAuth,
+    PathId(id): PathId<idlink_domain::CaseId>,
+) -> Result<Json<Case>, Problem> {
+    require(&op, Role::Reviewer)?;
+    let c = state.store.case(&id).await?.ok_or(ReviewError::NotFound)?;
+    let answers = read_answers(state.store.as_ref(), &state.vault, state.clock.as_ref(), &op, &c).await?;
+    Ok(Json(case_view_with(c, state.clock.now(), &answers)))
 }
 
 /// Claims a case: records the first response (the SLA clock stops).

@@ -30,6 +30,7 @@ pub mod leases;
 pub mod operators;
 pub mod outbox;
 pub mod payment;
+pub mod people;
 pub mod proposals;
 pub mod reports;
 pub mod reviews;
@@ -113,5 +114,6 @@ store_of!(
     outbox::OutboxStore,
     leases::LeaseStore,
     reports::ComplianceStore,
+    people::PeopleStore,
     institutions::MaintenanceStore,
 );

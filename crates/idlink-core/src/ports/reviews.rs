@@ -38,22 +38,100 @@ impl CaseKind {
 #[serde(rename_all = "snake_case")]
 pub enum CaseStatus {
     Open,
+    /// An operator asked the user for more information; the user's answer reopens it.
+    #[serde(rename = "waiting_user")]
+    WaitingForUser,
     Approved,
     Rejected,
 }
 
 impl CaseStatus {
+    pub const ALL: [CaseStatus; 4] = [CaseStatus::Open, CaseStatus::WaitingForUser, CaseStatus::Approved, CaseStatus::Rejected];
+
     pub fn as_str(self) -> &'static str {
         match self {
             CaseStatus::Open => "open",
+            CaseStatus::WaitingForUser => "waiting_user",
             CaseStatus::Approved => "approved",
             CaseStatus::Rejected => "rejected",
         }
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        [CaseStatus::Open, CaseStatus::Approved, CaseStatus::Rejected].into_iter().find(|k| k.as_str() == s)
+        Self::ALL.into_iter().find(|k| k.as_str() == s)
     }
+}
+
+/// Why an operator asks the user for more information: a fixed list, each
+/// worded for the user (H5 `identity-info-reason-<code>`) and the operator
+/// (`console-info-reason-<code>`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InfoReason {
+    DocumentUnreadable,
+    DocumentExpired,
+    PhotoPageMissing,
+    GuardianProofMissing,
+}
+
+impl InfoReason {
+    pub const ALL: [InfoReason; 4] =
+        [InfoReason::DocumentUnreadable, InfoReason::DocumentExpired, InfoReason::PhotoPageMissing, InfoReason::GuardianProofMissing];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InfoReason::DocumentUnreadable => "document_unreadable",
+            InfoReason::DocumentExpired => "document_expired",
+            InfoReason::PhotoPageMissing => "photo_page_missing",
+            InfoReason::GuardianProofMissing => "guardian_proof_missing",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+}
+
+/// A request for more information on a case, and the user's answer once given.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct InfoRequest {
+    /// 1, 2, … in the case.
+    pub seq: u32,
+    pub operator_id: OperatorId,
+    pub reason: InfoReason,
+    /// The operator's words to the user (may be empty).
+    pub note: String,
+    pub requested_at: Timestamp,
+    /// The user's words, sealed under their data key in
+    /// [`crate::reviews::answer_context`] (opened only by
+    /// [`crate::reviews::read_answers`], an audited read).
+    #[serde(skip)]
+    pub answer_cipher: Option<Vec<u8>>,
+    pub answered_at: Option<Timestamp>,
+}
+
+/// What the user's answer changes in the reviewed state besides the case.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AnswerChange {
+    /// Words only.
+    Nothing,
+    /// The document of a verification sent again (sealed under the user's key).
+    Document { id_cipher: Vec<u8>, id_index: String, birth_cipher: Option<Vec<u8>> },
+    /// The guardian link's evidence sent again.
+    Evidence { evidence_ref: String },
+}
+
+/// The user's answer to the open request `seq` of `case`.
+#[derive(Debug, Clone)]
+pub struct InfoAnswer<'a> {
+    pub case: &'a CaseRow,
+    pub seq: u32,
+    /// The user's words, sealed under their data key.
+    pub answer_cipher: Vec<u8>,
+    pub at: Timestamp,
+    /// The new first-response target (the SLA starts again with the answer).
+    pub sla_due_at: Timestamp,
+    pub change: AnswerChange,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -82,6 +160,8 @@ pub struct CaseRow {
     /// The operator who holds the case now (claimed and not released).
     pub claimed_by: Option<OperatorId>,
     pub decisions: Vec<Decision>,
+    /// Requests for more information from the user, oldest first.
+    pub requests: Vec<InfoRequest>,
 }
 
 impl CaseRow {
@@ -100,7 +180,18 @@ impl CaseRow {
             escalated_at: None,
             claimed_by: None,
             decisions: Vec::new(),
+            requests: Vec::new(),
         }
+    }
+
+    /// The request the user has not answered yet, if the case waits for them.
+    pub fn open_request(&self) -> Option<&InfoRequest> {
+        self.requests.iter().rev().find(|r| r.answered_at.is_none()).filter(|_| self.status == CaseStatus::WaitingForUser)
+    }
+
+    /// When the current SLA period started: the case's opening, or the user's last answer.
+    pub fn sla_started_at(&self) -> Timestamp {
+        self.requests.iter().filter_map(|r| r.answered_at).max().unwrap_or(self.created_at)
     }
 
     pub fn breached(&self, now: Timestamp) -> bool {
@@ -134,4 +225,16 @@ pub trait ReviewStore: Send + Sync {
     /// Marks the case escalated and writes `event` (the page to the operators on duty) with
     /// `audit`, if the case is open and not escalated yet; false (nothing written) otherwise.
     async fn escalate_case(&self, id: &CaseId, at: Timestamp, event: &NewEvent, audit: &AuditEntry) -> Result<bool, StoreError>;
+    /// Adds `request` to the case and moves it to `waiting_user` (recording the
+    /// first response if none yet, releasing the claim), with `notice` to the
+    /// user, if the case is open and held by `request.operator_id`; false otherwise.
+    async fn request_info(&self, id: &CaseId, request: &InfoRequest, notice: &NewEvent, audit: &AuditEntry) -> Result<bool, StoreError>;
+    /// Fills the open request with the answer, applies its change and puts the
+    /// case back in the queue (open, a new SLA, not escalated, first response
+    /// to come), if the case still waits for that request; false otherwise.
+    async fn answer_info(&self, answer: &InfoAnswer<'_>, audit: &AuditEntry) -> Result<bool, StoreError>;
+    /// The cases about `subject` waiting for their answer, oldest first.
+    async fn waiting_for(&self, subject: &UserId) -> Result<Vec<CaseRow>, StoreError>;
+    /// The latest case of `kind` reviewing `reference` (a verification id, a guardianship id).
+    async fn case_for(&self, kind: CaseKind, reference: &str) -> Result<Option<CaseRow>, StoreError>;
 }

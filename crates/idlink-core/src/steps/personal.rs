@@ -19,6 +19,8 @@ use serde::Serialize;
 pub const NAME_CONTEXT: &str = "identity.name";
 pub const ID_CONTEXT: &str = "identity.id_number";
 pub const BIRTH_CONTEXT: &str = "identity.birth_date";
+/// The blind-index domain of resident ID numbers (a verified identity is found by it).
+pub const ID_INDEX: &str = "id_number";
 
 /// Why a user's personal data cannot be read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]

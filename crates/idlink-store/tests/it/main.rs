@@ -11,6 +11,7 @@ mod keys;
 mod migrations;
 mod operators;
 mod outbox;
+mod people;
 mod proposals;
 mod reports;
 mod security;

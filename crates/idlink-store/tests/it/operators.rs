@@ -13,7 +13,7 @@ use idlink_domain::{OperatorId, OperatorSessionId};
 use idlink_store::{SqlStore, testing};
 use std::sync::Arc;
 
-async fn new_operator(s: &SqlStore, username: &str) -> OperatorRow {
+pub(crate) async fn new_operator(s: &SqlStore, username: &str) -> OperatorRow {
     let row = OperatorRow {
         id: OperatorId::from_random(OsRandom.bytes16()),
         username: username.to_owned(),

@@ -4,7 +4,9 @@
 //! link without JavaScript); and a case's page: who it is about (masked),
 //! what is reviewed, its history, and claim / release / approve / reject
 //! with a reason code through the same use cases as the API
-//! (`Reviews::{claim, release, decide}`), which enforce dual control.
+//! (`Reviews::{claim, release, decide}`), which enforce dual control; and
+//! asking the user for more information (`Reviews::request_info`): the case
+//! then waits for the user, its SLA paused, until their answer (ADR 0019).
 
 use super::{ConsoleChrome, Reviewer, SignedOperator, cookies, message_page};
 use crate::WebState;
@@ -18,7 +20,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use idlink_api::Problem;
 use idlink_core::ports::operators::OperatorRow;
-use idlink_core::ports::reviews::{CaseKind, CaseRow, CaseStatus};
+use idlink_core::ports::reviews::{CaseKind, CaseRow, CaseStatus, InfoReason};
+use idlink_core::reviews::{AnswerText, read_answers};
 use idlink_domain::{CaseId, OperatorId};
 use jiff::Timestamp;
 use serde::Deserialize;
@@ -95,7 +98,9 @@ pub(super) fn span(tr: &Tr, secs: i64) -> String {
 fn sla(tr: &Tr, c: &CaseRow, now: Timestamp) -> Sla {
     let due = tr.datetime(c.sla_due_at);
     let left = c.sla_due_at.as_second() - now.as_second();
-    let text = if c.breached(now) {
+    let text = if c.status == CaseStatus::WaitingForUser {
+        tr.t("console-sla-paused")
+    } else if c.breached(now) {
         tr.t1("console-sla-breached", "span", &span(tr, -left))
     } else if c.status != CaseStatus::Open {
         tr.t("console-sla-closed")
@@ -222,7 +227,8 @@ pub async fn queue(State(state): State<WebState>, s: SignedOperator, Query(f): Q
     };
     let kinds = [CaseKind::Verification, CaseKind::Guardian, CaseKind::RiskFreeze]
         .map(|k| (k.as_str(), tr.t(&format!("console-kind-{}", k.as_str()))));
-    let statuses = [CaseStatus::Approved, CaseStatus::Rejected].map(|k| (k.as_str(), tr.t(&format!("console-status-{}", k.as_str()))));
+    let statuses = [CaseStatus::WaitingForUser, CaseStatus::Approved, CaseStatus::Rejected]
+        .map(|k| (k.as_str(), tr.t(&format!("console-status-{}", k.as_str()))));
     let page = QueuePage {
         c: ConsoleChrome::new(&s.visitor, tr.t("console-cases-title"), Some(&s.op)),
         list_html: list.render().unwrap_or_default(),
@@ -284,6 +290,11 @@ struct CasePage {
     /// Why this operator cannot take the next step (dual control), if so.
     second_needed: Option<String>,
     reasons: Vec<(&'static str, String)>,
+    /// The holder may ask the user for more information (document and guardian cases).
+    can_ask: bool,
+    info_reasons: Vec<(&'static str, String)>,
+    /// While the case waits for the user: what was asked, and since when.
+    waiting: Option<String>,
     error: Option<String>,
     notice: Option<String>,
 }
@@ -327,6 +338,40 @@ async fn case_page(
             )
         })
         .collect();
+    // Requests for more information, and the user's answers (their words are
+    // what the reviewer needs): opened for a reviewer only, an audited read.
+    let answers = if s.may_review().is_some() {
+        read_answers(state.app.store.as_ref(), &state.app.vault, state.app.clock.as_ref(), &s.op, &c).await?
+    } else {
+        Default::default()
+    };
+    let askers = names(state, c.requests.iter().map(|r| r.operator_id.clone())).await;
+    for r in &c.requests {
+        history.push((
+            r.requested_at,
+            Event {
+                at: tr.datetime(r.requested_at),
+                who: askers.get(&r.operator_id).cloned().unwrap_or_default(),
+                what: tr.t1("console-history-asked", "reason", &tr.t(&format!("console-info-reason-{}", r.reason.as_str()))),
+                note: r.note.clone(),
+            },
+        ));
+        if let Some(at) = r.answered_at {
+            history.push((
+                at,
+                Event {
+                    at: tr.datetime(at),
+                    who: tr.t("console-the-user"),
+                    what: tr.t("console-history-answered"),
+                    note: match answers.get(&r.seq) {
+                        Some(AnswerText::Read(text)) => text.clone(),
+                        Some(AnswerText::Unavailable) => tr.t("console-answer-unavailable"),
+                        None => tr.t("console-answer-reviewers-only"),
+                    },
+                },
+            ));
+        }
+    }
     // The case's audit records: claims and releases (decisions are listed above from the case itself).
     let records = state.app.store.audit_records_of_user(&c.subject, 500).await?;
     let purpose = format!("review {}", c.kind.as_str());
@@ -357,6 +402,14 @@ async fn case_page(
     history.sort_by_key(|(at, _)| *at);
     let open = c.status == CaseStatus::Open;
     let reviewer = s.may_review();
+    let waiting = c.open_request().map(|r| {
+        let reason = tr.t(&format!("console-info-reason-{}", r.reason.as_str()));
+        format!(
+            "{} {}",
+            tr.t1("console-waiting-user", "reason", &reason),
+            tr.t1("console-waiting-since", "time", &tr.datetime(r.requested_at))
+        )
+    });
     // A freeze lift this operator proposed counts as their step (dual control, ADR 0015).
     let proposed_lift = c.kind == CaseKind::RiskFreeze
         && state.app.dual_control().pending_freeze_lift(&s.op, &c.id).await.ok().flatten().is_some_and(|p| p.proposed_by == s.op.id);
@@ -381,6 +434,9 @@ async fn case_page(
         held_by_me: c.claimed_by.as_ref() == Some(&s.op.id),
         second_needed: (open && took_a_step).then(|| tr.t("console-problem-second_operator_required")),
         reasons: REASONS.iter().map(|r| (*r, tr.t(&format!("console-reason-{r}")))).collect(),
+        can_ask: open && reviewer.is_some() && c.kind != CaseKind::RiskFreeze && c.claimed_by.as_ref() == Some(&s.op.id),
+        info_reasons: InfoReason::ALL.iter().map(|r| (r.as_str(), tr.t(&format!("console-info-reason-{}", r.as_str())))).collect(),
+        waiting,
         error,
         notice,
     };
@@ -411,7 +467,7 @@ pub async fn show(State(state): State<WebState>, s: SignedOperator, Path(id): Pa
         return problem_page(&s.visitor, &s.op, &Problem::from(idlink_core::reviews::ReviewError::NotFound));
     };
     let notice = match q.done.as_str() {
-        "claimed" | "released" | "approved" | "rejected" | "step" => Some(s.visitor.tr.t(&format!("console-done-{}", q.done))),
+        "claimed" | "released" | "approved" | "rejected" | "step" | "asked" => Some(s.visitor.tr.t(&format!("console-done-{}", q.done))),
         _ => None,
     };
     case_page(&state, &s, &id, None, notice).await.unwrap_or_else(|p| problem_page(&s.visitor, &s.op, &p))
@@ -498,7 +554,50 @@ pub async fn decide(State(state): State<WebState>, r: Reviewer, Path(id): Path<S
     let outcome = state.app.reviews().decide(&s.op, &id, approve, &note).await.map_err(Problem::from).map(|c| match c.status {
         CaseStatus::Approved => "approved",
         CaseStatus::Rejected => "rejected",
-        CaseStatus::Open => "step",
+        CaseStatus::Open | CaseStatus::WaitingForUser => "step",
     });
     after(&state, &r, &id, outcome).await
+}
+
+#[derive(Debug, Deserialize)]
+pub struct AskForm {
+    #[serde(default)]
+    reason: String,
+    #[serde(default)]
+    note: String,
+}
+
+/// `POST /console/cases/{id}/request-info`: asks the user for more information with a reason code.
+pub async fn request_info(State(state): State<WebState>, r: Reviewer, Path(id): Path<String>, Form(f): Form<AskForm>) -> Response {
+    let s = r.signed();
+    let Some(id) = parse_case(&id) else {
+        return problem_page(&s.visitor, &s.op, &Problem::from(idlink_core::reviews::ReviewError::NotFound));
+    };
+    let Some(reason) = InfoReason::parse(&f.reason) else {
+        let message = s.visitor.tr.t("console-field-info-reason-required");
+        return case_page(&state, s, &id, Some(message), None).await.unwrap_or_else(|p| problem_page(&s.visitor, &s.op, &p));
+    };
+    let note: String = f.note.trim().chars().take(400).collect();
+    let outcome = state.app.reviews().request_info(&s.op, &id, reason, &note).await.map(|_| "asked").map_err(Problem::from);
+    after(&state, &r, &id, outcome).await
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::i18n::{Locale, has_key};
+    use idlink_core::ports::reviews::{CaseStatus, InfoReason};
+
+    /// The keys of a request for more information, built at run time, exist in every language.
+    #[test]
+    fn every_request_key_exists() {
+        let mut built: Vec<String> = InfoReason::ALL.iter().map(|r| format!("console-info-reason-{}", r.as_str())).collect();
+        built.extend(CaseStatus::ALL.iter().map(|s| format!("console-status-{}", s.as_str())));
+        built.extend(["case_awaiting_user", "case_not_held", "case_asks_nothing"].map(|p| format!("console-problem-{p}")));
+        built.push("console-done-asked".to_owned());
+        for locale in Locale::ALL {
+            for key in &built {
+                assert!(has_key(locale, key), "{}: `{key}` missing", locale.tag());
+            }
+        }
+    }
 }

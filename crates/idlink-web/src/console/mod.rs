@@ -71,6 +71,7 @@ pub fn routes() -> Router<WebState> {
         .route("/console/cases/{id}/claim", post(cases::claim))
         .route("/console/cases/{id}/release", post(cases::release))
         .route("/console/cases/{id}/decide", post(cases::decide))
+        .route("/console/cases/{id}/request-info", post(cases::request_info))
         .merge(people::routes())
         .merge(health::routes())
         .merge(keys::routes())

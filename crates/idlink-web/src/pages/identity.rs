@@ -12,7 +12,12 @@
 //!   to `GET /h5/identity/verifications/{id}`, the status page a user can
 //!   come back to (outcome, guidance for every reason, "try again");
 //! - `GET /h5/guardians`, `POST /h5/guardians`, `POST /h5/guardians/{id}/accept`:
-//!   a minor asks a guardian; a guardian accepts; both see the status.
+//!   a minor asks a guardian; a guardian accepts; both see the status;
+//! - `POST /h5/identity/verifications/{id}/answer`, `POST /h5/guardians/{id}/answer`:
+//!   the answer to a reviewer's request for more information, shown on the
+//!   verification's status page and the guardians page with its reason
+//!   (words, and the document's fields or the evidence again), through the
+//!   API's `routes::info::answer`; the case goes back to the review queue.
 //!
 //! The form fields are read by the API's own body types
 //! (`StartVerification`, `NameGuardian`) and the use cases are the API's;
@@ -53,6 +58,114 @@ pub fn routes() -> Router<WebState> {
         .route("/h5/identity/verifications/{id}/submit", post(submit).get(to_outcome))
         .route("/h5/guardians", get(guardians).post(ask_guardian))
         .route("/h5/guardians/{id}/accept", post(accept_guardian).get(|| async { Redirect::to("/h5/guardians") }))
+        .route("/h5/identity/verifications/{id}/answer", post(answer_verification).get(to_outcome))
+        .route("/h5/guardians/{id}/answer", post(answer_guardianship).get(|| async { Redirect::to("/h5/guardians") }))
+}
+
+// ---------------------------------------------------------------- requests for more information
+
+/// A reviewer's request for more information, as the user reads it.
+pub struct AskedShown {
+    pub code: String,
+    pub title: String,
+    pub guidance: String,
+    /// The reviewer's own words, if any.
+    pub note: String,
+    pub at: String,
+}
+
+fn request_shown(tr: &Tr, r: &idlink_core::ports::reviews::InfoRequest) -> AskedShown {
+    let key = r.reason.as_str().replace('_', "-");
+    AskedShown {
+        code: r.reason.as_str().to_owned(),
+        title: tr.t(&format!("identity-info-reason-{key}")),
+        guidance: tr.t(&format!("identity-info-guidance-{key}")),
+        note: r.note.clone(),
+        at: tr.datetime(r.requested_at),
+    }
+}
+
+/// The answer form's fields, as typed.
+#[derive(Default, Deserialize)]
+struct AnswerFields {
+    #[serde(default)]
+    answer: String,
+    #[serde(default)]
+    document_number: String,
+    #[serde(default)]
+    birth_date: String,
+    #[serde(default)]
+    evidence_ref: String,
+}
+
+impl AnswerFields {
+    /// The form as the API's body (`routes::info::AnswerInfo`): empty fields are absent.
+    fn body(&self, fields: &[&str]) -> Map<String, Value> {
+        let mut body = Map::new();
+        for (k, val) in [
+            ("answer", self.answer.trim()),
+            ("document_number", self.document_number.trim()),
+            ("birth_date", self.birth_date.trim()),
+            ("evidence_ref", self.evidence_ref.trim()),
+        ] {
+            if fields.contains(&k) && !val.is_empty() {
+                let val: String =
+                    if k == "document_number" { val.chars().filter(|c| !c.is_whitespace()).collect() } else { val.to_owned() };
+                body.insert(k.to_owned(), Value::String(val));
+            }
+        }
+        body
+    }
+}
+
+/// Reads and sends an answer; `Err` holds the form's errors (by API field name).
+async fn send_answer(
+    state: &WebState,
+    s: &Signed,
+    asked: &idlink_core::reviews::Asked,
+    f: &AnswerFields,
+    fields: &[&str],
+) -> Result<(), FormErrors> {
+    let v = &s.visitor;
+    let today = idlink_domain::calendar::shanghai_today(state.app.clock.now());
+    let req = read::<idlink_api::routes::info::AnswerInfo>(f.body(fields), today).map_err(|p| form_errors(&v.tr, &p, fields, "answer"))?;
+    idlink_api::routes::info::answer(&state.app, &s.session, v.request_id.as_ref(), asked, &req)
+        .await
+        .map(|_| ())
+        .map_err(|p| form_errors(&v.tr, &p, fields, "answer"))
+}
+
+/// `POST /h5/identity/verifications/{id}/answer`: words and the document's fields again.
+async fn answer_verification(State(state): State<WebState>, s: Signed, Path(id): Path<String>, Form(f): Form<AnswerFields>) -> Response {
+    let v = &s.visitor;
+    let Ok(id) = VerificationId::parse(&id) else {
+        return problem_page(v, &Problem::new(idlink_api::ProblemCode::VerificationNotFound), "/h5/identity");
+    };
+    let asked = idlink_core::reviews::Asked::Verification(id.clone());
+    match send_answer(&state, &s, &asked, &f, &["answer", "document_number", "birth_date"]).await {
+        Ok(()) => (v.cookies(), Redirect::to(&format!("/h5/identity/verifications/{id}?answered=1"))).into_response(),
+        Err(errors) => outcome_page(&state, &s, &id, &OutcomeQuery::default(), &f, errors).await,
+    }
+}
+
+/// `POST /h5/guardians/{id}/answer`: words and, if asked, a new evidence reference.
+async fn answer_guardianship(State(state): State<WebState>, s: Signed, Path(id): Path<String>, Form(f): Form<AnswerFields>) -> Response {
+    let v = &s.visitor;
+    let Ok(id) = GuardianshipId::parse(&id) else {
+        return problem_page(v, &Problem::new(idlink_api::ProblemCode::GuardianshipNotFound), "/h5/guardians");
+    };
+    let asked = idlink_core::reviews::Asked::Guardianship(id);
+    match send_answer(&state, &s, &asked, &f, &["answer", "evidence_ref"]).await {
+        Ok(()) => (v.cookies(), Redirect::to("/h5/guardians?answered=1")).into_response(),
+        Err(errors) => {
+            // The answer form's evidence field is `answer_evidence_ref` (the ask form has `evidence_ref`).
+            let errors = FormErrors(
+                errors.0.into_iter().map(|(k, m)| (if k == "evidence_ref" { "answer_evidence_ref".to_owned() } else { k }, m)).collect(),
+            );
+            guardians_page(&state, &s, &GuardianFields::default(), FormErrors::default(), Answering { fields: f, errors, done: false })
+                .await
+        }
+    }
 }
 
 /// `GET …/submit`: the verification's status page.
@@ -199,6 +312,8 @@ struct StatusPage {
     c: Chrome,
     identity: Option<Shown>,
     latest: Option<Latest>,
+    /// Reviewers' requests waiting for my answer: where to answer, and what is asked.
+    waiting: Vec<(String, AskedShown)>,
 }
 
 /// How a masked number reads aloud: "starts with 1 1 0, ends with 0 0 2 X"
@@ -235,7 +350,20 @@ async fn status(State(state): State<WebState>, s: Signed, headers: HeaderMap) ->
     {
         latest = Some(Latest { id: id.as_str().to_owned(), status: v.tr.t(&status_key(view.status)) });
     }
-    let page = StatusPage { c: Chrome::new(v, "identity-title", true), identity: shown, latest };
+    let waiting = match state.app.info_answers().waiting(&s.session.user_id).await {
+        Ok(w) => w
+            .into_iter()
+            .map(|(asked, r)| {
+                let href = match asked {
+                    idlink_core::reviews::Asked::Verification(id) => format!("/h5/identity/verifications/{id}"),
+                    idlink_core::reviews::Asked::Guardianship(_) => "/h5/guardians".to_owned(),
+                };
+                (href, request_shown(&v.tr, &r))
+            })
+            .collect(),
+        Err(e) => return problem_page(v, &Problem::from(e), "/h5/"),
+    };
+    let page = StatusPage { c: Chrome::new(v, "identity-title", true), identity: shown, latest, waiting };
     (v.cookies(), html(StatusCode::OK, &page)).into_response()
 }
 
@@ -539,23 +667,62 @@ struct OutcomePage {
     /// Where "try again" starts: the same way's form when the page was
     /// reached from it, else the choice of ways.
     again: String,
+    /// A reviewer's request for more information waiting for my answer.
+    asked: Option<AskedShown>,
+    /// The answer form asks the document's birth date (documents other than the resident ID).
+    needs_birth: bool,
+    answer: String,
+    document_number: String,
+    birth_date: String,
+    errors: FormErrors,
+    /// My answer was just sent.
+    answered: bool,
 }
 
 #[derive(Default, Deserialize)]
 struct OutcomeQuery {
     #[serde(default)]
     via: String,
+    #[serde(default)]
+    answered: String,
 }
 
 /// `GET /h5/identity/verifications/{id}`: where a verification stands now.
 async fn outcome(State(state): State<WebState>, s: Signed, Path(id): Path<String>, Query(q): Query<OutcomeQuery>) -> Response {
     let v = &s.visitor;
-    let not_found = || problem_page(v, &Problem::new(idlink_api::ProblemCode::VerificationNotFound), "/h5/identity");
-    let Ok(id) = VerificationId::parse(&id) else { return not_found() };
-    let view = match state.app.identities().view(&s.session.user_id, &id).await {
+    let Ok(id) = VerificationId::parse(&id) else {
+        return problem_page(v, &Problem::new(idlink_api::ProblemCode::VerificationNotFound), "/h5/identity");
+    };
+    outcome_page(&state, &s, &id, &q, &AnswerFields::default(), FormErrors::default()).await
+}
+
+async fn outcome_page(
+    state: &WebState,
+    s: &Signed,
+    id: &VerificationId,
+    q: &OutcomeQuery,
+    fields: &AnswerFields,
+    errors: FormErrors,
+) -> Response {
+    let v = &s.visitor;
+    let view = match state.app.identities().view(&s.session.user_id, id).await {
         Ok(view) => view,
         Err(e) => return problem_page(v, &Problem::from(e), "/h5/identity"),
     };
+    let asked =
+        match state.app.info_answers().open_request(&s.session.user_id, &idlink_core::reviews::Asked::Verification(id.clone())).await {
+            Ok(r) => r.map(|r| request_shown(&v.tr, &r)),
+            Err(e) => return problem_page(v, &Problem::from(e), "/h5/identity"),
+        };
+    let needs_birth = asked.is_some()
+        && state
+            .app
+            .store
+            .verification(id, &s.session.user_id)
+            .await
+            .ok()
+            .flatten()
+            .is_some_and(|r| r.document_type != DocumentType::ResidentId);
     let reasons = view
         .reasons
         .iter()
@@ -569,6 +736,7 @@ async fn outcome(State(state): State<WebState>, s: Signed, Path(id): Path<String
         })
         .collect();
     let title = match view.status {
+        VerificationStatus::Review if asked.is_some() => "identity-info-title",
         VerificationStatus::Verified => "identity-outcome-verified-title",
         VerificationStatus::Rejected => "identity-outcome-rejected-title",
         VerificationStatus::Review => "identity-outcome-review-title",
@@ -584,8 +752,15 @@ async fn outcome(State(state): State<WebState>, s: Signed, Path(id): Path<String
         // (a document the reviewers refused names none: it can be sent again).
         retry: view.status == VerificationStatus::Rejected && view.reasons.iter().all(|r| r.retryable()),
         again: Kind::parse(&q.via).map_or_else(|| "/h5/identity".to_owned(), |k| format!("/h5/identity/verify/{}", k.as_str())),
+        asked,
+        needs_birth,
+        answer: fields.answer.clone(),
+        document_number: fields.document_number.clone(),
+        birth_date: fields.birth_date.clone(),
+        errors,
+        answered: q.answered == "1",
     };
-    (v.cookies(), html(StatusCode::OK, &page)).into_response()
+    respond(v, &page.errors, SetCookies::default(), &page)
 }
 
 // ---------------------------------------------------------------- guardians
@@ -601,6 +776,16 @@ pub struct LinkShown {
     pub can_accept: bool,
     /// For a request waiting for me: who asks (masked name, age).
     pub asker: Option<String>,
+    /// A reviewer's request for more information waiting for my answer (on my own link).
+    pub info: Option<AskedShown>,
+}
+
+/// The answer form of the guardians page, as typed, and how it went.
+#[derive(Default)]
+struct Answering {
+    fields: AnswerFields,
+    errors: FormErrors,
+    done: bool,
 }
 
 #[derive(Default, Deserialize)]
@@ -629,6 +814,11 @@ struct GuardiansPage {
     relationship: String,
     evidence_ref: String,
     errors: FormErrors,
+    /// The answer to a request for more information (at most one link is under review at a time).
+    answer: String,
+    answer_evidence_ref: String,
+    answer_errors: FormErrors,
+    answered: bool,
 }
 
 fn link_shown(tr: &Tr, g: Guardianship, me: &idlink_domain::UserId) -> LinkShown {
@@ -644,13 +834,14 @@ fn link_shown(tr: &Tr, g: Guardianship, me: &idlink_domain::UserId) -> LinkShown
         relationship: tr.t(relationship),
         can_accept: g.guardian == *me && g.status == GuardianshipStatus::PendingGuardian,
         asker: None,
+        info: None,
         evidence: g.evidence_ref,
         status: tr.t(status),
         requested_at: tr.datetime(g.created_at),
     }
 }
 
-async fn guardians_page(state: &WebState, s: &Signed, fields: &GuardianFields, errors: FormErrors) -> Response {
+async fn guardians_page(state: &WebState, s: &Signed, fields: &GuardianFields, errors: FormErrors, answering: Answering) -> Response {
     let v = &s.visitor;
     let standing = match idlink_api::routes::identity::standing(&state.app, &s.session, v.request_id.as_ref()).await {
         Ok(st) => st,
@@ -675,24 +866,51 @@ async fn guardians_page(state: &WebState, s: &Signed, fields: &GuardianFields, e
         };
         asked_shown.push(LinkShown { asker, ..link_shown(&v.tr, g, me) });
     }
+    let mut mine_shown = Vec::with_capacity(mine.len());
+    let mut one_form = false;
+    for g in mine {
+        let asked = idlink_core::reviews::Asked::Guardianship(g.id.clone());
+        let info = if g.status == GuardianshipStatus::Review && !one_form {
+            match state.app.info_answers().open_request(me, &asked).await {
+                Ok(r) => r.map(|r| request_shown(&v.tr, &r)),
+                Err(e) => return problem_page(v, &Problem::from(e), "/h5/"),
+            }
+        } else {
+            None
+        };
+        one_form |= info.is_some();
+        mine_shown.push(LinkShown { info, ..link_shown(&v.tr, g, me) });
+    }
     let page = GuardiansPage {
         c: Chrome::new(v, "guardians-title", true),
         verified: standing != Standing::Unverified,
         minor: matches!(standing, Standing::Minor { .. }),
         guarded: standing == Standing::Minor { guardian_approved: true },
-        mine: mine.into_iter().map(|g| link_shown(&v.tr, g, me)).collect(),
+        mine: mine_shown,
         asked: asked_shown,
         guardian_phone: fields.guardian_phone.clone(),
         relationship: if fields.relationship.is_empty() { "parent".to_owned() } else { fields.relationship.clone() },
         evidence_ref: fields.evidence_ref.clone(),
         errors,
+        answer: answering.fields.answer,
+        answer_evidence_ref: answering.fields.evidence_ref,
+        answer_errors: answering.errors,
+        answered: answering.done,
     };
-    respond(v, &page.errors, SetCookies::default(), &page)
+    let status = if page.errors.is_empty() && page.answer_errors.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
+    (v.cookies(), html(status, &page)).into_response()
+}
+
+#[derive(Default, Deserialize)]
+struct GuardiansQuery {
+    #[serde(default)]
+    answered: String,
 }
 
 /// `GET /h5/guardians`.
-async fn guardians(State(state): State<WebState>, s: Signed) -> Response {
-    guardians_page(&state, &s, &GuardianFields::default(), FormErrors::default()).await
+async fn guardians(State(state): State<WebState>, s: Signed, Query(q): Query<GuardiansQuery>) -> Response {
+    let answering = Answering { done: q.answered == "1", ..Answering::default() };
+    guardians_page(&state, &s, &GuardianFields::default(), FormErrors::default(), answering).await
 }
 
 /// `POST /h5/guardians`: a verified minor asks a guardian.
@@ -710,11 +928,13 @@ async fn ask_guardian(State(state): State<WebState>, s: Signed, Form(f): Form<Gu
     let today = idlink_domain::calendar::shanghai_today(state.app.clock.now());
     let req = match read::<NameGuardian>(body, today) {
         Ok(r) => r,
-        Err(p) => return guardians_page(&state, &s, &f, form_errors(&v.tr, &p, &fields, "guardian_phone")).await,
+        Err(p) => {
+            return guardians_page(&state, &s, &f, form_errors(&v.tr, &p, &fields, "guardian_phone"), Answering::default()).await;
+        }
     };
     match idlink_api::routes::guardians::name_guardian(&state.app, &s.session, v.request_id.as_ref(), &req).await {
         Ok(_) => (v.cookies(), Redirect::to("/h5/guardians")).into_response(),
-        Err(p) => guardians_page(&state, &s, &f, form_errors(&v.tr, &p, &fields, "guardian_phone")).await,
+        Err(p) => guardians_page(&state, &s, &f, form_errors(&v.tr, &p, &fields, "guardian_phone"), Answering::default()).await,
     }
 }
 
@@ -772,6 +992,12 @@ mod tests {
         for kind in [Kind::Face, Kind::Card, Kind::Document] {
             keys.push(kind.title_key().to_owned());
         }
+        for r in idlink_core::ports::reviews::InfoReason::ALL {
+            let r = r.as_str().replace('_', "-");
+            keys.push(format!("identity-info-reason-{r}"));
+            keys.push(format!("identity-info-guidance-{r}"));
+        }
+        keys.push("identity-required-answer".to_owned());
         for locale in Locale::ALL {
             for key in &keys {
                 assert!(has_key(locale, key), "{}: `{key}` is missing", locale.tag());

@@ -335,6 +335,10 @@ async fn setting_the_password_through_the_forms_works_on_both_databases_and_stor
     let log = Captured::default();
     let subscriber = tracing_subscriber::fmt().json().with_max_level(tracing::Level::DEBUG).with_writer(log.clone()).finish();
     let _capture = tracing::subscriber::set_default(subscriber);
+    // Other tests' servers on other threads may have registered the request
+    // span's callsite while no subscriber wanted it, and its cached interest
+    // can then miss this thread's subscriber: ask every callsite again.
+    tracing::callsite::rebuild_interest_cache();
     for db in databases().await {
         let s = start_on_db(db).await;
         let phone = "13700005554";
