@@ -1,5 +1,6 @@
-//! Screenshots of the console's queue (with a breached case) and a case in
-//! zh-CN, written to `docs/screenshots/console-*.png`. Not part of the suite
+//! Screenshots of the console in zh-CN: the queue (with a breached case), a
+//! case, the breach board, audit explorer, reports, a user 360° record, key
+//! status, who is on duty, and institution health, written to `docs/screenshots/console-*.png`. Not part of the suite
 //! (it writes into the repository); regenerate with
 //! `cargo test -p idlink --test it console::screenshots -- --ignored`.
 
@@ -25,7 +26,8 @@ async fn console_screenshots() {
     let rt = Runtime { clock: clock.clone(), ..Runtime::default() };
     let db = idlink_store::testing::sqlite().await.unwrap_or_else(|e| panic!("{e}"));
     let s = start_full(db, &[], rt.clone()).await;
-    let alice = staff(&s, &rt, "alice", &[Role::Reviewer, Role::Auditor]).await;
+    let alice = staff(&s, &rt, "alice", &[Role::Admin]).await;
+    let _bob = staff(&s, &rt, "bob", &[Role::Reviewer]).await;
     let breached = frozen_user_case(&s, &rt, "13900005555", 2).await;
     clock.advance(jiff::SignedDuration::from_mins(9));
     let _fresh = frozen_user_case(&s, &rt, "13900006666", 2).await;
@@ -46,6 +48,21 @@ async fn console_screenshots() {
     shot(&b, "console-audit").await;
     b.goto(&s.url("/console/reports")).await;
     shot(&b, "console-reports").await;
+    b.goto(&s.url("/console/people")).await;
+    b.fill("#value", "13900005555").await;
+    b.click("#search").await;
+    b.click("#results a.open").await;
+    b.client
+        .execute("document.querySelector('#purpose').value = 'complaint';", vec![])
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    b.fill("#reference", "ticket 2026-1130-0042").await;
+    b.click("#open-record").await;
+    shot(&b, "console-people").await;
+    b.goto(&s.url("/console/keys")).await;
+    shot(&b, "console-keys").await;
+    b.goto(&s.url("/console/duty")).await;
+    shot(&b, "console-duty").await;
     b.close().await;
 }
 
