@@ -390,6 +390,7 @@ impl From<OperatorError> for Problem {
                 Problem::new(ProblemCode::ValidationFailed).detail(format!("{e}."))
             }
             OperatorError::NotFound => Problem::new(ProblemCode::OperatorNotFound),
+            OperatorError::PagingPhoneRequired => Problem::new(ProblemCode::PagingPhoneRequired),
             OperatorError::Hash(e) => e.into(),
             OperatorError::Crypto(e) => e.into(),
             OperatorError::Store(e) => e.into(),
@@ -433,6 +434,16 @@ impl From<idlink_core::reports::ReportError> for Problem {
                 .detail(format!("The quarter {quarter} ends at {ends}; its report can be generated from then on.")),
             ReportError::UnknownFile(_) => Problem::new(ProblemCode::ReportFileUnknown),
             ReportError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<idlink_core::keystatus::KeyStatusError> for Problem {
+    fn from(e: idlink_core::keystatus::KeyStatusError) -> Self {
+        use idlink_core::keystatus::KeyStatusError;
+        match e {
+            KeyStatusError::RoleRequired(e) => e.into(),
+            KeyStatusError::Store(e) => e.into(),
         }
     }
 }

@@ -176,6 +176,8 @@ problem_codes! {
     PayloadTooLarge = ("payload_too_large", PAYLOAD_TOO_LARGE, "The body is larger than the server accepts. Send a smaller body."),
     UnsupportedMediaType = ("unsupported_media_type", UNSUPPORTED_MEDIA_TYPE,
         "Send the body as JSON with `Content-Type: application/json`."),
+    PagingPhoneRequired = ("paging_phone_required", UNPROCESSABLE_ENTITY,
+        "An operator on duty is paged by SMS and has no paging phone yet: send `phone` with `on_duty: true`."),
     IdempotencyKeyReused = ("idempotency_key_reused", UNPROCESSABLE_ENTITY,
         "This `Idempotency-Key` was used with a different request. Use a new key for a new request."),
     CodeWrong = ("code_wrong", UNPROCESSABLE_ENTITY,

@@ -9,6 +9,7 @@
 use crate::ports::StoreError;
 use crate::ports::audit::{AuditRecord, AuditStore};
 use crate::ports::keys::KeyStore;
+use crate::ports::operators::{OperatorRow, Role, RoleRequired, require};
 use crate::ports::reports::{AuditFilter, ComplianceStore};
 use crate::vault::{SYSTEM_KEYS, Vault};
 use idlink_crypto::Algorithm;
@@ -66,16 +67,38 @@ pub struct KeyStatus {
     pub latest_rotation: Option<AuditRecord>,
 }
 
-/// The key status, read from the vault, the key store and the audit trail.
-/// Callers check the role (auditor or admin), as for the other compliance reads.
+/// Why the key status was not read.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyStatusError {
+    #[error(transparent)]
+    RoleRequired(#[from] RoleRequired),
+    #[error("store: {0}")]
+    Store(#[from] StoreError),
+}
+
+/// The key status for an operator: auditors and admins only.
 pub async fn key_status(
+    op: &OperatorRow,
+    vault: &Vault,
+    keys: &dyn KeyStore,
+    audits: &dyn AuditStore,
+    compliance: &dyn ComplianceStore,
+) -> Result<KeyStatus, KeyStatusError> {
+    require(op, Role::Auditor)?;
+    Ok(key_status_on_host(vault, keys, audits, compliance).await?)
+}
+
+/// The key status for the command line (`idlink keys status`), whose user
+/// has the host and its keyring file already.
+pub async fn key_status_on_host(
     vault: &Vault,
     keys: &dyn KeyStore,
     audits: &dyn AuditStore,
     compliance: &dyn ComplianceStore,
 ) -> Result<KeyStatus, StoreError> {
     // Another process (`idlink keys rotate`, another node) may have changed
-    // the keyring file: show what it holds now, not what this node last read.
+    // the keyring file: show what it holds now, as the server's 10-second
+    // keyring reload would shortly, not what this node last read.
     if let Err(e) = vault.reload() {
         tracing::warn!(error = %e, "key status: the keyring could not be re-read; showing the one in memory");
     }

@@ -39,6 +39,9 @@ pub enum OperatorError {
     UsernameTaken,
     #[error("no such operator")]
     NotFound,
+    /// On duty means paged by SMS: an operator without a paging phone could not be reached.
+    #[error("an operator on duty needs a paging phone")]
+    PagingPhoneRequired,
     /// Argon2 failed: a fault of the server, never of the caller.
     #[error("password hashing: {0}")]
     Hash(#[from] HashError),
@@ -247,6 +250,12 @@ impl Operators<'_> {
         on_duty: bool,
         phone: Option<&PhoneNumber>,
     ) -> Result<OperatorRow, OperatorError> {
+        if on_duty && phone.is_none() {
+            let current = self.store.operator(target).await?.ok_or(OperatorError::NotFound)?;
+            if current.phone_cipher.is_none() {
+                return Err(OperatorError::PagingPhoneRequired);
+            }
+        }
         let cipher = match phone {
             Some(p) => Some(seal_phone::<OperatorError>(self.vault, self.keys, target, p).await?),
             None => None,

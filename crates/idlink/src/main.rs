@@ -640,7 +640,11 @@ async fn keys(config: &Config, rt: &Runtime, cmd: KeysCommand) -> Result<ExitCod
                 format!("master key rotation: new master key {}", rotation.key_id),
                 rt.clock.now(),
             );
-            idlink_core::ports::audit::AuditStore::append_audit(&store, &audit).await?;
+            // The rotation has committed: a failed audit append must not read as a failed
+            // rotation (a retry would rotate again), so it is said loudly and the command succeeds.
+            if let Err(e) = idlink_core::ports::audit::AuditStore::append_audit(&store, &audit).await {
+                eprintln!("WARNING: the rotation to {} is done, but its audit record could not be written: {e}", rotation.key_id);
+            }
             let report = rotation.report;
             println!("new active master key {}; re-wrapped {} data keys", rotation.key_id, report.rewrapped);
             if report.skipped_concurrently_changed > 0 {
@@ -655,7 +659,7 @@ async fn keys(config: &Config, rt: &Runtime, cmd: KeysCommand) -> Result<ExitCod
         KeysCommand::Status => {
             let store = serve::open_store(config).await?;
             let vault = serve::open_vault(config, &store, rt).await?;
-            let status = idlink_core::keystatus::key_status(&vault, &store, &store, &store).await?;
+            let status = idlink_core::keystatus::key_status_on_host(&vault, &store, &store, &store).await?;
             println!("algorithm {}", status.algorithm);
             for k in &status.masters {
                 let active = if k.active { " (active)" } else { "" };
@@ -820,12 +824,19 @@ async fn operator(config: &Config, rt: &Runtime, cmd: OperatorCommand) -> Result
             let op = idlink_core::ports::operators::OperatorStore::operator_by_username(&store, &username)
                 .await?
                 .ok_or_else(|| anyhow::anyhow!("no operator named {username}"))?;
-            let row = ops.set_on_duty_as("cli", &op.id, state == "on", phone.as_ref()).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            let row = match ops.set_on_duty_as("cli", &op.id, state == "on", phone.as_ref()).await {
+                Ok(row) => row,
+                Err(idlink_core::operators::OperatorError::PagingPhoneRequired) => {
+                    eprintln!("{username} has no paging phone: add --phone NUMBER (an operator on duty is paged by SMS)");
+                    return Ok(ExitCode::from(2));
+                }
+                Err(e) => return Err(anyhow::anyhow!("{e}")),
+            };
             println!(
                 "{} is {}; paging phone {}",
                 row.username,
                 if row.on_duty { "on duty" } else { "off duty" },
-                if row.phone_cipher.is_some() { "set" } else { "NOT set (they cannot be paged)" }
+                if row.phone_cipher.is_some() { "set" } else { "not set" }
             );
             Ok(ExitCode::SUCCESS)
         }

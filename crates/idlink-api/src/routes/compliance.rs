@@ -436,9 +436,8 @@ pub struct KeyStatusView {
     params(("Idlink-Operator" = String, Header, description = "Operator session token (auditor or admin).")),
     responses((status = 200, body = KeyStatusView), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
 pub async fn key_status(State(state): State<AppState>, OperatorAuth(op): OperatorAuth) -> Result<Json<KeyStatusView>, Problem> {
-    auditor(&op)?;
     let store = state.store.as_ref();
-    let k = idlink_core::keystatus::key_status(&state.vault, store, store, store).await?;
+    let k = idlink_core::keystatus::key_status(&op, &state.vault, store, store, store).await?;
     Ok(Json(KeyStatusView {
         algorithm: k.algorithm.to_owned(),
         master_keys: k

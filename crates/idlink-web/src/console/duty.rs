@@ -16,6 +16,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
 use idlink_api::Problem;
+use idlink_core::operators::OperatorError;
 use idlink_core::ports::operators::OperatorRow;
 use idlink_domain::{OperatorId, PhoneNumber};
 use serde::Deserialize;
@@ -126,15 +127,12 @@ pub async fn set_duty(State(state): State<WebState>, s: SignedOperator, Path(id)
             Err(_) => return page(&state, &s, None, Some((tr.t("console-duty-bad-phone"), Some(id.to_string())))).await,
         },
     };
-    if on && phone.is_none() {
-        // Paging needs a phone: refuse an operator on duty whom no SMS can reach.
-        let has_phone = state.app.store.operator(&id).await.ok().flatten().is_some_and(|o| o.phone_cipher.is_some());
-        if !has_phone {
-            return page(&state, &s, None, Some((tr.t("console-duty-phone-needed"), Some(id.to_string())))).await;
-        }
-    }
     match state.app.operators().set_on_duty(&s.op, &id, on, phone.as_ref()).await {
         Ok(row) => Redirect::to(&format!("/console/duty?done={}&who={}", if on { "on" } else { "off" }, row.username)).into_response(),
+        // The core's rule: an operator on duty must be reachable.
+        Err(OperatorError::PagingPhoneRequired) => {
+            page(&state, &s, None, Some((tr.t("console-duty-phone-needed"), Some(id.to_string())))).await
+        }
         Err(e) => page(&state, &s, None, Some((problem_message_in(&tr, "console", &Problem::from(e)), None))).await,
     }
 }

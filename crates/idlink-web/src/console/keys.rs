@@ -17,7 +17,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use idlink_api::Problem;
-use idlink_core::keystatus::{KeyStatus, key_status};
+use idlink_core::keystatus::{KeyStatus, KeyStatusError, key_status};
 use idlink_core::ports::operators::{Role, require};
 
 /// This page's routes, merged into the console's.
@@ -59,13 +59,11 @@ pub async fn show(State(state): State<WebState>, s: SignedOperator) -> Response 
     let tr = s.visitor.tr;
     let c = ConsoleChrome::new(&s.visitor, tr.t("console-keys-title"), Some(&s.op));
     let may_rotate = require(&s.op, Role::Admin).is_ok();
-    let outcome = match require(&s.op, Role::Auditor) {
-        Err(e) => Err((StatusCode::FORBIDDEN, Problem::from(e))),
-        Ok(()) => {
-            let store = state.app.store.as_ref();
-            key_status(&state.app.vault, store, store, store).await.map_err(|e| (StatusCode::SERVICE_UNAVAILABLE, Problem::from(e)))
-        }
-    };
+    let store = state.app.store.as_ref();
+    let outcome = key_status(&s.op, &state.app.vault, store, store, store).await.map_err(|e| {
+        let status = if matches!(e, KeyStatusError::RoleRequired(_)) { StatusCode::FORBIDDEN } else { StatusCode::SERVICE_UNAVAILABLE };
+        (status, Problem::from(e))
+    });
     let (status, page) = match outcome {
         Ok(k) => (StatusCode::OK, filled(&tr, c, k, may_rotate)),
         Err((status, p)) => (

@@ -223,6 +223,8 @@ async fn an_sla_breach_pages_on(db: idlink_store::testing::TestDb) {
     expect_problem(duty(&alice, json!({"on_duty": true})).await.unwrap_or_else(|e| panic!("{e}")), 403, "operator_role_required").await;
     let bad = duty(&bob, json!({"on_duty": true, "phone": "12345"})).await.unwrap_or_else(|e| panic!("{e}"));
     expect_problem(bad, 422, "validation_failed").await;
+    let unreachable = duty(&bob, json!({"on_duty": true})).await.unwrap_or_else(|e| panic!("{e}"));
+    expect_problem(unreachable, 422, "paging_phone_required").await;
     let on: Value =
         duty(&bob, json!({"on_duty": true, "phone": pager})).await.unwrap_or_else(|e| panic!("{e}")).json().await.unwrap_or_default();
     assert_eq!((on["on_duty"].as_bool(), on["has_paging_phone"].as_bool()), (Some(true), Some(true)), "{on}");
@@ -308,8 +310,8 @@ async fn an_operator_is_put_on_duty_from_the_command_line() {
     let s = start_full(idlink_store::testing::sqlite().await.unwrap_or_else(|e| panic!("{e}")), &[], rt.clone()).await;
     let _alice = operator(&s, &rt, "alice", &[Role::Reviewer]).await;
     let (code, out) = idlink_cli(&s, &["operator", "duty", "alice", "on"]);
-    assert_eq!(code, 0, "{out}");
-    assert!(out.contains("alice is on duty; paging phone NOT set"), "{out}");
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("alice has no paging phone: add --phone NUMBER"), "nobody is on duty unreachable: {out}");
     let (code, out) = idlink_cli(&s, &["operator", "duty", "alice", "on", "--phone", "13912340002"]);
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("alice is on duty; paging phone set") && !out.contains("13912340002"), "{out}");
