@@ -329,16 +329,36 @@ impl Captured {
     }
 }
 
+/// Captures everything logged at debug level and above on the calling
+/// thread, as JSON lines like production's. A subscriber set for one thread
+/// only (`set_default`) shares the callsites' cached interest with every
+/// other test's thread and lost the request span under load; one global
+/// subscriber whose filter admits only this thread has no such race (its
+/// interest is "sometimes", asked per event).
+fn capture_this_thread() -> Captured {
+    use tracing_subscriber::Layer;
+    use tracing_subscriber::layer::SubscriberExt;
+    static GLOBAL: std::sync::OnceLock<(Captured, std::sync::Arc<std::sync::Mutex<Option<std::thread::ThreadId>>>)> =
+        std::sync::OnceLock::new();
+    let (log, thread) = GLOBAL.get_or_init(|| {
+        let log = Captured::default();
+        let thread = std::sync::Arc::new(std::sync::Mutex::new(None::<std::thread::ThreadId>));
+        let wanted = thread.clone();
+        let only_here = tracing_subscriber::filter::filter_fn(move |meta| {
+            meta.level() <= &tracing::Level::DEBUG && wanted.lock().map(|t| *t == Some(std::thread::current().id())).unwrap_or(false)
+        });
+        let layer = tracing_subscriber::fmt::layer().json().with_writer(log.clone()).with_filter(only_here);
+        let subscriber = tracing_subscriber::registry().with(layer);
+        tracing::subscriber::set_global_default(subscriber).unwrap_or_else(|e| panic!("the test binary's one global subscriber: {e}"));
+        (log, thread)
+    });
+    *thread.lock().unwrap_or_else(|p| p.into_inner()) = Some(std::thread::current().id());
+    log.clone()
+}
+
 #[tokio::test]
 async fn setting_the_password_through_the_forms_works_on_both_databases_and_stores_it_nowhere_in_clear() {
-    // Everything the server logs at debug level and above, as JSON lines like production's.
-    let log = Captured::default();
-    let subscriber = tracing_subscriber::fmt().json().with_max_level(tracing::Level::DEBUG).with_writer(log.clone()).finish();
-    let _capture = tracing::subscriber::set_default(subscriber);
-    // Other tests' servers on other threads may have registered the request
-    // span's callsite while no subscriber wanted it, and its cached interest
-    // can then miss this thread's subscriber: ask every callsite again.
-    tracing::callsite::rebuild_interest_cache();
+    let log = capture_this_thread();
     for db in databases().await {
         let s = start_on_db(db).await;
         let phone = "13700005554";
