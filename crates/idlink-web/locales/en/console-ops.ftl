@@ -80,6 +80,7 @@ console-history-approved-voided = approved step { $step } (void: the user sent n
 console-history-rejected-voided = rejected step { $step } (void: the user sent new evidence since)
 console-answer-unavailable = (the user's words are no longer available: their data was deleted)
 console-answer-reviewers-only = (the user's words are shown to reviewers only)
+console-note-reviewers-only = (the note to the user is shown to reviewers only)
 console-the-user = The user
 console-waiting-user = Waiting for the user's answer: { $reason }.
 console-waiting-since = Asked on { $time }; the SLA starts again when the user answers.

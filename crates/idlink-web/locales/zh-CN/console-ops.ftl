@@ -74,6 +74,7 @@ console-history-approved-voided = 通过第 { $step } 步（已作废：用户�
 console-history-rejected-voided = 驳回第 { $step } 步（已作废：用户其后提交了新材料）
 console-answer-unavailable = （用户的回复已无法查看：其数据已删除）
 console-answer-reviewers-only = （用户的回复仅对审核员显示）
+console-note-reviewers-only = （给用户的说明仅对审核员显示）
 console-the-user = 用户
 console-waiting-user = 等待用户补充：{ $reason }。
 console-waiting-since = 于 { $time } 发出请求；用户回复后重新开始计时。

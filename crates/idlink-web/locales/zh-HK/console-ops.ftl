@@ -74,6 +74,7 @@ console-history-approved-voided = 通過第 { $step } 步（已作廢：用戶�
 console-history-rejected-voided = 駁回第 { $step } 步（已作廢：用戶其後提交了新資料）
 console-answer-unavailable = （用戶的回覆已無法查看：其資料已刪除）
 console-answer-reviewers-only = （用戶的回覆僅對審核員顯示）
+console-note-reviewers-only = （給用戶的說明僅對審核員顯示）
 console-the-user = 用戶
 console-waiting-user = 等待用戶補充：{ $reason }。
 console-waiting-since = 於 { $time } 發出請求；用戶回覆後重新開始計時。

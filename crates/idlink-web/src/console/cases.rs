@@ -350,10 +350,10 @@ async fn case_page(
     } else {
         Default::default()
     };
-    let words = |text: Option<&AnswerText>| match text {
+    let words = |text: Option<&AnswerText>, hidden: &str| match text {
         Some(AnswerText::Read(text)) => text.clone(),
         Some(AnswerText::Unavailable) => tr.t("console-answer-unavailable"),
-        None => tr.t("console-answer-reviewers-only"),
+        None => tr.t(hidden),
     };
     let askers = names(state, c.requests.iter().map(|r| r.operator_id.clone())).await;
     for r in &c.requests {
@@ -364,7 +364,7 @@ async fn case_page(
                 at: tr.datetime(r.requested_at),
                 who: askers.get(&r.operator_id).cloned().unwrap_or_default(),
                 what: tr.t1("console-history-asked", "reason", &tr.t(&format!("console-info-reason-{}", r.reason.as_str()))),
-                note: words(shown.map(|o| &o.note)),
+                note: words(shown.map(|o| &o.note), "console-note-reviewers-only"),
             },
         ));
         if let Some(at) = r.answered_at {
@@ -380,7 +380,7 @@ async fn case_page(
                     at: tr.datetime(at),
                     who: tr.t("console-the-user"),
                     what: tr.t(what),
-                    note: words(shown.and_then(|o| o.answer.as_ref())),
+                    note: words(shown.and_then(|o| o.answer.as_ref()), "console-answer-reviewers-only"),
                 },
             ));
         }
@@ -608,7 +608,14 @@ mod tests {
         built.extend(["case_awaiting_user", "case_not_held", "case_asks_nothing"].map(|p| format!("console-problem-{p}")));
         built.push("console-done-asked".to_owned());
         built.extend(
-            ["approved-voided", "rejected-voided", "answered-document", "answered-evidence"].map(|k| format!("console-history-{k}")),
+            [
+                "history-approved-voided",
+                "history-rejected-voided",
+                "history-answered-document",
+                "history-answered-evidence",
+                "note-reviewers-only",
+            ]
+            .map(|k| format!("console-{k}")),
         );
         for locale in Locale::ALL {
             for key in &built {
