@@ -332,7 +332,13 @@ impl AppParts {
     }
 
     pub fn reviews(&self) -> Reviews<'_> {
-        Reviews { store: self.store.as_ref(), clock: self.clock.as_ref(), vault: &self.vault, ids: self.ids.as_ref() }
+        Reviews {
+            store: self.store.as_ref(),
+            users: self.store.as_ref(),
+            clock: self.clock.as_ref(),
+            vault: &self.vault,
+            ids: self.ids.as_ref(),
+        }
     }
 
     /// The user's side of a reviewer's request for more information.

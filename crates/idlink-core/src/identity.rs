@@ -184,10 +184,7 @@ impl Identities<'_> {
         let now = self.clock.now();
         let user = &session.user_id;
         ensure_not_frozen::<IdentityError>(self.freezes, user).await?;
-        let id_index = match document {
-            Document::ResidentId(id) => self.vault.blind_index(crate::steps::personal::ID_INDEX, id.reveal()),
-            Document::Other { kind, number, .. } => self.vault.blind_index("document", &format!("{}:{number}", kind.as_str())),
-        };
+        let id_index = crate::steps::personal::document_index(self.vault, document.kind(), document.number());
         if let Some(current) = self.store.identity(user).await? {
             let key = self.user_key(user, &self.audit(session, rid, "identity.read", now)).await?;
             let same_name = key.open(NAME_CONTEXT, &current.name_cipher).is_ok_and(|n| n == name.reveal().as_bytes());

@@ -26,11 +26,11 @@ use crate::ports::operators::{OperatorRow, OperatorStore, Role, RoleRequired, re
 use crate::ports::users::UserStore;
 use crate::steps::notices::{UserMessage, user_sms};
 use crate::steps::paging::breach_event;
-use crate::steps::personal::{BIRTH_CONTEXT, ID_CONTEXT, Unreadable, data_key, open_text};
+use crate::steps::personal::{BIRTH_CONTEXT, ID_CONTEXT, Unreadable, data_key, document_index, open_text};
 use crate::vault::Vault;
 use idlink_crypto::CryptoError;
 use idlink_domain::verification::VerificationStatus;
-use idlink_domain::{CaseId, GuardianshipId, IdNumber, RequestId, UserId, VerificationId};
+use idlink_domain::{CaseId, GuardianshipId, RequestId, UserId, VerificationId};
 use jiff::{SignedDuration, Timestamp};
 
 #[derive(Debug, thiserror::Error)]
@@ -52,6 +52,8 @@ pub enum ReviewError {
     NotHeld,
     #[error("a risk freeze asks nothing of the user: only document and guardian cases can request more information")]
     NothingToAsk,
+    #[error(transparent)]
+    Unreadable(#[from] Unreadable),
     #[error("crypto: {0}")]
     Crypto(#[from] CryptoError),
     #[error(transparent)]
@@ -68,6 +70,8 @@ fn role_for(kind: CaseKind) -> Role {
 
 pub struct Reviews<'a> {
     pub store: &'a dyn ReviewStore,
+    /// The user's data key seals the operator's note to them.
+    pub users: &'a dyn UserStore,
     pub clock: &'a dyn Clock,
     /// Seals the notice to the user of a request for more information.
     pub vault: &'a Vault,
@@ -81,6 +85,18 @@ pub fn answer_context(case: &CaseId, seq: u32) -> String {
     format!("review_requests.answer:{case}:{seq}")
 }
 
+/// The context the operator's note of request `seq` of `case` is sealed in under the user's data key.
+pub fn note_context(case: &CaseId, seq: u32) -> String {
+    format!("review_requests.note:{case}:{seq}")
+}
+
+/// The requests of a case opened for a reader: the operator's note and the user's answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenedRequest {
+    pub note: AnswerText,
+    pub answer: Option<AnswerText>,
+}
+
 /// A user's answer as a reviewer reads it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AnswerText {
@@ -89,20 +105,19 @@ pub enum AnswerText {
     Unavailable,
 }
 
-/// Opens the user's answers on `case` for a reviewer (SPEC P6/P7): the one
-/// read of the user's data key appends the audit record `review.read_answer`
-/// (actor the operator, subject the user). Answers by request `seq`; empty
-/// (and nothing read) when nothing was answered.
+/// Opens the notes to the user and the user's answers on `case` for a
+/// reviewer (SPEC P6/P7): the one read of the user's data key appends the
+/// audit record `review.read_answer` (actor the operator, subject the user).
+/// By request `seq`; empty (and nothing read) when nothing was asked.
 pub async fn read_answers(
     users: &dyn UserStore,
     vault: &Vault,
     clock: &dyn Clock,
     op: &OperatorRow,
     case: &CaseRow,
-) -> Result<std::collections::BTreeMap<u32, AnswerText>, ReviewError> {
+) -> Result<std::collections::BTreeMap<u32, OpenedRequest>, ReviewError> {
     require(op, role_for(case.kind))?;
-    let sealed: Vec<(u32, &Vec<u8>)> = case.requests.iter().filter_map(|r| r.answer_cipher.as_ref().map(|c| (r.seq, c))).collect();
-    if sealed.is_empty() {
+    if case.requests.is_empty() {
         return Ok(Default::default());
     }
     let audit = Reviews::audit(op, case, "review.read_answer", clock.now());
@@ -112,13 +127,20 @@ pub async fn read_answers(
         Err(ReadError::Crypto(e)) => return Err(e.into()),
         Err(ReadError::Store(e)) => return Err(e.into()),
     };
-    let mut out = std::collections::BTreeMap::new();
-    for (seq, cipher) in sealed {
-        let text = match &key {
-            Some(key) => AnswerText::Read(open_text::<ReviewError>(key, &answer_context(&case.id, seq), cipher)?),
+    let open = |context: String, cipher: &[u8]| -> Result<AnswerText, ReviewError> {
+        Ok(match &key {
+            Some(key) => AnswerText::Read(open_text::<ReviewError>(key, &context, cipher)?),
             None => AnswerText::Unavailable,
+        })
+    };
+    let mut out = std::collections::BTreeMap::new();
+    for r in &case.requests {
+        let note = open(note_context(&case.id, r.seq), &r.note_cipher)?;
+        let answer = match &r.answer_cipher {
+            Some(cipher) => Some(open(answer_context(&case.id, r.seq), cipher)?),
+            None => None,
         };
-        out.insert(seq, text);
+        out.insert(r.seq, OpenedRequest { note, answer });
     }
     Ok(out)
 }
@@ -221,14 +243,18 @@ impl Reviews<'_> {
         }
         let now = self.clock.now();
         let seq = u32::try_from(case.requests.len()).unwrap_or(u32::MAX).saturating_add(1);
+        // The note is about the user's documents: sealed under their key (P6),
+        // so shredding it erases the note like the answer.
+        let key = data_key::<ReviewError>(self.users, self.vault, &case.subject, &Self::audit(op, &case, "review.seal_note", now)).await?;
         let request = InfoRequest {
             seq,
             operator_id: op.id.clone(),
             reason,
-            note: note.to_owned(),
+            note_cipher: self.vault.seal(&key, &note_context(&case.id, seq), note.as_bytes())?,
             requested_at: now,
             answer_cipher: None,
             answered_at: None,
+            resent: None,
         };
         let message = UserMessage {
             template: INFO_REQUEST_TEMPLATE.to_owned(),
@@ -326,6 +352,12 @@ pub enum InfoAnswerError {
     /// The document number sent again is not one of the case's document type.
     #[error("the document number is not valid for this document: {0}")]
     InvalidDocument(String),
+    /// A resident ID number cannot change in an answer: it takes a new verification (registry check).
+    #[error("a resident ID number cannot be changed in an answer: start a new verification")]
+    ResidentIdResent,
+    /// The document number sent again is another user's verified identity.
+    #[error("this document number is bound to another identity")]
+    DocumentNumberTaken,
     #[error(transparent)]
     Unreadable(#[from] Unreadable),
     #[error("crypto: {0}")]
@@ -345,6 +377,13 @@ pub enum Resent {
     },
     /// A new reference to the guardian evidence.
     Evidence(String),
+}
+
+/// A request for more information as its user reads it: with the operator's note opened.
+#[derive(Debug, Clone)]
+pub struct UserRequest {
+    pub request: InfoRequest,
+    pub note: String,
 }
 
 /// What is asked about: the user's verification, or a guardian link where they are the minor.
@@ -384,8 +423,25 @@ impl InfoAnswers<'_> {
         Ok(self.reviews.case_for(kind, reference).await?.filter(|c| c.subject == *user))
     }
 
+    /// Opens the operator's notes of `requests` on `case` for the user
+    /// themselves (their own data; the key read is audited).
+    async fn with_notes(&self, user: &UserId, case: &CaseRow, requests: Vec<InfoRequest>) -> Result<Vec<UserRequest>, InfoAnswerError> {
+        if requests.is_empty() {
+            return Ok(Vec::new());
+        }
+        let audit = AuditEntry::new(format!("user:{user}"), "review.read_note", format!("review {}", case.kind.as_str()), self.clock.now())
+            .subject(user);
+        let key = data_key::<InfoAnswerError>(self.users, self.vault, user, &audit).await?;
+        requests
+            .into_iter()
+            .map(|r| {
+                Ok(UserRequest { note: open_text::<InfoAnswerError>(&key, &note_context(&case.id, r.seq), &r.note_cipher)?, request: r })
+            })
+            .collect()
+    }
+
     /// Everything the user is asked and has not answered yet: what about, and the request.
-    pub async fn waiting(&self, user: &UserId) -> Result<Vec<(Asked, InfoRequest)>, InfoAnswerError> {
+    pub async fn waiting(&self, user: &UserId) -> Result<Vec<(Asked, UserRequest)>, InfoAnswerError> {
         let mut out = Vec::new();
         for case in self.reviews.waiting_for(user).await? {
             let asked = match case.kind {
@@ -394,15 +450,21 @@ impl InfoAnswers<'_> {
                 CaseKind::RiskFreeze => None,
             };
             if let (Some(asked), Some(r)) = (asked, case.open_request()) {
-                out.push((asked, r.clone()));
+                for shown in self.with_notes(user, &case, vec![r.clone()]).await? {
+                    out.push((asked.clone(), shown));
+                }
             }
         }
         Ok(out)
     }
 
     /// The request the user has to answer about `asked`, if any.
-    pub async fn open_request(&self, user: &UserId, asked: &Asked) -> Result<Option<InfoRequest>, InfoAnswerError> {
-        Ok(self.case_of(user, asked).await?.and_then(|c| c.open_request().cloned()))
+    pub async fn open_request(&self, user: &UserId, asked: &Asked) -> Result<Option<UserRequest>, InfoAnswerError> {
+        let Some(case) = self.case_of(user, asked).await? else {
+            return Ok(None);
+        };
+        let open = Vec::from_iter(case.open_request().cloned());
+        Ok(self.with_notes(user, &case, open).await?.pop())
     }
 
     /// Answers the open request about `asked`: the words, and what is sent
@@ -414,7 +476,7 @@ impl InfoAnswers<'_> {
         asked: &Asked,
         text: &str,
         resent: &Resent,
-    ) -> Result<CaseRow, InfoAnswerError> {
+    ) -> Result<UserRequest, InfoAnswerError> {
         let user = &session.user_id;
         let case = self.case_of(user, asked).await?.ok_or(InfoAnswerError::NoOpenRequest)?;
         let request = case.open_request().ok_or(InfoAnswerError::NoOpenRequest)?;
@@ -435,19 +497,23 @@ impl InfoAnswers<'_> {
                 if v.status != VerificationStatus::Review {
                     return Err(InfoAnswerError::NoOpenRequest);
                 }
-                let today = idlink_domain::calendar::shanghai_today(now);
-                let (clear, index) = if v.document_type == DocumentType::ResidentId {
-                    let id = IdNumber::parse(number, today).map_err(|e| InfoAnswerError::InvalidDocument(e.to_string()))?;
-                    (id.reveal().to_owned(), self.vault.blind_index("id_number", id.reveal()))
-                } else {
-                    let n = number.to_ascii_uppercase();
-                    (n.clone(), self.vault.blind_index("document", &format!("{}:{n}", v.document_type.as_str())))
-                };
-                let birth_cipher = match (birth_date, v.document_type) {
-                    (Some(b), t) if t != DocumentType::ResidentId => {
-                        Some(self.vault.seal(&key, BIRTH_CONTEXT, b.to_string().as_bytes())?)
-                    }
-                    _ => None,
+                // A resident ID is checked against the registry (three elements) when
+                // the verification starts: a new number needs a new verification.
+                if v.document_type == DocumentType::ResidentId {
+                    return Err(InfoAnswerError::ResidentIdResent);
+                }
+                let clear = number.trim().to_ascii_uppercase();
+                if clear.is_empty() || clear.chars().count() > 32 {
+                    return Err(InfoAnswerError::InvalidDocument("empty or too long".to_owned()));
+                }
+                let index = document_index(self.vault, v.document_type, &clear);
+                // The same rule as at verification: one identity per document number.
+                if self.identities.identity_owner(&index).await?.is_some_and(|owner| owner != *user) {
+                    return Err(InfoAnswerError::DocumentNumberTaken);
+                }
+                let birth_cipher = match birth_date {
+                    Some(b) => Some(self.vault.seal(&key, BIRTH_CONTEXT, b.to_string().as_bytes())?),
+                    None => None,
                 };
                 AnswerChange::Document { id_cipher: self.vault.seal(&key, ID_CONTEXT, clear.as_bytes())?, id_index: index, birth_cipher }
             }
@@ -463,9 +529,19 @@ impl InfoAnswers<'_> {
             sla_due_at: now.checked_add(length).unwrap_or(now),
             change,
         };
-        if !self.reviews.answer_info(&answer, &audit("review.answer_info")).await? {
+        // A resent document or evidence is named in the record: the reviewers see only masks.
+        let mut answer_audit = audit("review.answer_info");
+        match &answer.change {
+            AnswerChange::Document { .. } => answer_audit.purpose.push_str(": document number resent"),
+            AnswerChange::Evidence { .. } => answer_audit.purpose.push_str(": evidence resent"),
+            AnswerChange::Nothing => {}
+        }
+        if !self.reviews.answer_info(&answer, &answer_audit).await? {
             return Err(InfoAnswerError::NoOpenRequest);
         }
-        self.reviews.case(&case.id).await?.ok_or(InfoAnswerError::NoOpenRequest)
+        let after = self.reviews.case(&case.id).await?.ok_or(InfoAnswerError::NoOpenRequest)?;
+        let request = after.requests.into_iter().find(|r| r.seq == answer.seq).ok_or(InfoAnswerError::NoOpenRequest)?;
+        let note = open_text::<InfoAnswerError>(&key, &note_context(&case.id, request.seq), &request.note_cipher)?;
+        Ok(UserRequest { request, note })
     }
 }

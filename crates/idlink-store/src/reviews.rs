@@ -221,6 +221,7 @@ pub(crate) fn case(r: &AnyRow) -> Result<CaseRow, StoreError> {
         escalated_at: r.instant_opt("escalated_at")?,
         claimed_by: r.id_opt("claimed_by")?,
         decisions: Vec::new(),
+        voided_decisions: Vec::new(),
         requests: Vec::new(),
     })
 }
@@ -230,10 +231,11 @@ fn info_request(r: &AnyRow) -> Result<InfoRequest, StoreError> {
         seq: r.count_u32("seq")?,
         operator_id: r.id("operator_id")?,
         reason: r.parsed("reason", "information reason", InfoReason::parse)?,
-        note: r.col("note")?,
+        note_cipher: r.col("note")?,
         requested_at: r.instant("requested_at")?,
         answer_cipher: r.col("answer")?,
         answered_at: r.instant_opt("answered_at")?,
+        resent: r.col("resent")?,
     })
 }
 
@@ -244,7 +246,11 @@ impl SqlStore {
             let q = sqlx::query("SELECT step, operator_id, approve, note, at FROM review_decisions WHERE case_id = $1 ORDER BY step");
             c.decisions = fetch_all(q.bind(c.id.as_str()), &self.reader, decision).await?;
             let q = sqlx::query(
-                "SELECT seq, operator_id, reason, note, requested_at, answer, answered_at FROM review_requests WHERE case_id = $1 ORDER BY seq",
+                "SELECT step, operator_id, approve, note, at FROM review_voided_decisions WHERE case_id = $1 ORDER BY voided_at, step",
+            );
+            c.voided_decisions = fetch_all(q.bind(c.id.as_str()), &self.reader, decision).await?;
+            let q = sqlx::query(
+                "SELECT seq, operator_id, reason, note, requested_at, answer, answered_at, resent FROM review_requests WHERE case_id = $1 ORDER BY seq",
             );
             c.requests = fetch_all(q.bind(c.id.as_str()), &self.reader, info_request).await?;
         }
@@ -409,7 +415,7 @@ impl ReviewStore for SqlStore {
         .bind(i64::from(r.seq))
         .bind(r.operator_id.as_str())
         .bind(r.reason.as_str())
-        .bind(&r.note)
+        .bind(r.note_cipher.as_slice())
         .bind(micros(r.requested_at));
         self.audited_if(audit, async |tx| {
             if execute(wait, &mut *tx).await? != 1 {
@@ -424,12 +430,27 @@ impl ReviewStore for SqlStore {
 
     async fn answer_info(&self, a: &InfoAnswer<'_>, audit: &AuditEntry) -> Result<bool, StoreError> {
         let case = a.case;
-        let fill =
-            sqlx::query("UPDATE review_requests SET answer = $3, answered_at = $4 WHERE case_id = $1 AND seq = $2 AND answered_at IS NULL")
+        let fill = sqlx::query(
+            "UPDATE review_requests SET answer = $3, answered_at = $4, resent = $5 WHERE case_id = $1 AND seq = $2 AND answered_at IS NULL",
+        )
+        .bind(case.id.as_str())
+        .bind(i64::from(a.seq))
+        .bind(a.answer_cipher.as_slice())
+        .bind(micros(a.at))
+        .bind(a.change.resent());
+        // New evidence voids the steps taken on the old one (dual control
+        // holds on what is finally approved): all steps are needed again.
+        let void = a.change.resent().map(|_| {
+            (
+                sqlx::query(
+                    "INSERT INTO review_voided_decisions (case_id, step, operator_id, approve, note, at, voided_at)
+                     SELECT case_id, step, operator_id, approve, note, at, $2 FROM review_decisions WHERE case_id = $1",
+                )
                 .bind(case.id.as_str())
-                .bind(i64::from(a.seq))
-                .bind(a.answer_cipher.as_slice())
-                .bind(micros(a.at));
+                .bind(micros(a.at)),
+                sqlx::query("DELETE FROM review_decisions WHERE case_id = $1").bind(case.id.as_str()),
+            )
+        });
         // Back in the queue for anyone, with a new SLA that has not been answered nor escalated yet.
         let reopen = sqlx::query(
             "UPDATE review_cases SET status = 'open', sla_due_at = $2, first_response_at = NULL, escalated_at = NULL, claimed_by = NULL
@@ -466,6 +487,10 @@ impl ReviewStore for SqlStore {
                 && execute(q, &mut *tx).await? != 1
             {
                 return Err(StoreError::Unique("the reviewed record left review concurrently".into()));
+            }
+            if let Some((keep, delete)) = void {
+                execute(keep, &mut *tx).await?;
+                execute(delete, &mut *tx).await?;
             }
             Ok(true)
         })

@@ -10,8 +10,7 @@ use crate::state::{AppParts, AppState};
 use axum::extract::State;
 use axum::{Extension, Json};
 use idlink_core::ports::auth::SessionRow;
-use idlink_core::ports::reviews::InfoRequest as Row;
-use idlink_core::reviews::{Asked, InfoAnswerError, Resent};
+use idlink_core::reviews::{Asked, InfoAnswerError, Resent, UserRequest as Row};
 use idlink_domain::{GuardianshipId, RequestId, VerificationId};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -29,10 +28,10 @@ pub struct InfoRequest {
 }
 
 impl From<Row> for InfoRequest {
-    fn from(r: Row) -> Self {
+    fn from(Row { request: r, note }: Row) -> Self {
         Self {
             reason: r.reason.as_str().to_owned(),
-            note: r.note,
+            note,
             requested_at: r.requested_at.to_string(),
             // Only the answer just sent is shown back (see [`answer`]); a stored one stays sealed.
             answer: None,
@@ -48,7 +47,10 @@ pub struct AnswerInfo {
     /// The user's words to the reviewer.
     #[schema(min_length = 1, max_length = 500, pattern = r"\S", example = "I have taken the photo again in daylight.")]
     answer: String,
-    /// For a verification: the document's number again (the resident ID number for a resident ID card).
+    /// For a verification with a document other than the resident ID: the
+    /// document's number again (checked like at verification: another
+    /// identity's number is refused, `document_number_taken`). A resident ID
+    /// number cannot change in an answer (`resident_id_not_resendable`).
     #[schema(pattern = r"^[A-Za-z0-9]{5,20}$", example = "E12345678")]
     document_number: Option<String>,
     /// For a verification with a document other than the resident ID: the birth date on it, YYYY-MM-DD.
@@ -120,9 +122,7 @@ pub async fn answer(
         (Asked::Guardianship(_), _, Some(evidence)) => Resent::Evidence(evidence.clone()),
         _ => Resent::Nothing,
     };
-    let case = state.info_answers().answer(session, rid, asked, &a.text, &resent).await?;
-    // The answered request is the last one of the case.
-    Ok(case.requests.into_iter().rev().find(|r| r.answered_at.is_some()).ok_or(InfoAnswerError::NoOpenRequest)?)
+    Ok(state.info_answers().answer(session, rid, asked, &a.text, &resent).await?)
 }
 
 /// The request just answered, with the words the user sent.

@@ -13,7 +13,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use idlink_core::ports::operators::{OperatorRow, Role, require};
 use idlink_core::ports::reviews::{CaseKind, CaseRow, CaseStatus};
-use idlink_core::reviews::{AnswerText, ReviewError, read_answers};
+use idlink_core::reviews::{AnswerText, OpenedRequest, ReviewError, read_answers};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use utoipa::{IntoParams, ToSchema};
@@ -144,7 +144,11 @@ pub struct Case {
     pub sla_breached: bool,
     /// When the breach was escalated to the operators on duty.
     pub escalated_at: Option<String>,
+    /// The steps taken on the case's current evidence.
     pub decisions: Vec<CaseDecision>,
+    /// Steps taken before a user's answer sent a new document number or new
+    /// guardian evidence: void, the case needs all its steps again.
+    pub voided_decisions: Vec<CaseDecision>,
     /// Requests for more information from the user, oldest first.
     pub info_requests: Vec<CaseInfoRequest>,
 }
@@ -156,8 +160,14 @@ pub struct CaseInfoRequest {
     pub operator_id: String,
     #[schema(schema_with = crate::schema::info_reason)]
     pub reason: String,
-    pub note: String,
+    /// The reviewer's words to the user (sealed under the user's data key):
+    /// only in the single case's view to a reviewer, like `answer`; absent
+    /// elsewhere and once the user's data is deleted.
+    pub note: Option<String>,
     pub requested_at: String,
+    /// What the answer sent again besides words: `document` (a new document
+    /// number: earlier steps are void) or `evidence` (new guardian evidence).
+    pub resent: Option<String>,
     /// The user's words, once answered: only in the single case's view
     /// (`GET /v1/operator/reviews/{case_id}`) to a reviewer, a read of the
     /// user's personal data recorded in the audit log (`review.read_answer`).
@@ -172,8 +182,16 @@ pub(crate) fn case_view(c: CaseRow, now: jiff::Timestamp) -> Case {
     case_view_with(c, now, &BTreeMap::new())
 }
 
+fn decision_view(d: idlink_core::ports::reviews::Decision) -> CaseDecision {
+    CaseDecision { step: d.step, operator_id: d.operator_id.into(), approve: d.approve, note: d.note, at: d.at.to_string() }
+}
+
 /// A case with the user's answers opened (`answers`, by request).
-fn case_view_with(c: CaseRow, now: jiff::Timestamp, answers: &BTreeMap<u32, AnswerText>) -> Case {
+fn case_view_with(c: CaseRow, now: jiff::Timestamp, opened: &BTreeMap<u32, OpenedRequest>) -> Case {
+    let read = |t: Option<&AnswerText>| match t {
+        Some(AnswerText::Read(text)) => Some(text.clone()),
+        _ => None,
+    };
     Case {
         sla_breached: c.breached(now),
         id: c.id.into(),
@@ -187,17 +205,8 @@ fn case_view_with(c: CaseRow, now: jiff::Timestamp, answers: &BTreeMap<u32, Answ
         first_response_at: c.first_response_at.map(|t| t.to_string()),
         escalated_at: c.escalated_at.map(|t| t.to_string()),
         claimed_by: c.claimed_by.map(String::from),
-        decisions: c
-            .decisions
-            .into_iter()
-            .map(|d| CaseDecision {
-                step: d.step,
-                operator_id: d.operator_id.into(),
-                approve: d.approve,
-                note: d.note,
-                at: d.at.to_string(),
-            })
-            .collect(),
+        decisions: c.decisions.into_iter().map(decision_view).collect(),
+        voided_decisions: c.voided_decisions.into_iter().map(decision_view).collect(),
         info_requests: c
             .requests
             .into_iter()
@@ -205,13 +214,11 @@ fn case_view_with(c: CaseRow, now: jiff::Timestamp, answers: &BTreeMap<u32, Answ
                 seq: r.seq,
                 operator_id: r.operator_id.into(),
                 reason: r.reason.as_str().to_owned(),
-                note: r.note,
+                note: read(opened.get(&r.seq).map(|o| &o.note)),
                 requested_at: r.requested_at.to_string(),
-                answer: match answers.get(&r.seq) {
-                    Some(AnswerText::Read(text)) => Some(text.clone()),
-                    _ => None,
-                },
-                answer_unavailable: answers.get(&r.seq) == Some(&AnswerText::Unavailable),
+                resent: r.resent,
+                answer: read(opened.get(&r.seq).and_then(|o| o.answer.as_ref())),
+                answer_unavailable: opened.get(&r.seq).and_then(|o| o.answer.as_ref()) == Some(&AnswerText::Unavailable),
                 answered_at: r.answered_at.map(|t| t.to_string()),
             })
             .collect(),

@@ -99,8 +99,12 @@ pub struct InfoRequest {
     pub seq: u32,
     pub operator_id: OperatorId,
     pub reason: InfoReason,
-    /// The operator's words to the user (may be empty).
-    pub note: String,
+    /// The operator's words to the user (may be empty), sealed under the
+    /// user's data key in [`crate::reviews::note_context`] (they are about
+    /// the user's documents): opened only in the user's own view and in
+    /// [`crate::reviews::read_answers`], an audited read.
+    #[serde(skip)]
+    pub note_cipher: Vec<u8>,
     pub requested_at: Timestamp,
     /// The user's words, sealed under their data key in
     /// [`crate::reviews::answer_context`] (opened only by
@@ -108,6 +112,9 @@ pub struct InfoRequest {
     #[serde(skip)]
     pub answer_cipher: Option<Vec<u8>>,
     pub answered_at: Option<Timestamp>,
+    /// What the answer sent again besides words: `document` (a new document
+    /// number) or `evidence` (new guardian evidence); none for words only.
+    pub resent: Option<String>,
 }
 
 /// What the user's answer changes in the reviewed state besides the case.
@@ -119,6 +126,17 @@ pub enum AnswerChange {
     Document { id_cipher: Vec<u8>, id_index: String, birth_cipher: Option<Vec<u8>> },
     /// The guardian link's evidence sent again.
     Evidence { evidence_ref: String },
+}
+
+impl AnswerChange {
+    /// What was sent again (`review_requests.resent`), if anything.
+    pub fn resent(&self) -> Option<&'static str> {
+        match self {
+            AnswerChange::Nothing => None,
+            AnswerChange::Document { .. } => Some("document"),
+            AnswerChange::Evidence { .. } => Some("evidence"),
+        }
+    }
 }
 
 /// The user's answer to the open request `seq` of `case`.
@@ -159,7 +177,11 @@ pub struct CaseRow {
     pub escalated_at: Option<Timestamp>,
     /// The operator who holds the case now (claimed and not released).
     pub claimed_by: Option<OperatorId>,
+    /// The steps taken on the case's current evidence (see `voided_decisions`).
     pub decisions: Vec<Decision>,
+    /// Steps taken before a user's answer changed the evidence (a new document
+    /// number, new guardian evidence): void, the case needs all its steps again.
+    pub voided_decisions: Vec<Decision>,
     /// Requests for more information from the user, oldest first.
     pub requests: Vec<InfoRequest>,
 }
@@ -180,6 +202,7 @@ impl CaseRow {
             escalated_at: None,
             claimed_by: None,
             decisions: Vec::new(),
+            voided_decisions: Vec::new(),
             requests: Vec::new(),
         }
     }
@@ -232,6 +255,8 @@ pub trait ReviewStore: Send + Sync {
     /// Fills the open request with the answer, applies its change and puts the
     /// case back in the queue (open, a new SLA, not escalated, first response
     /// to come), if the case still waits for that request; false otherwise.
+    /// A change (document, evidence) voids the decisions taken so far (moved
+    /// to `voided_decisions`), in the same transaction.
     async fn answer_info(&self, answer: &InfoAnswer<'_>, audit: &AuditEntry) -> Result<bool, StoreError>;
     /// The cases about `subject` waiting for their answer, oldest first.
     async fn waiting_for(&self, subject: &UserId) -> Result<Vec<CaseRow>, StoreError>;

@@ -21,6 +21,18 @@ pub const ID_CONTEXT: &str = "identity.id_number";
 pub const BIRTH_CONTEXT: &str = "identity.birth_date";
 /// The blind-index domain of resident ID numbers (a verified identity is found by it).
 pub const ID_INDEX: &str = "id_number";
+/// The blind-index domain of other documents' numbers (keyed by type and number).
+pub const DOCUMENT_INDEX: &str = "document";
+
+/// The blind index of a document number, as stored in `id_index` of a
+/// verification and an identity: the one function verification, answers
+/// and searches use, so `identity_owner` always finds the same value.
+pub fn document_index(vault: &Vault, kind: DocumentType, number: &str) -> String {
+    match kind {
+        DocumentType::ResidentId => vault.blind_index(ID_INDEX, number),
+        other => vault.blind_index(DOCUMENT_INDEX, &format!("{}:{number}", other.as_str())),
+    }
+}
 
 /// Why a user's personal data cannot be read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]

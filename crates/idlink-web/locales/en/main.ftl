@@ -85,6 +85,8 @@ action-payment-password-locked = Your payment password was locked
 action-review-read-answer = A reviewer read your answer to their request
 action-review-collect-answer = Your answer to a reviewer was recorded
 action-review-answer-info = You answered a reviewer's request
+action-review-seal-note = A reviewer's note to you was recorded (sealed with your data key)
+action-review-read-note = You read a reviewer's note to you
 action-account-freeze = Your account was frozen for review
 
 home-menu-capabilities = What I can use

@@ -85,6 +85,8 @@ action-payment-password-locked = 您的支付密码已被锁定
 action-review-read-answer = 审核员查看了您对补充请求的回复
 action-review-collect-answer = 您给审核员的回复已记录
 action-review-answer-info = 您回复了审核员的补充请求
+action-review-seal-note = 审核员给您的说明已记录（用您的数据密钥加密）
+action-review-read-note = 您查看了审核员给您的说明
 action-account-freeze = 您的账户已冻结待审核
 
 home-menu-capabilities = 我可以使用的功能

@@ -85,6 +85,8 @@ action-payment-password-locked = 您的支付密碼已被鎖定
 action-review-read-answer = 審核員查看了您對補充請求的回覆
 action-review-collect-answer = 您給審核員的回覆已記錄
 action-review-answer-info = 您回覆了審核員的補充請求
+action-review-seal-note = 審核員給您的說明已記錄（以您的資料密鑰加密）
+action-review-read-note = 您查看了審核員給您的說明
 action-account-freeze = 您的帳戶已凍結待審核
 
 home-menu-capabilities = 我可以使用的功能

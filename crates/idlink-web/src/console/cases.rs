@@ -321,53 +321,66 @@ async fn case_page(
         return Err(Problem::from(idlink_core::reviews::ReviewError::NotFound));
     };
     let now = state.app.clock.now();
-    let who = names(state, c.decisions.iter().map(|d| d.operator_id.clone()).chain(c.claimed_by.clone())).await;
-    let mut history: Vec<(Timestamp, Event)> = c
-        .decisions
-        .iter()
-        .map(|d| {
-            let what = tr.t1(if d.approve { "console-history-approved" } else { "console-history-rejected" }, "step", &d.step.to_string());
-            (
-                d.at,
-                Event {
-                    at: tr.datetime(d.at),
-                    who: who.get(&d.operator_id).cloned().unwrap_or_default(),
-                    what,
-                    note: reason_text(&tr, &d.note),
-                },
-            )
-        })
-        .collect();
-    // Requests for more information, and the user's answers (their words are
-    // what the reviewer needs): opened for a reviewer only, an audited read.
-    let answers = if s.may_review().is_some() {
+    let who = names(state, c.decisions.iter().chain(&c.voided_decisions).map(|d| d.operator_id.clone()).chain(c.claimed_by.clone())).await;
+    let decision = |d: &idlink_core::ports::reviews::Decision, voided: bool| {
+        let key = match (d.approve, voided) {
+            (true, false) => "console-history-approved",
+            (false, false) => "console-history-rejected",
+            // A decision on evidence the user's answer replaced: void, the steps are taken again.
+            (true, true) => "console-history-approved-voided",
+            (false, true) => "console-history-rejected-voided",
+        };
+        (
+            d.at,
+            Event {
+                at: tr.datetime(d.at),
+                who: who.get(&d.operator_id).cloned().unwrap_or_default(),
+                what: tr.t1(key, "step", &d.step.to_string()),
+                note: reason_text(&tr, &d.note),
+            },
+        )
+    };
+    let mut history: Vec<(Timestamp, Event)> =
+        c.voided_decisions.iter().map(|d| decision(d, true)).chain(c.decisions.iter().map(|d| decision(d, false))).collect();
+    // Requests for more information, the notes to the user and the user's
+    // answers (their words are what the reviewer needs): both sealed under
+    // the user's key, opened for a reviewer only, an audited read.
+    let opened = if s.may_review().is_some() {
         read_answers(state.app.store.as_ref(), &state.app.vault, state.app.clock.as_ref(), &s.op, &c).await?
     } else {
         Default::default()
     };
+    let words = |text: Option<&AnswerText>, hidden: &str| match text {
+        Some(AnswerText::Read(text)) => text.clone(),
+        Some(AnswerText::Unavailable) => tr.t("console-answer-unavailable"),
+        None => tr.t(hidden),
+    };
     let askers = names(state, c.requests.iter().map(|r| r.operator_id.clone())).await;
     for r in &c.requests {
+        let shown = opened.get(&r.seq);
         history.push((
             r.requested_at,
             Event {
                 at: tr.datetime(r.requested_at),
                 who: askers.get(&r.operator_id).cloned().unwrap_or_default(),
                 what: tr.t1("console-history-asked", "reason", &tr.t(&format!("console-info-reason-{}", r.reason.as_str()))),
-                note: r.note.clone(),
+                note: words(shown.map(|o| &o.note), "console-note-reviewers-only"),
             },
         ));
         if let Some(at) = r.answered_at {
+            // What the user sent again is said in words: the reviewers see only the masked number.
+            let what = match r.resent.as_deref() {
+                Some("document") => "console-history-answered-document",
+                Some("evidence") => "console-history-answered-evidence",
+                _ => "console-history-answered",
+            };
             history.push((
                 at,
                 Event {
                     at: tr.datetime(at),
                     who: tr.t("console-the-user"),
-                    what: tr.t("console-history-answered"),
-                    note: match answers.get(&r.seq) {
-                        Some(AnswerText::Read(text)) => text.clone(),
-                        Some(AnswerText::Unavailable) => tr.t("console-answer-unavailable"),
-                        None => tr.t("console-answer-reviewers-only"),
-                    },
+                    what: tr.t(what),
+                    note: words(shown.and_then(|o| o.answer.as_ref()), "console-answer-reviewers-only"),
                 },
             ));
         }
@@ -594,6 +607,16 @@ mod tests {
         built.extend(CaseStatus::ALL.iter().map(|s| format!("console-status-{}", s.as_str())));
         built.extend(["case_awaiting_user", "case_not_held", "case_asks_nothing"].map(|p| format!("console-problem-{p}")));
         built.push("console-done-asked".to_owned());
+        built.extend(
+            [
+                "history-approved-voided",
+                "history-rejected-voided",
+                "history-answered-document",
+                "history-answered-evidence",
+                "note-reviewers-only",
+            ]
+            .map(|k| format!("console-{k}")),
+        );
         for locale in Locale::ALL {
             for key in &built {
                 assert!(has_key(locale, key), "{}: `{key}` missing", locale.tag());

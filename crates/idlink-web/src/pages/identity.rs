@@ -74,13 +74,14 @@ pub struct AskedShown {
     pub at: String,
 }
 
-fn request_shown(tr: &Tr, r: &idlink_core::ports::reviews::InfoRequest) -> AskedShown {
+fn request_shown(tr: &Tr, shown: &idlink_core::reviews::UserRequest) -> AskedShown {
+    let r = &shown.request;
     let key = r.reason.as_str().replace('_', "-");
     AskedShown {
         code: r.reason.as_str().to_owned(),
         title: tr.t(&format!("identity-info-reason-{key}")),
         guidance: tr.t(&format!("identity-info-guidance-{key}")),
-        note: r.note.clone(),
+        note: shown.note.clone(),
         at: tr.datetime(r.requested_at),
     }
 }

@@ -25,11 +25,22 @@ async fn server(db: idlink_store::testing::TestDb, extra: &[(&str, &str)]) -> (S
 
 /// A user (session token) whose passport verification waits for review; answers (token, verification id).
 async fn passport_under_review(s: &Server, phone: &str) -> (String, String) {
+    under_review(
+        s,
+        phone,
+        json!({"name": "Smith John", "document_type": "passport", "document_number": "E12345678", "birth_date": "1990-05-17"}),
+        "sandbox:pass",
+    )
+    .await
+}
+
+/// A user (session token) whose verification (`claim`, the start's body) waits for review; answers (token, verification id).
+async fn under_review(s: &Server, phone: &str, claim: Value, liveness: &str) -> (String, String) {
     let token = session(s, phone, "d1").await["session_token"].as_str().unwrap_or("").to_owned();
     let start = s
         .authed(Method::POST, "/v1/me/verifications")
         .header("idlink-session", &token)
-        .json(&json!({"name": "Smith John", "document_type": "passport", "document_number": "E12345678", "birth_date": "1990-05-17"}))
+        .json(&claim)
         .send()
         .await
         .unwrap_or_else(|e| panic!("{e}"));
@@ -39,7 +50,7 @@ async fn passport_under_review(s: &Server, phone: &str) -> (String, String) {
     let submitted: Value = s
         .authed(Method::POST, &format!("/v1/me/verifications/{vid}/submit"))
         .header("idlink-session", &token)
-        .json(&json!({"challenge_id": started["phone_check"]["challenge_id"], "code": code, "liveness_video": "sandbox:pass"}))
+        .json(&json!({"challenge_id": started["phone_check"]["challenge_id"], "code": code, "liveness_video": liveness}))
         .send()
         .await
         .unwrap_or_else(|e| panic!("{e}"))
@@ -174,6 +185,8 @@ async fn asks_and_answers_on(db: idlink_store::testing::TestDb) {
     let seen: Value = view(&dora).await.unwrap_or_else(|e| panic!("{e}")).json().await.unwrap_or_default();
     assert_eq!(seen["info_requests"][0]["answer"], "Photo page sent again.", "{kind}: {seen}");
     assert_eq!(seen["info_requests"][0]["answer_unavailable"], false, "{kind}: {seen}");
+    assert_eq!(seen["info_requests"][0]["note"], "The photo page is cut off.", "{kind}: the note opened for a reviewer: {seen}");
+    assert_eq!(back["info_requests"][0]["note"], Value::Null, "{kind}: the list keeps the note sealed: {back}");
     assert!(
         audit_actions(&s).await.iter().any(|(a, act, _)| *a == format!("operator:{}", dora.id) && act == "review.read_answer"),
         "{kind}: the read of the answer is audited as dora's"
@@ -182,6 +195,7 @@ async fn asks_and_answers_on(db: idlink_store::testing::TestDb) {
     let dump = idlink_store::testing::dump_table(&s.db.store, "review_requests").await.unwrap_or_else(|e| panic!("{kind}: {e}"));
     assert!(dump.contains(&case), "{kind}: the dump shows the request: {dump}");
     assert!(!dump.contains("Photo page sent again") && !dump.contains("sent again"), "{kind}: the answer is stored in clear: {dump}");
+    assert!(!dump.contains("photo page is cut off") && !dump.contains("cut off"), "{kind}: the note is stored in clear: {dump}");
 
     // The reviewers decide on the document sent again: the identity holds the new number.
     assert_eq!(decide(&s, &dora, &case, "approve").await.status().as_u16(), 200);
@@ -206,11 +220,111 @@ async fn asks_and_answers_on(db: idlink_store::testing::TestDb) {
         (Value::Null, json!(true)),
         "{kind}: {gone}"
     );
+    assert_eq!(gone["info_requests"][0]["note"], Value::Null, "{kind}: the note went with the user's key: {gone}");
 
     // A risk freeze asks nothing of the user.
     let freeze = frozen_user_case(&s, &rt, "13833337777", 2).await;
     let _ = as_op(&s, &dora, Method::POST, &format!("/v1/operator/reviews/{freeze}/claim")).send().await;
     expect_problem(ask(&s, &dora, &freeze, json!({"reason": "document_unreadable"})).await, 409, "case_asks_nothing").await;
+}
+
+/// The purposes of the audit records with `action`.
+async fn purposes(s: &Server, action: &str) -> Vec<String> {
+    use idlink_core::ports::audit::AuditStore;
+    let store = s.running.as_ref().map(|r| r.store.clone()).unwrap_or_else(|| panic!("running"));
+    let records = store.audit_records(0, 10_000).await.unwrap_or_default();
+    records.into_iter().filter(|r| r.entry.action == action).map(|r| r.entry.purpose).collect()
+}
+
+/// The open verification case reviewing `vid`.
+async fn case_reviewing(s: &Server, op: &Op, vid: &str) -> String {
+    let cases = open_cases(s, op, "?kind=verification").await;
+    cases.iter().find(|c| c["reference"] == vid).and_then(|c| c["id"].as_str()).unwrap_or("").to_owned()
+}
+
+#[tokio::test]
+async fn an_answer_with_a_new_document_is_checked_and_voids_the_steps_taken_before_it() {
+    for db in crate::databases().await {
+        new_document_on(db).await;
+    }
+}
+
+async fn new_document_on(db: idlink_store::testing::TestDb) {
+    let (s, rt, _clock) = server(db, &[]).await;
+    let kind = s.kind;
+    let dora = operator(&s, &rt, "dora", &[Role::Reviewer]).await;
+    let erin = operator(&s, &rt, "erin", &[Role::Reviewer]).await;
+
+    // Someone else holds passport E99990000.
+    let (_, other) = under_review(
+        &s,
+        "13855550001",
+        json!({"name": "Other Olga", "document_type": "passport", "document_number": "E99990000", "birth_date": "1985-01-02"}),
+        "sandbox:pass",
+    )
+    .await;
+    let other_case = case_reviewing(&s, &dora, &other).await;
+    assert_eq!(decide(&s, &dora, &other_case, "approve").await.status().as_u16(), 200, "{kind}");
+    let done: Value = decide(&s, &erin, &other_case, "approve").await.json().await.unwrap_or_default();
+    assert_eq!(done["status"], "approved", "{kind}: {done}");
+
+    // Step 1 is taken on E12345678, then the holder of the case asks for more.
+    let (token, vid) = passport_under_review(&s, "13855550002").await;
+    let case = case_reviewing(&s, &dora, &vid).await;
+    let step1: Value = decide(&s, &dora, &case, "approve").await.json().await.unwrap_or_default();
+    assert_eq!((step1["status"].as_str(), step1["decisions"].as_array().map(Vec::len)), (Some("open"), Some(1)), "{kind}: {step1}");
+    let _ = as_op(&s, &erin, Method::POST, &format!("/v1/operator/reviews/{case}/claim")).send().await;
+    let asked: Value = ask(&s, &erin, &case, json!({"reason": "document_unreadable"})).await.json().await.unwrap_or_default();
+    assert_eq!(asked["status"], "waiting_user", "{kind}: {asked}");
+
+    // Another identity's number is refused, like at verification; the request stays open.
+    let path = format!("/v1/me/verifications/{vid}/info-request");
+    let answer = |body: Value| s.authed(Method::POST, &path).header("idlink-session", &token).json(&body).send();
+    let taken = answer(json!({"answer": "The number is E99990000.", "document_number": "E99990000"})).await;
+    expect_problem(taken.unwrap_or_else(|e| panic!("{e}")), 409, "document_number_taken").await;
+    assert_eq!(case_of(&s, &dora, &case, "waiting_user").await["id"], case.as_str(), "{kind}: still waiting for the user");
+
+    // A new number voids step 1: the record and the case's history say the number changed.
+    let sent = answer(json!({"answer": "The right number.", "document_number": "E55556666"})).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(sent.status().as_u16(), 200, "{kind}");
+    let view = case_view(&s, &dora, &case).await;
+    assert_eq!(view["info_requests"][0]["resent"], "document", "{kind}: {view}");
+    assert_eq!(view["decisions"].as_array().map(Vec::len), Some(0), "{kind}: {view}");
+    assert_eq!(view["voided_decisions"][0]["operator_id"], dora.id.as_str(), "{kind}: {view}");
+    assert!(
+        purposes(&s, "review.answer_info").await.iter().any(|p| p == "review verification: document number resent"),
+        "{kind}: the audit record names the new number"
+    );
+
+    // All steps again, after the answer: the same reviewer may take step 1 again.
+    let again: Value = decide(&s, &dora, &case, "approve").await.json().await.unwrap_or_default();
+    assert_eq!(again["status"], "open", "{kind}: one approval after the new number is not enough: {again}");
+    let done: Value = decide(&s, &erin, &case, "approve").await.json().await.unwrap_or_default();
+    assert_eq!(done["status"], "approved", "{kind}: {done}");
+    let me: Value = s
+        .authed(Method::GET, "/v1/me/identity")
+        .header("idlink-session", &token)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .json()
+        .await
+        .unwrap_or_default();
+    let number = me["id_number"].as_str().unwrap_or("");
+    assert!(number.starts_with("E55") && number.ends_with("6666"), "{kind}: the number sent again: {me}");
+
+    // A resident ID number cannot change in an answer: that takes a new verification.
+    let (token, vid) = under_review(&s, "13855550003", json!({"name": "张三", "id_number": "11010519491231002X"}), "sandbox:pending").await;
+    let case = case_reviewing(&s, &dora, &vid).await;
+    let _ = as_op(&s, &dora, Method::POST, &format!("/v1/operator/reviews/{case}/claim")).send().await;
+    let asked: Value = ask(&s, &dora, &case, json!({"reason": "document_unreadable"})).await.json().await.unwrap_or_default();
+    assert_eq!(asked["status"], "waiting_user", "{kind}: {asked}");
+    let path = format!("/v1/me/verifications/{vid}/info-request");
+    let answer = |body: Value| s.authed(Method::POST, &path).header("idlink-session", &token).json(&body).send();
+    let swapped = answer(json!({"answer": "Another number.", "document_number": "110105194912310021"})).await;
+    expect_problem(swapped.unwrap_or_else(|e| panic!("{e}")), 409, "resident_id_not_resendable").await;
+    let words = answer(json!({"answer": "The number is right."})).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(words.status().as_u16(), 200, "{kind}: words alone are fine");
 }
 
 async fn console_sign_in(b: &Browser, s: &Server, rt: &Runtime, who: &super::Staff) {
@@ -333,7 +447,10 @@ async fn the_user_sees_the_request_on_the_h5_page_and_the_answer_reaches_the_que
     assert!(row.contains("待处理") && row.contains("剩余 3 天"), "a new SLA from the answer: {row}");
     b.goto(&s.url(&format!("/console/cases/{case}"))).await;
     let history = b.text("#history").await;
-    let (asked, answered) = (history.find("请用户补充材料"), history.find("已回复补充请求 — 已重新拍摄完整的照片页"));
+    let (asked, answered) = (
+        history.find("请用户补充材料"),
+        history.find("已回复补充请求，并提交了新的证件号码（此前的审核步骤作废） — 已重新拍摄完整的照片页"),
+    );
     assert!(asked.is_some() && answered.is_some() && asked < answered, "both steps, in order: {history}");
     assert!(b.has("#claim").await && !b.has("#waiting").await);
     b.assert_accessible("case back in the queue with its history").await;
