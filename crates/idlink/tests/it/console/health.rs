@@ -36,7 +36,7 @@ fn as_op(s: &Server, op: &Op, method: Method, path: &str) -> reqwest::RequestBui
 async fn health(s: &Server, op: &Op) -> Value {
     let res = as_op(s, op, Method::GET, "/v1/operator/institutions/health").send().await.unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(res.status().as_u16(), 200, "{}", s.kind);
-    res.json().await.unwrap_or_default()
+    res.json().await.unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn channel<'a>(h: &'a Value, institution: &str, channel: &str) -> &'a Value {
@@ -133,7 +133,7 @@ async fn a_scheduled_window_refuses_calls_with_its_end_fails_over_and_is_audited
         // One channel in maintenance: ICBC's traffic goes through the switch, and the failover says why.
         let res = schedule(&admin, window("bank:ICBC", Some("direct"), -1, 60)).await.unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(res.status().as_u16(), 201, "{}", s.kind);
-        let direct_window: Value = res.json().await.unwrap_or_default();
+        let direct_window: Value = res.json().await.unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(queries(&s, &token, &icbc, 1).await.status().as_u16(), 200, "served through the other channel");
         let h = health(&s, &reviewer).await;
         let direct = channel(&h, "bank:ICBC", "direct");
@@ -146,7 +146,7 @@ async fn a_scheduled_window_refuses_calls_with_its_end_fails_over_and_is_audited
         // The whole bank in maintenance: 503 with the window's end, and the bank is not called.
         let res = schedule(&admin, window("bank:ICBC", None, -1, 90)).await.unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(res.status().as_u16(), 201);
-        let bank_window: Value = res.json().await.unwrap_or_default();
+        let bank_window: Value = res.json().await.unwrap_or_else(|e| panic!("{e}"));
         let calls = |h: &Value| {
             channel(h, "bank:ICBC", "direct")["calls"].as_u64().unwrap_or(0)
                 + channel(h, "bank:ICBC", "card_switch")["calls"].as_u64().unwrap_or(0)
@@ -168,7 +168,7 @@ async fn a_scheduled_window_refuses_calls_with_its_end_fails_over_and_is_audited
             .unwrap_or_else(|e| panic!("{e}"))
             .json()
             .await
-            .unwrap_or_default();
+            .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(cal["windows"].as_array().map(Vec::len), Some(2), "{cal}");
         for w in [&bank_window, &direct_window] {
             let path = format!("/v1/operator/institutions/maintenance/{}/cancel", w["id"].as_str().unwrap_or(""));
@@ -190,7 +190,7 @@ async fn a_scheduled_window_refuses_calls_with_its_end_fails_over_and_is_audited
 }
 
 async fn browser_server() -> (Server, Runtime, Arc<ManualClock>) {
-    let clock = Arc::new(ManualClock::new("2026-11-30T02:00:00Z".parse().unwrap_or_default()));
+    let clock = Arc::new(ManualClock::new("2026-11-30T02:00:00Z".parse().unwrap_or_else(|e| panic!("{e}"))));
     let rt = Runtime { clock: clock.clone(), ..Runtime::default() };
     let db = idlink_store::testing::sqlite().await.unwrap_or_else(|e| panic!("{e}"));
     (start_full(db, &[], rt.clone()).await, rt, clock)
