@@ -99,11 +99,8 @@ fn applies(w: &MaintenanceWindow, institution: &str, channel: &str) -> bool {
 pub fn expected_end(windows: &[MaintenanceWindow], institution: &str, channel: &str, now: Timestamp) -> Option<Timestamp> {
     let mut end = windows.iter().filter(|w| w.covers(institution, channel, now)).map(|w| w.ends_at).max()?;
     loop {
-        let later = windows
-            .iter()
-            .filter(|w| applies(w, institution, channel) && w.starts_at <= end && w.ends_at > end)
-            .map(|w| w.ends_at)
-            .max();
+        let later =
+            windows.iter().filter(|w| applies(w, institution, channel) && w.starts_at <= end && w.ends_at > end).map(|w| w.ends_at).max();
         match later {
             Some(e) => end = e,
             None => return Some(end),

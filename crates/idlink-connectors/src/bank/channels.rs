@@ -121,10 +121,7 @@ impl BankChannels {
             // Both down: a maintenance says the most (when it ends); both in
             // maintenance: the bank is back when the first channel is.
             Err(second) => Err(match (&first, &second) {
-                (
-                    CallError::Maintenance { retry_after_secs: a, .. },
-                    CallError::Maintenance { retry_after_secs: b, .. },
-                ) if b < a => second,
+                (CallError::Maintenance { retry_after_secs: a, .. }, CallError::Maintenance { retry_after_secs: b, .. }) if b < a => second,
                 (CallError::Maintenance { .. }, _) => first,
                 _ => second,
             }),

@@ -52,10 +52,7 @@ async fn console_screenshots() {
     b.fill("#value", "13900005555").await;
     b.click("#search").await;
     b.click("#results a.open").await;
-    b.client
-        .execute("document.querySelector('#purpose').value = 'complaint';", vec![])
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    b.client.execute("document.querySelector('#purpose').value = 'complaint';", vec![]).await.unwrap_or_else(|e| panic!("{e}"));
     b.fill("#reference", "ticket 2026-1130-0042").await;
     b.click("#open-record").await;
     shot(&b, "console-people").await;
