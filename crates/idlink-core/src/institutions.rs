@@ -221,6 +221,14 @@ pub fn kind_of(institution: &str) -> &str {
     if institution.starts_with("bank:") { "bank" } else { institution }
 }
 
+/// `bank:ICBC/direct`, or `sms` for every channel.
+pub fn target_name(institution: &str, channel: Option<&str>) -> String {
+    match channel {
+        Some(c) => format!("{institution}/{c}"),
+        None => institution.to_owned(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -263,13 +271,5 @@ mod tests {
         assert!(overlaps(&window(1, Some("direct"), 0, 60), &window(2, Some("direct"), 59, 90)));
         assert!(!overlaps(&window(1, Some("direct"), 0, 60), &window(2, Some("card_switch"), 0, 60)), "another channel");
         assert!(!overlaps(&window(1, None, 0, 60), &window(2, None, 60, 90)), "adjacent");
-    }
-}
-
-/// `bank:ICBC/direct`, or `sms` for every channel.
-pub fn target_name(institution: &str, channel: Option<&str>) -> String {
-    match channel {
-        Some(c) => format!("{institution}/{c}"),
-        None => institution.to_owned(),
     }
 }
