@@ -369,3 +369,54 @@ async fn a_reviewer_searches_gives_a_purpose_and_reads_the_masked_record_and_the
     b.assert_accessible("access log with an operator's look").await;
     b.close().await;
 }
+
+/// A passport holder's record shows at most the last four characters of the
+/// passport number (P6): the ID card's first 3 + last 4 would show 7 of its 9.
+#[tokio::test]
+async fn a_passport_number_in_the_record_shows_its_last_four_characters_only_on_both_databases() {
+    use crate::reviews::{decide, open_cases, operator, session};
+    for db in crate::databases().await {
+        let rt = Runtime::default();
+        let s = start_full(db, &[], rt.clone()).await;
+        let kind = s.kind;
+        let alice = operator(&s, &rt, "alice", &[Role::Reviewer]).await;
+        let bob = operator(&s, &rt, "bob", &[Role::Reviewer]).await;
+        let phone = "13833335678";
+        let login = session(&s, phone, "d1").await;
+        let token = login["session_token"].as_str().unwrap_or_else(|| panic!("{kind}: {login}")).to_owned();
+        let user = login["user_id"].as_str().unwrap_or_else(|| panic!("{kind}: {login}")).to_owned();
+        let res = s
+            .authed(Method::POST, "/v1/me/verifications")
+            .header("idlink-session", &token)
+            .json(&json!({"name": "Smith John", "document_type": "passport", "document_number": "E87654321", "birth_date": "1990-05-17"}))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(res.status().as_u16(), 201, "{kind}");
+        let started: Value = res.json().await.unwrap_or_else(|e| panic!("{e}"));
+        let code = s.last_code(phone).await;
+        let res = s
+            .authed(Method::POST, &format!("/v1/me/verifications/{}/submit", started["id"].as_str().unwrap_or("")))
+            .header("idlink-session", &token)
+            .json(&json!({"challenge_id": started["phone_check"]["challenge_id"], "code": code, "liveness_video": "sandbox:pass"}))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(res.json::<Value>().await.unwrap_or_else(|e| panic!("{e}"))["status"], "review", "{kind}");
+        let cases = open_cases(&s, &alice, "?kind=verification").await;
+        let case = cases[0]["id"].as_str().unwrap_or_else(|| panic!("{kind}: {cases:?}")).to_owned();
+        assert_eq!(decide(&s, &alice, &case, "approve").await.status().as_u16(), 200, "{kind}");
+        assert_eq!(decide(&s, &bob, &case, "approve").await.status().as_u16(), 200, "{kind}");
+
+        let res =
+            post(&s, &alice.token, &format!("/v1/operator/people/{user}/view"), json!({"purpose": "complaint", "reference": REFERENCE}))
+                .await;
+        assert_eq!(res.status().as_u16(), 200, "{kind}");
+        let text = res.text().await.unwrap_or_else(|e| panic!("{e}"));
+        let record: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
+        assert_eq!(record["identity"]["document_type"], "passport", "{kind}: {record}");
+        assert_eq!(record["identity"]["id_number"], "*****4321", "{kind}: {record}");
+        assert!(!text.contains("E87") && !text.contains("654321"), "{kind}: {text}");
+        assert_eq!(record["standing"], "adult", "{kind}");
+    }
+}
