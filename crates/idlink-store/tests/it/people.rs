@@ -1,5 +1,5 @@
 //! The user 360°'s store: a record opens with its audit record and purpose
-//! row in one transaction, and a missing user leaves neither.
+//! row in one transaction; a missing user, or a purpose row refused, leaves neither.
 
 use crate::operators::new_operator;
 use crate::{at, databases};
@@ -7,7 +7,7 @@ use idlink_core::ports::audit::{AuditEntry, AuditStore};
 use idlink_core::ports::people::{PeopleStore, RecordView};
 use idlink_core::ports::users::{UserRow, UserStore};
 use idlink_crypto::{Algorithm, DataKey, MasterKey, MasterKeyring, Random, SeededRandom};
-use idlink_domain::UserId;
+use idlink_domain::{OperatorId, UserId};
 
 #[tokio::test]
 async fn opening_a_record_writes_the_audit_record_and_the_purpose_together_or_nothing() {
@@ -51,5 +51,18 @@ async fn opening_a_record_writes_the_audit_record_and_the_purpose_together_or_no
         let kept = s.record_views(&id, 10).await.unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(kept, vec![view(&id, 30), view(&id, 20)], "{kind}: newest first");
         assert!(s.cases_of_user(&id, 10).await.unwrap_or_else(|e| panic!("{e}")).is_empty(), "{kind}");
+
+        // A purpose row that cannot be written (no such operator) takes the audit record with it.
+        let audited = s.audit_records_of_user(&id, 10).await.unwrap_or_else(|e| panic!("{e}")).len();
+        let stranger = RecordView { operator_id: OperatorId::from_random(rng.bytes16()), ..view(&id, 40) };
+        let refused = s.open_user_record(&stranger, &audit(&id, 40)).await;
+        assert!(refused.is_err(), "{kind}: an unknown operator's view is refused");
+        assert_eq!(
+            s.audit_records_of_user(&id, 10).await.unwrap_or_else(|e| panic!("{e}")).len(),
+            audited,
+            "{kind}: no audit record alone"
+        );
+        let kept = s.record_views(&id, 10).await.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(kept.len(), 2, "{kind}: no purpose row either");
     }
 }
