@@ -512,6 +512,8 @@ impl From<MaintenanceError> for Problem {
             }
             MaintenanceError::BadPeriod => Problem::new(ProblemCode::MaintenancePeriodInvalid),
             MaintenanceError::NotFound => Problem::new(ProblemCode::MaintenanceNotFound),
+            MaintenanceError::Overlaps(other) => Problem::new(ProblemCode::MaintenanceOverlaps)
+                .detail(format!("Window {other} on the same target overlaps this one: cancel it or choose another period.")),
             MaintenanceError::RoleRequired(r) => r.into(),
             MaintenanceError::Store(e) => e.into(),
         }

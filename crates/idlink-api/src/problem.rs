@@ -172,6 +172,8 @@ problem_codes! {
         "No institution (or no such channel of it) is known to the connectors. GET /v1/operator/institutions/health lists them."),
     MaintenancePeriodInvalid = ("maintenance_period_invalid", UNPROCESSABLE_ENTITY,
         "A maintenance window must end after it starts and after now, and last at most 7 days."),
+    MaintenanceOverlaps = ("maintenance_overlaps", CONFLICT,
+        "Another scheduled window on the same institution and channel (or on the whole institution) overlaps this one, so callers would be told two ends. Cancel it first, or schedule an adjacent window."),
     MaintenanceNotFound = ("maintenance_not_found", NOT_FOUND,
         "No scheduled maintenance window with this id, or it was cancelled already. GET /v1/operator/institutions/maintenance lists them."),
     PhoneTaken = ("phone_taken", CONFLICT, "A user with this phone number exists already. Look it up instead of creating it."),

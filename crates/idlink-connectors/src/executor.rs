@@ -213,7 +213,11 @@ impl Executor {
         let started = Instant::now();
         let result = tokio::time::timeout(self.policy.deadline, self.attempts(target, &method, path, body.as_ref(), idempotent))
             .await
-            .unwrap_or_else(|_| Err(CallError::Timeout { institution: target.institution.clone() }));
+            .unwrap_or_else(|_| Err(CallError::Timeout { institution: target.institution.clone() }))
+            .and_then(|value| {
+                serde_json::from_value::<R>(value)
+                    .map_err(|e| CallError::Protocol { institution: target.institution.clone(), detail: e.to_string() })
+            });
         let elapsed = started.elapsed();
         let outcome = match &result {
             Ok(_) => "ok".to_owned(),
@@ -227,6 +231,9 @@ impl Executor {
         );
         let now = self.clock.now();
         let outage = result.as_ref().err().is_some_and(CallError::is_outage);
+        // An answer nobody can use is an error on the health page, but not an
+        // outage: the institution is up, so the breaker does not count it.
+        let errored = outage || matches!(result, Err(CallError::Protocol { .. }));
         let announced = match &result {
             Err(CallError::Maintenance { expected_end, retry_after_secs, .. }) => expected_end
                 .or_else(|| now.checked_add(SignedDuration::from_secs(i64::try_from(*retry_after_secs).unwrap_or(i64::MAX))).ok()),
@@ -240,14 +247,13 @@ impl Executor {
             } else {
                 c.breaker.success()
             }
-            c.record(now, elapsed, !outage, announced);
+            c.record(now, elapsed, !errored, announced);
         }
         metrics::counter!("idlink_connector_calls_total",
             "institution" => target.institution.clone(), "channel" => target.channel.clone(),
             "outcome" => if result.is_ok() { "ok" } else { "error" })
         .increment(1);
-        let value = result?;
-        serde_json::from_value(value).map_err(|e| CallError::Protocol { institution: target.institution.clone(), detail: e.to_string() })
+        result
     }
 
     async fn attempts(

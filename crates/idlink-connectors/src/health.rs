@@ -17,6 +17,7 @@
 //! scheduled window without calling the institution.
 
 use crate::breaker::{Admission, Breaker, State};
+use idlink_core::institutions::expected_end;
 use idlink_core::ports::institutions::{BreakerView, ChannelHealth, Failover, MaintenanceWindow};
 use jiff::{SignedDuration, Timestamp};
 use std::collections::{BTreeMap, HashMap, VecDeque};
@@ -33,7 +34,8 @@ pub const WINDOW_CALLS: usize = 256;
 struct Sample {
     at: Timestamp,
     latency_us: u64,
-    /// Whether the institution served it (a business refusal is served).
+    /// Whether the institution served it: a business refusal is served; an
+    /// outage or an answer that cannot be used (protocol error) is not.
     served: bool,
 }
 
@@ -170,13 +172,14 @@ impl HealthBook {
         *self.schedule.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(windows);
     }
 
-    /// The scheduled window covering a call now, if any (the one ending last).
+    /// When a call refused now by a scheduled window is served again, if one
+    /// refuses it (the core's [`expected_end`], as the health page shows it).
     pub fn scheduled(&self, institution: &str, channel: &str, now: Timestamp) -> Option<Timestamp> {
         if !self.any_scheduled.load(Ordering::Acquire) {
             return None;
         }
         let windows = self.schedule.read().unwrap_or_else(|p| p.into_inner()).clone();
-        windows.iter().filter(|w| w.covers(institution, channel, now)).map(|w| w.ends_at).max()
+        expected_end(&windows, institution, channel, now)
     }
 }
 

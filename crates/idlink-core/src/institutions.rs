@@ -33,6 +33,10 @@ pub enum MaintenanceError {
     BadPeriod,
     #[error("no such scheduled window (or it was cancelled already)")]
     NotFound,
+    /// Another window on the same target (or on the whole institution, or
+    /// one of its channels) overlaps the new one: callers would be told two ends.
+    #[error("window {0} on the same target overlaps this one")]
+    Overlaps(MaintenanceId),
     #[error(transparent)]
     RoleRequired(#[from] RoleRequired),
     #[error(transparent)]
@@ -62,9 +66,15 @@ pub struct HealthReport {
 }
 
 impl HealthReport {
-    /// The scheduled window covering `institution`/`channel` now, if any.
+    /// The scheduled window covering `institution`/`channel` now, if any (the one ending last).
     pub fn scheduled_now(&self, institution: &str, channel: &str) -> Option<&MaintenanceWindow> {
-        self.calendar.iter().find(|w| w.covers(institution, channel, self.at))
+        self.calendar.iter().filter(|w| w.covers(institution, channel, self.at)).max_by_key(|w| w.ends_at)
+    }
+
+    /// When calls to `institution`/`channel` are served again: the end the
+    /// connectors answer with ([`expected_end`]), so page and 503 agree.
+    pub fn scheduled_until(&self, institution: &str, channel: &str) -> Option<Timestamp> {
+        expected_end(&self.calendar, institution, channel, self.at)
     }
 
     /// The next scheduled window of `institution`/`channel` that has not started.
@@ -74,6 +84,38 @@ impl HealthReport {
             .filter(|w| w.institution == institution && w.channel.as_deref().is_none_or(|c| c == channel) && w.starts_at > self.at)
             .min_by_key(|w| w.starts_at)
     }
+}
+
+/// Whether `w` applies to `institution`/`channel` at some time (not cancelled).
+fn applies(w: &MaintenanceWindow, institution: &str, channel: &str) -> bool {
+    w.cancelled_at.is_none() && w.institution == institution && w.channel.as_deref().is_none_or(|c| c == channel)
+}
+
+/// When calls to `institution`/`channel` are served again, if a scheduled
+/// window refuses them at `now`: the end of the covering windows, carried
+/// over every window that starts by then (contiguous or overlapping), so a
+/// caller told "back at 11:00" is not refused again at 11:00. The one rule
+/// the connectors' 503 and the health page both use.
+pub fn expected_end(windows: &[MaintenanceWindow], institution: &str, channel: &str, now: Timestamp) -> Option<Timestamp> {
+    let mut end = windows.iter().filter(|w| w.covers(institution, channel, now)).map(|w| w.ends_at).max()?;
+    loop {
+        let later =
+            windows.iter().filter(|w| applies(w, institution, channel) && w.starts_at <= end && w.ends_at > end).map(|w| w.ends_at).max();
+        match later {
+            Some(e) => end = e,
+            None => return Some(end),
+        }
+    }
+}
+
+/// Whether two windows could refuse the same calls at the same time.
+fn overlaps(a: &MaintenanceWindow, b: &MaintenanceWindow) -> bool {
+    let same_target = a.institution == b.institution
+        && match (a.channel.as_deref(), b.channel.as_deref()) {
+            (Some(x), Some(y)) => x == y,
+            _ => true,
+        };
+    same_target && a.cancelled_at.is_none() && b.cancelled_at.is_none() && a.starts_at < b.ends_at && b.starts_at < a.ends_at
 }
 
 pub struct Institutions<'a> {
@@ -132,6 +174,10 @@ impl Institutions<'_> {
             created_at: now,
             cancelled_at: None,
         };
+        let pending = self.store.maintenance_ending_after(now, CALENDAR_LIMIT).await?;
+        if let Some(other) = pending.iter().find(|w| overlaps(w, &row)) {
+            return Err(MaintenanceError::Overlaps(other.id.clone()));
+        }
         let what = format!(
             "{} {} {} to {}: {}",
             row.id,
@@ -180,5 +226,50 @@ pub fn target_name(institution: &str, channel: Option<&str>) -> String {
     match channel {
         Some(c) => format!("{institution}/{c}"),
         None => institution.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(mins: i64) -> Timestamp {
+        Timestamp::from_second(1_800_000_000 + mins * 60).unwrap_or(Timestamp::UNIX_EPOCH)
+    }
+
+    fn window(n: u8, channel: Option<&str>, from: i64, until: i64) -> MaintenanceWindow {
+        MaintenanceWindow {
+            id: MaintenanceId::from_random([n; 16]),
+            institution: "bank:ICBC".into(),
+            channel: channel.map(str::to_owned),
+            starts_at: t(from),
+            ends_at: t(until),
+            note: String::new(),
+            created_by: idlink_domain::OperatorId::from_random([1; 16]),
+            created_at: t(0),
+            cancelled_at: None,
+        }
+    }
+
+    #[test]
+    fn the_expected_end_runs_over_contiguous_windows_of_the_target_only() {
+        let ws = [window(1, None, 0, 60), window(2, Some("direct"), 60, 120), window(3, Some("card_switch"), 120, 180)];
+        assert_eq!(expected_end(&ws, "bank:ICBC", "direct", t(10)), Some(t(120)), "10–11 then 11–12: back at 12");
+        assert_eq!(expected_end(&ws, "bank:ICBC", "card_switch", t(10)), Some(t(60)), "the direct window is not the switch's");
+        assert_eq!(expected_end(&ws, "bank:ICBC", "card_switch", t(70)), None, "nothing refuses the switch at 11:10");
+        assert_eq!(expected_end(&ws, "bank:ABC", "direct", t(10)), None);
+        let gap = [window(1, None, 0, 60), window(2, None, 61, 120)];
+        assert_eq!(expected_end(&gap, "bank:ICBC", "direct", t(10)), Some(t(60)), "a gap: served in between");
+        let mut cancelled = window(2, None, 60, 120);
+        cancelled.cancelled_at = Some(t(5));
+        assert_eq!(expected_end(&[window(1, None, 0, 60), cancelled], "bank:ICBC", "direct", t(10)), Some(t(60)));
+    }
+
+    #[test]
+    fn windows_on_a_common_target_overlap_and_adjacent_ones_do_not() {
+        assert!(overlaps(&window(1, Some("direct"), 0, 60), &window(2, None, 30, 90)), "the whole bank covers direct");
+        assert!(overlaps(&window(1, Some("direct"), 0, 60), &window(2, Some("direct"), 59, 90)));
+        assert!(!overlaps(&window(1, Some("direct"), 0, 60), &window(2, Some("card_switch"), 0, 60)), "another channel");
+        assert!(!overlaps(&window(1, None, 0, 60), &window(2, None, 60, 90)), "adjacent");
     }
 }

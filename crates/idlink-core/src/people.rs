@@ -202,7 +202,8 @@ pub struct CasePart {
 pub struct CapabilityPart {
     pub capability: Capability,
     pub available: bool,
-    /// Why not, as a standing code (`unverified`, `minor`, `minor_guarded`); `None` when available.
+    /// Why not, as a standing code (`unverified`, `minor`, `minor_guarded`),
+    /// or `data_deleted` once the user's data was shredded; `None` when available.
     pub why_not: Option<&'static str>,
 }
 
@@ -222,7 +223,8 @@ pub struct UserRecord {
     /// The user's data key was shredded: no personal data can be shown.
     pub shredded: bool,
     pub identity: Option<IdentityPart>,
-    /// `unverified`, `minor`, `minor_guarded` or `adult`.
+    /// `unverified`, `minor`, `minor_guarded`, `adult`, or `shredded` when the
+    /// identity was verified but its data was deleted (its age is unknown).
     pub standing: &'static str,
     pub guardians: Vec<GuardianPart>,
     pub frozen: Option<FreezePart>,
@@ -232,6 +234,11 @@ pub struct UserRecord {
     pub cases: Vec<CasePart>,
     pub capabilities: Vec<CapabilityPart>,
 }
+
+/// The standing of a verified identity whose data was shredded: unknown.
+pub const SHREDDED: &str = "shredded";
+/// Why every capability of a shredded identity is unavailable.
+pub const DATA_DELETED: &str = "data_deleted";
 
 /// The standing's code, as records and catalogues name it.
 pub fn standing_code(s: Standing) -> &'static str {
@@ -350,7 +357,7 @@ impl People<'_> {
                         let age = idlink_domain::idnumber::age_on(birth, today);
                         Some(IdentityPart {
                             name: name.masked(),
-                            id_number: idlink_domain::mask_id_number(&id_text),
+                            id_number: idlink_domain::mask_document_number(row.document_type, &id_text),
                             document_type: row.document_type,
                             method: row.method.clone(),
                             verified_at: row.verified_at,
@@ -364,19 +371,22 @@ impl People<'_> {
 
         let guardianships = self.guardians.guardianships_of(user).await?;
         let guardian_approved = guardianships.iter().any(|g| g.minor == *user && g.status == GuardianshipStatus::Approved);
+        // `None`: shredded. The identity was verified but cannot be read, so
+        // its age is unknown and no standing is claimed.
         let standing = match (&identity, &opened.identity) {
-            (Some(i), _) if i.minor => Standing::Minor { guardian_approved },
-            (Some(_), _) => Standing::Adult,
-            // Shredded: the identity cannot be read, but it was verified; its age is unknown.
-            (None, Some(_)) => Standing::Minor { guardian_approved },
-            (None, None) => Standing::Unverified,
+            (Some(i), _) if i.minor => Some(Standing::Minor { guardian_approved }),
+            (Some(_), _) => Some(Standing::Adult),
+            (None, Some(_)) => None,
+            (None, None) => Some(Standing::Unverified),
         };
-        let restricted = restrictions(standing).restricted;
         let capabilities = Capability::ALL
             .into_iter()
-            .map(|c| {
-                let available = !restricted.contains(&c);
-                CapabilityPart { capability: c, available, why_not: (!available).then(|| standing_code(standing)) }
+            .map(|c| match standing {
+                Some(standing) => {
+                    let available = !restrictions(standing).restricted.contains(&c);
+                    CapabilityPart { capability: c, available, why_not: (!available).then(|| standing_code(standing)) }
+                }
+                None => CapabilityPart { capability: c, available: false, why_not: Some(DATA_DELETED) },
             })
             .collect();
 
@@ -435,7 +445,7 @@ impl People<'_> {
             created_at: opened.user.created_at,
             shredded: key.is_none(),
             identity,
-            standing: standing_code(standing),
+            standing: standing.map_or(SHREDDED, standing_code),
             guardians: guardianships
                 .into_iter()
                 .map(|g| GuardianPart {

@@ -33,4 +33,4 @@ pub use ids::{
 pub use money::Fen;
 pub use name::{NameError, PersonName};
 pub use phone::{PhoneError, PhoneNumber};
-pub use pii::{Masked, mask_card, mask_id_number, mask_phone};
+pub use pii::{DocumentType, Masked, mask_card, mask_document_number, mask_id_number, mask_phone};

@@ -95,7 +95,8 @@ pub struct ChannelView {
     pub channel: String,
     /// Calls in the rolling window.
     pub calls: u32,
-    /// Calls the institution could not serve (timeout, unreachable, 5xx, maintenance).
+    /// Calls the institution could not serve (timeout, unreachable, 5xx,
+    /// maintenance, or an answer that could not be used).
     pub errors: u32,
     /// `errors / calls`, 0 to 1.
     pub error_rate: f64,
@@ -104,8 +105,11 @@ pub struct ChannelView {
     pub breaker: Breaker,
     /// The end of a maintenance the institution itself announced (503 with Retry-After), while it lasts.
     pub announced_maintenance_until: Option<String>,
-    /// The scheduled window refusing calls now, if any.
+    /// The scheduled window refusing calls now, if any (the one ending last).
     pub scheduled_now: Option<Window>,
+    /// When calls are served again if a scheduled window refuses them now:
+    /// covering and contiguous windows merged, the end a refused call is told.
+    pub scheduled_until: Option<String>,
     /// The next scheduled window that has not started.
     pub scheduled_next: Option<Window>,
     pub last_failover: Option<FailoverView>,
@@ -139,6 +143,7 @@ fn channel_view(r: &HealthReport, c: ChannelHealth) -> ChannelView {
         kind: kind_of(&c.institution).to_owned(),
         error_rate: c.error_rate(),
         scheduled_now: r.scheduled_now(&c.institution, &c.channel).cloned().map(Window::from),
+        scheduled_until: r.scheduled_until(&c.institution, &c.channel).map(|t| t.to_string()),
         scheduled_next: r.scheduled_next(&c.institution, &c.channel).cloned().map(Window::from),
         calls: c.calls,
         errors: c.errors,

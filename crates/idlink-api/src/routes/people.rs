@@ -188,7 +188,7 @@ pub struct RecordCapability {
     /// `payment`, `balance_query`, `credit_report`, `social_security_card` or `third_party_authorisation`.
     pub capability: String,
     pub available: bool,
-    /// Why not: the user's standing (`unverified`, `minor`, `minor_guarded`).
+    /// Why not: the user's standing (`unverified`, `minor`, `minor_guarded`), or `data_deleted`.
     pub why_not: Option<String>,
 }
 
@@ -202,7 +202,8 @@ pub struct PersonRecord {
     /// The user's data key was shredded: no personal data can be shown.
     pub shredded: bool,
     pub identity: Option<RecordIdentity>,
-    /// `unverified`, `minor`, `minor_guarded` or `adult`.
+    /// `unverified`, `minor`, `minor_guarded`, `adult`, or `shredded` (verified,
+    /// but the data was deleted: the age is unknown).
     pub standing: String,
     pub guardians: Vec<RecordGuardian>,
     pub frozen: Option<RecordFreeze>,

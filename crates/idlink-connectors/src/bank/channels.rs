@@ -118,8 +118,13 @@ impl BankChannels {
             .increment(1);
         match op(api).await {
             Ok(v) => Ok((v, other)),
-            // Both down: an announced maintenance window says the most (when it ends).
-            Err(second) => Err(if matches!(first, CallError::Maintenance { .. }) { first } else { second }),
+            // Both down: a maintenance says the most (when it ends); both in
+            // maintenance: the bank is back when the first channel is.
+            Err(second) => Err(match (&first, &second) {
+                (CallError::Maintenance { retry_after_secs: a, .. }, CallError::Maintenance { retry_after_secs: b, .. }) if b < a => second,
+                (CallError::Maintenance { .. }, _) => first,
+                _ => second,
+            }),
         }
     }
 }

@@ -176,3 +176,26 @@ async fn the_deadline_bounds_the_whole_call() {
     assert!(matches!(r, Err(CallError::Timeout { .. })), "{r:?}");
     assert!(started.elapsed() < Duration::from_secs(2));
 }
+
+/// An answer that cannot be decoded is an error on the health page (the
+/// institution serves nothing usable), yet the breaker stays closed: the
+/// institution is up, and failing over would not help.
+#[tokio::test]
+async fn undecodable_answers_count_as_errors_but_do_not_open_the_breaker() {
+    let (base, _) = flaky(0, Duration::ZERO).await;
+    let exec = executor(clock(), ExecutorPolicy::default());
+    let target = Target::new("garbled", "main", &base).unwrap_or_else(|e| panic!("{e}"));
+    let body = serde_json::json!({});
+    let ok: Result<serde_json::Value, _> = exec.call(&target, reqwest::Method::POST, "/op", Some(&body), false).await;
+    assert_eq!(ok.ok(), Some(serde_json::json!({"ok": true})));
+    for _ in 0..6 {
+        // `{"ok": true}` is not a number: the answer is of no use.
+        let r: Result<u64, _> = exec.call(&target, reqwest::Method::POST, "/op", Some(&body), false).await;
+        assert!(matches!(r, Err(CallError::Protocol { .. })), "{r:?}");
+    }
+    let views = exec.health().views(exec.now());
+    let v = views.iter().find(|v| v.institution == "garbled").unwrap_or_else(|| panic!("{views:?}"));
+    assert_eq!((v.calls, v.errors), (7, 6), "{v:?}");
+    assert!((v.error_rate() - 6.0 / 7.0).abs() < 1e-9, "{v:?}");
+    assert_eq!(exec.breaker_state(&target), State::Closed { failures: 0 }, "protocol errors are not outages");
+}

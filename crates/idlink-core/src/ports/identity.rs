@@ -12,7 +12,6 @@ use idlink_domain::change_limits::ChangeEvent;
 use idlink_domain::verification::{VerificationReason, VerificationStatus};
 use idlink_domain::{IdNumber, PersonName, PhoneNumber, UserId, VerificationId};
 use jiff::Timestamp;
-use serde::Serialize;
 
 /// The registry's answer about name, ID number and phone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -106,32 +105,8 @@ pub struct Finish<'a> {
     pub audit: &'a AuditEntry,
 }
 
-/// The identity document a verification is based on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum DocumentType {
-    /// Verified automatically against the registry.
-    ResidentId,
-    /// Passports and permits go to operator review (two steps).
-    Passport,
-    HkMacauPermit,
-    TaiwanPermit,
-}
-
-impl DocumentType {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            DocumentType::ResidentId => "resident_id",
-            DocumentType::Passport => "passport",
-            DocumentType::HkMacauPermit => "hk_macau_permit",
-            DocumentType::TaiwanPermit => "taiwan_permit",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        [Self::ResidentId, Self::Passport, Self::HkMacauPermit, Self::TaiwanPermit].into_iter().find(|d| d.as_str() == s)
-    }
-}
+/// The identity document a verification is based on (a domain type: its mask depends on it).
+pub use idlink_domain::pii::DocumentType;
 
 #[async_trait]
 pub trait IdentityStore: Send + Sync {

@@ -67,3 +67,4 @@ console-health-note-required = Say what the maintenance is in the note.
 console-problem-institution_unknown = No such institution or channel.
 console-problem-maintenance_period_invalid = The window must end after it starts and after now, and last at most 7 days.
 console-problem-maintenance_not_found = This window does not exist or was cancelled already.
+console-problem-maintenance_overlaps = Another window on the same target (or on the whole institution) overlaps this one. Cancel it first, or choose a period that starts when it ends.

@@ -64,3 +64,4 @@ console-health-note-required = 请在说明中写明维护内容。
 console-problem-institution_unknown = 没有该机构或通道。
 console-problem-maintenance_period_invalid = 维护时段须在开始之后、当前时间之后结束，且最长 7 天。
 console-problem-maintenance_not_found = 该维护时段不存在或已取消。
+console-problem-maintenance_overlaps = 同一对象（或整个机构）已有维护时段与此重叠。请先取消该时段，或选择在其结束后开始的时段。

@@ -64,3 +64,4 @@ console-health-note-required = 請在說明中寫明維護內容。
 console-problem-institution_unknown = 沒有該機構或通道。
 console-problem-maintenance_period_invalid = 維護時段須在開始之後、現在之後結束，且最長 7 天。
 console-problem-maintenance_not_found = 該維護時段不存在或已取消。
+console-problem-maintenance_overlaps = 同一對象（或整個機構）已有維護時段與此重疊。請先取消該時段，或選擇在其結束後開始的時段。

@@ -146,8 +146,8 @@ fn row(state: &WebState, tr: &Tr, r: &HealthReport, c: &ChannelHealth) -> Row {
     if let Some(until) = c.announced_until {
         maintenance.push(tr.t1("console-health-announced", "time", &tr.datetime(until)));
     }
-    if let Some(w) = r.scheduled_now(&c.institution, &c.channel) {
-        maintenance.push(tr.t1("console-health-scheduled-now", "time", &tr.datetime(w.ends_at)));
+    if let Some(until) = r.scheduled_until(&c.institution, &c.channel) {
+        maintenance.push(tr.t1("console-health-scheduled-now", "time", &tr.datetime(until)));
     }
     if let Some(w) = r.scheduled_next(&c.institution, &c.channel) {
         let (from, until) = span_words(tr, w);
@@ -326,7 +326,7 @@ mod tests {
             .chain(super::REASONS.iter().map(|r| format!("console-health-reason-{r}")))
             .chain(["scheduled", "cancelled"].iter().map(|d| format!("console-health-done-{d}")))
             .chain(
-                ["institution_unknown", "maintenance_period_invalid", "maintenance_not_found"]
+                ["institution_unknown", "maintenance_period_invalid", "maintenance_not_found", "maintenance_overlaps"]
                     .iter()
                     .map(|p| format!("console-problem-{p}")),
             );

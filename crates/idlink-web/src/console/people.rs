@@ -421,7 +421,7 @@ mod tests {
             built.push(format!("purpose-{search}"));
         }
         let families: [(&str, &[&str]); 6] = [
-            ("console-people-standing-", &["unverified", "minor", "minor-guarded", "adult"]),
+            ("console-people-standing-", &["unverified", "minor", "minor-guarded", "adult", "shredded", "data-deleted"]),
             ("console-people-binding-", &["pending-sms", "active", "ended"]),
             ("console-people-agreement-", &["not-required", "not-signed", "outdated", "in-force"]),
             ("console-people-guardian-role-", &["minor", "guardian"]),

@@ -36,7 +36,7 @@ fn as_op(s: &Server, op: &Op, method: Method, path: &str) -> reqwest::RequestBui
 async fn health(s: &Server, op: &Op) -> Value {
     let res = as_op(s, op, Method::GET, "/v1/operator/institutions/health").send().await.unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(res.status().as_u16(), 200, "{}", s.kind);
-    res.json().await.unwrap_or_default()
+    res.json().await.unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn channel<'a>(h: &'a Value, institution: &str, channel: &str) -> &'a Value {
@@ -81,7 +81,17 @@ async fn a_maintenance_streak_opens_the_breakers_and_the_health_api_shows_it() {
         assert_eq!(channel(&h, "bank:CMB", "card_switch")["calls"], 0, "every bank and channel is listed before its first call");
 
         sandbox(&s, Method::POST, "/sandbox/v1/maintenance", Some(json!({"institution": "bank:ICBC", "minutes": 30}))).await;
-        let res = queries(&s, &token, &icbc, 6).await;
+        expect_problem(queries(&s, &token, &icbc, 1).await, 503, "bank_unavailable").await;
+        // The first failover: the direct channel answered "in maintenance until …".
+        let h = health(&s, &reviewer).await;
+        let f = &channel(&h, "bank:ICBC", "direct")["last_failover"];
+        assert_eq!(
+            (f["from"].as_str(), f["to"].as_str(), f["reason"].as_str()),
+            (Some("direct"), Some("card_switch"), Some("maintenance")),
+            "{f}"
+        );
+        assert!(f["maintenance_until"].as_str().is_some_and(|u| u.ends_with('Z')), "the bank's announced end: {f}");
+        let res = queries(&s, &token, &icbc, 5).await;
         expect_problem(res, 503, "bank_unavailable").await;
 
         let h = health(&s, &reviewer).await;
@@ -95,10 +105,17 @@ async fn a_maintenance_streak_opens_the_breakers_and_the_health_api_shows_it() {
             let left = end.duration_since(jiff::Timestamp::now()).as_secs();
             assert!((25 * 60..=30 * 60).contains(&left), "the bank's announced end, 30 minutes on: {left} s");
         }
-        let f = &channel(&h, "bank:ICBC", "direct")["last_failover"];
-        assert_eq!((f["from"].as_str(), f["to"].as_str()), (Some("direct"), Some("card_switch")), "{f}");
-        assert!(f["reason"] == "maintenance" || f["reason"] == "circuit_open", "{f}");
         assert_eq!(channel(&h, "bank:ABC", "direct")["breaker"]["state"], "closed", "another bank is not affected");
+        // With the direct channel's circuit open, the next call skips it without calling: that failover says so.
+        let _refused = queries(&s, &token, &icbc, 1).await;
+        let h = health(&s, &reviewer).await;
+        let f = &channel(&h, "bank:ICBC", "direct")["last_failover"];
+        assert_eq!(
+            (f["from"].as_str(), f["to"].as_str(), f["reason"].as_str()),
+            (Some("direct"), Some("card_switch"), Some("circuit_open")),
+            "{f}"
+        );
+        assert!(f["maintenance_until"].is_null(), "{f}");
         sandbox(&s, Method::DELETE, "/sandbox/v1/maintenance/bank:ICBC", None).await;
     }
 }
@@ -133,7 +150,7 @@ async fn a_scheduled_window_refuses_calls_with_its_end_fails_over_and_is_audited
         // One channel in maintenance: ICBC's traffic goes through the switch, and the failover says why.
         let res = schedule(&admin, window("bank:ICBC", Some("direct"), -1, 60)).await.unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(res.status().as_u16(), 201, "{}", s.kind);
-        let direct_window: Value = res.json().await.unwrap_or_default();
+        let direct_window: Value = res.json().await.unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(queries(&s, &token, &icbc, 1).await.status().as_u16(), 200, "served through the other channel");
         let h = health(&s, &reviewer).await;
         let direct = channel(&h, "bank:ICBC", "direct");
@@ -143,10 +160,23 @@ async fn a_scheduled_window_refuses_calls_with_its_end_fails_over_and_is_audited
         assert_eq!((f["reason"].as_str(), &f["maintenance_until"]), (Some("maintenance"), &direct_window["ends_at"]), "{f}");
         assert!(channel(&h, "bank:ICBC", "card_switch")["scheduled_now"].is_null(), "the switch is not in the window");
 
-        // The whole bank in maintenance: 503 with the window's end, and the bank is not called.
+        // A whole-bank window overlapping the direct one is refused: callers would be told two ends.
         let res = schedule(&admin, window("bank:ICBC", None, -1, 90)).await.unwrap_or_else(|e| panic!("{e}"));
+        expect_problem(res, 409, "maintenance_overlaps").await;
+        let cancel = |op: &Op, w: &Value| {
+            let path = format!("/v1/operator/institutions/maintenance/{}/cancel", w["id"].as_str().unwrap_or(""));
+            as_op(&s, op, Method::POST, &path).send()
+        };
+        assert_eq!(cancel(&admin, &direct_window).await.unwrap_or_else(|e| panic!("{e}")).status().as_u16(), 200);
+
+        // The whole bank in two adjacent windows: 503 with the end of the second, the
+        // health API says the same end, and the bank is not called.
+        let res = schedule(&admin, window("bank:ICBC", None, -1, 30)).await.unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(res.status().as_u16(), 201);
-        let bank_window: Value = res.json().await.unwrap_or_default();
+        let first_window: Value = res.json().await.unwrap_or_else(|e| panic!("{e}"));
+        let res = schedule(&admin, window("bank:ICBC", None, 30, 90)).await.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(res.status().as_u16(), 201, "an adjacent window does not overlap");
+        let bank_window: Value = res.json().await.unwrap_or_else(|e| panic!("{e}"));
         let calls = |h: &Value| {
             channel(h, "bank:ICBC", "direct")["calls"].as_u64().unwrap_or(0)
                 + channel(h, "bank:ICBC", "card_switch")["calls"].as_u64().unwrap_or(0)
@@ -154,12 +184,20 @@ async fn a_scheduled_window_refuses_calls_with_its_end_fails_over_and_is_audited
         let before = calls(&health(&s, &reviewer).await);
         let res = queries(&s, &token, &icbc, 1).await;
         let retry: u64 = res.headers().get("retry-after").and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok()).unwrap_or(0);
-        assert!((85 * 60..=90 * 60).contains(&retry), "Retry-After runs to the window's end: {retry}");
+        assert!((85 * 60..=90 * 60).contains(&retry), "Retry-After runs to the second window's end: {retry}");
         let p = expect_problem(res, 503, "bank_unavailable").await;
         let expected: jiff::Timestamp = bank_window["ends_at"].as_str().unwrap_or("").parse().unwrap_or_else(|e| panic!("{e}"));
         let said: jiff::Timestamp = p["expected_end"].as_str().unwrap_or("").parse().unwrap_or_else(|e| panic!("{p}: {e}"));
-        assert_eq!(said, expected, "the expected end is the window's");
-        assert_eq!(calls(&health(&s, &reviewer).await), before, "the bank was not called during the window");
+        assert_eq!(said, expected, "the expected end runs over the adjacent windows");
+        let h = health(&s, &reviewer).await;
+        assert_eq!(calls(&h), before, "the bank was not called during the window");
+        for ch in ["direct", "card_switch"] {
+            let c = channel(&h, "bank:ICBC", ch);
+            let page: jiff::Timestamp =
+                c["scheduled_until"].as_str().unwrap_or_else(|| panic!("{ch}: {c}")).parse().unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(page, said, "{ch}: the health page and the 503 agree");
+            assert_eq!(c["scheduled_now"]["id"], first_window["id"], "{ch}: {c}");
+        }
 
         // The calendar lists both; cancelling gives the traffic back at once; a second cancel finds nothing.
         let cal: Value = as_op(&s, &reviewer, Method::GET, "/v1/operator/institutions/maintenance")
@@ -168,16 +206,12 @@ async fn a_scheduled_window_refuses_calls_with_its_end_fails_over_and_is_audited
             .unwrap_or_else(|e| panic!("{e}"))
             .json()
             .await
-            .unwrap_or_default();
+            .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(cal["windows"].as_array().map(Vec::len), Some(2), "{cal}");
-        for w in [&bank_window, &direct_window] {
-            let path = format!("/v1/operator/institutions/maintenance/{}/cancel", w["id"].as_str().unwrap_or(""));
-            let res = as_op(&s, &reviewer, Method::POST, &path).send().await.unwrap_or_else(|e| panic!("{e}"));
-            expect_problem(res, 403, "operator_role_required").await;
-            let res = as_op(&s, &admin, Method::POST, &path).send().await.unwrap_or_else(|e| panic!("{e}"));
-            assert_eq!(res.status().as_u16(), 200);
-            let res = as_op(&s, &admin, Method::POST, &path).send().await.unwrap_or_else(|e| panic!("{e}"));
-            expect_problem(res, 404, "maintenance_not_found").await;
+        for w in [&bank_window, &first_window] {
+            expect_problem(cancel(&reviewer, w).await.unwrap_or_else(|e| panic!("{e}")), 403, "operator_role_required").await;
+            assert_eq!(cancel(&admin, w).await.unwrap_or_else(|e| panic!("{e}")).status().as_u16(), 200);
+            expect_problem(cancel(&admin, w).await.unwrap_or_else(|e| panic!("{e}")), 404, "maintenance_not_found").await;
         }
         let res = as_op(&s, &admin, Method::POST, "/v1/operator/institutions/maintenance/mnt_nope/cancel").send().await;
         expect_problem(res.unwrap_or_else(|e| panic!("{e}")), 404, "maintenance_not_found").await;
@@ -185,12 +219,12 @@ async fn a_scheduled_window_refuses_calls_with_its_end_fails_over_and_is_audited
 
         let actions = audit_actions(&s).await;
         let by_admin = |action: &str| actions.iter().filter(|(who, a, _)| *who == format!("operator:{}", admin.id) && a == action).count();
-        assert_eq!((by_admin("maintenance.schedule"), by_admin("maintenance.cancel")), (2, 2), "{actions:?}");
+        assert_eq!((by_admin("maintenance.schedule"), by_admin("maintenance.cancel")), (3, 3), "{actions:?}");
     }
 }
 
 async fn browser_server() -> (Server, Runtime, Arc<ManualClock>) {
-    let clock = Arc::new(ManualClock::new("2026-11-30T02:00:00Z".parse().unwrap_or_default()));
+    let clock = Arc::new(ManualClock::new("2026-11-30T02:00:00Z".parse().unwrap_or_else(|e| panic!("{e}"))));
     let rt = Runtime { clock: clock.clone(), ..Runtime::default() };
     let db = idlink_store::testing::sqlite().await.unwrap_or_else(|e| panic!("{e}"));
     (start_full(db, &[], rt.clone()).await, rt, clock)

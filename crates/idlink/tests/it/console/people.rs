@@ -33,7 +33,7 @@ async fn verified_user_with_card(s: &Server, phone: &str, id_number: &str) -> (S
         .send()
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    let pending: Value = res.json().await.unwrap_or_default();
+    let pending: Value = res.json().await.unwrap_or_else(|e| panic!("{e}"));
     let binding = pending["id"].as_str().unwrap_or_else(|| panic!("a pending binding: {pending}")).to_owned();
     let code = s.last_code(phone).await;
     let res = s
@@ -57,7 +57,7 @@ async fn operator_token(s: &Server, rt: &Runtime, who: &Staff) -> String {
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(res.status().as_u16(), 201);
-    let v: Value = res.json().await.unwrap_or_default();
+    let v: Value = res.json().await.unwrap_or_else(|e| panic!("{e}"));
     v["token"].as_str().unwrap_or("").to_owned()
 }
 
@@ -83,13 +83,13 @@ async fn an_operator_finds_a_user_by_blind_index_and_opens_the_masked_record_for
         // By phone, by ID number: the same user, the phone masked; a miss finds nobody.
         let res = post(&s, &token, "/v1/operator/people/search", json!({"by": "phone", "value": phone})).await;
         assert_eq!(res.status().as_u16(), 200, "{kind}");
-        let by_phone: Value = res.json().await.unwrap_or_default();
+        let by_phone: Value = res.json().await.unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(by_phone["users"], json!([{"user_id": user, "phone": "139****0029"}]), "{kind}");
         let res = post(&s, &token, "/v1/operator/people/search", json!({"by": "id_number", "value": id_number})).await;
-        let by_id: Value = res.json().await.unwrap_or_default();
+        let by_id: Value = res.json().await.unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(by_id["users"][0]["user_id"], json!(user), "{kind}: {by_id}");
         let res = post(&s, &token, "/v1/operator/people/search", json!({"by": "phone", "value": "13700000000"})).await;
-        let miss: Value = res.json().await.unwrap_or_default();
+        let miss: Value = res.json().await.unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(miss["users"], json!([]), "{kind}");
         let res = post(&s, &token, "/v1/operator/people/search", json!({"by": "name", "value": phone})).await;
         expect_problem(res, 422, "validation_failed").await;
@@ -101,7 +101,10 @@ async fn an_operator_finds_a_user_by_blind_index_and_opens_the_masked_record_for
 
         // No purpose, an unknown one, no reference: refused, and nothing is recorded.
         let view = format!("/v1/operator/people/{user}/view");
-        let before = store(&s).record_views(&UserId::parse(&user).unwrap_or_else(|e| panic!("{e}")), 10).await.unwrap_or_default();
+        let before = store(&s)
+            .record_views(&UserId::parse(&user).unwrap_or_else(|e| panic!("{e}")), 10)
+            .await
+            .unwrap_or_else(|e| panic!("{kind}: {e}"));
         assert!(before.is_empty(), "{kind}");
         expect_problem(post(&s, &token, &view, json!({"reference": REFERENCE})).await, 422, "validation_failed").await;
         let body = expect_problem(
@@ -125,11 +128,11 @@ async fn an_operator_finds_a_user_by_blind_index_and_opens_the_masked_record_for
 
         let res = post(&s, &token, &view, json!({"purpose": "complaint", "reference": REFERENCE})).await;
         assert_eq!(res.status().as_u16(), 200, "{kind}");
-        let text = res.text().await.unwrap_or_default();
+        let text = res.text().await.unwrap_or_else(|e| panic!("{e}"));
         for clear in [phone, id_number, NAME, card.as_str(), REFERENCE] {
             assert!(!text.contains(clear), "{kind}: `{clear}` is not in the record: {text}");
         }
-        let record: Value = serde_json::from_str(&text).unwrap_or_default();
+        let record: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(record["phone"], "139****0029", "{kind}");
         assert_eq!(record["identity"]["name"], "钱*", "{kind}");
         assert_eq!(record["identity"]["id_number"], "110***********0029", "{kind}");
@@ -151,7 +154,7 @@ async fn an_operator_finds_a_user_by_blind_index_and_opens_the_masked_record_for
             .await
             .json()
             .await
-            .unwrap_or_default();
+            .unwrap_or_else(|e| panic!("{e}"));
         let frozen_user = found["users"][0]["user_id"].as_str().unwrap_or_else(|| panic!("{kind}: {found}")).to_owned();
         let res = post(
             &s,
@@ -160,7 +163,7 @@ async fn an_operator_finds_a_user_by_blind_index_and_opens_the_masked_record_for
             json!({"purpose": "fraud_investigation", "reference": "RISK-9"}),
         )
         .await;
-        let frozen: Value = res.json().await.unwrap_or_default();
+        let frozen: Value = res.json().await.unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(frozen["frozen"]["case_id"], json!(case), "{kind}: {frozen}");
         assert_eq!(
             frozen["cases"],
@@ -181,7 +184,7 @@ async fn an_operator_finds_a_user_by_blind_index_and_opens_the_masked_record_for
 
         // The database: the audit records (dumped) carry who, whom, what and why,
         // never the searched value nor the reference; the reference is kept beside them.
-        let records = store(&s).audit_records(0, 10_000).await.unwrap_or_default();
+        let records = store(&s).audit_records(0, 10_000).await.unwrap_or_else(|e| panic!("{kind}: {e}"));
         let actor = |r: &idlink_core::ports::audit::AuditRecord| r.entry.actor.starts_with("operator:op_");
         let views: Vec<_> = records
             .iter()
@@ -200,7 +203,7 @@ async fn an_operator_finds_a_user_by_blind_index_and_opens_the_masked_record_for
         assert_eq!(searches.iter().filter(|r| r.entry.subject.as_deref() == Some(user.as_str())).count(), 2, "{kind}");
         assert_eq!(searches[1].entry.purpose, "user search by id number", "{kind}");
         assert!(searches[2].entry.subject.is_none(), "{kind}: a miss names nobody");
-        let dump = serde_json::to_string(&records).unwrap_or_default();
+        let dump = serde_json::to_string(&records).unwrap_or_else(|e| panic!("{e}"));
         for clear in [phone, id_number, "13700000000", REFERENCE, "PBOC letter 17"] {
             assert!(!dump.contains(clear), "{kind}: `{clear}` is not in the audit log");
         }
@@ -214,7 +217,10 @@ async fn an_operator_finds_a_user_by_blind_index_and_opens_the_masked_record_for
             views_table.contains("complaint") && views_table.contains(REFERENCE) && views_table.contains(&user),
             "{kind}: {views_table}"
         );
-        let kept = store(&s).record_views(&UserId::parse(&user).unwrap_or_else(|e| panic!("{e}")), 10).await.unwrap_or_default();
+        let kept = store(&s)
+            .record_views(&UserId::parse(&user).unwrap_or_else(|e| panic!("{e}")), 10)
+            .await
+            .unwrap_or_else(|e| panic!("{kind}: {e}"));
         assert_eq!(
             kept.iter().map(|v| (v.purpose.as_str(), v.reference.as_str())).collect::<Vec<_>>(),
             [("regulator_request", "PBOC letter 17"), ("complaint", REFERENCE)]
@@ -225,7 +231,22 @@ async fn an_operator_finds_a_user_by_blind_index_and_opens_the_masked_record_for
         let seen = log.iter().find(|r| r["action"] == "operator.view_user").unwrap_or_else(|| panic!("{kind}: in the access log"));
         assert!(seen["actor"].as_str().is_some_and(|a| a.starts_with("operator:")), "{kind}");
         assert_eq!(seen["purpose"], "regulator request", "{kind}: newest first");
-        assert!(!serde_json::to_string(&log).unwrap_or_default().contains(REFERENCE), "{kind}");
+        assert!(!serde_json::to_string(&log).unwrap_or_else(|e| panic!("{e}")).contains(REFERENCE), "{kind}");
+
+        // Once the user's data is deleted the age cannot be known: the record
+        // claims no standing (not "minor") and nothing is available.
+        let del = s.authed(Method::DELETE, &format!("/v1/users/{user}/personal-data")).send().await.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(del.status().as_u16(), 204, "{kind}");
+        let res = post(&s, &token, &view, json!({"purpose": "complaint", "reference": REFERENCE})).await;
+        assert_eq!(res.status().as_u16(), 200, "{kind}");
+        let gone: Value = res.json().await.unwrap_or_else(|e| panic!("{kind}: {e}"));
+        assert_eq!((&gone["shredded"], &gone["phone"], &gone["identity"]), (&json!(true), &Value::Null, &Value::Null), "{kind}: {gone}");
+        assert_eq!(gone["standing"], "shredded", "{kind}: {gone}");
+        let capabilities = gone["capabilities"].as_array().unwrap_or_else(|| panic!("{kind}: {gone}"));
+        assert_eq!(capabilities.len(), 5, "{kind}: {gone}");
+        for c in capabilities {
+            assert_eq!((&c["available"], &c["why_not"]), (&json!(false), &json!("data_deleted")), "{kind}: {c}");
+        }
     }
 }
 
@@ -248,18 +269,18 @@ async fn the_console_record_page_shows_only_masked_values_on_both_databases() {
 
         let res = f.post("/console/people/search", &[("by", "id_number"), ("value", id_number)]).await;
         assert_eq!(res.status().as_u16(), 200, "{kind}");
-        let page = res.text().await.unwrap_or_default();
+        let page = res.text().await.unwrap_or_else(|e| panic!("{e}"));
         assert!(page.contains(&format!("href=\"/console/people/{user}\"")) && page.contains("139****0037"), "{kind}: {page}");
         assert!(!page.contains(id_number) && !page.contains(phone), "{kind}: the searched value is not echoed");
 
         let res = f.post(&format!("/console/people/{user}/view"), &[("purpose", ""), ("reference", "")]).await;
         assert_eq!(res.status().as_u16(), 422, "{kind}");
-        let page = res.text().await.unwrap_or_default();
+        let page = res.text().await.unwrap_or_else(|e| panic!("{e}"));
         assert!(page.contains("请选择打开此资料的用途") && page.contains("请输入您正在处理的工单或函件编号"), "{kind}");
 
         let res = f.post(&format!("/console/people/{user}/view"), &[("purpose", "fraud_investigation"), ("reference", REFERENCE)]).await;
         assert_eq!(res.status().as_u16(), 200, "{kind}");
-        let page = res.text().await.unwrap_or_default();
+        let page = res.text().await.unwrap_or_else(|e| panic!("{e}"));
         for clear in [phone, id_number, NAME, card.as_str(), REFERENCE] {
             assert!(!page.contains(clear), "{kind}: `{clear}` is not on the page");
         }
@@ -324,7 +345,7 @@ async fn a_reviewer_searches_gives_a_purpose_and_reads_the_masked_record_and_the
     assert!(b.text("#recorded").await.contains("处理用户投诉"));
     assert_eq!(b.text("#fact-phone dd").await, "139****0045");
     assert_eq!(b.text("#no-identity").await, "尚无已认证的身份。");
-    let source = b.client.source().await.unwrap_or_default();
+    let source = b.client.source().await.unwrap_or_else(|e| panic!("{e}"));
     assert!(!source.contains(phone) && !source.contains(REFERENCE), "nothing clear in the page");
     b.assert_accessible("user 360 record").await;
 
@@ -347,4 +368,55 @@ async fn a_reviewer_searches_gives_a_purpose_and_reads_the_masked_record_and_the
     assert!(!log.contains(REFERENCE) && !log.contains("CALL-7"), "{log}");
     b.assert_accessible("access log with an operator's look").await;
     b.close().await;
+}
+
+/// A passport holder's record shows at most the last four characters of the
+/// passport number (P6): the ID card's first 3 + last 4 would show 7 of its 9.
+#[tokio::test]
+async fn a_passport_number_in_the_record_shows_its_last_four_characters_only_on_both_databases() {
+    use crate::reviews::{decide, open_cases, operator, session};
+    for db in crate::databases().await {
+        let rt = Runtime::default();
+        let s = start_full(db, &[], rt.clone()).await;
+        let kind = s.kind;
+        let alice = operator(&s, &rt, "alice", &[Role::Reviewer]).await;
+        let bob = operator(&s, &rt, "bob", &[Role::Reviewer]).await;
+        let phone = "13833335678";
+        let login = session(&s, phone, "d1").await;
+        let token = login["session_token"].as_str().unwrap_or_else(|| panic!("{kind}: {login}")).to_owned();
+        let user = login["user_id"].as_str().unwrap_or_else(|| panic!("{kind}: {login}")).to_owned();
+        let res = s
+            .authed(Method::POST, "/v1/me/verifications")
+            .header("idlink-session", &token)
+            .json(&json!({"name": "Smith John", "document_type": "passport", "document_number": "E87654321", "birth_date": "1990-05-17"}))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(res.status().as_u16(), 201, "{kind}");
+        let started: Value = res.json().await.unwrap_or_else(|e| panic!("{e}"));
+        let code = s.last_code(phone).await;
+        let res = s
+            .authed(Method::POST, &format!("/v1/me/verifications/{}/submit", started["id"].as_str().unwrap_or("")))
+            .header("idlink-session", &token)
+            .json(&json!({"challenge_id": started["phone_check"]["challenge_id"], "code": code, "liveness_video": "sandbox:pass"}))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(res.json::<Value>().await.unwrap_or_else(|e| panic!("{e}"))["status"], "review", "{kind}");
+        let cases = open_cases(&s, &alice, "?kind=verification").await;
+        let case = cases[0]["id"].as_str().unwrap_or_else(|| panic!("{kind}: {cases:?}")).to_owned();
+        assert_eq!(decide(&s, &alice, &case, "approve").await.status().as_u16(), 200, "{kind}");
+        assert_eq!(decide(&s, &bob, &case, "approve").await.status().as_u16(), 200, "{kind}");
+
+        let res =
+            post(&s, &alice.token, &format!("/v1/operator/people/{user}/view"), json!({"purpose": "complaint", "reference": REFERENCE}))
+                .await;
+        assert_eq!(res.status().as_u16(), 200, "{kind}");
+        let text = res.text().await.unwrap_or_else(|e| panic!("{e}"));
+        let record: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
+        assert_eq!(record["identity"]["document_type"], "passport", "{kind}: {record}");
+        assert_eq!(record["identity"]["id_number"], "*****4321", "{kind}: {record}");
+        assert!(!text.contains("E87") && !text.contains("654321"), "{kind}: {text}");
+        assert_eq!(record["standing"], "adult", "{kind}");
+    }
 }
