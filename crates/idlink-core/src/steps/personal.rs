@@ -140,7 +140,7 @@ impl IdentityReader<'_> {
         let age = idlink_domain::idnumber::age_on(birth, today);
         Ok(Some(IdentityView {
             name: name.masked(),
-            id_number: idlink_domain::mask_id_number(&id_text),
+            id_number: idlink_domain::pii::mask_document_number(row.document_type, &id_text),
             document_type: row.document_type,
             verified_at: row.verified_at,
             age,
