@@ -469,8 +469,6 @@ async fn start_sandbox(
     Ok((SandboxAddrs { http, direct }, sandbox))
 }
 
-/// Re-reads the keyring file every 10 s, so a rotation done by
-/// `idlink keys rotate` (or on another node) is picked up without a restart.
 /// Keeps this node's copy of the maintenance calendar (ADR 0018) in step
 /// with the database: a window another node scheduled or cancelled applies
 /// here within `CALENDAR_RELOAD`.
@@ -489,6 +487,8 @@ async fn reload_calendar(state: AppState, mut stop: watch::Receiver<bool>) {
     }
 }
 
+/// Re-reads the keyring file every 10 s, so a rotation done by
+/// `idlink keys rotate` (or on another node) is picked up without a restart.
 async fn reload_keyring(vault: Arc<Vault>, mut stop: watch::Receiver<bool>) {
     let mut tick = tokio::time::interval(Duration::from_secs(10));
     loop {

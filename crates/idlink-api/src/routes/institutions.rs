@@ -276,7 +276,7 @@ pub async fn schedule(
     Ok((StatusCode::CREATED, Json(Window::from(w))).into_response())
 }
 
-/// Cancels a scheduled window (role admin): calls reach the institution again at once. Audited.
+/// Cancels a scheduled window (role admin): calls reach the institution again at once on this node, and on the others within 15 s (their calendar reload). Audited.
 #[utoipa::path(post, path = "/v1/operator/institutions/maintenance/{maintenance_id}/cancel", tag = "operators",
     params(("maintenance_id" = String, Path, pattern = r"^mnt_[A-Za-z0-9_-]{1,64}$", example = "mnt_0123456789abcdef0123456789abcdef", description = "The window."), ("Idlink-Operator" = String, Header, description = "Operator session token.")),
     responses((status = 200, body = Window), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
