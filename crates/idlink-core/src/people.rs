@@ -306,6 +306,14 @@ impl People<'_> {
         Ok(vec![Found { user_id: user, phone }])
     }
 
+    /// Who opened this user's record, when, for what and under which
+    /// reference, newest first (auditors and admins: the check on the
+    /// purposes operators give).
+    pub async fn looks(&self, op: &OperatorRow, user: &UserId, limit: u32) -> Result<Vec<RecordView>, PeopleError> {
+        require(op, Role::Auditor)?;
+        Ok(self.people.record_views(user, limit.clamp(1, 500)).await?)
+    }
+
     /// Opens the user's record for `purpose`; audited as `operator.view_user`
     /// in the transaction that reads the user's key, with the reference
     /// stored beside it.

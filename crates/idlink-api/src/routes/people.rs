@@ -18,7 +18,7 @@ use utoipa_axum::routes;
 
 /// This area's operator routes (behind the operator session).
 pub fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(search)).routes(routes!(view))
+    OpenApiRouter::new().routes(routes!(search)).routes(routes!(view)).routes(routes!(looks))
 }
 
 /// What a search looks up.
@@ -315,4 +315,48 @@ pub async fn view(
 ) -> Result<Json<PersonRecord>, Problem> {
     let record = state.people().open(&op, &user, purpose, &reference, request_id.as_deref()).await?;
     Ok(Json(record.into()))
+}
+
+/// One look at a user's record: who, when, for what, and the reference they gave.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RecordLook {
+    pub operator_id: String,
+    /// RFC 3339.
+    pub at: String,
+    /// `complaint`, `fraud_investigation`, `regulator_request` or `account_support`.
+    pub purpose: String,
+    /// The operator's own reference (a ticket, a letter); never shown to the user.
+    pub reference: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RecordLooks {
+    /// Newest first, at most 200.
+    pub looks: Vec<RecordLook>,
+}
+
+/// Who opened a user's record, when, for what and under which reference:
+/// the check on the purposes operators give (auditors and admins).
+#[utoipa::path(get, path = "/v1/operator/people/{user_id}/looks", tag = "operators",
+    params(
+        ("user_id" = String, Path, description = "The user's id (`usr_…`).", pattern = r"^usr_[A-Za-z0-9_-]{1,64}$", example = "usr_5f0c8a1b2d3e4f5061728394a5b6c7d8"),
+        ("Idlink-Operator" = String, Header, description = "Operator session token (auditor or admin).")),
+    responses((status = 200, body = RecordLooks), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
+pub async fn looks(
+    State(state): State<AppState>,
+    OperatorAuth(op): OperatorAuth,
+    PathId(user): PathId<UserId>,
+) -> Result<Json<RecordLooks>, Problem> {
+    let looks = state.people().looks(&op, &user, 200).await?;
+    Ok(Json(RecordLooks {
+        looks: looks
+            .into_iter()
+            .map(|l| RecordLook {
+                operator_id: l.operator_id.to_string(),
+                at: idlink_core::reports::shanghai_rfc3339(l.at),
+                purpose: l.purpose,
+                reference: l.reference,
+            })
+            .collect(),
+    }))
 }

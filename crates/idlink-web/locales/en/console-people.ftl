@@ -115,3 +115,10 @@ purpose-regulator-request = A regulator's request
 purpose-account-support = Support with your account
 purpose-user-search-by-phone = Finding your account by phone number
 purpose-user-search-by-id-number = Finding your account by ID number
+
+console-people-looks = Who opened this record, and why
+console-people-looks-intro = Shown to auditors and admins only: each look with the purpose and the reference the operator gave, this one included.
+console-people-look-when = When
+console-people-look-who = Operator
+console-people-look-purpose = Purpose
+console-people-look-reference = Reference given

@@ -115,3 +115,10 @@ purpose-regulator-request = 监管机构要求
 purpose-account-support = 为您的账户提供支持
 purpose-user-search-by-phone = 按手机号码查找您的账户
 purpose-user-search-by-id-number = 按身份证号码查找您的账户
+
+console-people-looks = 谁查看过此记录及原因
+console-people-looks-intro = 仅审计员和管理员可见：每次查看的用途和操作员填写的依据，包括本次查看。
+console-people-look-when = 时间
+console-people-look-who = 操作员
+console-people-look-purpose = 用途
+console-people-look-reference = 填写的依据

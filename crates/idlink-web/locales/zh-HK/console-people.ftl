@@ -115,3 +115,10 @@ purpose-regulator-request = 監管機構要求
 purpose-account-support = 為您的帳戶提供支援
 purpose-user-search-by-phone = 按手機號碼查找您的帳戶
 purpose-user-search-by-id-number = 按身份證號碼查找您的帳戶
+
+console-people-looks = 誰查看過此記錄及原因
+console-people-looks-intro = 只有審計員和管理員可見：每次查看的用途和操作員填寫的依據，包括本次查看。
+console-people-look-when = 時間
+console-people-look-who = 操作員
+console-people-look-purpose = 用途
+console-people-look-reference = 填寫的依據

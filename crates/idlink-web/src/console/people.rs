@@ -112,7 +112,7 @@ pub async fn search(State(state): State<WebState>, s: SignedOperator, Form(f): F
         page.value = value.to_owned();
         return search_page(&s, page);
     };
-    match state.app.people().search(&s.op, &by, None).await {
+    match state.app.people().search(&s.op, &by, s.visitor.request_id.as_ref()).await {
         Ok(found) => {
             page.found = Some(
                 found
@@ -263,6 +263,16 @@ struct RecordPage {
     cards: Vec<CardRow>,
     authorisations: Vec<Fact>,
     cases: Vec<CaseRow>,
+    /// Earlier looks at this record, for auditors only (`None` for the other roles).
+    looks: Option<Vec<LookRow>>,
+}
+
+/// One look at the record as the auditors' section shows it.
+pub struct LookRow {
+    pub at: String,
+    pub operator: String,
+    pub purpose: String,
+    pub reference: String,
 }
 
 fn yes_no(tr: &Tr, b: bool) -> String {
@@ -369,6 +379,7 @@ fn record_page(s: &SignedOperator, purpose: Purpose, r: UserRecord) -> RecordPag
                 opened: tr.datetime(c.opened_at),
             })
             .collect(),
+        looks: None,
     }
 }
 
@@ -390,9 +401,28 @@ pub async fn view(State(state): State<WebState>, s: SignedOperator, Path(raw): P
     let Some(purpose) = purpose.filter(|_| errors.is_empty()) else {
         return purpose_form(&s, &id, &f.purpose, reference, errors, None);
     };
-    match state.app.people().open(&s.op, &id, purpose, reference, None).await {
+    let people = state.app.people();
+    match people.open(&s.op, &id, purpose, reference, s.visitor.request_id.as_ref()).await {
         Ok(record) => {
-            let page = record_page(&s, purpose, record);
+            let mut page = record_page(&s, purpose, record);
+            // Auditors see who looked before and why (reviewers are refused by the core).
+            if let Ok(looks) = people.looks(&s.op, &id, 50).await {
+                let mut rows = Vec::with_capacity(looks.len());
+                for l in looks {
+                    let operator = state
+                        .app
+                        .store
+                        .operator(&l.operator_id)
+                        .await
+                        .ok()
+                        .flatten()
+                        .map_or_else(|| l.operator_id.to_string(), |o| o.username);
+                    let purpose = Purpose::parse(&l.purpose)
+                        .map_or_else(|| l.purpose.clone(), |p| tr.t(&format!("console-people-purpose-{}", p.as_str())));
+                    rows.push(LookRow { at: tr.datetime(l.at), operator, purpose, reference: l.reference });
+                }
+                page.looks = Some(rows);
+            }
             (cookies(&s.visitor), html(StatusCode::OK, &page)).into_response()
         }
         Err(idlink_core::people::PeopleError::UserNotFound) => not_found(&s),

@@ -182,6 +182,21 @@ async fn an_operator_finds_a_user_by_blind_index_and_opens_the_masked_record_for
         let res = post(&s, &auditor, &view, json!({"purpose": "regulator_request", "reference": "PBOC letter 17"})).await;
         assert_eq!(res.status().as_u16(), 200, "{kind}");
 
+        // Auditors check the purposes given: every look with its reference, newest first; a reviewer may not.
+        let looks_path = format!("/v1/operator/people/{user}/looks");
+        let res = s.client().get(s.url(&looks_path)).header("idlink-operator", &auditor).send().await.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(res.status().as_u16(), 200, "{kind}");
+        let looks: Value = res.json().await.unwrap_or_else(|e| panic!("{e}"));
+        let seen: Vec<(&str, &str)> = looks["looks"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{kind}: {looks}"))
+            .iter()
+            .map(|l| (l["purpose"].as_str().unwrap_or(""), l["reference"].as_str().unwrap_or("")))
+            .collect();
+        assert_eq!(seen, vec![("regulator_request", "PBOC letter 17"), ("complaint", REFERENCE)], "{kind}: {looks}");
+        let res = s.client().get(s.url(&looks_path)).header("idlink-operator", &token).send().await.unwrap_or_else(|e| panic!("{e}"));
+        crate::expect_problem(res, 403, "operator_role_required").await;
+
         // The database: the audit records (dumped) carry who, whom, what and why,
         // never the searched value nor the reference; the reference is kept beside them.
         let records = store(&s).audit_records(0, 10_000).await.unwrap_or_else(|e| panic!("{kind}: {e}"));
@@ -347,6 +362,7 @@ async fn a_reviewer_searches_gives_a_purpose_and_reads_the_masked_record_and_the
     assert_eq!(b.text("#no-identity").await, "尚无已认证的身份。");
     let source = b.client.source().await.unwrap_or_else(|e| panic!("{e}"));
     assert!(!source.contains(phone) && !source.contains(REFERENCE), "nothing clear in the page");
+    assert!(!b.has("#looks").await, "a reviewer is not shown who else looked");
     b.assert_accessible("user 360 record").await;
 
     // English: the record asks for its purpose again (every look is recorded).
@@ -367,6 +383,29 @@ async fn a_reviewer_searches_gives_a_purpose_and_reads_the_masked_record_and_the
     assert!(log.contains("按手机号码查找您的账户"), "the search too: {log}");
     assert!(!log.contains(REFERENCE) && !log.contains("CALL-7"), "{log}");
     b.assert_accessible("access log with an operator's look").await;
+
+    // An auditor opening the record sees every look with the reference given, its own included.
+    let audra = staff(&s, &rt, "audra", &[Role::Auditor]).await;
+    b.goto(&s.url("/console/sign-in")).await;
+    b.click("form[action='/console/sign-out'] button").await;
+    b.goto(&s.url("/console/sign-in")).await;
+    b.fill("#username", &audra.username).await;
+    b.fill("#password", &audra.password).await;
+    b.fill("#totp", &audra.code(&rt)).await;
+    b.click("form[action='/console/sign-in'] button[type=submit]").await;
+    b.goto(&s.url("/console/people")).await;
+    b.fill("#value", phone).await;
+    b.click("#search").await;
+    b.click("#results a.open").await;
+    b.client.execute("document.querySelector('#purpose').value = 'regulator_request';", vec![]).await.unwrap_or_else(|e| panic!("{e}"));
+    b.fill("#reference", "PBOC-17").await;
+    b.click("#open-record").await;
+    let looks = b.text("#looks tbody").await;
+    let rows: Vec<&str> = looks.lines().collect();
+    assert_eq!(rows.len(), 3, "{looks}");
+    assert!(rows[0].contains("audra") && rows[0].contains("PBOC-17"), "newest first: {looks}");
+    assert!(rows[1].contains("rita") && rows[1].contains("CALL-7") && rows[2].contains(REFERENCE), "{looks}");
+    b.assert_accessible("user 360 record, auditor").await;
     b.close().await;
 }
 
