@@ -338,6 +338,7 @@ impl AppParts {
             clock: self.clock.as_ref(),
             vault: &self.vault,
             ids: self.ids.as_ref(),
+            request: None,
         }
     }
 

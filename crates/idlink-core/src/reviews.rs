@@ -76,6 +76,9 @@ pub struct Reviews<'a> {
     /// Seals the notice to the user of a request for more information.
     pub vault: &'a Vault,
     pub ids: &'a dyn Ids,
+    /// The request acting, named in every audit record (ties a user's
+    /// "who accessed my data" entry to the request logs).
+    pub request: Option<RequestId>,
 }
 
 /// The context a user's answer to request `seq` of `case` is sealed in
@@ -105,6 +108,11 @@ pub enum AnswerText {
     Unavailable,
 }
 
+/// An operator's audit record on a case: who, whose data, what, for which request.
+fn review_audit(op: &OperatorRow, case: &CaseRow, action: &str, at: Timestamp, rid: Option<&RequestId>) -> AuditEntry {
+    AuditEntry::new(format!("operator:{}", op.id), action, format!("review {}", case.kind.as_str()), at).subject(&case.subject).request(rid)
+}
+
 /// Opens the notes to the user and the user's answers on `case` for a
 /// reviewer (SPEC P6/P7): the one read of the user's data key appends the
 /// audit record `review.read_answer` (actor the operator, subject the user).
@@ -115,12 +123,13 @@ pub async fn read_answers(
     clock: &dyn Clock,
     op: &OperatorRow,
     case: &CaseRow,
+    rid: Option<&RequestId>,
 ) -> Result<std::collections::BTreeMap<u32, OpenedRequest>, ReviewError> {
     require(op, role_for(case.kind))?;
     if case.requests.is_empty() {
         return Ok(Default::default());
     }
-    let audit = Reviews::audit(op, case, "review.read_answer", clock.now());
+    let audit = review_audit(op, case, "review.read_answer", clock.now(), rid);
     let key = match data_key::<ReadError>(users, vault, &case.subject, &audit).await {
         Ok(key) => Some(key),
         Err(ReadError::Unreadable(_)) => None,
@@ -169,8 +178,14 @@ fn ensure_open(case: &CaseRow) -> Result<(), ReviewError> {
 }
 
 impl Reviews<'_> {
-    fn audit(op: &OperatorRow, case: &CaseRow, action: &str, at: Timestamp) -> AuditEntry {
-        AuditEntry::new(format!("operator:{}", op.id), action, format!("review {}", case.kind.as_str()), at).subject(&case.subject)
+    /// The same use cases acting for request `rid`.
+    pub fn for_request(mut self, rid: Option<&RequestId>) -> Self {
+        self.request = rid.cloned();
+        self
+    }
+
+    fn audit(&self, op: &OperatorRow, case: &CaseRow, action: &str, at: Timestamp) -> AuditEntry {
+        review_audit(op, case, action, at, self.request.as_ref())
     }
 
     pub async fn claim(&self, op: &OperatorRow, case_id: &CaseId) -> Result<CaseRow, ReviewError> {
@@ -178,7 +193,7 @@ impl Reviews<'_> {
         require(op, role_for(case.kind))?;
         ensure_open(&case)?;
         let now = self.clock.now();
-        self.store.claim_case(case_id, &op.id, now, &Self::audit(op, &case, "review.claim", now)).await?;
+        self.store.claim_case(case_id, &op.id, now, &self.audit(op, &case, "review.claim", now)).await?;
         self.store.case(case_id).await?.ok_or(ReviewError::NotFound)
     }
 
@@ -189,7 +204,7 @@ impl Reviews<'_> {
         require(op, role_for(case.kind))?;
         ensure_open(&case)?;
         let now = self.clock.now();
-        if !self.store.release_case(case_id, &op.id, &Self::audit(op, &case, "review.release", now)).await? {
+        if !self.store.release_case(case_id, &op.id, &self.audit(op, &case, "review.release", now)).await? {
             return Err(ReviewError::NotClaimed);
         }
         self.store.case(case_id).await?.ok_or(ReviewError::NotFound)
@@ -221,7 +236,7 @@ impl Reviews<'_> {
             Some(CaseStatus::Rejected) => "review.reject",
             _ => "review.approve_step",
         };
-        match self.store.decide_case(&case, &decision, outcome, &Self::audit(op, &case, action, now)).await {
+        match self.store.decide_case(&case, &decision, outcome, &self.audit(op, &case, action, now)).await {
             Err(StoreError::Unique(_)) => Err(ReviewError::SameOperator),
             other => other.map_err(ReviewError::from),
         }?;
@@ -245,7 +260,7 @@ impl Reviews<'_> {
         let seq = u32::try_from(case.requests.len()).unwrap_or(u32::MAX).saturating_add(1);
         // The note is about the user's documents: sealed under their key (P6),
         // so shredding it erases the note like the answer.
-        let key = data_key::<ReviewError>(self.users, self.vault, &case.subject, &Self::audit(op, &case, "review.seal_note", now)).await?;
+        let key = data_key::<ReviewError>(self.users, self.vault, &case.subject, &self.audit(op, &case, "review.seal_note", now)).await?;
         let request = InfoRequest {
             seq,
             operator_id: op.id.clone(),
@@ -264,7 +279,7 @@ impl Reviews<'_> {
             request_id: None,
         };
         let notice = user_sms::<ReviewError>(self.vault, self.ids, now, &case.subject, &message)?;
-        let audit = Self::audit(op, &case, "review.request_info", now);
+        let audit = self.audit(op, &case, "review.request_info", now);
         if !self.store.request_info(case_id, &request, &notice, &audit).await? {
             // Released, decided or asked by someone else meanwhile.
             let again = self.store.case(case_id).await?.ok_or(ReviewError::NotFound)?;

@@ -56,9 +56,10 @@ impl Validate for RequestInfo {
 pub async fn request_info(
     State(state): State<AppState>,
     OperatorAuth(op): OperatorAuth,
+    request_id: Option<axum::Extension<idlink_domain::RequestId>>,
     PathId(id): PathId<idlink_domain::CaseId>,
     Body((reason, note)): Body<RequestInfo>,
 ) -> Result<Json<Case>, Problem> {
-    let c = state.reviews().request_info(&op, &id, reason, &note).await?;
+    let c = state.reviews().for_request(request_id.as_deref()).request_info(&op, &id, reason, &note).await?;
     Ok(Json(case_view(c, state.clock.now())))
 }

@@ -287,11 +287,12 @@ pub async fn list(
 pub async fn case(
     State(state): State<AppState>,
     OperatorAuth(op): OperatorAuth,
+    request_id: Option<axum::Extension<idlink_domain::RequestId>>,
     PathId(id): PathId<idlink_domain::CaseId>,
 ) -> Result<Json<Case>, Problem> {
     require(&op, Role::Reviewer)?;
     let c = state.store.case(&id).await?.ok_or(ReviewError::NotFound)?;
-    let answers = read_answers(state.store.as_ref(), &state.vault, state.clock.as_ref(), &op, &c).await?;
+    let answers = read_answers(state.store.as_ref(), &state.vault, state.clock.as_ref(), &op, &c, request_id.as_deref()).await?;
     Ok(Json(case_view_with(c, state.clock.now(), &answers)))
 }
 
@@ -302,9 +303,10 @@ pub async fn case(
 pub async fn claim(
     State(state): State<AppState>,
     OperatorAuth(op): OperatorAuth,
+    request_id: Option<axum::Extension<idlink_domain::RequestId>>,
     PathId(id): PathId<idlink_domain::CaseId>,
 ) -> Result<Json<Case>, Problem> {
-    let c = state.reviews().claim(&op, &id).await?;
+    let c = state.reviews().for_request(request_id.as_deref()).claim(&op, &id).await?;
     Ok(Json(case_view(c, state.clock.now())))
 }
 
@@ -315,9 +317,10 @@ pub async fn claim(
 pub async fn release(
     State(state): State<AppState>,
     OperatorAuth(op): OperatorAuth,
+    request_id: Option<axum::Extension<idlink_domain::RequestId>>,
     PathId(id): PathId<idlink_domain::CaseId>,
 ) -> Result<Json<Case>, Problem> {
-    let c = state.reviews().release(&op, &id).await?;
+    let c = state.reviews().for_request(request_id.as_deref()).release(&op, &id).await?;
     Ok(Json(case_view(c, state.clock.now())))
 }
 
@@ -361,9 +364,10 @@ impl Validate for Decide {
 pub async fn decide(
     State(state): State<AppState>,
     OperatorAuth(op): OperatorAuth,
+    request_id: Option<axum::Extension<idlink_domain::RequestId>>,
     PathId(id): PathId<idlink_domain::CaseId>,
     Body((approve, note)): Body<Decide>,
 ) -> Result<Json<Case>, Problem> {
-    let c = state.reviews().decide(&op, &id, approve, &note).await?;
+    let c = state.reviews().for_request(request_id.as_deref()).decide(&op, &id, approve, &note).await?;
     Ok(Json(case_view(c, state.clock.now())))
 }

@@ -346,7 +346,7 @@ async fn case_page(
     // answers (their words are what the reviewer needs): both sealed under
     // the user's key, opened for a reviewer only, an audited read.
     let opened = if s.may_review().is_some() {
-        read_answers(state.app.store.as_ref(), &state.app.vault, state.app.clock.as_ref(), &s.op, &c).await?
+        read_answers(state.app.store.as_ref(), &state.app.vault, state.app.clock.as_ref(), &s.op, &c, s.visitor.request_id.as_ref()).await?
     } else {
         Default::default()
     };
@@ -503,7 +503,14 @@ pub async fn claim(State(state): State<WebState>, r: Reviewer, Path(id): Path<St
     let Some(id) = parse_case(&id) else {
         return problem_page(&r.signed().visitor, &r.signed().op, &Problem::from(idlink_core::reviews::ReviewError::NotFound));
     };
-    let outcome = state.app.reviews().claim(&r.signed().op, &id).await.map(|_| "claimed").map_err(Problem::from);
+    let outcome = state
+        .app
+        .reviews()
+        .for_request(r.signed().visitor.request_id.as_ref())
+        .claim(&r.signed().op, &id)
+        .await
+        .map(|_| "claimed")
+        .map_err(Problem::from);
     after(&state, &r, &id, outcome).await
 }
 
@@ -512,7 +519,14 @@ pub async fn release(State(state): State<WebState>, r: Reviewer, Path(id): Path<
     let Some(id) = parse_case(&id) else {
         return problem_page(&r.signed().visitor, &r.signed().op, &Problem::from(idlink_core::reviews::ReviewError::NotFound));
     };
-    let outcome = state.app.reviews().release(&r.signed().op, &id).await.map(|_| "released").map_err(Problem::from);
+    let outcome = state
+        .app
+        .reviews()
+        .for_request(r.signed().visitor.request_id.as_ref())
+        .release(&r.signed().op, &id)
+        .await
+        .map(|_| "released")
+        .map_err(Problem::from);
     after(&state, &r, &id, outcome).await
 }
 
@@ -564,11 +578,14 @@ pub async fn decide(State(state): State<WebState>, r: Reviewer, Path(id): Path<S
         let outcome = lift_freeze(&state, &s.op, &id, &note).await;
         return after(&state, &r, &id, outcome).await;
     }
-    let outcome = state.app.reviews().decide(&s.op, &id, approve, &note).await.map_err(Problem::from).map(|c| match c.status {
-        CaseStatus::Approved => "approved",
-        CaseStatus::Rejected => "rejected",
-        CaseStatus::Open | CaseStatus::WaitingForUser => "step",
-    });
+    let outcome =
+        state.app.reviews().for_request(s.visitor.request_id.as_ref()).decide(&s.op, &id, approve, &note).await.map_err(Problem::from).map(
+            |c| match c.status {
+                CaseStatus::Approved => "approved",
+                CaseStatus::Rejected => "rejected",
+                CaseStatus::Open | CaseStatus::WaitingForUser => "step",
+            },
+        );
     after(&state, &r, &id, outcome).await
 }
 
@@ -591,7 +608,14 @@ pub async fn request_info(State(state): State<WebState>, r: Reviewer, Path(id): 
         return case_page(&state, s, &id, Some(message), None).await.unwrap_or_else(|p| problem_page(&s.visitor, &s.op, &p));
     };
     let note: String = f.note.trim().chars().take(400).collect();
-    let outcome = state.app.reviews().request_info(&s.op, &id, reason, &note).await.map(|_| "asked").map_err(Problem::from);
+    let outcome = state
+        .app
+        .reviews()
+        .for_request(s.visitor.request_id.as_ref())
+        .request_info(&s.op, &id, reason, &note)
+        .await
+        .map(|_| "asked")
+        .map_err(Problem::from);
     after(&state, &r, &id, outcome).await
 }
 

@@ -240,14 +240,15 @@ async fn a_risky_login_freezes_the_account_until_two_operators_lift_it_on(db: id
     }
     assert!(seen, "the SLA breach never showed in /metrics");
 
-    let claimed: Value = as_op(&s, &alice, Method::POST, &format!("/v1/operator/reviews/{case}/claim"))
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"))
-        .json()
-        .await
-        .unwrap_or_default();
+    let res = as_op(&s, &alice, Method::POST, &format!("/v1/operator/reviews/{case}/claim")).send().await.unwrap_or_else(|e| panic!("{e}"));
+    let rid = res.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+    let claimed: Value = res.json().await.unwrap_or_default();
     assert!(claimed["first_response_at"].is_string());
+    // The claim's audit record names the request, to tie it to the request logs.
+    let store = s.running.as_ref().map(|r| r.store.clone()).unwrap_or_else(|| panic!("running"));
+    let records = idlink_core::ports::audit::AuditStore::audit_records(&store, 0, 10_000).await.unwrap_or_else(|e| panic!("{e}"));
+    let claim = records.iter().rev().find(|r| r.entry.action == "review.claim").unwrap_or_else(|| panic!("a review.claim record"));
+    assert!(!rid.is_empty() && claim.entry.request_id.as_deref() == Some(rid.as_str()), "{rid} vs {:?}", claim.entry.request_id);
     // Lifting a freeze is a dual-control action (ADR 0015): not a review step.
     expect_problem(decide(&s, &alice, &case, "approve").await, 409, "dual_control_required").await;
     let proposal = crate::dual::propose(&s, &alice, json!({"action": "freeze.lift", "case_id": case, "note": "customer confirmed"})).await;
