@@ -498,19 +498,17 @@ async fn after(state: &WebState, r: &Reviewer, id: &CaseId, outcome: Result<&'st
     }
 }
 
+/// The review use cases acting for this page's request (named in their audit records).
+fn reviews<'a>(state: &'a WebState, s: &SignedOperator) -> idlink_core::reviews::Reviews<'a> {
+    state.app.reviews().for_request(s.visitor.request_id.as_ref())
+}
+
 /// `POST /console/cases/{id}/claim`.
 pub async fn claim(State(state): State<WebState>, r: Reviewer, Path(id): Path<String>) -> Response {
     let Some(id) = parse_case(&id) else {
         return problem_page(&r.signed().visitor, &r.signed().op, &Problem::from(idlink_core::reviews::ReviewError::NotFound));
     };
-    let outcome = state
-        .app
-        .reviews()
-        .for_request(r.signed().visitor.request_id.as_ref())
-        .claim(&r.signed().op, &id)
-        .await
-        .map(|_| "claimed")
-        .map_err(Problem::from);
+    let outcome = reviews(&state, r.signed()).claim(&r.signed().op, &id).await.map(|_| "claimed").map_err(Problem::from);
     after(&state, &r, &id, outcome).await
 }
 
@@ -519,14 +517,7 @@ pub async fn release(State(state): State<WebState>, r: Reviewer, Path(id): Path<
     let Some(id) = parse_case(&id) else {
         return problem_page(&r.signed().visitor, &r.signed().op, &Problem::from(idlink_core::reviews::ReviewError::NotFound));
     };
-    let outcome = state
-        .app
-        .reviews()
-        .for_request(r.signed().visitor.request_id.as_ref())
-        .release(&r.signed().op, &id)
-        .await
-        .map(|_| "released")
-        .map_err(Problem::from);
+    let outcome = reviews(&state, r.signed()).release(&r.signed().op, &id).await.map(|_| "released").map_err(Problem::from);
     after(&state, &r, &id, outcome).await
 }
 
@@ -578,14 +569,11 @@ pub async fn decide(State(state): State<WebState>, r: Reviewer, Path(id): Path<S
         let outcome = lift_freeze(&state, &s.op, &id, &note).await;
         return after(&state, &r, &id, outcome).await;
     }
-    let outcome =
-        state.app.reviews().for_request(s.visitor.request_id.as_ref()).decide(&s.op, &id, approve, &note).await.map_err(Problem::from).map(
-            |c| match c.status {
-                CaseStatus::Approved => "approved",
-                CaseStatus::Rejected => "rejected",
-                CaseStatus::Open | CaseStatus::WaitingForUser => "step",
-            },
-        );
+    let outcome = reviews(&state, s).decide(&s.op, &id, approve, &note).await.map_err(Problem::from).map(|c| match c.status {
+        CaseStatus::Approved => "approved",
+        CaseStatus::Rejected => "rejected",
+        CaseStatus::Open | CaseStatus::WaitingForUser => "step",
+    });
     after(&state, &r, &id, outcome).await
 }
 
@@ -608,14 +596,7 @@ pub async fn request_info(State(state): State<WebState>, r: Reviewer, Path(id): 
         return case_page(&state, s, &id, Some(message), None).await.unwrap_or_else(|p| problem_page(&s.visitor, &s.op, &p));
     };
     let note: String = f.note.trim().chars().take(400).collect();
-    let outcome = state
-        .app
-        .reviews()
-        .for_request(s.visitor.request_id.as_ref())
-        .request_info(&s.op, &id, reason, &note)
-        .await
-        .map(|_| "asked")
-        .map_err(Problem::from);
+    let outcome = reviews(&state, s).request_info(&s.op, &id, reason, &note).await.map(|_| "asked").map_err(Problem::from);
     after(&state, &r, &id, outcome).await
 }
 
