@@ -42,8 +42,8 @@ pub use problem::{Problem, ProblemCode};
 pub use state::{AppParts, AppState, HttpLimits};
 
 use routes::{
-    audit, auth, balance, banks, callbacks, cards, compliance, dual, guardians, health, identity, info, institutions, me, operations,
-    operator, people, security, users,
+    audit, auth, balance, banks, callbacks, cards, clients, compliance, dual, grants, guardians, health, identity, info, institutions, me,
+    oauth, operations, operator, people, security, ssf, users,
 };
 
 /// The process-wide Prometheus recorder (the `metrics` facade allows one).
@@ -120,6 +120,8 @@ fn v1_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(balance::history))
         .routes(routes!(balance::low_balance_alert))
         .routes(routes!(banks::agreement))
+        .merge(clients::routes())
+        .merge(grants::routes())
 }
 
 /// Callbacks from banks: authenticated by the bank's signature, no API key.
@@ -196,6 +198,9 @@ pub fn app(state: AppState) -> Router {
     let openapi_json = serde_json::to_string_pretty(&doc).unwrap_or_default();
     let metrics = metrics_handle();
     router
+        // The OAuth, OpenID and Shared Signals endpoints speak their own RFCs' formats (ADR 0021).
+        .merge(oauth::router())
+        .merge(ssf::router())
         .route("/openapi.json", get(move || async move { ([("content-type", "application/json")], openapi_json) }))
         .route(
             "/metrics",

@@ -176,6 +176,14 @@ problem_codes! {
         "Another scheduled window on the same institution and channel (or on the whole institution) overlaps this one, so callers would be told two ends. Cancel it first, or schedule an adjacent window."),
     MaintenanceNotFound = ("maintenance_not_found", NOT_FOUND,
         "No scheduled maintenance window with this id, or it was cancelled already. GET /v1/operator/institutions/maintenance lists them."),
+    ClientNotFound = ("client_not_found", NOT_FOUND,
+        "No third-party app with this id. GET /v1/oauth/clients lists the registered apps."),
+    ClientMetadataInvalid = ("client_metadata_invalid", UNPROCESSABLE_ENTITY,
+        "The app's registration is not valid; `errors` names each field and what it must be (redirect URIs are absolute https URLs matched exactly, scopes and claims from the lists in docs/oidc.md)."),
+    GrantNotFound = ("grant_not_found", NOT_FOUND,
+        "No grant with this id for this user, or it was revoked already. GET /v1/me/grants lists the apps the user authorised."),
+    ReceiverRefused = ("receiver_refused", UNPROCESSABLE_ENTITY,
+        "idlink does not send events to this URL: it must be https (http only in development) and must not point at a loopback, private or link-local address."),
     PhoneTaken = ("phone_taken", CONFLICT, "A user with this phone number exists already. Look it up instead of creating it."),
     ChallengeGone = ("challenge_gone", GONE, "The code expired, was already used, or ran out of tries. Request a new code."),
     UserDataShredded = ("user_data_shredded", GONE, "The user's personal data was deleted (crypto-shredded) and cannot be read any more."),
@@ -359,6 +367,9 @@ impl IntoResponse for Problem {
 pub async fn render_problems(req: Request, next: Next) -> Response {
     let request_id = req.extensions().get::<RequestId>().map(|r| r.to_string());
     let mut res = next.run(req).await;
+    if res.extensions().get::<Verbatim>().is_some() {
+        return res;
+    }
     if let Some(mut problem) = res.extensions_mut().remove::<Problem>() {
         problem.request_id = request_id;
         return with_headers_of(problem.into_body_response(), &res);
@@ -385,6 +396,12 @@ pub async fn render_problems(req: Request, next: Next) -> Response {
     }
     res
 }
+
+/// Marks a response whose error body another standard defines (OAuth 2.0's
+/// `{"error":…}` of RFC 6749 §5.2, RFC 6750's `WWW-Authenticate`, RFC 8935's
+/// `{"err":…}`): [`render_problems`] leaves it as it is (ADR 0021).
+#[derive(Debug, Clone, Copy)]
+pub struct Verbatim;
 
 /// Keeps headers the original response set (`Allow`, `Retry-After`, `WWW-Authenticate`, `Idempotent-Replayed`).
 fn with_headers_of(mut new: Response, old: &Response) -> Response {

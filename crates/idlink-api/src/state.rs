@@ -135,6 +135,10 @@ pub struct AppParts {
     /// The master keyring file a dual-control key rotation adds its key to
     /// (`None`: rotation is offered by the command line only).
     pub keyring: Option<Arc<dyn idlink_core::ports::keys::MasterKeyFile>>,
+    /// The OpenID provider (SPEC TP1).
+    pub oidc: idlink_core::oidc::OidcSettings,
+    /// Security events to apps (SPEC TP3).
+    pub events: idlink_core::events::EventSettings,
 }
 
 /// Each use case over this state's parts, given only the ports it needs.

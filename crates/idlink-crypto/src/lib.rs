@@ -11,9 +11,11 @@
 //! - [`signing`]: Ed25519 signatures for audit checkpoints and bank messages.
 //! - [`random`]: the randomness port, OS-backed or seeded for tests.
 //! - [`national`]: SM3 hashing (GB/T 32905) beside the SM4 cipher.
+//! - [`jose`]: the OpenID provider's signing keys, JWKs and compact JWS.
 
 pub mod aead;
 pub mod blind_index;
+pub mod jose;
 pub mod keyring;
 pub mod national;
 pub mod random;

@@ -158,6 +158,35 @@ prefixed_id!(
     MaintenanceId, "mnt_", "maintenance window"
 );
 
+prefixed_id!(
+    /// A third-party app registered with the OpenID provider (SPEC TP1).
+    ClientId, "cli_", "client"
+);
+prefixed_id!(
+    /// What a user authorised one app to hold (SPEC TP1, TP2).
+    GrantId, "grt_", "grant"
+);
+prefixed_id!(
+    /// A consent as given on the consent page (PIPL art. 29).
+    ConsentId, "cns_", "consent"
+);
+prefixed_id!(
+    /// An authorization request waiting for the user's consent.
+    AuthzRequestId, "azr_", "authorization request"
+);
+prefixed_id!(
+    /// A family of rotating refresh tokens: a reused member revokes it.
+    RefreshFamilyId, "rtf_", "refresh token family"
+);
+prefixed_id!(
+    /// A Shared Signals stream of one client (OpenID SSF 1.0).
+    StreamId, "sst_", "stream"
+);
+prefixed_id!(
+    /// A client's webhook endpoint (Standard Webhooks).
+    EndpointId, "whe_", "webhook endpoint"
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -37,11 +37,15 @@
 mod audit;
 mod balance;
 mod bindings;
+mod clients;
+mod events;
+mod grants;
 mod group_commit;
 mod idempotency;
 mod identity;
 mod login;
 mod maintenance;
+mod oauth;
 mod outbox;
 mod people;
 mod proposals;

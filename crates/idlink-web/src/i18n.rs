@@ -101,6 +101,9 @@ macro_rules! catalogue {
             include_str!(concat!("../locales/", $dir, "/console-people.ftl")),
             include_str!(concat!("../locales/", $dir, "/console-health.ftl")),
             include_str!(concat!("../locales/", $dir, "/console-ops.ftl")),
+            include_str!(concat!("../locales/", $dir, "/authorize.ftl")),
+            include_str!(concat!("../locales/", $dir, "/apps.ftl")),
+            include_str!(concat!("../locales/", $dir, "/console-apps.ftl")),
         ]
     };
 }

@@ -60,6 +60,8 @@ pub fn router(app: AppState, settings: WebSettings) -> Router {
         .merge(pages::identity::routes())
         .merge(pages::security::routes())
         .merge(pages::cards::routes())
+        .merge(pages::authorize::routes())
+        .merge(pages::apps::routes())
         .merge(console::routes())
         .route("/h5/{*rest}", get(pages::render::not_found))
         .layer(from_fn_with_state(state.clone(), guard::check_forms))

@@ -26,8 +26,102 @@ pub struct Config {
     pub review: Review,
     pub risk: Risk,
     pub outbox: Outbox,
+    pub oidc: Oidc,
+    pub events: Events,
     pub web: Web,
     pub log: Log,
+}
+
+/// The OpenID Connect provider for third-party apps (SPEC TP1, TP2; `docs/oidc.md`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Oidc {
+    /// The issuer URL apps see (`iss`), exactly as they reach idlink, without a
+    /// trailing slash. Empty: `http://{server.listen}` (development only; a
+    /// server listening beyond loopback refuses to start without it).
+    pub issuer: String,
+    /// How long an authorization request waits for the user's consent.
+    pub authorization_ttl_secs: u64,
+    /// How long an authorization code can be exchanged (once).
+    pub code_ttl_secs: u64,
+    pub access_token_ttl_secs: u64,
+    pub id_token_ttl_secs: u64,
+    /// A refresh token family's lifetime from the first exchange.
+    pub refresh_ttl_secs: u64,
+    /// How long a rotated client secret (or webhook secret) keeps working beside the new one.
+    pub secret_overlap_secs: u64,
+    /// `Cache-Control: max-age` of the JWKS.
+    pub jwks_max_age_secs: u64,
+    /// A signing key signs for this long before the next one takes over.
+    pub key_rotation_days: u64,
+    /// A new key is published this long before it signs, so apps' cached JWKS
+    /// already hold it (at least twice `jwks_max_age_secs`).
+    pub key_publish_ahead_secs: u64,
+    /// The algorithm of the provider's own signatures (SETs, logout tokens) and
+    /// the default for ID tokens: `ES256` or `EdDSA`.
+    pub signing_alg: String,
+    /// The trust framework named in `verified_claims` (OpenID Identity Assurance).
+    pub trust_framework: String,
+    /// The version of the consent text shown on the consent page; a new version asks again.
+    pub consent_version: String,
+}
+
+impl Default for Oidc {
+    fn default() -> Self {
+        Self {
+            issuer: String::new(),
+            authorization_ttl_secs: 600,
+            code_ttl_secs: 60,
+            access_token_ttl_secs: 600,
+            id_token_ttl_secs: 600,
+            refresh_ttl_secs: 30 * 86_400,
+            secret_overlap_secs: 86_400,
+            jwks_max_age_secs: 3_600,
+            key_rotation_days: 90,
+            key_publish_ahead_secs: 3 * 3_600,
+            signing_alg: "ES256".into(),
+            trust_framework: "https://idlink.dev/tf/cn-real-name".into(),
+            consent_version: "2026-11".into(),
+        }
+    }
+}
+
+/// Security events to third-party apps (SPEC TP3; `docs/events.md`): Standard
+/// Webhooks, Security Event Tokens, back-channel logout.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Events {
+    /// Waits after each failed attempt, in order (Standard Webhooks' schedule,
+    /// about three days); after the last the delivery is parked as dead.
+    pub schedule_secs: Vec<u64>,
+    /// Deliveries attempted at once by one node.
+    pub concurrency: usize,
+    /// One attempt's limit (connect, send and answer).
+    pub timeout_ms: u64,
+    /// Allow receivers on loopback, private and link-local addresses (the
+    /// sandbox app and tests); off in production: an app's URL must not reach
+    /// idlink's own network.
+    pub allow_private_targets: bool,
+    /// Allow `http://` receivers (development only).
+    pub allow_plain_http: bool,
+    /// A logout token's lifetime (`exp - iat`).
+    pub logout_token_ttl_secs: u64,
+    /// How long delivery receipts are kept.
+    pub keep_receipts_days: u64,
+}
+
+impl Default for Events {
+    fn default() -> Self {
+        Self {
+            schedule_secs: vec![5, 300, 1_800, 7_200, 18_000, 36_000, 50_400, 72_000, 86_400],
+            concurrency: 8,
+            timeout_ms: 10_000,
+            allow_private_targets: false,
+            allow_plain_http: false,
+            logout_token_ttl_secs: 120,
+            keep_receipts_days: 180,
+        }
+    }
 }
 
 /// The H5 pages under `/h5/`.
@@ -583,7 +677,69 @@ impl Config {
             );
         }
         self.connectors.validate()?;
-        self.validate_outbox()
+        self.validate_outbox()?;
+        self.validate_oidc()?;
+        self.validate_events()
+    }
+
+    fn validate_oidc(&self) -> Result<()> {
+        let o = &self.oidc;
+        if !o.issuer.is_empty() {
+            let ok = (o.issuer.starts_with("https://") || o.issuer.starts_with("http://")) && !o.issuer.ends_with('/');
+            if !ok || o.issuer.contains(['?', '#']) {
+                bail!("configuration key `oidc.issuer`: must be an https:// URL without a trailing slash, query or fragment");
+            }
+        } else if !self.server.listen.ip().is_loopback() {
+            bail!(
+                "configuration key `oidc.issuer`: idlink listens on {} beyond this machine, so apps need the issuer URL they reach it                  by: set `oidc.issuer = \"https://id.example.com\"`",
+                self.server.listen
+            );
+        }
+        if idlink_crypto::jose::JwsAlg::parse(&o.signing_alg).is_none() {
+            bail!("configuration key `oidc.signing_alg`: must be `ES256` or `EdDSA`");
+        }
+        for (key, v) in [
+            ("authorization_ttl_secs", o.authorization_ttl_secs),
+            ("code_ttl_secs", o.code_ttl_secs),
+            ("access_token_ttl_secs", o.access_token_ttl_secs),
+            ("id_token_ttl_secs", o.id_token_ttl_secs),
+            ("refresh_ttl_secs", o.refresh_ttl_secs),
+            ("jwks_max_age_secs", o.jwks_max_age_secs),
+            ("key_rotation_days", o.key_rotation_days),
+        ] {
+            if v == 0 {
+                bail!("configuration key `oidc.{key}`: must be at least 1");
+            }
+        }
+        if o.key_publish_ahead_secs < o.jwks_max_age_secs.saturating_mul(2) {
+            bail!(
+                "configuration key `oidc.key_publish_ahead_secs`: must be at least twice `oidc.jwks_max_age_secs`, so apps' cached \
+                 key sets hold a new key before it signs"
+            );
+        }
+        if o.trust_framework.is_empty() || o.consent_version.is_empty() {
+            bail!("configuration keys `oidc.trust_framework` and `oidc.consent_version`: must not be empty");
+        }
+        Ok(())
+    }
+
+    fn validate_events(&self) -> Result<()> {
+        let e = &self.events;
+        if e.schedule_secs.is_empty() || e.schedule_secs.contains(&0) {
+            bail!("configuration key `events.schedule_secs`: must list at least one wait, each at least 1 second");
+        }
+        if !(1..=64).contains(&e.concurrency) {
+            bail!("configuration key `events.concurrency`: must be 1 to 64");
+        }
+        // An attempt must end well inside the outbox claim, or a slow receiver's
+        // event is claimed again while it is still being sent.
+        if e.timeout_ms == 0 || e.timeout_ms.saturating_mul(4) > self.outbox.claim_secs.saturating_mul(1000) {
+            bail!("configuration key `events.timeout_ms`: must be at least 1 and at most a quarter of `outbox.claim_secs`");
+        }
+        if e.logout_token_ttl_secs == 0 || e.keep_receipts_days == 0 {
+            bail!("configuration keys `events.logout_token_ttl_secs` and `events.keep_receipts_days`: must be at least 1");
+        }
+        Ok(())
     }
 
     fn validate_outbox(&self) -> Result<()> {
@@ -664,6 +820,46 @@ impl Config {
     }
 
     /// When checkpoints are due and how late they may be (`audit.*`).
+    /// The OpenID provider's settings; without `oidc.issuer`, the issuer is
+    /// the address the server listens on (development only: `validate` refuses
+    /// an empty issuer beyond loopback).
+    pub fn oidc_settings(&self, listening: SocketAddr) -> idlink_core::oidc::OidcSettings {
+        let o = &self.oidc;
+        let secs = |s: u64| jiff::SignedDuration::from_secs(i64::try_from(s).unwrap_or(i64::MAX));
+        let issuer = if o.issuer.is_empty() { format!("http://{listening}") } else { o.issuer.clone() };
+        idlink_core::oidc::OidcSettings {
+            issuer,
+            authorization_ttl: secs(o.authorization_ttl_secs),
+            code_ttl: secs(o.code_ttl_secs),
+            access_token_ttl: secs(o.access_token_ttl_secs),
+            id_token_ttl: secs(o.id_token_ttl_secs),
+            refresh_ttl: secs(o.refresh_ttl_secs),
+            secret_overlap: secs(o.secret_overlap_secs),
+            jwks_max_age: secs(o.jwks_max_age_secs),
+            key_rotation: secs(o.key_rotation_days.saturating_mul(86_400)),
+            key_publish_ahead: secs(o.key_publish_ahead_secs),
+            signing_alg: idlink_crypto::jose::JwsAlg::parse(&o.signing_alg).unwrap_or(idlink_crypto::jose::JwsAlg::Es256),
+            trust_framework: o.trust_framework.clone(),
+            consent_version: o.consent_version.clone(),
+        }
+    }
+
+    /// How security events are delivered. Receivers on private addresses and
+    /// over plain HTTP are allowed when the sandbox runs (its demo app listens
+    /// on loopback), as configured otherwise.
+    pub fn event_settings(&self) -> idlink_core::events::EventSettings {
+        let e = &self.events;
+        idlink_core::events::EventSettings {
+            schedule: e.schedule_secs.iter().map(|s| jiff::SignedDuration::from_secs(i64::try_from(*s).unwrap_or(i64::MAX))).collect(),
+            concurrency: e.concurrency,
+            timeout: std::time::Duration::from_millis(e.timeout_ms),
+            allow_private_targets: e.allow_private_targets || self.sandbox.enabled,
+            allow_plain_http: e.allow_plain_http || self.sandbox.enabled,
+            logout_token_ttl: jiff::SignedDuration::from_secs(i64::try_from(e.logout_token_ttl_secs).unwrap_or(120)),
+            keep_receipts: jiff::SignedDuration::from_hours(24 * i64::try_from(e.keep_receipts_days).unwrap_or(180)),
+        }
+    }
+
     pub fn checkpoint_policy(&self) -> idlink_core::audit::CheckpointPolicy {
         let secs = |s: u64| jiff::SignedDuration::from_secs(i64::try_from(s).unwrap_or(i64::MAX));
         idlink_core::audit::CheckpointPolicy {

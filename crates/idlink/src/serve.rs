@@ -294,6 +294,10 @@ pub async fn start(config: &Config, rt: Runtime) -> Result<Running> {
     // this server writes a record.
     let mut checkpoint_seen = Seen::default();
     runner.start(checkpoints.as_ref(), &mut checkpoint_seen).await;
+    let listener = tokio::net::TcpListener::bind(config.server.listen)
+        .await
+        .with_context(|| format!("cannot listen on {} (configuration key `server.listen`, flag --listen)", config.server.listen))?;
+    let api_addr = listener.local_addr()?;
     let agreement_validity = jiff::SignedDuration::from_hours(24 * i64::from(config.connectors.bank.agreement_validity_days));
     let state = AppState::new(AppParts {
         store: Arc::new(store.clone()),
@@ -345,11 +349,9 @@ pub async fn start(config: &Config, rt: Runtime) -> Result<Running> {
             rng: rt.rng.clone(),
             clock: rt.clock.clone(),
         })),
+        oidc: config.oidc_settings(api_addr),
+        events: config.event_settings(),
     });
-    let listener = tokio::net::TcpListener::bind(config.server.listen)
-        .await
-        .with_context(|| format!("cannot listen on {} (configuration key `server.listen`, flag --listen)", config.server.listen))?;
-    let api_addr = listener.local_addr()?;
     if let Some((_, sb)) = &sandbox {
         // The sandbox banks send their callbacks here.
         sb.set_callback_url(format!("http://{api_addr}"));

@@ -6,8 +6,9 @@
 
 use idlink_crypto::Random;
 use idlink_domain::{
-    AgreementId, ApiKeyId, BindingId, BiometricChallengeId, CaseId, ChallengeId, DeviceId, EventId, GuardianshipId, MaintenanceId,
-    OperatorId, OperatorSessionId, ProposalId, QueryId, RequestId, SessionId, StepUpId, UserId, VerificationId,
+    AgreementId, ApiKeyId, AuthzRequestId, BindingId, BiometricChallengeId, CaseId, ChallengeId, ClientId, ConsentId, DeviceId, EndpointId,
+    EventId, GrantId, GuardianshipId, MaintenanceId, OperatorId, OperatorSessionId, ProposalId, QueryId, RefreshFamilyId, RequestId,
+    SessionId, StepUpId, StreamId, UserId, VerificationId,
 };
 use std::sync::Arc;
 
@@ -73,6 +74,27 @@ pub trait Ids: Send + Sync {
     }
     fn maintenance(&self) -> MaintenanceId {
         MaintenanceId::from_random(self.entropy())
+    }
+    fn client(&self) -> ClientId {
+        ClientId::from_random(self.entropy())
+    }
+    fn grant(&self) -> GrantId {
+        GrantId::from_random(self.entropy())
+    }
+    fn consent(&self) -> ConsentId {
+        ConsentId::from_random(self.entropy())
+    }
+    fn authz_request(&self) -> AuthzRequestId {
+        AuthzRequestId::from_random(self.entropy())
+    }
+    fn refresh_family(&self) -> RefreshFamilyId {
+        RefreshFamilyId::from_random(self.entropy())
+    }
+    fn stream(&self) -> StreamId {
+        StreamId::from_random(self.entropy())
+    }
+    fn endpoint(&self) -> EndpointId {
+        EndpointId::from_random(self.entropy())
     }
     /// The id of a bank event idlink infers from a bank's answer (a lost
     /// card reported in a balance answer), in the bank's event-id space.

@@ -17,9 +17,12 @@ pub mod auth;
 pub mod balance;
 pub mod bindings;
 pub mod callbacks;
+pub mod clients;
 pub mod clock;
+pub mod events;
 pub mod face;
 pub mod freezes;
+pub mod grants;
 pub mod guardians;
 pub mod idempotency;
 pub mod identity;
@@ -27,6 +30,7 @@ pub mod ids;
 pub mod institutions;
 pub mod keys;
 pub mod leases;
+pub mod oauth;
 pub mod operators;
 pub mod outbox;
 pub mod payment;
@@ -116,4 +120,8 @@ store_of!(
     reports::ComplianceStore,
     people::PeopleStore,
     institutions::MaintenanceStore,
+    clients::ClientStore,
+    oauth::OAuthStore,
+    grants::GrantStore,
+    events::EventStore,
 );

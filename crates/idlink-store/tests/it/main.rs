@@ -6,9 +6,12 @@
 mod audit;
 mod balance;
 mod counts;
+mod events;
+mod grants;
 mod idempotency;
 mod keys;
 mod migrations;
+mod oauth;
 mod operators;
 mod outbox;
 mod people;

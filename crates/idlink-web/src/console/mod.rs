@@ -18,6 +18,7 @@
 //! - [`health`]: institution health (breakers, error rates, latency, maintenance);
 //! - [`keys`], [`duty`]: key status and who is on duty.
 
+pub mod apps;
 pub mod audit;
 pub mod breaches;
 pub mod cases;
@@ -76,6 +77,7 @@ pub fn routes() -> Router<WebState> {
         .merge(health::routes())
         .merge(keys::routes())
         .merge(duty::routes())
+        .merge(apps::routes())
         .route("/console/{*rest}", get(not_found))
 }
 

@@ -4,6 +4,8 @@
 //! message for a problem).
 
 pub mod access;
+pub mod apps;
+pub mod authorize;
 pub mod capabilities;
 pub mod cards;
 pub mod home;

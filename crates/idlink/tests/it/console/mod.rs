@@ -9,6 +9,7 @@
 //! journey needs.
 
 mod admin;
+mod apps;
 mod forms;
 mod health;
 mod journeys;

@@ -9,6 +9,8 @@
 //! `axe.LICENSE`) runs on every page state a test checks: no WCAG 2.x A/AA
 //! violation is allowed.
 
+mod apps;
+mod authorize;
 mod cards;
 mod every_page;
 mod identity;

@@ -1,0 +1,104 @@
+//! Registered third-party apps as stored (SPEC TP1): the client, its exact
+//! redirect URIs and its secrets (SHA-256 only; several live during a
+//! rotation's overlap). The provider reads them to authenticate a client;
+//! registration writes them.
+
+use super::StoreError;
+use super::audit::AuditEntry;
+use async_trait::async_trait;
+use idlink_crypto::jose::JwsAlg;
+use idlink_domain::ClientId;
+use jiff::Timestamp;
+
+/// Whether a client can keep a secret (RFC 6749 §2.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientKind {
+    Confidential,
+    /// A mobile or browser app: no secret, PKCE only.
+    Public,
+}
+
+/// How a client authenticates at the token, revocation and introspection endpoints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthMethod {
+    ClientSecretBasic,
+    ClientSecretPost,
+    /// RFC 7523: a JWT signed with a key of the client's registered JWK Set.
+    PrivateKeyJwt,
+    /// A public client.
+    None,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientState {
+    Active,
+    /// No new authorization, token or introspection; existing grants stay, inactive.
+    Disabled,
+}
+
+macro_rules! text_enum {
+    ($t:ty { $($v:ident = $s:literal),+ $(,)? }) => {
+        impl $t {
+            pub fn as_str(self) -> &'static str {
+                match self { $(Self::$v => $s,)+ }
+            }
+            pub fn parse(s: &str) -> Option<Self> {
+                match s { $($s => Some(Self::$v),)+ _ => None }
+            }
+        }
+    };
+}
+text_enum!(ClientKind { Confidential = "confidential", Public = "public" });
+text_enum!(AuthMethod {
+    ClientSecretBasic = "client_secret_basic",
+    ClientSecretPost = "client_secret_post",
+    PrivateKeyJwt = "private_key_jwt",
+    None = "none",
+});
+text_enum!(ClientState { Active = "active", Disabled = "disabled" });
+
+/// A registered app.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClientRow {
+    pub id: ClientId,
+    pub name: String,
+    pub logo_url: Option<String>,
+    pub kind: ClientKind,
+    pub auth_method: AuthMethod,
+    /// The client's public keys for `private_key_jwt` (a JWK Set).
+    pub jwks: Option<serde_json::Value>,
+    /// Matched exactly, character for character (RFC 9700 §2.1).
+    pub redirect_uris: Vec<String>,
+    pub allowed_scopes: Vec<String>,
+    pub allowed_claims: Vec<String>,
+    pub id_token_alg: JwsAlg,
+    pub backchannel_logout_uri: Option<String>,
+    pub backchannel_logout_session_required: bool,
+    /// A resource server: may introspect tokens issued to other clients.
+    pub introspect_any: bool,
+    pub state: ClientState,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+/// A client secret as stored: its hash only.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientSecretRow {
+    pub id: String,
+    pub client_id: ClientId,
+    pub secret_hash: String,
+    pub created_at: Timestamp,
+    /// None while current; the end of the overlap once rotated.
+    pub expires_at: Option<Timestamp>,
+}
+
+#[async_trait]
+pub trait ClientStore: Send + Sync {
+    /// Registers a client with its redirect URIs and (confidential clients with a secret) its first secret.
+    async fn insert_client(&self, client: &ClientRow, secret: Option<&ClientSecretRow>, audit: &AuditEntry) -> Result<(), StoreError>;
+    async fn client(&self, id: &ClientId) -> Result<Option<ClientRow>, StoreError>;
+    /// The client's secrets still valid at `now` (the current one and any in their overlap).
+    async fn live_client_secrets(&self, id: &ClientId, now: Timestamp) -> Result<Vec<ClientSecretRow>, StoreError>;
+    /// Every client, oldest first.
+    async fn list_clients(&self) -> Result<Vec<ClientRow>, StoreError>;
+}

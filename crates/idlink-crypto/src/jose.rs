@@ -1,0 +1,291 @@
+//! JOSE for the OpenID provider and its security events (SPEC TP1, TP3;
+//! ADR 0020): signing keys made from the caller's randomness, their public
+//! JWKs named by their RFC 7638 thumbprint, compact JWS signing (ID tokens,
+//! logout tokens, Security Event Tokens) and verification of a client's
+//! `private_key_jwt` assertion against the client's registered JWK Set.
+//!
+//! The JWS encoding is `jsonwebtoken`'s over aws-lc (already linked for
+//! TLS); this module only adds what it lacks: deterministic key generation
+//! from an injected RNG, JWK export and thumbprints.
+
+use crate::random::Random;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::Serialize;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use zeroize::Zeroizing;
+
+use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, Ed25519KeyPair, KeyPair};
+
+/// The signature algorithms idlink signs with. RS256 is not offered (ADR 0020).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum JwsAlg {
+    /// ECDSA P-256 with SHA-256 (RFC 7518 §3.4).
+    Es256,
+    /// Ed25519 (RFC 8037).
+    EdDsa,
+}
+
+impl JwsAlg {
+    pub const ALL: [JwsAlg; 2] = [JwsAlg::Es256, JwsAlg::EdDsa];
+
+    /// The JOSE name (`ES256`, `EdDSA`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JwsAlg::Es256 => "ES256",
+            JwsAlg::EdDsa => "EdDSA",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|a| a.as_str() == s)
+    }
+
+    fn jwt(self) -> Algorithm {
+        match self {
+            JwsAlg::Es256 => Algorithm::ES256,
+            JwsAlg::EdDsa => Algorithm::EdDSA,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum JoseError {
+    #[error("the key is not a valid {0} private key")]
+    BadKey(&'static str),
+    #[error("the JWK is not a public key idlink can use: {0}")]
+    BadJwk(String),
+    #[error("signing failed: {0}")]
+    Sign(String),
+    #[error("the token is not valid: {0}")]
+    Invalid(String),
+}
+
+/// A private signing key with its public JWK. The PKCS#8 bytes are what the
+/// store seals; they are wiped when the key is dropped.
+pub struct SigningKey {
+    alg: JwsAlg,
+    kid: String,
+    pkcs8: Zeroizing<Vec<u8>>,
+    public_jwk: Value,
+    encoding: EncodingKey,
+}
+
+impl std::fmt::Debug for SigningKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SigningKey").field("alg", &self.alg).field("kid", &self.kid).finish_non_exhaustive()
+    }
+}
+
+/// RFC 5915 `ECPrivateKey` for P-256 around a 32-byte scalar (the public key
+/// is left out: aws-lc derives it).
+fn p256_sec1(scalar: &[u8; 32]) -> Zeroizing<Vec<u8>> {
+    let mut der = Zeroizing::new(Vec::with_capacity(51));
+    der.extend_from_slice(&[0x30, 0x31, 0x02, 0x01, 0x01, 0x04, 0x20]);
+    der.extend_from_slice(scalar);
+    der.extend_from_slice(&[0xa0, 0x0a, 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07]);
+    der
+}
+
+impl SigningKey {
+    /// A fresh key drawn from `rng` (an out-of-range P-256 scalar is drawn again).
+    pub fn generate(alg: JwsAlg, rng: &dyn Random) -> Result<Self, JoseError> {
+        match alg {
+            JwsAlg::EdDsa => {
+                let seed = Zeroizing::new(rng.bytes32());
+                let pair = Ed25519KeyPair::from_seed_unchecked(seed.as_slice()).map_err(|_| JoseError::BadKey("Ed25519"))?;
+                let pkcs8 = pair.to_pkcs8v1().map_err(|_| JoseError::BadKey("Ed25519"))?;
+                Self::from_pkcs8(alg, pkcs8.as_ref())
+            }
+            JwsAlg::Es256 => {
+                for _ in 0..8 {
+                    let scalar = Zeroizing::new(rng.bytes32());
+                    if let Ok(pair) = EcdsaKeyPair::from_private_key_der(&ECDSA_P256_SHA256_FIXED_SIGNING, &p256_sec1(&scalar)) {
+                        let pkcs8 = pair.to_pkcs8v1().map_err(|_| JoseError::BadKey("P-256"))?;
+                        return Self::from_pkcs8(alg, pkcs8.as_ref());
+                    }
+                }
+                Err(JoseError::BadKey("P-256"))
+            }
+        }
+    }
+
+    /// A key as stored (PKCS#8 v1 or v2).
+    pub fn from_pkcs8(alg: JwsAlg, pkcs8: &[u8]) -> Result<Self, JoseError> {
+        let mut jwk = match alg {
+            JwsAlg::EdDsa => {
+                let pair = Ed25519KeyPair::from_pkcs8_maybe_unchecked(pkcs8).map_err(|_| JoseError::BadKey("Ed25519"))?;
+                json!({"kty": "OKP", "crv": "Ed25519", "x": B64URL.encode(pair.public_key().as_ref())})
+            }
+            JwsAlg::Es256 => {
+                let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8).map_err(|_| JoseError::BadKey("P-256"))?;
+                let point = pair.public_key().as_ref();
+                if point.len() != 65 || point[0] != 0x04 {
+                    return Err(JoseError::BadKey("P-256"));
+                }
+                json!({"kty": "EC", "crv": "P-256", "x": B64URL.encode(&point[1..33]), "y": B64URL.encode(&point[33..])})
+            }
+        };
+        let kid = thumbprint(&jwk)?;
+        if let Value::Object(map) = &mut jwk {
+            map.insert("kid".into(), Value::String(kid.clone()));
+            map.insert("alg".into(), Value::String(alg.as_str().into()));
+            map.insert("use".into(), Value::String("sig".into()));
+        }
+        let encoding = match alg {
+            JwsAlg::EdDsa => EncodingKey::from_ed_der(pkcs8),
+            JwsAlg::Es256 => EncodingKey::from_ec_der(pkcs8),
+        };
+        Ok(Self { alg, kid, pkcs8: Zeroizing::new(pkcs8.to_vec()), public_jwk: jwk, encoding })
+    }
+
+    pub fn alg(&self) -> JwsAlg {
+        self.alg
+    }
+
+    /// The RFC 7638 thumbprint of the public key.
+    pub fn kid(&self) -> &str {
+        &self.kid
+    }
+
+    /// The public JWK with `kid`, `alg` and `use: sig`, as published in the JWKS.
+    pub fn public_jwk(&self) -> &Value {
+        &self.public_jwk
+    }
+
+    /// The private key (PKCS#8), to be sealed before it is stored.
+    pub fn pkcs8(&self) -> &[u8] {
+        &self.pkcs8
+    }
+
+    /// A compact JWS of `claims` with `kid` and, when given, `typ`
+    /// (`secevent+jwt`, `logout+jwt`; RFC 8725 §3.11: explicit typing).
+    pub fn sign<T: Serialize>(&self, typ: Option<&str>, claims: &T) -> Result<String, JoseError> {
+        let mut header = Header::new(self.alg.jwt());
+        header.kid = Some(self.kid.clone());
+        header.typ = typ.map(str::to_string);
+        jsonwebtoken::encode(&header, claims, &self.encoding).map_err(|e| JoseError::Sign(e.to_string()))
+    }
+}
+
+/// The RFC 7638 thumbprint (SHA-256, base64url) of a public JWK: the
+/// required members only, in lexicographic order, no whitespace.
+pub fn thumbprint(jwk: &Value) -> Result<String, JoseError> {
+    let get = |k: &str| jwk.get(k).and_then(Value::as_str).ok_or_else(|| JoseError::BadJwk(format!("member `{k}` is missing")));
+    // serde_json's map is ordered by key, so `json!` serialises the members sorted.
+    let canonical = match get("kty")? {
+        "OKP" => json!({"crv": get("crv")?, "kty": "OKP", "x": get("x")?}),
+        "EC" => json!({"crv": get("crv")?, "kty": "EC", "x": get("x")?, "y": get("y")?}),
+        "RSA" => json!({"e": get("e")?, "kty": "RSA", "n": get("n")?}),
+        other => return Err(JoseError::BadJwk(format!("key type `{other}`"))),
+    };
+    let bytes = serde_json::to_vec(&canonical).map_err(|e| JoseError::BadJwk(e.to_string()))?;
+    Ok(B64URL.encode(Sha256::digest(&bytes)))
+}
+
+/// Checks a compact JWS signed by one of the keys in `jwks` (a JWK Set)
+/// with an algorithm in `allowed`, and returns its header `typ` and claims.
+/// Times (`exp`, `nbf`, `iat`) and audiences are *not* checked here: the
+/// caller checks them against its injected clock and its own issuer.
+pub fn verify(token: &str, jwks: &Value, allowed: &[JwsAlg]) -> Result<(Option<String>, Value), JoseError> {
+    let header = jsonwebtoken::decode_header(token).map_err(|e| JoseError::Invalid(e.to_string()))?;
+    let alg = allowed
+        .iter()
+        .copied()
+        .find(|a| a.jwt() == header.alg)
+        .ok_or_else(|| JoseError::Invalid(format!("algorithm {:?} is not accepted", header.alg)))?;
+    let keys = jwks.get("keys").and_then(Value::as_array).ok_or_else(|| JoseError::BadJwk("no `keys` array".into()))?;
+    let candidates: Vec<&Value> = keys
+        .iter()
+        .filter(|k| match (&header.kid, k.get("kid").and_then(Value::as_str)) {
+            (Some(want), Some(have)) => want == have,
+            (Some(_), None) => true,
+            (None, _) => true,
+        })
+        .collect();
+    let mut validation = Validation::new(alg.jwt());
+    validation.validate_exp = false;
+    validation.validate_nbf = false;
+    validation.validate_aud = false;
+    validation.required_spec_claims.clear();
+    let mut last = JoseError::Invalid("no key in the client's JWK Set matches".into());
+    for k in candidates {
+        let jwk: jsonwebtoken::jwk::Jwk = match serde_json::from_value(k.clone()) {
+            Ok(j) => j,
+            Err(e) => {
+                last = JoseError::BadJwk(e.to_string());
+                continue;
+            }
+        };
+        let key = match DecodingKey::from_jwk(&jwk) {
+            Ok(key) => key,
+            Err(e) => {
+                last = JoseError::BadJwk(e.to_string());
+                continue;
+            }
+        };
+        match jsonwebtoken::decode::<Value>(token, &key, &validation) {
+            Ok(data) => return Ok((data.header.typ, data.claims)),
+            Err(e) => last = JoseError::Invalid(e.to_string()),
+        }
+    }
+    Err(last)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::random::SeededRandom;
+
+    #[test]
+    fn rfc_8037_thumbprint_vector() {
+        // RFC 8037 appendix A.3.
+        let jwk = json!({"kty": "OKP", "crv": "Ed25519", "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"});
+        assert_eq!(thumbprint(&jwk).ok().as_deref(), Some("kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k"));
+    }
+
+    #[test]
+    fn rfc_8037_key_from_its_seed_has_the_published_public_key() {
+        // RFC 8037 appendix A.1: d = nWGxne_9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A.
+        let seed = B64URL.decode("nWGxne_9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A").unwrap_or_default();
+        struct Fixed(Vec<u8>);
+        impl Random for Fixed {
+            fn fill(&self, buf: &mut [u8]) {
+                buf.copy_from_slice(&self.0[..buf.len()]);
+            }
+        }
+        let key = SigningKey::generate(JwsAlg::EdDsa, &Fixed(seed)).expect("key");
+        assert_eq!(key.public_jwk()["x"], "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo");
+        assert_eq!(key.kid(), "kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k");
+    }
+
+    #[test]
+    fn signed_tokens_verify_with_the_published_jwk_and_not_with_another() {
+        let rng = SeededRandom::new(7);
+        for alg in JwsAlg::ALL {
+            let key = SigningKey::generate(alg, &rng).expect("key");
+            let again = SigningKey::from_pkcs8(alg, key.pkcs8()).expect("reload");
+            assert_eq!(again.kid(), key.kid(), "a stored key reloads to the same kid");
+            let token = key.sign(Some("logout+jwt"), &json!({"iss": "https://op.example", "sub": "abc"})).expect("sign");
+            let jwks = json!({"keys": [key.public_jwk()]});
+            let (typ, claims) = verify(&token, &jwks, &JwsAlg::ALL).expect("verifies");
+            assert_eq!(typ.as_deref(), Some("logout+jwt"));
+            assert_eq!(claims["sub"], "abc");
+            let other = SigningKey::generate(alg, &rng).expect("key");
+            let wrong = json!({"keys": [other.public_jwk()]});
+            assert!(verify(&token, &wrong, &JwsAlg::ALL).is_err(), "{alg:?} verified with a foreign key");
+            let only_other_alg: Vec<JwsAlg> = JwsAlg::ALL.into_iter().filter(|a| *a != alg).collect();
+            assert!(verify(&token, &jwks, &only_other_alg).is_err(), "{alg:?} accepted while not allowed");
+        }
+    }
+
+    #[test]
+    fn the_same_seed_makes_the_same_key() {
+        let a = SigningKey::generate(JwsAlg::Es256, &SeededRandom::new(1)).expect("key");
+        let b = SigningKey::generate(JwsAlg::Es256, &SeededRandom::new(1)).expect("key");
+        assert_eq!(a.kid(), b.kid());
+        assert_eq!(a.public_jwk()["crv"], "P-256");
+    }
+}

@@ -1,0 +1,152 @@
+//! Registered third-party apps on SQLite and PostgreSQL (SPEC TP1): the
+//! client row, its redirect URIs and its hashed secrets.
+
+use async_trait::async_trait;
+use idlink_core::ports::StoreError;
+use idlink_core::ports::audit::AuditEntry;
+use idlink_core::ports::clients::{AuthMethod, ClientKind, ClientRow, ClientSecretRow, ClientState, ClientStore};
+use idlink_crypto::jose::JwsAlg;
+use idlink_domain::ClientId;
+use jiff::Timestamp;
+use sqlx::any::AnyRow;
+
+use crate::SqlStore;
+use crate::rows::{Columns, execute, fetch_all, fetch_optional, micros};
+use crate::write::Tx;
+
+const COLUMNS: &str = "id, name, logo_url, kind, auth_method, jwks, allowed_scopes, allowed_claims, id_token_alg, \
+     backchannel_logout_uri, backchannel_logout_session_required, introspect_any, state, created_at, updated_at";
+
+pub(crate) fn json_list(items: &[String]) -> String {
+    serde_json::Value::from(items.to_vec()).to_string()
+}
+
+pub(crate) fn parse_list(column: &str, text: &str) -> Result<Vec<String>, StoreError> {
+    serde_json::from_str(text).map_err(|e| StoreError::Corrupt(format!("{column}: {e}")))
+}
+
+/// A client without its redirect URIs (read separately).
+fn client(r: &AnyRow) -> Result<ClientRow, StoreError> {
+    let jwks = r
+        .col::<Option<String>>("jwks")?
+        .map(|t| serde_json::from_str(&t).map_err(|e| StoreError::Corrupt(format!("oauth_clients.jwks: {e}"))))
+        .transpose()?;
+    Ok(ClientRow {
+        id: r.id("id")?,
+        name: r.col("name")?,
+        logo_url: r.col("logo_url")?,
+        kind: r.parsed("kind", "client kind", ClientKind::parse)?,
+        auth_method: r.parsed("auth_method", "client auth method", AuthMethod::parse)?,
+        jwks,
+        redirect_uris: Vec::new(),
+        allowed_scopes: parse_list("allowed_scopes", &r.col::<String>("allowed_scopes")?)?,
+        allowed_claims: parse_list("allowed_claims", &r.col::<String>("allowed_claims")?)?,
+        id_token_alg: r.parsed("id_token_alg", "signing algorithm", JwsAlg::parse)?,
+        backchannel_logout_uri: r.col("backchannel_logout_uri")?,
+        backchannel_logout_session_required: r.flag("backchannel_logout_session_required")?,
+        introspect_any: r.flag("introspect_any")?,
+        state: r.parsed("state", "client state", ClientState::parse)?,
+        created_at: r.instant("created_at")?,
+        updated_at: r.instant("updated_at")?,
+    })
+}
+
+fn secret(r: &AnyRow) -> Result<ClientSecretRow, StoreError> {
+    Ok(ClientSecretRow {
+        id: r.col("id")?,
+        client_id: r.id("client_id")?,
+        secret_hash: r.col("secret_hash")?,
+        created_at: r.instant("created_at")?,
+        expires_at: r.instant_opt("expires_at")?,
+    })
+}
+
+/// Inserts a secret inside a transaction (registration and rotation).
+pub(crate) async fn insert_secret_in(tx: &mut Tx, s: &ClientSecretRow) -> Result<(), StoreError> {
+    let q =
+        sqlx::query("INSERT INTO oauth_client_secrets (id, client_id, secret_hash, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)")
+            .bind(s.id.clone())
+            .bind(s.client_id.as_str())
+            .bind(s.secret_hash.clone())
+            .bind(micros(s.created_at))
+            .bind(s.expires_at.map(micros));
+    execute(q, &mut *tx).await?;
+    Ok(())
+}
+
+/// Replaces a client's redirect URIs inside a transaction.
+pub(crate) async fn set_redirect_uris_in(tx: &mut Tx, id: &ClientId, uris: &[String]) -> Result<(), StoreError> {
+    execute(sqlx::query("DELETE FROM oauth_client_redirect_uris WHERE client_id = $1").bind(id.as_str()), &mut *tx).await?;
+    for uri in uris {
+        let q = sqlx::query("INSERT INTO oauth_client_redirect_uris (client_id, uri) VALUES ($1, $2)").bind(id.as_str()).bind(uri.clone());
+        execute(q, &mut *tx).await?;
+    }
+    Ok(())
+}
+
+impl SqlStore {
+    async fn with_redirect_uris(&self, mut clients: Vec<ClientRow>) -> Result<Vec<ClientRow>, StoreError> {
+        for c in &mut clients {
+            let q = sqlx::query("SELECT uri FROM oauth_client_redirect_uris WHERE client_id = $1 ORDER BY uri").bind(c.id.as_str());
+            c.redirect_uris = fetch_all(q, &self.reader, |r| r.col::<String>("uri")).await?;
+        }
+        Ok(clients)
+    }
+}
+
+#[async_trait]
+impl ClientStore for SqlStore {
+    async fn insert_client(&self, c: &ClientRow, secret: Option<&ClientSecretRow>, audit: &AuditEntry) -> Result<(), StoreError> {
+        let sql =
+            format!("INSERT INTO oauth_clients ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)");
+        let q = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(c.id.as_str())
+            .bind(c.name.clone())
+            .bind(c.logo_url.clone())
+            .bind(c.kind.as_str())
+            .bind(c.auth_method.as_str())
+            .bind(c.jwks.as_ref().map(|j| j.to_string()))
+            .bind(json_list(&c.allowed_scopes))
+            .bind(json_list(&c.allowed_claims))
+            .bind(c.id_token_alg.as_str())
+            .bind(c.backchannel_logout_uri.clone())
+            .bind(i64::from(c.backchannel_logout_session_required))
+            .bind(i64::from(c.introspect_any))
+            .bind(c.state.as_str())
+            .bind(micros(c.created_at))
+            .bind(micros(c.updated_at));
+        self.audited(audit, async |tx| {
+            execute(q, &mut *tx).await?;
+            set_redirect_uris_in(tx, &c.id, &c.redirect_uris).await?;
+            if let Some(s) = secret {
+                insert_secret_in(tx, s).await?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn client(&self, id: &ClientId) -> Result<Option<ClientRow>, StoreError> {
+        let sql = format!("SELECT {COLUMNS} FROM oauth_clients WHERE id = $1");
+        let Some(row) = fetch_optional(sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id.as_str()), &self.reader, client).await? else {
+            return Ok(None);
+        };
+        Ok(self.with_redirect_uris(vec![row]).await?.pop())
+    }
+
+    async fn live_client_secrets(&self, id: &ClientId, now: Timestamp) -> Result<Vec<ClientSecretRow>, StoreError> {
+        let q = sqlx::query(
+            "SELECT id, client_id, secret_hash, created_at, expires_at FROM oauth_client_secrets \
+             WHERE client_id = $1 AND (expires_at IS NULL OR expires_at > $2) ORDER BY created_at DESC, id",
+        )
+        .bind(id.as_str())
+        .bind(micros(now));
+        fetch_all(q, &self.reader, secret).await
+    }
+
+    async fn list_clients(&self) -> Result<Vec<ClientRow>, StoreError> {
+        let sql = format!("SELECT {COLUMNS} FROM oauth_clients ORDER BY created_at, id");
+        let rows = fetch_all(sqlx::query(sqlx::AssertSqlSafe(sql)), &self.reader, client).await?;
+        self.with_redirect_uris(rows).await
+    }
+}

@@ -1,0 +1,1 @@
+# Issue 14: the console-apps pages' words.

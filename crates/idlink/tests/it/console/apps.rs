@@ -1,0 +1,1 @@
+//! (issue 14) placeholder: the console apps page's browser tests.

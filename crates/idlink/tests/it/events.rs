@@ -1,0 +1,1 @@
+//! (issue 14) placeholder: filled by the events work.

@@ -1,0 +1,1 @@
+//! (issue 14) placeholder: the consent page's browser tests.
