@@ -287,7 +287,7 @@ async fn a_rotated_secret_works_beside_the_new_one_until_the_overlap_ends() {
 
 /// A grant as the provider writes it at consent, with an access token, a
 /// refresh family, the app's session and a delivery receipt.
-async fn grant_with_tokens(s: &Server, user: &str, client: &str, tag: &str) -> String {
+pub async fn grant_with_tokens(s: &Server, user: &str, client: &str, tag: &str) -> String {
     let grant = GrantId::from_random(idlink_crypto::Random::bytes16(&idlink_crypto::OsRandom)).to_string();
     let t = jiff::Timestamp::now().as_microsecond();
     let later = t + 3_600_000_000;
