@@ -83,11 +83,7 @@ fn figures_words(tr: &Tr, f: &ClientFigures) -> String {
     if f.deliveries.is_empty() {
         return tr.t("console-apps-no-deliveries");
     }
-    f.deliveries
-        .iter()
-        .map(|(state, n)| format!("{} {}", n, delivery_state(tr, state)))
-        .collect::<Vec<_>>()
-        .join(", ")
+    f.deliveries.iter().map(|(state, n)| format!("{} {}", n, delivery_state(tr, state))).collect::<Vec<_>>().join(", ")
 }
 
 fn app_row(tr: &Tr, v: &ClientView, f: Option<&ClientFigures>) -> AppRow {
@@ -123,10 +119,7 @@ async fn list(State(state): State<WebState>, s: SignedOperator) -> Response {
     let figures = state.app.store.client_figures().await.map_err(Problem::from);
     let page = match (all, figures) {
         (Ok(all), Ok(figures)) => {
-            let apps = all
-                .iter()
-                .map(|v| app_row(&tr, v, figures.iter().find(|(id, _)| *id == v.row.id).map(|(_, f)| f)))
-                .collect();
+            let apps = all.iter().map(|v| app_row(&tr, v, figures.iter().find(|(id, _)| *id == v.row.id).map(|(_, f)| f))).collect();
             ListPage { c, apps, error: None }
         }
         (Err(p), _) | (_, Err(p)) => ListPage { c, apps: Vec::new(), error: Some(problem_message_in(&tr, "console", &p)) },
@@ -245,7 +238,12 @@ pub struct StateForm {
 }
 
 /// `POST /console/apps/{id}/state`: disable or enable (admins).
-async fn set_state(State(state): State<WebState>, s: SignedOperator, Path(raw): Path<String>, axum::Form(f): axum::Form<StateForm>) -> Response {
+async fn set_state(
+    State(state): State<WebState>,
+    s: SignedOperator,
+    Path(raw): Path<String>,
+    axum::Form(f): axum::Form<StateForm>,
+) -> Response {
     if let Some(refused) = admin_only(&s) {
         return refused;
     }
@@ -268,7 +266,10 @@ async fn rotate(State(state): State<WebState>, s: SignedOperator, Path(raw): Pat
     let Ok(id) = ClientId::parse(&raw) else { return detail_page(&state, &s, &raw, None).await };
     match clients(&state.app).rotate_secret(&actor(&s), &id).await {
         Ok((secret, until)) => {
-            let shown = s.visitor.tr.ta("console-apps-new-secret", &[("secret", secret.as_str()), ("until", s.visitor.tr.datetime(until).as_str())]);
+            let shown = s
+                .visitor
+                .tr
+                .ta("console-apps-new-secret", &[("secret", secret.as_str()), ("until", s.visitor.tr.datetime(until).as_str())]);
             let mut page = detail_page(&state, &s, &raw, Some(shown)).await;
             page.headers_mut().insert(axum::http::header::CACHE_CONTROL, axum::http::HeaderValue::from_static("no-store"));
             page

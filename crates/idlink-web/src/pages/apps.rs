@@ -187,8 +187,12 @@ async fn revoke(State(state): State<WebState>, s: Signed, Path(raw): Path<String
 /// `GET /h5/apps/revoke-all`: asks first.
 async fn revoke_all_page(s: Signed) -> Response {
     let v = &s.visitor;
-    let page =
-        RevokePage { c: Chrome::new(v, "apps-revoke-all-title", true), app: None, action: "/h5/apps/revoke-all".into(), cancel: "/h5/apps".into() };
+    let page = RevokePage {
+        c: Chrome::new(v, "apps-revoke-all-title", true),
+        app: None,
+        action: "/h5/apps/revoke-all".into(),
+        cancel: "/h5/apps".into(),
+    };
     (v.cookies(), html(StatusCode::OK, &page)).into_response()
 }
 

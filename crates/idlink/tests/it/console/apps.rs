@@ -35,10 +35,16 @@ async fn an_admin_reads_an_apps_receipts_rotates_its_secret_and_disables_it() {
     let store = &s.running.as_ref().unwrap_or_else(|| panic!("running")).store;
     let t = jiff::Timestamp::now().as_microsecond();
     for q in [
-        format!("INSERT INTO event_deliveries (id, parent_event_id, user_id, client_id, channel, event_type, created_at, state, attempts, last_status) \
-                 VALUES ('evt_dead', 'evt_p2', '{user}', '{id}', 'webhook', 'grant.revoked', {t}, 'dead', 2, 503)"),
-        format!("INSERT INTO delivery_attempts (delivery_id, attempt, started_at, latency_ms, http_status, outcome, error) VALUES ('evt_dead', 1, {t}, 412, 503, 'retry', 'service unavailable')"),
-        format!("INSERT INTO delivery_attempts (delivery_id, attempt, started_at, latency_ms, http_status, outcome, error) VALUES ('evt_dead', 2, {t}, 38, 400, 'dead', 'invalid_request')"),
+        format!(
+            "INSERT INTO event_deliveries (id, parent_event_id, user_id, client_id, channel, event_type, created_at, state, attempts, last_status) \
+                 VALUES ('evt_dead', 'evt_p2', '{user}', '{id}', 'webhook', 'grant.revoked', {t}, 'dead', 2, 503)"
+        ),
+        format!(
+            "INSERT INTO delivery_attempts (delivery_id, attempt, started_at, latency_ms, http_status, outcome, error) VALUES ('evt_dead', 1, {t}, 412, 503, 'retry', 'service unavailable')"
+        ),
+        format!(
+            "INSERT INTO delivery_attempts (delivery_id, attempt, started_at, latency_ms, http_status, outcome, error) VALUES ('evt_dead', 2, {t}, 38, 400, 'dead', 'invalid_request')"
+        ),
     ] {
         testing::execute(store, &q).await.unwrap_or_else(|e| panic!("{q}: {e}"));
     }
@@ -69,7 +75,7 @@ async fn an_admin_reads_an_apps_receipts_rotates_its_secret_and_disables_it() {
     let secret = shown.split_whitespace().find(|w| w.starts_with("ics_")).unwrap_or_default().to_owned();
     assert!(!secret.is_empty() && secret != first_secret, "{shown}");
     let cid = ClientId::parse(&id).unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(store.live_client_secrets(&cid, clock.now()).await.unwrap_or_default().len(), 2, "both during the overlap");
+    assert_eq!(store.live_client_secrets(&cid, rt.clock.now()).await.unwrap_or_default().len(), 2, "both during the overlap");
     b.assert_accessible("console secret shown, en").await;
     b.goto(&s.url(&format!("/console/apps/{id}"))).await;
     assert!(!b.has("#new-secret").await && !b.text("main").await.contains(&secret), "shown once");

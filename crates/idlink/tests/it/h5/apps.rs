@@ -17,7 +17,15 @@ async fn a_user_sees_what_each_app_holds_and_revokes_one_then_all() {
     let b = Browser::open(true).await;
     log_in(&b, &s, phone).await;
     let token = b.client.get_named_cookie("idlink_session").await.map(|c| c.value().to_owned()).unwrap_or_default();
-    let me: Value = s.authed(Method::GET, "/v1/me").header("idlink-session", &token).send().await.unwrap_or_else(|e| panic!("{e}")).json().await.unwrap_or_default();
+    let me: Value = s
+        .authed(Method::GET, "/v1/me")
+        .header("idlink-session", &token)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .json()
+        .await
+        .unwrap_or_default();
     let user = me["user_id"].as_str().unwrap_or_default().to_owned();
     let key = apps_key(&s).await;
     let pay = register(&s, &key, "Example Pay").await["client"]["client_id"].as_str().unwrap_or_default().to_owned();
@@ -39,7 +47,10 @@ async fn a_user_sees_what_each_app_holds_and_revokes_one_then_all() {
     b.click(&format!("a.app-link[href='/h5/apps/{pay_grant}']")).await;
     assert_eq!(b.text("#app-name").await, "Example Pay");
     let sent = b.text("#deliveries").await;
-    assert!(sent.contains("Your identity was verified") && sent.contains("notice to the app's server") && sent.contains("delivered"), "{sent}");
+    assert!(
+        sent.contains("Your identity was verified") && sent.contains("notice to the app's server") && sent.contains("delivered"),
+        "{sent}"
+    );
     b.assert_accessible("app detail, en").await;
 
     // Revoke it, after saying what it means; cancelling first changes nothing.
@@ -54,8 +65,11 @@ async fn a_user_sees_what_each_app_holds_and_revokes_one_then_all() {
     assert!(b.text("#done").await.contains("was revoked"));
     let list = b.text("#apps").await;
     assert!(!list.contains("Example Pay") && list.contains("Corner Shop"), "the revoked app is gone: {list}");
-    let revoked = testing::query_text(&s.running.as_ref().unwrap_or_else(|| panic!("running")).store,
-        "SELECT COUNT(*) FROM oauth_access_tokens WHERE token_hash LIKE 'at-pay-%' AND revoked_at IS NOT NULL").await;
+    let revoked = testing::query_text(
+        &s.running.as_ref().unwrap_or_else(|| panic!("running")).store,
+        "SELECT COUNT(*) FROM oauth_access_tokens WHERE token_hash LIKE 'at-pay-%' AND revoked_at IS NOT NULL",
+    )
+    .await;
     assert_eq!(revoked.ok().as_deref(), Some("2"), "its tokens ended");
     b.assert_accessible("after revoking, en").await;
 
