@@ -54,6 +54,9 @@ enum Command {
     /// Host-app API keys.
     #[command(subcommand)]
     Apikey(ApikeyCommand),
+    /// Third-party apps (OpenID Connect clients).
+    #[command(subcommand)]
+    Client(idlink::clients_cli::ClientCommand),
     /// Operator accounts (reviewers, auditors, admins).
     #[command(subcommand)]
     Operator(OperatorCommand),
@@ -242,7 +245,7 @@ enum ApikeyCommand {
     Create {
         #[arg(long)]
         name: String,
-        /// Comma-separated: users:read, users:write, audit:read.
+        /// Comma-separated: users:read, users:write, audit:read, clients:read, clients:write, grants:read, grants:write.
         #[arg(long, value_delimiter = ',')]
         scopes: Vec<String>,
     },
@@ -327,6 +330,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Audit(cmd) => audit(&config, &rt, cmd).await,
         Command::Keys(cmd) => keys(&config, &rt, cmd).await,
         Command::Apikey(cmd) => apikey(&config, &rt, cmd).await,
+        Command::Client(cmd) => idlink::clients_cli::run(&config, &rt, cmd).await,
         Command::Operator(cmd) => operator(&config, &rt, cmd).await,
         Command::Outbox(cmd) => outbox(&config, &rt, cmd).await,
         Command::Jobs(JobsCommand::List) => jobs(&config).await,
