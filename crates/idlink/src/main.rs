@@ -118,6 +118,22 @@ enum BenchCommand {
         #[arg(long)]
         only: Option<String>,
     },
+    /// Token introspection (RFC 7662) through the full HTTP path on SQLite and PostgreSQL,
+    /// against a bare axum endpoint (scratch databases).
+    Introspect {
+        /// Concurrent clients (resource servers).
+        #[arg(long, default_value_t = 32)]
+        clients: usize,
+        /// Introspections per client in the peak phase.
+        #[arg(long, default_value_t = 1000)]
+        requests: usize,
+        /// Distinct access tokens (one in ten revoked).
+        #[arg(long, default_value_t = 10000)]
+        tokens: usize,
+        /// Only this database: sqlite or postgres.
+        #[arg(long)]
+        only: Option<String>,
+    },
     /// Cost of one payment-password hash (Argon2id with the configured parameters).
     Password {
         /// Hashes to time.
@@ -321,6 +337,17 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Report(cmd) => report(&config, &rt, cmd).await,
         Command::Bench(BenchCommand::Pages { requests }) => {
             idlink::bench_pages::run(&idlink::bench_pages::Options { requests: requests.max(1) }).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Bench(BenchCommand::Introspect { clients, requests, tokens, only }) => {
+            let opts = idlink::bench_introspect::Options {
+                clients: clients.max(1),
+                requests: requests.max(2),
+                tokens: tokens.max(10),
+                sqlite: only.as_deref() != Some("postgres"),
+                postgres: only.as_deref() != Some("sqlite"),
+            };
+            idlink::bench_introspect::run(&opts).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Bench(BenchCommand::Password { hashes }) => bench_password(&config, &rt, hashes).await,
