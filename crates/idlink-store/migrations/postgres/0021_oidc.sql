@@ -254,10 +254,12 @@ CREATE TABLE ssf_stream_subjects (
     PRIMARY KEY (stream_id, user_id)
 );
 
--- SETs waiting to be polled (RFC 8936); the SET itself is the outbox child's.
+-- SETs waiting to be polled (RFC 8936): the child event, sealed like an
+-- outbox payload (kind 'set.poll'); the SET is signed when it is polled.
 CREATE TABLE ssf_poll_queue (
     stream_id  TEXT NOT NULL,
     jti        TEXT NOT NULL,
+    payload    BYTEA NOT NULL,
     created_at BIGINT NOT NULL,
     acked_at   BIGINT,
     PRIMARY KEY (stream_id, jti)
