@@ -15,6 +15,7 @@ pub mod bank;
 pub mod breaker;
 pub mod executor;
 pub mod face;
+pub mod events;
 pub mod health;
 pub mod masking;
 pub mod registry;

@@ -141,31 +141,20 @@ impl Deliverer<'_> {
             }
             pending.push(item);
         }
+        // Bounded concurrency: a finished attempt makes room for the next.
         let token = token.as_str();
-        let outcomes: Vec<(Settlement, bool)> = futures::stream::iter(pending)
-            .map(|item| async move {
-                let (settlement, record) =
-                    if self.clock.now() >= last_start { (Settlement::Release, None) } else { self.attempt(item).await };
-                let settled = match &record {
-                    Some(record) => self.events.store.settle_delivery(&item.id, token, self.clock.now(), &settlement, Some(record)).await,
-                    None => self.store.settle_outbox(&item.id, token, self.clock.now(), &settlement).await,
-                };
-                let held = match settled {
-                    Ok(held) => held,
-                    // The claim lapses and the event is attempted again (at least once).
-                    Err(e) => {
-                        tracing::warn!(event = %item.id, error = %e, "recording an outbox attempt failed; the event will be attempted again");
-                        true
-                    }
-                };
-                if !held {
-                    tracing::warn!(event = %item.id, "an outbox claim lapsed during its attempt; another worker holds the event now");
-                }
-                (settlement, held)
-            })
-            .buffer_unordered(self.events.settings.concurrency.max(1))
-            .collect()
-            .await;
+        let mut queue = pending.into_iter();
+        let mut running = futures::stream::FuturesUnordered::new();
+        for item in queue.by_ref().take(self.events.settings.concurrency.max(1)) {
+            running.push(self.attempt_and_settle(item, token, last_start));
+        }
+        let mut outcomes = Vec::new();
+        while let Some(outcome) = running.next().await {
+            outcomes.push(outcome);
+            if let Some(item) = queue.next() {
+                running.push(self.attempt_and_settle(item, token, last_start));
+            }
+        }
         for (settlement, held) in outcomes {
             match settlement {
                 Settlement::Delivered => round.delivered += 1,
@@ -178,6 +167,27 @@ impl Deliverer<'_> {
             }
         }
         Ok(round)
+    }
+
+    /// One attempt and its settlement; whether the claim still held.
+    async fn attempt_and_settle(&self, item: &OutboxItem, token: &str, last_start: jiff::Timestamp) -> (Settlement, bool) {
+        let (settlement, record) = if self.clock.now() >= last_start { (Settlement::Release, None) } else { self.attempt(item).await };
+        let settled = match &record {
+            Some(record) => self.events.store.settle_delivery(&item.id, token, self.clock.now(), &settlement, Some(record)).await,
+            None => self.store.settle_outbox(&item.id, token, self.clock.now(), &settlement).await,
+        };
+        let held = match settled {
+            Ok(held) => held,
+            // The claim lapses and the event is attempted again (at least once).
+            Err(e) => {
+                tracing::warn!(event = %item.id, error = %e, "recording an outbox attempt failed; the event will be attempted again");
+                true
+            }
+        };
+        if !held {
+            tracing::warn!(event = %item.id, "an outbox claim lapsed during its attempt; another worker holds the event now");
+        }
+        (settlement, held)
     }
 
     /// One attempt, what to record of it, and for an event delivered to an

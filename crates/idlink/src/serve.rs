@@ -227,6 +227,8 @@ pub struct Running {
     pub sandbox_direct_addr: Option<SocketAddr>,
     pub sandbox: Option<Arc<idlink_sandbox::Sandbox>>,
     pub store: SqlStore,
+    /// The vault the server seals with (tests seal fixtures with it).
+    pub vault: Arc<Vault>,
     pub institutions: Arc<Institutions>,
     /// Where signed audit checkpoints are also written.
     pub witness: Arc<dyn AuditWitness>,
@@ -298,6 +300,8 @@ pub async fn start(config: &Config, rt: Runtime) -> Result<Running> {
         .await
         .with_context(|| format!("cannot listen on {} (configuration key `server.listen`, flag --listen)", config.server.listen))?;
     let api_addr = listener.local_addr()?;
+    let oidc_settings = config.oidc_settings(api_addr);
+    let event_settings = config.event_settings();
     let agreement_validity = jiff::SignedDuration::from_hours(24 * i64::from(config.connectors.bank.agreement_validity_days));
     let state = AppState::new(AppParts {
         store: Arc::new(store.clone()),
@@ -349,8 +353,8 @@ pub async fn start(config: &Config, rt: Runtime) -> Result<Running> {
             rng: rt.rng.clone(),
             clock: rt.clock.clone(),
         })),
-        oidc: config.oidc_settings(api_addr),
-        events: config.event_settings(),
+        oidc: oidc_settings.clone(),
+        events: event_settings.clone(),
     });
     if let Some((_, sb)) = &sandbox {
         // The sandbox banks send their callbacks here.
@@ -382,6 +386,13 @@ pub async fn start(config: &Config, rt: Runtime) -> Result<Running> {
         policy: config.outbox_policy(),
         holder: node.clone(),
         poll: Duration::from_millis(config.outbox.poll_ms),
+        sender: Arc::new(
+            idlink_connectors::events::EventClient::new(event_settings.timeout, event_settings.allow_private_targets, event_settings.allow_plain_http)
+                .map_err(anyhow::Error::msg)?,
+        ),
+        events: event_settings,
+        issuer: oidc_settings.issuer.clone(),
+        trust_framework: oidc_settings.trust_framework.clone(),
     };
     tasks.push(tokio::spawn(worker.run(stop_rx.clone())));
     let purge_every = (config.server.idempotency_ttl_secs / 2).clamp(1, 600);
@@ -420,6 +431,7 @@ pub async fn start(config: &Config, rt: Runtime) -> Result<Running> {
         sandbox_direct_addr: addrs.map(|a| a.direct),
         sandbox: sandbox.map(|(_, s)| s),
         store,
+        vault,
         institutions,
         witness,
         node,

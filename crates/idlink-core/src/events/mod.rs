@@ -64,6 +64,43 @@ where
     Ok(crate::ports::outbox::NewEvent { id, kind: LIFECYCLE.to_owned(), subject: Some(event.user.clone()), payload, at: event.at })
 }
 
+/// The provider's signing key as stored in `oidc_signing_keys` (private half
+/// sealed under [`crate::oidc::SIGNING_KEY_ID`], context `oidc-key:{kid}`),
+/// read at each signature: every node picks the key active by time.
+pub struct StoredSigner<'a> {
+    pub store: &'a dyn crate::ports::events::EventStore,
+    pub keys: &'a dyn crate::ports::keys::KeyStore,
+    pub vault: &'a crate::vault::Vault,
+    pub clock: &'a dyn crate::ports::clock::Clock,
+}
+
+#[async_trait::async_trait]
+impl crate::ports::events::EventSigner for StoredSigner<'_> {
+    async fn signing_key(&self) -> Result<std::sync::Arc<idlink_crypto::jose::SigningKey>, crate::ports::StoreError> {
+        use crate::ports::StoreError;
+        let Some((kid, alg, sealed)) = self.store.active_signing_key(self.clock.now()).await? else {
+            return Err(StoreError::Unavailable("the provider has no active signing key yet".into()));
+        };
+        let alg = idlink_crypto::jose::JwsAlg::parse(&alg).ok_or_else(|| StoreError::Corrupt(format!("signing key {kid}: algorithm {alg}")))?;
+        let key = self
+            .vault
+            .system_data_key::<SignerError>(self.keys, crate::oidc::SIGNING_KEY_ID)
+            .await
+            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        let pkcs8 = key.open(&format!("oidc-key:{kid}"), &sealed).map_err(|e| StoreError::Corrupt(format!("signing key {kid}: {e}")))?;
+        let key = idlink_crypto::jose::SigningKey::from_pkcs8(alg, &pkcs8).map_err(|e| StoreError::Corrupt(format!("signing key {kid}: {e}")))?;
+        Ok(std::sync::Arc::new(key))
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+enum SignerError {
+    #[error("{0}")]
+    Store(#[from] crate::ports::StoreError),
+    #[error("{0}")]
+    Crypto(#[from] idlink_crypto::CryptoError),
+}
+
 /// The wait after the `attempts`-th failed attempt of an event delivery:
 /// the schedule's entry, half of it fixed and half drawn ("equal jitter"),
 /// and never before the receiver's `Retry-After` (bounded by the schedule's
