@@ -18,7 +18,7 @@ use idlink_core::ports::events::{
     AppDestination, AttemptRecord, ChildEvent, EndpointRow, EventStore, PolledSet, ReceiptRow, StreamDestination, StreamRow,
     WebhookSecretRow,
 };
-use idlink_core::ports::outbox::Settlement;
+use idlink_core::ports::outbox::{NewEvent, Settlement};
 use idlink_domain::{ClientId, EndpointId, EventId, SessionId, StreamId, UserId};
 use jiff::Timestamp;
 use sqlx::any::AnyRow;
@@ -71,6 +71,65 @@ fn receipt(r: &AnyRow) -> Result<ReceiptRow, StoreError> {
         delivered_at: r.instant_opt("delivered_at")?,
         last_status: status(r, "last_status")?,
     })
+}
+
+/// A lifecycle event and the grant changes it reports, in the caller's
+/// transaction (plan §5.1): what a freeze, a lift, a shred or a logout does
+/// to the apps the user authorised.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum GrantChange<'a> {
+    None,
+    /// A freeze: active grants suspended (introspection answers inactive).
+    Suspend,
+    /// A freeze lifted: suspended grants active again.
+    Resume,
+    /// The account's data destroyed: every grant revoked, with its refresh families and access tokens.
+    Revoke { by: &'a str, reason: &'a str },
+    /// Sessions ended: the apps' views of them (`oauth_sessions`) end too.
+    EndSessions { sessions: &'a [SessionId] },
+    /// Every session of the user ended.
+    EndAllSessions,
+}
+
+pub(crate) async fn lifecycle_in(tx: &mut Tx, user: &UserId, at: Timestamp, change: GrantChange<'_>, event: &NewEvent) -> Result<(), StoreError> {
+    let (u, t) = (user.as_str(), micros(at));
+    match change {
+        GrantChange::None => {}
+        GrantChange::Suspend => {
+            let q = sqlx::query("UPDATE oauth_grants SET state = 'suspended', updated_at = $2 WHERE user_id = $1 AND state = 'active'");
+            execute(q.bind(u).bind(t), &mut *tx).await?;
+        }
+        GrantChange::Resume => {
+            let q = sqlx::query("UPDATE oauth_grants SET state = 'active', updated_at = $2 WHERE user_id = $1 AND state = 'suspended'");
+            execute(q.bind(u).bind(t), &mut *tx).await?;
+        }
+        GrantChange::Revoke { by, reason } => {
+            let q = sqlx::query(
+                "UPDATE oauth_grants SET state = 'revoked', updated_at = $2, revoked_at = $2, revoked_by = $3, revoke_reason = $4
+                 WHERE user_id = $1 AND state <> 'revoked'",
+            );
+            execute(q.bind(u).bind(t).bind(by).bind(reason), &mut *tx).await?;
+            let q = sqlx::query(
+                "UPDATE oauth_refresh_families SET revoked_at = $2, revoke_reason = 'grant' WHERE user_id = $1 AND revoked_at IS NULL",
+            );
+            execute(q.bind(u).bind(t), &mut *tx).await?;
+            let q = sqlx::query("UPDATE oauth_access_tokens SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL");
+            execute(q.bind(u).bind(t), &mut *tx).await?;
+            let q = sqlx::query("UPDATE oauth_sessions SET ended_at = $2 WHERE user_id = $1 AND ended_at IS NULL");
+            execute(q.bind(u).bind(t), &mut *tx).await?;
+        }
+        GrantChange::EndSessions { sessions } => {
+            for s in sessions {
+                let q = sqlx::query("UPDATE oauth_sessions SET ended_at = $2 WHERE session_id = $1 AND ended_at IS NULL");
+                execute(q.bind(s.as_str()).bind(t), &mut *tx).await?;
+            }
+        }
+        GrantChange::EndAllSessions => {
+            let q = sqlx::query("UPDATE oauth_sessions SET ended_at = $2 WHERE user_id = $1 AND ended_at IS NULL");
+            execute(q.bind(u).bind(t), &mut *tx).await?;
+        }
+    }
+    crate::outbox::enqueue_in(tx, [event]).await
 }
 
 /// Inserts one child, its receipt and (poll streams) its queue row; a child already there is left alone.

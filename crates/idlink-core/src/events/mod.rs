@@ -64,6 +64,19 @@ where
     Ok(crate::ports::outbox::NewEvent { id, kind: LIFECYCLE.to_owned(), subject: Some(event.user.clone()), payload, at: event.at })
 }
 
+/// [`lifecycle_event`] for callers whose errors are store errors (a sealing
+/// failure reads as a corrupt key).
+pub fn lifecycle_store_event(
+    vault: &crate::vault::Vault,
+    ids: &dyn crate::ports::ids::Ids,
+    event: &crate::ports::events::Lifecycle,
+) -> Result<crate::ports::outbox::NewEvent, crate::ports::StoreError> {
+    lifecycle_event::<SignerError>(vault, ids, event).map_err(|e| match e {
+        SignerError::Store(e) => e,
+        SignerError::Crypto(e) => crate::ports::StoreError::Corrupt(format!("sealing a lifecycle event failed: {e}")),
+    })
+}
+
 /// The provider's signing key as stored in `oidc_signing_keys` (private half
 /// sealed under [`crate::oidc::SIGNING_KEY_ID`], context `oidc-key:{kid}`),
 /// read at each signature: every node picks the key active by time.
