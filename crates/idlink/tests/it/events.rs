@@ -15,7 +15,7 @@ use axum::http::{HeaderMap, StatusCode, Uri};
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD as B64, URL_SAFE_NO_PAD as B64URL};
 use idlink::serve::Runtime;
-use idlink_core::ports::clock::{Clock, ManualClock};
+use idlink_core::ports::clock::ManualClock;
 use idlink_core::ports::events::{Lifecycle, LifecycleType};
 use idlink_core::ports::ids::RandomIds;
 use idlink_crypto::OsRandom;
@@ -95,7 +95,6 @@ impl Receiver {
 
 /// What the app was given: its webhook secrets and the provider's key id.
 struct App {
-    client: String,
     whsec: String,
     ed25519_seed: [u8; 32],
 }
@@ -181,7 +180,7 @@ async fn app(s: &Server, r: &Receiver, client: &str, user: &UserId, granted_at: 
         "INSERT INTO ssf_streams (id, client_id, aud, method, endpoint_url, events_requested, events_delivered, status, created_at, updated_at)
          VALUES ('sst_{client}', '{client}', '{client}', 'urn:ietf:rfc:8935', '{base}/set', '{types}', '{types}', 'enabled', {t}, {t})"
     )).await;
-    App { client: client.to_owned(), whsec, ed25519_seed }
+    App { whsec, ed25519_seed }
 }
 
 /// Freezes the account as the risk rules do: the freeze, the grants
