@@ -122,9 +122,11 @@ impl EventDelivery<'_> {
             && let Some(endpoint) = &child.endpoint
         {
             let now = clock.now();
-            let audit = AuditEntry::new("system:events", "webhook.endpoint_disabled", "the endpoint answered 410 Gone", now)
-                .subject(&child.user)
+            let mut audit = AuditEntry::new("system:events", "webhook.endpoint_disabled", "the endpoint answered 410 Gone", now)
                 .outcome(AuditOutcome::Success);
+            if let Some(user) = &child.user {
+                audit = audit.subject(user);
+            }
             if let Err(e) = self.store.disable_endpoint(endpoint, "gone_410", now, &audit).await {
                 return Outcome::Retry { status: Some(410), error: format!("disabling the gone endpoint failed: {e}"), retry_after: None };
             }
@@ -189,7 +191,7 @@ impl EventDelivery<'_> {
             _ => return Err(Outcome::Dead { status: None, error: "the stream is disabled".into() }),
         }
         let url = stream.endpoint_url.clone().ok_or(Outcome::Dead { status: None, error: "the push stream has no endpoint".into() })?;
-        let token = self.set_token(item.id.as_str(), child, &stream.aud).await?;
+        let token = set_token(self.signer, self.issuer, self.trust_framework, item.id.as_str(), child, &stream.aud).await?;
         let mut headers = vec![("accept", "application/json".to_owned())];
         if let Some(sealed) = &stream.authorization_header {
             let key = vault.system_data_key::<Problem>(self.keys, WEBHOOK_KEY_ID).await.map_err(retry)?;
@@ -199,21 +201,6 @@ impl EventDelivery<'_> {
             headers.push(("authorization", String::from_utf8_lossy(&header).into_owned()));
         }
         Ok(Outgoing { url, content_type: "application/secevent+jwt", headers, body: token.into_bytes() })
-    }
-
-    /// The SET of a child (RFC 8417; SSF 1.0): `jti` the child id, stable
-    /// over retries and polls; no `exp`, no top-level `sub` (plan §6.10).
-    pub async fn set_token(&self, jti: &str, child: &ChildPayload, aud: &str) -> Result<String, Outcome> {
-        let claims = json!({
-            "iss": self.issuer,
-            "aud": aud,
-            "iat": child.at.as_second(),
-            "jti": jti,
-            "txn": child.reference,
-            "sub_id": {"format": "iss_sub", "iss": self.issuer, "sub": child.sub},
-            "events": {map::set_type(child.kind): map::set_event(child.kind, child.at.as_second(), child.reason.as_deref(), self.trust_framework)},
-        });
-        self.sign("secevent+jwt", &claims).await
     }
 
     async fn logout(&self, clock: &dyn Clock, ids: &dyn Ids, child: &ChildPayload) -> Result<Outgoing, Outcome> {
@@ -251,23 +238,63 @@ impl EventDelivery<'_> {
     }
 
     async fn sign(&self, typ: &str, claims: &serde_json::Value) -> Result<String, Outcome> {
-        let key = self
-            .signer
-            .signing_key()
-            .await
-            .map_err(|e| Outcome::Retry { status: None, error: format!("no signing key: {e}"), retry_after: None })?;
-        key.sign(Some(typ), claims).map_err(|e| Outcome::Dead { status: None, error: format!("signing failed: {e}") })
+        sign(self.signer, typ, claims).await
     }
+}
+
+async fn sign(signer: &dyn EventSigner, typ: &str, claims: &serde_json::Value) -> Result<String, Outcome> {
+    let key = signer.signing_key().await.map_err(|e| Outcome::Retry { status: None, error: format!("no signing key: {e}"), retry_after: None })?;
+    key.sign(Some(typ), claims).map_err(|e| Outcome::Dead { status: None, error: format!("signing failed: {e}") })
+}
+
+/// The SSF verification event type.
+pub const VERIFICATION: &str = "https://schemas.openid.net/secevent/ssf/event-type/verification";
+
+/// The SET of a child (RFC 8417; SSF 1.0), pushed or polled: `jti` the
+/// child id, stable over retries and polls; no `exp`, no top-level `sub`
+/// (plan §6.10); the subject as RFC 9493 `iss_sub` with the app's pairwise
+/// `sub` (a verification names its stream, `opaque`).
+pub async fn set_token(
+    signer: &dyn EventSigner,
+    issuer: &str,
+    trust_framework: &str,
+    jti: &str,
+    child: &ChildPayload,
+    aud: &str,
+) -> Result<String, Outcome> {
+    let (sub_id, events) = match (&child.verification, child.kind) {
+        (Some(state), _) => {
+            let stream = child.stream.as_ref().map(|s| s.as_str()).unwrap_or_default();
+            let event = if state.is_empty() { json!({}) } else { json!({"state": state}) };
+            (json!({"format": "opaque", "id": stream}), json!({VERIFICATION: event}))
+        }
+        (None, Some(kind)) => (
+            json!({"format": "iss_sub", "iss": issuer, "sub": child.sub}),
+            json!({map::set_type(kind): map::set_event(kind, child.at.as_second(), child.reason.as_deref(), trust_framework)}),
+        ),
+        (None, None) => return Err(Outcome::Dead { status: None, error: "the event has no type".into() }),
+    };
+    let claims = json!({
+        "iss": issuer,
+        "aud": aud,
+        "iat": child.at.as_second(),
+        "jti": jti,
+        "txn": child.reference,
+        "sub_id": sub_id,
+        "events": events,
+    });
+    sign(signer, "secevent+jwt", &claims).await
 }
 
 /// The webhook body: the type, the event's time, and the app's own names
 /// only (`sub`, a per-app event reference) — no personal data.
 pub fn webhook_body(child: &ChildPayload) -> serde_json::Value {
+    let kind = child.kind.map_or("ssf.verification", map::webhook_type);
     let mut data = json!({"sub": child.sub, "event_id": child.reference});
     if let (Some(reason), Some(obj)) = (&child.reason, data.as_object_mut()) {
         obj.insert("reason".into(), json!(reason));
     }
-    json!({"type": map::webhook_type(child.kind), "timestamp": child.at.to_string(), "data": data})
+    json!({"type": kind, "timestamp": child.at.to_string(), "data": data})
 }
 
 /// Plan §5.4: 2xx delivered; 410 on a webhook gone; 429, 5xx, 3xx (never

@@ -19,10 +19,12 @@ use sha2::{Digest, Sha256};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChildPayload {
     pub parent: EventId,
-    #[serde(rename = "type")]
-    pub kind: LifecycleType,
+    /// The lifecycle type (none for an SSF stream verification).
+    #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<LifecycleType>,
     pub at: Timestamp,
-    pub user: UserId,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<UserId>,
     pub client: ClientId,
     /// The app's pairwise subject.
     pub sub: String,
@@ -38,6 +40,9 @@ pub struct ChildPayload {
     pub sid: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// An SSF verification event's `state` (SSF 1.0 §8.1.4): the SET names the stream, not a user.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verification: Option<String>,
 }
 
 /// The child's id: `evt_` and the first 128 bits of SHA-256(parent‖channel‖target), hex.
@@ -65,9 +70,9 @@ pub fn children(vault: &Vault, parent: &EventId, lifecycle: &Lifecycle, destinat
         let Some(sub) = &d.sub else { continue };
         let base = ChildPayload {
             parent: parent.clone(),
-            kind: lifecycle.kind,
+            kind: Some(lifecycle.kind),
             at: lifecycle.at,
-            user: lifecycle.user.clone(),
+            user: Some(lifecycle.user.clone()),
             client: d.client.clone(),
             sub: sub.clone(),
             reference: reference(parent, &d.client),
@@ -75,6 +80,7 @@ pub fn children(vault: &Vault, parent: &EventId, lifecycle: &Lifecycle, destinat
             stream: None,
             sid: None,
             reason: lifecycle.reason.clone(),
+            verification: None,
         };
         let mut push = |channel: Channel, target: &str, payload: ChildPayload, poll_stream: Option<StreamId>| -> Result<(), DeliveryError> {
             let id = child_id(parent, channel, target);

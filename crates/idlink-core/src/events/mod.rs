@@ -7,6 +7,7 @@
 pub mod deliver;
 pub mod fanout;
 pub mod map;
+pub mod ssf;
 
 use crate::ports::Rng;
 use jiff::SignedDuration;
