@@ -128,7 +128,8 @@ impl EventSender for EventClient {
         }
         let mut res = req.send().await.map_err(|e| SendError::Failed(detail(&e)))?;
         let status = res.status().as_u16();
-        let retry_after = res.headers().get(reqwest::header::RETRY_AFTER).and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<u64>().ok());
+        let retry_after =
+            res.headers().get(reqwest::header::RETRY_AFTER).and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<u64>().ok());
         let mut body = Vec::new();
         // Read up to the cap; the rest is dropped with the connection.
         while body.len() < BODY_CAP {
@@ -167,7 +168,19 @@ mod tests {
 
     #[test]
     fn internal_addresses_are_recognised() {
-        for ip in ["127.0.0.1", "10.1.2.3", "172.16.0.1", "192.168.1.1", "169.254.169.254", "0.0.0.0", "::1", "fe80::1", "fd00::1", "::ffff:127.0.0.1", "100.64.0.1"] {
+        for ip in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "169.254.169.254",
+            "0.0.0.0",
+            "::1",
+            "fe80::1",
+            "fd00::1",
+            "::ffff:127.0.0.1",
+            "100.64.0.1",
+        ] {
             assert!(is_internal(ip.parse().unwrap_or(IpAddr::from([0, 0, 0, 0]))), "{ip}");
         }
         for ip in ["93.184.216.34", "2606:4700::1111", "8.8.8.8"] {

@@ -13,9 +13,9 @@
 
 pub mod bank;
 pub mod breaker;
+pub mod events;
 pub mod executor;
 pub mod face;
-pub mod events;
 pub mod health;
 pub mod masking;
 pub mod registry;

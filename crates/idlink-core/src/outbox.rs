@@ -254,7 +254,11 @@ impl Deliverer<'_> {
             Outcome::Retry { error, retry_after, .. } => match event_backoff(self.events.settings, attempt, retry_after, self.rng) {
                 Some(wait) => {
                     tracing::info!(event = %item.id, kind = %item.kind, attempt, retry_in_ms = wait.as_millis(), error = %error, "event delivery failed; will retry");
-                    (Settlement::Retry { at: now.checked_add(wait).unwrap_or(now), error: format!("attempt {attempt}: {error}") }, "retry", Some(error))
+                    (
+                        Settlement::Retry { at: now.checked_add(wait).unwrap_or(now), error: format!("attempt {attempt}: {error}") },
+                        "retry",
+                        Some(error),
+                    )
                 }
                 None => (Settlement::Dead { error: format!("attempt {attempt}, the last of the schedule: {error}") }, "dead", Some(error)),
             },

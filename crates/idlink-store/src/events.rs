@@ -84,14 +84,25 @@ pub(crate) enum GrantChange<'a> {
     /// A freeze lifted: suspended grants active again.
     Resume,
     /// The account's data destroyed: every grant revoked, with its refresh families and access tokens.
-    Revoke { by: &'a str, reason: &'a str },
+    Revoke {
+        by: &'a str,
+        reason: &'a str,
+    },
     /// Sessions ended: the apps' views of them (`oauth_sessions`) end too.
-    EndSessions { sessions: &'a [SessionId] },
+    EndSessions {
+        sessions: &'a [SessionId],
+    },
     /// Every session of the user ended.
     EndAllSessions,
 }
 
-pub(crate) async fn lifecycle_in(tx: &mut Tx, user: &UserId, at: Timestamp, change: GrantChange<'_>, event: &NewEvent) -> Result<(), StoreError> {
+pub(crate) async fn lifecycle_in(
+    tx: &mut Tx,
+    user: &UserId,
+    at: Timestamp,
+    change: GrantChange<'_>,
+    event: &NewEvent,
+) -> Result<(), StoreError> {
     let (u, t) = (user.as_str(), micros(at));
     match change {
         GrantChange::None => {}
@@ -248,7 +259,12 @@ impl EventStore for SqlStore {
     async fn webhook_endpoint(&self, id: &EndpointId) -> Result<Option<EndpointRow>, StoreError> {
         let q = sqlx::query("SELECT id, client_id, url, state FROM webhook_endpoints WHERE id = $1").bind(id.as_str());
         fetch_optional(q, &self.reader, |r| {
-            Ok(EndpointRow { id: r.id("id")?, client: r.id("client_id")?, url: r.col("url")?, enabled: r.col::<String>("state")? == "enabled" })
+            Ok(EndpointRow {
+                id: r.id("id")?,
+                client: r.id("client_id")?,
+                url: r.col("url")?,
+                enabled: r.col::<String>("state")? == "enabled",
+            })
         })
         .await
     }

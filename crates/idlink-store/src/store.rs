@@ -247,7 +247,12 @@ impl UserStore for SqlStore {
         fetch_optional(sqlx::query("SELECT phone_index FROM users WHERE id = $1").bind(id.as_str()), &self.reader, first).await
     }
 
-    async fn shred_user_key(&self, id: &UserId, event: &idlink_core::ports::outbox::NewEvent, audit: &AuditEntry) -> Result<bool, StoreError> {
+    async fn shred_user_key(
+        &self,
+        id: &UserId,
+        event: &idlink_core::ports::outbox::NewEvent,
+        audit: &AuditEntry,
+    ) -> Result<bool, StoreError> {
         let q = sqlx::query("DELETE FROM data_keys WHERE id = $1").bind(user_key_id(id));
         self.audited_if(audit, async |tx| {
             if execute(q, &mut *tx).await? == 0 {

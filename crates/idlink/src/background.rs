@@ -330,7 +330,8 @@ impl OutboxWorker {
     /// the next, otherwise the worker looks again after `outbox.poll_ms`.
     pub async fn run(self, mut stop: watch::Receiver<bool>) {
         let ids = idlink_core::ports::ids::RandomIds(self.rng.clone());
-        let signer = idlink_core::events::StoredSigner { store: &self.store, keys: &self.store, vault: &self.vault, clock: self.clock.as_ref() };
+        let signer =
+            idlink_core::events::StoredSigner { store: &self.store, keys: &self.store, vault: &self.vault, clock: self.clock.as_ref() };
         let events = idlink_core::events::deliver::EventDelivery {
             store: &self.store,
             clients: &self.store,

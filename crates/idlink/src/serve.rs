@@ -387,8 +387,12 @@ pub async fn start(config: &Config, rt: Runtime) -> Result<Running> {
         holder: node.clone(),
         poll: Duration::from_millis(config.outbox.poll_ms),
         sender: Arc::new(
-            idlink_connectors::events::EventClient::new(event_settings.timeout, event_settings.allow_private_targets, event_settings.allow_plain_http)
-                .map_err(anyhow::Error::msg)?,
+            idlink_connectors::events::EventClient::new(
+                event_settings.timeout,
+                event_settings.allow_private_targets,
+                event_settings.allow_plain_http,
+            )
+            .map_err(anyhow::Error::msg)?,
         ),
         events: event_settings,
         issuer: oidc_settings.issuer.clone(),

@@ -17,7 +17,7 @@ use idlink_core::events::ssf::{self, POLL, PUSH};
 use idlink_core::events::{StoredSigner, WEBHOOK_KEY_ID};
 use idlink_core::ports::StoreError;
 use idlink_core::ports::audit::AuditEntry;
-use idlink_core::ports::events::{EventStore as _, StreamRow};
+use idlink_core::ports::events::StreamRow;
 use idlink_domain::ClientId;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -140,7 +140,8 @@ async fn configure(state: &AppState, row: &mut StreamRow, c: StreamConfig, repla
         row.method = method;
         row.authorization_header = match d.authorization_header {
             Some(h) => {
-                let key = state.vault.system_data_key::<ssf::VerifyError>(state.store.as_ref(), WEBHOOK_KEY_ID).await.map_err(unavailable)?;
+                let key =
+                    state.vault.system_data_key::<ssf::VerifyError>(state.store.as_ref(), WEBHOOK_KEY_ID).await.map_err(unavailable)?;
                 Some(state.vault.seal(&key, &format!("ssf_streams:{}", row.id), h.as_bytes()).map_err(unavailable)?)
             }
             None => None,
@@ -182,7 +183,9 @@ async fn read_stream(State(state): State<AppState>, headers: HeaderMap, Query(q)
     match (state.store.stream_of(&client).await, q.stream_id) {
         (Ok(Some(s)), Some(id)) if ssf::owns(&s, Some(&id)) => answer(StatusCode::OK, Some(ssf::stream_json(&state.oidc.issuer, &s))),
         (Ok(_), Some(_)) => error(StatusCode::NOT_FOUND, "not_found", "No such stream."),
-        (Ok(found), None) => answer(StatusCode::OK, Some(Value::Array(found.iter().map(|s| ssf::stream_json(&state.oidc.issuer, s)).collect()))),
+        (Ok(found), None) => {
+            answer(StatusCode::OK, Some(Value::Array(found.iter().map(|s| ssf::stream_json(&state.oidc.issuer, s)).collect())))
+        }
         (Err(e), _) => unavailable(e),
     }
 }
@@ -353,7 +356,12 @@ struct PollRequest {
     max_events: Option<u32>,
 }
 
-async fn poll(State(state): State<AppState>, headers: HeaderMap, Path(stream_id): Path<String>, body: Option<Json<PollRequest>>) -> Response {
+async fn poll(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(stream_id): Path<String>,
+    body: Option<Json<PollRequest>>,
+) -> Response {
     let client = match receiver(&state, &headers).await {
         Ok(c) => c,
         Err(res) => return res,
@@ -369,8 +377,18 @@ async fn poll(State(state): State<AppState>, headers: HeaderMap, Path(stream_id)
     acks.extend(req.set_errs.keys().cloned());
     let signer = StoredSigner { store: state.store.as_ref(), keys: state.store.as_ref(), vault: &state.vault, clock: state.clock.as_ref() };
     let max = req.max_events.unwrap_or(25).min(100);
-    match ssf::poll(state.store.as_ref(), &signer, &state.vault, state.clock.as_ref(), &state.oidc.issuer, &state.oidc.trust_framework, &row, &acks, max)
-        .await
+    match ssf::poll(
+        state.store.as_ref(),
+        &signer,
+        &state.vault,
+        state.clock.as_ref(),
+        &state.oidc.issuer,
+        &state.oidc.trust_framework,
+        &row,
+        &acks,
+        max,
+    )
+    .await
     {
         Ok(p) => {
             let sets: serde_json::Map<String, Value> = p.sets.into_iter().map(|(jti, set)| (jti, Value::String(set))).collect();

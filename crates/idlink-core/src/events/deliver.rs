@@ -25,11 +25,20 @@ use sha2::Sha256;
 /// What became of an attempt, before the retry schedule turns it into a settlement.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
-    Delivered { status: u16 },
+    Delivered {
+        status: u16,
+    },
     /// Worth another attempt; not before `retry_after` seconds if the receiver said so.
-    Retry { status: Option<u16>, error: String, retry_after: Option<u64> },
+    Retry {
+        status: Option<u16>,
+        error: String,
+        retry_after: Option<u64>,
+    },
     /// No later attempt can succeed.
-    Dead { status: Option<u16>, error: String },
+    Dead {
+        status: Option<u16>,
+        error: String,
+    },
     /// The webhook endpoint answered 410 Gone and is now disabled.
     Gone,
 }
@@ -204,11 +213,11 @@ impl EventDelivery<'_> {
     }
 
     async fn logout(&self, clock: &dyn Clock, ids: &dyn Ids, child: &ChildPayload) -> Result<Outgoing, Outcome> {
-        let client = self
-            .clients
-            .client(&child.client)
-            .await
-            .map_err(|e| Outcome::Retry { status: None, error: format!("reading the app failed: {e}"), retry_after: None })?;
+        let client = self.clients.client(&child.client).await.map_err(|e| Outcome::Retry {
+            status: None,
+            error: format!("reading the app failed: {e}"),
+            retry_after: None,
+        })?;
         let Some(url) = client.and_then(|c| c.backchannel_logout_uri) else {
             return Err(Outcome::Dead { status: None, error: "the app has no back-channel logout URI".into() });
         };
@@ -243,7 +252,11 @@ impl EventDelivery<'_> {
 }
 
 async fn sign(signer: &dyn EventSigner, typ: &str, claims: &serde_json::Value) -> Result<String, Outcome> {
-    let key = signer.signing_key().await.map_err(|e| Outcome::Retry { status: None, error: format!("no signing key: {e}"), retry_after: None })?;
+    let key = signer.signing_key().await.map_err(|e| Outcome::Retry {
+        status: None,
+        error: format!("no signing key: {e}"),
+        retry_after: None,
+    })?;
     key.sign(Some(typ), claims).map_err(|e| Outcome::Dead { status: None, error: format!("signing failed: {e}") })
 }
 

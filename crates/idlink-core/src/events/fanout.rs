@@ -47,7 +47,13 @@ pub struct ChildPayload {
 
 /// The child's id: `evt_` and the first 128 bits of SHA-256(parent‖channel‖target), hex.
 pub fn child_id(parent: &EventId, channel: Channel, target: &str) -> EventId {
-    let digest = Sha256::new().chain_update(parent.as_str()).chain_update([0]).chain_update(channel.as_str()).chain_update([0]).chain_update(target).finalize();
+    let digest = Sha256::new()
+        .chain_update(parent.as_str())
+        .chain_update([0])
+        .chain_update(channel.as_str())
+        .chain_update([0])
+        .chain_update(target)
+        .finalize();
     let mut bytes = [0u8; 16];
     bytes.copy_from_slice(&digest[..16]);
     EventId::from_random(bytes)
@@ -56,12 +62,22 @@ pub fn child_id(parent: &EventId, channel: Channel, target: &str) -> EventId {
 /// The per-app reference to a parent event: unlinkable across apps without
 /// the parent's id, recomputable from it for an audit.
 pub fn reference(parent: &EventId, client: &ClientId) -> String {
-    let digest = Sha256::new().chain_update(b"idlink-event-ref\0").chain_update(parent.as_str()).chain_update([0]).chain_update(client.as_str()).finalize();
+    let digest = Sha256::new()
+        .chain_update(b"idlink-event-ref\0")
+        .chain_update(parent.as_str())
+        .chain_update([0])
+        .chain_update(client.as_str())
+        .finalize();
     format!("ref_{}", hex::encode(&digest[..16]))
 }
 
 /// The children of `lifecycle` (parent `parent`) for `destinations`.
-pub fn children(vault: &Vault, parent: &EventId, lifecycle: &Lifecycle, destinations: &[AppDestination]) -> Result<Vec<ChildEvent>, DeliveryError> {
+pub fn children(
+    vault: &Vault,
+    parent: &EventId,
+    lifecycle: &Lifecycle,
+    destinations: &[AppDestination],
+) -> Result<Vec<ChildEvent>, DeliveryError> {
     let webhook_type = map::webhook_type(lifecycle.kind);
     let set_type = map::set_type(lifecycle.kind);
     let mut out = Vec::new();
@@ -82,21 +98,28 @@ pub fn children(vault: &Vault, parent: &EventId, lifecycle: &Lifecycle, destinat
             reason: lifecycle.reason.clone(),
             verification: None,
         };
-        let mut push = |channel: Channel, target: &str, payload: ChildPayload, poll_stream: Option<StreamId>| -> Result<(), DeliveryError> {
-            let id = child_id(parent, channel, target);
-            let clear = serde_json::to_vec(&payload).map_err(|e| DeliveryError::Permanent(format!("a child event: {e}")))?;
-            let sealed = seal_payload(vault, id.as_str(), channel.kind(), &clear)
-                .map_err(|e| DeliveryError::Permanent(format!("sealing a child event failed: {e}")))?;
-            out.push(ChildEvent {
-                event: NewEvent { id, kind: channel.kind().to_owned(), subject: Some(lifecycle.user.clone()), payload: sealed, at: lifecycle.at },
-                parent: parent.clone(),
-                client: d.client.clone(),
-                channel,
-                event_type: webhook_type.to_owned(),
-                poll_stream,
-            });
-            Ok(())
-        };
+        let mut push =
+            |channel: Channel, target: &str, payload: ChildPayload, poll_stream: Option<StreamId>| -> Result<(), DeliveryError> {
+                let id = child_id(parent, channel, target);
+                let clear = serde_json::to_vec(&payload).map_err(|e| DeliveryError::Permanent(format!("a child event: {e}")))?;
+                let sealed = seal_payload(vault, id.as_str(), channel.kind(), &clear)
+                    .map_err(|e| DeliveryError::Permanent(format!("sealing a child event failed: {e}")))?;
+                out.push(ChildEvent {
+                    event: NewEvent {
+                        id,
+                        kind: channel.kind().to_owned(),
+                        subject: Some(lifecycle.user.clone()),
+                        payload: sealed,
+                        at: lifecycle.at,
+                    },
+                    parent: parent.clone(),
+                    client: d.client.clone(),
+                    channel,
+                    event_type: webhook_type.to_owned(),
+                    poll_stream,
+                });
+                Ok(())
+            };
         for (endpoint, types) in &d.endpoints {
             if types.is_empty() || types.iter().any(|t| t == webhook_type) {
                 push(Channel::Webhook, endpoint.as_str(), ChildPayload { endpoint: Some(endpoint.clone()), ..base.clone() }, None)?;
@@ -143,6 +166,7 @@ pub async fn fan_out(store: &dyn EventStore, vault: &Vault, item: &OutboxItem) -
 
 /// Opens a child's payload (`kind` is the outbox kind it was sealed under).
 pub fn open_child(vault: &Vault, id: &EventId, kind: &str, payload: &[u8]) -> Result<ChildPayload, DeliveryError> {
-    let clear = open_sealed(vault, id.as_str(), kind, payload).map_err(|e| DeliveryError::Permanent(format!("the payload cannot be opened: {e}")))?;
+    let clear = open_sealed(vault, id.as_str(), kind, payload)
+        .map_err(|e| DeliveryError::Permanent(format!("the payload cannot be opened: {e}")))?;
     serde_json::from_slice(&clear).map_err(|e| DeliveryError::Permanent(format!("the payload is not a child event: {e}")))
 }

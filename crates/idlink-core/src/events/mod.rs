@@ -95,14 +95,16 @@ impl crate::ports::events::EventSigner for StoredSigner<'_> {
         let Some((kid, alg, sealed)) = self.store.active_signing_key(self.clock.now()).await? else {
             return Err(StoreError::Unavailable("the provider has no active signing key yet".into()));
         };
-        let alg = idlink_crypto::jose::JwsAlg::parse(&alg).ok_or_else(|| StoreError::Corrupt(format!("signing key {kid}: algorithm {alg}")))?;
+        let alg =
+            idlink_crypto::jose::JwsAlg::parse(&alg).ok_or_else(|| StoreError::Corrupt(format!("signing key {kid}: algorithm {alg}")))?;
         let key = self
             .vault
             .system_data_key::<SignerError>(self.keys, crate::oidc::SIGNING_KEY_ID)
             .await
             .map_err(|e| StoreError::Unavailable(e.to_string()))?;
         let pkcs8 = key.open(&format!("oidc-key:{kid}"), &sealed).map_err(|e| StoreError::Corrupt(format!("signing key {kid}: {e}")))?;
-        let key = idlink_crypto::jose::SigningKey::from_pkcs8(alg, &pkcs8).map_err(|e| StoreError::Corrupt(format!("signing key {kid}: {e}")))?;
+        let key =
+            idlink_crypto::jose::SigningKey::from_pkcs8(alg, &pkcs8).map_err(|e| StoreError::Corrupt(format!("signing key {kid}: {e}")))?;
         Ok(std::sync::Arc::new(key))
     }
 }

@@ -190,7 +190,14 @@ pub async fn poll(
 }
 
 /// A new stream's row.
-pub fn new_stream(ids: &dyn Ids, clock: &dyn Clock, client: &ClientId, method: &str, endpoint: Option<String>, requested: Vec<String>) -> StreamRow {
+pub fn new_stream(
+    ids: &dyn Ids,
+    clock: &dyn Clock,
+    client: &ClientId,
+    method: &str,
+    endpoint: Option<String>,
+    requested: Vec<String>,
+) -> StreamRow {
     let now = clock.now();
     StreamRow {
         id: ids.stream(),

@@ -112,10 +112,22 @@ pub trait AuthStore: AuditStore + Send + Sync {
     async fn set_primary_device(&self, user: &UserId, device_id: &DeviceId, audit: &AuditEntry) -> Result<bool, StoreError>;
     /// Revokes every session of the user, ends the apps' views of them and
     /// writes `event` (lifecycle `sessions_revoked`); returns how many were active.
-    async fn revoke_sessions(&self, user: &UserId, now: Timestamp, event: &super::outbox::NewEvent, audit: &AuditEntry) -> Result<u64, StoreError>;
+    async fn revoke_sessions(
+        &self,
+        user: &UserId,
+        now: Timestamp,
+        event: &super::outbox::NewEvent,
+        audit: &AuditEntry,
+    ) -> Result<u64, StoreError>;
     /// Revokes one session, ends the apps' views of it and writes `event`;
     /// false (nothing written) when it was already revoked or unknown.
-    async fn revoke_session(&self, id: &SessionId, now: Timestamp, event: &super::outbox::NewEvent, audit: &AuditEntry) -> Result<bool, StoreError>;
+    async fn revoke_session(
+        &self,
+        id: &SessionId,
+        now: Timestamp,
+        event: &super::outbox::NewEvent,
+        audit: &AuditEntry,
+    ) -> Result<bool, StoreError>;
 }
 
 /// Sends verification codes (the SMS gateway connector in production).

@@ -38,14 +38,22 @@ async fn app(s: &SqlStore, client: &str, user: &UserId, created: i64) {
          VALUES ('{client}', 'App', 'confidential', 'client_secret_basic', '[\"openid\"]', '[]', 'ES256', 'https://rp.example/logout', 0, 0, 'active', {t}, {t})"
     )).await;
     sql(s, &format!("INSERT INTO oauth_subjects (client_id, sub, user_id) VALUES ('{client}', 'sub-{client}', '{user}')")).await;
-    sql(s, &format!(
-        "INSERT INTO oauth_grants (id, user_id, client_id, scopes, claims, state, created_at, updated_at)
+    sql(
+        s,
+        &format!(
+            "INSERT INTO oauth_grants (id, user_id, client_id, scopes, claims, state, created_at, updated_at)
          VALUES ('grt_{client}', '{user}', '{client}', '[\"openid\"]', '[]', 'active', {t}, {t})"
-    )).await;
-    sql(s, &format!(
-        "INSERT INTO webhook_endpoints (id, client_id, url, event_types, state, created_at)
+        ),
+    )
+    .await;
+    sql(
+        s,
+        &format!(
+            "INSERT INTO webhook_endpoints (id, client_id, url, event_types, state, created_at)
          VALUES ('whe_{client}', '{client}', 'https://rp.example/hook', '[]', 'enabled', {t})"
-    )).await;
+        ),
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -83,7 +91,13 @@ async fn destinations_are_the_grants_held_at_the_event_time_and_children_are_wri
 
         let client = ClientId::parse("cli_old").unwrap_or_else(|e| panic!("{e}"));
         let child = ChildEvent {
-            event: NewEvent { id: EventId::parse("evt_child1").unwrap_or_else(|e| panic!("{e}")), kind: "webhook".into(), subject: Some(user.clone()), payload: vec![9], at: at(50) },
+            event: NewEvent {
+                id: EventId::parse("evt_child1").unwrap_or_else(|e| panic!("{e}")),
+                kind: "webhook".into(),
+                subject: Some(user.clone()),
+                payload: vec![9],
+                at: at(50),
+            },
             parent: EventId::parse("evt_parent").unwrap_or_else(|e| panic!("{e}")),
             client: client.clone(),
             channel: Channel::Webhook,
@@ -98,7 +112,14 @@ async fn destinations_are_the_grants_held_at_the_event_time_and_children_are_wri
         // An attempt that failed, then one that got 410: recorded with the settlements.
         let claim = Claim { holder: "n1", token: "tok1", now: at(60), until: at(120), limit: 10, max_attempts: 10 };
         assert_eq!(s.claim_outbox(&claim).await.map(|v| v.len()).ok(), Some(1));
-        let record = AttemptRecord { attempt: 1, started_at: at(60), latency_ms: 12, http_status: Some(503), outcome: "retry", error: Some("503".into()) };
+        let record = AttemptRecord {
+            attempt: 1,
+            started_at: at(60),
+            latency_ms: 12,
+            http_status: Some(503),
+            outcome: "retry",
+            error: Some("503".into()),
+        };
         let retry = Settlement::Retry { at: at(65), error: "503".into() };
         assert_eq!(s.settle_delivery(&child.event.id, "tok1", at(61), &retry, Some(&record)).await.ok(), Some(true));
         let claim = Claim { token: "tok2", now: at(70), until: at(130), ..claim };
@@ -131,10 +152,15 @@ async fn shredding_revokes_every_grant_with_its_tokens() {
         let user = crate::security::new_user(s).await;
         app(s, "cli_s", &user, 1).await;
         let t = at(2).as_microsecond();
-        sql(s, &format!(
-            "INSERT INTO oauth_access_tokens (token_hash, client_id, user_id, grant_id, scope, created_at, expires_at)
-             VALUES ('h1', 'cli_s', '{user}', 'grt_cli_s', 'openid', {t}, {})", t + 600_000_000
-        )).await;
+        sql(
+            s,
+            &format!(
+                "INSERT INTO oauth_access_tokens (token_hash, client_id, user_id, grant_id, scope, created_at, expires_at)
+             VALUES ('h1', 'cli_s', '{user}', 'grt_cli_s', 'openid', {t}, {})",
+                t + 600_000_000
+            ),
+        )
+        .await;
         let audit = AuditEntry::new("test", "user.shred", "test", at(5)).subject(&user);
         assert_eq!(s.shred_user_key(&user, &lifecycle(&user, "evt_shred", 5), &audit).await.ok(), Some(true));
         assert_eq!(scalar(s, "SELECT state FROM oauth_grants WHERE id = 'grt_cli_s'").await, "revoked", "{}", db.kind);

@@ -36,7 +36,10 @@ async fn two_hundred_parallel_wrong_passwords_count_exactly_and_lock_at_the_thir
         let user = new_user(&db.store).await;
         let hash = payment::hash(&policy, &OsRandom, "135790").await.unwrap_or_else(|e| panic!("{e}"));
         let set = AuditEntry::new("test", "payment_password.set", "test", at(1)).subject(&user);
-        db.store.set_payment_password(&user, &hash, at(1), &crate::events::lifecycle(&user, "evt_pay1", 1), &set).await.unwrap_or_else(|e| panic!("{e}"));
+        db.store
+            .set_payment_password(&user, &hash, at(1), &crate::events::lifecycle(&user, "evt_pay1", 1), &set)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
         let before = db.store.audit_head().await.map(|h| h.0).unwrap_or(0);
 
         let tasks: Vec<_> = (0..200)

@@ -60,7 +60,12 @@ impl Receiver {
                 if uri.path() == "/hook" && hs.load(Ordering::SeqCst) != 0 {
                     answered = hs.load(Ordering::SeqCst);
                 }
-                h.lock().unwrap_or_else(|p| p.into_inner()).push(Hit { path: uri.path().to_owned(), headers, body: body.to_vec(), answered });
+                h.lock().unwrap_or_else(|p| p.into_inner()).push(Hit {
+                    path: uri.path().to_owned(),
+                    headers,
+                    body: body.to_vec(),
+                    answered,
+                });
                 StatusCode::from_u16(answered).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
             }
         });
@@ -153,10 +158,14 @@ async fn app(s: &Server, r: &Receiver, client: &str, user: &UserId, granted_at: 
          VALUES ('{client}', 'Shop', 'confidential', 'client_secret_basic', '[\"openid\"]', '[]', 'ES256', '{base}/logout', 0, 0, 'active', {t}, {t})"
     )).await;
     sql(s, &format!("INSERT INTO oauth_subjects (client_id, sub, user_id) VALUES ('{client}', 'pairwise-{client}', '{user}')")).await;
-    sql(s, &format!(
-        "INSERT INTO oauth_grants (id, user_id, client_id, scopes, claims, state, created_at, updated_at)
+    sql(
+        s,
+        &format!(
+            "INSERT INTO oauth_grants (id, user_id, client_id, scopes, claims, state, created_at, updated_at)
          VALUES ('grt_{client}', '{user}', '{client}', '[\"openid\"]', '[]', 'active', {t}, {t})"
-    )).await;
+        ),
+    )
+    .await;
     sql(s, &format!(
         "INSERT INTO webhook_endpoints (id, client_id, url, event_types, state, created_at) VALUES ('whe_{client}', '{client}', '{base}/hook', '[]', 'enabled', {t})"
     )).await;
@@ -164,10 +173,14 @@ async fn app(s: &Server, r: &Receiver, client: &str, user: &UserId, granted_at: 
     idlink_crypto::Random::fill(&OsRandom, &mut raw);
     let whsec = format!("whsec_{}", B64.encode(raw));
     let sealed = seal(s, idlink_core::events::WEBHOOK_KEY_ID, &format!("webhook_secrets:whs_{client}_1"), whsec.as_bytes()).await;
-    sql(s, &format!(
-        "INSERT INTO webhook_secrets (id, client_id, kind, secret, created_at) VALUES ('whs_{client}_1', '{client}', 'hmac', {}, {t})",
-        blob(s, &sealed)
-    )).await;
+    sql(
+        s,
+        &format!(
+            "INSERT INTO webhook_secrets (id, client_id, kind, secret, created_at) VALUES ('whs_{client}_1', '{client}', 'hmac', {}, {t})",
+            blob(s, &sealed)
+        ),
+    )
+    .await;
     let mut ed25519_seed = [0u8; 32];
     idlink_crypto::Random::fill(&OsRandom, &mut ed25519_seed);
     let sealed = seal(s, idlink_core::events::WEBHOOK_KEY_ID, &format!("webhook_secrets:whs_{client}_2"), &ed25519_seed).await;
@@ -210,7 +223,8 @@ async fn freeze(s: &Server, user: &UserId, now: jiff::Timestamp) {
 async fn verify_jwt(s: &Server, token: &str, typ: &str, now: Option<i64>) -> Value {
     let meta = Token::decode_metadata(token).expect("metadata");
     let kid = meta.key_id().expect("kid").to_owned();
-    let jwk: Value = serde_json::from_str(&scalar(s, &format!("SELECT public_jwk FROM oidc_signing_keys WHERE kid = '{kid}'")).await).expect("jwk");
+    let jwk: Value =
+        serde_json::from_str(&scalar(s, &format!("SELECT public_jwk FROM oidc_signing_keys WHERE kid = '{kid}'")).await).expect("jwk");
     let coord = |k: &str| B64URL.decode(jwk[k].as_str().unwrap_or_default()).expect("coordinate");
     let mut sec1 = vec![4u8];
     sec1.extend(coord("x"));
@@ -311,16 +325,24 @@ async fn a_freeze_reaches_the_app_as_a_signed_webhook_a_set_and_a_logout_token()
 async fn app_late(s: &Server, user: &UserId, granted_at: i64) -> String {
     let client = "cli_late";
     let t = granted_at;
-    sql(s, &format!(
-        "INSERT INTO oauth_clients (id, name, kind, auth_method, allowed_scopes, allowed_claims, id_token_alg,
+    sql(
+        s,
+        &format!(
+            "INSERT INTO oauth_clients (id, name, kind, auth_method, allowed_scopes, allowed_claims, id_token_alg,
              backchannel_logout_session_required, introspect_any, state, created_at, updated_at)
          VALUES ('{client}', 'Late', 'confidential', 'client_secret_basic', '[]', '[]', 'ES256', 0, 0, 'active', {t}, {t})"
-    )).await;
+        ),
+    )
+    .await;
     sql(s, &format!("INSERT INTO oauth_subjects (client_id, sub, user_id) VALUES ('{client}', 'pairwise-late', '{user}')")).await;
-    sql(s, &format!(
-        "INSERT INTO oauth_grants (id, user_id, client_id, scopes, claims, state, created_at, updated_at)
+    sql(
+        s,
+        &format!(
+            "INSERT INTO oauth_grants (id, user_id, client_id, scopes, claims, state, created_at, updated_at)
          VALUES ('grt_{client}', '{user}', '{client}', '[]', '[]', 'active', {t}, {t})"
-    )).await;
+        ),
+    )
+    .await;
     sql(s, &format!(
         "INSERT INTO webhook_endpoints (id, client_id, url, event_types, state, created_at) VALUES ('whe_{client}', '{client}', 'http://127.0.0.1:9/x', '[]', 'enabled', {t})"
     )).await;
@@ -369,11 +391,13 @@ async fn a_receiver_down_for_an_hour_gets_every_event_once_afterwards() {
     let hook = &hooks[0];
     let ts: i64 = header(hook, "webhook-timestamp").parse().expect("timestamp");
     assert!(ts > start.as_second() + 3600, "signed at the attempt, not at the event");
-    let expected = standardwebhooks::Webhook::new(&app.whsec).expect("secret").sign(&header(hook, "webhook-id"), ts, &hook.body).expect("sign");
+    let expected =
+        standardwebhooks::Webhook::new(&app.whsec).expect("secret").sign(&header(hook, "webhook-id"), ts, &hook.body).expect("sign");
     assert!(header(hook, "webhook-signature").split(' ').any(|e| e == expected), "v1 matches the published signer");
     verify_v1a(&app, hook);
     // The SET keeps its jti over retries; verified at the moved time.
-    let jtis: std::collections::BTreeSet<String> = r.hits().iter().filter(|h| h.path == "/set").map(|h| String::from_utf8_lossy(&h.body).into_owned()).collect();
+    let jtis: std::collections::BTreeSet<String> =
+        r.hits().iter().filter(|h| h.path == "/set").map(|h| String::from_utf8_lossy(&h.body).into_owned()).collect();
     let now = s.running.as_ref().expect("running").clock.now().as_second();
     let claims = verify_jwt(&s, &String::from_utf8_lossy(&sets[0].body), "secevent+jwt", Some(now)).await;
     assert!(jtis.len() >= 2 && claims["jti"].is_string(), "several attempts of one SET");
@@ -394,7 +418,9 @@ async fn a_410_disables_the_endpoint_and_later_events_skip_it() {
     freeze(&s, &user, now).await;
     r.wait_delivered("/set", 1, Duration::from_secs(20)).await;
     let t0 = Instant::now();
-    while scalar(&s, "SELECT state FROM webhook_endpoints WHERE id = 'whe_cli_gone'").await != "disabled" && t0.elapsed() < Duration::from_secs(20) {
+    while scalar(&s, "SELECT state FROM webhook_endpoints WHERE id = 'whe_cli_gone'").await != "disabled"
+        && t0.elapsed() < Duration::from_secs(20)
+    {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert_eq!(scalar(&s, "SELECT disabled_reason FROM webhook_endpoints WHERE id = 'whe_cli_gone'").await, "gone_410");
@@ -420,4 +446,104 @@ async fn a_server_stopped_between_commit_and_delivery_delivers_after_restart() {
     s.restart(|c| c.outbox.poll_ms = 50).await;
     let hooks = r.wait_delivered("/hook", 1, Duration::from_secs(20)).await;
     assert_eq!(hooks.len(), 1, "the committed event arrives after the restart");
+}
+
+/// The SSF transmitter as a receiver uses it: discovery, a poll stream,
+/// verification, a lifecycle SET polled and acknowledged, one stream per client.
+#[tokio::test]
+async fn an_ssf_receiver_creates_a_poll_stream_verifies_it_and_polls_events() {
+    let db = testing::sqlite().await.expect("sqlite");
+    let s = start_with(db, &FAST).await;
+    let r = Receiver::start().await;
+    signing_key(&s).await;
+    let user = new_user(&s, "13800138105").await;
+    let now = s.running.as_ref().expect("running").clock.now();
+    app(&s, &r, "cli_ssf", &user, now.as_microsecond() - 1_000_000).await;
+    // This app listens by polling only.
+    sql(&s, "DELETE FROM ssf_streams WHERE client_id = 'cli_ssf'").await;
+    sql(&s, "DELETE FROM webhook_endpoints WHERE client_id = 'cli_ssf'").await;
+    sql(&s, "UPDATE oauth_clients SET backchannel_logout_uri = NULL WHERE id = 'cli_ssf'").await;
+    sql(
+        &s,
+        &format!(
+            "INSERT INTO oauth_client_secrets (id, client_id, secret_hash, created_at) VALUES ('ocs_1', 'cli_ssf', '{}', 0)",
+            idlink_core::oidc::secret_hash("ics_receiver")
+        ),
+    )
+    .await;
+    let c = reqwest::Client::new();
+    let conf: Value = c.get(s.url("/.well-known/ssf-configuration")).send().await.expect("conf").json().await.expect("json");
+    assert_eq!(conf["spec_version"], "1_0");
+    assert_eq!(conf["issuer"], s.base);
+
+    let bad = c.post(s.url("/ssf/streams")).basic_auth("cli_ssf", Some("wrong")).json(&json!({})).send().await.expect("post");
+    assert_eq!(bad.status(), 401);
+    assert!(bad.headers().get("www-authenticate").is_some());
+    let disabled = "https://schemas.openid.net/secevent/risc/event-type/account-disabled";
+    let create = json!({"delivery": {"method": "urn:ietf:rfc:8936"}, "events_requested": [disabled, "urn:example:unknown"]});
+    let res = c.post(s.url("/ssf/streams")).basic_auth("cli_ssf", Some("ics_receiver")).json(&create).send().await.expect("create");
+    assert_eq!(res.status(), 201);
+    let stream: Value = res.json().await.expect("json");
+    assert_eq!(stream["events_delivered"], json!([disabled]));
+    let id = stream["stream_id"].as_str().expect("id").to_owned();
+    assert_eq!(stream["delivery"]["endpoint_url"], format!("{}/ssf/poll/{id}", s.base));
+    let again = c.post(s.url("/ssf/streams")).basic_auth("cli_ssf", Some("ics_receiver")).json(&create).send().await.expect("again");
+    assert_eq!(again.status(), 409, "one stream per client");
+
+    let v = c
+        .post(s.url("/ssf/verify"))
+        .basic_auth("cli_ssf", Some("ics_receiver"))
+        .json(&json!({"stream_id": id, "state": "abc"}))
+        .send()
+        .await;
+    assert_eq!(v.expect("verify").status(), 204);
+    freeze(&s, &user, s.running.as_ref().expect("running").clock.now()).await;
+    // The fan-out runs in the background: poll until both wait.
+    let poll_url = s.url(&format!("/ssf/poll/{id}"));
+    let t0 = Instant::now();
+    let polled = loop {
+        let p: Value = c
+            .post(&poll_url)
+            .basic_auth("cli_ssf", Some("ics_receiver"))
+            .json(&json!({"returnImmediately": true}))
+            .send()
+            .await
+            .expect("poll")
+            .json()
+            .await
+            .expect("json");
+        if p["sets"].as_object().map_or(0, |m| m.len()) >= 2 || t0.elapsed() > Duration::from_secs(20) {
+            break p;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let sets = polled["sets"].as_object().expect("sets").clone();
+    assert_eq!(sets.len(), 2, "{polled}");
+    let mut seen = Vec::new();
+    for (jti, set) in &sets {
+        let claims = verify_jwt(&s, set.as_str().expect("set"), "secevent+jwt", None).await;
+        assert_eq!(claims["jti"], json!(jti));
+        seen.extend(claims["events"].as_object().expect("events").keys().cloned());
+        if claims["events"].get(disabled).is_some() {
+            assert_eq!(claims["sub_id"]["sub"], "pairwise-cli_ssf");
+        }
+    }
+    seen.sort();
+    assert_eq!(seen, [disabled, "https://schemas.openid.net/secevent/ssf/event-type/verification"]);
+    let acks: Vec<&String> = sets.keys().collect();
+    let p: Value = c
+        .post(&poll_url)
+        .basic_auth("cli_ssf", Some("ics_receiver"))
+        .json(&json!({"ack": acks}))
+        .send()
+        .await
+        .expect("ack")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(p["sets"], json!({}), "acknowledged SETs are not polled again");
+    assert_eq!(scalar(&s, "SELECT COUNT(*) FROM event_deliveries WHERE client_id = 'cli_ssf' AND state = 'delivered'").await, "2");
+
+    let del = c.delete(s.url(&format!("/ssf/streams?stream_id={id}"))).basic_auth("cli_ssf", Some("ics_receiver")).send().await;
+    assert_eq!(del.expect("delete").status(), 204);
 }
