@@ -9,4 +9,5 @@ pub mod bench_balance;
 pub mod bench_pages;
 pub mod config;
 pub mod keyfile;
+pub mod oidc_jobs;
 pub mod serve;
