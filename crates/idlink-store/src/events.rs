@@ -459,14 +459,4 @@ impl EventStore for SqlStore {
         })
         .await
     }
-
-    async fn active_signing_key(&self, now: Timestamp) -> Result<Option<(String, String, Vec<u8>)>, StoreError> {
-        let q = sqlx::query(
-            "SELECT kid, alg, private_key FROM oidc_signing_keys
-             WHERE activates_at <= $1 AND (retires_at IS NULL OR retires_at > $1) AND removed_at IS NULL
-             ORDER BY activates_at DESC, kid LIMIT 1",
-        )
-        .bind(micros(now));
-        fetch_optional(q, &self.reader, |r| Ok((r.col("kid")?, r.col("alg")?, r.col("private_key")?))).await
-    }
 }

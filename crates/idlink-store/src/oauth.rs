@@ -54,12 +54,10 @@ impl OAuthStore for SqlStore {
             .bind(micros(k.activates_at))
             .bind(k.retires_at.map(micros))
             .bind(k.removed_at.map(micros));
-        let retire = sqlx::query(
-            "UPDATE oidc_signing_keys SET retires_at = $1 WHERE alg = $2 AND generation = $3 AND retires_at IS NULL",
-        )
-        .bind(micros(k.activates_at))
-        .bind(k.alg.as_str())
-        .bind(k.generation - 1);
+        let retire = sqlx::query("UPDATE oidc_signing_keys SET retires_at = $1 WHERE alg = $2 AND generation = $3 AND retires_at IS NULL")
+            .bind(micros(k.activates_at))
+            .bind(k.alg.as_str())
+            .bind(k.generation - 1);
         self.audited_if(audit, async |tx| {
             if execute(insert, &mut *tx).await? == 0 {
                 return Ok(false);
@@ -71,9 +69,11 @@ impl OAuthStore for SqlStore {
     }
 
     async fn remove_signing_keys(&self, retired_before: Timestamp, now: Timestamp, audit: &AuditEntry) -> Result<u64, StoreError> {
-        let q = sqlx::query("UPDATE oidc_signing_keys SET removed_at = $1 WHERE removed_at IS NULL AND retires_at IS NOT NULL AND retires_at < $2")
-            .bind(micros(now))
-            .bind(micros(retired_before));
+        let q = sqlx::query(
+            "UPDATE oidc_signing_keys SET removed_at = $1 WHERE removed_at IS NULL AND retires_at IS NOT NULL AND retires_at < $2",
+        )
+        .bind(micros(now))
+        .bind(micros(retired_before));
         let n = self.audited_if(audit, async |tx| Ok(Some(execute(q, &mut *tx).await?).filter(|n| *n > 0))).await?;
         Ok(n.unwrap_or(0))
     }

@@ -320,9 +320,8 @@ pub struct OutboxWorker {
     /// Security events to apps: the SSRF-guarded sender and `[events]`.
     pub sender: Arc<dyn idlink_core::ports::events::EventSender>,
     pub events: idlink_core::events::EventSettings,
-    /// `iss` of SETs and logout tokens, and the namespace of assurance levels.
-    pub issuer: String,
-    pub trust_framework: String,
+    /// `iss` of SETs and logout tokens, the namespace of assurance levels, the signing keys.
+    pub oidc: idlink_core::oidc::OidcSettings,
 }
 
 impl OutboxWorker {
@@ -330,8 +329,14 @@ impl OutboxWorker {
     /// the next, otherwise the worker looks again after `outbox.poll_ms`.
     pub async fn run(self, mut stop: watch::Receiver<bool>) {
         let ids = idlink_core::ports::ids::RandomIds(self.rng.clone());
-        let signer =
-            idlink_core::events::StoredSigner { store: &self.store, keys: &self.store, vault: &self.vault, clock: self.clock.as_ref() };
+        let signer = idlink_core::events::IssuerSigner(idlink_core::oidc::keys::IssuerKeys {
+            store: &self.store,
+            keys: &self.store,
+            vault: &self.vault,
+            clock: self.clock.as_ref(),
+            rng: self.rng.as_ref(),
+            settings: &self.oidc,
+        });
         let events = idlink_core::events::deliver::EventDelivery {
             store: &self.store,
             clients: &self.store,
@@ -339,8 +344,8 @@ impl OutboxWorker {
             sender: self.sender.as_ref(),
             signer: &signer,
             settings: &self.events,
-            issuer: &self.issuer,
-            trust_framework: &self.trust_framework,
+            issuer: &self.oidc.issuer,
+            trust_framework: &self.oidc.trust_framework,
         };
         let deliverer = Deliverer {
             store: &self.store,

@@ -395,8 +395,7 @@ pub async fn start(config: &Config, rt: Runtime) -> Result<Running> {
             .map_err(anyhow::Error::msg)?,
         ),
         events: event_settings,
-        issuer: oidc_settings.issuer.clone(),
-        trust_framework: oidc_settings.trust_framework.clone(),
+        oidc: oidc_settings.clone(),
     };
     tasks.push(tokio::spawn(worker.run(stop_rx.clone())));
     let purge_every = (config.server.idempotency_ttl_secs / 2).clamp(1, 600);
@@ -421,7 +420,16 @@ pub async fn start(config: &Config, rt: Runtime) -> Result<Running> {
             Seen::default(),
         ),
         (Arc::new(crate::background::OutboxHousekeeping::new(store.clone(), clock.clone(), &config.outbox)), Seen::default()),
-        (Arc::new(crate::oidc_jobs::OidcKeys::new(store.clone(), vault.clone(), clock.clone(), rt.rng.clone(), config.oidc_settings(api_addr))), Seen::default()),
+        (
+            Arc::new(crate::oidc_jobs::OidcKeys::new(
+                store.clone(),
+                vault.clone(),
+                clock.clone(),
+                rt.rng.clone(),
+                config.oidc_settings(api_addr),
+            )),
+            Seen::default(),
+        ),
     ];
     for (job, seen) in jobs {
         let (runner, stop) = (runner.clone(), stop_rx.clone());

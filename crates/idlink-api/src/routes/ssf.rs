@@ -14,7 +14,8 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use idlink_core::events::ssf::{self, POLL, PUSH};
-use idlink_core::events::{StoredSigner, WEBHOOK_KEY_ID};
+use idlink_core::events::{IssuerSigner, WEBHOOK_KEY_ID};
+use idlink_core::oidc::keys::IssuerKeys;
 use idlink_core::ports::StoreError;
 use idlink_core::ports::audit::AuditEntry;
 use idlink_core::ports::events::StreamRow;
@@ -375,7 +376,14 @@ async fn poll(
     // SETs the receiver reported errors for are done with as well (RFC 8936 §2.4).
     let mut acks = req.ack;
     acks.extend(req.set_errs.keys().cloned());
-    let signer = StoredSigner { store: state.store.as_ref(), keys: state.store.as_ref(), vault: &state.vault, clock: state.clock.as_ref() };
+    let signer = IssuerSigner(IssuerKeys {
+        store: state.store.as_ref(),
+        keys: state.store.as_ref(),
+        vault: &state.vault,
+        clock: state.clock.as_ref(),
+        rng: state.rng.as_ref(),
+        settings: &state.oidc,
+    });
     let max = req.max_events.unwrap_or(25).min(100);
     match ssf::poll(
         state.store.as_ref(),

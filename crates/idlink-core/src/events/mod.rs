@@ -72,45 +72,28 @@ pub fn lifecycle_store_event(
     ids: &dyn crate::ports::ids::Ids,
     event: &crate::ports::events::Lifecycle,
 ) -> Result<crate::ports::outbox::NewEvent, crate::ports::StoreError> {
-    lifecycle_event::<SignerError>(vault, ids, event).map_err(|e| match e {
-        SignerError::Store(e) => e,
-        SignerError::Crypto(e) => crate::ports::StoreError::Corrupt(format!("sealing a lifecycle event failed: {e}")),
+    lifecycle_event::<SealError>(vault, ids, event).map_err(|e| match e {
+        SealError::Store(e) => e,
+        SealError::Crypto(e) => crate::ports::StoreError::Corrupt(format!("sealing a lifecycle event failed: {e}")),
     })
 }
 
-/// The provider's signing key as stored in `oidc_signing_keys` (private half
-/// sealed under [`crate::oidc::SIGNING_KEY_ID`], context `oidc-key:{kid}`),
-/// read at each signature: every node picks the key active by time.
-pub struct StoredSigner<'a> {
-    pub store: &'a dyn crate::ports::events::EventStore,
-    pub keys: &'a dyn crate::ports::keys::KeyStore,
-    pub vault: &'a crate::vault::Vault,
-    pub clock: &'a dyn crate::ports::clock::Clock,
-}
+/// SETs and logout tokens are signed with the provider's own key
+/// ([`crate::oidc::keys::IssuerKeys::signing_key`]), the one its JWKS publishes.
+pub struct IssuerSigner<'a>(pub crate::oidc::keys::IssuerKeys<'a>);
 
 #[async_trait::async_trait]
-impl crate::ports::events::EventSigner for StoredSigner<'_> {
+impl crate::ports::events::EventSigner for IssuerSigner<'_> {
     async fn signing_key(&self) -> Result<std::sync::Arc<idlink_crypto::jose::SigningKey>, crate::ports::StoreError> {
-        use crate::ports::StoreError;
-        let Some((kid, alg, sealed)) = self.store.active_signing_key(self.clock.now()).await? else {
-            return Err(StoreError::Unavailable("the provider has no active signing key yet".into()));
-        };
-        let alg =
-            idlink_crypto::jose::JwsAlg::parse(&alg).ok_or_else(|| StoreError::Corrupt(format!("signing key {kid}: algorithm {alg}")))?;
-        let key = self
-            .vault
-            .system_data_key::<SignerError>(self.keys, crate::oidc::SIGNING_KEY_ID)
-            .await
-            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
-        let pkcs8 = key.open(&format!("oidc-key:{kid}"), &sealed).map_err(|e| StoreError::Corrupt(format!("signing key {kid}: {e}")))?;
-        let key =
-            idlink_crypto::jose::SigningKey::from_pkcs8(alg, &pkcs8).map_err(|e| StoreError::Corrupt(format!("signing key {kid}: {e}")))?;
-        Ok(std::sync::Arc::new(key))
+        self.0.signing_key().await.map_err(|e| match e {
+            crate::oidc::keys::KeyError::Store(e) => e,
+            other => crate::ports::StoreError::Unavailable(other.to_string()),
+        })
     }
 }
 
 #[derive(Debug, thiserror::Error)]
-enum SignerError {
+enum SealError {
     #[error("{0}")]
     Store(#[from] crate::ports::StoreError),
     #[error("{0}")]

@@ -260,9 +260,6 @@ pub trait EventStore: Send + Sync {
     async fn poll_queue(&self, stream: &StreamId, limit: u32) -> Result<Vec<PolledSet>, StoreError>;
     /// Acknowledges polled SETs; returns how many were waiting.
     async fn ack_polled(&self, stream: &StreamId, jtis: &[String], at: Timestamp) -> Result<u64, StoreError>;
-    /// The provider's signing key active at `now` (the newest activated, not
-    /// retired): kid, alg and the sealed PKCS#8 (`oidc_signing_keys`).
-    async fn active_signing_key(&self, now: Timestamp) -> Result<Option<(String, String, Vec<u8>)>, StoreError>;
 }
 
 /// A SET waiting in a poll queue: its child event id and the child's sealed

@@ -5,9 +5,9 @@
 //! logout token (both checked with `jwt-simple`, an independent JOSE stack);
 //! a receiver down for an hour gets each event once afterwards; a 410
 //! disables the endpoint; and a server stopped between the commit and the
-//! delivery delivers after its restart. Apps, grants, secrets and the signing
-//! key are written with SQL (and sealed with the server's vault), as the
-//! provider and the registration would.
+//! delivery delivers after its restart. Apps, grants and webhook secrets are
+//! written with SQL (secrets sealed with the server's vault), as the
+//! provider and the registration would; the provider's own key signs.
 
 use crate::{Server, databases, start_full, start_with};
 use axum::body::Bytes;
@@ -19,7 +19,6 @@ use idlink_core::ports::clock::ManualClock;
 use idlink_core::ports::events::{Lifecycle, LifecycleType};
 use idlink_core::ports::ids::RandomIds;
 use idlink_crypto::OsRandom;
-use idlink_crypto::jose::{JwsAlg, SigningKey};
 use idlink_domain::UserId;
 use idlink_store::testing;
 use jwt_simple::prelude::*;
@@ -134,16 +133,6 @@ async fn new_user(s: &Server, phone: &str) -> UserId {
     let res = s.authed(Method::POST, "/v1/users").json(&json!({ "phone": phone })).send().await.expect("create user");
     let v: Value = res.json().await.expect("json");
     UserId::parse(v["id"].as_str().unwrap_or_default()).unwrap_or_else(|e| panic!("user id in {v}: {e}"))
-}
-
-/// The provider's signing key, as its key rotation writes it.
-async fn signing_key(s: &Server) {
-    let key = SigningKey::generate(JwsAlg::Es256, &OsRandom).expect("key");
-    let sealed = seal(s, idlink_core::oidc::SIGNING_KEY_ID, &format!("oidc-key:{}", key.kid()), key.pkcs8()).await;
-    sql(s, &format!(
-        "INSERT INTO oidc_signing_keys (kid, alg, public_jwk, private_key, created_at, activates_at) VALUES ('{}', 'ES256', '{}', {}, 0, 0)",
-        key.kid(), key.public_jwk(), blob(s, &sealed)
-    )).await;
 }
 
 /// An app with a grant of `user` (granted at `granted_at`, µs), a webhook
@@ -266,7 +255,6 @@ async fn a_freeze_reaches_the_app_as_a_signed_webhook_a_set_and_a_logout_token()
     for db in databases().await {
         let s = start_with(db, &FAST).await;
         let r = Receiver::start().await;
-        signing_key(&s).await;
         let user = new_user(&s, "13800138101").await;
         let now = s.running.as_ref().expect("running").clock.now();
         let app = app(&s, &r, "cli_shop", &user, now.as_microsecond() - 1_000_000).await;
@@ -357,7 +345,6 @@ async fn a_receiver_down_for_an_hour_gets_every_event_once_afterwards() {
     let rt = Runtime { clock: clock.clone(), rng: Arc::new(OsRandom) };
     let s = start_full(db, &FAST, rt).await;
     let r = Receiver::start().await;
-    signing_key(&s).await;
     let user = new_user(&s, "13800138102").await;
     let app = app(&s, &r, "cli_down", &user, start.as_microsecond() - 1_000_000).await;
     r.status.store(503, Ordering::SeqCst);
@@ -410,7 +397,6 @@ async fn a_410_disables_the_endpoint_and_later_events_skip_it() {
     let db = testing::sqlite().await.expect("sqlite");
     let s = start_with(db, &FAST).await;
     let r = Receiver::start().await;
-    signing_key(&s).await;
     let user = new_user(&s, "13800138103").await;
     let now = s.running.as_ref().expect("running").clock.now();
     app(&s, &r, "cli_gone", &user, now.as_microsecond() - 1_000_000).await;
@@ -436,7 +422,6 @@ async fn a_server_stopped_between_commit_and_delivery_delivers_after_restart() {
     // The worker looks once at start, then not for ten minutes: the event waits in the outbox.
     let mut s = start_with(db, &[("IDLINK__OUTBOX__POLL_MS", "600000")]).await;
     let r = Receiver::start().await;
-    signing_key(&s).await;
     let user = new_user(&s, "13800138104").await;
     let now = s.running.as_ref().expect("running").clock.now();
     app(&s, &r, "cli_crash", &user, now.as_microsecond() - 1_000_000).await;
@@ -455,7 +440,6 @@ async fn an_ssf_receiver_creates_a_poll_stream_verifies_it_and_polls_events() {
     let db = testing::sqlite().await.expect("sqlite");
     let s = start_with(db, &FAST).await;
     let r = Receiver::start().await;
-    signing_key(&s).await;
     let user = new_user(&s, "13800138105").await;
     let now = s.running.as_ref().expect("running").clock.now();
     app(&s, &r, "cli_ssf", &user, now.as_microsecond() - 1_000_000).await;

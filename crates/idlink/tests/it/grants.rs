@@ -455,10 +455,21 @@ fn idlink(s: &Server, args: &[&str]) -> (i32, String, String) {
 #[tokio::test]
 async fn the_command_line_registers_rotates_and_disables_through_the_same_checks() {
     let s = crate::sqlite_server().await;
-    let (code, out, err) = idlink(&s, &[
-        "client", "create", "--name", "Shell App", "--redirect-uri", "https://rp.example.com/cb", "--scopes", "openid,phone", "--claims",
-        "phone_number",
-    ]);
+    let (code, out, err) = idlink(
+        &s,
+        &[
+            "client",
+            "create",
+            "--name",
+            "Shell App",
+            "--redirect-uri",
+            "https://rp.example.com/cb",
+            "--scopes",
+            "openid,phone",
+            "--claims",
+            "phone_number",
+        ],
+    );
     assert_eq!(code, 0, "{err}");
     let value = |key: &str| out.lines().find_map(|l| l.strip_prefix(&format!("{key}="))).unwrap_or_default().to_owned();
     let id = value("client_id");
