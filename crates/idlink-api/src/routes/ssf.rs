@@ -77,7 +77,7 @@ async fn stream_of(state: &AppState, client: &ClientId, id: Option<&str>) -> Res
 }
 
 fn audit(client: &ClientId, action: &str, what: &str, state: &AppState) -> AuditEntry {
-    AuditEntry::new(&format!("app:{client}"), action, what, state.clock.now())
+    AuditEntry::new(format!("app:{client}"), action, what, state.clock.now())
 }
 
 async fn configuration(State(state): State<AppState>) -> Response {

@@ -126,7 +126,7 @@ pub fn children(
             }
         }
         if let Some(stream) = &d.stream
-            && stream.events_delivered.iter().any(|t| *t == set_type)
+            && stream.events_delivered.contains(&set_type)
         {
             let payload = ChildPayload { stream: Some(stream.id.clone()), ..base.clone() };
             if stream.push {
