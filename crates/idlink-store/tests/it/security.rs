@@ -156,15 +156,15 @@ async fn a_login_from_another_network_is_a_region_jump() {
         };
         let audit = [AuditEntry::new("test", "session.create", "test", at(0)).subject(&user)];
         let mut signals = Vec::new();
+        let ring = MasterKeyring::new(vec![MasterKey::generate("mk-risk", &OsRandom)], "mk-risk", Algorithm::Aes256Gcm)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let vault = idlink_core::vault::Vault::open(ring, &db.store, Arc::new(OsRandom)).await.unwrap_or_else(|e| panic!("{e}"));
         for (id, ip, t) in [("ses_1", "203.0.113.7", 1), ("ses_2", "203.0.9.9", 2), ("ses_3", "198.51.100.7", 3)] {
             let s = session(id, ip, t);
             db.store
                 .write_login(&LoginWrite { new_user: None, new_device: None, session: &s, audit: &audit })
                 .await
                 .unwrap_or_else(|e| panic!("{e}"));
-            let ring = MasterKeyring::new(vec![MasterKey::generate("mk-risk", &OsRandom)], "mk-risk", Algorithm::Aes256Gcm)
-                .unwrap_or_else(|e| panic!("{e}"));
-            let vault = idlink_core::vault::Vault::open(ring, &db.store, Arc::new(OsRandom)).await.unwrap_or_else(|e| panic!("{e}"));
             let risk = Risk {
                 store: &db.store,
                 vault: &vault,
