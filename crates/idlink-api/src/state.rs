@@ -361,6 +361,7 @@ impl AppParts {
     pub fn risk(&self) -> Risk<'_> {
         Risk {
             store: self.store.as_ref(),
+            vault: &self.vault,
             clock: self.clock.as_ref(),
             ids: self.ids.as_ref(),
             policy: &self.risk_policy,

@@ -13,6 +13,7 @@
 
 pub mod bank;
 pub mod breaker;
+pub mod events;
 pub mod executor;
 pub mod face;
 pub mod health;

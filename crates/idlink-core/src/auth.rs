@@ -265,14 +265,36 @@ impl Auth<'_> {
         let s = self.lookup(token).await?;
         let now = self.clock.now();
         let audit = origin.audit("session.revoke", now).subject(&s.user_id).outcome(Outcome::Success);
-        Ok(self.store.revoke_session(&s.id, now, &audit).await?)
+        let event = self.sessions_event(&s.user_id, now, vec![s.id.clone()], "logout")?;
+        Ok(self.store.revoke_session(&s.id, now, &event, &audit).await?)
     }
 
     /// Logs the user out everywhere.
     pub async fn revoke_all(&self, origin: &Origin, user: &UserId) -> Result<u64, AuthError> {
         let now = self.clock.now();
         let audit = origin.audit("session.revoke_all", now).subject(user).outcome(Outcome::Success);
-        Ok(self.store.revoke_sessions(user, now, &audit).await?)
+        let event = self.sessions_event(user, now, Vec::new(), "user")?;
+        Ok(self.store.revoke_sessions(user, now, &event, &audit).await?)
+    }
+
+    /// The lifecycle event of ended sessions (every one when `sessions` is empty).
+    fn sessions_event(
+        &self,
+        user: &UserId,
+        at: jiff::Timestamp,
+        sessions: Vec<idlink_domain::SessionId>,
+        reason: &str,
+    ) -> Result<crate::ports::outbox::NewEvent, AuthError> {
+        let lifecycle = crate::ports::events::Lifecycle {
+            kind: crate::ports::events::LifecycleType::SessionsRevoked,
+            user: user.clone(),
+            at,
+            actor: "user".into(),
+            client: None,
+            sessions,
+            reason: Some(reason.into()),
+        };
+        crate::events::lifecycle_event(self.vault, self.ids, &lifecycle)
     }
 }
 

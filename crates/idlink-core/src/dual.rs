@@ -209,7 +209,17 @@ impl DualControl<'_> {
                     },
                     Decision { step: step.saturating_add(2), operator_id: op.id.clone(), approve: true, note: note.to_owned(), at: now },
                 ];
-                let effect = ApprovalEffect::ApproveCase { case: &case, decisions: &decisions };
+                let lifecycle = crate::ports::events::Lifecycle {
+                    kind: crate::ports::events::LifecycleType::AccountEnabled,
+                    user: case.subject.clone(),
+                    at: now,
+                    actor: format!("operator:{}", op.id),
+                    client: None,
+                    sessions: Vec::new(),
+                    reason: Some("review".into()),
+                };
+                let lifted = crate::events::lifecycle_store_event(self.vault, self.ids, &lifecycle)?;
+                let effect = ApprovalEffect::ApproveCase { case: &case, decisions: &decisions, lifted: Some(&lifted) };
                 match self
                     .proposals
                     .decide_proposal(

@@ -354,6 +354,25 @@ impl Identities<'_> {
                 .is_some_and(|p| p.id_index != v.id_index || text(&p.name_cipher, NAME_CONTEXT).ok().as_deref() != Some(name.reveal()));
         let outcome = if status == VerificationStatus::Rejected { Outcome::Denied } else { Outcome::Success };
         let audit = self.audit(session, rid, &format!("verification.{}", status.as_str()), now).outcome(outcome);
+        let event = match &identity {
+            Some(_) => {
+                let lifecycle = crate::ports::events::Lifecycle {
+                    kind: if is_change {
+                        crate::ports::events::LifecycleType::IdentityChanged
+                    } else {
+                        crate::ports::events::LifecycleType::IdentityVerified
+                    },
+                    user: user.clone(),
+                    at: now,
+                    actor: "user".into(),
+                    client: None,
+                    sessions: Vec::new(),
+                    reason: None,
+                };
+                Some(crate::events::lifecycle_event::<IdentityError>(self.vault, self.ids, &lifecycle)?)
+            }
+            None => None,
+        };
         let finish = Finish {
             verification_id: &v.id,
             status,
@@ -362,6 +381,7 @@ impl Identities<'_> {
             identity: identity.as_ref(),
             change: is_change.then_some(ChangeEvent::Changed { at: now }),
             case: case.as_ref(),
+            event: event.as_ref(),
             audit: &audit,
         };
         self.store.finish_verification(&finish).await?;

@@ -15,6 +15,10 @@
 //! ([`retry`]). Payloads are sealed under the vault's outbox key; a user's
 //! phone is read (and the read audited) only when the SMS is sent.
 
+use crate::events::deliver::{EventDelivery, Outcome};
+use crate::events::event_backoff;
+use crate::events::fanout::fan_out;
+use crate::ports::events::{AttemptRecord, Channel, LIFECYCLE};
 use crate::ports::outbox::{Claim, DeliveryError, Notifier, OutboxItem, OutboxState, OutboxStore, Settlement};
 use crate::steps::notices::{USER_SMS, UserMessage};
 use crate::steps::paging::{BreachPage, PAGE_TEMPLATE, REVIEW_SLA_BREACHED, open_phone};
@@ -103,16 +107,23 @@ pub struct Deliverer<'a> {
     pub policy: &'a OutboxPolicy,
     /// This node's name, recorded in the claims.
     pub holder: &'a str,
+    /// Security events: the lifecycle fan-out and the deliveries to apps.
+    pub events: &'a EventDelivery<'a>,
 }
 
 impl Deliverer<'_> {
-    /// Claims one batch of due events and attempts each. Errors only when
-    /// the claim itself fails; an attempt's failure is recorded on its event.
+    /// Claims one batch of due events and attempts them, up to
+    /// `events.concurrency` at once (a slow receiver must not hold up the
+    /// others). Errors only when the claim itself fails; an attempt's failure
+    /// is recorded on its event.
     pub async fn round(&self) -> Result<Round, StoreError> {
+        use futures::StreamExt;
         let now = self.clock.now();
         let token = self.ids.claim_token();
         let until = now.checked_add(self.policy.claim_for).unwrap_or(now);
-        let max_attempts = self.policy.max_attempts.max(1);
+        // Events follow their own, longer schedule (plan §5.5).
+        let event_attempts = u32::try_from(self.events.settings.schedule.len()).unwrap_or(u32::MAX).saturating_add(1);
+        let max_attempts = self.policy.max_attempts.max(event_attempts).max(1);
         let claim = Claim { holder: self.holder, token: &token, now, until, limit: self.policy.batch.max(1), max_attempts };
         let items = self.store.claim_outbox(&claim).await?;
         // An attempt started this close to the lapse could still be running
@@ -120,6 +131,7 @@ impl Deliverer<'_> {
         let margin = self.policy.claim_for.checked_div(4).unwrap_or(SignedDuration::ZERO);
         let last_start = until.checked_sub(margin).unwrap_or(until);
         let mut round = Round { claimed: items.iter().filter(|i| i.state == OutboxState::Pending).count(), ..Round::default() };
+        let mut pending = Vec::new();
         for item in &items {
             if item.state == OutboxState::Dead {
                 round.dead += 1;
@@ -127,40 +139,76 @@ impl Deliverer<'_> {
                 tracing::warn!(event = %item.id, kind = %item.kind, error = item.last_error.as_deref().unwrap_or(""), "outbox event parked as dead; `idlink outbox retry` sends it again");
                 continue;
             }
-            let settlement = if self.clock.now() >= last_start { Settlement::Release } else { self.attempt(item).await };
-            match &settlement {
+            pending.push(item);
+        }
+        // Bounded concurrency: a finished attempt makes room for the next.
+        let token = token.as_str();
+        let mut queue = pending.into_iter();
+        let mut running = futures::stream::FuturesUnordered::new();
+        for item in queue.by_ref().take(self.events.settings.concurrency.max(1)) {
+            running.push(self.attempt_and_settle(item, token, last_start));
+        }
+        let mut outcomes = Vec::new();
+        while let Some(outcome) = running.next().await {
+            outcomes.push(outcome);
+            if let Some(item) = queue.next() {
+                running.push(self.attempt_and_settle(item, token, last_start));
+            }
+        }
+        for (settlement, held) in outcomes {
+            match settlement {
                 Settlement::Delivered => round.delivered += 1,
                 Settlement::Retry { .. } => round.retried += 1,
                 Settlement::Dead { .. } => round.dead += 1,
                 Settlement::Release => round.released += 1,
             }
-            match self.store.settle_outbox(&item.id, &token, self.clock.now(), &settlement).await {
-                Ok(true) => {}
-                Ok(false) => {
-                    round.lost += 1;
-                    tracing::warn!(event = %item.id, "an outbox claim lapsed during its attempt; another worker holds the event now");
-                }
-                // The claim lapses and the event is attempted again (at least once).
-                Err(e) => {
-                    tracing::warn!(event = %item.id, error = %e, "recording an outbox attempt failed; the event will be attempted again")
-                }
+            if !held {
+                round.lost += 1;
             }
         }
         Ok(round)
     }
 
-    /// One attempt, and what to record of it.
-    async fn attempt(&self, item: &OutboxItem) -> Settlement {
+    /// One attempt and its settlement; whether the claim still held.
+    async fn attempt_and_settle(&self, item: &OutboxItem, token: &str, last_start: jiff::Timestamp) -> (Settlement, bool) {
+        let (settlement, record) = if self.clock.now() >= last_start { (Settlement::Release, None) } else { self.attempt(item).await };
+        let settled = match &record {
+            Some(record) => self.events.store.settle_delivery(&item.id, token, self.clock.now(), &settlement, Some(record)).await,
+            None => self.store.settle_outbox(&item.id, token, self.clock.now(), &settlement).await,
+        };
+        let held = match settled {
+            Ok(held) => held,
+            // The claim lapses and the event is attempted again (at least once).
+            Err(e) => {
+                tracing::warn!(event = %item.id, error = %e, "recording an outbox attempt failed; the event will be attempted again");
+                true
+            }
+        };
+        if !held {
+            tracing::warn!(event = %item.id, "an outbox claim lapsed during its attempt; another worker holds the event now");
+        }
+        (settlement, held)
+    }
+
+    /// One attempt, what to record of it, and for an event delivered to an
+    /// app the attempt record for its receipt.
+    async fn attempt(&self, item: &OutboxItem) -> (Settlement, Option<AttemptRecord>) {
+        if Channel::of_kind(&item.kind).is_some() {
+            return self.deliver_event(item).await;
+        }
         let kind = item.kind.clone();
         // Counted by the claim.
         let attempt = item.attempts.max(1);
         let outcome = match item.kind.as_str() {
             USER_SMS => self.user_sms(item).await,
             REVIEW_SLA_BREACHED => self.page_operators(item).await,
+            LIFECYCLE => fan_out(self.events.store, self.vault, item).await.map(|n| {
+                tracing::debug!(event = %item.id, children = n, "lifecycle event fanned out");
+            }),
             other => Err(DeliveryError::Permanent(format!("no deliverer for events of kind `{other}`"))),
         };
         let now = self.clock.now();
-        match outcome {
+        let settlement = match outcome {
             Ok(()) => {
                 metrics::counter!("idlink_outbox_deliveries_total", "kind" => kind).increment(1);
                 Settlement::Delivered
@@ -179,7 +227,48 @@ impl Deliverer<'_> {
                     Settlement::Retry { at: now.checked_add(wait).unwrap_or(now), error: format!("attempt {attempt}: {e}") }
                 }
             }
+        };
+        (settlement, None)
+    }
+
+    /// One attempt at a child event, settled on the events' schedule.
+    async fn deliver_event(&self, item: &OutboxItem) -> (Settlement, Option<AttemptRecord>) {
+        let attempt = item.attempts.max(1);
+        let started_at = self.clock.now();
+        let timer = std::time::Instant::now();
+        let outcome = self.events.attempt(self.vault, self.clock, self.ids, item).await;
+        let latency_ms = u64::try_from(timer.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let now = self.clock.now();
+        let kind = item.kind.clone();
+        let status = outcome.status();
+        let (settlement, label, error) = match outcome {
+            Outcome::Delivered { .. } => {
+                metrics::counter!("idlink_outbox_deliveries_total", "kind" => kind).increment(1);
+                (Settlement::Delivered, "delivered", None)
+            }
+            Outcome::Gone => {
+                let error = "the endpoint answered 410 Gone: it is disabled".to_owned();
+                (Settlement::Dead { error: error.clone() }, "gone", Some(error))
+            }
+            Outcome::Dead { error, .. } => (Settlement::Dead { error: format!("attempt {attempt}: {error}") }, "dead", Some(error)),
+            Outcome::Retry { error, retry_after, .. } => match event_backoff(self.events.settings, attempt, retry_after, self.rng) {
+                Some(wait) => {
+                    tracing::info!(event = %item.id, kind = %item.kind, attempt, retry_in_ms = wait.as_millis(), error = %error, "event delivery failed; will retry");
+                    (
+                        Settlement::Retry { at: now.checked_add(wait).unwrap_or(now), error: format!("attempt {attempt}: {error}") },
+                        "retry",
+                        Some(error),
+                    )
+                }
+                None => (Settlement::Dead { error: format!("attempt {attempt}, the last of the schedule: {error}") }, "dead", Some(error)),
+            },
+        };
+        if matches!(settlement, Settlement::Dead { .. }) {
+            metrics::counter!("idlink_outbox_dead_letters_total", "kind" => item.kind.clone()).increment(1);
+            tracing::warn!(event = %item.id, kind = %item.kind, "event delivery parked as dead; `idlink outbox retry` sends it again");
         }
+        let record = AttemptRecord { attempt, started_at, latency_ms, http_status: status, outcome: label, error };
+        (settlement, Some(record))
     }
 
     async fn user_sms(&self, item: &OutboxItem) -> Result<(), DeliveryError> {

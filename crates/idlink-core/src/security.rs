@@ -159,7 +159,18 @@ impl Security<'_> {
         let hash = payment::hash(self.password_policy, self.rng, new.password).await?;
         let now = self.clock.now();
         let action = if existing.is_some() { "payment_password.reset" } else { "payment_password.set" };
-        self.passwords.set_payment_password(user, &hash, now, &actor.audit(action, "payment security", now)).await?;
+        // Apps are told the credential changed (CAEP credential-change), in the same transaction.
+        let lifecycle = crate::ports::events::Lifecycle {
+            kind: crate::ports::events::LifecycleType::CredentialChanged,
+            user: user.clone(),
+            at: now,
+            actor: "user".into(),
+            client: None,
+            sessions: Vec::new(),
+            reason: Some("payment_password".into()),
+        };
+        let event = crate::events::lifecycle_store_event(self.codes.vault, self.ids, &lifecycle)?;
+        self.passwords.set_payment_password(user, &hash, now, &event, &actor.audit(action, "payment security", now)).await?;
         Ok(())
     }
 

@@ -88,9 +88,28 @@ pub async fn find_user_by_phone(store: &dyn UserStore, vault: &Vault, phone: &Ph
 }
 
 /// Deletes the user's data key: every field encrypted under it is unreadable from now on.
-pub async fn shred_user(store: &dyn UserStore, clock: &dyn Clock, caller: &Caller, id: &UserId) -> Result<(), UserError> {
-    let audit = caller.audit("user.shred", clock.now()).subject(id);
-    if store.shred_user_key(id, &audit).await? { Ok(()) } else { Err(Unreadable::UserNotFound.into()) }
+/// Every app the user authorised loses its grant and is told (lifecycle `account_purged`).
+pub async fn shred_user(
+    store: &dyn UserStore,
+    vault: &Vault,
+    ids: &dyn crate::ports::ids::Ids,
+    clock: &dyn Clock,
+    caller: &Caller,
+    id: &UserId,
+) -> Result<(), UserError> {
+    let now = clock.now();
+    let audit = caller.audit("user.shred", now).subject(id);
+    let lifecycle = crate::ports::events::Lifecycle {
+        kind: crate::ports::events::LifecycleType::AccountPurged,
+        user: id.clone(),
+        at: now,
+        actor: "host".into(),
+        client: None,
+        sessions: Vec::new(),
+        reason: Some("shredded".into()),
+    };
+    let event = crate::events::lifecycle_event::<UserError>(vault, ids, &lifecycle)?;
+    if store.shred_user_key(id, &event, &audit).await? { Ok(()) } else { Err(Unreadable::UserNotFound.into()) }
 }
 
 /// The user's phone number in the clear, to send them an SMS. The read is audited.

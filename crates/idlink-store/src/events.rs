@@ -1,6 +1,462 @@
-//! The events store on SQLite and PostgreSQL.
+//! The events store on SQLite and PostgreSQL (ADR 0022): where a lifecycle
+//! event goes (the grants held at its time, their webhook endpoints, SSF
+//! streams and sessions), the fan-out's children with their receipts, each
+//! attempt recorded with its settlement, webhook endpoints disabled on 410,
+//! and the Shared Signals streams with their poll queues. It reads the
+//! provider's and the apps' tables (`oauth_grants`, `oauth_subjects`,
+//! `oauth_clients`, `oauth_sessions`, `webhook_*`) with narrow queries and
+//! writes only the event tables, the outbox and the endpoints' state.
 
 use crate::SqlStore;
-use idlink_core::ports::events::EventStore;
+use crate::outbox::settle_in;
+use crate::rows::{Columns, execute, fetch_all, fetch_optional, first, micros};
+use crate::write::{Commit, Tx};
+use async_trait::async_trait;
+use idlink_core::ports::StoreError;
+use idlink_core::ports::audit::AuditEntry;
+use idlink_core::ports::events::{
+    AppDestination, AttemptRecord, ChildEvent, EndpointRow, EventStore, PolledSet, ReceiptRow, StreamDestination, StreamRow,
+    WebhookSecretRow,
+};
+use idlink_core::ports::outbox::{NewEvent, Settlement};
+use idlink_domain::{ClientId, EndpointId, EventId, SessionId, StreamId, UserId};
+use jiff::Timestamp;
+use sqlx::any::AnyRow;
 
-impl EventStore for SqlStore {}
+/// RFC 8935 push; anything else stored is RFC 8936 poll.
+pub const PUSH: &str = "urn:ietf:rfc:8935";
+
+fn list(text: &str) -> Result<Vec<String>, StoreError> {
+    serde_json::from_str(text).map_err(|e| StoreError::Corrupt(format!("a JSON list: {e}")))
+}
+
+fn json_list(items: &[String]) -> String {
+    serde_json::Value::from(items.to_vec()).to_string()
+}
+
+const STREAM_COLUMNS: &str = "id, client_id, aud, method, endpoint_url, authorization_header, events_requested, events_delivered, status, status_reason, description, created_at, updated_at";
+
+fn stream(r: &AnyRow) -> Result<StreamRow, StoreError> {
+    Ok(StreamRow {
+        id: r.id("id")?,
+        client: r.id("client_id")?,
+        aud: r.col("aud")?,
+        method: r.col("method")?,
+        endpoint_url: r.col("endpoint_url")?,
+        authorization_header: r.col("authorization_header")?,
+        events_requested: list(&r.col::<String>("events_requested")?)?,
+        events_delivered: list(&r.col::<String>("events_delivered")?)?,
+        status: r.col("status")?,
+        status_reason: r.col("status_reason")?,
+        description: r.col("description")?,
+        created_at: r.instant("created_at")?,
+        updated_at: r.instant("updated_at")?,
+    })
+}
+
+fn status(r: &AnyRow, name: &str) -> Result<Option<u16>, StoreError> {
+    r.col::<Option<i64>>(name)?.map(|s| u16::try_from(s).map_err(|_| StoreError::Corrupt(format!("an HTTP status {s}")))).transpose()
+}
+
+fn receipt(r: &AnyRow) -> Result<ReceiptRow, StoreError> {
+    Ok(ReceiptRow {
+        id: r.id("id")?,
+        parent: r.id("parent_event_id")?,
+        client: r.id("client_id")?,
+        channel: r.col("channel")?,
+        event_type: r.col("event_type")?,
+        created_at: r.instant("created_at")?,
+        state: r.col("state")?,
+        attempts: r.count_u32("attempts")?,
+        delivered_at: r.instant_opt("delivered_at")?,
+        last_status: status(r, "last_status")?,
+    })
+}
+
+/// A lifecycle event and the grant changes it reports, in the caller's
+/// transaction (plan §5.1): what a freeze, a lift, a shred or a logout does
+/// to the apps the user authorised.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum GrantChange<'a> {
+    None,
+    /// A freeze: active grants suspended (introspection answers inactive).
+    Suspend,
+    /// A freeze lifted: suspended grants active again.
+    Resume,
+    /// The account's data destroyed: every grant revoked, with its refresh families and access tokens.
+    Revoke {
+        by: &'a str,
+        reason: &'a str,
+    },
+    /// Sessions ended: the apps' views of them (`oauth_sessions`) end too.
+    EndSessions {
+        sessions: &'a [SessionId],
+    },
+    /// Every session of the user ended.
+    EndAllSessions,
+}
+
+pub(crate) async fn lifecycle_in(
+    tx: &mut Tx,
+    user: &UserId,
+    at: Timestamp,
+    change: GrantChange<'_>,
+    event: &NewEvent,
+) -> Result<(), StoreError> {
+    let (u, t) = (user.as_str(), micros(at));
+    match change {
+        GrantChange::None => {}
+        GrantChange::Suspend => {
+            let q = sqlx::query("UPDATE oauth_grants SET state = 'suspended', updated_at = $2 WHERE user_id = $1 AND state = 'active'");
+            execute(q.bind(u).bind(t), &mut *tx).await?;
+        }
+        GrantChange::Resume => {
+            let q = sqlx::query("UPDATE oauth_grants SET state = 'active', updated_at = $2 WHERE user_id = $1 AND state = 'suspended'");
+            execute(q.bind(u).bind(t), &mut *tx).await?;
+        }
+        GrantChange::Revoke { by, reason } => {
+            let q = sqlx::query(
+                "UPDATE oauth_grants SET state = 'revoked', updated_at = $2, revoked_at = $2, revoked_by = $3, revoke_reason = $4
+                 WHERE user_id = $1 AND state <> 'revoked'",
+            );
+            execute(q.bind(u).bind(t).bind(by).bind(reason), &mut *tx).await?;
+            let q = sqlx::query(
+                "UPDATE oauth_refresh_families SET revoked_at = $2, revoke_reason = 'grant' WHERE user_id = $1 AND revoked_at IS NULL",
+            );
+            execute(q.bind(u).bind(t), &mut *tx).await?;
+            let q = sqlx::query("UPDATE oauth_access_tokens SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL");
+            execute(q.bind(u).bind(t), &mut *tx).await?;
+            let q = sqlx::query("UPDATE oauth_sessions SET ended_at = $2 WHERE user_id = $1 AND ended_at IS NULL");
+            execute(q.bind(u).bind(t), &mut *tx).await?;
+        }
+        GrantChange::EndSessions { sessions } => {
+            for s in sessions {
+                let q = sqlx::query("UPDATE oauth_sessions SET ended_at = $2 WHERE session_id = $1 AND ended_at IS NULL");
+                execute(q.bind(s.as_str()).bind(t), &mut *tx).await?;
+            }
+        }
+        GrantChange::EndAllSessions => {
+            let q = sqlx::query("UPDATE oauth_sessions SET ended_at = $2 WHERE user_id = $1 AND ended_at IS NULL");
+            execute(q.bind(u).bind(t), &mut *tx).await?;
+        }
+    }
+    crate::outbox::enqueue_in(tx, [event]).await
+}
+
+/// Inserts one child, its receipt and (poll streams) its queue row; a child already there is left alone.
+async fn write_child(tx: &mut Tx, c: &ChildEvent) -> Result<(), StoreError> {
+    let e = &c.event;
+    let user = e.subject.as_ref().map(UserId::as_str);
+    match &c.poll_stream {
+        Some(stream) => {
+            let q = sqlx::query(
+                "INSERT INTO ssf_poll_queue (stream_id, jti, payload, created_at, acked_at) VALUES ($1, $2, $3, $4, NULL)
+                 ON CONFLICT (stream_id, jti) DO NOTHING",
+            )
+            .bind(stream.as_str())
+            .bind(e.id.as_str())
+            .bind(e.payload.as_slice())
+            .bind(micros(e.at));
+            execute(q, &mut *tx).await?;
+        }
+        None => {
+            let q = sqlx::query(
+                "INSERT INTO outbox (id, kind, subject, payload, state, created_at, due_at, attempts, destination, parent_id)
+                 VALUES ($1, $2, $3, $4, 'pending', $5, $5, 0, $6, $7) ON CONFLICT (id) DO NOTHING",
+            )
+            .bind(e.id.as_str())
+            .bind(&e.kind)
+            .bind(user)
+            .bind(e.payload.as_slice())
+            .bind(micros(e.at))
+            .bind(c.client.as_str())
+            .bind(c.parent.as_str());
+            execute(q, &mut *tx).await?;
+        }
+    }
+    let q = sqlx::query(
+        "INSERT INTO event_deliveries (id, parent_event_id, user_id, client_id, channel, event_type, created_at, state, attempts)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', 0) ON CONFLICT (id) DO NOTHING",
+    )
+    .bind(e.id.as_str())
+    .bind(c.parent.as_str())
+    .bind(user)
+    .bind(c.client.as_str())
+    .bind(c.channel.as_str())
+    .bind(&c.event_type)
+    .bind(micros(e.at));
+    execute(q, &mut *tx).await?;
+    Ok(())
+}
+
+#[async_trait]
+impl EventStore for SqlStore {
+    async fn event_destinations(
+        &self,
+        user: &UserId,
+        at: Timestamp,
+        only: Option<&ClientId>,
+        sessions: &[SessionId],
+    ) -> Result<Vec<AppDestination>, StoreError> {
+        let sql = format!(
+            "SELECT g.client_id, s.sub, c.backchannel_logout_uri FROM oauth_grants g
+             JOIN oauth_clients c ON c.id = g.client_id AND c.state = 'active'
+             LEFT JOIN oauth_subjects s ON s.client_id = g.client_id AND s.user_id = g.user_id
+             WHERE g.user_id = $1 AND g.created_at <= $2 AND (g.revoked_at IS NULL OR g.revoked_at >= $2) {}
+             ORDER BY g.client_id",
+            if only.is_some() { "AND g.client_id = $3" } else { "" }
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(user.as_str()).bind(micros(at));
+        if let Some(client) = only {
+            q = q.bind(client.as_str());
+        }
+        let apps = fetch_all(q, &self.reader, |r| {
+            Ok((r.id::<ClientId>("client_id")?, r.col::<Option<String>>("sub")?, r.col::<Option<String>>("backchannel_logout_uri")?))
+        })
+        .await?;
+        let mut out = Vec::with_capacity(apps.len());
+        for (client, sub, logout) in apps {
+            let q = sqlx::query("SELECT id, event_types FROM webhook_endpoints WHERE client_id = $1 AND state = 'enabled' ORDER BY id")
+                .bind(client.as_str());
+            let endpoints =
+                fetch_all(q, &self.reader, |r| Ok((r.id::<EndpointId>("id")?, list(&r.col::<String>("event_types")?)?))).await?;
+            let q = sqlx::query(
+                "SELECT id, method, events_delivered FROM ssf_streams t WHERE client_id = $1 AND status IN ('enabled', 'paused')
+                 AND NOT EXISTS (SELECT 1 FROM ssf_stream_subjects x WHERE x.stream_id = t.id AND x.user_id = $2 AND x.mode = 'removed')",
+            )
+            .bind(client.as_str())
+            .bind(user.as_str());
+            let stream = fetch_optional(q, &self.reader, |r| {
+                Ok(StreamDestination {
+                    id: r.id("id")?,
+                    push: r.col::<String>("method")? == PUSH,
+                    events_delivered: list(&r.col::<String>("events_delivered")?)?,
+                })
+            })
+            .await?;
+            let mut sids = Vec::new();
+            for session in sessions {
+                let q = sqlx::query("SELECT sid FROM oauth_sessions WHERE client_id = $1 AND session_id = $2 ORDER BY sid")
+                    .bind(client.as_str())
+                    .bind(session.as_str());
+                sids.extend(fetch_all(q, &self.reader, first::<String>).await?);
+            }
+            out.push(AppDestination { client, sub, backchannel_logout_uri: logout, endpoints, stream, sids });
+        }
+        Ok(out)
+    }
+
+    async fn write_fan_out(&self, children: &[ChildEvent]) -> Result<(), StoreError> {
+        self.write(Commit::Bookkeeping, async |tx| {
+            for c in children {
+                write_child(tx, c).await?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn webhook_endpoint(&self, id: &EndpointId) -> Result<Option<EndpointRow>, StoreError> {
+        let q = sqlx::query("SELECT id, client_id, url, state FROM webhook_endpoints WHERE id = $1").bind(id.as_str());
+        fetch_optional(q, &self.reader, |r| {
+            Ok(EndpointRow {
+                id: r.id("id")?,
+                client: r.id("client_id")?,
+                url: r.col("url")?,
+                enabled: r.col::<String>("state")? == "enabled",
+            })
+        })
+        .await
+    }
+
+    async fn webhook_secrets(&self, client: &ClientId, now: Timestamp) -> Result<Vec<WebhookSecretRow>, StoreError> {
+        let q = sqlx::query(
+            "SELECT id, kind, secret FROM webhook_secrets WHERE client_id = $1 AND (expires_at IS NULL OR expires_at > $2) ORDER BY created_at, id",
+        )
+        .bind(client.as_str())
+        .bind(micros(now));
+        fetch_all(q, &self.reader, |r| Ok(WebhookSecretRow { id: r.col("id")?, kind: r.col("kind")?, sealed: r.col("secret")? })).await
+    }
+
+    async fn disable_endpoint(&self, id: &EndpointId, reason: &str, at: Timestamp, audit: &AuditEntry) -> Result<bool, StoreError> {
+        let q = sqlx::query(
+            "UPDATE webhook_endpoints SET state = 'disabled', disabled_at = $2, disabled_reason = $3 WHERE id = $1 AND state = 'enabled'",
+        )
+        .bind(id.as_str())
+        .bind(micros(at))
+        .bind(reason);
+        self.audited_if(audit, async |tx| Ok(execute(q, &mut *tx).await? == 1)).await
+    }
+
+    async fn settle_delivery(
+        &self,
+        id: &EventId,
+        token: &str,
+        at: Timestamp,
+        settlement: &Settlement,
+        attempt: Option<&AttemptRecord>,
+    ) -> Result<bool, StoreError> {
+        self.write(Commit::Bookkeeping, async |tx| {
+            if !settle_in(tx, id, token, at, settlement).await? {
+                return Ok(false);
+            }
+            let Some(a) = attempt else { return Ok(true) };
+            let q = sqlx::query(
+                "INSERT INTO delivery_attempts (delivery_id, attempt, started_at, latency_ms, http_status, outcome, error)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (delivery_id, attempt) DO NOTHING",
+            )
+            .bind(id.as_str())
+            .bind(i64::from(a.attempt))
+            .bind(micros(a.started_at))
+            .bind(i64::try_from(a.latency_ms).unwrap_or(i64::MAX))
+            .bind(a.http_status.map(i64::from))
+            .bind(a.outcome)
+            .bind(a.error.as_deref());
+            execute(q, &mut *tx).await?;
+            let state = match (settlement, a.outcome) {
+                (Settlement::Delivered, _) => "delivered",
+                (Settlement::Dead { .. }, "gone") => "gone",
+                (Settlement::Dead { .. }, _) => "dead",
+                (Settlement::Retry { .. } | Settlement::Release, _) => "pending",
+            };
+            let delivered_at = matches!(settlement, Settlement::Delivered).then_some(micros(at));
+            let q = sqlx::query(
+                "UPDATE event_deliveries SET state = $2, attempts = $3, last_status = $4, delivered_at = COALESCE($5, delivered_at) WHERE id = $1",
+            )
+            .bind(id.as_str())
+            .bind(state)
+            .bind(i64::from(a.attempt))
+            .bind(a.http_status.map(i64::from))
+            .bind(delivered_at);
+            execute(q, &mut *tx).await?;
+            Ok(true)
+        })
+        .await
+    }
+
+    async fn receipts(&self, user: &UserId, limit: u32) -> Result<Vec<ReceiptRow>, StoreError> {
+        let q = sqlx::query(
+            "SELECT id, parent_event_id, client_id, channel, event_type, created_at, state, attempts, delivered_at, last_status
+             FROM event_deliveries WHERE user_id = $1 ORDER BY created_at DESC, id LIMIT $2",
+        )
+        .bind(user.as_str())
+        .bind(i64::from(limit));
+        fetch_all(q, &self.reader, receipt).await
+    }
+
+    async fn stream_of(&self, client: &ClientId) -> Result<Option<StreamRow>, StoreError> {
+        let sql = format!("SELECT {STREAM_COLUMNS} FROM ssf_streams WHERE client_id = $1");
+        fetch_optional(sqlx::query(sqlx::AssertSqlSafe(sql)).bind(client.as_str()), &self.reader, stream).await
+    }
+
+    async fn insert_stream(&self, s: &StreamRow, audit: &AuditEntry) -> Result<(), StoreError> {
+        let q = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO ssf_streams ({STREAM_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+        )))
+        .bind(s.id.as_str())
+        .bind(s.client.as_str())
+        .bind(&s.aud)
+        .bind(&s.method)
+        .bind(s.endpoint_url.as_deref())
+        .bind(s.authorization_header.as_deref())
+        .bind(json_list(&s.events_requested))
+        .bind(json_list(&s.events_delivered))
+        .bind(&s.status)
+        .bind(s.status_reason.as_deref())
+        .bind(s.description.as_deref())
+        .bind(micros(s.created_at))
+        .bind(micros(s.updated_at));
+        self.audited(audit, async |tx| {
+            execute(q, &mut *tx).await?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn update_stream(&self, s: &StreamRow, audit: &AuditEntry) -> Result<bool, StoreError> {
+        let q = sqlx::query(
+            "UPDATE ssf_streams SET aud = $3, method = $4, endpoint_url = $5, authorization_header = $6, events_requested = $7,
+                 events_delivered = $8, status = $9, status_reason = $10, description = $11, updated_at = $12
+             WHERE id = $1 AND client_id = $2",
+        )
+        .bind(s.id.as_str())
+        .bind(s.client.as_str())
+        .bind(&s.aud)
+        .bind(&s.method)
+        .bind(s.endpoint_url.as_deref())
+        .bind(s.authorization_header.as_deref())
+        .bind(json_list(&s.events_requested))
+        .bind(json_list(&s.events_delivered))
+        .bind(&s.status)
+        .bind(s.status_reason.as_deref())
+        .bind(s.description.as_deref())
+        .bind(micros(s.updated_at));
+        self.audited_if(audit, async |tx| Ok(execute(q, &mut *tx).await? == 1)).await
+    }
+
+    async fn delete_stream(&self, id: &StreamId, audit: &AuditEntry) -> Result<bool, StoreError> {
+        let subjects = sqlx::query("DELETE FROM ssf_stream_subjects WHERE stream_id = $1").bind(id.as_str());
+        let queue = sqlx::query("DELETE FROM ssf_poll_queue WHERE stream_id = $1").bind(id.as_str());
+        let stream = sqlx::query("DELETE FROM ssf_streams WHERE id = $1").bind(id.as_str());
+        self.audited_if(audit, async |tx| {
+            execute(subjects, &mut *tx).await?;
+            execute(queue, &mut *tx).await?;
+            Ok(execute(stream, &mut *tx).await? == 1)
+        })
+        .await
+    }
+
+    async fn set_stream_subject(&self, id: &StreamId, user: &UserId, removed: bool, at: Timestamp) -> Result<(), StoreError> {
+        let q = sqlx::query(
+            "INSERT INTO ssf_stream_subjects (stream_id, user_id, mode, at) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (stream_id, user_id) DO UPDATE SET mode = excluded.mode, at = excluded.at",
+        )
+        .bind(id.as_str())
+        .bind(user.as_str())
+        .bind(if removed { "removed" } else { "added" })
+        .bind(micros(at));
+        self.write(Commit::Bookkeeping, async |tx| {
+            execute(q, &mut *tx).await?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn user_of_sub(&self, client: &ClientId, sub: &str) -> Result<Option<UserId>, StoreError> {
+        let q = sqlx::query("SELECT user_id FROM oauth_subjects WHERE client_id = $1 AND sub = $2").bind(client.as_str()).bind(sub);
+        fetch_optional(q, &self.reader, |r| r.user("user_id")).await
+    }
+
+    async fn poll_queue(&self, stream: &StreamId, limit: u32) -> Result<Vec<PolledSet>, StoreError> {
+        let q = sqlx::query(
+            "SELECT jti, payload FROM ssf_poll_queue WHERE stream_id = $1 AND acked_at IS NULL ORDER BY created_at, jti LIMIT $2",
+        )
+        .bind(stream.as_str())
+        .bind(i64::from(limit));
+        fetch_all(q, &self.reader, |r| Ok(PolledSet { jti: r.id("jti")?, payload: r.col("payload")? })).await
+    }
+
+    async fn ack_polled(&self, stream: &StreamId, jtis: &[String], at: Timestamp) -> Result<u64, StoreError> {
+        self.write(Commit::Bookkeeping, async |tx| {
+            let mut n = 0;
+            for jti in jtis {
+                let q = sqlx::query("UPDATE ssf_poll_queue SET acked_at = $3 WHERE stream_id = $1 AND jti = $2 AND acked_at IS NULL")
+                    .bind(stream.as_str())
+                    .bind(jti.as_str())
+                    .bind(micros(at));
+                let acked = execute(q, &mut *tx).await?;
+                if acked == 1 {
+                    let q = sqlx::query(
+                        "UPDATE event_deliveries SET state = 'delivered', delivered_at = $2, attempts = attempts + 1 WHERE id = $1",
+                    )
+                    .bind(jti.as_str())
+                    .bind(micros(at));
+                    execute(q, &mut *tx).await?;
+                }
+                n += acked;
+            }
+            Ok(n)
+        })
+        .await
+    }
+}

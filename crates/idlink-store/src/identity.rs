@@ -152,6 +152,9 @@ impl IdentityStore for SqlStore {
             if let Some(c) = f.case {
                 open_case_in(tx, c).await?;
             }
+            if let (Some(e), Some(i)) = (f.event, f.identity) {
+                crate::events::lifecycle_in(tx, &i.user_id, f.at, crate::events::GrantChange::None, e).await?;
+            }
             Ok(())
         })
         .await

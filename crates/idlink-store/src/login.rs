@@ -4,6 +4,7 @@ use async_trait::async_trait;
 use idlink_core::ports::StoreError;
 use idlink_core::ports::audit::AuditEntry;
 use idlink_core::ports::auth::{AuthStore, ChallengeRow, DeviceRow, LoginWrite, SessionRow, SessionStatus};
+use idlink_core::ports::outbox::NewEvent;
 use idlink_domain::{ChallengeId, DeviceId, SessionId, UserId};
 use jiff::Timestamp;
 use sqlx::any::AnyRow;
@@ -202,15 +203,28 @@ impl AuthStore for SqlStore {
         .await
     }
 
-    async fn revoke_sessions(&self, user: &UserId, now: Timestamp, audit: &AuditEntry) -> Result<u64, StoreError> {
+    async fn revoke_sessions(&self, user: &UserId, now: Timestamp, event: &NewEvent, audit: &AuditEntry) -> Result<u64, StoreError> {
         let q = sqlx::query("UPDATE sessions SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL")
             .bind(micros(now))
             .bind(user.as_str());
-        self.audited(audit, async |tx| execute(q, &mut *tx).await).await
+        self.audited(audit, async |tx| {
+            let n = execute(q, &mut *tx).await?;
+            crate::events::lifecycle_in(tx, user, now, crate::events::GrantChange::EndAllSessions, event).await?;
+            Ok(n)
+        })
+        .await
     }
 
-    async fn revoke_session(&self, id: &SessionId, now: Timestamp, audit: &AuditEntry) -> Result<bool, StoreError> {
-        let q = sqlx::query("UPDATE sessions SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL").bind(micros(now)).bind(id.as_str());
-        self.audited_if(audit, async |tx| Ok(execute(q, &mut *tx).await? == 1)).await
+    async fn revoke_session(&self, id: &SessionId, now: Timestamp, event: &NewEvent, audit: &AuditEntry) -> Result<bool, StoreError> {
+        let q = sqlx::query("UPDATE sessions SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL RETURNING user_id")
+            .bind(micros(now))
+            .bind(id.as_str());
+        self.audited_if(audit, async |tx| {
+            let Some(user) = fetch_optional(q, &mut *tx, |r| r.user("user_id")).await? else { return Ok(false) };
+            let sessions = std::slice::from_ref(id);
+            crate::events::lifecycle_in(tx, &user, now, crate::events::GrantChange::EndSessions { sessions }, event).await?;
+            Ok(true)
+        })
+        .await
     }
 }

@@ -48,6 +48,28 @@ pub(crate) async fn enqueue_in<'e>(tx: &mut Tx, events: impl IntoIterator<Item =
     Ok(())
 }
 
+/// Records an attempt's outcome in the caller's transaction if `token` still holds the claim.
+pub(crate) async fn settle_in(tx: &mut Tx, id: &EventId, token: &str, at: Timestamp, settlement: &Settlement) -> Result<bool, StoreError> {
+    // The claim counted the attempt; a release gives back the one it did not make.
+    let set = match settlement {
+        Settlement::Delivered => "state = 'delivered', finished_at = $3",
+        Settlement::Retry { .. } => "due_at = $3, last_error = $4",
+        Settlement::Dead { .. } => "state = 'dead', finished_at = $3, last_error = $4",
+        Settlement::Release => "due_at = $3, attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END",
+    };
+    let (at, error) = match settlement {
+        Settlement::Retry { at: due, error } => (*due, Some(error.as_str())),
+        Settlement::Dead { error } => (at, Some(error.as_str())),
+        Settlement::Delivered | Settlement::Release => (at, None),
+    };
+    let sql = format!("UPDATE outbox SET {set}, claim_token = NULL WHERE id = $1 AND claim_token = $2 AND state = 'pending'");
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id.as_str()).bind(token).bind(micros(at));
+    if let Some(error) = error {
+        q = q.bind(error);
+    }
+    Ok(execute(q, &mut *tx).await? == 1)
+}
+
 fn item(r: &AnyRow) -> Result<OutboxItem, StoreError> {
     Ok(OutboxItem {
         id: r.id("id")?,
@@ -147,24 +169,7 @@ impl OutboxStore for SqlStore {
     }
 
     async fn settle_outbox(&self, id: &EventId, token: &str, at: Timestamp, settlement: &Settlement) -> Result<bool, StoreError> {
-        // The claim counted the attempt; a release gives back the one it did not make.
-        let set = match settlement {
-            Settlement::Delivered => "state = 'delivered', finished_at = $3",
-            Settlement::Retry { .. } => "due_at = $3, last_error = $4",
-            Settlement::Dead { .. } => "state = 'dead', finished_at = $3, last_error = $4",
-            Settlement::Release => "due_at = $3, attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END",
-        };
-        let (at, error) = match settlement {
-            Settlement::Retry { at: due, error } => (*due, Some(error.as_str())),
-            Settlement::Dead { error } => (at, Some(error.as_str())),
-            Settlement::Delivered | Settlement::Release => (at, None),
-        };
-        let sql = format!("UPDATE outbox SET {set}, claim_token = NULL WHERE id = $1 AND claim_token = $2 AND state = 'pending'");
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id.as_str()).bind(token).bind(micros(at));
-        if let Some(error) = error {
-            q = q.bind(error);
-        }
-        self.write(Commit::Bookkeeping, async |tx| Ok(execute(q, &mut *tx).await? == 1)).await
+        self.write(Commit::Bookkeeping, async |tx| settle_in(tx, id, token, at, settlement).await).await
     }
 
     async fn outbox_item(&self, id: &EventId) -> Result<Option<OutboxItem>, StoreError> {

@@ -83,8 +83,11 @@ impl ProposalStore for SqlStore {
             }
             match effect {
                 ApprovalEffect::None => {}
-                ApprovalEffect::ApproveCase { case, decisions } => {
+                ApprovalEffect::ApproveCase { case, decisions, lifted } => {
                     decide_case_in(tx, case, decisions, Some(CaseStatus::Approved)).await?;
+                    if let Some(event) = lifted {
+                        crate::events::lifecycle_in(tx, &case.subject, event.at, crate::events::GrantChange::Resume, event).await?;
+                    }
                 }
             }
             Ok(true)

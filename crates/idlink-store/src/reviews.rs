@@ -521,7 +521,7 @@ impl FreezeStore for SqlStore {
         .await
     }
 
-    async fn freeze(&self, user: &UserId, reason: &str, case: &CaseRow, audit: &AuditEntry) -> Result<bool, StoreError> {
+    async fn freeze(&self, user: &UserId, reason: &str, case: &CaseRow, event: &NewEvent, audit: &AuditEntry) -> Result<bool, StoreError> {
         let q = sqlx::query(
             "INSERT INTO freezes (user_id, status, reason, frozen_at, lifted_at, case_id) VALUES ($1, 'frozen', $2, $3, NULL, $4)
              ON CONFLICT (user_id) DO UPDATE SET status = 'frozen', reason = excluded.reason, frozen_at = excluded.frozen_at,
@@ -532,7 +532,15 @@ impl FreezeStore for SqlStore {
         .bind(reason)
         .bind(micros(case.created_at))
         .bind(case.id.as_str());
-        self.open_case_if_changed(q, case, audit).await
+        self.audited_if(audit, async |tx| {
+            if execute(q, &mut *tx).await? == 0 {
+                return Ok(false);
+            }
+            open_case_in(tx, case).await?;
+            crate::events::lifecycle_in(tx, user, event.at, crate::events::GrantChange::Suspend, event).await?;
+            Ok(true)
+        })
+        .await
     }
 
     async fn previous_login_ip(&self, user: &UserId, session_id: &SessionId) -> Result<Option<String>, StoreError> {

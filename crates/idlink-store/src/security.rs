@@ -23,7 +23,14 @@ impl PaymentPasswordStore for SqlStore {
         .await
     }
 
-    async fn set_payment_password(&self, user: &UserId, hash: &str, now: Timestamp, audit: &AuditEntry) -> Result<(), StoreError> {
+    async fn set_payment_password(
+        &self,
+        user: &UserId,
+        hash: &str,
+        now: Timestamp,
+        event: &idlink_core::ports::outbox::NewEvent,
+        audit: &AuditEntry,
+    ) -> Result<(), StoreError> {
         let q = sqlx::query(
             "INSERT INTO payment_passwords (user_id, hash, failures, locked_at, updated_at) VALUES ($1, $2, 0, NULL, $3)
              ON CONFLICT (user_id) DO UPDATE SET hash = excluded.hash, failures = 0, locked_at = NULL, updated_at = excluded.updated_at",
@@ -31,8 +38,11 @@ impl PaymentPasswordStore for SqlStore {
         .bind(user.as_str())
         .bind(hash)
         .bind(micros(now));
-        self.audited(audit, async |tx| execute(q, &mut *tx).await).await?;
-        Ok(())
+        self.audited(audit, async |tx| {
+            execute(q, &mut *tx).await?;
+            crate::events::lifecycle_in(tx, user, now, crate::events::GrantChange::None, event).await
+        })
+        .await
     }
 
     async fn count_payment_password_failure(

@@ -247,9 +247,22 @@ impl UserStore for SqlStore {
         fetch_optional(sqlx::query("SELECT phone_index FROM users WHERE id = $1").bind(id.as_str()), &self.reader, first).await
     }
 
-    async fn shred_user_key(&self, id: &UserId, audit: &AuditEntry) -> Result<bool, StoreError> {
+    async fn shred_user_key(
+        &self,
+        id: &UserId,
+        event: &idlink_core::ports::outbox::NewEvent,
+        audit: &AuditEntry,
+    ) -> Result<bool, StoreError> {
         let q = sqlx::query("DELETE FROM data_keys WHERE id = $1").bind(user_key_id(id));
-        self.audited_if(audit, async |tx| Ok(execute(q, &mut *tx).await? > 0)).await
+        self.audited_if(audit, async |tx| {
+            if execute(q, &mut *tx).await? == 0 {
+                return Ok(false);
+            }
+            let change = crate::events::GrantChange::Revoke { by: "system", reason: "account_purged" };
+            crate::events::lifecycle_in(tx, id, event.at, change, event).await?;
+            Ok(true)
+        })
+        .await
     }
 }
 

@@ -317,6 +317,11 @@ pub struct OutboxWorker {
     pub policy: OutboxPolicy,
     pub holder: String,
     pub poll: Duration,
+    /// Security events to apps: the SSRF-guarded sender and `[events]`.
+    pub sender: Arc<dyn idlink_core::ports::events::EventSender>,
+    pub events: idlink_core::events::EventSettings,
+    /// `iss` of SETs and logout tokens, the namespace of assurance levels, the signing keys.
+    pub oidc: idlink_core::oidc::OidcSettings,
 }
 
 impl OutboxWorker {
@@ -324,6 +329,24 @@ impl OutboxWorker {
     /// the next, otherwise the worker looks again after `outbox.poll_ms`.
     pub async fn run(self, mut stop: watch::Receiver<bool>) {
         let ids = idlink_core::ports::ids::RandomIds(self.rng.clone());
+        let signer = idlink_core::events::IssuerSigner(idlink_core::oidc::keys::IssuerKeys {
+            store: &self.store,
+            keys: &self.store,
+            vault: &self.vault,
+            clock: self.clock.as_ref(),
+            rng: self.rng.as_ref(),
+            settings: &self.oidc,
+        });
+        let events = idlink_core::events::deliver::EventDelivery {
+            store: &self.store,
+            clients: &self.store,
+            keys: &self.store,
+            sender: self.sender.as_ref(),
+            signer: &signer,
+            settings: &self.events,
+            issuer: &self.oidc.issuer,
+            trust_framework: &self.oidc.trust_framework,
+        };
         let deliverer = Deliverer {
             store: &self.store,
             users: &self.store,
@@ -336,6 +359,7 @@ impl OutboxWorker {
             notifier: self.notifier.as_ref(),
             policy: &self.policy,
             holder: &self.holder,
+            events: &events,
         };
         let mut failing = false;
         loop {

@@ -845,6 +845,7 @@ impl Config {
             signing_alg: idlink_crypto::jose::JwsAlg::parse(&o.signing_alg).unwrap_or(idlink_crypto::jose::JwsAlg::Es256),
             trust_framework: o.trust_framework.clone(),
             consent_version: o.consent_version.clone(),
+            key_cache: idlink_core::oidc::keys::KeyCache::default(),
         }
     }
 

@@ -11,4 +11,5 @@ pub mod bench_pages;
 pub mod clients_cli;
 pub mod config;
 pub mod keyfile;
+pub mod oidc_jobs;
 pub mod serve;

@@ -227,6 +227,8 @@ pub struct Running {
     pub sandbox_direct_addr: Option<SocketAddr>,
     pub sandbox: Option<Arc<idlink_sandbox::Sandbox>>,
     pub store: SqlStore,
+    /// The vault the server seals with (tests seal fixtures with it).
+    pub vault: Arc<Vault>,
     pub institutions: Arc<Institutions>,
     /// Where signed audit checkpoints are also written.
     pub witness: Arc<dyn AuditWitness>,
@@ -346,6 +348,8 @@ pub async fn start(config: &Config, rt: Runtime) -> Result<Running> {
         .await
         .with_context(|| format!("cannot listen on {} (configuration key `server.listen`, flag --listen)", config.server.listen))?;
     let api_addr = listener.local_addr()?;
+    let oidc_settings = config.oidc_settings(api_addr);
+    let event_settings = config.event_settings();
     let agreement_validity = jiff::SignedDuration::from_hours(24 * i64::from(config.connectors.bank.agreement_validity_days));
     let state = AppState::new(AppParts {
         store: Arc::new(store.clone()),
@@ -397,8 +401,8 @@ pub async fn start(config: &Config, rt: Runtime) -> Result<Running> {
             rng: rt.rng.clone(),
             clock: rt.clock.clone(),
         })),
-        oidc: config.oidc_settings(api_addr),
-        events: config.event_settings(),
+        oidc: oidc_settings.clone(),
+        events: event_settings.clone(),
     });
     if let Some((addrs, sb)) = &sandbox {
         // The sandbox banks send their callbacks here.
@@ -435,6 +439,16 @@ pub async fn start(config: &Config, rt: Runtime) -> Result<Running> {
         policy: config.outbox_policy(),
         holder: node.clone(),
         poll: Duration::from_millis(config.outbox.poll_ms),
+        sender: Arc::new(
+            idlink_connectors::events::EventClient::new(
+                event_settings.timeout,
+                event_settings.allow_private_targets,
+                event_settings.allow_plain_http,
+            )
+            .map_err(anyhow::Error::msg)?,
+        ),
+        events: event_settings,
+        oidc: oidc_settings.clone(),
     };
     tasks.push(tokio::spawn(worker.run(stop_rx.clone())));
     let purge_every = (config.server.idempotency_ttl_secs / 2).clamp(1, 600);
@@ -459,6 +473,16 @@ pub async fn start(config: &Config, rt: Runtime) -> Result<Running> {
             Seen::default(),
         ),
         (Arc::new(crate::background::OutboxHousekeeping::new(store.clone(), clock.clone(), &config.outbox)), Seen::default()),
+        (
+            Arc::new(crate::oidc_jobs::OidcKeys::new(
+                store.clone(),
+                vault.clone(),
+                clock.clone(),
+                rt.rng.clone(),
+                config.oidc_settings(api_addr),
+            )),
+            Seen::default(),
+        ),
     ];
     for (job, seen) in jobs {
         let (runner, stop) = (runner.clone(), stop_rx.clone());
@@ -473,6 +497,7 @@ pub async fn start(config: &Config, rt: Runtime) -> Result<Running> {
         sandbox_direct_addr: addrs.map(|a| a.direct),
         sandbox: sandbox.map(|(_, s)| s),
         store,
+        vault,
         institutions,
         witness,
         node,

@@ -108,7 +108,7 @@ pub async fn shred_user(
 ) -> Result<StatusCode, Problem> {
     api.require("users:write")?;
     let who = caller(&api, request_id.as_deref(), "personal data deletion");
-    users::shred_user(state.store.as_ref(), state.clock.as_ref(), &who, &id).await?;
+    users::shred_user(state.store.as_ref(), &state.vault, state.ids.as_ref(), state.clock.as_ref(), &who, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

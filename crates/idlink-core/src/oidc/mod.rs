@@ -4,6 +4,8 @@
 //! with reuse detection, userinfo with OpenID Identity Assurance
 //! `verified_claims`, revocation, introspection, and the signing keys.
 
+pub mod keys;
+
 use idlink_crypto::jose::JwsAlg;
 use jiff::SignedDuration;
 
@@ -26,6 +28,8 @@ pub struct OidcSettings {
     pub signing_alg: JwsAlg,
     pub trust_framework: String,
     pub consent_version: String,
+    /// This process's decoded signing keys (shared by every clone).
+    pub key_cache: keys::KeyCache,
 }
 
 impl OidcSettings {
@@ -45,6 +49,7 @@ impl OidcSettings {
             signing_alg: JwsAlg::Es256,
             trust_framework: "https://idlink.dev/tf/cn-real-name".into(),
             consent_version: "2026-11".into(),
+            key_cache: keys::KeyCache::default(),
         }
     }
 }

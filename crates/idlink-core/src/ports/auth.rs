@@ -110,10 +110,24 @@ pub trait AuthStore: AuditStore + Send + Sync {
     ) -> Result<bool, StoreError>;
     /// Makes `device_id` the user's only primary device; false when it is not theirs.
     async fn set_primary_device(&self, user: &UserId, device_id: &DeviceId, audit: &AuditEntry) -> Result<bool, StoreError>;
-    /// Revokes every session of the user; returns how many were active.
-    async fn revoke_sessions(&self, user: &UserId, now: Timestamp, audit: &AuditEntry) -> Result<u64, StoreError>;
-    /// Revokes one session; false when it was already revoked or unknown.
-    async fn revoke_session(&self, id: &SessionId, now: Timestamp, audit: &AuditEntry) -> Result<bool, StoreError>;
+    /// Revokes every session of the user, ends the apps' views of them and
+    /// writes `event` (lifecycle `sessions_revoked`); returns how many were active.
+    async fn revoke_sessions(
+        &self,
+        user: &UserId,
+        now: Timestamp,
+        event: &super::outbox::NewEvent,
+        audit: &AuditEntry,
+    ) -> Result<u64, StoreError>;
+    /// Revokes one session, ends the apps' views of it and writes `event`;
+    /// false (nothing written) when it was already revoked or unknown.
+    async fn revoke_session(
+        &self,
+        id: &SessionId,
+        now: Timestamp,
+        event: &super::outbox::NewEvent,
+        audit: &AuditEntry,
+    ) -> Result<bool, StoreError>;
 }
 
 /// Sends verification codes (the SMS gateway connector in production).

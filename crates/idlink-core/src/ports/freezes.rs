@@ -2,6 +2,7 @@
 
 use super::StoreError;
 use super::audit::AuditEntry;
+use super::outbox::NewEvent;
 use super::reviews::CaseRow;
 use async_trait::async_trait;
 use idlink_domain::{CaseId, SessionId, UserId};
@@ -19,8 +20,10 @@ pub struct FreezeRow {
 pub trait FreezeStore: Send + Sync {
     /// The active freeze of the user, if any.
     async fn active_freeze(&self, user: &UserId) -> Result<Option<FreezeRow>, StoreError>;
-    /// Freezes the user and opens the review case, unless already frozen; false then.
-    async fn freeze(&self, user: &UserId, reason: &str, case: &CaseRow, audit: &AuditEntry) -> Result<bool, StoreError>;
+    /// Freezes the user and opens the review case, unless already frozen;
+    /// false then. With it, the user's active grants are suspended and
+    /// `event` (the lifecycle event `account_disabled`) is written.
+    async fn freeze(&self, user: &UserId, reason: &str, case: &CaseRow, event: &NewEvent, audit: &AuditEntry) -> Result<bool, StoreError>;
     /// Sessions opened for the user since `since` (login bursts).
     async fn sessions_since(&self, user: &UserId, since: Timestamp) -> Result<u32, StoreError>;
     /// The client IP of the user's login before `session_id`, if recorded.

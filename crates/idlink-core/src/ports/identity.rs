@@ -102,6 +102,9 @@ pub struct Finish<'a> {
     pub change: Option<ChangeEvent>,
     /// Opened when the verification goes to review.
     pub case: Option<&'a CaseRow>,
+    /// The lifecycle event of a passed verification (`identity_verified` /
+    /// `identity_changed`), written with it for the apps the user authorised.
+    pub event: Option<&'a super::outbox::NewEvent>,
     pub audit: &'a AuditEntry,
 }
 

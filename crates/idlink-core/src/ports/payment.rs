@@ -17,7 +17,14 @@ pub struct PaymentPasswordRow {
 pub trait PaymentPasswordStore: Send + Sync {
     async fn payment_password(&self, user: &UserId) -> Result<Option<PaymentPasswordRow>, StoreError>;
     /// Sets (or resets) the hash and clears the failure count, with its audit record.
-    async fn set_payment_password(&self, user: &UserId, hash: &str, now: Timestamp, audit: &AuditEntry) -> Result<(), StoreError>;
+    async fn set_payment_password(
+        &self,
+        user: &UserId,
+        hash: &str,
+        now: Timestamp,
+        event: &super::outbox::NewEvent,
+        audit: &AuditEntry,
+    ) -> Result<(), StoreError>;
     /// Counts one failure; returns the new count. Appends `failed` and, when
     /// the count reaches `max`, `locked`, in the same transaction.
     async fn count_payment_password_failure(

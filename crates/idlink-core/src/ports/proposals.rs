@@ -97,7 +97,9 @@ pub enum ApprovalEffect<'a> {
     None,
     /// Adds `decisions` to the open `case` and closes it as approved, with its effect
     /// (a lifted freeze); fails with `Unique` if the case was closed meanwhile.
-    ApproveCase { case: &'a CaseRow, decisions: &'a [Decision] },
+    /// `lifted`: a lifted freeze's lifecycle event (`account_enabled`); the
+    /// user's suspended grants are active again in the same transaction.
+    ApproveCase { case: &'a CaseRow, decisions: &'a [Decision], lifted: Option<&'a super::outbox::NewEvent> },
 }
 
 /// A decision on a proposal: who, approve (`Approved`) or reject (`Rejected`), why, when.

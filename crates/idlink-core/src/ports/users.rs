@@ -24,6 +24,8 @@ pub trait UserStore: Send + Sync {
     async fn find_user_by_phone_index(&self, index: &str) -> Result<Option<UserId>, StoreError>;
     /// The blind index of the user's phone (matching a code's challenge needs no decryption).
     async fn phone_index(&self, id: &UserId) -> Result<Option<String>, StoreError>;
-    /// Deletes the user's data key (crypto-shredding). Returns false when there was none.
-    async fn shred_user_key(&self, id: &UserId, audit: &AuditEntry) -> Result<bool, StoreError>;
+    /// Deletes the user's data key (crypto-shredding), revokes every grant
+    /// (with its refresh families and access tokens) and writes `event`
+    /// (lifecycle `account_purged`). Returns false (nothing written) when there was no key.
+    async fn shred_user_key(&self, id: &UserId, event: &super::outbox::NewEvent, audit: &AuditEntry) -> Result<bool, StoreError>;
 }

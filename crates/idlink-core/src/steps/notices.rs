@@ -36,7 +36,12 @@ pub fn seal_payload(vault: &Vault, id: &str, kind: &str, clear: &[u8]) -> Result
 }
 
 pub fn open_payload(vault: &Vault, item: &OutboxItem) -> Result<Vec<u8>, CryptoError> {
-    vault.outbox_key().open(&context(item.id.as_str(), &item.kind), &item.payload)
+    open_sealed(vault, item.id.as_str(), &item.kind, &item.payload)
+}
+
+/// Opens a payload sealed by [`seal_payload`] for `id` and `kind`.
+pub fn open_sealed(vault: &Vault, id: &str, kind: &str, sealed: &[u8]) -> Result<Vec<u8>, CryptoError> {
+    vault.outbox_key().open(&context(id, kind), sealed)
 }
 
 /// An SMS to `user`, to write with the change that causes it.

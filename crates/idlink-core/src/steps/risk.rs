@@ -2,6 +2,7 @@
 //! real signals; a freeze blocks sensitive operations and opens a review
 //! case with a first-response SLA; lifting it takes two different operators.
 
+use crate::ports::events::{Lifecycle, LifecycleType};
 use crate::ports::freezes::FreezeStore;
 
 use crate::ports::StoreError;
@@ -45,6 +46,8 @@ pub async fn ensure_not_frozen<E: From<Frozen> + From<StoreError>>(store: &dyn F
 
 pub struct Risk<'a> {
     pub store: &'a dyn FreezeStore,
+    /// Seals the freeze's lifecycle event (security events to apps).
+    pub vault: &'a crate::vault::Vault,
     pub clock: &'a dyn Clock,
     pub ids: &'a dyn Ids,
     pub policy: &'a RiskPolicy,
@@ -74,7 +77,17 @@ impl Risk<'_> {
             let case = CaseRow::open(self.ids, CaseKind::RiskFreeze, user, user.as_str(), 2, self.sla, now);
             let audit =
                 AuditEntry::new("system:risk", "account.freeze", reason.clone(), now).subject(user).request(rid).outcome(Outcome::Denied);
-            if self.store.freeze(user, &reason, &case, &audit).await? {
+            let lifecycle = Lifecycle {
+                kind: LifecycleType::AccountDisabled,
+                user: user.clone(),
+                at: now,
+                actor: "system".into(),
+                client: None,
+                sessions: Vec::new(),
+                reason: Some("risk".into()),
+            };
+            let event = crate::events::lifecycle_store_event(self.vault, self.ids, &lifecycle)?;
+            if self.store.freeze(user, &reason, &case, &event, &audit).await? {
                 metrics::counter!("idlink_risk_freezes_total").increment(1);
             }
         }

@@ -190,6 +190,9 @@ CREATE INDEX oauth_access_tokens_by_expiry ON oauth_access_tokens (expires_at);
 CREATE TABLE oidc_signing_keys (
     kid          TEXT PRIMARY KEY,                    -- RFC 7638 thumbprint
     alg          TEXT NOT NULL,                       -- 'ES256' / 'EdDSA'
+    -- 0, 1, 2, … per algorithm: two nodes minting the same next key race on
+    -- this unique pair and exactly one wins (the other re-reads).
+    generation   BIGINT NOT NULL,
     public_jwk   TEXT NOT NULL,                       -- JSON
     private_key  BLOB NOT NULL,
     created_at   BIGINT NOT NULL,
@@ -197,6 +200,7 @@ CREATE TABLE oidc_signing_keys (
     retires_at   BIGINT,
     removed_at   BIGINT
 );
+CREATE UNIQUE INDEX oidc_signing_keys_by_generation ON oidc_signing_keys (alg, generation);
 
 -- ── Security events ────────────────────────────────────────────────────────
 -- Outbox children of a lifecycle event: one per destination.
@@ -254,10 +258,12 @@ CREATE TABLE ssf_stream_subjects (
     PRIMARY KEY (stream_id, user_id)
 );
 
--- SETs waiting to be polled (RFC 8936); the SET itself is the outbox child's.
+-- SETs waiting to be polled (RFC 8936): the child event, sealed like an
+-- outbox payload (kind 'set.poll'); the SET is signed when it is polled.
 CREATE TABLE ssf_poll_queue (
     stream_id  TEXT NOT NULL,
     jti        TEXT NOT NULL,
+    payload    BLOB NOT NULL,
     created_at BIGINT NOT NULL,
     acked_at   BIGINT,
     PRIMARY KEY (stream_id, jti)

@@ -139,7 +139,7 @@ async fn only_the_holder_releases_a_claimed_case() {
         let case =
             CaseRow::open(&ids as &dyn Ids, CaseKind::RiskFreeze, &user, user.as_str(), 2, jiff::SignedDuration::from_mins(5), at(0));
         let audit = AuditEntry::new("system", "freeze", "risk", at(0)).subject(&user);
-        assert!(db.store.freeze(&user, "test", &case, &audit).await.unwrap_or(false));
+        assert!(db.store.freeze(&user, "test", &case, &crate::events::lifecycle(&user, "evt_frz", 0), &audit).await.unwrap_or(false));
         let claim = AuditEntry::new("operator:a", "review.claim", "review risk_freeze", at(30));
         assert!(db.store.claim_case(&case.id, &alice.id, at(30), &claim).await.unwrap_or(false));
         let read = db.store.case(&case.id).await.ok().flatten().unwrap_or_else(|| panic!("case"));

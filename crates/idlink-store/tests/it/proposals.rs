@@ -118,14 +118,22 @@ async fn a_freeze_lift_commits_with_its_approval_and_both_decisions() {
         let (alice, bob) = (new_operator(s, "alice").await, new_operator(s, "bob").await);
         let ids = idlink_crypto::SeededRandom::new(7);
         let case = CaseRow::open(&ids, CaseKind::RiskFreeze, &user, user.as_str(), 2, jiff::SignedDuration::from_mins(5), at(0));
-        assert!(s.freeze(&user, "burst", &case, &audit("account.freeze", 0)).await.unwrap_or(false));
+        assert!(
+            s.freeze(&user, "burst", &case, &crate::events::lifecycle(&user, "evt_frz", 0), &audit("account.freeze", 0))
+                .await
+                .unwrap_or(false)
+        );
         let p = proposal("prp_lift", &alice, ProposalAction::LiftFreeze, &format!(r#"{{"case_id":"{}"}}"#, case.id));
         s.insert_proposal(&p, &audit("dual.propose", 100)).await.unwrap_or_else(|e| panic!("{e}"));
         let decisions = [
             Decision { step: 1, operator_id: alice.clone(), approve: true, note: "why".into(), at: at(100) },
             Decision { step: 2, operator_id: bob.clone(), approve: true, note: "ok".into(), at: at(200) },
         ];
-        let effect = ApprovalEffect::ApproveCase { case: &case, decisions: &decisions };
+        let effect = ApprovalEffect::ApproveCase {
+            case: &case,
+            decisions: &decisions,
+            lifted: Some(&crate::events::lifecycle(&user, "evt_lift", 200)),
+        };
         let won = s
             .decide_proposal(
                 &p.id,
@@ -145,7 +153,7 @@ async fn a_freeze_lift_commits_with_its_approval_and_both_decisions() {
         // A second lift of the closed case rolls back its proposal's approval.
         let q = proposal("prp_lift_again", &alice, ProposalAction::LiftFreeze, &format!(r#"{{"case_id":"{}"}}"#, case.id));
         s.insert_proposal(&q, &audit("dual.propose", 300)).await.unwrap_or_else(|e| panic!("{e}"));
-        let effect = ApprovalEffect::ApproveCase { case: &closed, decisions: &[] };
+        let effect = ApprovalEffect::ApproveCase { case: &closed, decisions: &[], lifted: None };
         let again = s
             .decide_proposal(
                 &q.id,

@@ -36,7 +36,10 @@ async fn two_hundred_parallel_wrong_passwords_count_exactly_and_lock_at_the_thir
         let user = new_user(&db.store).await;
         let hash = payment::hash(&policy, &OsRandom, "135790").await.unwrap_or_else(|e| panic!("{e}"));
         let set = AuditEntry::new("test", "payment_password.set", "test", at(1)).subject(&user);
-        db.store.set_payment_password(&user, &hash, at(1), &set).await.unwrap_or_else(|e| panic!("{e}"));
+        db.store
+            .set_payment_password(&user, &hash, at(1), &crate::events::lifecycle(&user, "evt_pay1", 1), &set)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
         let before = db.store.audit_head().await.map(|h| h.0).unwrap_or(0);
 
         let tasks: Vec<_> = (0..200)
@@ -153,6 +156,9 @@ async fn a_login_from_another_network_is_a_region_jump() {
         };
         let audit = [AuditEntry::new("test", "session.create", "test", at(0)).subject(&user)];
         let mut signals = Vec::new();
+        let ring = MasterKeyring::new(vec![MasterKey::generate("mk-risk", &OsRandom)], "mk-risk", Algorithm::Aes256Gcm)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let vault = idlink_core::vault::Vault::open(ring, &db.store, Arc::new(OsRandom)).await.unwrap_or_else(|e| panic!("{e}"));
         for (id, ip, t) in [("ses_1", "203.0.113.7", 1), ("ses_2", "203.0.9.9", 2), ("ses_3", "198.51.100.7", 3)] {
             let s = session(id, ip, t);
             db.store
@@ -161,6 +167,7 @@ async fn a_login_from_another_network_is_a_region_jump() {
                 .unwrap_or_else(|e| panic!("{e}"));
             let risk = Risk {
                 store: &db.store,
+                vault: &vault,
                 clock: &clock,
                 ids: &OsRandom,
                 policy: &Default::default(),

@@ -42,8 +42,14 @@ async fn users_are_stored_found_by_index_and_shredded() {
         assert!(mine.is_empty(), "{}: rolled-back audit record survived", db.kind);
 
         // Shredding removes the key: the row remains, its data cannot be decrypted.
-        assert_eq!(s.shred_user_key(&id, &entry("user.shred", &id)).await.ok(), Some(true));
-        assert_eq!(s.shred_user_key(&id, &entry("user.shred", &id)).await.ok(), Some(false));
+        assert_eq!(
+            s.shred_user_key(&id, &crate::events::lifecycle(&id, "evt_shred1", 0), &entry("user.shred", &id)).await.ok(),
+            Some(true)
+        );
+        assert_eq!(
+            s.shred_user_key(&id, &crate::events::lifecycle(&id, "evt_shred2", 0), &entry("user.shred", &id)).await.ok(),
+            Some(false)
+        );
         let (_, key) = s.read_user(&id, &entry("user.read", &id)).await.ok().flatten().unwrap_or_else(|| panic!("row kept"));
         assert_eq!(key, None, "{}", db.kind);
 

@@ -358,7 +358,8 @@ async fn two_nodes_deliver_each_event_once_and_run_each_job_once_per_period() {
             async move { idlink_store::testing::query_text(&store, &sql).await.unwrap_or_else(|e| panic!("{sql}: {e}")) }
         };
         // The gateway answers before the worker records the delivery: wait for the records.
-        let delivered_once = "SELECT COUNT(*) FROM outbox WHERE state = 'delivered' AND attempts = 1";
+        // Only the SMS: the card changes' lifecycle events (security events to apps) are in the outbox too.
+        let delivered_once = "SELECT COUNT(*) FROM outbox WHERE kind = 'user.sms' AND state = 'delivered' AND attempts = 1";
         for _ in 0..50 {
             if count(delivered_once).await == "12" {
                 break;
@@ -366,8 +367,11 @@ async fn two_nodes_deliver_each_event_once_and_run_each_job_once_per_period() {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         assert_eq!(count(delivered_once).await, "12");
-        assert_eq!(count("SELECT COUNT(*) FROM outbox").await, "12");
-        let by_a = count("SELECT COUNT(*) FROM outbox WHERE claimed_by IN (SELECT claimed_by FROM outbox LIMIT 1)").await;
+        assert_eq!(count("SELECT COUNT(*) FROM outbox WHERE kind = 'user.sms'").await, "12");
+        let by_a = count(
+            "SELECT COUNT(*) FROM outbox WHERE kind = 'user.sms' AND claimed_by IN (SELECT claimed_by FROM outbox WHERE kind = 'user.sms' LIMIT 1)",
+        )
+        .await;
         eprintln!("one node delivered {by_a} of the 12 events, the other the rest");
         let kind = "idlink_outbox_deliveries_total{kind=\"user.sms\"}";
         let delivered = a.metric(kind).await + b.metric(kind).await;

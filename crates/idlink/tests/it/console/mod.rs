@@ -83,7 +83,18 @@ pub(crate) async fn frozen_user_case(s: &Server, rt: &Runtime, phone: &str, step
     let ids = RandomIds(rt.rng.clone());
     let case = CaseRow::open(&ids, CaseKind::RiskFreeze, &user, user.as_str(), steps, jiff::SignedDuration::from_mins(5), now);
     let audit = AuditEntry::new("system", "risk.freeze", "risk control", now).subject(&user);
-    assert!(store.freeze(&user, "burst of logins from new devices", &case, &audit).await.unwrap_or(false));
+    let vault = s.running.as_ref().map(|r| r.vault.clone()).unwrap_or_else(|| panic!("running"));
+    let lifecycle = idlink_core::ports::events::Lifecycle {
+        kind: idlink_core::ports::events::LifecycleType::AccountDisabled,
+        user: user.clone(),
+        at: now,
+        actor: "system".into(),
+        client: None,
+        sessions: Vec::new(),
+        reason: Some("risk".into()),
+    };
+    let event = idlink_core::events::lifecycle_store_event(&vault, &ids, &lifecycle).unwrap_or_else(|e| panic!("{e}"));
+    assert!(store.freeze(&user, "burst of logins from new devices", &case, &event, &audit).await.unwrap_or(false));
     case.id.to_string()
 }
 

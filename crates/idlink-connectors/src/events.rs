@@ -1,0 +1,204 @@
+//! The outbound client security events go through (plan §5.7; ADR 0022):
+//! apps name their own receivers, so every URL is untrusted. A request is
+//! refused unless it is `https` (or `allow_plain_http`), and the host's
+//! addresses are resolved by a guarding resolver that drops loopback,
+//! private, link-local, unique-local, multicast and unspecified addresses
+//! (unless `allow_private_targets`) — the connection goes to an address the
+//! guard checked, so a DNS answer cannot switch to an internal one after the
+//! check. Redirects are never followed (a 3xx is retried by the schedule),
+//! the answer's body is read up to 64 KiB, and each request has a deadline.
+
+use async_trait::async_trait;
+use idlink_core::ports::events::{Answer, EventSender, Outgoing, SendError};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The most of an answer's body read (for an RFC 8935 error code).
+pub const BODY_CAP: usize = 64 * 1024;
+
+/// Whether an address is one an app's receiver must not be on (unless private targets are allowed).
+pub fn is_internal(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => {
+            let o = v4.octets();
+            v4.is_loopback()
+                || v4.is_private()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || v4.is_broadcast()
+                || v4.is_multicast()
+                || v4.is_documentation()
+                // 100.64.0.0/10 carrier-grade NAT, 0.0.0.0/8, 192.0.0.0/24, 198.18.0.0/15 benchmarking, 240.0.0.0/4.
+                || (o[0] == 100 && (o[1] & 0xc0) == 64)
+                || o[0] == 0
+                || (o[0] == 192 && o[1] == 0 && o[2] == 0)
+                || (o[0] == 198 && (o[1] & 0xfe) == 18)
+                || o[0] >= 240
+        }
+        IpAddr::V6(v6) => {
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return is_internal(IpAddr::V4(v4));
+            }
+            let s = v6.segments();
+            v6.is_loopback()
+                || v6.is_unspecified()
+                || v6.is_multicast()
+                || (s[0] & 0xfe00) == 0xfc00
+                || (s[0] & 0xffc0) == 0xfe80
+                // 64:ff9b::/96 NAT64 would reach IPv4 space; 2001:db8::/32 documentation.
+                || (s[0] == 0x64 && s[1] == 0xff9b)
+                || (s[0] == 0x2001 && s[1] == 0x0db8)
+        }
+    }
+}
+
+/// Resolves with the system resolver and keeps only the addresses allowed.
+struct Guard {
+    allow_private: bool,
+}
+
+impl reqwest::dns::Resolve for Guard {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let allow_private = self.allow_private;
+        let host = name.as_str().to_owned();
+        Box::pin(async move {
+            let found: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            let allowed: Vec<SocketAddr> = found.into_iter().filter(|a| allow_private || !is_internal(a.ip())).collect();
+            if allowed.is_empty() {
+                return Err(format!("{host} resolves to no address receivers may use").into());
+            }
+            let addrs: reqwest::dns::Addrs = Box::new(allowed.into_iter());
+            Ok(addrs)
+        })
+    }
+}
+
+/// The event sender (the [`EventSender`] port).
+pub struct EventClient {
+    client: reqwest::Client,
+    allow_private: bool,
+    allow_plain_http: bool,
+}
+
+impl EventClient {
+    pub fn new(timeout: Duration, allow_private: bool, allow_plain_http: bool) -> Result<Self, String> {
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
+            .timeout(timeout)
+            .connect_timeout(timeout.min(Duration::from_secs(5)))
+            .pool_idle_timeout(Duration::from_secs(60))
+            .user_agent("idlink-events/1")
+            .dns_resolver(Arc::new(Guard { allow_private }))
+            .build()
+            .map_err(|e| format!("the event client cannot be built: {e}"))?;
+        Ok(Self { client, allow_private, allow_plain_http })
+    }
+
+    /// Why `url` may not be sent to, if it may not (a literal address is checked here: no resolver sees it).
+    pub fn refusal(&self, url: &reqwest::Url) -> Option<String> {
+        match url.scheme() {
+            "https" => {}
+            "http" if self.allow_plain_http => {}
+            other => return Some(format!("scheme `{other}` is not allowed")),
+        }
+        if !url.username().is_empty() || url.password().is_some() {
+            return Some("credentials in the URL are not allowed".into());
+        }
+        let Some(host) = url.host_str() else { return Some("the URL has no host".into()) };
+        let ip = host.trim_start_matches('[').trim_end_matches(']').parse::<IpAddr>().ok();
+        match ip {
+            Some(ip) if !self.allow_private && is_internal(ip) => Some("the address is loopback, private or link-local".into()),
+            _ => None,
+        }
+    }
+}
+
+#[async_trait]
+impl EventSender for EventClient {
+    async fn send(&self, request: &Outgoing) -> Result<Answer, SendError> {
+        let url = reqwest::Url::parse(&request.url).map_err(|_| SendError::Refused("the URL does not parse".into()))?;
+        if let Some(why) = self.refusal(&url) {
+            return Err(SendError::Refused(why));
+        }
+        let mut req = self.client.post(url).header(reqwest::header::CONTENT_TYPE, request.content_type).body(request.body.clone());
+        for (name, value) in &request.headers {
+            req = req.header(*name, value);
+        }
+        let mut res = req.send().await.map_err(|e| SendError::Failed(detail(&e)))?;
+        let status = res.status().as_u16();
+        let retry_after =
+            res.headers().get(reqwest::header::RETRY_AFTER).and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<u64>().ok());
+        let mut body = Vec::new();
+        // Read up to the cap; the rest is dropped with the connection.
+        while body.len() < BODY_CAP {
+            match res.chunk().await {
+                Ok(Some(chunk)) => body.extend_from_slice(&chunk[..chunk.len().min(BODY_CAP - body.len())]),
+                Ok(None) => break,
+                // The status is what counts; a body cut off mid-way still has one.
+                Err(_) => break,
+            }
+        }
+        Ok(Answer { status, retry_after, body })
+    }
+}
+
+/// A transport error without the URL (it may carry a token in its query).
+fn detail(e: &reqwest::Error) -> String {
+    let what = if e.is_timeout() {
+        "timed out"
+    } else if e.is_connect() {
+        "connection failed"
+    } else {
+        "request failed"
+    };
+    let mut source: Option<&dyn std::error::Error> = std::error::Error::source(e);
+    let mut root = String::new();
+    while let Some(s) = source {
+        root = s.to_string();
+        source = s.source();
+    }
+    if root.is_empty() { what.to_owned() } else { format!("{what}: {root}") }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn internal_addresses_are_recognised() {
+        for ip in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "169.254.169.254",
+            "0.0.0.0",
+            "::1",
+            "fe80::1",
+            "fd00::1",
+            "::ffff:127.0.0.1",
+            "100.64.0.1",
+        ] {
+            assert!(is_internal(ip.parse().unwrap_or(IpAddr::from([0, 0, 0, 0]))), "{ip}");
+        }
+        for ip in ["93.184.216.34", "2606:4700::1111", "8.8.8.8"] {
+            assert!(!is_internal(ip.parse().unwrap_or(IpAddr::from([127, 0, 0, 1]))), "{ip}");
+        }
+    }
+
+    #[test]
+    fn urls_are_refused_before_any_connection() -> Result<(), String> {
+        let strict = EventClient::new(Duration::from_secs(1), false, false)?;
+        let url = |s: &str| reqwest::Url::parse(s).map_err(|e| e.to_string());
+        assert!(strict.refusal(&url("http://example.com/hook")?).is_some());
+        assert!(strict.refusal(&url("https://127.0.0.1/hook")?).is_some());
+        assert!(strict.refusal(&url("https://[::1]/hook")?).is_some());
+        assert!(strict.refusal(&url("https://user:pw@example.com/hook")?).is_some());
+        assert!(strict.refusal(&url("https://example.com/hook")?).is_none());
+        let dev = EventClient::new(Duration::from_secs(1), true, true)?;
+        assert!(dev.refusal(&url("http://127.0.0.1:9/hook")?).is_none());
+        Ok(())
+    }
+}
