@@ -395,7 +395,7 @@ impl OAuthFlowStore for SqlStore {
                     if family.client_id != *client || revoked_at.is_some() || state != "active" || expires_at <= t.at {
                         return Ok(RefreshOutcome::Invalid);
                     }
-                    let next = NewTokens { family: family.id.clone(), ..t.clone() };
+                    let next = NewTokens { family: family.id.clone(), userinfo_claims: family.claims.clone(), ..t.clone() };
                     insert_tokens_in(tx, &next, &family.client_id, &family.user_id, &family.grant_id, &family.scope, generation + 1).await?;
                     append_in(tx, &audit.clone().subject(&family.user_id)).await?;
                     Ok(RefreshOutcome::Rotated(family))

@@ -162,10 +162,8 @@ async fn refresh_tokens_rotate_once_and_a_reused_one_revokes_the_family() {
         let issued = s.exchange_code(&code, &tokens(4, true), &audit("oauth.token"), &audit("oauth.code_reuse")).await.unwrap_or_else(|e| panic!("{e}"));
         assert!(matches!(issued, CodeExchange::Issued(_)), "{}", db.kind);
         // Two nodes present the same refresh token at once: exactly one rotates.
-        let (a, b) = tokio::join!(
-            s.rotate_refresh("refresh-4", &cli, &tokens(5, true), &audit("oauth.refresh"), &audit("oauth.refresh_reuse")),
-            s.rotate_refresh("refresh-4", &cli, &tokens(6, true), &audit("oauth.refresh"), &audit("oauth.refresh_reuse")),
-        );
+        let (t5, t6, ok, reuse) = (tokens(5, true), tokens(6, true), audit("oauth.refresh"), audit("oauth.refresh_reuse"));
+        let (a, b) = tokio::join!(s.rotate_refresh("refresh-4", &cli, &t5, &ok, &reuse), s.rotate_refresh("refresh-4", &cli, &t6, &ok, &reuse));
         let outcomes = [a.unwrap_or_else(|e| panic!("{e}")), b.unwrap_or_else(|e| panic!("{e}"))];
         assert_eq!(outcomes.iter().filter(|o| matches!(o, RefreshOutcome::Rotated(_))).count(), 1, "{}: {outcomes:?}", db.kind);
         assert_eq!(outcomes.iter().filter(|o| matches!(o, RefreshOutcome::Reused)).count(), 1, "{}: the loser is reuse", db.kind);

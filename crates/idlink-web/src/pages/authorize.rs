@@ -169,7 +169,7 @@ pub async fn decide(State(state): State<WebState>, v: Visitor, signed: Option<Si
         Ok(Some(to)) => match HeaderValue::from_str(&to) {
             Ok(location) => {
                 let cookies: SetCookies = v.cookies();
-                (cookies, StatusCode::SEE_OTHER, [(header::LOCATION, location)]).into_response()
+                (StatusCode::SEE_OTHER, cookies, [(header::LOCATION, location)]).into_response()
             }
             Err(_) => failed(&v),
         },
