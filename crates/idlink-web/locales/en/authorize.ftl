@@ -19,3 +19,5 @@ authorize-deny = Deny
 authorize-gone = This sign-in request has expired or was already answered. Go back to the app and start again.
 authorize-continue-title = Continue to the app's sign-in request
 authorize-continue = Continue
+authorize-return-title = Back to the app
+authorize-return = Continue to the app

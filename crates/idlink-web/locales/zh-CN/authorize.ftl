@@ -19,3 +19,5 @@ authorize-deny = 拒绝
 authorize-gone = 此登录请求已过期或已处理。请返回应用重新开始。
 authorize-continue-title = 继续处理应用的登录请求
 authorize-continue = 继续
+authorize-return-title = 返回应用
+authorize-return = 继续前往应用

@@ -19,3 +19,5 @@ authorize-deny = 拒絕
 authorize-gone = 此登入要求已過期或已處理。請返回應用程式重新開始。
 authorize-continue-title = 繼續處理應用程式的登入要求
 authorize-continue = 繼續
+authorize-return-title = 返回應用程式
+authorize-return = 繼續前往應用程式

@@ -8,15 +8,18 @@
 //! request gets a page that reloads itself (`<meta http-equiv="refresh">`,
 //! plus a Continue link): the reload is same-site, the cookie comes along.
 //! A visitor really signed out is sent to the login page, which comes back
-//! here afterwards (the `idlink_return` cookie).
+//! here afterwards (the `idlink_return` cookie). The answer to the consent
+//! goes back to the app the same way (a page that moves on by itself): a
+//! 303 to another origin after a form post is blocked by the pages' CSP
+//! (`form-action 'self'`).
 
 use crate::WebState;
-use crate::ctx::{SetCookies, Signed, Visitor};
+use crate::ctx::{Signed, Visitor};
 use crate::pages::render::{Chrome, html, message_page};
 use askama::Template;
 use axum::Form;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::Router;
@@ -166,13 +169,13 @@ pub async fn decide(State(state): State<WebState>, v: Visitor, signed: Option<Si
         request_id: v.request_id.clone(),
     };
     match p.decide(&id, &who, decision, &text_hash(&intro, &ordinary, &sensitive)).await {
-        Ok(Some(to)) => match HeaderValue::from_str(&to) {
-            Ok(location) => {
-                let cookies: SetCookies = v.cookies();
-                (StatusCode::SEE_OTHER, cookies, [(header::LOCATION, location)]).into_response()
-            }
-            Err(_) => failed(&v),
-        },
+        // Not a 303: the pages' CSP says `form-action 'self'`, which browsers
+        // also apply to a redirect answering a form, and the app is another
+        // origin. A page that moves on by itself is not a form action.
+        Ok(Some(to)) => {
+            let page = ContinuePage { lang: v.locale().tag(), title: v.tr.t("authorize-return-title"), link: v.tr.t("authorize-return"), path: to };
+            (v.cookies(), html(StatusCode::OK, &page)).into_response()
+        }
         Ok(None) => gone(&v),
         Err(_) => failed(&v),
     }

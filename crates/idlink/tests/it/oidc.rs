@@ -95,6 +95,33 @@ fn between(text: &str, start: &str, end: &str) -> String {
     text.split(start).nth(1).and_then(|r| r.split(end).next()).unwrap_or("").to_owned()
 }
 
+/// An HTML attribute's text as the browser reads it (named and numeric character references).
+fn unescape(text: &str) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(i) = rest.find('&') {
+        out.push_str(&rest[..i]);
+        let Some(j) = rest[i..].find(';') else { break };
+        let entity = &rest[i + 1..i + j];
+        let c = match entity {
+            "amp" => Some('&'),
+            "quot" => Some('"'),
+            "lt" => Some('<'),
+            "gt" => Some('>'),
+            e if e.starts_with("#x") || e.starts_with("#X") => u32::from_str_radix(&e[2..], 16).ok().and_then(char::from_u32),
+            e if e.starts_with('#') => e[1..].parse().ok().and_then(char::from_u32),
+            _ => None,
+        };
+        match c {
+            Some(c) => out.push(c),
+            None => out.push_str(&rest[i..=i + j]),
+        }
+        rest = &rest[i + j + 1..];
+    }
+    out.push_str(rest);
+    out
+}
+
 fn location(res: &reqwest::Response) -> String {
     res.headers().get("location").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned()
 }
@@ -131,8 +158,12 @@ async fn consent(c: &mut FormClient<'_>, s: &Server, auth_url: &str, fields: &[(
     assert!(page_path.starts_with("/h5/authorize/azr_"), "{page_path}");
     let page = c.get(&page_path).await.text().await.unwrap_or_default();
     let res = c.post(&page_path, fields).await;
-    assert_eq!(res.status().as_u16(), 303, "{}", s.kind);
-    (page, location(&res))
+    assert_eq!(res.status().as_u16(), 200, "{}", s.kind);
+    // The way back to the app is a page that moves on by itself (the pages' CSP has `form-action 'self'`).
+    let back = res.text().await.unwrap_or_default();
+    let to = unescape(&between(&back, "id=\"continue\" href=\"", "\""));
+    assert!(back.contains(&format!("content=\"0; url={}", between(&back, "content=\"0; url=", "\""))), "{back}");
+    (page, to)
 }
 
 async fn introspect(base: &str, client: &str, token: &str) -> Value {

@@ -72,7 +72,14 @@ async fn the_consent_page_lists_what_the_app_asked_for_and_deny_goes_back_to_the
         b.assert_accessible(&format!("consent ({lang})")).await;
     }
     b.click("#deny").await;
-    let url = b.client.current_url().await.map(|u| u.to_string()).unwrap_or_default();
+    let mut url = String::new();
+    for _ in 0..50 {
+        url = b.client.current_url().await.map(|u| u.to_string()).unwrap_or_default();
+        if url.starts_with(&callback) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
     assert!(url.starts_with(&callback) && url.contains("error=access_denied") && url.contains("state=xyz"), "{url}");
     b.close().await;
 }
