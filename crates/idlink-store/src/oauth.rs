@@ -54,12 +54,10 @@ impl OAuthStore for SqlStore {
             .bind(micros(k.activates_at))
             .bind(k.retires_at.map(micros))
             .bind(k.removed_at.map(micros));
-        let retire = sqlx::query(
-            "UPDATE oidc_signing_keys SET retires_at = $1 WHERE alg = $2 AND generation = $3 AND retires_at IS NULL",
-        )
-        .bind(micros(k.activates_at))
-        .bind(k.alg.as_str())
-        .bind(k.generation - 1);
+        let retire = sqlx::query("UPDATE oidc_signing_keys SET retires_at = $1 WHERE alg = $2 AND generation = $3 AND retires_at IS NULL")
+            .bind(micros(k.activates_at))
+            .bind(k.alg.as_str())
+            .bind(k.generation - 1);
         self.audited_if(audit, async |tx| {
             if execute(insert, &mut *tx).await? == 0 {
                 return Ok(false);
@@ -71,9 +69,11 @@ impl OAuthStore for SqlStore {
     }
 
     async fn remove_signing_keys(&self, retired_before: Timestamp, now: Timestamp, audit: &AuditEntry) -> Result<u64, StoreError> {
-        let q = sqlx::query("UPDATE oidc_signing_keys SET removed_at = $1 WHERE removed_at IS NULL AND retires_at IS NOT NULL AND retires_at < $2")
-            .bind(micros(now))
-            .bind(micros(retired_before));
+        let q = sqlx::query(
+            "UPDATE oidc_signing_keys SET removed_at = $1 WHERE removed_at IS NULL AND retires_at IS NOT NULL AND retires_at < $2",
+        )
+        .bind(micros(now))
+        .bind(micros(retired_before));
         let n = self.audited_if(audit, async |tx| Ok(Some(execute(q, &mut *tx).await?).filter(|n| *n > 0))).await?;
         Ok(n.unwrap_or(0))
     }
@@ -220,7 +220,8 @@ impl OAuthFlowStore for SqlStore {
     }
 
     async fn authz_request(&self, id: &AuthzRequestId) -> Result<Option<AuthzRequestRow>, StoreError> {
-        let q = sqlx::query("SELECT id, client_id, params, created_at, expires_at FROM oauth_authz_requests WHERE id = $1").bind(id.as_str());
+        let q =
+            sqlx::query("SELECT id, client_id, params, created_at, expires_at FROM oauth_authz_requests WHERE id = $1").bind(id.as_str());
         fetch_optional(q, &self.reader, |r| {
             Ok(AuthzRequestRow {
                 id: r.id("id")?,
@@ -238,7 +239,14 @@ impl OAuthFlowStore for SqlStore {
         self.audited_if(audit, async |tx| Ok(execute(q, &mut *tx).await? > 0)).await
     }
 
-    async fn approve(&self, user: &UserId, client: &ClientId, session_id: &str, a: &Approval, audit: &AuditEntry) -> Result<Option<GrantId>, StoreError> {
+    async fn approve(
+        &self,
+        user: &UserId,
+        client: &ClientId,
+        session_id: &str,
+        a: &Approval,
+        audit: &AuditEntry,
+    ) -> Result<Option<GrantId>, StoreError> {
         self.audited_if(audit, async |tx| {
             let q = sqlx::query("DELETE FROM oauth_authz_requests WHERE id = $1").bind(a.request.as_str());
             if execute(q, &mut *tx).await? == 0 {
@@ -319,7 +327,13 @@ impl OAuthFlowStore for SqlStore {
         fetch_optional(sqlx::query(sqlx::AssertSqlSafe(sql)).bind(code_hash.to_owned()), &self.reader, code_row).await
     }
 
-    async fn exchange_code(&self, code_hash: &str, t: &NewTokens, audit: &AuditEntry, reuse: &AuditEntry) -> Result<CodeExchange, StoreError> {
+    async fn exchange_code(
+        &self,
+        code_hash: &str,
+        t: &NewTokens,
+        audit: &AuditEntry,
+        reuse: &AuditEntry,
+    ) -> Result<CodeExchange, StoreError> {
         self.write_if(Commit::Effect, async |tx| {
             let sql = format!(
                 "UPDATE oauth_codes SET used_at = $1 WHERE code_hash = $2 AND used_at IS NULL AND expires_at > $1 RETURNING {CODE_COLUMNS}"
@@ -369,7 +383,14 @@ impl OAuthFlowStore for SqlStore {
         .await
     }
 
-    async fn rotate_refresh(&self, token_hash: &str, client: &ClientId, t: &NewTokens, audit: &AuditEntry, reuse: &AuditEntry) -> Result<RefreshOutcome, StoreError> {
+    async fn rotate_refresh(
+        &self,
+        token_hash: &str,
+        client: &ClientId,
+        t: &NewTokens,
+        audit: &AuditEntry,
+        reuse: &AuditEntry,
+    ) -> Result<RefreshOutcome, StoreError> {
         self.write_if(Commit::Effect, async |tx| {
             let q = sqlx::query(
                 "UPDATE oauth_refresh_tokens SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL AND expires_at > $1 \
@@ -396,12 +417,14 @@ impl OAuthFlowStore for SqlStore {
                         return Ok(RefreshOutcome::Invalid);
                     }
                     let next = NewTokens { family: family.id.clone(), userinfo_claims: family.claims.clone(), ..t.clone() };
-                    insert_tokens_in(tx, &next, &family.client_id, &family.user_id, &family.grant_id, &family.scope, generation + 1).await?;
+                    insert_tokens_in(tx, &next, &family.client_id, &family.user_id, &family.grant_id, &family.scope, generation + 1)
+                        .await?;
                     append_in(tx, &audit.clone().subject(&family.user_id)).await?;
                     Ok(RefreshOutcome::Rotated(family))
                 }
                 None => {
-                    let q = sqlx::query("SELECT family_id FROM oauth_refresh_tokens WHERE token_hash = $1 AND used_at IS NOT NULL").bind(token_hash.to_owned());
+                    let q = sqlx::query("SELECT family_id FROM oauth_refresh_tokens WHERE token_hash = $1 AND used_at IS NOT NULL")
+                        .bind(token_hash.to_owned());
                     let Some(family_id) = fetch_optional(q, &mut *tx, |r| r.col::<String>("family_id")).await? else {
                         return Ok(RefreshOutcome::Invalid);
                     };

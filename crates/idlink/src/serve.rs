@@ -406,7 +406,16 @@ pub async fn start(config: &Config, rt: Runtime) -> Result<Running> {
             Seen::default(),
         ),
         (Arc::new(crate::background::OutboxHousekeeping::new(store.clone(), clock.clone(), &config.outbox)), Seen::default()),
-        (Arc::new(crate::oidc_jobs::OidcKeys::new(store.clone(), vault.clone(), clock.clone(), rt.rng.clone(), config.oidc_settings(api_addr))), Seen::default()),
+        (
+            Arc::new(crate::oidc_jobs::OidcKeys::new(
+                store.clone(),
+                vault.clone(),
+                clock.clone(),
+                rt.rng.clone(),
+                config.oidc_settings(api_addr),
+            )),
+            Seen::default(),
+        ),
     ];
     for (job, seen) in jobs {
         let (runner, stop) = (runner.clone(), stop_rx.clone());

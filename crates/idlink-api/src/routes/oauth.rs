@@ -32,7 +32,14 @@ pub fn router() -> Router<AppState> {
 
 /// The provider's use cases over the application's ports (also used by the consent page).
 pub fn provider(s: &AppParts) -> Provider<'_> {
-    Provider { store: s.store.as_ref(), vault: &s.vault, clock: s.clock.as_ref(), ids: s.ids.as_ref(), rng: s.rng.as_ref(), settings: &s.oidc }
+    Provider {
+        store: s.store.as_ref(),
+        vault: &s.vault,
+        clock: s.clock.as_ref(),
+        ids: s.ids.as_ref(),
+        rng: s.rng.as_ref(),
+        settings: &s.oidc,
+    }
 }
 
 fn verbatim(mut res: Response) -> Response {
@@ -209,11 +216,10 @@ async fn token(State(s): State<AppState>, headers: HeaderMap, f: Result<Form<Par
 }
 
 async fn userinfo(State(s): State<AppState>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
-    let from_header = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|h| h.strip_prefix("Bearer ")).map(str::to_owned);
+    let from_header =
+        headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|h| h.strip_prefix("Bearer ")).map(str::to_owned);
     // RFC 6750 §2.2: a POST may carry the token in its form body instead.
-    let from_form = || {
-        idlink_core::oidc::provider::parse_form(&body).into_iter().find(|(k, _)| k == "access_token").map(|(_, v)| v)
-    };
+    let from_form = || idlink_core::oidc::provider::parse_form(&body).into_iter().find(|(k, _)| k == "access_token").map(|(_, v)| v);
     let Some(token) = from_header.or_else(from_form) else {
         let mut res = verbatim(StatusCode::UNAUTHORIZED.into_response());
         res.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"idlink\""));

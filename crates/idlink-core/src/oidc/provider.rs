@@ -11,9 +11,7 @@ use crate::ports::audit::AuditEntry;
 use crate::ports::clients::{AuthMethod, ClientKind, ClientRow, ClientState};
 use crate::ports::clock::Clock;
 use crate::ports::ids::Ids;
-use crate::ports::oauth::{
-    AccessTokenView, Approval, AuthzRequestRow, CodeExchange, CodeRow, ConsentRow, NewTokens, RefreshOutcome,
-};
+use crate::ports::oauth::{AccessTokenView, Approval, AuthzRequestRow, CodeExchange, CodeRow, ConsentRow, NewTokens, RefreshOutcome};
 use crate::ports::{Rng, Store, StoreError};
 use crate::steps::codes::constant_time_eq;
 use crate::steps::personal::{BIRTH_CONTEXT, open_identity, open_text, read_phone};
@@ -109,7 +107,9 @@ pub struct ConsentView {
 pub enum Decision {
     Deny,
     /// Allow; `sensitive` is the separate consent to the verified claims.
-    Allow { sensitive: bool },
+    Allow {
+        sensitive: bool,
+    },
 }
 
 /// The H5 session the consent is given in.
@@ -221,7 +221,9 @@ impl Provider<'_> {
         };
         let get = |name: &str| single(params, name);
         let mut values = std::collections::BTreeMap::new();
-        for name in ["response_type", "scope", "nonce", "code_challenge", "code_challenge_method", "claims", "prompt", "max_age", "ui_locales"] {
+        for name in
+            ["response_type", "scope", "nonce", "code_challenge", "code_challenge_method", "claims", "prompt", "max_age", "ui_locales"]
+        {
             match get(name) {
                 Ok(v) => {
                     values.insert(name, v);
@@ -324,12 +326,20 @@ impl Provider<'_> {
 
     /// The user's answer: the redirect back to the app (a code, or `access_denied`).
     /// `text_hash` is the SHA-256 of the consent wording the user was shown.
-    pub async fn decide(&self, id: &AuthzRequestId, who: &ConsentSession, decision: Decision, text_hash: &str) -> Result<Option<String>, OAuthError> {
+    pub async fn decide(
+        &self,
+        id: &AuthzRequestId,
+        who: &ConsentSession,
+        decision: Decision,
+        text_hash: &str,
+    ) -> Result<Option<String>, OAuthError> {
         let Some((row, params, client)) = self.pending(id).await? else { return Ok(None) };
         let now = self.clock.now();
         let actor = format!("user:{}", who.user);
         let audit = |action: &str| {
-            AuditEntry::new(actor.clone(), action, format!("authorize app {}", client.id), now).subject(&who.user).request(who.request_id.as_ref())
+            AuditEntry::new(actor.clone(), action, format!("authorize app {}", client.id), now)
+                .subject(&who.user)
+                .request(who.request_id.as_ref())
         };
         let mut back: Vec<(&str, String)> = Vec::new();
         let sensitive_ok = match decision {
@@ -466,7 +476,8 @@ impl Provider<'_> {
 
     async fn authenticate_jwt(&self, assertion: &str, claimed: Option<&str>, endpoint: &str) -> Result<ClientRow, OAuthError> {
         let fail = |d: &str| OAuthError::new("invalid_client", d);
-        let unverified = assertion.split('.').nth(1).and_then(|p| B64URL.decode(p).ok()).and_then(|b| serde_json::from_slice::<Value>(&b).ok());
+        let unverified =
+            assertion.split('.').nth(1).and_then(|p| B64URL.decode(p).ok()).and_then(|b| serde_json::from_slice::<Value>(&b).ok());
         let iss = unverified.as_ref().and_then(|c| c.get("iss")).and_then(Value::as_str).unwrap_or_default().to_owned();
         if claimed.is_some_and(|c| c != iss) {
             return Err(fail("client_id does not match the assertion"));
@@ -476,7 +487,8 @@ impl Provider<'_> {
             return Err(fail("the client must authenticate with its registered method"));
         }
         let jwks = client.jwks.clone().ok_or_else(|| fail("the client has no registered keys"))?;
-        let (_, claims) = idlink_crypto::jose::verify(assertion, &jwks, &JwsAlg::ALL).map_err(|_| fail("the assertion's signature does not verify"))?;
+        let (_, claims) =
+            idlink_crypto::jose::verify(assertion, &jwks, &JwsAlg::ALL).map_err(|_| fail("the assertion's signature does not verify"))?;
         let now = self.clock.now().as_second();
         let sub_ok = claims.get("sub").and_then(Value::as_str) == Some(client.id.as_str());
         let aud_ok = match claims.get("aud") {
@@ -526,7 +538,13 @@ impl Provider<'_> {
         }
     }
 
-    async fn exchange(&self, client: &ClientRow, code: Option<&str>, redirect_uri: Option<&str>, verifier: Option<&str>) -> Result<Value, OAuthError> {
+    async fn exchange(
+        &self,
+        client: &ClientRow,
+        code: Option<&str>,
+        redirect_uri: Option<&str>,
+        verifier: Option<&str>,
+    ) -> Result<Value, OAuthError> {
         let bad = |d: &str| OAuthError::new("invalid_grant", d);
         let code = code.ok_or_else(|| OAuthError::new("invalid_request", "code is required"))?;
         let hash = secret_hash(code);
@@ -538,7 +556,8 @@ impl Provider<'_> {
             return Err(bad("redirect_uri differs from the authorization request's"));
         }
         let verifier = verifier.ok_or_else(|| bad("code_verifier is required (PKCE)"))?;
-        let well_formed = (43..=128).contains(&verifier.len()) && verifier.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b));
+        let well_formed =
+            (43..=128).contains(&verifier.len()) && verifier.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b));
         if !well_formed || !constant_time_eq(pkce_s256(verifier).as_bytes(), row.code_challenge.as_bytes()) {
             return Err(bad("code_verifier does not match the code_challenge"));
         }
@@ -550,7 +569,8 @@ impl Provider<'_> {
         let offline = row.scope.split(' ').any(|s| s == "offline_access");
         let (tokens, access, refresh) = self.new_tokens(offline, userinfo, sid.clone());
         let now = tokens.at;
-        let issue = AuditEntry::new(format!("client:{}", client.id), "oauth.token", "authorization code exchange", now).subject(&row.user_id);
+        let issue =
+            AuditEntry::new(format!("client:{}", client.id), "oauth.token", "authorization code exchange", now).subject(&row.user_id);
         let reuse = AuditEntry::new(format!("client:{}", client.id), "oauth.code_reuse", "authorization code used twice", now)
             .subject(&row.user_id)
             .outcome(crate::ports::audit::Outcome::Denied);
@@ -621,7 +641,13 @@ impl Provider<'_> {
     }
 
     /// Adds the claims of `tags` for `user` to `out` (audited PII reads).
-    async fn release(&self, client: &ClientId, user: &UserId, tags: &BTreeSet<String>, out: &mut serde_json::Map<String, Value>) -> Result<(), OAuthError> {
+    async fn release(
+        &self,
+        client: &ClientId,
+        user: &UserId,
+        tags: &BTreeSet<String>,
+        out: &mut serde_json::Map<String, Value>,
+    ) -> Result<(), OAuthError> {
         let now = self.clock.now();
         let actor = format!("client:{client}");
         if tags.iter().any(|t| t.starts_with("phone_number")) {
@@ -649,10 +675,8 @@ impl Provider<'_> {
                     .map_err(OAuthError::server)?,
                 None => opened.resident_id(today).map_err(OAuthError::server)?.birth_date(),
             };
-            let process = format!(
-                "vp_{}",
-                self.per_client("oidc-vp", client, &format!("{}\u{0}{}", user, row.verified_at.as_microsecond())).await?
-            );
+            let process =
+                format!("vp_{}", self.per_client("oidc-vp", client, &format!("{}\u{0}{}", user, row.verified_at.as_microsecond())).await?);
             let person = VerifiedPerson {
                 name: opened.name.reveal().to_owned(),
                 birthdate: birth,
@@ -686,7 +710,12 @@ impl Provider<'_> {
         }
         let (Some(user), Some(sub)) = (view.user_id.clone(), view.sub.clone()) else { return Err(invalid()) };
         if !view.scope.split(' ').any(|s| s == "openid") {
-            return Err(OAuthError { error: "insufficient_scope", description: "the openid scope is required".into(), status: 403, basic: false });
+            return Err(OAuthError {
+                error: "insufficient_scope",
+                description: "the openid scope is required".into(),
+                status: 403,
+                basic: false,
+            });
         }
         let mut out = serde_json::Map::new();
         out.insert("sub".into(), json!(sub));
@@ -697,7 +726,9 @@ impl Provider<'_> {
 
     /// `POST /oauth2/revoke` (RFC 7009): unknown tokens are fine (200).
     pub async fn revoke(&self, client: &ClientRow, form: &[(String, String)]) -> Result<(), OAuthError> {
-        let token = single(form, "token").map_err(|e| OAuthError::new("invalid_request", e))?.ok_or_else(|| OAuthError::new("invalid_request", "token is required"))?;
+        let token = single(form, "token")
+            .map_err(|e| OAuthError::new("invalid_request", e))?
+            .ok_or_else(|| OAuthError::new("invalid_request", "token is required"))?;
         let now = self.clock.now();
         let audit = AuditEntry::new(format!("client:{}", client.id), "oauth.revoke", "the app revoked a token", now);
         self.store.revoke_token(&secret_hash(token), &client.id, now, &audit).await?;
@@ -706,7 +737,9 @@ impl Provider<'_> {
 
     /// `POST /oauth2/introspect` (RFC 7662): one read, no audit (no personal data).
     pub async fn introspect(&self, client: &ClientRow, form: &[(String, String)]) -> Result<Value, OAuthError> {
-        let token = single(form, "token").map_err(|e| OAuthError::new("invalid_request", e))?.ok_or_else(|| OAuthError::new("invalid_request", "token is required"))?;
+        let token = single(form, "token")
+            .map_err(|e| OAuthError::new("invalid_request", e))?
+            .ok_or_else(|| OAuthError::new("invalid_request", "token is required"))?;
         let Some(view) = self.store.access_token(&secret_hash(token)).await? else { return Ok(json!({"active": false})) };
         if !self.active(&view) || (view.client_id != client.id && !client.introspect_any) {
             return Ok(json!({"active": false}));
@@ -766,13 +799,15 @@ fn form_decode(s: &str) -> String {
     while i < bytes.len() {
         match bytes[i] {
             b'+' => out.push(b' '),
-            b'%' if i + 2 < bytes.len() => match std::str::from_utf8(&bytes[i + 1..i + 3]).ok().and_then(|h| u8::from_str_radix(h, 16).ok()) {
-                Some(b) => {
-                    out.push(b);
-                    i += 2;
+            b'%' if i + 2 < bytes.len() => {
+                match std::str::from_utf8(&bytes[i + 1..i + 3]).ok().and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                    Some(b) => {
+                        out.push(b);
+                        i += 2;
+                    }
+                    None => out.push(b'%'),
                 }
-                None => out.push(b'%'),
-            },
+            }
             b => out.push(b),
         }
         i += 1;
@@ -812,6 +847,6 @@ mod tests {
 
     #[test]
     fn rfc_7636_appendix_b() {
-        assert_eq!(pkce_s256("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"), "E9Melhoa2OwvFQEMTJgB8KuXcPLalG2UkQXrD2wEbg8");
+        assert_eq!(pkce_s256("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"), "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM");
     }
 }

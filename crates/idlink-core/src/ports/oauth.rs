@@ -182,14 +182,34 @@ pub trait OAuthFlowStore: Send + Sync {
     async fn deny_authz_request(&self, id: &AuthzRequestId, audit: &AuditEntry) -> Result<bool, StoreError>;
     /// Allow (see [`Approval`]); answers the grant's id. False-y (`None`)
     /// when the request was already used.
-    async fn approve(&self, user: &UserId, client: &ClientId, session_id: &str, a: &Approval, audit: &AuditEntry) -> Result<Option<GrantId>, StoreError>;
+    async fn approve(
+        &self,
+        user: &UserId,
+        client: &ClientId,
+        session_id: &str,
+        a: &Approval,
+        audit: &AuditEntry,
+    ) -> Result<Option<GrantId>, StoreError>;
     async fn code(&self, code_hash: &str) -> Result<Option<CodeRow>, StoreError>;
     /// Single use: marks the code used and stores `tokens` if it was unused,
     /// unexpired and its grant active; a second use revokes the family the
     /// first started.
-    async fn exchange_code(&self, code_hash: &str, tokens: &NewTokens, audit: &AuditEntry, reuse: &AuditEntry) -> Result<CodeExchange, StoreError>;
+    async fn exchange_code(
+        &self,
+        code_hash: &str,
+        tokens: &NewTokens,
+        audit: &AuditEntry,
+        reuse: &AuditEntry,
+    ) -> Result<CodeExchange, StoreError>;
     /// Rotation with reuse detection (plan §3).
-    async fn rotate_refresh(&self, token_hash: &str, client: &ClientId, tokens: &NewTokens, audit: &AuditEntry, reuse: &AuditEntry) -> Result<RefreshOutcome, StoreError>;
+    async fn rotate_refresh(
+        &self,
+        token_hash: &str,
+        client: &ClientId,
+        tokens: &NewTokens,
+        audit: &AuditEntry,
+        reuse: &AuditEntry,
+    ) -> Result<RefreshOutcome, StoreError>;
     /// RFC 7009: revokes `client`'s access token, or refresh token with its family.
     async fn revoke_token(&self, token_hash: &str, client: &ClientId, at: Timestamp, audit: &AuditEntry) -> Result<bool, StoreError>;
     /// One read by primary key (introspection, userinfo).

@@ -114,7 +114,10 @@ async fn approved(s: &SqlStore, user: &UserId, client: &ClientId, n: u8, offline
     };
     let grant = s.approve(user, client, "ses", &a, &audit("oauth.consent")).await.unwrap_or_else(|e| panic!("{e}"));
     assert!(grant.is_some());
-    assert!(s.approve(user, client, "ses", &a, &audit("oauth.consent")).await.unwrap_or_else(|e| panic!("{e}")).is_none(), "a request is answered once");
+    assert!(
+        s.approve(user, client, "ses", &a, &audit("oauth.consent")).await.unwrap_or_else(|e| panic!("{e}")).is_none(),
+        "a request is answered once"
+    );
     code_hash
 }
 
@@ -138,16 +141,25 @@ async fn a_code_is_single_use_and_its_second_use_revokes_what_it_issued() {
         let user = new_user(s).await;
         let cli = client(s, "cli_storetestcodes00000000000").await;
         let code = approved(s, &user, &cli, 1, false).await;
-        let first = s.exchange_code(&code, &tokens(1, false), &audit("oauth.token"), &audit("oauth.code_reuse")).await.unwrap_or_else(|e| panic!("{e}"));
+        let first = s
+            .exchange_code(&code, &tokens(1, false), &audit("oauth.token"), &audit("oauth.code_reuse"))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
         assert!(matches!(first, CodeExchange::Issued(_)), "{}: {first:?}", db.kind);
         let view = s.access_token("access-1").await.unwrap_or_default().unwrap_or_else(|| panic!("stored"));
         assert!(view.revoked_at.is_none() && view.grant_state.as_deref() == Some("active"), "{}", db.kind);
         assert_eq!(view.sub.as_deref(), Some(format!("sub-{user}").as_str()));
-        let second = s.exchange_code(&code, &tokens(2, false), &audit("oauth.token"), &audit("oauth.code_reuse")).await.unwrap_or_else(|e| panic!("{e}"));
+        let second = s
+            .exchange_code(&code, &tokens(2, false), &audit("oauth.token"), &audit("oauth.code_reuse"))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(second, CodeExchange::Reused, "{}", db.kind);
         assert!(s.access_token("access-1").await.unwrap_or_default().and_then(|v| v.revoked_at).is_some(), "{}: revoked", db.kind);
         assert!(s.access_token("access-2").await.unwrap_or_default().is_none(), "{}: nothing issued twice", db.kind);
-        let unknown = s.exchange_code("nope", &tokens(3, false), &audit("oauth.token"), &audit("oauth.code_reuse")).await.unwrap_or_else(|e| panic!("{e}"));
+        let unknown = s
+            .exchange_code("nope", &tokens(3, false), &audit("oauth.token"), &audit("oauth.code_reuse"))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(unknown, CodeExchange::Invalid);
     }
 }
@@ -159,11 +171,15 @@ async fn refresh_tokens_rotate_once_and_a_reused_one_revokes_the_family() {
         let user = new_user(s).await;
         let cli = client(s, "cli_storetestrefresh000000000").await;
         let code = approved(s, &user, &cli, 4, true).await;
-        let issued = s.exchange_code(&code, &tokens(4, true), &audit("oauth.token"), &audit("oauth.code_reuse")).await.unwrap_or_else(|e| panic!("{e}"));
+        let issued = s
+            .exchange_code(&code, &tokens(4, true), &audit("oauth.token"), &audit("oauth.code_reuse"))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
         assert!(matches!(issued, CodeExchange::Issued(_)), "{}", db.kind);
         // Two nodes present the same refresh token at once: exactly one rotates.
         let (t5, t6, ok, reuse) = (tokens(5, true), tokens(6, true), audit("oauth.refresh"), audit("oauth.refresh_reuse"));
-        let (a, b) = tokio::join!(s.rotate_refresh("refresh-4", &cli, &t5, &ok, &reuse), s.rotate_refresh("refresh-4", &cli, &t6, &ok, &reuse));
+        let (a, b) =
+            tokio::join!(s.rotate_refresh("refresh-4", &cli, &t5, &ok, &reuse), s.rotate_refresh("refresh-4", &cli, &t6, &ok, &reuse));
         let outcomes = [a.unwrap_or_else(|e| panic!("{e}")), b.unwrap_or_else(|e| panic!("{e}"))];
         assert_eq!(outcomes.iter().filter(|o| matches!(o, RefreshOutcome::Rotated(_))).count(), 1, "{}: {outcomes:?}", db.kind);
         assert_eq!(outcomes.iter().filter(|o| matches!(o, RefreshOutcome::Reused)).count(), 1, "{}: the loser is reuse", db.kind);
@@ -173,8 +189,14 @@ async fn refresh_tokens_rotate_once_and_a_reused_one_revokes_the_family() {
                 assert!(v.revoked_at.is_some(), "{}: {access} still active", db.kind);
             }
         }
-        let newest = s.rotate_refresh("refresh-5", &cli, &tokens(7, true), &audit("oauth.refresh"), &audit("oauth.refresh_reuse")).await.unwrap_or_else(|e| panic!("{e}"));
-        let newest_b = s.rotate_refresh("refresh-6", &cli, &tokens(8, true), &audit("oauth.refresh"), &audit("oauth.refresh_reuse")).await.unwrap_or_else(|e| panic!("{e}"));
+        let newest = s
+            .rotate_refresh("refresh-5", &cli, &tokens(7, true), &audit("oauth.refresh"), &audit("oauth.refresh_reuse"))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let newest_b = s
+            .rotate_refresh("refresh-6", &cli, &tokens(8, true), &audit("oauth.refresh"), &audit("oauth.refresh_reuse"))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
         assert!(newest == RefreshOutcome::Invalid || newest_b == RefreshOutcome::Invalid, "{}", db.kind);
         assert!(!matches!(newest, RefreshOutcome::Rotated(_)) && !matches!(newest_b, RefreshOutcome::Rotated(_)), "{}", db.kind);
         // Another client cannot use or revoke it.

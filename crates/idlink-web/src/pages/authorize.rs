@@ -18,11 +18,11 @@ use crate::ctx::{Signed, Visitor};
 use crate::pages::render::{Chrome, html, message_page};
 use askama::Template;
 use axum::Form;
+use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
-use axum::Router;
 use idlink_core::oidc::provider::{ConsentSession, ConsentView, Decision};
 use idlink_domain::AuthzRequestId;
 use serde::Deserialize;
@@ -115,7 +115,13 @@ fn signed_out(v: &Visitor, headers: &HeaderMap) -> Response {
     (cookies, Redirect::to("/h5/login")).into_response()
 }
 
-pub async fn show(State(state): State<WebState>, v: Visitor, signed: Option<Signed>, headers: HeaderMap, Path(azr): Path<String>) -> Response {
+pub async fn show(
+    State(state): State<WebState>,
+    v: Visitor,
+    signed: Option<Signed>,
+    headers: HeaderMap,
+    Path(azr): Path<String>,
+) -> Response {
     let Some(s) = signed else { return signed_out(&v, &headers) };
     let Ok(id) = AuthzRequestId::try_from(azr) else { return gone(&v) };
     let p = idlink_api::routes::oauth::provider(&state.app);
@@ -147,7 +153,14 @@ pub struct DecisionForm {
     sensitive: Option<String>,
 }
 
-pub async fn decide(State(state): State<WebState>, v: Visitor, signed: Option<Signed>, headers: HeaderMap, Path(azr): Path<String>, Form(f): Form<DecisionForm>) -> Response {
+pub async fn decide(
+    State(state): State<WebState>,
+    v: Visitor,
+    signed: Option<Signed>,
+    headers: HeaderMap,
+    Path(azr): Path<String>,
+    Form(f): Form<DecisionForm>,
+) -> Response {
     let Some(s) = signed else { return signed_out(&v, &headers) };
     let Ok(id) = AuthzRequestId::try_from(azr) else { return gone(&v) };
     let p = idlink_api::routes::oauth::provider(&state.app);
@@ -173,7 +186,12 @@ pub async fn decide(State(state): State<WebState>, v: Visitor, signed: Option<Si
         // also apply to a redirect answering a form, and the app is another
         // origin. A page that moves on by itself is not a form action.
         Ok(Some(to)) => {
-            let page = ContinuePage { lang: v.locale().tag(), title: v.tr.t("authorize-return-title"), link: v.tr.t("authorize-return"), path: to };
+            let page = ContinuePage {
+                lang: v.locale().tag(),
+                title: v.tr.t("authorize-return-title"),
+                link: v.tr.t("authorize-return"),
+                path: to,
+            };
             (v.cookies(), html(StatusCode::OK, &page)).into_response()
         }
         Ok(None) => gone(&v),

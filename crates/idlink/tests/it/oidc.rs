@@ -66,8 +66,11 @@ fn no_redirects() -> reqwest::Client {
 
 async fn register(s: &Server, alg: JwsAlg) -> String {
     let now = jiff::Timestamp::now();
-    let id = idlink_domain::ClientId::try_from(format!("cli_{}", if alg == JwsAlg::EdDsa { "e2eedwards000000000000000" } else { "e2eecdsa00000000000000000" }))
-        .unwrap_or_else(|e| panic!("{e}"));
+    let id = idlink_domain::ClientId::try_from(format!(
+        "cli_{}",
+        if alg == JwsAlg::EdDsa { "e2eedwards000000000000000" } else { "e2eecdsa00000000000000000" }
+    ))
+    .unwrap_or_else(|e| panic!("{e}"));
     let client = ClientRow {
         id: id.clone(),
         name: "Demo Shop".into(),
@@ -86,8 +89,17 @@ async fn register(s: &Server, alg: JwsAlg) -> String {
         created_at: now,
         updated_at: now,
     };
-    let secret = ClientSecretRow { id: format!("sec_{}", id.as_str()), client_id: id.clone(), secret_hash: secret_hash(SECRET), created_at: now, expires_at: None };
-    s.db.store.insert_client(&client, Some(&secret), &AuditEntry::new("cli", "oauth.client_create", "test", now)).await.unwrap_or_else(|e| panic!("{e}"));
+    let secret = ClientSecretRow {
+        id: format!("sec_{}", id.as_str()),
+        client_id: id.clone(),
+        secret_hash: secret_hash(SECRET),
+        created_at: now,
+        expires_at: None,
+    };
+    s.db.store
+        .insert_client(&client, Some(&secret), &AuditEntry::new("cli", "oauth.client_create", "test", now))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     id.to_string()
 }
 
@@ -187,14 +199,23 @@ async fn an_independent_relying_party_signs_in_reads_verified_claims_and_loses_r
         verified_user(&mut browser, &s, "13912340031").await;
 
         // Discovery (with the Identity Assurance metadata, read as JSON too).
-        let meta: Value = reqwest::get(s.url("/.well-known/openid-configuration")).await.unwrap_or_else(|e| panic!("{e}")).json().await.unwrap_or_default();
+        let meta: Value = reqwest::get(s.url("/.well-known/openid-configuration"))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+            .json()
+            .await
+            .unwrap_or_default();
         assert_eq!(meta["issuer"], s.base.as_str());
         assert_eq!(meta["code_challenge_methods_supported"], json!(["S256"]));
         assert_eq!(meta["verified_claims_supported"], true);
         assert_eq!(meta["trust_frameworks_supported"], json!(["https://idlink.dev/tf/cn-real-name"]));
         assert_eq!(meta["request_uri_parameter_supported"], false);
         assert!(meta["claims_in_verified_claims_supported"].as_array().is_some_and(|a| a.contains(&json!("birthdate"))));
-        assert!(meta["revocation_endpoint"].is_string() && meta["introspection_endpoint"].is_string() && meta["backchannel_logout_supported"] == true);
+        assert!(
+            meta["revocation_endpoint"].is_string()
+                && meta["introspection_endpoint"].is_string()
+                && meta["backchannel_logout_supported"] == true
+        );
         let rq = no_redirects();
         let http = |req| call(rq.clone(), req);
         let provider = CoreProviderMetadata::discover_async(IssuerUrl::new(s.base.clone()).unwrap_or_else(|e| panic!("{e}")), &http)
@@ -231,14 +252,21 @@ async fn an_independent_relying_party_signs_in_reads_verified_claims_and_loses_r
             .request_async(&http)
             .await
             .unwrap_or_else(|e| panic!("{}: token: {e:?}", s.kind));
-        let verifier_algs = rp.id_token_verifier().set_allowed_algs([CoreJwsSigningAlgorithm::EcdsaP256Sha256, CoreJwsSigningAlgorithm::EdDsa]);
+        let verifier_algs =
+            rp.id_token_verifier().set_allowed_algs([CoreJwsSigningAlgorithm::EcdsaP256Sha256, CoreJwsSigningAlgorithm::EdDsa]);
         let id_token = tokens.id_token().unwrap_or_else(|| panic!("no ID token"));
         let id_claims = id_token.claims(&verifier_algs, &nonce).unwrap_or_else(|e| panic!("{}: ID token: {e:?}", s.kind));
         let sub = id_claims.subject().as_str().to_owned();
         assert_eq!(sub.len(), 22, "pairwise sub");
-        assert_eq!(id_token.signing_alg().ok().cloned(), Some(if alg == JwsAlg::EdDsa { CoreJwsSigningAlgorithm::EdDsa } else { CoreJwsSigningAlgorithm::EcdsaP256Sha256 }));
+        assert_eq!(
+            id_token.signing_alg().ok().cloned(),
+            Some(if alg == JwsAlg::EdDsa { CoreJwsSigningAlgorithm::EdDsa } else { CoreJwsSigningAlgorithm::EcdsaP256Sha256 })
+        );
         let access = tokens.access_token().clone();
-        let refresh = tokens.refresh_token().cloned().unwrap_or_else(|| panic!("{}: offline_access with prompt=consent gives a refresh token", s.kind));
+        let refresh = tokens
+            .refresh_token()
+            .cloned()
+            .unwrap_or_else(|| panic!("{}: offline_access with prompt=consent gives a refresh token", s.kind));
 
         // Userinfo: sub, the phone number and verified_claims as IDA shapes them.
         let info: UserInfoClaims<Ida, CoreGenderClaim> = rp
@@ -254,30 +282,56 @@ async fn an_independent_relying_party_signs_in_reads_verified_claims_and_loses_r
         assert_eq!(vc["verification"]["trust_framework"], "https://idlink.dev/tf/cn-real-name");
         assert_eq!(vc["verification"]["evidence"][0]["type"], "electronic_record");
         assert_eq!(vc["verification"]["evidence"][0]["record"]["type"], "population_register");
-        let methods: Vec<&str> = vc["verification"]["evidence"][0]["check_details"].as_array().map(|a| a.iter().filter_map(|c| c["check_method"].as_str()).collect()).unwrap_or_default();
+        let methods: Vec<&str> = vc["verification"]["evidence"][0]["check_details"]
+            .as_array()
+            .map(|a| a.iter().filter_map(|c| c["check_method"].as_str()).collect())
+            .unwrap_or_default();
         assert_eq!(methods, ["data", "bvr"]);
         assert!(vc["verification"]["verification_process"].as_str().is_some_and(|p| p.starts_with("vp_")));
         assert!(!vc.to_string().contains(ZHANG_SAN_ID), "never the ID number");
 
         // Refresh rotates; the old refresh token coming back kills the family.
-        let rotated = rp.exchange_refresh_token(&refresh).unwrap_or_else(|e| panic!("{e}")).request_async(&http).await.unwrap_or_else(|e| panic!("{}: refresh: {e:?}", s.kind));
+        let rotated = rp
+            .exchange_refresh_token(&refresh)
+            .unwrap_or_else(|e| panic!("{e}"))
+            .request_async(&http)
+            .await
+            .unwrap_or_else(|e| panic!("{}: refresh: {e:?}", s.kind));
         let refresh2 = rotated.refresh_token().cloned().unwrap_or_else(|| panic!("rotation gives a new refresh token"));
         assert_ne!(refresh2.secret(), refresh.secret());
         assert_eq!(introspect(&s.base, &client_id, rotated.access_token().secret()).await["active"], true);
         let reuse = rp.exchange_refresh_token(&refresh).unwrap_or_else(|e| panic!("{e}")).request_async(&http).await;
         assert!(reuse.is_err(), "{}: a used refresh token is refused", s.kind);
-        assert_eq!(introspect(&s.base, &client_id, rotated.access_token().secret()).await, json!({"active": false}), "{}: the family's tokens died", s.kind);
+        assert_eq!(
+            introspect(&s.base, &client_id, rotated.access_token().secret()).await,
+            json!({"active": false}),
+            "{}: the family's tokens died",
+            s.kind
+        );
         assert_eq!(introspect(&s.base, &client_id, access.secret()).await, json!({"active": false}));
-        let again = rp.exchange_refresh_token(&RefreshToken::new(refresh2.secret().clone())).unwrap_or_else(|e| panic!("{e}")).request_async(&http).await;
+        let again = rp
+            .exchange_refresh_token(&RefreshToken::new(refresh2.secret().clone()))
+            .unwrap_or_else(|e| panic!("{e}"))
+            .request_async(&http)
+            .await;
         assert!(again.is_err(), "{}: the newest refresh token of a revoked family is refused too", s.kind);
 
         // A code used twice: refused, and what the first use issued is revoked.
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
         let verifier_text = verifier.secret().clone();
-        let (url, _, _) = rp.authorize_url(CoreAuthenticationFlow::AuthorizationCode, CsrfToken::new_random, Nonce::new_random).set_pkce_challenge(challenge).url();
+        let (url, _, _) = rp
+            .authorize_url(CoreAuthenticationFlow::AuthorizationCode, CsrfToken::new_random, Nonce::new_random)
+            .set_pkce_challenge(challenge)
+            .url();
         let (_, back) = consent(&mut browser, &s, url.as_str(), &[("decision", "allow")]).await;
         let code2 = query_param(&back, "code").unwrap_or_default();
-        let first = rp.exchange_code(AuthorizationCode::new(code2.clone())).unwrap_or_else(|e| panic!("{e}")).set_pkce_verifier(verifier).request_async(&http).await.unwrap_or_else(|e| panic!("{e:?}"));
+        let first = rp
+            .exchange_code(AuthorizationCode::new(code2.clone()))
+            .unwrap_or_else(|e| panic!("{e}"))
+            .set_pkce_verifier(verifier)
+            .request_async(&http)
+            .await
+            .unwrap_or_else(|e| panic!("{e:?}"));
         assert!(first.refresh_token().is_none(), "no offline_access: no refresh token");
         assert_eq!(introspect(&s.base, &client_id, first.access_token().secret()).await["active"], true);
         let second = rp
@@ -291,7 +345,10 @@ async fn an_independent_relying_party_signs_in_reads_verified_claims_and_loses_r
 
         // Revocation, seen at once by a second node on the same database.
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
-        let (url, _, _) = rp.authorize_url(CoreAuthenticationFlow::AuthorizationCode, CsrfToken::new_random, Nonce::new_random).set_pkce_challenge(challenge).url();
+        let (url, _, _) = rp
+            .authorize_url(CoreAuthenticationFlow::AuthorizationCode, CsrfToken::new_random, Nonce::new_random)
+            .set_pkce_challenge(challenge)
+            .url();
         let (_, back) = consent(&mut browser, &s, url.as_str(), &[("decision", "allow")]).await;
         let live = rp
             .exchange_code(AuthorizationCode::new(query_param(&back, "code").unwrap_or_default()))
@@ -304,9 +361,20 @@ async fn an_independent_relying_party_signs_in_reads_verified_claims_and_loses_r
         let second_node = idlink::serve::start(&s.config, idlink::serve::Runtime::default()).await.unwrap_or_else(|e| panic!("{e:#}"));
         let other = format!("http://{}", second_node.api_addr);
         assert_eq!(introspect(&other, &client_id, &token).await["active"], true, "{}", s.kind);
-        let res = no_redirects().post(s.url("/oauth2/revoke")).basic_auth(&client_id, Some(SECRET)).form_body(&[("token", token.as_str())]).send().await.unwrap_or_else(|e| panic!("{e}"));
+        let res = no_redirects()
+            .post(s.url("/oauth2/revoke"))
+            .basic_auth(&client_id, Some(SECRET))
+            .form_body(&[("token", token.as_str())])
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(res.status().as_u16(), 200);
-        assert_eq!(introspect(&other, &client_id, &token).await, json!({"active": false}), "{}: revocation visible on the second node", s.kind);
+        assert_eq!(
+            introspect(&other, &client_id, &token).await,
+            json!({"active": false}),
+            "{}: revocation visible on the second node",
+            s.kind
+        );
         let res = no_redirects().get(format!("{other}/oauth2/userinfo")).bearer_auth(&token).send().await.unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(res.status().as_u16(), 401);
         let challenge = res.headers().get("www-authenticate").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
@@ -328,7 +396,13 @@ async fn assert_no_secret_stored(s: &Server, secrets: &[&str]) {
     } else {
         "SELECT CAST(table_name AS TEXT) AS name FROM information_schema.tables WHERE table_schema = current_schema()".to_owned()
     };
-    let tables: Vec<String> = sqlx::query(sqlx::AssertSqlSafe(tables_sql)).fetch_all(&mut conn).await.unwrap_or_default().iter().filter_map(|r| r.try_get::<String, _>("name").ok()).collect();
+    let tables: Vec<String> = sqlx::query(sqlx::AssertSqlSafe(tables_sql))
+        .fetch_all(&mut conn)
+        .await
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|r| r.try_get::<String, _>("name").ok())
+        .collect();
     assert!(tables.iter().any(|t| t == "oauth_access_tokens"), "{}: {tables:?}", s.kind);
     for t in tables {
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT * FROM {t}"))).fetch_all(&mut conn).await.unwrap_or_default();
@@ -365,19 +439,28 @@ async fn requests_that_cannot_be_trusted_are_refused_without_a_redirect_and_pkce
     };
     // A redirect URI not registered (even a prefix of one): an error page, no Location.
     for bad in ["https://evil.example/callback", "https://rp.example/callback/x", "https://rp.example/callback?a=1"] {
-        let res = authorize(bad, &[("code_challenge", good_challenge), ("code_challenge_method", "S256")]).await.unwrap_or_else(|e| panic!("{e}"));
+        let res = authorize(bad, &[("code_challenge", good_challenge), ("code_challenge_method", "S256")])
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(res.status().as_u16(), 400, "{bad}");
         assert!(res.headers().get("location").is_none(), "{bad}: never redirected");
     }
     // PKCE missing or plain: the trusted redirect URI gets invalid_request with state and iss.
-    for extra in [vec![], vec![("code_challenge", good_challenge), ("code_challenge_method", "plain")], vec![("code_challenge", good_challenge)]] {
+    for extra in
+        [vec![], vec![("code_challenge", good_challenge), ("code_challenge_method", "plain")], vec![("code_challenge", good_challenge)]]
+    {
         let res = authorize(REDIRECT, &extra).await.unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(res.status().as_u16(), 303, "{extra:?}");
         let to = location(&res);
-        assert!(to.starts_with(REDIRECT) && to.contains("error=invalid_request") && to.contains("state=st4te") && to.contains("iss="), "{to}");
+        assert!(
+            to.starts_with(REDIRECT) && to.contains("error=invalid_request") && to.contains("state=st4te") && to.contains("iss="),
+            "{to}"
+        );
     }
     // A scope the client may not have.
-    let res = authorize(REDIRECT, &[("code_challenge", good_challenge), ("code_challenge_method", "S256"), ("scope", "openid admin")]).await.unwrap_or_else(|e| panic!("{e}"));
+    let res = authorize(REDIRECT, &[("code_challenge", good_challenge), ("code_challenge_method", "S256"), ("scope", "openid admin")])
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     assert!(location(&res).contains("error=invalid_scope"), "{}", location(&res));
     // The token endpoint: a wrong secret is 401 with a Basic challenge, in RFC 6749's shape.
     let res = http

@@ -38,8 +38,17 @@ async fn the_consent_page_lists_what_the_app_asked_for_and_deny_goes_back_to_the
         created_at: now,
         updated_at: now,
     };
-    let secret = ClientSecretRow { id: "sec_browser".into(), client_id: id.clone(), secret_hash: secret_hash("ics_x"), created_at: now, expires_at: None };
-    s.db.store.insert_client(&client, Some(&secret), &AuditEntry::new("cli", "oauth.client_create", "test", now)).await.unwrap_or_else(|e| panic!("{e}"));
+    let secret = ClientSecretRow {
+        id: "sec_browser".into(),
+        client_id: id.clone(),
+        secret_hash: secret_hash("ics_x"),
+        created_at: now,
+        expires_at: None,
+    };
+    s.db.store
+        .insert_client(&client, Some(&secret), &AuditEntry::new("cli", "oauth.client_create", "test", now))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
 
     let b = Browser::open(true).await;
     log_in(&b, &s, "13912340041").await;
