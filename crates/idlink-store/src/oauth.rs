@@ -362,7 +362,7 @@ impl OAuthFlowStore for SqlStore {
                     execute(q, &mut *tx).await?;
                     insert_tokens_in(tx, t, &code.client_id, &code.user_id, &code.grant_id, &code.scope, 0).await?;
                     append_in(tx, audit).await?;
-                    Ok(CodeExchange::Issued(code))
+                    Ok(CodeExchange::Issued(Box::new(code)))
                 }
                 None => {
                     let q = sqlx::query("SELECT family_id, used_at FROM oauth_codes WHERE code_hash = $1").bind(code_hash.to_owned());

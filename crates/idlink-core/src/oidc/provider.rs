@@ -575,7 +575,7 @@ impl Provider<'_> {
             .subject(&row.user_id)
             .outcome(crate::ports::audit::Outcome::Denied);
         let code_row = match self.store.exchange_code(&hash, &tokens, &issue, &reuse).await? {
-            CodeExchange::Issued(c) => c,
+            CodeExchange::Issued(c) => *c,
             CodeExchange::Reused => return Err(bad("the code was used before; what it issued is revoked")),
             CodeExchange::Invalid => return Err(bad("the code expired or its grant is no longer active")),
         };

@@ -126,7 +126,7 @@ pub struct NewTokens {
 #[derive(Debug, Clone, PartialEq)]
 pub enum CodeExchange {
     /// The code was unused and valid: the tokens are stored.
-    Issued(CodeRow),
+    Issued(Box<CodeRow>),
     /// A second use: what the first issued is now revoked (RFC 6749 §4.1.2).
     Reused,
     /// Unknown, expired, or its grant is no longer active.
