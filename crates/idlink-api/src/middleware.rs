@@ -167,6 +167,11 @@ fn replay_policy(route: &str) -> ReplayPolicy {
         ),
         "/v1/me/payment-password/verify" | "/v1/me/step-up/biometric" => ReplayPolicy::Withheld(NEW_STEP_UP),
         "/v1/me/cards/{binding_id}/balance" => ReplayPolicy::Disclosure,
+        "/v1/oauth/clients" | "/v1/oauth/clients/{client_id}/secret" | "/v1/oauth/clients/{client_id}/webhook-secret" => {
+            ReplayPolicy::Withheld(
+                "The secrets were in the first answer and are shown only once. If they were lost, rotate them (POST /v1/oauth/clients/{client_id}/secret, /webhook-secret) with a new `Idempotency-Key`; GET /v1/oauth/clients finds a registered client.",
+            )
+        }
         _ => ReplayPolicy::Kept,
     }
 }

@@ -20,11 +20,17 @@ pub const SCOPES: &[(&str, &str)] = &[
     ("users:read", "read users (masked personal data)"),
     ("users:write", "create users and delete their data"),
     ("audit:read", "read the audit log and verify the chain"),
+    ("clients:read", "read registered third-party apps (never their secrets)"),
+    ("clients:write", "register third-party apps, change them, rotate their secrets"),
+    ("grants:read", "read the apps a user authorised"),
+    ("grants:write", "revoke the apps a user authorised"),
 ];
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ApiKeyError {
-    #[error("unknown scope `{0}`; known scopes: users:read, users:write, audit:read")]
+    #[error(
+        "unknown scope `{0}`; known scopes: users:read, users:write, audit:read, clients:read, clients:write, grants:read, grants:write"
+    )]
     UnknownScope(String),
     #[error("a key needs at least one scope")]
     NoScopes,

@@ -24,6 +24,7 @@ pub mod audit;
 pub mod auth;
 pub mod balance;
 pub mod bindings;
+pub mod clients;
 pub mod dual;
 pub mod events;
 pub mod grants;

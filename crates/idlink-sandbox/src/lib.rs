@@ -11,10 +11,12 @@
 //! banks ([`bank`]: built from the roster, reached through the card switch
 //! or their direct channel, sending signed callbacks). [`witness`] is a
 //! remote audit witness log (not an institution, but a party outside
-//! idlink's host all the same).
+//! idlink's host all the same), and [`app`] a demo third-party app that
+//! logs in with idlink and receives its security events.
 //! What they share ([`Shared`]): the sandbox clock and the maintenance
 //! windows, driven by the time-control API ([`control`]).
 
+pub mod app;
 pub mod bank;
 pub mod control;
 pub mod face;
@@ -126,6 +128,8 @@ pub struct Sandbox {
     pub registry: Arc<registry::Registry>,
     pub bank: Arc<bank::BankState>,
     pub witness: Arc<witness::Logs>,
+    /// The demo third-party app (not an institution: a relying party of idlink).
+    pub app: Arc<app::DemoApp>,
 }
 
 impl std::fmt::Debug for Sandbox {
@@ -161,6 +165,7 @@ impl Sandbox {
             registry: Arc::new(registry::Registry::new(shared.clone())),
             bank: Arc::new(bank::BankState::new(shared.clone(), sms.clone(), roster, bank_side)),
             witness: Arc::new(witness::Logs::new(shared.clone())),
+            app: Arc::new(app::DemoApp::new(shared.clone())),
             sms,
             shared,
         }
@@ -200,7 +205,7 @@ pub fn router(sandbox: Arc<Sandbox>) -> Router {
     for i in institutions {
         router = router.merge(i.router);
     }
-    router.fallback(|| async {
+    router.merge(app::router(sandbox.app.clone())).fallback(|| async {
         control::error(axum::http::StatusCode::NOT_FOUND, "not_found", "no such sandbox endpoint; see GET /sandbox/v1")
     })
 }

@@ -203,7 +203,7 @@ pub(crate) fn client(clients: usize) -> Result<reqwest::Client> {
     Ok(reqwest::Client::builder().pool_max_idle_per_host(clients).build()?)
 }
 
-async fn bare_axum(clients: usize, per_client: usize) -> Result<Stats> {
+pub(crate) async fn bare_axum(clients: usize, per_client: usize) -> Result<Stats> {
     let app = axum::Router::new().route("/ping", axum::routing::post(|| async { axum::Json(json!({"ok": true})) }));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let url = format!("http://{}/ping", listener.local_addr()?);

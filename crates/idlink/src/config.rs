@@ -457,6 +457,9 @@ pub struct Sandbox {
     /// so expiries of step-up tokens, sessions and agreements can be shown without
     /// waiting. Development only: time also moves back on `clock/reset`.
     pub drive_clock: bool,
+    /// Register the sandbox's demo third-party app with idlink at start
+    /// (`/sandbox/app`: log in with idlink, see the security events it receives).
+    pub demo_app: bool,
 }
 
 impl Default for Sandbox {
@@ -466,6 +469,7 @@ impl Default for Sandbox {
             listen: SocketAddr::from(([127, 0, 0, 1], 8081)),
             direct_listen: SocketAddr::from(([127, 0, 0, 1], 8444)),
             drive_clock: false,
+            demo_app: true,
         }
     }
 }

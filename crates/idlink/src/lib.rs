@@ -1,12 +1,14 @@
 //! The idlink binary's library half: configuration, the master keyring file,
 //! and starting/stopping a server, so integration tests drive exactly what
 //! `idlink serve` runs, with its background work ([`background`]); and
-//! the benchmarks `idlink bench balance` ([`bench_balance`]) and `idlink bench
-//! pages` ([`bench_pages`]).
+//! the benchmarks `idlink bench balance` ([`bench_balance`]), `idlink bench
+//! introspect` ([`bench_introspect`]) and `idlink bench pages` ([`bench_pages`]).
 
 pub mod background;
 pub mod bench_balance;
+pub mod bench_introspect;
 pub mod bench_pages;
+pub mod clients_cli;
 pub mod config;
 pub mod keyfile;
 pub mod oidc_jobs;

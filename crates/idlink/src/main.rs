@@ -54,6 +54,9 @@ enum Command {
     /// Host-app API keys.
     #[command(subcommand)]
     Apikey(ApikeyCommand),
+    /// Third-party apps (OpenID Connect clients).
+    #[command(subcommand)]
+    Client(idlink::clients_cli::ClientCommand),
     /// Operator accounts (reviewers, auditors, admins).
     #[command(subcommand)]
     Operator(OperatorCommand),
@@ -111,6 +114,22 @@ enum BenchCommand {
         /// Queries per client in each of the two phases.
         #[arg(long, default_value_t = 200)]
         queries: usize,
+        /// Only this database: sqlite or postgres.
+        #[arg(long)]
+        only: Option<String>,
+    },
+    /// Token introspection (RFC 7662) through the full HTTP path on SQLite and PostgreSQL,
+    /// against a bare axum endpoint (scratch databases).
+    Introspect {
+        /// Concurrent clients (resource servers).
+        #[arg(long, default_value_t = 32)]
+        clients: usize,
+        /// Introspections per client in the peak phase.
+        #[arg(long, default_value_t = 1000)]
+        requests: usize,
+        /// Distinct access tokens (one in ten revoked).
+        #[arg(long, default_value_t = 10000)]
+        tokens: usize,
         /// Only this database: sqlite or postgres.
         #[arg(long)]
         only: Option<String>,
@@ -226,7 +245,7 @@ enum ApikeyCommand {
     Create {
         #[arg(long)]
         name: String,
-        /// Comma-separated: users:read, users:write, audit:read.
+        /// Comma-separated: users:read, users:write, audit:read, clients:read, clients:write, grants:read, grants:write.
         #[arg(long, value_delimiter = ',')]
         scopes: Vec<String>,
     },
@@ -311,12 +330,24 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Audit(cmd) => audit(&config, &rt, cmd).await,
         Command::Keys(cmd) => keys(&config, &rt, cmd).await,
         Command::Apikey(cmd) => apikey(&config, &rt, cmd).await,
+        Command::Client(cmd) => idlink::clients_cli::run(&config, &rt, cmd).await,
         Command::Operator(cmd) => operator(&config, &rt, cmd).await,
         Command::Outbox(cmd) => outbox(&config, &rt, cmd).await,
         Command::Jobs(JobsCommand::List) => jobs(&config).await,
         Command::Report(cmd) => report(&config, &rt, cmd).await,
         Command::Bench(BenchCommand::Pages { requests }) => {
             idlink::bench_pages::run(&idlink::bench_pages::Options { requests: requests.max(1) }).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Bench(BenchCommand::Introspect { clients, requests, tokens, only }) => {
+            let opts = idlink::bench_introspect::Options {
+                clients: clients.max(1),
+                requests: requests.max(2),
+                tokens: tokens.max(10),
+                sqlite: only.as_deref() != Some("postgres"),
+                postgres: only.as_deref() != Some("sqlite"),
+            };
+            idlink::bench_introspect::run(&opts).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Bench(BenchCommand::Password { hashes }) => bench_password(&config, &rt, hashes).await,

@@ -255,6 +255,54 @@ impl Running {
     }
 }
 
+/// The sandbox's demo app's name as registered: found by it (and its
+/// redirect URI) on the next start.
+const SANDBOX_APP: &str = "Sandbox app";
+
+/// Registers the sandbox's demo app with this idlink and hands it its
+/// credentials. idlink keeps only hashes of a client's secrets, so a later
+/// start finds the app registered and rotates its secrets instead (the old
+/// ones end after the overlap), as an app's engineers would after losing them.
+async fn register_sandbox_app(state: &AppState, sb: &idlink_sandbox::Sandbox, sandbox: SocketAddr) -> Result<()> {
+    use idlink_core::clients::{Actor, Registration};
+    let base = format!("http://{sandbox}");
+    let redirect = format!("{base}/sandbox/app/callback");
+    let clients = idlink_api::routes::clients::clients(state);
+    let who = Actor { actor: "system:sandbox".into(), request_id: None };
+    let existing = clients.list().await?.into_iter().find(|c| c.row.name == SANDBOX_APP && c.row.redirect_uris.contains(&redirect));
+    let (client_id, secret, webhook) = match existing {
+        Some(c) => {
+            let (secret, _) = clients.rotate_secret(&who, &c.row.id).await?;
+            let (webhook, _) = clients.rotate_webhook_secrets(&who, &c.row.id).await?;
+            (c.row.id, secret, webhook)
+        }
+        None => {
+            let registration = Registration {
+                name: SANDBOX_APP.into(),
+                redirect_uris: vec![redirect],
+                scopes: ["openid", "identity", "phone"].map(String::from).to_vec(),
+                claims: ["name", "birthdate", "age_over_18", "verified_claims"].map(String::from).to_vec(),
+                backchannel_logout_uri: Some(format!("{base}/sandbox/app/logout")),
+                webhook_url: Some(format!("{base}/sandbox/app/webhooks")),
+                ..Registration::default()
+            };
+            let done = clients.register(&who, registration).await?;
+            let secret = done.client_secret.context("a confidential client is registered with a secret")?;
+            (done.client.row.id, secret, done.webhook)
+        }
+    };
+    sb.app.configure(idlink_sandbox::app::AppConfig {
+        issuer: state.oidc.issuer.clone(),
+        client_id: client_id.to_string(),
+        client_secret: secret,
+        webhook_secret: Some(webhook.secret),
+        webhook_public_key: Some(webhook.public_key),
+        base_url: base,
+    });
+    tracing::info!(client = %client_id, "sandbox app registered: {}/sandbox/app", format!("http://{sandbox}"));
+    Ok(())
+}
+
 async fn futures_join(tasks: Vec<JoinHandle<()>>) {
     for t in tasks {
         let _ = t.await;
@@ -352,9 +400,14 @@ pub async fn start(config: &Config, rt: Runtime) -> Result<Running> {
         oidc: config.oidc_settings(api_addr),
         events: config.event_settings(),
     });
-    if let Some((_, sb)) = &sandbox {
+    if let Some((addrs, sb)) = &sandbox {
         // The sandbox banks send their callbacks here.
         sb.set_callback_url(format!("http://{api_addr}"));
+        if config.sandbox.demo_app
+            && let Err(e) = register_sandbox_app(&state, sb, addrs.http).await
+        {
+            tracing::warn!(error = %e, "the sandbox app could not be registered; its login page will say so");
+        }
     }
     let web = idlink_web::WebSettings { secure_cookies: config.web.secure_cookies };
     let state_for_calendar = state.clone();

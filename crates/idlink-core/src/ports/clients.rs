@@ -7,7 +7,7 @@ use super::StoreError;
 use super::audit::AuditEntry;
 use async_trait::async_trait;
 use idlink_crypto::jose::JwsAlg;
-use idlink_domain::ClientId;
+use idlink_domain::{ClientId, EndpointId};
 use jiff::Timestamp;
 
 /// Whether a client can keep a secret (RFC 6749 §2.1).
@@ -92,10 +92,93 @@ pub struct ClientSecretRow {
     pub expires_at: Option<Timestamp>,
 }
 
+/// Where a client's Standard Webhooks events go (one endpoint per client).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookEndpointRow {
+    pub id: EndpointId,
+    pub client_id: ClientId,
+    pub url: String,
+    /// Webhook event types subscribed to; empty: every type.
+    pub event_types: Vec<String>,
+    /// `enabled` or `disabled`.
+    pub state: String,
+    pub disabled_at: Option<Timestamp>,
+    /// `gone_410` or `operator`.
+    pub disabled_reason: Option<String>,
+    pub created_at: Timestamp,
+}
+
+/// The two kinds of Standard Webhooks signing secret.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WebhookSecretKind {
+    /// `v1`: HMAC-SHA256 with the `whsec_` bytes.
+    Hmac,
+    /// `v1a`: Ed25519; the seed is sealed, the public key (`whpk_…`) kept in clear.
+    Ed25519,
+}
+text_enum!(WebhookSecretKind { Hmac = "hmac", Ed25519 = "ed25519" });
+
+/// A webhook signing secret as stored: sealed under the vault's
+/// `sys-webhooks` key, context `webhook_secrets:{id}` (the raw 32 bytes: the
+/// HMAC key or the Ed25519 seed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookSecretRow {
+    pub id: String,
+    pub client_id: ClientId,
+    pub kind: WebhookSecretKind,
+    pub sealed: Vec<u8>,
+    /// `whpk_…` for an Ed25519 secret.
+    pub public_key: Option<String>,
+    pub created_at: Timestamp,
+    /// None while current; the end of the overlap once rotated.
+    pub expires_at: Option<Timestamp>,
+}
+
+/// Everything a registration writes, in one transaction.
+#[derive(Debug, Clone)]
+pub struct NewClient<'a> {
+    pub client: &'a ClientRow,
+    /// Confidential clients authenticating with a secret.
+    pub secret: Option<&'a ClientSecretRow>,
+    pub webhook: Option<&'a WebhookEndpointRow>,
+    /// The first webhook secrets (with an endpoint only).
+    pub webhook_secrets: &'a [WebhookSecretRow],
+}
+
 #[async_trait]
 pub trait ClientStore: Send + Sync {
     /// Registers a client with its redirect URIs and (confidential clients with a secret) its first secret.
-    async fn insert_client(&self, client: &ClientRow, secret: Option<&ClientSecretRow>, audit: &AuditEntry) -> Result<(), StoreError>;
+    async fn insert_client(&self, client: &ClientRow, secret: Option<&ClientSecretRow>, audit: &AuditEntry) -> Result<(), StoreError> {
+        self.register_client(&NewClient { client, secret, webhook: None, webhook_secrets: &[] }, audit).await
+    }
+    /// Registers a client with everything it was given: redirect URIs, first
+    /// secret, webhook endpoint and secrets.
+    async fn register_client(&self, new: &NewClient<'_>, audit: &AuditEntry) -> Result<(), StoreError>;
+    /// Writes a changed client (its columns and redirect URIs) and, when
+    /// given, its webhook endpoint (inserted or replaced). False: no such client.
+    async fn update_client(&self, client: &ClientRow, webhook: Option<&WebhookEndpointRow>, audit: &AuditEntry)
+    -> Result<bool, StoreError>;
+    /// Adds `secret` as the current secret and ends the current ones at
+    /// `old_until` (the overlap). False: no such client.
+    async fn rotate_client_secret(
+        &self,
+        id: &ClientId,
+        secret: &ClientSecretRow,
+        old_until: Timestamp,
+        audit: &AuditEntry,
+    ) -> Result<bool, StoreError>;
+    /// The same for the webhook secrets (both kinds at once).
+    async fn rotate_webhook_secrets(
+        &self,
+        id: &ClientId,
+        secrets: &[WebhookSecretRow],
+        old_until: Timestamp,
+        audit: &AuditEntry,
+    ) -> Result<bool, StoreError>;
+    /// The client's webhook endpoint, if it has one.
+    async fn webhook_endpoint(&self, id: &ClientId) -> Result<Option<WebhookEndpointRow>, StoreError>;
+    /// The client's webhook secrets still valid at `now`, newest first.
+    async fn live_webhook_secrets(&self, id: &ClientId, now: Timestamp) -> Result<Vec<WebhookSecretRow>, StoreError>;
     async fn client(&self, id: &ClientId) -> Result<Option<ClientRow>, StoreError>;
     /// The client's secrets still valid at `now` (the current one and any in their overlap).
     async fn live_client_secrets(&self, id: &ClientId, now: Timestamp) -> Result<Vec<ClientSecretRow>, StoreError>;

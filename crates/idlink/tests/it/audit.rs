@@ -105,6 +105,8 @@ async fn a_freshly_started_server_with_no_records_verifies() {
             ("IDLINK__SERVER__LISTEN", "127.0.0.1:0"),
             ("IDLINK__SANDBOX__LISTEN", "127.0.0.1:0"),
             ("IDLINK__SANDBOX__DIRECT_LISTEN", "127.0.0.1:0"),
+            // Registering the demo app would be the first records.
+            ("IDLINK__SANDBOX__DEMO_APP", "false"),
             ("IDLINK__DATABASE__URL", &db.url),
             ("IDLINK__SERVER__DATA_DIR", &dir),
         ]);

@@ -120,6 +120,8 @@ pub async fn start_full(db: TestDb, extra: &[(&str, &str)], rt: Runtime) -> Serv
         ("IDLINK__SERVER__DATA_DIR".to_owned(), data_dir.display().to_string()),
         ("IDLINK__SANDBOX__LISTEN".to_owned(), "127.0.0.1:0".to_owned()),
         ("IDLINK__SANDBOX__DIRECT_LISTEN".to_owned(), "127.0.0.1:0".to_owned()),
+        // The demo app registers a client (and a webhook key) at start; the tests that want it turn it on.
+        ("IDLINK__SANDBOX__DEMO_APP".to_owned(), "false".to_owned()),
         ("IDLINK__DATABASE__URL".to_owned(), db.url.clone()),
         ("IDLINK__SERVER__BODY_LIMIT_BYTES".to_owned(), "4096".to_owned()),
         ("IDLINK__SERVER__SHUTDOWN_GRACE_SECS".to_owned(), "10".to_owned()),

@@ -333,8 +333,8 @@ impl Captured {
 /// thread, as JSON lines like production's. A subscriber set for one thread
 /// only (`set_default`) shares the callsites' cached interest with every
 /// other test's thread and lost the request span under load; one global
-/// subscriber whose filter admits only this thread has no such race (its
-/// interest is "sometimes", asked per event).
+/// subscriber whose dynamic filter admits only this thread has no such race
+/// (its interest is "sometimes", asked per span and event).
 fn capture_this_thread() -> Captured {
     use tracing_subscriber::Layer;
     use tracing_subscriber::layer::SubscriberExt;
@@ -344,7 +344,10 @@ fn capture_this_thread() -> Captured {
         let log = Captured::default();
         let thread = std::sync::Arc::new(std::sync::Mutex::new(None::<std::thread::ThreadId>));
         let wanted = thread.clone();
-        let only_here = tracing_subscriber::filter::filter_fn(move |meta| {
+        // A dynamic filter: its callsites' interest is "sometimes", asked per span and event.
+        // (`filter_fn` caches always/never per callsite at the first thread that hits it, so a
+        // callsite first reached on another test's thread was never captured here.)
+        let only_here = tracing_subscriber::filter::dynamic_filter_fn(move |meta, _| {
             meta.level() <= &tracing::Level::DEBUG && wanted.lock().map(|t| *t == Some(std::thread::current().id())).unwrap_or(false)
         });
         let layer = tracing_subscriber::fmt::layer().json().with_writer(log.clone()).with_filter(only_here);
