@@ -362,10 +362,10 @@ impl Clients<'_> {
                 hook_url = check_receiver_shape(&mut issues, "webhook_url", url);
             }
         }
-        let types = match &patch.webhook_event_types {
-            Some(t) => Some(check_names(&mut issues, "webhook_event_types", "invalid_event_type", t, WEBHOOK_EVENT_TYPES.iter().copied())),
-            None => None,
-        };
+        let types = patch
+            .webhook_event_types
+            .as_ref()
+            .map(|t| check_names(&mut issues, "webhook_event_types", "invalid_event_type", t, WEBHOOK_EVENT_TYPES.iter().copied()));
         if types.is_some() && hook_url.is_none() && webhook.is_none() {
             issue(&mut issues, "webhook_event_types", "unexpected", "`webhook_event_types` needs a `webhook_url`.");
         }

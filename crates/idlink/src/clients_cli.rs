@@ -11,6 +11,8 @@ use idlink_core::clients::{Actor, ClientError, ClientPatch, ClientView, Clients,
 use idlink_domain::ClientId;
 use std::process::ExitCode;
 
+// Parsed once per process: the size of the largest variant costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum ClientCommand {
     /// Register an app; its secrets are printed once.
