@@ -262,6 +262,16 @@ async fn an_independent_relying_party_signs_in_reads_verified_claims_and_loses_r
             id_token.signing_alg().ok().cloned(),
             Some(if alg == JwsAlg::EdDsa { CoreJwsSigningAlgorithm::EdDsa } else { CoreJwsSigningAlgorithm::EcdsaP256Sha256 })
         );
+        // The claims asked for in the ID token: the verified name only, with sid and at_hash.
+        let jwt = serde_json::to_value(id_token).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+        let payload: Value = jwt
+            .split('.')
+            .nth(1)
+            .and_then(|p| base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, p).ok())
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_default();
+        assert_eq!(payload["verified_claims"]["claims"], json!({"name": "张三"}), "{}: {payload}", s.kind);
+        assert!(payload["sid"].is_string() && payload["at_hash"].is_string() && payload.get("phone_number").is_none(), "{payload}");
         let access = tokens.access_token().clone();
         let refresh = tokens
             .refresh_token()
