@@ -100,6 +100,21 @@ pub struct ConsentView {
     pub verified: bool,
     pub purpose: Option<String>,
     pub params: AuthzParams,
+    /// When the app sent the request (a login older than it may not satisfy `prompt=login`).
+    pub requested_at: Timestamp,
+}
+
+impl ConsentView {
+    /// `prompt=login`, or a login older than `max_age`, asks for a fresh
+    /// login; one made after the request was sent satisfies both.
+    pub fn needs_fresh_login(&self, login_at: Timestamp, now: Timestamp) -> bool {
+        if login_at >= self.requested_at {
+            return false;
+        }
+        let asked = self.params.prompt.iter().any(|p| p == "login");
+        let too_old = self.params.max_age.is_some_and(|max| now.duration_since(login_at).as_secs() > max);
+        asked || too_old
+    }
 }
 
 /// The user's answer on the consent page.
@@ -321,6 +336,7 @@ impl Provider<'_> {
             verified,
             purpose: params.requested.purpose.clone(),
             params,
+            requested_at: row.created_at,
         }))
     }
 

@@ -98,6 +98,17 @@ fn failed(v: &Visitor) -> Response {
     (StatusCode::SERVICE_UNAVAILABLE, message_page(v, &message, "/h5/")).into_response()
 }
 
+/// `prompt=login` or `max_age`: the session ends and the login comes back here.
+async fn fresh_login(state: &WebState, v: &Visitor, s: &Signed) -> Response {
+    if let Err(e) = state.app.auth().log_out(&s.origin(), &s.token).await {
+        tracing::warn!(error = %e, "a session to be renewed for an app's prompt=login was not ended");
+    }
+    let mut cookies = v.cookies();
+    cookies.clear(crate::ctx::SESSION, v.secure);
+    cookies.set(RETURN, &v.path, Some(900), v.secure);
+    (cookies, Redirect::to("/h5/login")).into_response()
+}
+
 /// No session: the self-reloading page after a cross-site arrival, else the login.
 fn signed_out(v: &Visitor, headers: &HeaderMap) -> Response {
     let cross_site = headers.get("sec-fetch-site").and_then(|h| h.to_str().ok()) == Some("cross-site");
@@ -130,6 +141,9 @@ pub async fn show(
         Ok(None) => return gone(&v),
         Err(_) => return failed(&v),
     };
+    if view.needs_fresh_login(s.session.created_at, state.app.clock.now()) {
+        return fresh_login(&state, &v, &s).await;
+    }
     let (intro, ordinary, sensitive) = wording(&v, &view);
     let page = ConsentPage {
         c: Chrome::new(&v, "authorize-title", true),
@@ -169,6 +183,9 @@ pub async fn decide(
         Ok(None) => return gone(&v),
         Err(_) => return failed(&v),
     };
+    if view.needs_fresh_login(s.session.created_at, state.app.clock.now()) {
+        return fresh_login(&state, &v, &s).await;
+    }
     let (intro, ordinary, sensitive) = wording(&v, &view);
     let decision = match f.decision.as_str() {
         "allow" => Decision::Allow { sensitive: f.sensitive.as_deref() == Some("1") && !view.sensitive.is_empty() },

@@ -500,3 +500,42 @@ async fn requests_that_cannot_be_trusted_are_refused_without_a_redirect_and_pkce
     assert!(algs.contains(&"ES256") && algs.contains(&"EdDSA"), "{jwks}");
     assert!(jwks.to_string().find("\"d\"").is_none(), "no private part");
 }
+
+/// `prompt=login`: a session older than the request ends, and the login comes back to the consent page.
+#[tokio::test]
+async fn prompt_login_asks_for_a_fresh_login_and_comes_back_to_the_consent_page() {
+    let s = crate::sqlite_server().await;
+    let client_id = register(&s, JwsAlg::Es256).await;
+    let phone = "13912340051";
+    let mut c = FormClient::new(&s);
+    let log_in = async |c: &mut FormClient<'_>| {
+        let page = c.post("/h5/login", &[("phone", phone)]).await.text().await.unwrap_or_default();
+        let challenge = between(&page, "name=\"challenge_id\" value=\"", "\"");
+        let code = s.last_code(phone).await;
+        let res = c.post("/h5/login/code", &[("phone", phone), ("challenge_id", &challenge), ("code", &code)]).await;
+        location(&res)
+    };
+    assert_eq!(c.get("/h5/login").await.status().as_u16(), 200);
+    assert_eq!(log_in(&mut c).await, "/h5/");
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    let url = idlink_core::oidc::provider::with_query(
+        "/oauth2/authorize",
+        &[
+            ("client_id", client_id.as_str()),
+            ("redirect_uri", REDIRECT),
+            ("response_type", "code"),
+            ("scope", "openid"),
+            ("prompt", "login"),
+            ("code_challenge", "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"),
+            ("code_challenge_method", "S256"),
+        ],
+    );
+    let page_path = location(&c.get(&url).await);
+    assert!(page_path.starts_with("/h5/authorize/azr_"), "{page_path}");
+    let res = c.get(&page_path).await;
+    assert_eq!(location(&res), "/h5/login", "the older session does not satisfy prompt=login");
+    assert_eq!(c.get("/h5/login").await.status().as_u16(), 200);
+    assert_eq!(log_in(&mut c).await, page_path, "the fresh login comes back to the consent page");
+    let page = c.get(&page_path).await.text().await.unwrap_or_default();
+    assert!(page.contains("id=\"ordinary-claims\""), "{page}");
+}
