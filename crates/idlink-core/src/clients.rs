@@ -352,12 +352,7 @@ impl Clients<'_> {
         let mut hook_url = None;
         if let Some(url) = &patch.webhook_url {
             if url.is_empty() {
-                issue(
-                    &mut issues,
-                    "webhook_url",
-                    "invalid_url",
-                    "A webhook endpoint is disabled, not removed: set `webhook_state` to `disabled`.",
-                );
+                issue(&mut issues, "webhook_url", "invalid_url", "A webhook receiver cannot be removed, only moved: give its new URL.");
             } else {
                 hook_url = check_receiver_shape(&mut issues, "webhook_url", url);
             }

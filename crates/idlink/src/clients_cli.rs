@@ -6,7 +6,7 @@
 use crate::config::Config;
 use crate::serve::{self, Runtime};
 use anyhow::{Result, bail};
-use clap::Subcommand;
+use clap::{Args, Subcommand};
 use idlink_core::clients::{Actor, ClientError, ClientPatch, ClientView, Clients, Registration};
 use idlink_domain::ClientId;
 use std::process::ExitCode;
@@ -16,39 +16,7 @@ use std::process::ExitCode;
 #[derive(Debug, Subcommand)]
 pub enum ClientCommand {
     /// Register an app; its secrets are printed once.
-    Create {
-        #[arg(long)]
-        name: String,
-        /// Exact redirect URIs (repeat or comma-separate).
-        #[arg(long = "redirect-uri", value_delimiter = ',', required = true)]
-        redirect_uris: Vec<String>,
-        /// `confidential` (default) or `public`.
-        #[arg(long)]
-        kind: Option<String>,
-        /// `client_secret_basic`, `client_secret_post`, `private_key_jwt`, `none`.
-        #[arg(long)]
-        auth_method: Option<String>,
-        /// From openid, phone, identity, offline_access (default openid).
-        #[arg(long, value_delimiter = ',')]
-        scopes: Vec<String>,
-        /// From name, birthdate, age_over_18, phone_number, phone_number_verified, verified_claims.
-        #[arg(long, value_delimiter = ',')]
-        claims: Vec<String>,
-        #[arg(long)]
-        logo_url: Option<String>,
-        /// ES256 (default) or EdDSA.
-        #[arg(long)]
-        id_token_alg: Option<String>,
-        #[arg(long)]
-        backchannel_logout_uri: Option<String>,
-        #[arg(long)]
-        webhook_url: Option<String>,
-        #[arg(long, value_delimiter = ',')]
-        webhook_events: Vec<String>,
-        /// A resource server that may introspect other apps' tokens.
-        #[arg(long)]
-        introspect_any: bool,
-    },
+    Create(Box<CreateArgs>),
     /// Every registered app.
     List,
     /// One app (never its secrets).
@@ -57,6 +25,42 @@ pub enum ClientCommand {
     RotateSecret { id: String },
     /// Refuse new authorizations, tokens and introspection for the app.
     Disable { id: String },
+}
+
+/// What `idlink client create` registers.
+#[derive(Debug, Args)]
+pub struct CreateArgs {
+    #[arg(long)]
+    name: String,
+    /// Exact redirect URIs (repeat or comma-separate).
+    #[arg(long = "redirect-uri", value_delimiter = ',', required = true)]
+    redirect_uris: Vec<String>,
+    /// `confidential` (default) or `public`.
+    #[arg(long)]
+    kind: Option<String>,
+    /// `client_secret_basic`, `client_secret_post`, `private_key_jwt`, `none`.
+    #[arg(long)]
+    auth_method: Option<String>,
+    /// From openid, phone, identity, offline_access (default openid).
+    #[arg(long, value_delimiter = ',')]
+    scopes: Vec<String>,
+    /// From name, birthdate, age_over_18, phone_number, phone_number_verified, verified_claims.
+    #[arg(long, value_delimiter = ',')]
+    claims: Vec<String>,
+    #[arg(long)]
+    logo_url: Option<String>,
+    /// ES256 (default) or EdDSA.
+    #[arg(long)]
+    id_token_alg: Option<String>,
+    #[arg(long)]
+    backchannel_logout_uri: Option<String>,
+    #[arg(long)]
+    webhook_url: Option<String>,
+    #[arg(long, value_delimiter = ',')]
+    webhook_events: Vec<String>,
+    /// A resource server that may introspect other apps' tokens.
+    #[arg(long)]
+    introspect_any: bool,
 }
 
 fn describe(v: &ClientView) -> String {
@@ -95,20 +99,21 @@ pub async fn run(config: &Config, rt: &Runtime, cmd: ClientCommand) -> Result<Ex
     let cli = Actor { actor: "cli".into(), request_id: None };
     let id = |raw: &str| ClientId::parse(raw).map_err(anyhow::Error::from);
     match cmd {
-        ClientCommand::Create {
-            name,
-            redirect_uris,
-            kind,
-            auth_method,
-            scopes,
-            claims,
-            logo_url,
-            id_token_alg,
-            backchannel_logout_uri,
-            webhook_url,
-            webhook_events,
-            introspect_any,
-        } => {
+        ClientCommand::Create(args) => {
+            let CreateArgs {
+                name,
+                redirect_uris,
+                kind,
+                auth_method,
+                scopes,
+                claims,
+                logo_url,
+                id_token_alg,
+                backchannel_logout_uri,
+                webhook_url,
+                webhook_events,
+                introspect_any,
+            } = *args;
             let reg = Registration {
                 name,
                 logo_url,

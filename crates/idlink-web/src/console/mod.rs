@@ -113,6 +113,7 @@ const NAV: &[(&str, &str, Shown)] = &[
     ("/console/audit", "console-nav-audit", may_view),
     ("/console/reports", "console-nav-reports", may_view),
     ("/console/health", "console-nav-health", may_view),
+    ("/console/apps", "console-nav-apps", may_view),
     ("/console/keys", "console-nav-keys", |op| require(op, Role::Auditor).is_ok()),
     ("/console/duty", "console-nav-duty", |op| require(op, Role::Admin).is_ok()),
 ];

@@ -287,7 +287,7 @@ async fn a_rotated_secret_works_beside_the_new_one_until_the_overlap_ends() {
 
 /// A grant as the provider writes it at consent, with an access token, a
 /// refresh family, the app's session and a delivery receipt.
-async fn grant_with_tokens(s: &Server, user: &str, client: &str, tag: &str) -> String {
+pub async fn grant_with_tokens(s: &Server, user: &str, client: &str, tag: &str) -> String {
     let grant = GrantId::from_random(idlink_crypto::Random::bytes16(&idlink_crypto::OsRandom)).to_string();
     let t = jiff::Timestamp::now().as_microsecond();
     let later = t + 3_600_000_000;
@@ -443,11 +443,14 @@ async fn revoking_every_grant_of_the_user_ends_them_all_in_one_request() {
     }
 }
 
-fn idlink(s: &Server, args: &[&str]) -> (i32, String, String) {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_idlink"))
+/// Runs the binary while the server keeps serving (a blocked test thread
+/// would stall the in-process server mid-transaction, holding SQLite's lock).
+async fn idlink(s: &Server, args: &[&str]) -> (i32, String, String) {
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_idlink"))
         .args(args)
         .envs(s.cli_env())
         .output()
+        .await
         .unwrap_or_else(|e| panic!("run idlink: {e}"));
     (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
 }
@@ -469,7 +472,8 @@ async fn the_command_line_registers_rotates_and_disables_through_the_same_checks
             "--claims",
             "phone_number",
         ],
-    );
+    )
+    .await;
     assert_eq!(code, 0, "{err}");
     let value = |key: &str| out.lines().find_map(|l| l.strip_prefix(&format!("{key}="))).unwrap_or_default().to_owned();
     let id = value("client_id");
@@ -478,23 +482,23 @@ async fn the_command_line_registers_rotates_and_disables_through_the_same_checks
     let secrets = testing::dump_table(store(&s), "oauth_client_secrets").await.unwrap_or_default();
     assert!(secrets.contains(&secret_hash(&secret)) && !secrets.contains(&secret), "only the hash is kept");
 
-    let (code, out, _) = idlink(&s, &["client", "show", &id]);
+    let (code, out, _) = idlink(&s, &["client", "show", &id]).await;
     assert_eq!(code, 0);
     assert!(out.contains("Shell App") && out.contains("phone_number") && !out.contains(&secret), "{out}");
-    let (code, out, _) = idlink(&s, &["client", "list"]);
+    let (code, out, _) = idlink(&s, &["client", "list"]).await;
     assert_eq!((code, out.lines().count()), (0, 1), "{out}");
 
-    let (code, out, err) = idlink(&s, &["client", "rotate-secret", &id]);
+    let (code, out, err) = idlink(&s, &["client", "rotate-secret", &id]).await;
     assert_eq!(code, 0, "{err}");
     assert!(out.starts_with("client_secret=ics_") && !out.contains(&secret), "{out}");
     assert!(err.contains("works until"), "{err}");
-    let (code, out, _) = idlink(&s, &["client", "disable", &id]);
+    let (code, out, _) = idlink(&s, &["client", "disable", &id]).await;
     assert_eq!(code, 0);
     assert!(out.contains("disabled"), "{out}");
     assert_eq!(text(&s, &format!("SELECT state FROM oauth_clients WHERE id = '{id}'")).await, "disabled");
 
     // The same checks as the API: a refused registration says why, writes nothing.
-    let (code, _, err) = idlink(&s, &["client", "create", "--name", "Bad", "--redirect-uri", "http://rp.example.com/cb#x"]);
+    let (code, _, err) = idlink(&s, &["client", "create", "--name", "Bad", "--redirect-uri", "http://rp.example.com/cb#x"]).await;
     assert_ne!(code, 0);
     assert!(err.contains("redirect_uris/0"), "{err}");
     let audited = text(&s, "SELECT COUNT(*) FROM audit_log WHERE actor = 'cli' AND action LIKE 'oauth_client.%'").await;
