@@ -78,3 +78,431 @@ impl OAuthStore for SqlStore {
         Ok(n.unwrap_or(0))
     }
 }
+
+// ── The authorization code flow ─────────────────────────────────────────────
+
+use crate::audit::append_in;
+use crate::clients::{json_list, parse_list};
+use crate::rows::{fetch_optional, timestamp};
+use crate::write::{Changed, Commit, Tx};
+use idlink_core::ports::oauth::{
+    AccessTokenView, Approval, AuthzRequestRow, CodeExchange, CodeRow, FamilyRow, NewTokens, OAuthFlowStore, RefreshOutcome,
+};
+use idlink_domain::{AuthzRequestId, ClientId, GrantId, UserId};
+
+const CODE_COLUMNS: &str = "code_hash, client_id, user_id, grant_id, session_id, redirect_uri, scope, claims, nonce, code_challenge, \
+     auth_time, created_at, expires_at, used_at";
+
+fn json_value(column: &str, text: Option<String>) -> Result<serde_json::Value, StoreError> {
+    match text {
+        None => Ok(serde_json::Value::Null),
+        Some(t) => serde_json::from_str(&t).map_err(|e| StoreError::Corrupt(format!("{column}: {e}"))),
+    }
+}
+
+fn code_row(r: &AnyRow) -> Result<CodeRow, StoreError> {
+    Ok(CodeRow {
+        code_hash: r.col("code_hash")?,
+        client_id: r.id("client_id")?,
+        user_id: r.user("user_id")?,
+        grant_id: r.id("grant_id")?,
+        session_id: r.col("session_id")?,
+        redirect_uri: r.col("redirect_uri")?,
+        scope: r.col("scope")?,
+        claims: json_value("oauth_codes.claims", r.col("claims")?)?,
+        nonce: r.col("nonce")?,
+        code_challenge: r.col("code_challenge")?,
+        auth_time: r.instant("auth_time")?,
+        created_at: r.instant("created_at")?,
+        expires_at: r.instant("expires_at")?,
+        used_at: r.instant_opt("used_at")?,
+    })
+}
+
+fn family_row(r: &AnyRow) -> Result<FamilyRow, StoreError> {
+    Ok(FamilyRow {
+        id: r.id("id")?,
+        grant_id: r.id("grant_id")?,
+        client_id: r.id("client_id")?,
+        user_id: r.user("user_id")?,
+        sid: r.col("sid")?,
+        scope: r.col("scope")?,
+        claims: parse_list("oauth_refresh_families.claims", &r.col::<Option<String>>("claims")?.unwrap_or_else(|| "[]".into()))?,
+    })
+}
+
+impl Changed for CodeExchange {
+    fn changed(&self) -> bool {
+        !matches!(self, CodeExchange::Invalid)
+    }
+}
+
+impl Changed for RefreshOutcome {
+    fn changed(&self) -> bool {
+        !matches!(self, RefreshOutcome::Invalid)
+    }
+}
+
+/// Revokes a refresh family and every access token it issued (one tx, so
+/// every node sees the revocation at once).
+async fn revoke_family_in(tx: &mut Tx, family: &str, reason: &str, at: Timestamp) -> Result<(), StoreError> {
+    let q = sqlx::query("UPDATE oauth_refresh_families SET revoked_at = $1, revoke_reason = $2 WHERE id = $3 AND revoked_at IS NULL")
+        .bind(micros(at))
+        .bind(reason.to_owned())
+        .bind(family.to_owned());
+    execute(q, &mut *tx).await?;
+    let q = sqlx::query("UPDATE oauth_access_tokens SET revoked_at = $1 WHERE family_id = $2 AND revoked_at IS NULL")
+        .bind(micros(at))
+        .bind(family.to_owned());
+    execute(q, &mut *tx).await?;
+    Ok(())
+}
+
+/// Stores an access token (and, with a refresh hash, the family's next refresh token).
+async fn insert_tokens_in(
+    tx: &mut Tx,
+    t: &NewTokens,
+    client: &ClientId,
+    user: &UserId,
+    grant: &GrantId,
+    scope: &str,
+    generation: i64,
+) -> Result<(), StoreError> {
+    if let Some(refresh) = &t.refresh_hash {
+        let q = sqlx::query(
+            "INSERT INTO oauth_refresh_tokens (token_hash, family_id, generation, created_at, expires_at, used_at) \
+             VALUES ($1, $2, $3, $4, $5, NULL)",
+        )
+        .bind(refresh.clone())
+        .bind(t.family.as_str())
+        .bind(generation)
+        .bind(micros(t.at))
+        .bind(micros(t.refresh_expires_at));
+        execute(q, &mut *tx).await?;
+    }
+    let q = sqlx::query(
+        "INSERT INTO oauth_access_tokens (token_hash, client_id, user_id, grant_id, family_id, scope, claims, created_at, expires_at, revoked_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, NULL)",
+    )
+    .bind(t.access_hash.clone())
+    .bind(client.as_str())
+    .bind(user.as_str())
+    .bind(grant.as_str())
+    .bind(t.family.as_str())
+    .bind(scope.to_owned())
+    .bind(json_list(&t.userinfo_claims))
+    .bind(micros(t.at))
+    .bind(micros(t.access_expires_at));
+    execute(q, &mut *tx).await?;
+    Ok(())
+}
+
+async fn grant_state_in(tx: &mut Tx, grant: &GrantId) -> Result<Option<String>, StoreError> {
+    let q = sqlx::query("SELECT state FROM oauth_grants WHERE id = $1").bind(grant.as_str());
+    fetch_optional(q, &mut *tx, |r| r.col::<String>("state")).await
+}
+
+#[async_trait]
+impl OAuthFlowStore for SqlStore {
+    async fn insert_authz_request(&self, row: &AuthzRequestRow) -> Result<(), StoreError> {
+        let q = sqlx::query("INSERT INTO oauth_authz_requests (id, client_id, params, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)")
+            .bind(row.id.as_str())
+            .bind(row.client_id.as_str())
+            .bind(row.params.to_string())
+            .bind(micros(row.created_at))
+            .bind(micros(row.expires_at));
+        // Bookkeeping: a request holds no personal data and changes nothing until the user consents.
+        self.write(Commit::Bookkeeping, async |tx| {
+            execute(q, &mut *tx).await?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn authz_request(&self, id: &AuthzRequestId) -> Result<Option<AuthzRequestRow>, StoreError> {
+        let q =
+            sqlx::query("SELECT id, client_id, params, created_at, expires_at FROM oauth_authz_requests WHERE id = $1").bind(id.as_str());
+        fetch_optional(q, &self.reader, |r| {
+            Ok(AuthzRequestRow {
+                id: r.id("id")?,
+                client_id: r.id("client_id")?,
+                params: json_value("oauth_authz_requests.params", Some(r.col("params")?))?,
+                created_at: r.instant("created_at")?,
+                expires_at: r.instant("expires_at")?,
+            })
+        })
+        .await
+    }
+
+    async fn deny_authz_request(&self, id: &AuthzRequestId, audit: &AuditEntry) -> Result<bool, StoreError> {
+        let q = sqlx::query("DELETE FROM oauth_authz_requests WHERE id = $1").bind(id.as_str());
+        self.audited_if(audit, async |tx| Ok(execute(q, &mut *tx).await? > 0)).await
+    }
+
+    async fn approve(
+        &self,
+        user: &UserId,
+        client: &ClientId,
+        session_id: &str,
+        a: &Approval,
+        audit: &AuditEntry,
+    ) -> Result<Option<GrantId>, StoreError> {
+        self.audited_if(audit, async |tx| {
+            let q = sqlx::query("DELETE FROM oauth_authz_requests WHERE id = $1").bind(a.request.as_str());
+            if execute(q, &mut *tx).await? == 0 {
+                return Ok(None);
+            }
+            // Re-consent re-activates a revoked grant; a suspended one (frozen account) stays suspended.
+            let q = sqlx::query(
+                "INSERT INTO oauth_grants (id, user_id, client_id, scopes, claims, state, created_at, updated_at, revoked_at, revoked_by, revoke_reason) \
+                 VALUES ($1, $2, $3, $4, $5, 'active', $6, $6, NULL, NULL, NULL) \
+                 ON CONFLICT (user_id, client_id) DO UPDATE SET scopes = excluded.scopes, claims = excluded.claims, \
+                 state = CASE WHEN oauth_grants.state = 'suspended' THEN 'suspended' ELSE 'active' END, \
+                 updated_at = excluded.updated_at, revoked_at = NULL, revoked_by = NULL, revoke_reason = NULL",
+            )
+            .bind(a.new_grant.as_str())
+            .bind(user.as_str())
+            .bind(client.as_str())
+            .bind(json_list(&a.scopes))
+            .bind(json_list(&a.claims))
+            .bind(micros(a.at));
+            execute(q, &mut *tx).await?;
+            let q = sqlx::query("SELECT id FROM oauth_grants WHERE user_id = $1 AND client_id = $2").bind(user.as_str()).bind(client.as_str());
+            let grant: GrantId = crate::rows::fetch_one(q, &mut *tx, |r| r.id("id")).await?;
+            for c in &a.consents {
+                let q = sqlx::query(
+                    "INSERT INTO oauth_consents (id, grant_id, user_id, client_id, consent_version, text_hash, claims, sensitive, consented_at, withdrawn_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, NULL)",
+                )
+                .bind(c.id.as_str())
+                .bind(grant.as_str())
+                .bind(user.as_str())
+                .bind(client.as_str())
+                .bind(c.consent_version.clone())
+                .bind(c.text_hash.clone())
+                .bind(json_list(&c.claims))
+                .bind(i64::from(c.sensitive))
+                .bind(micros(a.at));
+                execute(q, &mut *tx).await?;
+            }
+            let q = sqlx::query("INSERT INTO oauth_subjects (client_id, sub, user_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
+                .bind(client.as_str())
+                .bind(a.sub.clone())
+                .bind(user.as_str());
+            execute(q, &mut *tx).await?;
+            let q = sqlx::query(
+                "INSERT INTO oauth_sessions (sid, client_id, user_id, session_id, created_at, ended_at) VALUES ($1, $2, $3, $4, $5, NULL) \
+                 ON CONFLICT DO NOTHING",
+            )
+            .bind(a.sid.clone())
+            .bind(client.as_str())
+            .bind(user.as_str())
+            .bind(session_id.to_owned())
+            .bind(micros(a.at));
+            execute(q, &mut *tx).await?;
+            let c = &a.code;
+            let sql = format!("INSERT INTO oauth_codes ({CODE_COLUMNS}, family_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, NULL, NULL)");
+            let q = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(c.code_hash.clone())
+                .bind(client.as_str())
+                .bind(user.as_str())
+                .bind(grant.as_str())
+                .bind(c.session_id.clone())
+                .bind(c.redirect_uri.clone())
+                .bind(c.scope.clone())
+                .bind(c.claims.to_string())
+                .bind(c.nonce.clone())
+                .bind(c.code_challenge.clone())
+                .bind(micros(c.auth_time))
+                .bind(micros(c.created_at))
+                .bind(micros(c.expires_at));
+            execute(q, &mut *tx).await?;
+            Ok(Some(grant))
+        })
+        .await
+    }
+
+    async fn code(&self, code_hash: &str) -> Result<Option<CodeRow>, StoreError> {
+        let sql = format!("SELECT {CODE_COLUMNS} FROM oauth_codes WHERE code_hash = $1");
+        fetch_optional(sqlx::query(sqlx::AssertSqlSafe(sql)).bind(code_hash.to_owned()), &self.reader, code_row).await
+    }
+
+    async fn exchange_code(
+        &self,
+        code_hash: &str,
+        t: &NewTokens,
+        audit: &AuditEntry,
+        reuse: &AuditEntry,
+    ) -> Result<CodeExchange, StoreError> {
+        self.write_if(Commit::Effect, async |tx| {
+            let sql = format!(
+                "UPDATE oauth_codes SET used_at = $1 WHERE code_hash = $2 AND used_at IS NULL AND expires_at > $1 RETURNING {CODE_COLUMNS}"
+            );
+            let q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(micros(t.at)).bind(code_hash.to_owned());
+            match fetch_optional(q, &mut *tx, code_row).await? {
+                Some(code) => {
+                    if grant_state_in(tx, &code.grant_id).await?.as_deref() != Some("active") {
+                        return Ok(CodeExchange::Invalid);
+                    }
+                    let q = sqlx::query(
+                        "INSERT INTO oauth_refresh_families (id, grant_id, client_id, user_id, sid, scope, claims, created_at, expires_at, revoked_at, revoke_reason) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, NULL, NULL)",
+                    )
+                    .bind(t.family.as_str())
+                    .bind(code.grant_id.as_str())
+                    .bind(code.client_id.as_str())
+                    .bind(code.user_id.as_str())
+                    .bind(t.sid.clone())
+                    .bind(code.scope.clone())
+                    .bind(json_list(&t.userinfo_claims))
+                    .bind(micros(t.at))
+                    .bind(micros(t.refresh_expires_at));
+                    execute(q, &mut *tx).await?;
+                    let q = sqlx::query("UPDATE oauth_codes SET family_id = $1 WHERE code_hash = $2").bind(t.family.as_str()).bind(code_hash.to_owned());
+                    execute(q, &mut *tx).await?;
+                    insert_tokens_in(tx, t, &code.client_id, &code.user_id, &code.grant_id, &code.scope, 0).await?;
+                    append_in(tx, audit).await?;
+                    Ok(CodeExchange::Issued(Box::new(code)))
+                }
+                None => {
+                    let q = sqlx::query("SELECT family_id, used_at FROM oauth_codes WHERE code_hash = $1").bind(code_hash.to_owned());
+                    let seen = fetch_optional(q, &mut *tx, |r| Ok((r.col::<Option<String>>("family_id")?, r.col::<Option<i64>>("used_at")?))).await?;
+                    match seen {
+                        Some((family, Some(_))) => {
+                            if let Some(family) = family {
+                                revoke_family_in(tx, &family, "reuse", t.at).await?;
+                            }
+                            append_in(tx, reuse).await?;
+                            Ok(CodeExchange::Reused)
+                        }
+                        _ => Ok(CodeExchange::Invalid),
+                    }
+                }
+            }
+        })
+        .await
+    }
+
+    async fn rotate_refresh(
+        &self,
+        token_hash: &str,
+        client: &ClientId,
+        t: &NewTokens,
+        audit: &AuditEntry,
+        reuse: &AuditEntry,
+    ) -> Result<RefreshOutcome, StoreError> {
+        self.write_if(Commit::Effect, async |tx| {
+            let q = sqlx::query(
+                "UPDATE oauth_refresh_tokens SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL AND expires_at > $1 \
+                 RETURNING family_id, generation",
+            )
+            .bind(micros(t.at))
+            .bind(token_hash.to_owned());
+            let hit = fetch_optional(q, &mut *tx, |r| Ok((r.col::<String>("family_id")?, r.col::<i64>("generation")?))).await?;
+            let family_q = |id: String| {
+                sqlx::query(
+                    "SELECT f.id, f.grant_id, f.client_id, f.user_id, f.sid, f.scope, f.claims, f.expires_at, f.revoked_at, g.state \
+                     FROM oauth_refresh_families f JOIN oauth_grants g ON g.id = f.grant_id WHERE f.id = $1",
+                )
+                .bind(id)
+            };
+            match hit {
+                Some((family_id, generation)) => {
+                    let found = fetch_optional(family_q(family_id), &mut *tx, |r| {
+                        Ok((family_row(r)?, r.instant("expires_at")?, r.col::<Option<i64>>("revoked_at")?, r.col::<String>("state")?))
+                    })
+                    .await?;
+                    let Some((family, expires_at, revoked_at, state)) = found else { return Ok(RefreshOutcome::Invalid) };
+                    if family.client_id != *client || revoked_at.is_some() || state != "active" || expires_at <= t.at {
+                        return Ok(RefreshOutcome::Invalid);
+                    }
+                    let next = NewTokens { family: family.id.clone(), userinfo_claims: family.claims.clone(), ..t.clone() };
+                    insert_tokens_in(tx, &next, &family.client_id, &family.user_id, &family.grant_id, &family.scope, generation + 1)
+                        .await?;
+                    append_in(tx, &audit.clone().subject(&family.user_id)).await?;
+                    Ok(RefreshOutcome::Rotated(family))
+                }
+                None => {
+                    let q = sqlx::query("SELECT family_id FROM oauth_refresh_tokens WHERE token_hash = $1 AND used_at IS NOT NULL")
+                        .bind(token_hash.to_owned());
+                    let Some(family_id) = fetch_optional(q, &mut *tx, |r| r.col::<String>("family_id")).await? else {
+                        return Ok(RefreshOutcome::Invalid);
+                    };
+                    let found = fetch_optional(family_q(family_id.clone()), &mut *tx, family_row).await?;
+                    let Some(family) = found.filter(|f| f.client_id == *client) else { return Ok(RefreshOutcome::Invalid) };
+                    revoke_family_in(tx, &family_id, "reuse", t.at).await?;
+                    append_in(tx, &reuse.clone().subject(&family.user_id)).await?;
+                    Ok(RefreshOutcome::Reused)
+                }
+            }
+        })
+        .await
+    }
+
+    async fn revoke_token(&self, token_hash: &str, client: &ClientId, at: Timestamp, audit: &AuditEntry) -> Result<bool, StoreError> {
+        self.write_if(Commit::Effect, async |tx| {
+            let q = sqlx::query("UPDATE oauth_access_tokens SET revoked_at = $1 WHERE token_hash = $2 AND client_id = $3 AND revoked_at IS NULL RETURNING user_id")
+                .bind(micros(at))
+                .bind(token_hash.to_owned())
+                .bind(client.as_str());
+            if let Some(user) = fetch_optional(q, &mut *tx, |r| r.col::<Option<String>>("user_id")).await? {
+                let mut entry = audit.clone();
+                entry.subject = user;
+                append_in(tx, &entry).await?;
+                return Ok(true);
+            }
+            let q = sqlx::query(
+                "SELECT f.id, f.user_id FROM oauth_refresh_tokens t JOIN oauth_refresh_families f ON f.id = t.family_id \
+                 WHERE t.token_hash = $1 AND f.client_id = $2 AND f.revoked_at IS NULL",
+            )
+            .bind(token_hash.to_owned())
+            .bind(client.as_str());
+            let Some((family, user)) = fetch_optional(q, &mut *tx, |r| Ok((r.col::<String>("id")?, r.col::<String>("user_id")?))).await? else {
+                return Ok(false);
+            };
+            revoke_family_in(tx, &family, "revoked", at).await?;
+            let mut entry = audit.clone();
+            entry.subject = Some(user);
+            append_in(tx, &entry).await?;
+            Ok(true)
+        })
+        .await
+    }
+
+    async fn access_token(&self, token_hash: &str) -> Result<Option<AccessTokenView>, StoreError> {
+        let q = sqlx::query(
+            "SELECT t.client_id, t.user_id, t.grant_id, t.scope, t.claims, t.created_at, t.expires_at, t.revoked_at, \
+             g.state AS grant_state, c.state AS client_state, s.sub \
+             FROM oauth_access_tokens t \
+             LEFT JOIN oauth_grants g ON g.id = t.grant_id \
+             LEFT JOIN oauth_clients c ON c.id = t.client_id \
+             LEFT JOIN oauth_subjects s ON s.client_id = t.client_id AND s.user_id = t.user_id \
+             WHERE t.token_hash = $1",
+        )
+        .bind(token_hash.to_owned());
+        fetch_optional(q, &self.reader, |r| {
+            Ok(AccessTokenView {
+                client_id: r.id("client_id")?,
+                user_id: r.col::<Option<String>>("user_id")?.map(|u| crate::rows::user_id(&u)).transpose()?,
+                grant_id: r.id_opt("grant_id")?,
+                scope: r.col("scope")?,
+                claims: parse_list("oauth_access_tokens.claims", &r.col::<Option<String>>("claims")?.unwrap_or_else(|| "[]".into()))?,
+                created_at: r.instant("created_at")?,
+                expires_at: r.instant("expires_at")?,
+                revoked_at: r.col::<Option<i64>>("revoked_at")?.map(timestamp).transpose()?,
+                grant_state: r.col("grant_state")?,
+                client_active: r.col::<Option<String>>("client_state")?.as_deref() == Some("active"),
+                sub: r.col("sub")?,
+            })
+        })
+        .await
+    }
+
+    async fn record_assertion(&self, client: &ClientId, jti: &str, expires_at: Timestamp) -> Result<bool, StoreError> {
+        let q = sqlx::query("INSERT INTO oauth_client_assertions (client_id, jti, expires_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
+            .bind(client.as_str())
+            .bind(jti.to_owned())
+            .bind(micros(expires_at));
+        self.write(Commit::Bookkeeping, async |tx| Ok(execute(q, &mut *tx).await? > 0)).await
+    }
+}

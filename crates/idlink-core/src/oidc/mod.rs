@@ -4,7 +4,9 @@
 //! with reuse detection, userinfo with OpenID Identity Assurance
 //! `verified_claims`, revocation, introspection, and the signing keys.
 
+pub mod claims;
 pub mod keys;
+pub mod provider;
 
 use idlink_crypto::jose::JwsAlg;
 use jiff::SignedDuration;

@@ -122,6 +122,7 @@ store_of!(
     institutions::MaintenanceStore,
     clients::ClientStore,
     oauth::OAuthStore,
+    oauth::OAuthFlowStore,
     grants::GrantStore,
     events::EventStore,
 );

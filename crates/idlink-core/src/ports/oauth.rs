@@ -7,6 +7,7 @@ use super::StoreError;
 use super::audit::AuditEntry;
 use async_trait::async_trait;
 use idlink_crypto::jose::JwsAlg;
+use idlink_domain::{AuthzRequestId, ClientId, ConsentId, GrantId, RefreshFamilyId, UserId};
 use jiff::Timestamp;
 
 /// A signing key as stored: the public JWK and the sealed PKCS#8.
@@ -40,4 +41,179 @@ pub trait OAuthStore: Send + Sync {
     async fn insert_signing_key(&self, key: &SigningKeyRow, audit: &AuditEntry) -> Result<bool, StoreError>;
     /// Takes keys retired before `retired_before` out of the JWKS; answers how many.
     async fn remove_signing_keys(&self, retired_before: Timestamp, now: Timestamp, audit: &AuditEntry) -> Result<u64, StoreError>;
+}
+
+/// An authorization request checked at `/oauth2/authorize`, waiting for consent.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuthzRequestRow {
+    pub id: AuthzRequestId,
+    pub client_id: ClientId,
+    /// The checked parameters (`crate::oidc::authorize::AuthzParams`, JSON).
+    pub params: serde_json::Value,
+    pub created_at: Timestamp,
+    pub expires_at: Timestamp,
+}
+
+/// A consent row (PIPL art. 29: the sensitive claims get their own).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConsentRow {
+    pub id: ConsentId,
+    pub consent_version: String,
+    /// SHA-256 of the wording the user was shown.
+    pub text_hash: String,
+    pub claims: Vec<String>,
+    pub sensitive: bool,
+}
+
+/// An authorization code as stored (its hash only).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CodeRow {
+    pub code_hash: String,
+    pub client_id: ClientId,
+    pub user_id: UserId,
+    pub grant_id: GrantId,
+    pub session_id: Option<String>,
+    pub redirect_uri: String,
+    pub scope: String,
+    /// What the code releases: `{"userinfo": [...], "id_token": [...]}` claim names.
+    pub claims: serde_json::Value,
+    pub nonce: Option<String>,
+    pub code_challenge: String,
+    pub auth_time: Timestamp,
+    pub created_at: Timestamp,
+    pub expires_at: Timestamp,
+    pub used_at: Option<Timestamp>,
+}
+
+/// What "Allow" on the consent page writes, in one transaction: the grant
+/// (new, or the existing one updated and re-activated), the consents, the
+/// pairwise subject, the OP session as the app knows it, the code, and the
+/// authorization request's removal.
+#[derive(Debug, Clone)]
+pub struct Approval {
+    pub request: AuthzRequestId,
+    /// Used when the user has no grant for the client yet.
+    pub new_grant: GrantId,
+    pub scopes: Vec<String>,
+    /// Every claim the grant now holds.
+    pub claims: Vec<String>,
+    pub consents: Vec<ConsentRow>,
+    pub sub: String,
+    pub sid: String,
+    /// The code, its `grant_id` filled in by the store.
+    pub code: CodeRow,
+    pub at: Timestamp,
+}
+
+/// New tokens minted for an exchange (hashes only).
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewTokens {
+    /// The refresh family the tokens belong to (a new one for a code).
+    pub family: RefreshFamilyId,
+    pub access_hash: String,
+    pub access_expires_at: Timestamp,
+    /// Only with `offline_access`.
+    pub refresh_hash: Option<String>,
+    pub refresh_expires_at: Timestamp,
+    /// The claims userinfo releases (JSON array of names).
+    pub userinfo_claims: Vec<String>,
+    /// The app's `sid` for the OP session (back-channel logout).
+    pub sid: Option<String>,
+    pub at: Timestamp,
+}
+
+/// What redeeming a code found.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CodeExchange {
+    /// The code was unused and valid: the tokens are stored.
+    Issued(Box<CodeRow>),
+    /// A second use: what the first issued is now revoked (RFC 6749 §4.1.2).
+    Reused,
+    /// Unknown, expired, or its grant is no longer active.
+    Invalid,
+}
+
+/// A refresh family as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FamilyRow {
+    pub id: RefreshFamilyId,
+    pub grant_id: GrantId,
+    pub client_id: ClientId,
+    pub user_id: UserId,
+    pub sid: Option<String>,
+    pub scope: String,
+    pub claims: Vec<String>,
+}
+
+/// What presenting a refresh token found (plan §3).
+#[derive(Debug, Clone, PartialEq)]
+pub enum RefreshOutcome {
+    /// Rotated: the next generation and its access token are stored.
+    Rotated(FamilyRow),
+    /// Already used: the family and its access tokens are revoked now.
+    Reused,
+    /// Unknown, expired, another client's, revoked, or the grant is not active.
+    Invalid,
+}
+
+/// An access token with what introspection and userinfo need, in one read.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AccessTokenView {
+    pub client_id: ClientId,
+    pub user_id: Option<UserId>,
+    pub grant_id: Option<GrantId>,
+    pub scope: String,
+    pub claims: Vec<String>,
+    pub created_at: Timestamp,
+    pub expires_at: Timestamp,
+    pub revoked_at: Option<Timestamp>,
+    /// `None` when the token has no grant (client credentials).
+    pub grant_state: Option<String>,
+    pub client_active: bool,
+    /// The pairwise subject of the token's user for its client.
+    pub sub: Option<String>,
+}
+
+#[async_trait]
+pub trait OAuthFlowStore: Send + Sync {
+    async fn insert_authz_request(&self, row: &AuthzRequestRow) -> Result<(), StoreError>;
+    async fn authz_request(&self, id: &AuthzRequestId) -> Result<Option<AuthzRequestRow>, StoreError>;
+    /// Deny: the request is removed, the refusal audited.
+    async fn deny_authz_request(&self, id: &AuthzRequestId, audit: &AuditEntry) -> Result<bool, StoreError>;
+    /// Allow (see [`Approval`]); answers the grant's id. False-y (`None`)
+    /// when the request was already used.
+    async fn approve(
+        &self,
+        user: &UserId,
+        client: &ClientId,
+        session_id: &str,
+        a: &Approval,
+        audit: &AuditEntry,
+    ) -> Result<Option<GrantId>, StoreError>;
+    async fn code(&self, code_hash: &str) -> Result<Option<CodeRow>, StoreError>;
+    /// Single use: marks the code used and stores `tokens` if it was unused,
+    /// unexpired and its grant active; a second use revokes the family the
+    /// first started.
+    async fn exchange_code(
+        &self,
+        code_hash: &str,
+        tokens: &NewTokens,
+        audit: &AuditEntry,
+        reuse: &AuditEntry,
+    ) -> Result<CodeExchange, StoreError>;
+    /// Rotation with reuse detection (plan §3).
+    async fn rotate_refresh(
+        &self,
+        token_hash: &str,
+        client: &ClientId,
+        tokens: &NewTokens,
+        audit: &AuditEntry,
+        reuse: &AuditEntry,
+    ) -> Result<RefreshOutcome, StoreError>;
+    /// RFC 7009: revokes `client`'s access token, or refresh token with its family.
+    async fn revoke_token(&self, token_hash: &str, client: &ClientId, at: Timestamp, audit: &AuditEntry) -> Result<bool, StoreError>;
+    /// One read by primary key (introspection, userinfo).
+    async fn access_token(&self, token_hash: &str) -> Result<Option<AccessTokenView>, StoreError>;
+    /// Records a `private_key_jwt` assertion's `jti`; false when seen before.
+    async fn record_assertion(&self, client: &ClientId, jti: &str, expires_at: Timestamp) -> Result<bool, StoreError>;
 }

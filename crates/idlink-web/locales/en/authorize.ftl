@@ -1,1 +1,23 @@
 # Issue 14: the authorize pages' words.
+authorize-title = Sign in to an app
+authorize-intro = { $app } asks to sign you in with idlink and to receive what is listed below.
+authorize-ordinary = What the app receives
+authorize-openid = An identifier for you that only this app uses (not your phone number)
+authorize-claim-phone-number = Your phone number
+authorize-claim-phone-number-verified = That your phone number is confirmed
+authorize-sensitive-title = Your verified identity (sensitive personal information)
+authorize-sensitive-explain = This is sensitive personal information. The app receives it only if you tick the box below; you can allow the sign-in without it.
+authorize-claim-vc-name = Your verified real name
+authorize-claim-vc-birthdate = Your verified date of birth
+authorize-claim-vc-age-over-18 = Whether you are 18 or older
+authorize-evidence = How and when your identity was verified (method, level, time)
+authorize-purpose = The app says it needs this for: { $purpose }
+authorize-sensitive-consent = I agree to give this app my verified identity
+authorize-not-verified = You have not verified your real name, so the app will not receive it.
+authorize-allow = Allow
+authorize-deny = Deny
+authorize-gone = This sign-in request has expired or was already answered. Go back to the app and start again.
+authorize-continue-title = Continue to the app's sign-in request
+authorize-continue = Continue
+authorize-return-title = Back to the app
+authorize-return = Continue to the app

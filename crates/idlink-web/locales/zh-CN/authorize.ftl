@@ -1,1 +1,23 @@
 # Issue 14: the authorize pages' words.
+authorize-title = 登录第三方应用
+authorize-intro = { $app } 请求使用 idlink 为您登录，并获取以下信息。
+authorize-ordinary = 应用将获得
+authorize-openid = 仅此应用使用的用户标识（不是您的手机号）
+authorize-claim-phone-number = 您的手机号
+authorize-claim-phone-number-verified = 您的手机号已验证
+authorize-sensitive-title = 您的实名身份（敏感个人信息）
+authorize-sensitive-explain = 以下为敏感个人信息。只有勾选下方选项，应用才会获得；不勾选也可以允许登录。
+authorize-claim-vc-name = 您的实名姓名
+authorize-claim-vc-birthdate = 您的出生日期（已核验）
+authorize-claim-vc-age-over-18 = 您是否年满 18 周岁
+authorize-evidence = 您的身份如何、何时核验（方式、等级、时间）
+authorize-purpose = 应用说明的用途：{ $purpose }
+authorize-sensitive-consent = 我单独同意向此应用提供我的实名身份
+authorize-not-verified = 您尚未完成实名认证，应用不会获得实名信息。
+authorize-allow = 允许
+authorize-deny = 拒绝
+authorize-gone = 此登录请求已过期或已处理。请返回应用重新开始。
+authorize-continue-title = 继续处理应用的登录请求
+authorize-continue = 继续
+authorize-return-title = 返回应用
+authorize-return = 继续前往应用

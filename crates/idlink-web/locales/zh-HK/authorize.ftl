@@ -1,1 +1,23 @@
 # Issue 14: the authorize pages' words.
+authorize-title = 登入第三方應用程式
+authorize-intro = { $app } 要求使用 idlink 為您登入，並取得以下資料。
+authorize-ordinary = 應用程式將取得
+authorize-openid = 只供此應用程式使用的用戶識別碼（不是您的手機號碼）
+authorize-claim-phone-number = 您的手機號碼
+authorize-claim-phone-number-verified = 您的手機號碼已驗證
+authorize-sensitive-title = 您的實名身份（敏感個人資料）
+authorize-sensitive-explain = 以下為敏感個人資料。只有剔選下方選項，應用程式才會取得；不剔選亦可允許登入。
+authorize-claim-vc-name = 您的實名姓名
+authorize-claim-vc-birthdate = 您的出生日期（已核實）
+authorize-claim-vc-age-over-18 = 您是否年滿 18 歲
+authorize-evidence = 您的身份如何、何時核實（方式、等級、時間）
+authorize-purpose = 應用程式說明的用途：{ $purpose }
+authorize-sensitive-consent = 我單獨同意向此應用程式提供我的實名身份
+authorize-not-verified = 您尚未完成實名認證，應用程式不會取得實名資料。
+authorize-allow = 允許
+authorize-deny = 拒絕
+authorize-gone = 此登入要求已過期或已處理。請返回應用程式重新開始。
+authorize-continue-title = 繼續處理應用程式的登入要求
+authorize-continue = 繼續
+authorize-return-title = 返回應用程式
+authorize-return = 繼續前往應用程式

@@ -2,10 +2,216 @@
 //! `/h5/authorize/{azr}` lists exactly the claims the app asked for, the
 //! sensitive ones (the verified identity) under a separate consent, and
 //! sends the user back to the app with a code (or a refusal).
+//!
+//! The app's redirect here is cross-site, so the `SameSite=Strict` session
+//! cookie is not sent with it (plan §6 pitfall 2). Without a session such a
+//! request gets a page that reloads itself (`<meta http-equiv="refresh">`,
+//! plus a Continue link): the reload is same-site, the cookie comes along.
+//! A visitor really signed out is sent to the login page, which comes back
+//! here afterwards (the `idlink_return` cookie). The answer to the consent
+//! goes back to the app the same way (a page that moves on by itself): a
+//! 303 to another origin after a form post is blocked by the pages' CSP
+//! (`form-action 'self'`).
 
 use crate::WebState;
+use crate::ctx::{Signed, Visitor};
+use crate::pages::render::{Chrome, html, message_page};
+use askama::Template;
+use axum::Form;
 use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use idlink_core::oidc::provider::{ConsentSession, ConsentView, Decision};
+use idlink_domain::AuthzRequestId;
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+
+/// The cookie naming the page to come back to after the login.
+pub const RETURN: &str = "idlink_return";
 
 pub fn routes() -> Router<WebState> {
-    Router::new()
+    Router::new().route("/h5/authorize/{azr}", get(show).post(decide))
+}
+
+/// Where the login goes next: back to a consent page when one sent the visitor there.
+pub fn after_login(headers: &HeaderMap, secure: bool) -> String {
+    crate::ctx::read_cookie(headers, RETURN, secure)
+        .filter(|p| p.starts_with("/h5/authorize/azr_") && p.bytes().all(|b| b.is_ascii_alphanumeric() || b"/_-".contains(&b)))
+        .unwrap_or_else(|| "/h5/".to_owned())
+}
+
+#[derive(Template)]
+#[template(path = "authorize.html")]
+struct ConsentPage {
+    c: Chrome,
+    request: String,
+    intro: String,
+    logo: Option<String>,
+    ordinary: Vec<String>,
+    sensitive: Vec<String>,
+    verified: bool,
+    purpose: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "authorize_continue.html")]
+struct ContinuePage {
+    lang: &'static str,
+    title: String,
+    link: String,
+    path: String,
+}
+
+fn label(v: &Visitor, tag: &str) -> String {
+    v.tr.t(&format!("authorize-claim-{}", tag.replace([':', '_'], "-")))
+}
+
+/// The words the user is shown, in order: what their consent is to (hashed into the consent record).
+fn wording(v: &Visitor, view: &ConsentView) -> (String, Vec<String>, Vec<String>) {
+    let intro = v.tr.t1("authorize-intro", "app", &view.client_name);
+    let mut ordinary = vec![v.tr.t("authorize-openid")];
+    ordinary.extend(view.ordinary.iter().map(|t| label(v, t)));
+    let mut sensitive: Vec<String> = view.sensitive.iter().map(|t| label(v, t)).collect();
+    if !sensitive.is_empty() {
+        sensitive.push(v.tr.t("authorize-evidence"));
+    }
+    (intro, ordinary, sensitive)
+}
+
+fn text_hash(intro: &str, ordinary: &[String], sensitive: &[String]) -> String {
+    let mut h = Sha256::new();
+    for line in std::iter::once(intro).chain(ordinary.iter().map(String::as_str)).chain(sensitive.iter().map(String::as_str)) {
+        h.update(line.as_bytes());
+        h.update([0]);
+    }
+    hex::encode(h.finalize())
+}
+
+fn gone(v: &Visitor) -> Response {
+    (StatusCode::NOT_FOUND, message_page(v, &v.tr.t("authorize-gone"), "/h5/")).into_response()
+}
+
+fn failed(v: &Visitor) -> Response {
+    let message = v.tr.t1("problem-generic", "code", "service_unavailable");
+    (StatusCode::SERVICE_UNAVAILABLE, message_page(v, &message, "/h5/")).into_response()
+}
+
+/// `prompt=login` or `max_age`: the session ends and the login comes back here.
+async fn fresh_login(state: &WebState, v: &Visitor, s: &Signed) -> Response {
+    if let Err(e) = state.app.auth().log_out(&s.origin(), &s.token).await {
+        tracing::warn!(error = %e, "a session to be renewed for an app's prompt=login was not ended");
+    }
+    let mut cookies = v.cookies();
+    cookies.clear(crate::ctx::SESSION, v.secure);
+    cookies.set(RETURN, &v.path, Some(900), v.secure);
+    (cookies, Redirect::to("/h5/login")).into_response()
+}
+
+/// No session: the self-reloading page after a cross-site arrival, else the login.
+fn signed_out(v: &Visitor, headers: &HeaderMap) -> Response {
+    let cross_site = headers.get("sec-fetch-site").and_then(|h| h.to_str().ok()) == Some("cross-site");
+    if cross_site {
+        let page = ContinuePage {
+            lang: v.locale().tag(),
+            title: v.tr.t("authorize-continue-title"),
+            link: v.tr.t("authorize-continue"),
+            path: v.path.clone(),
+        };
+        return (v.cookies(), html(StatusCode::OK, &page)).into_response();
+    }
+    let mut cookies = v.cookies();
+    cookies.set(RETURN, &v.path, Some(900), v.secure);
+    (cookies, Redirect::to("/h5/login")).into_response()
+}
+
+pub async fn show(
+    State(state): State<WebState>,
+    v: Visitor,
+    signed: Option<Signed>,
+    headers: HeaderMap,
+    Path(azr): Path<String>,
+) -> Response {
+    let Some(s) = signed else { return signed_out(&v, &headers) };
+    let Ok(id) = AuthzRequestId::try_from(azr) else { return gone(&v) };
+    let p = idlink_api::routes::oauth::provider(&state.app);
+    let view = match p.consent_view(&id, &s.session.user_id).await {
+        Ok(Some(view)) => view,
+        Ok(None) => return gone(&v),
+        Err(_) => return failed(&v),
+    };
+    if view.needs_fresh_login(s.session.created_at, state.app.clock.now()) {
+        return fresh_login(&state, &v, &s).await;
+    }
+    let (intro, ordinary, sensitive) = wording(&v, &view);
+    let page = ConsentPage {
+        c: Chrome::new(&v, "authorize-title", true),
+        request: id.to_string(),
+        intro,
+        logo: view.logo_url.clone(),
+        ordinary,
+        sensitive,
+        verified: view.verified,
+        purpose: view.purpose.clone(),
+    };
+    let mut cookies = v.cookies();
+    cookies.clear(RETURN, v.secure);
+    (cookies, html(StatusCode::OK, &page)).into_response()
+}
+
+#[derive(Deserialize)]
+pub struct DecisionForm {
+    decision: String,
+    #[serde(default)]
+    sensitive: Option<String>,
+}
+
+pub async fn decide(
+    State(state): State<WebState>,
+    v: Visitor,
+    signed: Option<Signed>,
+    headers: HeaderMap,
+    Path(azr): Path<String>,
+    Form(f): Form<DecisionForm>,
+) -> Response {
+    let Some(s) = signed else { return signed_out(&v, &headers) };
+    let Ok(id) = AuthzRequestId::try_from(azr) else { return gone(&v) };
+    let p = idlink_api::routes::oauth::provider(&state.app);
+    let view = match p.consent_view(&id, &s.session.user_id).await {
+        Ok(Some(view)) => view,
+        Ok(None) => return gone(&v),
+        Err(_) => return failed(&v),
+    };
+    if view.needs_fresh_login(s.session.created_at, state.app.clock.now()) {
+        return fresh_login(&state, &v, &s).await;
+    }
+    let (intro, ordinary, sensitive) = wording(&v, &view);
+    let decision = match f.decision.as_str() {
+        "allow" => Decision::Allow { sensitive: f.sensitive.as_deref() == Some("1") && !view.sensitive.is_empty() },
+        _ => Decision::Deny,
+    };
+    let who = ConsentSession {
+        user: s.session.user_id.clone(),
+        session_id: s.session.id.to_string(),
+        auth_time: s.session.created_at,
+        client_ip: v.client_ip.clone(),
+        request_id: v.request_id.clone(),
+    };
+    match p.decide(&id, &who, decision, &text_hash(&intro, &ordinary, &sensitive)).await {
+        // Not a 303: the pages' CSP says `form-action 'self'`, which browsers
+        // also apply to a redirect answering a form, and the app is another
+        // origin. A page that moves on by itself is not a form action.
+        Ok(Some(to)) => {
+            let page = ContinuePage {
+                lang: v.locale().tag(),
+                title: v.tr.t("authorize-return-title"),
+                link: v.tr.t("authorize-return"),
+                path: to,
+            };
+            (v.cookies(), html(StatusCode::OK, &page)).into_response()
+        }
+        Ok(None) => gone(&v),
+        Err(_) => failed(&v),
+    }
 }

@@ -223,7 +223,9 @@ pub async fn redeem(State(state): State<WebState>, v: Visitor, headers: HeaderMa
             Err(e) => f.refused(&v, Step::Code, &phone, &Problem::from(e)),
         };
     }
-    (v.cookies(), cookies, Redirect::to("/h5/")).into_response()
+    let mut cookies = cookies;
+    cookies.clear(crate::pages::authorize::RETURN, v.secure);
+    (v.cookies(), cookies, Redirect::to(&crate::pages::authorize::after_login(&headers, v.secure))).into_response()
 }
 
 /// `POST /h5/login/device`: the new device's second code activates the session.
@@ -234,7 +236,11 @@ pub async fn confirm_device(State(state): State<WebState>, v: Visitor, headers: 
     let name = device_name(&headers);
     match state.app.auth().confirm_device(&origin(&v), &token, &f.request(&phone, &v.device, &name)).await {
         // The confirmed session lives its full lifetime from now: so does its cookie.
-        Ok(session) => (v.cookies(), session_cookie(&state, &v, &token, &session), Redirect::to("/h5/")).into_response(),
+        Ok(session) => {
+            let mut cookies = session_cookie(&state, &v, &token, &session);
+            cookies.clear(crate::pages::authorize::RETURN, v.secure);
+            (v.cookies(), cookies, Redirect::to(&crate::pages::authorize::after_login(&headers, v.secure))).into_response()
+        }
         Err(e) => f.refused(&v, Step::Device, &phone, &Problem::from(e)),
     }
 }
