@@ -132,8 +132,8 @@ impl IssuerKeys<'_> {
         Ok(serde_json::json!({ "keys": keys }))
     }
 
-    /// One rotation step (the `oidc_keys` job): each algorithm gets its
-    /// first key, the next key `key_publish_ahead` before the current one
+    /// One rotation step (the `oidc_keys` job): each algorithm in use gets
+    /// its next key `key_publish_ahead` before the current one
     /// has served `key_rotation`, and retired keys leave the JWKS after
     /// [`IssuerKeys::retention`].
     pub async fn rotate(&self) -> Result<Rotation, KeyError> {
@@ -143,7 +143,9 @@ impl IssuerKeys<'_> {
         for alg in JwsAlg::ALL {
             let latest = rows.iter().filter(|r| r.alg == alg).max_by_key(|r| r.generation);
             let (generation, activates_at) = match latest {
-                None => (0, now),
+                // The first key is made on first use (a token, the JWKS): a
+                // deployment that never serves an app holds no signing key.
+                None => continue,
                 Some(l) => {
                     let due = l.activates_at.checked_add(self.settings.key_rotation).unwrap_or(Timestamp::MAX);
                     let publish_at = due.checked_sub(self.settings.key_publish_ahead).unwrap_or(due);
