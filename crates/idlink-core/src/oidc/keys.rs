@@ -110,7 +110,8 @@ impl IssuerKeys<'_> {
         }
         self.ensure_first(alg).await?;
         let cached = self.loaded(true).await?;
-        current(&cached, alg, now).ok_or(KeyError::Missing(alg.as_str()))
+        // The first key activates when it is made, after `now` was read.
+        current(&cached, alg, self.clock.now()).ok_or(KeyError::Missing(alg.as_str()))
     }
 
     /// The JWK Set: every published key (next, current and retired ones
