@@ -436,6 +436,25 @@ impl EventStore for SqlStore {
         fetch_all(q, &self.reader, |r| Ok(PolledSet { jti: r.id("jti")?, payload: r.col("payload")? })).await
     }
 
+    async fn purge_receipts(&self, before: Timestamp, limit: u32) -> Result<u64, StoreError> {
+        let at = micros(before);
+        self.write(Commit::Bookkeeping, async |tx| {
+            let q =
+                sqlx::query("SELECT id FROM event_deliveries WHERE created_at < $1 AND state <> 'pending' ORDER BY created_at LIMIT $2")
+                    .bind(at)
+                    .bind(i64::from(limit));
+            let ids: Vec<String> = fetch_all(q, &mut *tx, |r| r.col::<String>("id")).await?;
+            for id in &ids {
+                execute(sqlx::query("DELETE FROM delivery_attempts WHERE delivery_id = $1").bind(id.as_str()), &mut *tx).await?;
+                execute(sqlx::query("DELETE FROM ssf_poll_queue WHERE jti = $1 AND acked_at IS NOT NULL").bind(id.as_str()), &mut *tx)
+                    .await?;
+                execute(sqlx::query("DELETE FROM event_deliveries WHERE id = $1").bind(id.as_str()), &mut *tx).await?;
+            }
+            Ok(ids.len() as u64)
+        })
+        .await
+    }
+
     async fn ack_polled(&self, stream: &StreamId, jtis: &[String], at: Timestamp) -> Result<u64, StoreError> {
         self.write(Commit::Bookkeeping, async |tx| {
             let mut n = 0;

@@ -8,6 +8,7 @@ use idlink_core::audit::{AuditError, CheckpointOutcome, CheckpointPolicy, Signin
 use idlink_core::jobs::{Occasion, PeriodicJob};
 use idlink_core::outbox::{Deliverer, OutboxPolicy};
 use idlink_core::ports::clock::Clock;
+use idlink_core::ports::events::EventStore;
 use idlink_core::ports::outbox::{Notifier, OutboxStore};
 use idlink_core::ports::witness::AuditWitness;
 use idlink_core::vault::Vault;
@@ -250,16 +251,19 @@ pub struct OutboxHousekeeping {
     pub clock: Arc<dyn Clock>,
     pub every: SignedDuration,
     pub keep: SignedDuration,
+    /// How long security-event receipts are kept (`events.keep_receipts_days`).
+    pub keep_receipts: SignedDuration,
     published: AtomicBool,
 }
 
 impl OutboxHousekeeping {
-    pub fn new(store: SqlStore, clock: Arc<dyn Clock>, config: &crate::config::Outbox) -> Self {
+    pub fn new(store: SqlStore, clock: Arc<dyn Clock>, config: &crate::config::Outbox, events: &crate::config::Events) -> Self {
         Self {
             store,
             clock,
             every: secs(config.housekeeping_secs),
             keep: secs(config.keep_delivered_hours.saturating_mul(3600)),
+            keep_receipts: secs(events.keep_receipts_days.saturating_mul(86_400)),
             published: AtomicBool::new(false),
         }
     }
@@ -279,6 +283,14 @@ impl PeriodicJob for OutboxHousekeeping {
         let before = self.clock.now().checked_sub(self.keep).unwrap_or(jiff::Timestamp::UNIX_EPOCH);
         loop {
             let n = self.store.purge_delivered_outbox(before, 1000).await.map_err(|e| format!("purging delivered events failed: {e}"))?;
+            if n < 1000 {
+                break;
+            }
+        }
+        // Receipts of security events outlive their outbox rows: the user and the console read them for months.
+        let before = self.clock.now().checked_sub(self.keep_receipts).unwrap_or(jiff::Timestamp::UNIX_EPOCH);
+        loop {
+            let n = self.store.purge_receipts(before, 1000).await.map_err(|e| format!("purging delivery receipts failed: {e}"))?;
             if n < 1000 {
                 break;
             }

@@ -472,7 +472,10 @@ pub async fn start(config: &Config, rt: Runtime) -> Result<Running> {
             }),
             Seen::default(),
         ),
-        (Arc::new(crate::background::OutboxHousekeeping::new(store.clone(), clock.clone(), &config.outbox)), Seen::default()),
+        (
+            Arc::new(crate::background::OutboxHousekeeping::new(store.clone(), clock.clone(), &config.outbox, &config.events)),
+            Seen::default(),
+        ),
         (
             Arc::new(crate::oidc_jobs::OidcKeys::new(
                 store.clone(),

@@ -260,6 +260,9 @@ pub trait EventStore: Send + Sync {
     async fn poll_queue(&self, stream: &StreamId, limit: u32) -> Result<Vec<PolledSet>, StoreError>;
     /// Acknowledges polled SETs; returns how many were waiting.
     async fn ack_polled(&self, stream: &StreamId, jtis: &[String], at: Timestamp) -> Result<u64, StoreError>;
+    /// Deletes receipts (with their attempts, and acknowledged poll-queue
+    /// entries) created before `before`; returns how many receipts (at most `limit`).
+    async fn purge_receipts(&self, before: Timestamp, limit: u32) -> Result<u64, StoreError>;
 }
 
 /// A SET waiting in a poll queue: its child event id and the child's sealed

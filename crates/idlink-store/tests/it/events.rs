@@ -134,6 +134,12 @@ async fn destinations_are_the_grants_held_at_the_event_time_and_children_are_wri
         assert_eq!(receipts.len(), 1);
         assert_eq!((receipts[0].state.as_str(), receipts[0].attempts, receipts[0].last_status), ("gone", 2, Some(410)), "{}", db.kind);
 
+        // Receipts are purged by age with their attempts, never a pending one.
+        assert_eq!(s.purge_receipts(at(50), 100).await.ok(), Some(0), "{}: created at 50, not before", db.kind);
+        assert_eq!(s.purge_receipts(at(51), 100).await.ok(), Some(1), "{}", db.kind);
+        assert_eq!(scalar(s, "SELECT COUNT(*) FROM delivery_attempts WHERE delivery_id = 'evt_child1'").await, "0", "{}", db.kind);
+        assert!(s.receipts(&user, 10).await.unwrap_or_else(|e| panic!("{e}")).is_empty(), "{}", db.kind);
+
         let endpoint = EndpointId::parse("whe_cli_old").unwrap_or_else(|e| panic!("{e}"));
         let audit = AuditEntry::new("system:events", "webhook.endpoint_disabled", "410", at(71)).subject(&user);
         assert_eq!(s.disable_endpoint(&endpoint, "gone_410", at(71), &audit).await.ok(), Some(true));
