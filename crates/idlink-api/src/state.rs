@@ -339,6 +339,7 @@ impl AppParts {
         Reviews {
             store: self.store.as_ref(),
             users: self.store.as_ref(),
+            identities: self.store.as_ref(),
             clock: self.clock.as_ref(),
             vault: &self.vault,
             ids: self.ids.as_ref(),

@@ -244,6 +244,9 @@ impl Clients<'_> {
             &reg.webhook_event_types,
             WEBHOOK_EVENT_TYPES.iter().copied(),
         );
+        if reg.introspect_any && kind != ClientKind::Confidential {
+            issue(&mut issues, "introspect_any", "confidential_only", "Only a confidential client may introspect other clients' tokens.");
+        }
         if reg.webhook_url.is_none() && !reg.webhook_event_types.is_empty() {
             issue(&mut issues, "webhook_event_types", "unexpected", "`webhook_event_types` needs a `webhook_url`.");
         }

@@ -72,6 +72,8 @@ pub struct Reviews<'a> {
     pub store: &'a dyn ReviewStore,
     /// The user's data key seals the operator's note to them.
     pub users: &'a dyn UserStore,
+    /// Whether an approved verification is the user's first or a change (the apps are told which).
+    pub identities: &'a dyn IdentityStore,
     pub clock: &'a dyn Clock,
     /// Seals the notice to the user of a request for more information.
     pub vault: &'a Vault,
@@ -236,7 +238,27 @@ impl Reviews<'_> {
             Some(CaseStatus::Rejected) => "review.reject",
             _ => "review.approve_step",
         };
-        match self.store.decide_case(&case, &decision, outcome, &self.audit(op, &case, action, now)).await {
+        // An approved verification reaches the apps the user authorised, as the automated path's does.
+        let event = if outcome == Some(CaseStatus::Approved) && case.kind == CaseKind::Verification {
+            let kind = if self.identities.identity(&case.subject).await?.is_some() {
+                crate::ports::events::LifecycleType::IdentityChanged
+            } else {
+                crate::ports::events::LifecycleType::IdentityVerified
+            };
+            let lifecycle = crate::ports::events::Lifecycle {
+                kind,
+                user: case.subject.clone(),
+                at: now,
+                actor: format!("operator:{}", op.id),
+                client: None,
+                sessions: Vec::new(),
+                reason: None,
+            };
+            Some(crate::events::lifecycle_event::<ReviewError>(self.vault, self.ids, &lifecycle)?)
+        } else {
+            None
+        };
+        match self.store.decide_case(&case, &decision, outcome, event.as_ref(), &self.audit(op, &case, action, now)).await {
             Err(StoreError::Unique(_)) => Err(ReviewError::SameOperator),
             other => other.map_err(ReviewError::from),
         }?;

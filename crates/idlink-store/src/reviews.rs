@@ -370,8 +370,19 @@ impl ReviewStore for SqlStore {
         self.audited_if(audit, async |tx| Ok(execute(q, &mut *tx).await? == 1)).await
     }
 
-    async fn decide_case(&self, case: &CaseRow, d: &Decision, outcome: Option<CaseStatus>, audit: &AuditEntry) -> Result<(), StoreError> {
-        self.audited(audit, async |tx| decide_case_in(tx, case, std::slice::from_ref(d), outcome).await).await
+    async fn decide_case(
+        &self,
+        case: &CaseRow,
+        d: &Decision,
+        outcome: Option<CaseStatus>,
+        event: Option<&NewEvent>,
+        audit: &AuditEntry,
+    ) -> Result<(), StoreError> {
+        self.audited(audit, async |tx| {
+            decide_case_in(tx, case, std::slice::from_ref(d), outcome).await?;
+            crate::outbox::enqueue_in(tx, event).await
+        })
+        .await
     }
 
     async fn sla_breaches(&self, now: Timestamp) -> Result<Vec<(CaseKind, u64)>, StoreError> {

@@ -80,6 +80,8 @@ fn malformed() -> OAuthError {
 async fn discovery(State(s): State<AppState>) -> Response {
     let iss = &s.oidc.issuer;
     let auth_methods = ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"];
+    // Introspection and revocation need a client that can prove who it is (RFC 7662 §2.1).
+    let confidential_methods = ["client_secret_basic", "client_secret_post", "private_key_jwt"];
     let algs: Vec<&str> = JwsAlg::ALL.iter().map(|a| a.as_str()).collect();
     let body = json!({
         "issuer": iss,
@@ -100,7 +102,7 @@ async fn discovery(State(s): State<AppState>) -> Response {
         "token_endpoint_auth_signing_alg_values_supported": algs,
         "revocation_endpoint_auth_methods_supported": auth_methods,
         "revocation_endpoint_auth_signing_alg_values_supported": algs,
-        "introspection_endpoint_auth_methods_supported": auth_methods,
+        "introspection_endpoint_auth_methods_supported": confidential_methods,
         "introspection_endpoint_auth_signing_alg_values_supported": algs,
         "code_challenge_methods_supported": ["S256"],
         "claims_parameter_supported": true,

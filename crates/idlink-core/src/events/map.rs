@@ -22,7 +22,7 @@ pub fn webhook_type(t: LifecycleType) -> &'static str {
         LifecycleType::AccountDisabled => "account.disabled",
         LifecycleType::AccountEnabled => "account.enabled",
         LifecycleType::AccountPurged => "account.purged",
-        LifecycleType::SessionsRevoked => "sessions.revoked",
+        LifecycleType::SessionsRevoked => "session.revoked",
         LifecycleType::CredentialChanged => "credential.changed",
     }
 }
@@ -100,8 +100,8 @@ pub fn set_event(t: LifecycleType, event_timestamp: i64, reason: Option<&str>, t
 
 fn initiating_entity(reason: Option<&str>) -> &'static str {
     match reason {
-        Some("user") | Some("logout") => "user",
-        Some("operator") => "admin",
+        Some("user") | Some("logout") | Some("revoked_by_user") => "user",
+        Some("operator") | Some("revoked_by_host") => "admin",
         _ => "policy",
     }
 }

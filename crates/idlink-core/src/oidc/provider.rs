@@ -247,6 +247,16 @@ impl Provider<'_> {
             }
         }
         let v = |name: &str| values.get(name).copied().flatten();
+        // The request is stored before any user is involved: its size is bounded.
+        let too_long = [("state", 512), ("nonce", 512), ("claims", 4096), ("ui_locales", 64), ("scope", 512), ("prompt", 64)]
+            .into_iter()
+            .find(|(name, max)| {
+                let len = if *name == "state" { state.as_deref().map_or(0, str::len) } else { v(name).map_or(0, str::len) };
+                len > *max
+            });
+        if let Some((name, max)) = too_long {
+            return back("invalid_request", &format!("`{name}` is longer than {max} bytes"));
+        }
         if get("request").ok().flatten().is_some() {
             return back("request_not_supported", "request objects are not supported");
         }
@@ -756,6 +766,10 @@ impl Provider<'_> {
         let token = single(form, "token")
             .map_err(|e| OAuthError::new("invalid_request", e))?
             .ok_or_else(|| OAuthError::new("invalid_request", "token is required"))?;
+        // A public client proves nothing but its id: it may not learn about tokens (RFC 7662 §2.1).
+        if client.auth_method == AuthMethod::None {
+            return Err(OAuthError::new("invalid_client", "introspection needs a client that authenticates"));
+        }
         let Some(view) = self.store.access_token(&secret_hash(token)).await? else { return Ok(json!({"active": false})) };
         if !self.active(&view) || (view.client_id != client.id && !client.introspect_any) {
             return Ok(json!({"active": false}));

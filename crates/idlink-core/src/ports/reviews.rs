@@ -233,11 +233,13 @@ pub trait ReviewStore: Send + Sync {
     async fn release_case(&self, id: &CaseId, operator_id: &OperatorId, audit: &AuditEntry) -> Result<bool, StoreError>;
     /// Adds a decision as step `decision.step`; `outcome` set when it ends the case, with its effect.
     /// `Unique` when that step was taken concurrently or the operator already took a step.
+    /// `event` (an approved verification's lifecycle event) is written in the same transaction.
     async fn decide_case(
         &self,
         case: &CaseRow,
         decision: &Decision,
         outcome: Option<CaseStatus>,
+        event: Option<&NewEvent>,
         audit: &AuditEntry,
     ) -> Result<(), StoreError>;
     /// Open cases past their first-response SLA, counted by kind.

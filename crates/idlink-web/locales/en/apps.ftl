@@ -27,7 +27,6 @@ apps-event-account-disabled = Your account was frozen
 apps-event-account-enabled = Your account was unfrozen
 apps-event-account-purged = Your account was closed
 apps-event-session-revoked = You were signed out
-apps-event-sessions-revoked = You were signed out
 apps-event-credential-changed = Your payment password changed
 apps-channel-webhook = notice to the app's server
 apps-channel-set-push = security event to the app

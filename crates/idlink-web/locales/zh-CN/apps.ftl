@@ -27,7 +27,6 @@ apps-event-account-disabled = 您的账户已冻结
 apps-event-account-enabled = 您的账户已解冻
 apps-event-account-purged = 您的账户已注销
 apps-event-session-revoked = 您已退出登录
-apps-event-sessions-revoked = 您已退出登录
 apps-event-credential-changed = 您的支付密码已修改
 apps-channel-webhook = 发送到应用服务器的通知
 apps-channel-set-push = 发送给应用的安全事件

@@ -27,7 +27,6 @@ apps-event-account-disabled = 您的帳戶已凍結
 apps-event-account-enabled = 您的帳戶已解凍
 apps-event-account-purged = 您的帳戶已註銷
 apps-event-session-revoked = 您已登出
-apps-event-sessions-revoked = 您已登出
 apps-event-credential-changed = 您的支付密碼已更改
 apps-channel-webhook = 發送到應用程式伺服器的通知
 apps-channel-set-push = 發送給應用程式的安全事件

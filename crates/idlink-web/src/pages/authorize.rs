@@ -98,11 +98,10 @@ fn failed(v: &Visitor) -> Response {
     (StatusCode::SERVICE_UNAVAILABLE, message_page(v, &message, "/h5/")).into_response()
 }
 
-/// `prompt=login` or `max_age`: the session ends and the login comes back here.
-async fn fresh_login(state: &WebState, v: &Visitor, s: &Signed) -> Response {
-    if let Err(e) = state.app.auth().log_out(&s.origin(), &s.token).await {
-        tracing::warn!(error = %e, "a session to be renewed for an app's prompt=login was not ended");
-    }
+/// `prompt=login` or `max_age`: the login comes back here with a new session.
+/// The old session is not ended here: this is a GET any site can start, and
+/// ending it would sign the user out (and tell every app) without their say.
+fn fresh_login(v: &Visitor) -> Response {
     let mut cookies = v.cookies();
     cookies.clear(crate::ctx::SESSION, v.secure);
     cookies.set(RETURN, &v.path, Some(900), v.secure);
@@ -142,7 +141,7 @@ pub async fn show(
         Err(_) => return failed(&v),
     };
     if view.needs_fresh_login(s.session.created_at, state.app.clock.now()) {
-        return fresh_login(&state, &v, &s).await;
+        return fresh_login(&v);
     }
     let (intro, ordinary, sensitive) = wording(&v, &view);
     let page = ConsentPage {
@@ -184,7 +183,7 @@ pub async fn decide(
         Err(_) => return failed(&v),
     };
     if view.needs_fresh_login(s.session.created_at, state.app.clock.now()) {
-        return fresh_login(&state, &v, &s).await;
+        return fresh_login(&v);
     }
     let (intro, ordinary, sensitive) = wording(&v, &view);
     let decision = match f.decision.as_str() {

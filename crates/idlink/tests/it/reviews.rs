@@ -176,6 +176,10 @@ async fn a_passport_verification_needs_two_different_reviewers_on(db: idlink_sto
         .await
         .unwrap_or_default();
     assert_eq!(v["status"], "verified");
+    // The approval is a lifecycle event for the apps the user authorised, written with it (ADR 0022).
+    let sql = "SELECT COUNT(*) FROM outbox WHERE kind = 'lifecycle'";
+    let events = idlink_store::testing::query_text(&s.db.store, sql).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(events, "1", "{}: one identity event for the reviewers' approval", s.kind);
 }
 
 #[tokio::test]
