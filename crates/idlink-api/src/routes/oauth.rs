@@ -217,18 +217,50 @@ async fn token(State(s): State<AppState>, headers: HeaderMap, f: Result<Form<Par
     }
 }
 
-async fn userinfo(State(s): State<AppState>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
-    let from_header =
-        headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|h| h.strip_prefix("Bearer ")).map(str::to_owned);
-    // RFC 6750 §2.2: a POST may carry the token in its form body instead.
-    let from_form = || idlink_core::oidc::provider::parse_form(&body).into_iter().find(|(k, _)| k == "access_token").map(|(_, v)| v);
-    let Some(token) = from_header.or_else(from_form) else {
-        let mut res = verbatim(StatusCode::UNAUTHORIZED.into_response());
-        res.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"idlink\""));
-        return res;
+/// The token of an `Authorization: Bearer …` header; the scheme is case-insensitive (RFC 7235 §2.1).
+fn bearer(value: &str) -> Option<String> {
+    let (scheme, token) = value.trim().split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then(|| token.to_owned())
+}
+
+/// RFC 6750 §3: a Bearer challenge naming the error.
+fn bearer_challenge(mut res: Response, error: Option<&str>) -> Response {
+    let value = match error {
+        Some(e) => format!("Bearer realm=\"idlink\", error=\"{e}\""),
+        None => "Bearer realm=\"idlink\"".to_owned(),
+    };
+    if let Ok(v) = HeaderValue::from_str(&value) {
+        res.headers_mut().insert(header::WWW_AUTHENTICATE, v);
+    }
+    res
+}
+
+async fn userinfo(State(s): State<AppState>, method: axum::http::Method, headers: HeaderMap, body: axum::body::Bytes) -> Response {
+    let from_header = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(bearer);
+    // RFC 6750 §2.2: only a POST with a form body may carry the token in its body.
+    let form = method == axum::http::Method::POST
+        && headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|c| c.trim_start().to_ascii_lowercase().starts_with("application/x-www-form-urlencoded"));
+    let from_form = if form {
+        idlink_core::oidc::provider::parse_form(&body).into_iter().find(|(k, _)| k == "access_token").map(|(_, v)| v)
+    } else {
+        None
+    };
+    let token = match (from_header, from_form) {
+        (Some(_), Some(_)) => {
+            // RFC 6750 §2: one method per request.
+            let e = OAuthError::new("invalid_request", "send the access token once: in the Authorization header or the form body");
+            return bearer_challenge(oauth_error(&e), Some("invalid_request"));
+        }
+        (Some(t), None) | (None, Some(t)) => t,
+        (None, None) => return bearer_challenge(verbatim(StatusCode::UNAUTHORIZED.into_response()), None),
     };
     match provider(&s).userinfo(token.trim()).await {
         Ok(claims) => no_store(StatusCode::OK, claims),
+        Err(e) if e.error == "insufficient_scope" => bearer_challenge(oauth_error(&e), Some("insufficient_scope")),
         Err(e) => oauth_error(&e),
     }
 }

@@ -298,6 +298,23 @@ async fn an_independent_relying_party_signs_in_reads_verified_claims_and_loses_r
             .unwrap_or_default();
         assert_eq!(methods, ["data", "bvr"]);
         assert!(vc["verification"]["verification_process"].as_str().is_some_and(|p| p.starts_with("vp_")));
+
+        // RFC 6750: the scheme is case-insensitive; a body token counts only on a form POST; one method per request.
+        let url = format!("{}/oauth2/userinfo", s.base);
+        let secret = access.secret().to_owned();
+        let res = no_redirects().get(&url).header("authorization", format!("bearer {secret}")).send().await;
+        assert_eq!(res.map(|r| r.status().as_u16()).ok(), Some(200), "{}: a lowercase scheme", s.kind);
+        let form = |r: reqwest::RequestBuilder| {
+            r.header("content-type", "application/x-www-form-urlencoded").body(format!("access_token={secret}"))
+        };
+        let res = form(no_redirects().post(&url)).send().await.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(res.status().as_u16(), 200, "{}: the token in a form body", s.kind);
+        let res = form(no_redirects().get(&url)).send().await.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(res.status().as_u16(), 401, "{}: a body token on a GET does not count", s.kind);
+        let res = form(no_redirects().post(&url).bearer_auth(&secret)).send().await.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(res.status().as_u16(), 400, "{}: two methods at once", s.kind);
+        let challenge = res.headers().get("www-authenticate").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+        assert!(challenge.starts_with("Bearer") && challenge.contains("invalid_request"), "{challenge}");
         assert!(!vc.to_string().contains(ZHANG_SAN_ID), "never the ID number");
 
         // Refresh rotates; the old refresh token coming back kills the family.
