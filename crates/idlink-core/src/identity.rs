@@ -367,7 +367,8 @@ impl Identities<'_> {
                     actor: "user".into(),
                     client: None,
                     sessions: Vec::new(),
-                    reason: None,
+                    // The level the apps' SETs carry (`current_level`).
+                    reason: Some(crate::oidc::claims::assurance_level(v.document_type, &v.method).to_owned()),
                 };
                 Some(crate::events::lifecycle_event::<IdentityError>(self.vault, self.ids, &lifecycle)?)
             }

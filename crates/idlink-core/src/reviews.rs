@@ -252,7 +252,8 @@ impl Reviews<'_> {
                 actor: format!("operator:{}", op.id),
                 client: None,
                 sessions: Vec::new(),
-                reason: None,
+                // Reviewed cases are foreign documents (and guardians'): `substantial`.
+                reason: Some("substantial".to_owned()),
             };
             Some(crate::events::lifecycle_event::<ReviewError>(self.vault, self.ids, &lifecycle)?)
         } else {

@@ -81,9 +81,15 @@ pub fn set_event(t: LifecycleType, event_timestamp: i64, reason: Option<&str>, t
         LifecycleType::GrantRevoked | LifecycleType::SessionsRevoked => {
             json!({"event_timestamp": event_timestamp, "initiating_entity": initiating_entity(reason)})
         }
-        LifecycleType::IdentityVerified | LifecycleType::IdentityChanged => json!({
+        // `current_level` is the `assurance_level` the app reads in `verified_claims`.
+        LifecycleType::IdentityVerified => json!({
             "event_timestamp": event_timestamp, "namespace": trust_framework,
-            "current_level": reason.unwrap_or("verified"), "change_direction": "increase",
+            "current_level": reason.unwrap_or("substantial"), "previous_level": "none", "change_direction": "increase",
+        }),
+        // A change keeps or moves the level; the previous one is not in the event, so no direction is claimed.
+        LifecycleType::IdentityChanged => json!({
+            "event_timestamp": event_timestamp, "namespace": trust_framework,
+            "current_level": reason.unwrap_or("substantial"),
         }),
         LifecycleType::IdentityRevoked => json!({
             "event_timestamp": event_timestamp, "namespace": trust_framework,
@@ -109,6 +115,32 @@ fn initiating_entity(reason: Option<&str>) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn assurance_level_changes_carry_the_level_apps_read_in_verified_claims() {
+        let verified = set_event(LifecycleType::IdentityVerified, 1, Some("high"), "https://tf");
+        assert_eq!((verified["current_level"].as_str(), verified["previous_level"].as_str()), (Some("high"), Some("none")));
+        assert_eq!(verified["change_direction"], "increase");
+        let changed = set_event(LifecycleType::IdentityChanged, 1, Some("substantial"), "https://tf");
+        assert_eq!(changed["current_level"], "substantial");
+        assert!(changed.get("change_direction").is_none(), "a change claims no direction it cannot know: {changed}");
+        let revoked = set_event(LifecycleType::IdentityRevoked, 1, None, "https://tf");
+        assert_eq!((revoked["current_level"].as_str(), revoked["change_direction"].as_str()), (Some("none"), Some("decrease")));
+    }
+
+    #[test]
+    fn every_webhook_type_sent_can_be_subscribed_to() {
+        for t in ALL {
+            assert!(crate::clients::WEBHOOK_EVENT_TYPES.contains(&webhook_type(*t)), "{} cannot be registered", webhook_type(*t));
+        }
+    }
+
+    #[test]
+    fn user_and_host_revocations_name_their_initiator() {
+        let by_user = set_event(LifecycleType::GrantRevoked, 1, Some("revoked_by_user"), "tf");
+        let by_host = set_event(LifecycleType::GrantRevoked, 1, Some("revoked_by_host"), "tf");
+        assert_eq!((by_user["initiating_entity"].as_str(), by_host["initiating_entity"].as_str()), (Some("user"), Some("admin")));
+    }
 
     #[test]
     fn every_type_has_distinct_webhook_names_and_known_set_uris() {

@@ -128,6 +128,13 @@ fn utc(t: jiff::Timestamp) -> String {
     t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
+/// The assurance level of a verification, as `verified_claims` and the CAEP
+/// `assurance-level-change` events name it: three elements and a face check
+/// `high`; four elements (bank) and a reviewed foreign document `substantial`.
+pub fn assurance_level(document: DocumentType, method: &str) -> &'static str {
+    if document != DocumentType::ResidentId || method == "four_elements" { "substantial" } else { "high" }
+}
+
 /// The `verified_claims` element for `tags` (IDA schema; plan §4).
 pub fn verified_claims(settings: &OidcSettings, person: &VerifiedPerson, tags: &BTreeSet<String>) -> Option<Value> {
     let mut claims = serde_json::Map::new();
@@ -146,7 +153,8 @@ pub fn verified_claims(settings: &OidcSettings, person: &VerifiedPerson, tags: &
         return None;
     }
     let id = &person.identity;
-    let (level, evidence) = if id.document_type != DocumentType::ResidentId {
+    let level = assurance_level(id.document_type, &id.method);
+    let (_, evidence) = if id.document_type != DocumentType::ResidentId {
         let doc = match id.document_type {
             DocumentType::Passport => "passport".to_owned(),
             DocumentType::HkMacauPermit => "https://idlink.dev/doc/hk-macau-permit".to_owned(),
