@@ -131,7 +131,7 @@ mod tests {
     #[test]
     fn every_webhook_type_sent_can_be_subscribed_to() {
         for t in ALL {
-            assert!(crate::clients::WEBHOOK_EVENT_TYPES.contains(&webhook_type(*t)), "{} cannot be registered", webhook_type(*t));
+            assert!(crate::clients::WEBHOOK_EVENT_TYPES.contains(&webhook_type(t)), "{} cannot be registered", webhook_type(t));
         }
     }
 
