@@ -69,7 +69,15 @@ fn delivery(tr: &Tr, d: &DeliveryRow) -> DeliveryLine {
 fn line(tr: &Tr, v: &GrantView) -> AppLine {
     let g = &v.grant;
     // Scopes that hold data without a claim of their own (the phone number) are named by the scope.
-    let mut claims: Vec<String> = g.claims.iter().map(|c| words(tr, &format!("apps-claim-{}", slug(c)), c)).collect();
+    let mut claims: Vec<String> = g
+        .claims
+        .iter()
+        .map(|tag| {
+            // Verified claims are held as `vc:name`: the words are the claim's.
+            let c = idlink_core::oidc::claims::claim_name(tag);
+            words(tr, &format!("apps-claim-{}", slug(c)), c)
+        })
+        .collect();
     if claims.is_empty() {
         claims.push(tr.t("apps-claim-sign-in"));
     }

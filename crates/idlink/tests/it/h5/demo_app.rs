@@ -60,7 +60,9 @@ async fn a_user_logs_in_to_the_demo_app_with_idlink_and_the_app_learns_when_they
 
     // The user ends the app's access from their own page.
     b.goto(&s.url("/h5/apps")).await;
-    assert!(b.text("main").await.contains("Sandbox app"), "the app is listed among the user's apps");
+    let listed = b.text("main").await;
+    assert!(listed.contains("Sandbox app"), "the app is listed among the user's apps");
+    assert!(listed.contains("您的实名姓名") && !listed.contains("vc:"), "the verified claims it holds, in words: {listed}");
     let before = app_status(&s).await["received"].as_array().map_or(0, Vec::len);
     let res = s.authed(reqwest::Method::DELETE, "/v1/me/grants").header("idlink-session", &token).send().await;
     assert!(res.unwrap_or_else(|e| panic!("{e}")).status().is_success(), "revoking every grant");
