@@ -283,11 +283,7 @@ async fn introspect(State(s): State<AppState>, headers: HeaderMap, f: Result<For
     let Ok(Form(form)) = f else { return oauth_error(&malformed()) };
     let p = provider(&s);
     let endpoint = format!("{}/oauth2/introspect", s.oidc.issuer);
-    let client = match p.authenticate(&credentials(&headers, &form), &endpoint).await {
-        Ok(c) => c,
-        Err(e) => return oauth_error(&e),
-    };
-    match p.introspect(&client, &form).await {
+    match p.introspect(&credentials(&headers, &form), &endpoint, &form).await {
         Ok(body) => no_store(StatusCode::OK, body),
         Err(e) => oauth_error(&e),
     }

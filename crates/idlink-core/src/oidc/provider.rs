@@ -451,32 +451,45 @@ impl Provider<'_> {
 
     // ── Client authentication ──────────────────────────────────────────
 
+    /// Reads what the client presented (RFC 6749 §2.3, RFC 7523), before any lookup.
+    fn presented(creds: &ClientCredentials) -> Result<Presented, OAuthError> {
+        let basic = creds.authorization.as_deref().and_then(|h| h.strip_prefix("Basic ").or_else(|| h.strip_prefix("basic ")));
+        if let Some(b64) = basic {
+            let fail = || {
+                let mut e = OAuthError::new("invalid_client", "malformed Basic credentials");
+                e.basic = true;
+                e
+            };
+            let decoded = base64::engine::general_purpose::STANDARD.decode(b64.trim()).map_err(|_| fail())?;
+            let text = String::from_utf8(decoded).map_err(|_| fail())?;
+            let (id, secret) = text.split_once(':').ok_or_else(fail)?;
+            // RFC 6749 §2.3.1: both parts are form-urlencoded before base64.
+            return Ok(Presented::Secret { id: form_decode(id), secret: form_decode(secret), method: AuthMethod::ClientSecretBasic });
+        }
+        if let Some(assertion) = &creds.assertion {
+            if creds.assertion_type.as_deref() != Some("urn:ietf:params:oauth:client-assertion-type:jwt-bearer") {
+                return Err(OAuthError::new("invalid_client", "unsupported client_assertion_type"));
+            }
+            return Ok(Presented::Assertion(assertion.clone()));
+        }
+        let id = creds.client_id.clone().unwrap_or_default();
+        Ok(match &creds.client_secret {
+            Some(secret) => Presented::Secret { id, secret: secret.clone(), method: AuthMethod::ClientSecretPost },
+            None => Presented::Bare(id),
+        })
+    }
+
     /// Authenticates the client at the token, revocation or introspection
     /// endpoint by its registered method (RFC 6749 §2.3, RFC 7523).
     pub async fn authenticate(&self, creds: &ClientCredentials, endpoint: &str) -> Result<ClientRow, OAuthError> {
-        let basic = creds.authorization.as_deref().and_then(|h| h.strip_prefix("Basic ").or_else(|| h.strip_prefix("basic ")));
-        let fail = |d: &str| {
-            let mut e = OAuthError::new("invalid_client", d);
-            e.basic = basic.is_some();
-            e
+        let presented = Self::presented(creds)?;
+        let fail = |d: &str| presented.refusal(d);
+        let (id, secret, method) = match &presented {
+            Presented::Assertion(assertion) => return self.authenticate_jwt(assertion, creds.client_id.as_deref(), endpoint).await,
+            Presented::Secret { id, secret, method } => (id, Some(secret), *method),
+            Presented::Bare(id) => (id, None, AuthMethod::None),
         };
-        let (id, secret, method) = if let Some(b64) = basic {
-            let decoded = base64::engine::general_purpose::STANDARD.decode(b64.trim()).map_err(|_| fail("malformed Basic credentials"))?;
-            let text = String::from_utf8(decoded).map_err(|_| fail("malformed Basic credentials"))?;
-            let (id, secret) = text.split_once(':').ok_or_else(|| fail("malformed Basic credentials"))?;
-            // RFC 6749 §2.3.1: both parts are form-urlencoded before base64.
-            (form_decode(id), Some(form_decode(secret)), AuthMethod::ClientSecretBasic)
-        } else if let Some(assertion) = &creds.assertion {
-            if creds.assertion_type.as_deref() != Some("urn:ietf:params:oauth:client-assertion-type:jwt-bearer") {
-                return Err(fail("unsupported client_assertion_type"));
-            }
-            return self.authenticate_jwt(assertion, creds.client_id.as_deref(), endpoint).await;
-        } else if let Some(secret) = &creds.client_secret {
-            (creds.client_id.clone().unwrap_or_default(), Some(secret.clone()), AuthMethod::ClientSecretPost)
-        } else {
-            (creds.client_id.clone().unwrap_or_default(), None, AuthMethod::None)
-        };
-        let client = self.active_client(&id).await?.ok_or_else(|| fail("unknown client"))?;
+        let client = self.active_client(id).await?.ok_or_else(|| fail("unknown client"))?;
         if client.auth_method != method {
             return Err(fail("the client must authenticate with its registered method"));
         }
@@ -484,7 +497,7 @@ impl Provider<'_> {
             None if client.kind == ClientKind::Public => Ok(client),
             None => Err(fail("client authentication is required")),
             Some(secret) => {
-                let hash = secret_hash(&secret);
+                let hash = secret_hash(secret);
                 let live = self.store.live_client_secrets(&client.id, self.clock.now()).await?;
                 if live.iter().any(|s| constant_time_eq(s.secret_hash.as_bytes(), hash.as_bytes())) {
                     Ok(client)
@@ -761,17 +774,41 @@ impl Provider<'_> {
         Ok(())
     }
 
-    /// `POST /oauth2/introspect` (RFC 7662): one read, no audit (no personal data).
-    pub async fn introspect(&self, client: &ClientRow, form: &[(String, String)]) -> Result<Value, OAuthError> {
-        let token = single(form, "token")
-            .map_err(|e| OAuthError::new("invalid_request", e))?
-            .ok_or_else(|| OAuthError::new("invalid_request", "token is required"))?;
-        // A public client proves nothing but its id: it may not learn about tokens (RFC 7662 §2.1).
-        if client.auth_method == AuthMethod::None {
-            return Err(OAuthError::new("invalid_client", "introspection needs a client that authenticates"));
-        }
-        let Some(view) = self.store.access_token(&secret_hash(token)).await? else { return Ok(json!({"active": false})) };
-        if !self.active(&view) || (view.client_id != client.id && !client.introspect_any) {
+    /// `POST /oauth2/introspect` (RFC 7662), client authentication included:
+    /// one statement for a client with a secret (the common resource server),
+    /// no audit (no personal data is returned).
+    pub async fn introspect(&self, creds: &ClientCredentials, endpoint: &str, form: &[(String, String)]) -> Result<Value, OAuthError> {
+        let presented = Self::presented(creds)?;
+        let token = match single(form, "token") {
+            Ok(Some(token)) => token,
+            // The caller's authentication is still judged first (RFC 6749 §5.2 order).
+            Ok(None) | Err(_) => {
+                self.authenticate(creds, endpoint).await?;
+                let e = single(form, "token").err().unwrap_or_else(|| "token is required".into());
+                return Err(OAuthError::new("invalid_request", e));
+            }
+        };
+        let token_hash = secret_hash(token);
+        let (caller, introspects_any, view) = match &presented {
+            Presented::Secret { id, secret, method } => {
+                let refused = || presented.refusal("unknown client or wrong client secret");
+                let Ok(caller) = ClientId::try_from(id.clone()) else { return Err(refused()) };
+                let found = self.store.introspection(&caller, &secret_hash(secret), &token_hash, self.clock.now()).await?;
+                let Some(found) = found.filter(|f| f.caller_active && f.secret_matches) else { return Err(refused()) };
+                if found.caller_method != *method {
+                    return Err(presented.refusal("the client must authenticate with its registered method"));
+                }
+                (caller, found.caller_introspects_any, found.token)
+            }
+            Presented::Assertion(_) => {
+                let client = self.authenticate(creds, endpoint).await?;
+                (client.id.clone(), client.introspect_any, self.store.access_token(&token_hash).await?)
+            }
+            // A public client proves nothing but its id: it may not learn about tokens (RFC 7662 §2.1).
+            Presented::Bare(_) => return Err(OAuthError::new("invalid_client", "introspection needs a client that authenticates")),
+        };
+        let Some(view) = view else { return Ok(json!({"active": false})) };
+        if !self.active(&view) || (view.client_id != caller && !introspects_any) {
             return Ok(json!({"active": false}));
         }
         let mut out = json!({
@@ -787,6 +824,25 @@ impl Provider<'_> {
             map.insert("sub".into(), json!(sub));
         }
         Ok(out)
+    }
+}
+
+/// How a client presented itself at an endpoint, before any lookup.
+enum Presented {
+    /// `client_secret_basic` or `client_secret_post`.
+    Secret { id: String, secret: String, method: AuthMethod },
+    /// `private_key_jwt` (RFC 7523).
+    Assertion(String),
+    /// A `client_id` alone: a public client.
+    Bare(String),
+}
+
+impl Presented {
+    /// The `invalid_client` answer; a Basic attempt's 401 names the Basic scheme.
+    fn refusal(&self, description: &str) -> OAuthError {
+        let mut e = OAuthError::new("invalid_client", description);
+        e.basic = matches!(self, Presented::Secret { method: AuthMethod::ClientSecretBasic, .. });
+        e
     }
 }
 

@@ -5,6 +5,7 @@
 
 use super::StoreError;
 use super::audit::AuditEntry;
+use super::clients::{AuthMethod, ClientKind};
 use async_trait::async_trait;
 use idlink_crypto::jose::JwsAlg;
 use idlink_domain::{AuthzRequestId, ClientId, ConsentId, GrantId, RefreshFamilyId, UserId};
@@ -174,6 +175,19 @@ pub struct AccessTokenView {
     pub sub: Option<String>,
 }
 
+/// The calling client of an introspection as one read sees it, with the
+/// token asked about; `None` from the store when the caller is unknown.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Introspection {
+    pub caller_kind: ClientKind,
+    pub caller_method: AuthMethod,
+    pub caller_active: bool,
+    pub caller_introspects_any: bool,
+    /// The presented secret's hash is one of the caller's live secrets.
+    pub secret_matches: bool,
+    pub token: Option<AccessTokenView>,
+}
+
 #[async_trait]
 pub trait OAuthFlowStore: Send + Sync {
     async fn insert_authz_request(&self, row: &AuthzRequestRow) -> Result<(), StoreError>;
@@ -214,6 +228,15 @@ pub trait OAuthFlowStore: Send + Sync {
     async fn revoke_token(&self, token_hash: &str, client: &ClientId, at: Timestamp, audit: &AuditEntry) -> Result<bool, StoreError>;
     /// One read by primary key (introspection, userinfo).
     async fn access_token(&self, token_hash: &str) -> Result<Option<AccessTokenView>, StoreError>;
+    /// Introspection in one statement (ADR 0020): the calling client, whether
+    /// `secret_hash` is one of its live secrets at `now`, and the token.
+    async fn introspection(
+        &self,
+        caller: &ClientId,
+        secret_hash: &str,
+        token_hash: &str,
+        now: Timestamp,
+    ) -> Result<Option<Introspection>, StoreError>;
     /// Records a `private_key_jwt` assertion's `jti`; false when seen before.
     async fn record_assertion(&self, client: &ClientId, jti: &str, expires_at: Timestamp) -> Result<bool, StoreError>;
 }

@@ -206,3 +206,75 @@ async fn refresh_tokens_rotate_once_and_a_reused_one_revokes_the_family() {
         assert!(!s.record_assertion(&other, "jti-1", at(100)).await.unwrap_or(true), "{}: a jti is accepted once", db.kind);
     }
 }
+
+#[tokio::test]
+async fn introspection_reads_the_caller_its_live_secrets_and_the_token_in_one_statement() {
+    use idlink_core::ports::clients::ClientSecretRow;
+    for db in databases().await {
+        let s = &db.store;
+        let user = new_user(s).await;
+        let owner = client(s, "cli_storetestintrospect000000").await;
+        let code = approved(s, &user, &owner, 9, false).await;
+        let issued = s
+            .exchange_code(&code, &tokens(9, false), &audit("oauth.token"), &audit("oauth.code_reuse"))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(matches!(issued, CodeExchange::Issued(_)), "{}", db.kind);
+        // A confidential resource server with one secret, then rotated with an overlap until t=500.
+        let rs = ClientId::try_from("cli_storetestresourceserver00".to_owned()).unwrap_or_else(|e| panic!("{e}"));
+        let secret = |id: &str, hash: &str| ClientSecretRow {
+            id: id.into(),
+            client_id: rs.clone(),
+            secret_hash: hash.into(),
+            created_at: at(0),
+            expires_at: None,
+        };
+        let row = ClientRow {
+            id: rs.clone(),
+            name: "Resource server".into(),
+            logo_url: None,
+            kind: ClientKind::Confidential,
+            auth_method: AuthMethod::ClientSecretBasic,
+            jwks: None,
+            redirect_uris: vec![],
+            allowed_scopes: vec!["openid".into()],
+            allowed_claims: vec![],
+            id_token_alg: JwsAlg::Es256,
+            backchannel_logout_uri: None,
+            backchannel_logout_session_required: false,
+            introspect_any: true,
+            state: ClientState::Active,
+            created_at: at(0),
+            updated_at: at(0),
+        };
+        s.insert_client(&row, Some(&secret("sec_old", "old-hash")), &audit("oauth.client_create")).await.unwrap_or_else(|e| panic!("{e}"));
+        let read = |hash: &'static str, token: &'static str, now: i64| {
+            let rs = rs.clone();
+            async move { s.introspection(&rs, hash, token, at(now)).await.unwrap_or_else(|e| panic!("{e}")) }
+        };
+        let found = read("old-hash", "access-9", 20).await.unwrap_or_else(|| panic!("{}: the caller exists", db.kind));
+        assert!(found.secret_matches && found.caller_active && found.caller_introspects_any, "{}: {found:?}", db.kind);
+        assert_eq!((found.caller_kind, found.caller_method), (ClientKind::Confidential, AuthMethod::ClientSecretBasic));
+        let token = found.token.unwrap_or_else(|| panic!("{}: the token is found", db.kind));
+        assert_eq!(token, s.access_token("access-9").await.unwrap_or_default().unwrap_or_else(|| panic!("stored")), "{}", db.kind);
+        assert!(!read("wrong-hash", "access-9", 20).await.is_some_and(|f| f.secret_matches), "{}: a wrong secret", db.kind);
+        assert!(read("old-hash", "no-such-token", 20).await.is_some_and(|f| f.token.is_none()), "{}: unknown token", db.kind);
+        let stranger = ClientId::try_from("cli_storetestnobody0000000000".to_owned()).unwrap_or_else(|e| panic!("{e}"));
+        assert!(s.introspection(&stranger, "old-hash", "access-9", at(20)).await.unwrap_or_else(|e| panic!("{e}")).is_none());
+        // Rotation: both secrets during the overlap, only the new one after it.
+        assert!(
+            s.rotate_client_secret(&rs, &secret("sec_new", "new-hash"), at(500), &audit("oauth.client_secret_rotate"))
+                .await
+                .unwrap_or_else(|e| panic!("{e}"))
+        );
+        assert!(read("old-hash", "access-9", 499).await.is_some_and(|f| f.secret_matches), "{}: in the overlap", db.kind);
+        assert!(read("new-hash", "access-9", 499).await.is_some_and(|f| f.secret_matches), "{}: the new secret", db.kind);
+        assert!(!read("old-hash", "access-9", 500).await.is_some_and(|f| f.secret_matches), "{}: after the overlap", db.kind);
+        assert!(read("new-hash", "access-9", 500).await.is_some_and(|f| f.secret_matches), "{}", db.kind);
+        // A disabled caller is read as such.
+        let mut disabled = row.clone();
+        disabled.state = ClientState::Disabled;
+        assert!(s.update_client(&disabled, None, &audit("oauth.client_update")).await.unwrap_or_else(|e| panic!("{e}")));
+        assert!(read("new-hash", "access-9", 20).await.is_some_and(|f| !f.caller_active), "{}: disabled", db.kind);
+    }
+}
