@@ -31,29 +31,19 @@ async fn scalar(s: &SqlStore, query: &str) -> String {
 
 /// An app with a grant of `user` created at `created` (seconds), its pairwise sub and a webhook endpoint.
 async fn app(s: &SqlStore, client: &str, user: &UserId, created: i64) {
-    let t = at(created).as_microsecond();
-    sql(s, &format!(
-        "INSERT INTO oauth_clients (id, name, kind, auth_method, allowed_scopes, allowed_claims, id_token_alg, backchannel_logout_uri,
-             backchannel_logout_session_required, introspect_any, state, created_at, updated_at)
-         VALUES ('{client}', 'App', 'confidential', 'client_secret_basic', '[\"openid\"]', '[]', 'ES256', 'https://rp.example/logout', 0, 0, 'active', {t}, {t})"
-    )).await;
-    sql(s, &format!("INSERT INTO oauth_subjects (client_id, sub, user_id) VALUES ('{client}', 'sub-{client}', '{user}')")).await;
-    sql(
-        s,
-        &format!(
-            "INSERT INTO oauth_grants (id, user_id, client_id, scopes, claims, state, created_at, updated_at)
-         VALUES ('grt_{client}', '{user}', '{client}', '[\"openid\"]', '[]', 'active', {t}, {t})"
-        ),
-    )
-    .await;
-    sql(
-        s,
-        &format!(
-            "INSERT INTO webhook_endpoints (id, client_id, url, event_types, state, created_at)
-         VALUES ('whe_{client}', '{client}', 'https://rp.example/hook', '[]', 'enabled', {t})"
-        ),
-    )
-    .await;
+    let sub = format!("sub-{client}");
+    let fixture = testing::AppFixture {
+        client,
+        name: "App",
+        user: user.as_str(),
+        sub: &sub,
+        scopes: "[\"openid\"]",
+        logout_uri: Some("https://rp.example/logout"),
+        session_required: false,
+        webhook_url: Some("https://rp.example/hook"),
+        at_micros: at(created).as_microsecond(),
+    };
+    fixture.insert(s).await.unwrap_or_else(|e| panic!("{e}"));
 }
 
 #[tokio::test]
