@@ -173,11 +173,14 @@ impl DemoApp {
     /// created, or replaced if it exists — and enabled. Answers its id and status.
     async fn subscribe(&self) -> Result<(String, String), String> {
         let config = self.config().ok_or("not registered")?;
+        let discovery = self.discovery(&config.issuer).await?;
+        let token_endpoint = discovery.get("token_endpoint").and_then(Value::as_str).ok_or("no token_endpoint")?;
         let res = self
             .http
-            .post(format!("{}/oauth2/token", config.issuer))
-            .basic_auth(form_encode(&config.client_id), Some(form_encode(&config.client_secret)))
-            .form(&[("grant_type", "client_credentials"), ("scope", "ssf")])
+            .post(token_endpoint)
+            .header(header::AUTHORIZATION, basic_auth(&config)?)
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body("grant_type=client_credentials&scope=ssf")
             .send()
             .await
             .map_err(|e| format!("the token request: {e}"))?;
@@ -318,15 +321,11 @@ fn stream_json(app: &DemoApp) -> Value {
     }
 }
 
-/// RFC 6749 §2.3.1: the client id and secret are form-urlencoded before HTTP Basic.
-fn form_encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'*' => char::from(b).to_string(),
-            b' ' => "+".to_owned(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
+/// `Basic …` with the client id and secret, each form-urlencoded first (RFC 6749 §2.3.1).
+fn basic_auth(config: &AppConfig) -> Result<String, String> {
+    let user = serde_urlencoded::to_string([("", config.client_id.as_str())]).map_err(|e| e.to_string())?;
+    let pass = serde_urlencoded::to_string([("", config.client_secret.as_str())]).map_err(|e| e.to_string())?;
+    Ok(format!("Basic {}", B64.encode(format!("{}:{}", &user[1..], &pass[1..]))))
 }
 
 async fn set_config(State(app): State<Arc<DemoApp>>, Json(config): Json<AppConfig>) -> Response {
@@ -426,14 +425,10 @@ async fn finish_login(app: &DemoApp, q: CallbackQuery) -> Result<(), String> {
         ("code_verifier", &pending.verifier),
     ])
     .map_err(|e| e.to_string())?;
-    // RFC 6749 §2.3.1: both halves form-urlencoded before Basic.
-    let user = serde_urlencoded::to_string([("", config.client_id.as_str())]).map_err(|e| e.to_string())?;
-    let pass = serde_urlencoded::to_string([("", config.client_secret.as_str())]).map_err(|e| e.to_string())?;
-    let basic = B64.encode(format!("{}:{}", &user[1..], &pass[1..]));
     let res = app
         .http
         .post(token_endpoint)
-        .header(header::AUTHORIZATION, format!("Basic {basic}"))
+        .header(header::AUTHORIZATION, basic_auth(&config)?)
         .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
         .body(form)
         .send()

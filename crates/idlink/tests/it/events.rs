@@ -401,7 +401,7 @@ async fn a_410_disables_the_endpoint_and_later_events_skip_it() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert_eq!(scalar(&s, "SELECT disabled_reason FROM webhook_endpoints WHERE id = 'whe_cli_gone'").await, "gone_410");
-    assert_eq!(scalar(&s, "SELECT state FROM event_deliveries WHERE channel = 'webhook'").await, "gone");
+    assert_eq!(wait_for(&s, "SELECT state FROM event_deliveries WHERE channel = 'webhook'", "gone").await, "gone");
     let audited = scalar(&s, "SELECT COUNT(*) FROM audit_log WHERE action = 'webhook.endpoint_disabled'").await;
     assert_eq!(audited, "1");
     assert_eq!(r.hits().iter().filter(|h| h.path == "/hook").count(), 1, "a 410 is not retried");
@@ -523,6 +523,24 @@ async fn an_ssf_receiver_creates_a_poll_stream_verifies_it_and_polls_events() {
     assert_eq!(del.expect("delete").status(), 204);
 }
 
+/// A request of the host backend with the apps scopes (`clients:read`, `clients:write`).
+async fn host(s: &Server, method: Method, path: &str) -> reqwest::RequestBuilder {
+    let key = crate::grants::apps_key(s).await;
+    reqwest::Client::new().request(method, s.url(path)).bearer_auth(key)
+}
+
+/// A form body (the test values need no escaping but spaces).
+trait FormBody {
+    fn form_pairs(self, pairs: &[(&str, &str)]) -> Self;
+}
+
+impl FormBody for reqwest::RequestBuilder {
+    fn form_pairs(self, pairs: &[(&str, &str)]) -> Self {
+        let body: Vec<String> = pairs.iter().map(|(k, v)| format!("{k}={}", v.replace(' ', "+"))).collect();
+        self.header("content-type", "application/x-www-form-urlencoded").body(body.join("&"))
+    }
+}
+
 /// Adds a client secret `secret` to `client` (its hash, as registration writes it).
 async fn client_secret(s: &Server, client: &str, secret: &str) {
     let hash = idlink_core::oidc::secret_hash(secret);
@@ -535,7 +553,7 @@ async fn ssf_token(s: &Server, client: &str, secret: &str) -> String {
     let res = reqwest::Client::new()
         .post(s.url("/oauth2/token"))
         .basic_auth(client, Some(secret))
-        .form(&[("grant_type", "client_credentials"), ("scope", "ssf")])
+        .form_pairs(&[("grant_type", "client_credentials"), ("scope", "ssf")])
         .send()
         .await
         .expect("token");
@@ -555,8 +573,7 @@ async fn ssf_stream_management_takes_a_client_credentials_token() {
     for db in databases().await {
         let s = start_with(db, &FAST).await;
         let c = reqwest::Client::new();
-        let res = s
-            .authed(Method::POST, "/v1/oauth/clients")
+        let res = host(&s, Method::POST, "/v1/oauth/clients").await
             .json(&json!({"name": "Receiver", "redirect_uris": ["https://rp.example.com/cb"]}))
             .send()
             .await
@@ -572,7 +589,7 @@ async fn ssf_stream_management_takes_a_client_credentials_token() {
         let token = |scope: Option<&'static str>| {
             let mut form = vec![("grant_type", "client_credentials")];
             form.extend(scope.map(|sc| ("scope", sc)));
-            c.post(s.url("/oauth2/token")).basic_auth(&client, Some(&secret)).form(&form).send()
+            c.post(s.url("/oauth2/token")).basic_auth(&client, Some(&secret)).form_pairs(&form).send()
         };
         let res = token(Some("ssf")).await.expect("token");
         assert_eq!(res.status(), 200, "{}", s.kind);
@@ -598,7 +615,7 @@ async fn ssf_stream_management_takes_a_client_credentials_token() {
         let intro: Value = c
             .post(s.url("/oauth2/introspect"))
             .basic_auth(&client, Some(&secret))
-            .form(&[("token", bearer.as_str())])
+            .form_pairs(&[("token", bearer.as_str())])
             .send()
             .await
             .expect("introspect")
@@ -619,7 +636,7 @@ async fn ssf_stream_management_takes_a_client_credentials_token() {
         let read = c.get(s.url(&format!("/ssf/streams?stream_id={id}"))).bearer_auth(&bearer).send().await.expect("read");
         assert_eq!(read.status(), 200);
         // HTTP Basic keeps working.
-        let read = c.get(s.url("/ssf/streams/status")).basic_auth(&client, Some(&secret)).query(&[("stream_id", &id)]).send().await;
+        let read = c.get(s.url(&format!("/ssf/streams/status?stream_id={id}"))).basic_auth(&client, Some(&secret)).send().await;
         assert_eq!(read.expect("status").status(), 200);
         // A bad bearer: 401 with a Bearer challenge; no credentials: both schemes offered.
         let bad = c.get(s.url("/ssf/streams")).bearer_auth("ila_not-a-token").send().await.expect("bad");
@@ -641,13 +658,12 @@ async fn ssf_stream_management_takes_a_client_credentials_token() {
         assert_eq!(res.status(), 403, "{}", s.kind);
 
         // The app disabled by the host: its token is dead at once.
-        let res = s.authed(Method::PATCH, &format!("/v1/oauth/clients/{client}")).json(&json!({"state": "disabled"})).send().await;
+        let res = host(&s, Method::PATCH, &format!("/v1/oauth/clients/{client}")).await.json(&json!({"state": "disabled"})).send().await;
         assert_eq!(res.expect("disable").status(), 200);
         let res = c.get(s.url("/ssf/streams")).bearer_auth(&bearer).send().await.expect("after");
         assert_eq!(res.status(), 401, "{}", s.kind);
         // A public client may not use the grant.
-        let res = s
-            .authed(Method::POST, "/v1/oauth/clients")
+        let res = host(&s, Method::POST, "/v1/oauth/clients").await
             .json(&json!({"name": "Phone app", "redirect_uris": ["https://rp.example.com/cb"], "kind": "public"}))
             .send()
             .await
@@ -656,7 +672,7 @@ async fn ssf_stream_management_takes_a_client_credentials_token() {
         let public = public["client"]["client_id"].as_str().expect("client_id").to_owned();
         let res = c
             .post(s.url("/oauth2/token"))
-            .form(&[("grant_type", "client_credentials"), ("client_id", public.as_str())])
+            .form_pairs(&[("grant_type", "client_credentials"), ("client_id", public.as_str())])
             .send()
             .await
             .expect("token");
@@ -744,7 +760,7 @@ async fn ssf_status_follows_the_spec_and_the_transmitter_announces_its_changes()
         assert!(claims["events"].get(disabled_type).is_some(), "{claims}");
 
         // The host disables the app: the stream is disabled and the receiver told first.
-        let res = s.authed(Method::PATCH, "/v1/oauth/clients/cli_status").json(&json!({"state": "disabled"})).send().await;
+        let res = host(&s, Method::PATCH, "/v1/oauth/clients/cli_status").await.json(&json!({"state": "disabled"})).send().await;
         assert_eq!(res.expect("disable").status(), 200);
         let got = r.wait_delivered("/set2", 3, Duration::from_secs(20)).await;
         assert_eq!(got.len(), 3, "{}: a stream-updated SET", s.kind);
@@ -755,7 +771,7 @@ async fn ssf_status_follows_the_spec_and_the_transmitter_announces_its_changes()
         assert_eq!(claims["sub_id"], json!({"format": "opaque", "id": id}), "{claims}");
         assert_eq!(scalar(&s, "SELECT status FROM ssf_streams WHERE client_id = 'cli_status'").await, "disabled");
         // Enabled again by the host: the stream follows, and says so.
-        let res = s.authed(Method::PATCH, "/v1/oauth/clients/cli_status").json(&json!({"state": "active"})).send().await;
+        let res = host(&s, Method::PATCH, "/v1/oauth/clients/cli_status").await.json(&json!({"state": "active"})).send().await;
         assert_eq!(res.expect("enable").status(), 200);
         let got = r.wait_delivered("/set2", 4, Duration::from_secs(20)).await;
         assert_eq!(got.len(), 4, "{}", s.kind);
@@ -786,9 +802,8 @@ async fn a_410_from_the_push_endpoint_disables_the_stream() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(scalar(&s, "SELECT COUNT(*) FROM event_deliveries WHERE client_id = 'cli_pgone' AND channel = 'set_push'").await, "2");
     let status: Value = reqwest::Client::new()
-        .get(s.url("/ssf/streams/status"))
+        .get(s.url("/ssf/streams/status?stream_id=sst_cli_pgone"))
         .basic_auth("cli_pgone", Some("ics_pgone"))
-        .query(&[("stream_id", "sst_cli_pgone")])
         .send()
         .await
         .expect("status")
@@ -881,12 +896,13 @@ async fn the_host_lists_an_apps_deliveries_with_their_attempts() {
         freeze(&s, &user, s.running.as_ref().expect("running").clock.now()).await;
         let q = "SELECT COUNT(*) FROM event_deliveries WHERE client_id = 'cli_receipts' AND state = 'delivered'";
         assert_eq!(wait_for(&s, q, "3").await, "3", "{}", s.kind);
+        let key = crate::grants::apps_key(&s).await;
         let page = |cursor: Option<String>| {
             let mut url = "/v1/oauth/clients/cli_receipts/deliveries?limit=2".to_owned();
             if let Some(c) = cursor {
                 url.push_str(&format!("&cursor={c}"));
             }
-            s.authed(Method::GET, &url).send()
+            reqwest::Client::new().get(s.url(&url)).bearer_auth(&key).send()
         };
         let res = page(None).await.expect("page");
         assert_eq!(res.status(), 200, "{}", s.kind);
@@ -911,9 +927,9 @@ async fn the_host_lists_an_apps_deliveries_with_their_attempts() {
         assert_eq!(d["state"], "delivered");
         assert_eq!(d["attempt_log"][0]["outcome"], "delivered", "{d}");
         assert!(d["attempt_log"][0]["http_status"].is_u64() && d["attempt_log"][0]["latency_ms"].is_u64(), "{d}");
-        let bad = s.authed(Method::GET, "/v1/oauth/clients/cli_receipts/deliveries?cursor=nope").send().await.expect("bad");
+        let bad = host(&s, Method::GET, "/v1/oauth/clients/cli_receipts/deliveries?cursor=nope").await.send().await.expect("bad");
         assert_eq!(bad.status(), 422, "{}", s.kind);
-        let none = s.authed(Method::GET, "/v1/oauth/clients/cli_nobody/deliveries").send().await.expect("none");
+        let none = host(&s, Method::GET, "/v1/oauth/clients/cli_nobody/deliveries").await.send().await.expect("none");
         assert_eq!(none.status(), 404, "{}", s.kind);
     }
 }
