@@ -7,8 +7,8 @@ use async_trait::async_trait;
 use idlink_core::ports::StoreError;
 use idlink_core::ports::audit::AuditEntry;
 use idlink_core::ports::clients::{
-    AuthMethod, ClientKind, ClientRow, ClientSecretRow, ClientState, ClientStore, ClientTokenRow, NewClient, WebhookEndpointRow, WebhookSecretKind,
-    WebhookSecretRow,
+    AuthMethod, ClientKind, ClientRow, ClientSecretRow, ClientState, ClientStore, ClientTokenRow, NewClient, WebhookEndpointRow,
+    WebhookSecretKind, WebhookSecretRow,
 };
 use idlink_crypto::jose::JwsAlg;
 use idlink_domain::ClientId;

@@ -553,7 +553,9 @@ impl EventStore for SqlStore {
         const COLUMNS: &str = "d.id, d.parent_event_id, d.client_id, d.channel, d.event_type, d.created_at, d.state, d.attempts, d.delivered_at, d.last_status";
         let receipts = match cursor {
             None => {
-                let sql = format!("SELECT {COLUMNS} FROM event_deliveries d WHERE d.client_id = $1 ORDER BY d.created_at DESC, d.id DESC LIMIT $2");
+                let sql = format!(
+                    "SELECT {COLUMNS} FROM event_deliveries d WHERE d.client_id = $1 ORDER BY d.created_at DESC, d.id DESC LIMIT $2"
+                );
                 let q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(client.as_str()).bind(i64::from(limit));
                 fetch_all(q, &self.reader, receipt).await?
             }

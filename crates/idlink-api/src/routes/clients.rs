@@ -318,9 +318,9 @@ pub async fn update(
     ssf::follow_client_state(state.store.as_ref(), &state.vault, state.ids.as_ref(), state.clock.as_ref(), &id, active, &who.actor)
         .await
         .map_err(|e| match e {
-            ssf::VerifyError::Store(e) => Problem::from(e),
-            ssf::VerifyError::Crypto(e) => Problem::from(e),
-        })?;
+        ssf::VerifyError::Store(e) => Problem::from(e),
+        ssf::VerifyError::Crypto(e) => Problem::from(e),
+    })?;
     Ok(Json(view.into()))
 }
 

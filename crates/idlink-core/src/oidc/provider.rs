@@ -560,10 +560,9 @@ impl Provider<'_> {
             Some("authorization_code") => self.exchange(client, get("code")?, get("redirect_uri")?, get("code_verifier")?).await,
             Some("refresh_token") => self.refresh(client, get("refresh_token")?).await,
             Some("client_credentials") => self.client_credentials(client, get("scope")?).await,
-            Some(_) => Err(OAuthError::new(
-                "unsupported_grant_type",
-                "grant_type must be authorization_code, refresh_token or client_credentials",
-            )),
+            Some(_) => {
+                Err(OAuthError::new("unsupported_grant_type", "grant_type must be authorization_code, refresh_token or client_credentials"))
+            }
             None => Err(OAuthError::new("invalid_request", "grant_type is required")),
         }
     }

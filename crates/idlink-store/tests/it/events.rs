@@ -253,7 +253,14 @@ async fn stream_status_drops_or_releases_what_is_held_and_deliveries_page() {
         assert_eq!(scalar(s, "SELECT COUNT(*) FROM audit_log WHERE actor = 'app:cli_st'").await, "4", "{}", db.kind);
 
         // The deliveries: four receipts, newest first, two a page.
-        let record = AttemptRecord { attempt: 1, started_at: at(8), latency_ms: 9, http_status: Some(503), outcome: "retry", error: Some("503".into()) };
+        let record = AttemptRecord {
+            attempt: 1,
+            started_at: at(8),
+            latency_ms: 9,
+            http_status: Some(503),
+            outcome: "retry",
+            error: Some("503".into()),
+        };
         let retry = Settlement::Retry { at: at(20), error: "503".into() };
         assert_eq!(s.settle_delivery(&flying.event.id, "tokf", at(8), &retry, Some(&record)).await.ok(), Some(true), "{}", db.kind);
         let first = s.client_deliveries(&client, None, 2).await.unwrap_or_else(|e| panic!("{e}"));

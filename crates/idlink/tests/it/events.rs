@@ -544,8 +544,13 @@ impl FormBody for reqwest::RequestBuilder {
 /// Adds a client secret `secret` to `client` (its hash, as registration writes it).
 async fn client_secret(s: &Server, client: &str, secret: &str) {
     let hash = idlink_core::oidc::secret_hash(secret);
-    sql(s, &format!("INSERT INTO oauth_client_secrets (id, client_id, secret_hash, created_at) VALUES ('ocs_{client}', '{client}', '{hash}', 0)"))
-        .await;
+    sql(
+        s,
+        &format!(
+            "INSERT INTO oauth_client_secrets (id, client_id, secret_hash, created_at) VALUES ('ocs_{client}', '{client}', '{hash}', 0)"
+        ),
+    )
+    .await;
 }
 
 /// A `client_credentials` token with scope `ssf` (RFC 6749 §4.4).
@@ -573,7 +578,8 @@ async fn ssf_stream_management_takes_a_client_credentials_token() {
     for db in databases().await {
         let s = start_with(db, &FAST).await;
         let c = reqwest::Client::new();
-        let res = host(&s, Method::POST, "/v1/oauth/clients").await
+        let res = host(&s, Method::POST, "/v1/oauth/clients")
+            .await
             .json(&json!({"name": "Receiver", "redirect_uris": ["https://rp.example.com/cb"]}))
             .send()
             .await
@@ -608,7 +614,8 @@ async fn ssf_stream_management_takes_a_client_credentials_token() {
         let hash = idlink_core::oidc::secret_hash(&bearer);
         let user = scalar(&s, &format!("SELECT COALESCE(user_id, 'none') FROM oauth_access_tokens WHERE token_hash = '{hash}'")).await;
         assert_eq!(user, "none", "{}: the token has no user", s.kind);
-        let audited = scalar(&s, &format!("SELECT COUNT(*) FROM audit_log WHERE action = 'oauth.token' AND actor = 'client:{client}'")).await;
+        let audited =
+            scalar(&s, &format!("SELECT COUNT(*) FROM audit_log WHERE action = 'oauth.token' AND actor = 'client:{client}'")).await;
         assert_eq!(audited, "2", "{}: every issuance audited", s.kind);
 
         // Introspection: active, the client's, no sub. Userinfo: refused.
@@ -663,7 +670,8 @@ async fn ssf_stream_management_takes_a_client_credentials_token() {
         let res = c.get(s.url("/ssf/streams")).bearer_auth(&bearer).send().await.expect("after");
         assert_eq!(res.status(), 401, "{}", s.kind);
         // A public client may not use the grant.
-        let res = host(&s, Method::POST, "/v1/oauth/clients").await
+        let res = host(&s, Method::POST, "/v1/oauth/clients")
+            .await
             .json(&json!({"name": "Phone app", "redirect_uris": ["https://rp.example.com/cb"], "kind": "public"}))
             .send()
             .await
@@ -720,7 +728,8 @@ async fn ssf_status_follows_the_spec_and_the_transmitter_announces_its_changes()
             "delivery": {"method": "urn:ietf:rfc:8935", "endpoint_url": format!("{}/set", r.base), "authorization_header": "Bearer rx-secret"},
             "events_requested": [disabled_type],
         });
-        let stream: Value = c.post(s.url("/ssf/streams")).bearer_auth(&bearer).json(&create).send().await.expect("c").json().await.expect("j");
+        let stream: Value =
+            c.post(s.url("/ssf/streams")).bearer_auth(&bearer).json(&create).send().await.expect("c").json().await.expect("j");
         let id = stream["stream_id"].as_str().expect("id").to_owned();
 
         // PATCH a new endpoint only: the authorization header stays.
@@ -738,7 +747,10 @@ async fn ssf_status_follows_the_spec_and_the_transmitter_announces_its_changes()
 
         // Pause; pausing again changes nothing and writes nothing.
         let status = |status: &'static str| {
-            c.post(s.url("/ssf/streams/status")).bearer_auth(&bearer).json(&json!({"stream_id": id, "status": status, "reason": "maintenance"})).send()
+            c.post(s.url("/ssf/streams/status"))
+                .bearer_auth(&bearer)
+                .json(&json!({"stream_id": id, "status": status, "reason": "maintenance"}))
+                .send()
         };
         assert_eq!(status("paused").await.expect("pause").status(), 200);
         let again = status("paused").await.expect("pause again");
