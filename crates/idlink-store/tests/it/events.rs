@@ -225,7 +225,7 @@ async fn stream_status_drops_or_releases_what_is_held_and_deliveries_page() {
         let held = child("evt_held", &client, Channel::SetPush, None, 4);
         let flying = child("evt_flying", &client, Channel::SetPush, None, 4);
         let polled = child("evt_polled", &client, Channel::SetPoll, Some(&id), 4);
-        s.write_fan_out(&[flying.clone()]).await.unwrap_or_else(|e| panic!("{e}"));
+        s.write_fan_out(std::slice::from_ref(&flying)).await.unwrap_or_else(|e| panic!("{e}"));
         let claim = Claim { holder: "n1", token: "tokf", now: at(5), until: at(60), limit: 10, max_attempts: 10 };
         assert_eq!(s.claim_outbox(&claim).await.map(|v| v.len()).ok(), Some(1), "{}", db.kind);
         s.write_fan_out(&[held.clone(), polled.clone()]).await.unwrap_or_else(|e| panic!("{e}"));
