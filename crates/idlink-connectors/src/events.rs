@@ -10,47 +10,89 @@
 
 use async_trait::async_trait;
 use idlink_core::ports::events::{Answer, EventSender, Outgoing, SendError};
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
 /// The most of an answer's body read (for an RFC 8935 error code).
 pub const BODY_CAP: usize = 64 * 1024;
 
-/// Whether an address is one an app's receiver must not be on (unless private targets are allowed).
+/// Whether an address is one an app's receiver must not be on (unless
+/// private targets are allowed). An IPv6 address that carries an IPv4 one
+/// (mapped, compatible, 6to4, NAT64, Teredo) is judged by what it carries.
 pub fn is_internal(ip: IpAddr) -> bool {
     match ip {
-        IpAddr::V4(v4) => {
-            let o = v4.octets();
-            v4.is_loopback()
-                || v4.is_private()
-                || v4.is_link_local()
-                || v4.is_unspecified()
-                || v4.is_broadcast()
-                || v4.is_multicast()
-                || v4.is_documentation()
-                // 100.64.0.0/10 carrier-grade NAT, 0.0.0.0/8, 192.0.0.0/24, 198.18.0.0/15 benchmarking, 240.0.0.0/4.
-                || (o[0] == 100 && (o[1] & 0xc0) == 64)
-                || o[0] == 0
-                || (o[0] == 192 && o[1] == 0 && o[2] == 0)
-                || (o[0] == 198 && (o[1] & 0xfe) == 18)
-                || o[0] >= 240
-        }
+        IpAddr::V4(v4) => is_internal_v4(v4),
         IpAddr::V6(v6) => {
-            if let Some(v4) = v6.to_ipv4_mapped() {
-                return is_internal(IpAddr::V4(v4));
+            if embedded_v4(v6).iter().any(|v4| is_internal_v4(*v4)) {
+                return true;
             }
             let s = v6.segments();
             v6.is_loopback()
                 || v6.is_unspecified()
                 || v6.is_multicast()
+                // fc00::/7 unique-local, fe80::/10 link-local, fec0::/10 site-local (deprecated, still routed inside sites).
                 || (s[0] & 0xfe00) == 0xfc00
                 || (s[0] & 0xffc0) == 0xfe80
-                // 64:ff9b::/96 NAT64 would reach IPv4 space; 2001:db8::/32 documentation.
-                || (s[0] == 0x64 && s[1] == 0xff9b)
+                || (s[0] & 0xffc0) == 0xfec0
+                // 2001:db8::/32 and 3fff::/20 documentation (RFC 3849, RFC 9637), 100::/64 discard-only (RFC 6666).
                 || (s[0] == 0x2001 && s[1] == 0x0db8)
+                || (s[0] == 0x3fff && (s[1] & 0xf000) == 0)
+                || (s[0] == 0x0100 && s[1] == 0 && s[2] == 0 && s[3] == 0)
         }
     }
+}
+
+fn is_internal_v4(v4: Ipv4Addr) -> bool {
+    let o = v4.octets();
+    v4.is_loopback()
+        || v4.is_private()
+        || v4.is_link_local()
+        || v4.is_unspecified()
+        || v4.is_broadcast()
+        || v4.is_multicast()
+        || v4.is_documentation()
+        // 100.64.0.0/10 carrier-grade NAT, 0.0.0.0/8, 192.0.0.0/24, 198.18.0.0/15 benchmarking, 240.0.0.0/4.
+        || (o[0] == 100 && (o[1] & 0xc0) == 64)
+        || o[0] == 0
+        || (o[0] == 192 && o[1] == 0 && o[2] == 0)
+        || (o[0] == 198 && (o[1] & 0xfe) == 18)
+        || o[0] >= 240
+}
+
+/// The IPv4 addresses an IPv6 address carries, by the forms that reach IPv4 space.
+fn embedded_v4(v6: Ipv6Addr) -> Vec<Ipv4Addr> {
+    let s = v6.segments();
+    let b = v6.octets();
+    let v4 = |hi: u16, lo: u16| Ipv4Addr::from((u32::from(hi) << 16) | u32::from(lo));
+    let mut out = Vec::new();
+    // ::ffff:a.b.c.d mapped; ::a.b.c.d compatible (RFC 4291 §2.5.5; not :: nor ::1, judged as IPv6).
+    if let Some(m) = v6.to_ipv4_mapped() {
+        out.push(m);
+    }
+    if s[..6].iter().all(|&x| x == 0) && !v6.is_unspecified() && !v6.is_loopback() {
+        out.push(v4(s[6], s[7]));
+    }
+    // 2002:aabb:ccdd::/48 6to4 (RFC 3056).
+    if s[0] == 0x2002 {
+        out.push(v4(s[1], s[2]));
+    }
+    // 64:ff9b::/96 well-known NAT64 prefix (RFC 6052): the last 32 bits.
+    if s[0] == 0x64 && s[1] == 0xff9b && s[2..6].iter().all(|&x| x == 0) {
+        out.push(v4(s[6], s[7]));
+    }
+    // 64:ff9b:1::/48 local-use NAT64 (RFC 8215), RFC 6052 §2.2 layout for a /48:
+    // bits 48–63, then the reserved octet, then bits 72–87.
+    if s[0] == 0x64 && s[1] == 0xff9b && s[2] == 0x0001 {
+        out.push(Ipv4Addr::new(b[6], b[7], b[9], b[10]));
+    }
+    // 2001:0::/32 Teredo (RFC 4380): the server at bits 32–63, the client's
+    // address inverted in the last 32 bits.
+    if s[0] == 0x2001 && s[1] == 0 {
+        out.push(v4(s[2], s[3]));
+        out.push(v4(!s[6], !s[7]));
+    }
+    out
 }
 
 /// Resolves with the system resolver and keeps only the addresses allowed.
@@ -185,6 +227,87 @@ mod tests {
         }
         for ip in ["93.184.216.34", "2606:4700::1111", "8.8.8.8"] {
             assert!(!is_internal(ip.parse().unwrap_or(IpAddr::from([127, 0, 0, 1]))), "{ip}");
+        }
+    }
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap_or_else(|e| panic!("{s}: {e}"))
+    }
+
+    #[test]
+    fn ipv6_forms_carrying_ipv4_are_judged_by_the_ipv4() {
+        // Each form, with an internal and a public IPv4 inside.
+        let forms = [
+            ("mapped", "::ffff:10.0.0.1", "::ffff:8.8.8.8"),
+            ("compatible", "::127.0.0.1", "::8.8.8.8"),
+            ("6to4", "2002:c0a8:0101::1", "2002:0808:0808::1"),
+            ("NAT64", "64:ff9b::169.254.169.254", "64:ff9b::8.8.8.8"),
+            // 64:ff9b:1:AABB:00CC:DD00:: carries AA.BB.CC.DD (RFC 6052 /48).
+            ("local NAT64", "64:ff9b:1:0a00:0001:0000::", "64:ff9b:1:0808:0008:0800::"),
+            // Teredo server 8.8.8.8 (public), client 192.168.0.1 inverted = 3f57:fffe.
+            ("Teredo client", "2001:0:808:808::3f57:fffe", "2001:0:808:808::f7f7:f7f7"),
+            ("Teredo server", "2001:0:7f00:1::f7f7:f7f7", "2001:0:808:808::f7f7:f7f7"),
+        ];
+        for (form, internal, public) in forms {
+            assert!(is_internal(ip(internal)), "{form}: {internal} carries an internal address");
+            assert!(!is_internal(ip(public)), "{form}: {public} carries a public address");
+        }
+    }
+
+    #[test]
+    fn ipv6_ranges_of_their_own_are_internal() {
+        for (range, addr) in [
+            ("unique-local fc00::/7", "fc00::1"),
+            ("unique-local fd00::/8", "fd12:3456::1"),
+            ("link-local fe80::/10", "fe80::1"),
+            ("link-local fe80::/10 (upper)", "febf::1"),
+            ("site-local fec0::/10", "fec0::1"),
+            ("multicast", "ff02::1"),
+            ("unspecified", "::"),
+            ("loopback", "::1"),
+            ("documentation 2001:db8::/32", "2001:db8::1"),
+            ("documentation 3fff::/20", "3fff:fff::1"),
+            ("discard-only 100::/64", "100::1"),
+        ] {
+            assert!(is_internal(ip(addr)), "{range}: {addr}");
+        }
+        for addr in ["2606:4700::1111", "2a00:1450:4001::1", "2400:cb00::1"] {
+            assert!(!is_internal(ip(addr)), "{addr} is public");
+        }
+    }
+
+    /// Every embedding of `v4` this guard knows.
+    fn embeddings(v4: Ipv4Addr) -> Vec<Ipv6Addr> {
+        let [a, b, c, d] = v4.octets();
+        let hi = u16::from_be_bytes([a, b]);
+        let lo = u16::from_be_bytes([c, d]);
+        vec![
+            v4.to_ipv6_mapped(),
+            Ipv6Addr::new(0, 0, 0, 0, 0, 0, hi, lo),
+            Ipv6Addr::new(0x2002, hi, lo, 0, 0, 0, 0, 1),
+            Ipv6Addr::new(0x64, 0xff9b, 0, 0, 0, 0, hi, lo),
+            Ipv6Addr::new(0x64, 0xff9b, 1, hi, u16::from(c), u16::from(d) << 8, 0, 0),
+            // Teredo: as the client (inverted), with a public server.
+            Ipv6Addr::new(0x2001, 0, 0x0808, 0x0808, 0, 0, !hi, !lo),
+            // Teredo: as the server, with a public client.
+            Ipv6Addr::new(0x2001, 0, hi, lo, 0, 0, !0x0808, !0x0808),
+        ]
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn private_ipv4_is_refused_in_every_embedding(
+            (base, bits) in proptest::sample::select(vec![
+                (0x0a00_0000u32, 8u32), (0xac10_0000, 12), (0xc0a8_0000, 16), (0x7f00_0000, 8),
+                (0xa9fe_0000, 16), (0x6440_0000, 10), (0x0000_0000, 8),
+            ]),
+            host in proptest::prelude::any::<u32>(),
+        ) {
+            let v4 = Ipv4Addr::from(base | (host >> bits));
+            proptest::prop_assert!(is_internal(IpAddr::V4(v4)), "{v4}");
+            for v6 in embeddings(v4) {
+                proptest::prop_assert!(is_internal(IpAddr::V6(v6)), "{v4} as {v6}");
+            }
         }
     }
 

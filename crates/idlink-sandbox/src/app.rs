@@ -10,7 +10,9 @@
 //! `slow` (answers after `slow_ms`), `error` (500) and `gone` (410), so
 //! idlink's retries and endpoint disabling can be watched. Its registration
 //! with idlink (client id, secrets) is given by `POST /sandbox/v1/app/config`;
-//! `idlink serve` with the sandbox registers it at start.
+//! `idlink serve` with the sandbox registers it at start; the app then
+//! gets a `client_credentials` token (scope `ssf`) and sets up its own push
+//! SSF stream, as a Shared Signals receiver does.
 //! State lives in memory and ends with the sandbox process.
 
 use crate::Shared;
@@ -114,6 +116,8 @@ pub struct DemoApp {
     last_error: Mutex<Option<String>>,
     received: Mutex<VecDeque<Received>>,
     mode: Mutex<(Mode, u64)>,
+    /// The app's push SSF stream (its id and status) once subscribed, or why not.
+    stream: Mutex<Option<Result<(String, String), String>>>,
 }
 
 const KEEP: usize = 200;
@@ -136,12 +140,80 @@ impl DemoApp {
             last_error: Mutex::default(),
             received: Mutex::default(),
             mode: Mutex::new((Mode::Ok, 15_000)),
+            stream: Mutex::default(),
         }
     }
 
-    /// Registers the app (what `idlink serve` does at start with the sandbox).
-    pub fn configure(&self, config: AppConfig) {
+    /// Registers the app (what `idlink serve` does at start with the
+    /// sandbox), then, in the background, subscribes to its SSF stream.
+    pub fn configure(self: &Arc<Self>, config: AppConfig) {
         *lock(&self.config) = Some(config);
+        *lock(&self.stream) = None;
+        let app = self.clone();
+        tokio::spawn(async move {
+            // idlink may not listen yet when it registers the app at its start.
+            let mut outcome = Err(String::from("not tried"));
+            for wait_ms in [0u64, 200, 500, 1000, 2000, 4000] {
+                tokio::time::sleep(Duration::from_millis(wait_ms)).await;
+                outcome = app.subscribe().await;
+                if outcome.is_ok() {
+                    break;
+                }
+            }
+            if let Err(e) = &outcome {
+                tracing::warn!(error = %e, "the sandbox app could not set up its SSF stream");
+            }
+            *lock(&app.stream) = Some(outcome);
+        });
+    }
+
+    /// An SSF receiver's start (OpenID SSF 1.0 §7.1.1): a
+    /// `client_credentials` token of scope `ssf`, then its one push stream
+    /// to `/sandbox/app/events` for every event type idlink supports —
+    /// created, or replaced if it exists — and enabled. Answers its id and status.
+    async fn subscribe(&self) -> Result<(String, String), String> {
+        let config = self.config().ok_or("not registered")?;
+        let discovery = self.discovery(&config.issuer).await?;
+        let token_endpoint = discovery.get("token_endpoint").and_then(Value::as_str).ok_or("no token_endpoint")?;
+        let res = self
+            .http
+            .post(token_endpoint)
+            .header(header::AUTHORIZATION, basic_auth(&config)?)
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body("grant_type=client_credentials&scope=ssf")
+            .send()
+            .await
+            .map_err(|e| format!("the token request: {e}"))?;
+        let body: Value = res.json().await.map_err(|e| format!("the token answer: {e}"))?;
+        let token = body.get("access_token").and_then(Value::as_str).ok_or_else(|| format!("no access token: {body}"))?.to_owned();
+        let ssf = get_json(&self.http, &format!("{}/.well-known/ssf-configuration", config.issuer), None).await?;
+        let streams_url = ssf.get("configuration_endpoint").and_then(Value::as_str).ok_or("no configuration_endpoint")?.to_owned();
+        let status_url = ssf.get("status_endpoint").and_then(Value::as_str).ok_or("no status_endpoint")?.to_owned();
+        let endpoint = format!("{}/sandbox/app/events", config.base_url);
+        let send = |method: reqwest::Method, url: &str, body: Value| self.http.request(method, url).bearer_auth(&token).json(&body).send();
+        let existing = get_json(&self.http, &streams_url, Some(&token)).await?;
+        let stream = match existing.as_array().and_then(|a| a.first()) {
+            Some(s) => s.clone(),
+            None => {
+                let create = json!({"delivery": {"method": "urn:ietf:rfc:8935", "endpoint_url": endpoint}, "events_requested": [],
+                                    "description": "The sandbox demo app"});
+                let res = send(reqwest::Method::POST, &streams_url, create).await.map_err(|e| format!("creating the stream: {e}"))?;
+                res.json::<Value>().await.map_err(|e| format!("the created stream: {e}"))?
+            }
+        };
+        let id = stream.get("stream_id").and_then(Value::as_str).ok_or_else(|| format!("no stream_id: {stream}"))?.to_owned();
+        let supported = stream.get("events_supported").cloned().unwrap_or_else(|| json!([]));
+        let replace = json!({"stream_id": id, "delivery": {"method": "urn:ietf:rfc:8935", "endpoint_url": endpoint},
+                             "events_requested": supported, "description": "The sandbox demo app"});
+        let res = send(reqwest::Method::PUT, &streams_url, replace).await.map_err(|e| format!("configuring the stream: {e}"))?;
+        if !res.status().is_success() {
+            return Err(format!("configuring the stream: {}", res.status()));
+        }
+        let res = send(reqwest::Method::POST, &status_url, json!({"stream_id": id, "status": "enabled"}))
+            .await
+            .map_err(|e| format!("enabling the stream: {e}"))?;
+        let status: Value = res.json().await.map_err(|e| format!("the stream's status: {e}"))?;
+        Ok((id, status.get("status").and_then(Value::as_str).unwrap_or("unknown").to_owned()))
     }
 
     pub fn config(&self) -> Option<AppConfig> {
@@ -237,7 +309,23 @@ async fn status(State(app): State<Arc<DemoApp>>) -> Json<Value> {
         "last_login": lock(&app.last_login).clone(),
         "last_error": lock(&app.last_error).clone(),
         "received": app.received(),
+        "stream": stream_json(&app),
     }))
+}
+
+fn stream_json(app: &DemoApp) -> Value {
+    match lock(&app.stream).clone() {
+        None => Value::Null,
+        Some(Ok((id, status))) => json!({"stream_id": id, "status": status}),
+        Some(Err(e)) => json!({"error": e}),
+    }
+}
+
+/// `Basic …` with the client id and secret, each form-urlencoded first (RFC 6749 §2.3.1).
+fn basic_auth(config: &AppConfig) -> Result<String, String> {
+    let user = serde_urlencoded::to_string([("", config.client_id.as_str())]).map_err(|e| e.to_string())?;
+    let pass = serde_urlencoded::to_string([("", config.client_secret.as_str())]).map_err(|e| e.to_string())?;
+    Ok(format!("Basic {}", B64.encode(format!("{}:{}", &user[1..], &pass[1..]))))
 }
 
 async fn set_config(State(app): State<Arc<DemoApp>>, Json(config): Json<AppConfig>) -> Response {
@@ -337,14 +425,10 @@ async fn finish_login(app: &DemoApp, q: CallbackQuery) -> Result<(), String> {
         ("code_verifier", &pending.verifier),
     ])
     .map_err(|e| e.to_string())?;
-    // RFC 6749 §2.3.1: both halves form-urlencoded before Basic.
-    let user = serde_urlencoded::to_string([("", config.client_id.as_str())]).map_err(|e| e.to_string())?;
-    let pass = serde_urlencoded::to_string([("", config.client_secret.as_str())]).map_err(|e| e.to_string())?;
-    let basic = B64.encode(format!("{}:{}", &user[1..], &pass[1..]));
     let res = app
         .http
         .post(token_endpoint)
-        .header(header::AUTHORIZATION, format!("Basic {basic}"))
+        .header(header::AUTHORIZATION, basic_auth(&config)?)
         .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
         .body(form)
         .send()
@@ -582,6 +666,15 @@ async fn home(State(app): State<Arc<DemoApp>>) -> Html<String> {
             escape(&c.client_id),
             escape(&c.issuer)
         )),
+    }
+    match lock(&app.stream).clone() {
+        Some(Ok((id, status))) => page.push_str(&format!(
+            "<p id=\"stream\">Security events: SSF push stream <code>{}</code> ({}), set up with a client-credentials token.</p>",
+            escape(&id),
+            escape(&status)
+        )),
+        Some(Err(e)) => page.push_str(&format!("<p class=\"bad\" id=\"stream\">No SSF stream: {}</p>", escape(&e))),
+        None => {}
     }
     if let Some(e) = last_error {
         page.push_str(&format!("<p class=\"bad\" role=\"alert\" id=\"error\">The last login failed: {}</p>", escape(&e)));

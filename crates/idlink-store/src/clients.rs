@@ -7,8 +7,8 @@ use async_trait::async_trait;
 use idlink_core::ports::StoreError;
 use idlink_core::ports::audit::AuditEntry;
 use idlink_core::ports::clients::{
-    AuthMethod, ClientKind, ClientRow, ClientSecretRow, ClientState, ClientStore, NewClient, WebhookEndpointRow, WebhookSecretKind,
-    WebhookSecretRow,
+    AuthMethod, ClientKind, ClientRow, ClientSecretRow, ClientState, ClientStore, ClientTokenRow, NewClient, WebhookEndpointRow,
+    WebhookSecretKind, WebhookSecretRow,
 };
 use idlink_crypto::jose::JwsAlg;
 use idlink_domain::ClientId;
@@ -322,5 +322,22 @@ impl ClientStore for SqlStore {
         let sql = format!("SELECT {COLUMNS} FROM oauth_clients ORDER BY created_at, id");
         let rows = fetch_all(sqlx::query(sqlx::AssertSqlSafe(sql)), &self.reader, client).await?;
         self.with_redirect_uris(rows).await
+    }
+
+    async fn insert_client_token(&self, t: &ClientTokenRow, audit: &AuditEntry) -> Result<(), StoreError> {
+        let q = sqlx::query(
+            "INSERT INTO oauth_access_tokens (token_hash, client_id, user_id, grant_id, family_id, scope, claims, created_at, expires_at, revoked_at) \
+             VALUES ($1, $2, NULL, NULL, NULL, $3, NULL, $4, $5, NULL)",
+        )
+        .bind(t.token_hash.clone())
+        .bind(t.client_id.as_str())
+        .bind(t.scope.clone())
+        .bind(micros(t.created_at))
+        .bind(micros(t.expires_at));
+        self.audited(audit, async |tx| {
+            execute(q, &mut *tx).await?;
+            Ok(())
+        })
+        .await
     }
 }

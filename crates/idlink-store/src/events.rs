@@ -15,8 +15,8 @@ use async_trait::async_trait;
 use idlink_core::ports::StoreError;
 use idlink_core::ports::audit::AuditEntry;
 use idlink_core::ports::events::{
-    AppDestination, AttemptRecord, ChildEvent, EndpointRow, EventStore, PolledSet, ReceiptRow, StreamDestination, StreamRow,
-    WebhookSecretRow,
+    AppDestination, AttemptRecord, AttemptRow, ChildEvent, DeliveryRow, EndpointRow, EventStore, PolledSet, ReceiptRow, StreamDestination,
+    StreamRow, WebhookSecretRow,
 };
 use idlink_core::ports::outbox::{NewEvent, Settlement};
 use idlink_domain::{ClientId, EndpointId, EventId, SessionId, StreamId, UserId};
@@ -143,6 +143,37 @@ pub(crate) async fn lifecycle_in(
     crate::outbox::enqueue_in(tx, [event]).await
 }
 
+/// The stream's columns in [`STREAM_COLUMNS`] order, bound `$1`…`$13` for
+/// both writes: an insert, or an update of the stream with this id, client
+/// and creation time (the identity columns are never rewritten).
+async fn write_stream(tx: &mut Tx, s: &StreamRow, insert: bool) -> Result<bool, StoreError> {
+    let columns: Vec<&str> = STREAM_COLUMNS.split(", ").collect();
+    let sql = if insert {
+        let params: Vec<String> = (1..=columns.len()).map(|i| format!("${i}")).collect();
+        format!("INSERT INTO ssf_streams ({STREAM_COLUMNS}) VALUES ({})", params.join(", "))
+    } else {
+        let identity = ["id", "client_id", "created_at"];
+        let set: Vec<String> =
+            columns.iter().enumerate().filter(|(_, c)| !identity.contains(c)).map(|(i, c)| format!("{c} = ${}", i + 1)).collect();
+        format!("UPDATE ssf_streams SET {} WHERE id = $1 AND client_id = $2 AND created_at = $12", set.join(", "))
+    };
+    let q = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(s.id.as_str())
+        .bind(s.client.as_str())
+        .bind(&s.aud)
+        .bind(&s.method)
+        .bind(s.endpoint_url.as_deref())
+        .bind(s.authorization_header.as_deref())
+        .bind(json_list(&s.events_requested))
+        .bind(json_list(&s.events_delivered))
+        .bind(&s.status)
+        .bind(s.status_reason.as_deref())
+        .bind(s.description.as_deref())
+        .bind(micros(s.created_at))
+        .bind(micros(s.updated_at));
+    Ok(execute(q, &mut *tx).await? == 1)
+}
+
 /// Inserts one child, its receipt and (poll streams) its queue row; a child already there is left alone.
 async fn write_child(tx: &mut Tx, c: &ChildEvent) -> Result<(), StoreError> {
     let e = &c.event;
@@ -199,7 +230,7 @@ impl EventStore for SqlStore {
         sessions: &[SessionId],
     ) -> Result<Vec<AppDestination>, StoreError> {
         let sql = format!(
-            "SELECT g.client_id, s.sub, c.backchannel_logout_uri FROM oauth_grants g
+            "SELECT g.client_id, s.sub, c.backchannel_logout_uri, c.backchannel_logout_session_required FROM oauth_grants g
              JOIN oauth_clients c ON c.id = g.client_id AND c.state = 'active'
              LEFT JOIN oauth_subjects s ON s.client_id = g.client_id AND s.user_id = g.user_id
              WHERE g.user_id = $1 AND g.created_at <= $2 AND (g.revoked_at IS NULL OR g.revoked_at >= $2) {}
@@ -211,11 +242,16 @@ impl EventStore for SqlStore {
             q = q.bind(client.as_str());
         }
         let apps = fetch_all(q, &self.reader, |r| {
-            Ok((r.id::<ClientId>("client_id")?, r.col::<Option<String>>("sub")?, r.col::<Option<String>>("backchannel_logout_uri")?))
+            Ok((
+                r.id::<ClientId>("client_id")?,
+                r.col::<Option<String>>("sub")?,
+                r.col::<Option<String>>("backchannel_logout_uri")?,
+                r.flag("backchannel_logout_session_required")?,
+            ))
         })
         .await?;
         let mut out = Vec::with_capacity(apps.len());
-        for (client, sub, logout) in apps {
+        for (client, sub, logout, session_required) in apps {
             let q = sqlx::query("SELECT id, event_types FROM webhook_endpoints WHERE client_id = $1 AND state = 'enabled' ORDER BY id")
                 .bind(client.as_str());
             let endpoints =
@@ -241,7 +277,26 @@ impl EventStore for SqlStore {
                     .bind(session.as_str());
                 sids.extend(fetch_all(q, &self.reader, first::<String>).await?);
             }
-            out.push(AppDestination { client, sub, backchannel_logout_uri: logout, endpoints, stream, sids });
+            if sessions.is_empty() {
+                // A user-wide end: every session with the app live at the event's time.
+                let q = sqlx::query(
+                    "SELECT sid FROM oauth_sessions WHERE client_id = $1 AND user_id = $2 AND created_at <= $3
+                     AND (ended_at IS NULL OR ended_at >= $3) ORDER BY sid",
+                )
+                .bind(client.as_str())
+                .bind(user.as_str())
+                .bind(micros(at));
+                sids = fetch_all(q, &self.reader, first::<String>).await?;
+            }
+            out.push(AppDestination {
+                client,
+                sub,
+                backchannel_logout_uri: logout,
+                backchannel_logout_session_required: session_required,
+                endpoints,
+                stream,
+                sids,
+            });
         }
         Ok(out)
     }
@@ -350,48 +405,15 @@ impl EventStore for SqlStore {
     }
 
     async fn insert_stream(&self, s: &StreamRow, audit: &AuditEntry) -> Result<(), StoreError> {
-        let q = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "INSERT INTO ssf_streams ({STREAM_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
-        )))
-        .bind(s.id.as_str())
-        .bind(s.client.as_str())
-        .bind(&s.aud)
-        .bind(&s.method)
-        .bind(s.endpoint_url.as_deref())
-        .bind(s.authorization_header.as_deref())
-        .bind(json_list(&s.events_requested))
-        .bind(json_list(&s.events_delivered))
-        .bind(&s.status)
-        .bind(s.status_reason.as_deref())
-        .bind(s.description.as_deref())
-        .bind(micros(s.created_at))
-        .bind(micros(s.updated_at));
         self.audited(audit, async |tx| {
-            execute(q, &mut *tx).await?;
+            write_stream(tx, s, true).await?;
             Ok(())
         })
         .await
     }
 
     async fn update_stream(&self, s: &StreamRow, audit: &AuditEntry) -> Result<bool, StoreError> {
-        let q = sqlx::query(
-            "UPDATE ssf_streams SET aud = $3, method = $4, endpoint_url = $5, authorization_header = $6, events_requested = $7,
-                 events_delivered = $8, status = $9, status_reason = $10, description = $11, updated_at = $12
-             WHERE id = $1 AND client_id = $2",
-        )
-        .bind(s.id.as_str())
-        .bind(s.client.as_str())
-        .bind(&s.aud)
-        .bind(&s.method)
-        .bind(s.endpoint_url.as_deref())
-        .bind(s.authorization_header.as_deref())
-        .bind(json_list(&s.events_requested))
-        .bind(json_list(&s.events_delivered))
-        .bind(&s.status)
-        .bind(s.status_reason.as_deref())
-        .bind(s.description.as_deref())
-        .bind(micros(s.updated_at));
-        self.audited_if(audit, async |tx| Ok(execute(q, &mut *tx).await? == 1)).await
+        self.audited_if(audit, async |tx| write_stream(tx, s, false).await).await
     }
 
     async fn delete_stream(&self, id: &StreamId, audit: &AuditEntry) -> Result<bool, StoreError> {
@@ -477,5 +499,95 @@ impl EventStore for SqlStore {
             Ok(n)
         })
         .await
+    }
+
+    async fn set_stream_status(&self, s: &StreamRow, announce: Option<&ChildEvent>, audit: &AuditEntry) -> Result<bool, StoreError> {
+        let at = micros(s.updated_at);
+        let client = s.client.as_str();
+        self.audited_if(audit, async |tx| {
+            if !write_stream(tx, s, false).await? {
+                return Ok(false);
+            }
+            match s.status.as_str() {
+                // SSF 1.0 §8.1.2.1: a disabled stream holds nothing for later.
+                "disabled" => {
+                    // Not the pushes in flight (claimed): they settle as they would have.
+                    let held = "SELECT id FROM outbox WHERE kind = 'set.push' AND destination = $1 AND state = 'pending' AND claim_token IS NULL";
+                    let q = sqlx::query(sqlx::AssertSqlSafe(format!("UPDATE event_deliveries SET state = 'dead' WHERE id IN ({held})")))
+                        .bind(client);
+                    execute(q, &mut *tx).await?;
+                    let q = sqlx::query(
+                        "UPDATE outbox SET state = 'dead', finished_at = $2, last_error = 'the stream was disabled'
+                         WHERE kind = 'set.push' AND destination = $1 AND state = 'pending' AND claim_token IS NULL",
+                    )
+                    .bind(client)
+                    .bind(at);
+                    execute(q, &mut *tx).await?;
+                    let polled = "SELECT jti FROM ssf_poll_queue WHERE stream_id = $1 AND acked_at IS NULL";
+                    let q = sqlx::query(sqlx::AssertSqlSafe(format!("UPDATE event_deliveries SET state = 'dead' WHERE id IN ({polled})")))
+                        .bind(s.id.as_str());
+                    execute(q, &mut *tx).await?;
+                    let q = sqlx::query("DELETE FROM ssf_poll_queue WHERE stream_id = $1 AND acked_at IS NULL").bind(s.id.as_str());
+                    execute(q, &mut *tx).await?;
+                }
+                // Held pushes go at once (a claimed one settles as it would have).
+                "enabled" => {
+                    let q = sqlx::query(
+                        "UPDATE outbox SET due_at = $2 WHERE kind = 'set.push' AND destination = $1 AND state = 'pending' AND claim_token IS NULL AND due_at > $2",
+                    )
+                    .bind(client)
+                    .bind(at);
+                    execute(q, &mut *tx).await?;
+                }
+                _ => {}
+            }
+            if let Some(c) = announce {
+                write_child(tx, c).await?;
+            }
+            Ok(true)
+        })
+        .await
+    }
+
+    async fn client_deliveries(&self, client: &ClientId, cursor: Option<&EventId>, limit: u32) -> Result<Vec<DeliveryRow>, StoreError> {
+        const COLUMNS: &str = "d.id, d.parent_event_id, d.client_id, d.channel, d.event_type, d.created_at, d.state, d.attempts, d.delivered_at, d.last_status";
+        let receipts = match cursor {
+            None => {
+                let sql = format!(
+                    "SELECT {COLUMNS} FROM event_deliveries d WHERE d.client_id = $1 ORDER BY d.created_at DESC, d.id DESC LIMIT $2"
+                );
+                let q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(client.as_str()).bind(i64::from(limit));
+                fetch_all(q, &self.reader, receipt).await?
+            }
+            Some(after) => {
+                let sql = format!(
+                    "SELECT {COLUMNS} FROM event_deliveries d JOIN event_deliveries c ON c.id = $2 AND c.client_id = d.client_id
+                     WHERE d.client_id = $1 AND (d.created_at < c.created_at OR (d.created_at = c.created_at AND d.id < c.id))
+                     ORDER BY d.created_at DESC, d.id DESC LIMIT $3"
+                );
+                let q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(client.as_str()).bind(after.as_str()).bind(i64::from(limit));
+                fetch_all(q, &self.reader, receipt).await?
+            }
+        };
+        let mut out = Vec::with_capacity(receipts.len());
+        for r in receipts {
+            let q = sqlx::query(
+                "SELECT attempt, started_at, latency_ms, http_status, outcome, error FROM delivery_attempts WHERE delivery_id = $1 ORDER BY attempt",
+            )
+            .bind(r.id.as_str());
+            let attempts = fetch_all(q, &self.reader, |a| {
+                Ok(AttemptRow {
+                    attempt: a.count_u32("attempt")?,
+                    started_at: a.instant("started_at")?,
+                    latency_ms: u64::try_from(a.col::<i64>("latency_ms")?).unwrap_or(0),
+                    http_status: status(a, "http_status")?,
+                    outcome: a.col("outcome")?,
+                    error: a.col("error")?,
+                })
+            })
+            .await?;
+            out.push(DeliveryRow { receipt: r, attempts });
+        }
+        Ok(out)
     }
 }

@@ -192,6 +192,62 @@ pub async fn query_text(store: &SqlStore, sql: &str) -> Result<String, String> {
     row.try_get::<String, _>(0).or_else(|_| row.try_get::<i64, _>(0).map(|n| n.to_string())).map_err(|e| e.to_string())
 }
 
+/// An app that a user authorised, as the events tests write it with SQL
+/// (the provider and the registration would): the client, the user's
+/// pairwise subject, the grant and, with a URL, a webhook endpoint. One
+/// source for the store's and the server's event tests.
+#[derive(Debug, Clone, Copy)]
+pub struct AppFixture<'a> {
+    pub client: &'a str,
+    pub name: &'a str,
+    pub user: &'a str,
+    /// The app's pairwise `sub` of the user.
+    pub sub: &'a str,
+    /// A JSON list, e.g. `["openid"]`.
+    pub scopes: &'a str,
+    pub logout_uri: Option<&'a str>,
+    pub session_required: bool,
+    pub webhook_url: Option<&'a str>,
+    /// When the client and the grant were created (µs since the epoch).
+    pub at_micros: i64,
+}
+
+impl AppFixture<'_> {
+    /// The INSERT statements, in order.
+    pub fn statements(&self) -> Vec<String> {
+        let AppFixture { client, name, user, sub, scopes, at_micros: t, .. } = *self;
+        let logout = self.logout_uri.map_or("NULL".to_owned(), |u| format!("'{u}'"));
+        let required = i64::from(self.session_required);
+        let mut out = vec![
+            format!(
+                "INSERT INTO oauth_clients (id, name, kind, auth_method, allowed_scopes, allowed_claims, id_token_alg, backchannel_logout_uri,
+                     backchannel_logout_session_required, introspect_any, state, created_at, updated_at)
+                 VALUES ('{client}', '{name}', 'confidential', 'client_secret_basic', '{scopes}', '[]', 'ES256', {logout}, {required}, 0, 'active', {t}, {t})"
+            ),
+            format!("INSERT INTO oauth_subjects (client_id, sub, user_id) VALUES ('{client}', '{sub}', '{user}')"),
+            format!(
+                "INSERT INTO oauth_grants (id, user_id, client_id, scopes, claims, state, created_at, updated_at)
+                 VALUES ('grt_{client}', '{user}', '{client}', '{scopes}', '[]', 'active', {t}, {t})"
+            ),
+        ];
+        if let Some(url) = self.webhook_url {
+            out.push(format!(
+                "INSERT INTO webhook_endpoints (id, client_id, url, event_types, state, created_at)
+                 VALUES ('whe_{client}', '{client}', '{url}', '[]', 'enabled', {t})"
+            ));
+        }
+        out
+    }
+
+    /// Writes the app.
+    pub async fn insert(&self, store: &SqlStore) -> Result<(), String> {
+        for statement in self.statements() {
+            execute(store, &statement).await.map_err(|e| format!("{statement}: {e}"))?;
+        }
+        Ok(())
+    }
+}
+
 /// A PostgreSQL cluster private to this test process: `initdb` into a
 /// temporary directory, started with `pg_ctl` on a free port, stopped and
 /// deleted by a watchdog shell once the test process has exited. As root,

@@ -12,7 +12,9 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use idlink_core::clients::{Actor, ClientError, ClientPatch, ClientView, Clients, Issue, Registration};
-use idlink_domain::{ClientId, RequestId};
+use idlink_core::events::ssf;
+use idlink_core::ports::clients::ClientState;
+use idlink_domain::{ClientId, EventId, RequestId};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -24,6 +26,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(show, update))
         .routes(routes!(rotate_secret))
         .routes(routes!(rotate_webhook_secret))
+        .routes(routes!(deliveries))
 }
 
 /// The registration use cases over the state's parts.
@@ -308,7 +311,17 @@ pub async fn update(
     Body(patch): Body<UpdateClient>,
 ) -> Result<Json<Client>, Problem> {
     api.require("clients:write")?;
-    Ok(Json(clients(&state).update(&actor(&api, request_id.as_deref()), &id, patch).await?.into()))
+    let who = actor(&api, request_id.as_deref());
+    let view = clients(&state).update(&who, &id, patch).await?;
+    // SSF 1.0 §8.1.5: the transmitter disabling (or re-enabling) the stream tells the receiver.
+    let active = view.row.state == ClientState::Active;
+    ssf::follow_client_state(state.store.as_ref(), &state.vault, state.ids.as_ref(), state.clock.as_ref(), &id, active, &who.actor)
+        .await
+        .map_err(|e| match e {
+        ssf::VerifyError::Store(e) => Problem::from(e),
+        ssf::VerifyError::Crypto(e) => Problem::from(e),
+    })?;
+    Ok(Json(view.into()))
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -333,9 +346,17 @@ pub async fn rotate_secret(
     request_id: Option<axum::Extension<RequestId>>,
     PathId(id): PathId<ClientId>,
 ) -> Result<Response, Problem> {
+    rotation(&api, async {
+        let (secret, until) = clients(&state).rotate_secret(&actor(&api, request_id.as_deref()), &id).await?;
+        Ok(NewSecret { client_secret: secret, previous_valid_until: until.to_string() })
+    })
+    .await
+}
+
+/// Both rotations: `clients:write`, then the new secret in this answer only (`no-store`).
+async fn rotation<B: Serialize>(api: &ApiCaller, rotate: impl Future<Output = Result<B, ClientError>>) -> Result<Response, Problem> {
     api.require("clients:write")?;
-    let (secret, until) = clients(&state).rotate_secret(&actor(&api, request_id.as_deref()), &id).await?;
-    let body = NewSecret { client_secret: secret, previous_valid_until: until.to_string() };
+    let body = rotate.await?;
     Ok(([(axum::http::header::CACHE_CONTROL, "no-store")], Json(body)).into_response())
 }
 
@@ -363,8 +384,116 @@ pub async fn rotate_webhook_secret(
     request_id: Option<axum::Extension<RequestId>>,
     PathId(id): PathId<ClientId>,
 ) -> Result<Response, Problem> {
-    api.require("clients:write")?;
-    let (s, until) = clients(&state).rotate_webhook_secrets(&actor(&api, request_id.as_deref()), &id).await?;
-    let body = NewWebhookSecret { webhook_secret: s.secret, webhook_public_key: s.public_key, previous_valid_until: until.to_string() };
-    Ok(([(axum::http::header::CACHE_CONTROL, "no-store")], Json(body)).into_response())
+    rotation(&api, async {
+        let (s, until) = clients(&state).rotate_webhook_secrets(&actor(&api, request_id.as_deref()), &id).await?;
+        Ok(NewWebhookSecret { webhook_secret: s.secret, webhook_public_key: s.public_key, previous_valid_until: until.to_string() })
+    })
+    .await
+}
+
+/// `GET /v1/oauth/clients/{client_id}/deliveries` query.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct DeliveriesQuery {
+    /// The keyset cursor: `next_cursor` of the previous page.
+    #[param(example = "evt_0123456789abcdef0123456789abcdef")]
+    cursor: Option<String>,
+    /// At most this many receipts (1 to 200, 50 by default).
+    #[param(minimum = 1, maximum = 200)]
+    limit: Option<u32>,
+}
+
+/// One attempt at a delivery: never a body, never personal data.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeliveryAttempt {
+    pub attempt: u32,
+    pub started_at: String,
+    pub latency_ms: u64,
+    /// The receiver's HTTP status; null when it did not answer.
+    pub http_status: Option<u16>,
+    /// `delivered`, `retry`, `dead` or `gone`.
+    pub outcome: String,
+    pub error: Option<String>,
+}
+
+/// A delivery receipt: one event for the app on one channel.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Delivery {
+    /// The child event's id (`webhook-id`, the SET's `jti`).
+    pub id: String,
+    /// `webhook`, `set_push`, `set_poll` or `logout`.
+    pub channel: String,
+    /// The webhook type, e.g. `account.disabled`, or `ssf.verification` / `ssf.stream_updated`.
+    pub event_type: String,
+    pub created_at: String,
+    /// `pending`, `delivered`, `dead` or `gone`.
+    pub state: String,
+    pub attempts: u32,
+    pub delivered_at: Option<String>,
+    pub last_status: Option<u16>,
+    /// Oldest first.
+    pub attempt_log: Vec<DeliveryAttempt>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeliveryList {
+    /// Newest first.
+    pub deliveries: Vec<Delivery>,
+    /// Pass as `cursor` for the next (older) page; null on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// The app's delivery receipts (webhooks, SETs, logout tokens) with every
+/// attempt's status, latency and error, newest first, a page at a time.
+#[utoipa::path(get, path = "/v1/oauth/clients/{client_id}/deliveries", tag = "apps",
+    params(("client_id" = String, Path, pattern = r"^cli_[A-Za-z0-9_-]{1,64}$", example = "cli_0123456789abcdef0123456789abcdef"),
+           DeliveriesQuery),
+    responses(
+        (status = 200, body = DeliveryList),
+        (status = "4XX", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("api_key" = ["clients:read"])))]
+pub async fn deliveries(
+    State(state): State<AppState>,
+    api: ApiCaller,
+    PathId(id): PathId<ClientId>,
+    axum::extract::Query(q): axum::extract::Query<DeliveriesQuery>,
+) -> Result<Json<DeliveryList>, Problem> {
+    api.require("clients:read")?;
+    clients(&state).get(&id).await?;
+    let cursor = match q.cursor.as_deref() {
+        None => None,
+        Some(c) => Some(EventId::parse(c).map_err(|_| {
+            Problem::validation(vec![FieldError::new("/query/cursor", "invalid_cursor", "`cursor` is a `next_cursor` of this list.")])
+        })?),
+    };
+    let limit = q.limit.unwrap_or(50).clamp(1, 200);
+    let rows = state.store.client_deliveries(&id, cursor.as_ref(), limit).await?;
+    let next_cursor = (rows.len() == limit as usize).then(|| rows.last().map(|r| r.receipt.id.to_string())).flatten();
+    let deliveries = rows
+        .into_iter()
+        .map(|d| Delivery {
+            id: d.receipt.id.to_string(),
+            channel: d.receipt.channel,
+            event_type: d.receipt.event_type,
+            created_at: d.receipt.created_at.to_string(),
+            state: d.receipt.state,
+            attempts: d.receipt.attempts,
+            delivered_at: d.receipt.delivered_at.map(|t| t.to_string()),
+            last_status: d.receipt.last_status,
+            attempt_log: d
+                .attempts
+                .into_iter()
+                .map(|a| DeliveryAttempt {
+                    attempt: a.attempt,
+                    started_at: a.started_at.to_string(),
+                    latency_ms: a.latency_ms,
+                    http_status: a.http_status,
+                    outcome: a.outcome,
+                    error: a.error,
+                })
+                .collect(),
+        })
+        .collect();
+    Ok(Json(DeliveryList { deliveries, next_cursor }))
 }

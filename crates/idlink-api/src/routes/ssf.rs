@@ -2,7 +2,8 @@
 //! its configuration, stream management, subjects, verification and RFC 8936
 //! polling. Like the OAuth endpoints, outside `openapi.json`: answers carry
 //! [`Verbatim`] so their bodies stay as the specifications define them.
-//! Receivers authenticate with their client credentials (HTTP Basic; see
+//! Receivers authenticate with a `client_credentials` access token of scope
+//! `ssf` (Bearer) or their client credentials (HTTP Basic; see
 //! `idlink_core::events::ssf`); each client has at most one stream.
 
 use crate::problem::Verbatim;
@@ -13,7 +14,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use idlink_core::events::ssf::{self, POLL, PUSH};
+use idlink_core::events::ssf::{self, Caller, POLL, PUSH};
 use idlink_core::events::{IssuerSigner, WEBHOOK_KEY_ID};
 use idlink_core::oidc::keys::IssuerKeys;
 use idlink_core::ports::StoreError;
@@ -53,16 +54,31 @@ fn unavailable(e: impl std::fmt::Display) -> Response {
     error(StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable", "Try again later.")
 }
 
-/// The authenticated receiver, or the 401 to answer.
+/// The authenticated receiver, or the 401/403 to answer. A request that
+/// used Bearer is answered with a Bearer challenge (RFC 6750 §3); one
+/// without credentials gets both schemes it may use.
 async fn receiver(state: &AppState, headers: &HeaderMap) -> Result<ClientId, Response> {
     let auth = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
-    match ssf::authenticate(state.store.as_ref(), state.clock.as_ref(), auth).await {
-        Ok(Some(id)) => Ok(id),
-        Ok(None) => {
-            let mut res = error(StatusCode::UNAUTHORIZED, "invalid_client", "Client authentication failed.");
-            res.headers_mut().insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Basic realm=\"ssf\""));
-            Err(res)
+    let challenge = |mut res: Response, values: &[&'static str]| {
+        for v in values {
+            res.headers_mut().append(header::WWW_AUTHENTICATE, header::HeaderValue::from_static(v));
         }
+        res
+    };
+    match ssf::authenticate(state.store.as_ref(), state.clock.as_ref(), auth).await {
+        Ok(Caller::Receiver(id)) => Ok(id),
+        Ok(Caller::Unauthenticated { bearer: true }) => Err(challenge(
+            error(StatusCode::UNAUTHORIZED, "invalid_token", "The access token is not active."),
+            &["Bearer realm=\"ssf\", error=\"invalid_token\""],
+        )),
+        Ok(Caller::Unauthenticated { bearer: false }) => Err(challenge(
+            error(StatusCode::UNAUTHORIZED, "invalid_client", "Client authentication failed."),
+            &["Bearer realm=\"ssf\"", "Basic realm=\"ssf\""],
+        )),
+        Ok(Caller::InsufficientScope) => Err(challenge(
+            error(StatusCode::FORBIDDEN, "insufficient_scope", "The access token needs the ssf scope."),
+            &["Bearer realm=\"ssf\", error=\"insufficient_scope\", scope=\"ssf\""],
+        )),
         Err(e) => Err(unavailable(e)),
     }
 }
@@ -120,15 +136,26 @@ struct StreamConfig {
     description: Option<String>,
 }
 
-/// Applies a configuration to `row` (all fields for a replacement, the given ones for an update).
+/// Applies a configuration to `row`: all fields for a replacement (PUT,
+/// create), only the fields sent for an update (PATCH) — within `delivery`
+/// too, so a PATCH without `authorization_header` keeps the stored one.
 async fn configure(state: &AppState, row: &mut StreamRow, c: StreamConfig, replace: bool) -> Result<(), Response> {
     let bad = |d: &str| error(StatusCode::BAD_REQUEST, "invalid_request", d);
     if replace || c.delivery.is_some() {
         let d = c.delivery.unwrap_or_default();
-        let method = d.method.unwrap_or_else(|| PUSH.to_owned());
+        let method = match d.method {
+            Some(m) => m,
+            None if replace => PUSH.to_owned(),
+            None => row.method.clone(),
+        };
+        let same_method = method == row.method;
         match method.as_str() {
             PUSH => {
-                let url = d.endpoint_url.ok_or_else(|| bad("A push stream needs delivery.endpoint_url."))?;
+                let url = match d.endpoint_url {
+                    Some(url) => url,
+                    None if !replace && same_method => row.endpoint_url.clone().unwrap_or_default(),
+                    None => return Err(bad("A push stream needs delivery.endpoint_url.")),
+                };
                 let https = url.starts_with("https://") || (state.events.allow_plain_http && url.starts_with("http://"));
                 if !https {
                     return Err(bad("delivery.endpoint_url must be an https URL."));
@@ -145,6 +172,8 @@ async fn configure(state: &AppState, row: &mut StreamRow, c: StreamConfig, repla
                     state.vault.system_data_key::<ssf::VerifyError>(state.store.as_ref(), WEBHOOK_KEY_ID).await.map_err(unavailable)?;
                 Some(state.vault.seal(&key, &format!("ssf_streams:{}", row.id), h.as_bytes()).map_err(unavailable)?)
             }
+            // An update keeps the header unless it changes the push into a poll (nothing to send it with).
+            None if !replace && row.method == PUSH => row.authorization_header.take(),
             None => None,
         };
     }
@@ -265,19 +294,17 @@ async fn set_status(State(state): State<AppState>, headers: HeaderMap, Json(c): 
         Ok(c) => c,
         Err(res) => return res,
     };
-    let mut row = match stream_of(&state, &client, Some(&c.stream_id)).await {
+    let row = match stream_of(&state, &client, Some(&c.stream_id)).await {
         Ok(s) => s,
         Err(res) => return res,
     };
-    if !["enabled", "paused", "disabled"].contains(&c.status.as_str()) {
+    if !ssf::STATUSES.contains(&c.status.as_str()) {
         return error(StatusCode::BAD_REQUEST, "invalid_request", "status must be enabled, paused or disabled.");
     }
-    row.status = c.status;
-    // A reason is the receiver's free text: kept short, never logged.
-    row.status_reason = c.reason.map(|r| r.chars().take(200).collect());
-    row.updated_at = state.clock.now();
-    match state.store.update_stream(&row, &audit(&client, "ssf.stream_status", "changed its SSF stream's status", &state)).await {
-        Ok(_) => answer(StatusCode::OK, Some(status_json(&row))),
+    let audit = audit(&client, "ssf.stream_status", "changed its SSF stream's status", &state);
+    match ssf::receiver_status(state.store.as_ref(), state.clock.as_ref(), row, &c.status, c.reason, &audit).await {
+        Ok(ssf::StatusUpdate::Changed(row) | ssf::StatusUpdate::Unchanged(row)) => answer(StatusCode::OK, Some(status_json(&row))),
+        Ok(ssf::StatusUpdate::Gone) => error(StatusCode::NOT_FOUND, "not_found", "No such stream."),
         Err(e) => unavailable(e),
     }
 }

@@ -53,6 +53,9 @@ impl Outcome {
     }
 }
 
+/// The reason a stream disabled on a 410 carries (its status and its stream-updated SET).
+pub const GONE_REASON: &str = "The push endpoint answered 410 Gone.";
+
 /// What the deliverer needs for security events.
 pub struct EventDelivery<'a> {
     pub store: &'a dyn EventStore,
@@ -127,6 +130,20 @@ impl EventDelivery<'_> {
         };
         let answer = self.sender.send(&request).await;
         let outcome = classify(channel, answer);
+        if outcome == Outcome::Gone && channel == Channel::SetPush {
+            // The receiver's push endpoint is gone: the transmitter disables the stream and says so.
+            if child.stream_status.is_some() {
+                return outcome;
+            }
+            let now = clock.now();
+            let audit = AuditEntry::new("system:events", "ssf.stream_disabled", "the stream's push endpoint answered 410 Gone", now);
+            let disabled =
+                super::ssf::transmitter_status(self.store, vault, ids, clock, &child.client, "disabled", GONE_REASON, audit).await;
+            if let Err(e) = disabled {
+                return Outcome::Retry { status: Some(410), error: format!("disabling the gone stream failed: {e}"), retry_after: None };
+            }
+            return outcome;
+        }
         if outcome == Outcome::Gone
             && let Some(endpoint) = &child.endpoint
         {
@@ -195,6 +212,8 @@ impl EventDelivery<'_> {
         };
         match stream.status.as_str() {
             "enabled" => {}
+            // The transmitter's own status change is told before the stream stops (SSF 1.0 §8.1.5).
+            _ if child.stream_status.is_some() => {}
             // A paused stream keeps its events (SSF 1.0 §8.1.2.1): try again later.
             "paused" => return Err(Outcome::Retry { status: None, error: "the stream is paused".into(), retry_after: None }),
             _ => return Err(Outcome::Dead { status: None, error: "the stream is disabled".into() }),
@@ -260,6 +279,9 @@ async fn sign(signer: &dyn EventSigner, typ: &str, claims: &serde_json::Value) -
     key.sign(Some(typ), claims).map_err(|e| Outcome::Dead { status: None, error: format!("signing failed: {e}") })
 }
 
+/// The SSF stream-updated event type (SSF 1.0 §8.1.5).
+pub const STREAM_UPDATED: &str = "https://schemas.openid.net/secevent/ssf/event-type/stream-updated";
+
 /// The SSF verification event type.
 pub const VERIFICATION: &str = "https://schemas.openid.net/secevent/ssf/event-type/verification";
 
@@ -276,6 +298,15 @@ pub async fn set_token(
     aud: &str,
 ) -> Result<String, Outcome> {
     let (sub_id, events) = match (&child.verification, child.kind) {
+        // SSF 1.0 §8.1.5: the stream's new status, the stream as an `opaque` subject.
+        _ if child.stream_status.is_some() => {
+            let stream = child.stream.as_ref().map(|s| s.as_str()).unwrap_or_default();
+            let mut event = json!({"status": child.stream_status});
+            if let (Some(reason), Some(obj)) = (&child.reason, event.as_object_mut()) {
+                obj.insert("reason".into(), json!(reason));
+            }
+            (json!({"format": "opaque", "id": stream}), json!({STREAM_UPDATED: event}))
+        }
         (Some(state), _) => {
             let stream = child.stream.as_ref().map(|s| s.as_str()).unwrap_or_default();
             let event = if state.is_empty() { json!({}) } else { json!({"state": state}) };
@@ -321,7 +352,7 @@ pub fn classify(channel: Channel, answer: Result<Answer, SendError>) -> Outcome 
     let status = answer.status;
     match status {
         200..=299 => Outcome::Delivered { status },
-        410 if channel == Channel::Webhook => Outcome::Gone,
+        410 if matches!(channel, Channel::Webhook | Channel::SetPush) => Outcome::Gone,
         408 | 429 | 300..=399 | 500..=599 => {
             Outcome::Retry { status: Some(status), error: format!("the receiver answered {status}"), retry_after: answer.retry_after }
         }

@@ -43,6 +43,9 @@ pub struct ChildPayload {
     /// An SSF verification event's `state` (SSF 1.0 §8.1.4): the SET names the stream, not a user.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verification: Option<String>,
+    /// A stream-updated event's new status (SSF 1.0 §8.1.5): the SET names the stream, not a user.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stream_status: Option<String>,
 }
 
 /// The child's id: `evt_` and the first 128 bits of SHA-256(parent‖channel‖target), hex.
@@ -97,6 +100,7 @@ pub fn children(
             sid: None,
             reason: lifecycle.reason.clone(),
             verification: None,
+            stream_status: None,
         };
         let mut push =
             |channel: Channel, target: &str, payload: ChildPayload, poll_stream: Option<StreamId>| -> Result<(), DeliveryError> {
@@ -136,10 +140,18 @@ pub fn children(
             }
         }
         if map::ends_sessions(lifecycle.kind) && d.backchannel_logout_uri.is_some() {
-            // One session ended: only the apps that saw it log out, by `sid`.
-            // Every session (or the account) ended: every app, by `sub`.
+            if d.backchannel_logout_session_required {
+                // OIDC BCL 1.0 §2.4: the app needs a `sid`: one token per ended session.
+                for sid in &d.sids {
+                    let target = format!("{}\u{0}{sid}", d.client);
+                    push(Channel::Logout, &target, ChildPayload { sid: Some(sid.clone()), ..base.clone() }, None)?;
+                }
+                continue;
+            }
+            // One session ended: only the apps that saw it log out. Otherwise
+            // one token by `sub`, with the `sid` when exactly one is known.
             let sid = match (lifecycle.sessions.len(), d.sids.as_slice()) {
-                (1, [sid]) => Some(sid.clone()),
+                (_, [sid]) => Some(sid.clone()),
                 (1, _) => continue,
                 _ => None,
             };

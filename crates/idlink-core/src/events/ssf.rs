@@ -2,22 +2,23 @@
 //! 8936, 9493): the receiver's authentication, its one stream per client,
 //! subjects, verification through the outbox, and polling.
 //!
-//! Authentication: an app authenticates with its client credentials over
-//! HTTP Basic (RFC 6749 §2.3.1: form-urlencoded, then base64), checked
-//! against its live secrets' SHA-256 in constant time. (A bearer access
-//! token with scope `ssf` from `client_credentials` is the provider's to
-//! issue; accepting it is a small addition here once it exists.)
+//! Authentication ([`authenticate`]): a bearer access token the app got
+//! from `client_credentials` with scope [`SCOPE`] (RFC 6749 §4.4, RFC 6750),
+//! or its client credentials over HTTP Basic (RFC 6749 §2.3.1:
+//! form-urlencoded, then base64), checked against its live secrets' SHA-256
+//! in constant time.
 
 use super::deliver::{Outcome, set_token};
 use super::fanout::{ChildPayload, open_child, reference};
 use super::map;
 use crate::oidc::secret_hash;
-use crate::ports::StoreError;
-use crate::ports::clients::{ClientState, ClientStore};
+use crate::ports::audit::AuditEntry;
+use crate::ports::clients::ClientState;
 use crate::ports::clock::Clock;
 use crate::ports::events::{Channel, ChildEvent, EventSigner, EventStore, SET_POLL, StreamRow};
 use crate::ports::ids::Ids;
 use crate::ports::outbox::NewEvent;
+use crate::ports::{Store, StoreError};
 use crate::steps::notices::seal_payload;
 use crate::vault::Vault;
 use base64::Engine;
@@ -25,6 +26,9 @@ use idlink_domain::{ClientId, StreamId};
 
 pub const PUSH: &str = "urn:ietf:rfc:8935";
 pub const POLL: &str = "urn:ietf:rfc:8936";
+
+/// The scope of a stream management access token (`client_credentials`).
+pub const SCOPE: &str = "ssf";
 
 /// `(client_id, secret)` of an `Authorization: Basic …` header.
 pub fn basic_credentials(header: &str) -> Option<(String, String)> {
@@ -58,9 +62,62 @@ fn form_decode(s: &str) -> Option<String> {
     String::from_utf8(out).ok()
 }
 
-/// The active client whose credentials these are, if they are right.
-pub async fn authenticate(clients: &dyn ClientStore, clock: &dyn Clock, header: Option<&str>) -> Result<Option<ClientId>, StoreError> {
-    let Some((id, secret)) = header.and_then(basic_credentials) else { return Ok(None) };
+/// Who called a stream management endpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Caller {
+    /// An active client, by its credentials or its `ssf` access token.
+    Receiver(ClientId),
+    /// No credentials, or wrong ones: 401.
+    Unauthenticated {
+        /// The request used `Authorization: Bearer` (RFC 6750 §3: the
+        /// answer carries a Bearer challenge with `invalid_token`).
+        bearer: bool,
+    },
+    /// An active token without the `ssf` scope: 403 `insufficient_scope`.
+    InsufficientScope,
+}
+
+/// The `Authorization` header's scheme and value, the scheme lower-cased (RFC 7235 §2.1).
+fn scheme(header: &str) -> Option<(String, &str)> {
+    let (scheme, value) = header.trim().split_once(' ')?;
+    Some((scheme.to_ascii_lowercase(), value.trim()))
+}
+
+/// Authenticates a stream management request (SSF 1.0 §7.1.1,
+/// `authorization_schemes` urn:ietf:rfc:6749): a bearer access token from
+/// `client_credentials` with scope `ssf`, or the client's id and secret
+/// over HTTP Basic. The client must be active either way.
+pub async fn authenticate(store: &dyn Store, clock: &dyn Clock, header: Option<&str>) -> Result<Caller, StoreError> {
+    match header.and_then(scheme) {
+        Some((s, token)) if s == "bearer" => bearer(store, clock, token).await,
+        Some((s, _)) if s == "basic" => {
+            let id = basic(store, clock, header.unwrap_or_default()).await?;
+            Ok(id.map_or(Caller::Unauthenticated { bearer: false }, Caller::Receiver))
+        }
+        _ => Ok(Caller::Unauthenticated { bearer: false }),
+    }
+}
+
+async fn bearer(store: &dyn Store, clock: &dyn Clock, token: &str) -> Result<Caller, StoreError> {
+    let refused = Caller::Unauthenticated { bearer: true };
+    if token.is_empty() {
+        return Ok(refused);
+    }
+    let Some(view) = store.access_token(&secret_hash(token)).await? else { return Ok(refused) };
+    // A token for itself: no user, no grant; revoked, expired or its client disabled, it is dead.
+    let active = view.revoked_at.is_none() && view.expires_at > clock.now() && view.client_active && view.grant_id.is_none();
+    if !active {
+        return Ok(refused);
+    }
+    if !view.scope.split(' ').any(|s| s == SCOPE) {
+        return Ok(Caller::InsufficientScope);
+    }
+    Ok(Caller::Receiver(view.client_id))
+}
+
+/// The active client whose Basic credentials these are, if they are right.
+async fn basic(clients: &dyn Store, clock: &dyn Clock, header: &str) -> Result<Option<ClientId>, StoreError> {
+    let Some((id, secret)) = basic_credentials(header) else { return Ok(None) };
     let Ok(id) = ClientId::parse(&id) else { return Ok(None) };
     let Some(client) = clients.client(&id).await? else { return Ok(None) };
     if client.state != ClientState::Active {
@@ -104,18 +161,19 @@ pub fn stream_json(issuer: &str, s: &StreamRow) -> serde_json::Value {
     v
 }
 
-/// Queues a verification SET for the stream through the outbox (pushed) or its poll queue.
-pub async fn queue_verification(
-    store: &dyn EventStore,
+/// A SET about the stream itself (a verification, a stream-updated), to
+/// its push channel or its poll queue; its receipt shows `event_type`.
+fn stream_child(
     vault: &Vault,
     ids: &dyn Ids,
     clock: &dyn Clock,
     stream: &StreamRow,
-    state: Option<String>,
-) -> Result<(), VerifyError> {
+    event_type: &str,
+    fill: impl FnOnce(&mut ChildPayload),
+) -> Result<ChildEvent, VerifyError> {
     let id = ids.event();
     let now = clock.now();
-    let child = ChildPayload {
+    let mut child = ChildPayload {
         parent: id.clone(),
         kind: None,
         at: now,
@@ -127,21 +185,132 @@ pub async fn queue_verification(
         stream: Some(stream.id.clone()),
         sid: None,
         reason: None,
-        verification: Some(state.unwrap_or_default()),
+        verification: None,
+        stream_status: None,
     };
+    fill(&mut child);
     let channel = if stream.method == POLL { Channel::SetPoll } else { Channel::SetPush };
-    let clear = serde_json::to_vec(&child).map_err(|e| StoreError::Corrupt(format!("a verification event: {e}")))?;
+    let clear = serde_json::to_vec(&child).map_err(|e| StoreError::Corrupt(format!("a stream event: {e}")))?;
     let payload = seal_payload(vault, id.as_str(), channel.kind(), &clear)?;
-    let event = ChildEvent {
+    Ok(ChildEvent {
         event: NewEvent { id: id.clone(), kind: channel.kind().to_owned(), subject: None, payload, at: now },
         parent: id,
         client: stream.client.clone(),
         channel,
-        event_type: "ssf.verification".into(),
+        event_type: event_type.to_owned(),
         poll_stream: (channel == Channel::SetPoll).then(|| stream.id.clone()),
-    };
+    })
+}
+
+/// Queues a verification SET for the stream through the outbox (pushed) or its poll queue.
+pub async fn queue_verification(
+    store: &dyn EventStore,
+    vault: &Vault,
+    ids: &dyn Ids,
+    clock: &dyn Clock,
+    stream: &StreamRow,
+    state: Option<String>,
+) -> Result<(), VerifyError> {
+    let event = stream_child(vault, ids, clock, stream, "ssf.verification", |c| c.verification = Some(state.unwrap_or_default()))?;
     store.write_fan_out(std::slice::from_ref(&event)).await?;
     Ok(())
+}
+
+/// The statuses a stream can have (SSF 1.0 §8.1.2.1).
+pub const STATUSES: [&str; 3] = ["enabled", "paused", "disabled"];
+
+/// What a receiver's status update did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StatusUpdate {
+    /// Written (with its audit record).
+    Changed(StreamRow),
+    /// The stream already had that status: nothing was written, the stored
+    /// status (and its reason) stands.
+    Unchanged(StreamRow),
+    /// The stream is gone.
+    Gone,
+}
+
+/// The receiver sets its stream's status (SSF 1.0 §8.1.2.2). `paused`
+/// holds events (pushes retried on their schedule, polls withheld),
+/// `enabled` sends what was held at once, `disabled` drops it. A status
+/// the stream has already changes nothing: the answer is the stored one.
+/// The receiver's own change sends no stream-updated event (§8.1.5 is for
+/// the transmitter's changes).
+pub async fn receiver_status(
+    store: &dyn EventStore,
+    clock: &dyn Clock,
+    mut row: StreamRow,
+    status: &str,
+    reason: Option<String>,
+    audit: &AuditEntry,
+) -> Result<StatusUpdate, StoreError> {
+    if row.status == status {
+        return Ok(StatusUpdate::Unchanged(row));
+    }
+    row.status = status.to_owned();
+    // The receiver's free text: kept short, never logged.
+    row.status_reason = reason.map(|r| r.chars().take(200).collect());
+    row.updated_at = clock.now();
+    Ok(if store.set_stream_status(&row, None, audit).await? { StatusUpdate::Changed(row) } else { StatusUpdate::Gone })
+}
+
+/// The transmitter changes the client's stream status on its own (a push
+/// endpoint answered 410 Gone, the app was disabled): the stream-updated
+/// SET (SSF 1.0 §8.1.5) is written with the change. No stream, or one
+/// with that status already: nothing happens (false).
+#[allow(clippy::too_many_arguments)]
+pub async fn transmitter_status(
+    store: &dyn EventStore,
+    vault: &Vault,
+    ids: &dyn Ids,
+    clock: &dyn Clock,
+    client: &ClientId,
+    status: &str,
+    reason: &str,
+    audit: AuditEntry,
+) -> Result<bool, VerifyError> {
+    let Some(mut row) = store.stream_of(client).await? else { return Ok(false) };
+    if row.status == status {
+        return Ok(false);
+    }
+    row.status = status.to_owned();
+    row.status_reason = Some(reason.to_owned());
+    row.updated_at = clock.now();
+    let announce = stream_child(vault, ids, clock, &row, "ssf.stream_updated", |c| {
+        c.stream_status = Some(status.to_owned());
+        c.reason = Some(reason.to_owned());
+    })?;
+    Ok(store.set_stream_status(&row, Some(&announce), &audit).await?)
+}
+
+/// The reason of a stream disabled because its app was.
+pub const APP_DISABLED: &str = "The app was disabled.";
+
+/// The app's stream follows the app's state: disabling the app disables
+/// its stream, and enabling it again re-enables a stream disabled for that
+/// reason (not one the receiver or a 410 disabled), each with its
+/// stream-updated SET. Idempotent: run it after every state change.
+pub async fn follow_client_state(
+    store: &dyn EventStore,
+    vault: &Vault,
+    ids: &dyn Ids,
+    clock: &dyn Clock,
+    client: &ClientId,
+    active: bool,
+    actor: &str,
+) -> Result<bool, VerifyError> {
+    let now = clock.now();
+    if !active {
+        let audit = AuditEntry::new(actor, "ssf.stream_disabled", "the app was disabled: its SSF stream too", now);
+        return transmitter_status(store, vault, ids, clock, client, "disabled", APP_DISABLED, audit).await;
+    }
+    let Some(stream) = store.stream_of(client).await? else { return Ok(false) };
+    if stream.status != "disabled" || stream.status_reason.as_deref() != Some(APP_DISABLED) {
+        return Ok(false);
+    }
+    let audit = AuditEntry::new(actor, "ssf.stream_enabled", "the app was enabled again: its SSF stream too", now);
+    transmitter_status(store, vault, ids, clock, client, "enabled", "The app was enabled again.", audit).await
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -151,6 +320,9 @@ pub enum VerifyError {
     #[error("{0}")]
     Crypto(#[from] idlink_crypto::CryptoError),
 }
+
+/// How far a poll of a paused stream looks for stream-updated SETs among the held ones.
+const HELD_SCAN: u32 = 500;
 
 /// What a poll answers: the SETs by `jti`, and whether more wait.
 pub struct Polled {
@@ -175,11 +347,21 @@ pub async fn poll(
     if !acks.is_empty() {
         store.ack_polled(&stream.id, acks, clock.now()).await?;
     }
-    let waiting = store.poll_queue(&stream.id, max.saturating_add(1)).await?;
-    let more = waiting.len() > usize::try_from(max).unwrap_or(usize::MAX);
+    let enabled = stream.status == "enabled";
+    // Paused: nothing is transmitted but the transmitter's own stream-updated SETs (SSF 1.0 §8.1.2.1, §8.1.5).
+    let limit = if enabled { max.saturating_add(1) } else { HELD_SCAN };
+    let waiting = store.poll_queue(&stream.id, limit).await?;
     let mut sets = Vec::new();
-    for w in waiting.into_iter().take(usize::try_from(max).unwrap_or(usize::MAX)) {
+    let mut more = false;
+    for w in waiting {
         let child = open_child(vault, &w.jti, SET_POLL, &w.payload).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        if !enabled && child.stream_status.is_none() {
+            continue;
+        }
+        if sets.len() >= usize::try_from(max).unwrap_or(usize::MAX) {
+            more = true;
+            break;
+        }
         match set_token(signer, issuer, trust_framework, w.jti.as_str(), &child, &stream.aud).await {
             Ok(token) => sets.push((w.jti.as_str().to_owned(), token)),
             Err(Outcome::Retry { error, .. }) => return Err(StoreError::Unavailable(error)),

@@ -8,7 +8,7 @@ use super::claims::{self, Requested, VerifiedPerson};
 use super::keys::IssuerKeys;
 use super::{OidcSettings, SUBJECT_KEY_ID, SecretKind, secret_hash};
 use crate::ports::audit::AuditEntry;
-use crate::ports::clients::{AuthMethod, ClientKind, ClientRow, ClientState};
+use crate::ports::clients::{AuthMethod, ClientKind, ClientRow, ClientState, ClientTokenRow};
 use crate::ports::clock::Clock;
 use crate::ports::ids::Ids;
 use crate::ports::oauth::{AccessTokenView, Approval, AuthzRequestRow, CodeExchange, CodeRow, ConsentRow, NewTokens, RefreshOutcome};
@@ -572,7 +572,10 @@ impl Provider<'_> {
         match get("grant_type")? {
             Some("authorization_code") => self.exchange(client, get("code")?, get("redirect_uri")?, get("code_verifier")?).await,
             Some("refresh_token") => self.refresh(client, get("refresh_token")?).await,
-            Some(_) => Err(OAuthError::new("unsupported_grant_type", "grant_type must be authorization_code or refresh_token")),
+            Some("client_credentials") => self.client_credentials(client, get("scope")?).await,
+            Some(_) => {
+                Err(OAuthError::new("unsupported_grant_type", "grant_type must be authorization_code, refresh_token or client_credentials"))
+            }
             None => Err(OAuthError::new("invalid_request", "grant_type is required")),
         }
     }
@@ -656,6 +659,38 @@ impl Provider<'_> {
             map.insert("refresh_token".into(), json!(r));
         }
         Ok(body)
+    }
+
+    /// RFC 6749 §4.4: a confidential client's token for itself, scope
+    /// `ssf` only (Shared Signals stream management, SSF 1.0 §7.1.1): no
+    /// user, no refresh token, no ID token.
+    async fn client_credentials(&self, client: &ClientRow, scope: Option<&str>) -> Result<Value, OAuthError> {
+        if client.kind != ClientKind::Confidential {
+            return Err(OAuthError::new("unauthorized_client", "client_credentials is for confidential clients"));
+        }
+        // §3.3: without a scope the default, `ssf`; any other scope is refused.
+        let ssf = crate::events::ssf::SCOPE;
+        let scope = scope.unwrap_or(ssf);
+        if scope.split(' ').all(str::is_empty) || scope.split(' ').any(|s| !s.is_empty() && s != ssf) {
+            return Err(OAuthError::new("invalid_scope", "client_credentials grants the ssf scope only"));
+        }
+        let now = self.clock.now();
+        let access = SecretKind::AccessToken.mint(self.ids);
+        let row = ClientTokenRow {
+            token_hash: secret_hash(&access),
+            client_id: client.id.clone(),
+            scope: ssf.to_owned(),
+            created_at: now,
+            expires_at: now.checked_add(self.settings.access_token_ttl).unwrap_or(now),
+        };
+        let audit = AuditEntry::new(format!("client:{}", client.id), "oauth.token", "client credentials", now);
+        self.store.insert_client_token(&row, &audit).await?;
+        Ok(json!({
+            "access_token": access,
+            "token_type": "Bearer",
+            "expires_in": self.settings.access_token_ttl.as_secs(),
+            "scope": ssf,
+        }))
     }
 
     async fn refresh(&self, client: &ClientRow, token: Option<&str>) -> Result<Value, OAuthError> {

@@ -184,4 +184,19 @@ pub trait ClientStore: Send + Sync {
     async fn live_client_secrets(&self, id: &ClientId, now: Timestamp) -> Result<Vec<ClientSecretRow>, StoreError>;
     /// Every client, oldest first.
     async fn list_clients(&self) -> Result<Vec<ClientRow>, StoreError>;
+    /// Stores an access token a client obtained for itself (RFC 6749 §4.4)
+    /// with its audit record, in one transaction.
+    async fn insert_client_token(&self, token: &ClientTokenRow, audit: &AuditEntry) -> Result<(), StoreError>;
+}
+
+/// An access token issued to a client for itself (`client_credentials`,
+/// RFC 6749 §4.4): no user, no grant, no refresh family.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientTokenRow {
+    /// SHA-256 of the token (ADR 0020).
+    pub token_hash: String,
+    pub client_id: ClientId,
+    pub scope: String,
+    pub created_at: Timestamp,
+    pub expires_at: Timestamp,
 }

@@ -112,11 +112,15 @@ pub struct AppDestination {
     /// The app's pairwise `sub` of the user (`oauth_subjects`); none if the provider never issued one.
     pub sub: Option<String>,
     pub backchannel_logout_uri: Option<String>,
+    /// The app wants a `sid` in every logout token (OIDC BCL 1.0 §2.4): one token per session.
+    pub backchannel_logout_session_required: bool,
     /// Enabled webhook endpoints with the event types they subscribe to (empty: all).
     pub endpoints: Vec<(EndpointId, Vec<String>)>,
     /// The app's SSF stream, if enabled or paused and the user is not removed from it.
     pub stream: Option<StreamDestination>,
-    /// The app's `sid`s of the sessions the event ended.
+    /// The app's `sid`s of the sessions the event ended: those named, or
+    /// (an event naming none ends them all) every session of the user with
+    /// the app live at the event's time.
     pub sids: Vec<String>,
 }
 
@@ -263,6 +267,35 @@ pub trait EventStore: Send + Sync {
     /// Deletes receipts (with their attempts, and acknowledged poll-queue
     /// entries) created before `before`; returns how many receipts (at most `limit`).
     async fn purge_receipts(&self, before: Timestamp, limit: u32) -> Result<u64, StoreError>;
+    /// Writes the stream's new status (SSF 1.0 §8.1.2) with its audit
+    /// record and, when the transmitter made the change, its stream-updated
+    /// SET (`announce`), in one transaction. `disabled` drops the SETs held
+    /// for the stream (pending pushes, unacknowledged polls; their receipts
+    /// `dead`); `enabled` makes the held pushes due at once. False if the
+    /// stream is gone.
+    async fn set_stream_status(&self, stream: &StreamRow, announce: Option<&ChildEvent>, audit: &AuditEntry) -> Result<bool, StoreError>;
+    /// An app's receipts, newest first, after `cursor` (a receipt id of the
+    /// previous page), with their attempts.
+    async fn client_deliveries(&self, client: &ClientId, cursor: Option<&EventId>, limit: u32) -> Result<Vec<DeliveryRow>, StoreError>;
+}
+
+/// A receipt with its attempts, as the host backend lists an app's deliveries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryRow {
+    pub receipt: ReceiptRow,
+    pub attempts: Vec<AttemptRow>,
+}
+
+/// One recorded attempt, as read back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttemptRow {
+    pub attempt: u32,
+    pub started_at: Timestamp,
+    pub latency_ms: u64,
+    pub http_status: Option<u16>,
+    /// `delivered`, `retry`, `dead` or `gone`.
+    pub outcome: String,
+    pub error: Option<String>,
 }
 
 /// A SET waiting in a poll queue: its child event id and the child's sealed

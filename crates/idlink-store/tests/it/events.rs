@@ -7,7 +7,7 @@ use crate::{at, databases};
 use idlink_core::ports::audit::AuditEntry;
 use idlink_core::ports::events::{AttemptRecord, Channel, ChildEvent, EventStore};
 use idlink_core::ports::outbox::{Claim, NewEvent, OutboxStore, Settlement};
-use idlink_domain::{ClientId, EndpointId, EventId, UserId};
+use idlink_domain::{ClientId, EndpointId, EventId, StreamId, UserId};
 use idlink_store::{SqlStore, testing};
 
 /// A lifecycle event as a store call takes it (the payload is opaque to the store).
@@ -31,29 +31,19 @@ async fn scalar(s: &SqlStore, query: &str) -> String {
 
 /// An app with a grant of `user` created at `created` (seconds), its pairwise sub and a webhook endpoint.
 async fn app(s: &SqlStore, client: &str, user: &UserId, created: i64) {
-    let t = at(created).as_microsecond();
-    sql(s, &format!(
-        "INSERT INTO oauth_clients (id, name, kind, auth_method, allowed_scopes, allowed_claims, id_token_alg, backchannel_logout_uri,
-             backchannel_logout_session_required, introspect_any, state, created_at, updated_at)
-         VALUES ('{client}', 'App', 'confidential', 'client_secret_basic', '[\"openid\"]', '[]', 'ES256', 'https://rp.example/logout', 0, 0, 'active', {t}, {t})"
-    )).await;
-    sql(s, &format!("INSERT INTO oauth_subjects (client_id, sub, user_id) VALUES ('{client}', 'sub-{client}', '{user}')")).await;
-    sql(
-        s,
-        &format!(
-            "INSERT INTO oauth_grants (id, user_id, client_id, scopes, claims, state, created_at, updated_at)
-         VALUES ('grt_{client}', '{user}', '{client}', '[\"openid\"]', '[]', 'active', {t}, {t})"
-        ),
-    )
-    .await;
-    sql(
-        s,
-        &format!(
-            "INSERT INTO webhook_endpoints (id, client_id, url, event_types, state, created_at)
-         VALUES ('whe_{client}', '{client}', 'https://rp.example/hook', '[]', 'enabled', {t})"
-        ),
-    )
-    .await;
+    let sub = format!("sub-{client}");
+    let fixture = testing::AppFixture {
+        client,
+        name: "App",
+        user: user.as_str(),
+        sub: &sub,
+        scopes: "[\"openid\"]",
+        logout_uri: Some("https://rp.example/logout"),
+        session_required: false,
+        webhook_url: Some("https://rp.example/hook"),
+        at_micros: at(created).as_microsecond(),
+    };
+    fixture.insert(s).await.unwrap_or_else(|e| panic!("{e}"));
 }
 
 #[tokio::test]
@@ -174,5 +164,114 @@ async fn shredding_revokes_every_grant_with_its_tokens() {
         // The purge reaches the app that held the grant at that instant.
         let found = s.event_destinations(&user, at(5), None, &[]).await.unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(found.len(), 1, "{}", db.kind);
+    }
+}
+
+/// A child of `parent` for `client` on `channel` (poll children go to `stream`'s queue).
+fn child(id: &str, client: &ClientId, channel: Channel, stream: Option<&StreamId>, second: i64) -> ChildEvent {
+    ChildEvent {
+        event: NewEvent {
+            id: EventId::parse(id).unwrap_or_else(|e| panic!("{e}")),
+            kind: channel.kind().into(),
+            subject: None,
+            payload: vec![7],
+            at: at(second),
+        },
+        parent: EventId::parse("evt_parent").unwrap_or_else(|e| panic!("{e}")),
+        client: client.clone(),
+        channel,
+        event_type: "account.disabled".into(),
+        poll_stream: stream.cloned(),
+    }
+}
+
+/// SSF 1.0 §8.1.2 in the store: one shape writes a stream (insert, then an
+/// update that keeps its identity); `disabled` drops what is held (pending
+/// pushes not in flight, unacknowledged polls; receipts dead) and writes the
+/// announcement after; `enabled` makes held pushes due at once. The
+/// deliveries list pages newest first with each attempt.
+#[tokio::test]
+async fn stream_status_drops_or_releases_what_is_held_and_deliveries_page() {
+    use idlink_core::ports::events::StreamRow;
+    for db in databases().await {
+        let s = &db.store;
+        let user = crate::security::new_user(s).await;
+        app(s, "cli_st", &user, 1).await;
+        let client = ClientId::parse("cli_st").unwrap_or_else(|e| panic!("{e}"));
+        let id = StreamId::parse("sst_st").unwrap_or_else(|e| panic!("{e}"));
+        let mut row = StreamRow {
+            id: id.clone(),
+            client: client.clone(),
+            aud: "cli_st".into(),
+            method: "urn:ietf:rfc:8935".into(),
+            endpoint_url: Some("https://rp.example/set".into()),
+            authorization_header: Some(vec![1, 2]),
+            events_requested: vec!["a".into()],
+            events_delivered: vec![],
+            status: "enabled".into(),
+            status_reason: None,
+            description: Some("d".into()),
+            created_at: at(2),
+            updated_at: at(2),
+        };
+        let audit = AuditEntry::new("app:cli_st", "ssf.stream_create", "test", at(2));
+        s.insert_stream(&row, &audit).await.unwrap_or_else(|e| panic!("{}: {e}", db.kind));
+        row.description = Some("changed".into());
+        row.updated_at = at(3);
+        assert_eq!(s.update_stream(&row, &audit).await.ok(), Some(true), "{}", db.kind);
+        assert_eq!(s.stream_of(&client).await.ok().flatten(), Some(row.clone()), "{}: what was written is read", db.kind);
+
+        // Two pushes held (one claimed, in flight) and one polled SET waiting.
+        let held = child("evt_held", &client, Channel::SetPush, None, 4);
+        let flying = child("evt_flying", &client, Channel::SetPush, None, 4);
+        let polled = child("evt_polled", &client, Channel::SetPoll, Some(&id), 4);
+        s.write_fan_out(std::slice::from_ref(&flying)).await.unwrap_or_else(|e| panic!("{e}"));
+        let claim = Claim { holder: "n1", token: "tokf", now: at(5), until: at(60), limit: 10, max_attempts: 10 };
+        assert_eq!(s.claim_outbox(&claim).await.map(|v| v.len()).ok(), Some(1), "{}", db.kind);
+        s.write_fan_out(&[held.clone(), polled.clone()]).await.unwrap_or_else(|e| panic!("{e}"));
+        // Paused, later enabled: the held push is due at once.
+        sql(s, &format!("UPDATE outbox SET due_at = {} WHERE id = 'evt_held'", at(100_000).as_microsecond())).await;
+        row.status = "enabled".into();
+        row.updated_at = at(6);
+        assert_eq!(s.set_stream_status(&row, None, &audit).await.ok(), Some(true), "{}", db.kind);
+        assert_eq!(scalar(s, "SELECT due_at FROM outbox WHERE id = 'evt_held'").await, at(6).as_microsecond().to_string(), "{}", db.kind);
+
+        // Disabled, with the transmitter's announcement: held dropped, in-flight untouched, announcement pending.
+        let announce = child("evt_announce", &client, Channel::SetPush, None, 7);
+        row.status = "disabled".into();
+        row.updated_at = at(7);
+        assert_eq!(s.set_stream_status(&row, Some(&announce), &audit).await.ok(), Some(true), "{}", db.kind);
+        let state = |id: &str| format!("SELECT state FROM outbox WHERE id = '{id}'");
+        assert_eq!(scalar(s, &state("evt_held")).await, "dead", "{}", db.kind);
+        assert_eq!(scalar(s, &state("evt_flying")).await, "pending", "{}: a claimed push settles itself", db.kind);
+        assert_eq!(scalar(s, &state("evt_announce")).await, "pending", "{}", db.kind);
+        let receipt = |id: &str| format!("SELECT state FROM event_deliveries WHERE id = '{id}'");
+        assert_eq!(scalar(s, &receipt("evt_held")).await, "dead", "{}", db.kind);
+        assert_eq!(scalar(s, &receipt("evt_polled")).await, "dead", "{}", db.kind);
+        assert_eq!(scalar(s, &receipt("evt_announce")).await, "pending", "{}", db.kind);
+        assert_eq!(scalar(s, "SELECT COUNT(*) FROM ssf_poll_queue WHERE stream_id = 'sst_st'").await, "0", "{}", db.kind);
+        assert_eq!(scalar(s, "SELECT COUNT(*) FROM audit_log WHERE actor = 'app:cli_st'").await, "4", "{}", db.kind);
+
+        // The deliveries: four receipts, newest first, two a page.
+        let record = AttemptRecord {
+            attempt: 1,
+            started_at: at(8),
+            latency_ms: 9,
+            http_status: Some(503),
+            outcome: "retry",
+            error: Some("503".into()),
+        };
+        let retry = Settlement::Retry { at: at(20), error: "503".into() };
+        assert_eq!(s.settle_delivery(&flying.event.id, "tokf", at(8), &retry, Some(&record)).await.ok(), Some(true), "{}", db.kind);
+        let first = s.client_deliveries(&client, None, 2).await.unwrap_or_else(|e| panic!("{e}"));
+        let ids: Vec<&str> = first.iter().map(|d| d.receipt.id.as_str()).collect();
+        assert_eq!(ids, ["evt_announce", "evt_polled"], "{}: newest first, ties by id", db.kind);
+        let next = s.client_deliveries(&client, Some(&first[1].receipt.id), 2).await.unwrap_or_else(|e| panic!("{e}"));
+        let ids: Vec<&str> = next.iter().map(|d| d.receipt.id.as_str()).collect();
+        assert_eq!(ids, ["evt_held", "evt_flying"], "{}", db.kind);
+        assert_eq!(next[1].attempts.len(), 1, "{}", db.kind);
+        assert_eq!((next[1].attempts[0].http_status, next[1].attempts[0].latency_ms), (Some(503), 9), "{}", db.kind);
+        let other = ClientId::parse("cli_other").unwrap_or_else(|e| panic!("{e}"));
+        assert!(s.client_deliveries(&other, None, 2).await.unwrap_or_else(|e| panic!("{e}")).is_empty());
     }
 }

@@ -112,6 +112,11 @@ async fn sql(s: &Server, statement: &str) {
     testing::execute(&store, statement).await.unwrap_or_else(|e| panic!("{statement}: {e}"));
 }
 
+async fn insert(s: &Server, app: &testing::AppFixture<'_>) {
+    let store = s.running.as_ref().map(|r| r.store.clone()).expect("running");
+    app.insert(&store).await.unwrap_or_else(|e| panic!("{e}"));
+}
+
 async fn scalar(s: &Server, query: &str) -> String {
     let store = s.running.as_ref().map(|r| r.store.clone()).expect("running");
     testing::query_text(&store, query).await.unwrap_or_else(|e| panic!("{query}: {e}"))
@@ -141,23 +146,19 @@ async fn new_user(s: &Server, phone: &str) -> UserId {
 async fn app(s: &Server, r: &Receiver, client: &str, user: &UserId, granted_at: i64) -> App {
     let t = granted_at;
     let base = &r.base;
-    sql(s, &format!(
-        "INSERT INTO oauth_clients (id, name, kind, auth_method, allowed_scopes, allowed_claims, id_token_alg, backchannel_logout_uri,
-             backchannel_logout_session_required, introspect_any, state, created_at, updated_at)
-         VALUES ('{client}', 'Shop', 'confidential', 'client_secret_basic', '[\"openid\"]', '[]', 'ES256', '{base}/logout', 0, 0, 'active', {t}, {t})"
-    )).await;
-    sql(s, &format!("INSERT INTO oauth_subjects (client_id, sub, user_id) VALUES ('{client}', 'pairwise-{client}', '{user}')")).await;
-    sql(
-        s,
-        &format!(
-            "INSERT INTO oauth_grants (id, user_id, client_id, scopes, claims, state, created_at, updated_at)
-         VALUES ('grt_{client}', '{user}', '{client}', '[\"openid\"]', '[]', 'active', {t}, {t})"
-        ),
-    )
-    .await;
-    sql(s, &format!(
-        "INSERT INTO webhook_endpoints (id, client_id, url, event_types, state, created_at) VALUES ('whe_{client}', '{client}', '{base}/hook', '[]', 'enabled', {t})"
-    )).await;
+    let (logout, hook, sub) = (format!("{base}/logout"), format!("{base}/hook"), format!("pairwise-{client}"));
+    let fixture = testing::AppFixture {
+        client,
+        name: "Shop",
+        user: user.as_str(),
+        sub: &sub,
+        scopes: "[\"openid\"]",
+        logout_uri: Some(&logout),
+        session_required: false,
+        webhook_url: Some(&hook),
+        at_micros: t,
+    };
+    insert(s, &fixture).await;
     let mut raw = [0u8; 24];
     idlink_crypto::Random::fill(&OsRandom, &mut raw);
     let whsec = format!("whsec_{}", B64.encode(raw));
@@ -312,28 +313,18 @@ async fn a_freeze_reaches_the_app_as_a_signed_webhook_a_set_and_a_logout_token()
 /// A second app whose grant postdates the event.
 async fn app_late(s: &Server, user: &UserId, granted_at: i64) -> String {
     let client = "cli_late";
-    let t = granted_at;
-    sql(
-        s,
-        &format!(
-            "INSERT INTO oauth_clients (id, name, kind, auth_method, allowed_scopes, allowed_claims, id_token_alg,
-             backchannel_logout_session_required, introspect_any, state, created_at, updated_at)
-         VALUES ('{client}', 'Late', 'confidential', 'client_secret_basic', '[]', '[]', 'ES256', 0, 0, 'active', {t}, {t})"
-        ),
-    )
-    .await;
-    sql(s, &format!("INSERT INTO oauth_subjects (client_id, sub, user_id) VALUES ('{client}', 'pairwise-late', '{user}')")).await;
-    sql(
-        s,
-        &format!(
-            "INSERT INTO oauth_grants (id, user_id, client_id, scopes, claims, state, created_at, updated_at)
-         VALUES ('grt_{client}', '{user}', '{client}', '[]', '[]', 'active', {t}, {t})"
-        ),
-    )
-    .await;
-    sql(s, &format!(
-        "INSERT INTO webhook_endpoints (id, client_id, url, event_types, state, created_at) VALUES ('whe_{client}', '{client}', 'http://127.0.0.1:9/x', '[]', 'enabled', {t})"
-    )).await;
+    let fixture = testing::AppFixture {
+        client,
+        name: "Late",
+        user: user.as_str(),
+        sub: "pairwise-late",
+        scopes: "[]",
+        logout_uri: None,
+        session_required: false,
+        webhook_url: Some("http://127.0.0.1:9/x"),
+        at_micros: granted_at,
+    };
+    insert(s, &fixture).await;
     client.to_owned()
 }
 
@@ -410,7 +401,7 @@ async fn a_410_disables_the_endpoint_and_later_events_skip_it() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert_eq!(scalar(&s, "SELECT disabled_reason FROM webhook_endpoints WHERE id = 'whe_cli_gone'").await, "gone_410");
-    assert_eq!(scalar(&s, "SELECT state FROM event_deliveries WHERE channel = 'webhook'").await, "gone");
+    assert_eq!(wait_for(&s, "SELECT state FROM event_deliveries WHERE channel = 'webhook'", "gone").await, "gone");
     let audited = scalar(&s, "SELECT COUNT(*) FROM audit_log WHERE action = 'webhook.endpoint_disabled'").await;
     assert_eq!(audited, "1");
     assert_eq!(r.hits().iter().filter(|h| h.path == "/hook").count(), 1, "a 410 is not retried");
@@ -530,4 +521,427 @@ async fn an_ssf_receiver_creates_a_poll_stream_verifies_it_and_polls_events() {
 
     let del = c.delete(s.url(&format!("/ssf/streams?stream_id={id}"))).basic_auth("cli_ssf", Some("ics_receiver")).send().await;
     assert_eq!(del.expect("delete").status(), 204);
+}
+
+/// A request of the host backend with the apps scopes (`clients:read`, `clients:write`).
+async fn host(s: &Server, method: Method, path: &str) -> reqwest::RequestBuilder {
+    let key = crate::grants::apps_key(s).await;
+    reqwest::Client::new().request(method, s.url(path)).bearer_auth(key)
+}
+
+/// A form body (the test values need no escaping but spaces).
+trait FormBody {
+    fn form_pairs(self, pairs: &[(&str, &str)]) -> Self;
+}
+
+impl FormBody for reqwest::RequestBuilder {
+    fn form_pairs(self, pairs: &[(&str, &str)]) -> Self {
+        let body: Vec<String> = pairs.iter().map(|(k, v)| format!("{k}={}", v.replace(' ', "+"))).collect();
+        self.header("content-type", "application/x-www-form-urlencoded").body(body.join("&"))
+    }
+}
+
+/// Adds a client secret `secret` to `client` (its hash, as registration writes it).
+async fn client_secret(s: &Server, client: &str, secret: &str) {
+    let hash = idlink_core::oidc::secret_hash(secret);
+    sql(
+        s,
+        &format!(
+            "INSERT INTO oauth_client_secrets (id, client_id, secret_hash, created_at) VALUES ('ocs_{client}', '{client}', '{hash}', 0)"
+        ),
+    )
+    .await;
+}
+
+/// A `client_credentials` token with scope `ssf` (RFC 6749 §4.4).
+async fn ssf_token(s: &Server, client: &str, secret: &str) -> String {
+    let res = reqwest::Client::new()
+        .post(s.url("/oauth2/token"))
+        .basic_auth(client, Some(secret))
+        .form_pairs(&[("grant_type", "client_credentials"), ("scope", "ssf")])
+        .send()
+        .await
+        .expect("token");
+    assert_eq!(res.status(), 200, "{}", s.kind);
+    let body: Value = res.json().await.expect("json");
+    body["access_token"].as_str().expect("access_token").to_owned()
+}
+
+/// OpenID SSF 1.0 §7.1.1 with `authorization_schemes` urn:ietf:rfc:6749:
+/// a confidential app gets a `client_credentials` token of scope `ssf` (no
+/// user, no refresh token, no ID token) and manages its stream with it;
+/// a bad bearer is a 401 with a Bearer challenge (the OIDF
+/// InvalidAccessToken module); HTTP Basic still works; userinfo refuses
+/// the user-less token; disabling the app ends it.
+#[tokio::test]
+async fn ssf_stream_management_takes_a_client_credentials_token() {
+    for db in databases().await {
+        let s = start_with(db, &FAST).await;
+        let c = reqwest::Client::new();
+        let res = host(&s, Method::POST, "/v1/oauth/clients")
+            .await
+            .json(&json!({"name": "Receiver", "redirect_uris": ["https://rp.example.com/cb"]}))
+            .send()
+            .await
+            .expect("register");
+        assert_eq!(res.status(), 201, "{}", s.kind);
+        let reg: Value = res.json().await.expect("json");
+        let client = reg["client"]["client_id"].as_str().expect("client_id").to_owned();
+        let secret = reg["client_secret"].as_str().expect("secret").to_owned();
+
+        let discovery: Value = c.get(s.url("/.well-known/openid-configuration")).send().await.expect("d").json().await.expect("json");
+        assert!(discovery["grant_types_supported"].as_array().is_some_and(|g| g.contains(&json!("client_credentials"))));
+
+        let token = |scope: Option<&'static str>| {
+            let mut form = vec![("grant_type", "client_credentials")];
+            form.extend(scope.map(|sc| ("scope", sc)));
+            c.post(s.url("/oauth2/token")).basic_auth(&client, Some(&secret)).form_pairs(&form).send()
+        };
+        let res = token(Some("ssf")).await.expect("token");
+        assert_eq!(res.status(), 200, "{}", s.kind);
+        let body: Value = res.json().await.expect("json");
+        assert_eq!((body["token_type"].as_str(), body["scope"].as_str()), (Some("Bearer"), Some("ssf")), "{body}");
+        assert!(body.get("refresh_token").is_none() && body.get("id_token").is_none(), "{body}");
+        let bearer = body["access_token"].as_str().expect("access_token").to_owned();
+        // No scope: the default, ssf. Any other scope: invalid_scope.
+        assert_eq!(token(None).await.expect("token").status(), 200);
+        for bad in ["openid", "ssf openid", "phone"] {
+            let res = token(Some(bad)).await.expect("token");
+            assert_eq!(res.status(), 400, "{bad}");
+            let e: Value = res.json().await.expect("json");
+            assert_eq!(e["error"], "invalid_scope", "{bad}");
+        }
+        let hash = idlink_core::oidc::secret_hash(&bearer);
+        let user = scalar(&s, &format!("SELECT COALESCE(user_id, 'none') FROM oauth_access_tokens WHERE token_hash = '{hash}'")).await;
+        assert_eq!(user, "none", "{}: the token has no user", s.kind);
+        let audited =
+            scalar(&s, &format!("SELECT COUNT(*) FROM audit_log WHERE action = 'oauth.token' AND actor = 'client:{client}'")).await;
+        assert_eq!(audited, "2", "{}: every issuance audited", s.kind);
+
+        // Introspection: active, the client's, no sub. Userinfo: refused.
+        let intro: Value = c
+            .post(s.url("/oauth2/introspect"))
+            .basic_auth(&client, Some(&secret))
+            .form_pairs(&[("token", bearer.as_str())])
+            .send()
+            .await
+            .expect("introspect")
+            .json()
+            .await
+            .expect("json");
+        assert_eq!((intro["active"].as_bool(), intro["scope"].as_str()), (Some(true), Some("ssf")), "{intro}");
+        assert!(intro.get("sub").is_none(), "{intro}");
+        let info = c.get(s.url("/oauth2/userinfo")).bearer_auth(&bearer).send().await.expect("userinfo");
+        assert_eq!(info.status(), 401, "{}: userinfo refuses a token without a user", s.kind);
+
+        // The stream, managed with the bearer token.
+        let create = json!({"delivery": {"method": "urn:ietf:rfc:8936"}, "events_requested": []});
+        let res = c.post(s.url("/ssf/streams")).bearer_auth(&bearer).json(&create).send().await.expect("create");
+        assert_eq!(res.status(), 201, "{}", s.kind);
+        let stream: Value = res.json().await.expect("json");
+        let id = stream["stream_id"].as_str().expect("id").to_owned();
+        let read = c.get(s.url(&format!("/ssf/streams?stream_id={id}"))).bearer_auth(&bearer).send().await.expect("read");
+        assert_eq!(read.status(), 200);
+        // HTTP Basic keeps working.
+        let read = c.get(s.url(&format!("/ssf/streams/status?stream_id={id}"))).basic_auth(&client, Some(&secret)).send().await;
+        assert_eq!(read.expect("status").status(), 200);
+        // A bad bearer: 401 with a Bearer challenge; no credentials: both schemes offered.
+        let bad = c.get(s.url("/ssf/streams")).bearer_auth("ila_not-a-token").send().await.expect("bad");
+        assert_eq!(bad.status(), 401);
+        let challenge = bad.headers().get("www-authenticate").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+        assert!(challenge.starts_with("Bearer ") && challenge.contains("error=\"invalid_token\""), "{challenge}");
+        let none = c.get(s.url("/ssf/streams")).send().await.expect("none");
+        assert_eq!(none.status(), 401);
+        let schemes: Vec<String> =
+            none.headers().get_all("www-authenticate").iter().filter_map(|v| v.to_str().ok()).map(str::to_owned).collect();
+        assert!(schemes.iter().any(|v| v.starts_with("Bearer")) && schemes.iter().any(|v| v.starts_with("Basic")), "{schemes:?}");
+        // A user's token (no ssf scope) is not enough: 403 insufficient_scope.
+        let t = now_micros(&s);
+        sql(&s, &format!(
+            "INSERT INTO oauth_access_tokens (token_hash, client_id, user_id, grant_id, scope, created_at, expires_at) VALUES ('{}', '{client}', NULL, NULL, 'openid', {t}, {})",
+            idlink_core::oidc::secret_hash("ila_openid_only"), t + 600_000_000
+        )).await;
+        let res = c.get(s.url("/ssf/streams")).bearer_auth("ila_openid_only").send().await.expect("scope");
+        assert_eq!(res.status(), 403, "{}", s.kind);
+
+        // The app disabled by the host: its token is dead at once.
+        let res = host(&s, Method::PATCH, &format!("/v1/oauth/clients/{client}")).await.json(&json!({"state": "disabled"})).send().await;
+        assert_eq!(res.expect("disable").status(), 200);
+        let res = c.get(s.url("/ssf/streams")).bearer_auth(&bearer).send().await.expect("after");
+        assert_eq!(res.status(), 401, "{}", s.kind);
+        // A public client may not use the grant.
+        let res = host(&s, Method::POST, "/v1/oauth/clients")
+            .await
+            .json(&json!({"name": "Phone app", "redirect_uris": ["https://rp.example.com/cb"], "kind": "public"}))
+            .send()
+            .await
+            .expect("register");
+        let public: Value = res.json().await.expect("json");
+        let public = public["client"]["client_id"].as_str().expect("client_id").to_owned();
+        let res = c
+            .post(s.url("/oauth2/token"))
+            .form_pairs(&[("grant_type", "client_credentials"), ("client_id", public.as_str())])
+            .send()
+            .await
+            .expect("token");
+        let e: Value = res.json().await.expect("json");
+        assert_eq!(e["error"], "unauthorized_client", "{}", s.kind);
+    }
+}
+
+fn now_micros(s: &Server) -> i64 {
+    s.running.as_ref().expect("running").clock.now().as_microsecond()
+}
+
+/// Waits until `query` answers `want` (the outbox works in the background).
+async fn wait_for(s: &Server, query: &str, want: &str) -> String {
+    let t0 = Instant::now();
+    loop {
+        let got = scalar(s, query).await;
+        if got == want || t0.elapsed() > Duration::from_secs(20) {
+            return got;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// SSF 1.0 §8.1.2 and §8.1.5 with a push stream: a PATCH keeps what it did
+/// not send (the authorization header); a status the stream has already is
+/// answered with the stored one and writes nothing; paused holds a SET and
+/// enabling sends it at once; the transmitter disabling the stream (the
+/// host disabled the app) pushes a signed stream-updated SET first.
+#[tokio::test]
+async fn ssf_status_follows_the_spec_and_the_transmitter_announces_its_changes() {
+    for db in databases().await {
+        let s = start_with(db, &FAST).await;
+        let r = Receiver::start().await;
+        let c = reqwest::Client::new();
+        let user = new_user(&s, "13800138106").await;
+        app(&s, &r, "cli_status", &user, now_micros(&s) - 1_000_000).await;
+        sql(&s, "DELETE FROM ssf_streams WHERE client_id = 'cli_status'").await;
+        sql(&s, "DELETE FROM webhook_endpoints WHERE client_id = 'cli_status'").await;
+        sql(&s, "UPDATE oauth_clients SET backchannel_logout_uri = NULL WHERE id = 'cli_status'").await;
+        client_secret(&s, "cli_status", "ics_status").await;
+        let bearer = ssf_token(&s, "cli_status", "ics_status").await;
+        let disabled_type = "https://schemas.openid.net/secevent/risc/event-type/account-disabled";
+        let create = json!({
+            "delivery": {"method": "urn:ietf:rfc:8935", "endpoint_url": format!("{}/set", r.base), "authorization_header": "Bearer rx-secret"},
+            "events_requested": [disabled_type],
+        });
+        let stream: Value =
+            c.post(s.url("/ssf/streams")).bearer_auth(&bearer).json(&create).send().await.expect("c").json().await.expect("j");
+        let id = stream["stream_id"].as_str().expect("id").to_owned();
+
+        // PATCH a new endpoint only: the authorization header stays.
+        let patch = json!({"stream_id": id, "delivery": {"endpoint_url": format!("{}/set2", r.base)}});
+        let res = c.patch(s.url("/ssf/streams")).bearer_auth(&bearer).json(&patch).send().await.expect("patch");
+        assert_eq!(res.status(), 200, "{}", s.kind);
+        let patched: Value = res.json().await.expect("json");
+        assert_eq!(patched["delivery"]["method"], "urn:ietf:rfc:8935", "{patched}");
+        assert_eq!(patched["events_requested"], json!([disabled_type]), "{patched}");
+        let verify = c.post(s.url("/ssf/verify")).bearer_auth(&bearer).json(&json!({"stream_id": id})).send().await.expect("verify");
+        assert_eq!(verify.status(), 204);
+        let got = r.wait_delivered("/set2", 1, Duration::from_secs(20)).await;
+        assert_eq!(got.len(), 1, "{}", s.kind);
+        assert_eq!(header(&got[0], "authorization"), "Bearer rx-secret", "{}: the PATCH kept the header", s.kind);
+
+        // Pause; pausing again changes nothing and writes nothing.
+        let status = |status: &'static str| {
+            c.post(s.url("/ssf/streams/status"))
+                .bearer_auth(&bearer)
+                .json(&json!({"stream_id": id, "status": status, "reason": "maintenance"}))
+                .send()
+        };
+        assert_eq!(status("paused").await.expect("pause").status(), 200);
+        let again = status("paused").await.expect("pause again");
+        assert_eq!(again.status(), 200);
+        let body: Value = again.json().await.expect("json");
+        assert_eq!((body["status"].as_str(), body["reason"].as_str()), (Some("paused"), Some("maintenance")), "{body}");
+        let audited = scalar(&s, "SELECT COUNT(*) FROM audit_log WHERE action = 'ssf.stream_status'").await;
+        assert_eq!(audited, "1", "{}: the same status is no change", s.kind);
+
+        // Paused: the event is held; enabled: it goes at once.
+        freeze(&s, &user, s.running.as_ref().expect("running").clock.now()).await;
+        wait_for(&s, "SELECT COUNT(*) FROM event_deliveries WHERE client_id = 'cli_status' AND channel = 'set_push' AND event_type = 'account.disabled'", "1").await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert!(r.delivered("/set2").len() == 1, "{}: nothing pushed while paused", s.kind);
+        assert_eq!(status("enabled").await.expect("enable").status(), 200);
+        let got = r.wait_delivered("/set2", 2, Duration::from_secs(20)).await;
+        assert_eq!(got.len(), 2, "{}: the held SET arrives once enabled", s.kind);
+        let claims = verify_jwt(&s, &String::from_utf8_lossy(&got[1].body), "secevent+jwt", None).await;
+        assert!(claims["events"].get(disabled_type).is_some(), "{claims}");
+
+        // The host disables the app: the stream is disabled and the receiver told first.
+        let res = host(&s, Method::PATCH, "/v1/oauth/clients/cli_status").await.json(&json!({"state": "disabled"})).send().await;
+        assert_eq!(res.expect("disable").status(), 200);
+        let got = r.wait_delivered("/set2", 3, Duration::from_secs(20)).await;
+        assert_eq!(got.len(), 3, "{}: a stream-updated SET", s.kind);
+        let claims = verify_jwt(&s, &String::from_utf8_lossy(&got[2].body), "secevent+jwt", None).await;
+        let updated = &claims["events"]["https://schemas.openid.net/secevent/ssf/event-type/stream-updated"];
+        assert_eq!(updated["status"], "disabled", "{claims}");
+        assert!(updated["reason"].is_string(), "{claims}");
+        assert_eq!(claims["sub_id"], json!({"format": "opaque", "id": id}), "{claims}");
+        assert_eq!(scalar(&s, "SELECT status FROM ssf_streams WHERE client_id = 'cli_status'").await, "disabled");
+        // Enabled again by the host: the stream follows, and says so.
+        let res = host(&s, Method::PATCH, "/v1/oauth/clients/cli_status").await.json(&json!({"state": "active"})).send().await;
+        assert_eq!(res.expect("enable").status(), 200);
+        let got = r.wait_delivered("/set2", 4, Duration::from_secs(20)).await;
+        assert_eq!(got.len(), 4, "{}", s.kind);
+        let claims = verify_jwt(&s, &String::from_utf8_lossy(&got[3].body), "secevent+jwt", None).await;
+        assert_eq!(claims["events"]["https://schemas.openid.net/secevent/ssf/event-type/stream-updated"]["status"], "enabled");
+    }
+}
+
+/// A push endpoint answering 410 Gone: the transmitter disables the stream
+/// (audited, reason given) and records its stream-updated SET; held SETs
+/// are dropped; the receiver reads the status and its reason.
+#[tokio::test]
+async fn a_410_from_the_push_endpoint_disables_the_stream() {
+    let db = testing::sqlite().await.expect("sqlite");
+    let s = start_with(db, &FAST).await;
+    let r = Receiver::start().await;
+    let user = new_user(&s, "13800138107").await;
+    app(&s, &r, "cli_pgone", &user, now_micros(&s) - 1_000_000).await;
+    client_secret(&s, "cli_pgone", "ics_pgone").await;
+    r.status.store(410, Ordering::SeqCst);
+    r.hook_status.store(200, Ordering::SeqCst);
+    freeze(&s, &user, s.running.as_ref().expect("running").clock.now()).await;
+    assert_eq!(wait_for(&s, "SELECT status FROM ssf_streams WHERE client_id = 'cli_pgone'", "disabled").await, "disabled");
+    assert_eq!(scalar(&s, "SELECT COUNT(*) FROM audit_log WHERE action = 'ssf.stream_disabled'").await, "1");
+    let announced = "SELECT state FROM event_deliveries WHERE client_id = 'cli_pgone' AND event_type = 'ssf.stream_updated'";
+    // Its own push meets the same 410: parked, not retried, not looping.
+    assert_eq!(wait_for(&s, announced, "gone").await, "gone");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(scalar(&s, "SELECT COUNT(*) FROM event_deliveries WHERE client_id = 'cli_pgone' AND channel = 'set_push'").await, "2");
+    let status: Value = reqwest::Client::new()
+        .get(s.url("/ssf/streams/status?stream_id=sst_cli_pgone"))
+        .basic_auth("cli_pgone", Some("ics_pgone"))
+        .send()
+        .await
+        .expect("status")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(status["status"], "disabled", "{status}");
+    assert_eq!(status["reason"], idlink_core::events::deliver::GONE_REASON, "{status}");
+}
+
+/// Enqueues a lifecycle event as a store call would.
+async fn lifecycle(s: &Server, kind: LifecycleType, user: &UserId, sessions: Vec<idlink_domain::SessionId>) {
+    use idlink_core::ports::outbox::OutboxStore;
+    let running = s.running.as_ref().expect("running");
+    let ids = RandomIds(Arc::new(OsRandom));
+    let lifecycle =
+        Lifecycle { kind, user: user.clone(), at: running.clock.now(), actor: "user".into(), client: None, sessions, reason: None };
+    let event = idlink_core::events::lifecycle_store_event(&running.vault, &ids, &lifecycle).expect("event");
+    running.store.enqueue_outbox(&[event]).await.expect("enqueue");
+}
+
+/// OIDC Back-Channel Logout 1.0 §2.4/§2.6: an app registered with
+/// `backchannel_logout_session_required` gets one logout token per ended
+/// session, each with its `sid`; an app without it one token by `sub`.
+#[tokio::test]
+async fn logout_tokens_carry_the_sid_of_each_ended_session_when_the_app_requires_it() {
+    for db in databases().await {
+        let s = start_with(db, &FAST).await;
+        let r = Receiver::start().await;
+        let plain = Receiver::start().await;
+        let user = new_user(&s, "13800138108").await;
+        let t = now_micros(&s) - 1_000_000;
+        app(&s, &r, "cli_sids", &user, t).await;
+        app(&s, &plain, "cli_nosid", &user, t).await;
+        for c in ["cli_sids", "cli_nosid"] {
+            sql(&s, &format!("DELETE FROM ssf_streams WHERE client_id = '{c}'")).await;
+            sql(&s, &format!("DELETE FROM webhook_endpoints WHERE client_id = '{c}'")).await;
+        }
+        sql(&s, "UPDATE oauth_clients SET backchannel_logout_session_required = 1 WHERE id = 'cli_sids'").await;
+        // Two H5 sessions, each seen by both apps (their own sids).
+        for (n, session) in ["ses_one00000000000000000000000000", "ses_two00000000000000000000000000"].iter().enumerate() {
+            for c in ["cli_sids", "cli_nosid"] {
+                sql(&s, &format!(
+                    "INSERT INTO oauth_sessions (sid, client_id, user_id, session_id, created_at) VALUES ('sid-{c}-{n}', '{c}', '{user}', '{session}', {t})"
+                )).await;
+            }
+        }
+        let one = idlink_domain::SessionId::parse("ses_one00000000000000000000000000").expect("session id");
+        lifecycle(&s, LifecycleType::SessionsRevoked, &user, vec![one]).await;
+        let got = r.wait_delivered("/logout", 1, Duration::from_secs(20)).await;
+        let other = plain.wait_delivered("/logout", 1, Duration::from_secs(20)).await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert_eq!((r.delivered("/logout").len(), plain.delivered("/logout").len()), (1, 1), "{}: one token each", s.kind);
+        let token = |h: &Hit| String::from_utf8_lossy(&h.body).trim_start_matches("logout_token=").to_owned();
+        let claims = verify_jwt(&s, &token(&got[0]), "logout+jwt", None).await;
+        assert_eq!(claims["sid"], "sid-cli_sids-0", "{}: the ended session's sid", s.kind);
+        let claims = verify_jwt(&s, &token(&other[0]), "logout+jwt", None).await;
+        assert_eq!(claims["sub"], "pairwise-cli_nosid");
+
+        // A user-wide end (a freeze): one token per live session for the app that requires a sid.
+        sql(&s, "UPDATE oauth_sessions SET ended_at = created_at + 1 WHERE session_id = 'ses_one00000000000000000000000000'").await;
+        sql(&s, &format!(
+            "INSERT INTO oauth_sessions (sid, client_id, user_id, session_id, created_at) VALUES ('sid-cli_sids-2', 'cli_sids', '{user}', 'ses_three000000000000000000000000', {t})"
+        )).await;
+        freeze(&s, &user, s.running.as_ref().expect("running").clock.now()).await;
+        let got = r.wait_delivered("/logout", 3, Duration::from_secs(20)).await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert_eq!(r.delivered("/logout").len(), 3, "{}: two live sessions, two tokens", s.kind);
+        let mut sids = Vec::new();
+        for h in &got[1..] {
+            sids.push(verify_jwt(&s, &token(h), "logout+jwt", None).await["sid"].as_str().unwrap_or_default().to_owned());
+        }
+        sids.sort();
+        assert_eq!(sids, ["sid-cli_sids-1", "sid-cli_sids-2"], "{}", s.kind);
+        // The app without the flag: one token by sub.
+        let other = plain.wait_delivered("/logout", 2, Duration::from_secs(20)).await;
+        assert_eq!(other.len(), 2, "{}", s.kind);
+    }
+}
+
+/// `GET /v1/oauth/clients/{id}/deliveries`: the app's receipts with every
+/// attempt, newest first, a page at a time; ids and statuses only.
+#[tokio::test]
+async fn the_host_lists_an_apps_deliveries_with_their_attempts() {
+    for db in databases().await {
+        let s = start_with(db, &FAST).await;
+        let r = Receiver::start().await;
+        let user = new_user(&s, "13800138109").await;
+        app(&s, &r, "cli_receipts", &user, now_micros(&s) - 1_000_000).await;
+        freeze(&s, &user, s.running.as_ref().expect("running").clock.now()).await;
+        let q = "SELECT COUNT(*) FROM event_deliveries WHERE client_id = 'cli_receipts' AND state = 'delivered'";
+        assert_eq!(wait_for(&s, q, "3").await, "3", "{}", s.kind);
+        let key = crate::grants::apps_key(&s).await;
+        let page = |cursor: Option<String>| {
+            let mut url = "/v1/oauth/clients/cli_receipts/deliveries?limit=2".to_owned();
+            if let Some(c) = cursor {
+                url.push_str(&format!("&cursor={c}"));
+            }
+            reqwest::Client::new().get(s.url(&url)).bearer_auth(&key).send()
+        };
+        let res = page(None).await.expect("page");
+        assert_eq!(res.status(), 200, "{}", s.kind);
+        let text = res.text().await.expect("text");
+        assert!(!text.contains(user.as_str()) && !text.contains("13800138109"), "{}: no personal data: {text}", s.kind);
+        let first: Value = serde_json::from_str(&text).expect("json");
+        assert_eq!(first["deliveries"].as_array().map(Vec::len), Some(2), "{first}");
+        let cursor = first["next_cursor"].as_str().expect("a next page").to_owned();
+        let second: Value = page(Some(cursor)).await.expect("page").json().await.expect("json");
+        assert_eq!(second["deliveries"].as_array().map(Vec::len), Some(1), "{second}");
+        assert_eq!(second["next_cursor"], Value::Null);
+        let mut channels: Vec<String> = first["deliveries"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .chain(second["deliveries"].as_array().into_iter().flatten())
+            .map(|d| d["channel"].as_str().unwrap_or_default().to_owned())
+            .collect();
+        channels.sort();
+        assert_eq!(channels, ["logout", "set_push", "webhook"], "{}", s.kind);
+        let d = &first["deliveries"][0];
+        assert_eq!(d["state"], "delivered");
+        assert_eq!(d["attempt_log"][0]["outcome"], "delivered", "{d}");
+        assert!(d["attempt_log"][0]["http_status"].is_u64() && d["attempt_log"][0]["latency_ms"].is_u64(), "{d}");
+        let bad = host(&s, Method::GET, "/v1/oauth/clients/cli_receipts/deliveries?cursor=nope").await.send().await.expect("bad");
+        assert_eq!(bad.status(), 422, "{}", s.kind);
+        let none = host(&s, Method::GET, "/v1/oauth/clients/cli_nobody/deliveries").await.send().await.expect("none");
+        assert_eq!(none.status(), 404, "{}", s.kind);
+    }
 }

@@ -4,8 +4,9 @@
 //! consents (the verified identity ticked separately), and the app shows
 //! the verified claims it read from userinfo. The user then revokes the app
 //! on `/h5/apps`, and the app receives the webhook and the back-channel
-//! logout token, each with a signature its own check accepts; the logout
-//! ends the login the app showed.
+//! logout token, and (over the SSF push stream the app set up at start with
+//! a client-credentials token) a Security Event Token, each with a
+//! signature its own check accepts; the logout ends the login the app showed.
 
 use super::{Browser, log_in};
 use serde_json::Value;
@@ -20,8 +21,16 @@ async fn app_status(s: &crate::Server) -> Value {
 async fn a_user_logs_in_to_the_demo_app_with_idlink_and_the_app_learns_when_they_revoke_it() {
     let db = idlink_store::testing::sqlite().await.unwrap_or_else(|e| panic!("{e}"));
     let s = crate::start_with(db, &[("IDLINK__SANDBOX__DEMO_APP", "true")]).await;
-    let status = app_status(&s).await;
+    let mut status = app_status(&s).await;
     assert_eq!(status["configured"], true, "the server registered the demo app at start: {status}");
+    for _ in 0..100 {
+        if !status["stream"].is_null() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        status = app_status(&s).await;
+    }
+    assert_eq!(status["stream"]["status"], "enabled", "the app set up its SSF push stream at start: {status}");
 
     let phone = "13700003579";
     let b = Browser::open(true).await;
@@ -72,7 +81,7 @@ async fn a_user_logs_in_to_the_demo_app_with_idlink_and_the_app_learns_when_they
         let status = app_status(&s).await;
         received = status["received"].as_array().map(|all| all.iter().skip(before).cloned().collect()).unwrap_or_default();
         let has = |channel: &str| received.iter().any(|r| r["channel"] == channel);
-        if has("webhook") && has("logout") {
+        if has("webhook") && has("logout") && has("set") {
             break;
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
@@ -85,9 +94,18 @@ async fn a_user_logs_in_to_the_demo_app_with_idlink_and_the_app_learns_when_they
     assert!(logout["problem"].is_null(), "the logout token's signature verifies with idlink's JWKS: {logout}");
     assert_eq!(logout["content"]["sub"], sub.as_str(), "{logout}");
     assert!(app_status(&s).await["last_login"].is_null(), "the back-channel logout ended the app's session");
+    // The SET came over the push stream the app set up itself with a client-credentials token.
+    let set = received.iter().find(|r| r["channel"] == "set").unwrap_or_else(|| panic!("no SET arrived: {received:?}"));
+    assert!(set["problem"].is_null(), "the SET's signature verifies with idlink's JWKS: {set}");
+    assert!(
+        set["content"]["events"]["https://schemas.openid.net/secevent/caep/event-type/session-revoked"].is_object(),
+        "a revoked grant is a CAEP session-revoked: {set}"
+    );
+    assert_eq!(set["content"]["sub_id"]["sub"], sub.as_str(), "the SET names the app's subject: {set}");
 
     b.goto(&format!("{}/sandbox/app", s.sandbox)).await;
     let table = b.text("#received").await;
-    assert!(table.contains("webhook") && table.contains("logout") && table.contains("signature valid"), "{table}");
+    assert!(table.contains("webhook") && table.contains("logout") && table.contains("set") && table.contains("signature valid"), "{table}");
+    assert!(b.text("#stream").await.contains("sst_"), "the page shows the app's stream");
     b.close().await;
 }
