@@ -83,13 +83,13 @@ impl OAuthStore for SqlStore {
 
 use crate::audit::append_in;
 use crate::clients::{json_list, parse_list};
+use crate::outbox::enqueue_in;
 use crate::rows::{fetch_optional, timestamp};
 use crate::write::{Changed, Commit, Tx};
 use idlink_core::ports::oauth::{
     AccessTokenView, Approval, AuthzRequestRow, CodeExchange, CodeRow, FamilyRow, NewTokens, OAuthFlowStore, OAuthPurge, Purged,
     RefreshOutcome, ReuseEvent,
 };
-use crate::outbox::enqueue_in;
 use idlink_domain::{AuthzRequestId, ClientId, GrantId, UserId};
 
 const CODE_COLUMNS: &str = "code_hash, client_id, user_id, grant_id, session_id, redirect_uri, scope, claims, nonce, code_challenge, \

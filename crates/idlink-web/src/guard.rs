@@ -27,9 +27,8 @@ pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'
 pub fn https_origin(url: &str) -> Option<String> {
     let rest = url.strip_prefix("https://")?;
     let authority = rest.split(['/', '?', '#']).next()?;
-    let ok = !authority.is_empty()
-        && !authority.contains('@')
-        && authority.bytes().all(|b| b.is_ascii_alphanumeric() || b".-[]:".contains(&b));
+    let ok =
+        !authority.is_empty() && !authority.contains('@') && authority.bytes().all(|b| b.is_ascii_alphanumeric() || b".-[]:".contains(&b));
     ok.then(|| format!("https://{}", authority.to_ascii_lowercase()))
 }
 

@@ -12,8 +12,8 @@ use crate::ports::clients::{AuthMethod, ClientKind, ClientRow, ClientState};
 use crate::ports::clock::Clock;
 use crate::ports::events::{Lifecycle, LifecycleType};
 use crate::ports::ids::Ids;
-use crate::ports::outbox::NewEvent;
 use crate::ports::oauth::{AccessTokenView, Approval, AuthzRequestRow, CodeExchange, CodeRow, ConsentRow, NewTokens, RefreshOutcome};
+use crate::ports::outbox::NewEvent;
 use crate::ports::{Rng, Store, StoreError};
 use crate::steps::codes::constant_time_eq;
 use crate::steps::personal::{BIRTH_CONTEXT, open_identity, open_text, read_phone};
@@ -274,7 +274,7 @@ impl Provider<'_> {
         let back = |error: &'static str, d: &str| {
             // Through the constructor: the description's charset is checked in one place.
             let e = OAuthError::new(error, d);
-            let mut q: Vec<(&str, &str)> = vec![("error", error), ("error_description", &e.description)];
+            let mut q: Vec<(&str, &str)> = vec![("error", error), ("error_description", e.description.as_str())];
             if let Some(s) = &state {
                 q.push(("state", s));
             }
@@ -382,7 +382,8 @@ impl Provider<'_> {
     pub async fn consent_view(&self, id: &AuthzRequestId, user: &UserId) -> Result<Option<ConsentView>, OAuthError> {
         let Some((row, params, client)) = self.pending(id).await? else { return Ok(None) };
         let asked = params.requested.all();
-        let allowed: Vec<String> = asked.into_iter().filter(|t| claims::allowed(&client.allowed_claims, t)).collect();
+        let mut allowed: Vec<String> = asked.into_iter().filter(|t| claims::allowed(&client.allowed_claims, t)).collect();
+        allowed.sort_by_key(|t| claims::display_rank(t));
         let verified = self.store.identity(user).await?.is_some();
         Ok(Some(ConsentView {
             request: row.id,
@@ -698,7 +699,11 @@ impl Provider<'_> {
     /// session there: `sessions_revoked` for this app only (webhook
     /// `session.revoked`, CAEP `session-revoked` with `initiating_entity`
     /// `policy`, a back-channel logout by `sub`), `reason` naming the reuse.
-    fn reuse_event(&self, reason: &'static str, at: Timestamp) -> impl Fn(&UserId, &ClientId) -> Result<NewEvent, StoreError> + Send + Sync {
+    fn reuse_event(
+        &self,
+        reason: &'static str,
+        at: Timestamp,
+    ) -> impl Fn(&UserId, &ClientId) -> Result<NewEvent, StoreError> + Send + Sync {
         let (vault, ids) = (self.vault, self.ids);
         move |user: &UserId, client: &ClientId| {
             let lifecycle = Lifecycle {
@@ -985,7 +990,7 @@ mod tests {
         let now = 1_800_000_000;
         let at = |v: Value| assertion_times(&v, now, 300);
         assert_eq!(at(json!({"exp": now + 60})), Ok(now + 60), "exp only, within the lifetime");
-        assert_eq!(at(json!({"exp": now + 60.5})), Ok(now + 60), "fractional NumericDate");
+        assert_eq!(at(json!({"exp": now as f64 + 60.5})), Ok(now + 60), "fractional NumericDate");
         assert!(at(json!({"exp": now})).is_err(), "expired");
         assert!(at(json!({})).is_err(), "no exp");
         assert!(at(json!({"exp": "soon"})).is_err(), "exp not a number");

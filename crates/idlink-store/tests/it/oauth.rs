@@ -6,14 +6,14 @@
 
 use crate::security::new_user;
 use crate::{at, databases};
+use idlink_core::ports::StoreError;
 use idlink_core::ports::audit::AuditEntry;
 use idlink_core::ports::clients::{AuthMethod, ClientKind, ClientRow, ClientState, ClientStore};
 use idlink_core::ports::oauth::{
     Approval, AuthzRequestRow, CodeExchange, CodeRow, NewTokens, OAuthFlowStore, OAuthStore, RefreshOutcome, SigningKeyRow,
 };
-use idlink_crypto::jose::JwsAlg;
-use idlink_core::ports::StoreError;
 use idlink_core::ports::outbox::{NewEvent, OutboxStore};
+use idlink_crypto::jose::JwsAlg;
 use idlink_domain::{AuthzRequestId, ClientId, ConsentId, EventId, GrantId, RefreshFamilyId, UserId};
 use idlink_store::SqlStore;
 use serde_json::json;
@@ -167,7 +167,12 @@ async fn a_code_is_single_use_and_its_second_use_revokes_what_it_issued() {
             .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(second, CodeExchange::Reused, "{}", db.kind);
         let told = s.outbox_item(&reuse_id("code")).await.unwrap_or_default();
-        assert_eq!(told.and_then(|e| e.subject).map(|u| u.to_string()), Some(user.to_string()), "{}: the reuse event is written with the revocation", db.kind);
+        assert_eq!(
+            told.and_then(|e| e.subject).map(|u| u.to_string()),
+            Some(user.to_string()),
+            "{}: the reuse event is written with the revocation",
+            db.kind
+        );
         assert!(s.access_token("access-1").await.unwrap_or_default().and_then(|v| v.revoked_at).is_some(), "{}: revoked", db.kind);
         assert!(s.access_token("access-2").await.unwrap_or_default().is_none(), "{}: nothing issued twice", db.kind);
         let unknown = s
@@ -208,17 +213,38 @@ async fn refresh_tokens_rotate_once_and_a_reused_one_revokes_the_family() {
             }
         }
         let newest = s
-            .rotate_refresh("refresh-5", &cli, &tokens(7, true), &audit("oauth.refresh"), &audit("oauth.refresh_reuse"), &reuse_event("later"))
+            .rotate_refresh(
+                "refresh-5",
+                &cli,
+                &tokens(7, true),
+                &audit("oauth.refresh"),
+                &audit("oauth.refresh_reuse"),
+                &reuse_event("later"),
+            )
             .await
             .unwrap_or_else(|e| panic!("{e}"));
         let newest_b = s
-            .rotate_refresh("refresh-6", &cli, &tokens(8, true), &audit("oauth.refresh"), &audit("oauth.refresh_reuse"), &reuse_event("later"))
+            .rotate_refresh(
+                "refresh-6",
+                &cli,
+                &tokens(8, true),
+                &audit("oauth.refresh"),
+                &audit("oauth.refresh_reuse"),
+                &reuse_event("later"),
+            )
             .await
             .unwrap_or_else(|e| panic!("{e}"));
         assert!(newest == RefreshOutcome::Invalid || newest_b == RefreshOutcome::Invalid, "{}", db.kind);
         assert!(!matches!(newest, RefreshOutcome::Rotated(_)) && !matches!(newest_b, RefreshOutcome::Rotated(_)), "{}", db.kind);
         let again = s
-            .rotate_refresh("refresh-4", &cli, &tokens(9, true), &audit("oauth.refresh"), &audit("oauth.refresh_reuse"), &reuse_event("later"))
+            .rotate_refresh(
+                "refresh-4",
+                &cli,
+                &tokens(9, true),
+                &audit("oauth.refresh"),
+                &audit("oauth.refresh_reuse"),
+                &reuse_event("later"),
+            )
             .await
             .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(again, RefreshOutcome::Reused, "{}", db.kind);

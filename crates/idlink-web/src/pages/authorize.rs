@@ -154,7 +154,14 @@ fn consent_locale(v: &Visitor, view: &ConsentView, chosen: bool) -> Locale {
 /// The one prelude of `show` and `decide`: the session (else the
 /// self-reloading page or the login), the request (else "gone"), a fresh
 /// login when `prompt=login` or `max_age` asks for one, and the page's language.
-async fn load(state: &WebState, mut v: Visitor, signed: Option<Signed>, headers: &HeaderMap, azr: String, chosen: bool) -> Result<Loaded, NotShown> {
+async fn load(
+    state: &WebState,
+    mut v: Visitor,
+    signed: Option<Signed>,
+    headers: &HeaderMap,
+    azr: String,
+    chosen: bool,
+) -> Result<Loaded, NotShown> {
     let Some(s) = signed else { return Err(signed_out(&v, headers)) };
     let Ok(id) = AuthzRequestId::try_from(azr) else { return Err(gone(&v)) };
     let p = idlink_api::routes::oauth::provider(&state.app);

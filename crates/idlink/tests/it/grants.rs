@@ -543,7 +543,10 @@ async fn the_purge_deletes_what_expired_and_keeps_what_a_live_grant_needs() {
         let (min, day) = (60_000_000_i64, 86_400_000_000_i64);
         let (live_used, live_next) = (secret_hash("ilr_purge-live-0"), secret_hash("ilr_purge-live-1"));
         for q in [
-            format!("INSERT INTO oauth_authz_requests (id, client_id, params, created_at, expires_at) VALUES ('azr_purgeold', '{client}', '{{}}', {t}, {})", t + 10 * min),
+            format!(
+                "INSERT INTO oauth_authz_requests (id, client_id, params, created_at, expires_at) VALUES ('azr_purgeold', '{client}', '{{}}', {t}, {})",
+                t + 10 * min
+            ),
             format!(
                 "INSERT INTO oauth_codes (code_hash, client_id, user_id, grant_id, redirect_uri, scope, code_challenge, auth_time, created_at, expires_at, used_at) \
                  VALUES ('code-old', '{client}', '{user}', '{grant}', 'https://rp.example.com/callback', 'openid', 'c', {t}, {t}, {}, {t})",
@@ -579,7 +582,9 @@ async fn the_purge_deletes_what_expired_and_keeps_what_a_live_grant_needs() {
                 "INSERT INTO oauth_sessions (sid, client_id, user_id, session_id, created_at, ended_at) VALUES \
                  ('sid-ended', '{client}', '{user}', 'ses_ended', {t}, {t})"
             ),
-            format!("INSERT INTO rate_limits (bucket, window_start, count) VALUES ('oauth:token:192.0.2.1', {t}, 3), ('code:ip:192.0.2.1', {t}, 3)"),
+            format!(
+                "INSERT INTO rate_limits (bucket, window_start, count) VALUES ('oauth:token:192.0.2.1', {t}, 3), ('code:ip:192.0.2.1', {t}, 3)"
+            ),
         ] {
             sql(&s, &q).await;
         }

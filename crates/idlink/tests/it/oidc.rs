@@ -567,7 +567,8 @@ async fn prompt_login_asks_for_a_fresh_login_and_comes_back_to_the_consent_page(
 #[tokio::test]
 async fn claims_outside_the_registration_are_never_shown_nor_released_and_the_page_speaks_ui_locales() {
     for s in servers().await {
-        let client_id = register_with(&s, JwsAlg::Es256, "e2enameonly00000000000000", &["name"], Some("https://cdn.rp.example/logo.png")).await;
+        let client_id =
+            register_with(&s, JwsAlg::Es256, "e2enameonly00000000000000", &["name"], Some("https://cdn.rp.example/logo.png")).await;
         let mut browser = FormClient::new(&s);
         verified_user(&mut browser, &s, "13912340071").await;
         let claims = json!({
@@ -632,5 +633,67 @@ async fn claims_outside_the_registration_are_never_shown_nor_released_and_the_pa
             .await
             .unwrap_or_default();
         assert_eq!(info["verified_claims"]["claims"], json!({"name": "张三"}), "{}: the allowed claim only", s.kind);
+    }
+}
+
+/// `/oauth2/authorize` and `/oauth2/token` are limited per address: over the
+/// limit, 429 with `Retry-After` in the endpoint's own format (an HTML page,
+/// never a redirect to the app; RFC 6749 JSON), checked before the client.
+#[tokio::test]
+async fn authorize_and_token_are_rate_limited_per_address_in_their_own_formats() {
+    for db in crate::databases().await {
+        let s =
+            crate::start_with(db, &[("IDLINK__OIDC__AUTHORIZE_PER_IP_PER_MINUTE", "2"), ("IDLINK__OIDC__TOKEN_PER_IP_PER_MINUTE", "2")])
+                .await;
+        let client_id = register(&s, JwsAlg::Es256).await;
+        let http = no_redirects();
+        let authorize = idlink_core::oidc::provider::with_query(
+            &s.url("/oauth2/authorize"),
+            &[
+                ("client_id", client_id.as_str()),
+                ("redirect_uri", REDIRECT),
+                ("response_type", "code"),
+                ("scope", "openid"),
+                ("code_challenge", "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"),
+                ("code_challenge_method", "S256"),
+            ],
+        );
+        // The windows are whole minutes: start well inside one.
+        let second = jiff::Timestamp::now().as_second().rem_euclid(60);
+        if second > 45 {
+            tokio::time::sleep(std::time::Duration::from_secs(u64::try_from(61 - second).unwrap_or(1))).await;
+        }
+        let mut statuses = Vec::new();
+        let mut last = None;
+        for _ in 0..3 {
+            let res = http.get(&authorize).send().await.unwrap_or_else(|e| panic!("{e}"));
+            statuses.push(res.status().as_u16());
+            last = Some(res);
+        }
+        assert_eq!(statuses, [303, 303, 429], "{}", s.kind);
+        let res = last.unwrap_or_else(|| panic!("three answers"));
+        assert!(res.headers().get("location").is_none(), "{}: never a redirect", s.kind);
+        let wait: u64 = res.headers().get("retry-after").and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok()).unwrap_or(0);
+        assert!((1..=60).contains(&wait), "{}: Retry-After {wait}", s.kind);
+        assert!(res.headers().get("content-type").and_then(|v| v.to_str().ok()).is_some_and(|c| c.starts_with("text/html")));
+
+        let token = || {
+            http.post(s.url("/oauth2/token"))
+                .basic_auth(&client_id, Some("ics_wrong"))
+                .form_body(&[
+                    ("grant_type", "authorization_code"),
+                    ("code", "ilc_nope"),
+                    ("redirect_uri", REDIRECT),
+                    ("code_verifier", "x"),
+                ])
+                .send()
+        };
+        let statuses = [token().await.map(|r| r.status().as_u16()).unwrap_or(0), token().await.map(|r| r.status().as_u16()).unwrap_or(0)];
+        let res = token().await.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((statuses, res.status().as_u16()), ([401, 401], 429), "{}: counted before the client is checked", s.kind);
+        assert!(res.headers().get("retry-after").is_some(), "{}", s.kind);
+        assert_eq!(res.headers().get("cache-control").and_then(|v| v.to_str().ok()), Some("no-store"));
+        let body: Value = res.json().await.unwrap_or_default();
+        assert_eq!(body["error"], "temporarily_unavailable", "{}: {body}", s.kind);
     }
 }
