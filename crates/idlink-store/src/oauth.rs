@@ -83,11 +83,13 @@ impl OAuthStore for SqlStore {
 
 use crate::audit::append_in;
 use crate::clients::{json_list, parse_list};
+use crate::outbox::enqueue_in;
 use crate::rows::{fetch_optional, timestamp};
 use crate::write::{Changed, Commit, Tx};
 use idlink_core::ports::clients::{AuthMethod, ClientKind, ClientState};
 use idlink_core::ports::oauth::{
-    AccessTokenView, Approval, AuthzRequestRow, CodeExchange, CodeRow, FamilyRow, Introspection, NewTokens, OAuthFlowStore, RefreshOutcome,
+    AccessTokenView, Approval, AuthzRequestRow, CodeExchange, CodeRow, FamilyRow, Introspection, NewTokens, OAuthFlowStore, OAuthPurge,
+    Purged, RefreshOutcome, ReuseEvent,
 };
 use idlink_domain::{AuthzRequestId, ClientId, GrantId, UserId};
 
@@ -169,18 +171,18 @@ impl Changed for RefreshOutcome {
 }
 
 /// Revokes a refresh family and every access token it issued (one tx, so
-/// every node sees the revocation at once).
-async fn revoke_family_in(tx: &mut Tx, family: &str, reason: &str, at: Timestamp) -> Result<(), StoreError> {
+/// every node sees the revocation at once); false when it was revoked already.
+async fn revoke_family_in(tx: &mut Tx, family: &str, reason: &str, at: Timestamp) -> Result<bool, StoreError> {
     let q = sqlx::query("UPDATE oauth_refresh_families SET revoked_at = $1, revoke_reason = $2 WHERE id = $3 AND revoked_at IS NULL")
         .bind(micros(at))
         .bind(reason.to_owned())
         .bind(family.to_owned());
-    execute(q, &mut *tx).await?;
+    let revoked = execute(q, &mut *tx).await? > 0;
     let q = sqlx::query("UPDATE oauth_access_tokens SET revoked_at = $1 WHERE family_id = $2 AND revoked_at IS NULL")
         .bind(micros(at))
         .bind(family.to_owned());
     execute(q, &mut *tx).await?;
-    Ok(())
+    Ok(revoked)
 }
 
 /// Stores an access token (and, with a refresh hash, the family's next refresh token).
@@ -358,6 +360,7 @@ impl OAuthFlowStore for SqlStore {
         t: &NewTokens,
         audit: &AuditEntry,
         reuse: &AuditEntry,
+        reuse_event: ReuseEvent<'_>,
     ) -> Result<CodeExchange, StoreError> {
         self.write_if(Commit::Effect, async |tx| {
             let sql = format!(
@@ -390,12 +393,19 @@ impl OAuthFlowStore for SqlStore {
                     Ok(CodeExchange::Issued(Box::new(code)))
                 }
                 None => {
-                    let q = sqlx::query("SELECT family_id, used_at FROM oauth_codes WHERE code_hash = $1").bind(code_hash.to_owned());
-                    let seen = fetch_optional(q, &mut *tx, |r| Ok((r.col::<Option<String>>("family_id")?, r.col::<Option<i64>>("used_at")?))).await?;
+                    let q = sqlx::query("SELECT family_id, used_at, user_id, client_id FROM oauth_codes WHERE code_hash = $1")
+                        .bind(code_hash.to_owned());
+                    let seen = fetch_optional(q, &mut *tx, |r| {
+                        Ok((r.col::<Option<String>>("family_id")?, r.col::<Option<i64>>("used_at")?, r.user("user_id")?, r.id::<ClientId>("client_id")?))
+                    })
+                    .await?;
                     match seen {
-                        Some((family, Some(_))) => {
-                            if let Some(family) = family {
-                                revoke_family_in(tx, &family, "reuse", t.at).await?;
+                        Some((family, Some(_), user, client)) => {
+                            // The app learns it: what its code issued is revoked (RFC 6749 §4.1.2).
+                            if let Some(family) = family
+                                && revoke_family_in(tx, &family, "reuse", t.at).await?
+                            {
+                                enqueue_in(tx, [&reuse_event(&user, &client)?]).await?;
                             }
                             append_in(tx, reuse).await?;
                             Ok(CodeExchange::Reused)
@@ -415,6 +425,7 @@ impl OAuthFlowStore for SqlStore {
         t: &NewTokens,
         audit: &AuditEntry,
         reuse: &AuditEntry,
+        reuse_event: ReuseEvent<'_>,
     ) -> Result<RefreshOutcome, StoreError> {
         self.write_if(Commit::Effect, async |tx| {
             let q = sqlx::query(
@@ -455,7 +466,10 @@ impl OAuthFlowStore for SqlStore {
                     };
                     let found = fetch_optional(family_q(family_id.clone()), &mut *tx, family_row).await?;
                     let Some(family) = found.filter(|f| f.client_id == *client) else { return Ok(RefreshOutcome::Invalid) };
-                    revoke_family_in(tx, &family_id, "reuse", t.at).await?;
+                    // The first reuse revokes the family and tells the app; a later one finds it revoked already.
+                    if revoke_family_in(tx, &family_id, "reuse", t.at).await? {
+                        enqueue_in(tx, [&reuse_event(&family.user_id, &family.client_id)?]).await?;
+                    }
                     append_in(tx, &reuse.clone().subject(&family.user_id)).await?;
                     Ok(RefreshOutcome::Reused)
                 }
@@ -549,5 +563,68 @@ impl OAuthFlowStore for SqlStore {
             .bind(jti.to_owned())
             .bind(micros(expires_at));
         self.write(Commit::Bookkeeping, async |tx| Ok(execute(q, &mut *tx).await? > 0)).await
+    }
+
+    async fn purge_oauth(&self, p: &OAuthPurge) -> Result<Purged, StoreError> {
+        let (expired, limit) = (micros(p.expired_before), i64::from(p.limit));
+        // One short write per table, in bounded batches (like the other purges): never a long lock.
+        let delete = async |sql: &'static str, before: i64| -> Result<u64, StoreError> {
+            let q = sqlx::query(sql).bind(before).bind(limit);
+            self.write(Commit::Bookkeeping, async |tx| execute(q, &mut *tx).await).await
+        };
+        let mut n = Purged {
+            authz_requests: delete(
+                "DELETE FROM oauth_authz_requests WHERE id IN (SELECT id FROM oauth_authz_requests WHERE expires_at < $1 LIMIT $2)",
+                expired,
+            )
+            .await?,
+            codes: delete(
+                "DELETE FROM oauth_codes WHERE code_hash IN (SELECT code_hash FROM oauth_codes WHERE expires_at < $1 LIMIT $2)",
+                expired,
+            )
+            .await?,
+            access_tokens: delete(
+                "DELETE FROM oauth_access_tokens WHERE token_hash IN \
+                 (SELECT token_hash FROM oauth_access_tokens WHERE expires_at < $1 LIMIT $2)",
+                expired,
+            )
+            .await?,
+            ..Purged::default()
+        };
+        // A live family keeps every refresh token, used ones too: a used one coming back is a reuse.
+        n.refresh_tokens = delete(
+            "DELETE FROM oauth_refresh_tokens WHERE token_hash IN (SELECT t.token_hash FROM oauth_refresh_tokens t \
+             JOIN oauth_refresh_families f ON f.id = t.family_id \
+             WHERE t.expires_at < $1 OR f.expires_at < $1 OR f.revoked_at < $1 LIMIT $2)",
+            expired,
+        )
+        .await?;
+        n.refresh_families = delete(
+            "DELETE FROM oauth_refresh_families WHERE id IN (SELECT f.id FROM oauth_refresh_families f \
+             WHERE (f.expires_at < $1 OR f.revoked_at < $1) \
+             AND NOT EXISTS (SELECT 1 FROM oauth_refresh_tokens t WHERE t.family_id = f.id) \
+             AND NOT EXISTS (SELECT 1 FROM oauth_access_tokens a WHERE a.family_id = f.id) LIMIT $2)",
+            expired,
+        )
+        .await?;
+        n.assertions = delete(
+            "DELETE FROM oauth_client_assertions WHERE (client_id, jti) IN \
+             (SELECT client_id, jti FROM oauth_client_assertions WHERE expires_at < $1 LIMIT $2)",
+            micros(p.assertions_before),
+        )
+        .await?;
+        n.sessions = delete(
+            "DELETE FROM oauth_sessions WHERE (sid, client_id) IN \
+             (SELECT sid, client_id FROM oauth_sessions WHERE ended_at IS NOT NULL AND ended_at < $1 LIMIT $2)",
+            micros(p.sessions_ended_before),
+        )
+        .await?;
+        n.rate_windows = delete(
+            "DELETE FROM rate_limits WHERE (bucket, window_start) IN \
+             (SELECT bucket, window_start FROM rate_limits WHERE bucket LIKE 'oauth:%' AND window_start < $1 LIMIT $2)",
+            micros(p.rate_windows_before),
+        )
+        .await?;
+        Ok(n)
     }
 }

@@ -21,11 +21,33 @@ use idlink_core::steps::codes::constant_time_eq;
 pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
      connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
 
-/// Adds the security headers to every page and asset.
+/// The origin (`https://host[:port]`) of an `https:` URL, when its host is a
+/// plain DNS name or address (letters, digits, `.`, `-`, `[`, `]`, `:`), so it
+/// can stand in a CSP source list without changing the policy's meaning.
+pub fn https_origin(url: &str) -> Option<String> {
+    let rest = url.strip_prefix("https://")?;
+    let authority = rest.split(['/', '?', '#']).next()?;
+    let ok =
+        !authority.is_empty() && !authority.contains('@') && authority.bytes().all(|b| b.is_ascii_alphanumeric() || b".-[]:".contains(&b));
+    ok.then(|| format!("https://{}", authority.to_ascii_lowercase()))
+}
+
+/// The pages' policy, with images also allowed from `origin` (a page that
+/// shows a third-party app's logo, and only that page: the consent page).
+pub fn csp_with_images_from(origin: &str) -> Option<HeaderValue> {
+    let origin = https_origin(origin)?;
+    HeaderValue::from_str(&CONTENT_SECURITY_POLICY.replacen("img-src 'self' data:", &format!("img-src 'self' data: {origin}"), 1)).ok()
+}
+
+/// Adds the security headers to every page and asset. A page that set its
+/// own `Content-Security-Policy` (built from [`CONTENT_SECURITY_POLICY`] by
+/// [`csp_with_images_from`]) keeps it.
 pub async fn security_headers(req: Request, next: Next) -> Response {
     let mut res = next.run(req).await;
     let h = res.headers_mut();
-    h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CONTENT_SECURITY_POLICY));
+    if !h.contains_key(header::CONTENT_SECURITY_POLICY) {
+        h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CONTENT_SECURITY_POLICY));
+    }
     h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     h.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
@@ -103,6 +125,19 @@ pub fn local_path(url: &str) -> Option<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_logo_origin_widens_only_img_src() {
+        assert_eq!(https_origin("https://CDN.example:8443/a/logo.png?x=1").as_deref(), Some("https://cdn.example:8443"));
+        assert_eq!(https_origin("http://cdn.example/logo.png"), None, "https only");
+        assert_eq!(https_origin("https://a;b.example/x"), None, "a `;` would add a directive");
+        assert_eq!(https_origin("https://u@cdn.example/x"), None);
+        assert_eq!(https_origin("https:///x"), None);
+        let csp = csp_with_images_from("https://cdn.example/logo.png").map(|v| v.to_str().unwrap_or("").to_owned());
+        let csp = csp.unwrap_or_default();
+        assert!(csp.contains("img-src 'self' data: https://cdn.example;"), "{csp}");
+        assert_eq!(csp.replace(" https://cdn.example", ""), CONTENT_SECURITY_POLICY);
+    }
 
     #[test]
     fn only_our_own_paths_are_links_back() {

@@ -63,6 +63,12 @@ impl Locale {
         }
     }
 
+    /// The first of our languages in an OpenID `ui_locales` list (space-separated
+    /// BCP 47 tags in the app's order of preference; OIDC Core §3.1.2.1), if any.
+    pub fn from_ui_locales(list: &str) -> Option<Locale> {
+        list.split_whitespace().find_map(Locale::matching)
+    }
+
     /// The best of our languages for an `Accept-Language` header (by its
     /// q-values, first listed on a tie), or zh-CN.
     pub fn negotiate(accept_language: Option<&str>) -> Locale {
@@ -268,6 +274,15 @@ fn group_thousands(digits: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_first_supported_ui_locale_wins() {
+        assert_eq!(Locale::from_ui_locales("fr-CA en zh-CN"), Some(Locale::En));
+        assert_eq!(Locale::from_ui_locales("zh-TW en"), Some(Locale::ZhHk));
+        assert_eq!(Locale::from_ui_locales("zh-Hans-CN"), Some(Locale::ZhCn));
+        assert_eq!(Locale::from_ui_locales("de fr"), None);
+        assert_eq!(Locale::from_ui_locales(""), None);
+    }
 
     #[test]
     fn catalogues_have_the_same_keys() {

@@ -64,6 +64,18 @@ pub struct Oidc {
     pub trust_framework: String,
     /// The version of the consent text shown on the consent page; a new version asks again.
     pub consent_version: String,
+    /// The longest lifetime of a `private_key_jwt` client assertion (`exp` − `iat`).
+    pub assertion_max_lifetime_secs: u64,
+    /// How often the `oauth_purge` job deletes expired requests, codes, tokens and assertions.
+    pub purge_every_secs: u64,
+    /// How long expired requests, codes and tokens are kept past their expiry.
+    pub purge_grace_secs: u64,
+    /// How long ended app sessions are kept (back-channel logout looks them up).
+    pub session_retention_days: u64,
+    /// `/oauth2/authorize` requests per client IP per minute (0: no limit).
+    pub authorize_per_ip_per_minute: u64,
+    /// `/oauth2/token` requests per client IP per minute (0: no limit).
+    pub token_per_ip_per_minute: u64,
 }
 
 impl Default for Oidc {
@@ -82,6 +94,12 @@ impl Default for Oidc {
             signing_alg: "ES256".into(),
             trust_framework: "https://idlink.dev/tf/cn-real-name".into(),
             consent_version: "2026-11".into(),
+            assertion_max_lifetime_secs: 300,
+            purge_every_secs: 3_600,
+            purge_grace_secs: 86_400,
+            session_retention_days: 30,
+            authorize_per_ip_per_minute: 60,
+            token_per_ip_per_minute: 300,
         }
     }
 }
@@ -710,6 +728,8 @@ impl Config {
             ("refresh_ttl_secs", o.refresh_ttl_secs),
             ("jwks_max_age_secs", o.jwks_max_age_secs),
             ("key_rotation_days", o.key_rotation_days),
+            ("assertion_max_lifetime_secs", o.assertion_max_lifetime_secs),
+            ("purge_every_secs", o.purge_every_secs),
         ] {
             if v == 0 {
                 bail!("configuration key `oidc.{key}`: must be at least 1");
@@ -845,6 +865,11 @@ impl Config {
             signing_alg: idlink_crypto::jose::JwsAlg::parse(&o.signing_alg).unwrap_or(idlink_crypto::jose::JwsAlg::Es256),
             trust_framework: o.trust_framework.clone(),
             consent_version: o.consent_version.clone(),
+            assertion_max_lifetime: secs(o.assertion_max_lifetime_secs),
+            purge_grace: secs(o.purge_grace_secs),
+            session_retention: secs(o.session_retention_days.saturating_mul(86_400)),
+            authorize_per_minute: o.authorize_per_ip_per_minute,
+            token_per_minute: o.token_per_ip_per_minute,
             key_cache: idlink_core::oidc::keys::KeyCache::default(),
         }
     }

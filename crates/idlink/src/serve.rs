@@ -477,6 +477,15 @@ pub async fn start(config: &Config, rt: Runtime) -> Result<Running> {
             Seen::default(),
         ),
         (
+            Arc::new(crate::oidc_jobs::OAuthPurgeJob {
+                store: store.clone(),
+                clock: clock.clone(),
+                every: jiff::SignedDuration::from_secs(i64::try_from(config.oidc.purge_every_secs).unwrap_or(3_600)),
+                settings: oidc_settings.clone(),
+            }),
+            Seen::default(),
+        ),
+        (
             Arc::new(crate::oidc_jobs::OidcKeys::new(
                 store.clone(),
                 vault.clone(),

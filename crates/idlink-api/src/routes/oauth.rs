@@ -5,10 +5,10 @@
 //! (`docs/oidc.md` documents them).
 
 use crate::problem::Verbatim;
-use crate::state::{AppParts, AppState};
+use crate::state::{AppParts, AppState, ClientIp};
 use axum::Router;
 use axum::extract::rejection::FormRejection;
-use axum::extract::{Form, Query, State};
+use axum::extract::{Extension, Form, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -143,7 +143,7 @@ async fn jwks(State(s): State<AppState>) -> Response {
         }
         Err(e) => {
             tracing::error!(error = %e, "JWKS: the signing keys could not be read");
-            oauth_error(&OAuthError { error: "server_error", description: "the keys could not be read".into(), status: 503, basic: false })
+            oauth_error(&OAuthError::new("server_error", "the keys could not be read").with_status(503))
         }
     }
 }
@@ -163,7 +163,32 @@ fn error_page(e: &OAuthError) -> Response {
     verbatim(res)
 }
 
-async fn authorize(s: &AppParts, params: &Params) -> Response {
+/// Too many requests from one address: 429 with `Retry-After`, in the
+/// endpoint's own format (an HTML page for authorize, RFC 6749 JSON for the
+/// token endpoint), never a redirect to the app (the caller is not known to be it).
+fn too_many(retry_after: u64, page: bool) -> Response {
+    let e = OAuthError::new("temporarily_unavailable", format!("too many requests from this address; retry after {retry_after} seconds"))
+        .with_status(429);
+    let mut res = if page { error_page(&e) } else { oauth_error(&e) };
+    *res.status_mut() = StatusCode::TOO_MANY_REQUESTS;
+    res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
+    res
+}
+
+/// The per-address limit of `endpoint`; `Some(answer)` when it is reached (or the count failed).
+async fn limited(s: &AppParts, ip: &ClientIp, endpoint: &str, per_minute: u64, page: bool) -> Option<Response> {
+    match provider(s).rate_limited(endpoint, &ip.0, per_minute).await {
+        Ok(None) => None,
+        Ok(Some(wait)) => Some(too_many(wait, page)),
+        Err(e) if page => Some(error_page(&e)),
+        Err(e) => Some(oauth_error(&e)),
+    }
+}
+
+async fn authorize(s: &AppParts, ip: &ClientIp, params: &Params) -> Response {
+    if let Some(res) = limited(s, ip, "authorize", s.oidc.authorize_per_minute, true).await {
+        return res;
+    }
     match provider(s).authorize(params).await {
         Ok(AuthorizeOutcome::Consent(id)) => see_other(&format!("/h5/authorize/{id}")),
         Ok(AuthorizeOutcome::Redirect(to)) => see_other(&to),
@@ -178,16 +203,20 @@ fn see_other(to: &str) -> Response {
     }
 }
 
-async fn authorize_get(State(s): State<AppState>, q: Result<Query<Params>, axum::extract::rejection::QueryRejection>) -> Response {
+async fn authorize_get(
+    State(s): State<AppState>,
+    Extension(ip): Extension<ClientIp>,
+    q: Result<Query<Params>, axum::extract::rejection::QueryRejection>,
+) -> Response {
     match q {
-        Ok(Query(p)) => authorize(&s, &p).await,
+        Ok(Query(p)) => authorize(&s, &ip, &p).await,
         Err(_) => error_page(&OAuthError::new("invalid_request", "the query string is malformed")),
     }
 }
 
-async fn authorize_post(State(s): State<AppState>, f: Result<Form<Params>, FormRejection>) -> Response {
+async fn authorize_post(State(s): State<AppState>, Extension(ip): Extension<ClientIp>, f: Result<Form<Params>, FormRejection>) -> Response {
     match f {
-        Ok(Form(p)) => authorize(&s, &p).await,
+        Ok(Form(p)) => authorize(&s, &ip, &p).await,
         Err(_) => error_page(&malformed()),
     }
 }
@@ -203,7 +232,16 @@ fn credentials(headers: &HeaderMap, form: &Params) -> ClientCredentials {
     }
 }
 
-async fn token(State(s): State<AppState>, headers: HeaderMap, f: Result<Form<Params>, FormRejection>) -> Response {
+async fn token(
+    State(s): State<AppState>,
+    Extension(ip): Extension<ClientIp>,
+    headers: HeaderMap,
+    f: Result<Form<Params>, FormRejection>,
+) -> Response {
+    // Before client authentication: guessing secrets is limited too.
+    if let Some(res) = limited(&s, &ip, "token", s.oidc.token_per_minute, false).await {
+        return res;
+    }
     let Ok(Form(form)) = f else { return oauth_error(&malformed()) };
     let p = provider(&s);
     let endpoint = format!("{}/oauth2/token", s.oidc.issuer);

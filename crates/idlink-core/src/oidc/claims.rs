@@ -24,6 +24,14 @@ pub fn is_sensitive(tag: &str) -> bool {
     tag.starts_with("vc:")
 }
 
+/// Where a tag stands in a list shown to the user: the phone claims, then
+/// the verified ones in [`VERIFIED`]'s order (the name before the birth date).
+pub fn display_rank(tag: &str) -> usize {
+    let name = claim_name(tag);
+    let order = if is_sensitive(tag) { VERIFIED.iter().position(|c| *c == name) } else { PLAIN.iter().position(|c| *c == name) };
+    order.unwrap_or(usize::MAX)
+}
+
 /// The claim name of a tag (`vc:name` → `name`).
 pub fn claim_name(tag: &str) -> &str {
     tag.strip_prefix("vc:").unwrap_or(tag)

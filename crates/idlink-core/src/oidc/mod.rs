@@ -30,6 +30,18 @@ pub struct OidcSettings {
     pub signing_alg: JwsAlg,
     pub trust_framework: String,
     pub consent_version: String,
+    /// The longest a `private_key_jwt` assertion may live (`exp` − `iat`, or
+    /// `exp` − now without `iat`; RFC 7523 §3 leaves the limit to the server).
+    pub assertion_max_lifetime: SignedDuration,
+    /// How long expired authorization requests, codes and tokens are kept
+    /// past their expiry before the `oauth_purge` job deletes them.
+    pub purge_grace: SignedDuration,
+    /// How long ended app sessions (`oauth_sessions`) are kept.
+    pub session_retention: SignedDuration,
+    /// Requests to `/oauth2/authorize` per client IP per minute (0: no limit).
+    pub authorize_per_minute: u64,
+    /// Requests to `/oauth2/token` per client IP per minute (0: no limit).
+    pub token_per_minute: u64,
     /// This process's decoded signing keys (shared by every clone).
     pub key_cache: keys::KeyCache,
 }
@@ -51,6 +63,11 @@ impl OidcSettings {
             signing_alg: JwsAlg::Es256,
             trust_framework: "https://idlink.dev/tf/cn-real-name".into(),
             consent_version: "2026-11".into(),
+            assertion_max_lifetime: SignedDuration::from_mins(5),
+            purge_grace: SignedDuration::from_hours(24),
+            session_retention: SignedDuration::from_hours(24 * 30),
+            authorize_per_minute: 60,
+            token_per_minute: 300,
             key_cache: keys::KeyCache::default(),
         }
     }

@@ -10,8 +10,10 @@ use super::{OidcSettings, SUBJECT_KEY_ID, SecretKind, secret_hash};
 use crate::ports::audit::AuditEntry;
 use crate::ports::clients::{AuthMethod, ClientKind, ClientRow, ClientState, ClientTokenRow};
 use crate::ports::clock::Clock;
+use crate::ports::events::{Lifecycle, LifecycleType};
 use crate::ports::ids::Ids;
 use crate::ports::oauth::{AccessTokenView, Approval, AuthzRequestRow, CodeExchange, CodeRow, ConsentRow, NewTokens, RefreshOutcome};
+use crate::ports::outbox::NewEvent;
 use crate::ports::{Rng, Store, StoreError};
 use crate::steps::codes::constant_time_eq;
 use crate::steps::personal::{BIRTH_CONTEXT, open_identity, open_text, read_phone};
@@ -43,15 +45,43 @@ pub struct OAuthError {
 }
 
 impl OAuthError {
+    /// The error with its description made fit for the wire ([`description_text`]).
     pub fn new(error: &'static str, description: impl Into<String>) -> Self {
         let status = if matches!(error, "invalid_client" | "invalid_token") { 401 } else { 400 };
-        Self { error, description: description.into(), status, basic: false }
+        Self { error, description: description_text(&description.into()), status, basic: false }
+    }
+
+    /// The same with another HTTP status (403 `insufficient_scope`, 503, 429 …).
+    pub fn with_status(mut self, status: u16) -> Self {
+        self.status = status;
+        self
     }
 
     fn server(e: impl std::fmt::Display) -> Self {
         tracing::error!(error = %e, "OpenID provider: a port failed");
-        Self { error: "server_error", description: "idlink could not complete the request".into(), status: 500, basic: false }
+        Self::new("server_error", "idlink could not complete the request").with_status(500)
     }
+}
+
+/// The longest `error_description` idlink sends (it may echo a parameter).
+const DESCRIPTION_MAX: usize = 200;
+
+/// RFC 6749 §5.2 (and §4.1.2.1): `error_description` holds only
+/// `%x20-21 / %x23-5B / %x5D-7E` — printable ASCII without `"` and `\`.
+/// Every OAuth error passes here once, in [`OAuthError::new`]: `"` becomes
+/// `'`, `\` becomes `/`, anything else outside the set (control
+/// characters, non-ASCII text echoed from a request) becomes `?`, and the
+/// text is cut at 200 characters.
+pub fn description_text(text: &str) -> String {
+    text.chars()
+        .take(DESCRIPTION_MAX)
+        .map(|c| match c {
+            '"' => '\'',
+            '\\' => '/',
+            ' '..='~' => c,
+            _ => '?',
+        })
+        .collect()
 }
 
 impl From<StoreError> for OAuthError {
@@ -207,6 +237,21 @@ impl Provider<'_> {
         self.per_client("oidc-sid", client, session_id).await
     }
 
+    /// The rate limit of a provider endpoint (`authorize`, `token`) per
+    /// client IP, in one-minute windows (the login's `rate_limits` table,
+    /// buckets `oauth:{endpoint}:{ip}`, purged by the `oauth_purge` job).
+    /// `Some(seconds)` until the window ends when the limit is reached.
+    pub async fn rate_limited(&self, endpoint: &str, client_ip: &str, per_minute: u64) -> Result<Option<u64>, OAuthError> {
+        if per_minute == 0 {
+            return Ok(None);
+        }
+        let now = self.clock.now().as_second();
+        let start = now - now.rem_euclid(60);
+        let window = Timestamp::from_second(start).map_err(OAuthError::server)?;
+        let count = self.store.hit_rate_limit(&format!("oauth:{endpoint}:{client_ip}"), window).await?;
+        Ok((count > per_minute).then(|| u64::try_from(start + 60 - now).unwrap_or(60).max(1)))
+    }
+
     // ── Authorization request ──────────────────────────────────────────
 
     /// `GET/POST /oauth2/authorize`.
@@ -227,7 +272,9 @@ impl Provider<'_> {
         // From here on the redirect URI is trusted: errors go back to the app.
         let state = single(params, "state").ok().flatten().map(str::to_owned);
         let back = |error: &'static str, d: &str| {
-            let mut q: Vec<(&str, &str)> = vec![("error", error), ("error_description", d)];
+            // Through the constructor: the description's charset is checked in one place.
+            let e = OAuthError::new(error, d);
+            let mut q: Vec<(&str, &str)> = vec![("error", error), ("error_description", e.description.as_str())];
             if let Some(s) = &state {
                 q.push(("state", s));
             }
@@ -335,7 +382,8 @@ impl Provider<'_> {
     pub async fn consent_view(&self, id: &AuthzRequestId, user: &UserId) -> Result<Option<ConsentView>, OAuthError> {
         let Some((row, params, client)) = self.pending(id).await? else { return Ok(None) };
         let asked = params.requested.all();
-        let allowed: Vec<String> = asked.into_iter().filter(|t| claims::allowed(&client.allowed_claims, t)).collect();
+        let mut allowed: Vec<String> = asked.into_iter().filter(|t| claims::allowed(&client.allowed_claims, t)).collect();
+        allowed.sort_by_key(|t| claims::display_rank(t));
         let verified = self.store.identity(user).await?.is_some();
         Ok(Some(ConsentView {
             request: row.id,
@@ -535,11 +583,11 @@ impl Provider<'_> {
             Some(Value::Array(items)) => items.iter().any(|a| a.as_str().is_some_and(|a| a == endpoint || a == self.settings.issuer)),
             _ => false,
         };
-        let exp = claims.get("exp").and_then(Value::as_i64).unwrap_or(0);
         let jti = claims.get("jti").and_then(Value::as_str).unwrap_or_default();
-        if !sub_ok || !aud_ok || exp <= now || jti.is_empty() {
-            return Err(fail("the assertion's sub, aud, exp or jti is wrong"));
+        if !sub_ok || !aud_ok || jti.is_empty() {
+            return Err(fail("the assertion's sub, aud or jti is wrong"));
         }
+        let exp = assertion_times(&claims, now, self.settings.assertion_max_lifetime.as_secs()).map_err(fail)?;
         let expires = Timestamp::from_second(exp).map_err(|_| fail("exp out of range"))?;
         if !self.store.record_assertion(&client.id, jti, expires).await? {
             return Err(fail("the assertion was used before"));
@@ -616,7 +664,8 @@ impl Provider<'_> {
         let reuse = AuditEntry::new(format!("client:{}", client.id), "oauth.code_reuse", "authorization code used twice", now)
             .subject(&row.user_id)
             .outcome(crate::ports::audit::Outcome::Denied);
-        let code_row = match self.store.exchange_code(&hash, &tokens, &issue, &reuse).await? {
+        let told = self.reuse_event("code_reuse", now);
+        let code_row = match self.store.exchange_code(&hash, &tokens, &issue, &reuse, &told).await? {
             CodeExchange::Issued(c) => *c,
             CodeExchange::Reused => return Err(bad("the code was used before; what it issued is revoked")),
             CodeExchange::Invalid => return Err(bad("the code expired or its grant is no longer active")),
@@ -693,6 +742,31 @@ impl Provider<'_> {
         }))
     }
 
+    /// The lifecycle event a reuse writes with the family's revocation, so
+    /// the app learns its tokens were stolen or replayed and ends the user's
+    /// session there: `sessions_revoked` for this app only (webhook
+    /// `session.revoked`, CAEP `session-revoked` with `initiating_entity`
+    /// `policy`, a back-channel logout by `sub`), `reason` naming the reuse.
+    fn reuse_event(
+        &self,
+        reason: &'static str,
+        at: Timestamp,
+    ) -> impl Fn(&UserId, &ClientId) -> Result<NewEvent, StoreError> + Send + Sync {
+        let (vault, ids) = (self.vault, self.ids);
+        move |user: &UserId, client: &ClientId| {
+            let lifecycle = Lifecycle {
+                kind: LifecycleType::SessionsRevoked,
+                user: user.clone(),
+                at,
+                actor: "system".into(),
+                client: Some(client.clone()),
+                sessions: Vec::new(),
+                reason: Some(reason.to_owned()),
+            };
+            crate::events::lifecycle_store_event(vault, ids, &lifecycle)
+        }
+    }
+
     async fn refresh(&self, client: &ClientRow, token: Option<&str>) -> Result<Value, OAuthError> {
         let token = token.ok_or_else(|| OAuthError::new("invalid_request", "refresh_token is required"))?;
         let (tokens, access, refresh) = self.new_tokens(true, Vec::new(), None);
@@ -701,7 +775,8 @@ impl Provider<'_> {
         let issue = AuditEntry::new(actor.clone(), "oauth.refresh", "refresh token rotation", now);
         let reuse = AuditEntry::new(actor, "oauth.refresh_reuse", "a used refresh token came back: its family is revoked", now)
             .outcome(crate::ports::audit::Outcome::Denied);
-        match self.store.rotate_refresh(&secret_hash(token), &client.id, &tokens, &issue, &reuse).await? {
+        let told = self.reuse_event("refresh_token_reuse", now);
+        match self.store.rotate_refresh(&secret_hash(token), &client.id, &tokens, &issue, &reuse, &told).await? {
             RefreshOutcome::Rotated(family) => Ok(json!({
                 "access_token": access,
                 "token_type": "Bearer",
@@ -881,6 +956,41 @@ impl Presented {
     }
 }
 
+/// How far ahead of idlink's clock an assertion's `iat` or `nbf` may be (the client's clock runs fast).
+const ASSERTION_SKEW_SECS: i64 = 60;
+
+/// A JWT NumericDate claim (RFC 7519 §2: seconds, possibly fractional); `Err` when present but not a number.
+fn numeric_date(claims: &Value, name: &str) -> Result<Option<i64>, ()> {
+    match claims.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(v) => v.as_i64().or_else(|| v.as_f64().filter(|f| f.is_finite()).map(|f| f.floor() as i64)).map(Some).ok_or(()),
+    }
+}
+
+/// The time rules of a client assertion (RFC 7523 §3; OIDC Core §9), at
+/// `now` (seconds): `exp` in the future; `iat` and `nbf`, when present,
+/// not ahead of `now` by more than 60 s; a lifetime (`exp` − `iat`, or
+/// `exp` − `now` without `iat`) of at most `max_lifetime` seconds, so a jti
+/// is kept for a bounded time. Answers `exp`, until which the jti is kept.
+fn assertion_times(claims: &Value, now: i64, max_lifetime: i64) -> Result<i64, &'static str> {
+    let exp = numeric_date(claims, "exp").map_err(|_| "exp is not a number")?.ok_or("the assertion has no exp")?;
+    let iat = numeric_date(claims, "iat").map_err(|_| "iat is not a number")?;
+    let nbf = numeric_date(claims, "nbf").map_err(|_| "nbf is not a number")?;
+    if exp <= now {
+        return Err("the assertion has expired");
+    }
+    if iat.is_some_and(|t| t > now.saturating_add(ASSERTION_SKEW_SECS)) {
+        return Err("the assertion's iat is in the future");
+    }
+    if nbf.is_some_and(|t| t > now.saturating_add(ASSERTION_SKEW_SECS)) {
+        return Err("the assertion is not valid yet (nbf)");
+    }
+    if exp.saturating_sub(iat.unwrap_or(now)) > max_lifetime {
+        return Err("the assertion lives longer than idlink accepts (exp too far after iat or now)");
+    }
+    Ok(exp)
+}
+
 /// The claim tags of one place (`userinfo`, `id_token`) in a code's claims.
 fn tag_list(claims: &Value, place: &str) -> Vec<String> {
     claims.get(place).and_then(Value::as_array).map(|a| a.iter().filter_map(Value::as_str).map(str::to_owned).collect()).unwrap_or_default()
@@ -964,6 +1074,46 @@ mod tests {
     fn basic_credentials_are_form_decoded() {
         assert_eq!(form_decode("a%3Ab+c%25"), "a:b c%");
         assert_eq!(form_decode("100%"), "100%");
+    }
+
+    #[test]
+    fn assertions_expire_start_and_live_within_bounds() {
+        let now = 1_800_000_000;
+        let at = |v: Value| assertion_times(&v, now, 300);
+        assert_eq!(at(json!({"exp": now + 60})), Ok(now + 60), "exp only, within the lifetime");
+        assert_eq!(at(json!({"exp": now as f64 + 60.5})), Ok(now + 60), "fractional NumericDate");
+        assert!(at(json!({"exp": now})).is_err(), "expired");
+        assert!(at(json!({})).is_err(), "no exp");
+        assert!(at(json!({"exp": "soon"})).is_err(), "exp not a number");
+        // iat and nbf up to 60 s ahead (clock skew), not beyond.
+        assert!(at(json!({"exp": now + 120, "iat": now + 60})).is_ok());
+        assert!(at(json!({"exp": now + 120, "iat": now + 61})).is_err(), "iat in the future");
+        assert!(at(json!({"exp": now + 120, "nbf": now + 60})).is_ok());
+        assert!(at(json!({"exp": now + 120, "nbf": now + 61})).is_err(), "nbf in the future");
+        assert!(at(json!({"exp": now + 120, "nbf": "x"})).is_err(), "nbf not a number");
+        // Lifetime: exp − iat, or exp − now without iat, at most the maximum.
+        assert!(at(json!({"exp": now + 300})).is_ok());
+        assert!(at(json!({"exp": now + 301})).is_err(), "too long without iat");
+        assert!(at(json!({"exp": now + 200, "iat": now - 100})).is_ok(), "exactly the maximum");
+        assert!(at(json!({"exp": now + 200, "iat": now - 101})).is_err(), "too long from iat");
+        assert!(at(json!({"exp": now + 10, "iat": now - 3600})).is_err(), "an old, long-lived assertion");
+    }
+
+    #[test]
+    fn error_descriptions_are_plain_ascii_without_quotes() {
+        assert_eq!(description_text("scope `a\"b\\c` 名"), "scope `a'b/c` ?");
+        assert_eq!(OAuthError::new("invalid_request", "x\n\"y\"").description, "x?'y'");
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn every_error_description_is_in_the_rfc_6749_charset(text in proptest::prelude::any::<String>()) {
+            let e = OAuthError::new("invalid_request", text);
+            proptest::prop_assert!(e.description.chars().count() <= DESCRIPTION_MAX);
+            for b in e.description.bytes() {
+                proptest::prop_assert!(matches!(b, 0x20..=0x21 | 0x23..=0x5B | 0x5D..=0x7E), "byte {b:#x} in {:?}", e.description);
+            }
+        }
     }
 
     #[test]

@@ -6,6 +6,7 @@
 use super::StoreError;
 use super::audit::AuditEntry;
 use super::clients::{AuthMethod, ClientKind};
+use super::outbox::NewEvent;
 use async_trait::async_trait;
 use idlink_crypto::jose::JwsAlg;
 use idlink_domain::{AuthzRequestId, ClientId, ConsentId, GrantId, RefreshFamilyId, UserId};
@@ -188,6 +189,70 @@ pub struct Introspection {
     pub token: Option<AccessTokenView>,
 }
 
+/// Builds the lifecycle event a detected reuse (a code or refresh token
+/// presented again) writes in the transaction that revokes the family; the
+/// user and client are known only inside it.
+pub type ReuseEvent<'a> = &'a (dyn Fn(&UserId, &ClientId) -> Result<NewEvent, StoreError> + Send + Sync);
+
+/// What one turn of the `oauth_purge` job deletes (at most `limit` rows per table).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OAuthPurge {
+    /// Authorization requests, codes and access tokens that expired before
+    /// this (their expiry plus the grace), and refresh tokens and families
+    /// that expired or were revoked before it.
+    pub expired_before: Timestamp,
+    /// Client-assertion `jti`s expired before this (now: a jti is kept until its `exp`).
+    pub assertions_before: Timestamp,
+    /// App sessions ended before this (the retention).
+    pub sessions_ended_before: Timestamp,
+    /// The provider's rate-limit windows (`oauth:` buckets) that started before this.
+    pub rate_windows_before: Timestamp,
+    pub limit: u32,
+}
+
+/// Rows deleted by one [`OAuthPurge`], per table.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Purged {
+    pub authz_requests: u64,
+    pub codes: u64,
+    pub access_tokens: u64,
+    pub refresh_tokens: u64,
+    pub refresh_families: u64,
+    pub assertions: u64,
+    pub sessions: u64,
+    pub rate_windows: u64,
+}
+
+impl Purged {
+    pub fn total(&self) -> u64 {
+        self.authz_requests
+            + self.codes
+            + self.access_tokens
+            + self.refresh_tokens
+            + self.refresh_families
+            + self.assertions
+            + self.sessions
+            + self.rate_windows
+    }
+
+    /// Some table had a full batch: there may be more.
+    pub fn full(&self, limit: u32) -> bool {
+        let l = u64::from(limit);
+        [
+            self.authz_requests,
+            self.codes,
+            self.access_tokens,
+            self.refresh_tokens,
+            self.refresh_families,
+            self.assertions,
+            self.sessions,
+            self.rate_windows,
+        ]
+        .iter()
+        .any(|n| *n >= l)
+    }
+}
+
 #[async_trait]
 pub trait OAuthFlowStore: Send + Sync {
     async fn insert_authz_request(&self, row: &AuthzRequestRow) -> Result<(), StoreError>;
@@ -207,15 +272,17 @@ pub trait OAuthFlowStore: Send + Sync {
     async fn code(&self, code_hash: &str) -> Result<Option<CodeRow>, StoreError>;
     /// Single use: marks the code used and stores `tokens` if it was unused,
     /// unexpired and its grant active; a second use revokes the family the
-    /// first started.
+    /// first started and writes `reuse_event` in the same transaction.
     async fn exchange_code(
         &self,
         code_hash: &str,
         tokens: &NewTokens,
         audit: &AuditEntry,
         reuse: &AuditEntry,
+        reuse_event: ReuseEvent<'_>,
     ) -> Result<CodeExchange, StoreError>;
-    /// Rotation with reuse detection (plan §3).
+    /// Rotation with reuse detection (plan §3): a reuse revokes the family
+    /// and writes `reuse_event` in the same transaction.
     async fn rotate_refresh(
         &self,
         token_hash: &str,
@@ -223,6 +290,7 @@ pub trait OAuthFlowStore: Send + Sync {
         tokens: &NewTokens,
         audit: &AuditEntry,
         reuse: &AuditEntry,
+        reuse_event: ReuseEvent<'_>,
     ) -> Result<RefreshOutcome, StoreError>;
     /// RFC 7009: revokes `client`'s access token, or refresh token with its family.
     async fn revoke_token(&self, token_hash: &str, client: &ClientId, at: Timestamp, audit: &AuditEntry) -> Result<bool, StoreError>;
@@ -239,4 +307,7 @@ pub trait OAuthFlowStore: Send + Sync {
     ) -> Result<Option<Introspection>, StoreError>;
     /// Records a `private_key_jwt` assertion's `jti`; false when seen before.
     async fn record_assertion(&self, client: &ClientId, jti: &str, expires_at: Timestamp) -> Result<bool, StoreError>;
+    /// Deletes one batch of what [`OAuthPurge`] names; never a refresh token
+    /// of a live family (a used one is how a reuse is recognised).
+    async fn purge_oauth(&self, purge: &OAuthPurge) -> Result<Purged, StoreError>;
 }

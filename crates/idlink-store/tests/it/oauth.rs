@@ -6,18 +6,30 @@
 
 use crate::security::new_user;
 use crate::{at, databases};
+use idlink_core::ports::StoreError;
 use idlink_core::ports::audit::AuditEntry;
 use idlink_core::ports::clients::{AuthMethod, ClientKind, ClientRow, ClientState, ClientStore};
 use idlink_core::ports::oauth::{
     Approval, AuthzRequestRow, CodeExchange, CodeRow, NewTokens, OAuthFlowStore, OAuthStore, RefreshOutcome, SigningKeyRow,
 };
+use idlink_core::ports::outbox::{NewEvent, OutboxStore};
 use idlink_crypto::jose::JwsAlg;
-use idlink_domain::{AuthzRequestId, ClientId, ConsentId, GrantId, RefreshFamilyId, UserId};
+use idlink_domain::{AuthzRequestId, ClientId, ConsentId, EventId, GrantId, RefreshFamilyId, UserId};
 use idlink_store::SqlStore;
 use serde_json::json;
 
 fn audit(action: &str) -> AuditEntry {
     AuditEntry::new("test", action, "test", at(1))
+}
+
+/// The reuse event's id for `tag` (the test's builder makes a plain outbox event).
+fn reuse_id(tag: &str) -> EventId {
+    EventId::try_from(format!("evt_reuse{tag}00000000000000000")).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// A builder of the event a reuse writes, recognisable by `tag` in the outbox.
+fn reuse_event(tag: &'static str) -> impl Fn(&UserId, &ClientId) -> Result<NewEvent, StoreError> + Send + Sync {
+    move |user, _| Ok(NewEvent { id: reuse_id(tag), kind: "lifecycle".into(), subject: Some(user.clone()), payload: vec![1], at: at(1) })
 }
 
 fn key(kid: &str, generation: i64) -> SigningKeyRow {
@@ -142,7 +154,7 @@ async fn a_code_is_single_use_and_its_second_use_revokes_what_it_issued() {
         let cli = client(s, "cli_storetestcodes00000000000").await;
         let code = approved(s, &user, &cli, 1, false).await;
         let first = s
-            .exchange_code(&code, &tokens(1, false), &audit("oauth.token"), &audit("oauth.code_reuse"))
+            .exchange_code(&code, &tokens(1, false), &audit("oauth.token"), &audit("oauth.code_reuse"), &reuse_event("code"))
             .await
             .unwrap_or_else(|e| panic!("{e}"));
         assert!(matches!(first, CodeExchange::Issued(_)), "{}: {first:?}", db.kind);
@@ -150,14 +162,21 @@ async fn a_code_is_single_use_and_its_second_use_revokes_what_it_issued() {
         assert!(view.revoked_at.is_none() && view.grant_state.as_deref() == Some("active"), "{}", db.kind);
         assert_eq!(view.sub.as_deref(), Some(format!("sub-{user}").as_str()));
         let second = s
-            .exchange_code(&code, &tokens(2, false), &audit("oauth.token"), &audit("oauth.code_reuse"))
+            .exchange_code(&code, &tokens(2, false), &audit("oauth.token"), &audit("oauth.code_reuse"), &reuse_event("code"))
             .await
             .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(second, CodeExchange::Reused, "{}", db.kind);
+        let told = s.outbox_item(&reuse_id("code")).await.unwrap_or_default();
+        assert_eq!(
+            told.and_then(|e| e.subject).map(|u| u.to_string()),
+            Some(user.to_string()),
+            "{}: the reuse event is written with the revocation",
+            db.kind
+        );
         assert!(s.access_token("access-1").await.unwrap_or_default().and_then(|v| v.revoked_at).is_some(), "{}: revoked", db.kind);
         assert!(s.access_token("access-2").await.unwrap_or_default().is_none(), "{}: nothing issued twice", db.kind);
         let unknown = s
-            .exchange_code("nope", &tokens(3, false), &audit("oauth.token"), &audit("oauth.code_reuse"))
+            .exchange_code("nope", &tokens(3, false), &audit("oauth.token"), &audit("oauth.code_reuse"), &reuse_event("code"))
             .await
             .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(unknown, CodeExchange::Invalid);
@@ -172,17 +191,21 @@ async fn refresh_tokens_rotate_once_and_a_reused_one_revokes_the_family() {
         let cli = client(s, "cli_storetestrefresh000000000").await;
         let code = approved(s, &user, &cli, 4, true).await;
         let issued = s
-            .exchange_code(&code, &tokens(4, true), &audit("oauth.token"), &audit("oauth.code_reuse"))
+            .exchange_code(&code, &tokens(4, true), &audit("oauth.token"), &audit("oauth.code_reuse"), &reuse_event("code"))
             .await
             .unwrap_or_else(|e| panic!("{e}"));
         assert!(matches!(issued, CodeExchange::Issued(_)), "{}", db.kind);
         // Two nodes present the same refresh token at once: exactly one rotates.
         let (t5, t6, ok, reuse) = (tokens(5, true), tokens(6, true), audit("oauth.refresh"), audit("oauth.refresh_reuse"));
-        let (a, b) =
-            tokio::join!(s.rotate_refresh("refresh-4", &cli, &t5, &ok, &reuse), s.rotate_refresh("refresh-4", &cli, &t6, &ok, &reuse));
+        let ev = reuse_event("refresh");
+        let (a, b) = tokio::join!(
+            s.rotate_refresh("refresh-4", &cli, &t5, &ok, &reuse, &ev),
+            s.rotate_refresh("refresh-4", &cli, &t6, &ok, &reuse, &ev)
+        );
         let outcomes = [a.unwrap_or_else(|e| panic!("{e}")), b.unwrap_or_else(|e| panic!("{e}"))];
         assert_eq!(outcomes.iter().filter(|o| matches!(o, RefreshOutcome::Rotated(_))).count(), 1, "{}: {outcomes:?}", db.kind);
         assert_eq!(outcomes.iter().filter(|o| matches!(o, RefreshOutcome::Reused)).count(), 1, "{}: the loser is reuse", db.kind);
+        assert!(s.outbox_item(&reuse_id("refresh")).await.unwrap_or_default().is_some(), "{}: the app is told of the reuse", db.kind);
         // The reuse revoked the whole family: every access token and the newest refresh token.
         for access in ["access-4", "access-5", "access-6"] {
             if let Some(v) = s.access_token(access).await.unwrap_or_default() {
@@ -190,15 +213,46 @@ async fn refresh_tokens_rotate_once_and_a_reused_one_revokes_the_family() {
             }
         }
         let newest = s
-            .rotate_refresh("refresh-5", &cli, &tokens(7, true), &audit("oauth.refresh"), &audit("oauth.refresh_reuse"))
+            .rotate_refresh(
+                "refresh-5",
+                &cli,
+                &tokens(7, true),
+                &audit("oauth.refresh"),
+                &audit("oauth.refresh_reuse"),
+                &reuse_event("later"),
+            )
             .await
             .unwrap_or_else(|e| panic!("{e}"));
         let newest_b = s
-            .rotate_refresh("refresh-6", &cli, &tokens(8, true), &audit("oauth.refresh"), &audit("oauth.refresh_reuse"))
+            .rotate_refresh(
+                "refresh-6",
+                &cli,
+                &tokens(8, true),
+                &audit("oauth.refresh"),
+                &audit("oauth.refresh_reuse"),
+                &reuse_event("later"),
+            )
             .await
             .unwrap_or_else(|e| panic!("{e}"));
         assert!(newest == RefreshOutcome::Invalid || newest_b == RefreshOutcome::Invalid, "{}", db.kind);
         assert!(!matches!(newest, RefreshOutcome::Rotated(_)) && !matches!(newest_b, RefreshOutcome::Rotated(_)), "{}", db.kind);
+        let again = s
+            .rotate_refresh(
+                "refresh-4",
+                &cli,
+                &tokens(9, true),
+                &audit("oauth.refresh"),
+                &audit("oauth.refresh_reuse"),
+                &reuse_event("later"),
+            )
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(again, RefreshOutcome::Reused, "{}", db.kind);
+        assert!(
+            s.outbox_item(&reuse_id("later")).await.unwrap_or_default().is_none(),
+            "{}: a reuse in a family revoked already tells nothing new",
+            db.kind
+        );
         // Another client cannot use or revoke it.
         let other = client(s, "cli_storetestother00000000000").await;
         assert!(!s.revoke_token("access-4", &other, at(20), &audit("oauth.revoke")).await.unwrap_or(true));
@@ -216,7 +270,7 @@ async fn introspection_reads_the_caller_its_live_secrets_and_the_token_in_one_st
         let owner = client(s, "cli_storetestintrospect000000").await;
         let code = approved(s, &user, &owner, 9, false).await;
         let issued = s
-            .exchange_code(&code, &tokens(9, false), &audit("oauth.token"), &audit("oauth.code_reuse"))
+            .exchange_code(&code, &tokens(9, false), &audit("oauth.token"), &audit("oauth.code_reuse"), &reuse_event("code"))
             .await
             .unwrap_or_else(|e| panic!("{e}"));
         assert!(matches!(issued, CodeExchange::Issued(_)), "{}", db.kind);

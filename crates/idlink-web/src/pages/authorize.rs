@@ -15,11 +15,12 @@
 
 use crate::WebState;
 use crate::ctx::{Signed, Visitor};
+use crate::i18n::{Locale, Tr};
 use crate::pages::render::{Chrome, html, message_page};
 use askama::Template;
 use axum::Form;
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
@@ -47,6 +48,8 @@ pub fn after_login(headers: &HeaderMap, secure: bool) -> String {
 struct ConsentPage {
     c: Chrome,
     request: String,
+    /// The page's language, sent back with the answer.
+    lang: &'static str,
     intro: String,
     logo: Option<String>,
     ordinary: Vec<String>,
@@ -125,28 +128,81 @@ fn signed_out(v: &Visitor, headers: &HeaderMap) -> Response {
     (cookies, Redirect::to("/h5/login")).into_response()
 }
 
+/// Why the consent page was not shown: the answer to send instead.
+type NotShown = Response;
+
+/// What both the page and the answer to it need: the request checked for
+/// this user, in the language the page is shown in.
+struct Loaded {
+    v: Visitor,
+    s: Signed,
+    id: AuthzRequestId,
+    view: ConsentView,
+}
+
+/// The language of the consent page: the app's `ui_locales` (the first of
+/// ours; OIDC Core §3.1.2.1), else the visitor's own (cookie, then
+/// `Accept-Language`). After the visitor used the page's switches
+/// (`?chosen=1`, where they send the visitor back) their choice wins.
+fn consent_locale(v: &Visitor, view: &ConsentView, chosen: bool) -> Locale {
+    if chosen {
+        return v.locale();
+    }
+    view.params.ui_locales.as_deref().and_then(Locale::from_ui_locales).unwrap_or_else(|| v.locale())
+}
+
+/// The one prelude of `show` and `decide`: the session (else the
+/// self-reloading page or the login), the request (else "gone"), a fresh
+/// login when `prompt=login` or `max_age` asks for one, and the page's language.
+async fn load(
+    state: &WebState,
+    mut v: Visitor,
+    signed: Option<Signed>,
+    headers: &HeaderMap,
+    azr: String,
+    chosen: bool,
+) -> Result<Loaded, NotShown> {
+    let Some(s) = signed else { return Err(signed_out(&v, headers)) };
+    let Ok(id) = AuthzRequestId::try_from(azr) else { return Err(gone(&v)) };
+    let p = idlink_api::routes::oauth::provider(&state.app);
+    let view = match p.consent_view(&id, &s.session.user_id).await {
+        Ok(Some(view)) => view,
+        Ok(None) => return Err(gone(&v)),
+        Err(_) => return Err(failed(&v)),
+    };
+    if view.needs_fresh_login(s.session.created_at, state.app.clock.now()) {
+        return Err(fresh_login(&v));
+    }
+    v.tr = Tr::new(consent_locale(&v, &view, chosen));
+    Ok(Loaded { v, s, id, view })
+}
+
+#[derive(Deserialize, Default)]
+pub struct PageQuery {
+    #[serde(default)]
+    chosen: Option<String>,
+}
+
 pub async fn show(
     State(state): State<WebState>,
     v: Visitor,
     signed: Option<Signed>,
     headers: HeaderMap,
     Path(azr): Path<String>,
+    Query(q): Query<PageQuery>,
 ) -> Response {
-    let Some(s) = signed else { return signed_out(&v, &headers) };
-    let Ok(id) = AuthzRequestId::try_from(azr) else { return gone(&v) };
-    let p = idlink_api::routes::oauth::provider(&state.app);
-    let view = match p.consent_view(&id, &s.session.user_id).await {
-        Ok(Some(view)) => view,
-        Ok(None) => return gone(&v),
-        Err(_) => return failed(&v),
+    let Loaded { v, id, view, .. } = match load(&state, v, signed, &headers, azr, q.chosen.as_deref() == Some("1")).await {
+        Ok(l) => l,
+        Err(page) => return page,
     };
-    if view.needs_fresh_login(s.session.created_at, state.app.clock.now()) {
-        return fresh_login(&v);
-    }
     let (intro, ordinary, sensitive) = wording(&v, &view);
+    let mut c = Chrome::new(&v, "authorize-title", true);
+    // The switches come back here with the visitor's choice winning over `ui_locales`.
+    c.back = format!("{}?chosen=1", v.path);
     let page = ConsentPage {
-        c: Chrome::new(&v, "authorize-title", true),
+        c,
         request: id.to_string(),
+        lang: v.locale().tag(),
         intro,
         logo: view.logo_url.clone(),
         ordinary,
@@ -156,7 +212,12 @@ pub async fn show(
     };
     let mut cookies = v.cookies();
     cookies.clear(RETURN, v.secure);
-    (cookies, html(StatusCode::OK, &page)).into_response()
+    let mut res = (cookies, html(StatusCode::OK, &page)).into_response();
+    // The app's https logo: this page's policy allows images from its origin only (docs/apps.md).
+    if let Some(csp) = view.logo_url.as_deref().and_then(crate::guard::csp_with_images_from) {
+        res.headers_mut().insert(axum::http::header::CONTENT_SECURITY_POLICY, csp);
+    }
+    res
 }
 
 #[derive(Deserialize)]
@@ -164,6 +225,9 @@ pub struct DecisionForm {
     decision: String,
     #[serde(default)]
     sensitive: Option<String>,
+    /// The language the page was shown in: the consent is to those words.
+    #[serde(default)]
+    lang: Option<String>,
 }
 
 pub async fn decide(
@@ -174,16 +238,12 @@ pub async fn decide(
     Path(azr): Path<String>,
     Form(f): Form<DecisionForm>,
 ) -> Response {
-    let Some(s) = signed else { return signed_out(&v, &headers) };
-    let Ok(id) = AuthzRequestId::try_from(azr) else { return gone(&v) };
-    let p = idlink_api::routes::oauth::provider(&state.app);
-    let view = match p.consent_view(&id, &s.session.user_id).await {
-        Ok(Some(view)) => view,
-        Ok(None) => return gone(&v),
-        Err(_) => return failed(&v),
+    let Loaded { mut v, s, id, view } = match load(&state, v, signed, &headers, azr, false).await {
+        Ok(l) => l,
+        Err(page) => return page,
     };
-    if view.needs_fresh_login(s.session.created_at, state.app.clock.now()) {
-        return fresh_login(&v);
+    if let Some(shown) = f.lang.as_deref().and_then(Locale::from_tag) {
+        v.tr = Tr::new(shown);
     }
     let (intro, ordinary, sensitive) = wording(&v, &view);
     let decision = match f.decision.as_str() {
@@ -197,6 +257,7 @@ pub async fn decide(
         client_ip: v.client_ip.clone(),
         request_id: v.request_id.clone(),
     };
+    let p = idlink_api::routes::oauth::provider(&state.app);
     match p.decide(&id, &who, decision, &text_hash(&intro, &ordinary, &sensitive)).await {
         // Not a 303: the pages' CSP says `form-action 'self'`, which browsers
         // also apply to a redirect answering a form, and the app is another

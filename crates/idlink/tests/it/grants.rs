@@ -504,3 +504,154 @@ async fn the_command_line_registers_rotates_and_disables_through_the_same_checks
     let audited = text(&s, "SELECT COUNT(*) FROM audit_log WHERE actor = 'cli' AND action LIKE 'oauth_client.%'").await;
     assert_eq!(audited, "3", "create, rotate, disable");
 }
+
+/// Counts rows of `table` whose key column is one of `keys` (the rows a test seeded).
+async fn seeded(s: &Server, table: &str, column: &str, keys: &[&str]) -> Vec<String> {
+    let list = keys.iter().map(|k| format!("'{k}'")).collect::<Vec<_>>().join(", ");
+    let q = format!("SELECT {column} FROM {table} WHERE {column} IN ({list}) ORDER BY {column}");
+    let text = testing::dump_table(store(s), &format!("({q}) AS t")).await.unwrap_or_default();
+    keys.iter().filter(|k| text.contains(*k)).map(|k| (*k).to_owned()).collect()
+}
+
+/// The `oauth_purge` job (issue 14): once the sandbox clock passes expiry
+/// plus the grace, expired requests, codes, tokens, revoked or expired
+/// families, spent assertion `jti`s, ended app sessions and the provider's
+/// rate-limit windows are deleted; a live family keeps every refresh token,
+/// the used ones too, so a reuse after the purge is still recognised (and
+/// the app is told, in the transaction that revokes the family).
+#[tokio::test]
+async fn the_purge_deletes_what_expired_and_keeps_what_a_live_grant_needs() {
+    for db in databases().await {
+        let s = start_with(
+            db,
+            &[
+                ("IDLINK__SANDBOX__DRIVE_CLOCK", "true"),
+                ("IDLINK__OIDC__PURGE_EVERY_SECS", "1"),
+                ("IDLINK__OIDC__PURGE_GRACE_SECS", "86400"),
+                ("IDLINK__OIDC__SESSION_RETENTION_DAYS", "1"),
+            ],
+        )
+        .await;
+        let key = apps_key(&s).await;
+        let reg = register(&s, &key, "Purged App").await;
+        let client = reg["client"]["client_id"].as_str().unwrap_or_default().to_owned();
+        let secret = reg["client_secret"].as_str().unwrap_or_default().to_owned();
+        let session = login_ok(&s, "13800138333", "dev-purge").await["session_token"].as_str().unwrap_or_default().to_owned();
+        let user = me(&s, &session).await.json::<Value>().await.unwrap_or_default()["user_id"].as_str().unwrap_or_default().to_owned();
+        let grant = grant_with_tokens(&s, &user, &client, "p").await;
+        let t = jiff::Timestamp::now().as_microsecond();
+        let (min, day) = (60_000_000_i64, 86_400_000_000_i64);
+        let (live_used, live_next) = (secret_hash("ilr_purge-live-0"), secret_hash("ilr_purge-live-1"));
+        for q in [
+            format!(
+                "INSERT INTO oauth_authz_requests (id, client_id, params, created_at, expires_at) VALUES ('azr_purgeold', '{client}', '{{}}', {t}, {})",
+                t + 10 * min
+            ),
+            format!(
+                "INSERT INTO oauth_codes (code_hash, client_id, user_id, grant_id, redirect_uri, scope, code_challenge, auth_time, created_at, expires_at, used_at) \
+                 VALUES ('code-old', '{client}', '{user}', '{grant}', 'https://rp.example.com/callback', 'openid', 'c', {t}, {t}, {}, {t})",
+                t + min
+            ),
+            format!(
+                "INSERT INTO oauth_access_tokens (token_hash, client_id, user_id, grant_id, scope, created_at, expires_at) \
+                 VALUES ('at-old', '{client}', '{user}', '{grant}', 'openid', {t}, {}), ('at-live', '{client}', '{user}', '{grant}', 'openid', {t}, {})",
+                t + 10 * min,
+                t + 30 * day
+            ),
+            format!(
+                "INSERT INTO oauth_refresh_families (id, grant_id, client_id, user_id, scope, created_at, expires_at, revoked_at, revoke_reason) VALUES \
+                 ('rtf_live', '{grant}', '{client}', '{user}', 'openid', {t}, {live}, NULL, NULL), \
+                 ('rtf_dead', '{grant}', '{client}', '{user}', 'openid', {t}, {live}, {t}, 'revoked'), \
+                 ('rtf_over', '{grant}', '{client}', '{user}', 'openid', {t}, {over}, NULL, NULL)",
+                live = t + 30 * day,
+                over = t + 60 * min
+            ),
+            format!(
+                "INSERT INTO oauth_refresh_tokens (token_hash, family_id, generation, created_at, expires_at, used_at) VALUES \
+                 ('{live_used}', 'rtf_live', 0, {t}, {live}, {t}), ('{live_next}', 'rtf_live', 1, {t}, {live}, NULL), \
+                 ('rt-dead', 'rtf_dead', 0, {t}, {live}, NULL), ('rt-over', 'rtf_over', 0, {t}, {over}, NULL)",
+                live = t + 30 * day,
+                over = t + 60 * min
+            ),
+            format!(
+                "INSERT INTO oauth_client_assertions (client_id, jti, expires_at) VALUES ('{client}', 'jti-old', {}), ('{client}', 'jti-live', {})",
+                t + 5 * min,
+                t + 30 * day
+            ),
+            format!(
+                "INSERT INTO oauth_sessions (sid, client_id, user_id, session_id, created_at, ended_at) VALUES \
+                 ('sid-ended', '{client}', '{user}', 'ses_ended', {t}, {t})"
+            ),
+            format!(
+                "INSERT INTO rate_limits (bucket, window_start, count) VALUES ('oauth:token:192.0.2.1', {t}, 3), ('code:ip:192.0.2.1', {t}, 3)"
+            ),
+        ] {
+            sql(&s, &q).await;
+        }
+        let snapshot = async || {
+            [
+                seeded(&s, "oauth_authz_requests", "id", &["azr_purgeold"]).await,
+                seeded(&s, "oauth_codes", "code_hash", &["code-old"]).await,
+                seeded(&s, "oauth_access_tokens", "token_hash", &["at-old", "at-live"]).await,
+                seeded(&s, "oauth_refresh_families", "id", &["rtf_dead", "rtf_live", "rtf_over"]).await,
+                seeded(&s, "oauth_refresh_tokens", "token_hash", &[live_used.as_str(), live_next.as_str(), "rt-dead", "rt-over"]).await,
+                seeded(&s, "oauth_client_assertions", "jti", &["jti-live", "jti-old"]).await,
+                seeded(&s, "oauth_sessions", "sid", &["sid-ended", "sid-p"]).await,
+                seeded(&s, "rate_limits", "bucket", &["code:ip:192.0.2.1", "oauth:token:192.0.2.1"]).await,
+            ]
+        };
+        let all = snapshot().await;
+        // The job runs every second: nothing is deleted before its time.
+        tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+        assert_eq!(snapshot().await, all, "{}: nothing purged early", s.kind);
+        assert_eq!(all.iter().map(Vec::len).sum::<usize>(), 17, "{}: {all:?}", s.kind);
+
+        // Two days later on the sandbox clock (idlink's clock follows it).
+        let res = reqwest::Client::new()
+            .post(format!("{}/sandbox/v1/clock/advance", s.sandbox))
+            .json(&json!({"seconds": 2 * 86_400 + 60}))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(res.status().as_u16(), 200, "{}", s.kind);
+        let want = [
+            vec![],
+            vec![],
+            vec!["at-live".to_owned()],
+            vec!["rtf_live".to_owned()],
+            vec![live_used.clone(), live_next.clone()],
+            vec!["jti-live".to_owned()],
+            vec!["sid-p".to_owned()],
+            vec!["code:ip:192.0.2.1".to_owned()],
+        ];
+        let mut now = snapshot().await;
+        for _ in 0..100 {
+            if now == want {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            now = snapshot().await;
+        }
+        assert_eq!(now, want, "{}: what remains after the purge", s.kind);
+
+        // The live family's used refresh token is still recognised: a reuse revokes the family and tells the app.
+        let lifecycle = format!("SELECT COUNT(*) FROM outbox WHERE kind = 'lifecycle' AND subject = '{user}'");
+        let before: u64 = text(&s, &lifecycle).await.parse().unwrap_or(0);
+        let res = s
+            .client()
+            .post(s.url("/oauth2/token"))
+            .basic_auth(&client, Some(&secret))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body("grant_type=refresh_token&refresh_token=ilr_purge-live-0")
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(res.status().as_u16(), 400, "{}", s.kind);
+        let body: Value = res.json().await.unwrap_or_default();
+        assert_eq!(body["error"], "invalid_grant", "{body}");
+        assert!(body["error_description"].as_str().is_some_and(|d| d.contains("used before")), "{}: {body}", s.kind);
+        assert_eq!(text(&s, "SELECT revoke_reason FROM oauth_refresh_families WHERE id = 'rtf_live'").await, "reuse", "{}", s.kind);
+        let after: u64 = text(&s, &lifecycle).await.parse().unwrap_or(0);
+        assert_eq!(after, before + 1, "{}: the reuse wrote one lifecycle event for the app", s.kind);
+    }
+}

@@ -65,22 +65,24 @@ fn no_redirects() -> reqwest::Client {
 }
 
 async fn register(s: &Server, alg: JwsAlg) -> String {
+    let id = if alg == JwsAlg::EdDsa { "e2eedwards000000000000000" } else { "e2eecdsa00000000000000000" };
+    register_with(s, alg, id, &["name", "birthdate", "age_over_18", "phone_number"], None).await
+}
+
+/// A confidential app `cli_{id}` allowed `claims`, with an optional logo.
+async fn register_with(s: &Server, alg: JwsAlg, id: &str, claims: &[&str], logo: Option<&str>) -> String {
     let now = jiff::Timestamp::now();
-    let id = idlink_domain::ClientId::try_from(format!(
-        "cli_{}",
-        if alg == JwsAlg::EdDsa { "e2eedwards000000000000000" } else { "e2eecdsa00000000000000000" }
-    ))
-    .unwrap_or_else(|e| panic!("{e}"));
+    let id = idlink_domain::ClientId::try_from(format!("cli_{id}")).unwrap_or_else(|e| panic!("{e}"));
     let client = ClientRow {
         id: id.clone(),
         name: "Demo Shop".into(),
-        logo_url: None,
+        logo_url: logo.map(str::to_owned),
         kind: ClientKind::Confidential,
         auth_method: AuthMethod::ClientSecretBasic,
         jwks: None,
         redirect_uris: vec![REDIRECT.into()],
         allowed_scopes: ["openid", "phone", "identity", "offline_access"].map(str::to_owned).to_vec(),
-        allowed_claims: ["name", "birthdate", "age_over_18", "phone_number"].map(str::to_owned).to_vec(),
+        allowed_claims: claims.iter().map(|c| (*c).to_owned()).collect(),
         id_token_alg: alg,
         backchannel_logout_uri: None,
         backchannel_logout_session_required: false,
@@ -555,4 +557,143 @@ async fn prompt_login_asks_for_a_fresh_login_and_comes_back_to_the_consent_page(
     assert_eq!(log_in(&mut c).await, page_path, "the fresh login comes back to the consent page");
     let page = c.get(&page_path).await.text().await.unwrap_or_default();
     assert!(page.contains("id=\"ordinary-claims\""), "{page}");
+}
+
+/// The `claims` parameter cannot reach past the client's registration: an
+/// app allowed `name` only that asks for `birthdate` (in userinfo and the ID
+/// token) sees it dropped — not on the consent page, not released. The page
+/// is in the app's `ui_locales` (the first supported one), and its policy
+/// lets the app's https logo show, from that origin only.
+#[tokio::test]
+async fn claims_outside_the_registration_are_never_shown_nor_released_and_the_page_speaks_ui_locales() {
+    for s in servers().await {
+        let client_id =
+            register_with(&s, JwsAlg::Es256, "e2enameonly00000000000000", &["name"], Some("https://cdn.rp.example/logo.png")).await;
+        let mut browser = FormClient::new(&s);
+        verified_user(&mut browser, &s, "13912340071").await;
+        let claims = json!({
+            "userinfo": {"verified_claims": {"verification": {"trust_framework": null}, "claims": {"name": null, "birthdate": null}}},
+            "id_token": {"verified_claims": {"verification": {"trust_framework": null}, "claims": {"birthdate": null}}, "phone_number": null}
+        });
+        let verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+        let url = idlink_core::oidc::provider::with_query(
+            "/oauth2/authorize",
+            &[
+                ("client_id", client_id.as_str()),
+                ("redirect_uri", REDIRECT),
+                ("response_type", "code"),
+                ("scope", "openid"),
+                ("claims", &claims.to_string()),
+                ("ui_locales", "fr-CA en zh-CN"),
+                ("code_challenge", "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"),
+                ("code_challenge_method", "S256"),
+            ],
+        );
+        let page_path = location(&browser.get(&url).await);
+        assert!(page_path.starts_with("/h5/authorize/azr_"), "{}: {page_path}", s.kind);
+        let res = browser.get(&page_path).await;
+        let csp = res.headers().get("content-security-policy").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+        assert!(csp.contains("img-src 'self' data: https://cdn.rp.example;") && csp.contains("default-src 'none'"), "{csp}");
+        let page = res.text().await.unwrap_or_default();
+        assert!(page.contains("<html lang=\"en\""), "{}: ui_locales picks English (French is not offered)", s.kind);
+        assert!(page.contains("src=\"https://cdn.rp.example/logo.png\""), "{}: the logo", s.kind);
+        assert!(page.contains("Your verified real name"), "{}: {page}", s.kind);
+        assert!(!page.contains("date of birth") && !page.contains("Your phone number"), "{}: not allowed, not shown: {page}", s.kind);
+        // The language switch comes back with the visitor's choice winning.
+        assert!(page.contains(&format!("name=\"back\" value=\"{page_path}?chosen=1\"")), "{page}");
+
+        let res = browser.post(&page_path, &[("decision", "allow"), ("sensitive", "1")]).await;
+        let back = res.text().await.unwrap_or_default();
+        let to = unescape(&between(&back, "id=\"continue\" href=\"", "\""));
+        let code = query_param(&to, "code").unwrap_or_else(|| panic!("{}: {back}", s.kind));
+        let res = no_redirects()
+            .post(s.url("/oauth2/token"))
+            .basic_auth(&client_id, Some(SECRET))
+            .form_body(&[("grant_type", "authorization_code"), ("code", &code), ("redirect_uri", REDIRECT), ("code_verifier", verifier)])
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(res.status().as_u16(), 200, "{}", s.kind);
+        let tokens: Value = res.json().await.unwrap_or_default();
+        let id_token: Value = tokens["id_token"]
+            .as_str()
+            .and_then(|t| t.split('.').nth(1))
+            .and_then(|p| base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, p).ok())
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_default();
+        assert!(id_token["sub"].is_string(), "{id_token}");
+        assert!(id_token.get("verified_claims").is_none() && id_token.get("phone_number").is_none(), "{}: {id_token}", s.kind);
+        let info: Value = no_redirects()
+            .get(s.url("/oauth2/userinfo"))
+            .bearer_auth(tokens["access_token"].as_str().unwrap_or_default())
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+            .json()
+            .await
+            .unwrap_or_default();
+        assert_eq!(info["verified_claims"]["claims"], json!({"name": "张三"}), "{}: the allowed claim only", s.kind);
+    }
+}
+
+/// `/oauth2/authorize` and `/oauth2/token` are limited per address: over the
+/// limit, 429 with `Retry-After` in the endpoint's own format (an HTML page,
+/// never a redirect to the app; RFC 6749 JSON), checked before the client.
+#[tokio::test]
+async fn authorize_and_token_are_rate_limited_per_address_in_their_own_formats() {
+    for db in crate::databases().await {
+        let s =
+            crate::start_with(db, &[("IDLINK__OIDC__AUTHORIZE_PER_IP_PER_MINUTE", "2"), ("IDLINK__OIDC__TOKEN_PER_IP_PER_MINUTE", "2")])
+                .await;
+        let client_id = register(&s, JwsAlg::Es256).await;
+        let http = no_redirects();
+        let authorize = idlink_core::oidc::provider::with_query(
+            &s.url("/oauth2/authorize"),
+            &[
+                ("client_id", client_id.as_str()),
+                ("redirect_uri", REDIRECT),
+                ("response_type", "code"),
+                ("scope", "openid"),
+                ("code_challenge", "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"),
+                ("code_challenge_method", "S256"),
+            ],
+        );
+        // The windows are whole minutes: start well inside one.
+        let second = jiff::Timestamp::now().as_second().rem_euclid(60);
+        if second > 45 {
+            tokio::time::sleep(std::time::Duration::from_secs(u64::try_from(61 - second).unwrap_or(1))).await;
+        }
+        let mut statuses = Vec::new();
+        let mut last = None;
+        for _ in 0..3 {
+            let res = http.get(&authorize).send().await.unwrap_or_else(|e| panic!("{e}"));
+            statuses.push(res.status().as_u16());
+            last = Some(res);
+        }
+        assert_eq!(statuses, [303, 303, 429], "{}", s.kind);
+        let res = last.unwrap_or_else(|| panic!("three answers"));
+        assert!(res.headers().get("location").is_none(), "{}: never a redirect", s.kind);
+        let wait: u64 = res.headers().get("retry-after").and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok()).unwrap_or(0);
+        assert!((1..=60).contains(&wait), "{}: Retry-After {wait}", s.kind);
+        assert!(res.headers().get("content-type").and_then(|v| v.to_str().ok()).is_some_and(|c| c.starts_with("text/html")));
+
+        let token = || {
+            http.post(s.url("/oauth2/token"))
+                .basic_auth(&client_id, Some("ics_wrong"))
+                .form_body(&[
+                    ("grant_type", "authorization_code"),
+                    ("code", "ilc_nope"),
+                    ("redirect_uri", REDIRECT),
+                    ("code_verifier", "x"),
+                ])
+                .send()
+        };
+        let statuses = [token().await.map(|r| r.status().as_u16()).unwrap_or(0), token().await.map(|r| r.status().as_u16()).unwrap_or(0)];
+        let res = token().await.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((statuses, res.status().as_u16()), ([401, 401], 429), "{}: counted before the client is checked", s.kind);
+        assert!(res.headers().get("retry-after").is_some(), "{}", s.kind);
+        assert_eq!(res.headers().get("cache-control").and_then(|v| v.to_str().ok()), Some("no-store"));
+        let body: Value = res.json().await.unwrap_or_default();
+        assert_eq!(body["error"], "temporarily_unavailable", "{}: {body}", s.kind);
+    }
 }

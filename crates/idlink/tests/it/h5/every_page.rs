@@ -10,8 +10,9 @@ use crate::Server;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-/// The pages, `{card}` standing for the user's binding id.
-const PAGES: [&str; 17] = [
+/// The pages, `{card}` standing for the user's binding id and `{azr}` for
+/// an app's sign-in request waiting for the user's consent.
+const PAGES: [&str; 19] = [
     "/h5/",
     "/h5/identity",
     "/h5/identity/verify/face",
@@ -29,7 +30,56 @@ const PAGES: [&str; 17] = [
     "/h5/cards/{card}/balance",
     "/h5/cards/history",
     "/h5/access-log",
+    "/h5/apps",
+    "/h5/authorize/{azr}",
 ];
+
+/// An app's sign-in request asking for the phone number and the verified
+/// identity with a purpose (every section of the consent page): its page's path.
+pub(super) async fn consent_request(s: &Server) -> String {
+    use idlink_core::ports::audit::AuditEntry;
+    use idlink_core::ports::clients::{AuthMethod, ClientKind, ClientRow, ClientState, ClientStore};
+    let now = jiff::Timestamp::now();
+    let id = idlink_domain::ClientId::try_from("cli_everypageconsent000000000".to_owned()).unwrap_or_else(|e| panic!("{e}"));
+    let client = ClientRow {
+        id: id.clone(),
+        name: "城市出行".into(),
+        logo_url: None,
+        kind: ClientKind::Public,
+        auth_method: AuthMethod::None,
+        jwks: None,
+        redirect_uris: vec!["https://rp.example/cb".into()],
+        allowed_scopes: ["openid", "phone", "identity"].map(str::to_owned).to_vec(),
+        allowed_claims: ["name", "birthdate", "phone_number"].map(str::to_owned).to_vec(),
+        id_token_alg: idlink_crypto::jose::JwsAlg::Es256,
+        backchannel_logout_uri: None,
+        backchannel_logout_session_required: false,
+        introspect_any: false,
+        state: ClientState::Active,
+        created_at: now,
+        updated_at: now,
+    };
+    // Once per server: a second call finds the app registered.
+    let _ = s.db.store.insert_client(&client, None, &AuditEntry::new("cli", "oauth.client_create", "test", now)).await;
+    let claims = json!({"userinfo": {"verified_claims": {"purpose": "乘车实名核验", "claims": {"name": null}}}});
+    let url = idlink_core::oidc::provider::with_query(
+        &s.url("/oauth2/authorize"),
+        &[
+            ("client_id", id.as_str()),
+            ("redirect_uri", "https://rp.example/cb"),
+            ("response_type", "code"),
+            ("scope", "openid phone identity"),
+            ("claims", &claims.to_string()),
+            ("code_challenge", "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"),
+            ("code_challenge_method", "S256"),
+        ],
+    );
+    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap_or_default();
+    let res = http.get(url).send().await.unwrap_or_else(|e| panic!("{e}"));
+    let to = res.headers().get("location").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+    assert!(to.starts_with("/h5/authorize/azr_"), "a pending sign-in request: {to}");
+    to
+}
 
 /// A verified user with a bound ICBC card, a payment password and balance
 /// queries on, through
@@ -162,9 +212,12 @@ async fn every_page_is_large_enough_in_elder_mode_accessible_and_light() {
     super::log_in(&b, &s, phone).await;
     let token = b.client.get_named_cookie("idlink_session").await.map(|c| c.value().to_owned()).unwrap_or_default();
     let card = verified_with_card(&s, &token, phone, "110105199001010029").await;
+    let consent = consent_request(&s).await;
+    let azr = consent.trim_start_matches("/h5/authorize/").to_owned();
+    let fill = |page: &str| page.replace("{card}", &card).replace("{azr}", &azr);
     let mut faults = Vec::new();
     for page in PAGES {
-        b.goto(&s.url(&page.replace("{card}", &card))).await;
+        b.goto(&s.url(&fill(page))).await;
         for t in small_targets(&b, 44.0).await {
             faults.push(format!("{page}: tap target ≥ 44 × 44 px: {t}"));
         }
@@ -172,7 +225,7 @@ async fn every_page_is_large_enough_in_elder_mode_accessible_and_light() {
     b.goto(&s.url("/h5/")).await;
     b.click("button[name=elder][value='1']").await;
     for page in PAGES {
-        let path = page.replace("{card}", &card);
+        let path = fill(page);
         b.goto(&s.url(&path)).await;
         assert_eq!(b.path().await, path, "{page} opens for a verified user with a card");
         assert!(b.has("body.elder").await, "{page}: elder mode is remembered");
@@ -190,7 +243,7 @@ async fn every_page_is_large_enough_in_elder_mode_accessible_and_light() {
         assets += super::gzip_len(&c.get(asset).await.bytes().await.unwrap_or_default());
     }
     for page in PAGES {
-        let res = c.get(&page.replace("{card}", &card)).await;
+        let res = c.get(&fill(page)).await;
         assert_eq!(res.status().as_u16(), 200, "{page}");
         let total = super::gzip_len(&res.bytes().await.unwrap_or_default()) + assets;
         assert!(total < 60 * 1024, "{page}: {total} bytes compressed with its CSS and htmx");
