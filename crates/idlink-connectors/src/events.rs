@@ -39,6 +39,10 @@ pub fn is_internal(ip: IpAddr) -> bool {
                 || (s[0] == 0x2001 && s[1] == 0x0db8)
                 || (s[0] == 0x3fff && (s[1] & 0xf000) == 0)
                 || (s[0] == 0x0100 && s[1] == 0 && s[2] == 0 && s[3] == 0)
+                // 64:ff9b::/32 outside the well-known /96, and the whole local-use
+                // 64:ff9b:1::/48 (RFC 8215): an operator's translator may use any
+                // layout there, so what it reaches cannot be read off the address.
+                || (s[0] == 0x64 && s[1] == 0xff9b && !s[2..6].iter().all(|&x| x == 0))
         }
     }
 }
@@ -63,7 +67,6 @@ fn is_internal_v4(v4: Ipv4Addr) -> bool {
 /// The IPv4 addresses an IPv6 address carries, by the forms that reach IPv4 space.
 fn embedded_v4(v6: Ipv6Addr) -> Vec<Ipv4Addr> {
     let s = v6.segments();
-    let b = v6.octets();
     let v4 = |hi: u16, lo: u16| Ipv4Addr::from((u32::from(hi) << 16) | u32::from(lo));
     let mut out = Vec::new();
     // ::ffff:a.b.c.d mapped; ::a.b.c.d compatible (RFC 4291 §2.5.5; not :: nor ::1, judged as IPv6).
@@ -80,11 +83,6 @@ fn embedded_v4(v6: Ipv6Addr) -> Vec<Ipv4Addr> {
     // 64:ff9b::/96 well-known NAT64 prefix (RFC 6052): the last 32 bits.
     if s[0] == 0x64 && s[1] == 0xff9b && s[2..6].iter().all(|&x| x == 0) {
         out.push(v4(s[6], s[7]));
-    }
-    // 64:ff9b:1::/48 local-use NAT64 (RFC 8215), RFC 6052 §2.2 layout for a /48:
-    // bits 48–63, then the reserved octet, then bits 72–87.
-    if s[0] == 0x64 && s[1] == 0xff9b && s[2] == 0x0001 {
-        out.push(Ipv4Addr::new(b[6], b[7], b[9], b[10]));
     }
     // 2001:0::/32 Teredo (RFC 4380): the server at bits 32–63, the client's
     // address inverted in the last 32 bits.
@@ -242,8 +240,6 @@ mod tests {
             ("compatible", "::127.0.0.1", "::8.8.8.8"),
             ("6to4", "2002:c0a8:0101::1", "2002:0808:0808::1"),
             ("NAT64", "64:ff9b::169.254.169.254", "64:ff9b::8.8.8.8"),
-            // 64:ff9b:1:AABB:00CC:DD00:: carries AA.BB.CC.DD (RFC 6052 /48).
-            ("local NAT64", "64:ff9b:1:0a00:0001:0000::", "64:ff9b:1:0808:0008:0800::"),
             // Teredo server 8.8.8.8 (public), client 192.168.0.1 inverted = 3f57:fffe.
             ("Teredo client", "2001:0:808:808::3f57:fffe", "2001:0:808:808::f7f7:f7f7"),
             ("Teredo server", "2001:0:7f00:1::f7f7:f7f7", "2001:0:808:808::f7f7:f7f7"),
@@ -274,6 +270,18 @@ mod tests {
         for addr in ["2606:4700::1111", "2a00:1450:4001::1", "2400:cb00::1"] {
             assert!(!is_internal(ip(addr)), "{addr} is public");
         }
+    }
+
+    #[test]
+    fn nat64_outside_the_well_known_prefix_is_internal_whatever_it_carries() {
+        // RFC 8215 lets the local-use /48 hold a /96 of the operator's layout:
+        // 169.254.169.254 behind such a translator must not read as public.
+        for addr in ["64:ff9b:1:abcd::a9fe:a9fe", "64:ff9b:1::808:808", "64:ff9b:0:1::808:808", "64:ff9b:ffff::1"] {
+            assert!(is_internal(ip(addr)), "{addr}");
+        }
+        // The well-known /96 stays judged by the IPv4 it carries.
+        assert!(!is_internal(ip("64:ff9b::808:808")), "8.8.8.8 through the well-known prefix");
+        assert!(is_internal(ip("64:ff9b::a9fe:a9fe")), "169.254.169.254 through the well-known prefix");
     }
 
     /// Every embedding of `v4` this guard knows.

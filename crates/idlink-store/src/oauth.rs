@@ -591,11 +591,12 @@ impl OAuthFlowStore for SqlStore {
             .await?,
             ..Purged::default()
         };
-        // A live family keeps every refresh token, used ones too: a used one coming back is a reuse.
+        // A live family keeps every refresh token, used ones too, even one whose
+        // own expiry passed (a shorter TTL configured later): a used one coming back is a reuse.
         n.refresh_tokens = delete(
             "DELETE FROM oauth_refresh_tokens WHERE token_hash IN (SELECT t.token_hash FROM oauth_refresh_tokens t \
              JOIN oauth_refresh_families f ON f.id = t.family_id \
-             WHERE t.expires_at < $1 OR f.expires_at < $1 OR f.revoked_at < $1 LIMIT $2)",
+             WHERE f.expires_at < $1 OR f.revoked_at < $1 LIMIT $2)",
             expired,
         )
         .await?;

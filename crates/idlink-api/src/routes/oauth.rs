@@ -91,7 +91,8 @@ async fn discovery(State(s): State<AppState>) -> Response {
         "jwks_uri": format!("{iss}/oauth2/jwks"),
         "revocation_endpoint": format!("{iss}/oauth2/revoke"),
         "introspection_endpoint": format!("{iss}/oauth2/introspect"),
-        "scopes_supported": SCOPES,
+        // `ssf` is granted by client_credentials only, never at /oauth2/authorize.
+        "scopes_supported": SCOPES.iter().copied().chain([idlink_core::events::ssf::SCOPE]).collect::<Vec<_>>(),
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
         "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],

@@ -542,6 +542,8 @@ async fn the_purge_deletes_what_expired_and_keeps_what_a_live_grant_needs() {
         let t = jiff::Timestamp::now().as_microsecond();
         let (min, day) = (60_000_000_i64, 86_400_000_000_i64);
         let (live_used, live_next) = (secret_hash("ilr_purge-live-0"), secret_hash("ilr_purge-live-1"));
+        // `live_used` expired on its own (a shorter refresh TTL configured after it was issued):
+        // its family is live, so it stays, and coming back it is still a reuse.
         for q in [
             format!(
                 "INSERT INTO oauth_authz_requests (id, client_id, params, created_at, expires_at) VALUES ('azr_purgeold', '{client}', '{{}}', {t}, {})",
@@ -568,7 +570,7 @@ async fn the_purge_deletes_what_expired_and_keeps_what_a_live_grant_needs() {
             ),
             format!(
                 "INSERT INTO oauth_refresh_tokens (token_hash, family_id, generation, created_at, expires_at, used_at) VALUES \
-                 ('{live_used}', 'rtf_live', 0, {t}, {live}, {t}), ('{live_next}', 'rtf_live', 1, {t}, {live}, NULL), \
+                 ('{live_used}', 'rtf_live', 0, {t}, {over}, {t}), ('{live_next}', 'rtf_live', 1, {t}, {live}, NULL), \
                  ('rt-dead', 'rtf_dead', 0, {t}, {live}, NULL), ('rt-over', 'rtf_over', 0, {t}, {over}, NULL)",
                 live = t + 30 * day,
                 over = t + 60 * min

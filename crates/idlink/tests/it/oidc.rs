@@ -212,6 +212,7 @@ async fn an_independent_relying_party_signs_in_reads_verified_claims_and_loses_r
         assert_eq!(meta["verified_claims_supported"], true);
         assert_eq!(meta["trust_frameworks_supported"], json!(["https://idlink.dev/tf/cn-real-name"]));
         assert_eq!(meta["request_uri_parameter_supported"], false);
+        assert_eq!(meta["scopes_supported"], json!(["openid", "phone", "identity", "offline_access", "ssf"]));
         assert!(meta["claims_in_verified_claims_supported"].as_array().is_some_and(|a| a.contains(&json!("birthdate"))));
         assert!(
             meta["revocation_endpoint"].is_string()
