@@ -3,8 +3,10 @@
 //! [`app`] assembles the router: operations endpoints (`/healthz`,
 //! `/readyz`, `/metrics`, `/openapi.json`) and the authenticated `/v1` API.
 //! Layers, outermost first: request id and access log → problem rendering →
-//! panic catching → timeout → body limit → metrics → (for `/v1`)
-//! authentication → idempotency → handler.
+//! panic catching → timeout → body limit → metrics → (for the documented
+//! routes) the method table → (for `/v1`) authentication → idempotency →
+//! handler. The OAuth, OpenID and Shared Signals routes skip the method
+//! table: they are not in the document and answer a wrong method themselves.
 //!
 //! The OpenAPI 3.1 document is generated from the handlers' annotations
 //! ([`openapi`]); `docs/openapi.json` is a committed copy kept equal by a test.
@@ -198,9 +200,6 @@ pub fn app(state: AppState) -> Router {
     let openapi_json = serde_json::to_string_pretty(&doc).unwrap_or_default();
     let metrics = metrics_handle();
     router
-        // The OAuth, OpenID and Shared Signals endpoints speak their own RFCs' formats (ADR 0021).
-        .merge(oauth::router())
-        .merge(ssf::router())
         .route("/openapi.json", get(move || async move { ([("content-type", "application/json")], openapi_json) }))
         .route(
             "/metrics",
@@ -215,6 +214,10 @@ pub fn app(state: AppState) -> Router {
         )
         .fallback(|| async { Problem::new(ProblemCode::NotFound) })
         .layer(from_fn_with_state(methods, methods::guard))
+        // The OAuth, OpenID and Shared Signals endpoints speak their own RFCs' formats (ADR 0021)
+        // and answer a wrong method themselves: they are not in the method table.
+        .merge(oauth::router())
+        .merge(ssf::router())
         .layer(from_fn(middleware::record_metrics))
         .layer(RequestBodyLimitLayer::new(state.limits.body_limit_bytes))
         .layer(TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, state.limits.request_timeout))

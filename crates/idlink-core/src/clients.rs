@@ -6,6 +6,7 @@
 //! their rotation with an overlap. The API and the command line call the
 //! same [`Clients`] use cases.
 
+use crate::events::ssf::{VerifyError, follow_client_state};
 use crate::events::{EventSettings, WEBHOOK_KEY_ID};
 use crate::oidc::{OidcSettings, SecretKind, secret_hash};
 use crate::ports::StoreError;
@@ -15,6 +16,7 @@ use crate::ports::clients::{
     WebhookSecretRow,
 };
 use crate::ports::clock::Clock;
+use crate::ports::events::EventStore;
 use crate::ports::ids::Ids;
 use crate::ports::keys::KeyStore;
 use crate::vault::Vault;
@@ -83,6 +85,15 @@ pub enum ClientError {
 }
 
 /// What a client is registered with (already shaped by the caller: the API's body or the command line's flags).
+impl From<VerifyError> for ClientError {
+    fn from(e: VerifyError) -> Self {
+        match e {
+            VerifyError::Store(e) => Self::Store(e),
+            VerifyError::Crypto(e) => Self::Crypto(e),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct Registration {
     pub name: String,
@@ -156,6 +167,8 @@ pub struct Actor {
 /// The registration use cases.
 pub struct Clients<'a> {
     pub store: &'a dyn ClientStore,
+    /// The app's Shared Signals stream, which follows the app's state.
+    pub streams: &'a dyn EventStore,
     pub keys: &'a dyn KeyStore,
     pub vault: &'a Vault,
     pub clock: &'a dyn Clock,
@@ -416,7 +429,16 @@ impl Clients<'_> {
             Some("active") => "oauth_client.enable",
             _ => "oauth_client.update",
         };
-        if !self.store.update_client(&row, endpoint.as_ref(), &self.audit(who, action, now)).await? {
+        // SSF 1.0 §8.1.5: the app's stream follows its state, told to the receiver, in the same write.
+        let stream = match patch.state {
+            Some(_) => {
+                let stream = self.streams.stream_of(id).await?;
+                follow_client_state(self.vault, self.ids, self.clock, stream.as_ref(), row.state == ClientState::Active)?
+            }
+            None => None,
+        };
+        let stream = stream.as_ref().map(|(change, announce)| (change, announce));
+        if !self.store.update_client(&row, endpoint.as_ref(), stream, &self.audit(who, action, now)).await? {
             return Err(ClientError::NotFound);
         }
         Ok(ClientView { row, webhook: endpoint.or(webhook) })

@@ -13,6 +13,9 @@ pub struct IdError {
     pub value: String,
 }
 
+/// Lowercase hex digits, for ids made from random bytes.
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
 macro_rules! prefixed_id {
     ($(#[$doc:meta])* $name:ident, $prefix:literal, $kind:literal) => {
         $(#[$doc])*
@@ -28,7 +31,8 @@ macro_rules! prefixed_id {
                 let mut s = String::with_capacity($prefix.len() + 32);
                 s.push_str($prefix);
                 for b in bytes {
-                    s.push_str(&format!("{b:02x}"));
+                    s.push(char::from(HEX[usize::from(b >> 4)]));
+                    s.push(char::from(HEX[usize::from(b & 0x0f)]));
                 }
                 Self(s)
             }
@@ -195,6 +199,8 @@ mod tests {
     fn random_ids_round_trip_and_wrong_prefixes_are_refused() {
         let id = UserId::from_random([0xab; 16]);
         assert_eq!(id.as_str(), "usr_abababababababababababababababab");
+        let bytes: [u8; 16] = [0x00, 0x0f, 0xf0, 0x9a, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 0xff];
+        assert_eq!(UserId::from_random(bytes).as_str(), "usr_000ff09a0405060708090a0b0c0d0eff");
         assert_eq!(UserId::parse(id.as_str()), Ok(id.clone()));
         assert!(UserId::parse("key_abc").is_err());
         assert!(UserId::parse("usr_").is_err());

@@ -10,6 +10,7 @@ use idlink_core::ports::clients::{
     AuthMethod, ClientKind, ClientRow, ClientSecretRow, ClientState, ClientStore, ClientTokenRow, NewClient, WebhookEndpointRow,
     WebhookSecretKind, WebhookSecretRow,
 };
+use idlink_core::ports::events::{ChildEvent, StatusChange};
 use idlink_crypto::jose::JwsAlg;
 use idlink_domain::ClientId;
 use jiff::Timestamp;
@@ -208,7 +209,13 @@ impl ClientStore for SqlStore {
         .await
     }
 
-    async fn update_client(&self, c: &ClientRow, webhook: Option<&WebhookEndpointRow>, audit: &AuditEntry) -> Result<bool, StoreError> {
+    async fn update_client(
+        &self,
+        c: &ClientRow,
+        webhook: Option<&WebhookEndpointRow>,
+        stream: Option<(&StatusChange, &ChildEvent)>,
+        audit: &AuditEntry,
+    ) -> Result<bool, StoreError> {
         let q = sqlx::query(
             "UPDATE oauth_clients SET name = $2, logo_url = $3, backchannel_logout_uri = $4, backchannel_logout_session_required = $5, \
              state = $6, updated_at = $7 WHERE id = $1",
@@ -227,6 +234,9 @@ impl ClientStore for SqlStore {
             set_redirect_uris_in(tx, &c.id, &c.redirect_uris).await?;
             if let Some(e) = webhook {
                 put_endpoint_in(tx, e).await?;
+            }
+            if let Some((change, announce)) = stream {
+                crate::events::stream_status_in(tx, change, Some(announce)).await?;
             }
             Ok(true)
         })

@@ -15,8 +15,8 @@ use async_trait::async_trait;
 use idlink_core::ports::StoreError;
 use idlink_core::ports::audit::AuditEntry;
 use idlink_core::ports::events::{
-    AppDestination, AttemptRecord, AttemptRow, ChildEvent, DeliveryRow, EndpointRow, EventStore, PolledSet, ReceiptRow, StreamDestination,
-    StreamRow, WebhookSecretRow,
+    AppDestination, AttemptRecord, AttemptRow, ChildEvent, DeliveryRow, EndpointRow, EventStore, PolledSet, ReceiptRow, StatusChange,
+    StreamDestination, StreamRow, WebhookSecretRow,
 };
 use idlink_core::ports::outbox::{NewEvent, Settlement};
 use idlink_domain::{ClientId, EndpointId, EventId, SessionId, StreamId, UserId};
@@ -172,6 +172,66 @@ async fn write_stream(tx: &mut Tx, s: &StreamRow, insert: bool) -> Result<bool, 
         .bind(micros(s.created_at))
         .bind(micros(s.updated_at));
     Ok(execute(q, &mut *tx).await? == 1)
+}
+
+/// Writes a stream's status change and what it does to the held SETs (see
+/// [`EventStore::set_stream_status`]); false if nothing was written.
+pub(crate) async fn stream_status_in(tx: &mut Tx, c: &StatusChange, announce: Option<&ChildEvent>) -> Result<bool, StoreError> {
+    let at = micros(c.at);
+    let client = c.client.as_str();
+    // Only the status columns, only over another status: a configuration the
+    // receiver changed meanwhile stays, and a change raced by another is made once.
+    let mut sql = String::from(
+        "UPDATE ssf_streams SET status = $3, status_reason = $4, updated_at = $5 WHERE id = $1 AND client_id = $2 AND status <> $3",
+    );
+    if c.endpoint.is_some() {
+        sql.push_str(" AND endpoint_url = $6");
+    }
+    let mut q =
+        sqlx::query(sqlx::AssertSqlSafe(sql)).bind(c.stream.as_str()).bind(client).bind(&c.status).bind(c.reason.as_deref()).bind(at);
+    if let Some(endpoint) = &c.endpoint {
+        q = q.bind(endpoint.as_str());
+    }
+    if execute(q, &mut *tx).await? != 1 {
+        return Ok(false);
+    }
+    match c.status.as_str() {
+        // SSF 1.0 §8.1.2.1: a disabled stream holds nothing for later.
+        "disabled" => {
+            // Not the pushes in flight (claimed): they settle as they would have.
+            let held = "SELECT id FROM outbox WHERE kind = 'set.push' AND destination = $1 AND state = 'pending' AND claim_token IS NULL";
+            let q =
+                sqlx::query(sqlx::AssertSqlSafe(format!("UPDATE event_deliveries SET state = 'dead' WHERE id IN ({held})"))).bind(client);
+            execute(q, &mut *tx).await?;
+            let q = sqlx::query(
+                "UPDATE outbox SET state = 'dead', finished_at = $2, last_error = 'the stream was disabled'
+                 WHERE kind = 'set.push' AND destination = $1 AND state = 'pending' AND claim_token IS NULL",
+            )
+            .bind(client)
+            .bind(at);
+            execute(q, &mut *tx).await?;
+            let polled = "SELECT jti FROM ssf_poll_queue WHERE stream_id = $1 AND acked_at IS NULL";
+            let q = sqlx::query(sqlx::AssertSqlSafe(format!("UPDATE event_deliveries SET state = 'dead' WHERE id IN ({polled})")))
+                .bind(c.stream.as_str());
+            execute(q, &mut *tx).await?;
+            let q = sqlx::query("DELETE FROM ssf_poll_queue WHERE stream_id = $1 AND acked_at IS NULL").bind(c.stream.as_str());
+            execute(q, &mut *tx).await?;
+        }
+        // Held pushes go at once (a claimed one settles as it would have).
+        "enabled" => {
+            let q = sqlx::query(
+                "UPDATE outbox SET due_at = $2 WHERE kind = 'set.push' AND destination = $1 AND state = 'pending' AND claim_token IS NULL AND due_at > $2",
+            )
+            .bind(client)
+            .bind(at);
+            execute(q, &mut *tx).await?;
+        }
+        _ => {}
+    }
+    if let Some(announce) = announce {
+        write_child(tx, announce).await?;
+    }
+    Ok(true)
 }
 
 /// Inserts one child, its receipt and (poll streams) its queue row; a child already there is left alone.
@@ -501,52 +561,13 @@ impl EventStore for SqlStore {
         .await
     }
 
-    async fn set_stream_status(&self, s: &StreamRow, announce: Option<&ChildEvent>, audit: &AuditEntry) -> Result<bool, StoreError> {
-        let at = micros(s.updated_at);
-        let client = s.client.as_str();
-        self.audited_if(audit, async |tx| {
-            if !write_stream(tx, s, false).await? {
-                return Ok(false);
-            }
-            match s.status.as_str() {
-                // SSF 1.0 §8.1.2.1: a disabled stream holds nothing for later.
-                "disabled" => {
-                    // Not the pushes in flight (claimed): they settle as they would have.
-                    let held = "SELECT id FROM outbox WHERE kind = 'set.push' AND destination = $1 AND state = 'pending' AND claim_token IS NULL";
-                    let q = sqlx::query(sqlx::AssertSqlSafe(format!("UPDATE event_deliveries SET state = 'dead' WHERE id IN ({held})")))
-                        .bind(client);
-                    execute(q, &mut *tx).await?;
-                    let q = sqlx::query(
-                        "UPDATE outbox SET state = 'dead', finished_at = $2, last_error = 'the stream was disabled'
-                         WHERE kind = 'set.push' AND destination = $1 AND state = 'pending' AND claim_token IS NULL",
-                    )
-                    .bind(client)
-                    .bind(at);
-                    execute(q, &mut *tx).await?;
-                    let polled = "SELECT jti FROM ssf_poll_queue WHERE stream_id = $1 AND acked_at IS NULL";
-                    let q = sqlx::query(sqlx::AssertSqlSafe(format!("UPDATE event_deliveries SET state = 'dead' WHERE id IN ({polled})")))
-                        .bind(s.id.as_str());
-                    execute(q, &mut *tx).await?;
-                    let q = sqlx::query("DELETE FROM ssf_poll_queue WHERE stream_id = $1 AND acked_at IS NULL").bind(s.id.as_str());
-                    execute(q, &mut *tx).await?;
-                }
-                // Held pushes go at once (a claimed one settles as it would have).
-                "enabled" => {
-                    let q = sqlx::query(
-                        "UPDATE outbox SET due_at = $2 WHERE kind = 'set.push' AND destination = $1 AND state = 'pending' AND claim_token IS NULL AND due_at > $2",
-                    )
-                    .bind(client)
-                    .bind(at);
-                    execute(q, &mut *tx).await?;
-                }
-                _ => {}
-            }
-            if let Some(c) = announce {
-                write_child(tx, c).await?;
-            }
-            Ok(true)
-        })
-        .await
+    async fn set_stream_status(
+        &self,
+        change: &StatusChange,
+        announce: Option<&ChildEvent>,
+        audit: &AuditEntry,
+    ) -> Result<bool, StoreError> {
+        self.audited_if(audit, async |tx| stream_status_in(tx, change, announce).await).await
     }
 
     async fn client_deliveries(&self, client: &ClientId, cursor: Option<&EventId>, limit: u32) -> Result<Vec<DeliveryRow>, StoreError> {
@@ -569,25 +590,45 @@ impl EventStore for SqlStore {
                 fetch_all(q, &self.reader, receipt).await?
             }
         };
-        let mut out = Vec::with_capacity(receipts.len());
-        for r in receipts {
-            let q = sqlx::query(
-                "SELECT attempt, started_at, latency_ms, http_status, outcome, error FROM delivery_attempts WHERE delivery_id = $1 ORDER BY attempt",
-            )
-            .bind(r.id.as_str());
-            let attempts = fetch_all(q, &self.reader, |a| {
-                Ok(AttemptRow {
+        if receipts.is_empty() {
+            return Ok(Vec::new());
+        }
+        // Every attempt of the page in one read (a page is at most `limit` receipts).
+        let params: Vec<String> = (1..=receipts.len()).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            "SELECT delivery_id, attempt, started_at, latency_ms, http_status, outcome, error FROM delivery_attempts \
+             WHERE delivery_id IN ({}) ORDER BY delivery_id, attempt",
+            params.join(", ")
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for r in &receipts {
+            q = q.bind(r.id.as_str());
+        }
+        let attempts = fetch_all(q, &self.reader, |a| {
+            Ok((
+                a.col::<String>("delivery_id")?,
+                AttemptRow {
                     attempt: a.count_u32("attempt")?,
                     started_at: a.instant("started_at")?,
                     latency_ms: u64::try_from(a.col::<i64>("latency_ms")?).unwrap_or(0),
                     http_status: status(a, "http_status")?,
                     outcome: a.col("outcome")?,
                     error: a.col("error")?,
-                })
-            })
-            .await?;
-            out.push(DeliveryRow { receipt: r, attempts });
+                },
+            ))
+        })
+        .await?;
+        let mut by_receipt: std::collections::HashMap<String, Vec<AttemptRow>> = std::collections::HashMap::new();
+        for (id, attempt) in attempts {
+            by_receipt.entry(id).or_default().push(attempt);
         }
+        let out = receipts
+            .into_iter()
+            .map(|r| {
+                let attempts = by_receipt.remove(r.id.as_str()).unwrap_or_default();
+                DeliveryRow { receipt: r, attempts }
+            })
+            .collect();
         Ok(out)
     }
 }

@@ -43,6 +43,7 @@ mod grants;
 mod group_commit;
 mod idempotency;
 mod identity;
+mod introspection_batch;
 mod login;
 mod maintenance;
 mod oauth;

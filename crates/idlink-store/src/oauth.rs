@@ -83,6 +83,7 @@ impl OAuthStore for SqlStore {
 
 use crate::audit::append_in;
 use crate::clients::{json_list, parse_list};
+use crate::introspection_batch::{Ask, Statements};
 use crate::outbox::enqueue_in;
 use crate::rows::{fetch_optional, timestamp};
 use crate::write::{Changed, Commit, Tx};
@@ -114,6 +115,40 @@ fn access_view(r: &AnyRow) -> Result<AccessTokenView, StoreError> {
         grant_state: r.col("grant_state")?,
         client_active: r.col::<Option<String>>("client_state")?.as_deref() == Some(ClientState::Active.as_str()),
         sub: r.col("sub")?,
+    })
+}
+
+/// Introspections, read in batches (ADR 0023) with one statement each: per
+/// ask, the caller by primary key, its matching live secret through the
+/// (client_id, secret_hash) index, the token by primary key (ADR 0020).
+/// Comparing SHA-256 digests of 256-bit secrets in SQL leaks nothing a
+/// timing attack could use. An unknown caller has no row.
+static INTROSPECTION: Statements = Statements::new(introspection_select, introspection_row);
+
+fn introspection_select() -> String {
+    format!(
+        "SELECT q.n AS n, c.kind AS caller_kind, c.auth_method AS caller_method, c.state AS caller_state, \
+         c.introspect_any AS caller_any, \
+         (SELECT COUNT(*) FROM oauth_client_secrets k WHERE k.client_id = c.id AND k.secret_hash = q.secret_hash \
+          AND (k.expires_at IS NULL OR k.expires_at > q.at)) AS secret_matches, \
+         t.token_hash AS found, {TOKEN_VIEW_COLUMNS} \
+         FROM q JOIN oauth_clients c ON c.id = q.caller \
+         LEFT JOIN oauth_access_tokens t ON t.token_hash = q.token_hash {TOKEN_VIEW_JOINS}"
+    )
+}
+
+fn introspection_row(r: &AnyRow) -> Result<Introspection, StoreError> {
+    let token = match r.col::<Option<String>>("found")? {
+        Some(_) => Some(access_view(r)?),
+        None => None,
+    };
+    Ok(Introspection {
+        caller_kind: r.parsed("caller_kind", "client kind", ClientKind::parse)?,
+        caller_method: r.parsed("caller_method", "client auth method", AuthMethod::parse)?,
+        caller_active: r.col::<String>("caller_state")? == ClientState::Active.as_str(),
+        caller_introspects_any: r.flag("caller_any")?,
+        secret_matches: r.flag("secret_matches")?,
+        token,
     })
 }
 
@@ -521,40 +556,13 @@ impl OAuthFlowStore for SqlStore {
         token_hash: &str,
         now: Timestamp,
     ) -> Result<Option<Introspection>, StoreError> {
-        // One statement: the caller by primary key, its matching live secret
-        // through the (client_id, secret_hash) index, the token by primary key
-        // (ADR 0020). Comparing SHA-256 digests of 256-bit secrets in SQL
-        // leaks nothing a timing attack could use.
-        let sql = format!(
-            "SELECT c.kind AS caller_kind, c.auth_method AS caller_method, c.state AS caller_state, \
-             c.introspect_any AS caller_any, \
-             (SELECT COUNT(*) FROM oauth_client_secrets k WHERE k.client_id = c.id AND k.secret_hash = $2 \
-              AND (k.expires_at IS NULL OR k.expires_at > $3)) AS secret_matches, \
-             t.token_hash AS found, {TOKEN_VIEW_COLUMNS} \
-             FROM oauth_clients c \
-             LEFT JOIN oauth_access_tokens t ON t.token_hash = $4 {TOKEN_VIEW_JOINS} \
-             WHERE c.id = $1"
-        );
-        let q = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(caller.as_str())
-            .bind(secret_hash.to_owned())
-            .bind(micros(now))
-            .bind(token_hash.to_owned());
-        fetch_optional(q, &self.reader, |r| {
-            let token = match r.col::<Option<String>>("found")? {
-                Some(_) => Some(access_view(r)?),
-                None => None,
-            };
-            Ok(Introspection {
-                caller_kind: r.parsed("caller_kind", "client kind", ClientKind::parse)?,
-                caller_method: r.parsed("caller_method", "client auth method", AuthMethod::parse)?,
-                caller_active: r.col::<String>("caller_state")? == ClientState::Active.as_str(),
-                caller_introspects_any: r.flag("caller_any")?,
-                secret_matches: r.flag("secret_matches")?,
-                token,
-            })
-        })
-        .await
+        let ask = Ask {
+            caller: caller.as_str().to_owned(),
+            secret_hash: secret_hash.to_owned(),
+            token_hash: token_hash.to_owned(),
+            now: micros(now),
+        };
+        self.introspections.read(&self.reader, ask, &INTROSPECTION).await
     }
 
     async fn record_assertion(&self, client: &ClientId, jti: &str, expires_at: Timestamp) -> Result<bool, StoreError> {

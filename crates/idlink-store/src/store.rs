@@ -66,6 +66,8 @@ pub struct SqlStore {
     backend: Backend,
     /// The balance queries' group-commit writer.
     pub(crate) query_commits: tokio::sync::mpsc::UnboundedSender<crate::group_commit::QueryCommit>,
+    /// Introspections waiting to be read together (ADR 0023).
+    pub(crate) introspections: crate::introspection_batch::IntrospectionBatches,
 }
 
 impl SqlStore {
@@ -108,7 +110,7 @@ impl SqlStore {
             }
         };
         let query_commits = crate::group_commit::start(committer, backend).await?;
-        Ok(Self { writer, reader, backend, query_commits })
+        Ok(Self { writer, reader, backend, query_commits, introspections: Default::default() })
     }
 
     pub fn backend(&self) -> Backend {

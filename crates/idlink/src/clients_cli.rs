@@ -95,7 +95,16 @@ pub async fn run(config: &Config, rt: &Runtime, cmd: ClientCommand) -> Result<Ex
     let vault = serve::open_vault(config, &store, rt).await?;
     let ids = idlink_core::ports::ids::RandomIds(rt.rng.clone());
     let (oidc, events) = (config.oidc_settings(config.server.listen), config.event_settings());
-    let clients = Clients { store: &store, keys: &store, vault: &vault, clock: rt.clock.as_ref(), ids: &ids, oidc: &oidc, events: &events };
+    let clients = Clients {
+        store: &store,
+        streams: &store,
+        keys: &store,
+        vault: &vault,
+        clock: rt.clock.as_ref(),
+        ids: &ids,
+        oidc: &oidc,
+        events: &events,
+    };
     let cli = Actor { actor: "cli".into(), request_id: None };
     let id = |raw: &str| ClientId::parse(raw).map_err(anyhow::Error::from);
     match cmd {

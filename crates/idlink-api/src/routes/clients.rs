@@ -12,8 +12,6 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use idlink_core::clients::{Actor, ClientError, ClientPatch, ClientView, Clients, Issue, Registration};
-use idlink_core::events::ssf;
-use idlink_core::ports::clients::ClientState;
 use idlink_domain::{ClientId, EventId, RequestId};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -33,6 +31,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
 pub fn clients(state: &AppParts) -> Clients<'_> {
     Clients {
         store: state.store.as_ref(),
+        streams: state.store.as_ref(),
         keys: state.store.as_ref(),
         vault: &state.vault,
         clock: state.clock.as_ref(),
@@ -313,14 +312,6 @@ pub async fn update(
     api.require("clients:write")?;
     let who = actor(&api, request_id.as_deref());
     let view = clients(&state).update(&who, &id, patch).await?;
-    // SSF 1.0 §8.1.5: the transmitter disabling (or re-enabling) the stream tells the receiver.
-    let active = view.row.state == ClientState::Active;
-    ssf::follow_client_state(state.store.as_ref(), &state.vault, state.ids.as_ref(), state.clock.as_ref(), &id, active, &who.actor)
-        .await
-        .map_err(|e| match e {
-        ssf::VerifyError::Store(e) => Problem::from(e),
-        ssf::VerifyError::Crypto(e) => Problem::from(e),
-    })?;
     Ok(Json(view.into()))
 }
 

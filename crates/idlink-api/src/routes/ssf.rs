@@ -136,6 +136,13 @@ struct StreamConfig {
     description: Option<String>,
 }
 
+/// `scheme://authority` of an absolute URL.
+fn origin(url: &str) -> Option<&str> {
+    let (scheme, rest) = url.split_once("://")?;
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or(rest);
+    Some(&url[..scheme.len() + 3 + authority.len()])
+}
+
 /// Applies a configuration to `row`: all fields for a replacement (PUT,
 /// create), only the fields sent for an update (PATCH) — within `delivery`
 /// too, so a PATCH without `authorization_header` keeps the stored one.
@@ -149,6 +156,7 @@ async fn configure(state: &AppState, row: &mut StreamRow, c: StreamConfig, repla
             None => row.method.clone(),
         };
         let same_method = method == row.method;
+        let old_origin = row.endpoint_url.as_deref().and_then(origin).map(str::to_ascii_lowercase);
         match method.as_str() {
             PUSH => {
                 let url = match d.endpoint_url {
@@ -172,8 +180,16 @@ async fn configure(state: &AppState, row: &mut StreamRow, c: StreamConfig, repla
                     state.vault.system_data_key::<ssf::VerifyError>(state.store.as_ref(), WEBHOOK_KEY_ID).await.map_err(unavailable)?;
                 Some(state.vault.seal(&key, &format!("ssf_streams:{}", row.id), h.as_bytes()).map_err(unavailable)?)
             }
-            // An update keeps the header unless it changes the push into a poll (nothing to send it with).
-            None if !replace && row.method == PUSH => row.authorization_header.take(),
+            // An update keeps the header while the push goes to the same origin: not
+            // into a poll (nothing to send it with), never to another receiver (the
+            // header is the old receiver's credential).
+            None if !replace
+                && row.method == PUSH
+                && old_origin.is_some()
+                && row.endpoint_url.as_deref().and_then(origin).map(str::to_ascii_lowercase) == old_origin =>
+            {
+                row.authorization_header.take()
+            }
             None => None,
         };
     }

@@ -137,8 +137,7 @@ impl EventDelivery<'_> {
             }
             let now = clock.now();
             let audit = AuditEntry::new("system:events", "ssf.stream_disabled", "the stream's push endpoint answered 410 Gone", now);
-            let disabled =
-                super::ssf::transmitter_status(self.store, vault, ids, clock, &child.client, "disabled", GONE_REASON, audit).await;
+            let disabled = super::ssf::disable_gone_stream(self.store, vault, ids, clock, &child.client, &request.url, audit).await;
             if let Err(e) = disabled {
                 return Outcome::Retry { status: Some(410), error: format!("disabling the gone stream failed: {e}"), retry_after: None };
             }

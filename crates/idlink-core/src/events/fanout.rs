@@ -140,22 +140,17 @@ pub fn children(
             }
         }
         if map::ends_sessions(lifecycle.kind) && d.backchannel_logout_uri.is_some() {
-            if d.backchannel_logout_session_required {
-                // OIDC BCL 1.0 §2.4: the app needs a `sid`: one token per ended session.
+            // OIDC BCL 1.0 §2.4: a user-wide end is one token by `sub` (all of the
+            // user's sessions at the app), unless the app requires a `sid`; ended
+            // sessions are one token each, with its `sid`, to the apps that saw them.
+            if lifecycle.sessions.is_empty() && !d.backchannel_logout_session_required {
+                push(Channel::Logout, d.client.as_str(), ChildPayload { sid: None, ..base.clone() }, None)?;
+            } else {
                 for sid in &d.sids {
                     let target = format!("{}\u{0}{sid}", d.client);
                     push(Channel::Logout, &target, ChildPayload { sid: Some(sid.clone()), ..base.clone() }, None)?;
                 }
-                continue;
             }
-            // One session ended: only the apps that saw it log out. Otherwise
-            // one token by `sub`, with the `sid` when exactly one is known.
-            let sid = match (lifecycle.sessions.len(), d.sids.as_slice()) {
-                (_, [sid]) => Some(sid.clone()),
-                (1, _) => continue,
-                _ => None,
-            };
-            push(Channel::Logout, d.client.as_str(), ChildPayload { sid, ..base.clone() }, None)?;
         }
     }
     Ok(out)

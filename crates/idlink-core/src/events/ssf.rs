@@ -15,7 +15,7 @@ use crate::oidc::secret_hash;
 use crate::ports::audit::AuditEntry;
 use crate::ports::clients::ClientState;
 use crate::ports::clock::Clock;
-use crate::ports::events::{Channel, ChildEvent, EventSigner, EventStore, SET_POLL, StreamRow};
+use crate::ports::events::{Channel, ChildEvent, EventSigner, EventStore, SET_POLL, StatusChange, StreamRow};
 use crate::ports::ids::Ids;
 use crate::ports::outbox::NewEvent;
 use crate::ports::{Store, StoreError};
@@ -104,12 +104,12 @@ async fn bearer(store: &dyn Store, clock: &dyn Clock, token: &str) -> Result<Cal
         return Ok(refused);
     }
     let Some(view) = store.access_token(&secret_hash(token)).await? else { return Ok(refused) };
-    // A token for itself: no user, no grant; revoked, expired or its client disabled, it is dead.
-    let active = view.revoked_at.is_none() && view.expires_at > clock.now() && view.client_active && view.grant_id.is_none();
-    if !active {
+    if !view.is_active(clock.now()) {
         return Ok(refused);
     }
-    if !view.scope.split(' ').any(|s| s == SCOPE) {
+    // Valid, but a user's token (from a grant) or one without the scope does
+    // not manage the app's stream (RFC 6750 §3.1): the app's own token does.
+    if view.grant_id.is_some() || !view.scope.split(' ').any(|s| s == SCOPE) {
         return Ok(Caller::InsufficientScope);
     }
     Ok(Caller::Receiver(view.client_id))
@@ -240,7 +240,7 @@ pub enum StatusUpdate {
 pub async fn receiver_status(
     store: &dyn EventStore,
     clock: &dyn Clock,
-    mut row: StreamRow,
+    row: StreamRow,
     status: &str,
     reason: Option<String>,
     audit: &AuditEntry,
@@ -248,69 +248,96 @@ pub async fn receiver_status(
     if row.status == status {
         return Ok(StatusUpdate::Unchanged(row));
     }
-    row.status = status.to_owned();
-    // The receiver's free text: kept short, never logged.
-    row.status_reason = reason.map(|r| r.chars().take(200).collect());
-    row.updated_at = clock.now();
-    Ok(if store.set_stream_status(&row, None, audit).await? { StatusUpdate::Changed(row) } else { StatusUpdate::Gone })
+    let change = StatusChange {
+        stream: row.id.clone(),
+        client: row.client.clone(),
+        status: status.to_owned(),
+        // The receiver's free text: kept short, never logged.
+        reason: reason.map(|r| r.chars().take(200).collect()),
+        at: clock.now(),
+        endpoint: None,
+    };
+    if store.set_stream_status(&change, None, audit).await? {
+        return Ok(StatusUpdate::Changed(change.applied(row)));
+    }
+    // Another change came first: the stored status is the answer.
+    Ok(match store.stream_of(&row.client).await?.filter(|s| s.id == row.id) {
+        Some(stored) => StatusUpdate::Unchanged(stored),
+        None => StatusUpdate::Gone,
+    })
 }
 
-/// The transmitter changes the client's stream status on its own (a push
-/// endpoint answered 410 Gone, the app was disabled): the stream-updated
-/// SET (SSF 1.0 §8.1.5) is written with the change. No stream, or one
-/// with that status already: nothing happens (false).
-#[allow(clippy::too_many_arguments)]
-pub async fn transmitter_status(
+/// The transmitter's own change of `stream`'s status, with its
+/// stream-updated SET (SSF 1.0 §8.1.5); none if the stream has that status.
+fn transmitter_change(
+    vault: &Vault,
+    ids: &dyn Ids,
+    clock: &dyn Clock,
+    stream: &StreamRow,
+    status: &str,
+    reason: &str,
+) -> Result<Option<(StatusChange, ChildEvent)>, VerifyError> {
+    if stream.status == status {
+        return Ok(None);
+    }
+    let change = StatusChange {
+        stream: stream.id.clone(),
+        client: stream.client.clone(),
+        status: status.to_owned(),
+        reason: Some(reason.to_owned()),
+        at: clock.now(),
+        endpoint: None,
+    };
+    let announce = stream_child(vault, ids, clock, stream, "ssf.stream_updated", |c| {
+        c.stream_status = Some(status.to_owned());
+        c.reason = Some(reason.to_owned());
+    })?;
+    Ok(Some((change, announce)))
+}
+
+/// The transmitter disables the client's stream because its push endpoint
+/// answered 410 Gone, with the stream-updated SET (SSF 1.0 §8.1.5), unless
+/// the stream has moved from `endpoint` meanwhile (the receiver's new
+/// endpoint is not gone). False: nothing written.
+pub async fn disable_gone_stream(
     store: &dyn EventStore,
     vault: &Vault,
     ids: &dyn Ids,
     clock: &dyn Clock,
     client: &ClientId,
-    status: &str,
-    reason: &str,
+    endpoint: &str,
     audit: AuditEntry,
 ) -> Result<bool, VerifyError> {
-    let Some(mut row) = store.stream_of(client).await? else { return Ok(false) };
-    if row.status == status {
+    let Some(stream) = store.stream_of(client).await?.filter(|s| s.endpoint_url.as_deref() == Some(endpoint)) else { return Ok(false) };
+    let Some((mut change, announce)) = transmitter_change(vault, ids, clock, &stream, "disabled", super::deliver::GONE_REASON)? else {
         return Ok(false);
-    }
-    row.status = status.to_owned();
-    row.status_reason = Some(reason.to_owned());
-    row.updated_at = clock.now();
-    let announce = stream_child(vault, ids, clock, &row, "ssf.stream_updated", |c| {
-        c.stream_status = Some(status.to_owned());
-        c.reason = Some(reason.to_owned());
-    })?;
-    Ok(store.set_stream_status(&row, Some(&announce), &audit).await?)
+    };
+    change.endpoint = Some(endpoint.to_owned());
+    Ok(store.set_stream_status(&change, Some(&announce), &audit).await?)
 }
 
 /// The reason of a stream disabled because its app was.
 pub const APP_DISABLED: &str = "The app was disabled.";
 
-/// The app's stream follows the app's state: disabling the app disables
-/// its stream, and enabling it again re-enables a stream disabled for that
-/// reason (not one the receiver or a 410 disabled), each with its
-/// stream-updated SET. Idempotent: run it after every state change.
-pub async fn follow_client_state(
-    store: &dyn EventStore,
+/// What the app's state change does to its stream: disabling the app
+/// disables its stream, and enabling it again re-enables a stream disabled
+/// for that reason (not one the receiver or a 410 disabled), each with its
+/// stream-updated SET. The client store writes it with the app's change.
+pub fn follow_client_state(
     vault: &Vault,
     ids: &dyn Ids,
     clock: &dyn Clock,
-    client: &ClientId,
+    stream: Option<&StreamRow>,
     active: bool,
-    actor: &str,
-) -> Result<bool, VerifyError> {
-    let now = clock.now();
+) -> Result<Option<(StatusChange, ChildEvent)>, VerifyError> {
+    let Some(stream) = stream else { return Ok(None) };
     if !active {
-        let audit = AuditEntry::new(actor, "ssf.stream_disabled", "the app was disabled: its SSF stream too", now);
-        return transmitter_status(store, vault, ids, clock, client, "disabled", APP_DISABLED, audit).await;
+        return transmitter_change(vault, ids, clock, stream, "disabled", APP_DISABLED);
     }
-    let Some(stream) = store.stream_of(client).await? else { return Ok(false) };
     if stream.status != "disabled" || stream.status_reason.as_deref() != Some(APP_DISABLED) {
-        return Ok(false);
+        return Ok(None);
     }
-    let audit = AuditEntry::new(actor, "ssf.stream_enabled", "the app was enabled again: its SSF stream too", now);
-    transmitter_status(store, vault, ids, clock, client, "enabled", "The app was enabled again.", audit).await
+    transmitter_change(vault, ids, clock, stream, "enabled", "The app was enabled again.")
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -843,11 +843,7 @@ impl Provider<'_> {
     // ── Resource endpoints ─────────────────────────────────────────────
 
     fn active(&self, v: &AccessTokenView) -> bool {
-        v.revoked_at.is_none()
-            && v.expires_at > self.clock.now()
-            && v.client_active
-            && v.grant_state.as_deref().is_none_or(|s| s == "active")
-            && (v.grant_id.is_none() || v.grant_state.is_some())
+        v.is_active(self.clock.now())
     }
 
     /// `GET/POST /oauth2/userinfo` with a bearer token.

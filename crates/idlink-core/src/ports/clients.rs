@@ -5,6 +5,7 @@
 
 use super::StoreError;
 use super::audit::AuditEntry;
+use super::events::{ChildEvent, StatusChange};
 use async_trait::async_trait;
 use idlink_crypto::jose::JwsAlg;
 use idlink_domain::{ClientId, EndpointId};
@@ -155,9 +156,17 @@ pub trait ClientStore: Send + Sync {
     /// secret, webhook endpoint and secrets.
     async fn register_client(&self, new: &NewClient<'_>, audit: &AuditEntry) -> Result<(), StoreError>;
     /// Writes a changed client (its columns and redirect URIs) and, when
-    /// given, its webhook endpoint (inserted or replaced). False: no such client.
-    async fn update_client(&self, client: &ClientRow, webhook: Option<&WebhookEndpointRow>, audit: &AuditEntry)
-    -> Result<bool, StoreError>;
+    /// given, its webhook endpoint (inserted or replaced) and its stream's
+    /// status following the client's state, with the stream-updated SET
+    /// (as [`EventStore::set_stream_status`](super::events::EventStore::set_stream_status)),
+    /// in one transaction. False: no such client.
+    async fn update_client(
+        &self,
+        client: &ClientRow,
+        webhook: Option<&WebhookEndpointRow>,
+        stream: Option<(&StatusChange, &ChildEvent)>,
+        audit: &AuditEntry,
+    ) -> Result<bool, StoreError>;
     /// Adds `secret` as the current secret and ends the current ones at
     /// `old_until` (the overlap). False: no such client.
     async fn rotate_client_secret(

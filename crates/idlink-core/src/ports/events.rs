@@ -186,6 +186,31 @@ pub struct StreamRow {
     pub updated_at: Timestamp,
 }
 
+/// A stream's status changing (SSF 1.0 §8.1.2).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusChange {
+    pub stream: StreamId,
+    pub client: ClientId,
+    /// `enabled`, `paused` or `disabled`.
+    pub status: String,
+    pub reason: Option<String>,
+    pub at: Timestamp,
+    /// The change holds only while the stream pushes to this endpoint: the
+    /// transmitter's answer to a 410 from it, which says nothing about a
+    /// stream the receiver has since moved.
+    pub endpoint: Option<String>,
+}
+
+impl StatusChange {
+    /// The stream as it is once the change is written.
+    pub fn applied(&self, mut row: StreamRow) -> StreamRow {
+        row.status.clone_from(&self.status);
+        row.status_reason.clone_from(&self.reason);
+        row.updated_at = self.at;
+        row
+    }
+}
+
 /// One delivery attempt, recorded with its settlement.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AttemptRecord {
@@ -269,11 +294,15 @@ pub trait EventStore: Send + Sync {
     async fn purge_receipts(&self, before: Timestamp, limit: u32) -> Result<u64, StoreError>;
     /// Writes the stream's new status (SSF 1.0 §8.1.2) with its audit
     /// record and, when the transmitter made the change, its stream-updated
-    /// SET (`announce`), in one transaction. `disabled` drops the SETs held
-    /// for the stream (pending pushes, unacknowledged polls; their receipts
-    /// `dead`); `enabled` makes the held pushes due at once. False if the
-    /// stream is gone.
-    async fn set_stream_status(&self, stream: &StreamRow, announce: Option<&ChildEvent>, audit: &AuditEntry) -> Result<bool, StoreError>;
+    /// SET (`announce`), in one transaction. Only the status columns are
+    /// written, and only over another status (and the endpoint the change
+    /// names): a configuration changed meanwhile is kept. `disabled` drops
+    /// the SETs held for the stream (pending pushes, unacknowledged polls;
+    /// their receipts `dead`); `enabled` makes the held pushes due at once.
+    /// False if nothing was written (the stream is gone, already has that
+    /// status, or pushes elsewhere now).
+    async fn set_stream_status(&self, change: &StatusChange, announce: Option<&ChildEvent>, audit: &AuditEntry)
+    -> Result<bool, StoreError>;
     /// An app's receipts, newest first, after `cursor` (a receipt id of the
     /// previous page), with their attempts.
     async fn client_deliveries(&self, client: &ClientId, cursor: Option<&EventId>, limit: u32) -> Result<Vec<DeliveryRow>, StoreError>;

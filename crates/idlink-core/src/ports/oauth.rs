@@ -176,6 +176,19 @@ pub struct AccessTokenView {
     pub sub: Option<String>,
 }
 
+impl AccessTokenView {
+    /// Live at `now`: not revoked, not expired, its client active, and its
+    /// grant (if it has one) still there and active. Every resource endpoint
+    /// (introspection, userinfo, stream management) judges a token by this.
+    pub fn is_active(&self, now: Timestamp) -> bool {
+        self.revoked_at.is_none()
+            && self.expires_at > now
+            && self.client_active
+            && self.grant_state.as_deref().is_none_or(|s| s == "active")
+            && (self.grant_id.is_none() || self.grant_state.is_some())
+    }
+}
+
 /// The calling client of an introspection as one read sees it, with the
 /// token asked about; `None` from the store when the caller is unknown.
 #[derive(Debug, Clone, PartialEq)]

@@ -5,7 +5,7 @@
 
 use crate::{at, databases};
 use idlink_core::ports::audit::AuditEntry;
-use idlink_core::ports::events::{AttemptRecord, Channel, ChildEvent, EventStore};
+use idlink_core::ports::events::{AttemptRecord, Channel, ChildEvent, EventStore, StatusChange};
 use idlink_core::ports::outbox::{Claim, NewEvent, OutboxStore, Settlement};
 use idlink_domain::{ClientId, EndpointId, EventId, StreamId, UserId};
 use idlink_store::{SqlStore, testing};
@@ -229,18 +229,31 @@ async fn stream_status_drops_or_releases_what_is_held_and_deliveries_page() {
         let claim = Claim { holder: "n1", token: "tokf", now: at(5), until: at(60), limit: 10, max_attempts: 10 };
         assert_eq!(s.claim_outbox(&claim).await.map(|v| v.len()).ok(), Some(1), "{}", db.kind);
         s.write_fan_out(&[held.clone(), polled.clone()]).await.unwrap_or_else(|e| panic!("{e}"));
-        // Paused, later enabled: the held push is due at once.
+        // Paused (again: no change, nothing written), later enabled: the held push is due at once.
+        let change = |status: &str, n: i64, endpoint: Option<&str>| StatusChange {
+            stream: id.clone(),
+            client: client.clone(),
+            status: status.into(),
+            reason: Some(format!("{status} at {n}")),
+            at: at(n),
+            endpoint: endpoint.map(str::to_owned),
+        };
+        assert_eq!(s.set_stream_status(&change("paused", 5, None), None, &audit).await.ok(), Some(true), "{}", db.kind);
+        assert_eq!(s.set_stream_status(&change("paused", 5, None), None, &audit).await.ok(), Some(false), "{}: no change", db.kind);
         sql(s, &format!("UPDATE outbox SET due_at = {} WHERE id = 'evt_held'", at(100_000).as_microsecond())).await;
-        row.status = "enabled".into();
-        row.updated_at = at(6);
-        assert_eq!(s.set_stream_status(&row, None, &audit).await.ok(), Some(true), "{}", db.kind);
+        assert_eq!(s.set_stream_status(&change("enabled", 6, None), None, &audit).await.ok(), Some(true), "{}", db.kind);
+        let stored = s.stream_of(&client).await.ok().flatten();
+        assert_eq!(stored, Some(change("enabled", 6, None).applied(row.clone())), "{}: the status columns only", db.kind);
         assert_eq!(scalar(s, "SELECT due_at FROM outbox WHERE id = 'evt_held'").await, at(6).as_microsecond().to_string(), "{}", db.kind);
 
         // Disabled, with the transmitter's announcement: held dropped, in-flight untouched, announcement pending.
+        // A 410 from an endpoint the stream no longer pushes to changes nothing.
         let announce = child("evt_announce", &client, Channel::SetPush, None, 7);
-        row.status = "disabled".into();
-        row.updated_at = at(7);
-        assert_eq!(s.set_stream_status(&row, Some(&announce), &audit).await.ok(), Some(true), "{}", db.kind);
+        let moved = change("disabled", 7, Some("https://rp.example/old"));
+        assert_eq!(s.set_stream_status(&moved, Some(&announce), &audit).await.ok(), Some(false), "{}", db.kind);
+        assert_eq!(scalar(s, "SELECT COUNT(*) FROM outbox WHERE id = 'evt_announce'").await, "0", "{}", db.kind);
+        let gone = change("disabled", 7, Some("https://rp.example/set"));
+        assert_eq!(s.set_stream_status(&gone, Some(&announce), &audit).await.ok(), Some(true), "{}", db.kind);
         let state = |id: &str| format!("SELECT state FROM outbox WHERE id = '{id}'");
         assert_eq!(scalar(s, &state("evt_held")).await, "dead", "{}", db.kind);
         assert_eq!(scalar(s, &state("evt_flying")).await, "pending", "{}: a claimed push settles itself", db.kind);
@@ -250,7 +263,12 @@ async fn stream_status_drops_or_releases_what_is_held_and_deliveries_page() {
         assert_eq!(scalar(s, &receipt("evt_polled")).await, "dead", "{}", db.kind);
         assert_eq!(scalar(s, &receipt("evt_announce")).await, "pending", "{}", db.kind);
         assert_eq!(scalar(s, "SELECT COUNT(*) FROM ssf_poll_queue WHERE stream_id = 'sst_st'").await, "0", "{}", db.kind);
-        assert_eq!(scalar(s, "SELECT COUNT(*) FROM audit_log WHERE actor = 'app:cli_st'").await, "4", "{}", db.kind);
+        assert_eq!(
+            scalar(s, "SELECT COUNT(*) FROM audit_log WHERE actor = 'app:cli_st'").await,
+            "5",
+            "{}: what changed nothing is not audited",
+            db.kind
+        );
 
         // The deliveries: four receipts, newest first, two a page.
         let record = AttemptRecord {

@@ -121,10 +121,10 @@ async fn registration_and_rotation_write_everything_together_and_never_lengthen_
         changed.state = ClientState::Disabled;
         let moved = WebhookEndpointRow { url: "https://rp.example.com/v2/hooks".into(), ..endpoint.clone() };
         let audit = AuditEntry::new("test", "oauth_client.update", "test", at(50));
-        assert!(s.update_client(&changed, Some(&moved), &audit).await.unwrap_or_else(|e| panic!("{e}")));
+        assert!(s.update_client(&changed, Some(&moved), None, &audit).await.unwrap_or_else(|e| panic!("{e}")));
         assert_eq!(s.client(&id).await.unwrap_or_default(), Some(changed), "{kind}");
         assert_eq!(s.webhook_endpoint(&id).await.unwrap_or_default(), Some(moved), "{kind}");
-        assert!(!s.update_client(&client(&ghost, 1), None, &audit).await.unwrap_or_else(|e| panic!("{e}")), "{kind}");
+        assert!(!s.update_client(&client(&ghost, 1), None, None, &audit).await.unwrap_or_else(|e| panic!("{e}")), "{kind}");
         let actions = count(s, "SELECT COUNT(*) FROM audit_log WHERE action LIKE 'oauth_client.%'").await;
         assert_eq!(actions, "5", "{kind}: register, three rotations, one update (refusals write nothing)");
     }

@@ -325,10 +325,33 @@ async fn introspection_reads_the_caller_its_live_secrets_and_the_token_in_one_st
         assert!(read("new-hash", "access-9", 499).await.is_some_and(|f| f.secret_matches), "{}: the new secret", db.kind);
         assert!(!read("old-hash", "access-9", 500).await.is_some_and(|f| f.secret_matches), "{}: after the overlap", db.kind);
         assert!(read("new-hash", "access-9", 500).await.is_some_and(|f| f.secret_matches), "{}", db.kind);
+        // Read together (ADR 0023): many at once, each with its own answer at its own time.
+        let asks: Vec<(ClientId, &str, &str, i64)> = (0..150)
+            .map(|i| match i % 5 {
+                0 => (rs.clone(), "old-hash", "access-9", 499),
+                1 => (rs.clone(), "old-hash", "access-9", 500),
+                2 => (rs.clone(), "new-hash", "no-such-token", 20),
+                3 => (stranger.clone(), "new-hash", "access-9", 20),
+                _ => (rs.clone(), "wrong-hash", "access-9", 20),
+            })
+            .collect();
+        let answers = futures::future::join_all(asks.iter().map(|(c, h, t, n)| s.introspection(c, h, t, at(*n)))).await;
+        for (i, answer) in answers.into_iter().enumerate() {
+            let answer = answer.unwrap_or_else(|e| panic!("{}: {e}", db.kind));
+            let seen = answer.as_ref().map(|f| (f.secret_matches, f.token.is_some()));
+            let want = match i % 5 {
+                0 => Some((true, true)),
+                1 => Some((false, true)),
+                2 => Some((true, false)),
+                3 => None,
+                _ => Some((false, true)),
+            };
+            assert_eq!(seen, want, "{}: ask {i}", db.kind);
+        }
         // A disabled caller is read as such.
         let mut disabled = row.clone();
         disabled.state = ClientState::Disabled;
-        assert!(s.update_client(&disabled, None, &audit("oauth.client_update")).await.unwrap_or_else(|e| panic!("{e}")));
+        assert!(s.update_client(&disabled, None, None, &audit("oauth.client_update")).await.unwrap_or_else(|e| panic!("{e}")));
         assert!(read("new-hash", "access-9", 20).await.is_some_and(|f| !f.caller_active), "{}: disabled", db.kind);
     }
 }

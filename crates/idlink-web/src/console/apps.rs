@@ -201,7 +201,10 @@ async fn detail_page(state: &WebState, s: &SignedOperator, raw: &str, new_secret
     let page = DetailPage {
         c,
         app: app_row(&tr, &v, f),
-        webhook: v.webhook.as_ref().map(|w| format!("{} ({})", w.url, w.state)),
+        webhook: v.webhook.as_ref().map(|w| {
+            let state = tr.t(if w.state == "enabled" { "console-apps-webhook-enabled" } else { "console-apps-webhook-disabled" });
+            format!("{} ({state})", w.url)
+        }),
         logout: v.row.backchannel_logout_uri.clone(),
         scopes: v.row.allowed_scopes.join(" "),
         claims: v.row.allowed_claims.join(" "),

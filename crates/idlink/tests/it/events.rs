@@ -663,6 +663,20 @@ async fn ssf_stream_management_takes_a_client_credentials_token() {
         )).await;
         let res = c.get(s.url("/ssf/streams")).bearer_auth("ila_openid_only").send().await.expect("scope");
         assert_eq!(res.status(), 403, "{}", s.kind);
+        // A user's live token, even one naming the scope, is valid but the user's, not the app's:
+        // 403 insufficient_scope (RFC 6750 §3.1), not 401.
+        let owner = new_user(&s, "13800138119").await;
+        sql(&s, &format!(
+            "INSERT INTO oauth_grants (id, user_id, client_id, scopes, claims, state, created_at, updated_at) VALUES ('grt_ssf_user', '{owner}', '{client}', '[\"openid\"]', '[]', 'active', {t}, {t})"
+        )).await;
+        sql(&s, &format!(
+            "INSERT INTO oauth_access_tokens (token_hash, client_id, user_id, grant_id, scope, created_at, expires_at) VALUES ('{}', '{client}', '{owner}', 'grt_ssf_user', 'openid ssf', {t}, {})",
+            idlink_core::oidc::secret_hash("ila_users_token"), t + 600_000_000
+        )).await;
+        let res = c.get(s.url("/ssf/streams")).bearer_auth("ila_users_token").send().await.expect("user token");
+        assert_eq!(res.status(), 403, "{}", s.kind);
+        let challenge = res.headers().get("www-authenticate").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+        assert!(challenge.contains("insufficient_scope"), "{challenge}");
 
         // The app disabled by the host: its token is dead at once.
         let res = host(&s, Method::PATCH, &format!("/v1/oauth/clients/{client}")).await.json(&json!({"state": "disabled"})).send().await;
@@ -789,6 +803,17 @@ async fn ssf_status_follows_the_spec_and_the_transmitter_announces_its_changes()
         assert_eq!(got.len(), 4, "{}", s.kind);
         let claims = verify_jwt(&s, &String::from_utf8_lossy(&got[3].body), "secevent+jwt", None).await;
         assert_eq!(claims["events"]["https://schemas.openid.net/secevent/ssf/event-type/stream-updated"]["status"], "enabled");
+
+        // A PATCH to another origin without a header: the old receiver's credential does not follow.
+        let elsewhere = Receiver::start().await;
+        let patch = json!({"stream_id": id, "delivery": {"endpoint_url": format!("{}/set", elsewhere.base)}});
+        let res = c.patch(s.url("/ssf/streams")).basic_auth("cli_status", Some("ics_status")).json(&patch).send().await;
+        assert_eq!(res.expect("patch").status(), 200, "{}", s.kind);
+        let verify = c.post(s.url("/ssf/verify")).basic_auth("cli_status", Some("ics_status")).json(&json!({"stream_id": id})).send();
+        assert_eq!(verify.await.expect("verify").status(), 204);
+        let got = elsewhere.wait_delivered("/set", 1, Duration::from_secs(20)).await;
+        assert_eq!(got.len(), 1, "{}", s.kind);
+        assert_eq!(header(&got[0], "authorization"), "", "{}: no header to another receiver", s.kind);
     }
 }
 
@@ -839,7 +864,8 @@ async fn lifecycle(s: &Server, kind: LifecycleType, user: &UserId, sessions: Vec
 
 /// OIDC Back-Channel Logout 1.0 §2.4/§2.6: an app registered with
 /// `backchannel_logout_session_required` gets one logout token per ended
-/// session, each with its `sid`; an app without it one token by `sub`.
+/// session, each with its `sid`; an app without it one token per ended
+/// session it saw, and one token by `sub` alone for a user-wide end.
 #[tokio::test]
 async fn logout_tokens_carry_the_sid_of_each_ended_session_when_the_app_requires_it() {
     for db in databases().await {
@@ -874,6 +900,7 @@ async fn logout_tokens_carry_the_sid_of_each_ended_session_when_the_app_requires
         assert_eq!(claims["sid"], "sid-cli_sids-0", "{}: the ended session's sid", s.kind);
         let claims = verify_jwt(&s, &token(&other[0]), "logout+jwt", None).await;
         assert_eq!(claims["sub"], "pairwise-cli_nosid");
+        assert_eq!(claims["sid"], "sid-cli_nosid-0", "{}: one ended session is named to every app that saw it", s.kind);
 
         // A user-wide end (a freeze): one token per live session for the app that requires a sid.
         sql(&s, "UPDATE oauth_sessions SET ended_at = created_at + 1 WHERE session_id = 'ses_one00000000000000000000000000'").await;
@@ -890,9 +917,13 @@ async fn logout_tokens_carry_the_sid_of_each_ended_session_when_the_app_requires
         }
         sids.sort();
         assert_eq!(sids, ["sid-cli_sids-1", "sid-cli_sids-2"], "{}", s.kind);
-        // The app without the flag: one token by sub.
+        // The app without the flag: one token by sub, no sid, though one session is still live
+        // (a `sid` would end only that one; the user-wide end ends them all).
         let other = plain.wait_delivered("/logout", 2, Duration::from_secs(20)).await;
         assert_eq!(other.len(), 2, "{}", s.kind);
+        let claims = verify_jwt(&s, &token(&other[1]), "logout+jwt", None).await;
+        assert_eq!(claims["sub"], "pairwise-cli_nosid");
+        assert!(claims.get("sid").is_none(), "{}: a user-wide end names no session: {claims}", s.kind);
     }
 }
 

@@ -45,6 +45,11 @@ async fn an_admin_reads_an_apps_receipts_rotates_its_secret_and_disables_it() {
         format!(
             "INSERT INTO delivery_attempts (delivery_id, attempt, started_at, latency_ms, http_status, outcome, error) VALUES ('evt_dead', 2, {t}, 38, 400, 'dead', 'invalid_request')"
         ),
+        // The app's Shared Signals stream (polled), which follows the app's state.
+        format!(
+            "INSERT INTO ssf_streams (id, client_id, aud, method, endpoint_url, authorization_header, events_requested, events_delivered, status, status_reason, description, created_at, updated_at) \
+                 VALUES ('sst_con', '{id}', '{id}', 'urn:ietf:rfc:8936', NULL, NULL, '[]', '[]', 'enabled', NULL, NULL, {t}, {t})"
+        ),
     ] {
         testing::execute(store, &q).await.unwrap_or_else(|e| panic!("{q}: {e}"));
     }
@@ -88,6 +93,12 @@ async fn an_admin_reads_an_apps_receipts_rotates_its_secret_and_disables_it() {
     let actions = audit_actions(&s).await;
     let ada_did: Vec<&str> = actions.iter().filter(|(who, _, _)| who.starts_with("operator:")).map(|(_, a, _)| a.as_str()).collect();
     assert!(ada_did.contains(&"oauth_client.rotate_secret") && ada_did.contains(&"oauth_client.disable"), "{actions:?}");
+    // The console's disable took the stream with it and queued the stream-updated SET (SSF 1.0 §8.1.5).
+    let text = |q: String| async move { testing::query_text(store, &q).await.unwrap_or_else(|e| panic!("{q}: {e}")) };
+    assert_eq!(text("SELECT status FROM ssf_streams WHERE id = 'sst_con'".into()).await, "disabled");
+    assert_eq!(text("SELECT status_reason FROM ssf_streams WHERE id = 'sst_con'".into()).await, "The app was disabled.");
+    let announced = "SELECT COUNT(*) FROM ssf_poll_queue WHERE stream_id = 'sst_con'".to_owned();
+    assert_eq!(text(announced).await, "1", "the stream-updated SET waits for the receiver's poll");
 
     // A reviewer reads the receipts without the actions.
     b.click("form[action='/console/sign-out'] button").await;
