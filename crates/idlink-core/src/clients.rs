@@ -437,7 +437,11 @@ impl Clients<'_> {
             }
             None => None,
         };
-        let stream = stream.as_ref().map(|(change, announce)| (change, announce));
+        let stream_audit = stream.as_ref().map(|(change, _)| {
+            let action = if change.status == "disabled" { "ssf.stream_disabled" } else { "ssf.stream_enabled" };
+            AuditEntry::new(who.actor.clone(), action, "the app's SSF stream follows the app's state", now).request(who.request_id.as_ref())
+        });
+        let stream = stream.as_ref().zip(stream_audit.as_ref()).map(|((change, announce), audit)| (change, announce, audit));
         if !self.store.update_client(&row, endpoint.as_ref(), stream, &self.audit(who, action, now)).await? {
             return Err(ClientError::NotFound);
         }

@@ -213,9 +213,11 @@ impl ClientStore for SqlStore {
         &self,
         c: &ClientRow,
         webhook: Option<&WebhookEndpointRow>,
-        stream: Option<(&StatusChange, &ChildEvent)>,
+        stream: Option<(&StatusChange, &ChildEvent, &AuditEntry)>,
         audit: &AuditEntry,
     ) -> Result<bool, StoreError> {
+        let mut records = vec![audit.clone()];
+        records.extend(stream.map(|(_, _, a)| a.clone()));
         let q = sqlx::query(
             "UPDATE oauth_clients SET name = $2, logo_url = $3, backchannel_logout_uri = $4, backchannel_logout_session_required = $5, \
              state = $6, updated_at = $7 WHERE id = $1",
@@ -227,7 +229,7 @@ impl ClientStore for SqlStore {
         .bind(i64::from(c.backchannel_logout_session_required))
         .bind(c.state.as_str())
         .bind(micros(c.updated_at));
-        self.audited_if(audit, async |tx| {
+        self.audited_if(records.as_slice(), async |tx| {
             if execute(q, &mut *tx).await? == 0 {
                 return Ok(false);
             }
@@ -235,7 +237,7 @@ impl ClientStore for SqlStore {
             if let Some(e) = webhook {
                 put_endpoint_in(tx, e).await?;
             }
-            if let Some((change, announce)) = stream {
+            if let Some((change, announce, _)) = stream {
                 crate::events::stream_status_in(tx, change, Some(announce)).await?;
             }
             Ok(true)

@@ -143,21 +143,22 @@ pub(crate) async fn lifecycle_in(
     crate::outbox::enqueue_in(tx, [event]).await
 }
 
-/// The stream's columns in [`STREAM_COLUMNS`] order, bound `$1`…`$13` for
-/// both writes: an insert, or an update of the stream with this id, client
-/// and creation time (the identity columns are never rewritten).
+/// Inserts the stream (every column of [`STREAM_COLUMNS`], in order), or
+/// updates the configuration of the stream with this id, client and creation
+/// time (the identity and status columns are not rewritten).
 async fn write_stream(tx: &mut Tx, s: &StreamRow, insert: bool) -> Result<bool, StoreError> {
-    let columns: Vec<&str> = STREAM_COLUMNS.split(", ").collect();
     let sql = if insert {
-        let params: Vec<String> = (1..=columns.len()).map(|i| format!("${i}")).collect();
+        let params: Vec<String> = (1..=13).map(|i| format!("${i}")).collect();
         format!("INSERT INTO ssf_streams ({STREAM_COLUMNS}) VALUES ({})", params.join(", "))
     } else {
-        let identity = ["id", "client_id", "created_at"];
-        let set: Vec<String> =
-            columns.iter().enumerate().filter(|(_, c)| !identity.contains(c)).map(|(i, c)| format!("{c} = ${}", i + 1)).collect();
-        format!("UPDATE ssf_streams SET {} WHERE id = $1 AND client_id = $2 AND created_at = $12", set.join(", "))
+        // The configuration only: the status is the status calls' (`stream_status_in`),
+        // so a change the transmitter made since this row was read stays.
+        "UPDATE ssf_streams SET aud = $3, method = $4, endpoint_url = $5, authorization_header = $6, \
+         events_requested = $7, events_delivered = $8, description = $9, updated_at = $10 \
+         WHERE id = $1 AND client_id = $2 AND created_at = $11"
+            .to_owned()
     };
-    let q = sqlx::query(sqlx::AssertSqlSafe(sql))
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(s.id.as_str())
         .bind(s.client.as_str())
         .bind(&s.aud)
@@ -165,13 +166,18 @@ async fn write_stream(tx: &mut Tx, s: &StreamRow, insert: bool) -> Result<bool, 
         .bind(s.endpoint_url.as_deref())
         .bind(s.authorization_header.as_deref())
         .bind(json_list(&s.events_requested))
-        .bind(json_list(&s.events_delivered))
-        .bind(&s.status)
-        .bind(s.status_reason.as_deref())
-        .bind(s.description.as_deref())
-        .bind(micros(s.created_at))
-        .bind(micros(s.updated_at));
-    Ok(execute(q, &mut *tx).await? == 1)
+        .bind(json_list(&s.events_delivered));
+    query = if insert {
+        query
+            .bind(&s.status)
+            .bind(s.status_reason.as_deref())
+            .bind(s.description.as_deref())
+            .bind(micros(s.created_at))
+            .bind(micros(s.updated_at))
+    } else {
+        query.bind(s.description.as_deref()).bind(micros(s.updated_at)).bind(micros(s.created_at))
+    };
+    Ok(execute(query, &mut *tx).await? == 1)
 }
 
 /// Writes a stream's status change and what it does to the held SETs (see

@@ -76,51 +76,81 @@ impl IntrospectionBatches {
             start
         };
         if start {
-            tokio::spawn(drain(self.clone(), pool.clone(), sql));
+            // The slot is held by the future itself: dropped unpolled (a runtime
+            // shutting down), it still gives the slot back.
+            let running = Running { batches: self.clone(), finished: false };
+            tokio::spawn(drain(running, pool.clone(), sql));
         }
         answer.await.map_err(|_| StoreError::Unavailable("the introspection read stopped".into()))?
     }
 }
 
-/// Gives the read back to the queue however the task ends (a panic included).
-struct Running(IntrospectionBatches);
+/// A read slot. A read that finds nothing waiting gives it back in the same
+/// locked step (an ask arriving then starts a read of its own); a read that
+/// ends otherwise (a panic, its future dropped) gives it back on drop and
+/// fails the asks still waiting, so none waits for a read that will not come.
+struct Running {
+    batches: IntrospectionBatches,
+    finished: bool,
+}
 
 impl Drop for Running {
     fn drop(&mut self) {
-        let mut q = self.0.queue();
-        q.running = q.running.saturating_sub(1);
+        if self.finished {
+            return;
+        }
+        let stranded: Vec<_> = {
+            let mut q = self.batches.queue();
+            q.running = q.running.saturating_sub(1);
+            if q.running == 0 { q.waiting.drain(..).collect() } else { Vec::new() }
+        };
+        for (_, reply) in stranded {
+            let _ = reply.send(Err(StoreError::Unavailable("the introspection read failed".into())));
+        }
     }
 }
 
 /// Reads what waits, a statement at a time, until nothing does.
-async fn drain(batches: IntrospectionBatches, pool: AnyPool, sql: &'static Statements) {
-    let _running = Running(batches.clone());
+async fn drain(mut running: Running, pool: AnyPool, sql: &'static Statements) {
     loop {
         // Requests already parsed and about to ask run first, so they join this
         // read: at peak the reads grow instead of multiplying; idle, it costs nothing.
         tokio::task::yield_now().await;
         let batch: Vec<_> = {
-            let mut q = batches.queue();
+            let mut q = running.batches.queue();
+            // An ask whose request is gone (its client left, it timed out) is not read.
+            q.waiting.retain(|(_, reply)| !reply.is_closed());
+            if q.waiting.is_empty() {
+                q.running = q.running.saturating_sub(1);
+                running.finished = true;
+                return;
+            }
             let n = q.waiting.len().min(MAX_BATCH);
             q.waiting.drain(..n).collect()
         };
-        if batch.is_empty() {
-            return;
-        }
         let (asks, replies): (Vec<Ask>, Vec<_>) = batch.into_iter().unzip();
         match read_batch(&pool, &asks, sql).await {
             Ok(mut found) => {
                 for (i, reply) in replies.into_iter().enumerate() {
-                    let _ = reply.send(Ok(found.get_mut(i).and_then(Option::take)));
+                    let answer = found.get_mut(i).map_or(Ok(None), |slot| std::mem::replace(slot, Ok(None)));
+                    let _ = reply.send(answer);
                 }
             }
             Err(e) => {
-                let text = e.to_string();
                 for reply in replies {
-                    let _ = reply.send(Err(StoreError::Unavailable(text.clone())));
+                    let _ = reply.send(Err(same_error(&e)));
                 }
             }
         }
+    }
+}
+
+/// The statement's error for each of its asks.
+fn same_error(e: &StoreError) -> StoreError {
+    match e {
+        StoreError::Unique(s) => StoreError::Unique(s.clone()),
+        StoreError::Unavailable(s) => StoreError::Unavailable(s.clone()),
+        StoreError::Corrupt(s) => StoreError::Corrupt(s.clone()),
     }
 }
 
@@ -161,12 +191,11 @@ impl Statements {
     }
 }
 
-async fn read_batch(pool: &AnyPool, asks: &[Ask], sql: &'static Statements) -> Result<Vec<Option<Introspection>>, StoreError> {
+/// Each ask's answer: its row decoded (a row that does not decode fails only its own ask), or none.
+async fn read_batch(pool: &AnyPool, asks: &[Ask], sql: &'static Statements) -> Result<Vec<Answer>, StoreError> {
     let padded = asks.len().next_power_of_two();
     let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.for_size(padded)));
-    for i in 0..padded {
-        // Padding repeats the last ask under an index no caller waits for.
-        let ask = asks.get(i).or(asks.last()).ok_or_else(|| StoreError::Unavailable("an empty introspection batch".into()))?;
+    for (i, ask) in asks.iter().enumerate() {
         q = q
             .bind(i64::try_from(i).unwrap_or(i64::MAX))
             .bind(ask.caller.clone())
@@ -174,11 +203,15 @@ async fn read_batch(pool: &AnyPool, asks: &[Ask], sql: &'static Statements) -> R
             .bind(ask.token_hash.clone())
             .bind(ask.now);
     }
-    let rows = fetch_all(q, pool, |r| Ok((r.col::<i64>("n")?, (sql.decode)(r)?))).await?;
-    let mut found: Vec<Option<Introspection>> = (0..asks.len()).map(|_| None).collect();
+    // Padding asks for no caller: one probe of the clients' key finds nothing, no other table is read.
+    for i in asks.len()..padded {
+        q = q.bind(i64::try_from(i).unwrap_or(i64::MAX)).bind(None::<String>).bind(None::<String>).bind(None::<String>).bind(0_i64);
+    }
+    let rows = fetch_all(q, pool, |r| Ok((r.col::<i64>("n")?, (sql.decode)(r).map(Some)))).await?;
+    let mut found: Vec<Answer> = asks.iter().map(|_| Ok(None)).collect();
     for (n, row) in rows {
         if let Some(slot) = usize::try_from(n).ok().and_then(|n| found.get_mut(n)) {
-            *slot = Some(row);
+            *slot = row;
         }
     }
     Ok(found)
@@ -200,7 +233,7 @@ mod tests {
 
     #[test]
     fn a_batch_is_padded_to_the_next_power_of_two() {
-        assert!(STATEMENTS.for_size(1).ends_with("VALUES ($1, $2, $3, $4, $5) SELECT q.n FROM q"));
+        assert!(STATEMENTS.for_size(1).ends_with("AS (VALUES ($1, $2, $3, $4, $5)) SELECT q.n FROM q"), "{}", STATEMENTS.for_size(1));
         let four = STATEMENTS.for_size(4);
         assert!(four.contains("($16, $17, $18, $19, $20)") && !four.contains("$21"), "{four}");
         let most = STATEMENTS.for_size(MAX_BATCH);

@@ -158,13 +158,14 @@ pub trait ClientStore: Send + Sync {
     /// Writes a changed client (its columns and redirect URIs) and, when
     /// given, its webhook endpoint (inserted or replaced) and its stream's
     /// status following the client's state, with the stream-updated SET
-    /// (as [`EventStore::set_stream_status`](super::events::EventStore::set_stream_status)),
+    /// and its own audit record (as
+    /// [`EventStore::set_stream_status`](super::events::EventStore::set_stream_status)),
     /// in one transaction. False: no such client.
     async fn update_client(
         &self,
         client: &ClientRow,
         webhook: Option<&WebhookEndpointRow>,
-        stream: Option<(&StatusChange, &ChildEvent)>,
+        stream: Option<(&StatusChange, &ChildEvent, &AuditEntry)>,
         audit: &AuditEntry,
     ) -> Result<bool, StoreError>;
     /// Adds `secret` as the current secret and ends the current ones at

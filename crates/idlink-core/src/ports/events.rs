@@ -278,7 +278,8 @@ pub trait EventStore: Send + Sync {
     async fn stream_of(&self, client: &ClientId) -> Result<Option<StreamRow>, StoreError>;
     /// Inserts the stream; `Unique` if the client has one already.
     async fn insert_stream(&self, stream: &StreamRow, audit: &AuditEntry) -> Result<(), StoreError>;
-    /// Replaces the stream's configuration (same id and client); false if it is gone.
+    /// Replaces the stream's configuration (same id and client), not its
+    /// status (see `set_stream_status`); false if it is gone.
     async fn update_stream(&self, stream: &StreamRow, audit: &AuditEntry) -> Result<bool, StoreError>;
     async fn delete_stream(&self, id: &StreamId, audit: &AuditEntry) -> Result<bool, StoreError>;
     /// Adds (`removed = false`) or removes a user from the stream's subjects.

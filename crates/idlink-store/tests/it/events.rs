@@ -269,6 +269,12 @@ async fn stream_status_drops_or_releases_what_is_held_and_deliveries_page() {
             "{}: what changed nothing is not audited",
             db.kind
         );
+        // A configuration written from a row read before the transmitter's change keeps the status.
+        let mut stale = row.clone();
+        stale.description = Some("after".into());
+        assert_eq!(s.update_stream(&stale, &audit).await.ok(), Some(true), "{}", db.kind);
+        assert_eq!(scalar(s, "SELECT status FROM ssf_streams WHERE id = 'sst_st'").await, "disabled", "{}", db.kind);
+        assert_eq!(scalar(s, "SELECT description FROM ssf_streams WHERE id = 'sst_st'").await, "after", "{}", db.kind);
 
         // The deliveries: four receipts, newest first, two a page.
         let record = AttemptRecord {

@@ -93,6 +93,7 @@ async fn an_admin_reads_an_apps_receipts_rotates_its_secret_and_disables_it() {
     let actions = audit_actions(&s).await;
     let ada_did: Vec<&str> = actions.iter().filter(|(who, _, _)| who.starts_with("operator:")).map(|(_, a, _)| a.as_str()).collect();
     assert!(ada_did.contains(&"oauth_client.rotate_secret") && ada_did.contains(&"oauth_client.disable"), "{actions:?}");
+    assert!(ada_did.contains(&"ssf.stream_disabled"), "the stream's change is audited too: {actions:?}");
     // The console's disable took the stream with it and queued the stream-updated SET (SSF 1.0 §8.1.5).
     let text = |q: String| async move { testing::query_text(store, &q).await.unwrap_or_else(|e| panic!("{q}: {e}")) };
     assert_eq!(text("SELECT status FROM ssf_streams WHERE id = 'sst_con'".into()).await, "disabled");
