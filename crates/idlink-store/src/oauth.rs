@@ -129,8 +129,8 @@ fn introspection_select() -> String {
     format!(
         "SELECT q.n AS n, c.kind AS caller_kind, c.auth_method AS caller_method, c.state AS caller_state, \
          c.introspect_any AS caller_any, \
-         (SELECT COUNT(*) FROM oauth_client_secrets k WHERE k.client_id = c.id AND k.secret_hash = q.secret_hash \
-          AND (k.expires_at IS NULL OR k.expires_at > q.at)) AS secret_matches, \
+         CASE WHEN EXISTS (SELECT 1 FROM oauth_client_secrets k WHERE k.client_id = c.id AND k.secret_hash = q.secret_hash \
+          AND (k.expires_at IS NULL OR k.expires_at > q.at)) THEN 1 ELSE 0 END AS secret_matches, \
          t.token_hash AS found, {TOKEN_VIEW_COLUMNS} \
          FROM q JOIN oauth_clients c ON c.id = q.caller \
          LEFT JOIN oauth_access_tokens t ON t.token_hash = q.token_hash {TOKEN_VIEW_JOINS}"

@@ -133,6 +133,9 @@ enum BenchCommand {
         /// Only this database: sqlite or postgres.
         #[arg(long)]
         only: Option<String>,
+        /// Peak phases per database, each between two baseline phases; the median ratio is the result.
+        #[arg(long, default_value_t = 3)]
+        rounds: usize,
     },
     /// Cost of one payment-password hash (Argon2id with the configured parameters).
     Password {
@@ -339,11 +342,12 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             idlink::bench_pages::run(&idlink::bench_pages::Options { requests: requests.max(1) }).await?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Bench(BenchCommand::Introspect { clients, requests, tokens, only }) => {
+        Command::Bench(BenchCommand::Introspect { clients, requests, tokens, only, rounds }) => {
             let opts = idlink::bench_introspect::Options {
                 clients: clients.max(1),
                 requests: requests.max(2),
                 tokens: tokens.max(10),
+                rounds: rounds.max(1),
                 sqlite: only.as_deref() != Some("postgres"),
                 postgres: only.as_deref() != Some("sqlite"),
             };
