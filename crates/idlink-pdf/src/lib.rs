@@ -7,9 +7,11 @@
 //! tagged (`H1`/`H2`/`P`, language `zh-CN`) and the watermark is a tagged
 //! artifact; a diagonal, translucent watermark is drawn on every page.
 //!
-//! Layout is deliberately simple: A4, one column, lines broken at any
-//! character that does not fit (CJK text breaks anywhere). A character the
-//! font lacks is drawn as `□` and counted in [`Rendered::missing`].
+//! Layout is deliberately simple: A4, one column, lines broken at any CJK
+//! character but not inside a run of Latin letters and digits; tables with
+//! wrapping cells, rows kept whole, and the header row repeated on each page
+//! a table continues on (`TH`/`TD` tagged once). A character the font lacks
+//! is drawn as `□` and counted in [`Rendered::missing`].
 //!
 //! Rendering is CPU work: call [`render`] from a blocking task, not on the
 //! async runtime. The credit report's sections and tables build on this
@@ -18,14 +20,14 @@
 use krilla::Document as PdfDocument;
 use krilla::color::rgb;
 use krilla::destination::XyzDestination;
-use krilla::geom::{Point, Transform};
+use krilla::geom::{PathBuilder, Point, Transform};
 use krilla::metadata::Metadata;
 use krilla::num::NormalizedF32;
 use krilla::outline::{Outline, OutlineNode};
 use krilla::page::PageSettings;
-use krilla::paint::Fill;
+use krilla::paint::{Fill, Stroke};
 use krilla::surface::Surface;
-use krilla::tagging::{Artifact, ArtifactType, ContentTag, Identifier, SpanTag, Tag, TagGroup, TagTree};
+use krilla::tagging::{Artifact, ArtifactType, ContentTag, Identifier, SpanTag, TableHeaderScope, Tag, TagGroup, TagTree};
 use krilla::text::{Font, GlyphId, KrillaGlyph};
 use skrifa::MetadataProvider;
 use skrifa::instance::{LocationRef, Size};
@@ -51,13 +53,15 @@ const MISSING: char = '□';
 pub enum PdfError {
     #[error("the embedded font cannot be read")]
     Font,
+    #[error("block {block}: row {row} has {cells} cells for {columns} columns (or the widths do not match the columns)")]
+    TableShape { block: usize, row: usize, cells: usize, columns: usize },
     #[error("the PDF could not be written: {0}")]
     Write(String),
 }
 
 /// A document to render: its title and language (metadata), the watermark
 /// drawn on every page (one string per line), and its blocks in order.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Document {
     pub title: String,
     /// BCP 47, e.g. `zh-CN`.
@@ -66,12 +70,17 @@ pub struct Document {
     pub blocks: Vec<Block>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Block {
     /// A section heading (level 1 or 2): in the outline and tagged `H1`/`H2`.
     Heading { level: u8, text: String },
     /// Body text, wrapped to the page width.
     Paragraph(String),
+    /// A table: column headers, rows of as many cells, and each column's
+    /// share of the width (any positive numbers; equal when empty). Cells
+    /// wrap; a row never splits across pages; the header row is repeated at
+    /// the top of each page the table continues on.
+    Table { columns: Vec<String>, rows: Vec<Vec<String>>, widths: Vec<f32> },
 }
 
 /// A rendered document.
@@ -180,70 +189,55 @@ fn unbreakable(c: char) -> bool {
 /// Renders `doc` to PDF bytes.
 pub fn render(doc: &Document) -> Result<Rendered, PdfError> {
     let face = FACE.as_ref().ok_or(PdfError::Font)?;
+    let items = layout(face, &doc.blocks)?;
+    let pages = paginate(&items);
     let mut pdf = PdfDocument::new();
     let mut outline = Outline::new();
-    let mut tree = TagTree::new().with_lang(Some(doc.lang.clone()));
     let mut missing = 0;
-    let lines = layout(face, &doc.blocks);
-    let mut pages: Vec<Vec<&Line>> = vec![Vec::new()];
-    let mut y = MARGIN;
-    for line in &lines {
-        let height = line.size * LINE_GAP + line.space_before;
-        if y + height > PAGE_HEIGHT - MARGIN
-            && let Some(last) = pages.last()
-            && !last.is_empty()
-        {
-            pages.push(Vec::new());
-            y = MARGIN;
-        }
-        y += height;
-        if let Some(page) = pages.last_mut() {
-            page.push(line);
-        }
-    }
-    // One tag group per block, filled page by page (a paragraph may cross pages).
-    let mut groups: Vec<Option<TagGroup>> = doc
-        .blocks
-        .iter()
-        .map(|b| {
-            Some(match b {
-                Block::Heading { level, text } => {
-                    TagGroup::new(Tag::Hn(NonZeroU16::new(u16::from((*level).clamp(1, 6))).unwrap_or(NonZeroU16::MIN), Some(text.clone())))
-                }
-                Block::Paragraph(_) => TagGroup::new(Tag::P),
-            })
-        })
-        .collect();
+    // The tag tree's groups, one per block (a table's rows collected under it), filled page by page.
+    let mut groups: Vec<TagGroup> = doc.blocks.iter().map(block_group).collect();
     let mut open_heading: Option<OutlineNode> = None;
-    for (index, lines) in pages.iter().enumerate() {
+    for (index, items) in pages.iter().enumerate() {
         let settings = PageSettings::from_wh(PAGE_WIDTH, PAGE_HEIGHT).ok_or_else(|| PdfError::Write("the page size".into()))?;
         let mut page = pdf.start_page_with(settings);
         let mut surface = page.surface();
         let mut y = MARGIN;
-        for line in lines {
-            y += line.space_before + line.size;
-            let (glyphs, _, lacking) = face.shape(&line.text, line.size);
-            missing += lacking;
-            let id = draw(&mut surface, face, Point::from_xy(MARGIN, y), &glyphs, &line.text, line.size, None);
-            if let Some(Some(group)) = groups.get_mut(line.block) {
-                group.push(id);
-            }
-            if line.first
-                && let Some(Block::Heading { level, text }) = doc.blocks.get(line.block)
-            {
-                let node = OutlineNode::new(text.clone(), XyzDestination::new(index, Point::from_xy(MARGIN, y - line.size)));
-                if *level <= 1 {
-                    if let Some(done) = open_heading.take() {
-                        outline.push_child(done);
+        for item in items {
+            match item {
+                Placed::Line(line) => {
+                    y += line.space_before + line.size;
+                    let (glyphs, _, lacking) = face.shape(&line.text, line.size);
+                    missing += lacking;
+                    let id = draw(&mut surface, face, Point::from_xy(MARGIN, y), &glyphs, &line.text, line.size);
+                    if let Some(group) = groups.get_mut(line.block) {
+                        group.push(id);
                     }
-                    open_heading = Some(node);
-                } else if let Some(parent) = open_heading.as_mut() {
-                    parent.push_child(node);
-                } else {
-                    outline.push_child(node);
+                    if line.first
+                        && let Some(Block::Heading { level, text }) = doc.blocks.get(line.block)
+                    {
+                        let node = OutlineNode::new(text.clone(), XyzDestination::new(index, Point::from_xy(MARGIN, y - line.size)));
+                        if *level <= 1 {
+                            if let Some(done) = open_heading.take() {
+                                outline.push_child(done);
+                            }
+                            open_heading = Some(node);
+                        } else if let Some(parent) = open_heading.as_mut() {
+                            parent.push_child(node);
+                        } else {
+                            outline.push_child(node);
+                        }
+                    }
+                    y += line.size * (LINE_GAP - 1.0);
+                }
+                Placed::Row { row, repeated } => {
+                    let (tr, lacking) = draw_row(&mut surface, face, row, y, *repeated);
+                    missing += lacking;
+                    if let (Some(tr), Some(group)) = (tr, groups.get_mut(row.block)) {
+                        group.push(tr);
+                    }
+                    y += row.height;
                 }
             }
-            y += line.size * (LINE_GAP - 1.0);
         }
         watermark(&mut surface, face, &doc.watermark)?;
         footer(&mut surface, face, &doc.watermark, index + 1, pages.len());
@@ -253,7 +247,8 @@ pub fn render(doc: &Document) -> Result<Rendered, PdfError> {
     if let Some(done) = open_heading.take() {
         outline.push_child(done);
     }
-    for group in groups.into_iter().flatten() {
+    let mut tree = TagTree::new().with_lang(Some(doc.lang.clone()));
+    for group in groups {
         tree.push(group);
     }
     pdf.set_outline(outline);
@@ -261,6 +256,16 @@ pub fn render(doc: &Document) -> Result<Rendered, PdfError> {
     pdf.set_metadata(Metadata::new().title(doc.title.clone()).language(doc.lang.clone()));
     let bytes = pdf.finish().map_err(|e| PdfError::Write(format!("{e:?}")))?;
     Ok(Rendered { pdf: bytes, pages: pages.len(), missing })
+}
+
+fn block_group(block: &Block) -> TagGroup {
+    match block {
+        Block::Heading { level, text } => {
+            TagGroup::new(Tag::Hn(NonZeroU16::new(u16::from((*level).clamp(1, 6))).unwrap_or(NonZeroU16::MIN), Some(text.clone())))
+        }
+        Block::Paragraph(_) => TagGroup::new(Tag::P),
+        Block::Table { .. } => TagGroup::new(Tag::Table),
+    }
 }
 
 /// One laid-out line: its block, its text and size, the space above it.
@@ -273,25 +278,171 @@ struct Line {
     first: bool,
 }
 
-fn layout(face: &Face, blocks: &[Block]) -> Vec<Line> {
+/// One laid-out table row: each cell's lines, where the columns start and how wide they are.
+struct Row {
+    block: usize,
+    cells: Vec<Vec<String>>,
+    lefts: Vec<f32>,
+    widths: Vec<f32>,
+    height: f32,
+    header: bool,
+}
+
+enum Item {
+    Line(Line),
+    Row(Row),
+}
+
+/// What a page holds, in order: a line, or a row (a header repeated from an
+/// earlier page is drawn as a pagination artifact, not tagged again).
+enum Placed<'a> {
+    Line(&'a Line),
+    Row { row: &'a Row, repeated: bool },
+}
+
+const CELL_SIZE: f32 = 9.0;
+const CELL_PAD: f32 = 3.0;
+
+fn layout(face: &Face, blocks: &[Block]) -> Result<Vec<Item>, PdfError> {
     let width = PAGE_WIDTH - 2.0 * MARGIN;
     let mut out = Vec::new();
     for (block, b) in blocks.iter().enumerate() {
         let (text, size, space) = match b {
             Block::Heading { level, text } => (text, if *level <= 1 { 16.0 } else { 13.0 }, 10.0),
             Block::Paragraph(text) => (text, BODY_SIZE, 4.0),
+            Block::Table { columns, rows, widths } => {
+                let n = columns.len();
+                let shape = |row: usize, cells: usize| PdfError::TableShape { block, row, cells, columns: n };
+                if n == 0 || (!widths.is_empty() && (widths.len() != n || widths.iter().any(|w| !(*w > 0.0 && w.is_finite())))) {
+                    return Err(shape(0, widths.len()));
+                }
+                let shares: Vec<f32> = if widths.is_empty() { vec![1.0; n] } else { widths.clone() };
+                let total: f32 = shares.iter().sum();
+                let col_widths: Vec<f32> = shares.iter().map(|w| w / total * width).collect();
+                let lefts: Vec<f32> = col_widths.iter().scan(MARGIN, |x, w| Some(std::mem::replace(x, *x + w))).collect();
+                let line_height = CELL_SIZE * 1.5;
+                let row_of = |cells: &[String], header: bool| {
+                    let wrapped: Vec<Vec<String>> =
+                        cells.iter().zip(&col_widths).map(|(c, w)| face.wrap(c, CELL_SIZE, w - 2.0 * CELL_PAD)).collect();
+                    let lines = wrapped.iter().map(Vec::len).max().unwrap_or(1).max(1);
+                    Row {
+                        block,
+                        cells: wrapped,
+                        lefts: lefts.clone(),
+                        widths: col_widths.clone(),
+                        height: lines as f32 * line_height + 2.0 * CELL_PAD,
+                        header,
+                    }
+                };
+                out.push(Item::Row(row_of(columns, true)));
+                for (i, cells) in rows.iter().enumerate() {
+                    if cells.len() != n {
+                        return Err(shape(i + 1, cells.len()));
+                    }
+                    out.push(Item::Row(row_of(cells, false)));
+                }
+                continue;
+            }
         };
         for (i, line) in face.wrap(text, size, width).into_iter().enumerate() {
-            out.push(Line { block, text: line, size, space_before: if i == 0 { space } else { 0.0 }, first: i == 0 });
+            out.push(Item::Line(Line { block, text: line, size, space_before: if i == 0 { space } else { 0.0 }, first: i == 0 }));
         }
     }
-    out
+    Ok(out)
 }
 
-/// Draws one tagged line of text; `fill` none is black.
-fn draw(surface: &mut Surface, face: &Face, at: Point, glyphs: &[KrillaGlyph], text: &str, size: f32, fill: Option<Fill>) -> Identifier {
+/// Splits the items into pages; a table continuing on a new page starts it with its header row again.
+fn paginate(items: &[Item]) -> Vec<Vec<Placed<'_>>> {
+    let mut pages: Vec<Vec<Placed<'_>>> = vec![Vec::new()];
+    let mut y = MARGIN;
+    let mut header: Option<&Row> = None;
+    for item in items {
+        let (height, table_row) = match item {
+            Item::Line(line) => (line.size * LINE_GAP + line.space_before, None),
+            Item::Row(row) => (row.height, Some(row)),
+        };
+        if let Some(row) = table_row {
+            if row.header {
+                header = Some(row);
+            }
+        } else {
+            header = None;
+        }
+        let full = pages.last().is_some_and(|p| !p.is_empty());
+        if y + height > PAGE_HEIGHT - MARGIN && full {
+            pages.push(Vec::new());
+            y = MARGIN;
+            if let (Some(h), Some(row)) = (header, table_row)
+                && !row.header
+                && let Some(page) = pages.last_mut()
+            {
+                page.push(Placed::Row { row: h, repeated: true });
+                y += h.height;
+            }
+        }
+        y += height;
+        if let Some(page) = pages.last_mut() {
+            page.push(match item {
+                Item::Line(line) => Placed::Line(line),
+                Item::Row(row) => Placed::Row { row, repeated: false },
+            });
+        }
+    }
+    pages
+}
+
+/// Draws a table row at `top`: its rules as one path (an artifact) and each
+/// cell's lines, tagged `TH`/`TD` in a `TR` unless the row is a repeated
+/// header. Returns the `TR` and the characters the font lacks.
+fn draw_row(surface: &mut Surface, face: &Face, row: &Row, top: f32, repeated: bool) -> (Option<TagGroup>, usize) {
+    let right = row.lefts.last().zip(row.widths.last()).map_or(MARGIN, |(l, w)| l + w);
+    let bottom = top + row.height;
+    let mut rules = PathBuilder::new();
+    rules.move_to(MARGIN, top);
+    rules.line_to(right, top);
+    rules.line_to(right, bottom);
+    rules.line_to(MARGIN, bottom);
+    rules.close();
+    for left in row.lefts.iter().skip(1) {
+        rules.move_to(*left, top);
+        rules.line_to(*left, bottom);
+    }
+    if let Some(path) = rules.finish() {
+        surface.start_tagged(ContentTag::Artifact(Artifact::new(ArtifactType::Layout, None)));
+        surface.set_fill(None);
+        surface.set_stroke(Some(Stroke { paint: rgb::Color::new(150, 150, 150).into(), width: 0.5, ..Stroke::default() }));
+        surface.draw_path(&path);
+        surface.set_stroke(None);
+        surface.end_tagged();
+    }
+    let mut tr = TagGroup::new(Tag::TR);
+    let mut missing = 0;
+    for ((lines, left), _) in row.cells.iter().zip(&row.lefts).zip(&row.widths) {
+        let mut cell = if row.header { TagGroup::new(Tag::TH(TableHeaderScope::Column)) } else { TagGroup::new(Tag::TD) };
+        let mut y = top + CELL_PAD;
+        for line in lines {
+            y += CELL_SIZE * 1.5;
+            let (glyphs, _, lacking) = face.shape(line, CELL_SIZE);
+            let at = Point::from_xy(left + CELL_PAD, y - CELL_SIZE * 0.4);
+            if repeated {
+                surface.start_tagged(ContentTag::Artifact(Artifact::new(ArtifactType::PaginationOther, None)));
+                surface.set_fill(Some(Fill::default()));
+                surface.draw_glyphs(at, &glyphs, face.font.clone(), line, CELL_SIZE, false);
+                surface.end_tagged();
+            } else {
+                missing += lacking;
+                cell.push(draw(surface, face, at, &glyphs, line, CELL_SIZE));
+            }
+        }
+        tr.push(cell);
+    }
+    ((!repeated).then_some(tr), missing)
+}
+
+/// Draws one tagged line of text in black.
+fn draw(surface: &mut Surface, face: &Face, at: Point, glyphs: &[KrillaGlyph], text: &str, size: f32) -> Identifier {
     let id = surface.start_tagged(ContentTag::Span(SpanTag::empty()));
-    surface.set_fill(Some(fill.unwrap_or_default()));
+    surface.set_fill(Some(Fill::default()));
     surface.draw_glyphs(at, glyphs, face.font.clone(), text, size, false);
     surface.end_tagged();
     id

@@ -102,3 +102,68 @@ fn a_character_the_font_lacks_is_drawn_as_a_box_and_counted() {
     let text = run("pdftotext", &[&path.to_string_lossy(), "-"]);
     assert!(text.contains('王') && text.contains('明'), "{text}");
 }
+
+fn loans(rows: usize) -> Document {
+    let columns =
+        ["编号", "发放机构", "业务种类", "发放日期", "合同金额（元）", "余额（元）", "最近5年还款记录"].map(String::from).to_vec();
+    let rows = (0..rows)
+        .map(|i| {
+            vec![
+                format!("{}", i + 1),
+                "中国建设银行股份有限公司北京分行".into(),
+                "个人住房商业贷款".into(),
+                "2019-03-12".into(),
+                "1,200,000".into(),
+                format!("{},315.52", 800 + i),
+                "NNNNNNNNNNNN NNNNNNNNNNNN NNNNNNNNNNNN NNNNNNNNNNNN NNNNNNNNNNNN".into(),
+            ]
+        })
+        .collect();
+    Document {
+        title: "信贷交易信息明细".into(),
+        lang: "zh-CN".into(),
+        watermark: vec!["张** 仅供本人查询使用".into()],
+        blocks: vec![
+            Block::Heading { level: 1, text: "信贷交易信息明细".into() },
+            Block::Table { columns, rows, widths: vec![0.6, 2.2, 1.6, 1.3, 1.4, 1.3, 3.0] },
+            Block::Paragraph("以上信息截至2026年11月29日。".into()),
+        ],
+    }
+}
+
+#[test]
+fn a_table_crosses_pages_with_its_header_repeated_and_every_cell_tagged() {
+    let rendered = render(&loans(60)).unwrap_or_else(|e| panic!("{e}"));
+    assert!(rendered.pages >= 3, "{} pages", rendered.pages);
+    let path = write("table.pdf", &rendered.pdf);
+    let file = path.to_string_lossy().into_owned();
+    let all: String = run("pdftotext", &["-raw", &file, "-"]).split_whitespace().collect();
+    for i in 0..60 {
+        assert!(all.contains(&format!("{},315.52", 800 + i)), "row {i}'s balance is in the text layer");
+    }
+    assert!(all.contains("以上信息截至2026年11月29日。"));
+    for page in 1..=rendered.pages {
+        let n = page.to_string();
+        let text: String = run("pdftotext", &["-raw", "-f", &n, "-l", &n, &file, "-"]).split_whitespace().collect();
+        let on_page = text.contains("中国建设银行股份有限公司");
+        assert!(!on_page || text.contains("发放机构"), "page {page} continues the table under its header");
+    }
+    // The structure: one table, a header row of TH, every body cell a TD.
+    let expanded = write("table-qdf.pdf", &[]);
+    run("qpdf", &["--qdf", "--object-streams=disable", &file, &expanded.to_string_lossy()]);
+    let raw = String::from_utf8_lossy(&std::fs::read(&expanded).unwrap_or_default()).into_owned();
+    assert_eq!(raw.matches("/S /Table").count(), 1, "one Table element");
+    assert_eq!(raw.matches("/S /TH").count(), 7, "the header's seven cells, tagged once (repeats are artifacts)");
+    assert_eq!(raw.matches("/S /TD").count(), 60 * 7, "every body cell");
+    run("qpdf", &["--check", &file]);
+}
+
+#[test]
+fn a_row_with_the_wrong_number_of_cells_is_refused() {
+    let mut doc = loans(3);
+    if let Some(Block::Table { rows, .. }) = doc.blocks.get_mut(1) {
+        rows[1].pop();
+    }
+    let err = render(&doc).err().map(|e| e.to_string()).unwrap_or_default();
+    assert!(err.contains("block 1: row 2 has 6 cells for 7 columns"), "{err}");
+}
