@@ -21,6 +21,7 @@ pub mod name;
 pub mod payment_password;
 pub mod phone;
 pub mod pii;
+pub mod repayment;
 pub mod risk;
 pub mod roster;
 pub mod verification;
