@@ -133,7 +133,8 @@ async fn list(State(state): State<WebState>, s: SignedOperator) -> Response {
 struct DetailPage {
     c: ConsoleChrome,
     app: AppRow,
-    webhook: Option<String>,
+    /// The receiver's URL and its state, in words.
+    webhook: Option<(String, String)>,
     logout: Option<String>,
     scopes: String,
     claims: String,
@@ -202,8 +203,8 @@ async fn detail_page(state: &WebState, s: &SignedOperator, raw: &str, new_secret
         c,
         app: app_row(&tr, &v, f),
         webhook: v.webhook.as_ref().map(|w| {
-            let state = tr.t(if w.state == "enabled" { "console-apps-webhook-enabled" } else { "console-apps-webhook-disabled" });
-            format!("{} ({state})", w.url)
+            let state = if w.state == "enabled" { "console-apps-webhook-enabled" } else { "console-apps-webhook-disabled" };
+            (w.url.clone(), tr.t(state))
         }),
         logout: v.row.backchannel_logout_uri.clone(),
         scopes: v.row.allowed_scopes.join(" "),

@@ -70,6 +70,7 @@ async fn an_admin_reads_an_apps_receipts_rotates_its_secret_and_disables_it() {
 
     b.click(&format!("a[href='/console/apps/{id}']")).await;
     assert_eq!(b.text("#app-name").await, "Example Pay");
+    assert_eq!(b.text("#webhook-state").await, "receiving", "the receiver's state in words");
     let receipts = b.text("#receipts").await;
     assert!(receipts.contains("grant.revoked") && receipts.contains("503 (retry)") && receipts.contains("412 ms"), "{receipts}");
     assert!(receipts.contains("400 (dead)") && receipts.contains("invalid_request"), "{receipts}");
