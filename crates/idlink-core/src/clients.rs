@@ -84,7 +84,6 @@ pub enum ClientError {
     Crypto(#[from] CryptoError),
 }
 
-/// What a client is registered with (already shaped by the caller: the API's body or the command line's flags).
 impl From<VerifyError> for ClientError {
     fn from(e: VerifyError) -> Self {
         match e {
@@ -94,6 +93,7 @@ impl From<VerifyError> for ClientError {
     }
 }
 
+/// What a client is registered with (already shaped by the caller: the API's body or the command line's flags).
 #[derive(Debug, Clone, Default)]
 pub struct Registration {
     pub name: String,
@@ -430,18 +430,18 @@ impl Clients<'_> {
             _ => "oauth_client.update",
         };
         // SSF 1.0 §8.1.5: the app's stream follows its state, told to the receiver, in the same write.
-        let stream = match patch.state {
+        let follow = match patch.state {
             Some(_) => {
                 let stream = self.streams.stream_of(id).await?;
                 follow_client_state(self.vault, self.ids, self.clock, stream.as_ref(), row.state == ClientState::Active)?
             }
             None => None,
         };
-        let stream_audit = stream.as_ref().map(|(change, _)| {
+        let follow = follow.map(|(change, announce)| {
             let action = if change.status == "disabled" { "ssf.stream_disabled" } else { "ssf.stream_enabled" };
-            AuditEntry::new(who.actor.clone(), action, "the app's SSF stream follows the app's state", now).request(who.request_id.as_ref())
+            (change, announce, self.audit(who, action, now))
         });
-        let stream = stream.as_ref().zip(stream_audit.as_ref()).map(|((change, announce), audit)| (change, announce, audit));
+        let stream = follow.as_ref().map(|(change, announce, audit)| (change, announce, audit));
         if !self.store.update_client(&row, endpoint.as_ref(), stream, &self.audit(who, action, now)).await? {
             return Err(ClientError::NotFound);
         }

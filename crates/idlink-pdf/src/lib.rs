@@ -208,7 +208,15 @@ pub fn render(doc: &Document) -> Result<Rendered, PdfError> {
                     y += line.space_before + line.size;
                     let (glyphs, _, lacking) = face.shape(&line.text, line.size);
                     missing += lacking;
-                    let id = draw(&mut surface, face, Point::from_xy(MARGIN, y), &glyphs, &line.text, line.size);
+                    let id = draw(
+                        &mut surface,
+                        face,
+                        Point::from_xy(MARGIN, y),
+                        &glyphs,
+                        &line.text,
+                        line.size,
+                        ContentTag::Span(SpanTag::empty()),
+                    );
                     if let Some(group) = groups.get_mut(line.block) {
                         group.push(id);
                     }
@@ -425,13 +433,11 @@ fn draw_row(surface: &mut Surface, face: &Face, row: &Row, top: f32, repeated: b
             let (glyphs, _, lacking) = face.shape(line, CELL_SIZE);
             let at = Point::from_xy(left + CELL_PAD, y - CELL_SIZE * 0.4);
             if repeated {
-                surface.start_tagged(ContentTag::Artifact(Artifact::new(ArtifactType::PaginationOther, None)));
-                surface.set_fill(Some(Fill::default()));
-                surface.draw_glyphs(at, &glyphs, face.font.clone(), line, CELL_SIZE, false);
-                surface.end_tagged();
+                let tag = ContentTag::Artifact(Artifact::new(ArtifactType::PaginationOther, None));
+                draw(surface, face, at, &glyphs, line, CELL_SIZE, tag);
             } else {
                 missing += lacking;
-                cell.push(draw(surface, face, at, &glyphs, line, CELL_SIZE));
+                cell.push(draw(surface, face, at, &glyphs, line, CELL_SIZE, ContentTag::Span(SpanTag::empty())));
             }
         }
         tr.push(cell);
@@ -439,9 +445,9 @@ fn draw_row(surface: &mut Surface, face: &Face, row: &Row, top: f32, repeated: b
     ((!repeated).then_some(tr), missing)
 }
 
-/// Draws one tagged line of text in black.
-fn draw(surface: &mut Surface, face: &Face, at: Point, glyphs: &[KrillaGlyph], text: &str, size: f32) -> Identifier {
-    let id = surface.start_tagged(ContentTag::Span(SpanTag::empty()));
+/// Draws one line of text in black under `tag` (a span, or an artifact).
+fn draw(surface: &mut Surface, face: &Face, at: Point, glyphs: &[KrillaGlyph], text: &str, size: f32, tag: ContentTag) -> Identifier {
+    let id = surface.start_tagged(tag);
     surface.set_fill(Some(Fill::default()));
     surface.draw_glyphs(at, glyphs, face.font.clone(), text, size, false);
     surface.end_tagged();

@@ -9,7 +9,7 @@
 
 use crate::SqlStore;
 use crate::outbox::settle_in;
-use crate::rows::{Columns, execute, fetch_all, fetch_optional, first, micros};
+use crate::rows::{AnyQuery, Columns, execute, fetch_all, fetch_optional, first, micros};
 use crate::write::{Commit, Tx};
 use async_trait::async_trait;
 use idlink_core::ports::StoreError;
@@ -143,41 +143,40 @@ pub(crate) async fn lifecycle_in(
     crate::outbox::enqueue_in(tx, [event]).await
 }
 
-/// Inserts the stream (every column of [`STREAM_COLUMNS`], in order), or
-/// updates the configuration of the stream with this id, client and creation
-/// time (the identity and status columns are not rewritten).
-async fn write_stream(tx: &mut Tx, s: &StreamRow, insert: bool) -> Result<bool, StoreError> {
-    let sql = if insert {
-        let params: Vec<String> = (1..=13).map(|i| format!("${i}")).collect();
-        format!("INSERT INTO ssf_streams ({STREAM_COLUMNS}) VALUES ({})", params.join(", "))
-    } else {
-        // The configuration only: the status is the status calls' (`stream_status_in`),
-        // so a change the transmitter made since this row was read stays.
-        "UPDATE ssf_streams SET aud = $3, method = $4, endpoint_url = $5, authorization_header = $6, \
-         events_requested = $7, events_delivered = $8, description = $9, updated_at = $10 \
-         WHERE id = $1 AND client_id = $2 AND created_at = $11"
-            .to_owned()
-    };
-    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(s.id.as_str())
+/// The stream's id, client and configuration, bound `$1`…`$8` in [`STREAM_COLUMNS`] order.
+fn bind_stream<'q>(q: AnyQuery<'q>, s: &'q StreamRow) -> AnyQuery<'q> {
+    q.bind(s.id.as_str())
         .bind(s.client.as_str())
         .bind(&s.aud)
         .bind(&s.method)
         .bind(s.endpoint_url.as_deref())
         .bind(s.authorization_header.as_deref())
         .bind(json_list(&s.events_requested))
-        .bind(json_list(&s.events_delivered));
-    query = if insert {
-        query
-            .bind(&s.status)
-            .bind(s.status_reason.as_deref())
-            .bind(s.description.as_deref())
-            .bind(micros(s.created_at))
-            .bind(micros(s.updated_at))
-    } else {
-        query.bind(s.description.as_deref()).bind(micros(s.updated_at)).bind(micros(s.created_at))
-    };
-    Ok(execute(query, &mut *tx).await? == 1)
+        .bind(json_list(&s.events_delivered))
+}
+
+async fn insert_stream_in(tx: &mut Tx, s: &StreamRow) -> Result<(), StoreError> {
+    let params: Vec<String> = (1..=13).map(|i| format!("${i}")).collect();
+    let sql = format!("INSERT INTO ssf_streams ({STREAM_COLUMNS}) VALUES ({})", params.join(", "));
+    let q = bind_stream(sqlx::query(sqlx::AssertSqlSafe(sql)), s)
+        .bind(&s.status)
+        .bind(s.status_reason.as_deref())
+        .bind(s.description.as_deref())
+        .bind(micros(s.created_at))
+        .bind(micros(s.updated_at));
+    execute(q, &mut *tx).await?;
+    Ok(())
+}
+
+/// Updates the configuration of the stream with this id, client and creation
+/// time; not its status, which is the status calls' (`stream_status_in`), so
+/// a change the transmitter made since this row was read stays.
+async fn update_stream_config_in(tx: &mut Tx, s: &StreamRow) -> Result<bool, StoreError> {
+    let sql = "UPDATE ssf_streams SET aud = $3, method = $4, endpoint_url = $5, authorization_header = $6, \
+               events_requested = $7, events_delivered = $8, description = $9, updated_at = $10 \
+               WHERE id = $1 AND client_id = $2 AND created_at = $11";
+    let q = bind_stream(sqlx::query(sql), s).bind(s.description.as_deref()).bind(micros(s.updated_at)).bind(micros(s.created_at));
+    Ok(execute(q, &mut *tx).await? == 1)
 }
 
 /// Writes a stream's status change and what it does to the held SETs (see
@@ -472,14 +471,14 @@ impl EventStore for SqlStore {
 
     async fn insert_stream(&self, s: &StreamRow, audit: &AuditEntry) -> Result<(), StoreError> {
         self.audited(audit, async |tx| {
-            write_stream(tx, s, true).await?;
+            insert_stream_in(tx, s).await?;
             Ok(())
         })
         .await
     }
 
     async fn update_stream(&self, s: &StreamRow, audit: &AuditEntry) -> Result<bool, StoreError> {
-        self.audited_if(audit, async |tx| write_stream(tx, s, false).await).await
+        self.audited_if(audit, async |tx| update_stream_config_in(tx, s).await).await
     }
 
     async fn delete_stream(&self, id: &StreamId, audit: &AuditEntry) -> Result<bool, StoreError> {

@@ -136,11 +136,11 @@ struct StreamConfig {
     description: Option<String>,
 }
 
-/// `scheme://authority` of an absolute URL.
-fn origin(url: &str) -> Option<&str> {
+/// `scheme://authority` of an absolute URL, lower-cased.
+fn origin(url: &str) -> Option<String> {
     let (scheme, rest) = url.split_once("://")?;
     let authority = rest.split(['/', '?', '#']).next().unwrap_or(rest);
-    Some(&url[..scheme.len() + 3 + authority.len()])
+    Some(format!("{scheme}://{authority}").to_ascii_lowercase())
 }
 
 /// Applies a configuration to `row`: all fields for a replacement (PUT,
@@ -156,7 +156,7 @@ async fn configure(state: &AppState, row: &mut StreamRow, c: StreamConfig, repla
             None => row.method.clone(),
         };
         let same_method = method == row.method;
-        let old_origin = row.endpoint_url.as_deref().and_then(origin).map(str::to_ascii_lowercase);
+        let old_origin = row.endpoint_url.as_deref().and_then(origin);
         match method.as_str() {
             PUSH => {
                 let url = match d.endpoint_url {
@@ -186,7 +186,7 @@ async fn configure(state: &AppState, row: &mut StreamRow, c: StreamConfig, repla
             None if !replace
                 && row.method == PUSH
                 && old_origin.is_some()
-                && row.endpoint_url.as_deref().and_then(origin).map(str::to_ascii_lowercase) == old_origin =>
+                && row.endpoint_url.as_deref().and_then(origin) == old_origin =>
             {
                 row.authorization_header.take()
             }
