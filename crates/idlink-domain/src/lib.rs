@@ -13,6 +13,7 @@ pub mod calendar;
 pub mod capabilities;
 pub mod card;
 pub mod change_limits;
+pub mod credit_report;
 pub mod disclosure;
 pub mod idnumber;
 pub mod ids;

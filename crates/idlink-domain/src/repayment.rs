@@ -209,6 +209,20 @@ impl fmt::Display for RepaymentGrid {
     }
 }
 
+/// A grid travels as its codes, oldest month first (`"//NN1N*C"`).
+impl serde::Serialize for RepaymentGrid {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for RepaymentGrid {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let codes = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        Self::parse(&codes).map_err(serde::de::Error::custom)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
