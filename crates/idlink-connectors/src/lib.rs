@@ -8,11 +8,13 @@
 //! call reads as "unavailable" in one place ([`unavailable`]).
 //! The executor owns deadlines, retries (idempotent calls only), a circuit
 //! breaker per institution and channel with half-open probes, optional
-//! mutual TLS, and logging with personal data masked. Besides institutions,
+//! mutual TLS, and logging with personal data masked. The credit bureau
+//! ([`bureau`]) answers with whole reports. Besides institutions,
 //! the remote audit witness ([`witness`]) is reached the same way.
 
 pub mod bank;
 pub mod breaker;
+pub mod bureau;
 pub mod events;
 pub mod executor;
 pub mod face;
@@ -55,6 +57,8 @@ pub struct Settings {
     pub registry: Endpoint,
     /// `[connectors.bank]`: the banks, their channels and their policies.
     pub bank: bank::Settings,
+    /// `[connectors.bureau]`: the credit bureau.
+    pub bureau: Endpoint,
 }
 
 impl Default for Settings {
@@ -68,6 +72,7 @@ impl Default for Settings {
             face: Endpoint::default(),
             registry: Endpoint::default(),
             bank: bank::Settings::default(),
+            bureau: Endpoint::default(),
         }
     }
 }
@@ -92,6 +97,7 @@ impl Settings {
             ("connectors.sms.url", &self.sms.url),
             ("connectors.face.url", &self.face.url),
             ("connectors.registry.url", &self.registry.url),
+            ("connectors.bureau.url", &self.bureau.url),
         ];
         for (key, url) in urls.into_iter().chain(self.bank.urls()) {
             if !(url.is_empty() || url.starts_with("http://") || url.starts_with("https://")) {
@@ -109,6 +115,7 @@ pub struct Institutions {
     pub sms: sms::SmsGateway,
     pub face: face::FaceProvider,
     pub registry: registry::IdentityRegistry,
+    pub bureau: bureau::CreditBureauApi,
     /// Every bank through the card switch and, where configured, its direct channel.
     pub banks: bank::BankChannels,
     /// The banks' signed callbacks, checked with their public key.
@@ -131,7 +138,8 @@ impl Institutions {
         clock: Arc<dyn Clock>,
     ) -> Result<Self, SettingsError> {
         let url = |key, configured: &str| url_or_sandbox(key, configured, sandbox);
-        let (k_sms, k_face, k_registry) = ("connectors.sms.url", "connectors.face.url", "connectors.registry.url");
+        let (k_sms, k_face, k_registry, k_bureau) =
+            ("connectors.sms.url", "connectors.face.url", "connectors.registry.url", "connectors.bureau.url");
         let (k_switch, k_direct) = ("connectors.bank.switch_url", "connectors.bank.direct_url");
         let switch = bank::BankApi::card_switch(&url(k_switch, &s.bank.switch_url)?).map_err(At::at(k_switch))?;
         let direct = direct.map(bank::DirectChannel::target).transpose().map_err(At::at(k_direct))?;
@@ -140,12 +148,13 @@ impl Institutions {
             sms: sms::SmsGateway::new(&url(k_sms, &s.sms.url)?).map_err(At::at(k_sms))?,
             face: face::FaceProvider::new(&url(k_face, &s.face.url)?).map_err(At::at(k_face))?,
             registry: registry::IdentityRegistry::new(&url(k_registry, &s.registry.url)?).map_err(At::at(k_registry))?,
+            bureau: bureau::CreditBureauApi::new(&url(k_bureau, &s.bureau.url)?).map_err(At::at(k_bureau))?,
             banks: bank::BankChannels::new(switch, direct.as_ref(), roster.banks.iter().map(|b| b.code.as_str())),
             bank_callbacks: bank::callbacks::BankCallbacks::new(bank_callback_key),
             roster,
         };
         // Every channel is on the health page (and can be scheduled) before its first call.
-        for t in [me.sms.target(), me.face.target(), me.registry.target()].into_iter().chain(me.banks.targets()) {
+        for t in [me.sms.target(), me.face.target(), me.registry.target(), me.bureau.target()].into_iter().chain(me.banks.targets()) {
             me.executor.register(t);
         }
         Ok(me)
@@ -161,6 +170,7 @@ impl Institutions {
             cards: banks.clone(),
             bank: banks.clone(),
             balances: banks,
+            bureau: Arc::new(bureau::BureauPort::new(self.bureau.clone(), self.executor.clone())),
             bank_callbacks: Arc::new(self.bank_callbacks.clone()),
             health: self.executor.clone(),
         }

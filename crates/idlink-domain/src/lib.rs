@@ -14,6 +14,7 @@ pub mod capabilities;
 pub mod card;
 pub mod change_limits;
 pub mod credit_report;
+pub mod credit_request;
 pub mod disclosure;
 pub mod idnumber;
 pub mod ids;

@@ -147,7 +147,7 @@ pub enum GridError {
 }
 
 /// Up to five years of monthly statuses, oldest first.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct RepaymentGrid(Vec<RepaymentStatus>);
 
 /// What a grid says, as the report's summary counts it.

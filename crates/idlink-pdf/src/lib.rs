@@ -14,8 +14,10 @@
 //! is drawn as `□` and counted in [`Rendered::missing`].
 //!
 //! Rendering is CPU work: call [`render`] from a blocking task, not on the
-//! async runtime. The credit report's sections and tables build on this
-//! (issue 15); this crate knows nothing of credit.
+//! async runtime. [`credit_report`] lays the credit report out in these
+//! blocks (issue 15); the rest of the crate knows nothing of credit.
+
+pub mod credit_report;
 
 use krilla::Document as PdfDocument;
 use krilla::color::rgb;

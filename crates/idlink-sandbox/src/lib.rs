@@ -9,7 +9,9 @@
 //! ([`face`], outcomes scripted by documented test values), the identity
 //! registry ([`registry`], name/ID/phone checks by test values) and the
 //! banks ([`bank`]: built from the roster, reached through the card switch
-//! or their direct channel, sending signed callbacks). [`witness`] is a
+//! or their direct channel, sending signed callbacks) and the credit bureau
+//! ([`bureau`]: second-generation reports made up for any identity, with
+//! manual review, slow and thin-file cases by test value). [`witness`] is a
 //! remote audit witness log (not an institution, but a party outside
 //! idlink's host all the same), and [`app`] a demo third-party app that
 //! logs in with idlink and receives its security events.
@@ -18,6 +20,7 @@
 
 pub mod app;
 pub mod bank;
+pub mod bureau;
 pub mod control;
 pub mod face;
 pub mod registry;
@@ -127,6 +130,7 @@ pub struct Sandbox {
     pub face: Arc<face::Provider>,
     pub registry: Arc<registry::Registry>,
     pub bank: Arc<bank::BankState>,
+    pub bureau: Arc<bureau::Bureau>,
     pub witness: Arc<witness::Logs>,
     /// The demo third-party app (not an institution: a relying party of idlink).
     pub app: Arc<app::DemoApp>,
@@ -164,6 +168,7 @@ impl Sandbox {
             face: Arc::new(face::Provider::new(shared.clone())),
             registry: Arc::new(registry::Registry::new(shared.clone())),
             bank: Arc::new(bank::BankState::new(shared.clone(), sms.clone(), roster, bank_side)),
+            bureau: Arc::new(bureau::Bureau::new(shared.clone())),
             witness: Arc::new(witness::Logs::new(shared.clone())),
             app: Arc::new(app::DemoApp::new(shared.clone())),
             sms,
@@ -178,6 +183,7 @@ impl Sandbox {
             face::institution(self.face.clone()),
             registry::institution(self.registry.clone()),
             bank::institution(self.bank.clone()),
+            bureau::institution(self.bureau.clone()),
             witness::institution(self.witness.clone()),
         ]
     }

@@ -2,12 +2,14 @@
 //! and starting/stopping a server, so integration tests drive exactly what
 //! `idlink serve` runs, with its background work ([`background`]); and
 //! the benchmarks `idlink bench balance` ([`bench_balance`]), `idlink bench
-//! introspect` ([`bench_introspect`]) and `idlink bench pages` ([`bench_pages`]).
+//! introspect` ([`bench_introspect`]), `idlink bench pages` ([`bench_pages`])
+//! and `idlink bench report` ([`bench_report`]).
 
 pub mod background;
 pub mod bench_balance;
 pub mod bench_introspect;
 pub mod bench_pages;
+pub mod bench_report;
 pub mod clients_cli;
 pub mod config;
 pub mod keyfile;

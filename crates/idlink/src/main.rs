@@ -137,6 +137,19 @@ enum BenchCommand {
         #[arg(long, default_value_t = 3)]
         rounds: usize,
     },
+    /// Rendering the credit report as a PDF (the sandbox bureau's typical and
+    /// large files) on one thread, against a one-page document.
+    Report {
+        /// Renders of the typical report and of the baseline.
+        #[arg(long, default_value_t = 200)]
+        runs: usize,
+        /// Renders of the large report (200 accounts).
+        #[arg(long, default_value_t = 20)]
+        large_runs: usize,
+        /// Also write both reports as PDF files into this directory.
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+    },
     /// Cost of one payment-password hash (Argon2id with the configured parameters).
     Password {
         /// Hashes to time.
@@ -352,6 +365,11 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 postgres: only.as_deref() != Some("sqlite"),
             };
             idlink::bench_introspect::run(&opts).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Bench(BenchCommand::Report { runs, large_runs, out }) => {
+            let opts = idlink::bench_report::Options { runs, large_runs, out };
+            tokio::task::spawn_blocking(move || idlink::bench_report::run(&opts)).await??;
             Ok(ExitCode::SUCCESS)
         }
         Command::Bench(BenchCommand::Password { hashes }) => bench_password(&config, &rt, hashes).await,

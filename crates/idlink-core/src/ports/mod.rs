@@ -16,6 +16,7 @@ pub mod audit;
 pub mod auth;
 pub mod balance;
 pub mod bindings;
+pub mod bureau;
 pub mod callbacks;
 pub mod clients;
 pub mod clock;
@@ -76,6 +77,8 @@ pub struct InstitutionPorts {
     pub bank: std::sync::Arc<dyn bindings::BankChannel>,
     /// The banks' balances.
     pub balances: std::sync::Arc<dyn balance::BalanceBank>,
+    /// The credit bureau.
+    pub bureau: std::sync::Arc<dyn bureau::CreditBureau>,
     /// The banks' signed card events (inbound), checked by the bank connector.
     pub bank_callbacks: std::sync::Arc<dyn callbacks::CallbackVerifier>,
     /// What the connectors measure of every institution and channel, and the calendar they enforce.

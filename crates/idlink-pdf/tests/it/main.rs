@@ -6,6 +6,8 @@
 
 #![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
 
+mod report;
+
 use idlink_pdf::{Block, Document, render};
 use std::path::PathBuf;
 use std::process::Command;

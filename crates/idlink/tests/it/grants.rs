@@ -197,6 +197,7 @@ async fn receivers_on_private_addresses_or_plain_http_are_refused() {
             ("IDLINK__CONNECTORS__SMS__URL", nowhere),
             ("IDLINK__CONNECTORS__FACE__URL", nowhere),
             ("IDLINK__CONNECTORS__REGISTRY__URL", nowhere),
+            ("IDLINK__CONNECTORS__BUREAU__URL", nowhere),
             ("IDLINK__CONNECTORS__BANK__SWITCH_URL", nowhere),
         ],
     )

@@ -315,6 +315,7 @@ async fn two_nodes_deliver_each_event_once_and_run_each_job_once_per_period() {
             ("IDLINK__CONNECTORS__SMS__URL", sandbox.clone()),
             ("IDLINK__CONNECTORS__FACE__URL", sandbox.clone()),
             ("IDLINK__CONNECTORS__REGISTRY__URL", sandbox.clone()),
+            ("IDLINK__CONNECTORS__BUREAU__URL", sandbox.clone()),
             ("IDLINK__CONNECTORS__BANK__SWITCH_URL", sandbox.clone()),
             ("IDLINK__AUDIT__WITNESS_DIR", format!("{d}/witness-b")),
         ]);

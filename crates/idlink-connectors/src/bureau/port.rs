@@ -1,0 +1,57 @@
+//! The credit bureau as the core's [`CreditBureau`].
+
+use super::{BureauVerdict, CreditBureauApi};
+use crate::executor::{CallError, Executor};
+use crate::unavailable::Unavailable;
+use async_trait::async_trait;
+use idlink_core::ports::bureau::{BureauAnswer, BureauQuery, BureauUnavailable, CreditBureau};
+use idlink_domain::{IdNumber, PersonName};
+use std::sync::Arc;
+
+/// Credit reports through the bureau.
+#[derive(Clone)]
+pub struct BureauPort {
+    bureau: CreditBureauApi,
+    executor: Arc<Executor>,
+}
+
+impl BureauPort {
+    pub fn new(bureau: CreditBureauApi, executor: Arc<Executor>) -> Self {
+        Self { bureau, executor }
+    }
+}
+
+fn answer(v: BureauVerdict) -> BureauAnswer {
+    match v {
+        BureauVerdict::Ready(report) => BureauAnswer::Ready(report),
+        BureauVerdict::Processing { expected_ready_at } => BureauAnswer::Processing { expected_ready_at },
+        BureauVerdict::ReviewRequired { reason } => BureauAnswer::ReviewRequired { reason },
+        BureauVerdict::Rejected { reason } => BureauAnswer::Rejected { reason },
+        BureauVerdict::Pending { status } => BureauAnswer::Pending { status },
+    }
+}
+
+#[async_trait]
+impl CreditBureau for BureauPort {
+    async fn query(&self, query_ref: &str, name: &PersonName, id: &IdNumber) -> Result<BureauQuery, BureauUnavailable> {
+        let (query_id, verdict) = self.bureau.query(&self.executor, query_ref, name.reveal(), id.reveal()).await?;
+        Ok(BureauQuery { query_id, answer: answer(verdict) })
+    }
+
+    async fn status(&self, query_id: &str) -> Result<BureauQuery, BureauUnavailable> {
+        let verdict = self.bureau.status(&self.executor, query_id).await?;
+        Ok(BureauQuery { query_id: query_id.to_owned(), answer: answer(verdict) })
+    }
+
+    async fn review(&self, query_id: &str, approve: bool, reviewer: &str) -> Result<BureauQuery, BureauUnavailable> {
+        let verdict = self.bureau.review(&self.executor, query_id, approve, reviewer).await?;
+        Ok(BureauQuery { query_id: query_id.to_owned(), answer: answer(verdict) })
+    }
+}
+
+impl From<CallError> for BureauUnavailable {
+    fn from(e: CallError) -> Self {
+        let u = Unavailable::from(e);
+        Self { retry_after_secs: u.retry_after_secs, expected_end: u.expected_end }
+    }
+}
