@@ -105,6 +105,10 @@ prefixed_id!(
     CaseId, "case_", "review case"
 );
 prefixed_id!(
+    /// A credit-report request (issue 15).
+    CreditRequestId, "crq_", "credit-report request"
+);
+prefixed_id!(
     /// A real-name verification attempt.
     VerificationId, "ver_", "verification"
 );

@@ -30,9 +30,9 @@ pub mod verification;
 
 pub use idnumber::{IdNumber, IdNumberError};
 pub use ids::{
-    AgreementId, ApiKeyId, AuthzRequestId, BindingId, BiometricChallengeId, CaseId, ChallengeId, ClientId, ConsentId, DeviceId, EndpointId,
-    EventId, GrantId, GuardianshipId, MaintenanceId, OperatorId, OperatorSessionId, ProposalId, QueryId, RefreshFamilyId, RequestId,
-    SessionId, StepUpId, StreamId, UserId, VerificationId,
+    AgreementId, ApiKeyId, AuthzRequestId, BindingId, BiometricChallengeId, CaseId, ChallengeId, ClientId, ConsentId, CreditRequestId,
+    DeviceId, EndpointId, EventId, GrantId, GuardianshipId, MaintenanceId, OperatorId, OperatorSessionId, ProposalId, QueryId,
+    RefreshFamilyId, RequestId, SessionId, StepUpId, StreamId, UserId, VerificationId,
 };
 pub use money::Fen;
 pub use name::{NameError, PersonName};

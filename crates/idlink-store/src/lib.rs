@@ -38,6 +38,7 @@ mod audit;
 mod balance;
 mod bindings;
 mod clients;
+mod credit;
 mod events;
 mod grants;
 mod group_commit;

@@ -20,6 +20,7 @@ pub mod bureau;
 pub mod callbacks;
 pub mod clients;
 pub mod clock;
+pub mod credit;
 pub mod events;
 pub mod face;
 pub mod freezes;
@@ -117,6 +118,7 @@ store_of!(
     freezes::FreezeStore,
     guardians::GuardianStore,
     bindings::BindingStore,
+    credit::CreditStore,
     balance::BalanceStore,
     outbox::OutboxStore,
     leases::LeaseStore,

@@ -6,6 +6,7 @@
 mod audit;
 mod balance;
 mod counts;
+mod credit;
 mod events;
 mod grants;
 mod idempotency;

@@ -1,0 +1,125 @@
+//! Credit-report requests as stored (SPEC CR2–CR3, issue 15): one row per
+//! request, its state, its quota and fee, the bureau's query, and the report
+//! and its PDF sealed under the user's data key (C2).
+//!
+//! Two rules are the store's, so they hold across nodes: a user has at most
+//! one request under way (a second gets [`Opened::Busy`]), and whether a
+//! request is free is decided in the same transaction that inserts it, from
+//! the requests of the same Asia/Shanghai year that did not end `rejected`
+//! or `failed`. Two concurrent requests therefore never both take the last
+//! free report, nor both pay.
+
+use super::StoreError;
+use super::audit::AuditEntry;
+use async_trait::async_trait;
+use idlink_domain::credit_request::RequestState;
+use idlink_domain::{CaseId, CreditRequestId, Fen, UserId};
+use jiff::Timestamp;
+
+#[derive(Clone, PartialEq, Eq)]
+pub struct CreditRequestRow {
+    pub id: CreditRequestId,
+    pub user_id: UserId,
+    /// The calendar year (Asia/Shanghai) whose quota it counts in.
+    pub year: i16,
+    pub state: RequestState,
+    /// Why it was rejected or failed (a stable code).
+    pub reason: Option<String>,
+    /// How the user proved who they are (`face`, `card`, `certificate`).
+    pub method: Option<String>,
+    pub free: bool,
+    pub fee: Fen,
+    pub bureau_query_id: Option<String>,
+    /// The console review case, while or after it was in review.
+    pub case_id: Option<CaseId>,
+    /// The report as the bureau sent it (JSON), sealed under the user's key.
+    pub report_cipher: Option<Vec<u8>>,
+    /// The rendered PDF, sealed under the user's key.
+    pub pdf_cipher: Option<Vec<u8>>,
+    pub pages: Option<u32>,
+    pub downloads: u32,
+    /// When the current state is expected to end.
+    pub expected_at: Option<Timestamp>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    pub ready_at: Option<Timestamp>,
+}
+
+impl std::fmt::Debug for CreditRequestRow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CreditRequestRow")
+            .field("id", &self.id)
+            .field("state", &self.state)
+            .field("free", &self.free)
+            .field("fee", &self.fee)
+            .field("report", &self.report_cipher.as_ref().map(Vec::len))
+            .finish_non_exhaustive()
+    }
+}
+
+/// A request to open.
+#[derive(Debug, Clone)]
+pub struct NewCreditRequest {
+    pub id: CreditRequestId,
+    pub user_id: UserId,
+    pub year: i16,
+    /// Free reports per calendar year.
+    pub free_per_year: u32,
+    /// The fee once they are used.
+    pub fee: Fen,
+    /// What the user was quoted and accepted: the request opens only at this price.
+    pub accepted_fee: Fen,
+    pub expected_at: Option<Timestamp>,
+    pub at: Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Opened {
+    Opened(Box<CreditRequestRow>),
+    /// Another request of the user's is under way.
+    Busy,
+    /// The price is no longer the one accepted (a free report was used or
+    /// freed meanwhile): quote again.
+    QuoteChanged {
+        fee: Fen,
+    },
+}
+
+/// A state change, applied only if the request is still in one of `from`.
+#[derive(Debug, Clone, Default)]
+pub struct Move<'a> {
+    pub reason: Option<&'a str>,
+    pub method: Option<&'a str>,
+    pub bureau_query_id: Option<&'a str>,
+    pub case_id: Option<&'a CaseId>,
+    pub report_cipher: Option<&'a [u8]>,
+    pub pdf_cipher: Option<&'a [u8]>,
+    pub pages: Option<u32>,
+    pub expected_at: Option<Timestamp>,
+}
+
+#[async_trait]
+pub trait CreditStore: Send + Sync {
+    /// Reports of `year` that count against the free quota (free, and not ended rejected or failed).
+    async fn free_reports_used(&self, user: &UserId, year: i16) -> Result<u32, StoreError>;
+    /// Opens a request, deciding free or paid in the same transaction; `audit` is appended with it.
+    async fn open_credit_request(&self, new: &NewCreditRequest, audit: &AuditEntry) -> Result<Opened, StoreError>;
+    async fn credit_request(&self, id: &CreditRequestId) -> Result<Option<CreditRequestRow>, StoreError>;
+    /// The user's requests, newest first.
+    async fn credit_requests_of(&self, user: &UserId, limit: u32) -> Result<Vec<CreditRequestRow>, StoreError>;
+    /// Requests in one of `states`, oldest first (the follow-up job, the review queue).
+    async fn credit_requests_in(&self, states: &[RequestState], limit: u32) -> Result<Vec<CreditRequestRow>, StoreError>;
+    /// Moves a request from one of `from` to `to` with the fields of `m`
+    /// (a `None` keeps the stored value); `false` if it was no longer in `from`.
+    async fn move_credit_request(
+        &self,
+        id: &CreditRequestId,
+        from: &[RequestState],
+        to: RequestState,
+        m: &Move<'_>,
+        at: Timestamp,
+        audit: &AuditEntry,
+    ) -> Result<bool, StoreError>;
+    /// Counts a download of a ready request's PDF, with its audit record.
+    async fn count_credit_download(&self, id: &CreditRequestId, audit: &AuditEntry) -> Result<bool, StoreError>;
+}

@@ -1,0 +1,184 @@
+//! Credit-report requests on SQLite and PostgreSQL (issue 15; the rules are
+//! in `idlink_core::ports::credit`): the free/paid decision is taken inside
+//! the inserting transaction, and the partial unique index
+//! `credit_requests_one_open` refuses a second request under way, so the
+//! quota holds under concurrency and across nodes. State changes are
+//! conditional on the state they start from.
+
+use async_trait::async_trait;
+use idlink_core::ports::StoreError;
+use idlink_core::ports::audit::AuditEntry;
+use idlink_core::ports::credit::{CreditRequestRow, CreditStore, Move, NewCreditRequest, Opened};
+use idlink_domain::credit_request::RequestState;
+use idlink_domain::{CreditRequestId, Fen, UserId};
+use jiff::Timestamp;
+use sqlx::any::AnyRow;
+
+use crate::SqlStore;
+use crate::audit::append_in;
+use crate::rows::{Columns, corrupt, execute, fetch_all, fetch_one, fetch_optional, first, micros};
+use crate::write::Commit;
+
+const COLUMNS: &str = "id, user_id, year, state, reason, method, free, fee_fen, bureau_query_id, case_id, report_cipher, pdf_cipher, \
+                       pages, downloads, expected_at, created_at, updated_at, ready_at";
+
+fn request(r: &AnyRow) -> Result<CreditRequestRow, StoreError> {
+    let year: i64 = r.col("year")?;
+    Ok(CreditRequestRow {
+        id: r.id("id")?,
+        user_id: r.user("user_id")?,
+        year: i16::try_from(year).map_err(|_| corrupt("credit request year", year))?,
+        state: r.parsed("state", "credit request state", RequestState::parse)?,
+        reason: r.col("reason")?,
+        method: r.col("method")?,
+        free: r.flag("free")?,
+        fee: Fen(r.col("fee_fen")?),
+        bureau_query_id: r.col("bureau_query_id")?,
+        case_id: r.id_opt("case_id")?,
+        report_cipher: r.col("report_cipher")?,
+        pdf_cipher: r.col("pdf_cipher")?,
+        pages: r.col::<Option<i64>>("pages")?.map(|p| crate::rows::count_u32("pages", p)).transpose()?,
+        downloads: r.count_u32("downloads")?,
+        expected_at: r.instant_opt("expected_at")?,
+        created_at: r.instant("created_at")?,
+        updated_at: r.instant("updated_at")?,
+        ready_at: r.instant_opt("ready_at")?,
+    })
+}
+
+/// `state IN (…)` over the stored names (static strings, never input).
+fn states_in(states: &[RequestState]) -> String {
+    let names: Vec<String> = states.iter().map(|s| format!("'{}'", s.as_str())).collect();
+    if names.is_empty() { "(NULL)".into() } else { format!("({})", names.join(", ")) }
+}
+
+const USED: &str =
+    "SELECT COUNT(*) FROM credit_requests WHERE user_id = $1 AND year = $2 AND free = 1 AND state NOT IN ('rejected', 'failed')";
+
+#[async_trait]
+impl CreditStore for SqlStore {
+    async fn free_reports_used(&self, user: &UserId, year: i16) -> Result<u32, StoreError> {
+        let n: i64 = fetch_one(sqlx::query(USED).bind(user.as_str()).bind(i64::from(year)), &self.reader, first).await?;
+        crate::rows::count_u32("free reports", n)
+    }
+
+    async fn open_credit_request(&self, new: &NewCreditRequest, audit: &AuditEntry) -> Result<Opened, StoreError> {
+        // What the transaction decided: (free, fee) if it inserted, the new price if the quote moved.
+        let mut decided = None;
+        let mut moved = None;
+        let inserted = self
+            .audited_if(audit, async |tx| {
+                let used: i64 = fetch_one(sqlx::query(USED).bind(new.user_id.as_str()).bind(i64::from(new.year)), &mut *tx, first).await?;
+                let free = used < i64::from(new.free_per_year);
+                let fee = if free { Fen::ZERO } else { new.fee };
+                if fee != new.accepted_fee {
+                    moved = Some(fee);
+                    return Ok(false);
+                }
+                let sql = format!(
+                    "INSERT INTO credit_requests ({COLUMNS}) \
+                     VALUES ($1, $2, $3, $4, NULL, NULL, $5, $6, NULL, NULL, NULL, NULL, NULL, 0, $7, $8, $8, NULL)"
+                );
+                let q = sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .bind(new.id.as_str())
+                    .bind(new.user_id.as_str())
+                    .bind(i64::from(new.year))
+                    .bind(RequestState::Requested.as_str())
+                    .bind(i64::from(free))
+                    .bind(fee.0)
+                    .bind(new.expected_at.map(micros))
+                    .bind(micros(new.at));
+                execute(q, &mut *tx).await?;
+                decided = Some((free, fee));
+                Ok(true)
+            })
+            .await;
+        match (inserted, decided, moved) {
+            (Ok(true), Some((free, fee)), _) => Ok(Opened::Opened(Box::new(CreditRequestRow {
+                id: new.id.clone(),
+                user_id: new.user_id.clone(),
+                year: new.year,
+                state: RequestState::Requested,
+                reason: None,
+                method: None,
+                free,
+                fee,
+                bureau_query_id: None,
+                case_id: None,
+                report_cipher: None,
+                pdf_cipher: None,
+                pages: None,
+                downloads: 0,
+                expected_at: new.expected_at,
+                created_at: new.at,
+                updated_at: new.at,
+                ready_at: None,
+            }))),
+            (Ok(_), _, Some(fee)) => Ok(Opened::QuoteChanged { fee }),
+            (Ok(_), _, None) => Err(StoreError::Corrupt("a credit request neither opened nor refused".into())),
+            // Only the one-open index can be violated (ids are random).
+            (Err(StoreError::Unique(_)), _, _) => Ok(Opened::Busy),
+            (Err(e), _, _) => Err(e),
+        }
+    }
+
+    async fn credit_request(&self, id: &CreditRequestId) -> Result<Option<CreditRequestRow>, StoreError> {
+        let sql = format!("SELECT {COLUMNS} FROM credit_requests WHERE id = $1");
+        fetch_optional(sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id.as_str()), &self.reader, request).await
+    }
+
+    async fn credit_requests_of(&self, user: &UserId, limit: u32) -> Result<Vec<CreditRequestRow>, StoreError> {
+        let sql = format!("SELECT {COLUMNS} FROM credit_requests WHERE user_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2");
+        fetch_all(sqlx::query(sqlx::AssertSqlSafe(sql)).bind(user.as_str()).bind(i64::from(limit)), &self.reader, request).await
+    }
+
+    async fn credit_requests_in(&self, states: &[RequestState], limit: u32) -> Result<Vec<CreditRequestRow>, StoreError> {
+        let sql = format!("SELECT {COLUMNS} FROM credit_requests WHERE state IN {} ORDER BY updated_at, id LIMIT $1", states_in(states));
+        fetch_all(sqlx::query(sqlx::AssertSqlSafe(sql)).bind(i64::from(limit)), &self.reader, request).await
+    }
+
+    async fn move_credit_request(
+        &self,
+        id: &CreditRequestId,
+        from: &[RequestState],
+        to: RequestState,
+        m: &Move<'_>,
+        at: Timestamp,
+        audit: &AuditEntry,
+    ) -> Result<bool, StoreError> {
+        let sql = format!(
+            "UPDATE credit_requests SET state = $2, updated_at = $3, expected_at = $4, \
+             reason = COALESCE($5, reason), method = COALESCE($6, method), bureau_query_id = COALESCE($7, bureau_query_id), \
+             case_id = COALESCE($8, case_id), report_cipher = COALESCE($9, report_cipher), pdf_cipher = COALESCE($10, pdf_cipher), \
+             pages = COALESCE($11, pages), ready_at = CASE WHEN $2 = 'ready' THEN $3 ELSE ready_at END \
+             WHERE id = $1 AND state IN {}",
+            states_in(from)
+        );
+        let q = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(id.as_str())
+            .bind(to.as_str())
+            .bind(micros(at))
+            .bind(m.expected_at.map(micros))
+            .bind(m.reason.map(str::to_owned))
+            .bind(m.method.map(str::to_owned))
+            .bind(m.bureau_query_id.map(str::to_owned))
+            .bind(m.case_id.map(|c| c.as_str().to_owned()))
+            .bind(m.report_cipher.map(<[u8]>::to_vec))
+            .bind(m.pdf_cipher.map(<[u8]>::to_vec))
+            .bind(m.pages.map(i64::from));
+        self.audited_if(audit, async |tx| Ok(execute(q, &mut *tx).await? == 1)).await
+    }
+
+    async fn count_credit_download(&self, id: &CreditRequestId, audit: &AuditEntry) -> Result<bool, StoreError> {
+        let q = sqlx::query("UPDATE credit_requests SET downloads = downloads + 1 WHERE id = $1 AND state = 'ready'").bind(id.as_str());
+        // A download only records: it pins no idempotency claim.
+        self.write_if(Commit::Bookkeeping, async |tx| {
+            let counted = execute(q, &mut *tx).await? == 1;
+            if counted {
+                append_in(&mut *tx, audit).await?;
+            }
+            Ok(counted)
+        })
+        .await
+    }
+}
