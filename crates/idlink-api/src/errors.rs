@@ -21,6 +21,7 @@ use idlink_core::audit::AuditError;
 use idlink_core::auth::AuthError;
 use idlink_core::balance::BalanceError;
 use idlink_core::bindings::BindingError;
+use idlink_core::credit::CreditError;
 use idlink_core::dual::DualControlError;
 use idlink_core::guardians::GuardianError;
 use idlink_core::identity::IdentityError;
@@ -30,6 +31,7 @@ use idlink_core::payment::HashError;
 use idlink_core::ports::StoreError;
 use idlink_core::ports::auth::SendError;
 use idlink_core::ports::bindings::BankUnavailable;
+use idlink_core::ports::bureau::BureauUnavailable;
 use idlink_core::ports::face::FaceUnavailable;
 use idlink_core::ports::identity::RegistryUnavailable;
 use idlink_core::ports::operators::RoleRequired;
@@ -187,6 +189,48 @@ impl From<FaceUnavailable> for Problem {
         Problem::new(ProblemCode::InstitutionUnavailable)
             .detail(format!("The face-verification provider is unavailable. Retry in {} s.", u.retry_after_secs))
             .retry_after(u.retry_after_secs)
+    }
+}
+
+impl From<BureauUnavailable> for Problem {
+    fn from(u: BureauUnavailable) -> Self {
+        Problem::new(ProblemCode::InstitutionUnavailable)
+            .detail(format!(
+                "The credit bureau is unavailable; the request waits and is asked again. Read it again in {} s.",
+                u.retry_after_secs
+            ))
+            .retry_after(u.retry_after_secs)
+    }
+}
+
+impl From<CreditError> for Problem {
+    fn from(e: CreditError) -> Self {
+        match e {
+            CreditError::NotVerified => Problem::new(ProblemCode::IdentityNotVerified),
+            CreditError::Minor => Problem::new(ProblemCode::CreditReportRestricted),
+            CreditError::StepUpRequired(why) => why.into(),
+            CreditError::Busy => Problem::new(ProblemCode::CreditRequestUnderWay),
+            CreditError::QuoteChanged(fee) => Problem::new(ProblemCode::CreditQuoteChanged)
+                .detail(format!("The next report now costs {fee} yuan ({} fen). Show the new quote and accept it.", fee.0)),
+            CreditError::PaymentUnavailable(_) => Problem::new(ProblemCode::CreditPaymentUnavailable),
+            CreditError::NotFound => Problem::new(ProblemCode::CreditRequestNotFound),
+            CreditError::NotAwaitingVerification(_) => Problem::new(ProblemCode::CreditRequestNotVerifying),
+            CreditError::FaceRefused(result) => {
+                let (code, guidance) = result.reason().unwrap_or(("review", "Retry the face check."));
+                Problem::new(ProblemCode::FaceCheckFailed)
+                    .detail(format!("The face check did not pass: {guidance}"))
+                    .errors(vec![FieldError::new("/liveness_video", code, guidance)])
+            }
+            CreditError::LinkInvalid => Problem::new(ProblemCode::DownloadLinkInvalid),
+            CreditError::LinkExpired => Problem::new(ProblemCode::DownloadLinkExpired),
+            CreditError::NotReady => Problem::new(ProblemCode::CreditReportNotReady),
+            CreditError::Face(u) => u.into(),
+            CreditError::Bureau(u) => u.into(),
+            CreditError::Render(cause) => internal(&cause, "the credit report could not be rendered"),
+            CreditError::Unreadable(e) => e.into(),
+            CreditError::Crypto(e) => e.into(),
+            CreditError::Store(e) => e.into(),
+        }
     }
 }
 

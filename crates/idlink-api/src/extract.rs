@@ -371,6 +371,7 @@ not_found_when_malformed! {
     idlink_domain::ProposalId => ProposalNotFound,
     idlink_domain::OperatorId => OperatorNotFound,
     idlink_domain::MaintenanceId => MaintenanceNotFound,
+    idlink_domain::CreditRequestId => CreditRequestNotFound,
 }
 
 impl FromPath for idlink_domain::UserId {

@@ -44,8 +44,8 @@ pub use problem::{Problem, ProblemCode};
 pub use state::{AppParts, AppState, HttpLimits};
 
 use routes::{
-    audit, auth, balance, banks, callbacks, cards, clients, compliance, dual, grants, guardians, health, identity, info, institutions, me,
-    oauth, operations, operator, people, security, ssf, users,
+    audit, auth, balance, banks, callbacks, cards, clients, compliance, credit, dual, grants, guardians, health, identity, info,
+    institutions, me, oauth, operations, operator, people, security, ssf, users,
 };
 
 /// The process-wide Prometheus recorder (the `metrics` facade allows one).
@@ -122,6 +122,12 @@ fn v1_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(balance::history))
         .routes(routes!(balance::low_balance_alert))
         .routes(routes!(banks::agreement))
+        .routes(routes!(credit::quote))
+        .routes(routes!(credit::request, credit::list))
+        .routes(routes!(credit::get_one))
+        .routes(routes!(credit::face))
+        .routes(routes!(credit::link))
+        .routes(routes!(credit::pdf))
         .merge(clients::routes())
         .merge(grants::routes())
 }

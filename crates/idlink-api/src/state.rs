@@ -127,6 +127,8 @@ pub struct AppParts {
     pub auth_policy: AuthPolicy,
     pub password_policy: PaymentPasswordPolicy,
     pub step_up_policy: StepUpPolicy,
+    /// `[credit_report]`: the free quota, the fee, the review SLA, the link's life.
+    pub credit_policy: idlink_core::credit::CreditPolicy,
     pub audit: AuditSettings,
     /// The face-verification provider is the in-process sandbox (no
     /// `connectors.face.url`): its test values (`sandbox:pass`, …) stand in
@@ -282,6 +284,22 @@ impl AppParts {
             },
             risk: self.risk(),
             events: self.bank_events(),
+        }
+    }
+
+    /// The credit report (issue 15).
+    pub fn credit(&self) -> idlink_core::credit::CreditReports<'_> {
+        idlink_core::credit::CreditReports {
+            requests: self.store.as_ref(),
+            identities: self.store.as_ref(),
+            users: self.store.as_ref(),
+            step_ups: self.store.as_ref(),
+            vault: &self.vault,
+            clock: self.clock.as_ref(),
+            ids: self.ids.as_ref(),
+            bureau: self.institutions.bureau.as_ref(),
+            face: self.institutions.face.as_ref(),
+            policy: &self.credit_policy,
         }
     }
 

@@ -25,6 +25,7 @@ pub mod auth;
 pub mod balance;
 pub mod bindings;
 pub mod clients;
+pub mod credit;
 pub mod dual;
 pub mod events;
 pub mod grants;

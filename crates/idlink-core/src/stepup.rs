@@ -51,7 +51,10 @@ pub const BALANCE_QUERY: &str = "balance.query";
 /// The operation of making a device the primary one (its resource is the device id).
 pub const MAKE_PRIMARY: &str = "device.make_primary";
 
-pub const OPERATIONS: &[&str] = &[BALANCE_QUERY, MAKE_PRIMARY];
+/// The operation of asking for one's credit report (its resource is the user's own id).
+pub const CREDIT_REPORT: &str = "credit_report.request";
+
+pub const OPERATIONS: &[&str] = &[BALANCE_QUERY, MAKE_PRIMARY, CREDIT_REPORT];
 
 /// Why a step-up token did not authorise a request. Told only to whoever
 /// holds the token's secret: anyone else learns only that it is not valid.

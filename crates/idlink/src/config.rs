@@ -22,6 +22,7 @@ pub struct Config {
     pub login: Login,
     pub payment_password: PaymentPassword,
     pub step_up: StepUp,
+    pub credit_report: CreditReport,
     pub identity: Identity,
     pub review: Review,
     pub risk: Risk,
@@ -287,6 +288,43 @@ impl Default for PaymentPassword {
     fn default() -> Self {
         let d = idlink_core::payment::PaymentPasswordPolicy::default();
         Self { memory_kib: d.memory_kib, iterations: d.iterations, parallelism: d.parallelism, max_failures: d.max_failures }
+    }
+}
+
+/// The credit report (SPEC CR2, CR3, CR5; issue 15).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CreditReport {
+    /// Free reports per calendar year (Asia/Shanghai).
+    pub free_per_year: u32,
+    /// The fee of each further report, in fen.
+    pub fee_fen: i64,
+    /// How long an operator has to review a request the bureau held.
+    pub review_sla_hours: i64,
+    /// How long a download link works.
+    pub link_ttl_hours: i64,
+}
+
+impl Default for CreditReport {
+    fn default() -> Self {
+        let d = idlink_core::credit::CreditPolicy::default();
+        Self {
+            free_per_year: d.free_per_year,
+            fee_fen: d.fee.0,
+            review_sla_hours: d.review_sla.as_hours(),
+            link_ttl_hours: d.link_ttl.as_hours(),
+        }
+    }
+}
+
+impl CreditReport {
+    pub fn policy(&self) -> idlink_core::credit::CreditPolicy {
+        idlink_core::credit::CreditPolicy {
+            free_per_year: self.free_per_year,
+            fee: idlink_domain::Fen(self.fee_fen),
+            review_sla: jiff::SignedDuration::from_hours(self.review_sla_hours),
+            link_ttl: jiff::SignedDuration::from_hours(self.link_ttl_hours),
+        }
     }
 }
 
@@ -663,6 +701,16 @@ impl Config {
         }
         if self.payment_password.max_failures == 0 {
             bail!("configuration key `payment_password.max_failures`: must be at least 1");
+        }
+        let c = &self.credit_report;
+        if c.fee_fen < 0 {
+            bail!("configuration key `credit_report.fee_fen`: a fee is 0 or more fen");
+        }
+        if !(1..=24 * 30).contains(&c.review_sla_hours) {
+            bail!("configuration key `credit_report.review_sla_hours`: 1 to 720 hours");
+        }
+        if !(1..=24).contains(&c.link_ttl_hours) {
+            bail!("configuration key `credit_report.link_ttl_hours`: a download link lives 1 to 24 hours (SPEC CR5)");
         }
         if !(10..=600).contains(&self.step_up.ttl_secs) {
             bail!("configuration key `step_up.ttl_secs`: step-up tokens are short-lived, 10 to 600 seconds");

@@ -393,6 +393,7 @@ pub async fn start(config: &Config, rt: Runtime) -> Result<Running> {
         step_up_policy: idlink_core::stepup::StepUpPolicy {
             ttl: jiff::SignedDuration::from_secs(i64::try_from(config.step_up.ttl_secs).unwrap_or(120)),
         },
+        credit_policy: config.credit_report.policy(),
         audit: idlink_api::state::AuditSettings { witness: witness.clone(), policy, retention_years: config.audit.retention_years },
         face_sandbox: sandbox.is_some() && config.connectors.face.url.is_empty(),
         keyring: Some(Arc::new(keyfile::KeyringFile {

@@ -10,6 +10,7 @@ pub mod callbacks;
 pub mod cards;
 pub mod clients;
 pub mod compliance;
+pub mod credit;
 pub mod dual;
 pub mod grants;
 pub mod guardians;

@@ -11,6 +11,7 @@ mod cards;
 mod cli;
 mod compliance;
 mod console;
+mod credit;
 mod disclosure;
 mod docs;
 mod dual;

@@ -1,0 +1,249 @@
+//! The credit report (SPEC CR1–CR5, issue 15; `docs/credit-report.md`):
+//! quote, request after a step-up, verification by face, status, and the
+//! PDF behind a signed link that works only in the session that made it.
+//! Every endpoint acts for the logged-in user (`Idlink-Session`); an OAuth
+//! access token of a third-party app is not a session and opens none.
+
+use crate::extract::{Body, Causes, PathId, Validate};
+use crate::middleware::UserSession;
+use crate::problem::Problem;
+use crate::routes::security::STEP_UP_HEADER;
+use crate::state::AppState;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
+use idlink_core::credit::{Actor, DownloadLink, QuoteView, RequestView};
+use idlink_domain::{CreditRequestId, Fen, RequestId};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+fn actor<'a>(s: &'a UserSession, request_id: Option<&'a RequestId>) -> Actor<'a> {
+    Actor { session: &s.0, request_id }
+}
+
+/// What the next report costs.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CreditQuote {
+    /// The calendar year (Asia/Shanghai) the quota counts in.
+    year: i16,
+    free_per_year: u32,
+    free_left: u32,
+    /// What the next request costs, in fen: 0 while free reports are left.
+    fee_fen: i64,
+}
+
+impl From<QuoteView> for CreditQuote {
+    fn from(q: QuoteView) -> Self {
+        Self { year: q.year, free_per_year: q.free_per_year, free_left: q.free_left, fee_fen: q.fee_fen }
+    }
+}
+
+/// A credit-report request as the user follows it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CreditRequest {
+    id: String,
+    /// `requested`, `verifying`, `fetching`, `in_review`, `ready`, `rejected` or `failed`.
+    state: String,
+    /// Why it ended rejected or failed, or why it waits (a stable code).
+    reason: Option<String>,
+    /// When the current state is expected to end (RFC 3339).
+    expected_at: Option<String>,
+    free: bool,
+    fee_fen: i64,
+    /// How the user proved who they are.
+    method: Option<String>,
+    pages: Option<u32>,
+    downloads: u32,
+    created_at: String,
+    ready_at: Option<String>,
+}
+
+impl From<RequestView> for CreditRequest {
+    fn from(v: RequestView) -> Self {
+        Self {
+            id: v.id.to_string(),
+            state: v.state.as_str().to_owned(),
+            reason: v.reason,
+            expected_at: v.expected_at.map(|t| t.to_string()),
+            free: v.free,
+            fee_fen: v.fee_fen,
+            method: v.method,
+            pages: v.pages,
+            downloads: v.downloads,
+            created_at: v.created_at.to_string(),
+            ready_at: v.ready_at.map(|t| t.to_string()),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CreditRequests {
+    /// Newest first.
+    requests: Vec<CreditRequest>,
+}
+
+/// The report's quote for this user.
+#[utoipa::path(get, path = "/v1/credit-reports/quote", tag = "credit report",
+    params(("Idlink-Session" = String, Header, description = "The user's session token.")),
+    responses((status = 200, body = CreditQuote), (status = "4XX", body = Problem, content_type = "application/problem+json")),
+    security(("api_key" = [])))]
+pub async fn quote(State(state): State<AppState>, session: UserSession) -> Result<Json<CreditQuote>, Problem> {
+    Ok(Json(state.credit().quote(&session.0.user_id).await?.into()))
+}
+
+/// Body of `POST /v1/credit-reports`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewCreditRequest {
+    /// The `fee_fen` of the quote the user accepted: the request opens only at that price.
+    accepted_fee_fen: i64,
+}
+
+impl Validate for NewCreditRequest {
+    type Valid = Fen;
+    fn validate(self, c: &mut Causes) -> Option<Fen> {
+        if self.accepted_fee_fen < 0 {
+            c.invalid("accepted_fee_fen", "invalid_fee", "a fee is 0 or more fen: send the quote's `fee_fen`.");
+            return None;
+        }
+        Some(Fen(self.accepted_fee_fen))
+    }
+}
+
+/// Asks for the user's credit report, after a step-up for `credit_report.request` on the user's own id.
+#[utoipa::path(post, path = "/v1/credit-reports", tag = "credit report",
+    request_body = NewCreditRequest,
+    params(("Idlink-Session" = String, Header, description = "The user's session token."),
+        ("Idlink-Step-Up" = String, Header, description = "A step-up token for `credit_report.request` whose resource is the user's id.")),
+    responses((status = 201, body = CreditRequest), (status = "4XX", body = Problem, content_type = "application/problem+json")),
+    security(("api_key" = [])))]
+pub async fn request(
+    State(state): State<AppState>,
+    request_id: Option<Extension<RequestId>>,
+    session: UserSession,
+    headers: HeaderMap,
+    Body(accepted): Body<NewCreditRequest>,
+) -> Result<Response, Problem> {
+    let token = headers.get(STEP_UP_HEADER).and_then(|v| v.to_str().ok());
+    let view = state.credit().request(&actor(&session, request_id.as_deref()), token, accepted).await?;
+    Ok((StatusCode::CREATED, Json(CreditRequest::from(view))).into_response())
+}
+
+/// The user's credit-report requests.
+#[utoipa::path(get, path = "/v1/credit-reports", tag = "credit report",
+    params(("Idlink-Session" = String, Header, description = "The user's session token.")),
+    responses((status = 200, body = CreditRequests), (status = "4XX", body = Problem, content_type = "application/problem+json")),
+    security(("api_key" = [])))]
+pub async fn list(State(state): State<AppState>, session: UserSession) -> Result<Json<CreditRequests>, Problem> {
+    let requests = state.credit().list(&session.0.user_id).await?.into_iter().map(CreditRequest::from).collect();
+    Ok(Json(CreditRequests { requests }))
+}
+
+/// One request: its state, what it waits for and until when.
+#[utoipa::path(get, path = "/v1/credit-reports/{id}", tag = "credit report",
+    params(("id" = String, Path, pattern = r"^crq_[A-Za-z0-9_-]{1,64}$", example = "crq_0123456789abcdef0123456789abcdef", description = "From POST /v1/credit-reports."), ("Idlink-Session" = String, Header, description = "The user's session token.")),
+    responses((status = 200, body = CreditRequest), (status = "4XX", body = Problem, content_type = "application/problem+json")),
+    security(("api_key" = [])))]
+pub async fn get_one(
+    State(state): State<AppState>,
+    session: UserSession,
+    PathId(id): PathId<CreditRequestId>,
+) -> Result<Json<CreditRequest>, Problem> {
+    Ok(Json(state.credit().view(&session.0.user_id, id.as_str()).await?.into()))
+}
+
+/// Body of `POST /v1/credit-reports/{id}/face`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FaceCheck {
+    /// The liveness capture from the host app's face SDK. Sandbox test values: `sandbox:pass`, `sandbox:spoof`, `sandbox:poor_lighting`, `sandbox:mismatch`, `sandbox:pending`.
+    #[schema(example = "sandbox:pass", min_length = 1)]
+    liveness_video: String,
+}
+
+impl Validate for FaceCheck {
+    type Valid = String;
+    fn validate(self, c: &mut Causes) -> Option<String> {
+        if self.liveness_video.trim().is_empty() {
+            c.invalid("liveness_video", "missing_liveness", "send the liveness capture of the face SDK.");
+            return None;
+        }
+        Some(self.liveness_video)
+    }
+}
+
+/// Verifies the requester by face; a pass asks the bureau at once.
+#[utoipa::path(post, path = "/v1/credit-reports/{id}/face", tag = "credit report",
+    request_body = FaceCheck,
+    params(("id" = String, Path, pattern = r"^crq_[A-Za-z0-9_-]{1,64}$", example = "crq_0123456789abcdef0123456789abcdef", description = "From POST /v1/credit-reports."), ("Idlink-Session" = String, Header, description = "The user's session token.")),
+    responses((status = 200, body = CreditRequest), (status = "4XX", body = Problem, content_type = "application/problem+json")),
+    security(("api_key" = [])))]
+pub async fn face(
+    State(state): State<AppState>,
+    request_id: Option<Extension<RequestId>>,
+    session: UserSession,
+    PathId(id): PathId<CreditRequestId>,
+    Body(video): Body<FaceCheck>,
+) -> Result<Json<CreditRequest>, Problem> {
+    Ok(Json(state.credit().verify_face(&actor(&session, request_id.as_deref()), id.as_str(), &video).await?.into()))
+}
+
+/// A download link for the ready report.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CreditLink {
+    /// The path to GET, with its expiry and signature, in this session only.
+    path: String,
+    expires_at: String,
+}
+
+impl From<DownloadLink> for CreditLink {
+    fn from(l: DownloadLink) -> Self {
+        Self { path: l.path, expires_at: l.expires_at.to_string() }
+    }
+}
+
+/// A signed link to the report's PDF, valid for this session and 24 hours (by default).
+#[utoipa::path(post, path = "/v1/credit-reports/{id}/link", tag = "credit report",
+    params(("id" = String, Path, pattern = r"^crq_[A-Za-z0-9_-]{1,64}$", example = "crq_0123456789abcdef0123456789abcdef", description = "From POST /v1/credit-reports."), ("Idlink-Session" = String, Header, description = "The user's session token.")),
+    responses((status = 201, body = CreditLink), (status = "4XX", body = Problem, content_type = "application/problem+json")),
+    security(("api_key" = [])))]
+pub async fn link(
+    State(state): State<AppState>,
+    request_id: Option<Extension<RequestId>>,
+    session: UserSession,
+    PathId(id): PathId<CreditRequestId>,
+) -> Result<Response, Problem> {
+    let l = state.credit().link(&actor(&session, request_id.as_deref()), id.as_str()).await?;
+    Ok((StatusCode::CREATED, Json(CreditLink::from(l))).into_response())
+}
+
+/// The link's query.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct LinkQuery {
+    /// Unix seconds.
+    expires: i64,
+    sig: String,
+}
+
+/// The report's PDF (counted and audited), through a link made in this session.
+#[utoipa::path(get, path = "/v1/credit-reports/{id}/pdf", tag = "credit report",
+    params(("id" = String, Path, pattern = r"^crq_[A-Za-z0-9_-]{1,64}$", example = "crq_0123456789abcdef0123456789abcdef", description = "From POST /v1/credit-reports."), LinkQuery, ("Idlink-Session" = String, Header, description = "The user's session token.")),
+    responses((status = 200, description = "The PDF.", content_type = "application/pdf"),
+        (status = "4XX", body = Problem, content_type = "application/problem+json")),
+    security(("api_key" = [])))]
+pub async fn pdf(
+    State(state): State<AppState>,
+    request_id: Option<Extension<RequestId>>,
+    session: UserSession,
+    PathId(id): PathId<CreditRequestId>,
+    Query(q): Query<LinkQuery>,
+) -> Result<Response, Problem> {
+    let bytes = state.credit().download(&actor(&session, request_id.as_deref()), id.as_str(), q.expires, &q.sig).await?;
+    let mut res = bytes.into_response();
+    let h = res.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/pdf"));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(header::CONTENT_DISPOSITION, HeaderValue::from_static("attachment; filename=\"credit-report.pdf\""));
+    Ok(res)
+}
