@@ -224,6 +224,8 @@ impl From<CreditError> for Problem {
             CreditError::LinkInvalid => Problem::new(ProblemCode::DownloadLinkInvalid),
             CreditError::LinkExpired => Problem::new(ProblemCode::DownloadLinkExpired),
             CreditError::NotReady => Problem::new(ProblemCode::CreditReportNotReady),
+            CreditError::NotInReview => Problem::new(ProblemCode::CreditRequestNotInReview),
+            CreditError::Role(e) => e.into(),
             CreditError::Face(u) => u.into(),
             CreditError::Bureau(u) => u.into(),
             CreditError::Render(cause) => internal(&cause, "the credit report could not be rendered"),

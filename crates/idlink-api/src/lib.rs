@@ -163,6 +163,8 @@ fn operator_session_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(compliance::audit_verify))
         .routes(routes!(compliance::audit_checkpoints))
         .routes(routes!(compliance::key_status))
+        .routes(routes!(credit::reviews))
+        .routes(routes!(credit::decide))
         .merge(people::routes())
         .merge(institutions::routes())
         .merge(operations::routes())

@@ -149,6 +149,8 @@ problem_codes! {
         "The next report no longer costs what was accepted (a free report was used or freed meanwhile). Get the quote again (GET /v1/credit-reports/quote), show it, and send its `fee_fen` as `accepted_fee_fen`."),
     CreditRequestNotVerifying = ("credit_request_not_verifying", CONFLICT,
         "This request no longer waits for the user's verification (it is being fetched, or it has ended). Read it with GET /v1/credit-reports/{id}."),
+    CreditRequestNotInReview = ("credit_request_not_in_review", CONFLICT,
+        "This credit-report request is not held for review (it was decided already, perhaps by another operator just now). GET /v1/operator/credit-reviews lists the held ones."),
     CreditReportNotReady = ("credit_report_not_ready", CONFLICT,
         "The report is not ready: its request's `state` and `expected_at` (GET /v1/credit-reports/{id}) say what it waits for. A link can be made once it is `ready`."),
     CaseClosed = ("case_closed", CONFLICT, "The review case is already decided."),

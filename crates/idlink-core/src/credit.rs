@@ -26,6 +26,7 @@ use crate::ports::credit::{CreditRequestRow, CreditStore, Move, NewCreditRequest
 use crate::ports::face::{FaceResult, FaceUnavailable, FaceVerifier};
 use crate::ports::identity::{DocumentType, IdentityStore};
 use crate::ports::ids::Ids;
+use crate::ports::operators::{OperatorRow, Role, RoleRequired, require};
 use crate::ports::stepup::{Binding, StepUpStore};
 use crate::ports::users::UserStore;
 use crate::steps::codes::constant_time_eq;
@@ -91,6 +92,10 @@ pub enum CreditError {
     LinkExpired,
     #[error("the report is not ready")]
     NotReady,
+    #[error("the request is not waiting for a review")]
+    NotInReview,
+    #[error(transparent)]
+    Role(#[from] RoleRequired),
     #[error(transparent)]
     Face(#[from] FaceUnavailable),
     #[error(transparent)]
@@ -103,6 +108,20 @@ pub enum CreditError {
     Crypto(#[from] CryptoError),
     #[error("store: {0}")]
     Store(#[from] StoreError),
+}
+
+/// How long the bureau may take before a request fails (and a paid one is refunded).
+pub const FETCH_DEADLINE: SignedDuration = SignedDuration::from_hours(24);
+
+/// What one follow-up pass did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FollowUp {
+    /// Requests the bureau was asked about again.
+    pub asked: u32,
+    /// Of those, now ready.
+    pub ready: u32,
+    /// Requests that failed: unverified past their time, or the bureau past its deadline.
+    pub failed: u32,
 }
 
 /// What a user sees of a request.
@@ -207,6 +226,19 @@ impl CreditReports<'_> {
         let now = self.clock.now();
         let user = actor.user();
         self.ensure_adult(user, now).await?;
+        // What the store would refuse is refused before the step-up token is spent.
+        let quote = self.quote(user).await?;
+        if quote.fee_fen != accepted_fee.0 {
+            return Err(CreditError::QuoteChanged(Fen(quote.fee_fen)));
+        }
+        if accepted_fee > Fen::ZERO {
+            // Paid reports go through the host app's payment connector (issue 15), not built yet:
+            // refused before anything is written, so nothing is charged or counted.
+            return Err(CreditError::PaymentUnavailable(accepted_fee));
+        }
+        if self.requests.credit_requests_of(user, 1).await?.first().is_some_and(|r| !r.state.is_final()) {
+            return Err(CreditError::Busy);
+        }
         let binding = Binding { user, operation: stepup::CREDIT_REPORT, resource: user.as_str() };
         let spent = match step_up {
             Some(token) => stepup::spend(self.step_ups, self.clock, token, &binding).await?,
@@ -225,16 +257,6 @@ impl CreditReports<'_> {
             expected_at: RequestState::Requested.expected_wait(self.policy.review_sla).and_then(|w| now.checked_add(w).ok()),
             at: now,
         };
-        if accepted_fee > Fen::ZERO {
-            // Paid reports go through the host app's payment connector (issue 15), not built yet:
-            // refuse before anything is written, so nothing is charged or counted.
-            let quote = self.quote(user).await?;
-            return Err(if quote.fee_fen == accepted_fee.0 {
-                CreditError::PaymentUnavailable(accepted_fee)
-            } else {
-                CreditError::QuoteChanged(Fen(quote.fee_fen))
-            });
-        }
         match self.requests.open_credit_request(&new, &actor.audit("credit_report.request", now)).await? {
             Opened::Opened(row) => Ok(RequestView::from(row.as_ref())),
             Opened::Busy => Err(CreditError::Busy),
@@ -280,7 +302,9 @@ impl CreditReports<'_> {
         let result = self.face.verify(actor.user().as_str(), liveness_video).await?;
         let now = self.clock.now();
         if let Some((code, _)) = result.reason() {
-            let started = Move { reason: Some(code), method: Some("face"), ..Move::default() };
+            // Still waiting for a verification, for as long as a new one may take.
+            let expected = RequestState::Verifying.expected_wait(self.policy.review_sla).and_then(|w| now.checked_add(w).ok());
+            let started = Move { reason: Some(code), method: Some("face"), expected_at: expected, ..Move::default() };
             let audit = actor.audit("credit_report.verification_failed", now);
             let from = [RequestState::Requested, RequestState::Verifying];
             self.requests.move_credit_request(&row.id, &from, RequestState::Verifying, &started, now, &audit).await?;
@@ -297,7 +321,11 @@ impl CreditReports<'_> {
         {
             return Err(CreditError::NotAwaitingVerification(self.own(actor.user(), id).await?.state));
         }
-        self.fetch(&row.id).await?;
+        // The bureau's outage is the request's state now (`fetching`, with when it is asked again), not this call's failure.
+        match self.fetch(&row.id).await {
+            Ok(_) | Err(CreditError::Bureau(_)) => {}
+            Err(e) => return Err(e),
+        }
         self.view(actor.user(), id).await
     }
 
@@ -340,6 +368,15 @@ impl CreditReports<'_> {
         let fetching = [RequestState::Fetching];
         let qid = Some(query.query_id.as_str());
         let (to, m, action) = match query.answer {
+            BureauAnswer::Ready(report) if report.header.id_number != id_number.reveal() => {
+                // Never seal someone else's report for this user: fail it and say so loudly.
+                tracing::error!(request = %id, "the bureau answered with a report of another identity; the request fails");
+                (
+                    RequestState::Failed,
+                    Move { bureau_query_id: qid, reason: Some("report_mismatch"), ..Move::default() },
+                    "credit_report.failed",
+                )
+            }
             BureauAnswer::Ready(report) => {
                 let (report_cipher, pdf_cipher, pages) = self.seal(&row.user_id, &opened.name, &report, now).await?;
                 let m = Move {
@@ -377,6 +414,99 @@ impl CreditReports<'_> {
         };
         let moved = self.requests.move_credit_request(id, &fetching, to, &m, now, &system(action)).await?;
         Ok(if moved { to } else { self.state_of(id).await? })
+    }
+
+    /// The requests the bureau holds for review, oldest first (role reviewer):
+    /// each with its due time (the configured SLA from when it was held).
+    pub async fn review_queue(&self, op: &OperatorRow) -> Result<Vec<RequestView>, CreditError> {
+        require(op, Role::Reviewer)?;
+        Ok(self.requests.credit_requests_in(&[RequestState::InReview], 200).await?.iter().map(RequestView::from).collect())
+    }
+
+    /// The operator's decision on a held request, sent to the bureau:
+    /// approval releases the report (sealed as any other), rejection ends the
+    /// request `rejected`. Audited as the operator's.
+    pub async fn decide(
+        &self,
+        op: &OperatorRow,
+        id: &CreditRequestId,
+        approve: bool,
+        rid: Option<&RequestId>,
+    ) -> Result<RequestView, CreditError> {
+        require(op, Role::Reviewer)?;
+        let row = self.requests.credit_request(id).await?.ok_or(CreditError::NotFound)?;
+        let query_id = match (&row.state, &row.bureau_query_id) {
+            (RequestState::InReview, Some(q)) => q.clone(),
+            _ => return Err(CreditError::NotInReview),
+        };
+        let now = self.clock.now();
+        let action = if approve { "credit_report.review_approved" } else { "credit_report.review_rejected" };
+        let audit = AuditEntry::new(format!("operator:{}", op.id), action, PURPOSE, now).subject(&row.user_id).request(rid);
+        let answer = self.bureau.review(&query_id, approve, op.id.as_str()).await?;
+        let held = [RequestState::InReview];
+        let moved = match answer.answer {
+            BureauAnswer::Rejected { .. } => {
+                let m = Move { reason: Some("rejected_on_review"), ..Move::default() };
+                self.requests.move_credit_request(id, &held, RequestState::Rejected, &m, now, &audit).await?
+            }
+            // Released (or still being prepared): the request fetches again and the report is sealed as any other.
+            _ => {
+                let expected = RequestState::Fetching.expected_wait(self.policy.review_sla).and_then(|w| now.checked_add(w).ok());
+                let m = Move { expected_at: expected, ..Move::default() };
+                let moved = self.requests.move_credit_request(id, &held, RequestState::Fetching, &m, now, &audit).await?;
+                if moved {
+                    match self.fetch(id).await {
+                        Ok(_) | Err(CreditError::Bureau(_)) => {}
+                        Err(e) => return Err(e),
+                    }
+                }
+                moved
+            }
+        };
+        if !moved {
+            return Err(CreditError::NotInReview);
+        }
+        let row = self.requests.credit_request(id).await?.ok_or(CreditError::NotFound)?;
+        Ok(RequestView::from(&row))
+    }
+
+    /// The follow-up job's pass: asks the bureau again about requests whose
+    /// expected time has come (processing, or the bureau was down), fails
+    /// those the bureau has not answered within [`FETCH_DEADLINE`] and those
+    /// left unverified past their expected time (which frees the user to ask
+    /// again). Answers how many moved to each end.
+    pub async fn follow_up(&self, limit: u32) -> Result<FollowUp, CreditError> {
+        let now = self.clock.now();
+        let mut done = FollowUp::default();
+        let waiting = [RequestState::Requested, RequestState::Verifying, RequestState::Fetching];
+        for row in self.requests.credit_requests_in(&waiting, limit).await? {
+            if row.expected_at.is_some_and(|t| t > now) {
+                continue;
+            }
+            let audit = |action: &str| AuditEntry::new("system", action, PURPOSE, now).subject(&row.user_id);
+            let give_up = match row.state {
+                RequestState::Fetching => now.duration_since(row.created_at) >= FETCH_DEADLINE,
+                _ => true,
+            };
+            if give_up {
+                let (reason, action) = match row.state {
+                    RequestState::Fetching => ("bureau_timeout", "credit_report.failed"),
+                    _ => ("verification_expired", "credit_report.expired"),
+                };
+                let m = Move { reason: Some(reason), expected_at: None, ..Move::default() };
+                if self.requests.move_credit_request(&row.id, &[row.state], RequestState::Failed, &m, now, &audit(action)).await? {
+                    done.failed += 1;
+                }
+                continue;
+            }
+            done.asked += 1;
+            match self.fetch(&row.id).await {
+                Ok(RequestState::Ready) => done.ready += 1,
+                Ok(_) | Err(CreditError::Bureau(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(done)
     }
 
     async fn state_of(&self, id: &CreditRequestId) -> Result<RequestState, CreditError> {
@@ -431,10 +561,13 @@ impl CreditReports<'_> {
         if now.as_second() >= expires {
             return Err(CreditError::LinkExpired);
         }
-        let row = self.own(actor.user(), id).await.map_err(|_| CreditError::LinkInvalid)?;
+        let row = match self.own(actor.user(), id).await {
+            Err(CreditError::NotFound) => return Err(CreditError::LinkInvalid),
+            other => other?,
+        };
         let cipher = row.pdf_cipher.as_deref().filter(|_| row.state == RequestState::Ready).ok_or(CreditError::NotReady)?;
         let audit = actor.audit("credit_report.download", now);
-        let key = data_key::<CreditError>(self.users, self.vault, actor.user(), &audit).await?;
+        let key = data_key::<CreditError>(self.users, self.vault, actor.user(), &actor.audit("user.key", now)).await?;
         let pdf = key.open(PDF_CONTEXT, cipher)?;
         if !self.requests.count_credit_download(&row.id, &audit).await? {
             return Err(CreditError::NotReady);

@@ -116,8 +116,12 @@ impl CreditStore for SqlStore {
             }))),
             (Ok(_), _, Some(fee)) => Ok(Opened::QuoteChanged { fee }),
             (Ok(_), _, None) => Err(StoreError::Corrupt("a credit request neither opened nor refused".into())),
-            // Only the one-open index can be violated (ids are random).
-            (Err(StoreError::Unique(_)), _, _) => Ok(Opened::Busy),
+            // The one-open index (PostgreSQL names it; SQLite names its column).
+            (Err(StoreError::Unique(rule)), _, _)
+                if rule.contains("credit_requests_one_open") || rule.contains("credit_requests.user_id") =>
+            {
+                Ok(Opened::Busy)
+            }
             (Err(e), _, _) => Err(e),
         }
     }
@@ -148,7 +152,7 @@ impl CreditStore for SqlStore {
     ) -> Result<bool, StoreError> {
         let sql = format!(
             "UPDATE credit_requests SET state = $2, updated_at = $3, expected_at = $4, \
-             reason = COALESCE($5, reason), method = COALESCE($6, method), bureau_query_id = COALESCE($7, bureau_query_id), \
+             reason = $5, method = COALESCE($6, method), bureau_query_id = COALESCE($7, bureau_query_id), \
              case_id = COALESCE($8, case_id), report_cipher = COALESCE($9, report_cipher), pdf_cipher = COALESCE($10, pdf_cipher), \
              pages = COALESCE($11, pages), ready_at = CASE WHEN $2 = 'ready' THEN $3 ELSE ready_at END \
              WHERE id = $1 AND state IN {}",

@@ -2,7 +2,7 @@
 //! outbox worker every node runs, and the periodic jobs that run once per
 //! period across every node on the database, each under its lease (audit
 //! checkpoints, review SLA checks, the idempotency records' purge, outbox
-//! housekeeping).
+//! housekeeping, credit-report follow-up).
 
 use idlink_core::audit::{AuditError, CheckpointOutcome, CheckpointPolicy, SigningReason};
 use idlink_core::jobs::{Occasion, PeriodicJob};
@@ -24,6 +24,7 @@ pub const AUDIT_CHECKPOINT: &str = "audit_checkpoint";
 pub const REVIEW_SLA: &str = "review_sla";
 pub const IDEMPOTENCY_PURGE: &str = "idempotency_purge";
 pub const OUTBOX_HOUSEKEEPING: &str = "outbox_housekeeping";
+pub const CREDIT_FOLLOW_UP: &str = "credit_follow_up";
 
 fn secs(s: u64) -> SignedDuration {
     SignedDuration::from_secs(i64::try_from(s).unwrap_or(i64::MAX))
@@ -407,5 +408,32 @@ impl OutboxWorker {
             return Ok(0);
         }
         Ok(deliverer.round().await?.claimed)
+    }
+}
+
+/// Follows credit-report requests (issue 15): asks the bureau again when a
+/// request's expected time has come, fails what waited too long
+/// (`idlink_core::credit::CreditReports::follow_up`).
+pub struct CreditFollowUp {
+    pub state: idlink_api::AppState,
+    pub every: SignedDuration,
+}
+
+#[async_trait::async_trait]
+impl PeriodicJob for CreditFollowUp {
+    fn name(&self) -> &'static str {
+        CREDIT_FOLLOW_UP
+    }
+
+    fn period(&self) -> SignedDuration {
+        self.every
+    }
+
+    async fn run(&self, _: Occasion) -> Result<(), String> {
+        let done = self.state.credit().follow_up(200).await.map_err(|e| format!("following credit-report requests failed: {e}"))?;
+        if done != idlink_core::credit::FollowUp::default() {
+            tracing::info!(asked = done.asked, ready = done.ready, failed = done.failed, "credit-report requests followed up");
+        }
+        Ok(())
     }
 }

@@ -303,6 +303,8 @@ pub struct CreditReport {
     pub review_sla_hours: i64,
     /// How long a download link works.
     pub link_ttl_hours: i64,
+    /// How often the follow-up job asks the bureau about waiting requests.
+    pub follow_up_secs: u64,
 }
 
 impl Default for CreditReport {
@@ -313,6 +315,7 @@ impl Default for CreditReport {
             fee_fen: d.fee.0,
             review_sla_hours: d.review_sla.as_hours(),
             link_ttl_hours: d.link_ttl.as_hours(),
+            follow_up_secs: 10,
         }
     }
 }
@@ -711,6 +714,9 @@ impl Config {
         }
         if !(1..=24).contains(&c.link_ttl_hours) {
             bail!("configuration key `credit_report.link_ttl_hours`: a download link lives 1 to 24 hours (SPEC CR5)");
+        }
+        if !(1..=3600).contains(&c.follow_up_secs) {
+            bail!("configuration key `credit_report.follow_up_secs`: 1 to 3600 seconds");
         }
         if !(10..=600).contains(&self.step_up.ttl_secs) {
             bail!("configuration key `step_up.ttl_secs`: step-up tokens are short-lived, 10 to 600 seconds");

@@ -416,7 +416,7 @@ pub async fn start(config: &Config, rt: Runtime) -> Result<Running> {
     }
     let web = idlink_web::WebSettings { secure_cookies: config.web.secure_cookies };
     let state_for_calendar = state.clone();
-    let app = idlink_api::app(state.clone()).merge(idlink_web::router(state, web));
+    let app = idlink_api::app(state.clone()).merge(idlink_web::router(state.clone(), web));
     let shutdown = stopped(stop_rx.clone());
     tasks.push(tokio::spawn(async move {
         let app = app.into_make_service_with_connect_info::<SocketAddr>();
@@ -475,6 +475,13 @@ pub async fn start(config: &Config, rt: Runtime) -> Result<Running> {
         ),
         (
             Arc::new(crate::background::OutboxHousekeeping::new(store.clone(), clock.clone(), &config.outbox, &config.events)),
+            Seen::default(),
+        ),
+        (
+            Arc::new(crate::background::CreditFollowUp {
+                state: state.clone(),
+                every: jiff::SignedDuration::from_secs(i64::try_from(config.credit_report.follow_up_secs).unwrap_or(10)),
+            }),
             Seen::default(),
         ),
         (

@@ -7,6 +7,7 @@
 use crate::extract::{Body, Causes, PathId, Validate};
 use crate::middleware::UserSession;
 use crate::problem::Problem;
+use crate::routes::operator::OperatorAuth;
 use crate::routes::security::STEP_UP_HEADER;
 use crate::state::AppState;
 use axum::extract::{Query, State};
@@ -246,4 +247,59 @@ pub async fn pdf(
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     h.insert(header::CONTENT_DISPOSITION, HeaderValue::from_static("attachment; filename=\"credit-report.pdf\""));
     Ok(res)
+}
+
+/// The requests the bureau holds for an operator's review, oldest first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CreditReviews {
+    /// Each with `expected_at`: when the review is due (the configured SLA).
+    requests: Vec<CreditRequest>,
+}
+
+/// The credit-report review queue (role reviewer).
+#[utoipa::path(get, path = "/v1/operator/credit-reviews", tag = "operators",
+    params(("Idlink-Operator" = String, Header, description = "Operator session token.")),
+    responses((status = 200, body = CreditReviews), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
+pub async fn reviews(State(state): State<AppState>, OperatorAuth(op): OperatorAuth) -> Result<Json<CreditReviews>, Problem> {
+    let requests = state.credit().review_queue(&op).await?.into_iter().map(CreditRequest::from).collect();
+    Ok(Json(CreditReviews { requests }))
+}
+
+/// Body of `POST /v1/operator/credit-reviews/{id}/decision`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReviewDecision {
+    /// `approve` (the bureau releases the report) or `reject`.
+    #[schema(example = "approve", pattern = "^(approve|reject)$")]
+    decision: String,
+}
+
+impl Validate for ReviewDecision {
+    type Valid = bool;
+    fn validate(self, c: &mut Causes) -> Option<bool> {
+        match self.decision.as_str() {
+            "approve" => Some(true),
+            "reject" => Some(false),
+            other => {
+                c.invalid("decision", "invalid_decision", format!("`{other}` is not a decision; send `approve` or `reject`."));
+                None
+            }
+        }
+    }
+}
+
+/// Decides a held request (role reviewer): sent to the bureau, audited.
+#[utoipa::path(post, path = "/v1/operator/credit-reviews/{id}/decision", tag = "operators",
+    request_body = ReviewDecision,
+    params(("id" = String, Path, pattern = r"^crq_[A-Za-z0-9_-]{1,64}$", example = "crq_0123456789abcdef0123456789abcdef", description = "The held request."),
+        ("Idlink-Operator" = String, Header, description = "Operator session token.")),
+    responses((status = 200, body = CreditRequest), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
+pub async fn decide(
+    State(state): State<AppState>,
+    request_id: Option<Extension<RequestId>>,
+    OperatorAuth(op): OperatorAuth,
+    PathId(id): PathId<CreditRequestId>,
+    Body(approve): Body<ReviewDecision>,
+) -> Result<Json<CreditRequest>, Problem> {
+    Ok(Json(state.credit().decide(&op, &id, approve, request_id.as_deref()).await?.into()))
 }

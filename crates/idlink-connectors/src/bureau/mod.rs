@@ -17,7 +17,8 @@ use serde::{Deserialize, Serialize};
 mod port;
 pub use port::BureauPort;
 
-#[derive(Debug, Serialize)]
+/// The query as sent (no `Debug`: it holds the name and ID number in clear; the executor logs it masked).
+#[derive(Serialize)]
 pub struct QueryRequest<'a> {
     pub query_ref: &'a str,
     pub name: &'a str,

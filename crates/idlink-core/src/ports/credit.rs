@@ -85,8 +85,9 @@ pub enum Opened {
     },
 }
 
-/// A state change, applied only if the request is still in one of `from`.
-#[derive(Debug, Clone, Default)]
+/// A state change, applied only if the request is still in one of `from`
+/// (no `Debug`: it holds ciphertexts).
+#[derive(Clone, Default)]
 pub struct Move<'a> {
     pub reason: Option<&'a str>,
     pub method: Option<&'a str>,
@@ -109,8 +110,10 @@ pub trait CreditStore: Send + Sync {
     async fn credit_requests_of(&self, user: &UserId, limit: u32) -> Result<Vec<CreditRequestRow>, StoreError>;
     /// Requests in one of `states`, oldest first (the follow-up job, the review queue).
     async fn credit_requests_in(&self, states: &[RequestState], limit: u32) -> Result<Vec<CreditRequestRow>, StoreError>;
-    /// Moves a request from one of `from` to `to` with the fields of `m`
-    /// (a `None` keeps the stored value); `false` if it was no longer in `from`.
+    /// Moves a request from one of `from` to `to` with the fields of `m`:
+    /// `reason` and `expected_at` describe the new state (a `None` clears
+    /// them), for the other fields a `None` keeps the stored value; `false`
+    /// if it was no longer in `from`.
     async fn move_credit_request(
         &self,
         id: &CreditRequestId,

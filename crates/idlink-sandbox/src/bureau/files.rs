@@ -100,7 +100,8 @@ pub fn report(name: &str, id_number: &str, now: Timestamp, serial: u64, size: Fi
     let today = idlink_domain::calendar::shanghai_today(now);
     let snapshot = today.yesterday().unwrap_or(today);
     let birth = birth_date(id_number).unwrap_or(date(1990, 1, 1));
-    let male = id_number.as_bytes().get(16).is_some_and(|d| (d - b'0') % 2 == 1);
+    // ASCII digits have their value's parity.
+    let male = id_number.as_bytes().get(16).is_some_and(|d| d % 2 == 1);
     let married = size != FileSize::Thin && dice.below(3) > 0;
     let phone = format!("13{:09}", dice.below(1_000_000_000));
     let header = ReportHeader {

@@ -5,15 +5,20 @@
 //! bureau's review, rejection and outage paths; the report sealed at rest.
 
 use crate::cards::{call, ensure_payment_password, get_json, session};
-use crate::reviews::verify_resident;
+use crate::reviews::{as_op, operator, verify_resident};
 use crate::{Server, databases, expect_problem, servers, start_with};
+use idlink::serve::Runtime;
+use idlink_core::ports::credit::CreditStore;
+use idlink_core::ports::operators::Role;
 use idlink_domain::idnumber::check_character;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-/// An adult's ID number whose sequence code (digits 15–17) picks the sandbox bureau's behaviour.
-fn id_number(seq: &str) -> String {
-    let body = format!("11010519800101{seq}");
+/// An adult's ID number, one per phone (the day of birth from its last digits), whose
+/// sequence code (digits 15–17) picks the sandbox bureau's behaviour.
+fn id_number(phone: &str, seq: &str) -> String {
+    let day = phone.get(phone.len().saturating_sub(2)..).and_then(|d| d.parse::<u8>().ok()).unwrap_or(0) % 28 + 1;
+    let body = format!("110105198001{day:02}{seq}");
     let mut first17 = [0u8; 17];
     first17.copy_from_slice(body.as_bytes());
     format!("{body}{}", check_character(&first17))
@@ -22,7 +27,7 @@ fn id_number(seq: &str) -> String {
 /// A verified adult with a payment password; returns (session, user id).
 async fn adult(s: &Server, phone: &str, seq: &str) -> (String, String) {
     let token = session(s, phone).await;
-    verify_resident(s, &token, phone, "张三丰", &id_number(seq)).await;
+    verify_resident(s, &token, phone, "张三丰", &id_number(phone, seq)).await;
     ensure_payment_password(s, &token, phone).await;
     let me = get_json(s, "/v1/me", &token).await;
     (token, me["user_id"].as_str().unwrap_or("").to_owned())
@@ -136,14 +141,17 @@ async fn a_report_by_face_check_is_ready_at_once_and_opens_only_in_its_session()
         let listed = get_json(&s, "/v1/credit-reports", &token).await;
         assert_eq!(listed["requests"][0]["downloads"], 1, "{listed}");
 
-        // At rest the report and the PDF are ciphertext: the holder's name is nowhere in the table.
-        let dump = idlink_store::testing::query_text(&s.db.store, "SELECT * FROM credit_requests").await.unwrap_or_default();
-        assert!(dump.contains(&id), "{}: the dump reads the table", s.kind);
-        assert!(
-            !dump.contains("张三丰") && !dump.contains(&id_number("123")) && !dump.contains("个人信用报告"),
-            "{}: clear data at rest",
-            s.kind
-        );
+        // At rest the report and the PDF are ciphertext: neither holds the name, the ID number or the report's JSON.
+        let rid = idlink_domain::CreditRequestId::parse(&id).unwrap_or_else(|e| panic!("{e}"));
+        let row = s.db.store.credit_request(&rid).await.ok().flatten().unwrap_or_else(|| panic!("{}: the stored request", s.kind));
+        let (report, pdf) = (row.report_cipher.unwrap_or_default(), row.pdf_cipher.unwrap_or_default());
+        assert!(report.len() > 1000 && pdf.len() > 1000, "{}: both are stored", s.kind);
+        let number = id_number("13700000101", "123");
+        let clear: [&[u8]; 4] = ["张三丰".as_bytes(), number.as_bytes(), b"\"id_number\"", b"%PDF"];
+        assert!(holds(br#"{"name":"x","id_number":"x"}"#, b"\"id_number\""), "the search finds what is there");
+        for c in clear {
+            assert!(!holds(&report, c) && !holds(&pdf, c), "{}: {} in clear at rest", s.kind, String::from_utf8_lossy(c));
+        }
 
         // A day later the link has expired.
         let clock = json!({"seconds": 24 * 3600 + 1});
@@ -153,7 +161,7 @@ async fn a_report_by_face_check_is_ready_at_once_and_opens_only_in_its_session()
 }
 
 #[tokio::test]
-async fn the_bureau_holds_rejects_or_fails_and_the_request_says_so() {
+async fn the_bureau_holds_for_review_an_operator_decides_and_an_outage_keeps_it_fetching() {
     for s in servers().await {
         // 700: the bureau holds it for review; the request waits in review with its expected time.
         let (token, user) = adult(&s, "13700000102", "700").await;
@@ -161,16 +169,93 @@ async fn the_bureau_holds_rejects_or_fails_and_the_request_says_so() {
         let v: Value = face(&s, &token, &id, "sandbox:pass").await.json().await.unwrap_or_default();
         assert_eq!((v["state"].as_str(), v["reason"].as_str()), (Some("in_review"), Some("manual_review")), "{v}");
         assert!(v["expected_at"].is_string());
+        // The operator's queue holds it; approval releases the report.
+        let op = operator(&s, &Runtime::default(), "credit-reviewer", &[Role::Reviewer]).await;
+        let queue = op_call(&s, &op.token, Method::GET, "/v1/operator/credit-reviews", None).await;
+        assert!(queue["requests"].as_array().is_some_and(|q| q.iter().any(|r| r["id"] == id.as_str())), "{queue}");
+        let path = format!("/v1/operator/credit-reviews/{id}/decision");
+        let decided = op_call(&s, &op.token, Method::POST, &path, Some(json!({"decision": "approve"}))).await;
+        assert_eq!((decided["state"].as_str(), decided["reason"].as_str()), (Some("ready"), None), "{decided}");
+        let again = as_op(&s, &op, Method::POST, &path).json(&json!({"decision": "reject"})).send().await;
+        expect_problem(again.unwrap_or_else(|e| panic!("{e}")), 409, "credit_request_not_in_review").await;
+        // Rejected on review: the request ends rejected and its free report is given back.
+        let (token, user) = adult(&s, "13700000103", "700").await;
+        let id = requested(&s, &token, &user).await["id"].as_str().unwrap_or("").to_owned();
+        face(&s, &token, &id, "sandbox:pass").await;
+        let path = format!("/v1/operator/credit-reviews/{id}/decision");
+        let decided = op_call(&s, &op.token, Method::POST, &path, Some(json!({"decision": "reject"}))).await;
+        assert_eq!((decided["state"].as_str(), decided["reason"].as_str()), (Some("rejected"), Some("rejected_on_review")), "{decided}");
+        assert_eq!(get_json(&s, "/v1/credit-reports/quote", &token).await["free_left"], 2);
 
         // 701: the bureau is down: the request keeps fetching and says when it is asked again.
         let (token, user) = adult(&s, "13700000104", "701").await;
         let id = requested(&s, &token, &user).await["id"].as_str().unwrap_or("").to_owned();
-        let p = expect_problem(face(&s, &token, &id, "sandbox:pass").await, 503, "institution_unavailable").await;
-        assert!(p["detail"].as_str().unwrap_or("").contains("credit bureau"), "{p}");
-        let v = get_json(&s, &format!("/v1/credit-reports/{id}"), &token).await;
+        let res = face(&s, &token, &id, "sandbox:pass").await;
+        assert_eq!(res.status().as_u16(), 200, "{}: the face check passed; the outage is the request's state", s.kind);
+        let v: Value = res.json().await.unwrap_or_default();
         assert_eq!((v["state"].as_str(), v["reason"].as_str()), (Some("fetching"), Some("bureau_unavailable")), "{v}");
+        assert!(v["expected_at"].is_string(), "when it is asked again: {v}");
         // Someone else's request is not found.
         let (stranger, _) = adult(&s, "13700000105", "124").await;
         expect_problem(fetch(&s, &stranger, &format!("/v1/credit-reports/{id}")).await, 404, "credit_request_not_found").await;
     }
+}
+
+async fn advance(s: &Server, seconds: i64) {
+    let res =
+        reqwest::Client::new().post(format!("{}/sandbox/v1/clock/advance", s.sandbox)).json(&json!({"seconds": seconds})).send().await;
+    assert!(res.map(|r| r.status().is_success()).unwrap_or(false), "the sandbox clock moves");
+}
+
+/// Reads the request until `state` (the follow-up job runs every second here), at most 20 s.
+async fn until(s: &Server, token: &str, id: &str, state: &str) -> Value {
+    let mut v = Value::Null;
+    for _ in 0..80 {
+        v = get_json(s, &format!("/v1/credit-reports/{id}"), token).await;
+        if v["state"] == state {
+            return v;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+    panic!("{}: the request never became {state}: {v}", s.kind)
+}
+
+#[tokio::test]
+async fn a_slow_bureau_is_followed_up_and_an_abandoned_request_expires() {
+    for db in databases().await {
+        let s = start_with(db, &[("IDLINK__SANDBOX__DRIVE_CLOCK", "true"), ("IDLINK__CREDIT_REPORT__FOLLOW_UP_SECS", "1")]).await;
+        // 702: the bureau prepares the report for 90 s; the job asks again when that time has come.
+        let (token, user) = adult(&s, "13700000106", "702").await;
+        let id = requested(&s, &token, &user).await["id"].as_str().unwrap_or("").to_owned();
+        let v: Value = face(&s, &token, &id, "sandbox:pass").await.json().await.unwrap_or_default();
+        assert_eq!(v["state"], "fetching", "{v}");
+        assert!(v["expected_at"].is_string(), "the user is told when: {v}");
+        advance(&s, 91).await;
+        let ready = until(&s, &token, &id, "ready").await;
+        assert!(ready["pages"].as_u64().unwrap_or(0) >= 3, "{ready}");
+
+        // A request left unverified fails after its expected time, gives its free report back and frees the user to ask again.
+        let (token, user) = adult(&s, "13700000107", "125").await;
+        let id = requested(&s, &token, &user).await["id"].as_str().unwrap_or("").to_owned();
+        advance(&s, 6 * 60).await;
+        let failed = until(&s, &token, &id, "failed").await;
+        assert_eq!(failed["reason"], "verification_expired", "{failed}");
+        assert_eq!(get_json(&s, "/v1/credit-reports/quote", &token).await["free_left"], 2);
+        let again = requested(&s, &token, &user).await;
+        assert_eq!(again["state"], "requested", "{again}");
+    }
+}
+
+fn holds(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle)
+}
+
+async fn op_call(s: &Server, token: &str, method: Method, path: &str, body: Option<Value>) -> Value {
+    let mut r = s.client().request(method, s.url(path)).header("idlink-operator", token);
+    if let Some(b) = body {
+        r = r.json(&b);
+    }
+    let res = r.send().await.unwrap_or_else(|e| panic!("{e}"));
+    assert!(res.status().is_success(), "{}: {path}: {}", s.kind, res.status());
+    res.json().await.unwrap_or_default()
 }
