@@ -226,6 +226,7 @@ impl From<CreditError> for Problem {
             CreditError::NotReady => Problem::new(ProblemCode::CreditReportNotReady),
             CreditError::NotInReview => Problem::new(ProblemCode::CreditRequestNotInReview),
             CreditError::Role(e) => e.into(),
+            CreditError::Transition(e) => internal(&e, "a credit-report request was moved against its state machine"),
             CreditError::Face(u) => u.into(),
             CreditError::Bureau(u) => u.into(),
             CreditError::Render(cause) => internal(&cause, "the credit report could not be rendered"),

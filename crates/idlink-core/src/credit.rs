@@ -36,7 +36,7 @@ use crate::vault::Vault;
 use idlink_crypto::CryptoError;
 use idlink_domain::calendar::{shanghai, shanghai_display, shanghai_today};
 use idlink_domain::credit_report::CreditReport;
-use idlink_domain::credit_request::{self, Quote, RequestState};
+use idlink_domain::credit_request::{self, Quote, RequestEvent, RequestState, TransitionError};
 use idlink_domain::{CreditRequestId, Fen, RequestId, UserId};
 use jiff::{SignedDuration, Timestamp};
 use serde::Serialize;
@@ -94,6 +94,9 @@ pub enum CreditError {
     NotReady,
     #[error("the request is not waiting for a review")]
     NotInReview,
+    /// A move the state machine does not allow: a defect, never the user's doing.
+    #[error(transparent)]
+    Transition(#[from] TransitionError),
     #[error(transparent)]
     Role(#[from] RoleRequired),
     #[error(transparent)]
@@ -209,6 +212,22 @@ pub struct CreditReports<'a> {
     pub policy: &'a CreditPolicy,
 }
 
+/// Where `event` takes a request that is in one of `from`, by the domain's
+/// state machine (`idlink_domain::credit_request`), which every state of
+/// `from` must agree on: the store then applies it only if the request is
+/// still in one of them.
+fn target(from: &[RequestState], event: RequestEvent) -> Result<RequestState, CreditError> {
+    let mut to = None;
+    for state in from {
+        let next = state.next(event)?;
+        if to.is_some_and(|t| t != next) {
+            return Err(TransitionError { from: *state, event }.into());
+        }
+        to = Some(next);
+    }
+    to.ok_or(CreditError::NotFound)
+}
+
 fn year_of(now: Timestamp) -> i16 {
     now.to_zoned(shanghai()).year()
 }
@@ -307,18 +326,16 @@ impl CreditReports<'_> {
             let started = Move { reason: Some(code), method: Some("face"), expected_at: expected, ..Move::default() };
             let audit = actor.audit("credit_report.verification_failed", now);
             let from = [RequestState::Requested, RequestState::Verifying];
-            self.requests.move_credit_request(&row.id, &from, RequestState::Verifying, &started, now, &audit).await?;
+            let to = target(&from, RequestEvent::VerificationStarted)?;
+            self.requests.move_credit_request(&row.id, &from, to, &started, now, &audit).await?;
             return Err(CreditError::FaceRefused(result));
         }
         debug_assert_eq!(result, FaceResult::Pass);
         let expected = RequestState::Fetching.expected_wait(self.policy.review_sla).and_then(|w| now.checked_add(w).ok());
         let verified = Move { method: Some("face"), expected_at: expected, ..Move::default() };
         let from = [RequestState::Requested, RequestState::Verifying];
-        if !self
-            .requests
-            .move_credit_request(&row.id, &from, RequestState::Fetching, &verified, now, &actor.audit("credit_report.verified", now))
-            .await?
-        {
+        let to = target(&from, RequestEvent::Verified)?;
+        if !self.requests.move_credit_request(&row.id, &from, to, &verified, now, &actor.audit("credit_report.verified", now)).await? {
             return Err(CreditError::NotAwaitingVerification(self.own(actor.user(), id).await?.state));
         }
         // The bureau's outage is the request's state now (`fetching`, with when it is asked again), not this call's failure.
@@ -351,6 +368,7 @@ impl CreditReports<'_> {
             Ok(q) => q,
             Err(e) => {
                 let retry = now.checked_add(SignedDuration::from_secs(i64::try_from(e.retry_after_secs).unwrap_or(60))).ok();
+                // A stay, not a transition: the request keeps fetching, with when it is asked again.
                 let waiting = Move { reason: Some("bureau_unavailable"), expected_at: retry, ..Move::default() };
                 self.requests
                     .move_credit_request(
@@ -372,7 +390,7 @@ impl CreditReports<'_> {
                 // Never seal someone else's report for this user: fail it and say so loudly.
                 tracing::error!(request = %id, "the bureau answered with a report of another identity; the request fails");
                 (
-                    RequestState::Failed,
+                    target(&fetching, RequestEvent::Failed)?,
                     Move { bureau_query_id: qid, reason: Some("report_mismatch"), ..Move::default() },
                     "credit_report.failed",
                 )
@@ -386,10 +404,11 @@ impl CreditReports<'_> {
                     pages: Some(pages),
                     ..Move::default()
                 };
-                let moved =
-                    self.requests.move_credit_request(id, &fetching, RequestState::Ready, &m, now, &system("credit_report.ready")).await?;
-                return Ok(if moved { RequestState::Ready } else { self.state_of(id).await? });
+                let ready = target(&fetching, RequestEvent::ReportReceived)?;
+                let moved = self.requests.move_credit_request(id, &fetching, ready, &m, now, &system("credit_report.ready")).await?;
+                return Ok(if moved { ready } else { self.state_of(id).await? });
             }
+            // Processing and undocumented answers are stays: still fetching, asked again later.
             BureauAnswer::Processing { expected_ready_at } => (
                 RequestState::Fetching,
                 Move { bureau_query_id: qid, expected_at: expected_ready_at, ..Move::default() },
@@ -398,14 +417,18 @@ impl CreditReports<'_> {
             BureauAnswer::ReviewRequired { .. } => {
                 let due = now.checked_add(self.policy.review_sla).ok();
                 (
-                    RequestState::InReview,
+                    target(&fetching, RequestEvent::ReviewRequired)?,
                     Move { bureau_query_id: qid, reason: Some("manual_review"), expected_at: due, ..Move::default() },
                     "credit_report.in_review",
                 )
             }
             BureauAnswer::Rejected { reason } => {
                 let code = if reason == "identity_mismatch" { "identity_mismatch" } else { "rejected_by_bureau" };
-                (RequestState::Rejected, Move { bureau_query_id: qid, reason: Some(code), ..Move::default() }, "credit_report.rejected")
+                (
+                    target(&fetching, RequestEvent::Refused)?,
+                    Move { bureau_query_id: qid, reason: Some(code), ..Move::default() },
+                    "credit_report.rejected",
+                )
             }
             BureauAnswer::Pending { .. } => {
                 let later = now.checked_add(SignedDuration::from_mins(1)).ok();
@@ -447,13 +470,14 @@ impl CreditReports<'_> {
         let moved = match answer.answer {
             BureauAnswer::Rejected { .. } => {
                 let m = Move { reason: Some("rejected_on_review"), ..Move::default() };
-                self.requests.move_credit_request(id, &held, RequestState::Rejected, &m, now, &audit).await?
+                self.requests.move_credit_request(id, &held, target(&held, RequestEvent::Refused)?, &m, now, &audit).await?
             }
             // Released (or still being prepared): the request fetches again and the report is sealed as any other.
             _ => {
                 let expected = RequestState::Fetching.expected_wait(self.policy.review_sla).and_then(|w| now.checked_add(w).ok());
                 let m = Move { expected_at: expected, ..Move::default() };
-                let moved = self.requests.move_credit_request(id, &held, RequestState::Fetching, &m, now, &audit).await?;
+                let moved =
+                    self.requests.move_credit_request(id, &held, target(&held, RequestEvent::ReviewApproved)?, &m, now, &audit).await?;
                 if moved {
                     match self.fetch(id).await {
                         Ok(_) | Err(CreditError::Bureau(_)) => {}
@@ -489,12 +513,13 @@ impl CreditReports<'_> {
                 _ => true,
             };
             if give_up {
-                let (reason, action) = match row.state {
-                    RequestState::Fetching => ("bureau_timeout", "credit_report.failed"),
-                    _ => ("verification_expired", "credit_report.expired"),
+                let (reason, action, event) = match row.state {
+                    RequestState::Fetching => ("bureau_timeout", "credit_report.failed", RequestEvent::Failed),
+                    _ => ("verification_expired", "credit_report.expired", RequestEvent::VerificationFailed),
                 };
                 let m = Move { reason: Some(reason), expected_at: None, ..Move::default() };
-                if self.requests.move_credit_request(&row.id, &[row.state], RequestState::Failed, &m, now, &audit(action)).await? {
+                let to = target(&[row.state], event)?;
+                if self.requests.move_credit_request(&row.id, &[row.state], to, &m, now, &audit(action)).await? {
                     done.failed += 1;
                 }
                 continue;

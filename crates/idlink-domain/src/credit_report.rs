@@ -517,7 +517,7 @@ mod tests {
                 authority: "北京市东城区人民法院".into(),
                 matter: "合同纠纷".into(),
                 date: date(2024, 5, 1),
-                amount: Fen(1_000_00),
+                amount: Fen(100_000),
             }],
         );
         let s = r.summary();
@@ -528,7 +528,7 @@ mod tests {
         );
         let cards = s.accounts.get(&AccountKind::CreditCard).copied().unwrap_or_default();
         assert_eq!((cards.overdue_months, cards.longest_overdue_run), (2, 2));
-        assert_eq!(s.public_records.get(&PublicRecordKind::CivilJudgment), Some(&(1, Fen(1_000_00))));
+        assert_eq!(s.public_records.get(&PublicRecordKind::CivilJudgment), Some(&(1, Fen(100_000))));
         assert_eq!((s.approvals_last_month, s.self_queries_last_month, s.management_last_two_years), (1, 1, 1));
         assert_eq!(s.first_opened, Some(date(2022, 3, 15)));
     }
@@ -563,7 +563,7 @@ mod tests {
             authority: "北京市第一中级人民法院".into(),
             matter: "借款合同纠纷".into(),
             date: date(2026, 11, 20),
-            amount: Fen(5_000_00),
+            amount: Fen(500_000),
         };
         let after = report(
             vec![account(AccountKind::Loan, "L1", "NNN1", AccountState::Overdue)],

@@ -326,7 +326,7 @@ mod tests {
     fn amounts_are_grouped() {
         assert_eq!(yuan(Fen(120_000_000)), "1,200,000.00");
         assert_eq!(yuan(Fen(5)), "0.05");
-        assert_eq!(yuan(Fen(-123_456_78)), "-123,456.78");
+        assert_eq!(yuan(Fen(-12_345_678)), "-123,456.78");
         assert_eq!(yuan(Fen(100_000)), "1,000.00");
     }
 }

@@ -201,7 +201,7 @@ pub fn report(name: &str, id_number: &str, now: Timestamp, serial: u64, size: Fi
         })
         .collect();
     queries.extend(added.queries.iter().filter(|q| q.date <= snapshot).cloned());
-    queries.sort_by(|a, b| b.date.cmp(&a.date));
+    queries.sort_by_key(|q| std::cmp::Reverse(q.date));
     CreditReport { header, person, accounts, public_records, queries }
 }
 
