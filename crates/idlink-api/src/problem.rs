@@ -204,7 +204,7 @@ problem_codes! {
     DownloadLinkExpired = ("download_link_expired", GONE,
         "This download link has expired (links last 24 hours by default). Ask for a new one with POST /v1/credit-reports/{id}/link."),
     CreditPaymentUnavailable = ("credit_payment_unavailable", PAYMENT_REQUIRED,
-        "This year's free credit reports are used, and paid reports are not available on this server yet (they need the host app's payment connector). The quote (GET /v1/credit-reports/quote) says when the next free one is: the next calendar year."),
+        "This year's free credit reports are used, and paid reports are not available on this server yet (they need the host app's payment connector). Free reports return on 1 January (Asia/Shanghai); GET /v1/credit-reports/quote shows how many are left."),
     ChallengeGone = ("challenge_gone", GONE, "The code expired, was already used, or ran out of tries. Request a new code."),
     UserDataShredded = ("user_data_shredded", GONE, "The user's personal data was deleted (crypto-shredded) and cannot be read any more."),
     PayloadTooLarge = ("payload_too_large", PAYLOAD_TOO_LARGE, "The body is larger than the server accepts. Send a smaller body."),

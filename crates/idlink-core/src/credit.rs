@@ -113,6 +113,9 @@ pub enum CreditError {
     Store(#[from] StoreError),
 }
 
+/// Failed verifications a request allows; the last one ends it `failed`.
+pub const MAX_VERIFICATION_ATTEMPTS: u32 = 3;
+
 /// How long the bureau may take before a request fails (and a paid one is refunded).
 pub const FETCH_DEADLINE: SignedDuration = SignedDuration::from_hours(24);
 
@@ -326,7 +329,15 @@ impl CreditReports<'_> {
             let started = Move { reason: Some(code), method: Some("face"), expected_at: expected, ..Move::default() };
             let audit = actor.audit("credit_report.verification_failed", now);
             let from = [RequestState::Requested, RequestState::Verifying];
-            let to = target(&from, RequestEvent::VerificationStarted)?;
+            // The last allowed attempt ends the request; it gives its free report back.
+            let (to, started) = if row.attempts + 1 >= MAX_VERIFICATION_ATTEMPTS {
+                (
+                    target(&from, RequestEvent::VerificationFailed)?,
+                    Move { reason: Some("verification_failed"), failed_attempt: true, ..started },
+                )
+            } else {
+                (target(&from, RequestEvent::VerificationStarted)?, Move { failed_attempt: true, ..started })
+            };
             self.requests.move_credit_request(&row.id, &from, to, &started, now, &audit).await?;
             return Err(CreditError::FaceRefused(result));
         }

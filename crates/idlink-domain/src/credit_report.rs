@@ -44,8 +44,9 @@ impl fmt::Debug for CreditReport {
     }
 }
 
-/// 报告头: who was queried, by whom, why, and as of when.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// 报告头: who was queried, by whom, why, and as of when. The parts that
+/// name people have no `Debug`: only [`CreditReport`]'s, which names none.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReportHeader {
     /// 报告编号: 22 digits, the report date then a serial.
     pub report_no: String,
@@ -71,13 +72,13 @@ pub struct ReportHeader {
     pub disputes: u32,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OtherId {
     pub id_type: String,
     pub number: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FraudAlert {
     pub from: Date,
     pub until: Date,
@@ -85,7 +86,7 @@ pub struct FraudAlert {
 }
 
 /// 个人基本信息.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PersonalInfo {
     pub gender: String,
     pub birth_date: Date,
@@ -103,7 +104,7 @@ pub struct PersonalInfo {
     pub employments: Vec<Employment>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Spouse {
     pub name: String,
     pub id_type: String,
@@ -113,7 +114,7 @@ pub struct Spouse {
 }
 
 /// 居住信息.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Residence {
     pub address: String,
     /// 居住状况: 自置, 按揭, 租住, 亲属楼宇…
@@ -122,7 +123,7 @@ pub struct Residence {
 }
 
 /// 职业信息.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Employment {
     pub employer: String,
     pub occupation: String,

@@ -19,7 +19,7 @@ use crate::audit::append_in;
 use crate::rows::{Columns, corrupt, execute, fetch_all, fetch_one, fetch_optional, first, micros};
 use crate::write::Commit;
 
-const COLUMNS: &str = "id, user_id, year, state, reason, method, free, fee_fen, bureau_query_id, case_id, report_cipher, pdf_cipher, \
+const COLUMNS: &str = "id, user_id, year, state, reason, method, attempts, free, fee_fen, bureau_query_id, case_id, report_cipher, pdf_cipher, \
                        pages, downloads, expected_at, created_at, updated_at, ready_at";
 
 fn request(r: &AnyRow) -> Result<CreditRequestRow, StoreError> {
@@ -31,6 +31,7 @@ fn request(r: &AnyRow) -> Result<CreditRequestRow, StoreError> {
         state: r.parsed("state", "credit request state", RequestState::parse)?,
         reason: r.col("reason")?,
         method: r.col("method")?,
+        attempts: r.count_u32("attempts")?,
         free: r.flag("free")?,
         fee: Fen(r.col("fee_fen")?),
         bureau_query_id: r.col("bureau_query_id")?,
@@ -77,7 +78,7 @@ impl CreditStore for SqlStore {
                 }
                 let sql = format!(
                     "INSERT INTO credit_requests ({COLUMNS}) \
-                     VALUES ($1, $2, $3, $4, NULL, NULL, $5, $6, NULL, NULL, NULL, NULL, NULL, 0, $7, $8, $8, NULL)"
+                     VALUES ($1, $2, $3, $4, NULL, NULL, 0, $5, $6, NULL, NULL, NULL, NULL, NULL, 0, $7, $8, $8, NULL)"
                 );
                 let q = sqlx::query(sqlx::AssertSqlSafe(sql))
                     .bind(new.id.as_str())
@@ -101,6 +102,7 @@ impl CreditStore for SqlStore {
                 state: RequestState::Requested,
                 reason: None,
                 method: None,
+                attempts: 0,
                 free,
                 fee,
                 bureau_query_id: None,
@@ -154,7 +156,7 @@ impl CreditStore for SqlStore {
             "UPDATE credit_requests SET state = $2, updated_at = $3, expected_at = $4, \
              reason = $5, method = COALESCE($6, method), bureau_query_id = COALESCE($7, bureau_query_id), \
              case_id = COALESCE($8, case_id), report_cipher = COALESCE($9, report_cipher), pdf_cipher = COALESCE($10, pdf_cipher), \
-             pages = COALESCE($11, pages), ready_at = CASE WHEN $2 = 'ready' THEN $3 ELSE ready_at END \
+             pages = COALESCE($11, pages), attempts = attempts + $12, ready_at = CASE WHEN $2 = 'ready' THEN $3 ELSE ready_at END \
              WHERE id = $1 AND state IN {}",
             states_in(from)
         );
@@ -169,7 +171,8 @@ impl CreditStore for SqlStore {
             .bind(m.case_id.map(|c| c.as_str().to_owned()))
             .bind(m.report_cipher.map(<[u8]>::to_vec))
             .bind(m.pdf_cipher.map(<[u8]>::to_vec))
-            .bind(m.pages.map(i64::from));
+            .bind(m.pages.map(i64::from))
+            .bind(i64::from(m.failed_attempt));
         self.audited_if(audit, async |tx| Ok(execute(q, &mut *tx).await? == 1)).await
     }
 

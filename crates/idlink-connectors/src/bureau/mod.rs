@@ -10,6 +10,7 @@
 //! call may be retried.
 
 use crate::executor::{CallError, Executor, Target};
+use idlink_core::ports::bureau::BureauAnswer;
 use idlink_domain::credit_report::CreditReport;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -44,33 +45,17 @@ pub struct QueryResponse {
     pub report: Option<Box<CreditReport>>,
 }
 
-#[derive(Debug, Clone, PartialEq)]
-pub enum BureauVerdict {
-    Ready(Box<CreditReport>),
-    Processing {
-        expected_ready_at: Option<Timestamp>,
-    },
-    ReviewRequired {
-        reason: String,
-    },
-    Rejected {
-        reason: String,
-    },
-    /// Anything undocumented (including "ready" without a report): nothing is decided.
-    Pending {
-        status: String,
-    },
-}
-
-impl From<QueryResponse> for BureauVerdict {
+/// The answer in the core's terms. Anything undocumented (including
+/// "ready" without a report) is pending: nothing is decided.
+impl From<QueryResponse> for BureauAnswer {
     fn from(r: QueryResponse) -> Self {
         let reason = r.reason.unwrap_or_default();
         match (r.status.as_str(), r.report) {
-            ("ready", Some(report)) => BureauVerdict::Ready(report),
-            ("processing", _) => BureauVerdict::Processing { expected_ready_at: r.expected_ready_at },
-            ("review_required", _) => BureauVerdict::ReviewRequired { reason },
-            ("rejected", _) => BureauVerdict::Rejected { reason },
-            (other, _) => BureauVerdict::Pending { status: other.to_owned() },
+            ("ready", Some(report)) => BureauAnswer::Ready(report),
+            ("processing", _) => BureauAnswer::Processing { expected_ready_at: r.expected_ready_at },
+            ("review_required", _) => BureauAnswer::ReviewRequired { reason },
+            ("rejected", _) => BureauAnswer::Rejected { reason },
+            (other, _) => BureauAnswer::Pending { status: other.to_owned() },
         }
     }
 }
@@ -95,30 +80,30 @@ impl CreditBureauApi {
     }
 
     /// Idempotent by `query_ref`: safe to retry.
-    pub async fn query(&self, exec: &Executor, query_ref: &str, name: &str, id_number: &str) -> Result<(String, BureauVerdict), CallError> {
+    pub async fn query(&self, exec: &Executor, query_ref: &str, name: &str, id_number: &str) -> Result<(String, BureauAnswer), CallError> {
         let req = QueryRequest { query_ref, name, id_number, reason: "self_query" };
         let res: QueryResponse = exec.call(&self.target, reqwest::Method::POST, "/bureau/v1/queries", Some(&req), true).await?;
-        Ok((res.query_id.clone(), BureauVerdict::from(res)))
+        Ok((res.query_id.clone(), BureauAnswer::from(res)))
     }
 
-    pub async fn status(&self, exec: &Executor, query_id: &str) -> Result<BureauVerdict, CallError> {
+    pub async fn status(&self, exec: &Executor, query_id: &str) -> Result<BureauAnswer, CallError> {
         if !path_safe(query_id) {
-            return Ok(BureauVerdict::Pending { status: "unknown_query".into() });
+            return Ok(BureauAnswer::Pending { status: "unknown_query".into() });
         }
         let path = format!("/bureau/v1/queries/{query_id}");
         let res: QueryResponse = exec.call(&self.target, reqwest::Method::GET, &path, None::<&()>, true).await?;
-        Ok(BureauVerdict::from(res))
+        Ok(BureauAnswer::from(res))
     }
 
     /// A decision repeated answers the state it made: safe to retry.
-    pub async fn review(&self, exec: &Executor, query_id: &str, approve: bool, reviewer: &str) -> Result<BureauVerdict, CallError> {
+    pub async fn review(&self, exec: &Executor, query_id: &str, approve: bool, reviewer: &str) -> Result<BureauAnswer, CallError> {
         if !path_safe(query_id) {
-            return Ok(BureauVerdict::Pending { status: "unknown_query".into() });
+            return Ok(BureauAnswer::Pending { status: "unknown_query".into() });
         }
         let req = ReviewRequest { decision: if approve { "approve" } else { "reject" }, reviewer };
         let path = format!("/bureau/v1/queries/{query_id}/review");
         let res: QueryResponse = exec.call(&self.target, reqwest::Method::POST, &path, Some(&req), true).await?;
-        Ok(BureauVerdict::from(res))
+        Ok(BureauAnswer::from(res))
     }
 }
 
@@ -126,27 +111,27 @@ impl CreditBureauApi {
 mod tests {
     use super::*;
 
-    fn verdict(json: &str) -> BureauVerdict {
-        BureauVerdict::from(serde_json::from_str::<QueryResponse>(json).unwrap_or_else(|e| panic!("{e}")))
+    fn verdict(json: &str) -> BureauAnswer {
+        BureauAnswer::from(serde_json::from_str::<QueryResponse>(json).unwrap_or_else(|e| panic!("{e}")))
     }
 
     #[test]
     fn answers_map_and_unknown_is_pending() {
         assert!(matches!(
             verdict(r#"{"query_id":"q","status":"processing","expected_ready_at":"2026-11-30T10:00:00Z"}"#),
-            BureauVerdict::Processing { expected_ready_at: Some(_) }
+            BureauAnswer::Processing { expected_ready_at: Some(_) }
         ));
         assert_eq!(
             verdict(r#"{"query_id":"q","status":"review_required","reason":"x"}"#),
-            BureauVerdict::ReviewRequired { reason: "x".into() }
+            BureauAnswer::ReviewRequired { reason: "x".into() }
         );
         assert_eq!(
             verdict(r#"{"query_id":"q","status":"rejected","reason":"identity_mismatch"}"#),
-            BureauVerdict::Rejected { reason: "identity_mismatch".into() }
+            BureauAnswer::Rejected { reason: "identity_mismatch".into() }
         );
         // "ready" without a report decides nothing.
-        assert!(matches!(verdict(r#"{"query_id":"q","status":"ready"}"#), BureauVerdict::Pending { .. }));
-        assert!(matches!(verdict(r#"{"query_id":"q","status":"archived"}"#), BureauVerdict::Pending { .. }));
+        assert!(matches!(verdict(r#"{"query_id":"q","status":"ready"}"#), BureauAnswer::Pending { .. }));
+        assert!(matches!(verdict(r#"{"query_id":"q","status":"archived"}"#), BureauAnswer::Pending { .. }));
         assert!(!path_safe("../x") && !path_safe("") && path_safe("crq-00000001"));
     }
 }

@@ -1,10 +1,10 @@
 //! The credit bureau as the core's [`CreditBureau`].
 
-use super::{BureauVerdict, CreditBureauApi};
+use super::CreditBureauApi;
 use crate::executor::{CallError, Executor};
 use crate::unavailable::Unavailable;
 use async_trait::async_trait;
-use idlink_core::ports::bureau::{BureauAnswer, BureauQuery, BureauUnavailable, CreditBureau};
+use idlink_core::ports::bureau::{BureauQuery, BureauUnavailable, CreditBureau};
 use idlink_domain::{IdNumber, PersonName};
 use std::sync::Arc;
 
@@ -21,31 +21,21 @@ impl BureauPort {
     }
 }
 
-fn answer(v: BureauVerdict) -> BureauAnswer {
-    match v {
-        BureauVerdict::Ready(report) => BureauAnswer::Ready(report),
-        BureauVerdict::Processing { expected_ready_at } => BureauAnswer::Processing { expected_ready_at },
-        BureauVerdict::ReviewRequired { reason } => BureauAnswer::ReviewRequired { reason },
-        BureauVerdict::Rejected { reason } => BureauAnswer::Rejected { reason },
-        BureauVerdict::Pending { status } => BureauAnswer::Pending { status },
-    }
-}
-
 #[async_trait]
 impl CreditBureau for BureauPort {
     async fn query(&self, query_ref: &str, name: &PersonName, id: &IdNumber) -> Result<BureauQuery, BureauUnavailable> {
-        let (query_id, verdict) = self.bureau.query(&self.executor, query_ref, name.reveal(), id.reveal()).await?;
-        Ok(BureauQuery { query_id, answer: answer(verdict) })
+        let (query_id, answer) = self.bureau.query(&self.executor, query_ref, name.reveal(), id.reveal()).await?;
+        Ok(BureauQuery { query_id, answer })
     }
 
     async fn status(&self, query_id: &str) -> Result<BureauQuery, BureauUnavailable> {
-        let verdict = self.bureau.status(&self.executor, query_id).await?;
-        Ok(BureauQuery { query_id: query_id.to_owned(), answer: answer(verdict) })
+        let answer = self.bureau.status(&self.executor, query_id).await?;
+        Ok(BureauQuery { query_id: query_id.to_owned(), answer })
     }
 
     async fn review(&self, query_id: &str, approve: bool, reviewer: &str) -> Result<BureauQuery, BureauUnavailable> {
-        let verdict = self.bureau.review(&self.executor, query_id, approve, reviewer).await?;
-        Ok(BureauQuery { query_id: query_id.to_owned(), answer: answer(verdict) })
+        let answer = self.bureau.review(&self.executor, query_id, approve, reviewer).await?;
+        Ok(BureauQuery { query_id: query_id.to_owned(), answer })
     }
 }
 

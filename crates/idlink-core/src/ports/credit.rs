@@ -27,6 +27,8 @@ pub struct CreditRequestRow {
     pub reason: Option<String>,
     /// How the user proved who they are (`face`, `card`, `certificate`).
     pub method: Option<String>,
+    /// Failed verification attempts.
+    pub attempts: u32,
     pub free: bool,
     pub fee: Fen,
     pub bureau_query_id: Option<String>,
@@ -97,6 +99,8 @@ pub struct Move<'a> {
     pub pdf_cipher: Option<&'a [u8]>,
     pub pages: Option<u32>,
     pub expected_at: Option<Timestamp>,
+    /// Counts one more failed verification attempt.
+    pub failed_attempt: bool,
 }
 
 #[async_trait]

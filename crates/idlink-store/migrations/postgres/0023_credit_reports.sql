@@ -10,6 +10,7 @@ CREATE TABLE credit_requests (
     state           TEXT NOT NULL,
     reason          TEXT,
     method          TEXT,
+    attempts        BIGINT NOT NULL DEFAULT 0,
     free            BIGINT NOT NULL,
     fee_fen         BIGINT NOT NULL,
     bureau_query_id TEXT,

@@ -195,6 +195,16 @@ async fn the_bureau_holds_for_review_an_operator_decides_and_an_outage_keeps_it_
         let v: Value = res.json().await.unwrap_or_default();
         assert_eq!((v["state"].as_str(), v["reason"].as_str()), (Some("fetching"), Some("bureau_unavailable")), "{v}");
         assert!(v["expected_at"].is_string(), "when it is asked again: {v}");
+        // Three failed face checks end a request; its free report comes back and the user may ask again.
+        let (token, user) = adult(&s, "13700000108", "126").await;
+        let id = requested(&s, &token, &user).await["id"].as_str().unwrap_or("").to_owned();
+        for _ in 0..3 {
+            expect_problem(face(&s, &token, &id, "sandbox:mismatch").await, 422, "face_check_failed").await;
+        }
+        let v = get_json(&s, &format!("/v1/credit-reports/{id}"), &token).await;
+        assert_eq!((v["state"].as_str(), v["reason"].as_str()), (Some("failed"), Some("verification_failed")), "{v}");
+        expect_problem(face(&s, &token, &id, "sandbox:pass").await, 409, "credit_request_not_verifying").await;
+        assert_eq!(get_json(&s, "/v1/credit-reports/quote", &token).await["free_left"], 2);
         // Someone else's request is not found.
         let (stranger, _) = adult(&s, "13700000105", "124").await;
         expect_problem(fetch(&s, &stranger, &format!("/v1/credit-reports/{id}")).await, 404, "credit_request_not_found").await;
