@@ -70,8 +70,10 @@ impl CreditStore for SqlStore {
         let inserted = self
             .audited_if(audit, async |tx| {
                 let used: i64 = fetch_one(sqlx::query(USED).bind(new.user_id.as_str()).bind(i64::from(new.year)), &mut *tx, first).await?;
-                let free = used < i64::from(new.free_per_year);
-                let fee = if free { Fen::ZERO } else { new.fee };
+                // The domain's rule, applied to the count this transaction read.
+                let used = crate::rows::count_u32("free reports", used)?;
+                let quote = idlink_domain::credit_request::quote(used, new.free_per_year, new.fee);
+                let (free, fee) = (quote.free_left > 0, quote.fee);
                 if fee != new.accepted_fee {
                     moved = Some(fee);
                     return Ok(false);
