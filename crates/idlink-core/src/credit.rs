@@ -276,7 +276,7 @@ impl CreditReports<'_> {
             free_per_year: self.policy.free_per_year,
             fee: self.policy.fee,
             accepted_fee,
-            expected_at: RequestState::Requested.expected_wait(self.policy.review_sla).and_then(|w| now.checked_add(w).ok()),
+            expected_at: self.expected(RequestState::Requested, now),
             at: now,
         };
         match self.requests.open_credit_request(&new, &actor.audit("credit_report.request", now)).await? {
@@ -325,7 +325,7 @@ impl CreditReports<'_> {
         let now = self.clock.now();
         if let Some((code, _)) = result.reason() {
             // Still waiting for a verification, for as long as a new one may take.
-            let expected = RequestState::Verifying.expected_wait(self.policy.review_sla).and_then(|w| now.checked_add(w).ok());
+            let expected = self.expected(RequestState::Verifying, now);
             let started = Move { reason: Some(code), method: Some("face"), expected_at: expected, ..Move::default() };
             let audit = actor.audit("credit_report.verification_failed", now);
             let from = [RequestState::Requested, RequestState::Verifying];
@@ -342,19 +342,31 @@ impl CreditReports<'_> {
             return Err(CreditError::FaceRefused(result));
         }
         debug_assert_eq!(result, FaceResult::Pass);
-        let expected = RequestState::Fetching.expected_wait(self.policy.review_sla).and_then(|w| now.checked_add(w).ok());
+        let expected = self.expected(RequestState::Fetching, now);
         let verified = Move { method: Some("face"), expected_at: expected, ..Move::default() };
         let from = [RequestState::Requested, RequestState::Verifying];
         let to = target(&from, RequestEvent::Verified)?;
         if !self.requests.move_credit_request(&row.id, &from, to, &verified, now, &actor.audit("credit_report.verified", now)).await? {
             return Err(CreditError::NotAwaitingVerification(self.own(actor.user(), id).await?.state));
         }
-        // The bureau's outage is the request's state now (`fetching`, with when it is asked again), not this call's failure.
-        match self.fetch(&row.id).await {
-            Ok(_) | Err(CreditError::Bureau(_)) => {}
-            Err(e) => return Err(e),
-        }
+        self.fetch_now(&row.id).await?;
         self.view(actor.user(), id).await
+    }
+
+    /// When a request entering `state` now is expected to leave it.
+    fn expected(&self, state: RequestState, now: Timestamp) -> Option<Timestamp> {
+        state.expected_wait(self.policy.review_sla).and_then(|w| now.checked_add(w).ok())
+    }
+
+    /// [`Self::fetch`] for callers that go on when the bureau is down: its
+    /// outage is the request's state (`fetching`, with when it is asked
+    /// again), not the caller's failure (`None`).
+    async fn fetch_now(&self, id: &CreditRequestId) -> Result<Option<RequestState>, CreditError> {
+        match self.fetch(id).await {
+            Ok(state) => Ok(Some(state)),
+            Err(CreditError::Bureau(_)) => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 
     /// Asks the bureau about a request that is fetching (again, if it was
@@ -485,15 +497,12 @@ impl CreditReports<'_> {
             }
             // Released (or still being prepared): the request fetches again and the report is sealed as any other.
             _ => {
-                let expected = RequestState::Fetching.expected_wait(self.policy.review_sla).and_then(|w| now.checked_add(w).ok());
+                let expected = self.expected(RequestState::Fetching, now);
                 let m = Move { expected_at: expected, ..Move::default() };
                 let moved =
                     self.requests.move_credit_request(id, &held, target(&held, RequestEvent::ReviewApproved)?, &m, now, &audit).await?;
                 if moved {
-                    match self.fetch(id).await {
-                        Ok(_) | Err(CreditError::Bureau(_)) => {}
-                        Err(e) => return Err(e),
-                    }
+                    self.fetch_now(id).await?;
                 }
                 moved
             }
@@ -536,10 +545,8 @@ impl CreditReports<'_> {
                 continue;
             }
             done.asked += 1;
-            match self.fetch(&row.id).await {
-                Ok(RequestState::Ready) => done.ready += 1,
-                Ok(_) | Err(CreditError::Bureau(_)) => {}
-                Err(e) => return Err(e),
+            if self.fetch_now(&row.id).await? == Some(RequestState::Ready) {
+                done.ready += 1;
             }
         }
         Ok(done)

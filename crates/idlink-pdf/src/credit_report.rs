@@ -249,14 +249,14 @@ fn account(b: &mut Vec<Block>, n: usize, a: &CreditAccount, snapshot: Date) {
     // The five-year grid: a row per year the account existed in, months as columns.
     let first = a.history_from.first_of_month();
     let mut rows: Vec<Vec<String>> = Vec::new();
+    let mut year = None;
     for (i, status) in a.history.months().iter().enumerate() {
         let month = first.saturating_add(jiff::Span::new().months(i64::try_from(i).unwrap_or(0)));
         let column = usize::try_from(month.month()).unwrap_or(1);
-        if rows.last().is_none_or(|r| r.first().is_none_or(|y| *y != month.year().to_string())) {
+        if year != Some(month.year()) {
+            year = Some(month.year());
             let mut row = vec![String::new(); 13];
-            if let Some(y) = row.first_mut() {
-                *y = month.year().to_string();
-            }
+            row[0] = month.year().to_string();
             rows.push(row);
         }
         if let Some(cell) = rows.last_mut().and_then(|r| r.get_mut(column)) {

@@ -178,6 +178,14 @@ pub fn institution(b: Arc<Bureau>) -> Institution {
     }
 }
 
+/// A query's state as the bureau answers it, or 404 for a query it never had.
+fn answered(answer: Option<Answer>) -> Response {
+    match answer {
+        Some(a) => Json(a).into_response(),
+        None => error(StatusCode::NOT_FOUND, "not_found", "no such query"),
+    }
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct QueryRequest {
@@ -234,10 +242,7 @@ pub async fn query(State(b): State<Arc<Bureau>>, Json(req): Json<QueryRequest>) 
             id
         }
     };
-    match inner.answer(&id, now) {
-        Some(a) => Json(a).into_response(),
-        None => error(StatusCode::NOT_FOUND, "not_found", "no such query"),
-    }
+    answered(inner.answer(&id, now))
 }
 
 pub async fn status(State(b): State<Arc<Bureau>>, Path(query_id): Path<String>) -> Response {
@@ -245,10 +250,7 @@ pub async fn status(State(b): State<Arc<Bureau>>, Path(query_id): Path<String>) 
         return res;
     }
     let now = b.shared.clock.now();
-    match b.inner().answer(&query_id, now) {
-        Some(a) => Json(a).into_response(),
-        None => error(StatusCode::NOT_FOUND, "not_found", "no such query"),
-    }
+    answered(b.inner().answer(&query_id, now))
 }
 
 #[derive(Debug, Deserialize)]
@@ -283,10 +285,7 @@ pub async fn review(State(b): State<Arc<Bureau>>, Path(query_id): Path<String>, 
             _ => return error(StatusCode::UNPROCESSABLE_ENTITY, "invalid_decision", "`decision` is `approve` or `reject`"),
         }
     }
-    match inner.answer(&query_id, now) {
-        Some(a) => Json(a).into_response(),
-        None => error(StatusCode::NOT_FOUND, "not_found", "no such query"),
-    }
+    answered(inner.answer(&query_id, now))
 }
 
 #[derive(Debug, Deserialize)]
