@@ -212,7 +212,17 @@ impl From<CreditError> for Problem {
             CreditError::Busy => Problem::new(ProblemCode::CreditRequestUnderWay),
             CreditError::QuoteChanged(fee) => Problem::new(ProblemCode::CreditQuoteChanged)
                 .detail(format!("The next report now costs {fee} yuan ({} fen). Show the new quote and accept it.", fee.0)),
-            CreditError::PaymentUnavailable(_) => Problem::new(ProblemCode::CreditPaymentUnavailable),
+            CreditError::Payment(u) => Problem::new(ProblemCode::CreditPaymentUnavailable).retry_after(u.retry_after_secs),
+            CreditError::AwaitingPayment => Problem::new(ProblemCode::CreditPaymentPending),
+            CreditError::CardNotBound => Problem::new(ProblemCode::CreditCardNotBound).errors(vec![FieldError::new(
+                "/binding_id",
+                "card_not_bound",
+                "Use the id of one of your bound cards (GET /v1/me/cards).",
+            )]),
+            CreditError::ReservedPhoneMismatch => at_reserved_phone(Problem::new(ProblemCode::ReservedPhoneMismatch)),
+            CreditError::CodeRefused => Problem::new(ProblemCode::BankCodeWrong),
+            CreditError::NoCodeSent => Problem::new(ProblemCode::CreditCardCodeNotSent),
+            CreditError::Bank(u) => bank_unavailable(&u),
             CreditError::NotFound => Problem::new(ProblemCode::CreditRequestNotFound),
             CreditError::NotAwaitingVerification(_) => Problem::new(ProblemCode::CreditRequestNotVerifying),
             CreditError::FaceRefused(result) => {

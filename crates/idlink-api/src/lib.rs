@@ -126,6 +126,8 @@ fn v1_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(credit::request, credit::list))
         .routes(routes!(credit::get_one))
         .routes(routes!(credit::face))
+        .routes(routes!(credit::card))
+        .routes(routes!(credit::card_confirm))
         .routes(routes!(credit::link))
         .routes(routes!(credit::pdf))
         .merge(clients::routes())
@@ -134,7 +136,7 @@ fn v1_routes() -> OpenApiRouter<AppState> {
 
 /// Callbacks from banks: authenticated by the bank's signature, no API key.
 fn callback_routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(callbacks::bank_event))
+    OpenApiRouter::new().routes(routes!(callbacks::bank_event)).routes(routes!(callbacks::payment_event))
 }
 
 /// Operator routes: their own authentication, no host-app API key.

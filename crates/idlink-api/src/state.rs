@@ -299,6 +299,9 @@ impl AppParts {
             ids: self.ids.as_ref(),
             bureau: self.institutions.bureau.as_ref(),
             face: self.institutions.face.as_ref(),
+            bindings: self.store.as_ref(),
+            bank: self.institutions.bank.as_ref(),
+            cashier: self.institutions.cashier.as_ref(),
             policy: &self.credit_policy,
         }
     }

@@ -9,7 +9,8 @@
 //! The executor owns deadlines, retries (idempotent calls only), a circuit
 //! breaker per institution and channel with half-open probes, optional
 //! mutual TLS, and logging with personal data masked. The credit bureau
-//! ([`bureau`]) answers with whole reports. Besides institutions,
+//! ([`bureau`]) answers with whole reports; the host app's cashier
+//! ([`payment`]) collects and refunds fees. Besides institutions,
 //! the remote audit witness ([`witness`]) is reached the same way.
 
 pub mod bank;
@@ -20,6 +21,7 @@ pub mod executor;
 pub mod face;
 pub mod health;
 pub mod masking;
+pub mod payment;
 pub mod registry;
 pub mod settings;
 pub mod sms;
@@ -59,6 +61,8 @@ pub struct Settings {
     pub bank: bank::Settings,
     /// `[connectors.bureau]`: the credit bureau.
     pub bureau: Endpoint,
+    /// `[connectors.payment]`: the host app's cashier.
+    pub payment: payment::Settings,
 }
 
 impl Default for Settings {
@@ -73,6 +77,7 @@ impl Default for Settings {
             registry: Endpoint::default(),
             bank: bank::Settings::default(),
             bureau: Endpoint::default(),
+            payment: payment::Settings::default(),
         }
     }
 }
@@ -98,6 +103,7 @@ impl Settings {
             ("connectors.face.url", &self.face.url),
             ("connectors.registry.url", &self.registry.url),
             ("connectors.bureau.url", &self.bureau.url),
+            ("connectors.payment.url", &self.payment.url),
         ];
         for (key, url) in urls.into_iter().chain(self.bank.urls()) {
             if !(url.is_empty() || url.starts_with("http://") || url.starts_with("https://")) {
@@ -116,6 +122,9 @@ pub struct Institutions {
     pub face: face::FaceProvider,
     pub registry: registry::IdentityRegistry,
     pub bureau: bureau::CreditBureauApi,
+    pub cashier: payment::CashierApi,
+    /// The cashier's signed payment callbacks.
+    pub payment_callbacks: payment::callbacks::PaymentCallbacks,
     /// Every bank through the card switch and, where configured, its direct channel.
     pub banks: bank::BankChannels,
     /// The banks' signed callbacks, checked with their public key.
@@ -129,11 +138,15 @@ impl Institutions {
     /// listener, if there is one (else every bank goes through the switch).
     /// `bank_callback_key`: the banks' public key (hex Ed25519) that signs
     /// their callbacks; without one every callback is refused.
+    /// `payment_webhook_secret`: the cashier's callback secret, when not
+    /// configured (the one made for the sandbox).
+    #[allow(clippy::too_many_arguments)]
     pub fn connect(
         s: &Settings,
         sandbox: Option<&str>,
         direct: Option<bank::DirectChannel>,
         bank_callback_key: Option<String>,
+        payment_webhook_secret: Option<&str>,
         roster: Arc<Roster>,
         clock: Arc<dyn Clock>,
     ) -> Result<Self, SettingsError> {
@@ -141,10 +154,17 @@ impl Institutions {
         let (k_sms, k_face, k_registry, k_bureau) =
             ("connectors.sms.url", "connectors.face.url", "connectors.registry.url", "connectors.bureau.url");
         let (k_switch, k_direct) = ("connectors.bank.switch_url", "connectors.bank.direct_url");
+        let k_payment = "connectors.payment.url";
+        let webhook_secret = match (s.payment.webhook_secret.as_str(), payment_webhook_secret) {
+            ("", Some(made)) => made,
+            (configured, _) => configured,
+        };
         let switch = bank::BankApi::card_switch(&url(k_switch, &s.bank.switch_url)?).map_err(At::at(k_switch))?;
         let direct = direct.map(bank::DirectChannel::target).transpose().map_err(At::at(k_direct))?;
         let me = Self {
+            payment_callbacks: payment::callbacks::PaymentCallbacks::new(webhook_secret, clock.clone()),
             executor: Arc::new(Executor::new(s.executor_policy(), clock)),
+            cashier: payment::CashierApi::new(&url(k_payment, &s.payment.url)?).map_err(At::at(k_payment))?,
             sms: sms::SmsGateway::new(&url(k_sms, &s.sms.url)?).map_err(At::at(k_sms))?,
             face: face::FaceProvider::new(&url(k_face, &s.face.url)?).map_err(At::at(k_face))?,
             registry: registry::IdentityRegistry::new(&url(k_registry, &s.registry.url)?).map_err(At::at(k_registry))?,
@@ -154,7 +174,8 @@ impl Institutions {
             roster,
         };
         // Every channel is on the health page (and can be scheduled) before its first call.
-        for t in [me.sms.target(), me.face.target(), me.registry.target(), me.bureau.target()].into_iter().chain(me.banks.targets()) {
+        let targets = [me.sms.target(), me.face.target(), me.registry.target(), me.bureau.target(), me.cashier.target()];
+        for t in targets.into_iter().chain(me.banks.targets()) {
             me.executor.register(t);
         }
         Ok(me)
@@ -172,6 +193,8 @@ impl Institutions {
             balances: banks,
             bureau: Arc::new(bureau::BureauPort::new(self.bureau.clone(), self.executor.clone())),
             bank_callbacks: Arc::new(self.bank_callbacks.clone()),
+            cashier: Arc::new(payment::CashierPort::new(self.cashier.clone(), self.executor.clone())),
+            payment_callbacks: Arc::new(self.payment_callbacks.clone()),
             health: self.executor.clone(),
         }
     }

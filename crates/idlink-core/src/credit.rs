@@ -16,11 +16,22 @@
 //! key, domain `credit-report-link`), so it opens only in that session,
 //! only until it expires, and never for a third-party app's token (which
 //! is not a user session). Every download is counted and audited.
+//!
+//! Verification is by face, or by a bank card the user bound: the bank sends
+//! its code to the card's reserved phone and the user types it back. A paid
+//! request (past the free quota) first waits for its payment through the
+//! host app's cashier (`ports::cashier`), created keyed by the request's id
+//! so one request is charged once; a paid request that ends `rejected` or
+//! `failed` is refunded, at once or by the follow-up job. The user is told
+//! by SMS, through the outbox in the transaction that makes it ready, when
+//! the report is ready.
 
 use crate::ports::StoreError;
 use crate::ports::audit::AuditEntry;
 use crate::ports::auth::SessionRow;
+use crate::ports::bindings::{BankChannel, BankCode, BankUnavailable, BindingStatus, BindingStore};
 use crate::ports::bureau::{BureauAnswer, BureauUnavailable, CreditBureau};
+use crate::ports::cashier::{Cashier, Order, PaymentStatus, PaymentUnavailable};
 use crate::ports::clock::Clock;
 use crate::ports::credit::{CreditRequestRow, CreditStore, Move, NewCreditRequest, Opened};
 use crate::ports::face::{FaceResult, FaceUnavailable, FaceVerifier};
@@ -29,7 +40,9 @@ use crate::ports::ids::Ids;
 use crate::ports::operators::{OperatorRow, Role, RoleRequired, require};
 use crate::ports::stepup::{Binding, StepUpStore};
 use crate::ports::users::UserStore;
+use crate::steps::cards::open_card;
 use crate::steps::codes::constant_time_eq;
+use crate::steps::notices::{UserMessage, user_sms};
 use crate::steps::personal::{Unreadable, data_key, open_identity};
 use crate::stepup::{self, StepUpRefusal};
 use crate::vault::Vault;
@@ -37,7 +50,7 @@ use idlink_crypto::CryptoError;
 use idlink_domain::calendar::{shanghai, shanghai_display, shanghai_today};
 use idlink_domain::credit_report::CreditReport;
 use idlink_domain::credit_request::{self, Quote, RequestEvent, RequestState, TransitionError};
-use idlink_domain::{CreditRequestId, Fen, RequestId, UserId};
+use idlink_domain::{BindingId, CreditRequestId, Fen, PhoneNumber, RequestId, UserId};
 use jiff::{SignedDuration, Timestamp};
 use serde::Serialize;
 
@@ -45,6 +58,12 @@ const REPORT_CONTEXT: &str = "credit_requests.report";
 const PDF_CONTEXT: &str = "credit_requests.pdf";
 const LINK_DOMAIN: &str = "credit-report-link";
 const PURPOSE: &str = "credit report";
+/// What the payer sees on the cashier's page.
+const PAYMENT_DESCRIPTION: &str = "个人信用报告查询费";
+/// How long a paid request waits for its payment before it expires.
+pub const PAYMENT_WINDOW: SignedDuration = SignedDuration::from_mins(15);
+/// The SMS template telling a user their report is ready.
+pub const READY_TEMPLATE: &str = "credit_report_ready";
 
 /// `[credit_report]` of the configuration.
 #[derive(Debug, Clone)]
@@ -77,9 +96,22 @@ pub enum CreditError {
     Busy,
     #[error("the price changed: this request now costs {0} fen")]
     QuoteChanged(Fen),
-    /// Paid reports need the host app's payment connector, which is not built yet.
-    #[error("this request costs {0} fen and paid reports are not available yet")]
-    PaymentUnavailable(Fen),
+    /// The cashier could not take the payment: nothing was charged, the request ended.
+    #[error(transparent)]
+    Payment(#[from] PaymentUnavailable),
+    #[error("the request waits for its payment")]
+    AwaitingPayment,
+    /// Not a card the user bound (or no longer bound).
+    #[error("no such bound card")]
+    CardNotBound,
+    #[error("the bank has another phone on record for this card")]
+    ReservedPhoneMismatch,
+    #[error("the bank did not accept the code")]
+    CodeRefused,
+    #[error("no bank code was sent for this request")]
+    NoCodeSent,
+    #[error(transparent)]
+    Bank(#[from] BankUnavailable),
     #[error("no such credit-report request")]
     NotFound,
     #[error("the request is {0:?} and takes no verification")]
@@ -128,6 +160,8 @@ pub struct FollowUp {
     pub ready: u32,
     /// Requests that failed: unverified past their time, or the bureau past its deadline.
     pub failed: u32,
+    /// Paid requests refunded.
+    pub refunded: u32,
 }
 
 /// What a user sees of a request.
@@ -146,6 +180,13 @@ pub struct RequestView {
     pub downloads: u32,
     pub created_at: Timestamp,
     pub ready_at: Option<Timestamp>,
+    /// The cashier's payment of a paid request, when it was paid, and when it was refunded.
+    pub payment_id: Option<String>,
+    pub paid_at: Option<Timestamp>,
+    pub refunded_at: Option<Timestamp>,
+    /// Where the host app sends its user to pay (in the answer that created the payment).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub checkout_url: Option<String>,
 }
 
 impl From<&CreditRequestRow> for RequestView {
@@ -162,6 +203,10 @@ impl From<&CreditRequestRow> for RequestView {
             downloads: r.downloads,
             created_at: r.created_at,
             ready_at: r.ready_at,
+            payment_id: r.payment_id.clone(),
+            paid_at: r.paid_at,
+            refunded_at: r.refunded_at,
+            checkout_url: None,
         }
     }
 }
@@ -212,6 +257,11 @@ pub struct CreditReports<'a> {
     pub ids: &'a dyn Ids,
     pub bureau: &'a dyn CreditBureau,
     pub face: &'a dyn FaceVerifier,
+    /// The user's bound cards and their banks' codes (verification by bank card).
+    pub bindings: &'a dyn BindingStore,
+    pub bank: &'a dyn BankChannel,
+    /// The host app's payment connector.
+    pub cashier: &'a dyn Cashier,
     pub policy: &'a CreditPolicy,
 }
 
@@ -253,11 +303,6 @@ impl CreditReports<'_> {
         if quote.fee_fen != accepted_fee.0 {
             return Err(CreditError::QuoteChanged(Fen(quote.fee_fen)));
         }
-        if accepted_fee > Fen::ZERO {
-            // Paid reports go through the host app's payment connector (issue 15), not built yet:
-            // refused before anything is written, so nothing is charged or counted.
-            return Err(CreditError::PaymentUnavailable(accepted_fee));
-        }
         if self.requests.credit_requests_of(user, 1).await?.first().is_some_and(|r| !r.state.is_final()) {
             return Err(CreditError::Busy);
         }
@@ -279,11 +324,119 @@ impl CreditReports<'_> {
             expected_at: self.expected(RequestState::Requested, now),
             at: now,
         };
-        match self.requests.open_credit_request(&new, &actor.audit("credit_report.request", now)).await? {
-            Opened::Opened(row) => Ok(RequestView::from(row.as_ref())),
-            Opened::Busy => Err(CreditError::Busy),
-            Opened::QuoteChanged { fee } => Err(CreditError::QuoteChanged(fee)),
+        let row = match self.requests.open_credit_request(&new, &actor.audit("credit_report.request", now)).await? {
+            Opened::Opened(row) => row,
+            Opened::Busy => return Err(CreditError::Busy),
+            Opened::QuoteChanged { fee } => return Err(CreditError::QuoteChanged(fee)),
+        };
+        if row.fee > Fen::ZERO { self.charge(&row).await } else { Ok(RequestView::from(row.as_ref())) }
+    }
+
+    /// Creates the payment of a paid request with the cashier, keyed by the
+    /// request's id (so it is created once however often this runs); the
+    /// request then waits for it. A cashier that cannot take it ends the
+    /// request (nothing was charged) and says so.
+    async fn charge(&self, row: &CreditRequestRow) -> Result<RequestView, CreditError> {
+        let order =
+            Order { merchant_ref: row.id.as_str(), amount: row.fee, description: PAYMENT_DESCRIPTION, payer_ref: row.user_id.as_str() };
+        let created = self.cashier.create(&order).await;
+        let now = self.clock.now();
+        let system = |action: &str| AuditEntry::new("system", action, PURPOSE, now).subject(&row.user_id);
+        let requested = [RequestState::Requested];
+        let payment = match created {
+            Ok(p) if p.merchant_ref == row.id.as_str() && p.amount == row.fee => p,
+            outcome => {
+                let m = Move { reason: Some("payment_unavailable"), ..Move::default() };
+                let to = target(&requested, RequestEvent::Failed)?;
+                self.requests.move_credit_request(&row.id, &requested, to, &m, now, &system("credit_report.failed")).await?;
+                return Err(match outcome {
+                    Err(e) => e.into(),
+                    // A payment for another reference or amount is a cashier defect: never paid, never used.
+                    Ok(_) => PaymentUnavailable { retry_after_secs: 60, expected_end: None }.into(),
+                });
+            }
+        };
+        let waiting = Move {
+            reason: Some("awaiting_payment"),
+            payment_id: Some(&payment.id),
+            expected_at: now.checked_add(PAYMENT_WINDOW).ok(),
+            ..Move::default()
+        };
+        let audit = system("credit_report.payment_created");
+        self.requests.move_credit_request(&row.id, &requested, RequestState::Requested, &waiting, now, &audit).await?;
+        if payment.status == PaymentStatus::Succeeded {
+            self.record_payment(&row.id, &payment.id, "cashier").await?;
         }
+        let row = self.requests.credit_request(&row.id).await?.ok_or(CreditError::NotFound)?;
+        Ok(RequestView { checkout_url: payment.checkout_url, ..RequestView::from(&row) })
+    }
+
+    async fn record_payment(&self, id: &CreditRequestId, payment_id: &str, by: &str) -> Result<bool, CreditError> {
+        let now = self.clock.now();
+        let Some(row) = self.requests.credit_request(id).await? else { return Err(CreditError::NotFound) };
+        let audit = AuditEntry::new(by, "credit_report.paid", PURPOSE, now).subject(&row.user_id);
+        let expected = self.expected(RequestState::Requested, now);
+        let recorded = self.requests.record_credit_payment(id, payment_id, expected, now, &audit).await?;
+        if recorded && row.state.is_final() {
+            // Paid after the request ended (it expired waiting): the payment goes back.
+            self.refund_due(id).await?;
+        }
+        Ok(recorded)
+    }
+
+    /// The cashier's signed word on a payment (its callback, checked at the
+    /// boundary): a success lets the request go on to verification (or, if
+    /// it ended meanwhile, is refunded), a failure ends a request still
+    /// waiting for it. `None` if no request has this payment at this amount.
+    pub async fn payment_update(
+        &self,
+        merchant_ref: &str,
+        payment_id: &str,
+        amount: Fen,
+        status: PaymentStatus,
+    ) -> Result<Option<RequestView>, CreditError> {
+        let Ok(id) = CreditRequestId::parse(merchant_ref) else { return Ok(None) };
+        let Some(row) = self.requests.credit_request(&id).await? else { return Ok(None) };
+        if row.payment_id.as_deref() != Some(payment_id) || row.fee != amount {
+            return Ok(None);
+        }
+        match status {
+            PaymentStatus::Succeeded => {
+                self.record_payment(&id, payment_id, "cashier").await?;
+            }
+            PaymentStatus::Failed if row.awaiting_payment() => {
+                let now = self.clock.now();
+                let audit = AuditEntry::new("cashier", "credit_report.failed", PURPOSE, now).subject(&row.user_id);
+                let waiting = [RequestState::Requested];
+                let m = Move { reason: Some("payment_failed"), ..Move::default() };
+                self.requests.move_credit_request(&id, &waiting, target(&waiting, RequestEvent::Failed)?, &m, now, &audit).await?;
+            }
+            PaymentStatus::Failed | PaymentStatus::Pending | PaymentStatus::Refunded => {}
+        }
+        let row = self.requests.credit_request(&id).await?.ok_or(CreditError::NotFound)?;
+        Ok(Some(RequestView::from(&row)))
+    }
+
+    /// Refunds the request if it is paid, ended without a report and not
+    /// refunded yet. A cashier outage leaves it to the follow-up job.
+    async fn refund_due(&self, id: &CreditRequestId) -> Result<bool, CreditError> {
+        let Some(row) = self.requests.credit_request(id).await? else { return Ok(false) };
+        let paid = if row.paid_at.is_some() { row.fee } else { Fen::ZERO };
+        let (true, None, Some(payment_id)) = (credit_request::refund_due(row.state, paid), row.refunded_at, row.payment_id.as_deref())
+        else {
+            return Ok(false);
+        };
+        let reason = row.reason.as_deref().unwrap_or("no_report");
+        let refund = match self.cashier.refund(payment_id, row.id.as_str(), row.fee, reason).await {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::warn!(request = %row.id, error = %e, "the refund waits for the cashier; the follow-up job asks again");
+                return Ok(false);
+            }
+        };
+        let now = self.clock.now();
+        let audit = AuditEntry::new("system", "credit_report.refunded", PURPOSE, now).subject(&row.user_id);
+        Ok(self.requests.record_credit_refund(id, &refund.id, now, &audit).await?)
     }
 
     async fn ensure_adult(&self, user: &UserId, now: Timestamp) -> Result<(), CreditError> {
@@ -315,42 +468,131 @@ impl CreditReports<'_> {
         Ok(self.requests.credit_requests_of(user, 50).await?.iter().map(RequestView::from).collect())
     }
 
-    /// Verification by face; a pass asks the bureau at once.
-    pub async fn verify_face(&self, actor: &Actor<'_>, id: &str, liveness_video: &str) -> Result<RequestView, CreditError> {
-        let row = self.own(actor.user(), id).await?;
+    /// Refuses a verification of a request that does not take one now.
+    fn awaiting_verification(row: &CreditRequestRow) -> Result<(), CreditError> {
         if !matches!(row.state, RequestState::Requested | RequestState::Verifying) {
             return Err(CreditError::NotAwaitingVerification(row.state));
         }
-        let result = self.face.verify(actor.user().as_str(), liveness_video).await?;
-        let now = self.clock.now();
-        if let Some((code, _)) = result.reason() {
-            // Still waiting for a verification, for as long as a new one may take.
-            let expected = self.expected(RequestState::Verifying, now);
-            let started = Move { reason: Some(code), method: Some("face"), expected_at: expected, ..Move::default() };
-            let audit = actor.audit("credit_report.verification_failed", now);
-            let from = [RequestState::Requested, RequestState::Verifying];
-            // The last allowed attempt ends the request; it gives its free report back.
-            let (to, started) = if row.attempts + 1 >= MAX_VERIFICATION_ATTEMPTS {
-                (
-                    target(&from, RequestEvent::VerificationFailed)?,
-                    Move { reason: Some("verification_failed"), failed_attempt: true, ..started },
-                )
-            } else {
-                (target(&from, RequestEvent::VerificationStarted)?, Move { failed_attempt: true, ..started })
-            };
-            self.requests.move_credit_request(&row.id, &from, to, &started, now, &audit).await?;
-            return Err(CreditError::FaceRefused(result));
+        if row.awaiting_payment() {
+            return Err(CreditError::AwaitingPayment);
         }
-        debug_assert_eq!(result, FaceResult::Pass);
+        Ok(())
+    }
+
+    /// Counts a failed verification; the last allowed one ends the request
+    /// (its free report comes back; a paid one is refunded).
+    async fn verification_failed(&self, actor: &Actor<'_>, row: &CreditRequestRow, code: &str, method: &str) -> Result<(), CreditError> {
+        let now = self.clock.now();
+        // Still waiting for a verification, for as long as a new one may take.
+        let expected = self.expected(RequestState::Verifying, now);
+        let failed = Move { reason: Some(code), method: Some(method), expected_at: expected, failed_attempt: true, ..Move::default() };
+        let audit = actor.audit("credit_report.verification_failed", now);
+        let from = [RequestState::Requested, RequestState::Verifying];
+        let last = row.attempts + 1 >= MAX_VERIFICATION_ATTEMPTS;
+        let (to, failed) = if last {
+            (target(&from, RequestEvent::VerificationFailed)?, Move { reason: Some("verification_failed"), expected_at: None, ..failed })
+        } else {
+            (target(&from, RequestEvent::VerificationStarted)?, failed)
+        };
+        if self.requests.move_credit_request(&row.id, &from, to, &failed, now, &audit).await? && last {
+            self.refund_due(&row.id).await?;
+        }
+        Ok(())
+    }
+
+    /// A passed verification: the request fetches and the bureau is asked at once.
+    async fn verified(&self, actor: &Actor<'_>, row: &CreditRequestRow, method: &str) -> Result<RequestView, CreditError> {
+        let now = self.clock.now();
         let expected = self.expected(RequestState::Fetching, now);
-        let verified = Move { method: Some("face"), expected_at: expected, ..Move::default() };
+        let verified = Move { method: Some(method), expected_at: expected, ..Move::default() };
         let from = [RequestState::Requested, RequestState::Verifying];
         let to = target(&from, RequestEvent::Verified)?;
         if !self.requests.move_credit_request(&row.id, &from, to, &verified, now, &actor.audit("credit_report.verified", now)).await? {
-            return Err(CreditError::NotAwaitingVerification(self.own(actor.user(), id).await?.state));
+            return Err(CreditError::NotAwaitingVerification(self.state_of(&row.id).await?));
         }
         self.fetch_now(&row.id).await?;
+        Ok(RequestView::from(&self.requests.credit_request(&row.id).await?.ok_or(CreditError::NotFound)?))
+    }
+
+    /// Verification by face; a pass asks the bureau at once.
+    pub async fn verify_face(&self, actor: &Actor<'_>, id: &str, liveness_video: &str) -> Result<RequestView, CreditError> {
+        let row = self.own(actor.user(), id).await?;
+        Self::awaiting_verification(&row)?;
+        let result = self.face.verify(actor.user().as_str(), liveness_video).await?;
+        if let Some((code, _)) = result.reason() {
+            self.verification_failed(actor, &row, code, "face").await?;
+            return Err(CreditError::FaceRefused(result));
+        }
+        self.verified(actor, &row, "face").await
+    }
+
+    /// Verification by a bank card the user bound, first half: the card's
+    /// bank sends its code to the reserved phone the user names (a phone the
+    /// bank does not have for the card counts as a failed attempt).
+    pub async fn start_card(
+        &self,
+        actor: &Actor<'_>,
+        id: &str,
+        binding_id: &str,
+        reserved_phone: &PhoneNumber,
+    ) -> Result<RequestView, CreditError> {
+        let row = self.own(actor.user(), id).await?;
+        Self::awaiting_verification(&row)?;
+        let binding_id = BindingId::parse(binding_id).map_err(|_| CreditError::CardNotBound)?;
+        let binding = self
+            .bindings
+            .binding(&binding_id, actor.user())
+            .await?
+            .filter(|b| b.status == BindingStatus::Active)
+            .ok_or(CreditError::CardNotBound)?;
+        let now = self.clock.now();
+        let key = data_key::<CreditError>(self.users, self.vault, actor.user(), &actor.audit("card.read", now)).await?;
+        let card = open_card::<CreditError>(&key, &binding)?;
+        // A new reference for every code sent, so a resend is a new code.
+        let client_ref = format!("{}-{}", row.id, self.ids.event());
+        let reference = match self.bank.send_code(&card, reserved_phone, &client_ref).await? {
+            BankCode::Sent { reference } => reference,
+            BankCode::PhoneMismatch => {
+                self.verification_failed(actor, &row, "reserved_phone_mismatch", "bank_card").await?;
+                return Err(CreditError::ReservedPhoneMismatch);
+            }
+        };
+        let started = Move {
+            method: Some("bank_card"),
+            verify_binding: Some(&binding.id),
+            verify_ref: Some(&reference),
+            expected_at: self.expected(RequestState::Verifying, now),
+            ..Move::default()
+        };
+        let from = [RequestState::Requested, RequestState::Verifying];
+        let to = target(&from, RequestEvent::VerificationStarted)?;
+        if !self.requests.move_credit_request(&row.id, &from, to, &started, now, &actor.audit("credit_report.card_code_sent", now)).await? {
+            return Err(CreditError::NotAwaitingVerification(self.state_of(&row.id).await?));
+        }
         self.view(actor.user(), id).await
+    }
+
+    /// Verification by bank card, second half: the bank's code; a pass asks the bureau at once.
+    pub async fn confirm_card(&self, actor: &Actor<'_>, id: &str, code: &str) -> Result<RequestView, CreditError> {
+        let row = self.own(actor.user(), id).await?;
+        Self::awaiting_verification(&row)?;
+        let (Some(binding_id), Some(reference), Some("bank_card")) = (&row.verify_binding, &row.verify_ref, row.method.as_deref()) else {
+            return Err(CreditError::NoCodeSent);
+        };
+        let binding = self
+            .bindings
+            .binding(binding_id, actor.user())
+            .await?
+            .filter(|b| b.status == BindingStatus::Active)
+            .ok_or(CreditError::CardNotBound)?;
+        let now = self.clock.now();
+        let key = data_key::<CreditError>(self.users, self.vault, actor.user(), &actor.audit("card.read", now)).await?;
+        let card = open_card::<CreditError>(&key, &binding)?;
+        if !self.bank.verify_code(reference, &card, code).await? {
+            self.verification_failed(actor, &row, "bank_code_wrong", "bank_card").await?;
+            return Err(CreditError::CodeRefused);
+        }
+        self.verified(actor, &row, "bank_card").await
     }
 
     /// When a request entering `state` now is expected to leave it.
@@ -420,11 +662,21 @@ impl CreditReports<'_> {
             }
             BureauAnswer::Ready(report) => {
                 let (report_cipher, pdf_cipher, pages) = self.seal(&row.user_id, &opened.name, &report, now).await?;
+                // The user is told when it is ready, by SMS, if and only if it is.
+                let message = UserMessage {
+                    template: READY_TEMPLATE.to_owned(),
+                    params: vec![("request".to_owned(), id.to_string())],
+                    actor: "system".to_owned(),
+                    purpose: "credit report ready".to_owned(),
+                    request_id: None,
+                };
+                let notice = user_sms::<CreditError>(self.vault, self.ids, now, &row.user_id, &message)?;
                 let m = Move {
                     bureau_query_id: qid,
                     report_cipher: Some(&report_cipher),
                     pdf_cipher: Some(&pdf_cipher),
                     pages: Some(pages),
+                    notice: Some(&notice),
                     ..Move::default()
                 };
                 let ready = target(&fetching, RequestEvent::ReportReceived)?;
@@ -459,6 +711,9 @@ impl CreditReports<'_> {
             }
         };
         let moved = self.requests.move_credit_request(id, &fetching, to, &m, now, &system(action)).await?;
+        if moved && to.is_final() {
+            self.refund_due(id).await?;
+        }
         Ok(if moved { to } else { self.state_of(id).await? })
     }
 
@@ -493,7 +748,11 @@ impl CreditReports<'_> {
         let moved = match answer.answer {
             BureauAnswer::Rejected { .. } => {
                 let m = Move { reason: Some("rejected_on_review"), ..Move::default() };
-                self.requests.move_credit_request(id, &held, target(&held, RequestEvent::Refused)?, &m, now, &audit).await?
+                let moved = self.requests.move_credit_request(id, &held, target(&held, RequestEvent::Refused)?, &m, now, &audit).await?;
+                if moved {
+                    self.refund_due(id).await?;
+                }
+                moved
             }
             // Released (or still being prepared): the request fetches again and the report is sealed as any other.
             _ => {
@@ -528,6 +787,9 @@ impl CreditReports<'_> {
                 continue;
             }
             let audit = |action: &str| AuditEntry::new("system", action, PURPOSE, now).subject(&row.user_id);
+            if row.awaiting_payment() && self.paid_meanwhile(&row).await? {
+                continue;
+            }
             let give_up = match row.state {
                 RequestState::Fetching => now.duration_since(row.created_at) >= FETCH_DEADLINE,
                 _ => true,
@@ -535,12 +797,14 @@ impl CreditReports<'_> {
             if give_up {
                 let (reason, action, event) = match row.state {
                     RequestState::Fetching => ("bureau_timeout", "credit_report.failed", RequestEvent::Failed),
+                    _ if row.awaiting_payment() => ("payment_expired", "credit_report.expired", RequestEvent::Failed),
                     _ => ("verification_expired", "credit_report.expired", RequestEvent::VerificationFailed),
                 };
                 let m = Move { reason: Some(reason), expected_at: None, ..Move::default() };
                 let to = target(&[row.state], event)?;
                 if self.requests.move_credit_request(&row.id, &[row.state], to, &m, now, &audit(action)).await? {
                     done.failed += 1;
+                    self.refund_due(&row.id).await?;
                 }
                 continue;
             }
@@ -549,7 +813,30 @@ impl CreditReports<'_> {
                 done.ready += 1;
             }
         }
+        // Refunds the cashier could not take when they fell due.
+        for row in self.requests.credit_refunds_due(limit).await? {
+            if self.refund_due(&row.id).await? {
+                done.refunded += 1;
+            }
+        }
         Ok(done)
+    }
+
+    /// Whether the cashier says a payment whose callback has not come was
+    /// made after all (then it is recorded as its callback would have).
+    async fn paid_meanwhile(&self, row: &CreditRequestRow) -> Result<bool, CreditError> {
+        let Some(payment_id) = row.payment_id.as_deref() else { return Ok(false) };
+        match self.cashier.payment(payment_id).await {
+            Ok(p) if p.status == PaymentStatus::Succeeded && p.amount == row.fee && p.merchant_ref == row.id.as_str() => {
+                self.record_payment(&row.id, payment_id, "system").await
+            }
+            Ok(_) => Ok(false),
+            // Not knowing is not a reason to expire a request the user may have paid.
+            Err(e) => {
+                tracing::warn!(request = %row.id, error = %e, "the cashier is unavailable; the unpaid request waits");
+                Ok(true)
+            }
+        }
     }
 
     async fn state_of(&self, id: &CreditRequestId) -> Result<RequestState, CreditError> {

@@ -12,6 +12,7 @@
 //! - [`random`]: the randomness port, OS-backed or seeded for tests.
 //! - [`national`]: SM3 hashing (GB/T 32905) beside the SM4 cipher.
 //! - [`jose`]: the OpenID provider's signing keys, JWKs and compact JWS.
+//! - [`webhooks`]: Standard Webhooks signatures, sent and received.
 
 pub mod aead;
 pub mod blind_index;
@@ -22,6 +23,7 @@ pub mod random;
 pub mod shamir;
 pub mod signing;
 pub mod totp;
+pub mod webhooks;
 
 pub use aead::{Algorithm, CryptoError};
 pub use blind_index::BlindIndexKey;

@@ -11,7 +11,8 @@
 //! banks ([`bank`]: built from the roster, reached through the card switch
 //! or their direct channel, sending signed callbacks) and the credit bureau
 //! ([`bureau`]: second-generation reports made up for any identity, with
-//! manual review, slow and thin-file cases by test value). [`witness`] is a
+//! manual review, slow and thin-file cases by test value) and the host
+//! app's cashier ([`cashier`]: payments, signed callbacks, refunds). [`witness`] is a
 //! remote audit witness log (not an institution, but a party outside
 //! idlink's host all the same), and [`app`] a demo third-party app that
 //! logs in with idlink and receives its security events.
@@ -21,6 +22,7 @@
 pub mod app;
 pub mod bank;
 pub mod bureau;
+pub mod cashier;
 pub mod control;
 pub mod face;
 pub mod registry;
@@ -131,6 +133,7 @@ pub struct Sandbox {
     pub registry: Arc<registry::Registry>,
     pub bank: Arc<bank::BankState>,
     pub bureau: Arc<bureau::Bureau>,
+    pub cashier: Arc<cashier::Cashier>,
     pub witness: Arc<witness::Logs>,
     /// The demo third-party app (not an institution: a relying party of idlink).
     pub app: Arc<app::DemoApp>,
@@ -169,6 +172,7 @@ impl Sandbox {
             registry: Arc::new(registry::Registry::new(shared.clone())),
             bank: Arc::new(bank::BankState::new(shared.clone(), sms.clone(), roster, bank_side)),
             bureau: Arc::new(bureau::Bureau::new(shared.clone())),
+            cashier: Arc::new(cashier::Cashier::new(shared.clone())),
             witness: Arc::new(witness::Logs::new(shared.clone())),
             app: Arc::new(app::DemoApp::new(shared.clone())),
             sms,
@@ -184,6 +188,7 @@ impl Sandbox {
             registry::institution(self.registry.clone()),
             bank::institution(self.bank.clone()),
             bureau::institution(self.bureau.clone()),
+            cashier::institution(self.cashier.clone()),
             witness::institution(self.witness.clone()),
         ]
     }

@@ -20,7 +20,8 @@ use crate::rows::{Columns, corrupt, execute, fetch_all, fetch_one, fetch_optiona
 use crate::write::Commit;
 
 const COLUMNS: &str = "id, user_id, year, state, reason, method, attempts, free, fee_fen, bureau_query_id, case_id, report_cipher, pdf_cipher, \
-                       pages, downloads, expected_at, created_at, updated_at, ready_at";
+                       pages, downloads, expected_at, created_at, updated_at, ready_at, verify_binding, verify_ref, payment_id, paid_at, \
+                       refund_id, refunded_at";
 
 fn request(r: &AnyRow) -> Result<CreditRequestRow, StoreError> {
     let year: i64 = r.col("year")?;
@@ -44,6 +45,12 @@ fn request(r: &AnyRow) -> Result<CreditRequestRow, StoreError> {
         created_at: r.instant("created_at")?,
         updated_at: r.instant("updated_at")?,
         ready_at: r.instant_opt("ready_at")?,
+        verify_binding: r.id_opt("verify_binding")?,
+        verify_ref: r.col("verify_ref")?,
+        payment_id: r.col("payment_id")?,
+        paid_at: r.instant_opt("paid_at")?,
+        refund_id: r.col("refund_id")?,
+        refunded_at: r.instant_opt("refunded_at")?,
     })
 }
 
@@ -80,7 +87,8 @@ impl CreditStore for SqlStore {
                 }
                 let sql = format!(
                     "INSERT INTO credit_requests ({COLUMNS}) \
-                     VALUES ($1, $2, $3, $4, NULL, NULL, 0, $5, $6, NULL, NULL, NULL, NULL, NULL, 0, $7, $8, $8, NULL)"
+                     VALUES ($1, $2, $3, $4, NULL, NULL, 0, $5, $6, NULL, NULL, NULL, NULL, NULL, 0, $7, $8, $8, NULL, \
+                     NULL, NULL, NULL, NULL, NULL, NULL)"
                 );
                 let q = sqlx::query(sqlx::AssertSqlSafe(sql))
                     .bind(new.id.as_str())
@@ -117,6 +125,12 @@ impl CreditStore for SqlStore {
                 created_at: new.at,
                 updated_at: new.at,
                 ready_at: None,
+                verify_binding: None,
+                verify_ref: None,
+                payment_id: None,
+                paid_at: None,
+                refund_id: None,
+                refunded_at: None,
             }))),
             (Ok(_), _, Some(fee)) => Ok(Opened::QuoteChanged { fee }),
             (Ok(_), _, None) => Err(StoreError::Corrupt("a credit request neither opened nor refused".into())),
@@ -158,7 +172,9 @@ impl CreditStore for SqlStore {
             "UPDATE credit_requests SET state = $2, updated_at = $3, expected_at = $4, \
              reason = $5, method = COALESCE($6, method), bureau_query_id = COALESCE($7, bureau_query_id), \
              case_id = COALESCE($8, case_id), report_cipher = COALESCE($9, report_cipher), pdf_cipher = COALESCE($10, pdf_cipher), \
-             pages = COALESCE($11, pages), attempts = attempts + $12, ready_at = CASE WHEN $2 = 'ready' THEN $3 ELSE ready_at END \
+             pages = COALESCE($11, pages), attempts = attempts + $12, ready_at = CASE WHEN $2 = 'ready' THEN $3 ELSE ready_at END, \
+             verify_binding = COALESCE($13, verify_binding), verify_ref = COALESCE($14, verify_ref), \
+             payment_id = COALESCE($15, payment_id) \
              WHERE id = $1 AND state IN {}",
             states_in(from)
         );
@@ -174,8 +190,19 @@ impl CreditStore for SqlStore {
             .bind(m.report_cipher.map(<[u8]>::to_vec))
             .bind(m.pdf_cipher.map(<[u8]>::to_vec))
             .bind(m.pages.map(i64::from))
-            .bind(i64::from(m.failed_attempt));
-        self.audited_if(audit, async |tx| Ok(execute(q, &mut *tx).await? == 1)).await
+            .bind(i64::from(m.failed_attempt))
+            .bind(m.verify_binding.map(|b| b.as_str().to_owned()))
+            .bind(m.verify_ref.map(str::to_owned))
+            .bind(m.payment_id.map(str::to_owned));
+        self.audited_if(audit, async |tx| {
+            let moved = execute(q, &mut *tx).await? == 1;
+            // The notice commits with the move, or not at all.
+            if moved && let Some(notice) = m.notice {
+                crate::outbox::enqueue_in(tx, [notice]).await?;
+            }
+            Ok(moved)
+        })
+        .await
     }
 
     async fn count_credit_download(&self, id: &CreditRequestId, audit: &AuditEntry) -> Result<bool, StoreError> {
@@ -189,5 +216,51 @@ impl CreditStore for SqlStore {
             Ok(counted)
         })
         .await
+    }
+
+    async fn record_credit_payment(
+        &self,
+        id: &CreditRequestId,
+        payment_id: &str,
+        expected_at: Option<Timestamp>,
+        at: Timestamp,
+        audit: &AuditEntry,
+    ) -> Result<bool, StoreError> {
+        let q = sqlx::query(
+            "UPDATE credit_requests SET paid_at = $3, updated_at = $3, \
+             expected_at = CASE WHEN state IN ('requested', 'verifying') THEN $4 ELSE expected_at END, \
+             reason = CASE WHEN reason = 'awaiting_payment' THEN NULL ELSE reason END \
+             WHERE id = $1 AND payment_id = $2 AND paid_at IS NULL",
+        )
+        .bind(id.as_str())
+        .bind(payment_id)
+        .bind(micros(at))
+        .bind(expected_at.map(micros));
+        self.audited_if(audit, async |tx| Ok(execute(q, &mut *tx).await? == 1)).await
+    }
+
+    async fn credit_refunds_due(&self, limit: u32) -> Result<Vec<CreditRequestRow>, StoreError> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM credit_requests WHERE state IN ('rejected', 'failed') AND paid_at IS NOT NULL \
+             AND refunded_at IS NULL ORDER BY updated_at, id LIMIT $1"
+        );
+        fetch_all(sqlx::query(sqlx::AssertSqlSafe(sql)).bind(i64::from(limit)), &self.reader, request).await
+    }
+
+    async fn record_credit_refund(
+        &self,
+        id: &CreditRequestId,
+        refund_id: &str,
+        at: Timestamp,
+        audit: &AuditEntry,
+    ) -> Result<bool, StoreError> {
+        let q = sqlx::query(
+            "UPDATE credit_requests SET refund_id = $2, refunded_at = $3 \
+             WHERE id = $1 AND paid_at IS NOT NULL AND refunded_at IS NULL AND state IN ('rejected', 'failed')",
+        )
+        .bind(id.as_str())
+        .bind(refund_id)
+        .bind(micros(at));
+        self.audited_if(audit, async |tx| Ok(execute(q, &mut *tx).await? == 1)).await
     }
 }

@@ -95,6 +95,7 @@ impl Locale {
 /// Each language's catalogue, one file per area of the pages (`main`: the
 /// frame, login, home, access log; `identity`: verification and guardians;
 /// `security`: payment password and devices; `cards`: cards and balances;
+/// `credit`: the credit report and its console review queue;
 /// `console*`: the operator console, one file per area of it).
 macro_rules! catalogue {
     ($dir:literal) => {
@@ -110,6 +111,7 @@ macro_rules! catalogue {
             include_str!(concat!("../locales/", $dir, "/authorize.ftl")),
             include_str!(concat!("../locales/", $dir, "/apps.ftl")),
             include_str!(concat!("../locales/", $dir, "/console-apps.ftl")),
+            include_str!(concat!("../locales/", $dir, "/credit.ftl")),
         ]
     };
 }

@@ -60,6 +60,7 @@ pub fn router(app: AppState, settings: WebSettings) -> Router {
         .merge(pages::identity::routes())
         .merge(pages::security::routes())
         .merge(pages::cards::routes())
+        .merge(pages::credit::routes())
         .merge(pages::authorize::routes())
         .merge(pages::apps::routes())
         .merge(console::routes())

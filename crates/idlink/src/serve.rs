@@ -190,7 +190,14 @@ fn direct_channel(config: &Config, sandbox: Option<SandboxAddrs>) -> Result<Opti
 }
 
 /// Builds the clients from `[connectors]`; an empty URL means the sandbox.
-pub fn institutions(config: &Config, sandbox: Option<SandboxAddrs>, clock: Arc<dyn Clock>) -> Result<Institutions> {
+/// `payment_secret`: the webhook secret made for the sandbox cashier, when
+/// `connectors.payment.webhook_secret` is not set.
+pub fn institutions(
+    config: &Config,
+    sandbox: Option<SandboxAddrs>,
+    payment_secret: Option<&str>,
+    clock: Arc<dyn Clock>,
+) -> Result<Institutions> {
     let sandbox_url = sandbox.map(|a| format!("http://{}", a.http));
     let direct = direct_channel(config, sandbox)?;
     let bank_callback_key = match idlink_sandbox::bank::pki::bank_public_hex(&config.direct_pki_dir()) {
@@ -200,7 +207,15 @@ pub fn institutions(config: &Config, sandbox: Option<SandboxAddrs>, clock: Arc<d
             None
         }
     };
-    Ok(Institutions::connect(&config.connectors, sandbox_url.as_deref(), direct, bank_callback_key, Arc::new(config.roster()?), clock)?)
+    Ok(Institutions::connect(
+        &config.connectors,
+        sandbox_url.as_deref(),
+        direct,
+        bank_callback_key,
+        payment_secret,
+        Arc::new(config.roster()?),
+        clock,
+    )?)
 }
 
 /// idlink's clock: the runtime's, shifted by the sandbox clock's advances
@@ -327,7 +342,15 @@ pub async fn start(config: &Config, rt: Runtime) -> Result<Running> {
     let witness = open_witness(config, true, rt.clock.clone(), addrs.map(|a| a.http))?;
     let policy = config.checkpoint_policy();
     let clock = clock_of(config, &rt, sandbox.as_ref().map(|(_, sb)| sb));
-    let institutions = Arc::new(institutions(config, addrs, clock.clone())?);
+    // The sandbox cashier signs its callbacks with a secret made for this run, unless one is configured.
+    let payment_secret = match (&sandbox, config.connectors.payment.webhook_secret.as_str()) {
+        (Some(_), "") => {
+            use base64::Engine;
+            Some(format!("whsec_{}", base64::engine::general_purpose::STANDARD.encode(rt.rng.bytes32())))
+        }
+        (_, configured) => (!configured.is_empty()).then(|| configured.to_owned()),
+    };
+    let institutions = Arc::new(institutions(config, addrs, payment_secret.as_deref(), clock.clone())?);
     // Lease decisions follow the runtime's clock (not the sandbox-driven
     // one, which moves back on `clock/reset`); the jobs stamp with `clock`.
     let node = crate::background::node_name(rt.rng.as_ref());
@@ -408,6 +431,9 @@ pub async fn start(config: &Config, rt: Runtime) -> Result<Running> {
     if let Some((addrs, sb)) = &sandbox {
         // The sandbox banks send their callbacks here.
         sb.set_callback_url(format!("http://{api_addr}"));
+        if let Some(secret) = &payment_secret {
+            sb.cashier.set_callback(format!("http://{api_addr}"), secret.clone());
+        }
         if config.sandbox.demo_app
             && let Err(e) = register_sandbox_app(&state, sb, addrs.http).await
         {

@@ -1,9 +1,15 @@
-//! Callbacks from banks (SPEC BK5): a card reported lost ends its bindings,
-//! a locked card password suspends balance queries, a reset lifts that.
-//! Authenticated by the bank's signature, not by an API key: the bank
-//! connector checks it (`idlink_connectors::bank::callbacks`, handed over as
-//! `InstitutionPorts::bank_callbacks`), against the
-//! path the request was received on; replays of an event id change nothing.
+//! Callbacks from institutions, authenticated by their signature, not by an
+//! API key.
+//!
+//! - Banks (SPEC BK5): a card reported lost ends its bindings, a locked card
+//!   password suspends balance queries, a reset lifts that. The bank
+//!   connector checks the signature (`idlink_connectors::bank::callbacks`,
+//!   handed over as `InstitutionPorts::bank_callbacks`) against the path the
+//!   request was received on; replays of an event id change nothing.
+//! - The host app's cashier (SPEC CR2): a credit-report payment succeeded or
+//!   failed, as a Standard Webhooks delivery checked by the payment
+//!   connector (`InstitutionPorts::payment_callbacks`); a replay records
+//!   nothing twice.
 
 use crate::extract::{Causes, Validate};
 use crate::problem::{Problem, ProblemCode};
@@ -14,6 +20,7 @@ use axum::extract::{OriginalUri, Path, State};
 use axum::http::HeaderMap;
 use idlink_core::ports::bindings::BankEventKind;
 use idlink_core::ports::callbacks::CallbackRefused;
+use idlink_core::ports::cashier::PaymentStatus;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -101,4 +108,71 @@ pub async fn bank_event(
     signed.for_event(&event.event_id).map_err(refused)?;
     let applied = state.bindings().bank_event(&bank, &event.event_id, event.kind, event.card.reveal()).await?;
     Ok(Json(EventReceipt { applied: applied.is_some(), bindings: applied.map_or(0, |a| a.len()) }))
+}
+
+/// The cashier's word on a payment, as a Standard Webhooks payload.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct PaymentEvent {
+    /// `payment.succeeded` or `payment.failed`; other types are acknowledged and ignored.
+    #[serde(rename = "type")]
+    #[schema(example = "payment.succeeded")]
+    kind: String,
+    /// When the cashier sent it (RFC 3339).
+    #[schema(format = DateTime, example = "2026-01-02T03:04:05Z")]
+    #[allow(dead_code)]
+    timestamp: String,
+    data: PaymentData,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct PaymentData {
+    /// The cashier's id of the payment.
+    payment_id: String,
+    /// idlink's reference: the credit request's id.
+    #[schema(example = "crq_0123456789abcdef0123456789abcdef")]
+    merchant_ref: String,
+    amount_fen: i64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PaymentReceipt {
+    /// The credit request the payment is for.
+    request_id: Option<String>,
+    /// Its state after the event.
+    state: Option<String>,
+}
+
+fn payment_refused(_: CallbackRefused) -> Problem {
+    Problem::new(ProblemCode::PaymentSignatureInvalid)
+}
+
+/// Receives a signed payment event from the host app's cashier.
+#[utoipa::path(post, path = "/v1/callbacks/payments", tag = "credit report",
+    request_body = PaymentEvent,
+    params(
+        ("webhook-id" = String, Header, description = "The delivery's id (Standard Webhooks), signed."),
+        ("webhook-timestamp" = String, Header, description = "Unix seconds, signed; refused when more than five minutes away."),
+        ("webhook-signature" = String, Header, description = "`v1,<base64 HMAC-SHA256>` of `id.timestamp.body` under the payment webhook secret; several separated by spaces."),
+    ),
+    responses((status = 200, body = PaymentReceipt), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
+pub async fn payment_event(
+    State(state): State<AppState>,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<PaymentReceipt>, Problem> {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    state.institutions.payment_callbacks.verify(uri.path(), &header, &body).map_err(payment_refused)?;
+    // Read only once the signature holds.
+    let event: PaymentEvent = serde_json::from_slice(&body)
+        .map_err(|e| Problem::new(ProblemCode::MalformedJson).detail(format!("The payment event is not the documented JSON: {e}")))?;
+    let status = match event.kind.as_str() {
+        "payment.succeeded" => PaymentStatus::Succeeded,
+        "payment.failed" => PaymentStatus::Failed,
+        _ => return Ok(Json(PaymentReceipt { request_id: None, state: None })),
+    };
+    let d = event.data;
+    let view = state.credit().payment_update(&d.merchant_ref, &d.payment_id, idlink_domain::Fen(d.amount_fen), status).await?;
+    let view = view.ok_or_else(|| Problem::new(ProblemCode::PaymentNotRecognised))?;
+    Ok(Json(PaymentReceipt { request_id: Some(view.id.to_string()), state: Some(view.state.as_str().to_owned()) }))
 }

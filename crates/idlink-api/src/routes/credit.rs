@@ -1,6 +1,8 @@
 //! The credit report (SPEC CR1–CR5, issue 15; `docs/credit-report.md`):
-//! quote, request after a step-up, verification by face, status, and the
-//! PDF behind a signed link that works only in the session that made it.
+//! quote, request after a step-up (a paid one waits for the host app's
+//! cashier), verification by face or by a bound bank card and its bank's
+//! code, status, and the PDF behind a signed link that works only in the
+//! session that made it.
 //! Every endpoint acts for the logged-in user (`Idlink-Session`); an OAuth
 //! access token of a third-party app is not a session and opens none.
 
@@ -15,7 +17,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use idlink_core::credit::{Actor, DownloadLink, QuoteView, RequestView};
-use idlink_domain::{CreditRequestId, Fen, RequestId};
+use idlink_domain::{CreditRequestId, Fen, PhoneNumber, RequestId};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -58,6 +60,15 @@ pub struct CreditRequest {
     downloads: u32,
     created_at: String,
     ready_at: Option<String>,
+    /// A paid request's payment at the host app's cashier (pay it there; verification waits for it).
+    payment_id: Option<String>,
+    /// When the cashier confirmed the payment.
+    paid_at: Option<String>,
+    /// When the fee was refunded (a paid request that ended without a report).
+    refunded_at: Option<String>,
+    /// Where the host app sends its user to pay; only in the answer that created the payment.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    checkout_url: Option<String>,
 }
 
 impl From<RequestView> for CreditRequest {
@@ -74,6 +85,10 @@ impl From<RequestView> for CreditRequest {
             downloads: v.downloads,
             created_at: v.created_at.to_string(),
             ready_at: v.ready_at.map(|t| t.to_string()),
+            payment_id: v.payment_id,
+            paid_at: v.paid_at.map(|t| t.to_string()),
+            refunded_at: v.refunded_at.map(|t| t.to_string()),
+            checkout_url: v.checkout_url,
         }
     }
 }
@@ -188,6 +203,84 @@ pub async fn face(
     Body(video): Body<FaceCheck>,
 ) -> Result<Json<CreditRequest>, Problem> {
     Ok(Json(state.credit().verify_face(&actor(&session, request_id.as_deref()), id.as_str(), &video).await?.into()))
+}
+
+/// Body of `POST /v1/credit-reports/{id}/card`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CardCheck {
+    /// One of the user's bound cards (`id` in GET /v1/me/cards).
+    #[schema(pattern = r"^bnd_[A-Za-z0-9_-]{1,64}$", example = "bnd_0123456789abcdef0123456789abcdef")]
+    binding_id: String,
+    /// The phone the bank has on record for the card; the bank sends its code there.
+    #[schema(pattern = r"^(\+86)?(13[0-9]|14[579]|15[0-35-9]|16[2567]|17[0-35-8]|18[0-9]|19[0-35-9])[0-9]{8}$", example = "13812341234")]
+    reserved_phone: String,
+}
+
+impl Validate for CardCheck {
+    type Valid = (String, PhoneNumber);
+    fn validate(self, c: &mut Causes) -> Option<Self::Valid> {
+        if self.binding_id.trim().is_empty() {
+            c.invalid("binding_id", "missing_binding", "send the id of one of your bound cards (GET /v1/me/cards).");
+        }
+        let phone = c.parse("reserved_phone", "invalid_phone", &self.reserved_phone, PhoneNumber::parse);
+        if self.binding_id.trim().is_empty() {
+            return None;
+        }
+        Some((self.binding_id, phone?))
+    }
+}
+
+/// Verification by bank card: the card's bank sends its code to the reserved phone.
+#[utoipa::path(post, path = "/v1/credit-reports/{id}/card", tag = "credit report",
+    request_body = CardCheck,
+    params(("id" = String, Path, pattern = r"^crq_[A-Za-z0-9_-]{1,64}$", example = "crq_0123456789abcdef0123456789abcdef", description = "From POST /v1/credit-reports."), ("Idlink-Session" = String, Header, description = "The user's session token.")),
+    responses((status = 200, body = CreditRequest), (status = "4XX", body = Problem, content_type = "application/problem+json")),
+    security(("api_key" = [])))]
+pub async fn card(
+    State(state): State<AppState>,
+    request_id: Option<Extension<RequestId>>,
+    session: UserSession,
+    PathId(id): PathId<CreditRequestId>,
+    Body((binding, phone)): Body<CardCheck>,
+) -> Result<Json<CreditRequest>, Problem> {
+    Ok(Json(state.credit().start_card(&actor(&session, request_id.as_deref()), id.as_str(), &binding, &phone).await?.into()))
+}
+
+/// Body of `POST /v1/credit-reports/{id}/card/confirm`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CardCode {
+    /// The code the bank sent to the reserved phone.
+    #[schema(example = "123456", min_length = 1)]
+    code: String,
+}
+
+impl Validate for CardCode {
+    type Valid = String;
+    fn validate(self, c: &mut Causes) -> Option<String> {
+        if self.code.trim().is_empty() {
+            c.invalid("code", "missing_code", "send the code from the bank's SMS.");
+            return None;
+        }
+        Some(self.code)
+    }
+}
+
+/// Verification by bank card, with the bank's code; a pass asks the bureau at once.
+#[utoipa::path(post, path = "/v1/credit-reports/{id}/card/confirm", tag = "credit report",
+    request_body = CardCode,
+    params(("id" = String, Path, pattern = r"^crq_[A-Za-z0-9_-]{1,64}$", example = "crq_0123456789abcdef0123456789abcdef", description = "From POST /v1/credit-reports."), ("Idlink-Session" = String, Header, description = "The user's session token.")),
+    responses((status = 200, body = CreditRequest), (status = "4XX", body = Problem, content_type = "application/problem+json")),
+    security(("api_key" = [])))]
+pub async fn card_confirm(
+    State(state): State<AppState>,
+    request_id: Option<Extension<RequestId>>,
+    session: UserSession,
+    PathId(id): PathId<CreditRequestId>,
+    Body(code): Body<CardCode>,
+) -> Result<Json<CreditRequest>, Problem> {
+    Ok(Json(state.credit().confirm_card(&actor(&session, request_id.as_deref()), id.as_str(), &code).await?.into()))
 }
 
 /// A download link for the ready report.

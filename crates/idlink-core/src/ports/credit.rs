@@ -11,9 +11,10 @@
 
 use super::StoreError;
 use super::audit::AuditEntry;
+use super::outbox::NewEvent;
 use async_trait::async_trait;
 use idlink_domain::credit_request::RequestState;
-use idlink_domain::{CaseId, CreditRequestId, Fen, UserId};
+use idlink_domain::{BindingId, CaseId, CreditRequestId, Fen, UserId};
 use jiff::Timestamp;
 
 #[derive(Clone, PartialEq, Eq)]
@@ -45,6 +46,21 @@ pub struct CreditRequestRow {
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
     pub ready_at: Option<Timestamp>,
+    /// The bank card a verification under way uses, and the bank's reference of the code it sent.
+    pub verify_binding: Option<BindingId>,
+    pub verify_ref: Option<String>,
+    /// The cashier's payment of a paid request, when it was paid, and its refund.
+    pub payment_id: Option<String>,
+    pub paid_at: Option<Timestamp>,
+    pub refund_id: Option<String>,
+    pub refunded_at: Option<Timestamp>,
+}
+
+impl CreditRequestRow {
+    /// A paid request whose payment has not arrived: it waits for it before any verification.
+    pub fn awaiting_payment(&self) -> bool {
+        self.fee > Fen::ZERO && self.paid_at.is_none()
+    }
 }
 
 impl std::fmt::Debug for CreditRequestRow {
@@ -101,6 +117,13 @@ pub struct Move<'a> {
     pub expected_at: Option<Timestamp>,
     /// Counts one more failed verification attempt.
     pub failed_attempt: bool,
+    /// A bank-card verification started: the binding and the bank's code reference.
+    pub verify_binding: Option<&'a BindingId>,
+    pub verify_ref: Option<&'a str>,
+    /// The cashier's payment created for the request.
+    pub payment_id: Option<&'a str>,
+    /// The user's notice, written to the outbox with the move.
+    pub notice: Option<&'a NewEvent>,
 }
 
 #[async_trait]
@@ -129,4 +152,27 @@ pub trait CreditStore: Send + Sync {
     ) -> Result<bool, StoreError>;
     /// Counts a download of a ready request's PDF, with its audit record.
     async fn count_credit_download(&self, id: &CreditRequestId, audit: &AuditEntry) -> Result<bool, StoreError>;
+    /// Records the payment `payment_id` of the request as paid at `at`,
+    /// whatever the request's state (one that ended meanwhile is refunded):
+    /// `false` if it is not that request's payment or was recorded before.
+    /// A request still waiting for it gets `expected_at` and loses its
+    /// `awaiting_payment` reason.
+    async fn record_credit_payment(
+        &self,
+        id: &CreditRequestId,
+        payment_id: &str,
+        expected_at: Option<Timestamp>,
+        at: Timestamp,
+        audit: &AuditEntry,
+    ) -> Result<bool, StoreError>;
+    /// Paid requests that ended `rejected` or `failed` and are not refunded yet, oldest first.
+    async fn credit_refunds_due(&self, limit: u32) -> Result<Vec<CreditRequestRow>, StoreError>;
+    /// Records the refund of a paid request; `false` if it was recorded before.
+    async fn record_credit_refund(
+        &self,
+        id: &CreditRequestId,
+        refund_id: &str,
+        at: Timestamp,
+        audit: &AuditEntry,
+    ) -> Result<bool, StoreError>;
 }

@@ -18,6 +18,7 @@ pub mod balance;
 pub mod bindings;
 pub mod bureau;
 pub mod callbacks;
+pub mod cashier;
 pub mod clients;
 pub mod clock;
 pub mod credit;
@@ -82,6 +83,10 @@ pub struct InstitutionPorts {
     pub bureau: std::sync::Arc<dyn bureau::CreditBureau>,
     /// The banks' signed card events (inbound), checked by the bank connector.
     pub bank_callbacks: std::sync::Arc<dyn callbacks::CallbackVerifier>,
+    /// The host app's payment connector.
+    pub cashier: std::sync::Arc<dyn cashier::Cashier>,
+    /// The cashier's signed payment callbacks (inbound), checked by the payment connector.
+    pub payment_callbacks: std::sync::Arc<dyn callbacks::CallbackVerifier>,
     /// What the connectors measure of every institution and channel, and the calendar they enforce.
     pub health: std::sync::Arc<dyn institutions::InstitutionHealth>,
 }

@@ -7,6 +7,7 @@ console-health-kind-sms = SMS gateway
 console-health-kind-face = Face verification
 console-health-kind-registry = Identity registry
 console-health-kind-bureau = Credit bureau
+console-health-kind-payment = Host app cashier
 console-health-kind-witness = Audit witness
 console-health-channel-card_switch = Card switch
 console-health-channel-direct = Direct

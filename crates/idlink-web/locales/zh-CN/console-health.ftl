@@ -7,6 +7,7 @@ console-health-kind-sms = 短信网关
 console-health-kind-face = 人脸核验
 console-health-kind-registry = 身份核验机构
 console-health-kind-bureau = 征信机构
+console-health-kind-payment = 宿主应用收银台
 console-health-kind-witness = 审计见证
 console-health-channel-card_switch = 银行卡转接
 console-health-channel-direct = 银行直连

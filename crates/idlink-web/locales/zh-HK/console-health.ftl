@@ -7,6 +7,7 @@ console-health-kind-sms = 短訊閘道
 console-health-kind-face = 人臉核驗
 console-health-kind-registry = 身份核驗機構
 console-health-kind-bureau = 徵信機構
+console-health-kind-payment = 宿主應用收銀台
 console-health-kind-witness = 審計見證
 console-health-channel-card_switch = 銀行卡轉接
 console-health-channel-direct = 銀行直連

@@ -12,6 +12,7 @@
 //!
 //! - [`sign_in`]: sign-in (username, password, TOTP), sign-out, language;
 //! - [`cases`]: the review queue and a case's page;
+//! - [`credit`]: the credit-report review queue (held by the bureau, with its SLA);
 //! - [`breaches`], [`proposals`], [`audit`], [`reports`]: the breach board,
 //!   dual control, the audit explorer, the regulator report and retention;
 //! - [`people`]: the user 360° (search by blind index, purpose asked and audited);
@@ -22,6 +23,7 @@ pub mod apps;
 pub mod audit;
 pub mod breaches;
 pub mod cases;
+pub mod credit;
 pub mod duty;
 pub mod health;
 pub mod keys;
@@ -60,6 +62,8 @@ pub fn routes() -> Router<WebState> {
         .route("/console/assets/{file}", get(crate::assets::serve))
         .route("/console/cases", get(cases::queue))
         .route("/console/breaches", get(breaches::show))
+        .route("/console/credit-reviews", get(credit::show))
+        .route("/console/credit-reviews/{id}/decide", post(credit::decide))
         .route("/console/audit", get(audit::show))
         .route("/console/reports", get(reports::show))
         .route("/console/reports/{quarter}/{file}", get(reports::file))
@@ -108,6 +112,7 @@ type Shown = fn(&OperatorRow) -> bool;
 const NAV: &[(&str, &str, Shown)] = &[
     ("/console/cases", "console-nav-cases", may_view),
     ("/console/breaches", "console-nav-breaches", may_view),
+    ("/console/credit-reviews", "console-nav-credit", may_view),
     ("/console/proposals", "console-nav-proposals", may_view),
     ("/console/people", "console-nav-people", may_view),
     ("/console/audit", "console-nav-audit", may_view),

@@ -8,6 +8,7 @@ pub mod apps;
 pub mod authorize;
 pub mod capabilities;
 pub mod cards;
+pub mod credit;
 pub mod home;
 pub mod identity;
 pub mod login;

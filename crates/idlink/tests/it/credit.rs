@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 
 /// An adult's ID number, one per phone (the day of birth from its last digits), whose
 /// sequence code (digits 15–17) picks the sandbox bureau's behaviour.
-fn id_number(phone: &str, seq: &str) -> String {
+pub(crate) fn id_number(phone: &str, seq: &str) -> String {
     let day = phone.get(phone.len().saturating_sub(2)..).and_then(|d| d.parse::<u8>().ok()).unwrap_or(0) % 28 + 1;
     let body = format!("110105198001{day:02}{seq}");
     let mut first17 = [0u8; 17];
@@ -25,7 +25,7 @@ fn id_number(phone: &str, seq: &str) -> String {
 }
 
 /// A verified adult with a payment password; returns (session, user id).
-async fn adult(s: &Server, phone: &str, seq: &str) -> (String, String) {
+pub(crate) async fn adult(s: &Server, phone: &str, seq: &str) -> (String, String) {
     let token = session(s, phone).await;
     verify_resident(s, &token, phone, "张三丰", &id_number(phone, seq)).await;
     ensure_payment_password(s, &token, phone).await;
@@ -52,7 +52,7 @@ async fn request(s: &Server, token: &str, step_up: Option<&str>, fee: i64) -> re
 }
 
 /// Quotes, steps up and requests; returns the request.
-async fn requested(s: &Server, token: &str, user: &str) -> Value {
+pub(crate) async fn requested(s: &Server, token: &str, user: &str) -> Value {
     let quote = get_json(s, "/v1/credit-reports/quote", token).await;
     let t = step_up(s, token, user).await;
     let res = request(s, token, Some(&t), quote["fee_fen"].as_i64().unwrap_or(-1)).await;
@@ -60,7 +60,7 @@ async fn requested(s: &Server, token: &str, user: &str) -> Value {
     res.json().await.unwrap_or_default()
 }
 
-async fn face(s: &Server, token: &str, id: &str, video: &str) -> reqwest::Response {
+pub(crate) async fn face(s: &Server, token: &str, id: &str, video: &str) -> reqwest::Response {
     call(s, Method::POST, &format!("/v1/credit-reports/{id}/face"), token)
         .json(&json!({"liveness_video": video}))
         .send()
@@ -268,4 +268,235 @@ async fn op_call(s: &Server, token: &str, method: Method, path: &str, body: Opti
     let res = r.send().await.unwrap_or_else(|e| panic!("{e}"));
     assert!(res.status().is_success(), "{}: {path}: {}", s.kind, res.status());
     res.json().await.unwrap_or_default()
+}
+
+async fn card_check(s: &Server, token: &str, id: &str, binding: &str, phone: &str) -> reqwest::Response {
+    call(s, Method::POST, &format!("/v1/credit-reports/{id}/card"), token)
+        .json(&json!({"binding_id": binding, "reserved_phone": phone}))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+async fn card_code(s: &Server, token: &str, id: &str, code: &str) -> reqwest::Response {
+    call(s, Method::POST, &format!("/v1/credit-reports/{id}/card/confirm"), token)
+        .json(&json!({"code": code}))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// The sandbox cashier's payments for a payer.
+async fn payments_of(s: &Server, user: &str) -> Vec<Value> {
+    let v: Value = reqwest::get(format!("{}/sandbox/v1/payments?payer_ref={user}", s.sandbox))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .json()
+        .await
+        .unwrap_or_default();
+    v["payments"].as_array().cloned().unwrap_or_default()
+}
+
+/// The payer pays in the host app; the sandbox cashier tells idlink unless `callback` is false.
+async fn pay(s: &Server, payment_id: &str, outcome: &str, callback: bool) -> Value {
+    let res = reqwest::Client::new()
+        .post(format!("{}/sandbox/v1/payments/{payment_id}/pay", s.sandbox))
+        .json(&json!({"outcome": outcome, "callback": callback}))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(res.status().is_success(), "{}: the sandbox cashier takes the payment", s.kind);
+    res.json().await.unwrap_or_default()
+}
+
+/// Requests at the quoted fee after a step-up, without checking the answer.
+async fn request_quoted(s: &Server, token: &str, user: &str) -> reqwest::Response {
+    let fee = get_json(s, "/v1/credit-reports/quote", token).await["fee_fen"].as_i64().unwrap_or(-1);
+    let t = step_up(s, token, user).await;
+    request(s, token, Some(&t), fee).await
+}
+
+#[tokio::test]
+async fn a_bound_card_verifies_two_free_reports_go_and_the_third_is_charged_once() {
+    for s in servers().await {
+        let phone = "13700000121";
+        let (token, user) = adult(&s, phone, "127").await;
+        // The user's own card, bound with its bank's code.
+        let card = crate::identity::icbc_card("5121");
+        let pending: Value = crate::cards::bind(&s, &token, &card, phone).await.json().await.unwrap_or_default();
+        let binding = pending["id"].as_str().unwrap_or("").to_owned();
+        let code = s.last_code(phone).await;
+        assert_eq!(crate::cards::confirm(&s, &token, &binding, &code).await.status().as_u16(), 200, "{}", s.kind);
+
+        // First report by bank card: the bank sends a code to the reserved phone; a wrong one is counted.
+        let id = requested(&s, &token, &user).await["id"].as_str().unwrap_or("").to_owned();
+        expect_problem(card_code(&s, &token, &id, "123456").await, 409, "credit_card_code_not_sent").await;
+        let p = expect_problem(card_check(&s, &token, &id, "bnd_notmine", phone).await, 422, "credit_card_not_bound").await;
+        assert_eq!(p["errors"][0]["pointer"], "/binding_id", "{p}");
+        let res = card_check(&s, &token, &id, &binding, phone).await;
+        assert_eq!(res.status().as_u16(), 200, "{}", s.kind);
+        let v: Value = res.json().await.unwrap_or_default();
+        assert_eq!((v["state"].as_str(), v["method"].as_str()), (Some("verifying"), Some("bank_card")), "{v}");
+        let code = s.last_code(phone).await;
+        let wrong = if code == "000000" { "111111" } else { "000000" };
+        expect_problem(card_code(&s, &token, &id, wrong).await, 422, "bank_code_wrong").await;
+        let res = card_code(&s, &token, &id, &code).await;
+        assert_eq!(res.status().as_u16(), 200, "{}", s.kind);
+        let ready: Value = res.json().await.unwrap_or_default();
+        assert_eq!((ready["state"].as_str(), ready["method"].as_str()), (Some("ready"), Some("bank_card")), "{ready}");
+        // The user is told by SMS that it is ready, through the outbox.
+        let inbox = s.sms_delivered(phone, "credit_report_ready").await;
+        assert_eq!(inbox["messages"][0]["params"]["request"], id.as_str(), "{inbox}");
+
+        // The second report, by face, is the last free one.
+        let id = requested(&s, &token, &user).await["id"].as_str().unwrap_or("").to_owned();
+        assert_eq!(face(&s, &token, &id, "sandbox:pass").await.status().as_u16(), 200);
+        let quote = get_json(&s, "/v1/credit-reports/quote", &token).await;
+        assert_eq!((quote["free_left"].as_u64(), quote["fee_fen"].as_i64()), (Some(0), Some(2500)), "{quote}");
+        // The free price is no longer accepted.
+        let t = step_up(&s, &token, &user).await;
+        expect_problem(request(&s, &token, Some(&t), 0).await, 409, "credit_quote_changed").await;
+
+        // Two third requests at once: one opens and is charged, the other is refused; one payment in all.
+        let (a, b) = tokio::join!(request_quoted(&s, &token, &user), request_quoted(&s, &token, &user));
+        let mut statuses = [a.status().as_u16(), b.status().as_u16()];
+        statuses.sort_unstable();
+        assert_eq!(statuses, [201, 409], "{}", s.kind);
+        let opened: Value = if a.status().as_u16() == 201 { a.json().await } else { b.json().await }.unwrap_or_default();
+        assert_eq!(
+            (opened["state"].as_str(), opened["reason"].as_str(), opened["free"].as_bool(), opened["fee_fen"].as_i64()),
+            (Some("requested"), Some("awaiting_payment"), Some(false), Some(2500)),
+            "{opened}"
+        );
+        assert!(opened["checkout_url"].is_string(), "the host app learns where to pay: {opened}");
+        let id = opened["id"].as_str().unwrap_or("").to_owned();
+        let payments = payments_of(&s, &user).await;
+        assert_eq!(payments.len(), 1, "{}: charged once: {payments:?}", s.kind);
+        assert_eq!((payments[0]["merchant_ref"].as_str(), payments[0]["amount_fen"].as_i64()), (Some(id.as_str()), Some(2500)));
+        assert_eq!(opened["payment_id"], payments[0]["payment_id"]);
+
+        // Nothing is verified before the payment; the cashier's signed callback opens it.
+        expect_problem(face(&s, &token, &id, "sandbox:pass").await, 409, "credit_payment_pending").await;
+        let paid = pay(&s, opened["payment_id"].as_str().unwrap_or(""), "succeeded", true).await;
+        assert_eq!(paid["callback"]["delivered"], true, "{paid}");
+        let v = get_json(&s, &format!("/v1/credit-reports/{id}"), &token).await;
+        assert!(v["paid_at"].is_string() && v["reason"].is_null(), "{v}");
+        let ready: Value = face(&s, &token, &id, "sandbox:pass").await.json().await.unwrap_or_default();
+        assert_eq!(ready["state"], "ready", "{ready}");
+        assert_eq!(payments_of(&s, &user).await[0]["status"], "succeeded", "a report delivered is not refunded");
+    }
+}
+
+/// A forged or stale payment callback changes nothing.
+#[tokio::test]
+async fn a_payment_callback_needs_the_cashiers_signature() {
+    let s = crate::sqlite_server().await;
+    let body = json!({"type": "payment.succeeded", "timestamp": "2026-01-01T00:00:00Z",
+        "data": {"payment_id": "pay_1", "merchant_ref": "crq_x", "amount_fen": 2500}});
+    let res = s
+        .client()
+        .post(s.url("/v1/callbacks/payments"))
+        .header("webhook-id", "msg_forged")
+        .header("webhook-timestamp", jiff::Timestamp::now().as_second().to_string())
+        .header("webhook-signature", "v1,AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=")
+        .json(&body)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    expect_problem(res, 401, "payment_signature_invalid").await;
+}
+
+#[tokio::test]
+async fn paid_requests_are_refunded_when_no_report_comes_and_a_lost_callback_is_found() {
+    for db in databases().await {
+        let s = start_with(
+            db,
+            &[
+                ("IDLINK__CREDIT_REPORT__FREE_PER_YEAR", "0"),
+                ("IDLINK__SANDBOX__DRIVE_CLOCK", "true"),
+                ("IDLINK__CREDIT_REPORT__FOLLOW_UP_SECS", "1"),
+            ],
+        )
+        .await;
+        let paid = async |token: &str, user: &str| {
+            let r: Value = request_quoted(&s, token, user).await.json().await.unwrap_or_default();
+            assert_eq!(r["fee_fen"], 2500, "{r}");
+            pay(&s, r["payment_id"].as_str().unwrap_or(""), "succeeded", true).await;
+            r["id"].as_str().unwrap_or("").to_owned()
+        };
+        let refunded = async |token: &str, id: &str| {
+            for _ in 0..80 {
+                let v = get_json(&s, &format!("/v1/credit-reports/{id}"), token).await;
+                if v["refunded_at"].is_string() {
+                    return v;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+            }
+            panic!("{}: {id} was never refunded", s.kind)
+        };
+
+        // Rejected on review: the fee goes back at once.
+        let (token, user) = adult(&s, "13700000122", "700").await;
+        let id = paid(&token, &user).await;
+        assert_eq!(face(&s, &token, &id, "sandbox:pass").await.status().as_u16(), 200);
+        let op = operator(&s, &Runtime::default(), "credit-refunds", &[Role::Reviewer]).await;
+        let path = format!("/v1/operator/credit-reviews/{id}/decision");
+        let decided = op_call(&s, &op.token, Method::POST, &path, Some(json!({"decision": "reject"}))).await;
+        assert_eq!(decided["state"], "rejected", "{decided}");
+        let v = refunded(&token, &id).await;
+        assert_eq!(v["state"], "rejected", "{v}");
+        let p = payments_of(&s, &user).await;
+        assert_eq!((p[0]["status"].as_str(), p[0]["refunds"].as_array().map(Vec::len)), (Some("refunded"), Some(1)), "{p:?}");
+
+        // The bureau down past its deadline: the request fails and the fee goes back.
+        let (token, user) = adult(&s, "13700000123", "701").await;
+        let id = paid(&token, &user).await;
+        let v: Value = face(&s, &token, &id, "sandbox:pass").await.json().await.unwrap_or_default();
+        assert_eq!(v["reason"], "bureau_unavailable", "{v}");
+        advance(&s, 24 * 3600 + 60).await;
+        let v = refunded(&token, &id).await;
+        assert_eq!((v["state"].as_str(), v["reason"].as_str()), (Some("failed"), Some("bureau_timeout")), "{v}");
+        assert_eq!(payments_of(&s, &user).await[0]["refunds"][0]["amount_fen"], 2500);
+
+        // A payment whose callback was lost is found by asking the cashier when the request's time comes.
+        let (token, user) = adult(&s, "13700000124", "129").await;
+        let r: Value = request_quoted(&s, &token, &user).await.json().await.unwrap_or_default();
+        let id = r["id"].as_str().unwrap_or("").to_owned();
+        pay(&s, r["payment_id"].as_str().unwrap_or(""), "succeeded", false).await;
+        assert!(get_json(&s, &format!("/v1/credit-reports/{id}"), &token).await["paid_at"].is_null());
+        advance(&s, 16 * 60).await;
+        let mut v = Value::Null;
+        for _ in 0..80 {
+            v = get_json(&s, &format!("/v1/credit-reports/{id}"), &token).await;
+            if v["paid_at"].is_string() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+        }
+        assert_eq!((v["state"].as_str(), v["paid_at"].is_string()), (Some("requested"), true), "{}: {v}", s.kind);
+        let ready: Value = face(&s, &token, &id, "sandbox:pass").await.json().await.unwrap_or_default();
+        assert_eq!(ready["state"], "ready", "{ready}");
+
+        // A payment the payer abandons ends the request; nothing to refund.
+        let (token, user) = adult(&s, "13700000125", "130").await;
+        let r: Value = request_quoted(&s, &token, &user).await.json().await.unwrap_or_default();
+        let id = r["id"].as_str().unwrap_or("").to_owned();
+        pay(&s, r["payment_id"].as_str().unwrap_or(""), "failed", true).await;
+        let v = get_json(&s, &format!("/v1/credit-reports/{id}"), &token).await;
+        assert_eq!((v["state"].as_str(), v["reason"].as_str(), v["refunded_at"].is_null()), (Some("failed"), Some("payment_failed"), true));
+
+        // The cashier down: nothing is charged, the request ends and says to retry.
+        let (token, user) = adult(&s, "13700000126", "131").await;
+        let m = json!({"institution": "payment", "minutes": 10});
+        let res = reqwest::Client::new().post(format!("{}/sandbox/v1/maintenance", s.sandbox)).json(&m).send().await;
+        assert!(res.map(|r| r.status().is_success()).unwrap_or(false));
+        let res = request_quoted(&s, &token, &user).await;
+        expect_problem(res, 503, "credit_payment_unavailable").await;
+        assert!(payments_of(&s, &user).await.is_empty());
+        let listed = get_json(&s, "/v1/credit-reports", &token).await;
+        assert_eq!(
+            (listed["requests"][0]["state"].as_str(), listed["requests"][0]["reason"].as_str()),
+            (Some("failed"), Some("payment_unavailable"))
+        );
+    }
 }

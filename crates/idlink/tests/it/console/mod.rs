@@ -10,6 +10,7 @@
 
 mod admin;
 mod apps;
+mod credit;
 mod forms;
 mod health;
 mod journeys;

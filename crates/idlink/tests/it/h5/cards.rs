@@ -102,7 +102,7 @@ fn spaced(number: &str) -> String {
     number.as_bytes().chunks(4).map(|c| String::from_utf8_lossy(c).into_owned()).collect::<Vec<_>>().join(" ")
 }
 
-async fn session_token(b: &Browser) -> String {
+pub(crate) async fn session_token(b: &Browser) -> String {
     b.client.get_named_cookie("idlink_session").await.map(|c| c.value().to_owned()).unwrap_or_default()
 }
 
@@ -426,7 +426,7 @@ async fn the_four_tiers_in_english_and_elder_mode_and_the_balance_with_javascrip
 }
 
 /// Logs `phone` in through the login forms (as a browser would); returns the session token.
-async fn form_log_in(c: &mut FormClient<'_>, s: &Server, phone: &str) -> String {
+pub(crate) async fn form_log_in(c: &mut FormClient<'_>, s: &Server, phone: &str) -> String {
     assert_eq!(c.get("/h5/login").await.status().as_u16(), 200);
     let page = c.post("/h5/login", &[("phone", phone)]).await.text().await.unwrap_or_default();
     let challenge = field(&page, "challenge_id");
