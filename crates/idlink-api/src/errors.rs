@@ -203,6 +203,24 @@ impl From<BureauUnavailable> for Problem {
     }
 }
 
+impl From<idlink_core::credit_alerts::AlertError> for Problem {
+    fn from(e: idlink_core::credit_alerts::AlertError) -> Self {
+        use idlink_core::credit_alerts::AlertError;
+        match e {
+            AlertError::NotVerified => Problem::new(ProblemCode::IdentityNotVerified),
+            AlertError::NotAuthorised(app) => Problem::new(ProblemCode::CreditAlertAppNotAuthorised).errors(vec![FieldError::new(
+                "/apps",
+                "app_not_authorised",
+                format!("{app} is not one of your authorised apps."),
+            )]),
+            AlertError::Bureau(u) => u.into(),
+            AlertError::Unreadable(e) => e.into(),
+            AlertError::Crypto(e) => e.into(),
+            AlertError::Store(e) => e.into(),
+        }
+    }
+}
+
 impl From<CreditError> for Problem {
     fn from(e: CreditError) -> Self {
         match e {

@@ -123,6 +123,7 @@ fn v1_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(balance::low_balance_alert))
         .routes(routes!(banks::agreement))
         .routes(routes!(credit::quote))
+        .routes(routes!(credit::alerts, credit::set_alerts))
         .routes(routes!(credit::request, credit::list))
         .routes(routes!(credit::get_one))
         .routes(routes!(credit::face))

@@ -213,6 +213,8 @@ problem_codes! {
         "No bank code was sent for this request: ask the bank for one first with POST /v1/credit-reports/{id}/card."),
     PaymentSignatureInvalid = ("payment_signature_invalid", UNAUTHORIZED,
         "The callback's webhook-signature does not verify under the payment webhook secret, its webhook-timestamp is more than five minutes away, or a header is missing."),
+    CreditAlertAppNotAuthorised = ("credit_alert_app_not_authorised", UNPROCESSABLE_ENTITY,
+        "Credit alerts reach only apps you authorised: each of `apps` must be the `client_id` of one of your active grants (GET /v1/me/grants)."),
     PaymentNotRecognised = ("payment_not_recognised", UNPROCESSABLE_ENTITY,
         "No credit-report request has this payment at this amount: check `data.merchant_ref` (the request id), `data.payment_id` and `data.amount_fen`."),
     ChallengeGone = ("challenge_gone", GONE, "The code expired, was already used, or ran out of tries. Request a new code."),

@@ -129,6 +129,7 @@ pub struct AppParts {
     pub step_up_policy: StepUpPolicy,
     /// `[credit_report]`: the free quota, the fee, the review SLA, the link's life.
     pub credit_policy: idlink_core::credit::CreditPolicy,
+    pub alert_policy: idlink_core::credit_alerts::AlertPolicy,
     pub audit: AuditSettings,
     /// The face-verification provider is the in-process sandbox (no
     /// `connectors.face.url`): its test values (`sandbox:pass`, …) stand in
@@ -284,6 +285,21 @@ impl AppParts {
             },
             risk: self.risk(),
             events: self.bank_events(),
+        }
+    }
+
+    /// Credit alerts (issue 15, SPEC CR6).
+    pub fn credit_alerts(&self) -> idlink_core::credit_alerts::CreditAlerts<'_> {
+        idlink_core::credit_alerts::CreditAlerts {
+            watches: self.store.as_ref(),
+            identities: self.store.as_ref(),
+            users: self.store.as_ref(),
+            grants: self.store.as_ref(),
+            vault: &self.vault,
+            clock: self.clock.as_ref(),
+            ids: self.ids.as_ref(),
+            bureau: self.institutions.bureau.as_ref(),
+            policy: &self.alert_policy,
         }
     }
 

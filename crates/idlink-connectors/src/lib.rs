@@ -122,7 +122,8 @@ pub struct Institutions {
     pub face: face::FaceProvider,
     pub registry: registry::IdentityRegistry,
     pub bureau: bureau::CreditBureauApi,
-    pub cashier: payment::CashierApi,
+    /// The host app's cashier; none when neither configured nor sandboxed (paid reports are then refused).
+    pub cashier: Option<payment::CashierApi>,
     /// The cashier's signed payment callbacks.
     pub payment_callbacks: payment::callbacks::PaymentCallbacks,
     /// Every bank through the card switch and, where configured, its direct channel.
@@ -164,7 +165,11 @@ impl Institutions {
         let me = Self {
             payment_callbacks: payment::callbacks::PaymentCallbacks::new(webhook_secret, clock.clone()),
             executor: Arc::new(Executor::new(s.executor_policy(), clock)),
-            cashier: payment::CashierApi::new(&url(k_payment, &s.payment.url)?).map_err(At::at(k_payment))?,
+            // Optional: a host app that sells no paid reports configures no cashier.
+            cashier: match (s.payment.url.as_str(), sandbox) {
+                ("", None) => None,
+                (configured, _) => Some(payment::CashierApi::new(&url(k_payment, configured)?).map_err(At::at(k_payment))?),
+            },
             sms: sms::SmsGateway::new(&url(k_sms, &s.sms.url)?).map_err(At::at(k_sms))?,
             face: face::FaceProvider::new(&url(k_face, &s.face.url)?).map_err(At::at(k_face))?,
             registry: registry::IdentityRegistry::new(&url(k_registry, &s.registry.url)?).map_err(At::at(k_registry))?,
@@ -174,8 +179,8 @@ impl Institutions {
             roster,
         };
         // Every channel is on the health page (and can be scheduled) before its first call.
-        let targets = [me.sms.target(), me.face.target(), me.registry.target(), me.bureau.target(), me.cashier.target()];
-        for t in targets.into_iter().chain(me.banks.targets()) {
+        let targets = [me.sms.target(), me.face.target(), me.registry.target(), me.bureau.target()];
+        for t in targets.into_iter().chain(me.cashier.as_ref().map(payment::CashierApi::target)).chain(me.banks.targets()) {
             me.executor.register(t);
         }
         Ok(me)
@@ -193,7 +198,10 @@ impl Institutions {
             balances: banks,
             bureau: Arc::new(bureau::BureauPort::new(self.bureau.clone(), self.executor.clone())),
             bank_callbacks: Arc::new(self.bank_callbacks.clone()),
-            cashier: Arc::new(payment::CashierPort::new(self.cashier.clone(), self.executor.clone())),
+            cashier: match &self.cashier {
+                Some(api) => Arc::new(payment::CashierPort::new(api.clone(), self.executor.clone())),
+                None => Arc::new(payment::NoCashier),
+            },
             payment_callbacks: Arc::new(self.payment_callbacks.clone()),
             health: self.executor.clone(),
         }

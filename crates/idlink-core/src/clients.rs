@@ -58,6 +58,7 @@ pub const WEBHOOK_EVENT_TYPES: &[&str] = &[
     "account.purged",
     "session.revoked",
     "credential.changed",
+    "credit.record_changed",
 ];
 
 /// One thing wrong with a registration: the field (a JSON Pointer without

@@ -26,6 +26,7 @@ pub mod balance;
 pub mod bindings;
 pub mod clients;
 pub mod credit;
+pub mod credit_alerts;
 pub mod dual;
 pub mod events;
 pub mod grants;

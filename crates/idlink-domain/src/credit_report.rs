@@ -20,7 +20,7 @@ use crate::repayment::{GridSummary, RepaymentGrid};
 use jiff::Timestamp;
 use jiff::civil::Date;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 /// A report as the bureau answers it.
@@ -383,10 +383,17 @@ impl CreditReport {
 pub enum RecordChange {
     /// An institution (not the person) queried the record.
     NewQuery { date: Date, institution: String, reason: QueryReason },
-    /// An account has more months in default than before (or is new and in default).
+    /// An account has months in default that the earlier report did not show
+    /// in default (`default_months` of them; a new account's count all of its).
     NewOverdue { institution: String, kind: AccountKind, default_months: usize },
     /// A public record not in the earlier report.
     NewPublicRecord { kind: PublicRecordKind, authority: String, date: Date },
+}
+
+/// The calendar months (as `year * 12 + month - 1`) an account's history shows in default.
+fn default_months_of(a: &CreditAccount) -> BTreeSet<i32> {
+    let start = i32::from(a.history_from.year()) * 12 + i32::from(a.history_from.month()) - 1;
+    a.history.months().iter().zip(start..).filter(|(status, _)| status.is_default()).map(|(_, month)| month).collect()
 }
 
 /// What `later` holds that `earlier` did not: queries by institutions,
@@ -410,13 +417,16 @@ pub fn changes(earlier: &CreditReport, later: &CreditReport) -> Vec<RecordChange
             _ => out.push(RecordChange::NewQuery { date: q.date, institution: q.institution.clone(), reason: q.reason }),
         }
     }
-    let before: BTreeMap<(&str, &str), usize> =
-        earlier.accounts.iter().map(|a| ((a.institution.as_str(), a.account_ref.as_str()), a.history_summary().default_months)).collect();
+    // Months are compared by calendar month, not counted: the five-year
+    // window slides, so an old default leaving it while a new one enters
+    // would leave the count unchanged.
+    let before: BTreeMap<(&str, &str), BTreeSet<i32>> =
+        earlier.accounts.iter().map(|a| ((a.institution.as_str(), a.account_ref.as_str()), default_months_of(a))).collect();
     for a in &later.accounts {
-        let now = a.history_summary().default_months;
-        let was = before.get(&(a.institution.as_str(), a.account_ref.as_str())).copied().unwrap_or(0);
-        if now > was {
-            out.push(RecordChange::NewOverdue { institution: a.institution.clone(), kind: a.kind, default_months: now });
+        let was = before.get(&(a.institution.as_str(), a.account_ref.as_str()));
+        let new = default_months_of(a).iter().filter(|m| !was.is_some_and(|w| w.contains(m))).count();
+        if new > 0 {
+            out.push(RecordChange::NewOverdue { institution: a.institution.clone(), kind: a.kind, default_months: new });
         }
     }
     let mut records: Vec<&PublicRecord> = earlier.public_records.iter().collect();
@@ -581,6 +591,23 @@ mod tests {
         assert!(matches!(&found[1], RecordChange::NewOverdue { default_months: 1, .. }));
         assert!(matches!(&found[2], RecordChange::NewPublicRecord { kind: PublicRecordKind::Enforcement, .. }));
         assert!(changes(&after, &after).is_empty());
+    }
+
+    /// The five-year window slides a month: the oldest default leaves it as a
+    /// new one enters. The count is the same; the new month is still news.
+    #[test]
+    fn a_new_default_is_seen_when_an_old_one_leaves_the_window() {
+        let mut before = account(AccountKind::CreditCard, "C1", "1NNN", AccountState::Normal);
+        before.history_from = date(2026, 7, 1);
+        let mut after = account(AccountKind::CreditCard, "C1", "NNN1", AccountState::Overdue);
+        after.history_from = date(2026, 8, 1);
+        assert_eq!(before.history_summary().default_months, after.history_summary().default_months);
+        let found = changes(&report(vec![before.clone()], Vec::new(), Vec::new()), &report(vec![after], Vec::new(), Vec::new()));
+        assert!(matches!(found.as_slice(), [RecordChange::NewOverdue { default_months: 1, .. }]), "{found:?}");
+        // The same months seen again a month later (shifted, no new default): nothing.
+        let mut shifted = account(AccountKind::CreditCard, "C1", "NNNN", AccountState::Normal);
+        shifted.history_from = date(2026, 8, 1);
+        assert!(changes(&report(vec![before], Vec::new(), Vec::new()), &report(vec![shifted], Vec::new(), Vec::new())).is_empty());
     }
 
     fn arb_query() -> impl Strategy<Value = QueryRecord> {

@@ -8,9 +8,9 @@
 use async_trait::async_trait;
 use idlink_core::ports::StoreError;
 use idlink_core::ports::audit::AuditEntry;
-use idlink_core::ports::credit::{CreditRequestRow, CreditStore, Move, NewCreditRequest, Opened};
+use idlink_core::ports::credit::{CreditRequestRow, CreditStore, CreditWatchRow, Move, NewCreditRequest, Opened, WatchCheck};
 use idlink_domain::credit_request::RequestState;
-use idlink_domain::{CreditRequestId, Fen, UserId};
+use idlink_domain::{ClientId, CreditRequestId, Fen, UserId};
 use jiff::Timestamp;
 use sqlx::any::AnyRow;
 
@@ -51,6 +51,26 @@ fn request(r: &AnyRow) -> Result<CreditRequestRow, StoreError> {
         paid_at: r.instant_opt("paid_at")?,
         refund_id: r.col("refund_id")?,
         refunded_at: r.instant_opt("refunded_at")?,
+    })
+}
+
+const WATCH_COLUMNS: &str = "user_id, enabled, apps, baseline_cipher, checked_at, next_check_at, alerts, last_error, created_at";
+
+fn watch(r: &AnyRow) -> Result<CreditWatchRow, StoreError> {
+    let apps = crate::clients::parse_list("credit_watches.apps", &r.col::<String>("apps")?)?
+        .iter()
+        .map(|a| ClientId::parse(a).map_err(|_| corrupt("credit watch app", a)))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(CreditWatchRow {
+        user_id: r.user("user_id")?,
+        enabled: r.flag("enabled")?,
+        apps,
+        baseline_cipher: r.col("baseline_cipher")?,
+        checked_at: r.instant_opt("checked_at")?,
+        next_check_at: r.instant_opt("next_check_at")?,
+        alerts: r.count_u32("alerts")?,
+        last_error: r.col("last_error")?,
+        created_at: r.instant("created_at")?,
     })
 }
 
@@ -262,5 +282,80 @@ impl CreditStore for SqlStore {
         .bind(refund_id)
         .bind(micros(at));
         self.audited_if(audit, async |tx| Ok(execute(q, &mut *tx).await? == 1)).await
+    }
+
+    async fn credit_watch(&self, user: &UserId) -> Result<Option<CreditWatchRow>, StoreError> {
+        let sql = format!("SELECT {WATCH_COLUMNS} FROM credit_watches WHERE user_id = $1");
+        fetch_optional(sqlx::query(sqlx::AssertSqlSafe(sql)).bind(user.as_str()), &self.reader, watch).await
+    }
+
+    async fn set_credit_watch(
+        &self,
+        user: &UserId,
+        enabled: bool,
+        apps: &[ClientId],
+        next_check_at: Option<Timestamp>,
+        at: Timestamp,
+        audit: &AuditEntry,
+    ) -> Result<(), StoreError> {
+        let apps = crate::clients::json_list(&apps.iter().map(ToString::to_string).collect::<Vec<_>>());
+        // Turning off drops the compared file; turning on again starts afresh.
+        let q = sqlx::query(
+            "INSERT INTO credit_watches (user_id, enabled, apps, baseline_cipher, checked_at, next_check_at, alerts, last_error, created_at, updated_at) \
+             VALUES ($1, $2, $3, NULL, NULL, $4, 0, NULL, $5, $5) \
+             ON CONFLICT (user_id) DO UPDATE SET enabled = $2, apps = $3, updated_at = $5, \
+             next_check_at = CASE WHEN $2 = 1 AND credit_watches.enabled = 1 THEN credit_watches.next_check_at ELSE $4 END, \
+             baseline_cipher = CASE WHEN $2 = 1 THEN credit_watches.baseline_cipher ELSE NULL END, \
+             checked_at = CASE WHEN $2 = 1 THEN credit_watches.checked_at ELSE NULL END",
+        )
+        .bind(user.as_str())
+        .bind(i64::from(enabled))
+        .bind(apps)
+        .bind(next_check_at.map(micros))
+        .bind(micros(at));
+        self.audited_if(audit, async |tx| Ok(execute(q, &mut *tx).await? == 1)).await.map(|_| ())
+    }
+
+    async fn due_credit_watches(&self, now: Timestamp, limit: u32) -> Result<Vec<CreditWatchRow>, StoreError> {
+        let sql = format!(
+            "SELECT {WATCH_COLUMNS} FROM credit_watches WHERE enabled = 1 AND next_check_at <= $1 ORDER BY next_check_at, user_id LIMIT $2"
+        );
+        fetch_all(sqlx::query(sqlx::AssertSqlSafe(sql)).bind(micros(now)).bind(i64::from(limit)), &self.reader, watch).await
+    }
+
+    async fn record_credit_watch_check(
+        &self,
+        user: &UserId,
+        checked_before: Option<Timestamp>,
+        check: &WatchCheck<'_>,
+    ) -> Result<bool, StoreError> {
+        // The check applies only over the state it read: a second node's check of the same file writes nothing.
+        let same = if checked_before.is_some() { "checked_at = $7" } else { "checked_at IS NULL" };
+        let sql = format!(
+            "UPDATE credit_watches SET baseline_cipher = COALESCE($2, baseline_cipher), \
+             checked_at = CASE WHEN $2 IS NULL THEN checked_at ELSE $3 END, next_check_at = $4, alerts = alerts + $5, \
+             last_error = $6, updated_at = $3 WHERE user_id = $1 AND enabled = 1 AND {same}"
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(user.as_str())
+            .bind(check.baseline_cipher.map(<[u8]>::to_vec))
+            .bind(micros(check.checked_at))
+            .bind(micros(check.next_check_at))
+            .bind(i64::from(check.alerts))
+            .bind(check.last_error.map(str::to_owned));
+        if let Some(before) = checked_before {
+            q = q.bind(micros(before));
+        }
+        self.write_if(Commit::Bookkeeping, async |tx| {
+            let applied = execute(q, &mut *tx).await? == 1;
+            if applied {
+                crate::outbox::enqueue_in(&mut *tx, check.notices).await?;
+                if let Some(audit) = check.audit {
+                    append_in(&mut *tx, audit).await?;
+                }
+            }
+            Ok(applied)
+        })
+        .await
     }
 }

@@ -25,6 +25,7 @@ pub const REVIEW_SLA: &str = "review_sla";
 pub const IDEMPOTENCY_PURGE: &str = "idempotency_purge";
 pub const OUTBOX_HOUSEKEEPING: &str = "outbox_housekeeping";
 pub const CREDIT_FOLLOW_UP: &str = "credit_follow_up";
+pub const CREDIT_ALERTS: &str = "credit_alerts";
 
 fn secs(s: u64) -> SignedDuration {
     SignedDuration::from_secs(i64::try_from(s).unwrap_or(i64::MAX))
@@ -408,6 +409,32 @@ impl OutboxWorker {
             return Ok(0);
         }
         Ok(deliverer.round().await?.claimed)
+    }
+}
+
+/// Compares opted-in users' credit records and announces what changed (SPEC
+/// CR6; `idlink_core::credit_alerts::CreditAlerts::check_due`).
+pub struct CreditAlertJob {
+    pub state: idlink_api::AppState,
+    pub every: SignedDuration,
+}
+
+#[async_trait::async_trait]
+impl PeriodicJob for CreditAlertJob {
+    fn name(&self) -> &'static str {
+        CREDIT_ALERTS
+    }
+
+    fn period(&self) -> SignedDuration {
+        self.every
+    }
+
+    async fn run(&self, _: Occasion) -> Result<(), String> {
+        let pass = self.state.credit_alerts().check_due(200).await.map_err(|e| format!("checking credit alerts failed: {e}"))?;
+        if pass != idlink_core::credit_alerts::AlertPass::default() {
+            tracing::info!(checked = pass.checked, announced = pass.announced, failed = pass.failed, "credit records compared");
+        }
+        Ok(())
     }
 }
 

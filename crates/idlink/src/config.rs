@@ -305,6 +305,10 @@ pub struct CreditReport {
     pub link_ttl_hours: i64,
     /// How often the follow-up job asks the bureau about waiting requests.
     pub follow_up_secs: u64,
+    /// How often each opted-in user's record is compared for alerts (SPEC CR6).
+    pub alert_interval_hours: i64,
+    /// How often the alert job looks for watches due.
+    pub alert_check_secs: u64,
 }
 
 impl Default for CreditReport {
@@ -316,6 +320,8 @@ impl Default for CreditReport {
             review_sla_hours: d.review_sla.as_hours(),
             link_ttl_hours: d.link_ttl.as_hours(),
             follow_up_secs: 10,
+            alert_interval_hours: idlink_core::credit_alerts::AlertPolicy::default().interval.as_hours(),
+            alert_check_secs: 300,
         }
     }
 }
@@ -328,6 +334,10 @@ impl CreditReport {
             review_sla: jiff::SignedDuration::from_hours(self.review_sla_hours),
             link_ttl: jiff::SignedDuration::from_hours(self.link_ttl_hours),
         }
+    }
+
+    pub fn alert_policy(&self) -> idlink_core::credit_alerts::AlertPolicy {
+        idlink_core::credit_alerts::AlertPolicy { interval: jiff::SignedDuration::from_hours(self.alert_interval_hours) }
     }
 }
 
@@ -717,6 +727,12 @@ impl Config {
         }
         if !(1..=3600).contains(&c.follow_up_secs) {
             bail!("configuration key `credit_report.follow_up_secs`: 1 to 3600 seconds");
+        }
+        if !(1..=24 * 31).contains(&c.alert_interval_hours) {
+            bail!("configuration key `credit_report.alert_interval_hours`: 1 to 744 hours");
+        }
+        if !(1..=86_400).contains(&c.alert_check_secs) {
+            bail!("configuration key `credit_report.alert_check_secs`: 1 to 86400 seconds");
         }
         if !(10..=600).contains(&self.step_up.ttl_secs) {
             bail!("configuration key `step_up.ttl_secs`: step-up tokens are short-lived, 10 to 600 seconds");

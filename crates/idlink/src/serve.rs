@@ -417,6 +417,7 @@ pub async fn start(config: &Config, rt: Runtime) -> Result<Running> {
             ttl: jiff::SignedDuration::from_secs(i64::try_from(config.step_up.ttl_secs).unwrap_or(120)),
         },
         credit_policy: config.credit_report.policy(),
+        alert_policy: config.credit_report.alert_policy(),
         audit: idlink_api::state::AuditSettings { witness: witness.clone(), policy, retention_years: config.audit.retention_years },
         face_sandbox: sandbox.is_some() && config.connectors.face.url.is_empty(),
         keyring: Some(Arc::new(keyfile::KeyringFile {
@@ -507,6 +508,13 @@ pub async fn start(config: &Config, rt: Runtime) -> Result<Running> {
             Arc::new(crate::background::CreditFollowUp {
                 state: state.clone(),
                 every: jiff::SignedDuration::from_secs(i64::try_from(config.credit_report.follow_up_secs).unwrap_or(10)),
+            }),
+            Seen::default(),
+        ),
+        (
+            Arc::new(crate::background::CreditAlertJob {
+                state: state.clone(),
+                every: jiff::SignedDuration::from_secs(i64::try_from(config.credit_report.alert_check_secs).unwrap_or(300)),
             }),
             Seen::default(),
         ),

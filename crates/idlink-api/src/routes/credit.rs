@@ -283,6 +283,84 @@ pub async fn card_confirm(
     Ok(Json(state.credit().confirm_card(&actor(&session, request_id.as_deref()), id.as_str(), &code).await?.into()))
 }
 
+/// My credit alerts (SPEC CR6).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CreditAlerts {
+    enabled: bool,
+    /// Apps told too, as a `credit.record_changed` security event.
+    apps: Vec<String>,
+    /// When the record was last compared (RFC 3339).
+    checked_at: Option<String>,
+    next_check_at: Option<String>,
+    /// Changes announced so far.
+    alerts: u32,
+}
+
+impl From<idlink_core::credit_alerts::AlertsView> for CreditAlerts {
+    fn from(v: idlink_core::credit_alerts::AlertsView) -> Self {
+        Self {
+            enabled: v.enabled,
+            apps: v.apps.iter().map(ToString::to_string).collect(),
+            checked_at: v.checked_at.map(|t| t.to_string()),
+            next_check_at: v.next_check_at.map(|t| t.to_string()),
+            alerts: v.alerts,
+        }
+    }
+}
+
+/// Body of `PUT /v1/credit-reports/alerts`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SetCreditAlerts {
+    /// On: my record is compared daily and each new query by an institution, new overdue or new public record is sent to me by SMS.
+    enabled: bool,
+    /// Apps I authorised that are told too (their `client_id`); default none.
+    #[serde(default)]
+    apps: Vec<String>,
+}
+
+impl Validate for SetCreditAlerts {
+    type Valid = (bool, Vec<idlink_domain::ClientId>);
+    fn validate(self, c: &mut Causes) -> Option<Self::Valid> {
+        let mut apps = Vec::new();
+        for (i, a) in self.apps.iter().enumerate() {
+            match idlink_domain::ClientId::parse(a) {
+                Ok(id) if !apps.contains(&id) => apps.push(id),
+                Ok(_) => {}
+                Err(_) => c.invalid(&format!("apps/{i}"), "invalid_client_id", "an app is named by its `client_id` (cli_…)."),
+            }
+        }
+        (apps.len() <= 20).then_some((self.enabled, apps)).or_else(|| {
+            c.invalid("apps", "too_many_apps", "name at most 20 apps.");
+            None
+        })
+    }
+}
+
+/// My credit alerts: whether they are on, the apps told too, when my record was last compared.
+#[utoipa::path(get, path = "/v1/credit-reports/alerts", tag = "credit report",
+    params(("Idlink-Session" = String, Header, description = "The user's session token.")),
+    responses((status = 200, body = CreditAlerts), (status = "4XX", body = Problem, content_type = "application/problem+json")),
+    security(("api_key" = [])))]
+pub async fn alerts(State(state): State<AppState>, session: UserSession) -> Result<Json<CreditAlerts>, Problem> {
+    Ok(Json(state.credit_alerts().view(&session.0.user_id).await?.into()))
+}
+
+/// Turns my credit alerts on or off (needs a verified resident ID to turn on); the first comparison runs at once.
+#[utoipa::path(put, path = "/v1/credit-reports/alerts", tag = "credit report",
+    request_body = SetCreditAlerts,
+    params(("Idlink-Session" = String, Header, description = "The user's session token.")),
+    responses((status = 200, body = CreditAlerts), (status = "4XX", body = Problem, content_type = "application/problem+json")),
+    security(("api_key" = [])))]
+pub async fn set_alerts(
+    State(state): State<AppState>,
+    request_id: Option<Extension<RequestId>>,
+    session: UserSession,
+    Body((enabled, apps)): Body<SetCreditAlerts>,
+) -> Result<Json<CreditAlerts>, Problem> {
+    Ok(Json(state.credit_alerts().set(&session.0, request_id.as_deref(), enabled, &apps).await?.into()))
+}
+
 /// A download link for the ready report.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CreditLink {

@@ -7,7 +7,9 @@
 //! "reject", "reviewer"}`, each answering `{"query_id", "status": "ready" |
 //! "processing" | "review_required" | "rejected", "expected_ready_at"?,
 //! "reason"?, "report"?}`. A query is idempotent by `query_ref`, so every
-//! call may be retried.
+//! call may be retried. `POST /bureau/v1/monitoring {"watch_ref", "name",
+//! "id_number"}` answers the same shape with the current file, and adds no
+//! query record (the alerts' periodic read, SPEC CR6).
 
 use crate::executor::{CallError, Executor, Target};
 use idlink_core::ports::bureau::BureauAnswer;
@@ -25,6 +27,14 @@ pub struct QueryRequest<'a> {
     pub name: &'a str,
     pub id_number: &'a str,
     pub reason: &'a str,
+}
+
+/// A monitoring read as sent (no `Debug`: it holds the name and ID number in clear).
+#[derive(Serialize)]
+pub struct MonitorRequest<'a> {
+    pub watch_ref: &'a str,
+    pub name: &'a str,
+    pub id_number: &'a str,
 }
 
 #[derive(Debug, Serialize)]
@@ -92,6 +102,13 @@ impl CreditBureauApi {
         }
         let path = format!("/bureau/v1/queries/{query_id}");
         let res: QueryResponse = exec.call(&self.target, reqwest::Method::GET, &path, None::<&()>, true).await?;
+        Ok(BureauAnswer::from(res))
+    }
+
+    /// The current file for the alerts; reads only, so safe to retry.
+    pub async fn monitor(&self, exec: &Executor, watch_ref: &str, name: &str, id_number: &str) -> Result<BureauAnswer, CallError> {
+        let req = MonitorRequest { watch_ref, name, id_number };
+        let res: QueryResponse = exec.call(&self.target, reqwest::Method::POST, "/bureau/v1/monitoring", Some(&req), true).await?;
         Ok(BureauAnswer::from(res))
     }
 

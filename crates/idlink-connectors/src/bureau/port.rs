@@ -4,7 +4,7 @@ use super::CreditBureauApi;
 use crate::executor::{CallError, Executor};
 use crate::unavailable::Unavailable;
 use async_trait::async_trait;
-use idlink_core::ports::bureau::{BureauQuery, BureauUnavailable, CreditBureau};
+use idlink_core::ports::bureau::{BureauAnswer, BureauQuery, BureauUnavailable, CreditBureau};
 use idlink_domain::{IdNumber, PersonName};
 use std::sync::Arc;
 
@@ -36,6 +36,10 @@ impl CreditBureau for BureauPort {
     async fn review(&self, query_id: &str, approve: bool, reviewer: &str) -> Result<BureauQuery, BureauUnavailable> {
         let answer = self.bureau.review(&self.executor, query_id, approve, reviewer).await?;
         Ok(BureauQuery { query_id: query_id.to_owned(), answer })
+    }
+
+    async fn monitor(&self, watch_ref: &str, name: &PersonName, id: &IdNumber) -> Result<BureauAnswer, BureauUnavailable> {
+        Ok(self.bureau.monitor(&self.executor, watch_ref, name.reveal(), id.reveal()).await?)
     }
 }
 

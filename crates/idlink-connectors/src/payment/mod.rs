@@ -166,6 +166,25 @@ impl From<CallError> for PaymentUnavailable {
     }
 }
 
+/// No cashier configured: every payment is refused as unavailable, so a
+/// paid request ends at once with nothing charged (`payment_unavailable`).
+pub struct NoCashier;
+
+#[async_trait]
+impl Cashier for NoCashier {
+    async fn create(&self, _: &Order<'_>) -> Result<Payment, PaymentUnavailable> {
+        Err(PaymentUnavailable { retry_after_secs: 3600, expected_end: None })
+    }
+
+    async fn payment(&self, _: &str) -> Result<Payment, PaymentUnavailable> {
+        Err(PaymentUnavailable { retry_after_secs: 3600, expected_end: None })
+    }
+
+    async fn refund(&self, _: &str, _: &str, _: Fen, _: &str) -> Result<Refund, PaymentUnavailable> {
+        Err(PaymentUnavailable { retry_after_secs: 3600, expected_end: None })
+    }
+}
+
 #[async_trait]
 impl Cashier for CashierPort {
     async fn create(&self, order: &Order<'_>) -> Result<Payment, PaymentUnavailable> {

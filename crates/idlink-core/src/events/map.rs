@@ -8,6 +8,8 @@ use serde_json::{Value, json};
 
 const RISC: &str = "https://schemas.openid.net/secevent/risc/event-type/";
 const CAEP: &str = "https://schemas.openid.net/secevent/caep/event-type/";
+/// idlink's own event types, where RISC and CAEP define none.
+pub const IDLINK_EVENTS: &str = "https://idlink.dev/secevent/event-type/";
 
 /// The OIDC Back-Channel Logout 1.0 event.
 pub const BACKCHANNEL_LOGOUT: &str = "http://schemas.openid.net/event/backchannel-logout";
@@ -24,6 +26,7 @@ pub fn webhook_type(t: LifecycleType) -> &'static str {
         LifecycleType::AccountPurged => "account.purged",
         LifecycleType::SessionsRevoked => "session.revoked",
         LifecycleType::CredentialChanged => "credential.changed",
+        LifecycleType::CreditRecordChanged => "credit.record_changed",
     }
 }
 
@@ -38,6 +41,7 @@ pub fn set_type(t: LifecycleType) -> String {
         LifecycleType::AccountEnabled => format!("{RISC}account-enabled"),
         LifecycleType::AccountPurged => format!("{RISC}account-purged"),
         LifecycleType::CredentialChanged => format!("{CAEP}credential-change"),
+        LifecycleType::CreditRecordChanged => format!("{IDLINK_EVENTS}credit-record-changed"),
     }
 }
 
@@ -49,7 +53,7 @@ pub fn set_types_supported() -> Vec<String> {
     all
 }
 
-pub const ALL: [LifecycleType; 9] = [
+pub const ALL: [LifecycleType; 10] = [
     LifecycleType::GrantRevoked,
     LifecycleType::IdentityVerified,
     LifecycleType::IdentityChanged,
@@ -59,6 +63,7 @@ pub const ALL: [LifecycleType; 9] = [
     LifecycleType::AccountPurged,
     LifecycleType::SessionsRevoked,
     LifecycleType::CredentialChanged,
+    LifecycleType::CreditRecordChanged,
 ];
 
 /// Whether the app must end the user's sessions (a logout token is sent).
@@ -101,6 +106,8 @@ pub fn set_event(t: LifecycleType, event_timestamp: i64, reason: Option<&str>, t
             json!({"event_timestamp": event_timestamp, "credential_type": credential_type, "change_type": "update"})
         }
         LifecycleType::AccountDisabled | LifecycleType::AccountEnabled | LifecycleType::AccountPurged => json!({}),
+        // What changed, by kind only: the institution and the amounts stay in the user's own notice.
+        LifecycleType::CreditRecordChanged => json!({"event_timestamp": event_timestamp, "change": reason.unwrap_or("record_changed")}),
     }
 }
 
@@ -148,7 +155,9 @@ mod tests {
         assert_eq!(names.len(), ALL.len());
         for t in ALL {
             let uri = set_type(t);
-            assert!(uri.starts_with(RISC) || uri.starts_with(CAEP), "{uri}");
+            // RISC or CAEP where they define the event; idlink's own namespace only for the credit record.
+            let own = t == LifecycleType::CreditRecordChanged && uri.starts_with(IDLINK_EVENTS);
+            assert!(uri.starts_with(RISC) || uri.starts_with(CAEP) || own, "{uri}");
         }
         assert!(ends_sessions(LifecycleType::AccountDisabled));
         assert!(!ends_sessions(LifecycleType::AccountEnabled));

@@ -5,6 +5,9 @@
 //! lost answer never makes a second query (nor a second query record in the
 //! person's file). The bureau may answer at once, later (processing), only
 //! after the querying institution's manual review, or not at all.
+//!
+//! Monitoring (SPEC CR6) reads the person's current file for the alerts
+//! without being a query: it leaves no query record in the file.
 
 use async_trait::async_trait;
 use idlink_domain::credit_report::CreditReport;
@@ -56,4 +59,7 @@ pub trait CreditBureau: Send + Sync {
     async fn status(&self, query_id: &str) -> Result<BureauQuery, BureauUnavailable>;
     /// The querying institution's review decision on a held query.
     async fn review(&self, query_id: &str, approve: bool, reviewer: &str) -> Result<BureauQuery, BureauUnavailable>;
+    /// The person's current file for the alerts the person opted into
+    /// (`watch_ref`: idlink's reference of the watch); not a query.
+    async fn monitor(&self, watch_ref: &str, name: &PersonName, id: &IdNumber) -> Result<BureauAnswer, BureauUnavailable>;
 }

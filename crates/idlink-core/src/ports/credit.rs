@@ -14,7 +14,7 @@ use super::audit::AuditEntry;
 use super::outbox::NewEvent;
 use async_trait::async_trait;
 use idlink_domain::credit_request::RequestState;
-use idlink_domain::{BindingId, CaseId, CreditRequestId, Fen, UserId};
+use idlink_domain::{BindingId, CaseId, ClientId, CreditRequestId, Fen, UserId};
 use jiff::Timestamp;
 
 #[derive(Clone, PartialEq, Eq)]
@@ -103,6 +103,50 @@ pub enum Opened {
     },
 }
 
+/// A user's credit alerts (SPEC CR6): on or off, the apps told too, and
+/// the last file compared (no `Debug`: it holds a ciphertext).
+#[derive(Clone, PartialEq, Eq)]
+pub struct CreditWatchRow {
+    pub user_id: UserId,
+    pub enabled: bool,
+    /// Apps (the user authorised) that get a security event with each alert.
+    pub apps: Vec<ClientId>,
+    /// The last file compared (the bureau's report JSON), sealed under the user's key.
+    pub baseline_cipher: Option<Vec<u8>>,
+    pub checked_at: Option<Timestamp>,
+    pub next_check_at: Option<Timestamp>,
+    /// Changes announced so far.
+    pub alerts: u32,
+    /// Why the last check did not complete (a stable code), if it did not.
+    pub last_error: Option<String>,
+    pub created_at: Timestamp,
+}
+
+impl std::fmt::Debug for CreditWatchRow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CreditWatchRow")
+            .field("user_id", &self.user_id)
+            .field("enabled", &self.enabled)
+            .field("next_check_at", &self.next_check_at)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The outcome of one check of a watch, written together.
+pub struct WatchCheck<'a> {
+    /// The file now compared (sealed); `None` keeps the stored one (the check failed).
+    pub baseline_cipher: Option<&'a [u8]>,
+    pub checked_at: Timestamp,
+    pub next_check_at: Timestamp,
+    /// Changes announced by this check.
+    pub alerts: u32,
+    pub last_error: Option<&'a str>,
+    /// The user's notices and the apps' security events, written to the outbox with it.
+    pub notices: &'a [NewEvent],
+    /// The record of what was announced, when something was.
+    pub audit: Option<&'a AuditEntry>,
+}
+
 /// A state change, applied only if the request is still in one of `from`
 /// (no `Debug`: it holds ciphertexts).
 #[derive(Clone, Default)]
@@ -174,5 +218,28 @@ pub trait CreditStore: Send + Sync {
         refund_id: &str,
         at: Timestamp,
         audit: &AuditEntry,
+    ) -> Result<bool, StoreError>;
+    async fn credit_watch(&self, user: &UserId) -> Result<Option<CreditWatchRow>, StoreError>;
+    /// Turns a user's alerts on (checked first at `next_check_at`) or off
+    /// (the stored file is dropped: a later opt-in starts afresh), with the apps told too.
+    async fn set_credit_watch(
+        &self,
+        user: &UserId,
+        enabled: bool,
+        apps: &[ClientId],
+        next_check_at: Option<Timestamp>,
+        at: Timestamp,
+        audit: &AuditEntry,
+    ) -> Result<(), StoreError>;
+    /// Enabled watches whose check is due at `now`, earliest first.
+    async fn due_credit_watches(&self, now: Timestamp, limit: u32) -> Result<Vec<CreditWatchRow>, StoreError>;
+    /// Records a check with its notices, if the watch is still enabled and
+    /// was last checked at `checked_before` (so two nodes never announce one
+    /// change twice); `false` otherwise, and nothing is written.
+    async fn record_credit_watch_check(
+        &self,
+        user: &UserId,
+        checked_before: Option<Timestamp>,
+        check: &WatchCheck<'_>,
     ) -> Result<bool, StoreError>;
 }

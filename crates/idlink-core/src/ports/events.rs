@@ -36,6 +36,10 @@ pub enum LifecycleType {
     SessionsRevoked,
     /// A credential changed (payment password, biometric key).
     CredentialChanged,
+    /// The user's credit record changed (a new query by an institution, a new
+    /// overdue, a new public record; the reason names which), told to the apps
+    /// the user chose for their credit alerts (SPEC CR6).
+    CreditRecordChanged,
 }
 
 /// A lifecycle event as sealed in the outbox payload. It carries no personal

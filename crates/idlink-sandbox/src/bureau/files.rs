@@ -3,6 +3,12 @@
 //! person always has the same loans, cards and history), plus what the
 //! control API added since (queries, overdue months, public records).
 //!
+//! A file is made relative to its *anchor*, the day the bureau first read it
+//! ([`Additions::anchor`]): its records keep their dates as time passes and
+//! only the five-year window moves with the snapshot, so two reports of the
+//! same person a day apart differ only by what really happened in between
+//! (what the alerts compare).
+//!
 //! Sizes: [`FileSize::Typical`] is a mortgage, a consumer loan, a credit
 //! line, three cards and a guarantee with about ten queries (four pages);
 //! [`FileSize::Thin`] has no credit at all; [`FileSize::Large`] has 200
@@ -26,13 +32,17 @@ pub enum FileSize {
     Large,
 }
 
-/// What the control API added to a person's file.
+/// What the bureau knows of a person's file beyond what is made up: when
+/// it first read it, and what the control API added since.
 #[derive(Debug, Clone, Default)]
 pub struct Additions {
+    /// The snapshot the file was first made at: its made-up records are
+    /// dated from it (none: the report's own snapshot).
+    pub anchor: Option<Date>,
     pub queries: Vec<QueryRecord>,
     pub public_records: Vec<PublicRecord>,
-    /// Months in default added at the end of the first open account's history.
-    pub overdue_months: usize,
+    /// Months (their first day) in default on the first open account, one entry per month added.
+    pub overdue: Vec<Date>,
 }
 
 /// A small deterministic generator (SplitMix64) seeded by the ID number:
@@ -94,11 +104,19 @@ const EMPLOYERS: &[&str] = &["北京某科技有限公司", "上海某贸易有�
 const SURNAMES: &[&str] = &["王", "李", "张", "刘", "陈", "杨", "赵", "黄"];
 const GIVEN: &[&str] = &["芳", "娜", "敏", "静", "伟", "强", "磊", "军", "洋", "勇"];
 
+/// The bureau's snapshot date at `now`: yesterday, Shanghai time (T+1).
+pub fn snapshot_of(now: Timestamp) -> Date {
+    let today = idlink_domain::calendar::shanghai_today(now);
+    today.yesterday().unwrap_or(today)
+}
+
 /// The person's report as of `now` (the bureau's data is as of yesterday, Shanghai time).
 pub fn report(name: &str, id_number: &str, now: Timestamp, serial: u64, size: FileSize, added: &Additions) -> CreditReport {
     let mut dice = Dice::for_person(id_number);
     let today = idlink_domain::calendar::shanghai_today(now);
-    let snapshot = today.yesterday().unwrap_or(today);
+    let snapshot = snapshot_of(now);
+    // The made-up records are dated from the file's anchor, so they do not move with time.
+    let anchor = added.anchor.unwrap_or(snapshot).min(snapshot);
     let birth = birth_date(id_number).unwrap_or(date(1990, 1, 1));
     // ASCII digits have their value's parity.
     let male = id_number.as_bytes().get(16).is_some_and(|d| d % 2 == 1);
@@ -119,8 +137,8 @@ pub fn report(name: &str, id_number: &str, now: Timestamp, serial: u64, size: Fi
             Vec::new()
         },
         fraud_alert: (size == FileSize::Adverse).then(|| FraudAlert {
-            from: snapshot.saturating_sub(jiff::Span::new().months(2)),
-            until: snapshot.saturating_add(jiff::Span::new().months(10)),
+            from: anchor.saturating_sub(jiff::Span::new().months(2)),
+            until: anchor.saturating_add(jiff::Span::new().months(10)),
             phone: phone.clone(),
         }),
         disputes: u32::from(size == FileSize::Adverse),
@@ -134,7 +152,7 @@ pub fn report(name: &str, id_number: &str, now: Timestamp, serial: u64, size: Fi
         phone: phone.clone(),
         mailing_address: street.into(),
         household_address: street.into(),
-        updated_on: snapshot.saturating_sub(jiff::Span::new().days(dice.below(700) as i64 + 30)),
+        updated_on: anchor.saturating_sub(jiff::Span::new().days(dice.below(700) as i64 + 30)),
         spouse: married.then(|| Spouse {
             name: format!("{}{}", dice.pick(SURNAMES), dice.pick(GIVEN)),
             id_type: "居民身份证".into(),
@@ -145,25 +163,27 @@ pub fn report(name: &str, id_number: &str, now: Timestamp, serial: u64, size: Fi
         residences: vec![Residence {
             address: street.into(),
             status: dice.pick(&["按揭", "自置", "租住", "亲属楼宇"]).into(),
-            updated_on: snapshot.saturating_sub(jiff::Span::new().days(200)),
+            updated_on: anchor.saturating_sub(jiff::Span::new().days(200)),
         }],
         employments: vec![Employment {
             employer: dice.pick(EMPLOYERS).into(),
             occupation: dice.pick(&["专业技术人员", "办事人员和有关人员", "商业、服务业人员"]).into(),
             industry: dice.pick(&["信息传输、软件和信息技术服务业", "教育", "卫生和社会工作", "金融业"]).into(),
-            since_year: snapshot.year() - i16::try_from(dice.below(10)).unwrap_or(0) - 1,
-            updated_on: snapshot.saturating_sub(jiff::Span::new().days(120)),
+            since_year: anchor.year() - i16::try_from(dice.below(10)).unwrap_or(0) - 1,
+            updated_on: anchor.saturating_sub(jiff::Span::new().days(120)),
         }],
     };
     let mut accounts = match size {
         FileSize::Thin => Vec::new(),
-        FileSize::Typical | FileSize::Adverse => typical_accounts(&mut dice, snapshot, size == FileSize::Adverse),
-        FileSize::Large => (0..200).map(|i| random_account(&mut dice, snapshot, i)).collect(),
+        FileSize::Typical | FileSize::Adverse => typical_accounts(&mut dice, anchor, snapshot, size == FileSize::Adverse),
+        FileSize::Large => (0..200).map(|i| random_account(&mut dice, anchor, snapshot, i)).collect(),
     };
-    if added.overdue_months > 0
+    // The bureau's data is T+1: a month in default shows once the snapshot reaches it.
+    let overdue: Vec<Date> = added.overdue.iter().copied().filter(|m| *m <= snapshot).collect();
+    if !overdue.is_empty()
         && let Some(a) = accounts.iter_mut().find(|a| a.state.is_open())
     {
-        a.history = add_overdue(&a.history, added.overdue_months);
+        a.history = with_defaults(&a.history, a.history_from, &overdue);
         a.state = AccountState::Overdue;
     }
     let mut public_records = if size == FileSize::Adverse {
@@ -171,7 +191,7 @@ pub fn report(name: &str, id_number: &str, now: Timestamp, serial: u64, size: Fi
             kind: PublicRecordKind::CivilJudgment,
             authority: "北京市朝阳区人民法院".into(),
             matter: "信用卡纠纷".into(),
-            date: snapshot.saturating_sub(jiff::Span::new().months(14)),
+            date: anchor.saturating_sub(jiff::Span::new().months(14)),
             amount: Fen(2_356_800),
         }]
     } else {
@@ -194,7 +214,7 @@ pub fn report(name: &str, id_number: &str, now: Timestamp, serial: u64, size: Fi
             };
             let institution = if reason == QueryReason::SelfQuery { "本人" } else { dice.pick(QUERIERS) };
             QueryRecord {
-                date: snapshot.saturating_sub(jiff::Span::new().days(dice.below(700) as i64 + 40)),
+                date: anchor.saturating_sub(jiff::Span::new().days(dice.below(700) as i64 + 40)),
                 institution: institution.into(),
                 reason,
             }
@@ -232,13 +252,32 @@ fn window_start(snapshot: Date) -> Date {
     snapshot.first_of_month().saturating_sub(jiff::Span::new().months(59))
 }
 
-/// Sixty months of history: `/` before the account opened, `*` its first
-/// month, then mostly `N` with the overdue months asked for, `C` after it
-/// was settled.
-fn history(dice: &mut Dice, snapshot: Date, opened: Date, settled: Option<Date>, overdue: usize) -> RepaymentGrid {
+/// The calendar months (their first day) an account was late in: `n`
+/// months after it opened and before it was settled (or the anchor), drawn
+/// with exactly `2n` throws of the dice, so what follows in the file does
+/// not depend on when it is read; each with its level (1 or 2).
+fn late_months(dice: &mut Dice, opened: Date, end: Date, n: usize) -> Vec<(Date, u8)> {
+    let first = opened.first_of_month();
+    let span = (i64::from(end.year()) - i64::from(first.year())) * 12 + i64::from(end.month()) - i64::from(first.month());
+    let throws: Vec<(u64, u64)> = (0..n).map(|_| (dice.below(1_000), dice.below(2))).collect();
+    // A month strictly between the opening month and the end's month, if there is one.
+    let inner = u64::try_from(span - 1).unwrap_or(0);
+    throws
+        .into_iter()
+        .filter(|_| inner > 0)
+        .map(|(o, l)| {
+            let offset = 1 + i64::try_from(o % inner.max(1)).unwrap_or(0);
+            (first.saturating_add(jiff::Span::new().months(offset)), 1 + u8::try_from(l).unwrap_or(0))
+        })
+        .collect()
+}
+
+/// Sixty months of history ending at the snapshot's month: `/` before the
+/// account opened, `*` its first month, `C` after it was settled, the late
+/// months at their levels, else `N`.
+fn history(snapshot: Date, opened: Date, settled: Option<Date>, late: &[(Date, u8)]) -> RepaymentGrid {
     let start = window_start(snapshot);
     let mut codes = String::with_capacity(60);
-    let mut late_left = overdue;
     for m in 0..60i64 {
         let month = start.saturating_add(jiff::Span::new().months(m));
         let opened_month = opened.first_of_month();
@@ -248,15 +287,30 @@ fn history(dice: &mut Dice, snapshot: Date, opened: Date, settled: Option<Date>,
             '*'
         } else if settled.is_some_and(|s| month >= s.first_of_month()) {
             'C'
-        } else if late_left > 0 && dice.below(6) == 0 {
-            late_left -= 1;
-            char::from(b'1' + u8::try_from(dice.below(2)).unwrap_or(0))
+        } else if let Some((_, level)) = late.iter().find(|(l, _)| *l == month) {
+            char::from(b'0' + level)
         } else {
             'N'
         };
         codes.push(c);
     }
     RepaymentGrid::parse(&codes).unwrap_or_default()
+}
+
+/// `grid` (whose first month is `from`) with `months` in default: a month
+/// added `k` times is `k` levels late.
+fn with_defaults(grid: &RepaymentGrid, from: Date, months: &[Date]) -> RepaymentGrid {
+    let mut statuses: Vec<RepaymentStatus> = grid.months().to_vec();
+    for (i, s) in statuses.iter_mut().enumerate() {
+        let month = from.first_of_month().saturating_add(jiff::Span::new().months(i64::try_from(i).unwrap_or(0)));
+        let times = months.iter().filter(|m| m.first_of_month() == month).count();
+        if times > 0 {
+            let level = u8::try_from(times).unwrap_or(7).min(7);
+            *s = OverdueLevel::new(level).map_or(RepaymentStatus::BadDebt, RepaymentStatus::Overdue);
+        }
+    }
+    let codes: String = statuses.iter().map(|s| s.code()).collect();
+    RepaymentGrid::parse(&codes).unwrap_or_else(|_| grid.clone())
 }
 
 fn add_overdue(grid: &RepaymentGrid, months: usize) -> RepaymentGrid {
@@ -278,11 +332,11 @@ fn account_ref(dice: &mut Dice) -> String {
     format!("{:04}****{:04}", dice.below(10_000), dice.below(10_000))
 }
 
-fn typical_accounts(dice: &mut Dice, snapshot: Date, adverse: bool) -> Vec<CreditAccount> {
-    let mortgage_open = months_before(snapshot, 70 + dice.below(30) as i64);
-    let consumer_open = months_before(snapshot, 40);
-    let consumer_settled = months_before(snapshot, 6);
-    let line_open = months_before(snapshot, 26);
+fn typical_accounts(dice: &mut Dice, anchor: Date, snapshot: Date, adverse: bool) -> Vec<CreditAccount> {
+    let mortgage_open = months_before(anchor, 70 + dice.below(30) as i64);
+    let consumer_open = months_before(anchor, 40);
+    let consumer_settled = months_before(anchor, 6);
+    let line_open = months_before(anchor, 26);
     let mut out = vec![
         CreditAccount {
             kind: AccountKind::Loan,
@@ -298,7 +352,7 @@ fn typical_accounts(dice: &mut Dice, snapshot: Date, adverse: bool) -> Vec<Credi
             balance: Fen(98_000_000 + 100_000 * dice.below(500) as i64),
             overdue_amount: Fen::ZERO,
             history_from: window_start(snapshot),
-            history: history(dice, snapshot, mortgage_open, None, 0),
+            history: history(snapshot, mortgage_open, None, &[]),
         },
         CreditAccount {
             kind: AccountKind::Loan,
@@ -314,7 +368,12 @@ fn typical_accounts(dice: &mut Dice, snapshot: Date, adverse: bool) -> Vec<Credi
             balance: Fen::ZERO,
             overdue_amount: Fen::ZERO,
             history_from: window_start(snapshot),
-            history: history(dice, snapshot, consumer_open, Some(consumer_settled), usize::from(adverse) * 2),
+            history: history(
+                snapshot,
+                consumer_open,
+                Some(consumer_settled),
+                &late_months(dice, consumer_open, consumer_settled, usize::from(adverse) * 2),
+            ),
         },
         CreditAccount {
             kind: AccountKind::RevolvingLoan,
@@ -330,11 +389,11 @@ fn typical_accounts(dice: &mut Dice, snapshot: Date, adverse: bool) -> Vec<Credi
             balance: Fen(12_000_000),
             overdue_amount: Fen::ZERO,
             history_from: window_start(snapshot),
-            history: history(dice, snapshot, line_open, None, 0),
+            history: history(snapshot, line_open, None, &[]),
         },
     ];
     for (i, bank) in [BANKS[2], BANKS[4], BANKS[5]].into_iter().enumerate() {
-        let opened = months_before(snapshot, 20 + 15 * i as i64 + dice.below(12) as i64);
+        let opened = months_before(anchor, 20 + 15 * i as i64 + dice.below(12) as i64);
         let late = if adverse && i == 2 { 3 } else { usize::from(i == 1 && dice.below(2) == 0) };
         let bad = adverse && i == 2;
         out.push(CreditAccount {
@@ -352,9 +411,9 @@ fn typical_accounts(dice: &mut Dice, snapshot: Date, adverse: bool) -> Vec<Credi
             overdue_amount: if bad { Fen(1_856_300) } else { Fen::ZERO },
             history_from: window_start(snapshot),
             history: if bad {
-                add_overdue(&history(dice, snapshot, opened, None, 0), 8)
+                add_overdue(&history(snapshot, opened, None, &[]), 8)
             } else {
-                history(dice, snapshot, opened, None, late)
+                history(snapshot, opened, None, &late_months(dice, opened, anchor, late))
             },
         });
     }
@@ -364,29 +423,30 @@ fn typical_accounts(dice: &mut Dice, snapshot: Date, adverse: bool) -> Vec<Credi
         account_ref: account_ref(dice),
         business: "为个人贷款提供保证".into(),
         guarantee: "保证".into(),
-        opened_on: months_before(snapshot, 18),
-        due_on: Some(months_before(snapshot, 18).saturating_add(jiff::Span::new().years(5))),
+        opened_on: months_before(anchor, 18),
+        due_on: Some(months_before(anchor, 18).saturating_add(jiff::Span::new().years(5))),
         amount: Fen(20_000_000),
         state: AccountState::Normal,
         classification: Some("正常".into()),
         balance: Fen(16_500_000),
         overdue_amount: Fen::ZERO,
         history_from: window_start(snapshot),
-        history: history(dice, snapshot, months_before(snapshot, 18), None, 0),
+        history: history(snapshot, months_before(anchor, 18), None, &[]),
     });
     out
 }
 
-fn random_account(dice: &mut Dice, snapshot: Date, i: usize) -> CreditAccount {
+fn random_account(dice: &mut Dice, anchor: Date, snapshot: Date, i: usize) -> CreditAccount {
     let kind = match i % 5 {
         0 => AccountKind::Loan,
         1 => AccountKind::RevolvingLoan,
         4 => AccountKind::Guarantee,
         _ => AccountKind::CreditCard,
     };
-    let opened = months_before(snapshot, 3 + dice.below(110) as i64);
-    let settled = (dice.below(4) == 0).then(|| months_before(snapshot, dice.below(3) as i64));
+    let opened = months_before(anchor, 3 + dice.below(110) as i64);
+    let settled = (dice.below(4) == 0).then(|| months_before(anchor, dice.below(3) as i64));
     let late = usize::try_from(dice.below(3)).unwrap_or(0);
+    let late = late_months(dice, opened, settled.unwrap_or(anchor), late);
     CreditAccount {
         kind,
         institution: dice.pick(BANKS).into(),
@@ -407,7 +467,7 @@ fn random_account(dice: &mut Dice, snapshot: Date, i: usize) -> CreditAccount {
         balance: if settled.is_some() { Fen::ZERO } else { Fen(10_000 * dice.below(20_000) as i64) },
         overdue_amount: Fen::ZERO,
         history_from: window_start(snapshot),
-        history: history(dice, snapshot, opened, settled, late),
+        history: history(snapshot, opened, settled, &late),
     }
 }
 
@@ -448,10 +508,32 @@ mod tests {
         let adverse = report("李四", "110105199001010011", now, 1, FileSize::Adverse, &none);
         assert!(adverse.header.fraud_alert.is_some() && adverse.public_records.len() == 1);
         assert!(adverse.accounts.iter().any(|a| a.state == AccountState::BadDebt));
-        let added = Additions { overdue_months: 2, ..Additions::default() };
+        let added = Additions { overdue: vec![date(2026, 11, 1), date(2026, 10, 1)], ..Additions::default() };
         let before = report("李四", "110105199001010011", now, 1, FileSize::Typical, &none);
         let after = report("李四", "110105199001010011", now, 1, FileSize::Typical, &added);
         let changes = idlink_domain::credit_report::changes(&before, &after);
         assert!(changes.iter().any(|c| matches!(c, idlink_domain::credit_report::RecordChange::NewOverdue { .. })), "{changes:?}");
+    }
+
+    /// A file read again a day, a month or a year after its anchor has the
+    /// same records: nothing changed, nothing for the alerts to announce.
+    #[test]
+    fn a_file_keeps_its_records_as_time_passes() {
+        let first = at("2026-11-30T02:00:00Z");
+        for size in [FileSize::Typical, FileSize::Adverse, FileSize::Large] {
+            let added = Additions { anchor: Some(snapshot_of(first)), ..Additions::default() };
+            let before = report("李四", "110105199001010011", first, 1, size, &added);
+            for later in ["2026-12-01T02:00:00Z", "2027-01-15T02:00:00Z", "2027-11-30T02:00:00Z"] {
+                let after = report("李四", "110105199001010011", at(later), 2, size, &added);
+                let found = idlink_domain::credit_report::changes(&before, &after);
+                let adverse_bad_debt = |c: &idlink_domain::credit_report::RecordChange| {
+                    matches!(c, idlink_domain::credit_report::RecordChange::NewOverdue { kind: AccountKind::CreditCard, .. })
+                        && size == FileSize::Adverse
+                };
+                // A bad debt stays in default: each new month of it is a new month in default.
+                assert!(found.iter().all(adverse_bad_debt), "{size:?} at {later}: {found:?}");
+                assert_eq!(after.queries.len(), before.queries.len(), "{size:?} at {later}");
+            }
+        }
     }
 }

@@ -104,6 +104,7 @@ impl Inner {
     fn release(&mut self, query_id: &str) {
         let Some(q) = self.queries.get(query_id) else { return };
         let added = self.additions.entry(q.id_number.clone()).or_default();
+        added.anchor.get_or_insert(files::snapshot_of(q.asked_at));
         let report = files::report(&q.name, &q.id_number, q.asked_at, q.serial, q.size, added);
         added.queries.push(QueryRecord {
             date: idlink_domain::calendar::shanghai_today(q.asked_at),
@@ -156,6 +157,7 @@ pub fn institution(b: Arc<Bureau>) -> Institution {
                 "query": "POST /bureau/v1/queries {query_ref, name, id_number, reason}",
                 "status": "GET /bureau/v1/queries/{query_id}",
                 "review": "POST /bureau/v1/queries/{query_id}/review {decision: approve|reject, reviewer}",
+                "monitoring": "POST /bureau/v1/monitoring {watch_ref, name, id_number}: the current file for alerts, no query record",
                 "add_to_a_file": "POST /sandbox/v1/bureau/records {id_number, record: query|overdue|public_record}",
                 "test_values": {
                     "id_number sequence (digits 15-17) 000": "rejected: identity_mismatch",
@@ -173,6 +175,7 @@ pub fn institution(b: Arc<Bureau>) -> Institution {
             .route("/bureau/v1/queries", post(query))
             .route("/bureau/v1/queries/{query_id}", get(status))
             .route("/bureau/v1/queries/{query_id}/review", post(review))
+            .route("/bureau/v1/monitoring", post(monitor))
             .route("/sandbox/v1/bureau/records", post(add_record))
             .with_state(b),
     }
@@ -290,6 +293,59 @@ pub async fn review(State(b): State<Arc<Bureau>>, Path(query_id): Path<String>, 
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
+pub struct MonitorRequest {
+    watch_ref: String,
+    name: String,
+    id_number: String,
+}
+
+/// The person's current file as of now, for the alerts: no query record is
+/// added (monitoring is not a query), no review; the outage and identity
+/// test values behave as for a query.
+pub async fn monitor(State(b): State<Arc<Bureau>>, Json(req): Json<MonitorRequest>) -> Response {
+    if let Some(res) = maintenance_answer(&b.shared, "bureau") {
+        return res;
+    }
+    if req.watch_ref.is_empty() || req.name.trim().is_empty() || req.id_number.len() != 18 || !req.id_number.is_ascii() {
+        return error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_request",
+            "`watch_ref`, `name` and an 18-character `id_number` are required",
+        );
+    }
+    let seq = sequence(&req.id_number);
+    let mut a = Answer { query_id: req.watch_ref.clone(), status: "ready", expected_ready_at: None, reason: None, report: None };
+    match seq {
+        "701" => {
+            let mut res = error(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "the credit bureau is busy; retry later");
+            res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("30"));
+            return res;
+        }
+        "000" => {
+            a.status = "rejected";
+            a.reason = Some("identity_mismatch");
+        }
+        _ => {
+            let size = match seq {
+                "703" => FileSize::Thin,
+                "704" => FileSize::Large,
+                "705" => FileSize::Adverse,
+                _ => FileSize::Typical,
+            };
+            let now = b.shared.clock.now();
+            let mut inner = b.inner();
+            let added = inner.additions.entry(req.id_number.clone()).or_default();
+            added.anchor.get_or_insert(files::snapshot_of(now));
+            let added = added.clone();
+            // The serial names a report; a monitoring read is not one, so it stays 0.
+            a.report = Some(Box::new(files::report(req.name.trim(), &req.id_number, now, 0, size, &added)));
+        }
+    }
+    Json(a).into_response()
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct RecordRequest {
     id_number: String,
     record: String,
@@ -306,7 +362,8 @@ pub async fn add_record(State(b): State<Arc<Bureau>>, Json(req): Json<RecordRequ
     let institution = req.institution.unwrap_or_else(|| "某消费金融有限公司".into());
     match req.record.as_str() {
         "query" => added.queries.push(QueryRecord { date: today, institution, reason: QueryReason::LoanApproval }),
-        "overdue" => added.overdue_months += 1,
+        // A month in default on the first open account: this month (shown from the next snapshot in it).
+        "overdue" => added.overdue.push(today.first_of_month()),
         "public_record" => added.public_records.push(PublicRecord {
             kind: PublicRecordKind::Enforcement,
             authority: "北京市第一中级人民法院".into(),

@@ -115,3 +115,18 @@ credit-problem-credit_request_not_verifying = This request does not take a verif
 credit-problem-download_link_expired = This download link has expired. Download again from the request.
 credit-problem-download_link_invalid = This download link is not valid on this device. Download again from the request.
 credit-problem-credit_report_not_ready = The report is not ready yet.
+credit-alerts-title = Alerts when my record changes
+credit-alerts-intro = We compare your credit record every day and send you an SMS when an institution looks at it, an account goes overdue or a public record appears.
+credit-alerts-off = Alerts are off.
+credit-alerts-on-first = Alerts are on. The first comparison is under way.
+credit-alerts-on-checked = Alerts are on; last compared { $time }.
+credit-alerts-count = { $count ->
+    [0] Nothing has changed since you turned them on.
+    [one] 1 change announced so far.
+   *[other] { $count } changes announced so far.
+}
+credit-alerts-turn-on = Turn alerts on
+credit-alerts-turn-off = Turn alerts off
+credit-done-alerts-on = Alerts are on. What is on your record now is the starting point.
+credit-done-alerts-off = Alerts are off. The copy of your record we compared with is deleted.
+credit-problem-credit_alert_app_not_authorised = Alerts reach only apps you have authorised.

@@ -108,3 +108,17 @@ credit-problem-credit_request_not_verifying = 这份申请现在不需要验证�
 credit-problem-download_link_expired = 下载链接已过期。请在申请页重新下载。
 credit-problem-download_link_invalid = 下载链接在本设备上无效。请在申请页重新下载。
 credit-problem-credit_report_not_ready = 报告尚未生成。
+credit-alerts-title = 信用记录变动提醒
+credit-alerts-intro = 我们每天比对您的信用记录；有机构查询、出现逾期或新增公共记录时，会短信提醒您。
+credit-alerts-off = 提醒未开启。
+credit-alerts-on-first = 提醒已开启，正在进行首次比对。
+credit-alerts-on-checked = 提醒已开启；上次比对于 { $time }。
+credit-alerts-count = { $count ->
+    [0] 开启以来没有变动。
+   *[other] 已提醒 { $count } 项变动。
+}
+credit-alerts-turn-on = 开启提醒
+credit-alerts-turn-off = 关闭提醒
+credit-done-alerts-on = 提醒已开启。以您记录的当前状态为起点。
+credit-done-alerts-off = 提醒已关闭。用于比对的记录副本已删除。
+credit-problem-credit_alert_app_not_authorised = 提醒只会发给您已授权的应用。

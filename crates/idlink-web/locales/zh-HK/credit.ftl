@@ -108,3 +108,17 @@ credit-problem-credit_request_not_verifying = 這份申請現在不需要驗證�
 credit-problem-download_link_expired = 下載連結已過期。請在申請頁重新下載。
 credit-problem-download_link_invalid = 下載連結在本裝置上無效。請在申請頁重新下載。
 credit-problem-credit_report_not_ready = 報告尚未生成。
+credit-alerts-title = 信用記錄變動提醒
+credit-alerts-intro = 我們每天比對您的信用記錄；有機構查詢、出現逾期或新增公共記錄時，會短訊提醒您。
+credit-alerts-off = 提醒未開啟。
+credit-alerts-on-first = 提醒已開啟，正在進行首次比對。
+credit-alerts-on-checked = 提醒已開啟；上次比對於 { $time }。
+credit-alerts-count = { $count ->
+    [0] 開啟以來沒有變動。
+   *[other] 已提醒 { $count } 項變動。
+}
+credit-alerts-turn-on = 開啟提醒
+credit-alerts-turn-off = 關閉提醒
+credit-done-alerts-on = 提醒已開啟。以您記錄的當前狀態為起點。
+credit-done-alerts-off = 提醒已關閉。用於比對的記錄副本已刪除。
+credit-problem-credit_alert_app_not_authorised = 提醒只會發給您已授權的應用。

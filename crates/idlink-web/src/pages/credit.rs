@@ -4,7 +4,8 @@
 //! step-up `credit_report.request` on my own id, as the API's); then, on the
 //! request's page, paying in the host app's cashier when a fee is due,
 //! verifying by face or by one of my bound cards and its bank's code, and,
-//! once ready, the PDF through a link that works in this session only.
+//! once ready, the PDF through a link that works in this session only; and
+//! alerts when my record changes (SPEC CR6), on or off.
 //! Every rule is the core's (`CreditReports`); these pages only word it.
 
 use crate::WebState;
@@ -28,6 +29,7 @@ use serde::Deserialize;
 pub fn routes() -> Router<WebState> {
     Router::new()
         .route("/h5/credit", get(overview).post(ask))
+        .route("/h5/credit/alerts", post(set_alerts).get(|| async { Redirect::to("/h5/credit") }))
         .route("/h5/credit/{id}", get(request_page))
         .route("/h5/credit/{id}/face", post(face).get(to_request))
         .route("/h5/credit/{id}/card", post(card).get(to_request))
@@ -112,15 +114,39 @@ struct OverviewPage {
     pads: Vec<Pad>,
     errors: FormErrors,
     refusal: Option<String>,
+    /// Alerts on, and the sentence saying so (when last compared, how many announced).
+    alerts_on: bool,
+    alerts: String,
+    notice: Option<String>,
 }
 
-async fn overview_page(state: &WebState, s: &Signed, errors: FormErrors, refusal: Option<String>, status: StatusCode) -> Response {
+async fn overview_page(
+    state: &WebState,
+    s: &Signed,
+    errors: FormErrors,
+    refusal: Option<String>,
+    notice: Option<String>,
+    status: StatusCode,
+) -> Response {
     let v = &s.visitor;
     let tr = &v.tr;
     let credit = state.app.credit();
     let (quote, list) = match (credit.quote(&s.session.user_id).await, credit.list(&s.session.user_id).await) {
         (Ok(q), Ok(l)) => (q, l),
         (Err(e), _) | (_, Err(e)) => return problem_page(v, &Problem::from(e), "/h5/"),
+    };
+    let alerts = match state.app.credit_alerts().view(&s.session.user_id).await {
+        Ok(a) => a,
+        Err(e) => return problem_page(v, &Problem::from(e), "/h5/"),
+    };
+    let alerts_text = match (alerts.enabled, alerts.checked_at) {
+        (false, _) => tr.t("credit-alerts-off"),
+        (true, None) => tr.t("credit-alerts-on-first"),
+        (true, Some(at)) => format!(
+            "{} {}",
+            tr.t1("credit-alerts-on-checked", "time", &tr.datetime(at)),
+            tr.tn("credit-alerts-count", "count", i64::from(alerts.alerts))
+        ),
     };
     let quote_text = if quote.free_left > 0 {
         tr.tn("credit-quote-free", "count", i64::from(quote.free_left))
@@ -136,13 +162,44 @@ async fn overview_page(state: &WebState, s: &Signed, errors: FormErrors, refusal
         pads: vec![Pad::new("password", tr.t("pad-label"), tr.t("credit-pad-hint"), &errors, false)],
         errors,
         refusal,
+        alerts_on: alerts.enabled,
+        alerts: alerts_text,
+        notice,
     };
     (v.cookies(), html(status, &page)).into_response()
 }
 
 /// `GET /h5/credit`.
-async fn overview(State(state): State<WebState>, s: Signed) -> Response {
-    overview_page(&state, &s, FormErrors::default(), None, StatusCode::OK).await
+async fn overview(State(state): State<WebState>, s: Signed, Query(q): Query<Notice>) -> Response {
+    let notice = match q.done.as_str() {
+        "alerts_on" | "alerts_off" => Some(s.visitor.tr.t(&format!("credit-done-{}", q.done.replace('_', "-")))),
+        _ => None,
+    };
+    overview_page(&state, &s, FormErrors::default(), None, notice, StatusCode::OK).await
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct AlertsForm {
+    #[serde(default)]
+    enabled: String,
+}
+
+/// `POST /h5/credit/alerts`: alerts on (`enabled=1`) or off; the apps told too stay as they were.
+async fn set_alerts(State(state): State<WebState>, s: Signed, Form(f): Form<AlertsForm>) -> Response {
+    let enabled = f.enabled == "1";
+    let alerts = state.app.credit_alerts();
+    let apps = match alerts.view(&s.session.user_id).await {
+        Ok(view) => view.apps,
+        Err(e) => return problem_page(&s.visitor, &Problem::from(e), "/h5/credit"),
+    };
+    match alerts.set(&s.session, s.visitor.request_id.as_ref(), enabled, &apps).await {
+        Ok(_) => Redirect::to(if enabled { "/h5/credit?done=alerts_on" } else { "/h5/credit?done=alerts_off" }).into_response(),
+        Err(e) => {
+            let p = Problem::from(e);
+            let said = sentence(&s.visitor.tr, &p);
+            overview_page(&state, &s, FormErrors::default(), Some(said), None, status_of(&p)).await
+        }
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -162,7 +219,7 @@ async fn ask(State(state): State<WebState>, s: Signed, Form(f): Form<AskForm>) -
     if !six_digits(typed) {
         let mut errors = FormErrors::default();
         errors.add("password", tr.t("credit-field-password"));
-        return overview_page(&state, &s, errors, None, StatusCode::UNPROCESSABLE_ENTITY).await;
+        return overview_page(&state, &s, errors, None, None, StatusCode::UNPROCESSABLE_ENTITY).await;
     }
     let user = s.session.user_id.to_string();
     let token = match step_up_with_password(&state, &s, idlink_core::stepup::CREDIT_REPORT, &user, typed).await {
@@ -171,14 +228,14 @@ async fn ask(State(state): State<WebState>, s: Signed, Form(f): Form<AskForm>) -
             let said = crate::pages::security::refusal_message(&state, &s, &p).await;
             let mut errors = FormErrors::default();
             errors.add("password", said);
-            return overview_page(&state, &s, errors, None, StatusCode::UNPROCESSABLE_ENTITY).await;
+            return overview_page(&state, &s, errors, None, None, StatusCode::UNPROCESSABLE_ENTITY).await;
         }
     };
     match state.app.credit().request(&actor(&s), Some(&token), Fen(f.accepted_fee_fen.max(0))).await {
         Ok(view) => Redirect::to(&format!("/h5/credit/{}", view.id)).into_response(),
         Err(e) => {
             let p = Problem::from(e);
-            overview_page(&state, &s, FormErrors::default(), Some(sentence(&tr, &p)), status_of(&p)).await
+            overview_page(&state, &s, FormErrors::default(), Some(sentence(&tr, &p)), None, status_of(&p)).await
         }
     }
 }

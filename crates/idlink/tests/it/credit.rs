@@ -500,3 +500,123 @@ async fn paid_requests_are_refunded_when_no_report_comes_and_a_lost_callback_is_
         );
     }
 }
+
+async fn set_alerts(s: &Server, token: &str, body: Value) -> reqwest::Response {
+    call(s, Method::PUT, "/v1/credit-reports/alerts", token).json(&body).send().await.unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Reads the alerts until `ok` holds (the alert job runs every second here), at most 20 s.
+async fn alerts_until(s: &Server, token: &str, ok: impl Fn(&Value) -> bool) -> Value {
+    let mut v = Value::Null;
+    for _ in 0..80 {
+        v = get_json(s, "/v1/credit-reports/alerts", token).await;
+        if ok(&v) {
+            return v;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+    panic!("{}: the alerts never got there: {v}", s.kind)
+}
+
+async fn add_to_file(s: &Server, id_number: &str, record: &str) {
+    let res = reqwest::Client::new()
+        .post(format!("{}/sandbox/v1/bureau/records", s.sandbox))
+        .json(&json!({"id_number": id_number, "record": record}))
+        .send()
+        .await;
+    assert!(res.map(|r| r.status().is_success()).unwrap_or(false), "the sandbox bureau adds a {record}");
+}
+
+/// CR6: an opted-in user is told of a new query by an institution, a new
+/// overdue and a new public record by SMS, and the app they chose gets a
+/// `credit.record_changed` webhook for each; the first comparison only
+/// records the file; nothing is announced twice; opting out stops it.
+#[tokio::test]
+async fn opted_in_users_are_told_when_their_credit_record_changes() {
+    for db in databases().await {
+        let s = start_with(
+            db,
+            &[
+                ("IDLINK__SANDBOX__DRIVE_CLOCK", "true"),
+                ("IDLINK__CREDIT_REPORT__ALERT_CHECK_SECS", "1"),
+                ("IDLINK__OUTBOX__POLL_MS", "50"),
+            ],
+        )
+        .await;
+        let phone = "13700000151";
+        let (token, user) = adult(&s, phone, "151").await;
+        let off = get_json(&s, "/v1/credit-reports/alerts", &token).await;
+        assert_eq!((off["enabled"].as_bool(), off["alerts"].as_u64()), (Some(false), Some(0)), "{off}");
+
+        // Only apps the user authorised can be told.
+        let p = expect_problem(
+            set_alerts(&s, &token, json!({"enabled": true, "apps": ["cli_notmine"]})).await,
+            422,
+            "credit_alert_app_not_authorised",
+        )
+        .await;
+        assert_eq!(p["errors"][0]["pointer"], "/apps", "{p}");
+        let r = crate::events::Receiver::start().await;
+        let uid = idlink_domain::UserId::parse(&user).unwrap_or_else(|e| panic!("{e}"));
+        let now = s.running.as_ref().map(|x| x.clock.now()).unwrap_or_else(jiff::Timestamp::now);
+        crate::events::app(&s, &r, "cli_alerts", &uid, now.as_microsecond() - 1_000_000).await;
+        let res = set_alerts(&s, &token, json!({"enabled": true, "apps": ["cli_alerts"]})).await;
+        assert_eq!(res.status().as_u16(), 200, "{}", s.kind);
+
+        // The first comparison records the file; nothing is news yet.
+        let v = alerts_until(&s, &token, |v| v["checked_at"].is_string()).await;
+        assert_eq!((v["enabled"].as_bool(), v["alerts"].as_u64()), (Some(true), Some(0)), "{v}");
+
+        // An institution queries the record, an account goes overdue, a court enforces: the bureau shows them from tomorrow (T+1).
+        let number = id_number(phone, "151");
+        for record in ["query", "overdue", "public_record"] {
+            add_to_file(&s, &number, record).await;
+        }
+        advance(&s, 24 * 3600 + 60).await;
+        let v = alerts_until(&s, &token, |v| v["alerts"].as_u64() == Some(3)).await;
+        assert!(v["next_check_at"].is_string(), "{v}");
+        let inbox = s.sms_delivered(phone, "credit_record_changed").await;
+        let mut changes: Vec<String> = inbox["messages"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|m| m["template"] == "credit_record_changed")
+            .filter_map(|m| m["params"]["change"].as_str().map(str::to_owned))
+            .collect();
+        changes.sort();
+        assert_eq!(changes, ["new_overdue", "new_public_record", "new_query"], "{}: {inbox}", s.kind);
+        // The app hears of each change (it may also hear of earlier ones, such as the payment password set before).
+        let mut alerts = Vec::new();
+        for _ in 0..80 {
+            let hooks = r.wait_delivered("/hook", 1, std::time::Duration::from_secs(20)).await;
+            alerts = hooks
+                .iter()
+                .filter_map(|h| serde_json::from_slice::<Value>(&h.body).ok())
+                .filter(|b| b["type"] == "credit.record_changed")
+                .collect::<Vec<_>>();
+            if alerts.len() >= 3 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+        }
+        assert_eq!(alerts.len(), 3, "{}: {alerts:?}", s.kind);
+        let mut reasons: Vec<&str> = alerts.iter().filter_map(|b| b["data"]["reason"].as_str()).collect();
+        reasons.sort_unstable();
+        assert_eq!(reasons, ["new_overdue", "new_public_record", "new_query"], "{}", s.kind);
+        assert!(alerts.iter().all(|b| !b.to_string().contains(&number) && !b.to_string().contains("法院")), "no personal data leaves");
+
+        // A day later, nothing new: compared again, nothing announced again.
+        let before = v["checked_at"].clone();
+        advance(&s, 24 * 3600 + 60).await;
+        let v = alerts_until(&s, &token, |v| v["checked_at"] != before).await;
+        assert_eq!(v["alerts"], 3, "{v}");
+
+        // Off: no more comparisons; the stored file is dropped.
+        let v: Value = set_alerts(&s, &token, json!({"enabled": false})).await.json().await.unwrap_or_default();
+        assert_eq!((v["enabled"].as_bool(), v["next_check_at"].is_null()), (Some(false), true), "{v}");
+        let rows =
+            crate::events::scalar(&s, &format!("SELECT COUNT(*) FROM credit_watches WHERE user_id = '{user}' AND baseline_cipher IS NULL"))
+                .await;
+        assert_eq!(rows, "1", "{}: the file is dropped when alerts are turned off", s.kind);
+    }
+}

@@ -30,16 +30,16 @@ use std::time::{Duration, Instant};
 
 /// One request the receiver got, and what it answered.
 #[derive(Clone)]
-struct Hit {
+pub(crate) struct Hit {
     path: String,
-    headers: HeaderMap,
-    body: Vec<u8>,
+    pub(crate) headers: HeaderMap,
+    pub(crate) body: Vec<u8>,
     answered: u16,
 }
 
 /// An app's receivers (`/hook`, `/set`, `/logout`) on one port, answering `status`.
-struct Receiver {
-    base: String,
+pub(crate) struct Receiver {
+    pub(crate) base: String,
     hits: Arc<Mutex<Vec<Hit>>>,
     status: Arc<AtomicU16>,
     /// Answers of `/hook` only (410 tests).
@@ -47,7 +47,7 @@ struct Receiver {
 }
 
 impl Receiver {
-    async fn start() -> Self {
+    pub(crate) async fn start() -> Self {
         let hits: Arc<Mutex<Vec<Hit>>> = Arc::default();
         let status = Arc::new(AtomicU16::new(200));
         let hook_status = Arc::new(AtomicU16::new(0));
@@ -85,7 +85,7 @@ impl Receiver {
     }
 
     /// Waits until `path` was answered with success `n` times.
-    async fn wait_delivered(&self, path: &str, n: usize, within: Duration) -> Vec<Hit> {
+    pub(crate) async fn wait_delivered(&self, path: &str, n: usize, within: Duration) -> Vec<Hit> {
         let start = Instant::now();
         loop {
             let got = self.delivered(path);
@@ -98,12 +98,12 @@ impl Receiver {
 }
 
 /// What the app was given: its webhook secrets and the provider's key id.
-struct App {
+pub(crate) struct App {
     whsec: String,
     ed25519_seed: [u8; 32],
 }
 
-fn header(h: &Hit, name: &str) -> String {
+pub(crate) fn header(h: &Hit, name: &str) -> String {
     h.headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned()
 }
 
@@ -117,7 +117,7 @@ async fn insert(s: &Server, app: &testing::AppFixture<'_>) {
     app.insert(&store).await.unwrap_or_else(|e| panic!("{e}"));
 }
 
-async fn scalar(s: &Server, query: &str) -> String {
+pub(crate) async fn scalar(s: &Server, query: &str) -> String {
     let store = s.running.as_ref().map(|r| r.store.clone()).expect("running");
     testing::query_text(&store, query).await.unwrap_or_else(|e| panic!("{query}: {e}"))
 }
@@ -143,7 +143,7 @@ async fn new_user(s: &Server, phone: &str) -> UserId {
 /// An app with a grant of `user` (granted at `granted_at`, µs), a webhook
 /// endpoint with an HMAC and an Ed25519 secret, a push SSF stream and a
 /// back-channel logout URI, all on `r`.
-async fn app(s: &Server, r: &Receiver, client: &str, user: &UserId, granted_at: i64) -> App {
+pub(crate) async fn app(s: &Server, r: &Receiver, client: &str, user: &UserId, granted_at: i64) -> App {
     let t = granted_at;
     let base = &r.base;
     let (logout, hook, sub) = (format!("{base}/logout"), format!("{base}/hook"), format!("pairwise-{client}"));

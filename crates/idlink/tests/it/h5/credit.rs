@@ -78,6 +78,15 @@ async fn a_user_asks_for_the_report_and_verifies_with_a_bound_card_in_the_pages(
     b.click("button[name=lang][value=zh-HK]").await;
     assert_eq!(b.text("h1").await, "我的信用報告");
     b.assert_accessible("credit, one ready, zh-HK elder").await;
+
+    // Alerts when the record changes: on, then off.
+    assert_eq!(b.text("#alerts-state").await, "提醒未開啟。");
+    b.click("#alerts-toggle").await;
+    assert_eq!(b.text("#notice").await, "提醒已開啟。以您記錄的當前狀態為起點。");
+    assert!(b.text("#alerts-state").await.starts_with("提醒已開啟"), "{}", b.text("#alerts-state").await);
+    b.assert_accessible("credit, alerts on, zh-HK elder").await;
+    b.click("#alerts-toggle").await;
+    assert_eq!(b.text("#alerts-state").await, "提醒未開啟。");
     b.close().await;
 }
 

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 
 /// The pages, `{card}` standing for the user's binding id and `{azr}` for
 /// an app's sign-in request waiting for the user's consent.
-const PAGES: [&str; 19] = [
+const PAGES: [&str; 20] = [
     "/h5/",
     "/h5/identity",
     "/h5/identity/verify/face",
@@ -29,6 +29,7 @@ const PAGES: [&str; 19] = [
     "/h5/cards/{card}",
     "/h5/cards/{card}/balance",
     "/h5/cards/history",
+    "/h5/credit",
     "/h5/access-log",
     "/h5/apps",
     "/h5/authorize/{azr}",
