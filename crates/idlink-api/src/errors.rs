@@ -221,6 +221,35 @@ impl From<idlink_core::credit_alerts::AlertError> for Problem {
     }
 }
 
+impl From<idlink_crypto::certificates::CertError> for Problem {
+    fn from(e: idlink_crypto::certificates::CertError) -> Self {
+        use idlink_crypto::certificates::CertError;
+        match e {
+            CertError::Unreadable => Problem::new(ProblemCode::CertificateInvalid),
+            CertError::Untrusted(why) => Problem::new(ProblemCode::CertificateUntrusted).detail(format!(
+                "The certificate is not trusted ({why}). Use a current client certificate from a certificate authority this server trusts."
+            )),
+            CertError::OtherHolder => Problem::new(ProblemCode::CertificateOtherHolder),
+            CertError::BadSignature => Problem::new(ProblemCode::CertificateSignatureInvalid),
+        }
+    }
+}
+
+impl From<idlink_core::certificates::CertificateError> for Problem {
+    fn from(e: idlink_core::certificates::CertificateError) -> Self {
+        use idlink_core::certificates::CertificateError;
+        match e {
+            CertificateError::NotAccepted => Problem::new(ProblemCode::CertificateNotAccepted),
+            CertificateError::Certificate(e) => e.into(),
+            CertificateError::AlreadyRegistered => Problem::new(ProblemCode::CertificateAlreadyRegistered),
+            CertificateError::NotFound => Problem::new(ProblemCode::CertificateNotFound),
+            CertificateError::Unreadable(e) => e.into(),
+            CertificateError::Crypto(e) => e.into(),
+            CertificateError::Store(e) => e.into(),
+        }
+    }
+}
+
 impl From<CreditError> for Problem {
     fn from(e: CreditError) -> Self {
         match e {
@@ -241,6 +270,11 @@ impl From<CreditError> for Problem {
             CreditError::CodeRefused => Problem::new(ProblemCode::BankCodeWrong),
             CreditError::NoCodeSent => Problem::new(ProblemCode::CreditCardCodeNotSent),
             CreditError::Bank(u) => bank_unavailable(&u),
+            CreditError::CertificateNotYet => Problem::new(ProblemCode::CreditCertificateNotFirstUse),
+            CreditError::CertificateNotRegistered => Problem::new(ProblemCode::CertificateNotFound),
+            CreditError::NoChallenge => Problem::new(ProblemCode::CertificateChallengeMissing),
+            CreditError::ChallengeExpired => Problem::new(ProblemCode::CertificateChallengeExpired),
+            CreditError::CertificateRefused(e) => e.into(),
             CreditError::NotFound => Problem::new(ProblemCode::CreditRequestNotFound),
             CreditError::NotAwaitingVerification(_) => Problem::new(ProblemCode::CreditRequestNotVerifying),
             CreditError::FaceRefused(result) => {

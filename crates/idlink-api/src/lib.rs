@@ -44,8 +44,8 @@ pub use problem::{Problem, ProblemCode};
 pub use state::{AppParts, AppState, HttpLimits};
 
 use routes::{
-    audit, auth, balance, banks, callbacks, cards, clients, compliance, credit, dual, grants, guardians, health, identity, info,
-    institutions, me, oauth, operations, operator, people, security, ssf, users,
+    audit, auth, balance, banks, callbacks, cards, certificates, clients, compliance, credit, dual, grants, guardians, health, identity,
+    info, institutions, me, oauth, operations, operator, people, security, ssf, users,
 };
 
 /// The process-wide Prometheus recorder (the `metrics` facade allows one).
@@ -129,6 +129,10 @@ fn v1_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(credit::face))
         .routes(routes!(credit::card))
         .routes(routes!(credit::card_confirm))
+        .routes(routes!(credit::certificate_challenge))
+        .routes(routes!(credit::certificate))
+        .routes(routes!(certificates::register, certificates::list))
+        .routes(routes!(certificates::revoke))
         .routes(routes!(credit::link))
         .routes(routes!(credit::pdf))
         .merge(clients::routes())

@@ -130,6 +130,8 @@ pub struct AppParts {
     /// `[credit_report]`: the free quota, the fee, the review SLA, the link's life.
     pub credit_policy: idlink_core::credit::CreditPolicy,
     pub alert_policy: idlink_core::credit_alerts::AlertPolicy,
+    /// The CAs users' digital certificates must chain to (none: certificates are not accepted).
+    pub certificate_cas: idlink_crypto::certificates::TrustedCas,
     pub audit: AuditSettings,
     /// The face-verification provider is the in-process sandbox (no
     /// `connectors.face.url`): its test values (`sandbox:pass`, …) stand in
@@ -288,6 +290,17 @@ impl AppParts {
         }
     }
 
+    /// Users' digital certificates (ADR 0027).
+    pub fn certificates(&self) -> idlink_core::certificates::Certificates<'_> {
+        idlink_core::certificates::Certificates {
+            store: self.store.as_ref(),
+            users: self.store.as_ref(),
+            vault: &self.vault,
+            clock: self.clock.as_ref(),
+            cas: &self.certificate_cas,
+        }
+    }
+
     /// Credit alerts (issue 15, SPEC CR6).
     pub fn credit_alerts(&self) -> idlink_core::credit_alerts::CreditAlerts<'_> {
         idlink_core::credit_alerts::CreditAlerts {
@@ -318,6 +331,8 @@ impl AppParts {
             bindings: self.store.as_ref(),
             bank: self.institutions.bank.as_ref(),
             cashier: self.institutions.cashier.as_ref(),
+            certificates: self.store.as_ref(),
+            cas: &self.certificate_cas,
             policy: &self.credit_policy,
         }
     }

@@ -17,8 +17,11 @@
 //! only until it expires, and never for a third-party app's token (which
 //! is not a user session). Every download is counted and audited.
 //!
-//! Verification is by face, or by a bank card the user bound: the bank sends
-//! its code to the card's reserved phone and the user types it back. A paid
+//! Verification is by face, by a bank card the user bound (the bank sends
+//! its code to the card's reserved phone and the user types it back), or by
+//! a digital certificate the user registered, signing a one-time challenge
+//! (`crate::certificates`; not on first use: an earlier request must have
+//! passed by face or card). A paid
 //! request (past the free quota) first waits for its payment through the
 //! host app's cashier (`ports::cashier`), created keyed by the request's id
 //! so one request is charged once; a paid request that ends `rejected` or
@@ -32,6 +35,7 @@ use crate::ports::auth::SessionRow;
 use crate::ports::bindings::{BankChannel, BankCode, BankUnavailable, BindingStatus, BindingStore};
 use crate::ports::bureau::{BureauAnswer, BureauUnavailable, CreditBureau};
 use crate::ports::cashier::{Cashier, Order, PaymentStatus, PaymentUnavailable};
+use crate::ports::certificates::CertificateStore;
 use crate::ports::clock::Clock;
 use crate::ports::credit::{CreditRequestRow, CreditStore, Move, NewCreditRequest, Opened};
 use crate::ports::face::{FaceResult, FaceUnavailable, FaceVerifier};
@@ -112,6 +116,17 @@ pub enum CreditError {
     NoCodeSent,
     #[error(transparent)]
     Bank(#[from] BankUnavailable),
+    /// A certificate cannot be the first verification (SPEC CR1).
+    #[error("verify by face or by a bound card once before using a certificate")]
+    CertificateNotYet,
+    #[error("no such active certificate of yours")]
+    CertificateNotRegistered,
+    #[error("ask for a challenge first")]
+    NoChallenge,
+    #[error("the challenge expired; ask for a new one")]
+    ChallengeExpired,
+    #[error(transparent)]
+    CertificateRefused(#[from] idlink_crypto::certificates::CertError),
     #[error("no such credit-report request")]
     NotFound,
     #[error("the request is {0:?} and takes no verification")]
@@ -220,6 +235,24 @@ pub struct QuoteView {
     pub fee_fen: i64,
 }
 
+/// A challenge to sign with a registered certificate's key.
+#[derive(Debug, Clone, Serialize)]
+pub struct CertificateChallenge {
+    /// The exact bytes to sign (UTF-8), ECDSA P-256 with SHA-256.
+    pub message: String,
+    pub fingerprint: String,
+    pub expires_at: Timestamp,
+}
+
+/// How long a certificate challenge may be answered.
+pub const CHALLENGE_TTL: SignedDuration = SignedDuration::from_secs(120);
+
+/// The bytes a certificate signs: bound to the request, the challenge's
+/// nonce, the certificate and the expiry.
+fn challenge_message(request: &CreditRequestId, nonce: &str, fingerprint: &str, exp: i64) -> String {
+    format!("idlink-cr-v1\n{request}\n{nonce}\n{fingerprint}\n{exp}")
+}
+
 /// A download link: the path with its expiry and MAC.
 #[derive(Debug, Clone, Serialize)]
 pub struct DownloadLink {
@@ -262,6 +295,9 @@ pub struct CreditReports<'a> {
     pub bank: &'a dyn BankChannel,
     /// The host app's payment connector.
     pub cashier: &'a dyn Cashier,
+    /// Registered certificates and the CAs they must chain to.
+    pub certificates: &'a dyn CertificateStore,
+    pub cas: &'a idlink_crypto::certificates::TrustedCas,
     pub policy: &'a CreditPolicy,
 }
 
@@ -593,6 +629,78 @@ impl CreditReports<'_> {
             return Err(CreditError::CodeRefused);
         }
         self.verified(actor, &row, "bank_card").await
+    }
+
+    /// Verification by certificate, first half: a one-time challenge for one
+    /// of the user's active certificates, after an earlier request passed
+    /// its verification by face or by a bound card.
+    pub async fn certificate_challenge(&self, actor: &Actor<'_>, id: &str, fingerprint: &str) -> Result<CertificateChallenge, CreditError> {
+        let row = self.own(actor.user(), id).await?;
+        Self::awaiting_verification(&row)?;
+        let earlier = self.requests.credit_requests_of(actor.user(), 100).await?;
+        let history = earlier.iter().filter(|r| r.id != row.id).map(|r| (r.method.as_deref(), r.state));
+        if !credit_request::certificate_allowed(history) {
+            return Err(CreditError::CertificateNotYet);
+        }
+        let cert = self.certificates.certificate(fingerprint).await?.filter(|c| &c.user_id == actor.user() && c.active);
+        let cert = cert.ok_or(CreditError::CertificateNotRegistered)?;
+        let now = self.clock.now();
+        let expires_at = now.checked_add(CHALLENGE_TTL).map_err(|_| CreditError::ChallengeExpired)?;
+        let nonce = hex::encode(self.ids.entropy());
+        let exp = expires_at.as_second();
+        let reference = format!("{}:{nonce}:{exp}", cert.fingerprint);
+        let started = Move {
+            method: Some(credit_request::method::CERTIFICATE),
+            verify_ref: Some(&reference),
+            expected_at: self.expected(RequestState::Verifying, now),
+            ..Move::default()
+        };
+        let from = [RequestState::Requested, RequestState::Verifying];
+        let to = target(&from, RequestEvent::VerificationStarted)?;
+        let audit = actor.audit("credit_report.certificate_challenge", now);
+        if !self.requests.move_credit_request(&row.id, &from, to, &started, now, &audit).await? {
+            return Err(CreditError::NotAwaitingVerification(self.state_of(&row.id).await?));
+        }
+        Ok(CertificateChallenge {
+            message: challenge_message(&row.id, &nonce, &cert.fingerprint, exp),
+            fingerprint: cert.fingerprint,
+            expires_at,
+        })
+    }
+
+    /// Verification by certificate, second half: the signature over the
+    /// challenge by the certificate's key, the certificate still trusted and
+    /// the user's. A bad signature counts as a failed attempt; a pass asks
+    /// the bureau at once.
+    pub async fn verify_certificate(&self, actor: &Actor<'_>, id: &str, signature: &[u8]) -> Result<RequestView, CreditError> {
+        let row = self.own(actor.user(), id).await?;
+        Self::awaiting_verification(&row)?;
+        let challenge = match (row.method.as_deref(), row.verify_ref.as_deref()) {
+            (Some(credit_request::method::CERTIFICATE), Some(r)) => r.to_owned(),
+            _ => return Err(CreditError::NoChallenge),
+        };
+        let mut parts = challenge.splitn(3, ':');
+        let (Some(fingerprint), Some(nonce), Some(exp)) = (parts.next(), parts.next(), parts.next().and_then(|e| e.parse::<i64>().ok()))
+        else {
+            return Err(CreditError::NoChallenge);
+        };
+        let now = self.clock.now();
+        if now.as_second() > exp {
+            return Err(CreditError::ChallengeExpired);
+        }
+        let cert = self.certificates.certificate(fingerprint).await?.filter(|c| &c.user_id == actor.user() && c.active);
+        let cert = cert.ok_or(CreditError::CertificateNotRegistered)?;
+        let key = data_key::<CreditError>(self.users, self.vault, actor.user(), &actor.audit("certificate.read", now)).await?;
+        let der = key.open(crate::certificates::CERT_CONTEXT, &cert.cert_cipher)?;
+        // Still trusted now (expired, or its CA no longer trusted: refused, not counted against the user).
+        idlink_crypto::certificates::check_client_cert(self.cas, &der, now.as_second(), &crate::certificates::holder_uri(actor.user()))?;
+        let message = challenge_message(&row.id, nonce, fingerprint, exp);
+        if let Err(e) = idlink_crypto::certificates::verify_signature(&der, message.as_bytes(), signature) {
+            self.verification_failed(actor, &row, "certificate_signature_invalid", credit_request::method::CERTIFICATE).await?;
+            return Err(e.into());
+        }
+        self.certificates.certificate_used(fingerprint, now).await?;
+        self.verified(actor, &row, credit_request::method::CERTIFICATE).await
     }
 
     /// When a request entering `state` now is expected to leave it.

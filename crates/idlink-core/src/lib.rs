@@ -24,6 +24,7 @@ pub mod audit;
 pub mod auth;
 pub mod balance;
 pub mod bindings;
+pub mod certificates;
 pub mod clients;
 pub mod credit;
 pub mod credit_alerts;

@@ -13,9 +13,11 @@
 //! - [`national`]: SM3 hashing (GB/T 32905) beside the SM4 cipher.
 //! - [`jose`]: the OpenID provider's signing keys, JWKs and compact JWS.
 //! - [`webhooks`]: Standard Webhooks signatures, sent and received.
+//! - [`certificates`]: users' client certificates and their signed challenges.
 
 pub mod aead;
 pub mod blind_index;
+pub mod certificates;
 pub mod jose;
 pub mod keyring;
 pub mod national;

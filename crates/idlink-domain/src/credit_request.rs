@@ -139,6 +139,30 @@ pub fn quote(used: u32, free_per_year: u32, fee: Fen) -> Quote {
     Quote { free_left, fee: if free_left > 0 { Fen::ZERO } else { fee } }
 }
 
+/// How a user proves who they are for a request (SPEC CR1).
+pub mod method {
+    pub const FACE: &str = "face";
+    pub const BANK_CARD: &str = "bank_card";
+    pub const CERTIFICATE: &str = "certificate";
+}
+
+impl RequestState {
+    /// Whether a request in this state got past its verification (the
+    /// bureau was asked). A failed request is not counted: it may have
+    /// failed its verification.
+    pub fn passed_verification(self) -> bool {
+        matches!(self, RequestState::Fetching | RequestState::InReview | RequestState::Ready | RequestState::Rejected)
+    }
+}
+
+/// Whether a user may verify by certificate (SPEC CR1: "first use requires
+/// a bound own card or a passed face check"): only once an earlier request
+/// passed its verification by face or by a bound card. A certificate never
+/// vouches for itself.
+pub fn certificate_allowed<'a>(earlier: impl IntoIterator<Item = (Option<&'a str>, RequestState)>) -> bool {
+    earlier.into_iter().any(|(m, state)| matches!(m, Some(method::FACE) | Some(method::BANK_CARD)) && state.passed_verification())
+}
+
 /// Whether a paid request that ended in `state` is refunded: no report, no fee.
 pub fn refund_due(state: RequestState, paid: Fen) -> bool {
     paid > Fen::ZERO && matches!(state, RequestState::Rejected | RequestState::Failed)
@@ -148,6 +172,32 @@ pub fn refund_due(state: RequestState, paid: Fen) -> bool {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn a_certificate_needs_an_earlier_face_or_card_verification() {
+        use RequestState::*;
+        assert!(!certificate_allowed([]));
+        assert!(!certificate_allowed([(Some(method::CERTIFICATE), Ready)]), "a certificate never vouches for itself");
+        assert!(!certificate_allowed([(Some(method::FACE), Verifying), (Some(method::BANK_CARD), Failed), (None, Requested)]));
+        assert!(certificate_allowed([(Some(method::FACE), Ready)]));
+        assert!(certificate_allowed([(Some(method::CERTIFICATE), Ready), (Some(method::BANK_CARD), InReview)]));
+    }
+
+    proptest! {
+        /// Whatever the history, a certificate is allowed exactly when some
+        /// earlier face or card verification got the bureau asked.
+        #[test]
+        fn the_certificate_rule_is_the_first_use_rule(history in proptest::collection::vec(
+            (prop::sample::select(vec![None, Some(method::FACE), Some(method::BANK_CARD), Some(method::CERTIFICATE)]),
+             prop::sample::select(vec![RequestState::Requested, RequestState::Verifying, RequestState::Fetching,
+                 RequestState::InReview, RequestState::Ready, RequestState::Rejected, RequestState::Failed])),
+            0..8,
+        )) {
+            let strong = history.iter().filter(|(m, _)| *m == Some(method::FACE) || *m == Some(method::BANK_CARD));
+            let expected = strong.clone().any(|(_, s)| !matches!(s, RequestState::Requested | RequestState::Verifying | RequestState::Failed));
+            prop_assert_eq!(certificate_allowed(history.iter().copied()), expected);
+        }
+    }
 
     const EVENTS: [RequestEvent; 8] = [
         RequestEvent::VerificationStarted,

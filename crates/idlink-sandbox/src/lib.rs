@@ -12,7 +12,8 @@
 //! or their direct channel, sending signed callbacks) and the credit bureau
 //! ([`bureau`]: second-generation reports made up for any identity, with
 //! manual review, slow and thin-file cases by test value) and the host
-//! app's cashier ([`cashier`]: payments, signed callbacks, refunds). [`witness`] is a
+//! app's cashier ([`cashier`]: payments, signed callbacks, refunds) and a
+//! certificate authority ([`ca`]: test client certificates). [`witness`] is a
 //! remote audit witness log (not an institution, but a party outside
 //! idlink's host all the same), and [`app`] a demo third-party app that
 //! logs in with idlink and receives its security events.
@@ -22,6 +23,7 @@
 pub mod app;
 pub mod bank;
 pub mod bureau;
+pub mod ca;
 pub mod cashier;
 pub mod control;
 pub mod face;
@@ -134,6 +136,7 @@ pub struct Sandbox {
     pub bank: Arc<bank::BankState>,
     pub bureau: Arc<bureau::Bureau>,
     pub cashier: Arc<cashier::Cashier>,
+    pub ca: Arc<ca::Ca>,
     pub witness: Arc<witness::Logs>,
     /// The demo third-party app (not an institution: a relying party of idlink).
     pub app: Arc<app::DemoApp>,
@@ -173,6 +176,7 @@ impl Sandbox {
             bank: Arc::new(bank::BankState::new(shared.clone(), sms.clone(), roster, bank_side)),
             bureau: Arc::new(bureau::Bureau::new(shared.clone())),
             cashier: Arc::new(cashier::Cashier::new(shared.clone())),
+            ca: Arc::new(ca::Ca::new(shared.clone())),
             witness: Arc::new(witness::Logs::new(shared.clone())),
             app: Arc::new(app::DemoApp::new(shared.clone())),
             sms,
@@ -189,6 +193,7 @@ impl Sandbox {
             bank::institution(self.bank.clone()),
             bureau::institution(self.bureau.clone()),
             cashier::institution(self.cashier.clone()),
+            ca::institution(self.ca.clone()),
             witness::institution(self.witness.clone()),
         ]
     }

@@ -37,6 +37,7 @@
 mod audit;
 mod balance;
 mod bindings;
+mod certificates;
 mod clients;
 mod credit;
 mod events;

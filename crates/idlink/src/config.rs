@@ -309,6 +309,10 @@ pub struct CreditReport {
     pub alert_interval_hours: i64,
     /// How often the alert job looks for watches due.
     pub alert_check_secs: u64,
+    /// PEM bundle of the certificate authorities users' digital
+    /// certificates must chain to; empty: the sandbox CA with the sandbox,
+    /// else no certificates are accepted.
+    pub certificate_ca_file: String,
 }
 
 impl Default for CreditReport {
@@ -322,6 +326,7 @@ impl Default for CreditReport {
             follow_up_secs: 10,
             alert_interval_hours: idlink_core::credit_alerts::AlertPolicy::default().interval.as_hours(),
             alert_check_secs: 300,
+            certificate_ca_file: String::new(),
         }
     }
 }

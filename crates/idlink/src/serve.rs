@@ -218,6 +218,20 @@ pub fn institutions(
     )?)
 }
 
+/// The CAs users' digital certificates must chain to: the configured
+/// bundle, else the sandbox CA with the sandbox, else none (certificates
+/// are then refused with `certificate_not_accepted`).
+fn certificate_cas(config: &Config, sandbox: Option<&Arc<idlink_sandbox::Sandbox>>) -> Result<idlink_crypto::certificates::TrustedCas> {
+    use idlink_crypto::certificates::TrustedCas;
+    let file = &config.credit_report.certificate_ca_file;
+    if !file.is_empty() {
+        let pem = std::fs::read(file).with_context(|| format!("configuration key `credit_report.certificate_ca_file` ({file})"))?;
+        return TrustedCas::from_pem(&pem)
+            .with_context(|| format!("configuration key `credit_report.certificate_ca_file` ({file}): no certificate"));
+    }
+    Ok(sandbox.and_then(|sb| sb.ca.certificate_pem()).and_then(|pem| TrustedCas::from_pem(pem.as_bytes()).ok()).unwrap_or_default())
+}
+
 /// idlink's clock: the runtime's, shifted by the sandbox clock's advances
 /// when `sandbox.drive_clock` is on, so the sandbox's time control moves
 /// idlink's expiries too.
@@ -351,6 +365,7 @@ pub async fn start(config: &Config, rt: Runtime) -> Result<Running> {
         (_, configured) => (!configured.is_empty()).then(|| configured.to_owned()),
     };
     let institutions = Arc::new(institutions(config, addrs, payment_secret.as_deref(), clock.clone())?);
+    let certificate_cas = certificate_cas(config, sandbox.as_ref().map(|(_, sb)| sb))?;
     // Lease decisions follow the runtime's clock (not the sandbox-driven
     // one, which moves back on `clock/reset`); the jobs stamp with `clock`.
     let node = crate::background::node_name(rt.rng.as_ref());
@@ -418,6 +433,7 @@ pub async fn start(config: &Config, rt: Runtime) -> Result<Running> {
         },
         credit_policy: config.credit_report.policy(),
         alert_policy: config.credit_report.alert_policy(),
+        certificate_cas,
         audit: idlink_api::state::AuditSettings { witness: witness.clone(), policy, retention_years: config.audit.retention_years },
         face_sandbox: sandbox.is_some() && config.connectors.face.url.is_empty(),
         keyring: Some(Arc::new(keyfile::KeyringFile {

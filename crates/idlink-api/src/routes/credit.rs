@@ -283,6 +283,103 @@ pub async fn card_confirm(
     Ok(Json(state.credit().confirm_card(&actor(&session, request_id.as_deref()), id.as_str(), &code).await?.into()))
 }
 
+/// Body of `POST /v1/credit-reports/{id}/certificate/challenge`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChallengeRequest {
+    /// The fingerprint of one of my certificates (GET /v1/me/certificates).
+    #[schema(pattern = r"^[0-9a-f]{64}$", example = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08")]
+    fingerprint: String,
+}
+
+impl Validate for ChallengeRequest {
+    type Valid = String;
+    fn validate(self, c: &mut Causes) -> Option<String> {
+        if self.fingerprint.len() != 64 || !self.fingerprint.bytes().all(|b| b.is_ascii_hexdigit()) {
+            c.invalid(
+                "fingerprint",
+                "invalid_fingerprint",
+                "a certificate's SHA-256 fingerprint: 64 hex digits (GET /v1/me/certificates).",
+            );
+            return None;
+        }
+        Some(self.fingerprint.to_ascii_lowercase())
+    }
+}
+
+/// A challenge to sign with a certificate's key.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CertificateChallenge {
+    /// The exact UTF-8 bytes to sign with ECDSA P-256/SHA-256.
+    message: String,
+    fingerprint: String,
+    /// The signature must arrive before this (RFC 3339).
+    expires_at: String,
+}
+
+/// Verification by certificate, first half: a one-time challenge (120 s) for one of my certificates. Not on first use.
+#[utoipa::path(post, path = "/v1/credit-reports/{id}/certificate/challenge", tag = "credit report",
+    request_body = ChallengeRequest,
+    params(("id" = String, Path, pattern = r"^crq_[A-Za-z0-9_-]{1,64}$", example = "crq_0123456789abcdef0123456789abcdef", description = "From POST /v1/credit-reports."), ("Idlink-Session" = String, Header, description = "The user's session token.")),
+    responses((status = 200, body = CertificateChallenge), (status = "4XX", body = Problem, content_type = "application/problem+json")),
+    security(("api_key" = [])))]
+pub async fn certificate_challenge(
+    State(state): State<AppState>,
+    request_id: Option<Extension<RequestId>>,
+    session: UserSession,
+    PathId(id): PathId<CreditRequestId>,
+    Body(fingerprint): Body<ChallengeRequest>,
+) -> Result<Json<CertificateChallenge>, Problem> {
+    let c = state.credit().certificate_challenge(&actor(&session, request_id.as_deref()), id.as_str(), &fingerprint).await?;
+    Ok(Json(CertificateChallenge { message: c.message, fingerprint: c.fingerprint, expires_at: c.expires_at.to_string() }))
+}
+
+/// Body of `POST /v1/credit-reports/{id}/certificate`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CertificateSignature {
+    /// The signature over the challenge's `message`, base64 (standard or URL-safe): 64-byte r||s (WebCrypto) or ASN.1 DER.
+    #[schema(
+        pattern = r"^[A-Za-z0-9+/_-]{16,172}={0,2}$",
+        example = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8gISIjJCUmJygpKissLS4vMDEyMzQ1Njc4OTo7PD0+Pw=="
+    )]
+    signature: String,
+}
+
+impl Validate for CertificateSignature {
+    type Valid = Vec<u8>;
+    fn validate(self, c: &mut Causes) -> Option<Vec<u8>> {
+        use base64::Engine;
+        use base64::engine::general_purpose::{STANDARD, URL_SAFE, URL_SAFE_NO_PAD};
+        let text = self.signature.trim();
+        let bytes =
+            STANDARD.decode(text).or_else(|_| URL_SAFE.decode(text)).or_else(|_| URL_SAFE_NO_PAD.decode(text.trim_end_matches('=')));
+        match bytes {
+            Ok(b) if !b.is_empty() && b.len() <= 128 => Some(b),
+            _ => {
+                c.invalid("signature", "invalid_signature", "the signature in base64: 64 bytes r||s or ASN.1 DER.");
+                None
+            }
+        }
+    }
+}
+
+/// Verification by certificate, second half: the signature; a pass asks the bureau at once.
+#[utoipa::path(post, path = "/v1/credit-reports/{id}/certificate", tag = "credit report",
+    request_body = CertificateSignature,
+    params(("id" = String, Path, pattern = r"^crq_[A-Za-z0-9_-]{1,64}$", example = "crq_0123456789abcdef0123456789abcdef", description = "From POST /v1/credit-reports."), ("Idlink-Session" = String, Header, description = "The user's session token.")),
+    responses((status = 200, body = CreditRequest), (status = "4XX", body = Problem, content_type = "application/problem+json")),
+    security(("api_key" = [])))]
+pub async fn certificate(
+    State(state): State<AppState>,
+    request_id: Option<Extension<RequestId>>,
+    session: UserSession,
+    PathId(id): PathId<CreditRequestId>,
+    Body(signature): Body<CertificateSignature>,
+) -> Result<Json<CreditRequest>, Problem> {
+    Ok(Json(state.credit().verify_certificate(&actor(&session, request_id.as_deref()), id.as_str(), &signature).await?.into()))
+}
+
 /// My credit alerts (SPEC CR6).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CreditAlerts {

@@ -8,6 +8,7 @@ pub mod balance;
 pub mod banks;
 pub mod callbacks;
 pub mod cards;
+pub mod certificates;
 pub mod clients;
 pub mod compliance;
 pub mod credit;

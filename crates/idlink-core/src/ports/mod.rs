@@ -19,6 +19,7 @@ pub mod bindings;
 pub mod bureau;
 pub mod callbacks;
 pub mod cashier;
+pub mod certificates;
 pub mod clients;
 pub mod clock;
 pub mod credit;
@@ -124,6 +125,7 @@ store_of!(
     guardians::GuardianStore,
     bindings::BindingStore,
     credit::CreditStore,
+    certificates::CertificateStore,
     balance::BalanceStore,
     outbox::OutboxStore,
     leases::LeaseStore,

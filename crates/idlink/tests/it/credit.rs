@@ -620,3 +620,168 @@ async fn opted_in_users_are_told_when_their_credit_record_changes() {
         assert_eq!(rows, "1", "{}: the file is dropped when alerts are turned off", s.kind);
     }
 }
+
+/// A test certificate from the sandbox CA for `user`: (certificate PEM, its key's PKCS#8 DER, fingerprint).
+async fn sandbox_certificate(s: &Server, user: &str) -> (String, Vec<u8>, String) {
+    use base64::Engine;
+    let v: Value = reqwest::Client::new()
+        .post(format!("{}/sandbox/v1/ca/certificates", s.sandbox))
+        .json(&json!({"user_id": user}))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .json()
+        .await
+        .unwrap_or_default();
+    let key_pem = v["private_key_pem"].as_str().unwrap_or_else(|| panic!("a key: {v}"));
+    let body: String = key_pem.lines().filter(|l| !l.starts_with("-----")).collect();
+    let pkcs8 = base64::engine::general_purpose::STANDARD.decode(body).unwrap_or_else(|e| panic!("{e}"));
+    (v["certificate_pem"].as_str().unwrap_or("").to_owned(), pkcs8, v["fingerprint"].as_str().unwrap_or("").to_owned())
+}
+
+/// `message` signed by the PKCS#8 P-256 key, base64: fixed r||s (as WebCrypto) or ASN.1 DER.
+fn sign(pkcs8: &[u8], message: &str, fixed: bool) -> String {
+    use aws_lc_rs::signature::{ECDSA_P256_SHA256_ASN1_SIGNING, ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair};
+    use base64::Engine;
+    let alg = if fixed { &ECDSA_P256_SHA256_FIXED_SIGNING } else { &ECDSA_P256_SHA256_ASN1_SIGNING };
+    let key = EcdsaKeyPair::from_pkcs8(alg, pkcs8).unwrap_or_else(|e| panic!("{e}"));
+    let sig = key.sign(&aws_lc_rs::rand::SystemRandom::new(), message.as_bytes()).unwrap_or_else(|e| panic!("{e}"));
+    base64::engine::general_purpose::STANDARD.encode(sig.as_ref())
+}
+
+async fn post(s: &Server, token: &str, path: &str, body: Value) -> reqwest::Response {
+    call(s, Method::POST, path, token).json(&body).send().await.unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// CR1 by digital certificate: a certificate from a trusted CA naming the
+/// user is registered; it cannot be the first verification; then a signed
+/// challenge verifies a request (WebCrypto's r||s and DER both accepted), a
+/// bad signature counts as a failed attempt, an expired challenge is
+/// refused, another user's certificate is not registered, and a revoked one
+/// verifies nothing. The certificate is sealed at rest.
+#[tokio::test]
+async fn a_registered_certificate_verifies_a_request_after_a_first_face_check() {
+    for db in databases().await {
+        let s = start_with(db, &[("IDLINK__SANDBOX__DRIVE_CLOCK", "true"), ("IDLINK__CREDIT_REPORT__FREE_PER_YEAR", "5")]).await;
+        let (token, user) = adult(&s, "13700000161", "161").await;
+        let (pem, key, fingerprint) = sandbox_certificate(&s, &user).await;
+
+        // Another user's certificate, and no certificate at all, are refused.
+        let (other_pem, _, _) = sandbox_certificate(&s, "usr_someoneelse").await;
+        expect_problem(
+            post(&s, &token, "/v1/me/certificates", json!({"certificate_pem": other_pem})).await,
+            422,
+            "certificate_other_holder",
+        )
+        .await;
+        expect_problem(post(&s, &token, "/v1/me/certificates", json!({"certificate_pem": "hello"})).await, 422, "certificate_invalid")
+            .await;
+        let res = post(&s, &token, "/v1/me/certificates", json!({"certificate_pem": pem})).await;
+        assert_eq!(res.status().as_u16(), 201, "{}", s.kind);
+        let registered: Value = res.json().await.unwrap_or_default();
+        assert_eq!(registered["fingerprint"], fingerprint.as_str());
+        expect_problem(
+            post(&s, &token, "/v1/me/certificates", json!({"certificate_pem": pem})).await,
+            409,
+            "certificate_already_registered",
+        )
+        .await;
+
+        // Not on first use.
+        let id = requested(&s, &token, &user).await["id"].as_str().unwrap_or("").to_owned();
+        let challenge_path = format!("/v1/credit-reports/{id}/certificate/challenge");
+        expect_problem(
+            post(&s, &token, &challenge_path, json!({"fingerprint": fingerprint})).await,
+            409,
+            "credit_certificate_not_first_use",
+        )
+        .await;
+        assert_eq!(face(&s, &token, &id, "sandbox:pass").await.status().as_u16(), 200);
+
+        // The second report by certificate: a wrong signature counts, an expired challenge is refused, the right one verifies.
+        let id = requested(&s, &token, &user).await["id"].as_str().unwrap_or("").to_owned();
+        let sign_path = format!("/v1/credit-reports/{id}/certificate");
+        expect_problem(
+            post(&s, &token, &sign_path, json!({"signature": sign(&key, "x", true)})).await,
+            409,
+            "certificate_challenge_missing",
+        )
+        .await;
+        let c: Value = post(&s, &token, &format!("/v1/credit-reports/{id}/certificate/challenge"), json!({"fingerprint": fingerprint}))
+            .await
+            .json()
+            .await
+            .unwrap_or_default();
+        let message = c["message"].as_str().unwrap_or_else(|| panic!("a challenge: {c}")).to_owned();
+        assert!(message.starts_with("idlink-cr-v1\n") && message.contains(&id) && message.contains(&fingerprint), "{message}");
+        let p = expect_problem(
+            post(&s, &token, &sign_path, json!({"signature": sign(&key, "another message", true)})).await,
+            422,
+            "certificate_signature_invalid",
+        )
+        .await;
+        assert!(p["detail"].is_string());
+        let v = get_json(&s, &format!("/v1/credit-reports/{id}"), &token).await;
+        assert_eq!((v["state"].as_str(), v["reason"].as_str()), (Some("verifying"), Some("certificate_signature_invalid")), "{v}");
+        advance(&s, 121).await;
+        expect_problem(
+            post(&s, &token, &sign_path, json!({"signature": sign(&key, &message, true)})).await,
+            410,
+            "certificate_challenge_expired",
+        )
+        .await;
+        let c: Value = post(&s, &token, &format!("/v1/credit-reports/{id}/certificate/challenge"), json!({"fingerprint": fingerprint}))
+            .await
+            .json()
+            .await
+            .unwrap_or_default();
+        let message = c["message"].as_str().unwrap_or("").to_owned();
+        // ASN.1 DER, as Android and iOS key stores sign (the unit tests check WebCrypto's r||s too).
+        let res = post(&s, &token, &sign_path, json!({"signature": sign(&key, &message, false)})).await;
+        assert_eq!(res.status().as_u16(), 200, "{}", s.kind);
+        let ready: Value = res.json().await.unwrap_or_default();
+        assert_eq!((ready["state"].as_str(), ready["method"].as_str()), (Some("ready"), Some("certificate")), "{ready}");
+        // The same signature again: the request no longer takes one.
+        expect_problem(
+            post(&s, &token, &sign_path, json!({"signature": sign(&key, &message, false)})).await,
+            409,
+            "credit_request_not_verifying",
+        )
+        .await;
+
+        // A revoked certificate verifies nothing: no challenge for it.
+        let id = requested(&s, &token, &user).await["id"].as_str().unwrap_or("").to_owned();
+        let c: Value = post(&s, &token, &format!("/v1/credit-reports/{id}/certificate/challenge"), json!({"fingerprint": fingerprint}))
+            .await
+            .json()
+            .await
+            .unwrap_or_default();
+        let message = c["message"].as_str().unwrap_or("").to_owned();
+        let res =
+            call(&s, Method::DELETE, &format!("/v1/me/certificates/{fingerprint}"), &token).send().await.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(res.status().as_u16(), 204);
+        expect_problem(
+            post(&s, &token, &format!("/v1/credit-reports/{id}/certificate"), json!({"signature": sign(&key, &message, false)})).await,
+            404,
+            "certificate_not_found",
+        )
+        .await;
+        let listed = get_json(&s, "/v1/me/certificates", &token).await;
+        assert_eq!(listed["certificates"][0]["active"], false, "{listed}");
+
+        // At rest the certificate is ciphertext.
+        let stored =
+            crate::events::scalar(&s, &format!("SELECT COUNT(*) FROM user_certificates WHERE fingerprint = '{fingerprint}'")).await;
+        assert_eq!(stored, "1");
+        let der = {
+            use base64::Engine;
+            let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+            base64::engine::general_purpose::STANDARD.decode(body).unwrap_or_default()
+        };
+        let store = s.running.as_ref().map(|r| r.store.clone()).unwrap_or_else(|| panic!("running"));
+        use idlink_core::ports::certificates::CertificateStore;
+        let row = store.certificate(&fingerprint).await.ok().flatten().unwrap_or_else(|| panic!("stored"));
+        assert!(holds(&der, b"urn:idlink:user:"), "the search finds what is there");
+        assert!(!holds(&row.cert_cipher, &der[..40.min(der.len())]) && !holds(&row.cert_cipher, b"urn:idlink:user:"), "{}: sealed", s.kind);
+    }
+}
