@@ -261,6 +261,7 @@ impl From<CreditError> for Problem {
                 .detail(format!("The next report now costs {fee} yuan ({} fen). Show the new quote and accept it.", fee.0)),
             CreditError::Payment(u) => Problem::new(ProblemCode::CreditPaymentUnavailable).retry_after(u.retry_after_secs),
             CreditError::AwaitingPayment => Problem::new(ProblemCode::CreditPaymentPending),
+            CreditError::PaymentNotOffered => Problem::new(ProblemCode::CreditPaymentNotOffered),
             CreditError::CardNotBound => Problem::new(ProblemCode::CreditCardNotBound).errors(vec![FieldError::new(
                 "/binding_id",
                 "card_not_bound",

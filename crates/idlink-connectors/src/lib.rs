@@ -105,6 +105,7 @@ impl Settings {
             ("connectors.bureau.url", &self.bureau.url),
             ("connectors.payment.url", &self.payment.url),
         ];
+        self.payment.validate()?;
         for (key, url) in urls.into_iter().chain(self.bank.urls()) {
             if !(url.is_empty() || url.starts_with("http://") || url.starts_with("https://")) {
                 return Err(SettingsError { key, detail: "an http:// or https:// base URL, or empty for the sandbox".into() });

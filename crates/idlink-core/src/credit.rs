@@ -66,6 +66,14 @@ const PURPOSE: &str = "credit report";
 const PAYMENT_DESCRIPTION: &str = "个人信用报告查询费";
 /// How long a paid request waits for its payment before it expires.
 pub const PAYMENT_WINDOW: SignedDuration = SignedDuration::from_mins(15);
+/// How long an unpaid request waits for a cashier that does not answer
+/// (its payment cannot be cancelled) before it ends all the same.
+pub const PAYMENT_GIVE_UP: SignedDuration = SignedDuration::from_hours(24);
+
+/// Whether the cashier's payment is this request's, at its fee.
+fn payment_is_for(p: &crate::ports::cashier::Payment, row: &CreditRequestRow) -> bool {
+    p.merchant_ref == row.id.as_str() && p.amount == row.fee
+}
 /// The SMS template telling a user their report is ready.
 pub const READY_TEMPLATE: &str = "credit_report_ready";
 
@@ -103,6 +111,9 @@ pub enum CreditError {
     /// The cashier could not take the payment: nothing was charged, the request ended.
     #[error(transparent)]
     Payment(#[from] PaymentUnavailable),
+    /// No cashier is configured: only free reports are offered.
+    #[error("paid reports are not offered on this server")]
+    PaymentNotOffered,
     #[error("the request waits for its payment")]
     AwaitingPayment,
     /// Not a card the user bound (or no longer bound).
@@ -339,6 +350,9 @@ impl CreditReports<'_> {
         if quote.fee_fen != accepted_fee.0 {
             return Err(CreditError::QuoteChanged(Fen(quote.fee_fen)));
         }
+        if accepted_fee > Fen::ZERO && !self.cashier.offered() {
+            return Err(CreditError::PaymentNotOffered);
+        }
         if self.requests.credit_requests_of(user, 1).await?.first().is_some_and(|r| !r.state.is_final()) {
             return Err(CreditError::Busy);
         }
@@ -380,7 +394,7 @@ impl CreditReports<'_> {
         let system = |action: &str| AuditEntry::new("system", action, PURPOSE, now).subject(&row.user_id);
         let requested = [RequestState::Requested];
         let payment = match created {
-            Ok(p) if p.merchant_ref == row.id.as_str() && p.amount == row.fee => p,
+            Ok(p) if payment_is_for(&p, row) => p,
             outcome => {
                 let m = Move { reason: Some("payment_unavailable"), ..Move::default() };
                 let to = target(&requested, RequestEvent::Failed)?;
@@ -399,7 +413,10 @@ impl CreditReports<'_> {
             ..Move::default()
         };
         let audit = system("credit_report.payment_created");
-        self.requests.move_credit_request(&row.id, &requested, RequestState::Requested, &waiting, now, &audit).await?;
+        if !self.requests.move_credit_request(&row.id, &requested, RequestState::Requested, &waiting, now, &audit).await? {
+            // Only this call knows the new request; should it have moved anyway, a callback still finds it by its id.
+            tracing::warn!(request = %row.id, "a new paid request moved before its payment was noted");
+        }
         if payment.status == PaymentStatus::Succeeded {
             self.record_payment(&row.id, &payment.id, "cashier").await?;
         }
@@ -433,7 +450,8 @@ impl CreditReports<'_> {
     ) -> Result<Option<RequestView>, CreditError> {
         let Ok(id) = CreditRequestId::parse(merchant_ref) else { return Ok(None) };
         let Some(row) = self.requests.credit_request(&id).await? else { return Ok(None) };
-        if row.payment_id.as_deref() != Some(payment_id) || row.fee != amount {
+        // A request that never learnt its payment's id (the cashier's answer was lost) takes it now.
+        if row.payment_id.as_deref().is_some_and(|p| p != payment_id) || row.fee != amount || row.fee == Fen::ZERO {
             return Ok(None);
         }
         match status {
@@ -444,7 +462,7 @@ impl CreditReports<'_> {
                 let now = self.clock.now();
                 let audit = AuditEntry::new("cashier", "credit_report.failed", PURPOSE, now).subject(&row.user_id);
                 let waiting = [RequestState::Requested];
-                let m = Move { reason: Some("payment_failed"), ..Move::default() };
+                let m = Move { reason: Some("payment_failed"), unpaid_only: true, ..Move::default() };
                 self.requests.move_credit_request(&id, &waiting, target(&waiting, RequestEvent::Failed)?, &m, now, &audit).await?;
             }
             PaymentStatus::Failed | PaymentStatus::Pending | PaymentStatus::Refunded => {}
@@ -463,14 +481,16 @@ impl CreditReports<'_> {
             return Ok(false);
         };
         let reason = row.reason.as_deref().unwrap_or("no_report");
+        let now = self.clock.now();
         let refund = match self.cashier.refund(payment_id, row.id.as_str(), row.fee, reason).await {
             Ok(r) => r,
             Err(e) => {
+                // To the back of the queue: a refund the cashier keeps refusing never holds up the others.
                 tracing::warn!(request = %row.id, error = %e, "the refund waits for the cashier; the follow-up job asks again");
+                self.requests.defer_credit_refund(id, now).await?;
                 return Ok(false);
             }
         };
-        let now = self.clock.now();
         let audit = AuditEntry::new("system", "credit_report.refunded", PURPOSE, now).subject(&row.user_id);
         Ok(self.requests.record_credit_refund(id, &refund.id, now, &audit).await?)
     }
@@ -562,6 +582,23 @@ impl CreditReports<'_> {
         self.verified(actor, &row, "face").await
     }
 
+    /// One of the user's bound cards, still active, and its number (an audited read of the user's key).
+    async fn active_card(
+        &self,
+        actor: &Actor<'_>,
+        id: &BindingId,
+    ) -> Result<(crate::ports::bindings::BindingRow, idlink_domain::card::CardNumber), CreditError> {
+        let binding = self
+            .bindings
+            .binding(id, actor.user())
+            .await?
+            .filter(|b| b.status == BindingStatus::Active)
+            .ok_or(CreditError::CardNotBound)?;
+        let key = data_key::<CreditError>(self.users, self.vault, actor.user(), &actor.audit("card.read", self.clock.now())).await?;
+        let card = open_card::<CreditError>(&key, &binding)?;
+        Ok((binding, card))
+    }
+
     /// Verification by a bank card the user bound, first half: the card's
     /// bank sends its code to the reserved phone the user names (a phone the
     /// bank does not have for the card counts as a failed attempt).
@@ -575,15 +612,8 @@ impl CreditReports<'_> {
         let row = self.own(actor.user(), id).await?;
         Self::awaiting_verification(&row)?;
         let binding_id = BindingId::parse(binding_id).map_err(|_| CreditError::CardNotBound)?;
-        let binding = self
-            .bindings
-            .binding(&binding_id, actor.user())
-            .await?
-            .filter(|b| b.status == BindingStatus::Active)
-            .ok_or(CreditError::CardNotBound)?;
+        let (binding, card) = self.active_card(actor, &binding_id).await?;
         let now = self.clock.now();
-        let key = data_key::<CreditError>(self.users, self.vault, actor.user(), &actor.audit("card.read", now)).await?;
-        let card = open_card::<CreditError>(&key, &binding)?;
         // A new reference for every code sent, so a resend is a new code.
         let client_ref = format!("{}-{}", row.id, self.ids.event());
         let reference = match self.bank.send_code(&card, reserved_phone, &client_ref).await? {
@@ -615,15 +645,7 @@ impl CreditReports<'_> {
         let (Some(binding_id), Some(reference), Some("bank_card")) = (&row.verify_binding, &row.verify_ref, row.method.as_deref()) else {
             return Err(CreditError::NoCodeSent);
         };
-        let binding = self
-            .bindings
-            .binding(binding_id, actor.user())
-            .await?
-            .filter(|b| b.status == BindingStatus::Active)
-            .ok_or(CreditError::CardNotBound)?;
-        let now = self.clock.now();
-        let key = data_key::<CreditError>(self.users, self.vault, actor.user(), &actor.audit("card.read", now)).await?;
-        let card = open_card::<CreditError>(&key, &binding)?;
+        let (_, card) = self.active_card(actor, binding_id).await?;
         if !self.bank.verify_code(reference, &card, code).await? {
             self.verification_failed(actor, &row, "bank_code_wrong", "bank_card").await?;
             return Err(CreditError::CodeRefused);
@@ -895,7 +917,7 @@ impl CreditReports<'_> {
                 continue;
             }
             let audit = |action: &str| AuditEntry::new("system", action, PURPOSE, now).subject(&row.user_id);
-            if row.awaiting_payment() && self.paid_meanwhile(&row).await? {
+            if row.awaiting_payment() && !self.unpaid_may_end(&row, now).await? {
                 continue;
             }
             let give_up = match row.state {
@@ -908,7 +930,8 @@ impl CreditReports<'_> {
                     _ if row.awaiting_payment() => ("payment_expired", "credit_report.expired", RequestEvent::Failed),
                     _ => ("verification_expired", "credit_report.expired", RequestEvent::VerificationFailed),
                 };
-                let m = Move { reason: Some(reason), expected_at: None, ..Move::default() };
+                // An unpaid request ends only while still unpaid: its payment's callback may be on its way.
+                let m = Move { reason: Some(reason), expected_at: None, unpaid_only: row.awaiting_payment(), ..Move::default() };
                 let to = target(&[row.state], event)?;
                 if self.requests.move_credit_request(&row.id, &[row.state], to, &m, now, &audit(action)).await? {
                     done.failed += 1;
@@ -930,18 +953,26 @@ impl CreditReports<'_> {
         Ok(done)
     }
 
-    /// Whether the cashier says a payment whose callback has not come was
-    /// made after all (then it is recorded as its callback would have).
-    async fn paid_meanwhile(&self, row: &CreditRequestRow) -> Result<bool, CreditError> {
-        let Some(payment_id) = row.payment_id.as_deref() else { return Ok(false) };
-        match self.cashier.payment(payment_id).await {
-            Ok(p) if p.status == PaymentStatus::Succeeded && p.amount == row.fee && p.merchant_ref == row.id.as_str() => {
-                self.record_payment(&row.id, payment_id, "system").await
+    /// Whether an unpaid request past its payment window may end: its
+    /// payment is cancelled at the cashier first, so it can no longer be
+    /// paid; a payment made meanwhile (its callback lost) is recorded
+    /// instead. A cashier that does not answer keeps the request waiting
+    /// (not knowing is not a reason to end what may be paid), up to
+    /// [`PAYMENT_GIVE_UP`].
+    async fn unpaid_may_end(&self, row: &CreditRequestRow, now: Timestamp) -> Result<bool, CreditError> {
+        let Some(payment_id) = row.payment_id.as_deref() else { return Ok(true) };
+        match self.cashier.cancel(payment_id).await {
+            Ok(p) if payment_is_for(&p, row) && p.status == PaymentStatus::Succeeded => {
+                self.record_payment(&row.id, payment_id, "system").await?;
+                Ok(false)
             }
-            Ok(_) => Ok(false),
-            // Not knowing is not a reason to expire a request the user may have paid.
-            Err(e) => {
+            Ok(_) => Ok(true),
+            Err(e) if now.duration_since(row.created_at) < PAYMENT_GIVE_UP => {
                 tracing::warn!(request = %row.id, error = %e, "the cashier is unavailable; the unpaid request waits");
+                Ok(false)
+            }
+            Err(e) => {
+                tracing::error!(request = %row.id, error = %e, "the cashier has not answered for a day; the unpaid request ends");
                 Ok(true)
             }
         }

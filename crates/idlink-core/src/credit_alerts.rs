@@ -157,6 +157,8 @@ impl CreditAlerts<'_> {
         if enabled {
             self.identities.identity(user).await?.filter(|i| i.document_type == DocumentType::ResidentId).ok_or(AlertError::NotVerified)?;
         }
+        // Turning alerts off always works, whatever became of the apps named before.
+        let apps: &[ClientId] = if enabled { apps } else { &[] };
         let granted = self.grants.grants_of_user(user, false).await?;
         if let Some(app) = apps.iter().find(|a| !granted.iter().any(|g| &g.client_id == *a && g.state == "active")) {
             return Err(AlertError::NotAuthorised(app.to_string()));
@@ -168,23 +170,64 @@ impl CreditAlerts<'_> {
         self.view(user).await
     }
 
-    /// The job's pass: checks the watches due now, at most `limit`.
-    pub async fn check_due(&self, limit: u32) -> Result<AlertPass, AlertError> {
+    /// The job's pass: checks the watches due now, `batch` at a time,
+    /// until none is due (at most ten batches a pass). Every watch checked
+    /// moves its next check, whatever happened, so a watch that keeps
+    /// failing never holds the others back.
+    pub async fn check_due(&self, batch: u32) -> Result<AlertPass, AlertError> {
         let now = self.clock.now();
         let mut pass = AlertPass::default();
-        for w in self.watches.due_credit_watches(now, limit).await? {
-            match self.check(&w, now).await {
-                Ok(announced) => {
-                    pass.checked += 1;
-                    pass.announced += announced;
+        for _ in 0..10 {
+            let due = self.watches.due_credit_watches(now, batch).await?;
+            for w in &due {
+                match self.check(w, now).await {
+                    Ok(announced) => {
+                        pass.checked += 1;
+                        pass.announced += announced;
+                    }
+                    Err(e) => {
+                        pass.failed += 1;
+                        self.defer(w, now, &e).await?;
+                    }
                 }
-                Err(e) => {
-                    pass.failed += 1;
-                    tracing::warn!(user = %w.user_id, error = %e, "a credit watch could not be checked; it is asked again later");
-                }
+            }
+            if due.len() < usize::try_from(batch).unwrap_or(usize::MAX) {
+                break;
             }
         }
         Ok(pass)
+    }
+
+    /// A check that failed: asked again later (the bureau's retry time, or
+    /// an hour), or, when the user's data can no longer be read (their key
+    /// was shredded), the watch is turned off. The log names the kind of
+    /// failure only: an error's text may quote the file.
+    async fn defer(&self, w: &CreditWatchRow, now: Timestamp, e: &AlertError) -> Result<(), AlertError> {
+        let (code, after) = match e {
+            AlertError::Bureau(u) => {
+                ("bureau_unavailable", SignedDuration::from_secs(i64::try_from(u.retry_after_secs).unwrap_or(60).max(60)))
+            }
+            AlertError::Unreadable(_) | AlertError::Crypto(_) => ("unreadable", self.policy.interval),
+            AlertError::NotVerified | AlertError::NotAuthorised(_) => ("not_verified", self.policy.interval),
+            AlertError::Store(_) => ("store", SignedDuration::from_hours(1)),
+        };
+        tracing::warn!(user = %w.user_id, failure = code, "a credit watch could not be checked; it is asked again later");
+        if code == "unreadable" {
+            let audit = AuditEntry::new("system", "credit_alerts.off", "the user's data can no longer be read", now).subject(&w.user_id);
+            self.watches.set_credit_watch(&w.user_id, false, &[], None, now, &audit).await?;
+            return Ok(());
+        }
+        let retry = WatchCheck {
+            baseline_cipher: None,
+            checked_at: now,
+            next_check_at: now.checked_add(after).unwrap_or(now),
+            alerts: 0,
+            last_error: Some(code),
+            notices: &[],
+            audit: None,
+        };
+        self.watches.record_credit_watch_check(&w.user_id, w.checked_at, &retry).await?;
+        Ok(())
     }
 
     /// Checks one watch; answers how many changes it announced.
@@ -199,7 +242,7 @@ impl CreditAlerts<'_> {
             notices: &[],
             audit: None,
         };
-        let Some(identity) = self.identities.identity(user).await? else {
+        let Some(identity) = self.identities.identity(user).await?.filter(|i| i.document_type == DocumentType::ResidentId) else {
             self.watches.record_credit_watch_check(user, w.checked_at, &retry("not_verified", self.policy.interval)).await?;
             return Ok(0);
         };
@@ -213,22 +256,19 @@ impl CreditAlerts<'_> {
                 self.watches.record_credit_watch_check(user, w.checked_at, &retry("bureau_refused", self.policy.interval)).await?;
                 return Ok(0);
             }
-            Err(e) => {
-                let after = SignedDuration::from_secs(i64::try_from(e.retry_after_secs).unwrap_or(60).max(60));
-                self.watches.record_credit_watch_check(user, w.checked_at, &retry("bureau_unavailable", after)).await?;
-                return Err(e.into());
-            }
+            Err(e) => return Err(e.into()),
         };
-        let changes = match &w.baseline_cipher {
-            Some(sealed) => {
-                let clear = opened.key.open(BASELINE_CONTEXT, sealed)?;
-                let earlier: CreditReport =
-                    serde_json::from_slice(&clear).map_err(|e| StoreError::Corrupt(format!("a credit watch's file: {e}")))?;
-                idlink_domain::credit_report::changes(&earlier, &report)
+        // The first check records the file: what was there before is not news.
+        // A stored file that no longer reads (a format change) is replaced the same way.
+        let earlier = w.baseline_cipher.as_deref().and_then(|sealed| {
+            let clear = opened.key.open(BASELINE_CONTEXT, sealed).ok()?;
+            let read = serde_json::from_slice::<CreditReport>(&clear).ok();
+            if read.is_none() {
+                tracing::warn!(user = %user, "a credit watch's stored file no longer reads; it is taken afresh");
             }
-            // The first check records the file: what was there before is not news.
-            None => Vec::new(),
-        };
+            read
+        });
+        let changes = earlier.map(|e| idlink_domain::credit_report::changes(&e, &report)).unwrap_or_default();
         let mut notices: Vec<NewEvent> = Vec::new();
         for c in &changes {
             let message = UserMessage {
@@ -255,10 +295,13 @@ impl CreditAlerts<'_> {
         let json = serde_json::to_vec(&report).map_err(|e| StoreError::Corrupt(format!("a credit report: {e}")))?;
         let sealed = self.vault.seal(&opened.key, BASELINE_CONTEXT, &json)?;
         let announced = u32::try_from(changes.len()).unwrap_or(u32::MAX);
-        let audit = (announced > 0).then(|| {
-            let kinds: Vec<&str> = changes.iter().map(code).collect();
+        // Every read of the file is recorded (P7), with what it announced.
+        let kinds: Vec<&str> = changes.iter().map(code).collect();
+        let audit = if announced > 0 {
             AuditEntry::new("system", "credit_alerts.announced", format!("{PURPOSE}: {}", kinds.join(", ")), now).subject(user)
-        });
+        } else {
+            AuditEntry::new("system", "credit_alerts.checked", PURPOSE, now).subject(user)
+        };
         let check = WatchCheck {
             baseline_cipher: Some(&sealed),
             checked_at: now,
@@ -266,7 +309,7 @@ impl CreditAlerts<'_> {
             alerts: announced,
             last_error: None,
             notices: &notices,
-            audit: audit.as_ref(),
+            audit: Some(&audit),
         };
         Ok(if self.watches.record_credit_watch_check(user, w.checked_at, &check).await? { announced } else { 0 })
     }

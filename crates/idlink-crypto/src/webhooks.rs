@@ -46,11 +46,20 @@ pub fn secret_bytes(secret: &[u8]) -> Vec<u8> {
     secret.to_vec()
 }
 
+/// The key bytes of a configured secret, strictly: `whsec_` must be
+/// followed by valid base64; anything else is taken as raw bytes.
+pub fn configured_key(secret: &str) -> Option<Vec<u8>> {
+    match secret.strip_prefix("whsec_") {
+        Some(b64) => B64.decode(b64).ok(),
+        None => Some(secret.as_bytes().to_vec()),
+    }
+}
+
 /// Whether one `v1` entry of a `webhook-signature` header is `key`'s HMAC
 /// of the message, and its timestamp within [`TOLERANCE_SECS`] of `now`.
 /// The MAC is compared in constant time.
 pub fn verify_v1(key: &[u8], id: &str, timestamp: i64, body: &[u8], header: &str, now: i64) -> bool {
-    if (now - timestamp).abs() > TOLERANCE_SECS {
+    if now.abs_diff(timestamp) > TOLERANCE_SECS.unsigned_abs() {
         return false;
     }
     let content = signed_content(id, timestamp, body);

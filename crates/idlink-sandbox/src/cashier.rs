@@ -185,7 +185,8 @@ async fn refund(State(c): State<Arc<Cashier>>, Path(id): Path<String>, Json(req)
         return Json(json!({ "refund_id": r.refund_id, "status": "succeeded" })).into_response();
     }
     let refunded: i64 = p.refunds.iter().map(|r| r.amount_fen).sum();
-    if p.status != "succeeded" || req.amount_fen <= 0 || refunded + req.amount_fen > p.amount_fen {
+    let after = refunded.checked_add(req.amount_fen);
+    if p.status != "succeeded" || req.amount_fen <= 0 || after.is_none_or(|a| a > p.amount_fen) {
         return error(StatusCode::CONFLICT, "not_refundable", "only a succeeded payment is refunded, up to its amount");
     }
     let refund_id = format!("rfd_{}_{}", p.payment_id, p.refunds.len() + 1);
@@ -195,10 +196,23 @@ async fn refund(State(c): State<Arc<Cashier>>, Path(id): Path<String>, Json(req)
         amount_fen: req.amount_fen,
         reason: req.reason,
     });
-    if refunded + req.amount_fen == p.amount_fen {
+    if after == Some(p.amount_fen) {
         p.status = "refunded";
     }
     Json(json!({ "refund_id": refund_id, "status": "succeeded" })).into_response()
+}
+
+/// A payment not paid yet can no longer be paid; answers the payment either way.
+async fn cancel(State(c): State<Arc<Cashier>>, Path(id): Path<String>) -> Response {
+    if let Some(res) = maintenance_answer(&c.shared, "payment") {
+        return res;
+    }
+    let mut book = c.book();
+    let Some(p) = book.payments.get_mut(&id) else { return error(StatusCode::NOT_FOUND, "unknown_payment", "no such payment") };
+    if p.status == "pending" {
+        p.status = "cancelled";
+    }
+    Json(p.answer()).into_response()
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -264,6 +278,7 @@ pub fn institution(c: Arc<Cashier>) -> Institution {
                 "create": "POST /pay/v1/payments {merchant_ref, amount_fen, currency: CNY, description, payer_ref}",
                 "status": "GET /pay/v1/payments/{payment_id}",
                 "refund": "POST /pay/v1/payments/{payment_id}/refunds {refund_ref, amount_fen, reason}",
+                "cancel": "POST /pay/v1/payments/{payment_id}/cancel: a payment not paid yet can no longer be paid",
                 "pay": "POST /sandbox/v1/payments/{payment_id}/pay {outcome?: succeeded|failed, callback?: bool}: the payer pays; the cashier tells idlink with a signed Standard Webhooks callback",
                 "list": "GET /sandbox/v1/payments?merchant_ref=&payer_ref=",
             }),
@@ -272,6 +287,7 @@ pub fn institution(c: Arc<Cashier>) -> Institution {
             .route("/pay/v1/payments", post(create))
             .route("/pay/v1/payments/{payment_id}", get(status))
             .route("/pay/v1/payments/{payment_id}/refunds", post(refund))
+            .route("/pay/v1/payments/{payment_id}/cancel", post(cancel))
             .route("/sandbox/v1/payments", get(list))
             .route("/sandbox/v1/payments/{payment_id}/pay", post(pay))
             .with_state(c),

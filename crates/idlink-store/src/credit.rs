@@ -195,7 +195,7 @@ impl CreditStore for SqlStore {
              pages = COALESCE($11, pages), attempts = attempts + $12, ready_at = CASE WHEN $2 = 'ready' THEN $3 ELSE ready_at END, \
              verify_binding = COALESCE($13, verify_binding), verify_ref = COALESCE($14, verify_ref), \
              payment_id = COALESCE($15, payment_id) \
-             WHERE id = $1 AND state IN {}",
+             WHERE id = $1 AND state IN {} AND ($16 = 0 OR paid_at IS NULL)",
             states_in(from)
         );
         let q = sqlx::query(sqlx::AssertSqlSafe(sql))
@@ -213,7 +213,8 @@ impl CreditStore for SqlStore {
             .bind(i64::from(m.failed_attempt))
             .bind(m.verify_binding.map(|b| b.as_str().to_owned()))
             .bind(m.verify_ref.map(str::to_owned))
-            .bind(m.payment_id.map(str::to_owned));
+            .bind(m.payment_id.map(str::to_owned))
+            .bind(i64::from(m.unpaid_only));
         self.audited_if(audit, async |tx| {
             let moved = execute(q, &mut *tx).await? == 1;
             // The notice commits with the move, or not at all.
@@ -247,10 +248,10 @@ impl CreditStore for SqlStore {
         audit: &AuditEntry,
     ) -> Result<bool, StoreError> {
         let q = sqlx::query(
-            "UPDATE credit_requests SET paid_at = $3, updated_at = $3, \
+            "UPDATE credit_requests SET payment_id = $2, paid_at = $3, updated_at = $3, \
              expected_at = CASE WHEN state IN ('requested', 'verifying') THEN $4 ELSE expected_at END, \
              reason = CASE WHEN reason = 'awaiting_payment' THEN NULL ELSE reason END \
-             WHERE id = $1 AND payment_id = $2 AND paid_at IS NULL",
+             WHERE id = $1 AND (payment_id = $2 OR payment_id IS NULL) AND paid_at IS NULL",
         )
         .bind(id.as_str())
         .bind(payment_id)
@@ -265,6 +266,11 @@ impl CreditStore for SqlStore {
              AND refunded_at IS NULL ORDER BY updated_at, id LIMIT $1"
         );
         fetch_all(sqlx::query(sqlx::AssertSqlSafe(sql)).bind(i64::from(limit)), &self.reader, request).await
+    }
+
+    async fn defer_credit_refund(&self, id: &CreditRequestId, at: Timestamp) -> Result<(), StoreError> {
+        let q = sqlx::query("UPDATE credit_requests SET updated_at = $2 WHERE id = $1").bind(id.as_str()).bind(micros(at));
+        self.write_if(Commit::Bookkeeping, async |tx| Ok(execute(q, &mut *tx).await? == 1)).await.map(|_| ())
     }
 
     async fn record_credit_refund(

@@ -262,6 +262,9 @@ impl UserStore for SqlStore {
             }
             let change = crate::events::GrantChange::Revoke { by: "system", reason: "account_purged" };
             crate::events::lifecycle_in(tx, id, event.at, change, event).await?;
+            // Nothing of the user's can be compared any more: their credit alerts stop with the key.
+            let watch = sqlx::query("UPDATE credit_watches SET enabled = 0, baseline_cipher = NULL WHERE user_id = $1").bind(id.as_str());
+            execute(watch, &mut *tx).await?;
             Ok(true)
         })
         .await

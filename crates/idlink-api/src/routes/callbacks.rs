@@ -173,6 +173,10 @@ pub async fn payment_event(
     };
     let d = event.data;
     let view = state.credit().payment_update(&d.merchant_ref, &d.payment_id, idlink_domain::Fen(d.amount_fen), status).await?;
-    let view = view.ok_or_else(|| Problem::new(ProblemCode::PaymentNotRecognised))?;
+    // A signed event for no request of ours is acknowledged (a refusal would be retried forever) and logged.
+    let Some(view) = view else {
+        tracing::warn!(payment = %d.payment_id, "a signed payment event names no credit-report request at its amount; acknowledged, nothing done");
+        return Ok(Json(PaymentReceipt { request_id: None, state: None }));
+    };
     Ok(Json(PaymentReceipt { request_id: Some(view.id.to_string()), state: Some(view.state.as_str().to_owned()) }))
 }

@@ -443,7 +443,7 @@ pub async fn alerts(State(state): State<AppState>, session: UserSession) -> Resu
     Ok(Json(state.credit_alerts().view(&session.0.user_id).await?.into()))
 }
 
-/// Turns my credit alerts on or off (needs a verified resident ID to turn on); the first comparison runs at once.
+/// Turns my credit alerts on or off (needs a verified resident ID to turn on); the first comparison is due at once and runs on the alert job's next pass.
 #[utoipa::path(put, path = "/v1/credit-reports/alerts", tag = "credit report",
     request_body = SetCreditAlerts,
     params(("Idlink-Session" = String, Header, description = "The user's session token.")),

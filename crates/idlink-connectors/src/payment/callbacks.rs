@@ -6,7 +6,7 @@
 
 use idlink_core::ports::callbacks::{CallbackRefused, CallbackVerifier, SignedCallback};
 use idlink_core::ports::clock::Clock;
-use idlink_crypto::webhooks::{secret_bytes, verify_v1};
+use idlink_crypto::webhooks::{configured_key, verify_v1};
 use std::sync::Arc;
 
 pub const ID: &str = "webhook-id";
@@ -23,7 +23,8 @@ pub struct PaymentCallbacks {
 impl PaymentCallbacks {
     /// `secret`: `whsec_<base64>` or raw bytes; empty means none.
     pub fn new(secret: &str, clock: Arc<dyn Clock>) -> Self {
-        let key = (!secret.is_empty()).then(|| secret_bytes(secret.as_bytes()));
+        // An empty or malformed secret verifies nothing (the settings refuse it at start anyway).
+        let key = configured_key(secret).filter(|k| k.len() >= 16);
         Self { key, clock }
     }
 }
@@ -46,7 +47,7 @@ impl CallbackVerifier for PaymentCallbacks {
 mod tests {
     use super::*;
     use idlink_core::ports::clock::ManualClock;
-    use idlink_crypto::webhooks::sign_v1;
+    use idlink_crypto::webhooks::{secret_bytes, sign_v1};
 
     #[test]
     fn only_the_secrets_fresh_signature_over_this_body_holds() {

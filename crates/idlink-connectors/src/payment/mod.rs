@@ -8,8 +8,11 @@
 //! - `GET /pay/v1/payments/{payment_id}`;
 //! - both answer `{"payment_id", "merchant_ref", "status": "pending" |
 //!   "succeeded" | "failed" | "refunded", "amount_fen", "checkout_url"?}`;
+//! - `POST /pay/v1/payments/{payment_id}/cancel`: a payment not paid yet can
+//!   no longer be paid (`cancelled`); answers the payment;
 //! - `POST /pay/v1/payments/{payment_id}/refunds {"refund_ref", "amount_fen",
-//!   "reason"}`: idempotent by `refund_ref`, answers `{"refund_id", "status"}`.
+//!   "reason"}`: idempotent by `refund_ref`, answers `{"refund_id", "status"}`;
+//!   a refund still `pending` is asked for again later (the same `refund_ref`).
 //!
 //! The cashier tells idlink of a payment's outcome with a Standard Webhooks
 //! delivery to `POST /v1/callbacks/payments` ([`callbacks`]).
@@ -35,6 +38,26 @@ pub struct Settings {
     /// shared with the sandbox cashier; empty without it: every payment
     /// callback is refused (payments are then learnt by asking).
     pub webhook_secret: String,
+}
+
+impl Settings {
+    /// A webhook secret is `whsec_` and base64 of 24 to 64 bytes, or 24 to
+    /// 64 raw bytes: a short or empty key would let anyone sign callbacks.
+    pub fn validate(&self) -> Result<(), crate::SettingsError> {
+        let s = self.webhook_secret.as_str();
+        if s.is_empty() {
+            return Ok(());
+        }
+        let len = idlink_crypto::webhooks::configured_key(s).map_or(0, |k| k.len());
+        if (24..=64).contains(&len) {
+            Ok(())
+        } else {
+            Err(crate::SettingsError {
+                key: "connectors.payment.webhook_secret",
+                detail: "whsec_ and the base64 of 24 to 64 random bytes (as the cashier shows it), or 24 to 64 bytes".into(),
+            })
+        }
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -124,6 +147,16 @@ impl CashierApi {
         res.try_into()
     }
 
+    /// Idempotent: a second cancel answers the same.
+    pub async fn cancel(&self, exec: &Executor, payment_id: &str) -> Result<Payment, CallError> {
+        if !path_safe(payment_id) {
+            return Err(undocumented("payment id"));
+        }
+        let path = format!("/pay/v1/payments/{payment_id}/cancel");
+        let res: PaymentResponse = exec.call(&self.target, reqwest::Method::POST, &path, None::<&()>, true).await?;
+        res.try_into()
+    }
+
     /// Idempotent by `refund_ref`: safe to retry.
     pub async fn refund(
         &self,
@@ -140,7 +173,9 @@ impl CashierApi {
         let req = CreateRefund { refund_ref, amount_fen: amount.0, reason };
         let res: RefundResponse = exec.call(&self.target, reqwest::Method::POST, &path, Some(&req), true).await?;
         match res.status.as_str() {
-            "succeeded" | "pending" => Ok(Refund { id: res.refund_id }),
+            "succeeded" => Ok(Refund { id: res.refund_id }),
+            // Not done yet: asked again later with the same reference, which answers this refund.
+            "pending" => Err(CallError::Protocol { institution: "payment".into(), detail: "the refund is still pending".into() }),
             _ => Err(undocumented("refund status")),
         }
     }
@@ -166,22 +201,32 @@ impl From<CallError> for PaymentUnavailable {
     }
 }
 
-/// No cashier configured: every payment is refused as unavailable, so a
-/// paid request ends at once with nothing charged (`payment_unavailable`).
+/// No cashier configured: no paid report is offered (refused before
+/// anything is opened); a call that still comes is unavailable.
 pub struct NoCashier;
+
+const NONE: PaymentUnavailable = PaymentUnavailable { retry_after_secs: 3600, expected_end: None };
 
 #[async_trait]
 impl Cashier for NoCashier {
+    fn offered(&self) -> bool {
+        false
+    }
+
     async fn create(&self, _: &Order<'_>) -> Result<Payment, PaymentUnavailable> {
-        Err(PaymentUnavailable { retry_after_secs: 3600, expected_end: None })
+        Err(NONE)
     }
 
     async fn payment(&self, _: &str) -> Result<Payment, PaymentUnavailable> {
-        Err(PaymentUnavailable { retry_after_secs: 3600, expected_end: None })
+        Err(NONE)
+    }
+
+    async fn cancel(&self, _: &str) -> Result<Payment, PaymentUnavailable> {
+        Err(NONE)
     }
 
     async fn refund(&self, _: &str, _: &str, _: Fen, _: &str) -> Result<Refund, PaymentUnavailable> {
-        Err(PaymentUnavailable { retry_after_secs: 3600, expected_end: None })
+        Err(NONE)
     }
 }
 
@@ -195,6 +240,10 @@ impl Cashier for CashierPort {
         Ok(self.api.payment(&self.executor, payment_id).await?)
     }
 
+    async fn cancel(&self, payment_id: &str) -> Result<Payment, PaymentUnavailable> {
+        Ok(self.api.cancel(&self.executor, payment_id).await?)
+    }
+
     async fn refund(&self, payment_id: &str, refund_ref: &str, amount: Fen, reason: &str) -> Result<Refund, PaymentUnavailable> {
         Ok(self.api.refund(&self.executor, payment_id, refund_ref, amount, reason).await?)
     }
@@ -203,6 +252,13 @@ impl Cashier for CashierPort {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_webhook_secret_is_long_enough_to_be_one() {
+        let with = |s: &str| Settings { url: String::new(), webhook_secret: s.to_owned() }.validate().is_ok();
+        assert!(with("") && with("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw") && with(&"k".repeat(32)));
+        assert!(!with("whsec_") && !with("whsec_!!!") && !with("short") && !with("whsec_YWJj"));
+    }
 
     #[test]
     fn answers_map_and_undocumented_ones_are_refused() {

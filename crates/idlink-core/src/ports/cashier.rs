@@ -41,6 +41,8 @@ impl PaymentStatus {
             "succeeded" => Some(Self::Succeeded),
             "failed" => Some(Self::Failed),
             "refunded" => Some(Self::Refunded),
+            // Cancelled before it was paid: nothing was charged.
+            "cancelled" => Some(Self::Failed),
             _ => None,
         }
     }
@@ -72,10 +74,17 @@ pub struct PaymentUnavailable {
 
 #[async_trait]
 pub trait Cashier: Send + Sync {
+    /// Whether a cashier is configured at all (none: no paid reports are offered).
+    fn offered(&self) -> bool {
+        true
+    }
     /// Creates the payment (idempotent by `merchant_ref`).
     async fn create(&self, order: &Order<'_>) -> Result<Payment, PaymentUnavailable>;
     /// Where the payment stands now.
     async fn payment(&self, payment_id: &str) -> Result<Payment, PaymentUnavailable>;
+    /// Cancels a payment not paid yet, so it can no longer be paid; answers
+    /// where it stands after (a payment made meanwhile stays `Succeeded`).
+    async fn cancel(&self, payment_id: &str) -> Result<Payment, PaymentUnavailable>;
     /// Refunds `amount` of a succeeded payment (idempotent by `refund_ref`).
     async fn refund(&self, payment_id: &str, refund_ref: &str, amount: Fen, reason: &str) -> Result<Refund, PaymentUnavailable>;
 }

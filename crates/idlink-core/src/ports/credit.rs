@@ -168,6 +168,9 @@ pub struct Move<'a> {
     pub payment_id: Option<&'a str>,
     /// The user's notice, written to the outbox with the move.
     pub notice: Option<&'a NewEvent>,
+    /// Applies only while no payment is recorded (an unpaid request's end
+    /// must not overtake the payment's callback).
+    pub unpaid_only: bool,
 }
 
 #[async_trait]
@@ -197,8 +200,10 @@ pub trait CreditStore: Send + Sync {
     /// Counts a download of a ready request's PDF, with its audit record.
     async fn count_credit_download(&self, id: &CreditRequestId, audit: &AuditEntry) -> Result<bool, StoreError>;
     /// Records the payment `payment_id` of the request as paid at `at`,
-    /// whatever the request's state (one that ended meanwhile is refunded):
-    /// `false` if it is not that request's payment or was recorded before.
+    /// whatever the request's state (one that ended meanwhile is refunded),
+    /// also when the request never learnt its payment's id (the cashier's
+    /// answer was lost): `false` if the request has another payment or it
+    /// was recorded before.
     /// A request still waiting for it gets `expected_at` and loses its
     /// `awaiting_payment` reason.
     async fn record_credit_payment(
@@ -209,8 +214,11 @@ pub trait CreditStore: Send + Sync {
         at: Timestamp,
         audit: &AuditEntry,
     ) -> Result<bool, StoreError>;
-    /// Paid requests that ended `rejected` or `failed` and are not refunded yet, oldest first.
+    /// Paid requests that ended `rejected` or `failed` and are not refunded
+    /// yet, the longest untouched first.
     async fn credit_refunds_due(&self, limit: u32) -> Result<Vec<CreditRequestRow>, StoreError>;
+    /// A refund the cashier did not take: the request goes to the back of the refund queue.
+    async fn defer_credit_refund(&self, id: &CreditRequestId, at: Timestamp) -> Result<(), StoreError>;
     /// Records the refund of a paid request; `false` if it was recorded before.
     async fn record_credit_refund(
         &self,

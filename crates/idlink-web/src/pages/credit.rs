@@ -192,6 +192,9 @@ async fn set_alerts(State(state): State<WebState>, s: Signed, Form(f): Form<Aler
         Ok(view) => view.apps,
         Err(e) => return problem_page(&s.visitor, &Problem::from(e), "/h5/credit"),
     };
+    // The apps chosen before that the user still authorises (a revoked one drops out).
+    let granted = state.app.store.grants_of_user(&s.session.user_id, false).await.unwrap_or_default();
+    let apps: Vec<_> = apps.into_iter().filter(|a| granted.iter().any(|g| &g.client_id == a && g.state == "active")).collect();
     match alerts.set(&s.session, s.visitor.request_id.as_ref(), enabled, &apps).await {
         Ok(_) => Redirect::to(if enabled { "/h5/credit?done=alerts_on" } else { "/h5/credit?done=alerts_off" }).into_response(),
         Err(e) => {
@@ -354,7 +357,10 @@ async fn request_page(State(state): State<WebState>, s: Signed, Path(id): Path<S
 }
 
 async fn to_request(Path(id): Path<String>) -> Redirect {
-    Redirect::to(&format!("/h5/credit/{id}"))
+    match idlink_domain::CreditRequestId::parse(&id) {
+        Ok(id) => Redirect::to(&format!("/h5/credit/{id}")),
+        Err(_) => Redirect::to("/h5/credit"),
+    }
 }
 
 /// After a form: back to the request's page with what happened, or the page again with the refusal.

@@ -387,23 +387,74 @@ async fn a_bound_card_verifies_two_free_reports_go_and_the_third_is_charged_once
     }
 }
 
-/// A forged or stale payment callback changes nothing.
-#[tokio::test]
-async fn a_payment_callback_needs_the_cashiers_signature() {
-    let s = crate::sqlite_server().await;
-    let body = json!({"type": "payment.succeeded", "timestamp": "2026-01-01T00:00:00Z",
-        "data": {"payment_id": "pay_1", "merchant_ref": "crq_x", "amount_fen": 2500}});
-    let res = s
-        .client()
+const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+
+/// A payment callback as the cashier signs it (Standard Webhooks v1) at `ts`.
+async fn callback(s: &Server, id: &str, ts: i64, signed: &[u8], sent: &[u8]) -> reqwest::Response {
+    let key = idlink_crypto::webhooks::secret_bytes(SECRET.as_bytes());
+    let sig = idlink_crypto::webhooks::sign_v1(&key, id, ts, signed).unwrap_or_default();
+    s.client()
         .post(s.url("/v1/callbacks/payments"))
-        .header("webhook-id", "msg_forged")
-        .header("webhook-timestamp", jiff::Timestamp::now().as_second().to_string())
-        .header("webhook-signature", "v1,AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=")
-        .json(&body)
+        .header("content-type", "application/json")
+        .header("webhook-id", id)
+        .header("webhook-timestamp", ts.to_string())
+        .header("webhook-signature", format!("v1,{sig}"))
+        .body(sent.to_vec())
         .send()
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    expect_problem(res, 401, "payment_signature_invalid").await;
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Only the cashier's fresh signature over the very body is taken: a forged,
+/// stale or altered callback changes nothing; a signed one for no request
+/// is acknowledged (a refusal would be retried forever) and does nothing.
+#[tokio::test]
+async fn a_payment_callback_needs_the_cashiers_fresh_signature_over_its_body() {
+    for db in databases().await {
+        let s =
+            start_with(db, &[("IDLINK__CONNECTORS__PAYMENT__WEBHOOK_SECRET", SECRET), ("IDLINK__CREDIT_REPORT__FREE_PER_YEAR", "0")]).await;
+        let (token, user) = adult(&s, "13700000128", "133").await;
+        let r: Value = request_quoted(&s, &token, &user).await.json().await.unwrap_or_default();
+        let (id, payment) = (r["id"].as_str().unwrap_or("").to_owned(), r["payment_id"].as_str().unwrap_or("").to_owned());
+        let body = |amount: i64| {
+            serde_json::to_vec(&json!({"type": "payment.succeeded", "timestamp": "2026-12-01T00:00:00Z",
+                "data": {"payment_id": payment, "merchant_ref": id, "amount_fen": amount}}))
+            .unwrap_or_default()
+        };
+        let now = jiff::Timestamp::now().as_second();
+        let paid = || async { get_json(&s, &format!("/v1/credit-reports/{id}"), &token).await["paid_at"].is_string() };
+        let forged = s
+            .client()
+            .post(s.url("/v1/callbacks/payments"))
+            .header("webhook-id", "msg_forged")
+            .header("webhook-timestamp", now.to_string())
+            .header("webhook-signature", "v1,AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=")
+            .json(&json!({}))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        expect_problem(forged, 401, "payment_signature_invalid").await;
+        expect_problem(callback(&s, "msg_stale", now - 600, &body(2500), &body(2500)).await, 401, "payment_signature_invalid").await;
+        expect_problem(callback(&s, "msg_altered", now, &body(1), &body(2500)).await, 401, "payment_signature_invalid").await;
+        assert!(!paid().await, "{}: nothing recorded", s.kind);
+        // Signed, but at another amount: no request has that payment; acknowledged, nothing done.
+        let res = callback(&s, "msg_amount", now, &body(1), &body(1)).await;
+        assert_eq!(res.status().as_u16(), 200);
+        assert_eq!(res.json::<Value>().await.unwrap_or_default()["request_id"], Value::Null);
+        assert!(!paid().await);
+        // The right one, twice: recorded once.
+        for _ in 0..2 {
+            let res = callback(&s, "msg_ok", now, &body(2500), &body(2500)).await;
+            assert_eq!(res.status().as_u16(), 200, "{}", s.kind);
+        }
+        assert!(paid().await, "{}: the payment is recorded", s.kind);
+        let audits = crate::events::scalar(
+            &s,
+            &format!("SELECT COUNT(*) FROM audit_log WHERE action = 'credit_report.paid' AND subject = '{user}'"),
+        )
+        .await;
+        assert_eq!(audits, "1", "{}: recorded once", s.kind);
+    }
 }
 
 #[tokio::test]
@@ -476,6 +527,23 @@ async fn paid_requests_are_refunded_when_no_report_comes_and_a_lost_callback_is_
         assert_eq!((v["state"].as_str(), v["paid_at"].is_string()), (Some("requested"), true), "{}: {v}", s.kind);
         let ready: Value = face(&s, &token, &id, "sandbox:pass").await.json().await.unwrap_or_default();
         assert_eq!(ready["state"], "ready", "{ready}");
+
+        // A request left unpaid past its window: its payment is cancelled at the cashier (it can no longer be paid), then it ends.
+        let (token, user) = adult(&s, "13700000127", "132").await;
+        let r: Value = request_quoted(&s, &token, &user).await.json().await.unwrap_or_default();
+        let id = r["id"].as_str().unwrap_or("").to_owned();
+        advance(&s, 16 * 60).await;
+        let v = until(&s, &token, &id, "failed").await;
+        assert_eq!((v["reason"].as_str(), v["paid_at"].is_null()), (Some("payment_expired"), true), "{v}");
+        assert_eq!(payments_of(&s, &user).await[0]["status"], "cancelled", "{}", s.kind);
+        let late = reqwest::Client::new()
+            .post(format!("{}/sandbox/v1/payments/{}/pay", s.sandbox, r["payment_id"].as_str().unwrap_or("")))
+            .json(&json!({}))
+            .send()
+            .await
+            .map(|r| r.status().as_u16())
+            .unwrap_or(0);
+        assert_eq!(late, 409, "a cancelled payment cannot be paid");
 
         // A payment the payer abandons ends the request; nothing to refund.
         let (token, user) = adult(&s, "13700000125", "130").await;
@@ -575,14 +643,23 @@ async fn opted_in_users_are_told_when_their_credit_record_changes() {
         advance(&s, 24 * 3600 + 60).await;
         let v = alerts_until(&s, &token, |v| v["alerts"].as_u64() == Some(3)).await;
         assert!(v["next_check_at"].is_string(), "{v}");
-        let inbox = s.sms_delivered(phone, "credit_record_changed").await;
-        let mut changes: Vec<String> = inbox["messages"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter(|m| m["template"] == "credit_record_changed")
-            .filter_map(|m| m["params"]["change"].as_str().map(str::to_owned))
-            .collect();
+        // The three SMS, delivered by the outbox after the check commits.
+        let mut changes: Vec<String> = Vec::new();
+        let mut inbox = Value::Null;
+        for _ in 0..80 {
+            inbox = s.inbox(phone).await;
+            changes = inbox["messages"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|m| m["template"] == "credit_record_changed")
+                .filter_map(|m| m["params"]["change"].as_str().map(str::to_owned))
+                .collect();
+            if changes.len() >= 3 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+        }
         changes.sort();
         assert_eq!(changes, ["new_overdue", "new_public_record", "new_query"], "{}: {inbox}", s.kind);
         // The app hears of each change (it may also hear of earlier ones, such as the payment password set before).
@@ -603,7 +680,12 @@ async fn opted_in_users_are_told_when_their_credit_record_changes() {
         let mut reasons: Vec<&str> = alerts.iter().filter_map(|b| b["data"]["reason"].as_str()).collect();
         reasons.sort_unstable();
         assert_eq!(reasons, ["new_overdue", "new_public_record", "new_query"], "{}", s.kind);
-        assert!(alerts.iter().all(|b| !b.to_string().contains(&number) && !b.to_string().contains("法院")), "no personal data leaves");
+        for b in &alerts {
+            let keys: Vec<&str> = b["data"].as_object().map(|o| o.keys().map(String::as_str).collect()).unwrap_or_default();
+            assert_eq!(keys, ["event_id", "reason", "sub"], "only the app's subject, a reference and the kind: {b}");
+            let text = b.to_string();
+            assert!(!text.contains(&number) && !text.contains("法院") && !text.contains("某消费金融"), "no personal data leaves: {b}");
+        }
 
         // A day later, nothing new: compared again, nothing announced again.
         let before = v["checked_at"].clone();
