@@ -553,6 +553,15 @@ async fn paid_requests_are_refunded_when_no_report_comes_and_a_lost_callback_is_
         let v = get_json(&s, &format!("/v1/credit-reports/{id}"), &token).await;
         assert_eq!((v["state"].as_str(), v["reason"].as_str(), v["refunded_at"].is_null()), (Some("failed"), Some("payment_failed"), true));
 
+        // Three failed face checks on a paid request: it ends and the fee goes back.
+        let (token, user) = adult(&s, "13700000129", "134").await;
+        let id = paid(&token, &user).await;
+        for _ in 0..3 {
+            expect_problem(face(&s, &token, &id, "sandbox:mismatch").await, 422, "face_check_failed").await;
+        }
+        let v = refunded(&token, &id).await;
+        assert_eq!((v["state"].as_str(), v["reason"].as_str()), (Some("failed"), Some("verification_failed")), "{v}");
+
         // The cashier down: nothing is charged, the request ends and says to retry.
         let (token, user) = adult(&s, "13700000126", "131").await;
         let m = json!({"institution": "payment", "minutes": 10});

@@ -87,3 +87,25 @@ async fn a_reviewer_decides_held_credit_reports_in_the_console() {
     assert_eq!(state_of(&s, &second).await, ("rejected".to_owned(), Some("rejected_on_review".to_owned())));
     b.close().await;
 }
+
+/// The review queue in `docs/screenshots/console-credit-reviews.png` (not
+/// part of the suite). Regenerate with
+/// `cargo test -p idlink --test it console::credit::screenshot -- --ignored`.
+#[tokio::test]
+#[ignore = "writes docs/screenshots; run on purpose"]
+async fn screenshot() {
+    let clock = Arc::new(ManualClock::new("2026-11-30T02:00:00Z".parse().unwrap_or_else(|e| panic!("{e}"))));
+    let rt = Runtime { clock: clock.clone(), ..Runtime::default() };
+    let db = idlink_store::testing::sqlite().await.unwrap_or_else(|e| panic!("{e}"));
+    let s = start_full(db, &[], rt.clone()).await;
+    let rex = staff(&s, &rt, "rex", &[Role::Reviewer]).await;
+    held(&s, "13700000181").await;
+    clock.advance(jiff::SignedDuration::from_hours(3));
+    held(&s, "13700000182").await;
+    clock.advance(jiff::SignedDuration::from_hours(22));
+    let b = Browser::open(true).await;
+    sign_in(&b, &s, &rt, &rex).await;
+    b.goto(&s.url("/console/credit-reviews")).await;
+    crate::h5::screenshots::shot(&b, "console-credit-reviews").await;
+    b.close().await;
+}

@@ -125,3 +125,42 @@ async fn the_pages_verify_by_face_and_download_the_pdf_in_their_session_only() {
         assert!(res.text().await.unwrap_or_default().contains("下载链接在本设备上无效"));
     }
 }
+
+/// The credit-report pages at phone size, normal and elder mode, in
+/// `docs/screenshots/` (not part of the suite: it writes into the
+/// repository). Regenerate with
+/// `cargo test -p idlink --test it h5::credit::screenshots -- --ignored`.
+#[tokio::test]
+#[ignore = "writes docs/screenshots; run on purpose"]
+async fn screenshots() {
+    use super::screenshots::shot;
+    let s = sqlite_server().await;
+    for (elder, phone) in [(false, "13700000171"), (true, "13700000172")] {
+        let suffix = if elder { "-elder" } else { "" };
+        let b = Browser::open(true).await;
+        log_in(&b, &s, phone).await;
+        if elder {
+            b.click("button[name=elder][value='1']").await;
+        }
+        let token = session_token(&b).await;
+        verify_resident(&s, &token, phone, "张三丰", &id_number(phone, "171")).await;
+        ensure_payment_password(&s, &token, phone).await;
+        let card = crate::identity::icbc_card(&phone[phone.len() - 4..]);
+        let pending: serde_json::Value = bind(&s, &token, &card, phone).await.json().await.unwrap_or_default();
+        let code = s.last_code(phone).await;
+        confirm(&s, &token, pending["id"].as_str().unwrap_or(""), &code).await;
+        b.goto(&s.url("/h5/credit")).await;
+        shot(&b, &format!("credit{suffix}")).await;
+        b.fill("#password", "135790").await;
+        b.click("#ask").await;
+        shot(&b, &format!("credit-verify{suffix}")).await;
+        b.fill("#reserved_phone", phone).await;
+        b.click("#send-code").await;
+        shot(&b, &format!("credit-code{suffix}")).await;
+        let code = s.last_code(phone).await;
+        b.fill("#code", &code).await;
+        b.click("#confirm-code").await;
+        shot(&b, &format!("credit-ready{suffix}")).await;
+        b.close().await;
+    }
+}

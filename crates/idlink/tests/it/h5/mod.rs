@@ -17,7 +17,7 @@ mod demo_app;
 mod every_page;
 mod identity;
 mod login;
-mod screenshots;
+pub(crate) mod screenshots;
 mod security;
 
 use crate::Server;

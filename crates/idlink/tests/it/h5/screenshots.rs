@@ -6,7 +6,7 @@
 use super::Browser;
 use crate::sqlite_server;
 
-async fn shot(b: &Browser, name: &str) {
+pub(crate) async fn shot(b: &Browser, name: &str) {
     let png = b.client.screenshot().await.unwrap_or_else(|e| panic!("screenshot {name}: {e}"));
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/screenshots");
     std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
