@@ -45,7 +45,7 @@ pub use state::{AppParts, AppState, HttpLimits};
 
 use routes::{
     audit, auth, balance, banks, callbacks, cards, certificates, clients, compliance, credit, dual, grants, guardians, health, identity,
-    info, institutions, me, oauth, operations, operator, people, security, ssf, users,
+    info, institutions, me, oauth, operations, operator, people, security, social_security, ssf, users,
 };
 
 /// The process-wide Prometheus recorder (the `metrics` facade allows one).
@@ -123,6 +123,8 @@ fn v1_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(balance::low_balance_alert))
         .routes(routes!(banks::agreement))
         .routes(routes!(credit::quote))
+        .routes(routes!(social_security::regions))
+        .routes(routes!(social_security::region))
         .routes(routes!(credit::alerts, credit::set_alerts))
         .routes(routes!(credit::request, credit::list))
         .routes(routes!(credit::get_one))

@@ -130,6 +130,8 @@ pub struct AppParts {
     /// `[credit_report]`: the free quota, the fee, the review SLA, the link's life.
     pub credit_policy: idlink_core::credit::CreditPolicy,
     pub alert_policy: idlink_core::credit_alerts::AlertPolicy,
+    /// Where the social-security card service is open (SPEC SS1).
+    pub ss_coverage: Arc<idlink_domain::social_security::Coverage>,
     /// The CAs users' digital certificates must chain to (none: certificates are not accepted).
     pub certificate_cas: idlink_crypto::certificates::TrustedCas,
     pub audit: AuditSettings,

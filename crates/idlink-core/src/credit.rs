@@ -21,13 +21,12 @@
 //! its code to the card's reserved phone and the user types it back), or by
 //! a digital certificate the user registered, signing a one-time challenge
 //! (`crate::certificates`; not on first use: an earlier request must have
-//! passed by face or card). A paid
-//! request (past the free quota) first waits for its payment through the
-//! host app's cashier (`ports::cashier`), created keyed by the request's id
-//! so one request is charged once; a paid request that ends `rejected` or
-//! `failed` is refunded, at once or by the follow-up job. The user is told
-//! by SMS, through the outbox in the transaction that makes it ready, when
-//! the report is ready.
+//! passed by face or card). A paid request (past the free quota) first
+//! waits for its payment through the host app's cashier (`ports::cashier`),
+//! created keyed by the request's id so one request is charged once; a paid
+//! request that ends `rejected` or `failed` is refunded, at once or by the
+//! follow-up job. The user is told by SMS, through the outbox in the
+//! transaction that makes it ready, when the report is ready.
 
 use crate::ports::StoreError;
 use crate::ports::audit::AuditEntry;
@@ -69,13 +68,13 @@ pub const PAYMENT_WINDOW: SignedDuration = SignedDuration::from_mins(15);
 /// How long an unpaid request waits for a cashier that does not answer
 /// (its payment cannot be cancelled) before it ends all the same.
 pub const PAYMENT_GIVE_UP: SignedDuration = SignedDuration::from_hours(24);
+/// The SMS template telling a user their report is ready.
+pub const READY_TEMPLATE: &str = "credit_report_ready";
 
 /// Whether the cashier's payment is this request's, at its fee.
 fn payment_is_for(p: &crate::ports::cashier::Payment, row: &CreditRequestRow) -> bool {
     p.merchant_ref == row.id.as_str() && p.amount == row.fee
 }
-/// The SMS template telling a user their report is ready.
-pub const READY_TEMPLATE: &str = "credit_report_ready";
 
 /// `[credit_report]` of the configuration.
 #[derive(Debug, Clone)]

@@ -26,6 +26,7 @@ pub mod pii;
 pub mod repayment;
 pub mod risk;
 pub mod roster;
+pub mod social_security;
 pub mod verification;
 
 pub use idnumber::{IdNumber, IdNumberError};

@@ -23,6 +23,7 @@ pub struct Config {
     pub payment_password: PaymentPassword,
     pub step_up: StepUp,
     pub credit_report: CreditReport,
+    pub social_security: SocialSecurity,
     pub identity: Identity,
     pub review: Review,
     pub risk: Risk,
@@ -344,6 +345,15 @@ impl CreditReport {
     pub fn alert_policy(&self) -> idlink_core::credit_alerts::AlertPolicy {
         idlink_core::credit_alerts::AlertPolicy { interval: jiff::SignedDuration::from_hours(self.alert_interval_hours) }
     }
+}
+
+/// The social-security card (SPEC SS1–SS5; issue 16).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SocialSecurity {
+    /// The service's coverage by province (TOML, as
+    /// `crates/idlink-domain/data/social_security_regions.toml`); empty: the bundled one.
+    pub regions_file: String,
 }
 
 /// Step-up tokens (SPEC ID7).
@@ -894,6 +904,19 @@ impl Config {
             }
             None => idlink_domain::roster::Roster::bundled().context("the bundled bank roster"),
         }
+    }
+
+    /// The configured social-security coverage, or the bundled one.
+    pub fn social_security_coverage(&self) -> anyhow::Result<idlink_domain::social_security::Coverage> {
+        use anyhow::Context;
+        use idlink_domain::social_security::Coverage;
+        let path = &self.social_security.regions_file;
+        if path.is_empty() {
+            return Coverage::bundled().context("the bundled social-security coverage");
+        }
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read the social-security coverage {path} (social_security.regions_file)"))?;
+        Coverage::parse(&text).with_context(|| format!("the social-security coverage {path} (social_security.regions_file)"))
     }
 
     /// The configured agreement documents, or the bundled ones.

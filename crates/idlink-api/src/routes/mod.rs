@@ -25,5 +25,6 @@ pub mod operations;
 pub mod operator;
 pub mod people;
 pub mod security;
+pub mod social_security;
 pub mod ssf;
 pub mod users;

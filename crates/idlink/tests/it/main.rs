@@ -31,6 +31,7 @@ mod replays;
 mod reviews;
 mod sandbox;
 mod security;
+mod social_security;
 mod users;
 
 use idlink::config::Config;
