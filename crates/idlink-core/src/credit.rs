@@ -853,6 +853,13 @@ impl CreditReports<'_> {
         Ok(self.requests.credit_requests_in(&[RequestState::InReview], 200).await?.iter().map(RequestView::from).collect())
     }
 
+    /// Paid requests that ended without a report and whose refund the
+    /// cashier has not taken yet (role reviewer): what operators chase.
+    pub async fn refunds_waiting(&self, op: &OperatorRow) -> Result<Vec<RequestView>, CreditError> {
+        require(op, Role::Reviewer)?;
+        Ok(self.requests.credit_refunds_due(200).await?.iter().map(RequestView::from).collect())
+    }
+
     /// The operator's decision on a held request, sent to the bureau:
     /// approval releases the report (sealed as any other), rejection ends the
     /// request `rejected`. Audited as the operator's.

@@ -14,6 +14,9 @@ console-credit-approve = Approve
 console-credit-reject = Reject
 console-credit-done-approved = Approved: the bureau releases the report to the user.
 console-credit-done-rejected = Rejected: the request has ended and the user is told why.
+console-credit-refunds-title = Refunds waiting for the cashier
+console-credit-refunds-intro = Paid requests that ended without a report and whose refund the host app's cashier has not taken yet. They are asked for again automatically; if one stays here, contact the cashier.
+console-credit-refunds-why = Why the request ended
 
 ## The credit report: my requests (H5).
 home-menu-credit = My credit report

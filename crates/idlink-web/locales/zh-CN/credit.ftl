@@ -14,6 +14,9 @@ console-credit-approve = 通过
 console-credit-reject = 拒绝
 console-credit-done-approved = 已通过：征信机构将报告发给用户。
 console-credit-done-rejected = 已拒绝：申请已结束，用户会看到原因。
+console-credit-refunds-title = 等待收银台退款
+console-credit-refunds-intro = 已付费但未生成报告、宿主应用收银台尚未受理退款的申请。系统会自动重试；长时间停留在此的，请联系收银台。
+console-credit-refunds-why = 申请结束原因
 
 ## 信用报告：我的申请（H5）。
 home-menu-credit = 我的信用报告

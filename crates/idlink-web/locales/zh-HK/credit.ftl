@@ -14,6 +14,9 @@ console-credit-approve = 通過
 console-credit-reject = 拒絕
 console-credit-done-approved = 已通過：徵信機構將報告發給用戶。
 console-credit-done-rejected = 已拒絕：申請已結束，用戶會看到原因。
+console-credit-refunds-title = 等待收銀台退款
+console-credit-refunds-intro = 已付費但未生成報告、宿主應用收銀台尚未受理退款的申請。系統會自動重試；長時間停留在此的，請聯絡收銀台。
+console-credit-refunds-why = 申請結束原因
 
 ## 信用報告：我的申請（H5）。
 home-menu-credit = 我的信用報告

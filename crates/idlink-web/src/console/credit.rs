@@ -4,7 +4,10 @@
 //! when it was held) and how much of it is left or how late it is; approve
 //! or reject (role reviewer). The decision goes to the bureau; approval
 //! releases the report, rejection ends the request and refunds a paid one.
-//! Every rule is the core's (`CreditReports::review_queue`, `decide`).
+//! Below the queue, the refunds the cashier has not taken yet (paid
+//! requests that ended without a report), which the follow-up job keeps
+//! asking for. Every rule is the core's (`CreditReports::review_queue`,
+//! `decide`, `refunds_waiting`).
 
 use super::cases::span;
 use super::{ConsoleChrome, Reviewer, SignedOperator, cookies};
@@ -30,13 +33,28 @@ pub struct Row {
     pub paid: bool,
 }
 
+/// A refund the cashier has not taken yet.
+pub struct RefundRow {
+    pub id: String,
+    pub amount: String,
+    pub reason: String,
+    pub requested_at: String,
+}
+
 #[derive(Template)]
 #[template(path = "console/credit_reviews.html")]
 struct ReviewsPage {
     c: ConsoleChrome,
     rows: Vec<Row>,
+    refunds: Vec<RefundRow>,
     notice: Option<String>,
     error: Option<String>,
+}
+
+/// A request's reason code in the catalogue's words (the H5 pages' own), or the code.
+fn reason_words(tr: &crate::i18n::Tr, code: &str) -> String {
+    let key = format!("credit-reason-{}", code.replace('_', "-"));
+    if crate::i18n::has_key(tr.locale, &key) { tr.t(&key) } else { code.to_owned() }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -72,8 +90,22 @@ async fn page(state: &WebState, s: &SignedOperator, notice: Option<String>, erro
         ),
         Err(e) => (Vec::new(), Some(problem_message_in(&tr, "console", &Problem::from(e)))),
     };
+    let refunds = state
+        .app
+        .credit()
+        .refunds_waiting(&s.op)
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .map(|r| RefundRow {
+            id: r.id.to_string(),
+            amount: tr.money(idlink_domain::Fen(r.fee_fen)),
+            reason: r.reason.map(|code| reason_words(&tr, &code)).unwrap_or_default(),
+            requested_at: tr.datetime(r.created_at),
+        })
+        .collect();
     let status = if error.is_some() { StatusCode::CONFLICT } else { StatusCode::OK };
-    let page = ReviewsPage { c: ConsoleChrome::new(&s.visitor, tr.t("console-credit-title"), Some(&s.op)), rows, notice, error };
+    let page = ReviewsPage { c: ConsoleChrome::new(&s.visitor, tr.t("console-credit-title"), Some(&s.op)), rows, refunds, notice, error };
     (cookies(&s.visitor), html(status, &page)).into_response()
 }
 

@@ -298,7 +298,7 @@ async fn payments_of(s: &Server, user: &str) -> Vec<Value> {
 }
 
 /// The payer pays in the host app; the sandbox cashier tells idlink unless `callback` is false.
-async fn pay(s: &Server, payment_id: &str, outcome: &str, callback: bool) -> Value {
+pub(crate) async fn pay(s: &Server, payment_id: &str, outcome: &str, callback: bool) -> Value {
     let res = reqwest::Client::new()
         .post(format!("{}/sandbox/v1/payments/{payment_id}/pay", s.sandbox))
         .json(&json!({"outcome": outcome, "callback": callback}))

@@ -2,10 +2,11 @@
 //! headless Chromium with axe on each state: a reviewer sees the requests
 //! the bureau holds with their SLA, sees one breach it after the SLA, and
 //! approves one (the user's report is ready) and rejects the other (the
-//! request ends rejected), in English, zh-CN and zh-HK.
+//! request ends rejected; its refund, refused while the cashier is down,
+//! waits on the page), in English, zh-CN and zh-HK. Reports are paid here.
 
 use super::{Staff, staff};
-use crate::credit::{adult, face, requested};
+use crate::credit::{adult, face, pay, requested};
 use crate::h5::Browser;
 use crate::{Server, start_full};
 use idlink::serve::Runtime;
@@ -27,7 +28,11 @@ async fn sign_in(b: &Browser, s: &Server, rt: &Runtime, who: &Staff) {
 /// A request the bureau holds for review (sequence 700); returns its id.
 async fn held(s: &Server, phone: &str) -> String {
     let (token, user) = adult(s, phone, "700").await;
-    let id = requested(s, &token, &user).await["id"].as_str().unwrap_or("").to_owned();
+    let r = requested(s, &token, &user).await;
+    let id = r["id"].as_str().unwrap_or("").to_owned();
+    if let Some(payment) = r["payment_id"].as_str() {
+        pay(s, payment, "succeeded", true).await;
+    }
     let v: Value = face(s, &token, &id, "sandbox:pass").await.json().await.unwrap_or_default();
     assert_eq!(v["state"], "in_review", "{v}");
     id
@@ -42,10 +47,11 @@ async fn state_of(s: &Server, id: &str) -> (String, Option<String>) {
 
 #[tokio::test]
 async fn a_reviewer_decides_held_credit_reports_in_the_console() {
-    let clock = Arc::new(ManualClock::new("2026-11-30T02:00:00Z".parse().unwrap_or_else(|e| panic!("{e}"))));
+    // Now, not a fixed day: the cashier's signed callbacks must be within five minutes of idlink's time.
+    let clock = Arc::new(ManualClock::new(jiff::Timestamp::now()));
     let rt = Runtime { clock: clock.clone(), ..Runtime::default() };
     let db = idlink_store::testing::sqlite().await.unwrap_or_else(|e| panic!("{e}"));
-    let s = start_full(db, &[], rt.clone()).await;
+    let s = start_full(db, &[("IDLINK__CREDIT_REPORT__FREE_PER_YEAR", "0")], rt.clone()).await;
     let rex = staff(&s, &rt, "rex", &[Role::Reviewer]).await;
     let first = held(&s, "13700000131").await;
     let second = held(&s, "13700000132").await;
@@ -56,7 +62,7 @@ async fn a_reviewer_decides_held_credit_reports_in_the_console() {
     b.click("nav a[href='/console/credit-reviews']").await;
     assert_eq!(b.text("h1").await, "Credit-report reviews");
     let row = b.text(&format!("#review-{first}")).await;
-    assert!(row.contains("24 h") && row.contains("left") && row.contains("Free"), "the SLA left: {row}");
+    assert!(row.contains("24 h") && row.contains("left") && row.contains("Paid"), "the SLA left: {row}");
     assert!(b.has(&format!("#review-{second}")).await);
     b.assert_accessible("credit reviews").await;
 
@@ -78,11 +84,16 @@ async fn a_reviewer_decides_held_credit_reports_in_the_console() {
     b.assert_accessible("credit reviews approved zh-CN").await;
     assert_eq!(state_of(&s, &first).await, ("ready".to_owned(), None));
 
-    // Rejected in zh-HK: the request ends rejected; the queue is empty.
+    // Rejected in zh-HK while the cashier is down: the request ends rejected; its refund waits on the page.
+    let m = serde_json::json!({"institution": "payment", "minutes": 30});
+    let res = reqwest::Client::new().post(format!("{}/sandbox/v1/maintenance", s.sandbox)).json(&m).send().await;
+    assert!(res.map(|r| r.status().is_success()).unwrap_or(false));
     b.click("button[name=lang][value=zh-HK]").await;
     b.click(&format!("#review-{second} button.secondary")).await;
     assert_eq!(b.text("#notice").await, "已拒絕：申請已結束，用戶會看到原因。");
     assert!(b.has("#no-credit-reviews").await);
+    let refund = b.text(&format!("#refund-{second}")).await;
+    assert!(refund.contains("審核未通過") && refund.contains("25"), "the refund waits, in words: {refund}");
     b.assert_accessible("credit reviews empty zh-HK").await;
     assert_eq!(state_of(&s, &second).await, ("rejected".to_owned(), Some("rejected_on_review".to_owned())));
     b.close().await;
