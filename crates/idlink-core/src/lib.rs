@@ -37,6 +37,7 @@ pub mod identity;
 pub mod institutions;
 pub mod jobs;
 pub mod keystatus;
+pub mod medical_code;
 pub mod oidc;
 pub mod operators;
 pub mod outbox;
