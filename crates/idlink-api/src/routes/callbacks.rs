@@ -110,17 +110,15 @@ pub async fn bank_event(
     Ok(Json(EventReceipt { applied: applied.is_some(), bindings: applied.map_or(0, |a| a.len()) }))
 }
 
-/// The cashier's word on a payment, as a Standard Webhooks payload.
+/// The cashier's word on a payment, as a Standard Webhooks payload (its
+/// `timestamp` and any other member are not read: the signed
+/// `webhook-timestamp` header is what counts).
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct PaymentEvent {
     /// `payment.succeeded` or `payment.failed`; other types are acknowledged and ignored.
     #[serde(rename = "type")]
     #[schema(example = "payment.succeeded")]
     kind: String,
-    /// When the cashier sent it (RFC 3339).
-    #[schema(format = DateTime, example = "2026-01-02T03:04:05Z")]
-    #[allow(dead_code)]
-    timestamp: String,
     data: PaymentData,
 }
 

@@ -382,6 +382,13 @@ async fn after(state: &WebState, s: &Signed, id: &str, outcome: Result<&'static 
     }
 }
 
+/// The request's page again, with one field refused (the catalogue's sentence `key`).
+async fn refuse_field(state: &WebState, s: &Signed, id: &str, field: &str, key: &str) -> Response {
+    let mut errors = FormErrors::default();
+    errors.add(field, s.visitor.tr.t(key));
+    render_request(state, s, id, errors, None, None, StatusCode::UNPROCESSABLE_ENTITY).await
+}
+
 #[derive(Debug, Default, Deserialize)]
 pub struct FaceForm {
     #[serde(default)]
@@ -391,9 +398,7 @@ pub struct FaceForm {
 /// `POST /h5/credit/{id}/face`.
 async fn face(State(state): State<WebState>, s: Signed, Path(id): Path<String>, Form(f): Form<FaceForm>) -> Response {
     if f.liveness.trim().is_empty() {
-        let mut errors = FormErrors::default();
-        errors.add("liveness", s.visitor.tr.t("identity-field-choose-capture"));
-        return render_request(&state, &s, &id, errors, None, None, StatusCode::UNPROCESSABLE_ENTITY).await;
+        return refuse_field(&state, &s, &id, "liveness", "identity-field-choose-capture").await;
     }
     let outcome = state.app.credit().verify_face(&actor(&s), &id, f.liveness.trim()).await.map(|_| "verified");
     after(&state, &s, &id, outcome.map_err(Problem::from), Some("liveness")).await
@@ -410,9 +415,7 @@ pub struct CardForm {
 /// `POST /h5/credit/{id}/card`: the bank sends its code to the reserved phone.
 async fn card(State(state): State<WebState>, s: Signed, Path(id): Path<String>, Form(f): Form<CardForm>) -> Response {
     let Ok(phone) = PhoneNumber::parse(f.reserved_phone.trim()) else {
-        let mut errors = FormErrors::default();
-        errors.add("reserved_phone", s.visitor.tr.t("credit-field-phone"));
-        return render_request(&state, &s, &id, errors, None, None, StatusCode::UNPROCESSABLE_ENTITY).await;
+        return refuse_field(&state, &s, &id, "reserved_phone", "credit-field-phone").await;
     };
     let outcome = state.app.credit().start_card(&actor(&s), &id, f.binding_id.trim(), &phone).await.map(|_| "code_sent");
     let field = if matches!(&outcome, Err(idlink_core::credit::CreditError::CardNotBound)) { "binding_id" } else { "reserved_phone" };
@@ -428,9 +431,7 @@ pub struct CodeForm {
 /// `POST /h5/credit/{id}/card/confirm`: the bank's code.
 async fn card_confirm(State(state): State<WebState>, s: Signed, Path(id): Path<String>, Form(f): Form<CodeForm>) -> Response {
     if f.code.trim().is_empty() {
-        let mut errors = FormErrors::default();
-        errors.add("code", s.visitor.tr.t("credit-field-code"));
-        return render_request(&state, &s, &id, errors, None, None, StatusCode::UNPROCESSABLE_ENTITY).await;
+        return refuse_field(&state, &s, &id, "code", "credit-field-code").await;
     }
     let outcome = state.app.credit().confirm_card(&actor(&s), &id, f.code.trim()).await.map(|_| "verified");
     after(&state, &s, &id, outcome.map_err(Problem::from), Some("code")).await

@@ -217,17 +217,26 @@ async fn advance(s: &Server, seconds: i64) {
     assert!(res.map(|r| r.status().is_success()).unwrap_or(false), "the sandbox clock moves");
 }
 
-/// Reads the request until `state` (the follow-up job runs every second here), at most 20 s.
-async fn until(s: &Server, token: &str, id: &str, state: &str) -> Value {
-    let mut v = Value::Null;
+/// Reads until `ok` holds (the jobs run every second in these tests), at
+/// most 20 s; answers the last reading, for the caller's assertion.
+async fn eventually<T, F: std::future::Future<Output = T>>(read: impl Fn() -> F, ok: impl Fn(&T) -> bool) -> T {
+    let mut v = read().await;
     for _ in 0..80 {
-        v = get_json(s, &format!("/v1/credit-reports/{id}"), token).await;
-        if v["state"] == state {
-            return v;
+        if ok(&v) {
+            break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+        v = read().await;
     }
-    panic!("{}: the request never became {state}: {v}", s.kind)
+    v
+}
+
+/// Reads the request until `state`.
+async fn until(s: &Server, token: &str, id: &str, state: &str) -> Value {
+    let path = format!("/v1/credit-reports/{id}");
+    let v = eventually(|| get_json(s, &path, token), |v| v["state"] == state).await;
+    assert_eq!(v["state"], state, "{}: the request never became {state}: {v}", s.kind);
+    v
 }
 
 #[tokio::test]
@@ -476,14 +485,10 @@ async fn paid_requests_are_refunded_when_no_report_comes_and_a_lost_callback_is_
             r["id"].as_str().unwrap_or("").to_owned()
         };
         let refunded = async |token: &str, id: &str| {
-            for _ in 0..80 {
-                let v = get_json(&s, &format!("/v1/credit-reports/{id}"), token).await;
-                if v["refunded_at"].is_string() {
-                    return v;
-                }
-                tokio::time::sleep(std::time::Duration::from_millis(250)).await;
-            }
-            panic!("{}: {id} was never refunded", s.kind)
+            let path = format!("/v1/credit-reports/{id}");
+            let v = eventually(|| get_json(&s, &path, token), |v| v["refunded_at"].is_string()).await;
+            assert!(v["refunded_at"].is_string(), "{}: {id} was never refunded: {v}", s.kind);
+            v
         };
 
         // Rejected on review: the fee goes back at once.
@@ -516,14 +521,8 @@ async fn paid_requests_are_refunded_when_no_report_comes_and_a_lost_callback_is_
         pay(&s, r["payment_id"].as_str().unwrap_or(""), "succeeded", false).await;
         assert!(get_json(&s, &format!("/v1/credit-reports/{id}"), &token).await["paid_at"].is_null());
         advance(&s, 16 * 60).await;
-        let mut v = Value::Null;
-        for _ in 0..80 {
-            v = get_json(&s, &format!("/v1/credit-reports/{id}"), &token).await;
-            if v["paid_at"].is_string() {
-                break;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(250)).await;
-        }
+        let path = format!("/v1/credit-reports/{id}");
+        let v = eventually(|| get_json(&s, &path, &token), |v| v["paid_at"].is_string()).await;
         assert_eq!((v["state"].as_str(), v["paid_at"].is_string()), (Some("requested"), true), "{}: {v}", s.kind);
         let ready: Value = face(&s, &token, &id, "sandbox:pass").await.json().await.unwrap_or_default();
         assert_eq!(ready["state"], "ready", "{ready}");
@@ -582,17 +581,11 @@ async fn set_alerts(s: &Server, token: &str, body: Value) -> reqwest::Response {
     call(s, Method::PUT, "/v1/credit-reports/alerts", token).json(&body).send().await.unwrap_or_else(|e| panic!("{e}"))
 }
 
-/// Reads the alerts until `ok` holds (the alert job runs every second here), at most 20 s.
+/// Reads the alerts until `ok` holds.
 async fn alerts_until(s: &Server, token: &str, ok: impl Fn(&Value) -> bool) -> Value {
-    let mut v = Value::Null;
-    for _ in 0..80 {
-        v = get_json(s, "/v1/credit-reports/alerts", token).await;
-        if ok(&v) {
-            return v;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
-    }
-    panic!("{}: the alerts never got there: {v}", s.kind)
+    let v = eventually(|| get_json(s, "/v1/credit-reports/alerts", token), &ok).await;
+    assert!(ok(&v), "{}: the alerts never got there: {v}", s.kind);
+    v
 }
 
 async fn add_to_file(s: &Server, id_number: &str, record: &str) {
@@ -653,38 +646,28 @@ async fn opted_in_users_are_told_when_their_credit_record_changes() {
         let v = alerts_until(&s, &token, |v| v["alerts"].as_u64() == Some(3)).await;
         assert!(v["next_check_at"].is_string(), "{v}");
         // The three SMS, delivered by the outbox after the check commits.
-        let mut changes: Vec<String> = Vec::new();
-        let mut inbox = Value::Null;
-        for _ in 0..80 {
-            inbox = s.inbox(phone).await;
-            changes = inbox["messages"]
-                .as_array()
-                .into_iter()
-                .flatten()
+        let changes_in = |inbox: &Value| -> Vec<String> {
+            let messages = inbox["messages"].as_array().cloned().unwrap_or_default();
+            messages
+                .iter()
                 .filter(|m| m["template"] == "credit_record_changed")
                 .filter_map(|m| m["params"]["change"].as_str().map(str::to_owned))
-                .collect();
-            if changes.len() >= 3 {
-                break;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(250)).await;
-        }
+                .collect()
+        };
+        let inbox = eventually(|| s.inbox(phone), |i| changes_in(i).len() >= 3).await;
+        let mut changes = changes_in(&inbox);
         changes.sort();
         assert_eq!(changes, ["new_overdue", "new_public_record", "new_query"], "{}: {inbox}", s.kind);
         // The app hears of each change (it may also hear of earlier ones, such as the payment password set before).
-        let mut alerts = Vec::new();
-        for _ in 0..80 {
+        let credit_hooks = || async {
             let hooks = r.wait_delivered("/hook", 1, std::time::Duration::from_secs(20)).await;
-            alerts = hooks
+            hooks
                 .iter()
                 .filter_map(|h| serde_json::from_slice::<Value>(&h.body).ok())
                 .filter(|b| b["type"] == "credit.record_changed")
-                .collect::<Vec<_>>();
-            if alerts.len() >= 3 {
-                break;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(250)).await;
-        }
+                .collect::<Vec<_>>()
+        };
+        let alerts = eventually(credit_hooks, |a| a.len() >= 3).await;
         assert_eq!(alerts.len(), 3, "{}: {alerts:?}", s.kind);
         let mut reasons: Vec<&str> = alerts.iter().filter_map(|b| b["data"]["reason"].as_str()).collect();
         reasons.sort_unstable();
