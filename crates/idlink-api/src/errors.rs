@@ -37,6 +37,7 @@ use idlink_core::ports::identity::RegistryUnavailable;
 use idlink_core::ports::operators::RoleRequired;
 use idlink_core::reviews::{InfoAnswerError, ReviewError};
 use idlink_core::security::SecurityError;
+use idlink_core::social_security::SsError;
 use idlink_core::steps::cards::CardNotProven;
 use idlink_core::steps::codes::{CodeLimit, CodeRefusal};
 use idlink_core::steps::personal::Unreadable;
@@ -44,6 +45,7 @@ use idlink_core::steps::risk::Frozen;
 use idlink_core::stepup::StepUpRefusal;
 use idlink_core::users::UserError;
 use idlink_crypto::CryptoError;
+use idlink_domain::ss_binding::{Refusal, Status};
 use idlink_domain::verification::VerificationReason;
 
 /// A failure inside idlink: logged with its cause, answered without it.
@@ -296,6 +298,65 @@ impl From<CreditError> for Problem {
             CreditError::Unreadable(e) => e.into(),
             CreditError::Crypto(e) => e.into(),
             CreditError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<SsError> for Problem {
+    fn from(e: SsError) -> Self {
+        match e {
+            SsError::NotVerified => Problem::new(ProblemCode::IdentityNotVerified),
+            SsError::NotFound => Problem::new(ProblemCode::SsBindingNotFound),
+            SsError::RegionClosed { name, reason } => Problem::new(ProblemCode::SocialSecurityRegionClosed).detail(format!(
+                "The social-security card service is not open in {name} yet ({reason}); a card issued there cannot be bound."
+            )),
+            SsError::RegionUnknown => Problem::new(ProblemCode::SocialSecurityRegionUnknown),
+            SsError::UnderWay(id) => Problem::new(ProblemCode::SsBindingUnderWay)
+                .detail(format!("Binding {id} is under way: resume it (GET /v1/social-security/bindings/{id}) or cancel it first.")),
+            SsError::Step(Refusal::NotYet(step)) => {
+                Problem::new(ProblemCode::SsStepOutOfOrder).detail(format!("Step {} ({}) comes first.", step.number(), step.as_str()))
+            }
+            SsError::Step(Refusal::Frozen) | SsError::Frozen(_) => Problem::new(ProblemCode::SsBindingFrozen),
+            SsError::Step(Refusal::Ended(Status::Expired)) | SsError::Expired => Problem::new(ProblemCode::SsBindingExpired),
+            SsError::Step(Refusal::Ended(_) | Refusal::AlreadyDone | Refusal::NotFrozen) => Problem::new(ProblemCode::SsBindingEnded),
+            SsError::NoCodeSent => Problem::new(ProblemCode::SsCodeNotSent),
+            SsError::FaceRefused(result) => {
+                let (code, guidance) = result.reason().unwrap_or(("review", "Retry the face check."));
+                Problem::new(ProblemCode::FaceCheckFailed)
+                    .detail(format!(
+                        "The face check did not pass: {guidance} You may confirm with an SMS code instead (POST …/identity/sms)."
+                    ))
+                    .errors(vec![FieldError::new("/liveness_video", code, guidance)])
+            }
+            SsError::SmsNotOffered => Problem::new(ProblemCode::SsSmsNotOffered),
+            SsError::NoCard => Problem::new(ProblemCode::SsCardNotFound),
+            SsError::UnreadableQr => Problem::new(ProblemCode::SsQrUnreadable),
+            SsError::CodeWrong => Problem::new(ProblemCode::SsCodeWrong),
+            SsError::ReservedPhoneMismatch => at_reserved_phone(Problem::new(ProblemCode::ReservedPhoneMismatch)),
+            SsError::AgreementOutdated(v) => {
+                Problem::new(ProblemCode::SsAgreementOutdated).detail(format!("The current agreement is version {v}: read it and sign it."))
+            }
+            SsError::Features => Problem::validation(vec![FieldError::new(
+                "/features",
+                "invalid_features",
+                format!("one or more of: {}.", idlink_core::social_security::FEATURES.join(", ")),
+            )]),
+            SsError::CardBoundElsewhere => Problem::new(ProblemCode::SsCardBoundElsewhere),
+            SsError::Conflict => Problem::new(ProblemCode::SsBindingConflict),
+            SsError::Undecided(_) => Problem::new(ProblemCode::SsBureauUndecided).retry_after(5),
+            SsError::Bureau(u) => Problem::new(ProblemCode::InstitutionUnavailable)
+                .detail(format!(
+                    "The social-security bureau is unavailable on both its channels. Retry in {} s; nothing of the step is lost.",
+                    u.retry_after_secs
+                ))
+                .retry_after(u.retry_after_secs),
+            SsError::Face(u) => u.into(),
+            SsError::Bank(u) => bank_unavailable(&u),
+            SsError::Code(e) => e.into(),
+            SsError::Send(e) => e.into(),
+            SsError::Unreadable(e) => e.into(),
+            SsError::Crypto(e) => e.into(),
+            SsError::Store(e) => e.into(),
         }
     }
 }

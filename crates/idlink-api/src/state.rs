@@ -132,6 +132,8 @@ pub struct AppParts {
     pub alert_policy: idlink_core::credit_alerts::AlertPolicy,
     /// Where the social-security card service is open (SPEC SS1).
     pub ss_coverage: Arc<idlink_domain::social_security::Coverage>,
+    /// `[social_security]`: the binding's timing.
+    pub ss_policy: idlink_core::social_security::SsPolicy,
     /// The CAs users' digital certificates must chain to (none: certificates are not accepted).
     pub certificate_cas: idlink_crypto::certificates::TrustedCas,
     pub audit: AuditSettings,
@@ -336,6 +338,24 @@ impl AppParts {
             certificates: self.store.as_ref(),
             cas: &self.certificate_cas,
             policy: &self.credit_policy,
+        }
+    }
+
+    pub fn social_security(&self) -> idlink_core::social_security::SocialSecurity<'_> {
+        idlink_core::social_security::SocialSecurity {
+            bindings: self.store.as_ref(),
+            identities: self.store.as_ref(),
+            users: self.store.as_ref(),
+            vault: &self.vault,
+            clock: self.clock.as_ref(),
+            ids: self.ids.as_ref(),
+            rng: self.rng.as_ref(),
+            bureau: self.institutions.social_security.as_ref(),
+            face: self.institutions.face.as_ref(),
+            bank: self.institutions.bank.as_ref(),
+            codes: self.codes(),
+            coverage: &self.ss_coverage,
+            policy: &self.ss_policy,
         }
     }
 

@@ -183,6 +183,19 @@ impl HealthBook {
     }
 }
 
+/// Why a channel could not serve (a code the health page words), and a maintenance's end.
+pub fn failover_reason(e: &crate::executor::CallError) -> (&'static str, Option<jiff::Timestamp>) {
+    match e {
+        crate::executor::CallError::CircuitOpen { .. } => ("circuit_open", None),
+        crate::executor::CallError::Maintenance { expected_end, .. } => ("maintenance", *expected_end),
+        crate::executor::CallError::Timeout { .. } => ("timeout", None),
+        crate::executor::CallError::Transport { .. } => ("unreachable", None),
+        crate::executor::CallError::Status { .. } => ("http_error", None),
+        crate::executor::CallError::Protocol { .. } => ("protocol_error", None),
+        crate::executor::CallError::Config(_) => ("not_configured", None),
+    }
+}
+
 /// The core's view of this node's figures, served by the one executor.
 impl idlink_core::ports::institutions::InstitutionHealth for crate::executor::Executor {
     fn channels(&self) -> Vec<ChannelHealth> {

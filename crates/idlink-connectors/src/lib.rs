@@ -10,7 +10,9 @@
 //! breaker per institution and channel with half-open probes, optional
 //! mutual TLS, and logging with personal data masked. The credit bureau
 //! ([`bureau`]) answers with whole reports; the host app's cashier
-//! ([`payment`]) collects and refunds fees. Besides institutions,
+//! ([`payment`]) collects and refunds fees; each province's
+//! social-security bureau ([`social_security`]) is reached over a primary
+//! and an alternate channel. Besides institutions,
 //! the remote audit witness ([`witness`]) is reached the same way.
 
 pub mod bank;
@@ -25,6 +27,7 @@ pub mod payment;
 pub mod registry;
 pub mod settings;
 pub mod sms;
+pub mod social_security;
 pub mod unavailable;
 pub mod witness;
 
@@ -63,6 +66,8 @@ pub struct Settings {
     pub bureau: Endpoint,
     /// `[connectors.payment]`: the host app's cashier.
     pub payment: payment::Settings,
+    /// `[connectors.social_security]`: the provincial social-security bureaus.
+    pub social_security: social_security::Settings,
 }
 
 impl Default for Settings {
@@ -78,6 +83,7 @@ impl Default for Settings {
             bank: bank::Settings::default(),
             bureau: Endpoint::default(),
             payment: payment::Settings::default(),
+            social_security: social_security::Settings::default(),
         }
     }
 }
@@ -106,6 +112,7 @@ impl Settings {
             ("connectors.payment.url", &self.payment.url),
         ];
         self.payment.validate()?;
+        self.social_security.validate()?;
         for (key, url) in urls.into_iter().chain(self.bank.urls()) {
             if !(url.is_empty() || url.starts_with("http://") || url.starts_with("https://")) {
                 return Err(SettingsError { key, detail: "an http:// or https:// base URL, or empty for the sandbox".into() });
@@ -132,6 +139,8 @@ pub struct Institutions {
     /// The banks' signed callbacks, checked with their public key.
     pub bank_callbacks: bank::callbacks::BankCallbacks,
     pub roster: Arc<Roster>,
+    /// Every province's social-security bureau, primary and alternate.
+    pub social_security: social_security::Bureaus,
 }
 
 impl Institutions {
@@ -177,11 +186,17 @@ impl Institutions {
             bureau: bureau::CreditBureauApi::new(&url(k_bureau, &s.bureau.url)?).map_err(At::at(k_bureau))?,
             banks: bank::BankChannels::new(switch, direct.as_ref(), roster.banks.iter().map(|b| b.code.as_str())),
             bank_callbacks: bank::callbacks::BankCallbacks::new(bank_callback_key),
+            social_security: social_security::Bureaus::connect(&s.social_security, sandbox)?,
             roster,
         };
         // Every channel is on the health page (and can be scheduled) before its first call.
         let targets = [me.sms.target(), me.face.target(), me.registry.target(), me.bureau.target()];
-        for t in targets.into_iter().chain(me.cashier.as_ref().map(payment::CashierApi::target)).chain(me.banks.targets()) {
+        for t in targets
+            .into_iter()
+            .chain(me.cashier.as_ref().map(payment::CashierApi::target))
+            .chain(me.banks.targets())
+            .chain(me.social_security.targets())
+        {
             me.executor.register(t);
         }
         Ok(me)
@@ -204,6 +219,7 @@ impl Institutions {
                 None => Arc::new(payment::NoCashier),
             },
             payment_callbacks: Arc::new(self.payment_callbacks.clone()),
+            social_security: Arc::new(social_security::SocialSecurityPort::new(self.social_security.clone(), self.executor.clone())),
             health: self.executor.clone(),
         }
     }

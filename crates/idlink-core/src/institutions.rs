@@ -218,7 +218,11 @@ impl Institutions<'_> {
 /// The kind of an institution as the connectors name it: `bank` for
 /// `bank:CODE`, else the name itself (`sms`, `face`, `registry`, `witness`).
 pub fn kind_of(institution: &str) -> &str {
-    if institution.starts_with("bank:") { "bank" } else { institution }
+    match institution.split_once(':') {
+        Some(("bank", _)) => "bank",
+        Some(("ssb", _)) => "ssb",
+        _ => institution,
+    }
 }
 
 /// `bank:ICBC/direct`, or `sms` for every channel.

@@ -47,6 +47,7 @@ pub mod ports;
 pub mod reports;
 pub mod reviews;
 pub mod security;
+pub mod social_security;
 pub mod steps;
 pub mod stepup;
 pub mod users;

@@ -64,7 +64,7 @@ pub enum ReviewError {
 
 fn role_for(kind: CaseKind) -> Role {
     match kind {
-        CaseKind::Verification | CaseKind::RiskFreeze | CaseKind::Guardian => Role::Reviewer,
+        CaseKind::Verification | CaseKind::RiskFreeze | CaseKind::Guardian | CaseKind::CardRisk => Role::Reviewer,
     }
 }
 
@@ -273,7 +273,7 @@ impl Reviews<'_> {
         let case = self.store.case(case_id).await?.ok_or(ReviewError::NotFound)?;
         require(op, role_for(case.kind))?;
         ensure_open(&case)?;
-        if case.kind == CaseKind::RiskFreeze {
+        if matches!(case.kind, CaseKind::RiskFreeze | CaseKind::CardRisk) {
             return Err(ReviewError::NothingToAsk);
         }
         if case.claimed_by.as_ref() != Some(&op.id) {
@@ -485,7 +485,7 @@ impl InfoAnswers<'_> {
             let asked = match case.kind {
                 CaseKind::Verification => VerificationId::parse(&case.reference).ok().map(Asked::Verification),
                 CaseKind::Guardian => GuardianshipId::parse(&case.reference).ok().map(Asked::Guardianship),
-                CaseKind::RiskFreeze => None,
+                CaseKind::RiskFreeze | CaseKind::CardRisk => None,
             };
             if let (Some(asked), Some(r)) = (asked, case.open_request()) {
                 for shown in self.with_notes(user, &case, vec![r.clone()]).await? {

@@ -27,6 +27,7 @@ pub mod repayment;
 pub mod risk;
 pub mod roster;
 pub mod social_security;
+pub mod ss_binding;
 pub mod verification;
 
 pub use idnumber::{IdNumber, IdNumberError};

@@ -130,6 +130,11 @@ impl Coverage {
         self.regions.iter().filter(|r| r.is_open()).count()
     }
 
+    /// A province's entry by its two-digit code.
+    pub fn province(&self, two_digits: &str) -> Option<&Region> {
+        self.regions.iter().find(|r| r.code.len() == 6 && r.code.starts_with(two_digits) && two_digits.len() == 2)
+    }
+
     /// The region of an issuing area (a GB/T 2260 code of any level): its province's entry.
     pub fn region_for(&self, area_code: &str) -> RegionAnswer<'_> {
         if !is_division_code(area_code) {

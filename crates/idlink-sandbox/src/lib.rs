@@ -13,7 +13,10 @@
 //! ([`bureau`]: second-generation reports made up for any identity, with
 //! manual review, slow and thin-file cases by test value) and the host
 //! app's cashier ([`cashier`]: payments, signed callbacks, refunds) and a
-//! certificate authority ([`ca`]: test client certificates). [`witness`] is a
+//! certificate authority ([`ca`]: test client certificates) and the
+//! provincial social-security bureaus ([`social_security`]: cards, dynamic
+//! codes, accounts, medical settlements, over a primary and an alternate
+//! channel with scripted faults). [`witness`] is a
 //! remote audit witness log (not an institution, but a party outside
 //! idlink's host all the same), and [`app`] a demo third-party app that
 //! logs in with idlink and receives its security events.
@@ -29,6 +32,7 @@ pub mod control;
 pub mod face;
 pub mod registry;
 pub mod sms;
+pub mod social_security;
 pub mod witness;
 
 use axum::Router;
@@ -137,6 +141,7 @@ pub struct Sandbox {
     pub bureau: Arc<bureau::Bureau>,
     pub cashier: Arc<cashier::Cashier>,
     pub ca: Arc<ca::Ca>,
+    pub social_security: Arc<social_security::Bureaus>,
     pub witness: Arc<witness::Logs>,
     /// The demo third-party app (not an institution: a relying party of idlink).
     pub app: Arc<app::DemoApp>,
@@ -170,10 +175,19 @@ impl Sandbox {
     fn build(roster: &idlink_domain::roster::Roster, bank_side: Option<bank::pki::BankSide>) -> Self {
         let shared = Arc::new(Shared::default());
         let sms = Arc::new(sms::Gateway::new(shared.clone()));
+        let bank = Arc::new(bank::BankState::new(shared.clone(), sms.clone(), roster, bank_side));
+        // Financial accounts of social-security cards: at the banks with a debit test card.
+        let debit = bank
+            .banks
+            .banks
+            .iter()
+            .filter_map(|b| b.cards.iter().find(|c| c.card_type == "debit").map(|c| (b.code.clone(), c.number.clone())))
+            .collect();
         Self {
             face: Arc::new(face::Provider::new(shared.clone())),
             registry: Arc::new(registry::Registry::new(shared.clone())),
-            bank: Arc::new(bank::BankState::new(shared.clone(), sms.clone(), roster, bank_side)),
+            social_security: Arc::new(social_security::Bureaus::new(shared.clone(), sms.clone(), debit)),
+            bank,
             bureau: Arc::new(bureau::Bureau::new(shared.clone())),
             cashier: Arc::new(cashier::Cashier::new(shared.clone())),
             ca: Arc::new(ca::Ca::new(shared.clone())),
@@ -194,6 +208,7 @@ impl Sandbox {
             bureau::institution(self.bureau.clone()),
             cashier::institution(self.cashier.clone()),
             ca::institution(self.ca.clone()),
+            social_security::institution(self.social_security.clone()),
             witness::institution(self.witness.clone()),
         ]
     }

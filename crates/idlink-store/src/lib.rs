@@ -56,6 +56,7 @@ mod reports;
 mod reviews;
 mod rows;
 mod security;
+mod ss_bindings;
 mod store;
 pub mod testing;
 pub mod witness;

@@ -279,6 +279,17 @@ async fn apply_outcome(tx: &mut Tx, case: &CaseRow, outcome: CaseStatus, at: Tim
             Ok(())
         }
         (CaseKind::RiskFreeze, _) => Ok(()),
+        (CaseKind::CardRisk, o) => {
+            let status = if o == CaseStatus::Approved { "open" } else { "cancelled" };
+            let q = sqlx::query(
+                "UPDATE ss_bindings SET status = $2, updated_at = $3, version = version + 1 WHERE id = $1 AND status = 'frozen'",
+            )
+            .bind(&case.reference)
+            .bind(status)
+            .bind(micros(at));
+            execute(q, &mut *tx).await?;
+            Ok(())
+        }
         (CaseKind::Guardian, o) => {
             let status = if o == CaseStatus::Approved { "approved" } else { "rejected" };
             set_reviewed(tx, "guardianships", &case.reference, status, at).await

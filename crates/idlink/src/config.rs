@@ -348,12 +348,45 @@ impl CreditReport {
 }
 
 /// The social-security card (SPEC SS1–SS5; issue 16).
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SocialSecurity {
     /// The service's coverage by province (TOML, as
     /// `crates/idlink-domain/data/social_security_regions.toml`); empty: the bundled one.
     pub regions_file: String,
+    /// How long each binding step may take (its codes are void after).
+    pub step_minutes: u64,
+    /// How long a binding may take in all before it expires.
+    pub binding_hours: u64,
+    /// First-response target of a theft-binding risk case.
+    pub risk_sla_minutes: u64,
+}
+
+impl Default for SocialSecurity {
+    fn default() -> Self {
+        Self { regions_file: String::new(), step_minutes: 15, binding_hours: 72, risk_sla_minutes: 5 }
+    }
+}
+
+impl SocialSecurity {
+    /// The binding's timing; every figure must be at least 1.
+    pub fn policy(&self) -> anyhow::Result<idlink_core::social_security::SsPolicy> {
+        for (key, v) in [
+            ("social_security.step_minutes", self.step_minutes),
+            ("social_security.binding_hours", self.binding_hours),
+            ("social_security.risk_sla_minutes", self.risk_sla_minutes),
+        ] {
+            if v == 0 || v > 100_000 {
+                anyhow::bail!("configuration key `{key}`: must be between 1 and 100000");
+            }
+        }
+        let secs = |v: u64, unit: i64| jiff::SignedDuration::from_secs(i64::try_from(v).unwrap_or(1) * unit);
+        Ok(idlink_core::social_security::SsPolicy {
+            step_ttl: secs(self.step_minutes, 60),
+            binding_ttl: secs(self.binding_hours, 3600),
+            risk_sla: secs(self.risk_sla_minutes, 60),
+        })
+    }
 }
 
 /// Step-up tokens (SPEC ID7).

@@ -435,6 +435,7 @@ pub async fn start(config: &Config, rt: Runtime) -> Result<Running> {
         credit_policy: config.credit_report.policy(),
         alert_policy: config.credit_report.alert_policy(),
         ss_coverage: Arc::new(config.social_security_coverage()?),
+        ss_policy: config.social_security.policy()?,
         certificate_cas,
         audit: idlink_api::state::AuditSettings { witness: witness.clone(), policy, retention_years: config.audit.retention_years },
         face_sandbox: sandbox.is_some() && config.connectors.face.url.is_empty(),

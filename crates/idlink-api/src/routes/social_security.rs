@@ -1,14 +1,25 @@
 //! `/v1/social-security/regions`: where the social-security card service
 //! is open (SPEC SS1, issue 16), and the region check a binding starts with:
 //! the province of a card's issuing area, open or closed with the reason,
-//! and the features offered there only.
+//! and the features offered there only. `/v1/social-security/bindings`:
+//! binding a card in six steps (SPEC SS2), each repeated safely, resumed
+//! from any device (`docs/social-security.md`).
 
+use crate::extract::{Body, Causes, Validate};
+use crate::middleware::UserSession;
 use crate::problem::{Problem, ProblemCode};
 use crate::state::AppState;
-use axum::Json;
+use crate::state::ClientIp;
 use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
+use idlink_core::ports::social_security::CardNamed;
+use idlink_core::social_security::{Actor, BindingView};
+use idlink_core::steps::codes::Origin;
 use idlink_domain::social_security::{Region, RegionAnswer};
-use serde::Serialize;
+use idlink_domain::{PhoneNumber, RequestId};
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 /// A province and its service.
@@ -76,4 +87,497 @@ pub async fn region(State(state): State<AppState>, Path(area_code): Path<String>
         ))),
         RegionAnswer::NotCovered => Err(Problem::new(ProblemCode::SocialSecurityRegionUnknown)),
     }
+}
+
+// ---- Binding a card (SPEC SS2, SS4): the six steps ----
+
+fn actor<'a>(s: &'a UserSession, request_id: Option<&'a RequestId>) -> Actor<'a> {
+    Actor { session: &s.0, request_id }
+}
+
+const SESSION: &str = "The user's session token.";
+
+/// The card as the bureau disclosed it, masked.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BoundCard {
+    /// The social-security card number, masked (`A*****678`).
+    card_number: String,
+    /// The issuing area (GB/T 2260).
+    region: String,
+    /// The bank of the card's financial account.
+    bank_code: String,
+    /// The financial account's number, masked.
+    account: String,
+}
+
+/// A binding and where it stands.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SsBinding {
+    /// `ssb_…`: also the pseudonym medical-payment codes carry.
+    id: String,
+    /// The province (GB/T 2260).
+    region: String,
+    /// The step to do now: `entry`, `identity`, `card`, `bank`, `agreement`, `features` (the last one once bound).
+    step: String,
+    /// 1 to 6.
+    step_number: usize,
+    /// `open`, `frozen` (a theft-binding risk under review), `bound`, `expired` or `cancelled`.
+    status: String,
+    /// The current step must be done by then (RFC 3339); codes sent for it are void after.
+    step_deadline: String,
+    /// The binding ends unless bound by then.
+    expires_at: String,
+    /// `face` or `sms`, once the identity step is done.
+    identity_method: Option<String>,
+    /// The face check failed: an SMS code may stand in for it (POST …/identity/sms).
+    sms_fallback: bool,
+    /// The bureau's dynamic code is on its way (confirm with POST …/card/confirm).
+    card_code_sent: bool,
+    /// The bank's code is on its way (confirm with POST …/bank/confirm).
+    bank_code_sent: bool,
+    card: Option<BoundCard>,
+    agreement_version: Option<String>,
+    features: Vec<String>,
+    /// Why it is frozen: `card_bound_elsewhere`, `region_jump:{region}` or `bureau:{reason}`.
+    risk_reason: Option<String>,
+    bound_at: Option<String>,
+}
+
+impl From<BindingView> for SsBinding {
+    fn from(v: BindingView) -> Self {
+        Self {
+            id: v.id,
+            region: v.region,
+            step: v.step.as_str().to_owned(),
+            step_number: v.step_number,
+            status: v.status.as_str().to_owned(),
+            step_deadline: v.step_deadline.to_string(),
+            expires_at: v.expires_at.to_string(),
+            identity_method: v.identity_method,
+            sms_fallback: v.sms_fallback,
+            card_code_sent: v.card_code_sent,
+            bank_code_sent: v.bank_code_sent,
+            card: v.card.map(|c| BoundCard { card_number: c.card_number, region: c.region, bank_code: c.bank_code, account: c.account }),
+            agreement_version: v.agreement_version,
+            features: v.features,
+            risk_reason: v.risk_reason,
+            bound_at: v.bound_at.map(|t| t.to_string()),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SsBindings {
+    /// Newest first.
+    bindings: Vec<SsBinding>,
+}
+
+/// Body of `POST /v1/social-security/bindings`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewSsBinding {
+    /// The card's issuing area (GB/T 2260, six digits; the province's code works too).
+    #[schema(pattern = r"^[0-9]{6}$", example = "440305")]
+    area_code: String,
+}
+
+impl Validate for NewSsBinding {
+    type Valid = String;
+    fn validate(self, c: &mut Causes) -> Option<String> {
+        if self.area_code.len() != 6 || !self.area_code.bytes().all(|b| b.is_ascii_digit()) {
+            c.invalid("area_code", "invalid_area_code", "the six-digit GB/T 2260 issuing area printed on the card.");
+            return None;
+        }
+        Some(self.area_code)
+    }
+}
+
+/// Step 1, entry: the region check of the card's issuing area opens a binding at the identity step.
+#[utoipa::path(post, path = "/v1/social-security/bindings", tag = "social security",
+    request_body = NewSsBinding,
+    params(("Idlink-Session" = String, Header, description = SESSION)),
+    responses((status = 201, body = SsBinding), (status = "4XX", body = Problem, content_type = "application/problem+json")),
+    security(("api_key" = [])))]
+pub async fn start(
+    State(state): State<AppState>,
+    request_id: Option<Extension<RequestId>>,
+    session: UserSession,
+    Body(area): Body<NewSsBinding>,
+) -> Result<Response, Problem> {
+    let view = state.social_security().start(&actor(&session, request_id.as_deref()), &area).await?;
+    Ok((StatusCode::CREATED, Json(SsBinding::from(view))).into_response())
+}
+
+/// The user's bindings: resume one from any device.
+#[utoipa::path(get, path = "/v1/social-security/bindings", tag = "social security",
+    params(("Idlink-Session" = String, Header, description = SESSION)),
+    responses((status = 200, body = SsBindings), (status = "4XX", body = Problem, content_type = "application/problem+json")),
+    security(("api_key" = [])))]
+pub async fn list(
+    State(state): State<AppState>,
+    request_id: Option<Extension<RequestId>>,
+    session: UserSession,
+) -> Result<Json<SsBindings>, Problem> {
+    let bindings = state.social_security().list(&actor(&session, request_id.as_deref())).await?.into_iter().map(SsBinding::from).collect();
+    Ok(Json(SsBindings { bindings }))
+}
+
+/// One binding and its step.
+#[utoipa::path(get, path = "/v1/social-security/bindings/{id}", tag = "social security",
+    params(("id" = String, Path, pattern = r"^ssb_[0-9a-f]{32}$", example = "ssb_0123456789abcdef0123456789abcdef"), ("Idlink-Session" = String, Header, description = SESSION)),
+    responses((status = 200, body = SsBinding), (status = "4XX", body = Problem, content_type = "application/problem+json")),
+    security(("api_key" = [])))]
+pub async fn get_one(
+    State(state): State<AppState>,
+    request_id: Option<Extension<RequestId>>,
+    session: UserSession,
+    Path(id): Path<String>,
+) -> Result<Json<SsBinding>, Problem> {
+    Ok(Json(state.social_security().view(&actor(&session, request_id.as_deref()), &id).await?.into()))
+}
+
+/// Ends a binding under way.
+#[utoipa::path(delete, path = "/v1/social-security/bindings/{id}", tag = "social security",
+    params(("id" = String, Path, pattern = r"^ssb_[0-9a-f]{32}$", example = "ssb_0123456789abcdef0123456789abcdef"), ("Idlink-Session" = String, Header, description = SESSION)),
+    responses((status = 200, body = SsBinding), (status = "4XX", body = Problem, content_type = "application/problem+json")),
+    security(("api_key" = [])))]
+pub async fn cancel(
+    State(state): State<AppState>,
+    request_id: Option<Extension<RequestId>>,
+    session: UserSession,
+    Path(id): Path<String>,
+) -> Result<Json<SsBinding>, Problem> {
+    Ok(Json(state.social_security().cancel(&actor(&session, request_id.as_deref()), &id).await?.into()))
+}
+
+/// Body of `POST …/identity/face`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SsFace {
+    /// The liveness capture from the host app's face SDK. Sandbox test values: `sandbox:pass`, `sandbox:spoof`, `sandbox:poor_lighting`, `sandbox:mismatch`.
+    #[schema(example = "sandbox:pass", min_length = 1)]
+    liveness_video: String,
+}
+
+impl Validate for SsFace {
+    type Valid = String;
+    fn validate(self, c: &mut Causes) -> Option<String> {
+        if self.liveness_video.trim().is_empty() {
+            c.invalid("liveness_video", "missing_liveness", "send the liveness capture of the face SDK.");
+            return None;
+        }
+        Some(self.liveness_video)
+    }
+}
+
+/// Step 2, identity: a face check against the verified identity; after a failure, `sms_fallback` offers an SMS code.
+#[utoipa::path(post, path = "/v1/social-security/bindings/{id}/identity/face", tag = "social security",
+    request_body = SsFace,
+    params(("id" = String, Path, pattern = r"^ssb_[0-9a-f]{32}$", example = "ssb_0123456789abcdef0123456789abcdef"), ("Idlink-Session" = String, Header, description = SESSION)),
+    responses((status = 200, body = SsBinding), (status = "4XX", body = Problem, content_type = "application/problem+json")),
+    security(("api_key" = [])))]
+pub async fn identity_face(
+    State(state): State<AppState>,
+    request_id: Option<Extension<RequestId>>,
+    session: UserSession,
+    Path(id): Path<String>,
+    Body(video): Body<SsFace>,
+) -> Result<Json<SsBinding>, Problem> {
+    Ok(Json(state.social_security().identity_face(&actor(&session, request_id.as_deref()), &id, &video).await?.into()))
+}
+
+/// A challenge sent by SMS.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SsChallenge {
+    challenge_id: String,
+    expires_at: String,
+}
+
+/// Step 2 after a failed face check: an SMS code to the user's phone.
+#[utoipa::path(post, path = "/v1/social-security/bindings/{id}/identity/sms", tag = "social security",
+    params(("id" = String, Path, pattern = r"^ssb_[0-9a-f]{32}$", example = "ssb_0123456789abcdef0123456789abcdef"), ("Idlink-Session" = String, Header, description = SESSION)),
+    responses((status = 200, body = SsChallenge), (status = "4XX", body = Problem, content_type = "application/problem+json")),
+    security(("api_key" = [])))]
+pub async fn identity_sms(
+    State(state): State<AppState>,
+    request_id: Option<Extension<RequestId>>,
+    Extension(ip): Extension<ClientIp>,
+    session: UserSession,
+    Path(id): Path<String>,
+) -> Result<Json<SsChallenge>, Problem> {
+    let origin = Origin { actor: format!("user:{}", session.0.user_id), client_ip: ip.0, request_id: request_id.as_deref().cloned() };
+    let c = state.social_security().identity_sms(&actor(&session, request_id.as_deref()), &origin, &id).await?;
+    Ok(Json(SsChallenge { challenge_id: c.challenge_id, expires_at: c.expires_at.to_string() }))
+}
+
+/// Body of `POST …/identity/sms/confirm`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SsSmsCode {
+    #[schema(pattern = r"^chl_[A-Za-z0-9_-]{1,64}$", example = "chl_0123456789abcdef0123456789abcdef")]
+    challenge_id: String,
+    #[schema(pattern = r"^[0-9]{6}$", example = "123456")]
+    code: String,
+}
+
+impl Validate for SsSmsCode {
+    type Valid = (String, String);
+    fn validate(self, c: &mut Causes) -> Option<Self::Valid> {
+        if self.code.len() != 6 || !self.code.bytes().all(|b| b.is_ascii_digit()) {
+            c.invalid("code", "invalid_code", "the six digits of the SMS.");
+            return None;
+        }
+        Some((self.challenge_id, self.code))
+    }
+}
+
+/// Step 2 by SMS code instead of the face check.
+#[utoipa::path(post, path = "/v1/social-security/bindings/{id}/identity/sms/confirm", tag = "social security",
+    request_body = SsSmsCode,
+    params(("id" = String, Path, pattern = r"^ssb_[0-9a-f]{32}$", example = "ssb_0123456789abcdef0123456789abcdef"), ("Idlink-Session" = String, Header, description = SESSION)),
+    responses((status = 200, body = SsBinding), (status = "4XX", body = Problem, content_type = "application/problem+json")),
+    security(("api_key" = [])))]
+pub async fn identity_sms_confirm(
+    State(state): State<AppState>,
+    request_id: Option<Extension<RequestId>>,
+    session: UserSession,
+    Path(id): Path<String>,
+    Body((challenge, code)): Body<SsSmsCode>,
+) -> Result<Json<SsBinding>, Problem> {
+    Ok(Json(state.social_security().identity_sms_confirm(&actor(&session, request_id.as_deref()), &id, &challenge, &code).await?.into()))
+}
+
+/// Body of `POST …/card`: the card's number, or the payload of its QR code, one of them.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SsCard {
+    /// The card number printed on the card (typed).
+    #[schema(pattern = r"^[A-Za-z0-9]{9}$", example = "A12345678")]
+    card_number: Option<String>,
+    /// The card's QR payload (scanned).
+    #[schema(example = "SSC1:A12345678:440305:0a1b2c3d")]
+    qr_payload: Option<String>,
+}
+
+/// The card as the user named it.
+pub enum Named {
+    Number(String),
+    Qr(String),
+}
+
+impl Validate for SsCard {
+    type Valid = Named;
+    fn validate(self, c: &mut Causes) -> Option<Named> {
+        match (self.card_number, self.qr_payload) {
+            (Some(n), None) if n.len() == 9 && n.bytes().all(|b| b.is_ascii_alphanumeric()) => Some(Named::Number(n.to_ascii_uppercase())),
+            (Some(_), None) => {
+                c.invalid("card_number", "invalid_card_number", "the nine letters and digits printed on the card.");
+                None
+            }
+            (None, Some(q)) if !q.trim().is_empty() && q.len() <= 512 => Some(Named::Qr(q)),
+            (None, Some(_)) => {
+                c.invalid("qr_payload", "invalid_qr_payload", "the text of the card's QR code, as scanned.");
+                None
+            }
+            _ => {
+                c.invalid("card_number", "one_of", "send `card_number` (typed) or `qr_payload` (scanned), one of them.");
+                None
+            }
+        }
+    }
+}
+
+/// Step 3, card: the provincial bureau finds the card and sends its dynamic code to the user's phone.
+#[utoipa::path(post, path = "/v1/social-security/bindings/{id}/card", tag = "social security",
+    request_body = SsCard,
+    params(("id" = String, Path, pattern = r"^ssb_[0-9a-f]{32}$", example = "ssb_0123456789abcdef0123456789abcdef"), ("Idlink-Session" = String, Header, description = SESSION)),
+    responses((status = 200, body = SsBinding), (status = "4XX", body = Problem, content_type = "application/problem+json")),
+    security(("api_key" = [])))]
+pub async fn card(
+    State(state): State<AppState>,
+    request_id: Option<Extension<RequestId>>,
+    session: UserSession,
+    Path(id): Path<String>,
+    Body(named): Body<SsCard>,
+) -> Result<Json<SsBinding>, Problem> {
+    let card = match &named {
+        Named::Number(n) => CardNamed::Number(n),
+        Named::Qr(q) => CardNamed::Qr(q),
+    };
+    Ok(Json(state.social_security().card(&actor(&session, request_id.as_deref()), &id, card).await?.into()))
+}
+
+/// A code sent by SMS (the bureau's or the bank's).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SsCode {
+    #[schema(example = "123456", min_length = 1)]
+    code: String,
+}
+
+impl Validate for SsCode {
+    type Valid = String;
+    fn validate(self, c: &mut Causes) -> Option<String> {
+        if self.code.trim().is_empty() || self.code.len() > 12 {
+            c.invalid("code", "missing_code", "send the code from the SMS.");
+            return None;
+        }
+        Some(self.code)
+    }
+}
+
+/// Step 3 confirmed by the bureau's dynamic code: the card and its financial account are disclosed.
+#[utoipa::path(post, path = "/v1/social-security/bindings/{id}/card/confirm", tag = "social security",
+    request_body = SsCode,
+    params(("id" = String, Path, pattern = r"^ssb_[0-9a-f]{32}$", example = "ssb_0123456789abcdef0123456789abcdef"), ("Idlink-Session" = String, Header, description = SESSION)),
+    responses((status = 200, body = SsBinding), (status = "4XX", body = Problem, content_type = "application/problem+json")),
+    security(("api_key" = [])))]
+pub async fn card_confirm(
+    State(state): State<AppState>,
+    request_id: Option<Extension<RequestId>>,
+    session: UserSession,
+    Path(id): Path<String>,
+    Body(code): Body<SsCode>,
+) -> Result<Json<SsBinding>, Problem> {
+    Ok(Json(state.social_security().card_confirm(&actor(&session, request_id.as_deref()), &id, &code).await?.into()))
+}
+
+/// Body of `POST …/bank`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SsBank {
+    /// The phone the bank has on record for the card's financial account; the bank sends its code there.
+    #[schema(pattern = r"^(\+86)?(13[0-9]|14[579]|15[0-35-9]|16[2567]|17[0-35-8]|18[0-9]|19[0-35-9])[0-9]{8}$", example = "13812341234")]
+    reserved_phone: String,
+}
+
+impl Validate for SsBank {
+    type Valid = PhoneNumber;
+    fn validate(self, c: &mut Causes) -> Option<PhoneNumber> {
+        c.parse("reserved_phone", "invalid_phone", &self.reserved_phone, PhoneNumber::parse)
+    }
+}
+
+/// Step 4, bank: the financial account's bank sends its code to the reserved phone. A forgotten payment password is reset with the bank, never here.
+#[utoipa::path(post, path = "/v1/social-security/bindings/{id}/bank", tag = "social security",
+    request_body = SsBank,
+    params(("id" = String, Path, pattern = r"^ssb_[0-9a-f]{32}$", example = "ssb_0123456789abcdef0123456789abcdef"), ("Idlink-Session" = String, Header, description = SESSION)),
+    responses((status = 200, body = SsBinding), (status = "4XX", body = Problem, content_type = "application/problem+json")),
+    security(("api_key" = [])))]
+pub async fn bank(
+    State(state): State<AppState>,
+    request_id: Option<Extension<RequestId>>,
+    session: UserSession,
+    Path(id): Path<String>,
+    Body(phone): Body<SsBank>,
+) -> Result<Json<SsBinding>, Problem> {
+    Ok(Json(state.social_security().bank(&actor(&session, request_id.as_deref()), &id, &phone).await?.into()))
+}
+
+/// Step 4 confirmed by the bank's code.
+#[utoipa::path(post, path = "/v1/social-security/bindings/{id}/bank/confirm", tag = "social security",
+    request_body = SsCode,
+    params(("id" = String, Path, pattern = r"^ssb_[0-9a-f]{32}$", example = "ssb_0123456789abcdef0123456789abcdef"), ("Idlink-Session" = String, Header, description = SESSION)),
+    responses((status = 200, body = SsBinding), (status = "4XX", body = Problem, content_type = "application/problem+json")),
+    security(("api_key" = [])))]
+pub async fn bank_confirm(
+    State(state): State<AppState>,
+    request_id: Option<Extension<RequestId>>,
+    session: UserSession,
+    Path(id): Path<String>,
+    Body(code): Body<SsCode>,
+) -> Result<Json<SsBinding>, Problem> {
+    Ok(Json(state.social_security().bank_confirm(&actor(&session, request_id.as_deref()), &id, &code).await?.into()))
+}
+
+/// The mobile-payment service agreement.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SsAgreement {
+    version: String,
+    /// SHA-256 of `text` (hex): sign it with the version.
+    sha256: String,
+    text: String,
+}
+
+/// The current mobile-payment service agreement, to read before signing.
+#[utoipa::path(get, path = "/v1/social-security/agreement", tag = "social security",
+    responses((status = 200, body = SsAgreement), (status = "4XX", body = Problem, content_type = "application/problem+json")),
+    security(("api_key" = [])))]
+pub async fn agreement() -> Json<SsAgreement> {
+    let a = idlink_core::social_security::agreement();
+    Json(SsAgreement { version: a.version.to_owned(), sha256: a.sha256, text: a.text.to_owned() })
+}
+
+/// Body of `POST …/agreement`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SsSignature {
+    #[schema(example = "SSC-MP-2026-12", min_length = 1)]
+    version: String,
+    #[schema(pattern = r"^[0-9a-fA-F]{64}$", example = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08")]
+    sha256: String,
+}
+
+impl Validate for SsSignature {
+    type Valid = (String, String);
+    fn validate(self, c: &mut Causes) -> Option<Self::Valid> {
+        if self.sha256.len() != 64 || !self.sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
+            c.invalid("sha256", "invalid_hash", "the agreement's `sha256` from GET /v1/social-security/agreement.");
+            return None;
+        }
+        Some((self.version, self.sha256))
+    }
+}
+
+/// Step 5: signs the agreement read, by its version and SHA-256.
+#[utoipa::path(post, path = "/v1/social-security/bindings/{id}/agreement", tag = "social security",
+    request_body = SsSignature,
+    params(("id" = String, Path, pattern = r"^ssb_[0-9a-f]{32}$", example = "ssb_0123456789abcdef0123456789abcdef"), ("Idlink-Session" = String, Header, description = SESSION)),
+    responses((status = 200, body = SsBinding), (status = "4XX", body = Problem, content_type = "application/problem+json")),
+    security(("api_key" = [])))]
+pub async fn sign(
+    State(state): State<AppState>,
+    request_id: Option<Extension<RequestId>>,
+    session: UserSession,
+    Path(id): Path<String>,
+    Body((version, sha256)): Body<SsSignature>,
+) -> Result<Json<SsBinding>, Problem> {
+    Ok(Json(state.social_security().sign(&actor(&session, request_id.as_deref()), &id, &version, &sha256).await?.into()))
+}
+
+/// Body of `POST …/features`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SsFeatures {
+    /// One or more of `medical_payment`, `pension_query`, `medical_account`, `unemployment_alerts`.
+    #[schema(example = json!(["medical_payment", "pension_query"]))]
+    features: Vec<String>,
+}
+
+impl Validate for SsFeatures {
+    type Valid = Vec<String>;
+    fn validate(self, c: &mut Causes) -> Option<Vec<String>> {
+        let known = idlink_core::social_security::FEATURES;
+        if self.features.is_empty() || self.features.iter().any(|f| !known.contains(&f.as_str())) {
+            c.invalid("features", "invalid_features", format!("one or more of: {}.", known.join(", ")));
+            return None;
+        }
+        Some(self.features)
+    }
+}
+
+/// Step 6: chooses the features; the binding is bound.
+#[utoipa::path(post, path = "/v1/social-security/bindings/{id}/features", tag = "social security",
+    request_body = SsFeatures,
+    params(("id" = String, Path, pattern = r"^ssb_[0-9a-f]{32}$", example = "ssb_0123456789abcdef0123456789abcdef"), ("Idlink-Session" = String, Header, description = SESSION)),
+    responses((status = 200, body = SsBinding), (status = "4XX", body = Problem, content_type = "application/problem+json")),
+    security(("api_key" = [])))]
+pub async fn features(
+    State(state): State<AppState>,
+    request_id: Option<Extension<RequestId>>,
+    session: UserSession,
+    Path(id): Path<String>,
+    Body(features): Body<SsFeatures>,
+) -> Result<Json<SsBinding>, Problem> {
+    Ok(Json(state.social_security().features(&actor(&session, request_id.as_deref()), &id, &features).await?.into()))
 }

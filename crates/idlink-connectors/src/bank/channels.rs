@@ -47,19 +47,6 @@ pub struct BankChannels {
     direct: HashMap<String, BankApi>,
 }
 
-/// Why a channel could not serve (a code the health page words), and a maintenance's end.
-fn failover_reason(e: &CallError) -> (&'static str, Option<jiff::Timestamp>) {
-    match e {
-        CallError::CircuitOpen { .. } => ("circuit_open", None),
-        CallError::Maintenance { expected_end, .. } => ("maintenance", *expected_end),
-        CallError::Timeout { .. } => ("timeout", None),
-        CallError::Transport { .. } => ("unreachable", None),
-        CallError::Status { .. } => ("http_error", None),
-        CallError::Protocol { .. } => ("protocol_error", None),
-        CallError::Config(_) => ("not_configured", None),
-    }
-}
-
 pub fn channel_name(c: Channel) -> &'static str {
     match c {
         Channel::CardSwitch => "card_switch",
@@ -113,7 +100,7 @@ impl BankChannels {
         let Some(api) = self.api(bank, other) else { return Err(first) };
         tracing::warn!(bank, from = channel_name(configured), to = channel_name(other), error = %first, "bank channel failover");
         let from = self.api(bank, configured).map_or(&self.switch.target().institution, |a| &a.target().institution);
-        exec.health().failover(from, channel_name(configured), channel_name(other), failover_reason(&first), exec.now());
+        exec.health().failover(from, channel_name(configured), channel_name(other), crate::health::failover_reason(&first), exec.now());
         metrics::counter!("idlink_bank_channel_failovers_total", "bank" => bank.to_owned(), "from" => channel_name(configured))
             .increment(1);
         match op(api).await {

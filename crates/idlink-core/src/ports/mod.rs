@@ -42,6 +42,8 @@ pub mod people;
 pub mod proposals;
 pub mod reports;
 pub mod reviews;
+pub mod social_security;
+pub mod ss_bindings;
 pub mod stepup;
 pub mod users;
 pub mod witness;
@@ -88,6 +90,8 @@ pub struct InstitutionPorts {
     pub cashier: std::sync::Arc<dyn cashier::Cashier>,
     /// The cashier's signed payment callbacks (inbound), checked by the payment connector.
     pub payment_callbacks: std::sync::Arc<dyn callbacks::CallbackVerifier>,
+    /// The provincial social-security bureaus.
+    pub social_security: std::sync::Arc<dyn social_security::SocialSecurityBureau>,
     /// What the connectors measure of every institution and channel, and the calendar they enforce.
     pub health: std::sync::Arc<dyn institutions::InstitutionHealth>,
 }
@@ -137,4 +141,5 @@ store_of!(
     oauth::OAuthFlowStore,
     grants::GrantStore,
     events::EventStore,
+    ss_bindings::SsBindingStore,
 );

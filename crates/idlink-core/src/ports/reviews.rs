@@ -18,6 +18,9 @@ pub enum CaseKind {
     RiskFreeze,
     /// A minor's guardian link and its evidence (ID4).
     Guardian,
+    /// A social-security card binding frozen on a theft-binding risk (SS4):
+    /// approving it lets the binding go on, rejecting it ends the binding.
+    CardRisk,
 }
 
 impl CaseKind {
@@ -26,11 +29,12 @@ impl CaseKind {
             CaseKind::Verification => "verification",
             CaseKind::RiskFreeze => "risk_freeze",
             CaseKind::Guardian => "guardian",
+            CaseKind::CardRisk => "card_risk",
         }
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        [CaseKind::Verification, CaseKind::RiskFreeze, CaseKind::Guardian].into_iter().find(|k| k.as_str() == s)
+        [CaseKind::Verification, CaseKind::RiskFreeze, CaseKind::Guardian, CaseKind::CardRisk].into_iter().find(|k| k.as_str() == s)
     }
 }
 

@@ -62,6 +62,8 @@ pub enum Purpose {
     PaymentPassword,
     /// Proving the phone element of a real-name verification.
     Verification,
+    /// The identity step of a social-security card binding, when the face check failed.
+    SocialSecurity,
 }
 
 impl Purpose {
@@ -71,6 +73,7 @@ impl Purpose {
             Purpose::NewDevice => "new_device",
             Purpose::PaymentPassword => "payment_password",
             Purpose::Verification => "verification",
+            Purpose::SocialSecurity => "social_security",
         }
     }
 }

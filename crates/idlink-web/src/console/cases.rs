@@ -225,7 +225,7 @@ pub async fn queue(State(state): State<WebState>, s: SignedOperator, Query(f): Q
             Some(problem_message_in(&tr, "console", &p)),
         ),
     };
-    let kinds = [CaseKind::Verification, CaseKind::Guardian, CaseKind::RiskFreeze]
+    let kinds = [CaseKind::Verification, CaseKind::Guardian, CaseKind::RiskFreeze, CaseKind::CardRisk]
         .map(|k| (k.as_str(), tr.t(&format!("console-kind-{}", k.as_str()))));
     let statuses = [CaseStatus::WaitingForUser, CaseStatus::Approved, CaseStatus::Rejected]
         .map(|k| (k.as_str(), tr.t(&format!("console-status-{}", k.as_str()))));
@@ -447,7 +447,10 @@ async fn case_page(
         held_by_me: c.claimed_by.as_ref() == Some(&s.op.id),
         second_needed: (open && took_a_step).then(|| tr.t("console-problem-second_operator_required")),
         reasons: REASONS.iter().map(|r| (*r, tr.t(&format!("console-reason-{r}")))).collect(),
-        can_ask: open && reviewer.is_some() && c.kind != CaseKind::RiskFreeze && c.claimed_by.as_ref() == Some(&s.op.id),
+        can_ask: open
+            && reviewer.is_some()
+            && !matches!(c.kind, CaseKind::RiskFreeze | CaseKind::CardRisk)
+            && c.claimed_by.as_ref() == Some(&s.op.id),
         info_reasons: InfoReason::ALL.iter().map(|r| (r.as_str(), tr.t(&format!("console-info-reason-{}", r.as_str())))).collect(),
         waiting,
         error,

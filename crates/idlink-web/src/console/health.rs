@@ -36,7 +36,7 @@ pub fn routes() -> Router<WebState> {
 pub const REASONS: &[&str] = &["circuit_open", "maintenance", "timeout", "unreachable", "http_error", "protocol_error", "not_configured"];
 
 /// The institution kinds, in the order the page shows them.
-pub const KINDS: &[&str] = &["bank", "sms", "face", "registry", "bureau", "payment", "witness"];
+pub const KINDS: &[&str] = &["bank", "sms", "face", "registry", "bureau", "payment", "ssb", "witness"];
 
 /// One institution over one channel as the page shows it.
 pub struct Row {
@@ -107,8 +107,11 @@ fn channel_label(tr: &Tr, channel: &str) -> String {
 }
 
 fn institution_label(state: &WebState, institution: &str) -> String {
-    match institution.strip_prefix("bank:") {
-        Some(code) => state.app.roster.bank(code).map_or_else(|| code.to_owned(), |b| format!("{} ({code})", b.name)),
+    if let Some(code) = institution.strip_prefix("bank:") {
+        return state.app.roster.bank(code).map_or_else(|| code.to_owned(), |b| format!("{} ({code})", b.name));
+    }
+    match institution.strip_prefix("ssb:") {
+        Some(p) => state.app.ss_coverage.province(p).map_or_else(|| p.to_owned(), |r| format!("{} ({p})", r.name)),
         None => institution.to_owned(),
     }
 }
@@ -161,11 +164,11 @@ fn row(state: &WebState, tr: &Tr, r: &HealthReport, c: &ChannelHealth) -> Row {
         };
         tr.ta("console-health-failover", &[("time", &at), ("from", &from), ("to", &to), ("reason", &reason)])
     });
-    let configured = c
-        .institution
-        .strip_prefix("bank:")
-        .and_then(|code| state.app.roster.bank(code))
-        .is_some_and(|b| channel_name(b.channel) == c.channel);
+    let configured = match c.institution.strip_prefix("bank:") {
+        Some(code) => state.app.roster.bank(code).is_some_and(|b| channel_name(b.channel) == c.channel),
+        // A social-security bureau's primary channel is its configured one.
+        None => c.institution.starts_with("ssb:") && c.channel == "primary",
+    };
     Row {
         id: format!("{}-{}", c.institution.replace(':', "-"), c.channel),
         institution: institution_label(state, &c.institution),

@@ -322,7 +322,7 @@ mod tests {
         for r in ["reviewer", "auditor", "admin"] {
             built.push(format!("console-role-{r}"));
         }
-        for k in ["verification", "risk_freeze", "guardian"] {
+        for k in ["verification", "risk_freeze", "guardian", "card_risk"] {
             built.push(format!("console-kind-{k}"));
             built.push(format!("console-what-{k}"));
         }

@@ -1,0 +1,74 @@
+//! Social-security card bindings as stored (SPEC SS2, SS4): one row per
+//! binding, written whole under optimistic concurrency (`version`), so two
+//! devices working on the same binding cannot both take a step.
+
+use super::StoreError;
+use super::audit::AuditEntry;
+use super::reviews::CaseRow;
+use async_trait::async_trait;
+use idlink_domain::UserId;
+use idlink_domain::ss_binding::{Progress, Status, Step};
+use jiff::Timestamp;
+
+/// A binding as stored. Personal data (the card, its financial account) is
+/// sealed under the holder's data key; the card's blind index finds the
+/// same card bound on another account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SsBindingRow {
+    /// `ssb_` and 32 hex digits: also the pseudonym in medical-payment codes.
+    pub id: String,
+    /// Whose card (and whose identity was checked).
+    pub user_id: UserId,
+    /// The province (six-digit GB/T 2260 code).
+    pub region: String,
+    pub step: Step,
+    pub status: Status,
+    /// When the current step must be done by; its sent codes are void after.
+    pub step_deadline: Timestamp,
+    /// When the whole binding expires unless bound.
+    pub expires_at: Timestamp,
+    /// `face` or `sms`, once the identity step is done.
+    pub identity_method: Option<String>,
+    pub face_failures: u32,
+    /// The bureau's reference of the dynamic code sent for the card step.
+    pub card_code_ref: Option<String>,
+    /// The card as the bureau disclosed it (JSON), sealed under the user's key.
+    pub card_cipher: Option<Vec<u8>>,
+    pub card_index: Option<String>,
+    /// The bank's reference of the code sent to the financial account's reserved phone.
+    pub bank_code_ref: Option<String>,
+    pub agreement_version: Option<String>,
+    pub agreement_sha256: Option<String>,
+    /// Chosen features, comma-separated.
+    pub features: Option<String>,
+    /// Why it was frozen (`card_bound_elsewhere`, `region_jump`, the bureau's reason).
+    pub risk_reason: Option<String>,
+    /// The channel of the bureau that last answered.
+    pub channel: Option<String>,
+    pub version: i64,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    pub bound_at: Option<Timestamp>,
+}
+
+impl SsBindingRow {
+    pub fn progress(&self) -> Progress {
+        Progress { step: self.step, status: self.status }
+    }
+}
+
+#[async_trait]
+pub trait SsBindingStore: Send + Sync {
+    /// False when the user already has a binding open or frozen.
+    async fn insert_ss_binding(&self, row: &SsBindingRow, audit: &AuditEntry) -> Result<bool, StoreError>;
+    async fn ss_binding(&self, id: &str) -> Result<Option<SsBindingRow>, StoreError>;
+    /// The user's bindings, newest first.
+    async fn ss_bindings_of(&self, user: &UserId) -> Result<Vec<SsBindingRow>, StoreError>;
+    /// Writes `row` if the stored one is still at `row.version - 1`, with
+    /// its audit record and, on a freeze, the review case it opens. False
+    /// when another request moved it first; `Unique` when the card is bound
+    /// on another binding already.
+    async fn save_ss_binding(&self, row: &SsBindingRow, case: Option<&CaseRow>, audit: &AuditEntry) -> Result<bool, StoreError>;
+    /// Bound bindings whose card has this blind index, other than `except`.
+    async fn ss_bindings_with_card(&self, card_index: &str, except: &str) -> Result<u32, StoreError>;
+}

@@ -1,0 +1,632 @@
+//! Binding a social-security card (SPEC SS2, SS4; issue 16): the six steps
+//! of `idlink_domain::ss_binding`, each a call that checks where the
+//! binding stands, does its work with the institution, and writes the whole
+//! binding under its version with an audit record — so a step repeated
+//! after it was done answers where the binding is and changes nothing, a
+//! user can leave at any step and resume on any device, and a restart
+//! loses nothing (the state is the row).
+//!
+//! - entry: the card's issuing area is a province with the service open;
+//! - identity: a face check against the verified identity (name, ID number
+//!   and phone, the three elements); after a failed one, an SMS code to the
+//!   user's phone instead;
+//! - card: the card's number or QR payload, then the provincial bureau's
+//!   dynamic code; the bureau discloses the card and its financial account;
+//! - bank: the financial account's bank sends its code to the reserved
+//!   phone the user names (a forgotten payment password is the bank's to
+//!   reset: the step says so, idlink never asks for it);
+//! - agreement: the current mobile-payment service agreement, signed by its
+//!   version and SHA-256;
+//! - features: at least one of [`FEATURES`]; the binding is then bound.
+//!
+//! Each step has a deadline (`step_minutes`): past it, codes sent for the
+//! step are void and the step starts again. The whole binding expires
+//! after `binding_hours`. A theft-binding risk — the card bound on another
+//! account, a card of another province than the one the binding entered
+//! (a region jump), or the bureau's own flag — freezes the binding and
+//! opens a `card_risk` review case with a 5-minute first-response SLA;
+//! approving it lets the binding go on, rejecting it ends it.
+
+use crate::ports::Rng;
+use crate::ports::StoreError;
+use crate::ports::audit::AuditEntry;
+use crate::ports::auth::{SendError, SessionRow};
+use crate::ports::bindings::{BankChannel, BankCode, BankUnavailable};
+use crate::ports::clock::Clock;
+use crate::ports::face::{FaceResult, FaceUnavailable, FaceVerifier};
+use crate::ports::identity::IdentityStore;
+use crate::ports::ids::Ids;
+use crate::ports::reviews::{CaseKind, CaseRow};
+use crate::ports::social_security::{BureauUnavailable, CardLookup, CardNamed, ConfirmAnswer, LookupAnswer, SocialSecurityBureau};
+use crate::ports::ss_bindings::{SsBindingRow, SsBindingStore};
+use crate::ports::users::UserStore;
+use crate::steps::codes::{ChallengeIssued, CodeRefusal, Codes, Purpose};
+use crate::steps::personal::{Unreadable, data_key, open_identity, read_phone};
+use crate::vault::Vault;
+use idlink_crypto::CryptoError;
+use idlink_domain::calendar::shanghai_today;
+use idlink_domain::card::{BinTable, CardNumber};
+use idlink_domain::social_security::{Coverage, RegionAnswer};
+use idlink_domain::ss_binding::{Event, Progress, Refusal, Status, Step};
+use idlink_domain::{PhoneNumber, RequestId, UserId};
+use jiff::{SignedDuration, Timestamp};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+const PURPOSE: &str = "social-security card binding";
+const CARD_CONTEXT: &str = "ss_bindings.card";
+const CARD_INDEX: &str = "ss_card";
+
+/// The features a bound card can have.
+pub const FEATURES: [&str; 4] = ["medical_payment", "pension_query", "medical_account", "unemployment_alerts"];
+
+/// The mobile-payment service agreement's version and text (zh-CN, the binding text).
+pub const AGREEMENT_VERSION: &str = "SSC-MP-2026-12";
+const AGREEMENT_TEXT: &str = include_str!("../data/ss_mobile_payment_agreement.txt");
+
+/// `[social_security]` of the configuration.
+#[derive(Debug, Clone)]
+pub struct SsPolicy {
+    /// How long each step may take.
+    pub step_ttl: SignedDuration,
+    /// How long a binding may take in all.
+    pub binding_ttl: SignedDuration,
+    /// First-response target of a theft-binding risk case.
+    pub risk_sla: SignedDuration,
+}
+
+impl Default for SsPolicy {
+    fn default() -> Self {
+        Self {
+            step_ttl: SignedDuration::from_mins(15),
+            binding_ttl: SignedDuration::from_hours(72),
+            risk_sla: SignedDuration::from_mins(5),
+        }
+    }
+}
+
+/// The agreement a user reads and signs.
+#[derive(Debug, Clone, Serialize)]
+pub struct Agreement {
+    pub version: &'static str,
+    pub sha256: String,
+    pub text: &'static str,
+}
+
+pub fn agreement() -> Agreement {
+    Agreement { version: AGREEMENT_VERSION, sha256: hex::encode(Sha256::digest(AGREEMENT_TEXT.as_bytes())), text: AGREEMENT_TEXT }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SsError {
+    #[error("verify your real-name identity (resident ID card) first")]
+    NotVerified,
+    #[error("no such binding")]
+    NotFound,
+    #[error("the social-security card service is not open in {name} ({reason})")]
+    RegionClosed { name: String, reason: String },
+    #[error("not the issuing area of a mainland province's card")]
+    RegionUnknown,
+    /// A binding is under way already (its id): resume it or cancel it first.
+    #[error("a binding is under way already: {0}")]
+    UnderWay(String),
+    #[error(transparent)]
+    Step(#[from] Refusal),
+    #[error("the binding expired before it was bound; start again")]
+    Expired,
+    #[error("no code is waiting for this step (none was sent, or the step's time ran out): send one again")]
+    NoCodeSent,
+    #[error("the face check failed: {0:?}")]
+    FaceRefused(FaceResult),
+    #[error("the SMS code is offered after a failed face check")]
+    SmsNotOffered,
+    #[error("no card of yours has this number at this bureau")]
+    NoCard,
+    #[error("the QR code is not one printed on a social-security card")]
+    UnreadableQr,
+    #[error("the code is wrong")]
+    CodeWrong,
+    #[error("the bank does not have this phone for the card's financial account")]
+    ReservedPhoneMismatch,
+    #[error("the agreement changed: read version {0} and sign it")]
+    AgreementOutdated(&'static str),
+    #[error("choose at least one feature of: {}", FEATURES.join(", "))]
+    Features,
+    /// Frozen on a theft-binding risk (the reason); an operator reviews it.
+    #[error("the binding is frozen for review: {0}")]
+    Frozen(String),
+    #[error("the card is bound on another account")]
+    CardBoundElsewhere,
+    #[error("another device moved this binding at the same time; reload it")]
+    Conflict,
+    /// The bureau answered something its protocol does not document.
+    #[error("the bureau's answer decided nothing ({0}); retry")]
+    Undecided(String),
+    #[error(transparent)]
+    Bureau(#[from] BureauUnavailable),
+    #[error(transparent)]
+    Face(#[from] FaceUnavailable),
+    #[error(transparent)]
+    Bank(#[from] BankUnavailable),
+    #[error(transparent)]
+    Code(#[from] CodeRefusal),
+    #[error(transparent)]
+    Send(#[from] SendError),
+    #[error(transparent)]
+    Unreadable(#[from] Unreadable),
+    #[error("crypto: {0}")]
+    Crypto(#[from] CryptoError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Who acts: a user's session.
+pub struct Actor<'a> {
+    pub session: &'a SessionRow,
+    pub request_id: Option<&'a RequestId>,
+}
+
+impl Actor<'_> {
+    fn user(&self) -> &UserId {
+        &self.session.user_id
+    }
+
+    fn audit(&self, action: &str, at: Timestamp) -> AuditEntry {
+        AuditEntry::new(format!("user:{}", self.session.user_id), action, PURPOSE, at)
+            .subject(&self.session.user_id)
+            .request(self.request_id)
+    }
+}
+
+/// The card as sealed in the binding.
+#[derive(Serialize, Deserialize)]
+struct SealedCard {
+    card_ref: String,
+    card_number: String,
+    region: String,
+    bank_code: String,
+    account: String,
+}
+
+/// The card, masked.
+#[derive(Debug, Clone, Serialize)]
+pub struct CardView {
+    pub card_number: String,
+    pub region: String,
+    pub bank_code: String,
+    pub account: String,
+}
+
+/// A binding as its user sees it.
+#[derive(Debug, Clone, Serialize)]
+pub struct BindingView {
+    pub id: String,
+    pub region: String,
+    /// The step to do now (the last one once bound), and its number of 6.
+    pub step: Step,
+    pub step_number: usize,
+    pub status: Status,
+    pub step_deadline: Timestamp,
+    pub expires_at: Timestamp,
+    pub identity_method: Option<String>,
+    /// The face check failed: an SMS code may stand in for it.
+    pub sms_fallback: bool,
+    pub card_code_sent: bool,
+    pub bank_code_sent: bool,
+    pub card: Option<CardView>,
+    pub agreement_version: Option<String>,
+    pub features: Vec<String>,
+    pub risk_reason: Option<String>,
+    pub bound_at: Option<Timestamp>,
+}
+
+fn mask_card_number(n: &str) -> String {
+    let chars: Vec<char> = n.chars().collect();
+    let keep_end = chars.len().saturating_sub(3);
+    chars.iter().enumerate().map(|(i, c)| if i == 0 || i >= keep_end { *c } else { '*' }).collect()
+}
+
+/// What a binding's next write changes, and how it is audited.
+struct Change {
+    row: SsBindingRow,
+    case: Option<CaseRow>,
+    action: &'static str,
+}
+
+/// The binding use cases.
+pub struct SocialSecurity<'a> {
+    pub bindings: &'a dyn SsBindingStore,
+    pub identities: &'a dyn IdentityStore,
+    pub users: &'a dyn UserStore,
+    pub vault: &'a Vault,
+    pub clock: &'a dyn Clock,
+    pub ids: &'a dyn Ids,
+    pub rng: &'a dyn Rng,
+    pub bureau: &'a dyn SocialSecurityBureau,
+    pub face: &'a dyn FaceVerifier,
+    pub bank: &'a dyn BankChannel,
+    pub codes: Codes<'a>,
+    pub coverage: &'a Coverage,
+    pub policy: &'a SsPolicy,
+}
+
+impl SocialSecurity<'_> {
+    fn later(&self, now: Timestamp, by: SignedDuration) -> Timestamp {
+        now.checked_add(by).unwrap_or(now)
+    }
+
+    fn province(row: &SsBindingRow) -> &str {
+        row.region.get(..2).unwrap_or_default()
+    }
+
+    /// Entry: the region check of the card's issuing area, then a new
+    /// binding at the identity step. A user with a binding under way gets `UnderWay`.
+    pub async fn start(&self, actor: &Actor<'_>, area_code: &str) -> Result<BindingView, SsError> {
+        let region = match self.coverage.region_for(area_code) {
+            RegionAnswer::Open(r) => r.code.clone(),
+            RegionAnswer::Closed(r) => {
+                return Err(SsError::RegionClosed { name: r.name.clone(), reason: r.closed_reason.clone().unwrap_or_default() });
+            }
+            RegionAnswer::NotCovered => return Err(SsError::RegionUnknown),
+        };
+        self.identities.identity(actor.user()).await?.ok_or(SsError::NotVerified)?;
+        let now = self.clock.now();
+        let p = Progress::entered();
+        let row = SsBindingRow {
+            id: format!("ssb_{}", hex::encode(self.rng.bytes16())),
+            user_id: actor.user().clone(),
+            region,
+            step: p.step,
+            status: p.status,
+            step_deadline: self.later(now, self.policy.step_ttl),
+            expires_at: self.later(now, self.policy.binding_ttl),
+            identity_method: None,
+            face_failures: 0,
+            card_code_ref: None,
+            card_cipher: None,
+            card_index: None,
+            bank_code_ref: None,
+            agreement_version: None,
+            agreement_sha256: None,
+            features: None,
+            risk_reason: None,
+            channel: None,
+            version: 1,
+            created_at: now,
+            updated_at: now,
+            bound_at: None,
+        };
+        if !self.bindings.insert_ss_binding(&row, &actor.audit("ss_binding.entry", now)).await? {
+            let open = self.bindings.ss_bindings_of(actor.user()).await?.into_iter().find(|b| !b.status.is_final());
+            return Err(SsError::UnderWay(open.map(|b| b.id).unwrap_or_default()));
+        }
+        self.view_of(actor, &row).await
+    }
+
+    pub async fn view(&self, actor: &Actor<'_>, id: &str) -> Result<BindingView, SsError> {
+        let row = self.own(actor.user(), id).await?;
+        self.view_of(actor, &row).await
+    }
+
+    pub async fn list(&self, actor: &Actor<'_>) -> Result<Vec<BindingView>, SsError> {
+        let mut out = Vec::new();
+        for row in self.bindings.ss_bindings_of(actor.user()).await? {
+            out.push(self.view_of(actor, &row).await?);
+        }
+        Ok(out)
+    }
+
+    async fn view_of(&self, actor: &Actor<'_>, row: &SsBindingRow) -> Result<BindingView, SsError> {
+        let card = match &row.card_cipher {
+            Some(c) => {
+                let key = data_key::<SsError>(self.users, self.vault, actor.user(), &actor.audit("ss_card.read", self.clock.now())).await?;
+                let card: SealedCard =
+                    serde_json::from_slice(&key.open(CARD_CONTEXT, c)?).map_err(|e| crate::steps::personal::corrupt(e))?;
+                Some(CardView {
+                    card_number: mask_card_number(&card.card_number),
+                    region: card.region,
+                    bank_code: card.bank_code,
+                    account: idlink_domain::pii::mask_card(&card.account),
+                })
+            }
+            None => None,
+        };
+        Ok(BindingView {
+            id: row.id.clone(),
+            region: row.region.clone(),
+            step: row.step,
+            step_number: row.step.number(),
+            status: row.status,
+            step_deadline: row.step_deadline,
+            expires_at: row.expires_at,
+            identity_method: row.identity_method.clone(),
+            sms_fallback: row.step == Step::Identity && row.face_failures > 0,
+            card_code_sent: row.card_code_ref.is_some(),
+            bank_code_sent: row.bank_code_ref.is_some(),
+            card,
+            agreement_version: row.agreement_version.clone(),
+            features: row.features.as_deref().map(|f| f.split(',').map(str::to_owned).collect()).unwrap_or_default(),
+            risk_reason: row.risk_reason.clone(),
+            bound_at: row.bound_at,
+        })
+    }
+
+    async fn own(&self, user: &UserId, id: &str) -> Result<SsBindingRow, SsError> {
+        self.bindings.ss_binding(id).await?.filter(|r| &r.user_id == user).ok_or(SsError::NotFound)
+    }
+
+    /// The binding, ready for `step`: expired when its time is up, with its
+    /// step's codes voided and a new deadline when the step's time is up.
+    /// `Ok(None)` when the step was done already (nothing to do again).
+    async fn ready(&self, actor: &Actor<'_>, id: &str, step: Step) -> Result<Option<SsBindingRow>, SsError> {
+        let mut row = self.own(actor.user(), id).await?;
+        let now = self.clock.now();
+        if !row.status.is_final() && now >= row.expires_at {
+            let p = row.progress().apply(Event::Expire)?;
+            row.status = p.status;
+            self.save(actor, Change { row, case: None, action: "ss_binding.expired" }).await?;
+            return Err(SsError::Expired);
+        }
+        match row.progress().apply(Event::Done(step)) {
+            Err(Refusal::AlreadyDone) => return Ok(None),
+            Err(Refusal::Frozen) => return Err(SsError::Frozen(row.risk_reason.unwrap_or_default())),
+            Err(Refusal::Ended(Status::Expired)) => return Err(SsError::Expired),
+            Err(e) => return Err(e.into()),
+            Ok(_) => {}
+        }
+        if now >= row.step_deadline {
+            row.card_code_ref = None;
+            row.bank_code_ref = None;
+            row.step_deadline = self.later(now, self.policy.step_ttl);
+        }
+        Ok(Some(row))
+    }
+
+    /// Writes the change under the binding's version.
+    async fn save(&self, actor: &Actor<'_>, mut c: Change) -> Result<SsBindingRow, SsError> {
+        let now = self.clock.now();
+        c.row.version += 1;
+        c.row.updated_at = now;
+        let audit = actor.audit(c.action, now);
+        match self.bindings.save_ss_binding(&c.row, c.case.as_ref(), &audit).await {
+            Ok(true) => Ok(c.row),
+            Ok(false) => Err(SsError::Conflict),
+            Err(StoreError::Unique(_)) => Err(SsError::CardBoundElsewhere),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Completes `step` on `row` and writes it.
+    async fn done(&self, actor: &Actor<'_>, mut row: SsBindingRow, step: Step, action: &'static str) -> Result<BindingView, SsError> {
+        let now = self.clock.now();
+        let p = row.progress().apply(Event::Done(step))?;
+        row.step = p.step;
+        row.status = p.status;
+        row.step_deadline = self.later(now, self.policy.step_ttl);
+        if p.status == Status::Bound {
+            row.bound_at = Some(now);
+        }
+        let row = self.save(actor, Change { row, case: None, action }).await?;
+        self.view_of(actor, &row).await
+    }
+
+    /// Freezes the binding on a theft-binding risk and opens its review case.
+    async fn freeze(&self, actor: &Actor<'_>, mut row: SsBindingRow, reason: &str) -> SsError {
+        let now = self.clock.now();
+        let p = match row.progress().apply(Event::Freeze) {
+            Ok(p) => p,
+            Err(e) => return e.into(),
+        };
+        row.status = p.status;
+        row.risk_reason = Some(reason.to_owned());
+        let case = CaseRow::open(self.ids, CaseKind::CardRisk, &row.user_id, &row.id, 1, self.policy.risk_sla, now);
+        match self.save(actor, Change { row, case: Some(case), action: "ss_binding.frozen" }).await {
+            Ok(_) => SsError::Frozen(reason.to_owned()),
+            Err(e) => e,
+        }
+    }
+
+    /// A step asked again after it was done answers where the binding is.
+    async fn current(&self, actor: &Actor<'_>, id: &str) -> Result<BindingView, SsError> {
+        self.view(actor, id).await
+    }
+
+    /// Identity by face against the verified identity.
+    pub async fn identity_face(&self, actor: &Actor<'_>, id: &str, liveness_video: &str) -> Result<BindingView, SsError> {
+        let Some(mut row) = self.ready(actor, id, Step::Identity).await? else { return self.current(actor, id).await };
+        let result = self.face.verify(actor.user().as_str(), liveness_video).await?;
+        if result != FaceResult::Pass {
+            row.face_failures = row.face_failures.saturating_add(1);
+            self.save(actor, Change { row, case: None, action: "ss_binding.face_failed" }).await?;
+            return Err(SsError::FaceRefused(result));
+        }
+        row.identity_method = Some("face".into());
+        self.done(actor, row, Step::Identity, "ss_binding.identity").await
+    }
+
+    /// After a failed face check: an SMS code to the user's phone.
+    pub async fn identity_sms(
+        &self,
+        actor: &Actor<'_>,
+        origin: &crate::steps::codes::Origin,
+        id: &str,
+    ) -> Result<ChallengeIssued, SsError> {
+        let Some(row) = self.ready(actor, id, Step::Identity).await? else { return Err(Refusal::AlreadyDone.into()) };
+        if row.face_failures == 0 {
+            return Err(SsError::SmsNotOffered);
+        }
+        let (_, phone) = read_phone::<SsError>(self.users, self.vault, &actor.audit("phone.read", self.clock.now()), actor.user()).await?;
+        self.codes.request_for_session::<SsError>(origin, actor.session, &phone, Purpose::SocialSecurity).await
+    }
+
+    /// The SMS code standing in for the face check.
+    pub async fn identity_sms_confirm(&self, actor: &Actor<'_>, id: &str, challenge_id: &str, code: &str) -> Result<BindingView, SsError> {
+        let Some(mut row) = self.ready(actor, id, Step::Identity).await? else { return self.current(actor, id).await };
+        if row.face_failures == 0 {
+            return Err(SsError::SmsNotOffered);
+        }
+        self.codes.redeem_for_session::<SsError>(actor.session, actor.request_id, challenge_id, code, Purpose::SocialSecurity).await?;
+        row.identity_method = Some("sms".into());
+        self.done(actor, row, Step::Identity, "ss_binding.identity").await
+    }
+
+    /// The card by its number or QR payload: the bureau sends its dynamic code.
+    pub async fn card(&self, actor: &Actor<'_>, id: &str, card: CardNamed<'_>) -> Result<BindingView, SsError> {
+        let Some(mut row) = self.ready(actor, id, Step::Card).await? else { return self.current(actor, id).await };
+        let now = self.clock.now();
+        let identity = self.identities.identity(actor.user()).await?.ok_or(SsError::NotVerified)?;
+        let opened = open_identity::<SsError>(
+            self.users,
+            self.vault,
+            actor.user(),
+            &actor.audit("identity.read", now),
+            &identity.name_cipher,
+            &identity.id_cipher,
+        )
+        .await?;
+        let id_number = opened.resident_id(shanghai_today(now))?;
+        let (_, phone) = read_phone::<SsError>(self.users, self.vault, &actor.audit("phone.read", now), actor.user()).await?;
+        // One reference per code sent (the step's version), so asking again after a timeout is a new code.
+        let request_ref = format!("{}-{}", row.id, row.version);
+        let lookup = CardLookup { request_ref: &request_ref, name: &opened.name, id_number: &id_number, phone: &phone, card };
+        let (answer, via) = self.bureau.lookup(Self::province(&row), &lookup).await?;
+        row.channel = Some(via.to_owned());
+        match answer {
+            LookupAnswer::CodeSent { reference } => {
+                row.card_code_ref = Some(reference);
+                let row = self.save(actor, Change { row, case: None, action: "ss_binding.card_code_sent" }).await?;
+                self.view_of(actor, &row).await
+            }
+            LookupAnswer::NoCard => Err(SsError::NoCard),
+            LookupAnswer::UnreadableQr => Err(SsError::UnreadableQr),
+            LookupAnswer::OtherRegion { region } => Err(self.freeze(actor, row, &format!("region_jump:{region}")).await),
+            LookupAnswer::Risk { reason } => Err(self.freeze(actor, row, &format!("bureau:{reason}")).await),
+            LookupAnswer::Pending { status } => Err(SsError::Undecided(status)),
+        }
+    }
+
+    /// The bureau's dynamic code: the card is disclosed and sealed.
+    pub async fn card_confirm(&self, actor: &Actor<'_>, id: &str, code: &str) -> Result<BindingView, SsError> {
+        let Some(mut row) = self.ready(actor, id, Step::Card).await? else { return self.current(actor, id).await };
+        let reference = row.card_code_ref.clone().ok_or(SsError::NoCodeSent)?;
+        let (answer, via) = self.bureau.confirm(Self::province(&row), &reference, code).await?;
+        row.channel = Some(via.to_owned());
+        let card = match answer {
+            ConfirmAnswer::Confirmed(card) => card,
+            ConfirmAnswer::WrongCode => return Err(SsError::CodeWrong),
+            ConfirmAnswer::Expired => {
+                row.card_code_ref = None;
+                self.save(actor, Change { row, case: None, action: "ss_binding.card_code_expired" }).await?;
+                return Err(SsError::NoCodeSent);
+            }
+            ConfirmAnswer::Pending { status } => return Err(SsError::Undecided(status)),
+        };
+        let index = self.vault.blind_index(CARD_INDEX, &card.card_number);
+        row.card_code_ref = None;
+        if card.region.get(..2) != Some(Self::province(&row)) {
+            return Err(self.freeze(actor, row, &format!("region_jump:{}", card.region)).await);
+        }
+        if self.bindings.ss_bindings_with_card(&index, &row.id).await? > 0 {
+            row.card_index = Some(index);
+            return Err(self.freeze(actor, row, "card_bound_elsewhere").await);
+        }
+        let key = data_key::<SsError>(self.users, self.vault, actor.user(), &actor.audit("ss_card.seal", self.clock.now())).await?;
+        let sealed = SealedCard {
+            card_ref: card.card_ref.clone(),
+            card_number: card.card_number.clone(),
+            region: card.region.clone(),
+            bank_code: card.bank_code.clone(),
+            account: card.account.reveal().to_owned(),
+        };
+        let clear = serde_json::to_vec(&sealed).map_err(|e| crate::steps::personal::corrupt(e))?;
+        row.card_cipher = Some(self.vault.seal(&key, CARD_CONTEXT, &clear)?);
+        row.card_index = Some(index);
+        self.done(actor, row, Step::Card, "ss_binding.card").await
+    }
+
+    async fn sealed_card(&self, actor: &Actor<'_>, row: &SsBindingRow) -> Result<SealedCard, SsError> {
+        let cipher = row.card_cipher.as_ref().ok_or(SsError::Step(Refusal::NotYet(Step::Card)))?;
+        let key = data_key::<SsError>(self.users, self.vault, actor.user(), &actor.audit("ss_card.read", self.clock.now())).await?;
+        serde_json::from_slice(&key.open(CARD_CONTEXT, cipher)?).map_err(|e| crate::steps::personal::corrupt(e).into())
+    }
+
+    fn account(card: &SealedCard) -> Result<CardNumber, SsError> {
+        CardNumber::parse(&card.account, BinTable::bundled()).map_err(|e| crate::steps::personal::corrupt(e).into())
+    }
+
+    /// Bank verification, first half: the financial account's bank sends its
+    /// code to the reserved phone the user names.
+    pub async fn bank(&self, actor: &Actor<'_>, id: &str, reserved_phone: &PhoneNumber) -> Result<BindingView, SsError> {
+        let Some(mut row) = self.ready(actor, id, Step::Bank).await? else { return self.current(actor, id).await };
+        let card = self.sealed_card(actor, &row).await?;
+        let account = Self::account(&card)?;
+        let client_ref = format!("{}-{}", row.id, row.version);
+        match self.bank.send_code(&account, reserved_phone, &client_ref).await? {
+            BankCode::Sent { reference } => row.bank_code_ref = Some(reference),
+            BankCode::PhoneMismatch => return Err(SsError::ReservedPhoneMismatch),
+        }
+        let row = self.save(actor, Change { row, case: None, action: "ss_binding.bank_code_sent" }).await?;
+        self.view_of(actor, &row).await
+    }
+
+    /// Bank verification, second half: the bank's code.
+    pub async fn bank_confirm(&self, actor: &Actor<'_>, id: &str, code: &str) -> Result<BindingView, SsError> {
+        let Some(mut row) = self.ready(actor, id, Step::Bank).await? else { return self.current(actor, id).await };
+        let reference = row.bank_code_ref.clone().ok_or(SsError::NoCodeSent)?;
+        let card = self.sealed_card(actor, &row).await?;
+        if !self.bank.verify_code(&reference, &Self::account(&card)?, code).await? {
+            return Err(SsError::CodeWrong);
+        }
+        row.bank_code_ref = None;
+        self.done(actor, row, Step::Bank, "ss_binding.bank").await
+    }
+
+    /// Signs the current agreement, named by its version and SHA-256.
+    pub async fn sign(&self, actor: &Actor<'_>, id: &str, version: &str, sha256: &str) -> Result<BindingView, SsError> {
+        let Some(mut row) = self.ready(actor, id, Step::Agreement).await? else { return self.current(actor, id).await };
+        let current = agreement();
+        if version != current.version || !sha256.eq_ignore_ascii_case(&current.sha256) {
+            return Err(SsError::AgreementOutdated(current.version));
+        }
+        row.agreement_version = Some(current.version.to_owned());
+        row.agreement_sha256 = Some(current.sha256);
+        self.done(actor, row, Step::Agreement, "ss_binding.agreement_signed").await
+    }
+
+    /// Chooses the features: the binding is bound.
+    pub async fn features(&self, actor: &Actor<'_>, id: &str, features: &[String]) -> Result<BindingView, SsError> {
+        let Some(mut row) = self.ready(actor, id, Step::Features).await? else { return self.current(actor, id).await };
+        let mut chosen: Vec<&str> = FEATURES.into_iter().filter(|f| features.iter().any(|x| x == f)).collect();
+        chosen.dedup();
+        if chosen.is_empty() || features.iter().any(|f| !FEATURES.contains(&f.as_str())) {
+            return Err(SsError::Features);
+        }
+        row.features = Some(chosen.join(","));
+        self.done(actor, row, Step::Features, "ss_binding.bound").await
+    }
+
+    /// Ends a binding under way (not a bound one: that is unbinding).
+    pub async fn cancel(&self, actor: &Actor<'_>, id: &str) -> Result<BindingView, SsError> {
+        let mut row = self.own(actor.user(), id).await?;
+        if row.status == Status::Cancelled {
+            return self.view_of(actor, &row).await;
+        }
+        let p = row.progress().apply(Event::Cancel)?;
+        row.status = p.status;
+        let row = self.save(actor, Change { row, case: None, action: "ss_binding.cancelled" }).await?;
+        self.view_of(actor, &row).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn card_numbers_are_masked_and_the_agreement_hash_is_its_text() {
+        assert_eq!(mask_card_number("A12345678"), "A*****678");
+        let a = agreement();
+        assert_eq!(a.sha256, hex::encode(Sha256::digest(a.text.as_bytes())));
+        assert!(a.text.contains(AGREEMENT_VERSION));
+    }
+}

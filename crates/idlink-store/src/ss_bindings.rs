@@ -1,0 +1,141 @@
+//! Social-security card bindings on SQLite and PostgreSQL (the rules are in
+//! `idlink_domain::ss_binding` and `idlink_core::social_security`): the
+//! whole row written under its version, with its audit record and, on a
+//! freeze, its review case, in one transaction.
+
+use async_trait::async_trait;
+use idlink_core::ports::StoreError;
+use idlink_core::ports::audit::AuditEntry;
+use idlink_core::ports::reviews::CaseRow;
+use idlink_core::ports::ss_bindings::{SsBindingRow, SsBindingStore};
+use idlink_domain::UserId;
+use idlink_domain::ss_binding::{Status, Step};
+use sqlx::any::AnyRow;
+
+use crate::SqlStore;
+use crate::rows::{Columns, execute, fetch_all, fetch_optional, first, micros};
+
+const COLUMNS: &str = "id, user_id, region, step, status, step_deadline, expires_at, identity_method, face_failures, card_code_ref, \
+     card_cipher, card_index, bank_code_ref, agreement_version, agreement_sha256, features, risk_reason, channel, version, created_at, \
+     updated_at, bound_at";
+
+fn binding(r: &AnyRow) -> Result<SsBindingRow, StoreError> {
+    Ok(SsBindingRow {
+        id: r.col("id")?,
+        user_id: r.user("user_id")?,
+        region: r.col("region")?,
+        step: r.parsed("step", "binding step", Step::parse)?,
+        status: r.parsed("status", "binding status", Status::parse)?,
+        step_deadline: r.instant("step_deadline")?,
+        expires_at: r.instant("expires_at")?,
+        identity_method: r.col("identity_method")?,
+        face_failures: r.count_u32("face_failures")?,
+        card_code_ref: r.col("card_code_ref")?,
+        card_cipher: r.col("card_cipher")?,
+        card_index: r.col("card_index")?,
+        bank_code_ref: r.col("bank_code_ref")?,
+        agreement_version: r.col("agreement_version")?,
+        agreement_sha256: r.col("agreement_sha256")?,
+        features: r.col("features")?,
+        risk_reason: r.col("risk_reason")?,
+        channel: r.col("channel")?,
+        version: r.col("version")?,
+        created_at: r.instant("created_at")?,
+        updated_at: r.instant("updated_at")?,
+        bound_at: r.instant_opt("bound_at")?,
+    })
+}
+
+#[async_trait]
+impl SsBindingStore for SqlStore {
+    async fn insert_ss_binding(&self, row: &SsBindingRow, audit: &AuditEntry) -> Result<bool, StoreError> {
+        let sql = format!(
+            "INSERT INTO ss_bindings ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, \
+             $19, $20, $21, $22)"
+        );
+        let q = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(row.id.clone())
+            .bind(row.user_id.as_str())
+            .bind(row.region.clone())
+            .bind(row.step.as_str())
+            .bind(row.status.as_str())
+            .bind(micros(row.step_deadline))
+            .bind(micros(row.expires_at))
+            .bind(row.identity_method.clone())
+            .bind(i64::from(row.face_failures))
+            .bind(row.card_code_ref.clone())
+            .bind(row.card_cipher.clone())
+            .bind(row.card_index.clone())
+            .bind(row.bank_code_ref.clone())
+            .bind(row.agreement_version.clone())
+            .bind(row.agreement_sha256.clone())
+            .bind(row.features.clone())
+            .bind(row.risk_reason.clone())
+            .bind(row.channel.clone())
+            .bind(row.version)
+            .bind(micros(row.created_at))
+            .bind(micros(row.updated_at))
+            .bind(row.bound_at.map(micros));
+        match self.audited_if(audit, async |tx| Ok(execute(q, &mut *tx).await? == 1)).await {
+            Err(StoreError::Unique(_)) => Ok(false),
+            other => other,
+        }
+    }
+
+    async fn ss_binding(&self, id: &str) -> Result<Option<SsBindingRow>, StoreError> {
+        let sql = format!("SELECT {COLUMNS} FROM ss_bindings WHERE id = $1");
+        fetch_optional(sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id.to_owned()), &self.reader, binding).await
+    }
+
+    async fn ss_bindings_of(&self, user: &UserId) -> Result<Vec<SsBindingRow>, StoreError> {
+        let sql = format!("SELECT {COLUMNS} FROM ss_bindings WHERE user_id = $1 ORDER BY created_at DESC, id");
+        fetch_all(sqlx::query(sqlx::AssertSqlSafe(sql)).bind(user.as_str()), &self.reader, binding).await
+    }
+
+    async fn save_ss_binding(&self, row: &SsBindingRow, case: Option<&CaseRow>, audit: &AuditEntry) -> Result<bool, StoreError> {
+        let q = sqlx::query(
+            "UPDATE ss_bindings SET step = $2, status = $3, step_deadline = $4, expires_at = $5, identity_method = $6, face_failures = $7,
+                 card_code_ref = $8, card_cipher = $9, card_index = $10, bank_code_ref = $11, agreement_version = $12,
+                 agreement_sha256 = $13, features = $14, risk_reason = $15, channel = $16, version = $17, updated_at = $18, bound_at = $19
+             WHERE id = $1 AND version = $20",
+        )
+        .bind(row.id.clone())
+        .bind(row.step.as_str())
+        .bind(row.status.as_str())
+        .bind(micros(row.step_deadline))
+        .bind(micros(row.expires_at))
+        .bind(row.identity_method.clone())
+        .bind(i64::from(row.face_failures))
+        .bind(row.card_code_ref.clone())
+        .bind(row.card_cipher.clone())
+        .bind(row.card_index.clone())
+        .bind(row.bank_code_ref.clone())
+        .bind(row.agreement_version.clone())
+        .bind(row.agreement_sha256.clone())
+        .bind(row.features.clone())
+        .bind(row.risk_reason.clone())
+        .bind(row.channel.clone())
+        .bind(row.version)
+        .bind(micros(row.updated_at))
+        .bind(row.bound_at.map(micros))
+        .bind(row.version - 1);
+        self.audited_if(audit, async |tx| {
+            if execute(q, &mut *tx).await? != 1 {
+                return Ok(false);
+            }
+            if let Some(c) = case {
+                crate::reviews::open_case_in(tx, c).await?;
+            }
+            Ok(true)
+        })
+        .await
+    }
+
+    async fn ss_bindings_with_card(&self, card_index: &str, except: &str) -> Result<u32, StoreError> {
+        let q = sqlx::query("SELECT COUNT(*) FROM ss_bindings WHERE card_index = $1 AND id <> $2 AND status = 'bound'")
+            .bind(card_index.to_owned())
+            .bind(except.to_owned());
+        let n: i64 = fetch_optional(q, &self.reader, first).await?.unwrap_or(0);
+        Ok(u32::try_from(n).unwrap_or(u32::MAX))
+    }
+}
