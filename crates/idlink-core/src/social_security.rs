@@ -217,6 +217,8 @@ pub struct BindingView {
     pub agreement_version: Option<String>,
     pub features: Vec<String>,
     pub risk_reason: Option<String>,
+    /// The bureau's channel that answered last (`primary` or `alternate`).
+    pub channel: Option<String>,
     pub bound_at: Option<Timestamp>,
 }
 
@@ -347,6 +349,7 @@ impl SocialSecurity<'_> {
             agreement_version: row.agreement_version.clone(),
             features: row.features.as_deref().map(|f| f.split(',').map(str::to_owned).collect()).unwrap_or_default(),
             risk_reason: row.risk_reason.clone(),
+            channel: row.channel.clone(),
             bound_at: row.bound_at,
         })
     }

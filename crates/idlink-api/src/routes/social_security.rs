@@ -140,6 +140,8 @@ pub struct SsBinding {
     features: Vec<String>,
     /// Why it is frozen: `card_bound_elsewhere`, `region_jump:{region}` or `bureau:{reason}`.
     risk_reason: Option<String>,
+    /// The provincial bureau's channel that answered last: `primary`, or `alternate` when the primary was busy or down.
+    channel: Option<String>,
     bound_at: Option<String>,
 }
 
@@ -161,6 +163,7 @@ impl From<BindingView> for SsBinding {
             agreement_version: v.agreement_version,
             features: v.features,
             risk_reason: v.risk_reason,
+            channel: v.channel,
             bound_at: v.bound_at.map(|t| t.to_string()),
         }
     }

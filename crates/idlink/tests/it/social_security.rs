@@ -1,11 +1,22 @@
-//! The social-security card service's coverage over HTTP (SPEC SS1, issue
-//! 16), on both databases: every mainland province with its service open or
-//! closed, the region check of a card's issuing area with the features that
-//! apply there only, and a deployment's own coverage file.
+//! The social-security card over HTTP (SPEC SS1–SS4, issue 16), on both
+//! databases: the service's coverage (every mainland province open or
+//! closed, the region check with the features that apply there only, a
+//! deployment's own coverage file); the six-step binding against the
+//! sandbox bureaus and banks — resumed on another device and after a
+//! restart, each step repeated safely, the SMS code when the face check
+//! fails; the bureau's channels failing over and back; theft-binding risks
+//! frozen for an operator's review; the card sealed at rest.
 
+use crate::cards::{call, get_json, session};
+use crate::credit::{adult, id_number};
+use crate::login::{challenge, login, login_body};
+use crate::reviews::{as_op, decide, open_cases, operator};
 use crate::{Server, databases, expect_problem, servers, start_with};
+use idlink::serve::Runtime;
+use idlink_core::ports::operators::Role;
+use idlink_core::ports::ss_bindings::SsBindingStore;
 use reqwest::Method;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 async fn get(s: &Server, path: &str) -> reqwest::Response {
     s.authed(Method::GET, path).send().await.unwrap_or_else(|e| panic!("{e}"))
@@ -56,5 +67,229 @@ async fn a_deployment_configures_its_own_coverage() {
         assert!(p["detail"].as_str().is_some_and(|d| d.contains("suspended")), "{p}");
         assert_eq!(get(&s, "/v1/social-security/regions/110101").await.status().as_u16(), 200);
         expect_problem(get(&s, "/v1/social-security/regions/330106").await, 404, "social_security_region_unknown").await;
+    }
+}
+
+async fn post(s: &Server, token: &str, path: &str, body: Value) -> reqwest::Response {
+    call(s, Method::POST, path, token).json(&body).send().await.unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// The binding from a successful step.
+async fn ok(s: &Server, res: reqwest::Response) -> Value {
+    let status = res.status().as_u16();
+    let v: Value = res.json().await.unwrap_or_default();
+    assert!(status == 200 || status == 201, "{}: {status} {v}", s.kind);
+    v
+}
+
+async fn sandbox(s: &Server, method: Method, path: &str, body: Option<Value>) -> Value {
+    let mut r = reqwest::Client::new().request(method, format!("{}{path}", s.sandbox));
+    if let Some(b) = body {
+        r = r.json(&b);
+    }
+    r.send().await.unwrap_or_else(|e| panic!("{e}")).json().await.unwrap_or_default()
+}
+
+/// The sandbox bureau's card of a person, as printed (its number and QR payload).
+async fn card_of(s: &Server, id: &str) -> Value {
+    sandbox(s, Method::GET, &format!("/sandbox/v1/social-security/cards/{id}"), None).await
+}
+
+async fn script(s: &Server, province: &str, channel: &str, mode: &str) {
+    let body = json!({"province": province, "channel": channel, "mode": mode, "slow_ms": 3000});
+    let res = reqwest::Client::new()
+        .post(format!("{}/sandbox/v1/social-security/channels", s.sandbox))
+        .json(&body)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(res.status().as_u16(), 204);
+}
+
+fn path(id: &str, step: &str) -> String {
+    format!("/v1/social-security/bindings/{id}{step}")
+}
+
+/// A new binding for a Beijing card (`credit::id_number` numbers are issued in 110105), past its identity step by face.
+async fn at_card_step(s: &Server, token: &str) -> String {
+    let b = ok(s, post(s, token, "/v1/social-security/bindings", json!({"area_code": "110105"})).await).await;
+    let id = b["id"].as_str().unwrap_or("").to_owned();
+    let b = ok(s, post(s, token, &path(&id, "/identity/face"), json!({"liveness_video": "sandbox:pass"})).await).await;
+    assert_eq!(b["step"], "card", "{b}");
+    id
+}
+
+/// The card step by the card's number and the bureau's code sent to `phone`.
+async fn card_step(s: &Server, token: &str, id: &str, number: &str, phone: &str) -> Value {
+    let b = ok(s, post(s, token, &path(id, "/card"), json!({"card_number": number})).await).await;
+    assert_eq!(b["card_code_sent"], true, "{b}");
+    let code = s.last_code(phone).await;
+    ok(s, post(s, token, &path(id, "/card/confirm"), json!({"code": code})).await).await
+}
+
+/// The last three steps: the bank's code to a reserved phone, the agreement, the features.
+async fn finish(s: &Server, token: &str, id: &str, reserved: &str) -> Value {
+    let b = ok(s, post(s, token, &path(id, "/bank"), json!({"reserved_phone": reserved})).await).await;
+    assert_eq!(b["bank_code_sent"], true, "{b}");
+    let code = s.last_code(reserved).await;
+    ok(s, post(s, token, &path(id, "/bank/confirm"), json!({"code": code})).await).await;
+    let a = get_json(s, "/v1/social-security/agreement", token).await;
+    let sig = json!({"version": a["version"], "sha256": a["sha256"]});
+    ok(s, post(s, token, &path(id, "/agreement"), sig).await).await;
+    ok(s, post(s, token, &path(id, "/features"), json!({"features": ["medical_payment", "pension_query"]})).await).await
+}
+
+/// A session on another device of the same user (after its second SMS check).
+async fn other_device(s: &Server, phone: &str, device: &str) -> String {
+    let c = challenge(s, phone, device).await;
+    let code = s.last_code(phone).await;
+    let pending: Value = login(s, phone, device, &c, &code).await.json().await.unwrap_or_default();
+    let token = pending["session_token"].as_str().unwrap_or("").to_owned();
+    let check = pending["device_check"]["challenge_id"].as_str().unwrap_or("").to_owned();
+    let code = s.last_code(phone).await;
+    let res = s
+        .authed(Method::POST, "/v1/auth/device-check")
+        .header("idlink-session", &token)
+        .json(&login_body(phone, device, &check, &code))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(res.status().as_u16(), 200, "{}", s.kind);
+    token
+}
+
+fn holds(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle)
+}
+
+/// The whole binding: a failed face check and the SMS code instead, the
+/// card scanned by its QR code, a second device that resumes at the bank
+/// step, a server restart that loses nothing, every step asked twice, the
+/// agreement signed by its hash; then bound, with the card masked in every
+/// answer and sealed at rest.
+#[tokio::test]
+async fn a_card_is_bound_in_six_steps_resumed_on_another_device_and_after_a_restart() {
+    for db in databases().await {
+        let mut s = start_with(db, &[]).await;
+        let phone = "13700000201";
+        let (token, user) = adult(&s, phone, "201").await;
+        let person = id_number(phone, "201");
+        let printed = card_of(&s, &person).await;
+        let number = printed["card_number"].as_str().unwrap_or("").to_owned();
+
+        // Entry: a closed province is refused, an open one opens the binding at step 2.
+        let res = post(&s, &token, "/v1/social-security/bindings", json!({"area_code": "540102"})).await;
+        expect_problem(res, 409, "social_security_region_closed").await;
+        let res = post(&s, &token, "/v1/social-security/bindings", json!({"area_code": "11010"})).await;
+        expect_problem(res, 422, "validation_failed").await;
+        let b = ok(&s, post(&s, &token, "/v1/social-security/bindings", json!({"area_code": "110105"})).await).await;
+        assert_eq!((b["step"].as_str(), b["step_number"].as_u64(), b["status"].as_str()), (Some("identity"), Some(2), Some("open")), "{b}");
+        let id = b["id"].as_str().unwrap_or("").to_owned();
+        assert!(id.starts_with("ssb_") && id.len() == 36, "{id}");
+        let again = post(&s, &token, "/v1/social-security/bindings", json!({"area_code": "110105"})).await;
+        let p = expect_problem(again, 409, "social_security_binding_under_way").await;
+        assert!(p["detail"].as_str().is_some_and(|d| d.contains(&id)), "{p}");
+
+        // A step out of order is refused and says which comes first.
+        let p = expect_problem(post(&s, &token, &path(&id, "/card"), json!({"card_number": number})).await, 409, "social_security_step_out_of_order").await;
+        assert!(p["detail"].as_str().is_some_and(|d| d.contains("identity")), "{p}");
+        // The SMS code is offered only after a failed face check.
+        expect_problem(post(&s, &token, &path(&id, "/identity/sms"), json!({})).await, 409, "social_security_sms_not_offered").await;
+        let res = post(&s, &token, &path(&id, "/identity/face"), json!({"liveness_video": "sandbox:spoof"})).await;
+        expect_problem(res, 422, "face_check_failed").await;
+        let b = get_json(&s, &path(&id, ""), &token).await;
+        assert_eq!((b["step"].as_str(), b["sms_fallback"].as_bool()), (Some("identity"), Some(true)), "{b}");
+        let c: Value = post(&s, &token, &path(&id, "/identity/sms"), json!({})).await.json().await.unwrap_or_default();
+        let challenge_id = c["challenge_id"].as_str().unwrap_or_else(|| panic!("{c}")).to_owned();
+        let code = s.last_code(phone).await;
+        let wrong = if code == "000000" { "111111" } else { "000000" };
+        let res = post(&s, &token, &path(&id, "/identity/sms/confirm"), json!({"challenge_id": challenge_id, "code": wrong})).await;
+        expect_problem(res, 422, "code_wrong").await;
+        let b = ok(&s, post(&s, &token, &path(&id, "/identity/sms/confirm"), json!({"challenge_id": challenge_id, "code": code})).await).await;
+        assert_eq!((b["step"].as_str(), b["identity_method"].as_str()), (Some("card"), Some("sms")), "{b}");
+        // Asked again, a done step changes nothing.
+        let b = ok(&s, post(&s, &token, &path(&id, "/identity/face"), json!({"liveness_video": "sandbox:pass"})).await).await;
+        assert_eq!((b["step"].as_str(), b["identity_method"].as_str()), (Some("card"), Some("sms")), "{b}");
+
+        // The card by its QR code: a payload not printed by a bureau is refused, the real one sends the bureau's code.
+        let forged = printed["qr_payload"].as_str().unwrap_or("").replace(&number, "Z99999999");
+        expect_problem(post(&s, &token, &path(&id, "/card"), json!({"qr_payload": forged})).await, 422, "social_security_qr_unreadable").await;
+        expect_problem(post(&s, &token, &path(&id, "/card"), json!({"card_number": "Z99999999"})).await, 422, "social_security_card_not_found").await;
+        expect_problem(post(&s, &token, &path(&id, "/card/confirm"), json!({"code": "123456"})).await, 409, "social_security_code_not_sent").await;
+        let b = ok(&s, post(&s, &token, &path(&id, "/card"), json!({"qr_payload": printed["qr_payload"]})).await).await;
+        assert_eq!((b["card_code_sent"].as_bool(), b["channel"].as_str()), (Some(true), Some("primary")), "{b}");
+        let inbox = s.inbox(phone).await;
+        assert_eq!(inbox["messages"][0]["template"], "ss_card_binding", "the bureau's code went to the user's phone: {inbox}");
+        let code = s.last_code(phone).await;
+        expect_problem(post(&s, &token, &path(&id, "/card/confirm"), json!({"code": "999999x"})).await, 422, "social_security_code_wrong").await;
+        let b = ok(&s, post(&s, &token, &path(&id, "/card/confirm"), json!({"code": code})).await).await;
+        assert_eq!(b["step"], "bank", "{b}");
+        let card = &b["card"];
+        let account = printed["financial_account"]["card_number"].as_str().unwrap_or("").to_owned();
+        assert_eq!(card["bank_code"], printed["financial_account"]["bank_code"], "{b}");
+        assert!(card["card_number"].as_str().is_some_and(|n| n.contains('*') && !n.contains(&number[1..6])), "masked: {b}");
+        assert!(card["account"].as_str().is_some_and(|a| a.ends_with(&account[account.len() - 4..]) && !a.contains(&account[..10])), "{b}");
+
+        // Another device resumes where the first left.
+        let token_b = other_device(&s, phone, "tablet").await;
+        let list = get_json(&s, "/v1/social-security/bindings", &token_b).await;
+        assert_eq!((list["bindings"][0]["id"].as_str(), list["bindings"][0]["step"].as_str()), (Some(id.as_str()), Some("bank")), "{list}");
+        let reserved = "13600000201";
+        let b = ok(&s, post(&s, &token_b, &path(&id, "/bank"), json!({"reserved_phone": reserved})).await).await;
+        assert_eq!(b["bank_code_sent"], true, "{b}");
+        let bank_code = s.last_code(reserved).await;
+
+        // A restart loses nothing: the binding is where it was, the bank's code still confirms it.
+        s.restart(|_| {}).await;
+        let b = get_json(&s, &path(&id, ""), &token_b).await;
+        assert_eq!((b["step"].as_str(), b["bank_code_sent"].as_bool()), (Some("bank"), Some(true)), "{}: {b}", s.kind);
+        let res = post(&s, &token_b, &path(&id, "/bank/confirm"), json!({"code": bank_code})).await;
+        // The sandbox's bank restarted too and forgot its code: the step asks for a new one, nothing else is lost.
+        if res.status().as_u16() != 200 {
+            expect_problem(res, 422, "social_security_code_wrong").await;
+            ok(&s, post(&s, &token_b, &path(&id, "/bank"), json!({"reserved_phone": reserved})).await).await;
+            let bank_code = s.last_code(reserved).await;
+            ok(&s, post(&s, &token_b, &path(&id, "/bank/confirm"), json!({"code": bank_code})).await).await;
+        }
+        let b = get_json(&s, &path(&id, ""), &token).await;
+        assert_eq!(b["step"], "agreement", "{b}");
+
+        // The agreement: a signature of another text is refused; the current one by its version and hash.
+        let a = get_json(&s, "/v1/social-security/agreement", &token).await;
+        assert!(a["text"].as_str().is_some_and(|t| t.contains("社会保障卡移动支付服务协议")), "{a}");
+        let stale = json!({"version": "SSC-MP-2020-01", "sha256": a["sha256"]});
+        expect_problem(post(&s, &token, &path(&id, "/agreement"), stale).await, 409, "social_security_agreement_outdated").await;
+        let b = ok(&s, post(&s, &token, &path(&id, "/agreement"), json!({"version": a["version"], "sha256": a["sha256"]})).await).await;
+        assert_eq!((b["step"].as_str(), b["agreement_version"].as_str()), (Some("features"), a["version"].as_str()), "{b}");
+        let res = post(&s, &token, &path(&id, "/features"), json!({"features": ["teleportation"]})).await;
+        expect_problem(res, 422, "validation_failed").await;
+        let b = ok(&s, post(&s, &token, &path(&id, "/features"), json!({"features": ["medical_payment", "unemployment_alerts"]})).await).await;
+        assert_eq!((b["status"].as_str(), b["step"].as_str()), (Some("bound"), Some("features")), "{b}");
+        assert_eq!(b["features"], json!(["medical_payment", "unemployment_alerts"]));
+        assert!(b["bound_at"].as_str().is_some(), "{b}");
+        // Bound: every step answers where it is; cancelling is no longer possible.
+        let b2 = ok(&s, post(&s, &token, &path(&id, "/features"), json!({"features": ["pension_query"]})).await).await;
+        assert_eq!(b2["features"], b["features"], "a done step changes nothing");
+        let res = call(&s, Method::DELETE, &path(&id, ""), &token).send().await.unwrap_or_else(|e| panic!("{e}"));
+        expect_problem(res, 409, "social_security_binding_ended").await;
+
+        // Another user cannot see it.
+        let (stranger, _) = adult(&s, "13700000202", "202").await;
+        expect_problem(call(&s, Method::GET, &path(&id, ""), &stranger).send().await.unwrap_or_else(|e| panic!("{e}")), 404, "social_security_binding_not_found").await;
+
+        // At rest: the card, its number and the account are ciphertext; the steps are audited.
+        let row = s.db.store.ss_binding(&id).await.ok().flatten().unwrap_or_else(|| panic!("{}: stored", s.kind));
+        let cipher = row.card_cipher.clone().unwrap_or_default();
+        assert!(cipher.len() > 60, "{}: the card is stored", s.kind);
+        for clear in [number.as_bytes(), account.as_bytes(), b"card_ref"] {
+            assert!(!holds(&cipher, clear), "{}: {} in clear at rest", s.kind, String::from_utf8_lossy(clear));
+        }
+        assert!(row.card_index.as_deref().is_some_and(|i| !i.contains(&number)), "a blind index, not the number");
+        let uid = idlink_domain::UserId::parse(&user).unwrap_or_else(|e| panic!("{e}"));
+        let records = idlink_core::ports::audit::AuditStore::audit_records_of_user(&s.db.store, &uid, 500).await.unwrap_or_default();
+        let actions: Vec<&str> = records.iter().map(|r| r.entry.action.as_str()).filter(|a| a.starts_with("ss_binding.")).collect();
+        for step in ["entry", "face_failed", "identity", "card_code_sent", "card", "bank_code_sent", "bank", "agreement_signed", "bound"] {
+            assert!(actions.contains(&format!("ss_binding.{step}").as_str()), "{}: ss_binding.{step} audited: {actions:?}", s.kind);
+        }
     }
 }
