@@ -7,7 +7,7 @@
 //! fails; the bureau's channels failing over and back; theft-binding risks
 //! frozen for an operator's review; the card sealed at rest.
 
-use crate::cards::{call, get_json, session};
+use crate::cards::{call, get_json};
 use crate::credit::{adult, id_number};
 use crate::login::{challenge, login, login_body};
 use crate::reviews::{as_op, decide, open_cases, operator};
@@ -291,5 +291,171 @@ async fn a_card_is_bound_in_six_steps_resumed_on_another_device_and_after_a_rest
         for step in ["entry", "face_failed", "identity", "card_code_sent", "card", "bank_code_sent", "bank", "agreement_signed", "bound"] {
             assert!(actions.contains(&format!("ss_binding.{step}").as_str()), "{}: ss_binding.{step} audited: {actions:?}", s.kind);
         }
+    }
+}
+
+/// Theft-binding risks (SS4): a card the bureau reports stolen, a card of
+/// another province than the binding entered (a region jump), and a card
+/// bound on another account each freeze the binding and open a `card_risk`
+/// case with a 5-minute first-response SLA; while frozen nothing moves;
+/// approving lets the binding go on, rejecting ends it.
+#[tokio::test]
+async fn a_theft_binding_risk_freezes_the_binding_for_an_operator_s_review() {
+    for db in databases().await {
+        let s = start_with(db, &[]).await;
+        let rt = Runtime::default();
+        let rita = operator(&s, &rt, "rita", &[Role::Reviewer]).await;
+
+        // The bureau reports the card stolen (sequence code 444).
+        let phone = "13700000211";
+        let (token, _) = adult(&s, phone, "444").await;
+        let number = card_of(&s, &id_number(phone, "444")).await["card_number"].as_str().unwrap_or("").to_owned();
+        let id = at_card_step(&s, &token).await;
+        let res = post(&s, &token, &path(&id, "/card"), json!({"card_number": number})).await;
+        expect_problem(res, 409, "social_security_binding_frozen").await;
+        let b = get_json(&s, &path(&id, ""), &token).await;
+        assert_eq!((b["status"].as_str(), b["risk_reason"].as_str()), (Some("frozen"), Some("bureau:reported_stolen")), "{b}");
+        expect_problem(post(&s, &token, &path(&id, "/card"), json!({"card_number": number})).await, 409, "social_security_binding_frozen").await;
+        let cases = open_cases(&s, &rita, "?kind=card_risk").await;
+        let case = cases.iter().find(|c| c["reference"] == id.as_str()).unwrap_or_else(|| panic!("{}: a card_risk case: {cases:?}", s.kind));
+        let (created, due) = (case["created_at"].as_str().unwrap_or(""), case["sla_due_at"].as_str().unwrap_or(""));
+        let created: jiff::Timestamp = created.parse().unwrap_or_else(|e| panic!("{e}: {case}"));
+        let due: jiff::Timestamp = due.parse().unwrap_or_else(|e| panic!("{e}: {case}"));
+        assert_eq!(due.duration_since(created).as_secs(), 300, "a 5-minute first-response SLA: {case}");
+        // Rejected: the binding ends.
+        let res = decide(&s, &rita, case["id"].as_str().unwrap_or(""), "reject").await;
+        assert_eq!(res.status().as_u16(), 200, "{}", s.kind);
+        let b = get_json(&s, &path(&id, ""), &token).await;
+        assert_eq!(b["status"], "cancelled", "{b}");
+
+        // A region jump: the binding entered Guangdong, the card is Beijing's.
+        let phone = "13700000212";
+        let (token, _) = adult(&s, phone, "212").await;
+        let number = card_of(&s, &id_number(phone, "212")).await["card_number"].as_str().unwrap_or("").to_owned();
+        let b = ok(&s, post(&s, &token, "/v1/social-security/bindings", json!({"area_code": "440305"})).await).await;
+        let id = b["id"].as_str().unwrap_or("").to_owned();
+        ok(&s, post(&s, &token, &path(&id, "/identity/face"), json!({"liveness_video": "sandbox:pass"})).await).await;
+        expect_problem(post(&s, &token, &path(&id, "/card"), json!({"card_number": number})).await, 409, "social_security_binding_frozen").await;
+        let b = get_json(&s, &path(&id, ""), &token).await;
+        assert_eq!(b["risk_reason"], "region_jump:110000", "{b}");
+        // Approved (the user moved and their card is Beijing's): the binding goes on.
+        let case = open_cases(&s, &rita, "?kind=card_risk").await.into_iter().find(|c| c["reference"] == id.as_str());
+        let case = case.unwrap_or_else(|| panic!("{}: the region-jump case", s.kind));
+        assert_eq!(decide(&s, &rita, case["id"].as_str().unwrap_or(""), "approve").await.status().as_u16(), 200);
+        let b = get_json(&s, &path(&id, ""), &token).await;
+        assert_eq!((b["status"].as_str(), b["step"].as_str()), (Some("open"), Some("card")), "{b}");
+        // A user who gave up cancels the binding; a new one can start.
+        let b = ok(&s, call(&s, Method::DELETE, &path(&id, ""), &token).send().await.unwrap_or_else(|e| panic!("{e}"))).await;
+        assert_eq!(b["status"], "cancelled");
+
+        // The card bound on another account: a binding left on an old account holds it.
+        let id = at_card_step(&s, &token).await;
+        card_step(&s, &token, &id, &number, phone).await;
+        let b = finish(&s, &token, &id, "13600000212").await;
+        assert_eq!(b["status"], "bound", "{b}");
+        let (other, other_user) = adult(&s, "13700000213", "213").await;
+        let _ = other;
+        let moved = format!("UPDATE ss_bindings SET user_id = '{other_user}' WHERE id = '{id}'");
+        idlink_store::testing::execute(&s.db.store, &moved).await.unwrap_or_else(|e| panic!("{e}"));
+        let id2 = at_card_step(&s, &token).await;
+        let b = ok(&s, post(&s, &token, &path(&id2, "/card"), json!({"card_number": number})).await).await;
+        assert_eq!(b["card_code_sent"], true);
+        let code = s.last_code(phone).await;
+        expect_problem(post(&s, &token, &path(&id2, "/card/confirm"), json!({"code": code})).await, 409, "social_security_binding_frozen").await;
+        let b = get_json(&s, &path(&id2, ""), &token).await;
+        assert_eq!(b["risk_reason"], "card_bound_elsewhere", "{b}");
+        // The console lists the case with its kind in words.
+        let ops = as_op(&s, &rita, Method::GET, "/v1/operator/reviews?kind=card_risk").send().await.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(ops.status().as_u16(), 200);
+    }
+}
+
+/// The bureau busy on its primary channel: the same call goes to the
+/// alternate at once, and the binding says which answered; slow past the
+/// deadline: the alternate answers well within 30 s; both down: 503 with
+/// `Retry-After` and nothing lost; the primary back: after the breaker's
+/// wait the traffic returns to it.
+#[tokio::test]
+async fn a_busy_bureau_fails_over_to_its_alternate_channel_and_back() {
+    for db in databases().await {
+        let s = start_with(
+            db,
+            &[
+                ("IDLINK__CONNECTORS__TIMEOUT_MS", "1500"),
+                ("IDLINK__CONNECTORS__BREAKER_FAILURES", "2"),
+                ("IDLINK__CONNECTORS__BREAKER_OPEN_SECS", "1"),
+            ],
+        )
+        .await;
+        let phone = "13700000221";
+        let (token, _) = adult(&s, phone, "221").await;
+        let number = card_of(&s, &id_number(phone, "221")).await["card_number"].as_str().unwrap_or("").to_owned();
+        let id = at_card_step(&s, &token).await;
+
+        script(&s, "11", "primary", "busy").await;
+        let b = ok(&s, post(&s, &token, &path(&id, "/card"), json!({"card_number": number})).await).await;
+        assert_eq!((b["card_code_sent"].as_bool(), b["channel"].as_str()), (Some(true), Some("alternate")), "{}: {b}", s.kind);
+
+        // Slow past the deadline: the alternate answers, well within 30 s.
+        script(&s, "11", "primary", "slow").await;
+        let started = std::time::Instant::now();
+        let b = ok(&s, post(&s, &token, &path(&id, "/card"), json!({"card_number": number})).await).await;
+        assert_eq!(b["channel"], "alternate", "{b}");
+        assert!(started.elapsed() < std::time::Duration::from_secs(30), "{:?}", started.elapsed());
+
+        // Both channels down: the step answers 503 with Retry-After and the binding keeps its place.
+        script(&s, "11", "primary", "down").await;
+        script(&s, "11", "alternate", "down").await;
+        let res = post(&s, &token, &path(&id, "/card"), json!({"card_number": number})).await;
+        assert!(res.headers().get("retry-after").is_some(), "{}", s.kind);
+        expect_problem(res, 503, "institution_unavailable").await;
+        assert_eq!(get_json(&s, &path(&id, ""), &token).await["step"], "card");
+
+        // The primary recovers: after the breaker's wait, the traffic is back on it.
+        script(&s, "11", "primary", "ok").await;
+        script(&s, "11", "alternate", "ok").await;
+        tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+        let b = ok(&s, post(&s, &token, &path(&id, "/card"), json!({"card_number": number})).await).await;
+        assert_eq!(b["channel"], "primary", "{}: {b}", s.kind);
+        let code = s.last_code(phone).await;
+        let b = ok(&s, post(&s, &token, &path(&id, "/card/confirm"), json!({"code": code})).await).await;
+        assert_eq!(b["step"], "bank", "{b}");
+    }
+}
+
+/// Each step has its deadline and the binding its expiry (configuration):
+/// a code sent for a step that ran out of time is void and the step starts
+/// again; a binding not bound in time expires, and a new one can start.
+#[tokio::test]
+async fn a_step_past_its_deadline_starts_again_and_a_binding_past_its_expiry_ends() {
+    for db in databases().await {
+        let s = start_with(
+            db,
+            &[
+                ("IDLINK__SANDBOX__DRIVE_CLOCK", "true"),
+                ("IDLINK__SOCIAL_SECURITY__STEP_MINUTES", "10"),
+                ("IDLINK__SOCIAL_SECURITY__BINDING_HOURS", "1"),
+            ],
+        )
+        .await;
+        let phone = "13700000231";
+        let (token, _) = adult(&s, phone, "231").await;
+        let number = card_of(&s, &id_number(phone, "231")).await["card_number"].as_str().unwrap_or("").to_owned();
+        let id = at_card_step(&s, &token).await;
+        let b = ok(&s, post(&s, &token, &path(&id, "/card"), json!({"card_number": number})).await).await;
+        let deadline: jiff::Timestamp = b["step_deadline"].as_str().unwrap_or("").parse().unwrap_or_else(|e| panic!("{e}: {b}"));
+        let expires: jiff::Timestamp = b["expires_at"].as_str().unwrap_or("").parse().unwrap_or_else(|e| panic!("{e}: {b}"));
+        // Each step has 10 minutes; the whole binding an hour from its entry.
+        assert!((49..=50).contains(&expires.duration_since(deadline).as_mins()), "{b}");
+        let code = s.last_code(phone).await;
+        sandbox(&s, Method::POST, "/sandbox/v1/clock/advance", Some(json!({"seconds": 11 * 60}))).await;
+        expect_problem(post(&s, &token, &path(&id, "/card/confirm"), json!({"code": code})).await, 409, "social_security_code_not_sent").await;
+        card_step(&s, &token, &id, &number, phone).await;
+
+        sandbox(&s, Method::POST, "/sandbox/v1/clock/advance", Some(json!({"seconds": 3600}))).await;
+        let res = post(&s, &token, &path(&id, "/bank"), json!({"reserved_phone": "13600000231"})).await;
+        expect_problem(res, 409, "social_security_binding_expired").await;
+        assert_eq!(get_json(&s, &path(&id, ""), &token).await["status"], "expired");
+        ok(&s, post(&s, &token, "/v1/social-security/bindings", json!({"area_code": "110105"})).await).await;
     }
 }
