@@ -211,6 +211,9 @@ fn add_problem_schemas(doc: &mut OpenApi) {
     if let Some(schema) = dual::Propose::published_schema() {
         components.schemas.insert("Propose".into(), schema.into());
     }
+    if let Some(schema) = social_security::SsCard::published_schema() {
+        components.schemas.insert("SsCard".into(), schema.into());
+    }
 }
 
 /// The whole HTTP application.

@@ -350,16 +350,37 @@ pub async fn identity_sms_confirm(
     Ok(Json(state.social_security().identity_sms_confirm(&actor(&session, request_id.as_deref()), &id, &challenge, &code).await?.into()))
 }
 
-/// Body of `POST …/card`: the card's number, or the payload of its QR code, one of them.
+/// Body of `POST …/card`: the card's number (typed) or the payload of its QR code (scanned), one of them.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SsCard {
-    /// The card number printed on the card (typed).
+    /// Typed: the card number printed on the card.
     #[schema(pattern = r"^[A-Za-z0-9]{9}$", example = "A12345678")]
     card_number: Option<String>,
-    /// The card's QR payload (scanned).
-    #[schema(example = "SSC1:A12345678:440305:0a1b2c3d")]
+    /// Scanned: the card's QR payload.
+    #[schema(example = "SSC1:A12345678:440305:0a1b2c3d", min_length = 1, max_length = 512)]
     qr_payload: Option<String>,
+}
+
+impl SsCard {
+    /// The published schema: the fields, and the rule that exactly one of them is given.
+    pub fn published_schema() -> Option<utoipa::openapi::Schema> {
+        use utoipa::PartialSchema;
+        use utoipa::openapi::schema::OneOfBuilder;
+        use utoipa::openapi::{AllOfBuilder, ObjectBuilder};
+        let utoipa::openapi::RefOr::T(fields) = Self::schema() else { return None };
+        let one = OneOfBuilder::new()
+            .item(ObjectBuilder::new().required("card_number").build())
+            .item(ObjectBuilder::new().required("qr_payload").build());
+        Some(
+            AllOfBuilder::new()
+                .item(fields)
+                .item(one)
+                .description(Some("Body of `POST …/card`: `card_number` or `qr_payload`, one of them."))
+                .build()
+                .into(),
+        )
+    }
 }
 
 /// The card as the user named it.

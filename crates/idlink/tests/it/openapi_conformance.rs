@@ -31,10 +31,20 @@ impl Doc {
         }
     }
 
-    /// `allOf` merged into one schema, taking the first branch of each `anyOf`
+    /// `allOf` merged into one schema, taking the first branch of each `anyOf`, and of each `oneOf`
+    /// without the properties only its other branches require
     /// (what a client that reads the rules does).
     fn flatten(&self, schema: &Value) -> Value {
         let schema = self.resolve(schema).clone();
+        if let Some(Value::Array(one)) = schema.get("oneOf") {
+            // Exactly one branch: the first, without the properties only the others require.
+            let mut first = one.first().map(|p| self.flatten(p)).unwrap_or_default();
+            let own: Vec<Value> = first["required"].as_array().cloned().unwrap_or_default();
+            let others: Vec<Value> =
+                one.iter().skip(1).flat_map(|b| self.flatten(b)["required"].as_array().cloned().unwrap_or_default()).collect();
+            first["x-exclude"] = Value::Array(others.into_iter().filter(|r| !own.contains(r)).collect());
+            return first;
+        }
         let parts: Vec<Value> = match (schema.get("allOf"), schema.get("anyOf")) {
             (Some(Value::Array(all)), _) => all.iter().map(|p| self.flatten(p)).collect(),
             (_, Some(Value::Array(any))) => any.first().map(|p| vec![self.flatten(p)]).unwrap_or_default(),
@@ -65,6 +75,11 @@ impl Doc {
                     "type" => {}
                     _ => out[k.as_str()] = v.clone(),
                 }
+            }
+        }
+        for name in out["x-exclude"].as_array().cloned().unwrap_or_default() {
+            if let (Some(props), Some(n)) = (out["properties"].as_object_mut(), name.as_str()) {
+                props.remove(n);
             }
         }
         out

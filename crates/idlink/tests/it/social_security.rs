@@ -191,7 +191,12 @@ async fn a_card_is_bound_in_six_steps_resumed_on_another_device_and_after_a_rest
         assert!(p["detail"].as_str().is_some_and(|d| d.contains(&id)), "{p}");
 
         // A step out of order is refused and says which comes first.
-        let p = expect_problem(post(&s, &token, &path(&id, "/card"), json!({"card_number": number})).await, 409, "social_security_step_out_of_order").await;
+        let p = expect_problem(
+            post(&s, &token, &path(&id, "/card"), json!({"card_number": number})).await,
+            409,
+            "social_security_step_out_of_order",
+        )
+        .await;
         assert!(p["detail"].as_str().is_some_and(|d| d.contains("identity")), "{p}");
         // The SMS code is offered only after a failed face check.
         expect_problem(post(&s, &token, &path(&id, "/identity/sms"), json!({})).await, 409, "social_security_sms_not_offered").await;
@@ -205,7 +210,8 @@ async fn a_card_is_bound_in_six_steps_resumed_on_another_device_and_after_a_rest
         let wrong = if code == "000000" { "111111" } else { "000000" };
         let res = post(&s, &token, &path(&id, "/identity/sms/confirm"), json!({"challenge_id": challenge_id, "code": wrong})).await;
         expect_problem(res, 422, "code_wrong").await;
-        let b = ok(&s, post(&s, &token, &path(&id, "/identity/sms/confirm"), json!({"challenge_id": challenge_id, "code": code})).await).await;
+        let b =
+            ok(&s, post(&s, &token, &path(&id, "/identity/sms/confirm"), json!({"challenge_id": challenge_id, "code": code})).await).await;
         assert_eq!((b["step"].as_str(), b["identity_method"].as_str()), (Some("card"), Some("sms")), "{b}");
         // Asked again, a done step changes nothing.
         let b = ok(&s, post(&s, &token, &path(&id, "/identity/face"), json!({"liveness_video": "sandbox:pass"})).await).await;
@@ -213,15 +219,27 @@ async fn a_card_is_bound_in_six_steps_resumed_on_another_device_and_after_a_rest
 
         // The card by its QR code: a payload not printed by a bureau is refused, the real one sends the bureau's code.
         let forged = printed["qr_payload"].as_str().unwrap_or("").replace(&number, "Z99999999");
-        expect_problem(post(&s, &token, &path(&id, "/card"), json!({"qr_payload": forged})).await, 422, "social_security_qr_unreadable").await;
-        expect_problem(post(&s, &token, &path(&id, "/card"), json!({"card_number": "Z99999999"})).await, 422, "social_security_card_not_found").await;
-        expect_problem(post(&s, &token, &path(&id, "/card/confirm"), json!({"code": "123456"})).await, 409, "social_security_code_not_sent").await;
+        expect_problem(post(&s, &token, &path(&id, "/card"), json!({"qr_payload": forged})).await, 422, "social_security_qr_unreadable")
+            .await;
+        expect_problem(
+            post(&s, &token, &path(&id, "/card"), json!({"card_number": "Z99999999"})).await,
+            422,
+            "social_security_card_not_found",
+        )
+        .await;
+        expect_problem(
+            post(&s, &token, &path(&id, "/card/confirm"), json!({"code": "123456"})).await,
+            409,
+            "social_security_code_not_sent",
+        )
+        .await;
         let b = ok(&s, post(&s, &token, &path(&id, "/card"), json!({"qr_payload": printed["qr_payload"]})).await).await;
         assert_eq!((b["card_code_sent"].as_bool(), b["channel"].as_str()), (Some(true), Some("primary")), "{b}");
         let inbox = s.inbox(phone).await;
         assert_eq!(inbox["messages"][0]["template"], "ss_card_binding", "the bureau's code went to the user's phone: {inbox}");
         let code = s.last_code(phone).await;
-        expect_problem(post(&s, &token, &path(&id, "/card/confirm"), json!({"code": "999999x"})).await, 422, "social_security_code_wrong").await;
+        expect_problem(post(&s, &token, &path(&id, "/card/confirm"), json!({"code": "999999x"})).await, 422, "social_security_code_wrong")
+            .await;
         let b = ok(&s, post(&s, &token, &path(&id, "/card/confirm"), json!({"code": code})).await).await;
         assert_eq!(b["step"], "bank", "{b}");
         let card = &b["card"];
@@ -263,7 +281,8 @@ async fn a_card_is_bound_in_six_steps_resumed_on_another_device_and_after_a_rest
         assert_eq!((b["step"].as_str(), b["agreement_version"].as_str()), (Some("features"), a["version"].as_str()), "{b}");
         let res = post(&s, &token, &path(&id, "/features"), json!({"features": ["teleportation"]})).await;
         expect_problem(res, 422, "validation_failed").await;
-        let b = ok(&s, post(&s, &token, &path(&id, "/features"), json!({"features": ["medical_payment", "unemployment_alerts"]})).await).await;
+        let b =
+            ok(&s, post(&s, &token, &path(&id, "/features"), json!({"features": ["medical_payment", "unemployment_alerts"]})).await).await;
         assert_eq!((b["status"].as_str(), b["step"].as_str()), (Some("bound"), Some("features")), "{b}");
         assert_eq!(b["features"], json!(["medical_payment", "unemployment_alerts"]));
         assert!(b["bound_at"].as_str().is_some(), "{b}");
@@ -275,7 +294,12 @@ async fn a_card_is_bound_in_six_steps_resumed_on_another_device_and_after_a_rest
 
         // Another user cannot see it.
         let (stranger, _) = adult(&s, "13700000202", "202").await;
-        expect_problem(call(&s, Method::GET, &path(&id, ""), &stranger).send().await.unwrap_or_else(|e| panic!("{e}")), 404, "social_security_binding_not_found").await;
+        expect_problem(
+            call(&s, Method::GET, &path(&id, ""), &stranger).send().await.unwrap_or_else(|e| panic!("{e}")),
+            404,
+            "social_security_binding_not_found",
+        )
+        .await;
 
         // At rest: the card, its number and the account are ciphertext; the steps are audited.
         let row = s.db.store.ss_binding(&id).await.ok().flatten().unwrap_or_else(|| panic!("{}: stored", s.kind));
@@ -315,9 +339,11 @@ async fn a_theft_binding_risk_freezes_the_binding_for_an_operator_s_review() {
         expect_problem(res, 409, "social_security_binding_frozen").await;
         let b = get_json(&s, &path(&id, ""), &token).await;
         assert_eq!((b["status"].as_str(), b["risk_reason"].as_str()), (Some("frozen"), Some("bureau:reported_stolen")), "{b}");
-        expect_problem(post(&s, &token, &path(&id, "/card"), json!({"card_number": number})).await, 409, "social_security_binding_frozen").await;
+        expect_problem(post(&s, &token, &path(&id, "/card"), json!({"card_number": number})).await, 409, "social_security_binding_frozen")
+            .await;
         let cases = open_cases(&s, &rita, "?kind=card_risk").await;
-        let case = cases.iter().find(|c| c["reference"] == id.as_str()).unwrap_or_else(|| panic!("{}: a card_risk case: {cases:?}", s.kind));
+        let case =
+            cases.iter().find(|c| c["reference"] == id.as_str()).unwrap_or_else(|| panic!("{}: a card_risk case: {cases:?}", s.kind));
         let (created, due) = (case["created_at"].as_str().unwrap_or(""), case["sla_due_at"].as_str().unwrap_or(""));
         let created: jiff::Timestamp = created.parse().unwrap_or_else(|e| panic!("{e}: {case}"));
         let due: jiff::Timestamp = due.parse().unwrap_or_else(|e| panic!("{e}: {case}"));
@@ -335,7 +361,8 @@ async fn a_theft_binding_risk_freezes_the_binding_for_an_operator_s_review() {
         let b = ok(&s, post(&s, &token, "/v1/social-security/bindings", json!({"area_code": "440305"})).await).await;
         let id = b["id"].as_str().unwrap_or("").to_owned();
         ok(&s, post(&s, &token, &path(&id, "/identity/face"), json!({"liveness_video": "sandbox:pass"})).await).await;
-        expect_problem(post(&s, &token, &path(&id, "/card"), json!({"card_number": number})).await, 409, "social_security_binding_frozen").await;
+        expect_problem(post(&s, &token, &path(&id, "/card"), json!({"card_number": number})).await, 409, "social_security_binding_frozen")
+            .await;
         let b = get_json(&s, &path(&id, ""), &token).await;
         assert_eq!(b["risk_reason"], "region_jump:110000", "{b}");
         // Approved (the user moved and their card is Beijing's): the binding goes on.
@@ -361,7 +388,8 @@ async fn a_theft_binding_risk_freezes_the_binding_for_an_operator_s_review() {
         let b = ok(&s, post(&s, &token, &path(&id2, "/card"), json!({"card_number": number})).await).await;
         assert_eq!(b["card_code_sent"], true);
         let code = s.last_code(phone).await;
-        expect_problem(post(&s, &token, &path(&id2, "/card/confirm"), json!({"code": code})).await, 409, "social_security_binding_frozen").await;
+        expect_problem(post(&s, &token, &path(&id2, "/card/confirm"), json!({"code": code})).await, 409, "social_security_binding_frozen")
+            .await;
         let b = get_json(&s, &path(&id2, ""), &token).await;
         assert_eq!(b["risk_reason"], "card_bound_elsewhere", "{b}");
         // The console lists the case with its kind in words.
@@ -449,7 +477,8 @@ async fn a_step_past_its_deadline_starts_again_and_a_binding_past_its_expiry_end
         assert!((49..=50).contains(&expires.duration_since(deadline).as_mins()), "{b}");
         let code = s.last_code(phone).await;
         sandbox(&s, Method::POST, "/sandbox/v1/clock/advance", Some(json!({"seconds": 11 * 60}))).await;
-        expect_problem(post(&s, &token, &path(&id, "/card/confirm"), json!({"code": code})).await, 409, "social_security_code_not_sent").await;
+        expect_problem(post(&s, &token, &path(&id, "/card/confirm"), json!({"code": code})).await, 409, "social_security_code_not_sent")
+            .await;
         card_step(&s, &token, &id, &number, phone).await;
 
         sandbox(&s, Method::POST, "/sandbox/v1/clock/advance", Some(json!({"seconds": 3600}))).await;
