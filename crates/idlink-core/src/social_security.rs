@@ -41,7 +41,7 @@ use crate::ports::social_security::{BureauUnavailable, CardLookup, CardNamed, Co
 use crate::ports::ss_bindings::{SsBindingRow, SsBindingStore};
 use crate::ports::users::UserStore;
 use crate::steps::codes::{ChallengeIssued, CodeRefusal, Codes, Purpose};
-use crate::steps::personal::{Unreadable, data_key, open_identity, read_phone};
+use crate::steps::personal::{Unreadable, corrupt, data_key, open_identity, read_phone};
 use crate::vault::Vault;
 use idlink_crypto::CryptoError;
 use idlink_domain::calendar::shanghai_today;
@@ -222,6 +222,11 @@ pub struct BindingView {
     pub bound_at: Option<Timestamp>,
 }
 
+/// The card sealed in a binding, opened with the user's key.
+fn open_card(key: &idlink_crypto::DataKey, cipher: &[u8]) -> Result<SealedCard, SsError> {
+    Ok(serde_json::from_slice(&key.open(CARD_CONTEXT, cipher)?).map_err(corrupt)?)
+}
+
 fn mask_card_number(n: &str) -> String {
     let chars: Vec<char> = n.chars().collect();
     let keep_end = chars.len().saturating_sub(3);
@@ -322,8 +327,7 @@ impl SocialSecurity<'_> {
         let card = match &row.card_cipher {
             Some(c) => {
                 let key = data_key::<SsError>(self.users, self.vault, actor.user(), &actor.audit("ss_card.read", self.clock.now())).await?;
-                let card: SealedCard =
-                    serde_json::from_slice(&key.open(CARD_CONTEXT, c)?).map_err(|e| crate::steps::personal::corrupt(e))?;
+                let card = open_card(&key, c)?;
                 Some(CardView {
                     card_number: mask_card_number(&card.card_number),
                     region: card.region,
@@ -541,7 +545,7 @@ impl SocialSecurity<'_> {
             bank_code: card.bank_code.clone(),
             account: card.account.reveal().to_owned(),
         };
-        let clear = serde_json::to_vec(&sealed).map_err(|e| crate::steps::personal::corrupt(e))?;
+        let clear = serde_json::to_vec(&sealed).map_err(corrupt)?;
         row.card_cipher = Some(self.vault.seal(&key, CARD_CONTEXT, &clear)?);
         row.card_index = Some(index);
         self.done(actor, row, Step::Card, "ss_binding.card").await
@@ -550,11 +554,11 @@ impl SocialSecurity<'_> {
     async fn sealed_card(&self, actor: &Actor<'_>, row: &SsBindingRow) -> Result<SealedCard, SsError> {
         let cipher = row.card_cipher.as_ref().ok_or(SsError::Step(Refusal::NotYet(Step::Card)))?;
         let key = data_key::<SsError>(self.users, self.vault, actor.user(), &actor.audit("ss_card.read", self.clock.now())).await?;
-        serde_json::from_slice(&key.open(CARD_CONTEXT, cipher)?).map_err(|e| crate::steps::personal::corrupt(e).into())
+        open_card(&key, cipher)
     }
 
     fn account(card: &SealedCard) -> Result<CardNumber, SsError> {
-        CardNumber::parse(&card.account, BinTable::bundled()).map_err(|e| crate::steps::personal::corrupt(e).into())
+        Ok(CardNumber::parse(&card.account, BinTable::bundled()).map_err(corrupt)?)
     }
 
     /// Bank verification, first half: the financial account's bank sends its
