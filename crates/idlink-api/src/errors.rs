@@ -26,6 +26,8 @@ use idlink_core::dual::DualControlError;
 use idlink_core::guardians::GuardianError;
 use idlink_core::identity::IdentityError;
 use idlink_core::institutions::MaintenanceError;
+use idlink_core::medical_code::Refusal as MedicalRefusal;
+use idlink_core::medical_payment::MedicalError;
 use idlink_core::operators::OperatorError;
 use idlink_core::payment::HashError;
 use idlink_core::ports::StoreError;
@@ -298,6 +300,38 @@ impl From<CreditError> for Problem {
             CreditError::Unreadable(e) => e.into(),
             CreditError::Crypto(e) => e.into(),
             CreditError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<MedicalError> for Problem {
+    fn from(e: MedicalError) -> Self {
+        match e {
+            MedicalError::NotFound => Problem::new(ProblemCode::SsBindingNotFound),
+            MedicalError::CardUnusable(why) => Problem::new(ProblemCode::MedicalCardUnusable).detail(format!("The card cannot pay: {why}.")),
+            MedicalError::Refused(MedicalRefusal::Expired) => Problem::new(ProblemCode::MedicalCodeExpired),
+            MedicalError::Refused(why) => Problem::new(ProblemCode::MedicalCodeInvalid).errors(vec![FieldError::new(
+                "/code",
+                match why {
+                    MedicalRefusal::BadSignature => "bad_signature",
+                    MedicalRefusal::OtherIssuer => "other_issuer",
+                    MedicalRefusal::NotYetValid => "not_yet_valid",
+                    MedicalRefusal::TooLong => "too_long",
+                    MedicalRefusal::Malformed | MedicalRefusal::Expired => "malformed",
+                },
+                why.to_string(),
+            )]),
+            MedicalError::Used => Problem::new(ProblemCode::MedicalCodeUsed),
+            MedicalError::Bureau(u) => Problem::new(ProblemCode::InstitutionUnavailable)
+                .detail(format!(
+                    "The social-security bureau is unavailable on both its channels; nothing was charged. Present the same code again within its life, or a new one, in {} s.",
+                    u.retry_after_secs
+                ))
+                .retry_after(u.retry_after_secs),
+            MedicalError::Binding(e) => e.into(),
+            MedicalError::Keys(e) => internal(&e, "the signing keys could not be read"),
+            MedicalError::Jose(e) => internal(&e, "a medical code could not be signed"),
+            MedicalError::Store(e) => e.into(),
         }
     }
 }

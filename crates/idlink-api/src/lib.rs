@@ -45,7 +45,7 @@ pub use state::{AppParts, AppState, HttpLimits};
 
 use routes::{
     audit, auth, balance, banks, callbacks, cards, certificates, clients, compliance, credit, dual, grants, guardians, health, identity,
-    info, institutions, me, oauth, operations, operator, people, security, social_security, ssf, users,
+    info, institutions, me, medical, oauth, operations, operator, people, security, social_security, ssf, users,
 };
 
 /// The process-wide Prometheus recorder (the `metrics` facade allows one).
@@ -137,6 +137,8 @@ fn v1_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(social_security::bank_confirm))
         .routes(routes!(social_security::sign))
         .routes(routes!(social_security::features))
+        .routes(routes!(medical::issue))
+        .routes(routes!(medical::settle))
         .routes(routes!(credit::alerts, credit::set_alerts))
         .routes(routes!(credit::request, credit::list))
         .routes(routes!(credit::get_one))

@@ -359,6 +359,29 @@ impl AppParts {
         }
     }
 
+    pub fn medical_payments(&self) -> idlink_core::medical_payment::MedicalPayments<'_> {
+        idlink_core::medical_payment::MedicalPayments {
+            bindings: self.store.as_ref(),
+            uses: self.store.as_ref(),
+            sessions: self.store.as_ref(),
+            users: self.store.as_ref(),
+            vault: &self.vault,
+            keys: idlink_core::oidc::keys::IssuerKeys {
+                store: self.store.as_ref(),
+                keys: self.store.as_ref(),
+                vault: &self.vault,
+                clock: self.clock.as_ref(),
+                rng: self.rng.as_ref(),
+                settings: &self.oidc,
+            },
+            issuer: &self.oidc.issuer,
+            clock: self.clock.as_ref(),
+            rng: self.rng.as_ref(),
+            bureau: self.institutions.social_security.as_ref(),
+            ttl: idlink_core::medical_code::DEFAULT_TTL,
+        }
+    }
+
     pub fn balances(&self) -> idlink_core::balance::Balances<'_> {
         idlink_core::balance::Balances {
             store: self.store.as_ref(),

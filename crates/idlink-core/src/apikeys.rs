@@ -24,12 +24,13 @@ pub const SCOPES: &[(&str, &str)] = &[
     ("clients:write", "register third-party apps, change them, rotate their secrets"),
     ("grants:read", "read the apps a user authorised"),
     ("grants:write", "revoke the apps a user authorised"),
+    ("medical:settle", "settle medical payments with users' medical-insurance codes (a hospital or pharmacy terminal)"),
 ];
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ApiKeyError {
     #[error(
-        "unknown scope `{0}`; known scopes: users:read, users:write, audit:read, clients:read, clients:write, grants:read, grants:write"
+        "unknown scope `{0}`; known scopes: users:read, users:write, audit:read, clients:read, clients:write, grants:read, grants:write, medical:settle"
     )]
     UnknownScope(String),
     #[error("a key needs at least one scope")]

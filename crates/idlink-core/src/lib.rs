@@ -38,6 +38,7 @@ pub mod institutions;
 pub mod jobs;
 pub mod keystatus;
 pub mod medical_code;
+pub mod medical_payment;
 pub mod oidc;
 pub mod operators;
 pub mod outbox;

@@ -180,8 +180,8 @@ impl Actor<'_> {
 
 /// The card as sealed in the binding.
 #[derive(Serialize, Deserialize)]
-struct SealedCard {
-    card_ref: String,
+pub(crate) struct SealedCard {
+    pub(crate) card_ref: String,
     card_number: String,
     region: String,
     bank_code: String,
@@ -225,6 +225,18 @@ pub struct BindingView {
 /// The card sealed in a binding, opened with the user's key.
 fn open_card(key: &idlink_crypto::DataKey, cipher: &[u8]) -> Result<SealedCard, SsError> {
     Ok(serde_json::from_slice(&key.open(CARD_CONTEXT, cipher)?).map_err(corrupt)?)
+}
+
+/// The card of a binding past its card step; `audit` records the read of the holder's key.
+pub(crate) async fn sealed_card_of(
+    users: &dyn UserStore,
+    vault: &Vault,
+    row: &SsBindingRow,
+    audit: &AuditEntry,
+) -> Result<SealedCard, SsError> {
+    let cipher = row.card_cipher.as_ref().ok_or(SsError::Step(Refusal::NotYet(Step::Card)))?;
+    let key = data_key::<SsError>(users, vault, &row.user_id, audit).await?;
+    open_card(&key, cipher)
 }
 
 fn mask_card_number(n: &str) -> String {
@@ -552,9 +564,7 @@ impl SocialSecurity<'_> {
     }
 
     async fn sealed_card(&self, actor: &Actor<'_>, row: &SsBindingRow) -> Result<SealedCard, SsError> {
-        let cipher = row.card_cipher.as_ref().ok_or(SsError::Step(Refusal::NotYet(Step::Card)))?;
-        let key = data_key::<SsError>(self.users, self.vault, actor.user(), &actor.audit("ss_card.read", self.clock.now())).await?;
-        open_card(&key, cipher)
+        sealed_card_of(self.users, self.vault, row, &actor.audit("ss_card.read", self.clock.now())).await
     }
 
     fn account(card: &SealedCard) -> Result<CardNumber, SsError> {

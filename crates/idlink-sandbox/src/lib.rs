@@ -16,7 +16,8 @@
 //! certificate authority ([`ca`]: test client certificates) and the
 //! provincial social-security bureaus ([`social_security`]: cards, dynamic
 //! codes, accounts, medical settlements, over a primary and an alternate
-//! channel with scripted faults). [`witness`] is a
+//! channel with scripted faults), and a hospital terminal ([`terminal`])
+//! that checks medical codes offline and settles them. [`witness`] is a
 //! remote audit witness log (not an institution, but a party outside
 //! idlink's host all the same), and [`app`] a demo third-party app that
 //! logs in with idlink and receives its security events.
@@ -33,6 +34,7 @@ pub mod face;
 pub mod registry;
 pub mod sms;
 pub mod social_security;
+pub mod terminal;
 pub mod witness;
 
 use axum::Router;
@@ -142,6 +144,7 @@ pub struct Sandbox {
     pub cashier: Arc<cashier::Cashier>,
     pub ca: Arc<ca::Ca>,
     pub social_security: Arc<social_security::Bureaus>,
+    pub terminal: Arc<terminal::Terminal>,
     pub witness: Arc<witness::Logs>,
     /// The demo third-party app (not an institution: a relying party of idlink).
     pub app: Arc<app::DemoApp>,
@@ -187,6 +190,7 @@ impl Sandbox {
             face: Arc::new(face::Provider::new(shared.clone())),
             registry: Arc::new(registry::Registry::new(shared.clone())),
             social_security: Arc::new(social_security::Bureaus::new(shared.clone(), sms.clone(), debit)),
+            terminal: Arc::new(terminal::Terminal::new(shared.clone())),
             bank,
             bureau: Arc::new(bureau::Bureau::new(shared.clone())),
             cashier: Arc::new(cashier::Cashier::new(shared.clone())),
@@ -209,6 +213,7 @@ impl Sandbox {
             cashier::institution(self.cashier.clone()),
             ca::institution(self.ca.clone()),
             social_security::institution(self.social_security.clone()),
+            terminal::institution(self.terminal.clone()),
             witness::institution(self.witness.clone()),
         ]
     }

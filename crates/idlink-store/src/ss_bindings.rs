@@ -1,13 +1,14 @@
 //! Social-security card bindings on SQLite and PostgreSQL (the rules are in
 //! `idlink_domain::ss_binding` and `idlink_core::social_security`): the
 //! whole row written under its version, with its audit record and, on a
-//! freeze, its review case, in one transaction.
+//! freeze, its review case, in one transaction; and the medical-payment
+//! codes spent at terminals, one row per code.
 
 use async_trait::async_trait;
 use idlink_core::ports::StoreError;
 use idlink_core::ports::audit::AuditEntry;
 use idlink_core::ports::reviews::CaseRow;
-use idlink_core::ports::ss_bindings::{SsBindingRow, SsBindingStore};
+use idlink_core::ports::ss_bindings::{CodeUse, MedicalCodeStore, SsBindingRow, SsBindingStore};
 use idlink_domain::UserId;
 use idlink_domain::ss_binding::{Status, Step};
 use sqlx::any::AnyRow;
@@ -137,5 +138,69 @@ impl SsBindingStore for SqlStore {
             .bind(except.to_owned());
         let n: i64 = fetch_optional(q, &self.reader, first).await?.unwrap_or(0);
         Ok(u32::try_from(n).unwrap_or(u32::MAX))
+    }
+}
+
+const USE_COLUMNS: &str = "jti, binding_id, user_id, terminal_id, actor, amount_fen, status, settlement_id, medical_account_fen, \
+     pooled_fund_fen, used_at, settled_at";
+
+fn code_use(r: &AnyRow) -> Result<CodeUse, StoreError> {
+    Ok(CodeUse {
+        jti: r.col("jti")?,
+        binding_id: r.col("binding_id")?,
+        user_id: r.user("user_id")?,
+        terminal_id: r.col("terminal_id")?,
+        actor: r.col("actor")?,
+        amount_fen: r.col("amount_fen")?,
+        status: r.col("status")?,
+        settlement_id: r.col("settlement_id")?,
+        medical_account_fen: r.col("medical_account_fen")?,
+        pooled_fund_fen: r.col("pooled_fund_fen")?,
+        used_at: r.instant("used_at")?,
+        settled_at: r.instant_opt("settled_at")?,
+    })
+}
+
+#[async_trait]
+impl MedicalCodeStore for SqlStore {
+    async fn spend_medical_code(&self, u: &CodeUse, audit: &AuditEntry) -> Result<Option<CodeUse>, StoreError> {
+        let sql = format!(
+            "INSERT INTO medical_code_uses ({USE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, 'settling', NULL, NULL, NULL, $7, NULL)"
+        );
+        let q = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(u.jti.clone())
+            .bind(u.binding_id.clone())
+            .bind(u.user_id.as_str())
+            .bind(u.terminal_id.clone())
+            .bind(u.actor.clone())
+            .bind(u.amount_fen)
+            .bind(micros(u.used_at));
+        match self.audited_if(audit, async |tx| Ok(execute(q, &mut *tx).await? == 1)).await {
+            Ok(true) => Ok(None),
+            Ok(false) | Err(StoreError::Unique(_)) => {
+                let sql = format!("SELECT {USE_COLUMNS} FROM medical_code_uses WHERE jti = $1");
+                let earlier = fetch_optional(sqlx::query(sqlx::AssertSqlSafe(sql)).bind(u.jti.clone()), &self.reader, code_use).await?;
+                earlier.map(Some).ok_or_else(|| StoreError::Unavailable("the code's use was not recorded; retry".into()))
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn settle_medical_code(&self, u: &CodeUse, audit: &AuditEntry) -> Result<bool, StoreError> {
+        let q = sqlx::query(
+            "UPDATE medical_code_uses SET status = 'settled', settlement_id = $2, medical_account_fen = $3, pooled_fund_fen = $4,
+                 settled_at = $5 WHERE jti = $1 AND status = 'settling'",
+        )
+        .bind(u.jti.clone())
+        .bind(u.settlement_id.clone())
+        .bind(u.medical_account_fen)
+        .bind(u.pooled_fund_fen)
+        .bind(u.settled_at.map(micros));
+        self.audited_if(audit, async |tx| Ok(execute(q, &mut *tx).await? == 1)).await
+    }
+
+    async fn medical_code_uses(&self, binding_id: &str, limit: u32) -> Result<Vec<CodeUse>, StoreError> {
+        let sql = format!("SELECT {USE_COLUMNS} FROM medical_code_uses WHERE binding_id = $1 ORDER BY used_at DESC, jti LIMIT $2");
+        fetch_all(sqlx::query(sqlx::AssertSqlSafe(sql)).bind(binding_id.to_owned()).bind(i64::from(limit)), &self.reader, code_use).await
     }
 }

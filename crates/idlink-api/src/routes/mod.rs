@@ -20,6 +20,7 @@ pub mod identity;
 pub mod info;
 pub mod institutions;
 pub mod me;
+pub mod medical;
 pub mod oauth;
 pub mod operations;
 pub mod operator;

@@ -142,4 +142,5 @@ store_of!(
     grants::GrantStore,
     events::EventStore,
     ss_bindings::SsBindingStore,
+    ss_bindings::MedicalCodeStore,
 );

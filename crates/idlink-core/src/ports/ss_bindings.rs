@@ -72,3 +72,33 @@ pub trait SsBindingStore: Send + Sync {
     /// Bound bindings whose card has this blind index, other than `except`.
     async fn ss_bindings_with_card(&self, card_index: &str, except: &str) -> Result<u32, StoreError>;
 }
+
+/// A medical-payment code presented at a terminal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CodeUse {
+    pub jti: String,
+    pub binding_id: String,
+    pub user_id: UserId,
+    pub terminal_id: String,
+    /// Who presented it (`apikey:…`).
+    pub actor: String,
+    pub amount_fen: i64,
+    /// `settling` until the bureau settled it, then `settled`.
+    pub status: String,
+    pub settlement_id: Option<String>,
+    pub medical_account_fen: Option<i64>,
+    pub pooled_fund_fen: Option<i64>,
+    pub used_at: Timestamp,
+    pub settled_at: Option<Timestamp>,
+}
+
+#[async_trait]
+pub trait MedicalCodeStore: Send + Sync {
+    /// Records the code as used. `Ok(None)` when this is the first use;
+    /// `Ok(Some(earlier))` when the code was presented before (nothing written).
+    async fn spend_medical_code(&self, u: &CodeUse, audit: &AuditEntry) -> Result<Option<CodeUse>, StoreError>;
+    /// Marks a use settled with the bureau's figures.
+    async fn settle_medical_code(&self, u: &CodeUse, audit: &AuditEntry) -> Result<bool, StoreError>;
+    /// The binding's payments, newest first.
+    async fn medical_code_uses(&self, binding_id: &str, limit: u32) -> Result<Vec<CodeUse>, StoreError>;
+}

@@ -488,3 +488,181 @@ async fn a_step_past_its_deadline_starts_again_and_a_binding_past_its_expiry_end
         ok(&s, post(&s, &token, "/v1/social-security/bindings", json!({"area_code": "110105"})).await).await;
     }
 }
+
+/// The QR image as the API draws it (an SVG path of dark rectangles),
+/// rasterised and read back by a QR decoder.
+fn decode_qr(svg: &str) -> String {
+    let attr = |name: &str| -> usize {
+        let at = svg.find(&format!("{name}=\"")).unwrap_or_else(|| panic!("no {name}: {svg}")) + name.len() + 2;
+        svg[at..].split('"').next().and_then(|v| v.parse().ok()).unwrap_or_else(|| panic!("{name}"))
+    };
+    let (w, h) = (attr("width"), attr("height"));
+    let mut dark = vec![false; w * h];
+    let d = svg.split(" d=\"").nth(1).and_then(|p| p.split('"').next()).unwrap_or_else(|| panic!("no path: {svg}"));
+    for rect in d.split('M').filter(|r| !r.is_empty()) {
+        // "{left} {top}h{width}v{height}H{left}V{top}"
+        let nums: Vec<usize> = rect.split(|c: char| !c.is_ascii_digit()).filter(|n| !n.is_empty()).filter_map(|n| n.parse().ok()).collect();
+        let [left, top, width, height, ..] = nums[..] else { panic!("a path segment: {rect}") };
+        for y in top..(top + height).min(h) {
+            for x in left..(left + width).min(w) {
+                dark[y * w + x] = true;
+            }
+        }
+    }
+    let mut img = rqrr::PreparedImage::prepare_from_greyscale(w, h, |x, y| if dark[y * w + x] { 0 } else { 255 });
+    let grids = img.detect_grids();
+    assert_eq!(grids.len(), 1, "one QR code in the image");
+    grids[0].decode().unwrap_or_else(|e| panic!("decode: {e:?}")).1
+}
+
+/// A terminal's key (`medical:settle`), and the sandbox terminal configured with it.
+async fn terminal(s: &Server) -> String {
+    let store = s.running.as_ref().map(|r| r.store.clone()).unwrap_or_else(|| panic!("running"));
+    let rt = Runtime::default();
+    let (_, key) = idlink_core::apikeys::create(
+        &store,
+        &idlink_core::ports::ids::RandomIds(rt.rng.clone()),
+        rt.clock.as_ref(),
+        "pharmacy",
+        &["medical:settle".into()],
+        "test",
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    let issuer = reqwest::get(s.url("/.well-known/openid-configuration"))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .json::<Value>()
+        .await
+        .unwrap_or_default()["issuer"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let config = json!({"api_url": s.base, "api_key": key, "issuer": issuer});
+    let res = reqwest::Client::new()
+        .post(format!("{}/sandbox/v1/terminal/config", s.sandbox))
+        .json(&config)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(res.status().as_u16(), 204);
+    key
+}
+
+async fn pay(s: &Server, code: &str, amount: i64) -> Value {
+    sandbox(s, Method::POST, "/sandbox/v1/terminal/pay", Some(json!({"code": code, "amount_fen": amount}))).await
+}
+
+/// The medical-insurance code (SS3): issued to a bound card on the user's
+/// device, drawn as a QR image that decodes back to it, checked offline
+/// with idlink's published key, settled once by the sandbox terminal;
+/// refused when shown again, after it expired (a screenshot a minute
+/// later), when altered, and to a key without `medical:settle`.
+#[tokio::test]
+async fn a_medical_code_pays_once_and_is_refused_after_use_or_expiry() {
+    for db in databases().await {
+        let s = start_with(db, &[("IDLINK__SANDBOX__DRIVE_CLOCK", "true")]).await;
+        let phone = "13700000241";
+        let (token, _) = adult(&s, phone, "241").await;
+        let number = card_of(&s, &id_number(phone, "241")).await["card_number"].as_str().unwrap_or("").to_owned();
+        let id = at_card_step(&s, &token).await;
+        // Not bound yet: no code.
+        expect_problem(post(&s, &token, &path(&id, "/medical-code"), json!({})).await, 409, "medical_card_unusable").await;
+        card_step(&s, &token, &id, &number, phone).await;
+        assert_eq!(finish(&s, &token, &id, "13600000241").await["status"], "bound");
+        let key = terminal(&s).await;
+
+        let c = ok(&s, post(&s, &token, &path(&id, "/medical-code"), json!({})).await).await;
+        let code = c["code"].as_str().unwrap_or("").to_owned();
+        let expires: jiff::Timestamp = c["expires_at"].as_str().unwrap_or("").parse().unwrap_or_else(|e| panic!("{e}: {c}"));
+        let refresh: jiff::Timestamp = c["refresh_at"].as_str().unwrap_or("").parse().unwrap_or_else(|e| panic!("{e}: {c}"));
+        assert_eq!(expires.duration_since(refresh).as_secs(), 10, "{c}");
+        // The QR image decodes back to the code.
+        assert_eq!(decode_qr(c["qr_svg"].as_str().unwrap_or("")), code, "{}", s.kind);
+        // Offline, with the published key: idlink's, for this binding, region and device.
+        let jwks: Value = reqwest::get(s.url("/oauth2/jwks")).await.unwrap_or_else(|e| panic!("{e}")).json().await.unwrap_or_default();
+        let issuer: Value = reqwest::get(s.url("/.well-known/openid-configuration"))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+            .json()
+            .await
+            .unwrap_or_default();
+        let now = jiff::Timestamp::now().as_second();
+        let claims = idlink_core::medical_code::verify_offline(&code, &jwks, issuer["issuer"].as_str().unwrap_or(""), now)
+            .unwrap_or_else(|e| panic!("{}: {e}", s.kind));
+        assert_eq!((claims.sub.as_str(), claims.reg.as_str(), claims.exp - claims.iat), (id.as_str(), "110000", 60));
+        let me = get_json(&s, "/v1/me", &token).await;
+        let devices: Vec<String> = me["devices"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|d| d["id"].as_str())
+            .map(idlink_core::medical_payment::device_digest)
+            .collect();
+        assert!(devices.contains(&claims.dev), "bound to the user's device: {me}");
+
+        // The terminal settles it; the split adds up.
+        let paid = pay(&s, &code, 12_800).await;
+        assert_eq!(paid["result"], "settled", "{}: {paid}", s.kind);
+        let p = &paid["payment"];
+        assert_eq!(p["medical_account_fen"].as_i64().unwrap_or(0) + p["pooled_fund_fen"].as_i64().unwrap_or(0), 12_800, "{p}");
+        assert_eq!(p["region"], "110000");
+        // Shown again (a screenshot), it passes the terminal's offline check and idlink refuses it.
+        let again = pay(&s, &code, 12_800).await;
+        assert_eq!((again["result"].as_str(), again["status"].as_u64()), (Some("refused"), Some(409)), "{again}");
+        assert_eq!(again["problem"]["code"], "medical_code_used");
+        // A key without the scope cannot settle.
+        let body = json!({"code": code, "amount_fen": 100, "terminal_id": "t"});
+        let res = s.authed(Method::POST, "/v1/social-security/medical-payments").json(&body).send().await.unwrap_or_else(|e| panic!("{e}"));
+        expect_problem(res, 403, "insufficient_scope").await;
+
+        // A code shown a minute later is refused, at the counter and by idlink.
+        let c = ok(&s, post(&s, &token, &path(&id, "/medical-code"), json!({})).await).await;
+        let late = c["code"].as_str().unwrap_or("").to_owned();
+        assert_ne!(late, code, "every code is new");
+        sandbox(&s, Method::POST, "/sandbox/v1/clock/advance", Some(json!({"seconds": 70}))).await;
+        let refused = pay(&s, &late, 500).await;
+        assert_eq!((refused["result"].as_str(), refused["reason"].as_str()), (Some("refused_offline"), Some("expired")), "{refused}");
+        let body = json!({"code": late, "amount_fen": 500, "terminal_id": "t"});
+        let res = s
+            .client()
+            .post(s.url("/v1/social-security/medical-payments"))
+            .bearer_auth(&key)
+            .json(&body)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        expect_problem(res, 410, "medical_code_expired").await;
+        // An altered code is not idlink's.
+        let c = ok(&s, post(&s, &token, &path(&id, "/medical-code"), json!({})).await).await;
+        let good = c["code"].as_str().unwrap_or("").to_owned();
+        let mut parts: Vec<String> = good.split('.').map(str::to_owned).collect();
+        let claims: Value = serde_json::from_slice(&base64_url(&parts[1])).unwrap_or_default();
+        let mut forged = claims.clone();
+        forged["sub"] = json!("ssb_00000000000000000000000000000000");
+        parts[1] = base64_url_encode(&serde_json::to_vec(&forged).unwrap_or_default());
+        let body = json!({"code": parts.join("."), "amount_fen": 500, "terminal_id": "t"});
+        let res = s
+            .client()
+            .post(s.url("/v1/social-security/medical-payments"))
+            .bearer_auth(&key)
+            .json(&body)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let p = expect_problem(res, 422, "medical_code_invalid").await;
+        assert_eq!(p["errors"][0]["code"], "bad_signature", "{p}");
+        // The live code still pays.
+        assert_eq!(pay(&s, &good, 300).await["result"], "settled");
+    }
+}
+
+fn base64_url(s: &str) -> Vec<u8> {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(s).unwrap_or_default()
+}
+
+fn base64_url_encode(b: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b)
+}

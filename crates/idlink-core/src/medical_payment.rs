@@ -1,0 +1,200 @@
+//! Paying with the medical-insurance code (SPEC SS3, issue 16;
+//! `docs/medical-code.md`): issuing a code to a bound card on the user's
+//! device, and a terminal settling a payment with it.
+//!
+//! A code is issued only for a binding that is bound with the
+//! `medical_payment` feature, signed with idlink's Ed25519 key (published
+//! in its JWK Set) so a terminal can check it offline. Settling checks it
+//! again online — signature, type, issuer, life — then that the binding is
+//! still bound and the device still the user's, then spends its `jti` (one
+//! row per code, written before the bureau is asked) and asks the
+//! province's bureau to settle, keyed by the `jti`. A code presented a
+//! second time is refused, except by the same terminal for the same amount
+//! while its first settlement is unfinished: that finishes it.
+
+use crate::oidc::keys::{IssuerKeys, KeyError};
+use crate::ports::Rng;
+use crate::ports::StoreError;
+use crate::ports::audit::AuditEntry;
+use crate::ports::auth::{AuthStore, SessionRow};
+use crate::ports::clock::Clock;
+use crate::ports::social_security::{BureauUnavailable, SocialSecurityBureau};
+use crate::ports::ss_bindings::{CodeUse, MedicalCodeStore, SsBindingRow, SsBindingStore};
+use crate::ports::users::UserStore;
+use crate::social_security::{SsError, sealed_card_of};
+use crate::vault::Vault;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
+use idlink_crypto::jose::{JoseError, JwsAlg};
+use idlink_domain::Fen;
+use idlink_domain::ss_binding::Status;
+use jiff::{SignedDuration, Timestamp};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::medical_code::{self, MedicalCode, Refusal};
+
+const PURPOSE: &str = "medical-insurance payment";
+/// The feature a binding needs for codes.
+pub const FEATURE: &str = "medical_payment";
+
+/// The `dev` claim of a device: the first 16 bytes of SHA-256 of its id, hex.
+pub fn device_digest(device_id: &str) -> String {
+    hex::encode(&Sha256::digest(device_id.as_bytes())[..16])
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum MedicalError {
+    #[error("no such binding")]
+    NotFound,
+    /// The binding is not bound (or not any more), or lacks the medical-payment feature.
+    #[error("this card cannot pay: {0}")]
+    CardUnusable(&'static str),
+    /// The code does not pass the terminal's check.
+    #[error("refused: {0}")]
+    Refused(Refusal),
+    #[error("the code was used already")]
+    Used,
+    #[error(transparent)]
+    Bureau(#[from] BureauUnavailable),
+    #[error(transparent)]
+    Binding(#[from] SsError),
+    #[error("signing keys: {0}")]
+    Keys(#[from] KeyError),
+    #[error("jose: {0}")]
+    Jose(#[from] JoseError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// A code to show.
+#[derive(Debug, Clone, Serialize)]
+pub struct IssuedCode {
+    pub code: String,
+    pub expires_at: Timestamp,
+    /// When the app should fetch the next code (a few seconds before this one expires).
+    pub refresh_at: Timestamp,
+}
+
+/// A payment settled.
+#[derive(Debug, Clone, Serialize)]
+pub struct Payment {
+    pub settlement_id: String,
+    pub amount: Fen,
+    pub medical_account: Fen,
+    pub pooled_fund: Fen,
+    /// The insured region (GB/T 2260).
+    pub region: String,
+    pub settled_at: Timestamp,
+}
+
+/// The medical-payment use cases.
+pub struct MedicalPayments<'a> {
+    pub bindings: &'a dyn SsBindingStore,
+    pub uses: &'a dyn MedicalCodeStore,
+    pub sessions: &'a dyn AuthStore,
+    pub users: &'a dyn UserStore,
+    pub vault: &'a Vault,
+    pub keys: IssuerKeys<'a>,
+    pub issuer: &'a str,
+    pub clock: &'a dyn Clock,
+    pub rng: &'a dyn Rng,
+    pub bureau: &'a dyn SocialSecurityBureau,
+    pub ttl: SignedDuration,
+}
+
+fn usable(row: &SsBindingRow) -> Result<(), MedicalError> {
+    if row.status != Status::Bound {
+        return Err(MedicalError::CardUnusable("the binding is not bound"));
+    }
+    if !row.features.as_deref().unwrap_or_default().split(',').any(|f| f == FEATURE) {
+        return Err(MedicalError::CardUnusable("the medical-payment feature was not chosen"));
+    }
+    Ok(())
+}
+
+impl MedicalPayments<'_> {
+    /// A fresh code for the user's bound card, on the session's device.
+    pub async fn issue(&self, session: &SessionRow, binding_id: &str) -> Result<IssuedCode, MedicalError> {
+        let row = self.bindings.ss_binding(binding_id).await?.filter(|r| r.user_id == session.user_id).ok_or(MedicalError::NotFound)?;
+        usable(&row)?;
+        let now = self.clock.now();
+        let exp = now.checked_add(self.ttl).unwrap_or(now);
+        let claims = MedicalCode {
+            iss: self.issuer.to_owned(),
+            sub: row.id.clone(),
+            dev: device_digest(session.device_id.as_str()),
+            reg: row.region.clone(),
+            iat: now.as_second(),
+            exp: exp.as_second(),
+            jti: B64URL.encode(self.rng.bytes16()),
+        };
+        let key = self.keys.signing_key_for(JwsAlg::EdDsa).await?;
+        let code = medical_code::issue(&key, &claims)?;
+        // The next code is fetched 10 s before this one expires (or halfway through a short life).
+        let lead = SignedDuration::from_secs(10).min(self.ttl / 2);
+        Ok(IssuedCode { code, expires_at: exp, refresh_at: exp.checked_sub(lead).unwrap_or(exp) })
+    }
+
+    /// A terminal settles `amount` with a code; `actor` is the terminal's key (`apikey:…`).
+    pub async fn settle(
+        &self,
+        actor: &str,
+        request_id: Option<&idlink_domain::RequestId>,
+        token: &str,
+        amount: Fen,
+        terminal_id: &str,
+    ) -> Result<Payment, MedicalError> {
+        let now = self.clock.now();
+        let jwks = self.keys.jwks().await?;
+        let code = medical_code::verify_offline(token, &jwks, self.issuer, now.as_second()).map_err(MedicalError::Refused)?;
+        let row = self.bindings.ss_binding(&code.sub).await?.ok_or(MedicalError::CardUnusable("the binding is unknown"))?;
+        usable(&row)?;
+        let devices = self.sessions.devices(&row.user_id).await?;
+        if !devices.iter().any(|d| device_digest(d.id.as_str()) == code.dev) {
+            return Err(MedicalError::CardUnusable("the device the code was issued to is no longer the user's"));
+        }
+        let audit =
+            |action: &str| AuditEntry::new(actor.to_owned(), action, PURPOSE, self.clock.now()).subject(&row.user_id).request(request_id);
+        let mut spent = CodeUse {
+            jti: code.jti.clone(),
+            binding_id: row.id.clone(),
+            user_id: row.user_id.clone(),
+            terminal_id: terminal_id.to_owned(),
+            actor: actor.to_owned(),
+            amount_fen: amount.0,
+            status: "settling".into(),
+            settlement_id: None,
+            medical_account_fen: None,
+            pooled_fund_fen: None,
+            used_at: now,
+            settled_at: None,
+        };
+        if let Some(earlier) = self.uses.spend_medical_code(&spent, &audit("medical_code.used")).await? {
+            let same = earlier.status == "settling" && earlier.terminal_id == terminal_id && earlier.amount_fen == amount.0;
+            if !same {
+                return Err(MedicalError::Used);
+            }
+            spent.used_at = earlier.used_at;
+        }
+        let system = AuditEntry::new(actor.to_owned(), "ss_card.read", PURPOSE, now).subject(&row.user_id);
+        let card = sealed_card_of(self.users, self.vault, &row, &system).await?;
+        let province = row.region.get(..2).unwrap_or_default();
+        let (settled, _) = self.bureau.settle(province, &code.jti, &card.card_ref, amount, terminal_id).await?;
+        let at = self.clock.now();
+        spent.status = "settled".into();
+        spent.settlement_id = Some(settled.settlement_id.clone());
+        spent.medical_account_fen = Some(settled.medical_account.0);
+        spent.pooled_fund_fen = Some(settled.pooled_fund.0);
+        spent.settled_at = Some(at);
+        self.uses.settle_medical_code(&spent, &audit("medical_code.settled")).await?;
+        Ok(Payment {
+            settlement_id: settled.settlement_id,
+            amount: settled.amount,
+            medical_account: settled.medical_account,
+            pooled_fund: settled.pooled_fund,
+            region: row.region,
+            settled_at: at,
+        })
+    }
+}
