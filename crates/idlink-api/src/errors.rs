@@ -376,6 +376,8 @@ impl From<SsError> for Problem {
                 format!("one or more of: {}.", idlink_core::social_security::FEATURES.join(", ")),
             )]),
             SsError::CardBoundElsewhere => Problem::new(ProblemCode::SsCardBoundElsewhere),
+            SsError::FeatureNotBound(f) => Problem::new(ProblemCode::SsFeatureNotBound)
+                .detail(format!("This needs the card bound with the `{f}` feature; bind it (or bind again) choosing it.")),
             SsError::Conflict => Problem::new(ProblemCode::SsBindingConflict),
             SsError::Undecided(_) => Problem::new(ProblemCode::SsBureauUndecided).retry_after(5),
             SsError::Bureau(u) => Problem::new(ProblemCode::InstitutionUnavailable)

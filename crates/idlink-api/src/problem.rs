@@ -249,6 +249,8 @@ problem_codes! {
         "This card is bound on another account. If it is yours, contact support: the other binding must end first."),
     SsBindingConflict = ("social_security_binding_conflict", CONFLICT,
         "Another device moved this binding at the same moment. GET it again and continue from its current step."),
+    SsFeatureNotBound = ("social_security_feature_not_bound", CONFLICT,
+        "The card is not bound, or was bound without the feature this needs (pension_query, medical_account, medical_payment, unemployment_alerts)."),
     MedicalCodeInvalid = ("medical_code_invalid", UNPROCESSABLE_ENTITY,
         "Not a medical-insurance code of this server (a compact JWS typed idlink-medcode+jwt, signed with a key of its JWK Set). Ask the patient to show the code in their app again."),
     MedicalCodeExpired = ("medical_code_expired", GONE,

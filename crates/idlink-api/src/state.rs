@@ -359,6 +359,21 @@ impl AppParts {
         }
     }
 
+    pub fn ss_services(&self) -> idlink_core::ss_services::SsServices<'_> {
+        idlink_core::ss_services::SsServices {
+            bindings: self.store.as_ref(),
+            services: self.store.as_ref(),
+            users: self.store.as_ref(),
+            vault: &self.vault,
+            clock: self.clock.as_ref(),
+            ids: self.ids.as_ref(),
+            rng: self.rng.as_ref(),
+            bureau: self.institutions.social_security.as_ref(),
+            face: self.institutions.face.as_ref(),
+            coverage: &self.ss_coverage,
+        }
+    }
+
     pub fn medical_payments(&self) -> idlink_core::medical_payment::MedicalPayments<'_> {
         idlink_core::medical_payment::MedicalPayments {
             bindings: self.store.as_ref(),

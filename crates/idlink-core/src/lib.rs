@@ -49,6 +49,7 @@ pub mod reports;
 pub mod reviews;
 pub mod security;
 pub mod social_security;
+pub mod ss_services;
 pub mod steps;
 pub mod stepup;
 pub mod users;

@@ -132,6 +132,9 @@ pub enum SsError {
     AgreementOutdated(&'static str),
     #[error("choose at least one feature of: {}", FEATURES.join(", "))]
     Features,
+    /// The binding is not bound, or was bound without the feature this needs.
+    #[error("the card is not bound with the `{0}` feature")]
+    FeatureNotBound(&'static str),
     /// Frozen on a theft-binding risk (the reason); an operator reviews it.
     #[error("the binding is frozen for review: {0}")]
     Frozen(String),
@@ -167,11 +170,11 @@ pub struct Actor<'a> {
 }
 
 impl Actor<'_> {
-    fn user(&self) -> &UserId {
+    pub(crate) fn user(&self) -> &UserId {
         &self.session.user_id
     }
 
-    fn audit(&self, action: &str, at: Timestamp) -> AuditEntry {
+    pub(crate) fn audit(&self, action: &str, at: Timestamp) -> AuditEntry {
         AuditEntry::new(format!("user:{}", self.session.user_id), action, PURPOSE, at)
             .subject(&self.session.user_id)
             .request(self.request_id)
@@ -237,6 +240,17 @@ pub(crate) async fn sealed_card_of(
     let cipher = row.card_cipher.as_ref().ok_or(SsError::Step(Refusal::NotYet(Step::Card)))?;
     let key = data_key::<SsError>(users, vault, &row.user_id, audit).await?;
     open_card(&key, cipher)
+}
+
+/// The card's accounts with where and when they were read.
+#[derive(Debug, Clone, Serialize)]
+pub struct AccountsView {
+    /// The bureau and channel that answered (`ssb:44/primary`).
+    pub source: String,
+    /// When the bureau's figures are from.
+    pub as_of: Timestamp,
+    pub pension: Option<crate::ports::social_security::Account>,
+    pub medical: Option<crate::ports::social_security::Account>,
 }
 
 fn mask_card_number(n: &str) -> String {
@@ -620,6 +634,26 @@ impl SocialSecurity<'_> {
         }
         row.features = Some(chosen.join(","));
         self.done(actor, row, Step::Features, "ss_binding.bound").await
+    }
+
+    /// The card's pension and medical accounts, as the bureau has them now:
+    /// each only with its feature (`pension_query`, `medical_account`).
+    pub async fn accounts(&self, actor: &Actor<'_>, id: &str) -> Result<AccountsView, SsError> {
+        let row = self.own(actor.user(), id).await?;
+        let features: Vec<&str> = row.features.as_deref().unwrap_or_default().split(',').collect();
+        let (pension, medical) = (features.contains(&"pension_query"), features.contains(&"medical_account"));
+        if row.status != Status::Bound || !(pension || medical) {
+            return Err(SsError::FeatureNotBound("pension_query"));
+        }
+        let card = self.sealed_card(actor, &row).await?;
+        let province = Self::province(&row);
+        let (a, via) = self.bureau.accounts(province, &card.card_ref).await?;
+        Ok(AccountsView {
+            source: format!("ssb:{province}/{via}"),
+            as_of: a.as_of,
+            pension: pension.then_some(a.pension),
+            medical: medical.then_some(a.medical),
+        })
     }
 
     /// Ends a binding under way (not a bound one: that is unbinding).

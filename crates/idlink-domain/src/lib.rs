@@ -28,6 +28,7 @@ pub mod risk;
 pub mod roster;
 pub mod social_security;
 pub mod ss_binding;
+pub mod ss_service;
 pub mod verification;
 
 pub use idnumber::{IdNumber, IdNumberError};

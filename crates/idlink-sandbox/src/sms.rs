@@ -82,7 +82,7 @@ pub struct SendRequest {
 
 fn render(template: &str, params: &BTreeMap<String, String>) -> String {
     match (template, params.get("code")) {
-        ("verification_code" | "bank_card_binding", Some(code)) => {
+        ("verification_code" | "bank_card_binding" | "ss_card_binding", Some(code)) => {
             format!("【idlink】您的验证码是{code}，5分钟内有效。请勿泄露给他人。Your code is {code}, valid for 5 minutes.")
         }
         // What is asked stays in the app: the SMS only says where to look.

@@ -95,7 +95,27 @@ struct Inner {
     /// Cards disclosed, by card ref.
     cards: HashMap<String, Card>,
     settlements: HashMap<String, Settlement>,
+    /// Service requests by id, and their ids by the caller's ref.
+    services: HashMap<String, Service>,
+    service_refs: HashMap<String, String>,
+    /// Unemployment-benefit payments by card ref.
+    benefits: HashMap<String, Vec<Benefit>>,
     serial: u64,
+}
+
+#[derive(Debug, Clone)]
+struct Service {
+    kind: String,
+    submitted_at: Timestamp,
+    rejected: Option<&'static str>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+struct Benefit {
+    payment_id: String,
+    month: String,
+    amount_fen: i64,
+    paid_at: Timestamp,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -220,7 +240,10 @@ pub fn institution(b: Arc<Bureaus>) -> Institution {
             "social_security",
             serde_json::json!({
                 "base": "/ssb/{province}/{primary|alternate}/v1",
-                "calls": ["POST cards/lookup", "POST cards/confirm", "GET cards/{card_ref}/accounts", "POST settlements"],
+                "calls": ["POST cards/lookup", "POST cards/confirm", "GET cards/{card_ref}/accounts", "POST settlements",
+                          "GET cards/{card_ref}/benefits", "POST service-requests", "GET service-requests/{request_id}"],
+                "benefits": "POST /sandbox/v1/social-security/benefits {card_number, amount_fen}: an unemployment benefit arrives",
+                "service_requests": "submitted, accepted after 1 min, in progress after 1 h, completed after 24 h of sandbox time; a transfer or filing to the card's own province is rejected (same_region)",
                 "test_values": {"id_sequence_444": "card reported stolen (theft risk)", "id_sequence_555": "not insured (no card)"},
                 "cards": "GET /sandbox/v1/social-security/cards/{id_number}",
                 "script": "POST /sandbox/v1/social-security/channels {province, channel, mode: ok|busy|down|slow, slow_ms?}; maintenance names ssb:{province}:{channel}"
@@ -231,6 +254,10 @@ pub fn institution(b: Arc<Bureaus>) -> Institution {
             .route("/ssb/{province}/{channel}/v1/cards/confirm", post(confirm))
             .route("/ssb/{province}/{channel}/v1/cards/{card_ref}/accounts", get(accounts))
             .route("/ssb/{province}/{channel}/v1/settlements", post(settle))
+            .route("/ssb/{province}/{channel}/v1/cards/{card_ref}/benefits", get(benefits))
+            .route("/ssb/{province}/{channel}/v1/service-requests", post(submit_service))
+            .route("/ssb/{province}/{channel}/v1/service-requests/{request_id}", get(service_status))
+            .route("/sandbox/v1/social-security/benefits", post(pay_benefit))
             .route("/sandbox/v1/social-security/channels", post(script))
             .route("/sandbox/v1/social-security/cards/{id_number}", get(card))
             .with_state(b),
@@ -439,6 +466,117 @@ async fn settle(State(b): State<Arc<Bureaus>>, Path((province, channel)): Path<(
     };
     inner.settlements.insert(req.settlement_ref, s.clone());
     Json(serde_json::json!({"result": "settled", "settlement": s})).into_response()
+}
+
+/// How a service request stands after this long (sandbox time).
+fn service_stage(s: &Service, now: Timestamp) -> (&'static str, Option<&'static str>) {
+    if let Some(reason) = s.rejected {
+        return ("rejected", Some(reason));
+    }
+    let mins = now.duration_since(s.submitted_at).as_mins();
+    let status = match mins {
+        m if m < 1 => "submitted",
+        m if m < 60 => "accepted",
+        m if m < 24 * 60 => "in_progress",
+        _ => "completed",
+    };
+    (status, None)
+}
+
+fn service_answer(id: &str, s: &Service, now: Timestamp) -> Response {
+    let (status, reason) = service_stage(s, now);
+    Json(serde_json::json!({"request_id": id, "kind": s.kind, "status": status, "reason": reason})).into_response()
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SubmitService {
+    request_ref: String,
+    card_ref: String,
+    kind: String,
+    #[serde(default)]
+    to_region: Option<String>,
+}
+
+/// A service request about a confirmed card; the same `request_ref` answers the same request.
+async fn submit_service(
+    State(b): State<Arc<Bureaus>>,
+    Path((province, channel)): Path<(String, String)>,
+    Json(req): Json<SubmitService>,
+) -> Response {
+    if let Some(res) = b.gate(&province, &channel).await {
+        return res;
+    }
+    let now = b.shared.clock.now();
+    let mut inner = b.inner();
+    if let Some(id) = inner.service_refs.get(&req.request_ref).cloned()
+        && let Some(s) = inner.services.get(&id)
+    {
+        return service_answer(&id, s, now);
+    }
+    let Some(card) = inner.cards.get(&req.card_ref).cloned() else {
+        return Json(serde_json::json!({"status": "unknown_card"})).into_response();
+    };
+    if !["offsite_medical_filing", "relation_transfer", "retirement_certification"].contains(&req.kind.as_str()) {
+        return error(StatusCode::UNPROCESSABLE_ENTITY, "invalid_kind", "an unknown kind of service request");
+    }
+    let same = req.to_region.as_deref().and_then(|r| r.get(..2)) == card.region.get(..2);
+    let rejected = (req.kind != "retirement_certification" && same).then_some("same_region");
+    inner.serial += 1;
+    let id = format!("ssr-{:08}", inner.serial);
+    let service = Service { kind: req.kind, submitted_at: now, rejected };
+    inner.service_refs.insert(req.request_ref, id.clone());
+    inner.services.insert(id.clone(), service.clone());
+    service_answer(&id, &service, now)
+}
+
+async fn service_status(State(b): State<Arc<Bureaus>>, Path((province, channel, request_id)): Path<(String, String, String)>) -> Response {
+    if let Some(res) = b.gate(&province, &channel).await {
+        return res;
+    }
+    let now = b.shared.clock.now();
+    let inner = b.inner();
+    match inner.services.get(&request_id) {
+        Some(s) => service_answer(&request_id, s, now),
+        None => error(StatusCode::NOT_FOUND, "unknown_request", "no such service request"),
+    }
+}
+
+/// The card's unemployment-benefit payments, oldest first.
+async fn benefits(State(b): State<Arc<Bureaus>>, Path((province, channel, card_ref)): Path<(String, String, String)>) -> Response {
+    if let Some(res) = b.gate(&province, &channel).await {
+        return res;
+    }
+    let inner = b.inner();
+    if !inner.cards.contains_key(&card_ref) {
+        return error(StatusCode::NOT_FOUND, "unknown_card", "no card with this ref was confirmed here");
+    }
+    Json(serde_json::json!({"benefits": inner.benefits.get(&card_ref).cloned().unwrap_or_default()})).into_response()
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PayBenefit {
+    card_number: String,
+    amount_fen: i64,
+}
+
+/// An unemployment benefit arrives on a confirmed card (sandbox control).
+async fn pay_benefit(State(b): State<Arc<Bureaus>>, Json(req): Json<PayBenefit>) -> Response {
+    let now = b.shared.clock.now();
+    let mut inner = b.inner();
+    let Some(card_ref) = inner.cards.values().find(|c| c.card_number == req.card_number).map(|c| c.card_ref.clone()) else {
+        return error(StatusCode::NOT_FOUND, "unknown_card", "no confirmed card has this number");
+    };
+    inner.serial += 1;
+    let benefit = Benefit {
+        payment_id: format!("ben-{:08}", inner.serial),
+        month: idlink_domain::calendar::shanghai_today(now).strftime("%Y-%m").to_string(),
+        amount_fen: req.amount_fen,
+        paid_at: now,
+    };
+    inner.benefits.entry(card_ref).or_default().push(benefit.clone());
+    Json(benefit).into_response()
 }
 
 #[cfg(test)]

@@ -7,10 +7,13 @@
 use async_trait::async_trait;
 use idlink_core::ports::StoreError;
 use idlink_core::ports::audit::AuditEntry;
+use idlink_core::ports::outbox::NewEvent;
 use idlink_core::ports::reviews::CaseRow;
-use idlink_core::ports::ss_bindings::{CodeUse, MedicalCodeStore, SsBindingRow, SsBindingStore};
+use idlink_core::ports::ss_bindings::{CodeUse, MedicalCodeStore, ServiceRow, SsBindingRow, SsBindingStore, SsServiceStore};
 use idlink_domain::UserId;
 use idlink_domain::ss_binding::{Status, Step};
+use idlink_domain::ss_service::{ServiceKind, ServiceStatus};
+use jiff::Timestamp;
 use sqlx::any::AnyRow;
 
 use crate::SqlStore;
@@ -202,5 +205,110 @@ impl MedicalCodeStore for SqlStore {
     async fn medical_code_uses(&self, binding_id: &str, limit: u32) -> Result<Vec<CodeUse>, StoreError> {
         let sql = format!("SELECT {USE_COLUMNS} FROM medical_code_uses WHERE binding_id = $1 ORDER BY used_at DESC, jti LIMIT $2");
         fetch_all(sqlx::query(sqlx::AssertSqlSafe(sql)).bind(binding_id.to_owned()).bind(i64::from(limit)), &self.reader, code_use).await
+    }
+}
+
+const SERVICE_COLUMNS: &str = "id, binding_id, user_id, kind, to_region, bureau_id, status, reason, created_at, updated_at";
+
+fn service(r: &AnyRow) -> Result<ServiceRow, StoreError> {
+    Ok(ServiceRow {
+        id: r.col("id")?,
+        binding_id: r.col("binding_id")?,
+        user_id: r.user("user_id")?,
+        kind: r.parsed("kind", "service kind", ServiceKind::parse)?,
+        to_region: r.col("to_region")?,
+        bureau_id: r.col("bureau_id")?,
+        status: r.parsed("status", "service status", ServiceStatus::parse)?,
+        reason: r.col("reason")?,
+        created_at: r.instant("created_at")?,
+        updated_at: r.instant("updated_at")?,
+    })
+}
+
+#[async_trait]
+impl SsServiceStore for SqlStore {
+    async fn insert_service_request(&self, row: &ServiceRow, audit: &AuditEntry) -> Result<(), StoreError> {
+        let sql = format!("INSERT INTO ss_service_requests ({SERVICE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)");
+        let q = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(row.id.clone())
+            .bind(row.binding_id.clone())
+            .bind(row.user_id.as_str())
+            .bind(row.kind.as_str())
+            .bind(row.to_region.clone())
+            .bind(row.bureau_id.clone())
+            .bind(row.status.as_str())
+            .bind(row.reason.clone())
+            .bind(micros(row.created_at))
+            .bind(micros(row.updated_at));
+        self.audited(audit, async |tx| execute(q, &mut *tx).await.map(|_| ())).await
+    }
+
+    async fn service_request(&self, id: &str) -> Result<Option<ServiceRow>, StoreError> {
+        let sql = format!("SELECT {SERVICE_COLUMNS} FROM ss_service_requests WHERE id = $1");
+        fetch_optional(sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id.to_owned()), &self.reader, service).await
+    }
+
+    async fn service_requests_of(&self, binding_id: &str) -> Result<Vec<ServiceRow>, StoreError> {
+        let sql = format!("SELECT {SERVICE_COLUMNS} FROM ss_service_requests WHERE binding_id = $1 ORDER BY created_at DESC, id");
+        fetch_all(sqlx::query(sqlx::AssertSqlSafe(sql)).bind(binding_id.to_owned()), &self.reader, service).await
+    }
+
+    async fn move_service_request(
+        &self,
+        row: &ServiceRow,
+        from: ServiceStatus,
+        notice: Option<&NewEvent>,
+        audit: &AuditEntry,
+    ) -> Result<bool, StoreError> {
+        let q = sqlx::query("UPDATE ss_service_requests SET status = $2, reason = $3, updated_at = $4 WHERE id = $1 AND status = $5")
+            .bind(row.id.clone())
+            .bind(row.status.as_str())
+            .bind(row.reason.clone())
+            .bind(micros(row.updated_at))
+            .bind(from.as_str());
+        self.audited_if(audit, async |tx| {
+            if execute(q, &mut *tx).await? != 1 {
+                return Ok(false);
+            }
+            crate::outbox::enqueue_in(tx, notice).await?;
+            Ok(true)
+        })
+        .await
+    }
+
+    async fn bound_with_feature(&self, feature: &str, after: &str, limit: u32) -> Result<Vec<SsBindingRow>, StoreError> {
+        // Features are a short comma-separated list of fixed names: matched with its commas.
+        let sql = format!(
+            "SELECT {COLUMNS} FROM ss_bindings WHERE status = 'bound' AND id > $1 AND (',' || features || ',') LIKE $2 ORDER BY id LIMIT $3"
+        );
+        let q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(after.to_owned()).bind(format!("%,{feature},%")).bind(i64::from(limit));
+        fetch_all(q, &self.reader, binding).await
+    }
+
+    async fn record_benefit_notice(
+        &self,
+        binding_id: &str,
+        payment_id: &str,
+        amount_fen: i64,
+        at: Timestamp,
+        notice: &NewEvent,
+        audit: &AuditEntry,
+    ) -> Result<bool, StoreError> {
+        let q = sqlx::query("INSERT INTO ss_benefit_notices (binding_id, payment_id, amount_fen, noticed_at) VALUES ($1, $2, $3, $4)")
+            .bind(binding_id.to_owned())
+            .bind(payment_id.to_owned())
+            .bind(amount_fen)
+            .bind(micros(at));
+        let written = self
+            .audited_if(audit, async |tx| {
+                execute(q, &mut *tx).await?;
+                crate::outbox::enqueue_in(tx, Some(notice)).await?;
+                Ok(true)
+            })
+            .await;
+        match written {
+            Err(StoreError::Unique(_)) => Ok(false),
+            other => other,
+        }
     }
 }

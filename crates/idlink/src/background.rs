@@ -26,6 +26,7 @@ pub const IDEMPOTENCY_PURGE: &str = "idempotency_purge";
 pub const OUTBOX_HOUSEKEEPING: &str = "outbox_housekeeping";
 pub const CREDIT_FOLLOW_UP: &str = "credit_follow_up";
 pub const CREDIT_ALERTS: &str = "credit_alerts";
+pub const BENEFIT_ALERTS: &str = "benefit_alerts";
 
 fn secs(s: u64) -> SignedDuration {
     SignedDuration::from_secs(i64::try_from(s).unwrap_or(i64::MAX))
@@ -433,6 +434,32 @@ impl PeriodicJob for CreditAlertJob {
         let pass = self.state.credit_alerts().check_due(200).await.map_err(|e| format!("checking credit alerts failed: {e}"))?;
         if pass != idlink_core::credit_alerts::AlertPass::default() {
             tracing::info!(checked = pass.checked, announced = pass.announced, failed = pass.failed, "credit records compared");
+        }
+        Ok(())
+    }
+}
+
+/// Announces unemployment benefits that arrived on cards bound with
+/// `unemployment_alerts` (SPEC SS3; `idlink_core::ss_services::SsServices::check_benefits`).
+pub struct BenefitAlertJob {
+    pub state: idlink_api::AppState,
+    pub every: SignedDuration,
+}
+
+#[async_trait::async_trait]
+impl PeriodicJob for BenefitAlertJob {
+    fn name(&self) -> &'static str {
+        BENEFIT_ALERTS
+    }
+
+    fn period(&self) -> SignedDuration {
+        self.every
+    }
+
+    async fn run(&self, _: Occasion) -> Result<(), String> {
+        let pass = self.state.ss_services().check_benefits(1_000).await.map_err(|e| format!("checking benefits failed: {e}"))?;
+        if pass.announced > 0 || pass.failed > 0 {
+            tracing::info!(cards = pass.cards, announced = pass.announced, failed = pass.failed, "unemployment benefits checked");
         }
         Ok(())
     }

@@ -360,11 +360,13 @@ pub struct SocialSecurity {
     pub binding_hours: u64,
     /// First-response target of a theft-binding risk case.
     pub risk_sla_minutes: u64,
+    /// How often bound cards are checked for unemployment benefits that arrived.
+    pub benefit_check_secs: u64,
 }
 
 impl Default for SocialSecurity {
     fn default() -> Self {
-        Self { regions_file: String::new(), step_minutes: 15, binding_hours: 72, risk_sla_minutes: 5 }
+        Self { regions_file: String::new(), step_minutes: 15, binding_hours: 72, risk_sla_minutes: 5, benefit_check_secs: 300 }
     }
 }
 
@@ -375,6 +377,7 @@ impl SocialSecurity {
             ("social_security.step_minutes", self.step_minutes),
             ("social_security.binding_hours", self.binding_hours),
             ("social_security.risk_sla_minutes", self.risk_sla_minutes),
+            ("social_security.benefit_check_secs", self.benefit_check_secs),
         ] {
             if v == 0 || v > 100_000 {
                 anyhow::bail!("configuration key `{key}`: must be between 1 and 100000");

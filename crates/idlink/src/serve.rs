@@ -538,6 +538,13 @@ pub async fn start(config: &Config, rt: Runtime) -> Result<Running> {
             Seen::default(),
         ),
         (
+            Arc::new(crate::background::BenefitAlertJob {
+                state: state.clone(),
+                every: jiff::SignedDuration::from_secs(i64::try_from(config.social_security.benefit_check_secs).unwrap_or(300)),
+            }),
+            Seen::default(),
+        ),
+        (
             Arc::new(crate::oidc_jobs::OAuthPurgeJob {
                 store: store.clone(),
                 clock: clock.clone(),

@@ -16,8 +16,10 @@ use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use idlink_core::ports::social_security::CardNamed;
 use idlink_core::social_security::{Actor, BindingView};
+use idlink_core::ss_services::ServiceView;
 use idlink_core::steps::codes::Origin;
 use idlink_domain::social_security::{Region, RegionAnswer};
+use idlink_domain::ss_service::ServiceKind;
 use idlink_domain::{PhoneNumber, RequestId};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -604,4 +606,181 @@ pub async fn features(
     Body(features): Body<SsFeatures>,
 ) -> Result<Json<SsBinding>, Problem> {
     Ok(Json(state.social_security().features(&actor(&session, request_id.as_deref()), &id, &features).await?.into()))
+}
+
+/// One month's movement on an account.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SsStatement {
+    /// `YYYY-MM`.
+    month: String,
+    /// `contribution` or `payment`.
+    kind: String,
+    /// Negative for money out.
+    amount_fen: i64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SsAccount {
+    balance_fen: i64,
+    /// The last twelve months, and payments since.
+    statements: Vec<SsStatement>,
+}
+
+/// The card's accounts and where they come from.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SsAccounts {
+    /// The bureau and channel that answered (`ssb:11/primary`).
+    source: String,
+    /// When the bureau's figures are from (RFC 3339).
+    as_of: String,
+    /// With the `pension_query` feature.
+    pension: Option<SsAccount>,
+    /// With the `medical_account` feature.
+    medical: Option<SsAccount>,
+}
+
+fn account(a: idlink_core::ports::social_security::Account) -> SsAccount {
+    SsAccount {
+        balance_fen: a.balance_fen,
+        statements: a.statements.into_iter().map(|s| SsStatement { month: s.month, kind: s.kind, amount_fen: s.amount_fen }).collect(),
+    }
+}
+
+/// The bound card's pension and medical accounts with their statements, read from the bureau now.
+#[utoipa::path(get, path = "/v1/social-security/bindings/{id}/accounts", tag = "social security",
+    params(("id" = String, Path, pattern = r"^ssb_[0-9a-f]{32}$", example = "ssb_0123456789abcdef0123456789abcdef"), ("Idlink-Session" = String, Header, description = SESSION)),
+    responses((status = 200, body = SsAccounts), (status = "4XX", body = Problem, content_type = "application/problem+json")),
+    security(("api_key" = [])))]
+pub async fn accounts(
+    State(state): State<AppState>,
+    request_id: Option<Extension<RequestId>>,
+    session: UserSession,
+    Path(id): Path<String>,
+) -> Result<Json<SsAccounts>, Problem> {
+    let a = state.social_security().accounts(&actor(&session, request_id.as_deref()), &id).await?;
+    Ok(Json(SsAccounts { source: a.source, as_of: a.as_of.to_string(), pension: a.pension.map(account), medical: a.medical.map(account) }))
+}
+
+/// A service request and where it stands.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SsServiceRequest {
+    /// `ssr_…`.
+    id: String,
+    binding_id: String,
+    /// `offsite_medical_filing`, `relation_transfer` or `retirement_certification`.
+    kind: String,
+    /// The other region (province, GB/T 2260) of a filing or a transfer.
+    to_region: Option<String>,
+    /// `submitted`, `accepted`, `in_progress`, `completed` or `rejected`.
+    status: String,
+    /// Why the bureau rejected it (`same_region`, …).
+    reason: Option<String>,
+    created_at: String,
+    updated_at: String,
+}
+
+impl From<ServiceView> for SsServiceRequest {
+    fn from(v: ServiceView) -> Self {
+        Self {
+            id: v.id,
+            binding_id: v.binding_id,
+            kind: v.kind.as_str().to_owned(),
+            to_region: v.to_region,
+            status: v.status.as_str().to_owned(),
+            reason: v.reason,
+            created_at: v.created_at.to_string(),
+            updated_at: v.updated_at.to_string(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SsServiceRequests {
+    /// Newest first, each with the bureau's status now.
+    requests: Vec<SsServiceRequest>,
+}
+
+/// Body of `POST …/service-requests`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewSsServiceRequest {
+    /// `offsite_medical_filing`, `relation_transfer` or `retirement_certification`.
+    #[schema(example = "offsite_medical_filing")]
+    kind: String,
+    /// For a filing or a transfer: the other region's area code (GB/T 2260).
+    #[schema(pattern = r"^[0-9]{6}$", example = "440305")]
+    to_region: Option<String>,
+    /// For a retirement certification: the holder's liveness capture (sandbox: `sandbox:pass`).
+    #[schema(example = "sandbox:pass", min_length = 1)]
+    liveness_video: Option<String>,
+}
+
+impl Validate for NewSsServiceRequest {
+    type Valid = (ServiceKind, Option<String>, Option<String>);
+    fn validate(self, c: &mut Causes) -> Option<Self::Valid> {
+        let Some(kind) = ServiceKind::parse(&self.kind) else {
+            c.invalid("kind", "invalid_kind", "offsite_medical_filing, relation_transfer or retirement_certification.");
+            return None;
+        };
+        let region_ok = self.to_region.as_deref().is_none_or(|r| r.len() == 6 && r.bytes().all(|b| b.is_ascii_digit()));
+        let ok = c.check(
+            "to_region",
+            !region_ok || (kind.needs_region() && self.to_region.is_none()),
+            "invalid_region",
+            "the other region's six-digit area code (GB/T 2260), for a filing or a transfer.",
+        ) & c.check(
+            "liveness_video",
+            kind == ServiceKind::RetirementCertification && self.liveness_video.as_deref().is_none_or(|v| v.trim().is_empty()),
+            "missing_liveness",
+            "a retirement certification is the holder's face check: send the liveness capture.",
+        );
+        ok.then_some((kind, self.to_region, self.liveness_video))
+    }
+}
+
+/// Files a service request with the card's bureau (the card must be bound).
+#[utoipa::path(post, path = "/v1/social-security/bindings/{id}/service-requests", tag = "social security",
+    request_body = NewSsServiceRequest,
+    params(("id" = String, Path, pattern = r"^ssb_[0-9a-f]{32}$", example = "ssb_0123456789abcdef0123456789abcdef"), ("Idlink-Session" = String, Header, description = SESSION)),
+    responses((status = 201, body = SsServiceRequest), (status = "4XX", body = Problem, content_type = "application/problem+json")),
+    security(("api_key" = [])))]
+pub async fn submit_service(
+    State(state): State<AppState>,
+    request_id: Option<Extension<RequestId>>,
+    session: UserSession,
+    Path(id): Path<String>,
+    Body((kind, region, video)): Body<NewSsServiceRequest>,
+) -> Result<Response, Problem> {
+    let view = state.ss_services().submit(&actor(&session, request_id.as_deref()), &id, kind, region.as_deref(), video.as_deref()).await?;
+    Ok((StatusCode::CREATED, Json(SsServiceRequest::from(view))).into_response())
+}
+
+/// The binding's service requests, each with the bureau's status now.
+#[utoipa::path(get, path = "/v1/social-security/bindings/{id}/service-requests", tag = "social security",
+    params(("id" = String, Path, pattern = r"^ssb_[0-9a-f]{32}$", example = "ssb_0123456789abcdef0123456789abcdef"), ("Idlink-Session" = String, Header, description = SESSION)),
+    responses((status = 200, body = SsServiceRequests), (status = "4XX", body = Problem, content_type = "application/problem+json")),
+    security(("api_key" = [])))]
+pub async fn list_services(
+    State(state): State<AppState>,
+    request_id: Option<Extension<RequestId>>,
+    session: UserSession,
+    Path(id): Path<String>,
+) -> Result<Json<SsServiceRequests>, Problem> {
+    let requests =
+        state.ss_services().list(&actor(&session, request_id.as_deref()), &id).await?.into_iter().map(SsServiceRequest::from).collect();
+    Ok(Json(SsServiceRequests { requests }))
+}
+
+/// One service request with the bureau's status now.
+#[utoipa::path(get, path = "/v1/social-security/service-requests/{request_id}", tag = "social security",
+    params(("request_id" = String, Path, pattern = r"^ssr_[0-9a-f]{32}$", example = "ssr_0123456789abcdef0123456789abcdef"), ("Idlink-Session" = String, Header, description = SESSION)),
+    responses((status = 200, body = SsServiceRequest), (status = "4XX", body = Problem, content_type = "application/problem+json")),
+    security(("api_key" = [])))]
+pub async fn get_service(
+    State(state): State<AppState>,
+    request_id: Option<Extension<RequestId>>,
+    session: UserSession,
+    Path(rid): Path<String>,
+) -> Result<Json<SsServiceRequest>, Problem> {
+    Ok(Json(state.ss_services().view(&actor(&session, request_id.as_deref()), &rid).await?.into()))
 }

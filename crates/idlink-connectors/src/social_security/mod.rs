@@ -182,6 +182,37 @@ pub struct SettleResponse {
     pub settlement: Option<SettlementDoc>,
 }
 
+#[derive(Debug, Serialize)]
+struct ServiceRequest<'a> {
+    request_ref: &'a str,
+    card_ref: &'a str,
+    kind: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    to_region: Option<&'a str>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ServiceResponse {
+    #[serde(default)]
+    pub request_id: Option<String>,
+    pub status: String,
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct BenefitDoc {
+    pub payment_id: String,
+    pub month: String,
+    pub amount_fen: i64,
+    pub paid_at: jiff::Timestamp,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct BenefitsResponse {
+    pub benefits: Vec<BenefitDoc>,
+}
+
 /// A card ref goes into a path: only the characters bureaus' refs use.
 fn path_safe(id: &str) -> bool {
     !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
@@ -230,6 +261,39 @@ impl BureauApi {
     ) -> Result<SettleResponse, CallError> {
         let req = SettleRequest { settlement_ref, card_ref, amount_fen, terminal_id };
         exec.call(&self.target, reqwest::Method::POST, "/v1/settlements", Some(&req), true).await
+    }
+
+    /// Retried: idempotent by `request_ref`.
+    pub async fn submit_service(
+        &self,
+        exec: &Executor,
+        request_ref: &str,
+        card_ref: &str,
+        kind: &str,
+        to_region: Option<&str>,
+    ) -> Result<ServiceResponse, CallError> {
+        let req = ServiceRequest { request_ref, card_ref, kind, to_region };
+        exec.call(&self.target, reqwest::Method::POST, "/v1/service-requests", Some(&req), true).await
+    }
+
+    pub async fn service_status(&self, exec: &Executor, request_id: &str) -> Result<ServiceResponse, CallError> {
+        if !path_safe(request_id) {
+            return Err(CallError::Protocol {
+                institution: self.target.institution.clone(),
+                detail: "a request id it cannot have given".into(),
+            });
+        }
+        exec.call(&self.target, reqwest::Method::GET, &format!("/v1/service-requests/{request_id}"), None::<&()>, true).await
+    }
+
+    pub async fn benefits(&self, exec: &Executor, card_ref: &str) -> Result<BenefitsResponse, CallError> {
+        if !path_safe(card_ref) {
+            return Err(CallError::Protocol {
+                institution: self.target.institution.clone(),
+                detail: "a card ref it cannot have given".into(),
+            });
+        }
+        exec.call(&self.target, reqwest::Method::GET, &format!("/v1/cards/{card_ref}/benefits"), None::<&()>, true).await
     }
 }
 

@@ -5,11 +5,12 @@ use crate::executor::{CallError, Executor};
 use crate::unavailable::Unavailable;
 use async_trait::async_trait;
 use idlink_core::ports::social_security::{
-    Account, Accounts, BureauUnavailable, Card, CardLookup, CardNamed, Channel, ConfirmAnswer, LookupAnswer, Settled, SocialSecurityBureau,
-    Statement,
+    Account, Accounts, Benefit, BureauUnavailable, Card, CardLookup, CardNamed, Channel, ConfirmAnswer, LookupAnswer, ServiceAnswer,
+    Settled, SocialSecurityBureau, Statement,
 };
 use idlink_domain::Fen;
 use idlink_domain::card::{BinTable, CardNumber};
+use idlink_domain::ss_service::{ServiceKind, ServiceStatus};
 use std::sync::Arc;
 
 #[derive(Clone)]
@@ -92,6 +93,36 @@ impl SocialSecurityBureau for SocialSecurityPort {
         Ok((Accounts { as_of: res.as_of, pension: account(res.pension), medical: account(res.medical) }, via))
     }
 
+    async fn submit_service(
+        &self,
+        province: &str,
+        request_ref: &str,
+        card_ref: &str,
+        kind: ServiceKind,
+        to_region: Option<&str>,
+    ) -> Result<ServiceAnswer, BureauUnavailable> {
+        let exec = &self.executor;
+        let (res, _) =
+            self.bureaus.call(exec, province, |api| api.submit_service(exec, request_ref, card_ref, kind.as_str(), to_region)).await?;
+        Ok(service(res))
+    }
+
+    async fn service_status(&self, province: &str, request_id: &str) -> Result<ServiceAnswer, BureauUnavailable> {
+        let exec = &self.executor;
+        let (res, _) = self.bureaus.call(exec, province, |api| api.service_status(exec, request_id)).await?;
+        Ok(service(res))
+    }
+
+    async fn benefits(&self, province: &str, card_ref: &str) -> Result<Vec<Benefit>, BureauUnavailable> {
+        let exec = &self.executor;
+        let (res, _) = self.bureaus.call(exec, province, |api| api.benefits(exec, card_ref)).await?;
+        Ok(res
+            .benefits
+            .into_iter()
+            .map(|b| Benefit { payment_id: b.payment_id, month: b.month, amount: Fen(b.amount_fen), paid_at: b.paid_at })
+            .collect())
+    }
+
     async fn settle(
         &self,
         province: &str,
@@ -114,6 +145,14 @@ impl SocialSecurityBureau for SocialSecurityPort {
             )),
             (other, _) => Err(protocol(province, &format!("a settlement answered `{other}`"))),
         }
+    }
+}
+
+fn service(res: super::ServiceResponse) -> ServiceAnswer {
+    match (res.status.as_str(), res.request_id, ServiceStatus::parse(&res.status)) {
+        ("unknown_card", _, _) => ServiceAnswer::UnknownCard,
+        (_, Some(request_id), Some(status)) => ServiceAnswer::Known { request_id, status, reason: res.reason },
+        (other, _, _) => ServiceAnswer::Pending { status: other.to_owned() },
     }
 }
 

@@ -143,4 +143,5 @@ store_of!(
     events::EventStore,
     ss_bindings::SsBindingStore,
     ss_bindings::MedicalCodeStore,
+    ss_bindings::SsServiceStore,
 );

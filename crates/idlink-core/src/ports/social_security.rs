@@ -8,6 +8,7 @@
 
 use async_trait::async_trait;
 use idlink_domain::card::CardNumber;
+use idlink_domain::ss_service::{ServiceKind, ServiceStatus};
 use idlink_domain::{Fen, IdNumber, PersonName, PhoneNumber};
 use jiff::Timestamp;
 use serde::Serialize;
@@ -111,6 +112,31 @@ pub struct Settled {
     pub pooled_fund: Fen,
 }
 
+/// A service request as the bureau has it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ServiceAnswer {
+    /// Its id at the bureau, its status, and why it was rejected.
+    Known {
+        request_id: String,
+        status: ServiceStatus,
+        reason: Option<String>,
+    },
+    /// The bureau does not know the card (or the request).
+    UnknownCard,
+    Pending {
+        status: String,
+    },
+}
+
+/// An unemployment-benefit payment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Benefit {
+    pub payment_id: String,
+    pub month: String,
+    pub amount: Fen,
+    pub paid_at: Timestamp,
+}
+
 /// Which of the province's channels answered.
 pub type Channel = &'static str;
 
@@ -136,4 +162,16 @@ pub trait SocialSecurityBureau: Send + Sync {
         amount: Fen,
         terminal: &str,
     ) -> Result<(Settled, Channel), BureauUnavailable>;
+    /// Idempotent by `request_ref`.
+    async fn submit_service(
+        &self,
+        province: &str,
+        request_ref: &str,
+        card_ref: &str,
+        kind: ServiceKind,
+        to_region: Option<&str>,
+    ) -> Result<ServiceAnswer, BureauUnavailable>;
+    async fn service_status(&self, province: &str, request_id: &str) -> Result<ServiceAnswer, BureauUnavailable>;
+    /// The card's unemployment-benefit payments.
+    async fn benefits(&self, province: &str, card_ref: &str) -> Result<Vec<Benefit>, BureauUnavailable>;
 }

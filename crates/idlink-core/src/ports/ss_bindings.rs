@@ -4,10 +4,12 @@
 
 use super::StoreError;
 use super::audit::AuditEntry;
+use super::outbox::NewEvent;
 use super::reviews::CaseRow;
 use async_trait::async_trait;
 use idlink_domain::UserId;
 use idlink_domain::ss_binding::{Progress, Status, Step};
+use idlink_domain::ss_service::{ServiceKind, ServiceStatus};
 use jiff::Timestamp;
 
 /// A binding as stored. Personal data (the card, its financial account) is
@@ -101,4 +103,52 @@ pub trait MedicalCodeStore: Send + Sync {
     async fn settle_medical_code(&self, u: &CodeUse, audit: &AuditEntry) -> Result<bool, StoreError>;
     /// The binding's payments, newest first.
     async fn medical_code_uses(&self, binding_id: &str, limit: u32) -> Result<Vec<CodeUse>, StoreError>;
+}
+
+/// A service request as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceRow {
+    /// `ssr_` and 32 hex digits.
+    pub id: String,
+    pub binding_id: String,
+    pub user_id: UserId,
+    pub kind: ServiceKind,
+    /// The other region it is about (GB/T 2260), for a filing or a transfer.
+    pub to_region: Option<String>,
+    /// The bureau's id of the request.
+    pub bureau_id: String,
+    pub status: ServiceStatus,
+    /// Why the bureau rejected it.
+    pub reason: Option<String>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+#[async_trait]
+pub trait SsServiceStore: Send + Sync {
+    async fn insert_service_request(&self, row: &ServiceRow, audit: &AuditEntry) -> Result<(), StoreError>;
+    async fn service_request(&self, id: &str) -> Result<Option<ServiceRow>, StoreError>;
+    /// A binding's requests, newest first.
+    async fn service_requests_of(&self, binding_id: &str) -> Result<Vec<ServiceRow>, StoreError>;
+    /// Moves a request from `from` to `row.status` (with its reason), with
+    /// the notice to its user if any; false when it was not in `from` any more.
+    async fn move_service_request(
+        &self,
+        row: &ServiceRow,
+        from: ServiceStatus,
+        notice: Option<&NewEvent>,
+        audit: &AuditEntry,
+    ) -> Result<bool, StoreError>;
+    /// Bound bindings with `feature`, by id after `after`.
+    async fn bound_with_feature(&self, feature: &str, after: &str, limit: u32) -> Result<Vec<SsBindingRow>, StoreError>;
+    /// Records a benefit payment as announced, with its SMS; false when it was already.
+    async fn record_benefit_notice(
+        &self,
+        binding_id: &str,
+        payment_id: &str,
+        amount_fen: i64,
+        at: Timestamp,
+        notice: &NewEvent,
+        audit: &AuditEntry,
+    ) -> Result<bool, StoreError>;
 }

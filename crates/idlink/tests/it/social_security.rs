@@ -666,3 +666,128 @@ fn base64_url_encode(b: &[u8]) -> String {
     use base64::Engine;
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b)
 }
+
+/// A bound user with their binding, card number and phone; `features` chosen at the last step.
+async fn bound(s: &Server, phone: &str, seq: &str, features: Value) -> (String, String, String) {
+    let (token, _) = adult(s, phone, seq).await;
+    let number = card_of(s, &id_number(phone, seq)).await["card_number"].as_str().unwrap_or("").to_owned();
+    let id = at_card_step(s, &token).await;
+    card_step(s, &token, &id, &number, phone).await;
+    let b = ok(s, post(s, &token, &path(&id, "/bank"), json!({"reserved_phone": "13600000000"})).await).await;
+    assert_eq!(b["bank_code_sent"], true);
+    let code = s.last_code("13600000000").await;
+    ok(s, post(s, &token, &path(&id, "/bank/confirm"), json!({"code": code})).await).await;
+    let a = get_json(s, "/v1/social-security/agreement", &token).await;
+    ok(s, post(s, &token, &path(&id, "/agreement"), json!({"version": a["version"], "sha256": a["sha256"]})).await).await;
+    let b = ok(s, post(s, &token, &path(&id, "/features"), json!({"features": features})).await).await;
+    assert_eq!(b["status"], "bound", "{b}");
+    (token, id, number)
+}
+
+/// Balances and statements with their source and `as_of`, each only with
+/// its feature; service requests of the three kinds followed through
+/// their statuses (forward only), a rejection with its reason, an SMS when
+/// each ends; unemployment benefits announced once by SMS, only those paid
+/// since the binding.
+#[tokio::test]
+async fn accounts_service_requests_and_benefit_alerts_follow_the_bureau() {
+    for db in databases().await {
+        let s = start_with(db, &[("IDLINK__SANDBOX__DRIVE_CLOCK", "true"), ("IDLINK__SOCIAL_SECURITY__BENEFIT_CHECK_SECS", "1")]).await;
+        let phone = "13700000251";
+        let (token, id, number) = bound(&s, phone, "251", json!(["pension_query", "unemployment_alerts"])).await;
+
+        // Accounts: the pension only (no medical_account feature), with where and when.
+        let a = get_json(&s, &path(&id, "/accounts"), &token).await;
+        assert_eq!(a["source"], "ssb:11/primary", "{a}");
+        assert!(a["as_of"].as_str().is_some_and(|t| t.ends_with('Z')), "{a}");
+        assert!(a["pension"]["balance_fen"].as_i64().is_some_and(|b| b > 0), "{a}");
+        assert_eq!(a["pension"]["statements"].as_array().map(Vec::len), Some(12), "{a}");
+        assert!(a["medical"].is_null(), "not chosen, not shown: {a}");
+        // No code without the medical_payment feature.
+        expect_problem(post(&s, &token, &path(&id, "/medical-code"), json!({})).await, 409, "medical_card_unusable").await;
+
+        // Service requests: a filing to Guangdong, a transfer to the card's own province (rejected), a certification by face.
+        let filing = ok(
+            &s,
+            post(&s, &token, &path(&id, "/service-requests"), json!({"kind": "offsite_medical_filing", "to_region": "440305"})).await,
+        )
+        .await;
+        assert_eq!((filing["status"].as_str(), filing["to_region"].as_str()), (Some("submitted"), Some("440000")), "{filing}");
+        let transfer =
+            ok(&s, post(&s, &token, &path(&id, "/service-requests"), json!({"kind": "relation_transfer", "to_region": "110101"})).await)
+                .await;
+        assert_eq!((transfer["status"].as_str(), transfer["reason"].as_str()), (Some("rejected"), Some("same_region")), "{transfer}");
+        let res = post(&s, &token, &path(&id, "/service-requests"), json!({"kind": "relation_transfer", "to_region": "540102"})).await;
+        expect_problem(res, 409, "social_security_region_closed").await;
+        let res = post(&s, &token, &path(&id, "/service-requests"), json!({"kind": "retirement_certification"})).await;
+        expect_problem(res, 422, "validation_failed").await;
+        let res = post(
+            &s,
+            &token,
+            &path(&id, "/service-requests"),
+            json!({"kind": "retirement_certification", "liveness_video": "sandbox:spoof"}),
+        )
+        .await;
+        expect_problem(res, 422, "face_check_failed").await;
+        let cert = ok(
+            &s,
+            post(
+                &s,
+                &token,
+                &path(&id, "/service-requests"),
+                json!({"kind": "retirement_certification", "liveness_video": "sandbox:pass"}),
+            )
+            .await,
+        )
+        .await;
+        let (fid, cid) = (filing["id"].as_str().unwrap_or(""), cert["id"].as_str().unwrap_or(""));
+        for (secs, status) in [(61, "accepted"), (3600, "in_progress"), (24 * 3600, "completed")] {
+            sandbox(&s, Method::POST, "/sandbox/v1/clock/advance", Some(json!({"seconds": secs}))).await;
+            let r = get_json(&s, &format!("/v1/social-security/service-requests/{fid}"), &token).await;
+            assert_eq!(r["status"], status, "{}: {r}", s.kind);
+        }
+        let list = get_json(&s, &path(&id, "/service-requests"), &token).await;
+        let statuses: Vec<&str> = list["requests"].as_array().into_iter().flatten().filter_map(|r| r["status"].as_str()).collect();
+        assert_eq!(statuses, ["completed", "rejected", "completed"], "newest first: {list}");
+        assert!(list["requests"][0]["id"] == cid, "{list}");
+        let ended = delivered(&s, phone, "ss_service_request_ended", 2).await;
+        assert_eq!(ended.len(), 2, "{}: one SMS for each request that ended after it was filed: {ended:?}", s.kind);
+        let stranger = adult(&s, "13700000252", "252").await.0;
+        expect_problem(
+            call(&s, Method::GET, &format!("/v1/social-security/service-requests/{fid}"), &stranger)
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("{e}")),
+            404,
+            "social_security_binding_not_found",
+        )
+        .await;
+
+        // Benefits: one arrives, the job announces it once.
+        let paid =
+            sandbox(&s, Method::POST, "/sandbox/v1/social-security/benefits", Some(json!({"card_number": number, "amount_fen": 187_000})))
+                .await;
+        assert!(paid["payment_id"].as_str().is_some(), "{paid}");
+        let announced = delivered(&s, phone, "unemployment_benefit_arrived", 1).await;
+        assert_eq!(announced.len(), 1, "{}: one SMS", s.kind);
+        assert_eq!(announced[0]["params"]["amount_yuan"], "1870.00", "{announced:?}");
+        tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+        let inbox = s.inbox(phone).await;
+        let count = inbox["messages"].as_array().into_iter().flatten().filter(|m| m["template"] == "unemployment_benefit_arrived").count();
+        assert_eq!(count, 1, "{}: announced once across passes", s.kind);
+    }
+}
+
+/// The `template` SMS in `phone`'s inbox, once there are `n` (the outbox delivers after the change), or after 15 s.
+async fn delivered(s: &Server, phone: &str, template: &str, n: usize) -> Vec<Value> {
+    let mut found = Vec::new();
+    for _ in 0..150 {
+        let inbox = s.inbox(phone).await;
+        found = inbox["messages"].as_array().into_iter().flatten().filter(|m| m["template"] == template).cloned().collect();
+        if found.len() >= n {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    found
+}
