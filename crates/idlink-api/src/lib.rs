@@ -219,6 +219,9 @@ fn add_problem_schemas(doc: &mut OpenApi) {
     if let Some(schema) = social_security::SsCard::published_schema() {
         components.schemas.insert("SsCard".into(), schema.into());
     }
+    if let Some(schema) = social_security::NewSsServiceRequest::published_schema() {
+        components.schemas.insert("NewSsServiceRequest".into(), schema.into());
+    }
 }
 
 /// The whole HTTP application.

@@ -715,6 +715,40 @@ pub struct NewSsServiceRequest {
     liveness_video: Option<String>,
 }
 
+impl NewSsServiceRequest {
+    /// The published schema: the fields, and what each kind needs (a
+    /// filing or a transfer its `to_region`, a certification its `liveness_video`).
+    pub fn published_schema() -> Option<utoipa::openapi::Schema> {
+        use utoipa::PartialSchema;
+        use utoipa::openapi::schema::{OneOfBuilder, SchemaType};
+        use utoipa::openapi::{AllOfBuilder, ObjectBuilder};
+        let utoipa::openapi::RefOr::T(fields) = Self::schema() else { return None };
+        let kinds = |k: &[&str]| {
+            ObjectBuilder::new()
+                .schema_type(SchemaType::AnyValue)
+                .enum_values(Some(k.iter().map(|v| serde_json::json!(v)).collect::<Vec<_>>()))
+        };
+        let rules = OneOfBuilder::new()
+            .item(
+                ObjectBuilder::new()
+                    .required("kind")
+                    .required("to_region")
+                    .property("kind", kinds(&["offsite_medical_filing", "relation_transfer"]))
+                    .build(),
+            )
+            .item(
+                ObjectBuilder::new()
+                    .required("kind")
+                    .required("liveness_video")
+                    .property("kind", kinds(&["retirement_certification"]))
+                    .build(),
+            );
+        let described =
+            Some("Body of `POST …/service-requests`: a filing or a transfer names `to_region`; a certification sends `liveness_video`.");
+        Some(AllOfBuilder::new().item(fields).item(rules).description(described).build().into())
+    }
+}
+
 impl Validate for NewSsServiceRequest {
     type Valid = (ServiceKind, Option<String>, Option<String>);
     fn validate(self, c: &mut Causes) -> Option<Self::Valid> {
