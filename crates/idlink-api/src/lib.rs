@@ -135,6 +135,7 @@ fn v1_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(social_security::card_confirm))
         .routes(routes!(social_security::bank))
         .routes(routes!(social_security::bank_confirm))
+        .routes(routes!(social_security::bank_password_reset))
         .routes(routes!(social_security::sign))
         .routes(routes!(social_security::features))
         .routes(routes!(social_security::accounts))

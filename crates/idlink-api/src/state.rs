@@ -132,6 +132,8 @@ pub struct AppParts {
     pub alert_policy: idlink_core::credit_alerts::AlertPolicy,
     /// Where the social-security card service is open (SPEC SS1).
     pub ss_coverage: Arc<idlink_domain::social_security::Coverage>,
+    /// Where a user resets a bank's payment password (`{bank}`: the bank's code); empty: not known.
+    pub bank_password_reset: String,
     /// `[social_security]`: the binding's timing.
     pub ss_policy: idlink_core::social_security::SsPolicy,
     /// The CAs users' digital certificates must chain to (none: certificates are not accepted).

@@ -141,6 +141,8 @@ pub struct Institutions {
     pub roster: Arc<Roster>,
     /// Every province's social-security bureau, primary and alternate.
     pub social_security: social_security::Bureaus,
+    /// Where a user resets a bank's payment password (`{bank}` is the bank's code); empty: nowhere known.
+    pub bank_password_reset: String,
 }
 
 impl Institutions {
@@ -187,6 +189,10 @@ impl Institutions {
             banks: bank::BankChannels::new(switch, direct.as_ref(), roster.banks.iter().map(|b| b.code.as_str())),
             bank_callbacks: bank::callbacks::BankCallbacks::new(bank_callback_key),
             social_security: social_security::Bureaus::connect(&s.social_security, sandbox)?,
+            bank_password_reset: match (s.bank.password_reset_url.as_str(), sandbox) {
+                ("", Some(base)) => format!("{base}/sandbox/banks/{{bank}}/password-reset"),
+                (configured, _) => configured.to_owned(),
+            },
             roster,
         };
         // Every channel is on the health page (and can be scheduled) before its first call.

@@ -242,6 +242,14 @@ pub(crate) async fn sealed_card_of(
     open_card(&key, cipher)
 }
 
+/// Where the user resets a forgotten payment password: at the card's bank.
+#[derive(Debug, Clone, Serialize)]
+pub struct Handoff {
+    pub bank_code: String,
+    /// The bank's page, when one is configured.
+    pub url: Option<String>,
+}
+
 /// The card's accounts with where and when they were read.
 #[derive(Debug, Clone, Serialize)]
 pub struct AccountsView {
@@ -654,6 +662,16 @@ impl SocialSecurity<'_> {
             pension: pension.then_some(a.pension),
             medical: medical.then_some(a.medical),
         })
+    }
+
+    /// The hand-off when the user forgot the payment password of the card's
+    /// financial account: the bank resets it, never idlink. `template` is
+    /// the configured page (`{bank}`: the bank's code).
+    pub async fn bank_password_reset(&self, actor: &Actor<'_>, id: &str, template: &str) -> Result<Handoff, SsError> {
+        let row = self.own(actor.user(), id).await?;
+        let card = self.sealed_card(actor, &row).await?;
+        let url = (!template.is_empty()).then(|| template.replace("{bank}", &card.bank_code));
+        Ok(Handoff { bank_code: card.bank_code, url })
     }
 
     /// Ends a binding under way (not a bound one: that is unbinding).

@@ -405,6 +405,7 @@ pub async fn start(config: &Config, rt: Runtime) -> Result<Running> {
                 .map_err(|e| anyhow::anyhow!("server.trusted_proxies: {e}"))?,
         },
         institutions: institutions.ports(),
+        bank_password_reset: institutions.bank_password_reset.clone(),
         roster: institutions.roster.clone(),
         documents: Arc::new(idlink_core::agreements::AgreementDocuments::new(
             &institutions.roster,

@@ -818,3 +818,34 @@ pub async fn get_service(
 ) -> Result<Json<SsServiceRequest>, Problem> {
     Ok(Json(state.ss_services().view(&actor(&session, request_id.as_deref()), &rid).await?.into()))
 }
+
+/// Where to reset a forgotten payment password.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BankHandoff {
+    bank_code: String,
+    bank_name: Option<String>,
+    /// The bank's own page for it, when the deployment knows one; otherwise the user asks the bank.
+    url: Option<String>,
+    /// What to tell the user.
+    message: String,
+}
+
+/// The hand-off when the user forgot the payment password of the card's financial account (SS4): the bank resets it, never idlink.
+#[utoipa::path(get, path = "/v1/social-security/bindings/{id}/bank/password-reset", tag = "social security",
+    params(("id" = String, Path, pattern = r"^ssb_[0-9a-f]{32}$", example = "ssb_0123456789abcdef0123456789abcdef"), ("Idlink-Session" = String, Header, description = SESSION)),
+    responses((status = 200, body = BankHandoff), (status = "4XX", body = Problem, content_type = "application/problem+json")),
+    security(("api_key" = [])))]
+pub async fn bank_password_reset(
+    State(state): State<AppState>,
+    request_id: Option<Extension<RequestId>>,
+    session: UserSession,
+    Path(id): Path<String>,
+) -> Result<Json<BankHandoff>, Problem> {
+    let h = state.social_security().bank_password_reset(&actor(&session, request_id.as_deref()), &id, &state.bank_password_reset).await?;
+    let bank_name = state.roster.bank(&h.bank_code).map(|b| b.name.clone());
+    let message = format!(
+        "Your payment password is {}'s: reset it with the bank (its app, website or counter), then come back and go on with this step. idlink never asks for it.",
+        bank_name.as_deref().unwrap_or(&h.bank_code)
+    );
+    Ok(Json(BankHandoff { bank_code: h.bank_code, bank_name, url: h.url, message }))
+}

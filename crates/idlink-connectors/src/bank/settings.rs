@@ -23,6 +23,9 @@ pub struct Settings {
     pub agreements_file: Option<PathBuf>,
     /// How long a signed agreement stays in force, in days (the documents state it too).
     pub agreement_validity_days: u32,
+    /// Where a user resets a bank's payment password (the hand-off when
+    /// they forgot it); `{bank}` becomes the bank's code. Empty: the sandbox banks' page.
+    pub password_reset_url: String,
 }
 
 impl Default for Settings {
@@ -34,13 +37,18 @@ impl Default for Settings {
             roster_file: None,
             agreements_file: None,
             agreement_validity_days: idlink_domain::agreement::DEFAULT_VALIDITY_DAYS,
+            password_reset_url: String::new(),
         }
     }
 }
 
 impl Settings {
-    pub(crate) fn urls(&self) -> [(&'static str, &String); 2] {
-        [("connectors.bank.switch_url", &self.switch_url), ("connectors.bank.direct_url", &self.direct_url)]
+    pub(crate) fn urls(&self) -> [(&'static str, &String); 3] {
+        [
+            ("connectors.bank.switch_url", &self.switch_url),
+            ("connectors.bank.direct_url", &self.direct_url),
+            ("connectors.bank.password_reset_url", &self.password_reset_url),
+        ]
     }
 
     pub(crate) fn validate(&self) -> Result<(), SettingsError> {

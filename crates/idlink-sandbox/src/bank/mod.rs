@@ -102,6 +102,26 @@ async fn list(State(s): State<Arc<BankState>>) -> Json<serde_json::Value> {
     Json(serde_json::json!({ "identities": roster::test_identities(), "banks": s.banks.banks }))
 }
 
+/// The page a user is sent to when they forgot their payment password (the
+/// hand-off of SPEC SS4): a bank's own, never idlink's.
+async fn password_reset_page(
+    State(s): State<Arc<BankState>>,
+    axum::extract::Path(code): axum::extract::Path<String>,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let Some(bank) = s.banks.banks.iter().find(|b| b.code == code) else {
+        return crate::control::error(axum::http::StatusCode::NOT_FOUND, "unknown_bank", "no such bank in the roster");
+    };
+    let name = bank.name.replace(['<', '>', '&', '"'], "");
+    axum::response::Html(format!(
+        "<!doctype html><html lang=\"zh-CN\"><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\">\
+         <title>{name} · 重置支付密码</title><main><h1>{name}</h1><p>这是{name}的支付密码重置页面（沙箱）。请按银行的流程重置密码：idlink 不会向您索要支付密码。</p>\
+         <p lang=\"en\">This is {name}'s payment-password reset page (sandbox). Follow the bank's steps; idlink never asks for your password.</p>\
+         <p>重置后请回到应用继续绑定。 Return to the app to go on with the binding.</p></main></html>"
+    ))
+    .into_response()
+}
+
 /// The card switch (the direct channel has its own listener, [`direct::serve`])
 /// and the bank customers' control endpoints.
 pub fn institution(s: Arc<BankState>) -> Institution {
@@ -110,6 +130,7 @@ pub fn institution(s: Arc<BankState>) -> Institution {
         .route("/sandbox/v1/cards/{number}/report-lost", post(events::report_lost))
         .route("/sandbox/v1/cards/{number}/wrong-password", post(events::wrong_password))
         .route("/sandbox/v1/cards/{number}/password-reset", post(events::password_reset))
+        .route("/sandbox/banks/{code}/password-reset", get(password_reset_page))
         .route("/switch/v1/card-verifications", post(cards::verify))
         .route("/switch/v1/sms-codes", post(cards::send_code))
         .route("/switch/v1/sms-codes/verify", post(cards::verify_code))

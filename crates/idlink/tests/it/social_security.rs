@@ -248,6 +248,16 @@ async fn a_card_is_bound_in_six_steps_resumed_on_another_device_and_after_a_rest
         assert!(card["card_number"].as_str().is_some_and(|n| n.contains('*') && !n.contains(&number[1..6])), "masked: {b}");
         assert!(card["account"].as_str().is_some_and(|a| a.ends_with(&account[account.len() - 4..]) && !a.contains(&account[..10])), "{b}");
 
+        // A forgotten payment password: the bank resets it, on the bank's own page.
+        let h = get_json(&s, &path(&id, "/bank/password-reset"), &token).await;
+        assert_eq!(h["bank_code"], card["bank_code"], "{h}");
+        let url = h["url"].as_str().unwrap_or_else(|| panic!("a page: {h}")).to_owned();
+        assert!(url.starts_with(&s.sandbox) && url.contains(card["bank_code"].as_str().unwrap_or("?")), "{url}");
+        let page = reqwest::get(&url).await.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(page.status().as_u16(), 200);
+        let html = page.text().await.unwrap_or_default();
+        assert!(h["bank_name"].as_str().is_some_and(|n| html.contains(n)) && !html.contains(&account), "{html}");
+
         // Another device resumes where the first left.
         let token_b = other_device(&s, phone, "tablet").await;
         let list = get_json(&s, "/v1/social-security/bindings", &token_b).await;
