@@ -143,6 +143,7 @@ fn v1_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(social_security::get_service))
         .routes(routes!(medical::issue))
         .routes(routes!(medical::settle))
+        .routes(routes!(medical::check))
         .routes(routes!(credit::alerts, credit::set_alerts))
         .routes(routes!(credit::request, credit::list))
         .routes(routes!(credit::get_one))

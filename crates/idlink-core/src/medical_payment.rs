@@ -76,6 +76,14 @@ pub struct IssuedCode {
     pub refresh_at: Timestamp,
 }
 
+/// What a terminal's online check found.
+#[derive(Debug, Clone, Serialize)]
+pub struct CodeCheck {
+    /// The insured region (GB/T 2260).
+    pub region: String,
+    pub expires_at: Timestamp,
+}
+
 /// A payment settled.
 #[derive(Debug, Clone, Serialize)]
 pub struct Payment {
@@ -136,6 +144,32 @@ impl MedicalPayments<'_> {
         Ok(IssuedCode { code, expires_at: exp, refresh_at: exp.checked_sub(lead).unwrap_or(exp) })
     }
 
+    /// A terminal's online check before it charges: the code passes the
+    /// offline checks, its card can pay, its device is still the user's,
+    /// and it was not used. Spends nothing.
+    pub async fn check(&self, token: &str) -> Result<CodeCheck, MedicalError> {
+        let (code, row) = self.live(token).await?;
+        if self.uses.medical_code_use(&code.jti).await?.is_some() {
+            return Err(MedicalError::Used);
+        }
+        let expires_at = Timestamp::from_second(code.exp).map_err(|_| MedicalError::Refused(Refusal::Malformed))?;
+        Ok(CodeCheck { region: row.region, expires_at })
+    }
+
+    /// The code's claims and its binding, when the code is live and its card can pay.
+    async fn live(&self, token: &str) -> Result<(MedicalCode, SsBindingRow), MedicalError> {
+        let now = self.clock.now();
+        let jwks = self.keys.jwks().await?;
+        let code = medical_code::verify_offline(token, &jwks, self.issuer, now.as_second()).map_err(MedicalError::Refused)?;
+        let row = self.bindings.ss_binding(&code.sub).await?.ok_or(MedicalError::CardUnusable("the binding is unknown"))?;
+        usable(&row)?;
+        let devices = self.sessions.devices(&row.user_id).await?;
+        if !devices.iter().any(|d| device_digest(d.id.as_str()) == code.dev) {
+            return Err(MedicalError::CardUnusable("the device the code was issued to is no longer the user's"));
+        }
+        Ok((code, row))
+    }
+
     /// A terminal settles `amount` with a code; `actor` is the terminal's key (`apikey:…`).
     pub async fn settle(
         &self,
@@ -146,14 +180,7 @@ impl MedicalPayments<'_> {
         terminal_id: &str,
     ) -> Result<Payment, MedicalError> {
         let now = self.clock.now();
-        let jwks = self.keys.jwks().await?;
-        let code = medical_code::verify_offline(token, &jwks, self.issuer, now.as_second()).map_err(MedicalError::Refused)?;
-        let row = self.bindings.ss_binding(&code.sub).await?.ok_or(MedicalError::CardUnusable("the binding is unknown"))?;
-        usable(&row)?;
-        let devices = self.sessions.devices(&row.user_id).await?;
-        if !devices.iter().any(|d| device_digest(d.id.as_str()) == code.dev) {
-            return Err(MedicalError::CardUnusable("the device the code was issued to is no longer the user's"));
-        }
+        let (code, row) = self.live(token).await?;
         let audit =
             |action: &str| AuditEntry::new(actor.to_owned(), action, PURPOSE, self.clock.now()).subject(&row.user_id).request(request_id);
         let mut spent = CodeUse {

@@ -202,6 +202,11 @@ impl MedicalCodeStore for SqlStore {
         self.audited_if(audit, async |tx| Ok(execute(q, &mut *tx).await? == 1)).await
     }
 
+    async fn medical_code_use(&self, jti: &str) -> Result<Option<CodeUse>, StoreError> {
+        let sql = format!("SELECT {USE_COLUMNS} FROM medical_code_uses WHERE jti = $1");
+        fetch_optional(sqlx::query(sqlx::AssertSqlSafe(sql)).bind(jti.to_owned()), &self.reader, code_use).await
+    }
+
     async fn medical_code_uses(&self, binding_id: &str, limit: u32) -> Result<Vec<CodeUse>, StoreError> {
         let sql = format!("SELECT {USE_COLUMNS} FROM medical_code_uses WHERE binding_id = $1 ORDER BY used_at DESC, jti LIMIT $2");
         fetch_all(sqlx::query(sqlx::AssertSqlSafe(sql)).bind(binding_id.to_owned()).bind(i64::from(limit)), &self.reader, code_use).await

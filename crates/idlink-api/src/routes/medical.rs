@@ -3,7 +3,8 @@
 //! gives the user's app a fresh code for its device, as text and as a QR
 //! image (SVG); `POST /v1/social-security/medical-payments` is the
 //! terminal's side: a hospital or pharmacy terminal (an API key with
-//! `medical:settle`) settles a payment with a code, once.
+//! `medical:settle`) checks a code online (`…/medical-codes/verify`, spending
+//! nothing) and settles a payment with it, once.
 
 use crate::extract::{Body, Causes, Validate};
 use crate::middleware::{ApiCaller, UserSession};
@@ -117,4 +118,42 @@ pub async fn settle(
         settled_at: p.settled_at.to_string(),
     };
     Ok((StatusCode::CREATED, Json(body)).into_response())
+}
+
+/// Body of `POST /v1/social-security/medical-codes/verify`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CheckCode {
+    /// The code as scanned.
+    #[schema(example = "eyJ0eXAiOiJpZGxpbmstbWVkY29kZStqd3QiLCJhbGciOiJFZERTQSJ9.e30.c2ln", min_length = 1, max_length = 2048)]
+    code: String,
+}
+
+impl Validate for CheckCode {
+    type Valid = String;
+    fn validate(self, c: &mut Causes) -> Option<String> {
+        c.check("code", self.code.trim().is_empty() || self.code.len() > 2048, "invalid_code", "the code as scanned.")
+            .then(|| self.code.trim().to_owned())
+    }
+}
+
+/// What the online check found: the code can pay now.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CodeValid {
+    valid: bool,
+    /// The insured region (GB/T 2260).
+    region: String,
+    /// The code is refused after this (RFC 3339).
+    expires_at: String,
+}
+
+/// A terminal's online check before it charges (nothing is spent): the code is idlink's, live, unused, and its card can pay.
+#[utoipa::path(post, path = "/v1/social-security/medical-codes/verify", tag = "social security",
+    request_body = CheckCode,
+    responses((status = 200, body = CodeValid), (status = "4XX", body = Problem, content_type = "application/problem+json")),
+    security(("api_key" = ["medical:settle"])))]
+pub async fn check(State(state): State<AppState>, api: ApiCaller, Body(code): Body<CheckCode>) -> Result<Json<CodeValid>, Problem> {
+    api.require("medical:settle")?;
+    let c = state.medical_payments().check(&code).await?;
+    Ok(Json(CodeValid { valid: true, region: c.region, expires_at: c.expires_at.to_string() }))
 }

@@ -101,6 +101,7 @@ pub trait MedicalCodeStore: Send + Sync {
     async fn spend_medical_code(&self, u: &CodeUse, audit: &AuditEntry) -> Result<Option<CodeUse>, StoreError>;
     /// Marks a use settled with the bureau's figures.
     async fn settle_medical_code(&self, u: &CodeUse, audit: &AuditEntry) -> Result<bool, StoreError>;
+    async fn medical_code_use(&self, jti: &str) -> Result<Option<CodeUse>, StoreError>;
     /// The binding's payments, newest first.
     async fn medical_code_uses(&self, binding_id: &str, limit: u32) -> Result<Vec<CodeUse>, StoreError>;
 }

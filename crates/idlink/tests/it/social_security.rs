@@ -611,6 +611,24 @@ async fn a_medical_code_pays_once_and_is_refused_after_use_or_expiry() {
             .collect();
         assert!(devices.contains(&claims.dev), "bound to the user's device: {me}");
 
+        // The terminal's online check spends nothing: valid, and valid again.
+        let check = |code: String| {
+            let (s, key) = (&s, key.clone());
+            async move {
+                s.client()
+                    .post(s.url("/v1/social-security/medical-codes/verify"))
+                    .bearer_auth(&key)
+                    .json(&json!({"code": code}))
+                    .send()
+                    .await
+                    .unwrap_or_else(|e| panic!("{e}"))
+            }
+        };
+        for _ in 0..2 {
+            let v = ok(&s, check(code.clone()).await).await;
+            assert_eq!((v["valid"].as_bool(), v["region"].as_str()), (Some(true), Some("110000")), "{v}");
+        }
+
         // The terminal settles it; the split adds up.
         let paid = pay(&s, &code, 12_800).await;
         assert_eq!(paid["result"], "settled", "{}: {paid}", s.kind);
@@ -621,6 +639,7 @@ async fn a_medical_code_pays_once_and_is_refused_after_use_or_expiry() {
         let again = pay(&s, &code, 12_800).await;
         assert_eq!((again["result"].as_str(), again["status"].as_u64()), (Some("refused"), Some(409)), "{again}");
         assert_eq!(again["problem"]["code"], "medical_code_used");
+        expect_problem(check(code.clone()).await, 409, "medical_code_used").await;
         // A key without the scope cannot settle.
         let body = json!({"code": code, "amount_fen": 100, "terminal_id": "t"});
         let res = s.authed(Method::POST, "/v1/social-security/medical-payments").json(&body).send().await.unwrap_or_else(|e| panic!("{e}"));
