@@ -256,7 +256,12 @@ struct User {
     tokens: Vec<String>,
 }
 
-fn id_number(seq: usize) -> String {
+/// The bench user `i`'s phone.
+pub(crate) fn phone(i: usize) -> String {
+    format!("1390{:07}", 1_000_001 + i * 7)
+}
+
+pub(crate) fn id_number(seq: usize) -> String {
     let body = format!("11010519900101{:03}", seq % 998 + 1);
     let mut first17 = [0u8; 17];
     first17.copy_from_slice(body.as_bytes());
@@ -311,7 +316,7 @@ impl Api {
     /// Logs in, verifies, binds a card and switches balance queries on.
     pub(crate) async fn user(&self, i: usize) -> Result<(String, String, String)> {
         use reqwest::Method;
-        let phone = format!("1390{:07}", 1_000_001 + i * 7);
+        let phone = phone(i);
         let device = format!("bench-{i}");
         let c = self.call(Method::POST, "/v1/auth/sms-challenges", None, Some(json!({"phone": phone, "device_id": device}))).await?;
         let code = self.last_code(&phone).await?;

@@ -8,6 +8,7 @@
 pub mod background;
 pub mod bench_balance;
 pub mod bench_introspect;
+pub mod bench_medical;
 pub mod bench_pages;
 pub mod bench_report;
 pub mod clients_cli;

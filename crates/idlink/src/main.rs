@@ -137,6 +137,22 @@ enum BenchCommand {
         #[arg(long, default_value_t = 3)]
         rounds: usize,
     },
+    /// The medical-insurance payment code: issuing one and a terminal's online check,
+    /// through the full HTTP path on SQLite and PostgreSQL, against a bare axum endpoint.
+    MedicalCode {
+        /// Concurrent clients.
+        #[arg(long, default_value_t = 32)]
+        clients: usize,
+        /// Requests per client in each phase.
+        #[arg(long, default_value_t = 500)]
+        requests: usize,
+        /// Only this database: sqlite or postgres.
+        #[arg(long)]
+        only: Option<String>,
+        /// Rounds per database; the median ratio is the result.
+        #[arg(long, default_value_t = 3)]
+        rounds: usize,
+    },
     /// Rendering the credit report as a PDF (the sandbox bureau's typical and
     /// large files) on one thread, against a one-page document.
     Report {
@@ -365,6 +381,17 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 postgres: only.as_deref() != Some("sqlite"),
             };
             idlink::bench_introspect::run(&opts).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Bench(BenchCommand::MedicalCode { clients, requests, only, rounds }) => {
+            let opts = idlink::bench_medical::Options {
+                clients: clients.max(1),
+                requests: requests.max(2),
+                rounds: rounds.max(1),
+                sqlite: only.as_deref() != Some("postgres"),
+                postgres: only.as_deref() != Some("sqlite"),
+            };
+            idlink::bench_medical::run(&opts).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Bench(BenchCommand::Report { runs, large_runs, out }) => {
