@@ -376,6 +376,9 @@ impl From<SsError> for Problem {
                 format!("one or more of: {}.", idlink_core::social_security::FEATURES.join(", ")),
             )]),
             SsError::CardBoundElsewhere => Problem::new(ProblemCode::SsCardBoundElsewhere),
+            SsError::CardHeld(reason) => Problem::new(ProblemCode::SsCardHeld).detail(format!(
+                "The social-security bureau holds this card ({reason}). Take the card and your ID to a social-security counter to release it, then bind again."
+            )),
             SsError::FeatureNotBound(f) => Problem::new(ProblemCode::SsFeatureNotBound)
                 .detail(format!("This needs the card bound with the `{f}` feature; bind it (or bind again) choosing it.")),
             SsError::Conflict => Problem::new(ProblemCode::SsBindingConflict),

@@ -247,6 +247,8 @@ problem_codes! {
         "The agreement signed is not the current one. Read GET /v1/social-security/agreement and sign its version and sha256."),
     SsCardBoundElsewhere = ("social_security_card_bound_elsewhere", CONFLICT,
         "This card is bound on another account. If it is yours, contact support: the other binding must end first."),
+    SsCardHeld = ("social_security_card_held", CONFLICT,
+        "The social-security bureau holds this card (reported lost or stolen). Only a social-security counter can release it: take the card and your ID there."),
     SsBindingConflict = ("social_security_binding_conflict", CONFLICT,
         "Another device moved this binding at the same moment. GET it again and continue from its current step."),
     SsFeatureNotBound = ("social_security_feature_not_bound", CONFLICT,

@@ -140,6 +140,9 @@ pub enum SsError {
     Frozen(String),
     #[error("the card is bound on another account")]
     CardBoundElsewhere,
+    /// The bureau holds the card (the reason); only its counter can release it.
+    #[error("the bureau holds this card ({0})")]
+    CardHeld(String),
     #[error("another device moved this binding at the same time; reload it")]
     Conflict,
     /// The bureau answered something its protocol does not document.
@@ -331,6 +334,7 @@ impl SocialSecurity<'_> {
             agreement_sha256: None,
             features: None,
             risk_reason: None,
+            risk_cleared: None,
             channel: None,
             version: 1,
             created_at: now,
@@ -338,7 +342,12 @@ impl SocialSecurity<'_> {
             bound_at: None,
         };
         if !self.bindings.insert_ss_binding(&row, &actor.audit("ss_binding.entry", now)).await? {
-            let open = self.bindings.ss_bindings_of(actor.user()).await?.into_iter().find(|b| !b.status.is_final());
+            let open = self
+                .bindings
+                .ss_bindings_of(actor.user())
+                .await?
+                .into_iter()
+                .find(|b| matches!(b.status, Status::Open | Status::Frozen | Status::Bound));
             return Err(SsError::UnderWay(open.map(|b| b.id).unwrap_or_default()));
         }
         self.view_of(actor, &row).await
@@ -467,6 +476,11 @@ impl SocialSecurity<'_> {
         }
     }
 
+    /// Whether an operator cleared this risk on the binding (it does not freeze it again).
+    fn cleared(row: &SsBindingRow, reason: &str) -> bool {
+        row.risk_cleared.as_deref() == Some(reason)
+    }
+
     /// A step asked again after it was done answers where the binding is.
     async fn current(&self, actor: &Actor<'_>, id: &str) -> Result<BindingView, SsError> {
         self.view(actor, id).await
@@ -476,7 +490,12 @@ impl SocialSecurity<'_> {
     pub async fn identity_face(&self, actor: &Actor<'_>, id: &str, liveness_video: &str) -> Result<BindingView, SsError> {
         let Some(mut row) = self.ready(actor, id, Step::Identity).await? else { return self.current(actor, id).await };
         let result = self.face.verify(actor.user().as_str(), liveness_video).await?;
+        // A live face that is not the holder's is a theft signal, not a failed capture.
+        if result == FaceResult::FaceMismatch && !Self::cleared(&row, "face_mismatch") {
+            return Err(self.freeze(actor, row, "face_mismatch").await);
+        }
         if result != FaceResult::Pass {
+            // A capture that did not work (light, liveness, undecided): the SMS code may stand in.
             row.face_failures = row.face_failures.saturating_add(1);
             self.save(actor, Change { row, case: None, action: "ss_binding.face_failed" }).await?;
             return Err(SsError::FaceRefused(result));
@@ -514,6 +533,10 @@ impl SocialSecurity<'_> {
     /// The card by its number or QR payload: the bureau sends its dynamic code.
     pub async fn card(&self, actor: &Actor<'_>, id: &str, card: CardNamed<'_>) -> Result<BindingView, SsError> {
         let Some(mut row) = self.ready(actor, id, Step::Card).await? else { return self.current(actor, id).await };
+        // An operator approved a region jump: the card's own province is the binding's now.
+        if let Some(region) = row.risk_cleared.as_deref().and_then(|c| c.strip_prefix("region_jump:")) {
+            row.region = region.to_owned();
+        }
         let now = self.clock.now();
         let identity = self.identities.identity(actor.user()).await?.ok_or(SsError::NotVerified)?;
         let opened = open_identity::<SsError>(
@@ -541,6 +564,8 @@ impl SocialSecurity<'_> {
             LookupAnswer::NoCard => Err(SsError::NoCard),
             LookupAnswer::UnreadableQr => Err(SsError::UnreadableQr),
             LookupAnswer::OtherRegion { region } => Err(self.freeze(actor, row, &format!("region_jump:{region}")).await),
+            // Cleared by an operator, but the bureau still holds the card: only its counter can release it.
+            LookupAnswer::Risk { reason } if Self::cleared(&row, &format!("bureau:{reason}")) => Err(SsError::CardHeld(reason)),
             LookupAnswer::Risk { reason } => Err(self.freeze(actor, row, &format!("bureau:{reason}")).await),
             LookupAnswer::Pending { status } => Err(SsError::Undecided(status)),
         }
@@ -565,9 +590,9 @@ impl SocialSecurity<'_> {
         let index = self.vault.blind_index(CARD_INDEX, &card.card_number);
         row.card_code_ref = None;
         if card.region.get(..2) != Some(Self::province(&row)) {
-            return Err(self.freeze(actor, row, &format!("region_jump:{}", card.region)).await);
+            return Err(self.freeze(actor, row, &format!("region_jump:{}0000", card.region.get(..2).unwrap_or_default())).await);
         }
-        if self.bindings.ss_bindings_with_card(&index, &row.id).await? > 0 {
+        if self.bindings.ss_bindings_with_card(&index, actor.user()).await? > 0 {
             row.card_index = Some(index);
             return Err(self.freeze(actor, row, "card_bound_elsewhere").await);
         }
@@ -641,7 +666,11 @@ impl SocialSecurity<'_> {
             return Err(SsError::Features);
         }
         row.features = Some(chosen.join(","));
-        self.done(actor, row, Step::Features, "ss_binding.bound").await
+        match self.done(actor, row.clone(), Step::Features, "ss_binding.bound").await {
+            // Another account bound the same card meanwhile: a theft-binding risk, not a plain refusal.
+            Err(SsError::CardBoundElsewhere) => Err(self.freeze(actor, row, "card_bound_elsewhere").await),
+            done => done,
+        }
     }
 
     /// The card's pension and medical accounts, as the bureau has them now:

@@ -2,8 +2,8 @@
 //! entry (region check) → identity → card → bank → agreement → features,
 //! in that order, each once. A binding is open while a person works
 //! through it (and may leave and come back, from any device), frozen on a
-//! theft-binding risk until an operator decides (SS4), and ends bound,
-//! expired or cancelled.
+//! theft-binding risk until an operator decides (SS4: releasing it, or
+//! rejecting it, which cancels it), and ends bound, expired or cancelled.
 
 use serde::Serialize;
 
@@ -109,7 +109,7 @@ pub enum Event {
     Release,
     /// The whole-binding deadline passed.
     Expire,
-    /// The user, or an operator on a risk, ended it.
+    /// The user ended it (not while frozen: an operator's rejection ends a frozen one).
     Cancel,
 }
 
@@ -149,6 +149,8 @@ impl Progress {
             (Status::Frozen, Event::Release) => Ok(Progress { status: Status::Open, ..self }),
             (_, Event::Release) => Err(Refusal::NotFrozen),
             (_, Event::Expire) => Ok(Progress { status: Status::Expired, ..self }),
+            // Under review, the user cannot walk away from the case: the operator decides.
+            (Status::Frozen, Event::Cancel) => Err(Refusal::Frozen),
             (_, Event::Cancel) => Ok(Progress { status: Status::Cancelled, ..self }),
             (Status::Frozen, _) => Err(Refusal::Frozen),
             (_, Event::Freeze) => Ok(Progress { status: Status::Frozen, ..self }),
@@ -193,7 +195,7 @@ mod tests {
     proptest! {
         /// Whatever happens, a binding is bound only after every step was
         /// done once, in order, while open; a frozen binding moves only by a
-        /// release, expiry or cancellation; an ended one never moves again.
+        /// release or expiry; an ended one never moves again.
         #[test]
         fn steps_are_taken_once_in_order_and_only_while_open(events in proptest::collection::vec(event(), 0..40)) {
             let mut p = Progress::entered();
@@ -209,7 +211,7 @@ mod tests {
                             done.push(s);
                         }
                         if before.status == Status::Frozen {
-                            prop_assert!(matches!(e, Event::Release | Event::Expire | Event::Cancel));
+                            prop_assert!(matches!(e, Event::Release | Event::Expire));
                         }
                         p = next;
                     }

@@ -279,13 +279,31 @@ async fn apply_outcome(tx: &mut Tx, case: &CaseRow, outcome: CaseStatus, at: Tim
             Ok(())
         }
         (CaseKind::RiskFreeze, _) => Ok(()),
-        (CaseKind::CardRisk, o) => {
-            let status = if o == CaseStatus::Approved { "open" } else { "cancelled" };
-            let q = sqlx::query(
-                "UPDATE ss_bindings SET status = $2, updated_at = $3, version = version + 1 WHERE id = $1 AND status = 'frozen'",
+        (CaseKind::CardRisk, CaseStatus::Approved) => {
+            // The holder is who they say: the risk is cleared, and a binding
+            // left on another account for the same card ends.
+            let ended = sqlx::query(
+                "UPDATE ss_bindings SET status = 'cancelled', updated_at = $2, version = version + 1
+                 WHERE id <> $1 AND status IN ('open', 'frozen', 'bound')
+                   AND card_index = (SELECT card_index FROM ss_bindings WHERE id = $1 AND risk_reason = 'card_bound_elsewhere')",
             )
             .bind(&case.reference)
-            .bind(status)
+            .bind(micros(at));
+            execute(ended, &mut *tx).await?;
+            let q = sqlx::query(
+                "UPDATE ss_bindings SET status = 'open', risk_cleared = risk_reason, updated_at = $2, version = version + 1
+                 WHERE id = $1 AND status = 'frozen'",
+            )
+            .bind(&case.reference)
+            .bind(micros(at));
+            execute(q, &mut *tx).await?;
+            Ok(())
+        }
+        (CaseKind::CardRisk, _) => {
+            let q = sqlx::query(
+                "UPDATE ss_bindings SET status = 'cancelled', updated_at = $2, version = version + 1 WHERE id = $1 AND status = 'frozen'",
+            )
+            .bind(&case.reference)
             .bind(micros(at));
             execute(q, &mut *tx).await?;
             Ok(())

@@ -21,7 +21,7 @@ use crate::rows::{Columns, execute, fetch_all, fetch_optional, first, micros};
 
 const COLUMNS: &str = "id, user_id, region, step, status, step_deadline, expires_at, identity_method, face_failures, card_code_ref, \
      card_cipher, card_index, bank_code_ref, agreement_version, agreement_sha256, features, risk_reason, channel, version, created_at, \
-     updated_at, bound_at";
+     updated_at, bound_at, risk_cleared";
 
 fn binding(r: &AnyRow) -> Result<SsBindingRow, StoreError> {
     Ok(SsBindingRow {
@@ -42,6 +42,7 @@ fn binding(r: &AnyRow) -> Result<SsBindingRow, StoreError> {
         agreement_sha256: r.col("agreement_sha256")?,
         features: r.col("features")?,
         risk_reason: r.col("risk_reason")?,
+        risk_cleared: r.col("risk_cleared")?,
         channel: r.col("channel")?,
         version: r.col("version")?,
         created_at: r.instant("created_at")?,
@@ -55,7 +56,7 @@ impl SsBindingStore for SqlStore {
     async fn insert_ss_binding(&self, row: &SsBindingRow, audit: &AuditEntry) -> Result<bool, StoreError> {
         let sql = format!(
             "INSERT INTO ss_bindings ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, \
-             $19, $20, $21, $22)"
+             $19, $20, $21, $22, $23)"
         );
         let q = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(row.id.clone())
@@ -79,7 +80,8 @@ impl SsBindingStore for SqlStore {
             .bind(row.version)
             .bind(micros(row.created_at))
             .bind(micros(row.updated_at))
-            .bind(row.bound_at.map(micros));
+            .bind(row.bound_at.map(micros))
+            .bind(row.risk_cleared.clone());
         match self.audited_if(audit, async |tx| Ok(execute(q, &mut *tx).await? == 1)).await {
             Err(StoreError::Unique(_)) => Ok(false),
             other => other,
@@ -100,7 +102,8 @@ impl SsBindingStore for SqlStore {
         let q = sqlx::query(
             "UPDATE ss_bindings SET step = $2, status = $3, step_deadline = $4, expires_at = $5, identity_method = $6, face_failures = $7,
                  card_code_ref = $8, card_cipher = $9, card_index = $10, bank_code_ref = $11, agreement_version = $12,
-                 agreement_sha256 = $13, features = $14, risk_reason = $15, channel = $16, version = $17, updated_at = $18, bound_at = $19
+                 agreement_sha256 = $13, features = $14, risk_reason = $15, channel = $16, version = $17, updated_at = $18, bound_at = $19,
+                 risk_cleared = $21, region = $22
              WHERE id = $1 AND version = $20",
         )
         .bind(row.id.clone())
@@ -122,7 +125,9 @@ impl SsBindingStore for SqlStore {
         .bind(row.version)
         .bind(micros(row.updated_at))
         .bind(row.bound_at.map(micros))
-        .bind(row.version - 1);
+        .bind(row.version - 1)
+        .bind(row.risk_cleared.clone())
+        .bind(row.region.clone());
         self.audited_if(audit, async |tx| {
             if execute(q, &mut *tx).await? != 1 {
                 return Ok(false);
@@ -135,10 +140,12 @@ impl SsBindingStore for SqlStore {
         .await
     }
 
-    async fn ss_bindings_with_card(&self, card_index: &str, except: &str) -> Result<u32, StoreError> {
-        let q = sqlx::query("SELECT COUNT(*) FROM ss_bindings WHERE card_index = $1 AND id <> $2 AND status = 'bound'")
-            .bind(card_index.to_owned())
-            .bind(except.to_owned());
+    async fn ss_bindings_with_card(&self, card_index: &str, user: &UserId) -> Result<u32, StoreError> {
+        let q = sqlx::query(
+            "SELECT COUNT(*) FROM ss_bindings WHERE card_index = $1 AND user_id <> $2 AND status IN ('open', 'frozen', 'bound')",
+        )
+        .bind(card_index.to_owned())
+        .bind(user.as_str());
         let n: i64 = fetch_optional(q, &self.reader, first).await?.unwrap_or(0);
         Ok(u32::try_from(n).unwrap_or(u32::MAX))
     }

@@ -43,8 +43,10 @@ pub struct SsBindingRow {
     pub agreement_sha256: Option<String>,
     /// Chosen features, comma-separated.
     pub features: Option<String>,
-    /// Why it was frozen (`card_bound_elsewhere`, `region_jump`, the bureau's reason).
+    /// Why it was frozen (`card_bound_elsewhere`, `region_jump:{region}`, `bureau:{reason}`, `face_mismatch`).
     pub risk_reason: Option<String>,
+    /// The risk an operator reviewed and cleared: that check does not freeze the binding again.
+    pub risk_cleared: Option<String>,
     /// The channel of the bureau that last answered.
     pub channel: Option<String>,
     pub version: i64,
@@ -71,8 +73,8 @@ pub trait SsBindingStore: Send + Sync {
     /// when another request moved it first; `Unique` when the card is bound
     /// on another binding already.
     async fn save_ss_binding(&self, row: &SsBindingRow, case: Option<&CaseRow>, audit: &AuditEntry) -> Result<bool, StoreError>;
-    /// Bound bindings whose card has this blind index, other than `except`.
-    async fn ss_bindings_with_card(&self, card_index: &str, except: &str) -> Result<u32, StoreError>;
+    /// Other people's bindings (under way, frozen or bound) holding the card with this blind index.
+    async fn ss_bindings_with_card(&self, card_index: &str, user: &UserId) -> Result<u32, StoreError>;
 }
 
 /// A medical-payment code presented at a terminal.

@@ -358,9 +358,19 @@ async fn a_theft_binding_risk_freezes_the_binding_for_an_operator_s_review() {
         let created: jiff::Timestamp = created.parse().unwrap_or_else(|e| panic!("{e}: {case}"));
         let due: jiff::Timestamp = due.parse().unwrap_or_else(|e| panic!("{e}: {case}"));
         assert_eq!(due.duration_since(created).as_secs(), 300, "a 5-minute first-response SLA: {case}");
-        // Rejected: the binding ends.
-        let res = decide(&s, &rita, case["id"].as_str().unwrap_or(""), "reject").await;
+        // Approved (the user is the holder), but the bureau still holds the card: its counter must release it.
+        let res = decide(&s, &rita, case["id"].as_str().unwrap_or(""), "approve").await;
         assert_eq!(res.status().as_u16(), 200, "{}", s.kind);
+        expect_problem(post(&s, &token, &path(&id, "/card"), json!({"card_number": number})).await, 409, "social_security_card_held").await;
+        assert_eq!(get_json(&s, &path(&id, ""), &token).await["status"], "open", "not frozen again");
+        ok(&s, call(&s, Method::DELETE, &path(&id, ""), &token).send().await.unwrap_or_else(|e| panic!("{e}"))).await;
+        // Another try, rejected: the binding ends.
+        let id = at_card_step(&s, &token).await;
+        expect_problem(post(&s, &token, &path(&id, "/card"), json!({"card_number": number})).await, 409, "social_security_binding_frozen")
+            .await;
+        let case = open_cases(&s, &rita, "?kind=card_risk").await.into_iter().find(|c| c["reference"] == id.as_str());
+        let case = case.unwrap_or_else(|| panic!("{}: the second case", s.kind));
+        assert_eq!(decide(&s, &rita, case["id"].as_str().unwrap_or(""), "reject").await.status().as_u16(), 200);
         let b = get_json(&s, &path(&id, ""), &token).await;
         assert_eq!(b["status"], "cancelled", "{b}");
 
@@ -375,23 +385,25 @@ async fn a_theft_binding_risk_freezes_the_binding_for_an_operator_s_review() {
             .await;
         let b = get_json(&s, &path(&id, ""), &token).await;
         assert_eq!(b["risk_reason"], "region_jump:110000", "{b}");
-        // Approved (the user moved and their card is Beijing's): the binding goes on.
+        // The user cannot walk away from the review.
+        let res = call(&s, Method::DELETE, &path(&id, ""), &token).send().await.unwrap_or_else(|e| panic!("{e}"));
+        expect_problem(res, 409, "social_security_binding_frozen").await;
+        // Approved (the user moved and their card is Beijing's): the binding goes on, in the card's province, to the end.
         let case = open_cases(&s, &rita, "?kind=card_risk").await.into_iter().find(|c| c["reference"] == id.as_str());
         let case = case.unwrap_or_else(|| panic!("{}: the region-jump case", s.kind));
         assert_eq!(decide(&s, &rita, case["id"].as_str().unwrap_or(""), "approve").await.status().as_u16(), 200);
         let b = get_json(&s, &path(&id, ""), &token).await;
         assert_eq!((b["status"].as_str(), b["step"].as_str()), (Some("open"), Some("card")), "{b}");
-        // A user who gave up cancels the binding; a new one can start.
-        let b = ok(&s, call(&s, Method::DELETE, &path(&id, ""), &token).send().await.unwrap_or_else(|e| panic!("{e}"))).await;
-        assert_eq!(b["status"], "cancelled");
-
-        // The card bound on another account: a binding left on an old account holds it.
-        let id = at_card_step(&s, &token).await;
-        card_step(&s, &token, &id, &number, phone).await;
+        let b = card_step(&s, &token, &id, &number, phone).await;
+        assert_eq!((b["step"].as_str(), b["region"].as_str()), (Some("bank"), Some("110000")), "{b}");
         let b = finish(&s, &token, &id, "13600000212").await;
         assert_eq!(b["status"], "bound", "{b}");
-        let (other, other_user) = adult(&s, "13700000213", "213").await;
-        let _ = other;
+        // Bound: no second binding for the same person.
+        let again = post(&s, &token, "/v1/social-security/bindings", json!({"area_code": "110105"})).await;
+        expect_problem(again, 409, "social_security_binding_under_way").await;
+
+        // The card bound on another account: a binding left on an old account holds it.
+        let (_, other_user) = adult(&s, "13700000213", "213").await;
         let moved = format!("UPDATE ss_bindings SET user_id = '{other_user}' WHERE id = '{id}'");
         idlink_store::testing::execute(&s.db.store, &moved).await.unwrap_or_else(|e| panic!("{e}"));
         let id2 = at_card_step(&s, &token).await;
@@ -402,7 +414,23 @@ async fn a_theft_binding_risk_freezes_the_binding_for_an_operator_s_review() {
             .await;
         let b = get_json(&s, &path(&id2, ""), &token).await;
         assert_eq!(b["risk_reason"], "card_bound_elsewhere", "{b}");
-        // The console lists the case with its kind in words.
+        // Approved: this user is the holder; the binding on the other account ends, this one goes on to the end.
+        let case = open_cases(&s, &rita, "?kind=card_risk").await.into_iter().find(|c| c["reference"] == id2.as_str());
+        let case = case.unwrap_or_else(|| panic!("{}: the bound-elsewhere case", s.kind));
+        assert_eq!(decide(&s, &rita, case["id"].as_str().unwrap_or(""), "approve").await.status().as_u16(), 200);
+        let old = s.db.store.ss_binding(&id).await.ok().flatten().unwrap_or_else(|| panic!("the old binding"));
+        assert_eq!(old.status.as_str(), "cancelled", "{}: the other account's binding ended", s.kind);
+        card_step(&s, &token, &id2, &number, phone).await;
+        assert_eq!(finish(&s, &token, &id2, "13600000212").await["status"], "bound");
+
+        // A live face that is not the holder's freezes the binding too.
+        let (token3, _) = adult(&s, "13700000214", "214").await;
+        let b = ok(&s, post(&s, &token3, "/v1/social-security/bindings", json!({"area_code": "110105"})).await).await;
+        let id3 = b["id"].as_str().unwrap_or("").to_owned();
+        let res = post(&s, &token3, &path(&id3, "/identity/face"), json!({"liveness_video": "sandbox:mismatch"})).await;
+        expect_problem(res, 409, "social_security_binding_frozen").await;
+        assert_eq!(get_json(&s, &path(&id3, ""), &token3).await["risk_reason"], "face_mismatch");
+        // The console lists the cases with their kind.
         let ops = as_op(&s, &rita, Method::GET, "/v1/operator/reviews?kind=card_risk").send().await.unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(ops.status().as_u16(), 200);
     }
