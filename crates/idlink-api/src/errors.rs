@@ -322,9 +322,12 @@ impl From<MedicalError> for Problem {
                 why.to_string(),
             )]),
             MedicalError::Used => Problem::new(ProblemCode::MedicalCodeUsed),
+            MedicalError::BureauRefused(reason) => {
+                Problem::new(ProblemCode::MedicalPaymentRefused).detail(format!("The social-security bureau refused the payment ({reason}); nothing was paid."))
+            }
             MedicalError::Bureau(u) => Problem::new(ProblemCode::InstitutionUnavailable)
                 .detail(format!(
-                    "The social-security bureau is unavailable on both its channels; nothing was charged. Present the same code again within its life, or a new one, in {} s.",
+                    "The social-security bureau did not answer; the payment may or may not have been made. Present the same code again from this terminal for the same amount in {} s to finish it (even after the code expired); do not charge the patient with another code.",
                     u.retry_after_secs
                 ))
                 .retry_after(u.retry_after_secs),

@@ -259,6 +259,8 @@ problem_codes! {
         "The code has expired (a code lives 60 seconds; a screenshot shown later is refused). Ask the patient to show the live code in their app."),
     MedicalCodeUsed = ("medical_code_used", CONFLICT,
         "This code was used already: each code pays once. Ask the patient to show the next code in their app."),
+    MedicalPaymentRefused = ("medical_payment_refused", UNPROCESSABLE_ENTITY,
+        "The social-security bureau refused this payment; nothing was paid. The code is spent: ask the patient to pay another way or at the counter."),
     MedicalCardUnusable = ("medical_card_unusable", CONFLICT,
         "The card behind this code cannot pay now (not bound, without the medical-payment feature, or the code's device is no longer the user's)."),
     SsBureauUndecided = ("social_security_bureau_undecided", SERVICE_UNAVAILABLE,

@@ -9,8 +9,11 @@
 //! still bound and the device still the user's, then spends its `jti` (one
 //! row per code, written before the bureau is asked) and asks the
 //! province's bureau to settle, keyed by the `jti`. A code presented a
-//! second time is refused, except by the same terminal for the same amount
-//! while its first settlement is unfinished: that finishes it.
+//! second time is refused, except by the same terminal (same key and
+//! terminal id) for the same amount while its first settlement is
+//! unfinished — even after the code expired: that finishes it, and the
+//! bureau, keyed by the `jti`, charges once. A bureau's definite refusal
+//! marks the use `refused`.
 
 use crate::oidc::keys::{IssuerKeys, KeyError};
 use crate::ports::Rng;
@@ -18,7 +21,7 @@ use crate::ports::StoreError;
 use crate::ports::audit::AuditEntry;
 use crate::ports::auth::{AuthStore, SessionRow};
 use crate::ports::clock::Clock;
-use crate::ports::social_security::{BureauUnavailable, SocialSecurityBureau};
+use crate::ports::social_security::{BureauUnavailable, SettleAnswer, SocialSecurityBureau};
 use crate::ports::ss_bindings::{CodeUse, MedicalCodeStore, SsBindingRow, SsBindingStore};
 use crate::ports::users::UserStore;
 use crate::social_security::{SsError, sealed_card_of};
@@ -55,6 +58,9 @@ pub enum MedicalError {
     Refused(Refusal),
     #[error("the code was used already")]
     Used,
+    /// The bureau refused the settlement for good (the reason): nothing was paid.
+    #[error("the bureau refused the payment: {0}")]
+    BureauRefused(String),
     #[error(transparent)]
     Bureau(#[from] BureauUnavailable),
     #[error(transparent)]
@@ -111,6 +117,11 @@ pub struct MedicalPayments<'a> {
     pub ttl: SignedDuration,
 }
 
+/// Whether an earlier use of a code is this terminal's unfinished payment of this amount.
+fn same_payment(earlier: &CodeUse, actor: &str, terminal_id: &str, amount: Fen) -> bool {
+    earlier.status == "settling" && earlier.actor == actor && earlier.terminal_id == terminal_id && earlier.amount_fen == amount.0
+}
+
 fn usable(row: &SsBindingRow) -> Result<(), MedicalError> {
     if row.status != Status::Bound {
         return Err(MedicalError::CardUnusable("the binding is not bound"));
@@ -161,6 +172,11 @@ impl MedicalPayments<'_> {
         let now = self.clock.now();
         let jwks = self.keys.jwks().await?;
         let code = medical_code::verify_offline(token, &jwks, self.issuer, now.as_second()).map_err(MedicalError::Refused)?;
+        self.payable(code).await
+    }
+
+    /// The code's binding, when its card can pay and the code's device is still the user's.
+    async fn payable(&self, code: MedicalCode) -> Result<(MedicalCode, SsBindingRow), MedicalError> {
         let row = self.bindings.ss_binding(&code.sub).await?.ok_or(MedicalError::CardUnusable("the binding is unknown"))?;
         usable(&row)?;
         let devices = self.sessions.devices(&row.user_id).await?;
@@ -168,6 +184,23 @@ impl MedicalPayments<'_> {
             return Err(MedicalError::CardUnusable("the device the code was issued to is no longer the user's"));
         }
         Ok((code, row))
+    }
+
+    /// An expired code whose payment this terminal (same key, terminal id
+    /// and amount) began while it was live and did not finish.
+    async fn unfinished(
+        &self,
+        token: &str,
+        actor: &str,
+        terminal_id: &str,
+        amount: Fen,
+    ) -> Result<(MedicalCode, SsBindingRow), MedicalError> {
+        let jwks = self.keys.jwks().await?;
+        let code = medical_code::verify_signed(token, &jwks, self.issuer).map_err(MedicalError::Refused)?;
+        match self.uses.medical_code_use(&code.jti).await? {
+            Some(earlier) if same_payment(&earlier, actor, terminal_id, amount) => self.payable(code).await,
+            _ => Err(MedicalError::Refused(Refusal::Expired)),
+        }
     }
 
     /// A terminal settles `amount` with a code; `actor` is the terminal's key (`apikey:…`).
@@ -180,7 +213,11 @@ impl MedicalPayments<'_> {
         terminal_id: &str,
     ) -> Result<Payment, MedicalError> {
         let now = self.clock.now();
-        let (code, row) = self.live(token).await?;
+        let (code, row) = match self.live(token).await {
+            // Expired since this terminal began paying with it: it may finish that payment.
+            Err(MedicalError::Refused(Refusal::Expired)) => self.unfinished(token, actor, terminal_id, amount).await?,
+            live => live?,
+        };
         let audit =
             |action: &str| AuditEntry::new(actor.to_owned(), action, PURPOSE, self.clock.now()).subject(&row.user_id).request(request_id);
         let mut spent = CodeUse {
@@ -198,8 +235,7 @@ impl MedicalPayments<'_> {
             settled_at: None,
         };
         if let Some(earlier) = self.uses.spend_medical_code(&spent, &audit("medical_code.used")).await? {
-            let same = earlier.status == "settling" && earlier.terminal_id == terminal_id && earlier.amount_fen == amount.0;
-            if !same {
+            if !same_payment(&earlier, actor, terminal_id, amount) {
                 return Err(MedicalError::Used);
             }
             spent.used_at = earlier.used_at;
@@ -207,7 +243,17 @@ impl MedicalPayments<'_> {
         let system = AuditEntry::new(actor.to_owned(), "ss_card.read", PURPOSE, now).subject(&row.user_id);
         let card = sealed_card_of(self.users, self.vault, &row, &system).await?;
         let province = row.region.get(..2).unwrap_or_default();
-        let (settled, _) = self.bureau.settle(province, &code.jti, &card.card_ref, amount, terminal_id).await?;
+        let settled = match self.bureau.settle(province, &code.jti, &card.card_ref, amount, terminal_id).await? {
+            (SettleAnswer::Settled(s), _) => s,
+            (SettleAnswer::Refused { reason }, _) => {
+                spent.status = "refused".into();
+                self.uses.settle_medical_code(&spent, &audit("medical_code.refused")).await?;
+                return Err(MedicalError::BureauRefused(reason));
+            }
+        };
+        if settled.amount != amount {
+            tracing::error!(asked = amount.0, settled = settled.amount.0, "the bureau settled another amount than asked");
+        }
         let at = self.clock.now();
         spent.status = "settled".into();
         spent.settlement_id = Some(settled.settlement_id.clone());

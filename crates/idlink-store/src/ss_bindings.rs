@@ -198,14 +198,15 @@ impl MedicalCodeStore for SqlStore {
 
     async fn settle_medical_code(&self, u: &CodeUse, audit: &AuditEntry) -> Result<bool, StoreError> {
         let q = sqlx::query(
-            "UPDATE medical_code_uses SET status = 'settled', settlement_id = $2, medical_account_fen = $3, pooled_fund_fen = $4,
+            "UPDATE medical_code_uses SET status = $6, settlement_id = $2, medical_account_fen = $3, pooled_fund_fen = $4,
                  settled_at = $5 WHERE jti = $1 AND status = 'settling'",
         )
         .bind(u.jti.clone())
         .bind(u.settlement_id.clone())
         .bind(u.medical_account_fen)
         .bind(u.pooled_fund_fen)
-        .bind(u.settled_at.map(micros));
+        .bind(u.settled_at.map(micros))
+        .bind(u.status.clone());
         self.audited_if(audit, async |tx| Ok(execute(q, &mut *tx).await? == 1)).await
     }
 

@@ -6,7 +6,7 @@ use crate::unavailable::Unavailable;
 use async_trait::async_trait;
 use idlink_core::ports::social_security::{
     Account, Accounts, Benefit, BureauUnavailable, Card, CardLookup, CardNamed, Channel, ConfirmAnswer, LookupAnswer, ServiceAnswer,
-    Settled, SocialSecurityBureau, Statement,
+    SettleAnswer, Settled, SocialSecurityBureau, Statement,
 };
 use idlink_domain::Fen;
 use idlink_domain::card::{BinTable, CardNumber};
@@ -130,20 +130,21 @@ impl SocialSecurityBureau for SocialSecurityPort {
         card_ref: &str,
         amount: Fen,
         terminal: &str,
-    ) -> Result<(Settled, Channel), BureauUnavailable> {
+    ) -> Result<(SettleAnswer, Channel), BureauUnavailable> {
         let exec = &self.executor;
         let (res, via) = self.bureaus.call(exec, province, |api| api.settle(exec, settlement_ref, card_ref, amount.0, terminal)).await?;
         match (res.result.as_str(), res.settlement) {
             ("settled", Some(s)) => Ok((
-                Settled {
+                SettleAnswer::Settled(Settled {
                     settlement_id: s.settlement_id,
                     amount: Fen(s.amount_fen),
                     medical_account: Fen(s.medical_account_fen),
                     pooled_fund: Fen(s.pooled_fund_fen),
-                },
+                }),
                 via,
             )),
-            (other, _) => Err(protocol(province, &format!("a settlement answered `{other}`"))),
+            ("settled", None) => Err(protocol(province, "a settlement answered `settled` without the settlement")),
+            (refused, _) => Ok((SettleAnswer::Refused { reason: refused.to_owned() }, via)),
         }
     }
 }

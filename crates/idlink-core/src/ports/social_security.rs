@@ -101,6 +101,16 @@ pub struct Accounts {
     pub medical: Account,
 }
 
+/// What the bureau made of a settlement.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SettleAnswer {
+    Settled(Settled),
+    /// Refused for good (an unknown card, …): nothing was paid.
+    Refused {
+        reason: String,
+    },
+}
+
 /// A medical payment settled.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Settled {
@@ -161,7 +171,7 @@ pub trait SocialSecurityBureau: Send + Sync {
         card_ref: &str,
         amount: Fen,
         terminal: &str,
-    ) -> Result<(Settled, Channel), BureauUnavailable>;
+    ) -> Result<(SettleAnswer, Channel), BureauUnavailable>;
     /// Idempotent by `request_ref`.
     async fn submit_service(
         &self,

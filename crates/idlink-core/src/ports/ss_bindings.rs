@@ -87,7 +87,7 @@ pub struct CodeUse {
     /// Who presented it (`apikey:…`).
     pub actor: String,
     pub amount_fen: i64,
-    /// `settling` until the bureau settled it, then `settled`.
+    /// `settling` until the bureau answered, then `settled` or `refused`.
     pub status: String,
     pub settlement_id: Option<String>,
     pub medical_account_fen: Option<i64>,
@@ -101,7 +101,7 @@ pub trait MedicalCodeStore: Send + Sync {
     /// Records the code as used. `Ok(None)` when this is the first use;
     /// `Ok(Some(earlier))` when the code was presented before (nothing written).
     async fn spend_medical_code(&self, u: &CodeUse, audit: &AuditEntry) -> Result<Option<CodeUse>, StoreError>;
-    /// Marks a use settled with the bureau's figures.
+    /// Ends an unfinished use: `settled` with the bureau's figures, or `refused`.
     async fn settle_medical_code(&self, u: &CodeUse, audit: &AuditEntry) -> Result<bool, StoreError>;
     async fn medical_code_use(&self, jti: &str) -> Result<Option<CodeUse>, StoreError>;
     /// The binding's payments, newest first.

@@ -711,6 +711,29 @@ async fn a_medical_code_pays_once_and_is_refused_after_use_or_expiry() {
         assert_eq!(p["errors"][0]["code"], "bad_signature", "{p}");
         // The live code still pays.
         assert_eq!(pay(&s, &good, 300).await["result"], "settled");
+
+        // The bureau down while a terminal settles: 503; the same terminal finishes the payment later, even after the
+        // code expired, and only once; another terminal's key cannot.
+        let c = ok(&s, post(&s, &token, &path(&id, "/medical-code"), json!({})).await).await;
+        let pending = c["code"].as_str().unwrap_or("").to_owned();
+        script(&s, "11", "primary", "down").await;
+        script(&s, "11", "alternate", "down").await;
+        let settle = |key: String, code: String| {
+            let s = &s;
+            async move {
+                let body = json!({"code": code, "amount_fen": 4_200, "terminal_id": "till-9"});
+                s.client().post(s.url("/v1/social-security/medical-payments")).bearer_auth(&key).json(&body).send().await.unwrap_or_else(|e| panic!("{e}"))
+            }
+        };
+        expect_problem(settle(key.clone(), pending.clone()).await, 503, "institution_unavailable").await;
+        script(&s, "11", "primary", "ok").await;
+        script(&s, "11", "alternate", "ok").await;
+        sandbox(&s, Method::POST, "/sandbox/v1/clock/advance", Some(json!({"seconds": 70}))).await;
+        let other_key = terminal(&s).await;
+        expect_problem(settle(other_key, pending.clone()).await, 410, "medical_code_expired").await;
+        let done = ok(&s, settle(key.clone(), pending.clone()).await).await;
+        assert_eq!(done["amount_fen"], 4_200, "{done}");
+        expect_problem(settle(key.clone(), pending.clone()).await, 410, "medical_code_expired").await;
     }
 }
 
