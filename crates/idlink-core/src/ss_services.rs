@@ -2,8 +2,9 @@
 //! 16): service requests followed to their end, and unemployment-benefit
 //! arrival alerts.
 //!
-//! A service request (`idlink_domain::ss_service`) is sent to the
-//! province's bureau keyed by idlink's id, so a retry never files two; its
+//! A service request (`idlink_domain::ss_service`) is recorded, then sent
+//! to the province's bureau keyed by its id, so a lost answer is filed again
+//! under the same key and never twice (the next read files it); its
 //! status is read from the bureau whenever the user looks and moves forward
 //! only. A retirement-qualification certification is the holder's own
 //! face check. When a request ends (completed or rejected) the user gets an
@@ -130,28 +131,40 @@ impl SsServices<'_> {
             }
         }
         let now = self.clock.now();
-        let id = format!("ssr_{}", hex::encode(self.rng.bytes16()));
-        let card = sealed_card_of(self.users, self.vault, &row, &actor.audit("ss_card.read", now)).await?;
-        let answer = self.bureau.submit_service(province(&row), &id, &card.card_ref, kind, to_region.as_deref()).await?;
+        // Recorded before the bureau is asked, keyed by its id: a lost answer is asked again with the same key.
+        let stored = ServiceRow {
+            id: format!("ssr_{}", hex::encode(self.rng.bytes16())),
+            binding_id: row.id.clone(),
+            user_id: row.user_id.clone(),
+            kind,
+            to_region,
+            bureau_id: String::new(),
+            status: ServiceStatus::Submitted,
+            reason: None,
+            created_at: now,
+            updated_at: now,
+        };
+        self.services.insert_service_request(&stored, &actor.audit("ss_service.submitted", now)).await?;
+        Ok(self.filed(&row, stored).await?.into())
+    }
+
+    /// Files a recorded request with the bureau (idempotent by its id) and records the bureau's id and answer.
+    async fn filed(&self, binding: &SsBindingRow, row: ServiceRow) -> Result<ServiceRow, SsError> {
+        let now = self.clock.now();
+        let audit = |action: &str| AuditEntry::new("system", action, PURPOSE, now).subject(&row.user_id);
+        let card = sealed_card_of(self.users, self.vault, binding, &audit("ss_card.read")).await?;
+        let answer = self.bureau.submit_service(province(binding), &row.id, &card.card_ref, row.kind, row.to_region.as_deref()).await?;
         let (bureau_id, status, reason) = match answer {
             ServiceAnswer::Known { request_id, status, reason } => (request_id, status, reason),
             ServiceAnswer::UnknownCard => return Err(SsError::NoCard),
             ServiceAnswer::Pending { status } => return Err(SsError::Undecided(status)),
         };
-        let stored = ServiceRow {
-            id,
-            binding_id: row.id.clone(),
-            user_id: row.user_id.clone(),
-            kind,
-            to_region,
-            bureau_id,
-            status,
-            reason,
-            created_at: now,
-            updated_at: now,
-        };
-        self.services.insert_service_request(&stored, &actor.audit("ss_service.submitted", now)).await?;
-        Ok(stored.into())
+        let moved = ServiceRow { bureau_id, status, reason, updated_at: now, ..row.clone() };
+        if self.services.move_service_request(&moved, row.status, None, &audit("ss_service.filed")).await? {
+            Ok(moved)
+        } else {
+            Ok(self.services.service_request(&row.id).await?.unwrap_or(row))
+        }
     }
 
     /// One request, its status read from the bureau now if it has not ended.
@@ -178,6 +191,17 @@ impl SsServices<'_> {
             return Ok(row);
         }
         let Some(binding) = self.bindings.ss_binding(&row.binding_id).await? else { return Ok(row) };
+        if row.bureau_id.is_empty() {
+            // Its filing's answer was lost: file it again (the bureau knows it by its id).
+            return match self.filed(&binding, row.clone()).await {
+                Ok(filed) => Ok(filed),
+                Err(SsError::Store(e)) => Err(e.into()),
+                Err(e) => {
+                    tracing::warn!(error = %e, "a service request could not be filed again");
+                    Ok(row)
+                }
+            };
+        }
         let (status, reason) = match self.bureau.service_status(province(&binding), &row.bureau_id).await {
             Ok(ServiceAnswer::Known { status, reason, .. }) => (status, reason),
             Ok(_) => return Ok(row),
@@ -210,9 +234,9 @@ impl SsServices<'_> {
         }
     }
 
-    /// Reads the benefit payments of up to `limit` cards bound with
-    /// `unemployment_alerts` and announces the new ones. A card whose
-    /// bureau fails is counted and left for the next pass.
+    /// Reads the benefit payments of every card bound with
+    /// `unemployment_alerts`, `limit` at a time, and announces the new ones.
+    /// A card whose bureau fails is counted and left for the next pass.
     pub async fn check_benefits(&self, limit: u32) -> Result<BenefitPass, StoreError> {
         let mut pass = BenefitPass::default();
         let mut after = String::new();
@@ -231,7 +255,7 @@ impl SsServices<'_> {
                     }
                 }
             }
-            if page.len() < limit.min(200) as usize || pass.cards >= limit {
+            if page.len() < limit.min(200) as usize {
                 break;
             }
         }

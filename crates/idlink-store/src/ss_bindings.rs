@@ -273,12 +273,15 @@ impl SsServiceStore for SqlStore {
         notice: Option<&NewEvent>,
         audit: &AuditEntry,
     ) -> Result<bool, StoreError> {
-        let q = sqlx::query("UPDATE ss_service_requests SET status = $2, reason = $3, updated_at = $4 WHERE id = $1 AND status = $5")
-            .bind(row.id.clone())
-            .bind(row.status.as_str())
-            .bind(row.reason.clone())
-            .bind(micros(row.updated_at))
-            .bind(from.as_str());
+        let q = sqlx::query(
+            "UPDATE ss_service_requests SET status = $2, reason = $3, updated_at = $4, bureau_id = $6 WHERE id = $1 AND status = $5",
+        )
+        .bind(row.id.clone())
+        .bind(row.status.as_str())
+        .bind(row.reason.clone())
+        .bind(micros(row.updated_at))
+        .bind(from.as_str())
+        .bind(row.bureau_id.clone());
         self.audited_if(audit, async |tx| {
             if execute(q, &mut *tx).await? != 1 {
                 return Ok(false);

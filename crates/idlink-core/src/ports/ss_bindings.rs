@@ -118,7 +118,7 @@ pub struct ServiceRow {
     pub kind: ServiceKind,
     /// The other region it is about (GB/T 2260), for a filing or a transfer.
     pub to_region: Option<String>,
-    /// The bureau's id of the request.
+    /// The bureau's id of the request; empty until the bureau's answer to its filing was recorded.
     pub bureau_id: String,
     pub status: ServiceStatus,
     /// Why the bureau rejected it.
@@ -133,7 +133,7 @@ pub trait SsServiceStore: Send + Sync {
     async fn service_request(&self, id: &str) -> Result<Option<ServiceRow>, StoreError>;
     /// A binding's requests, newest first.
     async fn service_requests_of(&self, binding_id: &str) -> Result<Vec<ServiceRow>, StoreError>;
-    /// Moves a request from `from` to `row.status` (with its reason), with
+    /// Moves a request from `from` to `row.status` (with its reason and the bureau's id), with
     /// the notice to its user if any; false when it was not in `from` any more.
     async fn move_service_request(
         &self,

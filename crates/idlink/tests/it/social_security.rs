@@ -722,7 +722,13 @@ async fn a_medical_code_pays_once_and_is_refused_after_use_or_expiry() {
             let s = &s;
             async move {
                 let body = json!({"code": code, "amount_fen": 4_200, "terminal_id": "till-9"});
-                s.client().post(s.url("/v1/social-security/medical-payments")).bearer_auth(&key).json(&body).send().await.unwrap_or_else(|e| panic!("{e}"))
+                s.client()
+                    .post(s.url("/v1/social-security/medical-payments"))
+                    .bearer_auth(&key)
+                    .json(&body)
+                    .send()
+                    .await
+                    .unwrap_or_else(|e| panic!("{e}"))
             }
         };
         expect_problem(settle(key.clone(), pending.clone()).await, 503, "institution_unavailable").await;
@@ -855,6 +861,47 @@ async fn accounts_service_requests_and_benefit_alerts_follow_the_bureau() {
         let inbox = s.inbox(phone).await;
         let count = inbox["messages"].as_array().into_iter().flatten().filter(|m| m["template"] == "unemployment_benefit_arrived").count();
         assert_eq!(count, 1, "{}: announced once across passes", s.kind);
+
+        // A filing whose answer was lost (the bureau down on both channels) is recorded, and filed once when it is back.
+        script(&s, "11", "primary", "down").await;
+        script(&s, "11", "alternate", "down").await;
+        let res = post(&s, &token, &path(&id, "/service-requests"), json!({"kind": "relation_transfer", "to_region": "310101"})).await;
+        expect_problem(res, 503, "institution_unavailable").await;
+        script(&s, "11", "primary", "ok").await;
+        script(&s, "11", "alternate", "ok").await;
+        let list = get_json(&s, &path(&id, "/service-requests"), &token).await;
+        assert_eq!(
+            (list["requests"][0]["kind"].as_str(), list["requests"][0]["status"].as_str()),
+            (Some("relation_transfer"), Some("submitted")),
+            "{list}"
+        );
+        let again = get_json(&s, &path(&id, "/service-requests"), &token).await;
+        assert_eq!(again["requests"].as_array().map(Vec::len), Some(4), "filed once, listed once: {again}");
+
+        // A benefit paid before the card was bound is not news; one paid after is.
+        let phone2 = "13700000253";
+        let (token2, _) = adult(&s, phone2, "253").await;
+        let number2 = card_of(&s, &id_number(phone2, "253")).await["card_number"].as_str().unwrap_or("").to_owned();
+        let id2 = at_card_step(&s, &token2).await;
+        card_step(&s, &token2, &id2, &number2, phone2).await;
+        sandbox(&s, Method::POST, "/sandbox/v1/social-security/benefits", Some(json!({"card_number": number2, "amount_fen": 100_000})))
+            .await;
+        sandbox(&s, Method::POST, "/sandbox/v1/clock/advance", Some(json!({"seconds": 5}))).await;
+        let b = ok(&s, post(&s, &token2, &path(&id2, "/bank"), json!({"reserved_phone": "13600000253"})).await).await;
+        assert_eq!(b["bank_code_sent"], true);
+        let code = s.last_code("13600000253").await;
+        ok(&s, post(&s, &token2, &path(&id2, "/bank/confirm"), json!({"code": code})).await).await;
+        let a = get_json(&s, "/v1/social-security/agreement", &token2).await;
+        ok(&s, post(&s, &token2, &path(&id2, "/agreement"), json!({"version": a["version"], "sha256": a["sha256"]})).await).await;
+        ok(&s, post(&s, &token2, &path(&id2, "/features"), json!({"features": ["unemployment_alerts"]})).await).await;
+        sandbox(&s, Method::POST, "/sandbox/v1/clock/advance", Some(json!({"seconds": 5}))).await;
+        sandbox(&s, Method::POST, "/sandbox/v1/social-security/benefits", Some(json!({"card_number": number2, "amount_fen": 200_000})))
+            .await;
+        let news = delivered(&s, phone2, "unemployment_benefit_arrived", 1).await;
+        tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+        let news_after = delivered(&s, phone2, "unemployment_benefit_arrived", 1).await;
+        assert_eq!((news.len(), news_after.len()), (1, 1), "{}: {news_after:?}", s.kind);
+        assert_eq!(news_after[0]["params"]["amount_yuan"], "2000.00");
     }
 }
 
