@@ -34,7 +34,7 @@ use crate::ports::auth::{SendError, SessionRow};
 use crate::ports::bindings::{BankChannel, BankCode, BankUnavailable};
 use crate::ports::clock::Clock;
 use crate::ports::face::{FaceResult, FaceUnavailable, FaceVerifier};
-use crate::ports::identity::IdentityStore;
+use crate::ports::identity::{DocumentType, IdentityStore};
 use crate::ports::ids::Ids;
 use crate::ports::reviews::{CaseKind, CaseRow};
 use crate::ports::social_security::{BureauUnavailable, CardLookup, CardNamed, ConfirmAnswer, LookupAnswer, SocialSecurityBureau};
@@ -313,7 +313,7 @@ impl SocialSecurity<'_> {
             }
             RegionAnswer::NotCovered => return Err(SsError::RegionUnknown),
         };
-        self.identities.identity(actor.user()).await?.ok_or(SsError::NotVerified)?;
+        let identity = self.identities.identity(actor.user()).await?.ok_or(SsError::NotVerified)?;
         let now = self.clock.now();
         let p = Progress::entered();
         let row = SsBindingRow {
@@ -342,15 +342,25 @@ impl SocialSecurity<'_> {
             bound_at: None,
         };
         if !self.bindings.insert_ss_binding(&row, &actor.audit("ss_binding.entry", now)).await? {
-            let open = self
-                .bindings
-                .ss_bindings_of(actor.user())
-                .await?
-                .into_iter()
-                .find(|b| matches!(b.status, Status::Open | Status::Frozen | Status::Bound));
-            return Err(SsError::UnderWay(open.map(|b| b.id).unwrap_or_default()));
+            return Err(self.under_way(actor).await);
+        }
+        // A passport or permit holder's binding goes to review before any step (SS5).
+        if identity.document_type != DocumentType::ResidentId {
+            match self.freeze(actor, row.clone(), "foreign_document").await {
+                SsError::Frozen(_) => return self.view(actor, &row.id).await,
+                e => return Err(e),
+            }
         }
         self.view_of(actor, &row).await
+    }
+
+    /// The binding under way (or bound) that keeps the user from starting another.
+    async fn under_way(&self, actor: &Actor<'_>) -> SsError {
+        let open = match self.bindings.ss_bindings_of(actor.user()).await {
+            Ok(rows) => rows.into_iter().find(|b| matches!(b.status, Status::Open | Status::Frozen | Status::Bound)),
+            Err(e) => return e.into(),
+        };
+        SsError::UnderWay(open.map(|b| b.id).unwrap_or_default())
     }
 
     pub async fn view(&self, actor: &Actor<'_>, id: &str) -> Result<BindingView, SsError> {
@@ -548,11 +558,23 @@ impl SocialSecurity<'_> {
             &identity.id_cipher,
         )
         .await?;
-        let id_number = opened.resident_id(shanghai_today(now))?;
+        // A resident ID is checked again as one; a passport's or permit's number goes as stored.
+        let document_type = identity.document_type;
+        let document_number = match document_type {
+            DocumentType::ResidentId => opened.resident_id(shanghai_today(now))?.reveal().to_owned(),
+            _ => opened.id_text.clone(),
+        };
         let (_, phone) = read_phone::<SsError>(self.users, self.vault, &actor.audit("phone.read", now), actor.user()).await?;
         // One reference per code sent (the step's version), so asking again after a timeout is a new code.
         let request_ref = format!("{}-{}", row.id, row.version);
-        let lookup = CardLookup { request_ref: &request_ref, name: &opened.name, id_number: &id_number, phone: &phone, card };
+        let lookup = CardLookup {
+            request_ref: &request_ref,
+            name: &opened.name,
+            document_number: &document_number,
+            document_type: document_type.as_str(),
+            phone: &phone,
+            card,
+        };
         let (answer, via) = self.bureau.lookup(Self::province(&row), &lookup).await?;
         row.channel = Some(via.to_owned());
         match answer {

@@ -25,7 +25,7 @@
 
 use crate::control::{error, maintenance_answer};
 use crate::{Institution, Shared, sms};
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -168,15 +168,22 @@ impl Bureaus {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// The card of the person with this ID number, or none (`555`: not insured).
-    pub fn card_for(&self, id_number: &str) -> Option<Card> {
-        if id_number.len() != 18 || !id_number.is_ascii() || id_number.get(14..17) == Some("555") {
+    /// The card of the person with this document number, or none (`555`:
+    /// not insured). A resident's card is held in the province their ID
+    /// number was issued in; a passport or permit holder's in `province`.
+    pub fn card_for(&self, id_number: &str, province: &str) -> Option<Card> {
+        self.card_of(id_number, id_number.len() == 18, province)
+    }
+
+    /// [`Self::card_for`] with the document's kind as the caller named it.
+    fn card_of(&self, id_number: &str, resident: bool, province: &str) -> Option<Card> {
+        if !id_number.is_ascii() || id_number.len() < 5 || id_number.len() > 18 || id_number.get(14..17) == Some("555") {
             return None;
         }
         let d = digest(&["ssc-card", id_number]);
         let letter = char::from(b'A' + d[0] % 26);
         let card_number = format!("{letter}{:08}", number_from(&d[1..], 8));
-        let region = id_number.get(..6)?.to_owned();
+        let region = if resident { id_number.get(..6)?.to_owned() } else { format!("{province}0000") };
         let financial_account = self.financial_account(&d);
         Some(Card {
             card_ref: format!("ssc-{}", hex::encode(&digest(&["ssc-ref", &card_number])[..8])),
@@ -282,9 +289,16 @@ async fn script(State(b): State<Arc<Bureaus>>, Json(req): Json<Script>) -> Respo
     StatusCode::NO_CONTENT.into_response()
 }
 
+#[derive(Debug, Deserialize)]
+pub struct CardQuery {
+    /// For a passport or permit holder: the province whose bureau holds the card (default 11).
+    #[serde(default)]
+    province: Option<String>,
+}
+
 /// A test person's card, as printed (for demos and tests: the QR payload to "scan").
-async fn card(State(b): State<Arc<Bureaus>>, Path(id_number): Path<String>) -> Response {
-    match b.card_for(&id_number) {
+async fn card(State(b): State<Arc<Bureaus>>, Path(id_number): Path<String>, Query(q): Query<CardQuery>) -> Response {
+    match b.card_for(&id_number, q.province.as_deref().unwrap_or("11")) {
         Some(c) => Json(c).into_response(),
         None => error(StatusCode::NOT_FOUND, "no_card", "this person is not insured (or the ID number is not 18 characters)"),
     }
@@ -295,7 +309,10 @@ async fn card(State(b): State<Arc<Bureaus>>, Path(id_number): Path<String>) -> R
 pub struct Lookup {
     request_ref: String,
     name: String,
+    /// The holder's document number: a resident ID number unless `document_type` says otherwise.
     id_number: String,
+    #[serde(default)]
+    document_type: Option<String>,
     phone: String,
     #[serde(default)]
     card_number: Option<String>,
@@ -323,7 +340,8 @@ async fn lookup(State(b): State<Arc<Bureaus>>, Path((province, channel)): Path<(
     if req.request_ref.is_empty() || req.name.trim().is_empty() {
         return error(StatusCode::UNPROCESSABLE_ENTITY, "invalid_request", "`request_ref` and `name` are required");
     }
-    let Some(card) = b.card_for(&req.id_number).filter(|c| c.card_number == named) else {
+    let resident = req.document_type.as_deref().is_none_or(|t| t == "resident_id");
+    let Some(card) = b.card_of(&req.id_number, resident, &province).filter(|c| c.card_number == named) else {
         return Json(serde_json::json!({"result": "no_card"})).into_response();
     };
     if card.region.get(..2) != Some(province.as_str()) {
@@ -593,7 +611,7 @@ mod tests {
     fn cards_are_stable_and_their_qr_payload_names_them() {
         let b = bureaus();
         let id = "440305199203084563";
-        let (a, c) = (b.card_for(id), b.card_for(id));
+        let (a, c) = (b.card_for(id, "11"), b.card_for(id, "11"));
         let (Some(a), Some(c)) = (a, c) else { panic!("no card") };
         assert_eq!((a.card_number.clone(), a.card_ref.clone()), (c.card_number, c.card_ref));
         assert_eq!(a.card_number.len(), 9);
@@ -602,6 +620,8 @@ mod tests {
         assert_eq!(card_of_qr(&a.qr_payload.replace(&a.region, "110105")), None);
         assert_eq!(a.financial_account.bank_code, "ICBC");
         assert!(BinTable::bundled().lookup(&a.financial_account.card_number).is_ok_and(|e| e.bank == "ICBC"));
-        assert!(b.card_for("440305199203085553").is_none(), "555 is not insured");
+        assert!(b.card_for("440305199203085553", "44").is_none(), "555 is not insured");
+        let passport = b.card_for("E12345678", "44").unwrap_or_else(|| panic!("a passport holder's card"));
+        assert_eq!(passport.region, "440000");
     }
 }

@@ -3,8 +3,8 @@
 //! primary and an alternate channel.
 //!
 //! Wire protocol (`docs/social-security.md`), relative to a channel's base URL:
-//! - `POST /v1/cards/lookup {"request_ref", "name", "id_number", "phone",
-//!   "card_number" | "qr_payload"}` → `{"result": "code_sent", "reference"}`
+//! - `POST /v1/cards/lookup {"request_ref", "name", "id_number",
+//!   "document_type", "phone", "card_number" | "qr_payload"}` → `{"result": "code_sent", "reference"}`
 //!   | `{"result": "no_card" | "unreadable_qr"}` | `{"result":
 //!   "other_region", "region"}` | `{"result": "risk", "reason"}`; the same
 //!   `request_ref` sends the same code, so it is retried;
@@ -93,7 +93,9 @@ impl Settings {
 pub struct LookupRequest<'a> {
     pub request_ref: &'a str,
     pub name: &'a str,
+    /// The holder's document number (a resident ID number unless `document_type` says otherwise).
     pub id_number: &'a str,
+    pub document_type: &'a str,
     pub phone: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub card_number: Option<&'a str>,

@@ -46,7 +46,8 @@ impl SocialSecurityBureau for SocialSecurityPort {
         let wire = LookupRequest {
             request_ref: req.request_ref,
             name: req.name.reveal(),
-            id_number: req.id_number.reveal(),
+            id_number: req.document_number,
+            document_type: req.document_type,
             phone: req.phone.reveal(),
             card_number,
             qr_payload,

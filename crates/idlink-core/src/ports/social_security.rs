@@ -9,7 +9,7 @@
 use async_trait::async_trait;
 use idlink_domain::card::CardNumber;
 use idlink_domain::ss_service::{ServiceKind, ServiceStatus};
-use idlink_domain::{Fen, IdNumber, PersonName, PhoneNumber};
+use idlink_domain::{Fen, PersonName, PhoneNumber};
 use jiff::Timestamp;
 use serde::Serialize;
 
@@ -27,7 +27,9 @@ pub struct CardLookup<'a> {
     /// Idempotency: the same ref sends the same dynamic code.
     pub request_ref: &'a str,
     pub name: &'a PersonName,
-    pub id_number: &'a IdNumber,
+    /// The holder's document number: a resident ID number, or a passport's or permit's (`document_type`).
+    pub document_number: &'a str,
+    pub document_type: &'a str,
     /// Where the bureau sends its dynamic code.
     pub phone: &'a PhoneNumber,
     pub card: CardNamed<'a>,

@@ -918,3 +918,56 @@ async fn delivered(s: &Server, phone: &str, template: &str, n: usize) -> Vec<Val
     }
     found
 }
+
+/// A passport holder (SS5): verified by two reviewers, their binding goes
+/// to review at entry; approved, it goes through the six steps with the
+/// card the bureau holds under the passport's number.
+#[tokio::test]
+async fn a_passport_holder_s_binding_goes_to_review_then_binds() {
+    for db in databases().await {
+        let s = start_with(db, &[]).await;
+        let rt = Runtime::default();
+        let (alice, bob) = (operator(&s, &rt, "alice", &[Role::Reviewer]).await, operator(&s, &rt, "bob", &[Role::Reviewer]).await);
+        let phone = "13700000261";
+        let token = crate::cards::session(&s, phone).await;
+        let body = json!({"name": "Smith John", "document_type": "passport", "document_number": "E12345678", "birth_date": "1990-05-17"});
+        let started: Value = call(&s, Method::POST, "/v1/me/verifications", &token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+            .json()
+            .await
+            .unwrap_or_default();
+        let vid = started["id"].as_str().unwrap_or("").to_owned();
+        let code = s.last_code(phone).await;
+        let submit = json!({"challenge_id": started["phone_check"]["challenge_id"], "code": code, "liveness_video": "sandbox:pass"});
+        ok(&s, post(&s, &token, &format!("/v1/me/verifications/{vid}/submit"), submit).await).await;
+        let case = open_cases(&s, &alice, "?kind=verification").await.into_iter().find(|c| c["reference"] == vid.as_str());
+        let case = case.unwrap_or_else(|| panic!("{}: the verification case", s.kind))["id"].as_str().unwrap_or("").to_owned();
+        decide(&s, &alice, &case, "approve").await;
+        decide(&s, &bob, &case, "approve").await;
+
+        // Entry: the binding opens frozen, under review.
+        let b = ok(&s, post(&s, &token, "/v1/social-security/bindings", json!({"area_code": "440305"})).await).await;
+        assert_eq!((b["status"].as_str(), b["risk_reason"].as_str()), (Some("frozen"), Some("foreign_document")), "{b}");
+        let id = b["id"].as_str().unwrap_or("").to_owned();
+        expect_problem(
+            post(&s, &token, &path(&id, "/identity/face"), json!({"liveness_video": "sandbox:pass"})).await,
+            409,
+            "social_security_binding_frozen",
+        )
+        .await;
+        let case = open_cases(&s, &alice, "?kind=card_risk").await.into_iter().find(|c| c["reference"] == id.as_str());
+        let case = case.unwrap_or_else(|| panic!("{}: the binding's review", s.kind))["id"].as_str().unwrap_or("").to_owned();
+        assert_eq!(decide(&s, &alice, &case, "approve").await.status().as_u16(), 200);
+
+        // Approved: the six steps, with the card Guangdong's bureau holds under the passport.
+        ok(&s, post(&s, &token, &path(&id, "/identity/face"), json!({"liveness_video": "sandbox:pass"})).await).await;
+        let printed = sandbox(&s, Method::GET, "/sandbox/v1/social-security/cards/E12345678?province=44", None).await;
+        let number = printed["card_number"].as_str().unwrap_or("").to_owned();
+        let b = card_step(&s, &token, &id, &number, phone).await;
+        assert_eq!((b["step"].as_str(), b["card"]["region"].as_str()), (Some("bank"), Some("440000")), "{b}");
+        assert_eq!(finish(&s, &token, &id, "13600000261").await["status"], "bound");
+    }
+}
