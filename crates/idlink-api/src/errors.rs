@@ -379,6 +379,9 @@ impl From<SsError> for Problem {
                 format!("one or more of: {}.", idlink_core::social_security::FEATURES.join(", ")),
             )]),
             SsError::CardBoundElsewhere => Problem::new(ProblemCode::SsCardBoundElsewhere),
+            SsError::AgentNotAdult => Problem::new(ProblemCode::SsAgentNotAdult),
+            SsError::HolderUnknown => Problem::new(ProblemCode::SsHolderUnknown),
+            SsError::NoAgent => Problem::new(ProblemCode::SsNoAgent),
             SsError::CardHeld(reason) => Problem::new(ProblemCode::SsCardHeld).detail(format!(
                 "The social-security bureau holds this card ({reason}). Take the card and your ID to a social-security counter to release it, then bind again."
             )),

@@ -128,6 +128,7 @@ fn v1_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(social_security::agreement))
         .routes(routes!(social_security::start, social_security::list))
         .routes(routes!(social_security::get_one, social_security::cancel))
+        .routes(routes!(social_security::end_agent))
         .routes(routes!(social_security::identity_face))
         .routes(routes!(social_security::identity_sms))
         .routes(routes!(social_security::identity_sms_confirm))

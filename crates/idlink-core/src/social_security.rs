@@ -41,7 +41,7 @@ use crate::ports::social_security::{BureauUnavailable, CardLookup, CardNamed, Co
 use crate::ports::ss_bindings::{SsBindingRow, SsBindingStore};
 use crate::ports::users::UserStore;
 use crate::steps::codes::{ChallengeIssued, CodeRefusal, Codes, Purpose};
-use crate::steps::personal::{Unreadable, corrupt, data_key, open_identity, read_phone};
+use crate::steps::personal::{PHONE_INDEX, Unreadable, corrupt, data_key, open_identity, read_phone};
 use crate::vault::Vault;
 use idlink_crypto::CryptoError;
 use idlink_domain::calendar::shanghai_today;
@@ -59,6 +59,14 @@ const CARD_INDEX: &str = "ss_card";
 
 /// The features a bound card can have.
 pub const FEATURES: [&str; 4] = ["medical_payment", "pension_query", "medical_account", "unemployment_alerts"];
+
+/// The role of a relative who binds for the holder (SS5), as recorded.
+pub const AGENT_ROLE: &str = "relative";
+
+/// An audit record of `actor` acting on `row`: its subject is the card's holder.
+fn audit_on(actor: &Actor<'_>, row: &SsBindingRow, action: &str, at: Timestamp) -> AuditEntry {
+    AuditEntry::new(format!("user:{}", actor.user()), action, PURPOSE, at).subject(&row.user_id).request(actor.request_id)
+}
 
 /// The mobile-payment service agreement's version and text (zh-CN, the binding text).
 pub const AGREEMENT_VERSION: &str = "SSC-MP-2026-12";
@@ -140,6 +148,14 @@ pub enum SsError {
     Frozen(String),
     #[error("the card is bound on another account")]
     CardBoundElsewhere,
+    /// Binding for a relative takes an adult.
+    #[error("binding for a relative is for adults")]
+    AgentNotAdult,
+    /// No verified user has the phone named for the relative (or it is the actor's own).
+    #[error("no verified user has this phone")]
+    HolderUnknown,
+    #[error("no relative acts on this binding")]
+    NoAgent,
     /// The bureau holds the card (the reason); only its counter can release it.
     #[error("the bureau holds this card ({0})")]
     CardHeld(String),
@@ -226,6 +242,18 @@ pub struct BindingView {
     /// The bureau's channel that answered last (`primary` or `alternate`).
     pub channel: Option<String>,
     pub bound_at: Option<Timestamp>,
+    /// `holder`, or `relative` for a relative acting on the holder's binding.
+    pub acting_as: &'static str,
+    /// The relative who binds for the holder, if one does.
+    pub agent: Option<AgentView>,
+}
+
+/// A relative's part in a binding.
+#[derive(Debug, Clone, Serialize)]
+pub struct AgentView {
+    pub role: String,
+    /// When the holder ended it.
+    pub ended_at: Option<Timestamp>,
 }
 
 /// The card sealed in a binding, opened with the user's key.
@@ -306,6 +334,43 @@ impl SocialSecurity<'_> {
     /// Entry: the region check of the card's issuing area, then a new
     /// binding at the identity step. A user with a binding under way gets `UnderWay`.
     pub async fn start(&self, actor: &Actor<'_>, area_code: &str) -> Result<BindingView, SsError> {
+        self.enter(actor, area_code, actor.user(), None).await
+    }
+
+    /// Entry on behalf of a relative (SS5): a verified adult binds the card
+    /// of the person whose phone they name (verified too). The holder
+    /// consents at the identity step, by their own SMS code or face check;
+    /// the relative then takes the steps, sees the binding, and nothing
+    /// else of the card; the holder can end that at any time.
+    pub async fn start_on_behalf(&self, actor: &Actor<'_>, area_code: &str, holder_phone: &PhoneNumber) -> Result<BindingView, SsError> {
+        let now = self.clock.now();
+        let own = self.identities.identity(actor.user()).await?.ok_or(SsError::NotVerified)?;
+        let opened = open_identity::<SsError>(
+            self.users,
+            self.vault,
+            actor.user(),
+            &actor.audit("identity.read", now),
+            &own.name_cipher,
+            &own.id_cipher,
+        )
+        .await?;
+        let adult = match own.document_type {
+            DocumentType::ResidentId => {
+                !idlink_domain::idnumber::is_minor(opened.resident_id(shanghai_today(now))?.age_on(shanghai_today(now)))
+            }
+            // A passport or permit holder's age was checked by the reviewers; their binding of their own goes to review anyway.
+            _ => true,
+        };
+        if !adult {
+            return Err(SsError::AgentNotAdult);
+        }
+        let index = self.vault.blind_index(PHONE_INDEX, holder_phone.reveal());
+        let holder = self.users.find_user_by_phone_index(&index).await?.filter(|h| h != actor.user()).ok_or(SsError::HolderUnknown)?;
+        self.enter(actor, area_code, &holder, Some(actor.user())).await
+    }
+
+    /// A new binding of `holder`'s card at the identity step, entered by `actor` (the holder, or `agent`).
+    async fn enter(&self, actor: &Actor<'_>, area_code: &str, holder: &UserId, agent: Option<&UserId>) -> Result<BindingView, SsError> {
         let region = match self.coverage.region_for(area_code) {
             RegionAnswer::Open(r) => r.code.clone(),
             RegionAnswer::Closed(r) => {
@@ -313,12 +378,13 @@ impl SocialSecurity<'_> {
             }
             RegionAnswer::NotCovered => return Err(SsError::RegionUnknown),
         };
-        let identity = self.identities.identity(actor.user()).await?.ok_or(SsError::NotVerified)?;
+        let identity =
+            self.identities.identity(holder).await?.ok_or(if agent.is_some() { SsError::HolderUnknown } else { SsError::NotVerified })?;
         let now = self.clock.now();
         let p = Progress::entered();
         let row = SsBindingRow {
             id: format!("ssb_{}", hex::encode(self.rng.bytes16())),
-            user_id: actor.user().clone(),
+            user_id: holder.clone(),
             region,
             step: p.step,
             status: p.status,
@@ -335,14 +401,18 @@ impl SocialSecurity<'_> {
             features: None,
             risk_reason: None,
             risk_cleared: None,
+            agent_user_id: agent.cloned(),
+            agent_role: agent.map(|_| AGENT_ROLE.to_owned()),
+            agent_ended_at: None,
             channel: None,
             version: 1,
             created_at: now,
             updated_at: now,
             bound_at: None,
         };
-        if !self.bindings.insert_ss_binding(&row, &actor.audit("ss_binding.entry", now)).await? {
-            return Err(self.under_way(actor).await);
+        let action = if agent.is_some() { "ss_binding.entry_on_behalf" } else { "ss_binding.entry" };
+        if !self.bindings.insert_ss_binding(&row, &audit_on(actor, &row, action, now)).await? {
+            return Err(self.under_way(holder).await);
         }
         // A passport or permit holder's binding goes to review before any step (SS5).
         if identity.document_type != DocumentType::ResidentId {
@@ -354,9 +424,9 @@ impl SocialSecurity<'_> {
         self.view_of(actor, &row).await
     }
 
-    /// The binding under way (or bound) that keeps the user from starting another.
-    async fn under_way(&self, actor: &Actor<'_>) -> SsError {
-        let open = match self.bindings.ss_bindings_of(actor.user()).await {
+    /// The binding under way (or bound) that keeps the holder from starting another.
+    async fn under_way(&self, holder: &UserId) -> SsError {
+        let open = match self.bindings.ss_bindings_of(holder).await {
             Ok(rows) => rows.into_iter().find(|b| matches!(b.status, Status::Open | Status::Frozen | Status::Bound)),
             Err(e) => return e.into(),
         };
@@ -364,22 +434,39 @@ impl SocialSecurity<'_> {
     }
 
     pub async fn view(&self, actor: &Actor<'_>, id: &str) -> Result<BindingView, SsError> {
-        let row = self.own(actor.user(), id).await?;
+        let row = self.reachable(actor, id).await?;
         self.view_of(actor, &row).await
     }
 
+    /// The user's own bindings, then those they act on for a relative.
     pub async fn list(&self, actor: &Actor<'_>) -> Result<Vec<BindingView>, SsError> {
         let mut out = Vec::new();
-        for row in self.bindings.ss_bindings_of(actor.user()).await? {
+        let own = self.bindings.ss_bindings_of(actor.user()).await?;
+        for row in own.into_iter().chain(self.bindings.ss_bindings_as_agent(actor.user()).await?) {
             out.push(self.view_of(actor, &row).await?);
         }
         Ok(out)
     }
 
+    /// The holder ends their relative's part in the binding (SS5): the relative sees it no more.
+    pub async fn end_agent(&self, actor: &Actor<'_>, id: &str) -> Result<BindingView, SsError> {
+        let mut row = self.own(actor.user(), id).await?;
+        if row.agent_user_id.is_none() {
+            return Err(SsError::NoAgent);
+        }
+        if row.agent_ended_at.is_none() {
+            row.agent_ended_at = Some(self.clock.now());
+            row = self.save(actor, Change { row, case: None, action: "ss_binding.agent_ended" }).await?;
+        }
+        self.view_of(actor, &row).await
+    }
+
     async fn view_of(&self, actor: &Actor<'_>, row: &SsBindingRow) -> Result<BindingView, SsError> {
         let card = match &row.card_cipher {
             Some(c) => {
-                let key = data_key::<SsError>(self.users, self.vault, actor.user(), &actor.audit("ss_card.read", self.clock.now())).await?;
+                let key =
+                    data_key::<SsError>(self.users, self.vault, &row.user_id, &audit_on(actor, row, "ss_card.read", self.clock.now()))
+                        .await?;
                 let card = open_card(&key, c)?;
                 Some(CardView {
                     card_number: mask_card_number(&card.card_number),
@@ -408,18 +495,28 @@ impl SocialSecurity<'_> {
             risk_reason: row.risk_reason.clone(),
             channel: row.channel.clone(),
             bound_at: row.bound_at,
+            acting_as: if &row.user_id == actor.user() { "holder" } else { AGENT_ROLE },
+            agent: row.agent_role.clone().map(|role| AgentView { role, ended_at: row.agent_ended_at }),
         })
     }
 
+    /// The holder's own binding.
     async fn own(&self, user: &UserId, id: &str) -> Result<SsBindingRow, SsError> {
         self.bindings.ss_binding(id).await?.filter(|r| &r.user_id == user).ok_or(SsError::NotFound)
+    }
+
+    /// A binding the actor may see and take steps on: their own, or one they act on for a relative still.
+    async fn reachable(&self, actor: &Actor<'_>, id: &str) -> Result<SsBindingRow, SsError> {
+        let row = self.bindings.ss_binding(id).await?.ok_or(SsError::NotFound)?;
+        let agent = row.agent_user_id.as_ref() == Some(actor.user()) && row.agent_ended_at.is_none();
+        if &row.user_id == actor.user() || agent { Ok(row) } else { Err(SsError::NotFound) }
     }
 
     /// The binding, ready for `step`: expired when its time is up, with its
     /// step's codes voided and a new deadline when the step's time is up.
     /// `Ok(None)` when the step was done already (nothing to do again).
     async fn ready(&self, actor: &Actor<'_>, id: &str, step: Step) -> Result<Option<SsBindingRow>, SsError> {
-        let mut row = self.own(actor.user(), id).await?;
+        let mut row = self.reachable(actor, id).await?;
         let now = self.clock.now();
         if !row.status.is_final() && now >= row.expires_at {
             let p = row.progress().apply(Event::Expire)?;
@@ -447,7 +544,7 @@ impl SocialSecurity<'_> {
         let now = self.clock.now();
         c.row.version += 1;
         c.row.updated_at = now;
-        let audit = actor.audit(c.action, now);
+        let audit = audit_on(actor, &c.row, c.action, now);
         match self.bindings.save_ss_binding(&c.row, c.case.as_ref(), &audit).await {
             Ok(true) => Ok(c.row),
             Ok(false) => Err(SsError::Conflict),
@@ -499,7 +596,7 @@ impl SocialSecurity<'_> {
     /// Identity by face against the verified identity.
     pub async fn identity_face(&self, actor: &Actor<'_>, id: &str, liveness_video: &str) -> Result<BindingView, SsError> {
         let Some(mut row) = self.ready(actor, id, Step::Identity).await? else { return self.current(actor, id).await };
-        let result = self.face.verify(actor.user().as_str(), liveness_video).await?;
+        let result = self.face.verify(row.user_id.as_str(), liveness_video).await?;
         // A live face that is not the holder's is a theft signal, not a failed capture.
         if result == FaceResult::FaceMismatch && !Self::cleared(&row, "face_mismatch") {
             return Err(self.freeze(actor, row, "face_mismatch").await);
@@ -522,20 +619,34 @@ impl SocialSecurity<'_> {
         id: &str,
     ) -> Result<ChallengeIssued, SsError> {
         let Some(row) = self.ready(actor, id, Step::Identity).await? else { return Err(Refusal::AlreadyDone.into()) };
-        if row.face_failures == 0 {
+        if !Self::sms_offered(&row) {
             return Err(SsError::SmsNotOffered);
         }
-        let (_, phone) = read_phone::<SsError>(self.users, self.vault, &actor.audit("phone.read", self.clock.now()), actor.user()).await?;
-        self.codes.request_for_session::<SsError>(origin, actor.session, &phone, Purpose::SocialSecurity).await
+        // To the holder's own phone, for the device that asks (the holder's, or the relative's with the holder beside them).
+        let read = audit_on(actor, &row, "phone.read", self.clock.now());
+        let (_, phone) = read_phone::<SsError>(self.users, self.vault, &read, &row.user_id).await?;
+        self.codes.request::<SsError>(origin, &phone, actor.session.device_id.as_str(), Purpose::SocialSecurity).await
+    }
+
+    /// The SMS code stands in for the face check after a capture that did
+    /// not work, and is the holder's consent when a relative binds for them.
+    fn sms_offered(row: &SsBindingRow) -> bool {
+        row.face_failures > 0 || row.agent_user_id.is_some()
     }
 
     /// The SMS code standing in for the face check.
     pub async fn identity_sms_confirm(&self, actor: &Actor<'_>, id: &str, challenge_id: &str, code: &str) -> Result<BindingView, SsError> {
         let Some(mut row) = self.ready(actor, id, Step::Identity).await? else { return self.current(actor, id).await };
-        if row.face_failures == 0 {
+        if !Self::sms_offered(&row) {
             return Err(SsError::SmsNotOffered);
         }
-        self.codes.redeem_for_session::<SsError>(actor.session, actor.request_id, challenge_id, code, Purpose::SocialSecurity).await?;
+        let phone_index = self.users.phone_index(&row.user_id).await?.ok_or(Unreadable::UserNotFound)?;
+        let device = self.codes.device_hash(actor.session.device_id.as_str());
+        if let Err(refused) = self.codes.redeem(challenge_id, code, &phone_index, &device, Purpose::SocialSecurity).await {
+            let failed = audit_on(actor, &row, "sms_code.verify", self.clock.now()).outcome(crate::ports::audit::Outcome::Failed);
+            self.codes.store.append_audit(&failed).await?;
+            return Err(refused.into_error());
+        }
         row.identity_method = Some("sms".into());
         self.done(actor, row, Step::Identity, "ss_binding.identity").await
     }
@@ -548,12 +659,12 @@ impl SocialSecurity<'_> {
             row.region = region.to_owned();
         }
         let now = self.clock.now();
-        let identity = self.identities.identity(actor.user()).await?.ok_or(SsError::NotVerified)?;
+        let identity = self.identities.identity(&row.user_id).await?.ok_or(SsError::NotVerified)?;
         let opened = open_identity::<SsError>(
             self.users,
             self.vault,
-            actor.user(),
-            &actor.audit("identity.read", now),
+            &row.user_id,
+            &audit_on(actor, &row, "identity.read", now),
             &identity.name_cipher,
             &identity.id_cipher,
         )
@@ -564,7 +675,7 @@ impl SocialSecurity<'_> {
             DocumentType::ResidentId => opened.resident_id(shanghai_today(now))?.reveal().to_owned(),
             _ => opened.id_text.clone(),
         };
-        let (_, phone) = read_phone::<SsError>(self.users, self.vault, &actor.audit("phone.read", now), actor.user()).await?;
+        let (_, phone) = read_phone::<SsError>(self.users, self.vault, &audit_on(actor, &row, "phone.read", now), &row.user_id).await?;
         // One reference per code sent (the step's version), so asking again after a timeout is a new code.
         let request_ref = format!("{}-{}", row.id, row.version);
         let lookup = CardLookup {
@@ -614,11 +725,12 @@ impl SocialSecurity<'_> {
         if card.region.get(..2) != Some(Self::province(&row)) {
             return Err(self.freeze(actor, row, &format!("region_jump:{}0000", card.region.get(..2).unwrap_or_default())).await);
         }
-        if self.bindings.ss_bindings_with_card(&index, actor.user()).await? > 0 {
+        if self.bindings.ss_bindings_with_card(&index, &row.user_id).await? > 0 {
             row.card_index = Some(index);
             return Err(self.freeze(actor, row, "card_bound_elsewhere").await);
         }
-        let key = data_key::<SsError>(self.users, self.vault, actor.user(), &actor.audit("ss_card.seal", self.clock.now())).await?;
+        let key =
+            data_key::<SsError>(self.users, self.vault, &row.user_id, &audit_on(actor, &row, "ss_card.seal", self.clock.now())).await?;
         let sealed = SealedCard {
             card_ref: card.card_ref.clone(),
             card_number: card.card_number.clone(),
@@ -633,7 +745,7 @@ impl SocialSecurity<'_> {
     }
 
     async fn sealed_card(&self, actor: &Actor<'_>, row: &SsBindingRow) -> Result<SealedCard, SsError> {
-        sealed_card_of(self.users, self.vault, row, &actor.audit("ss_card.read", self.clock.now())).await
+        sealed_card_of(self.users, self.vault, row, &audit_on(actor, row, "ss_card.read", self.clock.now())).await
     }
 
     fn account(card: &SealedCard) -> Result<CardNumber, SsError> {
@@ -696,7 +808,8 @@ impl SocialSecurity<'_> {
     }
 
     /// The card's pension and medical accounts, as the bureau has them now:
-    /// each only with its feature (`pension_query`, `medical_account`).
+    /// each only with its feature (`pension_query`, `medical_account`). The
+    /// holder's only: a relative who bound the card does not see them.
     pub async fn accounts(&self, actor: &Actor<'_>, id: &str) -> Result<AccountsView, SsError> {
         let row = self.own(actor.user(), id).await?;
         let features: Vec<&str> = row.features.as_deref().unwrap_or_default().split(',').collect();
@@ -719,15 +832,15 @@ impl SocialSecurity<'_> {
     /// financial account: the bank resets it, never idlink. `template` is
     /// the configured page (`{bank}`: the bank's code).
     pub async fn bank_password_reset(&self, actor: &Actor<'_>, id: &str, template: &str) -> Result<Handoff, SsError> {
-        let row = self.own(actor.user(), id).await?;
+        let row = self.reachable(actor, id).await?;
         let card = self.sealed_card(actor, &row).await?;
         let url = (!template.is_empty()).then(|| template.replace("{bank}", &card.bank_code));
         Ok(Handoff { bank_code: card.bank_code, url })
     }
 
-    /// Ends a binding under way (not a bound one: that is unbinding).
+    /// Ends a binding under way (not a bound one: that is unbinding); the holder or their relative.
     pub async fn cancel(&self, actor: &Actor<'_>, id: &str) -> Result<BindingView, SsError> {
-        let mut row = self.own(actor.user(), id).await?;
+        let mut row = self.reachable(actor, id).await?;
         if row.status == Status::Cancelled {
             return self.view_of(actor, &row).await;
         }

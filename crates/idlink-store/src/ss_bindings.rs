@@ -21,7 +21,7 @@ use crate::rows::{Columns, execute, fetch_all, fetch_optional, first, micros};
 
 const COLUMNS: &str = "id, user_id, region, step, status, step_deadline, expires_at, identity_method, face_failures, card_code_ref, \
      card_cipher, card_index, bank_code_ref, agreement_version, agreement_sha256, features, risk_reason, channel, version, created_at, \
-     updated_at, bound_at, risk_cleared";
+     updated_at, bound_at, risk_cleared, agent_user_id, agent_role, agent_ended_at";
 
 fn binding(r: &AnyRow) -> Result<SsBindingRow, StoreError> {
     Ok(SsBindingRow {
@@ -43,6 +43,9 @@ fn binding(r: &AnyRow) -> Result<SsBindingRow, StoreError> {
         features: r.col("features")?,
         risk_reason: r.col("risk_reason")?,
         risk_cleared: r.col("risk_cleared")?,
+        agent_user_id: r.col::<Option<String>>("agent_user_id")?.map(|u| crate::rows::user_id(&u)).transpose()?,
+        agent_role: r.col("agent_role")?,
+        agent_ended_at: r.instant_opt("agent_ended_at")?,
         channel: r.col("channel")?,
         version: r.col("version")?,
         created_at: r.instant("created_at")?,
@@ -56,7 +59,7 @@ impl SsBindingStore for SqlStore {
     async fn insert_ss_binding(&self, row: &SsBindingRow, audit: &AuditEntry) -> Result<bool, StoreError> {
         let sql = format!(
             "INSERT INTO ss_bindings ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, \
-             $19, $20, $21, $22, $23)"
+             $19, $20, $21, $22, $23, $24, $25, $26)"
         );
         let q = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(row.id.clone())
@@ -81,7 +84,10 @@ impl SsBindingStore for SqlStore {
             .bind(micros(row.created_at))
             .bind(micros(row.updated_at))
             .bind(row.bound_at.map(micros))
-            .bind(row.risk_cleared.clone());
+            .bind(row.risk_cleared.clone())
+            .bind(row.agent_user_id.as_ref().map(|u| u.as_str().to_owned()))
+            .bind(row.agent_role.clone())
+            .bind(row.agent_ended_at.map(micros));
         match self.audited_if(audit, async |tx| Ok(execute(q, &mut *tx).await? == 1)).await {
             Err(StoreError::Unique(_)) => Ok(false),
             other => other,
@@ -98,12 +104,18 @@ impl SsBindingStore for SqlStore {
         fetch_all(sqlx::query(sqlx::AssertSqlSafe(sql)).bind(user.as_str()), &self.reader, binding).await
     }
 
+    async fn ss_bindings_as_agent(&self, agent: &UserId) -> Result<Vec<SsBindingRow>, StoreError> {
+        let sql =
+            format!("SELECT {COLUMNS} FROM ss_bindings WHERE agent_user_id = $1 AND agent_ended_at IS NULL ORDER BY created_at DESC, id");
+        fetch_all(sqlx::query(sqlx::AssertSqlSafe(sql)).bind(agent.as_str()), &self.reader, binding).await
+    }
+
     async fn save_ss_binding(&self, row: &SsBindingRow, case: Option<&CaseRow>, audit: &AuditEntry) -> Result<bool, StoreError> {
         let q = sqlx::query(
             "UPDATE ss_bindings SET step = $2, status = $3, step_deadline = $4, expires_at = $5, identity_method = $6, face_failures = $7,
                  card_code_ref = $8, card_cipher = $9, card_index = $10, bank_code_ref = $11, agreement_version = $12,
                  agreement_sha256 = $13, features = $14, risk_reason = $15, channel = $16, version = $17, updated_at = $18, bound_at = $19,
-                 risk_cleared = $21, region = $22
+                 risk_cleared = $21, region = $22, agent_ended_at = $23
              WHERE id = $1 AND version = $20",
         )
         .bind(row.id.clone())
@@ -127,7 +139,8 @@ impl SsBindingStore for SqlStore {
         .bind(row.bound_at.map(micros))
         .bind(row.version - 1)
         .bind(row.risk_cleared.clone())
-        .bind(row.region.clone());
+        .bind(row.region.clone())
+        .bind(row.agent_ended_at.map(micros));
         self.audited_if(audit, async |tx| {
             if execute(q, &mut *tx).await? != 1 {
                 return Ok(false);

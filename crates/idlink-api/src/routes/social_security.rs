@@ -145,6 +145,19 @@ pub struct SsBinding {
     /// The provincial bureau's channel that answered last: `primary`, or `alternate` when the primary was busy or down.
     channel: Option<String>,
     bound_at: Option<String>,
+    /// `holder`, or `relative` when the caller binds for the holder (they see the binding and take its steps, nothing else of the card).
+    acting_as: String,
+    /// The relative's part in the binding, if one binds for the holder.
+    agent: Option<SsAgent>,
+}
+
+/// A relative binding for the holder.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SsAgent {
+    /// `relative`.
+    role: String,
+    /// When the holder ended it (RFC 3339).
+    ended_at: Option<String>,
 }
 
 impl From<BindingView> for SsBinding {
@@ -166,6 +179,8 @@ impl From<BindingView> for SsBinding {
             features: v.features,
             risk_reason: v.risk_reason,
             channel: v.channel,
+            acting_as: v.acting_as.to_owned(),
+            agent: v.agent.map(|a| SsAgent { role: a.role, ended_at: a.ended_at.map(|t| t.to_string()) }),
             bound_at: v.bound_at.map(|t| t.to_string()),
         }
     }
@@ -184,20 +199,30 @@ pub struct NewSsBinding {
     /// The card's issuing area (GB/T 2260, six digits; the province's code works too).
     #[schema(pattern = r"^[0-9]{6}$", example = "440305")]
     area_code: String,
+    /// Binding for a relative (an elder): their phone; they consent with their own SMS code or face check at the identity step.
+    #[schema(pattern = r"^(\+86)?(13[0-9]|14[579]|15[0-35-9]|16[2567]|17[0-35-8]|18[0-9]|19[0-35-9])[0-9]{8}$", example = "13812341234")]
+    on_behalf_of_phone: Option<String>,
 }
 
 impl Validate for NewSsBinding {
-    type Valid = String;
-    fn validate(self, c: &mut Causes) -> Option<String> {
-        if self.area_code.len() != 6 || !self.area_code.bytes().all(|b| b.is_ascii_digit()) {
-            c.invalid("area_code", "invalid_area_code", "the six-digit GB/T 2260 issuing area printed on the card.");
-            return None;
-        }
-        Some(self.area_code)
+    type Valid = (String, Option<PhoneNumber>);
+    fn validate(self, c: &mut Causes) -> Option<Self::Valid> {
+        let area_ok = c.check(
+            "area_code",
+            self.area_code.len() != 6 || !self.area_code.bytes().all(|b| b.is_ascii_digit()),
+            "invalid_area_code",
+            "the six-digit GB/T 2260 issuing area printed on the card.",
+        );
+        let holder = match &self.on_behalf_of_phone {
+            Some(p) => Some(c.parse("on_behalf_of_phone", "invalid_phone", p, PhoneNumber::parse)?),
+            None => None,
+        };
+        area_ok.then_some((self.area_code, holder))
     }
 }
 
-/// Step 1, entry: the region check of the card's issuing area opens a binding at the identity step.
+/// Step 1, entry: the region check of the card's issuing area opens a binding at the identity step
+/// (for the user's own card, or with `on_behalf_of_phone` for a relative's).
 #[utoipa::path(post, path = "/v1/social-security/bindings", tag = "social security",
     request_body = NewSsBinding,
     params(("Idlink-Session" = String, Header, description = SESSION)),
@@ -207,9 +232,13 @@ pub async fn start(
     State(state): State<AppState>,
     request_id: Option<Extension<RequestId>>,
     session: UserSession,
-    Body(area): Body<NewSsBinding>,
+    Body((area, holder)): Body<NewSsBinding>,
 ) -> Result<Response, Problem> {
-    let view = state.social_security().start(&actor(&session, request_id.as_deref()), &area).await?;
+    let who = actor(&session, request_id.as_deref());
+    let view = match holder {
+        Some(phone) => state.social_security().start_on_behalf(&who, &area, &phone).await?,
+        None => state.social_security().start(&who, &area).await?,
+    };
     Ok((StatusCode::CREATED, Json(SsBinding::from(view))).into_response())
 }
 
@@ -848,4 +877,18 @@ pub async fn bank_password_reset(
         bank_name.as_deref().unwrap_or(&h.bank_code)
     );
     Ok(Json(BankHandoff { bank_code: h.bank_code, bank_name, url: h.url, message }))
+}
+
+/// The holder ends their relative's part in the binding: the relative no longer sees it or takes its steps.
+#[utoipa::path(delete, path = "/v1/social-security/bindings/{id}/agent", tag = "social security",
+    params(("id" = String, Path, pattern = r"^ssb_[0-9a-f]{32}$", example = "ssb_0123456789abcdef0123456789abcdef"), ("Idlink-Session" = String, Header, description = SESSION)),
+    responses((status = 200, body = SsBinding), (status = "4XX", body = Problem, content_type = "application/problem+json")),
+    security(("api_key" = [])))]
+pub async fn end_agent(
+    State(state): State<AppState>,
+    request_id: Option<Extension<RequestId>>,
+    session: UserSession,
+    Path(id): Path<String>,
+) -> Result<Json<SsBinding>, Problem> {
+    Ok(Json(state.social_security().end_agent(&actor(&session, request_id.as_deref()), &id).await?.into()))
 }

@@ -47,6 +47,10 @@ pub struct SsBindingRow {
     pub risk_reason: Option<String>,
     /// The risk an operator reviewed and cleared: that check does not freeze the binding again.
     pub risk_cleared: Option<String>,
+    /// A relative binding on the holder's behalf (SS5), their role, and when the holder ended it.
+    pub agent_user_id: Option<UserId>,
+    pub agent_role: Option<String>,
+    pub agent_ended_at: Option<Timestamp>,
     /// The channel of the bureau that last answered.
     pub channel: Option<String>,
     pub version: i64,
@@ -68,6 +72,8 @@ pub trait SsBindingStore: Send + Sync {
     async fn ss_binding(&self, id: &str) -> Result<Option<SsBindingRow>, StoreError>;
     /// The user's bindings, newest first.
     async fn ss_bindings_of(&self, user: &UserId) -> Result<Vec<SsBindingRow>, StoreError>;
+    /// Bindings the user acts on as a relative (the holder has not ended it), newest first.
+    async fn ss_bindings_as_agent(&self, agent: &UserId) -> Result<Vec<SsBindingRow>, StoreError>;
     /// Writes `row` if the stored one is still at `row.version - 1`, with
     /// its audit record and, on a freeze, the review case it opens. False
     /// when another request moved it first; `Unique` when the card is bound

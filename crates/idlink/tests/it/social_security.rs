@@ -971,3 +971,89 @@ async fn a_passport_holder_s_binding_goes_to_review_then_binds() {
         assert_eq!(finish(&s, &token, &id, "13600000261").await["status"], "bound");
     }
 }
+
+/// Binding on behalf of a relative (SS5): a verified adult binds an
+/// elder's card; the elder consents with their own SMS code and receives
+/// the bureau's code; the relative's role is recorded and limited (the
+/// binding's steps and status, not the accounts, codes or services); the
+/// elder ends it, and the relative sees the binding no more.
+#[tokio::test]
+async fn a_relative_binds_an_elder_s_card_with_the_elder_s_consent_and_the_elder_ends_it() {
+    for db in databases().await {
+        let s = start_with(db, &[]).await;
+        let elder_phone = "13700000271";
+        let (elder, elder_user) = adult(&s, elder_phone, "271").await;
+        let (son, son_user) = adult(&s, "13700000272", "272").await;
+        let number = card_of(&s, &id_number(elder_phone, "271")).await["card_number"].as_str().unwrap_or("").to_owned();
+
+        let res = post(&s, &son, "/v1/social-security/bindings", json!({"area_code": "110105", "on_behalf_of_phone": "13799999999"})).await;
+        expect_problem(res, 404, "social_security_holder_unknown").await;
+        let res = post(&s, &son, "/v1/social-security/bindings", json!({"area_code": "110105", "on_behalf_of_phone": "13700000272"})).await;
+        expect_problem(res, 404, "social_security_holder_unknown").await;
+        let b =
+            ok(&s, post(&s, &son, "/v1/social-security/bindings", json!({"area_code": "110105", "on_behalf_of_phone": elder_phone})).await)
+                .await;
+        assert_eq!((b["acting_as"].as_str(), b["agent"]["role"].as_str()), (Some("relative"), Some("relative")), "{b}");
+        let id = b["id"].as_str().unwrap_or("").to_owned();
+
+        // The elder's consent: the SMS code to the elder's own phone, typed on the relative's device.
+        let c: Value = post(&s, &son, &path(&id, "/identity/sms"), json!({})).await.json().await.unwrap_or_default();
+        let challenge = c["challenge_id"].as_str().unwrap_or_else(|| panic!("{}: {c}", s.kind)).to_owned();
+        let code = s.last_code(elder_phone).await;
+        let b = ok(&s, post(&s, &son, &path(&id, "/identity/sms/confirm"), json!({"challenge_id": challenge, "code": code})).await).await;
+        assert_eq!((b["step"].as_str(), b["identity_method"].as_str()), (Some("card"), Some("sms")), "{b}");
+        // The bureau's code goes to the elder too.
+        card_step(&s, &son, &id, &number, elder_phone).await;
+        let b = finish(&s, &son, &id, "13600000271").await;
+        assert_eq!(b["status"], "bound", "{b}");
+
+        // The relative's part is limited: no accounts, no code, no service requests.
+        expect_problem(
+            call(&s, Method::GET, &path(&id, "/accounts"), &son).send().await.unwrap_or_else(|e| panic!("{e}")),
+            404,
+            "social_security_binding_not_found",
+        )
+        .await;
+        expect_problem(post(&s, &son, &path(&id, "/medical-code"), json!({})).await, 404, "social_security_binding_not_found").await;
+        let res = post(&s, &son, &path(&id, "/service-requests"), json!({"kind": "offsite_medical_filing", "to_region": "440305"})).await;
+        expect_problem(res, 404, "social_security_binding_not_found").await;
+        // The elder holds it: it is in their list, with the relative's part, and the code is theirs.
+        let mine = get_json(&s, "/v1/social-security/bindings", &elder).await;
+        let b = &mine["bindings"][0];
+        assert_eq!(
+            (b["id"].as_str(), b["acting_as"].as_str(), b["agent"]["ended_at"].is_null()),
+            (Some(id.as_str()), Some("holder"), true),
+            "{mine}"
+        );
+        ok(&s, post(&s, &elder, &path(&id, "/medical-code"), json!({})).await).await;
+        let theirs = get_json(&s, "/v1/social-security/bindings", &son).await;
+        assert_eq!(theirs["bindings"][0]["id"], id.as_str(), "{theirs}");
+
+        // The elder ends it: the relative no longer sees the binding.
+        expect_problem(
+            call(&s, Method::DELETE, &path(&id, "/agent"), &son).send().await.unwrap_or_else(|e| panic!("{e}")),
+            404,
+            "social_security_binding_not_found",
+        )
+        .await;
+        let b = ok(&s, call(&s, Method::DELETE, &path(&id, "/agent"), &elder).send().await.unwrap_or_else(|e| panic!("{e}"))).await;
+        assert!(b["agent"]["ended_at"].as_str().is_some(), "{b}");
+        expect_problem(
+            call(&s, Method::GET, &path(&id, ""), &son).send().await.unwrap_or_else(|e| panic!("{e}")),
+            404,
+            "social_security_binding_not_found",
+        )
+        .await;
+        assert_eq!(get_json(&s, "/v1/social-security/bindings", &son).await["bindings"], json!([]));
+
+        // Every step is on the elder's record, done by the relative.
+        let uid = idlink_domain::UserId::parse(&elder_user).unwrap_or_else(|e| panic!("{e}"));
+        let records = idlink_core::ports::audit::AuditStore::audit_records_of_user(&s.db.store, &uid, 500).await.unwrap_or_default();
+        let by_son: Vec<&str> =
+            records.iter().filter(|r| r.entry.actor == format!("user:{son_user}")).map(|r| r.entry.action.as_str()).collect();
+        for action in ["ss_binding.entry_on_behalf", "ss_binding.identity", "ss_binding.card", "ss_binding.bound"] {
+            assert!(by_son.contains(&action), "{}: {action} by the relative on the elder's record: {by_son:?}", s.kind);
+        }
+        assert!(records.iter().any(|r| r.entry.action == "ss_binding.agent_ended" && r.entry.actor == format!("user:{elder_user}")));
+    }
+}
