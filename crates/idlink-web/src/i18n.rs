@@ -112,6 +112,7 @@ macro_rules! catalogue {
             include_str!(concat!("../locales/", $dir, "/apps.ftl")),
             include_str!(concat!("../locales/", $dir, "/console-apps.ftl")),
             include_str!(concat!("../locales/", $dir, "/credit.ftl")),
+            include_str!(concat!("../locales/", $dir, "/ss.ftl")),
         ]
     };
 }
@@ -246,6 +247,11 @@ impl Tr {
             Locale::ZhCn | Locale::ZhHk => local.strftime("%Y年%-m月%-d日 %H:%M").to_string(),
             Locale::En => local.strftime("%-d %b %Y, %H:%M").to_string(),
         }
+    }
+
+    /// An instant's time of day (to the second), in Asia/Shanghai: when a short-lived code expires.
+    pub fn time(&self, at: jiff::Timestamp) -> String {
+        at.to_zoned(idlink_domain::calendar::shanghai()).strftime("%H:%M:%S").to_string()
     }
 
     /// An amount of money as this language writes it: the domain's yuan

@@ -61,6 +61,7 @@ pub fn router(app: AppState, settings: WebSettings) -> Router {
         .merge(pages::security::routes())
         .merge(pages::cards::routes())
         .merge(pages::credit::routes())
+        .merge(pages::social_security::routes())
         .merge(pages::authorize::routes())
         .merge(pages::apps::routes())
         .merge(console::routes())

@@ -312,19 +312,6 @@ async fn render_request(
             .collect(),
         Err(e) => return problem_page(v, &Problem::from(e), "/h5/credit"),
     };
-    let captures = if state.app.face_sandbox {
-        SANDBOX_CAPTURES
-            .into_iter()
-            .enumerate()
-            .map(|(i, value)| Capture {
-                id: if i == 0 { "liveness".to_owned() } else { format!("liveness-{i}") },
-                value,
-                label: tr.t(&format!("identity-capture-{}", value.trim_start_matches("sandbox:"))),
-            })
-            .collect()
-    } else {
-        Vec::new()
-    };
     let page = RequestPage {
         c: Chrome::new(v, "credit-request-title", true),
         awaiting_payment,
@@ -334,13 +321,29 @@ async fn render_request(
         pages: view.pages.map(|n| tr.tn("credit-pages", "count", i64::from(n))),
         downloads: tr.tn("credit-downloads", "count", i64::from(view.downloads)),
         r: row(tr, &view),
-        captures,
+        captures: captures(state, tr),
         cards,
         errors,
         refusal,
         notice,
     };
     (v.cookies(), html(status, &page)).into_response()
+}
+
+/// The sandbox captures a face form offers (none when a real provider is configured: the host app's SDK captures).
+pub fn captures(state: &WebState, tr: &Tr) -> Vec<Capture> {
+    if !state.app.face_sandbox {
+        return Vec::new();
+    }
+    SANDBOX_CAPTURES
+        .into_iter()
+        .enumerate()
+        .map(|(i, value)| Capture {
+            id: if i == 0 { "liveness".to_owned() } else { format!("liveness-{i}") },
+            value,
+            label: tr.t(&format!("identity-capture-{}", value.trim_start_matches("sandbox:"))),
+        })
+        .collect()
 }
 
 fn bank_name(state: &WebState, code: &str) -> String {

@@ -9,6 +9,7 @@ pub mod authorize;
 pub mod capabilities;
 pub mod cards;
 pub mod credit;
+pub mod social_security;
 pub mod home;
 pub mod identity;
 pub mod login;
