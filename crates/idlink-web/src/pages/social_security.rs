@@ -293,7 +293,11 @@ async fn render(
         steps,
         current,
         deadline: tr.t1("ss-deadline", "time", &tr.datetime(b.step_deadline)),
-        risk: b.risk_reason.as_deref().filter(|_| b.status == Status::Frozen).map(|r| words(tr, "ss-risk", r.split(':').next().unwrap_or(r))),
+        risk: b
+            .risk_reason
+            .as_deref()
+            .filter(|_| b.status == Status::Frozen)
+            .map(|r| words(tr, "ss-risk", r.split(':').next().unwrap_or(r))),
         for_relative: b.acting_as != "holder",
         agent: b.agent.as_ref().filter(|_| b.acting_as == "holder").map(|a| match a.ended_at {
             Some(t) => tr.t1("ss-agent-ended", "time", &tr.datetime(t)),
@@ -309,7 +313,10 @@ async fn render(
         agreement_version: a.version,
         agreement_sha256: a.sha256,
         agreement_text: a.text,
-        features: FEATURES.iter().map(|f| FeatureChoice { value: f, label: tr.t(&format!("ss-feature-{}", f.replace('_', "-"))) }).collect(),
+        features: FEATURES
+            .iter()
+            .map(|f| FeatureChoice { value: f, label: tr.t(&format!("ss-feature-{}", f.replace('_', "-"))) })
+            .collect(),
         chosen: b.features.iter().map(|f| tr.t(&format!("ss-feature-{}", f.replace('_', "-")))).collect(),
         captures: captures(state, tr),
         can_pay: b.status == Status::Bound && b.acting_as == "holder" && b.features.iter().any(|f| f == "medical_payment"),
@@ -383,7 +390,12 @@ async fn sms(State(state): State<WebState>, s: Signed, Path(id): Path<String>) -
         client_ip: s.visitor.client_ip.clone(),
         request_id: s.visitor.request_id.clone(),
     };
-    let outcome = state.app.social_security().identity_sms(&actor(&s), &origin, &id).await.map(|c| format!("done=sms_sent&challenge={}", c.challenge_id));
+    let outcome = state
+        .app
+        .social_security()
+        .identity_sms(&actor(&s), &origin, &id)
+        .await
+        .map(|c| format!("done=sms_sent&challenge={}", c.challenge_id));
     after(&state, &s, &id, outcome.map_err(Problem::from), None).await
 }
 
@@ -469,8 +481,12 @@ async fn sign(State(state): State<WebState>, s: Signed, Path(id): Path<String>, 
 
 /// `POST …/features`: the checked features (`feature=…` repeated).
 async fn features(State(state): State<WebState>, s: Signed, Path(id): Path<String>, body: axum::body::Bytes) -> Response {
-    let chosen: Vec<String> =
-        form_urlencoded_pairs(&body).into_iter().filter(|(k, _)| k == "feature").map(|(_, v)| v).filter(|v| FEATURES.contains(&v.as_str())).collect();
+    let chosen: Vec<String> = form_urlencoded_pairs(&body)
+        .into_iter()
+        .filter(|(k, _)| k == "feature")
+        .map(|(_, v)| v)
+        .filter(|v| FEATURES.contains(&v.as_str()))
+        .collect();
     if chosen.is_empty() {
         return refuse_field(&state, &s, &id, "feature", "ss-field-features").await;
     }

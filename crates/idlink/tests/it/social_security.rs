@@ -529,7 +529,7 @@ async fn a_step_past_its_deadline_starts_again_and_a_binding_past_its_expiry_end
 
 /// The QR image as the API draws it (an SVG path of dark rectangles),
 /// rasterised and read back by a QR decoder.
-fn decode_qr(svg: &str) -> String {
+pub(crate) fn decode_qr(svg: &str) -> String {
     let attr = |name: &str| -> usize {
         let at = svg.find(&format!("{name}=\"")).unwrap_or_else(|| panic!("no {name}: {svg}")) + name.len() + 2;
         svg[at..].split('"').next().and_then(|v| v.parse().ok()).unwrap_or_else(|| panic!("{name}"))

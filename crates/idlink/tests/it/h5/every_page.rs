@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 
 /// The pages, `{card}` standing for the user's binding id and `{azr}` for
 /// an app's sign-in request waiting for the user's consent.
-const PAGES: [&str; 20] = [
+const PAGES: [&str; 21] = [
     "/h5/",
     "/h5/identity",
     "/h5/identity/verify/face",
@@ -30,6 +30,7 @@ const PAGES: [&str; 20] = [
     "/h5/cards/{card}/balance",
     "/h5/cards/history",
     "/h5/credit",
+    "/h5/social-security",
     "/h5/access-log",
     "/h5/apps",
     "/h5/authorize/{azr}",

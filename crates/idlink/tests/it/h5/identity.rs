@@ -9,7 +9,6 @@
 
 use super::{Browser, FormClient, log_in};
 use crate::Server;
-use fantoccini::Locator;
 use idlink::serve::Runtime;
 use idlink_core::ports::operators::Role;
 use reqwest::Method;
@@ -26,11 +25,6 @@ fn id_number(division: &str, birth: &str, seq: &str) -> String {
 }
 
 /// Ticks a radio button or box (no new page follows).
-async fn tick(b: &Browser, css: &str) {
-    let el = b.client.find(Locator::Css(css)).await.unwrap_or_else(|e| panic!("{css}: {e}"));
-    el.click().await.unwrap_or_else(|e| panic!("click {css}: {e}"));
-}
-
 /// The page's HTML must not contain any of `secrets` (personal data shown unmasked).
 async fn assert_nothing_unmasked(b: &Browser, what: &str, secrets: &[&str]) {
     let src = b.client.source().await.unwrap_or_default();
@@ -143,7 +137,7 @@ async fn verifying_by_id_card_and_face_after_poor_lighting_guidance_in_simplifie
     assert_eq!(b.focused_id().await, "liveness");
     b.assert_accessible("capture step with an error").await;
 
-    tick(&b, "input[value='sandbox:poor_lighting']").await;
+    b.tick("input[value='sandbox:poor_lighting']").await;
     b.click("form[action$='/submit'] button[type=submit]").await;
     let path = b.path().await;
     assert!(path.starts_with("/h5/identity/verifications/ver_") && !path.ends_with("/submit"), "a page to come back to: {path}");
@@ -161,7 +155,7 @@ async fn verifying_by_id_card_and_face_after_poor_lighting_guidance_in_simplifie
     b.fill("#name", "张三").await;
     b.fill("#id_number", ZHANG_SAN_ID).await;
     b.click("form[action='/h5/identity/verifications'] button[type=submit]").await;
-    tick(&b, "input[value='sandbox:pass']").await;
+    b.tick("input[value='sandbox:pass']").await;
     b.fill("#code", &s.last_code(phone).await).await;
     b.click("form[action$='/submit'] button[type=submit]").await;
     assert_eq!(b.text("#outcome-status").await, "已认证");
@@ -284,7 +278,7 @@ async fn a_passport_goes_to_review_and_the_user_sees_the_approval_in_traditional
     b.assert_accessible("document form with an error").await;
 
     b.fill("#birth_date", "1990-05-17").await;
-    tick(&b, "input[name=document_type][value=passport]").await;
+    b.tick("input[name=document_type][value=passport]").await;
     b.click("form[action='/h5/identity/verifications'] button[type=submit]").await;
     assert!(b.text("#code-sent").await.contains("139****0003"));
     assert_nothing_unmasked(&b, "document code step", &["E12345678"]).await;
@@ -300,7 +294,7 @@ async fn a_passport_goes_to_review_and_the_user_sees_the_approval_in_traditional
         .await
         .unwrap_or_default();
     assert!(sizes[0].as_f64().unwrap_or(0.0) >= 60.0 && sizes[1].as_f64().unwrap_or(0.0) >= 60.0, "{sizes}");
-    tick(&b, "input[value='sandbox:pass']").await;
+    b.tick("input[value='sandbox:pass']").await;
     b.fill("#code", &s.last_code(phone).await).await;
     b.click("form[action$='/submit'] button[type=submit]").await;
     assert_eq!(b.text("#outcome-status").await, "職員審核中");

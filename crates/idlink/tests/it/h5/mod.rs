@@ -19,6 +19,7 @@ mod identity;
 mod login;
 pub(crate) mod screenshots;
 mod security;
+mod social_security;
 
 use crate::Server;
 use fantoccini::{Client, ClientBuilder, Locator};
@@ -178,6 +179,12 @@ impl Browser {
         let src = self.client.source().await.unwrap_or_default();
         let url = self.client.current_url().await.map(|u| u.to_string()).unwrap_or_default();
         panic!("the page did not change within 5 s: {url}\n{}", src.chars().take(3000).collect::<String>());
+    }
+
+    /// Clicks what does not leave the page (a radio button, a checkbox).
+    pub async fn tick(&self, css: &str) {
+        let el = self.client.find(Locator::Css(css)).await.unwrap_or_else(|e| panic!("{css}: {e}"));
+        el.click().await.unwrap_or_else(|e| panic!("click {css}: {e}"));
     }
 
     pub async fn text(&self, css: &str) -> String {
