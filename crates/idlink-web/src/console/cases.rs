@@ -295,6 +295,8 @@ struct CasePage {
     info_reasons: Vec<(&'static str, String)>,
     /// While the case waits for the user: what was asked, and since when.
     waiting: Option<String>,
+    /// A social-security card risk: the binding's province and step, and why it was frozen.
+    card_risk: Option<String>,
     error: Option<String>,
     notice: Option<String>,
 }
@@ -428,6 +430,19 @@ async fn case_page(
         && state.app.dual_control().pending_freeze_lift(&s.op, &c.id).await.ok().flatten().is_some_and(|p| p.proposed_by == s.op.id);
     let took_a_step = proposed_lift || c.decisions.iter().any(|d| d.operator_id == s.op.id);
     let (subject, subject_tail) = masked_subject(&c);
+    let card_risk = match c.kind {
+        CaseKind::CardRisk => state.app.store.ss_binding(&c.reference).await?.map(|b| {
+            let reason = b.risk_reason.as_deref().or(b.risk_cleared.as_deref()).unwrap_or_default();
+            let (code, detail) = reason.split_once(':').unwrap_or((reason, ""));
+            let key = format!("console-card-risk-{}", code.replace('_', "-"));
+            let why = if crate::i18n::has_key(tr.locale, &key) { tr.t1(&key, "detail", detail) } else { reason.to_owned() };
+            tr.ta(
+                "console-card-risk-line",
+                &[("region", &b.region), ("step", &tr.t(&format!("ss-step-{}", b.step.as_str()))), ("why", &why)],
+            )
+        }),
+        _ => None,
+    };
     let page = CasePage {
         c: ConsoleChrome::new(&s.visitor, tr.t("console-case-title"), Some(&s.op)),
         id: c.id.to_string(),
@@ -453,6 +468,7 @@ async fn case_page(
             && c.claimed_by.as_ref() == Some(&s.op.id),
         info_reasons: InfoReason::ALL.iter().map(|r| (r.as_str(), tr.t(&format!("console-info-reason-{}", r.as_str())))).collect(),
         waiting,
+        card_risk,
         error,
         notice,
     };

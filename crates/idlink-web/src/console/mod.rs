@@ -326,6 +326,9 @@ mod tests {
             built.push(format!("console-kind-{k}"));
             built.push(format!("console-what-{k}"));
         }
+        for r in ["region-jump", "bureau", "card-bound-elsewhere", "face-mismatch", "foreign-document"] {
+            built.push(format!("console-card-risk-{r}"));
+        }
         for s in ["open", "approved", "rejected"] {
             built.push(format!("console-status-{s}"));
         }

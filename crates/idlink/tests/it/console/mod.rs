@@ -17,6 +17,7 @@ mod journeys;
 mod ops;
 mod people;
 mod screenshots;
+mod social_security;
 
 use crate::Server;
 use idlink::serve::{self, Runtime};
