@@ -268,7 +268,7 @@ problem_codes! {
     MedicalPaymentRefused = ("medical_payment_refused", UNPROCESSABLE_ENTITY,
         "The social-security bureau refused this payment; nothing was paid. The code is spent: ask the patient to pay another way or at the counter."),
     MedicalCardUnusable = ("medical_card_unusable", CONFLICT,
-        "The card behind this code cannot pay now (not bound, without the medical-payment feature, or the code's device is no longer the user's)."),
+        "The card behind this code cannot pay now (not bound, or bound without the medical-payment feature)."),
     SsBureauUndecided = ("social_security_bureau_undecided", SERVICE_UNAVAILABLE,
         "The social-security bureau answered without deciding. Retry the step in a moment."),
     CertificateNotAccepted = ("certificate_not_accepted", UNPROCESSABLE_ENTITY,

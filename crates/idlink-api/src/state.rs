@@ -380,7 +380,6 @@ impl AppParts {
         idlink_core::medical_payment::MedicalPayments {
             bindings: self.store.as_ref(),
             uses: self.store.as_ref(),
-            sessions: self.store.as_ref(),
             users: self.store.as_ref(),
             vault: &self.vault,
             keys: idlink_core::oidc::keys::IssuerKeys {

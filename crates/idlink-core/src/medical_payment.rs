@@ -19,7 +19,7 @@ use crate::oidc::keys::{IssuerKeys, KeyError};
 use crate::ports::Rng;
 use crate::ports::StoreError;
 use crate::ports::audit::AuditEntry;
-use crate::ports::auth::{AuthStore, SessionRow};
+use crate::ports::auth::SessionRow;
 use crate::ports::clock::Clock;
 use crate::ports::social_security::{BureauUnavailable, SettleAnswer, SocialSecurityBureau};
 use crate::ports::ss_bindings::{CodeUse, MedicalCodeStore, SsBindingRow, SsBindingStore};
@@ -106,7 +106,6 @@ pub struct Payment {
 pub struct MedicalPayments<'a> {
     pub bindings: &'a dyn SsBindingStore,
     pub uses: &'a dyn MedicalCodeStore,
-    pub sessions: &'a dyn AuthStore,
     pub users: &'a dyn UserStore,
     pub vault: &'a Vault,
     pub keys: IssuerKeys<'a>,
@@ -159,8 +158,11 @@ impl MedicalPayments<'_> {
     /// offline checks, its card can pay, its device is still the user's,
     /// and it was not used. Spends nothing.
     pub async fn check(&self, token: &str) -> Result<CodeCheck, MedicalError> {
-        let (code, row) = self.live(token).await?;
-        if self.uses.medical_code_use(&code.jti).await?.is_some() {
+        let code = self.verified(token).await?;
+        let (row, used) =
+            self.uses.binding_for_code(&code.sub, &code.jti).await?.ok_or(MedicalError::CardUnusable("the binding is unknown"))?;
+        usable(&row)?;
+        if used {
             return Err(MedicalError::Used);
         }
         let expires_at = Timestamp::from_second(code.exp).map_err(|_| MedicalError::Refused(Refusal::Malformed))?;
@@ -169,20 +171,21 @@ impl MedicalPayments<'_> {
 
     /// The code's claims and its binding, when the code is live and its card can pay.
     async fn live(&self, token: &str) -> Result<(MedicalCode, SsBindingRow), MedicalError> {
-        let now = self.clock.now();
-        let jwks = self.keys.jwks().await?;
-        let code = medical_code::verify_offline(token, &jwks, self.issuer, now.as_second()).map_err(MedicalError::Refused)?;
+        let code = self.verified(token).await?;
         self.payable(code).await
     }
 
-    /// The code's binding, when its card can pay and the code's device is still the user's.
+    /// The code's claims, when it passes the offline checks now.
+    async fn verified(&self, token: &str) -> Result<MedicalCode, MedicalError> {
+        let jwks = self.keys.jwks().await?;
+        medical_code::verify_offline(token, &jwks, self.issuer, self.clock.now().as_second()).map_err(MedicalError::Refused)
+    }
+
+    /// The code's binding, when its card can pay. (The code names the device
+    /// it was issued to, a session's; ending the sessions stops new codes.)
     async fn payable(&self, code: MedicalCode) -> Result<(MedicalCode, SsBindingRow), MedicalError> {
         let row = self.bindings.ss_binding(&code.sub).await?.ok_or(MedicalError::CardUnusable("the binding is unknown"))?;
         usable(&row)?;
-        let devices = self.sessions.devices(&row.user_id).await?;
-        if !devices.iter().any(|d| device_digest(d.id.as_str()) == code.dev) {
-            return Err(MedicalError::CardUnusable("the device the code was issued to is no longer the user's"));
-        }
         Ok((code, row))
     }
 

@@ -223,6 +223,13 @@ impl MedicalCodeStore for SqlStore {
         self.audited_if(audit, async |tx| Ok(execute(q, &mut *tx).await? == 1)).await
     }
 
+    async fn binding_for_code(&self, binding_id: &str, jti: &str) -> Result<Option<(SsBindingRow, bool)>, StoreError> {
+        let sql =
+            format!("SELECT {COLUMNS}, (SELECT COUNT(*) FROM medical_code_uses WHERE jti = $2) AS used FROM ss_bindings WHERE id = $1");
+        let q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(binding_id.to_owned()).bind(jti.to_owned());
+        fetch_optional(q, &self.reader, |r| Ok((binding(r)?, r.col::<i64>("used")? > 0))).await
+    }
+
     async fn medical_code_use(&self, jti: &str) -> Result<Option<CodeUse>, StoreError> {
         let sql = format!("SELECT {USE_COLUMNS} FROM medical_code_uses WHERE jti = $1");
         fetch_optional(sqlx::query(sqlx::AssertSqlSafe(sql)).bind(jti.to_owned()), &self.reader, code_use).await

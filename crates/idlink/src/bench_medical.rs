@@ -84,8 +84,8 @@ struct Run {
     baselines: Vec<Stats>,
 }
 
-async fn call(http: &reqwest::Client, base: &str, path: &str, session: &str, body: Value) -> Result<Value> {
-    let res = http.post(format!("{base}{path}")).header("idlink-session", session).json(&body).send().await?;
+async fn call(http: &reqwest::Client, base: &str, path: &str, key: &str, session: &str, body: Value) -> Result<Value> {
+    let res = http.post(format!("{base}{path}")).bearer_auth(key).header("idlink-session", session).json(&body).send().await?;
     let status = res.status();
     let v: Value = res.json().await.unwrap_or_default();
     if !status.is_success() {
@@ -186,11 +186,11 @@ async fn medical_run(db: TestDb, opts: &Options) -> Result<Run> {
         }
     };
     let fresh_codes = |n: usize| {
-        let (http, base, session, path) = (api.http.clone(), api.base.clone(), session.clone(), issue_path.clone());
+        let (http, base, session, path, key) = (api.http.clone(), api.base.clone(), session.clone(), issue_path.clone(), key.clone());
         async move {
             let mut codes = Vec::with_capacity(n);
             for _ in 0..n {
-                let v = call(&http, &base, &path, &session, json!({})).await?;
+                let v = call(&http, &base, &path, &key, &session, json!({})).await?;
                 codes.push(v["code"].as_str().context("no code")?.to_owned());
             }
             anyhow::Ok(Arc::new(codes))

@@ -110,6 +110,8 @@ pub trait MedicalCodeStore: Send + Sync {
     /// Ends an unfinished use: `settled` with the bureau's figures, or `refused`.
     async fn settle_medical_code(&self, u: &CodeUse, audit: &AuditEntry) -> Result<bool, StoreError>;
     async fn medical_code_use(&self, jti: &str) -> Result<Option<CodeUse>, StoreError>;
+    /// A code's binding and whether the code was used, in one read (a terminal's check).
+    async fn binding_for_code(&self, binding_id: &str, jti: &str) -> Result<Option<(SsBindingRow, bool)>, StoreError>;
     /// The binding's payments, newest first.
     async fn medical_code_uses(&self, binding_id: &str, limit: u32) -> Result<Vec<CodeUse>, StoreError>;
 }
