@@ -348,6 +348,8 @@ impl From<SsError> for Problem {
                 "The social-security card service is not open in {name} yet ({reason}); a card issued there cannot be bound."
             )),
             SsError::RegionUnknown => Problem::new(ProblemCode::SocialSecurityRegionUnknown),
+            SsError::UnderWay(id) if id.is_empty() => Problem::new(ProblemCode::SsBindingUnderWay)
+                .detail("This person has a binding under way or bound already: only they can see it."),
             SsError::UnderWay(id) => Problem::new(ProblemCode::SsBindingUnderWay)
                 .detail(format!("Binding {id} is under way: resume it (GET /v1/social-security/bindings/{id}) or cancel it first.")),
             SsError::Step(Refusal::NotYet(step)) => {

@@ -6,12 +6,12 @@
 //! `medical_payment` feature, signed with idlink's Ed25519 key (published
 //! in its JWK Set) so a terminal can check it offline. Settling checks it
 //! again online — signature, type, issuer, life — then that the binding is
-//! still bound and the device still the user's, then spends its `jti` (one
+//! still bound, then spends its `jti` (one
 //! row per code, written before the bureau is asked) and asks the
 //! province's bureau to settle, keyed by the `jti`. A code presented a
 //! second time is refused, except by the same terminal (same key and
-//! terminal id) for the same amount while its first settlement is
-//! unfinished — even after the code expired: that finishes it, and the
+//! terminal id) for the same amount: an unfinished settlement is finished,
+//! a finished one answered again — even after the code expired; the
 //! bureau, keyed by the `jti`, charges once. A bureau's definite refusal
 //! marks the use `refused`.
 
@@ -116,6 +116,21 @@ pub struct MedicalPayments<'a> {
     pub ttl: SignedDuration,
 }
 
+/// The payment an earlier use made, when it is this terminal's settled payment of this amount.
+fn settled_for(earlier: &CodeUse, actor: &str, terminal_id: &str, amount: Fen, region: &str) -> Option<Payment> {
+    let same =
+        earlier.status == "settled" && earlier.actor == actor && earlier.terminal_id == terminal_id && earlier.amount_fen == amount.0;
+    Some(Payment {
+        settlement_id: earlier.settlement_id.clone()?,
+        amount: Fen(earlier.amount_fen),
+        medical_account: Fen(earlier.medical_account_fen?),
+        pooled_fund: Fen(earlier.pooled_fund_fen?),
+        region: region.to_owned(),
+        settled_at: earlier.settled_at?,
+    })
+    .filter(|_| same)
+}
+
 /// Whether an earlier use of a code is this terminal's unfinished payment of this amount.
 fn same_payment(earlier: &CodeUse, actor: &str, terminal_id: &str, amount: Fen) -> bool {
     earlier.status == "settling" && earlier.actor == actor && earlier.terminal_id == terminal_id && earlier.amount_fen == amount.0
@@ -155,8 +170,7 @@ impl MedicalPayments<'_> {
     }
 
     /// A terminal's online check before it charges: the code passes the
-    /// offline checks, its card can pay, its device is still the user's,
-    /// and it was not used. Spends nothing.
+    /// offline checks, its card can pay, and it was not used. Spends nothing.
     pub async fn check(&self, token: &str) -> Result<CodeCheck, MedicalError> {
         let code = self.verified(token).await?;
         let (row, used) =
@@ -201,7 +215,11 @@ impl MedicalPayments<'_> {
         let jwks = self.keys.jwks().await?;
         let code = medical_code::verify_signed(token, &jwks, self.issuer).map_err(MedicalError::Refused)?;
         match self.uses.medical_code_use(&code.jti).await? {
-            Some(earlier) if same_payment(&earlier, actor, terminal_id, amount) => self.payable(code).await,
+            Some(earlier)
+                if same_payment(&earlier, actor, terminal_id, amount) || earlier.status == "settled" && earlier.actor == actor =>
+            {
+                self.payable(code).await
+            }
             _ => Err(MedicalError::Refused(Refusal::Expired)),
         }
     }
@@ -238,6 +256,10 @@ impl MedicalPayments<'_> {
             settled_at: None,
         };
         if let Some(earlier) = self.uses.spend_medical_code(&spent, &audit("medical_code.used")).await? {
+            // This terminal asking again for a payment it made (its answer was lost): the same answer, nothing charged again.
+            if let Some(made) = settled_for(&earlier, actor, terminal_id, amount, &row.region) {
+                return Ok(made);
+            }
             if !same_payment(&earlier, actor, terminal_id, amount) {
                 return Err(MedicalError::Used);
             }

@@ -364,6 +364,8 @@ impl SocialSecurity<'_> {
         if !adult {
             return Err(SsError::AgentNotAdult);
         }
+        // The region first: an area that is not open says nothing about whose phone this is.
+        self.region_of(area_code)?;
         let index = self.vault.blind_index(PHONE_INDEX, holder_phone.reveal());
         let holder = self.users.find_user_by_phone_index(&index).await?.filter(|h| h != actor.user()).ok_or(SsError::HolderUnknown)?;
         self.enter(actor, area_code, &holder, Some(actor.user())).await
@@ -371,13 +373,7 @@ impl SocialSecurity<'_> {
 
     /// A new binding of `holder`'s card at the identity step, entered by `actor` (the holder, or `agent`).
     async fn enter(&self, actor: &Actor<'_>, area_code: &str, holder: &UserId, agent: Option<&UserId>) -> Result<BindingView, SsError> {
-        let region = match self.coverage.region_for(area_code) {
-            RegionAnswer::Open(r) => r.code.clone(),
-            RegionAnswer::Closed(r) => {
-                return Err(SsError::RegionClosed { name: r.name.clone(), reason: r.closed_reason.clone().unwrap_or_default() });
-            }
-            RegionAnswer::NotCovered => return Err(SsError::RegionUnknown),
-        };
+        let region = self.region_of(area_code)?;
         let identity =
             self.identities.identity(holder).await?.ok_or(if agent.is_some() { SsError::HolderUnknown } else { SsError::NotVerified })?;
         let now = self.clock.now();
@@ -412,7 +408,8 @@ impl SocialSecurity<'_> {
         };
         let action = if agent.is_some() { "ss_binding.entry_on_behalf" } else { "ss_binding.entry" };
         if !self.bindings.insert_ss_binding(&row, &audit_on(actor, &row, action, now)).await? {
-            return Err(self.under_way(holder).await);
+            // A relative is not told which binding the holder has.
+            return Err(if agent.is_some() { SsError::UnderWay(String::new()) } else { self.under_way(holder).await });
         }
         // A passport or permit holder's binding goes to review before any step (SS5).
         if identity.document_type != DocumentType::ResidentId {
@@ -422,6 +419,17 @@ impl SocialSecurity<'_> {
             }
         }
         self.view_of(actor, &row).await
+    }
+
+    /// The province of an open region, from a card's issuing area.
+    fn region_of(&self, area_code: &str) -> Result<String, SsError> {
+        match self.coverage.region_for(area_code) {
+            RegionAnswer::Open(r) => Ok(r.code.clone()),
+            RegionAnswer::Closed(r) => {
+                Err(SsError::RegionClosed { name: r.name.clone(), reason: r.closed_reason.clone().unwrap_or_default() })
+            }
+            RegionAnswer::NotCovered => Err(SsError::RegionUnknown),
+        }
     }
 
     /// The binding under way (or bound) that keeps the holder from starting another.
@@ -462,7 +470,9 @@ impl SocialSecurity<'_> {
     }
 
     async fn view_of(&self, actor: &Actor<'_>, row: &SsBindingRow) -> Result<BindingView, SsError> {
-        let card = match &row.card_cipher {
+        // A relative sees the card while they bind it (the bank step names its bank), not once it is bound.
+        let shown = &row.user_id == actor.user() || row.status == Status::Open;
+        let card = match row.card_cipher.as_ref().filter(|_| shown) {
             Some(c) => {
                 let key =
                     data_key::<SsError>(self.users, self.vault, &row.user_id, &audit_on(actor, row, "ss_card.read", self.clock.now()))
@@ -601,8 +611,12 @@ impl SocialSecurity<'_> {
         if result == FaceResult::FaceMismatch && !Self::cleared(&row, "face_mismatch") {
             return Err(self.freeze(actor, row, "face_mismatch").await);
         }
+        if matches!(result, FaceResult::LivenessFailed | FaceResult::FaceMismatch) {
+            // A photo, a screen, or another person's face (after a review): no SMS code stands in for that.
+            return Err(SsError::FaceRefused(result));
+        }
         if result != FaceResult::Pass {
-            // A capture that did not work (light, liveness, undecided): the SMS code may stand in.
+            // A capture that did not work (light, undecided): the SMS code may stand in.
             row.face_failures = row.face_failures.saturating_add(1);
             self.save(actor, Change { row, case: None, action: "ss_binding.face_failed" }).await?;
             return Err(SsError::FaceRefused(result));

@@ -285,7 +285,8 @@ async fn apply_outcome(tx: &mut Tx, case: &CaseRow, outcome: CaseStatus, at: Tim
             let ended = sqlx::query(
                 "UPDATE ss_bindings SET status = 'cancelled', updated_at = $2, version = version + 1
                  WHERE id <> $1 AND status IN ('open', 'frozen', 'bound')
-                   AND card_index = (SELECT card_index FROM ss_bindings WHERE id = $1 AND risk_reason = 'card_bound_elsewhere')",
+                   AND card_index = (SELECT card_index FROM ss_bindings
+                                     WHERE id = $1 AND status = 'frozen' AND risk_reason = 'card_bound_elsewhere')",
             )
             .bind(&case.reference)
             .bind(micros(at));

@@ -192,6 +192,8 @@ pub struct StepItem {
 pub struct FeatureChoice {
     pub value: &'static str,
     pub label: String,
+    /// Offered ticked: the payment code only (every other feature reads accounts: the user ticks it).
+    pub checked: bool,
 }
 
 #[derive(Template)]
@@ -280,10 +282,10 @@ async fn render(
         None
     };
     let a = agreement();
-    let notice = match q.done.as_str() {
-        "" => None,
-        done => Some(words(tr, "ss-done", done)),
-    };
+    // Only the catalogue's sentences: a made-up `done` shows nothing.
+    let notice = Some(format!("ss-done-{}", q.done.replace('_', "-")))
+        .filter(|key| !q.done.is_empty() && crate::i18n::has_key(tr.locale, key))
+        .map(|key| tr.t(&key));
     let page = BindingPage {
         c: Chrome::new(v, "ss-binding-title", true),
         id: b.id.clone(),
@@ -315,7 +317,11 @@ async fn render(
         agreement_text: a.text,
         features: FEATURES
             .iter()
-            .map(|f| FeatureChoice { value: f, label: tr.t(&format!("ss-feature-{}", f.replace('_', "-"))) })
+            .map(|f| FeatureChoice {
+                value: f,
+                label: tr.t(&format!("ss-feature-{}", f.replace('_', "-"))),
+                checked: *f == "medical_payment",
+            })
             .collect(),
         chosen: b.features.iter().map(|f| tr.t(&format!("ss-feature-{}", f.replace('_', "-")))).collect(),
         captures: captures(state, tr),
@@ -531,15 +537,10 @@ struct CodePanel {
     announce: Option<String>,
 }
 
-async fn panel(state: &WebState, s: &Signed, id: &str, fresh: bool) -> Result<CodePanel, Response> {
+async fn panel(state: &WebState, s: &Signed, id: &str, fresh: bool) -> Result<CodePanel, Problem> {
     let v = &s.visitor;
-    let c = match state.app.medical_payments().issue(&s.session, id).await {
-        Ok(c) => c,
-        Err(e) => return Err(problem_page(v, &Problem::from(e), &format!("/h5/social-security/{id}"))),
-    };
-    let Some(svg) = idlink_api::routes::medical::qr_svg(&c.code) else {
-        return Err(problem_page(v, &Problem::new(idlink_api::ProblemCode::InternalError), &format!("/h5/social-security/{id}")));
-    };
+    let c = state.app.medical_payments().issue(&s.session, id).await?;
+    let svg = idlink_api::routes::medical::qr_svg(&c.code).ok_or_else(|| Problem::new(idlink_api::ProblemCode::InternalError))?;
     let now = state.app.clock.now();
     let valid_until = v.tr.t1("ss-code-valid-until", "time", &v.tr.time(c.expires_at));
     Ok(CodePanel {
@@ -558,17 +559,29 @@ async fn code_page(State(state): State<WebState>, s: Signed, Path(id): Path<Stri
             let page = CodePage { c: Chrome::new(&s.visitor, "ss-code-title", true), id, panel: p };
             (s.visitor.cookies(), html(StatusCode::OK, &page)).into_response()
         }
-        Err(res) => res,
+        Err(p) => problem_page(&s.visitor, &p, &format!("/h5/social-security/{id}")),
     }
 }
 
-/// `GET /h5/social-security/{id}/code/panel`: the next code, for the page's polling.
+/// `GET /h5/social-security/{id}/code/panel`: the next code, for the page's
+/// polling. When no code can be issued (the session ended, the card cannot
+/// pay) the panel says why in an alert and answers 286, which stops htmx polling.
 async fn code_panel(State(state): State<WebState>, s: Signed, Path(id): Path<String>) -> Response {
     match panel(&state, &s, &id, true).await {
         Ok(p) => match p.render() {
             Ok(body) => Html(body).into_response(),
             Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
         },
-        Err(res) => res,
+        Err(p) => {
+            let said = sentence(&s.visitor.tr, &p);
+            let stop = StatusCode::from_u16(286).unwrap_or(StatusCode::OK);
+            let body = format!("<p class=\"refusal\" role=\"alert\" id=\"code-error\">{}</p>", escape_html(&said));
+            (stop, Html(body)).into_response()
+        }
     }
+}
+
+/// Text for HTML.
+fn escape_html(text: &str) -> String {
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }

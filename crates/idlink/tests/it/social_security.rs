@@ -200,7 +200,11 @@ async fn a_card_is_bound_in_six_steps_resumed_on_another_device_and_after_a_rest
         assert!(p["detail"].as_str().is_some_and(|d| d.contains("identity")), "{p}");
         // The SMS code is offered only after a failed face check.
         expect_problem(post(&s, &token, &path(&id, "/identity/sms"), json!({})).await, 409, "social_security_sms_not_offered").await;
+        // A photo instead of a face unlocks nothing; a capture in poor light offers the SMS code.
         let res = post(&s, &token, &path(&id, "/identity/face"), json!({"liveness_video": "sandbox:spoof"})).await;
+        expect_problem(res, 422, "face_check_failed").await;
+        assert_eq!(get_json(&s, &path(&id, ""), &token).await["sms_fallback"], false);
+        let res = post(&s, &token, &path(&id, "/identity/face"), json!({"liveness_video": "sandbox:poor_lighting"})).await;
         expect_problem(res, 422, "face_check_failed").await;
         let b = get_json(&s, &path(&id, ""), &token).await;
         assert_eq!((b["step"].as_str(), b["sms_fallback"].as_bool()), (Some("identity"), Some(true)), "{b}");
@@ -663,8 +667,11 @@ async fn a_medical_code_pays_once_and_is_refused_after_use_or_expiry() {
         let p = &paid["payment"];
         assert_eq!(p["medical_account_fen"].as_i64().unwrap_or(0) + p["pooled_fund_fen"].as_i64().unwrap_or(0), 12_800, "{p}");
         assert_eq!(p["region"], "110000");
-        // Shown again (a screenshot), it passes the terminal's offline check and idlink refuses it.
+        // The same terminal asking again for the same payment (its answer lost): the same payment, not a second one.
         let again = pay(&s, &code, 12_800).await;
+        assert_eq!(again["payment"]["settlement_id"], p["settlement_id"], "{again}");
+        // Shown again for another payment (a screenshot), it passes the terminal's offline check and idlink refuses it.
+        let again = pay(&s, &code, 9_900).await;
         assert_eq!((again["result"].as_str(), again["status"].as_u64()), (Some("refused"), Some(409)), "{again}");
         assert_eq!(again["problem"]["code"], "medical_code_used");
         expect_problem(check(code.clone()).await, 409, "medical_code_used").await;
@@ -739,7 +746,8 @@ async fn a_medical_code_pays_once_and_is_refused_after_use_or_expiry() {
         expect_problem(settle(other_key, pending.clone()).await, 410, "medical_code_expired").await;
         let done = ok(&s, settle(key.clone(), pending.clone()).await).await;
         assert_eq!(done["amount_fen"], 4_200, "{done}");
-        expect_problem(settle(key.clone(), pending.clone()).await, 410, "medical_code_expired").await;
+        let replay = ok(&s, settle(key.clone(), pending.clone()).await).await;
+        assert_eq!(replay["settlement_id"], done["settlement_id"], "answered again, charged once");
     }
 }
 

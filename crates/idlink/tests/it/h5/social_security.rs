@@ -152,3 +152,57 @@ async fn an_elder_binds_a_card_in_six_steps_and_shows_the_medical_code() {
     b.assert_accessible("social security, zh-HK elder").await;
     b.close().await;
 }
+
+/// The social-security pages at phone size, normal and elder mode, in
+/// `docs/screenshots/` (not part of the suite: it writes into the
+/// repository). Regenerate with
+/// `cargo test -p idlink --test it h5::social_security::screenshots -- --ignored`.
+#[tokio::test]
+#[ignore = "writes docs/screenshots; run on purpose"]
+async fn screenshots() {
+    use super::screenshots::shot;
+    let s = sqlite_server().await;
+    for (elder, phone, seq) in [(false, "13700000295", "295"), (true, "13700000296", "296")] {
+        let suffix = if elder { "-elder" } else { "" };
+        let b = Browser::open(true).await;
+        log_in(&b, &s, phone).await;
+        if elder {
+            b.click("button[name=elder][value='1']").await;
+        }
+        let token = session_token(&b).await;
+        let person = id_number(phone, seq);
+        verify_resident(&s, &token, phone, "张三丰", &person).await;
+        let printed: Value = reqwest::get(format!("{}/sandbox/v1/social-security/cards/{person}", s.sandbox))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+            .json()
+            .await
+            .unwrap_or_default();
+        b.goto(&s.url("/h5/social-security")).await;
+        shot(&b, &format!("ss{suffix}")).await;
+        b.fill("#area_code", "110105").await;
+        b.click("#start").await;
+        shot(&b, &format!("ss-identity{suffix}")).await;
+        b.tick("#liveness").await;
+        b.click("#verify-face").await;
+        b.fill("#card_number", printed["card_number"].as_str().unwrap_or("")).await;
+        b.click("#send-card-code").await;
+        shot(&b, &format!("ss-card-code{suffix}")).await;
+        let code = s.last_code(phone).await;
+        b.fill("#code", &code).await;
+        b.click("#confirm-card").await;
+        shot(&b, &format!("ss-bank{suffix}")).await;
+        b.fill("#reserved_phone", "13600000295").await;
+        b.click("#send-bank-code").await;
+        let code = s.last_code("13600000295").await;
+        b.fill("#code", &code).await;
+        b.click("#confirm-bank").await;
+        shot(&b, &format!("ss-agreement{suffix}")).await;
+        b.click("#sign").await;
+        b.click("#bind").await;
+        shot(&b, &format!("ss-bound{suffix}")).await;
+        b.click("#show-code").await;
+        shot(&b, &format!("ss-code{suffix}")).await;
+        b.close().await;
+    }
+}
