@@ -307,7 +307,7 @@ impl From<CreditError> for Problem {
 impl From<MedicalError> for Problem {
     fn from(e: MedicalError) -> Self {
         match e {
-            MedicalError::NotFound => Problem::new(ProblemCode::SsBindingNotFound),
+            MedicalError::NotFound => Problem::new(ProblemCode::SocialSecurityBindingNotFound),
             MedicalError::CardUnusable(why) => Problem::new(ProblemCode::MedicalCardUnusable).detail(format!("The card cannot pay: {why}.")),
             MedicalError::Refused(MedicalRefusal::Expired) => Problem::new(ProblemCode::MedicalCodeExpired),
             MedicalError::Refused(why) => Problem::new(ProblemCode::MedicalCodeInvalid).errors(vec![FieldError::new(
@@ -343,22 +343,22 @@ impl From<SsError> for Problem {
     fn from(e: SsError) -> Self {
         match e {
             SsError::NotVerified => Problem::new(ProblemCode::IdentityNotVerified),
-            SsError::NotFound => Problem::new(ProblemCode::SsBindingNotFound),
+            SsError::NotFound => Problem::new(ProblemCode::SocialSecurityBindingNotFound),
             SsError::RegionClosed { name, reason } => Problem::new(ProblemCode::SocialSecurityRegionClosed).detail(format!(
                 "The social-security card service is not open in {name} yet ({reason}); a card issued there cannot be bound."
             )),
             SsError::RegionUnknown => Problem::new(ProblemCode::SocialSecurityRegionUnknown),
-            SsError::UnderWay(id) if id.is_empty() => Problem::new(ProblemCode::SsBindingUnderWay)
+            SsError::UnderWay(id) if id.is_empty() => Problem::new(ProblemCode::SocialSecurityBindingUnderWay)
                 .detail("This person has a binding under way or bound already: only they can see it."),
-            SsError::UnderWay(id) => Problem::new(ProblemCode::SsBindingUnderWay)
+            SsError::UnderWay(id) => Problem::new(ProblemCode::SocialSecurityBindingUnderWay)
                 .detail(format!("Binding {id} is under way: resume it (GET /v1/social-security/bindings/{id}) or cancel it first.")),
             SsError::Step(Refusal::NotYet(step)) => {
-                Problem::new(ProblemCode::SsStepOutOfOrder).detail(format!("Step {} ({}) comes first.", step.number(), step.as_str()))
+                Problem::new(ProblemCode::SocialSecurityStepOutOfOrder).detail(format!("Step {} ({}) comes first.", step.number(), step.as_str()))
             }
-            SsError::Step(Refusal::Frozen) | SsError::Frozen(_) => Problem::new(ProblemCode::SsBindingFrozen),
-            SsError::Step(Refusal::Ended(Status::Expired)) | SsError::Expired => Problem::new(ProblemCode::SsBindingExpired),
-            SsError::Step(Refusal::Ended(_) | Refusal::AlreadyDone | Refusal::NotFrozen) => Problem::new(ProblemCode::SsBindingEnded),
-            SsError::NoCodeSent => Problem::new(ProblemCode::SsCodeNotSent),
+            SsError::Step(Refusal::Frozen) | SsError::Frozen(_) => Problem::new(ProblemCode::SocialSecurityBindingFrozen),
+            SsError::Step(Refusal::Ended(Status::Expired)) | SsError::Expired => Problem::new(ProblemCode::SocialSecurityBindingExpired),
+            SsError::Step(Refusal::Ended(_) | Refusal::AlreadyDone | Refusal::NotFrozen) => Problem::new(ProblemCode::SocialSecurityBindingEnded),
+            SsError::NoCodeSent => Problem::new(ProblemCode::SocialSecurityCodeNotSent),
             SsError::FaceRefused(result) => {
                 let (code, guidance) = result.reason().unwrap_or(("review", "Retry the face check."));
                 Problem::new(ProblemCode::FaceCheckFailed)
@@ -367,30 +367,30 @@ impl From<SsError> for Problem {
                     ))
                     .errors(vec![FieldError::new("/liveness_video", code, guidance)])
             }
-            SsError::SmsNotOffered => Problem::new(ProblemCode::SsSmsNotOffered),
-            SsError::NoCard => Problem::new(ProblemCode::SsCardNotFound),
-            SsError::UnreadableQr => Problem::new(ProblemCode::SsQrUnreadable),
-            SsError::CodeWrong => Problem::new(ProblemCode::SsCodeWrong),
+            SsError::SmsNotOffered => Problem::new(ProblemCode::SocialSecuritySmsNotOffered),
+            SsError::NoCard => Problem::new(ProblemCode::SocialSecurityCardNotFound),
+            SsError::UnreadableQr => Problem::new(ProblemCode::SocialSecurityQrUnreadable),
+            SsError::CodeWrong => Problem::new(ProblemCode::SocialSecurityCodeWrong),
             SsError::ReservedPhoneMismatch => at_reserved_phone(Problem::new(ProblemCode::ReservedPhoneMismatch)),
             SsError::AgreementOutdated(v) => {
-                Problem::new(ProblemCode::SsAgreementOutdated).detail(format!("The current agreement is version {v}: read it and sign it."))
+                Problem::new(ProblemCode::SocialSecurityAgreementOutdated).detail(format!("The current agreement is version {v}: read it and sign it."))
             }
             SsError::Features => Problem::validation(vec![FieldError::new(
                 "/features",
                 "invalid_features",
                 format!("one or more of: {}.", idlink_core::social_security::FEATURES.join(", ")),
             )]),
-            SsError::CardBoundElsewhere => Problem::new(ProblemCode::SsCardBoundElsewhere),
-            SsError::AgentNotAdult => Problem::new(ProblemCode::SsAgentNotAdult),
-            SsError::HolderUnknown => Problem::new(ProblemCode::SsHolderUnknown),
-            SsError::NoAgent => Problem::new(ProblemCode::SsNoAgent),
-            SsError::CardHeld(reason) => Problem::new(ProblemCode::SsCardHeld).detail(format!(
+            SsError::CardBoundElsewhere => Problem::new(ProblemCode::SocialSecurityCardBoundElsewhere),
+            SsError::AgentNotAdult => Problem::new(ProblemCode::SocialSecurityAgentNotAdult),
+            SsError::HolderUnknown => Problem::new(ProblemCode::SocialSecurityHolderUnknown),
+            SsError::NoAgent => Problem::new(ProblemCode::SocialSecurityNoAgent),
+            SsError::CardHeld(reason) => Problem::new(ProblemCode::SocialSecurityCardHeld).detail(format!(
                 "The social-security bureau holds this card ({reason}). Take the card and your ID to a social-security counter to release it, then bind again."
             )),
-            SsError::FeatureNotBound(f) => Problem::new(ProblemCode::SsFeatureNotBound)
+            SsError::FeatureNotBound(f) => Problem::new(ProblemCode::SocialSecurityFeatureNotBound)
                 .detail(format!("This needs the card bound with the `{f}` feature; bind it (or bind again) choosing it.")),
-            SsError::Conflict => Problem::new(ProblemCode::SsBindingConflict),
-            SsError::Undecided(_) => Problem::new(ProblemCode::SsBureauUndecided).retry_after(5),
+            SsError::Conflict => Problem::new(ProblemCode::SocialSecurityBindingConflict),
+            SsError::Undecided(_) => Problem::new(ProblemCode::SocialSecurityBureauUndecided).retry_after(5),
             SsError::Bureau(u) => Problem::new(ProblemCode::InstitutionUnavailable)
                 .detail(format!(
                     "The social-security bureau is unavailable on both its channels. Retry in {} s; nothing of the step is lost.",

@@ -272,6 +272,8 @@ struct RequestPage {
     pages: Option<String>,
     downloads: String,
     captures: Vec<Capture>,
+    /// Where the face form posts (`face_capture.html`).
+    face_action: String,
     cards: Vec<CardChoice>,
     errors: FormErrors,
     refusal: Option<String>,
@@ -322,6 +324,7 @@ async fn render_request(
         downloads: tr.tn("credit-downloads", "count", i64::from(view.downloads)),
         r: row(tr, &view),
         captures: captures(state, tr),
+        face_action: format!("/h5/credit/{}/face", view.id),
         cards,
         errors,
         refusal,

@@ -228,6 +228,8 @@ struct BindingPage {
     features: Vec<FeatureChoice>,
     chosen: Vec<String>,
     captures: Vec<Capture>,
+    /// Where the face form posts (`face_capture.html`).
+    face_action: String,
     can_pay: bool,
     errors: FormErrors,
     refusal: Option<String>,
@@ -325,6 +327,7 @@ async fn render(
             .collect(),
         chosen: b.features.iter().map(|f| tr.t(&format!("ss-feature-{}", f.replace('_', "-")))).collect(),
         captures: captures(state, tr),
+        face_action: format!("/h5/social-security/{}/face", b.id),
         can_pay: b.status == Status::Bound && b.acting_as == "holder" && b.features.iter().any(|f| f == "medical_payment"),
         errors,
         refusal,
