@@ -394,7 +394,7 @@ impl AppParts {
             clock: self.clock.as_ref(),
             rng: self.rng.as_ref(),
             bureau: self.institutions.social_security.as_ref(),
-            ttl: idlink_core::medical_code::DEFAULT_TTL,
+            ttl: self.ss_policy.medical_code_ttl,
         }
     }
 

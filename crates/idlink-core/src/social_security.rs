@@ -81,6 +81,8 @@ pub struct SsPolicy {
     pub binding_ttl: SignedDuration,
     /// First-response target of a theft-binding risk case.
     pub risk_sla: SignedDuration,
+    /// How long a medical-payment code lives.
+    pub medical_code_ttl: SignedDuration,
 }
 
 impl Default for SsPolicy {
@@ -89,6 +91,7 @@ impl Default for SsPolicy {
             step_ttl: SignedDuration::from_mins(15),
             binding_ttl: SignedDuration::from_hours(72),
             risk_sla: SignedDuration::from_mins(5),
+            medical_code_ttl: crate::medical_code::DEFAULT_TTL,
         }
     }
 }
@@ -528,7 +531,8 @@ impl SocialSecurity<'_> {
     async fn ready(&self, actor: &Actor<'_>, id: &str, step: Step) -> Result<Option<SsBindingRow>, SsError> {
         let mut row = self.reachable(actor, id).await?;
         let now = self.clock.now();
-        if !row.status.is_final() && now >= row.expires_at {
+        // A frozen binding waits for its review: it does not expire under the reviewer.
+        if row.status == Status::Open && now >= row.expires_at {
             let p = row.progress().apply(Event::Expire)?;
             row.status = p.status;
             self.save(actor, Change { row, case: None, action: "ss_binding.expired" }).await?;

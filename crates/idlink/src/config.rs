@@ -362,11 +362,20 @@ pub struct SocialSecurity {
     pub risk_sla_minutes: u64,
     /// How often bound cards are checked for unemployment benefits that arrived.
     pub benefit_check_secs: u64,
+    /// How long a medical-payment code lives (at most 120 s: terminals refuse longer ones).
+    pub medical_code_secs: u64,
 }
 
 impl Default for SocialSecurity {
     fn default() -> Self {
-        Self { regions_file: String::new(), step_minutes: 15, binding_hours: 72, risk_sla_minutes: 5, benefit_check_secs: 300 }
+        Self {
+            regions_file: String::new(),
+            step_minutes: 15,
+            binding_hours: 72,
+            risk_sla_minutes: 5,
+            benefit_check_secs: 300,
+            medical_code_secs: 60,
+        }
     }
 }
 
@@ -383,11 +392,16 @@ impl SocialSecurity {
                 anyhow::bail!("configuration key `{key}`: must be between 1 and 100000");
             }
         }
+        let longest = u64::try_from(idlink_core::medical_code::MAX_TTL_SECS).unwrap_or(120);
+        if !(10..=longest).contains(&self.medical_code_secs) {
+            anyhow::bail!("configuration key `social_security.medical_code_secs`: 10 to {longest} seconds (terminals refuse longer codes)");
+        }
         let secs = |v: u64, unit: i64| jiff::SignedDuration::from_secs(i64::try_from(v).unwrap_or(1) * unit);
         Ok(idlink_core::social_security::SsPolicy {
             step_ttl: secs(self.step_minutes, 60),
             binding_ttl: secs(self.binding_hours, 3600),
             risk_sla: secs(self.risk_sla_minutes, 60),
+            medical_code_ttl: secs(self.medical_code_secs, 1),
         })
     }
 }

@@ -523,11 +523,29 @@ async fn a_step_past_its_deadline_starts_again_and_a_binding_past_its_expiry_end
             .await;
         card_step(&s, &token, &id, &number, phone).await;
 
+        // A binding frozen for review (the bureau flags the card: 444) does not expire under the reviewer.
+        let (flagged, _) = adult(&s, "13700000232", "444").await;
+        let stolen = card_of(&s, &id_number("13700000232", "444")).await["card_number"].as_str().unwrap_or("").to_owned();
+        let frozen = at_card_step(&s, &flagged).await;
+        expect_problem(
+            post(&s, &flagged, &path(&frozen, "/card"), json!({"card_number": stolen})).await,
+            409,
+            "social_security_binding_frozen",
+        )
+        .await;
+
         sandbox(&s, Method::POST, "/sandbox/v1/clock/advance", Some(json!({"seconds": 3600}))).await;
         let res = post(&s, &token, &path(&id, "/bank"), json!({"reserved_phone": "13600000231"})).await;
         expect_problem(res, 409, "social_security_binding_expired").await;
         assert_eq!(get_json(&s, &path(&id, ""), &token).await["status"], "expired");
         ok(&s, post(&s, &token, "/v1/social-security/bindings", json!({"area_code": "110105"})).await).await;
+        expect_problem(
+            post(&s, &flagged, &path(&frozen, "/card"), json!({"card_number": stolen})).await,
+            409,
+            "social_security_binding_frozen",
+        )
+        .await;
+        assert_eq!(get_json(&s, &path(&frozen, ""), &flagged).await["status"], "frozen");
     }
 }
 
@@ -759,6 +777,21 @@ fn base64_url(s: &str) -> Vec<u8> {
 fn base64_url_encode(b: &[u8]) -> String {
     use base64::Engine;
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b)
+}
+
+/// A medical code lives as configured (`social_security.medical_code_secs`), and no longer than terminals accept.
+#[tokio::test]
+async fn a_medical_code_lives_as_configured() {
+    let db = idlink_store::testing::sqlite().await.unwrap_or_else(|e| panic!("{e}"));
+    let s = start_with(db, &[("IDLINK__SOCIAL_SECURITY__MEDICAL_CODE_SECS", "30")]).await;
+    let (token, id, _) = bound(&s, "13700000242", "242", json!(["medical_payment"])).await;
+    let c = ok(&s, post(&s, &token, &path(&id, "/medical-code"), json!({})).await).await;
+    let expires: jiff::Timestamp = c["expires_at"].as_str().unwrap_or("").parse().unwrap_or_else(|e| panic!("{e}: {c}"));
+    let left = expires.duration_since(jiff::Timestamp::now()).as_secs();
+    assert!((25..=30).contains(&left), "{left} s: {c}");
+    let refused = idlink::config::load(None, [("IDLINK__SOCIAL_SECURITY__MEDICAL_CODE_SECS".to_owned(), "121".to_owned())])
+        .and_then(|c| c.social_security.policy());
+    assert!(refused.is_err_and(|e| e.to_string().contains("medical_code_secs")), "longer than terminals accept is refused");
 }
 
 /// A bound user with their binding, card number and phone; `features` chosen at the last step.
