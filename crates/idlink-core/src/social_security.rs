@@ -36,11 +36,13 @@ use crate::ports::clock::Clock;
 use crate::ports::face::{FaceResult, FaceUnavailable, FaceVerifier};
 use crate::ports::identity::{DocumentType, IdentityStore};
 use crate::ports::ids::Ids;
+use crate::ports::outbox::NewEvent;
 use crate::ports::reviews::{CaseKind, CaseRow};
 use crate::ports::social_security::{BureauUnavailable, CardLookup, CardNamed, ConfirmAnswer, LookupAnswer, SocialSecurityBureau};
 use crate::ports::ss_bindings::{SsBindingRow, SsBindingStore};
 use crate::ports::users::UserStore;
 use crate::steps::codes::{ChallengeIssued, CodeRefusal, Codes, Purpose};
+use crate::steps::notices::{UserMessage, user_sms};
 use crate::steps::personal::{PHONE_INDEX, Unreadable, corrupt, data_key, open_identity, read_phone};
 use crate::vault::Vault;
 use idlink_crypto::CryptoError;
@@ -59,6 +61,11 @@ const CARD_INDEX: &str = "ss_card";
 
 /// The features a bound card can have.
 pub const FEATURES: [&str; 4] = ["medical_payment", "pension_query", "medical_account", "unemployment_alerts"];
+
+/// The SMS telling a holder a relative started binding their card (`relative`: the relative's phone, masked).
+pub const STARTED_BY_RELATIVE_TEMPLATE: &str = "ss_binding_started_by_relative";
+/// The SMS telling a holder a relative bound their card.
+pub const BOUND_BY_RELATIVE_TEMPLATE: &str = "ss_binding_bound_by_relative";
 
 /// The role of a relative who binds for the holder (SS5), as recorded.
 pub const AGENT_ROLE: &str = "relative";
@@ -305,7 +312,25 @@ fn mask_card_number(n: &str) -> String {
 struct Change {
     row: SsBindingRow,
     case: Option<CaseRow>,
+    /// A message to the holder, written with the change.
+    notice: Option<NewEvent>,
     action: &'static str,
+}
+
+impl Change {
+    fn new(row: SsBindingRow, action: &'static str) -> Self {
+        Self { row, case: None, notice: None, action }
+    }
+
+    fn case(mut self, case: CaseRow) -> Self {
+        self.case = Some(case);
+        self
+    }
+
+    fn notice(mut self, notice: Option<NewEvent>) -> Self {
+        self.notice = notice;
+        self
+    }
 }
 
 /// The binding use cases.
@@ -410,7 +435,12 @@ impl SocialSecurity<'_> {
             bound_at: None,
         };
         let action = if agent.is_some() { "ss_binding.entry_on_behalf" } else { "ss_binding.entry" };
-        if !self.bindings.insert_ss_binding(&row, &audit_on(actor, &row, action, now)).await? {
+        // The holder hears of it at once, from idlink, with who asks: their code is then no surprise.
+        let notice = match agent {
+            Some(_) => Some(self.holder_notice(actor, &row, STARTED_BY_RELATIVE_TEMPLATE).await?),
+            None => None,
+        };
+        if !self.bindings.insert_ss_binding(&row, notice.as_ref(), &audit_on(actor, &row, action, now)).await? {
             // A relative is not told which binding the holder has.
             return Err(if agent.is_some() { SsError::UnderWay(String::new()) } else { self.under_way(holder).await });
         }
@@ -422,6 +452,21 @@ impl SocialSecurity<'_> {
             }
         }
         self.view_of(actor, &row).await
+    }
+
+    /// An SMS to the holder naming the relative who acts (their phone, masked).
+    async fn holder_notice(&self, actor: &Actor<'_>, row: &SsBindingRow, template: &str) -> Result<NewEvent, SsError> {
+        let now = self.clock.now();
+        let read = audit_on(actor, row, "phone.read", now);
+        let (_, relative) = read_phone::<SsError>(self.users, self.vault, &read, actor.user()).await?;
+        let message = UserMessage {
+            template: template.to_owned(),
+            params: vec![("relative".into(), relative.masked())],
+            actor: format!("user:{}", actor.user()),
+            purpose: PURPOSE.into(),
+            request_id: actor.request_id.cloned(),
+        };
+        user_sms::<SsError>(self.vault, self.ids, now, &row.user_id, &message)
     }
 
     /// The province of an open region, from a card's issuing area.
@@ -467,7 +512,7 @@ impl SocialSecurity<'_> {
         }
         if row.agent_ended_at.is_none() {
             row.agent_ended_at = Some(self.clock.now());
-            row = self.save(actor, Change { row, case: None, action: "ss_binding.agent_ended" }).await?;
+            row = self.save(actor, Change::new(row, "ss_binding.agent_ended")).await?;
         }
         self.view_of(actor, &row).await
     }
@@ -535,7 +580,7 @@ impl SocialSecurity<'_> {
         if row.status == Status::Open && now >= row.expires_at {
             let p = row.progress().apply(Event::Expire)?;
             row.status = p.status;
-            self.save(actor, Change { row, case: None, action: "ss_binding.expired" }).await?;
+            self.save(actor, Change::new(row, "ss_binding.expired")).await?;
             return Err(SsError::Expired);
         }
         match row.progress().apply(Event::Done(step)) {
@@ -559,7 +604,7 @@ impl SocialSecurity<'_> {
         c.row.version += 1;
         c.row.updated_at = now;
         let audit = audit_on(actor, &c.row, c.action, now);
-        match self.bindings.save_ss_binding(&c.row, c.case.as_ref(), &audit).await {
+        match self.bindings.save_ss_binding(&c.row, c.case.as_ref(), c.notice.as_ref(), &audit).await {
             Ok(true) => Ok(c.row),
             Ok(false) => Err(SsError::Conflict),
             Err(StoreError::Unique(_)) => Err(SsError::CardBoundElsewhere),
@@ -577,7 +622,11 @@ impl SocialSecurity<'_> {
         if p.status == Status::Bound {
             row.bound_at = Some(now);
         }
-        let row = self.save(actor, Change { row, case: None, action }).await?;
+        let notice = match (p.status, &row.agent_user_id) {
+            (Status::Bound, Some(_)) => Some(self.holder_notice(actor, &row, BOUND_BY_RELATIVE_TEMPLATE).await?),
+            _ => None,
+        };
+        let row = self.save(actor, Change::new(row, action).notice(notice)).await?;
         self.view_of(actor, &row).await
     }
 
@@ -591,7 +640,7 @@ impl SocialSecurity<'_> {
         row.status = p.status;
         row.risk_reason = Some(reason.to_owned());
         let case = CaseRow::open(self.ids, CaseKind::CardRisk, &row.user_id, &row.id, 1, self.policy.risk_sla, now);
-        match self.save(actor, Change { row, case: Some(case), action: "ss_binding.frozen" }).await {
+        match self.save(actor, Change::new(row, "ss_binding.frozen").case(case)).await {
             Ok(_) => SsError::Frozen(reason.to_owned()),
             Err(e) => e,
         }
@@ -622,7 +671,7 @@ impl SocialSecurity<'_> {
         if result != FaceResult::Pass {
             // A capture that did not work (light, undecided): the SMS code may stand in.
             row.face_failures = row.face_failures.saturating_add(1);
-            self.save(actor, Change { row, case: None, action: "ss_binding.face_failed" }).await?;
+            self.save(actor, Change::new(row, "ss_binding.face_failed")).await?;
             return Err(SsError::FaceRefused(result));
         }
         row.identity_method = Some("face".into());
@@ -709,7 +758,7 @@ impl SocialSecurity<'_> {
         match answer {
             LookupAnswer::CodeSent { reference } => {
                 row.card_code_ref = Some(reference);
-                let row = self.save(actor, Change { row, case: None, action: "ss_binding.card_code_sent" }).await?;
+                let row = self.save(actor, Change::new(row, "ss_binding.card_code_sent")).await?;
                 self.view_of(actor, &row).await
             }
             LookupAnswer::NoCard => Err(SsError::NoCard),
@@ -733,7 +782,7 @@ impl SocialSecurity<'_> {
             ConfirmAnswer::WrongCode => return Err(SsError::CodeWrong),
             ConfirmAnswer::Expired => {
                 row.card_code_ref = None;
-                self.save(actor, Change { row, case: None, action: "ss_binding.card_code_expired" }).await?;
+                self.save(actor, Change::new(row, "ss_binding.card_code_expired")).await?;
                 return Err(SsError::NoCodeSent);
             }
             ConfirmAnswer::Pending { status } => return Err(SsError::Undecided(status)),
@@ -781,7 +830,7 @@ impl SocialSecurity<'_> {
             BankCode::Sent { reference } => row.bank_code_ref = Some(reference),
             BankCode::PhoneMismatch => return Err(SsError::ReservedPhoneMismatch),
         }
-        let row = self.save(actor, Change { row, case: None, action: "ss_binding.bank_code_sent" }).await?;
+        let row = self.save(actor, Change::new(row, "ss_binding.bank_code_sent")).await?;
         self.view_of(actor, &row).await
     }
 
@@ -864,7 +913,7 @@ impl SocialSecurity<'_> {
         }
         let p = row.progress().apply(Event::Cancel)?;
         row.status = p.status;
-        let row = self.save(actor, Change { row, case: None, action: "ss_binding.cancelled" }).await?;
+        let row = self.save(actor, Change::new(row, "ss_binding.cancelled")).await?;
         self.view_of(actor, &row).await
     }
 }

@@ -56,7 +56,7 @@ fn binding(r: &AnyRow) -> Result<SsBindingRow, StoreError> {
 
 #[async_trait]
 impl SsBindingStore for SqlStore {
-    async fn insert_ss_binding(&self, row: &SsBindingRow, audit: &AuditEntry) -> Result<bool, StoreError> {
+    async fn insert_ss_binding(&self, row: &SsBindingRow, notice: Option<&NewEvent>, audit: &AuditEntry) -> Result<bool, StoreError> {
         let sql = format!(
             "INSERT INTO ss_bindings ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, \
              $19, $20, $21, $22, $23, $24, $25, $26)"
@@ -88,7 +88,16 @@ impl SsBindingStore for SqlStore {
             .bind(row.agent_user_id.as_ref().map(|u| u.as_str().to_owned()))
             .bind(row.agent_role.clone())
             .bind(row.agent_ended_at.map(micros));
-        match self.audited_if(audit, async |tx| Ok(execute(q, &mut *tx).await? == 1)).await {
+        let inserted = self
+            .audited_if(audit, async |tx| {
+                let done = execute(q, &mut *tx).await? == 1;
+                if done {
+                    crate::outbox::enqueue_in(tx, notice).await?;
+                }
+                Ok(done)
+            })
+            .await;
+        match inserted {
             Err(StoreError::Unique(_)) => Ok(false),
             other => other,
         }
@@ -110,7 +119,13 @@ impl SsBindingStore for SqlStore {
         fetch_all(sqlx::query(sqlx::AssertSqlSafe(sql)).bind(agent.as_str()), &self.reader, binding).await
     }
 
-    async fn save_ss_binding(&self, row: &SsBindingRow, case: Option<&CaseRow>, audit: &AuditEntry) -> Result<bool, StoreError> {
+    async fn save_ss_binding(
+        &self,
+        row: &SsBindingRow,
+        case: Option<&CaseRow>,
+        notice: Option<&NewEvent>,
+        audit: &AuditEntry,
+    ) -> Result<bool, StoreError> {
         let q = sqlx::query(
             "UPDATE ss_bindings SET step = $2, status = $3, step_deadline = $4, expires_at = $5, identity_method = $6, face_failures = $7,
                  card_code_ref = $8, card_cipher = $9, card_index = $10, bank_code_ref = $11, agreement_version = $12,
@@ -148,6 +163,7 @@ impl SsBindingStore for SqlStore {
             if let Some(c) = case {
                 crate::reviews::open_case_in(tx, c).await?;
             }
+            crate::outbox::enqueue_in(tx, notice).await?;
             Ok(true)
         })
         .await

@@ -67,18 +67,25 @@ impl SsBindingRow {
 
 #[async_trait]
 pub trait SsBindingStore: Send + Sync {
-    /// False when the user already has a binding open or frozen.
-    async fn insert_ss_binding(&self, row: &SsBindingRow, audit: &AuditEntry) -> Result<bool, StoreError>;
+    /// False when the holder already has a binding open, frozen or bound. `notice`: a message to the holder, in the same transaction.
+    async fn insert_ss_binding(&self, row: &SsBindingRow, notice: Option<&NewEvent>, audit: &AuditEntry) -> Result<bool, StoreError>;
     async fn ss_binding(&self, id: &str) -> Result<Option<SsBindingRow>, StoreError>;
     /// The user's bindings, newest first.
     async fn ss_bindings_of(&self, user: &UserId) -> Result<Vec<SsBindingRow>, StoreError>;
     /// Bindings the user acts on as a relative (the holder has not ended it), newest first.
     async fn ss_bindings_as_agent(&self, agent: &UserId) -> Result<Vec<SsBindingRow>, StoreError>;
     /// Writes `row` if the stored one is still at `row.version - 1`, with
-    /// its audit record and, on a freeze, the review case it opens. False
+    /// its audit record, on a freeze the review case it opens, and a notice
+    /// to the holder if any. False
     /// when another request moved it first; `Unique` when the card is bound
     /// on another binding already.
-    async fn save_ss_binding(&self, row: &SsBindingRow, case: Option<&CaseRow>, audit: &AuditEntry) -> Result<bool, StoreError>;
+    async fn save_ss_binding(
+        &self,
+        row: &SsBindingRow,
+        case: Option<&CaseRow>,
+        notice: Option<&NewEvent>,
+        audit: &AuditEntry,
+    ) -> Result<bool, StoreError>;
     /// Other people's bindings (under way, frozen or bound) holding the card with this blind index.
     async fn ss_bindings_with_card(&self, card_index: &str, user: &UserId) -> Result<u32, StoreError>;
 }

@@ -1048,6 +1048,11 @@ async fn a_relative_binds_an_elder_s_card_with_the_elder_s_consent_and_the_elder
         let b = finish(&s, &son, &id, "13600000271").await;
         assert_eq!(b["status"], "bound", "{b}");
 
+        // The elder heard of it from idlink, with the relative's phone (masked), when it started and when it was bound.
+        let started = delivered(&s, elder_phone, "ss_binding_started_by_relative", 1).await;
+        assert_eq!(started.first().map(|m| m["params"]["relative"].clone()), Some(json!("137****0272")), "{}: {started:?}", s.kind);
+        assert_eq!(delivered(&s, elder_phone, "ss_binding_bound_by_relative", 1).await.len(), 1, "{}", s.kind);
+
         // The relative's part is limited: no accounts, no code, no service requests.
         expect_problem(
             call(&s, Method::GET, &path(&id, "/accounts"), &son).send().await.unwrap_or_else(|e| panic!("{e}")),
