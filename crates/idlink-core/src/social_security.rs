@@ -1,4 +1,4 @@
-//! Binding a social-security card (SPEC SS2, SS4; issue 16): the six steps
+//! Binding a social-security card (SPEC SS2, SS4, SS5; issue 16): the six steps
 //! of `idlink_domain::ss_binding`, each a call that checks where the
 //! binding stands, does its work with the institution, and writes the whole
 //! binding under its version with an audit record — so a step repeated
@@ -8,8 +8,8 @@
 //!
 //! - entry: the card's issuing area is a province with the service open;
 //! - identity: a face check against the verified identity (name, ID number
-//!   and phone, the three elements); after a failed one, an SMS code to the
-//!   user's phone instead;
+//!   and phone, the three elements); after a capture that did not work (not
+//!   a photo, not another person's face), an SMS code to the user's phone;
 //! - card: the card's number or QR payload, then the provincial bureau's
 //!   dynamic code; the bureau discloses the card and its financial account;
 //! - bank: the financial account's bank sends its code to the reserved
@@ -23,9 +23,16 @@
 //! step are void and the step starts again. The whole binding expires
 //! after `binding_hours`. A theft-binding risk — the card bound on another
 //! account, a card of another province than the one the binding entered
-//! (a region jump), or the bureau's own flag — freezes the binding and
-//! opens a `card_risk` review case with a 5-minute first-response SLA;
-//! approving it lets the binding go on, rejecting it ends it.
+//! (a region jump), the bureau's own flag, another person's face — freezes
+//! the binding and opens a `card_risk` review case with a 5-minute
+//! first-response SLA; approving it clears that risk (ADR 0028), rejecting
+//! it ends the binding. A passport or permit holder's binding opens frozen,
+//! for the same review.
+//!
+//! A verified adult may bind a relative's card (SS5): the binding is the
+//! holder's, the holder is told by SMS and consents with their own SMS code
+//! or face, the relative takes the steps and sees the binding's status and
+//! nothing else of the card once bound, and the holder ends their part.
 
 use crate::ports::Rng;
 use crate::ports::StoreError;
