@@ -217,8 +217,7 @@ impl MedicalCodeStore for SqlStore {
         match self.audited_if(audit, async |tx| Ok(execute(q, &mut *tx).await? == 1)).await {
             Ok(true) => Ok(None),
             Ok(false) | Err(StoreError::Unique(_)) => {
-                let sql = format!("SELECT {USE_COLUMNS} FROM medical_code_uses WHERE jti = $1");
-                let earlier = fetch_optional(sqlx::query(sqlx::AssertSqlSafe(sql)).bind(u.jti.clone()), &self.reader, code_use).await?;
+                let earlier = self.medical_code_use(&u.jti).await?;
                 earlier.map(Some).ok_or_else(|| StoreError::Unavailable("the code's use was not recorded; retry".into()))
             }
             Err(e) => Err(e),
@@ -249,11 +248,6 @@ impl MedicalCodeStore for SqlStore {
     async fn medical_code_use(&self, jti: &str) -> Result<Option<CodeUse>, StoreError> {
         let sql = format!("SELECT {USE_COLUMNS} FROM medical_code_uses WHERE jti = $1");
         fetch_optional(sqlx::query(sqlx::AssertSqlSafe(sql)).bind(jti.to_owned()), &self.reader, code_use).await
-    }
-
-    async fn medical_code_uses(&self, binding_id: &str, limit: u32) -> Result<Vec<CodeUse>, StoreError> {
-        let sql = format!("SELECT {USE_COLUMNS} FROM medical_code_uses WHERE binding_id = $1 ORDER BY used_at DESC, jti LIMIT $2");
-        fetch_all(sqlx::query(sqlx::AssertSqlSafe(sql)).bind(binding_id.to_owned()).bind(i64::from(limit)), &self.reader, code_use).await
     }
 }
 

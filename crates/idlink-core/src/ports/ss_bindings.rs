@@ -119,8 +119,6 @@ pub trait MedicalCodeStore: Send + Sync {
     async fn medical_code_use(&self, jti: &str) -> Result<Option<CodeUse>, StoreError>;
     /// A code's binding and whether the code was used, in one read (a terminal's check).
     async fn binding_for_code(&self, binding_id: &str, jti: &str) -> Result<Option<(SsBindingRow, bool)>, StoreError>;
-    /// The binding's payments, newest first.
-    async fn medical_code_uses(&self, binding_id: &str, limit: u32) -> Result<Vec<CodeUse>, StoreError>;
 }
 
 /// A service request as stored.

@@ -226,7 +226,8 @@ struct BindingPage {
     agreement_sha256: String,
     agreement_text: &'static str,
     features: Vec<FeatureChoice>,
-    chosen: Vec<String>,
+    /// "Features: …" in the page's language, once chosen.
+    chosen: Option<String>,
     captures: Vec<Capture>,
     /// Where the face form posts (`face_capture.html`).
     face_action: String,
@@ -325,7 +326,9 @@ async fn render(
                 checked: *f == "medical_payment",
             })
             .collect(),
-        chosen: b.features.iter().map(|f| tr.t(&format!("ss-feature-{}", f.replace('_', "-")))).collect(),
+        chosen: Some(b.features.iter().map(|f| tr.t(&format!("ss-feature-{}", f.replace('_', "-")))).collect::<Vec<_>>())
+            .filter(|names| !names.is_empty())
+            .map(|names| tr.t1("ss-features-chosen", "list", &names.join(if tr.locale == crate::i18n::Locale::En { ", " } else { "、" }))),
         captures: captures(state, tr),
         face_action: format!("/h5/social-security/{}/face", b.id),
         can_pay: b.status == Status::Bound && b.acting_as == "holder" && b.features.iter().any(|f| f == "medical_payment"),
