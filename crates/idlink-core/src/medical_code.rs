@@ -8,7 +8,7 @@
 //! and for this kind of use; that it is used once is checked online by the
 //! terminal endpoint, which records the `jti`.
 
-use idlink_crypto::jose::{JoseError, JwsAlg, SigningKey};
+use idlink_crypto::jose::{JoseError, JwsAlg, SigningKey, VerifyingKeys};
 use jiff::SignedDuration;
 use serde::{Deserialize, Serialize};
 
@@ -65,7 +65,12 @@ pub fn issue(key: &SigningKey, claims: &MedicalCode) -> Result<String, JoseError
 /// its published JWK Set), the type, the issuer, and that it is live at
 /// `now` (Unix seconds) within the allowed clock skew.
 pub fn verify_offline(token: &str, jwks: &serde_json::Value, issuer: &str, now: i64) -> Result<MedicalCode, Refusal> {
-    let code = verify_signed(token, jwks, issuer)?;
+    let keys = VerifyingKeys::from_jwks(jwks).map_err(|_| Refusal::BadSignature)?;
+    live(verify_signed(token, &keys, issuer)?, now)
+}
+
+/// The code, when it is live at `now` (Unix seconds) within the allowed clock skew.
+pub fn live(code: MedicalCode, now: i64) -> Result<MedicalCode, Refusal> {
     if code.iat > now + CLOCK_SKEW_SECS {
         return Err(Refusal::NotYetValid);
     }
@@ -76,10 +81,10 @@ pub fn verify_offline(token: &str, jwks: &serde_json::Value, issuer: &str, now: 
 }
 
 /// Everything [`verify_offline`] checks except whether the code is live
-/// now: idlink's settlement uses it to finish a payment a terminal began
-/// while the code was live.
-pub fn verify_signed(token: &str, jwks: &serde_json::Value, issuer: &str) -> Result<MedicalCode, Refusal> {
-    let (typ, claims) = idlink_crypto::jose::verify(token, jwks, &[JwsAlg::EdDsa]).map_err(|e| match e {
+/// now (idlink's settlement uses it to finish a payment a terminal began
+/// while the code was live), against keys decoded once.
+pub fn verify_signed(token: &str, keys: &VerifyingKeys, issuer: &str) -> Result<MedicalCode, Refusal> {
+    let (typ, claims) = keys.verify(token, &[JwsAlg::EdDsa]).map_err(|e| match e {
         JoseError::Invalid(why) if why.contains("Signature") || why.contains("signature") => Refusal::BadSignature,
         _ => Refusal::Malformed,
     })?;

@@ -191,8 +191,9 @@ impl MedicalPayments<'_> {
 
     /// The code's claims, when it passes the offline checks now.
     async fn verified(&self, token: &str) -> Result<MedicalCode, MedicalError> {
-        let jwks = self.keys.jwks().await?;
-        medical_code::verify_offline(token, &jwks, self.issuer, self.clock.now().as_second()).map_err(MedicalError::Refused)
+        let keys = self.keys.verifying_keys().await?;
+        let code = medical_code::verify_signed(token, &keys, self.issuer).map_err(MedicalError::Refused)?;
+        medical_code::live(code, self.clock.now().as_second()).map_err(MedicalError::Refused)
     }
 
     /// The code's binding, when its card can pay. (The code names the device
@@ -212,8 +213,8 @@ impl MedicalPayments<'_> {
         terminal_id: &str,
         amount: Fen,
     ) -> Result<(MedicalCode, SsBindingRow), MedicalError> {
-        let jwks = self.keys.jwks().await?;
-        let code = medical_code::verify_signed(token, &jwks, self.issuer).map_err(MedicalError::Refused)?;
+        let keys = self.keys.verifying_keys().await?;
+        let code = medical_code::verify_signed(token, &keys, self.issuer).map_err(MedicalError::Refused)?;
         match self.uses.medical_code_use(&code.jti).await? {
             Some(earlier)
                 if same_payment(&earlier, actor, terminal_id, amount) || earlier.status == "settled" && earlier.actor == actor =>

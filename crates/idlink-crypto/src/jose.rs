@@ -190,48 +190,74 @@ pub fn thumbprint(jwk: &Value) -> Result<String, JoseError> {
 /// Times (`exp`, `nbf`, `iat`) and audiences are *not* checked here: the
 /// caller checks them against its injected clock and its own issuer.
 pub fn verify(token: &str, jwks: &Value, allowed: &[JwsAlg]) -> Result<(Option<String>, Value), JoseError> {
-    let header = jsonwebtoken::decode_header(token).map_err(|e| JoseError::Invalid(e.to_string()))?;
-    let alg = allowed
-        .iter()
-        .copied()
-        .find(|a| a.jwt() == header.alg)
-        .ok_or_else(|| JoseError::Invalid(format!("algorithm {:?} is not accepted", header.alg)))?;
-    let keys = jwks.get("keys").and_then(Value::as_array).ok_or_else(|| JoseError::BadJwk("no `keys` array".into()))?;
-    let candidates: Vec<&Value> = keys
-        .iter()
-        .filter(|k| match (&header.kid, k.get("kid").and_then(Value::as_str)) {
-            (Some(want), Some(have)) => want == have,
-            (Some(_), None) => true,
-            (None, _) => true,
-        })
-        .collect();
-    let mut validation = Validation::new(alg.jwt());
-    validation.validate_exp = false;
-    validation.validate_nbf = false;
-    validation.validate_aud = false;
-    validation.required_spec_claims.clear();
-    let mut last = JoseError::Invalid("no key in the client's JWK Set matches".into());
-    for k in candidates {
-        let jwk: jsonwebtoken::jwk::Jwk = match serde_json::from_value(k.clone()) {
-            Ok(j) => j,
-            Err(e) => {
-                last = JoseError::BadJwk(e.to_string());
-                continue;
-            }
-        };
-        let key = match DecodingKey::from_jwk(&jwk) {
-            Ok(key) => key,
-            Err(e) => {
-                last = JoseError::BadJwk(e.to_string());
-                continue;
-            }
-        };
-        match jsonwebtoken::decode::<Value>(token, &key, &validation) {
-            Ok(data) => return Ok((data.header.typ, data.claims)),
-            Err(e) => last = JoseError::Invalid(e.to_string()),
-        }
+    VerifyingKeys::from_jwks(jwks)?.verify(token, allowed)
+}
+
+/// The keys of a JWK Set, decoded once to check many tokens (idlink's own
+/// published keys: decoding them for every medical code cost more than
+/// the signature check).
+pub struct VerifyingKeys {
+    /// Each key's `kid`, and the key or why it could not be decoded.
+    keys: Vec<(Option<String>, Result<DecodingKey, String>)>,
+}
+
+impl std::fmt::Debug for VerifyingKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VerifyingKeys").field("kids", &self.keys.iter().map(|(kid, _)| kid).collect::<Vec<_>>()).finish()
     }
-    Err(last)
+}
+
+impl VerifyingKeys {
+    /// The keys of a JWK Set. A key that does not decode is kept as its
+    /// error: it fails only the tokens that name it (or name no key).
+    pub fn from_jwks(jwks: &Value) -> Result<Self, JoseError> {
+        let keys = jwks.get("keys").and_then(Value::as_array).ok_or_else(|| JoseError::BadJwk("no `keys` array".into()))?;
+        let keys = keys
+            .iter()
+            .map(|k| {
+                let kid = k.get("kid").and_then(Value::as_str).map(str::to_owned);
+                let key = serde_json::from_value::<jsonwebtoken::jwk::Jwk>(k.clone())
+                    .map_err(|e| e.to_string())
+                    .and_then(|jwk| DecodingKey::from_jwk(&jwk).map_err(|e| e.to_string()));
+                (kid, key)
+            })
+            .collect();
+        Ok(Self { keys })
+    }
+
+    /// [`verify`] against these keys.
+    pub fn verify(&self, token: &str, allowed: &[JwsAlg]) -> Result<(Option<String>, Value), JoseError> {
+        let header = jsonwebtoken::decode_header(token).map_err(|e| JoseError::Invalid(e.to_string()))?;
+        let alg = allowed
+            .iter()
+            .copied()
+            .find(|a| a.jwt() == header.alg)
+            .ok_or_else(|| JoseError::Invalid(format!("algorithm {:?} is not accepted", header.alg)))?;
+        let mut validation = Validation::new(alg.jwt());
+        validation.validate_exp = false;
+        validation.validate_nbf = false;
+        validation.validate_aud = false;
+        validation.required_spec_claims.clear();
+        let mut last = JoseError::Invalid("no key in the JWK Set matches".into());
+        let candidates = self.keys.iter().filter(|(kid, _)| match (&header.kid, kid) {
+            (Some(want), Some(have)) => want == have,
+            (Some(_), None) | (None, _) => true,
+        });
+        for (_, key) in candidates {
+            let key = match key {
+                Ok(key) => key,
+                Err(e) => {
+                    last = JoseError::BadJwk(e.clone());
+                    continue;
+                }
+            };
+            match jsonwebtoken::decode::<Value>(token, key, &validation) {
+                Ok(data) => return Ok((data.header.typ, data.claims)),
+                Err(e) => last = JoseError::Invalid(e.to_string()),
+            }
+        }
+        Err(last)
+    }
 }
 
 #[cfg(test)]

@@ -83,7 +83,8 @@ impl OAuthStore for SqlStore {
 
 use crate::audit::append_in;
 use crate::clients::{json_list, parse_list};
-use crate::introspection_batch::{Ask, Statements};
+use crate::read_batch::{Ask, Statements};
+use crate::rows::AnyQuery;
 use crate::outbox::enqueue_in;
 use crate::rows::{fetch_optional, timestamp};
 use crate::write::{Changed, Commit, Tx};
@@ -123,7 +124,27 @@ fn access_view(r: &AnyRow) -> Result<AccessTokenView, StoreError> {
 /// (client_id, secret_hash) index, the token by primary key (ADR 0020).
 /// Comparing SHA-256 digests of 256-bit secrets in SQL leaks nothing a
 /// timing attack could use. An unknown caller has no row.
-static INTROSPECTION: Statements = Statements::new(introspection_select, introspection_row);
+static INTROSPECTION: Statements<Introspection> = Statements::new(IntrospectionAsk::COLUMNS, introspection_select, introspection_row);
+
+/// What one introspection asks.
+pub(crate) struct IntrospectionAsk {
+    caller: String,
+    secret_hash: String,
+    token_hash: String,
+    /// Microseconds: secrets expired by then do not match.
+    now: i64,
+}
+
+impl Ask for IntrospectionAsk {
+    const COLUMNS: &'static [&'static str] = &["caller", "secret_hash", "token_hash", "at"];
+    fn bind(self, q: AnyQuery<'_>) -> AnyQuery<'_> {
+        q.bind(self.caller).bind(self.secret_hash).bind(self.token_hash).bind(self.now)
+    }
+    // No caller: one probe of the clients' key finds nothing.
+    fn pad(q: AnyQuery<'_>) -> AnyQuery<'_> {
+        q.bind(None::<String>).bind(None::<String>).bind(None::<String>).bind(0_i64)
+    }
+}
 
 fn introspection_select() -> String {
     format!(
@@ -556,7 +577,7 @@ impl OAuthFlowStore for SqlStore {
         token_hash: &str,
         now: Timestamp,
     ) -> Result<Option<Introspection>, StoreError> {
-        let ask = Ask {
+        let ask = IntrospectionAsk {
             caller: caller.as_str().to_owned(),
             secret_hash: secret_hash.to_owned(),
             token_hash: token_hash.to_owned(),

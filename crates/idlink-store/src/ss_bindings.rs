@@ -17,11 +17,45 @@ use jiff::Timestamp;
 use sqlx::any::AnyRow;
 
 use crate::SqlStore;
-use crate::rows::{Columns, execute, fetch_all, fetch_optional, first, micros};
+use crate::read_batch::{Ask, Statements};
+use crate::rows::{AnyQuery, Columns, execute, fetch_all, fetch_optional, first, micros, qualified};
 
 const COLUMNS: &str = "id, user_id, region, step, status, step_deadline, expires_at, identity_method, face_failures, card_code_ref, \
      card_cipher, card_index, bank_code_ref, agreement_version, agreement_sha256, features, risk_reason, channel, version, created_at, \
      updated_at, bound_at, risk_cleared, agent_user_id, agent_role, agent_ended_at";
+
+/// A terminal's check of a medical code reads the code's binding and
+/// whether the code was used: checks waiting at one moment share one
+/// statement (ADR 0023), as a counter's queue of terminals does at peak.
+static CODE_BINDING: Statements<(SsBindingRow, bool)> = Statements::new(CodeAsk::COLUMNS, code_binding_select, code_binding);
+
+fn code_binding_select() -> String {
+    format!(
+        "SELECT q.n AS n, {}, CASE WHEN EXISTS (SELECT 1 FROM medical_code_uses u WHERE u.jti = q.jti) THEN 1 ELSE 0 END AS used \
+         FROM q JOIN ss_bindings b ON b.id = q.binding_id",
+        qualified(COLUMNS, "b")
+    )
+}
+
+fn code_binding(r: &AnyRow) -> Result<(SsBindingRow, bool), StoreError> {
+    Ok((binding(r)?, r.flag("used")?))
+}
+
+/// One check's read: the code's binding and its `jti`.
+pub(crate) struct CodeAsk {
+    binding_id: String,
+    jti: String,
+}
+
+impl Ask for CodeAsk {
+    const COLUMNS: &'static [&'static str] = &["binding_id", "jti"];
+    fn bind(self, q: AnyQuery<'_>) -> AnyQuery<'_> {
+        q.bind(self.binding_id).bind(self.jti)
+    }
+    fn pad(q: AnyQuery<'_>) -> AnyQuery<'_> {
+        q.bind(None::<String>).bind(None::<String>)
+    }
+}
 
 fn binding(r: &AnyRow) -> Result<SsBindingRow, StoreError> {
     Ok(SsBindingRow {
@@ -239,10 +273,7 @@ impl MedicalCodeStore for SqlStore {
     }
 
     async fn binding_for_code(&self, binding_id: &str, jti: &str) -> Result<Option<(SsBindingRow, bool)>, StoreError> {
-        let sql =
-            format!("SELECT {COLUMNS}, (SELECT COUNT(*) FROM medical_code_uses WHERE jti = $2) AS used FROM ss_bindings WHERE id = $1");
-        let q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(binding_id.to_owned()).bind(jti.to_owned());
-        fetch_optional(q, &self.reader, |r| Ok((binding(r)?, r.col::<i64>("used")? > 0))).await
+        self.code_bindings.read(&self.reader, CodeAsk { binding_id: binding_id.to_owned(), jti: jti.to_owned() }, &CODE_BINDING).await
     }
 
     async fn medical_code_use(&self, jti: &str) -> Result<Option<CodeUse>, StoreError> {

@@ -14,7 +14,8 @@ use sqlx::any::{AnyPoolOptions, AnyRow};
 use std::time::Duration;
 
 use crate::group_commit::WriterConnection;
-use crate::rows::{Columns, execute, fetch_all, fetch_one, fetch_optional, first, micros, qualified, store_err};
+use crate::read_batch::{Ask, ReadBatches, Statements};
+use crate::rows::{AnyQuery, Columns, execute, fetch_all, fetch_one, fetch_optional, first, micros, qualified, store_err};
 use crate::write::{Commit, Tx};
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -66,8 +67,10 @@ pub struct SqlStore {
     backend: Backend,
     /// The balance queries' group-commit writer.
     pub(crate) query_commits: tokio::sync::mpsc::UnboundedSender<crate::group_commit::QueryCommit>,
-    /// Introspections waiting to be read together (ADR 0023).
-    pub(crate) introspections: crate::introspection_batch::IntrospectionBatches,
+    /// Point reads waiting to be read together (ADR 0023).
+    pub(crate) introspections: ReadBatches<crate::oauth::IntrospectionAsk, idlink_core::ports::oauth::Introspection>,
+    pub(crate) api_keys: ReadBatches<ApiKeyAsk, ApiKeyRow>,
+    pub(crate) code_bindings: ReadBatches<crate::ss_bindings::CodeAsk, (idlink_core::ports::ss_bindings::SsBindingRow, bool)>,
 }
 
 impl SqlStore {
@@ -110,7 +113,7 @@ impl SqlStore {
             }
         };
         let query_commits = crate::group_commit::start(committer, backend).await?;
-        Ok(Self { writer, reader, backend, query_commits, introspections: Default::default() })
+        Ok(Self { writer, reader, backend, query_commits, introspections: Default::default(), api_keys: Default::default(), code_bindings: Default::default() })
     }
 
     pub fn backend(&self) -> Backend {
@@ -322,6 +325,27 @@ fn api_key_row(r: &AnyRow) -> Result<ApiKeyRow, StoreError> {
 
 const API_KEY_COLUMNS: &str = "id, name, secret_hash, scopes, created_at, revoked_at";
 
+/// API keys, read in batches (ADR 0023): every API call reads its key, so
+/// at peak the calls waiting at one moment share one statement.
+static API_KEY: Statements<ApiKeyRow> = Statements::new(ApiKeyAsk::COLUMNS, api_key_select, api_key_row);
+
+fn api_key_select() -> String {
+    format!("SELECT q.n AS n, {} FROM q JOIN api_keys k ON k.id = q.key_id", qualified(API_KEY_COLUMNS, "k"))
+}
+
+/// One API key read: its id.
+pub(crate) struct ApiKeyAsk(String);
+
+impl Ask for ApiKeyAsk {
+    const COLUMNS: &'static [&'static str] = &["key_id"];
+    fn bind(self, q: AnyQuery<'_>) -> AnyQuery<'_> {
+        q.bind(self.0)
+    }
+    fn pad(q: AnyQuery<'_>) -> AnyQuery<'_> {
+        q.bind(None::<String>)
+    }
+}
+
 #[async_trait]
 impl ApiKeyStore for SqlStore {
     async fn insert_api_key(&self, key: &ApiKeyRow, audit: &AuditEntry) -> Result<(), StoreError> {
@@ -337,8 +361,7 @@ impl ApiKeyStore for SqlStore {
     }
 
     async fn api_key(&self, id: &ApiKeyId) -> Result<Option<ApiKeyRow>, StoreError> {
-        let sql = format!("SELECT {API_KEY_COLUMNS} FROM api_keys WHERE id = $1");
-        fetch_optional(sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id.as_str()), &self.reader, api_key_row).await
+        self.api_keys.read(&self.reader, ApiKeyAsk(id.as_str().to_owned()), &API_KEY).await
     }
 
     async fn api_key_with_session(

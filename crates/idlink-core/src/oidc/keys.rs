@@ -16,7 +16,7 @@ use crate::ports::oauth::{OAuthStore, SigningKeyRow};
 use crate::ports::{Rng, StoreError};
 use crate::vault::Vault;
 use idlink_crypto::CryptoError;
-use idlink_crypto::jose::{JoseError, JwsAlg, SigningKey};
+use idlink_crypto::jose::{JoseError, JwsAlg, SigningKey, VerifyingKeys};
 use jiff::{SignedDuration, Timestamp};
 use std::sync::{Arc, Mutex};
 
@@ -50,6 +50,8 @@ struct Loaded {
 struct Cached {
     fetched_at: Timestamp,
     keys: Vec<Loaded>,
+    /// The same keys' public halves, decoded to check idlink's own tokens.
+    verifying: Arc<VerifyingKeys>,
 }
 
 /// This process's decoded keys (shared by every request through
@@ -112,6 +114,12 @@ impl IssuerKeys<'_> {
         let cached = self.loaded(true).await?;
         // The first key activates when it is made, after `now` was read.
         current(&cached, alg, self.clock.now()).ok_or(KeyError::Missing(alg.as_str()))
+    }
+
+    /// Every published key, decoded to check a token idlink signed (the
+    /// keys of [`IssuerKeys::jwks`], without building the set each time).
+    pub async fn verifying_keys(&self) -> Result<Arc<VerifyingKeys>, KeyError> {
+        Ok(self.loaded(false).await?.verifying.clone())
     }
 
     /// The JWK Set: every published key (next, current and retired ones
@@ -219,7 +227,9 @@ impl IssuerKeys<'_> {
             let key = SigningKey::from_pkcs8(r.alg, &pkcs8)?;
             keys.push(Loaded { alg: r.alg, generation: r.generation, activates_at: r.activates_at, key: Arc::new(key) });
         }
-        let cached = Arc::new(Cached { fetched_at: now, keys });
+        let public: Vec<serde_json::Value> = keys.iter().map(|k| k.key.public_jwk().clone()).collect();
+        let verifying = Arc::new(VerifyingKeys::from_jwks(&serde_json::json!({ "keys": public }))?);
+        let cached = Arc::new(Cached { fetched_at: now, keys, verifying });
         self.settings.key_cache.put(Some(cached.clone()));
         Ok(cached)
     }

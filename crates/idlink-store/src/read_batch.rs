@@ -1,70 +1,83 @@
-//! Introspections read together (SPEC TP1, issue 14; ADR 0023).
+//! Point reads that wait at the same moment share one statement (ADR 0023;
+//! first for introspections, SPEC TP1, then for API keys and medical codes,
+//! SPEC SS3).
 //!
-//! An introspection is one indexed read (ADR 0020): the caller, its live
-//! secret and the token with its grant. At peak most of its cost is not that
-//! read but what surrounds it: a connection handed to a SQLite worker thread
-//! and back, or a PostgreSQL round trip with its executor set-up. Here the
-//! introspections waiting at one moment share one statement: a request
-//! starts a read at once on a task of its own when fewer than [`IN_FLIGHT`]
-//! are running; otherwise it waits for the next, which takes everything that
-//! waits (up to [`MAX_BATCH`]). Nothing waits on a timer, so a lone
-//! introspection is read as soon as it arrives, and every read starts after
-//! its request arrived: a revocation committed before it is seen (no cache).
+//! A point read is one indexed lookup. At peak most of its cost is not that
+//! lookup but what surrounds it: a connection handed to a SQLite worker
+//! thread and back, or a PostgreSQL round trip with its executor set-up.
+//! Here the reads of one kind waiting at one moment share one statement
+//! (`WITH q (n, …) AS (VALUES …) SELECT …`): a request starts a read at
+//! once on a task of its own when fewer than [`IN_FLIGHT`] are running;
+//! otherwise it waits for the next, which takes everything that waits (up
+//! to [`MAX_BATCH`]). Nothing waits on a timer, so a lone read is made as
+//! soon as it arrives, and every read starts after its request arrived: a
+//! change committed before it is seen (no cache).
 //!
 //! The reads run on spawned tasks, not on the requests' futures: a request
 //! dropped by its client cannot strand the others of its batch.
 
 use idlink_core::ports::StoreError;
-use idlink_core::ports::oauth::Introspection;
 use sqlx::AnyPool;
 use sqlx::any::AnyRow;
 use std::sync::{Arc, Mutex, OnceLock};
 use tokio::sync::oneshot;
 
-use crate::rows::{Columns, fetch_all};
+use crate::rows::{AnyQuery, Columns, fetch_all};
 
-/// Most introspections in one statement (five parameters each).
+/// Most reads in one statement.
 pub(crate) const MAX_BATCH: usize = 64;
 
 /// Reads running at once: enough to keep both the database and idlink busy
 /// on two cores, few enough that arrivals gather into the next read.
 const IN_FLIGHT: usize = 2;
 
-/// What one introspection asks.
-pub(crate) struct Ask {
-    pub caller: String,
-    pub secret_hash: String,
-    pub token_hash: String,
-    /// Microseconds: secrets expired by then do not match.
-    pub now: i64,
+/// What one read asks: a row of the statement's `q`.
+pub(crate) trait Ask: Send + 'static {
+    /// The columns of `q` after `n`, in the order [`Ask::bind`] binds them.
+    const COLUMNS: &'static [&'static str];
+    /// Binds this ask's values.
+    fn bind(self, q: AnyQuery<'_>) -> AnyQuery<'_>;
+    /// Binds a padding row's values, typed as the columns and matching no row.
+    fn pad(q: AnyQuery<'_>) -> AnyQuery<'_>;
 }
 
-type Answer = Result<Option<Introspection>, StoreError>;
+type Answer<T> = Result<Option<T>, StoreError>;
+type Waiting<A, T> = Vec<(A, oneshot::Sender<Answer<T>>)>;
 
-#[derive(Default)]
-struct Queue {
-    waiting: Vec<(Ask, oneshot::Sender<Answer>)>,
+struct Queue<A, T> {
+    waiting: Waiting<A, T>,
     running: usize,
 }
 
-/// The introspections waiting for a read, shared by the store's clones.
-#[derive(Clone, Default)]
-pub(crate) struct IntrospectionBatches(Arc<Mutex<Queue>>);
+/// The reads of one kind waiting for a statement, shared by the store's clones.
+pub(crate) struct ReadBatches<A, T>(Arc<Mutex<Queue<A, T>>>);
 
-impl std::fmt::Debug for IntrospectionBatches {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("IntrospectionBatches")
+impl<A, T> Clone for ReadBatches<A, T> {
+    fn clone(&self) -> Self {
+        Self(Arc::clone(&self.0))
     }
 }
 
-impl IntrospectionBatches {
-    fn queue(&self) -> std::sync::MutexGuard<'_, Queue> {
+impl<A, T> Default for ReadBatches<A, T> {
+    fn default() -> Self {
+        Self(Arc::new(Mutex::new(Queue { waiting: Vec::new(), running: 0 })))
+    }
+}
+
+impl<A, T> std::fmt::Debug for ReadBatches<A, T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ReadBatches")
+    }
+}
+
+impl<A: Ask, T: Send + 'static> ReadBatches<A, T> {
+    fn queue(&self) -> std::sync::MutexGuard<'_, Queue<A, T>> {
         // Nothing panics while holding the lock; a poisoned queue is still consistent.
         self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Reads `ask` in the next statement of `sql`.
-    pub(crate) async fn read(&self, pool: &AnyPool, ask: Ask, sql: &'static Statements) -> Answer {
+    pub(crate) async fn read(&self, pool: &AnyPool, ask: A, sql: &'static Statements<T>) -> Answer<T> {
         let (reply, answer) = oneshot::channel();
         let start = {
             let mut q = self.queue();
@@ -81,7 +94,7 @@ impl IntrospectionBatches {
             let running = Running { batches: self.clone(), finished: false };
             tokio::spawn(drain(running, pool.clone(), sql));
         }
-        answer.await.map_err(|_| StoreError::Unavailable("the introspection read stopped".into()))?
+        answer.await.map_err(|_| StoreError::Unavailable("the batched read stopped".into()))?
     }
 }
 
@@ -89,12 +102,12 @@ impl IntrospectionBatches {
 /// locked step (an ask arriving then starts a read of its own); a read that
 /// ends otherwise (a panic, its future dropped) gives it back on drop and
 /// fails the asks still waiting, so none waits for a read that will not come.
-struct Running {
-    batches: IntrospectionBatches,
+struct Running<A: Ask, T: Send + 'static> {
+    batches: ReadBatches<A, T>,
     finished: bool,
 }
 
-impl Drop for Running {
+impl<A: Ask, T: Send + 'static> Drop for Running<A, T> {
     fn drop(&mut self) {
         if self.finished {
             return;
@@ -105,13 +118,13 @@ impl Drop for Running {
             if q.running == 0 { q.waiting.drain(..).collect() } else { Vec::new() }
         };
         for (_, reply) in stranded {
-            let _ = reply.send(Err(StoreError::Unavailable("the introspection read failed".into())));
+            let _ = reply.send(Err(StoreError::Unavailable("the batched read failed".into())));
         }
     }
 }
 
 /// Reads what waits, a statement at a time, until nothing does.
-async fn drain(mut running: Running, pool: AnyPool, sql: &'static Statements) {
+async fn drain<A: Ask, T: Send + 'static>(mut running: Running<A, T>, pool: AnyPool, sql: &'static Statements<T>) {
     loop {
         // Requests already parsed and about to ask run first, so they join this
         // read: at peak the reads grow instead of multiplying; idle, it costs nothing.
@@ -128,8 +141,8 @@ async fn drain(mut running: Running, pool: AnyPool, sql: &'static Statements) {
             let n = q.waiting.len().min(MAX_BATCH);
             q.waiting.drain(..n).collect()
         };
-        let (asks, replies): (Vec<Ask>, Vec<_>) = batch.into_iter().unzip();
-        match read_batch(&pool, &asks, sql).await {
+        let (asks, replies): (Vec<A>, Vec<_>) = batch.into_iter().unzip();
+        match read_batch(&pool, asks, sql).await {
             Ok(mut found) => {
                 for (i, reply) in replies.into_iter().enumerate() {
                     let answer = found.get_mut(i).map_or(Ok(None), |slot| std::mem::replace(slot, Ok(None)));
@@ -157,31 +170,34 @@ fn same_error(e: &StoreError) -> StoreError {
 /// The statement for each batch size (powers of two up to [`MAX_BATCH`];
 /// a batch is padded to the next one, so each connection prepares a few
 /// statements, not one per size), and how its rows decode.
-pub(crate) struct Statements {
+pub(crate) struct Statements<T> {
     by_size: OnceLock<Vec<String>>,
-    /// `SELECT … FROM q …` over the CTE `q (n, caller, secret_hash, token_hash, at)`.
+    /// The columns of `q` after `n` ([`Ask::COLUMNS`]).
+    columns: &'static [&'static str],
+    /// `SELECT q.n AS n, … FROM q …`: at most one row per ask, carrying its `n`.
     select: fn() -> String,
-    decode: fn(&AnyRow) -> Result<Introspection, StoreError>,
+    decode: fn(&AnyRow) -> Result<T, StoreError>,
 }
 
-impl Statements {
-    pub(crate) const fn new(select: fn() -> String, decode: fn(&AnyRow) -> Result<Introspection, StoreError>) -> Self {
-        Self { by_size: OnceLock::new(), select, decode }
+impl<T> Statements<T> {
+    pub(crate) const fn new(columns: &'static [&'static str], select: fn() -> String, decode: fn(&AnyRow) -> Result<T, StoreError>) -> Self {
+        Self { by_size: OnceLock::new(), columns, select, decode }
     }
 
     fn for_size(&self, size: usize) -> &str {
         let all = self.by_size.get_or_init(|| {
             let select = (self.select)();
+            let arity = self.columns.len() + 1;
             let mut out = Vec::new();
             let mut n = 1;
             while n <= MAX_BATCH {
                 let rows: Vec<String> = (0..n)
                     .map(|i| {
-                        let p = i * 5;
-                        format!("(${}, ${}, ${}, ${}, ${})", p + 1, p + 2, p + 3, p + 4, p + 5)
+                        let params: Vec<String> = (1..=arity).map(|k| format!("${}", i * arity + k)).collect();
+                        format!("({})", params.join(", "))
                     })
                     .collect();
-                out.push(format!("WITH q (n, caller, secret_hash, token_hash, at) AS (VALUES {}) {select}", rows.join(", ")));
+                out.push(format!("WITH q (n, {}) AS (VALUES {}) {select}", self.columns.join(", "), rows.join(", ")));
                 n *= 2;
             }
             out
@@ -192,23 +208,18 @@ impl Statements {
 }
 
 /// Each ask's answer: its row decoded (a row that does not decode fails only its own ask), or none.
-async fn read_batch(pool: &AnyPool, asks: &[Ask], sql: &'static Statements) -> Result<Vec<Answer>, StoreError> {
-    let padded = asks.len().next_power_of_two();
+async fn read_batch<A: Ask, T>(pool: &AnyPool, asks: Vec<A>, sql: &'static Statements<T>) -> Result<Vec<Answer<T>>, StoreError> {
+    let (count, padded) = (asks.len(), asks.len().next_power_of_two());
     let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.for_size(padded)));
-    for (i, ask) in asks.iter().enumerate() {
-        q = q
-            .bind(i64::try_from(i).unwrap_or(i64::MAX))
-            .bind(ask.caller.clone())
-            .bind(ask.secret_hash.clone())
-            .bind(ask.token_hash.clone())
-            .bind(ask.now);
+    for (i, ask) in asks.into_iter().enumerate() {
+        q = ask.bind(q.bind(i64::try_from(i).unwrap_or(i64::MAX)));
     }
-    // Padding asks for no caller: one probe of the clients' key finds nothing, no other table is read.
-    for i in asks.len()..padded {
-        q = q.bind(i64::try_from(i).unwrap_or(i64::MAX)).bind(None::<String>).bind(None::<String>).bind(None::<String>).bind(0_i64);
+    // Padding asks for nothing: one probe of a primary key finds no row, no other table is read.
+    for i in count..padded {
+        q = A::pad(q.bind(i64::try_from(i).unwrap_or(i64::MAX)));
     }
     let rows = fetch_all(q, pool, |r| Ok((r.col::<i64>("n")?, (sql.decode)(r).map(Some)))).await?;
-    let mut found: Vec<Answer> = asks.iter().map(|_| Ok(None)).collect();
+    let mut found: Vec<Answer<T>> = (0..count).map(|_| Ok(None)).collect();
     for (n, row) in rows {
         if let Some(slot) = usize::try_from(n).ok().and_then(|n| found.get_mut(n)) {
             *slot = row;
@@ -225,15 +236,15 @@ mod tests {
         "SELECT q.n FROM q".into()
     }
 
-    fn decode(_: &AnyRow) -> Result<Introspection, StoreError> {
+    fn decode(_: &AnyRow) -> Result<(), StoreError> {
         Err(StoreError::Corrupt("unused".into()))
     }
 
-    static STATEMENTS: Statements = Statements::new(select, decode);
+    static STATEMENTS: Statements<()> = Statements::new(&["caller", "secret_hash", "token_hash", "at"], select, decode);
 
     #[test]
     fn a_batch_is_padded_to_the_next_power_of_two() {
-        assert!(STATEMENTS.for_size(1).ends_with("AS (VALUES ($1, $2, $3, $4, $5)) SELECT q.n FROM q"), "{}", STATEMENTS.for_size(1));
+        assert!(STATEMENTS.for_size(1).ends_with("q (n, caller, secret_hash, token_hash, at) AS (VALUES ($1, $2, $3, $4, $5)) SELECT q.n FROM q"), "{}", STATEMENTS.for_size(1));
         let four = STATEMENTS.for_size(4);
         assert!(four.contains("($16, $17, $18, $19, $20)") && !four.contains("$21"), "{four}");
         let most = STATEMENTS.for_size(MAX_BATCH);
