@@ -70,3 +70,44 @@ async fn api_keys_are_listed_and_revoked_once() {
         assert_eq!(s.api_key(&id).await.ok().flatten().and_then(|k| k.revoked_at), Some(at(9)), "{}", db.kind);
     }
 }
+
+/// Keys read at the same moment share a statement (ADR 0023): each read
+/// still gets its own key, an unknown id none, and a revocation committed
+/// before a read is seen by it.
+#[tokio::test]
+async fn api_keys_read_at_once_each_get_their_own() {
+    let rng = SeededRandom::new(32);
+    for db in databases().await {
+        let s = &db.store;
+        let audit = AuditEntry::new("cli", "apikey.create", "administration", at(1));
+        let mut rows = Vec::new();
+        for i in 0..40 {
+            let row = ApiKeyRow {
+                id: ApiKeyId::from_random(rng.bytes16()),
+                name: format!("terminal {i}"),
+                secret_hash: format!("{i:02}").repeat(32),
+                scopes: vec!["medical:settle".into()],
+                created_at: at(1),
+                revoked_at: None,
+            };
+            s.insert_api_key(&row, &audit).await.unwrap_or_else(|e| panic!("{}: {e}", db.kind));
+            rows.push(row);
+        }
+        let unknown: Vec<ApiKeyId> = (0..100).map(|_| ApiKeyId::from_random(rng.bytes16())).collect();
+        let asks: Vec<(ApiKeyId, Option<ApiKeyRow>)> = (0..100)
+            .map(|i| match rows.get(i % 50) {
+                Some(row) => (row.id.clone(), Some(row.clone())),
+                None => (unknown[i].clone(), None),
+            })
+            .collect();
+        let answers = futures::future::join_all(asks.iter().map(|(id, _)| s.api_key(id))).await;
+        for ((id, want), got) in asks.iter().zip(answers) {
+            assert_eq!(got.as_ref().ok(), Some(want), "{}: key {id}", db.kind);
+        }
+        assert_eq!(s.revoke_api_key(&rows[7].id, at(9), &audit).await.ok(), Some(true));
+        let again = futures::future::join_all(rows.iter().map(|r| s.api_key(&r.id))).await;
+        let revoked: Vec<bool> = again.iter().map(|a| matches!(a, Ok(Some(k)) if k.revoked_at.is_some())).collect();
+        assert_eq!(revoked.iter().filter(|r| **r).count(), 1, "{}", db.kind);
+        assert!(revoked[7], "{}: the revocation is seen by the next read", db.kind);
+    }
+}
