@@ -84,14 +84,13 @@ pub fn live(code: MedicalCode, now: i64) -> Result<MedicalCode, Refusal> {
 /// now (idlink's settlement uses it to finish a payment a terminal began
 /// while the code was live), against keys decoded once.
 pub fn verify_signed(token: &str, keys: &VerifyingKeys, issuer: &str) -> Result<MedicalCode, Refusal> {
-    let (typ, claims) = keys.verify(token, &[JwsAlg::EdDsa]).map_err(|e| match e {
+    let (typ, code) = keys.verify::<MedicalCode>(token, &[JwsAlg::EdDsa]).map_err(|e| match e {
         JoseError::Invalid(why) if why.contains("Signature") || why.contains("signature") => Refusal::BadSignature,
         _ => Refusal::Malformed,
     })?;
     if typ.as_deref() != Some(TYP) {
         return Err(Refusal::Malformed);
     }
-    let code: MedicalCode = serde_json::from_value(claims).map_err(|_| Refusal::Malformed)?;
     if code.iss != issuer {
         return Err(Refusal::OtherIssuer);
     }

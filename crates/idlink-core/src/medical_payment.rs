@@ -136,11 +136,12 @@ fn same_payment(earlier: &CodeUse, actor: &str, terminal_id: &str, amount: Fen) 
     earlier.status == "settling" && earlier.actor == actor && earlier.terminal_id == terminal_id && earlier.amount_fen == amount.0
 }
 
-fn usable(row: &SsBindingRow) -> Result<(), MedicalError> {
-    if row.status != Status::Bound {
+/// A binding in `status` with `features` (as stored) can pay by code.
+fn usable(status: Status, features: Option<&str>) -> Result<(), MedicalError> {
+    if status != Status::Bound {
         return Err(MedicalError::CardUnusable("the binding is not bound"));
     }
-    if !row.features.as_deref().unwrap_or_default().split(',').any(|f| f == FEATURE) {
+    if !features.unwrap_or_default().split(',').any(|f| f == FEATURE) {
         return Err(MedicalError::CardUnusable("the medical-payment feature was not chosen"));
     }
     Ok(())
@@ -150,7 +151,7 @@ impl MedicalPayments<'_> {
     /// A fresh code for the user's bound card, on the session's device.
     pub async fn issue(&self, session: &SessionRow, binding_id: &str) -> Result<IssuedCode, MedicalError> {
         let row = self.bindings.ss_binding(binding_id).await?.filter(|r| r.user_id == session.user_id).ok_or(MedicalError::NotFound)?;
-        usable(&row)?;
+        usable(row.status, row.features.as_deref())?;
         let now = self.clock.now();
         let exp = now.checked_add(self.ttl).unwrap_or(now);
         let claims = MedicalCode {
@@ -173,10 +174,9 @@ impl MedicalPayments<'_> {
     /// offline checks, its card can pay, and it was not used. Spends nothing.
     pub async fn check(&self, token: &str) -> Result<CodeCheck, MedicalError> {
         let code = self.verified(token).await?;
-        let (row, used) =
-            self.uses.binding_for_code(&code.sub, &code.jti).await?.ok_or(MedicalError::CardUnusable("the binding is unknown"))?;
-        usable(&row)?;
-        if used {
+        let row = self.uses.binding_for_code(&code.sub, &code.jti).await?.ok_or(MedicalError::CardUnusable("the binding is unknown"))?;
+        usable(row.status, row.features.as_deref())?;
+        if row.used {
             return Err(MedicalError::Used);
         }
         let expires_at = Timestamp::from_second(code.exp).map_err(|_| MedicalError::Refused(Refusal::Malformed))?;
@@ -200,7 +200,7 @@ impl MedicalPayments<'_> {
     /// it was issued to, a session's; ending the sessions stops new codes.)
     async fn payable(&self, code: MedicalCode) -> Result<(MedicalCode, SsBindingRow), MedicalError> {
         let row = self.bindings.ss_binding(&code.sub).await?.ok_or(MedicalError::CardUnusable("the binding is unknown"))?;
-        usable(&row)?;
+        usable(row.status, row.features.as_deref())?;
         Ok((code, row))
     }
 

@@ -225,8 +225,9 @@ impl VerifyingKeys {
         Ok(Self { keys })
     }
 
-    /// [`verify`] against these keys.
-    pub fn verify(&self, token: &str, allowed: &[JwsAlg]) -> Result<(Option<String>, Value), JoseError> {
+    /// [`verify`] against these keys, the claims read straight into `T`
+    /// (claims that are not a `T` fail as the token does).
+    pub fn verify<T: serde::de::DeserializeOwned>(&self, token: &str, allowed: &[JwsAlg]) -> Result<(Option<String>, T), JoseError> {
         let header = jsonwebtoken::decode_header(token).map_err(|e| JoseError::Invalid(e.to_string()))?;
         let alg = allowed
             .iter()
@@ -251,7 +252,7 @@ impl VerifyingKeys {
                     continue;
                 }
             };
-            match jsonwebtoken::decode::<Value>(token, key, &validation) {
+            match jsonwebtoken::decode::<T>(token, key, &validation) {
                 Ok(data) => return Ok((data.header.typ, data.claims)),
                 Err(e) => last = JoseError::Invalid(e.to_string()),
             }

@@ -83,9 +83,9 @@ impl OAuthStore for SqlStore {
 
 use crate::audit::append_in;
 use crate::clients::{json_list, parse_list};
+use crate::outbox::enqueue_in;
 use crate::read_batch::{Ask, Statements};
 use crate::rows::AnyQuery;
-use crate::outbox::enqueue_in;
 use crate::rows::{fetch_optional, timestamp};
 use crate::write::{Changed, Commit, Tx};
 use idlink_core::ports::clients::{AuthMethod, ClientKind, ClientState};

@@ -180,7 +180,11 @@ pub(crate) struct Statements<T> {
 }
 
 impl<T> Statements<T> {
-    pub(crate) const fn new(columns: &'static [&'static str], select: fn() -> String, decode: fn(&AnyRow) -> Result<T, StoreError>) -> Self {
+    pub(crate) const fn new(
+        columns: &'static [&'static str],
+        select: fn() -> String,
+        decode: fn(&AnyRow) -> Result<T, StoreError>,
+    ) -> Self {
         Self { by_size: OnceLock::new(), columns, select, decode }
     }
 
@@ -244,7 +248,13 @@ mod tests {
 
     #[test]
     fn a_batch_is_padded_to_the_next_power_of_two() {
-        assert!(STATEMENTS.for_size(1).ends_with("q (n, caller, secret_hash, token_hash, at) AS (VALUES ($1, $2, $3, $4, $5)) SELECT q.n FROM q"), "{}", STATEMENTS.for_size(1));
+        assert!(
+            STATEMENTS
+                .for_size(1)
+                .ends_with("q (n, caller, secret_hash, token_hash, at) AS (VALUES ($1, $2, $3, $4, $5)) SELECT q.n FROM q"),
+            "{}",
+            STATEMENTS.for_size(1)
+        );
         let four = STATEMENTS.for_size(4);
         assert!(four.contains("($16, $17, $18, $19, $20)") && !four.contains("$21"), "{four}");
         let most = STATEMENTS.for_size(MAX_BATCH);

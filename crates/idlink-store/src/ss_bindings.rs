@@ -9,7 +9,7 @@ use idlink_core::ports::StoreError;
 use idlink_core::ports::audit::AuditEntry;
 use idlink_core::ports::outbox::NewEvent;
 use idlink_core::ports::reviews::CaseRow;
-use idlink_core::ports::ss_bindings::{CodeUse, MedicalCodeStore, ServiceRow, SsBindingRow, SsBindingStore, SsServiceStore};
+use idlink_core::ports::ss_bindings::{CodeBinding, CodeUse, MedicalCodeStore, ServiceRow, SsBindingRow, SsBindingStore, SsServiceStore};
 use idlink_domain::UserId;
 use idlink_domain::ss_binding::{Status, Step};
 use idlink_domain::ss_service::{ServiceKind, ServiceStatus};
@@ -18,7 +18,7 @@ use sqlx::any::AnyRow;
 
 use crate::SqlStore;
 use crate::read_batch::{Ask, Statements};
-use crate::rows::{AnyQuery, Columns, execute, fetch_all, fetch_optional, first, micros, qualified};
+use crate::rows::{AnyQuery, Columns, execute, fetch_all, fetch_optional, first, micros};
 
 const COLUMNS: &str = "id, user_id, region, step, status, step_deadline, expires_at, identity_method, face_failures, card_code_ref, \
      card_cipher, card_index, bank_code_ref, agreement_version, agreement_sha256, features, risk_reason, channel, version, created_at, \
@@ -27,18 +27,22 @@ const COLUMNS: &str = "id, user_id, region, step, status, step_deadline, expires
 /// A terminal's check of a medical code reads the code's binding and
 /// whether the code was used: checks waiting at one moment share one
 /// statement (ADR 0023), as a counter's queue of terminals does at peak.
-static CODE_BINDING: Statements<(SsBindingRow, bool)> = Statements::new(CodeAsk::COLUMNS, code_binding_select, code_binding);
+static CODE_BINDING: Statements<CodeBinding> = Statements::new(CodeAsk::COLUMNS, code_binding_select, code_binding);
 
 fn code_binding_select() -> String {
-    format!(
-        "SELECT q.n AS n, {}, CASE WHEN EXISTS (SELECT 1 FROM medical_code_uses u WHERE u.jti = q.jti) THEN 1 ELSE 0 END AS used \
-         FROM q JOIN ss_bindings b ON b.id = q.binding_id",
-        qualified(COLUMNS, "b")
-    )
+    "SELECT q.n AS n, b.region, b.status, b.features, \
+     CASE WHEN EXISTS (SELECT 1 FROM medical_code_uses u WHERE u.jti = q.jti) THEN 1 ELSE 0 END AS used \
+     FROM q JOIN ss_bindings b ON b.id = q.binding_id"
+        .into()
 }
 
-fn code_binding(r: &AnyRow) -> Result<(SsBindingRow, bool), StoreError> {
-    Ok((binding(r)?, r.flag("used")?))
+fn code_binding(r: &AnyRow) -> Result<CodeBinding, StoreError> {
+    Ok(CodeBinding {
+        region: r.col("region")?,
+        status: r.parsed("status", "binding status", Status::parse)?,
+        features: r.col("features")?,
+        used: r.flag("used")?,
+    })
 }
 
 /// One check's read: the code's binding and its `jti`.
@@ -272,7 +276,7 @@ impl MedicalCodeStore for SqlStore {
         self.audited_if(audit, async |tx| Ok(execute(q, &mut *tx).await? == 1)).await
     }
 
-    async fn binding_for_code(&self, binding_id: &str, jti: &str) -> Result<Option<(SsBindingRow, bool)>, StoreError> {
+    async fn binding_for_code(&self, binding_id: &str, jti: &str) -> Result<Option<CodeBinding>, StoreError> {
         self.code_bindings.read(&self.reader, CodeAsk { binding_id: binding_id.to_owned(), jti: jti.to_owned() }, &CODE_BINDING).await
     }
 

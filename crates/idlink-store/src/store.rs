@@ -70,7 +70,7 @@ pub struct SqlStore {
     /// Point reads waiting to be read together (ADR 0023).
     pub(crate) introspections: ReadBatches<crate::oauth::IntrospectionAsk, idlink_core::ports::oauth::Introspection>,
     pub(crate) api_keys: ReadBatches<ApiKeyAsk, ApiKeyRow>,
-    pub(crate) code_bindings: ReadBatches<crate::ss_bindings::CodeAsk, (idlink_core::ports::ss_bindings::SsBindingRow, bool)>,
+    pub(crate) code_bindings: ReadBatches<crate::ss_bindings::CodeAsk, idlink_core::ports::ss_bindings::CodeBinding>,
 }
 
 impl SqlStore {
@@ -113,7 +113,15 @@ impl SqlStore {
             }
         };
         let query_commits = crate::group_commit::start(committer, backend).await?;
-        Ok(Self { writer, reader, backend, query_commits, introspections: Default::default(), api_keys: Default::default(), code_bindings: Default::default() })
+        Ok(Self {
+            writer,
+            reader,
+            backend,
+            query_commits,
+            introspections: Default::default(),
+            api_keys: Default::default(),
+            code_bindings: Default::default(),
+        })
     }
 
     pub fn backend(&self) -> Backend {

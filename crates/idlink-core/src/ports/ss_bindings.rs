@@ -117,8 +117,20 @@ pub trait MedicalCodeStore: Send + Sync {
     /// Ends an unfinished use: `settled` with the bureau's figures, or `refused`.
     async fn settle_medical_code(&self, u: &CodeUse, audit: &AuditEntry) -> Result<bool, StoreError>;
     async fn medical_code_use(&self, jti: &str) -> Result<Option<CodeUse>, StoreError>;
-    /// A code's binding and whether the code was used, in one read (a terminal's check).
-    async fn binding_for_code(&self, binding_id: &str, jti: &str) -> Result<Option<(SsBindingRow, bool)>, StoreError>;
+    /// What a terminal's check needs of a code's binding, and whether the code was used, in one read.
+    async fn binding_for_code(&self, binding_id: &str, jti: &str) -> Result<Option<CodeBinding>, StoreError>;
+}
+
+/// What a terminal's check reads of a code's binding: only the columns it
+/// decides on (the check is the hot path of a hospital counter).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CodeBinding {
+    pub region: String,
+    pub status: Status,
+    /// Comma-separated, as stored.
+    pub features: Option<String>,
+    /// The code's `jti` was spent already.
+    pub used: bool,
 }
 
 /// A service request as stored.

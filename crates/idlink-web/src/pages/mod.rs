@@ -16,3 +16,4 @@ pub mod prefs;
 pub mod render;
 pub mod security;
 pub mod social_security;
+pub mod ss_records;

@@ -232,6 +232,10 @@ struct BindingPage {
     /// Where the face form posts (`face_capture.html`).
     face_action: String,
     can_pay: bool,
+    /// Bound, and I am its holder: my accounts and service requests.
+    holder_bound: bool,
+    /// A pension or medical-account feature was chosen.
+    has_accounts: bool,
     errors: FormErrors,
     refusal: Option<String>,
     notice: Option<String>,
@@ -332,6 +336,8 @@ async fn render(
         captures: captures(state, tr),
         face_action: format!("/h5/social-security/{}/face", b.id),
         can_pay: b.status == Status::Bound && b.acting_as == "holder" && b.features.iter().any(|f| f == "medical_payment"),
+        holder_bound: b.status == Status::Bound && b.acting_as == "holder",
+        has_accounts: b.features.iter().any(|f| f == "pension_query" || f == "medical_account"),
         errors,
         refusal,
         notice,

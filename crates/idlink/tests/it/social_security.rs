@@ -797,18 +797,25 @@ async fn a_medical_code_lives_as_configured() {
 /// A bound user with their binding, card number and phone; `features` chosen at the last step.
 async fn bound(s: &Server, phone: &str, seq: &str, features: Value) -> (String, String, String) {
     let (token, _) = adult(s, phone, seq).await;
-    let number = card_of(s, &id_number(phone, seq)).await["card_number"].as_str().unwrap_or("").to_owned();
-    let id = at_card_step(s, &token).await;
-    card_step(s, &token, &id, &number, phone).await;
-    let b = ok(s, post(s, &token, &path(&id, "/bank"), json!({"reserved_phone": "13600000000"})).await).await;
+    let (id, number) = bind(s, &token, phone, &id_number(phone, seq), features).await;
+    (token, id, number)
+}
+
+/// Binds the Beijing card of the verified user with `token` (their phone
+/// and ID number, issued in 110105) with `features`: its id and card number.
+pub(crate) async fn bind(s: &Server, token: &str, phone: &str, person: &str, features: Value) -> (String, String) {
+    let number = card_of(s, person).await["card_number"].as_str().unwrap_or("").to_owned();
+    let id = at_card_step(s, token).await;
+    card_step(s, token, &id, &number, phone).await;
+    let b = ok(s, post(s, token, &path(&id, "/bank"), json!({"reserved_phone": "13600000000"})).await).await;
     assert_eq!(b["bank_code_sent"], true);
     let code = s.last_code("13600000000").await;
-    ok(s, post(s, &token, &path(&id, "/bank/confirm"), json!({"code": code})).await).await;
-    let a = get_json(s, "/v1/social-security/agreement", &token).await;
-    ok(s, post(s, &token, &path(&id, "/agreement"), json!({"version": a["version"], "sha256": a["sha256"]})).await).await;
-    let b = ok(s, post(s, &token, &path(&id, "/features"), json!({"features": features})).await).await;
+    ok(s, post(s, token, &path(&id, "/bank/confirm"), json!({"code": code})).await).await;
+    let a = get_json(s, "/v1/social-security/agreement", token).await;
+    ok(s, post(s, token, &path(&id, "/agreement"), json!({"version": a["version"], "sha256": a["sha256"]})).await).await;
+    let b = ok(s, post(s, token, &path(&id, "/features"), json!({"features": features})).await).await;
     assert_eq!(b["status"], "bound", "{b}");
-    (token, id, number)
+    (id, number)
 }
 
 /// Balances and statements with their source and `as_of`, each only with

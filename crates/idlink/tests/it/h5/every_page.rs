@@ -3,16 +3,18 @@
 //! targets of 60 px measured in the browser, no sideways scrolling at 200 %
 //! text), with axe-core, and under
 //! the weight budget (HTML + CSS + htmx under 60 KB compressed).
-//! The user is verified and has a bound card, so the card pages have one.
+//! The user is verified and has a bound bank card and social-security card,
+//! so the card pages have one.
 
 use super::{Browser, FormClient};
 use crate::Server;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-/// The pages, `{card}` standing for the user's binding id and `{azr}` for
-/// an app's sign-in request waiting for the user's consent.
-const PAGES: [&str; 21] = [
+/// The pages, `{card}` standing for the user's binding id, `{ss}` for their
+/// social-security card binding and `{azr}` for an app's sign-in request
+/// waiting for the user's consent.
+const PAGES: [&str; 25] = [
     "/h5/",
     "/h5/identity",
     "/h5/identity/verify/face",
@@ -31,6 +33,10 @@ const PAGES: [&str; 21] = [
     "/h5/cards/history",
     "/h5/credit",
     "/h5/social-security",
+    "/h5/social-security/{ss}",
+    "/h5/social-security/{ss}/accounts",
+    "/h5/social-security/{ss}/services",
+    "/h5/social-security/{ss}/code",
     "/h5/access-log",
     "/h5/apps",
     "/h5/authorize/{azr}",
@@ -214,9 +220,11 @@ async fn every_page_is_large_enough_in_elder_mode_accessible_and_light() {
     super::log_in(&b, &s, phone).await;
     let token = b.client.get_named_cookie("idlink_session").await.map(|c| c.value().to_owned()).unwrap_or_default();
     let card = verified_with_card(&s, &token, phone, "110105199001010029").await;
+    let features = json!(["medical_payment", "pension_query", "medical_account", "unemployment_alerts"]);
+    let (ss, _) = crate::social_security::bind(&s, &token, phone, "110105199001010029", features).await;
     let consent = consent_request(&s).await;
     let azr = consent.trim_start_matches("/h5/authorize/").to_owned();
-    let fill = |page: &str| page.replace("{card}", &card).replace("{azr}", &azr);
+    let fill = |page: &str| page.replace("{card}", &card).replace("{ss}", &ss).replace("{azr}", &azr);
     let mut faults = Vec::new();
     for page in PAGES {
         b.goto(&s.url(&fill(page))).await;

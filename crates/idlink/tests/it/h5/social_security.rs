@@ -11,6 +11,7 @@ use super::{Browser, log_in};
 use crate::credit::id_number;
 use crate::reviews::verify_resident;
 use crate::sqlite_server;
+
 use serde_json::{Value, json};
 
 #[tokio::test]
@@ -150,6 +151,86 @@ async fn an_elder_binds_a_card_in_six_steps_and_shows_the_medical_code() {
     assert_eq!(b.text("h1").await, "我的社保卡");
     assert!(b.text("#bindings").await.contains("已綁定"), "{}", b.text("#bindings").await);
     b.assert_accessible("social security, zh-HK elder").await;
+    b.close().await;
+}
+
+/// Once bound (SPEC SS3): the accounts page shows each chosen account's
+/// balance and statement with the bureau and time they come from; the
+/// services page files a filing, refuses a closed region and a transfer to
+/// the card's own province with their reasons, certifies retirement by face,
+/// and shows each request's status moving on; in zh-CN and English, axe on
+/// each state.
+#[tokio::test]
+async fn a_holder_reads_the_accounts_and_follows_service_requests() {
+    let db = idlink_store::testing::sqlite().await.unwrap_or_else(|e| panic!("{e}"));
+    let s = crate::start_with(db, &[("IDLINK__SANDBOX__DRIVE_CLOCK", "true")]).await;
+    let phone = "13700000283";
+    let b = Browser::open(true).await;
+    log_in(&b, &s, phone).await;
+    let token = session_token(&b).await;
+    let person = id_number(phone, "283");
+    verify_resident(&s, &token, phone, "张三丰", &person).await;
+    let (id, _) =
+        crate::social_security::bind(&s, &token, phone, &person, json!(["medical_payment", "pension_query", "medical_account"])).await;
+    let api = crate::cards::get_json(&s, &format!("/v1/social-security/bindings/{id}/accounts"), &token).await;
+
+    b.goto(&s.url(&format!("/h5/social-security/{id}"))).await;
+    b.click("#show-accounts").await;
+    assert_eq!(b.text("h1").await, "我的养老和医保账户");
+    let source = b.text("#source").await;
+    assert!(source.starts_with("数据来自北京市社保局，截至"), "{source}");
+    let pension = api["pension"]["balance_fen"].as_i64().unwrap_or(0);
+    let shown = b.text("#pension-balance").await;
+    assert_eq!(shown.replace([',', '¥', '.'], ""), format!("{pension:03}"), "the bureau's balance in yuan: {shown}");
+    assert!(b.has("#medical-balance").await, "the medical account was chosen");
+    assert!(b.text("#pension").await.contains("缴费"), "{}", b.text("#pension").await);
+    b.assert_accessible("accounts").await;
+
+    b.click("#back-binding").await;
+    b.click("#show-services").await;
+    assert_eq!(b.text("h1").await, "我的社保业务");
+    assert!(b.has("#no-requests").await);
+    b.assert_accessible("services, none").await;
+    // A region whose service is closed is refused at the top, the form kept.
+    b.tick("#kind-relation_transfer").await;
+    b.fill("#to_region", "540102").await;
+    b.click("#file").await;
+    assert!(b.has("#refusal").await, "{}", b.text("main").await);
+    assert_eq!(b.attr("#to_region", "value").await.as_deref(), Some("540102"));
+    b.assert_accessible("services, region closed").await;
+    // A transfer to the card's own province: filed, then rejected with its reason.
+    b.fill("#to_region", "110101").await;
+    b.click("#file").await;
+    assert!(b.text("#notice").await.starts_with("业务已提交社保局"), "{}", b.text("main").await);
+    assert!(b.text("#requests").await.contains("对方地区就是社保卡所在省份"), "{}", b.text("#requests").await);
+    // An off-site filing to Guangdong, then a retirement certification by face.
+    b.tick("#kind-offsite_medical_filing").await;
+    b.fill("#to_region", "440305").await;
+    b.click("#file").await;
+    assert!(b.text("#requests").await.contains("异地就医备案 · 转往广东省"), "{}", b.text("#requests").await);
+    b.click("#verify-face").await;
+    assert!(b.has("#liveness-error").await, "no capture chosen: {}", b.text("main").await);
+    b.tick("#liveness").await;
+    b.click("#verify-face").await;
+    assert!(b.text("#requests").await.contains("退休人员资格认证"), "{}", b.text("#requests").await);
+    assert!(b.text("#requests").await.contains("已提交"), "{}", b.text("#requests").await);
+    b.assert_accessible("services, three filed").await;
+    // A day of bureau time later the filings are done.
+    let advanced = reqwest::Client::new()
+        .post(format!("{}/sandbox/v1/clock/advance", s.sandbox))
+        .json(&json!({"seconds": 25 * 3600}))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(advanced.status().is_success());
+    b.goto(&s.url(&format!("/h5/social-security/{id}/services"))).await;
+    let list = b.text("#requests").await;
+    assert_eq!(list.matches("已办结").count(), 2, "{list}");
+    assert_eq!(list.matches("未通过").count(), 1, "{list}");
+    b.click("button[name=lang][value=en]").await;
+    assert_eq!(b.text("h1").await, "My service requests");
+    assert!(b.text("#requests").await.contains("Off-site medical filing · to Guangdong"), "{}", b.text("#requests").await);
+    b.assert_accessible("services, English").await;
     b.close().await;
 }
 

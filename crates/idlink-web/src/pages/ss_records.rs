@@ -1,0 +1,307 @@
+//! `/h5/social-security/{id}/accounts` and `/services`: what a bound card
+//! gives its holder (SPEC SS3, issue 16). The accounts page shows the
+//! pension and medical accounts the holder chose, each balance with its
+//! monthly statement, and says where the figures come from and when the
+//! bureau gave them; the services page lists the holder's requests with
+//! their status (read from the bureau as the page opens) and files a new
+//! one: an off-site medical filing or a transfer names the other region, a
+//! retirement certification is the holder's face check. Every rule is the
+//! core's (`SocialSecurity::accounts`, `SsServices`); these pages word it.
+
+use crate::WebState;
+use crate::ctx::Signed;
+use crate::i18n::{Locale, Tr};
+use crate::pages::credit::{Capture, captures};
+use crate::pages::render::{Chrome, FormErrors, html, message_page, problem_message_in};
+use askama::Template;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Form, Router};
+use idlink_api::Problem;
+use idlink_core::ports::social_security::Account;
+use idlink_core::social_security::Actor;
+use idlink_core::ss_services::ServiceView;
+use idlink_domain::Fen;
+use idlink_domain::ss_service::{ServiceKind, ServiceStatus};
+use serde::Deserialize;
+
+pub fn routes() -> Router<WebState> {
+    Router::new()
+        .route("/h5/social-security/{id}/accounts", get(accounts))
+        .route("/h5/social-security/{id}/services", get(services).post(file))
+        .route("/h5/social-security/{id}/services/retirement", post(retirement).get(to_services))
+}
+
+fn actor(s: &Signed) -> Actor<'_> {
+    Actor { session: &s.session, request_id: s.visitor.request_id.as_ref() }
+}
+
+fn refused(s: &Signed, p: &Problem, back: &str) -> Response {
+    let status = StatusCode::from_u16(p.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    (status, message_page(&s.visitor, &problem_message_in(&s.visitor.tr, "ss", p), back)).into_response()
+}
+
+/// A `YYYY-MM` month as the language writes it.
+fn month(tr: &Tr, ym: &str) -> String {
+    match (tr.locale, ym.split_once('-')) {
+        (Locale::ZhCn | Locale::ZhHk, Some((y, m))) => format!("{y}年{}月", m.trim_start_matches('0')),
+        _ => ym.to_owned(),
+    }
+}
+
+/// The catalogue's words for a code, or the code itself (a value added later).
+fn words(tr: &Tr, prefix: &str, code: &str) -> String {
+    let key = format!("{prefix}-{}", code.replace('_', "-"));
+    if crate::i18n::has_key(tr.locale, &key) { tr.t(&key) } else { code.to_owned() }
+}
+
+/// One account as the page shows it.
+pub struct AccountView {
+    pub id: &'static str,
+    pub title: String,
+    pub balance: String,
+    pub lines: Vec<Line>,
+}
+
+/// One month's movement.
+pub struct Line {
+    pub month: String,
+    pub kind: String,
+    pub amount: String,
+}
+
+fn account(tr: &Tr, id: &'static str, a: &Account) -> AccountView {
+    AccountView {
+        id,
+        title: tr.t(&format!("ss-accounts-{id}")),
+        balance: tr.money(Fen(a.balance_fen)),
+        lines: a
+            .statements
+            .iter()
+            .map(|s| Line { month: month(tr, &s.month), kind: words(tr, "ss-movement", &s.kind), amount: tr.money(Fen(s.amount_fen)) })
+            .collect(),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "ss_accounts.html")]
+struct AccountsPage {
+    c: Chrome,
+    id: String,
+    accounts: Vec<AccountView>,
+    source: String,
+}
+
+/// `GET /h5/social-security/{id}/accounts`.
+async fn accounts(State(state): State<WebState>, s: Signed, Path(id): Path<String>) -> Response {
+    let back = format!("/h5/social-security/{id}");
+    let a = match state.app.social_security().accounts(&actor(&s), &id).await {
+        Ok(a) => a,
+        Err(e) => return refused(&s, &Problem::from(e), &back),
+    };
+    let tr = &s.visitor.tr;
+    let province = a.source.split(['/', ':']).nth(1).unwrap_or_default();
+    let bureau = state
+        .app
+        .ss_coverage
+        .province(province)
+        .map_or_else(|| province.to_owned(), |r| if tr.locale == Locale::En { r.name_en.clone() } else { r.name.clone() });
+    let accounts = [("pension", a.pension.as_ref()), ("medical", a.medical.as_ref())]
+        .into_iter()
+        .filter_map(|(name, acc)| acc.map(|acc| account(tr, name, acc)))
+        .collect();
+    let page = AccountsPage {
+        c: Chrome::new(&s.visitor, "ss-accounts-title", true),
+        source: tr.ta("ss-accounts-source", &[("bureau", &bureau), ("time", &tr.datetime(a.as_of))]),
+        id,
+        accounts,
+    };
+    (s.visitor.cookies(), html(StatusCode::OK, &page)).into_response()
+}
+
+/// One request as the page lists it.
+pub struct RequestRow {
+    pub id: String,
+    pub kind: String,
+    pub region: Option<String>,
+    pub status: String,
+    pub tone: &'static str,
+    pub reason: Option<String>,
+    pub updated: String,
+}
+
+fn request_row(state: &WebState, tr: &Tr, r: &ServiceView) -> RequestRow {
+    let region = r.to_region.as_deref().map(|code| {
+        let name = state
+            .app
+            .ss_coverage
+            .province(code.get(..2).unwrap_or_default())
+            .map_or_else(|| code.to_owned(), |p| if tr.locale == Locale::En { p.name_en.clone() } else { p.name.clone() });
+        tr.t1("ss-services-to", "region", &name)
+    });
+    RequestRow {
+        id: r.id.clone(),
+        kind: words(tr, "ss-service", r.kind.as_str()),
+        region,
+        status: words(tr, "ss-service-status", r.status.as_str()),
+        tone: match r.status {
+            ServiceStatus::Completed => "done",
+            ServiceStatus::Rejected => "refused",
+            _ => "pending",
+        },
+        reason: r.reason.as_deref().map(|why| words(tr, "ss-service-reason", why)),
+        updated: tr.t1("ss-services-updated", "time", &tr.datetime(r.updated_at)),
+    }
+}
+
+/// A kind a form offers.
+pub struct KindChoice {
+    pub value: &'static str,
+    pub label: String,
+    pub checked: bool,
+}
+
+#[derive(Template)]
+#[template(path = "ss_services.html")]
+struct ServicesPage {
+    c: Chrome,
+    id: String,
+    rows: Vec<RequestRow>,
+    kinds: Vec<KindChoice>,
+    area: String,
+    captures: Vec<Capture>,
+    face_action: String,
+    errors: FormErrors,
+    refusal: Option<String>,
+    notice: Option<String>,
+}
+
+async fn services_page(
+    state: &WebState,
+    s: &Signed,
+    id: &str,
+    form: &FileForm,
+    errors: FormErrors,
+    refusal: Option<String>,
+    status: StatusCode,
+) -> Response {
+    let tr = &s.visitor.tr;
+    let list = match state.app.ss_services().list(&actor(s), id).await {
+        Ok(l) => l,
+        Err(e) => return refused(s, &Problem::from(e), &format!("/h5/social-security/{id}")),
+    };
+    let chosen = ServiceKind::parse(&form.kind).unwrap_or(ServiceKind::OffsiteMedicalFiling);
+    let page = ServicesPage {
+        c: Chrome::new(&s.visitor, "ss-services-title", true),
+        id: id.to_owned(),
+        rows: list.iter().map(|r| request_row(state, tr, r)).collect(),
+        kinds: ServiceKind::ALL
+            .into_iter()
+            .filter(|k| k.needs_region())
+            .map(|k| KindChoice { value: k.as_str(), label: words(tr, "ss-service", k.as_str()), checked: k == chosen })
+            .collect(),
+        area: form.to_region.clone(),
+        captures: captures(state, tr),
+        face_action: format!("/h5/social-security/{id}/services/retirement"),
+        errors,
+        refusal,
+        notice: form.filed.then(|| tr.t("ss-services-filed")),
+    };
+    (s.visitor.cookies(), html(status, &page)).into_response()
+}
+
+/// The filing form (and, after a redirect, that one was filed).
+#[derive(Debug, Default, Deserialize)]
+pub struct FileForm {
+    #[serde(default)]
+    kind: String,
+    #[serde(default)]
+    to_region: String,
+    #[serde(default, skip)]
+    filed: bool,
+}
+
+/// `GET /h5/social-security/{id}/services`.
+async fn services(
+    State(state): State<WebState>,
+    s: Signed,
+    Path(id): Path<String>,
+    axum::extract::Query(q): axum::extract::Query<FiledQuery>,
+) -> Response {
+    let form = FileForm { filed: q.filed.is_some(), ..FileForm::default() };
+    services_page(&state, &s, &id, &form, FormErrors::default(), None, StatusCode::OK).await
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct FiledQuery {
+    filed: Option<String>,
+}
+
+async fn to_services(Path(id): Path<String>) -> Redirect {
+    if id.starts_with("ssb_") && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+        Redirect::to(&format!("/h5/social-security/{id}/services"))
+    } else {
+        Redirect::to("/h5/social-security")
+    }
+}
+
+/// After a filing: the list with it, or the form again with the refusal (on `field`, or at the top).
+async fn after(state: &WebState, s: &Signed, id: &str, form: &FileForm, outcome: Result<ServiceView, Problem>, field: &str) -> Response {
+    match outcome {
+        Ok(_) => Redirect::to(&format!("/h5/social-security/{id}/services?filed=1")).into_response(),
+        Err(p) => {
+            let said = problem_message_in(&s.visitor.tr, "ss", &p);
+            let status = StatusCode::from_u16(p.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            if status == StatusCode::UNPROCESSABLE_ENTITY || status == StatusCode::BAD_REQUEST {
+                let mut errors = FormErrors::default();
+                errors.add(field, said);
+                services_page(state, s, id, form, errors, None, status).await
+            } else {
+                services_page(state, s, id, form, FormErrors::default(), Some(said), status).await
+            }
+        }
+    }
+}
+
+/// `POST /h5/social-security/{id}/services`: a filing or a transfer.
+async fn file(State(state): State<WebState>, s: Signed, Path(id): Path<String>, Form(f): Form<FileForm>) -> Response {
+    let tr = &s.visitor.tr;
+    let Some(kind) = ServiceKind::parse(&f.kind).filter(|k| k.needs_region()) else {
+        let mut errors = FormErrors::default();
+        errors.add("kind", tr.t("ss-services-choose-kind"));
+        return services_page(&state, &s, &id, &f, errors, None, StatusCode::UNPROCESSABLE_ENTITY).await;
+    };
+    let area = f.to_region.trim();
+    if area.len() != 6 || !area.bytes().all(|b| b.is_ascii_digit()) {
+        let mut errors = FormErrors::default();
+        errors.add("to_region", tr.t("ss-field-area"));
+        return services_page(&state, &s, &id, &f, errors, None, StatusCode::UNPROCESSABLE_ENTITY).await;
+    }
+    let outcome = state.app.ss_services().submit(&actor(&s), &id, kind, Some(area), None).await.map_err(Problem::from);
+    after(&state, &s, &id, &f, outcome, "to_region").await
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct FaceForm {
+    #[serde(default)]
+    liveness: String,
+}
+
+/// `POST /h5/social-security/{id}/services/retirement`: a retirement certification by the holder's face.
+async fn retirement(State(state): State<WebState>, s: Signed, Path(id): Path<String>, Form(f): Form<FaceForm>) -> Response {
+    let form = FileForm::default();
+    if f.liveness.trim().is_empty() {
+        let mut errors = FormErrors::default();
+        errors.add("liveness", s.visitor.tr.t("identity-field-choose-capture"));
+        return services_page(&state, &s, &id, &form, errors, None, StatusCode::UNPROCESSABLE_ENTITY).await;
+    }
+    let outcome = state
+        .app
+        .ss_services()
+        .submit(&actor(&s), &id, ServiceKind::RetirementCertification, None, Some(f.liveness.trim()))
+        .await
+        .map_err(Problem::from);
+    after(&state, &s, &id, &form, outcome, "liveness").await
+}
