@@ -357,7 +357,9 @@ impl From<SsError> for Problem {
             }
             SsError::Step(Refusal::Frozen) | SsError::Frozen(_) => Problem::new(ProblemCode::SocialSecurityBindingFrozen),
             SsError::Step(Refusal::Ended(Status::Expired)) | SsError::Expired => Problem::new(ProblemCode::SocialSecurityBindingExpired),
-            SsError::Step(Refusal::Ended(_) | Refusal::AlreadyDone | Refusal::NotFrozen) => Problem::new(ProblemCode::SocialSecurityBindingEnded),
+            SsError::Step(Refusal::Ended(_) | Refusal::AlreadyDone | Refusal::NotFrozen | Refusal::NotBound) => {
+                Problem::new(ProblemCode::SocialSecurityBindingEnded)
+            }
             SsError::NoCodeSent => Problem::new(ProblemCode::SocialSecurityCodeNotSent),
             SsError::FaceRefused(result) => {
                 let (code, guidance) = result.reason().unwrap_or(("review", "Retry the face check."));
@@ -384,6 +386,7 @@ impl From<SsError> for Problem {
             SsError::AgentNotAdult => Problem::new(ProblemCode::SocialSecurityAgentNotAdult),
             SsError::HolderUnknown => Problem::new(ProblemCode::SocialSecurityHolderUnknown),
             SsError::NoAgent => Problem::new(ProblemCode::SocialSecurityNoAgent),
+            SsError::HolderOnly => Problem::new(ProblemCode::SocialSecurityHolderOnly),
             SsError::CardHeld(reason) => Problem::new(ProblemCode::SocialSecurityCardHeld).detail(format!(
                 "The social-security bureau holds this card ({reason}). Take the card and your ID to a social-security counter to release it, then bind again."
             )),

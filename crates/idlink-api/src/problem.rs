@@ -253,6 +253,8 @@ problem_codes! {
         "No one with a verified real-name identity has this phone (or it is yours). The relative first signs in with their own phone and verifies their identity."),
     SocialSecurityNoAgent = ("social_security_no_agent", CONFLICT,
         "No relative acts on this binding: there is nothing to end."),
+    SocialSecurityHolderOnly = ("social_security_holder_only", FORBIDDEN,
+        "Only the card's holder unbinds a bound card: a relative's part ended when the card was bound. Ask the holder to unbind it from their own account."),
     SocialSecurityCardHeld = ("social_security_card_held", CONFLICT,
         "The social-security bureau holds this card (reported lost or stolen). Only a social-security counter can release it: take the card and your ID there."),
     SocialSecurityBindingConflict = ("social_security_binding_conflict", CONFLICT,

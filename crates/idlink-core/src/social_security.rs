@@ -118,6 +118,16 @@ pub struct Agreement {
     pub text: &'static str,
 }
 
+/// A bound card's features are used only while it is bound: an ended
+/// binding says it ended, one under way that it is not bound yet.
+pub(crate) fn still_bound(row: &SsBindingRow) -> Result<(), SsError> {
+    match row.status {
+        Status::Bound => Ok(()),
+        s if s.is_final() => Err(SsError::Step(Refusal::Ended(s))),
+        _ => Err(SsError::FeatureNotBound("bound card")),
+    }
+}
+
 pub fn agreement() -> Agreement {
     Agreement { version: AGREEMENT_VERSION, sha256: hex::encode(Sha256::digest(AGREEMENT_TEXT.as_bytes())), text: AGREEMENT_TEXT }
 }
@@ -173,6 +183,9 @@ pub enum SsError {
     HolderUnknown,
     #[error("no relative acts on this binding")]
     NoAgent,
+    /// Only the card's holder may do this (unbind a bound card).
+    #[error("only the card's holder may do this")]
+    HolderOnly,
     /// The bureau holds the card (the reason); only its counter can release it.
     #[error("the bureau holds this card ({0})")]
     CardHeld(String),
@@ -888,7 +901,8 @@ impl SocialSecurity<'_> {
         let row = self.own(actor.user(), id).await?;
         let features: Vec<&str> = row.features.as_deref().unwrap_or_default().split(',').collect();
         let (pension, medical) = (features.contains(&"pension_query"), features.contains(&"medical_account"));
-        if row.status != Status::Bound || !(pension || medical) {
+        still_bound(&row)?;
+        if !(pension || medical) {
             return Err(SsError::FeatureNotBound("pension_query"));
         }
         let card = self.sealed_card(actor, &row).await?;
@@ -912,15 +926,26 @@ impl SocialSecurity<'_> {
         Ok(Handoff { bank_code: card.bank_code, url })
     }
 
-    /// Ends a binding under way (not a bound one: that is unbinding); the holder or their relative.
+    /// Ends a binding: one under way is cancelled (by the holder or their
+    /// relative), a bound card is unbound (by its holder only): its
+    /// medical code, accounts and alerts stop at once.
     pub async fn cancel(&self, actor: &Actor<'_>, id: &str) -> Result<BindingView, SsError> {
         let mut row = self.reachable(actor, id).await?;
-        if row.status == Status::Cancelled {
+        if matches!(row.status, Status::Cancelled | Status::Unbound) {
             return self.view_of(actor, &row).await;
         }
-        let p = row.progress().apply(Event::Cancel)?;
+        // A bound card is its holder's to unbind: a relative's part ended with the binding.
+        let (event, action) = if row.status == Status::Bound {
+            if &row.user_id != actor.user() {
+                return Err(SsError::HolderOnly);
+            }
+            (Event::Unbind, "ss_binding.unbound")
+        } else {
+            (Event::Cancel, "ss_binding.cancelled")
+        };
+        let p = row.progress().apply(event)?;
         row.status = p.status;
-        let row = self.save(actor, Change::new(row, "ss_binding.cancelled")).await?;
+        let row = self.save(actor, Change::new(row, action)).await?;
         self.view_of(actor, &row).await
     }
 }

@@ -28,7 +28,6 @@ use crate::social_security::{Actor, SsError, sealed_card_of};
 use crate::steps::notices::{UserMessage, user_sms};
 use crate::vault::Vault;
 use idlink_domain::social_security::{Coverage, RegionAnswer};
-use idlink_domain::ss_binding::Status;
 use idlink_domain::ss_service::{ServiceKind, ServiceStatus};
 use serde::Serialize;
 
@@ -95,9 +94,7 @@ impl SsServices<'_> {
     /// The user's bound binding.
     async fn bound(&self, actor: &Actor<'_>, binding_id: &str) -> Result<SsBindingRow, SsError> {
         let row = self.bindings.ss_binding(binding_id).await?.filter(|r| &r.user_id == actor.user()).ok_or(SsError::NotFound)?;
-        if row.status != Status::Bound {
-            return Err(SsError::FeatureNotBound("bound card"));
-        }
+        crate::social_security::still_bound(&row)?;
         Ok(row)
     }
 

@@ -4,6 +4,7 @@
 //! through it (and may leave and come back, from any device), frozen on a
 //! theft-binding risk until an operator decides (SS4: releasing it, or
 //! rejecting it, which cancels it), and ends bound, expired or cancelled.
+//! A bound card can be unbound by its holder, which ends it for good.
 
 use serde::Serialize;
 
@@ -65,10 +66,12 @@ pub enum Status {
     Expired,
     /// Ended by the user, or by an operator on a risk.
     Cancelled,
+    /// Bound, then unbound by its holder.
+    Unbound,
 }
 
 impl Status {
-    pub const ALL: [Status; 5] = [Status::Open, Status::Frozen, Status::Bound, Status::Expired, Status::Cancelled];
+    pub const ALL: [Status; 6] = [Status::Open, Status::Frozen, Status::Bound, Status::Expired, Status::Cancelled, Status::Unbound];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -77,6 +80,7 @@ impl Status {
             Status::Bound => "bound",
             Status::Expired => "expired",
             Status::Cancelled => "cancelled",
+            Status::Unbound => "unbound",
         }
     }
 
@@ -84,9 +88,9 @@ impl Status {
         Self::ALL.into_iter().find(|x| x.as_str() == s)
     }
 
-    /// No step can be taken again.
+    /// No step can be taken again (a bound card can still be unbound).
     pub fn is_final(self) -> bool {
-        matches!(self, Status::Bound | Status::Expired | Status::Cancelled)
+        matches!(self, Status::Bound | Status::Expired | Status::Cancelled | Status::Unbound)
     }
 }
 
@@ -111,6 +115,8 @@ pub enum Event {
     Expire,
     /// The user ended it (not while frozen: an operator's rejection ends a frozen one).
     Cancel,
+    /// The holder unbound the bound card.
+    Unbind,
 }
 
 /// Why an event does not apply.
@@ -128,6 +134,8 @@ pub enum Refusal {
     Ended(Status),
     #[error("nothing to release: the binding is not frozen")]
     NotFrozen,
+    #[error("only a bound card is unbound")]
+    NotBound,
 }
 
 impl Progress {
@@ -144,8 +152,12 @@ impl Progress {
     /// The binding after `event`.
     pub fn apply(self, event: Event) -> Result<Progress, Refusal> {
         match (self.status, event) {
-            (Status::Bound | Status::Expired | Status::Cancelled, Event::Done(s)) if self.is_done(s) => Err(Refusal::AlreadyDone),
+            (Status::Bound | Status::Expired | Status::Cancelled | Status::Unbound, Event::Done(s)) if self.is_done(s) => {
+                Err(Refusal::AlreadyDone)
+            }
+            (Status::Bound, Event::Unbind) => Ok(Progress { status: Status::Unbound, ..self }),
             (s, _) if s.is_final() => Err(Refusal::Ended(s)),
+            (_, Event::Unbind) => Err(Refusal::NotBound),
             (Status::Frozen, Event::Release) => Ok(Progress { status: Status::Open, ..self }),
             (_, Event::Release) => Err(Refusal::NotFrozen),
             (_, Event::Expire) => Ok(Progress { status: Status::Expired, ..self }),
@@ -176,6 +188,7 @@ mod tests {
             1 => Just(Event::Release),
             1 => Just(Event::Expire),
             1 => Just(Event::Cancel),
+            1 => Just(Event::Unbind),
         ]
     }
 
@@ -189,6 +202,10 @@ mod tests {
         assert_eq!(p.status, Status::Bound);
         assert_eq!(p.apply(Event::Done(Step::Bank)), Err(Refusal::AlreadyDone));
         assert_eq!(p.apply(Event::Cancel), Err(Refusal::Ended(Status::Bound)));
+        let unbound = p.apply(Event::Unbind).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(unbound.status, Status::Unbound);
+        assert_eq!(unbound.apply(Event::Unbind), Err(Refusal::Ended(Status::Unbound)));
+        assert_eq!(Progress::entered().apply(Event::Unbind), Err(Refusal::NotBound));
         assert_eq!((Step::Entry.number(), Step::Features.number(), Step::Features.next()), (1, 6, None));
     }
 
@@ -204,7 +221,12 @@ mod tests {
                 let before = p;
                 match p.apply(e) {
                     Ok(next) => {
-                        prop_assert!(!before.status.is_final());
+                        // Only unbinding moves a bound card; nothing moves an ended binding.
+                        prop_assert_eq!(before.status.is_final(), e == Event::Unbind);
+                        prop_assert_eq!(next.status == Status::Unbound, e == Event::Unbind);
+                        if e == Event::Unbind {
+                            prop_assert_eq!(before.status, Status::Bound);
+                        }
                         if let Event::Done(s) = e {
                             prop_assert_eq!(before.status, Status::Open);
                             prop_assert_eq!(Some(s), done.last().and_then(|l| l.next()));

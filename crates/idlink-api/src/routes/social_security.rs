@@ -123,7 +123,7 @@ pub struct SsBinding {
     step: String,
     /// 1 to 6.
     step_number: usize,
-    /// `open`, `frozen` (a theft-binding risk under review), `bound`, `expired` or `cancelled`.
+    /// `open`, `frozen` (a theft-binding risk under review), `bound`, `expired`, `cancelled` or `unbound` (by its holder, once bound).
     status: String,
     /// The current step must be done by then (RFC 3339); codes sent for it are void after.
     step_deadline: String,
@@ -270,7 +270,7 @@ pub async fn get_one(
     Ok(Json(state.social_security().view(&actor(&session, request_id.as_deref()), &id).await?.into()))
 }
 
-/// Ends a binding under way.
+/// Ends a binding: one under way is cancelled; a bound card is unbound (its holder only), which stops its medical code at once.
 #[utoipa::path(delete, path = "/v1/social-security/bindings/{id}", tag = "social security",
     params(("id" = String, Path, pattern = r"^ssb_[0-9a-f]{32}$", example = "ssb_0123456789abcdef0123456789abcdef"), ("Idlink-Session" = String, Header, description = SESSION)),
     responses((status = 200, body = SsBinding), (status = "4XX", body = Problem, content_type = "application/problem+json")),

@@ -518,7 +518,7 @@ fn form_urlencoded_pairs(body: &[u8]) -> Vec<(String, String)> {
 }
 
 async fn cancel(State(state): State<WebState>, s: Signed, Path(id): Path<String>) -> Response {
-    let outcome = state.app.social_security().cancel(&actor(&s), &id).await.map(|_| done("cancelled"));
+    let outcome = state.app.social_security().cancel(&actor(&s), &id).await.map(|b| done(b.status.as_str()));
     after(&state, &s, &id, outcome.map_err(Problem::from), None).await
 }
 

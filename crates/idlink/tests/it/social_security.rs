@@ -300,11 +300,9 @@ async fn a_card_is_bound_in_six_steps_resumed_on_another_device_and_after_a_rest
         assert_eq!((b["status"].as_str(), b["step"].as_str()), (Some("bound"), Some("features")), "{b}");
         assert_eq!(b["features"], json!(["medical_payment", "unemployment_alerts"]));
         assert!(b["bound_at"].as_str().is_some(), "{b}");
-        // Bound: every step answers where it is; cancelling is no longer possible.
+        // Bound: every step answers where it is (ending a bound binding is unbinding: the medical-code test).
         let b2 = ok(&s, post(&s, &token, &path(&id, "/features"), json!({"features": ["pension_query"]})).await).await;
         assert_eq!(b2["features"], b["features"], "a done step changes nothing");
-        let res = call(&s, Method::DELETE, &path(&id, ""), &token).send().await.unwrap_or_else(|e| panic!("{e}"));
-        expect_problem(res, 409, "social_security_binding_ended").await;
 
         // Another user cannot see it.
         let (stranger, _) = adult(&s, "13700000202", "202").await;
@@ -766,6 +764,35 @@ async fn a_medical_code_pays_once_and_is_refused_after_use_or_expiry() {
         assert_eq!(done["amount_fen"], 4_200, "{done}");
         let replay = ok(&s, settle(key.clone(), pending.clone()).await).await;
         assert_eq!(replay["settlement_id"], done["settlement_id"], "answered again, charged once");
+
+        // The holder unbinds the card: a code issued before is refused at once, no new one is issued, the accounts have ended.
+        let c = ok(&s, post(&s, &token, &path(&id, "/medical-code"), json!({})).await).await;
+        let live = c["code"].as_str().unwrap_or("").to_owned();
+        let check = |code: String| {
+            let key = key.clone();
+            let url = s.url("/v1/social-security/medical-codes/verify");
+            async move {
+                reqwest::Client::new()
+                    .post(url)
+                    .bearer_auth(key)
+                    .json(&json!({"code": code}))
+                    .send()
+                    .await
+                    .unwrap_or_else(|e| panic!("{e}"))
+            }
+        };
+        assert_eq!(check(live.clone()).await.status().as_u16(), 200, "{}: live before", s.kind);
+        let b = ok(&s, call(&s, Method::DELETE, &path(&id, ""), &token).send().await.unwrap_or_else(|e| panic!("{e}"))).await;
+        assert_eq!(b["status"], "unbound", "{b}");
+        expect_problem(check(live.clone()).await, 409, "medical_card_unusable").await;
+        expect_problem(settle(key.clone(), live).await, 409, "medical_card_unusable").await;
+        expect_problem(post(&s, &token, &path(&id, "/medical-code"), json!({})).await, 409, "medical_card_unusable").await;
+        let res = call(&s, Method::GET, &path(&id, "/accounts"), &token).send().await.unwrap_or_else(|e| panic!("{e}"));
+        expect_problem(res, 409, "social_security_binding_ended").await;
+        let again = ok(&s, call(&s, Method::DELETE, &path(&id, ""), &token).send().await.unwrap_or_else(|e| panic!("{e}"))).await;
+        assert_eq!(again["status"], "unbound", "asked again, the same answer");
+        // The card can be bound again.
+        ok(&s, post(&s, &token, "/v1/social-security/bindings", json!({"area_code": "110105"})).await).await;
     }
 }
 
@@ -1081,6 +1108,14 @@ async fn a_relative_binds_an_elder_s_card_with_the_elder_s_consent_and_the_elder
         ok(&s, post(&s, &elder, &path(&id, "/medical-code"), json!({})).await).await;
         let theirs = get_json(&s, "/v1/social-security/bindings", &son).await;
         assert_eq!(theirs["bindings"][0]["id"], id.as_str(), "{theirs}");
+
+        // The card is the elder's to unbind, not the relative's.
+        expect_problem(
+            call(&s, Method::DELETE, &path(&id, ""), &son).send().await.unwrap_or_else(|e| panic!("{e}")),
+            403,
+            "social_security_holder_only",
+        )
+        .await;
 
         // The elder ends it: the relative no longer sees the binding.
         expect_problem(
