@@ -158,8 +158,8 @@ async fn an_elder_binds_a_card_in_six_steps_and_shows_the_medical_code() {
 /// balance and statement with the bureau and time they come from; the
 /// services page files a filing, refuses a closed region and a transfer to
 /// the card's own province with their reasons, certifies retirement by face,
-/// and shows each request's status moving on; in zh-CN and English, axe on
-/// each state.
+/// and shows each request's status moving on; then the holder unbinds the
+/// card; in zh-CN and English, axe on each state.
 #[tokio::test]
 async fn a_holder_reads_the_accounts_and_follows_service_requests() {
     let db = idlink_store::testing::sqlite().await.unwrap_or_else(|e| panic!("{e}"));
@@ -231,6 +231,15 @@ async fn a_holder_reads_the_accounts_and_follows_service_requests() {
     assert_eq!(b.text("h1").await, "My service requests");
     assert!(b.text("#requests").await.contains("Off-site medical filing · to Guangdong"), "{}", b.text("#requests").await);
     b.assert_accessible("services, English").await;
+
+    // The holder unbinds the card from its page: the code and the accounts go.
+    b.click("#back-binding").await;
+    assert!(b.text("#unbind-hint").await.contains("stop at once"), "{}", b.text("#unbind-hint").await);
+    b.click("#unbind").await;
+    assert_eq!(b.text("#notice").await, "Your card is unbound: its medical-payment code no longer works here.");
+    assert!(b.text("#state").await.ends_with("Unbound"), "{}", b.text("#state").await);
+    assert!(!b.has("#show-code").await && !b.has("#show-accounts").await && !b.has("#unbind").await);
+    b.assert_accessible("unbound, English").await;
     b.close().await;
 }
 
