@@ -13,7 +13,10 @@
 //! terminal id) for the same amount: an unfinished settlement is finished,
 //! a finished one answered again — even after the code expired; the
 //! bureau, keyed by the `jti`, charges once. A bureau's definite refusal
-//! marks the use `refused`.
+//! marks the use `refused`. A terminal has [`FINISH_WITHIN`] to finish what
+//! it began; after that the `medical_reconcile` job asks the bureau for its
+//! record of the `jti` and marks the use `settled` (the bureau charged) or
+//! `voided` (it did not, and now never will under this code).
 
 use crate::oidc::keys::{IssuerKeys, KeyError};
 use crate::ports::Rng;
@@ -40,6 +43,13 @@ use crate::medical_code::{self, MedicalCode, Refusal};
 const PURPOSE: &str = "medical-insurance payment";
 /// The feature a binding needs for codes.
 pub const FEATURE: &str = "medical_payment";
+/// How long after a code was spent its terminal may finish the payment;
+/// then reconciliation decides it from the bureau's record.
+pub const FINISH_WITHIN: SignedDuration = SignedDuration::from_mins(10);
+/// Reconciliation waits a minute more: a terminal's call to the bureau
+/// begun just inside its window (bounded by the connector's deadline) has
+/// ended by then, so the bureau's record is final.
+const RECONCILE_AFTER: SignedDuration = SignedDuration::from_mins(11);
 
 /// The `dev` claim of a device: the first 16 bytes of SHA-256 of its id, hex.
 pub fn device_digest(device_id: &str) -> String {
@@ -131,9 +141,14 @@ fn settled_for(earlier: &CodeUse, actor: &str, terminal_id: &str, amount: Fen, r
     .filter(|_| same)
 }
 
-/// Whether an earlier use of a code is this terminal's unfinished payment of this amount.
-fn same_payment(earlier: &CodeUse, actor: &str, terminal_id: &str, amount: Fen) -> bool {
-    earlier.status == "settling" && earlier.actor == actor && earlier.terminal_id == terminal_id && earlier.amount_fen == amount.0
+/// Whether an earlier use of a code is this terminal's unfinished payment
+/// of this amount, still within its window to finish it at `now`.
+fn same_payment(earlier: &CodeUse, actor: &str, terminal_id: &str, amount: Fen, now: Timestamp) -> bool {
+    earlier.status == "settling"
+        && earlier.actor == actor
+        && earlier.terminal_id == terminal_id
+        && earlier.amount_fen == amount.0
+        && earlier.used_at.checked_add(FINISH_WITHIN).is_ok_and(|until| now < until)
 }
 
 /// A binding in `status` with `features` (as stored) can pay by code.
@@ -147,7 +162,61 @@ fn usable(status: Status, features: Option<&str>) -> Result<(), MedicalError> {
     Ok(())
 }
 
+/// What a reconciliation pass did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Reconciled {
+    /// The bureau had charged: recorded as settled.
+    pub settled: u32,
+    /// The bureau had not: voided.
+    pub voided: u32,
+    /// The bureau could not be asked: left for the next pass.
+    pub failed: u32,
+}
+
 impl MedicalPayments<'_> {
+    /// Decides the payments terminals began and did not finish within
+    /// [`FINISH_WITHIN`] (and a minute), `limit` at a time, from the bureau's record of
+    /// each `jti`: settled with its figures, or voided. Each is one
+    /// conditional change (a terminal finishing at the same moment wins or
+    /// loses cleanly) with its audit record.
+    pub async fn reconcile(&self, limit: u32) -> Result<Reconciled, MedicalError> {
+        let now = self.clock.now();
+        let before = now.checked_sub(RECONCILE_AFTER).unwrap_or(now);
+        let mut done = Reconciled::default();
+        for mut u in self.uses.unfinished_code_uses(before, limit).await? {
+            let region = self.bindings.ss_binding(&u.binding_id).await?.map(|b| b.region).unwrap_or_default();
+            let province = region.get(..2).unwrap_or_default();
+            let record = match self.bureau.settlement(province, &u.jti).await {
+                Ok(record) => record,
+                Err(e) => {
+                    tracing::warn!(error = %e, "a medical payment could not be reconciled now");
+                    done.failed += 1;
+                    continue;
+                }
+            };
+            let at = self.clock.now();
+            let action = match record {
+                Some(s) => {
+                    u.status = "settled".into();
+                    u.settlement_id = Some(s.settlement_id);
+                    u.medical_account_fen = Some(s.medical_account.0);
+                    u.pooled_fund_fen = Some(s.pooled_fund.0);
+                    u.settled_at = Some(at);
+                    done.settled += 1;
+                    "medical_code.reconciled"
+                }
+                None => {
+                    u.status = "voided".into();
+                    done.voided += 1;
+                    "medical_code.voided"
+                }
+            };
+            let audit = AuditEntry::new(format!("ssb:{province}"), action, PURPOSE, at).subject(&u.user_id);
+            self.uses.settle_medical_code(&u, &audit).await?;
+        }
+        Ok(done)
+    }
+
     /// A fresh code for the user's bound card, on the session's device.
     pub async fn issue(&self, session: &SessionRow, binding_id: &str) -> Result<IssuedCode, MedicalError> {
         let row = self.bindings.ss_binding(binding_id).await?.filter(|r| r.user_id == session.user_id).ok_or(MedicalError::NotFound)?;
@@ -217,7 +286,8 @@ impl MedicalPayments<'_> {
         let code = medical_code::verify_signed(token, &keys, self.issuer).map_err(MedicalError::Refused)?;
         match self.uses.medical_code_use(&code.jti).await? {
             Some(earlier)
-                if same_payment(&earlier, actor, terminal_id, amount) || earlier.status == "settled" && earlier.actor == actor =>
+                if same_payment(&earlier, actor, terminal_id, amount, self.clock.now())
+                    || earlier.status == "settled" && earlier.actor == actor =>
             {
                 self.payable(code).await
             }
@@ -261,7 +331,7 @@ impl MedicalPayments<'_> {
             if let Some(made) = settled_for(&earlier, actor, terminal_id, amount, &row.region) {
                 return Ok(made);
             }
-            if !same_payment(&earlier, actor, terminal_id, amount) {
+            if !same_payment(&earlier, actor, terminal_id, amount, now) {
                 return Err(MedicalError::Used);
             }
             spent.used_at = earlier.used_at;
@@ -286,7 +356,10 @@ impl MedicalPayments<'_> {
         spent.medical_account_fen = Some(settled.medical_account.0);
         spent.pooled_fund_fen = Some(settled.pooled_fund.0);
         spent.settled_at = Some(at);
-        self.uses.settle_medical_code(&spent, &audit("medical_code.settled")).await?;
+        if !self.uses.settle_medical_code(&spent, &audit("medical_code.settled")).await? {
+            // Only reconciliation decides a use this terminal began, and only after its window: this should not happen.
+            tracing::error!(settlement = %settled.settlement_id, "a settled medical payment was decided otherwise before it was recorded");
+        }
         Ok(Payment {
             settlement_id: settled.settlement_id,
             amount: settled.amount,

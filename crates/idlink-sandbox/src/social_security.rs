@@ -18,10 +18,12 @@
 //! (no card). A lookup at another province's bureau answers `other_region`
 //! with the card's region. Channel faults are scripted with
 //! `POST /sandbox/v1/social-security/channels {"province": "44", "channel":
-//! "primary" | "alternate", "mode": "ok" | "busy" | "down" | "slow",
-//! "slow_ms"?}`: `busy` answers 503 with `Retry-After`, `down` 500, `slow`
-//! after `slow_ms` (8000 by default, past the connectors' deadline). A
-//! maintenance window on `ssb:44:primary` reads as busy too.
+//! "primary" | "alternate", "mode": "ok" | "busy" | "down" | "slow" |
+//! "lost_answer", "slow_ms"?}`: `busy` answers 503 with `Retry-After`,
+//! `down` 500, `slow` after `slow_ms` (8000 by default, past the
+//! connectors' deadline), `lost_answer` makes a settlement and answers 502
+//! (the charge made, its answer lost). A maintenance window on
+//! `ssb:44:primary` reads as busy too.
 
 use crate::control::{error, maintenance_answer};
 use crate::{Institution, Shared, sms};
@@ -57,6 +59,9 @@ pub enum Mode {
     Down,
     /// The right answer, late.
     Slow,
+    /// A settlement is made but its answer is lost (a 502): the bureau
+    /// charged, the caller does not know it (reconciliation finds it).
+    LostAnswer,
 }
 
 /// A person's social-security card as the bureau holds it.
@@ -223,7 +228,7 @@ impl Bureaus {
         }
         let (mode, slow_ms) = self.inner().modes.get(&(province.to_owned(), channel.to_owned())).copied().unwrap_or_default();
         match mode {
-            Mode::Ok => None,
+            Mode::Ok | Mode::LostAnswer => None,
             Mode::Busy => {
                 let mut res = error(StatusCode::SERVICE_UNAVAILABLE, "busy", "the bureau is busy; retry later");
                 res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("30"));
@@ -247,13 +252,13 @@ pub fn institution(b: Arc<Bureaus>) -> Institution {
             "social_security",
             serde_json::json!({
                 "base": "/ssb/{province}/{primary|alternate}/v1",
-                "calls": ["POST cards/lookup", "POST cards/confirm", "GET cards/{card_ref}/accounts", "POST settlements",
+                "calls": ["POST cards/lookup", "POST cards/confirm", "GET cards/{card_ref}/accounts", "POST settlements", "GET settlements/{settlement_ref}",
                           "GET cards/{card_ref}/benefits", "POST service-requests", "GET service-requests/{request_id}"],
                 "benefits": "POST /sandbox/v1/social-security/benefits {card_number, amount_fen}: an unemployment benefit arrives",
                 "service_requests": "submitted, accepted after 1 min, in progress after 1 h, completed after 24 h of sandbox time; a transfer or filing to the card's own province is rejected (same_region)",
                 "test_values": {"id_sequence_444": "card reported stolen (theft risk)", "id_sequence_555": "not insured (no card)"},
                 "cards": "GET /sandbox/v1/social-security/cards/{id_number}",
-                "script": "POST /sandbox/v1/social-security/channels {province, channel, mode: ok|busy|down|slow, slow_ms?}; maintenance names ssb:{province}:{channel}"
+                "script": "POST /sandbox/v1/social-security/channels {province, channel, mode: ok|busy|down|slow|lost_answer, slow_ms?}; maintenance names ssb:{province}:{channel}"
             }),
         )),
         router: Router::new()
@@ -261,6 +266,7 @@ pub fn institution(b: Arc<Bureaus>) -> Institution {
             .route("/ssb/{province}/{channel}/v1/cards/confirm", post(confirm))
             .route("/ssb/{province}/{channel}/v1/cards/{card_ref}/accounts", get(accounts))
             .route("/ssb/{province}/{channel}/v1/settlements", post(settle))
+            .route("/ssb/{province}/{channel}/v1/settlements/{settlement_ref}", get(settlement))
             .route("/ssb/{province}/{channel}/v1/cards/{card_ref}/benefits", get(benefits))
             .route("/ssb/{province}/{channel}/v1/service-requests", post(submit_service))
             .route("/ssb/{province}/{channel}/v1/service-requests/{request_id}", get(service_status))
@@ -466,8 +472,15 @@ async fn settle(State(b): State<Arc<Bureaus>>, Path((province, channel)): Path<(
     }
     let now = b.shared.clock.now();
     let mut inner = b.inner();
+    let lost = inner.modes.get(&(province, channel)).is_some_and(|(m, _)| *m == Mode::LostAnswer);
+    let answer = |s: &Settlement| {
+        if lost {
+            return error(StatusCode::BAD_GATEWAY, "answer_lost", "the settlement was made; its answer was lost");
+        }
+        Json(serde_json::json!({"result": "settled", "settlement": s})).into_response()
+    };
     if let Some(s) = inner.settlements.get(&req.settlement_ref) {
-        return Json(serde_json::json!({"result": "settled", "settlement": s})).into_response();
+        return answer(s);
     }
     if !inner.cards.contains_key(&req.card_ref) {
         return Json(serde_json::json!({"result": "unknown_card"})).into_response();
@@ -483,7 +496,18 @@ async fn settle(State(b): State<Arc<Bureaus>>, Path((province, channel)): Path<(
         settled_at: now,
     };
     inner.settlements.insert(req.settlement_ref, s.clone());
-    Json(serde_json::json!({"result": "settled", "settlement": s})).into_response()
+    answer(&s)
+}
+
+/// The bureau's record of a settlement by its `settlement_ref`: `none` when it made none.
+async fn settlement(State(b): State<Arc<Bureaus>>, Path((province, channel, settlement_ref)): Path<(String, String, String)>) -> Response {
+    if let Some(res) = b.gate(&province, &channel).await {
+        return res;
+    }
+    match b.inner().settlements.get(&settlement_ref) {
+        Some(s) => Json(serde_json::json!({"result": "settled", "settlement": s})).into_response(),
+        None => Json(serde_json::json!({"result": "none"})).into_response(),
+    }
 }
 
 /// How a service request stands after this long (sandbox time).

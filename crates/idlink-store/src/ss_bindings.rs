@@ -284,6 +284,13 @@ impl MedicalCodeStore for SqlStore {
         let sql = format!("SELECT {USE_COLUMNS} FROM medical_code_uses WHERE jti = $1");
         fetch_optional(sqlx::query(sqlx::AssertSqlSafe(sql)).bind(jti.to_owned()), &self.reader, code_use).await
     }
+
+    async fn unfinished_code_uses(&self, before: Timestamp, limit: u32) -> Result<Vec<CodeUse>, StoreError> {
+        let sql =
+            format!("SELECT {USE_COLUMNS} FROM medical_code_uses WHERE status = 'settling' AND used_at < $1 ORDER BY used_at LIMIT $2");
+        let q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(micros(before)).bind(i64::from(limit));
+        fetch_all(q, &self.reader, code_use).await
+    }
 }
 
 const SERVICE_COLUMNS: &str = "id, binding_id, user_id, kind, to_region, bureau_id, status, reason, created_at, updated_at";

@@ -27,6 +27,7 @@ pub const OUTBOX_HOUSEKEEPING: &str = "outbox_housekeeping";
 pub const CREDIT_FOLLOW_UP: &str = "credit_follow_up";
 pub const CREDIT_ALERTS: &str = "credit_alerts";
 pub const BENEFIT_ALERTS: &str = "benefit_alerts";
+pub const MEDICAL_RECONCILE: &str = "medical_reconcile";
 
 fn secs(s: u64) -> SignedDuration {
     SignedDuration::from_secs(i64::try_from(s).unwrap_or(i64::MAX))
@@ -460,6 +461,32 @@ impl PeriodicJob for BenefitAlertJob {
         let pass = self.state.ss_services().check_benefits(1_000).await.map_err(|e| format!("checking benefits failed: {e}"))?;
         if pass.announced > 0 || pass.failed > 0 {
             tracing::info!(cards = pass.cards, announced = pass.announced, failed = pass.failed, "unemployment benefits checked");
+        }
+        Ok(())
+    }
+}
+
+/// Decides the medical payments terminals began and did not finish
+/// (SPEC SS3; `idlink_core::medical_payment::MedicalPayments::reconcile`).
+pub struct MedicalReconcileJob {
+    pub state: idlink_api::AppState,
+    pub every: SignedDuration,
+}
+
+#[async_trait::async_trait]
+impl PeriodicJob for MedicalReconcileJob {
+    fn name(&self) -> &'static str {
+        MEDICAL_RECONCILE
+    }
+
+    fn period(&self) -> SignedDuration {
+        self.every
+    }
+
+    async fn run(&self, _: Occasion) -> Result<(), String> {
+        let done = self.state.medical_payments().reconcile(500).await.map_err(|e| format!("reconciling medical payments failed: {e}"))?;
+        if done != idlink_core::medical_payment::Reconciled::default() {
+            tracing::info!(settled = done.settled, voided = done.voided, failed = done.failed, "medical payments reconciled");
         }
         Ok(())
     }

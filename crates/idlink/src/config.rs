@@ -364,6 +364,8 @@ pub struct SocialSecurity {
     pub benefit_check_secs: u64,
     /// How long a medical-payment code lives (at most 120 s: terminals refuse longer ones).
     pub medical_code_secs: u64,
+    /// How often payments terminals began and did not finish are reconciled with the bureaus.
+    pub reconcile_secs: u64,
 }
 
 impl Default for SocialSecurity {
@@ -375,6 +377,7 @@ impl Default for SocialSecurity {
             risk_sla_minutes: 5,
             benefit_check_secs: 300,
             medical_code_secs: 60,
+            reconcile_secs: 60,
         }
     }
 }
@@ -387,6 +390,7 @@ impl SocialSecurity {
             ("social_security.binding_hours", self.binding_hours),
             ("social_security.risk_sla_minutes", self.risk_sla_minutes),
             ("social_security.benefit_check_secs", self.benefit_check_secs),
+            ("social_security.reconcile_secs", self.reconcile_secs),
         ] {
             if v == 0 || v > 100_000 {
                 anyhow::bail!("configuration key `{key}`: must be between 1 and 100000");

@@ -546,6 +546,13 @@ pub async fn start(config: &Config, rt: Runtime) -> Result<Running> {
             Seen::default(),
         ),
         (
+            Arc::new(crate::background::MedicalReconcileJob {
+                state: state.clone(),
+                every: jiff::SignedDuration::from_secs(i64::try_from(config.social_security.reconcile_secs).unwrap_or(60)),
+            }),
+            Seen::default(),
+        ),
+        (
             Arc::new(crate::oidc_jobs::OAuthPurgeJob {
                 store: store.clone(),
                 clock: clock.clone(),

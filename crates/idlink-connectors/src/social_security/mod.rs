@@ -265,6 +265,17 @@ impl BureauApi {
         exec.call(&self.target, reqwest::Method::POST, "/v1/settlements", Some(&req), true).await
     }
 
+    /// The settlement made under `settlement_ref`, if any.
+    pub async fn settlement(&self, exec: &Executor, settlement_ref: &str) -> Result<SettleResponse, CallError> {
+        if !path_safe(settlement_ref) {
+            return Err(CallError::Protocol {
+                institution: self.target.institution.clone(),
+                detail: "a settlement ref it cannot have been given".into(),
+            });
+        }
+        exec.call(&self.target, reqwest::Method::GET, &format!("/v1/settlements/{settlement_ref}"), None::<&()>, true).await
+    }
+
     /// Retried: idempotent by `request_ref`.
     pub async fn submit_service(
         &self,

@@ -135,18 +135,29 @@ impl SocialSecurityBureau for SocialSecurityPort {
         let exec = &self.executor;
         let (res, via) = self.bureaus.call(exec, province, |api| api.settle(exec, settlement_ref, card_ref, amount.0, terminal)).await?;
         match (res.result.as_str(), res.settlement) {
-            ("settled", Some(s)) => Ok((
-                SettleAnswer::Settled(Settled {
-                    settlement_id: s.settlement_id,
-                    amount: Fen(s.amount_fen),
-                    medical_account: Fen(s.medical_account_fen),
-                    pooled_fund: Fen(s.pooled_fund_fen),
-                }),
-                via,
-            )),
+            ("settled", Some(s)) => Ok((SettleAnswer::Settled(settled(s)), via)),
             ("settled", None) => Err(protocol(province, "a settlement answered `settled` without the settlement")),
             (refused, _) => Ok((SettleAnswer::Refused { reason: refused.to_owned() }, via)),
         }
+    }
+
+    async fn settlement(&self, province: &str, settlement_ref: &str) -> Result<Option<Settled>, BureauUnavailable> {
+        let exec = &self.executor;
+        let (res, _) = self.bureaus.call(exec, province, |api| api.settlement(exec, settlement_ref)).await?;
+        match (res.result.as_str(), res.settlement) {
+            ("settled", Some(s)) => Ok(Some(settled(s))),
+            ("none", _) => Ok(None),
+            (other, _) => Err(protocol(province, &format!("a settlement record answered `{other}`"))),
+        }
+    }
+}
+
+fn settled(s: super::SettlementDoc) -> Settled {
+    Settled {
+        settlement_id: s.settlement_id,
+        amount: Fen(s.amount_fen),
+        medical_account: Fen(s.medical_account_fen),
+        pooled_fund: Fen(s.pooled_fund_fen),
     }
 }
 

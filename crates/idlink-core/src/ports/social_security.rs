@@ -174,6 +174,9 @@ pub trait SocialSecurityBureau: Send + Sync {
         amount: Fen,
         terminal: &str,
     ) -> Result<(SettleAnswer, Channel), BureauUnavailable>;
+    /// The bureau's record of the settlement it made under
+    /// `settlement_ref`, or `None` when it made none (reconciliation).
+    async fn settlement(&self, province: &str, settlement_ref: &str) -> Result<Option<Settled>, BureauUnavailable>;
     /// Idempotent by `request_ref`.
     async fn submit_service(
         &self,

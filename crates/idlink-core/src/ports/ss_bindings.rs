@@ -117,6 +117,8 @@ pub trait MedicalCodeStore: Send + Sync {
     /// Ends an unfinished use: `settled` with the bureau's figures, or `refused`.
     async fn settle_medical_code(&self, u: &CodeUse, audit: &AuditEntry) -> Result<bool, StoreError>;
     async fn medical_code_use(&self, jti: &str) -> Result<Option<CodeUse>, StoreError>;
+    /// Uses still `settling` that began before `before`, oldest first (reconciliation).
+    async fn unfinished_code_uses(&self, before: Timestamp, limit: u32) -> Result<Vec<CodeUse>, StoreError>;
     /// What a terminal's check needs of a code's binding, and whether the code was used, in one read.
     async fn binding_for_code(&self, binding_id: &str, jti: &str) -> Result<Option<CodeBinding>, StoreError>;
 }

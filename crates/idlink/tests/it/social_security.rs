@@ -796,6 +796,84 @@ async fn a_medical_code_pays_once_and_is_refused_after_use_or_expiry() {
     }
 }
 
+/// A payment a terminal began and did not finish (the bureau's answer lost,
+/// or the bureau down) is decided by reconciliation after the terminal's
+/// window: settled from the bureau's record, or voided; the terminal asking
+/// again afterwards gets the settled payment, and nothing for the voided one.
+#[tokio::test]
+async fn an_unfinished_payment_is_reconciled_with_the_bureau() {
+    for db in databases().await {
+        let s = start_with(db, &[("IDLINK__SANDBOX__DRIVE_CLOCK", "true"), ("IDLINK__SOCIAL_SECURITY__RECONCILE_SECS", "1")]).await;
+        let (token, user) = adult(&s, "13700000245", "245").await;
+        let (id, _) = bind(&s, &token, "13700000245", &id_number("13700000245", "245"), json!(["medical_payment"])).await;
+        let key = terminal(&s).await;
+        let settle = |code: String| {
+            let (s, key) = (&s, key.clone());
+            async move {
+                let body = json!({"code": code, "amount_fen": 5_100, "terminal_id": "till-3"});
+                s.client()
+                    .post(s.url("/v1/social-security/medical-payments"))
+                    .bearer_auth(&key)
+                    .json(&body)
+                    .send()
+                    .await
+                    .unwrap_or_else(|e| panic!("{e}"))
+            }
+        };
+        let jti_of = |code: &str| {
+            let claims: Value = serde_json::from_slice(&base64_url(code.split('.').nth(1).unwrap_or(""))).unwrap_or_default();
+            claims["jti"].as_str().unwrap_or("").to_owned()
+        };
+        let status_of = |jti: String| {
+            let store = s.db.store.clone();
+            async move {
+                use idlink_core::ports::ss_bindings::MedicalCodeStore;
+                store.medical_code_use(&jti).await.ok().flatten().map(|u| u.status).unwrap_or_default()
+            }
+        };
+        // The bureau charges but its answer is lost, on both channels: the terminal sees 503.
+        let charged =
+            ok(&s, post(&s, &token, &path(&id, "/medical-code"), json!({})).await).await["code"].as_str().unwrap_or("").to_owned();
+        script(&s, "11", "primary", "lost_answer").await;
+        script(&s, "11", "alternate", "lost_answer").await;
+        expect_problem(settle(charged.clone()).await, 503, "institution_unavailable").await;
+        // Both channels down: the bureau charges nothing.
+        let uncharged =
+            ok(&s, post(&s, &token, &path(&id, "/medical-code"), json!({})).await).await["code"].as_str().unwrap_or("").to_owned();
+        script(&s, "11", "primary", "down").await;
+        script(&s, "11", "alternate", "down").await;
+        expect_problem(settle(uncharged.clone()).await, 503, "institution_unavailable").await;
+        script(&s, "11", "primary", "ok").await;
+        script(&s, "11", "alternate", "ok").await;
+        assert_eq!(status_of(jti_of(&charged)).await, "settling");
+        // Within the terminal's window nothing is decided for it.
+        sandbox(&s, Method::POST, "/sandbox/v1/clock/advance", Some(json!({"seconds": 300}))).await;
+        tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+        assert_eq!(status_of(jti_of(&charged)).await, "settling", "{}: the terminal may still finish it", s.kind);
+        // After it, the bureau's record decides.
+        sandbox(&s, Method::POST, "/sandbox/v1/clock/advance", Some(json!({"seconds": 420}))).await;
+        let mut decided = (String::new(), String::new());
+        for _ in 0..150 {
+            decided = (status_of(jti_of(&charged)).await, status_of(jti_of(&uncharged)).await);
+            if decided.0 != "settling" && decided.1 != "settling" {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        assert_eq!((decided.0.as_str(), decided.1.as_str()), ("settled", "voided"), "{}", s.kind);
+        // The terminal asking again: the charged payment's answer; nothing for the voided one.
+        let paid = ok(&s, settle(charged).await).await;
+        assert_eq!((paid["amount_fen"].as_i64(), paid["settlement_id"].as_str().is_some()), (Some(5_100), true), "{paid}");
+        let res = settle(uncharged).await;
+        assert!(matches!(res.status().as_u16(), 409 | 410), "{}: a voided payment is not made now: {}", s.kind, res.status());
+        let uid = idlink_domain::UserId::parse(&user).unwrap_or_else(|e| panic!("{e}"));
+        let records = idlink_core::ports::audit::AuditStore::audit_records_of_user(&s.db.store, &uid, 500).await.unwrap_or_default();
+        for action in ["medical_code.reconciled", "medical_code.voided"] {
+            assert!(records.iter().any(|r| r.entry.action == action && r.entry.actor == "ssb:11"), "{}: {action} audited", s.kind);
+        }
+    }
+}
+
 fn base64_url(s: &str) -> Vec<u8> {
     use base64::Engine;
     base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(s).unwrap_or_default()
