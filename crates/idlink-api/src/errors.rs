@@ -123,6 +123,7 @@ impl From<CodeRefusal> for Problem {
                     CodeLimit::ResendInterval => "A code was sent to this number moments ago",
                     CodeLimit::PerPhone => "Too many codes were sent to this number this hour",
                     CodeLimit::PerNetwork => "Too many codes were requested from this network this hour",
+                    CodeLimit::OnBehalf => "Too many social-security bindings were started for relatives from this account today",
                 };
                 Problem::new(ProblemCode::RateLimited)
                     .detail(format!("{why}. Retry in {retry_after_secs} s."))

@@ -48,7 +48,7 @@ use crate::ports::reviews::{CaseKind, CaseRow};
 use crate::ports::social_security::{BureauUnavailable, CardLookup, CardNamed, ConfirmAnswer, LookupAnswer, SocialSecurityBureau};
 use crate::ports::ss_bindings::{SsBindingRow, SsBindingStore};
 use crate::ports::users::UserStore;
-use crate::steps::codes::{ChallengeIssued, CodeRefusal, Codes, Purpose};
+use crate::steps::codes::{ChallengeIssued, CodeLimit, CodeRefusal, Codes, Purpose};
 use crate::steps::notices::{UserMessage, user_sms};
 use crate::steps::personal::{PHONE_INDEX, Unreadable, corrupt, data_key, open_identity, read_phone};
 use crate::vault::Vault;
@@ -74,8 +74,13 @@ pub const STARTED_BY_RELATIVE_TEMPLATE: &str = "ss_binding_started_by_relative";
 /// The SMS telling a holder a relative bound their card.
 pub const BOUND_BY_RELATIVE_TEMPLATE: &str = "ss_binding_bound_by_relative";
 
+/// The SMS telling a holder a relative asked for their consent code (`relative`: the relative's phone, masked).
+pub const CONSENT_REQUESTED_TEMPLATE: &str = "ss_consent_code_requested";
+
 /// The role of a relative who binds for the holder (SS5), as recorded.
 pub const AGENT_ROLE: &str = "relative";
+/// Bindings one account may start for relatives in a day.
+const ON_BEHALF_PER_DAY: u64 = 3;
 
 /// An audit record of `actor` acting on `row`: its subject is the card's holder.
 fn audit_on(actor: &Actor<'_>, row: &SsBindingRow, action: &str, at: Timestamp) -> AuditEntry {
@@ -391,6 +396,8 @@ impl SocialSecurity<'_> {
     /// the relative then takes the steps, sees the binding, and nothing
     /// else of the card; the holder can end that at any time.
     pub async fn start_on_behalf(&self, actor: &Actor<'_>, area_code: &str, holder_phone: &PhoneNumber) -> Result<BindingView, SsError> {
+        let bucket = format!("ss:on_behalf:{}", actor.user());
+        self.codes.limit::<SsError>(bucket, SignedDuration::from_hours(24), ON_BEHALF_PER_DAY, CodeLimit::OnBehalf).await?;
         let now = self.clock.now();
         let own = self.identities.identity(actor.user()).await?.ok_or(SsError::NotVerified)?;
         let opened = open_identity::<SsError>(
@@ -712,7 +719,14 @@ impl SocialSecurity<'_> {
         // To the holder's own phone, for the device that asks (the holder's, or the relative's with the holder beside them).
         let read = audit_on(actor, &row, "phone.read", self.clock.now());
         let (_, phone) = read_phone::<SsError>(self.users, self.vault, &read, &row.user_id).await?;
-        self.codes.request::<SsError>(origin, &phone, actor.session.device_id.as_str(), Purpose::SocialSecurity).await
+        let issued = self.codes.request::<SsError>(origin, &phone, actor.session.device_id.as_str(), Purpose::SocialSecurity).await?;
+        // A relative asks for the holder's consent code: the holder also hears from idlink who asks and why,
+        // so the code is never read out to a stranger unknowingly.
+        if row.agent_user_id.as_ref() == Some(actor.user()) {
+            let notice = self.holder_notice(actor, &row, CONSENT_REQUESTED_TEMPLATE).await?;
+            self.save(actor, Change::new(row, "ss_binding.consent_code_sent").notice(Some(notice))).await?;
+        }
+        Ok(issued)
     }
 
     /// The SMS code stands in for the face check after a capture that did

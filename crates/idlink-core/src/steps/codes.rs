@@ -87,6 +87,9 @@ pub enum CodeLimit {
     PerPhone,
     /// Codes requested from this network this hour (`login.codes_per_ip_per_hour`).
     PerNetwork,
+    /// Social-security bindings started for relatives by one account today
+    /// (each sends the relative an SMS: a cap keeps it from becoming spam).
+    OnBehalf,
 }
 
 /// Why a code was not sent or not accepted.
@@ -175,7 +178,7 @@ impl Codes<'_> {
         self.vault.blind_index("phone", phone.reveal())
     }
 
-    async fn limit<E>(&self, bucket: String, len: SignedDuration, max: u64, rule: CodeLimit) -> Result<(), E>
+    pub(crate) async fn limit<E>(&self, bucket: String, len: SignedDuration, max: u64, rule: CodeLimit) -> Result<(), E>
     where
         E: From<CodeRefusal> + From<StoreError>,
     {

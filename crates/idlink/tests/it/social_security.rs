@@ -1153,6 +1153,9 @@ async fn a_relative_binds_an_elder_s_card_with_the_elder_s_consent_and_the_elder
         let c: Value = post(&s, &son, &path(&id, "/identity/sms"), json!({})).await.json().await.unwrap_or_default();
         let challenge = c["challenge_id"].as_str().unwrap_or_else(|| panic!("{}: {c}", s.kind)).to_owned();
         let code = s.last_code(elder_phone).await;
+        // With the code, idlink tells the elder who asks for it and why.
+        let asked = delivered(&s, elder_phone, "ss_consent_code_requested", 1).await;
+        assert_eq!(asked.first().map(|m| m["params"]["relative"].clone()), Some(json!("137****0272")), "{}: {asked:?}", s.kind);
         let b = ok(&s, post(&s, &son, &path(&id, "/identity/sms/confirm"), json!({"challenge_id": challenge, "code": code})).await).await;
         assert_eq!((b["step"].as_str(), b["identity_method"].as_str()), (Some("card"), Some("sms")), "{b}");
         // The bureau's code goes to the elder too.
@@ -1186,6 +1189,11 @@ async fn a_relative_binds_an_elder_s_card_with_the_elder_s_consent_and_the_elder
         ok(&s, post(&s, &elder, &path(&id, "/medical-code"), json!({})).await).await;
         let theirs = get_json(&s, "/v1/social-security/bindings", &son).await;
         assert_eq!(theirs["bindings"][0]["id"], id.as_str(), "{theirs}");
+
+        // Starting bindings for relatives is capped (each sends the holder an SMS): three a day, refused ones included.
+        let res = post(&s, &son, "/v1/social-security/bindings", json!({"area_code": "110105", "on_behalf_of_phone": elder_phone})).await;
+        let p = expect_problem(res, 429, "rate_limited").await;
+        assert!(p["detail"].as_str().is_some_and(|d| d.contains("for relatives")), "{p}");
 
         // The card is the elder's to unbind, not the relative's.
         expect_problem(
