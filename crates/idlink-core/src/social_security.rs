@@ -433,7 +433,7 @@ impl SocialSecurity<'_> {
             self.identities.identity(holder).await?.ok_or(if agent.is_some() { SsError::HolderUnknown } else { SsError::NotVerified })?;
         let now = self.clock.now();
         let p = Progress::entered();
-        let row = SsBindingRow {
+        let mut row = SsBindingRow {
             id: format!("ssb_{}", hex::encode(self.rng.bytes16())),
             user_id: holder.clone(),
             region,
@@ -467,16 +467,20 @@ impl SocialSecurity<'_> {
             Some(_) => Some(self.holder_notice(actor, &row, STARTED_BY_RELATIVE_TEMPLATE).await?),
             None => None,
         };
-        if !self.bindings.insert_ss_binding(&row, notice.as_ref(), &audit_on(actor, &row, action, now)).await? {
+        // A passport or permit holder's binding goes to review before any step
+        // (SS5): it is written frozen, with its case, in the same transaction.
+        let case = if identity.document_type != DocumentType::ResidentId {
+            let p = row.progress().apply(Event::Freeze)?;
+            row.status = p.status;
+            row.risk_reason = Some("foreign_document".into());
+            Some(CaseRow::open(self.ids, CaseKind::CardRisk, &row.user_id, &row.id, 1, self.policy.risk_sla, now))
+        } else {
+            None
+        };
+        let audit = audit_on(actor, &row, action, now);
+        if !self.bindings.insert_ss_binding(&row, case.as_ref(), notice.as_ref(), &audit).await? {
             // A relative is not told which binding the holder has.
             return Err(if agent.is_some() { SsError::UnderWay(String::new()) } else { self.under_way(holder).await });
-        }
-        // A passport or permit holder's binding goes to review before any step (SS5).
-        if identity.document_type != DocumentType::ResidentId {
-            match self.freeze(actor, row.clone(), "foreign_document").await {
-                SsError::Frozen(_) => return self.view(actor, &row.id).await,
-                e => return Err(e),
-            }
         }
         self.view_of(actor, &row).await
     }

@@ -94,7 +94,13 @@ fn binding(r: &AnyRow) -> Result<SsBindingRow, StoreError> {
 
 #[async_trait]
 impl SsBindingStore for SqlStore {
-    async fn insert_ss_binding(&self, row: &SsBindingRow, notice: Option<&NewEvent>, audit: &AuditEntry) -> Result<bool, StoreError> {
+    async fn insert_ss_binding(
+        &self,
+        row: &SsBindingRow,
+        case: Option<&CaseRow>,
+        notice: Option<&NewEvent>,
+        audit: &AuditEntry,
+    ) -> Result<bool, StoreError> {
         let sql = format!(
             "INSERT INTO ss_bindings ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, \
              $19, $20, $21, $22, $23, $24, $25, $26)"
@@ -130,6 +136,9 @@ impl SsBindingStore for SqlStore {
             .audited_if(audit, async |tx| {
                 let done = execute(q, &mut *tx).await? == 1;
                 if done {
+                    if let Some(c) = case {
+                        crate::reviews::open_case_in(tx, c).await?;
+                    }
                     crate::outbox::enqueue_in(tx, notice).await?;
                 }
                 Ok(done)

@@ -67,8 +67,16 @@ impl SsBindingRow {
 
 #[async_trait]
 pub trait SsBindingStore: Send + Sync {
-    /// False when the holder already has a binding open, frozen or bound. `notice`: a message to the holder, in the same transaction.
-    async fn insert_ss_binding(&self, row: &SsBindingRow, notice: Option<&NewEvent>, audit: &AuditEntry) -> Result<bool, StoreError>;
+    /// Writes a new binding with its audit record, the review case when it
+    /// is born frozen, and a notice to the holder if any; false when the
+    /// holder has a binding under way, frozen or bound already.
+    async fn insert_ss_binding(
+        &self,
+        row: &SsBindingRow,
+        case: Option<&CaseRow>,
+        notice: Option<&NewEvent>,
+        audit: &AuditEntry,
+    ) -> Result<bool, StoreError>;
     async fn ss_binding(&self, id: &str) -> Result<Option<SsBindingRow>, StoreError>;
     /// The user's bindings, newest first.
     async fn ss_bindings_of(&self, user: &UserId) -> Result<Vec<SsBindingRow>, StoreError>;
