@@ -207,7 +207,7 @@ async fn a_holder_reads_the_accounts_and_follows_service_requests() {
     b.tick("#kind-offsite_medical_filing").await;
     b.fill("#to_region", "440305").await;
     b.click("#file").await;
-    assert!(b.text("#requests").await.contains("异地就医备案 · 转往广东省"), "{}", b.text("#requests").await);
+    assert!(b.text("#requests").await.contains("异地就医备案 · 至广东省"), "{}", b.text("#requests").await);
     b.click("#verify-face").await;
     assert!(b.has("#liveness-error").await, "no capture chosen: {}", b.text("main").await);
     b.tick("#liveness").await;
@@ -289,8 +289,18 @@ async fn screenshots() {
         b.click("#confirm-bank").await;
         shot(&b, &format!("ss-agreement{suffix}")).await;
         b.click("#sign").await;
+        b.tick("#feature-pension_query").await;
+        b.tick("#feature-medical_account").await;
         b.click("#bind").await;
         shot(&b, &format!("ss-bound{suffix}")).await;
+        b.click("#show-accounts").await;
+        shot(&b, &format!("ss-accounts{suffix}")).await;
+        b.click("#back-binding").await;
+        b.click("#show-services").await;
+        b.fill("#to_region", "440305").await;
+        b.click("#file").await;
+        shot(&b, &format!("ss-services{suffix}")).await;
+        b.click("#back-binding").await;
         b.click("#show-code").await;
         shot(&b, &format!("ss-code{suffix}")).await;
         b.close().await;
