@@ -24,6 +24,7 @@ pub mod payment_password;
 pub mod phone;
 pub mod pii;
 pub mod repayment;
+pub mod revocation;
 pub mod risk;
 pub mod roster;
 pub mod social_security;

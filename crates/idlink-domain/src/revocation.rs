@@ -1,0 +1,381 @@
+//! The preflight of a real-name revocation or an account cancellation
+//! (SPEC RV1, CP; issue 17) as pure rules: which blockers stand in the way,
+//! from every registered source at once.
+//!
+//! The host app's stores (its wallet, lending, subscriptions, directories)
+//! answer through connectors with a deadline; idlink adds its own rules
+//! (an abnormal login in the last 30 days, a request from a device that is
+//! not the user's primary one, a real-name change in the last 90 days). A
+//! registered source that did not answer is itself a blocker ("could not
+//! check your wallet, retry in N s"), never a silent pass; a blocker a
+//! source named is never dropped. The saga's final check runs the same
+//! function on fresh answers, so nothing blocks later that a preflight with
+//! the same answers would not have named.
+
+use crate::Fen;
+use jiff::{SignedDuration, Timestamp};
+use serde::Serialize;
+
+/// Where a blocker comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Source {
+    /// The host app's wallet: balance, pending transactions, red packets.
+    Wallet,
+    Lending,
+    /// Auto-renew and auto-debit contracts.
+    Subscriptions,
+    /// Admin roles on enterprise or official accounts.
+    Directories,
+    /// idlink's own rules.
+    Idlink,
+}
+
+impl Source {
+    /// The host's sources, in the order a preflight lists them (idlink's own rules come last).
+    pub const HOST: [Source; 4] = [Source::Wallet, Source::Lending, Source::Subscriptions, Source::Directories];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::Wallet => "wallet",
+            Source::Lending => "lending",
+            Source::Subscriptions => "subscriptions",
+            Source::Directories => "directories",
+            Source::Idlink => "idlink",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [Source::Wallet, Source::Lending, Source::Subscriptions, Source::Directories, Source::Idlink].into_iter().find(|x| x.as_str() == s)
+    }
+}
+
+/// What stands in the way, by its stable code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BlockerKind {
+    /// Any balance left in the wallet, even 0.01 yuan.
+    WalletBalance,
+    PendingTransactions,
+    UnclaimedRedPackets,
+    ActiveLoans,
+    /// An auto-renew or auto-debit contract still running.
+    AutoRenewContracts,
+    /// The admin of an enterprise or official account.
+    DirectoryAdmin,
+    /// An abnormal login in the last [`OwnRules::abnormal_login_within`].
+    AbnormalLogin,
+    /// The request comes from a device that is not the user's primary one.
+    NonPrimaryDevice,
+    /// A real-name change in the last [`OwnRules::real_name_change_within`].
+    RecentRealNameChange,
+    /// A registered source did not answer in time.
+    SourceUnavailable,
+}
+
+impl BlockerKind {
+    pub const ALL: [BlockerKind; 10] = [
+        BlockerKind::WalletBalance,
+        BlockerKind::PendingTransactions,
+        BlockerKind::UnclaimedRedPackets,
+        BlockerKind::ActiveLoans,
+        BlockerKind::AutoRenewContracts,
+        BlockerKind::DirectoryAdmin,
+        BlockerKind::AbnormalLogin,
+        BlockerKind::NonPrimaryDevice,
+        BlockerKind::RecentRealNameChange,
+        BlockerKind::SourceUnavailable,
+    ];
+
+    /// The stable code clients and pages key on.
+    pub fn code(self) -> &'static str {
+        match self {
+            BlockerKind::WalletBalance => "wallet_balance",
+            BlockerKind::PendingTransactions => "pending_transactions",
+            BlockerKind::UnclaimedRedPackets => "unclaimed_red_packets",
+            BlockerKind::ActiveLoans => "active_loans",
+            BlockerKind::AutoRenewContracts => "auto_renew_contracts",
+            BlockerKind::DirectoryAdmin => "directory_admin",
+            BlockerKind::AbnormalLogin => "abnormal_login",
+            BlockerKind::NonPrimaryDevice => "non_primary_device",
+            BlockerKind::RecentRealNameChange => "recent_real_name_change",
+            BlockerKind::SourceUnavailable => "source_unavailable",
+        }
+    }
+
+    pub fn parse(code: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.code() == code)
+    }
+
+    /// The action that clears it, by a stable code (the host app maps each to a deep link).
+    pub fn clears_by(self) -> &'static str {
+        match self {
+            BlockerKind::WalletBalance => "withdraw_balance",
+            BlockerKind::PendingTransactions => "wait_for_transactions",
+            BlockerKind::UnclaimedRedPackets => "claim_or_return_red_packets",
+            BlockerKind::ActiveLoans => "repay_loans",
+            BlockerKind::AutoRenewContracts => "cancel_contracts",
+            BlockerKind::DirectoryAdmin => "transfer_admin_role",
+            BlockerKind::AbnormalLogin => "wait_after_abnormal_login",
+            BlockerKind::NonPrimaryDevice => "use_primary_device",
+            BlockerKind::RecentRealNameChange => "wait_after_real_name_change",
+            BlockerKind::SourceUnavailable => "retry_later",
+        }
+    }
+}
+
+/// One blocker as a preflight lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Blocker {
+    pub kind: BlockerKind,
+    pub source: Source,
+    /// The item concerned as the source names it (masked where it is personal data).
+    pub item: Option<String>,
+    /// The amount concerned, when there is one.
+    pub amount: Option<Fen>,
+    /// When the blocker lifts by itself (a waiting period), or when to retry an unavailable source.
+    pub until: Option<Timestamp>,
+}
+
+impl Blocker {
+    pub fn new(kind: BlockerKind, source: Source) -> Self {
+        Self { kind, source, item: None, amount: None, until: None }
+    }
+}
+
+/// What a host source said, or that it did not answer in time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SourceAnswer {
+    /// The source's blockers (none: it has nothing against the revocation).
+    Answered(Vec<Blocker>),
+    /// No answer within the deadline; retry after `retry_at`.
+    Unanswered { retry_at: Timestamp },
+}
+
+/// idlink's own rules (the defaults are RV1's numbers).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OwnRules {
+    pub abnormal_login_within: SignedDuration,
+    pub real_name_change_within: SignedDuration,
+}
+
+impl Default for OwnRules {
+    fn default() -> Self {
+        Self { abnormal_login_within: SignedDuration::from_hours(30 * 24), real_name_change_within: SignedDuration::from_hours(90 * 24) }
+    }
+}
+
+/// What idlink knows of the user for its own rules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OwnFacts {
+    /// The latest abnormal login (a new device in another region, a breached password…), if any.
+    pub last_abnormal_login: Option<Timestamp>,
+    /// The request comes from the user's primary device.
+    pub primary_device: bool,
+    /// The latest change of the real-name identity, if any.
+    pub last_real_name_change: Option<Timestamp>,
+}
+
+/// idlink's own blockers at `now`.
+pub fn own_blockers(facts: &OwnFacts, rules: &OwnRules, now: Timestamp) -> Vec<Blocker> {
+    let recent = |at: Option<Timestamp>, within: SignedDuration| at.and_then(|at| at.checked_add(within).ok()).filter(|until| now < *until);
+    let mut out = Vec::new();
+    if let Some(until) = recent(facts.last_abnormal_login, rules.abnormal_login_within) {
+        out.push(Blocker { until: Some(until), ..Blocker::new(BlockerKind::AbnormalLogin, Source::Idlink) });
+    }
+    if !facts.primary_device {
+        out.push(Blocker::new(BlockerKind::NonPrimaryDevice, Source::Idlink));
+    }
+    if let Some(until) = recent(facts.last_real_name_change, rules.real_name_change_within) {
+        out.push(Blocker { until: Some(until), ..Blocker::new(BlockerKind::RecentRealNameChange, Source::Idlink) });
+    }
+    out
+}
+
+/// Every blocker at once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Preflight {
+    pub blockers: Vec<Blocker>,
+}
+
+impl Preflight {
+    /// Nothing stands in the way: the revocation may start.
+    pub fn is_clear(&self) -> bool {
+        self.blockers.is_empty()
+    }
+}
+
+/// The preflight from the answers of the `registered` host sources and
+/// idlink's own blockers. A registered source with no answer, or one that
+/// did not answer in time, is a `source_unavailable` blocker; an answer
+/// from a source that is not registered is ignored (nothing asked it).
+/// Blockers are listed by source (the host's in [`Source::HOST`] order,
+/// idlink's last), then by kind, whatever order the answers came in.
+pub fn preflight(registered: &[Source], answers: &[(Source, SourceAnswer)], own: Vec<Blocker>) -> Preflight {
+    let mut blockers = Vec::new();
+    let mut seen = Vec::new();
+    for source in registered.iter().copied().filter(|s| *s != Source::Idlink) {
+        if seen.contains(&source) {
+            continue;
+        }
+        seen.push(source);
+        let answered: Vec<&SourceAnswer> = answers.iter().filter(|(s, _)| *s == source).map(|(_, a)| a).collect();
+        // Several answers of one source (a retry): any that did not come in time makes it unavailable.
+        let unanswered = answered.iter().filter_map(|a| match a {
+            SourceAnswer::Unanswered { retry_at } => Some(*retry_at),
+            SourceAnswer::Answered(_) => None,
+        });
+        match (answered.is_empty(), unanswered.max()) {
+            (true, _) => blockers.push(Blocker::new(BlockerKind::SourceUnavailable, source)),
+            (false, Some(retry_at)) => {
+                blockers.push(Blocker { until: Some(retry_at), ..Blocker::new(BlockerKind::SourceUnavailable, source) })
+            }
+            (false, None) => {
+                for a in answered {
+                    if let SourceAnswer::Answered(found) = a {
+                        // The source answers for itself: its blockers carry its name, whatever they said.
+                        blockers.extend(found.iter().cloned().map(|b| Blocker { source, ..b }));
+                    }
+                }
+            }
+        }
+    }
+    blockers.extend(own.into_iter().map(|b| Blocker { source: Source::Idlink, ..b }));
+    blockers.sort_by(|a, b| {
+        (a.source, a.kind, &a.item, a.amount.map(|f| f.0), a.until).cmp(&(b.source, b.kind, &b.item, b.amount.map(|f| f.0), b.until))
+    });
+    blockers.dedup();
+    Preflight { blockers }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn at(secs: i64) -> Timestamp {
+        Timestamp::from_second(1_780_000_000 + secs).unwrap_or(Timestamp::UNIX_EPOCH)
+    }
+
+    #[test]
+    fn codes_are_stable_and_parse_back() {
+        for k in BlockerKind::ALL {
+            assert_eq!(BlockerKind::parse(k.code()), Some(k));
+            assert!(!k.clears_by().is_empty());
+        }
+        for s in Source::HOST {
+            assert_eq!(Source::parse(s.as_str()), Some(s));
+        }
+        assert_eq!(BlockerKind::WalletBalance.code(), "wallet_balance");
+    }
+
+    #[test]
+    fn a_silent_source_blocks_and_every_kind_is_named_at_once() {
+        let wallet = SourceAnswer::Answered(vec![
+            Blocker { amount: Some(Fen(1)), ..Blocker::new(BlockerKind::WalletBalance, Source::Wallet) },
+            Blocker::new(BlockerKind::PendingTransactions, Source::Wallet),
+            Blocker { item: Some("red packet 2".into()), ..Blocker::new(BlockerKind::UnclaimedRedPackets, Source::Wallet) },
+        ]);
+        let lending = SourceAnswer::Unanswered { retry_at: at(30) };
+        let subs = SourceAnswer::Answered(vec![Blocker::new(BlockerKind::AutoRenewContracts, Source::Subscriptions)]);
+        let own = own_blockers(
+            &OwnFacts { last_abnormal_login: Some(at(-86_400)), primary_device: false, last_real_name_change: Some(at(-86_400)) },
+            &OwnRules::default(),
+            at(0),
+        );
+        let p = preflight(&Source::HOST, &[(Source::Subscriptions, subs), (Source::Wallet, wallet), (Source::Lending, lending)], own);
+        let kinds: Vec<(&str, &str)> = p.blockers.iter().map(|b| (b.source.as_str(), b.kind.code())).collect();
+        assert_eq!(
+            kinds,
+            [
+                ("wallet", "wallet_balance"),
+                ("wallet", "pending_transactions"),
+                ("wallet", "unclaimed_red_packets"),
+                ("lending", "source_unavailable"),
+                ("subscriptions", "auto_renew_contracts"),
+                ("directories", "source_unavailable"),
+                ("idlink", "abnormal_login"),
+                ("idlink", "non_primary_device"),
+                ("idlink", "recent_real_name_change"),
+            ]
+        );
+        assert_eq!(p.blockers[0].amount, Some(Fen(1)), "even 0.01 yuan blocks");
+        assert_eq!(p.blockers[3].until, Some(at(30)), "retry the lending source then");
+        assert!(!p.is_clear());
+    }
+
+    #[test]
+    fn own_rules_lift_at_their_boundaries() {
+        let rules = OwnRules::default();
+        let facts = |login: i64, change: i64| OwnFacts {
+            last_abnormal_login: Some(at(login)),
+            primary_device: true,
+            last_real_name_change: Some(at(change)),
+        };
+        let thirty = 30 * 86_400;
+        let ninety = 90 * 86_400;
+        assert_eq!(own_blockers(&facts(-thirty + 1, -ninety + 1), &rules, at(0)).len(), 2, "a second inside each window");
+        assert!(own_blockers(&facts(-thirty, -ninety), &rules, at(0)).is_empty(), "exactly 30 and 90 days on: lifted");
+        let none = OwnFacts { last_abnormal_login: None, primary_device: true, last_real_name_change: None };
+        assert!(own_blockers(&none, &rules, at(0)).is_empty());
+    }
+
+    /// What a source may name (not `source_unavailable`: that is the preflight's verdict on a silent source).
+    fn kind() -> impl Strategy<Value = BlockerKind> {
+        (0usize..BlockerKind::ALL.len() - 1).prop_map(|i| BlockerKind::ALL[i])
+    }
+
+    fn source() -> impl Strategy<Value = Source> {
+        (0usize..4).prop_map(|i| Source::HOST[i])
+    }
+
+    fn answer() -> impl Strategy<Value = (Source, SourceAnswer)> {
+        let blockers = proptest::collection::vec((kind(), source(), proptest::option::of(1i64..100_000)), 0..4);
+        prop_oneof![
+            3 => (source(), blockers).prop_map(|(s, bs)| (
+                s,
+                SourceAnswer::Answered(bs.into_iter().map(|(k, from, fen)| Blocker { amount: fen.map(Fen), ..Blocker::new(k, from) }).collect())
+            )),
+            1 => (source(), 0i64..600).prop_map(|(s, secs)| (s, SourceAnswer::Unanswered { retry_at: at(secs) })),
+        ]
+    }
+
+    proptest! {
+        /// Whatever the sources answer: every registered source is heard or
+        /// is a blocker; no blocker a source named is dropped; the preflight
+        /// is clear only when every source answered with nothing; and the
+        /// order the answers came in changes nothing.
+        #[test]
+        fn no_source_passes_silently_and_no_blocker_is_lost(
+            registered in proptest::collection::vec(source(), 0..5),
+            answers in proptest::collection::vec(answer(), 0..8),
+        ) {
+            let p = preflight(&registered, &answers, Vec::new());
+            for s in &registered {
+                let heard = answers.iter().any(|(from, _)| from == s);
+                let silent = answers.iter().any(|(from, a)| from == s && matches!(a, SourceAnswer::Unanswered { .. }));
+                let unavailable = p.blockers.iter().any(|b| b.source == *s && b.kind == BlockerKind::SourceUnavailable);
+                prop_assert_eq!(unavailable, !heard || silent, "source {:?}", s);
+                if heard && !silent {
+                    for (_, a) in answers.iter().filter(|(from, _)| from == s) {
+                        if let SourceAnswer::Answered(found) = a {
+                            for b in found {
+                                let kept = p.blockers.iter().any(|k| k.kind == b.kind && k.amount == b.amount && k.source == *s);
+                                prop_assert!(kept, "{:?} from {:?} is listed", b.kind, s);
+                            }
+                        }
+                    }
+                }
+            }
+            prop_assert!(p.blockers.iter().all(|b| registered.contains(&b.source)), "only registered sources are listed");
+            let all_quiet = registered.iter().all(|s| {
+                let theirs: Vec<&SourceAnswer> = answers.iter().filter(|(from, _)| from == s).map(|(_, a)| a).collect();
+                !theirs.is_empty() && theirs.iter().all(|a| matches!(a, SourceAnswer::Answered(found) if found.is_empty()))
+            });
+            prop_assert_eq!(p.is_clear(), all_quiet);
+            let mut reversed = answers.clone();
+            reversed.reverse();
+            prop_assert_eq!(&preflight(&registered, &reversed, Vec::new()), &p);
+        }
+    }
+}
