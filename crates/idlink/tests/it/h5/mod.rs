@@ -210,14 +210,26 @@ impl Browser {
         el.attr(name).await.ok().flatten()
     }
 
-    /// The id of the element that has the focus.
+    /// The id of the element that has the focus. The browser runs
+    /// `autofocus` after the page loaded, as a task of its own: on a busy
+    /// machine the body may still hold the focus for a moment, so this
+    /// waits up to a second for an element to take it.
     pub async fn focused_id(&self) -> String {
-        self.client
-            .execute("return document.activeElement ? document.activeElement.id : '';", vec![])
-            .await
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_default()
+        let mut id = String::new();
+        for _ in 0..40 {
+            id = self
+                .client
+                .execute("return document.activeElement ? document.activeElement.id : '';", vec![])
+                .await
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default();
+            if !id.is_empty() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        id
     }
 
     /// Runs axe-core on the page and fails on any WCAG 2.x A/AA violation.
