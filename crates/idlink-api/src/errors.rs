@@ -323,6 +323,8 @@ impl From<MedicalError> for Problem {
                 why.to_string(),
             )]),
             MedicalError::Used => Problem::new(ProblemCode::MedicalCodeUsed),
+            MedicalError::Reconciling => Problem::new(ProblemCode::MedicalPaymentPending).retry_after(60),
+            MedicalError::Voided => Problem::new(ProblemCode::MedicalPaymentVoided),
             MedicalError::BureauRefused(reason) => {
                 Problem::new(ProblemCode::MedicalPaymentRefused).detail(format!("The social-security bureau refused the payment ({reason}); nothing was paid."))
             }

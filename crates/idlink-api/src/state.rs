@@ -395,6 +395,7 @@ impl AppParts {
             rng: self.rng.as_ref(),
             bureau: self.institutions.social_security.as_ref(),
             ttl: self.ss_policy.medical_code_ttl,
+            finish_within: self.ss_policy.finish_window,
         }
     }
 

@@ -13,10 +13,13 @@
 //! terminal id) for the same amount: an unfinished settlement is finished,
 //! a finished one answered again — even after the code expired; the
 //! bureau, keyed by the `jti`, charges once. A bureau's definite refusal
-//! marks the use `refused`. A terminal has [`FINISH_WITHIN`] to finish what
-//! it began; after that the `medical_reconcile` job asks the bureau for its
-//! record of the `jti` and marks the use `settled` (the bureau charged) or
-//! `voided` (it did not, and now never will under this code).
+//! marks the use `refused`. A terminal has its window (`finish_within`, 10
+//! minutes by default) to finish what it began; after that the
+//! `medical_reconcile` job asks the bureau for its record of the `jti` and
+//! marks the use `settled` (the bureau charged) or `voided` (it had not),
+//! and asks once more a day later about a voided one: a settlement found
+//! then is recorded over the void (the bureau's record always wins), else
+//! the void is `void_confirmed`.
 
 use crate::oidc::keys::{IssuerKeys, KeyError};
 use crate::ports::Rng;
@@ -43,13 +46,13 @@ use crate::medical_code::{self, MedicalCode, Refusal};
 const PURPOSE: &str = "medical-insurance payment";
 /// The feature a binding needs for codes.
 pub const FEATURE: &str = "medical_payment";
-/// How long after a code was spent its terminal may finish the payment;
-/// then reconciliation decides it from the bureau's record.
-pub const FINISH_WITHIN: SignedDuration = SignedDuration::from_mins(10);
-/// Reconciliation waits a minute more: a terminal's call to the bureau
-/// begun just inside its window (bounded by the connector's deadline) has
-/// ended by then, so the bureau's record is final.
-const RECONCILE_AFTER: SignedDuration = SignedDuration::from_mins(11);
+/// Reconciliation waits this long past a terminal's window: the terminal's
+/// last bureau call, cut at the window's end, has ended by then.
+const RECONCILE_MARGIN: SignedDuration = SignedDuration::from_mins(1);
+/// A voided use is asked about once more this long after it was spent.
+const RECHECK_AFTER: SignedDuration = SignedDuration::from_hours(24);
+/// Uses read per page of a reconciliation pass.
+const RECONCILE_PAGE: u32 = 200;
 
 /// The `dev` claim of a device: the first 16 bytes of SHA-256 of its id, hex.
 pub fn device_digest(device_id: &str) -> String {
@@ -68,6 +71,12 @@ pub enum MedicalError {
     Refused(Refusal),
     #[error("the code was used already")]
     Used,
+    /// This terminal's payment is past its window and being decided with the bureau.
+    #[error("the payment is being reconciled with the bureau")]
+    Reconciling,
+    /// This terminal's payment was not made (reconciliation found no settlement).
+    #[error("the payment was not made")]
+    Voided,
     /// The bureau refused the settlement for good (the reason): nothing was paid.
     #[error("the bureau refused the payment: {0}")]
     BureauRefused(String),
@@ -124,6 +133,8 @@ pub struct MedicalPayments<'a> {
     pub rng: &'a dyn Rng,
     pub bureau: &'a dyn SocialSecurityBureau,
     pub ttl: SignedDuration,
+    /// How long after spending a code its terminal may finish the payment.
+    pub finish_within: SignedDuration,
 }
 
 /// The payment an earlier use made, when it is this terminal's settled payment of this amount.
@@ -141,14 +152,37 @@ fn settled_for(earlier: &CodeUse, actor: &str, terminal_id: &str, amount: Fen, r
     .filter(|_| same)
 }
 
-/// Whether an earlier use of a code is this terminal's unfinished payment
-/// of this amount, still within its window to finish it at `now`.
-fn same_payment(earlier: &CodeUse, actor: &str, terminal_id: &str, amount: Fen, now: Timestamp) -> bool {
-    earlier.status == "settling"
-        && earlier.actor == actor
-        && earlier.terminal_id == terminal_id
-        && earlier.amount_fen == amount.0
-        && earlier.used_at.checked_add(FINISH_WITHIN).is_ok_and(|until| now < until)
+/// Whether an earlier use of a code is this terminal's payment of this amount.
+fn same_payment(earlier: &CodeUse, actor: &str, terminal_id: &str, amount: Fen) -> bool {
+    earlier.actor == actor && earlier.terminal_id == terminal_id && earlier.amount_fen == amount.0
+}
+
+/// The end of the window in which a use's terminal may finish it.
+fn window_end(earlier: &CodeUse, finish_within: SignedDuration) -> Timestamp {
+    earlier.used_at.checked_add(finish_within).unwrap_or(earlier.used_at)
+}
+
+/// What this terminal is told of its own earlier use that is not settled:
+/// go on finishing it (within the window), wait for reconciliation, or
+/// know it was not made.
+fn unsettled(earlier: &CodeUse, finish_within: SignedDuration, now: Timestamp) -> Result<(), MedicalError> {
+    match earlier.status.as_str() {
+        "settling" if now < window_end(earlier, finish_within) => Ok(()),
+        "settling" => Err(MedicalError::Reconciling),
+        "voided" | "void_confirmed" => Err(MedicalError::Voided),
+        _ => Err(MedicalError::Used),
+    }
+}
+
+impl CodeUse {
+    /// The use settled with the bureau's figures.
+    fn settled_with(&mut self, s: &crate::ports::social_security::Settled, at: Timestamp) {
+        self.status = "settled".into();
+        self.settlement_id = Some(s.settlement_id.clone());
+        self.medical_account_fen = Some(s.medical_account.0);
+        self.pooled_fund_fen = Some(s.pooled_fund.0);
+        self.settled_at = Some(at);
+    }
 }
 
 /// A binding in `status` with `features` (as stored) can pay by code.
@@ -169,52 +203,91 @@ pub struct Reconciled {
     pub settled: u32,
     /// The bureau had not: voided.
     pub voided: u32,
+    /// Voided a day ago, and the bureau still has no settlement: for good.
+    pub confirmed: u32,
     /// The bureau could not be asked: left for the next pass.
     pub failed: u32,
 }
 
 impl MedicalPayments<'_> {
     /// Decides the payments terminals began and did not finish within
-    /// [`FINISH_WITHIN`] (and a minute), `limit` at a time, from the bureau's record of
-    /// each `jti`: settled with its figures, or voided. Each is one
-    /// conditional change (a terminal finishing at the same moment wins or
-    /// loses cleanly) with its audit record.
-    pub async fn reconcile(&self, limit: u32) -> Result<Reconciled, MedicalError> {
+    /// their window (and a minute), from the bureau's record of each
+    /// `jti`: settled with its figures, or voided; and asks once more about
+    /// each voided one a day after it was spent. Reads page by page (oldest
+    /// first) to the end, so payments of a bureau that is down do not keep
+    /// the others waiting; a bureau that fails is not asked again in the
+    /// same pass. Each decision is one conditional change with its audit
+    /// record (a terminal finishing at the same moment wins or loses cleanly).
+    pub async fn reconcile(&self) -> Result<Reconciled, MedicalError> {
         let now = self.clock.now();
-        let before = now.checked_sub(RECONCILE_AFTER).unwrap_or(now);
+        let settling_before = now.checked_sub(self.finish_within).and_then(|t| t.checked_sub(RECONCILE_MARGIN)).unwrap_or(now);
+        let voided_before = now.checked_sub(RECHECK_AFTER).unwrap_or(now);
         let mut done = Reconciled::default();
-        for mut u in self.uses.unfinished_code_uses(before, limit).await? {
-            let region = self.bindings.ss_binding(&u.binding_id).await?.map(|b| b.region).unwrap_or_default();
-            let province = region.get(..2).unwrap_or_default();
-            let record = match self.bureau.settlement(province, &u.jti).await {
-                Ok(record) => record,
-                Err(e) => {
-                    tracing::warn!(error = %e, "a medical payment could not be reconciled now");
+        let mut down: Vec<String> = Vec::new();
+        let mut after: Option<(Timestamp, String)> = None;
+        loop {
+            let page = self.uses.undecided_code_uses(settling_before, voided_before, after.as_ref(), RECONCILE_PAGE).await?;
+            let Some(last) = page.last() else { break };
+            after = Some((last.used_at, last.jti.clone()));
+            let full = page.len() == usize::try_from(RECONCILE_PAGE).unwrap_or(usize::MAX);
+            for u in page {
+                let region = self.bindings.ss_binding(&u.binding_id).await?.map(|b| b.region).unwrap_or_default();
+                let province = region.get(..2).unwrap_or_default().to_owned();
+                if down.contains(&province) {
                     done.failed += 1;
                     continue;
                 }
-            };
-            let at = self.clock.now();
-            let action = match record {
-                Some(s) => {
-                    u.status = "settled".into();
-                    u.settlement_id = Some(s.settlement_id);
-                    u.medical_account_fen = Some(s.medical_account.0);
-                    u.pooled_fund_fen = Some(s.pooled_fund.0);
-                    u.settled_at = Some(at);
-                    done.settled += 1;
-                    "medical_code.reconciled"
+                match self.bureau.settlement(&province, &u.jti).await {
+                    Ok(record) => self.decide(u, &province, record, &mut done).await?,
+                    Err(e) => {
+                        tracing::warn!(error = %e, jti = %u.jti, province = %province, "medical payments of this bureau could not be reconciled now");
+                        done.failed += 1;
+                        down.push(province);
+                    }
                 }
-                None => {
-                    u.status = "voided".into();
-                    done.voided += 1;
-                    "medical_code.voided"
-                }
-            };
-            let audit = AuditEntry::new(format!("ssb:{province}"), action, PURPOSE, at).subject(&u.user_id);
-            self.uses.settle_medical_code(&u, &audit).await?;
+            }
+            if !full {
+                break;
+            }
         }
         Ok(done)
+    }
+
+    /// Records what the bureau's record says of an undecided use.
+    async fn decide(
+        &self,
+        mut u: CodeUse,
+        province: &str,
+        record: Option<crate::ports::social_security::Settled>,
+        done: &mut Reconciled,
+    ) -> Result<(), MedicalError> {
+        let at = self.clock.now();
+        let was_voided = u.status == "voided";
+        let action = match record {
+            Some(s) => {
+                if s.amount.0 != u.amount_fen {
+                    tracing::error!(jti = %u.jti, asked = u.amount_fen, settled = s.amount.0, "the bureau settled another amount than the terminal asked");
+                }
+                if was_voided {
+                    tracing::error!(jti = %u.jti, settlement = %s.settlement_id, "the bureau settled a payment idlink had voided: recorded as settled");
+                }
+                u.settled_with(&s, at);
+                if was_voided { "medical_code.settled_after_void" } else { "medical_code.reconciled" }
+            }
+            None => {
+                u.status = if was_voided { "void_confirmed" } else { "voided" }.into();
+                if was_voided { "medical_code.void_confirmed" } else { "medical_code.voided" }
+            }
+        };
+        let audit = AuditEntry::new(format!("ssb:{province}"), action, PURPOSE, at).subject(&u.user_id);
+        if self.uses.settle_medical_code(&u, &audit).await? {
+            match u.status.as_str() {
+                "settled" => done.settled += 1,
+                "voided" => done.voided += 1,
+                _ => done.confirmed += 1,
+            }
+        }
+        Ok(())
     }
 
     /// A fresh code for the user's bound card, on the session's device.
@@ -285,10 +358,9 @@ impl MedicalPayments<'_> {
         let keys = self.keys.verifying_keys().await?;
         let code = medical_code::verify_signed(token, &keys, self.issuer).map_err(MedicalError::Refused)?;
         match self.uses.medical_code_use(&code.jti).await? {
-            Some(earlier)
-                if same_payment(&earlier, actor, terminal_id, amount, self.clock.now())
-                    || earlier.status == "settled" && earlier.actor == actor =>
-            {
+            Some(earlier) if earlier.status == "settled" && earlier.actor == actor => self.payable(code).await,
+            Some(earlier) if same_payment(&earlier, actor, terminal_id, amount) => {
+                unsettled(&earlier, self.finish_within, self.clock.now())?;
                 self.payable(code).await
             }
             _ => Err(MedicalError::Refused(Refusal::Expired)),
@@ -331,15 +403,23 @@ impl MedicalPayments<'_> {
             if let Some(made) = settled_for(&earlier, actor, terminal_id, amount, &row.region) {
                 return Ok(made);
             }
-            if !same_payment(&earlier, actor, terminal_id, amount, now) {
+            if !same_payment(&earlier, actor, terminal_id, amount) {
                 return Err(MedicalError::Used);
             }
+            unsettled(&earlier, self.finish_within, now)?;
             spent.used_at = earlier.used_at;
         }
         let system = AuditEntry::new(actor.to_owned(), "ss_card.read", PURPOSE, now).subject(&row.user_id);
         let card = sealed_card_of(self.users, self.vault, &row, &system).await?;
         let province = row.region.get(..2).unwrap_or_default();
-        let settled = match self.bureau.settle(province, &code.jti, &card.card_ref, amount, terminal_id).await? {
+        // The call ends with the terminal's window: past it, reconciliation decides the payment.
+        let left = window_end(&spent, self.finish_within).duration_since(self.clock.now());
+        let call = self.bureau.settle(province, &code.jti, &card.card_ref, amount, terminal_id);
+        let answer = match tokio::time::timeout(left.try_into().unwrap_or_default(), call).await {
+            Ok(answer) => answer?,
+            Err(_) => return Err(MedicalError::Reconciling),
+        };
+        let settled = match answer {
             (SettleAnswer::Settled(s), _) => s,
             (SettleAnswer::Refused { reason }, _) => {
                 spent.status = "refused".into();
@@ -351,14 +431,10 @@ impl MedicalPayments<'_> {
             tracing::error!(asked = amount.0, settled = settled.amount.0, "the bureau settled another amount than asked");
         }
         let at = self.clock.now();
-        spent.status = "settled".into();
-        spent.settlement_id = Some(settled.settlement_id.clone());
-        spent.medical_account_fen = Some(settled.medical_account.0);
-        spent.pooled_fund_fen = Some(settled.pooled_fund.0);
-        spent.settled_at = Some(at);
+        spent.settled_with(&settled, at);
         if !self.uses.settle_medical_code(&spent, &audit("medical_code.settled")).await? {
-            // Only reconciliation decides a use this terminal began, and only after its window: this should not happen.
-            tracing::error!(settlement = %settled.settlement_id, "a settled medical payment was decided otherwise before it was recorded");
+            // Settled over a void is recorded too; this is only a settlement recorded twice at once.
+            tracing::warn!(jti = %spent.jti, settlement = %settled.settlement_id, "a medical payment was recorded as settled by another request first");
         }
         Ok(Payment {
             settlement_id: settled.settlement_id,

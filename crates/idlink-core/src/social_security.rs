@@ -79,8 +79,6 @@ pub const CONSENT_REQUESTED_TEMPLATE: &str = "ss_consent_code_requested";
 
 /// The role of a relative who binds for the holder (SS5), as recorded.
 pub const AGENT_ROLE: &str = "relative";
-/// Bindings one account may start for relatives in a day.
-const ON_BEHALF_PER_DAY: u64 = 3;
 
 /// An audit record of `actor` acting on `row`: its subject is the card's holder.
 fn audit_on(actor: &Actor<'_>, row: &SsBindingRow, action: &str, at: Timestamp) -> AuditEntry {
@@ -102,6 +100,10 @@ pub struct SsPolicy {
     pub risk_sla: SignedDuration,
     /// How long a medical-payment code lives.
     pub medical_code_ttl: SignedDuration,
+    /// How long after spending a code its terminal may finish the payment (then reconciliation decides it).
+    pub finish_window: SignedDuration,
+    /// Bindings one account may start for relatives in a day.
+    pub on_behalf_per_day: u64,
 }
 
 impl Default for SsPolicy {
@@ -111,6 +113,8 @@ impl Default for SsPolicy {
             binding_ttl: SignedDuration::from_hours(72),
             risk_sla: SignedDuration::from_mins(5),
             medical_code_ttl: crate::medical_code::DEFAULT_TTL,
+            finish_window: SignedDuration::from_mins(10),
+            on_behalf_per_day: 3,
         }
     }
 }
@@ -397,7 +401,7 @@ impl SocialSecurity<'_> {
     /// else of the card; the holder can end that at any time.
     pub async fn start_on_behalf(&self, actor: &Actor<'_>, area_code: &str, holder_phone: &PhoneNumber) -> Result<BindingView, SsError> {
         let bucket = format!("ss:on_behalf:{}", actor.user());
-        self.codes.limit::<SsError>(bucket, SignedDuration::from_hours(24), ON_BEHALF_PER_DAY, CodeLimit::OnBehalf).await?;
+        self.codes.limit::<SsError>(bucket, SignedDuration::from_hours(24), self.policy.on_behalf_per_day, CodeLimit::OnBehalf).await?;
         let now = self.clock.now();
         let own = self.identities.identity(actor.user()).await?.ok_or(SsError::NotVerified)?;
         let opened = open_identity::<SsError>(

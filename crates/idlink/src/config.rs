@@ -366,6 +366,10 @@ pub struct SocialSecurity {
     pub medical_code_secs: u64,
     /// How often payments terminals began and did not finish are reconciled with the bureaus.
     pub reconcile_secs: u64,
+    /// How long a terminal may finish a payment it began (then reconciliation decides it).
+    pub finish_window_secs: u64,
+    /// Bindings one account may start for relatives in a day (each sends the holder an SMS).
+    pub on_behalf_per_day: u64,
 }
 
 impl Default for SocialSecurity {
@@ -378,6 +382,8 @@ impl Default for SocialSecurity {
             benefit_check_secs: 300,
             medical_code_secs: 60,
             reconcile_secs: 60,
+            finish_window_secs: 600,
+            on_behalf_per_day: 3,
         }
     }
 }
@@ -391,6 +397,8 @@ impl SocialSecurity {
             ("social_security.risk_sla_minutes", self.risk_sla_minutes),
             ("social_security.benefit_check_secs", self.benefit_check_secs),
             ("social_security.reconcile_secs", self.reconcile_secs),
+            ("social_security.finish_window_secs", self.finish_window_secs),
+            ("social_security.on_behalf_per_day", self.on_behalf_per_day),
         ] {
             if v == 0 || v > 100_000 {
                 anyhow::bail!("configuration key `{key}`: must be between 1 and 100000");
@@ -406,6 +414,8 @@ impl SocialSecurity {
             binding_ttl: secs(self.binding_hours, 3600),
             risk_sla: secs(self.risk_sla_minutes, 60),
             medical_code_ttl: secs(self.medical_code_secs, 1),
+            finish_window: secs(self.finish_window_secs, 1),
+            on_behalf_per_day: self.on_behalf_per_day,
         })
     }
 }

@@ -108,7 +108,9 @@ pub struct CodeUse {
     /// Who presented it (`apikey:…`).
     pub actor: String,
     pub amount_fen: i64,
-    /// `settling` until the bureau answered, then `settled` or `refused`.
+    /// `settling` until the bureau answered, then `settled` or `refused`;
+    /// past the terminal's window reconciliation makes it `settled` or
+    /// `voided`, and a voided one `settled` or `void_confirmed` a day later.
     pub status: String,
     pub settlement_id: Option<String>,
     pub medical_account_fen: Option<i64>,
@@ -122,11 +124,21 @@ pub trait MedicalCodeStore: Send + Sync {
     /// Records the code as used. `Ok(None)` when this is the first use;
     /// `Ok(Some(earlier))` when the code was presented before (nothing written).
     async fn spend_medical_code(&self, u: &CodeUse, audit: &AuditEntry) -> Result<Option<CodeUse>, StoreError>;
-    /// Ends an unfinished use: `settled` with the bureau's figures, or `refused`.
+    /// Ends an unfinished use (`settled` with the bureau's figures,
+    /// `refused`, `voided`), or a voided one (`settled`: the bureau's record
+    /// wins; `void_confirmed`). False when the use was not in such a state.
     async fn settle_medical_code(&self, u: &CodeUse, audit: &AuditEntry) -> Result<bool, StoreError>;
     async fn medical_code_use(&self, jti: &str) -> Result<Option<CodeUse>, StoreError>;
-    /// Uses still `settling` that began before `before`, oldest first (reconciliation).
-    async fn unfinished_code_uses(&self, before: Timestamp, limit: u32) -> Result<Vec<CodeUse>, StoreError>;
+    /// Uses reconciliation decides, oldest first after the `after` one (by
+    /// `used_at`, then `jti`): still `settling` and spent before
+    /// `settling_before`, or `voided` and spent before `voided_before`.
+    async fn undecided_code_uses(
+        &self,
+        settling_before: Timestamp,
+        voided_before: Timestamp,
+        after: Option<&(Timestamp, String)>,
+        limit: u32,
+    ) -> Result<Vec<CodeUse>, StoreError>;
     /// What a terminal's check needs of a code's binding, and whether the code was used, in one read.
     async fn binding_for_code(&self, binding_id: &str, jti: &str) -> Result<Option<CodeBinding>, StoreError>;
 }

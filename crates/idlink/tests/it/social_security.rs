@@ -798,14 +798,17 @@ async fn a_medical_code_pays_once_and_is_refused_after_use_or_expiry() {
 
 /// A payment a terminal began and did not finish (the bureau's answer lost,
 /// or the bureau down) is decided by reconciliation after the terminal's
-/// window: settled from the bureau's record, or voided; the terminal asking
-/// again afterwards gets the settled payment, and nothing for the voided one.
+/// window, once the bureau answers: settled from the bureau's record, or
+/// voided. The terminal asking again gets the settled payment, or hears the
+/// voided one was not made; a settlement the bureau makes after the void is
+/// found a day later and recorded over it.
 #[tokio::test]
 async fn an_unfinished_payment_is_reconciled_with_the_bureau() {
     for db in databases().await {
         let s = start_with(db, &[("IDLINK__SANDBOX__DRIVE_CLOCK", "true"), ("IDLINK__SOCIAL_SECURITY__RECONCILE_SECS", "1")]).await;
-        let (token, user) = adult(&s, "13700000245", "245").await;
-        let (id, _) = bind(&s, &token, "13700000245", &id_number("13700000245", "245"), json!(["medical_payment"])).await;
+        let (phone, seq) = ("13700000245", "245");
+        let (token, user) = adult(&s, phone, seq).await;
+        let (id, _) = bind(&s, &token, phone, &id_number(phone, seq), json!(["medical_payment"])).await;
         let key = terminal(&s).await;
         let settle = |code: String| {
             let (s, key) = (&s, key.clone());
@@ -831,6 +834,21 @@ async fn an_unfinished_payment_is_reconciled_with_the_bureau() {
                 store.medical_code_use(&jti).await.ok().flatten().map(|u| u.status).unwrap_or_default()
             }
         };
+        let wait_for = |jti: String, want: &'static str| {
+            let status_of = &status_of;
+            async move {
+                let mut now = String::new();
+                for _ in 0..150 {
+                    now = status_of(jti.clone()).await;
+                    if now == want {
+                        break;
+                    }
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                }
+                now
+            }
+        };
+        let advance = |secs: i64| sandbox(&s, Method::POST, "/sandbox/v1/clock/advance", Some(json!({"seconds": secs})));
         // The bureau charges but its answer is lost, on both channels: the terminal sees 503.
         let charged =
             ok(&s, post(&s, &token, &path(&id, "/medical-code"), json!({})).await).await["code"].as_str().unwrap_or("").to_owned();
@@ -843,32 +861,37 @@ async fn an_unfinished_payment_is_reconciled_with_the_bureau() {
         script(&s, "11", "primary", "down").await;
         script(&s, "11", "alternate", "down").await;
         expect_problem(settle(uncharged.clone()).await, 503, "institution_unavailable").await;
+        let (charged_jti, uncharged_jti) = (jti_of(&charged), jti_of(&uncharged));
+        // Within the terminal's window nothing is decided for it.
+        advance(300).await;
+        tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+        assert_eq!(status_of(charged_jti.clone()).await, "settling", "{}: the terminal may still finish it", s.kind);
+        // Past it, with the bureau still down: nothing is decided, and the terminal hears it is pending.
+        advance(420).await;
+        tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+        assert_eq!(status_of(charged_jti.clone()).await, "settling", "{}: a bureau that is down decides nothing", s.kind);
+        let p = expect_problem(settle(charged.clone()).await, 409, "medical_payment_pending").await;
+        assert!(p["detail"].as_str().is_some_and(|d| d.contains("do not charge")), "{p}");
+        // The bureau back: its record decides.
         script(&s, "11", "primary", "ok").await;
         script(&s, "11", "alternate", "ok").await;
-        assert_eq!(status_of(jti_of(&charged)).await, "settling");
-        // Within the terminal's window nothing is decided for it.
-        sandbox(&s, Method::POST, "/sandbox/v1/clock/advance", Some(json!({"seconds": 300}))).await;
-        tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
-        assert_eq!(status_of(jti_of(&charged)).await, "settling", "{}: the terminal may still finish it", s.kind);
-        // After it, the bureau's record decides.
-        sandbox(&s, Method::POST, "/sandbox/v1/clock/advance", Some(json!({"seconds": 420}))).await;
-        let mut decided = (String::new(), String::new());
-        for _ in 0..150 {
-            decided = (status_of(jti_of(&charged)).await, status_of(jti_of(&uncharged)).await);
-            if decided.0 != "settling" && decided.1 != "settling" {
-                break;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        }
-        assert_eq!((decided.0.as_str(), decided.1.as_str()), ("settled", "voided"), "{}", s.kind);
-        // The terminal asking again: the charged payment's answer; nothing for the voided one.
+        assert_eq!(wait_for(charged_jti.clone(), "settled").await, "settled", "{}", s.kind);
+        assert_eq!(wait_for(uncharged_jti.clone(), "voided").await, "voided", "{}", s.kind);
+        // The terminal asking again: the charged payment's answer; the voided one was not made.
         let paid = ok(&s, settle(charged).await).await;
         assert_eq!((paid["amount_fen"].as_i64(), paid["settlement_id"].as_str().is_some()), (Some(5_100), true), "{paid}");
-        let res = settle(uncharged).await;
-        assert!(matches!(res.status().as_u16(), 409 | 410), "{}: a voided payment is not made now: {}", s.kind, res.status());
+        expect_problem(settle(uncharged.clone()).await, 409, "medical_payment_voided").await;
+
+        // The bureau settles the voided payment late (a queued request): a day on, its record wins.
+        let card = card_of(&s, &id_number(phone, seq)).await;
+        let late = json!({"settlement_ref": uncharged_jti, "card_ref": card["card_ref"], "amount_fen": 5_100, "terminal_id": "till-3"});
+        let made = sandbox(&s, Method::POST, "/ssb/11/primary/v1/settlements", Some(late)).await;
+        assert_eq!(made["result"], "settled", "{made}");
+        advance(24 * 3600).await;
+        assert_eq!(wait_for(uncharged_jti.clone(), "settled").await, "settled", "{}: recorded over the void", s.kind);
         let uid = idlink_domain::UserId::parse(&user).unwrap_or_else(|e| panic!("{e}"));
         let records = idlink_core::ports::audit::AuditStore::audit_records_of_user(&s.db.store, &uid, 500).await.unwrap_or_default();
-        for action in ["medical_code.reconciled", "medical_code.voided"] {
+        for action in ["medical_code.reconciled", "medical_code.voided", "medical_code.settled_after_void"] {
             assert!(records.iter().any(|r| r.entry.action == action && r.entry.actor == "ssb:11"), "{}: {action} audited", s.kind);
         }
     }
