@@ -390,6 +390,7 @@ impl From<SsError> for Problem {
             SsError::HolderUnknown => Problem::new(ProblemCode::SocialSecurityHolderUnknown),
             SsError::NoAgent => Problem::new(ProblemCode::SocialSecurityNoAgent),
             SsError::HolderOnly => Problem::new(ProblemCode::SocialSecurityHolderOnly),
+            SsError::OnBehalfLimited(secs) => Problem::new(ProblemCode::SocialSecurityOnBehalfLimit).retry_after(secs),
             SsError::CardHeld(reason) => Problem::new(ProblemCode::SocialSecurityCardHeld).detail(format!(
                 "The social-security bureau holds this card ({reason}). Take the card and your ID to a social-security counter to release it, then bind again."
             )),

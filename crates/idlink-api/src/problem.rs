@@ -253,6 +253,8 @@ problem_codes! {
         "No one with a verified real-name identity has this phone (or it is yours). The relative first signs in with their own phone and verifies their identity."),
     SocialSecurityNoAgent = ("social_security_no_agent", CONFLICT,
         "No relative acts on this binding: there is nothing to end."),
+    SocialSecurityOnBehalfLimit = ("social_security_on_behalf_limit", TOO_MANY_REQUESTS,
+        "This account started as many bindings for relatives as a day allows (each sends the holder an SMS). Retry after `Retry-After`."),
     SocialSecurityHolderOnly = ("social_security_holder_only", FORBIDDEN,
         "Only the card's holder unbinds a bound card: a relative's part ended when the card was bound. Ask the holder to unbind it from their own account."),
     SocialSecurityCardHeld = ("social_security_card_held", CONFLICT,

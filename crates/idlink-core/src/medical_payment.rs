@@ -333,7 +333,7 @@ impl MedicalPayments<'_> {
 
     /// The code's claims, when it passes the offline checks now.
     async fn verified(&self, token: &str) -> Result<MedicalCode, MedicalError> {
-        let keys = self.keys.verifying_keys().await?;
+        let keys = self.keys.verifying_keys(token).await?;
         let code = medical_code::verify_signed(token, &keys, self.issuer).map_err(MedicalError::Refused)?;
         medical_code::live(code, self.clock.now().as_second()).map_err(MedicalError::Refused)
     }
@@ -355,7 +355,7 @@ impl MedicalPayments<'_> {
         terminal_id: &str,
         amount: Fen,
     ) -> Result<(MedicalCode, SsBindingRow), MedicalError> {
-        let keys = self.keys.verifying_keys().await?;
+        let keys = self.keys.verifying_keys(token).await?;
         let code = medical_code::verify_signed(token, &keys, self.issuer).map_err(MedicalError::Refused)?;
         match self.uses.medical_code_use(&code.jti).await? {
             Some(earlier) if earlier.status == "settled" && earlier.actor == actor => self.payable(code).await,

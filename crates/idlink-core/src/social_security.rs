@@ -192,6 +192,9 @@ pub enum SsError {
     HolderUnknown,
     #[error("no relative acts on this binding")]
     NoAgent,
+    /// This account started as many bindings for relatives as a day allows (retry after the seconds).
+    #[error("too many bindings started for relatives today")]
+    OnBehalfLimited(u64),
     /// Only the card's holder may do this (unbind a bound card).
     #[error("only the card's holder may do this")]
     HolderOnly,
@@ -401,7 +404,13 @@ impl SocialSecurity<'_> {
     /// else of the card; the holder can end that at any time.
     pub async fn start_on_behalf(&self, actor: &Actor<'_>, area_code: &str, holder_phone: &PhoneNumber) -> Result<BindingView, SsError> {
         let bucket = format!("ss:on_behalf:{}", actor.user());
-        self.codes.limit::<SsError>(bucket, SignedDuration::from_hours(24), self.policy.on_behalf_per_day, CodeLimit::OnBehalf).await?;
+        match self.codes.limit::<SsError>(bucket, SignedDuration::from_hours(24), self.policy.on_behalf_per_day, CodeLimit::OnBehalf).await
+        {
+            Err(SsError::Code(CodeRefusal::RateLimited { retry_after_secs, .. })) => {
+                return Err(SsError::OnBehalfLimited(retry_after_secs));
+            }
+            other => other?,
+        }
         let now = self.clock.now();
         let own = self.identities.identity(actor.user()).await?.ok_or(SsError::NotVerified)?;
         let opened = open_identity::<SsError>(
@@ -481,8 +490,11 @@ impl SocialSecurity<'_> {
         } else {
             None
         };
-        let audit = audit_on(actor, &row, action, now);
-        if !self.bindings.insert_ss_binding(&row, case.as_ref(), notice.as_ref(), &audit).await? {
+        let mut audits = vec![audit_on(actor, &row, action, now)];
+        if case.is_some() {
+            audits.push(audit_on(actor, &row, "ss_binding.frozen", now));
+        }
+        if !self.bindings.insert_ss_binding(&row, case.as_ref(), notice.as_ref(), &audits).await? {
             // A relative is not told which binding the holder has.
             return Err(if agent.is_some() { SsError::UnderWay(String::new()) } else { self.under_way(holder).await });
         }
@@ -727,14 +739,14 @@ impl SocialSecurity<'_> {
         // To the holder's own phone, for the device that asks (the holder's, or the relative's with the holder beside them).
         let read = audit_on(actor, &row, "phone.read", self.clock.now());
         let (_, phone) = read_phone::<SsError>(self.users, self.vault, &read, &row.user_id).await?;
-        let issued = self.codes.request::<SsError>(origin, &phone, actor.session.device_id.as_str(), Purpose::SocialSecurity).await?;
-        // A relative asks for the holder's consent code: the holder also hears from idlink who asks and why,
-        // so the code is never read out to a stranger unknowingly.
+        // A relative asks for the holder's consent code: the holder hears from idlink who asks and why,
+        // so the code is never read out to a stranger unknowingly. Written before the code is sent:
+        // no code goes out without its notice.
         if row.agent_user_id.as_ref() == Some(actor.user()) {
             let notice = self.holder_notice(actor, &row, CONSENT_REQUESTED_TEMPLATE).await?;
             self.save(actor, Change::new(row, "ss_binding.consent_code_sent").notice(Some(notice))).await?;
         }
-        Ok(issued)
+        self.codes.request::<SsError>(origin, &phone, actor.session.device_id.as_str(), Purpose::SocialSecurity).await
     }
 
     /// The SMS code stands in for the face check after a capture that did

@@ -193,6 +193,11 @@ pub fn verify(token: &str, jwks: &Value, allowed: &[JwsAlg]) -> Result<(Option<S
     VerifyingKeys::from_jwks(jwks)?.verify(token, allowed)
 }
 
+/// The `kid` a compact JWS's header names, if it parses.
+pub fn kid_of(token: &str) -> Option<String> {
+    jsonwebtoken::decode_header(token).ok()?.kid
+}
+
 /// The keys of a JWK Set, decoded once to check many tokens (idlink's own
 /// published keys: decoding them for every medical code cost more than
 /// the signature check).
@@ -223,6 +228,11 @@ impl VerifyingKeys {
             })
             .collect();
         Ok(Self { keys })
+    }
+
+    /// Whether a key of the set has this `kid`.
+    pub fn has(&self, kid: &str) -> bool {
+        self.keys.iter().any(|(k, _)| k.as_deref() == Some(kid))
     }
 
     /// [`verify`] against these keys, the claims read straight into `T`

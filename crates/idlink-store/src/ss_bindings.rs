@@ -99,7 +99,7 @@ impl SsBindingStore for SqlStore {
         row: &SsBindingRow,
         case: Option<&CaseRow>,
         notice: Option<&NewEvent>,
-        audit: &AuditEntry,
+        audits: &[AuditEntry],
     ) -> Result<bool, StoreError> {
         let sql = format!(
             "INSERT INTO ss_bindings ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, \
@@ -133,7 +133,7 @@ impl SsBindingStore for SqlStore {
             .bind(row.agent_role.clone())
             .bind(row.agent_ended_at.map(micros));
         let inserted = self
-            .audited_if(audit, async |tx| {
+            .audited_if(audits, async |tx| {
                 let done = execute(q, &mut *tx).await? == 1;
                 if done {
                     if let Some(c) = case {

@@ -6,7 +6,8 @@
 //!
 //! Decoded keys are cached per process for at most [`CACHE_FOR`]: a stale
 //! cache only ever holds keys that are still published, so it can make a
-//! token verifiable a little longer, never refuse one.
+//! token verifiable a little longer; a token of a key it does not hold yet
+//! (made on another node since) reloads it, at most once a second.
 
 use super::{OidcSettings, SIGNING_KEY_ID};
 use crate::ports::audit::AuditEntry;
@@ -116,10 +117,19 @@ impl IssuerKeys<'_> {
         current(&cached, alg, self.clock.now()).ok_or(KeyError::Missing(alg.as_str()))
     }
 
-    /// Every published key, decoded to check a token idlink signed (the
-    /// keys of [`IssuerKeys::jwks`], without building the set each time).
-    pub async fn verifying_keys(&self) -> Result<Arc<VerifyingKeys>, KeyError> {
-        Ok(self.loaded(false).await?.verifying.clone())
+    /// Every published key, decoded to check `token`, which idlink signed
+    /// (the keys of [`IssuerKeys::jwks`], without building the set each
+    /// time). A `kid` this node does not know yet (another node made the
+    /// key since this one loaded its cache) loads the keys again, at most
+    /// once a second, so a fresh key is never refused for long.
+    pub async fn verifying_keys(&self, token: &str) -> Result<Arc<VerifyingKeys>, KeyError> {
+        let cached = self.loaded(false).await?;
+        let unknown = idlink_crypto::jose::kid_of(token).is_some_and(|kid| !cached.verifying.has(&kid));
+        let old = cached.fetched_at.checked_add(SignedDuration::from_secs(1)).is_ok_and(|t| t < self.clock.now());
+        if unknown && old {
+            return Ok(self.loaded(true).await?.verifying.clone());
+        }
+        Ok(cached.verifying.clone())
     }
 
     /// The JWK Set: every published key (next, current and retired ones

@@ -67,15 +67,16 @@ impl SsBindingRow {
 
 #[async_trait]
 pub trait SsBindingStore: Send + Sync {
-    /// Writes a new binding with its audit record, the review case when it
-    /// is born frozen, and a notice to the holder if any; false when the
-    /// holder has a binding under way, frozen or bound already.
+    /// Writes a new binding with its audit records (its entry, and its
+    /// freeze when it is born frozen), the review case then, and a notice
+    /// to the holder if any; false when the holder has a binding under way,
+    /// frozen or bound already.
     async fn insert_ss_binding(
         &self,
         row: &SsBindingRow,
         case: Option<&CaseRow>,
         notice: Option<&NewEvent>,
-        audit: &AuditEntry,
+        audits: &[AuditEntry],
     ) -> Result<bool, StoreError>;
     async fn ss_binding(&self, id: &str) -> Result<Option<SsBindingRow>, StoreError>;
     /// The user's bindings, newest first.

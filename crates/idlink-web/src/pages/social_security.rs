@@ -42,6 +42,7 @@ pub fn routes() -> Router<WebState> {
         .route("/h5/social-security/{id}/features", post(features).get(to_binding))
         .route("/h5/social-security/{id}/cancel", post(cancel).get(to_binding))
         .route("/h5/social-security/{id}/agent/end", post(end_agent).get(to_binding))
+        .route("/h5/social-security/{id}/unbind", get(unbind_page))
         .route("/h5/social-security/{id}/code", get(code_page))
         .route("/h5/social-security/{id}/code/panel", get(code_panel))
 }
@@ -79,7 +80,8 @@ pub struct Row {
     pub for_relative: bool,
 }
 
-fn region_name(state: &WebState, tr: &Tr, region: &str) -> String {
+/// A province by its code (two digits, or a six-digit area) in the page's language.
+pub(crate) fn region_name(state: &WebState, tr: &Tr, region: &str) -> String {
     let p = region.get(..2).unwrap_or_default();
     match state.app.ss_coverage.province(p) {
         Some(r) if tr.locale == crate::i18n::Locale::En => r.name_en.clone(),
@@ -351,10 +353,15 @@ async fn binding_page(State(state): State<WebState>, s: Signed, Path(id): Path<S
 }
 
 async fn to_binding(Path(id): Path<String>) -> Redirect {
+    Redirect::to(&binding_path(&id, ""))
+}
+
+/// The page `suffix` of binding `id`, when `id` could be one (else the overview): where a GET of a form's address goes.
+pub(crate) fn binding_path(id: &str, suffix: &str) -> String {
     if id.starts_with("ssb_") && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
-        Redirect::to(&format!("/h5/social-security/{id}"))
+        format!("/h5/social-security/{id}{suffix}")
     } else {
-        Redirect::to("/h5/social-security")
+        "/h5/social-security".to_owned()
     }
 }
 
@@ -525,6 +532,33 @@ async fn cancel(State(state): State<WebState>, s: Signed, Path(id): Path<String>
 async fn end_agent(State(state): State<WebState>, s: Signed, Path(id): Path<String>) -> Response {
     let outcome = state.app.social_security().end_agent(&actor(&s), &id).await.map(|_| done("agent_ended"));
     after(&state, &s, &id, outcome.map_err(Problem::from), None).await
+}
+
+#[derive(Template)]
+#[template(path = "ss_unbind.html")]
+struct UnbindPage {
+    c: Chrome,
+    id: String,
+    region: String,
+    card: String,
+}
+
+/// `GET /h5/social-security/{id}/unbind`: what unbinding stops, and the
+/// choice, before anything is done (a bound card takes six steps to bind again).
+async fn unbind_page(State(state): State<WebState>, s: Signed, Path(id): Path<String>) -> Response {
+    let v = &s.visitor;
+    let b = match state.app.social_security().view(&actor(&s), &id).await {
+        Ok(b) if b.status == Status::Bound && b.acting_as == "holder" => b,
+        Ok(b) => return Redirect::to(&format!("/h5/social-security/{}", b.id)).into_response(),
+        Err(e) => return problem_page(v, &Problem::from(e), "/h5/social-security"),
+    };
+    let page = UnbindPage {
+        c: Chrome::new(v, "ss-unbind-title", true),
+        region: region_name(&state, &v.tr, &b.region),
+        card: b.card.as_ref().map(|c| c.card_number.clone()).unwrap_or_default(),
+        id: b.id,
+    };
+    (v.cookies(), html(StatusCode::OK, &page)).into_response()
 }
 
 #[derive(Template)]

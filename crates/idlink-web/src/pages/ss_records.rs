@@ -13,6 +13,7 @@ use crate::ctx::Signed;
 use crate::i18n::{Locale, Tr};
 use crate::pages::credit::{Capture, captures};
 use crate::pages::render::{Chrome, FormErrors, html, message_page, problem_message_in};
+use crate::pages::social_security::{binding_path, region_name};
 use askama::Template;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -24,6 +25,7 @@ use idlink_core::ports::social_security::Account;
 use idlink_core::social_security::Actor;
 use idlink_core::ss_services::ServiceView;
 use idlink_domain::Fen;
+use idlink_domain::ss_binding::Status;
 use idlink_domain::ss_service::{ServiceKind, ServiceStatus};
 use serde::Deserialize;
 
@@ -103,11 +105,7 @@ async fn accounts(State(state): State<WebState>, s: Signed, Path(id): Path<Strin
     };
     let tr = &s.visitor.tr;
     let province = a.source.split(['/', ':']).nth(1).unwrap_or_default();
-    let bureau = state
-        .app
-        .ss_coverage
-        .province(province)
-        .map_or_else(|| province.to_owned(), |r| if tr.locale == Locale::En { r.name_en.clone() } else { r.name.clone() });
+    let bureau = region_name(&state, tr, province);
     let accounts = [("pension", a.pension.as_ref()), ("medical", a.medical.as_ref())]
         .into_iter()
         .filter_map(|(name, acc)| acc.map(|acc| account(tr, name, acc)))
@@ -133,14 +131,7 @@ pub struct RequestRow {
 }
 
 fn request_row(state: &WebState, tr: &Tr, r: &ServiceView) -> RequestRow {
-    let region = r.to_region.as_deref().map(|code| {
-        let name = state
-            .app
-            .ss_coverage
-            .province(code.get(..2).unwrap_or_default())
-            .map_or_else(|| code.to_owned(), |p| if tr.locale == Locale::En { p.name_en.clone() } else { p.name.clone() });
-        tr.t1("ss-services-to", "region", &name)
-    });
+    let region = r.to_region.as_deref().map(|code| tr.t1("ss-services-to", "region", &region_name(state, tr, code)));
     RequestRow {
         id: r.id.clone(),
         kind: words(tr, "ss-service", r.kind.as_str()),
@@ -169,6 +160,8 @@ struct ServicesPage {
     c: Chrome,
     id: String,
     rows: Vec<RequestRow>,
+    /// The card is bound: the forms for new requests are shown.
+    bound: bool,
     kinds: Vec<KindChoice>,
     area: String,
     captures: Vec<Capture>,
@@ -192,11 +185,14 @@ async fn services_page(
         Ok(l) => l,
         Err(e) => return refused(s, &Problem::from(e), &format!("/h5/social-security/{id}")),
     };
+    // New requests are for a bound card; those filed before are followed whatever became of it.
+    let bound = state.app.social_security().view(&actor(s), id).await.is_ok_and(|b| b.status == Status::Bound);
     let chosen = ServiceKind::parse(&form.kind).unwrap_or(ServiceKind::OffsiteMedicalFiling);
     let page = ServicesPage {
         c: Chrome::new(&s.visitor, "ss-services-title", true),
         id: id.to_owned(),
         rows: list.iter().map(|r| request_row(state, tr, r)).collect(),
+        bound,
         kinds: ServiceKind::ALL
             .into_iter()
             .filter(|k| k.needs_region())
@@ -240,11 +236,7 @@ pub struct FiledQuery {
 }
 
 async fn to_services(Path(id): Path<String>) -> Redirect {
-    if id.starts_with("ssb_") && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
-        Redirect::to(&format!("/h5/social-security/{id}/services"))
-    } else {
-        Redirect::to("/h5/social-security")
-    }
+    Redirect::to(&binding_path(&id, "/services"))
 }
 
 /// After a filing: the list with it, or the form again with the refusal (on `field`, or at the top).
@@ -276,7 +268,7 @@ async fn file(State(state): State<WebState>, s: Signed, Path(id): Path<String>, 
     let area = f.to_region.trim();
     if area.len() != 6 || !area.bytes().all(|b| b.is_ascii_digit()) {
         let mut errors = FormErrors::default();
-        errors.add("to_region", tr.t("ss-field-area"));
+        errors.add("to_region", tr.t("ss-services-field-region"));
         return services_page(&state, &s, &id, &f, errors, None, StatusCode::UNPROCESSABLE_ENTITY).await;
     }
     let outcome = state.app.ss_services().submit(&actor(&s), &id, kind, Some(area), None).await.map_err(Problem::from);

@@ -1136,6 +1136,13 @@ async fn a_passport_holder_s_binding_goes_to_review_then_binds() {
         .await;
         let case = open_cases(&s, &alice, "?kind=card_risk").await.into_iter().find(|c| c["reference"] == id.as_str());
         let case = case.unwrap_or_else(|| panic!("{}: the binding's review", s.kind))["id"].as_str().unwrap_or("").to_owned();
+        // Its entry and its freeze are both on the record, written with the binding.
+        let row = s.db.store.ss_binding(&id).await.ok().flatten().unwrap_or_else(|| panic!("{}: stored", s.kind));
+        let records =
+            idlink_core::ports::audit::AuditStore::audit_records_of_user(&s.db.store, &row.user_id, 500).await.unwrap_or_default();
+        for action in ["ss_binding.entry", "ss_binding.frozen"] {
+            assert!(records.iter().any(|r| r.entry.action == action), "{}: {action} audited", s.kind);
+        }
         assert_eq!(decide(&s, &alice, &case, "approve").await.status().as_u16(), 200);
 
         // Approved: the six steps, with the card Guangdong's bureau holds under the passport.
@@ -1215,8 +1222,7 @@ async fn a_relative_binds_an_elder_s_card_with_the_elder_s_consent_and_the_elder
 
         // Starting bindings for relatives is capped (each sends the holder an SMS): three a day, refused ones included.
         let res = post(&s, &son, "/v1/social-security/bindings", json!({"area_code": "110105", "on_behalf_of_phone": elder_phone})).await;
-        let p = expect_problem(res, 429, "rate_limited").await;
-        assert!(p["detail"].as_str().is_some_and(|d| d.contains("for relatives")), "{p}");
+        expect_problem(res, 429, "social_security_on_behalf_limit").await;
 
         // The card is the elder's to unbind, not the relative's.
         expect_problem(

@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 /// The pages, `{card}` standing for the user's binding id, `{ss}` for their
 /// social-security card binding and `{azr}` for an app's sign-in request
 /// waiting for the user's consent.
-const PAGES: [&str; 25] = [
+const PAGES: [&str; 26] = [
     "/h5/",
     "/h5/identity",
     "/h5/identity/verify/face",
@@ -37,6 +37,7 @@ const PAGES: [&str; 25] = [
     "/h5/social-security/{ss}/accounts",
     "/h5/social-security/{ss}/services",
     "/h5/social-security/{ss}/code",
+    "/h5/social-security/{ss}/unbind",
     "/h5/access-log",
     "/h5/apps",
     "/h5/authorize/{azr}",

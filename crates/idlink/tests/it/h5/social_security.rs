@@ -234,12 +234,22 @@ async fn a_holder_reads_the_accounts_and_follows_service_requests() {
 
     // The holder unbinds the card from its page: the code and the accounts go.
     b.click("#back-binding").await;
-    assert!(b.text("#unbind-hint").await.contains("stop at once"), "{}", b.text("#unbind-hint").await);
     b.click("#unbind").await;
+    // Asked first: what stops, unbind or keep it.
+    assert_eq!(b.text("h1").await, "Unbind your social-security card?");
+    assert!(b.text("#unbind-hint").await.contains("stop at once"), "{}", b.text("#unbind-hint").await);
+    b.assert_accessible("unbind, asked").await;
+    b.click("#keep").await;
+    assert!(b.text("#state").await.ends_with("Bound"), "kept: {}", b.text("#state").await);
+    b.click("#unbind").await;
+    b.click("#confirm-unbind").await;
     assert_eq!(b.text("#notice").await, "Your card is unbound: its medical-payment code no longer works here.");
     assert!(b.text("#state").await.ends_with("Unbound"), "{}", b.text("#state").await);
     assert!(!b.has("#show-code").await && !b.has("#show-accounts").await && !b.has("#unbind").await);
     b.assert_accessible("unbound, English").await;
+    // Requests filed before are still followed; no new one is offered.
+    b.goto(&s.url(&format!("/h5/social-security/{id}/services"))).await;
+    assert!(b.has("#requests").await && b.has("#not-bound").await && !b.has("#file").await, "{}", b.text("main").await);
     b.close().await;
 }
 
