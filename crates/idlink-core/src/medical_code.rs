@@ -65,7 +65,7 @@ pub fn issue(key: &SigningKey, claims: &MedicalCode) -> Result<String, JoseError
 /// its published JWK Set), the type, the issuer, and that it is live at
 /// `now` (Unix seconds) within the allowed clock skew.
 pub fn verify_offline(token: &str, jwks: &serde_json::Value, issuer: &str, now: i64) -> Result<MedicalCode, Refusal> {
-    let keys = VerifyingKeys::from_jwks(jwks).map_err(|_| Refusal::BadSignature)?;
+    let keys = VerifyingKeys::from_jwks(jwks).map_err(|_| Refusal::Malformed)?;
     live(verify_signed(token, &keys, issuer)?, now)
 }
 

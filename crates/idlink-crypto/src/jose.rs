@@ -264,6 +264,8 @@ impl VerifyingKeys {
             };
             match jsonwebtoken::decode::<T>(token, key, &validation) {
                 Ok(data) => return Ok((data.header.typ, data.claims)),
+                // The signature verified with this key but the claims are not a `T`: no other key changes that.
+                Err(e) if matches!(e.kind(), jsonwebtoken::errors::ErrorKind::Json(_)) => return Err(JoseError::Invalid(e.to_string())),
                 Err(e) => last = JoseError::Invalid(e.to_string()),
             }
         }
@@ -316,6 +318,33 @@ mod tests {
             let only_other_alg: Vec<JwsAlg> = JwsAlg::ALL.into_iter().filter(|a| *a != alg).collect();
             assert!(verify(&token, &jwks, &only_other_alg).is_err(), "{alg:?} accepted while not allowed");
         }
+    }
+
+    /// Keys decoded once check many tokens: the token's own key by its
+    /// kid, a key that does not decode fails only the tokens that name it,
+    /// and claims that are not the caller's type fail as the token does.
+    #[test]
+    fn keys_decoded_once_check_tokens_by_their_kid() {
+        let rng = SeededRandom::new(11);
+        let ed = SigningKey::generate(JwsAlg::EdDsa, &rng).expect("key");
+        let ec = SigningKey::generate(JwsAlg::Es256, &rng).expect("key");
+        let broken = json!({"kty": "OKP", "crv": "Ed25519", "x": "not base64!", "kid": "broken", "alg": "EdDSA"});
+        let keys = VerifyingKeys::from_jwks(&json!({"keys": [broken, ed.public_jwk(), ec.public_jwk()]})).expect("a set");
+        assert!(keys.has(ed.kid()) && keys.has("broken") && !keys.has("other"));
+        let token = ed.sign(None, &json!({"sub": "abc"})).expect("sign");
+        assert_eq!(kid_of(&token).as_deref(), Some(ed.kid()));
+        let (_, claims): (_, Value) = keys.verify(&token, &JwsAlg::ALL).expect("its own key verifies it");
+        assert_eq!(claims["sub"], "abc");
+        #[derive(Debug, serde::Deserialize)]
+        struct Wanted {
+            #[allow(dead_code)]
+            aud: String,
+        }
+        let not_wanted = keys.verify::<Wanted>(&token, &JwsAlg::ALL);
+        assert!(matches!(&not_wanted, Err(JoseError::Invalid(why)) if !why.contains("ignature")), "{not_wanted:?}");
+        let other = SigningKey::generate(JwsAlg::EdDsa, &rng).expect("key");
+        assert!(keys.verify::<Value>(&other.sign(None, &json!({})).expect("sign"), &JwsAlg::ALL).is_err(), "a kid it does not hold");
+        assert!(VerifyingKeys::from_jwks(&json!({"no": "keys"})).is_err());
     }
 
     #[test]

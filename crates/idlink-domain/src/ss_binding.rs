@@ -205,6 +205,8 @@ mod tests {
         let unbound = p.apply(Event::Unbind).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(unbound.status, Status::Unbound);
         assert_eq!(unbound.apply(Event::Unbind), Err(Refusal::Ended(Status::Unbound)));
+        assert_eq!(unbound.apply(Event::Done(Step::Bank)), Err(Refusal::AlreadyDone), "a step asked again answers where it is");
+        assert_eq!(unbound.apply(Event::Cancel), Err(Refusal::Ended(Status::Unbound)));
         assert_eq!(Progress::entered().apply(Event::Unbind), Err(Refusal::NotBound));
         assert_eq!((Step::Entry.number(), Step::Features.number(), Step::Features.next()), (1, 6, None));
     }

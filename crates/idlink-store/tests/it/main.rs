@@ -11,6 +11,7 @@ mod events;
 mod grants;
 mod idempotency;
 mod keys;
+mod medical;
 mod migrations;
 mod oauth;
 mod operators;

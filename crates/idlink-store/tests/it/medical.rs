@@ -1,0 +1,133 @@
+//! Medical-payment code uses on both databases (SPEC SS3, issue 16): the
+//! terminals' checks read together each get their own binding and whether
+//! their code was spent, a code is spent once, and reconciliation reads
+//! exactly the undecided uses, page by page, and may record a bureau's
+//! settlement over a void but nothing else over a decided use.
+
+use crate::security::new_user;
+use crate::{at, databases};
+use idlink_core::ports::audit::AuditEntry;
+use idlink_core::ports::ss_bindings::{CodeUse, MedicalCodeStore, SsBindingRow, SsBindingStore};
+use idlink_domain::UserId;
+use idlink_domain::ss_binding::{Status, Step};
+
+fn binding(id: &str, user: &UserId, status: Status, features: &str) -> SsBindingRow {
+    SsBindingRow {
+        id: id.to_owned(),
+        user_id: user.clone(),
+        region: "110000".into(),
+        step: Step::Features,
+        status,
+        step_deadline: at(900),
+        expires_at: at(3600),
+        identity_method: Some("face".into()),
+        face_failures: 0,
+        card_code_ref: None,
+        card_cipher: None,
+        card_index: None,
+        bank_code_ref: None,
+        agreement_version: None,
+        agreement_sha256: None,
+        features: Some(features.to_owned()),
+        risk_reason: None,
+        risk_cleared: None,
+        agent_user_id: None,
+        agent_role: None,
+        agent_ended_at: None,
+        channel: None,
+        version: 1,
+        created_at: at(0),
+        updated_at: at(0),
+        bound_at: None,
+    }
+}
+
+fn spent(jti: &str, binding: &str, user: &UserId, second: i64) -> CodeUse {
+    CodeUse {
+        jti: jti.to_owned(),
+        binding_id: binding.to_owned(),
+        user_id: user.clone(),
+        terminal_id: "till-1".into(),
+        actor: "apikey:t".into(),
+        amount_fen: 1_000,
+        status: "settling".into(),
+        settlement_id: None,
+        medical_account_fen: None,
+        pooled_fund_fen: None,
+        used_at: at(second),
+        settled_at: None,
+    }
+}
+
+fn audit(user: &UserId, action: &str) -> AuditEntry {
+    AuditEntry::new("test", action, "medical-insurance payment", at(0)).subject(user)
+}
+
+#[tokio::test]
+async fn checks_read_together_each_get_their_own_and_reconciliation_reads_the_undecided() {
+    for db in databases().await {
+        let s = &db.store;
+        let (alice, bob) = (new_user(s).await, new_user(s).await);
+        let bound = format!("ssb_{}", "a".repeat(32));
+        let unbound = format!("ssb_{}", "b".repeat(32));
+        for (id, user, status) in [(&bound, &alice, Status::Bound), (&unbound, &bob, Status::Unbound)] {
+            let row = binding(id, user, status, "medical_payment,pension_query");
+            assert!(s.insert_ss_binding(&row, None, None, &[audit(user, "ss_binding.entry")]).await.unwrap_or_else(|e| panic!("{e}")));
+        }
+        // Spent once: the second presentation gets the first use back, nothing written.
+        for (i, jti) in ["j-01", "j-02", "j-03", "j-04"].iter().enumerate() {
+            let first = s.spend_medical_code(&spent(jti, &bound, &alice, 10 * i as i64), &audit(&alice, "medical_code.used")).await;
+            assert_eq!(first.ok(), Some(None), "{}: {jti} spent", db.kind);
+        }
+        let again = s.spend_medical_code(&spent("j-01", &bound, &alice, 99), &audit(&alice, "medical_code.used")).await;
+        assert_eq!(again.ok().flatten().map(|u| u.used_at), Some(at(0)), "{}: the first use", db.kind);
+
+        // Checks read at once: each its binding's figures and whether its own code was spent; an unknown binding has none.
+        let asks: Vec<(String, String)> = (0..48)
+            .map(|i| match i % 4 {
+                0 => (bound.clone(), "j-01".to_owned()),
+                1 => (bound.clone(), format!("unused-{i}")),
+                2 => (unbound.clone(), "j-02".to_owned()),
+                _ => (format!("ssb_{}", "c".repeat(32)), "j-03".to_owned()),
+            })
+            .collect();
+        let answers = futures::future::join_all(asks.iter().map(|(b, j)| s.binding_for_code(b, j))).await;
+        for (i, answer) in answers.into_iter().enumerate() {
+            let got = answer.unwrap_or_else(|e| panic!("{}: {e}", db.kind)).map(|c| (c.status, c.used, c.region));
+            let want = match i % 4 {
+                0 => Some((Status::Bound, true, "110000".to_owned())),
+                1 => Some((Status::Bound, false, "110000".to_owned())),
+                2 => Some((Status::Unbound, true, "110000".to_owned())),
+                _ => None,
+            };
+            assert_eq!(got, want, "{}: ask {i}", db.kind);
+        }
+
+        // Reconciliation: settling ones spent before the cut, and voided ones before theirs, oldest first, page by page.
+        let mut voided = spent("j-02", &bound, &alice, 10);
+        voided.status = "voided".into();
+        assert_eq!(s.settle_medical_code(&voided, &audit(&alice, "medical_code.voided")).await.ok(), Some(true));
+        let mut settled = spent("j-04", &bound, &alice, 30);
+        settled.status = "settled".into();
+        settled.settlement_id = Some("sst-1".into());
+        assert_eq!(s.settle_medical_code(&settled, &audit(&alice, "medical_code.settled")).await.ok(), Some(true));
+        let jtis = |uses: Vec<CodeUse>| uses.into_iter().map(|u| u.jti).collect::<Vec<_>>();
+        let all = s.undecided_code_uses(at(25), at(15), None, 10).await.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(jtis(all), ["j-01", "j-02", "j-03"], "{}: j-04 is settled", db.kind);
+        assert_eq!(jtis(s.undecided_code_uses(at(20), at(5), None, 10).await.unwrap_or_default()), ["j-01"], "{}: the cuts", db.kind);
+        let first = s.undecided_code_uses(at(25), at(15), None, 2).await.unwrap_or_default();
+        let last = first.last().map(|u| (u.used_at, u.jti.clone()));
+        assert_eq!(jtis(first), ["j-01", "j-02"]);
+        assert_eq!(jtis(s.undecided_code_uses(at(25), at(15), last.as_ref(), 2).await.unwrap_or_default()), ["j-03"], "{}", db.kind);
+
+        // A decided use moves only from a void to the bureau's settlement or a confirmed void.
+        let mut over = voided.clone();
+        over.status = "settled".into();
+        over.settlement_id = Some("sst-late".into());
+        assert_eq!(s.settle_medical_code(&over, &audit(&alice, "medical_code.settled_after_void")).await.ok(), Some(true), "{}", db.kind);
+        let mut back = settled.clone();
+        back.status = "voided".into();
+        assert_eq!(s.settle_medical_code(&back, &audit(&alice, "medical_code.voided")).await.ok(), Some(false), "{}", db.kind);
+        assert_eq!(s.medical_code_use("j-04").await.ok().flatten().map(|u| u.status), Some("settled".to_owned()));
+    }
+}
