@@ -979,6 +979,10 @@ impl SocialSecurity<'_> {
         };
         let p = row.progress().apply(event)?;
         row.status = p.status;
+        // An unbound card leaves the relative's list too.
+        if row.status == Status::Unbound && row.agent_user_id.is_some() && row.agent_ended_at.is_none() {
+            row.agent_ended_at = Some(self.clock.now());
+        }
         let row = self.save(actor, Change::new(row, action)).await?;
         self.view_of(actor, &row).await
     }

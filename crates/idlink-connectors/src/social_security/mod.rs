@@ -17,7 +17,10 @@
 //! - `POST /v1/settlements {"settlement_ref", "card_ref", "amount_fen",
 //!   "terminal_id"}` → `{"result": "settled", "settlement": {"settlement_id",
 //!   "amount_fen", "medical_account_fen", "pooled_fund_fen"}}`, idempotent by
-//!   `settlement_ref`.
+//!   `settlement_ref`;
+//! - `GET /v1/settlements/{settlement_ref}` → the same `{"result": "settled",
+//!   "settlement"}`, or `{"result": "none"}` when the bureau made none
+//!   (reconciliation).
 //!
 //! Failover (SS4, as the banks' channels, `bank/channels.rs`): a call goes
 //! to the province's primary channel; when it cannot serve (busy with

@@ -205,7 +205,7 @@ struct BindingPage {
     id: String,
     region: String,
     status: String,
-    /// `open`, `frozen`, `bound`, `expired` or `cancelled`: how the page marks it.
+    /// `open`, `frozen`, `bound`, `expired`, `cancelled` or `unbound`: how the page marks it.
     tone: &'static str,
     steps: Vec<StepItem>,
     /// The step to do now, when the binding is open.

@@ -47,8 +47,13 @@ fn refused(s: &Signed, p: &Problem, back: &str) -> Response {
 
 /// A `YYYY-MM` month as the language writes it.
 fn month(tr: &Tr, ym: &str) -> String {
-    match (tr.locale, ym.split_once('-')) {
-        (Locale::ZhCn | Locale::ZhHk, Some((y, m))) => format!("{y}年{}月", m.trim_start_matches('0')),
+    const EN: [&str; 12] =
+        ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"];
+    let Some((y, m)) = ym.split_once('-') else { return ym.to_owned() };
+    let number = m.parse::<usize>().ok().filter(|n| (1..=12).contains(n));
+    match (tr.locale, number) {
+        (Locale::ZhCn | Locale::ZhHk, Some(n)) => format!("{y}年{n}月"),
+        (Locale::En, Some(n)) => EN.get(n - 1).map_or_else(|| ym.to_owned(), |name| format!("{name} {y}")),
         _ => ym.to_owned(),
     }
 }
@@ -296,4 +301,18 @@ async fn retirement(State(state): State<WebState>, s: Signed, Path(id): Path<Str
         .await
         .map_err(Problem::from);
     after(&state, &s, &id, &form, outcome, "liveness").await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn months_read_in_each_language() {
+        let (zh, en) = (Tr::new(Locale::ZhCn), Tr::new(Locale::En));
+        assert_eq!(month(&zh, "2026-03"), "2026年3月");
+        assert_eq!(month(&en, "2026-11"), "November 2026");
+        assert_eq!(month(&en, "2026-13"), "2026-13", "what is not a month stays as given");
+        assert_eq!(month(&zh, "garbage"), "garbage");
+    }
 }
