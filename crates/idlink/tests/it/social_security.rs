@@ -741,19 +741,7 @@ async fn a_medical_code_pays_once_and_is_refused_after_use_or_expiry() {
         let pending = c["code"].as_str().unwrap_or("").to_owned();
         script(&s, "11", "primary", "down").await;
         script(&s, "11", "alternate", "down").await;
-        let settle = |key: String, code: String| {
-            let s = &s;
-            async move {
-                let body = json!({"code": code, "amount_fen": 4_200, "terminal_id": "till-9"});
-                s.client()
-                    .post(s.url("/v1/social-security/medical-payments"))
-                    .bearer_auth(&key)
-                    .json(&body)
-                    .send()
-                    .await
-                    .unwrap_or_else(|e| panic!("{e}"))
-            }
-        };
+        let settle = |key: String, code: String| terminal_pays(&s, key, code, 4_200, "till-9");
         expect_problem(settle(key.clone(), pending.clone()).await, 503, "institution_unavailable").await;
         script(&s, "11", "primary", "ok").await;
         script(&s, "11", "alternate", "ok").await;
@@ -810,19 +798,7 @@ async fn an_unfinished_payment_is_reconciled_with_the_bureau() {
         let (token, user) = adult(&s, phone, seq).await;
         let (id, _) = bind(&s, &token, phone, &id_number(phone, seq), json!(["medical_payment"])).await;
         let key = terminal(&s).await;
-        let settle = |code: String| {
-            let (s, key) = (&s, key.clone());
-            async move {
-                let body = json!({"code": code, "amount_fen": 5_100, "terminal_id": "till-3"});
-                s.client()
-                    .post(s.url("/v1/social-security/medical-payments"))
-                    .bearer_auth(&key)
-                    .json(&body)
-                    .send()
-                    .await
-                    .unwrap_or_else(|e| panic!("{e}"))
-            }
-        };
+        let settle = |code: String| terminal_pays(&s, key.clone(), code, 5_100, "till-3");
         let jti_of = |code: &str| {
             let claims: Value = serde_json::from_slice(&base64_url(code.split('.').nth(1).unwrap_or(""))).unwrap_or_default();
             claims["jti"].as_str().unwrap_or("").to_owned()
@@ -895,6 +871,18 @@ async fn an_unfinished_payment_is_reconciled_with_the_bureau() {
             assert!(records.iter().any(|r| r.entry.action == action && r.entry.actor == "ssb:11"), "{}: {action} audited", s.kind);
         }
     }
+}
+
+/// A terminal with API key `key` settles `amount` fen with `code` through idlink.
+async fn terminal_pays(s: &Server, key: String, code: String, amount: i64, terminal_id: &str) -> reqwest::Response {
+    let body = json!({"code": code, "amount_fen": amount, "terminal_id": terminal_id});
+    s.client()
+        .post(s.url("/v1/social-security/medical-payments"))
+        .bearer_auth(&key)
+        .json(&body)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn base64_url(s: &str) -> Vec<u8> {
