@@ -15,11 +15,10 @@
 //! bureau, keyed by the `jti`, charges once. A bureau's definite refusal
 //! marks the use `refused`. A terminal has its window (`finish_within`, 10
 //! minutes by default) to finish what it began; after that the
-//! `medical_reconcile` job asks the bureau for its record of the `jti` and
-//! marks the use `settled` (the bureau charged) or `voided` (it had not),
-//! and asks once more a day later about a voided one: a settlement found
-//! then is recorded over the void (the bureau's record always wins), else
-//! the void is `void_confirmed`.
+//! `medical_reconcile` job asks the bureau to void the `jti`: the bureau
+//! answers the settlement it made under it (the use is `settled`), or voids
+//! it for good, refusing any settle with it from then on (the use is
+//! `voided`, and the terminal may charge with a fresh code).
 
 use crate::oidc::keys::{IssuerKeys, KeyError};
 use crate::ports::Rng;
@@ -49,8 +48,6 @@ pub const FEATURE: &str = "medical_payment";
 /// Reconciliation waits this long past a terminal's window: the terminal's
 /// last bureau call, cut at the window's end, has ended by then.
 const RECONCILE_MARGIN: SignedDuration = SignedDuration::from_mins(1);
-/// A voided use is asked about once more this long after it was spent.
-const RECHECK_AFTER: SignedDuration = SignedDuration::from_hours(24);
 /// Uses read per page of a reconciliation pass.
 const RECONCILE_PAGE: u32 = 200;
 
@@ -169,7 +166,7 @@ fn unsettled(earlier: &CodeUse, finish_within: SignedDuration, now: Timestamp) -
     match earlier.status.as_str() {
         "settling" if now < window_end(earlier, finish_within) => Ok(()),
         "settling" => Err(MedicalError::Reconciling),
-        "voided" | "void_confirmed" => Err(MedicalError::Voided),
+        "voided" => Err(MedicalError::Voided),
         _ => Err(MedicalError::Used),
     }
 }
@@ -201,32 +198,28 @@ fn usable(status: Status, features: Option<&str>) -> Result<(), MedicalError> {
 pub struct Reconciled {
     /// The bureau had charged: recorded as settled.
     pub settled: u32,
-    /// The bureau had not: voided.
+    /// The bureau had not, and voided the code's settlement for good.
     pub voided: u32,
-    /// Voided a day ago, and the bureau still has no settlement: for good.
-    pub confirmed: u32,
     /// The bureau could not be asked: left for the next pass.
     pub failed: u32,
 }
 
 impl MedicalPayments<'_> {
     /// Decides the payments terminals began and did not finish within
-    /// their window (and a minute), from the bureau's record of each
-    /// `jti`: settled with its figures, or voided; and asks once more about
-    /// each voided one a day after it was spent. Reads page by page (oldest
-    /// first) to the end, so payments of a bureau that is down do not keep
-    /// the others waiting; a bureau that fails is not asked again in the
-    /// same pass. Each decision is one conditional change with its audit
+    /// their window (and a minute): the bureau voids each `jti` for good
+    /// or answers the settlement it made under it. Reads page by page
+    /// (oldest first) to the end; a bureau that fails is not asked again in
+    /// the same pass, so one province down costs one call, not one per
+    /// payment. Each decision is one conditional change with its audit
     /// record (a terminal finishing at the same moment wins or loses cleanly).
     pub async fn reconcile(&self) -> Result<Reconciled, MedicalError> {
         let now = self.clock.now();
-        let settling_before = now.checked_sub(self.finish_within).and_then(|t| t.checked_sub(RECONCILE_MARGIN)).unwrap_or(now);
-        let voided_before = now.checked_sub(RECHECK_AFTER).unwrap_or(now);
+        let before = now.checked_sub(self.finish_within).and_then(|t| t.checked_sub(RECONCILE_MARGIN)).unwrap_or(now);
         let mut done = Reconciled::default();
         let mut down: Vec<String> = Vec::new();
         let mut after: Option<(Timestamp, String)> = None;
         loop {
-            let page = self.uses.undecided_code_uses(settling_before, voided_before, after.as_ref(), RECONCILE_PAGE).await?;
+            let page = self.uses.unfinished_code_uses(before, after.as_ref(), RECONCILE_PAGE).await?;
             let Some(last) = page.last() else { break };
             after = Some((last.used_at, last.jti.clone()));
             let full = page.len() == usize::try_from(RECONCILE_PAGE).unwrap_or(usize::MAX);
@@ -237,7 +230,7 @@ impl MedicalPayments<'_> {
                     done.failed += 1;
                     continue;
                 }
-                match self.bureau.settlement(&province, &u.jti).await {
+                match self.bureau.void_settlement(&province, &u.jti).await {
                     Ok(record) => self.decide(u, &province, record, &mut done).await?,
                     Err(e) => {
                         tracing::warn!(error = %e, jti = %u.jti, province = %province, "medical payments of this bureau could not be reconciled now");
@@ -253,7 +246,7 @@ impl MedicalPayments<'_> {
         Ok(done)
     }
 
-    /// Records what the bureau's record says of an undecided use.
+    /// Records what the bureau answered for an unfinished use.
     async fn decide(
         &self,
         mut u: CodeUse,
@@ -262,29 +255,25 @@ impl MedicalPayments<'_> {
         done: &mut Reconciled,
     ) -> Result<(), MedicalError> {
         let at = self.clock.now();
-        let was_voided = u.status == "voided";
         let action = match record {
             Some(s) => {
                 if s.amount.0 != u.amount_fen {
                     tracing::error!(jti = %u.jti, asked = u.amount_fen, settled = s.amount.0, "the bureau settled another amount than the terminal asked");
                 }
-                if was_voided {
-                    tracing::error!(jti = %u.jti, settlement = %s.settlement_id, "the bureau settled a payment idlink had voided: recorded as settled");
-                }
                 u.settled_with(&s, at);
-                if was_voided { "medical_code.settled_after_void" } else { "medical_code.reconciled" }
+                "medical_code.reconciled"
             }
             None => {
-                u.status = if was_voided { "void_confirmed" } else { "voided" }.into();
-                if was_voided { "medical_code.void_confirmed" } else { "medical_code.voided" }
+                u.status = "voided".into();
+                "medical_code.voided"
             }
         };
         let audit = AuditEntry::new(format!("ssb:{province}"), action, PURPOSE, at).subject(&u.user_id);
         if self.uses.settle_medical_code(&u, &audit).await? {
-            match u.status.as_str() {
-                "settled" => done.settled += 1,
-                "voided" => done.voided += 1,
-                _ => done.confirmed += 1,
+            if u.status == "settled" {
+                done.settled += 1;
+            } else {
+                done.voided += 1;
             }
         }
         Ok(())
@@ -414,6 +403,9 @@ impl MedicalPayments<'_> {
         let province = row.region.get(..2).unwrap_or_default();
         // The call ends with the terminal's window: past it, reconciliation decides the payment.
         let left = window_end(&spent, self.finish_within).duration_since(self.clock.now());
+        if !left.is_positive() {
+            return Err(MedicalError::Reconciling);
+        }
         let call = self.bureau.settle(province, &code.jti, &card.card_ref, amount, terminal_id);
         let answer = match tokio::time::timeout(left.try_into().unwrap_or_default(), call).await {
             Ok(answer) => answer?,

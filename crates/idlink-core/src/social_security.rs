@@ -739,14 +739,23 @@ impl SocialSecurity<'_> {
         // To the holder's own phone, for the device that asks (the holder's, or the relative's with the holder beside them).
         let read = audit_on(actor, &row, "phone.read", self.clock.now());
         let (_, phone) = read_phone::<SsError>(self.users, self.vault, &read, &row.user_id).await?;
-        // A relative asks for the holder's consent code: the holder hears from idlink who asks and why,
-        // so the code is never read out to a stranger unknowingly. Written before the code is sent:
-        // no code goes out without its notice.
-        if row.agent_user_id.as_ref() == Some(actor.user()) {
-            let notice = self.holder_notice(actor, &row, CONSENT_REQUESTED_TEMPLATE).await?;
-            self.save(actor, Change::new(row, "ss_binding.consent_code_sent").notice(Some(notice))).await?;
+        let by_relative = row.agent_user_id.as_ref() == Some(actor.user());
+        let issued = self.codes.request::<SsError>(origin, &phone, actor.session.device_id.as_str(), Purpose::SocialSecurity).await?;
+        // A relative asked for the holder's consent code: the holder hears from idlink who asks and why,
+        // so the code is never read out to a stranger unknowingly. After the code's own limits (a refused
+        // request sends no notice either); a binding moved meanwhile on another device is read again once.
+        if by_relative {
+            let mut row = row;
+            for attempt in 0..2 {
+                let notice = self.holder_notice(actor, &row, CONSENT_REQUESTED_TEMPLATE).await?;
+                match self.save(actor, Change::new(row, "ss_binding.consent_code_sent").notice(Some(notice))).await {
+                    Ok(_) => break,
+                    Err(SsError::Conflict) if attempt == 0 => row = self.reachable(actor, id).await?,
+                    Err(e) => return Err(e),
+                }
+            }
         }
-        self.codes.request::<SsError>(origin, &phone, actor.session.device_id.as_str(), Purpose::SocialSecurity).await
+        Ok(issued)
     }
 
     /// The SMS code stands in for the face check after a capture that did

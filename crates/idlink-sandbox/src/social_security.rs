@@ -100,6 +100,8 @@ struct Inner {
     /// Cards disclosed, by card ref.
     cards: HashMap<String, Card>,
     settlements: HashMap<String, Settlement>,
+    /// Settlement refs voided before any settlement: a settle with one is refused for good.
+    voided: std::collections::HashSet<String>,
     /// Service requests by id, and their ids by the caller's ref.
     services: HashMap<String, Service>,
     service_refs: HashMap<String, String>,
@@ -252,7 +254,7 @@ pub fn institution(b: Arc<Bureaus>) -> Institution {
             "social_security",
             serde_json::json!({
                 "base": "/ssb/{province}/{primary|alternate}/v1",
-                "calls": ["POST cards/lookup", "POST cards/confirm", "GET cards/{card_ref}/accounts", "POST settlements", "GET settlements/{settlement_ref}",
+                "calls": ["POST cards/lookup", "POST cards/confirm", "GET cards/{card_ref}/accounts", "POST settlements", "POST settlements/{settlement_ref}/void",
                           "GET cards/{card_ref}/benefits", "POST service-requests", "GET service-requests/{request_id}"],
                 "benefits": "POST /sandbox/v1/social-security/benefits {card_number, amount_fen}: an unemployment benefit arrives",
                 "service_requests": "submitted, accepted after 1 min, in progress after 1 h, completed after 24 h of sandbox time; a transfer or filing to the card's own province is rejected (same_region)",
@@ -266,7 +268,7 @@ pub fn institution(b: Arc<Bureaus>) -> Institution {
             .route("/ssb/{province}/{channel}/v1/cards/confirm", post(confirm))
             .route("/ssb/{province}/{channel}/v1/cards/{card_ref}/accounts", get(accounts))
             .route("/ssb/{province}/{channel}/v1/settlements", post(settle))
-            .route("/ssb/{province}/{channel}/v1/settlements/{settlement_ref}", get(settlement))
+            .route("/ssb/{province}/{channel}/v1/settlements/{settlement_ref}/void", post(void_settlement))
             .route("/ssb/{province}/{channel}/v1/cards/{card_ref}/benefits", get(benefits))
             .route("/ssb/{province}/{channel}/v1/service-requests", post(submit_service))
             .route("/ssb/{province}/{channel}/v1/service-requests/{request_id}", get(service_status))
@@ -482,6 +484,9 @@ async fn settle(State(b): State<Arc<Bureaus>>, Path((province, channel)): Path<(
     if let Some(s) = inner.settlements.get(&req.settlement_ref) {
         return answer(s);
     }
+    if inner.voided.contains(&req.settlement_ref) {
+        return Json(serde_json::json!({"result": "voided"})).into_response();
+    }
     if !inner.cards.contains_key(&req.card_ref) {
         return Json(serde_json::json!({"result": "unknown_card"})).into_response();
     }
@@ -499,15 +504,22 @@ async fn settle(State(b): State<Arc<Bureaus>>, Path((province, channel)): Path<(
     answer(&s)
 }
 
-/// The bureau's record of a settlement by its `settlement_ref`: `none` when it made none.
-async fn settlement(State(b): State<Arc<Bureaus>>, Path((province, channel, settlement_ref)): Path<(String, String, String)>) -> Response {
+/// Voids a `settlement_ref` for good: the settlement made under it, if
+/// one was, or `voided`, after which a settle with it is refused.
+/// Idempotent either way.
+async fn void_settlement(
+    State(b): State<Arc<Bureaus>>,
+    Path((province, channel, settlement_ref)): Path<(String, String, String)>,
+) -> Response {
     if let Some(res) = b.gate(&province, &channel).await {
         return res;
     }
-    match b.inner().settlements.get(&settlement_ref) {
-        Some(s) => Json(serde_json::json!({"result": "settled", "settlement": s})).into_response(),
-        None => Json(serde_json::json!({"result": "none"})).into_response(),
+    let mut inner = b.inner();
+    if let Some(s) = inner.settlements.get(&settlement_ref) {
+        return Json(serde_json::json!({"result": "settled", "settlement": s})).into_response();
     }
+    inner.voided.insert(settlement_ref);
+    Json(serde_json::json!({"result": "voided"})).into_response()
 }
 
 /// How a service request stands after this long (sandbox time).

@@ -275,7 +275,7 @@ impl MedicalCodeStore for SqlStore {
         let q = sqlx::query(
             "UPDATE medical_code_uses SET status = $6, settlement_id = $2, medical_account_fen = $3, pooled_fund_fen = $4,
                  settled_at = $5
-             WHERE jti = $1 AND (status = 'settling' OR (status = 'voided' AND $6 IN ('settled', 'void_confirmed')))",
+             WHERE jti = $1 AND status = 'settling'",
         )
         .bind(u.jti.clone())
         .bind(u.settlement_id.clone())
@@ -295,25 +295,19 @@ impl MedicalCodeStore for SqlStore {
         fetch_optional(sqlx::query(sqlx::AssertSqlSafe(sql)).bind(jti.to_owned()), &self.reader, code_use).await
     }
 
-    async fn undecided_code_uses(
+    async fn unfinished_code_uses(
         &self,
-        settling_before: Timestamp,
-        voided_before: Timestamp,
+        before: Timestamp,
         after: Option<&(Timestamp, String)>,
         limit: u32,
     ) -> Result<Vec<CodeUse>, StoreError> {
+        // Row-value keyset over the partial index of `settling` uses (0032).
         let sql = format!(
             "SELECT {USE_COLUMNS} FROM medical_code_uses \
-             WHERE ((status = 'settling' AND used_at < $1) OR (status = 'voided' AND used_at < $2)) \
-             AND (used_at > $3 OR (used_at = $3 AND jti > $4)) ORDER BY used_at, jti LIMIT $5"
+             WHERE status = 'settling' AND used_at < $1 AND (used_at, jti) > ($2, $3) ORDER BY used_at, jti LIMIT $4"
         );
         let (at, jti) = after.map_or((i64::MIN, String::new()), |(t, j)| (micros(*t), j.clone()));
-        let q = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(micros(settling_before))
-            .bind(micros(voided_before))
-            .bind(at)
-            .bind(jti)
-            .bind(i64::from(limit));
+        let q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(micros(before)).bind(at).bind(jti).bind(i64::from(limit));
         fetch_all(q, &self.reader, code_use).await
     }
 }

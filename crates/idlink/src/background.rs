@@ -486,13 +486,7 @@ impl PeriodicJob for MedicalReconcileJob {
     async fn run(&self, _: Occasion) -> Result<(), String> {
         let done = self.state.medical_payments().reconcile().await.map_err(|e| format!("reconciling medical payments failed: {e}"))?;
         if done != idlink_core::medical_payment::Reconciled::default() {
-            tracing::info!(
-                settled = done.settled,
-                voided = done.voided,
-                confirmed = done.confirmed,
-                failed = done.failed,
-                "medical payments reconciled"
-            );
+            tracing::info!(settled = done.settled, voided = done.voided, failed = done.failed, "medical payments reconciled");
         }
         Ok(())
     }

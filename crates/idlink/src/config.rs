@@ -404,6 +404,11 @@ impl SocialSecurity {
                 anyhow::bail!("configuration key `{key}`: must be between 1 and 100000");
             }
         }
+        if !(60..=3_600).contains(&self.finish_window_secs) {
+            anyhow::bail!(
+                "configuration key `social_security.finish_window_secs`: 60 to 3600 seconds (a terminal's time to finish a payment)"
+            );
+        }
         let longest = u64::try_from(idlink_core::medical_code::MAX_TTL_SECS).unwrap_or(120);
         if !(10..=longest).contains(&self.medical_code_secs) {
             anyhow::bail!("configuration key `social_security.medical_code_secs`: 10 to {longest} seconds (terminals refuse longer codes)");

@@ -18,9 +18,10 @@
 //!   "terminal_id"}` → `{"result": "settled", "settlement": {"settlement_id",
 //!   "amount_fen", "medical_account_fen", "pooled_fund_fen"}}`, idempotent by
 //!   `settlement_ref`;
-//! - `GET /v1/settlements/{settlement_ref}` → the same `{"result": "settled",
-//!   "settlement"}`, or `{"result": "none"}` when the bureau made none
-//!   (reconciliation).
+//!   a voided `settlement_ref` answers `{"result": "voided"}`;
+//! - `POST /v1/settlements/{settlement_ref}/void` → the settlement made under
+//!   it (`{"result": "settled", "settlement"}`), or `{"result": "voided"}`:
+//!   from then on a settle with it is refused (reconciliation; idempotent).
 //!
 //! Failover (SS4, as the banks' channels, `bank/channels.rs`): a call goes
 //! to the province's primary channel; when it cannot serve (busy with
@@ -268,15 +269,16 @@ impl BureauApi {
         exec.call(&self.target, reqwest::Method::POST, "/v1/settlements", Some(&req), true).await
     }
 
-    /// The settlement made under `settlement_ref`, if any.
-    pub async fn settlement(&self, exec: &Executor, settlement_ref: &str) -> Result<SettleResponse, CallError> {
+    /// Voids `settlement_ref` for good, or answers the settlement made under it. Retried: idempotent.
+    pub async fn void_settlement(&self, exec: &Executor, settlement_ref: &str) -> Result<SettleResponse, CallError> {
         if !path_safe(settlement_ref) {
             return Err(CallError::Protocol {
                 institution: self.target.institution.clone(),
                 detail: "a settlement ref it cannot have been given".into(),
             });
         }
-        exec.call(&self.target, reqwest::Method::GET, &format!("/v1/settlements/{settlement_ref}"), None::<&()>, true).await
+        let path = format!("/v1/settlements/{settlement_ref}/void");
+        exec.call(&self.target, reqwest::Method::POST, &path, None::<&()>, true).await
     }
 
     /// Retried: idempotent by `request_ref`.

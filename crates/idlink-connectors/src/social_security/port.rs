@@ -141,13 +141,13 @@ impl SocialSecurityBureau for SocialSecurityPort {
         }
     }
 
-    async fn settlement(&self, province: &str, settlement_ref: &str) -> Result<Option<Settled>, BureauUnavailable> {
+    async fn void_settlement(&self, province: &str, settlement_ref: &str) -> Result<Option<Settled>, BureauUnavailable> {
         let exec = &self.executor;
-        let (res, _) = self.bureaus.call(exec, province, |api| api.settlement(exec, settlement_ref)).await?;
+        let (res, _) = self.bureaus.call(exec, province, |api| api.void_settlement(exec, settlement_ref)).await?;
         match (res.result.as_str(), res.settlement) {
             ("settled", Some(s)) => Ok(Some(settled(s))),
-            ("none", _) => Ok(None),
-            (other, _) => Err(protocol(province, &format!("a settlement record answered `{other}`"))),
+            ("voided", _) => Ok(None),
+            (other, _) => Err(protocol(province, &format!("a void answered `{other}`"))),
         }
     }
 }

@@ -174,9 +174,10 @@ pub trait SocialSecurityBureau: Send + Sync {
         amount: Fen,
         terminal: &str,
     ) -> Result<(SettleAnswer, Channel), BureauUnavailable>;
-    /// The bureau's record of the settlement it made under
-    /// `settlement_ref`, or `None` when it made none (reconciliation).
-    async fn settlement(&self, province: &str, settlement_ref: &str) -> Result<Option<Settled>, BureauUnavailable>;
+    /// Voids `settlement_ref` at the bureau for good (a settle with it is
+    /// refused from then on) and answers `None`, or answers the settlement
+    /// already made under it. Idempotent (reconciliation).
+    async fn void_settlement(&self, province: &str, settlement_ref: &str) -> Result<Option<Settled>, BureauUnavailable>;
     /// Idempotent by `request_ref`.
     async fn submit_service(
         &self,

@@ -111,7 +111,7 @@ pub struct CodeUse {
     pub amount_fen: i64,
     /// `settling` until the bureau answered, then `settled` or `refused`;
     /// past the terminal's window reconciliation makes it `settled` or
-    /// `voided`, and a voided one `settled` or `void_confirmed` a day later.
+    /// `voided` (voided at the bureau too, for good).
     pub status: String,
     pub settlement_id: Option<String>,
     pub medical_account_fen: Option<i64>,
@@ -125,18 +125,15 @@ pub trait MedicalCodeStore: Send + Sync {
     /// Records the code as used. `Ok(None)` when this is the first use;
     /// `Ok(Some(earlier))` when the code was presented before (nothing written).
     async fn spend_medical_code(&self, u: &CodeUse, audit: &AuditEntry) -> Result<Option<CodeUse>, StoreError>;
-    /// Ends an unfinished use (`settled` with the bureau's figures,
-    /// `refused`, `voided`), or a voided one (`settled`: the bureau's record
-    /// wins; `void_confirmed`). False when the use was not in such a state.
+    /// Ends an unfinished use: `settled` with the bureau's figures,
+    /// `refused` or `voided`. False when it was not `settling` any more.
     async fn settle_medical_code(&self, u: &CodeUse, audit: &AuditEntry) -> Result<bool, StoreError>;
     async fn medical_code_use(&self, jti: &str) -> Result<Option<CodeUse>, StoreError>;
-    /// Uses reconciliation decides, oldest first after the `after` one (by
-    /// `used_at`, then `jti`): still `settling` and spent before
-    /// `settling_before`, or `voided` and spent before `voided_before`.
-    async fn undecided_code_uses(
+    /// Uses still `settling` that were spent before `before`, oldest first
+    /// after the `after` one (by `used_at`, then `jti`): reconciliation's pages.
+    async fn unfinished_code_uses(
         &self,
-        settling_before: Timestamp,
-        voided_before: Timestamp,
+        before: Timestamp,
         after: Option<&(Timestamp, String)>,
         limit: u32,
     ) -> Result<Vec<CodeUse>, StoreError>;

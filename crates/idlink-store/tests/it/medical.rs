@@ -1,8 +1,7 @@
 //! Medical-payment code uses on both databases (SPEC SS3, issue 16): the
 //! terminals' checks read together each get their own binding and whether
-//! their code was spent, a code is spent once, and reconciliation reads
-//! exactly the undecided uses, page by page, and may record a bureau's
-//! settlement over a void but nothing else over a decided use.
+//! their code was spent, a code is spent once, reconciliation reads exactly
+//! the unfinished uses, page by page, and a decided use never moves again.
 
 use crate::security::new_user;
 use crate::{at, databases};
@@ -64,7 +63,7 @@ fn audit(user: &UserId, action: &str) -> AuditEntry {
 }
 
 #[tokio::test]
-async fn checks_read_together_each_get_their_own_and_reconciliation_reads_the_undecided() {
+async fn checks_read_together_each_get_their_own_and_reconciliation_reads_the_unfinished() {
     for db in databases().await {
         let s = &db.store;
         let (alice, bob) = (new_user(s).await, new_user(s).await);
@@ -103,7 +102,9 @@ async fn checks_read_together_each_get_their_own_and_reconciliation_reads_the_un
             assert_eq!(got, want, "{}: ask {i}", db.kind);
         }
 
-        // Reconciliation: settling ones spent before the cut, and voided ones before theirs, oldest first, page by page.
+        // Reconciliation: the settling ones spent before the cut, oldest first (ties by jti), page by page.
+        let tie = s.spend_medical_code(&spent("j-00", &bound, &alice, 20), &audit(&alice, "medical_code.used")).await;
+        assert_eq!(tie.ok(), Some(None), "{}: j-00 spent with j-03's time", db.kind);
         let mut voided = spent("j-02", &bound, &alice, 10);
         voided.status = "voided".into();
         assert_eq!(s.settle_medical_code(&voided, &audit(&alice, "medical_code.voided")).await.ok(), Some(true));
@@ -112,22 +113,28 @@ async fn checks_read_together_each_get_their_own_and_reconciliation_reads_the_un
         settled.settlement_id = Some("sst-1".into());
         assert_eq!(s.settle_medical_code(&settled, &audit(&alice, "medical_code.settled")).await.ok(), Some(true));
         let jtis = |uses: Vec<CodeUse>| uses.into_iter().map(|u| u.jti).collect::<Vec<_>>();
-        let all = s.undecided_code_uses(at(25), at(15), None, 10).await.unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(jtis(all), ["j-01", "j-02", "j-03"], "{}: j-04 is settled", db.kind);
-        assert_eq!(jtis(s.undecided_code_uses(at(20), at(5), None, 10).await.unwrap_or_default()), ["j-01"], "{}: the cuts", db.kind);
-        let first = s.undecided_code_uses(at(25), at(15), None, 2).await.unwrap_or_default();
-        let last = first.last().map(|u| (u.used_at, u.jti.clone()));
-        assert_eq!(jtis(first), ["j-01", "j-02"]);
-        assert_eq!(jtis(s.undecided_code_uses(at(25), at(15), last.as_ref(), 2).await.unwrap_or_default()), ["j-03"], "{}", db.kind);
+        let all = s.unfinished_code_uses(at(25), None, 10).await.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(jtis(all), ["j-01", "j-00", "j-03"], "{}: j-02 voided, j-04 settled", db.kind);
+        assert_eq!(jtis(s.unfinished_code_uses(at(20), None, 10).await.unwrap_or_default()), ["j-01"], "{}: the cut", db.kind);
+        let mut pages = Vec::new();
+        let mut after = None;
+        loop {
+            let page = s.unfinished_code_uses(at(25), after.as_ref(), 1).await.unwrap_or_else(|e| panic!("{e}"));
+            let Some(last) = page.last() else { break };
+            after = Some((last.used_at, last.jti.clone()));
+            pages.extend(jtis(page));
+        }
+        assert_eq!(pages, ["j-01", "j-00", "j-03"], "{}: one at a time, the tie on used_at kept apart by jti", db.kind);
 
-        // A decided use moves only from a void to the bureau's settlement or a confirmed void.
+        // A decided use does not move again.
         let mut over = voided.clone();
         over.status = "settled".into();
         over.settlement_id = Some("sst-late".into());
-        assert_eq!(s.settle_medical_code(&over, &audit(&alice, "medical_code.settled_after_void")).await.ok(), Some(true), "{}", db.kind);
+        assert_eq!(s.settle_medical_code(&over, &audit(&alice, "medical_code.settled")).await.ok(), Some(false), "{}", db.kind);
         let mut back = settled.clone();
         back.status = "voided".into();
         assert_eq!(s.settle_medical_code(&back, &audit(&alice, "medical_code.voided")).await.ok(), Some(false), "{}", db.kind);
+        assert_eq!(s.medical_code_use("j-02").await.ok().flatten().map(|u| u.status), Some("voided".to_owned()));
         assert_eq!(s.medical_code_use("j-04").await.ok().flatten().map(|u| u.status), Some("settled".to_owned()));
     }
 }
