@@ -311,6 +311,9 @@ async fn screenshots() {
         b.click("#file").await;
         shot(&b, &format!("ss-services{suffix}")).await;
         b.click("#back-binding").await;
+        b.click("#unbind").await;
+        shot(&b, &format!("ss-unbind{suffix}")).await;
+        b.click("#keep").await;
         b.click("#show-code").await;
         shot(&b, &format!("ss-code{suffix}")).await;
         b.close().await;
