@@ -425,7 +425,7 @@ impl MedicalPayments<'_> {
         let at = self.clock.now();
         spent.settled_with(&settled, at);
         if !self.uses.settle_medical_code(&spent, &audit("medical_code.settled")).await? {
-            // Settled over a void is recorded too; this is only a settlement recorded twice at once.
+            // The bureau refuses a settle after its void, so this is the same settlement recorded twice at once.
             tracing::warn!(jti = %spent.jti, settlement = %settled.settlement_id, "a medical payment was recorded as settled by another request first");
         }
         Ok(Payment {
