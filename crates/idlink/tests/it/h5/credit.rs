@@ -38,7 +38,7 @@ async fn a_user_asks_for_the_report_and_verifies_with_a_bound_card_in_the_pages(
     b.fill("#password", "000000").await;
     b.click("#ask").await;
     assert!(b.text("#password-error").await.contains("支付密码"), "{}", b.text("#password-error").await);
-    assert_eq!(b.focused_id().await, "password");
+    assert_eq!(b.focus_on("password").await, "password");
     b.assert_accessible("credit, password refused").await;
     b.fill("#password", "135790").await;
     b.click("#ask").await;
@@ -57,7 +57,7 @@ async fn a_user_asks_for_the_report_and_verifies_with_a_bound_card_in_the_pages(
     b.fill("#code", wrong).await;
     b.click("#confirm-code").await;
     assert!(b.text("#code-error").await.contains("验证码不正确"), "{}", b.text("main").await);
-    assert_eq!(b.focused_id().await, "code");
+    assert_eq!(b.focus_on("code").await, "code");
     b.assert_accessible("credit request, wrong bank code").await;
     b.fill("#code", &code).await;
     b.click("#confirm-code").await;

@@ -116,7 +116,7 @@ async fn verifying_by_id_card_and_face_after_poor_lighting_guidance_in_simplifie
     b.click("form[action='/h5/identity/verifications'] button[type=submit]").await;
     assert!(b.text("#id_number-error").await.contains("不是有效的身份证号"));
     assert_eq!(b.attr("#id_number", "aria-invalid").await.as_deref(), Some("true"));
-    assert_eq!(b.focused_id().await, "id_number");
+    assert_eq!(b.focus_on("id_number").await, "id_number");
     assert!(b.has(".error-summary[role=alert] a[href='#id_number']").await);
     assert_eq!(b.attr("#name", "value").await.as_deref(), Some("张三"), "what was typed is kept");
     b.assert_accessible("face verification form with an error").await;
@@ -134,7 +134,7 @@ async fn verifying_by_id_card_and_face_after_poor_lighting_guidance_in_simplifie
     b.fill("#code", &s.last_code(phone).await).await;
     b.click("form[action$='/submit'] button[type=submit]").await;
     assert!(b.text("#liveness-error").await.contains("请选择一种刷脸结果"));
-    assert_eq!(b.focused_id().await, "liveness");
+    assert_eq!(b.focus_on("liveness").await, "liveness");
     b.assert_accessible("capture step with an error").await;
 
     b.tick("input[value='sandbox:poor_lighting']").await;
@@ -145,7 +145,7 @@ async fn verifying_by_id_card_and_face_after_poor_lighting_guidance_in_simplifie
     let guidance = b.text("#reason-poor_lighting").await;
     assert!(guidance.contains("光线太差") && guidance.contains("明亮") && guidance.contains("帽子"), "{guidance}");
     assert!(b.text("#retry-advice").await.contains("重试"));
-    assert_eq!(b.focused_id().await, "outcome", "the outcome is focused, so it is read out");
+    assert_eq!(b.focus_on("outcome").await, "outcome", "the outcome is focused, so it is read out");
     assert_eq!(b.attr("#outcome", "role").await.as_deref(), Some("status"));
     assert_nothing_unmasked(&b, "rejected outcome", &[ZHANG_SAN_ID]).await;
     b.assert_accessible("rejected with guidance").await;
@@ -197,7 +197,7 @@ async fn verifying_by_four_elements_in_english_without_javascript() {
     assert_eq!(b.text("#name-error").await, "Enter your full name.");
     assert_eq!(b.text("#id_number-error").await, "Enter your ID card number.");
     assert_eq!(b.text("#card_number-error").await, "Enter the bank card number.");
-    assert_eq!(b.focused_id().await, "name");
+    assert_eq!(b.focus_on("name").await, "name");
     b.assert_accessible("four-element form with errors").await;
 
     let id = id_number("110105", "19850315", "321");
@@ -215,13 +215,13 @@ async fn verifying_by_four_elements_in_english_without_javascript() {
     b.fill("#code", "12345").await;
     b.click("form[action$='/submit'] button[type=submit]").await;
     assert_eq!(b.text("#code-error").await, "The code is the 6 digits from the SMS.");
-    assert_eq!(b.focused_id().await, "code");
+    assert_eq!(b.focus_on("code").await, "code");
     b.assert_accessible("four-element code step with an error").await;
     b.fill("#code", &s.last_code(phone).await).await;
     b.click("form[action$='/submit'] button[type=submit]").await;
     assert_eq!(b.text("#outcome-status").await, "Not verified");
     assert!(b.text("#reason-reserved_phone_mismatch").await.contains("update the number at your bank"));
-    assert_eq!(b.focused_id().await, "outcome");
+    assert_eq!(b.focus_on("outcome").await, "outcome");
     assert_nothing_unmasked(&b, "four-element outcome", &[&id, &wrong_card]).await;
     b.assert_accessible("four-element rejection").await;
 
@@ -274,7 +274,7 @@ async fn a_passport_goes_to_review_and_the_user_sees_the_approval_in_traditional
     b.fill("#birth_date", "2990-05-17").await;
     b.click("form[action='/h5/identity/verifications'] button[type=submit]").await;
     assert!(b.text("#birth_date-error").await.contains("過去的日期"));
-    assert_eq!(b.focused_id().await, "birth_date");
+    assert_eq!(b.focus_on("birth_date").await, "birth_date");
     b.assert_accessible("document form with an error").await;
 
     b.fill("#birth_date", "1990-05-17").await;
@@ -362,7 +362,7 @@ async fn a_minor_asks_a_guardian_who_accepts_and_the_review_opens_the_capabiliti
     b.fill("#evidence_ref", "hukou-scan-7781").await;
     b.click("form[action='/h5/guardians'] button[type=submit]").await;
     assert!(b.text("#guardian_phone-error").await.contains("请监护人先登录并完成实名认证"));
-    assert_eq!(b.focused_id().await, "guardian_phone");
+    assert_eq!(b.focus_on("guardian_phone").await, "guardian_phone");
     b.assert_accessible("guardian request refused").await;
 
     crate::reviews::verify_resident(&s, &parent_token, parent_phone, "李大明", ZHANG_SAN_ID).await;

@@ -13,7 +13,7 @@ async fn a_new_user_logs_in_with_an_sms_code_in_chinese_then_switches_to_english
     assert_eq!(b.path().await, "/h5/login", "/ leads to the login page");
     assert_eq!(b.text("h1").await, "手机号登录", "Chromium asks for zh-CN");
     assert_eq!(b.attr("html", "lang").await.as_deref(), Some("zh-CN"));
-    assert_eq!(b.focused_id().await, "phone", "the first field has the focus");
+    assert_eq!(b.focus_on("phone").await, "phone", "the first field has the focus");
     b.assert_accessible("login, phone step").await;
 
     b.fill("#phone", "13700001111").await;
@@ -86,7 +86,7 @@ async fn a_wrong_code_is_announced_and_focused_and_the_right_one_still_works() {
     assert!(b.text(".error-summary").await.contains("11-digit"), "says what a valid number looks like");
     assert_eq!(b.attr("#phone", "aria-invalid").await.as_deref(), Some("true"));
     assert_eq!(b.attr(".error-summary", "role").await.as_deref(), Some("alert"), "announced to screen readers");
-    assert_eq!(b.focused_id().await, "phone");
+    assert_eq!(b.focus_on("phone").await, "phone");
     b.assert_accessible("login, invalid number").await;
 
     b.fill("#phone", "13700002222").await;
@@ -96,7 +96,7 @@ async fn a_wrong_code_is_announced_and_focused_and_the_right_one_still_works() {
     b.fill("#code", wrong).await;
     b.click("form[action='/h5/login/code'] button[type=submit]").await;
     assert!(b.text("#code-error").await.contains("not right"), "{}", b.text("#code-error").await);
-    assert_eq!(b.focused_id().await, "code", "focus on the field in error");
+    assert_eq!(b.focus_on("code").await, "code", "focus on the field in error");
     b.assert_accessible("login, wrong code").await;
     b.fill("#code", &right).await;
     b.click("form[action='/h5/login/code'] button[type=submit]").await;

@@ -210,13 +210,14 @@ impl Browser {
         el.attr(name).await.ok().flatten()
     }
 
-    /// The id of the element that has the focus. The browser runs
-    /// `autofocus` after the page loaded, as a task of its own: on a busy
-    /// machine the body may still hold the focus for a moment, so this
-    /// waits up to a second for an element to take it.
-    pub async fn focused_id(&self) -> String {
+    /// The id of the element that has the focus once it is `want`, or
+    /// after two seconds whatever has it then. The browser (and htmx after
+    /// a swap) runs `autofocus` as a task of its own after the page is
+    /// shown: on a busy machine the body or the button just pressed holds
+    /// the focus for a moment first.
+    pub async fn focus_on(&self, want: &str) -> String {
         let mut id = String::new();
-        for _ in 0..40 {
+        for _ in 0..80 {
             id = self
                 .client
                 .execute("return document.activeElement ? document.activeElement.id : '';", vec![])
@@ -224,7 +225,7 @@ impl Browser {
                 .ok()
                 .and_then(|v| v.as_str().map(str::to_owned))
                 .unwrap_or_default();
-            if !id.is_empty() {
+            if id == want {
                 break;
             }
             tokio::time::sleep(Duration::from_millis(25)).await;

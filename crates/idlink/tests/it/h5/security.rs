@@ -96,7 +96,7 @@ async fn a_user_sets_checks_and_locks_the_payment_password_in_chinese() {
     b.assert_accessible("set, intro").await;
     b.click("#send-code").await;
     assert!(b.text("#code-sent").await.contains("验证码已发送"));
-    assert_eq!(b.focused_id().await, "code", "the code field comes first");
+    assert_eq!(b.focus_on("code").await, "code", "the code field comes first");
     assert_eq!(b.attr("#password", "type").await.as_deref(), Some("password"), "the pad is masked");
     assert_eq!(b.attr("#password", "inputmode").await.as_deref(), Some("numeric"), "a digit keyboard on phones");
     assert_eq!(b.attr("#password", "autocomplete").await.as_deref(), Some("off"));
@@ -111,7 +111,7 @@ async fn a_user_sets_checks_and_locks_the_payment_password_in_chinese() {
     assert_eq!(b.attr(".error-summary", "role").await.as_deref(), Some("alert"), "announced");
     assert_eq!(b.attr("#password", "aria-invalid").await.as_deref(), Some("true"));
     assert!(b.attr("#password", "aria-describedby").await.unwrap_or_default().contains("password-error"));
-    assert_eq!(b.focused_id().await, "password", "focus on the field in error");
+    assert_eq!(b.focus_on("password").await, "password", "focus on the field in error");
     let typed =
         b.client.execute("return [document.getElementById('password').value, document.getElementById('password2').value];", vec![]).await;
     assert_eq!(typed.unwrap_or_default(), json!(["", ""]), "a password is never put back into the page");
@@ -135,13 +135,13 @@ async fn a_user_sets_checks_and_locks_the_payment_password_in_chinese() {
 
     b.click("a[href='/h5/security/verify']").await;
     assert_eq!(b.text("h1").await, "验证我的支付密码");
-    assert_eq!(b.focused_id().await, "password");
+    assert_eq!(b.focus_on("password").await, "password");
     b.assert_accessible("verify").await;
     b.fill("#password", "000000").await;
     b.click("form[action='/h5/security/verify'] button[type=submit]").await;
     let error = b.text("#password-error").await;
     assert!(error.contains("支付密码未通过") && error.contains("再输错 3 次将锁定"), "the tries left, of the configured 4: {error}");
-    assert_eq!(b.focused_id().await, "password");
+    assert_eq!(b.focus_on("password").await, "password");
     assert!(b.text(".error-summary").await.contains("再输错 3 次"), "in the announced summary too");
     b.assert_accessible("verify, wrong password").await;
     b.fill("#password", PASSWORD).await;
@@ -157,10 +157,10 @@ async fn a_user_sets_checks_and_locks_the_payment_password_in_chinese() {
         let error = b.text(".error-summary").await;
         if left > 0 {
             assert!(error.contains(&format!("再输错 {left} 次")), "{left} left: {error}");
-            assert_eq!(b.focused_id().await, "password");
+            assert_eq!(b.focus_on("password").await, "password");
         } else {
             assert!(error.contains("已锁定") && error.contains(NOON_DAY_ZH), "the lock, with its time: {error}");
-            assert_eq!(b.focused_id().await, "password-locked", "focus on the lock notice");
+            assert_eq!(b.focus_on("password-locked").await, "password-locked", "focus on the lock notice");
         }
     }
     assert!(b.text("#password-locked").await.contains("重置前一直保持锁定"), "says it stays locked until reset");
@@ -208,7 +208,7 @@ async fn a_forgotten_password_is_reset_with_sms_and_a_face_check_in_english_with
     b.click("form[action='/h5/security/password'] button[type=submit]").await;
     assert!(b.text("#liveness_video-error").await.contains("too dark"), "says what to do: {}", b.text("main").await);
     assert!(b.text("#code-error").await.contains("new code"), "the spent code is explained");
-    assert_eq!(b.focused_id().await, "liveness_video");
+    assert_eq!(b.focus_on("liveness_video").await, "liveness_video");
     b.assert_accessible("reset, face check failed").await;
 
     b.click("form.again button[type=submit]").await;
@@ -274,7 +274,7 @@ async fn another_device_becomes_primary_in_elder_mode_in_traditional_chinese() {
     b.fill("#password", "000000").await;
     b.click("main form button[type=submit]").await;
     assert!(b.text("#password-error").await.contains("再輸錯 2 次將會鎖定"), "{}", b.text("#password-error").await);
-    assert_eq!(b.focused_id().await, "password");
+    assert_eq!(b.focus_on("password").await, "password");
     b.assert_accessible("make primary, wrong password").await;
     b.fill("#password", PASSWORD).await;
     b.click("main form button[type=submit]").await;

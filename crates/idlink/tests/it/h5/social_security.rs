@@ -42,7 +42,7 @@ async fn an_elder_binds_a_card_in_six_steps_and_shows_the_medical_code() {
     b.fill("#area_code", "12").await;
     b.click("#start").await;
     assert!(b.text("#area_code-error").await.contains("六位"), "{}", b.text("main").await);
-    assert_eq!(b.focused_id().await, "area_code");
+    assert_eq!(b.focus_on("area_code").await, "area_code");
     b.assert_accessible("social security, area refused").await;
     b.fill("#area_code", "110105").await;
     b.click("#start").await;
