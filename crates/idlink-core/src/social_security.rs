@@ -294,6 +294,8 @@ pub struct BindingView {
 #[derive(Debug, Clone, Serialize)]
 pub struct AgentView {
     pub role: String,
+    /// The relative's phone, masked: shown to the holder only (whose card it is).
+    pub phone: Option<String>,
     /// When the holder ended it.
     pub ended_at: Option<Timestamp>,
 }
@@ -582,6 +584,14 @@ impl SocialSecurity<'_> {
             }
             None => None,
         };
+        // The holder sees who takes part for them: the relative's phone, masked (its reading audited on the relative's record).
+        let agent_phone = match &row.agent_user_id {
+            Some(agent) if &row.user_id == actor.user() => {
+                let read = actor.audit("phone.read", self.clock.now()).subject(agent);
+                Some(read_phone::<SsError>(self.users, self.vault, &read, agent).await?.1.masked())
+            }
+            _ => None,
+        };
         Ok(BindingView {
             id: row.id.clone(),
             region: row.region.clone(),
@@ -601,7 +611,7 @@ impl SocialSecurity<'_> {
             channel: row.channel.clone(),
             bound_at: row.bound_at,
             acting_as: if &row.user_id == actor.user() { "holder" } else { AGENT_ROLE },
-            agent: row.agent_role.clone().map(|role| AgentView { role, ended_at: row.agent_ended_at }),
+            agent: row.agent_role.clone().map(|role| AgentView { role, phone: agent_phone, ended_at: row.agent_ended_at }),
         })
     }
 

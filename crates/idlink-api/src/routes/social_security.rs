@@ -156,6 +156,9 @@ pub struct SsBinding {
 pub struct SsAgent {
     /// `relative`.
     role: String,
+    /// The relative's phone, masked; shown to the holder only.
+    #[schema(example = "137****0272")]
+    phone: Option<String>,
     /// When the holder ended it (RFC 3339).
     ended_at: Option<String>,
 }
@@ -180,7 +183,7 @@ impl From<BindingView> for SsBinding {
             risk_reason: v.risk_reason,
             channel: v.channel,
             acting_as: v.acting_as.to_owned(),
-            agent: v.agent.map(|a| SsAgent { role: a.role, ended_at: a.ended_at.map(|t| t.to_string()) }),
+            agent: v.agent.map(|a| SsAgent { role: a.role, phone: a.phone, ended_at: a.ended_at.map(|t| t.to_string()) }),
             bound_at: v.bound_at.map(|t| t.to_string()),
         }
     }

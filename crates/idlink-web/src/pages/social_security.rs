@@ -310,9 +310,12 @@ async fn render(
             .filter(|_| b.status == Status::Frozen)
             .map(|r| words(tr, "ss-risk", r.split(':').next().unwrap_or(r))),
         for_relative: b.acting_as != "holder",
-        agent: b.agent.as_ref().filter(|_| b.acting_as == "holder").map(|a| match a.ended_at {
-            Some(t) => tr.t1("ss-agent-ended", "time", &tr.datetime(t)),
-            None => tr.t("ss-agent-active"),
+        agent: b.agent.as_ref().filter(|_| b.acting_as == "holder").map(|a| {
+            let phone = a.phone.clone().unwrap_or_default();
+            match a.ended_at {
+                Some(t) => tr.ta("ss-agent-ended", &[("phone", &phone), ("time", &tr.datetime(t))]),
+                None => tr.t1("ss-agent-active", "phone", &phone),
+            }
         }),
         agent_active: b.agent.as_ref().is_some_and(|a| a.ended_at.is_none()),
         sms_fallback: b.sms_fallback || (b.acting_as != "holder" && b.step == Step::Identity),

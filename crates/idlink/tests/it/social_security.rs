@@ -1197,6 +1197,12 @@ async fn a_relative_binds_an_elder_s_card_with_the_elder_s_consent_and_the_elder
         // The elder holds it: it is in their list, with the relative's part, and the code is theirs.
         let mine = get_json(&s, "/v1/social-security/bindings", &elder).await;
         let b = &mine["bindings"][0];
+        assert_eq!(b["agent"]["phone"], "137****0272", "{}: the holder sees who takes part: {b}", s.kind);
+        // And on the holder's page.
+        let mut page = crate::h5::FormClient::new(&s);
+        page.cookies.insert("idlink_session".to_owned(), elder.clone());
+        let html = page.get(&format!("/h5/social-security/{id}")).await.text().await.unwrap_or_default();
+        assert!(html.contains("您的亲属 137****0272 正在为您绑定此卡"), "{}: the page names the relative", s.kind);
         assert_eq!(
             (b["id"].as_str(), b["acting_as"].as_str(), b["agent"]["ended_at"].is_null()),
             (Some(id.as_str()), Some("holder"), true),
@@ -1205,6 +1211,7 @@ async fn a_relative_binds_an_elder_s_card_with_the_elder_s_consent_and_the_elder
         ok(&s, post(&s, &elder, &path(&id, "/medical-code"), json!({})).await).await;
         let theirs = get_json(&s, "/v1/social-security/bindings", &son).await;
         assert_eq!(theirs["bindings"][0]["id"], id.as_str(), "{theirs}");
+        assert!(theirs["bindings"][0]["agent"]["phone"].is_null(), "the relative's view: {theirs}");
 
         // Starting bindings for relatives is capped (each sends the holder an SMS): three a day, refused ones included.
         let res = post(&s, &son, "/v1/social-security/bindings", json!({"area_code": "110105", "on_behalf_of_phone": elder_phone})).await;

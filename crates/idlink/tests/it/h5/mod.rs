@@ -275,7 +275,7 @@ pub async fn log_in(b: &Browser, s: &Server, phone: &str) {
 pub struct FormClient<'a> {
     s: &'a Server,
     http: reqwest::Client,
-    cookies: std::collections::BTreeMap<String, String>,
+    pub(crate) cookies: std::collections::BTreeMap<String, String>,
 }
 
 impl<'a> FormClient<'a> {
