@@ -136,8 +136,7 @@ pub struct MedicalPayments<'a> {
 
 /// The payment an earlier use made, when it is this terminal's settled payment of this amount.
 fn settled_for(earlier: &CodeUse, actor: &str, terminal_id: &str, amount: Fen, region: &str) -> Option<Payment> {
-    let same =
-        earlier.status == "settled" && earlier.actor == actor && earlier.terminal_id == terminal_id && earlier.amount_fen == amount.0;
+    let same = earlier.status == "settled" && same_payment(earlier, actor, terminal_id, amount);
     Some(Payment {
         settlement_id: earlier.settlement_id.clone()?,
         amount: Fen(earlier.amount_fen),
@@ -314,17 +313,24 @@ impl MedicalPayments<'_> {
         Ok(CodeCheck { region: row.region, expires_at })
     }
 
-    /// The code's claims and its binding, when the code is live and its card can pay.
-    async fn live(&self, token: &str) -> Result<(MedicalCode, SsBindingRow), MedicalError> {
-        let code = self.verified(token).await?;
-        self.payable(code).await
-    }
-
     /// The code's claims, when it passes the offline checks now.
     async fn verified(&self, token: &str) -> Result<MedicalCode, MedicalError> {
-        let keys = self.keys.verifying_keys(token).await?;
-        let code = medical_code::verify_signed(token, &keys, self.issuer).map_err(MedicalError::Refused)?;
+        let code = self.signed(token).await?;
         medical_code::live(code, self.clock.now().as_second()).map_err(MedicalError::Refused)
+    }
+
+    /// The code's claims, when it is idlink's (whether live or not): checked
+    /// with the cached keys, and again with the keys reloaded only when it
+    /// names a key this node does not hold yet.
+    async fn signed(&self, token: &str) -> Result<MedicalCode, MedicalError> {
+        let keys = self.keys.verifying_keys().await?;
+        match medical_code::verify_signed(token, &keys, self.issuer) {
+            Ok(code) => Ok(code),
+            Err(refused) => match self.keys.newer_verifying_keys(token).await? {
+                Some(newer) => medical_code::verify_signed(token, &newer, self.issuer).map_err(MedicalError::Refused),
+                None => Err(MedicalError::Refused(refused)),
+            },
+        }
     }
 
     /// The code's binding, when its card can pay. (The code names the device
@@ -339,13 +345,11 @@ impl MedicalPayments<'_> {
     /// and amount) began while it was live and did not finish.
     async fn unfinished(
         &self,
-        token: &str,
+        code: MedicalCode,
         actor: &str,
         terminal_id: &str,
         amount: Fen,
     ) -> Result<(MedicalCode, SsBindingRow), MedicalError> {
-        let keys = self.keys.verifying_keys(token).await?;
-        let code = medical_code::verify_signed(token, &keys, self.issuer).map_err(MedicalError::Refused)?;
         match self.uses.medical_code_use(&code.jti).await? {
             Some(earlier) if earlier.status == "settled" && earlier.actor == actor => self.payable(code).await,
             Some(earlier) if same_payment(&earlier, actor, terminal_id, amount) => {
@@ -366,10 +370,12 @@ impl MedicalPayments<'_> {
         terminal_id: &str,
     ) -> Result<Payment, MedicalError> {
         let now = self.clock.now();
-        let (code, row) = match self.live(token).await {
+        let code = self.signed(token).await?;
+        let (code, row) = match medical_code::live(code.clone(), now.as_second()) {
+            Ok(live) => self.payable(live).await?,
             // Expired since this terminal began paying with it: it may finish that payment.
-            Err(MedicalError::Refused(Refusal::Expired)) => self.unfinished(token, actor, terminal_id, amount).await?,
-            live => live?,
+            Err(Refusal::Expired) => self.unfinished(code, actor, terminal_id, amount).await?,
+            Err(refused) => return Err(MedicalError::Refused(refused)),
         };
         let audit =
             |action: &str| AuditEntry::new(actor.to_owned(), action, PURPOSE, self.clock.now()).subject(&row.user_id).request(request_id);

@@ -117,19 +117,21 @@ impl IssuerKeys<'_> {
         current(&cached, alg, self.clock.now()).ok_or(KeyError::Missing(alg.as_str()))
     }
 
-    /// Every published key, decoded to check `token`, which idlink signed
-    /// (the keys of [`IssuerKeys::jwks`], without building the set each
-    /// time). A `kid` this node does not know yet (another node made the
-    /// key since this one loaded its cache) loads the keys again, at most
-    /// once a second, so a fresh key is never refused for long.
-    pub async fn verifying_keys(&self, token: &str) -> Result<Arc<VerifyingKeys>, KeyError> {
+    /// Every published key, decoded to check a token idlink signed (the
+    /// keys of [`IssuerKeys::jwks`], without building the set each time).
+    pub async fn verifying_keys(&self) -> Result<Arc<VerifyingKeys>, KeyError> {
+        Ok(self.loaded(false).await?.verifying.clone())
+    }
+
+    /// After `token` failed against [`IssuerKeys::verifying_keys`]: the keys
+    /// loaded again when its `kid` is one this node does not hold (another
+    /// node made the key since this one loaded its cache), at most once a
+    /// second, so a fresh key is never refused for long; else `None`.
+    pub async fn newer_verifying_keys(&self, token: &str) -> Result<Option<Arc<VerifyingKeys>>, KeyError> {
         let cached = self.loaded(false).await?;
         let unknown = idlink_crypto::jose::kid_of(token).is_some_and(|kid| !cached.verifying.has(&kid));
         let old = cached.fetched_at.checked_add(SignedDuration::from_secs(1)).is_ok_and(|t| t < self.clock.now());
-        if unknown && old {
-            return Ok(self.loaded(true).await?.verifying.clone());
-        }
-        Ok(cached.verifying.clone())
+        if unknown && old { Ok(Some(self.loaded(true).await?.verifying.clone())) } else { Ok(None) }
     }
 
     /// The JWK Set: every published key (next, current and retired ones
