@@ -124,7 +124,7 @@ fn access_view(r: &AnyRow) -> Result<AccessTokenView, StoreError> {
 /// (client_id, secret_hash) index, the token by primary key (ADR 0020).
 /// Comparing SHA-256 digests of 256-bit secrets in SQL leaks nothing a
 /// timing attack could use. An unknown caller has no row.
-static INTROSPECTION: Statements<Introspection> = Statements::new(IntrospectionAsk::COLUMNS, introspection_select, introspection_row);
+static INTROSPECTION: Statements<IntrospectionAsk, Introspection> = Statements::new(introspection_select, introspection_row);
 
 /// What one introspection asks.
 pub(crate) struct IntrospectionAsk {

@@ -77,7 +77,7 @@ impl<A: Ask, T: Send + 'static> ReadBatches<A, T> {
     }
 
     /// Reads `ask` in the next statement of `sql`.
-    pub(crate) async fn read(&self, pool: &AnyPool, ask: A, sql: &'static Statements<T>) -> Answer<T> {
+    pub(crate) async fn read(&self, pool: &AnyPool, ask: A, sql: &'static Statements<A, T>) -> Answer<T> {
         let (reply, answer) = oneshot::channel();
         let start = {
             let mut q = self.queue();
@@ -124,7 +124,7 @@ impl<A: Ask, T: Send + 'static> Drop for Running<A, T> {
 }
 
 /// Reads what waits, a statement at a time, until nothing does.
-async fn drain<A: Ask, T: Send + 'static>(mut running: Running<A, T>, pool: AnyPool, sql: &'static Statements<T>) {
+async fn drain<A: Ask, T: Send + 'static>(mut running: Running<A, T>, pool: AnyPool, sql: &'static Statements<A, T>) {
     loop {
         // Requests already parsed and about to ask run first, so they join this
         // read: at peak the reads grow instead of multiplying; idle, it costs nothing.
@@ -170,28 +170,24 @@ fn same_error(e: &StoreError) -> StoreError {
 /// The statement for each batch size (powers of two up to [`MAX_BATCH`];
 /// a batch is padded to the next one, so each connection prepares a few
 /// statements, not one per size), and how its rows decode.
-pub(crate) struct Statements<T> {
+pub(crate) struct Statements<A, T> {
     by_size: OnceLock<Vec<String>>,
-    /// The columns of `q` after `n` ([`Ask::COLUMNS`]).
-    columns: &'static [&'static str],
-    /// `SELECT q.n AS n, … FROM q …`: at most one row per ask, carrying its `n`.
+    /// `SELECT q.n AS n, … FROM q …` over `q (n, A::COLUMNS)`: at most one row per ask, carrying its `n`.
     select: fn() -> String,
     decode: fn(&AnyRow) -> Result<T, StoreError>,
+    /// The asks it reads (their columns make `q`).
+    asks: std::marker::PhantomData<fn() -> A>,
 }
 
-impl<T> Statements<T> {
-    pub(crate) const fn new(
-        columns: &'static [&'static str],
-        select: fn() -> String,
-        decode: fn(&AnyRow) -> Result<T, StoreError>,
-    ) -> Self {
-        Self { by_size: OnceLock::new(), columns, select, decode }
+impl<A: Ask, T> Statements<A, T> {
+    pub(crate) const fn new(select: fn() -> String, decode: fn(&AnyRow) -> Result<T, StoreError>) -> Self {
+        Self { by_size: OnceLock::new(), select, decode, asks: std::marker::PhantomData }
     }
 
     fn for_size(&self, size: usize) -> &str {
         let all = self.by_size.get_or_init(|| {
             let select = (self.select)();
-            let arity = self.columns.len() + 1;
+            let arity = A::COLUMNS.len() + 1;
             let mut out = Vec::new();
             let mut n = 1;
             while n <= MAX_BATCH {
@@ -201,7 +197,7 @@ impl<T> Statements<T> {
                         format!("({})", params.join(", "))
                     })
                     .collect();
-                out.push(format!("WITH q (n, {}) AS (VALUES {}) {select}", self.columns.join(", "), rows.join(", ")));
+                out.push(format!("WITH q (n, {}) AS (VALUES {}) {select}", A::COLUMNS.join(", "), rows.join(", ")));
                 n *= 2;
             }
             out
@@ -212,7 +208,7 @@ impl<T> Statements<T> {
 }
 
 /// Each ask's answer: its row decoded (a row that does not decode fails only its own ask), or none.
-async fn read_batch<A: Ask, T>(pool: &AnyPool, asks: Vec<A>, sql: &'static Statements<T>) -> Result<Vec<Answer<T>>, StoreError> {
+async fn read_batch<A: Ask, T>(pool: &AnyPool, asks: Vec<A>, sql: &'static Statements<A, T>) -> Result<Vec<Answer<T>>, StoreError> {
     let (count, padded) = (asks.len(), asks.len().next_power_of_two());
     let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.for_size(padded)));
     for (i, ask) in asks.into_iter().enumerate() {
@@ -244,7 +240,19 @@ mod tests {
         Err(StoreError::Corrupt("unused".into()))
     }
 
-    static STATEMENTS: Statements<()> = Statements::new(&["caller", "secret_hash", "token_hash", "at"], select, decode);
+    struct FourColumns;
+
+    impl Ask for FourColumns {
+        const COLUMNS: &'static [&'static str] = &["caller", "secret_hash", "token_hash", "at"];
+        fn bind(self, q: AnyQuery<'_>) -> AnyQuery<'_> {
+            q
+        }
+        fn pad(q: AnyQuery<'_>) -> AnyQuery<'_> {
+            q
+        }
+    }
+
+    static STATEMENTS: Statements<FourColumns, ()> = Statements::new(select, decode);
 
     #[test]
     fn a_batch_is_padded_to_the_next_power_of_two() {

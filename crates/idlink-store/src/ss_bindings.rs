@@ -27,7 +27,7 @@ const COLUMNS: &str = "id, user_id, region, step, status, step_deadline, expires
 /// A terminal's check of a medical code reads the code's binding and
 /// whether the code was used: checks waiting at one moment share one
 /// statement (ADR 0023), as a counter's queue of terminals does at peak.
-static CODE_BINDING: Statements<CodeBinding> = Statements::new(CodeAsk::COLUMNS, code_binding_select, code_binding);
+static CODE_BINDING: Statements<CodeAsk, CodeBinding> = Statements::new(code_binding_select, code_binding);
 
 fn code_binding_select() -> String {
     "SELECT q.n AS n, b.region, b.status, b.features, \

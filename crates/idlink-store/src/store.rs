@@ -335,7 +335,7 @@ const API_KEY_COLUMNS: &str = "id, name, secret_hash, scopes, created_at, revoke
 
 /// API keys, read in batches (ADR 0023): every API call reads its key, so
 /// at peak the calls waiting at one moment share one statement.
-static API_KEY: Statements<ApiKeyRow> = Statements::new(ApiKeyAsk::COLUMNS, api_key_select, api_key_row);
+static API_KEY: Statements<ApiKeyAsk, ApiKeyRow> = Statements::new(api_key_select, api_key_row);
 
 fn api_key_select() -> String {
     format!("SELECT q.n AS n, {} FROM q JOIN api_keys k ON k.id = q.key_id", qualified(API_KEY_COLUMNS, "k"))
