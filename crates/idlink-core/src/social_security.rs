@@ -484,14 +484,7 @@ impl SocialSecurity<'_> {
         };
         // A passport or permit holder's binding goes to review before any step
         // (SS5): it is written frozen, with its case, in the same transaction.
-        let case = if identity.document_type != DocumentType::ResidentId {
-            let p = row.progress().apply(Event::Freeze)?;
-            row.status = p.status;
-            row.risk_reason = Some("foreign_document".into());
-            Some(CaseRow::open(self.ids, CaseKind::CardRisk, &row.user_id, &row.id, 1, self.policy.risk_sla, now))
-        } else {
-            None
-        };
+        let case = if identity.document_type != DocumentType::ResidentId { Some(self.frozen(&mut row, "foreign_document")?) } else { None };
         let mut audits = vec![audit_on(actor, &row, action, now)];
         if case.is_some() {
             audits.push(audit_on(actor, &row, "ss_binding.frozen", now));
@@ -689,18 +682,21 @@ impl SocialSecurity<'_> {
 
     /// Freezes the binding on a theft-binding risk and opens its review case.
     async fn freeze(&self, actor: &Actor<'_>, mut row: SsBindingRow, reason: &str) -> SsError {
-        let now = self.clock.now();
-        let p = match row.progress().apply(Event::Freeze) {
-            Ok(p) => p,
-            Err(e) => return e.into(),
+        let case = match self.frozen(&mut row, reason) {
+            Ok(case) => case,
+            Err(e) => return e,
         };
-        row.status = p.status;
-        row.risk_reason = Some(reason.to_owned());
-        let case = CaseRow::open(self.ids, CaseKind::CardRisk, &row.user_id, &row.id, 1, self.policy.risk_sla, now);
         match self.save(actor, Change::new(row, "ss_binding.frozen").case(case)).await {
             Ok(_) => SsError::Frozen(reason.to_owned()),
             Err(e) => e,
         }
+    }
+
+    /// `row` frozen for `reason`, and the review case that goes with it.
+    fn frozen(&self, row: &mut SsBindingRow, reason: &str) -> Result<CaseRow, SsError> {
+        row.status = row.progress().apply(Event::Freeze)?.status;
+        row.risk_reason = Some(reason.to_owned());
+        Ok(CaseRow::open(self.ids, CaseKind::CardRisk, &row.user_id, &row.id, 1, self.policy.risk_sla, self.clock.now()))
     }
 
     /// Whether an operator cleared this risk on the binding (it does not freeze it again).

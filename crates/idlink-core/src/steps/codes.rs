@@ -88,7 +88,7 @@ pub enum CodeLimit {
     /// Codes requested from this network this hour (`login.codes_per_ip_per_hour`).
     PerNetwork,
     /// Social-security bindings started for relatives by one account today
-    /// (each sends the relative an SMS: a cap keeps it from becoming spam).
+    /// (each sends the holder an SMS: a cap keeps it from becoming spam).
     OnBehalf,
 }
 

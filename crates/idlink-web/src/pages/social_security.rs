@@ -47,7 +47,7 @@ pub fn routes() -> Router<WebState> {
         .route("/h5/social-security/{id}/code/panel", get(code_panel))
 }
 
-fn actor(s: &Signed) -> Actor<'_> {
+pub(crate) fn actor(s: &Signed) -> Actor<'_> {
     Actor { session: &s.session, request_id: s.visitor.request_id.as_ref() }
 }
 
@@ -59,12 +59,12 @@ fn status_of(p: &Problem) -> StatusCode {
     StatusCode::from_u16(p.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
 }
 
-fn problem_page(v: &Visitor, p: &Problem, back: &str) -> Response {
+pub(crate) fn problem_page(v: &Visitor, p: &Problem, back: &str) -> Response {
     (status_of(p), message_page(v, &sentence(&v.tr, p), back)).into_response()
 }
 
 /// The catalogue's words for a code, or the code itself (a value added later).
-fn words(tr: &Tr, prefix: &str, code: &str) -> String {
+pub(crate) fn words(tr: &Tr, prefix: &str, code: &str) -> String {
     let key = format!("{prefix}-{}", code.replace(['_', ':'], "-"));
     if crate::i18n::has_key(tr.locale, &key) { tr.t(&key) } else { code.to_owned() }
 }

@@ -12,8 +12,8 @@ use crate::WebState;
 use crate::ctx::Signed;
 use crate::i18n::{Locale, Tr};
 use crate::pages::credit::{Capture, captures};
-use crate::pages::render::{Chrome, FormErrors, html, message_page, problem_message_in};
-use crate::pages::social_security::{binding_path, region_name};
+use crate::pages::render::{Chrome, FormErrors, html, problem_message_in};
+use crate::pages::social_security::{actor, binding_path, problem_page, region_name, words};
 use askama::Template;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -22,7 +22,6 @@ use axum::routing::{get, post};
 use axum::{Form, Router};
 use idlink_api::Problem;
 use idlink_core::ports::social_security::Account;
-use idlink_core::social_security::Actor;
 use idlink_core::ss_services::ServiceView;
 use idlink_domain::Fen;
 use idlink_domain::ss_binding::Status;
@@ -36,15 +35,6 @@ pub fn routes() -> Router<WebState> {
         .route("/h5/social-security/{id}/services/retirement", post(retirement).get(to_services))
 }
 
-fn actor(s: &Signed) -> Actor<'_> {
-    Actor { session: &s.session, request_id: s.visitor.request_id.as_ref() }
-}
-
-fn refused(s: &Signed, p: &Problem, back: &str) -> Response {
-    let status = StatusCode::from_u16(p.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    (status, message_page(&s.visitor, &problem_message_in(&s.visitor.tr, "ss", p), back)).into_response()
-}
-
 /// A `YYYY-MM` month as the language writes it.
 fn month(tr: &Tr, ym: &str) -> String {
     const EN: [&str; 12] =
@@ -56,12 +46,6 @@ fn month(tr: &Tr, ym: &str) -> String {
         (Locale::En, Some(n)) => EN.get(n - 1).map_or_else(|| ym.to_owned(), |name| format!("{name} {y}")),
         _ => ym.to_owned(),
     }
-}
-
-/// The catalogue's words for a code, or the code itself (a value added later).
-fn words(tr: &Tr, prefix: &str, code: &str) -> String {
-    let key = format!("{prefix}-{}", code.replace('_', "-"));
-    if crate::i18n::has_key(tr.locale, &key) { tr.t(&key) } else { code.to_owned() }
 }
 
 /// One account as the page shows it.
@@ -106,7 +90,7 @@ async fn accounts(State(state): State<WebState>, s: Signed, Path(id): Path<Strin
     let back = format!("/h5/social-security/{id}");
     let a = match state.app.social_security().accounts(&actor(&s), &id).await {
         Ok(a) => a,
-        Err(e) => return refused(&s, &Problem::from(e), &back),
+        Err(e) => return problem_page(&s.visitor, &Problem::from(e), &back),
     };
     let tr = &s.visitor.tr;
     let province = a.source.split(['/', ':']).nth(1).unwrap_or_default();
@@ -188,7 +172,7 @@ async fn services_page(
     let tr = &s.visitor.tr;
     let list = match state.app.ss_services().list(&actor(s), id).await {
         Ok(l) => l,
-        Err(e) => return refused(s, &Problem::from(e), &format!("/h5/social-security/{id}")),
+        Err(e) => return problem_page(&s.visitor, &Problem::from(e), &format!("/h5/social-security/{id}")),
     };
     // New requests are for a bound card; those filed before are followed whatever became of it.
     let bound = state.app.social_security().view(&actor(s), id).await.is_ok_and(|b| b.status == Status::Bound);
