@@ -45,7 +45,7 @@ pub use state::{AppParts, AppState, HttpLimits};
 
 use routes::{
     audit, auth, balance, banks, callbacks, cards, certificates, clients, compliance, credit, dual, grants, guardians, health, identity,
-    info, institutions, me, medical, oauth, operations, operator, people, security, social_security, ssf, users,
+    info, institutions, me, medical, oauth, operations, operator, people, revocation, security, social_security, ssf, users,
 };
 
 /// The process-wide Prometheus recorder (the `metrics` facade allows one).
@@ -142,6 +142,7 @@ fn v1_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(social_security::accounts))
         .routes(routes!(social_security::submit_service, social_security::list_services))
         .routes(routes!(social_security::get_service))
+        .routes(routes!(revocation::preflight))
         .routes(routes!(medical::issue))
         .routes(routes!(medical::settle))
         .routes(routes!(medical::check))

@@ -136,6 +136,8 @@ pub struct AppParts {
     pub bank_password_reset: String,
     /// `[social_security]`: the binding's timing.
     pub ss_policy: idlink_core::social_security::SsPolicy,
+    /// `[revocation]`: idlink's own rules, the host stores' deadline, the deep links.
+    pub revocation_policy: idlink_core::revocation::RevocationPolicy,
     /// The CAs users' digital certificates must chain to (none: certificates are not accepted).
     pub certificate_cas: idlink_crypto::certificates::TrustedCas,
     pub audit: AuditSettings,
@@ -358,6 +360,17 @@ impl AppParts {
             codes: self.codes(),
             coverage: &self.ss_coverage,
             policy: &self.ss_policy,
+        }
+    }
+
+    pub fn revocations(&self) -> idlink_core::revocation::Revocations<'_> {
+        idlink_core::revocation::Revocations {
+            auth: self.store.as_ref(),
+            identities: self.store.as_ref(),
+            logins: self.store.as_ref(),
+            hosts: self.institutions.host_stores.as_ref(),
+            clock: self.clock.as_ref(),
+            policy: &self.revocation_policy,
         }
     }
 

@@ -12,7 +12,8 @@
 //! ([`bureau`]) answers with whole reports; the host app's cashier
 //! ([`payment`]) collects and refunds fees; each province's
 //! social-security bureau ([`social_security`]) is reached over a primary
-//! and an alternate channel. Besides institutions,
+//! and an alternate channel; the host app's own stores ([`host_stores`])
+//! name what blocks a revocation. Besides institutions,
 //! the remote audit witness ([`witness`]) is reached the same way.
 
 pub mod bank;
@@ -22,6 +23,7 @@ pub mod events;
 pub mod executor;
 pub mod face;
 pub mod health;
+pub mod host_stores;
 pub mod masking;
 pub mod payment;
 pub mod registry;
@@ -68,6 +70,8 @@ pub struct Settings {
     pub payment: payment::Settings,
     /// `[connectors.social_security]`: the provincial social-security bureaus.
     pub social_security: social_security::Settings,
+    /// `[connectors.host_stores]`: the host app's wallet, lending, subscriptions and directories.
+    pub host_stores: host_stores::Settings,
 }
 
 impl Default for Settings {
@@ -84,6 +88,7 @@ impl Default for Settings {
             bureau: Endpoint::default(),
             payment: payment::Settings::default(),
             social_security: social_security::Settings::default(),
+            host_stores: host_stores::Settings::default(),
         }
     }
 }
@@ -113,6 +118,7 @@ impl Settings {
         ];
         self.payment.validate()?;
         self.social_security.validate()?;
+        self.host_stores.validate()?;
         for (key, url) in urls.into_iter().chain(self.bank.urls()) {
             if !(url.is_empty() || url.starts_with("http://") || url.starts_with("https://")) {
                 return Err(SettingsError { key, detail: "an http:// or https:// base URL, or empty for the sandbox".into() });
@@ -141,6 +147,8 @@ pub struct Institutions {
     pub roster: Arc<Roster>,
     /// Every province's social-security bureau, primary and alternate.
     pub social_security: social_security::Bureaus,
+    /// The host's registered stores (none registered: the preflight asks only idlink's rules).
+    pub host_stores: host_stores::HostStoreApis,
     /// Where a user resets a bank's payment password (`{bank}` is the bank's code); empty: nowhere known.
     pub bank_password_reset: String,
 }
@@ -189,6 +197,7 @@ impl Institutions {
             banks: bank::BankChannels::new(switch, direct.as_ref(), roster.banks.iter().map(|b| b.code.as_str())),
             bank_callbacks: bank::callbacks::BankCallbacks::new(bank_callback_key),
             social_security: social_security::Bureaus::connect(&s.social_security, sandbox)?,
+            host_stores: host_stores::HostStoreApis::connect(&s.host_stores, sandbox)?,
             bank_password_reset: match (s.bank.password_reset_url.as_str(), sandbox) {
                 ("", Some(base)) => format!("{base}/sandbox/banks/{{bank}}/password-reset"),
                 (configured, _) => configured.to_owned(),
@@ -202,6 +211,7 @@ impl Institutions {
             .chain(me.cashier.as_ref().map(payment::CashierApi::target))
             .chain(me.banks.targets())
             .chain(me.social_security.targets())
+            .chain(me.host_stores.targets())
         {
             me.executor.register(t);
         }
@@ -226,6 +236,7 @@ impl Institutions {
             },
             payment_callbacks: Arc::new(self.payment_callbacks.clone()),
             social_security: Arc::new(social_security::SocialSecurityPort::new(self.social_security.clone(), self.executor.clone())),
+            host_stores: Arc::new(host_stores::HostStoresPort::new(self.host_stores.clone(), self.executor.clone())),
             health: self.executor.clone(),
         }
     }

@@ -221,6 +221,7 @@ pub fn kind_of(institution: &str) -> &str {
     match institution.split_once(':') {
         Some(("bank", _)) => "bank",
         Some(("ssb", _)) => "ssb",
+        Some(("host", _)) => "host",
         _ => institution,
     }
 }

@@ -47,6 +47,7 @@ pub mod people;
 pub mod ports;
 pub mod reports;
 pub mod reviews;
+pub mod revocation;
 pub mod security;
 pub mod social_security;
 pub mod ss_services;

@@ -16,6 +16,31 @@ use crate::Fen;
 use jiff::{SignedDuration, Timestamp};
 use serde::Serialize;
 
+/// What the user asks for: both share the preflight and the saga.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Operation {
+    /// Revoke the real-name identity; the account stays, downgraded (RV3).
+    RevokeRealName,
+    /// Cancel the whole account (CP).
+    CancelAccount,
+}
+
+impl Operation {
+    pub const ALL: [Operation; 2] = [Operation::RevokeRealName, Operation::CancelAccount];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Operation::RevokeRealName => "revoke_real_name",
+            Operation::CancelAccount => "cancel_account",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|o| o.as_str() == s)
+    }
+}
+
 /// Where a blocker comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -267,6 +292,9 @@ mod tests {
             assert_eq!(Source::parse(s.as_str()), Some(s));
         }
         assert_eq!(BlockerKind::WalletBalance.code(), "wallet_balance");
+        for o in Operation::ALL {
+            assert_eq!(Operation::parse(o.as_str()), Some(o));
+        }
     }
 
     #[test]

@@ -31,6 +31,7 @@ pub mod ca;
 pub mod cashier;
 pub mod control;
 pub mod face;
+pub mod host_stores;
 pub mod registry;
 pub mod sms;
 pub mod social_security;
@@ -144,6 +145,8 @@ pub struct Sandbox {
     pub cashier: Arc<cashier::Cashier>,
     pub ca: Arc<ca::Ca>,
     pub social_security: Arc<social_security::Bureaus>,
+    /// The host app's own wallet, lending, subscriptions and directories.
+    pub host_stores: Arc<host_stores::HostStores>,
     pub terminal: Arc<terminal::Terminal>,
     pub witness: Arc<witness::Logs>,
     /// The demo third-party app (not an institution: a relying party of idlink).
@@ -191,6 +194,7 @@ impl Sandbox {
             registry: Arc::new(registry::Registry::new(shared.clone())),
             social_security: Arc::new(social_security::Bureaus::new(shared.clone(), sms.clone(), debit)),
             terminal: Arc::new(terminal::Terminal::new(shared.clone())),
+            host_stores: Arc::new(host_stores::HostStores::new(shared.clone())),
             bank,
             bureau: Arc::new(bureau::Bureau::new(shared.clone())),
             cashier: Arc::new(cashier::Cashier::new(shared.clone())),
@@ -214,6 +218,7 @@ impl Sandbox {
             ca::institution(self.ca.clone()),
             social_security::institution(self.social_security.clone()),
             terminal::institution(self.terminal.clone()),
+            host_stores::institution(self.host_stores.clone()),
             witness::institution(self.witness.clone()),
         ]
     }

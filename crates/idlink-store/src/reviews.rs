@@ -19,7 +19,7 @@ use sqlx::any::AnyRow;
 use crate::SqlStore;
 use crate::identity::UPSERT_IDENTITY;
 use crate::outbox::enqueue_in;
-use crate::rows::{Columns, count_u32, execute, fetch_all, fetch_one, fetch_optional, first, micros, parsed_list};
+use crate::rows::{Columns, count_u32, execute, fetch_all, fetch_one, fetch_optional, first, micros, parsed_list, timestamp};
 use crate::write::Tx;
 
 fn operator(r: &AnyRow) -> Result<OperatorRow, StoreError> {
@@ -595,6 +595,28 @@ impl FreezeStore for SqlStore {
         let q =
             sqlx::query("SELECT COUNT(*) FROM sessions WHERE user_id = $1 AND created_at >= $2").bind(user.as_str()).bind(micros(since));
         count_u32("COUNT(*) sessions", fetch_one(q, &self.reader, first).await?)
+    }
+
+    async fn record_abnormal_login(
+        &self,
+        user: &UserId,
+        session_id: &SessionId,
+        decision: &str,
+        audit: &AuditEntry,
+    ) -> Result<(), StoreError> {
+        let q = sqlx::query(
+            "INSERT INTO login_risks (session_id, user_id, decision, at) VALUES ($1, $2, $3, $4) ON CONFLICT (session_id) DO NOTHING",
+        )
+        .bind(session_id.as_str())
+        .bind(user.as_str())
+        .bind(decision)
+        .bind(micros(audit.at));
+        self.audited(audit, async |tx| execute(q, &mut *tx).await.map(|_| ())).await
+    }
+
+    async fn last_abnormal_login(&self, user: &UserId, since: Timestamp) -> Result<Option<Timestamp>, StoreError> {
+        let q = sqlx::query("SELECT MAX(at) FROM login_risks WHERE user_id = $1 AND at >= $2").bind(user.as_str()).bind(micros(since));
+        fetch_one(q, &self.reader, first::<Option<i64>>).await?.map(timestamp).transpose()
     }
 }
 

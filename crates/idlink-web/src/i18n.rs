@@ -95,7 +95,8 @@ impl Locale {
 /// Each language's catalogue, one file per area of the pages (`main`: the
 /// frame, login, home, access log; `identity`: verification and guardians;
 /// `security`: payment password and devices; `cards`: cards and balances;
-/// `credit`: the credit report and its console review queue;
+/// `credit`: the credit report and its console review queue; `ss`: the
+/// social-security card; `revocation`: revoking the real name, closing the account;
 /// `console*`: the operator console, one file per area of it).
 macro_rules! catalogue {
     ($dir:literal) => {
@@ -113,6 +114,7 @@ macro_rules! catalogue {
             include_str!(concat!("../locales/", $dir, "/console-apps.ftl")),
             include_str!(concat!("../locales/", $dir, "/credit.ftl")),
             include_str!(concat!("../locales/", $dir, "/ss.ftl")),
+            include_str!(concat!("../locales/", $dir, "/revocation.ftl")),
         ]
     };
 }

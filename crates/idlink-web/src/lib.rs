@@ -63,6 +63,7 @@ pub fn router(app: AppState, settings: WebSettings) -> Router {
         .merge(pages::credit::routes())
         .merge(pages::social_security::routes())
         .merge(pages::ss_records::routes())
+        .merge(pages::revocation::routes())
         .merge(pages::authorize::routes())
         .merge(pages::apps::routes())
         .merge(console::routes())

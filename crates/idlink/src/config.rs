@@ -24,6 +24,7 @@ pub struct Config {
     pub step_up: StepUp,
     pub credit_report: CreditReport,
     pub social_security: SocialSecurity,
+    pub revocation: Revocation,
     pub identity: Identity,
     pub review: Review,
     pub risk: Risk,
@@ -425,6 +426,80 @@ impl SocialSecurity {
     }
 }
 
+/// Real-name revocation and account cancellation (SPEC RV1–RV3, CP; issue 17).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Revocation {
+    /// How long after an abnormal login (one the risk rules stepped up or froze) a revocation waits.
+    pub abnormal_login_days: u64,
+    /// How long after a real-name change a revocation waits.
+    pub real_name_change_days: u64,
+    /// How long the preflight waits for each of the host's stores.
+    pub source_deadline_ms: u64,
+    /// When to ask again a store that did not answer in time.
+    pub retry_secs: u64,
+    /// The host app's deep link for each action that clears a blocker
+    /// (`withdraw_balance = "hostapp://wallet/withdraw"`, …; `docs/revocation.md`).
+    pub links: std::collections::BTreeMap<String, String>,
+}
+
+impl Default for Revocation {
+    fn default() -> Self {
+        Self { abnormal_login_days: 30, real_name_change_days: 90, source_deadline_ms: 3_000, retry_secs: 10, links: Default::default() }
+    }
+}
+
+impl Revocation {
+    pub fn policy(&self) -> anyhow::Result<idlink_core::revocation::RevocationPolicy> {
+        for (key, v, max) in [
+            ("revocation.abnormal_login_days", self.abnormal_login_days, 3_650),
+            ("revocation.real_name_change_days", self.real_name_change_days, 3_650),
+            ("revocation.source_deadline_ms", self.source_deadline_ms, 30_000),
+            ("revocation.retry_secs", self.retry_secs, 3_600),
+        ] {
+            if v == 0 || v > max {
+                anyhow::bail!("configuration key `{key}`: must be between 1 and {max}");
+            }
+        }
+        let actions: Vec<&str> = idlink_domain::revocation::BlockerKind::ALL.iter().map(|k| k.clears_by()).collect();
+        for (action, link) in &self.links {
+            if !actions.contains(&action.as_str()) {
+                anyhow::bail!("configuration key `revocation.links.{action}`: not an action; one of {}", actions.join(", "));
+            }
+            if !safe_link(link) {
+                anyhow::bail!(
+                    "configuration key `revocation.links.{action}`: an https:// URL or the host app's own scheme (`hostapp://…`), without spaces or quotes"
+                );
+            }
+        }
+        let secs = |v: u64, unit: i64| jiff::SignedDuration::from_secs(i64::try_from(v).unwrap_or(1) * unit);
+        Ok(idlink_core::revocation::RevocationPolicy {
+            own: idlink_domain::revocation::OwnRules {
+                abnormal_login_within: secs(self.abnormal_login_days, 86_400),
+                real_name_change_within: secs(self.real_name_change_days, 86_400),
+            },
+            source_deadline: jiff::SignedDuration::from_millis(i64::try_from(self.source_deadline_ms).unwrap_or(3_000)),
+            retry_after: secs(self.retry_secs, 1),
+            links: self.links.clone(),
+        })
+    }
+}
+
+/// A deep link a page may show: `https://…` or an app scheme, never one a
+/// browser would run or read locally (`javascript:`, `data:`, `file:`…).
+fn safe_link(link: &str) -> bool {
+    let Some((scheme, rest)) = link.split_once(':') else { return false };
+    let scheme = scheme.to_ascii_lowercase();
+    let well_formed = scheme.chars().next().is_some_and(|c| c.is_ascii_lowercase())
+        && scheme.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "+-.".contains(c));
+    let forbidden = ["javascript", "data", "vbscript", "file", "blob", "about", "http"].contains(&scheme.as_str());
+    well_formed
+        && !forbidden
+        && rest.starts_with("//")
+        && rest.len() > 2
+        && !link.chars().any(|c| c.is_whitespace() || "\"'<>`".contains(c))
+}
+
 /// Step-up tokens (SPEC ID7).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -756,6 +831,7 @@ impl Config {
         if !url.is_empty() && idlink_store::Backend::from_url(url).is_none() {
             bail!("configuration key `database.url`: must start with sqlite:// or postgres://");
         }
+        self.revocation.policy()?;
         if self.server.body_limit_bytes < 1024 {
             bail!("configuration key `server.body_limit_bytes`: must be at least 1024");
         }

@@ -234,7 +234,7 @@ pub async fn assess_login(
     let failures = state.store.payment_password(&session.user_id).await?.map_or(0, |p| p.failures);
     let risk = state.risk();
     let signals = risk.login_signals(session, session.status == SessionStatus::DeviceCheckRequired, failures).await?;
-    Ok(risk.assess(&session.user_id, &signals, "login", request_id).await?)
+    Ok(risk.assess_login(session, &signals, request_id).await?)
 }
 
 #[derive(Debug, Serialize, ToSchema)]

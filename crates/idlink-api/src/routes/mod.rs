@@ -25,6 +25,7 @@ pub mod oauth;
 pub mod operations;
 pub mod operator;
 pub mod people;
+pub mod revocation;
 pub mod security;
 pub mod social_security;
 pub mod ssf;

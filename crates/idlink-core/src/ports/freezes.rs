@@ -28,4 +28,15 @@ pub trait FreezeStore: Send + Sync {
     async fn sessions_since(&self, user: &UserId, since: Timestamp) -> Result<u32, StoreError>;
     /// The client IP of the user's login before `session_id`, if recorded.
     async fn previous_login_ip(&self, user: &UserId, session_id: &SessionId) -> Result<Option<String>, StoreError>;
+    /// Records a login the risk rules did not simply allow (`decision`:
+    /// `step_up` or `freeze`), with its audit record.
+    async fn record_abnormal_login(
+        &self,
+        user: &UserId,
+        session_id: &SessionId,
+        decision: &str,
+        audit: &AuditEntry,
+    ) -> Result<(), StoreError>;
+    /// The user's latest abnormal login at or after `since`, if any.
+    async fn last_abnormal_login(&self, user: &UserId, since: Timestamp) -> Result<Option<Timestamp>, StoreError>;
 }

@@ -28,6 +28,7 @@ pub mod face;
 pub mod freezes;
 pub mod grants;
 pub mod guardians;
+pub mod host_stores;
 pub mod idempotency;
 pub mod identity;
 pub mod ids;
@@ -92,6 +93,8 @@ pub struct InstitutionPorts {
     pub payment_callbacks: std::sync::Arc<dyn callbacks::CallbackVerifier>,
     /// The provincial social-security bureaus.
     pub social_security: std::sync::Arc<dyn social_security::SocialSecurityBureau>,
+    /// The host app's wallet, lending, subscriptions and directories (revocation blockers).
+    pub host_stores: std::sync::Arc<dyn host_stores::HostStores>,
     /// What the connectors measure of every institution and channel, and the calendar they enforce.
     pub health: std::sync::Arc<dyn institutions::InstitutionHealth>,
 }

@@ -94,6 +94,24 @@ impl Risk<'_> {
         Ok(decision)
     }
 
+    /// Scores a fresh login. One the rules did not simply allow (a step-up
+    /// or a freeze) is recorded as an abnormal login: a real-name revocation
+    /// or an account cancellation waits after it (SPEC RV1).
+    pub async fn assess_login(&self, session: &SessionRow, signals: &Signals, rid: Option<&RequestId>) -> Result<RiskDecision, StoreError> {
+        let decision = self.assess(&session.user_id, signals, "login", rid).await?;
+        let recorded = match decision {
+            RiskDecision::Allow => return Ok(decision),
+            RiskDecision::StepUp => "step_up",
+            RiskDecision::Freeze => "freeze",
+        };
+        let (_, why) = risk::score(self.policy, signals);
+        let audit = AuditEntry::new("system:risk", "session.abnormal_login", format!("{recorded}: {}", why.join(", ")), self.clock.now())
+            .subject(&session.user_id)
+            .request(rid);
+        self.store.record_abnormal_login(&session.user_id, &session.id, recorded, &audit).await?;
+        Ok(decision)
+    }
+
     /// Signals of a login: a new device, a network other than the previous
     /// login's (region jump), payment-password failures, and a burst of logins in the last hour.
     pub async fn login_signals(&self, session: &SessionRow, new_device: bool, failed_attempts: u32) -> Result<Signals, StoreError> {

@@ -9,6 +9,7 @@ console-health-kind-registry = Identity registry
 console-health-kind-bureau = Credit bureau
 console-health-kind-payment = Host app cashier
 console-health-kind-ssb = Social-security bureaus
+console-health-kind-host = The host app's stores
 console-health-kind-witness = Audit witness
 console-health-channel-card_switch = Card switch
 console-health-channel-direct = Direct

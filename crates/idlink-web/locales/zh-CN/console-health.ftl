@@ -9,6 +9,7 @@ console-health-kind-registry = 身份核验机构
 console-health-kind-bureau = 征信机构
 console-health-kind-payment = 宿主应用收银台
 console-health-kind-ssb = 社保局
+console-health-kind-host = 宿主应用的业务系统
 console-health-kind-witness = 审计见证
 console-health-channel-card_switch = 银行卡转接
 console-health-channel-direct = 银行直连

@@ -9,6 +9,7 @@ console-health-kind-registry = 身份核驗機構
 console-health-kind-bureau = 徵信機構
 console-health-kind-payment = 宿主應用收銀台
 console-health-kind-ssb = 社保局
+console-health-kind-host = 宿主應用的業務系統
 console-health-kind-witness = 審計見證
 console-health-channel-card_switch = 銀行卡轉接
 console-health-channel-direct = 銀行直連

@@ -36,7 +36,7 @@ pub fn routes() -> Router<WebState> {
 pub const REASONS: &[&str] = &["circuit_open", "maintenance", "timeout", "unreachable", "http_error", "protocol_error", "not_configured"];
 
 /// The institution kinds, in the order the page shows them.
-pub const KINDS: &[&str] = &["bank", "sms", "face", "registry", "bureau", "payment", "ssb", "witness"];
+pub const KINDS: &[&str] = &["bank", "sms", "face", "registry", "bureau", "payment", "ssb", "host", "witness"];
 
 /// One institution over one channel as the page shows it.
 pub struct Row {

@@ -14,6 +14,7 @@ pub mod identity;
 pub mod login;
 pub mod prefs;
 pub mod render;
+pub mod revocation;
 pub mod security;
 pub mod social_security;
 pub mod ss_records;

@@ -29,6 +29,7 @@ mod outbox;
 mod refusals;
 mod replays;
 mod reviews;
+mod revocation;
 mod sandbox;
 mod security;
 mod social_security;

@@ -1,0 +1,179 @@
+//! The host app's own stores that may block a real-name revocation or an
+//! account cancellation (SPEC RV1, issue 17): its wallet, lending,
+//! subscriptions and directories, one base URL each.
+//!
+//! Wire protocol (`docs/revocation.md`), the same for every source:
+//! `POST {base}/v1/blockers {"user_id", "operation": "revoke_real_name" |
+//! "cancel_account"}` → `{"blockers": [{"code", "item"?, "amount_fen"?}]}`,
+//! where `code` is one of the blocker codes of that document (for example
+//! `wallet_balance`, `active_loans`) and `item` names the thing concerned,
+//! masked by the source where it names a person. A code idlink does not
+//! know, or a negative amount, is a protocol error: the source then counts
+//! as not answering, which blocks (a blocker is never dropped).
+//!
+//! A source with no URL is not registered: the preflight neither asks it nor
+//! waits for it, and says which sources it asked. With the sandbox on, an
+//! empty URL means the sandbox's store (`{sandbox}/host/{source}`).
+
+use crate::executor::{CallError, Executor, Target};
+use crate::settings::SettingsError;
+use idlink_domain::Fen;
+use idlink_domain::revocation::{Blocker, BlockerKind, Source};
+use serde::{Deserialize, Serialize};
+
+mod port;
+pub use port::HostStoresPort;
+
+/// `[connectors.host_stores]`: each source's base URL; empty means the
+/// sandbox's when it runs, else the source is not registered.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct Settings {
+    pub wallet_url: String,
+    pub lending_url: String,
+    pub subscriptions_url: String,
+    pub directories_url: String,
+}
+
+impl Settings {
+    fn urls(&self) -> [(Source, &'static str, &str); 4] {
+        [
+            (Source::Wallet, "connectors.host_stores.wallet_url", &self.wallet_url),
+            (Source::Lending, "connectors.host_stores.lending_url", &self.lending_url),
+            (Source::Subscriptions, "connectors.host_stores.subscriptions_url", &self.subscriptions_url),
+            (Source::Directories, "connectors.host_stores.directories_url", &self.directories_url),
+        ]
+    }
+
+    pub fn validate(&self) -> Result<(), SettingsError> {
+        for (_, key, url) in self.urls() {
+            if !(url.is_empty() || url.starts_with("http://") || url.starts_with("https://")) {
+                return Err(SettingsError {
+                    key,
+                    detail: "an http:// or https:// base URL, or empty for the sandbox (or no such store)".into(),
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The institution name of a source's store on the health page and in the breaker.
+pub fn institution_name(source: Source) -> String {
+    format!("host:{}", source.as_str())
+}
+
+#[derive(Debug, Serialize)]
+pub struct BlockersRequest<'a> {
+    pub user_id: &'a str,
+    pub operation: &'a str,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct BlockersResponse {
+    pub blockers: Vec<WireBlocker>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct WireBlocker {
+    pub code: String,
+    #[serde(default)]
+    pub item: Option<String>,
+    #[serde(default)]
+    pub amount_fen: Option<i64>,
+}
+
+impl WireBlocker {
+    /// The blocker `source` named, or why the answer breaks the protocol.
+    pub fn blocker(&self, source: Source) -> Result<Blocker, String> {
+        let kind = BlockerKind::parse(&self.code)
+            .filter(|k| *k != BlockerKind::SourceUnavailable)
+            .ok_or_else(|| format!("unknown blocker code `{}`", self.code))?;
+        let amount = match self.amount_fen {
+            Some(f) if f < 0 => return Err(format!("negative amount for `{}`", self.code)),
+            other => other.map(Fen),
+        };
+        // An item is shown as given: bound its length so a source cannot flood the page.
+        let item = self.item.as_ref().map(|i| i.chars().take(80).collect::<String>()).filter(|i| !i.trim().is_empty());
+        Ok(Blocker { item, amount, ..Blocker::new(kind, source) })
+    }
+}
+
+/// One registered source's store.
+#[derive(Debug, Clone)]
+pub struct HostStoreApi {
+    pub source: Source,
+    target: Target,
+}
+
+impl HostStoreApi {
+    pub fn target(&self) -> &Target {
+        &self.target
+    }
+
+    /// A read: safe to retry.
+    pub async fn blockers(&self, exec: &Executor, user_id: &str, operation: &str) -> Result<BlockersResponse, CallError> {
+        let req = BlockersRequest { user_id, operation };
+        exec.call(&self.target, reqwest::Method::POST, "/v1/blockers", Some(&req), true).await
+    }
+}
+
+/// Every registered source's store, in [`Source::HOST`] order.
+#[derive(Debug, Clone, Default)]
+pub struct HostStoreApis {
+    pub stores: Vec<HostStoreApi>,
+}
+
+impl HostStoreApis {
+    /// Each source's configured URL, or the sandbox's; a source with neither is not registered.
+    pub fn connect(s: &Settings, sandbox: Option<&str>) -> Result<Self, SettingsError> {
+        let mut stores = Vec::new();
+        for (source, key, url) in s.urls() {
+            let base = match (url, sandbox) {
+                ("", None) => continue,
+                ("", Some(base)) => format!("{base}/host/{}", source.as_str()),
+                (configured, _) => configured.to_owned(),
+            };
+            let target = Target::new(&institution_name(source), "main", &base).map_err(SettingsError::at(key))?;
+            stores.push(HostStoreApi { source, target });
+        }
+        Ok(Self { stores })
+    }
+
+    pub fn targets(&self) -> impl Iterator<Item = &Target> {
+        self.stores.iter().map(HostStoreApi::target)
+    }
+
+    pub fn get(&self, source: Source) -> Option<&HostStoreApi> {
+        self.stores.iter().find(|s| s.source == source)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unconfigured_sources_are_registered_only_with_the_sandbox() {
+        let none = HostStoreApis::connect(&Settings::default(), None).unwrap_or_else(|e| panic!("{e}"));
+        assert!(none.stores.is_empty(), "no URL and no sandbox: nothing registered, the deployment starts");
+        let one = Settings { lending_url: "https://loans.host.example".into(), ..Settings::default() };
+        let only = HostStoreApis::connect(&one, None).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(only.stores.iter().map(|s| s.source).collect::<Vec<_>>(), [Source::Lending]);
+        let all = HostStoreApis::connect(&one, Some("http://127.0.0.1:8081")).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(all.stores.iter().map(|s| s.source).collect::<Vec<_>>(), Source::HOST);
+        assert!(Settings { wallet_url: "ftp://x".into(), ..Settings::default() }.validate().is_err());
+    }
+
+    #[test]
+    fn answers_map_to_blockers_and_unknown_codes_break_the_protocol() {
+        let wire = |json: &str| serde_json::from_str::<WireBlocker>(json).unwrap_or_else(|e| panic!("{e}"));
+        let b = wire(r#"{"code":"wallet_balance","amount_fen":1}"#).blocker(Source::Wallet).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((b.kind, b.amount, b.source), (BlockerKind::WalletBalance, Some(Fen(1)), Source::Wallet));
+        assert!(wire(r#"{"code":"frozen_forever"}"#).blocker(Source::Wallet).is_err());
+        assert!(wire(r#"{"code":"source_unavailable"}"#).blocker(Source::Wallet).is_err(), "only idlink says a source is silent");
+        assert!(wire(r#"{"code":"active_loans","amount_fen":-5}"#).blocker(Source::Lending).is_err());
+        let long = wire(&format!(r#"{{"code":"directory_admin","item":"{}"}}"#, "x".repeat(500)));
+        assert_eq!(long.blocker(Source::Directories).map(|b| b.item.map(|i| i.len())), Ok(Some(80)));
+    }
+}

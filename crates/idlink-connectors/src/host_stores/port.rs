@@ -1,0 +1,42 @@
+//! The host's stores as the core's [`HostStores`].
+
+use super::HostStoreApis;
+use crate::executor::{CallError, Executor};
+use crate::unavailable::Unavailable;
+use async_trait::async_trait;
+use idlink_core::ports::host_stores::{HostStores, HostSubject, HostUnavailable};
+use idlink_domain::revocation::{Blocker, Source};
+use std::sync::Arc;
+
+#[derive(Clone)]
+pub struct HostStoresPort {
+    stores: HostStoreApis,
+    executor: Arc<Executor>,
+}
+
+impl HostStoresPort {
+    pub fn new(stores: HostStoreApis, executor: Arc<Executor>) -> Self {
+        Self { stores, executor }
+    }
+}
+
+fn unavailable(source: Source, e: CallError) -> HostUnavailable {
+    HostUnavailable { store: source.as_str(), retry_after_secs: Unavailable::from(e).retry_after_secs }
+}
+
+#[async_trait]
+impl HostStores for HostStoresPort {
+    fn registered(&self) -> Vec<Source> {
+        self.stores.stores.iter().map(|s| s.source).collect()
+    }
+
+    async fn blockers(&self, source: Source, subject: HostSubject<'_>) -> Result<Vec<Blocker>, HostUnavailable> {
+        let api = self.stores.get(source).ok_or(HostUnavailable { store: source.as_str(), retry_after_secs: 60 })?;
+        let answer = api.blockers(&self.executor, subject.user_id, subject.operation.as_str()).await.map_err(|e| unavailable(source, e))?;
+        let mapped: Result<Vec<Blocker>, String> = answer.blockers.iter().map(|b| b.blocker(source)).collect();
+        mapped.map_err(|detail| {
+            tracing::warn!(source = source.as_str(), %detail, "host store broke the blockers protocol");
+            unavailable(source, CallError::Protocol { institution: super::institution_name(source), detail })
+        })
+    }
+}

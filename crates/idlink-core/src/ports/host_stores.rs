@@ -1,0 +1,36 @@
+//! The host app's own stores that may stand in the way of a real-name
+//! revocation or an account cancellation (SPEC RV1, issue 17): its wallet,
+//! lending, subscriptions and directories.
+//!
+//! Each is registered by configuration (an unregistered one is never asked
+//! and never blocks); a registered one answers for the user within the
+//! preflight's deadline, or it is itself a blocker.
+
+use async_trait::async_trait;
+use idlink_domain::revocation::{Blocker, Operation, Source};
+
+/// The user as the host's stores know them: idlink's user id (the host app
+/// runs idlink and keys its own records by it).
+#[derive(Debug, Clone, Copy)]
+pub struct HostSubject<'a> {
+    pub user_id: &'a str,
+    pub operation: Operation,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the host's {store} store did not answer; retry after {retry_after_secs} s")]
+pub struct HostUnavailable {
+    pub store: &'static str,
+    pub retry_after_secs: u64,
+}
+
+#[async_trait]
+pub trait HostStores: Send + Sync {
+    /// The sources this deployment registered, in [`Source::HOST`] order.
+    fn registered(&self) -> Vec<Source>;
+
+    /// What `source` holds against the operation for the user: each blocker
+    /// with its item (masked by the source where it names a person) and
+    /// amount. A read: safe to repeat.
+    async fn blockers(&self, source: Source, subject: HostSubject<'_>) -> Result<Vec<Blocker>, HostUnavailable>;
+}

@@ -1,0 +1,231 @@
+//! The revocation preflight over HTTP against the sandbox host stores, on
+//! both databases (issue 17, SPEC RV1): one account with every blocker kind
+//! at once, cleared one by one; a store that does not answer in time, or
+//! fails, is itself a blocker; a deployment that registers no store asks
+//! only idlink's own rules.
+
+use crate::cards::get_json;
+use crate::login::{login_body, login_ok};
+use crate::reviews::{session, verify_resident};
+use crate::{Server, databases, expect_problem, start_full, start_with};
+use idlink::serve::Runtime;
+use idlink_core::ports::clock::{Clock, ManualClock};
+use reqwest::Method;
+use serde_json::{Value, json};
+use std::sync::Arc;
+
+pub(crate) async fn holdings(s: &Server, user: &str, h: Value) {
+    let res = reqwest::Client::new()
+        .put(format!("{}/sandbox/v1/host-stores/users/{user}", s.sandbox))
+        .json(&h)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(res.status().as_u16(), 204, "{}", res.text().await.unwrap_or_default());
+}
+
+pub(crate) async fn script(s: &Server, source: &str, mode: &str, slow_ms: u64) {
+    let res = reqwest::Client::new()
+        .post(format!("{}/sandbox/v1/host-stores/script", s.sandbox))
+        .json(&json!({"source": source, "mode": mode, "slow_ms": slow_ms}))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(res.status().as_u16(), 204);
+}
+
+pub(crate) async fn preflight(s: &Server, token: &str, operation: &str) -> Value {
+    get_json(s, &format!("/v1/me/revocation/preflight?operation={operation}"), token).await
+}
+
+pub(crate) fn codes(p: &Value) -> Vec<String> {
+    p["blockers"].as_array().map(|b| b.iter().filter_map(|b| b["code"].as_str().map(str::to_owned)).collect()).unwrap_or_default()
+}
+
+fn blocker<'a>(p: &'a Value, code: &str) -> &'a Value {
+    p["blockers"].as_array().and_then(|b| b.iter().find(|b| b["code"] == code)).unwrap_or(&Value::Null)
+}
+
+/// Every holding the sandbox host stores know of.
+pub(crate) fn everything() -> Value {
+    json!({
+        "wallet_balance_fen": 1,
+        "pending_transactions": 2,
+        "red_packets": [{"from": "张三丰", "amount_fen": 888}],
+        "loans": [{"product": "Micro-loan", "amount_fen": 50000}],
+        "contracts": ["Video Plus"],
+        "admin_of": ["Acme Ltd"]
+    })
+}
+
+/// A login on a second device (a step-up at login, so an abnormal one
+/// here), its device check completed; returns the session token.
+async fn second_device(s: &Server, phone: &str, device: &str) -> String {
+    let v = session(s, phone, device).await;
+    assert_eq!(v["risk"], "step_up", "a new device is a step-up with `risk.step_up_at = 1`: {v}");
+    let token = v["session_token"].as_str().unwrap_or("").to_owned();
+    let check = v["device_check"]["challenge_id"].as_str().unwrap_or("").to_owned();
+    let code = s.last_code(phone).await;
+    let res = s
+        .authed(Method::POST, "/v1/auth/device-check")
+        .header("idlink-session", &token)
+        .json(&login_body(phone, device, &check, &code))
+        .send()
+        .await;
+    assert_eq!(res.map(|r| r.status().as_u16()).unwrap_or(0), 200);
+    token
+}
+
+#[tokio::test]
+async fn the_preflight_names_every_blocker_at_once_and_each_clears() {
+    for db in databases().await {
+        let t0: jiff::Timestamp = "2027-03-01T02:00:00Z".parse().unwrap_or_default();
+        let clock = Arc::new(ManualClock::new(t0));
+        let rt = Runtime { clock: clock.clone(), ..Runtime::default() };
+        let extra = [("IDLINK__LOGIN__SESSION_TTL_HOURS", "20000"), ("IDLINK__RISK__STEP_UP_AT", "1")];
+        let s = start_full(db, &extra, rt).await;
+        let day = |n: i64| jiff::SignedDuration::from_hours(24 * n);
+        let phone = "13866661001";
+        let id = crate::credit::id_number(phone, "321");
+
+        // The first device is the primary one; the real name is verified, then changed a day later.
+        let primary = login_ok(&s, phone, "phone-a").await["session_token"].as_str().unwrap_or("").to_owned();
+        verify_resident(&s, &primary, phone, "张三丰", &id).await;
+        clock.advance(day(1));
+        verify_resident(&s, &primary, phone, "张三峰", &id).await;
+        let changed_at = clock.now();
+        clock.advance(day(1));
+        // A login on another device that the risk rules stepped up: an abnormal login.
+        let other = second_device(&s, phone, "tablet-b").await;
+        let abnormal_at = clock.now();
+        let user = get_json(&s, "/v1/me", &other).await["user_id"].as_str().unwrap_or("").to_owned();
+        holdings(&s, &user, everything()).await;
+
+        let p = preflight(&s, &other, "revoke_real_name").await;
+        assert_eq!(
+            codes(&p),
+            [
+                "wallet_balance",
+                "pending_transactions",
+                "unclaimed_red_packets",
+                "active_loans",
+                "auto_renew_contracts",
+                "directory_admin",
+                "abnormal_login",
+                "non_primary_device",
+                "recent_real_name_change"
+            ],
+            "{} {p}",
+            s.kind
+        );
+        assert_eq!(p["clear"], false);
+        assert_eq!(p["operation"], "revoke_real_name");
+        assert_eq!(p["sources_asked"], json!(["wallet", "lending", "subscriptions", "directories"]));
+        let balance = blocker(&p, "wallet_balance");
+        assert_eq!((balance["amount_fen"].as_i64(), balance["source"].as_str()), (Some(1), Some("wallet")), "even 1 fen blocks");
+        assert_eq!(balance["action"]["code"], "withdraw_balance");
+        let packet = blocker(&p, "unclaimed_red_packets");
+        assert_eq!(packet["item"], "from 张**", "the sender is masked: {packet}");
+        assert!(!p.to_string().contains("张三丰"), "no name in clear: {p}");
+        assert_eq!(blocker(&p, "active_loans")["amount_fen"], 50000);
+        assert_eq!(blocker(&p, "directory_admin")["item"], "Acme Ltd");
+        let lifts = |code: &str| blocker(&p, code)["until"].as_str().and_then(|t| t.parse::<jiff::Timestamp>().ok());
+        assert_eq!(lifts("abnormal_login"), abnormal_at.checked_add(day(30)).ok(), "30 days after the abnormal login");
+        assert_eq!(lifts("recent_real_name_change"), changed_at.checked_add(day(90)).ok(), "90 days after the change");
+        assert_eq!(blocker(&p, "non_primary_device")["action"]["code"], "use_primary_device");
+
+        // Each clears by itself, and only it goes.
+        let mut left = codes(&p);
+        let mut h = everything();
+        for (field, empty, code) in [
+            ("wallet_balance_fen", json!(0), "wallet_balance"),
+            ("pending_transactions", json!(0), "pending_transactions"),
+            ("red_packets", json!([]), "unclaimed_red_packets"),
+            ("loans", json!([]), "active_loans"),
+            ("contracts", json!([]), "auto_renew_contracts"),
+            ("admin_of", json!([]), "directory_admin"),
+        ] {
+            h[field] = empty;
+            holdings(&s, &user, h.clone()).await;
+            left.retain(|c| c != code);
+            assert_eq!(codes(&preflight(&s, &other, "revoke_real_name").await), left, "{} after clearing {code}", s.kind);
+        }
+        // The primary device has no device blocker.
+        left.retain(|c| c != "non_primary_device");
+        assert_eq!(codes(&preflight(&s, &primary, "revoke_real_name").await), left);
+        // The waiting periods lift at their ends.
+        clock.advance(day(29));
+        assert_eq!(codes(&preflight(&s, &primary, "revoke_real_name").await), left, "a day before the end");
+        clock.advance(day(1));
+        left.retain(|c| c != "abnormal_login");
+        assert_eq!(codes(&preflight(&s, &primary, "revoke_real_name").await), left, "30 days after the abnormal login");
+        clock.advance(day(58));
+        assert_eq!(codes(&preflight(&s, &primary, "revoke_real_name").await), left, "a day before 90 days after the change");
+        clock.advance(day(1));
+        let p = preflight(&s, &primary, "cancel_account").await;
+        assert_eq!((codes(&p), &p["clear"], &p["operation"]), (Vec::<String>::new(), &json!(true), &json!("cancel_account")), "{p}");
+    }
+}
+
+#[tokio::test]
+async fn a_store_that_does_not_answer_in_time_is_a_blocker() {
+    for db in databases().await {
+        let s = start_with(db, &[("IDLINK__REVOCATION__SOURCE_DEADLINE_MS", "400"), ("IDLINK__CONNECTORS__RETRIES", "0")]).await;
+        let phone = "13866661002";
+        let token = login_ok(&s, phone, "phone-a").await["session_token"].as_str().unwrap_or("").to_owned();
+        verify_resident(&s, &token, phone, "张三丰", &crate::credit::id_number(phone, "322")).await;
+        let user = get_json(&s, "/v1/me", &token).await["user_id"].as_str().unwrap_or("").to_owned();
+        holdings(&s, &user, json!({"loans": [{"product": "Micro-loan", "amount_fen": 100}], "contracts": ["Video Plus"]})).await;
+        script(&s, "lending", "slow", 5_000).await;
+        script(&s, "wallet", "down", 0).await;
+
+        let started = std::time::Instant::now();
+        let p = preflight(&s, &token, "revoke_real_name").await;
+        let waited = started.elapsed();
+        // The slow store's loan is not known, and not passed over: its silence blocks.
+        let named: Vec<(String, String)> = p["blockers"]
+            .as_array()
+            .map(|b| {
+                b.iter().map(|b| (b["source"].as_str().unwrap_or("").to_owned(), b["code"].as_str().unwrap_or("").to_owned())).collect()
+            })
+            .unwrap_or_default();
+        let named: Vec<(&str, &str)> = named.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+        assert_eq!(
+            named,
+            [("wallet", "source_unavailable"), ("lending", "source_unavailable"), ("subscriptions", "auto_renew_contracts")],
+            "{} {p}",
+            s.kind
+        );
+        assert!(waited < std::time::Duration::from_millis(4_000), "the deadline bounds the wait, not the slow store: {waited:?}");
+        let retry = p["blockers"][1]["until"].as_str().and_then(|t| t.parse::<jiff::Timestamp>().ok());
+        let checked = p["checked_at"].as_str().and_then(|t| t.parse::<jiff::Timestamp>().ok());
+        assert_eq!(
+            retry.zip(checked).map(|(r, c)| r.duration_since(c).as_secs()),
+            Some(10),
+            "a store that did not answer in time is asked again after `revocation.retry_secs`"
+        );
+        assert_eq!(p["blockers"][1]["action"]["code"], "retry_later");
+
+        // Back up: its loan shows.
+        script(&s, "lending", "ok", 0).await;
+        script(&s, "wallet", "ok", 0).await;
+        assert_eq!(codes(&preflight(&s, &token, "revoke_real_name").await), ["active_loans", "auto_renew_contracts"]);
+
+        // An operation idlink does not know is refused at the boundary.
+        let res = s.authed(Method::GET, "/v1/me/revocation/preflight?operation=forget_me").header("idlink-session", &token).send().await;
+        let p = expect_problem(res.unwrap_or_else(|e| panic!("{e}")), 422, "validation_failed").await;
+        assert_eq!(p["errors"][0]["pointer"], "/query/operation", "{p}");
+    }
+}
+
+#[tokio::test]
+async fn without_a_real_name_only_the_account_can_be_closed() {
+    let s = crate::sqlite_server().await;
+    let phone = "13866661003";
+    let token = login_ok(&s, phone, "phone-a").await["session_token"].as_str().unwrap_or("").to_owned();
+    let res = s.authed(Method::GET, "/v1/me/revocation/preflight").header("idlink-session", &token).send().await;
+    let p = expect_problem(res.unwrap_or_else(|e| panic!("{e}")), 404, "identity_not_verified").await;
+    assert!(p["detail"].as_str().unwrap_or("").contains("cancel_account"), "{p}");
+    let p = preflight(&s, &token, "cancel_account").await;
+    assert_eq!(p["clear"], true, "{p}");
+}
