@@ -30,6 +30,11 @@ pub fn operation() -> Object {
     one_of(idlink_core::stepup::OPERATIONS, false, "What the token will authorise, e.g. `device.make_primary`.")
 }
 
+/// `operation` of a revocation preflight.
+pub fn revocation_operation() -> Object {
+    one_of(&["revoke_real_name", "cancel_account"], false, "`revoke_real_name` (the default) or `cancel_account`.")
+}
+
 /// `document_type` of a verification.
 pub fn document_type() -> Object {
     one_of(

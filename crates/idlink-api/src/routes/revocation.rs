@@ -18,8 +18,7 @@ use utoipa::{IntoParams, ToSchema};
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct PreflightQuery {
-    /// `revoke_real_name` (the default) or `cancel_account`.
-    #[param(example = "revoke_real_name")]
+    #[param(schema_with = crate::schema::revocation_operation, example = "revoke_real_name")]
     operation: Option<String>,
 }
 

@@ -57,6 +57,8 @@ struct PreflightPage {
     intro: String,
     asked: String,
     blockers: Vec<BlockerRow>,
+    /// "3 things stand in the way".
+    count: String,
     again: &'static str,
 }
 
@@ -116,14 +118,18 @@ async fn preflight(State(state): State<WebState>, s: Signed, Query(q): Query<Ask
         Operation::RevokeRealName => ("revoke-title", "revoke-intro"),
         Operation::CancelAccount => ("revoke-cancel-title", "revoke-cancel-intro"),
     };
+    let mut c = Chrome::new(&s.visitor, title, true);
+    // The language and elder switches come back to this operation, not the default one.
+    c.back = href(operation).to_owned();
     let page = PreflightPage {
-        c: Chrome::new(&s.visitor, title, true),
+        c,
         choices: Operation::ALL
             .into_iter()
             .map(|o| Choice { href: href(o), label: tr.t(&format!("revoke-choice-{}", key(o.as_str()))), current: o == operation })
             .collect(),
         intro: tr.t(intro),
         asked,
+        count: tr.tn("revoke-blockers-count", "count", i64::try_from(report.blockers.len()).unwrap_or(i64::MAX)),
         blockers: report.blockers.iter().enumerate().map(|(n, b)| row(tr, links, n, b)).collect(),
         again: href(operation),
     };

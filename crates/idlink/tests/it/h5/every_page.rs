@@ -4,7 +4,8 @@
 //! text), with axe-core, and under
 //! the weight budget (HTML + CSS + htmx under 60 KB compressed).
 //! The user is verified and has a bound bank card and social-security card,
-//! so the card pages have one.
+//! so the card pages have one, and holds something in every host store, so
+//! the revocation page lists blockers.
 
 use super::{Browser, FormClient};
 use crate::Server;
@@ -14,7 +15,7 @@ use serde_json::{Value, json};
 /// The pages, `{card}` standing for the user's binding id, `{ss}` for their
 /// social-security card binding and `{azr}` for an app's sign-in request
 /// waiting for the user's consent.
-const PAGES: [&str; 26] = [
+const PAGES: [&str; 27] = [
     "/h5/",
     "/h5/identity",
     "/h5/identity/verify/face",
@@ -40,6 +41,7 @@ const PAGES: [&str; 26] = [
     "/h5/social-security/{ss}/unbind",
     "/h5/access-log",
     "/h5/apps",
+    "/h5/revocation",
     "/h5/authorize/{azr}",
 ];
 
@@ -223,6 +225,9 @@ async fn every_page_is_large_enough_in_elder_mode_accessible_and_light() {
     let card = verified_with_card(&s, &token, phone, "110105199001010029").await;
     let features = json!(["medical_payment", "pension_query", "medical_account", "unemployment_alerts"]);
     let (ss, _) = crate::social_security::bind(&s, &token, phone, "110105199001010029", features).await;
+    // The revocation page lists a blocker of every host store.
+    let user = crate::cards::get_json(&s, "/v1/me", &token).await["user_id"].as_str().unwrap_or("").to_owned();
+    crate::revocation::holdings(&s, &user, crate::revocation::everything()).await;
     let consent = consent_request(&s).await;
     let azr = consent.trim_start_matches("/h5/authorize/").to_owned();
     let fill = |page: &str| page.replace("{card}", &card).replace("{ss}", &ss).replace("{azr}", &azr);

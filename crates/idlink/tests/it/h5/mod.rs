@@ -17,6 +17,7 @@ mod demo_app;
 mod every_page;
 mod identity;
 mod login;
+mod revocation;
 pub(crate) mod screenshots;
 mod security;
 mod social_security;

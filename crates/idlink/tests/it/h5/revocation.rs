@@ -1,0 +1,68 @@
+//! The revocation preflight page in a phone browser (SPEC RV1, issue 17):
+//! every blocker of an account at once, each with what it concerns and the
+//! host app's deep link where one is configured; cleared and checked
+//! again; the account-closing variant in English and zh-HK; elder mode;
+//! axe on every state.
+
+use super::cards::session_token;
+use super::{Browser, log_in};
+use crate::cards::get_json;
+use crate::reviews::verify_resident;
+use crate::revocation::{everything, holdings};
+use serde_json::json;
+
+#[tokio::test]
+async fn a_user_sees_every_blocker_with_its_action_and_checks_again() {
+    let s = crate::start_with(
+        idlink_store::testing::sqlite().await.unwrap_or_else(|e| panic!("{e}")),
+        &[
+            ("IDLINK__REVOCATION__LINKS__WITHDRAW_BALANCE", "hostapp://wallet/withdraw"),
+            ("IDLINK__REVOCATION__LINKS__REPAY_LOANS", "https://loans.host.example/repay"),
+        ],
+    )
+    .await;
+    let phone = "13700000291";
+    let b = Browser::open(true).await;
+    log_in(&b, &s, phone).await;
+    let token = session_token(&b).await;
+    verify_resident(&s, &token, phone, "张三丰", &crate::credit::id_number(phone, "291")).await;
+    let user = get_json(&s, "/v1/me", &token).await["user_id"].as_str().unwrap_or("").to_owned();
+    holdings(&s, &user, everything()).await;
+
+    b.goto(&s.url("/h5/")).await;
+    b.click("a[href='/h5/revocation']").await;
+    assert_eq!(b.text("h1").await, "撤销实名认证");
+    assert_eq!(b.text("#asked").await, "已检查：钱包、借贷、订阅、企业和公众号，以及 idlink 自身的规则。");
+    assert_eq!(b.text("#blockers-title").await, "有 6 项需要先处理");
+    let first = b.text("#blocker-1").await;
+    assert!(first.contains("钱包还有余额（0.01 元也算）") && first.contains("0.01"), "{first}");
+    assert_eq!(b.attr("#blocker-1 a.button", "href").await.as_deref(), Some("hostapp://wallet/withdraw"));
+    assert_eq!(b.text("#blocker-1 a.button").await, "提现或用完余额");
+    let packet = b.text("#blocker-3").await;
+    assert!(packet.contains("from 张**") && !b.text("main").await.contains("张三丰"), "{packet}");
+    assert_eq!(b.attr("#blocker-4 a.button", "href").await.as_deref(), Some("https://loans.host.example/repay"));
+    assert_eq!(b.text("#blocker-5 .action").await, "关闭自动续费", "no link configured: the action is described");
+    b.assert_accessible("revocation preflight, six blockers").await;
+
+    // The user withdraws, repays, cancels…: checked again, nothing stands in the way.
+    holdings(&s, &user, json!({})).await;
+    b.click("#check-again").await;
+    assert_eq!(b.text("#clear").await, "没有需要先处理的事项。");
+    assert!(!b.has("#blockers").await);
+
+    // Closing the whole account, in English, then in zh-HK and elder mode.
+    holdings(&s, &user, json!({"contracts": ["Video Plus"]})).await;
+    b.click("button[name=lang][value=en]").await;
+    b.click("a[href='/h5/revocation?operation=cancel_account']").await;
+    assert_eq!(b.text("h1").await, "Close my account");
+    assert_eq!(b.attr("a[aria-current=page]", "href").await.as_deref(), Some("/h5/revocation?operation=cancel_account"));
+    assert_eq!(b.text("#blockers-title").await, "One thing stands in the way");
+    assert!(b.text("#blocker-1").await.contains("An automatic renewal or payment is still on"), "{}", b.text("main").await);
+    b.assert_accessible("account closing, one blocker, en").await;
+    b.click("button[name=lang][value=zh-HK]").await;
+    b.click("button[name=elder][value='1']").await;
+    assert_eq!(b.text("h1").await, "註銷賬戶");
+    assert!(b.text("#blocker-1").await.contains("仍有開啟中的自動續費或自動扣款"));
+    b.assert_accessible("account closing, zh-HK, elder").await;
+    b.close().await;
+}
