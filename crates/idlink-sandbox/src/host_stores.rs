@@ -86,13 +86,13 @@ impl Holdings {
         match source {
             "wallet" => {
                 if self.wallet_balance_fen != 0 {
-                    out.push(json!({"code": "wallet_balance", "item": "balance", "amount_fen": self.wallet_balance_fen}));
+                    out.push(json!({"code": "wallet_balance", "amount_fen": self.wallet_balance_fen}));
                 }
                 if self.pending_transactions > 0 {
-                    out.push(json!({"code": "pending_transactions", "item": format!("{} pending", self.pending_transactions)}));
+                    out.push(json!({"code": "pending_transactions", "item": format!("× {}", self.pending_transactions)}));
                 }
                 for p in &self.red_packets {
-                    out.push(json!({"code": "unclaimed_red_packets", "item": format!("from {}", mask_name(&p.from)), "amount_fen": p.amount_fen}));
+                    out.push(json!({"code": "unclaimed_red_packets", "item": mask_name(&p.from), "amount_fen": p.amount_fen}));
                 }
             }
             "lending" => {

@@ -611,7 +611,8 @@ impl FreezeStore for SqlStore {
         .bind(user.as_str())
         .bind(decision)
         .bind(micros(audit.at));
-        self.audited(audit, async |tx| execute(q, &mut *tx).await.map(|_| ())).await
+        // Once per session: a repeat records nothing, not even its audit record.
+        self.audited_if(audit, async |tx| Ok(execute(q, &mut *tx).await? > 0)).await.map(|_| ())
     }
 
     async fn last_abnormal_login(&self, user: &UserId, since: Timestamp) -> Result<Option<Timestamp>, StoreError> {

@@ -1171,6 +1171,21 @@ mod tests {
     }
 
     #[test]
+    fn revocation_links_must_be_actions_and_safe_links() {
+        let ok = load(None, env(&[("IDLINK__REVOCATION__LINKS__REPAY_LOANS", "https://loans.example/repay")]));
+        let ok = ok.unwrap_or_else(|e| panic!("{e:#}"));
+        assert_eq!(ok.revocation.links.get("repay_loans").map(String::as_str), Some("https://loans.example/repay"));
+        for bad in
+            ["javascript://x%0aalert(1)", "http://plain.example", "data://x", "hostapp://a b", "hostapp:x", "//no-scheme", "1app://x"]
+        {
+            let e = err(None, &[("IDLINK__REVOCATION__LINKS__REPAY_LOANS", bad)]);
+            assert!(e.contains("revocation.links.repay_loans"), "{bad}: {e}");
+        }
+        assert!(err(None, &[("IDLINK__REVOCATION__LINKS__PAY_ME", "https://x.example")]).contains("not an action"));
+        assert!(err(None, &[("IDLINK__REVOCATION__SOURCE_DEADLINE_MS", "0")]).contains("revocation.source_deadline_ms"));
+    }
+
+    #[test]
     fn defaults_then_file_then_environment() {
         let dir = std::env::temp_dir().join(format!("idlink-config-test-{}", std::process::id()));
         std::fs::create_dir_all(&dir).ok();

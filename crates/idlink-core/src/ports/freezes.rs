@@ -29,7 +29,7 @@ pub trait FreezeStore: Send + Sync {
     /// The client IP of the user's login before `session_id`, if recorded.
     async fn previous_login_ip(&self, user: &UserId, session_id: &SessionId) -> Result<Option<String>, StoreError>;
     /// Records a login the risk rules did not simply allow (`decision`:
-    /// `step_up` or `freeze`), with its audit record.
+    /// `step_up` or `freeze`), with its audit record; once per session (a repeat records nothing).
     async fn record_abnormal_login(
         &self,
         user: &UserId,

@@ -178,3 +178,34 @@ async fn a_login_from_another_network_is_a_region_jump() {
         assert_eq!(signals, [false, false, true], "{}: first login, same network, another network", db.kind);
     }
 }
+
+/// An abnormal login (SPEC RV1) is kept once per session with its audit
+/// record, and read as the latest inside a window, per user.
+#[tokio::test]
+async fn abnormal_logins_are_kept_once_and_read_within_a_window() {
+    use idlink_core::ports::freezes::FreezeStore;
+    use idlink_domain::SessionId;
+    for db in databases().await {
+        let user = new_user(&db.store).await;
+        let other = new_user(&db.store).await;
+        let session = |n: u8| SessionId::from_random([n; 16]);
+        let audit = |t: i64| AuditEntry::new("system:risk", "session.abnormal_login", "step_up: new_device", at(t)).subject(&user);
+        let record = async |s: SessionId, t: i64, decision: &str| {
+            db.store.record_abnormal_login(&user, &s, decision, &audit(t)).await.unwrap_or_else(|e| panic!("{}: {e}", db.kind));
+        };
+        assert_eq!(db.store.last_abnormal_login(&user, at(0)).await.ok(), Some(None), "{}: none yet", db.kind);
+        record(session(1), 100, "step_up").await;
+        record(session(2), 500, "freeze").await;
+        record(session(2), 900, "freeze").await;
+        assert_eq!(db.store.last_abnormal_login(&user, at(0)).await.ok(), Some(Some(at(500))), "{}: once per session, the latest", db.kind);
+        assert_eq!(db.store.last_abnormal_login(&user, at(501)).await.ok(), Some(None), "{}: outside the window", db.kind);
+        assert_eq!(db.store.last_abnormal_login(&other, at(0)).await.ok(), Some(None), "{}: per user", db.kind);
+        let audited = db.store.audit_records_of_user(&user, 50).await.unwrap_or_default();
+        assert_eq!(
+            audited.iter().filter(|r| r.entry.action == "session.abnormal_login").count(),
+            2,
+            "{}: each one audited, the repeat not",
+            db.kind
+        );
+    }
+}

@@ -39,7 +39,7 @@ async fn a_user_sees_every_blocker_with_its_action_and_checks_again() {
     assert_eq!(b.attr("#blocker-1 a.button", "href").await.as_deref(), Some("hostapp://wallet/withdraw"));
     assert_eq!(b.text("#blocker-1 a.button").await, "提现或用完余额");
     let packet = b.text("#blocker-3").await;
-    assert!(packet.contains("from 张**") && !b.text("main").await.contains("张三丰"), "{packet}");
+    assert!(packet.contains("张**") && !b.text("main").await.contains("张三丰"), "{packet}");
     assert_eq!(b.attr("#blocker-4 a.button", "href").await.as_deref(), Some("https://loans.host.example/repay"));
     assert_eq!(b.text("#blocker-5 .action").await, "关闭自动续费", "no link configured: the action is described");
     b.assert_accessible("revocation preflight, six blockers").await;
@@ -65,4 +65,26 @@ async fn a_user_sees_every_blocker_with_its_action_and_checks_again() {
     assert!(b.text("#blocker-1").await.contains("仍有開啟中的自動續費或自動扣款"));
     b.assert_accessible("account closing, zh-HK, elder").await;
     b.close().await;
+}
+
+/// `docs/screenshots/revocation{,-elder}.png`: the preflight with a blocker of every host store.
+#[tokio::test]
+#[ignore = "writes docs/screenshots; run on purpose"]
+async fn screenshots() {
+    use super::screenshots::shot;
+    let s = crate::sqlite_server().await;
+    for (elder, phone, seq) in [(false, "13700000297", "297"), (true, "13700000298", "298")] {
+        let b = Browser::open(true).await;
+        log_in(&b, &s, phone).await;
+        if elder {
+            b.click("button[name=elder][value='1']").await;
+        }
+        let token = session_token(&b).await;
+        verify_resident(&s, &token, phone, "张三丰", &crate::credit::id_number(phone, seq)).await;
+        let user = get_json(&s, "/v1/me", &token).await["user_id"].as_str().unwrap_or("").to_owned();
+        holdings(&s, &user, everything()).await;
+        b.goto(&s.url("/h5/revocation")).await;
+        shot(&b, if elder { "revocation-elder" } else { "revocation" }).await;
+        b.close().await;
+    }
 }
