@@ -9,9 +9,17 @@ use jiff::{SignedDuration, Timestamp};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum State {
-    Closed { failures: u32 },
-    Open { until: Timestamp },
-    HalfOpen,
+    Closed {
+        failures: u32,
+    },
+    Open {
+        until: Timestamp,
+    },
+    /// One probe is out since `since`; a probe its caller gave up on
+    /// (a deadline of the caller's own cut it) is replaced after `open_for`.
+    HalfOpen {
+        since: Timestamp,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -46,12 +54,16 @@ impl Breaker {
         match self.state {
             State::Closed { .. } => Admission::Allowed,
             State::Open { until } if now >= until => {
-                self.state = State::HalfOpen;
+                self.state = State::HalfOpen { since: now };
+                Admission::Probe
+            }
+            State::HalfOpen { since } if now >= since.checked_add(self.open_for).unwrap_or(since) => {
+                self.state = State::HalfOpen { since: now };
                 Admission::Probe
             }
             State::Open { until } => Admission::Refused { until },
             // One probe at a time: others wait as if still open.
-            State::HalfOpen => Admission::Refused { until: now.checked_add(self.open_for).unwrap_or(now) },
+            State::HalfOpen { .. } => Admission::Refused { until: now.checked_add(self.open_for).unwrap_or(now) },
         }
     }
 
@@ -85,11 +97,12 @@ mod tests {
         assert_eq!(b.admit(t(3)), Admission::Refused { until: t(32) });
         assert_eq!(b.admit(t(32)), Admission::Probe);
         assert!(matches!(b.admit(t(32)), Admission::Refused { .. }), "only one probe at a time");
-        b.failure(t(33));
-        assert_eq!(b.admit(t(40)), Admission::Refused { until: t(63) });
-        assert_eq!(b.admit(t(63)), Admission::Probe);
+        assert_eq!(b.admit(t(62)), Admission::Probe, "a probe never answered (its caller gave up) is replaced after the wait");
+        b.failure(t(63));
+        assert_eq!(b.admit(t(70)), Admission::Refused { until: t(93) });
+        assert_eq!(b.admit(t(93)), Admission::Probe);
         b.success();
-        assert_eq!(b.admit(t(64)), Admission::Allowed);
+        assert_eq!(b.admit(t(94)), Admission::Allowed);
         assert_eq!(b.state(), State::Closed { failures: 0 });
     }
 

@@ -88,7 +88,7 @@ impl ChannelState {
             breaker: match self.breaker.state() {
                 State::Closed { failures } => BreakerView::Closed { failures },
                 State::Open { until } => BreakerView::Open { until },
-                State::HalfOpen => BreakerView::HalfOpen,
+                State::HalfOpen { .. } => BreakerView::HalfOpen,
             },
             announced_until: self.announced_until.filter(|u| *u > now),
             last_failover: self.last_failover.clone(),

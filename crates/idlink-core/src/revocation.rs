@@ -103,7 +103,10 @@ impl Revocations<'_> {
             Ok(Ok(found)) => SourceAnswer::Answered(found),
             Ok(Err(unavailable)) => {
                 let wait = SignedDuration::from_secs(i64::try_from(unavailable.retry_after_secs).unwrap_or(i64::MAX));
-                SourceAnswer::Unanswered { retry_at: later(asked_at, wait.max(SignedDuration::from_secs(1))) }
+                // A store's own Retry-After, within reason: never "come back next year".
+                SourceAnswer::Unanswered {
+                    retry_at: later(asked_at, wait.clamp(SignedDuration::from_secs(1), SignedDuration::from_hours(1))),
+                }
             }
             Err(_) => {
                 metrics::counter!("idlink_revocation_source_timeouts_total", "source" => source.as_str()).increment(1);

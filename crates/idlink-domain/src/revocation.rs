@@ -132,6 +132,18 @@ impl BlockerKind {
         Self::ALL.into_iter().find(|k| k.code() == code)
     }
 
+    /// The source that may name it (`None`: only idlink's verdict on a silent store).
+    pub fn named_by(self) -> Option<Source> {
+        match self {
+            BlockerKind::WalletBalance | BlockerKind::PendingTransactions | BlockerKind::UnclaimedRedPackets => Some(Source::Wallet),
+            BlockerKind::ActiveLoans => Some(Source::Lending),
+            BlockerKind::AutoRenewContracts => Some(Source::Subscriptions),
+            BlockerKind::DirectoryAdmin => Some(Source::Directories),
+            BlockerKind::AbnormalLogin | BlockerKind::NonPrimaryDevice | BlockerKind::RecentRealNameChange => Some(Source::Idlink),
+            BlockerKind::SourceUnavailable => None,
+        }
+    }
+
     /// The action that clears it, by a stable code (the host app maps each to a deep link).
     pub fn clears_by(self) -> &'static str {
         match self {
@@ -256,12 +268,23 @@ pub fn preflight(registered: &[Source], answers: &[(Source, SourceAnswer)], own:
                 blockers.push(Blocker { until: Some(retry_at), ..Blocker::new(BlockerKind::SourceUnavailable, source) })
             }
             (false, None) => {
+                // The source answers for itself: its blockers carry its name, whatever they said.
+                // Two equal blockers in one answer are two things (two red packets of 8.88 from 张**);
+                // the same one in two answers of a retry is one: each is kept as often as one answer names it.
+                let mut kept: Vec<Blocker> = Vec::new();
                 for a in answered {
                     if let SourceAnswer::Answered(found) = a {
-                        // The source answers for itself: its blockers carry its name, whatever they said.
-                        blockers.extend(found.iter().cloned().map(|b| Blocker { source, ..b }));
+                        let found: Vec<Blocker> = found.iter().cloned().map(|b| Blocker { source, ..b }).collect();
+                        for b in &found {
+                            let here = found.iter().filter(|x| *x == b).count();
+                            let already = kept.iter().filter(|x| *x == b).count();
+                            if already < here {
+                                kept.push(b.clone());
+                            }
+                        }
                     }
                 }
+                blockers.extend(kept);
             }
         }
     }
@@ -269,7 +292,6 @@ pub fn preflight(registered: &[Source], answers: &[(Source, SourceAnswer)], own:
     blockers.sort_by(|a, b| {
         (a.source, a.kind, &a.item, a.amount.map(|f| f.0), a.until).cmp(&(b.source, b.kind, &b.item, b.amount.map(|f| f.0), b.until))
     });
-    blockers.dedup();
     Preflight { blockers }
 }
 
@@ -292,6 +314,20 @@ mod tests {
             assert_eq!(Source::parse(s.as_str()), Some(s));
         }
         assert_eq!(BlockerKind::WalletBalance.code(), "wallet_balance");
+        for k in BlockerKind::ALL {
+            let host = k.named_by().is_some_and(|s| Source::HOST.contains(&s));
+            assert_eq!(
+                host,
+                !matches!(
+                    k,
+                    BlockerKind::AbnormalLogin
+                        | BlockerKind::NonPrimaryDevice
+                        | BlockerKind::RecentRealNameChange
+                        | BlockerKind::SourceUnavailable
+                ),
+                "{k:?}"
+            );
+        }
         for o in Operation::ALL {
             assert_eq!(Operation::parse(o.as_str()), Some(o));
         }
@@ -330,6 +366,19 @@ mod tests {
         assert_eq!(p.blockers[0].amount, Some(Fen(1)), "even 0.01 yuan blocks");
         assert_eq!(p.blockers[3].until, Some(at(30)), "retry the lending source then");
         assert!(!p.is_clear());
+    }
+
+    #[test]
+    fn equal_blockers_in_one_answer_are_each_listed_and_a_retry_adds_none() {
+        let packet =
+            Blocker {
+                item: Some("张**".into()), amount: Some(Fen(888)), ..Blocker::new(BlockerKind::UnclaimedRedPackets, Source::Wallet)
+            };
+        let twice = SourceAnswer::Answered(vec![packet.clone(), packet.clone()]);
+        let p = preflight(&[Source::Wallet], &[(Source::Wallet, twice.clone())], Vec::new());
+        assert_eq!(p.blockers.len(), 2, "two red packets of the same sender and amount are two");
+        let p = preflight(&[Source::Wallet], &[(Source::Wallet, twice.clone()), (Source::Wallet, twice)], Vec::new());
+        assert_eq!(p.blockers.len(), 2, "the same answer twice (a retry) is still two");
     }
 
     #[test]
@@ -388,8 +437,10 @@ mod tests {
                     for (_, a) in answers.iter().filter(|(from, _)| from == s) {
                         if let SourceAnswer::Answered(found) = a {
                             for b in found {
-                                let kept = p.blockers.iter().any(|k| k.kind == b.kind && k.amount == b.amount && k.source == *s);
-                                prop_assert!(kept, "{:?} from {:?} is listed", b.kind, s);
+                                let same = |k: &Blocker| k.kind == b.kind && k.amount == b.amount && k.item == b.item && k.until == b.until;
+                                let named = found.iter().filter(|k| same(k)).count();
+                                let kept = p.blockers.iter().filter(|k| k.source == *s && same(k)).count();
+                                prop_assert!(kept >= named, "{:?} from {:?}: named {} times in one answer, listed {}", b.kind, s, named, kept);
                             }
                         }
                     }

@@ -438,6 +438,8 @@ pub struct Revocation {
     pub source_deadline_ms: u64,
     /// When to ask again a store that did not answer in time.
     pub retry_secs: u64,
+    /// The host app's own URL scheme (`hostapp`), which its deep links may use besides `https`.
+    pub app_scheme: String,
     /// The host app's deep link for each action that clears a blocker
     /// (`withdraw_balance = "hostapp://wallet/withdraw"`, …; `docs/revocation.md`).
     pub links: std::collections::BTreeMap<String, String>,
@@ -445,7 +447,14 @@ pub struct Revocation {
 
 impl Default for Revocation {
     fn default() -> Self {
-        Self { abnormal_login_days: 30, real_name_change_days: 90, source_deadline_ms: 3_000, retry_secs: 10, links: Default::default() }
+        Self {
+            abnormal_login_days: 30,
+            real_name_change_days: 90,
+            source_deadline_ms: 3_000,
+            retry_secs: 10,
+            app_scheme: String::new(),
+            links: Default::default(),
+        }
     }
 }
 
@@ -466,9 +475,9 @@ impl Revocation {
             if !actions.contains(&action.as_str()) {
                 anyhow::bail!("configuration key `revocation.links.{action}`: not an action; one of {}", actions.join(", "));
             }
-            if !safe_link(link) {
+            if !safe_link(link, &self.app_scheme) {
                 anyhow::bail!(
-                    "configuration key `revocation.links.{action}`: an https:// URL or the host app's own scheme (`hostapp://…`), without spaces or quotes"
+                    "configuration key `revocation.links.{action}`: an https:// URL, or one of the host app's own scheme (`revocation.app_scheme`), without spaces or quotes"
                 );
             }
         }
@@ -485,19 +494,13 @@ impl Revocation {
     }
 }
 
-/// A deep link a page may show: `https://…` or an app scheme, never one a
-/// browser would run or read locally (`javascript:`, `data:`, `file:`…).
-fn safe_link(link: &str) -> bool {
-    let Some((scheme, rest)) = link.split_once(':') else { return false };
-    let scheme = scheme.to_ascii_lowercase();
-    let well_formed = scheme.chars().next().is_some_and(|c| c.is_ascii_lowercase())
-        && scheme.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "+-.".contains(c));
-    let forbidden = ["javascript", "data", "vbscript", "file", "blob", "about", "http"].contains(&scheme.as_str());
-    well_formed
-        && !forbidden
-        && rest.starts_with("//")
-        && rest.len() > 2
-        && !link.chars().any(|c| c.is_whitespace() || "\"'<>`".contains(c))
+/// A deep link a page may show: `https://…` or the host app's own scheme
+/// (`app_scheme`, when set), and nothing else: no scheme a browser would run
+/// or read locally (`javascript:`, `data:`, `file:`…), nor plain `http:`.
+fn safe_link(link: &str, app_scheme: &str) -> bool {
+    let Some((scheme, rest)) = link.split_once("://") else { return false };
+    let allowed = scheme == "https" || (!app_scheme.is_empty() && scheme == app_scheme);
+    allowed && !rest.is_empty() && !link.chars().any(|c| c.is_whitespace() || c.is_control() || "\"'<>`".contains(c))
 }
 
 /// Step-up tokens (SPEC ID7).
@@ -832,6 +835,10 @@ impl Config {
             bail!("configuration key `database.url`: must start with sqlite:// or postgres://");
         }
         self.revocation.policy()?;
+        if self.revocation.source_deadline_ms > self.connectors.timeout_ms {
+            // Else the connector's own deadline would cut a store first, and the preflight's retry time would not hold.
+            bail!("configuration key `revocation.source_deadline_ms`: at most `connectors.timeout_ms` ({})", self.connectors.timeout_ms);
+        }
         if self.server.body_limit_bytes < 1024 {
             bail!("configuration key `server.body_limit_bytes`: must be at least 1024");
         }
@@ -1172,15 +1179,33 @@ mod tests {
 
     #[test]
     fn revocation_links_must_be_actions_and_safe_links() {
-        let ok = load(None, env(&[("IDLINK__REVOCATION__LINKS__REPAY_LOANS", "https://loans.example/repay")]));
+        let ok = load(
+            None,
+            env(&[
+                ("IDLINK__REVOCATION__LINKS__REPAY_LOANS", "https://loans.example/repay"),
+                ("IDLINK__REVOCATION__APP_SCHEME", "hostapp"),
+                ("IDLINK__REVOCATION__LINKS__WITHDRAW_BALANCE", "hostapp://wallet/withdraw"),
+            ]),
+        );
         let ok = ok.unwrap_or_else(|e| panic!("{e:#}"));
         assert_eq!(ok.revocation.links.get("repay_loans").map(String::as_str), Some("https://loans.example/repay"));
-        for bad in
-            ["javascript://x%0aalert(1)", "http://plain.example", "data://x", "hostapp://a b", "hostapp:x", "//no-scheme", "1app://x"]
-        {
-            let e = err(None, &[("IDLINK__REVOCATION__LINKS__REPAY_LOANS", bad)]);
+        for bad in [
+            "javascript://x%0aalert(1)",
+            "http://plain.example",
+            "data://x",
+            "hostapp://a b",
+            "hostapp:x",
+            "//no-scheme",
+            "ftp://x",
+            "intent://x",
+        ] {
+            let e = err(None, &[("IDLINK__REVOCATION__APP_SCHEME", "hostapp"), ("IDLINK__REVOCATION__LINKS__REPAY_LOANS", bad)]);
             assert!(e.contains("revocation.links.repay_loans"), "{bad}: {e}");
         }
+        let e = err(None, &[("IDLINK__REVOCATION__LINKS__REPAY_LOANS", "hostapp://x")]);
+        assert!(e.contains("revocation.links.repay_loans"), "an app scheme needs `app_scheme`: {e}");
+        let e = err(None, &[("IDLINK__CONNECTORS__TIMEOUT_MS", "2000"), ("IDLINK__REVOCATION__SOURCE_DEADLINE_MS", "3000")]);
+        assert!(e.contains("at most `connectors.timeout_ms`"), "{e}");
         assert!(err(None, &[("IDLINK__REVOCATION__LINKS__PAY_ME", "https://x.example")]).contains("not an action"));
         assert!(err(None, &[("IDLINK__REVOCATION__SOURCE_DEADLINE_MS", "0")]).contains("revocation.source_deadline_ms"));
     }

@@ -6,9 +6,9 @@
 //! `POST {base}/v1/blockers {"user_id", "operation": "revoke_real_name" |
 //! "cancel_account"}` → `{"blockers": [{"code", "item"?, "amount_fen"?}]}`,
 //! where `code` is one of the blocker codes of that document (for example
-//! `wallet_balance`, `active_loans`) and `item` names the thing concerned,
-//! masked by the source where it names a person. A code idlink does not
-//! know, or a negative amount, is a protocol error: the source then counts
+//! `wallet_balance`, `active_loans`; each store only its own) and `item`
+//! names the thing concerned, masked by the source where it names a person.
+//! A code idlink does not know or that is not the store's, or a negative amount, is a protocol error: the source then counts
 //! as not answering, which blocks (a blocker is never dropped).
 //!
 //! A source with no URL is not registered: the preflight neither asks it nor
@@ -86,15 +86,20 @@ pub struct WireBlocker {
 impl WireBlocker {
     /// The blocker `source` named, or why the answer breaks the protocol.
     pub fn blocker(&self, source: Source) -> Result<Blocker, String> {
+        // Each store names only its own kinds: a wallet cannot speak for idlink's rules or the lending store.
         let kind = BlockerKind::parse(&self.code)
-            .filter(|k| *k != BlockerKind::SourceUnavailable)
-            .ok_or_else(|| format!("unknown blocker code `{}`", self.code))?;
+            .filter(|k| k.named_by() == Some(source))
+            .ok_or_else(|| format!("blocker code `{}` is not one the {} store names", self.code, source.as_str()))?;
         let amount = match self.amount_fen {
             Some(f) if f < 0 => return Err(format!("negative amount for `{}`", self.code)),
             other => other.map(Fen),
         };
-        // An item is shown as given: bound its length so a source cannot flood the page.
-        let item = self.item.as_ref().map(|i| i.chars().take(80).collect::<String>()).filter(|i| !i.trim().is_empty());
+        // An item is shown as given: without control or direction-override characters (which
+        // could reorder what the page shows), and bounded so a source cannot flood the page.
+        let shown = |c: &char| {
+            !c.is_control() && !matches!(c, '\u{200e}' | '\u{200f}' | '\u{061c}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+        };
+        let item = self.item.as_ref().map(|i| i.chars().filter(shown).take(80).collect::<String>()).filter(|i| !i.trim().is_empty());
         Ok(Blocker { item, amount, ..Blocker::new(kind, source) })
     }
 }
@@ -173,7 +178,11 @@ mod tests {
         assert!(wire(r#"{"code":"frozen_forever"}"#).blocker(Source::Wallet).is_err());
         assert!(wire(r#"{"code":"source_unavailable"}"#).blocker(Source::Wallet).is_err(), "only idlink says a source is silent");
         assert!(wire(r#"{"code":"active_loans","amount_fen":-5}"#).blocker(Source::Lending).is_err());
+        assert!(wire(r#"{"code":"active_loans"}"#).blocker(Source::Wallet).is_err(), "not the wallet's to name");
+        assert!(wire(r#"{"code":"abnormal_login"}"#).blocker(Source::Wallet).is_err(), "idlink's own rule");
         let long = wire(&format!(r#"{{"code":"directory_admin","item":"{}"}}"#, "x".repeat(500)));
         assert_eq!(long.blocker(Source::Directories).map(|b| b.item.map(|i| i.len())), Ok(Some(80)));
+        let tricky = wire(r#"{"code":"directory_admin","item":"Acme\u202e dtL\n"}"#).blocker(Source::Directories);
+        assert_eq!(tricky.map(|b| b.item), Ok(Some("Acme dtL".to_owned())), "no direction override, no newline");
     }
 }

@@ -16,6 +16,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use idlink_api::Problem;
+use idlink_core::revocation::RevocationPolicy;
 use idlink_domain::revocation::{Blocker, BlockerKind, Operation};
 use serde::Deserialize;
 
@@ -73,14 +74,18 @@ fn key(code: &str) -> String {
     code.replace('_', "-")
 }
 
-fn row(tr: &Tr, links: &std::collections::BTreeMap<String, String>, n: usize, b: &Blocker) -> BlockerRow {
+fn row(tr: &Tr, policy: &RevocationPolicy, n: usize, b: &Blocker) -> BlockerRow {
     let code = b.kind.code();
     let action = b.kind.clears_by();
     let source = tr.t(&format!("revoke-source-{}", b.source.as_str()));
-    let title = if b.kind == BlockerKind::SourceUnavailable {
-        tr.t1("revoke-blocker-source-unavailable", "source", &source)
-    } else {
-        tr.t(&format!("revoke-blocker-{}", key(code)))
+    let days = |d: jiff::SignedDuration| (d.as_hours() / 24).to_string();
+    let title = match b.kind {
+        BlockerKind::SourceUnavailable => tr.t1("revoke-blocker-source-unavailable", "source", &source),
+        BlockerKind::AbnormalLogin => tr.t1("revoke-blocker-abnormal-login", "days", &days(policy.own.abnormal_login_within)),
+        BlockerKind::RecentRealNameChange => {
+            tr.t1("revoke-blocker-recent-real-name-change", "days", &days(policy.own.real_name_change_within))
+        }
+        _ => tr.t(&format!("revoke-blocker-{}", key(code))),
     };
     let when_key = if b.kind == BlockerKind::SourceUnavailable { "revoke-retry-after" } else { "revoke-lifts-on" };
     BlockerRow {
@@ -91,7 +96,7 @@ fn row(tr: &Tr, links: &std::collections::BTreeMap<String, String>, n: usize, b:
         amount: b.amount.map(|f| tr.t1("revoke-amount", "amount", &tr.money(f))),
         when: b.until.map(|t| tr.t1(when_key, "time", &tr.datetime(t))),
         action: tr.t(&format!("revoke-action-{}", key(action))),
-        link: links.get(action).cloned(),
+        link: policy.links.get(action).cloned(),
     }
 }
 
@@ -102,12 +107,16 @@ async fn preflight(State(state): State<WebState>, s: Signed, Query(q): Query<Ask
     let report = match state.app.revocations().preflight(&s.session, operation).await {
         Ok(r) => r,
         Err(e) => {
+            if matches!(e, idlink_core::revocation::RevocationError::NotVerified) {
+                // Nothing to revoke: closing the account is what is left to check.
+                return axum::response::Redirect::to(href(Operation::CancelAccount)).into_response();
+            }
             let p = Problem::from(e);
             let status = StatusCode::from_u16(p.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
             return (status, message_page(&s.visitor, &problem_message_in(tr, "revoke", &p), "/h5/")).into_response();
         }
     };
-    let links = &state.app.revocation_policy.links;
+    let policy = &state.app.revocation_policy;
     let asked: Vec<String> = report.asked.iter().map(|src| tr.t(&format!("revoke-source-{}", src.as_str()))).collect();
     let asked = if asked.is_empty() {
         tr.t("revoke-asked-none")
@@ -130,7 +139,7 @@ async fn preflight(State(state): State<WebState>, s: Signed, Query(q): Query<Ask
         intro: tr.t(intro),
         asked,
         count: tr.tn("revoke-blockers-count", "count", i64::try_from(report.blockers.len()).unwrap_or(i64::MAX)),
-        blockers: report.blockers.iter().enumerate().map(|(n, b)| row(tr, links, n, b)).collect(),
+        blockers: report.blockers.iter().enumerate().map(|(n, b)| row(tr, policy, n, b)).collect(),
         again: href(operation),
     };
     (s.visitor.cookies(), html(StatusCode::OK, &page)).into_response()

@@ -1,8 +1,8 @@
 //! The revocation preflight over HTTP against the sandbox host stores, on
 //! both databases (issue 17, SPEC RV1): one account with every blocker kind
 //! at once, cleared one by one; a store that does not answer in time, or
-//! fails, is itself a blocker; a deployment that registers no store asks
-//! only idlink's own rules.
+//! fails, is itself a blocker; without a real name only the account can
+//! be closed.
 
 use crate::cards::get_json;
 use crate::login::{login_body, login_ok};
@@ -91,6 +91,8 @@ async fn the_preflight_names_every_blocker_at_once_and_each_clears() {
         // The first device is the primary one; the real name is verified, then changed a day later.
         let primary = login_ok(&s, phone, "phone-a").await["session_token"].as_str().unwrap_or("").to_owned();
         verify_resident(&s, &primary, phone, "张三丰", &id).await;
+        let p = preflight(&s, &primary, "revoke_real_name").await;
+        assert_eq!((codes(&p), &p["clear"]), (Vec::<String>::new(), &json!(true)), "the first verification is not a change: {p}");
         clock.advance(day(1));
         verify_resident(&s, &primary, phone, "张三峰", &id).await;
         let changed_at = clock.now();
@@ -162,8 +164,10 @@ async fn the_preflight_names_every_blocker_at_once_and_each_clears() {
         clock.advance(day(58));
         assert_eq!(codes(&preflight(&s, &primary, "revoke_real_name").await), left, "a day before 90 days after the change");
         clock.advance(day(1));
-        let p = preflight(&s, &primary, "cancel_account").await;
-        assert_eq!((codes(&p), &p["clear"], &p["operation"]), (Vec::<String>::new(), &json!(true), &json!("cancel_account")), "{p}");
+        for operation in ["revoke_real_name", "cancel_account"] {
+            let p = preflight(&s, &primary, operation).await;
+            assert_eq!((codes(&p), &p["clear"], &p["operation"]), (Vec::<String>::new(), &json!(true), &json!(operation)), "{p}");
+        }
     }
 }
 
@@ -228,4 +232,12 @@ async fn without_a_real_name_only_the_account_can_be_closed() {
     assert!(p["detail"].as_str().unwrap_or("").contains("cancel_account"), "{p}");
     let p = preflight(&s, &token, "cancel_account").await;
     assert_eq!(p["clear"], true, "{p}");
+    // The page does not stop at "nothing to revoke": it opens the account-closing check.
+    let mut page = crate::h5::FormClient::new(&s);
+    page.cookies.insert("idlink_session".to_owned(), token);
+    let res = page.get("/h5/revocation").await;
+    assert_eq!(res.status().as_u16(), 303);
+    assert_eq!(res.headers().get("location").and_then(|v| v.to_str().ok()), Some("/h5/revocation?operation=cancel_account"));
+    let res = page.get("/h5/revocation?operation=cancel_account").await;
+    assert!(res.text().await.unwrap_or_default().contains("id=\"clear\""), "the closing check opens and is clear");
 }

@@ -16,6 +16,7 @@ async fn a_user_sees_every_blocker_with_its_action_and_checks_again() {
     let s = crate::start_with(
         idlink_store::testing::sqlite().await.unwrap_or_else(|e| panic!("{e}")),
         &[
+            ("IDLINK__REVOCATION__APP_SCHEME", "hostapp"),
             ("IDLINK__REVOCATION__LINKS__WITHDRAW_BALANCE", "hostapp://wallet/withdraw"),
             ("IDLINK__REVOCATION__LINKS__REPAY_LOANS", "https://loans.host.example/repay"),
         ],
@@ -61,7 +62,7 @@ async fn a_user_sees_every_blocker_with_its_action_and_checks_again() {
     b.assert_accessible("account closing, one blocker, en").await;
     b.click("button[name=lang][value=zh-HK]").await;
     b.click("button[name=elder][value='1']").await;
-    assert_eq!(b.text("h1").await, "註銷賬戶");
+    assert_eq!(b.text("h1").await, "註銷帳戶");
     assert!(b.text("#blocker-1").await.contains("仍有開啟中的自動續費或自動扣款"));
     b.assert_accessible("account closing, zh-HK, elder").await;
     b.close().await;
