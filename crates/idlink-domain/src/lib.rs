@@ -25,6 +25,7 @@ pub mod phone;
 pub mod pii;
 pub mod repayment;
 pub mod revocation;
+pub mod revocation_saga;
 pub mod risk;
 pub mod roster;
 pub mod social_security;
