@@ -9,7 +9,11 @@
 //! (`wallet_balance_fen`, `pending_transactions`, `red_packets`, `loans`,
 //! `contracts`, `admin_of`; each optional), `GET` the same to read it back.
 //! `POST /sandbox/v1/host-stores/script {"source", "mode": "ok" | "busy" |
-//! "down" | "slow", "slow_ms"?}` scripts a source's faults; maintenance
+//! "down" | "slow", "slow_ms"?}` scripts a source's faults. The saga's half:
+//! `PUT|GET /host/{source}/v1/changes/{id}`, `POST …/{id}/commit|undo`; a
+//! store holding something for the user refuses to apply.
+//! `POST /sandbox/v1/host-stores/users/{user_id}/funds-operations` is a
+//! funds operation at the wallet, counted against its held changes. Maintenance
 //! names are `host:wallet`, `host:lending`, `host:subscriptions`, `host:directories`.
 
 use crate::control::{error, maintenance_answer};
@@ -115,10 +119,37 @@ impl Holdings {
     }
 }
 
+/// Where a change stands at one store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ChangeStatus {
+    Applied,
+    Committed,
+    Undone,
+}
+
+impl ChangeStatus {
+    fn as_str(self) -> &'static str {
+        match self {
+            ChangeStatus::Applied => "applied",
+            ChangeStatus::Committed => "committed",
+            ChangeStatus::Undone => "undone",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Change {
+    user_id: String,
+    status: ChangeStatus,
+    funds_operations: u32,
+}
+
 #[derive(Default)]
 struct Inner {
     users: HashMap<String, Holdings>,
     modes: HashMap<String, (Mode, u64)>,
+    /// By (store, change id).
+    changes: HashMap<(String, String), Change>,
 }
 
 /// The host's stores.
@@ -144,6 +175,49 @@ impl HostStores {
     pub fn set_holdings(&self, user_id: &str, h: Holdings) {
         self.inner().users.insert(user_id.to_owned(), h);
     }
+
+    /// A funds operation of the user at the wallet: counted against every change the wallet holds for them.
+    pub fn funds_operation(&self, user_id: &str) -> usize {
+        let mut inner = self.inner();
+        let held = inner
+            .changes
+            .iter_mut()
+            .filter(|((store, _), c)| store == "wallet" && c.user_id == user_id && c.status == ChangeStatus::Applied);
+        held.map(|(_, c)| c.funds_operations += 1).count()
+    }
+
+    /// The status of change `id` at `store` (`unknown` when it never arrived).
+    pub fn change_status(&self, store: &str, id: &str) -> &'static str {
+        self.inner().changes.get(&(store.to_owned(), id.to_owned())).map_or("unknown", |c| c.status.as_str())
+    }
+
+    /// Maintenance, then the scripted fault of `source`, if any.
+    async fn gate(&self, source: &str) -> Option<Response> {
+        if !SOURCES.contains(&source) {
+            return Some(error(
+                StatusCode::NOT_FOUND,
+                "unknown_store",
+                "no such store; one of wallet, lending, subscriptions, directories",
+            ));
+        }
+        if let Some(res) = maintenance_answer(&self.shared, &format!("host:{source}")) {
+            return Some(res);
+        }
+        let (mode, slow_ms) = self.inner().modes.get(source).copied().unwrap_or_default();
+        match mode {
+            Mode::Ok => None,
+            Mode::Busy => {
+                let mut res = error(StatusCode::SERVICE_UNAVAILABLE, "busy", "the store is busy; retry later");
+                res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("30"));
+                Some(res)
+            }
+            Mode::Down => Some(error(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "the store failed")),
+            Mode::Slow => {
+                tokio::time::sleep(std::time::Duration::from_millis(slow_ms)).await;
+                None
+            }
+        }
+    }
 }
 
 pub fn institution(h: Arc<HostStores>) -> Institution {
@@ -155,12 +229,17 @@ pub fn institution(h: Arc<HostStores>) -> Institution {
             json!({
                 "blockers": "POST /host/{source}/v1/blockers (source: wallet, lending, subscriptions, directories)",
                 "holdings": "PUT|GET /sandbox/v1/host-stores/users/{user_id}",
+                "changes": "PUT|GET /host/{source}/v1/changes/{id}, POST /host/{source}/v1/changes/{id}/commit|undo",
+                "funds_operation": "POST /sandbox/v1/host-stores/users/{user_id}/funds-operations (counted against the wallet's held changes)",
                 "script": "POST /sandbox/v1/host-stores/script {source, mode: ok|busy|down|slow, slow_ms?}",
                 "test_values": {"a user nobody set": "holds nothing: no blockers"}
             }),
         )),
         router: Router::new()
             .route("/host/{source}/v1/blockers", post(blockers))
+            .route("/host/{source}/v1/changes/{id}", get(read_change).put(apply))
+            .route("/host/{source}/v1/changes/{id}/{verb}", post(finish))
+            .route("/sandbox/v1/host-stores/users/{user_id}/funds-operations", post(funds_operation))
             .route("/sandbox/v1/host-stores/users/{user_id}", get(read_holdings).put(write_holdings))
             .route("/sandbox/v1/host-stores/script", post(script))
             .with_state(h),
@@ -175,10 +254,7 @@ pub struct BlockersRequest {
 }
 
 async fn blockers(State(h): State<Arc<HostStores>>, Path(source): Path<String>, Json(req): Json<BlockersRequest>) -> Response {
-    if !SOURCES.contains(&source.as_str()) {
-        return error(StatusCode::NOT_FOUND, "unknown_store", "no such store; one of wallet, lending, subscriptions, directories");
-    }
-    if let Some(res) = maintenance_answer(&h.shared, &format!("host:{source}")) {
+    if let Some(res) = h.gate(&source).await {
         return res;
     }
     if req.user_id.trim().is_empty() || !["revoke_real_name", "cancel_account"].contains(&req.operation.as_str()) {
@@ -188,18 +264,83 @@ async fn blockers(State(h): State<Arc<HostStores>>, Path(source): Path<String>, 
             "`user_id` and an `operation` (revoke_real_name, cancel_account) are required",
         );
     }
-    let (mode, slow_ms) = h.inner().modes.get(&source).copied().unwrap_or_default();
-    match mode {
-        Mode::Ok => {}
-        Mode::Busy => {
-            let mut res = error(StatusCode::SERVICE_UNAVAILABLE, "busy", "the store is busy; retry later");
-            res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("30"));
-            return res;
-        }
-        Mode::Down => return error(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "the store failed"),
-        Mode::Slow => tokio::time::sleep(std::time::Duration::from_millis(slow_ms)).await,
-    }
     Json(json!({ "blockers": h.holdings(&req.user_id).blockers(&source) })).into_response()
+}
+
+fn change_answer(c: &Change) -> Response {
+    Json(json!({ "status": c.status.as_str(), "funds_operations": c.funds_operations })).into_response()
+}
+
+/// `PUT /host/{source}/v1/changes/{id}`: applies the change, unless the user holds something there
+/// (a blocker that appeared since the preflight): then `refused`. Idempotent by id.
+async fn apply(State(h): State<Arc<HostStores>>, Path((source, id)): Path<(String, String)>, Json(req): Json<BlockersRequest>) -> Response {
+    if let Some(res) = h.gate(&source).await {
+        return res;
+    }
+    if req.user_id.trim().is_empty() || !["revoke_real_name", "cancel_account"].contains(&req.operation.as_str()) {
+        return error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_request",
+            "`user_id` and an `operation` (revoke_real_name, cancel_account) are required",
+        );
+    }
+    let held = h.holdings(&req.user_id).blockers(&source);
+    let mut inner = h.inner();
+    if let Some(c) = inner.changes.get(&(source.clone(), id.clone())) {
+        return change_answer(c);
+    }
+    if !held.is_empty() {
+        return Json(json!({ "status": "refused", "reason": format!("{} blocker(s) at the {source} store", held.len()) })).into_response();
+    }
+    let c = Change { user_id: req.user_id, status: ChangeStatus::Applied, funds_operations: 0 };
+    let res = change_answer(&c);
+    inner.changes.insert((source, id), c);
+    res
+}
+
+/// `GET /host/{source}/v1/changes/{id}`.
+async fn read_change(State(h): State<Arc<HostStores>>, Path((source, id)): Path<(String, String)>) -> Response {
+    if let Some(res) = h.gate(&source).await {
+        return res;
+    }
+    match h.inner().changes.get(&(source, id)) {
+        Some(c) => change_answer(c),
+        None => Json(json!({ "status": "unknown", "funds_operations": 0 })).into_response(),
+    }
+}
+
+/// `POST /host/{source}/v1/changes/{id}/{commit|undo}`: idempotent; a committed change is not undone,
+/// an undone one not committed; an undo of a change never applied is recorded as undone.
+async fn finish(State(h): State<Arc<HostStores>>, Path((source, id, verb)): Path<(String, String, String)>) -> Response {
+    if let Some(res) = h.gate(&source).await {
+        return res;
+    }
+    let to = match verb.as_str() {
+        "commit" => ChangeStatus::Committed,
+        "undo" => ChangeStatus::Undone,
+        _ => return error(StatusCode::NOT_FOUND, "not_found", "`commit` or `undo`"),
+    };
+    let mut inner = h.inner();
+    let entry = inner.changes.entry((source, id));
+    let c = match (entry, to) {
+        (std::collections::hash_map::Entry::Vacant(v), ChangeStatus::Undone) => {
+            v.insert(Change { user_id: String::new(), status: ChangeStatus::Undone, funds_operations: 0 })
+        }
+        (std::collections::hash_map::Entry::Vacant(_), _) => {
+            return error(StatusCode::CONFLICT, "unknown_change", "no such change to commit; apply it first");
+        }
+        (std::collections::hash_map::Entry::Occupied(o), _) => o.into_mut(),
+    };
+    match (c.status, to) {
+        (ChangeStatus::Applied, _) => c.status = to,
+        (now, wanted) if now == wanted => {}
+        _ => return error(StatusCode::CONFLICT, "change_final", "the change is already final the other way"),
+    }
+    change_answer(c)
+}
+
+async fn funds_operation(State(h): State<Arc<HostStores>>, Path(user_id): Path<String>) -> Response {
+    Json(json!({ "changes_told": h.funds_operation(&user_id) })).into_response()
 }
 
 async fn read_holdings(State(h): State<Arc<HostStores>>, Path(user_id): Path<String>) -> Json<Holdings> {

@@ -54,6 +54,7 @@ mod proposals;
 mod read_batch;
 mod reports;
 mod reviews;
+mod revocations;
 mod rows;
 mod security;
 mod ss_bindings;

@@ -11,12 +11,21 @@
 //! A code idlink does not know or that is not the store's, or a negative amount, is a protocol error: the source then counts
 //! as not answering, which blocks (a blocker is never dropped).
 //!
+//! The saga's half (RV2), idempotent by idlink's change id:
+//! `PUT {base}/v1/changes/{id} {"user_id", "operation"}` applies the change
+//! and holds the user's funds operations (`{"status": "applied"}`, or
+//! `"refused"` with a `reason`); `GET {base}/v1/changes/{id}` answers its
+//! status and `funds_operations`, the count the store saw since it applied;
+//! `POST …/{id}/commit` makes it final and `POST …/{id}/undo` undoes it (an
+//! undo of a change the store never applied answers `"undone"` too).
+//!
 //! A source with no URL is not registered: the preflight neither asks it nor
 //! waits for it, and says which sources it asked. With the sandbox on, an
 //! empty URL means the sandbox's store (`{sandbox}/host/{source}`).
 
 use crate::executor::{CallError, Executor, Target};
 use crate::settings::SettingsError;
+use idlink_core::ports::host_stores::ChangeAnswer;
 use idlink_domain::Fen;
 use idlink_domain::revocation::{Blocker, BlockerKind, Source};
 use serde::{Deserialize, Serialize};
@@ -104,6 +113,34 @@ impl WireBlocker {
     }
 }
 
+#[derive(Debug, Serialize)]
+pub struct ChangeRequest<'a> {
+    pub user_id: &'a str,
+    pub operation: &'a str,
+}
+
+/// `{"status": "applied" | "refused" | "committed" | "undone", "reason"?, "funds_operations"?}`.
+#[derive(Debug, Deserialize)]
+pub struct ChangeResponse {
+    pub status: String,
+    #[serde(default)]
+    pub reason: Option<String>,
+    #[serde(default)]
+    pub funds_operations: u32,
+}
+
+impl ChangeResponse {
+    pub fn answer(&self) -> ChangeAnswer {
+        match self.status.as_str() {
+            "applied" => ChangeAnswer::Applied,
+            "refused" => ChangeAnswer::Refused { reason: self.reason.clone().unwrap_or_default().chars().take(200).collect() },
+            "committed" => ChangeAnswer::Committed,
+            "undone" => ChangeAnswer::Undone,
+            other => ChangeAnswer::Pending { status: other.chars().take(40).collect() },
+        }
+    }
+}
+
 /// One registered source's store.
 #[derive(Debug, Clone)]
 pub struct HostStoreApi {
@@ -116,11 +153,33 @@ impl HostStoreApi {
         &self.target
     }
 
+    /// Idempotent by `change_id` (a `PUT`): safe to retry.
+    pub async fn apply(&self, exec: &Executor, change_id: &str, user_id: &str, operation: &str) -> Result<ChangeResponse, CallError> {
+        let req = ChangeRequest { user_id, operation };
+        exec.call(&self.target, reqwest::Method::PUT, &format!("/v1/changes/{}", path_safe(change_id)?), Some(&req), true).await
+    }
+
+    pub async fn change(&self, exec: &Executor, change_id: &str) -> Result<ChangeResponse, CallError> {
+        exec.call::<(), _>(&self.target, reqwest::Method::GET, &format!("/v1/changes/{}", path_safe(change_id)?), None, true).await
+    }
+
+    /// `commit` or `undo`; each idempotent.
+    pub async fn finish(&self, exec: &Executor, change_id: &str, verb: &str) -> Result<ChangeResponse, CallError> {
+        let path = format!("/v1/changes/{}/{verb}", path_safe(change_id)?);
+        exec.call::<(), _>(&self.target, reqwest::Method::POST, &path, None, true).await
+    }
+
     /// A read: safe to retry.
     pub async fn blockers(&self, exec: &Executor, user_id: &str, operation: &str) -> Result<BlockersResponse, CallError> {
         let req = BlockersRequest { user_id, operation };
         exec.call(&self.target, reqwest::Method::POST, "/v1/blockers", Some(&req), true).await
     }
+}
+
+/// A change id put into a URL path: idlink's own ids only (letters, digits, `_`, `-`).
+fn path_safe(id: &str) -> Result<&str, CallError> {
+    let ok = !id.is_empty() && id.len() <= 80 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    if ok { Ok(id) } else { Err(CallError::Config(format!("change id `{id}` is not path-safe"))) }
 }
 
 /// Every registered source's store, in [`Source::HOST`] order.

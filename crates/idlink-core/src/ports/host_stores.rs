@@ -24,6 +24,32 @@ pub struct HostUnavailable {
     pub retry_after_secs: u64,
 }
 
+/// A store's answer about a change (the saga's "apply" half, `docs/revocation.md`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChangeAnswer {
+    /// Applied and held: the store keeps the user's funds operations back until commit or undo.
+    Applied,
+    /// The store will not apply it (a blocker appeared since the preflight).
+    Refused {
+        reason: String,
+    },
+    Committed,
+    /// Undone, or never applied (an undo of a change the store does not know is done).
+    Undone,
+    /// An answer the protocol does not document: nothing is decided.
+    Pending {
+        status: String,
+    },
+}
+
+/// A change as the store holds it now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChangeState {
+    pub answer: ChangeAnswer,
+    /// Funds operations the store saw for the user since it applied the change (the wallet's).
+    pub funds_operations: u32,
+}
+
 #[async_trait]
 pub trait HostStores: Send + Sync {
     /// The sources this deployment registered, in [`Source::HOST`] order.
@@ -33,4 +59,13 @@ pub trait HostStores: Send + Sync {
     /// with its item (masked by the source where it names a person) and
     /// amount. A read: safe to repeat.
     async fn blockers(&self, source: Source, subject: HostSubject<'_>) -> Result<Vec<Blocker>, HostUnavailable>;
+
+    /// Applies the change `change_id` (prepare): idempotent by `change_id`.
+    async fn apply(&self, source: Source, change_id: &str, subject: HostSubject<'_>) -> Result<ChangeAnswer, HostUnavailable>;
+    /// The change as the store holds it, with the funds operations it saw since.
+    async fn change(&self, source: Source, change_id: &str) -> Result<ChangeState, HostUnavailable>;
+    /// Makes an applied change final. Idempotent.
+    async fn commit(&self, source: Source, change_id: &str) -> Result<ChangeAnswer, HostUnavailable>;
+    /// Undoes the change (the compensation); idempotent, and safe for a change the store never applied.
+    async fn undo(&self, source: Source, change_id: &str) -> Result<ChangeAnswer, HostUnavailable>;
 }

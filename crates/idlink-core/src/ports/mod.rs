@@ -43,6 +43,7 @@ pub mod people;
 pub mod proposals;
 pub mod reports;
 pub mod reviews;
+pub mod revocations;
 pub mod social_security;
 pub mod ss_bindings;
 pub mod stepup;
@@ -129,6 +130,7 @@ store_of!(
     reviews::ReviewStore,
     proposals::ProposalStore,
     freezes::FreezeStore,
+    revocations::RevocationStore,
     guardians::GuardianStore,
     bindings::BindingStore,
     credit::CreditStore,

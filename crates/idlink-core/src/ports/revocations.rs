@@ -1,0 +1,63 @@
+//! The revocation sagas' table (SPEC RV2, issue 17): one row per saga,
+//! moved only by [`RevocationStore::advance_revocation`], which checks the
+//! version it read (so two nodes driving the same saga cannot both move it)
+//! and writes a step's own database effect (the grants suspended, resumed
+//! or revoked, the event to the apps) in the same transaction as the move.
+
+use super::StoreError;
+use super::audit::AuditEntry;
+use super::outbox::NewEvent;
+use async_trait::async_trait;
+use idlink_domain::UserId;
+use idlink_domain::revocation::Operation;
+use idlink_domain::revocation_saga::Saga;
+use jiff::Timestamp;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RevocationRow {
+    /// `rvk_…`; also the change id the host stores are given (with the store's name).
+    pub id: String,
+    pub user_id: UserId,
+    pub operation: Operation,
+    pub saga: Saga,
+    /// The window's end: a saga still short of commit then rolls back.
+    pub deadline: Timestamp,
+    pub version: i64,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+/// What a step does to the user's OAuth grants, with the move.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GrantEffect {
+    /// Active grants suspended: their tokens are inactive at introspection.
+    Suspend,
+    /// Suspended grants active again (a rollback).
+    Resume,
+    /// Every grant revoked for good, with its refresh families, access tokens and sessions.
+    Revoke,
+}
+
+#[async_trait]
+pub trait RevocationStore: Send + Sync {
+    /// A new saga; `Unique` when the user already has one open.
+    async fn insert_revocation(&self, row: &RevocationRow, audit: &AuditEntry) -> Result<(), StoreError>;
+    async fn revocation(&self, id: &str) -> Result<Option<RevocationRow>, StoreError>;
+    /// The user's latest saga, open or final.
+    async fn latest_revocation_of(&self, user: &UserId) -> Result<Option<RevocationRow>, StoreError>;
+    /// Open sagas (forward or compensating), least recently moved first.
+    async fn open_revocations(&self, limit: u32) -> Result<Vec<RevocationRow>, StoreError>;
+    /// Moves the saga from `version` to `next` with the step's effect on
+    /// the grants and its event to the apps (`change`), and its audit record,
+    /// in one transaction. `false` (and nothing written) when another node
+    /// moved it first.
+    async fn advance_revocation(
+        &self,
+        id: &str,
+        version: i64,
+        next: &Saga,
+        at: Timestamp,
+        change: Option<(GrantEffect, &NewEvent)>,
+        audit: &AuditEntry,
+    ) -> Result<bool, StoreError>;
+}

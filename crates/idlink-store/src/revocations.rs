@@ -1,0 +1,111 @@
+//! The revocation sagas (SPEC RV2, issue 17): moved by version, a step's
+//! grants change and event written with the move.
+
+use crate::SqlStore;
+use crate::events::{GrantChange, lifecycle_in};
+use crate::rows::{Columns, execute, fetch_all, fetch_optional, micros};
+use async_trait::async_trait;
+use idlink_core::ports::StoreError;
+use idlink_core::ports::audit::AuditEntry;
+use idlink_core::ports::outbox::NewEvent;
+use idlink_core::ports::revocations::{GrantEffect, RevocationRow, RevocationStore};
+use idlink_domain::UserId;
+use idlink_domain::revocation::Operation;
+use idlink_domain::revocation_saga::{Phase, RollbackReason, Saga};
+use jiff::Timestamp;
+use sqlx::any::AnyRow;
+
+const COLUMNS: &str = "id, user_id, operation, phase, done, committing, reason, deadline, version, created_at, updated_at";
+
+fn revocation(r: &AnyRow) -> Result<RevocationRow, StoreError> {
+    let done = usize::try_from(r.col::<i64>("done")?).map_err(|_| StoreError::Corrupt("revocations.done".into()))?;
+    Ok(RevocationRow {
+        id: r.col("id")?,
+        user_id: r.user("user_id")?,
+        operation: r.parsed("operation", "revocation operation", Operation::parse)?,
+        saga: Saga {
+            phase: r.parsed("phase", "revocation phase", Phase::parse)?,
+            done,
+            committing: r.col::<i64>("committing")? != 0,
+            reason: r
+                .col::<Option<String>>("reason")?
+                .map(|x| crate::rows::parsed("rollback reason", &x, RollbackReason::parse))
+                .transpose()?,
+        },
+        deadline: r.instant("deadline")?,
+        version: r.col("version")?,
+        created_at: r.instant("created_at")?,
+        updated_at: r.instant("updated_at")?,
+    })
+}
+
+#[async_trait]
+impl RevocationStore for SqlStore {
+    async fn insert_revocation(&self, row: &RevocationRow, audit: &AuditEntry) -> Result<(), StoreError> {
+        let sql = format!("INSERT INTO revocations ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)");
+        let q = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(row.id.clone())
+            .bind(row.user_id.as_str())
+            .bind(row.operation.as_str())
+            .bind(row.saga.phase.as_str())
+            .bind(i64::try_from(row.saga.done).unwrap_or(0))
+            .bind(i64::from(row.saga.committing))
+            .bind(row.saga.reason.map(RollbackReason::as_str))
+            .bind(micros(row.deadline))
+            .bind(row.version)
+            .bind(micros(row.created_at))
+            .bind(micros(row.updated_at));
+        self.audited(audit, async |tx| execute(q, &mut *tx).await.map(|_| ())).await
+    }
+
+    async fn revocation(&self, id: &str) -> Result<Option<RevocationRow>, StoreError> {
+        let sql = format!("SELECT {COLUMNS} FROM revocations WHERE id = $1");
+        fetch_optional(sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id.to_owned()), &self.reader, revocation).await
+    }
+
+    async fn latest_revocation_of(&self, user: &UserId) -> Result<Option<RevocationRow>, StoreError> {
+        let sql = format!("SELECT {COLUMNS} FROM revocations WHERE user_id = $1 ORDER BY created_at DESC, id DESC LIMIT 1");
+        fetch_optional(sqlx::query(sqlx::AssertSqlSafe(sql)).bind(user.as_str()), &self.reader, revocation).await
+    }
+
+    async fn open_revocations(&self, limit: u32) -> Result<Vec<RevocationRow>, StoreError> {
+        let sql = format!("SELECT {COLUMNS} FROM revocations WHERE phase IN ('forward', 'compensating') ORDER BY updated_at, id LIMIT $1");
+        fetch_all(sqlx::query(sqlx::AssertSqlSafe(sql)).bind(i64::from(limit)), &self.reader, revocation).await
+    }
+
+    async fn advance_revocation(
+        &self,
+        id: &str,
+        version: i64,
+        next: &Saga,
+        at: Timestamp,
+        change: Option<(GrantEffect, &NewEvent)>,
+        audit: &AuditEntry,
+    ) -> Result<bool, StoreError> {
+        let q = sqlx::query(
+            "UPDATE revocations SET phase = $3, done = $4, committing = $5, reason = $6, version = version + 1, updated_at = $7
+             WHERE id = $1 AND version = $2 RETURNING user_id",
+        )
+        .bind(id.to_owned())
+        .bind(version)
+        .bind(next.phase.as_str())
+        .bind(i64::try_from(next.done).unwrap_or(0))
+        .bind(i64::from(next.committing))
+        .bind(next.reason.map(RollbackReason::as_str))
+        .bind(micros(at));
+        self.audited_if(audit, async |tx| {
+            // The move and the step's effect commit together, or neither does.
+            let Some(user) = fetch_optional(q, &mut *tx, |r| r.user("user_id")).await? else { return Ok(false) };
+            if let Some((effect, event)) = change {
+                let grants = match effect {
+                    GrantEffect::Suspend => GrantChange::Suspend,
+                    GrantEffect::Resume => GrantChange::Resume,
+                    GrantEffect::Revoke => GrantChange::Revoke { by: "system", reason: "real_name_revoked" },
+                };
+                lifecycle_in(tx, &user, at, grants, event).await?;
+            }
+            Ok(true)
+        })
+        .await
+    }
+}
