@@ -143,6 +143,8 @@ fn v1_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(social_security::submit_service, social_security::list_services))
         .routes(routes!(social_security::get_service))
         .routes(routes!(revocation::preflight))
+        .routes(routes!(revocation::start))
+        .routes(routes!(revocation::latest))
         .routes(routes!(medical::issue))
         .routes(routes!(medical::settle))
         .routes(routes!(medical::check))

@@ -368,7 +368,11 @@ impl AppParts {
             auth: self.store.as_ref(),
             identities: self.store.as_ref(),
             logins: self.store.as_ref(),
+            sagas: self.store.as_ref(),
+            step_ups: self.store.as_ref(),
             hosts: self.institutions.host_stores.as_ref(),
+            vault: &self.vault,
+            ids: self.ids.as_ref(),
             clock: self.clock.as_ref(),
             policy: &self.revocation_policy,
         }

@@ -1,17 +1,30 @@
 //! Real-name revocation and account cancellation (SPEC RV1–RV3, CP;
-//! issue 17). This module holds the preflight: every blocker at once, from
-//! every registered host store (asked together, each within the deadline)
-//! and from idlink's own rules. The rules themselves are
-//! `idlink_domain::revocation`.
+//! issue 17): the preflight (every blocker at once, from every registered
+//! host store, asked together, each within the deadline, and from idlink's
+//! own rules) and the saga that performs the operation after a step-up.
+//! The rules are `idlink_domain::revocation` and `revocation_saga`; this
+//! module takes their steps. Each move of a saga is stored with the step's
+//! own database effect in one transaction, by version; the host stores'
+//! steps are idempotent by the change id; so a saga driven again after a
+//! crash, by any node, does each step once.
 
 use crate::ports::StoreError;
+use crate::ports::audit::AuditEntry;
 use crate::ports::auth::{AuthStore, SessionRow};
 use crate::ports::clock::Clock;
+use crate::ports::events::{Lifecycle, LifecycleType};
 use crate::ports::freezes::FreezeStore;
-use crate::ports::host_stores::{HostStores, HostSubject};
+use crate::ports::host_stores::{ChangeAnswer, HostStores, HostSubject};
 use crate::ports::identity::IdentityStore;
+use crate::ports::ids::Ids;
+use crate::ports::outbox::NewEvent;
+use crate::ports::revocations::{GrantEffect, RevocationRow, RevocationStore};
+use crate::ports::stepup::{Binding, StepUpStore};
+use crate::stepup::{self, StepUpRefusal};
+use idlink_domain::RequestId;
 use idlink_domain::change_limits::ChangeEvent;
 use idlink_domain::revocation::{self, Blocker, Operation, OwnFacts, OwnRules, Source, SourceAnswer};
+use idlink_domain::revocation_saga::{Action, Event, Phase, Saga, Step};
 use jiff::{SignedDuration, Timestamp};
 use std::collections::BTreeMap;
 
@@ -26,6 +39,10 @@ pub struct RevocationPolicy {
     /// The host app's deep link for each action that clears a blocker
     /// (`BlockerKind::clears_by`); an action without one is described only.
     pub links: BTreeMap<String, String>,
+    /// How long a saga may take to reach its commit; short of it then, it rolls back.
+    pub window: SignedDuration,
+    /// How long a revoked identity's records are kept (out of business use) before they are shredded.
+    pub identity_retention: SignedDuration,
 }
 
 impl Default for RevocationPolicy {
@@ -35,6 +52,8 @@ impl Default for RevocationPolicy {
             source_deadline: SignedDuration::from_secs(3),
             retry_after: SignedDuration::from_secs(10),
             links: BTreeMap::new(),
+            window: SignedDuration::from_secs(120),
+            identity_retention: SignedDuration::from_hours(5 * 366 * 24),
         }
     }
 }
@@ -44,6 +63,17 @@ pub enum RevocationError {
     /// A real-name revocation needs a real-name identity to revoke.
     #[error("the account has no verified real-name identity to revoke")]
     NotVerified,
+    /// The operation needs a fresh step-up for it.
+    #[error("a step-up for this operation is required")]
+    StepUpRequired(StepUpRefusal),
+    /// Something stands in the way: the preflight's list.
+    #[error("{} blocker(s) stand in the way", .0.blockers.len())]
+    Blocked(Box<PreflightReport>),
+    /// A saga of the user is already running.
+    #[error("a revocation is already running ({0})")]
+    AlreadyRunning(String),
+    #[error("no such revocation")]
+    NotFound,
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -68,9 +98,44 @@ pub struct Revocations<'a> {
     pub auth: &'a dyn AuthStore,
     pub identities: &'a dyn IdentityStore,
     pub logins: &'a dyn FreezeStore,
+    pub sagas: &'a dyn RevocationStore,
+    pub step_ups: &'a dyn StepUpStore,
     pub hosts: &'a dyn HostStores,
+    /// Seals the events to the apps.
+    pub vault: &'a crate::vault::Vault,
+    pub ids: &'a dyn Ids,
     pub clock: &'a dyn Clock,
     pub policy: &'a RevocationPolicy,
+}
+
+/// Who asks, for the audit records.
+#[derive(Debug, Clone, Copy)]
+pub struct Actor<'a> {
+    pub session: &'a SessionRow,
+    pub request_id: Option<&'a RequestId>,
+}
+
+const SYSTEM: &str = "system:revocation";
+
+/// The step-up operation of each operation.
+pub fn step_up_operation(o: Operation) -> &'static str {
+    match o {
+        Operation::RevokeRealName => stepup::REVOKE_REAL_NAME,
+        Operation::CancelAccount => stepup::CANCEL_ACCOUNT,
+    }
+}
+
+/// The change id a host store is given for a saga: one per saga and store.
+pub fn change_id(saga: &str, source: Source) -> String {
+    format!("{saga}-{}", source.as_str())
+}
+
+/// What a pass of the driver did.
+enum Outcome {
+    /// The saga moved (or another node moved it): look again.
+    Moved,
+    /// A store did not answer: the saga waits (the job drives it again; its deadline still holds).
+    Waiting,
 }
 
 impl Revocations<'_> {
@@ -94,6 +159,205 @@ impl Revocations<'_> {
         let preflight = revocation::preflight(&asked, &answers, own);
         metrics::counter!("idlink_revocation_preflights_total", "clear" => if preflight.is_clear() { "yes" } else { "no" }).increment(1);
         Ok(PreflightReport { operation, checked_at: now, asked, blockers: preflight.blockers })
+    }
+
+    /// Starts the operation after a step-up for it: the same preflight
+    /// runs again and must be clear, then the saga is stored and driven as
+    /// far as it goes now (the `revocation_saga` job drives it on after a
+    /// store's silence or a crash).
+    pub async fn start(&self, actor: Actor<'_>, operation: Operation, step_up: Option<&str>) -> Result<RevocationRow, RevocationError> {
+        let user = &actor.session.user_id;
+        if let Some(open) = self.sagas.latest_revocation_of(user).await?.filter(|r| !r.saga.phase.is_final()) {
+            return Err(RevocationError::AlreadyRunning(open.id));
+        }
+        let binding = Binding { user, operation: step_up_operation(operation), resource: user.as_str() };
+        let spent = match step_up {
+            Some(token) => stepup::spend(self.step_ups, self.clock, token, &binding).await?,
+            None => false,
+        };
+        if !spent {
+            return Err(RevocationError::StepUpRequired(stepup::refusal(self.step_ups, self.clock, step_up, &binding).await?));
+        }
+        let report = self.preflight(actor.session, operation).await?;
+        if !report.is_clear() {
+            return Err(RevocationError::Blocked(Box::new(report)));
+        }
+        let now = self.clock.now();
+        let row = RevocationRow {
+            id: self.ids.revocation(),
+            user_id: user.clone(),
+            operation,
+            saga: Saga::new(),
+            deadline: now.checked_add(self.policy.window).unwrap_or(now),
+            version: 1,
+            created_at: now,
+            updated_at: now,
+        };
+        let audit =
+            AuditEntry::new(format!("user:{user}"), "revocation.start", operation.as_str(), now).subject(user).request(actor.request_id);
+        match self.sagas.insert_revocation(&row, &audit).await {
+            Err(StoreError::Unique(_)) => {
+                let open = self.sagas.latest_revocation_of(user).await?.map(|r| r.id).unwrap_or_default();
+                return Err(RevocationError::AlreadyRunning(open));
+            }
+            other => other?,
+        }
+        self.drive(&row.id).await
+    }
+
+    /// The user's latest revocation, if any; an open one is driven on first
+    /// (a user following it sees it move, whatever the job's period).
+    pub async fn latest(&self, session: &SessionRow) -> Result<Option<RevocationRow>, RevocationError> {
+        match self.sagas.latest_revocation_of(&session.user_id).await? {
+            Some(open) if !open.saga.phase.is_final() => Ok(Some(self.drive(&open.id).await?)),
+            other => Ok(other),
+        }
+    }
+
+    /// Drives the saga as far as it goes now: every step it can take or
+    /// undo, until it is final or waits for a store that did not answer.
+    pub async fn drive(&self, id: &str) -> Result<RevocationRow, RevocationError> {
+        // Each pass moves the saga once or stops; a saga makes at most 9 moves.
+        for _ in 0..16 {
+            let row = self.sagas.revocation(id).await?.ok_or(RevocationError::NotFound)?;
+            if row.saga.phase.is_final() {
+                return Ok(row);
+            }
+            if let Outcome::Waiting = self.pass(&row).await? {
+                return Ok(row);
+            }
+        }
+        self.sagas.revocation(id).await?.ok_or(RevocationError::NotFound)
+    }
+
+    /// Every open saga, driven once (the periodic job, on one node at a time).
+    pub async fn drive_open(&self, limit: u32) -> Result<usize, RevocationError> {
+        let open = self.sagas.open_revocations(limit).await?;
+        for row in &open {
+            self.drive(&row.id).await?;
+        }
+        Ok(open.len())
+    }
+
+    /// One move of the saga: the deadline, or its next step or compensation.
+    async fn pass(&self, row: &RevocationRow) -> Result<Outcome, RevocationError> {
+        let now = self.clock.now();
+        let past_deadline = row.saga.phase == Phase::Forward && !row.saga.committing && now >= row.deadline;
+        let (event, change, retire) = if past_deadline {
+            (Event::DeadlinePassed, None, None)
+        } else {
+            let moved = match row.saga.next() {
+                Action::Nothing => return Ok(Outcome::Moved),
+                Action::Take(step) => self.take(row, step, now).await?,
+                Action::Compensate(step) => self.compensate(row, step, now).await?,
+            };
+            match moved {
+                Some(moved) => moved,
+                None => return Ok(Outcome::Waiting),
+            }
+        };
+        let next = row.saga.apply(event);
+        let detail = match next.reason {
+            Some(why) if row.saga.phase == Phase::Forward && next.phase != Phase::Forward => format!("rolling back: {}", why.as_str()),
+            _ => row.operation.as_str().to_owned(),
+        };
+        let audit = AuditEntry::new(SYSTEM, audit_action(event, next), detail, now).subject(&row.user_id);
+        let change = change.as_ref().map(|(effect, e)| (*effect, e));
+        // `false`: another node moved it first; the next pass reads its move.
+        self.sagas.advance_revocation(&row.id, row.version, &next, now, change, retire, &audit).await?;
+        Ok(Outcome::Moved)
+    }
+
+    /// `step` of the saga: the event it ends with and its database effect, or `None` to wait for a store.
+    async fn take(&self, row: &RevocationRow, step: Step, now: Timestamp) -> Result<Option<Moved>, RevocationError> {
+        let subject = HostSubject { user_id: row.user_id.as_str(), operation: row.operation };
+        let done = |event: Event| Some((event, None, None));
+        Ok(match step {
+            Step::MarkPending => done(Event::Done(step)),
+            Step::SuspendGrants => {
+                let told = self.told(row, LifecycleType::AccountDisabled, "revocation_pending", now)?;
+                Some((Event::Done(step), Some((GrantEffect::Suspend, told)), None))
+            }
+            Step::ApplyStores => {
+                let mut waiting = false;
+                for source in self.hosts.registered() {
+                    match self.hosts.apply(source, &change_id(&row.id, source), subject).await {
+                        Ok(ChangeAnswer::Applied | ChangeAnswer::Committed) => {}
+                        Ok(ChangeAnswer::Refused { .. } | ChangeAnswer::Undone) => return Ok(done(Event::Refused(step))),
+                        Ok(ChangeAnswer::Pending { .. }) | Err(_) => waiting = true,
+                    }
+                }
+                if waiting { None } else { done(Event::Done(step)) }
+            }
+            Step::Commit if !row.saga.committing => {
+                // The last look before the point of no return: a funds operation during the window rolls back.
+                let mut waiting = false;
+                for source in self.hosts.registered() {
+                    match self.hosts.change(source, &change_id(&row.id, source)).await {
+                        Ok(state) if state.funds_operations > 0 => return Ok(done(Event::FundsOperation)),
+                        Ok(state) if matches!(state.answer, ChangeAnswer::Applied | ChangeAnswer::Committed) => {}
+                        Ok(_) | Err(_) => waiting = true,
+                    }
+                }
+                if waiting { None } else { done(Event::Begin(step)) }
+            }
+            Step::Commit => {
+                // Past the point of no return: every store commits, however long it takes.
+                for source in self.hosts.registered() {
+                    match self.hosts.commit(source, &change_id(&row.id, source)).await {
+                        Ok(ChangeAnswer::Committed) => {}
+                        other => {
+                            tracing::warn!(saga = %row.id, store = source.as_str(), answer = ?other, "a store did not commit yet");
+                            return Ok(None);
+                        }
+                    }
+                }
+                let (kind, retire) = match row.operation {
+                    Operation::RevokeRealName => {
+                        (LifecycleType::IdentityRevoked, Some(now.checked_add(self.policy.identity_retention).unwrap_or(now)))
+                    }
+                    Operation::CancelAccount => (LifecycleType::AccountDisabled, None),
+                };
+                let told = self.told(row, kind, row.operation.as_str(), now)?;
+                Some((Event::Done(step), Some((GrantEffect::Revoke, told)), retire))
+            }
+        })
+    }
+
+    /// Undoes `step`; `None` to wait for a store.
+    async fn compensate(&self, row: &RevocationRow, step: Step, now: Timestamp) -> Result<Option<Moved>, RevocationError> {
+        Ok(match step {
+            Step::MarkPending | Step::Commit => Some((Event::Compensated(step), None, None)),
+            Step::SuspendGrants => {
+                let told = self.told(row, LifecycleType::AccountEnabled, "revocation_rolled_back", now)?;
+                Some((Event::Compensated(step), Some((GrantEffect::Resume, told)), None))
+            }
+            Step::ApplyStores => {
+                let mut waiting = false;
+                for source in self.hosts.registered() {
+                    match self.hosts.undo(source, &change_id(&row.id, source)).await {
+                        Ok(ChangeAnswer::Undone) => {}
+                        _ => waiting = true,
+                    }
+                }
+                if waiting { None } else { Some((Event::Compensated(step), None, None)) }
+            }
+        })
+    }
+
+    /// The lifecycle event the apps are told with a move made `at` (the
+    /// move's own time: the apps told are those holding a grant then).
+    fn told(&self, row: &RevocationRow, kind: LifecycleType, reason: &str, at: Timestamp) -> Result<NewEvent, StoreError> {
+        let lifecycle = Lifecycle {
+            kind,
+            user: row.user_id.clone(),
+            at,
+            actor: "system".into(),
+            client: None,
+            sessions: Vec::new(),
+            reason: Some(reason.to_owned()),
+        };
+        crate::events::lifecycle_store_event(self.vault, self.ids, &lifecycle)
     }
 
     /// `source`'s answer; `asked_at` is when the preflight began (a retry time counts from it).
@@ -142,4 +406,21 @@ impl Revocations<'_> {
 
 fn later(from: Timestamp, wait: SignedDuration) -> Timestamp {
     from.checked_add(wait).unwrap_or(from)
+}
+
+/// A move: its event, the grants change and event to the apps with it, and the identity's retention end.
+type Moved = (Event, Option<(GrantEffect, NewEvent)>, Option<Timestamp>);
+
+/// The audit action of a move.
+fn audit_action(event: Event, next: Saga) -> &'static str {
+    match (event, next.phase) {
+        (_, Phase::Committed) => "revocation.committed",
+        (_, Phase::RolledBack) => "revocation.rolled_back",
+        (Event::Done(Step::MarkPending), _) => "revocation.pending_recycle",
+        (Event::Done(Step::SuspendGrants), _) => "revocation.grants_suspended",
+        (Event::Done(Step::ApplyStores), _) => "revocation.stores_applied",
+        (Event::Begin(Step::Commit), _) => "revocation.commit_begun",
+        (Event::Compensated(_), _) => "revocation.compensated",
+        _ => "revocation.rolling_back",
+    }
 }

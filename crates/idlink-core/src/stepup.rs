@@ -54,7 +54,11 @@ pub const MAKE_PRIMARY: &str = "device.make_primary";
 /// The operation of asking for one's credit report (its resource is the user's own id).
 pub const CREDIT_REPORT: &str = "credit_report.request";
 
-pub const OPERATIONS: &[&str] = &[BALANCE_QUERY, MAKE_PRIMARY, CREDIT_REPORT];
+/// The operations of revoking one's real name and of closing one's account (their resource is the user's own id).
+pub const REVOKE_REAL_NAME: &str = "identity.revoke";
+pub const CANCEL_ACCOUNT: &str = "account.cancel";
+
+pub const OPERATIONS: &[&str] = &[BALANCE_QUERY, MAKE_PRIMARY, CREDIT_REPORT, REVOKE_REAL_NAME, CANCEL_ACCOUNT];
 
 /// Why a step-up token did not authorise a request. Told only to whoever
 /// holds the token's secret: anyone else learns only that it is not valid.

@@ -10,7 +10,8 @@
 //! commit (the point of no return: grants revoked for good, the stores
 //! commit, the apps are told). Before commit, any failure, the window's
 //! deadline or a funds operation reported during the window rolls back:
-//! every step done is compensated, in reverse order, each once. Once
+//! every step done is compensated, in reverse order, each once; so is the
+//! stores' step when it was under way (some stores may have applied). Once
 //! commit has begun it is only ever finished, never rolled back.
 
 use serde::Serialize;
@@ -164,8 +165,11 @@ impl Saga {
             // Past the point of no return, or already rolling back (the first reason stays).
             return self;
         }
-        let phase = if self.done == 0 { Phase::RolledBack } else { Phase::Compensating };
-        Self { phase, reason: Some(reason), ..self }
+        // The stores' step may have half happened (some stores applied, one silent): it is undone
+        // too, which is safe for a store that never applied. idlink's own steps are all or nothing.
+        let done = if Step::ALL.get(self.done) == Some(&Step::ApplyStores) { self.done + 1 } else { self.done };
+        let phase = if done == 0 { Phase::RolledBack } else { Phase::Compensating };
+        Self { phase, done, reason: Some(reason), ..self }
     }
 
     /// The saga after `event`. An outcome that does not fit (a step done
@@ -226,13 +230,24 @@ mod tests {
 
     #[test]
     fn a_funds_operation_rolls_back_every_step_done_in_reverse() {
-        let s = run(&[Event::Done(Step::MarkPending), Event::Done(Step::SuspendGrants), Event::FundsOperation]);
+        let s =
+            run(&[Event::Done(Step::MarkPending), Event::Done(Step::SuspendGrants), Event::Done(Step::ApplyStores), Event::FundsOperation]);
         assert_eq!((s.phase, s.reason), (Phase::Compensating, Some(RollbackReason::FundsOperation)));
+        assert_eq!(s.next(), Action::Compensate(Step::ApplyStores));
+        let s = s.apply(Event::Compensated(Step::ApplyStores));
         assert_eq!(s.next(), Action::Compensate(Step::SuspendGrants));
         let s = s.apply(Event::Compensated(Step::SuspendGrants)).apply(Event::Compensated(Step::SuspendGrants));
         assert_eq!(s.next(), Action::Compensate(Step::MarkPending), "a replayed compensation changes nothing");
         let s = s.apply(Event::DeadlinePassed).apply(Event::Compensated(Step::MarkPending));
         assert_eq!((s.phase, s.reason, s.next()), (Phase::RolledBack, Some(RollbackReason::FundsOperation), Action::Nothing));
+    }
+
+    #[test]
+    fn a_rollback_while_the_stores_apply_undoes_them_too() {
+        let s = run(&[Event::Done(Step::MarkPending), Event::Done(Step::SuspendGrants), Event::DeadlinePassed]);
+        assert_eq!((s.phase, s.next()), (Phase::Compensating, Action::Compensate(Step::ApplyStores)));
+        let s = run(&[Event::DeadlinePassed]);
+        assert_eq!((s.phase, s.reason), (Phase::RolledBack, Some(RollbackReason::TimedOut)), "nothing done, nothing to undo");
     }
 
     #[test]
@@ -301,6 +316,12 @@ mod tests {
                     prop_assert!(after.committing && matches!(after.phase, Phase::Forward | Phase::Committed), "no rollback after commit began");
                 }
                 match (before.next(), after.done.cmp(&before.done)) {
+                    (Action::Take(Step::ApplyStores), std::cmp::Ordering::Greater) if after.phase == Phase::Compensating => {
+                        // Rolled back while the stores' step was under way: it is undone too.
+                        prop_assert!(matches!(e, Event::Refused(_) | Event::DeadlinePassed | Event::FundsOperation), "{:?}", e);
+                        prop_assert_eq!(after.done, before.done + 1);
+                        taken.push(Step::ApplyStores);
+                    }
                     (Action::Take(step), std::cmp::Ordering::Greater) => {
                         prop_assert_eq!(e, Event::Done(step));
                         taken.push(step);

@@ -9,7 +9,7 @@
 //! (`wallet_balance_fen`, `pending_transactions`, `red_packets`, `loans`,
 //! `contracts`, `admin_of`; each optional), `GET` the same to read it back.
 //! `POST /sandbox/v1/host-stores/script {"source", "mode": "ok" | "busy" |
-//! "down" | "slow", "slow_ms"?}` scripts a source's faults. The saga's half:
+//! "down" | "slow" | "changes_down", "slow_ms"?}` scripts a source's faults. The saga's half:
 //! `PUT|GET /host/{source}/v1/changes/{id}`, `POST …/{id}/commit|undo`; a
 //! store holding something for the user refuses to apply.
 //! `POST /sandbox/v1/host-stores/users/{user_id}/funds-operations` is a
@@ -41,6 +41,8 @@ pub enum Mode {
     Down,
     /// The right answer, `slow_ms` late.
     Slow,
+    /// Blockers answered, but every change call fails (500): a store that breaks during a saga.
+    ChangesDown,
 }
 
 /// A red packet sent to the user and not yet claimed.
@@ -191,8 +193,8 @@ impl HostStores {
         self.inner().changes.get(&(store.to_owned(), id.to_owned())).map_or("unknown", |c| c.status.as_str())
     }
 
-    /// Maintenance, then the scripted fault of `source`, if any.
-    async fn gate(&self, source: &str) -> Option<Response> {
+    /// Maintenance, then the scripted fault of `source`, if any; `change`: a saga's call.
+    async fn gate(&self, source: &str, change: bool) -> Option<Response> {
         if !SOURCES.contains(&source) {
             return Some(error(
                 StatusCode::NOT_FOUND,
@@ -206,6 +208,8 @@ impl HostStores {
         let (mode, slow_ms) = self.inner().modes.get(source).copied().unwrap_or_default();
         match mode {
             Mode::Ok => None,
+            Mode::ChangesDown if change => Some(error(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "the store failed")),
+            Mode::ChangesDown => None,
             Mode::Busy => {
                 let mut res = error(StatusCode::SERVICE_UNAVAILABLE, "busy", "the store is busy; retry later");
                 res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("30"));
@@ -231,7 +235,7 @@ pub fn institution(h: Arc<HostStores>) -> Institution {
                 "holdings": "PUT|GET /sandbox/v1/host-stores/users/{user_id}",
                 "changes": "PUT|GET /host/{source}/v1/changes/{id}, POST /host/{source}/v1/changes/{id}/commit|undo",
                 "funds_operation": "POST /sandbox/v1/host-stores/users/{user_id}/funds-operations (counted against the wallet's held changes)",
-                "script": "POST /sandbox/v1/host-stores/script {source, mode: ok|busy|down|slow, slow_ms?}",
+                "script": "POST /sandbox/v1/host-stores/script {source, mode: ok|busy|down|slow|changes_down, slow_ms?}",
                 "test_values": {"a user nobody set": "holds nothing: no blockers"}
             }),
         )),
@@ -254,7 +258,7 @@ pub struct BlockersRequest {
 }
 
 async fn blockers(State(h): State<Arc<HostStores>>, Path(source): Path<String>, Json(req): Json<BlockersRequest>) -> Response {
-    if let Some(res) = h.gate(&source).await {
+    if let Some(res) = h.gate(&source, false).await {
         return res;
     }
     if req.user_id.trim().is_empty() || !["revoke_real_name", "cancel_account"].contains(&req.operation.as_str()) {
@@ -274,7 +278,7 @@ fn change_answer(c: &Change) -> Response {
 /// `PUT /host/{source}/v1/changes/{id}`: applies the change, unless the user holds something there
 /// (a blocker that appeared since the preflight): then `refused`. Idempotent by id.
 async fn apply(State(h): State<Arc<HostStores>>, Path((source, id)): Path<(String, String)>, Json(req): Json<BlockersRequest>) -> Response {
-    if let Some(res) = h.gate(&source).await {
+    if let Some(res) = h.gate(&source, true).await {
         return res;
     }
     if req.user_id.trim().is_empty() || !["revoke_real_name", "cancel_account"].contains(&req.operation.as_str()) {
@@ -300,7 +304,7 @@ async fn apply(State(h): State<Arc<HostStores>>, Path((source, id)): Path<(Strin
 
 /// `GET /host/{source}/v1/changes/{id}`.
 async fn read_change(State(h): State<Arc<HostStores>>, Path((source, id)): Path<(String, String)>) -> Response {
-    if let Some(res) = h.gate(&source).await {
+    if let Some(res) = h.gate(&source, true).await {
         return res;
     }
     match h.inner().changes.get(&(source, id)) {
@@ -312,7 +316,7 @@ async fn read_change(State(h): State<Arc<HostStores>>, Path((source, id)): Path<
 /// `POST /host/{source}/v1/changes/{id}/{commit|undo}`: idempotent; a committed change is not undone,
 /// an undone one not committed; an undo of a change never applied is recorded as undone.
 async fn finish(State(h): State<Arc<HostStores>>, Path((source, id, verb)): Path<(String, String, String)>) -> Response {
-    if let Some(res) = h.gate(&source).await {
+    if let Some(res) = h.gate(&source, true).await {
         return res;
     }
     let to = match verb.as_str() {

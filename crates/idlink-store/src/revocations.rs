@@ -68,6 +68,11 @@ impl RevocationStore for SqlStore {
         fetch_optional(sqlx::query(sqlx::AssertSqlSafe(sql)).bind(user.as_str()), &self.reader, revocation).await
     }
 
+    async fn retained_identity_exists(&self, id_index: &str) -> Result<bool, StoreError> {
+        let q = sqlx::query("SELECT COUNT(*) FROM retained_identities WHERE id_index = $1").bind(id_index.to_owned());
+        Ok(crate::rows::fetch_one(q, &self.reader, crate::rows::first::<i64>).await? > 0)
+    }
+
     async fn open_revocations(&self, limit: u32) -> Result<Vec<RevocationRow>, StoreError> {
         let sql = format!("SELECT {COLUMNS} FROM revocations WHERE phase IN ('forward', 'compensating') ORDER BY updated_at, id LIMIT $1");
         fetch_all(sqlx::query(sqlx::AssertSqlSafe(sql)).bind(i64::from(limit)), &self.reader, revocation).await
@@ -80,6 +85,7 @@ impl RevocationStore for SqlStore {
         next: &Saga,
         at: Timestamp,
         change: Option<(GrantEffect, &NewEvent)>,
+        retire_identity: Option<Timestamp>,
         audit: &AuditEntry,
     ) -> Result<bool, StoreError> {
         let q = sqlx::query(
@@ -103,6 +109,19 @@ impl RevocationStore for SqlStore {
                     GrantEffect::Revoke => GrantChange::Revoke { by: "system", reason: "real_name_revoked" },
                 };
                 lifecycle_in(tx, &user, at, grants, event).await?;
+            }
+            if let Some(until) = retire_identity {
+                let keep = sqlx::query(
+                    "INSERT INTO retained_identities (revocation_id, user_id, name_cipher, id_cipher, birth_cipher, id_index, document_type, \
+                     method, verified_at, revoked_at, retain_until) SELECT $1, user_id, name_cipher, id_cipher, birth_cipher, id_index, \
+                     document_type, method, verified_at, $3, $4 FROM identities WHERE user_id = $2",
+                )
+                .bind(id.to_owned())
+                .bind(user.as_str())
+                .bind(micros(at))
+                .bind(micros(until));
+                execute(keep, &mut *tx).await?;
+                execute(sqlx::query("DELETE FROM identities WHERE user_id = $1").bind(user.as_str()), &mut *tx).await?;
             }
             Ok(true)
         })

@@ -28,6 +28,7 @@ pub const CREDIT_FOLLOW_UP: &str = "credit_follow_up";
 pub const CREDIT_ALERTS: &str = "credit_alerts";
 pub const BENEFIT_ALERTS: &str = "benefit_alerts";
 pub const MEDICAL_RECONCILE: &str = "medical_reconcile";
+pub const REVOCATION_SAGAS: &str = "revocation_sagas";
 
 fn secs(s: u64) -> SignedDuration {
     SignedDuration::from_secs(i64::try_from(s).unwrap_or(i64::MAX))
@@ -487,6 +488,33 @@ impl PeriodicJob for MedicalReconcileJob {
         let done = self.state.medical_payments().reconcile().await.map_err(|e| format!("reconciling medical payments failed: {e}"))?;
         if done != idlink_core::medical_payment::Reconciled::default() {
             tracing::info!(settled = done.settled, voided = done.voided, failed = done.failed, "medical payments reconciled");
+        }
+        Ok(())
+    }
+}
+
+/// Drives the revocation sagas still open (SPEC RV2): a step that waited
+/// for a store, a deadline that passed, a saga a crashed node left
+/// (`idlink_core::revocation::Revocations::drive_open`).
+pub struct RevocationSagaJob {
+    pub state: idlink_api::AppState,
+    pub every: SignedDuration,
+}
+
+#[async_trait::async_trait]
+impl PeriodicJob for RevocationSagaJob {
+    fn name(&self) -> &'static str {
+        REVOCATION_SAGAS
+    }
+
+    fn period(&self) -> SignedDuration {
+        self.every
+    }
+
+    async fn run(&self, _: Occasion) -> Result<(), String> {
+        let open = self.state.revocations().drive_open(100).await.map_err(|e| format!("driving revocation sagas failed: {e}"))?;
+        if open > 0 {
+            tracing::info!(open, "revocation sagas driven");
         }
         Ok(())
     }

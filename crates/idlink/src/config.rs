@@ -440,6 +440,12 @@ pub struct Revocation {
     pub retry_secs: u64,
     /// The host app's own URL scheme (`hostapp`), which its deep links may use besides `https`.
     pub app_scheme: String,
+    /// How long a saga may take to reach its commit; short of it then, it rolls back.
+    pub window_secs: u64,
+    /// How often open sagas are driven on (a store that did not answer, a node that crashed).
+    pub drive_secs: u64,
+    /// How long a revoked identity's records are kept, out of business use, before they are shredded.
+    pub identity_retention_years: u64,
     /// The host app's deep link for each action that clears a blocker
     /// (`withdraw_balance = "hostapp://wallet/withdraw"`, …; `docs/revocation.md`).
     pub links: std::collections::BTreeMap<String, String>,
@@ -453,6 +459,9 @@ impl Default for Revocation {
             source_deadline_ms: 3_000,
             retry_secs: 10,
             app_scheme: String::new(),
+            window_secs: 120,
+            drive_secs: 5,
+            identity_retention_years: 5,
             links: Default::default(),
         }
     }
@@ -465,6 +474,9 @@ impl Revocation {
             ("revocation.real_name_change_days", self.real_name_change_days, 3_650),
             ("revocation.source_deadline_ms", self.source_deadline_ms, 30_000),
             ("revocation.retry_secs", self.retry_secs, 3_600),
+            ("revocation.window_secs", self.window_secs, 3_600),
+            ("revocation.drive_secs", self.drive_secs, 3_600),
+            ("revocation.identity_retention_years", self.identity_retention_years, 50),
         ] {
             if v == 0 || v > max {
                 anyhow::bail!("configuration key `{key}`: must be between 1 and {max}");
@@ -490,6 +502,8 @@ impl Revocation {
             source_deadline: jiff::SignedDuration::from_millis(i64::try_from(self.source_deadline_ms).unwrap_or(3_000)),
             retry_after: secs(self.retry_secs, 1),
             links: self.links.clone(),
+            window: secs(self.window_secs, 1),
+            identity_retention: secs(self.identity_retention_years, 366 * 86_400),
         })
     }
 }

@@ -554,6 +554,13 @@ pub async fn start(config: &Config, rt: Runtime) -> Result<Running> {
             Seen::default(),
         ),
         (
+            Arc::new(crate::background::RevocationSagaJob {
+                state: state.clone(),
+                every: jiff::SignedDuration::from_secs(i64::try_from(config.revocation.drive_secs).unwrap_or(5)),
+            }),
+            Seen::default(),
+        ),
+        (
             Arc::new(crate::oidc_jobs::OAuthPurgeJob {
                 store: store.clone(),
                 clock: clock.clone(),

@@ -2,14 +2,19 @@
 //! real-name revocation or an account cancellation, at once (SPEC RV1,
 //! issue 17), each with a stable code, the item and amount concerned, and
 //! the action that clears it with the host app's deep link
-//! (`docs/revocation.md`).
+//! (`docs/revocation.md`). `/v1/me/revocations`: the operation itself, a
+//! saga after a step-up (SPEC RV2), and where it stands.
 
+use crate::extract::Body;
 use crate::middleware::UserSession;
 use crate::problem::{FieldError, Problem, ProblemCode};
 use crate::state::AppState;
-use axum::Json;
 use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
 use idlink_core::revocation::{PreflightReport, RevocationError};
+use idlink_domain::RequestId;
 use idlink_domain::revocation::{Blocker, Operation};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -95,9 +100,115 @@ impl From<RevocationError> for Problem {
         match e {
             RevocationError::NotVerified => Problem::new(ProblemCode::IdentityNotVerified)
                 .detail("The account has no verified real-name identity to revoke; to close the account, ask for `cancel_account`."),
+            RevocationError::StepUpRequired(why) => why.into(),
+            RevocationError::Blocked(report) => {
+                let errors = report
+                    .blockers
+                    .iter()
+                    .map(|b| FieldError::new(format!("/blockers/{}", b.source.as_str()), b.kind.code(), b.kind.clears_by()))
+                    .collect();
+                Problem::new(ProblemCode::RevocationBlocked).errors(errors)
+            }
+            RevocationError::AlreadyRunning(id) => Problem::new(ProblemCode::RevocationRunning)
+                .detail(format!("Revocation {id} is running: follow it with GET /v1/me/revocations/latest.")),
+            RevocationError::NotFound => Problem::new(ProblemCode::RevocationNotFound),
             RevocationError::Store(e) => e.into(),
         }
     }
+}
+
+/// `POST /v1/me/revocations`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StartRevocation {
+    #[schema(schema_with = crate::schema::revocation_operation, example = "revoke_real_name")]
+    operation: String,
+}
+
+impl crate::extract::Validate for StartRevocation {
+    type Valid = Operation;
+    fn validate(self, c: &mut crate::extract::Causes) -> Option<Operation> {
+        let operation = Operation::parse(&self.operation);
+        c.check("operation", operation.is_none(), "invalid_operation", "`revoke_real_name` or `cancel_account`.");
+        operation
+    }
+}
+
+/// A revocation or cancellation and where it stands.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Revocation {
+    #[schema(example = "rvk_0123456789abcdef0123456789abcdef")]
+    pub id: String,
+    #[schema(example = "revoke_real_name")]
+    pub operation: String,
+    /// `forward` (steps being taken), `compensating` (rolling back), `committed` or `rolled_back`.
+    #[schema(example = "committed")]
+    pub phase: String,
+    /// The steps done (and not undone), in order: `mark_pending`, `suspend_grants`, `apply_stores`, `commit`.
+    pub steps_done: Vec<String>,
+    /// Why it rolled back: `timed_out`, `funds_operation` or `step_refused`.
+    pub rollback_reason: Option<String>,
+    /// When it rolls back if not committed by then.
+    pub deadline: String,
+    pub started_at: String,
+    pub updated_at: String,
+}
+
+impl From<idlink_core::ports::revocations::RevocationRow> for Revocation {
+    fn from(r: idlink_core::ports::revocations::RevocationRow) -> Self {
+        use idlink_domain::revocation_saga::Step;
+        Self {
+            id: r.id,
+            operation: r.operation.as_str().to_owned(),
+            phase: r.saga.phase.as_str().to_owned(),
+            steps_done: Step::ALL.iter().take(r.saga.done).map(|s| s.as_str().to_owned()).collect(),
+            rollback_reason: r.saga.reason.map(|x| x.as_str().to_owned()),
+            deadline: r.deadline.to_string(),
+            started_at: r.created_at.to_string(),
+            updated_at: r.updated_at.to_string(),
+        }
+    }
+}
+
+/// Starts revoking the real name or closing the account, after a step-up
+/// for it (`identity.revoke` or `account.cancel`, resource: the user's id).
+/// The preflight runs again and must be clear; the saga then runs as far as
+/// it can at once (202 while it waits for a store, 201 once final).
+#[utoipa::path(post, path = "/v1/me/revocations", tag = "revocation",
+    request_body = StartRevocation,
+    params(("Idlink-Session" = String, Header, description = "The user's session token."),
+           ("Idlink-Step-Up" = String, Header, description = "A step-up token for `identity.revoke` or `account.cancel` on the user's id.")),
+    responses(
+        (status = 201, body = Revocation, description = "Final: committed or rolled back."),
+        (status = 202, body = Revocation, description = "Still running: follow it with GET /v1/me/revocations/latest."),
+        (status = "4XX", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("api_key" = [])))]
+pub async fn start(
+    State(state): State<AppState>,
+    request_id: Option<Extension<RequestId>>,
+    session: UserSession,
+    headers: HeaderMap,
+    Body(operation): Body<StartRevocation>,
+) -> Result<Response, Problem> {
+    let step_up = headers.get("idlink-step-up").and_then(|v| v.to_str().ok());
+    let actor = idlink_core::revocation::Actor { session: &session.0, request_id: request_id.as_deref() };
+    let row = state.revocations().start(actor, operation, step_up).await?;
+    let status = if row.saga.phase.is_final() { StatusCode::CREATED } else { StatusCode::ACCEPTED };
+    Ok((status, Json(Revocation::from(row))).into_response())
+}
+
+/// The account's latest revocation or cancellation, and where it stands.
+#[utoipa::path(get, path = "/v1/me/revocations/latest", tag = "revocation",
+    params(("Idlink-Session" = String, Header, description = "The user's session token.")),
+    responses(
+        (status = 200, body = Revocation),
+        (status = "4XX", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("api_key" = [])))]
+pub async fn latest(State(state): State<AppState>, session: UserSession) -> Result<Json<Revocation>, Problem> {
+    let row = state.revocations().latest(&session.0).await?.ok_or_else(|| Problem::new(ProblemCode::RevocationNotFound))?;
+    Ok(Json(row.into()))
 }
 
 /// Every blocker at once: the host's stores (each asked within a deadline;

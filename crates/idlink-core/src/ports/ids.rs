@@ -110,6 +110,10 @@ pub trait Ids: Send + Sync {
         out[16..].copy_from_slice(&b);
         out
     }
+    /// A revocation saga (`rvk_…`).
+    fn revocation(&self) -> String {
+        format!("rvk_{}", hex::encode(self.entropy()))
+    }
     /// A claim token (outbox claims, idempotency claims): opaque, never shown.
     fn claim_token(&self) -> String {
         hex::encode(self.entropy())

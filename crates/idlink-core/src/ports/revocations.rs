@@ -48,8 +48,10 @@ pub trait RevocationStore: Send + Sync {
     /// Open sagas (forward or compensating), least recently moved first.
     async fn open_revocations(&self, limit: u32) -> Result<Vec<RevocationRow>, StoreError>;
     /// Moves the saga from `version` to `next` with the step's effect on
-    /// the grants and its event to the apps (`change`), and its audit record,
-    /// in one transaction. `false` (and nothing written) when another node
+    /// the grants and its event to the apps (`change`), the user's identity
+    /// moved out of business use and kept until `retire_identity` (a
+    /// committed real-name revocation), and its audit record, in one
+    /// transaction. `false` (and nothing written) when another node
     /// moved it first.
     async fn advance_revocation(
         &self,
@@ -58,6 +60,9 @@ pub trait RevocationStore: Send + Sync {
         next: &Saga,
         at: Timestamp,
         change: Option<(GrantEffect, &NewEvent)>,
+        retire_identity: Option<Timestamp>,
         audit: &AuditEntry,
     ) -> Result<bool, StoreError>;
+    /// Whether the ID number (blind index) belongs to an identity revoked and still retained.
+    async fn retained_identity_exists(&self, id_index: &str) -> Result<bool, StoreError>;
 }

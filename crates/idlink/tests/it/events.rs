@@ -31,7 +31,7 @@ use std::time::{Duration, Instant};
 /// One request the receiver got, and what it answered.
 #[derive(Clone)]
 pub(crate) struct Hit {
-    path: String,
+    pub(crate) path: String,
     pub(crate) headers: HeaderMap,
     pub(crate) body: Vec<u8>,
     answered: u16,
@@ -76,7 +76,7 @@ impl Receiver {
         Self { base: format!("http://{addr}"), hits, status, hook_status }
     }
 
-    fn hits(&self) -> Vec<Hit> {
+    pub(crate) fn hits(&self) -> Vec<Hit> {
         self.hits.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 

@@ -241,3 +241,230 @@ async fn without_a_real_name_only_the_account_can_be_closed() {
     let res = page.get("/h5/revocation?operation=cancel_account").await;
     assert!(res.text().await.unwrap_or_default().contains("id=\"clear\""), "the closing check opens and is clear");
 }
+
+/// A step-up token for `operation` on the user's own id (the adult's payment password).
+async fn step_up(s: &Server, token: &str, user: &str, operation: &str) -> String {
+    let res = s
+        .authed(Method::POST, "/v1/me/payment-password/verify")
+        .header("idlink-session", token)
+        .json(&json!({"password": "135790", "operation": operation, "resource": user}))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let v: Value = res.json().await.unwrap_or_default();
+    v["step_up_token"].as_str().unwrap_or_else(|| panic!("no step-up token: {v}")).to_owned()
+}
+
+async fn start(s: &Server, token: &str, step_up: Option<&str>, operation: &str) -> reqwest::Response {
+    let mut r = s.authed(Method::POST, "/v1/me/revocations").header("idlink-session", token).json(&json!({"operation": operation}));
+    if let Some(t) = step_up {
+        r = r.header("idlink-step-up", t);
+    }
+    r.send().await.unwrap_or_else(|e| panic!("{e}"))
+}
+
+async fn change_status(s: &Server, source: &str, change: &str) -> String {
+    let v: Value = reqwest::get(format!("{}/host/{source}/v1/changes/{change}", s.sandbox))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .json()
+        .await
+        .unwrap_or_default();
+    v["status"].as_str().unwrap_or("").to_owned()
+}
+
+async fn funds_operation(s: &Server, user: &str) -> Value {
+    reqwest::Client::new()
+        .post(format!("{}/sandbox/v1/host-stores/users/{user}/funds-operations", s.sandbox))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .json()
+        .await
+        .unwrap_or_default()
+}
+
+/// The account events (sorted: deliveries to one app are not ordered) once `n` of them arrived, or after 20 s.
+async fn account_events(r: &crate::events::Receiver, n: usize) -> Vec<String> {
+    let start = std::time::Instant::now();
+    loop {
+        let mut got = hook_types(&r.hits().into_iter().filter(|h| h.path == "/hook").collect::<Vec<_>>());
+        if got.len() >= n || start.elapsed() > std::time::Duration::from_secs(20) {
+            got.sort();
+            return got;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+const STORES: [&str; 4] = ["wallet", "lending", "subscriptions", "directories"];
+
+/// The account events the app's webhook got, in order (not the set-up's
+/// own, `identity.verified` and `credential.changed`, whose order the test does not fix).
+fn hook_types(hits: &[crate::events::Hit]) -> Vec<String> {
+    hits.iter()
+        .filter_map(|h| serde_json::from_slice::<Value>(&h.body).ok())
+        .filter_map(|b| b["type"].as_str().map(str::to_owned))
+        .filter(|t| t.starts_with("account.") || t == "identity.revoked")
+        .collect()
+}
+
+#[tokio::test]
+async fn a_revocation_commits_and_every_app_grant_and_store_follows() {
+    use crate::events::{Receiver, app, scalar};
+    use std::time::Duration;
+    for db in databases().await {
+        let s = start_with(db, &[("IDLINK__OUTBOX__POLL_MS", "50")]).await;
+        let r = Receiver::start().await;
+        let phone = "13866661011";
+        let (token, user) = crate::credit::adult(&s, phone, "331").await;
+        let uid = idlink_domain::UserId::parse(&user).unwrap_or_else(|e| panic!("{e}"));
+        let now = s.running.as_ref().map(|r| r.clock.now()).unwrap_or_default();
+        app(&s, &r, "cli_rvk", &uid, now.as_microsecond() - 1_000_000).await;
+
+        // No step-up: refused. Something held at the wallet: refused with the list, nothing started.
+        expect_problem(start(&s, &token, None, "revoke_real_name").await, 403, "step_up_required").await;
+        holdings(&s, &user, json!({"wallet_balance_fen": 1})).await;
+        let t = step_up(&s, &token, &user, "identity.revoke").await;
+        let p = expect_problem(start(&s, &token, Some(&t), "revoke_real_name").await, 409, "revocation_blocked").await;
+        assert_eq!(
+            (p["errors"][0]["code"].as_str(), p["errors"][0]["detail"].as_str()),
+            (Some("wallet_balance"), Some("withdraw_balance")),
+            "{p}"
+        );
+        let res = s.authed(Method::GET, "/v1/me/revocations/latest").header("idlink-session", &token).send().await;
+        expect_problem(res.unwrap_or_else(|e| panic!("{e}")), 404, "revocation_not_found").await;
+        holdings(&s, &user, json!({})).await;
+
+        let t = step_up(&s, &token, &user, "identity.revoke").await;
+        let res = start(&s, &token, Some(&t), "revoke_real_name").await;
+        assert_eq!(res.status().as_u16(), 201, "{}", s.kind);
+        let done: Value = res.json().await.unwrap_or_default();
+        assert_eq!(done["phase"], "committed", "{done}");
+        assert_eq!(done["steps_done"], json!(["mark_pending", "suspend_grants", "apply_stores", "commit"]));
+        let id = done["id"].as_str().unwrap_or("").to_owned();
+
+        // Every grant and token dead; every store committed; the identity out of business use, kept sealed.
+        assert_eq!(scalar(&s, "SELECT state FROM oauth_grants WHERE id = 'grt_cli_rvk'").await, "revoked", "{}", s.kind);
+        let live = scalar(&s, &format!("SELECT COUNT(*) FROM oauth_access_tokens WHERE user_id = '{user}' AND revoked_at IS NULL")).await;
+        assert_eq!(live, "0", "{}: no token of the user is alive", s.kind);
+        for source in STORES {
+            assert_eq!(change_status(&s, source, &format!("{id}-{source}")).await, "committed", "{} {source}", s.kind);
+        }
+        let res = s.authed(Method::GET, "/v1/me/identity").header("idlink-session", &token).send().await;
+        expect_problem(res.unwrap_or_else(|e| panic!("{e}")), 404, "identity_not_verified").await;
+        assert_eq!(scalar(&s, &format!("SELECT COUNT(*) FROM identities WHERE user_id = '{user}'")).await, "0");
+        assert_eq!(scalar(&s, &format!("SELECT COUNT(*) FROM retained_identities WHERE user_id = '{user}'")).await, "1", "{}", s.kind);
+
+        // The app was told: first disabled while the saga ran, then the identity revoked; logged out.
+        assert_eq!(account_events(&r, 2).await, ["account.disabled", "identity.revoked"], "{}", s.kind);
+        // The pushed SETs (their signatures are checked in `events`): RISC account-disabled, then CAEP assurance-level-change.
+        let start = std::time::Instant::now();
+        let set_types = loop {
+            let types: Vec<String> = r
+                .hits()
+                .iter()
+                .filter(|h| h.path == "/set")
+                .filter_map(|h| String::from_utf8_lossy(&h.body).split('.').nth(1).map(str::to_owned))
+                .filter_map(|p| base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, p).ok())
+                .filter_map(|p| serde_json::from_slice::<Value>(&p).ok())
+                .flat_map(|c| c["events"].as_object().map(|e| e.keys().cloned().collect::<Vec<_>>()).unwrap_or_default())
+                .collect();
+            if types.iter().any(|t| t.ends_with("assurance-level-change")) || start.elapsed() > Duration::from_secs(20) {
+                break types;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        for wanted in ["risc/event-type/account-disabled", "caep/event-type/assurance-level-change"] {
+            assert!(set_types.iter().any(|t| t.ends_with(wanted)), "{}: {wanted} in {set_types:?}", s.kind);
+        }
+        let latest = get_json(&s, "/v1/me/revocations/latest", &token).await;
+        assert_eq!((latest["id"].as_str(), latest["phase"].as_str()), (Some(id.as_str()), Some("committed")));
+        let audited = scalar(&s, &format!("SELECT COUNT(*) FROM audit_log WHERE action LIKE 'revocation.%' AND subject = '{user}'")).await;
+        assert_eq!(audited, "6", "{}: the start, the three steps, the commit begun and done", s.kind);
+    }
+}
+
+#[tokio::test]
+async fn a_funds_operation_during_the_window_rolls_every_step_back() {
+    use crate::events::scalar;
+    for db in databases().await {
+        let extra = [("IDLINK__CONNECTORS__RETRIES", "0"), ("IDLINK__CONNECTORS__BREAKER_FAILURES", "100")];
+        let s = start_with(db, &extra).await;
+        let phone = "13866661012";
+        let (token, user) = crate::credit::adult(&s, phone, "332").await;
+        let uid = idlink_domain::UserId::parse(&user).unwrap_or_else(|e| panic!("{e}"));
+        let now = s.running.as_ref().map(|r| r.clock.now()).unwrap_or_default();
+        let r = crate::events::Receiver::start().await;
+        crate::events::app(&s, &r, "cli_fund", &uid, now.as_microsecond() - 1_000_000).await;
+
+        // The lending store is down: the saga waits at its stores, grants suspended.
+        script(&s, "lending", "changes_down", 0).await;
+        let t = step_up(&s, &token, &user, "identity.revoke").await;
+        let res = start(&s, &token, Some(&t), "revoke_real_name").await;
+        assert_eq!(res.status().as_u16(), 202, "{}", s.kind);
+        let waiting: Value = res.json().await.unwrap_or_default();
+        assert_eq!(
+            (waiting["phase"].as_str(), waiting["steps_done"].clone()),
+            (Some("forward"), json!(["mark_pending", "suspend_grants"]))
+        );
+        assert_eq!(scalar(&s, "SELECT state FROM oauth_grants WHERE id = 'grt_cli_fund'").await, "suspended", "{}", s.kind);
+        let t = step_up(&s, &token, &user, "identity.revoke").await;
+        expect_problem(start(&s, &token, Some(&t), "revoke_real_name").await, 409, "revocation_running").await;
+
+        // Money moves at the wallet during the window; the lending store comes back.
+        assert_eq!(funds_operation(&s, &user).await["changes_told"], 1, "the wallet held the change");
+        script(&s, "lending", "ok", 0).await;
+        let done = get_json(&s, "/v1/me/revocations/latest", &token).await;
+        assert_eq!(
+            (done["phase"].as_str(), done["rollback_reason"].as_str(), done["steps_done"].clone()),
+            (Some("rolled_back"), Some("funds_operation"), json!([])),
+            "{} {done}",
+            s.kind
+        );
+        let id = done["id"].as_str().unwrap_or("").to_owned();
+        for source in STORES {
+            assert_eq!(change_status(&s, source, &format!("{id}-{source}")).await, "undone", "{} {source}", s.kind);
+        }
+        assert_eq!(scalar(&s, "SELECT state FROM oauth_grants WHERE id = 'grt_cli_fund'").await, "active", "{}: grants back", s.kind);
+        let identity = s.authed(Method::GET, "/v1/me/identity").header("idlink-session", &token).send().await;
+        assert_eq!(identity.map(|r| r.status().as_u16()).unwrap_or(0), 200, "{}: the identity stays", s.kind);
+        assert_eq!(account_events(&r, 2).await, ["account.disabled", "account.enabled"], "{}", s.kind);
+    }
+}
+
+#[tokio::test]
+async fn a_store_silent_past_the_window_rolls_back_once_it_can_undo() {
+    use crate::events::scalar;
+    for db in databases().await {
+        let t0: jiff::Timestamp = "2027-05-01T02:00:00Z".parse().unwrap_or_default();
+        let clock = Arc::new(ManualClock::new(t0));
+        let rt = Runtime { clock: clock.clone(), ..Runtime::default() };
+        let extra = [
+            ("IDLINK__CONNECTORS__RETRIES", "0"),
+            ("IDLINK__CONNECTORS__BREAKER_FAILURES", "100"),
+            ("IDLINK__REVOCATION__WINDOW_SECS", "60"),
+        ];
+        let s = start_full(db, &extra, rt).await;
+        let (token, user) = crate::credit::adult(&s, "13866661013", "333").await;
+        script(&s, "directories", "changes_down", 0).await;
+        let t = step_up(&s, &token, &user, "account.cancel").await;
+        let res = start(&s, &token, Some(&t), "cancel_account").await;
+        assert_eq!(res.status().as_u16(), 202, "{}", s.kind);
+        let id = res.json::<Value>().await.unwrap_or_default()["id"].as_str().unwrap_or("").to_owned();
+
+        // Past the window: rolling back; the silent store's undo waits for it.
+        clock.advance(jiff::SignedDuration::from_secs(61));
+        let p = get_json(&s, "/v1/me/revocations/latest", &token).await;
+        assert_eq!((p["phase"].as_str(), p["rollback_reason"].as_str()), (Some("compensating"), Some("timed_out")), "{} {p}", s.kind);
+        script(&s, "directories", "ok", 0).await;
+        let p = get_json(&s, "/v1/me/revocations/latest", &token).await;
+        assert_eq!((p["phase"].as_str(), p["steps_done"].clone()), (Some("rolled_back"), json!([])), "{} {p}", s.kind);
+        for source in STORES {
+            assert_eq!(change_status(&s, source, &format!("{id}-{source}")).await, "undone", "{} {source}", s.kind);
+        }
+        let rolled =
+            scalar(&s, &format!("SELECT COUNT(*) FROM audit_log WHERE action = 'revocation.rolled_back' AND subject = '{user}'")).await;
+        assert_eq!(rolled, "1", "{}", s.kind);
+    }
+}
