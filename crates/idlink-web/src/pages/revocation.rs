@@ -4,24 +4,30 @@
 //! the deployment configures one), and which of the host's stores were
 //! asked. The rules and the asking are the core's (`Revocations::preflight`),
 //! the same call as `GET /v1/me/revocation/preflight`; this page words it.
+//! When nothing stands in the way, the payment password confirms the
+//! operation (`POST /h5/revocation`, the same saga as `POST
+//! /v1/me/revocations`), and `/h5/revocation/status` shows where it stands.
 
 use crate::WebState;
 use crate::ctx::Signed;
 use crate::i18n::Tr;
-use crate::pages::render::{Chrome, html, message_page, problem_message_in};
+use crate::pages::render::{Chrome, FormErrors, html, message_page, problem_message_in};
+use crate::pages::security::{Pad, six_digits, step_up_with_password};
 use askama::Template;
-use axum::Router;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
+use axum::{Form, Router};
 use idlink_api::Problem;
-use idlink_core::revocation::RevocationPolicy;
+use idlink_core::ports::revocations::RevocationRow;
+use idlink_core::revocation::{Actor, RevocationError, RevocationPolicy, step_up_operation};
 use idlink_domain::revocation::{Blocker, BlockerKind, Operation};
+use idlink_domain::revocation_saga::{Phase, Step};
 use serde::Deserialize;
 
 pub fn routes() -> Router<WebState> {
-    Router::new().route("/h5/revocation", get(preflight))
+    Router::new().route("/h5/revocation", get(preflight).post(confirm)).route("/h5/revocation/status", get(status))
 }
 
 #[derive(Debug, Deserialize)]
@@ -54,6 +60,13 @@ pub struct Choice {
 #[template(path = "revocation.html")]
 struct PreflightPage {
     c: Chrome,
+    operation: &'static str,
+    errors: FormErrors,
+    refusal: Option<String>,
+    pads: Vec<Pad>,
+    confirm: String,
+    /// The latest revocation or cancellation, when one is running or was made.
+    latest: Option<String>,
     choices: Vec<Choice>,
     intro: String,
     asked: String,
@@ -102,8 +115,19 @@ fn row(tr: &Tr, policy: &RevocationPolicy, n: usize, b: &Blocker) -> BlockerRow 
 
 /// `GET /h5/revocation[?operation=cancel_account]`.
 async fn preflight(State(state): State<WebState>, s: Signed, Query(q): Query<Asked>) -> Response {
-    let tr = &s.visitor.tr;
     let operation = q.operation.as_deref().and_then(Operation::parse).unwrap_or(Operation::RevokeRealName);
+    preflight_page(&state, &s, operation, FormErrors::default(), None, StatusCode::OK).await
+}
+
+async fn preflight_page(
+    state: &WebState,
+    s: &Signed,
+    operation: Operation,
+    errors: FormErrors,
+    refusal: Option<String>,
+    code: StatusCode,
+) -> Response {
+    let tr = &s.visitor.tr;
     let report = match state.app.revocations().preflight(&s.session, operation).await {
         Ok(r) => r,
         Err(e) => {
@@ -114,6 +138,16 @@ async fn preflight(State(state): State<WebState>, s: Signed, Query(q): Query<Ask
             let p = Problem::from(e);
             let status = StatusCode::from_u16(p.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
             return (status, message_page(&s.visitor, &problem_message_in(tr, "revoke", &p), "/h5/")).into_response();
+        }
+    };
+    let latest = match state.app.revocations().latest(&s.session).await {
+        Ok(l) => l.map(|r| phase_words(tr, &r)),
+        Err(e) => {
+            return (
+                StatusCode::SERVICE_UNAVAILABLE,
+                message_page(&s.visitor, &problem_message_in(tr, "revoke", &Problem::from(e)), "/h5/"),
+            )
+                .into_response();
         }
     };
     let policy = &state.app.revocation_policy;
@@ -130,8 +164,18 @@ async fn preflight(State(state): State<WebState>, s: Signed, Query(q): Query<Ask
     let mut c = Chrome::new(&s.visitor, title, true);
     // The language and elder switches come back to this operation, not the default one.
     c.back = href(operation).to_owned();
+    let confirm = match operation {
+        Operation::RevokeRealName => "revoke-confirm",
+        Operation::CancelAccount => "revoke-cancel-confirm",
+    };
     let page = PreflightPage {
         c,
+        operation: operation.as_str(),
+        pads: vec![Pad::new("password", tr.t("pad-label"), tr.t("revoke-pad-hint"), &errors, false)],
+        errors,
+        refusal,
+        confirm: tr.t(confirm),
+        latest,
         choices: Operation::ALL
             .into_iter()
             .map(|o| Choice { href: href(o), label: tr.t(&format!("revoke-choice-{}", key(o.as_str()))), current: o == operation })
@@ -141,6 +185,102 @@ async fn preflight(State(state): State<WebState>, s: Signed, Query(q): Query<Ask
         count: tr.tn("revoke-blockers-count", "count", i64::try_from(report.blockers.len()).unwrap_or(i64::MAX)),
         blockers: report.blockers.iter().enumerate().map(|(n, b)| row(tr, policy, n, b)).collect(),
         again: href(operation),
+    };
+    (s.visitor.cookies(), html(code, &page)).into_response()
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct ConfirmForm {
+    #[serde(default)]
+    operation: String,
+    #[serde(default)]
+    password: String,
+}
+
+/// `POST /h5/revocation`: the payment password mints the step-up for the
+/// operation on my id, spent at once on starting it; then its progress.
+async fn confirm(State(state): State<WebState>, s: Signed, Form(f): Form<ConfirmForm>) -> Response {
+    let tr = s.visitor.tr;
+    let operation = Operation::parse(&f.operation).unwrap_or(Operation::RevokeRealName);
+    let typed = f.password.trim();
+    if !six_digits(typed) {
+        let mut errors = FormErrors::default();
+        errors.add("password", tr.t("revoke-field-password"));
+        return preflight_page(&state, &s, operation, errors, None, StatusCode::UNPROCESSABLE_ENTITY).await;
+    }
+    let user = s.session.user_id.to_string();
+    let token = match step_up_with_password(&state, &s, step_up_operation(operation), &user, typed).await {
+        Ok(t) => t,
+        Err(p) => {
+            let mut errors = FormErrors::default();
+            errors.add("password", crate::pages::security::refusal_message(&state, &s, &p).await);
+            return preflight_page(&state, &s, operation, errors, None, StatusCode::UNPROCESSABLE_ENTITY).await;
+        }
+    };
+    let actor = Actor { session: &s.session, request_id: s.visitor.request_id.as_ref() };
+    match state.app.revocations().start(actor, operation, Some(&token)).await {
+        Ok(_) | Err(RevocationError::AlreadyRunning(_)) => Redirect::to("/h5/revocation/status").into_response(),
+        Err(e) => {
+            let p = Problem::from(e);
+            let code = StatusCode::from_u16(p.status).unwrap_or(StatusCode::CONFLICT);
+            preflight_page(&state, &s, operation, FormErrors::default(), Some(problem_message_in(&tr, "revoke", &p)), code).await
+        }
+    }
+}
+
+/// One line of the status page: where a saga stands, in words.
+fn phase_words(tr: &Tr, r: &RevocationRow) -> String {
+    let what = tr.t(&format!("revoke-choice-{}", key(r.operation.as_str())));
+    let phase = tr.t(&format!("revoke-phase-{}", key(r.saga.phase.as_str())));
+    format!("{what}: {phase}")
+}
+
+/// A step as the status page lists it.
+pub struct StepRow {
+    pub name: String,
+    pub done: bool,
+}
+
+#[derive(Template)]
+#[template(path = "revocation_status.html")]
+struct StatusPage {
+    c: Chrome,
+    headline: String,
+    final_: bool,
+    steps: Vec<StepRow>,
+    reason: Option<String>,
+    when: String,
+}
+
+/// `GET /h5/revocation/status`: the latest revocation or cancellation, driven on as it is read.
+async fn status(State(state): State<WebState>, s: Signed) -> Response {
+    let tr = &s.visitor.tr;
+    let row = match state.app.revocations().latest(&s.session).await {
+        Ok(Some(r)) => r,
+        Ok(None) => return Redirect::to("/h5/revocation").into_response(),
+        Err(e) => {
+            return (
+                StatusCode::SERVICE_UNAVAILABLE,
+                message_page(&s.visitor, &problem_message_in(tr, "revoke", &Problem::from(e)), "/h5/"),
+            )
+                .into_response();
+        }
+    };
+    let when = match row.saga.phase {
+        Phase::Forward | Phase::Compensating => tr.t1("revoke-status-deadline", "time", &tr.datetime(row.deadline)),
+        Phase::Committed | Phase::RolledBack => tr.t1("revoke-status-ended", "time", &tr.datetime(row.updated_at)),
+    };
+    let page = StatusPage {
+        c: Chrome::new(&s.visitor, "revoke-status-title", true),
+        headline: phase_words(tr, &row),
+        final_: row.saga.phase.is_final(),
+        steps: Step::ALL
+            .iter()
+            .enumerate()
+            .map(|(i, step)| StepRow { name: tr.t(&format!("revoke-step-{}", key(step.as_str()))), done: i < row.saga.done })
+            .collect(),
+        reason: row.saga.reason.map(|why| tr.t(&format!("revoke-rollback-{}", key(why.as_str())))),
+        when,
     };
     (s.visitor.cookies(), html(StatusCode::OK, &page)).into_response()
 }

@@ -68,6 +68,47 @@ async fn a_user_sees_every_blocker_with_its_action_and_checks_again() {
     b.close().await;
 }
 
+#[tokio::test]
+async fn a_user_revokes_the_real_name_with_the_payment_password_and_follows_it() {
+    let s = crate::sqlite_server().await;
+    let phone = "13700000292";
+    let b = Browser::open(true).await;
+    log_in(&b, &s, phone).await;
+    let token = session_token(&b).await;
+    verify_resident(&s, &token, phone, "张三丰", &crate::credit::id_number(phone, "292")).await;
+    crate::cards::ensure_payment_password(&s, &token, phone).await;
+
+    b.goto(&s.url("/h5/revocation")).await;
+    assert_eq!(b.text("#clear").await, "没有需要先处理的事项。");
+    assert_eq!(b.text("#confirm-title").await, "立即撤销实名认证");
+    b.assert_accessible("revocation, clear, confirm form").await;
+    // A wrong password is refused at its field, with the tries left; nothing starts.
+    b.fill("#password", "000000").await;
+    b.click("#confirm").await;
+    assert!(b.text("#password-error").await.contains("2"), "{}", b.text("main").await);
+    assert_eq!(b.focus_on("password").await, "password");
+    assert!(!b.has("#latest").await, "nothing started");
+    b.assert_accessible("revocation, password refused").await;
+
+    b.fill("#password", "135790").await;
+    b.click("#confirm").await;
+    assert_eq!(b.path().await, "/h5/revocation/status");
+    assert_eq!(b.text("#headline").await, "撤销实名认证: 已完成");
+    assert_eq!(b.client.find_all(fantoccini::Locator::Css("#steps li.done")).await.map(|l| l.len()).unwrap_or(0), 4);
+    assert!(b.text("#when").await.starts_with("结束于"), "{}", b.text("#when").await);
+    assert!(!b.has("#refresh").await, "a final saga has nothing to refresh");
+    b.assert_accessible("revocation status, committed").await;
+    b.click("button[name=lang][value=en]").await;
+    assert_eq!(b.text("#headline").await, "Revoke my real name: done");
+    b.click("button[name=elder][value='1']").await;
+    b.assert_accessible("revocation status, en, elder").await;
+    // The real name is gone: the preflight page now opens the account-closing check.
+    b.click("#back-preflight").await;
+    assert_eq!(b.text("h1").await, "Close my account");
+    assert!(b.text("#latest").await.starts_with("Revoke my real name: done"), "{}", b.text("#latest").await);
+    b.close().await;
+}
+
 /// `docs/screenshots/revocation{,-elder}.png`: the preflight with a blocker of every host store.
 #[tokio::test]
 #[ignore = "writes docs/screenshots; run on purpose"]
