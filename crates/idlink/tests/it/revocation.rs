@@ -468,3 +468,56 @@ async fn a_store_silent_past_the_window_rolls_back_once_it_can_undo() {
         assert_eq!(rolled, "1", "{}", s.kind);
     }
 }
+
+/// A saga left waiting by a node that stopped resumes after its restart,
+/// and two nodes driving it at once move each step once: the start and the
+/// five moves are audited exactly once each, and the app is told once.
+#[tokio::test]
+async fn a_saga_resumes_after_a_restart_and_two_nodes_move_it_once() {
+    use crate::events::scalar;
+    for db in databases().await {
+        let extra = [("IDLINK__CONNECTORS__RETRIES", "0"), ("IDLINK__CONNECTORS__BREAKER_FAILURES", "100")];
+        let mut s = start_with(db, &extra).await;
+        let (token, user) = crate::credit::adult(&s, "13866661014", "334").await;
+        script(&s, "subscriptions", "changes_down", 0).await;
+        let t = step_up(&s, &token, &user, "identity.revoke").await;
+        let res = start(&s, &token, Some(&t), "revoke_real_name").await;
+        assert_eq!(res.status().as_u16(), 202, "{}", s.kind);
+
+        // The node stops mid-saga and comes back (its sandbox afresh, every store answering).
+        s.restart(|_| {}).await;
+        let mut other = s.config.clone();
+        for (url, source) in [
+            (&mut other.connectors.host_stores.wallet_url, "wallet"),
+            (&mut other.connectors.host_stores.lending_url, "lending"),
+            (&mut other.connectors.host_stores.subscriptions_url, "subscriptions"),
+            (&mut other.connectors.host_stores.directories_url, "directories"),
+        ] {
+            *url = format!("{}/host/{source}", s.sandbox);
+        }
+        let node_b = idlink::serve::start(&other, Runtime::default()).await.unwrap_or_else(|e| panic!("{e:#}"));
+        let b_base = format!("http://{}", node_b.api_addr);
+        let latest = |base: String| {
+            let (key, token) = (s.token.clone(), token.clone());
+            async move {
+                reqwest::Client::new()
+                    .get(format!("{base}/v1/me/revocations/latest"))
+                    .bearer_auth(key)
+                    .header("idlink-session", token)
+                    .send()
+                    .await
+                    .unwrap_or_else(|e| panic!("{e}"))
+                    .json::<Value>()
+                    .await
+                    .unwrap_or_default()
+            }
+        };
+        let (a, b) = tokio::join!(latest(s.base.clone()), latest(b_base));
+        assert_eq!((a["phase"].as_str(), b["phase"].as_str()), (Some("committed"), Some("committed")), "{} {a} {b}", s.kind);
+        let moves = scalar(&s, &format!("SELECT COUNT(*) FROM audit_log WHERE action LIKE 'revocation.%' AND subject = '{user}'")).await;
+        assert_eq!(moves, "6", "{}: the start and five moves, each once", s.kind);
+        let told = scalar(&s, &format!("SELECT COUNT(*) FROM retained_identities WHERE user_id = '{user}'")).await;
+        assert_eq!(told, "1", "{}: the identity retired once", s.kind);
+        node_b.shutdown().await;
+    }
+}
