@@ -18,7 +18,7 @@ use crate::ports::host_stores::{ChangeAnswer, HostStores, HostSubject};
 use crate::ports::identity::IdentityStore;
 use crate::ports::ids::Ids;
 use crate::ports::outbox::NewEvent;
-use crate::ports::revocations::{GrantEffect, RevocationRow, RevocationStore};
+use crate::ports::revocations::{GrantEffect, Move, RevocationRow, RevocationStore};
 use crate::ports::stepup::{Binding, StepUpStore};
 use crate::stepup::{self, StepUpRefusal};
 use idlink_domain::RequestId;
@@ -264,7 +264,8 @@ impl Revocations<'_> {
         let audit = AuditEntry::new(SYSTEM, audit_action(event, next), detail, now).subject(&row.user_id);
         let change = change.as_ref().map(|(effect, e)| (*effect, e));
         // `false`: another node moved it first; the next pass reads its move.
-        self.sagas.advance_revocation(&row.id, row.version, &next, now, change, retire, &audit).await?;
+        let m = Move { next: &next, at: now, change, retire_identity: retire };
+        self.sagas.advance_revocation(&row.id, row.version, &m, &audit).await?;
         Ok(Outcome::Moved)
     }
 

@@ -7,12 +7,10 @@ use crate::rows::{Columns, execute, fetch_all, fetch_optional, micros};
 use async_trait::async_trait;
 use idlink_core::ports::StoreError;
 use idlink_core::ports::audit::AuditEntry;
-use idlink_core::ports::outbox::NewEvent;
-use idlink_core::ports::revocations::{GrantEffect, RevocationRow, RevocationStore};
+use idlink_core::ports::revocations::{GrantEffect, Move, RevocationRow, RevocationStore};
 use idlink_domain::UserId;
 use idlink_domain::revocation::Operation;
 use idlink_domain::revocation_saga::{Phase, RollbackReason, Saga};
-use jiff::Timestamp;
 use sqlx::any::AnyRow;
 
 const COLUMNS: &str = "id, user_id, operation, phase, done, committing, reason, deadline, version, created_at, updated_at";
@@ -78,16 +76,8 @@ impl RevocationStore for SqlStore {
         fetch_all(sqlx::query(sqlx::AssertSqlSafe(sql)).bind(i64::from(limit)), &self.reader, revocation).await
     }
 
-    async fn advance_revocation(
-        &self,
-        id: &str,
-        version: i64,
-        next: &Saga,
-        at: Timestamp,
-        change: Option<(GrantEffect, &NewEvent)>,
-        retire_identity: Option<Timestamp>,
-        audit: &AuditEntry,
-    ) -> Result<bool, StoreError> {
+    async fn advance_revocation(&self, id: &str, version: i64, m: &Move<'_>, audit: &AuditEntry) -> Result<bool, StoreError> {
+        let Move { next, at, change, retire_identity } = *m;
         let q = sqlx::query(
             "UPDATE revocations SET phase = $3, done = $4, committing = $5, reason = $6, version = version + 1, updated_at = $7
              WHERE id = $1 AND version = $2 RETURNING user_id",

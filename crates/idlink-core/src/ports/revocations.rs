@@ -38,6 +38,17 @@ pub enum GrantEffect {
     Revoke,
 }
 
+/// One move of a saga, as [`RevocationStore::advance_revocation`] writes it.
+#[derive(Debug, Clone, Copy)]
+pub struct Move<'a> {
+    pub next: &'a Saga,
+    pub at: Timestamp,
+    /// The step's effect on the grants, with the event that tells the apps.
+    pub change: Option<(GrantEffect, &'a NewEvent)>,
+    /// A committed real-name revocation: the identity leaves business use, kept until then.
+    pub retire_identity: Option<Timestamp>,
+}
+
 #[async_trait]
 pub trait RevocationStore: Send + Sync {
     /// A new saga; `Unique` when the user already has one open.
@@ -47,22 +58,10 @@ pub trait RevocationStore: Send + Sync {
     async fn latest_revocation_of(&self, user: &UserId) -> Result<Option<RevocationRow>, StoreError>;
     /// Open sagas (forward or compensating), least recently moved first.
     async fn open_revocations(&self, limit: u32) -> Result<Vec<RevocationRow>, StoreError>;
-    /// Moves the saga from `version` to `next` with the step's effect on
-    /// the grants and its event to the apps (`change`), the user's identity
-    /// moved out of business use and kept until `retire_identity` (a
-    /// committed real-name revocation), and its audit record, in one
-    /// transaction. `false` (and nothing written) when another node
+    /// Moves the saga from `version` to `m.next` with the move's effects
+    /// ([`Move`]) and its audit record, in one transaction. `false` (and nothing written) when another node
     /// moved it first.
-    async fn advance_revocation(
-        &self,
-        id: &str,
-        version: i64,
-        next: &Saga,
-        at: Timestamp,
-        change: Option<(GrantEffect, &NewEvent)>,
-        retire_identity: Option<Timestamp>,
-        audit: &AuditEntry,
-    ) -> Result<bool, StoreError>;
+    async fn advance_revocation(&self, id: &str, version: i64, m: &Move<'_>, audit: &AuditEntry) -> Result<bool, StoreError>;
     /// Whether the ID number (blind index) belongs to an identity revoked and still retained.
     async fn retained_identity_exists(&self, id_index: &str) -> Result<bool, StoreError>;
 }

@@ -7,7 +7,7 @@ use crate::security::new_user;
 use crate::{at, databases};
 use idlink_core::ports::StoreError;
 use idlink_core::ports::audit::AuditEntry;
-use idlink_core::ports::revocations::{RevocationRow, RevocationStore};
+use idlink_core::ports::revocations::{Move, RevocationRow, RevocationStore};
 use idlink_domain::UserId;
 use idlink_domain::revocation::Operation;
 use idlink_domain::revocation_saga::{Event, Phase, Saga, Step};
@@ -41,10 +41,17 @@ async fn a_saga_moves_by_version_once_and_one_is_open_per_user() {
         s.insert_revocation(&row(&ids.1, &bob), &audit("revocation.start")).await.unwrap_or_else(|e| panic!("{e}"));
 
         let next = Saga::new().apply(Event::Done(Step::MarkPending));
-        let moved = s.advance_revocation(&ids.0, 1, &next, at(2), None, None, &audit("revocation.step")).await;
+        let moved = s
+            .advance_revocation(&ids.0, 1, &Move { next: &next, at: at(2), change: None, retire_identity: None }, &audit("revocation.step"))
+            .await;
         assert_eq!(moved.ok(), Some(true), "{}", db.kind);
         let stale = s
-            .advance_revocation(&ids.0, 1, &next.apply(Event::Done(Step::SuspendGrants)), at(3), None, None, &audit("revocation.step"))
+            .advance_revocation(
+                &ids.0,
+                1,
+                &Move { next: &next.apply(Event::Done(Step::SuspendGrants)), at: at(3), change: None, retire_identity: None },
+                &audit("revocation.step"),
+            )
             .await;
         assert_eq!(stale.ok(), Some(false), "{}: a node that read version 1 lost the race", db.kind);
         let read = s.revocation(&ids.0).await.ok().flatten();
@@ -53,7 +60,17 @@ async fn a_saga_moves_by_version_once_and_one_is_open_per_user() {
         // Bob's saga rolls back to the end: no longer open, still his latest.
         let rolled = Saga::new().apply(Event::DeadlinePassed);
         assert_eq!(rolled.phase, Phase::RolledBack);
-        assert_eq!(s.advance_revocation(&ids.1, 1, &rolled, at(4), None, None, &audit("revocation.rolled_back")).await.ok(), Some(true));
+        assert_eq!(
+            s.advance_revocation(
+                &ids.1,
+                1,
+                &Move { next: &rolled, at: at(4), change: None, retire_identity: None },
+                &audit("revocation.rolled_back")
+            )
+            .await
+            .ok(),
+            Some(true)
+        );
         let open: Vec<String> = s.open_revocations(10).await.unwrap_or_default().into_iter().map(|r| r.id).collect();
         assert!(open.contains(&ids.0) && !open.contains(&ids.1), "{}: {open:?}", db.kind);
         let latest = s.latest_revocation_of(&bob).await.ok().flatten();
