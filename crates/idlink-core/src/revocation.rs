@@ -43,6 +43,12 @@ pub struct RevocationPolicy {
     pub window: SignedDuration,
     /// How long a revoked identity's records are kept (out of business use) before they are shredded.
     pub identity_retention: SignedDuration,
+    /// The crash harness only (`idlink bench revocation-crash`): the process
+    /// aborts, as a `kill -9` would stop it, right after the move of this
+    /// name is committed (`start`, `pending_recycle`, `grants_suspended`,
+    /// `stores_applied`, `commit_begun`, …: the audit action without
+    /// `revocation.`). Never set in production.
+    pub crash_after: Option<String>,
 }
 
 impl Default for RevocationPolicy {
@@ -54,6 +60,7 @@ impl Default for RevocationPolicy {
             links: BTreeMap::new(),
             window: SignedDuration::from_secs(120),
             identity_retention: SignedDuration::from_hours(5 * 366 * 24),
+            crash_after: None,
         }
     }
 }
@@ -202,6 +209,7 @@ impl Revocations<'_> {
             }
             other => other?,
         }
+        self.crash_point("start");
         self.drive(&row.id).await
     }
 
@@ -230,11 +238,15 @@ impl Revocations<'_> {
         self.sagas.revocation(id).await?.ok_or(RevocationError::NotFound)
     }
 
-    /// Every open saga, driven once (the periodic job, on one node at a time).
+    /// Every open saga, driven once (the periodic job, on one node at a time);
+    /// one saga's error does not stop the others.
     pub async fn drive_open(&self, limit: u32) -> Result<usize, RevocationError> {
         let open = self.sagas.open_revocations(limit).await?;
+        metrics::gauge!("idlink_revocation_sagas_open").set(open.len() as f64);
         for row in &open {
-            self.drive(&row.id).await?;
+            if let Err(e) = self.drive(&row.id).await {
+                tracing::warn!(saga = %row.id, error = %e, "a revocation saga could not be driven; next period");
+            }
         }
         Ok(open.len())
     }
@@ -243,8 +255,8 @@ impl Revocations<'_> {
     async fn pass(&self, row: &RevocationRow) -> Result<Outcome, RevocationError> {
         let now = self.clock.now();
         let past_deadline = row.saga.phase == Phase::Forward && !row.saga.committing && now >= row.deadline;
-        let (event, change, retire) = if past_deadline {
-            (Event::DeadlinePassed, None, None)
+        let (event, effects) = if past_deadline {
+            (Event::DeadlinePassed, Effects::default())
         } else {
             let moved = match row.saga.next() {
                 Action::Nothing => return Ok(Outcome::Moved),
@@ -262,22 +274,24 @@ impl Revocations<'_> {
             _ => row.operation.as_str().to_owned(),
         };
         let audit = AuditEntry::new(SYSTEM, audit_action(event, next), detail, now).subject(&row.user_id);
-        let change = change.as_ref().map(|(effect, e)| (*effect, e));
+        let change = effects.change.as_ref().map(|(effect, e)| (*effect, e));
         // `false`: another node moved it first; the next pass reads its move.
-        let m = Move { next: &next, at: now, change, retire_identity: retire };
-        self.sagas.advance_revocation(&row.id, row.version, &m, &audit).await?;
+        let m = Move { next: &next, at: now, change, retire_identity: effects.retire, mark_identity: effects.mark };
+        if self.sagas.advance_revocation(&row.id, row.version, &m, &audit).await? {
+            self.crash_point(audit.action.trim_start_matches("revocation."));
+        }
         Ok(Outcome::Moved)
     }
 
     /// `step` of the saga: the event it ends with and its database effect, or `None` to wait for a store.
     async fn take(&self, row: &RevocationRow, step: Step, now: Timestamp) -> Result<Option<Moved>, RevocationError> {
         let subject = HostSubject { user_id: row.user_id.as_str(), operation: row.operation };
-        let done = |event: Event| Some((event, None, None));
+        let done = |event: Event| Some((event, Effects::default()));
         Ok(match step {
-            Step::MarkPending => done(Event::Done(step)),
+            Step::MarkPending => Some((Event::Done(step), Effects { mark: Some(true), ..Effects::default() })),
             Step::SuspendGrants => {
                 let told = self.told(row, LifecycleType::AccountDisabled, "revocation_pending", now)?;
-                Some((Event::Done(step), Some((GrantEffect::Suspend, told)), None))
+                Some((Event::Done(step), Effects { change: Some((GrantEffect::Hold, told)), ..Effects::default() }))
             }
             Step::ApplyStores => {
                 let mut waiting = false;
@@ -291,7 +305,18 @@ impl Revocations<'_> {
                 if waiting { None } else { done(Event::Done(step)) }
             }
             Step::Commit if !row.saga.committing => {
-                // The last look before the point of no return: a funds operation during the window rolls back.
+                // The last look before the point of no return: an identity changed since it was
+                // marked (a new verification clears the mark) or a funds operation during the
+                // window rolls back.
+                let marked = self.sagas.identity_marked(&row.user_id, &row.id).await?;
+                let has_identity = self.identities.identity(&row.user_id).await?.is_some();
+                let changed = match row.operation {
+                    Operation::RevokeRealName => !marked,
+                    Operation::CancelAccount => has_identity && !marked,
+                };
+                if changed {
+                    return Ok(done(Event::Refused(step)));
+                }
                 let mut waiting = false;
                 for source in self.hosts.registered() {
                     match self.hosts.change(source, &change_id(&row.id, source)).await {
@@ -320,7 +345,7 @@ impl Revocations<'_> {
                     Operation::CancelAccount => (LifecycleType::AccountDisabled, None),
                 };
                 let told = self.told(row, kind, row.operation.as_str(), now)?;
-                Some((Event::Done(step), Some((GrantEffect::Revoke, told)), retire))
+                Some((Event::Done(step), Effects { change: Some((GrantEffect::Revoke, told)), retire, mark: None }))
             }
         })
     }
@@ -328,10 +353,11 @@ impl Revocations<'_> {
     /// Undoes `step`; `None` to wait for a store.
     async fn compensate(&self, row: &RevocationRow, step: Step, now: Timestamp) -> Result<Option<Moved>, RevocationError> {
         Ok(match step {
-            Step::MarkPending | Step::Commit => Some((Event::Compensated(step), None, None)),
+            Step::MarkPending => Some((Event::Compensated(step), Effects { mark: Some(false), ..Effects::default() })),
+            Step::Commit => Some((Event::Compensated(step), Effects::default())),
             Step::SuspendGrants => {
                 let told = self.told(row, LifecycleType::AccountEnabled, "revocation_rolled_back", now)?;
-                Some((Event::Compensated(step), Some((GrantEffect::Resume, told)), None))
+                Some((Event::Compensated(step), Effects { change: Some((GrantEffect::Release, told)), ..Effects::default() }))
             }
             Step::ApplyStores => {
                 let mut waiting = false;
@@ -341,9 +367,17 @@ impl Revocations<'_> {
                         _ => waiting = true,
                     }
                 }
-                if waiting { None } else { Some((Event::Compensated(step), None, None)) }
+                if waiting { None } else { Some((Event::Compensated(step), Effects::default())) }
             }
         })
+    }
+
+    /// The crash harness's stop right after the move `name` (see [`RevocationPolicy::crash_after`]).
+    fn crash_point(&self, name: &str) {
+        if self.policy.crash_after.as_deref() == Some(name) {
+            tracing::error!(after = name, "revocation.crash_after: aborting as a kill -9 would (crash harness)");
+            std::process::abort();
+        }
     }
 
     /// The lifecycle event the apps are told with a move made `at` (the
@@ -409,8 +443,17 @@ fn later(from: Timestamp, wait: SignedDuration) -> Timestamp {
     from.checked_add(wait).unwrap_or(from)
 }
 
-/// A move: its event, the grants change and event to the apps with it, and the identity's retention end.
-type Moved = (Event, Option<(GrantEffect, NewEvent)>, Option<Timestamp>);
+/// What a move writes besides the saga: the grants change with the event to the apps,
+/// the identity's retention end (a committed revocation), its pending-recycle mark set or lifted.
+#[derive(Default)]
+struct Effects {
+    change: Option<(GrantEffect, NewEvent)>,
+    retire: Option<Timestamp>,
+    mark: Option<bool>,
+}
+
+/// A move: its event and what it writes.
+type Moved = (Event, Effects);
 
 /// The audit action of a move.
 fn audit_action(event: Event, next: Saga) -> &'static str {

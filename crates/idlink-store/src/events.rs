@@ -83,6 +83,11 @@ pub(crate) enum GrantChange<'a> {
     Suspend,
     /// A freeze lifted: suspended grants active again.
     Resume,
+    /// A revocation under way: active grants held (introspection answers inactive),
+    /// apart from a freeze's suspension so that neither lifts the other.
+    Hold,
+    /// A revocation rolled back: held grants active again, or suspended if the account was frozen meanwhile.
+    Release,
     /// The account's data destroyed: every grant revoked, with its refresh families and access tokens.
     Revoke {
         by: &'a str,
@@ -112,6 +117,18 @@ pub(crate) async fn lifecycle_in(
         }
         GrantChange::Resume => {
             let q = sqlx::query("UPDATE oauth_grants SET state = 'active', updated_at = $2 WHERE user_id = $1 AND state = 'suspended'");
+            execute(q.bind(u).bind(t), &mut *tx).await?;
+        }
+        GrantChange::Hold => {
+            let q = sqlx::query("UPDATE oauth_grants SET state = 'held', updated_at = $2 WHERE user_id = $1 AND state = 'active'");
+            execute(q.bind(u).bind(t), &mut *tx).await?;
+        }
+        GrantChange::Release => {
+            let q = sqlx::query(
+                "UPDATE oauth_grants SET updated_at = $2, state = CASE WHEN EXISTS \
+                 (SELECT 1 FROM freezes f WHERE f.user_id = $1 AND f.status = 'frozen') THEN 'suspended' ELSE 'active' END \
+                 WHERE user_id = $1 AND state = 'held'",
+            );
             execute(q.bind(u).bind(t), &mut *tx).await?;
         }
         GrantChange::Revoke { by, reason } => {

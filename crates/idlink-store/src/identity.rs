@@ -20,7 +20,7 @@ use crate::write::Commit;
 pub(crate) const UPSERT_IDENTITY: &str =
     "ON CONFLICT (user_id) DO UPDATE SET name_cipher = excluded.name_cipher, id_cipher = excluded.id_cipher,
                      id_index = excluded.id_index, method = excluded.method, verified_at = excluded.verified_at,
-                     document_type = excluded.document_type, birth_cipher = excluded.birth_cipher";
+                     document_type = excluded.document_type, birth_cipher = excluded.birth_cipher, recycle_saga = NULL";
 
 const VERIFICATION_COLUMNS: &str = "id, user_id, method, status, name_cipher, id_cipher, id_index, reasons, created_at, updated_at, \
                                     document_type, birth_cipher, card_cipher";

@@ -335,12 +335,13 @@ impl OAuthFlowStore for SqlStore {
             if execute(q, &mut *tx).await? == 0 {
                 return Ok(None);
             }
-            // Re-consent re-activates a revoked grant; a suspended one (frozen account) stays suspended.
+            // Re-consent re-activates a revoked grant; a suspended one (frozen account) stays
+            // suspended, a held one (a revocation under way) held.
             let q = sqlx::query(
                 "INSERT INTO oauth_grants (id, user_id, client_id, scopes, claims, state, created_at, updated_at, revoked_at, revoked_by, revoke_reason) \
                  VALUES ($1, $2, $3, $4, $5, 'active', $6, $6, NULL, NULL, NULL) \
                  ON CONFLICT (user_id, client_id) DO UPDATE SET scopes = excluded.scopes, claims = excluded.claims, \
-                 state = CASE WHEN oauth_grants.state = 'suspended' THEN 'suspended' ELSE 'active' END, \
+                 state = CASE WHEN oauth_grants.state IN ('suspended', 'held') THEN oauth_grants.state ELSE 'active' END, \
                  updated_at = excluded.updated_at, revoked_at = NULL, revoked_by = NULL, revoke_reason = NULL",
             )
             .bind(a.new_grant.as_str())

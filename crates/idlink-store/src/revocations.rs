@@ -66,6 +66,12 @@ impl RevocationStore for SqlStore {
         fetch_optional(sqlx::query(sqlx::AssertSqlSafe(sql)).bind(user.as_str()), &self.reader, revocation).await
     }
 
+    async fn identity_marked(&self, user: &UserId, id: &str) -> Result<bool, StoreError> {
+        let q =
+            sqlx::query("SELECT COUNT(*) FROM identities WHERE user_id = $1 AND recycle_saga = $2").bind(user.as_str()).bind(id.to_owned());
+        Ok(crate::rows::fetch_one(q, &self.reader, crate::rows::first::<i64>).await? > 0)
+    }
+
     async fn retained_identity_exists(&self, id_index: &str) -> Result<bool, StoreError> {
         let q = sqlx::query("SELECT COUNT(*) FROM retained_identities WHERE id_index = $1").bind(id_index.to_owned());
         Ok(crate::rows::fetch_one(q, &self.reader, crate::rows::first::<i64>).await? > 0)
@@ -77,7 +83,7 @@ impl RevocationStore for SqlStore {
     }
 
     async fn advance_revocation(&self, id: &str, version: i64, m: &Move<'_>, audit: &AuditEntry) -> Result<bool, StoreError> {
-        let Move { next, at, change, retire_identity } = *m;
+        let Move { next, at, change, retire_identity, mark_identity } = *m;
         let q = sqlx::query(
             "UPDATE revocations SET phase = $3, done = $4, committing = $5, reason = $6, version = version + 1, updated_at = $7
              WHERE id = $1 AND version = $2 RETURNING user_id",
@@ -94,24 +100,38 @@ impl RevocationStore for SqlStore {
             let Some(user) = fetch_optional(q, &mut *tx, |r| r.user("user_id")).await? else { return Ok(false) };
             if let Some((effect, event)) = change {
                 let grants = match effect {
-                    GrantEffect::Suspend => GrantChange::Suspend,
-                    GrantEffect::Resume => GrantChange::Resume,
-                    GrantEffect::Revoke => GrantChange::Revoke { by: "system", reason: "real_name_revoked" },
+                    GrantEffect::Hold => GrantChange::Hold,
+                    GrantEffect::Release => GrantChange::Release,
+                    GrantEffect::Revoke => GrantChange::Revoke { by: "system", reason: "revocation_committed" },
                 };
                 lifecycle_in(tx, &user, at, grants, event).await?;
+            }
+            match mark_identity {
+                Some(true) => {
+                    let q = sqlx::query("UPDATE identities SET recycle_saga = $1 WHERE user_id = $2").bind(id.to_owned()).bind(user.as_str());
+                    execute(q, &mut *tx).await?;
+                }
+                Some(false) => {
+                    let q = sqlx::query("UPDATE identities SET recycle_saga = NULL WHERE user_id = $2 AND recycle_saga = $1")
+                        .bind(id.to_owned())
+                        .bind(user.as_str());
+                    execute(q, &mut *tx).await?;
+                }
+                None => {}
             }
             if let Some(until) = retire_identity {
                 let keep = sqlx::query(
                     "INSERT INTO retained_identities (revocation_id, user_id, name_cipher, id_cipher, birth_cipher, id_index, document_type, \
                      method, verified_at, revoked_at, retain_until) SELECT $1, user_id, name_cipher, id_cipher, birth_cipher, id_index, \
-                     document_type, method, verified_at, $3, $4 FROM identities WHERE user_id = $2",
+                     document_type, method, verified_at, $3, $4 FROM identities WHERE user_id = $2 AND recycle_saga = $1",
                 )
                 .bind(id.to_owned())
                 .bind(user.as_str())
                 .bind(micros(at))
                 .bind(micros(until));
                 execute(keep, &mut *tx).await?;
-                execute(sqlx::query("DELETE FROM identities WHERE user_id = $1").bind(user.as_str()), &mut *tx).await?;
+                let q = sqlx::query("DELETE FROM identities WHERE user_id = $1 AND recycle_saga = $2").bind(user.as_str()).bind(id.to_owned());
+                execute(q, &mut *tx).await?;
             }
             Ok(true)
         })

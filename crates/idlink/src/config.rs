@@ -446,6 +446,8 @@ pub struct Revocation {
     pub drive_secs: u64,
     /// How long a revoked identity's records are kept, out of business use, before they are shredded.
     pub identity_retention_years: u64,
+    /// The crash harness only: abort right after this move of a saga (`docs/revocation.md`). Empty: never.
+    pub crash_after: String,
     /// The host app's deep link for each action that clears a blocker
     /// (`withdraw_balance = "hostapp://wallet/withdraw"`, …; `docs/revocation.md`).
     pub links: std::collections::BTreeMap<String, String>,
@@ -462,6 +464,7 @@ impl Default for Revocation {
             window_secs: 120,
             drive_secs: 5,
             identity_retention_years: 5,
+            crash_after: String::new(),
             links: Default::default(),
         }
     }
@@ -504,9 +507,30 @@ impl Revocation {
             links: self.links.clone(),
             window: secs(self.window_secs, 1),
             identity_retention: secs(self.identity_retention_years, 366 * 86_400),
+            crash_after: match self.crash_after.as_str() {
+                "" => None,
+                m if CRASH_POINTS.contains(&m) => {
+                    tracing::warn!(after = m, "revocation.crash_after is set: this node aborts after that move (crash harness only)");
+                    Some(m.to_owned())
+                }
+                m => anyhow::bail!("configuration key `revocation.crash_after`: `{m}` is not a move; one of {}", CRASH_POINTS.join(", ")),
+            },
         })
     }
 }
+
+/// The moves the crash harness may stop a node after.
+pub const CRASH_POINTS: [&str; 9] = [
+    "start",
+    "pending_recycle",
+    "grants_suspended",
+    "stores_applied",
+    "commit_begun",
+    "committed",
+    "rolling_back",
+    "compensated",
+    "rolled_back",
+];
 
 /// A deep link a page may show: `https://…` or the host app's own scheme
 /// (`app_scheme`, when set), and nothing else: no scheme a browser would run

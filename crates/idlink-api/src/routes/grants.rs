@@ -85,7 +85,7 @@ pub struct Grant {
     pub scopes: Vec<String>,
     /// The claims the app may read (docs/oidc.md).
     pub claims: Vec<String>,
-    /// `active`, or `suspended` while the account is frozen.
+    /// `active`; `suspended` while the account is frozen; `held` while a revocation of the real name or of the account is under way.
     pub state: String,
     /// When the user first authorised the app.
     pub since: String,

@@ -30,10 +30,11 @@ pub struct RevocationRow {
 /// What a step does to the user's OAuth grants, with the move.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum GrantEffect {
-    /// Active grants suspended: their tokens are inactive at introspection.
-    Suspend,
-    /// Suspended grants active again (a rollback).
-    Resume,
+    /// Active grants held: their tokens are inactive at introspection (a
+    /// freeze's suspension is apart: neither lifts the other).
+    Hold,
+    /// Held grants active again (a rollback), or suspended when the account was frozen meanwhile.
+    Release,
     /// Every grant revoked for good, with its refresh families, access tokens and sessions.
     Revoke,
 }
@@ -45,8 +46,11 @@ pub struct Move<'a> {
     pub at: Timestamp,
     /// The step's effect on the grants, with the event that tells the apps.
     pub change: Option<(GrantEffect, &'a NewEvent)>,
-    /// A committed real-name revocation: the identity leaves business use, kept until then.
+    /// A committed real-name revocation: the identity this saga marked leaves business use, kept until then.
     pub retire_identity: Option<Timestamp>,
+    /// `Some(true)`: the user's identity is marked pending recycle by this saga;
+    /// `Some(false)`: this saga's mark is lifted (a rollback).
+    pub mark_identity: Option<bool>,
 }
 
 #[async_trait]
@@ -62,6 +66,9 @@ pub trait RevocationStore: Send + Sync {
     /// ([`Move`]) and its audit record, in one transaction. `false` (and nothing written) when another node
     /// moved it first.
     async fn advance_revocation(&self, id: &str, version: i64, m: &Move<'_>, audit: &AuditEntry) -> Result<bool, StoreError>;
+    /// Whether the user's identity still carries the pending-recycle mark of saga `id`
+    /// (a verification since clears it: the identity changed).
+    async fn identity_marked(&self, user: &UserId, id: &str) -> Result<bool, StoreError>;
     /// Whether the ID number (blind index) belongs to an identity revoked and still retained.
     async fn retained_identity_exists(&self, id_index: &str) -> Result<bool, StoreError>;
 }

@@ -42,14 +42,25 @@ async fn a_saga_moves_by_version_once_and_one_is_open_per_user() {
 
         let next = Saga::new().apply(Event::Done(Step::MarkPending));
         let moved = s
-            .advance_revocation(&ids.0, 1, &Move { next: &next, at: at(2), change: None, retire_identity: None }, &audit("revocation.step"))
+            .advance_revocation(
+                &ids.0,
+                1,
+                &Move { next: &next, at: at(2), change: None, retire_identity: None, mark_identity: None },
+                &audit("revocation.step"),
+            )
             .await;
         assert_eq!(moved.ok(), Some(true), "{}", db.kind);
         let stale = s
             .advance_revocation(
                 &ids.0,
                 1,
-                &Move { next: &next.apply(Event::Done(Step::SuspendGrants)), at: at(3), change: None, retire_identity: None },
+                &Move {
+                    next: &next.apply(Event::Done(Step::SuspendGrants)),
+                    at: at(3),
+                    change: None,
+                    retire_identity: None,
+                    mark_identity: None,
+                },
                 &audit("revocation.step"),
             )
             .await;
@@ -64,7 +75,7 @@ async fn a_saga_moves_by_version_once_and_one_is_open_per_user() {
             s.advance_revocation(
                 &ids.1,
                 1,
-                &Move { next: &rolled, at: at(4), change: None, retire_identity: None },
+                &Move { next: &rolled, at: at(4), change: None, retire_identity: None, mark_identity: None },
                 &audit("revocation.rolled_back")
             )
             .await

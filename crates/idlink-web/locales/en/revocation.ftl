@@ -57,6 +57,7 @@ revoke-status-steps = Steps
 revoke-phase-forward = under way
 revoke-phase-compensating = being undone
 revoke-phase-committed = done
+revoke-phase-committed-cancel = accepted: every app disconnected
 revoke-phase-rolled-back = undone, nothing changed
 revoke-step-mark-pending = Your real name set aside
 revoke-step-suspend-grants = Apps' access paused

@@ -54,6 +54,7 @@ revoke-status-steps = 办理步骤
 revoke-phase-forward = 办理中
 revoke-phase-compensating = 正在撤回
 revoke-phase-committed = 已完成
+revoke-phase-committed-cancel = 已受理：已断开所有应用
 revoke-phase-rolled-back = 已撤回，未做任何更改
 revoke-step-mark-pending = 实名信息已停用
 revoke-step-suspend-grants = 应用访问已暂停

@@ -54,6 +54,7 @@ revoke-status-steps = 辦理步驟
 revoke-phase-forward = 辦理中
 revoke-phase-compensating = 正在撤回
 revoke-phase-committed = 已完成
+revoke-phase-committed-cancel = 已受理：已中斷所有應用
 revoke-phase-rolled-back = 已撤回，未作任何更改
 revoke-step-mark-pending = 實名資料已停用
 revoke-step-suspend-grants = 應用存取已暫停

@@ -86,7 +86,7 @@ fn line(tr: &Tr, v: &GrantView) -> AppLine {
         name: g.client_name.clone(),
         claims,
         since: tr.datetime(g.created_at),
-        suspended: g.state == "suspended",
+        suspended: matches!(g.state.as_str(), "suspended" | "held"),
         deliveries: v.deliveries.iter().map(|d| delivery(tr, d)).collect(),
     }
 }

@@ -231,7 +231,11 @@ async fn confirm(State(state): State<WebState>, s: Signed, Form(f): Form<Confirm
 /// One line of the status page: where a saga stands, in words.
 fn phase_words(tr: &Tr, r: &RevocationRow) -> String {
     let what = tr.t(&format!("revoke-choice-{}", key(r.operation.as_str())));
-    let phase = tr.t(&format!("revoke-phase-{}", key(r.saga.phase.as_str())));
+    // A committed cancellation has ended every app's access; the closing itself follows (CP).
+    let phase = match (r.operation, r.saga.phase) {
+        (Operation::CancelAccount, Phase::Committed) => tr.t("revoke-phase-committed-cancel"),
+        (_, phase) => tr.t(&format!("revoke-phase-{}", key(phase.as_str()))),
+    };
     format!("{what}: {phase}")
 }
 

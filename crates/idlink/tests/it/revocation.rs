@@ -408,7 +408,7 @@ async fn a_funds_operation_during_the_window_rolls_every_step_back() {
             (waiting["phase"].as_str(), waiting["steps_done"].clone()),
             (Some("forward"), json!(["mark_pending", "suspend_grants"]))
         );
-        assert_eq!(scalar(&s, "SELECT state FROM oauth_grants WHERE id = 'grt_cli_fund'").await, "suspended", "{}", s.kind);
+        assert_eq!(scalar(&s, "SELECT state FROM oauth_grants WHERE id = 'grt_cli_fund'").await, "held", "{}", s.kind);
         let t = step_up(&s, &token, &user, "identity.revoke").await;
         expect_problem(start(&s, &token, Some(&t), "revoke_real_name").await, 409, "revocation_running").await;
 
@@ -519,5 +519,53 @@ async fn a_saga_resumes_after_a_restart_and_two_nodes_move_it_once() {
         let told = scalar(&s, &format!("SELECT COUNT(*) FROM retained_identities WHERE user_id = '{user}'")).await;
         assert_eq!(told, "1", "{}: the identity retired once", s.kind);
         node_b.shutdown().await;
+    }
+}
+
+/// The identity verified again while the saga waits (the mark is gone: the
+/// identity changed) rolls the saga back instead of committing; and a risk
+/// freeze that came meanwhile stays: the rollback releases the saga's hold
+/// on the grants into the freeze's suspension, not into active.
+#[tokio::test]
+async fn an_identity_changed_or_frozen_meanwhile_is_respected_by_the_rollback() {
+    use crate::events::scalar;
+    for db in databases().await {
+        let extra = [("IDLINK__CONNECTORS__RETRIES", "0"), ("IDLINK__CONNECTORS__BREAKER_FAILURES", "100")];
+        let s = start_with(db, &extra).await;
+        let phone = "13866661015";
+        let (token, user) = crate::credit::adult(&s, phone, "335").await;
+        let uid = idlink_domain::UserId::parse(&user).unwrap_or_else(|e| panic!("{e}"));
+        let now = s.running.as_ref().map(|r| r.clock.now()).unwrap_or_default();
+        let r = crate::events::Receiver::start().await;
+        crate::events::app(&s, &r, "cli_chg", &uid, now.as_microsecond() - 1_000_000).await;
+        script(&s, "wallet", "changes_down", 0).await;
+        let t = step_up(&s, &token, &user, "identity.revoke").await;
+        assert_eq!(start(&s, &token, Some(&t), "revoke_real_name").await.status().as_u16(), 202, "{}", s.kind);
+
+        // Meanwhile: verified again (same person), and frozen by the risk rules.
+        verify_resident(&s, &token, phone, "张三丰", &crate::credit::id_number(phone, "335")).await;
+        let micros = now.as_microsecond();
+        let freeze = format!(
+            "INSERT INTO freezes (user_id, status, reason, frozen_at, case_id) VALUES ('{user}', 'frozen', 'test', {micros}, 'cas_test')"
+        );
+        let store = s.running.as_ref().map(|r| r.store.clone()).unwrap_or_else(|| panic!("running"));
+        idlink_store::testing::execute(&store, &freeze).await.unwrap_or_else(|e| panic!("{}: {e}", s.kind));
+        script(&s, "wallet", "ok", 0).await;
+        let p = get_json(&s, "/v1/me/revocations/latest", &token).await;
+        assert_eq!(
+            (p["phase"].as_str(), p["rollback_reason"].as_str()),
+            (Some("rolled_back"), Some("step_refused")),
+            "{}: a changed identity is not retired: {p}",
+            s.kind
+        );
+        let identity = s.authed(Method::GET, "/v1/me/identity").header("idlink-session", &token).send().await;
+        assert_eq!(identity.map(|r| r.status().as_u16()).unwrap_or(0), 200, "{}: the identity stays", s.kind);
+        assert_eq!(scalar(&s, &format!("SELECT COUNT(*) FROM retained_identities WHERE user_id = '{user}'")).await, "0");
+        assert_eq!(
+            scalar(&s, "SELECT state FROM oauth_grants WHERE id = 'grt_cli_chg'").await,
+            "suspended",
+            "{}: the freeze's suspension stays after the rollback",
+            s.kind
+        );
     }
 }
