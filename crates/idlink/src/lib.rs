@@ -7,6 +7,7 @@
 
 pub mod background;
 pub mod bench_balance;
+pub mod bench_crash;
 pub mod bench_introspect;
 pub mod bench_medical;
 pub mod bench_pages;

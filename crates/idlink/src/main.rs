@@ -153,6 +153,19 @@ enum BenchCommand {
         #[arg(long, default_value_t = 3)]
         rounds: usize,
     },
+    /// The revocation saga killed at every step boundary in turn and at random
+    /// points, restarted and followed to its end; checks it committed exactly once.
+    RevocationCrash {
+        /// Runs in all (boundary and random runs alternate).
+        #[arg(long, default_value_t = 200)]
+        runs: usize,
+        /// Seeds the random kill delays.
+        #[arg(long, default_value_t = 17)]
+        seed: u64,
+        /// The nodes' database (empty: an embedded one in a fresh directory).
+        #[arg(long, default_value = "")]
+        database_url: String,
+    },
     /// Rendering the credit report as a PDF (the sandbox bureau's typical and
     /// large files) on one thread, against a one-page document.
     Report {
@@ -382,6 +395,12 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             };
             idlink::bench_introspect::run(&opts).await?;
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Bench(BenchCommand::RevocationCrash { runs, seed, database_url }) => {
+            let exe = std::env::current_exe().context("the idlink executable")?;
+            let report = idlink::bench_crash::run(&idlink::bench_crash::Options { runs: runs.max(1), exe, database_url, seed }).await?;
+            idlink::bench_crash::print(&report);
+            Ok(if report.failures.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
         }
         Command::Bench(BenchCommand::MedicalCode { clients, requests, only, rounds }) => {
             let opts = idlink::bench_medical::Options {

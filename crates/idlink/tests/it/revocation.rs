@@ -569,3 +569,21 @@ async fn an_identity_changed_or_frozen_meanwhile_is_respected_by_the_rollback() 
         );
     }
 }
+
+/// The crash harness, a small sample (`idlink bench revocation-crash` runs
+/// 200): the node aborted right after each forward move in turn, and killed
+/// at random points, each time restarted and followed to a single commit.
+#[tokio::test]
+async fn the_saga_survives_a_crash_after_every_move_and_at_random_points() {
+    let opts = idlink::bench_crash::Options {
+        runs: 10,
+        exe: std::path::PathBuf::from(env!("CARGO_BIN_EXE_idlink")),
+        database_url: String::new(),
+        seed: 5,
+    };
+    let report = idlink::bench_crash::run(&opts).await.unwrap_or_else(|e| panic!("{e:#}"));
+    idlink::bench_crash::print(&report);
+    assert!(report.failures.is_empty(), "{:#?}", report.failures);
+    assert_eq!(report.runs, 10);
+    assert!(report.found.keys().any(|f| f.starts_with("forward:3:1")), "a crash after the commit began was resumed: {:?}", report.found);
+}
