@@ -21,10 +21,10 @@ use crate::ports::outbox::NewEvent;
 use crate::ports::revocations::{GrantEffect, Move, RevocationRow, RevocationStore};
 use crate::ports::stepup::{Binding, StepUpStore};
 use crate::stepup::{self, StepUpRefusal};
-use idlink_domain::RequestId;
 use idlink_domain::change_limits::ChangeEvent;
 use idlink_domain::revocation::{self, Blocker, Operation, OwnFacts, OwnRules, Source, SourceAnswer};
 use idlink_domain::revocation_saga::{Action, Event, Phase, Saga, Step};
+use idlink_domain::{RequestId, UserId};
 use jiff::{SignedDuration, Timestamp};
 use std::collections::BTreeMap;
 
@@ -43,6 +43,8 @@ pub struct RevocationPolicy {
     pub window: SignedDuration,
     /// How long a revoked identity's records are kept (out of business use) before they are shredded.
     pub identity_retention: SignedDuration,
+    /// The payment capabilities a revoked real name leaves (RV3).
+    pub downgrade: revocation::DowngradeRules,
     /// The crash harness only (`idlink bench revocation-crash`): the process
     /// aborts, as a `kill -9` would stop it, right after the move of this
     /// name is committed (`start`, `pending_recycle`, `grants_suspended`,
@@ -61,6 +63,7 @@ impl Default for RevocationPolicy {
             window: SignedDuration::from_secs(120),
             identity_retention: SignedDuration::from_hours(5 * 366 * 24),
             crash_after: None,
+            downgrade: revocation::DowngradeRules::default(),
         }
     }
 }
@@ -211,6 +214,19 @@ impl Revocations<'_> {
         }
         self.crash_point("start");
         self.drive(&row.id).await
+    }
+
+    /// The account's payment capabilities now (RV3): lowered once its real
+    /// name was revoked, unless it was verified again since.
+    pub async fn payment_limits(&self, user: &UserId) -> Result<revocation::PaymentLimits, RevocationError> {
+        let revoked_at = match self.sagas.latest_revocation_of(user).await? {
+            Some(r) if r.operation == Operation::RevokeRealName && r.saga.phase == Phase::Committed => {
+                let verified_since = self.identities.identity(user).await?.is_some_and(|i| i.verified_at > r.updated_at);
+                (!verified_since).then_some(r.updated_at)
+            }
+            _ => None,
+        };
+        Ok(revocation::payment_limits(revoked_at, self.clock.now(), &self.policy.downgrade))
     }
 
     /// The user's latest revocation, if any; an open one is driven on first

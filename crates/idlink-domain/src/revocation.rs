@@ -229,6 +229,51 @@ pub fn own_blockers(facts: &OwnFacts, rules: &OwnRules, now: Timestamp) -> Vec<B
     out
 }
 
+/// What a revoked real name leaves the account's payments (RV3; the
+/// defaults are the seed's numbers: 50,000 → 2,000 yuan a day received,
+/// withdrawals paused 72 h, auto-debit contracts ended). idlink publishes
+/// them; the host's payment system enforces them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DowngradeRules {
+    pub daily_receiving_limit: Fen,
+    pub revoked_daily_receiving_limit: Fen,
+    pub withdrawal_pause: SignedDuration,
+}
+
+impl Default for DowngradeRules {
+    fn default() -> Self {
+        Self {
+            daily_receiving_limit: Fen(5_000_000),
+            revoked_daily_receiving_limit: Fen(200_000),
+            withdrawal_pause: SignedDuration::from_hours(72),
+        }
+    }
+}
+
+/// The payment capabilities of an account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct PaymentLimits {
+    pub daily_receiving_limit: Fen,
+    /// Withdrawals are paused until then.
+    pub withdrawals_paused_until: Option<Timestamp>,
+    pub auto_debit_allowed: bool,
+}
+
+/// The account's payment capabilities at `now`, given when its real name
+/// was revoked (none: never, or verified again since).
+pub fn payment_limits(revoked_at: Option<Timestamp>, now: Timestamp, rules: &DowngradeRules) -> PaymentLimits {
+    match revoked_at {
+        None => {
+            PaymentLimits { daily_receiving_limit: rules.daily_receiving_limit, withdrawals_paused_until: None, auto_debit_allowed: true }
+        }
+        Some(at) => PaymentLimits {
+            daily_receiving_limit: rules.revoked_daily_receiving_limit,
+            withdrawals_paused_until: at.checked_add(rules.withdrawal_pause).ok().filter(|until| now < *until),
+            auto_debit_allowed: false,
+        },
+    }
+}
+
 /// Every blocker at once.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Preflight {
@@ -379,6 +424,24 @@ mod tests {
         assert_eq!(p.blockers.len(), 2, "two red packets of the same sender and amount are two");
         let p = preflight(&[Source::Wallet], &[(Source::Wallet, twice.clone()), (Source::Wallet, twice)], Vec::new());
         assert_eq!(p.blockers.len(), 2, "the same answer twice (a retry) is still two");
+    }
+
+    #[test]
+    fn a_revoked_real_name_lowers_the_limits_and_pauses_withdrawals_for_72_hours() {
+        let rules = DowngradeRules::default();
+        let normal = payment_limits(None, at(0), &rules);
+        assert_eq!(
+            (normal.daily_receiving_limit, normal.withdrawals_paused_until, normal.auto_debit_allowed),
+            (Fen(5_000_000), None, true)
+        );
+        let hours = |h: i64| 3_600 * h;
+        let just = payment_limits(Some(at(0)), at(1), &rules);
+        assert_eq!(just.daily_receiving_limit, Fen(200_000), "2,000 yuan a day");
+        assert_eq!(just.withdrawals_paused_until, Some(at(hours(72))));
+        assert!(!just.auto_debit_allowed);
+        assert_eq!(payment_limits(Some(at(0)), at(hours(72) - 1), &rules).withdrawals_paused_until, Some(at(hours(72))));
+        let later = payment_limits(Some(at(0)), at(hours(72)), &rules);
+        assert_eq!((later.withdrawals_paused_until, later.daily_receiving_limit), (None, Fen(200_000)), "the pause ends, the limit stays");
     }
 
     #[test]

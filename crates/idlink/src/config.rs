@@ -448,6 +448,12 @@ pub struct Revocation {
     pub identity_retention_years: u64,
     /// The crash harness only: abort right after this move of a saga (`docs/revocation.md`). Empty: never.
     pub crash_after: String,
+    /// What an account may receive a day (fen), as published in its capabilities.
+    pub daily_receiving_limit_fen: i64,
+    /// …and once its real name is revoked (RV3: 50,000 → 2,000 yuan).
+    pub revoked_daily_receiving_limit_fen: i64,
+    /// How long withdrawals pause after a real name is revoked.
+    pub withdrawal_pause_hours: u64,
     /// The host app's deep link for each action that clears a blocker
     /// (`withdraw_balance = "hostapp://wallet/withdraw"`, …; `docs/revocation.md`).
     pub links: std::collections::BTreeMap<String, String>,
@@ -465,6 +471,9 @@ impl Default for Revocation {
             drive_secs: 5,
             identity_retention_years: 5,
             crash_after: String::new(),
+            daily_receiving_limit_fen: 5_000_000,
+            revoked_daily_receiving_limit_fen: 200_000,
+            withdrawal_pause_hours: 72,
             links: Default::default(),
         }
     }
@@ -480,10 +489,16 @@ impl Revocation {
             ("revocation.window_secs", self.window_secs, 3_600),
             ("revocation.drive_secs", self.drive_secs, 3_600),
             ("revocation.identity_retention_years", self.identity_retention_years, 50),
+            ("revocation.withdrawal_pause_hours", self.withdrawal_pause_hours, 8_760),
         ] {
             if v == 0 || v > max {
                 anyhow::bail!("configuration key `{key}`: must be between 1 and {max}");
             }
+        }
+        if self.revoked_daily_receiving_limit_fen < 0 || self.revoked_daily_receiving_limit_fen > self.daily_receiving_limit_fen {
+            anyhow::bail!(
+                "configuration key `revocation.revoked_daily_receiving_limit_fen`: between 0 and `daily_receiving_limit_fen` (a revocation lowers the limit)"
+            );
         }
         let actions: Vec<&str> = idlink_domain::revocation::BlockerKind::ALL.iter().map(|k| k.clears_by()).collect();
         for (action, link) in &self.links {
@@ -507,6 +522,11 @@ impl Revocation {
             links: self.links.clone(),
             window: secs(self.window_secs, 1),
             identity_retention: secs(self.identity_retention_years, 366 * 86_400),
+            downgrade: idlink_domain::revocation::DowngradeRules {
+                daily_receiving_limit: idlink_domain::Fen(self.daily_receiving_limit_fen),
+                revoked_daily_receiving_limit: idlink_domain::Fen(self.revoked_daily_receiving_limit_fen),
+                withdrawal_pause: secs(self.withdrawal_pause_hours, 3_600),
+            },
             crash_after: match self.crash_after.as_str() {
                 "" => None,
                 m if CRASH_POINTS.contains(&m) => {

@@ -329,6 +329,20 @@ pub struct Capabilities {
     pub restricted: Vec<String>,
     /// Why, for each restriction group.
     pub notes: Vec<String>,
+    /// The payment capabilities the host's payment system enforces (lowered once the real name is revoked).
+    pub payments: PaymentCapabilities,
+}
+
+/// Payment capabilities (SPEC RV3).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PaymentCapabilities {
+    /// What the account may receive a day, in fen.
+    #[schema(example = 5000000)]
+    pub daily_receiving_limit_fen: i64,
+    /// Withdrawals are paused until then (72 h after a revocation of the real name).
+    pub withdrawals_paused_until: Option<String>,
+    /// Whether auto-debit contracts may run (ended by a revocation of the real name).
+    pub auto_debit_allowed: bool,
 }
 
 /// Where the user stands for the capabilities rules (ID5): unverified, a
@@ -365,6 +379,14 @@ pub async fn capabilities(
         minor: matches!(standing, Standing::Minor { .. }),
         restricted: r.restricted.iter().map(|c| c.as_str().to_owned()).collect(),
         notes: r.note.map(str::to_owned).into_iter().collect(),
+        payments: {
+            let p = state.revocations().payment_limits(&session.0.user_id).await?;
+            PaymentCapabilities {
+                daily_receiving_limit_fen: p.daily_receiving_limit.0,
+                withdrawals_paused_until: p.withdrawals_paused_until.map(|t| t.to_string()),
+                auto_debit_allowed: p.auto_debit_allowed,
+            }
+        },
     };
     Ok(Json(caps))
 }

@@ -77,3 +77,7 @@ revoke-problem-revocation_running = It is already under way.
 problem-revocation_blocked = Something stands in the way: see the list of what to do first.
 problem-revocation_running = A revocation or account closing is already under way.
 problem-revocation_not_found = There is no revocation or account closing yet.
+revoke-after-title = From now on
+revoke-after-limit = You can receive up to { $amount } a day.
+revoke-after-withdrawals = Withdrawals are paused until { $time }.
+revoke-after-auto-debit = Automatic payments have ended.

@@ -74,3 +74,7 @@ revoke-problem-revocation_running = 已在办理中。
 problem-revocation_blocked = 有需要先处理的事项，请查看列表。
 problem-revocation_running = 撤销实名或注销账户已在办理中。
 problem-revocation_not_found = 尚未办理撤销实名或注销账户。
+revoke-after-title = 从现在起
+revoke-after-limit = 每日最多可收款 { $amount }。
+revoke-after-withdrawals = 提现暂停至 { $time }。
+revoke-after-auto-debit = 自动扣款已全部终止。

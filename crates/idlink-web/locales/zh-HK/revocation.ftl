@@ -74,3 +74,7 @@ revoke-problem-revocation_running = 已在辦理中。
 problem-revocation_blocked = 有需要先處理的事項，請查看列表。
 problem-revocation_running = 撤銷實名或註銷帳戶已在辦理中。
 problem-revocation_not_found = 尚未辦理撤銷實名或註銷帳戶。
+revoke-after-title = 由現在起
+revoke-after-limit = 每日最多可收款 { $amount }。
+revoke-after-withdrawals = 提款暫停至 { $time }。
+revoke-after-auto-debit = 自動扣款已全部終止。

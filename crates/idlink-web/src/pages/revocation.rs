@@ -254,6 +254,8 @@ struct StatusPage {
     steps: Vec<StepRow>,
     reason: Option<String>,
     when: String,
+    /// What a revoked real name leaves the account's payments, once committed.
+    after: Vec<String>,
 }
 
 /// `GET /h5/revocation/status`: the latest revocation or cancellation, driven on as it is read.
@@ -274,7 +276,20 @@ async fn status(State(state): State<WebState>, s: Signed) -> Response {
         Phase::Forward | Phase::Compensating => tr.t1("revoke-status-deadline", "time", &tr.datetime(row.deadline)),
         Phase::Committed | Phase::RolledBack => tr.t1("revoke-status-ended", "time", &tr.datetime(row.updated_at)),
     };
+    let mut after = Vec::new();
+    if row.operation == Operation::RevokeRealName && row.saga.phase == Phase::Committed {
+        if let Ok(p) = state.app.revocations().payment_limits(&s.session.user_id).await {
+            after.push(tr.t1("revoke-after-limit", "amount", &tr.money(p.daily_receiving_limit)));
+            if let Some(until) = p.withdrawals_paused_until {
+                after.push(tr.t1("revoke-after-withdrawals", "time", &tr.datetime(until)));
+            }
+            if !p.auto_debit_allowed {
+                after.push(tr.t("revoke-after-auto-debit"));
+            }
+        }
+    }
     let page = StatusPage {
+        after,
         c: Chrome::new(&s.visitor, "revoke-status-title", true),
         headline: phase_words(tr, &row),
         final_: row.saga.phase.is_final(),

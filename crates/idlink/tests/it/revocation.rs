@@ -335,6 +335,11 @@ async fn a_revocation_commits_and_every_app_grant_and_store_follows() {
         let res = s.authed(Method::GET, "/v1/me/revocations/latest").header("idlink-session", &token).send().await;
         expect_problem(res.unwrap_or_else(|e| panic!("{e}")), 404, "revocation_not_found").await;
         holdings(&s, &user, json!({})).await;
+        let caps = get_json(&s, "/v1/me/capabilities", &token).await;
+        assert_eq!(
+            caps["payments"],
+            json!({"daily_receiving_limit_fen": 5_000_000, "withdrawals_paused_until": null, "auto_debit_allowed": true})
+        );
 
         let t = step_up(&s, &token, &user, "identity.revoke").await;
         let res = start(&s, &token, Some(&t), "revoke_real_name").await;
@@ -378,6 +383,15 @@ async fn a_revocation_commits_and_every_app_grant_and_store_follows() {
         for wanted in ["risc/event-type/account-disabled", "caep/event-type/assurance-level-change"] {
             assert!(set_types.iter().any(|t| t.ends_with(wanted)), "{}: {wanted} in {set_types:?}", s.kind);
         }
+        // The payment capabilities drop (RV3): 2,000 yuan a day, withdrawals paused 72 h, no auto-debit.
+        let caps = get_json(&s, "/v1/me/capabilities", &token).await;
+        let committed_at = done["updated_at"].as_str().and_then(|t| t.parse::<jiff::Timestamp>().ok()).unwrap_or_default();
+        let paused = caps["payments"]["withdrawals_paused_until"].as_str().and_then(|t| t.parse::<jiff::Timestamp>().ok());
+        assert_eq!(paused, committed_at.checked_add(jiff::SignedDuration::from_hours(72)).ok(), "{caps}");
+        assert_eq!(
+            (&caps["payments"]["daily_receiving_limit_fen"], &caps["payments"]["auto_debit_allowed"], &caps["verified"]),
+            (&json!(200_000), &json!(false), &json!(false))
+        );
         let latest = get_json(&s, "/v1/me/revocations/latest", &token).await;
         assert_eq!((latest["id"].as_str(), latest["phase"].as_str()), (Some(id.as_str()), Some("committed")));
         let audited = scalar(&s, &format!("SELECT COUNT(*) FROM audit_log WHERE action LIKE 'revocation.%' AND subject = '{user}'")).await;

@@ -97,6 +97,8 @@ async fn a_user_revokes_the_real_name_with_the_payment_password_and_follows_it()
     assert_eq!(b.client.find_all(fantoccini::Locator::Css("#steps li.done")).await.map(|l| l.len()).unwrap_or(0), 4);
     assert!(b.text("#when").await.starts_with("结束于"), "{}", b.text("#when").await);
     assert!(!b.has("#refresh").await, "a final saga has nothing to refresh");
+    let after = b.text("#after").await;
+    assert!(after.contains("每日最多可收款 ¥2,000.00") && after.contains("提现暂停至") && after.contains("自动扣款已全部终止"), "{after}");
     b.assert_accessible("revocation status, committed").await;
     b.click("button[name=lang][value=en]").await;
     assert_eq!(b.text("#headline").await, "Revoke my real name: done");
