@@ -144,7 +144,10 @@ impl Auth<'_> {
             created_at: now,
             last_seen_at: now,
         });
-        let status = if known.is_none() && has_devices { SessionStatus::DeviceCheckRequired } else { SessionStatus::Active };
+        // A new device, or any device once the real name was revoked (RV3), proves the phone by SMS first.
+        let extra_check = new_user.is_none() && self.store.login_check_required(&user_id).await?;
+        let status =
+            if (known.is_none() && has_devices) || extra_check { SessionStatus::DeviceCheckRequired } else { SessionStatus::Active };
         let secret = hex::encode(self.rng.bytes32());
         let session = SessionRow {
             id: self.ids.session(),

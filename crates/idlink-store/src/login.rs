@@ -75,6 +75,11 @@ async fn insert_device(tx: &mut Tx, d: &DeviceRow) -> Result<(), StoreError> {
     Ok(())
 }
 
+async fn device_known(tx: &mut Tx, d: &DeviceRow) -> Result<bool, StoreError> {
+    let q = sqlx::query("SELECT id FROM devices WHERE id = $1 AND user_id = $2").bind(d.id.as_str()).bind(d.user_id.as_str());
+    Ok(fetch_optional(q, &mut *tx, |_| Ok(())).await?.is_some())
+}
+
 const DEVICE_COLUMNS: &str = "id, user_id, device_hash, name, public_key, is_primary, created_at, last_seen_at";
 pub(crate) const SESSION_COLUMNS: &str = "id, user_id, device_id, client_ip, secret_hash, status, created_at, expires_at, revoked_at";
 
@@ -182,10 +187,20 @@ impl AuthStore for SqlStore {
             if execute(q, &mut *tx).await? != 1 {
                 return Ok(false);
             }
-            insert_device(tx, d).await?;
+            // A known device checked again (an extra check after a revocation) is already registered.
+            if !device_known(tx, d).await? {
+                insert_device(tx, d).await?;
+            }
+            let q = sqlx::query("DELETE FROM login_checks WHERE user_id = $1").bind(d.user_id.as_str());
+            execute(q, &mut *tx).await?;
             Ok(true)
         })
         .await
+    }
+
+    async fn login_check_required(&self, user: &UserId) -> Result<bool, StoreError> {
+        let q = sqlx::query("SELECT COUNT(*) FROM login_checks WHERE user_id = $1").bind(user.as_str());
+        Ok(fetch_one(q, &self.reader, crate::rows::first::<i64>).await? > 0)
     }
 
     async fn set_primary_device(&self, user: &UserId, device_id: &DeviceId, audit: &AuditEntry) -> Result<bool, StoreError> {

@@ -83,7 +83,7 @@ impl RevocationStore for SqlStore {
     }
 
     async fn advance_revocation(&self, id: &str, version: i64, m: &Move<'_>, audit: &AuditEntry) -> Result<bool, StoreError> {
-        let Move { next, at, change, retire_identity, mark_identity } = *m;
+        let Move { next, at, change, retire_identity, mark_identity, login_check } = *m;
         let q = sqlx::query(
             "UPDATE revocations SET phase = $3, done = $4, committing = $5, reason = $6, version = version + 1, updated_at = $7
              WHERE id = $1 AND version = $2 RETURNING user_id",
@@ -118,6 +118,13 @@ impl RevocationStore for SqlStore {
                     execute(q, &mut *tx).await?;
                 }
                 None => {}
+            }
+            if let Some(reason) = login_check {
+                let q = sqlx::query("INSERT INTO login_checks (user_id, reason, since) VALUES ($1, $2, $3) ON CONFLICT (user_id) DO NOTHING")
+                    .bind(user.as_str())
+                    .bind(reason.to_owned())
+                    .bind(micros(at));
+                execute(q, &mut *tx).await?;
             }
             if let Some(until) = retire_identity {
                 let keep = sqlx::query(

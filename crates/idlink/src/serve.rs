@@ -437,7 +437,7 @@ pub async fn start(config: &Config, rt: Runtime) -> Result<Running> {
         alert_policy: config.credit_report.alert_policy(),
         ss_coverage: Arc::new(config.social_security_coverage()?),
         ss_policy: config.social_security.policy()?,
-        revocation_policy: config.revocation.policy()?,
+        revocation_policy: config.revocation_policy()?,
         certificate_cas,
         audit: idlink_api::state::AuditSettings { witness: witness.clone(), policy, retention_years: config.audit.retention_years },
         face_sandbox: sandbox.is_some() && config.connectors.face.url.is_empty(),

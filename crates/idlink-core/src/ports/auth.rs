@@ -95,6 +95,8 @@ pub trait AuthStore: AuditStore + Send + Sync {
     async fn consume_challenge(&self, id: &ChallengeId, now: Timestamp) -> Result<bool, StoreError>;
     async fn device_by_hash(&self, user: &UserId, device_hash: &str) -> Result<Option<DeviceRow>, StoreError>;
     async fn devices(&self, user: &UserId) -> Result<Vec<DeviceRow>, StoreError>;
+    /// Whether the user's next login needs an SMS check on any device (a revoked real name).
+    async fn login_check_required(&self, user: &UserId) -> Result<bool, StoreError>;
     /// Writes a login in one transaction (user, device, session, audit).
     async fn write_login(&self, w: &LoginWrite<'_>) -> Result<(), StoreError>;
     async fn session(&self, id: &SessionId) -> Result<Option<SessionRow>, StoreError>;

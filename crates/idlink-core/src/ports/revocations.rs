@@ -51,6 +51,8 @@ pub struct Move<'a> {
     /// `Some(true)`: the user's identity is marked pending recycle by this saga;
     /// `Some(false)`: this saga's mark is lifted (a rollback).
     pub mark_identity: Option<bool>,
+    /// The next login needs an extra SMS check (a committed revocation), for this reason.
+    pub login_check: Option<&'a str>,
 }
 
 #[async_trait]

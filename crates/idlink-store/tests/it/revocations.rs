@@ -45,7 +45,7 @@ async fn a_saga_moves_by_version_once_and_one_is_open_per_user() {
             .advance_revocation(
                 &ids.0,
                 1,
-                &Move { next: &next, at: at(2), change: None, retire_identity: None, mark_identity: None },
+                &Move { next: &next, at: at(2), change: None, retire_identity: None, mark_identity: None, login_check: None },
                 &audit("revocation.step"),
             )
             .await;
@@ -60,6 +60,7 @@ async fn a_saga_moves_by_version_once_and_one_is_open_per_user() {
                     change: None,
                     retire_identity: None,
                     mark_identity: None,
+                    login_check: None,
                 },
                 &audit("revocation.step"),
             )
@@ -75,7 +76,7 @@ async fn a_saga_moves_by_version_once_and_one_is_open_per_user() {
             s.advance_revocation(
                 &ids.1,
                 1,
-                &Move { next: &rolled, at: at(4), change: None, retire_identity: None, mark_identity: None },
+                &Move { next: &rolled, at: at(4), change: None, retire_identity: None, mark_identity: None, login_check: None },
                 &audit("revocation.rolled_back")
             )
             .await

@@ -394,6 +394,23 @@ async fn a_revocation_commits_and_every_app_grant_and_store_follows() {
         );
         let latest = get_json(&s, "/v1/me/revocations/latest", &token).await;
         assert_eq!((latest["id"].as_str(), latest["phase"].as_str()), (Some(id.as_str()), Some("committed")));
+
+        // The next login, even on the known device, proves the phone by SMS first (RV3); once only.
+        let again = session(&s, phone, "d").await;
+        assert_eq!(again["status"], "device_check_required", "{} {again}", s.kind);
+        let (check, pending) =
+            (again["device_check"]["challenge_id"].as_str().unwrap_or(""), again["session_token"].as_str().unwrap_or(""));
+        let code = s.last_code(phone).await;
+        let res = s
+            .authed(Method::POST, "/v1/auth/device-check")
+            .header("idlink-session", pending)
+            .json(&login_body(phone, "d", check, &code))
+            .send()
+            .await;
+        assert_eq!(res.map(|r| r.status().as_u16()).unwrap_or(0), 200, "{}", s.kind);
+        assert_eq!(session(&s, phone, "d").await["status"], "active", "{}: one extra check, not every login", s.kind);
+        let devices = scalar(&s, &format!("SELECT COUNT(*) FROM devices WHERE user_id = '{user}'")).await;
+        assert_eq!(devices, "1", "{}: the known device checked again, not registered twice", s.kind);
         let audited = scalar(&s, &format!("SELECT COUNT(*) FROM audit_log WHERE action LIKE 'revocation.%' AND subject = '{user}'")).await;
         assert_eq!(audited, "6", "{}: the start, the three steps, the commit begun and done", s.kind);
     }
