@@ -51,6 +51,18 @@ pub fn error(status: StatusCode, code: &str, message: &str) -> Response {
     (status, Json(json!({ "code": code, "message": message }))).into_response()
 }
 
+/// A scripted `busy` answer: 503 with `Retry-After: 30`; `who` names the institution (`the bureau`).
+pub fn busy(who: &str) -> Response {
+    let mut res = error(StatusCode::SERVICE_UNAVAILABLE, "busy", &format!("{who} is busy; retry later"));
+    res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("30"));
+    res
+}
+
+/// A scripted `down` answer: 500.
+pub fn failed(who: &str) -> Response {
+    error(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", &format!("{who} failed"))
+}
+
 /// 503 with `Retry-After` while the institution is in maintenance.
 pub fn maintenance_answer(shared: &Shared, institution: &str) -> Option<Response> {
     let until = shared.in_maintenance(institution)?;

@@ -19,7 +19,7 @@
 use crate::control::{error, maintenance_answer};
 use crate::{Institution, Shared};
 use axum::extract::{Path, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -208,14 +208,10 @@ impl HostStores {
         let (mode, slow_ms) = self.inner().modes.get(source).copied().unwrap_or_default();
         match mode {
             Mode::Ok => None,
-            Mode::ChangesDown if change => Some(error(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "the store failed")),
+            Mode::ChangesDown if change => Some(crate::control::failed("the store")),
             Mode::ChangesDown => None,
-            Mode::Busy => {
-                let mut res = error(StatusCode::SERVICE_UNAVAILABLE, "busy", "the store is busy; retry later");
-                res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("30"));
-                Some(res)
-            }
-            Mode::Down => Some(error(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "the store failed")),
+            Mode::Busy => Some(crate::control::busy("the store")),
+            Mode::Down => Some(crate::control::failed("the store")),
             Mode::Slow => {
                 tokio::time::sleep(std::time::Duration::from_millis(slow_ms)).await;
                 None
@@ -257,16 +253,23 @@ pub struct BlockersRequest {
     operation: String,
 }
 
-async fn blockers(State(h): State<Arc<HostStores>>, Path(source): Path<String>, Json(req): Json<BlockersRequest>) -> Response {
-    if let Some(res) = h.gate(&source, false).await {
-        return res;
+impl BlockersRequest {
+    /// The refusal of a request without a user or with an unknown operation.
+    fn refusal(&self) -> Option<Response> {
+        let valid = !self.user_id.trim().is_empty() && ["revoke_real_name", "cancel_account"].contains(&self.operation.as_str());
+        (!valid).then(|| {
+            error(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_request",
+                "`user_id` and an `operation` (revoke_real_name, cancel_account) are required",
+            )
+        })
     }
-    if req.user_id.trim().is_empty() || !["revoke_real_name", "cancel_account"].contains(&req.operation.as_str()) {
-        return error(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_request",
-            "`user_id` and an `operation` (revoke_real_name, cancel_account) are required",
-        );
+}
+
+async fn blockers(State(h): State<Arc<HostStores>>, Path(source): Path<String>, Json(req): Json<BlockersRequest>) -> Response {
+    if let Some(res) = h.gate(&source, false).await.or_else(|| req.refusal()) {
+        return res;
     }
     Json(json!({ "blockers": h.holdings(&req.user_id).blockers(&source) })).into_response()
 }
@@ -278,15 +281,8 @@ fn change_answer(c: &Change) -> Response {
 /// `PUT /host/{source}/v1/changes/{id}`: applies the change, unless the user holds something there
 /// (a blocker that appeared since the preflight): then `refused`. Idempotent by id.
 async fn apply(State(h): State<Arc<HostStores>>, Path((source, id)): Path<(String, String)>, Json(req): Json<BlockersRequest>) -> Response {
-    if let Some(res) = h.gate(&source, true).await {
+    if let Some(res) = h.gate(&source, true).await.or_else(|| req.refusal()) {
         return res;
-    }
-    if req.user_id.trim().is_empty() || !["revoke_real_name", "cancel_account"].contains(&req.operation.as_str()) {
-        return error(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_request",
-            "`user_id` and an `operation` (revoke_real_name, cancel_account) are required",
-        );
     }
     let held = h.holdings(&req.user_id).blockers(&source);
     let mut inner = h.inner();

@@ -28,7 +28,7 @@
 use crate::control::{error, maintenance_answer};
 use crate::{Institution, Shared, sms};
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -231,12 +231,8 @@ impl Bureaus {
         let (mode, slow_ms) = self.inner().modes.get(&(province.to_owned(), channel.to_owned())).copied().unwrap_or_default();
         match mode {
             Mode::Ok | Mode::LostAnswer => None,
-            Mode::Busy => {
-                let mut res = error(StatusCode::SERVICE_UNAVAILABLE, "busy", "the bureau is busy; retry later");
-                res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("30"));
-                Some(res)
-            }
-            Mode::Down => Some(error(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "the bureau failed")),
+            Mode::Busy => Some(crate::control::busy("the bureau")),
+            Mode::Down => Some(crate::control::failed("the bureau")),
             Mode::Slow => {
                 tokio::time::sleep(std::time::Duration::from_millis(slow_ms)).await;
                 None

@@ -81,3 +81,4 @@ revoke-after-title = From now on
 revoke-after-limit = You can receive up to { $amount } a day.
 revoke-after-withdrawals = Withdrawals are paused until { $time }.
 revoke-after-auto-debit = Automatic payments have ended.
+revoke-phase-line = { $what }: { $phase }

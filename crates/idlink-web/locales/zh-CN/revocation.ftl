@@ -78,3 +78,4 @@ revoke-after-title = 从现在起
 revoke-after-limit = 每日最多可收款 { $amount }。
 revoke-after-withdrawals = 提现暂停至 { $time }。
 revoke-after-auto-debit = 自动扣款已全部终止。
+revoke-phase-line = { $what }：{ $phase }

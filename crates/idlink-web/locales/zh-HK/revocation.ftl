@@ -78,3 +78,4 @@ revoke-after-title = 由現在起
 revoke-after-limit = 每日最多可收款 { $amount }。
 revoke-after-withdrawals = 提款暫停至 { $time }。
 revoke-after-auto-debit = 自動扣款已全部終止。
+revoke-phase-line = { $what }：{ $phase }

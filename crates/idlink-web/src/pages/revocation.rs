@@ -236,7 +236,7 @@ fn phase_words(tr: &Tr, r: &RevocationRow) -> String {
         (Operation::CancelAccount, Phase::Committed) => tr.t("revoke-phase-committed-cancel"),
         (_, phase) => tr.t(&format!("revoke-phase-{}", key(phase.as_str()))),
     };
-    format!("{what}: {phase}")
+    tr.ta("revoke-phase-line", &[("what", &what), ("phase", &phase)])
 }
 
 /// A step as the status page lists it.
@@ -277,15 +277,14 @@ async fn status(State(state): State<WebState>, s: Signed) -> Response {
         Phase::Committed | Phase::RolledBack => tr.t1("revoke-status-ended", "time", &tr.datetime(row.updated_at)),
     };
     let mut after = Vec::new();
-    if row.operation == Operation::RevokeRealName && row.saga.phase == Phase::Committed {
-        if let Ok(p) = state.app.revocations().payment_limits(&s.session.user_id).await {
-            after.push(tr.t1("revoke-after-limit", "amount", &tr.money(p.daily_receiving_limit)));
-            if let Some(until) = p.withdrawals_paused_until {
-                after.push(tr.t1("revoke-after-withdrawals", "time", &tr.datetime(until)));
-            }
-            if !p.auto_debit_allowed {
-                after.push(tr.t("revoke-after-auto-debit"));
-            }
+    let committed_revocation = row.operation == Operation::RevokeRealName && row.saga.phase == Phase::Committed;
+    if committed_revocation && let Ok(p) = state.app.revocations().payment_limits(&s.session.user_id).await {
+        after.push(tr.t1("revoke-after-limit", "amount", &tr.money(p.daily_receiving_limit)));
+        if let Some(until) = p.withdrawals_paused_until {
+            after.push(tr.t1("revoke-after-withdrawals", "time", &tr.datetime(until)));
+        }
+        if !p.auto_debit_allowed {
+            after.push(tr.t("revoke-after-auto-debit"));
         }
     }
     let page = StatusPage {

@@ -34,6 +34,29 @@ pub async fn login(s: &Server, phone: &str, device: &str, challenge: &str, code:
         .unwrap_or_else(|e| panic!("{e}"))
 }
 
+/// A login that completes the device check when one is asked (a new
+/// device, or the extra check after a revocation): the session token and
+/// the login's answer.
+pub(crate) async fn login_checked(s: &Server, phone: &str, device: &str) -> (String, Value) {
+    let c = challenge(s, phone, device).await;
+    let code = s.last_code(phone).await;
+    let answer: Value = login(s, phone, device, &c, &code).await.json().await.unwrap_or_default();
+    let token = answer["session_token"].as_str().unwrap_or("").to_owned();
+    if answer["status"] == "device_check_required" {
+        let check = answer["device_check"]["challenge_id"].as_str().unwrap_or("").to_owned();
+        let code = s.last_code(phone).await;
+        let res = s
+            .authed(Method::POST, "/v1/auth/device-check")
+            .header("idlink-session", &token)
+            .json(&login_body(phone, device, &check, &code))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(res.status().as_u16(), 200, "{}", s.kind);
+    }
+    (token, answer)
+}
+
 pub async fn login_ok(s: &Server, phone: &str, device: &str) -> Value {
     let c = challenge(s, phone, device).await;
     let code = s.last_code(phone).await;

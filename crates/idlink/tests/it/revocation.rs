@@ -61,18 +61,8 @@ pub(crate) fn everything() -> Value {
 /// A login on a second device (a step-up at login, so an abnormal one
 /// here), its device check completed; returns the session token.
 async fn second_device(s: &Server, phone: &str, device: &str) -> String {
-    let v = session(s, phone, device).await;
-    assert_eq!(v["risk"], "step_up", "a new device is a step-up with `risk.step_up_at = 1`: {v}");
-    let token = v["session_token"].as_str().unwrap_or("").to_owned();
-    let check = v["device_check"]["challenge_id"].as_str().unwrap_or("").to_owned();
-    let code = s.last_code(phone).await;
-    let res = s
-        .authed(Method::POST, "/v1/auth/device-check")
-        .header("idlink-session", &token)
-        .json(&login_body(phone, device, &check, &code))
-        .send()
-        .await;
-    assert_eq!(res.map(|r| r.status().as_u16()).unwrap_or(0), 200);
+    let (token, answer) = crate::login::login_checked(s, phone, device).await;
+    assert_eq!(answer["risk"], "step_up", "a new device is a step-up with `risk.step_up_at = 1`: {answer}");
     token
 }
 

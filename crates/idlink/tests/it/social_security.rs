@@ -9,7 +9,6 @@
 
 use crate::cards::{call, get_json};
 use crate::credit::{adult, id_number};
-use crate::login::{challenge, login, login_body};
 use crate::reviews::{as_op, decide, open_cases, operator};
 use crate::{Server, databases, expect_problem, servers, start_with};
 use idlink::serve::Runtime;
@@ -141,21 +140,7 @@ async fn finish(s: &Server, token: &str, id: &str, reserved: &str) -> Value {
 
 /// A session on another device of the same user (after its second SMS check).
 async fn other_device(s: &Server, phone: &str, device: &str) -> String {
-    let c = challenge(s, phone, device).await;
-    let code = s.last_code(phone).await;
-    let pending: Value = login(s, phone, device, &c, &code).await.json().await.unwrap_or_default();
-    let token = pending["session_token"].as_str().unwrap_or("").to_owned();
-    let check = pending["device_check"]["challenge_id"].as_str().unwrap_or("").to_owned();
-    let code = s.last_code(phone).await;
-    let res = s
-        .authed(Method::POST, "/v1/auth/device-check")
-        .header("idlink-session", &token)
-        .json(&login_body(phone, device, &check, &code))
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(res.status().as_u16(), 200, "{}", s.kind);
-    token
+    crate::login::login_checked(s, phone, device).await.0
 }
 
 fn holds(hay: &[u8], needle: &[u8]) -> bool {

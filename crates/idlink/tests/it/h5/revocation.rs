@@ -93,7 +93,7 @@ async fn a_user_revokes_the_real_name_with_the_payment_password_and_follows_it()
     b.fill("#password", "135790").await;
     b.click("#confirm").await;
     assert_eq!(b.path().await, "/h5/revocation/status");
-    assert_eq!(b.text("#headline").await, "撤销实名认证: 已完成");
+    assert_eq!(b.text("#headline").await, "撤销实名认证：已完成");
     assert_eq!(b.client.find_all(fantoccini::Locator::Css("#steps li.done")).await.map(|l| l.len()).unwrap_or(0), 4);
     assert!(b.text("#when").await.starts_with("结束于"), "{}", b.text("#when").await);
     assert!(!b.has("#refresh").await, "a final saga has nothing to refresh");
@@ -111,7 +111,8 @@ async fn a_user_revokes_the_real_name_with_the_payment_password_and_follows_it()
     b.close().await;
 }
 
-/// `docs/screenshots/revocation{,-elder}.png`: the preflight with a blocker of every host store.
+/// `docs/screenshots/revocation{,-status}{,-elder}.png`: the preflight with a blocker of every
+/// host store, then the status of the revocation once they are cleared.
 #[tokio::test]
 #[ignore = "writes docs/screenshots; run on purpose"]
 async fn screenshots() {
@@ -129,6 +130,13 @@ async fn screenshots() {
         holdings(&s, &user, everything()).await;
         b.goto(&s.url("/h5/revocation")).await;
         shot(&b, if elder { "revocation-elder" } else { "revocation" }).await;
+        // Cleared, confirmed with the payment password: the status page.
+        holdings(&s, &user, serde_json::json!({})).await;
+        crate::cards::ensure_payment_password(&s, &token, phone).await;
+        b.goto(&s.url("/h5/revocation")).await;
+        b.fill("#password", "135790").await;
+        b.click("#confirm").await;
+        shot(&b, if elder { "revocation-status-elder" } else { "revocation-status" }).await;
         b.close().await;
     }
 }
