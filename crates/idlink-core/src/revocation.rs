@@ -291,10 +291,10 @@ impl Revocations<'_> {
         };
         let audit = AuditEntry::new(SYSTEM, audit_action(event, next), detail, now).subject(&row.user_id);
         let change = effects.change.as_ref().map(|(effect, e)| (*effect, e));
-        // `false`: another node moved it first; the next pass reads its move.
         // A committed revocation of the real name: the next login asks for an SMS code too (RV3).
-        let login_check = (effects.retire.is_some()).then_some("real_name_revoked");
+        let login_check = effects.retire.is_some().then_some("real_name_revoked");
         let m = Move { next: &next, at: now, change, retire_identity: effects.retire, mark_identity: effects.mark, login_check };
+        // `false`: another node moved it first; the next pass reads its move.
         if self.sagas.advance_revocation(&row.id, row.version, &m, &audit).await? {
             self.crash_point(audit.action.trim_start_matches("revocation."));
         }
