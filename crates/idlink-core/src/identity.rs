@@ -191,6 +191,9 @@ impl Identities<'_> {
             if current.id_index != id_index || !same_name {
                 self.check_change_limits(session, rid, &id_index, now).await?;
             }
+        } else if self.store.revoked_identity_exists(&id_index).await? {
+            // A revoked real name verified again is a change (SPEC RV3, ID5): the limits apply.
+            self.check_change_limits(session, rid, &id_index, now).await?;
         }
         let key = self.user_key(user, &self.audit(session, rid, "identity.collect", now)).await?;
         let v = VerificationRow {
@@ -348,10 +351,12 @@ impl Identities<'_> {
             .then(|| CaseRow::open(self.ids, CaseKind::Verification, user, v.id.as_str(), 2, self.review_sla, now));
         let previous = self.store.identity(user).await?;
         // Ciphertexts differ even for equal names (random nonces): compare clear names.
-        let is_change = identity.is_some()
-            && previous
-                .as_ref()
-                .is_some_and(|p| p.id_index != v.id_index || text(&p.name_cipher, NAME_CONTEXT).ok().as_deref() != Some(name.reveal()));
+        let changed_from_previous = previous
+            .as_ref()
+            .is_some_and(|p| p.id_index != v.id_index || text(&p.name_cipher, NAME_CONTEXT).ok().as_deref() != Some(name.reveal()));
+        // A revoked identity verified again counts as a change too (SPEC RV3, ID5).
+        let after_revocation = previous.is_none() && identity.is_some() && self.store.revoked_identity_exists(&v.id_index).await?;
+        let is_change = identity.is_some() && (changed_from_previous || after_revocation);
         let outcome = if status == VerificationStatus::Rejected { Outcome::Denied } else { Outcome::Success };
         let audit = self.audit(session, rid, &format!("verification.{}", status.as_str()), now).outcome(outcome);
         let event = match &identity {

@@ -170,6 +170,11 @@ impl IdentityStore for SqlStore {
         fetch_optional(q, &self.reader, |r| r.user("user_id")).await
     }
 
+    async fn revoked_identity_exists(&self, id_index: &str) -> Result<bool, StoreError> {
+        let q = sqlx::query("SELECT COUNT(*) FROM retained_identities WHERE id_index = $1").bind(id_index.to_owned());
+        Ok(crate::rows::fetch_one(q, &self.reader, crate::rows::first::<i64>).await? > 0)
+    }
+
     async fn change_history(&self, id_index: &str) -> Result<Vec<ChangeEvent>, StoreError> {
         let q = sqlx::query("SELECT kind, at, until FROM identity_changes WHERE id_index = $1 ORDER BY at").bind(id_index);
         fetch_all(q, &self.reader, change).await

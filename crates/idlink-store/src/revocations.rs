@@ -72,11 +72,6 @@ impl RevocationStore for SqlStore {
         Ok(crate::rows::fetch_one(q, &self.reader, crate::rows::first::<i64>).await? > 0)
     }
 
-    async fn retained_identity_exists(&self, id_index: &str) -> Result<bool, StoreError> {
-        let q = sqlx::query("SELECT COUNT(*) FROM retained_identities WHERE id_index = $1").bind(id_index.to_owned());
-        Ok(crate::rows::fetch_one(q, &self.reader, crate::rows::first::<i64>).await? > 0)
-    }
-
     async fn open_revocations(&self, limit: u32) -> Result<Vec<RevocationRow>, StoreError> {
         let sql = format!("SELECT {COLUMNS} FROM revocations WHERE phase IN ('forward', 'compensating') ORDER BY updated_at, id LIMIT $1");
         fetch_all(sqlx::query(sqlx::AssertSqlSafe(sql)).bind(i64::from(limit)), &self.reader, revocation).await

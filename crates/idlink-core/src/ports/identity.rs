@@ -127,5 +127,7 @@ pub trait IdentityStore: Send + Sync {
     async fn identity(&self, user: &UserId) -> Result<Option<IdentityRow>, StoreError>;
     async fn identity_owner(&self, id_index: &str) -> Result<Option<UserId>, StoreError>;
     async fn change_history(&self, id_index: &str) -> Result<Vec<ChangeEvent>, StoreError>;
+    /// Whether an identity with this ID number (blind index) was revoked and is still retained (SPEC RV3).
+    async fn revoked_identity_exists(&self, id_index: &str) -> Result<bool, StoreError>;
     async fn record_cooling_off(&self, id_index: &str, at: Timestamp, until: Timestamp, audit: &AuditEntry) -> Result<(), StoreError>;
 }

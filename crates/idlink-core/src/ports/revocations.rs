@@ -71,6 +71,4 @@ pub trait RevocationStore: Send + Sync {
     /// Whether the user's identity still carries the pending-recycle mark of saga `id`
     /// (a verification since clears it: the identity changed).
     async fn identity_marked(&self, user: &UserId, id: &str) -> Result<bool, StoreError>;
-    /// Whether the ID number (blind index) belongs to an identity revoked and still retained.
-    async fn retained_identity_exists(&self, id_index: &str) -> Result<bool, StoreError>;
 }

@@ -401,6 +401,14 @@ async fn a_revocation_commits_and_every_app_grant_and_store_follows() {
         assert_eq!(session(&s, phone, "d").await["status"], "active", "{}: one extra check, not every login", s.kind);
         let devices = scalar(&s, &format!("SELECT COUNT(*) FROM devices WHERE user_id = '{user}'")).await;
         assert_eq!(devices, "1", "{}: the known device checked again, not registered twice", s.kind);
+
+        // Verified again, the revoked real name counts as a change (ID5): a revocation waits 90 days
+        // again, and the payment limits are back.
+        verify_resident(&s, &token, phone, "张三丰", &crate::credit::id_number(phone, "331")).await;
+        let p = preflight(&s, &token, "revoke_real_name").await;
+        assert!(codes(&p).contains(&"recent_real_name_change".to_owned()), "{}: {p}", s.kind);
+        let caps = get_json(&s, "/v1/me/capabilities", &token).await;
+        assert_eq!((&caps["payments"]["daily_receiving_limit_fen"], &caps["verified"]), (&json!(5_000_000), &json!(true)), "{caps}");
         let audited = scalar(&s, &format!("SELECT COUNT(*) FROM audit_log WHERE action LIKE 'revocation.%' AND subject = '{user}'")).await;
         assert_eq!(audited, "6", "{}: the start, the three steps, the commit begun and done", s.kind);
     }
