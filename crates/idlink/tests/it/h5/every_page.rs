@@ -148,7 +148,7 @@ pub(super) async fn verified_with_card(s: &Server, token: &str, phone: &str, id_
 
 /// The visible tap targets smaller than `min` px either way (a radio button
 /// or checkbox counts with its label, the target a finger hits).
-async fn small_targets(b: &Browser, min: f64) -> Vec<String> {
+pub(super) async fn small_targets(b: &Browser, min: f64) -> Vec<String> {
     let targets = b
         .client
         .execute(
@@ -170,7 +170,7 @@ async fn small_targets(b: &Browser, min: f64) -> Vec<String> {
 }
 
 /// Elder-mode measures of the page shown now.
-async fn elder_measures(b: &Browser, page: &str, faults: &mut Vec<String>) {
+pub(super) async fn elder_measures(b: &Browser, page: &str, faults: &mut Vec<String>) {
     let m = b
         .client
         .execute(

@@ -82,6 +82,8 @@ async fn a_user_revokes_the_real_name_with_the_payment_password_and_follows_it()
     assert_eq!(b.text("#clear").await, "没有需要先处理的事项。");
     assert_eq!(b.text("#confirm-title").await, "立即撤销实名认证");
     b.assert_accessible("revocation, clear, confirm form").await;
+    let small = super::every_page::small_targets(&b, 44.0).await;
+    assert!(small.is_empty(), "the confirm form's tap targets ≥ 44 × 44 px: {small:?}");
     // A wrong password is refused at its field, with the tries left; nothing starts.
     b.fill("#password", "000000").await;
     b.click("#confirm").await;
@@ -100,10 +102,17 @@ async fn a_user_revokes_the_real_name_with_the_payment_password_and_follows_it()
     let after = b.text("#after").await;
     assert!(after.contains("每日最多可收款 ¥2,000.00") && after.contains("提现暂停至") && after.contains("自动扣款已全部终止"), "{after}");
     b.assert_accessible("revocation status, committed").await;
+    // The status page meets what every page meets (h5::every_page): 44 px targets, and in elder mode
+    // 60 px targets and large text without sideways scrolling.
+    let small = super::every_page::small_targets(&b, 44.0).await;
+    assert!(small.is_empty(), "tap targets ≥ 44 × 44 px: {small:?}");
     b.click("button[name=lang][value=en]").await;
     assert_eq!(b.text("#headline").await, "Revoke my real name: done");
     b.click("button[name=elder][value='1']").await;
     b.assert_accessible("revocation status, en, elder").await;
+    let mut faults = Vec::new();
+    super::every_page::elder_measures(&b, "/h5/revocation/status", &mut faults).await;
+    assert!(faults.is_empty(), "elder mode falls short:\n{}", faults.join("\n"));
     // The real name is gone: the preflight page now opens the account-closing check.
     b.click("#back-preflight").await;
     assert_eq!(b.text("h1").await, "Close my account");
