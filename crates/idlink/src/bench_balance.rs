@@ -291,7 +291,13 @@ pub(crate) struct Api {
 }
 
 impl Api {
-    async fn call(&self, method: reqwest::Method, path: &str, session: Option<&str>, body: Option<Value>) -> Result<Value> {
+    /// A client of the API at `base` with the key `key`, reading SMS codes from the sandbox at `sandbox`.
+    pub(crate) fn new(http: reqwest::Client, base: String, sandbox: String, key: String) -> Self {
+        Self { http, base, sandbox, key }
+    }
+
+    /// `method path` as the host app calls it (with the user's session); the answer's JSON, or why it failed.
+    pub(crate) async fn call(&self, method: reqwest::Method, path: &str, session: Option<&str>, body: Option<Value>) -> Result<Value> {
         let mut r = self.http.request(method, format!("{}{path}", self.base)).bearer_auth(&self.key);
         if let Some(s) = session {
             r = r.header("idlink-session", s);
@@ -308,13 +314,13 @@ impl Api {
         Ok(v)
     }
 
-    async fn last_code(&self, phone: &str) -> Result<String> {
+    pub(crate) async fn last_code(&self, phone: &str) -> Result<String> {
         let inbox: Value = self.http.get(format!("{}/sandbox/v1/sms/inbox?phone={phone}", self.sandbox)).send().await?.json().await?;
         inbox["messages"][0]["params"]["code"].as_str().map(str::to_owned).context("no SMS code in the sandbox inbox")
     }
 
-    /// Logs in, verifies, binds a card and switches balance queries on.
-    pub(crate) async fn user(&self, i: usize) -> Result<(String, String, String)> {
+    /// Logs bench user `i` in and verifies their real name: (session, user id, phone).
+    pub(crate) async fn verified_user(&self, i: usize) -> Result<(String, String, String)> {
         use reqwest::Method;
         let phone = phone(i);
         let device = format!("bench-{i}");
@@ -345,6 +351,14 @@ impl Api {
         if done["status"] != "verified" {
             bail!("verification of bench user {i}: {done}");
         }
+        Ok((session, user, phone))
+    }
+
+    /// Logs in, verifies, binds a card and switches balance queries on.
+    pub(crate) async fn user(&self, i: usize) -> Result<(String, String, String)> {
+        use reqwest::Method;
+        let (session, user, phone) = self.verified_user(i).await?;
+        let s = Some(session.as_str());
         let pending = self.call(Method::POST, "/v1/me/cards", s, Some(json!({"card_number": card(i), "reserved_phone": phone}))).await?;
         let binding = pending["id"].as_str().context("no binding id")?.to_owned();
         let code = self.last_code(&phone).await?;

@@ -27,8 +27,10 @@
 //! The command prints where the crashes fell and every failure, and exits
 //! non-zero on any failure.
 
+use crate::bench_balance::Api;
 use crate::config::Config;
 use anyhow::{Context, Result, anyhow, bail};
+use reqwest::Method;
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -174,29 +176,6 @@ impl Harness {
         crate::config::load(None, self.env.clone())
     }
 
-    async fn call(&self, node: &Proc, method: reqwest::Method, path: &str, session: Option<&str>, body: Option<Value>) -> Result<Value> {
-        let mut r = self.http.request(method, format!("{}{path}", node.base)).bearer_auth(&self.key);
-        if let Some(s) = session {
-            r = r.header("idlink-session", s);
-        }
-        if let Some(b) = body {
-            r = r.json(&b);
-        }
-        let res = r.send().await?;
-        let status = res.status();
-        let v: Value = res.json().await.unwrap_or(Value::Null);
-        if status.is_client_error() || status.is_server_error() {
-            bail!("{path}: {status} {v}");
-        }
-        Ok(v)
-    }
-
-    async fn last_code(&self, phone: &str) -> Result<String> {
-        let inbox: Value = self.http.get(format!("{}/sandbox/v1/sms/inbox?phone={phone}", self.sandbox.base)).send().await?.json().await?;
-        let messages = inbox["messages"].as_array().cloned().unwrap_or_default();
-        messages.iter().find_map(|m| m["params"]["code"].as_str().map(str::to_owned)).ok_or_else(|| anyhow!("no SMS for {phone}"))
-    }
-
     async fn script(&self, mode: &str, slow_ms: u64) -> Result<()> {
         for source in STORES {
             let res = self
@@ -217,58 +196,27 @@ impl Harness {
         Ok(v["status"].as_str().unwrap_or("").to_owned())
     }
 
-    /// A verified user with a payment password, and a step-up for `identity.revoke`: (session, user id).
+    /// The API of `node`, as the host app calls it.
+    fn api(&self, node: &Proc) -> Api {
+        Api::new(self.http.clone(), node.base.clone(), self.sandbox.base.clone(), self.key.clone())
+    }
+
+    /// Bench user `n` signed in and verified, with a payment password: (session, user id).
     async fn user(&self, node: &Proc, n: usize) -> Result<(String, String)> {
-        use reqwest::Method;
-        let phone = format!("1386{:07}", (n + 1) % 10_000_000);
-        let c = self.call(node, Method::POST, "/v1/auth/sms-challenges", None, Some(json!({"phone": phone, "device_id": "crash"}))).await?;
-        let code = self.last_code(&phone).await?;
-        let body = json!({"phone": phone, "device_id": "crash", "device_name": "crash", "challenge_id": c["challenge_id"], "code": code});
-        let login = self.call(node, Method::POST, "/v1/auth/login", None, Some(body)).await?;
-        let session = login["session_token"].as_str().unwrap_or("").to_owned();
-        let user = login["user_id"].as_str().unwrap_or("").to_owned();
-        let started = self
-            .call(node, Method::POST, "/v1/me/verifications", Some(&session), Some(json!({"name": "张三丰", "id_number": id_number(n)})))
-            .await?;
-        let code = self.last_code(&phone).await?;
-        let submit = json!({"challenge_id": started["phone_check"]["challenge_id"], "code": code, "liveness_video": "sandbox:pass"});
-        let path = format!("/v1/me/verifications/{}/submit", started["id"].as_str().unwrap_or(""));
-        let done = self.call(node, Method::POST, &path, Some(&session), Some(submit)).await?;
-        if done["status"] != "verified" {
-            bail!("verification: {done}");
-        }
-        let c =
-            self.call(node, Method::POST, "/v1/me/sms-challenges", Some(&session), Some(json!({"purpose": "payment_password"}))).await?;
-        let code = self.last_code(&phone).await?;
+        let api = self.api(node);
+        let (session, user, phone) = api.verified_user(n).await?;
+        let c = api.call(Method::POST, "/v1/me/sms-challenges", Some(&session), Some(json!({"purpose": "payment_password"}))).await?;
+        let code = api.last_code(&phone).await?;
         let set = json!({"password": "135790", "challenge_id": c["challenge_id"], "code": code});
-        let res = self
-            .http
-            .put(format!("{}/v1/me/payment-password", node.base))
-            .bearer_auth(&self.key)
-            .header("idlink-session", &session)
-            .json(&set)
-            .send()
-            .await?;
-        if !res.status().is_success() {
-            bail!("payment password: {}", res.status());
-        }
+        api.call(Method::PUT, "/v1/me/payment-password", Some(&session), Some(set)).await?;
         Ok((session, user))
     }
 
     async fn step_up(&self, node: &Proc, session: &str, user: &str) -> Result<String> {
         let body = json!({"password": "135790", "operation": "identity.revoke", "resource": user});
-        let v = self.call(node, reqwest::Method::POST, "/v1/me/payment-password/verify", Some(session), Some(body)).await?;
+        let v = self.api(node).call(Method::POST, "/v1/me/payment-password/verify", Some(session), Some(body)).await?;
         v["step_up_token"].as_str().map(str::to_owned).ok_or_else(|| anyhow!("no step-up token: {v}"))
     }
-}
-
-/// A valid resident ID number per run (the month, day and sequence from `n`;
-/// sequences 100–899 avoid the sandbox registry's test values).
-fn id_number(n: usize) -> String {
-    let body = format!("11010519800{}{:02}{:03}", 1 + n % 9, 1 + (n / 9) % 28, 100 + n % 800);
-    let mut first17 = [0u8; 17];
-    first17.copy_from_slice(&body.as_bytes()[..17]);
-    format!("{}{}", &body[..17], idlink_domain::idnumber::check_character(&first17))
 }
 
 /// A repeatable delay in `0..max_ms` for run `n` (splitmix64).
