@@ -188,11 +188,6 @@ impl HostStores {
         held.map(|(_, c)| c.funds_operations += 1).count()
     }
 
-    /// The status of change `id` at `store` (`unknown` when it never arrived).
-    pub fn change_status(&self, store: &str, id: &str) -> &'static str {
-        self.inner().changes.get(&(store.to_owned(), id.to_owned())).map_or("unknown", |c| c.status.as_str())
-    }
-
     /// Maintenance, then the scripted fault of `source`, if any; `change`: a saga's call.
     async fn gate(&self, source: &str, change: bool) -> Option<Response> {
         if !SOURCES.contains(&source) {
