@@ -369,6 +369,7 @@ impl AppParts {
             identities: self.store.as_ref(),
             logins: self.store.as_ref(),
             sagas: self.store.as_ref(),
+            keys: self.store.as_ref(),
             step_ups: self.store.as_ref(),
             hosts: self.institutions.host_stores.as_ref(),
             vault: &self.vault,

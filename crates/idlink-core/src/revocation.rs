@@ -7,6 +7,13 @@
 //! own database effect in one transaction, by version; the host stores'
 //! steps are idempotent by the change id; so a saga driven again after a
 //! crash, by any node, does each step once.
+//!
+//! After a committed account cancellation comes its closure (SPEC CP, due
+//! within 15 working days of the request): the retained identity is sealed
+//! again under a retention key of its own, then the user's data key is
+//! destroyed, so every other ciphertext of theirs can no longer be opened
+//! (crypto-shredding). A retained identity is shredded in turn when its
+//! period ends.
 
 use crate::ports::StoreError;
 use crate::ports::audit::AuditEntry;
@@ -17,13 +24,16 @@ use crate::ports::freezes::FreezeStore;
 use crate::ports::host_stores::{ChangeAnswer, HostStores, HostSubject};
 use crate::ports::identity::IdentityStore;
 use crate::ports::ids::Ids;
+use crate::ports::keys::KeyStore;
 use crate::ports::outbox::NewEvent;
-use crate::ports::revocations::{GrantEffect, Move, RevocationRow, RevocationStore};
+use crate::ports::revocations::{Closure, Due, GrantEffect, Move, RetainedCiphers, RevocationRow, RevocationStore};
 use crate::ports::stepup::{Binding, StepUpStore};
+use crate::steps::personal::{BIRTH_CONTEXT, ID_CONTEXT, NAME_CONTEXT};
 use crate::stepup::{self, StepUpRefusal};
 use idlink_domain::change_limits::ChangeEvent;
 use idlink_domain::revocation::{self, Blocker, Operation, OwnFacts, OwnRules, Source, SourceAnswer};
 use idlink_domain::revocation_saga::{Action, Event, Phase, Saga, Step};
+use idlink_domain::working_days::WorkingDays;
 use idlink_domain::{RequestId, UserId};
 use jiff::{SignedDuration, Timestamp};
 use std::collections::BTreeMap;
@@ -45,6 +55,8 @@ pub struct RevocationPolicy {
     pub identity_retention: SignedDuration,
     /// The payment capabilities a revoked real name leaves (RV3).
     pub downgrade: revocation::DowngradeRules,
+    /// An account cancellation is closed within this many working days of the request (CP).
+    pub cancellation_working_days: u32,
     /// The crash harness only (`idlink bench revocation-crash`): the process
     /// aborts, as a `kill -9` would stop it, right after the move of this
     /// name is committed (`start`, `pending_recycle`, `grants_suspended`,
@@ -64,6 +76,7 @@ impl Default for RevocationPolicy {
             identity_retention: SignedDuration::from_hours(5 * 366 * 24),
             crash_after: None,
             downgrade: revocation::DowngradeRules::default(),
+            cancellation_working_days: 15,
         }
     }
 }
@@ -86,6 +99,8 @@ pub enum RevocationError {
     NotFound,
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Crypto(#[from] idlink_crypto::CryptoError),
 }
 
 /// Every blocker at once, and what was asked.
@@ -109,6 +124,8 @@ pub struct Revocations<'a> {
     pub identities: &'a dyn IdentityStore,
     pub logins: &'a dyn FreezeStore,
     pub sagas: &'a dyn RevocationStore,
+    /// The users' data keys: a closure opens the retained identity with one, then destroys it.
+    pub keys: &'a dyn KeyStore,
     pub step_ups: &'a dyn StepUpStore,
     pub hosts: &'a dyn HostStores,
     /// Seals the events to the apps.
@@ -199,6 +216,11 @@ impl Revocations<'_> {
             operation,
             saga: Saga::new(),
             deadline: now.checked_add(self.policy.window).unwrap_or(now),
+            due: (operation == Operation::CancelAccount).then(|| {
+                let (at, provisional) = WorkingDays::bundled().due(now, self.policy.cancellation_working_days);
+                Due { at, provisional }
+            }),
+            closed_at: None,
             version: 1,
             created_at: now,
             updated_at: now,
@@ -267,6 +289,75 @@ impl Revocations<'_> {
         Ok(open.len())
     }
 
+    /// Closes every committed account cancellation not closed yet (the
+    /// periodic job, on one node at a time); one closure's error does not stop the others.
+    pub async fn close_accounts(&self, limit: u32) -> Result<usize, RevocationError> {
+        let mut closed = 0;
+        for row in self.sagas.unclosed_cancellations(limit).await? {
+            match self.close(&row).await {
+                Ok(true) => closed += 1,
+                Ok(false) => {}
+                Err(e) => tracing::warn!(saga = %row.id, error = %e, "an account could not be closed; next period"),
+            }
+        }
+        Ok(closed)
+    }
+
+    /// The closure of one committed cancellation: the retained identity
+    /// sealed again under `ret-{saga}`, then the user's data key destroyed,
+    /// in one transaction. `false` when another node closed it first.
+    async fn close(&self, row: &RevocationRow) -> Result<bool, RevocationError> {
+        let user = &row.user_id;
+        let now = self.clock.now();
+        let own: Vec<RetainedCiphers> = self.sagas.retained_ciphers(user).await?.into_iter().filter(|r| r.key_id.is_none()).collect();
+        let mut resealed = Vec::with_capacity(own.len());
+        let mut retention_key = None;
+        if !own.is_empty() {
+            let wrapped = self.keys.wrapped_key(&crate::vault::Vault::data_key_id(user)).await?;
+            let Some(wrapped) = wrapped else {
+                return Err(StoreError::Corrupt(format!("the data key of {user} is gone but its retained identity is not resealed")).into());
+            };
+            let key = self.vault.unwrap(&wrapped)?;
+            let key_id = format!("ret-{}", row.id);
+            let (retention, wrapped_retention) = self.vault.new_key(key_id.clone())?;
+            let reseal = |context: &str, cipher: &[u8]| -> Result<Vec<u8>, RevocationError> {
+                Ok(self.vault.seal(&retention, context, &key.open(context, cipher)?)?)
+            };
+            for r in own {
+                resealed.push(RetainedCiphers {
+                    name_cipher: reseal(NAME_CONTEXT, &r.name_cipher)?,
+                    id_cipher: reseal(ID_CONTEXT, &r.id_cipher)?,
+                    birth_cipher: r.birth_cipher.as_deref().map(|c| reseal(BIRTH_CONTEXT, c)).transpose()?,
+                    key_id: Some(key_id.clone()),
+                    revocation_id: r.revocation_id,
+                });
+            }
+            retention_key = Some(wrapped_retention);
+        }
+        let event = self.told(row, LifecycleType::AccountPurged, "account_closed", now)?;
+        let closure = Closure { at: now, resealed: &resealed, retention_key: retention_key.as_ref(), event: &event };
+        let audit = AuditEntry::new(SYSTEM, "account.closed", row.id.clone(), now).subject(user);
+        Ok(self.sagas.close_account(&row.id, user, &closure, &audit).await?)
+    }
+
+    /// Shreds the retained identities whose period has ended (the periodic job).
+    pub async fn shred_retained(&self, limit: u32) -> Result<usize, RevocationError> {
+        let now = self.clock.now();
+        let mut shredded = 0;
+        for end in self.sagas.retained_ended(now, limit).await? {
+            let audit = AuditEntry::new(SYSTEM, "identity.retention_ended", end.revocation_id.clone(), now).subject(&end.user_id);
+            if self.sagas.shred_retained(&end, &audit).await? {
+                shredded += 1;
+            }
+        }
+        Ok(shredded)
+    }
+
+    /// Account cancellations past their due time now, the most overdue first (the console's board).
+    pub async fn overdue_cancellations(&self, limit: u32) -> Result<Vec<RevocationRow>, RevocationError> {
+        Ok(self.sagas.overdue_cancellations(self.clock.now(), limit).await?)
+    }
+
     /// One move of the saga: the deadline, or its next step or compensation.
     async fn pass(&self, row: &RevocationRow) -> Result<Outcome, RevocationError> {
         let now = self.clock.now();
@@ -292,7 +383,7 @@ impl Revocations<'_> {
         let audit = AuditEntry::new(SYSTEM, audit_action(event, next), detail, now).subject(&row.user_id);
         let change = effects.change.as_ref().map(|(effect, e)| (*effect, e));
         // A committed revocation of the real name: the next login asks for an SMS code too (RV3).
-        let login_check = effects.retire.is_some().then_some("real_name_revoked");
+        let login_check = (effects.retire.is_some() && row.operation == Operation::RevokeRealName).then_some("real_name_revoked");
         let m = Move { next: &next, at: now, change, retire_identity: effects.retire, mark_identity: effects.mark, login_check };
         // `false`: another node moved it first; the next pass reads its move.
         if self.sagas.advance_revocation(&row.id, row.version, &m, &audit).await? {
@@ -360,7 +451,10 @@ impl Revocations<'_> {
                     Operation::RevokeRealName => {
                         (LifecycleType::IdentityRevoked, Some(now.checked_add(self.policy.identity_retention).unwrap_or(now)))
                     }
-                    Operation::CancelAccount => (LifecycleType::AccountDisabled, None),
+                    // The identity is kept as the law asks, whatever happens to the account.
+                    Operation::CancelAccount => {
+                        (LifecycleType::AccountDisabled, Some(now.checked_add(self.policy.identity_retention).unwrap_or(now)))
+                    }
                 };
                 let told = self.told(row, kind, row.operation.as_str(), now)?;
                 Some((Event::Done(step), Effects { change: Some((GrantEffect::Revoke, told)), retire, mark: None }))

@@ -143,7 +143,12 @@ impl Vault {
     }
 
     pub fn new_user_key(&self, user: &UserId) -> Result<(DataKey, WrappedDataKey), CryptoError> {
-        let dek = DataKey::generate(Self::data_key_id(user), self.rng.as_ref());
+        self.new_key(Self::data_key_id(user))
+    }
+
+    /// A fresh data key called `id`, and its wrapping under the active master key (not stored).
+    pub fn new_key(&self, id: String) -> Result<(DataKey, WrappedDataKey), CryptoError> {
+        let dek = DataKey::generate(id, self.rng.as_ref());
         let wrapped = self.ring().wrap(&dek, self.rng.as_ref())?;
         Ok((dek, wrapped))
     }

@@ -32,6 +32,7 @@ pub mod social_security;
 pub mod ss_binding;
 pub mod ss_service;
 pub mod verification;
+pub mod working_days;
 
 pub use idnumber::{IdNumber, IdNumberError};
 pub use ids::{

@@ -14,11 +14,16 @@
 //! gets a `client_credentials` token (scope `ssf`) and sets up its own push
 //! SSF stream, as a Shared Signals receiver does.
 //! State lives in memory and ends with the sandbox process.
+//!
+//! Besides the demo app at `/sandbox/app`, the sandbox holds a fleet of
+//! further relying parties of the same code ([`Fleet`]), each under
+//! `/sandbox/apps/{name}` with its control API at `/sandbox/v1/apps/{name}`:
+//! what a test or benchmark uses to see many apps told at once.
 
 use crate::Shared;
 use crate::control::error;
 use axum::body::Bytes;
-use axum::extract::{Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -70,12 +75,6 @@ pub struct AppConfig {
     pub base_url: String,
 }
 
-impl AppConfig {
-    pub fn redirect_uri(&self) -> String {
-        format!("{}/sandbox/app/callback", self.base_url)
-    }
-}
-
 /// One delivery the app received, with what its check found.
 #[derive(Debug, Clone, Serialize)]
 pub struct Received {
@@ -108,6 +107,8 @@ pub struct Login {
 /// The demo app's state.
 pub struct DemoApp {
     shared: Arc<Shared>,
+    /// Where the app's pages and receivers live: `/sandbox/app` or `/sandbox/apps/{name}`.
+    prefix: String,
     http: reqwest::Client,
     rng: idlink_crypto::OsRandom,
     config: Mutex<Option<AppConfig>>,
@@ -124,7 +125,13 @@ const KEEP: usize = 200;
 const BACKCHANNEL_LOGOUT: &str = "http://schemas.openid.net/event/backchannel-logout";
 
 impl DemoApp {
+    /// The demo app, at `/sandbox/app`.
     pub fn new(shared: Arc<Shared>) -> Self {
+        Self::at(shared, "/sandbox/app".into())
+    }
+
+    /// An app whose pages and receivers are under `prefix`.
+    fn at(shared: Arc<Shared>, prefix: String) -> Self {
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .timeout(Duration::from_secs(10))
@@ -132,6 +139,7 @@ impl DemoApp {
             .unwrap_or_else(|_| reqwest::Client::new());
         Self {
             shared,
+            prefix,
             http,
             rng: idlink_crypto::OsRandom,
             config: Mutex::default(),
@@ -146,6 +154,11 @@ impl DemoApp {
 
     /// Registers the app (what `idlink serve` does at start with the
     /// sandbox), then, in the background, subscribes to its SSF stream.
+    /// The redirect URI the app registers and sends.
+    pub fn redirect_uri(&self, config: &AppConfig) -> String {
+        format!("{}{}/callback", config.base_url, self.prefix)
+    }
+
     pub fn configure(self: &Arc<Self>, config: AppConfig) {
         *lock(&self.config) = Some(config);
         *lock(&self.stream) = None;
@@ -189,7 +202,7 @@ impl DemoApp {
         let ssf = get_json(&self.http, &format!("{}/.well-known/ssf-configuration", config.issuer), None).await?;
         let streams_url = ssf.get("configuration_endpoint").and_then(Value::as_str).ok_or("no configuration_endpoint")?.to_owned();
         let status_url = ssf.get("status_endpoint").and_then(Value::as_str).ok_or("no status_endpoint")?.to_owned();
-        let endpoint = format!("{}/sandbox/app/events", config.base_url);
+        let endpoint = format!("{}{}/events", config.base_url, self.prefix);
         let send = |method: reqwest::Method, url: &str, body: Value| self.http.request(method, url).bearer_auth(&token).json(&body).send();
         let existing = get_json(&self.http, &streams_url, Some(&token)).await?;
         let stream = match existing.as_array().and_then(|a| a.first()) {
@@ -296,6 +309,143 @@ pub fn router(app: Arc<DemoApp>) -> Router {
         .with_state(app)
 }
 
+/// Further relying parties, each a [`DemoApp`] under `/sandbox/apps/{name}`,
+/// made by its first `POST /sandbox/v1/apps/{name}/config`.
+pub struct Fleet {
+    shared: Arc<Shared>,
+    apps: Mutex<HashMap<String, Arc<DemoApp>>>,
+}
+
+/// At most this many apps in a fleet: the sandbox keeps them in memory.
+const FLEET_MAX: usize = 100;
+
+impl Fleet {
+    pub fn new(shared: Arc<Shared>) -> Self {
+        Self { shared, apps: Mutex::default() }
+    }
+
+    /// The app called `name`, if it was configured.
+    pub fn app(&self, name: &str) -> Option<Arc<DemoApp>> {
+        lock(&self.apps).get(name).cloned()
+    }
+
+    /// The app called `name`, made if new; `None` when the name is not
+    /// 1–32 of `a-z0-9-` or the fleet is full.
+    fn app_or_new(&self, name: &str) -> Option<Arc<DemoApp>> {
+        let valid = (1..=32).contains(&name.len()) && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        if !valid {
+            return None;
+        }
+        let mut apps = lock(&self.apps);
+        if let Some(app) = apps.get(name) {
+            return Some(app.clone());
+        }
+        if apps.len() >= FLEET_MAX {
+            return None;
+        }
+        let app = Arc::new(DemoApp::at(self.shared.clone(), format!("/sandbox/apps/{name}")));
+        apps.insert(name.to_owned(), app.clone());
+        Some(app)
+    }
+}
+
+type FleetState = State<Arc<Fleet>>;
+
+fn no_such_app() -> Response {
+    error(StatusCode::NOT_FOUND, "no_such_app", "configure the app first: POST /sandbox/v1/apps/{name}/config")
+}
+
+/// The fleet's pages, receivers and control API: the demo app's, one per name.
+pub fn fleet_router(fleet: Arc<Fleet>) -> Router {
+    Router::new()
+        .route(
+            "/sandbox/apps/{name}",
+            get(|State(f): FleetState, Path(n): Path<String>| async move {
+                match f.app(&n) {
+                    Some(app) => home(State(app)).await.into_response(),
+                    None => no_such_app(),
+                }
+            }),
+        )
+        .route(
+            "/sandbox/apps/{name}/login",
+            get(|State(f): FleetState, Path(n): Path<String>| async move {
+                match f.app(&n) {
+                    Some(app) => login(State(app)).await,
+                    None => no_such_app(),
+                }
+            }),
+        )
+        .route(
+            "/sandbox/apps/{name}/callback",
+            get(|State(f): FleetState, Path(n): Path<String>, q: Query<CallbackQuery>| async move {
+                match f.app(&n) {
+                    Some(app) => callback(State(app), q).await,
+                    None => no_such_app(),
+                }
+            }),
+        )
+        .route(
+            "/sandbox/apps/{name}/webhooks",
+            post(|State(f): FleetState, Path(n): Path<String>, h: HeaderMap, body: Bytes| async move {
+                match f.app(&n) {
+                    Some(app) => webhook(State(app), h, body).await,
+                    None => no_such_app(),
+                }
+            }),
+        )
+        .route(
+            "/sandbox/apps/{name}/events",
+            post(|State(f): FleetState, Path(n): Path<String>, body: String| async move {
+                match f.app(&n) {
+                    Some(app) => set_push(State(app), body).await,
+                    None => no_such_app(),
+                }
+            }),
+        )
+        .route(
+            "/sandbox/apps/{name}/logout",
+            post(|State(f): FleetState, Path(n): Path<String>, form: axum::Form<LogoutForm>| async move {
+                match f.app(&n) {
+                    Some(app) => logout(State(app), form).await,
+                    None => no_such_app(),
+                }
+            }),
+        )
+        .route(
+            "/sandbox/v1/apps/{name}",
+            get(|State(f): FleetState, Path(n): Path<String>| async move {
+                match f.app(&n) {
+                    Some(app) => status(State(app)).await.into_response(),
+                    None => no_such_app(),
+                }
+            }),
+        )
+        .route(
+            "/sandbox/v1/apps/{name}/config",
+            post(|State(f): FleetState, Path(n): Path<String>, config: Json<AppConfig>| async move {
+                match f.app_or_new(&n) {
+                    Some(app) => set_config(State(app), config).await,
+                    None => error(
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                        "invalid_name",
+                        "an app's name is 1-32 of a-z, 0-9 and '-', and a fleet holds at most 100",
+                    ),
+                }
+            }),
+        )
+        .route(
+            "/sandbox/v1/apps/{name}/script",
+            post(|State(f): FleetState, Path(n): Path<String>, script: Json<Script>| async move {
+                match f.app(&n) {
+                    Some(app) => set_script(State(app), script).await.into_response(),
+                    None => no_such_app(),
+                }
+            }),
+        )
+        .with_state(fleet)
+}
+
 async fn status(State(app): State<Arc<DemoApp>>) -> Json<Value> {
     let config = app.config();
     let (mode, slow_ms) = *lock(&app.mode);
@@ -303,7 +453,7 @@ async fn status(State(app): State<Arc<DemoApp>>) -> Json<Value> {
         "configured": config.is_some(),
         "client_id": config.as_ref().map(|c| c.client_id.clone()),
         "issuer": config.as_ref().map(|c| c.issuer.clone()),
-        "redirect_uri": config.as_ref().map(AppConfig::redirect_uri),
+        "redirect_uri": config.as_ref().map(|c| app.redirect_uri(c)),
         "mode": mode,
         "slow_ms": slow_ms,
         "last_login": lock(&app.last_login).clone(),
@@ -375,7 +525,7 @@ async fn login(State(app): State<Arc<DemoApp>>) -> Response {
     let params = [
         ("response_type", "code"),
         ("client_id", config.client_id.as_str()),
-        ("redirect_uri", &config.redirect_uri()),
+        ("redirect_uri", &app.redirect_uri(&config)),
         ("scope", "openid identity"),
         ("state", &state),
         ("nonce", &nonce),
@@ -402,7 +552,7 @@ struct CallbackQuery {
 async fn callback(State(app): State<Arc<DemoApp>>, Query(q): Query<CallbackQuery>) -> Response {
     let outcome = finish_login(&app, q).await;
     *lock(&app.last_error) = outcome.err();
-    Redirect::to("/sandbox/app").into_response()
+    Redirect::to(&app.prefix).into_response()
 }
 
 async fn finish_login(app: &DemoApp, q: CallbackQuery) -> Result<(), String> {
@@ -421,7 +571,7 @@ async fn finish_login(app: &DemoApp, q: CallbackQuery) -> Result<(), String> {
     let form = serde_urlencoded::to_string([
         ("grant_type", "authorization_code"),
         ("code", code.as_str()),
-        ("redirect_uri", &config.redirect_uri()),
+        ("redirect_uri", &app.redirect_uri(&config)),
         ("code_verifier", &pending.verifier),
     ])
     .map_err(|e| e.to_string())?;
@@ -662,9 +812,10 @@ async fn home(State(app): State<Arc<DemoApp>>) -> Html<String> {
     match &config {
         None => page.push_str("<p>Not registered with idlink yet: <code>POST /sandbox/v1/app/config</code>.</p>"),
         Some(c) => page.push_str(&format!(
-            "<p>Registered as <code>{}</code> with <code>{}</code>.</p><p><a id=\"login\" href=\"/sandbox/app/login\">Log in with idlink</a></p>",
+            "<p>Registered as <code>{}</code> with <code>{}</code>.</p><p><a id=\"login\" href=\"{}/login\">Log in with idlink</a></p>",
             escape(&c.client_id),
-            escape(&c.issuer)
+            escape(&c.issuer),
+            escape(&app.prefix)
         )),
     }
     match lock(&app.stream).clone() {

@@ -151,6 +151,8 @@ pub struct Sandbox {
     pub witness: Arc<witness::Logs>,
     /// The demo third-party app (not an institution: a relying party of idlink).
     pub app: Arc<app::DemoApp>,
+    /// Further relying parties (`/sandbox/apps/{name}`).
+    pub apps: Arc<app::Fleet>,
 }
 
 impl std::fmt::Debug for Sandbox {
@@ -201,6 +203,7 @@ impl Sandbox {
             ca: Arc::new(ca::Ca::new(shared.clone())),
             witness: Arc::new(witness::Logs::new(shared.clone())),
             app: Arc::new(app::DemoApp::new(shared.clone())),
+            apps: Arc::new(app::Fleet::new(shared.clone())),
             sms,
             shared,
         }
@@ -246,7 +249,7 @@ pub fn router(sandbox: Arc<Sandbox>) -> Router {
     for i in institutions {
         router = router.merge(i.router);
     }
-    router.merge(app::router(sandbox.app.clone())).fallback(|| async {
+    router.merge(app::router(sandbox.app.clone())).merge(app::fleet_router(sandbox.apps.clone())).fallback(|| async {
         control::error(axum::http::StatusCode::NOT_FOUND, "not_found", "no such sandbox endpoint; see GET /sandbox/v1")
     })
 }

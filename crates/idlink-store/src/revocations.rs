@@ -1,5 +1,7 @@
 //! The revocation sagas (SPEC RV2, issue 17): moved by version, a step's
-//! grants change and event written with the move.
+//! grants change and event written with the move; and what follows a
+//! committed account cancellation (SPEC CP): its closure, which destroys
+//! the user's data key, and the retained identities' end.
 
 use crate::SqlStore;
 use crate::events::{GrantChange, lifecycle_in};
@@ -7,13 +9,14 @@ use crate::rows::{Columns, execute, fetch_all, fetch_optional, micros};
 use async_trait::async_trait;
 use idlink_core::ports::StoreError;
 use idlink_core::ports::audit::AuditEntry;
-use idlink_core::ports::revocations::{GrantEffect, Move, RevocationRow, RevocationStore};
+use idlink_core::ports::revocations::{Closure, Due, GrantEffect, Move, RetainedCiphers, RetainedEnd, RevocationRow, RevocationStore};
 use idlink_domain::UserId;
 use idlink_domain::revocation::Operation;
 use idlink_domain::revocation_saga::{Phase, RollbackReason, Saga};
+use jiff::Timestamp;
 use sqlx::any::AnyRow;
 
-const COLUMNS: &str = "id, user_id, operation, phase, done, committing, reason, deadline, version, created_at, updated_at";
+const COLUMNS: &str = "id, user_id, operation, phase, done, committing, reason, deadline, due_at, due_provisional, closed_at, version, created_at, updated_at";
 
 fn revocation(r: &AnyRow) -> Result<RevocationRow, StoreError> {
     let done = usize::try_from(r.col::<i64>("done")?).map_err(|_| StoreError::Corrupt("revocations.done".into()))?;
@@ -31,6 +34,8 @@ fn revocation(r: &AnyRow) -> Result<RevocationRow, StoreError> {
                 .transpose()?,
         },
         deadline: r.instant("deadline")?,
+        due: r.instant_opt("due_at")?.map(|at| Due { at, provisional: r.col::<i64>("due_provisional").unwrap_or(0) != 0 }),
+        closed_at: r.instant_opt("closed_at")?,
         version: r.col("version")?,
         created_at: r.instant("created_at")?,
         updated_at: r.instant("updated_at")?,
@@ -40,7 +45,7 @@ fn revocation(r: &AnyRow) -> Result<RevocationRow, StoreError> {
 #[async_trait]
 impl RevocationStore for SqlStore {
     async fn insert_revocation(&self, row: &RevocationRow, audit: &AuditEntry) -> Result<(), StoreError> {
-        let sql = format!("INSERT INTO revocations ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)");
+        let sql = format!("INSERT INTO revocations ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)");
         let q = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(row.id.clone())
             .bind(row.user_id.as_str())
@@ -50,6 +55,9 @@ impl RevocationStore for SqlStore {
             .bind(i64::from(row.saga.committing))
             .bind(row.saga.reason.map(RollbackReason::as_str))
             .bind(micros(row.deadline))
+            .bind(row.due.map(|d| micros(d.at)))
+            .bind(row.due.map_or(0, |d| i64::from(d.provisional)))
+            .bind(row.closed_at.map(micros))
             .bind(row.version)
             .bind(micros(row.created_at))
             .bind(micros(row.updated_at));
@@ -134,6 +142,111 @@ impl RevocationStore for SqlStore {
                 execute(keep, &mut *tx).await?;
                 let q = sqlx::query("DELETE FROM identities WHERE user_id = $1 AND recycle_saga = $2").bind(user.as_str()).bind(id.to_owned());
                 execute(q, &mut *tx).await?;
+            }
+            Ok(true)
+        })
+        .await
+    }
+
+    async fn unclosed_cancellations(&self, limit: u32) -> Result<Vec<RevocationRow>, StoreError> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM revocations WHERE operation = 'cancel_account' AND closed_at IS NULL AND phase = 'committed' \
+             ORDER BY updated_at, id LIMIT $1"
+        );
+        fetch_all(sqlx::query(sqlx::AssertSqlSafe(sql)).bind(i64::from(limit)), &self.reader, revocation).await
+    }
+
+    async fn overdue_cancellations(&self, now: Timestamp, limit: u32) -> Result<Vec<RevocationRow>, StoreError> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM revocations WHERE operation = 'cancel_account' AND closed_at IS NULL AND phase <> 'rolled_back' \
+             AND due_at < $1 ORDER BY due_at, id LIMIT $2"
+        );
+        fetch_all(sqlx::query(sqlx::AssertSqlSafe(sql)).bind(micros(now)).bind(i64::from(limit)), &self.reader, revocation).await
+    }
+
+    async fn retained_ciphers(&self, user: &UserId) -> Result<Vec<RetainedCiphers>, StoreError> {
+        let q = sqlx::query(
+            "SELECT revocation_id, name_cipher, id_cipher, birth_cipher, key_id FROM retained_identities WHERE user_id = $1 ORDER BY revocation_id",
+        )
+        .bind(user.as_str());
+        fetch_all(q, &self.reader, |r| {
+            Ok(RetainedCiphers {
+                revocation_id: r.col("revocation_id")?,
+                name_cipher: r.col("name_cipher")?,
+                id_cipher: r.col("id_cipher")?,
+                birth_cipher: r.col("birth_cipher")?,
+                key_id: r.col("key_id")?,
+            })
+        })
+        .await
+    }
+
+    async fn close_account(&self, id: &str, user: &UserId, c: &Closure<'_>, audit: &AuditEntry) -> Result<bool, StoreError> {
+        let closed = sqlx::query("UPDATE revocations SET closed_at = $2 WHERE id = $1 AND closed_at IS NULL AND phase = 'committed'")
+            .bind(id.to_owned())
+            .bind(micros(c.at));
+        self.audited_if(audit, async |tx| {
+            if execute(closed, &mut *tx).await? == 0 {
+                return Ok(false);
+            }
+            if let Some(key) = c.retention_key {
+                crate::store::insert_key(tx, key, "ON CONFLICT (id) DO NOTHING").await?;
+            }
+            for r in c.resealed {
+                let q = sqlx::query(
+                    "UPDATE retained_identities SET name_cipher = $3, id_cipher = $4, birth_cipher = $5, key_id = $6 \
+                     WHERE revocation_id = $1 AND user_id = $2",
+                )
+                .bind(r.revocation_id.clone())
+                .bind(user.as_str())
+                .bind(r.name_cipher.clone())
+                .bind(r.id_cipher.clone())
+                .bind(r.birth_cipher.clone())
+                .bind(r.key_id.clone());
+                execute(q, &mut *tx).await?;
+            }
+            // Crypto-shredding: every ciphertext still sealed under this key is noise from now on.
+            execute(sqlx::query("DELETE FROM data_keys WHERE id = $1").bind(crate::store::user_key_id(user)), &mut *tx).await?;
+            let sessions = sqlx::query("UPDATE sessions SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL")
+                .bind(micros(c.at))
+                .bind(user.as_str());
+            execute(sessions, &mut *tx).await?;
+            // The phone is free for a new account: the old one no longer answers to it.
+            let phone = sqlx::query("UPDATE users SET phone_index = 'closed:' || id WHERE id = $1").bind(user.as_str());
+            execute(phone, &mut *tx).await?;
+            let watch = sqlx::query("UPDATE credit_watches SET enabled = 0, baseline_cipher = NULL WHERE user_id = $1").bind(user.as_str());
+            execute(watch, &mut *tx).await?;
+            let change = GrantChange::Revoke { by: "system", reason: "account_closed" };
+            lifecycle_in(tx, user, c.at, change, c.event).await?;
+            Ok(true)
+        })
+        .await
+    }
+
+    async fn retained_ended(&self, now: Timestamp, limit: u32) -> Result<Vec<RetainedEnd>, StoreError> {
+        let q = sqlx::query(
+            "SELECT revocation_id, user_id, key_id FROM retained_identities WHERE retain_until <= $1 ORDER BY retain_until, revocation_id LIMIT $2",
+        )
+        .bind(micros(now))
+        .bind(i64::from(limit));
+        fetch_all(q, &self.reader, |r| {
+            Ok(RetainedEnd { revocation_id: r.col("revocation_id")?, user_id: r.user("user_id")?, key_id: r.col("key_id")? })
+        })
+        .await
+    }
+
+    async fn shred_retained(&self, end: &RetainedEnd, audit: &AuditEntry) -> Result<bool, StoreError> {
+        let q = sqlx::query("DELETE FROM retained_identities WHERE revocation_id = $1").bind(end.revocation_id.clone());
+        let key = end.key_id.clone();
+        self.audited_if(audit, async |tx| {
+            if execute(q, &mut *tx).await? == 0 {
+                return Ok(false);
+            }
+            if let Some(key) = key {
+                let left = sqlx::query("SELECT COUNT(*) FROM retained_identities WHERE key_id = $1").bind(key.clone());
+                if crate::rows::fetch_one(left, &mut *tx, crate::rows::first::<i64>).await? == 0 {
+                    execute(sqlx::query("DELETE FROM data_keys WHERE id = $1").bind(key), &mut *tx).await?;
+                }
             }
             Ok(true)
         })

@@ -227,7 +227,7 @@ pub(crate) async fn insert_user_in(tx: &mut Tx, user: &UserRow, key: &WrappedDat
 }
 
 /// Inserts a data key; `on_conflict` is appended to the statement (`ON CONFLICT (id) DO NOTHING`, or nothing).
-async fn insert_key(tx: &mut Tx, key: &WrappedDataKey, on_conflict: &str) -> Result<(), StoreError> {
+pub(crate) async fn insert_key(tx: &mut Tx, key: &WrappedDataKey, on_conflict: &str) -> Result<(), StoreError> {
     let sql = format!("INSERT INTO data_keys (id, master_key_id, ciphertext) VALUES ($1, $2, $3) {on_conflict}");
     execute(sqlx::query(sqlx::AssertSqlSafe(sql)).bind(&key.id).bind(master_id(key)?).bind(&key.ciphertext), &mut *tx).await?;
     Ok(())

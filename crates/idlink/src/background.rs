@@ -495,7 +495,9 @@ impl PeriodicJob for MedicalReconcileJob {
 
 /// Drives the revocation sagas still open (SPEC RV2): a step that waited
 /// for a store, a deadline that passed, a saga a crashed node left
-/// (`idlink_core::revocation::Revocations::drive_open`).
+/// (`idlink_core::revocation::Revocations::drive_open`); then closes the
+/// committed account cancellations (SPEC CP), shreds the retained
+/// identities whose period ended, and counts the cancellations past due.
 pub struct RevocationSagaJob {
     pub state: idlink_api::AppState,
     pub every: SignedDuration,
@@ -512,10 +514,21 @@ impl PeriodicJob for RevocationSagaJob {
     }
 
     async fn run(&self, _: Occasion) -> Result<(), String> {
-        let open = self.state.revocations().drive_open(100).await.map_err(|e| format!("driving revocation sagas failed: {e}"))?;
+        let revocations = self.state.revocations();
+        let open = revocations.drive_open(100).await.map_err(|e| format!("driving revocation sagas failed: {e}"))?;
         if open > 0 {
             tracing::info!(open, "revocation sagas driven");
         }
+        let closed = revocations.close_accounts(100).await.map_err(|e| format!("closing cancelled accounts failed: {e}"))?;
+        if closed > 0 {
+            tracing::info!(closed, "cancelled accounts closed");
+        }
+        let shredded = revocations.shred_retained(100).await.map_err(|e| format!("shredding retained identities failed: {e}"))?;
+        if shredded > 0 {
+            tracing::info!(shredded, "retained identities shredded at the end of their period");
+        }
+        let overdue = revocations.overdue_cancellations(1000).await.map_err(|e| format!("reading overdue cancellations failed: {e}"))?;
+        metrics::gauge!("idlink_cancellations_overdue").set(overdue.len() as f64);
         Ok(())
     }
 }

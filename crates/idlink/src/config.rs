@@ -448,6 +448,9 @@ pub struct Revocation {
     pub identity_retention_years: u64,
     /// The crash harness only: abort right after this move of a saga (`docs/revocation.md`). Empty: never.
     pub crash_after: String,
+    /// An account cancellation is closed within this many working days of the
+    /// request (Asia/Shanghai, public holidays counted; the law's limit is 15).
+    pub cancellation_working_days: u64,
     /// What an account may receive a day (fen), as published in its capabilities.
     pub daily_receiving_limit_fen: i64,
     /// …and once its real name is revoked (RV3: 50,000 → 2,000 yuan).
@@ -471,6 +474,7 @@ impl Default for Revocation {
             drive_secs: 5,
             identity_retention_years: 5,
             crash_after: String::new(),
+            cancellation_working_days: 15,
             daily_receiving_limit_fen: 5_000_000,
             revoked_daily_receiving_limit_fen: 200_000,
             withdrawal_pause_hours: 72,
@@ -490,6 +494,7 @@ impl Revocation {
             ("revocation.drive_secs", self.drive_secs, 3_600),
             ("revocation.identity_retention_years", self.identity_retention_years, 50),
             ("revocation.withdrawal_pause_hours", self.withdrawal_pause_hours, 8_760),
+            ("revocation.cancellation_working_days", self.cancellation_working_days, 15),
         ] {
             if v == 0 || v > max {
                 anyhow::bail!("configuration key `{key}`: must be between 1 and {max}");
@@ -527,6 +532,7 @@ impl Revocation {
                 revoked_daily_receiving_limit: idlink_domain::Fen(self.revoked_daily_receiving_limit_fen),
                 withdrawal_pause: secs(self.withdrawal_pause_hours, 3_600),
             },
+            cancellation_working_days: u32::try_from(self.cancellation_working_days).unwrap_or(15),
             crash_after: match self.crash_after.as_str() {
                 "" => None,
                 m if CRASH_POINTS.contains(&m) => {

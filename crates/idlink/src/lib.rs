@@ -8,10 +8,12 @@
 pub mod background;
 pub mod bench_balance;
 pub mod bench_crash;
+pub mod bench_harness;
 pub mod bench_introspect;
 pub mod bench_medical;
 pub mod bench_pages;
 pub mod bench_report;
+pub mod bench_revocation;
 pub mod clients_cli;
 pub mod config;
 pub mod keyfile;

@@ -165,6 +165,22 @@ enum BenchCommand {
         /// The nodes' database (empty: an embedded one in a fresh directory).
         #[arg(long, default_value = "")]
         database_url: String,
+        /// Sandbox apps each run's user authorises; each must be told exactly once.
+        #[arg(long, default_value_t = 3)]
+        apps: usize,
+    },
+    /// A real-name revocation end to end with `--apps` authorised sandbox apps, from
+    /// the start request until it committed and until every app was told (target: 2 s).
+    Revocation {
+        /// Timed runs (and as many baseline runs without apps).
+        #[arg(long, default_value_t = 5)]
+        runs: usize,
+        /// Apps each timed run's user authorised.
+        #[arg(long, default_value_t = 20)]
+        apps: usize,
+        /// The node's database (empty: an embedded one in a fresh directory).
+        #[arg(long, default_value = "")]
+        database_url: String,
     },
     /// Rendering the credit report as a PDF (the sandbox bureau's typical and
     /// large files) on one thread, against a one-page document.
@@ -396,11 +412,19 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             idlink::bench_introspect::run(&opts).await?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Bench(BenchCommand::RevocationCrash { runs, seed, database_url }) => {
+        Command::Bench(BenchCommand::RevocationCrash { runs, seed, database_url, apps }) => {
             let exe = std::env::current_exe().context("the idlink executable")?;
-            let report = idlink::bench_crash::run(&idlink::bench_crash::Options { runs: runs.max(1), exe, database_url, seed }).await?;
+            let opts = idlink::bench_crash::Options { runs: runs.max(1), exe, database_url, seed, apps };
+            let report = idlink::bench_crash::run(&opts).await?;
             idlink::bench_crash::print(&report);
             Ok(if report.failures.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+        }
+        Command::Bench(BenchCommand::Revocation { runs, apps, database_url }) => {
+            let exe = std::env::current_exe().context("the idlink executable")?;
+            let opts = idlink::bench_revocation::Options { runs: runs.max(1), apps, exe, database_url };
+            let report = idlink::bench_revocation::run(&opts).await?;
+            idlink::bench_revocation::print(&report);
+            Ok(ExitCode::SUCCESS)
         }
         Command::Bench(BenchCommand::MedicalCode { clients, requests, only, rounds }) => {
             let opts = idlink::bench_medical::Options {

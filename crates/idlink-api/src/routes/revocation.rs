@@ -113,6 +113,7 @@ impl From<RevocationError> for Problem {
                 .detail(format!("Revocation {id} is running: follow it with GET /v1/me/revocations/latest.")),
             RevocationError::NotFound => Problem::new(ProblemCode::RevocationNotFound),
             RevocationError::Store(e) => e.into(),
+            RevocationError::Crypto(e) => e.into(),
         }
     }
 }
@@ -150,6 +151,14 @@ pub struct Revocation {
     pub rollback_reason: Option<String>,
     /// When it rolls back if not committed by then.
     pub deadline: String,
+    /// An account cancellation: when the account will have been closed at the latest
+    /// (the end of the 15th working day after the request, Asia/Shanghai, public holidays counted).
+    pub due_at: Option<String>,
+    /// `true` when that count crossed a year whose public holidays idlink does not hold yet
+    /// (counted by the ordinary week there).
+    pub due_provisional: Option<bool>,
+    /// An account cancellation: when the account was closed (its data key destroyed).
+    pub closed_at: Option<String>,
     pub started_at: String,
     pub updated_at: String,
 }
@@ -164,6 +173,9 @@ impl From<idlink_core::ports::revocations::RevocationRow> for Revocation {
             steps_done: Step::ALL.iter().take(r.saga.done).map(|s| s.as_str().to_owned()).collect(),
             rollback_reason: r.saga.reason.map(|x| x.as_str().to_owned()),
             deadline: r.deadline.to_string(),
+            due_at: r.due.map(|d| d.at.to_string()),
+            due_provisional: r.due.map(|d| d.provisional),
+            closed_at: r.closed_at.map(|t| t.to_string()),
             started_at: r.created_at.to_string(),
             updated_at: r.updated_at.to_string(),
         }

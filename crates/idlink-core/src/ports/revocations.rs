@@ -22,9 +22,52 @@ pub struct RevocationRow {
     pub saga: Saga,
     /// The window's end: a saga still short of commit then rolls back.
     pub deadline: Timestamp,
+    /// An account cancellation: when it must be closed (SPEC CP, 15 working days), and whether
+    /// that count crossed a year without a holiday notice.
+    pub due: Option<Due>,
+    /// An account cancellation: when the account was closed (the user's data key destroyed).
+    pub closed_at: Option<Timestamp>,
     pub version: i64,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
+}
+
+/// When an account cancellation is due.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Due {
+    pub at: Timestamp,
+    /// Counted through a year whose public holidays idlink does not hold yet.
+    pub provisional: bool,
+}
+
+/// A retained identity's ciphertexts, as a closure seals them again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RetainedCiphers {
+    pub revocation_id: String,
+    pub name_cipher: Vec<u8>,
+    pub id_cipher: Vec<u8>,
+    pub birth_cipher: Option<Vec<u8>>,
+    /// `None`: sealed under the user's own data key.
+    pub key_id: Option<String>,
+}
+
+/// A retained identity whose period has ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RetainedEnd {
+    pub revocation_id: String,
+    pub user_id: UserId,
+    pub key_id: Option<String>,
+}
+
+/// What a committed cancellation's closure writes, in one transaction.
+#[derive(Debug, Clone, Copy)]
+pub struct Closure<'a> {
+    pub at: Timestamp,
+    /// The user's retained identities sealed again under `retention_key`.
+    pub resealed: &'a [RetainedCiphers],
+    pub retention_key: Option<&'a idlink_crypto::WrappedDataKey>,
+    /// Tells the apps (lifecycle `account_purged`).
+    pub event: &'a NewEvent,
 }
 
 /// What a step does to the user's OAuth grants, with the move.
@@ -71,4 +114,22 @@ pub trait RevocationStore: Send + Sync {
     /// Whether the user's identity still carries the pending-recycle mark of saga `id`
     /// (a verification since clears it: the identity changed).
     async fn identity_marked(&self, user: &UserId, id: &str) -> Result<bool, StoreError>;
+    /// Committed account cancellations not closed yet, the oldest first.
+    async fn unclosed_cancellations(&self, limit: u32) -> Result<Vec<RevocationRow>, StoreError>;
+    /// Account cancellations not closed by their due time at `now` (rolled-back ones are not
+    /// pending), the most overdue first.
+    async fn overdue_cancellations(&self, now: Timestamp, limit: u32) -> Result<Vec<RevocationRow>, StoreError>;
+    /// The user's retained identities' ciphertexts.
+    async fn retained_ciphers(&self, user: &UserId) -> Result<Vec<RetainedCiphers>, StoreError>;
+    /// Closes the account of cancellation `id`, in one transaction with its audit record: the
+    /// retained identities take their new ciphertexts and the retention key is stored; the
+    /// user's data key is destroyed (every other ciphertext of theirs is unreadable from now
+    /// on); their sessions end; the saga is marked closed. `false` (nothing written) when
+    /// it was closed already.
+    async fn close_account(&self, id: &str, user: &UserId, c: &Closure<'_>, audit: &AuditEntry) -> Result<bool, StoreError>;
+    /// Retained identities whose `retain_until` has passed at `now`.
+    async fn retained_ended(&self, now: Timestamp, limit: u32) -> Result<Vec<RetainedEnd>, StoreError>;
+    /// Shreds a retained identity at the end of its period: the row goes, and its retention
+    /// key with it when no other retained row uses that key. `false` when it was gone already.
+    async fn shred_retained(&self, end: &RetainedEnd, audit: &AuditEntry) -> Result<bool, StoreError>;
 }

@@ -1,13 +1,16 @@
 //! Revocation sagas on both databases (SPEC RV2, issue 17): one open saga
 //! per user, moves by version so that of two nodes only one moves it, the
 //! open list holds exactly the sagas still moving, and a final saga is
-//! found as the user's latest.
+//! found as the user's latest; account cancellations past due are listed
+//! until closed, a closure destroys the user's data key and keeps the
+//! retained identity under its own key, and a retained identity's end
+//! shreds it with that key.
 
 use crate::security::new_user;
 use crate::{at, databases};
 use idlink_core::ports::StoreError;
 use idlink_core::ports::audit::AuditEntry;
-use idlink_core::ports::revocations::{Move, RevocationRow, RevocationStore};
+use idlink_core::ports::revocations::{Closure, Due, Move, RetainedCiphers, RetainedEnd, RevocationRow, RevocationStore};
 use idlink_domain::UserId;
 use idlink_domain::revocation::Operation;
 use idlink_domain::revocation_saga::{Event, Phase, Saga, Step};
@@ -19,6 +22,8 @@ fn row(id: &str, user: &UserId) -> RevocationRow {
         operation: Operation::RevokeRealName,
         saga: Saga::new(),
         deadline: at(60),
+        due: None,
+        closed_at: None,
         version: 1,
         created_at: at(0),
         updated_at: at(0),
@@ -91,5 +96,126 @@ async fn a_saga_moves_by_version_once_and_one_is_open_per_user() {
         s.insert_revocation(&row(&format!("{}x", ids.1), &bob), &audit("revocation.start"))
             .await
             .unwrap_or_else(|e| panic!("{}: {e}", db.kind));
+    }
+}
+
+fn cancellation(id: &str, user: &UserId, saga: Saga, due_second: i64) -> RevocationRow {
+    RevocationRow { operation: Operation::CancelAccount, saga, due: Some(Due { at: at(due_second), provisional: false }), ..row(id, user) }
+}
+
+fn committed() -> Saga {
+    let saga =
+        [Step::MarkPending, Step::SuspendGrants, Step::ApplyStores].into_iter().fold(Saga::new(), |s, step| s.apply(Event::Done(step)));
+    let saga = saga.apply(Event::Begin(Step::Commit)).apply(Event::Done(Step::Commit));
+    assert_eq!(saga.phase, Phase::Committed);
+    saga
+}
+
+async fn count(s: &idlink_store::SqlStore, sql: &str) -> String {
+    idlink_store::testing::query_text(s, sql).await.unwrap_or_else(|e| panic!("{sql}: {e}"))
+}
+
+#[tokio::test]
+async fn cancellations_past_due_are_listed_until_closed_and_a_closure_destroys_the_users_key() {
+    for db in databases().await {
+        let s = &db.store;
+        let (late, early, undone) = (new_user(s).await, new_user(s).await, new_user(s).await);
+        let id = |u: &UserId| format!("rvk_c{}", u.as_str());
+        let rolled = Saga::new().apply(Event::DeadlinePassed);
+        for (u, saga, due) in [(&late, committed(), 100), (&early, committed(), 10_000), (&undone, rolled, 100)] {
+            s.insert_revocation(&cancellation(&id(u), u, saga, due), &audit("revocation.start")).await.unwrap_or_else(|e| panic!("{e}"));
+        }
+        let read = s.revocation(&id(&late)).await.ok().flatten().and_then(|r| r.due);
+        assert_eq!(read, Some(Due { at: at(100), provisional: false }), "{}", db.kind);
+        let ours = [id(&late), id(&early), id(&undone)];
+        let overdue = |now| {
+            let ours = ours.clone();
+            async move {
+                let all = s.overdue_cancellations(at(now), 1000).await.unwrap_or_else(|e| panic!("{e}"));
+                all.into_iter().map(|r| r.id).filter(|id| ours.contains(id)).collect::<Vec<_>>()
+            }
+        };
+        assert_eq!(overdue(50).await, Vec::<String>::new(), "{}: nothing is due yet", db.kind);
+        assert_eq!(overdue(200).await, vec![id(&late)], "{}: a rolled-back request is not pending", db.kind);
+        let unclosed: Vec<String> =
+            s.unclosed_cancellations(1000).await.unwrap_or_else(|e| panic!("{}: {e}", db.kind)).into_iter().map(|r| r.id).collect();
+        assert!(unclosed.contains(&id(&late)) && unclosed.contains(&id(&early)) && !unclosed.contains(&id(&undone)), "{unclosed:?}");
+
+        // The late user's retained identity, sealed under their own key until the closure.
+        let retained = format!(
+            "INSERT INTO retained_identities (revocation_id, user_id, name_cipher, id_cipher, id_index, document_type, method, verified_at, revoked_at, retain_until) \
+             VALUES ('{}', '{}', X'01', X'02', 'idx', 'resident_id', 'face', 0, 0, {})",
+            id(&late),
+            late.as_str(),
+            at(500).as_microsecond()
+        );
+        let retained =
+            if db.kind == "postgres" { retained.replace("X'01'", "'\\x01'::bytea").replace("X'02'", "'\\x02'::bytea") } else { retained };
+        idlink_store::testing::execute(s, &retained).await.unwrap_or_else(|e| panic!("{}: {e}", db.kind));
+        let found = s.retained_ciphers(&late).await.unwrap_or_default();
+        assert_eq!(found.iter().map(|r| (r.name_cipher.clone(), r.key_id.clone())).collect::<Vec<_>>(), vec![(vec![1], None)]);
+
+        let rng = idlink_crypto::OsRandom;
+        let ring = idlink_crypto::MasterKeyring::new(
+            vec![idlink_crypto::MasterKey::generate("mk", &rng)],
+            "mk",
+            idlink_crypto::Algorithm::Aes256Gcm,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let key_id = format!("ret-{}", id(&late));
+        let retention = ring.wrap(&idlink_crypto::DataKey::generate(key_id.clone(), &rng), &rng).unwrap_or_else(|e| panic!("{e}"));
+        let resealed = [RetainedCiphers {
+            revocation_id: id(&late),
+            name_cipher: vec![7],
+            id_cipher: vec![8],
+            birth_cipher: None,
+            key_id: Some(key_id.clone()),
+        }];
+        let event = crate::events::lifecycle(&late, "evt_closelate", 300);
+        let closure = Closure { at: at(300), resealed: &resealed, retention_key: Some(&retention), event: &event };
+        assert_eq!(s.close_account(&id(&late), &late, &closure, &audit("account.closed")).await.ok(), Some(true), "{}", db.kind);
+        assert_eq!(s.close_account(&id(&late), &late, &closure, &audit("account.closed")).await.ok(), Some(false), "{}: once", db.kind);
+        assert_eq!(
+            count(s, &format!("SELECT COUNT(*) FROM data_keys WHERE id = 'dek-{late}'")).await,
+            "0",
+            "{}: the user's key is gone",
+            db.kind
+        );
+        assert_eq!(count(s, &format!("SELECT COUNT(*) FROM data_keys WHERE id = '{key_id}'")).await, "1", "{}", db.kind);
+        assert_eq!(
+            count(s, &format!("SELECT COUNT(*) FROM data_keys WHERE id = 'dek-{early}'")).await,
+            "1",
+            "{}: others keep theirs",
+            db.kind
+        );
+        let after = s.retained_ciphers(&late).await.unwrap_or_default();
+        assert_eq!(
+            after.iter().map(|r| (r.name_cipher.clone(), r.key_id.clone())).collect::<Vec<_>>(),
+            vec![(vec![7], Some(key_id.clone()))]
+        );
+        assert_eq!(overdue(200).await, Vec::<String>::new(), "{}: a closed account is no longer overdue", db.kind);
+        assert_eq!(s.revocation(&id(&late)).await.ok().flatten().and_then(|r| r.closed_at), Some(at(300)));
+
+        // The retained identity's period ends at 500 s: it goes, and its key with it.
+        // (The database may hold other tests' records: only this user's count.)
+        let ended_at = |now| {
+            let late = late.clone();
+            async move {
+                let all = s.retained_ended(at(now), 1000).await.unwrap_or_else(|e| panic!("{e}"));
+                all.into_iter().filter(|e| e.user_id == late).collect::<Vec<_>>()
+            }
+        };
+        assert!(ended_at(499).await.is_empty(), "{}", db.kind);
+        let ended = ended_at(500).await;
+        assert_eq!(
+            ended,
+            vec![RetainedEnd { revocation_id: id(&late), user_id: late.clone(), key_id: Some(key_id.clone()) }],
+            "{}",
+            db.kind
+        );
+        assert_eq!(s.shred_retained(&ended[0], &audit("identity.retention_ended")).await.ok(), Some(true), "{}", db.kind);
+        assert_eq!(s.shred_retained(&ended[0], &audit("identity.retention_ended")).await.ok(), Some(false), "{}", db.kind);
+        assert_eq!(count(s, &format!("SELECT COUNT(*) FROM data_keys WHERE id = '{key_id}'")).await, "0", "{}", db.kind);
+        assert_eq!(count(s, &format!("SELECT COUNT(*) FROM retained_identities WHERE user_id = '{late}'")).await, "0", "{}", db.kind);
     }
 }

@@ -609,6 +609,7 @@ async fn the_saga_survives_a_crash_after_every_move_and_at_random_points() {
         exe: std::path::PathBuf::from(env!("CARGO_BIN_EXE_idlink")),
         database_url: String::new(),
         seed: 5,
+        apps: 2,
     };
     let report = idlink::bench_crash::run(&opts).await.unwrap_or_else(|e| panic!("{e:#}"));
     idlink::bench_crash::print(&report);
