@@ -267,13 +267,25 @@ impl Revocations<'_> {
         for _ in 0..16 {
             let row = self.sagas.revocation(id).await?.ok_or(RevocationError::NotFound)?;
             if row.saga.phase.is_final() {
-                return Ok(row);
+                return self.closed_once_committed(row).await;
             }
             if let Outcome::Waiting = self.pass(&row).await? {
                 return Ok(row);
             }
         }
         self.sagas.revocation(id).await?.ok_or(RevocationError::NotFound)
+    }
+
+    /// A committed cancellation is closed at once (the job closes one a crash left unclosed).
+    async fn closed_once_committed(&self, row: RevocationRow) -> Result<RevocationRow, RevocationError> {
+        if row.operation != Operation::CancelAccount || row.saga.phase != Phase::Committed || row.closed_at.is_some() {
+            return Ok(row);
+        }
+        if let Err(e) = self.close(&row).await {
+            tracing::warn!(saga = %row.id, error = %e, "a cancelled account could not be closed yet; the job tries again");
+            return Ok(row);
+        }
+        self.sagas.revocation(&row.id).await?.ok_or(RevocationError::NotFound)
     }
 
     /// Every open saga, driven once (the periodic job, on one node at a time);

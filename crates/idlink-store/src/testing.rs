@@ -185,6 +185,21 @@ pub async fn dump_table(store: &SqlStore, table: &str) -> Result<String, String>
     Ok(out)
 }
 
+/// The first column of every row of `sql`, as bytes (ciphertexts, for tests
+/// that try to open what is left in the database).
+pub async fn query_bytes(store: &SqlStore, sql: &str) -> Result<Vec<Vec<u8>>, String> {
+    use sqlx::Row;
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql.to_owned())).fetch_all(&store.reader).await.map_err(|e| e.to_string())?;
+    rows.iter().map(|r| r.try_get::<Vec<u8>, _>(0).map_err(|e| e.to_string())).collect()
+}
+
+/// The first column of every row of `sql`, as text.
+pub async fn query_strings(store: &SqlStore, sql: &str) -> Result<Vec<String>, String> {
+    use sqlx::Row;
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql.to_owned())).fetch_all(&store.reader).await.map_err(|e| e.to_string())?;
+    rows.iter().map(|r| r.try_get::<String, _>(0).map_err(|e| e.to_string())).collect()
+}
+
 /// The first column of the first row of `sql`, as text (for PRAGMA checks).
 pub async fn query_text(store: &SqlStore, sql: &str) -> Result<String, String> {
     use sqlx::Row;

@@ -251,6 +251,14 @@ impl Tr {
         }
     }
 
+    /// A calendar day as this language writes it (a deadline at a day's end shows that day).
+    pub fn date(&self, day: jiff::civil::Date) -> String {
+        match self.locale {
+            Locale::ZhCn | Locale::ZhHk => day.strftime("%Y年%-m月%-d日").to_string(),
+            Locale::En => day.strftime("%-d %B %Y").to_string(),
+        }
+    }
+
     /// An instant's time of day (to the second), in Asia/Shanghai: when a short-lived code expires.
     pub fn time(&self, at: jiff::Timestamp) -> String {
         at.to_zoned(idlink_domain::calendar::shanghai()).strftime("%H:%M:%S").to_string()

@@ -128,6 +128,17 @@ console-breaches-paged-col = Escalation
 console-breaches-overdue = { $span } overdue
 console-breaches-paged = Escalated at { $time } (a page to the operators on duty; `idlink outbox list --dead` shows one nobody could receive)
 console-breaches-not-paged = Not paged yet (the next SLA check pages them)
+console-cancellations-title = Account cancellations past their due day
+console-cancellations-intro = An account cancellation must be completed within 15 working days of the request (public holidays in mainland China counted). These are not closed yet, most overdue first.
+console-cancellations-empty = Every account cancellation was closed in time.
+console-cancellations-request = Request
+console-cancellations-requested = asked { $time }
+console-cancellations-user = Account
+console-cancellations-due = Due by
+console-cancellations-stage = Stage
+console-cancellation-not-closed = Committed, not closed: the closing job has not destroyed the account's key yet (see the server log)
+console-cancellation-forward = Running: waiting for a host store
+console-cancellation-compensating = Rolling back: waiting for a host store to undo
 
 console-nav-proposals = Dual control
 console-proposals-title = Actions waiting for a second operator

@@ -122,6 +122,17 @@ console-breaches-paged-col = 升级通知
 console-breaches-overdue = 已超时 { $span }
 console-breaches-paged = 已于 { $time } 升级通知（短信通知值班人员；无人接收的通知见 `idlink outbox list --dead`）
 console-breaches-not-paged = 尚未通知（下一次时限检查时通知）
+console-cancellations-title = 逾期未完成的账户注销
+console-cancellations-intro = 账户注销须在申请后 15 个工作日内完成（计入中国内地法定节假日）。以下申请尚未完成，逾期最久的排在最前。
+console-cancellations-empty = 所有账户注销均已按期完成。
+console-cancellations-request = 申请
+console-cancellations-requested = 申请于 { $time }
+console-cancellations-user = 账户
+console-cancellations-due = 截止
+console-cancellations-stage = 进度
+console-cancellation-not-closed = 已提交未关闭：注销任务尚未销毁该账户的密钥（请查看服务器日志）
+console-cancellation-forward = 进行中：等待宿主存储应答
+console-cancellation-compensating = 回滚中：等待宿主存储撤销
 
 console-nav-proposals = 双人复核
 console-proposals-title = 等待第二位操作员的操作

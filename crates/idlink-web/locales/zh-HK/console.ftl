@@ -122,6 +122,17 @@ console-breaches-paged-col = 升級通知
 console-breaches-overdue = 已超時 { $span }
 console-breaches-paged = 已於 { $time } 升級通知（短訊通知當值人員；無人接收的通知見 `idlink outbox list --dead`）
 console-breaches-not-paged = 尚未通知（下一次時限檢查時通知）
+console-cancellations-title = 逾期未完成的帳戶註銷
+console-cancellations-intro = 帳戶註銷須在申請後 15 個工作日內完成（計入中國內地法定假日）。以下申請尚未完成，逾期最久的排在最前。
+console-cancellations-empty = 所有帳戶註銷均已按期完成。
+console-cancellations-request = 申請
+console-cancellations-requested = 申請於 { $time }
+console-cancellations-user = 帳戶
+console-cancellations-due = 截止
+console-cancellations-stage = 進度
+console-cancellation-not-closed = 已提交未關閉：註銷工作尚未銷毀該帳戶的密鑰（請查看伺服器日誌）
+console-cancellation-forward = 進行中：等待宿主儲存回應
+console-cancellation-compensating = 回滾中：等待宿主儲存撤銷
 
 console-nav-proposals = 雙人覆核
 console-proposals-title = 等待第二位操作員的操作

@@ -2,7 +2,9 @@
 //! cases past their first-response SLA, most overdue first, how long overdue,
 //! and whether the operators on duty were paged (the SLA job escalates each
 //! breach once, through the outbox). The rule and the order are the core's
-//! (`Reviews::breach_board`).
+//! (`Reviews::breach_board`). Below them, account cancellations not closed
+//! by their due day (SPEC CP: 15 working days), most overdue first
+//! (`Revocations::overdue_cancellations`).
 
 use super::cases::span;
 use super::{ConsoleChrome, SignedOperator, cookies};
@@ -23,11 +25,23 @@ pub struct Row {
     pub paged: Option<String>,
 }
 
+/// One account cancellation past its due day.
+pub struct CancellationRow {
+    pub id: String,
+    pub user: String,
+    pub requested: String,
+    pub due: String,
+    pub overdue: String,
+    /// Where the saga stands, or "committed, not closed".
+    pub stage: String,
+}
+
 #[derive(Template)]
 #[template(path = "console/breaches.html")]
 struct BreachesPage {
     c: ConsoleChrome,
     rows: Vec<Row>,
+    cancellations: Vec<CancellationRow>,
     error: Option<String>,
 }
 
@@ -48,7 +62,43 @@ pub async fn show(State(state): State<WebState>, s: SignedOperator) -> Response 
         ),
         Err(e) => (Vec::new(), Some(problem_message_in(&tr, "console", &Problem::from(e)))),
     };
+    // Shown to whoever may see the case breaches (the same roles).
+    let cancellations = match error {
+        Some(_) => Vec::new(),
+        None => {
+            let revocations = state.app.revocations();
+            let now = state.app.clock.now();
+            match revocations.overdue_cancellations(200).await {
+                Ok(list) => list
+                    .into_iter()
+                    .map(|r| {
+                        let due = r.due.map_or(r.created_at, |d| d.at);
+                        let late = now.as_second().saturating_sub(due.as_second()).max(0);
+                        let stage = match r.saga.phase {
+                            idlink_domain::revocation_saga::Phase::Committed => tr.t("console-cancellation-not-closed"),
+                            phase => tr.t(&format!("console-cancellation-{}", phase.as_str().replace('_', "-"))),
+                        };
+                        CancellationRow {
+                            id: r.id,
+                            user: r.user_id.to_string(),
+                            requested: tr.datetime(r.created_at),
+                            // Due at 24:00 of its last working day: the board names that day.
+                            due: tr.date(idlink_domain::calendar::shanghai_today(
+                                due.checked_sub(jiff::SignedDuration::from_secs(1)).unwrap_or(due),
+                            )),
+                            overdue: tr.t1("console-breaches-overdue", "span", &span(&tr, late)),
+                            stage,
+                        }
+                    })
+                    .collect(),
+                Err(e) => {
+                    tracing::warn!(error = %e, "overdue cancellations could not be read");
+                    Vec::new()
+                }
+            }
+        }
+    };
     let status = if error.is_some() { StatusCode::FORBIDDEN } else { StatusCode::OK };
-    let page = BreachesPage { c: ConsoleChrome::new(&s.visitor, tr.t("console-breaches-title"), Some(&s.op)), rows, error };
+    let page = BreachesPage { c: ConsoleChrome::new(&s.visitor, tr.t("console-breaches-title"), Some(&s.op)), rows, cancellations, error };
     (cookies(&s.visitor), html(status, &page)).into_response()
 }

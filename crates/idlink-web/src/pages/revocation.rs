@@ -219,6 +219,13 @@ async fn confirm(State(state): State<WebState>, s: Signed, Form(f): Form<Confirm
     };
     let actor = Actor { session: &s.session, request_id: s.visitor.request_id.as_ref() };
     match state.app.revocations().start(actor, operation, Some(&token)).await {
+        // Closed at once: the session ended with the account, so the page says so here.
+        Ok(row) if row.closed_at.is_some() => {
+            let mut cookies = s.visitor.cookies();
+            cookies.clear(crate::ctx::SESSION, s.visitor.secure);
+            let closed = tr.t1("revoke-closed", "time", &tr.datetime(row.closed_at.unwrap_or(row.updated_at)));
+            (cookies, message_page(&s.visitor, &closed, "/h5/login")).into_response()
+        }
         Ok(_) | Err(RevocationError::AlreadyRunning(_)) => Redirect::to("/h5/revocation/status").into_response(),
         Err(e) => {
             let p = Problem::from(e);
@@ -233,6 +240,7 @@ fn phase_words(tr: &Tr, r: &RevocationRow) -> String {
     let what = tr.t(&format!("revoke-choice-{}", key(r.operation.as_str())));
     // A committed cancellation has ended every app's access; the closing itself follows (CP).
     let phase = match (r.operation, r.saga.phase) {
+        (Operation::CancelAccount, Phase::Committed) if r.closed_at.is_some() => tr.t("revoke-phase-committed-cancel-closed"),
         (Operation::CancelAccount, Phase::Committed) => tr.t("revoke-phase-committed-cancel"),
         (_, phase) => tr.t(&format!("revoke-phase-{}", key(phase.as_str()))),
     };
@@ -254,6 +262,9 @@ struct StatusPage {
     steps: Vec<StepRow>,
     reason: Option<String>,
     when: String,
+    /// An account cancellation not closed yet: the day it is closed by, and whether that day may move.
+    due: Option<String>,
+    due_provisional: bool,
     /// What a revoked real name leaves the account's payments, once committed.
     after: Vec<String>,
 }
@@ -276,6 +287,12 @@ async fn status(State(state): State<WebState>, s: Signed) -> Response {
         Phase::Forward | Phase::Compensating => tr.t1("revoke-status-deadline", "time", &tr.datetime(row.deadline)),
         Phase::Committed | Phase::RolledBack => tr.t1("revoke-status-ended", "time", &tr.datetime(row.updated_at)),
     };
+    let pending_closure = row.saga.phase != Phase::RolledBack && row.closed_at.is_none();
+    let due = row.due.filter(|_| pending_closure);
+    // Due at 24:00 of the last working day: the page names that day.
+    let last_day =
+        |at: jiff::Timestamp| idlink_domain::calendar::shanghai_today(at.checked_sub(jiff::SignedDuration::from_secs(1)).unwrap_or(at));
+    let days = state.app.revocation_policy.cancellation_working_days.to_string();
     let mut after = Vec::new();
     let committed_revocation = row.operation == Operation::RevokeRealName && row.saga.phase == Phase::Committed;
     if committed_revocation && let Ok(p) = state.app.revocations().payment_limits(&s.session.user_id).await {
@@ -299,6 +316,8 @@ async fn status(State(state): State<WebState>, s: Signed) -> Response {
             .collect(),
         reason: row.saga.reason.map(|why| tr.t(&format!("revoke-rollback-{}", key(why.as_str())))),
         when,
+        due: due.map(|d| tr.ta("revoke-status-due", &[("time", &tr.date(last_day(d.at))), ("days", &days)])),
+        due_provisional: due.is_some_and(|d| d.provisional),
     };
     (s.visitor.cookies(), html(StatusCode::OK, &page)).into_response()
 }

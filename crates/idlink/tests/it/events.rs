@@ -107,7 +107,7 @@ pub(crate) fn header(h: &Hit, name: &str) -> String {
     h.headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned()
 }
 
-async fn sql(s: &Server, statement: &str) {
+pub(crate) async fn sql(s: &Server, statement: &str) {
     let store = s.running.as_ref().map(|r| r.store.clone()).expect("running");
     testing::execute(&store, statement).await.unwrap_or_else(|e| panic!("{statement}: {e}"));
 }

@@ -617,3 +617,92 @@ async fn the_saga_survives_a_crash_after_every_move_and_at_random_points() {
     assert_eq!(report.runs, 10);
     assert!(report.found.keys().any(|f| f.starts_with("forward:3:1")), "a crash after the commit began was resumed: {:?}", report.found);
 }
+
+/// Every ciphertext in `sql`'s first column that some data key still in the
+/// database opens (under any of the personal-data contexts).
+async fn still_open(s: &Server, sql: &str) -> usize {
+    use idlink_core::steps::personal::{BIRTH_CONTEXT, ID_CONTEXT, NAME_CONTEXT, PHONE_CONTEXT};
+    let running = s.running.as_ref().expect("running");
+    let store = &running.store;
+    let ciphers = idlink_store::testing::query_bytes(store, sql).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
+    let ids = idlink_store::testing::query_strings(store, "SELECT id FROM data_keys").await.unwrap_or_else(|e| panic!("{e}"));
+    let mut keys = Vec::new();
+    for id in ids {
+        let wrapped = idlink_core::ports::keys::KeyStore::wrapped_key(store, &id).await.ok().flatten();
+        if let Some(k) = wrapped.and_then(|w| running.vault.unwrap(&w).ok()) {
+            keys.push(k);
+        }
+    }
+    ciphers
+        .iter()
+        .filter(|c| keys.iter().any(|k| [PHONE_CONTEXT, NAME_CONTEXT, ID_CONTEXT, BIRTH_CONTEXT].iter().any(|ctx| k.open(ctx, c).is_ok())))
+        .count()
+}
+
+/// An account cancellation (SPEC CP): due at the end of the 15th working day
+/// after the request, public holidays counted (asked on 30 September 2026,
+/// before the National Day week: due at the end of 27 October), and closed
+/// as soon as it commits. The closure destroys the user's data key: every
+/// ciphertext of theirs left in the database is tried with every data key
+/// still there, and none opens. The retained identity, sealed again under
+/// a key of its own, still opens until its period ends; then the job
+/// shreds it and its key. The phone is free for a new account.
+#[tokio::test]
+async fn a_cancelled_account_is_closed_in_time_and_none_of_its_ciphertexts_opens_any_more() {
+    use crate::events::scalar;
+    for db in databases().await {
+        let t0: jiff::Timestamp = "2026-09-30T02:00:00Z".parse().unwrap_or_default();
+        let clock = Arc::new(ManualClock::new(t0));
+        let rt = Runtime { clock: clock.clone(), ..Runtime::default() };
+        let s = start_full(db, &[("IDLINK__REVOCATION__DRIVE_SECS", "1")], rt).await;
+        let phone = "13866661014";
+        let (token, user) = crate::credit::adult(&s, phone, "334").await;
+        let mine = [
+            format!("SELECT phone_cipher FROM users WHERE id = '{user}'"),
+            format!("SELECT name_cipher FROM verifications WHERE user_id = '{user}'"),
+            format!("SELECT id_cipher FROM verifications WHERE user_id = '{user}'"),
+        ];
+        for sql in &mine {
+            assert!(still_open(&s, sql).await > 0, "{}: before, the user's key opens {sql}", s.kind);
+        }
+
+        let t = step_up(&s, &token, &user, "account.cancel").await;
+        let res = start(&s, &token, Some(&t), "cancel_account").await;
+        assert_eq!(res.status().as_u16(), 201, "{}", s.kind);
+        let done: Value = res.json().await.unwrap_or_default();
+        assert_eq!(done["phase"], "committed", "{done}");
+        assert_eq!(done["due_at"], "2026-10-27T16:00:00Z", "{}: 15 working days, the holiday week skipped: {done}", s.kind);
+        assert_eq!(done["due_provisional"], false);
+        assert_eq!(done["closed_at"], t0.to_string(), "{}: closed at once", s.kind);
+
+        // Crypto-shredded: the key is gone, and no key left opens what remains of the user's.
+        assert_eq!(scalar(&s, &format!("SELECT COUNT(*) FROM data_keys WHERE id = 'dek-{user}'")).await, "0", "{}", s.kind);
+        for sql in &mine {
+            assert_eq!(still_open(&s, sql).await, 0, "{}: after the closure nothing opens {sql}", s.kind);
+        }
+        // The session ended with the account; the phone is free for a new one.
+        let res = s.authed(Method::GET, "/v1/me").header("idlink-session", &token).send().await.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(res.status().as_u16(), 401, "{}", s.kind);
+        let (_, again) = crate::credit::adult(&s, phone, "335").await;
+        assert_ne!(again, user, "{}: the same phone signs up as a new account", s.kind);
+        // The law's record stays, apart and sealed under its own key, out of business use.
+        let retained = format!("SELECT id_cipher FROM retained_identities WHERE user_id = '{user}'");
+        assert_eq!(still_open(&s, &retained).await, 1, "{}: the retained identity opens with its retention key", s.kind);
+        let key_id = scalar(&s, &format!("SELECT key_id FROM retained_identities WHERE user_id = '{user}'")).await;
+        assert_eq!(key_id, format!("ret-{}", done["id"].as_str().unwrap_or("")), "{}", s.kind);
+        let closed = scalar(&s, &format!("SELECT COUNT(*) FROM audit_log WHERE action = 'account.closed' AND subject = '{user}'")).await;
+        assert_eq!(closed, "1", "{}", s.kind);
+
+        // Five years and a day on, the job shreds it, key and all.
+        clock.advance(jiff::SignedDuration::from_hours((5 * 366 + 1) * 24));
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while scalar(&s, &format!("SELECT COUNT(*) FROM retained_identities WHERE user_id = '{user}'")).await != "0" {
+            assert!(std::time::Instant::now() < deadline, "{}: the retained identity was not shredded at the end of its period", s.kind);
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        assert_eq!(scalar(&s, &format!("SELECT COUNT(*) FROM data_keys WHERE id = '{key_id}'")).await, "0", "{}", s.kind);
+        let ended =
+            scalar(&s, &format!("SELECT COUNT(*) FROM audit_log WHERE action = 'identity.retention_ended' AND subject = '{user}'")).await;
+        assert_eq!(ended, "1", "{}", s.kind);
+    }
+}

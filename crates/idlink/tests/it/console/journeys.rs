@@ -90,11 +90,26 @@ async fn a_reviewer_signs_in_with_totp_and_rejects_a_breached_case_with_a_reason
     b.assert_accessible("console queue with a breach").await;
 
     // The breach board lists it, how late, and whether the on-duty operators were paged.
+    assert!(b.text("nav").await.contains("Breach board"));
+    // An account cancellation asked on 6 November, due at the end of 27 November, still waiting for a host store (CP).
+    let user = crate::events::scalar(&s, &format!("SELECT subject FROM review_cases WHERE id = '{case}'")).await;
+    let (asked, due) = ("2026-11-06T02:00:00Z", "2026-11-27T16:00:00Z");
+    let micros = |t: &str| t.parse::<jiff::Timestamp>().map(|t| t.as_microsecond()).unwrap_or_default();
+    let late = format!(
+        "INSERT INTO revocations (id, user_id, operation, phase, done, committing, reason, deadline, due_at, due_provisional, closed_at, version, created_at, updated_at) \
+         VALUES ('rvk_late', '{user}', 'cancel_account', 'forward', 3, 1, NULL, {a}, {d}, 0, NULL, 7, {a}, {a})",
+        a = micros(asked),
+        d = micros(due)
+    );
+    crate::events::sql(&s, &late).await;
     b.click("nav a[href='/console/breaches']").await;
     assert_eq!(b.text("h1").await, "SLA breaches");
     let board = b.text(&format!("#breach-{case}")).await;
     assert!(board.contains("2 min overdue"), "the board says how late: {board}");
     assert!(board.contains("Escalated at") || board.contains("Not paged"), "and the escalation: {board}");
+    let cancellation = b.text("#cancellation-rvk_late").await;
+    assert!(cancellation.contains("27 November 2026"), "its due day: {cancellation}");
+    assert!(cancellation.contains("2 days") && cancellation.contains("Running: waiting for a host store"), "{cancellation}");
     b.assert_accessible("breach board").await;
     b.click("nav a[href='/console/cases']").await;
 

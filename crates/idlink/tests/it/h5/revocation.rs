@@ -117,6 +117,31 @@ async fn a_user_revokes_the_real_name_with_the_payment_password_and_follows_it()
     b.click("#back-preflight").await;
     assert_eq!(b.text("h1").await, "Close my account");
     assert!(b.text("#latest").await.starts_with("Revoke my real name: done"), "{}", b.text("#latest").await);
+
+    // Then the account itself (CP), while the directories store is silent: the status page says by which day it
+    // is closed, 15 working days on with public holidays counted.
+    crate::revocation::script(&s, "directories", "changes_down", 0).await;
+    b.fill("#password", "135790").await;
+    b.click("#confirm").await;
+    assert_eq!(b.path().await, "/h5/revocation/status");
+    assert_eq!(b.text("#headline").await, "Close my account: under way");
+    let now = s.running.as_ref().map(|r| r.clock.now()).unwrap_or_default();
+    let (due, provisional) = idlink_domain::working_days::WorkingDays::bundled().due(now, 15);
+    let last_day = idlink_domain::calendar::shanghai_today(due.checked_sub(jiff::SignedDuration::from_secs(1)).unwrap_or(due));
+    let text = b.text("#due").await;
+    assert!(
+        text.starts_with(&format!("We close your account by {} at the latest: 15 working days", last_day.strftime("%-d %B %Y"))),
+        "{text}"
+    );
+    assert_eq!(b.has("#due-provisional").await, provisional, "{text}");
+    b.assert_accessible("account closing status, due day, en, elder").await;
+    // The store answers again: the next look commits and closes it; the session ended with the account.
+    crate::revocation::script(&s, "directories", "ok", 0).await;
+    b.click("#refresh").await;
+    assert_eq!(b.text("#headline").await, "Close my account: closed, and its data can no longer be read");
+    assert!(!b.has("#due").await, "a closed account has no due day any more");
+    b.goto(&s.url("/h5/")).await;
+    assert_eq!(b.path().await, "/h5/login", "the session ended with the account");
     b.close().await;
 }
 
