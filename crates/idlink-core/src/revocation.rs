@@ -365,6 +365,15 @@ impl Revocations<'_> {
         Ok(shredded)
     }
 
+    /// Sagas still open past their window (a store that neither commits nor undoes), the
+    /// longest-stuck first among the `limit` least recently moved (the console's board).
+    pub async fn stuck(&self, limit: u32) -> Result<Vec<RevocationRow>, RevocationError> {
+        let now = self.clock.now();
+        let mut open: Vec<RevocationRow> = self.sagas.open_revocations(limit).await?.into_iter().filter(|r| r.deadline < now).collect();
+        open.sort_by_key(|r| r.deadline);
+        Ok(open)
+    }
+
     /// Account cancellations past their due time now, the most overdue first (the console's board).
     pub async fn overdue_cancellations(&self, limit: u32) -> Result<Vec<RevocationRow>, RevocationError> {
         Ok(self.sagas.overdue_cancellations(self.clock.now(), limit).await?)

@@ -112,6 +112,13 @@ impl Harness {
             // The sandbox's apps listen on loopback over plain HTTP.
             ("IDLINK__EVENTS__ALLOW_PRIVATE_TARGETS", "true".into()),
             ("IDLINK__EVENTS__ALLOW_PLAIN_HTTP", "true".into()),
+            // Every login at an app comes from this one address.
+            ("IDLINK__OIDC__AUTHORIZE_PER_IP_PER_MINUTE", "100000".into()),
+            ("IDLINK__OIDC__TOKEN_PER_IP_PER_MINUTE", "100000".into()),
+            // What a killed node had claimed is taken over after 10 s, not the default minute
+            // (a delivery's limit is at most a quarter of it).
+            ("IDLINK__OUTBOX__CLAIM_SECS", "10".into()),
+            ("IDLINK__EVENTS__TIMEOUT_MS", "2500".into()),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))

@@ -133,6 +133,10 @@ console-cancellations-stage = 進度
 console-cancellation-not-closed = 已提交未關閉：註銷工作尚未銷毀該帳戶的密鑰（請查看伺服器日誌）
 console-cancellation-forward = 進行中：等待宿主儲存回應
 console-cancellation-compensating = 回滾中：等待宿主儲存撤銷
+console-stuck-title = 超出時限仍未結束的撤銷
+console-stuck-intro = 撤銷實名或註銷帳戶在時限結束時既未完成也未回滾，表示正在等待宿主儲存提交或撤銷變更。請檢查該儲存的狀態。
+console-stuck-empty = 沒有超出時限仍在等待的撤銷。
+console-stuck-window = 時限結束於
 
 console-nav-proposals = 雙人覆核
 console-proposals-title = 等待第二位操作員的操作

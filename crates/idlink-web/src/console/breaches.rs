@@ -4,7 +4,8 @@
 //! breach once, through the outbox). The rule and the order are the core's
 //! (`Reviews::breach_board`). Below them, account cancellations not closed
 //! by their due day (SPEC CP: 15 working days), most overdue first
-//! (`Revocations::overdue_cancellations`).
+//! (`Revocations::overdue_cancellations`); and revocation sagas still open
+//! past their window, waiting for a host store (`Revocations::stuck`).
 
 use super::cases::span;
 use super::{ConsoleChrome, SignedOperator, cookies};
@@ -42,6 +43,7 @@ struct BreachesPage {
     c: ConsoleChrome,
     rows: Vec<Row>,
     cancellations: Vec<CancellationRow>,
+    stuck: Vec<CancellationRow>,
     error: Option<String>,
 }
 
@@ -98,7 +100,35 @@ pub async fn show(State(state): State<WebState>, s: SignedOperator) -> Response 
             }
         }
     };
+    let stuck = match error {
+        Some(_) => Vec::new(),
+        None => {
+            let now = state.app.clock.now();
+            match state.app.revocations().stuck(500).await {
+                Ok(list) => list
+                    .into_iter()
+                    .map(|r| CancellationRow {
+                        requested: tr.datetime(r.created_at),
+                        due: tr.datetime(r.deadline),
+                        overdue: tr.t1(
+                            "console-breaches-overdue",
+                            "span",
+                            &span(&tr, now.as_second().saturating_sub(r.deadline.as_second()).max(0)),
+                        ),
+                        stage: tr.t(&format!("console-cancellation-{}", r.saga.phase.as_str().replace('_', "-"))),
+                        user: r.user_id.to_string(),
+                        id: r.id,
+                    })
+                    .collect(),
+                Err(e) => {
+                    tracing::warn!(error = %e, "stuck revocations could not be read");
+                    Vec::new()
+                }
+            }
+        }
+    };
     let status = if error.is_some() { StatusCode::FORBIDDEN } else { StatusCode::OK };
-    let page = BreachesPage { c: ConsoleChrome::new(&s.visitor, tr.t("console-breaches-title"), Some(&s.op)), rows, cancellations, error };
+    let page =
+        BreachesPage { c: ConsoleChrome::new(&s.visitor, tr.t("console-breaches-title"), Some(&s.op)), rows, cancellations, stuck, error };
     (cookies(&s.visitor), html(status, &page)).into_response()
 }

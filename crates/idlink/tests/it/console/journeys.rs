@@ -110,6 +110,9 @@ async fn a_reviewer_signs_in_with_totp_and_rejects_a_breached_case_with_a_reason
     let cancellation = b.text("#cancellation-rvk_late").await;
     assert!(cancellation.contains("27 November 2026"), "its due day: {cancellation}");
     assert!(cancellation.contains("2 days") && cancellation.contains("Running: waiting for a host store"), "{cancellation}");
+    // Its saga is also past its window (asked 24 days ago): listed with the revocations waiting for a store.
+    let stuck = b.text("#stuck-rvk_late").await;
+    assert!(stuck.contains("24 days") && stuck.contains("Running: waiting for a host store"), "{stuck}");
     b.assert_accessible("breach board").await;
     b.click("nav a[href='/console/cases']").await;
 
