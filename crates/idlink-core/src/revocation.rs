@@ -316,7 +316,7 @@ impl Revocations<'_> {
     }
 
     /// The closure of one committed cancellation: the retained identity
-    /// sealed again under `ret-{saga}`, then the user's data key destroyed,
+    /// sealed again under `ret-{saga id}`, then the user's data key destroyed,
     /// in one transaction. `false` when another node closed it first.
     async fn close(&self, row: &RevocationRow) -> Result<bool, RevocationError> {
         let user = &row.user_id;
@@ -324,11 +324,14 @@ impl Revocations<'_> {
         let own: Vec<RetainedCiphers> = self.sagas.retained_ciphers(user).await?.into_iter().filter(|r| r.key_id.is_none()).collect();
         let mut resealed = Vec::with_capacity(own.len());
         let mut retention_key = None;
-        if !own.is_empty() {
-            let wrapped = self.keys.wrapped_key(&crate::vault::Vault::data_key_id(user)).await?;
-            let Some(wrapped) = wrapped else {
-                return Err(StoreError::Corrupt(format!("the data key of {user} is gone but its retained identity is not resealed")).into());
-            };
+        let wrapped = if own.is_empty() { None } else { self.keys.wrapped_key(&crate::vault::Vault::data_key_id(user)).await? };
+        // Gone already: another node closed it meanwhile (its guard answers `false` below), or the
+        // host shredded the user first, and what was kept under the key went with it.
+        let key_lost = !own.is_empty() && wrapped.is_none();
+        if key_lost {
+            tracing::warn!(saga = %row.id, "the user's data key is gone before the closure: the retained identity cannot be resealed");
+        }
+        if let Some(wrapped) = wrapped {
             let key = self.vault.unwrap(&wrapped)?;
             let key_id = format!("ret-{}", row.id);
             let (retention, wrapped_retention) = self.vault.new_key(key_id.clone())?;
@@ -346,8 +349,8 @@ impl Revocations<'_> {
             }
             retention_key = Some(wrapped_retention);
         }
-        let event = self.told(row, LifecycleType::AccountPurged, "account_closed", now)?;
-        let closure = Closure { at: now, resealed: &resealed, retention_key: retention_key.as_ref(), event: &event };
+        // The apps were told `account_purged` and lost their grants at the commit.
+        let closure = Closure { at: now, resealed: &resealed, retention_key: retention_key.as_ref(), key_lost };
         let audit = AuditEntry::new(SYSTEM, "account.closed", row.id.clone(), now).subject(user);
         Ok(self.sagas.close_account(&row.id, user, &closure, &audit).await?)
     }
@@ -358,8 +361,12 @@ impl Revocations<'_> {
         let mut shredded = 0;
         for end in self.sagas.retained_ended(now, limit).await? {
             let audit = AuditEntry::new(SYSTEM, "identity.retention_ended", end.revocation_id.clone(), now).subject(&end.user_id);
-            if self.sagas.shred_retained(&end, &audit).await? {
-                shredded += 1;
+            match self.sagas.shred_retained(&end, &audit).await {
+                Ok(true) => shredded += 1,
+                Ok(false) => {}
+                Err(e) => {
+                    tracing::warn!(retained = %end.revocation_id, error = %e, "a retained identity could not be shredded; next period")
+                }
             }
         }
         Ok(shredded)
@@ -472,9 +479,10 @@ impl Revocations<'_> {
                     Operation::RevokeRealName => {
                         (LifecycleType::IdentityRevoked, Some(now.checked_add(self.policy.identity_retention).unwrap_or(now)))
                     }
-                    // The identity is kept as the law asks, whatever happens to the account.
+                    // The identity is kept as the law asks; the account's data goes with the closure that
+                    // follows at once, so the apps are told to delete theirs (RISC account-purged).
                     Operation::CancelAccount => {
-                        (LifecycleType::AccountDisabled, Some(now.checked_add(self.policy.identity_retention).unwrap_or(now)))
+                        (LifecycleType::AccountPurged, Some(now.checked_add(self.policy.identity_retention).unwrap_or(now)))
                     }
                 };
                 let told = self.told(row, kind, row.operation.as_str(), now)?;

@@ -706,9 +706,8 @@ async fn webhook(State(app): State<Arc<DemoApp>>, headers: HeaderMap, body: Byte
 }
 
 /// A token idlink signed (SET or logout token): signature, `typ`, `iss`, `aud`.
-async fn check_signed(app: &DemoApp, config: &AppConfig, token: &str, typ: &str) -> Result<Value, String> {
-    let jwks = app.jwks(&config.issuer).await?;
-    let (header_typ, claims) = verify(token, &jwks, &JwsAlg::ALL).map_err(|e| format!("signature: {e}"))?;
+fn check_signed(jwks: &Value, config: &AppConfig, token: &str, typ: &str) -> Result<Value, String> {
+    let (header_typ, claims) = verify(token, jwks, &JwsAlg::ALL).map_err(|e| format!("signature: {e}"))?;
     if header_typ.as_deref() != Some(typ) {
         return Err(format!("typ is {header_typ:?}, not {typ}"));
     }
@@ -726,11 +725,32 @@ async fn check_signed(app: &DemoApp, config: &AppConfig, token: &str, typ: &str)
     Ok(claims)
 }
 
+/// idlink's signing keys, or the 503 that asks idlink to send again later
+/// (a token that cannot be checked now is not a bad token), recorded.
+async fn keys_or_retry(app: &DemoApp, config: &AppConfig, channel: &'static str) -> Result<Value, Response> {
+    app.jwks(&config.issuer).await.map_err(|e| {
+        let problem = Some(format!("idlink's keys could not be fetched, so the token was not checked: {e}"));
+        app.record(Received {
+            channel,
+            id: "(unchecked)".into(),
+            at: app.shared.clock.now(),
+            answered: 503,
+            problem,
+            content: Value::Null,
+        });
+        StatusCode::SERVICE_UNAVAILABLE.into_response()
+    })
+}
+
 /// RFC 8935 push: the body is the SET; 202 when accepted, 400 with `err` when not.
 async fn set_push(State(app): State<Arc<DemoApp>>, body: String) -> Response {
     let Some(config) = app.config() else { return StatusCode::SERVICE_UNAVAILABLE.into_response() };
     let answered = app.scripted(StatusCode::ACCEPTED).await;
-    let checked = check_signed(&app, &config, body.trim(), "secevent+jwt").await.and_then(|claims| {
+    let jwks = match keys_or_retry(&app, &config, "set").await {
+        Ok(k) => k,
+        Err(retry) => return retry,
+    };
+    let checked = check_signed(&jwks, &config, body.trim(), "secevent+jwt").and_then(|claims| {
         if claims.get("exp").is_some() || claims.get("sub").is_some() {
             return Err("a SET must carry neither exp nor a top-level sub".into());
         }
@@ -763,7 +783,11 @@ async fn logout(State(app): State<Arc<DemoApp>>, axum::Form(form): axum::Form<Lo
     let Some(config) = app.config() else { return StatusCode::SERVICE_UNAVAILABLE.into_response() };
     let answered = app.scripted(StatusCode::OK).await;
     let now = app.shared.clock.now().as_second();
-    let checked = check_signed(&app, &config, &form.logout_token, "logout+jwt").await.and_then(|claims| {
+    let jwks = match keys_or_retry(&app, &config, "logout").await {
+        Ok(k) => k,
+        Err(retry) => return retry,
+    };
+    let checked = check_signed(&jwks, &config, &form.logout_token, "logout+jwt").and_then(|claims| {
         check_token_claims(&claims, &config, now)?;
         if claims.pointer(&format!("/events/{}", BACKCHANNEL_LOGOUT.replace('/', "~1"))).is_none() {
             return Err("no back-channel logout event".into());

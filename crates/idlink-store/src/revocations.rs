@@ -190,7 +190,7 @@ impl RevocationStore for SqlStore {
                 return Ok(false);
             }
             if let Some(key) = c.retention_key {
-                crate::store::insert_key(tx, key, "ON CONFLICT (id) DO NOTHING").await?;
+                crate::store::insert_key(tx, key, "").await?;
             }
             for r in c.resealed {
                 let q = sqlx::query(
@@ -203,7 +203,15 @@ impl RevocationStore for SqlStore {
                 .bind(r.id_cipher.clone())
                 .bind(r.birth_cipher.clone())
                 .bind(r.key_id.clone());
-                execute(q, &mut *tx).await?;
+                if execute(q, &mut *tx).await? != 1 {
+                    return Err(StoreError::Corrupt(format!("retained identity {} of {user} could not be resealed", r.revocation_id)));
+                }
+            }
+            // Nothing the law keeps may stay under the key about to go.
+            let unsealed =
+                sqlx::query("SELECT COUNT(*) FROM retained_identities WHERE user_id = $1 AND key_id IS NULL").bind(user.as_str());
+            if crate::rows::fetch_one(unsealed, &mut *tx, crate::rows::first::<i64>).await? > 0 && !c.key_lost {
+                return Err(StoreError::Corrupt(format!("a retained identity of {user} is not resealed before its key goes")));
             }
             // Crypto-shredding: every ciphertext still sealed under this key is noise from now on.
             execute(sqlx::query("DELETE FROM data_keys WHERE id = $1").bind(crate::store::user_key_id(user)), &mut *tx).await?;
@@ -216,8 +224,20 @@ impl RevocationStore for SqlStore {
             execute(phone, &mut *tx).await?;
             let watch = sqlx::query("UPDATE credit_watches SET enabled = 0, baseline_cipher = NULL WHERE user_id = $1").bind(user.as_str());
             execute(watch, &mut *tx).await?;
-            let change = GrantChange::Revoke { by: "system", reason: "account_closed" };
-            lifecycle_in(tx, user, c.at, change, c.event).await?;
+            // The blind indexes no longer tie an ID or card number to the closed account, and its
+            // bindings end (the same person's new account may bind the same cards).
+            for statement in [
+                "UPDATE verifications SET id_index = 'closed:' || id WHERE user_id = $1",
+                "UPDATE card_bindings SET status = 'ended', ended_at = $2, end_reason = 'account_closed', card_index = 'closed:' || id \
+                 WHERE user_id = $1",
+                "UPDATE ss_bindings SET status = 'unbound', card_index = 'closed:' || id WHERE user_id = $1",
+                "DELETE FROM payment_passwords WHERE user_id = $1",
+                "DELETE FROM devices WHERE user_id = $1",
+            ] {
+                let q = sqlx::query(sqlx::AssertSqlSafe(statement)).bind(user.as_str());
+                let q = if statement.contains("$2") { q.bind(micros(c.at)) } else { q };
+                execute(q, &mut *tx).await?;
+            }
             Ok(true)
         })
         .await
@@ -236,12 +256,28 @@ impl RevocationStore for SqlStore {
     }
 
     async fn shred_retained(&self, end: &RetainedEnd, audit: &AuditEntry) -> Result<bool, StoreError> {
+        let row =
+            sqlx::query("SELECT id_index, revoked_at FROM retained_identities WHERE revocation_id = $1").bind(end.revocation_id.clone());
         let q = sqlx::query("DELETE FROM retained_identities WHERE revocation_id = $1").bind(end.revocation_id.clone());
         let key = end.key_id.clone();
+        let user = end.user_id.clone();
         self.audited_if(audit, async |tx| {
-            if execute(q, &mut *tx).await? == 0 {
+            let Some((id_index, revoked_at)) =
+                fetch_optional(row, &mut *tx, |r| Ok((r.col::<String>("id_index")?, r.col::<i64>("revoked_at")?))).await?
+            else {
                 return Ok(false);
-            }
+            };
+            execute(q, &mut *tx).await?;
+            // The verifications that made the revoked identity go with it (a verification since is another's to keep).
+            let q = sqlx::query(
+                "UPDATE verifications SET name_cipher = $3, id_cipher = $3, birth_cipher = NULL, card_cipher = NULL, id_index = 'shredded:' || id \
+                 WHERE user_id = $1 AND id_index = $2 AND created_at <= $4",
+            )
+            .bind(user.as_str())
+            .bind(id_index)
+            .bind(Vec::<u8>::new())
+            .bind(revoked_at);
+            execute(q, &mut *tx).await?;
             if let Some(key) = key {
                 let left = sqlx::query("SELECT COUNT(*) FROM retained_identities WHERE key_id = $1").bind(key.clone());
                 if crate::rows::fetch_one(left, &mut *tx, crate::rows::first::<i64>).await? == 0 {

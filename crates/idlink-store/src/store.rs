@@ -96,7 +96,10 @@ impl SqlStore {
                 let writer = pool(1)
                     .after_connect(|conn, _| {
                         Box::pin(async move {
-                            sqlx::query("PRAGMA wal_autocheckpoint = 0").execute(conn).await?;
+                            sqlx::query("PRAGMA wal_autocheckpoint = 0").execute(&mut *conn).await?;
+                            // Deleted rows are overwritten, not left in free pages: a destroyed data
+                            // key (crypto-shredding, ADR 0030) is gone from the file once checkpointed.
+                            sqlx::query("PRAGMA secure_delete = ON").execute(conn).await?;
                             Ok(())
                         })
                     })

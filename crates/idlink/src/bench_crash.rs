@@ -32,7 +32,7 @@
 //! The command prints where the crashes fell and every failure, and exits
 //! non-zero on any failure.
 
-use crate::bench_harness::{Apps, Harness, Proc, STORES, Told, is_final};
+use crate::bench_harness::{Apps, Harness, Proc, STORES, Told, is_final, settled};
 use anyhow::{Result, anyhow, bail};
 use serde_json::Value;
 use std::path::PathBuf;
@@ -100,6 +100,7 @@ pub async fn run(opts: &Options) -> Result<Report> {
 
 /// One run; answers where the crash left the saga.
 async fn one_run(h: &Harness, apps: &Apps, store: &idlink_store::SqlStore, n: usize, boundary: Option<&str>, seed: u64) -> Result<String> {
+    let since = jiff::Timestamp::now();
     let mut node = h.node(boundary, 2 * n).await?;
     let (session, user) = h.user(&node, n).await?;
     let subs = apps.consent(h, &node, &session).await?;
@@ -132,7 +133,7 @@ async fn one_run(h: &Harness, apps: &Apps, store: &idlink_store::SqlStore, n: us
     .map_err(|e| anyhow!(e))?;
     let node = h.node(None, 2 * n + 1).await?;
     let outcome = follow(h, &node, &session).await;
-    let checked = check(h, apps, store, &user, &subs, outcome, &found).await;
+    let checked = check(h, apps, store, &user, &subs, since, outcome, &found).await;
     node.stop().await;
     checked.map(|()| found)
 }
@@ -163,6 +164,7 @@ async fn check(
     store: &idlink_store::SqlStore,
     user: &str,
     subs: &[String],
+    since: jiff::Timestamp,
     outcome: Result<Option<Value>>,
     found: &str,
 ) -> Result<()> {
@@ -176,7 +178,8 @@ async fn check(
             if identities != 1 {
                 bail!("no saga, yet the identity is gone");
             }
-            for (name, told) in apps.names.iter().zip(apps.told(h, subs).await?) {
+            settled(store, user).await?;
+            for (name, told) in apps.names.iter().zip(apps.told(h, subs, since).await?) {
                 if !told.webhooks.is_empty() || !told.sets.is_empty() || told.logouts > 0 {
                     bail!("no saga, yet {name} was told {told:?}");
                 }
@@ -204,7 +207,10 @@ async fn check(
             if (left, kept) != (0, 1) {
                 bail!("identity left {left}, retained {kept}");
             }
-            let told = told_everything(h, apps, subs).await?;
+            let told = told_everything(h, apps, subs, since).await?;
+            // Anything still on its way (a delivery a killed node had claimed) arrives before the count.
+            settled(store, user).await?;
+            let told = if told.iter().all(Told::heard_revocation) { apps.told(h, subs, since).await? } else { told };
             for (name, t) in apps.names.iter().zip(told) {
                 let problems = t.revocation_problems();
                 if !problems.is_empty() {
@@ -218,10 +224,10 @@ async fn check(
 
 /// What the apps were told, once each heard the whole revocation (or after
 /// 30 s: a delivery a killed node had claimed waits out its claim first).
-async fn told_everything(h: &Harness, apps: &Apps, subs: &[String]) -> Result<Vec<Told>> {
+async fn told_everything(h: &Harness, apps: &Apps, subs: &[String], since: jiff::Timestamp) -> Result<Vec<Told>> {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let told = apps.told(h, subs).await?;
+        let told = apps.told(h, subs, since).await?;
         if told.iter().all(Told::heard_revocation) || Instant::now() > deadline {
             return Ok(told);
         }

@@ -229,6 +229,24 @@ impl Harness {
     }
 }
 
+/// Waits until nothing is left to deliver about `user` (no pending outbox
+/// item: every event fanned out, every delivery made or parked), up to 30 s:
+/// only then is counting event ids a check of "exactly once".
+pub(crate) async fn settled(store: &idlink_store::SqlStore, user: &str) -> Result<()> {
+    let sql = format!("SELECT COUNT(*) FROM outbox WHERE subject = '{user}' AND state = 'pending'");
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let pending = idlink_store::testing::query_text(store, &sql).await.map_err(|e| anyhow!(e))?;
+        if pending.trim() == "0" {
+            return Ok(());
+        }
+        if std::time::Instant::now() > deadline {
+            bail!("{pending} deliveries about the user still pending after 30 s");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// Whether a saga's JSON says it is final.
 pub(crate) fn is_final(saga: &Value) -> bool {
     matches!(saga["phase"].as_str(), Some("committed" | "rolled_back"))
@@ -291,6 +309,8 @@ pub(crate) struct Told {
     pub(crate) logouts: usize,
     /// Deliveries whose check failed at the app.
     pub(crate) refused: Vec<String>,
+    /// When the app received the last of them (the sandbox's clock).
+    pub(crate) last_at: Option<jiff::Timestamp>,
 }
 
 impl Apps {
@@ -399,26 +419,37 @@ impl Apps {
         Ok(subs)
     }
 
-    /// What each app was told about its `subs[i]`, in app order.
-    pub(crate) async fn told(&self, h: &Harness, subs: &[String]) -> Result<Vec<Told>> {
+    /// What each app was told about its `subs[i]` from `since` on (the
+    /// sandbox's clock is this machine's), in app order.
+    pub(crate) async fn told(&self, h: &Harness, subs: &[String], since: jiff::Timestamp) -> Result<Vec<Told>> {
         let mut all = Vec::with_capacity(self.names.len());
         for (name, sub) in self.names.iter().zip(subs) {
             let status = self.status(h, name).await?;
             let mut told = Told::default();
             for r in status["received"].as_array().into_iter().flatten() {
+                let at = r["at"].as_str().and_then(|t| t.parse::<jiff::Timestamp>().ok()).unwrap_or_default();
+                if at < since {
+                    continue;
+                }
                 let c = &r["content"];
                 let about = match r["channel"].as_str() {
                     Some("webhook") => c["data"]["sub"].as_str() == Some(sub),
                     Some("set") => c["sub_id"]["sub"].as_str() == Some(sub),
                     _ => c["sub"].as_str() == Some(sub),
                 };
+                let answered = r["answered"].as_u64().unwrap_or(0);
+                // A token refused as bad (4xx) is a failure whoever it was about; an app that could not
+                // check it yet (503) has it sent again.
                 if !r["problem"].is_null() {
-                    told.refused.push(format!("{name} {}: {}", r["channel"], r["problem"]));
+                    if (400..500).contains(&answered) {
+                        told.refused.push(format!("{name} {}: {}", r["channel"], r["problem"]));
+                    }
                     continue;
                 }
-                if !about || !(200..300).contains(&r["answered"].as_u64().unwrap_or(0)) {
+                if !about || !(200..300).contains(&answered) {
                     continue;
                 }
+                told.last_at = told.last_at.max(Some(at));
                 match r["channel"].as_str() {
                     Some("webhook") => {
                         let kind = c["type"].as_str().unwrap_or("").to_owned();
@@ -454,6 +485,12 @@ impl Told {
     /// each event exactly once by its event id, every delivery's check passed.
     pub(crate) fn revocation_problems(&self) -> Vec<String> {
         let mut out = self.refused.clone();
+        for kind in self.webhooks.keys().filter(|k| !["account.disabled", "identity.revoked"].contains(&k.as_str())) {
+            out.push(format!("an unexpected {kind} was told"));
+        }
+        for kind in self.sets.keys().filter(|k| !["account-disabled", "assurance-level-change"].contains(&k.as_str())) {
+            out.push(format!("an unexpected SET {kind} was sent"));
+        }
         for kind in ["account.disabled", "identity.revoked"] {
             match self.webhooks.get(kind) {
                 Some((ids, _)) if ids.len() == 1 => {}

@@ -66,8 +66,9 @@ pub struct Closure<'a> {
     /// The user's retained identities sealed again under `retention_key`.
     pub resealed: &'a [RetainedCiphers],
     pub retention_key: Option<&'a idlink_crypto::WrappedDataKey>,
-    /// Tells the apps (lifecycle `account_purged`).
-    pub event: &'a NewEvent,
+    /// The user's key was already gone (the host shredded the user before the closure): what the
+    /// law kept under it is lost with it, and the closure goes on without resealing.
+    pub key_lost: bool,
 }
 
 /// What a step does to the user's OAuth grants, with the move.
@@ -124,8 +125,9 @@ pub trait RevocationStore: Send + Sync {
     /// Closes the account of cancellation `id`, in one transaction with its audit record: the
     /// retained identities take their new ciphertexts and the retention key is stored; the
     /// user's data key is destroyed (every other ciphertext of theirs is unreadable from now
-    /// on); their sessions end; the saga is marked closed. `false` (nothing written) when
-    /// it was closed already.
+    /// on); their sessions end, their bindings end, their blind indexes, payment password and
+    /// devices go; the saga is marked closed. `false` (nothing written) when it was closed
+    /// already; an error when a retained identity would be left under the key that goes.
     async fn close_account(&self, id: &str, user: &UserId, c: &Closure<'_>, audit: &AuditEntry) -> Result<bool, StoreError>;
     /// Retained identities whose `retain_until` has passed at `now`.
     async fn retained_ended(&self, now: Timestamp, limit: u32) -> Result<Vec<RetainedEnd>, StoreError>;

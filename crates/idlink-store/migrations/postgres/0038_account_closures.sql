@@ -9,6 +9,6 @@ CREATE INDEX revocations_closing ON revocations (due_at) WHERE operation = 'canc
 
 -- The key a retained identity is sealed under: NULL is the user's own data
 -- key; a closed account's retained records are sealed again under a
--- retention key of their own (`ret-{user}`), destroyed at `retain_until`.
+-- retention key of their own (`ret-{saga id}`), destroyed at `retain_until`.
 ALTER TABLE retained_identities ADD COLUMN key_id TEXT;
 CREATE INDEX retained_identities_by_end ON retained_identities (retain_until);

@@ -171,8 +171,7 @@ async fn cancellations_past_due_are_listed_until_closed_and_a_closure_destroys_t
             birth_cipher: None,
             key_id: Some(key_id.clone()),
         }];
-        let event = crate::events::lifecycle(&late, "evt_closelate", 300);
-        let closure = Closure { at: at(300), resealed: &resealed, retention_key: Some(&retention), event: &event };
+        let closure = Closure { at: at(300), resealed: &resealed, retention_key: Some(&retention), key_lost: false };
         assert_eq!(s.close_account(&id(&late), &late, &closure, &audit("account.closed")).await.ok(), Some(true), "{}", db.kind);
         assert_eq!(s.close_account(&id(&late), &late, &closure, &audit("account.closed")).await.ok(), Some(false), "{}: once", db.kind);
         assert_eq!(

@@ -44,6 +44,8 @@ struct BreachesPage {
     rows: Vec<Row>,
     cancellations: Vec<CancellationRow>,
     stuck: Vec<CancellationRow>,
+    /// The configured limit, in working days.
+    days: String,
     error: Option<String>,
 }
 
@@ -128,7 +130,14 @@ pub async fn show(State(state): State<WebState>, s: SignedOperator) -> Response 
         }
     };
     let status = if error.is_some() { StatusCode::FORBIDDEN } else { StatusCode::OK };
-    let page =
-        BreachesPage { c: ConsoleChrome::new(&s.visitor, tr.t("console-breaches-title"), Some(&s.op)), rows, cancellations, stuck, error };
+    let days = state.app.revocation_policy.cancellation_working_days.to_string();
+    let page = BreachesPage {
+        c: ConsoleChrome::new(&s.visitor, tr.t("console-breaches-title"), Some(&s.op)),
+        rows,
+        cancellations,
+        stuck,
+        days,
+        error,
+    };
     (cookies(&s.visitor), html(status, &page)).into_response()
 }

@@ -628,10 +628,9 @@ async fn still_open(s: &Server, sql: &str) -> usize {
     let ids = idlink_store::testing::query_strings(store, "SELECT id FROM data_keys").await.unwrap_or_else(|e| panic!("{e}"));
     let mut keys = Vec::new();
     for id in ids {
-        let wrapped = idlink_core::ports::keys::KeyStore::wrapped_key(store, &id).await.ok().flatten();
-        if let Some(k) = wrapped.and_then(|w| running.vault.unwrap(&w).ok()) {
-            keys.push(k);
-        }
+        let wrapped = idlink_core::ports::keys::KeyStore::wrapped_key(store, &id).await.unwrap_or_else(|e| panic!("{id}: {e}"));
+        let wrapped = wrapped.unwrap_or_else(|| panic!("{id} listed but not read"));
+        keys.push(running.vault.unwrap(&wrapped).unwrap_or_else(|e| panic!("{id} does not unwrap: {e}")));
     }
     ciphers
         .iter()
@@ -654,9 +653,12 @@ async fn a_cancelled_account_is_closed_in_time_and_none_of_its_ciphertexts_opens
         let t0: jiff::Timestamp = "2026-09-30T02:00:00Z".parse().unwrap_or_default();
         let clock = Arc::new(ManualClock::new(t0));
         let rt = Runtime { clock: clock.clone(), ..Runtime::default() };
-        let s = start_full(db, &[("IDLINK__REVOCATION__DRIVE_SECS", "1")], rt).await;
+        let s = start_full(db, &[("IDLINK__REVOCATION__DRIVE_SECS", "1"), ("IDLINK__OUTBOX__POLL_MS", "50")], rt).await;
         let phone = "13866661014";
         let (token, user) = crate::credit::adult(&s, phone, "334").await;
+        let r = crate::events::Receiver::start().await;
+        let uid = idlink_domain::UserId::parse(&user).unwrap_or_else(|e| panic!("{e}"));
+        crate::events::app(&s, &r, "cli_cls", &uid, t0.as_microsecond() - 1_000_000).await;
         let mine = [
             format!("SELECT phone_cipher FROM users WHERE id = '{user}'"),
             format!("SELECT name_cipher FROM verifications WHERE user_id = '{user}'"),
@@ -675,6 +677,8 @@ async fn a_cancelled_account_is_closed_in_time_and_none_of_its_ciphertexts_opens
         assert_eq!(done["due_provisional"], false);
         assert_eq!(done["closed_at"], t0.to_string(), "{}: closed at once", s.kind);
 
+        // The app was told the account is going, then that its data is gone (RISC account-purged): delete yours.
+        assert_eq!(account_events(&r, 2).await, ["account.disabled", "account.purged"], "{}", s.kind);
         // Crypto-shredded: the key is gone, and no key left opens what remains of the user's.
         assert_eq!(scalar(&s, &format!("SELECT COUNT(*) FROM data_keys WHERE id = 'dek-{user}'")).await, "0", "{}", s.kind);
         for sql in &mine {

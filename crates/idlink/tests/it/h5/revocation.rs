@@ -130,7 +130,7 @@ async fn a_user_revokes_the_real_name_with_the_payment_password_and_follows_it()
     let last_day = idlink_domain::calendar::shanghai_today(due.checked_sub(jiff::SignedDuration::from_secs(1)).unwrap_or(due));
     let text = b.text("#due").await;
     assert!(
-        text.starts_with(&format!("We close your account by {} at the latest: 15 working days", last_day.strftime("%-d %B %Y"))),
+        text.starts_with(&format!("We close your account by the end of {} at the latest: 15 working days", last_day.strftime("%-d %B %Y"))),
         "{text}"
     );
     assert_eq!(b.has("#due-provisional").await, provisional, "{text}");
