@@ -696,6 +696,18 @@ async fn a_cancelled_account_is_closed_in_time_and_none_of_its_ciphertexts_opens
         assert_eq!(key_id, format!("ret-{}", done["id"].as_str().unwrap_or("")), "{}", s.kind);
         let closed = scalar(&s, &format!("SELECT COUNT(*) FROM audit_log WHERE action = 'account.closed' AND subject = '{user}'")).await;
         assert_eq!(closed, "1", "{}", s.kind);
+        // Nothing ties the ID number to the closed account, and no credential of it is left.
+        for (what, sql) in [
+            (
+                "indexed verifications",
+                format!("SELECT COUNT(*) FROM verifications WHERE user_id = '{user}' AND id_index NOT LIKE 'closed:%'"),
+            ),
+            ("payment password", format!("SELECT COUNT(*) FROM payment_passwords WHERE user_id = '{user}'")),
+            ("devices", format!("SELECT COUNT(*) FROM devices WHERE user_id = '{user}'")),
+            ("live sessions", format!("SELECT COUNT(*) FROM sessions WHERE user_id = '{user}' AND revoked_at IS NULL")),
+        ] {
+            assert_eq!(scalar(&s, &sql).await, "0", "{}: {what} left after the closure", s.kind);
+        }
 
         // Five years and a day on, the job shreds it, key and all.
         clock.advance(jiff::SignedDuration::from_hours((5 * 366 + 1) * 24));
@@ -708,5 +720,44 @@ async fn a_cancelled_account_is_closed_in_time_and_none_of_its_ciphertexts_opens
         let ended =
             scalar(&s, &format!("SELECT COUNT(*) FROM audit_log WHERE action = 'identity.retention_ended' AND subject = '{user}'")).await;
         assert_eq!(ended, "1", "{}", s.kind);
+    }
+}
+
+/// A revoked real name on an account that stays (RV3): its records are kept,
+/// out of business use, for their period, then shredded: the retained
+/// identity and the verifications that made it, while the account and
+/// everything else of the user's go on opening.
+#[tokio::test]
+async fn a_revoked_identity_is_shredded_at_the_end_of_its_period_and_the_account_stays() {
+    use crate::events::scalar;
+    for db in databases().await {
+        let t0: jiff::Timestamp = "2026-12-01T02:00:00Z".parse().unwrap_or_default();
+        let clock = Arc::new(ManualClock::new(t0));
+        let rt = Runtime { clock: clock.clone(), ..Runtime::default() };
+        let s = start_full(db, &[("IDLINK__REVOCATION__DRIVE_SECS", "1")], rt).await;
+        let (token, user) = crate::credit::adult(&s, "13866661015", "336").await;
+        let t = step_up(&s, &token, &user, "identity.revoke").await;
+        let res = start(&s, &token, Some(&t), "revoke_real_name").await;
+        assert_eq!(res.status().as_u16(), 201, "{}", s.kind);
+        let verifications = format!("SELECT id_cipher FROM verifications WHERE user_id = '{user}'");
+        assert!(still_open(&s, &verifications).await > 0, "{}: kept, sealed, during the period", s.kind);
+        assert_eq!(scalar(&s, &format!("SELECT COUNT(*) FROM retained_identities WHERE user_id = '{user}'")).await, "1");
+
+        clock.advance(jiff::SignedDuration::from_hours((5 * 366 + 1) * 24));
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while scalar(&s, &format!("SELECT COUNT(*) FROM retained_identities WHERE user_id = '{user}'")).await != "0" {
+            assert!(std::time::Instant::now() < deadline, "{}: not shredded at the end of its period", s.kind);
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        assert_eq!(still_open(&s, &verifications).await, 0, "{}: the verifications of the revoked identity went with it", s.kind);
+        let indexed =
+            scalar(&s, &format!("SELECT COUNT(*) FROM verifications WHERE user_id = '{user}' AND id_index NOT LIKE 'shredded:%'")).await;
+        assert_eq!(indexed, "0", "{}: nothing ties the ID number to the account any more", s.kind);
+        assert_eq!(
+            still_open(&s, &format!("SELECT phone_cipher FROM users WHERE id = '{user}'")).await,
+            1,
+            "{}: the account stays",
+            s.kind
+        );
     }
 }
