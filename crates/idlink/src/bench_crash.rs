@@ -133,7 +133,8 @@ async fn one_run(h: &Harness, apps: &Apps, store: &idlink_store::SqlStore, n: us
     .map_err(|e| anyhow!(e))?;
     let node = h.node(None, 2 * n + 1).await?;
     let outcome = follow(h, &node, &session).await;
-    let checked = check(h, apps, store, &user, &subs, since, outcome, &found).await;
+    let who = RunUser { id: user.clone(), subs, since };
+    let checked = check(h, apps, store, &who, outcome, &found).await;
     node.stop().await;
     checked.map(|()| found)
 }
@@ -158,16 +159,22 @@ async fn count(store: &idlink_store::SqlStore, sql: &str) -> Result<i64> {
     text.trim().parse().map_err(|_| anyhow!("{sql}: {text}"))
 }
 
+/// A run's user: their id, their `sub` at each app, and when the run began.
+struct RunUser {
+    id: String,
+    subs: Vec<String>,
+    since: jiff::Timestamp,
+}
+
 async fn check(
     h: &Harness,
     apps: &Apps,
     store: &idlink_store::SqlStore,
-    user: &str,
-    subs: &[String],
-    since: jiff::Timestamp,
+    who: &RunUser,
     outcome: Result<Option<Value>>,
     found: &str,
 ) -> Result<()> {
+    let (user, subs, since) = (who.id.as_str(), who.subs.as_slice(), who.since);
     let moves = |action: &str| format!("SELECT COUNT(*) FROM audit_log WHERE action = 'revocation.{action}' AND subject = '{user}'");
     match outcome? {
         None => {
