@@ -5,7 +5,8 @@
 //! working day in exchange (调休). The notices are data
 //! (`data/cn-holidays/days.csv`, with its source and licence); a year the
 //! data does not cover counts by the ordinary week alone, and every answer
-//! that depended on such a year says it is provisional.
+//! that depended on such a year (or on the last days of the last year
+//! covered, which the next notice may move) says it is provisional.
 //! Pure rules: the caller passes the time.
 
 use crate::calendar::{shanghai, shanghai_today};
@@ -37,7 +38,8 @@ pub struct WorkingDays {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Counted {
     pub date: Date,
-    /// A year the notices do not cover was counted by the ordinary week.
+    /// A day a later notice may still change was counted (a year the notices
+    /// do not cover, by the ordinary week; or the last days of the last year covered).
     pub provisional: bool,
 }
 
@@ -88,6 +90,13 @@ impl WorkingDays {
         (self.first_year <= self.last_year).then_some(self.last_year)
     }
 
+    /// Whether a later notice may still change `date`: a year not covered, or
+    /// the last days of the last covered year (the notice for the next year
+    /// has moved them before: it made 29 December 2018 a working day).
+    fn unsettled(&self, date: Date) -> bool {
+        !self.covers(date.year()) || (date.year() == self.last_year && date.month() == 12 && date.day() >= 20)
+    }
+
     /// Whether `date` is a working day.
     pub fn is_working_day(&self, date: Date) -> bool {
         match self.exceptions.get(&date) {
@@ -106,7 +115,7 @@ impl WorkingDays {
         while left > 0 {
             let Ok(next) = day.checked_add(1.day()) else { break };
             day = next;
-            provisional |= !self.covers(day.year());
+            provisional |= self.unsettled(day);
             if self.is_working_day(day) {
                 left -= 1;
             }
@@ -162,8 +171,10 @@ mod tests {
         // Asked on Wednesday 30 September 2026: 1–7 October off, the 8th (Thursday) is the first working day,
         // Saturday the 10th works; so 8, 9, 10, 12–16, 19–23, 26, 27 → the 15th is Tuesday 27 October.
         assert_eq!(cal().add(date(2026, 9, 30), 15), Counted { date: date(2026, 10, 27), provisional: false });
-        // An ordinary stretch: Tuesday 1 December 2026 + 15 working days = Tuesday 22 December.
-        assert_eq!(cal().add(date(2026, 12, 1), 15), Counted { date: date(2026, 12, 22), provisional: false });
+        // An ordinary stretch: Tuesday 1 November 2026 + 15 working days = Friday 20 November.
+        assert_eq!(cal().add(date(2026, 11, 1), 15), Counted { date: date(2026, 11, 20), provisional: false });
+        // Into the last days of the last year covered, which next year's notice may still move.
+        assert_eq!(cal().add(date(2026, 12, 1), 15), Counted { date: date(2026, 12, 22), provisional: true });
     }
 
     #[test]
@@ -171,7 +182,7 @@ mod tests {
         // From 18 December 2026, 15 working days reach into 2027, which the data does not hold.
         let c = cal().add(date(2026, 12, 18), 15);
         assert_eq!(c, Counted { date: date(2027, 1, 8), provisional: true });
-        assert!(!cal().add(date(2026, 12, 1), 15).provisional);
+        assert!(!cal().add(date(2026, 11, 2), 15).provisional);
     }
 
     #[test]
@@ -180,7 +191,7 @@ mod tests {
         let at: Timestamp = "2026-12-01T02:00:00Z".parse().unwrap();
         let (due, provisional) = cal().due(at, 15);
         assert_eq!(due, "2026-12-22T16:00:00Z".parse::<Timestamp>().unwrap());
-        assert!(!provisional);
+        assert!(provisional, "22 December 2026: the 2027 notice may still move it");
         // 23:30 in Shanghai on 1 December is still 1 December there (15:30 UTC).
         let late: Timestamp = "2026-12-01T15:30:00Z".parse().unwrap();
         assert_eq!(cal().due(late, 15).0, due);
@@ -212,9 +223,11 @@ mod tests {
             }
             prop_assert_eq!(counted, n);
             prop_assert!(cal().add(start, n + 1).date > c.date);
-            // Provisional exactly when a counted day (after the start) lies in a year without a notice.
+            // Provisional exactly when a counted day (after the start) lies in a year without a notice, or from 20 December of the last year covered.
             let first_counted = start.checked_add(1.day()).unwrap();
-            prop_assert_eq!(c.provisional, (first_counted.year()..=c.date.year()).any(|y| !cal().covers(y)));
+            let late_december = date(2026, 12, 20);
+            let expected = (first_counted.year()..=c.date.year()).any(|y| !cal().covers(y)) || c.date >= late_december && first_counted <= date(2026, 12, 31);
+            prop_assert_eq!(c.provisional, expected);
         }
 
         /// Without notices, the ordinary week: 5 working days are always a calendar week on.

@@ -158,8 +158,10 @@ impl RevocationStore for SqlStore {
 
     async fn overdue_cancellations(&self, now: Timestamp, limit: u32) -> Result<Vec<RevocationRow>, StoreError> {
         let sql = format!(
-            "SELECT {COLUMNS} FROM revocations WHERE operation = 'cancel_account' AND closed_at IS NULL AND phase <> 'rolled_back' \
-             AND due_at < $1 ORDER BY due_at, id LIMIT $2"
+            "SELECT {COLUMNS} FROM revocations r WHERE operation = 'cancel_account' AND closed_at IS NULL AND due_at < $1 \
+             AND (phase <> 'rolled_back' OR (reason = 'timed_out' AND NOT EXISTS (SELECT 1 FROM revocations later \
+             WHERE later.user_id = r.user_id AND later.operation = 'cancel_account' AND later.created_at > r.created_at))) \
+             ORDER BY due_at, id LIMIT $2"
         );
         fetch_all(sqlx::query(sqlx::AssertSqlSafe(sql)).bind(micros(now)).bind(i64::from(limit)), &self.reader, revocation).await
     }

@@ -117,8 +117,9 @@ pub trait RevocationStore: Send + Sync {
     async fn identity_marked(&self, user: &UserId, id: &str) -> Result<bool, StoreError>;
     /// Committed account cancellations not closed yet, the oldest first.
     async fn unclosed_cancellations(&self, limit: u32) -> Result<Vec<RevocationRow>, StoreError>;
-    /// Account cancellations not closed by their due time at `now` (rolled-back ones are not
-    /// pending), the most overdue first.
+    /// Account cancellations not closed by their due time at `now`, the most overdue first:
+    /// still running, or rolled back because a host store stayed silent (`timed_out`: the
+    /// request failed for want of the system, not of the user) and not asked again since.
     async fn overdue_cancellations(&self, now: Timestamp, limit: u32) -> Result<Vec<RevocationRow>, StoreError>;
     /// The user's retained identities' ciphertexts.
     async fn retained_ciphers(&self, user: &UserId) -> Result<Vec<RetainedCiphers>, StoreError>;

@@ -119,15 +119,27 @@ async fn count(s: &idlink_store::SqlStore, sql: &str) -> String {
 async fn cancellations_past_due_are_listed_until_closed_and_a_closure_destroys_the_users_key() {
     for db in databases().await {
         let s = &db.store;
-        let (late, early, undone) = (new_user(s).await, new_user(s).await, new_user(s).await);
+        let (late, early, undone, silent) = (new_user(s).await, new_user(s).await, new_user(s).await, new_user(s).await);
         let id = |u: &UserId| format!("rvk_c{}", u.as_str());
-        let rolled = Saga::new().apply(Event::DeadlinePassed);
-        for (u, saga, due) in [(&late, committed(), 100), (&early, committed(), 10_000), (&undone, rolled, 100)] {
+        // Undone by the user's own funds operation: not pending. Undone because a store stayed silent: still owed.
+        let withdrawn = Saga::new().apply(Event::Done(Step::MarkPending)).apply(Event::FundsOperation);
+        let rolled = |saga: Saga| {
+            (0..4).fold(saga, |s, _| match s.next() {
+                idlink_domain::revocation_saga::Action::Compensate(step) => s.apply(Event::Compensated(step)),
+                _ => s,
+            })
+        };
+        let withdrawn = rolled(withdrawn);
+        let timed_out = rolled(Saga::new().apply(Event::DeadlinePassed));
+        assert_eq!((withdrawn.phase, timed_out.phase), (Phase::RolledBack, Phase::RolledBack));
+        for (u, saga, due) in
+            [(&late, committed(), 100), (&early, committed(), 10_000), (&undone, withdrawn, 100), (&silent, timed_out, 100)]
+        {
             s.insert_revocation(&cancellation(&id(u), u, saga, due), &audit("revocation.start")).await.unwrap_or_else(|e| panic!("{e}"));
         }
         let read = s.revocation(&id(&late)).await.ok().flatten().and_then(|r| r.due);
         assert_eq!(read, Some(Due { at: at(100), provisional: false }), "{}", db.kind);
-        let ours = [id(&late), id(&early), id(&undone)];
+        let ours = [id(&late), id(&early), id(&undone), id(&silent), "rvk_again".to_owned()];
         let overdue = |now| {
             let ours = ours.clone();
             async move {
@@ -136,7 +148,18 @@ async fn cancellations_past_due_are_listed_until_closed_and_a_closure_destroys_t
             }
         };
         assert_eq!(overdue(50).await, Vec::<String>::new(), "{}: nothing is due yet", db.kind);
-        assert_eq!(overdue(200).await, vec![id(&late)], "{}: a rolled-back request is not pending", db.kind);
+        let mut want = vec![id(&late), id(&silent)];
+        want.sort();
+        let mut got = overdue(200).await;
+        got.sort();
+        assert_eq!(got, want, "{}: a request the user withdrew is not pending; one a silent store undid is", db.kind);
+        // Asked again: the failed request is answered by the new one.
+        s.insert_revocation(
+            &RevocationRow { created_at: at(150), ..cancellation("rvk_again", &silent, Saga::new(), 10_000) },
+            &audit("revocation.start"),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
         let unclosed: Vec<String> =
             s.unclosed_cancellations(1000).await.unwrap_or_else(|e| panic!("{}: {e}", db.kind)).into_iter().map(|r| r.id).collect();
         assert!(unclosed.contains(&id(&late)) && unclosed.contains(&id(&early)) && !unclosed.contains(&id(&undone)), "{unclosed:?}");
@@ -192,7 +215,7 @@ async fn cancellations_past_due_are_listed_until_closed_and_a_closure_destroys_t
             after.iter().map(|r| (r.name_cipher.clone(), r.key_id.clone())).collect::<Vec<_>>(),
             vec![(vec![7], Some(key_id.clone()))]
         );
-        assert_eq!(overdue(200).await, Vec::<String>::new(), "{}: a closed account is no longer overdue", db.kind);
+        assert_eq!(overdue(200).await, Vec::<String>::new(), "{}: closed, or asked again, no longer overdue", db.kind);
         assert_eq!(s.revocation(&id(&late)).await.ok().flatten().and_then(|r| r.closed_at), Some(at(300)));
 
         // The retained identity's period ends at 500 s: it goes, and its key with it.

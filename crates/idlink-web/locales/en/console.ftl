@@ -139,6 +139,7 @@ console-cancellations-stage = Stage
 console-cancellation-not-closed = Committed, not closed: the closing job has not destroyed the account's key yet (see the server log)
 console-cancellation-forward = Running: waiting for a host store
 console-cancellation-compensating = Rolling back: waiting for a host store to undo
+console-cancellation-rolled-back = Undone: a host store stayed silent past the window, and the user has not asked again
 console-stuck-title = Revocations still open past their window
 console-stuck-intro = A revocation or cancellation that neither committed nor rolled back by the end of its window is waiting for a host store to commit or undo its change. Check that store's health.
 console-stuck-empty = No revocation is waiting past its window.

@@ -133,6 +133,7 @@ console-cancellations-stage = 进度
 console-cancellation-not-closed = 已提交未关闭：注销任务尚未销毁该账户的密钥（请查看服务器日志）
 console-cancellation-forward = 进行中：等待宿主存储应答
 console-cancellation-compensating = 回滚中：等待宿主存储撤销
+console-cancellation-rolled-back = 已撤回：宿主存储在时限内未应答，用户尚未再次申请
 console-stuck-title = 超出时限仍未结束的撤销
 console-stuck-intro = 撤销实名或注销账户在时限结束时既未完成也未回滚，说明正在等待宿主存储提交或撤销变更。请检查该存储的状态。
 console-stuck-empty = 没有超出时限仍在等待的撤销。

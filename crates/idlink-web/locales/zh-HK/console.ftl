@@ -133,6 +133,7 @@ console-cancellations-stage = 進度
 console-cancellation-not-closed = 已提交未關閉：註銷工作尚未銷毀該帳戶的密鑰（請查看伺服器日誌）
 console-cancellation-forward = 進行中：等待宿主儲存回應
 console-cancellation-compensating = 正在還原：等待宿主儲存撤銷變更
+console-cancellation-rolled-back = 已撤回：宿主儲存在時限內未回應，用戶尚未再次申請
 console-stuck-title = 超出時限仍未結束的撤銷
 console-stuck-intro = 撤銷實名或註銷帳戶在時限結束時既未完成也未回滾，表示正在等待宿主儲存提交或撤銷變更。請檢查該儲存的狀態。
 console-stuck-empty = 沒有超出時限仍在等待的撤銷。
