@@ -322,37 +322,67 @@ impl Revocations<'_> {
         let user = &row.user_id;
         let now = self.clock.now();
         let own: Vec<RetainedCiphers> = self.sagas.retained_ciphers(user).await?.into_iter().filter(|r| r.key_id.is_none()).collect();
-        let mut resealed = Vec::with_capacity(own.len());
+        let mut resealed = Vec::new();
         let mut retention_key = None;
         let wrapped = if own.is_empty() { None } else { self.keys.wrapped_key(&crate::vault::Vault::data_key_id(user)).await? };
         // Gone already: another node closed it meanwhile (its guard answers `false` below), or the
         // host shredded the user first, and what was kept under the key went with it.
         let key_lost = !own.is_empty() && wrapped.is_none();
         if key_lost {
+            if self.sagas.revocation(&row.id).await?.is_some_and(|r| r.closed_at.is_some()) {
+                return Ok(false);
+            }
             tracing::warn!(saga = %row.id, "the user's data key is gone before the closure: the retained identity cannot be resealed");
         }
         if let Some(wrapped) = wrapped {
-            let key = self.vault.unwrap(&wrapped)?;
-            let key_id = format!("ret-{}", row.id);
-            let (retention, wrapped_retention) = self.vault.new_key(key_id.clone())?;
-            let reseal = |context: &str, cipher: &[u8]| -> Result<Vec<u8>, RevocationError> {
-                Ok(self.vault.seal(&retention, context, &key.open(context, cipher)?)?)
-            };
-            for r in own {
-                resealed.push(RetainedCiphers {
-                    name_cipher: reseal(NAME_CONTEXT, &r.name_cipher)?,
-                    id_cipher: reseal(ID_CONTEXT, &r.id_cipher)?,
-                    birth_cipher: r.birth_cipher.as_deref().map(|c| reseal(BIRTH_CONTEXT, c)).transpose()?,
-                    key_id: Some(key_id.clone()),
-                    revocation_id: r.revocation_id,
-                });
-            }
-            retention_key = Some(wrapped_retention);
+            let (rows, key) = self.resealed(&wrapped, own, format!("ret-{}", row.id))?;
+            resealed = rows;
+            retention_key = Some(key);
         }
         // The apps were told `account_purged` and lost their grants at the commit.
         let closure = Closure { at: now, resealed: &resealed, retention_key: retention_key.as_ref(), key_lost };
         let audit = AuditEntry::new(SYSTEM, "account.closed", row.id.clone(), now).subject(user);
         Ok(self.sagas.close_account(&row.id, user, &closure, &audit).await?)
+    }
+
+    /// `own` (sealed under the user's key `wrapped`) sealed again under a fresh key `key_id`.
+    fn resealed(
+        &self,
+        wrapped: &idlink_crypto::WrappedDataKey,
+        own: Vec<RetainedCiphers>,
+        key_id: String,
+    ) -> Result<(Vec<RetainedCiphers>, idlink_crypto::WrappedDataKey), RevocationError> {
+        let key = self.vault.unwrap(wrapped)?;
+        let (retention, wrapped_retention) = self.vault.new_key(key_id.clone())?;
+        let reseal = |context: &str, cipher: &[u8]| -> Result<Vec<u8>, RevocationError> {
+            Ok(self.vault.seal(&retention, context, &key.open(context, cipher)?)?)
+        };
+        let mut out = Vec::with_capacity(own.len());
+        for r in own {
+            out.push(RetainedCiphers {
+                name_cipher: reseal(NAME_CONTEXT, &r.name_cipher)?,
+                id_cipher: reseal(ID_CONTEXT, &r.id_cipher)?,
+                birth_cipher: r.birth_cipher.as_deref().map(|c| reseal(BIRTH_CONTEXT, c)).transpose()?,
+                key_id: Some(key_id.clone()),
+                revocation_id: r.revocation_id,
+            });
+        }
+        Ok((out, wrapped_retention))
+    }
+
+    /// Before the user's data key goes by another path than a closure (the host's
+    /// `DELETE /v1/users/{id}/personal-data`): what the law keeps of them is sealed again
+    /// under a key of its own (`ret-{user}-{n}`), so that it outlives theirs until its period ends.
+    pub async fn keep_retained_apart(&self, user: &UserId) -> Result<(), RevocationError> {
+        let own: Vec<RetainedCiphers> = self.sagas.retained_ciphers(user).await?.into_iter().filter(|r| r.key_id.is_none()).collect();
+        if own.is_empty() {
+            return Ok(());
+        }
+        let Some(wrapped) = self.keys.wrapped_key(&crate::vault::Vault::data_key_id(user)).await? else { return Ok(()) };
+        let now = self.clock.now();
+        let (resealed, key) = self.resealed(&wrapped, own, format!("ret-{user}-{}", now.as_microsecond()))?;
+        let audit = AuditEntry::new(SYSTEM, "identity.retained_apart", "personal data deletion", now).subject(user);
+        Ok(self.sagas.reseal_retained(user, &resealed, &key, &audit).await?)
     }
 
     /// Shreds the retained identities whose period has ended (the periodic job).

@@ -42,6 +42,34 @@ fn revocation(r: &AnyRow) -> Result<RevocationRow, StoreError> {
     })
 }
 
+/// Stores the retention key and the retained identities sealed under it, each row exactly once.
+async fn reseal_in(
+    tx: &mut crate::write::Tx,
+    user: &UserId,
+    resealed: &[RetainedCiphers],
+    key: Option<&idlink_crypto::WrappedDataKey>,
+) -> Result<(), StoreError> {
+    if let Some(key) = key {
+        crate::store::insert_key(tx, key, "").await?;
+    }
+    for r in resealed {
+        let q = sqlx::query(
+            "UPDATE retained_identities SET name_cipher = $3, id_cipher = $4, birth_cipher = $5, key_id = $6 \
+             WHERE revocation_id = $1 AND user_id = $2 AND key_id IS NULL",
+        )
+        .bind(r.revocation_id.clone())
+        .bind(user.as_str())
+        .bind(r.name_cipher.clone())
+        .bind(r.id_cipher.clone())
+        .bind(r.birth_cipher.clone())
+        .bind(r.key_id.clone());
+        if execute(q, &mut *tx).await? != 1 {
+            return Err(StoreError::Corrupt(format!("retained identity {} of {user} could not be resealed", r.revocation_id)));
+        }
+    }
+    Ok(())
+}
+
 #[async_trait]
 impl RevocationStore for SqlStore {
     async fn insert_revocation(&self, row: &RevocationRow, audit: &AuditEntry) -> Result<(), StoreError> {
@@ -191,24 +219,7 @@ impl RevocationStore for SqlStore {
             if execute(closed, &mut *tx).await? == 0 {
                 return Ok(false);
             }
-            if let Some(key) = c.retention_key {
-                crate::store::insert_key(tx, key, "").await?;
-            }
-            for r in c.resealed {
-                let q = sqlx::query(
-                    "UPDATE retained_identities SET name_cipher = $3, id_cipher = $4, birth_cipher = $5, key_id = $6 \
-                     WHERE revocation_id = $1 AND user_id = $2",
-                )
-                .bind(r.revocation_id.clone())
-                .bind(user.as_str())
-                .bind(r.name_cipher.clone())
-                .bind(r.id_cipher.clone())
-                .bind(r.birth_cipher.clone())
-                .bind(r.key_id.clone());
-                if execute(q, &mut *tx).await? != 1 {
-                    return Err(StoreError::Corrupt(format!("retained identity {} of {user} could not be resealed", r.revocation_id)));
-                }
-            }
+            reseal_in(tx, user, c.resealed, c.retention_key).await?;
             // Nothing the law keeps may stay under the key about to go.
             let unsealed =
                 sqlx::query("SELECT COUNT(*) FROM retained_identities WHERE user_id = $1 AND key_id IS NULL").bind(user.as_str());
@@ -243,6 +254,16 @@ impl RevocationStore for SqlStore {
             Ok(true)
         })
         .await
+    }
+
+    async fn reseal_retained(
+        &self,
+        user: &UserId,
+        resealed: &[RetainedCiphers],
+        key: &idlink_crypto::WrappedDataKey,
+        audit: &AuditEntry,
+    ) -> Result<(), StoreError> {
+        self.audited(audit, async |tx| reseal_in(tx, user, resealed, Some(key)).await).await
     }
 
     async fn retained_ended(&self, now: Timestamp, limit: u32) -> Result<Vec<RetainedEnd>, StoreError> {

@@ -92,7 +92,9 @@ pub async fn get_user(
     Ok(Json(view.into()))
 }
 
-/// Deletes the user's data key: all their encrypted personal data becomes unreadable.
+/// Deletes the user's data key: all their encrypted personal data becomes unreadable, except
+/// the records the law requires to keep (a revoked identity, for its period), which are sealed
+/// again under a key of their own first.
 #[utoipa::path(delete, path = "/v1/users/{user_id}/personal-data", tag = "users",
     params(("user_id" = String, Path, description = "The user's id (`usr_…`).", pattern = r"^usr_[A-Za-z0-9_-]{1,64}$", example = "usr_5f0c8a1b2d3e4f5061728394a5b6c7d8")),
     responses(
@@ -108,6 +110,8 @@ pub async fn shred_user(
 ) -> Result<StatusCode, Problem> {
     api.require("users:write")?;
     let who = caller(&api, request_id.as_deref(), "personal data deletion");
+    // What the law keeps (a revoked identity, for its period) outlives the user's key.
+    state.revocations().keep_retained_apart(&id).await?;
     users::shred_user(state.store.as_ref(), &state.vault, state.ids.as_ref(), state.clock.as_ref(), &who, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -130,6 +130,16 @@ pub trait RevocationStore: Send + Sync {
     /// devices go; the saga is marked closed. `false` (nothing written) when it was closed
     /// already; an error when a retained identity would be left under the key that goes.
     async fn close_account(&self, id: &str, user: &UserId, c: &Closure<'_>, audit: &AuditEntry) -> Result<bool, StoreError>;
+    /// Stores `key` and the user's retained identities sealed again under it (each still under
+    /// the user's key until now), in one transaction with its audit record: before the
+    /// user's key goes by another path than a closure.
+    async fn reseal_retained(
+        &self,
+        user: &UserId,
+        resealed: &[RetainedCiphers],
+        key: &idlink_crypto::WrappedDataKey,
+        audit: &AuditEntry,
+    ) -> Result<(), StoreError>;
     /// Retained identities whose `retain_until` has passed at `now`.
     async fn retained_ended(&self, now: Timestamp, limit: u32) -> Result<Vec<RetainedEnd>, StoreError>;
     /// Shreds a retained identity at the end of its period: the row goes, and its retention

@@ -37,15 +37,26 @@ pub struct CancellationRow {
     pub stage: String,
 }
 
+/// One list of sagas under the case breaches, as the board shows it.
+pub struct SagaList {
+    /// The table's id (`overdue-cancellations`, `stuck`); rows are `{row}-{saga id}`.
+    pub id: &'static str,
+    pub row: &'static str,
+    pub title: String,
+    pub intro: String,
+    pub empty: String,
+    /// The heading of the time the saga missed (due day, window's end).
+    pub when: String,
+    pub rows: Vec<CancellationRow>,
+}
+
 #[derive(Template)]
 #[template(path = "console/breaches.html")]
 struct BreachesPage {
     c: ConsoleChrome,
     rows: Vec<Row>,
-    cancellations: Vec<CancellationRow>,
-    stuck: Vec<CancellationRow>,
-    /// The configured limit, in working days.
-    days: String,
+    /// Overdue cancellations, then revocations stuck past their window.
+    lists: Vec<SagaList>,
     error: Option<String>,
 }
 
@@ -131,13 +142,26 @@ pub async fn show(State(state): State<WebState>, s: SignedOperator) -> Response 
     };
     let status = if error.is_some() { StatusCode::FORBIDDEN } else { StatusCode::OK };
     let days = state.app.revocation_policy.cancellation_working_days.to_string();
-    let page = BreachesPage {
-        c: ConsoleChrome::new(&s.visitor, tr.t("console-breaches-title"), Some(&s.op)),
-        rows,
-        cancellations,
-        stuck,
-        days,
-        error,
-    };
+    let lists = vec![
+        SagaList {
+            id: "overdue-cancellations",
+            row: "cancellation",
+            title: tr.t("console-cancellations-title"),
+            intro: tr.t1("console-cancellations-intro", "days", &days),
+            empty: tr.t("console-cancellations-empty"),
+            when: tr.t("console-cancellations-due"),
+            rows: cancellations,
+        },
+        SagaList {
+            id: "stuck",
+            row: "stuck",
+            title: tr.t("console-stuck-title"),
+            intro: tr.t("console-stuck-intro"),
+            empty: tr.t("console-stuck-empty"),
+            when: tr.t("console-stuck-window"),
+            rows: stuck,
+        },
+    ];
+    let page = BreachesPage { c: ConsoleChrome::new(&s.visitor, tr.t("console-breaches-title"), Some(&s.op)), rows, lists, error };
     (cookies(&s.visitor), html(status, &page)).into_response()
 }

@@ -262,7 +262,7 @@ struct StatusPage {
     steps: Vec<StepRow>,
     reason: Option<String>,
     when: String,
-    /// An account cancellation not closed yet: the day it is closed by, and whether that day may move.
+    /// An account cancellation not closed yet: the day it is closed by, and whether that count met days not settled yet.
     due: Option<String>,
     due_provisional: bool,
     /// What a revoked real name leaves the account's payments, once committed.

@@ -761,3 +761,29 @@ async fn a_revoked_identity_is_shredded_at_the_end_of_its_period_and_the_account
         );
     }
 }
+
+/// The host deletes a user's personal data (`DELETE /v1/users/{id}/personal-data`)
+/// after their real name was revoked: the user's key goes, but the identity the
+/// law keeps is sealed again under a key of its own first, and still opens.
+#[tokio::test]
+async fn deleting_personal_data_keeps_the_retained_identity_apart() {
+    use crate::events::scalar;
+    for db in databases().await {
+        let s = crate::start_with(db, &[]).await;
+        let (token, user) = crate::credit::adult(&s, "13866661016", "337").await;
+        let t = step_up(&s, &token, &user, "identity.revoke").await;
+        assert_eq!(start(&s, &token, Some(&t), "revoke_real_name").await.status().as_u16(), 201, "{}", s.kind);
+        let res = s.authed(Method::DELETE, &format!("/v1/users/{user}/personal-data")).send().await.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(res.status().as_u16(), 204, "{}", s.kind);
+        assert_eq!(
+            still_open(&s, &format!("SELECT phone_cipher FROM users WHERE id = '{user}'")).await,
+            0,
+            "{}: the user's key is gone",
+            s.kind
+        );
+        let retained = format!("SELECT id_cipher FROM retained_identities WHERE user_id = '{user}'");
+        assert_eq!(still_open(&s, &retained).await, 1, "{}: the identity the law keeps still opens", s.kind);
+        let key = scalar(&s, &format!("SELECT key_id FROM retained_identities WHERE user_id = '{user}'")).await;
+        assert!(key.starts_with(&format!("ret-{user}-")), "{}: {key}", s.kind);
+    }
+}
