@@ -8,6 +8,7 @@ apps-holds = Can read
 apps-since = Authorised since
 apps-state = State
 apps-suspended = Paused while your account is frozen
+apps-held = Paused while your real-name revocation or account closing is under way
 apps-sent = What the app was told
 apps-sent-none = Nothing yet.
 apps-sent-count = { $count } notices

@@ -8,6 +8,7 @@ apps-holds = 可读取
 apps-since = 授权时间
 apps-state = 状态
 apps-suspended = 账户冻结期间暂停
+apps-held = 撤销实名或注销账户办理期间暂停
 apps-sent = 已通知应用的事项
 apps-sent-none = 暂无。
 apps-sent-count = { $count } 条通知

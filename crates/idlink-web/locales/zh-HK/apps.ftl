@@ -8,6 +8,7 @@ apps-holds = 可讀取
 apps-since = 授權時間
 apps-state = 狀態
 apps-suspended = 帳戶凍結期間暫停
+apps-held = 撤銷實名或註銷帳戶辦理期間暫停
 apps-sent = 已通知應用程式的事項
 apps-sent-none = 暫無。
 apps-sent-count = { $count } 則通知

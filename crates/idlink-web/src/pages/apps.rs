@@ -43,7 +43,8 @@ pub struct AppLine {
     /// The claims held, in words.
     pub claims: Vec<String>,
     pub since: String,
-    pub suspended: bool,
+    /// Why the app's access is paused (a freeze, or a revocation under way), if it is.
+    pub paused: Option<String>,
     pub deliveries: Vec<DeliveryLine>,
 }
 
@@ -86,7 +87,11 @@ fn line(tr: &Tr, v: &GrantView) -> AppLine {
         name: g.client_name.clone(),
         claims,
         since: tr.datetime(g.created_at),
-        suspended: matches!(g.state.as_str(), "suspended" | "held"),
+        paused: match g.state.as_str() {
+            "suspended" => Some(tr.t("apps-suspended")),
+            "held" => Some(tr.t("apps-held")),
+            _ => None,
+        },
         deliveries: v.deliveries.iter().map(|d| delivery(tr, d)).collect(),
     }
 }

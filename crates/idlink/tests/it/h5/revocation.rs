@@ -145,8 +145,10 @@ async fn a_user_revokes_the_real_name_with_the_payment_password_and_follows_it()
     b.close().await;
 }
 
-/// `docs/screenshots/revocation{,-status}{,-elder}.png`: the preflight with a blocker of every
-/// host store, then the status of the revocation once they are cleared.
+/// `docs/screenshots/revocation{,-confirm,-status,-closing}{,-elder}.png` and `apps-held{,-elder}.png`:
+/// the preflight with a blocker of every host store; once cleared, the confirm form and the
+/// revocation's status; then the account's closing while a store is silent (its due day) and an
+/// app's grant on hold meanwhile.
 #[tokio::test]
 #[ignore = "writes docs/screenshots; run on purpose"]
 async fn screenshots() {
@@ -168,9 +170,23 @@ async fn screenshots() {
         holdings(&s, &user, serde_json::json!({})).await;
         crate::cards::ensure_payment_password(&s, &token, phone).await;
         b.goto(&s.url("/h5/revocation")).await;
+        shot(&b, if elder { "revocation-confirm-elder" } else { "revocation-confirm" }).await;
         b.fill("#password", "135790").await;
         b.click("#confirm").await;
         shot(&b, if elder { "revocation-status-elder" } else { "revocation-status" }).await;
+        // Then the account, while the directories store is silent: its due day, and an app's grant on hold.
+        let r = crate::events::Receiver::start().await;
+        let uid = idlink_domain::UserId::parse(&user).unwrap_or_else(|e| panic!("{e}"));
+        let now = s.running.as_ref().map(|r| r.clock.now()).unwrap_or_default();
+        crate::events::app(&s, &r, &format!("cli_shot{seq}"), &uid, now.as_microsecond() - 1_000_000).await;
+        crate::revocation::script(&s, "directories", "changes_down", 0).await;
+        b.goto(&s.url("/h5/revocation")).await;
+        b.fill("#password", "135790").await;
+        b.click("#confirm").await;
+        shot(&b, if elder { "revocation-closing-elder" } else { "revocation-closing" }).await;
+        b.goto(&s.url("/h5/apps")).await;
+        shot(&b, if elder { "apps-held-elder" } else { "apps-held" }).await;
+        crate::revocation::script(&s, "directories", "ok", 0).await;
         b.close().await;
     }
 }
