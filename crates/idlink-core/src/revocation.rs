@@ -157,6 +157,16 @@ pub fn change_id(saga: &str, source: Source) -> String {
     format!("{saga}-{}", source.as_str())
 }
 
+/// What [`Revocations::reseal_own`] found.
+enum Reseal {
+    /// No retained identity is under the user's key.
+    Nothing,
+    /// Some are, but the key is gone.
+    KeyGone,
+    /// Sealed again, with the new key (wrapped).
+    Done(Vec<RetainedCiphers>, idlink_crypto::WrappedDataKey),
+}
+
 /// What a pass of the driver did.
 enum Outcome {
     /// The saga moved (or another node moved it): look again.
@@ -321,38 +331,34 @@ impl Revocations<'_> {
     async fn close(&self, row: &RevocationRow) -> Result<bool, RevocationError> {
         let user = &row.user_id;
         let now = self.clock.now();
-        let own: Vec<RetainedCiphers> = self.sagas.retained_ciphers(user).await?.into_iter().filter(|r| r.key_id.is_none()).collect();
-        let mut resealed = Vec::new();
-        let mut retention_key = None;
-        let wrapped = if own.is_empty() { None } else { self.keys.wrapped_key(&crate::vault::Vault::data_key_id(user)).await? };
-        // Gone already: another node closed it meanwhile (its guard answers `false` below), or the
-        // host shredded the user first, and what was kept under the key went with it.
-        let key_lost = !own.is_empty() && wrapped.is_none();
-        if key_lost {
-            if self.sagas.revocation(&row.id).await?.is_some_and(|r| r.closed_at.is_some()) {
-                return Ok(false);
+        let (resealed, retention_key, key_lost) = match self.reseal_own(user, format!("ret-{}", row.id)).await? {
+            Reseal::Nothing => (Vec::new(), None, false),
+            Reseal::Done(rows, key) => (rows, Some(key), false),
+            // Gone already: another node closed it meanwhile, or the host shredded the user
+            // first and what was kept under the key went with it.
+            Reseal::KeyGone => {
+                if self.sagas.revocation(&row.id).await?.is_some_and(|r| r.closed_at.is_some()) {
+                    return Ok(false);
+                }
+                tracing::warn!(saga = %row.id, "the user's data key is gone before the closure: the retained identity cannot be resealed");
+                (Vec::new(), None, true)
             }
-            tracing::warn!(saga = %row.id, "the user's data key is gone before the closure: the retained identity cannot be resealed");
-        }
-        if let Some(wrapped) = wrapped {
-            let (rows, key) = self.resealed(&wrapped, own, format!("ret-{}", row.id))?;
-            resealed = rows;
-            retention_key = Some(key);
-        }
+        };
         // The apps were told `account_purged` and lost their grants at the commit.
         let closure = Closure { at: now, resealed: &resealed, retention_key: retention_key.as_ref(), key_lost };
         let audit = AuditEntry::new(SYSTEM, "account.closed", row.id.clone(), now).subject(user);
         Ok(self.sagas.close_account(&row.id, user, &closure, &audit).await?)
     }
 
-    /// `own` (sealed under the user's key `wrapped`) sealed again under a fresh key `key_id`.
-    fn resealed(
-        &self,
-        wrapped: &idlink_crypto::WrappedDataKey,
-        own: Vec<RetainedCiphers>,
-        key_id: String,
-    ) -> Result<(Vec<RetainedCiphers>, idlink_crypto::WrappedDataKey), RevocationError> {
-        let key = self.vault.unwrap(wrapped)?;
+    /// The user's retained identities still sealed under their own key, sealed again under a
+    /// fresh key `key_id` (not stored yet).
+    async fn reseal_own(&self, user: &UserId, key_id: String) -> Result<Reseal, RevocationError> {
+        let own: Vec<RetainedCiphers> = self.sagas.retained_ciphers(user).await?.into_iter().filter(|r| r.key_id.is_none()).collect();
+        if own.is_empty() {
+            return Ok(Reseal::Nothing);
+        }
+        let Some(wrapped) = self.keys.wrapped_key(&crate::vault::Vault::data_key_id(user)).await? else { return Ok(Reseal::KeyGone) };
+        let key = self.vault.unwrap(&wrapped)?;
         let (retention, wrapped_retention) = self.vault.new_key(key_id.clone())?;
         let reseal = |context: &str, cipher: &[u8]| -> Result<Vec<u8>, RevocationError> {
             Ok(self.vault.seal(&retention, context, &key.open(context, cipher)?)?)
@@ -367,22 +373,19 @@ impl Revocations<'_> {
                 revocation_id: r.revocation_id,
             });
         }
-        Ok((out, wrapped_retention))
+        Ok(Reseal::Done(out, wrapped_retention))
     }
 
     /// Before the user's data key goes by another path than a closure (the host's
     /// `DELETE /v1/users/{id}/personal-data`): what the law keeps of them is sealed again
     /// under a key of its own (`ret-{user}-{n}`), so that it outlives theirs until its period ends.
     pub async fn keep_retained_apart(&self, user: &UserId) -> Result<(), RevocationError> {
-        let own: Vec<RetainedCiphers> = self.sagas.retained_ciphers(user).await?.into_iter().filter(|r| r.key_id.is_none()).collect();
-        if own.is_empty() {
-            return Ok(());
-        }
-        let Some(wrapped) = self.keys.wrapped_key(&crate::vault::Vault::data_key_id(user)).await? else { return Ok(()) };
         let now = self.clock.now();
-        let (resealed, key) = self.resealed(&wrapped, own, format!("ret-{user}-{}", now.as_microsecond()))?;
-        let audit = AuditEntry::new(SYSTEM, "identity.retained_apart", "personal data deletion", now).subject(user);
-        Ok(self.sagas.reseal_retained(user, &resealed, &key, &audit).await?)
+        if let Reseal::Done(resealed, key) = self.reseal_own(user, format!("ret-{user}-{}", now.as_microsecond())).await? {
+            let audit = AuditEntry::new(SYSTEM, "identity.retained_apart", "personal data deletion", now).subject(user);
+            self.sagas.reseal_retained(user, &resealed, &key, &audit).await?;
+        }
+        Ok(())
     }
 
     /// Shreds the retained identities whose period has ended (the periodic job).
@@ -505,16 +508,14 @@ impl Revocations<'_> {
                         }
                     }
                 }
-                let (kind, retire) = match row.operation {
-                    Operation::RevokeRealName => {
-                        (LifecycleType::IdentityRevoked, Some(now.checked_add(self.policy.identity_retention).unwrap_or(now)))
-                    }
-                    // The identity is kept as the law asks; the account's data goes with the closure that
-                    // follows at once, so the apps are told to delete theirs (RISC account-purged).
-                    Operation::CancelAccount => {
-                        (LifecycleType::AccountPurged, Some(now.checked_add(self.policy.identity_retention).unwrap_or(now)))
-                    }
+                let kind = match row.operation {
+                    Operation::RevokeRealName => LifecycleType::IdentityRevoked,
+                    // The account's data goes with the closure that follows at once, so the apps
+                    // are told to delete theirs (RISC account-purged).
+                    Operation::CancelAccount => LifecycleType::AccountPurged,
                 };
+                // Either way the identity is kept, out of business use, as the law asks.
+                let retire = Some(now.checked_add(self.policy.identity_retention).unwrap_or(now));
                 let told = self.told(row, kind, row.operation.as_str(), now)?;
                 Some((Event::Done(step), Effects { change: Some((GrantEffect::Revoke, told)), retire, mark: None }))
             }

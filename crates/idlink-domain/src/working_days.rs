@@ -134,6 +134,12 @@ impl WorkingDays {
     }
 }
 
+/// The day a due time from [`WorkingDays::due`] (24:00, Asia/Shanghai) ends: the day to name
+/// to people ("by the end of 22 December").
+pub fn last_day(due: Timestamp) -> Date {
+    shanghai_today(due.checked_sub(jiff::SignedDuration::from_secs(1)).unwrap_or(due))
+}
+
 fn is_weekend(date: Date) -> bool {
     matches!(date.weekday(), Weekday::Saturday | Weekday::Sunday)
 }
@@ -191,6 +197,7 @@ mod tests {
         let at: Timestamp = "2026-12-01T02:00:00Z".parse().unwrap();
         let (due, provisional) = cal().due(at, 15);
         assert_eq!(due, "2026-12-22T16:00:00Z".parse::<Timestamp>().unwrap());
+        assert_eq!(last_day(due), date(2026, 12, 22));
         assert!(provisional, "22 December 2026: the 2027 notice may still move it");
         // 23:30 in Shanghai on 1 December is still 1 December there (15:30 UTC).
         let late: Timestamp = "2026-12-01T15:30:00Z".parse().unwrap();

@@ -42,6 +42,24 @@ fn revocation(r: &AnyRow) -> Result<RevocationRow, StoreError> {
     })
 }
 
+/// What else a closure does, with the key's deletion: `$1` is the user, `$2` (where the flag
+/// says so) the closure's time. The session and credentials end; the blind indexes no longer
+/// tie the phone, an ID or a card number to the closed account, so the same person's new
+/// account may sign up and bind them again; the bindings end.
+const CLOSING: [(&str, bool); 8] = [
+    ("UPDATE sessions SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL", true),
+    ("DELETE FROM payment_passwords WHERE user_id = $1", false),
+    ("DELETE FROM devices WHERE user_id = $1", false),
+    ("UPDATE credit_watches SET enabled = 0, baseline_cipher = NULL WHERE user_id = $1", false),
+    ("UPDATE users SET phone_index = 'closed:' || id WHERE id = $1", false),
+    ("UPDATE verifications SET id_index = 'closed:' || id WHERE user_id = $1", false),
+    (
+        "UPDATE card_bindings SET status = 'ended', ended_at = $2, end_reason = 'account_closed', card_index = 'closed:' || id WHERE user_id = $1",
+        true,
+    ),
+    ("UPDATE ss_bindings SET status = 'unbound', card_index = 'closed:' || id WHERE user_id = $1", false),
+];
+
 /// Stores the retention key and the retained identities sealed under it, each row exactly once.
 async fn reseal_in(
     tx: &mut crate::write::Tx,
@@ -228,27 +246,9 @@ impl RevocationStore for SqlStore {
             }
             // Crypto-shredding: every ciphertext still sealed under this key is noise from now on.
             execute(sqlx::query("DELETE FROM data_keys WHERE id = $1").bind(crate::store::user_key_id(user)), &mut *tx).await?;
-            let sessions = sqlx::query("UPDATE sessions SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL")
-                .bind(micros(c.at))
-                .bind(user.as_str());
-            execute(sessions, &mut *tx).await?;
-            // The phone is free for a new account: the old one no longer answers to it.
-            let phone = sqlx::query("UPDATE users SET phone_index = 'closed:' || id WHERE id = $1").bind(user.as_str());
-            execute(phone, &mut *tx).await?;
-            let watch = sqlx::query("UPDATE credit_watches SET enabled = 0, baseline_cipher = NULL WHERE user_id = $1").bind(user.as_str());
-            execute(watch, &mut *tx).await?;
-            // The blind indexes no longer tie an ID or card number to the closed account, and its
-            // bindings end (the same person's new account may bind the same cards).
-            for statement in [
-                "UPDATE verifications SET id_index = 'closed:' || id WHERE user_id = $1",
-                "UPDATE card_bindings SET status = 'ended', ended_at = $2, end_reason = 'account_closed', card_index = 'closed:' || id \
-                 WHERE user_id = $1",
-                "UPDATE ss_bindings SET status = 'unbound', card_index = 'closed:' || id WHERE user_id = $1",
-                "DELETE FROM payment_passwords WHERE user_id = $1",
-                "DELETE FROM devices WHERE user_id = $1",
-            ] {
+            for (statement, takes_time) in CLOSING {
                 let q = sqlx::query(sqlx::AssertSqlSafe(statement)).bind(user.as_str());
-                let q = if statement.contains("$2") { q.bind(micros(c.at)) } else { q };
+                let q = if takes_time { q.bind(micros(c.at)) } else { q };
                 execute(q, &mut *tx).await?;
             }
             Ok(true)

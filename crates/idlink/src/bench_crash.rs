@@ -32,7 +32,7 @@
 //! The command prints where the crashes fell and every failure, and exits
 //! non-zero on any failure.
 
-use crate::bench_harness::{Apps, Harness, Proc, STORES, Told, is_final, settled};
+use crate::bench_harness::{Apps, Harness, Proc, STORES, is_final, settled};
 use anyhow::{Result, anyhow, bail};
 use serde_json::Value;
 use std::path::PathBuf;
@@ -214,11 +214,12 @@ async fn check(
             if (left, kept) != (0, 1) {
                 bail!("identity left {left}, retained {kept}");
             }
-            let told = told_everything(h, apps, subs, since).await?;
-            // Anything still on its way (a delivery a killed node had claimed) arrives before the count.
+            // 30 s: a delivery a killed node had claimed waits out its claim first. Whatever is
+            // missing then is named by the count below.
+            apps.heard_revocation(h, subs, since, Duration::from_secs(30)).await?;
+            // Anything still on its way arrives before the count.
             settled(store, user).await?;
-            let told = if told.iter().all(Told::heard_revocation) { apps.told(h, subs, since).await? } else { told };
-            for (name, t) in apps.names.iter().zip(told) {
+            for (name, t) in apps.names.iter().zip(apps.told(h, subs, since).await?) {
                 let problems = t.revocation_problems();
                 if !problems.is_empty() {
                     bail!("{name}: {}", problems.join("; "));
@@ -227,19 +228,6 @@ async fn check(
         }
     }
     Ok(())
-}
-
-/// What the apps were told, once each heard the whole revocation (or after
-/// 30 s: a delivery a killed node had claimed waits out its claim first).
-async fn told_everything(h: &Harness, apps: &Apps, subs: &[String], since: jiff::Timestamp) -> Result<Vec<Told>> {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let told = apps.told(h, subs, since).await?;
-        if told.iter().all(Told::heard_revocation) || Instant::now() > deadline {
-            return Ok(told);
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 /// Prints the report as the benchmark command does.

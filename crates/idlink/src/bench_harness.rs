@@ -419,6 +419,21 @@ impl Apps {
         Ok(subs)
     }
 
+    /// Waits until every app has heard the whole revocation about its `subs[i]` (from `since`
+    /// on), or `within` has passed: whether they all did.
+    pub(crate) async fn heard_revocation(&self, h: &Harness, subs: &[String], since: jiff::Timestamp, within: Duration) -> Result<bool> {
+        let deadline = std::time::Instant::now() + within;
+        loop {
+            if self.told(h, subs, since).await?.iter().all(Told::heard_revocation) {
+                return Ok(true);
+            }
+            if std::time::Instant::now() > deadline {
+                return Ok(false);
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     /// What each app was told about its `subs[i]` from `since` on (the
     /// sandbox's clock is this machine's), in app order.
     pub(crate) async fn told(&self, h: &Harness, subs: &[String], since: jiff::Timestamp) -> Result<Vec<Told>> {

@@ -23,7 +23,7 @@
 //! app: the saga alone. Every run is also checked: committed, each event
 //! told to each app exactly once by event id.
 
-use crate::bench_harness::{Apps, Harness, Told, is_final, settled};
+use crate::bench_harness::{Apps, Harness, is_final, settled};
 use anyhow::{Result, bail};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -93,15 +93,8 @@ async fn one_run(h: &Harness, store: &idlink_store::SqlStore, node: &crate::benc
             _ => tokio::time::sleep(Duration::from_millis(10)).await,
         }
     };
-    loop {
-        let told = apps.told(h, &subs, since).await?;
-        if told.iter().all(Told::heard_revocation) {
-            break;
-        }
-        if Instant::now() > deadline {
-            bail!("run {n}: not every app was told after 60 s");
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
+    if !apps.heard_revocation(h, &subs, since, deadline.saturating_duration_since(Instant::now())).await? {
+        bail!("run {n}: not every app was told after 60 s");
     }
     // Counted once nothing is left to deliver; timed by when the apps received the last of it.
     settled(store, &user).await?;

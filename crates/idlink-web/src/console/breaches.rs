@@ -10,12 +10,16 @@
 use super::cases::span;
 use super::{ConsoleChrome, SignedOperator, cookies};
 use crate::WebState;
+use crate::i18n::Tr;
 use crate::pages::render::{html, problem_message_in};
 use askama::Template;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use idlink_api::Problem;
+use idlink_core::ports::revocations::RevocationRow;
+use idlink_domain::revocation_saga::Phase;
+use jiff::Timestamp;
 
 /// One breached case as the board shows it.
 pub struct Row {
@@ -78,66 +82,38 @@ pub async fn show(State(state): State<WebState>, s: SignedOperator) -> Response 
         Err(e) => (Vec::new(), Some(problem_message_in(&tr, "console", &Problem::from(e)))),
     };
     // Shown to whoever may see the case breaches (the same roles).
-    let cancellations = match error {
-        Some(_) => Vec::new(),
+    let (cancellations, stuck) = match error {
+        Some(_) => (Vec::new(), Vec::new()),
         None => {
             let revocations = state.app.revocations();
             let now = state.app.clock.now();
-            match revocations.overdue_cancellations(200).await {
+            let cancellations = match revocations.overdue_cancellations(200).await {
                 Ok(list) => list
                     .into_iter()
                     .map(|r| {
                         let due = r.due.map_or(r.created_at, |d| d.at);
-                        let late = now.as_second().saturating_sub(due.as_second()).max(0);
-                        let stage = match r.saga.phase {
-                            idlink_domain::revocation_saga::Phase::Committed => tr.t("console-cancellation-not-closed"),
-                            phase => tr.t(&format!("console-cancellation-{}", phase.as_str().replace('_', "-"))),
-                        };
-                        CancellationRow {
-                            id: r.id,
-                            user: r.user_id.to_string(),
-                            requested: tr.datetime(r.created_at),
-                            // Due at 24:00 of its last working day: the board names that day.
-                            due: tr.date(idlink_domain::calendar::shanghai_today(
-                                due.checked_sub(jiff::SignedDuration::from_secs(1)).unwrap_or(due),
-                            )),
-                            overdue: tr.t1("console-breaches-overdue", "span", &span(&tr, late)),
-                            stage,
-                        }
+                        saga_row(&tr, r, due, tr.date(idlink_domain::working_days::last_day(due)), now)
                     })
                     .collect(),
                 Err(e) => {
                     tracing::warn!(error = %e, "overdue cancellations could not be read");
                     Vec::new()
                 }
-            }
-        }
-    };
-    let stuck = match error {
-        Some(_) => Vec::new(),
-        None => {
-            let now = state.app.clock.now();
-            match state.app.revocations().stuck(500).await {
+            };
+            let stuck = match revocations.stuck(500).await {
                 Ok(list) => list
                     .into_iter()
-                    .map(|r| CancellationRow {
-                        requested: tr.datetime(r.created_at),
-                        due: tr.datetime(r.deadline),
-                        overdue: tr.t1(
-                            "console-breaches-overdue",
-                            "span",
-                            &span(&tr, now.as_second().saturating_sub(r.deadline.as_second()).max(0)),
-                        ),
-                        stage: tr.t(&format!("console-cancellation-{}", r.saga.phase.as_str().replace('_', "-"))),
-                        user: r.user_id.to_string(),
-                        id: r.id,
+                    .map(|r| {
+                        let window = r.deadline;
+                        saga_row(&tr, r, window, tr.datetime(window), now)
                     })
                     .collect(),
                 Err(e) => {
                     tracing::warn!(error = %e, "stuck revocations could not be read");
                     Vec::new()
                 }
-            }
+            };
+            (cancellations, stuck)
         }
     };
     let status = if error.is_some() { StatusCode::FORBIDDEN } else { StatusCode::OK };
@@ -164,4 +140,20 @@ pub async fn show(State(state): State<WebState>, s: SignedOperator) -> Response 
     ];
     let page = BreachesPage { c: ConsoleChrome::new(&s.visitor, tr.t("console-breaches-title"), Some(&s.op)), rows, lists, error };
     (cookies(&s.visitor), html(status, &page)).into_response()
+}
+
+/// A saga as the board lists it: late since `missed` (shown as `missed_text`) at `now`.
+fn saga_row(tr: &Tr, r: RevocationRow, missed: Timestamp, missed_text: String, now: Timestamp) -> CancellationRow {
+    let stage = match r.saga.phase {
+        Phase::Committed => tr.t("console-cancellation-not-closed"),
+        phase => tr.t(&format!("console-cancellation-{}", phase.as_str().replace('_', "-"))),
+    };
+    CancellationRow {
+        requested: tr.datetime(r.created_at),
+        due: missed_text,
+        overdue: tr.t1("console-breaches-overdue", "span", &span(tr, now.as_second().saturating_sub(missed.as_second()).max(0))),
+        stage,
+        user: r.user_id.to_string(),
+        id: r.id,
+    }
 }

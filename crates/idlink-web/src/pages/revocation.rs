@@ -289,9 +289,6 @@ async fn status(State(state): State<WebState>, s: Signed) -> Response {
     };
     let pending_closure = row.saga.phase != Phase::RolledBack && row.closed_at.is_none();
     let due = row.due.filter(|_| pending_closure);
-    // Due at 24:00 of the last working day: the page names that day.
-    let last_day =
-        |at: jiff::Timestamp| idlink_domain::calendar::shanghai_today(at.checked_sub(jiff::SignedDuration::from_secs(1)).unwrap_or(at));
     let days = state.app.revocation_policy.cancellation_working_days.to_string();
     let mut after = Vec::new();
     let committed_revocation = row.operation == Operation::RevokeRealName && row.saga.phase == Phase::Committed;
@@ -316,7 +313,7 @@ async fn status(State(state): State<WebState>, s: Signed) -> Response {
             .collect(),
         reason: row.saga.reason.map(|why| tr.t(&format!("revoke-rollback-{}", key(why.as_str())))),
         when,
-        due: due.map(|d| tr.ta("revoke-status-due", &[("time", &tr.date(last_day(d.at))), ("days", &days)])),
+        due: due.map(|d| tr.ta("revoke-status-due", &[("time", &tr.date(idlink_domain::working_days::last_day(d.at))), ("days", &days)])),
         due_provisional: due.is_some_and(|d| d.provisional),
     };
     (s.visitor.cookies(), html(StatusCode::OK, &page)).into_response()

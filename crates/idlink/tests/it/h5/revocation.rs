@@ -127,7 +127,7 @@ async fn a_user_revokes_the_real_name_with_the_payment_password_and_follows_it()
     assert_eq!(b.text("#headline").await, "Close my account: under way");
     let now = s.running.as_ref().map(|r| r.clock.now()).unwrap_or_default();
     let (due, provisional) = idlink_domain::working_days::WorkingDays::bundled().due(now, 15);
-    let last_day = idlink_domain::calendar::shanghai_today(due.checked_sub(jiff::SignedDuration::from_secs(1)).unwrap_or(due));
+    let last_day = idlink_domain::working_days::last_day(due);
     let text = b.text("#due").await;
     assert!(
         text.starts_with(&format!("We close your account by the end of {} at the latest: 15 working days", last_day.strftime("%-d %B %Y"))),
