@@ -145,6 +145,7 @@ fn v1_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(revocation::preflight))
         .routes(routes!(revocation::start))
         .routes(routes!(revocation::latest))
+        .routes(routes!(revocation::ask_review))
         .routes(routes!(medical::issue))
         .routes(routes!(medical::settle))
         .routes(routes!(medical::check))

@@ -64,7 +64,7 @@ pub enum ReviewError {
 
 fn role_for(kind: CaseKind) -> Role {
     match kind {
-        CaseKind::Verification | CaseKind::RiskFreeze | CaseKind::Guardian | CaseKind::CardRisk => Role::Reviewer,
+        CaseKind::Verification | CaseKind::RiskFreeze | CaseKind::Guardian | CaseKind::CardRisk | CaseKind::Revocation => Role::Reviewer,
     }
 }
 
@@ -259,6 +259,21 @@ impl Reviews<'_> {
         } else {
             None
         };
+        // A revocation review's outcome is texted: the user comes back to confirm, or may ask again.
+        let event = match (outcome, case.kind) {
+            (Some(o), CaseKind::Revocation) => {
+                let operation = case.reference.rsplit(':').next().unwrap_or_default();
+                let message = UserMessage {
+                    template: crate::revocation::REVIEW_DECIDED_TEMPLATE.to_owned(),
+                    params: vec![("operation".to_owned(), operation.to_owned()), ("outcome".to_owned(), o.as_str().to_owned())],
+                    actor: format!("operator:{}", op.id),
+                    purpose: "review revocation".to_owned(),
+                    request_id: None,
+                };
+                Some(user_sms::<ReviewError>(self.vault, self.ids, now, &case.subject, &message)?)
+            }
+            _ => event,
+        };
         match self.store.decide_case(&case, &decision, outcome, event.as_ref(), &self.audit(op, &case, action, now)).await {
             Err(StoreError::Unique(_)) => Err(ReviewError::SameOperator),
             other => other.map_err(ReviewError::from),
@@ -273,7 +288,7 @@ impl Reviews<'_> {
         let case = self.store.case(case_id).await?.ok_or(ReviewError::NotFound)?;
         require(op, role_for(case.kind))?;
         ensure_open(&case)?;
-        if matches!(case.kind, CaseKind::RiskFreeze | CaseKind::CardRisk) {
+        if matches!(case.kind, CaseKind::RiskFreeze | CaseKind::CardRisk | CaseKind::Revocation) {
             return Err(ReviewError::NothingToAsk);
         }
         if case.claimed_by.as_ref() != Some(&op.id) {
@@ -485,7 +500,7 @@ impl InfoAnswers<'_> {
             let asked = match case.kind {
                 CaseKind::Verification => VerificationId::parse(&case.reference).ok().map(Asked::Verification),
                 CaseKind::Guardian => GuardianshipId::parse(&case.reference).ok().map(Asked::Guardianship),
-                CaseKind::RiskFreeze | CaseKind::CardRisk => None,
+                CaseKind::RiskFreeze | CaseKind::CardRisk | CaseKind::Revocation => None,
             };
             if let (Some(asked), Some(r)) = (asked, case.open_request()) {
                 for shown in self.with_notes(user, &case, vec![r.clone()]).await? {

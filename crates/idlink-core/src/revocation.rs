@@ -14,6 +14,11 @@
 //! destroyed, so every other ciphertext of theirs can no longer be opened
 //! (crypto-shredding). A retained identity is shredded in turn when its
 //! period ends.
+//!
+//! A minor (with an approved guardian) or the holder of a foreign document
+//! asks for an operator's review first (RV3): a case in the console's
+//! queue; the preflight names the review as a blocker until it is approved,
+//! and an approval holds for [`RevocationPolicy::review_valid_for`].
 
 use crate::ports::StoreError;
 use crate::ports::audit::AuditEntry;
@@ -21,17 +26,20 @@ use crate::ports::auth::{AuthStore, SessionRow};
 use crate::ports::clock::Clock;
 use crate::ports::events::{Lifecycle, LifecycleType};
 use crate::ports::freezes::FreezeStore;
+use crate::ports::guardians::{GuardianStore, GuardianshipStatus};
 use crate::ports::host_stores::{ChangeAnswer, HostStores, HostSubject};
-use crate::ports::identity::IdentityStore;
+use crate::ports::identity::{IdentityRow, IdentityStore};
 use crate::ports::ids::Ids;
 use crate::ports::keys::KeyStore;
 use crate::ports::outbox::NewEvent;
+use crate::ports::reviews::{CaseKind, CaseRow, CaseStatus, ReviewStore};
 use crate::ports::revocations::{Closure, Due, GrantEffect, Move, RetainedCiphers, RevocationRow, RevocationStore};
 use crate::ports::stepup::{Binding, StepUpStore};
-use crate::steps::personal::{BIRTH_CONTEXT, ID_CONTEXT, NAME_CONTEXT};
+use crate::ports::users::UserStore;
+use crate::steps::personal::{BIRTH_CONTEXT, ID_CONTEXT, IdentityReader, NAME_CONTEXT, Unreadable};
 use crate::stepup::{self, StepUpRefusal};
 use idlink_domain::change_limits::ChangeEvent;
-use idlink_domain::revocation::{self, Blocker, Operation, OwnFacts, OwnRules, Source, SourceAnswer};
+use idlink_domain::revocation::{self, Blocker, Operation, OwnFacts, OwnRules, ReviewNeed, ReviewStanding, Source, SourceAnswer};
 use idlink_domain::revocation_saga::{Action, Event, Phase, Saga, Step};
 use idlink_domain::working_days::WorkingDays;
 use idlink_domain::{RequestId, UserId};
@@ -57,6 +65,10 @@ pub struct RevocationPolicy {
     pub downgrade: revocation::DowngradeRules,
     /// An account cancellation is closed within this many working days of the request (CP).
     pub cancellation_working_days: u32,
+    /// The first-response target of a minor's or a foreign document's review.
+    pub review_sla: SignedDuration,
+    /// How long an approved review lets the user confirm the operation.
+    pub review_valid_for: SignedDuration,
     /// The crash harness only (`idlink bench revocation-crash`): the process
     /// aborts, as a `kill -9` would stop it, right after the move of this
     /// name is committed (`start`, `pending_recycle`, `grants_suspended`,
@@ -77,6 +89,8 @@ impl Default for RevocationPolicy {
             crash_after: None,
             downgrade: revocation::DowngradeRules::default(),
             cancellation_working_days: 15,
+            review_sla: SignedDuration::from_hours(24),
+            review_valid_for: SignedDuration::from_hours(7 * 24),
         }
     }
 }
@@ -97,6 +111,14 @@ pub enum RevocationError {
     AlreadyRunning(String),
     #[error("no such revocation")]
     NotFound,
+    /// Only minors and foreign documents are reviewed before the operation.
+    #[error("this account needs no review before the operation")]
+    NoReviewNeeded,
+    /// A minor names a guardian, and has them approved, before asking for the review.
+    #[error("a minor needs an approved guardian before asking for the review")]
+    GuardianFirst,
+    #[error(transparent)]
+    Unreadable(#[from] Unreadable),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
@@ -127,6 +149,10 @@ pub struct Revocations<'a> {
     /// The users' data keys: a closure opens the retained identity with one, then destroys it.
     pub keys: &'a dyn KeyStore,
     pub step_ups: &'a dyn StepUpStore,
+    /// The review of minors and foreign documents: their cases, the guardians, the users' keys (to read an age).
+    pub reviews: &'a dyn ReviewStore,
+    pub guardians: &'a dyn GuardianStore,
+    pub users: &'a dyn UserStore,
     pub hosts: &'a dyn HostStores,
     /// Seals the events to the apps.
     pub vault: &'a crate::vault::Vault,
@@ -150,6 +176,23 @@ pub fn step_up_operation(o: Operation) -> &'static str {
         Operation::RevokeRealName => stepup::REVOKE_REAL_NAME,
         Operation::CancelAccount => stepup::CANCEL_ACCOUNT,
     }
+}
+
+/// The SMS telling a user how the review of their request ended (`operation`, `outcome`: `approved` or `rejected`).
+pub const REVIEW_DECIDED_TEMPLATE: &str = "revocation_review_decided";
+
+/// What a review case of `user` asking for `operation` reviews (its `reference`).
+pub fn review_reference(user: &UserId, operation: Operation) -> String {
+    format!("{user}:{}", operation.as_str())
+}
+
+/// A review asked for, and why it was needed.
+#[derive(Debug, Clone)]
+pub struct ReviewAsked {
+    pub need: ReviewNeed,
+    pub case: CaseRow,
+    /// Opened by this request (not one already open).
+    pub opened: bool,
 }
 
 /// The change id a host store is given for a saga: one per saga and store.
@@ -190,7 +233,7 @@ impl Revocations<'_> {
         let subject = HostSubject { user_id: user.as_str(), operation };
         // Every store at once: the slowest one, capped by the deadline, is the preflight's wait.
         let answers = futures::future::join_all(asked.iter().map(|source| self.ask(*source, subject, now)));
-        let own = self.own_facts(session, identity.as_ref().map(|i| i.id_index.as_str()), now);
+        let own = self.own_facts(session, identity.as_ref(), operation, now);
         let (answers, own) = futures::future::join(answers, own).await;
         let own = revocation::own_blockers(&own?, &self.policy.own, now);
         let preflight = revocation::preflight(&asked, &answers, own);
@@ -589,7 +632,14 @@ impl Revocations<'_> {
 
     /// What idlink knows for its own rules: the latest abnormal login and
     /// real-name change inside their windows, and whether the session's device is the primary one.
-    async fn own_facts(&self, session: &SessionRow, id_index: Option<&str>, now: Timestamp) -> Result<OwnFacts, StoreError> {
+    async fn own_facts(
+        &self,
+        session: &SessionRow,
+        identity: Option<&IdentityRow>,
+        operation: Operation,
+        now: Timestamp,
+    ) -> Result<OwnFacts, RevocationError> {
+        let id_index = identity.map(|i| i.id_index.as_str());
         let user = &session.user_id;
         let since = now.checked_sub(self.policy.own.abnormal_login_within).unwrap_or(now);
         let last_abnormal_login = self.logins.last_abnormal_login(user, since).await?;
@@ -607,7 +657,85 @@ impl Revocations<'_> {
                 .max(),
             None => None,
         };
-        Ok(OwnFacts { last_abnormal_login, primary_device, last_real_name_change })
+        let (minor_without_guardian, review) = match identity {
+            Some(i) => self.review_standing(session, i, operation, now).await?,
+            None => (false, ReviewStanding::Clear),
+        };
+        Ok(OwnFacts { last_abnormal_login, primary_device, last_real_name_change, minor_without_guardian, review })
+    }
+
+    /// Whether the user is a minor without an approved guardian, and where
+    /// the review their request needs stands (the latest case for it).
+    async fn review_standing(
+        &self,
+        session: &SessionRow,
+        identity: &IdentityRow,
+        operation: Operation,
+        now: Timestamp,
+    ) -> Result<(bool, ReviewStanding), RevocationError> {
+        let user = &session.user_id;
+        let reader = IdentityReader { store: self.identities, users: self.users, vault: self.vault, clock: self.clock };
+        let minor = reader.read::<RevocationError>(user, &format!("user:{user}"), None).await?.is_some_and(|v| v.minor);
+        let Some(need) = revocation::review_need(minor, identity.document_type) else { return Ok((false, ReviewStanding::Clear)) };
+        let guardian = !minor
+            || self.guardians.guardianships_of(user).await?.iter().any(|g| g.minor == *user && g.status == GuardianshipStatus::Approved);
+        let standing = match self.reviews.case_for(CaseKind::Revocation, &review_reference(user, operation)).await? {
+            None => ReviewStanding::NotAsked(need),
+            Some(c) => match c.status {
+                CaseStatus::Open | CaseStatus::WaitingForUser => ReviewStanding::Pending { need, decide_by: c.sla_due_at },
+                CaseStatus::Rejected => ReviewStanding::Refused(need),
+                CaseStatus::Approved => {
+                    let decided = c.decisions.iter().map(|d| d.at).max().unwrap_or(c.created_at);
+                    // An approval serves one operation, for a while: not again after it was carried out.
+                    let used = self
+                        .sagas
+                        .latest_revocation_of(user)
+                        .await?
+                        .is_some_and(|r| r.operation == operation && r.saga.phase == Phase::Committed && r.created_at > decided);
+                    if used || now >= later(decided, self.policy.review_valid_for) {
+                        ReviewStanding::NotAsked(need)
+                    } else {
+                        ReviewStanding::Clear
+                    }
+                }
+            },
+        };
+        Ok((!guardian, standing))
+    }
+
+    /// Asks an operator to review the user's request for `operation` (a
+    /// minor's, with their approved guardian; a foreign document's): a case
+    /// in the console's queue. Asking again while one is open returns it.
+    pub async fn ask_review(&self, actor: Actor<'_>, operation: Operation) -> Result<ReviewAsked, RevocationError> {
+        let session = actor.session;
+        let user = &session.user_id;
+        let identity = self.identities.identity(user).await?.ok_or(RevocationError::NoReviewNeeded)?;
+        let now = self.clock.now();
+        let (minor_without_guardian, standing) = self.review_standing(session, &identity, operation, now).await?;
+        let reference = review_reference(user, operation);
+        let need = match standing {
+            ReviewStanding::Clear => return Err(RevocationError::NoReviewNeeded),
+            ReviewStanding::Pending { need, .. } => {
+                let case = self.reviews.case_for(CaseKind::Revocation, &reference).await?.ok_or(RevocationError::NotFound)?;
+                return Ok(ReviewAsked { need, case, opened: false });
+            }
+            ReviewStanding::NotAsked(need) | ReviewStanding::Refused(need) => need,
+        };
+        if minor_without_guardian {
+            return Err(RevocationError::GuardianFirst);
+        }
+        let case = CaseRow::open(self.ids, CaseKind::Revocation, user, &reference, 1, self.policy.review_sla, now);
+        let audit = AuditEntry::new(format!("user:{user}"), "revocation.review_asked", format!("{} ({})", operation.as_str(), need.as_str()), now)
+            .subject(user)
+            .request(actor.request_id);
+        match self.sagas.open_review(&case, &audit).await {
+            // Asked twice at once: the other request's case is the one.
+            Err(StoreError::Unique(_)) => {
+                let case = self.reviews.case_for(CaseKind::Revocation, &reference).await?.ok_or(RevocationError::NotFound)?;
+                Ok(ReviewAsked { need, case, opened: false })
+            }
+            other => other.map(|()| ReviewAsked { need, case, opened: true }).map_err(RevocationError::from),
+        }
     }
 }
 

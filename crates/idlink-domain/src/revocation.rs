@@ -11,8 +11,14 @@
 //! source named is never dropped. The saga's final check runs the same
 //! function on fresh answers, so nothing blocks later that a preflight with
 //! the same answers would not have named.
+//!
+//! Two kinds of user need an operator before either operation (RV3): a
+//! minor (with an approved guardian, whose evidence the reviewer sees) and
+//! the holder of a foreign document or permit. Their review is a blocker
+//! like the others until an operator approved it.
 
 use crate::Fen;
+use crate::pii::DocumentType;
 use jiff::{SignedDuration, Timestamp};
 use serde::Serialize;
 
@@ -94,12 +100,21 @@ pub enum BlockerKind {
     NonPrimaryDevice,
     /// A real-name change in the last [`OwnRules::real_name_change_within`].
     RecentRealNameChange,
+    /// A minor without an approved guardian (SPEC ID4): the guardian comes first.
+    GuardianRequired,
+    /// A minor or a foreign document: an operator reviews the request first (the item says which).
+    ReviewRequired,
+    /// That review is asked and not decided yet.
+    ReviewPending,
+    /// That review was refused; it may be asked again.
+    ReviewRefused,
     /// A registered source did not answer in time.
     SourceUnavailable,
 }
 
 impl BlockerKind {
-    pub const ALL: [BlockerKind; 10] = [
+    /// Every kind; `SourceUnavailable` last (only idlink names it, of a silent source).
+    pub const ALL: [BlockerKind; 14] = [
         BlockerKind::WalletBalance,
         BlockerKind::PendingTransactions,
         BlockerKind::UnclaimedRedPackets,
@@ -109,6 +124,10 @@ impl BlockerKind {
         BlockerKind::AbnormalLogin,
         BlockerKind::NonPrimaryDevice,
         BlockerKind::RecentRealNameChange,
+        BlockerKind::GuardianRequired,
+        BlockerKind::ReviewRequired,
+        BlockerKind::ReviewPending,
+        BlockerKind::ReviewRefused,
         BlockerKind::SourceUnavailable,
     ];
 
@@ -124,6 +143,10 @@ impl BlockerKind {
             BlockerKind::AbnormalLogin => "abnormal_login",
             BlockerKind::NonPrimaryDevice => "non_primary_device",
             BlockerKind::RecentRealNameChange => "recent_real_name_change",
+            BlockerKind::GuardianRequired => "guardian_required",
+            BlockerKind::ReviewRequired => "review_required",
+            BlockerKind::ReviewPending => "review_pending",
+            BlockerKind::ReviewRefused => "review_refused",
             BlockerKind::SourceUnavailable => "source_unavailable",
         }
     }
@@ -139,7 +162,13 @@ impl BlockerKind {
             BlockerKind::ActiveLoans => Some(Source::Lending),
             BlockerKind::AutoRenewContracts => Some(Source::Subscriptions),
             BlockerKind::DirectoryAdmin => Some(Source::Directories),
-            BlockerKind::AbnormalLogin | BlockerKind::NonPrimaryDevice | BlockerKind::RecentRealNameChange => Some(Source::Idlink),
+            BlockerKind::AbnormalLogin
+            | BlockerKind::NonPrimaryDevice
+            | BlockerKind::RecentRealNameChange
+            | BlockerKind::GuardianRequired
+            | BlockerKind::ReviewRequired
+            | BlockerKind::ReviewPending
+            | BlockerKind::ReviewRefused => Some(Source::Idlink),
             BlockerKind::SourceUnavailable => None,
         }
     }
@@ -156,6 +185,9 @@ impl BlockerKind {
             BlockerKind::AbnormalLogin => "wait_after_abnormal_login",
             BlockerKind::NonPrimaryDevice => "use_primary_device",
             BlockerKind::RecentRealNameChange => "wait_after_real_name_change",
+            BlockerKind::GuardianRequired => "name_guardian",
+            BlockerKind::ReviewRequired | BlockerKind::ReviewRefused => "ask_for_review",
+            BlockerKind::ReviewPending => "wait_for_review",
             BlockerKind::SourceUnavailable => "retry_later",
         }
     }
@@ -211,6 +243,58 @@ pub struct OwnFacts {
     pub primary_device: bool,
     /// The latest change of the real-name identity, if any.
     pub last_real_name_change: Option<Timestamp>,
+    /// A minor with no approved guardian.
+    pub minor_without_guardian: bool,
+    /// Where the operator's review of this request stands, when one is needed.
+    pub review: ReviewStanding,
+}
+
+/// Why a request needs an operator's review first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReviewNeed {
+    /// Under 18: the guardian's evidence is reviewed.
+    Minor,
+    /// Verified with a passport or a permit, not the resident ID card.
+    ForeignDocument,
+}
+
+impl ReviewNeed {
+    pub const ALL: [ReviewNeed; 2] = [ReviewNeed::Minor, ReviewNeed::ForeignDocument];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReviewNeed::Minor => "minor",
+            ReviewNeed::ForeignDocument => "foreign_document",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|n| n.as_str() == s)
+    }
+}
+
+/// Whether a user needs a review before revoking or cancelling: a minor
+/// first (their guardian answers for them), then a foreign document.
+pub fn review_need(minor: bool, document: DocumentType) -> Option<ReviewNeed> {
+    if minor {
+        Some(ReviewNeed::Minor)
+    } else if document != DocumentType::ResidentId {
+        Some(ReviewNeed::ForeignDocument)
+    } else {
+        None
+    }
+}
+
+/// Where a needed review stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReviewStanding {
+    /// No review is needed, or one was approved and still holds.
+    Clear,
+    NotAsked(ReviewNeed),
+    /// Asked; an operator decides by `decide_by` (the case's first-response target).
+    Pending { need: ReviewNeed, decide_by: Timestamp },
+    Refused(ReviewNeed),
 }
 
 /// idlink's own blockers at `now`.
@@ -225,6 +309,16 @@ pub fn own_blockers(facts: &OwnFacts, rules: &OwnRules, now: Timestamp) -> Vec<B
     }
     if let Some(until) = recent(facts.last_real_name_change, rules.real_name_change_within) {
         out.push(Blocker { until: Some(until), ..Blocker::new(BlockerKind::RecentRealNameChange, Source::Idlink) });
+    }
+    if facts.minor_without_guardian {
+        out.push(Blocker::new(BlockerKind::GuardianRequired, Source::Idlink));
+    }
+    let review = |kind, need: ReviewNeed, until| Blocker { item: Some(need.as_str().to_owned()), until, ..Blocker::new(kind, Source::Idlink) };
+    match facts.review {
+        ReviewStanding::Clear => {}
+        ReviewStanding::NotAsked(need) => out.push(review(BlockerKind::ReviewRequired, need, None)),
+        ReviewStanding::Pending { need, decide_by } => out.push(review(BlockerKind::ReviewPending, need, Some(decide_by))),
+        ReviewStanding::Refused(need) => out.push(review(BlockerKind::ReviewRefused, need, None)),
     }
     out
 }
@@ -368,6 +462,10 @@ mod tests {
                     BlockerKind::AbnormalLogin
                         | BlockerKind::NonPrimaryDevice
                         | BlockerKind::RecentRealNameChange
+                        | BlockerKind::GuardianRequired
+                        | BlockerKind::ReviewRequired
+                        | BlockerKind::ReviewPending
+                        | BlockerKind::ReviewRefused
                         | BlockerKind::SourceUnavailable
                 ),
                 "{k:?}"
@@ -388,7 +486,13 @@ mod tests {
         let lending = SourceAnswer::Unanswered { retry_at: at(30) };
         let subs = SourceAnswer::Answered(vec![Blocker::new(BlockerKind::AutoRenewContracts, Source::Subscriptions)]);
         let own = own_blockers(
-            &OwnFacts { last_abnormal_login: Some(at(-86_400)), primary_device: false, last_real_name_change: Some(at(-86_400)) },
+            &OwnFacts {
+                last_abnormal_login: Some(at(-86_400)),
+                primary_device: false,
+                last_real_name_change: Some(at(-86_400)),
+                minor_without_guardian: true,
+                review: ReviewStanding::NotAsked(ReviewNeed::Minor),
+            },
             &OwnRules::default(),
             at(0),
         );
@@ -406,6 +510,8 @@ mod tests {
                 ("idlink", "abnormal_login"),
                 ("idlink", "non_primary_device"),
                 ("idlink", "recent_real_name_change"),
+                ("idlink", "guardian_required"),
+                ("idlink", "review_required"),
             ]
         );
         assert_eq!(p.blockers[0].amount, Some(Fen(1)), "even 0.01 yuan blocks");
@@ -451,13 +557,51 @@ mod tests {
             last_abnormal_login: Some(at(login)),
             primary_device: true,
             last_real_name_change: Some(at(change)),
+            minor_without_guardian: false,
+            review: ReviewStanding::Clear,
         };
         let thirty = 30 * 86_400;
         let ninety = 90 * 86_400;
         assert_eq!(own_blockers(&facts(-thirty + 1, -ninety + 1), &rules, at(0)).len(), 2, "a second inside each window");
         assert!(own_blockers(&facts(-thirty, -ninety), &rules, at(0)).is_empty(), "exactly 30 and 90 days on: lifted");
-        let none = OwnFacts { last_abnormal_login: None, primary_device: true, last_real_name_change: None };
+        let none = OwnFacts {
+            last_abnormal_login: None,
+            primary_device: true,
+            last_real_name_change: None,
+            minor_without_guardian: false,
+            review: ReviewStanding::Clear,
+        };
         assert!(own_blockers(&none, &rules, at(0)).is_empty());
+    }
+
+    #[test]
+    fn minors_and_foreign_documents_wait_for_a_review_that_names_why() {
+        assert_eq!(review_need(true, DocumentType::Passport), Some(ReviewNeed::Minor), "a minor's guardian answers first");
+        assert_eq!(review_need(false, DocumentType::HkMacauPermit), Some(ReviewNeed::ForeignDocument));
+        assert_eq!(review_need(false, DocumentType::ResidentId), None);
+        let facts = |review| OwnFacts {
+            last_abnormal_login: None,
+            primary_device: true,
+            last_real_name_change: None,
+            minor_without_guardian: false,
+            review,
+        };
+        let rules = OwnRules::default();
+        let one = |review| {
+            let b = own_blockers(&facts(review), &rules, at(0));
+            assert_eq!(b.len(), 1, "{review:?}");
+            (b[0].kind, b[0].item.clone(), b[0].until, b[0].kind.clears_by())
+        };
+        assert_eq!(
+            one(ReviewStanding::NotAsked(ReviewNeed::ForeignDocument)),
+            (BlockerKind::ReviewRequired, Some("foreign_document".into()), None, "ask_for_review")
+        );
+        assert_eq!(
+            one(ReviewStanding::Pending { need: ReviewNeed::Minor, decide_by: at(3_600) }),
+            (BlockerKind::ReviewPending, Some("minor".into()), Some(at(3_600)), "wait_for_review")
+        );
+        assert_eq!(one(ReviewStanding::Refused(ReviewNeed::Minor)), (BlockerKind::ReviewRefused, Some("minor".into()), None, "ask_for_review"));
+        assert!(own_blockers(&facts(ReviewStanding::Clear), &rules, at(0)).is_empty(), "an approved review clears");
     }
 
     /// What a source may name (not `source_unavailable`: that is the preflight's verdict on a silent source).

@@ -87,6 +87,12 @@ fn render(template: &str, params: &BTreeMap<String, String>) -> String {
         }
         // What is asked stays in the app: the SMS only says where to look.
         ("review_more_info", _) => "【idlink】审核员需要您补充材料，请登录 idlink 查看并回复。A reviewer needs more information from you: sign in to idlink to see the request and answer it.".to_owned(),
+        ("revocation_review_decided", _) if params.get("outcome").is_some_and(|o| o == "approved") => {
+            "【idlink】您的申请已通过审核，请在 idlink 中确认。Your request was approved: confirm it in idlink.".to_owned()
+        }
+        ("revocation_review_decided", _) => {
+            "【idlink】您的申请未通过审核，请登录 idlink 查看。Your request was not approved: sign in to idlink to see why.".to_owned()
+        }
         _ => {
             let parts: Vec<String> = params.iter().map(|(k, v)| format!("{k}={v}")).collect();
             format!("【idlink】{template}: {}", parts.join(", "))

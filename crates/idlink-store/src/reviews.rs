@@ -309,6 +309,8 @@ async fn apply_outcome(tx: &mut Tx, case: &CaseRow, outcome: CaseStatus, at: Tim
             execute(q, &mut *tx).await?;
             Ok(())
         }
+        // The approval is read by the revocation's preflight: nothing else changes.
+        (CaseKind::Revocation, _) => Ok(()),
         (CaseKind::Guardian, o) => {
             let status = if o == CaseStatus::Approved { "approved" } else { "rejected" };
             set_reviewed(tx, "guardianships", &case.reference, status, at).await

@@ -110,6 +110,10 @@ impl RevocationStore for SqlStore {
         self.audited(audit, async |tx| execute(q, &mut *tx).await.map(|_| ())).await
     }
 
+    async fn open_review(&self, case: &idlink_core::ports::reviews::CaseRow, audit: &AuditEntry) -> Result<(), StoreError> {
+        self.audited(audit, async |tx| crate::reviews::open_case_in(tx, case).await).await
+    }
+
     async fn revocation(&self, id: &str) -> Result<Option<RevocationRow>, StoreError> {
         let sql = format!("SELECT {COLUMNS} FROM revocations WHERE id = $1");
         fetch_optional(sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id.to_owned()), &self.reader, revocation).await

@@ -451,6 +451,10 @@ pub struct Revocation {
     /// An account cancellation is closed within this many working days of the
     /// request (Asia/Shanghai, public holidays counted; the law's limit is 15).
     pub cancellation_working_days: u64,
+    /// The first-response target of a minor's or a foreign document holder's review (hours).
+    pub review_sla_hours: u64,
+    /// How long an approved review lets the user confirm the operation (days).
+    pub review_valid_days: u64,
     /// What an account may receive a day (fen), as published in its capabilities.
     pub daily_receiving_limit_fen: i64,
     /// …and once its real name is revoked (RV3: 50,000 → 2,000 yuan).
@@ -475,6 +479,8 @@ impl Default for Revocation {
             identity_retention_years: 5,
             crash_after: String::new(),
             cancellation_working_days: 15,
+            review_sla_hours: 24,
+            review_valid_days: 7,
             daily_receiving_limit_fen: 5_000_000,
             revoked_daily_receiving_limit_fen: 200_000,
             withdrawal_pause_hours: 72,
@@ -495,6 +501,8 @@ impl Revocation {
             ("revocation.identity_retention_years", self.identity_retention_years, 50),
             ("revocation.withdrawal_pause_hours", self.withdrawal_pause_hours, 8_760),
             ("revocation.cancellation_working_days", self.cancellation_working_days, 15),
+            ("revocation.review_sla_hours", self.review_sla_hours, 720),
+            ("revocation.review_valid_days", self.review_valid_days, 90),
         ] {
             if v == 0 || v > max {
                 anyhow::bail!("configuration key `{key}`: must be between 1 and {max}");
@@ -533,6 +541,8 @@ impl Revocation {
                 withdrawal_pause: secs(self.withdrawal_pause_hours, 3_600),
             },
             cancellation_working_days: u32::try_from(self.cancellation_working_days).unwrap_or(15),
+            review_sla: secs(self.review_sla_hours, 3_600),
+            review_valid_for: secs(self.review_valid_days, 86_400),
             crash_after: match self.crash_after.as_str() {
                 "" => None,
                 m if CRASH_POINTS.contains(&m) => {

@@ -4,6 +4,8 @@
 //! the action that clears it with the host app's deep link
 //! (`docs/revocation.md`). `/v1/me/revocations`: the operation itself, a
 //! saga after a step-up (SPEC RV2), and where it stands.
+//! `/v1/me/revocation/review`: a minor or a foreign document holder asks an
+//! operator to review the request first (SPEC RV3).
 
 use crate::extract::Body;
 use crate::middleware::UserSession;
@@ -32,7 +34,8 @@ pub struct PreflightQuery {
 pub struct ClearingAction {
     /// A stable code: `withdraw_balance`, `wait_for_transactions`, `claim_or_return_red_packets`,
     /// `repay_loans`, `cancel_contracts`, `transfer_admin_role`, `wait_after_abnormal_login`,
-    /// `use_primary_device`, `wait_after_real_name_change`, `retry_later`.
+    /// `use_primary_device`, `wait_after_real_name_change`, `name_guardian`, `ask_for_review`
+    /// (POST /v1/me/revocation/review), `wait_for_review`, `retry_later`.
     #[schema(example = "withdraw_balance")]
     pub code: String,
     /// The host app's deep link for it, when the deployment configures one.
@@ -44,17 +47,20 @@ pub struct ClearingAction {
 pub struct PreflightBlocker {
     /// A stable code: `wallet_balance`, `pending_transactions`, `unclaimed_red_packets`, `active_loans`,
     /// `auto_renew_contracts`, `directory_admin`, `abnormal_login`, `non_primary_device`,
-    /// `recent_real_name_change`, `source_unavailable`.
+    /// `recent_real_name_change`, `guardian_required`, `review_required`, `review_pending`, `review_refused`,
+    /// `source_unavailable`.
     #[schema(example = "wallet_balance")]
     pub code: String,
     /// Who named it: `wallet`, `lending`, `subscriptions`, `directories` (the host's stores) or `idlink`.
     #[schema(example = "wallet")]
     pub source: String,
-    /// The item concerned as its store names it (masked where it names a person).
+    /// The item concerned as its store names it (masked where it names a person); for idlink's
+    /// review blockers, why the review is needed: `minor` or `foreign_document`.
     pub item: Option<String>,
     /// The amount concerned, in fen (even 1 fen blocks).
     pub amount_fen: Option<i64>,
-    /// When it lifts by itself (a waiting period), or when to ask an unavailable store again.
+    /// When it lifts by itself (a waiting period), when to ask an unavailable store again, or
+    /// when an operator decides a pending review at the latest.
     pub until: Option<String>,
     pub action: ClearingAction,
 }
@@ -112,6 +118,9 @@ impl From<RevocationError> for Problem {
             RevocationError::AlreadyRunning(id) => Problem::new(ProblemCode::RevocationRunning)
                 .detail(format!("Revocation {id} is running: follow it with GET /v1/me/revocations/latest.")),
             RevocationError::NotFound => Problem::new(ProblemCode::RevocationNotFound),
+            RevocationError::NoReviewNeeded => Problem::new(ProblemCode::RevocationReviewNotNeeded),
+            RevocationError::GuardianFirst => Problem::new(ProblemCode::RevocationGuardianRequired),
+            RevocationError::Unreadable(e) => e.into(),
             RevocationError::Store(e) => e.into(),
             RevocationError::Crypto(e) => e.into(),
         }
@@ -250,4 +259,71 @@ pub async fn preflight(
     };
     let report = state.revocations().preflight(&session.0, operation).await?;
     Ok(Json(Preflight::of(report, &state.revocation_policy.links)))
+}
+
+/// `POST /v1/me/revocation/review`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AskReview {
+    #[schema(schema_with = crate::schema::revocation_operation, example = "revoke_real_name")]
+    operation: String,
+}
+
+impl crate::extract::Validate for AskReview {
+    type Valid = Operation;
+    fn validate(self, c: &mut crate::extract::Causes) -> Option<Operation> {
+        StartRevocation { operation: self.operation }.validate(c)
+    }
+}
+
+/// A review of the request by an operator.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RevocationReview {
+    #[schema(example = "case_0123456789abcdef0123456789abcdef")]
+    pub case_id: String,
+    #[schema(example = "revoke_real_name")]
+    pub operation: String,
+    /// Why it is reviewed: `minor` (with the guardian's evidence) or `foreign_document`.
+    #[schema(example = "minor")]
+    pub reason: String,
+    /// `open`, `waiting_user`, `approved` or `rejected`.
+    #[schema(example = "open")]
+    pub status: String,
+    /// When an operator answers at the latest.
+    pub decide_by: String,
+    pub asked_at: String,
+}
+
+/// Asks an operator to review a minor's (with their approved guardian) or
+/// a foreign document holder's request to revoke the real name or cancel
+/// the account. The preflight names `review_required` until it is asked,
+/// `review_pending` until it is decided; once approved the operation may
+/// be confirmed for a while (the user is texted the outcome). Asking again
+/// while a review is open answers that one (200).
+#[utoipa::path(post, path = "/v1/me/revocation/review", tag = "revocation",
+    request_body = AskReview,
+    params(("Idlink-Session" = String, Header, description = "The user's session token.")),
+    responses(
+        (status = 201, body = RevocationReview, description = "The review was asked for."),
+        (status = 200, body = RevocationReview, description = "A review of this request is already open."),
+        (status = "4XX", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("api_key" = [])))]
+pub async fn ask_review(
+    State(state): State<AppState>,
+    request_id: Option<Extension<RequestId>>,
+    session: UserSession,
+    Body(operation): Body<AskReview>,
+) -> Result<Response, Problem> {
+    let actor = idlink_core::revocation::Actor { session: &session.0, request_id: request_id.as_deref() };
+    let asked = state.revocations().ask_review(actor, operation).await?;
+    let body = RevocationReview {
+        case_id: asked.case.id.to_string(),
+        operation: operation.as_str().to_owned(),
+        reason: asked.need.as_str().to_owned(),
+        status: asked.case.status.as_str().to_owned(),
+        decide_by: asked.case.sla_due_at.to_string(),
+        asked_at: asked.case.created_at.to_string(),
+    };
+    Ok((if asked.opened { StatusCode::CREATED } else { StatusCode::OK }, Json(body)).into_response())
 }

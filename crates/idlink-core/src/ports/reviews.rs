@@ -21,20 +21,27 @@ pub enum CaseKind {
     /// A social-security card binding frozen on a theft-binding risk (SS4):
     /// approving it lets the binding go on, rejecting it ends the binding.
     CardRisk,
+    /// A minor's or a foreign document holder's request to revoke their real
+    /// name or cancel their account (RV3): approving it lets the user confirm
+    /// the operation for a while; rejecting it leaves everything as it was.
+    Revocation,
 }
 
 impl CaseKind {
+    pub const ALL: [CaseKind; 5] = [CaseKind::Verification, CaseKind::RiskFreeze, CaseKind::Guardian, CaseKind::CardRisk, CaseKind::Revocation];
+
     pub fn as_str(self) -> &'static str {
         match self {
             CaseKind::Verification => "verification",
             CaseKind::RiskFreeze => "risk_freeze",
             CaseKind::Guardian => "guardian",
             CaseKind::CardRisk => "card_risk",
+            CaseKind::Revocation => "revocation",
         }
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        [CaseKind::Verification, CaseKind::RiskFreeze, CaseKind::Guardian, CaseKind::CardRisk].into_iter().find(|k| k.as_str() == s)
+        Self::ALL.into_iter().find(|k| k.as_str() == s)
     }
 }
 

@@ -104,6 +104,9 @@ pub trait RevocationStore: Send + Sync {
     /// A new saga; `Unique` when the user already has one open.
     async fn insert_revocation(&self, row: &RevocationRow, audit: &AuditEntry) -> Result<(), StoreError>;
     async fn revocation(&self, id: &str) -> Result<Option<RevocationRow>, StoreError>;
+    /// Opens the review of a minor's or a foreign document's request
+    /// (`CaseKind::Revocation`); `Unique` when one for the same reference is open.
+    async fn open_review(&self, case: &super::reviews::CaseRow, audit: &AuditEntry) -> Result<(), StoreError>;
     /// The user's latest saga, open or final.
     async fn latest_revocation_of(&self, user: &UserId) -> Result<Option<RevocationRow>, StoreError>;
     /// Open sagas (forward or compensating), least recently moved first.

@@ -225,7 +225,7 @@ pub async fn queue(State(state): State<WebState>, s: SignedOperator, Query(f): Q
             Some(problem_message_in(&tr, "console", &p)),
         ),
     };
-    let kinds = [CaseKind::Verification, CaseKind::Guardian, CaseKind::RiskFreeze, CaseKind::CardRisk]
+    let kinds = [CaseKind::Verification, CaseKind::Guardian, CaseKind::RiskFreeze, CaseKind::CardRisk, CaseKind::Revocation]
         .map(|k| (k.as_str(), tr.t(&format!("console-kind-{}", k.as_str()))));
     let statuses = [CaseStatus::WaitingForUser, CaseStatus::Approved, CaseStatus::Rejected]
         .map(|k| (k.as_str(), tr.t(&format!("console-status-{}", k.as_str()))));
@@ -297,6 +297,8 @@ struct CasePage {
     waiting: Option<String>,
     /// A social-security card risk: the binding's province and step, and why it was frozen.
     card_risk: Option<String>,
+    /// A revocation review: what is asked, on which document, with which guardian.
+    revocation: Option<String>,
     error: Option<String>,
     notice: Option<String>,
 }
@@ -443,13 +445,22 @@ async fn case_page(
         }),
         _ => None,
     };
+    let revocation = match c.kind {
+        CaseKind::Revocation => Some(revocation_line(&state, &tr, &c).await?),
+        _ => None,
+    };
     let page = CasePage {
         c: ConsoleChrome::new(&s.visitor, tr.t("console-case-title"), Some(&s.op)),
         id: c.id.to_string(),
         kind: tr.t(&format!("console-kind-{}", c.kind.as_str())),
         what: tr.t(&format!("console-what-{}", c.kind.as_str())),
         // A freeze's reference is the user's own id: shown masked like the subject.
-        reference: if c.reference == c.subject.as_str() { masked_subject(&c).0 } else { c.reference.clone() },
+        // A revocation review's reference holds the user's id and the operation: the operation is what to show.
+        reference: match c.kind {
+            CaseKind::Revocation => operation_words(&tr, &c),
+            _ if c.reference == c.subject.as_str() => masked_subject(&c).0,
+            _ => c.reference.clone(),
+        },
         status: tr.t(&format!("console-status-{}", c.status.as_str())),
         open,
         subject,
@@ -464,16 +475,59 @@ async fn case_page(
         reasons: REASONS.iter().map(|r| (*r, tr.t(&format!("console-reason-{r}")))).collect(),
         can_ask: open
             && reviewer.is_some()
-            && !matches!(c.kind, CaseKind::RiskFreeze | CaseKind::CardRisk)
+            && !matches!(c.kind, CaseKind::RiskFreeze | CaseKind::CardRisk | CaseKind::Revocation)
             && c.claimed_by.as_ref() == Some(&s.op.id),
         info_reasons: InfoReason::ALL.iter().map(|r| (r.as_str(), tr.t(&format!("console-info-reason-{}", r.as_str())))).collect(),
         waiting,
         card_risk,
+        revocation,
         error,
         notice,
     };
     let status = if page.error.is_some() { StatusCode::CONFLICT } else { StatusCode::OK };
     Ok((cookies(&s.visitor), html(status, &page)).into_response())
+}
+
+/// The operation a revocation review is about, in words.
+fn operation_words(tr: &Tr, c: &CaseRow) -> String {
+    let operation = c.reference.rsplit(':').next().unwrap_or_default();
+    tr.t(&format!("revoke-choice-{}", operation.replace('_', "-")))
+}
+
+/// What a reviewer of a revocation request weighs: the document the real
+/// name rests on and the user's guardian links (a minor's guardian answers
+/// for them; the evidence is the host app's reference to it).
+async fn revocation_line(state: &WebState, tr: &Tr, c: &CaseRow) -> Result<String, Problem> {
+    let document = match state.app.store.identity(&c.subject).await? {
+        Some(i) => word(tr, "identity-doc-", i.document_type.as_str()),
+        None => tr.t("console-revocation-no-identity"),
+    };
+    let guardians: Vec<String> = state
+        .app
+        .store
+        .guardianships_of(&c.subject)
+        .await?
+        .into_iter()
+        .filter(|g| g.minor == c.subject)
+        .map(|g| {
+            tr.ta(
+                "console-revocation-guardian",
+                &[
+                    ("relationship", &word(tr, "guardian-relationship-", &g.relationship)),
+                    ("status", &word(tr, "console-people-guardian-status-", g.status.as_str())),
+                    ("evidence", &g.evidence_ref),
+                    ("link", g.id.as_str()),
+                ],
+            )
+        })
+        .collect();
+    let guardians = if guardians.is_empty() { tr.t("console-revocation-no-guardian") } else { guardians.join(" ") };
+    Ok(tr.ta("console-revocation-line", &[("operation", &operation_words(tr, c)), ("document", &document), ("guardians", &guardians)]))
+}
+
+fn word(tr: &Tr, prefix: &str, code: &str) -> String {
+    let key = format!("{prefix}{}", code.replace('_', "-"));
+    if crate::i18n::has_key(tr.locale, &key) { tr.t(&key) } else { code.to_owned() }
 }
 
 /// A decision's note as stored (`reason:<code>` and the reviewer's words) in the reader's language.

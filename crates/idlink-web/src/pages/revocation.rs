@@ -7,6 +7,8 @@
 //! When nothing stands in the way, the payment password confirms the
 //! operation (`POST /h5/revocation`, the same saga as `POST
 //! /v1/me/revocations`), and `/h5/revocation/status` shows where it stands.
+//! A minor or a foreign document holder asks for the operator's review from
+//! here (`POST /h5/revocation/review`, as `POST /v1/me/revocation/review`).
 
 use crate::WebState;
 use crate::ctx::Signed;
@@ -27,7 +29,10 @@ use idlink_domain::revocation_saga::{Phase, Step};
 use serde::Deserialize;
 
 pub fn routes() -> Router<WebState> {
-    Router::new().route("/h5/revocation", get(preflight).post(confirm)).route("/h5/revocation/status", get(status))
+    Router::new()
+        .route("/h5/revocation", get(preflight).post(confirm))
+        .route("/h5/revocation/status", get(status))
+        .route("/h5/revocation/review", axum::routing::post(ask_review).get(|| async { Redirect::to("/h5/revocation") }))
 }
 
 #[derive(Debug, Deserialize)]
@@ -47,6 +52,8 @@ pub struct BlockerRow {
     pub when: Option<String>,
     pub action: String,
     pub link: Option<String>,
+    /// The action is idlink's own: asking for the review, a form on this page.
+    pub ask_review: bool,
 }
 
 /// The switch between the two operations.
@@ -63,6 +70,8 @@ struct PreflightPage {
     operation: &'static str,
     errors: FormErrors,
     refusal: Option<String>,
+    /// What a request just did (the review asked for).
+    notice: Option<String>,
     pads: Vec<Pad>,
     confirm: String,
     /// The latest revocation or cancellation, when one is running or was made.
@@ -100,23 +109,43 @@ fn row(tr: &Tr, policy: &RevocationPolicy, n: usize, b: &Blocker) -> BlockerRow 
         }
         _ => tr.t(&format!("revoke-blocker-{}", key(code))),
     };
-    let when_key = if b.kind == BlockerKind::SourceUnavailable { "revoke-retry-after" } else { "revoke-lifts-on" };
+    let when_key = match b.kind {
+        BlockerKind::SourceUnavailable => "revoke-retry-after",
+        BlockerKind::ReviewPending => "revoke-review-decide-by",
+        _ => "revoke-lifts-on",
+    };
+    let review = matches!(b.kind, BlockerKind::ReviewRequired | BlockerKind::ReviewPending | BlockerKind::ReviewRefused);
+    // idlink's own actions go to idlink's own pages; the host's to its deep links.
+    let link = match b.kind {
+        BlockerKind::GuardianRequired => Some("/h5/guardians".to_owned()),
+        _ if review => None,
+        _ => policy.links.get(action).cloned(),
+    };
     BlockerRow {
         id: format!("blocker-{}", n + 1),
         code,
         title,
-        item: b.item.clone(),
+        // Why a review is needed, in words (the item is its code).
+        item: if review { b.item.as_deref().map(|need| tr.t(&format!("revoke-review-need-{}", key(need)))) } else { b.item.clone() },
         amount: b.amount.map(|f| tr.t1("revoke-amount", "amount", &tr.money(f))),
         when: b.until.map(|t| tr.t1(when_key, "time", &tr.datetime(t))),
         action: tr.t(&format!("revoke-action-{}", key(action))),
-        link: policy.links.get(action).cloned(),
+        link,
+        ask_review: action == "ask_for_review",
     }
 }
 
 /// `GET /h5/revocation[?operation=cancel_account]`.
 async fn preflight(State(state): State<WebState>, s: Signed, Query(q): Query<Asked>) -> Response {
     let operation = q.operation.as_deref().and_then(Operation::parse).unwrap_or(Operation::RevokeRealName);
-    preflight_page(&state, &s, operation, FormErrors::default(), None, StatusCode::OK).await
+    preflight_page(&state, &s, operation, FormErrors::default(), Said::Nothing, StatusCode::OK).await
+}
+
+/// What the page says of the request that led to it.
+enum Said {
+    Nothing,
+    Refused(String),
+    Done(String),
 }
 
 async fn preflight_page(
@@ -124,9 +153,14 @@ async fn preflight_page(
     s: &Signed,
     operation: Operation,
     errors: FormErrors,
-    refusal: Option<String>,
+    said: Said,
     code: StatusCode,
 ) -> Response {
+    let (refusal, notice) = match said {
+        Said::Nothing => (None, None),
+        Said::Refused(r) => (Some(r), None),
+        Said::Done(n) => (None, Some(n)),
+    };
     let tr = &s.visitor.tr;
     let report = match state.app.revocations().preflight(&s.session, operation).await {
         Ok(r) => r,
@@ -174,6 +208,7 @@ async fn preflight_page(
         pads: vec![Pad::new("password", tr.t("pad-label"), tr.t("revoke-pad-hint"), &errors, false)],
         errors,
         refusal,
+        notice,
         confirm: tr.t(confirm),
         latest,
         choices: Operation::ALL
@@ -206,7 +241,7 @@ async fn confirm(State(state): State<WebState>, s: Signed, Form(f): Form<Confirm
     if !six_digits(typed) {
         let mut errors = FormErrors::default();
         errors.add("password", tr.t("revoke-field-password"));
-        return preflight_page(&state, &s, operation, errors, None, StatusCode::UNPROCESSABLE_ENTITY).await;
+        return preflight_page(&state, &s, operation, errors, Said::Nothing, StatusCode::UNPROCESSABLE_ENTITY).await;
     }
     let user = s.session.user_id.to_string();
     let token = match step_up_with_password(&state, &s, step_up_operation(operation), &user, typed).await {
@@ -214,7 +249,7 @@ async fn confirm(State(state): State<WebState>, s: Signed, Form(f): Form<Confirm
         Err(p) => {
             let mut errors = FormErrors::default();
             errors.add("password", crate::pages::security::refusal_message(&state, &s, &p).await);
-            return preflight_page(&state, &s, operation, errors, None, StatusCode::UNPROCESSABLE_ENTITY).await;
+            return preflight_page(&state, &s, operation, errors, Said::Nothing, StatusCode::UNPROCESSABLE_ENTITY).await;
         }
     };
     let actor = Actor { session: &s.session, request_id: s.visitor.request_id.as_ref() };
@@ -230,9 +265,28 @@ async fn confirm(State(state): State<WebState>, s: Signed, Form(f): Form<Confirm
         Err(e) => {
             let p = Problem::from(e);
             let code = StatusCode::from_u16(p.status).unwrap_or(StatusCode::CONFLICT);
-            preflight_page(&state, &s, operation, FormErrors::default(), Some(problem_message_in(&tr, "revoke", &p)), code).await
+            preflight_page(&state, &s, operation, FormErrors::default(), Said::Refused(problem_message_in(&tr, "revoke", &p)), code).await
         }
     }
+}
+
+/// `POST /h5/revocation/review`: asks for the operator's review of this
+/// operation, then shows the checks again with the review pending.
+async fn ask_review(State(state): State<WebState>, s: Signed, Form(f): Form<ConfirmForm>) -> Response {
+    let tr = s.visitor.tr;
+    let operation = Operation::parse(&f.operation).unwrap_or(Operation::RevokeRealName);
+    let actor = Actor { session: &s.session, request_id: s.visitor.request_id.as_ref() };
+    let (said, code) = match state.app.revocations().ask_review(actor, operation).await {
+        Ok(_) => {
+            let days = (state.app.revocation_policy.review_valid_for.as_hours() / 24).to_string();
+            (Said::Done(tr.t1("revoke-review-asked", "days", &days)), StatusCode::OK)
+        }
+        Err(e) => {
+            let p = Problem::from(e);
+            (Said::Refused(problem_message_in(&tr, "revoke", &p)), StatusCode::from_u16(p.status).unwrap_or(StatusCode::CONFLICT))
+        }
+    };
+    preflight_page(&state, &s, operation, FormErrors::default(), said, code).await
 }
 
 /// One line of the status page: where a saga stands, in words.
