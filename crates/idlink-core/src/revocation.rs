@@ -725,16 +725,22 @@ impl Revocations<'_> {
             return Err(RevocationError::GuardianFirst);
         }
         let case = CaseRow::open(self.ids, CaseKind::Revocation, user, &reference, 1, self.policy.review_sla, now);
-        let audit = AuditEntry::new(format!("user:{user}"), "revocation.review_asked", format!("{} ({})", operation.as_str(), need.as_str()), now)
-            .subject(user)
-            .request(actor.request_id);
+        let audit =
+            AuditEntry::new(format!("user:{user}"), "revocation.review_asked", format!("{} ({})", operation.as_str(), need.as_str()), now)
+                .subject(user)
+                .request(actor.request_id);
         match self.sagas.open_review(&case, &audit).await {
             // Asked twice at once: the other request's case is the one.
             Err(StoreError::Unique(_)) => {
                 let case = self.reviews.case_for(CaseKind::Revocation, &reference).await?.ok_or(RevocationError::NotFound)?;
                 Ok(ReviewAsked { need, case, opened: false })
             }
-            other => other.map(|()| ReviewAsked { need, case, opened: true }).map_err(RevocationError::from),
+            Err(e) => Err(e.into()),
+            // Read back as stored (times to the microsecond), as every later read shows it.
+            Ok(()) => {
+                let case = self.reviews.case(&case.id).await?.unwrap_or(case);
+                Ok(ReviewAsked { need, case, opened: true })
+            }
         }
     }
 }

@@ -293,7 +293,10 @@ pub enum ReviewStanding {
     Clear,
     NotAsked(ReviewNeed),
     /// Asked; an operator decides by `decide_by` (the case's first-response target).
-    Pending { need: ReviewNeed, decide_by: Timestamp },
+    Pending {
+        need: ReviewNeed,
+        decide_by: Timestamp,
+    },
     Refused(ReviewNeed),
 }
 
@@ -313,7 +316,8 @@ pub fn own_blockers(facts: &OwnFacts, rules: &OwnRules, now: Timestamp) -> Vec<B
     if facts.minor_without_guardian {
         out.push(Blocker::new(BlockerKind::GuardianRequired, Source::Idlink));
     }
-    let review = |kind, need: ReviewNeed, until| Blocker { item: Some(need.as_str().to_owned()), until, ..Blocker::new(kind, Source::Idlink) };
+    let review =
+        |kind, need: ReviewNeed, until| Blocker { item: Some(need.as_str().to_owned()), until, ..Blocker::new(kind, Source::Idlink) };
     match facts.review {
         ReviewStanding::Clear => {}
         ReviewStanding::NotAsked(need) => out.push(review(BlockerKind::ReviewRequired, need, None)),
@@ -600,7 +604,10 @@ mod tests {
             one(ReviewStanding::Pending { need: ReviewNeed::Minor, decide_by: at(3_600) }),
             (BlockerKind::ReviewPending, Some("minor".into()), Some(at(3_600)), "wait_for_review")
         );
-        assert_eq!(one(ReviewStanding::Refused(ReviewNeed::Minor)), (BlockerKind::ReviewRefused, Some("minor".into()), None, "ask_for_review"));
+        assert_eq!(
+            one(ReviewStanding::Refused(ReviewNeed::Minor)),
+            (BlockerKind::ReviewRefused, Some("minor".into()), None, "ask_for_review")
+        );
         assert!(own_blockers(&facts(ReviewStanding::Clear), &rules, at(0)).is_empty(), "an approved review clears");
     }
 

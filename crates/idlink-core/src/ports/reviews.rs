@@ -28,7 +28,8 @@ pub enum CaseKind {
 }
 
 impl CaseKind {
-    pub const ALL: [CaseKind; 5] = [CaseKind::Verification, CaseKind::RiskFreeze, CaseKind::Guardian, CaseKind::CardRisk, CaseKind::Revocation];
+    pub const ALL: [CaseKind; 5] =
+        [CaseKind::Verification, CaseKind::RiskFreeze, CaseKind::Guardian, CaseKind::CardRisk, CaseKind::Revocation];
 
     pub fn as_str(self) -> &'static str {
         match self {

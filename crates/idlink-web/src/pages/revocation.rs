@@ -148,14 +148,7 @@ enum Said {
     Done(String),
 }
 
-async fn preflight_page(
-    state: &WebState,
-    s: &Signed,
-    operation: Operation,
-    errors: FormErrors,
-    said: Said,
-    code: StatusCode,
-) -> Response {
+async fn preflight_page(state: &WebState, s: &Signed, operation: Operation, errors: FormErrors, said: Said, code: StatusCode) -> Response {
     let (refusal, notice) = match said {
         Said::Nothing => (None, None),
         Said::Refused(r) => (Some(r), None),

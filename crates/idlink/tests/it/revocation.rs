@@ -787,3 +787,143 @@ async fn deleting_personal_data_keeps_the_retained_identity_apart() {
         assert!(key.starts_with(&format!("ret-{user}-")), "{}: {key}", s.kind);
     }
 }
+
+async fn ask_review(s: &Server, token: &str, operation: &str) -> reqwest::Response {
+    s.authed(Method::POST, "/v1/me/revocation/review")
+        .header("idlink-session", token)
+        .json(&json!({"operation": operation}))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// A passport holder verified by two reviewers; returns the session.
+async fn passport_holder(s: &Server, alice: &crate::reviews::Op, bob: &crate::reviews::Op, phone: &str, number: &str) -> String {
+    let token = crate::cards::session(s, phone).await;
+    let body = json!({"name": "Smith John", "document_type": "passport", "document_number": number, "birth_date": "1990-05-17"});
+    let res = s.authed(Method::POST, "/v1/me/verifications").header("idlink-session", &token).json(&body).send().await;
+    let started: Value = res.unwrap_or_else(|e| panic!("{e}")).json().await.unwrap_or_default();
+    let vid = started["id"].as_str().unwrap_or("").to_owned();
+    let code = s.last_code(phone).await;
+    let submit = json!({"challenge_id": started["phone_check"]["challenge_id"], "code": code, "liveness_video": "sandbox:pass"});
+    let res =
+        s.authed(Method::POST, &format!("/v1/me/verifications/{vid}/submit")).header("idlink-session", &token).json(&submit).send().await;
+    assert_eq!(res.unwrap_or_else(|e| panic!("{e}")).status().as_u16(), 200);
+    let case = crate::reviews::open_cases(s, alice, "?kind=verification").await.into_iter().find(|c| c["reference"] == vid.as_str());
+    let case = case.unwrap_or_else(|| panic!("{}: the verification case", s.kind))["id"].as_str().unwrap_or("").to_owned();
+    crate::reviews::decide(s, alice, &case, "approve").await;
+    crate::reviews::decide(s, bob, &case, "approve").await;
+    crate::cards::ensure_payment_password(s, &token, phone).await;
+    token
+}
+
+/// RV3: a minor (with an approved guardian) and a passport holder ask for
+/// an operator's review before either operation; the preflight names the
+/// review until it is approved, the outcome is texted, an approval serves
+/// a while and once; a refused review may be asked again.
+#[tokio::test]
+async fn minors_and_foreign_documents_are_reviewed_before_they_revoke() {
+    use crate::reviews::{decide, open_cases, operator};
+    use idlink_core::ports::operators::Role;
+    for db in databases().await {
+        let clock = Arc::new(ManualClock::new(jiff::Timestamp::now()));
+        let rt = Runtime { clock: clock.clone(), ..Runtime::default() };
+        let s = start_full(db, &[], rt.clone()).await;
+        let (alice, bob) = (operator(&s, &rt, "alice", &[Role::Reviewer]).await, operator(&s, &rt, "bob", &[Role::Reviewer]).await);
+
+        // A minor: the guardian first, then the review.
+        let (child_phone, parent_phone) = ("13866662001", "13866662002");
+        let child = crate::cards::session(&s, child_phone).await;
+        let minor_id = {
+            let body = "44052420150601123";
+            let mut f = [0u8; 17];
+            f.copy_from_slice(body.as_bytes());
+            format!("{body}{}", idlink_domain::idnumber::check_character(&f))
+        };
+        verify_resident(&s, &child, child_phone, "李小明", &minor_id).await;
+        crate::cards::ensure_payment_password(&s, &child, child_phone).await;
+        let me = get_json(&s, "/v1/me", &child).await;
+        let child_id = me["user_id"].as_str().unwrap_or("").to_owned();
+        let p = preflight(&s, &child, "revoke_real_name").await;
+        assert_eq!(codes(&p), ["guardian_required", "review_required"], "{}: {p}", s.kind);
+        assert_eq!(blocker(&p, "review_required")["item"], "minor");
+        assert_eq!(blocker(&p, "guardian_required")["action"]["code"], "name_guardian");
+        expect_problem(ask_review(&s, &child, "revoke_real_name").await, 409, "revocation_guardian_required").await;
+        let parent = crate::cards::session(&s, parent_phone).await;
+        verify_resident(&s, &parent, parent_phone, "李大明", "11010519491231002X").await;
+        let res = s
+            .authed(Method::POST, "/v1/me/guardianships")
+            .header("idlink-session", &child)
+            .json(&json!({"guardian_phone": parent_phone, "relationship": "parent", "evidence_ref": "hukou-scan-7781"}))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let link: Value = res.json().await.unwrap_or_default();
+        let link = link["id"].as_str().unwrap_or("").to_owned();
+        let res = s.authed(Method::POST, &format!("/v1/me/guardianships/{link}/accept")).header("idlink-session", &parent).send().await;
+        assert_eq!(res.unwrap_or_else(|e| panic!("{e}")).status().as_u16(), 200);
+        let case = open_cases(&s, &alice, "?kind=guardian").await.into_iter().find(|c| c["reference"] == link.as_str());
+        decide(&s, &alice, case.unwrap_or_default()["id"].as_str().unwrap_or(""), "approve").await;
+        assert_eq!(codes(&preflight(&s, &child, "revoke_real_name").await), ["review_required"], "{}", s.kind);
+
+        // Asked once (201), asked again while open: the same case (200); the preflight says it is pending.
+        let res = ask_review(&s, &child, "revoke_real_name").await;
+        assert_eq!(res.status().as_u16(), 201);
+        let asked: Value = res.json().await.unwrap_or_default();
+        assert_eq!((asked["reason"].as_str(), asked["status"].as_str()), (Some("minor"), Some("open")), "{asked}");
+        let again = ask_review(&s, &child, "revoke_real_name").await;
+        assert_eq!(again.status().as_u16(), 200);
+        assert_eq!(again.json::<Value>().await.unwrap_or_default()["case_id"], asked["case_id"]);
+        let p = preflight(&s, &child, "revoke_real_name").await;
+        assert_eq!(codes(&p), ["review_pending"]);
+        assert_eq!(
+            (blocker(&p, "review_pending")["until"].clone(), blocker(&p, "review_pending")["action"]["code"].clone()),
+            (asked["decide_by"].clone(), json!("wait_for_review"))
+        );
+        let t = step_up(&s, &child, &child_id, "identity.revoke").await;
+        let refused = expect_problem(start(&s, &child, Some(&t), "revoke_real_name").await, 409, "revocation_blocked").await;
+        assert_eq!(refused["errors"][0]["code"], "review_pending", "{refused}");
+        // The cancellation is its own request: not covered by this review.
+        assert_eq!(codes(&preflight(&s, &child, "cancel_account").await), ["review_required"]);
+
+        // The reviewer's queue has it, with no personal data in its reference; approved, the user is texted.
+        let case = open_cases(&s, &alice, "?kind=revocation").await.into_iter().find(|c| c["id"] == asked["case_id"]);
+        let case = case.unwrap_or_else(|| panic!("{}: the review in the queue", s.kind));
+        assert_eq!(case["reference"], format!("{child_id}:revoke_real_name"));
+        assert_eq!(decide(&s, &alice, case["id"].as_str().unwrap_or(""), "approve").await.status().as_u16(), 200);
+        let inbox = s.sms_delivered(child_phone, "revocation_review_decided").await;
+        assert_eq!(inbox["messages"][0]["params"]["outcome"], "approved", "{inbox}");
+        assert!(codes(&preflight(&s, &child, "revoke_real_name").await).is_empty(), "{}: approved, nothing stands in the way", s.kind);
+        let t = step_up(&s, &child, &child_id, "identity.revoke").await;
+        let res = start(&s, &child, Some(&t), "revoke_real_name").await;
+        let done: Value = res.json().await.unwrap_or_default();
+        assert_eq!(done["phase"], "committed", "{}: {done}", s.kind);
+
+        // A passport holder: refused, asked again, approved; an approval lapses after its days.
+        let holder = passport_holder(&s, &alice, &bob, "13866662003", "E22345678").await;
+        let p = preflight(&s, &holder, "cancel_account").await;
+        assert_eq!(codes(&p), ["review_required"], "{}: {p}", s.kind);
+        assert_eq!(blocker(&p, "review_required")["item"], "foreign_document");
+        let first: Value = ask_review(&s, &holder, "cancel_account").await.json().await.unwrap_or_default();
+        assert_eq!(first["reason"], "foreign_document");
+        assert_eq!(decide(&s, &bob, first["case_id"].as_str().unwrap_or(""), "reject").await.status().as_u16(), 200);
+        assert_eq!(codes(&preflight(&s, &holder, "cancel_account").await), ["review_refused"]);
+        let inbox = s.sms_delivered("13866662003", "revocation_review_decided").await;
+        assert_eq!(inbox["messages"][0]["params"]["outcome"], "rejected");
+        // (The latest case is the newest: the clock moves on between two asks, as it does outside tests.)
+        clock.advance(jiff::SignedDuration::from_secs(1));
+        let res = ask_review(&s, &holder, "cancel_account").await;
+        assert_eq!(res.status().as_u16(), 201, "a refused review may be asked again");
+        let second: Value = res.json().await.unwrap_or_default();
+        assert_ne!(second["case_id"], first["case_id"]);
+        decide(&s, &alice, second["case_id"].as_str().unwrap_or(""), "approve").await;
+        assert!(codes(&preflight(&s, &holder, "cancel_account").await).is_empty());
+        expect_problem(ask_review(&s, &holder, "cancel_account").await, 409, "revocation_review_not_needed").await;
+        clock.advance(jiff::SignedDuration::from_hours(7 * 24));
+        assert_eq!(codes(&preflight(&s, &holder, "cancel_account").await), ["review_required"], "{}: the approval lapsed", s.kind);
+
+        // An adult with a resident ID card is never asked.
+        let (adult, _) = crate::credit::adult(&s, "13866662004", "331").await;
+        expect_problem(ask_review(&s, &adult, "revoke_real_name").await, 409, "revocation_review_not_needed").await;
+    }
+}
