@@ -797,9 +797,10 @@ async fn ask_review(s: &Server, token: &str, operation: &str) -> reqwest::Respon
         .unwrap_or_else(|e| panic!("{e}"))
 }
 
-/// A passport holder verified by two reviewers; returns the session.
-async fn passport_holder(s: &Server, alice: &crate::reviews::Op, bob: &crate::reviews::Op, phone: &str, number: &str) -> String {
-    let token = crate::cards::session(s, phone).await;
+/// Verifies the session's user with a passport, approved by two reviewers, and sets their payment password.
+pub(crate) async fn verify_passport(s: &Server, reviewers: [&crate::reviews::Op; 2], token: &str, phone: &str, number: &str) {
+    let [alice, bob] = reviewers;
+    let token = token.to_owned();
     let body = json!({"name": "Smith John", "document_type": "passport", "document_number": number, "birth_date": "1990-05-17"});
     let res = s.authed(Method::POST, "/v1/me/verifications").header("idlink-session", &token).json(&body).send().await;
     let started: Value = res.unwrap_or_else(|e| panic!("{e}")).json().await.unwrap_or_default();
@@ -814,7 +815,6 @@ async fn passport_holder(s: &Server, alice: &crate::reviews::Op, bob: &crate::re
     crate::reviews::decide(s, alice, &case, "approve").await;
     crate::reviews::decide(s, bob, &case, "approve").await;
     crate::cards::ensure_payment_password(s, &token, phone).await;
-    token
 }
 
 /// RV3: a minor (with an approved guardian) and a passport holder ask for
@@ -900,7 +900,8 @@ async fn minors_and_foreign_documents_are_reviewed_before_they_revoke() {
         assert_eq!(done["phase"], "committed", "{}: {done}", s.kind);
 
         // A passport holder: refused, asked again, approved; an approval lapses after its days.
-        let holder = passport_holder(&s, &alice, &bob, "13866662003", "E22345678").await;
+        let holder = crate::cards::session(&s, "13866662003").await;
+        verify_passport(&s, [&alice, &bob], &holder, "13866662003", "E22345678").await;
         let p = preflight(&s, &holder, "cancel_account").await;
         assert_eq!(codes(&p), ["review_required"], "{}: {p}", s.kind);
         assert_eq!(blocker(&p, "review_required")["item"], "foreign_document");

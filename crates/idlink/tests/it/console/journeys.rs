@@ -32,7 +32,7 @@ pub(super) async fn submit_sign_in(b: &Browser, who: &Staff, code: &str) {
     b.click("form[action='/console/sign-in'] button[type=submit]").await;
 }
 
-pub(super) async fn sign_in(b: &Browser, s: &Server, rt: &Runtime, who: &Staff) {
+pub(crate) async fn sign_in(b: &Browser, s: &Server, rt: &Runtime, who: &Staff) {
     b.goto(&s.url("/console/sign-in")).await;
     submit_sign_in(b, who, &who.code(rt)).await;
     assert_eq!(b.path().await, "/console/cases", "{} signed in", who.username);

@@ -13,7 +13,7 @@ mod apps;
 mod credit;
 mod forms;
 mod health;
-mod journeys;
+pub(crate) mod journeys;
 mod ops;
 mod people;
 mod screenshots;

@@ -145,6 +145,69 @@ async fn a_user_revokes_the_real_name_with_the_payment_password_and_follows_it()
     b.close().await;
 }
 
+/// RV3: a passport holder's request goes to an operator first. The
+/// preflight names the review with the button that asks for it; asked, it
+/// says by when the answer comes; a reviewer sees the request in the
+/// console, with the document it rests on, and approves it; checked again,
+/// nothing stands in the way.
+#[tokio::test]
+async fn a_passport_holder_asks_for_the_review_and_a_reviewer_approves_it_in_the_console() {
+    use idlink_core::ports::operators::Role;
+    let rt = idlink::serve::Runtime::default();
+    let s = crate::start_full(idlink_store::testing::sqlite().await.unwrap_or_else(|e| panic!("{e}")), &[], rt.clone()).await;
+    let (alice, bob) = (
+        crate::reviews::operator(&s, &rt, "alice", &[Role::Reviewer]).await,
+        crate::reviews::operator(&s, &rt, "bob", &[Role::Reviewer]).await,
+    );
+    let rita = crate::console::staff(&s, &rt, "rita", &[Role::Reviewer]).await;
+    let phone = "13700000293";
+    let b = Browser::open(true).await;
+    log_in(&b, &s, phone).await;
+    let token = session_token(&b).await;
+    crate::revocation::verify_passport(&s, [&alice, &bob], &token, phone, "E32345678").await;
+
+    b.goto(&s.url("/h5/revocation")).await;
+    assert_eq!(b.text("#blockers-title").await, "有 1 项需要先处理");
+    assert_eq!(b.attr("#blocker-1", "data-code").await.as_deref(), Some("review_required"));
+    let first = b.text("#blocker-1").await;
+    assert!(first.contains("此申请须先经人工审核") && first.contains("你的实名基于护照或通行证"), "{first}");
+    assert_eq!(b.text("#ask-review").await, "申请审核");
+    b.assert_accessible("revocation preflight, review required").await;
+    b.click("#ask-review").await;
+    assert!(b.text("#notice").await.starts_with("你的申请已提交审核"), "{}", b.text("main").await);
+    assert_eq!(b.attr("#blocker-1", "data-code").await.as_deref(), Some("review_pending"));
+    assert!(b.text("#blocker-1 .when").await.starts_with("最迟于"), "{}", b.text("#blocker-1").await);
+    assert!(!b.has("#ask-review").await, "asked: nothing to press but wait");
+    b.assert_accessible("revocation preflight, review pending").await;
+    b.click("button[name=lang][value=en]").await;
+    b.click("button[name=elder][value='1']").await;
+    assert!(b.text("#blocker-1").await.contains("Our staff are reviewing this request"), "{}", b.text("#blocker-1").await);
+    b.assert_accessible("revocation preflight, review pending, en, elder").await;
+    let mut faults = Vec::new();
+    super::every_page::elder_measures(&b, "/h5/revocation", &mut faults).await;
+    assert!(faults.is_empty(), "elder mode falls short:\n{}", faults.join("\n"));
+
+    // The reviewer's side: the queue names the kind; the case shows what is asked and the document, not the user's id.
+    // (The same browser: the console's session cookie is its own.)
+    let console = &b;
+    crate::console::journeys::sign_in(console, &s, &rt, &rita).await;
+    console.goto(&s.url("/console/cases?kind=revocation")).await;
+    let case = console.attr("tr[id^='row-case_'] a[href^='/console/cases/case_']", "href").await.unwrap_or_default();
+    assert!(console.text(&format!("#row-{}", case.trim_start_matches("/console/cases/"))).await.contains("实名注销或账户注销"));
+    console.goto(&s.url(&case)).await;
+    let request = console.text("#revocation-request").await;
+    assert!(request.contains("撤销实名") && request.contains("护照") && request.contains("未关联"), "{request}");
+    let user = get_json(&s, "/v1/me", &token).await["user_id"].as_str().unwrap_or("").to_owned();
+    assert!(!console.text("main").await.contains(&user), "the case page does not show the user's id");
+    console.assert_accessible("console revocation review case").await;
+    console.click("#approve").await;
+    assert_eq!(console.text("#status").await, "已通过");
+
+    b.goto(&s.url("/h5/revocation")).await;
+    assert!(b.has("#clear").await, "approved: nothing stands in the way: {}", b.text("main").await);
+    b.close().await;
+}
+
 /// `docs/screenshots/revocation{,-confirm,-status,-closing}{,-elder}.png` and `apps-held{,-elder}.png`:
 /// the preflight with a blocker of every host store; once cleared, the confirm form and the
 /// revocation's status; then the account's closing while a store is silent (its due day) and an
