@@ -709,7 +709,10 @@ impl Revocations<'_> {
     pub async fn ask_review(&self, actor: Actor<'_>, operation: Operation) -> Result<ReviewAsked, RevocationError> {
         let session = actor.session;
         let user = &session.user_id;
-        let identity = self.identities.identity(user).await?.ok_or(RevocationError::NoReviewNeeded)?;
+        let identity = self.identities.identity(user).await?.ok_or(match operation {
+            Operation::RevokeRealName => RevocationError::NotVerified,
+            Operation::CancelAccount => RevocationError::NoReviewNeeded,
+        })?;
         let now = self.clock.now();
         let (minor_without_guardian, standing) = self.review_standing(session, &identity, operation, now).await?;
         let reference = review_reference(user, operation);

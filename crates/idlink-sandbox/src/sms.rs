@@ -91,7 +91,7 @@ fn render(template: &str, params: &BTreeMap<String, String>) -> String {
             "【idlink】您的申请已通过审核，请在 idlink 中确认。Your request was approved: confirm it in idlink.".to_owned()
         }
         ("revocation_review_decided", _) => {
-            "【idlink】您的申请未通过审核，请登录 idlink 查看。Your request was not approved: sign in to idlink to see why.".to_owned()
+            "【idlink】您的申请未通过审核，可登录 idlink 重新申请或联系我们。Your request was not approved: sign in to idlink to ask again or to contact us.".to_owned()
         }
         _ => {
             let parts: Vec<String> = params.iter().map(|(k, v)| format!("{k}={v}")).collect();

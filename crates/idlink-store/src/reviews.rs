@@ -548,7 +548,9 @@ impl ReviewStore for SqlStore {
 
     async fn case_for(&self, kind: CaseKind, reference: &str) -> Result<Option<CaseRow>, StoreError> {
         let sql =
-            format!("SELECT {CASE_COLUMNS} FROM review_cases WHERE kind = $1 AND reference = $2 ORDER BY created_at DESC, id DESC LIMIT 1");
+            // An open case first (at most one per reference), whatever the clocks of the nodes that wrote the others.
+            format!("SELECT {CASE_COLUMNS} FROM review_cases WHERE kind = $1 AND reference = $2
+                     ORDER BY CASE WHEN status IN ('open', 'waiting_user') THEN 0 ELSE 1 END, created_at DESC, id DESC LIMIT 1");
         let found = fetch_optional(sqlx::query(sqlx::AssertSqlSafe(sql)).bind(kind.as_str()).bind(reference), &self.reader, case).await?;
         Ok(self.with_decisions(Vec::from_iter(found)).await?.pop())
     }

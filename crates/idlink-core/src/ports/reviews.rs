@@ -274,6 +274,6 @@ pub trait ReviewStore: Send + Sync {
     async fn answer_info(&self, answer: &InfoAnswer<'_>, audit: &AuditEntry) -> Result<bool, StoreError>;
     /// The cases about `subject` waiting for their answer, oldest first.
     async fn waiting_for(&self, subject: &UserId) -> Result<Vec<CaseRow>, StoreError>;
-    /// The latest case of `kind` reviewing `reference` (a verification id, a guardianship id).
+    /// The open case of `kind` reviewing `reference` (a verification id, a guardianship id), or else the latest.
     async fn case_for(&self, kind: CaseKind, reference: &str) -> Result<Option<CaseRow>, StoreError>;
 }

@@ -446,7 +446,7 @@ async fn case_page(
         _ => None,
     };
     let revocation = match c.kind {
-        CaseKind::Revocation => Some(revocation_line(&state, &tr, &c).await?),
+        CaseKind::Revocation => Some(revocation_line(state, &tr, &c).await?),
         _ => None,
     };
     let page = CasePage {

@@ -96,7 +96,8 @@ fn key(code: &str) -> String {
     code.replace('_', "-")
 }
 
-fn row(tr: &Tr, policy: &RevocationPolicy, n: usize, b: &Blocker) -> BlockerRow {
+/// `guardian_first`: a minor's guardian is not approved yet, so the review cannot be asked for.
+fn row(tr: &Tr, policy: &RevocationPolicy, n: usize, b: &Blocker, guardian_first: bool) -> BlockerRow {
     let code = b.kind.code();
     let action = b.kind.clears_by();
     let source = tr.t(&format!("revoke-source-{}", b.source.as_str()));
@@ -131,7 +132,7 @@ fn row(tr: &Tr, policy: &RevocationPolicy, n: usize, b: &Blocker) -> BlockerRow 
         when: b.until.map(|t| tr.t1(when_key, "time", &tr.datetime(t))),
         action: tr.t(&format!("revoke-action-{}", key(action))),
         link,
-        ask_review: action == "ask_for_review",
+        ask_review: action == "ask_for_review" && !guardian_first,
     }
 }
 
@@ -211,7 +212,10 @@ async fn preflight_page(state: &WebState, s: &Signed, operation: Operation, erro
         intro: tr.t(intro),
         asked,
         count: tr.tn("revoke-blockers-count", "count", i64::try_from(report.blockers.len()).unwrap_or(i64::MAX)),
-        blockers: report.blockers.iter().enumerate().map(|(n, b)| row(tr, policy, n, b)).collect(),
+        blockers: {
+            let guardian_first = report.blockers.iter().any(|b| b.kind == BlockerKind::GuardianRequired);
+            report.blockers.iter().enumerate().map(|(n, b)| row(tr, policy, n, b, guardian_first)).collect()
+        },
         again: href(operation),
     };
     (s.visitor.cookies(), html(code, &page)).into_response()

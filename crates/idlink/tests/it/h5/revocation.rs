@@ -170,13 +170,13 @@ async fn a_passport_holder_asks_for_the_review_and_a_reviewer_approves_it_in_the
     assert_eq!(b.text("#blockers-title").await, "有 1 项需要先处理");
     assert_eq!(b.attr("#blocker-1", "data-code").await.as_deref(), Some("review_required"));
     let first = b.text("#blocker-1").await;
-    assert!(first.contains("此申请须先经人工审核") && first.contains("你的实名基于护照或通行证"), "{first}");
+    assert!(first.contains("此申请须先经人工审核") && first.contains("您的实名基于护照或通行证"), "{first}");
     assert_eq!(b.text("#ask-review").await, "申请审核");
     b.assert_accessible("revocation preflight, review required").await;
     b.click("#ask-review").await;
-    assert!(b.text("#notice").await.starts_with("你的申请已提交审核"), "{}", b.text("main").await);
+    assert!(b.text("#notice").await.starts_with("您的申请已提交审核"), "{}", b.text("main").await);
     assert_eq!(b.attr("#blocker-1", "data-code").await.as_deref(), Some("review_pending"));
-    assert!(b.text("#blocker-1 .when").await.starts_with("最迟于"), "{}", b.text("#blocker-1").await);
+    assert!(b.text("#blocker-1 .when").await.starts_with("我们力争于"), "{}", b.text("#blocker-1").await);
     assert!(!b.has("#ask-review").await, "asked: nothing to press but wait");
     b.assert_accessible("revocation preflight, review pending").await;
     b.click("button[name=lang][value=en]").await;
@@ -193,7 +193,7 @@ async fn a_passport_holder_asks_for_the_review_and_a_reviewer_approves_it_in_the
     crate::console::journeys::sign_in(console, &s, &rt, &rita).await;
     console.goto(&s.url("/console/cases?kind=revocation")).await;
     let case = console.attr("tr[id^='row-case_'] a[href^='/console/cases/case_']", "href").await.unwrap_or_default();
-    assert!(console.text(&format!("#row-{}", case.trim_start_matches("/console/cases/"))).await.contains("实名注销或账户注销"));
+    assert!(console.text(&format!("#row-{}", case.trim_start_matches("/console/cases/"))).await.contains("撤销实名或注销账户"));
     console.goto(&s.url(&case)).await;
     let request = console.text("#revocation-request").await;
     assert!(request.contains("撤销实名") && request.contains("护照") && request.contains("未关联"), "{request}");
@@ -208,10 +208,10 @@ async fn a_passport_holder_asks_for_the_review_and_a_reviewer_approves_it_in_the
     b.close().await;
 }
 
-/// `docs/screenshots/revocation{,-confirm,-status,-closing}{,-elder}.png` and `apps-held{,-elder}.png`:
+/// `docs/screenshots/revocation{,-confirm,-status,-closing,-review}{,-elder}.png` and `apps-held{,-elder}.png`:
 /// the preflight with a blocker of every host store; once cleared, the confirm form and the
 /// revocation's status; then the account's closing while a store is silent (its due day) and an
-/// app's grant on hold meanwhile.
+/// app's grant on hold meanwhile; and a passport holder's request waiting for its review.
 #[tokio::test]
 #[ignore = "writes docs/screenshots; run on purpose"]
 async fn screenshots() {
@@ -250,6 +250,23 @@ async fn screenshots() {
         b.goto(&s.url("/h5/apps")).await;
         shot(&b, if elder { "apps-held-elder" } else { "apps-held" }).await;
         crate::revocation::script(&s, "directories", "ok", 0).await;
+        b.close().await;
+    }
+    // A passport holder's request, asked for review (RV3).
+    let rt = idlink::serve::Runtime::default();
+    let roles = [idlink_core::ports::operators::Role::Reviewer];
+    let (alice, bob) = (crate::reviews::operator(&s, &rt, "alice", &roles).await, crate::reviews::operator(&s, &rt, "bob", &roles).await);
+    for (elder, phone, number) in [(false, "13700000294", "E42345678"), (true, "13700000295", "E52345678")] {
+        let b = Browser::open(true).await;
+        log_in(&b, &s, phone).await;
+        if elder {
+            b.click("button[name=elder][value='1']").await;
+        }
+        let token = session_token(&b).await;
+        crate::revocation::verify_passport(&s, [&alice, &bob], &token, phone, number).await;
+        b.goto(&s.url("/h5/revocation")).await;
+        b.click("#ask-review").await;
+        shot(&b, if elder { "revocation-review-elder" } else { "revocation-review" }).await;
         b.close().await;
     }
 }
