@@ -80,6 +80,14 @@ pub(crate) async fn open_cases(s: &Server, op: &Op, query: &str) -> Vec<Value> {
     v["cases"].as_array().cloned().unwrap_or_default()
 }
 
+/// A resident ID number of a child born 1 June 2015 (a minor until 2033).
+pub(crate) fn minor_id_number() -> String {
+    let body = "44052420150601123";
+    let mut f = [0u8; 17];
+    f.copy_from_slice(body.as_bytes());
+    format!("{body}{}", idlink_domain::idnumber::check_character(&f))
+}
+
 pub(crate) async fn session(s: &Server, phone: &str, device: &str) -> Value {
     let c = challenge(s, phone, device).await;
     let code = s.last_code(phone).await;
@@ -333,13 +341,7 @@ async fn a_minor_is_restricted_until_a_guardian_link_is_approved_on(db: idlink_s
     let (child_phone, parent_phone) = ("13866660001", "13866660002");
     let child = session(&s, child_phone, "c").await["session_token"].as_str().unwrap_or("").to_owned();
     let parent = session(&s, parent_phone, "p").await["session_token"].as_str().unwrap_or("").to_owned();
-    let minor_id = {
-        let body = "44052420150601123";
-        let mut f = [0u8; 17];
-        f.copy_from_slice(body.as_bytes());
-        format!("{body}{}", idlink_domain::idnumber::check_character(&f))
-    };
-    verify_resident(&s, &child, child_phone, "李小明", &minor_id).await;
+    verify_resident(&s, &child, child_phone, "李小明", &minor_id_number()).await;
 
     // The guardian must be a verified adult.
     let name_guardian = |token: String| {

@@ -834,13 +834,7 @@ async fn minors_and_foreign_documents_are_reviewed_before_they_revoke() {
         // A minor: the guardian first, then the review.
         let (child_phone, parent_phone) = ("13866662001", "13866662002");
         let child = crate::cards::session(&s, child_phone).await;
-        let minor_id = {
-            let body = "44052420150601123";
-            let mut f = [0u8; 17];
-            f.copy_from_slice(body.as_bytes());
-            format!("{body}{}", idlink_domain::idnumber::check_character(&f))
-        };
-        verify_resident(&s, &child, child_phone, "李小明", &minor_id).await;
+        verify_resident(&s, &child, child_phone, "李小明", &crate::reviews::minor_id_number()).await;
         crate::cards::ensure_payment_password(&s, &child, child_phone).await;
         let me = get_json(&s, "/v1/me", &child).await;
         let child_id = me["user_id"].as_str().unwrap_or("").to_owned();
