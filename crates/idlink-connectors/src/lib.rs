@@ -236,9 +236,14 @@ impl Institutions {
             },
             payment_callbacks: Arc::new(self.payment_callbacks.clone()),
             social_security: Arc::new(social_security::SocialSecurityPort::new(self.social_security.clone(), self.executor.clone())),
-            host_stores: Arc::new(host_stores::HostStoresPort::new(self.host_stores.clone(), self.executor.clone())),
+            host_stores: Arc::new(self.host_stores()),
             health: self.executor.clone(),
         }
+    }
+
+    /// The host's stores, through the one executor (the outbox tells the wallet payment limits).
+    pub fn host_stores(&self) -> host_stores::HostStoresPort {
+        host_stores::HostStoresPort::new(self.host_stores.clone(), self.executor.clone())
     }
 
     /// Verification codes and user notifications.

@@ -109,6 +109,8 @@ pub struct Deliverer<'a> {
     pub holder: &'a str,
     /// Security events: the lifecycle fan-out and the deliveries to apps.
     pub events: &'a EventDelivery<'a>,
+    /// The host's stores: the wallet is told an account's payment limits.
+    pub hosts: &'a dyn crate::ports::host_stores::HostStores,
 }
 
 impl Deliverer<'_> {
@@ -202,6 +204,7 @@ impl Deliverer<'_> {
         let outcome = match item.kind.as_str() {
             USER_SMS => self.user_sms(item).await,
             REVIEW_SLA_BREACHED => self.page_operators(item).await,
+            crate::revocation::HOST_PAYMENT_LIMITS => self.publish_limits(item).await,
             LIFECYCLE => fan_out(self.events.store, self.vault, item).await.map(|n| {
                 tracing::debug!(event = %item.id, children = n, "lifecycle event fanned out");
             }),
@@ -269,6 +272,17 @@ impl Deliverer<'_> {
         }
         let record = AttemptRecord { attempt, started_at, latency_ms, http_status: status, outcome: label, error };
         (settlement, Some(record))
+    }
+
+    /// Tells the host's wallet an account's payment limits (a silent wallet is asked again).
+    async fn publish_limits(&self, item: &OutboxItem) -> Result<(), DeliveryError> {
+        let clear = open_payload(self.vault, item).map_err(|e| DeliveryError::Permanent(format!("the payload cannot be opened: {e}")))?;
+        let notice: crate::revocation::LimitsNotice =
+            serde_json::from_slice(&clear).map_err(|e| DeliveryError::Permanent(format!("the payload is not a limits notice: {e}")))?;
+        self.hosts
+            .publish_limits(item.id.as_str(), notice.user_id.as_str(), &notice.limits)
+            .await
+            .map_err(|e| DeliveryError::Retry(e.to_string()))
     }
 
     async fn user_sms(&self, item: &OutboxItem) -> Result<(), DeliveryError> {

@@ -178,6 +178,16 @@ pub fn step_up_operation(o: Operation) -> &'static str {
     }
 }
 
+/// The outbox kind that tells the host's wallet an account's payment limits (RV3).
+pub const HOST_PAYMENT_LIMITS: &str = "host.payment_limits";
+
+/// What a [`HOST_PAYMENT_LIMITS`] event carries (sealed like every payload).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct LimitsNotice {
+    pub user_id: UserId,
+    pub limits: revocation::PaymentLimits,
+}
+
 /// The SMS telling a user how the review of their request ended (`operation`, `outcome`: `approved` or `rejected`).
 pub const REVIEW_DECIDED_TEMPLATE: &str = "revocation_review_decided";
 
@@ -488,7 +498,15 @@ impl Revocations<'_> {
         let change = effects.change.as_ref().map(|(effect, e)| (*effect, e));
         // A committed revocation of the real name: the next login asks for an SMS code too (RV3).
         let login_check = (effects.retire.is_some() && row.operation == Operation::RevokeRealName).then_some("real_name_revoked");
-        let m = Move { next: &next, at: now, change, retire_identity: effects.retire, mark_identity: effects.mark, login_check };
+        let m = Move {
+            next: &next,
+            at: now,
+            change,
+            retire_identity: effects.retire,
+            mark_identity: effects.mark,
+            login_check,
+            host_event: effects.limits.as_ref(),
+        };
         // `false`: another node moved it first; the next pass reads its move.
         if self.sagas.advance_revocation(&row.id, row.version, &m, &audit).await? {
             self.crash_point(audit.action.trim_start_matches("revocation."));
@@ -560,7 +578,12 @@ impl Revocations<'_> {
                 // Either way the identity is kept, out of business use, as the law asks.
                 let retire = Some(now.checked_add(self.policy.identity_retention).unwrap_or(now));
                 let told = self.told(row, kind, row.operation.as_str(), now)?;
-                Some((Event::Done(step), Effects { change: Some((GrantEffect::Revoke, told)), retire, mark: None }))
+                let limits = match row.operation {
+                    Operation::RevokeRealName => self.limits_event(row, now)?,
+                    // A closed account receives nothing any more.
+                    Operation::CancelAccount => None,
+                };
+                Some((Event::Done(step), Effects { change: Some((GrantEffect::Revoke, told)), retire, mark: None, limits }))
             }
         })
     }
@@ -597,6 +620,21 @@ impl Revocations<'_> {
 
     /// The lifecycle event the apps are told with a move made `at` (the
     /// move's own time: the apps told are those holding a grant then).
+    /// The event that tells the host's wallet the limits a revocation
+    /// committed `at` leaves (what `payment_limits` answers from then on);
+    /// none when the deployment registers no wallet.
+    fn limits_event(&self, row: &RevocationRow, at: Timestamp) -> Result<Option<NewEvent>, RevocationError> {
+        if !self.hosts.registered().contains(&Source::Wallet) {
+            return Ok(None);
+        }
+        let limits = revocation::payment_limits(Some(at), at, &self.policy.downgrade);
+        let clear = serde_json::to_vec(&LimitsNotice { user_id: row.user_id.clone(), limits })
+            .map_err(|e| StoreError::Corrupt(format!("an outbox payload: {e}")))?;
+        let id = self.ids.event();
+        let payload = crate::steps::notices::seal_payload(self.vault, id.as_str(), HOST_PAYMENT_LIMITS, &clear)?;
+        Ok(Some(NewEvent { id, kind: HOST_PAYMENT_LIMITS.to_owned(), subject: Some(row.user_id.clone()), payload, at }))
+    }
+
     fn told(&self, row: &RevocationRow, kind: LifecycleType, reason: &str, at: Timestamp) -> Result<NewEvent, StoreError> {
         let lifecycle = Lifecycle {
             kind,
@@ -759,6 +797,8 @@ struct Effects {
     change: Option<(GrantEffect, NewEvent)>,
     retire: Option<Timestamp>,
     mark: Option<bool>,
+    /// The account's payment limits, to the host's wallet (a committed revocation of the real name).
+    limits: Option<NewEvent>,
 }
 
 /// A move: its event and what it writes.

@@ -349,7 +349,7 @@ impl Default for DowngradeRules {
 }
 
 /// The payment capabilities of an account.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct PaymentLimits {
     pub daily_receiving_limit: Fen,
     /// Withdrawals are paused until then.

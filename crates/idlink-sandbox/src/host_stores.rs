@@ -13,7 +13,11 @@
 //! `PUT|GET /host/{source}/v1/changes/{id}`, `POST …/{id}/commit|undo`; a
 //! store holding something for the user refuses to apply.
 //! `POST /sandbox/v1/host-stores/users/{user_id}/funds-operations` is a
-//! funds operation at the wallet, counted against its held changes. Maintenance
+//! funds operation at the wallet, counted against its held changes.
+//! `PUT /host/wallet/v1/payment-limits/{user_id}` is where idlink tells the
+//! wallet an account's payment limits after a revocation (RV3); `GET
+//! /sandbox/v1/host-stores/users/{user_id}/payment-limits` shows the latest
+//! and the event ids received (a repeated event is kept once). Maintenance
 //! names are `host:wallet`, `host:lending`, `host:subscriptions`, `host:directories`.
 
 use crate::control::{error, maintenance_answer};
@@ -152,6 +156,8 @@ struct Inner {
     modes: HashMap<String, (Mode, u64)>,
     /// By (store, change id).
     changes: HashMap<(String, String), Change>,
+    /// The wallet's payment limits by user: the latest, and every event id received.
+    limits: HashMap<String, (Value, Vec<String>)>,
 }
 
 /// The host's stores.
@@ -226,6 +232,7 @@ pub fn institution(h: Arc<HostStores>) -> Institution {
                 "holdings": "PUT|GET /sandbox/v1/host-stores/users/{user_id}",
                 "changes": "PUT|GET /host/{source}/v1/changes/{id}, POST /host/{source}/v1/changes/{id}/commit|undo",
                 "funds_operation": "POST /sandbox/v1/host-stores/users/{user_id}/funds-operations (counted against the wallet's held changes)",
+                "payment_limits": "PUT /host/wallet/v1/payment-limits/{user_id} (idlink's); GET /sandbox/v1/host-stores/users/{user_id}/payment-limits",
                 "script": "POST /sandbox/v1/host-stores/script {source, mode: ok|busy|down|slow|changes_down, slow_ms?}",
                 "test_values": {"a user nobody set": "holds nothing: no blockers"}
             }),
@@ -234,6 +241,8 @@ pub fn institution(h: Arc<HostStores>) -> Institution {
             .route("/host/{source}/v1/blockers", post(blockers))
             .route("/host/{source}/v1/changes/{id}", get(read_change).put(apply))
             .route("/host/{source}/v1/changes/{id}/{verb}", post(finish))
+            .route("/host/{source}/v1/payment-limits/{user_id}", axum::routing::put(put_limits))
+            .route("/sandbox/v1/host-stores/users/{user_id}/payment-limits", get(read_limits))
             .route("/sandbox/v1/host-stores/users/{user_id}/funds-operations", post(funds_operation))
             .route("/sandbox/v1/host-stores/users/{user_id}", get(read_holdings).put(write_holdings))
             .route("/sandbox/v1/host-stores/script", post(script))
@@ -291,6 +300,53 @@ async fn apply(State(h): State<Arc<HostStores>>, Path((source, id)): Path<(Strin
     let res = change_answer(&c);
     inner.changes.insert((source, id), c);
     res
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsRequest {
+    event_id: String,
+    daily_receiving_limit_fen: i64,
+    #[serde(default)]
+    withdrawals_paused_until: Option<String>,
+    auto_debit_allowed: bool,
+}
+
+/// `PUT /host/wallet/v1/payment-limits/{user_id}`: the account's limits from now
+/// (only the wallet enforces them); an event id received before changes nothing.
+async fn put_limits(
+    State(h): State<Arc<HostStores>>,
+    Path((source, user_id)): Path<(String, String)>,
+    Json(req): Json<LimitsRequest>,
+) -> Response {
+    if let Some(res) = h.gate(&source, true).await {
+        return res;
+    }
+    if source != "wallet" || req.event_id.trim().is_empty() || req.daily_receiving_limit_fen < 0 {
+        return error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_request",
+            "payment limits go to the wallet, with an `event_id` and a limit ≥ 0",
+        );
+    }
+    let mut inner = h.inner();
+    let (latest, events) = inner.limits.entry(user_id).or_insert_with(|| (Value::Null, Vec::new()));
+    if !events.contains(&req.event_id) {
+        *latest = json!({
+            "daily_receiving_limit_fen": req.daily_receiving_limit_fen,
+            "withdrawals_paused_until": req.withdrawals_paused_until,
+            "auto_debit_allowed": req.auto_debit_allowed,
+        });
+        events.push(req.event_id);
+    }
+    Json(json!({ "status": "accepted" })).into_response()
+}
+
+/// `GET /sandbox/v1/host-stores/users/{user_id}/payment-limits`: `{"limits": …|null, "events": [ids]}`.
+async fn read_limits(State(h): State<Arc<HostStores>>, Path(user_id): Path<String>) -> Json<Value> {
+    let inner = h.inner();
+    let (latest, events) = inner.limits.get(&user_id).cloned().unwrap_or((Value::Null, Vec::new()));
+    Json(json!({ "limits": latest, "events": events }))
 }
 
 /// `GET /host/{source}/v1/changes/{id}`.

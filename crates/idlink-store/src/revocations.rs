@@ -136,7 +136,7 @@ impl RevocationStore for SqlStore {
     }
 
     async fn advance_revocation(&self, id: &str, version: i64, m: &Move<'_>, audit: &AuditEntry) -> Result<bool, StoreError> {
-        let Move { next, at, change, retire_identity, mark_identity, login_check } = *m;
+        let Move { next, at, change, retire_identity, mark_identity, login_check, host_event } = *m;
         let q = sqlx::query(
             "UPDATE revocations SET phase = $3, done = $4, committing = $5, reason = $6, version = version + 1, updated_at = $7
              WHERE id = $1 AND version = $2 RETURNING user_id",
@@ -172,6 +172,7 @@ impl RevocationStore for SqlStore {
                 }
                 None => {}
             }
+            crate::outbox::enqueue_in(tx, host_event).await?;
             if let Some(reason) = login_check {
                 let q = sqlx::query("INSERT INTO login_checks (user_id, reason, since) VALUES ($1, $2, $3) ON CONFLICT (user_id) DO NOTHING")
                     .bind(user.as_str())

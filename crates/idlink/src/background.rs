@@ -331,6 +331,8 @@ pub struct OutboxWorker {
     /// Claim tokens and backoff jitter.
     pub rng: Arc<dyn idlink_crypto::Random>,
     pub notifier: Arc<dyn Notifier>,
+    /// The host's stores (the wallet is told payment limits).
+    pub hosts: Arc<dyn idlink_core::ports::host_stores::HostStores>,
     pub policy: OutboxPolicy,
     pub holder: String,
     pub poll: Duration,
@@ -377,6 +379,7 @@ impl OutboxWorker {
             policy: &self.policy,
             holder: &self.holder,
             events: &events,
+            hosts: self.hosts.as_ref(),
         };
         let mut failing = false;
         loop {

@@ -485,6 +485,7 @@ pub async fn start(config: &Config, rt: Runtime) -> Result<Running> {
         clock: clock.clone(),
         rng: rt.rng.clone(),
         notifier: Arc::new(institutions.sms_codes()),
+        hosts: Arc::new(institutions.host_stores()),
         policy: config.outbox_policy(),
         holder: node.clone(),
         poll: Duration::from_millis(config.outbox.poll_ms),

@@ -19,6 +19,13 @@
 //! `POST …/{id}/commit` makes it final and `POST …/{id}/undo` undoes it (an
 //! undo of a change the store never applied answers `"undone"` too).
 //!
+//! After a committed real-name revocation (RV3) the wallet alone is told the
+//! account's payment limits, through the outbox (delivered at least once):
+//! `PUT {wallet}/v1/payment-limits/{user_id} {"event_id",
+//! "daily_receiving_limit_fen", "withdrawals_paused_until"?,
+//! "auto_debit_allowed"}` → `{"status": "accepted"}`; a repeated event id
+//! changes nothing.
+//!
 //! A source with no URL is not registered: the preflight neither asks it nor
 //! waits for it, and says which sources it asked. With the sandbox on, an
 //! empty URL means the sandbox's store (`{sandbox}/host/{source}`).
@@ -113,6 +120,23 @@ impl WireBlocker {
     }
 }
 
+/// The account's payment limits, as the wallet is told them.
+#[derive(Debug, Serialize)]
+pub struct LimitsRequest<'a> {
+    pub event_id: &'a str,
+    pub daily_receiving_limit_fen: i64,
+    /// RFC 3339; absent when withdrawals are not paused.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub withdrawals_paused_until: Option<String>,
+    pub auto_debit_allowed: bool,
+}
+
+/// `{"status": "accepted"}`.
+#[derive(Debug, Deserialize)]
+pub struct LimitsResponse {
+    pub status: String,
+}
+
 #[derive(Debug, Serialize)]
 pub struct ChangeRequest<'a> {
     pub user_id: &'a str,
@@ -167,6 +191,12 @@ impl HostStoreApi {
     pub async fn finish(&self, exec: &Executor, change_id: &str, verb: &str) -> Result<ChangeResponse, CallError> {
         let path = format!("/v1/changes/{}/{verb}", path_safe(change_id)?);
         exec.call::<(), _>(&self.target, reqwest::Method::POST, &path, None, true).await
+    }
+
+    /// The account's payment limits from now (the wallet's), idempotent by user and event: safe to retry.
+    pub async fn publish_limits(&self, exec: &Executor, user_id: &str, limits: &LimitsRequest<'_>) -> Result<LimitsResponse, CallError> {
+        let path = format!("/v1/payment-limits/{}", path_safe(user_id)?);
+        exec.call(&self.target, reqwest::Method::PUT, &path, Some(limits), true).await
     }
 
     /// A read: safe to retry.

@@ -5,7 +5,7 @@ use crate::executor::{CallError, Executor};
 use crate::unavailable::Unavailable;
 use async_trait::async_trait;
 use idlink_core::ports::host_stores::{ChangeAnswer, ChangeState, HostStores, HostSubject, HostUnavailable};
-use idlink_domain::revocation::{Blocker, Source};
+use idlink_domain::revocation::{Blocker, PaymentLimits, Source};
 use std::sync::Arc;
 
 #[derive(Clone)]
@@ -56,6 +56,23 @@ impl HostStores for HostStoresPort {
 
     async fn commit(&self, source: Source, change_id: &str) -> Result<ChangeAnswer, HostUnavailable> {
         Ok(self.api(source)?.finish(&self.executor, change_id, "commit").await.map_err(|e| unavailable(source, e))?.answer())
+    }
+
+    async fn publish_limits(&self, event_id: &str, user_id: &str, limits: &PaymentLimits) -> Result<(), HostUnavailable> {
+        let req = super::LimitsRequest {
+            event_id,
+            daily_receiving_limit_fen: limits.daily_receiving_limit.0,
+            withdrawals_paused_until: limits.withdrawals_paused_until.map(|t| t.to_string()),
+            auto_debit_allowed: limits.auto_debit_allowed,
+        };
+        let answer = self.api(Source::Wallet)?.publish_limits(&self.executor, user_id, &req).await;
+        match answer.map_err(|e| unavailable(Source::Wallet, e))?.status.as_str() {
+            "accepted" => Ok(()),
+            other => {
+                tracing::warn!(status = other, "the wallet answered the payment limits with an undocumented status");
+                Err(HostUnavailable { store: Source::Wallet.as_str(), retry_after_secs: 60 })
+            }
+        }
     }
 
     async fn undo(&self, source: Source, change_id: &str) -> Result<ChangeAnswer, HostUnavailable> {

@@ -7,7 +7,7 @@
 //! preflight's deadline, or it is itself a blocker.
 
 use async_trait::async_trait;
-use idlink_domain::revocation::{Blocker, Operation, Source};
+use idlink_domain::revocation::{Blocker, Operation, PaymentLimits, Source};
 
 /// The user as the host's stores know them: idlink's user id (the host app
 /// runs idlink and keys its own records by it).
@@ -52,6 +52,11 @@ pub struct ChangeState {
 
 #[async_trait]
 pub trait HostStores: Send + Sync {
+    /// Tells the host's wallet (its payment system, which enforces them) the
+    /// account's payment limits from now (RV3). A `PUT` keyed by the user and
+    /// carrying `event_id`: safe to repeat; the wallet keeps the latest.
+    async fn publish_limits(&self, event_id: &str, user_id: &str, limits: &PaymentLimits) -> Result<(), HostUnavailable>;
+
     /// The sources this deployment registered, in [`Source::HOST`] order.
     fn registered(&self) -> Vec<Source>;
 

@@ -97,6 +97,8 @@ pub struct Move<'a> {
     pub mark_identity: Option<bool>,
     /// The next login needs an extra SMS check (a committed revocation), for this reason.
     pub login_check: Option<&'a str>,
+    /// An event to the host's stores written with the move (the payment limits a committed revocation leaves).
+    pub host_event: Option<&'a NewEvent>,
 }
 
 #[async_trait]

@@ -50,7 +50,15 @@ async fn a_saga_moves_by_version_once_and_one_is_open_per_user() {
             .advance_revocation(
                 &ids.0,
                 1,
-                &Move { next: &next, at: at(2), change: None, retire_identity: None, mark_identity: None, login_check: None },
+                &Move {
+                    next: &next,
+                    at: at(2),
+                    change: None,
+                    retire_identity: None,
+                    mark_identity: None,
+                    login_check: None,
+                    host_event: None,
+                },
                 &audit("revocation.step"),
             )
             .await;
@@ -66,6 +74,7 @@ async fn a_saga_moves_by_version_once_and_one_is_open_per_user() {
                     retire_identity: None,
                     mark_identity: None,
                     login_check: None,
+                    host_event: None,
                 },
                 &audit("revocation.step"),
             )
@@ -81,7 +90,15 @@ async fn a_saga_moves_by_version_once_and_one_is_open_per_user() {
             s.advance_revocation(
                 &ids.1,
                 1,
-                &Move { next: &rolled, at: at(4), change: None, retire_identity: None, mark_identity: None, login_check: None },
+                &Move {
+                    next: &rolled,
+                    at: at(4),
+                    change: None,
+                    retire_identity: None,
+                    mark_identity: None,
+                    login_check: None,
+                    host_event: None
+                },
                 &audit("revocation.rolled_back")
             )
             .await

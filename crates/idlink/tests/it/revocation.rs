@@ -253,6 +253,24 @@ async fn start(s: &Server, token: &str, step_up: Option<&str>, operation: &str) 
     r.send().await.unwrap_or_else(|e| panic!("{e}"))
 }
 
+/// What the sandbox wallet was told of the user's payment limits, once told (within 15 s).
+async fn wallet_limits(s: &Server, user: &str) -> Value {
+    let mut v = Value::Null;
+    for _ in 0..150 {
+        v = reqwest::get(format!("{}/sandbox/v1/host-stores/users/{user}/payment-limits", s.sandbox))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+            .json()
+            .await
+            .unwrap_or_default();
+        if !v["limits"].is_null() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    v
+}
+
 async fn change_status(s: &Server, source: &str, change: &str) -> String {
     let v: Value = reqwest::get(format!("{}/host/{source}/v1/changes/{change}", s.sandbox))
         .await
@@ -384,6 +402,21 @@ async fn a_revocation_commits_and_every_app_grant_and_store_follows() {
         );
         let latest = get_json(&s, "/v1/me/revocations/latest", &token).await;
         assert_eq!((latest["id"].as_str(), latest["phase"].as_str()), (Some(id.as_str()), Some("committed")));
+        // …and the host's wallet, which enforces them, is told the same, once, through the outbox.
+        let told = wallet_limits(&s, &user).await;
+        assert_eq!(
+            told["limits"],
+            json!({"daily_receiving_limit_fen": 200_000, "withdrawals_paused_until": caps["payments"]["withdrawals_paused_until"], "auto_debit_allowed": false}),
+            "{}: {told}",
+            s.kind
+        );
+        assert_eq!(told["events"].as_array().map(Vec::len), Some(1), "{}: {told}", s.kind);
+        let sealed = scalar(
+            &s,
+            &format!("SELECT COUNT(*) FROM outbox WHERE kind = 'host.payment_limits' AND subject = '{user}' AND state = 'delivered'"),
+        )
+        .await;
+        assert_eq!(sealed, "1", "{}", s.kind);
 
         // The next login, even on the known device, proves the phone by SMS first (RV3); once only.
         let again = session(&s, phone, "d").await;
