@@ -6,11 +6,15 @@
 //! it was issued to (a digest), the insured region and a one-time `jti`;
 //! it lives 60 seconds. Offline verification proves it is idlink's, fresh
 //! and for this kind of use; that it is used once is checked online by the
-//! terminal endpoint, which records the `jti`.
+//! terminal endpoint, which records the `jti`. That endpoint is idlink's
+//! own: it recognises a code it signed by the SHA-256 of the token, stored
+//! when it signed it ([`digest`], ADR 0031), and verifies the signature only
+//! of a token it does not recognise.
 
 use idlink_crypto::jose::{JoseError, JwsAlg, SigningKey, VerifyingKeys};
 use jiff::SignedDuration;
 use serde::{Deserialize, Serialize};
+use sha2::{Digest as _, Sha256};
 
 /// The JWS `typ` of a medical code: no other token of idlink's is one.
 pub const TYP: &str = "idlink-medcode+jwt";
@@ -88,7 +92,29 @@ pub fn verify_signed(token: &str, keys: &VerifyingKeys, issuer: &str) -> Result<
         JoseError::Invalid(why) if why.contains("Signature") || why.contains("signature") => Refusal::BadSignature,
         _ => Refusal::Malformed,
     })?;
-    if typ.as_deref() != Some(TYP) {
+    checked(typ.as_deref(), code, issuer)
+}
+
+/// What the token names, read WITHOUT checking its signature: the `kid` of
+/// its key and the claims, with every check of [`verify_signed`] but the
+/// signature's. Only for a caller that recognises the exact token by other
+/// means (idlink's online check, by its [`digest`] stored at issue).
+pub fn unverified(token: &str, issuer: &str) -> Result<(Option<String>, MedicalCode), Refusal> {
+    let (header, code) = idlink_crypto::jose::unverified::<MedicalCode>(token).map_err(|_| Refusal::Malformed)?;
+    if header.alg != Some(JwsAlg::EdDsa) {
+        return Err(Refusal::Malformed);
+    }
+    Ok((header.kid, checked(header.typ.as_deref(), code, issuer)?))
+}
+
+/// The SHA-256 of a code's compact token: what idlink stores when it signs one.
+pub fn digest(token: &str) -> [u8; 32] {
+    Sha256::digest(token.as_bytes()).into()
+}
+
+/// The checks of a code's type, issuer and life (its signature aside).
+fn checked(typ: Option<&str>, code: MedicalCode, issuer: &str) -> Result<MedicalCode, Refusal> {
+    if typ != Some(TYP) {
         return Err(Refusal::Malformed);
     }
     if code.iss != issuer {
@@ -140,6 +166,27 @@ mod tests {
         let x = key.public_jwk()["x"].as_str().unwrap_or("");
         assert!(doc.contains(x), "docs/medical-code.md must show the public key: {jwk}");
         assert_eq!(verify_offline(&token, &jwks(&key), ISSUER, 1_780_000_030), Ok(vector_claims()));
+    }
+
+    /// What idlink's own check reads without the signature is what the
+    /// signature covers; a token whose signature was changed reads the same,
+    /// which is why idlink accepts it only when its digest is the one stored.
+    #[test]
+    fn unverified_claims_are_the_signed_ones_and_the_digest_tells_a_changed_token() {
+        let key = vector_key();
+        let token = issue(&key, &vector_claims()).unwrap_or_else(|e| panic!("{e}"));
+        let (kid, claims) = unverified(&token, ISSUER).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((kid.as_deref(), claims), (Some(key.kid()), vector_claims()));
+        let mut bytes = token.clone().into_bytes();
+        let last = bytes.len() - 2;
+        bytes[last] = if bytes[last] == b'A' { b'B' } else { b'A' };
+        let tampered = String::from_utf8(bytes).unwrap_or_default();
+        assert_eq!(unverified(&tampered, ISSUER).map(|(_, c)| c), Ok(vector_claims()), "the claims read the same");
+        assert_ne!(digest(&tampered), digest(&token), "the digest does not");
+        assert_eq!(unverified(&token, "https://other.example"), Err(Refusal::OtherIssuer));
+        let other_typ = key.sign(Some("JWT"), &vector_claims()).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(unverified(&other_typ, ISSUER), Err(Refusal::Malformed));
+        assert_eq!(unverified("not.a.code", ISSUER), Err(Refusal::Malformed));
     }
 
     #[test]

@@ -27,9 +27,10 @@ use crate::ports::audit::AuditEntry;
 use crate::ports::auth::SessionRow;
 use crate::ports::clock::Clock;
 use crate::ports::social_security::{BureauUnavailable, SettleAnswer, SocialSecurityBureau};
-use crate::ports::ss_bindings::{CodeUse, MedicalCodeStore, SsBindingRow, SsBindingStore};
+use crate::ports::ss_bindings::{CodeUse, IssuedCodeRecord, MedicalCodeStore, SsBindingRow, SsBindingStore};
 use crate::ports::users::UserStore;
 use crate::social_security::{SsError, sealed_card_of};
+use crate::steps::codes::constant_time_eq;
 use crate::vault::Vault;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
@@ -201,6 +202,8 @@ pub struct Reconciled {
     pub voided: u32,
     /// The bureau could not be asked: left for the next pass.
     pub failed: u32,
+    /// Issued codes forgotten a day after they expired.
+    pub forgotten: u64,
 }
 
 impl MedicalPayments<'_> {
@@ -242,6 +245,9 @@ impl MedicalPayments<'_> {
                 break;
             }
         }
+        // The issued codes' digests outlive their codes by a day (a late check still answers `expired`).
+        let expired = now.checked_sub(SignedDuration::from_hours(24)).unwrap_or(now);
+        done.forgotten = self.uses.purge_issued_codes(expired).await?;
         Ok(done)
     }
 
@@ -295,6 +301,14 @@ impl MedicalPayments<'_> {
         };
         let key = self.keys.signing_key_for(JwsAlg::EdDsa).await?;
         let code = medical_code::issue(&key, &claims)?;
+        // Recorded before it is shown: idlink's own check recognises it by this digest (ADR 0031).
+        let record = IssuedCodeRecord {
+            jti: claims.jti.clone(),
+            binding_id: row.id.clone(),
+            digest: medical_code::digest(&code).to_vec(),
+            expires_at: exp,
+        };
+        self.uses.record_issued_code(&record).await?;
         // The next code is fetched 10 s before this one expires (or halfway through a short life).
         let lead = SignedDuration::from_secs(10).min(self.ttl / 2);
         Ok(IssuedCode { code, expires_at: exp, refresh_at: exp.checked_sub(lead).unwrap_or(exp) })
@@ -302,21 +316,37 @@ impl MedicalPayments<'_> {
 
     /// A terminal's online check before it charges: the code passes the
     /// offline checks, its card can pay, and it was not used. Spends nothing.
+    ///
+    /// A code this deployment issued is recognised by its token's digest,
+    /// read with the binding in one statement, and its key still published;
+    /// any other token has its signature verified (ADR 0031). Either way the
+    /// same claims are checked, so the answers are the same.
     pub async fn check(&self, token: &str) -> Result<CodeCheck, MedicalError> {
-        let code = self.verified(token).await?;
-        let row = self.uses.binding_for_code(&code.sub, &code.jti).await?.ok_or(MedicalError::CardUnusable("the binding is unknown"))?;
+        let (row, code) = match medical_code::unverified(token, self.issuer) {
+            Ok((kid, claimed)) => {
+                let row = self.uses.binding_for_code(&claimed.sub, &claimed.jti).await?;
+                let recognised = match (row.as_ref().and_then(|r| r.issued_digest.as_deref()), kid) {
+                    (Some(stored), Some(kid)) => {
+                        constant_time_eq(stored, &medical_code::digest(token)) && self.keys.verifying_keys().await?.has(&kid)
+                    }
+                    _ => false,
+                };
+                (row, if recognised { claimed } else { self.signed(token).await? })
+            }
+            // Not a well-formed code of this issuer: the signature check refuses it, as it always did.
+            Err(_) => {
+                let code = self.signed(token).await?;
+                (self.uses.binding_for_code(&code.sub, &code.jti).await?, code)
+            }
+        };
+        let code = medical_code::live(code, self.clock.now().as_second()).map_err(MedicalError::Refused)?;
+        let row = row.ok_or(MedicalError::CardUnusable("the binding is unknown"))?;
         usable(row.status, row.features.as_deref())?;
         if row.used {
             return Err(MedicalError::Used);
         }
         let expires_at = Timestamp::from_second(code.exp).map_err(|_| MedicalError::Refused(Refusal::Malformed))?;
         Ok(CodeCheck { region: row.region, expires_at })
-    }
-
-    /// The code's claims, when it passes the offline checks now.
-    async fn verified(&self, token: &str) -> Result<MedicalCode, MedicalError> {
-        let code = self.signed(token).await?;
-        medical_code::live(code, self.clock.now().as_second()).map_err(MedicalError::Refused)
     }
 
     /// The code's claims, when it is idlink's (whether live or not): checked

@@ -9,7 +9,9 @@ use idlink_core::ports::StoreError;
 use idlink_core::ports::audit::AuditEntry;
 use idlink_core::ports::outbox::NewEvent;
 use idlink_core::ports::reviews::CaseRow;
-use idlink_core::ports::ss_bindings::{CodeBinding, CodeUse, MedicalCodeStore, ServiceRow, SsBindingRow, SsBindingStore, SsServiceStore};
+use idlink_core::ports::ss_bindings::{
+    CodeBinding, CodeUse, IssuedCodeRecord, MedicalCodeStore, ServiceRow, SsBindingRow, SsBindingStore, SsServiceStore,
+};
 use idlink_domain::UserId;
 use idlink_domain::ss_binding::{Status, Step};
 use idlink_domain::ss_service::{ServiceKind, ServiceStatus};
@@ -31,7 +33,8 @@ static CODE_BINDING: Statements<CodeAsk, CodeBinding> = Statements::new(code_bin
 
 fn code_binding_select() -> String {
     "SELECT q.n AS n, b.region, b.status, b.features, \
-     CASE WHEN EXISTS (SELECT 1 FROM medical_code_uses u WHERE u.jti = q.jti) THEN 1 ELSE 0 END AS used \
+     CASE WHEN EXISTS (SELECT 1 FROM medical_code_uses u WHERE u.jti = q.jti) THEN 1 ELSE 0 END AS used, \
+     (SELECT i.digest FROM medical_codes_issued i WHERE i.jti = q.jti AND i.binding_id = q.binding_id) AS digest \
      FROM q JOIN ss_bindings b ON b.id = q.binding_id"
         .into()
 }
@@ -42,6 +45,7 @@ fn code_binding(r: &AnyRow) -> Result<CodeBinding, StoreError> {
         status: r.parsed("status", "binding status", Status::parse)?,
         features: r.col("features")?,
         used: r.flag("used")?,
+        issued_digest: r.col("digest")?,
     })
 }
 
@@ -288,6 +292,21 @@ impl MedicalCodeStore for SqlStore {
 
     async fn binding_for_code(&self, binding_id: &str, jti: &str) -> Result<Option<CodeBinding>, StoreError> {
         self.code_bindings.read(&self.reader, CodeAsk { binding_id: binding_id.to_owned(), jti: jti.to_owned() }, &CODE_BINDING).await
+    }
+
+    async fn record_issued_code(&self, code: &IssuedCodeRecord) -> Result<(), StoreError> {
+        let q = sqlx::query("INSERT INTO medical_codes_issued (jti, binding_id, digest, expires_at) VALUES ($1, $2, $3, $4)")
+            .bind(code.jti.clone())
+            .bind(code.binding_id.clone())
+            .bind(code.digest.clone())
+            .bind(micros(code.expires_at));
+        self.write(crate::write::Commit::Bookkeeping, async |tx| execute(q, &mut *tx).await).await?;
+        Ok(())
+    }
+
+    async fn purge_issued_codes(&self, before: Timestamp) -> Result<u64, StoreError> {
+        let q = sqlx::query("DELETE FROM medical_codes_issued WHERE expires_at < $1").bind(micros(before));
+        self.write(crate::write::Commit::Bookkeeping, async |tx| execute(q, &mut *tx).await).await
     }
 
     async fn medical_code_use(&self, jti: &str) -> Result<Option<CodeUse>, StoreError> {

@@ -137,8 +137,23 @@ pub trait MedicalCodeStore: Send + Sync {
         after: Option<&(Timestamp, String)>,
         limit: u32,
     ) -> Result<Vec<CodeUse>, StoreError>;
-    /// What a terminal's check needs of a code's binding, and whether the code was used, in one read.
+    /// What a terminal's check needs of a code's binding, whether the code was used, and the
+    /// digest it was issued with, in one read.
     async fn binding_for_code(&self, binding_id: &str, jti: &str) -> Result<Option<CodeBinding>, StoreError>;
+    /// Records a code as issued (its token's digest), for idlink's own check to recognise it.
+    async fn record_issued_code(&self, code: &IssuedCodeRecord) -> Result<(), StoreError>;
+    /// Forgets the codes that expired before `before`; how many.
+    async fn purge_issued_codes(&self, before: Timestamp) -> Result<u64, StoreError>;
+}
+
+/// A medical-payment code as issued: what its online check compares.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IssuedCodeRecord {
+    pub jti: String,
+    pub binding_id: String,
+    /// SHA-256 of the compact token, as signed.
+    pub digest: Vec<u8>,
+    pub expires_at: Timestamp,
 }
 
 /// What a terminal's check reads of a code's binding: only the columns it
@@ -151,6 +166,8 @@ pub struct CodeBinding {
     pub features: Option<String>,
     /// The code's `jti` was spent already.
     pub used: bool,
+    /// The SHA-256 of the token issued with this `jti` for this binding (none: not recorded, or purged).
+    pub issued_digest: Option<Vec<u8>>,
 }
 
 /// A service request as stored.

@@ -6,7 +6,7 @@
 use crate::security::new_user;
 use crate::{at, databases};
 use idlink_core::ports::audit::AuditEntry;
-use idlink_core::ports::ss_bindings::{CodeUse, MedicalCodeStore, SsBindingRow, SsBindingStore};
+use idlink_core::ports::ss_bindings::{CodeUse, IssuedCodeRecord, MedicalCodeStore, SsBindingRow, SsBindingStore};
 use idlink_domain::UserId;
 use idlink_domain::ss_binding::{Status, Step};
 
@@ -136,5 +136,35 @@ async fn checks_read_together_each_get_their_own_and_reconciliation_reads_the_un
         assert_eq!(s.settle_medical_code(&back, &audit(&alice, "medical_code.voided")).await.ok(), Some(false), "{}", db.kind);
         assert_eq!(s.medical_code_use("j-02").await.ok().flatten().map(|u| u.status), Some("voided".to_owned()));
         assert_eq!(s.medical_code_use("j-04").await.ok().flatten().map(|u| u.status), Some("settled".to_owned()));
+    }
+}
+
+/// An issued code's digest is read with its binding, only for that binding's `jti`, and forgotten once expired.
+#[tokio::test]
+async fn an_issued_code_is_read_with_its_binding_and_purged_after_it_expired() {
+    for db in databases().await {
+        let s = &db.store;
+        let alice = new_user(s).await;
+        let bound = format!("ssb_{}", "d".repeat(32));
+        let row = binding(&bound, &alice, Status::Bound, "medical_payment");
+        assert!(s.insert_ss_binding(&row, None, None, &[audit(&alice, "ss_binding.entry")]).await.unwrap_or_else(|e| panic!("{e}")));
+        for (jti, digest, expires) in [("i-01", [1u8; 32], 60), ("i-02", [2u8; 32], 120)] {
+            let record = IssuedCodeRecord { jti: jti.into(), binding_id: bound.clone(), digest: digest.to_vec(), expires_at: at(expires) };
+            s.record_issued_code(&record).await.unwrap_or_else(|e| panic!("{}: {e}", db.kind));
+        }
+        let digest =
+            async |b: &str, jti: &str| s.binding_for_code(b, jti).await.unwrap_or_else(|e| panic!("{e}")).and_then(|c| c.issued_digest);
+        assert_eq!(digest(&bound, "i-01").await, Some(vec![1u8; 32]), "{}", db.kind);
+        assert_eq!(digest(&bound, "i-03").await, None, "{}: never issued", db.kind);
+        let other = format!("ssb_{}", "e".repeat(32));
+        let bob = new_user(s).await;
+        assert!(
+            s.insert_ss_binding(&binding(&other, &bob, Status::Bound, "medical_payment"), None, None, &[audit(&bob, "e")])
+                .await
+                .unwrap_or(false)
+        );
+        assert_eq!(digest(&other, "i-01").await, None, "{}: issued for another binding", db.kind);
+        assert_eq!(s.purge_issued_codes(at(100)).await.ok(), Some(1), "{}: only the expired one", db.kind);
+        assert_eq!((digest(&bound, "i-01").await, digest(&bound, "i-02").await), (None, Some(vec![2u8; 32])), "{}", db.kind);
     }
 }
