@@ -618,8 +618,6 @@ impl Revocations<'_> {
         }
     }
 
-    /// The lifecycle event the apps are told with a move made `at` (the
-    /// move's own time: the apps told are those holding a grant then).
     /// The event that tells the host's wallet the limits a revocation
     /// committed `at` leaves (what `payment_limits` answers from then on);
     /// none when the deployment registers no wallet.
@@ -635,6 +633,8 @@ impl Revocations<'_> {
         Ok(Some(NewEvent { id, kind: HOST_PAYMENT_LIMITS.to_owned(), subject: Some(row.user_id.clone()), payload, at }))
     }
 
+    /// The lifecycle event the apps are told with a move made `at` (the
+    /// move's own time: the apps told are those holding a grant then).
     fn told(&self, row: &RevocationRow, kind: LifecycleType, reason: &str, at: Timestamp) -> Result<NewEvent, StoreError> {
         let lifecycle = Lifecycle {
             kind,

@@ -60,7 +60,7 @@ pub struct PreflightBlocker {
     /// The amount concerned, in fen (even 1 fen blocks).
     pub amount_fen: Option<i64>,
     /// When it lifts by itself (a waiting period), when to ask an unavailable store again, or
-    /// when an operator decides a pending review at the latest.
+    /// when an operator aims to answer a pending review by.
     pub until: Option<String>,
     pub action: ClearingAction,
 }
@@ -289,7 +289,7 @@ pub struct RevocationReview {
     /// `open`, `waiting_user`, `approved` or `rejected`.
     #[schema(example = "open")]
     pub status: String,
-    /// When an operator answers at the latest.
+    /// When an operator aims to answer by (the case's first-response target).
     pub decide_by: String,
     pub asked_at: String,
 }
