@@ -8,6 +8,7 @@
 //! asking the user for more information (`Reviews::request_info`): the case
 //! then waits for the user, its SLA paused, until their answer (ADR 0019).
 
+use super::people::word;
 use super::{ConsoleChrome, Reviewer, SignedOperator, cookies, message_page};
 use crate::WebState;
 use crate::ctx::Visitor;
@@ -523,11 +524,6 @@ async fn revocation_line(state: &WebState, tr: &Tr, c: &CaseRow) -> Result<Strin
         .collect();
     let guardians = if guardians.is_empty() { tr.t("console-revocation-no-guardian") } else { guardians.join(" ") };
     Ok(tr.ta("console-revocation-line", &[("operation", &operation_words(tr, c)), ("document", &document), ("guardians", &guardians)]))
-}
-
-fn word(tr: &Tr, prefix: &str, code: &str) -> String {
-    let key = format!("{prefix}{}", code.replace('_', "-"));
-    if crate::i18n::has_key(tr.locale, &key) { tr.t(&key) } else { code.to_owned() }
 }
 
 /// A decision's note as stored (`reason:<code>` and the reviewer's words) in the reader's language.

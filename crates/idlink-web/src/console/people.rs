@@ -280,7 +280,7 @@ fn yes_no(tr: &Tr, b: bool) -> String {
 }
 
 /// `key-<code>` in the catalogue, or the code itself (a value added later).
-fn word(tr: &Tr, prefix: &str, code: &str) -> String {
+pub(super) fn word(tr: &Tr, prefix: &str, code: &str) -> String {
     let key = format!("{prefix}{}", code.replace('_', "-"));
     if has_key(tr.locale, &key) { tr.t(&key) } else { code.to_owned() }
 }
