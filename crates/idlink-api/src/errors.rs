@@ -167,6 +167,7 @@ impl From<AuthFailure> for Problem {
     fn from(f: AuthFailure) -> Self {
         match f {
             AuthFailure::Revoked => Problem::new(ProblemCode::ApiKeyRevoked),
+            AuthFailure::Expired => Problem::new(ProblemCode::ApiKeyExpired),
             AuthFailure::Invalid => Problem::new(ProblemCode::Unauthorized)
                 .detail("The API key is not valid. Check it was copied whole, or create a new one with `idlink apikey create`."),
         }

@@ -113,12 +113,22 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
     };
     // A request acting for a user carries its session too: read both in one round trip.
     let session_id = req.headers().get(SESSION_HEADER).and_then(|v| v.to_str().ok()).and_then(|t| t.split_once('.')).map(|(id, _)| id);
+    let now = state.clock.now();
     let found = match session_id {
-        Some(sid) => apikeys::authenticate_with_session(state.store.as_ref(), token, sid).await.map(|(k, s)| (k, Some(s))),
-        None => apikeys::authenticate(state.store.as_ref(), token).await.map(|k| (k, None)),
+        Some(sid) => apikeys::authenticate_with_session(state.store.as_ref(), token, sid, now).await.map(|(k, s)| (k, Some(s))),
+        None => apikeys::authenticate(state.store.as_ref(), token, now).await.map(|k| (k, None)),
     };
     match found {
         Ok((Ok(key), session)) => {
+            if apikeys::use_worth_recording(&key, now) {
+                // Off the request's path: the last use is for the key list, not for this answer.
+                let (store, id) = (state.store.clone(), key.id.clone());
+                tokio::spawn(async move {
+                    if let Err(e) = store.touch_api_key(&id, now).await {
+                        tracing::warn!(error = %e, key = %id, "could not record an API key's last use");
+                    }
+                });
+            }
             req.extensions_mut().insert(ApiCaller(key));
             if let Some(row) = session {
                 req.extensions_mut().insert(SessionRead(row));

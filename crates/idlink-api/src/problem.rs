@@ -73,6 +73,8 @@ problem_codes! {
     Unauthorized = ("unauthorized", UNAUTHORIZED,
         "No valid API key. Send `Authorization: Bearer <key id>.<secret>` with a key made by `idlink apikey create`."),
     ApiKeyRevoked = ("api_key_revoked", UNAUTHORIZED, "The API key was revoked. Create a new one with `idlink apikey create`."),
+    ApiKeyExpired = ("api_key_expired", UNAUTHORIZED,
+        "The API key expired: it was rotated and its overlap is over, or it was made with an expiry. Use the key that replaced it (`idlink apikey list` shows which), or create a new one with `idlink apikey create`."),
     DeviceCheckRequired = ("device_check_required", FORBIDDEN,
         "This login is from a new device: finish the SMS check (POST /v1/auth/device-check) before using the session."),
     PaymentPasswordRefused = ("payment_password_refused", FORBIDDEN,

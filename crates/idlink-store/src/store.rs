@@ -331,10 +331,16 @@ fn api_key_row(r: &AnyRow) -> Result<ApiKeyRow, StoreError> {
         scopes: scopes.split(' ').filter(|s| !s.is_empty()).map(str::to_owned).collect(),
         created_at: r.instant("created_at")?,
         revoked_at: r.instant_opt("revoked_at")?,
+        expires_at: r.instant_opt("expires_at")?,
+        last_used_at: r.instant_opt("last_used_at")?,
+        replaces: r
+            .col::<Option<String>>("replaces")?
+            .map(|id| ApiKeyId::parse(&id).map_err(|e| StoreError::Corrupt(e.to_string())))
+            .transpose()?,
     })
 }
 
-const API_KEY_COLUMNS: &str = "id, name, secret_hash, scopes, created_at, revoked_at";
+const API_KEY_COLUMNS: &str = "id, name, secret_hash, scopes, created_at, revoked_at, expires_at, last_used_at, replaces";
 
 /// API keys, read in batches (ADR 0023): every API call reads its key, so
 /// at peak the calls waiting at one moment share one statement.
@@ -360,13 +366,7 @@ impl Ask for ApiKeyAsk {
 #[async_trait]
 impl ApiKeyStore for SqlStore {
     async fn insert_api_key(&self, key: &ApiKeyRow, audit: &AuditEntry) -> Result<(), StoreError> {
-        let q =
-            sqlx::query("INSERT INTO api_keys (id, name, secret_hash, scopes, created_at, revoked_at) VALUES ($1, $2, $3, $4, $5, NULL)")
-                .bind(key.id.as_str())
-                .bind(&key.name)
-                .bind(&key.secret_hash)
-                .bind(key.scopes.join(" "))
-                .bind(micros(key.created_at));
+        let q = insert_api_key(key);
         self.audited(audit, async |tx| execute(q, &mut *tx).await).await?;
         Ok(())
     }
@@ -405,6 +405,57 @@ impl ApiKeyStore for SqlStore {
         let q = sqlx::query("UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL").bind(micros(at)).bind(id.as_str());
         self.audited_if(audit, async |tx| Ok(execute(q, &mut *tx).await? > 0)).await
     }
+
+    async fn rotate_api_key(&self, new: &ApiKeyRow, old_expires_at: Timestamp, audit: &AuditEntry) -> Result<bool, StoreError> {
+        let Some(old) = new.replaces.as_ref() else { return Ok(false) };
+        let now = micros(new.created_at);
+        // The old key's own expiry stays when it comes sooner than the overlap's end.
+        let shorten = sqlx::query(
+            "UPDATE api_keys SET expires_at = CASE WHEN expires_at IS NOT NULL AND expires_at < $1 THEN expires_at ELSE $1 END
+             WHERE id = $2 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $3)
+               AND NOT EXISTS (SELECT 1 FROM api_keys s WHERE s.replaces = $2)",
+        )
+        .bind(micros(old_expires_at))
+        .bind(old.as_str())
+        .bind(now);
+        let insert = insert_api_key(new);
+        let out = self
+            .audited_if(audit, async |tx| {
+                if execute(shorten, &mut *tx).await? == 0 {
+                    return Ok(false);
+                }
+                execute(insert, &mut *tx).await?;
+                Ok(true)
+            })
+            .await;
+        match out {
+            // Another rotation of the same key committed first (the one-successor index).
+            Err(StoreError::Unique(_)) => Ok(false),
+            other => other,
+        }
+    }
+
+    async fn touch_api_key(&self, id: &ApiKeyId, at: Timestamp) -> Result<(), StoreError> {
+        let q = sqlx::query("UPDATE api_keys SET last_used_at = $1 WHERE id = $2 AND (last_used_at IS NULL OR last_used_at < $1)")
+            .bind(micros(at))
+            .bind(id.as_str());
+        self.write(Commit::Bookkeeping, async |tx| execute(q, &mut *tx).await).await?;
+        Ok(())
+    }
+}
+
+fn insert_api_key(key: &ApiKeyRow) -> AnyQuery<'_> {
+    sqlx::query(
+        "INSERT INTO api_keys (id, name, secret_hash, scopes, created_at, revoked_at, expires_at, last_used_at, replaces)
+         VALUES ($1, $2, $3, $4, $5, NULL, $6, NULL, $7)",
+    )
+    .bind(key.id.as_str())
+    .bind(&key.name)
+    .bind(&key.secret_hash)
+    .bind(key.scopes.join(" "))
+    .bind(micros(key.created_at))
+    .bind(key.expires_at.map(micros))
+    .bind(key.replaces.as_ref().map(ApiKeyId::as_str))
 }
 
 #[async_trait]

@@ -310,9 +310,21 @@ enum ApikeyCommand {
         #[arg(long, value_delimiter = ',')]
         scopes: Vec<String>,
     },
+    /// Each key: id, name, scopes, state, last use, the key it replaced.
     List,
     Revoke {
         id: String,
+    },
+    /// A second key with the same name and scopes; both work for the
+    /// overlap, then the old one is refused. The new token is shown once.
+    Rotate {
+        id: String,
+        /// How long the old key keeps working, in hours (1 minute to 30 days).
+        #[arg(long, default_value_t = 24.0)]
+        overlap_hours: f64,
+        /// The new key's own life, in days (after the overlap); without it, until revoked or rotated.
+        #[arg(long)]
+        expires_in_days: Option<u32>,
     },
 }
 
@@ -832,11 +844,45 @@ async fn apikey(config: &Config, rt: &Runtime, cmd: ApikeyCommand) -> Result<Exi
             Ok(ExitCode::SUCCESS)
         }
         ApikeyCommand::List => {
+            let now = rt.clock.now();
             for k in idlink_core::ports::apikeys::ApiKeyStore::list_api_keys(&store).await? {
-                let state = k.revoked_at.map(|t| format!("revoked {t}")).unwrap_or_else(|| "active".into());
-                println!("{}\t{}\t{}\tcreated {}\t{state}", k.id, k.name, k.scopes.join(","), k.created_at);
+                let state = match apikeys::KeyState::of(&k, now) {
+                    apikeys::KeyState::Active => "active".to_owned(),
+                    apikeys::KeyState::Expiring(at) => format!("works until {at}"),
+                    apikeys::KeyState::Expired(at) => format!("expired {at}"),
+                    apikeys::KeyState::Revoked(at) => format!("revoked {at}"),
+                };
+                let used = k.last_used_at.map_or_else(|| "never used".to_owned(), |t| format!("last used {t}"));
+                let replaces = k.replaces.map(|r| format!("\treplaces {r}")).unwrap_or_default();
+                println!("{}\t{}\t{}\tcreated {}\t{state}\t{used}{replaces}", k.id, k.name, k.scopes.join(","), k.created_at);
             }
             Ok(ExitCode::SUCCESS)
+        }
+        ApikeyCommand::Rotate { id, overlap_hours, expires_in_days } => {
+            let id = ApiKeyId::parse(&id)?;
+            if !overlap_hours.is_finite() || overlap_hours <= 0.0 {
+                bail!("--overlap-hours must be a positive number of hours");
+            }
+            let rotation = apikeys::Rotation {
+                overlap: jiff::SignedDuration::try_from_secs_f64(overlap_hours * 3600.0)?,
+                expires_in: expires_in_days.map(|d| jiff::SignedDuration::from_hours(i64::from(d) * 24)),
+            };
+            let ids = idlink_core::ports::ids::RandomIds(rt.rng.clone());
+            match apikeys::rotate(&store, &ids, rt.clock.as_ref(), &id, rotation, "cli").await {
+                Ok(done) => {
+                    println!("{}", done.token);
+                    eprintln!(
+                        "created {} ({}) replacing {id}; both work until {}, then {id} is refused. The token above is shown once: store it now",
+                        done.key.id, done.key.name, done.old_expires_at
+                    );
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(apikeys::RotateError::Store(e)) => Err(e.into()),
+                Err(refused) => {
+                    eprintln!("error: {refused}");
+                    Ok(ExitCode::from(1))
+                }
+            }
         }
         ApikeyCommand::Revoke { id } => {
             let id = ApiKeyId::parse(&id)?;

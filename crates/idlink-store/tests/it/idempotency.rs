@@ -26,6 +26,9 @@ async fn effect(s: &idlink_store::SqlStore, c: &ClaimRef) -> Result<(), String> 
         scopes: vec![],
         created_at: c.at,
         revoked_at: None,
+        expires_at: None,
+        last_used_at: None,
+        replaces: None,
     };
     let entry = AuditEntry::new("apikey:test", "apikey.create", "test", c.at);
     idempotency::within(c.clone(), s.insert_api_key(&key, &entry)).await.map_err(|e| e.to_string())

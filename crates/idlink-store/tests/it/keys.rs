@@ -60,6 +60,9 @@ async fn api_keys_are_listed_and_revoked_once() {
             scopes: vec!["users:read".into(), "users:write".into()],
             created_at: at(1),
             revoked_at: None,
+            expires_at: None,
+            last_used_at: None,
+            replaces: None,
         };
         let audit = AuditEntry::new("cli", "apikey.create", "administration", at(1));
         s.insert_api_key(&row, &audit).await.unwrap_or_else(|e| panic!("{}: {e}", db.kind));
@@ -68,6 +71,54 @@ async fn api_keys_are_listed_and_revoked_once() {
         assert_eq!(s.revoke_api_key(&id, at(9), &audit).await.ok(), Some(true));
         assert_eq!(s.revoke_api_key(&id, at(10), &audit).await.ok(), Some(false));
         assert_eq!(s.api_key(&id).await.ok().flatten().and_then(|k| k.revoked_at), Some(at(9)), "{}", db.kind);
+    }
+}
+
+/// A rotation inserts the new key and sets the old key's end in one step,
+/// once: a second rotation of the same key, or one of a revoked or expired
+/// key, changes nothing. An earlier expiry of the old key is kept. A use is
+/// recorded only forward in time.
+#[tokio::test]
+async fn an_api_key_is_rotated_once_and_its_last_use_only_moves_forward() {
+    let rng = SeededRandom::new(33);
+    for db in databases().await {
+        let s = &db.store;
+        let audit = AuditEntry::new("cli", "apikey.rotate", "administration", at(1));
+        let key = |replaces: Option<&ApiKeyId>, expires_at: Option<jiff::Timestamp>| ApiKeyRow {
+            id: ApiKeyId::from_random(rng.bytes16()),
+            name: "host app".into(),
+            secret_hash: "cd".repeat(32),
+            scopes: vec!["users:read".into()],
+            created_at: at(2),
+            revoked_at: None,
+            expires_at,
+            last_used_at: None,
+            replaces: replaces.cloned(),
+        };
+        let old = key(None, None);
+        s.insert_api_key(&old, &audit).await.unwrap_or_else(|e| panic!("{}: {e}", db.kind));
+        let new = key(Some(&old.id), Some(at(400)));
+        assert_eq!(s.rotate_api_key(&new, at(50), &audit).await.ok(), Some(true), "{}", db.kind);
+        assert_eq!(s.api_key(&new.id).await.ok().flatten(), Some(new.clone()), "{}", db.kind);
+        assert_eq!(s.api_key(&old.id).await.ok().flatten().and_then(|k| k.expires_at), Some(at(50)), "{}", db.kind);
+        let rival = key(Some(&old.id), None);
+        assert_eq!(s.rotate_api_key(&rival, at(60), &audit).await.ok(), Some(false), "{}: rotated twice", db.kind);
+        assert_eq!(s.api_key(&rival.id).await.ok().flatten(), None, "{}", db.kind);
+        assert_eq!(s.api_key(&old.id).await.ok().flatten().and_then(|k| k.expires_at), Some(at(50)), "{}", db.kind);
+
+        // The new key expires at 400: rotating it with a longer overlap keeps 400.
+        let third = key(Some(&new.id), None);
+        assert_eq!(s.rotate_api_key(&third, at(900), &audit).await.ok(), Some(true), "{}", db.kind);
+        assert_eq!(s.api_key(&new.id).await.ok().flatten().and_then(|k| k.expires_at), Some(at(400)), "{}", db.kind);
+
+        // A revoked key is not rotated.
+        assert_eq!(s.revoke_api_key(&third.id, at(3), &audit).await.ok(), Some(true));
+        let fourth = key(Some(&third.id), None);
+        assert_eq!(s.rotate_api_key(&fourth, at(100), &audit).await.ok(), Some(false), "{}: revoked", db.kind);
+
+        assert!(s.touch_api_key(&new.id, at(20)).await.is_ok());
+        assert!(s.touch_api_key(&new.id, at(10)).await.is_ok());
+        assert_eq!(s.api_key(&new.id).await.ok().flatten().and_then(|k| k.last_used_at), Some(at(20)), "{}", db.kind);
     }
 }
 
@@ -89,6 +140,9 @@ async fn api_keys_read_at_once_each_get_their_own() {
                 scopes: vec!["medical:settle".into()],
                 created_at: at(1),
                 revoked_at: None,
+                expires_at: None,
+                last_used_at: None,
+                replaces: None,
             };
             s.insert_api_key(&row, &audit).await.unwrap_or_else(|e| panic!("{}: {e}", db.kind));
             rows.push(row);

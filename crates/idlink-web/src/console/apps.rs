@@ -27,7 +27,9 @@ pub fn routes() -> Router<WebState> {
         .route("/console/apps", get(list))
         .route("/console/apps/{id}", get(detail))
         .route("/console/apps/{id}/state", post(set_state))
-        .route("/console/apps/{id}/secret", post(rotate))
+        // The new secret's page sits at this URL: coming back to it (the
+        // language switch) shows the app, never the secret again.
+        .route("/console/apps/{id}/secret", get(to_app).post(rotate))
 }
 
 /// Receipts shown on a client's page.
@@ -216,6 +218,13 @@ async fn detail_page(state: &WebState, s: &SignedOperator, raw: &str, new_secret
     };
     let status = if page.error.is_some() { StatusCode::SERVICE_UNAVAILABLE } else { StatusCode::OK };
     (cookies(&s.visitor), html(status, &page)).into_response()
+}
+
+async fn to_app(Path(raw): Path<String>) -> Response {
+    match ClientId::parse(&raw) {
+        Ok(id) => Redirect::to(&format!("/console/apps/{id}")).into_response(),
+        Err(_) => Redirect::to("/console/apps").into_response(),
+    }
 }
 
 /// `GET /console/apps/{id}`.

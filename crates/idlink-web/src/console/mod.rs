@@ -17,8 +17,10 @@
 //!   dual control, the audit explorer, the regulator report and retention;
 //! - [`people`]: the user 360° (search by blind index, purpose asked and audited);
 //! - [`health`]: institution health (breakers, error rates, latency, maintenance);
-//! - [`keys`], [`duty`]: key status and who is on duty.
+//! - [`keys`], [`duty`]: key status and who is on duty;
+//! - [`api_keys`]: the host app's API keys, their rotation and revocation.
 
+pub mod api_keys;
 pub mod apps;
 pub mod audit;
 pub mod breaches;
@@ -78,6 +80,7 @@ pub fn routes() -> Router<WebState> {
         .route("/console/cases/{id}/decide", post(cases::decide))
         .route("/console/cases/{id}/request-info", post(cases::request_info))
         .merge(people::routes())
+        .merge(api_keys::routes())
         .merge(health::routes())
         .merge(keys::routes())
         .merge(duty::routes())
@@ -120,6 +123,7 @@ const NAV: &[(&str, &str, Shown)] = &[
     ("/console/health", "console-nav-health", may_view),
     ("/console/apps", "console-nav-apps", may_view),
     ("/console/keys", "console-nav-keys", |op| require(op, Role::Auditor).is_ok()),
+    ("/console/api-keys", "console-nav-api-keys", |op| require(op, Role::Auditor).is_ok()),
     ("/console/duty", "console-nav-duty", |op| require(op, Role::Admin).is_ok()),
 ];
 

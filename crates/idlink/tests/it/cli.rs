@@ -94,6 +94,25 @@ async fn api_keys_are_managed_from_the_command_line() {
     assert!(list.contains(id) && list.contains("host app") && list.contains("active"), "{list}");
     assert!(!list.contains(token.split('.').nth(1).unwrap_or("-")), "the secret is never listed");
 
+    // Rotation: a new token, both work for the overlap; the list says which replaces which.
+    let (code, rotated, err) = idlink(&s, &["apikey", "rotate", id, "--overlap-hours", "2", "--expires-in-days", "90"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("shown once") && err.contains(&format!("replacing {id}")), "{err}");
+    let rotated = rotated.trim().to_owned();
+    let new_id = rotated.split('.').next().unwrap_or("").to_owned();
+    for t in [&token, &rotated] {
+        let res = s.client().get(s.url("/v1/audit/verify")).bearer_auth(t).send().await.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(res.status().as_u16(), 200, "both keys work in the overlap");
+    }
+    let (_, list, _) = idlink(&s, &["apikey", "list"]);
+    let old_line = list.lines().find(|l| l.starts_with(id)).unwrap_or_default();
+    assert!(old_line.contains("works until") && old_line.contains("last used"), "{list}");
+    let new_line = list.lines().find(|l| l.starts_with(&new_id)).unwrap_or_default();
+    assert!(new_line.contains("host app") && new_line.contains(&format!("replaces {id}")) && new_line.contains("works until"), "{list}");
+    let (code, _, err) = idlink(&s, &["apikey", "rotate", id]);
+    assert_eq!(code, 1, "a key is rotated once");
+    assert!(err.contains(&format!("its successor is {new_id}")), "{err}");
+
     let (code, _, _) = idlink(&s, &["apikey", "revoke", id]);
     assert_eq!(code, 0);
     let res = s.client().get(s.url("/v1/audit/verify")).bearer_auth(&token).send().await.unwrap_or_else(|e| panic!("{e}"));

@@ -5,6 +5,7 @@
 #![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
 
 mod agreements;
+mod apikeys;
 mod audit;
 mod banks;
 mod cards;

@@ -9,6 +9,7 @@
 //! journey needs.
 
 mod admin;
+mod api_keys;
 mod apps;
 mod credit;
 mod forms;
