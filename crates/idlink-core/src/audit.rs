@@ -13,7 +13,7 @@
 //! its start and shutdown, and `idlink audit checkpoint`. What each check
 //! catches, and what it cannot, is in `docs/audit.md`.
 
-use crate::ports::audit::{AuditEntry, AuditRecord, AuditStore, Checkpoint, GENESIS_HASH, record_hash};
+use crate::ports::audit::{AuditEntry, AuditPurge, AuditRecord, AuditStore, Checkpoint, GENESIS_HASH, record_hash};
 
 use crate::ports::StoreError;
 use crate::ports::witness::{AuditWitness, WitnessError};
@@ -27,6 +27,20 @@ use std::collections::BTreeMap;
 /// waited longer than the allowance: the late signing and its reason become
 /// part of the signed chain, and [`verify_store`] reports them.
 pub const LATE_SIGNING_ACTION: &str = "audit.late_signing";
+
+/// The action of the record a retention purge of the chain appends, in the
+/// purge's own transaction: the kept chain names the newest purge (see
+/// [`purge_purpose`]), so a cut with a forged purge row is a break.
+pub const PURGE_ACTION: &str = "audit.purge";
+
+/// What the record of a purge says (its `purpose`); the verifier looks for
+/// exactly this text for the newest purge.
+pub fn purge_purpose(p: &AuditPurge) -> String {
+    format!(
+        "retention: audit records {} to {} ({}) purged; the chain is verified from the signed checkpoint at record {} with hash {}",
+        p.first_seq, p.through_seq, p.period, p.through_seq, p.through_hash
+    )
+}
 
 /// How often the chain is signed, and how late a signature may be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,6 +91,12 @@ pub enum ChainBreak {
     /// signed, with another hash or key (or none at all): the chain forked
     /// between signers, or the checkpoint table was tampered with.
     CheckpointFork { seq: i64 },
+    /// A retention purge ends at record `seq`, but no checkpoint signed at
+    /// `seq` names the hash the purge recorded: the records were not cut at a signed point.
+    PurgeWithoutCheckpoint { seq: i64 },
+    /// The newest purge (through record `seq`) is not recorded in the kept
+    /// chain: records were removed and a purge row written by other hands.
+    PurgeNotRecorded { seq: i64 },
     /// A witness entry is not signed by the trusted key.
     BadWitnessSignature { seq: i64 },
     /// A witness entry cannot be read as a checkpoint.
@@ -113,7 +133,9 @@ impl ChainBreak {
             | ChainBreak::UnwitnessedCheckpoint { seq, .. }
             | ChainBreak::LateCheckpoint { seq, .. }
             | ChainBreak::UnsignedTail { seq, .. }
-            | ChainBreak::NoCheckpoint { seq, .. } => Some(*seq),
+            | ChainBreak::NoCheckpoint { seq, .. }
+            | ChainBreak::PurgeWithoutCheckpoint { seq }
+            | ChainBreak::PurgeNotRecorded { seq } => Some(*seq),
             ChainBreak::WitnessCorrupt { .. } => None,
         }
     }
@@ -158,6 +180,14 @@ impl std::fmt::Display for ChainBreak {
             ChainBreak::BadWitnessSignature { seq } => {
                 write!(f, "the witness's checkpoint at record {seq}: signature invalid or key unknown")
             }
+            ChainBreak::PurgeWithoutCheckpoint { seq } => write!(
+                f,
+                "the records up to {seq} were purged, but no signed checkpoint at record {seq} names the hash the purge recorded: the chain was cut at an unsigned point"
+            ),
+            ChainBreak::PurgeNotRecorded { seq } => write!(
+                f,
+                "the records up to {seq} are gone and a purge row says so, but the kept chain has no record of that purge: records were removed by other hands"
+            ),
             ChainBreak::WitnessCorrupt { entry, detail } => write!(f, "witness entry {entry} is not a checkpoint ({detail})"),
             ChainBreak::UnwitnessedCheckpoint { seq, age_secs, allowed_secs } => write!(
                 f,
@@ -182,8 +212,12 @@ impl std::fmt::Display for ChainBreak {
 /// Incremental verifier: feed records in order, then checkpoints.
 #[derive(Debug)]
 pub struct ChainVerifier {
+    /// The record verification started after (0, or the last record purged).
+    floor: i64,
     expected_seq: i64,
     prev_hash: String,
+    /// What the [`PURGE_ACTION`] records seen say.
+    purges_recorded: Vec<String>,
     /// (seq → hash) of the records seen at the positions asked for.
     wanted: BTreeMap<i64, Option<String>>,
     pub records: u64,
@@ -201,7 +235,7 @@ impl ChainVerifier {
     pub fn resume(seq: i64, hash: &str, wanted_seqs: impl IntoIterator<Item = i64>) -> Self {
         let mut wanted: BTreeMap<i64, Option<String>> = wanted_seqs.into_iter().filter(|s| *s > seq).map(|s| (s, None)).collect();
         wanted.insert(seq, Some(hash.to_owned()));
-        Self { expected_seq: seq + 1, prev_hash: hash.to_owned(), wanted, records: 0 }
+        Self { floor: seq, expected_seq: seq + 1, prev_hash: hash.to_owned(), purges_recorded: Vec::new(), wanted, records: 0 }
     }
 
     pub fn push(&mut self, r: &AuditRecord) -> Result<(), ChainBreak> {
@@ -217,10 +251,18 @@ impl ChainVerifier {
         if let Some(slot) = self.wanted.get_mut(&r.seq) {
             *slot = Some(r.hash.clone());
         }
+        if r.entry.action == PURGE_ACTION {
+            self.purges_recorded.push(r.entry.purpose.clone());
+        }
         self.expected_seq += 1;
         self.prev_hash = r.hash.clone();
         self.records += 1;
         Ok(())
+    }
+
+    /// The record verification started after.
+    pub fn floor(&self) -> i64 {
+        self.floor
     }
 
     /// The last record verified (or the resume point).
@@ -242,6 +284,10 @@ impl ChainVerifier {
         for c in checkpoints {
             if !c.signed_by(trusted_public_key) {
                 return Err(ChainBreak::BadCheckpointSignature { seq: c.seq });
+            }
+            // Below the start the records were purged: the signature is all there is to check.
+            if c.seq < self.floor {
+                continue;
             }
             if c.seq > self.last_seq() {
                 return Err(ChainBreak::CheckpointBeyondChain { seq: self.last_seq() + 1, checkpoint: c.seq });
@@ -292,6 +338,9 @@ pub struct VerifyReport {
     /// Records after the last checkpoint, waiting for the next one.
     pub unsigned_records: u64,
     pub late_signings: Vec<LateSigning>,
+    /// The periods purged by retention, oldest first: the chain is verified
+    /// from the signed checkpoint at the newest purge's last record.
+    pub purged: Vec<AuditPurge>,
     /// The first problem, if any.
     pub first_break: Option<ChainBreak>,
 }
@@ -380,7 +429,7 @@ fn check_witness(v: &ChainVerifier, checkpoints: &[Checkpoint], witnessed: &[Che
     }
     let in_db: BTreeMap<i64, &Checkpoint> = checkpoints.iter().map(|c| (c.seq, c)).collect();
     for w in witnessed {
-        if v.hash_at(w.seq) != Some(w.hash.as_str()) {
+        if w.seq >= v.floor() && v.hash_at(w.seq) != Some(w.hash.as_str()) {
             return Err(ChainBreak::WitnessChainMismatch { seq: w.seq });
         }
         match in_db.get(&w.seq) {
@@ -483,6 +532,7 @@ pub async fn verify_store(
         newest_witnessed: None,
         unsigned_records: 0,
         late_signings: Vec::new(),
+        purged: Vec::new(),
         first_break: None,
     };
     let witnessed = match witnessed {
@@ -499,8 +549,21 @@ pub async fn verify_store(
     let checkpoints = store.checkpoints().await?;
     report.checkpoints = checkpoints.len() as u64;
 
+    report.purged = store.audit_purges().await?;
     let wanted = checkpoints.iter().chain(&witnessed).map(|c| c.seq).chain([head.0]);
-    let mut v = ChainVerifier::new(wanted);
+    // After a retention purge the chain starts past the newest purge's last
+    // record, which a signed checkpoint must name with the hash the purge kept.
+    let newest_purge = report.purged.iter().max_by_key(|p| p.through_seq);
+    let mut v = match newest_purge {
+        Some(p) => {
+            if !checkpoints.iter().any(|c| c.seq == p.through_seq && c.hash == p.through_hash && c.signed_by(trusted_public_key)) {
+                report.first_break = Some(ChainBreak::PurgeWithoutCheckpoint { seq: p.through_seq });
+                return Ok(report);
+            }
+            ChainVerifier::resume(p.through_seq, &p.through_hash, wanted)
+        }
+        None => ChainVerifier::new(wanted),
+    };
     let mut spans = Spans::new(checkpoints.iter().map(|c| c.seq).collect());
     let walked = walk(store, &mut v, Some(&mut spans)).await?;
     report.records = v.records;
@@ -512,7 +575,11 @@ pub async fn verify_store(
         .and_then(|()| v.finish(&checkpoints, key))
         .and_then(|()| check_witness(&v, &checkpoints, &witnessed, key))
         .and_then(|()| check_unwitnessed(&checkpoints, report.newest_witnessed.unwrap_or(0), policy, now))
-        .and_then(|()| check_continuity(&spans, &checkpoints, policy, now, &mut late));
+        .and_then(|()| check_continuity(&spans, &checkpoints, policy, now, &mut late))
+        .and_then(|()| match newest_purge {
+            Some(p) if !v.purges_recorded.contains(&purge_purpose(p)) => Err(ChainBreak::PurgeNotRecorded { seq: p.through_seq }),
+            _ => Ok(()),
+        });
     report.late_signings = late;
     report.first_break = checked.err();
     Ok(report)
@@ -793,6 +860,9 @@ mod tests {
         }
         async fn audit_head(&self) -> Result<(i64, String), StoreError> {
             Ok(self.records.last().map_or((0, GENESIS_HASH.to_owned()), |r| (r.seq, r.hash.clone())))
+        }
+        async fn audit_purges(&self) -> Result<Vec<AuditPurge>, StoreError> {
+            Ok(Vec::new())
         }
         async fn insert_checkpoint(&self, c: &Checkpoint) -> Result<bool, StoreError> {
             let mut stored = self.checkpoints.lock().unwrap();

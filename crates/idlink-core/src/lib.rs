@@ -46,6 +46,7 @@ pub mod payment;
 pub mod people;
 pub mod ports;
 pub mod reports;
+pub mod retention;
 pub mod reviews;
 pub mod revocation;
 pub mod security;

@@ -15,7 +15,7 @@
 use async_trait::async_trait;
 use idlink_core::ports::StoreError;
 use idlink_core::ports::audit::AuditStore;
-use idlink_core::ports::audit::{AuditEntry, AuditRecord, Checkpoint, record_hash};
+use idlink_core::ports::audit::{AuditEntry, AuditPurge, AuditRecord, Checkpoint, record_hash};
 use idlink_domain::UserId;
 use sqlx::any::AnyRow;
 
@@ -169,6 +169,22 @@ impl AuditStore for SqlStore {
     async fn audit_head(&self) -> Result<(i64, String), StoreError> {
         let q = sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1");
         fetch_one(q, &self.reader, |r| Ok((r.col("seq")?, r.col("hash")?))).await
+    }
+
+    async fn audit_purges(&self) -> Result<Vec<AuditPurge>, StoreError> {
+        let q =
+            sqlx::query("SELECT through_seq, through_hash, first_seq, period, records, purged_at FROM audit_purges ORDER BY through_seq");
+        fetch_all(q, &self.reader, |r| {
+            Ok(AuditPurge {
+                first_seq: r.col("first_seq")?,
+                through_seq: r.col("through_seq")?,
+                through_hash: r.col("through_hash")?,
+                period: r.col("period")?,
+                records: r.count_u64("records")?,
+                purged_at: r.instant("purged_at")?,
+            })
+        })
+        .await
     }
 
     /// Two signers of the same head race here: the first row is kept, the

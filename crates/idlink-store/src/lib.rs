@@ -53,6 +53,7 @@ mod people;
 mod proposals;
 mod read_batch;
 mod reports;
+mod retention;
 mod reviews;
 mod revocations;
 mod rows;

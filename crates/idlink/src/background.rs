@@ -2,7 +2,7 @@
 //! outbox worker every node runs, and the periodic jobs that run once per
 //! period across every node on the database, each under its lease (audit
 //! checkpoints, review SLA checks, the idempotency records' purge, outbox
-//! housekeeping, credit-report follow-up).
+//! housekeeping, credit-report follow-up, the retention purge).
 
 use idlink_core::audit::{AuditError, CheckpointOutcome, CheckpointPolicy, SigningReason};
 use idlink_core::jobs::{Occasion, PeriodicJob};
@@ -29,6 +29,7 @@ pub const CREDIT_ALERTS: &str = "credit_alerts";
 pub const BENEFIT_ALERTS: &str = "benefit_alerts";
 pub const MEDICAL_RECONCILE: &str = "medical_reconcile";
 pub const REVOCATION_SAGAS: &str = "revocation_sagas";
+pub const RETENTION: &str = "retention";
 
 fn secs(s: u64) -> SignedDuration {
     SignedDuration::from_secs(i64::try_from(s).unwrap_or(i64::MAX))
@@ -245,6 +246,54 @@ impl PeriodicJob for IdempotencyPurge {
         if purged > 0 {
             tracing::debug!(purged, "expired idempotency records purged");
         }
+        Ok(())
+    }
+}
+
+/// Purges what is past its retention rule (`idlink_core::retention`), once
+/// per `retention.purge_interval_hours` across the nodes.
+pub struct RetentionJob {
+    pub store: SqlStore,
+    pub vault: Arc<Vault>,
+    pub clock: Arc<dyn Clock>,
+    pub rules: idlink_core::retention::RetentionRules,
+    pub every: SignedDuration,
+}
+
+impl RetentionJob {
+    /// One purge now (the job's run, and `idlink retention purge`).
+    pub async fn purge(&self) -> Result<idlink_core::retention::Purged, idlink_core::ports::StoreError> {
+        let key = self.vault.signer().public_hex();
+        let retention = idlink_core::retention::Retention {
+            store: &self.store,
+            audits: &self.store,
+            clock: self.clock.as_ref(),
+            public_key: &key,
+            rules: self.rules,
+        };
+        retention.purge().await
+    }
+}
+
+#[async_trait::async_trait]
+impl PeriodicJob for RetentionJob {
+    fn name(&self) -> &'static str {
+        RETENTION
+    }
+
+    fn period(&self) -> SignedDuration {
+        self.every
+    }
+
+    async fn run(&self, _: Occasion) -> Result<(), String> {
+        let purged = self.purge().await.map_err(|e| format!("the retention purge failed: {e}"))?;
+        tracing::info!(
+            query_log = purged.query_log,
+            sign_ins = purged.sign_ins,
+            credit_files = purged.credit_files,
+            audit_periods = purged.audit.len(),
+            "retention purge done"
+        );
         Ok(())
     }
 }

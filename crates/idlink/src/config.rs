@@ -29,6 +29,7 @@ pub struct Config {
     pub review: Review,
     pub risk: Risk,
     pub outbox: Outbox,
+    pub retention: Retention,
     pub oidc: Oidc,
     pub events: Events,
     pub web: Web,
@@ -192,6 +193,40 @@ impl Default for Outbox {
             claim_secs: u64::try_from(d.claim_for.as_secs()).unwrap_or(60),
             keep_delivered_hours: 24 * 7,
             housekeeping_secs: 30,
+        }
+    }
+}
+
+/// Retention by period (issue 18, SPEC P7, CP; `docs/retention.md`): how
+/// long the kinds not ruled elsewhere are kept, and how often the purge runs.
+/// The query and audit logs follow `audit.retention_years`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Retention {
+    /// Sign-ins (the network-operation log) after their session ended; at least 6.
+    pub sign_in_months: u32,
+    /// A credit report's sealed content and PDF after it was ready.
+    pub credit_file_days: u32,
+    /// How often one node runs the purge.
+    pub purge_interval_hours: u64,
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        Self { sign_in_months: 6, credit_file_days: 180, purge_interval_hours: 24 }
+    }
+}
+
+impl Retention {
+    pub fn rules(config: &Config) -> idlink_core::retention::RetentionRules {
+        idlink_core::retention::RetentionRules {
+            audit_years: config.audit.retention_years,
+            sign_in_months: config.retention.sign_in_months,
+            credit_file_days: config.retention.credit_file_days,
+            idempotency: jiff::SignedDuration::from_secs(i64::try_from(config.server.idempotency_ttl_secs).unwrap_or(i64::MAX)),
+            outbox_delivered: jiff::SignedDuration::from_hours(
+                i64::try_from(config.outbox.keep_delivered_hours).unwrap_or(i64::MAX / 3600),
+            ),
         }
     }
 }
@@ -935,6 +970,12 @@ impl Config {
         }
         if self.audit.retention_years < 5 {
             bail!("configuration key `audit.retention_years`: the law requires at least 5 years of query logs");
+        }
+        if self.retention.sign_in_months < 6 {
+            bail!("configuration key `retention.sign_in_months`: the law requires at least 6 months of network-operation logs");
+        }
+        if self.retention.credit_file_days == 0 || self.retention.purge_interval_hours == 0 {
+            bail!("configuration key `retention.credit_file_days`/`purge_interval_hours`: must be at least 1");
         }
         if self.audit.checkpoint_interval_secs == 0 {
             bail!("configuration key `audit.checkpoint_interval_secs`: must be at least 1");

@@ -18,4 +18,5 @@ pub mod clients_cli;
 pub mod config;
 pub mod keyfile;
 pub mod oidc_jobs;
+pub mod retention_cli;
 pub mod serve;

@@ -72,6 +72,12 @@ enum Command {
     /// Regulator reports (docs/regulator-report.md).
     #[command(subcommand)]
     Report(ReportCommand),
+    /// Retention: each kind of record's rule, and a purge now (docs/retention.md).
+    #[command(subcommand)]
+    Retention(idlink::retention_cli::RetentionCommand),
+    /// Legal holds: keep a user's records past their rules (docs/retention.md).
+    #[command(subcommand)]
+    Hold(idlink::retention_cli::HoldCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -408,6 +414,8 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Outbox(cmd) => outbox(&config, &rt, cmd).await,
         Command::Jobs(JobsCommand::List) => jobs(&config).await,
         Command::Report(cmd) => report(&config, &rt, cmd).await,
+        Command::Retention(cmd) => idlink::retention_cli::retention(&config, &rt, cmd).await,
+        Command::Hold(cmd) => idlink::retention_cli::hold(&config, &rt, cmd).await,
         Command::Bench(BenchCommand::Pages { requests }) => {
             idlink::bench_pages::run(&idlink::bench_pages::Options { requests: requests.max(1) }).await?;
             Ok(ExitCode::SUCCESS)
@@ -594,6 +602,12 @@ async fn audit(config: &Config, rt: &Runtime, cmd: AuditCommand) -> Result<ExitC
                 println!(
                     "WARNING: records {} to {} were signed {} s after the first was written; record {} says why",
                     l.first_seq, l.checkpoint_seq, l.waited_secs, l.reason_seq
+                );
+            }
+            for p in &report.purged {
+                println!(
+                    "purged by retention: {} (records {} to {}, {} records) at {}; the chain is verified from the checkpoint at record {}",
+                    p.period, p.first_seq, p.through_seq, p.records, p.purged_at, p.through_seq
                 );
             }
             match report.first_break {

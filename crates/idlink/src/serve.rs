@@ -52,6 +52,17 @@ pub fn operator_sign_in(config: &Config) -> idlink_core::operators::SignInPolicy
     }
 }
 
+/// The retention purge job (also run once by `idlink retention purge`).
+pub fn retention_job(config: &Config, store: SqlStore, vault: Arc<Vault>, clock: Arc<dyn Clock>) -> crate::background::RetentionJob {
+    crate::background::RetentionJob {
+        store,
+        vault,
+        clock,
+        rules: crate::config::Retention::rules(config),
+        every: jiff::SignedDuration::from_hours(i64::try_from(config.retention.purge_interval_hours).unwrap_or(24)),
+    }
+}
+
 pub fn password_policy(config: &Config) -> idlink_core::payment::PaymentPasswordPolicy {
     idlink_core::payment::PaymentPasswordPolicy {
         memory_kib: config.payment_password.memory_kib,
@@ -526,6 +537,7 @@ pub async fn start(config: &Config, rt: Runtime) -> Result<Running> {
             Arc::new(crate::background::OutboxHousekeeping::new(store.clone(), clock.clone(), &config.outbox, &config.events)),
             Seen::default(),
         ),
+        (Arc::new(retention_job(config, store.clone(), vault.clone(), clock.clone())), Seen::default()),
         (
             Arc::new(crate::background::CreditFollowUp {
                 state: state.clone(),

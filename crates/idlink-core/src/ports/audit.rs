@@ -22,6 +22,8 @@ pub trait AuditStore: Send + Sync {
     async fn checkpoint_at(&self, seq: i64) -> Result<Option<Checkpoint>, StoreError>;
     /// The chain head: (last seq, last hash).
     async fn audit_head(&self) -> Result<(i64, String), StoreError>;
+    /// The retention purges of the chain's oldest records, oldest first.
+    async fn audit_purges(&self) -> Result<Vec<AuditPurge>, StoreError>;
     /// Stores a signed checkpoint; false (nothing stored) when one with its
     /// `seq` exists already: another signer signed the same head first.
     async fn insert_checkpoint(&self, checkpoint: &Checkpoint) -> Result<bool, StoreError>;
@@ -115,6 +117,21 @@ pub struct AuditRecord {
     pub entry: AuditEntry,
     pub prev_hash: String,
     pub hash: String,
+}
+
+/// A retention purge of the audit chain (issue 18 point 2): the records
+/// `first_seq..=through_seq` were deleted; `through_hash` is the hash of the
+/// last one, which a signed checkpoint at `through_seq` names, so the chain
+/// is verified from there.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AuditPurge {
+    pub first_seq: i64,
+    pub through_seq: i64,
+    pub through_hash: String,
+    /// The months purged, `2021-11` or `2021-10..2021-11` (Asia/Shanghai).
+    pub period: String,
+    pub records: u64,
+    pub purged_at: Timestamp,
 }
 
 /// A signed statement that the chain up to `seq` ended in `hash`. Its JSON

@@ -42,6 +42,7 @@ pub mod payment;
 pub mod people;
 pub mod proposals;
 pub mod reports;
+pub mod retention;
 pub mod reviews;
 pub mod revocations;
 pub mod social_security;
@@ -139,6 +140,7 @@ store_of!(
     outbox::OutboxStore,
     leases::LeaseStore,
     reports::ComplianceStore,
+    retention::RetentionStore,
     people::PeopleStore,
     institutions::MaintenanceStore,
     clients::ClientStore,

@@ -29,6 +29,7 @@ mod operations;
 mod outbox;
 mod refusals;
 mod replays;
+mod retention;
 mod reviews;
 mod revocation;
 mod sandbox;
