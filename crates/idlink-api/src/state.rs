@@ -56,8 +56,8 @@ use std::time::Duration;
 pub struct AuditSettings {
     pub witness: Arc<dyn idlink_core::ports::witness::AuditWitness>,
     pub policy: idlink_core::audit::CheckpointPolicy,
-    /// `audit.retention_years`: how long query logs and audit records are kept.
-    pub retention_years: u32,
+    /// How long each kind of record is kept (`audit.retention_years`, `[retention]`).
+    pub retention: idlink_core::retention::RetentionRules,
 }
 
 /// Limits and timeouts of the HTTP layer.
@@ -466,7 +466,17 @@ impl AppParts {
             vault: &self.vault,
             clock: self.clock.as_ref(),
             policy: &self.audit.policy,
-            retention_years: self.audit.retention_years,
+        }
+    }
+
+    /// Retention: each kind's rule and oldest record, the purge, legal holds.
+    pub fn retention(&self) -> idlink_core::retention::Retention<'_> {
+        idlink_core::retention::Retention {
+            store: self.store.as_ref(),
+            audits: self.store.as_ref(),
+            clock: self.clock.as_ref(),
+            public_key: self.vault.signer().public_hex(),
+            rules: self.audit.retention,
         }
     }
 

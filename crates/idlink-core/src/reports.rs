@@ -338,26 +338,6 @@ pub fn verify_report(read: impl Fn(&str) -> Option<Vec<u8>>, trusted_key: Option
     if problems.is_empty() { Ok(VerifiedReport { manifest }) } else { Err(problems) }
 }
 
-/// One kind of record with a minimum retention (SPEC CP).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct RetentionStatus {
-    /// `query_log`, `audit_log` or `sign_ins`.
-    pub kind: &'static str,
-    pub description: &'static str,
-    /// The minimum, in months (60 for 5 years).
-    pub minimum_months: u32,
-    /// Where the minimum comes from.
-    pub rule: &'static str,
-    /// The oldest record kept, if any.
-    pub oldest: Option<Timestamp>,
-    /// Records written before this instant have been kept their minimum;
-    /// nothing written at or after it may be deleted.
-    pub kept_until_at_least: Timestamp,
-    /// Whether the oldest record kept is older than the minimum: the whole
-    /// window the rule asks for is on hand (false while idlink is younger).
-    pub window_complete: bool,
-}
-
 /// The compliance use cases (ADR 0016).
 pub struct Compliance<'a> {
     pub store: &'a dyn ComplianceStore,
@@ -366,8 +346,6 @@ pub struct Compliance<'a> {
     pub vault: &'a Vault,
     pub clock: &'a dyn Clock,
     pub policy: &'a CheckpointPolicy,
-    /// `audit.retention_years`: the query log and the audit log.
-    pub retention_years: u32,
 }
 
 /// A signed checkpoint with whether its signature verifies under the vault's key.
@@ -413,52 +391,6 @@ impl Compliance<'_> {
         }
         let files = self.quarterly(quarter, actor).await?;
         files.into_iter().find(|f| f.name == name).ok_or_else(|| ReportError::UnknownFile(name.to_owned()))
-    }
-
-    /// Each kind of record with a retention rule, and the oldest kept.
-    pub async fn retention(&self) -> Result<Vec<RetentionStatus>, StoreError> {
-        let oldest = self.store.oldest_records().await?;
-        let now = self.clock.now();
-        let years = self.retention_years;
-        let status = |kind, description, months: u32, rule, oldest: Option<Timestamp>| {
-            let cutoff = now
-                .to_zoned(shanghai())
-                .checked_sub(jiff::Span::new().months(i64::from(months)))
-                .map(|z| z.timestamp())
-                .unwrap_or(Timestamp::MIN);
-            RetentionStatus {
-                kind,
-                description,
-                minimum_months: months,
-                rule,
-                oldest,
-                kept_until_at_least: cutoff,
-                window_complete: oldest.is_some_and(|o| o <= cutoff),
-            }
-        };
-        Ok(vec![
-            status(
-                "query_log",
-                "bank-card balance queries (who, when, bank, channel, outcome)",
-                years * 12,
-                "query logs at least 5 years (`audit.retention_years`)",
-                oldest.query_log,
-            ),
-            status(
-                "audit_log",
-                "the hash-chained audit log of every read and change of personal data",
-                years * 12,
-                "audit records with the query logs (`audit.retention_years`)",
-                oldest.audit_log,
-            ),
-            status(
-                "sign_ins",
-                "network operations: each sign-in with its device and client network",
-                6,
-                "logs of network operations at least 6 months",
-                oldest.sign_ins,
-            ),
-        ])
     }
 
     /// Audit records matching `filter`, newest first (limit 1 to 500).

@@ -126,6 +126,8 @@ pub enum HoldError {
     BadReason,
     #[error("the reference must be 1 to 100 characters without line breaks (a ticket or request number, no personal data)")]
     BadReference,
+    #[error("there is no user with this id")]
+    UnknownUser,
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -136,7 +138,7 @@ pub struct Retention<'a> {
     pub audits: &'a dyn AuditStore,
     pub clock: &'a dyn Clock,
     /// The audit signing key's public half: a purge ends only at a checkpoint it signed.
-    pub public_key: &'a str,
+    pub public_key: String,
     pub rules: RetentionRules,
 }
 
@@ -181,7 +183,7 @@ impl Retention<'_> {
             let boundary = checkpoints
                 .iter()
                 .filter(|c| c.at < end && c.seq >= first_seq && c.seq < newest && held.is_none_or(|h| c.seq < h))
-                .filter(|c| c.signed_by(self.public_key))
+                .filter(|c| c.signed_by(&self.public_key))
                 .max_by_key(|c| c.seq);
             if let Some(c) = boundary {
                 let from = first_at.to_zoned(shanghai()).strftime("%Y-%m").to_string();
@@ -271,7 +273,9 @@ impl Retention<'_> {
         };
         let mut audit = AuditEntry::new(actor, "retention.hold", format!("legal hold {} ({reason}, {reference})", hold.id), now);
         audit.subject = Some(user.as_str().to_owned());
-        self.store.place_hold(&hold, &audit).await?;
+        if !self.store.place_hold(&hold, &audit).await? {
+            return Err(HoldError::UnknownUser);
+        }
         Ok(hold)
     }
 

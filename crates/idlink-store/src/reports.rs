@@ -1,11 +1,10 @@
 //! Storage of the compliance reads (SPEC OP2, OP3): the query log of a
-//! period, filed regulator reports, the audit explorer's search and the
-//! oldest record of each kept kind.
+//! period, filed regulator reports and the audit explorer's search.
 
 use async_trait::async_trait;
 use idlink_core::ports::StoreError;
 use idlink_core::ports::audit::{AuditEntry, AuditRecord};
-use idlink_core::ports::reports::{AuditFilter, ComplianceStore, OldestRecords, QueryLogRow, ReportFile};
+use idlink_core::ports::reports::{AuditFilter, ComplianceStore, QueryLogRow, ReportFile};
 use idlink_domain::QueryId;
 use jiff::Timestamp;
 
@@ -100,20 +99,5 @@ impl ComplianceStore for SqlStore {
         .bind(f.before)
         .bind(i64::from(f.limit));
         fetch_all(q, &self.reader, crate::audit::record).await
-    }
-
-    async fn oldest_records(&self) -> Result<OldestRecords, StoreError> {
-        let q = sqlx::query(
-            "SELECT (SELECT MIN(at) FROM balance_queries) AS query_log, (SELECT MIN(at) FROM audit_log) AS audit_log,
-                    (SELECT MIN(created_at) FROM sessions) AS sign_ins",
-        );
-        fetch_one(q, &self.reader, |r| {
-            Ok(OldestRecords {
-                query_log: r.instant_opt("query_log")?,
-                audit_log: r.instant_opt("audit_log")?,
-                sign_ins: r.instant_opt("sign_ins")?,
-            })
-        })
-        .await
     }
 }

@@ -122,8 +122,10 @@ impl RetentionStore for SqlStore {
         .await
     }
 
-    async fn place_hold(&self, hold: &LegalHold, audit: &AuditEntry) -> Result<(), StoreError> {
-        let sql = format!("INSERT INTO legal_holds ({HOLD_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, NULL, NULL)");
+    async fn place_hold(&self, hold: &LegalHold, audit: &AuditEntry) -> Result<bool, StoreError> {
+        let sql = format!(
+            "INSERT INTO legal_holds ({HOLD_COLUMNS}) SELECT $1, $2, $3, $4, $5, $6, NULL, NULL WHERE EXISTS (SELECT 1 FROM users WHERE id = $2)"
+        );
         let q = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(hold.id.clone())
             .bind(hold.user_id.as_str())
@@ -131,8 +133,7 @@ impl RetentionStore for SqlStore {
             .bind(hold.reference.clone())
             .bind(hold.placed_by.clone())
             .bind(micros(hold.placed_at));
-        self.audited(audit, async |tx| execute(q, &mut *tx).await).await?;
-        Ok(())
+        self.audited_if(audit, async |tx| Ok(execute(q, &mut *tx).await? == 1)).await
     }
 
     async fn release_hold(&self, id: &str, by: &str, at: Timestamp, audit: &AuditEntry) -> Result<bool, StoreError> {

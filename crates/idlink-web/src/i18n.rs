@@ -113,6 +113,7 @@ macro_rules! catalogue {
             include_str!(concat!("../locales/", $dir, "/apps.ftl")),
             include_str!(concat!("../locales/", $dir, "/console-apps.ftl")),
             include_str!(concat!("../locales/", $dir, "/console-api-keys.ftl")),
+            include_str!(concat!("../locales/", $dir, "/console-retention.ftl")),
             include_str!(concat!("../locales/", $dir, "/credit.ftl")),
             include_str!(concat!("../locales/", $dir, "/ss.ftl")),
             include_str!(concat!("../locales/", $dir, "/revocation.ftl")),

@@ -263,12 +263,11 @@ pub struct RetentionJob {
 impl RetentionJob {
     /// One purge now (the job's run, and `idlink retention purge`).
     pub async fn purge(&self) -> Result<idlink_core::retention::Purged, idlink_core::ports::StoreError> {
-        let key = self.vault.signer().public_hex();
         let retention = idlink_core::retention::Retention {
             store: &self.store,
             audits: &self.store,
             clock: self.clock.as_ref(),
-            public_key: &key,
+            public_key: self.vault.signer().public_hex(),
             rules: self.rules,
         };
         retention.purge().await

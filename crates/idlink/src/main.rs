@@ -685,7 +685,6 @@ async fn report(config: &Config, rt: &Runtime, cmd: ReportCommand) -> Result<Exi
                 vault: &vault,
                 clock: rt.clock.as_ref(),
                 policy: &policy,
-                retention_years: config.audit.retention_years,
             };
             let files = match compliance.quarterly(q, "cli").await {
                 Ok(f) => f,

@@ -52,12 +52,11 @@ fn keep_words(k: Keep) -> String {
 pub async fn retention(config: &Config, rt: &Runtime, cmd: RetentionCommand) -> Result<ExitCode> {
     let store = serve::open_store(config).await?;
     let vault = std::sync::Arc::new(serve::open_vault(config, &store, rt).await?);
-    let key = vault.signer().public_hex();
     let r = Retention {
         store: &store,
         audits: &store,
         clock: rt.clock.as_ref(),
-        public_key: &key,
+        public_key: vault.signer().public_hex(),
         rules: crate::config::Retention::rules(config),
     };
     match cmd {
@@ -103,7 +102,7 @@ pub async fn hold(config: &Config, rt: &Runtime, cmd: HoldCommand) -> Result<Exi
         store: &store,
         audits: &store,
         clock: rt.clock.as_ref(),
-        public_key: "",
+        public_key: String::new(),
         rules: crate::config::Retention::rules(config),
     };
     match cmd {

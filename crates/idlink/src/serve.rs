@@ -450,7 +450,7 @@ pub async fn start(config: &Config, rt: Runtime) -> Result<Running> {
         ss_policy: config.social_security.policy()?,
         revocation_policy: config.revocation_policy()?,
         certificate_cas,
-        audit: idlink_api::state::AuditSettings { witness: witness.clone(), policy, retention_years: config.audit.retention_years },
+        audit: idlink_api::state::AuditSettings { witness: witness.clone(), policy, retention: crate::config::Retention::rules(config) },
         face_sandbox: sandbox.is_some() && config.connectors.face.url.is_empty(),
         keyring: Some(Arc::new(keyfile::KeyringFile {
             path: config.master_key_file(),

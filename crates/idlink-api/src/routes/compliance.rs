@@ -159,49 +159,96 @@ pub async fn quarterly_file(
     Ok(([(header::CONTENT_TYPE, content_type.to_owned()), (header::CONTENT_DISPOSITION, disposition)], file.content).into_response())
 }
 
-/// One kind of record idlink must keep, with its rule and the oldest record kept.
+/// One kind of record with its retention rule and the oldest record kept.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct RetentionKind {
-    /// `query_log`, `audit_log` or `sign_ins`.
+    /// `audit_log`, `query_log`, `sign_ins`, `credit_files`, `idempotency` or `outbox`.
     pub kind: String,
-    pub description: String,
-    /// The minimum retention in months (60 = 5 years).
-    pub minimum_months: u32,
-    pub rule: String,
-    /// The oldest record kept, RFC 3339; null when none is kept yet.
+    /// How long it is kept: `{"unit": "years", "n": 5}` (units: years, months, days, hours).
+    #[schema(value_type = Object, example = json!({"unit": "years", "n": 5}))]
+    pub keep: serde_json::Value,
+    /// The configuration key of the rule.
+    pub setting: String,
+    /// The periodic job that purges it (`idlink jobs list`).
+    pub job: String,
+    /// The oldest record kept, RFC 3339; null when none is kept.
     pub oldest_record_at: Option<String>,
-    /// Nothing written at or after this instant may be deleted yet.
-    pub kept_until_at_least: String,
-    /// The oldest record is older than the minimum: the whole window the rule asks for is on hand.
-    pub window_complete: bool,
+    /// Records older than this are purged at the job's next run (except held users').
+    pub purge_before: String,
+    /// When the oldest record kept is due: its time plus the rule.
+    pub oldest_due_at: Option<String>,
+}
+
+/// A legal hold in force.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HoldView {
+    pub id: String,
+    pub user_id: String,
+    /// `dispute`, `authority` or `litigation`.
+    pub reason: String,
+    pub reference: String,
+    pub placed_by: String,
+    pub placed_at: String,
+}
+
+/// A user held by an open review case.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CaseHoldView {
+    pub user_id: String,
+    pub case_id: String,
+    pub opened_at: String,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Retention {
     pub kinds: Vec<RetentionKind>,
+    /// No purge removes these users' records while the hold is in force.
+    pub legal_holds: Vec<HoldView>,
+    /// Users with an open review case, held the same way.
+    pub case_holds: Vec<CaseHoldView>,
 }
 
-/// Each kind of record with a retention rule (SPEC CP: query logs and audit
-/// records `audit.retention_years`, at least 5 years; network operations at
-/// least 6 months) and the oldest record kept.
+/// Each kind of record with its retention rule (SPEC CP, P7: query logs and
+/// audit records `audit.retention_years`, at least 5 years; sign-ins at least
+/// 6 months; `docs/retention.md`), the oldest record kept, and the holds in force.
 #[utoipa::path(get, path = "/v1/operator/retention", tag = "operators",
     params(("Idlink-Operator" = String, Header, description = "Operator session token (auditor or admin).")),
     responses((status = 200, body = Retention), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
 pub async fn retention(State(state): State<AppState>, OperatorAuth(op): OperatorAuth) -> Result<Json<Retention>, Problem> {
     auditor(&op)?;
-    let kinds = state.compliance().retention().await?;
+    let r = state.retention();
+    let kinds = r.status().await?;
+    let holds = r.holds().await?;
+    let at = reports::shanghai_rfc3339;
     Ok(Json(Retention {
         kinds: kinds
             .into_iter()
             .map(|k| RetentionKind {
                 kind: k.kind.into(),
-                description: k.description.into(),
-                minimum_months: k.minimum_months,
-                rule: k.rule.into(),
-                oldest_record_at: k.oldest.map(reports::shanghai_rfc3339),
-                kept_until_at_least: reports::shanghai_rfc3339(k.kept_until_at_least),
-                window_complete: k.window_complete,
+                keep: serde_json::to_value(k.keep).unwrap_or_default(),
+                setting: k.setting.into(),
+                job: k.job.into(),
+                oldest_record_at: k.oldest.map(at),
+                purge_before: at(k.cutoff),
+                oldest_due_at: k.oldest_due.map(at),
             })
+            .collect(),
+        legal_holds: holds
+            .legal
+            .into_iter()
+            .map(|h| HoldView {
+                id: h.id,
+                user_id: h.user_id.to_string(),
+                reason: h.reason,
+                reference: h.reference,
+                placed_by: h.placed_by,
+                placed_at: at(h.placed_at),
+            })
+            .collect(),
+        case_holds: holds
+            .cases
+            .into_iter()
+            .map(|c| CaseHoldView { user_id: c.user_id.to_string(), case_id: c.case_id, opened_at: at(c.opened_at) })
             .collect(),
     }))
 }

@@ -47,17 +47,6 @@ pub struct AuditFilter {
     pub limit: u32,
 }
 
-/// The oldest record kept of each kind that has a retention rule.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct OldestRecords {
-    /// `balance_queries`: the bank-card query log.
-    pub query_log: Option<Timestamp>,
-    /// `audit_log`.
-    pub audit_log: Option<Timestamp>,
-    /// `sessions`: each sign-in with its device and client network.
-    pub sign_ins: Option<Timestamp>,
-}
-
 #[async_trait]
 pub trait ComplianceStore: Send + Sync {
     /// Balance queries with `from <= at < until`, in (`at`, `id`) order, after
@@ -76,5 +65,4 @@ pub trait ComplianceStore: Send + Sync {
     async fn file_report(&self, period: &str, files: &[ReportFile], at: Timestamp, audit: &AuditEntry) -> Result<(), StoreError>;
     /// Audit records matching `filter`, newest first.
     async fn search_audit(&self, filter: &AuditFilter) -> Result<Vec<AuditRecord>, StoreError>;
-    async fn oldest_records(&self) -> Result<OldestRecords, StoreError>;
 }

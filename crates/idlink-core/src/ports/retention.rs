@@ -68,7 +68,8 @@ pub trait RetentionStore: Send + Sync {
     /// in one transaction; false (nothing done) when the chain's first
     /// record is no longer `purge.first_seq` (another node purged first).
     async fn purge_audit(&self, purge: &AuditPurge, audit: &AuditEntry) -> Result<bool, StoreError>;
-    async fn place_hold(&self, hold: &LegalHold, audit: &AuditEntry) -> Result<(), StoreError>;
+    /// False (nothing written) when there is no such user.
+    async fn place_hold(&self, hold: &LegalHold, audit: &AuditEntry) -> Result<bool, StoreError>;
     /// False when the hold does not exist or was released already.
     async fn release_hold(&self, id: &str, by: &str, at: Timestamp, audit: &AuditEntry) -> Result<bool, StoreError>;
     /// Holds in force, and the released ones when `released` (newest first).

@@ -19,6 +19,7 @@ mod outbox;
 mod people;
 mod proposals;
 mod reports;
+mod retention;
 mod revocations;
 mod security;
 mod users;

@@ -121,7 +121,8 @@ async fn the_audit_explorer_filters_newest_first_in_keyset_pages() {
 #[tokio::test]
 async fn the_oldest_record_of_each_kept_kind_is_found() {
     for db in databases().await {
-        let none = db.store.oldest_records().await.unwrap_or_else(|e| panic!("{}: {e}", db.kind));
+        let none =
+            idlink_core::ports::retention::RetentionStore::oldest_kept(&db.store).await.unwrap_or_else(|e| panic!("{}: {e}", db.kind));
         assert_eq!((none.query_log, none.sign_ins), (None, None), "{}", db.kind);
         let user = crate::security::new_user(&db.store).await;
         for (id, second) in [("bq_2", 50), ("bq_1", 40)] {
@@ -130,7 +131,7 @@ async fn the_oldest_record_of_each_kept_kind_is_found() {
                 .await
                 .unwrap_or_else(|e| panic!("{e}"));
         }
-        let oldest = db.store.oldest_records().await.unwrap_or_else(|e| panic!("{e}"));
+        let oldest = idlink_core::ports::retention::RetentionStore::oldest_kept(&db.store).await.unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(oldest.query_log, Some(at(40)), "{}", db.kind);
         assert_eq!(oldest.audit_log, Some(at(0)), "{}: the user's creation record", db.kind);
         db.dispose().await.ok();

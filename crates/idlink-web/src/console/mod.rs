@@ -14,7 +14,8 @@
 //! - [`cases`]: the review queue and a case's page;
 //! - [`credit`]: the credit-report review queue (held by the bureau, with its SLA);
 //! - [`breaches`], [`proposals`], [`audit`], [`reports`]: the breach board,
-//!   dual control, the audit explorer, the regulator report and retention;
+//!   dual control, the audit explorer, the regulator report;
+//! - [`retention`]: what is kept how long, and the legal holds;
 //! - [`people`]: the user 360° (search by blind index, purpose asked and audited);
 //! - [`health`]: institution health (breakers, error rates, latency, maintenance);
 //! - [`keys`], [`duty`]: key status and who is on duty;
@@ -32,6 +33,7 @@ pub mod keys;
 pub mod people;
 pub mod proposals;
 pub mod reports;
+pub mod retention;
 pub mod sign_in;
 
 use crate::WebState;
@@ -81,6 +83,7 @@ pub fn routes() -> Router<WebState> {
         .route("/console/cases/{id}/request-info", post(cases::request_info))
         .merge(people::routes())
         .merge(api_keys::routes())
+        .merge(retention::routes())
         .merge(health::routes())
         .merge(keys::routes())
         .merge(duty::routes())
@@ -120,6 +123,7 @@ const NAV: &[(&str, &str, Shown)] = &[
     ("/console/people", "console-nav-people", may_view),
     ("/console/audit", "console-nav-audit", may_view),
     ("/console/reports", "console-nav-reports", may_view),
+    ("/console/retention", "console-nav-retention", |op| require(op, Role::Auditor).is_ok()),
     ("/console/health", "console-nav-health", may_view),
     ("/console/apps", "console-nav-apps", may_view),
     ("/console/keys", "console-nav-keys", |op| require(op, Role::Auditor).is_ok()),

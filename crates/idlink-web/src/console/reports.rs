@@ -1,9 +1,9 @@
 //! `/console/reports`: the regulator's quarterly bank-card query report
-//! (SPEC OP3, issue 13 point 7) and the retention status (P7, CP) for
-//! auditors and admins. A finished quarter's files (the same bytes as
-//! `idlink report quarterly` and the operator API: CSV, JSON, the signed
-//! manifest) download from here; `idlink report verify` checks them. What is
-//! kept until when is the core's (`Compliance::retention`).
+//! (SPEC OP3, issue 13 point 7) for auditors and admins. A finished
+//! quarter's files (the same bytes as `idlink report quarterly` and the
+//! operator API: CSV, JSON, the signed manifest) download from here;
+//! `idlink report verify` checks them. What is kept how long is on
+//! `/console/retention` ([`super::retention`]).
 
 use super::{ConsoleChrome, SignedOperator, cookies};
 use crate::WebState;
@@ -17,13 +17,6 @@ use idlink_core::ports::operators::{Role, require};
 use idlink_core::reports::{FILES, Quarter};
 use serde::Deserialize;
 
-pub struct Retention {
-    pub kind: String,
-    pub minimum: String,
-    pub oldest: String,
-    pub until: String,
-}
-
 #[derive(Template)]
 #[template(path = "console/reports.html")]
 struct ReportsPage {
@@ -31,7 +24,6 @@ struct ReportsPage {
     quarter: String,
     /// The files of the asked quarter, once it was generated.
     files: Vec<&'static str>,
-    retention: Vec<Retention>,
     error: Option<String>,
 }
 
@@ -46,26 +38,12 @@ pub async fn show(State(state): State<WebState>, s: SignedOperator, Query(q): Qu
     let tr = s.visitor.tr;
     let c = ConsoleChrome::new(&s.visitor, tr.t("console-reports-title"), Some(&s.op));
     let actor = format!("operator:{}", s.op.id);
-    let mut page = ReportsPage { c, quarter: q.quarter.trim().to_owned(), files: Vec::new(), retention: Vec::new(), error: None };
+    let mut page = ReportsPage { c, quarter: q.quarter.trim().to_owned(), files: Vec::new(), error: None };
     if let Err(e) = require(&s.op, Role::Auditor) {
         page.error = Some(problem_message_in(&tr, "console", &Problem::from(e)));
         return (StatusCode::FORBIDDEN, cookies(&s.visitor), html(StatusCode::FORBIDDEN, &page)).into_response();
     }
     let compliance = state.app.compliance();
-    match compliance.retention().await {
-        Ok(list) => {
-            page.retention = list
-                .into_iter()
-                .map(|r| Retention {
-                    kind: tr.t(&format!("console-retention-{}", r.kind.replace('_', "-"))),
-                    minimum: tr.tn("console-retention-months", "n", i64::from(r.minimum_months)),
-                    oldest: r.oldest.map_or_else(|| tr.t("console-retention-none"), |t| tr.datetime(t)),
-                    until: tr.datetime(r.kept_until_at_least),
-                })
-                .collect()
-        }
-        Err(e) => page.error = Some(problem_message_in(&tr, "console", &Problem::from(e))),
-    }
     if !page.quarter.is_empty() {
         match Quarter::parse(&page.quarter) {
             None => page.error = Some(tr.t("console-reports-bad-quarter")),

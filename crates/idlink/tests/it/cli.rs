@@ -123,6 +123,45 @@ async fn api_keys_are_managed_from_the_command_line() {
     assert!(err.contains("unknown scope `users:delete`"), "{err}");
 }
 
+/// `idlink retention` and `idlink hold`: the rules, a purge now (nothing due
+/// on a new installation), a hold placed on a user (refused for nobody),
+/// listed, released once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retention_and_legal_holds_from_the_command_line() {
+    let s = sqlite_server().await;
+    let res = s.authed(reqwest::Method::POST, "/v1/users").json(&serde_json::json!({ "phone": "13800138555" })).send().await;
+    let user: serde_json::Value = res.unwrap_or_else(|e| panic!("{e}")).json().await.unwrap_or_default();
+    let user = user["id"].as_str().unwrap_or_default().to_owned();
+
+    let (code, hold, err) = idlink(&s, &["hold", "place", "--user", &user, "--reason", "dispute", "--reference", "DSP-7"]);
+    assert_eq!(code, 0, "{err}");
+    let hold = hold.trim().to_owned();
+    assert!(hold.starts_with("hold_") && err.contains(&user), "{hold} {err}");
+    let (code, _, err) =
+        idlink(&s, &["hold", "place", "--user", "usr_0123456789abcdef0123456789abcdef", "--reason", "dispute", "--reference", "X"]);
+    assert_eq!(code, 2, "a hold on nobody is refused");
+    assert!(err.contains("no user with this id"), "{err}");
+    let (code, _, err) = idlink(&s, &["hold", "place", "--user", &user, "--reason", "curiosity", "--reference", "X"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("dispute, authority, litigation"), "{err}");
+
+    let (code, status, err) = idlink(&s, &["retention", "status"]);
+    assert_eq!(code, 0, "{err}");
+    for want in ["audit_log\tkeep 5 years (`audit.retention_years`", "sign_ins\tkeep 6 months", "credit_files\tkeep 180 days", &hold] {
+        assert!(status.contains(want), "{want} in {status}");
+    }
+    let (code, purged, err) = idlink(&s, &["retention", "purge"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(purged.contains("purged: 0 balance queries, 0 sign-ins, 0 credit-report files, 0 audit periods"), "{purged}");
+
+    assert_eq!(idlink(&s, &["hold", "release", &hold]).0, 0);
+    assert_eq!(idlink(&s, &["hold", "release", &hold]).0, 1, "released once");
+    let (_, list, _) = idlink(&s, &["hold", "list"]);
+    assert!(!list.contains(&hold), "{list}");
+    let (_, list, _) = idlink(&s, &["hold", "list", "--all"]);
+    assert!(list.contains(&hold) && list.contains("released"), "{list}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_configuration_is_refused_naming_the_key() {
     let s = sqlite_server().await;

@@ -160,12 +160,14 @@ async fn an_auditor_downloads_the_signed_quarterly_report_and_verifies_it_with_s
         let retention = json(get(&s, &auditor, "/v1/operator/retention").send().await.unwrap_or_else(|e| panic!("{e}"))).await;
         let kinds = retention["kinds"].as_array().cloned().unwrap_or_default();
         let kind = |k: &str| kinds.iter().find(|v| v["kind"] == k).cloned().unwrap_or_default();
-        assert_eq!(kind("query_log")["minimum_months"], 60);
+        assert_eq!(kind("query_log")["keep"], serde_json::json!({"unit": "years", "n": 5}));
         assert_eq!(kind("query_log")["oldest_record_at"], "2026-06-30T23:59:59+08:00");
-        assert_eq!(kind("query_log")["window_complete"], false);
-        assert_eq!(kind("audit_log")["minimum_months"], 60);
-        assert_eq!(kind("sign_ins")["minimum_months"], 6);
+        assert_eq!(kind("query_log")["oldest_due_at"], "2031-06-30T23:59:59+08:00");
+        assert_eq!(kind("audit_log")["setting"], "audit.retention_years");
+        assert_eq!(kind("sign_ins")["keep"], serde_json::json!({"unit": "months", "n": 6}));
+        assert_eq!(kind("idempotency")["job"], "idempotency_purge");
         assert!(kind("audit_log")["oldest_record_at"].is_string(), "{retention}");
+        assert_eq!(retention["legal_holds"], serde_json::json!([]), "{retention}");
         let res = get(&s, &reviewer, "/v1/operator/retention").send().await.unwrap_or_else(|e| panic!("{e}"));
         expect_problem(res, 403, "operator_role_required").await;
     }

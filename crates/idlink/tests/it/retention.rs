@@ -68,12 +68,11 @@ async fn a_purge_five_years_and_a_day_on_removes_exactly_what_expired_and_the_ch
         let kind = s.kind;
         let running = s.running.as_ref().unwrap_or_else(|| panic!("running"));
         let (store, vault) = (running.store.clone(), running.vault.clone());
-        let key = vault.signer().public_hex();
         let retention = Retention {
             store: &store,
             audits: &store,
             clock: clock.as_ref(),
-            public_key: &key,
+            public_key: vault.signer().public_hex(),
             rules: idlink::config::Retention::rules(&s.config),
         };
         let job = idlink::serve::retention_job(&s.config, store.clone(), vault.clone(), clock.clone());

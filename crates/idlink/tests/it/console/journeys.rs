@@ -336,11 +336,14 @@ async fn an_auditor_gets_the_quarterly_report_and_the_retention_status() {
     let b = Browser::open(true).await;
     sign_in(&b, &s, &rt, &carol).await;
     b.click("button[name=lang][value=zh-HK]").await;
-    b.click("nav a[href='/console/reports']").await;
-    assert_eq!(b.text("h1").await, "監管報表與資料保存");
+    b.click("nav a[href='/console/retention']").await;
+    assert_eq!(b.text("h1").await, "資料保存與法律保全");
     let retention = b.text("#retention").await;
-    assert!(retention.contains("銀行卡查詢日誌") && retention.contains("60 個月") && retention.contains("6 個月"), "{retention}");
-    b.assert_accessible("reports and retention").await;
+    assert!(retention.contains("銀行卡查詢日誌") && retention.contains("5 年") && retention.contains("6 個月"), "{retention}");
+    b.assert_accessible("retention").await;
+    b.click("nav a[href='/console/reports']").await;
+    assert_eq!(b.text("h1").await, "監管報表");
+    b.assert_accessible("reports").await;
 
     b.fill("#quarter", "2026-3").await;
     b.click("#generate").await;

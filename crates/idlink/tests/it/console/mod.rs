@@ -17,6 +17,7 @@ mod health;
 pub(crate) mod journeys;
 mod ops;
 mod people;
+mod retention;
 mod screenshots;
 mod social_security;
 
