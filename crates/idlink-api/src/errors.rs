@@ -162,6 +162,42 @@ impl From<SendError> for Problem {
     }
 }
 
+/// Processing refused for want of the user's consent: names the kind, its
+/// state and the version to consent to.
+impl From<idlink_core::consents::ConsentMissing> for Problem {
+    fn from(m: idlink_core::consents::ConsentMissing) -> Self {
+        let why = match m.state {
+            "withdrawn" => "was withdrawn",
+            "outdated" => "was given to an older version of the text",
+            _ => "was never given",
+        };
+        Problem::new(ProblemCode::ConsentRequired)
+            .detail(format!(
+                "The user's consent to the processing of their {} {why}. Show the current text (version {}) from GET /v1/me/consents and, when the user agrees, POST /v1/me/consents; then try again.",
+                m.kind.as_str().replace('_', " "),
+                m.version
+            ))
+            .errors(vec![FieldError::new("/kind", m.state, m.kind.as_str())])
+    }
+}
+
+impl From<idlink_core::consents::ConsentError> for Problem {
+    fn from(e: idlink_core::consents::ConsentError) -> Self {
+        use idlink_core::consents::ConsentError;
+        match e {
+            ConsentError::UnknownKind(_) => Problem::new(ProblemCode::ValidationFailed)
+                .detail(e.to_string())
+                .errors(vec![FieldError::new("/kind", "invalid_kind", e.to_string())]),
+            ConsentError::UnknownLocale(_) => Problem::new(ProblemCode::ValidationFailed)
+                .detail(e.to_string())
+                .errors(vec![FieldError::new("/locale", "invalid_locale", e.to_string())]),
+            ConsentError::NotCurrent { version, ref sha256 } => Problem::new(ProblemCode::ConsentTextNotCurrent)
+                .detail(format!("The current text is version {version} with sha256 {sha256}: show it to the user and send these.")),
+            ConsentError::Store(e) => e.into(),
+        }
+    }
+}
+
 /// The API key of a request was refused (the caller adds `WWW-Authenticate`).
 impl From<AuthFailure> for Problem {
     fn from(f: AuthFailure) -> Self {
@@ -260,6 +296,7 @@ impl From<CreditError> for Problem {
     fn from(e: CreditError) -> Self {
         match e {
             CreditError::NotVerified => Problem::new(ProblemCode::IdentityNotVerified),
+            CreditError::Consent(m) => m.into(),
             CreditError::Minor => Problem::new(ProblemCode::CreditReportRestricted),
             CreditError::StepUpRequired(why) => why.into(),
             CreditError::Busy => Problem::new(ProblemCode::CreditRequestUnderWay),
@@ -347,6 +384,7 @@ impl From<SsError> for Problem {
     fn from(e: SsError) -> Self {
         match e {
             SsError::NotVerified => Problem::new(ProblemCode::IdentityNotVerified),
+            SsError::Consent(m) => m.into(),
             SsError::NotFound => Problem::new(ProblemCode::SocialSecurityBindingNotFound),
             SsError::RegionClosed { name, reason } => Problem::new(ProblemCode::SocialSecurityRegionClosed).detail(format!(
                 "The social-security card service is not open in {name} yet ({reason}); a card issued there cannot be bound."
@@ -524,6 +562,7 @@ impl From<BindingError> for Problem {
     fn from(e: BindingError) -> Self {
         match e {
             BindingError::ReservedPhoneMismatch => at_reserved_phone(Problem::new(ProblemCode::ReservedPhoneMismatch)),
+            BindingError::Consent(m) => m.into(),
             // The bank's four-element check names the reserved phone: point at the field the user must fix.
             BindingError::CardNotProven(CardNotProven::Refused(reason @ VerificationReason::ReservedPhoneMismatch)) => at_reserved_phone(
                 Problem::new(ProblemCode::BankCardCheckFailed).detail(format!("The bank did not confirm the card: {}", reason.guidance())),
@@ -553,6 +592,7 @@ impl From<BalanceError> for Problem {
     fn from(e: BalanceError) -> Self {
         match e {
             BalanceError::NotBound => Problem::new(ProblemCode::CardBindingNotFound),
+            BalanceError::Consent(m) => m.into(),
             BalanceError::FeatureOff => Problem::new(ProblemCode::BalanceQueryDisabled),
             BalanceError::AgreementRequired => Problem::new(ProblemCode::AgreementRequired),
             BalanceError::NoAgreementForBank { bank } => agreement_not_required(&bank),

@@ -44,8 +44,8 @@ pub use problem::{Problem, ProblemCode};
 pub use state::{AppParts, AppState, HttpLimits};
 
 use routes::{
-    audit, auth, balance, banks, callbacks, cards, certificates, clients, compliance, credit, dual, grants, guardians, health, identity,
-    info, institutions, me, medical, oauth, operations, operator, people, revocation, security, social_security, ssf, users,
+    audit, auth, balance, banks, callbacks, cards, certificates, clients, compliance, consents, credit, dual, grants, guardians, health,
+    identity, info, institutions, me, medical, oauth, operations, operator, people, revocation, security, social_security, ssf, users,
 };
 
 /// The process-wide Prometheus recorder (the `metrics` facade allows one).
@@ -108,6 +108,8 @@ fn v1_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(identity::get_verification))
         .routes(routes!(identity::identity))
         .routes(routes!(identity::capabilities))
+        .routes(routes!(consents::list, consents::give))
+        .routes(routes!(consents::withdraw))
         .routes(routes!(guardians::request, guardians::list))
         .routes(routes!(guardians::accept))
         .routes(routes!(info::verification_request, info::answer_verification))

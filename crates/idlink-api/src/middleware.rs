@@ -72,6 +72,28 @@ pub async fn record_metrics(req: Request, next: Next) -> Response {
     res
 }
 
+/// The last use of each API key this node wrote: a busy key is written once
+/// a minute, not once for every request in flight when the minute turns.
+#[derive(Debug, Default)]
+pub struct KeyUses(std::sync::Mutex<std::collections::HashMap<idlink_domain::ApiKeyId, jiff::Timestamp>>);
+
+impl KeyUses {
+    /// Whether this node should record a use of `id` at `now` (and notes that it does).
+    pub fn claim(&self, id: &idlink_domain::ApiKeyId, now: jiff::Timestamp) -> bool {
+        let Ok(mut seen) = self.0.lock() else { return false };
+        if seen.len() > 10_000 {
+            seen.clear();
+        }
+        match seen.get(id) {
+            Some(at) if now.duration_since(*at) < apikeys::LAST_USE_GRAIN => false,
+            _ => {
+                seen.insert(id.clone(), now);
+                true
+            }
+        }
+    }
+}
+
 /// The authenticated host-app key behind a request.
 #[derive(Debug, Clone)]
 pub struct ApiCaller(pub ApiKeyRow);
@@ -120,7 +142,7 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
     };
     match found {
         Ok((Ok(key), session)) => {
-            if apikeys::use_worth_recording(&key, now) {
+            if apikeys::use_worth_recording(&key, now) && state.key_uses.claim(&key.id, now) {
                 // Off the request's path: the last use is for the key list, not for this answer.
                 let (store, id) = (state.store.clone(), key.id.clone());
                 tokio::spawn(async move {

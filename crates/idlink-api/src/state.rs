@@ -119,6 +119,10 @@ pub struct AppParts {
     pub roster: Arc<idlink_domain::roster::Roster>,
     /// The current electronic agreement of each bank that requires one.
     pub documents: Arc<idlink_core::agreements::AgreementDocuments>,
+    /// The texts of the separate consents to process sensitive personal information.
+    pub consent_texts: Arc<idlink_domain::consent::ConsentTexts>,
+    /// The API keys' last uses this node wrote (see [`crate::middleware::KeyUses`]).
+    pub key_uses: crate::middleware::KeyUses,
     /// How long a signed electronic agreement stays valid.
     pub agreement_validity: jiff::SignedDuration,
     pub change_policy: ChangePolicy,
@@ -259,6 +263,20 @@ impl AppParts {
         }
     }
 
+    fn consent_gate(&self) -> idlink_core::consents::ConsentGate<'_> {
+        idlink_core::consents::ConsentGate { store: self.store.as_ref(), texts: &self.consent_texts }
+    }
+
+    /// Separate consents to process sensitive personal information.
+    pub fn consents(&self) -> idlink_core::consents::Consents<'_> {
+        idlink_core::consents::Consents {
+            store: self.store.as_ref(),
+            texts: &self.consent_texts,
+            clock: self.clock.as_ref(),
+            ids: self.ids.as_ref(),
+        }
+    }
+
     pub fn guardians(&self) -> idlink_core::guardians::Guardians<'_> {
         idlink_core::guardians::Guardians {
             store: self.store.as_ref(),
@@ -280,6 +298,7 @@ impl AppParts {
 
     pub fn bindings(&self) -> idlink_core::bindings::Bindings<'_> {
         idlink_core::bindings::Bindings {
+            consent: self.consent_gate(),
             store: self.store.as_ref(),
             bank: self.institutions.bank.as_ref(),
             users: self.store.as_ref(),
@@ -327,6 +346,7 @@ impl AppParts {
     /// The credit report (issue 15).
     pub fn credit(&self) -> idlink_core::credit::CreditReports<'_> {
         idlink_core::credit::CreditReports {
+            consent: self.consent_gate(),
             requests: self.store.as_ref(),
             identities: self.store.as_ref(),
             users: self.store.as_ref(),
@@ -347,6 +367,7 @@ impl AppParts {
 
     pub fn social_security(&self) -> idlink_core::social_security::SocialSecurity<'_> {
         idlink_core::social_security::SocialSecurity {
+            consent: self.consent_gate(),
             bindings: self.store.as_ref(),
             identities: self.store.as_ref(),
             users: self.store.as_ref(),
@@ -422,6 +443,7 @@ impl AppParts {
 
     pub fn balances(&self) -> idlink_core::balance::Balances<'_> {
         idlink_core::balance::Balances {
+            consent: self.consent_gate(),
             store: self.store.as_ref(),
             step_ups: self.store.as_ref(),
             bindings: self.store.as_ref(),

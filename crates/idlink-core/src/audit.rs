@@ -97,6 +97,9 @@ pub enum ChainBreak {
     /// The newest purge (through record `seq`) is not recorded in the kept
     /// chain: records were removed and a purge row written by other hands.
     PurgeNotRecorded { seq: i64 },
+    /// A purge ends at a checkpoint the witness saw signed less than the
+    /// legal five years before it was purged: records were cut too early.
+    PurgeTooEarly { seq: i64 },
     /// A witness entry is not signed by the trusted key.
     BadWitnessSignature { seq: i64 },
     /// A witness entry cannot be read as a checkpoint.
@@ -135,7 +138,8 @@ impl ChainBreak {
             | ChainBreak::UnsignedTail { seq, .. }
             | ChainBreak::NoCheckpoint { seq, .. }
             | ChainBreak::PurgeWithoutCheckpoint { seq }
-            | ChainBreak::PurgeNotRecorded { seq } => Some(*seq),
+            | ChainBreak::PurgeNotRecorded { seq }
+            | ChainBreak::PurgeTooEarly { seq } => Some(*seq),
             ChainBreak::WitnessCorrupt { .. } => None,
         }
     }
@@ -187,6 +191,10 @@ impl std::fmt::Display for ChainBreak {
             ChainBreak::PurgeNotRecorded { seq } => write!(
                 f,
                 "the records up to {seq} are gone and a purge row says so, but the kept chain has no record of that purge: records were removed by other hands"
+            ),
+            ChainBreak::PurgeTooEarly { seq } => write!(
+                f,
+                "the records up to {seq} were purged less than five years after the witness saw them signed: records were cut before their legal time"
             ),
             ChainBreak::WitnessCorrupt { entry, detail } => write!(f, "witness entry {entry} is not a checkpoint ({detail})"),
             ChainBreak::UnwitnessedCheckpoint { seq, age_secs, allowed_secs } => write!(
@@ -263,6 +271,11 @@ impl ChainVerifier {
     /// The record verification started after.
     pub fn floor(&self) -> i64 {
         self.floor
+    }
+
+    /// The first record verified, if any.
+    pub fn first_seq_seen(&self) -> Option<i64> {
+        (self.records > 0).then_some(self.floor + 1)
     }
 
     /// The last record verified (or the resume point).
@@ -554,6 +567,12 @@ pub async fn verify_store(
     // After a retention purge the chain starts past the newest purge's last
     // record, which a signed checkpoint must name with the hash the purge kept.
     let newest_purge = report.purged.iter().max_by_key(|p| p.through_seq);
+    // A purge may only cut what the witness (out of the database's reach)
+    // saw signed five years before: the legal minimum, whatever the rows say.
+    if let Some(early) = report.purged.iter().find(|p| witnessed.iter().any(|w| w.seq == p.through_seq && !five_years_before(w.at, now))) {
+        report.first_break = Some(ChainBreak::PurgeTooEarly { seq: early.through_seq });
+        return Ok(report);
+    }
     let mut v = match newest_purge {
         Some(p) => {
             if !checkpoints.iter().any(|c| c.seq == p.through_seq && c.hash == p.through_hash && c.signed_by(trusted_public_key)) {
@@ -583,6 +602,11 @@ pub async fn verify_store(
     report.late_signings = late;
     report.first_break = checked.err();
     Ok(report)
+}
+
+/// Whether `at` is at least five calendar years (UTC) before `later`.
+fn five_years_before(at: Timestamp, later: Timestamp) -> bool {
+    at.to_zoned(jiff::tz::TimeZone::UTC).checked_add(jiff::Span::new().years(5)).is_ok_and(|z| z.timestamp() <= later)
 }
 
 /// Who asked for a signature, for the late-signing record.
@@ -712,8 +736,25 @@ async fn extended_witness(store: &dyn AuditStore, witness: &dyn AuditWitness, ke
     if let Some(a) = anchor.as_ref().filter(|a| !a.signed_by(key)) {
         return Err(AuditError::Refused(ChainBreak::BadWitnessSignature { seq: a.seq }));
     }
-    let (from_seq, from_hash) = anchor.as_ref().map_or((0, GENESIS_HASH), |a| (a.seq, a.hash.as_str()));
-    if from_seq > 0 {
+    // Records purged by retention past this node's witness (a new node, a
+    // witness reset): the chain is walked from the newest purge's signed
+    // checkpoint, as the verifier does.
+    let newest_purge = store.audit_purges().await?.into_iter().max_by_key(|p| p.through_seq);
+    let past_witness = newest_purge.as_ref().filter(|p| anchor.as_ref().is_none_or(|a| a.seq <= p.through_seq));
+    if let Some(p) = past_witness {
+        let signed = store.checkpoint_at(p.through_seq).await?.filter(|c| c.hash == p.through_hash && c.signed_by(key));
+        if signed.is_none() {
+            return Err(AuditError::Refused(ChainBreak::PurgeWithoutCheckpoint { seq: p.through_seq }));
+        }
+        if anchor.as_ref().is_some_and(|a| a.seq == p.through_seq && a.hash != p.through_hash) {
+            return Err(AuditError::Refused(ChainBreak::WitnessChainMismatch { seq: p.through_seq }));
+        }
+    }
+    let (from_seq, from_hash) = match past_witness {
+        Some(p) => (p.through_seq, p.through_hash.as_str()),
+        None => anchor.as_ref().map_or((0, GENESIS_HASH), |a| (a.seq, a.hash.as_str())),
+    };
+    if from_seq > 0 && past_witness.is_none() {
         match store.audit_records(from_seq - 1, 1).await?.first() {
             Some(r) if r.seq == from_seq => {
                 if r.hash != from_hash || record_hash(r.seq, &r.prev_hash, &r.entry) != r.hash {

@@ -81,6 +81,9 @@ pub enum BalanceError {
     Crypto(#[from] CryptoError),
     #[error("store: {0}")]
     Store(#[from] StoreError),
+    /// The user has not consented to processing this kind of personal information.
+    #[error(transparent)]
+    Consent(#[from] crate::consents::ConsentMissing),
 }
 
 impl BalanceError {
@@ -95,6 +98,7 @@ impl BalanceError {
             BalanceError::Suspended => "balance_query_suspended",
             BalanceError::CardLost => "card_reported_lost",
             BalanceError::Bank(_) => "bank_unavailable",
+            BalanceError::Consent(_) => "consent_required",
             BalanceError::Unreadable(_)
             | BalanceError::Crypto(_)
             | BalanceError::Store(_)
@@ -169,6 +173,8 @@ pub fn below_threshold(disclosed: &Disclosed, threshold: Fen) -> bool {
 }
 
 pub struct Balances<'a> {
+    /// Balance queries need the bank-card consent (issue 18).
+    pub consent: crate::consents::ConsentGate<'a>,
     pub store: &'a dyn BalanceStore,
     pub step_ups: &'a dyn StepUpStore,
     pub bindings: &'a dyn BindingStore,
@@ -340,6 +346,7 @@ impl Balances<'_> {
         claim: Option<&ClaimRef>,
     ) -> Result<BalanceAnswer, BalanceError> {
         let user = &session.user_id;
+        self.consent.check::<BalanceError>(user, idlink_domain::consent::ConsentKind::BankCard).await?;
         let now = self.clock.now();
         // A malformed token reads as an unusable one; the tiers before it are still reported first.
         let (token_id, secret) = step_up.and_then(|t| t.split_once('.')).unwrap_or(("", ""));

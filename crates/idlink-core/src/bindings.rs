@@ -50,9 +50,14 @@ pub enum BindingError {
     Crypto(#[from] CryptoError),
     #[error("store: {0}")]
     Store(#[from] StoreError),
+    /// The user has not consented to processing this kind of personal information.
+    #[error(transparent)]
+    Consent(#[from] crate::consents::ConsentMissing),
 }
 
 pub struct Bindings<'a> {
+    /// Binding a card needs the bank-card consent (issue 18).
+    pub consent: crate::consents::ConsentGate<'a>,
     pub store: &'a dyn BindingStore,
     pub bank: &'a dyn BankChannel,
     pub users: &'a dyn UserStore,
@@ -90,6 +95,7 @@ impl Bindings<'_> {
         reserved_phone: &PhoneNumber,
     ) -> Result<BindingRow, BindingError> {
         self.risk.ensure_not_frozen::<BindingError>(&session.user_id).await?;
+        self.consent.check::<BindingError>(&session.user_id, idlink_domain::consent::ConsentKind::BankCard).await?;
         let index = self.card_index(card);
         let existing = self.store.bindings(&session.user_id).await?;
         if existing.iter().any(|b| b.card_index == index && b.status == BindingStatus::Active) {

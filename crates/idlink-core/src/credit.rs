@@ -168,6 +168,9 @@ pub enum CreditError {
     Crypto(#[from] CryptoError),
     #[error("store: {0}")]
     Store(#[from] StoreError),
+    /// The user has not consented to processing this kind of personal information.
+    #[error(transparent)]
+    Consent(#[from] crate::consents::ConsentMissing),
 }
 
 /// Failed verifications a request allows; the last one ends it `failed`.
@@ -291,6 +294,8 @@ impl Actor<'_> {
 
 /// The credit-report use cases.
 pub struct CreditReports<'a> {
+    /// A credit report needs the credit-report consent (issue 18).
+    pub consent: crate::consents::ConsentGate<'a>,
     pub requests: &'a dyn CreditStore,
     pub identities: &'a dyn IdentityStore,
     pub users: &'a dyn UserStore,
@@ -344,6 +349,7 @@ impl CreditReports<'_> {
         let now = self.clock.now();
         let user = actor.user();
         self.ensure_adult(user, now).await?;
+        self.consent.check::<CreditError>(user, idlink_domain::consent::ConsentKind::CreditReport).await?;
         // What the store would refuse is refused before the step-up token is spent.
         let quote = self.quote(user).await?;
         if quote.fee_fen != accepted_fee.0 {

@@ -26,6 +26,7 @@ pub mod balance;
 pub mod bindings;
 pub mod certificates;
 pub mod clients;
+pub mod consents;
 pub mod credit;
 pub mod credit_alerts;
 pub mod dual;

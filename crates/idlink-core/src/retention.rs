@@ -22,7 +22,7 @@
 //! about them is open: no purge removes their records, and the audit purge
 //! stops before the first record about them.
 
-use crate::audit::{PURGE_ACTION, purge_purpose};
+use crate::audit::{ChainVerifier, PURGE_ACTION, purge_purpose};
 use crate::ports::StoreError;
 use crate::ports::audit::{AuditEntry, AuditPurge, AuditStore};
 use crate::ports::clock::Clock;
@@ -66,23 +66,26 @@ pub enum Keep {
 }
 
 impl Keep {
-    fn span(self) -> Span {
+    /// `None` past what a calendar can count (a keep of "practically forever").
+    fn span(self) -> Option<Span> {
+        let s = Span::new();
         match self {
-            Keep::Years(n) => i64::from(n).years(),
-            Keep::Months(n) => i64::from(n).months(),
-            Keep::Days(n) => i64::from(n).days(),
-            Keep::Hours(n) => n.hours(),
+            Keep::Years(n) => s.try_years(i64::from(n)),
+            Keep::Months(n) => s.try_months(i64::from(n)),
+            Keep::Days(n) => s.try_days(i64::from(n)),
+            Keep::Hours(n) => s.try_hours(n),
         }
+        .ok()
     }
 
     /// `at` plus the keep, on the Asia/Shanghai calendar.
     fn after(self, at: Timestamp) -> Timestamp {
-        at.to_zoned(shanghai()).checked_add(self.span()).map(|z| z.timestamp()).unwrap_or(Timestamp::MAX)
+        self.span().and_then(|s| at.to_zoned(shanghai()).checked_add(s).ok()).map_or(Timestamp::MAX, |z| z.timestamp())
     }
 
     /// `at` minus the keep: records older than this are past their rule.
     fn before(self, at: Timestamp) -> Timestamp {
-        at.to_zoned(shanghai()).checked_sub(self.span()).map(|z| z.timestamp()).unwrap_or(Timestamp::MIN)
+        self.span().and_then(|s| at.to_zoned(shanghai()).checked_sub(s).ok()).map_or(Timestamp::MIN, |z| z.timestamp())
     }
 }
 
@@ -170,6 +173,8 @@ impl Retention<'_> {
         let checkpoints = self.audits.checkpoints().await?;
         // The newest checkpoint stays above every purge (the signer resumes from it).
         let newest = checkpoints.iter().map(|c| c.seq).max().unwrap_or(0);
+        // What an interrupted run left of the records its purge covers goes first.
+        drain(|| self.store.delete_purged_audit(BATCH)).await?;
         let held = self.store.first_held_audit_seq().await?;
         let Some((mut first_seq, mut first_at)) = self.store.first_audit_record().await? else { return Ok(done) };
         let Ok(mut month) = first_at.to_zoned(shanghai()).first_of_month().and_then(|d| d.start_of_day()) else { return Ok(done) };
@@ -186,6 +191,8 @@ impl Retention<'_> {
                 .filter(|c| c.signed_by(&self.public_key))
                 .max_by_key(|c| c.seq);
             if let Some(c) = boundary {
+                // Evidence of tampering is never purged: the records must still chain to the checkpoint.
+                self.check_range(first_seq, c).await?;
                 let from = first_at.to_zoned(shanghai()).strftime("%Y-%m").to_string();
                 let to = month.strftime("%Y-%m").to_string();
                 let purge = AuditPurge {
@@ -198,8 +205,9 @@ impl Retention<'_> {
                 };
                 let audit = AuditEntry::new("system", PURGE_ACTION, purge_purpose(&purge), now);
                 if !self.store.purge_audit(&purge, &audit).await? {
-                    break; // another node purged first
+                    break; // another node purged first, or a hold came meanwhile
                 }
+                drain(|| self.store.delete_purged_audit(BATCH)).await?;
                 tracing::info!(first = purge.first_seq, through = purge.through_seq, period = %purge.period, "audit records purged by retention");
                 done.push(purge);
                 match self.store.first_audit_record().await? {
@@ -210,6 +218,32 @@ impl Retention<'_> {
             month = next;
         }
         Ok(done)
+    }
+
+    /// Walks the records `first_seq..=c.seq`: each must hash to itself and
+    /// link to the one before, and the last must be the checkpoint's.
+    async fn check_range(&self, first_seq: i64, c: &crate::ports::audit::Checkpoint) -> Result<(), StoreError> {
+        let refuse = |why: String| {
+            StoreError::Corrupt(format!(
+                "audit records {first_seq} to {} do not verify ({why}); nothing was purged: run `idlink audit verify`",
+                c.seq
+            ))
+        };
+        let mut after = first_seq - 1;
+        let mut v: Option<ChainVerifier> = None;
+        while after < c.seq {
+            let batch = self.audits.audit_records(after, 2000).await?;
+            let Some(last) = batch.last() else { break };
+            after = last.seq;
+            for r in batch.iter().filter(|r| r.seq <= c.seq) {
+                let verifier = v.get_or_insert_with(|| ChainVerifier::resume(r.seq - 1, &r.prev_hash, [c.seq]));
+                verifier.push(r).map_err(|b| refuse(b.to_string()))?;
+            }
+        }
+        match v {
+            Some(v) if v.first_seq_seen() == Some(first_seq) && v.hash_at(c.seq) == Some(c.hash.as_str()) => Ok(()),
+            _ => Err(refuse(format!("the chain does not end in the hash checkpoint {} signed", c.seq))),
+        }
     }
 
     /// Each kind with its rule and the oldest record kept.

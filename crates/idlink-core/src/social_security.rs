@@ -222,6 +222,9 @@ pub enum SsError {
     Crypto(#[from] CryptoError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The user has not consented to processing this kind of personal information.
+    #[error(transparent)]
+    Consent(#[from] crate::consents::ConsentMissing),
 }
 
 /// Who acts: a user's session.
@@ -369,6 +372,8 @@ impl Change {
 
 /// The binding use cases.
 pub struct SocialSecurity<'a> {
+    /// Binding the card needs the social-security consent (issue 18).
+    pub consent: crate::consents::ConsentGate<'a>,
     pub bindings: &'a dyn SsBindingStore,
     pub identities: &'a dyn IdentityStore,
     pub users: &'a dyn UserStore,
@@ -396,6 +401,7 @@ impl SocialSecurity<'_> {
     /// Entry: the region check of the card's issuing area, then a new
     /// binding at the identity step. A user with a binding under way gets `UnderWay`.
     pub async fn start(&self, actor: &Actor<'_>, area_code: &str) -> Result<BindingView, SsError> {
+        self.consent.check::<SsError>(actor.user(), idlink_domain::consent::ConsentKind::SocialSecurity).await?;
         self.enter(actor, area_code, actor.user(), None).await
     }
 

@@ -13,6 +13,7 @@ pub mod calendar;
 pub mod capabilities;
 pub mod card;
 pub mod change_limits;
+pub mod consent;
 pub mod credit_report;
 pub mod credit_request;
 pub mod disclosure;

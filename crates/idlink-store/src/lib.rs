@@ -39,6 +39,7 @@ mod balance;
 mod bindings;
 mod certificates;
 mod clients;
+mod consents;
 mod credit;
 mod events;
 mod grants;

@@ -15,6 +15,9 @@ use crate::rows::{Columns, execute, fetch_all, fetch_one, first, micros};
 const HELD: &str = "SELECT user_id FROM legal_holds WHERE released_at IS NULL
      UNION SELECT subject FROM review_cases WHERE status IN ('open', 'waiting_user')";
 
+/// The last record the purges cover.
+const PURGED: &str = "(SELECT COALESCE(MAX(through_seq), 0) FROM audit_purges)";
+
 const HOLD_COLUMNS: &str = "id, user_id, reason, reference, placed_by, placed_at, released_by, released_at";
 
 fn hold_row(r: &sqlx::any::AnyRow) -> Result<LegalHold, StoreError> {
@@ -43,7 +46,7 @@ impl RetentionStore for SqlStore {
     async fn oldest_kept(&self) -> Result<OldestKept, StoreError> {
         let q = sqlx::query(
             "SELECT (SELECT MIN(at) FROM balance_queries) AS query_log,
-                    (SELECT MIN(at) FROM audit_log) AS audit_log,
+                    (SELECT MIN(at) FROM audit_log WHERE seq > (SELECT COALESCE(MAX(through_seq), 0) FROM audit_purges)) AS audit_log,
                     (SELECT MIN(created_at) FROM sessions) AS sign_ins,
                     (SELECT MIN(ready_at) FROM credit_requests WHERE pdf_cipher IS NOT NULL OR report_cipher IS NOT NULL) AS credit_files,
                     (SELECT MIN(created_at) FROM idempotency_keys) AS idempotency,
@@ -88,7 +91,8 @@ impl RetentionStore for SqlStore {
     }
 
     async fn first_audit_record(&self) -> Result<Option<(i64, Timestamp)>, StoreError> {
-        let q = sqlx::query("SELECT seq, at FROM audit_log WHERE seq = (SELECT MIN(seq) FROM audit_log)");
+        let sql = format!("SELECT seq, at FROM audit_log WHERE seq = (SELECT MIN(seq) FROM audit_log WHERE seq > {PURGED})");
+        let q = sqlx::query(sqlx::AssertSqlSafe(sql));
         crate::rows::fetch_optional(q, &self.reader, |r| Ok((r.col("seq")?, r.instant("at")?))).await
     }
 
@@ -98,7 +102,15 @@ impl RetentionStore for SqlStore {
     }
 
     async fn purge_audit(&self, purge: &AuditPurge, audit: &AuditEntry) -> Result<bool, StoreError> {
-        let check = sqlx::query("SELECT MIN(seq) FROM audit_log");
+        // PostgreSQL: the chain's head row first, so two purges (or a purge and
+        // a hold's record) take turns; SQLite's write transaction is already exclusive.
+        let lock =
+            matches!(self.backend(), crate::Backend::Postgres).then(|| sqlx::query("SELECT seq FROM audit_head WHERE id = 1 FOR UPDATE"));
+        let check_sql = format!(
+            "SELECT (SELECT MIN(seq) FROM audit_log WHERE seq > {PURGED}) AS first,
+                    (SELECT COUNT(*) FROM audit_log WHERE seq >= $1 AND seq <= $2 AND subject IN ({HELD})) AS held"
+        );
+        let check = sqlx::query(sqlx::AssertSqlSafe(check_sql)).bind(purge.first_seq).bind(purge.through_seq);
         let insert = sqlx::query(
             "INSERT INTO audit_purges (through_seq, through_hash, first_seq, period, records, purged_at) VALUES ($1, $2, $3, $4, $5, $6)",
         )
@@ -108,18 +120,32 @@ impl RetentionStore for SqlStore {
         .bind(&purge.period)
         .bind(i64::try_from(purge.records).unwrap_or(i64::MAX))
         .bind(micros(purge.purged_at));
-        // The trigger accepts these deletes because the row above covers them.
-        let delete = sqlx::query("DELETE FROM audit_log WHERE seq <= $1").bind(purge.through_seq);
-        self.audited_if(audit, async |tx| {
-            let oldest: Option<i64> = crate::rows::fetch_one(check, &mut *tx, first).await?;
-            if oldest != Some(purge.first_seq) {
-                return Ok(false);
-            }
-            execute(insert, &mut *tx).await?;
-            execute(delete, &mut *tx).await?;
-            Ok(true)
-        })
-        .await
+        let out = self
+            .audited_if(audit, async |tx| {
+                if let Some(lock) = lock {
+                    crate::rows::fetch_optional(lock, &mut *tx, |_| Ok(())).await?;
+                }
+                let (first, held): (Option<i64>, i64) =
+                    crate::rows::fetch_one(check, &mut *tx, |r| Ok((r.col("first")?, r.col("held")?))).await?;
+                if first != Some(purge.first_seq) || held > 0 {
+                    return Ok(false);
+                }
+                execute(insert, &mut *tx).await?;
+                Ok(true)
+            })
+            .await;
+        match out {
+            // Another purge of the same records committed first.
+            Err(StoreError::Unique(_)) => Ok(false),
+            other => other,
+        }
+    }
+
+    async fn delete_purged_audit(&self, limit: u32) -> Result<u64, StoreError> {
+        // The trigger accepts these deletes: a purge row covers them (and they are five years old).
+        let sql = format!("DELETE FROM audit_log WHERE seq IN (SELECT seq FROM audit_log WHERE seq <= {PURGED} ORDER BY seq LIMIT $1)");
+        let q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(i64::from(limit));
+        self.write(crate::write::Commit::Bookkeeping, async |tx| execute(q, &mut *tx).await).await
     }
 
     async fn place_hold(&self, hold: &LegalHold, audit: &AuditEntry) -> Result<bool, StoreError> {

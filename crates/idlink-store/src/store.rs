@@ -436,9 +436,11 @@ impl ApiKeyStore for SqlStore {
     }
 
     async fn touch_api_key(&self, id: &ApiKeyId, at: Timestamp) -> Result<(), StoreError> {
-        let q = sqlx::query("UPDATE api_keys SET last_used_at = $1 WHERE id = $2 AND (last_used_at IS NULL OR last_used_at < $1)")
-            .bind(micros(at))
-            .bind(id.as_str());
+        // To the minute: a use within a minute of the one recorded changes nothing.
+        let q =
+            sqlx::query("UPDATE api_keys SET last_used_at = $1 WHERE id = $2 AND (last_used_at IS NULL OR last_used_at <= $1 - 60000000)")
+                .bind(micros(at))
+                .bind(id.as_str());
         self.write(Commit::Bookkeeping, async |tx| execute(q, &mut *tx).await).await?;
         Ok(())
     }

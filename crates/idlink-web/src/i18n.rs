@@ -117,6 +117,7 @@ macro_rules! catalogue {
             include_str!(concat!("../locales/", $dir, "/credit.ftl")),
             include_str!(concat!("../locales/", $dir, "/ss.ftl")),
             include_str!(concat!("../locales/", $dir, "/revocation.ftl")),
+            include_str!(concat!("../locales/", $dir, "/consents.ftl")),
         ]
     };
 }

@@ -66,6 +66,7 @@ pub fn router(app: AppState, settings: WebSettings) -> Router {
         .merge(pages::revocation::routes())
         .merge(pages::authorize::routes())
         .merge(pages::apps::routes())
+        .merge(pages::consents::routes())
         .merge(console::routes())
         .route("/h5/{*rest}", get(pages::render::not_found))
         .layer(from_fn_with_state(state.clone(), guard::check_forms))

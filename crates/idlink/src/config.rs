@@ -224,8 +224,8 @@ impl Retention {
             sign_in_months: config.retention.sign_in_months,
             credit_file_days: config.retention.credit_file_days,
             idempotency: jiff::SignedDuration::from_secs(i64::try_from(config.server.idempotency_ttl_secs).unwrap_or(i64::MAX)),
-            outbox_delivered: jiff::SignedDuration::from_hours(
-                i64::try_from(config.outbox.keep_delivered_hours).unwrap_or(i64::MAX / 3600),
+            outbox_delivered: jiff::SignedDuration::from_secs(
+                i64::try_from(config.outbox.keep_delivered_hours.saturating_mul(3600)).unwrap_or(i64::MAX),
             ),
         }
     }
@@ -976,6 +976,16 @@ impl Config {
         }
         if self.retention.credit_file_days == 0 || self.retention.purge_interval_hours == 0 {
             bail!("configuration key `retention.credit_file_days`/`purge_interval_hours`: must be at least 1");
+        }
+        for (key, value, most) in [
+            ("audit.retention_years", u64::from(self.audit.retention_years), 100),
+            ("retention.sign_in_months", u64::from(self.retention.sign_in_months), 1200),
+            ("retention.credit_file_days", u64::from(self.retention.credit_file_days), 36_500),
+            ("retention.purge_interval_hours", self.retention.purge_interval_hours, 8760),
+        ] {
+            if value > most {
+                bail!("configuration key `{key}`: at most {most}");
+            }
         }
         if self.audit.checkpoint_interval_secs == 0 {
             bail!("configuration key `audit.checkpoint_interval_secs`: must be at least 1");

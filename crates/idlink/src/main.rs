@@ -328,7 +328,7 @@ enum ApikeyCommand {
         /// How long the old key keeps working, in hours (1 minute to 30 days).
         #[arg(long, default_value_t = 24.0)]
         overlap_hours: f64,
-        /// The new key's own life, in days (after the overlap); without it, until revoked or rotated.
+        /// The new key's own life, in days from now (longer than the overlap); without it, until revoked or rotated.
         #[arg(long)]
         expires_in_days: Option<u32>,
     },

@@ -59,7 +59,7 @@ pub fn retention_job(config: &Config, store: SqlStore, vault: Arc<Vault>, clock:
         vault,
         clock,
         rules: crate::config::Retention::rules(config),
-        every: jiff::SignedDuration::from_hours(i64::try_from(config.retention.purge_interval_hours).unwrap_or(24)),
+        every: jiff::SignedDuration::from_hours(i64::try_from(config.retention.purge_interval_hours.min(8760)).unwrap_or(24)),
     }
 }
 
@@ -418,6 +418,8 @@ pub async fn start(config: &Config, rt: Runtime) -> Result<Running> {
         institutions: institutions.ports(),
         bank_password_reset: institutions.bank_password_reset.clone(),
         roster: institutions.roster.clone(),
+        consent_texts: Arc::new(idlink_domain::consent::ConsentTexts::bundled().context("the bundled consent texts")?),
+        key_uses: Default::default(),
         documents: Arc::new(idlink_core::agreements::AgreementDocuments::new(
             &institutions.roster,
             &config.agreements()?,

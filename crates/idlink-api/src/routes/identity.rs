@@ -331,6 +331,32 @@ pub struct Capabilities {
     pub notes: Vec<String>,
     /// The payment capabilities the host's payment system enforces (lowered once the real name is revoked).
     pub payments: PaymentCapabilities,
+    /// Features restricted for want of the user's separate consent (also in `restricted`):
+    /// which consent, and whether it was never given, given to an older text, or withdrawn.
+    pub consent_required: Vec<ConsentNeeded>,
+}
+
+/// A feature the user's consent does not allow now (issue 18).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ConsentNeeded {
+    /// `balance_query`, `credit_report` or `social_security_card`.
+    pub capability: String,
+    /// The consent it needs: `bank_card`, `credit_report` or `social_security`.
+    pub consent: String,
+    /// `never`, `outdated` or `withdrawn`.
+    pub state: String,
+}
+
+/// The feature each kind of consent gates, if any.
+fn gated(kind: idlink_domain::consent::ConsentKind) -> Option<idlink_domain::capabilities::Capability> {
+    use idlink_domain::capabilities::Capability;
+    use idlink_domain::consent::ConsentKind;
+    match kind {
+        ConsentKind::BankCard => Some(Capability::BalanceQuery),
+        ConsentKind::CreditReport => Some(Capability::CreditReport),
+        ConsentKind::SocialSecurity => Some(Capability::SocialSecurityCard),
+        ConsentKind::Face | ConsentKind::IdNumber => None,
+    }
 }
 
 /// Payment capabilities (SPEC RV3).
@@ -374,11 +400,33 @@ pub async fn capabilities(
     use idlink_domain::capabilities::{Standing, restrictions};
     let standing = standing(&state, &session.0, request_id.as_deref()).await?;
     let r = restrictions(standing);
+    let consent_required: Vec<ConsentNeeded> = state
+        .consents()
+        .missing(&session.0.user_id)
+        .await?
+        .into_iter()
+        .filter_map(|m| {
+            gated(m.kind).map(|c| ConsentNeeded { capability: c.as_str().into(), consent: m.kind.as_str().into(), state: m.state.into() })
+        })
+        .collect();
+    let mut restricted: Vec<String> = r.restricted.iter().map(|c| c.as_str().to_owned()).collect();
+    for c in &consent_required {
+        if !restricted.contains(&c.capability) {
+            restricted.push(c.capability.clone());
+        }
+    }
+    let mut notes: Vec<String> = r.note.map(str::to_owned).into_iter().collect();
+    if !consent_required.is_empty() {
+        notes.push(
+            "Some features need the user's separate consent to process their data: see consent_required and GET /v1/me/consents.".into(),
+        );
+    }
     let caps = Capabilities {
         verified: standing != Standing::Unverified,
         minor: matches!(standing, Standing::Minor { .. }),
-        restricted: r.restricted.iter().map(|c| c.as_str().to_owned()).collect(),
-        notes: r.note.map(str::to_owned).into_iter().collect(),
+        restricted,
+        notes,
+        consent_required,
         payments: {
             let p = state.revocations().payment_limits(&session.0.user_id).await?;
             PaymentCapabilities {

@@ -11,6 +11,7 @@ pub mod cards;
 pub mod certificates;
 pub mod clients;
 pub mod compliance;
+pub mod consents;
 pub mod credit;
 pub mod dual;
 pub mod grants;

@@ -22,6 +22,7 @@ pub mod cashier;
 pub mod certificates;
 pub mod clients;
 pub mod clock;
+pub mod consents;
 pub mod credit;
 pub mod events;
 pub mod face;
@@ -140,6 +141,7 @@ store_of!(
     outbox::OutboxStore,
     leases::LeaseStore,
     reports::ComplianceStore,
+    consents::ConsentStore,
     retention::RetentionStore,
     people::PeopleStore,
     institutions::MaintenanceStore,

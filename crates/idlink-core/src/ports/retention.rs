@@ -60,14 +60,18 @@ pub trait RetentionStore: Send + Sync {
     /// ready before `before` (the request row, its fee and state, stay),
     /// none of a held user.
     async fn purge_credit_files(&self, before: Timestamp, limit: u32) -> Result<u64, StoreError>;
-    /// The first audit record kept: its seq and time.
+    /// The first audit record after every purge: its seq and time.
     async fn first_audit_record(&self) -> Result<Option<(i64, Timestamp)>, StoreError>;
     /// The first audit record about a held user, if any.
     async fn first_held_audit_seq(&self) -> Result<Option<i64>, StoreError>;
-    /// Records `purge`, deletes the records it covers and appends `audit`,
-    /// in one transaction; false (nothing done) when the chain's first
-    /// record is no longer `purge.first_seq` (another node purged first).
+    /// Records `purge` and appends `audit`, in one transaction with the
+    /// chain locked; false (nothing done) when the first record after every
+    /// purge is no longer `purge.first_seq` (another node purged first), or
+    /// a record it covers is now about a held user. The records go with
+    /// [`Self::delete_purged_audit`].
     async fn purge_audit(&self, purge: &AuditPurge, audit: &AuditEntry) -> Result<bool, StoreError>;
+    /// Deletes at most `limit` of the records the purges cover (oldest first).
+    async fn delete_purged_audit(&self, limit: u32) -> Result<u64, StoreError>;
     /// False (nothing written) when there is no such user.
     async fn place_hold(&self, hold: &LegalHold, audit: &AuditEntry) -> Result<bool, StoreError>;
     /// False when the hold does not exist or was released already.

@@ -13,19 +13,29 @@ CREATE TABLE audit_purges (
     records      BIGINT NOT NULL,
     purged_at    BIGINT NOT NULL
 );
+CREATE UNIQUE INDEX audit_purges_one_per_start ON audit_purges (first_seq);
 CREATE TRIGGER audit_purges_no_change BEFORE UPDATE OR DELETE ON audit_purges
 FOR EACH ROW EXECUTE FUNCTION audit_checkpoints_append_only();
 CREATE TRIGGER audit_purges_no_truncate BEFORE TRUNCATE ON audit_purges
 FOR EACH STATEMENT EXECUTE FUNCTION audit_checkpoints_append_only();
 
+-- A delete must also be of a record five years old by the database's own
+-- clock (the legal minimum): a purge row written by hand cannot cut last
+-- week's records.
 CREATE OR REPLACE FUNCTION audit_log_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    IF TG_OP = 'DELETE' AND OLD.seq <= (SELECT COALESCE(MAX(through_seq), 0) FROM audit_purges) THEN
+    IF TG_OP = 'DELETE' AND OLD.seq <= (SELECT COALESCE(MAX(through_seq), 0) FROM audit_purges)
+       AND OLD.at < (EXTRACT(EPOCH FROM (now() - INTERVAL '5 years')) * 1000000)::BIGINT THEN
         RETURN OLD;
     END IF;
     RAISE EXCEPTION 'audit_log is append-only';
 END;
 $$;
+-- The twin of SQLite's replaced delete guard; audit_log_no_change (0001)
+-- calls the same function, so both say the same.
+DROP TRIGGER IF EXISTS audit_log_no_delete ON audit_log;
+CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
+FOR EACH ROW EXECUTE FUNCTION audit_log_append_only();
 
 -- Legal holds: while a hold on a user is in force (or the user has an open
 -- review case), no purge removes that user's records; the audit chain stops

@@ -13,14 +13,19 @@ CREATE TABLE audit_purges (
     records      BIGINT NOT NULL,
     purged_at    BIGINT NOT NULL
 );
+CREATE UNIQUE INDEX audit_purges_one_per_start ON audit_purges (first_seq);
 CREATE TRIGGER audit_purges_no_update BEFORE UPDATE ON audit_purges
 BEGIN SELECT RAISE(ABORT, 'audit_purges is append-only'); END;
 CREATE TRIGGER audit_purges_no_delete BEFORE DELETE ON audit_purges
 BEGIN SELECT RAISE(ABORT, 'audit_purges is append-only'); END;
 
+-- A delete must also be of a record five years old by the database's own
+-- clock (the legal minimum): a purge row written by hand cannot cut last
+-- week's records.
 DROP TRIGGER audit_log_no_delete;
 CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
 WHEN OLD.seq > (SELECT COALESCE(MAX(through_seq), 0) FROM audit_purges)
+  OR OLD.at >= (CAST(strftime('%s', 'now', '-5 years') AS INTEGER) * 1000000)
 BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
 
 -- Legal holds: while a hold on a user is in force (or the user has an open

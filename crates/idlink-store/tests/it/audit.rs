@@ -173,9 +173,11 @@ impl Chain {
                 "DROP TRIGGER audit_checkpoints_no_update",
                 "DROP TRIGGER audit_checkpoints_no_delete",
             ],
-            Backend::Postgres => {
-                &["DROP TRIGGER audit_log_no_change ON audit_log", "DROP TRIGGER audit_checkpoints_no_change ON audit_checkpoints"]
-            }
+            Backend::Postgres => &[
+                "DROP TRIGGER audit_log_no_change ON audit_log",
+                "DROP TRIGGER audit_log_no_delete ON audit_log",
+                "DROP TRIGGER audit_checkpoints_no_change ON audit_checkpoints",
+            ],
         };
         for d in drops {
             self.sql(d).await;

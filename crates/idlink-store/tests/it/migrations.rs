@@ -32,6 +32,11 @@ const SPELLINGS: &[(&str, &str, &str)] = &[
         "the current instant in microseconds",
     ),
     ("instr(CAST({a} AS TEXT), {b})", "position({b} IN convert_from({a}, 'UTF8'))", "substring search in a UTF-8 BLOB"),
+    (
+        "DROP TRIGGER {a};",
+        "DROP TRIGGER IF EXISTS {a} ON audit_log;",
+        "a SQLite trigger is replaced by dropping it; PostgreSQL names the table (0042 replaces audit_log's delete guard)",
+    ),
 ];
 
 fn dir(dialect: &str) -> PathBuf {

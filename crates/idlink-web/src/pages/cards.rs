@@ -357,7 +357,14 @@ async fn verified(state: &WebState, s: &Signed) -> Result<bool, Problem> {
 async fn bind_page(State(state): State<WebState>, s: Signed) -> Response {
     let v = &s.visitor;
     match verified(&state, &s).await {
-        Ok(true) => BindPage::new(v, BindStep::Number).respond(v, None),
+        Ok(true) => {
+            // The bank-card consent first (issue 18), then the card's number.
+            let consent = idlink_domain::consent::ConsentKind::BankCard;
+            match crate::pages::consents::ask_first(&state, &s.session.user_id, consent, "/h5/cards/bind").await {
+                Some(to) => to,
+                None => BindPage::new(v, BindStep::Number).respond(v, None),
+            }
+        }
         Ok(false) => BindPage::new(v, BindStep::Unverified).respond(v, None),
         Err(p) => problem_page(v, state.app.clock.now(), &p, "/h5/cards"),
     }
@@ -884,6 +891,11 @@ async fn active_card(state: &WebState, s: &Signed, raw: &str) -> Result<(Binding
 /// `GET /h5/cards/{id}/balance`: the payment-password pad (tier 3), or why it cannot be asked.
 async fn balance_pad(State(state): State<WebState>, s: Signed, Path(raw): Path<String>) -> Response {
     let v = &s.visitor;
+    let consent = idlink_domain::consent::ConsentKind::BankCard;
+    let here = format!("/h5/cards/{}/balance", raw.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '_').collect::<String>());
+    if let Some(to) = crate::pages::consents::ask_first(&state, &s.session.user_id, consent, &here).await {
+        return to;
+    }
     let (_, card, password) = match active_card(&state, &s, &raw).await {
         Ok(x) => x,
         Err(page) => return page,

@@ -218,6 +218,11 @@ pub struct AskForm {
 /// `credit_report.request` on my id, spent at once on the request.
 async fn ask(State(state): State<WebState>, s: Signed, Form(f): Form<AskForm>) -> Response {
     let tr = s.visitor.tr;
+    // The consent first (issue 18), before the payment password is asked for.
+    let consent = idlink_domain::consent::ConsentKind::CreditReport;
+    if let Some(to) = crate::pages::consents::ask_first(&state, &s.session.user_id, consent, "/h5/credit").await {
+        return to;
+    }
     let typed = f.password.trim();
     if !six_digits(typed) {
         let mut errors = FormErrors::default();

@@ -8,6 +8,7 @@ pub mod apps;
 pub mod authorize;
 pub mod capabilities;
 pub mod cards;
+pub mod consents;
 pub mod credit;
 pub mod home;
 pub mod identity;

@@ -166,6 +166,13 @@ async fn start(State(state): State<WebState>, s: Signed, Form(f): Form<StartForm
     if !errors.is_empty() {
         return overview_page(&state, &s, errors, None, StatusCode::UNPROCESSABLE_ENTITY).await;
     }
+    // One's own card needs one's own consent first (issue 18); the holder's is asked at their identity step.
+    if holder.is_none() {
+        let consent = idlink_domain::consent::ConsentKind::SocialSecurity;
+        if let Some(to) = crate::pages::consents::ask_first(&state, &s.session.user_id, consent, "/h5/social-security").await {
+            return to;
+        }
+    }
     let ss = state.app.social_security();
     let started = match &holder {
         Some(phone) => ss.start_on_behalf(&actor(&s), area, phone).await,

@@ -42,9 +42,11 @@ pub(crate) async fn drop_guards(db: &TestDb) {
             "DROP TRIGGER audit_checkpoints_no_update",
             "DROP TRIGGER audit_checkpoints_no_delete",
         ],
-        Backend::Postgres => {
-            &["DROP TRIGGER audit_log_no_change ON audit_log", "DROP TRIGGER audit_checkpoints_no_change ON audit_checkpoints"]
-        }
+        Backend::Postgres => &[
+            "DROP TRIGGER audit_log_no_change ON audit_log",
+            "DROP TRIGGER audit_log_no_delete ON audit_log",
+            "DROP TRIGGER audit_checkpoints_no_change ON audit_checkpoints",
+        ],
     };
     for d in drops {
         sql(db, d).await;

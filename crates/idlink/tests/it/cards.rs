@@ -48,7 +48,9 @@ async fn a_card_is_bound_after_the_bank_confirms_it_and_its_code() {
         );
         let token = session(&s, &phone).await;
 
-        // Only a verified user binds cards.
+        // Only a user who consented to the processing of card data (issue 18), and is verified, binds cards.
+        expect_problem(bind(&s, &token, &number, &phone).await, 403, "consent_required").await;
+        crate::consents::give_all(&s, &token).await;
         expect_problem(bind(&s, &token, &number, &phone).await, 404, "identity_not_verified").await;
         verify_resident(&s, &token, &phone, &holder, &holder_id).await;
 

@@ -122,6 +122,19 @@ async fn verification_fails_with_guidance_then_passes_and_unlocks_capabilities()
             .json()
             .await
             .unwrap_or_default();
+        // Verified: what stays restricted waits only for the user's consents (issue 18).
+        let gated: Vec<&str> =
+            caps["consent_required"].as_array().map(|a| a.iter().filter_map(|c| c["capability"].as_str()).collect()).unwrap_or_default();
+        assert_eq!(gated, ["balance_query", "credit_report", "social_security_card"], "{caps}");
+        assert_eq!(caps["restricted"], json!(["balance_query", "credit_report", "social_security_card"]), "{caps}");
+        crate::consents::give_all(&s, &token).await;
+        let caps: Value = call(&s, Method::GET, "/v1/me/capabilities", &token)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+            .json()
+            .await
+            .unwrap_or_default();
         assert_eq!(caps["restricted"], json!([]), "{caps}");
 
         // The same ID number on another account is refused.
@@ -142,6 +155,7 @@ async fn verification_fails_with_guidance_then_passes_and_unlocks_capabilities()
         let token3 = session(&s, child).await;
         let (status, _, _) = outcome(verify(&s, &token3, child, "李小明", &minor_id, "sandbox:pass").await).await;
         assert_eq!(status, "verified");
+        crate::consents::give_all(&s, &token3).await;
         let caps: Value = call(&s, Method::GET, "/v1/me/capabilities", &token3)
             .send()
             .await

@@ -11,6 +11,7 @@ mod banks;
 mod cards;
 mod cli;
 mod compliance;
+mod consents;
 mod console;
 mod credit;
 mod disclosure;

@@ -325,6 +325,8 @@ pub async fn verify_resident(s: &Server, token: &str, phone: &str, name: &str, i
         .await;
     let done: Value = res.unwrap_or_else(|e| panic!("{e}")).json().await.unwrap_or_default();
     assert_eq!(done["status"], "verified", "{done}");
+    // The features the tests go on to use need the user's consents (issue 18).
+    crate::consents::give_all(s, token).await;
 }
 
 #[tokio::test]

@@ -1094,6 +1094,7 @@ async fn a_passport_holder_s_binding_goes_to_review_then_binds() {
         let case = case.unwrap_or_else(|| panic!("{}: the verification case", s.kind))["id"].as_str().unwrap_or("").to_owned();
         decide(&s, &alice, &case, "approve").await;
         decide(&s, &bob, &case, "approve").await;
+        crate::consents::give_all(&s, &token).await;
 
         // Entry: the binding opens frozen, under review.
         let b = ok(&s, post(&s, &token, "/v1/social-security/bindings", json!({"area_code": "440305"})).await).await;

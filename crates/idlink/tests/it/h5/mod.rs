@@ -12,6 +12,7 @@
 mod apps;
 mod authorize;
 mod cards;
+mod consents;
 mod credit;
 mod demo_app;
 mod every_page;

@@ -1,0 +1,23 @@
+## My consents to process sensitive personal information (issue 18).
+home-menu-consents = My consents
+consents-title = My consents
+consents-intro = Some of your information is sensitive: your face, your ID number, your bank cards and balances, your credit report and your social-security records. We process each only after you agree to what we do with it, separately for each. You can withdraw any of them here at any time, just as easily.
+consents-state-never = Not given yet.
+consents-state-given = Given on { $at } (text version { $version }).
+consents-state-outdated = The text has changed since you agreed: read it and agree again to go on using this feature.
+consents-state-withdrawn = Withdrawn on { $at }.
+consents-read = Read the text
+consents-read-and-agree = Read and agree
+consents-withdraw = Withdraw my consent
+consents-kept = Withdrawing stops the processing at once. It does not delete the records the law requires us to keep (such as query and audit logs); they are kept for their legal period and then deleted.
+consents-done-withdrawn = Your consent is withdrawn. The features that need it have stopped.
+consents-done-given = Thank you: your consent is recorded.
+consents-unknown-kind = There is no such consent. Go back to My consents.
+consent-title = Your consent
+consent-version = Text version { $version }
+consent-agree = I agree
+consent-not-now = Not now
+consent-continue = Continue
+consents-problem-consent_text_not_current = The text has just changed. Reload the page, read the new text and agree again.
+consents-problem-consent_not_found = This consent is not in force, so there is nothing to withdraw.
+problem-consent_required = This needs your consent to process the information it uses. Open My consents to read the text and agree.

@@ -1,0 +1,23 @@
+## 我的授权同意（处理敏感个人信息，issue 18）。
+home-menu-consents = 我的授权同意
+consents-title = 我的授权同意
+consents-intro = 您的部分信息属于敏感个人信息：人脸、身份证件号码、银行卡和余额、信用报告以及社保信息。每一类我们都只在您单独同意后才会处理。您可以在这里随时撤回任何一项，和同意一样方便。
+consents-state-never = 尚未同意。
+consents-state-given = 已于 { $at } 同意（文本第 { $version } 版）。
+consents-state-outdated = 您同意后文本已更新：请阅读新文本并再次同意，才能继续使用该功能。
+consents-state-withdrawn = 已于 { $at } 撤回。
+consents-read = 查看文本
+consents-read-and-agree = 阅读并同意
+consents-withdraw = 撤回同意
+consents-kept = 撤回后相关处理立即停止，但不会删除法律要求保存的记录（如查询日志和审计日志），这些记录在法定期限届满后删除。
+consents-done-withdrawn = 已撤回同意，依赖该同意的功能已停止。
+consents-done-given = 谢谢，您的同意已记录。
+consents-unknown-kind = 没有这项授权同意，请返回“我的授权同意”。
+consent-title = 授权同意
+consent-version = 文本第 { $version } 版
+consent-agree = 我同意
+consent-not-now = 暂不同意
+consent-continue = 继续
+consents-problem-consent_text_not_current = 文本刚刚更新。请刷新页面，阅读新文本后再次同意。
+consents-problem-consent_not_found = 这项同意当前不在有效状态，无需撤回。
+problem-consent_required = 此功能需要您同意处理其所用的信息。请打开“我的授权同意”阅读文本并同意。

@@ -1,0 +1,23 @@
+## 我的授權同意（處理敏感個人資料，issue 18）。
+home-menu-consents = 我的授權同意
+consents-title = 我的授權同意
+consents-intro = 您的部分資料屬於敏感個人資料：人臉、身份證件號碼、銀行卡和餘額、信貸報告以及社保資料。每一類我們都只在您單獨同意後才會處理。您可以在這裏隨時撤回任何一項，和同意一樣方便。
+consents-state-never = 尚未同意。
+consents-state-given = 已於 { $at } 同意（文本第 { $version } 版）。
+consents-state-outdated = 您同意後文本已更新：請閱讀新文本並再次同意，才能繼續使用該功能。
+consents-state-withdrawn = 已於 { $at } 撤回。
+consents-read = 查看文本
+consents-read-and-agree = 閱讀並同意
+consents-withdraw = 撤回同意
+consents-kept = 撤回後相關處理即時停止，但不會刪除法律要求保存的記錄（例如查詢日誌和審計日誌），這些記錄在法定期限屆滿後刪除。
+consents-done-withdrawn = 已撤回同意，依賴該同意的功能已停止。
+consents-done-given = 多謝，您的同意已記錄。
+consents-unknown-kind = 沒有這項授權同意，請返回「我的授權同意」。
+consent-title = 授權同意
+consent-version = 文本第 { $version } 版
+consent-agree = 我同意
+consent-not-now = 暫不同意
+consent-continue = 繼續
+consents-problem-consent_text_not_current = 文本剛剛更新。請重新載入頁面，閱讀新文本後再次同意。
+consents-problem-consent_not_found = 這項同意目前不在有效狀態，無需撤回。
+problem-consent_required = 此功能需要您同意處理其所用的資料。請打開「我的授權同意」閱讀文本並同意。
