@@ -330,6 +330,7 @@ impl From<CreditError> for Problem {
             CreditError::LinkInvalid => Problem::new(ProblemCode::DownloadLinkInvalid),
             CreditError::LinkExpired => Problem::new(ProblemCode::DownloadLinkExpired),
             CreditError::NotReady => Problem::new(ProblemCode::CreditReportNotReady),
+            CreditError::Purged => Problem::new(ProblemCode::CreditReportPurged),
             CreditError::NotInReview => Problem::new(ProblemCode::CreditRequestNotInReview),
             CreditError::Role(e) => e.into(),
             CreditError::Transition(e) => internal(&e, "a credit-report request was moved against its state machine"),

@@ -159,6 +159,8 @@ problem_codes! {
         "This request no longer waits for the user's verification (it is being fetched, or it has ended). Read it with GET /v1/credit-reports/{id}."),
     CreditRequestNotInReview = ("credit_request_not_in_review", CONFLICT,
         "This credit-report request is not held for review (it was decided already, perhaps by another operator just now). GET /v1/operator/credit-reviews lists the held ones."),
+    CreditReportPurged = ("credit_report_purged", GONE,
+        "This report's files were deleted at the end of their retention period (`retention.credit_file_days`). Ask for a new report if you need one."),
     CreditReportNotReady = ("credit_report_not_ready", CONFLICT,
         "The report is not ready: its request's `state` and `expected_at` (GET /v1/credit-reports/{id}) say what it waits for. A link can be made once it is `ready`."),
     CaseClosed = ("case_closed", CONFLICT, "The review case is already decided."),

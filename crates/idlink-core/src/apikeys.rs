@@ -240,10 +240,11 @@ pub async fn rotate(
     let audit = AuditEntry::new(actor, "apikey.rotate", format!("{id} replaced by {}; {id} works until {old_expires_at}", key.id), now);
     if !store.rotate_api_key(&key, old_expires_at, &audit).await? {
         // Lost a race: another rotation or a revocation came first.
-        return Err(match successor().await? {
-            Some(next) => RotateError::AlreadyRotated(id.clone(), next),
-            None => RotateError::NotWorking(id.clone(), "revoked"),
-        });
+        if let Some(next) = successor().await? {
+            return Err(RotateError::AlreadyRotated(id.clone(), next));
+        }
+        let state = store.api_key(id).await?.map_or(KeyState::Revoked(now), |k| KeyState::of(&k, clock.now()));
+        return Err(RotateError::NotWorking(id.clone(), state.as_str()));
     }
     Ok(Rotated { key, token, old_expires_at })
 }

@@ -68,6 +68,13 @@ pub fn text_sha256(title: &str, body: &str) -> String {
     hex::encode(Sha256::digest(format!("{title}\n{body}").as_bytes()))
 }
 
+/// Where a user's records of `kind` leave them, by the domain's rule.
+fn state_of(texts: &ConsentTexts, rows: &[ConsentRow], kind: ConsentKind) -> ConsentState<Timestamp> {
+    let given: Vec<Given<Timestamp>> =
+        rows.iter().filter(|r| r.kind == kind).map(|r| Given { version: r.version, at: r.given_at, withdrawn: r.withdrawn_at }).collect();
+    state(&given, texts.version(kind))
+}
+
 /// The check every processing of a kind of sensitive personal information
 /// passes first: the use cases that process it hold one.
 #[derive(Clone, Copy)]
@@ -80,14 +87,8 @@ impl ConsentGate<'_> {
     /// Passes when `user` consented to the current text of `kind`.
     pub async fn require(&self, user: &UserId, kind: ConsentKind) -> Result<Result<(), ConsentMissing>, StoreError> {
         let rows = self.store.consents_of(user).await?;
-        let given: Vec<Given<Timestamp>> = rows
-            .iter()
-            .filter(|r| r.kind == kind)
-            .map(|r| Given { version: r.version, at: r.given_at, withdrawn: r.withdrawn_at })
-            .collect();
-        let version = self.texts.version(kind);
-        let s = state(&given, version);
-        Ok(if s.allows() { Ok(()) } else { Err(ConsentMissing { kind, version, state: s.as_str() }) })
+        let s = state_of(self.texts, &rows, kind);
+        Ok(if s.allows() { Ok(()) } else { Err(ConsentMissing { kind, version: self.texts.version(kind), state: s.as_str() }) })
     }
 
     /// [`Self::require`] for use cases whose error holds both refusals.
@@ -124,12 +125,7 @@ impl Consents<'_> {
     }
 
     fn state_of(&self, rows: &[ConsentRow], kind: ConsentKind) -> ConsentState<Timestamp> {
-        let given: Vec<Given<Timestamp>> = rows
-            .iter()
-            .filter(|r| r.kind == kind)
-            .map(|r| Given { version: r.version, at: r.given_at, withdrawn: r.withdrawn_at })
-            .collect();
-        state(&given, self.texts.version(kind))
+        state_of(self.texts, rows, kind)
     }
 
     /// Where the user stands with every kind, with the current text in `locale`.

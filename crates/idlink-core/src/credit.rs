@@ -149,6 +149,9 @@ pub enum CreditError {
     LinkExpired,
     #[error("the report is not ready")]
     NotReady,
+    /// Ready once, then its files were purged by retention (`retention.credit_file_days`).
+    #[error("the report's files were deleted at the end of their retention; ask for a new report")]
+    Purged,
     #[error("the request is not waiting for a review")]
     NotInReview,
     /// A move the state machine does not allow: a defect, never the user's doing.
@@ -1025,6 +1028,9 @@ impl CreditReports<'_> {
         if row.state != RequestState::Ready {
             return Err(CreditError::NotReady);
         }
+        if row.pdf_cipher.is_none() {
+            return Err(CreditError::Purged);
+        }
         let expires_at = self.clock.now().checked_add(self.policy.link_ttl).map_err(|_| CreditError::LinkExpired)?;
         let expires = expires_at.as_second();
         let mac = self.mac(&row.id, actor.session, expires);
@@ -1046,7 +1052,10 @@ impl CreditReports<'_> {
             Err(CreditError::NotFound) => return Err(CreditError::LinkInvalid),
             other => other?,
         };
-        let cipher = row.pdf_cipher.as_deref().filter(|_| row.state == RequestState::Ready).ok_or(CreditError::NotReady)?;
+        if row.state != RequestState::Ready {
+            return Err(CreditError::NotReady);
+        }
+        let cipher = row.pdf_cipher.as_deref().ok_or(CreditError::Purged)?;
         let audit = actor.audit("credit_report.download", now);
         let key = data_key::<CreditError>(self.users, self.vault, actor.user(), &actor.audit("user.key", now)).await?;
         let pdf = key.open(PDF_CONTEXT, cipher)?;

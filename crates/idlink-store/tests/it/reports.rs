@@ -8,7 +8,7 @@ use idlink_core::ports::balance::{BalanceStore, QueryRecord};
 use idlink_core::ports::reports::{AuditFilter, ComplianceStore, ReportFile};
 use idlink_domain::{BindingId, QueryId, UserId};
 
-fn record(id: &str, second: i64, outcome: &str) -> QueryRecord {
+pub(crate) fn record(id: &str, second: i64, outcome: &str) -> QueryRecord {
     QueryRecord {
         id: QueryId::parse(id).unwrap_or_else(|e| panic!("{e}")),
         binding_id: BindingId::parse("bnd_1").unwrap_or_else(|e| panic!("{e}")),

@@ -5,24 +5,10 @@
 
 use crate::{at, databases};
 use idlink_core::ports::audit::AuditEntry;
-use idlink_core::ports::balance::{BalanceStore, QueryRecord};
+use idlink_core::ports::balance::BalanceStore;
 use idlink_core::ports::retention::{LegalHold, RetentionStore};
-use idlink_domain::{BindingId, QueryId, UserId};
+use idlink_domain::UserId;
 use idlink_store::testing;
-
-fn query(id: &str, second: i64) -> QueryRecord {
-    QueryRecord {
-        id: QueryId::parse(id).unwrap_or_else(|e| panic!("{e}")),
-        binding_id: BindingId::parse("bnd_1").unwrap_or_else(|e| panic!("{e}")),
-        bank: "ICBC".into(),
-        channel: "direct".into(),
-        precision: "yuan".into(),
-        actor: "user:usr_x".into(),
-        at: at(second),
-        outcome: "disclosed".into(),
-        reason: None,
-    }
-}
 
 fn hold(id: &str, user: &UserId) -> LegalHold {
     LegalHold {
@@ -46,7 +32,9 @@ async fn purges_spare_held_users_and_stop_at_their_bound() {
         let in_review = crate::security::new_user(s).await;
         let audit = AuditEntry::new("test", "balance.query", "test", at(1));
         for (i, (user, second)) in [(&free, 10), (&free, 20), (&free, 40), (&disputed, 10), (&in_review, 10)].into_iter().enumerate() {
-            s.record_query(user, &query(&format!("bq_{i}"), second), &audit).await.unwrap_or_else(|e| panic!("{kind}: {e}"));
+            s.record_query(user, &crate::reports::record(&format!("bq_{i}"), second, "disclosed"), &audit)
+                .await
+                .unwrap_or_else(|e| panic!("{kind}: {e}"));
         }
         let case = format!(
             "INSERT INTO review_cases (id, kind, subject, reference, status, steps_required, created_at, sla_due_at) \
@@ -62,6 +50,19 @@ async fn purges_spare_held_users_and_stop_at_their_bound() {
         let held: Vec<String> = s.case_holds().await.unwrap_or_default().into_iter().map(|c| c.case_id).collect();
         assert_eq!(held, ["case_r1"], "{kind}");
         assert_eq!(s.legal_holds(false).await.unwrap_or_default().len(), 1, "{kind}");
+
+        // Credit-report files: the free user's ready report loses its files, the disputed user's keeps them.
+        for (id, user) in [("crq_free", &free), ("crq_held", &disputed)] {
+            let insert = format!(
+                "INSERT INTO credit_requests (id, user_id, year, state, attempts, free, fee_fen, report_cipher, pdf_cipher, created_at, updated_at, ready_at) \
+                 VALUES ('{id}', '{user}', 2026, 'ready', 1, 1, 0, {blob}, {blob}, 10, 10, 10)",
+                blob = if matches!(s.backend(), idlink_store::Backend::Postgres) { "'\\x01'::bytea" } else { "x'01'" }
+            );
+            testing::execute(s, &insert).await.unwrap_or_else(|e| panic!("{kind}: {e}"));
+        }
+        assert_eq!(s.purge_credit_files(at(30), 100).await.ok(), Some(1), "{kind}");
+        let files = "SELECT id FROM credit_requests WHERE pdf_cipher IS NOT NULL AND report_cipher IS NOT NULL";
+        assert_eq!(testing::query_text(s, files).await.ok().as_deref(), Some("crq_held"), "{kind}");
 
         // Before 30: one batch of 1 and then the other; the held users' queries stay.
         assert_eq!(s.purge_query_log(at(30), 1).await.ok(), Some(1), "{kind}");

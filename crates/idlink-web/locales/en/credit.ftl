@@ -133,3 +133,5 @@ credit-alerts-turn-off = Turn alerts off
 credit-done-alerts-on = Alerts are on. What is on your record now is the starting point.
 credit-done-alerts-off = Alerts are off. The copy of your record we compared with is deleted.
 credit-problem-credit_alert_app_not_authorised = Alerts reach only apps you have authorised.
+
+problem-credit_report_purged = This report was deleted at the end of its retention period. Ask for a new report if you need one.

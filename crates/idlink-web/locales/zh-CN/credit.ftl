@@ -125,3 +125,5 @@ credit-alerts-turn-off = 关闭提醒
 credit-done-alerts-on = 提醒已开启。以您记录的当前状态为起点。
 credit-done-alerts-off = 提醒已关闭。用于比对的记录副本已删除。
 credit-problem-credit_alert_app_not_authorised = 提醒只会发给您已授权的应用。
+
+problem-credit_report_purged = 这份报告已在保存期满后删除。如需要，请重新申请一份报告。

@@ -125,3 +125,5 @@ credit-alerts-turn-off = 關閉提醒
 credit-done-alerts-on = 提醒已開啟。以您記錄的當前狀態為起點。
 credit-done-alerts-off = 提醒已關閉。用於比對的記錄副本已刪除。
 credit-problem-credit_alert_app_not_authorised = 提醒只會發給您已授權的應用。
+
+problem-credit_report_purged = 這份報告已在保存期屆滿後刪除。如有需要，請重新申請一份報告。

@@ -88,7 +88,12 @@ fn line(tr: &Tr, k: &idlink_core::ports::apikeys::ApiKeyRow, now: jiff::Timestam
     }
 }
 
-async fn page(state: &WebState, s: &SignedOperator, new_token: Option<(String, String)>, refusal: Option<String>) -> Response {
+async fn page(
+    state: &WebState,
+    s: &SignedOperator,
+    new_token: Option<(String, String)>,
+    refusal: Option<(StatusCode, String)>,
+) -> Response {
     let tr = s.visitor.tr;
     let c = ConsoleChrome::new(&s.visitor, tr.t("console-api-keys-title"), Some(&s.op));
     if require(&s.op, Role::Auditor).is_err() {
@@ -106,13 +111,15 @@ async fn page(state: &WebState, s: &SignedOperator, new_token: Option<(String, S
             selected: d == 0,
         })
         .collect();
+    let refused = refusal.as_ref().map(|(status, _)| *status);
+    let refusal = refusal.map(|(_, why)| why);
     let mut page =
         KeysPage { c, keys: Vec::new(), may_change: require(&s.op, Role::Admin).is_ok(), overlaps, lives, new_token, refusal, error: None };
     let status = match state.app.store.list_api_keys().await {
         Ok(keys) => {
             // Newest first: a rotation's new key sits above the key it replaces.
             page.keys = keys.iter().rev().map(|k| line(&tr, k, now)).collect();
-            StatusCode::OK
+            refused.unwrap_or(StatusCode::OK)
         }
         Err(e) => {
             page.error = Some(problem_message_in(&tr, "console", &Problem::from(e)));
@@ -160,10 +167,10 @@ async fn rotate(
     }
     let tr = s.visitor.tr;
     let Ok(id) = ApiKeyId::parse(&raw) else {
-        return page(&state, &s, None, Some(tr.t("console-api-keys-not-found"))).await;
+        return page(&state, &s, None, Some((StatusCode::NOT_FOUND, tr.t("console-api-keys-not-found")))).await;
     };
     if !OVERLAPS.contains(&f.overlap_hours) || !LIVES.contains(&f.expires_in_days) {
-        return page(&state, &s, None, Some(tr.t("console-api-keys-bad-choice"))).await;
+        return page(&state, &s, None, Some((StatusCode::UNPROCESSABLE_ENTITY, tr.t("console-api-keys-bad-choice")))).await;
     }
     let rotation = Rotation {
         overlap: SignedDuration::from_hours(f.overlap_hours),
@@ -179,13 +186,18 @@ async fn rotate(
             );
             page(&state, &s, Some((done.token, what)), None).await
         }
-        Err(RotateError::Store(e)) => page(&state, &s, None, Some(problem_message_in(&tr, "console", &Problem::from(e)))).await,
-        Err(RotateError::NotFound(_)) => page(&state, &s, None, Some(tr.t("console-api-keys-not-found"))).await,
-        Err(RotateError::AlreadyRotated(_, next)) => {
-            page(&state, &s, None, Some(tr.t1("console-api-keys-already-rotated", "next", next.as_str()))).await
+        Err(RotateError::Store(e)) => {
+            page(&state, &s, None, Some((StatusCode::SERVICE_UNAVAILABLE, problem_message_in(&tr, "console", &Problem::from(e))))).await
         }
-        Err(RotateError::NotWorking(..) | RotateError::Invalid(_)) => {
-            page(&state, &s, None, Some(tr.t("console-api-keys-not-working"))).await
+        Err(RotateError::NotFound(_)) => page(&state, &s, None, Some((StatusCode::NOT_FOUND, tr.t("console-api-keys-not-found")))).await,
+        Err(RotateError::AlreadyRotated(_, next)) => {
+            page(&state, &s, None, Some((StatusCode::CONFLICT, tr.t1("console-api-keys-already-rotated", "next", next.as_str())))).await
+        }
+        Err(RotateError::Invalid(_)) => {
+            page(&state, &s, None, Some((StatusCode::UNPROCESSABLE_ENTITY, tr.t("console-api-keys-bad-choice")))).await
+        }
+        Err(RotateError::NotWorking(..)) => {
+            page(&state, &s, None, Some((StatusCode::CONFLICT, tr.t("console-api-keys-not-working")))).await
         }
     }
 }
@@ -197,12 +209,14 @@ async fn revoke(State(state): State<WebState>, s: SignedOperator, Path(raw): Pat
     }
     let tr = s.visitor.tr;
     let Ok(id) = ApiKeyId::parse(&raw) else {
-        return page(&state, &s, None, Some(tr.t("console-api-keys-not-found"))).await;
+        return page(&state, &s, None, Some((StatusCode::NOT_FOUND, tr.t("console-api-keys-not-found")))).await;
     };
     let actor = format!("operator:{}", s.op.id);
     match apikeys::revoke(state.app.store.as_ref(), state.app.clock.as_ref(), &id, &actor).await {
         Ok(true) => (cookies(&s.visitor), Redirect::to("/console/api-keys")).into_response(),
-        Ok(false) => page(&state, &s, None, Some(tr.t("console-api-keys-not-working"))).await,
-        Err(e) => page(&state, &s, None, Some(problem_message_in(&tr, "console", &Problem::from(e)))).await,
+        Ok(false) => page(&state, &s, None, Some((StatusCode::CONFLICT, tr.t("console-api-keys-not-working")))).await,
+        Err(e) => {
+            page(&state, &s, None, Some((StatusCode::SERVICE_UNAVAILABLE, problem_message_in(&tr, "console", &Problem::from(e))))).await
+        }
     }
 }

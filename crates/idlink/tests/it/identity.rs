@@ -128,13 +128,7 @@ async fn verification_fails_with_guidance_then_passes_and_unlocks_capabilities()
         assert_eq!(gated, ["balance_query", "credit_report", "social_security_card"], "{caps}");
         assert_eq!(caps["restricted"], json!(["balance_query", "credit_report", "social_security_card"]), "{caps}");
         crate::consents::give_all(&s, &token).await;
-        let caps: Value = call(&s, Method::GET, "/v1/me/capabilities", &token)
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("{e}"))
-            .json()
-            .await
-            .unwrap_or_default();
+        let caps = crate::cards::get_json(&s, "/v1/me/capabilities", &token).await;
         assert_eq!(caps["restricted"], json!([]), "{caps}");
 
         // The same ID number on another account is refused.

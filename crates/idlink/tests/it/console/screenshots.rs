@@ -1,6 +1,6 @@
 //! Screenshots of the console in zh-CN: the queue (with a breached case), a
 //! case, the breach board, audit explorer, reports, a user 360° record, key
-//! status, who is on duty, the API keys just after a rotation, and institution health, written to `docs/screenshots/console-*.png`. Not part of the suite
+//! status, who is on duty, retention, the API keys just after a rotation, and institution health, written to `docs/screenshots/console-*.png`. Not part of the suite
 //! (it writes into the repository); regenerate with
 //! `cargo test -p idlink --test it console::screenshots -- --ignored`.
 
@@ -60,6 +60,8 @@ async fn console_screenshots() {
     shot(&b, "console-keys").await;
     b.goto(&s.url("/console/duty")).await;
     shot(&b, "console-duty").await;
+    b.goto(&s.url("/console/retention")).await;
+    shot(&b, "console-retention").await;
     b.goto(&s.url("/console/api-keys")).await;
     let key = s.token.split('.').next().unwrap_or_default().to_owned();
     b.click(&format!("#rotate-{key}")).await;

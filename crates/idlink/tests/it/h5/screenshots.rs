@@ -81,6 +81,8 @@ async fn screenshots() {
             ("security", "/h5/security".to_owned()),
             ("devices", "/h5/devices".to_owned()),
             ("guardians", "/h5/guardians".to_owned()),
+            ("consents", "/h5/consents".to_owned()),
+            ("consent", "/h5/consents/credit_report".to_owned()),
         ] {
             b.goto(&s.url(&path)).await;
             shot(&b, &format!("{name}{suffix}")).await;
