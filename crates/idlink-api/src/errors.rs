@@ -249,6 +249,7 @@ impl From<idlink_core::credit_alerts::AlertError> for Problem {
     fn from(e: idlink_core::credit_alerts::AlertError) -> Self {
         use idlink_core::credit_alerts::AlertError;
         match e {
+            AlertError::Consent(m) => m.into(),
             AlertError::NotVerified => Problem::new(ProblemCode::IdentityNotVerified),
             AlertError::NotAuthorised(app) => Problem::new(ProblemCode::CreditAlertAppNotAuthorised).errors(vec![FieldError::new(
                 "/apps",
@@ -347,6 +348,7 @@ impl From<CreditError> for Problem {
 impl From<MedicalError> for Problem {
     fn from(e: MedicalError) -> Self {
         match e {
+            MedicalError::Consent(m) => m.into(),
             MedicalError::NotFound => Problem::new(ProblemCode::SocialSecurityBindingNotFound),
             MedicalError::CardUnusable(why) => Problem::new(ProblemCode::MedicalCardUnusable).detail(format!("The card cannot pay: {why}.")),
             MedicalError::Refused(MedicalRefusal::Expired) => Problem::new(ProblemCode::MedicalCodeExpired),

@@ -331,6 +331,7 @@ impl AppParts {
     /// Credit alerts (issue 15, SPEC CR6).
     pub fn credit_alerts(&self) -> idlink_core::credit_alerts::CreditAlerts<'_> {
         idlink_core::credit_alerts::CreditAlerts {
+            consent: self.consent_gate(),
             watches: self.store.as_ref(),
             identities: self.store.as_ref(),
             users: self.store.as_ref(),
@@ -420,6 +421,7 @@ impl AppParts {
 
     pub fn medical_payments(&self) -> idlink_core::medical_payment::MedicalPayments<'_> {
         idlink_core::medical_payment::MedicalPayments {
+            consent: self.consent_gate(),
             bindings: self.store.as_ref(),
             uses: self.store.as_ref(),
             users: self.store.as_ref(),

@@ -472,6 +472,8 @@ impl Balances<'_> {
         step_up: Option<&str>,
         kept: &[u8],
     ) -> Result<BalanceAnswer, BalanceError> {
+        // A replay discloses again: the consent must still stand.
+        self.consent.check::<BalanceError>(&session.user_id, idlink_domain::consent::ConsentKind::BankCard).await?;
         let kept: KeptAnswer = serde_json::from_slice(kept).map_err(|e| StoreError::Corrupt(format!("kept balance answer: {e}")))?;
         let user = &session.user_id;
         let now = self.clock.now();

@@ -201,3 +201,44 @@ impl Consents<'_> {
             .collect())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each version's texts, by their SHA-256. A text changed under the same
+    /// version would not ask users again: bump the version in consents.toml
+    /// and add its hashes here.
+    const PINNED: &[(&str, u32, &str, &str)] = &[
+        ("face", 1, "zh-CN", "0c8e06ee7a1b84b9ba7a1811686ec291ac1bd25111f86809e563d5f193ee8850"),
+        ("face", 1, "zh-HK", "4d42659e5c97756767238ca4d8899d65c8a9f5abb58af898da9e4795b5fd965b"),
+        ("face", 1, "en", "07eac7f5704998c334a5a78370ca072d6b02ba196734b3dc51515196d54762d9"),
+        ("id_number", 1, "zh-CN", "adb8053a7e1ce6c9a707e3141064be46ab91a3533afdfa040d6bd33a36eb140e"),
+        ("id_number", 1, "zh-HK", "d85fceab7efa408c6f02e5fd83d3b0dcc564adff32deff6ad6269bf27cd018ae"),
+        ("id_number", 1, "en", "92690dd27ff1858e23a886ffec71c71b0c8ec56bf98d7d5ba31d4e89b52c6a5a"),
+        ("bank_card", 1, "zh-CN", "1e1dc42145be2bbe287787fc91956a99ffc38e91147f599447b08a9fe8ae48eb"),
+        ("bank_card", 1, "zh-HK", "8238d36c353a9926ced7553ed5ae2e505bf03efb0f34f9ac5bcea85852dfc272"),
+        ("bank_card", 1, "en", "e6ebc242a77c3a4681ba2ffba5a58fb8c6845c71f3450f9c7c9ee043b2d61fb5"),
+        ("credit_report", 1, "zh-CN", "b330259091cbf98e490ca8d9367fdfa0cfe07ef555b48f8d68ed0391554dcd7e"),
+        ("credit_report", 1, "zh-HK", "808e25b80231f010f6740722c5ebacf1312b32c2a7dcc699ee1d6ba3032d75bf"),
+        ("credit_report", 1, "en", "8e36ec3c37dce6d8ea535d2a5c16f8046abebc8e676c9cb3471690f7e84fbf47"),
+        ("social_security", 1, "zh-CN", "4486fcd56f38d98abebe1e791a2a657c4e67fdb4ee82fd160bb5ae8d673ea7bc"),
+        ("social_security", 1, "zh-HK", "8d22bb033cbd2d1adbd78fd57d0fc361da6c5b4bd413e2bc3607a1f01e0ecd9c"),
+        ("social_security", 1, "en", "f11d56126c2c243618413a3dff4a7f6125873c4c0d83d7b4f6ce5eeae2b6e2a8"),
+    ];
+
+    #[test]
+    fn each_version_s_texts_are_pinned_by_their_hashes() {
+        let texts = ConsentTexts::bundled().unwrap_or_else(|e| panic!("{e}"));
+        let mut now = Vec::new();
+        for kind in ConsentKind::ALL {
+            for locale in LOCALES {
+                let t = texts.text(kind, locale).unwrap_or_else(|| panic!("{kind:?} {locale}"));
+                now.push((kind.as_str(), texts.version(kind), locale, text_sha256(&t.title, &t.body)));
+            }
+        }
+        let pinned: Vec<(&str, u32, &str, String)> = PINNED.iter().map(|(k, v, l, h)| (*k, *v, *l, (*h).to_owned())).collect();
+        let listing: String = now.iter().map(|(k, v, l, h)| format!("    (\"{k}\", {v}, \"{l}\", \"{h}\"),\n")).collect();
+        assert_eq!(now, pinned, "a consent text changed: give it a new version, then pin:\n{listing}");
+    }
+}

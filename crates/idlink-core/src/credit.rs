@@ -582,6 +582,7 @@ impl CreditReports<'_> {
     pub async fn verify_face(&self, actor: &Actor<'_>, id: &str, liveness_video: &str) -> Result<RequestView, CreditError> {
         let row = self.own(actor.user(), id).await?;
         Self::awaiting_verification(&row)?;
+        self.consent.check::<CreditError>(actor.user(), idlink_domain::consent::ConsentKind::CreditReport).await?;
         let result = self.face.verify(actor.user().as_str(), liveness_video).await?;
         if let Some((code, _)) = result.reason() {
             self.verification_failed(actor, &row, code, "face").await?;
@@ -619,6 +620,7 @@ impl CreditReports<'_> {
     ) -> Result<RequestView, CreditError> {
         let row = self.own(actor.user(), id).await?;
         Self::awaiting_verification(&row)?;
+        self.consent.check::<CreditError>(actor.user(), idlink_domain::consent::ConsentKind::CreditReport).await?;
         let binding_id = BindingId::parse(binding_id).map_err(|_| CreditError::CardNotBound)?;
         let (binding, card) = self.active_card(actor, &binding_id).await?;
         let now = self.clock.now();
@@ -650,6 +652,7 @@ impl CreditReports<'_> {
     pub async fn confirm_card(&self, actor: &Actor<'_>, id: &str, code: &str) -> Result<RequestView, CreditError> {
         let row = self.own(actor.user(), id).await?;
         Self::awaiting_verification(&row)?;
+        self.consent.check::<CreditError>(actor.user(), idlink_domain::consent::ConsentKind::CreditReport).await?;
         let (Some(binding_id), Some(reference), Some("bank_card")) = (&row.verify_binding, &row.verify_ref, row.method.as_deref()) else {
             return Err(CreditError::NoCodeSent);
         };
@@ -667,6 +670,7 @@ impl CreditReports<'_> {
     pub async fn certificate_challenge(&self, actor: &Actor<'_>, id: &str, fingerprint: &str) -> Result<CertificateChallenge, CreditError> {
         let row = self.own(actor.user(), id).await?;
         Self::awaiting_verification(&row)?;
+        self.consent.check::<CreditError>(actor.user(), idlink_domain::consent::ConsentKind::CreditReport).await?;
         let earlier = self.requests.credit_requests_of(actor.user(), 100).await?;
         let history = earlier.iter().filter(|r| r.id != row.id).map(|r| (r.method.as_deref(), r.state));
         if !credit_request::certificate_allowed(history) {
@@ -705,6 +709,7 @@ impl CreditReports<'_> {
     pub async fn verify_certificate(&self, actor: &Actor<'_>, id: &str, signature: &[u8]) -> Result<RequestView, CreditError> {
         let row = self.own(actor.user(), id).await?;
         Self::awaiting_verification(&row)?;
+        self.consent.check::<CreditError>(actor.user(), idlink_domain::consent::ConsentKind::CreditReport).await?;
         let challenge = match (row.method.as_deref(), row.verify_ref.as_deref()) {
             (Some(credit_request::method::CERTIFICATE), Some(r)) => r.to_owned(),
             _ => return Err(CreditError::NoChallenge),

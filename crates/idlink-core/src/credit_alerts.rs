@@ -69,6 +69,9 @@ pub enum AlertError {
     Crypto(#[from] CryptoError),
     #[error("store: {0}")]
     Store(#[from] StoreError),
+    /// The user has not consented to the processing of their credit report (issue 18).
+    #[error(transparent)]
+    Consent(#[from] crate::consents::ConsentMissing),
 }
 
 /// What a user sees of their alerts.
@@ -109,6 +112,8 @@ pub struct AlertPass {
 }
 
 pub struct CreditAlerts<'a> {
+    /// Watching the record needs the credit-report consent: a withdrawal turns the watch off.
+    pub consent: crate::consents::ConsentGate<'a>,
     pub watches: &'a dyn CreditStore,
     pub identities: &'a dyn IdentityStore,
     pub users: &'a dyn UserStore,
@@ -155,6 +160,7 @@ impl CreditAlerts<'_> {
     ) -> Result<AlertsView, AlertError> {
         let user = &session.user_id;
         if enabled {
+            self.consent.check::<AlertError>(user, idlink_domain::consent::ConsentKind::CreditReport).await?;
             self.identities.identity(user).await?.filter(|i| i.document_type == DocumentType::ResidentId).ok_or(AlertError::NotVerified)?;
         }
         // Turning alerts off always works, whatever became of the apps named before.
@@ -180,6 +186,13 @@ impl CreditAlerts<'_> {
         for _ in 0..10 {
             let due = self.watches.due_credit_watches(now, batch).await?;
             for w in &due {
+                if self.consent.require(&w.user_id, idlink_domain::consent::ConsentKind::CreditReport).await?.is_err() {
+                    // Withdrawn (or a new text not agreed to yet): the bureau is asked nothing more.
+                    let audit = AuditEntry::new("system", "credit_alerts.off", "the credit-report consent is not in force", now)
+                        .subject(&w.user_id);
+                    self.watches.set_credit_watch(&w.user_id, false, &[], None, now, &audit).await?;
+                    continue;
+                }
                 match self.check(w, now).await {
                     Ok(announced) => {
                         pass.checked += 1;
@@ -208,7 +221,7 @@ impl CreditAlerts<'_> {
                 ("bureau_unavailable", SignedDuration::from_secs(i64::try_from(u.retry_after_secs).unwrap_or(60).max(60)))
             }
             AlertError::Unreadable(_) | AlertError::Crypto(_) => ("unreadable", self.policy.interval),
-            AlertError::NotVerified | AlertError::NotAuthorised(_) => ("not_verified", self.policy.interval),
+            AlertError::NotVerified | AlertError::NotAuthorised(_) | AlertError::Consent(_) => ("not_verified", self.policy.interval),
             AlertError::Store(_) => ("store", SignedDuration::from_hours(1)),
         };
         tracing::warn!(user = %w.user_id, failure = code, "a credit watch could not be checked; it is asked again later");

@@ -88,6 +88,9 @@ pub enum MedicalError {
     Jose(#[from] JoseError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The holder has not consented to processing their social-security data.
+    #[error(transparent)]
+    Consent(#[from] crate::consents::ConsentMissing),
 }
 
 /// A code to show.
@@ -121,6 +124,8 @@ pub struct Payment {
 
 /// The medical-payment use cases.
 pub struct MedicalPayments<'a> {
+    /// Issuing a code needs the holder's social-security consent (issue 18).
+    pub consent: crate::consents::ConsentGate<'a>,
     pub bindings: &'a dyn SsBindingStore,
     pub uses: &'a dyn MedicalCodeStore,
     pub users: &'a dyn UserStore,
@@ -288,6 +293,9 @@ impl MedicalPayments<'_> {
     pub async fn issue(&self, session: &SessionRow, binding_id: &str) -> Result<IssuedCode, MedicalError> {
         let row = self.bindings.ss_binding(binding_id).await?.filter(|r| r.user_id == session.user_id).ok_or(MedicalError::NotFound)?;
         usable(row.status, row.features.as_deref())?;
+        if row.agent_user_id.is_none() {
+            self.consent.check::<MedicalError>(&row.user_id, idlink_domain::consent::ConsentKind::SocialSecurity).await?;
+        }
         let now = self.clock.now();
         let exp = now.checked_add(self.ttl).unwrap_or(now);
         let claims = MedicalCode {

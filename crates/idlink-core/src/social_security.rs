@@ -619,6 +619,16 @@ impl SocialSecurity<'_> {
         self.bindings.ss_binding(id).await?.filter(|r| &r.user_id == user).ok_or(SsError::NotFound)
     }
 
+    /// One's own binding is processed only with one's social-security consent
+    /// (issue 18). A binding made on a relative's behalf keeps the holder's
+    /// consent of its identity step (their own SMS code or face check).
+    async fn holder_consents(&self, row: &SsBindingRow) -> Result<(), SsError> {
+        if row.agent_user_id.is_some() {
+            return Ok(());
+        }
+        self.consent.check::<SsError>(&row.user_id, idlink_domain::consent::ConsentKind::SocialSecurity).await
+    }
+
     /// A binding the actor may see and take steps on: their own, or one they act on for a relative still.
     async fn reachable(&self, actor: &Actor<'_>, id: &str) -> Result<SsBindingRow, SsError> {
         let row = self.bindings.ss_binding(id).await?.ok_or(SsError::NotFound)?;
@@ -631,6 +641,7 @@ impl SocialSecurity<'_> {
     /// `Ok(None)` when the step was done already (nothing to do again).
     async fn ready(&self, actor: &Actor<'_>, id: &str, step: Step) -> Result<Option<SsBindingRow>, SsError> {
         let mut row = self.reachable(actor, id).await?;
+        self.holder_consents(&row).await?;
         let now = self.clock.now();
         // A frozen binding waits for its review: it does not expire under the reviewer.
         if row.status == Status::Open && now >= row.expires_at {
@@ -954,6 +965,7 @@ impl SocialSecurity<'_> {
     /// holder's only: a relative who bound the card does not see them.
     pub async fn accounts(&self, actor: &Actor<'_>, id: &str) -> Result<AccountsView, SsError> {
         let row = self.own(actor.user(), id).await?;
+        self.holder_consents(&row).await?;
         let features: Vec<&str> = row.features.as_deref().unwrap_or_default().split(',').collect();
         let (pension, medical) = (features.contains(&"pension_query"), features.contains(&"medical_account"));
         still_bound(&row)?;

@@ -80,7 +80,10 @@ fn trouble(v: &Visitor, p: &Problem) -> Response {
 
 /// A page to come back to: one of these H5 pages, nothing else.
 fn safe_back(back: &str) -> String {
-    let ok = back.starts_with("/h5/") && !back.starts_with("/h5//") && !back.contains('\\') && !back.chars().any(char::is_control);
+    let ok = back.starts_with("/h5/")
+        && !back.starts_with("/h5//")
+        && !back.contains("..")
+        && back.bytes().all(|b| b.is_ascii_graphic() && b != b'\\');
     if ok { back.to_owned() } else { "/h5/consents".to_owned() }
 }
 

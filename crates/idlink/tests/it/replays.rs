@@ -165,6 +165,13 @@ async fn a_balance_replay_needs_every_tier_still_in_force_and_is_audited() {
         expect_problem(balance_with_key(&s, Some(&token), &card, None, "k-bal").await, 403, "step_up_required").await;
         let other = step_up(&s, &token, &card).await;
         expect_problem(balance_with_key(&s, Some(&token), &card, Some(&other), "k-bal").await, 403, "step_up_required").await;
+        // The bank-card consent withdrawn: the replay discloses nothing (issue 18); agreed again: served.
+        let res =
+            crate::cards::call(&s, Method::DELETE, "/v1/me/consents/bank_card", &token).send().await.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(res.status().as_u16(), 204);
+        expect_problem(balance_with_key(&s, Some(&token), &card, Some(&step), "k-bal").await, 403, "consent_required").await;
+        crate::consents::give_all(&s, &token).await;
+        assert_eq!(balance_with_key(&s, Some(&token), &card, Some(&step), "k-bal").await.status().as_u16(), 200);
         // The switch off: refused; on again: served.
         switch(&s, &token, false).await;
         expect_problem(balance_with_key(&s, Some(&token), &card, Some(&step), "k-bal").await, 403, "balance_query_disabled").await;
@@ -187,7 +194,7 @@ async fn a_balance_replay_needs_every_tier_still_in_force_and_is_audited() {
         expect_problem(balance_with_key(&s, Some(&fresh), &card, Some(&step), "k-bal").await, 404, "card_binding_not_found").await;
         let history = get_json(&s, "/v1/me/balance-queries", &fresh).await;
         let replays = history["queries"].as_array().map(|q| q.iter().filter(|e| e["outcome"] == "replayed").count()).unwrap_or(0);
-        assert_eq!(replays, 3, "{}: only the replays served are listed: {history}", s.kind);
+        assert_eq!(replays, 4, "{}: only the replays served are listed: {history}", s.kind);
     }
 }
 
