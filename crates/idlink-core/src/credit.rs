@@ -621,6 +621,8 @@ impl CreditReports<'_> {
         let row = self.own(actor.user(), id).await?;
         Self::awaiting_verification(&row)?;
         self.consent.check::<CreditError>(actor.user(), idlink_domain::consent::ConsentKind::CreditReport).await?;
+        // The card goes to its bank: the bank-card consent too.
+        self.consent.check::<CreditError>(actor.user(), idlink_domain::consent::ConsentKind::BankCard).await?;
         let binding_id = BindingId::parse(binding_id).map_err(|_| CreditError::CardNotBound)?;
         let (binding, card) = self.active_card(actor, &binding_id).await?;
         let now = self.clock.now();
@@ -653,6 +655,7 @@ impl CreditReports<'_> {
         let row = self.own(actor.user(), id).await?;
         Self::awaiting_verification(&row)?;
         self.consent.check::<CreditError>(actor.user(), idlink_domain::consent::ConsentKind::CreditReport).await?;
+        self.consent.check::<CreditError>(actor.user(), idlink_domain::consent::ConsentKind::BankCard).await?;
         let (Some(binding_id), Some(reference), Some("bank_card")) = (&row.verify_binding, &row.verify_ref, row.method.as_deref()) else {
             return Err(CreditError::NoCodeSent);
         };

@@ -629,6 +629,15 @@ impl SocialSecurity<'_> {
         self.consent.check::<SsError>(&row.user_id, idlink_domain::consent::ConsentKind::SocialSecurity).await
     }
 
+    /// The bank step sends the card's financial account to its bank: one's
+    /// own binding needs the bank-card consent as well.
+    async fn card_consent(&self, row: &SsBindingRow) -> Result<(), SsError> {
+        if row.agent_user_id.is_some() {
+            return Ok(());
+        }
+        self.consent.check::<SsError>(&row.user_id, idlink_domain::consent::ConsentKind::BankCard).await
+    }
+
     /// A binding the actor may see and take steps on: their own, or one they act on for a relative still.
     async fn reachable(&self, actor: &Actor<'_>, id: &str) -> Result<SsBindingRow, SsError> {
         let row = self.bindings.ss_binding(id).await?.ok_or(SsError::NotFound)?;
@@ -909,6 +918,7 @@ impl SocialSecurity<'_> {
     /// code to the reserved phone the user names.
     pub async fn bank(&self, actor: &Actor<'_>, id: &str, reserved_phone: &PhoneNumber) -> Result<BindingView, SsError> {
         let Some(mut row) = self.ready(actor, id, Step::Bank).await? else { return self.current(actor, id).await };
+        self.card_consent(&row).await?;
         let card = self.sealed_card(actor, &row).await?;
         let account = Self::account(&card)?;
         let client_ref = format!("{}-{}", row.id, row.version);
@@ -923,6 +933,7 @@ impl SocialSecurity<'_> {
     /// Bank verification, second half: the bank's code.
     pub async fn bank_confirm(&self, actor: &Actor<'_>, id: &str, code: &str) -> Result<BindingView, SsError> {
         let Some(mut row) = self.ready(actor, id, Step::Bank).await? else { return self.current(actor, id).await };
+        self.card_consent(&row).await?;
         let reference = row.bank_code_ref.clone().ok_or(SsError::NoCodeSent)?;
         let card = self.sealed_card(actor, &row).await?;
         if !self.bank.verify_code(&reference, &Self::account(&card)?, code).await? {

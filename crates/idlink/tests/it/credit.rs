@@ -685,6 +685,15 @@ async fn opted_in_users_are_told_when_their_credit_record_changes() {
         let v = alerts_until(&s, &token, |v| v["checked_at"] != before).await;
         assert_eq!(v["alerts"], 3, "{v}");
 
+        // The credit-report consent withdrawn (issue 18): the next check asks the bureau nothing and turns the watch off.
+        let res = call(&s, Method::DELETE, "/v1/me/consents/credit_report", &token).send().await.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(res.status().as_u16(), 204);
+        expect_problem(set_alerts(&s, &token, json!({"enabled": true, "apps": []})).await, 403, "consent_required").await;
+        advance(&s, 24 * 3600 + 60).await;
+        let v = alerts_until(&s, &token, |v| v["enabled"] == false).await;
+        assert!(v["next_check_at"].is_null(), "{v}");
+        crate::consents::give_all(&s, &token).await;
+
         // Off: no more comparisons; the stored file is dropped.
         let v: Value = set_alerts(&s, &token, json!({"enabled": false})).await.json().await.unwrap_or_default();
         assert_eq!((v["enabled"].as_bool(), v["next_check_at"].is_null()), (Some(false), true), "{v}");
