@@ -488,6 +488,7 @@ impl From<SecurityError> for Problem {
             SecurityError::Code(e) => e.into(),
             SecurityError::Hash(e) => e.into(),
             SecurityError::Store(e) => e.into(),
+            SecurityError::Consent(m) => m.into(),
         }
     }
 }
@@ -524,6 +525,7 @@ impl From<IdentityError> for Problem {
             IdentityError::Unreadable(e) => e.into(),
             IdentityError::Crypto(e) => e.into(),
             IdentityError::Store(e) => e.into(),
+            IdentityError::Consent(m) => m.into(),
         }
     }
 }

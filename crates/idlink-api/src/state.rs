@@ -197,7 +197,7 @@ impl AppParts {
             step_ups: self.store.as_ref(),
             audits: self.store.as_ref(),
             freezes: self.store.as_ref(),
-            face: self.institutions.face.as_ref(),
+            face: self.consented_face(),
             rng: self.rng.as_ref(),
             ids: self.ids.as_ref(),
             clock: self.clock.as_ref(),
@@ -217,7 +217,8 @@ impl AppParts {
             codes: self.codes(),
             registry: self.institutions.registry.as_ref(),
             cards: self.institutions.cards.as_ref(),
-            face: self.institutions.face.as_ref(),
+            face: self.consented_face(),
+            consent: self.consent_gate(),
             change_policy: &self.change_policy,
             freezes: self.store.as_ref(),
             review_sla: self.review.verification_sla,
@@ -265,6 +266,10 @@ impl AppParts {
 
     fn consent_gate(&self) -> idlink_core::consents::ConsentGate<'_> {
         idlink_core::consents::ConsentGate { store: self.store.as_ref(), texts: &self.consent_texts }
+    }
+
+    fn consented_face(&self) -> idlink_core::consents::ConsentedFace<'_> {
+        idlink_core::consents::ConsentedFace { gate: self.consent_gate(), port: self.institutions.face.as_ref() }
     }
 
     /// Separate consents to process sensitive personal information.
@@ -356,7 +361,7 @@ impl AppParts {
             clock: self.clock.as_ref(),
             ids: self.ids.as_ref(),
             bureau: self.institutions.bureau.as_ref(),
-            face: self.institutions.face.as_ref(),
+            face: self.consented_face(),
             bindings: self.store.as_ref(),
             bank: self.institutions.bank.as_ref(),
             cashier: self.institutions.cashier.as_ref(),
@@ -377,7 +382,7 @@ impl AppParts {
             ids: self.ids.as_ref(),
             rng: self.rng.as_ref(),
             bureau: self.institutions.social_security.as_ref(),
-            face: self.institutions.face.as_ref(),
+            face: self.consented_face(),
             bank: self.institutions.bank.as_ref(),
             codes: self.codes(),
             coverage: &self.ss_coverage,
@@ -414,7 +419,8 @@ impl AppParts {
             ids: self.ids.as_ref(),
             rng: self.rng.as_ref(),
             bureau: self.institutions.social_security.as_ref(),
-            face: self.institutions.face.as_ref(),
+            face: self.consented_face(),
+            consent: self.consent_gate(),
             coverage: &self.ss_coverage,
         }
     }

@@ -37,6 +37,10 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 pub const FEATURE: &str = "balance_query";
+/// Binding a card and querying its balance process the card and the
+/// verified ID number it is proven against: both consents (issue 18).
+pub const BALANCE_CONSENTS: [idlink_domain::consent::ConsentKind; 2] =
+    [idlink_domain::consent::ConsentKind::BankCard, idlink_domain::consent::ConsentKind::IdNumber];
 
 /// The answer of a query kept (sealed) for an idempotent replay, with what
 /// authorised it, so a replay can check those tiers are still in force.
@@ -346,7 +350,7 @@ impl Balances<'_> {
         claim: Option<&ClaimRef>,
     ) -> Result<BalanceAnswer, BalanceError> {
         let user = &session.user_id;
-        self.consent.check::<BalanceError>(user, idlink_domain::consent::ConsentKind::BankCard).await?;
+        self.consent.check_all::<BalanceError>(user, &BALANCE_CONSENTS).await?;
         let now = self.clock.now();
         // A malformed token reads as an unusable one; the tiers before it are still reported first.
         let (token_id, secret) = step_up.and_then(|t| t.split_once('.')).unwrap_or(("", ""));
@@ -473,7 +477,7 @@ impl Balances<'_> {
         kept: &[u8],
     ) -> Result<BalanceAnswer, BalanceError> {
         // A replay discloses again: the consent must still stand.
-        self.consent.check::<BalanceError>(&session.user_id, idlink_domain::consent::ConsentKind::BankCard).await?;
+        self.consent.check_all::<BalanceError>(&session.user_id, &BALANCE_CONSENTS).await?;
         let kept: KeptAnswer = serde_json::from_slice(kept).map_err(|e| StoreError::Corrupt(format!("kept balance answer: {e}")))?;
         let user = &session.user_id;
         let now = self.clock.now();

@@ -95,7 +95,7 @@ impl Bindings<'_> {
         reserved_phone: &PhoneNumber,
     ) -> Result<BindingRow, BindingError> {
         self.risk.ensure_not_frozen::<BindingError>(&session.user_id).await?;
-        self.consent.check::<BindingError>(&session.user_id, idlink_domain::consent::ConsentKind::BankCard).await?;
+        self.consent.check_all::<BindingError>(&session.user_id, &crate::balance::BALANCE_CONSENTS).await?;
         let index = self.card_index(card);
         let existing = self.store.bindings(&session.user_id).await?;
         if existing.iter().any(|b| b.card_index == index && b.status == BindingStatus::Active) {

@@ -14,6 +14,7 @@ use crate::ports::StoreError;
 use crate::ports::audit::AuditEntry;
 use crate::ports::clock::Clock;
 use crate::ports::consents::{ConsentRow, ConsentStore};
+use crate::ports::face::{FaceResult, FaceUnavailable, FaceVerifier};
 use crate::ports::ids::Ids;
 use idlink_domain::UserId;
 use idlink_domain::consent::{ConsentKind, ConsentState, ConsentTexts, Given, LOCALES, state};
@@ -86,14 +87,58 @@ pub struct ConsentGate<'a> {
 impl ConsentGate<'_> {
     /// Passes when `user` consented to the current text of `kind`.
     pub async fn require(&self, user: &UserId, kind: ConsentKind) -> Result<Result<(), ConsentMissing>, StoreError> {
+        self.require_all(user, &[kind]).await
+    }
+
+    /// Passes when `user` consented to the current text of every kind in
+    /// `kinds` (one read); names the first one missing.
+    pub async fn require_all(&self, user: &UserId, kinds: &[ConsentKind]) -> Result<Result<(), ConsentMissing>, StoreError> {
         let rows = self.store.consents_of(user).await?;
-        let s = state_of(self.texts, &rows, kind);
-        Ok(if s.allows() { Ok(()) } else { Err(ConsentMissing { kind, version: self.texts.version(kind), state: s.as_str() }) })
+        for &kind in kinds {
+            let s = state_of(self.texts, &rows, kind);
+            if !s.allows() {
+                return Ok(Err(ConsentMissing { kind, version: self.texts.version(kind), state: s.as_str() }));
+            }
+        }
+        Ok(Ok(()))
     }
 
     /// [`Self::require`] for use cases whose error holds both refusals.
     pub async fn check<E: From<ConsentMissing> + From<StoreError>>(&self, user: &UserId, kind: ConsentKind) -> Result<(), E> {
         Ok(self.require(user, kind).await??)
+    }
+
+    /// [`Self::require_all`] for use cases whose error holds both refusals.
+    pub async fn check_all<E: From<ConsentMissing> + From<StoreError>>(&self, user: &UserId, kinds: &[ConsentKind]) -> Result<(), E> {
+        Ok(self.require_all(user, kinds).await??)
+    }
+}
+
+/// The face-verification port behind the face consent. Use cases hold this
+/// instead of the port, so no face image goes out for comparison unless the
+/// person it shows consented to the current face text.
+#[derive(Clone, Copy)]
+pub struct ConsentedFace<'a> {
+    pub gate: ConsentGate<'a>,
+    pub port: &'a dyn FaceVerifier,
+}
+
+impl ConsentedFace<'_> {
+    /// Compares `user`'s live face with the registry photo, once they consented.
+    pub async fn verify<E>(&self, user: &UserId, liveness_video: &str) -> Result<FaceResult, E>
+    where
+        E: From<ConsentMissing> + From<StoreError> + From<FaceUnavailable>,
+    {
+        self.gate.check::<E>(user, ConsentKind::Face).await?;
+        Ok(self.port.verify(user.as_str(), liveness_video).await?)
+    }
+
+    /// The face check a holder takes in person on a relative's device (a
+    /// social-security binding on their behalf, SS5): they may have no
+    /// account of their own to record a consent in, and taking the check in
+    /// front of the camera after reading what it is for is their consent.
+    pub async fn verify_in_person(&self, holder: &UserId, liveness_video: &str) -> Result<FaceResult, FaceUnavailable> {
+        self.port.verify(holder.as_str(), liveness_video).await
     }
 }
 
@@ -176,7 +221,11 @@ impl Consents<'_> {
         };
         let purpose = format!("{} consent, version {version} ({}), text sha256 {}", kind.as_str(), text.locale, text.sha256);
         let audit = AuditEntry::new(actor, "consent.give", purpose, now).subject(user);
-        self.store.give_consent(&row, &audit).await?;
+        if !self.store.give_consent(&row, &audit).await? {
+            // Another tap recorded it meanwhile: that one stands.
+            let rows = self.store.consents_of(user).await?;
+            return Ok((ConsentView { state: self.state_of(&rows, kind), text }, false));
+        }
         Ok((ConsentView { text, state: ConsentState::Given { version, at: now } }, true))
     }
 

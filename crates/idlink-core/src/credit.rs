@@ -37,7 +37,7 @@ use crate::ports::cashier::{Cashier, Order, PaymentStatus, PaymentUnavailable};
 use crate::ports::certificates::CertificateStore;
 use crate::ports::clock::Clock;
 use crate::ports::credit::{CreditRequestRow, CreditStore, Move, NewCreditRequest, Opened};
-use crate::ports::face::{FaceResult, FaceUnavailable, FaceVerifier};
+use crate::ports::face::{FaceResult, FaceUnavailable};
 use crate::ports::identity::{DocumentType, IdentityStore};
 use crate::ports::ids::Ids;
 use crate::ports::operators::{OperatorRow, Role, RoleRequired, require};
@@ -51,6 +51,7 @@ use crate::stepup::{self, StepUpRefusal};
 use crate::vault::Vault;
 use idlink_crypto::CryptoError;
 use idlink_domain::calendar::{shanghai, shanghai_display, shanghai_today};
+use idlink_domain::consent::ConsentKind;
 use idlink_domain::credit_report::CreditReport;
 use idlink_domain::credit_request::{self, Quote, RequestEvent, RequestState, TransitionError};
 use idlink_domain::{BindingId, CreditRequestId, Fen, PhoneNumber, RequestId, UserId};
@@ -61,6 +62,11 @@ const REPORT_CONTEXT: &str = "credit_requests.report";
 const PDF_CONTEXT: &str = "credit_requests.pdf";
 const LINK_DOMAIN: &str = "credit-report-link";
 const PURPOSE: &str = "credit report";
+/// A credit report is asked in the name of the verified ID number: both
+/// consents (issue 18); alerts need the same.
+pub const CREDIT_CONSENTS: [ConsentKind; 2] = [ConsentKind::CreditReport, ConsentKind::IdNumber];
+/// The card step sends a bank card to its bank too.
+const CARD_STEP_CONSENTS: [ConsentKind; 3] = [ConsentKind::CreditReport, ConsentKind::IdNumber, ConsentKind::BankCard];
 /// What the payer sees on the cashier's page.
 const PAYMENT_DESCRIPTION: &str = "个人信用报告查询费";
 /// How long a paid request waits for its payment before it expires.
@@ -307,7 +313,8 @@ pub struct CreditReports<'a> {
     pub clock: &'a dyn Clock,
     pub ids: &'a dyn Ids,
     pub bureau: &'a dyn CreditBureau,
-    pub face: &'a dyn FaceVerifier,
+    /// The face check, behind the face consent.
+    pub face: crate::consents::ConsentedFace<'a>,
     /// The user's bound cards and their banks' codes (verification by bank card).
     pub bindings: &'a dyn BindingStore,
     pub bank: &'a dyn BankChannel,
@@ -352,7 +359,7 @@ impl CreditReports<'_> {
         let now = self.clock.now();
         let user = actor.user();
         self.ensure_adult(user, now).await?;
-        self.consent.check::<CreditError>(user, idlink_domain::consent::ConsentKind::CreditReport).await?;
+        self.consent.check_all::<CreditError>(user, &CREDIT_CONSENTS).await?;
         // What the store would refuse is refused before the step-up token is spent.
         let quote = self.quote(user).await?;
         if quote.fee_fen != accepted_fee.0 {
@@ -582,8 +589,8 @@ impl CreditReports<'_> {
     pub async fn verify_face(&self, actor: &Actor<'_>, id: &str, liveness_video: &str) -> Result<RequestView, CreditError> {
         let row = self.own(actor.user(), id).await?;
         Self::awaiting_verification(&row)?;
-        self.consent.check::<CreditError>(actor.user(), idlink_domain::consent::ConsentKind::CreditReport).await?;
-        let result = self.face.verify(actor.user().as_str(), liveness_video).await?;
+        self.consent.check_all::<CreditError>(actor.user(), &CREDIT_CONSENTS).await?;
+        let result = self.face.verify::<CreditError>(actor.user(), liveness_video).await?;
         if let Some((code, _)) = result.reason() {
             self.verification_failed(actor, &row, code, "face").await?;
             return Err(CreditError::FaceRefused(result));
@@ -620,9 +627,8 @@ impl CreditReports<'_> {
     ) -> Result<RequestView, CreditError> {
         let row = self.own(actor.user(), id).await?;
         Self::awaiting_verification(&row)?;
-        self.consent.check::<CreditError>(actor.user(), idlink_domain::consent::ConsentKind::CreditReport).await?;
         // The card goes to its bank: the bank-card consent too.
-        self.consent.check::<CreditError>(actor.user(), idlink_domain::consent::ConsentKind::BankCard).await?;
+        self.consent.check_all::<CreditError>(actor.user(), &CARD_STEP_CONSENTS).await?;
         let binding_id = BindingId::parse(binding_id).map_err(|_| CreditError::CardNotBound)?;
         let (binding, card) = self.active_card(actor, &binding_id).await?;
         let now = self.clock.now();
@@ -654,8 +660,7 @@ impl CreditReports<'_> {
     pub async fn confirm_card(&self, actor: &Actor<'_>, id: &str, code: &str) -> Result<RequestView, CreditError> {
         let row = self.own(actor.user(), id).await?;
         Self::awaiting_verification(&row)?;
-        self.consent.check::<CreditError>(actor.user(), idlink_domain::consent::ConsentKind::CreditReport).await?;
-        self.consent.check::<CreditError>(actor.user(), idlink_domain::consent::ConsentKind::BankCard).await?;
+        self.consent.check_all::<CreditError>(actor.user(), &CARD_STEP_CONSENTS).await?;
         let (Some(binding_id), Some(reference), Some("bank_card")) = (&row.verify_binding, &row.verify_ref, row.method.as_deref()) else {
             return Err(CreditError::NoCodeSent);
         };
@@ -673,7 +678,7 @@ impl CreditReports<'_> {
     pub async fn certificate_challenge(&self, actor: &Actor<'_>, id: &str, fingerprint: &str) -> Result<CertificateChallenge, CreditError> {
         let row = self.own(actor.user(), id).await?;
         Self::awaiting_verification(&row)?;
-        self.consent.check::<CreditError>(actor.user(), idlink_domain::consent::ConsentKind::CreditReport).await?;
+        self.consent.check_all::<CreditError>(actor.user(), &CREDIT_CONSENTS).await?;
         let earlier = self.requests.credit_requests_of(actor.user(), 100).await?;
         let history = earlier.iter().filter(|r| r.id != row.id).map(|r| (r.method.as_deref(), r.state));
         if !credit_request::certificate_allowed(history) {
@@ -712,7 +717,7 @@ impl CreditReports<'_> {
     pub async fn verify_certificate(&self, actor: &Actor<'_>, id: &str, signature: &[u8]) -> Result<RequestView, CreditError> {
         let row = self.own(actor.user(), id).await?;
         Self::awaiting_verification(&row)?;
-        self.consent.check::<CreditError>(actor.user(), idlink_domain::consent::ConsentKind::CreditReport).await?;
+        self.consent.check_all::<CreditError>(actor.user(), &CREDIT_CONSENTS).await?;
         let challenge = match (row.method.as_deref(), row.verify_ref.as_deref()) {
             (Some(credit_request::method::CERTIFICATE), Some(r)) => r.to_owned(),
             _ => return Err(CreditError::NoChallenge),

@@ -160,7 +160,7 @@ impl CreditAlerts<'_> {
     ) -> Result<AlertsView, AlertError> {
         let user = &session.user_id;
         if enabled {
-            self.consent.check::<AlertError>(user, idlink_domain::consent::ConsentKind::CreditReport).await?;
+            self.consent.check_all::<AlertError>(user, &crate::credit::CREDIT_CONSENTS).await?;
             self.identities.identity(user).await?.filter(|i| i.document_type == DocumentType::ResidentId).ok_or(AlertError::NotVerified)?;
         }
         // Turning alerts off always works, whatever became of the apps named before.
@@ -186,7 +186,7 @@ impl CreditAlerts<'_> {
         for _ in 0..10 {
             let due = self.watches.due_credit_watches(now, batch).await?;
             for w in &due {
-                if self.consent.require(&w.user_id, idlink_domain::consent::ConsentKind::CreditReport).await?.is_err() {
+                if self.consent.require_all(&w.user_id, &crate::credit::CREDIT_CONSENTS).await?.is_err() {
                     // Withdrawn (or a new text not agreed to yet): the bureau is asked nothing more.
                     let audit = AuditEntry::new("system", "credit_alerts.off", "the credit-report consent is not in force", now)
                         .subject(&w.user_id);

@@ -19,7 +19,7 @@ use crate::ports::audit::{AuditEntry, Outcome};
 use crate::ports::auth::{SendError, SessionRow};
 use crate::ports::bindings::BankUnavailable;
 use crate::ports::clock::Clock;
-use crate::ports::face::{FaceResult, FaceUnavailable, FaceVerifier};
+use crate::ports::face::{FaceResult, FaceUnavailable};
 use crate::ports::ids::Ids;
 use crate::ports::reviews::{CaseKind, CaseRow};
 use crate::ports::users::UserStore;
@@ -34,6 +34,7 @@ use idlink_crypto::CryptoError;
 use idlink_domain::calendar::shanghai_today;
 use idlink_domain::card::{BinTable, CardNumber};
 use idlink_domain::change_limits::{self, ChangeDecision, ChangeEvent, ChangePolicy, ChangeRule};
+use idlink_domain::consent::ConsentKind;
 use idlink_domain::verification::{VerificationReason, VerificationStatus};
 use idlink_domain::{IdNumber, PersonName, PhoneNumber, RequestId, UserId, VerificationId};
 use jiff::Timestamp;
@@ -93,6 +94,9 @@ pub enum IdentityError {
     Bank(#[from] BankUnavailable),
     #[error(transparent)]
     Face(#[from] FaceUnavailable),
+    /// The user has not consented to processing their ID number, face or card (issue 18).
+    #[error(transparent)]
+    Consent(#[from] crate::consents::ConsentMissing),
     #[error(transparent)]
     Frozen(#[from] Frozen),
     #[error(transparent)]
@@ -148,7 +152,11 @@ pub struct Identities<'a> {
     pub codes: Codes<'a>,
     pub registry: &'a dyn RegistryCheck,
     pub cards: &'a dyn CardCheck,
-    pub face: &'a dyn FaceVerifier,
+    /// The face check, behind the face consent.
+    pub face: crate::consents::ConsentedFace<'a>,
+    /// The ID-number consent every verification needs (and the bank-card
+    /// one a four-element verification needs).
+    pub consent: crate::consents::ConsentGate<'a>,
     pub change_policy: &'a ChangePolicy,
     pub freezes: &'a dyn crate::ports::freezes::FreezeStore,
     /// First-response target of verification reviews (SPEC ID3: 72 h).
@@ -184,6 +192,11 @@ impl Identities<'_> {
         let now = self.clock.now();
         let user = &session.user_id;
         ensure_not_frozen::<IdentityError>(self.freezes, user).await?;
+        let kinds: &[ConsentKind] = match method {
+            Method::ThreeElementsFace => &[ConsentKind::IdNumber, ConsentKind::Face],
+            Method::FourElements(_) => &[ConsentKind::IdNumber, ConsentKind::BankCard],
+        };
+        self.consent.check_all::<IdentityError>(user, kinds).await?;
         let id_index = crate::steps::personal::document_index(self.vault, document.kind(), document.number());
         if let Some(current) = self.store.identity(user).await? {
             let key = self.user_key(user, &self.audit(session, rid, "identity.read", now)).await?;
@@ -262,6 +275,13 @@ impl Identities<'_> {
         if v.card_cipher.is_none() && liveness_video.is_none() {
             return Err(IdentityError::LivenessRequired);
         }
+        // A consent withdrawn since the start stops the check before anything goes out.
+        let kinds: &[ConsentKind] = if v.card_cipher.is_some() {
+            &[ConsentKind::IdNumber, ConsentKind::BankCard]
+        } else {
+            &[ConsentKind::IdNumber, ConsentKind::Face]
+        };
+        self.consent.check_all::<IdentityError>(user, kinds).await?;
         self.codes.redeem_for_session::<IdentityError>(session, rid, challenge_id, code, Purpose::Verification).await?;
         let now = self.clock.now();
         if !self.store.move_verification(verification_id, VerificationStatus::RequiresInput, VerificationStatus::Processing, now).await? {
@@ -319,7 +339,7 @@ impl Identities<'_> {
             }
         }
         if let (Some(video), true) = (liveness_video.filter(|_| v.card_cipher.is_none()), reasons.is_empty()) {
-            match self.face.verify(user.as_str(), video).await? {
+            match self.face.verify::<IdentityError>(user, video).await? {
                 FaceResult::Pass => {}
                 FaceResult::LivenessFailed => reasons.push(VerificationReason::LivenessFailed),
                 FaceResult::PoorLighting => reasons.push(VerificationReason::PoorLighting),
@@ -403,6 +423,8 @@ impl Identities<'_> {
         card: &CardNumber,
         phone: &PhoneNumber,
     ) -> Result<CardProof, IdentityError> {
+        // The card and the verified ID number go to the bank (a payment-password reset by card).
+        self.consent.check_all::<IdentityError>(&session.user_id, &crate::balance::BALANCE_CONSENTS).await?;
         let actor = format!("user:{}", session.user_id);
         self.prover().prove(&session.user_id, &actor, rid, card, phone).await
     }

@@ -294,7 +294,12 @@ impl MedicalPayments<'_> {
         let row = self.bindings.ss_binding(binding_id).await?.filter(|r| r.user_id == session.user_id).ok_or(MedicalError::NotFound)?;
         usable(row.status, row.features.as_deref())?;
         if row.agent_user_id.is_none() {
-            self.consent.check::<MedicalError>(&row.user_id, idlink_domain::consent::ConsentKind::SocialSecurity).await?;
+            self.consent
+                .check_all::<MedicalError>(
+                    &row.user_id,
+                    &[idlink_domain::consent::ConsentKind::SocialSecurity, idlink_domain::consent::ConsentKind::IdNumber],
+                )
+                .await?;
         }
         let now = self.clock.now();
         let exp = now.checked_add(self.ttl).unwrap_or(now);

@@ -7,7 +7,7 @@ use crate::payment::{self, Attempt, HashError, PaymentPasswordPolicy};
 use crate::ports::audit::{AuditEntry, AuditStore, Outcome};
 use crate::ports::auth::{AuthStore, SessionRow};
 use crate::ports::clock::Clock;
-use crate::ports::face::{FaceResult, FaceUnavailable, FaceVerifier};
+use crate::ports::face::{FaceResult, FaceUnavailable};
 use crate::ports::freezes::FreezeStore;
 use crate::ports::ids::Ids;
 use crate::ports::payment::PaymentPasswordStore;
@@ -31,6 +31,9 @@ pub enum SecurityError {
     Face(FaceResult),
     #[error(transparent)]
     FaceUnavailable(#[from] FaceUnavailable),
+    /// A reset by face needs the user's face consent (issue 18).
+    #[error(transparent)]
+    Consent(#[from] crate::consents::ConsentMissing),
     #[error("the payment password was refused (it locks after {max_failures} wrong passwords in a row)")]
     PasswordRefused { max_failures: u32 },
     #[error("the biometric assertion was refused")]
@@ -62,7 +65,8 @@ pub struct Security<'a> {
     pub step_ups: &'a dyn StepUpStore,
     pub audits: &'a dyn AuditStore,
     pub freezes: &'a dyn FreezeStore,
-    pub face: &'a dyn FaceVerifier,
+    /// The face check of a reset, behind the face consent.
+    pub face: crate::consents::ConsentedFace<'a>,
     pub rng: &'a dyn Rng,
     pub ids: &'a dyn Ids,
     pub clock: &'a dyn Clock,
@@ -144,12 +148,16 @@ impl Security<'_> {
         if existing.is_some() && new.proof.is_none() {
             return Err(SecurityError::FaceRequired);
         }
+        if existing.is_some() && matches!(new.proof, Some(ResetProof::Face(_))) {
+            // Before the SMS code is spent: without the consent the reset cannot go on.
+            self.face.gate.check::<SecurityError>(user, idlink_domain::consent::ConsentKind::Face).await?;
+        }
         self.codes
             .redeem_for_session::<SecurityError>(actor.session, actor.request_id, new.challenge_id, new.code, Purpose::PaymentPassword)
             .await?;
         match (&existing, new.proof) {
             (None, _) => {}
-            (Some(_), Some(ResetProof::Face(video))) => match self.face.verify(user.as_str(), video).await? {
+            (Some(_), Some(ResetProof::Face(video))) => match self.face.verify::<SecurityError>(user, video).await? {
                 FaceResult::Pass => {}
                 other => return Err(SecurityError::Face(other)),
             },

@@ -40,7 +40,7 @@ use crate::ports::audit::AuditEntry;
 use crate::ports::auth::{SendError, SessionRow};
 use crate::ports::bindings::{BankChannel, BankCode, BankUnavailable};
 use crate::ports::clock::Clock;
-use crate::ports::face::{FaceResult, FaceUnavailable, FaceVerifier};
+use crate::ports::face::{FaceResult, FaceUnavailable};
 use crate::ports::identity::{DocumentType, IdentityStore};
 use crate::ports::ids::Ids;
 use crate::ports::outbox::NewEvent;
@@ -63,6 +63,10 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 const PURPOSE: &str = "social-security card binding";
+/// One's own binding processes the card and the ID number it is checked
+/// against: both consents (issue 18).
+pub const OWN_BINDING_CONSENTS: [idlink_domain::consent::ConsentKind; 2] =
+    [idlink_domain::consent::ConsentKind::SocialSecurity, idlink_domain::consent::ConsentKind::IdNumber];
 const CARD_CONTEXT: &str = "ss_bindings.card";
 const CARD_INDEX: &str = "ss_card";
 
@@ -382,7 +386,8 @@ pub struct SocialSecurity<'a> {
     pub ids: &'a dyn Ids,
     pub rng: &'a dyn Rng,
     pub bureau: &'a dyn SocialSecurityBureau,
-    pub face: &'a dyn FaceVerifier,
+    /// The holder's face check, behind the face consent (in person on a relative's binding).
+    pub face: crate::consents::ConsentedFace<'a>,
     pub bank: &'a dyn BankChannel,
     pub codes: Codes<'a>,
     pub coverage: &'a Coverage,
@@ -401,7 +406,7 @@ impl SocialSecurity<'_> {
     /// Entry: the region check of the card's issuing area, then a new
     /// binding at the identity step. A user with a binding under way gets `UnderWay`.
     pub async fn start(&self, actor: &Actor<'_>, area_code: &str) -> Result<BindingView, SsError> {
-        self.consent.check::<SsError>(actor.user(), idlink_domain::consent::ConsentKind::SocialSecurity).await?;
+        self.consent.check_all::<SsError>(actor.user(), &OWN_BINDING_CONSENTS).await?;
         self.enter(actor, area_code, actor.user(), None).await
     }
 
@@ -626,7 +631,7 @@ impl SocialSecurity<'_> {
         if row.agent_user_id.is_some() {
             return Ok(());
         }
-        self.consent.check::<SsError>(&row.user_id, idlink_domain::consent::ConsentKind::SocialSecurity).await
+        self.consent.check_all::<SsError>(&row.user_id, &OWN_BINDING_CONSENTS).await
     }
 
     /// The bank step sends the card's financial account to its bank: one's
@@ -738,7 +743,11 @@ impl SocialSecurity<'_> {
     /// Identity by face against the verified identity.
     pub async fn identity_face(&self, actor: &Actor<'_>, id: &str, liveness_video: &str) -> Result<BindingView, SsError> {
         let Some(mut row) = self.ready(actor, id, Step::Identity).await? else { return self.current(actor, id).await };
-        let result = self.face.verify(row.user_id.as_str(), liveness_video).await?;
+        let result = if row.agent_user_id.is_some() {
+            self.face.verify_in_person(&row.user_id, liveness_video).await?
+        } else {
+            self.face.verify::<SsError>(&row.user_id, liveness_video).await?
+        };
         // A live face that is not the holder's is a theft signal, not a failed capture.
         if result == FaceResult::FaceMismatch && !Self::cleared(&row, "face_mismatch") {
             return Err(self.freeze(actor, row, "face_mismatch").await);

@@ -19,7 +19,7 @@ use crate::ports::Rng;
 use crate::ports::StoreError;
 use crate::ports::audit::AuditEntry;
 use crate::ports::clock::Clock;
-use crate::ports::face::{FaceResult, FaceVerifier};
+use crate::ports::face::FaceResult;
 use crate::ports::ids::Ids;
 use crate::ports::social_security::{ServiceAnswer, SocialSecurityBureau};
 use crate::ports::ss_bindings::{ServiceRow, SsBindingRow, SsBindingStore, SsServiceStore};
@@ -82,7 +82,10 @@ pub struct SsServices<'a> {
     pub ids: &'a dyn Ids,
     pub rng: &'a dyn Rng,
     pub bureau: &'a dyn SocialSecurityBureau,
-    pub face: &'a dyn FaceVerifier,
+    /// The face check of a retirement certification, behind the face consent.
+    pub face: crate::consents::ConsentedFace<'a>,
+    /// Requests, their views and benefit alerts need the social-security consent (issue 18).
+    pub consent: crate::consents::ConsentGate<'a>,
     pub coverage: &'a Coverage,
 }
 
@@ -95,7 +98,14 @@ impl SsServices<'_> {
     async fn bound(&self, actor: &Actor<'_>, binding_id: &str) -> Result<SsBindingRow, SsError> {
         let row = self.bindings.ss_binding(binding_id).await?.filter(|r| &r.user_id == actor.user()).ok_or(SsError::NotFound)?;
         crate::social_security::still_bound(&row)?;
+        self.consented(actor).await?;
         Ok(row)
+    }
+
+    /// The holder acts on their own card here: their social-security consent
+    /// is needed whoever made the binding.
+    async fn consented(&self, actor: &Actor<'_>) -> Result<(), SsError> {
+        self.consent.check::<SsError>(actor.user(), idlink_domain::consent::ConsentKind::SocialSecurity).await
     }
 
     /// Files a request with the card's bureau. A filing or transfer names
@@ -122,7 +132,7 @@ impl SsServices<'_> {
             (false, _) => None,
         };
         if kind == ServiceKind::RetirementCertification {
-            let result = self.face.verify(actor.user().as_str(), liveness_video.unwrap_or_default()).await?;
+            let result = self.face.verify::<SsError>(actor.user(), liveness_video.unwrap_or_default()).await?;
             if result != FaceResult::Pass {
                 return Err(SsError::FaceRefused(result));
             }
@@ -167,12 +177,14 @@ impl SsServices<'_> {
     /// One request, its status read from the bureau now if it has not ended.
     pub async fn view(&self, actor: &Actor<'_>, id: &str) -> Result<ServiceView, SsError> {
         let row = self.services.service_request(id).await?.filter(|r| &r.user_id == actor.user()).ok_or(SsError::NotFound)?;
+        self.consented(actor).await?;
         Ok(self.refreshed(row).await?.into())
     }
 
     /// A binding's requests, newest first, each refreshed.
     pub async fn list(&self, actor: &Actor<'_>, binding_id: &str) -> Result<Vec<ServiceView>, SsError> {
         let row = self.bindings.ss_binding(binding_id).await?.filter(|r| &r.user_id == actor.user()).ok_or(SsError::NotFound)?;
+        self.consented(actor).await?;
         let mut out = Vec::new();
         for s in self.services.service_requests_of(&row.id).await? {
             out.push(self.refreshed(s).await?.into());
@@ -260,6 +272,13 @@ impl SsServices<'_> {
     }
 
     async fn announce(&self, row: &SsBindingRow) -> Result<u32, SsError> {
+        // A holder who withdrew their consent is not polled (one bound on
+        // their behalf consented in person at the binding's identity step).
+        if row.agent_user_id.is_none()
+            && self.consent.require(&row.user_id, idlink_domain::consent::ConsentKind::SocialSecurity).await?.is_err()
+        {
+            return Ok(0);
+        }
         let now = self.clock.now();
         let system = |action: &str| AuditEntry::new("system", action, PURPOSE, now).subject(&row.user_id);
         let card = sealed_card_of(self.users, self.vault, row, &system("ss_card.read")).await?;

@@ -7,6 +7,7 @@
 //! when it was given to the current version and not withdrawn; a new version
 //! asks again. Hashing the texts happens in `idlink-core`.
 
+use crate::capabilities::Capability;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -42,6 +43,21 @@ impl ConsentKind {
 
     pub fn parse(s: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+
+    /// The features that stop without this consent, as the capabilities
+    /// list them. The ID number is what the real name rests on: every
+    /// feature that relies on it stops, as the text says. A face check
+    /// always has another way (an SMS code, a bank card), so no feature
+    /// as a whole stops without it.
+    pub fn holds_back(self) -> &'static [Capability] {
+        match self {
+            ConsentKind::Face => &[],
+            ConsentKind::IdNumber => &Capability::ALL,
+            ConsentKind::BankCard => &[Capability::BalanceQuery],
+            ConsentKind::CreditReport => &[Capability::CreditReport],
+            ConsentKind::SocialSecurity => &[Capability::SocialSecurityCard],
+        }
     }
 }
 

@@ -14,10 +14,11 @@ use crate::rows::{Columns, execute, fetch_all, micros};
 
 #[async_trait]
 impl ConsentStore for SqlStore {
-    async fn give_consent(&self, row: &ConsentRow, audit: &AuditEntry) -> Result<(), StoreError> {
+    async fn give_consent(&self, row: &ConsentRow, audit: &AuditEntry) -> Result<bool, StoreError> {
+        // The partial unique index (one in force per user, kind and version) settles a race.
         let q = sqlx::query(
             "INSERT INTO sensitive_consents (id, user_id, kind, version, locale, text_sha256, given_at, withdrawn_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, NULL)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, NULL) ON CONFLICT DO NOTHING",
         )
         .bind(row.id.clone())
         .bind(row.user_id.as_str())
@@ -26,8 +27,7 @@ impl ConsentStore for SqlStore {
         .bind(row.locale.clone())
         .bind(row.text_sha256.clone())
         .bind(micros(row.given_at));
-        self.audited(audit, async |tx| execute(q, &mut *tx).await).await?;
-        Ok(())
+        self.audited_if(audit, async |tx| Ok(execute(q, &mut *tx).await? > 0)).await
     }
 
     async fn withdraw_consent(&self, user: &UserId, kind: ConsentKind, at: Timestamp, audit: &AuditEntry) -> Result<bool, StoreError> {

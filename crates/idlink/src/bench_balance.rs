@@ -337,6 +337,12 @@ impl Api {
         let session = login["session_token"].as_str().context("no session token")?.to_owned();
         let user = login["user_id"].as_str().context("no user id")?.to_owned();
         let s = Some(session.as_str());
+        // The bench user agrees to every text shown before it is verified (issue 18), as a user of the H5 pages would.
+        let list = self.call(Method::GET, "/v1/me/consents?lang=en", s, None).await?;
+        for c in list["consents"].as_array().cloned().unwrap_or_default() {
+            let body = json!({"kind": c["kind"], "locale": c["locale"], "version": c["version"], "sha256": c["sha256"]});
+            self.call(Method::POST, "/v1/me/consents", s, Some(body)).await?;
+        }
         let v = self.call(Method::POST, "/v1/me/verifications", s, Some(json!({"name": name(i), "id_number": id_number(i)}))).await?;
         let code = self.last_code(&phone).await?;
         let vid = v["id"].as_str().context("no verification id")?;
@@ -350,12 +356,6 @@ impl Api {
             .await?;
         if done["status"] != "verified" {
             bail!("verification of bench user {i}: {done}");
-        }
-        // The bench user agrees to every text shown (issue 18), as a user of the H5 pages would.
-        let list = self.call(Method::GET, "/v1/me/consents?lang=en", s, None).await?;
-        for c in list["consents"].as_array().cloned().unwrap_or_default() {
-            let body = json!({"kind": c["kind"], "locale": c["locale"], "version": c["version"], "sha256": c["sha256"]});
-            self.call(Method::POST, "/v1/me/consents", s, Some(body)).await?;
         }
         Ok((session, user, phone))
     }

@@ -339,24 +339,12 @@ pub struct Capabilities {
 /// A feature the user's consent does not allow now (issue 18).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ConsentNeeded {
-    /// `balance_query`, `credit_report` or `social_security_card`.
+    /// `payment`, `balance_query`, `credit_report`, `social_security_card` or `third_party_authorisation`.
     pub capability: String,
-    /// The consent it needs: `bank_card`, `credit_report` or `social_security`.
+    /// The consent it needs: `id_number`, `bank_card`, `credit_report` or `social_security`.
     pub consent: String,
     /// `never`, `outdated` or `withdrawn`.
     pub state: String,
-}
-
-/// The feature each kind of consent gates, if any.
-fn gated(kind: idlink_domain::consent::ConsentKind) -> Option<idlink_domain::capabilities::Capability> {
-    use idlink_domain::capabilities::Capability;
-    use idlink_domain::consent::ConsentKind;
-    match kind {
-        ConsentKind::BankCard => Some(Capability::BalanceQuery),
-        ConsentKind::CreditReport => Some(Capability::CreditReport),
-        ConsentKind::SocialSecurity => Some(Capability::SocialSecurityCard),
-        ConsentKind::Face | ConsentKind::IdNumber => None,
-    }
 }
 
 /// Payment capabilities (SPEC RV3).
@@ -405,8 +393,12 @@ pub async fn capabilities(
         .missing(&session.0.user_id)
         .await?
         .into_iter()
-        .filter_map(|m| {
-            gated(m.kind).map(|c| ConsentNeeded { capability: c.as_str().into(), consent: m.kind.as_str().into(), state: m.state.into() })
+        .flat_map(|m| {
+            m.kind.holds_back().iter().map(move |c| ConsentNeeded {
+                capability: c.as_str().into(),
+                consent: m.kind.as_str().into(),
+                state: m.state.into(),
+            })
         })
         .collect();
     let mut restricted: Vec<String> = r.restricted.iter().map(|c| c.as_str().to_owned()).collect();

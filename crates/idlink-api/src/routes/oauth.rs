@@ -39,6 +39,7 @@ pub fn provider(s: &AppParts) -> Provider<'_> {
         ids: s.ids.as_ref(),
         rng: s.rng.as_ref(),
         settings: &s.oidc,
+        consent_texts: &s.consent_texts,
     }
 }
 

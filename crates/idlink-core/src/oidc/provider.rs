@@ -186,6 +186,8 @@ pub struct Provider<'a> {
     pub ids: &'a dyn Ids,
     pub rng: &'a dyn Rng,
     pub settings: &'a OidcSettings,
+    /// Verified claims are released only while the ID-number consent is in force (issue 18).
+    pub consent_texts: &'a idlink_domain::consent::ConsentTexts,
 }
 
 /// `uri` with `params` added to its query (form-urlencoded).
@@ -809,7 +811,12 @@ impl Provider<'_> {
                 out.insert("phone_number_verified".into(), json!(true));
             }
         }
+        // A withdrawn ID-number consent stops what relies on the real name,
+        // the verified claims apps read included: they are left out, as for
+        // a user never verified.
+        let id_consent = crate::consents::ConsentGate { store: self.store, texts: self.consent_texts };
         if tags.iter().any(|t| claims::is_sensitive(t))
+            && id_consent.require(user, idlink_domain::consent::ConsentKind::IdNumber).await?.is_ok()
             && let Some(row) = self.store.identity(user).await?
         {
             let audit = AuditEntry::new(actor, "identity.read", "OpenID verified claims for an authorized app", now).subject(user);

@@ -24,7 +24,9 @@ pub struct ConsentRow {
 
 #[async_trait]
 pub trait ConsentStore: Send + Sync {
-    async fn give_consent(&self, row: &ConsentRow, audit: &AuditEntry) -> Result<(), StoreError>;
+    /// False (and nothing written, nothing audited) when a consent of the
+    /// same kind and version is in force already: two racing gives record one.
+    async fn give_consent(&self, row: &ConsentRow, audit: &AuditEntry) -> Result<bool, StoreError>;
     /// Stamps the user's consents of `kind` in force as withdrawn; false when none was.
     async fn withdraw_consent(&self, user: &UserId, kind: ConsentKind, at: Timestamp, audit: &AuditEntry) -> Result<bool, StoreError>;
     /// Every consent record of the user, oldest first.

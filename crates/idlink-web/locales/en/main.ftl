@@ -98,6 +98,7 @@ capability-social-security-card = Social-security card
 capability-third-party-authorisation = Sign in to other apps with your identity
 capability-available = Available
 capability-restricted = Not yet
+capability-needs-consent = Needs your consent: read and agree
 standing-unverified = You have not verified your real-name identity yet.
 standing-minor = Your identity is verified; you are under 18.
 standing-minor-guarded = Your identity is verified; you are under 18 and a guardian is linked.

@@ -98,6 +98,7 @@ capability-social-security-card = 社会保障卡
 capability-third-party-authorisation = 用实名身份登录其他应用
 capability-available = 可以使用
 capability-restricted = 暂不可用
+capability-needs-consent = 需要您的单独同意：阅读并同意
 standing-unverified = 您尚未完成实名认证。
 standing-minor = 您已完成实名认证，未满 18 周岁。
 standing-minor-guarded = 您已完成实名认证，未满 18 周岁，已关联监护人。

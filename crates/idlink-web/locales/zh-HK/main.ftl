@@ -98,6 +98,7 @@ capability-social-security-card = 社會保障卡
 capability-third-party-authorisation = 以實名身份登入其他應用程式
 capability-available = 可以使用
 capability-restricted = 暫不可用
+capability-needs-consent = 需要您的單獨同意：閱讀並同意
 standing-unverified = 您尚未完成實名認證。
 standing-minor = 您已完成實名認證，未滿 18 歲。
 standing-minor-guarded = 您已完成實名認證，未滿 18 歲，已連結監護人。

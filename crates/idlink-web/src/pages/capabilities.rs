@@ -1,6 +1,8 @@
 //! `GET /h5/capabilities`: what I can use now, and why not (SPEC ID4, ID5):
 //! each capability with its state, and the one sentence that says what
-//! unlocks the rest. The rule is the domain's (`capabilities::restrictions`).
+//! unlocks the rest. The rule is the domain's (`capabilities::restrictions`);
+//! a feature open to the user's standing but held back for want of a
+//! consent links to that consent's text (issue 18).
 
 use crate::WebState;
 use crate::ctx::Signed;
@@ -15,6 +17,9 @@ use idlink_domain::capabilities::{Capability, Standing, restrictions};
 pub struct Item {
     pub name: String,
     pub available: bool,
+    /// Open to the user's standing but held back for want of this consent
+    /// (issue 18): the page links to its text.
+    pub consent: Option<&'static str>,
 }
 
 #[derive(Template)]
@@ -39,6 +44,8 @@ pub async fn show(State(state): State<WebState>, s: Signed) -> Response {
         }
     };
     let r = restrictions(standing);
+    // A store failure leaves the consents out; each feature asks again when used.
+    let missing = state.app.consents().missing(&s.session.user_id).await.unwrap_or_default();
     let (standing_key, note_key) = match standing {
         Standing::Unverified => ("standing-unverified", Some("capabilities-note-unverified")),
         Standing::Minor { guardian_approved: true } => ("standing-minor-guarded", Some("capabilities-note-minor-guarded")),
@@ -47,9 +54,10 @@ pub async fn show(State(state): State<WebState>, s: Signed) -> Response {
     };
     let items = Capability::ALL
         .into_iter()
-        .map(|cap| Item {
-            name: v.tr.t(&format!("capability-{}", cap.as_str().replace('_', "-"))),
-            available: !r.restricted.contains(&cap),
+        .map(|cap| {
+            let open = !r.restricted.contains(&cap);
+            let consent = missing.iter().find(|m| open && m.kind.holds_back().contains(&cap)).map(|m| m.kind.as_str());
+            Item { name: v.tr.t(&format!("capability-{}", cap.as_str().replace('_', "-"))), available: open && consent.is_none(), consent }
         })
         .collect();
     let page = CapabilitiesPage {

@@ -358,9 +358,9 @@ async fn bind_page(State(state): State<WebState>, s: Signed) -> Response {
     let v = &s.visitor;
     match verified(&state, &s).await {
         Ok(true) => {
-            // The bank-card consent first (issue 18), then the card's number.
-            let consent = idlink_domain::consent::ConsentKind::BankCard;
-            match crate::pages::consents::ask_first(&state, &s.session.user_id, consent, "/h5/cards/bind").await {
+            // The bank-card and ID-number consents first (issue 18), then the card's number.
+            let consents = &idlink_core::balance::BALANCE_CONSENTS;
+            match crate::pages::consents::ask_first(&state, &s.session.user_id, consents, "/h5/cards/bind").await {
                 Some(to) => to,
                 None => BindPage::new(v, BindStep::Number).respond(v, None),
             }
@@ -891,9 +891,9 @@ async fn active_card(state: &WebState, s: &Signed, raw: &str) -> Result<(Binding
 /// `GET /h5/cards/{id}/balance`: the payment-password pad (tier 3), or why it cannot be asked.
 async fn balance_pad(State(state): State<WebState>, s: Signed, Path(raw): Path<String>) -> Response {
     let v = &s.visitor;
-    let consent = idlink_domain::consent::ConsentKind::BankCard;
+    let consents = &idlink_core::balance::BALANCE_CONSENTS;
     let here = format!("/h5/cards/{}/balance", raw.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '_').collect::<String>());
-    if let Some(to) = crate::pages::consents::ask_first(&state, &s.session.user_id, consent, &here).await {
+    if let Some(to) = crate::pages::consents::ask_first(&state, &s.session.user_id, consents, &here).await {
         return to;
     }
     let (_, card, password) = match active_card(&state, &s, &raw).await {

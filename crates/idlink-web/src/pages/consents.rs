@@ -80,11 +80,10 @@ fn trouble(v: &Visitor, p: &Problem) -> Response {
 
 /// A page to come back to: one of these H5 pages, nothing else.
 fn safe_back(back: &str) -> String {
-    let ok = back.starts_with("/h5/")
-        && !back.starts_with("/h5//")
-        && !back.contains("..")
-        && back.bytes().all(|b| b.is_ascii_graphic() && b != b'\\');
-    if ok { back.to_owned() } else { "/h5/consents".to_owned() }
+    // Only a path (never a host), printable ASCII, without dot segments.
+    let path = crate::guard::local_path(back)
+        .filter(|p| p.len() == back.len() && !p.starts_with("/h5//") && !p.contains("..") && p.bytes().all(|b| b.is_ascii_graphic()));
+    path.unwrap_or("/h5/consents").to_owned()
 }
 
 #[derive(Deserialize, Default)]
@@ -174,26 +173,18 @@ async fn withdraw(State(state): State<WebState>, s: Signed, Path(raw): Path<Stri
     }
 }
 
-/// For the pages that process `kind`: `None` when the user's consent allows
-/// it, else the way to the consent's text, coming back to `back` once agreed.
-pub async fn ask_first(state: &WebState, user: &UserId, kind: ConsentKind, back: &str) -> Option<Response> {
+/// For the pages that process `kinds`: `None` when the user's consents
+/// allow it, else the way to the first missing consent's text, coming back
+/// to `back` once agreed (which asks the next one, if any).
+pub async fn ask_first(state: &WebState, user: &UserId, kinds: &[ConsentKind], back: &str) -> Option<Response> {
     let gate = idlink_core::consents::ConsentGate { store: state.app.store.as_ref(), texts: &state.app.consent_texts };
-    match gate.require(user, kind).await {
+    match gate.require_all(user, kinds).await {
         Ok(Ok(())) => None,
         // A store failure is met again, and reported, by the page itself.
         Err(_) => None,
-        Ok(Err(_)) => {
-            let to = format!("/h5/consents/{}?back={}", kind.as_str(), urlencoding(back));
-            Some(Redirect::to(&to).into_response())
+        Ok(Err(missing)) => {
+            let query = serde_urlencoded::to_string([("back", back)]).unwrap_or_default();
+            Some(Redirect::to(&format!("/h5/consents/{}?{query}", missing.kind.as_str())).into_response())
         }
     }
-}
-
-fn urlencoding(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }

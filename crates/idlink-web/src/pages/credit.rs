@@ -22,6 +22,7 @@ use axum::{Form, Router};
 use idlink_api::Problem;
 use idlink_core::credit::{Actor, RequestView};
 use idlink_core::ports::bindings::BindingStatus;
+use idlink_domain::consent::ConsentKind;
 use idlink_domain::credit_request::RequestState;
 use idlink_domain::{Fen, PhoneNumber};
 use serde::Deserialize;
@@ -219,8 +220,8 @@ pub struct AskForm {
 async fn ask(State(state): State<WebState>, s: Signed, Form(f): Form<AskForm>) -> Response {
     let tr = s.visitor.tr;
     // The consent first (issue 18), before the payment password is asked for.
-    let consent = idlink_domain::consent::ConsentKind::CreditReport;
-    if let Some(to) = crate::pages::consents::ask_first(&state, &s.session.user_id, consent, "/h5/credit").await {
+    let consents = &idlink_core::credit::CREDIT_CONSENTS;
+    if let Some(to) = crate::pages::consents::ask_first(&state, &s.session.user_id, consents, "/h5/credit").await {
         return to;
     }
     let typed = f.password.trim();
@@ -410,6 +411,11 @@ pub struct FaceForm {
 async fn face(State(state): State<WebState>, s: Signed, Path(id): Path<String>, Form(f): Form<FaceForm>) -> Response {
     if f.liveness.trim().is_empty() {
         return refuse_field(&state, &s, &id, "liveness", "identity-field-choose-capture").await;
+    }
+    // The face consent first (issue 18); the capture is taken again on the way back.
+    let back = format!("/h5/credit/{}", id.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '_').collect::<String>());
+    if let Some(to) = crate::pages::consents::ask_first(&state, &s.session.user_id, &[ConsentKind::Face], &back).await {
+        return to;
     }
     let outcome = state.app.credit().verify_face(&actor(&s), &id, f.liveness.trim()).await.map(|_| "verified");
     after(&state, &s, &id, outcome.map_err(Problem::from), Some("liveness")).await

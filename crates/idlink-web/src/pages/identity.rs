@@ -42,6 +42,7 @@ use idlink_core::identity::{IdentityError, Submission, VerificationView};
 use idlink_core::ports::guardians::{Guardianship, GuardianshipStatus};
 use idlink_core::ports::identity::DocumentType;
 use idlink_domain::capabilities::Standing;
+use idlink_domain::consent::ConsentKind;
 use idlink_domain::verification::VerificationStatus;
 use idlink_domain::{GuardianshipId, VerificationId};
 use serde::Deserialize;
@@ -228,6 +229,11 @@ impl Kind {
     /// Whether the code step also takes the liveness capture.
     pub fn takes_capture(self) -> bool {
         self != Kind::Card
+    }
+
+    /// The separate consents this way of verifying needs first (issue 18).
+    fn consents(self) -> &'static [ConsentKind] {
+        if self.takes_capture() { &[ConsentKind::IdNumber, ConsentKind::Face] } else { &[ConsentKind::IdNumber, ConsentKind::BankCard] }
     }
 }
 
@@ -444,9 +450,13 @@ async fn account_phone(state: &WebState, s: &Signed) -> Result<idlink_domain::Ph
 }
 
 /// `GET /h5/identity/verify/{kind}`.
-async fn start_form(s: Signed, Path(kind): Path<String>) -> Response {
+async fn start_form(State(state): State<WebState>, s: Signed, Path(kind): Path<String>) -> Response {
     let v = &s.visitor;
     let Some(kind) = Kind::parse(&kind) else { return crate::pages::render::not_found(v.clone()).await };
+    let here = format!("/h5/identity/verify/{}", kind.as_str());
+    if let Some(to) = crate::pages::consents::ask_first(&state, &s.session.user_id, kind.consents(), &here).await {
+        return to;
+    }
     // The number itself is not decrypted (an audited read) just to be shown on a form.
     let page = StartPage::new(v, kind, &StartFields::default(), v.tr.t("identity-account-phone"));
     respond(v, &page.errors, SetCookies::default(), &page)
@@ -485,6 +495,11 @@ const START_FIELDS: [&str; 6] = ["name", "id_number", "document_type", "document
 async fn start(State(state): State<WebState>, s: Signed, Form(f): Form<StartFields>) -> Response {
     let v = &s.visitor;
     let Some(kind) = Kind::parse(&f.kind) else { return Redirect::to("/h5/identity").into_response() };
+    // A consent withdrawn in another tab since the form was shown: ask it again.
+    let here = format!("/h5/identity/verify/{}", kind.as_str());
+    if let Some(to) = crate::pages::consents::ask_first(&state, &s.session.user_id, kind.consents(), &here).await {
+        return to;
+    }
     let refused = |errors: FormErrors| {
         let mut page = StartPage::new(v, kind, &f, v.tr.t("identity-account-phone"));
         page.errors = errors;

@@ -33,6 +33,7 @@ use idlink_core::security::{Actor, SecurityError};
 use idlink_core::steps::codes::Purpose;
 use idlink_core::stepup::MAKE_PRIMARY;
 use idlink_domain::card::{BinTable, CardNumber};
+use idlink_domain::consent::ConsentKind;
 use jiff::Timestamp;
 use serde::Deserialize;
 
@@ -384,6 +385,14 @@ async fn password_submit(State(state): State<WebState>, s: Signed, Form(f): Form
     } else {
         None
     };
+    if errors.is_empty() && mode == Mode::Reset {
+        // The face, or the card and the ID number, go out only with the user's consents (issue 18);
+        // asked before the SMS code is spent.
+        let kinds: &[ConsentKind] = if by_card { &idlink_core::balance::BALANCE_CONSENTS } else { &[ConsentKind::Face] };
+        if let Some(to) = crate::pages::consents::ask_first(&state, &s.session.user_id, kinds, "/h5/security/reset").await {
+            return to;
+        }
+    }
     if errors.is_empty() {
         let change = PaymentPasswordChange {
             password: &f.password,

@@ -168,8 +168,8 @@ async fn start(State(state): State<WebState>, s: Signed, Form(f): Form<StartForm
     }
     // One's own card needs one's own consent first (issue 18); the holder's is asked at their identity step.
     if holder.is_none() {
-        let consent = idlink_domain::consent::ConsentKind::SocialSecurity;
-        if let Some(to) = crate::pages::consents::ask_first(&state, &s.session.user_id, consent, "/h5/social-security").await {
+        let consents = &idlink_core::social_security::OWN_BINDING_CONSENTS;
+        if let Some(to) = crate::pages::consents::ask_first(&state, &s.session.user_id, consents, "/h5/social-security").await {
             return to;
         }
     }

@@ -106,3 +106,80 @@ async fn a_consent_is_given_to_the_text_shown_listed_withdrawn_and_the_feature_s
         assert_eq!((gave, withdrew), (1, 1), "{kind}");
     }
 }
+
+/// Issue 18: a real-name verification needs the ID-number consent and the
+/// consent of what the name is checked with (the face, or the bank card of a
+/// four-element check), asked before anything is sent; a withdrawn
+/// ID-number consent stops what rests on the real name, the capabilities say
+/// so, and what was verified stays on record.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verifying_needs_the_id_number_consent_and_withdrawing_it_stops_what_rests_on_the_real_name() {
+    for s in servers().await {
+        let kind = s.kind;
+        let phone = "13800139011";
+        let token = session(&s, phone).await;
+        let start = async |body: Value| {
+            call(&s, Method::POST, "/v1/me/verifications", &token).json(&body).send().await.unwrap_or_else(|e| panic!("{e}"))
+        };
+        let three = json!({"name": "张三", "id_number": "11010519491231002X"});
+        let four = json!({"name": "赵四", "id_number": "11010519491231002X", "method": "four_elements",
+            "card_number": crate::identity::icbc_card("4321")});
+        let asked = |p: &Value| (p["errors"][0]["detail"].as_str().map(str::to_owned), p["errors"][0]["code"].as_str().map(str::to_owned));
+
+        let p = expect_problem(start(three.clone()).await, 403, "consent_required").await;
+        assert_eq!(asked(&p), (Some("id_number".into()), Some("never".into())), "{kind}: {p}");
+        let list = get_json(&s, "/v1/me/consents?lang=zh-CN", &token).await;
+        assert_eq!(give(&s, &token, &entry(&list, "id_number")).await.status().as_u16(), 201);
+        let p = expect_problem(start(three.clone()).await, 403, "consent_required").await;
+        assert_eq!(asked(&p).0.as_deref(), Some("face"), "{kind}: a face check needs its own consent: {p}");
+        let p = expect_problem(start(four).await, 403, "consent_required").await;
+        assert_eq!(asked(&p).0.as_deref(), Some("bank_card"), "{kind}: a four-element check sends a card: {p}");
+        let codes = idlink_store::testing::query_text(
+            &s.running.as_ref().unwrap_or_else(|| panic!("running")).store,
+            "SELECT COUNT(*) FROM verifications",
+        )
+        .await;
+        assert_eq!(codes.ok().as_deref(), Some("0"), "{kind}: nothing was started");
+
+        crate::reviews::verify_resident(&s, &token, phone, "张三", "11010519491231002X").await;
+        let res = call(&s, Method::DELETE, "/v1/me/consents/id_number", &token).send().await.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(res.status().as_u16(), 204, "{kind}");
+
+        // Everything that rests on the real name stops, and says which consent it waits for.
+        let caps = get_json(&s, "/v1/me/capabilities", &token).await;
+        let restricted: Vec<&str> = caps["restricted"].as_array().map(|r| r.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
+        for c in ["payment", "balance_query", "credit_report", "social_security_card", "third_party_authorisation"] {
+            assert!(restricted.contains(&c), "{kind}: {c} in {caps}");
+            let waits = caps["consent_required"]
+                .as_array()
+                .is_some_and(|a| a.iter().any(|n| n["capability"] == c && n["consent"] == "id_number" && n["state"] == "withdrawn"));
+            assert!(waits, "{kind}: {c} waits for the ID-number consent: {caps}");
+        }
+        let p = expect_problem(crate::cards::bind(&s, &token, "6222021234567890128", phone).await, 403, "consent_required").await;
+        assert_eq!(asked(&p), (Some("id_number".into()), Some("withdrawn".into())), "{kind}: {p}");
+        let p = expect_problem(start(three).await, 403, "consent_required").await;
+        assert_eq!(asked(&p).0.as_deref(), Some("id_number"), "{kind}: {p}");
+        // Withdrawing deletes nothing: the verified identity stays on record, and in the user's view.
+        let me = get_json(&s, "/v1/me/identity", &token).await;
+        assert_eq!(me["document_type"], "resident_id", "{kind}: {me}");
+    }
+}
+
+/// Two "I agree" taps racing each other record one consent, audited once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_agreements_at_once_record_one_consent() {
+    for s in servers().await {
+        let kind = s.kind;
+        let token = session(&s, "13800139021").await;
+        let card = entry(&get_json(&s, "/v1/me/consents?lang=en", &token).await, "bank_card");
+        let (a, b) = tokio::join!(give(&s, &token, &card), give(&s, &token, &card));
+        let mut statuses = [a.status().as_u16(), b.status().as_u16()];
+        statuses.sort_unstable();
+        assert_eq!(statuses, [200, 201], "{kind}: one recorded, the other finds it");
+        let store = &s.running.as_ref().unwrap_or_else(|| panic!("running")).store;
+        let rows = idlink_store::testing::query_text(store, "SELECT COUNT(*) FROM sensitive_consents").await;
+        assert_eq!(rows.ok().as_deref(), Some("1"), "{kind}");
+        let gave = crate::console::audit_actions(&s).await.iter().filter(|(_, a, _)| a == "consent.give").count();
+        assert_eq!(gave, 1, "{kind}");
+    }
+}

@@ -153,6 +153,7 @@ async fn verified_user(c: &mut FormClient<'_>, s: &Server, phone: &str) {
     let code = s.last_code(phone).await;
     let res = c.post("/h5/login/code", &[("phone", phone), ("challenge_id", &challenge), ("code", &code)]).await;
     assert_eq!(location(&res), "/h5/", "{}: logged in", s.kind);
+    c.agree_to_all().await;
     let start = [("kind", "face"), ("name", "张三"), ("id_number", ZHANG_SAN_ID)];
     let page = c.post("/h5/identity/verifications", &start).await.text().await.unwrap_or_default();
     let vid = between(&page, "action=\"/h5/identity/verifications/", "/submit\"");

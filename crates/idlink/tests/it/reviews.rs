@@ -116,6 +116,7 @@ async fn a_passport_verification_needs_two_different_reviewers_on(db: idlink_sto
     let phone = "13833334444";
     let v = session(&s, phone, "d1").await;
     let token = v["session_token"].as_str().unwrap_or("").to_owned();
+    crate::consents::give_all(&s, &token).await;
     let start = s
         .authed(Method::POST, "/v1/me/verifications")
         .header("idlink-session", &token)
@@ -308,6 +309,8 @@ async fn a_risky_login_freezes_the_account_until_two_operators_lift_it_on(db: id
 }
 
 pub async fn verify_resident(s: &Server, token: &str, phone: &str, name: &str, id: &str) {
+    // Verifying, and the features the tests go on to use, need the user's consents (issue 18).
+    crate::consents::give_all(s, token).await;
     let res = s
         .authed(Method::POST, "/v1/me/verifications")
         .header("idlink-session", token)
@@ -325,8 +328,6 @@ pub async fn verify_resident(s: &Server, token: &str, phone: &str, name: &str, i
         .await;
     let done: Value = res.unwrap_or_else(|e| panic!("{e}")).json().await.unwrap_or_default();
     assert_eq!(done["status"], "verified", "{done}");
-    // The features the tests go on to use need the user's consents (issue 18).
-    crate::consents::give_all(s, token).await;
 }
 
 #[tokio::test]

@@ -834,6 +834,7 @@ async fn ask_review(s: &Server, token: &str, operation: &str) -> reqwest::Respon
 pub(crate) async fn verify_passport(s: &Server, reviewers: [&crate::reviews::Op; 2], token: &str, phone: &str, number: &str) {
     let [alice, bob] = reviewers;
     let token = token.to_owned();
+    crate::consents::give_all(s, &token).await;
     let body = json!({"name": "Smith John", "document_type": "passport", "document_number": number, "birth_date": "1990-05-17"});
     let res = s.authed(Method::POST, "/v1/me/verifications").header("idlink-session", &token).json(&body).send().await;
     let started: Value = res.unwrap_or_else(|e| panic!("{e}")).json().await.unwrap_or_default();

@@ -103,6 +103,10 @@ async fn payment_password_flow(s: &Server) {
 
     // Reset needs SMS + face; the face check explains failures.
     expect_problem(set_password(s, &token, "246801", None).await, 422, "face_check_required").await;
+    // No face goes out for comparison without the user's face consent (issue 18).
+    let p = expect_problem(set_password(s, &token, "246801", Some("sandbox:pass")).await, 403, "consent_required").await;
+    assert_eq!(p["errors"][0]["detail"], "face", "{p}");
+    crate::consents::give_all(s, &token).await;
     let p = expect_problem(set_password(s, &token, "246801", Some("sandbox:poor_lighting")).await, 422, "face_check_failed").await;
     assert_eq!(p["errors"][0]["code"], "poor_lighting");
     assert!(p["errors"][0]["detail"].as_str().unwrap_or("").contains("daylight"), "{p}");
@@ -231,6 +235,10 @@ async fn a_locked_payment_password_resets_with_a_bank_card_instead_of_a_face() {
             let body = json!({"password": "246801", "challenge_id": c, "code": code, "card_number": card});
             with_session(&s, Method::PUT, "/v1/me/payment-password", &token).json(&body).send().await.unwrap_or_else(|e| panic!("{e}"))
         };
+        // The card and the ID number go to the bank only with the user's consents (issue 18).
+        let p = expect_problem(reset_with_card(&crate::identity::icbc_card("4321")).await, 403, "consent_required").await;
+        assert_eq!(p["errors"][0]["detail"], "bank_card", "{p}");
+        crate::consents::give_all(&s, &token).await;
         // The card check needs a verified identity to compare with.
         expect_problem(reset_with_card(&crate::identity::icbc_card("4321")).await, 404, "identity_not_verified").await;
         crate::reviews::verify_resident(&s, &token, PHONE, "孙七", "11010519491231002X").await;

@@ -1077,6 +1077,7 @@ async fn a_passport_holder_s_binding_goes_to_review_then_binds() {
         let (alice, bob) = (operator(&s, &rt, "alice", &[Role::Reviewer]).await, operator(&s, &rt, "bob", &[Role::Reviewer]).await);
         let phone = "13700000261";
         let token = crate::cards::session(&s, phone).await;
+        crate::consents::give_all(&s, &token).await;
         let body = json!({"name": "Smith John", "document_type": "passport", "document_number": "E12345678", "birth_date": "1990-05-17"});
         let started: Value = call(&s, Method::POST, "/v1/me/verifications", &token)
             .json(&body)
@@ -1237,5 +1238,62 @@ async fn a_relative_binds_an_elder_s_card_with_the_elder_s_consent_and_the_elder
             assert!(by_son.contains(&action), "{}: {action} by the relative on the elder's record: {by_son:?}", s.kind);
         }
         assert!(records.iter().any(|r| r.entry.action == "ss_binding.agent_ended" && r.entry.actor == format!("user:{elder_user}")));
+    }
+}
+
+/// Withdraws the session user's consent of `kind` (issue 18).
+async fn withdraw(s: &Server, token: &str, kind: &str) {
+    let res = call(s, Method::DELETE, &format!("/v1/me/consents/{kind}"), token).send().await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(res.status().as_u16(), 204, "{kind} withdrawn");
+}
+
+/// Issue 18: each step of one's own binding needs the consents it
+/// processes at the time it is taken (the face at the identity step, the
+/// social-security records at every step), and a bound card's accounts and
+/// service requests stop once the social-security consent is withdrawn.
+#[tokio::test]
+async fn each_step_and_service_of_one_s_own_card_stops_when_its_consent_is_withdrawn() {
+    for db in databases().await {
+        let s = start_with(db, &[]).await;
+        let kind = s.kind;
+        let phone = "13700000271";
+        let (token, _) = adult(&s, phone, "271").await;
+        let b = ok(&s, post(&s, &token, "/v1/social-security/bindings", json!({"area_code": "110105"})).await).await;
+        let id = b["id"].as_str().unwrap_or("").to_owned();
+
+        // The face consent withdrawn: the face check is not made, and the answer says which consent.
+        withdraw(&s, &token, "face").await;
+        let face = json!({"liveness_video": "sandbox:pass"});
+        let p = expect_problem(post(&s, &token, &path(&id, "/identity/face"), face.clone()).await, 403, "consent_required").await;
+        assert_eq!((p["errors"][0]["code"].as_str(), p["errors"][0]["detail"].as_str()), (Some("withdrawn"), Some("face")), "{kind}: {p}");
+        crate::consents::give_all(&s, &token).await;
+        let b = ok(&s, post(&s, &token, &path(&id, "/identity/face"), face).await).await;
+        assert_eq!(b["step"], "card", "{kind}: {b}");
+
+        // The social-security consent withdrawn half-way: the next step waits for it, and the binding with it.
+        withdraw(&s, &token, "social_security").await;
+        let number = card_of(&s, &id_number(phone, "271")).await["card_number"].as_str().unwrap_or("").to_owned();
+        let p = expect_problem(post(&s, &token, &path(&id, "/card"), json!({"card_number": number})).await, 403, "consent_required").await;
+        assert_eq!(p["errors"][0]["detail"], "social_security", "{kind}: {p}");
+        // What is kept stays in view: seeing one's own data is not processing it anew.
+        let view = get_json(&s, &path(&id, ""), &token).await;
+        assert_eq!(view["step"], "card", "{kind}: {view}");
+        crate::consents::give_all(&s, &token).await;
+        assert_eq!(card_step(&s, &token, &id, &number, phone).await["step"], "bank", "{kind}: resumed where it stopped");
+
+        // A bound card: its accounts and service requests stop with the consent.
+        let other = "13700000272";
+        let (token, id, _) = bound(&s, other, "272", json!(["pension_query"])).await;
+        ok(&s, post(&s, &token, &path(&id, "/service-requests"), json!({"kind": "offsite_medical_filing", "to_region": "440305"})).await)
+            .await;
+        withdraw(&s, &token, "social_security").await;
+        let filing = json!({"kind": "offsite_medical_filing", "to_region": "440305"});
+        expect_problem(post(&s, &token, &path(&id, "/service-requests"), filing).await, 403, "consent_required").await;
+        let list = call(&s, Method::GET, &path(&id, "/service-requests"), &token).send().await.unwrap_or_else(|e| panic!("{e}"));
+        expect_problem(list, 403, "consent_required").await;
+        let accounts = call(&s, Method::GET, &path(&id, "/accounts"), &token).send().await.unwrap_or_else(|e| panic!("{e}"));
+        expect_problem(accounts, 403, "consent_required").await;
+        let caps = get_json(&s, "/v1/me/capabilities", &token).await;
+        assert!(caps["restricted"].as_array().is_some_and(|r| r.iter().any(|c| c == "social_security_card")), "{kind}: {caps}");
     }
 }

@@ -37,6 +37,7 @@ async fn passport_under_review(s: &Server, phone: &str) -> (String, String) {
 /// A user (session token) whose verification (`claim`, the start's body) waits for review; answers (token, verification id).
 async fn under_review(s: &Server, phone: &str, claim: Value, liveness: &str) -> (String, String) {
     let token = session(s, phone, "d1").await["session_token"].as_str().unwrap_or("").to_owned();
+    crate::consents::give_all(s, &token).await;
     let start = s
         .authed(Method::POST, "/v1/me/verifications")
         .header("idlink-session", &token)

@@ -424,6 +424,7 @@ async fn a_passport_number_in_the_record_shows_its_last_four_characters_only_on_
         let login = session(&s, phone, "d1").await;
         let token = login["session_token"].as_str().unwrap_or_else(|| panic!("{kind}: {login}")).to_owned();
         let user = login["user_id"].as_str().unwrap_or_else(|| panic!("{kind}: {login}")).to_owned();
+        crate::consents::give_all(&s, &token).await;
         let res = s
             .authed(Method::POST, "/v1/me/verifications")
             .header("idlink-session", &token)

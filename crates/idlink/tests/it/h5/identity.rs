@@ -47,6 +47,7 @@ async fn form_login(c: &mut FormClient<'_>, s: &Server, phone: &str) {
     let code = s.last_code(phone).await;
     let res = c.post("/h5/login/code", &[("phone", phone), ("challenge_id", &challenge), ("code", &code)]).await;
     assert_eq!(res.headers().get("location").and_then(|v| v.to_str().ok()), Some("/h5/"), "{}: logged in", s.kind);
+    c.agree_to_all().await;
 }
 
 fn between(text: &str, start: &str, end: &str) -> String {
@@ -93,6 +94,14 @@ async fn verifying_by_id_card_and_face_after_poor_lighting_guidance_in_simplifie
     b.assert_accessible("identity status, not verified").await;
 
     b.click("a[href='/h5/identity/verify/face']").await;
+    // Each kind of sensitive information is asked for separately first (issue 18): the ID number, then the face.
+    assert_eq!(b.path().await, "/h5/consents/id_number");
+    assert!(b.text("main").await.contains("身份证件号码"), "the ID-number text");
+    b.assert_accessible("the ID-number consent asked before verifying").await;
+    b.click("#agree").await;
+    assert_eq!(b.path().await, "/h5/consents/face");
+    assert!(b.text("main").await.contains("人脸"), "the face text");
+    b.click("#agree").await;
     assert_eq!(b.path().await, "/h5/identity/verify/face");
     assert!(b.text("#start-intro").await.contains("您账户绑定的手机号"), "the code goes to the account's phone");
     b.assert_accessible("face verification form").await;
@@ -165,7 +174,14 @@ async fn verifying_by_id_card_and_face_after_poor_lighting_guidance_in_simplifie
 
     b.click("#to-capabilities").await;
     assert_eq!(b.path().await, "/h5/capabilities");
-    assert!(b.has(".capabilities .available").await && !b.has(".capabilities .restricted").await, "everything is open to an adult");
+    assert!(b.has(".capabilities .available").await, "open to a verified adult");
+    assert!(!b.has(".capabilities .restricted:not(.consent)").await, "nothing held back but by consent");
+    // The card, credit and social-security consents are not given yet: each links to its text, and back.
+    b.click(".capabilities .consent a[href^='/h5/consents/bank_card']").await;
+    assert_eq!(b.path().await, "/h5/consents/bank_card");
+    b.click("#agree").await;
+    assert_eq!(b.path().await, "/h5/capabilities");
+    assert!(!b.has(".capabilities .consent a[href^='/h5/consents/bank_card']").await, "bank cards open once agreed");
     b.assert_accessible("capabilities after verification").await;
 
     b.goto(&s.url("/h5/identity")).await;
@@ -189,6 +205,7 @@ async fn verifying_by_four_elements_in_english_without_javascript() {
     b.goto(&s.url("/h5/identity")).await;
     assert!(b.text("#identity-none").await.contains("not verified"));
     b.click("a[href='/h5/identity/verify/card']").await;
+    assert_eq!(b.agree_when_asked().await, 2, "the ID-number and bank-card consents first");
     assert!(b.text("h1").await.contains("bank card"));
     b.assert_accessible("four-element form").await;
 
@@ -264,6 +281,7 @@ async fn a_passport_goes_to_review_and_the_user_sees_the_approval_in_traditional
     b.click("button[name=elder][value='1']").await;
     b.goto(&s.url("/h5/identity")).await;
     b.click("a[href='/h5/identity/verify/document']").await;
+    assert_eq!(b.agree_when_asked().await, 2, "the ID-number and face consents first");
     assert_eq!(b.text("h1").await, "護照或通行證認證");
     assert!(b.has("body.elder").await);
     b.assert_accessible("document form (zh-HK, elder)").await;

@@ -203,6 +203,17 @@ impl Browser {
         self.client.find_all(Locator::Css(css)).await.map(|v| !v.is_empty()).unwrap_or(false)
     }
 
+    /// Agrees to each consent text the pages ask for on the way (issue 18),
+    /// as a user reading them would; answers how many were asked.
+    pub async fn agree_when_asked(&self) -> usize {
+        let mut asked = 0;
+        while asked < 5 && self.path().await.starts_with("/h5/consents/") {
+            self.click("#agree").await;
+            asked += 1;
+        }
+        asked
+    }
+
     pub async fn path(&self) -> String {
         self.client.current_url().await.map(|u| u.path().to_owned()).unwrap_or_default()
     }
@@ -325,6 +336,21 @@ impl<'a> FormClient<'a> {
             .unwrap_or_else(|e| panic!("{e}"));
         self.keep(&res);
         res
+    }
+
+    /// Agrees to every consent text through its page, as a user reading
+    /// each would (issue 18): the tests that go on verify the real name.
+    pub async fn agree_to_all(&mut self) {
+        for kind in ["face", "id_number", "bank_card", "credit_report", "social_security"] {
+            let page = self.get(&format!("/h5/consents/{kind}")).await.text().await.unwrap_or_default();
+            let field = |name: &str| {
+                let at = format!("name=\"{name}\" value=\"");
+                page.split(&at).nth(1).and_then(|r| r.split('"').next()).unwrap_or("").to_owned()
+            };
+            let (version, sha256, locale) = (field("version"), field("sha256"), field("locale"));
+            let res = self.post(&format!("/h5/consents/{kind}"), &[("version", &version), ("sha256", &sha256), ("locale", &locale)]).await;
+            assert_eq!(res.status().as_u16(), 303, "{kind}: agreed");
+        }
     }
 }
 

@@ -55,6 +55,8 @@ async fn screenshots() {
         }
         // A verification that meets poor lighting, through the pages.
         b.goto(&s.url("/h5/identity/verify/face")).await;
+        shot(&b, &format!("consent-id-number{suffix}")).await;
+        b.agree_when_asked().await;
         shot(&b, &format!("identity-start{suffix}")).await;
         b.fill("#name", "张三").await;
         b.fill("#id_number", "11010519491231002X").await;
