@@ -264,12 +264,13 @@ impl AppParts {
         }
     }
 
-    fn consent_gate(&self) -> idlink_core::consents::ConsentGate<'_> {
+    /// The check of the user's consents (issue 18).
+    pub fn consent_gate(&self) -> idlink_core::consents::ConsentGate<'_> {
         idlink_core::consents::ConsentGate { store: self.store.as_ref(), texts: &self.consent_texts }
     }
 
     fn consented_face(&self) -> idlink_core::consents::ConsentedFace<'_> {
-        idlink_core::consents::ConsentedFace { gate: self.consent_gate(), port: self.institutions.face.as_ref() }
+        idlink_core::consents::ConsentedFace::new(self.consent_gate(), self.institutions.face.as_ref())
     }
 
     /// Separate consents to process sensitive personal information.

@@ -145,6 +145,8 @@ impl Bindings<'_> {
         if b.status != BindingStatus::PendingSms {
             return Err(BindingError::NotPending);
         }
+        // A consent withdrawn since the start: the card does not go to its bank again.
+        self.consent.check_all::<BindingError>(&session.user_id, &crate::balance::BALANCE_CONSENTS).await?;
         let card = self.card_of_binding(session, rid, &b).await?;
         let reference = b.bank_reference.clone().unwrap_or_default();
         if !self.bank.verify_code(&reference, &card, code).await? {

@@ -108,6 +108,20 @@ impl ConsentGate<'_> {
         Ok(self.require(user, kind).await??)
     }
 
+    /// For processing a person consented to in person rather than through
+    /// these records (a relative's binding, SS5): passes unless they
+    /// withdrew a consent of `kinds`, which stops it as it stops their own.
+    pub async fn not_withdrawn<E: From<ConsentMissing> + From<StoreError>>(&self, user: &UserId, kinds: &[ConsentKind]) -> Result<(), E> {
+        let rows = self.store.consents_of(user).await?;
+        for &kind in kinds {
+            let s = state_of(self.texts, &rows, kind);
+            if matches!(s, ConsentState::Withdrawn { .. }) {
+                return Err(ConsentMissing { kind, version: self.texts.version(kind), state: s.as_str() }.into());
+            }
+        }
+        Ok(())
+    }
+
     /// [`Self::require_all`] for use cases whose error holds both refusals.
     pub async fn check_all<E: From<ConsentMissing> + From<StoreError>>(&self, user: &UserId, kinds: &[ConsentKind]) -> Result<(), E> {
         Ok(self.require_all(user, kinds).await??)
@@ -120,10 +134,14 @@ impl ConsentGate<'_> {
 #[derive(Clone, Copy)]
 pub struct ConsentedFace<'a> {
     pub gate: ConsentGate<'a>,
-    pub port: &'a dyn FaceVerifier,
+    port: &'a dyn FaceVerifier,
 }
 
-impl ConsentedFace<'_> {
+impl<'a> ConsentedFace<'a> {
+    pub fn new(gate: ConsentGate<'a>, port: &'a dyn FaceVerifier) -> Self {
+        Self { gate, port }
+    }
+
     /// Compares `user`'s live face with the registry photo, once they consented.
     pub async fn verify<E>(&self, user: &UserId, liveness_video: &str) -> Result<FaceResult, E>
     where
@@ -134,11 +152,15 @@ impl ConsentedFace<'_> {
     }
 
     /// The face check a holder takes in person on a relative's device (a
-    /// social-security binding on their behalf, SS5): they may have no
-    /// account of their own to record a consent in, and taking the check in
-    /// front of the camera after reading what it is for is their consent.
-    pub async fn verify_in_person(&self, holder: &UserId, liveness_video: &str) -> Result<FaceResult, FaceUnavailable> {
-        self.port.verify(holder.as_str(), liveness_video).await
+    /// social-security binding on their behalf, SS5): taking it in front of
+    /// the camera after reading what it is for is their consent, unless they
+    /// withdrew their face consent.
+    pub async fn verify_in_person<E>(&self, holder: &UserId, liveness_video: &str) -> Result<FaceResult, E>
+    where
+        E: From<ConsentMissing> + From<StoreError> + From<FaceUnavailable>,
+    {
+        self.gate.not_withdrawn::<E>(holder, &[ConsentKind::Face]).await?;
+        Ok(self.port.verify(holder.as_str(), liveness_video).await?)
     }
 }
 

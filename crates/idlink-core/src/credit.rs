@@ -358,8 +358,9 @@ impl CreditReports<'_> {
     pub async fn request(&self, actor: &Actor<'_>, step_up: Option<&str>, accepted_fee: Fen) -> Result<RequestView, CreditError> {
         let now = self.clock.now();
         let user = actor.user();
-        self.ensure_adult(user, now).await?;
+        // The consents first: the age check reads the ID number.
         self.consent.check_all::<CreditError>(user, &CREDIT_CONSENTS).await?;
+        self.ensure_adult(user, now).await?;
         // What the store would refuse is refused before the step-up token is spent.
         let quote = self.quote(user).await?;
         if quote.fee_fen != accepted_fee.0 {
@@ -751,13 +752,13 @@ impl CreditReports<'_> {
         state.expected_wait(self.policy.review_sla).and_then(|w| now.checked_add(w).ok())
     }
 
-    /// [`Self::fetch`] for callers that go on when the bureau is down: its
-    /// outage is the request's state (`fetching`, with when it is asked
-    /// again), not the caller's failure (`None`).
+    /// [`Self::fetch`] for callers that go on when the bureau is down or the
+    /// user's consent is gone: the request stays `fetching` (with when it is
+    /// asked again), which is not the caller's failure (`None`).
     async fn fetch_now(&self, id: &CreditRequestId) -> Result<Option<RequestState>, CreditError> {
         match self.fetch(id).await {
             Ok(state) => Ok(Some(state)),
-            Err(CreditError::Bureau(_)) => Ok(None),
+            Err(CreditError::Bureau(_) | CreditError::Consent(_)) => Ok(None),
             Err(e) => Err(e),
         }
     }
@@ -769,6 +770,9 @@ impl CreditReports<'_> {
         if row.state != RequestState::Fetching {
             return Ok(row.state);
         }
+        // A consent withdrawn since the request: the bureau is not asked; the
+        // request waits (and resumes if the user consents again before its deadline).
+        self.consent.check_all::<CreditError>(&row.user_id, &CREDIT_CONSENTS).await?;
         let now = self.clock.now();
         let system = |action: &str| AuditEntry::new("system", action, PURPOSE, now).subject(&row.user_id);
         let identity = self.identities.identity(&row.user_id).await?.ok_or(CreditError::NotVerified)?;

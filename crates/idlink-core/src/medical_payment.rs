@@ -293,13 +293,12 @@ impl MedicalPayments<'_> {
     pub async fn issue(&self, session: &SessionRow, binding_id: &str) -> Result<IssuedCode, MedicalError> {
         let row = self.bindings.ss_binding(binding_id).await?.filter(|r| r.user_id == session.user_id).ok_or(MedicalError::NotFound)?;
         usable(row.status, row.features.as_deref())?;
+        // A card bound on the holder's behalf rests on their in-person consent until they withdraw it.
+        let kinds = &crate::social_security::OWN_BINDING_CONSENTS;
         if row.agent_user_id.is_none() {
-            self.consent
-                .check_all::<MedicalError>(
-                    &row.user_id,
-                    &[idlink_domain::consent::ConsentKind::SocialSecurity, idlink_domain::consent::ConsentKind::IdNumber],
-                )
-                .await?;
+            self.consent.check_all::<MedicalError>(&row.user_id, kinds).await?;
+        } else {
+            self.consent.not_withdrawn::<MedicalError>(&row.user_id, kinds).await?;
         }
         let now = self.clock.now();
         let exp = now.checked_add(self.ttl).unwrap_or(now);

@@ -624,12 +624,13 @@ impl SocialSecurity<'_> {
         self.bindings.ss_binding(id).await?.filter(|r| &r.user_id == user).ok_or(SsError::NotFound)
     }
 
-    /// One's own binding is processed only with one's social-security consent
-    /// (issue 18). A binding made on a relative's behalf keeps the holder's
-    /// consent of its identity step (their own SMS code or face check).
+    /// One's own binding is processed only with one's social-security and
+    /// ID-number consents (issue 18). A binding made on a relative's behalf
+    /// rests on the holder's in-person consent at its identity step (their
+    /// own SMS code or face check), until the holder withdraws either.
     async fn holder_consents(&self, row: &SsBindingRow) -> Result<(), SsError> {
         if row.agent_user_id.is_some() {
-            return Ok(());
+            return self.consent.not_withdrawn::<SsError>(&row.user_id, &OWN_BINDING_CONSENTS).await;
         }
         self.consent.check_all::<SsError>(&row.user_id, &OWN_BINDING_CONSENTS).await
     }
@@ -637,10 +638,11 @@ impl SocialSecurity<'_> {
     /// The bank step sends the card's financial account to its bank: one's
     /// own binding needs the bank-card consent as well.
     async fn card_consent(&self, row: &SsBindingRow) -> Result<(), SsError> {
+        let card = [idlink_domain::consent::ConsentKind::BankCard];
         if row.agent_user_id.is_some() {
-            return Ok(());
+            return self.consent.not_withdrawn::<SsError>(&row.user_id, &card).await;
         }
-        self.consent.check::<SsError>(&row.user_id, idlink_domain::consent::ConsentKind::BankCard).await
+        self.consent.check_all::<SsError>(&row.user_id, &card).await
     }
 
     /// A binding the actor may see and take steps on: their own, or one they act on for a relative still.
@@ -744,7 +746,7 @@ impl SocialSecurity<'_> {
     pub async fn identity_face(&self, actor: &Actor<'_>, id: &str, liveness_video: &str) -> Result<BindingView, SsError> {
         let Some(mut row) = self.ready(actor, id, Step::Identity).await? else { return self.current(actor, id).await };
         let result = if row.agent_user_id.is_some() {
-            self.face.verify_in_person(&row.user_id, liveness_video).await?
+            self.face.verify_in_person::<SsError>(&row.user_id, liveness_video).await?
         } else {
             self.face.verify::<SsError>(&row.user_id, liveness_video).await?
         };

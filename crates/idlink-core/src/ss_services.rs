@@ -102,10 +102,10 @@ impl SsServices<'_> {
         Ok(row)
     }
 
-    /// The holder acts on their own card here: their social-security consent
-    /// is needed whoever made the binding.
+    /// The holder acts on their own card here: their social-security and
+    /// ID-number consents are needed whoever made the binding.
     async fn consented(&self, actor: &Actor<'_>) -> Result<(), SsError> {
-        self.consent.check::<SsError>(actor.user(), idlink_domain::consent::ConsentKind::SocialSecurity).await
+        self.consent.check_all::<SsError>(actor.user(), &crate::social_security::OWN_BINDING_CONSENTS).await
     }
 
     /// Files a request with the card's bureau. A filing or transfer names
@@ -272,12 +272,19 @@ impl SsServices<'_> {
     }
 
     async fn announce(&self, row: &SsBindingRow) -> Result<u32, SsError> {
-        // A holder who withdrew their consent is not polled (one bound on
-        // their behalf consented in person at the binding's identity step).
-        if row.agent_user_id.is_none()
-            && self.consent.require(&row.user_id, idlink_domain::consent::ConsentKind::SocialSecurity).await?.is_err()
-        {
-            return Ok(0);
+        // A holder without the consents is not polled; one bound on their
+        // behalf consented in person at the binding's identity step, until
+        // they withdraw.
+        let kinds = &crate::social_security::OWN_BINDING_CONSENTS;
+        let allowed = if row.agent_user_id.is_none() {
+            self.consent.check_all::<SsError>(&row.user_id, kinds).await
+        } else {
+            self.consent.not_withdrawn::<SsError>(&row.user_id, kinds).await
+        };
+        match allowed {
+            Ok(()) => {}
+            Err(SsError::Consent(_)) => return Ok(0),
+            Err(e) => return Err(e),
         }
         let now = self.clock.now();
         let system = |action: &str| AuditEntry::new("system", action, PURPOSE, now).subject(&row.user_id);

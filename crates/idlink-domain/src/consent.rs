@@ -47,9 +47,9 @@ impl ConsentKind {
 
     /// The features that stop without this consent, as the capabilities
     /// list them. The ID number is what the real name rests on: every
-    /// feature that relies on it stops, as the text says. A face check
-    /// always has another way (an SMS code, a bank card), so no feature
-    /// as a whole stops without it.
+    /// feature that relies on it stops, as the text says. Most face checks
+    /// have another way (an SMS code, a bank card), so no feature as a
+    /// whole stops without the face consent.
     pub fn holds_back(self) -> &'static [Capability] {
         match self {
             ConsentKind::Face => &[],

@@ -18,7 +18,8 @@ impl ConsentStore for SqlStore {
         // The partial unique index (one in force per user, kind and version) settles a race.
         let q = sqlx::query(
             "INSERT INTO sensitive_consents (id, user_id, kind, version, locale, text_sha256, given_at, withdrawn_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, NULL) ON CONFLICT DO NOTHING",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, NULL)
+             ON CONFLICT (user_id, kind, version) WHERE withdrawn_at IS NULL DO NOTHING",
         )
         .bind(row.id.clone())
         .bind(row.user_id.as_str())

@@ -178,6 +178,8 @@ pub async fn change_payment_password(
     // The phone is read (an audited read) only when the bank must check it with a card; the SMS code needs no decryption.
     let card_proof = match change.card {
         Some(card) => {
+            // The consents before the phone is read: the card and the ID number go to the bank.
+            state.consent_gate().require_all(&session.0.user_id, &idlink_core::balance::BALANCE_CONSENTS).await??;
             let phone = phone_of(state, session, rid, "payment password").await?;
             Some(state.identities().prove_card(&session.0, rid, card, &phone).await?)
         }

@@ -386,7 +386,7 @@ impl Provider<'_> {
         let asked = params.requested.all();
         let mut allowed: Vec<String> = asked.into_iter().filter(|t| claims::allowed(&client.allowed_claims, t)).collect();
         allowed.sort_by_key(|t| claims::display_rank(t));
-        let verified = self.store.identity(user).await?.is_some();
+        let verified = self.real_name_releasable(user).await?;
         Ok(Some(ConsentView {
             request: row.id,
             client_name: client.name.clone(),
@@ -433,7 +433,7 @@ impl Provider<'_> {
             }
             Decision::Allow { sensitive } => sensitive,
         };
-        let verified = self.store.identity(&who.user).await?.is_some();
+        let verified = self.real_name_releasable(&who.user).await?;
         let kept: BTreeSet<String> = params
             .requested
             .all()
@@ -791,6 +791,20 @@ impl Provider<'_> {
         }
     }
 
+    /// Whether the user's ID-number consent is in force: without it, what
+    /// relies on the real name stops, the verified claims apps read
+    /// included (issue 18); they are left out as for a user never verified.
+    async fn id_number_consented(&self, user: &UserId) -> Result<bool, OAuthError> {
+        let gate = crate::consents::ConsentGate { store: self.store, texts: self.consent_texts };
+        Ok(gate.require(user, idlink_domain::consent::ConsentKind::IdNumber).await?.is_ok())
+    }
+
+    /// Whether verified claims may be offered and released for `user`: a
+    /// verified identity and the ID-number consent in force.
+    async fn real_name_releasable(&self, user: &UserId) -> Result<bool, OAuthError> {
+        Ok(self.id_number_consented(user).await? && self.store.identity(user).await?.is_some())
+    }
+
     /// Adds the claims of `tags` for `user` to `out` (audited PII reads).
     async fn release(
         &self,
@@ -811,12 +825,8 @@ impl Provider<'_> {
                 out.insert("phone_number_verified".into(), json!(true));
             }
         }
-        // A withdrawn ID-number consent stops what relies on the real name,
-        // the verified claims apps read included: they are left out, as for
-        // a user never verified.
-        let id_consent = crate::consents::ConsentGate { store: self.store, texts: self.consent_texts };
         if tags.iter().any(|t| claims::is_sensitive(t))
-            && id_consent.require(user, idlink_domain::consent::ConsentKind::IdNumber).await?.is_ok()
+            && self.id_number_consented(user).await?
             && let Some(row) = self.store.identity(user).await?
         {
             let audit = AuditEntry::new(actor, "identity.read", "OpenID verified claims for an authorized app", now).subject(user);

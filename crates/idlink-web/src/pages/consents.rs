@@ -80,9 +80,11 @@ fn trouble(v: &Visitor, p: &Problem) -> Response {
 
 /// A page to come back to: one of these H5 pages, nothing else.
 fn safe_back(back: &str) -> String {
-    // Only a path (never a host), printable ASCII, without dot segments.
-    let path = crate::guard::local_path(back)
-        .filter(|p| p.len() == back.len() && !p.starts_with("/h5//") && !p.contains("..") && p.bytes().all(|b| b.is_ascii_graphic()));
+    // Only a path (never a host), printable ASCII, without dot segments,
+    // encoded ones included (no `%` at all: the pages that ask need none).
+    let path = crate::guard::local_path(back).filter(|p| {
+        p.len() == back.len() && !p.starts_with("/h5//") && !p.contains("..") && p.bytes().all(|b| b.is_ascii_graphic() && b != b'%')
+    });
     path.unwrap_or("/h5/consents").to_owned()
 }
 

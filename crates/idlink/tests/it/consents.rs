@@ -141,7 +141,26 @@ async fn verifying_needs_the_id_number_consent_and_withdrawing_it_stops_what_res
         .await;
         assert_eq!(codes.ok().as_deref(), Some("0"), "{kind}: nothing was started");
 
-        crate::reviews::verify_resident(&s, &token, phone, "张三", "11010519491231002X").await;
+        // A consent withdrawn between the start and the code: nothing goes out, and the code is not spent.
+        assert_eq!(give(&s, &token, &entry(&list, "face")).await.status().as_u16(), 201);
+        let started: Value = start(three.clone()).await.json().await.unwrap_or_default();
+        let code = s.last_code(phone).await;
+        let res = call(&s, Method::DELETE, "/v1/me/consents/face", &token).send().await.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(res.status().as_u16(), 204);
+        let submit = async || {
+            call(&s, Method::POST, &format!("/v1/me/verifications/{}/submit", started["id"].as_str().unwrap_or("")), &token)
+                .json(&json!({"challenge_id": started["phone_check"]["challenge_id"], "code": code, "liveness_video": "sandbox:pass"}))
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("{e}"))
+        };
+        let p = expect_problem(submit().await, 403, "consent_required").await;
+        assert_eq!(asked(&p), (Some("face".into()), Some("withdrawn".into())), "{kind}: {p}");
+        assert_eq!(give(&s, &token, &entry(&list, "face")).await.status().as_u16(), 201);
+        let done: Value = submit().await.json().await.unwrap_or_default();
+        assert_eq!(done["status"], "verified", "{kind}: the same code, once consented: {done}");
+
+        crate::consents::give_all(&s, &token).await;
         let res = call(&s, Method::DELETE, "/v1/me/consents/id_number", &token).send().await.unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(res.status().as_u16(), 204, "{kind}");
 
@@ -181,5 +200,27 @@ async fn two_agreements_at_once_record_one_consent() {
         assert_eq!(rows.ok().as_deref(), Some("1"), "{kind}");
         let gave = crate::console::audit_actions(&s).await.iter().filter(|(_, a, _)| a == "consent.give").count();
         assert_eq!(gave, 1, "{kind}");
+
+        // However the taps interleave, the store records one: a second record in force is refused, unaudited.
+        use idlink_core::ports::consents::{ConsentRow, ConsentStore};
+        let me = get_json(&s, "/v1/me", &token).await;
+        let user = idlink_domain::UserId::parse(me["user_id"].as_str().unwrap_or("")).unwrap_or_else(|e| panic!("{e}"));
+        let now = jiff::Timestamp::now();
+        let row = ConsentRow {
+            id: "spc_second".into(),
+            user_id: user.clone(),
+            kind: idlink_domain::consent::ConsentKind::BankCard,
+            version: 1,
+            locale: "en".into(),
+            text_sha256: card["sha256"].as_str().unwrap_or("").into(),
+            given_at: now,
+            withdrawn_at: None,
+        };
+        let audit = idlink_core::ports::audit::AuditEntry::new("user:test", "consent.give", "a second record", now).subject(&user);
+        assert!(!store.give_consent(&row, &audit).await.unwrap_or_else(|e| panic!("{e}")), "{kind}: refused");
+        let rows = idlink_store::testing::query_text(store, "SELECT COUNT(*) FROM sensitive_consents").await;
+        assert_eq!(rows.ok().as_deref(), Some("1"), "{kind}");
+        let gave = crate::console::audit_actions(&s).await.iter().filter(|(_, a, _)| a == "consent.give").count();
+        assert_eq!(gave, 1, "{kind}: nothing audited for what was not written");
     }
 }

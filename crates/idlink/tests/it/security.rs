@@ -103,10 +103,20 @@ async fn payment_password_flow(s: &Server) {
 
     // Reset needs SMS + face; the face check explains failures.
     expect_problem(set_password(s, &token, "246801", None).await, 422, "face_check_required").await;
-    // No face goes out for comparison without the user's face consent (issue 18).
-    let p = expect_problem(set_password(s, &token, "246801", Some("sandbox:pass")).await, 403, "consent_required").await;
+    // No face goes out for comparison without the user's face consent (issue 18), and the code is not spent.
+    let (c, code) = sms_for_password(s, &token).await;
+    let reset = json!({"password": "975310", "challenge_id": c, "code": code, "liveness_video": "sandbox:pass"});
+    let put = async || {
+        with_session(s, Method::PUT, "/v1/me/payment-password", &token).json(&reset).send().await.unwrap_or_else(|e| panic!("{e}"))
+    };
+    let p = expect_problem(put().await, 403, "consent_required").await;
     assert_eq!(p["errors"][0]["detail"], "face", "{p}");
     crate::consents::give_all(s, &token).await;
+    assert_eq!(put().await.status().as_u16(), 204, "the same code, once consented");
+    assert_eq!(verify(s, &token, "975310", &device).await.status().as_u16(), 201);
+    for _ in 0..3 {
+        expect_problem(verify(s, &token, "000000", &device).await, 403, "payment_password_refused").await;
+    }
     let p = expect_problem(set_password(s, &token, "246801", Some("sandbox:poor_lighting")).await, 422, "face_check_failed").await;
     assert_eq!(p["errors"][0]["code"], "poor_lighting");
     assert!(p["errors"][0]["detail"].as_str().unwrap_or("").contains("daylight"), "{p}");

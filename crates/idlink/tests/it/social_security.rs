@@ -1295,5 +1295,14 @@ async fn each_step_and_service_of_one_s_own_card_stops_when_its_consent_is_withd
         expect_problem(accounts, 403, "consent_required").await;
         let caps = get_json(&s, "/v1/me/capabilities", &token).await;
         assert!(caps["restricted"].as_array().is_some_and(|r| r.iter().any(|c| c == "social_security_card")), "{kind}: {caps}");
+        // The card rests on the real name too: the ID-number consent withdrawn stops it as well.
+        crate::consents::give_all(&s, &token).await;
+        ok(&s, call(&s, Method::GET, &path(&id, "/accounts"), &token).send().await.unwrap_or_else(|e| panic!("{e}"))).await;
+        withdraw(&s, &token, "id_number").await;
+        let accounts = call(&s, Method::GET, &path(&id, "/accounts"), &token).send().await.unwrap_or_else(|e| panic!("{e}"));
+        let p = expect_problem(accounts, 403, "consent_required").await;
+        assert_eq!(p["errors"][0]["detail"], "id_number", "{kind}: {p}");
+        let filing = json!({"kind": "offsite_medical_filing", "to_region": "440305"});
+        expect_problem(post(&s, &token, &path(&id, "/service-requests"), filing).await, 403, "consent_required").await;
     }
 }
