@@ -31,6 +31,9 @@
 //! [`witness::FileWitness`] keeps a copy of each signed audit checkpoint in
 //! a file outside the database (docs/audit.md).
 //!
+//! [`snapshot`] copies every table as it is, read from the catalog, for
+//! backups, restores and moves between the two databases (ADR 0033).
+//!
 //! [`testing`] gives the conformance tests (and other crates' tests) a fresh
 //! database of either kind.
 
@@ -59,6 +62,7 @@ mod reviews;
 mod revocations;
 mod rows;
 mod security;
+pub mod snapshot;
 mod ss_bindings;
 mod store;
 pub mod testing;

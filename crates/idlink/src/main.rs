@@ -78,6 +78,47 @@ enum Command {
     /// Legal holds: keep a user's records past their rules (docs/retention.md).
     #[command(subcommand)]
     Hold(idlink::retention_cli::HoldCommand),
+    /// A consistent snapshot of the database in one signed file, without the
+    /// keyring (`--out FILE`); `backup verify FILE` checks one without a database.
+    Backup(BackupArgs),
+    /// Copy this stopped embedded (SQLite) deployment into PostgreSQL; run it
+    /// again to resume after an interruption (docs/operations.md).
+    Move {
+        /// The PostgreSQL database to copy into (postgres://…).
+        #[arg(long, value_name = "URL")]
+        to: String,
+        /// Rows copied per transaction.
+        #[arg(long, default_value_t = 2000)]
+        batch_rows: u32,
+    },
+    /// Restore a backup into the configured database (either kind), which must be empty.
+    Restore {
+        file: PathBuf,
+        /// The audit public key (hex) the backup must be signed with.
+        #[arg(long, value_name = "HEX")]
+        public_key: Option<String>,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+#[command(args_conflicts_with_subcommands = true)]
+struct BackupArgs {
+    #[command(subcommand)]
+    command: Option<BackupCommand>,
+    /// Where to write the backup.
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+enum BackupCommand {
+    /// Check a backup without a database: its rows against its signed manifest; exit 0 if sound, 1 naming each problem.
+    Verify {
+        file: PathBuf,
+        /// The audit public key (hex) it must be signed with.
+        #[arg(long, value_name = "HEX")]
+        public_key: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -416,6 +457,39 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Report(cmd) => report(&config, &rt, cmd).await,
         Command::Retention(cmd) => idlink::retention_cli::retention(&config, &rt, cmd).await,
         Command::Hold(cmd) => idlink::retention_cli::hold(&config, &rt, cmd).await,
+        Command::Backup(BackupArgs { command: Some(BackupCommand::Verify { file, public_key }), .. }) => {
+            let checked = idlink::backup::verify(&file, public_key.as_deref())?;
+            let rows: u64 = checked.manifest.tables.iter().map(|t| t.rows).sum();
+            println!(
+                "{}: {} {} at schema {}, made {}; {} tables, {rows} rows; signed by {}",
+                file.display(),
+                checked.header.format,
+                checked.header.backend,
+                checked.header.schema_version,
+                checked.header.created_at,
+                checked.manifest.tables.len(),
+                checked.public_key
+            );
+            if checked.problems.is_empty() {
+                println!("backup sound: every table matches the signed manifest");
+                Ok(ExitCode::SUCCESS)
+            } else {
+                for p in &checked.problems {
+                    println!("backup NOT sound: {p}");
+                }
+                Ok(ExitCode::from(1))
+            }
+        }
+        Command::Backup(BackupArgs { out: Some(out), .. }) => {
+            let manifest = idlink::backup::backup(&config, &rt, &out).await?;
+            let rows: u64 = manifest.tables.iter().map(|t| t.rows).sum();
+            println!("backup written to {}: {} tables, {rows} rows", out.display(), manifest.tables.len());
+            println!("WARNING: {}", idlink::backup::NO_KEYRING);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Backup(BackupArgs { .. }) => anyhow::bail!("say where to write the backup: idlink backup --out FILE"),
+        Command::Move { to, batch_rows } => idlink::moving::run(&config, &rt, &idlink::moving::MoveOptions { to: &to, batch_rows }).await,
+        Command::Restore { file, public_key } => idlink::backup::restore(&config, &rt, &file, public_key.as_deref()).await,
         Command::Bench(BenchCommand::Pages { requests }) => {
             idlink::bench_pages::run(&idlink::bench_pages::Options { requests: requests.max(1) }).await?;
             Ok(ExitCode::SUCCESS)

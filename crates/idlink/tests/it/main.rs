@@ -7,6 +7,7 @@
 mod agreements;
 mod apikeys;
 mod audit;
+mod backup;
 mod banks;
 mod cards;
 mod cli;
