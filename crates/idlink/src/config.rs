@@ -30,6 +30,7 @@ pub struct Config {
     pub risk: Risk,
     pub outbox: Outbox,
     pub retention: Retention,
+    pub consents: Consents,
     pub oidc: Oidc,
     pub events: Events,
     pub web: Web,
@@ -195,6 +196,17 @@ impl Default for Outbox {
             housekeeping_secs: 30,
         }
     }
+}
+
+/// Separate consents to process sensitive personal information (issue 18,
+/// `docs/consents.md`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Consents {
+    /// The texts and their versions (TOML, as
+    /// `crates/idlink-domain/data/consents.toml`); empty: the bundled ones.
+    /// A new version of a text asks every user again.
+    pub texts_file: String,
 }
 
 /// Retention by period (issue 18, SPEC P7, CP; `docs/retention.md`): how
@@ -1201,6 +1213,18 @@ impl Config {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read the social-security coverage {path} (social_security.regions_file)"))?;
         Coverage::parse(&text).with_context(|| format!("the social-security coverage {path} (social_security.regions_file)"))
+    }
+
+    /// The configured consent texts, or the bundled ones.
+    pub fn consent_texts(&self) -> anyhow::Result<idlink_domain::consent::ConsentTexts> {
+        use anyhow::Context;
+        use idlink_domain::consent::ConsentTexts;
+        let path = &self.consents.texts_file;
+        if path.is_empty() {
+            return ConsentTexts::bundled().context("the bundled consent texts");
+        }
+        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read the consent texts {path} (consents.texts_file)"))?;
+        ConsentTexts::parse(&text).with_context(|| format!("the consent texts {path} (consents.texts_file)"))
     }
 
     /// The configured agreement documents, or the bundled ones.

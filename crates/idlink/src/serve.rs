@@ -418,7 +418,7 @@ pub async fn start(config: &Config, rt: Runtime) -> Result<Running> {
         institutions: institutions.ports(),
         bank_password_reset: institutions.bank_password_reset.clone(),
         roster: institutions.roster.clone(),
-        consent_texts: Arc::new(idlink_domain::consent::ConsentTexts::bundled().context("the bundled consent texts")?),
+        consent_texts: Arc::new(config.consent_texts()?),
         key_uses: Default::default(),
         documents: Arc::new(idlink_core::agreements::AgreementDocuments::new(
             &institutions.roster,

@@ -224,3 +224,53 @@ async fn two_agreements_at_once_record_one_consent() {
         assert_eq!(gave, 1, "{kind}: nothing audited for what was not written");
     }
 }
+
+/// A deployment that publishes a new version of a text (`consents.texts_file`)
+/// asks every user again: a consent to the older version no longer allows
+/// the processing, says so (`outdated`), and agreeing to the new one does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_version_of_a_text_asks_again() {
+    for db in crate::databases().await {
+        let mut s = crate::start_with(db, &[]).await;
+        let kind = s.kind;
+        let phone = "13800139031";
+        let token = session(&s, phone).await;
+        crate::reviews::verify_resident(&s, &token, phone, "张三", "11010519491231002X").await;
+        let caps = get_json(&s, "/v1/me/capabilities", &token).await;
+        assert_eq!(caps["restricted"], json!([]), "{kind}: {caps}");
+
+        // Version 2 of the bank-card text, with a changed English body.
+        let bundled = include_str!("../../../idlink-domain/data/consents.toml");
+        let v2 = bundled
+            .replace("kind = \"bank_card\"\nversion = 1", "kind = \"bank_card\"\nversion = 2")
+            .replace("To bind your bank cards", "From 2027, to bind your bank cards");
+        assert_ne!(v2, bundled);
+        let file = s.data_dir.join("consents-v2.toml");
+        std::fs::write(&file, v2).unwrap_or_else(|e| panic!("{e}"));
+        s.restart(|c| c.consents.texts_file = file.display().to_string()).await;
+
+        let card = entry(&get_json(&s, "/v1/me/consents?lang=en", &token).await, "bank_card");
+        assert_eq!(
+            (card["state"].as_str(), card["version"].as_u64(), card["given_version"].as_u64()),
+            (Some("outdated"), Some(2), Some(1)),
+            "{kind}: {card}"
+        );
+        assert!(card["text"].as_str().unwrap_or("").starts_with("From 2027"), "{card}");
+        let caps = get_json(&s, "/v1/me/capabilities", &token).await;
+        let needed = caps["consent_required"].as_array().cloned().unwrap_or_default();
+        assert!(
+            needed.iter().any(|c| c["capability"] == "balance_query" && c["consent"] == "bank_card" && c["state"] == "outdated"),
+            "{kind}: {caps}"
+        );
+        let p = expect_problem(crate::cards::bind(&s, &token, "6222021234567890128", phone).await, 403, "consent_required").await;
+        assert_eq!(p["errors"][0]["code"], "outdated", "{kind}: {p}");
+
+        // Agreeing to version 2: processing goes on; both records are kept.
+        assert_eq!(give(&s, &token, &card).await.status().as_u16(), 201, "{kind}");
+        let caps = get_json(&s, "/v1/me/capabilities", &token).await;
+        assert_eq!(caps["restricted"], json!([]), "{kind}: {caps}");
+        let store = &s.running.as_ref().unwrap_or_else(|| panic!("running")).store;
+        let rows = idlink_store::testing::query_text(store, "SELECT COUNT(*) FROM sensitive_consents WHERE kind = 'bank_card'").await;
+        assert_eq!(rows.ok().as_deref(), Some("2"), "{kind}");
+    }
+}
