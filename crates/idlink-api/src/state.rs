@@ -485,6 +485,7 @@ impl AppParts {
             roster: &self.roster,
             documents: &self.documents,
             password_max_failures: self.password_policy.max_failures,
+            consent: self.consent_gate(),
         }
     }
 

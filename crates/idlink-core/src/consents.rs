@@ -122,6 +122,18 @@ impl ConsentGate<'_> {
         Ok(())
     }
 
+    /// The kinds `user`'s consents do not allow now.
+    pub async fn missing(&self, user: &UserId) -> Result<Vec<ConsentMissing>, StoreError> {
+        let rows = self.store.consents_of(user).await?;
+        Ok(ConsentKind::ALL
+            .into_iter()
+            .filter_map(|kind| {
+                let s = state_of(self.texts, &rows, kind);
+                (!s.allows()).then(|| ConsentMissing { kind, version: self.texts.version(kind), state: s.as_str() })
+            })
+            .collect())
+    }
+
     /// [`Self::require_all`] for use cases whose error holds both refusals.
     pub async fn check_all<E: From<ConsentMissing> + From<StoreError>>(&self, user: &UserId, kinds: &[ConsentKind]) -> Result<(), E> {
         Ok(self.require_all(user, kinds).await??)
@@ -262,14 +274,7 @@ impl Consents<'_> {
 
     /// The kinds the user's consents do not allow now.
     pub async fn missing(&self, user: &UserId) -> Result<Vec<ConsentMissing>, StoreError> {
-        let rows = self.store.consents_of(user).await?;
-        Ok(ConsentKind::ALL
-            .into_iter()
-            .filter_map(|kind| {
-                let s = self.state_of(&rows, kind);
-                (!s.allows()).then(|| ConsentMissing { kind, version: self.texts.version(kind), state: s.as_str() })
-            })
-            .collect())
+        ConsentGate { store: self.store, texts: self.texts }.missing(user).await
     }
 }
 

@@ -240,6 +240,18 @@ pub const SHREDDED: &str = "shredded";
 /// Why every capability of a shredded identity is unavailable.
 pub const DATA_DELETED: &str = "data_deleted";
 
+/// Why a feature open to the user's standing is held back: the consent it waits for.
+pub fn consent_code(kind: idlink_domain::consent::ConsentKind) -> &'static str {
+    use idlink_domain::consent::ConsentKind;
+    match kind {
+        ConsentKind::Face => "consent_face",
+        ConsentKind::IdNumber => "consent_id_number",
+        ConsentKind::BankCard => "consent_bank_card",
+        ConsentKind::CreditReport => "consent_credit_report",
+        ConsentKind::SocialSecurity => "consent_social_security",
+    }
+}
+
 /// The standing's code, as records and catalogues name it.
 pub fn standing_code(s: Standing) -> &'static str {
     match s {
@@ -268,6 +280,8 @@ pub struct People<'a> {
     pub documents: &'a AgreementDocuments,
     /// Wrong payment passwords before it locks.
     pub password_max_failures: u32,
+    /// What the user's consents hold back (issue 18).
+    pub consent: crate::consents::ConsentGate<'a>,
 }
 
 /// Reviewers, auditors and admins may look a user up.
@@ -387,12 +401,16 @@ impl People<'_> {
             (None, Some(_)) => None,
             (None, None) => Some(Standing::Unverified),
         };
+        let missing = self.consent.missing(user).await?;
         let capabilities = Capability::ALL
             .into_iter()
             .map(|c| match standing {
                 Some(standing) => {
-                    let available = !restrictions(standing).restricted.contains(&c);
-                    CapabilityPart { capability: c, available, why_not: (!available).then(|| standing_code(standing)) }
+                    let open = !restrictions(standing).restricted.contains(&c);
+                    // Open to the standing, but held back for want of a consent: which one.
+                    let consent = missing.iter().find(|m| open && m.kind.holds_back().contains(&c)).map(|m| consent_code(m.kind));
+                    let why_not = if open { consent } else { Some(standing_code(standing)) };
+                    CapabilityPart { capability: c, available: why_not.is_none(), why_not }
                 }
                 None => CapabilityPart { capability: c, available: false, why_not: Some(DATA_DELETED) },
             })

@@ -188,7 +188,8 @@ pub struct RecordCapability {
     /// `payment`, `balance_query`, `credit_report`, `social_security_card` or `third_party_authorisation`.
     pub capability: String,
     pub available: bool,
-    /// Why not: the user's standing (`unverified`, `minor`, `minor_guarded`), or `data_deleted`.
+    /// Why not: the user's standing (`unverified`, `minor`, `minor_guarded`), `data_deleted`,
+    /// or the consent it waits for (`consent_id_number`, `consent_bank_card`, `consent_credit_report`, `consent_social_security`).
     pub why_not: Option<String>,
 }
 

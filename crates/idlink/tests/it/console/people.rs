@@ -248,6 +248,16 @@ async fn an_operator_finds_a_user_by_blind_index_and_opens_the_masked_record_for
         assert_eq!(seen["purpose"], "regulator request", "{kind}: newest first");
         assert!(!serde_json::to_string(&log).unwrap_or_else(|e| panic!("{e}")).contains(REFERENCE), "{kind}");
 
+        // The user withdraws their credit-report consent: the record says which feature waits for it (issue 18).
+        let login = crate::login::login_ok(&s, phone, "device-a").await;
+        let user_token = login["session_token"].as_str().unwrap_or("").to_owned();
+        let res = crate::cards::call(&s, Method::DELETE, "/v1/me/consents/credit_report", &user_token).send().await;
+        assert_eq!(res.map(|r| r.status().as_u16()).unwrap_or(0), 204, "{kind}");
+        let record: Value =
+            post(&s, &token, &view, json!({"purpose": "complaint", "reference": REFERENCE})).await.json().await.unwrap_or_default();
+        let credit = record["capabilities"].as_array().and_then(|c| c.iter().find(|c| c["capability"] == "credit_report")).cloned();
+        assert_eq!(credit, Some(json!({"capability": "credit_report", "available": false, "why_not": "consent_credit_report"})), "{kind}");
+
         // Once the user's data is deleted the age cannot be known: the record
         // claims no standing (not "minor") and nothing is available.
         let del = s.authed(Method::DELETE, &format!("/v1/users/{user}/personal-data")).send().await.unwrap_or_else(|e| panic!("{e}"));
