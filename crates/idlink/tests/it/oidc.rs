@@ -625,29 +625,24 @@ async fn claims_outside_the_registration_are_never_shown_nor_released_and_the_pa
             .unwrap_or_default();
         assert!(id_token["sub"].is_string(), "{id_token}");
         assert!(id_token.get("verified_claims").is_none() && id_token.get("phone_number").is_none(), "{}: {id_token}", s.kind);
-        let info: Value = no_redirects()
-            .get(s.url("/oauth2/userinfo"))
-            .bearer_auth(tokens["access_token"].as_str().unwrap_or_default())
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("{e}"))
-            .json()
-            .await
-            .unwrap_or_default();
+        let userinfo = async || -> Value {
+            no_redirects()
+                .get(s.url("/oauth2/userinfo"))
+                .bearer_auth(tokens["access_token"].as_str().unwrap_or_default())
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("{e}"))
+                .json()
+                .await
+                .unwrap_or_default()
+        };
+        let info = userinfo().await;
         assert_eq!(info["verified_claims"]["claims"], json!({"name": "张三"}), "{}: the allowed claim only", s.kind);
 
         // The ID-number consent withdrawn on the H5 page: the real name is no longer released (issue 18).
         let res = browser.post("/h5/consents/id_number/withdraw", &[]).await;
         assert_eq!(res.status().as_u16(), 303, "{}", s.kind);
-        let info: Value = no_redirects()
-            .get(s.url("/oauth2/userinfo"))
-            .bearer_auth(tokens["access_token"].as_str().unwrap_or_default())
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("{e}"))
-            .json()
-            .await
-            .unwrap_or_default();
+        let info = userinfo().await;
         assert!(info["sub"].is_string() && info.get("verified_claims").is_none(), "{}: {info}", s.kind);
     }
 }

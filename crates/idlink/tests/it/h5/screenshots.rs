@@ -94,6 +94,11 @@ async fn screenshots() {
         b.fill("#password", "246801").await;
         b.click("#pad-submit").await;
         shot(&b, &format!("balance{suffix}")).await;
+        // The credit-report consent withdrawn: the feature waits for it, and says so.
+        let res = crate::cards::call(&s, reqwest::Method::DELETE, "/v1/me/consents/credit_report", &token).send().await;
+        assert_eq!(res.map(|r| r.status().as_u16()).unwrap_or(0), 204);
+        b.goto(&s.url("/h5/capabilities")).await;
+        shot(&b, &format!("capabilities-consents{suffix}")).await;
         b.close().await;
     }
     // A second browser for the same number: the device check.
