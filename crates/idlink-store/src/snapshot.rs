@@ -66,7 +66,6 @@ fn value_of(row: &AnyRow, i: usize, table: &str) -> Result<Value, StoreError> {
         AnyTypeInfoKind::SmallInt | AnyTypeInfoKind::Integer | AnyTypeInfoKind::BigInt => {
             Value::Int(row.try_get::<i64, _>(i).map_err(store_err)?)
         }
-        AnyTypeInfoKind::Bool => Value::Int(i64::from(row.try_get::<bool, _>(i).map_err(store_err)?)),
         AnyTypeInfoKind::Text => Value::Text(row.try_get::<String, _>(i).map_err(store_err)?),
         AnyTypeInfoKind::Blob => Value::Bytes(row.try_get::<Vec<u8>, _>(i).map_err(store_err)?),
         other => {
@@ -78,11 +77,46 @@ fn value_of(row: &AnyRow, i: usize, table: &str) -> Result<Value, StoreError> {
 fn other_name(kind: AnyTypeInfoKind) -> &'static str {
     match kind {
         AnyTypeInfoKind::Real | AnyTypeInfoKind::Double => "floating-point",
+        AnyTypeInfoKind::Bool => "boolean",
         _ => "null",
     }
 }
 
 impl SqlStore {
+    /// The latest migration applied, or 0 in a database idlink never
+    /// migrated (no migrations table at all).
+    pub async fn schema_version_if_any(&self) -> Result<i64, StoreError> {
+        let exists = match self.backend() {
+            Backend::Sqlite => "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'",
+            Backend::Postgres => {
+                "SELECT COUNT(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                 WHERE n.nspname = current_schema() AND c.relname = '_sqlx_migrations'"
+            }
+        };
+        let row = sqlx::query(exists).fetch_one(&self.reader).await.map_err(store_err)?;
+        if row.try_get::<i64, _>(0).map_err(store_err)? == 0 {
+            return Ok(0);
+        }
+        self.schema_version().await
+    }
+
+    /// The master keys the data keys are wrapped under (a restore checks the keyring holds each).
+    pub async fn master_keys_in_use(&self) -> Result<Vec<String>, StoreError> {
+        let rows =
+            sqlx::query("SELECT DISTINCT master_key_id FROM data_keys ORDER BY 1").fetch_all(&self.reader).await.map_err(store_err)?;
+        rows.into_iter().map(|r| r.try_get::<String, _>(0).map_err(store_err)).collect()
+    }
+
+    /// Holds an embedded database's write lock until the returned
+    /// connection is dropped or released: nothing else writes meanwhile (a
+    /// move of a deployment that must be stopped). Fails when another
+    /// process writes (a server still running).
+    pub async fn hold_writes(&self) -> Result<sqlx::pool::PoolConnection<sqlx::Any>, StoreError> {
+        let mut conn = self.writer.acquire().await.map_err(store_err)?;
+        sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await.map_err(store_err)?;
+        Ok(conn)
+    }
+
     /// The latest migration applied: a backup names it, a restore needs the same.
     pub async fn schema_version(&self) -> Result<i64, StoreError> {
         let q = format!("SELECT COALESCE(MAX(version), 0) FROM {MIGRATIONS_TABLE} WHERE success");
@@ -99,15 +133,16 @@ impl SqlStore {
                 "SELECT name FROM pragma_table_info($1) ORDER BY cid",
                 "SELECT \"table\" FROM pragma_foreign_key_list($1)",
             ),
+            // The system catalogs, not information_schema: its views hide what the role may not write.
             Backend::Postgres => (
-                "SELECT table_name::text FROM information_schema.tables
-                 WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' ORDER BY table_name",
-                "SELECT column_name::text FROM information_schema.columns
-                 WHERE table_schema = current_schema() AND table_name = $1 ORDER BY ordinal_position",
-                "SELECT ccu.table_name::text FROM information_schema.table_constraints tc
-                 JOIN information_schema.constraint_column_usage ccu
-                   ON ccu.constraint_name = tc.constraint_name AND ccu.constraint_schema = tc.constraint_schema
-                 WHERE tc.constraint_type = 'FOREIGN KEY' AND tc.table_schema = current_schema() AND tc.table_name = $1",
+                "SELECT c.relname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                 WHERE c.relkind IN ('r', 'p') AND n.nspname = current_schema() ORDER BY 1",
+                "SELECT a.attname::text FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+                 JOIN pg_namespace n ON n.oid = c.relnamespace
+                 WHERE n.nspname = current_schema() AND c.relname = $1 AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum",
+                "SELECT DISTINCT p.relname::text FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid
+                 JOIN pg_class p ON p.oid = k.confrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+                 WHERE k.contype = 'f' AND n.nspname = current_schema() AND c.relname = $1",
             ),
         };
         let text = |r: AnyRow| r.try_get::<String, _>(0).map_err(store_err);

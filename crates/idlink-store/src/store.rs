@@ -153,12 +153,12 @@ impl SqlStore {
         partial.run(&self.writer).await.map_err(|e| StoreError::Unavailable(format!("migration failed: {e}")))
     }
 
-    /// Applies pending migrations; returns how many were applied.
     /// The latest migration this build knows.
     pub fn latest_schema(&self) -> i64 {
         self.migrator().migrations.iter().map(|m| m.version).max().unwrap_or(0)
     }
 
+    /// Applies pending migrations; returns how many were applied.
     pub async fn migrate(&self) -> Result<usize, StoreError> {
         let migrator = self.migrator();
         let before = self.applied_migrations().await.unwrap_or(0);

@@ -100,15 +100,18 @@ fn hex_sha(h: Sha256) -> String {
     hex::encode(h.finalize())
 }
 
-/// What the manifest's signature covers.
+/// What the manifest's signature covers: the manifest, after a prefix that
+/// keeps the signature from standing for anything else the audit key signs.
 fn signed_bytes(m: &Manifest) -> Result<Vec<u8>> {
-    Ok(serde_json::to_vec(m)?)
+    let mut bytes = format!("{FORMAT} {VERSION} manifest\n").into_bytes();
+    bytes.extend(serde_json::to_vec(m)?);
+    Ok(bytes)
 }
 
 /// Writes a backup of the configured database to `out` (through a temporary
 /// file beside it, renamed when complete). Answers the manifest.
 pub async fn backup(config: &Config, rt: &Runtime, out: &Path) -> Result<Manifest> {
-    let store = serve::open_store(config).await?;
+    let store = serve::open_existing_store(config).await?;
     let vault = serve::open_vault(config, &store, rt).await?;
     let tables = store.tables().await?;
     let header = Header {
@@ -120,7 +123,30 @@ pub async fn backup(config: &Config, rt: &Runtime, out: &Path) -> Result<Manifes
         keyring: NO_KEYRING.into(),
     };
     let tmp = out.with_extension("partial");
-    let file = std::fs::File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
+    let written = write_backup(&store, &vault, &tables, header, &tmp).await;
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    let manifest = written?;
+    std::fs::rename(&tmp, out).with_context(|| format!("cannot move the backup to {}", out.display()))?;
+    // The rename itself survives a crash once the directory is on disk.
+    if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::File::open(dir).and_then(|d| d.sync_all()).with_context(|| format!("cannot sync {}", dir.display()))?;
+    }
+    Ok(manifest)
+}
+
+/// Writes the backup to `tmp`, readable by its owner only.
+async fn write_backup(
+    store: &SqlStore,
+    vault: &idlink_core::vault::Vault,
+    tables: &[Table],
+    header: Header,
+    tmp: &Path,
+) -> Result<Manifest> {
+    let file = std::fs::File::create(tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
+    #[cfg(unix)]
+    std::fs::set_permissions(tmp, std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
     let mut w = BufWriter::new(file);
     let header_line = serde_json::to_string(&Line::Header(header))?;
     writeln!(w, "{header_line}")?;
@@ -136,7 +162,7 @@ pub async fn backup(config: &Config, rt: &Runtime, out: &Path) -> Result<Manifes
         writeln!(w, "{line}")
     };
     store
-        .snapshot(&tables, |i, row| {
+        .snapshot(tables, |i, row| {
             let mut step = || -> std::io::Result<()> {
                 // Tables without rows get their line too: close the ones before `i`.
                 while current != Some(i) {
@@ -185,7 +211,6 @@ pub async fn backup(config: &Config, rt: &Runtime, out: &Path) -> Result<Manifes
     writeln!(w, "{}", serde_json::to_string(&trailer)?)?;
     w.flush()?;
     w.into_inner().map_err(|e| e.into_error())?.sync_all()?;
-    std::fs::rename(&tmp, out).with_context(|| format!("cannot move the backup to {}", out.display()))?;
     Ok(manifest)
 }
 
@@ -195,6 +220,8 @@ pub struct Checked {
     pub header: Header,
     pub manifest: Manifest,
     pub public_key: String,
+    /// Each table's columns, as the file names them.
+    pub columns: Vec<(String, Vec<String>)>,
     /// Empty when the file is sound.
     pub problems: Vec<String>,
 }
@@ -206,6 +233,7 @@ pub fn verify(file: &Path, expected_key: Option<&str>) -> Result<Checked> {
     let reader = BufReader::new(std::fs::File::open(file).with_context(|| format!("cannot open {}", file.display()))?);
     let mut header: Option<(Header, String)> = None;
     let mut found: Vec<TableSum> = Vec::new();
+    let mut columns: Vec<(String, Vec<String>)> = Vec::new();
     let mut hash = Sha256::new();
     let mut trailer: Option<(Manifest, String, String)> = None;
     let mut problems = Vec::new();
@@ -233,12 +261,13 @@ pub fn verify(file: &Path, expected_key: Option<&str>) -> Result<Checked> {
         }
         match serde_json::from_str::<Line>(&line) {
             Ok(Line::Header(h)) if n == 0 => header = Some((h, line.clone())),
-            Ok(Line::Table { name, .. }) => {
+            Ok(Line::Table { name, columns: cols }) => {
                 if let Some(t) = found.last_mut() {
                     t.sha256 = hex_sha(std::mem::take(&mut hash));
                 }
                 hash.update(line.as_bytes());
                 hash.update(b"\n");
+                columns.push((name.clone(), cols));
                 found.push(TableSum { name, rows: 0, sha256: String::new() });
             }
             Ok(Line::Trailer { manifest, public_key, signature }) => {
@@ -263,6 +292,7 @@ pub fn verify(file: &Path, expected_key: Option<&str>) -> Result<Checked> {
             header,
             manifest: Manifest { header_sha256: String::new(), tables: found },
             public_key: String::new(),
+            columns,
             problems,
         });
     };
@@ -287,11 +317,14 @@ pub fn verify(file: &Path, expected_key: Option<&str>) -> Result<Checked> {
             problems.push(format!("table {}: its rows differ from those signed (SHA-256 {} ≠ {})", got.name, got.sha256, want.sha256));
         }
     }
-    Ok(Checked { header, manifest, public_key, problems })
+    Ok(Checked { header, manifest, public_key, columns, problems })
 }
 
-/// Streams the tables of a backup that [`verify`] found sound to `each`, a batch of rows at a time.
-async fn read_tables<F, Fut>(file: &Path, mut each: F) -> Result<()>
+/// Streams the tables of a backup that [`verify`] found sound to `each`, a
+/// batch of rows at a time (only table `only`, when given). Each table's
+/// lines are hashed again as they are read: a file changed since it was
+/// verified stops at its first changed table.
+async fn read_tables<F, Fut>(file: &Path, manifest: &Manifest, only: Option<&str>, mut each: F) -> Result<()>
 where
     F: FnMut(Table, Vec<Vec<Value>>) -> Fut,
     Fut: std::future::Future<Output = Result<()>>,
@@ -299,37 +332,52 @@ where
     let reader = BufReader::new(std::fs::File::open(file)?);
     let mut table: Option<Table> = None;
     let mut rows: Vec<Vec<Value>> = Vec::new();
+    let mut hash = Sha256::new();
+    let wanted = |t: &Option<Table>| t.as_ref().is_some_and(|t| only.is_none_or(|o| o == t.name));
     for line in reader.lines() {
         let line = line?;
         if line.starts_with('[') {
-            let values: Vec<serde_json::Value> = serde_json::from_str(&line)?;
-            rows.push(values.iter().map(decode).collect::<Result<_>>()?);
-            if rows.len() >= RESTORE_BATCH
-                && let Some(t) = &table
-            {
-                each(t.clone(), std::mem::take(&mut rows)).await?;
+            if wanted(&table) {
+                hash.update(line.as_bytes());
+                hash.update(b"\n");
+                let values: Vec<serde_json::Value> = serde_json::from_str(&line)?;
+                rows.push(values.iter().map(decode).collect::<Result<_>>()?);
+                if rows.len() >= RESTORE_BATCH
+                    && let Some(t) = &table
+                {
+                    each(t.clone(), std::mem::take(&mut rows)).await?;
+                }
             }
             continue;
         }
         // A table's line, or the trailer: the table before it is complete.
-        if let Some(t) = table.take() {
+        if let Some(t) = table.take().filter(|t| only.is_none_or(|o| o == t.name)) {
+            let sum = hex_sha(std::mem::take(&mut hash));
+            if manifest.tables.iter().find(|m| m.name == t.name).is_none_or(|m| m.sha256 != sum) {
+                bail!(
+                    "table {} changed since the backup was verified: the restore stops here; drop the database and restore again",
+                    t.name
+                );
+            }
             each(t, std::mem::take(&mut rows)).await?;
         }
+        hash = Sha256::new();
         if let Ok(Line::Table { name, columns }) = serde_json::from_str::<Line>(&line) {
+            hash.update(line.as_bytes());
+            hash.update(b"\n");
             table = Some(Table { name, columns });
         }
-    }
-    if let Some(t) = table.take() {
-        each(t, rows).await?;
     }
     Ok(())
 }
 
-/// Restores `file` into the configured database, which must be empty.
-/// Verifies the file first; restores the data keys first and stops at
-/// once when the configured keyring does not open them; then every table,
-/// the migrations after the backup's schema, and the checks: each table's
-/// row count and the audit chain. Prints what it does.
+/// Restores `file` into the configured database, which must be empty (or
+/// hold only an empty schema). Verifies the file first, checks the target
+/// and the backup's tables and columns before writing, restores the data
+/// keys first and stops at once when the configured keyring does not open
+/// them or the backup was not signed by their audit key; then every table,
+/// each table's row count, the migrations after the backup's schema, and the
+/// audit chain. Prints what it does.
 pub async fn restore(config: &Config, rt: &Runtime, file: &Path, expected_key: Option<&str>) -> Result<ExitCode> {
     let checked = verify(file, expected_key)?;
     if !checked.problems.is_empty() {
@@ -344,25 +392,33 @@ pub async fn restore(config: &Config, rt: &Runtime, file: &Path, expected_key: O
     }
     let store = SqlStore::connect(&url, &StoreOptions::default()).await.context("cannot open the database to restore into")?;
     let version = checked.header.schema_version;
-    store.migrate_below(version.saturating_add(1)).await.context("cannot create the backup's schema")?;
-    let at = store.schema_version().await?;
-    if at != version {
+    // The target as it is, before anything is written: no rows, no newer schema.
+    let at = store.schema_version_if_any().await?;
+    if at > version {
+        bail!("the database is at schema {at}, the backup at {version}: restore into an empty database; nothing was restored");
+    }
+    if version > store.latest_schema() {
         bail!(
-            "the database is at schema {at}, the backup at {version}: restore into an empty database (this idlink knows schema up to {})",
+            "the backup is at schema {version}, newer than this idlink knows ({}): restore it with a newer idlink",
             store.latest_schema()
         );
     }
-    let tables = store.tables().await?;
-    if let Some(t) = store.first_table_with_rows(&tables).await? {
+    if let Some(t) = store.first_table_with_rows(&store.tables().await?).await? {
         bail!("the database is not empty (table {t} has rows): restore only into an empty database; nothing was restored");
     }
+    store.migrate_below(version.saturating_add(1)).await.context("cannot create the backup's schema")?;
+    let tables = store.tables().await?;
     let known: std::collections::BTreeMap<&str, &Table> = tables.iter().map(|t| (t.name.as_str(), t)).collect();
-    let (known, target) = (&known, &store);
-    for sum in &checked.manifest.tables {
-        if !known.contains_key(sum.name.as_str()) {
-            bail!("the backup has table {}, which this schema does not: nothing was restored", sum.name);
-        }
+    // Every table and column of the backup is this schema's, and the other way round.
+    let mut in_backup = std::collections::BTreeSet::new();
+    for (name, columns) in &checked.columns {
+        same_columns(&Table { name: name.clone(), columns: columns.clone() }, &known)?;
+        in_backup.insert(name.as_str());
     }
+    if let Some(missing) = tables.iter().find(|t| !in_backup.contains(t.name.as_str())) {
+        bail!("the backup has no table {}, which schema {version} has: nothing was restored", missing.name);
+    }
+    let target = &store;
     println!(
         "restoring {} ({} at schema {version}, made {}) into the {} database",
         file.display(),
@@ -371,34 +427,45 @@ pub async fn restore(config: &Config, rt: &Runtime, file: &Path, expected_key: O
         store.backend().name()
     );
     // The keyring's canary: the data keys first, opened with the configured keyring.
-    read_tables(file, |t, rows| async move {
-        if t.name == KEYS_TABLE {
-            same_columns(&t, known)?;
-            target.insert_rows(&t, &rows).await?;
-        }
+    read_tables(file, &checked.manifest, Some(KEYS_TABLE), |t, rows| async move {
+        target.insert_rows(&t, &rows).await?;
         Ok(())
     })
     .await?;
-    if let Err(e) = serve::open_vault(config, &store, rt).await {
+    let today = rt.clock.now().to_zoned(jiff::tz::TimeZone::UTC).date();
+    let ring = serve::load_keyring(config, rt.rng.as_ref(), today)?;
+    let unknown: Vec<String> =
+        store.master_keys_in_use().await?.into_iter().filter(|id| !ring.keys().iter().any(|k| k.id == *id)).collect();
+    let opened = match unknown.is_empty() {
+        true => serve::open_vault(config, &store, rt).await.map_err(|e| format!("{e:#}")),
+        false => Err(format!("it lacks master key {}", unknown.join(", "))),
+    };
+    let refusal = match &opened {
+        Err(e) => Some(format!("the configured master keyring does not open this backup's keys ({e})")),
+        Ok(v) if v.signer().public_hex() != checked.public_key => Some(format!(
+            "the backup was signed with key {}, not with the audit key of the deployment whose keys it holds ({})",
+            checked.public_key,
+            v.signer().public_hex()
+        )),
+        Ok(_) => None,
+    };
+    if let Some(why) = refusal {
         store.delete_all_rows(KEYS_TABLE).await?;
-        bail!(
-            "the configured master keyring does not open this backup's keys ({e:#}); nothing was restored. Restore with the keyring of the deployment that made the backup"
-        );
+        bail!("{why}; nothing was restored. Restore with the keyring of the deployment that made the backup");
     }
     let mut written = 0u64;
-    read_tables(file, |t, rows| {
-        written += rows.len() as u64;
+    read_tables(file, &checked.manifest, None, |t, rows| {
+        if t.name != KEYS_TABLE {
+            written += rows.len() as u64;
+        }
         async move {
             if t.name != KEYS_TABLE {
-                same_columns(&t, known)?;
                 target.insert_rows(&t, &rows).await.with_context(|| format!("table {}", t.name))?;
             }
             Ok(())
         }
     })
     .await?;
-    let applied = store.migrate().await?;
-    println!("{written} rows written; {applied} later migrations applied");
     let mut bad = 0;
     for sum in &checked.manifest.tables {
         let n = store.row_count(&sum.name).await?;
@@ -407,6 +474,8 @@ pub async fn restore(config: &Config, rt: &Runtime, file: &Path, expected_key: O
             bad += 1;
         }
     }
+    let applied = store.migrate().await?;
+    println!("{written} rows written besides the data keys; every table's row count checked; {applied} later migrations applied");
     let vault = serve::open_vault(config, &store, rt).await?;
     let witness = serve::open_witness(config, false, rt.clock.clone(), None)?;
     let report = idlink_core::audit::verify_store(

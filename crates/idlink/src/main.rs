@@ -458,7 +458,13 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Retention(cmd) => idlink::retention_cli::retention(&config, &rt, cmd).await,
         Command::Hold(cmd) => idlink::retention_cli::hold(&config, &rt, cmd).await,
         Command::Backup(BackupArgs { command: Some(BackupCommand::Verify { file, public_key }), .. }) => {
-            let checked = idlink::backup::verify(&file, public_key.as_deref())?;
+            let checked = match idlink::backup::verify(&file, public_key.as_deref()) {
+                Ok(c) => c,
+                Err(e) => {
+                    println!("backup NOT sound: {e:#}");
+                    return Ok(ExitCode::from(1));
+                }
+            };
             let rows: u64 = checked.manifest.tables.iter().map(|t| t.rows).sum();
             println!(
                 "{}: {} {} at schema {}, made {}; {} tables, {rows} rows; signed by {}",
@@ -470,6 +476,11 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 checked.manifest.tables.len(),
                 checked.public_key
             );
+            if public_key.is_none() {
+                println!(
+                    "the signer was not checked against a deployment's key: give --public-key HEX (the audit key of `idlink audit verify`)"
+                );
+            }
             if checked.problems.is_empty() {
                 println!("backup sound: every table matches the signed manifest");
                 Ok(ExitCode::SUCCESS)

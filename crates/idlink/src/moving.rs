@@ -40,9 +40,12 @@ fn eta(left: u64, rate: f64) -> String {
 }
 
 pub async fn run(config: &Config, rt: &Runtime, opts: &MoveOptions<'_>) -> Result<ExitCode> {
-    let source = serve::open_store(config).await?;
+    let source = serve::open_existing_store(config).await?;
     if source.backend() != Backend::Sqlite {
         bail!("`idlink move` copies an embedded (SQLite) deployment; this one is on {}", source.backend().name());
+    }
+    if source.schema_version().await? != source.latest_schema() {
+        bail!("the SQLite database is not at this idlink's schema: run `idlink migrate` with it first");
     }
     if Backend::from_url(opts.to) != Some(Backend::Postgres) {
         bail!("--to must be a PostgreSQL URL (postgres://…)");
@@ -54,6 +57,8 @@ pub async fn run(config: &Config, rt: &Runtime, opts: &MoveOptions<'_>) -> Resul
     let before = idlink_core::audit::verify_store(&source, witness.as_ref(), &key, &policy, rt.clock.now()).await?;
     verify_chain("before (SQLite)", &before)?;
 
+    // Nothing writes to the source while it is copied: a server still running stops here (or waits).
+    let mut lock = source.hold_writes().await.context("the SQLite database is being written: stop the idlink servers first")?;
     let target = SqlStore::connect(opts.to, &StoreOptions::default()).await.context("cannot open the PostgreSQL database")?;
     target.migrate().await.context("cannot apply the migrations to PostgreSQL")?;
     let (from, to) = (source.schema_version().await?, target.schema_version().await?);
@@ -85,7 +90,7 @@ pub async fn run(config: &Config, rt: &Runtime, opts: &MoveOptions<'_>) -> Resul
         if there == total {
             continue;
         }
-        let mut after = source.rowid_at(&t.name, there).await?.unwrap_or(0);
+        let mut after = source.rowid_at(&t.name, there).await?.unwrap_or(i64::MIN);
         let mut done = there;
         loop {
             let (last, rows) = source.page_by_rowid(t, after, opts.batch_rows.max(1)).await?;
@@ -113,6 +118,8 @@ pub async fn run(config: &Config, rt: &Runtime, opts: &MoveOptions<'_>) -> Resul
         }
     }
     let after = idlink_core::audit::verify_store(&target, witness.as_ref(), &key, &policy, rt.clock.now()).await?;
+    let _ = sqlx::query("ROLLBACK").execute(&mut *lock).await;
+    drop(lock);
     verify_chain("after (PostgreSQL)", &after)?;
     if bad > 0 {
         return Ok(ExitCode::from(1));

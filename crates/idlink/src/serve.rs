@@ -95,6 +95,27 @@ pub async fn open_store(config: &Config) -> Result<SqlStore> {
     Ok(store)
 }
 
+/// Connects to the configured database as it is: nothing created, nothing
+/// migrated (a backup or a move reads a deployment, it does not change it).
+/// Refuses a database idlink never migrated, or one migrated by a newer idlink.
+pub async fn open_existing_store(config: &Config) -> Result<SqlStore> {
+    let url = config.database_url()?.replace("mode=rwc", "mode=rw");
+    let store = SqlStore::connect(&url, &StoreOptions::default())
+        .await
+        .with_context(|| format!("cannot open the {} database (does it exist?)", backend_name(&url)))?;
+    let at = store.schema_version_if_any().await.context("cannot read the database's schema version")?;
+    if at == 0 {
+        anyhow::bail!("the configured {} database holds no idlink deployment (database.url, --data-dir)", backend_name(&url));
+    }
+    if at > store.latest_schema() {
+        anyhow::bail!(
+            "the database is at schema {at}, newer than this idlink knows ({}): use the idlink that runs it",
+            store.latest_schema()
+        );
+    }
+    Ok(store)
+}
+
 fn backend_name(url: &str) -> &'static str {
     idlink_store::Backend::from_url(url).map(|b| b.name()).unwrap_or("configured")
 }

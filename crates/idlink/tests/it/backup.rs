@@ -68,6 +68,46 @@ async fn a_backup_goes_from_sqlite_to_postgresql_and_back_with_identical_rows() 
     let text = std::fs::read_to_string(&first).unwrap_or_default();
     assert!(!text.contains("张三") && !text.contains("11010519491231002X") && !text.contains(phone), "no personal data in clear");
 
+    // Another keyring does not open the backup's keys: stopped at once, nothing left behind;
+    // the same database then restores with the right keyring.
+    let other_dir = dir.join("other");
+    std::fs::create_dir_all(&other_dir).unwrap_or_else(|e| panic!("{e}"));
+    let other = fresh_sqlite(&other_dir, "other.db");
+    let (code, out, err) = idlink_on(&other, &other_dir, true, &["restore", &first.display().to_string()]);
+    assert_ne!(code, 0, "{out}");
+    assert!(err.contains("keyring does not open") && err.contains("nothing was restored"), "{out}{err}");
+    let keys = idlink_store::SqlStore::connect(&other, &idlink_store::StoreOptions::default()).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(keys.row_count("data_keys").await.ok(), Some(0), "the canary's rows are taken back");
+    let (code, out, err) = idlink_on(&other, &dir, false, &["restore", &first.display().to_string()]);
+    assert_eq!(code, 0, "with the right keyring: {out}{err}");
+
+    // Tampered backups: a row changed, the file cut short, the header edited, another signer expected.
+    let text = std::fs::read_to_string(&first).unwrap_or_default();
+    let at = text.find("\n[").map(|i| i + 2).unwrap_or(0);
+    let mut changed = text.clone().into_bytes();
+    changed[at] = if changed[at] == b'1' { b'2' } else { b'1' };
+    let cut = text.trim_end().rsplit_once('\n').map(|(head, _)| format!("{head}\n")).unwrap_or_default();
+    let header = text.replacen("\"backend\":\"sqlite\"", "\"backend\":\"postgres\"", 1);
+    let cases: [(&str, Vec<u8>, &str); 3] = [
+        ("changed", changed, "differ from those signed"),
+        ("cut", cut.into_bytes(), "cut short"),
+        ("header", header.into_bytes(), "header differs"),
+    ];
+    for (name, bytes, says) in cases {
+        let tampered = dir.join(format!("{name}.backup"));
+        std::fs::write(&tampered, bytes).unwrap_or_else(|e| panic!("{e}"));
+        let (code, out, _) = idlink(&s, &["backup", "verify", &tampered.display().to_string()]);
+        assert_eq!(code, 1, "{name}: {out}");
+        assert!(out.contains("NOT sound") && out.contains(says), "{name}: {out}");
+        let fresh = fresh_sqlite(&dir, &format!("{name}.db"));
+        let (code, out, err) = idlink_on(&fresh, &dir, false, &["restore", &tampered.display().to_string()]);
+        assert_ne!(code, 0, "{name}: {out}{err}");
+        assert!(err.contains("did not verify"), "{name}: {out}{err}");
+    }
+    let (code, out, _) = idlink(&s, &["backup", "verify", &first.display().to_string(), "--public-key", &"ab".repeat(32)]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("not the expected"), "{out}");
+
     // Into an empty PostgreSQL database.
     let pg = match idlink_store::testing::postgres().await {
         Ok(Some(db)) => db,
@@ -98,27 +138,6 @@ async fn a_backup_goes_from_sqlite_to_postgresql_and_back_with_identical_rows() 
     assert_eq!(a, c, "PostgreSQL → SQLite: identical rows");
     let (code, out, err) = idlink_on(&back, &dir, false, &["audit", "verify"]);
     assert_eq!(code, 0, "{out}{err}");
-
-    // Another keyring does not open the backup's keys: stopped at once, nothing restored.
-    let other_dir = dir.join("other");
-    std::fs::create_dir_all(&other_dir).unwrap_or_else(|e| panic!("{e}"));
-    let other = fresh_sqlite(&other_dir, "other.db");
-    let (code, out, err) = idlink_on(&other, &other_dir, true, &["restore", &first.display().to_string()]);
-    assert_ne!(code, 0, "{out}");
-    assert!(err.contains("keyring does not open"), "{out}{err}");
-
-    // A tampered backup: one character of one row changed.
-    let tampered = dir.join("tampered.backup");
-    let text = std::fs::read_to_string(&first).unwrap_or_default();
-    let at = text.find("\n[").map(|i| i + 2).unwrap_or(0);
-    let mut bytes = text.into_bytes();
-    bytes[at] = if bytes[at] == b'1' { b'2' } else { b'1' };
-    std::fs::write(&tampered, bytes).unwrap_or_else(|e| panic!("{e}"));
-    let (code, out, _) = idlink(&s, &["backup", "verify", &tampered.display().to_string()]);
-    assert_eq!(code, 1, "{out}");
-    assert!(out.contains("NOT sound") && out.contains("differ from those signed"), "{out}");
-    let (code, out, err) = idlink_on(&fresh_sqlite(&dir, "never.db"), &dir, false, &["restore", &tampered.display().to_string()]);
-    assert_ne!(code, 0, "{out}{err}");
 }
 
 /// `idlink move`: a stopped embedded deployment copied into PostgreSQL,
@@ -156,7 +175,7 @@ async fn a_move_to_postgresql_killed_half_way_resumes_and_completes() {
     let mut progress = child.stderr.take().unwrap_or_else(|| panic!("stderr"));
     let mut seen = String::new();
     let mut buf = [0u8; 512];
-    while !seen.contains("rows/s") {
+    while !seen.contains(" left") {
         let n = progress.read(&mut buf).unwrap_or(0);
         if n == 0 {
             break;
@@ -166,6 +185,14 @@ async fn a_move_to_postgresql_killed_half_way_resumes_and_completes() {
     child.kill().unwrap_or_else(|e| panic!("kill: {e}"));
     let _ = child.wait();
     assert!(seen.contains("rows/s") && seen.contains("left"), "a progress line with the rate and the time left: {seen}");
+    let tables = s.db.store.tables().await.unwrap_or_else(|e| panic!("{e}"));
+    let mut copied = 0;
+    let mut all = 0;
+    for t in &tables {
+        copied += pg.store.row_count(&t.name).await.unwrap_or(0);
+        all += s.db.store.row_count(&t.name).await.unwrap_or(0);
+    }
+    assert!(copied < all, "killed half-way: {copied} of {all} rows copied");
 
     let out =
         Command::new(env!("CARGO_BIN_EXE_idlink")).args(["move", "--to", &pg.url]).envs(env).output().unwrap_or_else(|e| panic!("{e}"));
@@ -176,7 +203,7 @@ async fn a_move_to_postgresql_killed_half_way_resumes_and_completes() {
         stdout.contains("before (SQLite): audit chain intact") && stdout.contains("after (PostgreSQL): audit chain intact"),
         "{stdout}"
     );
-    for t in s.db.store.tables().await.unwrap_or_else(|e| panic!("{e}")) {
+    for t in tables {
         let (a, b) = (s.db.store.row_count(&t.name).await.unwrap_or(-1), pg.store.row_count(&t.name).await.unwrap_or(-2));
         assert_eq!(a, b, "table {}", t.name);
     }
