@@ -51,6 +51,7 @@ pub mod retention;
 pub mod reviews;
 pub mod revocation;
 pub mod security;
+pub mod seed;
 pub mod social_security;
 pub mod ss_services;
 pub mod steps;

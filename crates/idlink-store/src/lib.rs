@@ -62,6 +62,7 @@ mod reviews;
 mod revocations;
 mod rows;
 mod security;
+mod seed;
 pub mod snapshot;
 mod ss_bindings;
 mod store;

@@ -60,7 +60,7 @@ pub(crate) fn session_prefixed(r: &AnyRow, prefix: &str) -> Result<SessionRow, S
     })
 }
 
-async fn insert_device(tx: &mut Tx, d: &DeviceRow) -> Result<(), StoreError> {
+pub(crate) async fn insert_device(tx: &mut Tx, d: &DeviceRow) -> Result<(), StoreError> {
     let sql = format!("INSERT INTO devices ({DEVICE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)");
     let q = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(d.id.as_str())

@@ -145,6 +145,15 @@ enum ReportCommand {
 
 #[derive(Debug, Subcommand)]
 enum BenchCommand {
+    /// Add N realistic users to the configured database (verified, consented,
+    /// a bound card, balance queries, their audit records), for the scale benchmark.
+    Seed {
+        #[arg(long)]
+        users: u64,
+        /// Users written per transaction.
+        #[arg(long, default_value_t = 500)]
+        batch: usize,
+    },
     /// Each H5 page through the whole HTTP path of a server on SQLite (one user
     /// with a verified identity and a bound card), against a bare axum page.
     Pages {
@@ -501,6 +510,10 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Backup(BackupArgs { .. }) => anyhow::bail!("say where to write the backup: idlink backup --out FILE"),
         Command::Move { to, batch_rows } => idlink::moving::run(&config, &rt, &idlink::moving::MoveOptions { to: &to, batch_rows }).await,
         Command::Restore { file, public_key } => idlink::backup::restore(&config, &rt, &file, public_key.as_deref()).await,
+        Command::Bench(BenchCommand::Seed { users, batch }) => {
+            idlink::bench_seed::run(&config, &rt, &idlink::bench_seed::SeedOptions { users, batch }).await?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Bench(BenchCommand::Pages { requests }) => {
             idlink::bench_pages::run(&idlink::bench_pages::Options { requests: requests.max(1) }).await?;
             Ok(ExitCode::SUCCESS)

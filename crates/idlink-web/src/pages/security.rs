@@ -235,6 +235,10 @@ struct PasswordPage {
     card_number: String,
     pads: Vec<Pad>,
     errors: FormErrors,
+    /// A reset's intro: the consent each way of proving waits for (issue 18),
+    /// said before the code is sent so that no code is spent on a refusal.
+    face_consent: Option<&'static str>,
+    card_consent: Option<&'static str>,
 }
 
 impl PasswordPage {
@@ -251,6 +255,8 @@ impl PasswordPage {
             card_number: String::new(),
             pads: Vec::new(),
             errors: FormErrors::default(),
+            face_consent: None,
+            card_consent: None,
         }
     }
 
@@ -289,7 +295,14 @@ async fn start(state: &WebState, s: &Signed, mode: Mode) -> Response {
         Ok(st) if st.set && mode == Mode::Set => Redirect::to("/h5/security/reset").into_response(),
         Ok(st) if !st.set && mode == Mode::Reset => Redirect::to("/h5/security/password").into_response(),
         Ok(_) => {
-            let page = PasswordPage::new(v, mode);
+            let mut page = PasswordPage::new(v, mode);
+            if mode == Mode::Reset {
+                // A store failure shows no hint: the submit asks again.
+                let missing = state.app.consents().missing(&s.session.user_id).await.unwrap_or_default();
+                let first = |kinds: &[ConsentKind]| missing.iter().find(|m| kinds.contains(&m.kind)).map(|m| m.kind.as_str());
+                page.face_consent = first(&[ConsentKind::Face]);
+                page.card_consent = first(&idlink_core::balance::BALANCE_CONSENTS);
+            }
             respond(v, &page.errors, &page)
         }
         Err(p) => dead_end(v, &p, "/h5/security"),

@@ -208,3 +208,42 @@ async fn a_move_to_postgresql_killed_half_way_resumes_and_completes() {
         assert_eq!(a, b, "table {}", t.name);
     }
 }
+
+/// `idlink bench seed`: users with everything a real one leaves, encrypted
+/// and blind-indexed, their audit records in the one chain, which verifies.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn seeded_users_are_whole_encrypted_and_chained() {
+    for db in crate::databases().await {
+        let mut s = crate::start_with(db, &[]).await;
+        let kind = s.kind;
+        let env = s.cli_env();
+        s.stop().await;
+        const TABLES: [&str; 6] = ["users", "identities", "sensitive_consents", "card_bindings", "balance_queries", "devices"];
+        let counts = async || {
+            let mut n = Vec::new();
+            for t in TABLES {
+                n.push(s.db.store.row_count(t).await.unwrap_or_else(|e| panic!("{kind}: {e}")));
+            }
+            n
+        };
+        let before = counts().await;
+        let out = Command::new(env!("CARGO_BIN_EXE_idlink"))
+            .args(["bench", "seed", "--users", "120", "--batch", "50"])
+            .envs(env.clone())
+            .output()
+            .unwrap_or_else(|e| panic!("{e}"));
+        let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert_eq!(out.status.code(), Some(0), "{kind}: {stdout}{stderr}");
+        assert!(stdout.contains("120 users seeded") && stderr.contains("users/s"), "{kind}: {stdout}{stderr}");
+        let after = counts().await;
+        let added: Vec<i64> = after.iter().zip(&before).map(|(a, b)| a - b).collect();
+        assert_eq!(added, [120, 120, 600, 120, 360, 120], "{kind}");
+        let banks = idlink_store::testing::query_text(&s.db.store, "SELECT COUNT(DISTINCT bank) FROM card_bindings").await;
+        assert!(banks.ok().and_then(|b| b.parse::<i64>().ok()).is_some_and(|b| b >= 10), "{kind}: cards of many banks");
+        let users = idlink_store::testing::dump_table(&s.db.store, "users").await.unwrap_or_default();
+        let identities = idlink_store::testing::dump_table(&s.db.store, "identities").await.unwrap_or_default();
+        assert!(!users.contains("13900000001") && !identities.contains("110105"), "{kind}: nothing in clear");
+        let out = Command::new(env!("CARGO_BIN_EXE_idlink")).args(["audit", "verify"]).envs(env).output().unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(out.status.code(), Some(0), "{kind}: {}", String::from_utf8_lossy(&out.stdout));
+    }
+}

@@ -192,6 +192,10 @@ async fn a_forgotten_password_is_reset_with_sms_and_a_face_check_in_english_with
     assert_eq!(b.text("h1").await, "Reset my payment password");
     let intro = b.text("#reset-intro").await;
     assert!(intro.contains("SMS code") && intro.contains("face check") && intro.contains("bank card"), "{intro}");
+    // Each way of proving says, before a code is sent, the consent it waits for (issue 18).
+    assert!(b.text("#reset-face-consent").await.contains("consent to process your face"));
+    assert_eq!(b.attr("#reset-face-consent a", "href").await.as_deref(), Some("/h5/consents/face?back=%2Fh5%2Fsecurity%2Freset"));
+    assert!(b.has("#reset-card-consent a[href^='/h5/consents/id_number']").await, "the card check waits for the ID-number consent too");
     b.assert_accessible("reset, intro").await;
     b.click("#send-code").await;
     b.assert_accessible("reset, form").await;
@@ -210,6 +214,7 @@ async fn a_forgotten_password_is_reset_with_sms_and_a_face_check_in_english_with
     b.assert_accessible("the face consent asked before a reset by face").await;
     b.click("#agree").await;
     assert_eq!(b.path().await, "/h5/security/reset");
+    assert!(!b.has("#reset-face-consent").await, "the face consent is given now");
     b.click("#send-code").await;
     reset_in_poor_light().await;
     assert!(b.text("#liveness_video-error").await.contains("too dark"), "says what to do: {}", b.text("main").await);

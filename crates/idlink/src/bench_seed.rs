@@ -1,0 +1,68 @@
+//! `idlink bench seed --users N` (issue 19, docs/operations.md): adds N
+//! realistic users to the configured database, through the same store and
+//! the real vault (`idlink_core::seed`): each signed up with a device,
+//! verified (ID number and name sealed under their own data key, blind
+//! indexed), gave the five consents, bound a debit card of the roster's banks
+//! in turn, and queried its balance; about a dozen audit records each, in
+//! the one chain. Batches of users are written in one transaction each,
+//! with a progress line (users, rate, time left).
+
+use crate::config::Config;
+use crate::serve::{self, Runtime};
+use anyhow::{Context, Result};
+use idlink_core::seed::{SeededUser, Seeder};
+use idlink_domain::card::BinTable;
+use std::io::Write;
+use std::time::Instant;
+
+pub struct SeedOptions {
+    pub users: u64,
+    /// Users written per transaction.
+    pub batch: usize,
+}
+
+/// What a seeding run did.
+#[derive(Debug)]
+pub struct Seeded {
+    pub users: u64,
+    pub audit_records: u64,
+    pub seconds: f64,
+}
+
+pub async fn run(config: &Config, rt: &Runtime, opts: &SeedOptions) -> Result<Seeded> {
+    let store = serve::open_store(config).await?;
+    let vault = serve::open_vault(config, &store, rt).await?;
+    let texts = config.consent_texts()?;
+    let roster = config.roster()?;
+    let ids = idlink_core::ports::ids::RandomIds(rt.rng.clone());
+    let seeder = Seeder::new(&vault, &ids, &texts, &roster, BinTable::bundled(), rt.clock.now())
+        .context("no bank of the roster has a debit BIN in the bundled table")?;
+    // Numbered after the users already there, so that a second run adds more.
+    let first = u64::try_from(store.row_count("users").await?).unwrap_or(0);
+    let audit_before = store.row_count("audit_log").await?;
+    println!(
+        "seeding {} users (from number {first}) into the {} database; cards of {} banks",
+        opts.users,
+        store.backend().name(),
+        seeder.banks().len()
+    );
+    let started = Instant::now();
+    let mut done = 0u64;
+    let mut err = std::io::stderr();
+    while done < opts.users {
+        let size = (opts.users - done).min(opts.batch.max(1) as u64);
+        let batch = (first + done..first + done + size).map(|n| seeder.user(n)).collect::<Result<Vec<SeededUser>, _>>()?;
+        store.seed_users(&batch).await.context("cannot write the seeded users")?;
+        done += size;
+        let secs = started.elapsed().as_secs_f64().max(0.001);
+        let rate = done as f64 / secs;
+        let left = ((opts.users - done) as f64 / rate).round() as u64;
+        let _ = write!(err, "\r{done}/{} users; {rate:.0} users/s; {}m{:02}s left   ", opts.users, left / 60, left % 60);
+        let _ = err.flush();
+    }
+    let _ = writeln!(err);
+    let seconds = started.elapsed().as_secs_f64();
+    let audit_records = u64::try_from(store.row_count("audit_log").await? - audit_before).unwrap_or(0);
+    println!("{done} users seeded in {seconds:.1} s ({:.0} users/s); {audit_records} audit records", done as f64 / seconds.max(0.001));
+    Ok(Seeded { users: done, audit_records, seconds })
+}
