@@ -1,56 +1,82 @@
 //! Seeded users for the scale benchmark (`idlink bench seed`, issue 19):
-//! a batch written in one transaction, with the same statements' columns as
-//! the real flows and every audit record appended to the chain after them.
+//! a batch written in one transaction, one multi-row statement per table
+//! (the real flows' columns), and every audit record appended to the chain
+//! after them.
 
 use crate::SqlStore;
-use crate::balance::{HISTORY_COLUMNS, bind_history_row};
+use crate::balance::{HISTORY_COLS, HISTORY_COLUMNS, bind_history_row};
 use crate::identity::IDENTITY_COLUMNS;
-use crate::rows::{execute, micros};
-use crate::store::insert_user_in;
+use crate::rows::{AnyQuery, execute, micros, values};
+use crate::store::master_id;
 use idlink_core::ports::StoreError;
 use idlink_core::ports::audit::AuditEntry;
 use idlink_core::seed::SeededUser;
 
+/// `INSERT INTO {table} ({columns}) VALUES …` for `rows` rows of `cols` values.
+fn insert<'q>(table: &str, columns: &str, rows: usize, cols: usize) -> AnyQuery<'q> {
+    sqlx::query(sqlx::AssertSqlSafe(format!("INSERT INTO {table} ({columns}) VALUES {}", values(rows, cols, 1))))
+}
+
 impl SqlStore {
-    /// Writes `users` and their audit records in one transaction.
+    /// Writes `users` and their audit records in one transaction. Keep a
+    /// batch under SQLite's 32,766 bound values per statement (about 200 users).
     pub async fn seed_users(&self, users: &[SeededUser]) -> Result<(), StoreError> {
+        if users.is_empty() {
+            return Ok(());
+        }
         let audits: Vec<AuditEntry> = users.iter().flat_map(|u| u.audit.iter().cloned()).collect();
-        let identity_sql = format!("INSERT INTO identities ({IDENTITY_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)");
-        let history_sql = format!("INSERT INTO balance_queries ({HISTORY_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)");
-        self.recorded(&audits[..], async |tx| {
-            for u in users {
-                insert_user_in(tx, &u.user, &u.key).await?;
-                crate::login::insert_device(tx, &u.device).await?;
-                let i = &u.identity;
-                let q = sqlx::query(sqlx::AssertSqlSafe(identity_sql.clone()))
-                    .bind(i.user_id.as_str())
-                    .bind(&i.name_cipher)
-                    .bind(&i.id_cipher)
-                    .bind(&i.id_index)
-                    .bind(&i.method)
-                    .bind(micros(i.verified_at))
-                    .bind(i.document_type.as_str())
-                    .bind(i.birth_cipher.as_deref());
-                execute(q, &mut *tx).await?;
-                for c in &u.consents {
-                    let q = sqlx::query(
-                        "INSERT INTO sensitive_consents (id, user_id, kind, version, locale, text_sha256, given_at, withdrawn_at)
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, NULL)",
-                    )
-                    .bind(c.id.clone())
+        let n = users.len();
+        let mut keys = insert("data_keys", "id, master_key_id, ciphertext", n, 3);
+        let mut people = insert("users", "id, phone_cipher, phone_index, created_at", n, 4);
+        let mut devices = insert("devices", "id, user_id, device_hash, name, public_key, is_primary, created_at, last_seen_at", n, 8);
+        let mut identities = insert("identities", IDENTITY_COLUMNS, n, 8);
+        let consents_n: usize = users.iter().map(|u| u.consents.len()).sum();
+        let mut consents =
+            insert("sensitive_consents", "id, user_id, kind, version, locale, text_sha256, given_at, withdrawn_at", consents_n, 8);
+        let mut bindings = insert(
+            "card_bindings",
+            "id, user_id, bank, card_cipher, card_index, last4, status, bank_reference, luhn_warning, created_at, bound_at",
+            n,
+            11,
+        );
+        let queries_n: usize = users.iter().map(|u| u.queries.len()).sum();
+        let mut history = insert("balance_queries", HISTORY_COLUMNS, queries_n, HISTORY_COLS);
+        for u in users {
+            keys = keys.bind(&u.key.id).bind(master_id(&u.key)?).bind(&u.key.ciphertext);
+            people = people.bind(u.user.id.as_str()).bind(&u.user.phone_cipher).bind(&u.user.phone_index).bind(micros(u.user.created_at));
+            let d = &u.device;
+            devices = devices
+                .bind(d.id.as_str())
+                .bind(d.user_id.as_str())
+                .bind(&d.device_hash)
+                .bind(&d.name)
+                .bind(d.public_key.as_deref())
+                .bind(i64::from(d.primary))
+                .bind(micros(d.created_at))
+                .bind(micros(d.last_seen_at));
+            let i = &u.identity;
+            identities = identities
+                .bind(i.user_id.as_str())
+                .bind(&i.name_cipher)
+                .bind(&i.id_cipher)
+                .bind(&i.id_index)
+                .bind(&i.method)
+                .bind(micros(i.verified_at))
+                .bind(i.document_type.as_str())
+                .bind(i.birth_cipher.as_deref());
+            for c in &u.consents {
+                consents = consents
+                    .bind(&c.id)
                     .bind(c.user_id.as_str())
                     .bind(c.kind.as_str())
                     .bind(i64::from(c.version))
-                    .bind(c.locale.clone())
-                    .bind(c.text_sha256.clone())
-                    .bind(micros(c.given_at));
-                    execute(q, &mut *tx).await?;
-                }
-                let b = &u.binding;
-                let q = sqlx::query(
-                    "INSERT INTO card_bindings (id, user_id, bank, card_cipher, card_index, last4, status, bank_reference, luhn_warning, created_at, bound_at)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-                )
+                    .bind(&c.locale)
+                    .bind(&c.text_sha256)
+                    .bind(micros(c.given_at))
+                    .bind(c.withdrawn_at.map(micros));
+            }
+            let b = &u.binding;
+            bindings = bindings
                 .bind(b.id.as_str())
                 .bind(b.user_id.as_str())
                 .bind(&b.bank)
@@ -62,11 +88,14 @@ impl SqlStore {
                 .bind(i64::from(b.luhn_warning))
                 .bind(micros(b.created_at))
                 .bind(b.bound_at.map(micros));
+            for r in &u.queries {
+                history = bind_history_row(history, u.user.id.as_str(), r);
+            }
+        }
+        self.recorded(&audits[..], async |tx| {
+            // Parents first: the keys and users, then what names them.
+            for q in [keys, people, devices, identities, consents, bindings, history] {
                 execute(q, &mut *tx).await?;
-                for r in &u.queries {
-                    let q = bind_history_row(sqlx::query(sqlx::AssertSqlSafe(history_sql.clone())), u.user.id.as_str(), r);
-                    execute(q, &mut *tx).await?;
-                }
             }
             Ok(())
         })

@@ -211,7 +211,7 @@ pub(crate) fn wrapped_row(r: &AnyRow) -> Result<WrappedDataKey, StoreError> {
     Ok(WrappedDataKey { id: r.col("id")?, ciphertext: r.col("ciphertext")? })
 }
 
-fn master_id(key: &WrappedDataKey) -> Result<String, StoreError> {
+pub(crate) fn master_id(key: &WrappedDataKey) -> Result<String, StoreError> {
     key.master_key_id().map(str::to_owned).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 

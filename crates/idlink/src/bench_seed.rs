@@ -17,9 +17,16 @@ use std::time::Instant;
 
 pub struct SeedOptions {
     pub users: u64,
-    /// Users written per transaction.
+    /// Users written per transaction (at most [`MAX_BATCH`]).
     pub batch: usize,
 }
+
+/// The audit records of a batch are appended in one statement, ten values
+/// each: 200 users' (about 2,200 records) stay under SQLite's 32,766. Big
+/// statements cost more than their rows on SQLite (it finds each `$N` by
+/// name), so small batches are faster there: 20 users a batch seeded about
+/// 1,000 users/s, 200 about 250/s (docs/benchmarks.md).
+pub const MAX_BATCH: usize = 200;
 
 /// What a seeding run did.
 #[derive(Debug)]
@@ -49,10 +56,15 @@ pub async fn run(config: &Config, rt: &Runtime, opts: &SeedOptions) -> Result<Se
     let started = Instant::now();
     let mut done = 0u64;
     let mut err = std::io::stderr();
+    let (mut building, mut writing) = (std::time::Duration::ZERO, std::time::Duration::ZERO);
     while done < opts.users {
-        let size = (opts.users - done).min(opts.batch.max(1) as u64);
+        let size = (opts.users - done).min(opts.batch.clamp(1, MAX_BATCH) as u64);
+        let t = Instant::now();
         let batch = (first + done..first + done + size).map(|n| seeder.user(n)).collect::<Result<Vec<SeededUser>, _>>()?;
+        building += t.elapsed();
+        let t = Instant::now();
         store.seed_users(&batch).await.context("cannot write the seeded users")?;
+        writing += t.elapsed();
         done += size;
         let secs = started.elapsed().as_secs_f64().max(0.001);
         let rate = done as f64 / secs;
@@ -61,8 +73,20 @@ pub async fn run(config: &Config, rt: &Runtime, opts: &SeedOptions) -> Result<Se
         let _ = err.flush();
     }
     let _ = writeln!(err);
+    // Signed as a server would sign them: a chain with unsigned records past the allowance does not verify.
+    let witness = serve::open_witness(config, true, rt.clock.clone(), None)?;
+    let policy = config.checkpoint_policy();
+    let signing = idlink_core::audit::SigningReason::Manual;
+    idlink_core::audit::checkpoint(&store, witness.as_ref(), vault.signer(), &policy, rt.clock.now(), signing)
+        .await
+        .context("cannot sign the audit chain")?;
     let seconds = started.elapsed().as_secs_f64();
     let audit_records = u64::try_from(store.row_count("audit_log").await? - audit_before).unwrap_or(0);
-    println!("{done} users seeded in {seconds:.1} s ({:.0} users/s); {audit_records} audit records", done as f64 / seconds.max(0.001));
+    println!(
+        "{done} users seeded in {seconds:.1} s ({:.0} users/s; {:.1} s building the rows, {:.1} s writing them); {audit_records} audit records",
+        done as f64 / seconds.max(0.001),
+        building.as_secs_f64(),
+        writing.as_secs_f64()
+    );
     Ok(Seeded { users: done, audit_records, seconds })
 }

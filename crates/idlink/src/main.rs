@@ -150,8 +150,8 @@ enum BenchCommand {
     Seed {
         #[arg(long)]
         users: u64,
-        /// Users written per transaction.
-        #[arg(long, default_value_t = 500)]
+        /// Users written per transaction (at most 200; 20 is fastest on SQLite, see docs/benchmarks.md).
+        #[arg(long, default_value_t = 20)]
         batch: usize,
     },
     /// Each H5 page through the whole HTTP path of a server on SQLite (one user
