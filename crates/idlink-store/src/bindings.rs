@@ -16,6 +16,24 @@ use crate::write::Commit;
 pub(crate) const COLUMNS: &str = "id, user_id, bank, card_cipher, card_index, last4, status, bank_reference, luhn_warning, created_at, bound_at, \
                        end_reason, suspended_reason, low_balance_alert_fen";
 
+/// The columns a new binding fills, in the order [`bind_new_binding`] binds them.
+pub(crate) const NEW_BINDING_COLUMNS: &str =
+    "id, user_id, bank, card_cipher, card_index, last4, status, bank_reference, luhn_warning, created_at";
+
+/// Binds a new binding in the order of [`NEW_BINDING_COLUMNS`] (here and in the seeder).
+pub(crate) fn bind_new_binding<'q>(q: AnyQuery<'q>, b: &'q BindingRow) -> AnyQuery<'q> {
+    q.bind(b.id.as_str())
+        .bind(b.user_id.as_str())
+        .bind(&b.bank)
+        .bind(&b.card_cipher)
+        .bind(&b.card_index)
+        .bind(&b.last4)
+        .bind(b.status.as_str())
+        .bind(b.bank_reference.as_deref())
+        .bind(i64::from(b.luhn_warning))
+        .bind(micros(b.created_at))
+}
+
 pub(crate) fn binding(r: &AnyRow) -> Result<BindingRow, StoreError> {
     Ok(BindingRow {
         id: r.id("id")?,
@@ -45,17 +63,7 @@ impl BindingStore for SqlStore {
         let sql = format!(
             "INSERT INTO card_bindings ({COLUMNS}, ended_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, NULL, NULL, NULL, NULL, NULL)"
         );
-        let q = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(b.id.as_str())
-            .bind(b.user_id.as_str())
-            .bind(&b.bank)
-            .bind(&b.card_cipher)
-            .bind(&b.card_index)
-            .bind(&b.last4)
-            .bind(b.status.as_str())
-            .bind(b.bank_reference.as_deref())
-            .bind(i64::from(b.luhn_warning))
-            .bind(micros(b.created_at));
+        let q = bind_new_binding(sqlx::query(sqlx::AssertSqlSafe(sql)), b);
         self.audited(audit, async |tx| execute(q, &mut *tx).await).await?;
         Ok(())
     }

@@ -12,7 +12,7 @@ use sqlx::any::AnyRow;
 
 use crate::SqlStore;
 use crate::reviews::open_case_in;
-use crate::rows::{Columns, corrupt, execute, fetch_all, fetch_optional, micros, parsed_list, timestamp};
+use crate::rows::{AnyQuery, Columns, corrupt, execute, fetch_all, fetch_optional, micros, parsed_list, timestamp};
 use crate::write::Commit;
 
 /// How an identity row is replaced when a newer verification of the same
@@ -25,6 +25,18 @@ pub(crate) const UPSERT_IDENTITY: &str =
 const VERIFICATION_COLUMNS: &str = "id, user_id, method, status, name_cipher, id_cipher, id_index, reasons, created_at, updated_at, \
                                     document_type, birth_cipher, card_cipher";
 pub(crate) const IDENTITY_COLUMNS: &str = "user_id, name_cipher, id_cipher, id_index, method, verified_at, document_type, birth_cipher";
+
+/// Binds an identity in the order of [`IDENTITY_COLUMNS`] (here and in the seeder).
+pub(crate) fn bind_identity<'q>(q: AnyQuery<'q>, i: &'q IdentityRow) -> AnyQuery<'q> {
+    q.bind(i.user_id.as_str())
+        .bind(&i.name_cipher)
+        .bind(&i.id_cipher)
+        .bind(&i.id_index)
+        .bind(&i.method)
+        .bind(micros(i.verified_at))
+        .bind(i.document_type.as_str())
+        .bind(i.birth_cipher.as_deref())
+}
 
 fn reasons_text(r: &[VerificationReason]) -> String {
     r.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(",")
@@ -134,16 +146,7 @@ impl IdentityStore for SqlStore {
             }
             if let Some(i) = f.identity {
                 let sql = format!("INSERT INTO identities ({IDENTITY_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) {UPSERT_IDENTITY}");
-                let q = sqlx::query(sqlx::AssertSqlSafe(sql))
-                    .bind(i.user_id.as_str())
-                    .bind(&i.name_cipher)
-                    .bind(&i.id_cipher)
-                    .bind(&i.id_index)
-                    .bind(&i.method)
-                    .bind(micros(i.verified_at))
-                    .bind(i.document_type.as_str())
-                    .bind(i.birth_cipher.as_deref());
-                execute(q, &mut *tx).await?;
+                execute(bind_identity(sqlx::query(sqlx::AssertSqlSafe(sql)), i), &mut *tx).await?;
                 if let Some(ChangeEvent::Changed { at }) = f.change {
                     let q = sqlx::query("INSERT INTO identity_changes (id_index, kind, at, until) VALUES ($1, 'changed', $2, NULL)");
                     execute(q.bind(&i.id_index).bind(micros(at)), &mut *tx).await?;

@@ -10,7 +10,7 @@ use jiff::Timestamp;
 use sqlx::any::AnyRow;
 
 use crate::SqlStore;
-use crate::rows::{Columns, execute, fetch_all, fetch_one, fetch_optional, micros};
+use crate::rows::{AnyQuery, Columns, execute, fetch_all, fetch_one, fetch_optional, micros};
 use crate::store::insert_user_in;
 use crate::write::{Commit, Tx};
 
@@ -60,18 +60,21 @@ pub(crate) fn session_prefixed(r: &AnyRow, prefix: &str) -> Result<SessionRow, S
     })
 }
 
-pub(crate) async fn insert_device(tx: &mut Tx, d: &DeviceRow) -> Result<(), StoreError> {
-    let sql = format!("INSERT INTO devices ({DEVICE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)");
-    let q = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(d.id.as_str())
+/// Binds a device row in the order of [`DEVICE_COLUMNS`] (here and in the seeder).
+pub(crate) fn bind_device<'q>(q: AnyQuery<'q>, d: &'q DeviceRow) -> AnyQuery<'q> {
+    q.bind(d.id.as_str())
         .bind(d.user_id.as_str())
         .bind(&d.device_hash)
         .bind(&d.name)
         .bind(d.public_key.as_deref())
         .bind(i64::from(d.primary))
         .bind(micros(d.created_at))
-        .bind(micros(d.last_seen_at));
-    execute(q, &mut *tx).await?;
+        .bind(micros(d.last_seen_at))
+}
+
+async fn insert_device(tx: &mut Tx, d: &DeviceRow) -> Result<(), StoreError> {
+    let sql = format!("INSERT INTO devices ({DEVICE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)");
+    execute(bind_device(sqlx::query(sqlx::AssertSqlSafe(sql)), d), &mut *tx).await?;
     Ok(())
 }
 
@@ -80,7 +83,7 @@ async fn device_known(tx: &mut Tx, d: &DeviceRow) -> Result<bool, StoreError> {
     Ok(fetch_optional(q, &mut *tx, |_| Ok(())).await?.is_some())
 }
 
-const DEVICE_COLUMNS: &str = "id, user_id, device_hash, name, public_key, is_primary, created_at, last_seen_at";
+pub(crate) const DEVICE_COLUMNS: &str = "id, user_id, device_hash, name, public_key, is_primary, created_at, last_seen_at";
 pub(crate) const SESSION_COLUMNS: &str = "id, user_id, device_id, client_ip, secret_hash, status, created_at, expires_at, revoked_at";
 
 #[async_trait]

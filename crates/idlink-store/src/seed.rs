@@ -5,7 +5,9 @@
 
 use crate::SqlStore;
 use crate::balance::{HISTORY_COLS, HISTORY_COLUMNS, bind_history_row};
-use crate::identity::IDENTITY_COLUMNS;
+use crate::bindings::{NEW_BINDING_COLUMNS, bind_new_binding};
+use crate::identity::{IDENTITY_COLUMNS, bind_identity};
+use crate::login::{DEVICE_COLUMNS, bind_device};
 use crate::rows::{AnyQuery, execute, micros, values};
 use crate::store::master_id;
 use idlink_core::ports::StoreError;
@@ -28,42 +30,19 @@ impl SqlStore {
         let n = users.len();
         let mut keys = insert("data_keys", "id, master_key_id, ciphertext", n, 3);
         let mut people = insert("users", "id, phone_cipher, phone_index, created_at", n, 4);
-        let mut devices = insert("devices", "id, user_id, device_hash, name, public_key, is_primary, created_at, last_seen_at", n, 8);
+        let mut devices = insert("devices", DEVICE_COLUMNS, n, 8);
         let mut identities = insert("identities", IDENTITY_COLUMNS, n, 8);
         let consents_n: usize = users.iter().map(|u| u.consents.len()).sum();
         let mut consents =
             insert("sensitive_consents", "id, user_id, kind, version, locale, text_sha256, given_at, withdrawn_at", consents_n, 8);
-        let mut bindings = insert(
-            "card_bindings",
-            "id, user_id, bank, card_cipher, card_index, last4, status, bank_reference, luhn_warning, created_at, bound_at",
-            n,
-            11,
-        );
+        let mut bindings = insert("card_bindings", &format!("{NEW_BINDING_COLUMNS}, bound_at"), n, 11);
         let queries_n: usize = users.iter().map(|u| u.queries.len()).sum();
         let mut history = insert("balance_queries", HISTORY_COLUMNS, queries_n, HISTORY_COLS);
         for u in users {
             keys = keys.bind(&u.key.id).bind(master_id(&u.key)?).bind(&u.key.ciphertext);
             people = people.bind(u.user.id.as_str()).bind(&u.user.phone_cipher).bind(&u.user.phone_index).bind(micros(u.user.created_at));
-            let d = &u.device;
-            devices = devices
-                .bind(d.id.as_str())
-                .bind(d.user_id.as_str())
-                .bind(&d.device_hash)
-                .bind(&d.name)
-                .bind(d.public_key.as_deref())
-                .bind(i64::from(d.primary))
-                .bind(micros(d.created_at))
-                .bind(micros(d.last_seen_at));
-            let i = &u.identity;
-            identities = identities
-                .bind(i.user_id.as_str())
-                .bind(&i.name_cipher)
-                .bind(&i.id_cipher)
-                .bind(&i.id_index)
-                .bind(&i.method)
-                .bind(micros(i.verified_at))
-                .bind(i.document_type.as_str())
-                .bind(i.birth_cipher.as_deref());
+            devices = bind_device(devices, &u.device);
+            identities = bind_identity(identities, &u.identity);
             for c in &u.consents {
                 consents = consents
                     .bind(&c.id)
@@ -75,19 +54,7 @@ impl SqlStore {
                     .bind(micros(c.given_at))
                     .bind(c.withdrawn_at.map(micros));
             }
-            let b = &u.binding;
-            bindings = bindings
-                .bind(b.id.as_str())
-                .bind(b.user_id.as_str())
-                .bind(&b.bank)
-                .bind(&b.card_cipher)
-                .bind(&b.card_index)
-                .bind(&b.last4)
-                .bind(b.status.as_str())
-                .bind(b.bank_reference.as_deref())
-                .bind(i64::from(b.luhn_warning))
-                .bind(micros(b.created_at))
-                .bind(b.bound_at.map(micros));
+            bindings = bind_new_binding(bindings, &u.binding).bind(u.binding.bound_at.map(micros));
             for r in &u.queries {
                 history = bind_history_row(history, u.user.id.as_str(), r);
             }

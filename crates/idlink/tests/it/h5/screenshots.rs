@@ -99,6 +99,11 @@ async fn screenshots() {
         assert_eq!(res.map(|r| r.status().as_u16()).unwrap_or(0), 204);
         b.goto(&s.url("/h5/capabilities")).await;
         shot(&b, &format!("capabilities-consents{suffix}")).await;
+        // The face consent withdrawn too: the reset says so before a code is sent.
+        let res = crate::cards::call(&s, reqwest::Method::DELETE, "/v1/me/consents/face", &token).send().await;
+        assert_eq!(res.map(|r| r.status().as_u16()).unwrap_or(0), 204);
+        b.goto(&s.url("/h5/security/reset")).await;
+        shot(&b, &format!("security-reset-consent{suffix}")).await;
         b.close().await;
     }
     // A second browser for the same number: the device check.
