@@ -51,6 +51,11 @@ pub(crate) fn chain<'e>(head_seq: i64, head_hash: &str, entries: impl IntoIterat
 /// Columns of one record in [`insert_sql`].
 pub(crate) const INSERT_COLS: usize = 10;
 
+/// A user's ($1) latest records, newest first, at most $2.
+pub(crate) fn by_subject_sql() -> String {
+    format!("SELECT {RECORD_COLUMNS} FROM audit_log WHERE subject = $1 ORDER BY seq DESC LIMIT $2")
+}
+
 /// `INSERT INTO audit_log` of `rows` records, their placeholders numbered from `$first`.
 pub(crate) fn insert_sql(rows: usize, first: usize) -> String {
     format!(
@@ -147,8 +152,7 @@ impl AuditStore for SqlStore {
     }
 
     async fn audit_records_of_user(&self, user: &UserId, limit: u32) -> Result<Vec<AuditRecord>, StoreError> {
-        let sql = format!("SELECT {RECORD_COLUMNS} FROM audit_log WHERE subject = $1 ORDER BY seq DESC LIMIT $2");
-        fetch_all(sqlx::query(sqlx::AssertSqlSafe(sql)).bind(user.as_str()).bind(i64::from(limit)), &self.reader, record).await
+        fetch_all(sqlx::query(sqlx::AssertSqlSafe(by_subject_sql())).bind(user.as_str()).bind(i64::from(limit)), &self.reader, record).await
     }
 
     async fn last_checkpoint(&self) -> Result<Option<Checkpoint>, StoreError> {

@@ -29,6 +29,24 @@ pub(crate) fn bind_history_row<'q>(q: AnyQuery<'q>, user: &'q str, r: &'q QueryR
         .bind(&r.outcome)
 }
 
+/// Everything a balance query checks, in one read: the binding ($1) of the
+/// user ($2), the feature ($3) at $4, the agreement, the step-up token
+/// ($5, its secret's hash $6, operation $7) and the user's data key ($8).
+pub(crate) fn query_context_sql() -> String {
+    format!(
+        "SELECT {},
+           (SELECT enabled FROM user_features WHERE user_id = $2 AND feature = $3) AS feature_enabled,
+           (SELECT document_version || ' ' || document_hash FROM agreements WHERE user_id = $2 AND binding_id = $1
+              AND revoked_at IS NULL AND valid_until > $4 ORDER BY signed_at DESC, id DESC LIMIT 1) AS agreement,
+           (SELECT CASE WHEN used_at IS NULL THEN 1 ELSE 2 END FROM step_up_tokens
+              WHERE id = $5 AND secret_hash = $6 AND user_id = $2 AND operation = $7 AND resource = $1 AND expires_at > $4) AS token_state,
+           k.id AS key_id, k.ciphertext AS key_cipher
+         FROM card_bindings b LEFT JOIN data_keys k ON k.id = $8
+         WHERE b.id = $1 AND b.user_id = $2",
+        qualified(crate::bindings::COLUMNS, "b")
+    )
+}
+
 #[async_trait]
 impl BalanceStore for SqlStore {
     async fn feature_enabled(&self, user: &UserId, feature: &str) -> Result<bool, StoreError> {
@@ -123,19 +141,7 @@ impl BalanceStore for SqlStore {
         token: (&str, &str),
         now: Timestamp,
     ) -> Result<QueryContext, StoreError> {
-        let sql = format!(
-            "SELECT {},
-               (SELECT enabled FROM user_features WHERE user_id = $2 AND feature = $3) AS feature_enabled,
-               (SELECT document_version || ' ' || document_hash FROM agreements WHERE user_id = $2 AND binding_id = $1
-                  AND revoked_at IS NULL AND valid_until > $4 ORDER BY signed_at DESC, id DESC LIMIT 1) AS agreement,
-               (SELECT CASE WHEN used_at IS NULL THEN 1 ELSE 2 END FROM step_up_tokens
-                  WHERE id = $5 AND secret_hash = $6 AND user_id = $2 AND operation = $7 AND resource = $1 AND expires_at > $4) AS token_state,
-               k.id AS key_id, k.ciphertext AS key_cipher
-             FROM card_bindings b LEFT JOIN data_keys k ON k.id = $8
-             WHERE b.id = $1 AND b.user_id = $2",
-            qualified(crate::bindings::COLUMNS, "b")
-        );
-        let q = sqlx::query(sqlx::AssertSqlSafe(sql))
+        let q = sqlx::query(sqlx::AssertSqlSafe(query_context_sql()))
             .bind(binding_id.as_str())
             .bind(user.as_str())
             .bind(idlink_core::balance::FEATURE)

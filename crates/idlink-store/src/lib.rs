@@ -34,6 +34,9 @@
 //! [`snapshot`] copies every table as it is, read from the catalog, for
 //! backups, restores and moves between the two databases (ADR 0033).
 //!
+//! [`plans`] reads the query plans of the hot statements for the scale
+//! benchmark (docs/benchmarks.md).
+//!
 //! [`testing`] gives the conformance tests (and other crates' tests) a fresh
 //! database of either kind.
 
@@ -54,6 +57,7 @@ mod maintenance;
 mod oauth;
 mod outbox;
 mod people;
+pub mod plans;
 mod proposals;
 mod read_batch;
 mod reports;

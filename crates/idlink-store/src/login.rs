@@ -84,6 +84,11 @@ async fn device_known(tx: &mut Tx, d: &DeviceRow) -> Result<bool, StoreError> {
 }
 
 pub(crate) const DEVICE_COLUMNS: &str = "id, user_id, device_hash, name, public_key, is_primary, created_at, last_seen_at";
+/// A session by its id ($1).
+pub(crate) fn session_sql() -> String {
+    format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE id = $1")
+}
+
 pub(crate) const SESSION_COLUMNS: &str = "id, user_id, device_id, client_ip, secret_hash, status, created_at, expires_at, revoked_at";
 
 #[async_trait]
@@ -170,8 +175,7 @@ impl AuthStore for SqlStore {
     }
 
     async fn session(&self, id: &SessionId) -> Result<Option<SessionRow>, StoreError> {
-        let sql = format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE id = $1");
-        fetch_optional(sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id.as_str()), &self.reader, session).await
+        fetch_optional(sqlx::query(sqlx::AssertSqlSafe(session_sql())).bind(id.as_str()), &self.reader, session).await
     }
 
     async fn confirm_device(

@@ -146,7 +146,12 @@ impl Ask for IntrospectionAsk {
     }
 }
 
-fn introspection_select() -> String {
+/// An access token by its hash ($1), with its grant's, client's and subject's state.
+pub(crate) fn access_token_sql() -> String {
+    format!("SELECT {TOKEN_VIEW_COLUMNS} FROM oauth_access_tokens t {TOKEN_VIEW_JOINS} WHERE t.token_hash = $1")
+}
+
+pub(crate) fn introspection_select() -> String {
     format!(
         "SELECT q.n AS n, c.kind AS caller_kind, c.auth_method AS caller_method, c.state AS caller_state, \
          c.introspect_any AS caller_any, \
@@ -566,8 +571,7 @@ impl OAuthFlowStore for SqlStore {
     }
 
     async fn access_token(&self, token_hash: &str) -> Result<Option<AccessTokenView>, StoreError> {
-        let sql = format!("SELECT {TOKEN_VIEW_COLUMNS} FROM oauth_access_tokens t {TOKEN_VIEW_JOINS} WHERE t.token_hash = $1");
-        let q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(token_hash.to_owned());
+        let q = sqlx::query(sqlx::AssertSqlSafe(access_token_sql())).bind(token_hash.to_owned());
         fetch_optional(q, &self.reader, access_view).await
     }
 

@@ -194,6 +194,10 @@ pub(crate) const CASE_COLUMNS: &str =
     "id, kind, subject, reference, status, steps_required, created_at, sla_due_at, first_response_at, escalated_at, claimed_by";
 
 /// Open cases past their first-response SLA at `$1` (see `CaseRow::breached`).
+/// The address of the user's ($1) sign-in before this one ($2), for the login risk check.
+pub(crate) const PREVIOUS_LOGIN_IP: &str =
+    "SELECT client_ip FROM sessions WHERE user_id = $1 AND id <> $2 ORDER BY created_at DESC, id DESC LIMIT 1";
+
 const BREACHED: &str = "status = 'open' AND sla_due_at < $1 AND (first_response_at IS NULL OR first_response_at > sla_due_at)";
 
 fn decision(d: &AnyRow) -> Result<Decision, StoreError> {
@@ -589,9 +593,7 @@ impl FreezeStore for SqlStore {
     }
 
     async fn previous_login_ip(&self, user: &UserId, session_id: &SessionId) -> Result<Option<String>, StoreError> {
-        let q = sqlx::query("SELECT client_ip FROM sessions WHERE user_id = $1 AND id <> $2 ORDER BY created_at DESC, id DESC LIMIT 1")
-            .bind(user.as_str())
-            .bind(session_id.as_str());
+        let q = sqlx::query(PREVIOUS_LOGIN_IP).bind(user.as_str()).bind(session_id.as_str());
         Ok(fetch_optional(q, &self.reader, first::<Option<String>>).await?.flatten())
     }
 

@@ -260,7 +260,7 @@ impl UserStore for SqlStore {
     }
 
     async fn find_user_by_phone_index(&self, index: &str) -> Result<Option<UserId>, StoreError> {
-        let q = sqlx::query("SELECT id FROM users WHERE phone_index = $1").bind(index);
+        let q = sqlx::query(USER_BY_PHONE_INDEX).bind(index);
         fetch_optional(q, &self.reader, |r| r.user("id")).await
     }
 
@@ -347,6 +347,20 @@ fn api_key_row(r: &AnyRow) -> Result<ApiKeyRow, StoreError> {
 
 const API_KEY_COLUMNS: &str = "id, name, secret_hash, scopes, created_at, revoked_at, expires_at, last_used_at, replaces";
 
+/// The user a login's phone ($1, its blind index) belongs to.
+pub(crate) const USER_BY_PHONE_INDEX: &str = "SELECT id FROM users WHERE phone_index = $1";
+
+/// The API key ($1) and the session ($2) a host app's request names, in one read.
+pub(crate) fn api_key_with_session_sql() -> String {
+    let session_columns: Vec<String> = crate::login::SESSION_COLUMNS.split(',').map(|c| format!("s.{c} AS s_{c}", c = c.trim())).collect();
+    format!(
+        "SELECT {}, {}
+         FROM api_keys k LEFT JOIN sessions s ON s.id = $2 WHERE k.id = $1",
+        qualified(API_KEY_COLUMNS, "k"),
+        session_columns.join(", ")
+    )
+}
+
 /// API keys, read in batches (ADR 0023): every API call reads its key, so
 /// at peak the calls waiting at one moment share one statement.
 static API_KEY: Statements<ApiKeyAsk, ApiKeyRow> = Statements::new(api_key_select, api_key_row);
@@ -385,18 +399,14 @@ impl ApiKeyStore for SqlStore {
         id: &ApiKeyId,
         session_id: &SessionId,
     ) -> Result<(Option<ApiKeyRow>, Option<idlink_core::ports::auth::SessionRow>), StoreError> {
-        let session_columns: Vec<String> =
-            crate::login::SESSION_COLUMNS.split(',').map(|c| format!("s.{c} AS s_{c}", c = c.trim())).collect();
-        let sql = format!(
-            "SELECT {}, {}
-             FROM api_keys k LEFT JOIN sessions s ON s.id = $2 WHERE k.id = $1",
-            qualified(API_KEY_COLUMNS, "k"),
-            session_columns.join(", ")
-        );
-        let found = fetch_optional(sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id.as_str()).bind(session_id.as_str()), &self.reader, |r| {
-            let session = r.col::<Option<String>>("s_id")?.map(|_| crate::login::session_prefixed(r, "s_")).transpose()?;
-            Ok((api_key_row(r)?, session))
-        })
+        let found = fetch_optional(
+            sqlx::query(sqlx::AssertSqlSafe(api_key_with_session_sql())).bind(id.as_str()).bind(session_id.as_str()),
+            &self.reader,
+            |r| {
+                let session = r.col::<Option<String>>("s_id")?.map(|_| crate::login::session_prefixed(r, "s_")).transpose()?;
+                Ok((api_key_row(r)?, session))
+            },
+        )
         .await?;
         Ok(found.map_or((None, None), |(key, session)| (Some(key), session)))
     }

@@ -250,7 +250,7 @@ async fn pg_commits(url: &str, clients: usize, per_client: usize) -> Result<Stat
 }
 
 /// One simulated user: session, binding, and the step-up tokens it will spend.
-struct User {
+pub(crate) struct User {
     session: String,
     binding: String,
     tokens: Vec<String>,
@@ -275,7 +275,7 @@ fn name(i: usize) -> String {
 }
 
 /// A valid ICBC card that is not a sandbox test card (the bank confirms whoever claims it).
-fn card(i: usize) -> String {
+pub(crate) fn card(i: usize) -> String {
     (0..1000u32)
         .map(|k| format!("622202{:08}{k:04}", i + 5000))
         .map(|body| format!("{body}{}", idlink_domain::card::luhn_check_digit(&body)))
@@ -287,7 +287,7 @@ pub(crate) struct Api {
     pub(crate) http: reqwest::Client,
     pub(crate) base: String,
     sandbox: String,
-    key: String,
+    pub(crate) key: String,
 }
 
 impl Api {
@@ -388,12 +388,18 @@ impl Api {
 /// the setup's many logins from one address, and an API key for the setup.
 pub(crate) async fn bench_server(db: &TestDb, clients: usize) -> Result<(serve::Running, Arc<Api>, std::path::PathBuf)> {
     let data_dir = std::env::temp_dir().join(format!("idlink-bench-{}-{}", std::process::id(), db.kind));
+    let (running, api) = bench_server_at(&db.url, &data_dir, clients).await?;
+    Ok((running, api, data_dir))
+}
+
+/// A benchmark server on the database at `url` with its keyring in `data_dir`.
+pub(crate) async fn bench_server_at(url: &str, data_dir: &std::path::Path, clients: usize) -> Result<(serve::Running, Arc<Api>)> {
     let env = [
         ("IDLINK__SERVER__LISTEN", "127.0.0.1:0".to_owned()),
         ("IDLINK__SERVER__DATA_DIR", data_dir.display().to_string()),
         ("IDLINK__SANDBOX__LISTEN", "127.0.0.1:0".to_owned()),
         ("IDLINK__SANDBOX__DIRECT_LISTEN", "127.0.0.1:0".to_owned()),
-        ("IDLINK__DATABASE__URL", db.url.clone()),
+        ("IDLINK__DATABASE__URL", url.to_owned()),
         ("IDLINK__LOG__LEVEL", "warn".to_owned()),
         // Setup logs many users in from one address within a minute.
         ("IDLINK__LOGIN__RESEND_INTERVAL_SECS", "0".to_owned()),
@@ -421,7 +427,7 @@ pub(crate) async fn bench_server(db: &TestDb, clients: usize) -> Result<(serve::
         sandbox: running.sandbox_addr.map(|a| format!("http://{a}")).unwrap_or_default(),
         key,
     });
-    Ok((running, api, data_dir))
+    Ok((running, api))
 }
 
 async fn balance_run(db: TestDb, opts: &Options) -> Result<Run> {
@@ -433,14 +439,41 @@ async fn balance_run(db: TestDb, opts: &Options) -> Result<Run> {
         let (session, binding, user) = api.user(i).await.with_context(|| format!("setting up bench user {i}"))?;
         users.push((session, binding, user));
     }
-    // Tokens minted as the step-up endpoints mint them, stored in parallel.
-    let policy = StepUpPolicy { ttl: jiff::SignedDuration::from_mins(10) };
+    let users = mint_tokens(&running, &rt, users, opts.queries * 2).await?;
+    eprintln!(
+        "  {}: {} users set up and {} step-up tokens minted in {:.1} s",
+        db.kind,
+        users.len(),
+        users.len() * opts.queries * 2,
+        setup.elapsed().as_secs_f64()
+    );
+    let users = Arc::new(users);
+    let floor = bank_call_alone(&running, opts).await?;
+    let peak = drive(opts.clients, opts.queries, None, balance_query(&api, &users, 0)).await?;
+    let half = drive(opts.clients, opts.queries, Some(peak.per_sec / 2.0), balance_query(&api, &users, opts.queries)).await?;
+    running.shutdown().await;
+    let _ = std::fs::remove_dir_all(&data_dir);
+    if let Err(e) = db.dispose().await {
+        eprintln!("  could not remove the scratch database: {e}");
+    }
+    Ok(Run { floor, peak, half })
+}
+
+/// Mints `n` balance-query step-up tokens for each of `users` (session, binding, user id) as the
+/// step-up endpoints mint them, stored in parallel. A per-query Argon2id hash would measure the
+/// password hash (`idlink bench password`) rather than the query.
+pub(crate) async fn mint_tokens(
+    running: &serve::Running,
+    rt: &Runtime,
+    users: Vec<(String, String, String)>,
+    n: usize,
+) -> Result<Vec<User>> {
+    let policy = StepUpPolicy { ttl: jiff::SignedDuration::from_mins(30) };
     let store = Arc::new(running.store.clone());
     let mut minted = Vec::new();
     for (session, binding, user) in users {
         let uid = idlink_domain::UserId::parse(&user)?;
         let (store, rt, policy) = (store.clone(), rt.clone(), policy.clone());
-        let n = opts.queries * 2;
         minted.push(tokio::spawn(async move {
             let b = Binding { user: &uid, operation: idlink_core::stepup::BALANCE_QUERY, resource: &binding };
             let mut tokens = Vec::with_capacity(n);
@@ -461,48 +494,37 @@ async fn balance_run(db: TestDb, opts: &Options) -> Result<Run> {
     for m in minted {
         users.push(m.await??);
     }
-    eprintln!(
-        "  {}: {} users set up and {} step-up tokens minted in {:.1} s",
-        db.kind,
-        users.len(),
-        users.len() * opts.queries * 2,
-        setup.elapsed().as_secs_f64()
-    );
-    let users = Arc::new(users);
+    Ok(users)
+}
 
-    let query = |phase: usize| {
+/// Client `c`'s `i`-th balance query, spending its token `first + i`.
+pub(crate) fn balance_query(
+    api: &Arc<Api>,
+    users: &Arc<Vec<User>>,
+    first: usize,
+) -> impl Fn(usize, usize) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<()>> + Send>> + Send + Sync + Clone + 'static {
+    let (api, users) = (api.clone(), users.clone());
+    move |c: usize, i: usize| {
         let (api, users) = (api.clone(), users.clone());
-        let per = opts.queries;
-        move |c: usize, i: usize| {
-            let (api, users) = (api.clone(), users.clone());
-            async move {
-                let u = &users[c];
-                let res = api
-                    .http
-                    .post(format!("{}/v1/me/cards/{}/balance", api.base, u.binding))
-                    .bearer_auth(&api.key)
-                    .header("idlink-session", &u.session)
-                    .header("idlink-step-up", &u.tokens[phase * per + i])
-                    .send()
-                    .await?;
-                let status = res.status();
-                let body = res.bytes().await?;
-                if !status.is_success() {
-                    bail!("balance query answered {status}: {}", String::from_utf8_lossy(&body));
-                }
-                Ok(())
+        Box::pin(async move {
+            let u = users.get(c).context("no such bench user")?;
+            let token = u.tokens.get(first + i).context("the bench user ran out of step-up tokens")?;
+            let res = api
+                .http
+                .post(format!("{}/v1/me/cards/{}/balance", api.base, u.binding))
+                .bearer_auth(&api.key)
+                .header("idlink-session", &u.session)
+                .header("idlink-step-up", token)
+                .send()
+                .await?;
+            let status = res.status();
+            let body = res.bytes().await?;
+            if !status.is_success() {
+                bail!("balance query answered {status}: {}", String::from_utf8_lossy(&body));
             }
-        }
-    };
-    let floor = bank_call_alone(&running, opts).await?;
-    let peak = drive(opts.clients, opts.queries, None, query(0)).await?;
-    let half = drive(opts.clients, opts.queries, Some(peak.per_sec / 2.0), query(1)).await?;
-    running.shutdown().await;
-    let _ = std::fs::remove_dir_all(&data_dir);
-    if let Err(e) = db.dispose().await {
-        eprintln!("  could not remove the scratch database: {e}");
+            Ok(())
+        })
     }
-    Ok(Run { floor, peak, half })
 }
 
 /// The bank exchange of one query and nothing else: the same connector call

@@ -97,7 +97,40 @@ pub async fn run(opts: &Options) -> Result<()> {
     Ok(())
 }
 
-fn median(values: &mut [f64]) -> f64 {
+/// Client `c`'s `i`-th introspection: one of `tokens` (token, whether it should be active) in turn,
+/// as the resource server `client_id` asks, its answer checked.
+pub(crate) fn introspection(
+    api: &crate::bench_balance::Api,
+    client_id: &str,
+    secret: &str,
+    tokens: Vec<(String, bool)>,
+) -> impl Fn(usize, usize) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<()>> + Send>> + Send + Sync + Clone + 'static {
+    let tokens = Arc::new(tokens);
+    let url = format!("{}/oauth2/introspect", api.base);
+    let basic = format!("Basic {}", base64::Engine::encode(&base64::engine::general_purpose::STANDARD, format!("{client_id}:{secret}")));
+    let http = api.http.clone();
+    move |c: usize, i: usize| {
+        let (http, url, basic, tokens) = (http.clone(), url.clone(), basic.clone(), tokens.clone());
+        Box::pin(async move {
+            let (token, active) = tokens.get((c * 7919 + i) % tokens.len().max(1)).context("no tokens to introspect")?;
+            let res = http
+                .post(&url)
+                .header("authorization", basic.as_str())
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(format!("token={token}"))
+                .send()
+                .await?;
+            let status = res.status();
+            let body: Value = res.json().await.unwrap_or_default();
+            if !status.is_success() || body["active"].as_bool() != Some(*active) {
+                bail!("introspection answered {status} {body}, expected active = {active}");
+            }
+            Ok(())
+        })
+    }
+}
+
+pub(crate) fn median(values: &mut [f64]) -> f64 {
     values.sort_by(f64::total_cmp);
     match values.len() {
         0 => 0.0,
@@ -115,7 +148,7 @@ struct Run {
 }
 
 /// The seeded tokens: (token, should be active).
-async fn seed(running: &crate::serve::Running, user: &str, tokens: usize) -> Result<(String, String, Vec<(String, bool)>)> {
+pub(crate) async fn seed(running: &crate::serve::Running, user: &str, tokens: usize) -> Result<(String, String, Vec<(String, bool)>)> {
     let rt = crate::serve::Runtime::default();
     let ids = RandomIds(rt.rng.clone());
     let now = running.clock.now();
@@ -186,32 +219,8 @@ async fn introspect_run(db: TestDb, opts: &Options) -> Result<Run> {
     let setup = Instant::now();
     let (_, _, user) = api.user(0).await.context("setting up the bench user")?;
     let (client_id, secret, tokens) = seed(&running, &user, opts.tokens.max(10)).await?;
-    let tokens = Arc::new(tokens);
     eprintln!("  {} setup: {:.1} s", db.kind, setup.elapsed().as_secs_f64());
-    let url = format!("{}/oauth2/introspect", api.base);
-    let basic = format!("Basic {}", base64::Engine::encode(&base64::engine::general_purpose::STANDARD, format!("{client_id}:{secret}")));
-    let send = {
-        let (http, url, basic, tokens) = (api.http.clone(), url.clone(), basic.clone(), tokens.clone());
-        move |c: usize, i: usize| {
-            let (http, url, basic, tokens) = (http.clone(), url.clone(), basic.clone(), tokens.clone());
-            async move {
-                let (token, active) = &tokens[(c * 7919 + i) % tokens.len()];
-                let res = http
-                    .post(&url)
-                    .header("authorization", basic.as_str())
-                    .header("content-type", "application/x-www-form-urlencoded")
-                    .body(format!("token={token}"))
-                    .send()
-                    .await?;
-                let status = res.status();
-                let body: Value = res.json().await.unwrap_or_default();
-                if !status.is_success() || body["active"].as_bool() != Some(*active) {
-                    bail!("introspection answered {status} {body}, expected active = {active}");
-                }
-                Ok(())
-            }
-        }
-    };
+    let send = introspection(&api, &client_id, &secret, tokens);
     // Warm the pools and the statement caches.
     drive(opts.clients, 20, None, send.clone()).await?;
     // The bare endpoint just before and just after each peak, as long as it: a machine

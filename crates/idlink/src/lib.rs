@@ -17,6 +17,7 @@ pub mod bench_medical;
 pub mod bench_pages;
 pub mod bench_report;
 pub mod bench_revocation;
+pub mod bench_scale;
 pub mod bench_seed;
 pub mod clients_cli;
 pub mod config;

@@ -154,6 +154,38 @@ enum BenchCommand {
         #[arg(long, default_value_t = 20)]
         batch: usize,
     },
+    /// The login, balance query and introspection against two seeded deployments side by
+    /// side, a small one as the baseline of a large one (issue 19): large / small throughput and p99,
+    /// and the query plans of the hot statements. Seed each with `idlink --data-dir DIR bench seed`.
+    Scale {
+        /// The small deployment's data directory (its keyring; its embedded database unless --small-database).
+        #[arg(long, value_name = "DIR")]
+        small: PathBuf,
+        /// The small deployment's database URL, when not its data directory's SQLite file.
+        #[arg(long, value_name = "URL")]
+        small_database: Option<String>,
+        /// The large deployment's data directory.
+        #[arg(long, value_name = "DIR")]
+        large: PathBuf,
+        /// The large deployment's database URL, when not its data directory's SQLite file.
+        #[arg(long, value_name = "URL")]
+        large_database: Option<String>,
+        /// Concurrent clients.
+        #[arg(long, default_value_t = 32)]
+        clients: usize,
+        /// Balance queries per client and phase.
+        #[arg(long, default_value_t = 100)]
+        queries: usize,
+        /// Logins per client and phase, each by another seeded user.
+        #[arg(long, default_value_t = 10)]
+        logins: usize,
+        /// Introspections per client and phase.
+        #[arg(long, default_value_t = 300)]
+        requests: usize,
+        /// Rounds (each phase on the small deployment, then on the large); the median ratio is the result.
+        #[arg(long, default_value_t = 3)]
+        rounds: usize,
+    },
     /// Each H5 page through the whole HTTP path of a server on SQLite (one user
     /// with a verified identity and a bound card), against a bare axum page.
     Pages {
@@ -512,6 +544,30 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Restore { file, public_key } => idlink::backup::restore(&config, &rt, &file, public_key.as_deref()).await,
         Command::Bench(BenchCommand::Seed { users, batch }) => {
             idlink::bench_seed::run(&config, &rt, &idlink::bench_seed::SeedOptions { users, batch }).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Bench(BenchCommand::Scale {
+            small,
+            small_database,
+            large,
+            large_database,
+            clients,
+            queries,
+            logins,
+            requests,
+            rounds,
+        }) => {
+            use idlink::bench_scale::{Deployment, Options};
+            let opts = Options {
+                small: Deployment { data_dir: small, database_url: small_database },
+                large: Deployment { data_dir: large, database_url: large_database },
+                clients: clients.max(1),
+                queries: queries.max(1),
+                logins: logins.max(1),
+                requests: requests.max(1),
+                rounds: rounds.max(1),
+            };
+            idlink::bench_scale::run(&opts).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Bench(BenchCommand::Pages { requests }) => {

@@ -17,6 +17,7 @@ mod oauth;
 mod operators;
 mod outbox;
 mod people;
+mod plans;
 mod proposals;
 mod reports;
 mod retention;

@@ -70,7 +70,10 @@ async fn a_user_sees_every_blocker_with_its_action_and_checks_again() {
 
 #[tokio::test]
 async fn a_user_revokes_the_real_name_with_the_payment_password_and_follows_it() {
-    let s = crate::sqlite_server().await;
+    // The page's own look drives the saga here: the background drive (every 5 s by default) is put off, or it
+    // could close the account between two looks and the refresh would land on the login page.
+    let db = idlink_store::testing::sqlite().await.unwrap_or_else(|e| panic!("{e}"));
+    let s = crate::start_with(db, &[("IDLINK__REVOCATION__DRIVE_SECS", "3600")]).await;
     let phone = "13700000292";
     let b = Browser::open(true).await;
     log_in(&b, &s, phone).await;
