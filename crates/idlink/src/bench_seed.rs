@@ -56,6 +56,7 @@ pub async fn run(config: &Config, rt: &Runtime, opts: &SeedOptions) -> Result<Se
     let started = Instant::now();
     let mut done = 0u64;
     let mut err = std::io::stderr();
+    let mut printed = Instant::now();
     let (mut building, mut writing) = (std::time::Duration::ZERO, std::time::Duration::ZERO);
     while done < opts.users {
         let size = (opts.users - done).min(opts.batch.clamp(1, MAX_BATCH) as u64);
@@ -69,8 +70,12 @@ pub async fn run(config: &Config, rt: &Runtime, opts: &SeedOptions) -> Result<Se
         let secs = started.elapsed().as_secs_f64().max(0.001);
         let rate = done as f64 / secs;
         let left = ((opts.users - done) as f64 / rate).round() as u64;
-        let _ = write!(err, "\r{done}/{} users; {rate:.0} users/s; {}m{:02}s left   ", opts.users, left / 60, left % 60);
-        let _ = err.flush();
+        // A progress line four times a second at most (a terminal, or a log that keeps every line).
+        if done == opts.users || printed.elapsed() >= std::time::Duration::from_millis(250) {
+            printed = Instant::now();
+            let _ = write!(err, "\r{done}/{} users; {rate:.0} users/s; {}m{:02}s left   ", opts.users, left / 60, left % 60);
+            let _ = err.flush();
+        }
     }
     let _ = writeln!(err);
     // Signed as a server would sign them: a chain with unsigned records past the allowance does not verify.

@@ -721,6 +721,8 @@ pub struct Database {
     /// PostgreSQL and twice the cores (2 to 16) for SQLite. On PostgreSQL the
     /// balance-query writer holds one connection more, of its own.
     pub max_connections: Option<u32>,
+    /// SQLite's page cache per connection in MiB (default: SQLite's 2 MiB).
+    pub sqlite_cache_mib: Option<u32>,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, Default, PartialEq, Eq)]

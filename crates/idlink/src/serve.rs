@@ -90,6 +90,7 @@ pub async fn open_store(config: &Config) -> Result<SqlStore> {
         }
         None => {}
     }
+    options.sqlite_cache_mib = config.database.sqlite_cache_mib;
     let store = SqlStore::connect(&url, &options).await.with_context(|| format!("cannot open the {} database", backend_name(&url)))?;
     store.migrate().await.context("cannot apply database migrations")?;
     Ok(store)
