@@ -51,6 +51,12 @@ pub(crate) fn chain<'e>(head_seq: i64, head_hash: &str, entries: impl IntoIterat
 /// Columns of one record in [`insert_sql`].
 pub(crate) const INSERT_COLS: usize = 10;
 
+/// Records per `INSERT` when many are appended at once (a bulk load): ten
+/// values each stays far under SQLite's 32,766 bound values, and SQLite
+/// finds each `$N` by name, so its statements cost more than their rows
+/// past a few thousand values.
+const RECORDS_PER_STATEMENT: usize = 200;
+
 /// A user's ($1) latest records, newest first, at most $2.
 pub(crate) fn by_subject_sql() -> String {
     format!("SELECT {RECORD_COLUMNS} FROM audit_log WHERE subject = $1 ORDER BY seq DESC LIMIT $2")
@@ -98,7 +104,9 @@ where
     let bump = sqlx::query("UPDATE audit_head SET seq = seq + $1 WHERE id = 1 RETURNING seq, hash").bind(n);
     let (head_seq, head_hash) = fetch_one(bump, &mut *tx, |r| Ok((r.col::<i64>("seq")? - n, r.col::<String>("hash")?))).await?;
     let links = chain(head_seq, &head_hash, entries);
-    execute(bind_links(sqlx::query(sqlx::AssertSqlSafe(insert_sql(links.len(), 1))), &links), &mut *tx).await?;
+    for part in links.chunks(RECORDS_PER_STATEMENT) {
+        execute(bind_links(sqlx::query(sqlx::AssertSqlSafe(insert_sql(part.len(), 1))), part), &mut *tx).await?;
+    }
     let last = links.last().map_or(head_hash.as_str(), |l| l.hash.as_str());
     execute(sqlx::query("UPDATE audit_head SET hash = $1 WHERE id = 1").bind(last), &mut *tx).await?;
     Ok(links)

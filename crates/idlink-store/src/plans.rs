@@ -79,6 +79,17 @@ impl SqlStore {
         Ok(plans)
     }
 
+    /// After a bulk load (a seed, a move, a restore): PostgreSQL's planner
+    /// statistics refreshed at once (`ANALYZE`), not when autovacuum comes
+    /// round to the new rows. SQLite's point reads need none (see the plans
+    /// test), so nothing runs there.
+    pub async fn refresh_statistics(&self) -> Result<(), StoreError> {
+        if self.backend() == Backend::Postgres {
+            sqlx::query("ANALYZE").execute(&self.writer).await.map_err(store_err)?;
+        }
+        Ok(())
+    }
+
     /// The first column of `sql`'s first row (bound to `arg`), or `none` when there is none.
     async fn sample(&self, sql: &'static str, arg: Option<&str>) -> Result<String, StoreError> {
         let q = sqlx::query(sql);

@@ -19,53 +19,64 @@ fn insert<'q>(table: &str, columns: &str, rows: usize, cols: usize) -> AnyQuery<
     sqlx::query(sqlx::AssertSqlSafe(format!("INSERT INTO {table} ({columns}) VALUES {}", values(rows, cols, 1))))
 }
 
+/// Users per multi-row statement: SQLite finds each `$N` by name, so a
+/// statement costs more than its rows past a few thousand values (20
+/// users are 1,420). A transaction holds as many statements as its batch.
+const USERS_PER_STATEMENT: usize = 20;
+
 impl SqlStore {
-    /// Writes `users` and their audit records in one transaction. Keep a
-    /// batch under SQLite's 32,766 bound values per statement (about 200 users).
+    /// Writes `users` and their audit records in one transaction, a
+    /// multi-row statement per table for each 20 of them.
     pub async fn seed_users(&self, users: &[SeededUser]) -> Result<(), StoreError> {
         if users.is_empty() {
             return Ok(());
         }
         let audits: Vec<AuditEntry> = users.iter().flat_map(|u| u.audit.iter().cloned()).collect();
-        let n = users.len();
-        let mut keys = insert("data_keys", "id, master_key_id, ciphertext", n, 3);
-        let mut people = insert("users", "id, phone_cipher, phone_index, created_at", n, 4);
-        let mut devices = insert("devices", DEVICE_COLUMNS, n, 8);
-        let mut identities = insert("identities", IDENTITY_COLUMNS, n, 8);
-        let consents_n: usize = users.iter().map(|u| u.consents.len()).sum();
-        let mut consents =
-            insert("sensitive_consents", "id, user_id, kind, version, locale, text_sha256, given_at, withdrawn_at", consents_n, 8);
-        let mut bindings = insert("card_bindings", &format!("{NEW_BINDING_COLUMNS}, bound_at"), n, 11);
-        let queries_n: usize = users.iter().map(|u| u.queries.len()).sum();
-        let mut history = insert("balance_queries", HISTORY_COLUMNS, queries_n, HISTORY_COLS);
-        for u in users {
-            keys = keys.bind(&u.key.id).bind(master_id(&u.key)?).bind(&u.key.ciphertext);
-            people = people.bind(u.user.id.as_str()).bind(&u.user.phone_cipher).bind(&u.user.phone_index).bind(micros(u.user.created_at));
-            devices = bind_device(devices, &u.device);
-            identities = bind_identity(identities, &u.identity);
-            for c in &u.consents {
-                consents = consents
-                    .bind(&c.id)
-                    .bind(c.user_id.as_str())
-                    .bind(c.kind.as_str())
-                    .bind(i64::from(c.version))
-                    .bind(&c.locale)
-                    .bind(&c.text_sha256)
-                    .bind(micros(c.given_at))
-                    .bind(c.withdrawn_at.map(micros));
-            }
-            bindings = bind_new_binding(bindings, &u.binding).bind(u.binding.bound_at.map(micros));
-            for r in &u.queries {
-                history = bind_history_row(history, u.user.id.as_str(), r);
-            }
-        }
+        let parts = users.chunks(USERS_PER_STATEMENT).map(statements).collect::<Result<Vec<_>, _>>()?;
+        let statements: Vec<AnyQuery<'_>> = parts.into_iter().flatten().collect();
         self.recorded(&audits[..], async |tx| {
-            // Parents first: the keys and users, then what names them.
-            for q in [keys, people, devices, identities, consents, bindings, history] {
+            for q in statements {
                 execute(q, &mut *tx).await?;
             }
             Ok(())
         })
         .await
     }
+}
+
+/// The inserts of `users`, parents first: the keys and users, then what names them.
+fn statements(users: &[SeededUser]) -> Result<Vec<AnyQuery<'_>>, StoreError> {
+    let n = users.len();
+    let mut keys = insert("data_keys", "id, master_key_id, ciphertext", n, 3);
+    let mut people = insert("users", "id, phone_cipher, phone_index, created_at", n, 4);
+    let mut devices = insert("devices", DEVICE_COLUMNS, n, 8);
+    let mut identities = insert("identities", IDENTITY_COLUMNS, n, 8);
+    let consents_n: usize = users.iter().map(|u| u.consents.len()).sum();
+    let mut consents =
+        insert("sensitive_consents", "id, user_id, kind, version, locale, text_sha256, given_at, withdrawn_at", consents_n, 8);
+    let mut bindings = insert("card_bindings", &format!("{NEW_BINDING_COLUMNS}, bound_at"), n, 11);
+    let queries_n: usize = users.iter().map(|u| u.queries.len()).sum();
+    let mut history = insert("balance_queries", HISTORY_COLUMNS, queries_n, HISTORY_COLS);
+    for u in users {
+        keys = keys.bind(&u.key.id).bind(master_id(&u.key)?).bind(&u.key.ciphertext);
+        people = people.bind(u.user.id.as_str()).bind(&u.user.phone_cipher).bind(&u.user.phone_index).bind(micros(u.user.created_at));
+        devices = bind_device(devices, &u.device);
+        identities = bind_identity(identities, &u.identity);
+        for c in &u.consents {
+            consents = consents
+                .bind(&c.id)
+                .bind(c.user_id.as_str())
+                .bind(c.kind.as_str())
+                .bind(i64::from(c.version))
+                .bind(&c.locale)
+                .bind(&c.text_sha256)
+                .bind(micros(c.given_at))
+                .bind(c.withdrawn_at.map(micros));
+        }
+        bindings = bind_new_binding(bindings, &u.binding).bind(u.binding.bound_at.map(micros));
+        for r in &u.queries {
+            history = bind_history_row(history, u.user.id.as_str(), r);
+        }
+    }
+    Ok(vec![keys, people, devices, identities, consents, bindings, history])
 }

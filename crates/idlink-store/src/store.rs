@@ -9,8 +9,8 @@ use idlink_core::ports::{HealthStore, StoreError};
 use idlink_crypto::WrappedDataKey;
 use idlink_domain::{ApiKeyId, SessionId, UserId};
 use jiff::Timestamp;
-use sqlx::AnyPool;
 use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::{AnyPool, Row};
 use std::time::Duration;
 
 use crate::group_commit::WriterConnection;
@@ -55,11 +55,17 @@ pub struct StoreOptions {
     /// A bulk load into a big file (`idlink bench seed`) rewrites the same
     /// index pages less often with a larger one.
     pub sqlite_cache_mib: Option<u32>,
+    /// SQLite's writer commits without waiting for the disk (`synchronous =
+    /// NORMAL` in WAL mode: a crash keeps the file consistent but may lose
+    /// the last commits). Only for a load that can be run again (`idlink
+    /// bench seed` adds the users a lost batch held on its next run); never
+    /// for a server, whose answers promise durability.
+    pub bulk_load: bool,
 }
 
 impl Default for StoreOptions {
     fn default() -> Self {
-        Self { max_connections: 16, acquire_timeout: Duration::from_secs(10), sqlite_cache_mib: None }
+        Self { max_connections: 16, acquire_timeout: Duration::from_secs(10), sqlite_cache_mib: None, bulk_load: false }
     }
 }
 
@@ -100,12 +106,16 @@ impl SqlStore {
                 // Negative: KiB rather than pages.
                 let cache = options.sqlite_cache_mib.map(|mib| format!("PRAGMA cache_size = -{}", u64::from(mib) * 1024));
                 let reader_cache = cache.clone();
+                let bulk_load = options.bulk_load;
                 let writer = pool(1)
                     .after_connect(move |conn, _| {
                         let cache = cache.clone();
                         Box::pin(async move {
                             if let Some(c) = cache {
                                 sqlx::query(sqlx::AssertSqlSafe(c)).execute(&mut *conn).await?;
+                            }
+                            if bulk_load {
+                                sqlx::query("PRAGMA synchronous = NORMAL").execute(&mut *conn).await?;
                             }
                             sqlx::query("PRAGMA wal_autocheckpoint = 0").execute(&mut *conn).await?;
                             // Deleted rows are overwritten, not left in free pages: a destroyed data
@@ -130,7 +140,7 @@ impl SqlStore {
                     .connect(&url)
                     .await
                     .map_err(store_err)?;
-                tokio::spawn(checkpoint_wal(reader.clone()));
+                tokio::spawn(checkpoint_wal(reader.clone(), writer.clone()));
                 (writer.clone(), reader, WriterConnection::Shared(writer))
             }
             Backend::Postgres => {
@@ -207,7 +217,14 @@ impl SqlStore {
 /// `idlink bench balance`). Its fsync of the database file still slows the
 /// writer's WAL fsync a little: every 200 ms put 2.8 % of the queries above
 /// 10 ms at half peak, every second 1.1 %. Ends when the pool is closed.
-async fn checkpoint_wal(pool: AnyPool) {
+///
+/// A writer that never pauses (a bulk load) never lets a passive checkpoint
+/// catch up, and SQLite only starts the WAL over after one did: seeding grew
+/// a 6 GB WAL beside a 600 MB database in a minute, every read searching it.
+/// So once the WAL holds more than [`WAL_RESET_FRAMES`] frames, the writer's
+/// own connection (taken between two commits) checkpoints it to the end
+/// and truncates it.
+async fn checkpoint_wal(pool: AnyPool, writer: AnyPool) {
     let mut tick = tokio::time::interval(Duration::from_millis(1000));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     while !pool.is_closed() {
@@ -215,11 +232,24 @@ async fn checkpoint_wal(pool: AnyPool) {
         if pool.is_closed() {
             break;
         }
-        if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)").execute(&pool).await {
-            tracing::debug!(error = %e, "WAL checkpoint skipped");
+        // (busy, frames in the WAL, frames checkpointed)
+        let frames = match sqlx::query("PRAGMA wal_checkpoint(PASSIVE)").fetch_one(&pool).await {
+            Ok(row) => row.try_get::<i64, _>(1).unwrap_or(0),
+            Err(e) => {
+                tracing::debug!(error = %e, "WAL checkpoint skipped");
+                continue;
+            }
+        };
+        if frames > WAL_RESET_FRAMES
+            && let Err(e) = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(&writer).await
+        {
+            tracing::debug!(error = %e, frames, "WAL reset skipped");
         }
     }
 }
+
+/// WAL frames (pages) past which the checkpointer resets the WAL: 64 MiB of 4 KiB pages.
+const WAL_RESET_FRAMES: i64 = 16_384;
 
 pub(crate) fn user_row(r: &AnyRow) -> Result<UserRow, StoreError> {
     Ok(UserRow {

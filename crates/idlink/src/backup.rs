@@ -475,6 +475,7 @@ pub async fn restore(config: &Config, rt: &Runtime, file: &Path, expected_key: O
         }
     }
     let applied = store.migrate().await?;
+    store.refresh_statistics().await.context("cannot refresh the planner statistics")?;
     println!("{written} rows written besides the data keys; every table's row count checked; {applied} later migrations applied");
     let vault = serve::open_vault(config, &store, rt).await?;
     let witness = serve::open_witness(config, false, rt.clock.clone(), None)?;

@@ -407,8 +407,10 @@ pub(crate) async fn bench_server_at(url: &str, data_dir: &std::path::Path, clien
         ("IDLINK__RISK__BURST_LOGINS_PER_HOUR", "1000000".to_owned()),
         ("IDLINK__STEP_UP__TTL_SECS", "600".to_owned()),
     ];
-    // `IDLINK__…` variables of the caller apply on top (e.g. another roster or pool size).
-    let caller = std::env::vars().filter(|(k, _)| k.starts_with("IDLINK__") && k != "IDLINK__DATABASE__URL");
+    // `IDLINK__…` variables of the caller apply on top (e.g. another roster or pool size), but not
+    // where the deployment is: that is this server's own.
+    let caller =
+        std::env::vars().filter(|(k, _)| k.starts_with("IDLINK__") && k != "IDLINK__DATABASE__URL" && k != "IDLINK__SERVER__DATA_DIR");
     let config = crate::config::load(None, env.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).chain(caller))?;
     let rt = Runtime::default();
     let running = serve::start(&config, rt.clone()).await?;

@@ -128,24 +128,29 @@ pub async fn run(opts: &Options) -> Result<()> {
     let (mut logins, mut peaks, mut fixed, mut introspections) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for round in 0..opts.rounds {
         let tokens = |slot: usize| (2 * round + slot) * opts.queries;
-        logins.push(Pair {
-            small: drive(opts.clients, opts.logins, None, login(&small)).await?,
-            large: drive(opts.clients, opts.logins, None, login(&large)).await?,
-        });
-        let peak = Pair {
-            small: drive(opts.clients, opts.queries, None, balance_query(&small.api, &small.users, tokens(0))).await?,
-            large: drive(opts.clients, opts.queries, None, balance_query(&large.api, &large.users, tokens(0))).await?,
-        };
+        // Each phase on both sides, the side that goes first changing every round (a database's
+        // background work, e.g. a checkpoint, falls on either side alike).
+        let flip = round % 2 == 1;
+        let both = |a: Stats, b: Stats| if flip { Pair { small: b, large: a } } else { Pair { small: a, large: b } };
+        let (first, second) = if flip { (&large, &small) } else { (&small, &large) };
+        logins.push(both(
+            drive(opts.clients, opts.logins, None, login(first)).await?,
+            drive(opts.clients, opts.logins, None, login(second)).await?,
+        ));
+        let peak = both(
+            drive(opts.clients, opts.queries, None, balance_query(&first.api, &first.users, tokens(0))).await?,
+            drive(opts.clients, opts.queries, None, balance_query(&second.api, &second.users, tokens(0))).await?,
+        );
         let rate = peak.small.per_sec.min(peak.large.per_sec) / 2.0;
-        fixed.push(Pair {
-            small: drive(opts.clients, opts.queries, Some(rate), balance_query(&small.api, &small.users, tokens(1))).await?,
-            large: drive(opts.clients, opts.queries, Some(rate), balance_query(&large.api, &large.users, tokens(1))).await?,
-        });
+        fixed.push(both(
+            drive(opts.clients, opts.queries, Some(rate), balance_query(&first.api, &first.users, tokens(1))).await?,
+            drive(opts.clients, opts.queries, Some(rate), balance_query(&second.api, &second.users, tokens(1))).await?,
+        ));
         peaks.push(peak);
-        introspections.push(Pair {
-            small: drive(opts.clients, opts.requests, None, introspect(&small)).await?,
-            large: drive(opts.clients, opts.requests, None, introspect(&large)).await?,
-        });
+        introspections.push(both(
+            drive(opts.clients, opts.requests, None, introspect(first)).await?,
+            drive(opts.clients, opts.requests, None, introspect(second)).await?,
+        ));
         let last = |v: &Vec<Pair>| v.last().copied();
         for (what, p) in [
             ("login", last(&logins)),

@@ -21,12 +21,11 @@ pub struct SeedOptions {
     pub batch: usize,
 }
 
-/// The audit records of a batch are appended in one statement, ten values
-/// each: 200 users' (about 2,200 records) stay under SQLite's 32,766. Big
-/// statements cost more than their rows on SQLite (it finds each `$N` by
-/// name), so small batches are faster there: 20 users a batch seeded about
-/// 1,000 users/s, 200 about 250/s (docs/benchmarks.md).
-pub const MAX_BATCH: usize = 200;
+/// Users a transaction holds at most (each batch is built in memory first).
+pub const MAX_BATCH: usize = 5_000;
+
+/// SQLite's page cache while seeding, unless `database.sqlite_cache_mib` says otherwise.
+const SEED_CACHE_MIB: u32 = 1_024;
 
 /// What a seeding run did.
 #[derive(Debug)]
@@ -37,7 +36,9 @@ pub struct Seeded {
 }
 
 pub async fn run(config: &Config, rt: &Runtime, opts: &SeedOptions) -> Result<Seeded> {
-    let store = serve::open_store(config).await?;
+    // A bulk load: commits not waited for one by one, and a page cache that holds the indexes being filled.
+    let bulk = idlink_store::StoreOptions { bulk_load: true, sqlite_cache_mib: Some(SEED_CACHE_MIB), ..Default::default() };
+    let store = serve::open_store_with(config, bulk).await?;
     let vault = serve::open_vault(config, &store, rt).await?;
     let texts = config.consent_texts()?;
     let roster = config.roster()?;
@@ -85,6 +86,7 @@ pub async fn run(config: &Config, rt: &Runtime, opts: &SeedOptions) -> Result<Se
     idlink_core::audit::checkpoint(&store, witness.as_ref(), vault.signer(), &policy, rt.clock.now(), signing)
         .await
         .context("cannot sign the audit chain")?;
+    store.refresh_statistics().await.context("cannot refresh the planner statistics")?;
     let seconds = started.elapsed().as_secs_f64();
     let audit_records = u64::try_from(store.row_count("audit_log").await? - audit_before).unwrap_or(0);
     println!(

@@ -182,8 +182,8 @@ enum BenchCommand {
         /// Introspections per client and phase.
         #[arg(long, default_value_t = 300)]
         requests: usize,
-        /// Rounds (each phase on the small deployment, then on the large); the median ratio is the result.
-        #[arg(long, default_value_t = 3)]
+        /// Rounds (each phase on both deployments, which goes first alternating); the median ratio is the result.
+        #[arg(long, default_value_t = 5)]
         rounds: usize,
     },
     /// Each H5 page through the whole HTTP path of a server on SQLite (one user

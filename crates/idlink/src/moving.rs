@@ -117,6 +117,7 @@ pub async fn run(config: &Config, rt: &Runtime, opts: &MoveOptions<'_>) -> Resul
             bad += 1;
         }
     }
+    target.refresh_statistics().await.context("cannot refresh PostgreSQL's planner statistics (ANALYZE)")?;
     let after = idlink_core::audit::verify_store(&target, witness.as_ref(), &key, &policy, rt.clock.now()).await?;
     let _ = sqlx::query("ROLLBACK").execute(&mut *lock).await;
     drop(lock);

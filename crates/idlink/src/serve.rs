@@ -74,12 +74,16 @@ pub fn password_policy(config: &Config) -> idlink_core::payment::PaymentPassword
 
 /// Connects to the configured database and applies pending migrations.
 pub async fn open_store(config: &Config) -> Result<SqlStore> {
+    open_store_with(config, StoreOptions::default()).await
+}
+
+/// [`open_store`] from `options` (a bulk load's), the configuration's pool size and cache applied on top.
+pub async fn open_store_with(config: &Config, mut options: StoreOptions) -> Result<SqlStore> {
     let url = config.database_url()?;
     if url.starts_with("sqlite:") {
         std::fs::create_dir_all(&config.server.data_dir)
             .with_context(|| format!("cannot create data directory {}", config.server.data_dir.display()))?;
     }
-    let mut options = StoreOptions::default();
     match config.database.max_connections {
         Some(n) => options.max_connections = n,
         // SQLite reads run on a thread per connection: more threads than twice the cores
@@ -90,7 +94,7 @@ pub async fn open_store(config: &Config) -> Result<SqlStore> {
         }
         None => {}
     }
-    options.sqlite_cache_mib = config.database.sqlite_cache_mib;
+    options.sqlite_cache_mib = config.database.sqlite_cache_mib.or(options.sqlite_cache_mib);
     let store = SqlStore::connect(&url, &options).await.with_context(|| format!("cannot open the {} database", backend_name(&url)))?;
     store.migrate().await.context("cannot apply database migrations")?;
     Ok(store)

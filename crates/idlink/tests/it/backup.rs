@@ -243,7 +243,33 @@ async fn seeded_users_are_whole_encrypted_and_chained() {
         let users = idlink_store::testing::dump_table(&s.db.store, "users").await.unwrap_or_default();
         let identities = idlink_store::testing::dump_table(&s.db.store, "identities").await.unwrap_or_default();
         assert!(!users.contains("13900000001") && !identities.contains("110105"), "{kind}: nothing in clear");
-        let out = Command::new(env!("CARGO_BIN_EXE_idlink")).args(["audit", "verify"]).envs(env).output().unwrap_or_else(|e| panic!("{e}"));
+        let out = Command::new(env!("CARGO_BIN_EXE_idlink"))
+            .args(["audit", "verify"])
+            .envs(env.clone())
+            .output()
+            .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(out.status.code(), Some(0), "{kind}: {}", String::from_utf8_lossy(&out.stdout));
+
+        // The scale benchmark runs on seeded deployments (here the same one on both sides, in miniature):
+        // the seeded users log in with their seeded phones and devices, query balances, and the plans are printed.
+        let (dir, url) = (s.data_dir.display().to_string(), s.db.url.clone());
+        let args = ["--small", &dir, "--small-database", &url, "--large", &dir, "--large-database", &url];
+        let tiny = ["--clients", "2", "--queries", "2", "--logins", "2", "--requests", "4", "--rounds", "1"];
+        let out = Command::new(env!("CARGO_BIN_EXE_idlink"))
+            .args(["bench", "scale"])
+            .args(args)
+            .args(tiny)
+            .envs(env)
+            .output()
+            .unwrap_or_else(|e| panic!("{e}"));
+        let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert_eq!(out.status.code(), Some(0), "{kind}: {stdout}{stderr}");
+        assert!(stdout.contains("small: 120 users") && stdout.contains("large / small, median of 1 rounds"), "{kind}: {stdout}");
+        for what in ["login", "balance, peak", "balance, fixed rate", "introspection"] {
+            assert!(stdout.contains(&format!("  {what:<22} throughput")), "{kind}: {what}: {stdout}");
+        }
+        assert!(stdout.contains("login: the user of a phone:"), "{kind}: {stdout}");
+        // PostgreSQL may scan a table of 120 rows rather than read its index; SQLite always reads the index.
+        assert!(kind != "sqlite" || stdout.contains("SEARCH users USING INDEX users_phone_index"), "{kind}: {stdout}");
     }
 }
