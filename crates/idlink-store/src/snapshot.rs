@@ -48,7 +48,7 @@ const MAX_ROWS: usize = 500;
 const MAX_VALUES: usize = 10_000;
 
 /// Names come from the catalog; they are quoted, and only plain ones are used.
-fn ident(name: &str) -> Result<String, StoreError> {
+pub(crate) fn ident(name: &str) -> Result<String, StoreError> {
     if !name.is_empty() && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_') {
         Ok(format!("\"{name}\""))
     } else {
