@@ -326,7 +326,7 @@ impl Balances<'_> {
         let bank = self.roster.bank(&binding.bank);
         let now = self.clock.now();
         let record = QueryRecord {
-            id: self.ids.query(),
+            id: self.ids.query(now),
             binding_id: binding_id.clone(),
             bank: binding.bank.clone(),
             channel: "none".to_owned(),
@@ -392,7 +392,7 @@ impl Balances<'_> {
         };
         let at = self.clock.now();
         let record = QueryRecord {
-            id: self.ids.query(),
+            id: self.ids.query(at),
             binding_id: binding_id.clone(),
             bank: grant.bank().code.clone(),
             channel: channel.to_owned(),
@@ -499,7 +499,7 @@ impl Balances<'_> {
         let precision = disclosure::coarser(kept.answer.precision, bank.precision);
         let answer = BalanceAnswer { precision, disclosed: disclosure::disclose(kept.balance, precision), ..kept.answer };
         let record = QueryRecord {
-            id: self.ids.query(),
+            id: self.ids.query(now),
             binding_id: binding_id.clone(),
             bank: kept.bank,
             channel: kept.channel,

@@ -164,16 +164,19 @@ impl<'a> Seeder<'a> {
             low_balance_alert: None,
         };
         let queries = (0..QUERIES_PER_USER)
-            .map(|i| QueryRecord {
-                id: self.ids.query(),
-                binding_id: binding.id.clone(),
-                bank: issuer.bank.clone(),
-                channel: "direct".into(),
-                precision: "exact".into(),
-                actor: actor.clone(),
-                at: now.checked_sub(SignedDuration::from_hours(i as i64 + 1)).unwrap_or(now),
-                outcome: "disclosed".into(),
-                reason: None,
+            .map(|i| {
+                let at = now.checked_sub(SignedDuration::from_hours(i as i64 + 1)).unwrap_or(now);
+                QueryRecord {
+                    id: self.ids.query(at),
+                    binding_id: binding.id.clone(),
+                    bank: issuer.bank.clone(),
+                    channel: "direct".into(),
+                    precision: "exact".into(),
+                    actor: actor.clone(),
+                    at,
+                    outcome: "disclosed".into(),
+                    reason: None,
+                }
             })
             .collect::<Vec<_>>();
         let entry = |action: &str, purpose: &str| AuditEntry::new(actor.clone(), action, purpose, now).subject(&id);

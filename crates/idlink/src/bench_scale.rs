@@ -231,7 +231,7 @@ async fn side(name: &'static str, d: &Deployment, opts: &Options, rt: &Runtime) 
 
 /// The sandbox operator refuses numbers ending in 0000 (its scripted undeliverable case).
 fn deliverable(n: usize) -> bool {
-    n % 10_000 != 0
+    !n.is_multiple_of(10_000)
 }
 
 /// Seeded user `n`'s phone and device (`idlink_core::seed`).
