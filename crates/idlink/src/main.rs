@@ -150,8 +150,8 @@ enum BenchCommand {
     Seed {
         #[arg(long)]
         users: u64,
-        /// Users written per transaction (at most 200; 20 is fastest on SQLite, see docs/benchmarks.md).
-        #[arg(long, default_value_t = 20)]
+        /// Users written per transaction (at most 5,000; see docs/benchmarks.md).
+        #[arg(long, default_value_t = 500)]
         batch: usize,
     },
     /// The login, balance query and introspection against two seeded deployments side by
