@@ -151,7 +151,7 @@ pub(crate) fn access_token_sql() -> String {
     format!("SELECT {TOKEN_VIEW_COLUMNS} FROM oauth_access_tokens t {TOKEN_VIEW_JOINS} WHERE t.token_hash = $1")
 }
 
-pub(crate) fn introspection_select() -> String {
+fn introspection_select() -> String {
     format!(
         "SELECT q.n AS n, c.kind AS caller_kind, c.auth_method AS caller_method, c.state AS caller_state, \
          c.introspect_any AS caller_any, \

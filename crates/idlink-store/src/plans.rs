@@ -1,7 +1,9 @@
 //! The query plans of the hot statements (issue 19's scale benchmark,
 //! docs/benchmarks.md): the very statements the store runs on a login, a
 //! host app's request, a balance query and an introspection, explained by
-//! the database with values taken from its own rows, so that a plan read
+//! the database with values taken from its own rows (the token's join as
+//! userinfo reads it; introspection reads the same join for a batch of
+//! tokens with the caller's secret), so that a plan read
 //! on a database of a million users is the one those users' requests get.
 
 use idlink_core::ports::StoreError;
@@ -58,7 +60,8 @@ impl SqlStore {
                     Text(format!("dek-{user}")),
                 ],
             ),
-            ("introspection: the token", crate::oauth::access_token_sql(), vec![Text(token)]),
+            // The introspection endpoint reads this join in a batch with the caller's secret; userinfo reads it as is.
+            ("token: the token with its grant, client and subject", crate::oauth::access_token_sql(), vec![Text(token)]),
             ("audit: a user's own records", crate::audit::by_subject_sql(), vec![Text(user), Int(50)]),
         ];
         let mut plans = Vec::with_capacity(statements.len());

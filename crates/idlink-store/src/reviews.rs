@@ -193,11 +193,11 @@ pub(crate) async fn open_case_in(tx: &mut Tx, c: &CaseRow) -> Result<(), StoreEr
 pub(crate) const CASE_COLUMNS: &str =
     "id, kind, subject, reference, status, steps_required, created_at, sla_due_at, first_response_at, escalated_at, claimed_by";
 
-/// Open cases past their first-response SLA at `$1` (see `CaseRow::breached`).
 /// The address of the user's ($1) sign-in before this one ($2), for the login risk check.
 pub(crate) const PREVIOUS_LOGIN_IP: &str =
     "SELECT client_ip FROM sessions WHERE user_id = $1 AND id <> $2 ORDER BY created_at DESC, id DESC LIMIT 1";
 
+/// Open cases past their first-response SLA at `$1` (see `CaseRow::breached`).
 const BREACHED: &str = "status = 'open' AND sla_due_at < $1 AND (first_response_at IS NULL OR first_response_at > sla_due_at)";
 
 fn decision(d: &AnyRow) -> Result<Decision, StoreError> {

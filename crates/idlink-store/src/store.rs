@@ -222,31 +222,62 @@ impl SqlStore {
 /// catch up, and SQLite only starts the WAL over after one did: seeding grew
 /// a 6 GB WAL beside a 600 MB database in a minute, every read searching it.
 /// So once the WAL holds more than [`WAL_RESET_FRAMES`] frames, the writer's
-/// own connection (taken between two commits) checkpoints it to the end
-/// and truncates it.
+/// own connection (taken between two commits) checkpoints it to the end and
+/// truncates it. That waits for readers still on the WAL, so it waits at
+/// most [`WAL_RESET_WAIT_MS`] (a long reader such as a backup's snapshot
+/// keeps the WAL; the writer loses at most that much a try) and, when it
+/// could not finish, tries less and less often (up to once a minute).
 async fn checkpoint_wal(pool: AnyPool, writer: AnyPool) {
     let mut tick = tokio::time::interval(Duration::from_millis(1000));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let (mut skip, mut backoff) = (0u32, 1u32);
     while !pool.is_closed() {
         tick.tick().await;
         if pool.is_closed() {
             break;
         }
         // (busy, frames in the WAL, frames checkpointed)
-        let frames = match sqlx::query("PRAGMA wal_checkpoint(PASSIVE)").fetch_one(&pool).await {
-            Ok(row) => row.try_get::<i64, _>(1).unwrap_or(0),
+        let frames = match sqlx::query("PRAGMA wal_checkpoint(PASSIVE)").fetch_one(&pool).await.and_then(|r| r.try_get::<i64, _>(1)) {
+            Ok(frames) => frames,
             Err(e) => {
                 tracing::debug!(error = %e, "WAL checkpoint skipped");
                 continue;
             }
         };
-        if frames > WAL_RESET_FRAMES
-            && let Err(e) = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(&writer).await
-        {
-            tracing::debug!(error = %e, frames, "WAL reset skipped");
+        if frames <= WAL_RESET_FRAMES {
+            (skip, backoff) = (0, 1);
+            continue;
+        }
+        if skip > 0 {
+            skip -= 1;
+            continue;
+        }
+        match reset_wal(&writer).await {
+            Ok(true) => backoff = 1,
+            Ok(false) => {
+                tracing::info!(frames, "the WAL is still in use by a reader; its reset waits");
+                backoff = (backoff * 2).min(60);
+                skip = backoff;
+            }
+            Err(e) => tracing::warn!(error = %e, frames, "WAL reset failed"),
         }
     }
 }
+
+/// A `TRUNCATE` checkpoint on the writer's connection, waiting for readers
+/// [`WAL_RESET_WAIT_MS`] at most: whether it finished.
+async fn reset_wal(writer: &AnyPool) -> Result<bool, sqlx::Error> {
+    let mut conn = writer.acquire().await?;
+    let wait = format!("PRAGMA busy_timeout = {WAL_RESET_WAIT_MS}");
+    sqlx::query(sqlx::AssertSqlSafe(wait)).execute(&mut *conn).await?;
+    let done = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").fetch_one(&mut *conn).await.and_then(|r| r.try_get::<i64, _>(0));
+    // sqlx's own 5 s again for the writer's statements.
+    sqlx::query("PRAGMA busy_timeout = 5000").execute(&mut *conn).await?;
+    Ok(done? == 0)
+}
+
+/// How long a WAL reset waits for readers still on the WAL.
+const WAL_RESET_WAIT_MS: u64 = 50;
 
 /// WAL frames (pages) past which the checkpointer resets the WAL: 64 MiB of 4 KiB pages.
 const WAL_RESET_FRAMES: i64 = 16_384;

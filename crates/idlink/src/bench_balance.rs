@@ -409,8 +409,12 @@ pub(crate) async fn bench_server_at(url: &str, data_dir: &std::path::Path, clien
     ];
     // `IDLINK__…` variables of the caller apply on top (e.g. another roster or pool size), but not
     // where the deployment is: that is this server's own.
-    let caller =
-        std::env::vars().filter(|(k, _)| k.starts_with("IDLINK__") && k != "IDLINK__DATABASE__URL" && k != "IDLINK__SERVER__DATA_DIR");
+    let caller = std::env::vars().filter(|(k, _)| {
+        k.starts_with("IDLINK__")
+            && !k.starts_with("IDLINK__DATABASE__URL")
+            && k != "IDLINK__SERVER__DATA_DIR"
+            && !k.starts_with("IDLINK__AUDIT__WITNESS")
+    });
     let config = crate::config::load(None, env.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).chain(caller))?;
     let rt = Runtime::default();
     let running = serve::start(&config, rt.clone()).await?;

@@ -117,7 +117,6 @@ pub async fn run(config: &Config, rt: &Runtime, opts: &MoveOptions<'_>) -> Resul
             bad += 1;
         }
     }
-    target.refresh_statistics().await.context("cannot refresh PostgreSQL's planner statistics (ANALYZE)")?;
     let after = idlink_core::audit::verify_store(&target, witness.as_ref(), &key, &policy, rt.clock.now()).await?;
     let _ = sqlx::query("ROLLBACK").execute(&mut *lock).await;
     drop(lock);
@@ -125,6 +124,7 @@ pub async fn run(config: &Config, rt: &Runtime, opts: &MoveOptions<'_>) -> Resul
     if bad > 0 {
         return Ok(ExitCode::from(1));
     }
+    crate::backup::refresh_statistics(&target).await;
     println!("move complete: every table's row count matches; set database.url to the PostgreSQL URL and start idlink");
     Ok(ExitCode::SUCCESS)
 }
