@@ -105,7 +105,8 @@ impl SqlStore {
                 // Checkpoints run beside the writer (see `checkpoint_wal`), not inside its commits.
                 // Negative: KiB rather than pages.
                 let cache = options.sqlite_cache_mib.map(|mib| format!("PRAGMA cache_size = -{}", u64::from(mib) * 1024));
-                let reader_cache = cache.clone();
+                // A bulk load's cache is for the writer; its readers only count.
+                let reader_cache = if options.bulk_load { None } else { cache.clone() };
                 let bulk_load = options.bulk_load;
                 let writer = pool(1)
                     .after_connect(move |conn, _| {
@@ -202,6 +203,18 @@ impl SqlStore {
     async fn applied_migrations(&self) -> Result<usize, StoreError> {
         let n: i64 = fetch_one(sqlx::query("SELECT COUNT(*) FROM _sqlx_migrations WHERE success = TRUE"), &self.reader, first).await?;
         Ok(usize::try_from(n).unwrap_or(0))
+    }
+
+    /// Ends a bulk load ([`StoreOptions::bulk_load`]): SQLite's writer waits
+    /// for the disk again, so its next commit makes every earlier one durable
+    /// with it (in WAL mode one fsync covers all the frames before). Call it
+    /// before anything outside the database records what the load wrote (the
+    /// audit witness), or a crash could leave the witness ahead of the file.
+    pub async fn end_bulk_load(&self) -> Result<(), StoreError> {
+        if self.backend == Backend::Sqlite {
+            sqlx::query("PRAGMA synchronous = FULL").execute(&self.writer).await.map_err(store_err)?;
+        }
+        Ok(())
     }
 
     pub async fn close(&self) {

@@ -404,6 +404,8 @@ pub(crate) async fn bench_server_at(url: &str, data_dir: &std::path::Path, clien
         // Setup logs many users in from one address within a minute.
         ("IDLINK__LOGIN__RESEND_INTERVAL_SECS", "0".to_owned()),
         ("IDLINK__LOGIN__CODES_PER_IP_PER_HOUR", "1000000".to_owned()),
+        // `bench scale` logs the same seeded users in on every run.
+        ("IDLINK__LOGIN__CODES_PER_PHONE_PER_HOUR", "1000000".to_owned()),
         ("IDLINK__RISK__BURST_LOGINS_PER_HOUR", "1000000".to_owned()),
         ("IDLINK__STEP_UP__TTL_SECS", "600".to_owned()),
     ];

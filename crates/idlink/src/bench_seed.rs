@@ -79,6 +79,8 @@ pub async fn run(config: &Config, rt: &Runtime, opts: &SeedOptions) -> Result<Se
         }
     }
     let _ = writeln!(err);
+    // Durable before the witness outside the database records the head.
+    store.end_bulk_load().await.context("cannot end the bulk load")?;
     // Signed as a server would sign them: a chain with unsigned records past the allowance does not verify.
     let witness = serve::open_witness(config, true, rt.clock.clone(), None)?;
     let policy = config.checkpoint_policy();

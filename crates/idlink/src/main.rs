@@ -182,8 +182,9 @@ enum BenchCommand {
         /// Introspections per client and phase.
         #[arg(long, default_value_t = 300)]
         requests: usize,
-        /// Rounds (each phase on both deployments, which goes first alternating); the median ratio is the result.
-        #[arg(long, default_value_t = 5)]
+        /// Rounds (each phase on both deployments, which goes first alternating: an even number
+        /// lets each go first as often); the median ratio is the result.
+        #[arg(long, default_value_t = 6)]
         rounds: usize,
     },
     /// Each H5 page through the whole HTTP path of a server on SQLite (one user
