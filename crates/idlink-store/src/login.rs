@@ -84,6 +84,7 @@ async fn device_known(tx: &mut Tx, d: &DeviceRow) -> Result<bool, StoreError> {
 }
 
 pub(crate) const DEVICE_COLUMNS: &str = "id, user_id, device_hash, name, public_key, is_primary, created_at, last_seen_at";
+
 /// A session by its id ($1).
 pub(crate) fn session_sql() -> String {
     format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE id = $1")

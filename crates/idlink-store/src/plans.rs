@@ -4,7 +4,8 @@
 //! the database with values taken from its own rows (the token's join as
 //! userinfo reads it; introspection reads the same join for a batch of
 //! tokens with the caller's secret), so that a plan read
-//! on a database of a million users is the one those users' requests get.
+//! on a database of a million users is the one those users' requests get;
+//! and the planner statistics refreshed after a bulk load.
 
 use idlink_core::ports::StoreError;
 use sqlx::Row;

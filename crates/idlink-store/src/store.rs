@@ -105,42 +105,18 @@ impl SqlStore {
                 // Checkpoints run beside the writer (see `checkpoint_wal`), not inside its commits.
                 // Negative: KiB rather than pages.
                 let cache = options.sqlite_cache_mib.map(|mib| format!("PRAGMA cache_size = -{}", u64::from(mib) * 1024));
+                let mut writer_pragmas: Vec<String> = cache.iter().cloned().collect();
+                if options.bulk_load {
+                    writer_pragmas.push("PRAGMA synchronous = NORMAL".into());
+                }
+                writer_pragmas.push("PRAGMA wal_autocheckpoint = 0".into());
+                // Deleted rows are overwritten, not left in free pages: a destroyed data
+                // key (crypto-shredding, ADR 0030) is gone from the file once checkpointed.
+                writer_pragmas.push("PRAGMA secure_delete = ON".into());
+                let writer = on_connect(pool(1), writer_pragmas).connect(&url).await.map_err(store_err)?;
                 // A bulk load's cache is for the writer; its readers only count.
-                let reader_cache = if options.bulk_load { None } else { cache.clone() };
-                let bulk_load = options.bulk_load;
-                let writer = pool(1)
-                    .after_connect(move |conn, _| {
-                        let cache = cache.clone();
-                        Box::pin(async move {
-                            if let Some(c) = cache {
-                                sqlx::query(sqlx::AssertSqlSafe(c)).execute(&mut *conn).await?;
-                            }
-                            if bulk_load {
-                                sqlx::query("PRAGMA synchronous = NORMAL").execute(&mut *conn).await?;
-                            }
-                            sqlx::query("PRAGMA wal_autocheckpoint = 0").execute(&mut *conn).await?;
-                            // Deleted rows are overwritten, not left in free pages: a destroyed data
-                            // key (crypto-shredding, ADR 0030) is gone from the file once checkpointed.
-                            sqlx::query("PRAGMA secure_delete = ON").execute(conn).await?;
-                            Ok(())
-                        })
-                    })
-                    .connect(&url)
-                    .await
-                    .map_err(store_err)?;
-                let reader = pool(options.max_connections.max(1))
-                    .after_connect(move |conn, _| {
-                        let cache = reader_cache.clone();
-                        Box::pin(async move {
-                            if let Some(c) = cache {
-                                sqlx::query(sqlx::AssertSqlSafe(c)).execute(conn).await?;
-                            }
-                            Ok(())
-                        })
-                    })
-                    .connect(&url)
-                    .await
-                    .map_err(store_err)?;
+                let reader_pragmas = if options.bulk_load { Vec::new() } else { cache.into_iter().collect() };
+                let reader = on_connect(pool(options.max_connections.max(1)), reader_pragmas).connect(&url).await.map_err(store_err)?;
                 tokio::spawn(checkpoint_wal(reader.clone(), writer.clone()));
                 (writer.clone(), reader, WriterConnection::Shared(writer))
             }
@@ -221,6 +197,21 @@ impl SqlStore {
         self.writer.close().await;
         self.reader.close().await;
     }
+}
+
+/// A pool whose connections each run `pragmas` when they open (SQLite
+/// keeps most settings per connection).
+fn on_connect(pool: AnyPoolOptions, pragmas: Vec<String>) -> AnyPoolOptions {
+    let pragmas = std::sync::Arc::new(pragmas);
+    pool.after_connect(move |conn, _| {
+        let pragmas = pragmas.clone();
+        Box::pin(async move {
+            for p in pragmas.iter() {
+                sqlx::query(sqlx::AssertSqlSafe(p.clone())).execute(&mut *conn).await?;
+            }
+            Ok(())
+        })
+    })
 }
 
 /// Copies the SQLite write-ahead log into the database file every second

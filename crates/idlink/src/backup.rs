@@ -378,14 +378,6 @@ where
 /// them or the backup was not signed by their audit key; then every table,
 /// each table's row count, the migrations after the backup's schema, and the
 /// audit chain. Prints what it does.
-/// After a bulk load into PostgreSQL, `VACUUM (ANALYZE)` of its tables; the data is whole without it, so a
-/// failure (a statement timeout, a cancel) is a warning with what to run, not a failed load.
-pub(crate) async fn refresh_statistics(store: &SqlStore) {
-    if let Err(e) = store.refresh_statistics().await {
-        eprintln!("warning: VACUUM (ANALYZE) of the new rows failed ({e}); run it by hand before serving traffic");
-    }
-}
-
 pub async fn restore(config: &Config, rt: &Runtime, file: &Path, expected_key: Option<&str>) -> Result<ExitCode> {
     let checked = verify(file, expected_key)?;
     if !checked.problems.is_empty() {
@@ -483,7 +475,7 @@ pub async fn restore(config: &Config, rt: &Runtime, file: &Path, expected_key: O
         }
     }
     let applied = store.migrate().await?;
-    refresh_statistics(&store).await;
+    serve::refresh_statistics(&store).await;
     println!("{written} rows written besides the data keys; every table's row count checked; {applied} later migrations applied");
     let vault = serve::open_vault(config, &store, rt).await?;
     let witness = serve::open_witness(config, false, rt.clock.clone(), None)?;

@@ -505,12 +505,15 @@ pub(crate) async fn mint_tokens(
     Ok(users)
 }
 
+/// One timed request of a client, as [`drive`] sends it.
+pub(crate) type Request = std::pin::Pin<Box<dyn std::future::Future<Output = Result<()>> + Send>>;
+
 /// Client `c`'s `i`-th balance query, spending its token `first + i`.
 pub(crate) fn balance_query(
     api: &Arc<Api>,
     users: &Arc<Vec<User>>,
     first: usize,
-) -> impl Fn(usize, usize) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<()>> + Send>> + Send + Sync + Clone + 'static {
+) -> impl Fn(usize, usize) -> Request + Send + Sync + Clone + 'static {
     let (api, users) = (api.clone(), users.clone());
     move |c: usize, i: usize| {
         let (api, users) = (api.clone(), users.clone());

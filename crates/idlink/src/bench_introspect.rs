@@ -23,7 +23,7 @@
 //! Target (issue 14): at least 0.25 of bare axum on two cores. Ory Hydra
 //! documents 5,109 introspections/s on 2 CPUs with an in-memory store.
 
-use crate::bench_balance::{Stats, bench_server, drive};
+use crate::bench_balance::{Request, Stats, bench_server, drive};
 use anyhow::{Context, Result, bail};
 use idlink_core::oidc::{SecretKind, secret_hash};
 use idlink_core::ports::audit::AuditEntry;
@@ -104,7 +104,7 @@ pub(crate) fn introspection(
     client_id: &str,
     secret: &str,
     tokens: Vec<(String, bool)>,
-) -> impl Fn(usize, usize) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<()>> + Send>> + Send + Sync + Clone + 'static {
+) -> impl Fn(usize, usize) -> Request + Send + Sync + Clone + 'static {
     let tokens = Arc::new(tokens);
     let url = format!("{}/oauth2/introspect", api.base);
     let basic = format!("Basic {}", base64::Engine::encode(&base64::engine::general_purpose::STANDARD, format!("{client_id}:{secret}")));

@@ -26,7 +26,7 @@
 //! (target ≤ 1.10). The query plans of the hot
 //! statements are printed for each deployment, bound to its own rows.
 
-use crate::bench_balance::{Api, Stats, User, balance_query, bench_server_at, drive, mint_tokens};
+use crate::bench_balance::{Api, Request, Stats, User, balance_query, bench_server_at, drive, mint_tokens};
 use crate::serve::{Running, Runtime};
 use anyhow::{Context, Result, bail};
 use reqwest::Method;
@@ -98,6 +98,11 @@ impl Pair {
     }
 }
 
+/// The phases of a round, in the order it runs them.
+const PHASES: [&str; 4] = ["login", "balance, peak", "balance, fixed rate", "introspection"];
+/// The phase both sides run at one rate (half the slower peak).
+const FIXED_RATE: usize = 2;
+
 pub async fn run(opts: &Options) -> Result<()> {
     let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
     println!(
@@ -129,7 +134,7 @@ pub async fn run(opts: &Options) -> Result<()> {
         drive(opts.clients, 2, None, login(s)).await?;
         drive(opts.clients, 10, None, introspect(s)).await?;
     }
-    let (mut logins, mut peaks, mut fixed, mut introspections) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let mut results: Vec<[Pair; 4]> = Vec::with_capacity(opts.rounds);
     for round in 0..opts.rounds {
         let tokens = |slot: usize| (2 * round + slot) * opts.queries;
         // Each phase on both sides, the side that goes first changing every round (a database's
@@ -137,46 +142,34 @@ pub async fn run(opts: &Options) -> Result<()> {
         let flip = round % 2 == 1;
         let both = |a: Stats, b: Stats| if flip { Pair { small: b, large: a } } else { Pair { small: a, large: b } };
         let (first, second) = if flip { (&large, &small) } else { (&small, &large) };
-        logins.push(both(
-            drive(opts.clients, opts.logins, None, login(first)).await?,
-            drive(opts.clients, opts.logins, None, login(second)).await?,
-        ));
+        let sign_ins =
+            both(drive(opts.clients, opts.logins, None, login(first)).await?, drive(opts.clients, opts.logins, None, login(second)).await?);
         let peak = both(
             drive(opts.clients, opts.queries, None, balance_query(&first.api, &first.users, tokens(0))).await?,
             drive(opts.clients, opts.queries, None, balance_query(&second.api, &second.users, tokens(0))).await?,
         );
         let rate = peak.small.per_sec.min(peak.large.per_sec) / 2.0;
-        fixed.push(both(
+        let fixed = both(
             drive(opts.clients, opts.queries, Some(rate), balance_query(&first.api, &first.users, tokens(1))).await?,
             drive(opts.clients, opts.queries, Some(rate), balance_query(&second.api, &second.users, tokens(1))).await?,
-        ));
-        peaks.push(peak);
-        introspections.push(both(
+        );
+        let introspection = both(
             drive(opts.clients, opts.requests, None, introspect(first)).await?,
             drive(opts.clients, opts.requests, None, introspect(second)).await?,
-        ));
-        let last = |v: &Vec<Pair>| v.last().copied();
-        for (what, p) in [
-            ("login", last(&logins)),
-            ("balance, peak", last(&peaks)),
-            ("balance, fixed rate", last(&fixed)),
-            ("introspection", last(&introspections)),
-        ] {
-            if let Some(p) = p {
-                println!("{}", p.small.line(&format!("round {}: {what}, small", round + 1)));
-                println!("{}", p.large.line(&format!("round {}: {what}, large", round + 1)));
-            }
+        );
+        let pairs = [sign_ins, peak, fixed, introspection];
+        for (what, p) in PHASES.iter().zip(&pairs) {
+            println!("{}", p.small.line(&format!("round {}: {what}, small", round + 1)));
+            println!("{}", p.large.line(&format!("round {}: {what}, large", round + 1)));
         }
+        results.push(pairs);
     }
     println!("large / small, median of {} rounds (targets: throughput >= 0.90, p99 <= 1.10):", opts.rounds);
-    for (what, pairs) in
-        [("login", &logins), ("balance, peak", &peaks), ("balance, fixed rate", &fixed), ("introspection", &introspections)]
-    {
-        let mut t: Vec<f64> = pairs.iter().map(Pair::throughput).collect();
-        let mut p: Vec<f64> = pairs.iter().map(Pair::p99).collect();
+    for (i, what) in PHASES.iter().enumerate() {
+        let mut t: Vec<f64> = results.iter().map(|r| r[i].throughput()).collect();
+        let mut p: Vec<f64> = results.iter().map(|r| r[i].p99()).collect();
         // Both sides run the fixed-rate phase at one rate: its throughput ratio is 1 by construction.
-        let throughput =
-            if what == "balance, fixed rate" { "  -  ".to_owned() } else { format!("{:.3}", crate::bench_introspect::median(&mut t)) };
+        let throughput = if i == FIXED_RATE { "  -  ".to_owned() } else { format!("{:.3}", crate::bench_introspect::median(&mut t)) };
         println!("  {what:<22} throughput {throughput}   p99 {:.3}", crate::bench_introspect::median(&mut p));
     }
     for s in [&small, &large] {
@@ -285,9 +278,7 @@ async fn icbc_card(api: &Api, session: &str, n: usize) -> Result<String> {
 }
 
 /// One login by the next seeded user not logged in yet.
-fn login(
-    s: &Side,
-) -> impl Fn(usize, usize) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<()>> + Send>> + Send + Sync + 'static {
+fn login(s: &Side) -> impl Fn(usize, usize) -> Request + Send + Sync + 'static {
     let (api, next) = (s.api.clone(), s.next_login.clone());
     move |_, _| {
         let mut n = next.fetch_add(1, Ordering::Relaxed);
@@ -299,9 +290,7 @@ fn login(
     }
 }
 
-fn introspect(
-    s: &Side,
-) -> impl Fn(usize, usize) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<()>> + Send>> + Send + Sync + 'static {
+fn introspect(s: &Side) -> impl Fn(usize, usize) -> Request + Send + Sync + 'static {
     let (client, secret, tokens) = &s.introspect;
     crate::bench_introspect::introspection(&s.api, client, secret, tokens.clone())
 }

@@ -88,7 +88,7 @@ pub async fn run(config: &Config, rt: &Runtime, opts: &SeedOptions) -> Result<Se
     idlink_core::audit::checkpoint(&store, witness.as_ref(), vault.signer(), &policy, rt.clock.now(), signing)
         .await
         .context("cannot sign the audit chain")?;
-    crate::backup::refresh_statistics(&store).await;
+    serve::refresh_statistics(&store).await;
     let seconds = started.elapsed().as_secs_f64();
     let audit_records = u64::try_from(store.row_count("audit_log").await? - audit_before).unwrap_or(0);
     println!(

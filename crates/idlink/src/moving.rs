@@ -124,7 +124,7 @@ pub async fn run(config: &Config, rt: &Runtime, opts: &MoveOptions<'_>) -> Resul
     if bad > 0 {
         return Ok(ExitCode::from(1));
     }
-    crate::backup::refresh_statistics(&target).await;
+    crate::serve::refresh_statistics(&target).await;
     println!("move complete: every table's row count matches; set database.url to the PostgreSQL URL and start idlink");
     Ok(ExitCode::SUCCESS)
 }

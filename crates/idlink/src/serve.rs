@@ -100,6 +100,15 @@ pub async fn open_store_with(config: &Config, mut options: StoreOptions) -> Resu
     Ok(store)
 }
 
+/// After a bulk load into PostgreSQL (a seed, a move, a restore), `VACUUM (ANALYZE)` of its tables; the
+/// data is whole without it, so a failure (a statement timeout, a cancel) is a warning with what to run,
+/// not a failed load.
+pub async fn refresh_statistics(store: &SqlStore) {
+    if let Err(e) = store.refresh_statistics().await {
+        eprintln!("warning: VACUUM (ANALYZE) of the new rows failed ({e}); run it by hand before serving traffic");
+    }
+}
+
 /// Connects to the configured database as it is: nothing created, nothing
 /// migrated (a backup or a move reads a deployment, it does not change it).
 /// Refuses a database idlink never migrated, or one migrated by a newer idlink.
