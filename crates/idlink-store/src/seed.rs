@@ -8,8 +8,9 @@ use crate::balance::{HISTORY_COLS, HISTORY_COLUMNS, bind_history_row};
 use crate::bindings::{NEW_BINDING_COLUMNS, bind_new_binding};
 use crate::identity::{IDENTITY_COLUMNS, bind_identity};
 use crate::login::{DEVICE_COLUMNS, bind_device};
-use crate::rows::{AnyQuery, execute, micros, values};
-use crate::store::master_id;
+use crate::rows::{AnyQuery, Columns, execute, fetch_all, micros, store_err, values};
+use crate::store::{Backend, master_id};
+use crate::write::Commit;
 use idlink_core::ports::StoreError;
 use idlink_core::ports::audit::AuditEntry;
 use idlink_core::seed::SeededUser;
@@ -24,7 +25,80 @@ fn insert<'q>(table: &str, columns: &str, rows: usize, cols: usize) -> AnyQuery<
 /// users are 1,420). A transaction holds as many statements as its batch.
 const USERS_PER_STATEMENT: usize = 20;
 
+/// The tables a seed fills.
+const SEEDED_TABLES: [&str; 8] =
+    ["data_keys", "users", "devices", "identities", "sensitive_consents", "card_bindings", "balance_queries", "audit_log"];
+
 impl SqlStore {
+    /// Drops the secondary indexes of the tables a seed fills, for a bulk
+    /// load into SQLite, recording how to make each again (table
+    /// `suspended_indexes`); returns how many it dropped. Filling a B-tree
+    /// in key order is what a rebuild does, while a load of random keys (the
+    /// blind indexes, the user ids of 11 M audit records) inserts each into
+    /// a page anywhere in an index that outgrew the cache: a 1 M-user seed
+    /// slowed from 1,140 to 350 users/s. Uniqueness is not checked until the
+    /// rebuild ([`Self::rebuild_indexes`]), so only a load that makes unique
+    /// values itself may do this. PostgreSQL keeps its indexes (seeding it
+    /// does not slow down the same way): answers 0.
+    pub async fn suspend_indexes(&self) -> Result<usize, StoreError> {
+        if self.backend() != Backend::Sqlite {
+            return Ok(0);
+        }
+        let mut found: Vec<(String, String, String)> = Vec::new();
+        for table in SEEDED_TABLES {
+            let q =
+                sqlx::query("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = $1 AND sql IS NOT NULL ORDER BY name")
+                    .bind(table);
+            let rows = fetch_all(q, &self.reader, |r| Ok((r.col::<String>("name")?, r.col::<String>("sql")?))).await?;
+            found.extend(rows.into_iter().map(|(name, sql)| (name, table.to_owned(), sql)));
+        }
+        let n = found.len();
+        // The record and the drop in one transaction: an interrupted load leaves every index either in place or recorded.
+        self.write(Commit::Bookkeeping, async |tx| {
+            for (name, table, sql) in &found {
+                let record = sqlx::query("INSERT INTO suspended_indexes (name, table_name, definition) VALUES ($1, $2, $3)")
+                    .bind(name.clone())
+                    .bind(table.clone())
+                    .bind(sql.clone());
+                execute(record, &mut *tx).await?;
+                let drop = format!("DROP INDEX {}", crate::snapshot::ident(name)?);
+                execute(sqlx::query(sqlx::AssertSqlSafe(drop)), &mut *tx).await?;
+            }
+            Ok(())
+        })
+        .await?;
+        Ok(n)
+    }
+
+    /// Makes again every index [`Self::suspend_indexes`] dropped, one
+    /// transaction each (the index and the end of its record together), and
+    /// returns how many. A unique index whose rows are no longer unique
+    /// fails here and stays recorded.
+    pub async fn rebuild_indexes(&self) -> Result<usize, StoreError> {
+        let q = sqlx::query("SELECT name, definition FROM suspended_indexes ORDER BY table_name, name");
+        let suspended = fetch_all(q, &self.reader, |r| Ok((r.col::<String>("name")?, r.col::<String>("definition")?))).await?;
+        for (name, definition) in &suspended {
+            let exists = match self.backend() {
+                Backend::Sqlite => "SELECT COUNT(*) AS n FROM sqlite_master WHERE type = 'index' AND name = $1",
+                Backend::Postgres => "SELECT COUNT(*) AS n FROM pg_indexes WHERE schemaname = current_schema() AND indexname = $1",
+            };
+            let exists: i64 =
+                fetch_all(sqlx::query(exists).bind(name.clone()), &self.reader, |r| r.col::<i64>("n")).await?.first().copied().unwrap_or(0);
+            self.write(Commit::Bookkeeping, async |tx| {
+                // Already there (a backup of an interrupted load restored into a migrated database): only the record goes.
+                if exists == 0 {
+                    sqlx::query(sqlx::AssertSqlSafe(definition.clone()))
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(|e| StoreError::Corrupt(format!("cannot rebuild index {name} after a bulk load: {}", store_err(e))))?;
+                }
+                execute(sqlx::query("DELETE FROM suspended_indexes WHERE name = $1").bind(name.clone()), &mut *tx).await
+            })
+            .await?;
+        }
+        Ok(suspended.len())
+    }
+
     /// Writes `users` and their audit records in one transaction, a
     /// multi-row statement per table for each 20 of them.
     pub async fn seed_users(&self, users: &[SeededUser]) -> Result<(), StoreError> {

@@ -81,6 +81,8 @@ pub struct SqlStore {
     pub(crate) introspections: ReadBatches<crate::oauth::IntrospectionAsk, idlink_core::ports::oauth::Introspection>,
     pub(crate) api_keys: ReadBatches<ApiKeyAsk, ApiKeyRow>,
     pub(crate) code_bindings: ReadBatches<crate::ss_bindings::CodeAsk, idlink_core::ports::ss_bindings::CodeBinding>,
+    /// Opened for a bulk load ([`StoreOptions::bulk_load`]).
+    bulk_load: bool,
 }
 
 impl SqlStore {
@@ -134,6 +136,7 @@ impl SqlStore {
             introspections: Default::default(),
             api_keys: Default::default(),
             code_bindings: Default::default(),
+            bulk_load: options.bulk_load,
         })
     }
 
@@ -168,11 +171,20 @@ impl SqlStore {
         self.migrator().migrations.iter().map(|m| m.version).max().unwrap_or(0)
     }
 
-    /// Applies pending migrations; returns how many were applied.
+    /// Applies pending migrations; returns how many were applied. Unless
+    /// this store is a bulk load, it then rebuilds the indexes an
+    /// interrupted bulk load left suspended ([`Self::suspend_indexes`]), so
+    /// that nothing serves or copies a database without them.
     pub async fn migrate(&self) -> Result<usize, StoreError> {
         let migrator = self.migrator();
         let before = self.applied_migrations().await.unwrap_or(0);
         migrator.run(&self.writer).await.map_err(|e| StoreError::Unavailable(format!("migration failed: {e}")))?;
+        if !self.bulk_load {
+            let rebuilt = self.rebuild_indexes().await?;
+            if rebuilt > 0 {
+                tracing::warn!(rebuilt, "rebuilt the indexes an interrupted bulk load had suspended");
+            }
+        }
         Ok(self.applied_migrations().await?.saturating_sub(before))
     }
 
