@@ -93,7 +93,7 @@ fn kind(v: &Value) -> &'static str {
 pub struct Body<T: Validate>(pub T::Valid);
 
 /// The value rules of a request body, checked after serde has read its shape.
-pub trait Validate: DeserializeOwned + ToSchema + Sized {
+pub trait Validate: DeserializeOwned + ToSchema + Sized + 'static {
     /// What the handler receives: the body itself, or domain types parsed from it.
     type Valid;
 
@@ -169,16 +169,76 @@ impl Causes {
     }
 }
 
+/// What [`read`] needs of a body type's schema, derived once per type.
+struct Shape {
+    /// The fields in declaration order.
+    names: Vec<&'static str>,
+    fields: Vec<FieldShape>,
+    /// The field list as unknown-field causes name it.
+    expected: String,
+}
+
+struct FieldShape {
+    types: Vec<String>,
+    required: bool,
+    nullable: bool,
+    /// What replaces a bad value so serde can read the rest.
+    placeholder: Option<Value>,
+}
+
+impl Shape {
+    fn of<T: Validate>() -> Self {
+        let names = field_names::<T>();
+        let schema = serde_json::to_value(T::schema()).unwrap_or_default();
+        let required: Vec<&str> = schema["required"].as_array().map(|a| a.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
+        let fields = names
+            .iter()
+            .map(|&name| {
+                let property = &schema["properties"][name];
+                let types: Vec<&str> = match &property["type"] {
+                    Value::String(t) => vec![t.as_str()],
+                    Value::Array(a) => a.iter().filter_map(Value::as_str).collect(),
+                    _ => Vec::new(),
+                };
+                FieldShape {
+                    required: required.contains(&name),
+                    nullable: types.contains(&"null"),
+                    placeholder: placeholder(property, &types),
+                    types: types.into_iter().map(str::to_owned).collect(),
+                }
+            })
+            .collect();
+        let expected = names.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ");
+        Self { names, fields, expected }
+    }
+
+    /// `T`'s shape, derived on its first body and kept for the process (a
+    /// schema rendered to JSON for every request cost more than the check).
+    fn cached<T: Validate>() -> &'static Shape {
+        use std::any::TypeId;
+        use std::collections::HashMap;
+        use std::sync::{OnceLock, PoisonError, RwLock};
+        static SHAPES: OnceLock<RwLock<HashMap<TypeId, &'static Shape>>> = OnceLock::new();
+        let shapes = SHAPES.get_or_init(Default::default);
+        if let Some(shape) = shapes.read().unwrap_or_else(PoisonError::into_inner).get(&TypeId::of::<T>()) {
+            return shape;
+        }
+        // One per body type, for the life of the process: a bounded set, so leaking is what keeping means here.
+        *shapes
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry(TypeId::of::<T>())
+            .or_insert_with(|| Box::leak(Box::new(Shape::of::<T>())))
+    }
+}
+
 /// Reads `obj` as a `T` (see [`Body`]).
 pub fn read<T: Validate>(mut obj: Map<String, Value>, today: jiff::civil::Date) -> Result<T::Valid, Problem> {
-    let names = field_names::<T>();
-    let schema = serde_json::to_value(T::schema()).unwrap_or_default();
-    let required: Vec<&str> = schema["required"].as_array().map(|a| a.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
+    let Shape { names, fields, expected } = Shape::cached::<T>();
     let mut shape = Vec::new();
 
     let mut unknown: Vec<String> = obj.keys().filter(|k| !names.contains(&k.as_str())).cloned().collect();
     unknown.sort();
-    let expected = names.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ");
     for k in unknown {
         obj.remove(&k);
         shape.push(FieldError::new(
@@ -188,22 +248,14 @@ pub fn read<T: Validate>(mut obj: Map<String, Value>, today: jiff::civil::Date) 
         ));
     }
 
-    for &name in &names {
-        let property = &schema["properties"][name];
-        let types: Vec<&str> = match &property["type"] {
-            Value::String(t) => vec![t.as_str()],
-            Value::Array(a) => a.iter().filter_map(Value::as_str).collect(),
-            _ => Vec::new(),
-        };
-        let nullable = types.contains(&"null");
-        let is_required = required.contains(&name);
+    for (&name, field) in names.iter().zip(fields) {
         let bad = match obj.get(name) {
-            None if is_required => Some(FieldError::new(format!("/{name}"), "required", format!("`{name}` is required."))),
+            None if field.required => Some(FieldError::new(format!("/{name}"), "required", format!("`{name}` is required."))),
             None => None,
-            Some(Value::Null) if nullable => None,
-            Some(Value::Null) if is_required => Some(FieldError::new(format!("/{name}"), "required", format!("`{name}` is required."))),
-            Some(v) if !types.is_empty() && !types.iter().any(|t| is_a(v, t)) => {
-                let wanted = types.iter().find(|t| **t != "null").copied().unwrap_or("null");
+            Some(Value::Null) if field.nullable => None,
+            Some(Value::Null) if field.required => Some(FieldError::new(format!("/{name}"), "required", format!("`{name}` is required."))),
+            Some(v) if !field.types.is_empty() && !field.types.iter().any(|t| is_a(v, t)) => {
+                let wanted = field.types.iter().find(|t| *t != "null").map_or("null", String::as_str);
                 Some(FieldError::new(
                     format!("/{name}"),
                     "invalid_type",
@@ -214,8 +266,8 @@ pub fn read<T: Validate>(mut obj: Map<String, Value>, today: jiff::civil::Date) 
         };
         if let Some(cause) = bad {
             shape.push(cause);
-            match placeholder(property, &types) {
-                Some(p) if is_required => obj.insert(name.to_owned(), p),
+            match &field.placeholder {
+                Some(p) if field.required => obj.insert(name.to_owned(), p.clone()),
                 _ => obj.remove(name),
             };
         }

@@ -122,6 +122,52 @@ impl<S: Send + Sync> FromRequestParts<S> for ApiCaller {
     }
 }
 
+/// Routes whose handler reads the caller's API key itself, in the same
+/// statement as what it answers (ADR 0034): a terminal's code check, the
+/// one API call whose every request is a single point read. Such a route
+/// spends nothing, so it keeps no idempotency record either.
+const KEY_READ_BY_HANDLER: [&str; 1] = ["/v1/social-security/medical-codes/verify"];
+
+/// The bearer token of a route in [`KEY_READ_BY_HANDLER`], not read yet;
+/// its handler admits it with [`ApiCaller::admit`] before anything else.
+#[derive(Debug, Clone)]
+pub struct KeyPresented(pub apikeys::PresentedKey);
+
+impl<S: Send + Sync> FromRequestParts<S> for KeyPresented {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Problem> {
+        parts.extensions.get::<KeyPresented>().cloned().ok_or_else(|| Problem::new(ProblemCode::Unauthorized))
+    }
+}
+
+impl ApiCaller {
+    /// The caller, once its key as read passed the checks, or the 401 that
+    /// [`authenticate`] answers for a refused key.
+    pub fn admit(state: &AppState, checked: Result<ApiKeyRow, apikeys::AuthFailure>) -> Result<Self, Response> {
+        match checked {
+            Ok(key) => {
+                record_use(state, &key, state.clock.now());
+                Ok(ApiCaller(key))
+            }
+            Err(refused) => Err(unauthorized(refused.into())),
+        }
+    }
+}
+
+/// Records a key's last use, at most once a minute per key and node, off the
+/// request's path: the last use is for the key list, not for this answer.
+fn record_use(state: &AppState, key: &ApiKeyRow, now: jiff::Timestamp) {
+    if apikeys::use_worth_recording(key, now) && state.key_uses.claim(&key.id, now) {
+        let (store, id) = (state.store.clone(), key.id.clone());
+        tokio::spawn(async move {
+            if let Err(e) = store.touch_api_key(&id, now).await {
+                tracing::warn!(error = %e, key = %id, "could not record an API key's last use");
+            }
+        });
+    }
+}
+
 /// Resolves `Authorization: Bearer <token>` to an [`ApiCaller`], or answers 401.
 pub async fn authenticate(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     let token = req
@@ -133,6 +179,11 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
     let Some(token) = token else {
         return unauthorized(Problem::new(ProblemCode::Unauthorized));
     };
+    if req.extensions().get::<MatchedPath>().is_some_and(|p| KEY_READ_BY_HANDLER.contains(&p.as_str())) {
+        let presented = KeyPresented(apikeys::PresentedKey::new(token));
+        req.extensions_mut().insert(presented);
+        return next.run(req).await;
+    }
     // A request acting for a user carries its session too: read both in one round trip.
     let session_id = req.headers().get(SESSION_HEADER).and_then(|v| v.to_str().ok()).and_then(|t| t.split_once('.')).map(|(id, _)| id);
     let now = state.clock.now();
@@ -142,15 +193,7 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
     };
     match found {
         Ok((Ok(key), session)) => {
-            if apikeys::use_worth_recording(&key, now) && state.key_uses.claim(&key.id, now) {
-                // Off the request's path: the last use is for the key list, not for this answer.
-                let (store, id) = (state.store.clone(), key.id.clone());
-                tokio::spawn(async move {
-                    if let Err(e) = store.touch_api_key(&id, now).await {
-                        tracing::warn!(error = %e, key = %id, "could not record an API key's last use");
-                    }
-                });
-            }
+            record_use(&state, &key, now);
             req.extensions_mut().insert(ApiCaller(key));
             if let Some(row) = session {
                 req.extensions_mut().insert(SessionRead(row));
@@ -277,6 +320,10 @@ pub async fn idempotency(State(state): State<AppState>, req: Request, next: Next
     let Some(key) = req.headers().get(IDEMPOTENCY_HEADER) else {
         return next.run(req).await;
     };
+    // A route that spends nothing (its handler reads the key, see `KEY_READ_BY_HANDLER`): a retry checks again.
+    if req.extensions().get::<KeyPresented>().is_some() {
+        return next.run(req).await;
+    }
     let Some(key) = key.to_str().ok().filter(|k| valid_idempotency_key(k)).map(str::to_owned) else {
         return Problem::new(ProblemCode::InvalidIdempotencyKey).into_response();
     };

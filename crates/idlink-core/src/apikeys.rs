@@ -256,6 +256,37 @@ pub async fn authenticate(store: &dyn ApiKeyStore, token: &str, now: Timestamp) 
     Ok(check(store.api_key(&id).await?, secret, now))
 }
 
+/// A presented token that a read elsewhere fetches with what the request
+/// needs (a terminal's code check, ADR 0034), then [`PresentedKey::admit`]s.
+#[derive(Debug, Clone)]
+pub struct PresentedKey {
+    token: String,
+}
+
+impl PresentedKey {
+    pub fn new(token: &str) -> Self {
+        Self { token: token.to_owned() }
+    }
+
+    /// The key it names, when it is shaped as a key at all.
+    pub fn id(&self) -> Option<ApiKeyId> {
+        parse(&self.token).map(|(id, _)| id)
+    }
+
+    /// Reads and checks the key alone, as [`authenticate`] does.
+    pub async fn authenticate(&self, store: &dyn ApiKeyStore, now: Timestamp) -> Result<Result<ApiKeyRow, AuthFailure>, StoreError> {
+        authenticate(store, &self.token, now).await
+    }
+
+    /// The key read for it (`None`: no such key), checked as [`authenticate`] checks it.
+    pub fn admit(&self, row: Option<ApiKeyRow>, now: Timestamp) -> Result<ApiKeyRow, AuthFailure> {
+        match parse(&self.token) {
+            Some((id, secret)) if row.as_ref().is_some_and(|r| r.id == id) => check(row, secret, now),
+            _ => Err(AuthFailure::Invalid),
+        }
+    }
+}
+
 /// Whether a request with `key` at `now` should record its use (see [`LAST_USE_GRAIN`]).
 pub fn use_worth_recording(key: &ApiKeyRow, now: Timestamp) -> bool {
     key.last_used_at.is_none_or(|at| now.duration_since(at) >= LAST_USE_GRAIN)

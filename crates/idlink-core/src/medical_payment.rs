@@ -20,14 +20,16 @@
 //! it for good, refusing any settle with it from then on (the use is
 //! `voided`, and the terminal may charge with a fresh code).
 
+use crate::apikeys::{AuthFailure, PresentedKey};
 use crate::oidc::keys::{IssuerKeys, KeyError};
 use crate::ports::Rng;
 use crate::ports::StoreError;
+use crate::ports::apikeys::ApiKeyRow;
 use crate::ports::audit::AuditEntry;
 use crate::ports::auth::SessionRow;
 use crate::ports::clock::Clock;
 use crate::ports::social_security::{BureauUnavailable, SettleAnswer, SocialSecurityBureau};
-use crate::ports::ss_bindings::{CodeUse, IssuedCodeRecord, MedicalCodeStore, SsBindingRow, SsBindingStore};
+use crate::ports::ss_bindings::{CodeBinding, CodeUse, IssuedCodeRecord, MedicalCodeStore, SsBindingRow, SsBindingStore};
 use crate::ports::users::UserStore;
 use crate::social_security::{SsError, sealed_card_of};
 use crate::steps::codes::constant_time_eq;
@@ -35,8 +37,8 @@ use crate::vault::Vault;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
 use idlink_crypto::jose::{JoseError, JwsAlg};
-use idlink_domain::Fen;
 use idlink_domain::ss_binding::Status;
+use idlink_domain::{ApiKeyId, Fen};
 use jiff::{SignedDuration, Timestamp};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -334,23 +336,69 @@ impl MedicalPayments<'_> {
     /// any other token has its signature verified (ADR 0031). Either way the
     /// same claims are checked, so the answers are the same.
     pub async fn check(&self, token: &str) -> Result<CodeCheck, MedicalError> {
-        let (row, code) = match medical_code::unverified(token, self.issuer) {
+        self.check_reading(token, None).await?.1
+    }
+
+    /// [`Self::check`] by a terminal that presented `key` (its API key): the
+    /// key is read in the same statement as the code's binding (ADR 0034),
+    /// so the whole check is one round trip. Answers the key as checked,
+    /// then the code's check; the caller refuses a refused key before it
+    /// says anything of the code. Errs only when the read fails.
+    pub async fn check_with_key(
+        &self,
+        key: &PresentedKey,
+        token: &str,
+    ) -> Result<(Result<ApiKeyRow, AuthFailure>, Result<CodeCheck, MedicalError>), MedicalError> {
+        let Some(id) = key.id() else {
+            return Ok((Err(AuthFailure::Invalid), Err(MedicalError::Refused(Refusal::Malformed))));
+        };
+        let (row, checked) = self.check_reading(token, Some(&id)).await?;
+        Ok((key.admit(row, self.clock.now()), checked))
+    }
+
+    /// The code's check, reading the API key `key` with its binding when
+    /// given. The outer error is the read's; the inner result the code's.
+    async fn check_reading(
+        &self,
+        token: &str,
+        key: Option<&ApiKeyId>,
+    ) -> Result<(Option<ApiKeyRow>, Result<CodeCheck, MedicalError>), MedicalError> {
+        let read = async |binding_id: &str, jti: &str| match key {
+            Some(key) => self.uses.binding_for_code_with_key(binding_id, jti, key).await,
+            None => Ok((self.uses.binding_for_code(binding_id, jti).await?, None)),
+        };
+        match medical_code::unverified(token, self.issuer) {
             Ok((kid, claimed)) => {
-                let row = self.uses.binding_for_code(&claimed.sub, &claimed.jti).await?;
-                let recognised = match (row.as_ref().and_then(|r| r.issued_digest.as_deref()), kid) {
-                    (Some(stored), Some(kid)) => {
-                        constant_time_eq(stored, &medical_code::digest(token)) && self.keys.verifying_keys().await?.has(&kid)
+                let (row, api_key) = read(&claimed.sub, &claimed.jti).await?;
+                let recognised = async {
+                    match (row.as_ref().and_then(|r| r.issued_digest.as_deref()), kid) {
+                        (Some(stored), Some(kid)) => Ok::<_, MedicalError>(
+                            constant_time_eq(stored, &medical_code::digest(token)) && self.keys.verifying_keys().await?.has(&kid),
+                        ),
+                        _ => Ok(false),
                     }
-                    _ => false,
                 };
-                (row, if recognised { claimed } else { self.signed(token).await? })
+                let code = match recognised.await {
+                    Ok(true) => Ok(claimed),
+                    Ok(false) => self.signed(token).await,
+                    Err(e) => Err(e),
+                };
+                Ok((api_key, code.and_then(|code| self.payable_now(code, row))))
             }
             // Not a well-formed code of this issuer: the signature check refuses it, as it always did.
-            Err(_) => {
-                let code = self.signed(token).await?;
-                (self.uses.binding_for_code(&code.sub, &code.jti).await?, code)
-            }
-        };
+            Err(_) => match self.signed(token).await {
+                Ok(code) => {
+                    let (row, api_key) = read(&code.sub, &code.jti).await?;
+                    Ok((api_key, self.payable_now(code, row)))
+                }
+                // The key is still read (with a binding that matches nothing): a wrong key answers 401 first.
+                Err(refused) => Ok((read("", "").await?.1, Err(refused))),
+            },
+        }
+    }
+
+    /// What a check finds of a code whose claims are idlink's, with its binding as read.
+    fn payable_now(&self, code: MedicalCode, row: Option<CodeBinding>) -> Result<CodeCheck, MedicalError> {
         let code = medical_code::live(code, self.clock.now().as_second()).map_err(MedicalError::Refused)?;
         let row = row.ok_or(MedicalError::CardUnusable("the binding is unknown"))?;
         usable(row.status, row.features.as_deref())?;

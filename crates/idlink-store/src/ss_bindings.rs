@@ -20,48 +20,70 @@ use sqlx::any::AnyRow;
 
 use crate::SqlStore;
 use crate::read_batch::{Ask, Statements};
+use crate::rows::qualified;
 use crate::rows::{AnyQuery, Columns, execute, fetch_all, fetch_optional, first, micros};
+use crate::store::{API_KEY_COLUMNS, api_key_row};
+use idlink_core::ports::apikeys::ApiKeyRow;
+use idlink_domain::ApiKeyId;
 
 const COLUMNS: &str = "id, user_id, region, step, status, step_deadline, expires_at, identity_method, face_failures, card_code_ref, \
      card_cipher, card_index, bank_code_ref, agreement_version, agreement_sha256, features, risk_reason, channel, version, created_at, \
      updated_at, bound_at, risk_cleared, agent_user_id, agent_role, agent_ended_at";
 
-/// A terminal's check of a medical code reads the code's binding and
-/// whether the code was used: checks waiting at one moment share one
-/// statement (ADR 0023), as a counter's queue of terminals does at peak.
-static CODE_BINDING: Statements<CodeAsk, CodeBinding> = Statements::new(code_binding_select, code_binding);
+/// A terminal's check of a medical code reads the code's binding, whether
+/// the code was used, the digest it was issued with and, when asked, the
+/// terminal's API key: one statement for the whole check (ADR 0034), and
+/// the checks waiting at one moment share it (ADR 0023), as a counter's
+/// queue of terminals does at peak.
+static CODE_BINDING: Statements<CodeAsk, CodeRead> = Statements::new(code_binding_select, code_read);
 
 fn code_binding_select() -> String {
-    "SELECT q.n AS n, b.region, b.status, b.features, \
-     CASE WHEN EXISTS (SELECT 1 FROM medical_code_uses u WHERE u.jti = q.jti) THEN 1 ELSE 0 END AS used, \
-     (SELECT i.digest FROM medical_codes_issued i WHERE i.jti = q.jti AND i.binding_id = q.binding_id) AS digest \
-     FROM q JOIN ss_bindings b ON b.id = q.binding_id"
-        .into()
+    format!(
+        "SELECT q.n AS n, b.region, b.status, b.features, \
+         CASE WHEN EXISTS (SELECT 1 FROM medical_code_uses u WHERE u.jti = q.jti) THEN 1 ELSE 0 END AS used, \
+         (SELECT i.digest FROM medical_codes_issued i WHERE i.jti = q.jti AND i.binding_id = q.binding_id) AS digest, {} \
+         FROM q LEFT JOIN ss_bindings b ON b.id = q.binding_id LEFT JOIN api_keys k ON k.id = q.key_id \
+         WHERE q.binding_id IS NOT NULL",
+        qualified(API_KEY_COLUMNS, "k")
+    )
 }
 
-fn code_binding(r: &AnyRow) -> Result<CodeBinding, StoreError> {
-    Ok(CodeBinding {
-        region: r.col("region")?,
-        status: r.parsed("status", "binding status", Status::parse)?,
-        features: r.col("features")?,
-        used: r.flag("used")?,
-        issued_digest: r.col("digest")?,
-    })
+/// What one check's read found: the binding, and the key when one was asked.
+pub(crate) struct CodeRead {
+    binding: Option<CodeBinding>,
+    key: Option<ApiKeyRow>,
 }
 
-/// One check's read: the code's binding and its `jti`.
+fn code_read(r: &AnyRow) -> Result<CodeRead, StoreError> {
+    let binding = match r.col::<Option<String>>("status")? {
+        Some(_) => Some(CodeBinding {
+            region: r.col("region")?,
+            status: r.parsed("status", "binding status", Status::parse)?,
+            features: r.col("features")?,
+            used: r.flag("used")?,
+            issued_digest: r.col("digest")?,
+        }),
+        None => None,
+    };
+    let key = if r.col::<Option<String>>("id")?.is_some() { Some(api_key_row(r)?) } else { None };
+    Ok(CodeRead { binding, key })
+}
+
+/// One check's read: the code's binding and its `jti`, and the terminal's
+/// key. A padding row has no binding id and yields no row.
 pub(crate) struct CodeAsk {
     binding_id: String,
     jti: String,
+    key_id: Option<String>,
 }
 
 impl Ask for CodeAsk {
-    const COLUMNS: &'static [&'static str] = &["binding_id", "jti"];
+    const COLUMNS: &'static [&'static str] = &["binding_id", "jti", "key_id"];
     fn bind(self, q: AnyQuery<'_>) -> AnyQuery<'_> {
-        q.bind(self.binding_id).bind(self.jti)
+        q.bind(self.binding_id).bind(self.jti).bind(self.key_id)
     }
     fn pad(q: AnyQuery<'_>) -> AnyQuery<'_> {
-        q.bind(None::<String>).bind(None::<String>)
+        q.bind(None::<String>).bind(None::<String>).bind(None::<String>)
     }
 }
 
@@ -291,7 +313,18 @@ impl MedicalCodeStore for SqlStore {
     }
 
     async fn binding_for_code(&self, binding_id: &str, jti: &str) -> Result<Option<CodeBinding>, StoreError> {
-        self.code_bindings.read(&self.reader, CodeAsk { binding_id: binding_id.to_owned(), jti: jti.to_owned() }, &CODE_BINDING).await
+        let ask = CodeAsk { binding_id: binding_id.to_owned(), jti: jti.to_owned(), key_id: None };
+        Ok(self.code_bindings.read(&self.reader, ask, &CODE_BINDING).await?.and_then(|r| r.binding))
+    }
+
+    async fn binding_for_code_with_key(
+        &self,
+        binding_id: &str,
+        jti: &str,
+        key: &ApiKeyId,
+    ) -> Result<(Option<CodeBinding>, Option<ApiKeyRow>), StoreError> {
+        let ask = CodeAsk { binding_id: binding_id.to_owned(), jti: jti.to_owned(), key_id: Some(key.as_str().to_owned()) };
+        Ok(self.code_bindings.read(&self.reader, ask, &CODE_BINDING).await?.map_or((None, None), |r| (r.binding, r.key)))
     }
 
     async fn record_issued_code(&self, code: &IssuedCodeRecord) -> Result<(), StoreError> {

@@ -80,7 +80,7 @@ pub struct SqlStore {
     /// Point reads waiting to be read together (ADR 0023).
     pub(crate) introspections: ReadBatches<crate::oauth::IntrospectionAsk, idlink_core::ports::oauth::Introspection>,
     pub(crate) api_keys: ReadBatches<ApiKeyAsk, ApiKeyRow>,
-    pub(crate) code_bindings: ReadBatches<crate::ss_bindings::CodeAsk, idlink_core::ports::ss_bindings::CodeBinding>,
+    pub(crate) code_bindings: ReadBatches<crate::ss_bindings::CodeAsk, crate::ss_bindings::CodeRead>,
     /// Opened for a bulk load ([`StoreOptions::bulk_load`]).
     bulk_load: bool,
 }
@@ -427,7 +427,7 @@ impl KeyStore for SqlStore {
     }
 }
 
-fn api_key_row(r: &AnyRow) -> Result<ApiKeyRow, StoreError> {
+pub(crate) fn api_key_row(r: &AnyRow) -> Result<ApiKeyRow, StoreError> {
     let scopes: String = r.col("scopes")?;
     Ok(ApiKeyRow {
         id: ApiKeyId::parse(&r.col::<String>("id")?).map_err(|e| StoreError::Corrupt(e.to_string()))?,
@@ -445,7 +445,7 @@ fn api_key_row(r: &AnyRow) -> Result<ApiKeyRow, StoreError> {
     })
 }
 
-const API_KEY_COLUMNS: &str = "id, name, secret_hash, scopes, created_at, revoked_at, expires_at, last_used_at, replaces";
+pub(crate) const API_KEY_COLUMNS: &str = "id, name, secret_hash, scopes, created_at, revoked_at, expires_at, last_used_at, replaces";
 
 /// The user a login's phone ($1, its blind index) belongs to.
 pub(crate) const USER_BY_PHONE_INDEX: &str = "SELECT id FROM users WHERE phone_index = $1";

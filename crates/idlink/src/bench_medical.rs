@@ -30,8 +30,10 @@ use std::time::Instant;
 #[derive(Debug, Clone)]
 pub struct Options {
     pub clients: usize,
-    /// Requests each client sends per phase.
+    /// Requests each client sends per issue phase.
     pub requests: usize,
+    /// Requests each client sends per verify phase and per baseline.
+    pub verify_requests: usize,
     pub sqlite: bool,
     pub postgres: bool,
     pub rounds: usize,
@@ -199,13 +201,13 @@ async fn medical_run(db: TestDb, opts: &Options) -> Result<Run> {
     // Warm the pools, the key cache and the statement caches.
     drive(opts.clients, 20, None, issue.clone()).await?;
     drive(opts.clients, 20, None, verify_with(fresh_codes(50).await?)).await?;
-    let mut baselines = vec![bare_axum(opts.clients, opts.requests).await?];
+    let mut baselines = vec![bare_axum(opts.clients, opts.verify_requests).await?];
     let (mut issues, mut verifies) = (Vec::new(), Vec::new());
     for _ in 0..opts.rounds {
         issues.push(drive(opts.clients, opts.requests, None, issue.clone()).await?);
         let codes = fresh_codes(200).await?;
-        verifies.push(drive(opts.clients, opts.requests, None, verify_with(codes)).await?);
-        baselines.push(bare_axum(opts.clients, opts.requests).await?);
+        verifies.push(drive(opts.clients, opts.verify_requests, None, verify_with(codes)).await?);
+        baselines.push(bare_axum(opts.clients, opts.verify_requests).await?);
     }
     running.shutdown().await;
     let _ = std::fs::remove_dir_all(&data_dir);

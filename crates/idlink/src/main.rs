@@ -232,9 +232,13 @@ enum BenchCommand {
         /// Concurrent clients.
         #[arg(long, default_value_t = 32)]
         clients: usize,
-        /// Requests per client in each phase.
+        /// Requests per client in each issue phase.
         #[arg(long, default_value_t = 500)]
         requests: usize,
+        /// Requests per client in each verify phase and each baseline (a check is
+        /// 50 times cheaper than issuing: a phase of some seconds, not a fraction of one).
+        #[arg(long, default_value_t = 5000)]
+        verify_requests: usize,
         /// Only this database: sqlite or postgres.
         #[arg(long)]
         only: Option<String>,
@@ -601,10 +605,11 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             idlink::bench_revocation::print(&report);
             Ok(ExitCode::SUCCESS)
         }
-        Command::Bench(BenchCommand::MedicalCode { clients, requests, only, rounds }) => {
+        Command::Bench(BenchCommand::MedicalCode { clients, requests, verify_requests, only, rounds }) => {
             let opts = idlink::bench_medical::Options {
                 clients: clients.max(1),
                 requests: requests.max(2),
+                verify_requests: verify_requests.max(2),
                 rounds: rounds.max(1),
                 sqlite: only.as_deref() != Some("postgres"),
                 postgres: only.as_deref() != Some("sqlite"),

@@ -3,13 +3,14 @@
 //! devices working on the same binding cannot both take a step.
 
 use super::StoreError;
+use super::apikeys::ApiKeyRow;
 use super::audit::AuditEntry;
 use super::outbox::NewEvent;
 use super::reviews::CaseRow;
 use async_trait::async_trait;
-use idlink_domain::UserId;
 use idlink_domain::ss_binding::{Progress, Status, Step};
 use idlink_domain::ss_service::{ServiceKind, ServiceStatus};
+use idlink_domain::{ApiKeyId, UserId};
 use jiff::Timestamp;
 
 /// A binding as stored. Personal data (the card, its financial account) is
@@ -140,6 +141,14 @@ pub trait MedicalCodeStore: Send + Sync {
     /// What a terminal's check needs of a code's binding, whether the code was used, and the
     /// digest it was issued with, in one read.
     async fn binding_for_code(&self, binding_id: &str, jti: &str) -> Result<Option<CodeBinding>, StoreError>;
+    /// [`Self::binding_for_code`] and the API key `key` in the same read: a
+    /// terminal's whole check is one round trip (ADR 0034).
+    async fn binding_for_code_with_key(
+        &self,
+        binding_id: &str,
+        jti: &str,
+        key: &ApiKeyId,
+    ) -> Result<(Option<CodeBinding>, Option<ApiKeyRow>), StoreError>;
     /// Records a code as issued (its token's digest), for idlink's own check to recognise it.
     async fn record_issued_code(&self, code: &IssuedCodeRecord) -> Result<(), StoreError>;
     /// Forgets the codes that expired before `before`; how many.

@@ -5,10 +5,11 @@
 
 use crate::security::new_user;
 use crate::{at, databases};
+use idlink_core::ports::apikeys::{ApiKeyRow, ApiKeyStore};
 use idlink_core::ports::audit::AuditEntry;
 use idlink_core::ports::ss_bindings::{CodeUse, IssuedCodeRecord, MedicalCodeStore, SsBindingRow, SsBindingStore};
-use idlink_domain::UserId;
 use idlink_domain::ss_binding::{Status, Step};
+use idlink_domain::{ApiKeyId, UserId};
 
 fn binding(id: &str, user: &UserId, status: Status, features: &str) -> SsBindingRow {
     SsBindingRow {
@@ -98,6 +99,41 @@ async fn checks_read_together_each_get_their_own_and_reconciliation_reads_the_un
                 1 => Some((Status::Bound, false, "110000".to_owned())),
                 2 => Some((Status::Unbound, true, "110000".to_owned())),
                 _ => None,
+            };
+            assert_eq!(got, want, "{}: ask {i}", db.kind);
+        }
+
+        // A terminal's check reads its key in the same statement (ADR 0034): each ask its own key, or none when
+        // the key is unknown; the binding as without a key, a binding that matches nothing still reads the key.
+        let terminal = ApiKeyRow {
+            id: ApiKeyId::from_random([3; 16]),
+            name: "till".into(),
+            secret_hash: "ab".repeat(32),
+            scopes: vec!["medical:settle".into()],
+            created_at: at(0),
+            revoked_at: None,
+            expires_at: None,
+            last_used_at: None,
+            replaces: None,
+        };
+        s.insert_api_key(&terminal, &AuditEntry::new("test", "apikey.create", "test", at(0))).await.unwrap_or_else(|e| panic!("{e}"));
+        let unknown_key = ApiKeyId::from_random([4; 16]);
+        let asks: Vec<(String, String, &ApiKeyId)> = (0..24)
+            .map(|i| match i % 3 {
+                0 => (bound.clone(), "j-01".to_owned(), &terminal.id),
+                1 => (bound.clone(), format!("unused-{i}"), &unknown_key),
+                _ => (String::new(), String::new(), &terminal.id),
+            })
+            .collect();
+        let answers = futures::future::join_all(asks.iter().map(|(b, j, k)| s.binding_for_code_with_key(b, j, k))).await;
+        for (i, answer) in answers.into_iter().enumerate() {
+            let (binding, key) = answer.unwrap_or_else(|e| panic!("{}: {e}", db.kind));
+            let got = (binding.map(|c| (c.status, c.used)), key.map(|k| (k.id, k.scopes)));
+            let mine = Some((terminal.id.clone(), terminal.scopes.clone()));
+            let want = match i % 3 {
+                0 => (Some((Status::Bound, true)), mine),
+                1 => (Some((Status::Bound, false)), None),
+                _ => (None, mine),
             };
             assert_eq!(got, want, "{}: ask {i}", db.kind);
         }

@@ -661,6 +661,35 @@ async fn a_medical_code_pays_once_and_is_refused_after_use_or_expiry() {
             let v = ok(&s, check(code.clone()).await).await;
             assert_eq!((v["valid"].as_bool(), v["region"].as_str()), (Some(true), Some("110000")), "{v}");
         }
+        // The check reads the terminal's key with the code (ADR 0034) and refuses as every API call does: a wrong
+        // key first, even with a body that is not a check; then a key without the scope. An Idempotency-Key
+        // changes nothing (nothing is spent, nothing kept).
+        let verify = |key: String, body: Value| {
+            s.client().post(s.url("/v1/social-security/medical-codes/verify")).bearer_auth(key).json(&body).send()
+        };
+        let wrong = format!("{key}x");
+        for body in [json!({"code": code}), json!({"cod": 1})] {
+            let res = verify(wrong.clone(), body).await.unwrap_or_else(|e| panic!("{e}"));
+            assert!(res.headers().contains_key("www-authenticate"), "{}: a 401 names its scheme", s.kind);
+            expect_problem(res, 401, "unauthorized").await;
+        }
+        let p =
+            expect_problem(verify(key.clone(), json!({"cod": 1})).await.unwrap_or_else(|e| panic!("{e}")), 422, "validation_failed").await;
+        assert_eq!(p["errors"].as_array().map(Vec::len), Some(2), "the unknown field and the missing code: {p}");
+        let res = s.authed(Method::POST, "/v1/social-security/medical-codes/verify").json(&json!({"code": code})).send().await;
+        expect_problem(res.unwrap_or_else(|e| panic!("{e}")), 403, "insufficient_scope").await;
+        for _ in 0..2 {
+            let res = s
+                .client()
+                .post(s.url("/v1/social-security/medical-codes/verify"))
+                .bearer_auth(&key)
+                .header("Idempotency-Key", "check-1")
+                .json(&json!({"code": code}))
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(ok(&s, res).await["valid"], true);
+        }
 
         // The terminal settles it; the split adds up.
         let paid = pay(&s, &code, 12_800).await;
