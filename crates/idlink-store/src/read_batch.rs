@@ -125,6 +125,9 @@ impl<A: Ask, T: Send + 'static> Drop for Running<A, T> {
 
 /// Reads what waits, a statement at a time, until nothing does.
 async fn drain<A: Ask, T: Send + 'static>(mut running: Running<A, T>, pool: AnyPool, sql: &'static Statements<A, T>) {
+    // One connection for the whole run: at peak a run reads statement after statement, and
+    // taking a connection from the pool and giving it back for each cost more than the read.
+    let mut conn: Option<sqlx::pool::PoolConnection<sqlx::Any>> = None;
     loop {
         // Requests already parsed and about to ask run first, so they join this
         // read: at peak the reads grow instead of multiplying; idle, it costs nothing.
@@ -142,7 +145,14 @@ async fn drain<A: Ask, T: Send + 'static>(mut running: Running<A, T>, pool: AnyP
             q.waiting.drain(..n).collect()
         };
         let (asks, replies): (Vec<A>, Vec<_>) = batch.into_iter().unzip();
-        match read_batch(&pool, asks, sql).await {
+        let read = match conn.as_mut() {
+            Some(c) => read_batch(&mut **c, asks, sql).await,
+            None => match pool.acquire().await {
+                Ok(c) => read_batch(&mut **conn.insert(c), asks, sql).await,
+                Err(e) => Err(crate::rows::store_err(e)),
+            },
+        };
+        match read {
             Ok(mut found) => {
                 for (i, reply) in replies.into_iter().enumerate() {
                     let answer = found.get_mut(i).map_or(Ok(None), |slot| std::mem::replace(slot, Ok(None)));
@@ -150,6 +160,8 @@ async fn drain<A: Ask, T: Send + 'static>(mut running: Running<A, T>, pool: AnyP
                 }
             }
             Err(e) => {
+                // The connection may be what failed: the next statement takes another.
+                conn = None;
                 for reply in replies {
                     let _ = reply.send(Err(same_error(&e)));
                 }
@@ -208,7 +220,11 @@ impl<A: Ask, T> Statements<A, T> {
 }
 
 /// Each ask's answer: its row decoded (a row that does not decode fails only its own ask), or none.
-async fn read_batch<A: Ask, T>(pool: &AnyPool, asks: Vec<A>, sql: &'static Statements<A, T>) -> Result<Vec<Answer<T>>, StoreError> {
+async fn read_batch<A: Ask, T>(
+    conn: &mut sqlx::AnyConnection,
+    asks: Vec<A>,
+    sql: &'static Statements<A, T>,
+) -> Result<Vec<Answer<T>>, StoreError> {
     let (count, padded) = (asks.len(), asks.len().next_power_of_two());
     let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.for_size(padded)));
     for (i, ask) in asks.into_iter().enumerate() {
@@ -218,7 +234,7 @@ async fn read_batch<A: Ask, T>(pool: &AnyPool, asks: Vec<A>, sql: &'static State
     for i in count..padded {
         q = A::pad(q.bind(i64::try_from(i).unwrap_or(i64::MAX)));
     }
-    let rows = fetch_all(q, pool, |r| Ok((r.col::<i64>("n")?, (sql.decode)(r).map(Some)))).await?;
+    let rows = fetch_all(q, conn, |r| Ok((r.col::<i64>("n")?, (sql.decode)(r).map(Some)))).await?;
     let mut found: Vec<Answer<T>> = (0..count).map(|_| Ok(None)).collect();
     for (n, row) in rows {
         if let Some(slot) = usize::try_from(n).ok().and_then(|n| found.get_mut(n)) {
