@@ -37,11 +37,12 @@ impl MethodTable {
 
     /// The methods `path` takes, if it is a known path.
     fn methods(&self, path: &str) -> Option<&[Method]> {
-        let wanted: Vec<&str> = segments(path).collect();
+        let wanted = segments(path).count();
         self.0
             .iter()
             .filter(|(template, _)| {
-                template.len() == wanted.len() && template.iter().zip(&wanted).all(|(t, w)| (t.starts_with('{') && !w.is_empty()) || t == w)
+                template.len() == wanted
+                    && template.iter().zip(segments(path)).all(|(t, w)| (t.starts_with('{') && !w.is_empty()) || t == w)
             })
             // A literal segment is a better match than a parameter (as in the router).
             .max_by_key(|(template, _)| template.iter().filter(|t| !t.starts_with('{')).count())

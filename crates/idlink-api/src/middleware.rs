@@ -61,15 +61,36 @@ fn route_of(req: &Request) -> String {
 
 /// Counts requests and records latency by route, method and status.
 pub async fn record_metrics(req: Request, next: Next) -> Response {
-    let method = req.method().to_string();
-    let route = route_of(&req);
+    let method = req.method().clone();
+    let route = req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned());
     let started = Instant::now();
     let res = next.run(req).await;
-    let status = res.status().as_u16().to_string();
-    let labels = [("method", method), ("route", route), ("status", status)];
-    metrics::counter!("idlink_http_requests_total", &labels).increment(1);
-    metrics::histogram!("idlink_http_request_duration_seconds", &labels).record(started.elapsed().as_secs_f64());
+    let (count, time) = request_metrics(method, route, res.status());
+    count.increment(1);
+    time.record(started.elapsed().as_secs_f64());
     res
+}
+
+/// The request counter and latency histogram of one method, route and
+/// status, registered on their first request and then found by one lookup
+/// (labels built and hashed by the registry twice a request were a
+/// measurable part of a point read's cost).
+fn request_metrics(method: Method, route: Option<String>, status: axum::http::StatusCode) -> (metrics::Counter, metrics::Histogram) {
+    use std::collections::HashMap;
+    use std::sync::{OnceLock, PoisonError, RwLock};
+    type Handles = HashMap<(Method, Option<String>, u16), (metrics::Counter, metrics::Histogram)>;
+    static HANDLES: OnceLock<RwLock<Handles>> = OnceLock::new();
+    let handles = HANDLES.get_or_init(Default::default);
+    let key = (method, route, status.as_u16());
+    if let Some((count, time)) = handles.read().unwrap_or_else(PoisonError::into_inner).get(&key) {
+        return (count.clone(), time.clone());
+    }
+    let labels =
+        [("method", key.0.to_string()), ("route", key.1.clone().unwrap_or_else(|| "unmatched".to_owned())), ("status", key.2.to_string())];
+    let made =
+        (metrics::counter!("idlink_http_requests_total", &labels), metrics::histogram!("idlink_http_request_duration_seconds", &labels));
+    // Routes, methods and statuses are bounded sets; the handles live as long as the registry does.
+    handles.write().unwrap_or_else(PoisonError::into_inner).entry(key).or_insert(made).clone()
 }
 
 /// The last use of each API key this node wrote: a busy key is written once
