@@ -224,7 +224,7 @@ impl Shape {
             return shape;
         }
         // One per body type, for the life of the process: a bounded set, so leaking is what keeping means here.
-        *shapes
+        shapes
             .write()
             .unwrap_or_else(PoisonError::into_inner)
             .entry(TypeId::of::<T>())

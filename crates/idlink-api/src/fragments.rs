@@ -31,7 +31,11 @@ fn header(name: &str, required: bool, description: &str, pattern: Option<&str>) 
 /// Whether the idempotency middleware reads `Idempotency-Key` for this operation:
 /// POSTs of the `/v1` API and of operator sessions (the layers in [`crate::app`]).
 fn idempotent(path: &str, method: &str) -> bool {
-    method == "post" && path.starts_with("/v1/") && path != "/v1/operator/sessions" && !path.starts_with("/v1/callbacks/")
+    method == "post"
+        && path.starts_with("/v1/")
+        && path != "/v1/operator/sessions"
+        && !path.starts_with("/v1/callbacks/")
+        && !crate::middleware::KEY_READ_BY_HANDLER.contains(&path)
 }
 
 /// Declares the shared fragments in `doc` and makes every operation refer to them.

@@ -21,6 +21,7 @@ pub mod extract;
 pub mod fragments;
 pub mod methods;
 pub mod middleware;
+pub mod node_metrics;
 pub mod problem;
 pub mod routes;
 pub mod schema;
@@ -248,13 +249,15 @@ pub fn app(state: AppState) -> Router {
     let methods = methods::MethodTable::from_document(&doc);
     let openapi_json = serde_json::to_string_pretty(&doc).unwrap_or_default();
     let metrics = metrics_handle();
+    let review_sla = state.review_sla.clone();
     router
         .route("/openapi.json", get(move || async move { ([("content-type", "application/json")], openapi_json) }))
         .route(
             "/metrics",
             get(move || async move {
                 match &metrics {
-                    Some(h) => ([("content-type", "text/plain; version=0.0.4")], h.render()).into_response(),
+                    // The process-wide registry, then this node's own gauges.
+                    Some(h) => ([("content-type", "text/plain; version=0.0.4")], h.render() + &review_sla.render()).into_response(),
                     None => {
                         Problem::new(ProblemCode::ServiceUnavailable).detail("Metrics are not available in this process.").into_response()
                     }

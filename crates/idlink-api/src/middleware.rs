@@ -146,8 +146,9 @@ impl<S: Send + Sync> FromRequestParts<S> for ApiCaller {
 /// Routes whose handler reads the caller's API key itself, in the same
 /// statement as what it answers (ADR 0034): a terminal's code check, the
 /// one API call whose every request is a single point read. Such a route
-/// spends nothing, so it keeps no idempotency record either.
-const KEY_READ_BY_HANDLER: [&str; 1] = ["/v1/social-security/medical-codes/verify"];
+/// spends nothing, so it keeps no idempotency record: a retry checks again
+/// (the document does not offer `Idempotency-Key` for it).
+pub(crate) const KEY_READ_BY_HANDLER: [&str; 1] = ["/v1/social-security/medical-codes/verify"];
 
 /// The bearer token of a route in [`KEY_READ_BY_HANDLER`], not read yet;
 /// its handler admits it with [`ApiCaller::admit`] before anything else.

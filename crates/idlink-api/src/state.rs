@@ -123,6 +123,8 @@ pub struct AppParts {
     pub consent_texts: Arc<idlink_domain::consent::ConsentTexts>,
     /// The API keys' last uses this node wrote (see [`crate::middleware::KeyUses`]).
     pub key_uses: crate::middleware::KeyUses,
+    /// Open review cases past their SLA as this node's job last counted them (`/metrics`).
+    pub review_sla: Arc<crate::node_metrics::ReviewSlaGauge>,
     /// How long a signed electronic agreement stays valid.
     pub agreement_validity: jiff::SignedDuration,
     pub change_policy: ChangePolicy,

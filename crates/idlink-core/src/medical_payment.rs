@@ -37,8 +37,8 @@ use crate::vault::Vault;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
 use idlink_crypto::jose::{JoseError, JwsAlg};
+use idlink_domain::Fen;
 use idlink_domain::ss_binding::Status;
-use idlink_domain::{ApiKeyId, Fen};
 use jiff::{SignedDuration, Timestamp};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -342,34 +342,47 @@ impl MedicalPayments<'_> {
     /// [`Self::check`] by a terminal that presented `key` (its API key): the
     /// key is read in the same statement as the code's binding (ADR 0034),
     /// so the whole check is one round trip. Answers the key as checked,
-    /// then the code's check; the caller refuses a refused key before it
-    /// says anything of the code. Errs only when the read fails.
+    /// then the code's check; a refused key stops the check before any
+    /// signature is verified, and the caller refuses it before it says
+    /// anything of the code. Errs only when the read fails.
     pub async fn check_with_key(
         &self,
         key: &PresentedKey,
         token: &str,
     ) -> Result<(Result<ApiKeyRow, AuthFailure>, Result<CodeCheck, MedicalError>), MedicalError> {
-        let Some(id) = key.id() else {
-            return Ok((Err(AuthFailure::Invalid), Err(MedicalError::Refused(Refusal::Malformed))));
-        };
-        let (row, checked) = self.check_reading(token, Some(&id)).await?;
-        Ok((key.admit(row, self.clock.now()), checked))
+        let (admitted, checked) = self.check_reading(token, Some(key)).await?;
+        Ok((admitted.unwrap_or(Err(AuthFailure::Invalid)), checked))
     }
 
-    /// The code's check, reading the API key `key` with its binding when
-    /// given. The outer error is the read's; the inner result the code's.
+    /// The code's check, reading the API key `key` with its binding and
+    /// admitting it when given. The outer error is the read's; the inner
+    /// results the key's and the code's (the code's is not made once the
+    /// key is refused).
     async fn check_reading(
         &self,
         token: &str,
-        key: Option<&ApiKeyId>,
-    ) -> Result<(Option<ApiKeyRow>, Result<CodeCheck, MedicalError>), MedicalError> {
-        let read = async |binding_id: &str, jti: &str| match key {
-            Some(key) => self.uses.binding_for_code_with_key(binding_id, jti, key).await,
+        key: Option<&PresentedKey>,
+    ) -> Result<(Option<Result<ApiKeyRow, AuthFailure>>, Result<CodeCheck, MedicalError>), MedicalError> {
+        let key_id = match key.map(PresentedKey::id) {
+            Some(None) => return Ok((Some(Err(AuthFailure::Invalid)), Err(MedicalError::Refused(Refusal::Malformed)))),
+            Some(Some(id)) => Some(id),
+            None => None,
+        };
+        let now = self.clock.now();
+        let read = async |binding_id: &str, jti: &str| match &key_id {
+            Some(id) => {
+                let (row, api_key) = self.uses.binding_for_code_with_key(binding_id, jti, id).await?;
+                Ok::<_, MedicalError>((row, key.map(|k| k.admit(api_key, now))))
+            }
             None => Ok((self.uses.binding_for_code(binding_id, jti).await?, None)),
         };
+        let refused = |admitted: &Option<Result<ApiKeyRow, AuthFailure>>| matches!(admitted, Some(Err(_)));
         match medical_code::unverified(token, self.issuer) {
             Ok((kid, claimed)) => {
-                let (row, api_key) = read(&claimed.sub, &claimed.jti).await?;
+                let (row, admitted) = read(&claimed.sub, &claimed.jti).await?;
+                if refused(&admitted) {
+                    return Ok((admitted, Err(MedicalError::Refused(Refusal::Malformed))));
+                }
                 let recognised = async {
                     match (row.as_ref().and_then(|r| r.issued_digest.as_deref()), kid) {
                         (Some(stored), Some(kid)) => Ok::<_, MedicalError>(
@@ -383,17 +396,23 @@ impl MedicalPayments<'_> {
                     Ok(false) => self.signed(token).await,
                     Err(e) => Err(e),
                 };
-                Ok((api_key, code.and_then(|code| self.payable_now(code, row))))
+                Ok((admitted, code.and_then(|code| self.payable_now(code, row))))
             }
-            // Not a well-formed code of this issuer: the signature check refuses it, as it always did.
-            Err(_) => match self.signed(token).await {
-                Ok(code) => {
-                    let (row, api_key) = read(&code.sub, &code.jti).await?;
-                    Ok((api_key, self.payable_now(code, row)))
+            // Not a well-formed code of this issuer: the signature check refuses it, as it always did (after the
+            // key, read alone with a binding that matches nothing, is admitted).
+            Err(_) => {
+                let admitted = if key_id.is_some() { read("", "").await?.1 } else { None };
+                if refused(&admitted) {
+                    return Ok((admitted, Err(MedicalError::Refused(Refusal::Malformed))));
                 }
-                // The key is still read (with a binding that matches nothing): a wrong key answers 401 first.
-                Err(refused) => Ok((read("", "").await?.1, Err(refused))),
-            },
+                match self.signed(token).await {
+                    Ok(code) => {
+                        let (row, _) = read(&code.sub, &code.jti).await?;
+                        Ok((admitted, self.payable_now(code, row)))
+                    }
+                    Err(refused) => Ok((admitted, Err(refused))),
+                }
+            }
         }
     }
 

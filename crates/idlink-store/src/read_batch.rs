@@ -27,6 +27,9 @@ use crate::rows::{AnyQuery, Columns, fetch_all};
 /// Most reads in one statement.
 pub(crate) const MAX_BATCH: usize = 64;
 
+/// Statements a read runs on one pool connection before it gives it back.
+const HOLD_FOR: usize = 16;
+
 /// Reads running at once: enough to keep both the database and idlink busy
 /// on two cores, few enough that arrivals gather into the next read.
 const IN_FLIGHT: usize = 2;
@@ -125,10 +128,15 @@ impl<A: Ask, T: Send + 'static> Drop for Running<A, T> {
 
 /// Reads what waits, a statement at a time, until nothing does.
 async fn drain<A: Ask, T: Send + 'static>(mut running: Running<A, T>, pool: AnyPool, sql: &'static Statements<A, T>) {
-    // One connection for the whole run: at peak a run reads statement after statement, and
-    // taking a connection from the pool and giving it back for each cost more than the read.
+    // One connection for up to HOLD_FOR statements: at peak a run reads statement after statement,
+    // and taking a connection from the pool and giving it back for each cost more than the read.
+    // Given back after that, so that a run that never ends does not keep it from other reads.
     let mut conn: Option<sqlx::pool::PoolConnection<sqlx::Any>> = None;
+    let mut held_for = 0;
     loop {
+        if held_for >= HOLD_FOR {
+            (conn, held_for) = (None, 0);
+        }
         // Requests already parsed and about to ask run first, so they join this
         // read: at peak the reads grow instead of multiplying; idle, it costs nothing.
         tokio::task::yield_now().await;
@@ -145,10 +153,11 @@ async fn drain<A: Ask, T: Send + 'static>(mut running: Running<A, T>, pool: AnyP
             q.waiting.drain(..n).collect()
         };
         let (asks, replies): (Vec<A>, Vec<_>) = batch.into_iter().unzip();
+        held_for += 1;
         let read = match conn.as_mut() {
-            Some(c) => read_batch(&mut **c, asks, sql).await,
+            Some(c) => read_batch(c, asks, sql).await,
             None => match pool.acquire().await {
-                Ok(c) => read_batch(&mut **conn.insert(c), asks, sql).await,
+                Ok(c) => read_batch(conn.insert(c), asks, sql).await,
                 Err(e) => Err(crate::rows::store_err(e)),
             },
         };

@@ -30,25 +30,29 @@ const SEEDED_TABLES: [&str; 8] =
     ["data_keys", "users", "devices", "identities", "sensitive_consents", "card_bindings", "balance_queries", "audit_log"];
 
 impl SqlStore {
-    /// Drops the secondary indexes of the tables a seed fills, for a bulk
-    /// load into SQLite, recording how to make each again (table
+    /// Drops the non-unique secondary indexes of the tables a seed fills,
+    /// for a bulk load into SQLite, recording how to make each again (table
     /// `suspended_indexes`); returns how many it dropped. Filling a B-tree
-    /// in key order is what a rebuild does, while a load of random keys (the
-    /// blind indexes, the user ids of 11 M audit records) inserts each into
-    /// a page anywhere in an index that outgrew the cache: a 1 M-user seed
-    /// slowed from 1,140 to 350 users/s. Uniqueness is not checked until the
-    /// rebuild ([`Self::rebuild_indexes`]), so only a load that makes unique
-    /// values itself may do this. PostgreSQL keeps its indexes (seeding it
-    /// does not slow down the same way): answers 0.
+    /// in key order is what a rebuild does, while a load of random keys
+    /// (the user ids of 11 M audit records, of balance queries and card
+    /// bindings) inserts each into a page anywhere in an index that
+    /// outgrew the cache: a 1 M-user seed slowed from 1,140 to 350 users/s.
+    /// Unique indexes stay: they are constraints (a duplicate phone or ID
+    /// number is refused at once, and `ON CONFLICT` needs them), so a
+    /// server on the same database meanwhile only reads more slowly.
+    /// PostgreSQL keeps its indexes (seeding it does not slow down the same
+    /// way): answers 0.
     pub async fn suspend_indexes(&self) -> Result<usize, StoreError> {
         if self.backend() != Backend::Sqlite {
             return Ok(0);
         }
         let mut found: Vec<(String, String, String)> = Vec::new();
         for table in SEEDED_TABLES {
-            let q =
-                sqlx::query("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = $1 AND sql IS NOT NULL ORDER BY name")
-                    .bind(table);
+            let q = sqlx::query(
+                "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = $1 AND sql IS NOT NULL \
+                 AND sql NOT LIKE 'CREATE UNIQUE%' ORDER BY name",
+            )
+            .bind(table);
             let rows = fetch_all(q, &self.reader, |r| Ok((r.col::<String>("name")?, r.col::<String>("sql")?))).await?;
             found.extend(rows.into_iter().map(|(name, sql)| (name, table.to_owned(), sql)));
         }
@@ -72,20 +76,21 @@ impl SqlStore {
 
     /// Makes again every index [`Self::suspend_indexes`] dropped, one
     /// transaction each (the index and the end of its record together), and
-    /// returns how many. A unique index whose rows are no longer unique
-    /// fails here and stays recorded.
+    /// returns how many. An index that exists already only loses its
+    /// record, and so does every record in PostgreSQL (the statements are
+    /// SQLite's; a move or restore may have copied the records there).
     pub async fn rebuild_indexes(&self) -> Result<usize, StoreError> {
         let q = sqlx::query("SELECT name, definition FROM suspended_indexes ORDER BY table_name, name");
         let suspended = fetch_all(q, &self.reader, |r| Ok((r.col::<String>("name")?, r.col::<String>("definition")?))).await?;
         for (name, definition) in &suspended {
-            let exists = match self.backend() {
-                Backend::Sqlite => "SELECT COUNT(*) AS n FROM sqlite_master WHERE type = 'index' AND name = $1",
-                Backend::Postgres => "SELECT COUNT(*) AS n FROM pg_indexes WHERE schemaname = current_schema() AND indexname = $1",
+            let exists: i64 = match self.backend() {
+                Backend::Sqlite => {
+                    let q = sqlx::query("SELECT COUNT(*) AS n FROM sqlite_master WHERE type = 'index' AND name = $1").bind(name.clone());
+                    fetch_all(q, &self.reader, |r| r.col::<i64>("n")).await?.first().copied().unwrap_or(0)
+                }
+                Backend::Postgres => 1,
             };
-            let exists: i64 =
-                fetch_all(sqlx::query(exists).bind(name.clone()), &self.reader, |r| r.col::<i64>("n")).await?.first().copied().unwrap_or(0);
             self.write(Commit::Bookkeeping, async |tx| {
-                // Already there (a backup of an interrupted load restored into a migrated database): only the record goes.
                 if exists == 0 {
                     sqlx::query(sqlx::AssertSqlSafe(definition.clone()))
                         .execute(&mut *tx)

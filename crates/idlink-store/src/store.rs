@@ -21,6 +21,9 @@ use crate::write::{Commit, Tx};
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
+/// The migration that made `suspended_indexes`.
+const SUSPENDED_INDEXES_SCHEMA: i64 = 45;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
     Sqlite,
@@ -172,19 +175,20 @@ impl SqlStore {
     }
 
     /// Applies pending migrations; returns how many were applied. Unless
-    /// this store is a bulk load, it then rebuilds the indexes an
+    /// this store is a bulk load, it first rebuilds the indexes an
     /// interrupted bulk load left suspended ([`Self::suspend_indexes`]), so
-    /// that nothing serves or copies a database without them.
+    /// that no server runs without them and no migration meets a schema
+    /// missing one.
     pub async fn migrate(&self) -> Result<usize, StoreError> {
-        let migrator = self.migrator();
-        let before = self.applied_migrations().await.unwrap_or(0);
-        migrator.run(&self.writer).await.map_err(|e| StoreError::Unavailable(format!("migration failed: {e}")))?;
-        if !self.bulk_load {
+        if !self.bulk_load && self.schema_version_if_any().await? >= SUSPENDED_INDEXES_SCHEMA {
             let rebuilt = self.rebuild_indexes().await?;
             if rebuilt > 0 {
                 tracing::warn!(rebuilt, "rebuilt the indexes an interrupted bulk load had suspended");
             }
         }
+        let migrator = self.migrator();
+        let before = self.applied_migrations().await.unwrap_or(0);
+        migrator.run(&self.writer).await.map_err(|e| StoreError::Unavailable(format!("migration failed: {e}")))?;
         Ok(self.applied_migrations().await?.saturating_sub(before))
     }
 

@@ -137,15 +137,15 @@ impl PeriodicJob for Checkpoints {
 /// `idlink_review_sla_breached{kind}` and logs them, and escalates each
 /// breached case once to the operators on duty (an outbox page,
 /// `review.sla_breached`), every `review.sla_check_secs`, from one node
-/// (the others publish nothing).
+/// (the others publish zeros). The gauge is this node's own
+/// (`idlink_api::node_metrics`), rendered by its `/metrics`.
 pub struct ReviewSla {
     pub store: SqlStore,
     pub vault: Arc<Vault>,
     pub clock: Arc<dyn Clock>,
     pub ids: Arc<dyn idlink_core::ports::ids::Ids>,
     pub every: SignedDuration,
-    /// This node published the gauge (and must clear it when another node takes over).
-    published: AtomicBool,
+    gauge: Arc<idlink_api::node_metrics::ReviewSlaGauge>,
 }
 
 impl ReviewSla {
@@ -155,8 +155,9 @@ impl ReviewSla {
         clock: Arc<dyn Clock>,
         ids: Arc<dyn idlink_core::ports::ids::Ids>,
         every_secs: u64,
+        gauge: Arc<idlink_api::node_metrics::ReviewSlaGauge>,
     ) -> Self {
-        Self { store, vault, clock, ids, every: secs(every_secs), published: AtomicBool::new(false) }
+        Self { store, vault, clock, ids, every: secs(every_secs), gauge }
     }
 }
 
@@ -179,14 +180,15 @@ impl PeriodicJob for ReviewSla {
     async fn run(&self, _: Occasion) -> Result<(), String> {
         use idlink_core::ports::reviews::ReviewStore;
         let counts = self.store.sla_breaches(self.clock.now()).await.map_err(|e| format!("review SLA check failed: {e}"))?;
+        let mut published = Vec::with_capacity(CASE_KINDS.len());
         for kind in CASE_KINDS {
             let n = counts.iter().find(|(k, _)| *k == kind).map_or(0, |(_, n)| *n);
-            metrics::gauge!("idlink_review_sla_breached", "kind" => kind.as_str()).set(n as f64);
+            published.push((kind.as_str(), n));
             if n > 0 {
                 tracing::warn!(kind = kind.as_str(), open_cases_past_sla = n, "review SLA breached");
             }
         }
-        self.published.store(true, Ordering::Relaxed);
+        self.gauge.set(published);
         let escalations = idlink_core::reviews::Escalations {
             reviews: &self.store,
             operators: &self.store,
@@ -203,11 +205,7 @@ impl PeriodicJob for ReviewSla {
 
     /// Another node publishes the counts now: this node's would be counted twice.
     async fn standby(&self) -> bool {
-        if self.published.swap(false, Ordering::Relaxed) {
-            for kind in CASE_KINDS {
-                metrics::gauge!("idlink_review_sla_breached", "kind" => kind.as_str()).set(0.0);
-            }
-        }
+        self.gauge.clear();
         true
     }
 }

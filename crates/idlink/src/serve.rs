@@ -127,6 +127,12 @@ pub async fn open_existing_store(config: &Config) -> Result<SqlStore> {
             store.latest_schema()
         );
     }
+    // An interrupted bulk load left indexes out: copying it would copy a deployment no server has run.
+    if at >= 45 && store.row_count("suspended_indexes").await? > 0 {
+        anyhow::bail!(
+            "an interrupted `idlink bench seed` left indexes suspended in this database: run `idlink migrate` (or start the server once) to rebuild them, then try again"
+        );
+    }
     Ok(store)
 }
 
@@ -436,6 +442,7 @@ pub async fn start(config: &Config, rt: Runtime) -> Result<Running> {
     let oidc_settings = config.oidc_settings(api_addr);
     let event_settings = config.event_settings();
     let agreement_validity = jiff::SignedDuration::from_hours(24 * i64::from(config.connectors.bank.agreement_validity_days));
+    let review_sla = Arc::new(idlink_api::node_metrics::ReviewSlaGauge::default());
     let state = AppState::new(AppParts {
         store: Arc::new(store.clone()),
         vault: vault.clone(),
@@ -455,6 +462,7 @@ pub async fn start(config: &Config, rt: Runtime) -> Result<Running> {
         roster: institutions.roster.clone(),
         consent_texts: Arc::new(config.consent_texts()?),
         key_uses: Default::default(),
+        review_sla: review_sla.clone(),
         documents: Arc::new(idlink_core::agreements::AgreementDocuments::new(
             &institutions.roster,
             &config.agreements()?,
@@ -559,6 +567,7 @@ pub async fn start(config: &Config, rt: Runtime) -> Result<Running> {
                 clock.clone(),
                 Arc::new(idlink_core::ports::ids::RandomIds(rt.rng.clone())),
                 config.review.sla_check_secs,
+                review_sla,
             )),
             Seen::default(),
         ),
