@@ -328,60 +328,37 @@ impl MedicalPayments<'_> {
         Ok(IssuedCode { code, expires_at: exp, refresh_at: exp.checked_sub(lead).unwrap_or(exp) })
     }
 
-    /// A terminal's online check before it charges: the code passes the
-    /// offline checks, its card can pay, and it was not used. Spends nothing.
+    /// A terminal's online check before it charges, by the terminal that
+    /// presented `key` (its API key): the code passes the offline checks,
+    /// its card can pay, and it was not used. Spends nothing.
     ///
-    /// A code this deployment issued is recognised by its token's digest,
-    /// read with the binding in one statement, and its key still published;
-    /// any other token has its signature verified (ADR 0031). Either way the
-    /// same claims are checked, so the answers are the same.
-    pub async fn check(&self, token: &str) -> Result<CodeCheck, MedicalError> {
-        self.check_reading(token, None).await?.1
-    }
-
-    /// [`Self::check`] by a terminal that presented `key` (its API key): the
-    /// key is read in the same statement as the code's binding (ADR 0034),
-    /// so the whole check is one round trip. Answers the key as checked,
-    /// then the code's check; a refused key stops the check before any
-    /// signature is verified, and the caller refuses it before it says
-    /// anything of the code. Errs only when the read fails.
+    /// The key is read in the same statement as the code's binding (ADR
+    /// 0034), so the whole check is one round trip. A code this deployment
+    /// issued is recognised by its token's digest, read in that statement,
+    /// and its key still published; any other token has its signature
+    /// verified (ADR 0031). Either way the same claims are checked.
+    ///
+    /// Answers the key as checked, then the code's check. A refused key
+    /// stops the check before any signature work, and the caller refuses it
+    /// before it says anything of the code. Errs only when the read fails.
     pub async fn check_with_key(
         &self,
         key: &PresentedKey,
         token: &str,
     ) -> Result<(Result<ApiKeyRow, AuthFailure>, Result<CodeCheck, MedicalError>), MedicalError> {
-        let (admitted, checked) = self.check_reading(token, Some(key)).await?;
-        Ok((admitted.unwrap_or(Err(AuthFailure::Invalid)), checked))
-    }
-
-    /// The code's check, reading the API key `key` with its binding and
-    /// admitting it when given. The outer error is the read's; the inner
-    /// results the key's and the code's (the code's is not made once the
-    /// key is refused).
-    async fn check_reading(
-        &self,
-        token: &str,
-        key: Option<&PresentedKey>,
-    ) -> Result<(Option<Result<ApiKeyRow, AuthFailure>>, Result<CodeCheck, MedicalError>), MedicalError> {
-        let key_id = match key.map(PresentedKey::id) {
-            Some(None) => return Ok((Some(Err(AuthFailure::Invalid)), Err(MedicalError::Refused(Refusal::Malformed)))),
-            Some(Some(id)) => Some(id),
-            None => None,
-        };
+        // What a refused key gets for the code: never shown, nothing of the code was checked.
+        let unchecked = || Err(MedicalError::Refused(Refusal::Malformed));
+        let Some(key_id) = key.id() else { return Ok((Err(AuthFailure::Invalid), unchecked())) };
         let now = self.clock.now();
-        let read = async |binding_id: &str, jti: &str| match &key_id {
-            Some(id) => {
-                let (row, api_key) = self.uses.binding_for_code_with_key(binding_id, jti, id).await?;
-                Ok::<_, MedicalError>((row, key.map(|k| k.admit(api_key, now))))
-            }
-            None => Ok((self.uses.binding_for_code(binding_id, jti).await?, None)),
+        let read = async |binding_id: &str, jti: &str| {
+            let (row, api_key) = self.uses.binding_for_code_with_key(binding_id, jti, &key_id).await?;
+            Ok::<_, MedicalError>((row, key.admit(api_key, now)))
         };
-        let refused = |admitted: &Option<Result<ApiKeyRow, AuthFailure>>| matches!(admitted, Some(Err(_)));
         match medical_code::unverified(token, self.issuer) {
             Ok((kid, claimed)) => {
                 let (row, admitted) = read(&claimed.sub, &claimed.jti).await?;
-                if refused(&admitted) {
-                    return Ok((admitted, Err(MedicalError::Refused(Refusal::Malformed))));
+                if admitted.is_err() {
+                    return Ok((admitted, unchecked()));
                 }
                 let recognised = async {
                     match (row.as_ref().and_then(|r| r.issued_digest.as_deref()), kid) {
@@ -398,12 +375,12 @@ impl MedicalPayments<'_> {
                 };
                 Ok((admitted, code.and_then(|code| self.payable_now(code, row))))
             }
-            // Not a well-formed code of this issuer: the signature check refuses it, as it always did (after the
-            // key, read alone with a binding that matches nothing, is admitted).
+            // Not a well-formed code of this issuer: the key is admitted first (read with a binding that
+            // matches nothing), then the signature check refuses the code, as it always did.
             Err(_) => {
-                let admitted = if key_id.is_some() { read("", "").await?.1 } else { None };
-                if refused(&admitted) {
-                    return Ok((admitted, Err(MedicalError::Refused(Refusal::Malformed))));
+                let (_, admitted) = read("", "").await?;
+                if admitted.is_err() {
+                    return Ok((admitted, unchecked()));
                 }
                 match self.signed(token).await {
                     Ok(code) => {
