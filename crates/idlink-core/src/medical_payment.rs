@@ -351,7 +351,7 @@ impl MedicalPayments<'_> {
         let Some(key_id) = key.id() else { return Ok((Err(AuthFailure::Invalid), unchecked())) };
         let now = self.clock.now();
         let read = async |binding_id: &str, jti: &str| {
-            let (row, api_key) = self.uses.binding_for_code_with_key(binding_id, jti, &key_id).await?;
+            let (row, api_key) = self.uses.binding_for_code(binding_id, jti, &key_id).await?;
             Ok::<_, MedicalError>((row, key.admit(api_key, now)))
         };
         match medical_code::unverified(token, self.issuer) {

@@ -31,8 +31,8 @@ const COLUMNS: &str = "id, user_id, region, step, status, step_deadline, expires
      updated_at, bound_at, risk_cleared, agent_user_id, agent_role, agent_ended_at";
 
 /// A terminal's check of a medical code reads the code's binding, whether
-/// the code was used, the digest it was issued with and, when asked, the
-/// terminal's API key: one statement for the whole check (ADR 0034), and
+/// the code was used, the digest it was issued with and the terminal's API
+/// key: one statement for the whole check (ADR 0034), and
 /// the checks waiting at one moment share it (ADR 0023), as a counter's
 /// queue of terminals does at peak.
 static CODE_BINDING: Statements<CodeAsk, CodeRead> = Statements::new(code_binding_select, code_read);
@@ -48,7 +48,7 @@ fn code_binding_select() -> String {
     )
 }
 
-/// What one check's read found: the binding, and the key when one was asked.
+/// What one check's read found: the binding and the key, each when it exists.
 pub(crate) struct CodeRead {
     binding: Option<CodeBinding>,
     key: Option<ApiKeyRow>,
@@ -74,7 +74,7 @@ fn code_read(r: &AnyRow) -> Result<CodeRead, StoreError> {
 pub(crate) struct CodeAsk {
     binding_id: String,
     jti: String,
-    key_id: Option<String>,
+    key_id: String,
 }
 
 impl Ask for CodeAsk {
@@ -312,18 +312,13 @@ impl MedicalCodeStore for SqlStore {
         self.audited_if(audit, async |tx| Ok(execute(q, &mut *tx).await? == 1)).await
     }
 
-    async fn binding_for_code(&self, binding_id: &str, jti: &str) -> Result<Option<CodeBinding>, StoreError> {
-        let ask = CodeAsk { binding_id: binding_id.to_owned(), jti: jti.to_owned(), key_id: None };
-        Ok(self.code_bindings.read(&self.reader, ask, &CODE_BINDING).await?.and_then(|r| r.binding))
-    }
-
-    async fn binding_for_code_with_key(
+    async fn binding_for_code(
         &self,
         binding_id: &str,
         jti: &str,
         key: &ApiKeyId,
     ) -> Result<(Option<CodeBinding>, Option<ApiKeyRow>), StoreError> {
-        let ask = CodeAsk { binding_id: binding_id.to_owned(), jti: jti.to_owned(), key_id: Some(key.as_str().to_owned()) };
+        let ask = CodeAsk { binding_id: binding_id.to_owned(), jti: jti.to_owned(), key_id: key.as_str().to_owned() };
         Ok(self.code_bindings.read(&self.reader, ask, &CODE_BINDING).await?.map_or((None, None), |r| (r.binding, r.key)))
     }
 

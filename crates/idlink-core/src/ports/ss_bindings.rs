@@ -138,12 +138,9 @@ pub trait MedicalCodeStore: Send + Sync {
         after: Option<&(Timestamp, String)>,
         limit: u32,
     ) -> Result<Vec<CodeUse>, StoreError>;
-    /// What a terminal's check needs of a code's binding, whether the code was used, and the
-    /// digest it was issued with, in one read.
-    async fn binding_for_code(&self, binding_id: &str, jti: &str) -> Result<Option<CodeBinding>, StoreError>;
-    /// [`Self::binding_for_code`] and the API key `key` in the same read: a
-    /// terminal's whole check is one round trip (ADR 0034).
-    async fn binding_for_code_with_key(
+    /// What a terminal's check needs, in one read: the code's binding, whether the code was used,
+    /// the digest it was issued with, and the terminal's API key `key` (one round trip, ADR 0034).
+    async fn binding_for_code(
         &self,
         binding_id: &str,
         jti: &str,
