@@ -447,7 +447,7 @@ async fn balance_run(db: TestDb, opts: &Options) -> Result<Run> {
         let (session, binding, user) = api.user(i).await.with_context(|| format!("setting up bench user {i}"))?;
         users.push((session, binding, user));
     }
-    let users = mint_tokens(&running, &rt, users, opts.queries * 2).await?;
+    let users = mint_tokens(&running, &rt, users, opts.queries * 2, jiff::SignedDuration::from_mins(30)).await?;
     eprintln!(
         "  {}: {} users set up and {} step-up tokens minted in {:.1} s",
         db.kind,
@@ -467,16 +467,17 @@ async fn balance_run(db: TestDb, opts: &Options) -> Result<Run> {
     Ok(Run { floor, peak, half })
 }
 
-/// Mints `n` balance-query step-up tokens for each of `users` (session, binding, user id) as the
-/// step-up endpoints mint them, stored in parallel. A per-query Argon2id hash would measure the
+/// Mints `n` balance-query step-up tokens living `ttl` for each of `users` (session, binding, user
+/// id) as the step-up endpoints mint them, stored in parallel. A per-query Argon2id hash would measure the
 /// password hash (`idlink bench password`) rather than the query.
 pub(crate) async fn mint_tokens(
     running: &serve::Running,
     rt: &Runtime,
     users: Vec<(String, String, String)>,
     n: usize,
+    ttl: jiff::SignedDuration,
 ) -> Result<Vec<User>> {
-    let policy = StepUpPolicy { ttl: jiff::SignedDuration::from_mins(30) };
+    let policy = StepUpPolicy { ttl };
     let store = Arc::new(running.store.clone());
     let mut minted = Vec::new();
     for (session, binding, user) in users {

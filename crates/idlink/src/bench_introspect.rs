@@ -147,8 +147,13 @@ struct Run {
     half: Stats,
 }
 
-/// The seeded tokens: (token, should be active).
-pub(crate) async fn seed(running: &crate::serve::Running, user: &str, tokens: usize) -> Result<(String, String, Vec<(String, bool)>)> {
+/// A resource server and `tokens` access tokens spread over `users` in turn (each user with a
+/// grant and a pairwise subject): (client id, secret, [(token, should be active)]).
+pub(crate) async fn seed(
+    running: &crate::serve::Running,
+    users: &[String],
+    tokens: usize,
+) -> Result<(String, String, Vec<(String, bool)>)> {
     let rt = crate::serve::Runtime::default();
     let ids = RandomIds(rt.rng.clone());
     let now = running.clock.now();
@@ -181,17 +186,26 @@ pub(crate) async fn seed(running: &crate::serve::Running, user: &str, tokens: us
     };
     let audit = AuditEntry::new("bench", "oauth.client_registered", "benchmark setup", now);
     running.store.insert_client(&row, Some(&secret_row), &audit).await?;
-    let grant = ids.grant();
     let us = now.as_microsecond();
-    let exp = us + 3_600 * 1_000_000;
+    // Longer than any run, so that no token expires during one (a long scale run lasts over an hour).
+    let exp = us + 12 * 3_600 * 1_000_000;
     let store = &running.store;
-    let sql = format!(
-        "INSERT INTO oauth_grants (id, user_id, client_id, scopes, claims, state, created_at, updated_at) \
-         VALUES ('{grant}', '{user}', '{client_id}', '[\"openid\"]', '[]', 'active', {us}, {us})"
-    );
-    testing::execute(store, &sql).await.map_err(|e| anyhow::anyhow!(e))?;
-    let sql = format!("INSERT INTO oauth_subjects (client_id, sub, user_id) VALUES ('{client_id}', 'bench-sub', '{user}')");
-    testing::execute(store, &sql).await.map_err(|e| anyhow::anyhow!(e))?;
+    // A grant and a pairwise subject for each user, as the consent page writes them.
+    let grants: Vec<String> = users.iter().map(|_| ids.grant().to_string()).collect();
+    for (k, chunk) in users.iter().zip(&grants).collect::<Vec<_>>().chunks(500).enumerate() {
+        let (mut g, mut sub) = (Vec::with_capacity(chunk.len()), Vec::with_capacity(chunk.len()));
+        for (j, (user, grant)) in chunk.iter().enumerate() {
+            g.push(format!("('{grant}', '{user}', '{client_id}', '[\"openid\"]', '[]', 'active', {us}, {us})"));
+            sub.push(format!("('{client_id}', 'bench-sub-{}', '{user}')", k * 500 + j));
+        }
+        let sql = format!(
+            "INSERT INTO oauth_grants (id, user_id, client_id, scopes, claims, state, created_at, updated_at) VALUES {}",
+            g.join(", ")
+        );
+        testing::execute(store, &sql).await.map_err(|e| anyhow::anyhow!(e))?;
+        let sql = format!("INSERT INTO oauth_subjects (client_id, sub, user_id) VALUES {}", sub.join(", "));
+        testing::execute(store, &sql).await.map_err(|e| anyhow::anyhow!(e))?;
+    }
     let mut out = Vec::with_capacity(tokens);
     for chunk in (0..tokens).collect::<Vec<_>>().chunks(500) {
         let mut values = Vec::with_capacity(chunk.len());
@@ -199,6 +213,8 @@ pub(crate) async fn seed(running: &crate::serve::Running, user: &str, tokens: us
             let token = SecretKind::AccessToken.mint(&ids);
             let active = i % 10 != 9;
             let revoked = if active { "NULL".to_owned() } else { us.to_string() };
+            let k = i % users.len().max(1);
+            let (user, grant) = (users.get(k).context("no user for the tokens")?, grants.get(k).context("no grant")?);
             values.push(format!(
                 "('{}', '{client_id}', '{user}', '{grant}', NULL, 'openid', NULL, {us}, {exp}, {revoked})",
                 secret_hash(&token)
@@ -218,7 +234,7 @@ async fn introspect_run(db: TestDb, opts: &Options) -> Result<Run> {
     let (running, api, data_dir) = bench_server(&db, opts.clients).await?;
     let setup = Instant::now();
     let (_, _, user) = api.user(0).await.context("setting up the bench user")?;
-    let (client_id, secret, tokens) = seed(&running, &user, opts.tokens.max(10)).await?;
+    let (client_id, secret, tokens) = seed(&running, std::slice::from_ref(&user), opts.tokens.max(10)).await?;
     eprintln!("  {} setup: {:.1} s", db.kind, setup.elapsed().as_secs_f64());
     let send = introspection(&api, &client_id, &secret, tokens);
     // Warm the pools and the statement caches.

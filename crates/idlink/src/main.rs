@@ -173,18 +173,18 @@ enum BenchCommand {
         /// Concurrent clients.
         #[arg(long, default_value_t = 32)]
         clients: usize,
-        /// Balance queries per client and phase.
-        #[arg(long, default_value_t = 100)]
+        /// Balance queries per client and phase (a phase of a few seconds: its p99 is not the few slowest).
+        #[arg(long, default_value_t = 300)]
         queries: usize,
         /// Logins per client and phase, each by another seeded user.
-        #[arg(long, default_value_t = 10)]
+        #[arg(long, default_value_t = 30)]
         logins: usize,
         /// Introspections per client and phase.
         #[arg(long, default_value_t = 300)]
         requests: usize,
         /// Rounds (each phase on both deployments, which goes first alternating: an even number
         /// lets each go first as often); the median ratio is the result.
-        #[arg(long, default_value_t = 6)]
+        #[arg(long, default_value_t = 8)]
         rounds: usize,
     },
     /// Each H5 page through the whole HTTP path of a server on SQLite (one user
