@@ -180,8 +180,11 @@ async fn medical_run(db: TestDb, opts: &Options) -> Result<Run> {
             async move {
                 let code = &codes[(c * 7919 + i) % codes.len()];
                 let res = http.post(&url).bearer_auth(&key).json(&json!({"code": code})).send().await?;
-                if !res.status().is_success() {
-                    bail!("verification answered {}", res.status());
+                let status = res.status();
+                // A terminal reads the answer before it charges.
+                let body = res.bytes().await?;
+                if !status.is_success() {
+                    bail!("verification answered {status}: {}", String::from_utf8_lossy(&body));
                 }
                 Ok(())
             }
