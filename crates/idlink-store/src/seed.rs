@@ -9,7 +9,7 @@ use crate::bindings::{NEW_BINDING_COLUMNS, bind_new_binding};
 use crate::identity::{IDENTITY_COLUMNS, bind_identity};
 use crate::login::{DEVICE_COLUMNS, bind_device};
 use crate::rows::{AnyQuery, Columns, execute, fetch_all, micros, store_err, values};
-use crate::store::{Backend, master_id};
+use crate::store::{Backend, SUSPENDED_INDEXES_SCHEMA, master_id};
 use crate::write::Commit;
 use idlink_core::ports::StoreError;
 use idlink_core::ports::audit::AuditEntry;
@@ -72,6 +72,12 @@ impl SqlStore {
         })
         .await?;
         Ok(n)
+    }
+
+    /// Whether an interrupted bulk load left indexes suspended (none before
+    /// the schema that records them).
+    pub async fn has_suspended_indexes(&self) -> Result<bool, StoreError> {
+        Ok(self.schema_version_if_any().await? >= SUSPENDED_INDEXES_SCHEMA && self.row_count("suspended_indexes").await? > 0)
     }
 
     /// Makes again every index [`Self::suspend_indexes`] dropped, one

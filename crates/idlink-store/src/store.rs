@@ -22,7 +22,7 @@ static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
 /// The migration that made `suspended_indexes`.
-const SUSPENDED_INDEXES_SCHEMA: i64 = 45;
+pub(crate) const SUSPENDED_INDEXES_SCHEMA: i64 = 45;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {

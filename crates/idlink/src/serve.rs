@@ -128,7 +128,7 @@ pub async fn open_existing_store(config: &Config) -> Result<SqlStore> {
         );
     }
     // An interrupted bulk load left indexes out: copying it would copy a deployment no server has run.
-    if at >= 45 && store.row_count("suspended_indexes").await? > 0 {
+    if store.has_suspended_indexes().await? {
         anyhow::bail!(
             "an interrupted `idlink bench seed` left indexes suspended in this database: run `idlink migrate` (or start the server once) to rebuild them, then try again"
         );

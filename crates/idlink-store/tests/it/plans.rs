@@ -52,6 +52,7 @@ async fn a_bulk_load_suspends_indexes_and_the_next_migration_rebuilds_them() {
         assert_eq!(query_strings(&db.store, indexes).await.unwrap_or_default(), ["users_phone_index"], "only the unique one stays");
         let recorded = query_strings(&db.store, "SELECT name FROM suspended_indexes ORDER BY name").await.unwrap_or_default();
         assert_eq!(recorded.len(), suspended);
+        assert_eq!(db.store.has_suspended_indexes().await.ok(), Some(true), "a backup or move would refuse this database");
         assert!(suspended >= 7 && recorded.contains(&"audit_log_by_subject".to_owned()), "{recorded:?}");
         assert!(
             recorded.iter().all(|n| !["users_phone_index", "identities_by_id_number", "devices_by_user"].contains(&n.as_str())),
@@ -69,6 +70,7 @@ async fn a_bulk_load_suspends_indexes_and_the_next_migration_rebuilds_them() {
         let back = query_strings(&again, indexes).await.unwrap_or_default();
         assert!(back.contains(&"users_phone_index".to_owned()) && back.contains(&"audit_log_by_subject".to_owned()), "{back:?}");
         assert_eq!(query_text(&again, "SELECT COUNT(*) FROM suspended_indexes").await, Ok("0".into()));
+        assert_eq!(again.has_suspended_indexes().await.ok(), Some(false));
         let plans = again.hot_plans().await.unwrap_or_else(|e| panic!("{e}"));
         let audit = plans.iter().find(|p| p.name.contains("audit")).map(|p| p.lines.join(" | ")).unwrap_or_default();
         assert!(audit.contains("audit_log_by_subject"), "{audit}");
