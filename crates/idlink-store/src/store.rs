@@ -58,6 +58,11 @@ pub struct StoreOptions {
     /// A bulk load into a big file (`idlink bench seed`) rewrites the same
     /// index pages less often with a larger one.
     pub sqlite_cache_mib: Option<u32>,
+    /// SQLite reads the file through a shared memory map of this many MiB
+    /// (`None` or 0: through `read()` into each connection's own cache).
+    /// Mapped pages are the kernel's page cache, shared by every reader, so
+    /// a big file's hot index pages are held once rather than per connection.
+    pub sqlite_mmap_mib: Option<u32>,
     /// SQLite's writer commits without waiting for the disk (`synchronous =
     /// NORMAL` in WAL mode: a crash keeps the file consistent but may lose
     /// the last commits). Only for a load that can be run again (`idlink
@@ -68,7 +73,7 @@ pub struct StoreOptions {
 
 impl Default for StoreOptions {
     fn default() -> Self {
-        Self { max_connections: 16, acquire_timeout: Duration::from_secs(10), sqlite_cache_mib: None, bulk_load: false }
+        Self { max_connections: 16, acquire_timeout: Duration::from_secs(10), sqlite_cache_mib: None, sqlite_mmap_mib: None, bulk_load: false }
     }
 }
 
@@ -110,7 +115,8 @@ impl SqlStore {
                 // Checkpoints run beside the writer (see `checkpoint_wal`), not inside its commits.
                 // Negative: KiB rather than pages.
                 let cache = options.sqlite_cache_mib.map(|mib| format!("PRAGMA cache_size = -{}", u64::from(mib) * 1024));
-                let mut writer_pragmas: Vec<String> = cache.iter().cloned().collect();
+                let mmap = options.sqlite_mmap_mib.map(|mib| format!("PRAGMA mmap_size = {}", u64::from(mib) * 1024 * 1024));
+                let mut writer_pragmas: Vec<String> = cache.iter().chain(mmap.iter()).cloned().collect();
                 if options.bulk_load {
                     writer_pragmas.push("PRAGMA synchronous = NORMAL".into());
                 }
@@ -120,7 +126,7 @@ impl SqlStore {
                 writer_pragmas.push("PRAGMA secure_delete = ON".into());
                 let writer = on_connect(pool(1), writer_pragmas).connect(&url).await.map_err(store_err)?;
                 // A bulk load's cache is for the writer; its readers only count.
-                let reader_pragmas = if options.bulk_load { Vec::new() } else { cache.into_iter().collect() };
+                let reader_pragmas = if options.bulk_load { Vec::new() } else { cache.into_iter().chain(mmap).collect() };
                 let reader = on_connect(pool(options.max_connections.max(1)), reader_pragmas).connect(&url).await.map_err(store_err)?;
                 tokio::spawn(checkpoint_wal(reader.clone(), writer.clone()));
                 (writer.clone(), reader, WriterConnection::Shared(writer))

@@ -207,6 +207,22 @@ pub async fn query_text(store: &SqlStore, sql: &str) -> Result<String, String> {
     row.try_get::<String, _>(0).or_else(|_| row.try_get::<i64, _>(0).map(|n| n.to_string())).map_err(|e| e.to_string())
 }
 
+/// `pragma` as each of `n` reader connections holds it, all acquired at
+/// once so that they are `n` different connections.
+pub async fn reader_pragma(store: &SqlStore, pragma: &str, n: usize) -> Result<Vec<String>, String> {
+    use sqlx::Row;
+    let mut held = Vec::with_capacity(n);
+    for _ in 0..n {
+        held.push(store.reader.acquire().await.map_err(|e| e.to_string())?);
+    }
+    let mut values = Vec::with_capacity(n);
+    for conn in &mut held {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!("PRAGMA {pragma}"))).fetch_one(&mut **conn).await.map_err(|e| e.to_string())?;
+        values.push(row.try_get::<i64, _>(0).map_err(|e| e.to_string())?.to_string());
+    }
+    Ok(values)
+}
+
 /// An app that a user authorised, as the events tests write it with SQL
 /// (the provider and the registration would): the client, the user's
 /// pairwise subject, the grant and, with a URL, a webhook endpoint. One

@@ -723,6 +723,9 @@ pub struct Database {
     pub max_connections: Option<u32>,
     /// SQLite's page cache per connection in MiB (default: SQLite's 2 MiB).
     pub sqlite_cache_mib: Option<u32>,
+    /// SQLite reads through a memory map of up to this many MiB, shared by
+    /// all connections (default: none, SQLite's own reads).
+    pub sqlite_mmap_mib: Option<u32>,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, Default, PartialEq, Eq)]

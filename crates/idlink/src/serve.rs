@@ -95,6 +95,7 @@ pub async fn open_store_with(config: &Config, mut options: StoreOptions) -> Resu
         None => {}
     }
     options.sqlite_cache_mib = config.database.sqlite_cache_mib.or(options.sqlite_cache_mib);
+    options.sqlite_mmap_mib = config.database.sqlite_mmap_mib.or(options.sqlite_mmap_mib);
     let store = SqlStore::connect(&url, &options).await.with_context(|| format!("cannot open the {} database", backend_name(&url)))?;
     store.migrate().await.context("cannot apply database migrations")?;
     Ok(store)
