@@ -73,7 +73,13 @@ pub struct StoreOptions {
 
 impl Default for StoreOptions {
     fn default() -> Self {
-        Self { max_connections: 16, acquire_timeout: Duration::from_secs(10), sqlite_cache_mib: None, sqlite_mmap_mib: None, bulk_load: false }
+        Self {
+            max_connections: 16,
+            acquire_timeout: Duration::from_secs(10),
+            sqlite_cache_mib: None,
+            sqlite_mmap_mib: None,
+            bulk_load: false,
+        }
     }
 }
 
