@@ -99,6 +99,23 @@ pub struct SqlStore {
     bulk_load: bool,
 }
 
+/// SQLite silently caps a map at its compile-time maximum (2 GiB unless
+/// built with idlink's `.cargo/config.toml`, e.g. by a build from outside
+/// this repository): say so rather than run with a smaller map than asked.
+async fn warn_if_map_capped(pool: &AnyPool, mib: u32) -> Result<(), StoreError> {
+    let asked = i64::from(mib) * 1024 * 1024;
+    let q = sqlx::query("PRAGMA mmap_size");
+    let got = fetch_optional(q, pool, |r| r.col::<i64>("mmap_size")).await?.unwrap_or(0);
+    if got < asked {
+        tracing::warn!(
+            asked_mib = mib,
+            got_mib = got / (1024 * 1024),
+            "database.sqlite_mmap_mib is larger than this build of SQLite allows; reads past the map go through the page cache (build idlink from its repository, whose .cargo/config.toml raises the cap)"
+        );
+    }
+    Ok(())
+}
+
 impl SqlStore {
     /// Connects (creating a SQLite file if needed). Does not migrate.
     pub async fn connect(url: &str, options: &StoreOptions) -> Result<Self, StoreError> {
@@ -131,9 +148,12 @@ impl SqlStore {
                 // key (crypto-shredding, ADR 0030) is gone from the file once checkpointed.
                 writer_pragmas.push("PRAGMA secure_delete = ON".into());
                 let writer = on_connect(pool(1), writer_pragmas).connect(&url).await.map_err(store_err)?;
-                // A bulk load's cache is for the writer; its readers only count.
+                // A bulk load's cache and map are for the writer; its readers only count.
                 let reader_pragmas = if options.bulk_load { Vec::new() } else { cache.into_iter().chain(mmap).collect() };
                 let reader = on_connect(pool(options.max_connections.max(1)), reader_pragmas).connect(&url).await.map_err(store_err)?;
+                if let Some(mib) = options.sqlite_mmap_mib {
+                    warn_if_map_capped(&writer, mib).await?;
+                }
                 tokio::spawn(checkpoint_wal(reader.clone(), writer.clone()));
                 (writer.clone(), reader, WriterConnection::Shared(writer))
             }

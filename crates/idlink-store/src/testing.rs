@@ -223,6 +223,13 @@ pub async fn reader_pragma(store: &SqlStore, pragma: &str, n: usize) -> Result<V
     Ok(values)
 }
 
+/// `pragma` as the writer connection holds it.
+pub async fn writer_pragma(store: &SqlStore, pragma: &str) -> Result<String, String> {
+    use sqlx::Row;
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!("PRAGMA {pragma}"))).fetch_one(&store.writer).await.map_err(|e| e.to_string())?;
+    row.try_get::<i64, _>(0).map(|n| n.to_string()).map_err(|e| e.to_string())
+}
+
 /// An app that a user authorised, as the events tests write it with SQL
 /// (the provider and the registration would): the client, the user's
 /// pairwise subject, the grant and, with a URL, a webhook endpoint. One

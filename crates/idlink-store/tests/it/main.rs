@@ -68,7 +68,8 @@ async fn sqlite_connections_read_through_the_configured_map_and_cache() {
     let store = idlink_store::SqlStore::connect(&db.url, &tuned).await.unwrap_or_else(|e| panic!("{e}"));
     // Every pooled reader, not only the first.
     let gib4 = (4096u64 * 1024 * 1024).to_string();
-    assert_eq!(testing::reader_pragma(&store, "mmap_size", 4).await, Ok(vec![gib4; 4]));
+    assert_eq!(testing::reader_pragma(&store, "mmap_size", 4).await, Ok(vec![gib4.clone(); 4]));
+    assert_eq!(testing::writer_pragma(&store, "mmap_size").await, Ok(gib4), "the writer reads through the map too");
     assert_eq!(testing::reader_pragma(&store, "cache_size", 4).await, Ok(vec!["-8192".to_owned(); 4]), "negative: KiB");
     store.close().await;
     assert_eq!(testing::query_text(&db.store, "PRAGMA mmap_size").await, Ok("0".to_owned()), "no map unless configured");
