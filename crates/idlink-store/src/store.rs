@@ -102,13 +102,12 @@ pub struct SqlStore {
 /// SQLite silently caps a map at its compile-time maximum (2 GiB unless
 /// built with idlink's `.cargo/config.toml`, e.g. by a build from outside
 /// this repository): say so rather than run with a smaller map than asked.
-async fn warn_if_map_capped(pool: &AnyPool, mib: u32) -> Result<(), StoreError> {
-    let asked = i64::from(mib) * 1024 * 1024;
+async fn warn_if_map_capped(pool: &AnyPool, asked: i64) -> Result<(), StoreError> {
     let q = sqlx::query("PRAGMA mmap_size");
     let got = fetch_optional(q, pool, |r| r.col::<i64>("mmap_size")).await?.unwrap_or(0);
     if got < asked {
         tracing::warn!(
-            asked_mib = mib,
+            asked_mib = asked / (1024 * 1024),
             got_mib = got / (1024 * 1024),
             "database.sqlite_mmap_mib is larger than this build of SQLite allows; reads past the map go through the page cache (build idlink from its repository, whose .cargo/config.toml raises the cap)"
         );
@@ -138,7 +137,8 @@ impl SqlStore {
                 // Checkpoints run beside the writer (see `checkpoint_wal`), not inside its commits.
                 // Negative: KiB rather than pages.
                 let cache = options.sqlite_cache_mib.map(|mib| format!("PRAGMA cache_size = -{}", u64::from(mib) * 1024));
-                let mmap = options.sqlite_mmap_mib.map(|mib| format!("PRAGMA mmap_size = {}", u64::from(mib) * 1024 * 1024));
+                let mmap_bytes = options.sqlite_mmap_mib.map(|mib| i64::from(mib) * 1024 * 1024);
+                let mmap = mmap_bytes.map(|bytes| format!("PRAGMA mmap_size = {bytes}"));
                 let mut writer_pragmas: Vec<String> = cache.iter().chain(mmap.iter()).cloned().collect();
                 if options.bulk_load {
                     writer_pragmas.push("PRAGMA synchronous = NORMAL".into());
@@ -151,8 +151,8 @@ impl SqlStore {
                 // A bulk load's cache and map are for the writer; its readers only count.
                 let reader_pragmas = if options.bulk_load { Vec::new() } else { cache.into_iter().chain(mmap).collect() };
                 let reader = on_connect(pool(options.max_connections.max(1)), reader_pragmas).connect(&url).await.map_err(store_err)?;
-                if let Some(mib) = options.sqlite_mmap_mib {
-                    warn_if_map_capped(&writer, mib).await?;
+                if let Some(bytes) = mmap_bytes {
+                    warn_if_map_capped(&writer, bytes).await?;
                 }
                 tokio::spawn(checkpoint_wal(reader.clone(), writer.clone()));
                 (writer.clone(), reader, WriterConnection::Shared(writer))

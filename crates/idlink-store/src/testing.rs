@@ -207,27 +207,30 @@ pub async fn query_text(store: &SqlStore, sql: &str) -> Result<String, String> {
     row.try_get::<String, _>(0).or_else(|_| row.try_get::<i64, _>(0).map(|n| n.to_string())).map_err(|e| e.to_string())
 }
 
+/// `pragma`'s value (a number) as the connection or pool `on` holds it.
+async fn pragma_value<'e, E: sqlx::Executor<'e, Database = sqlx::Any>>(on: E, pragma: &str) -> Result<String, String> {
+    use sqlx::Row;
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!("PRAGMA {pragma}"))).fetch_one(on).await.map_err(|e| e.to_string())?;
+    row.try_get::<i64, _>(0).map(|n| n.to_string()).map_err(|e| e.to_string())
+}
+
 /// `pragma` as each of `n` reader connections holds it, all acquired at
 /// once so that they are `n` different connections.
 pub async fn reader_pragma(store: &SqlStore, pragma: &str, n: usize) -> Result<Vec<String>, String> {
-    use sqlx::Row;
     let mut held = Vec::with_capacity(n);
     for _ in 0..n {
         held.push(store.reader.acquire().await.map_err(|e| e.to_string())?);
     }
     let mut values = Vec::with_capacity(n);
     for conn in &mut held {
-        let row = sqlx::query(sqlx::AssertSqlSafe(format!("PRAGMA {pragma}"))).fetch_one(&mut **conn).await.map_err(|e| e.to_string())?;
-        values.push(row.try_get::<i64, _>(0).map_err(|e| e.to_string())?.to_string());
+        values.push(pragma_value(&mut **conn, pragma).await?);
     }
     Ok(values)
 }
 
 /// `pragma` as the writer connection holds it.
 pub async fn writer_pragma(store: &SqlStore, pragma: &str) -> Result<String, String> {
-    use sqlx::Row;
-    let row = sqlx::query(sqlx::AssertSqlSafe(format!("PRAGMA {pragma}"))).fetch_one(&store.writer).await.map_err(|e| e.to_string())?;
-    row.try_get::<i64, _>(0).map(|n| n.to_string()).map_err(|e| e.to_string())
+    pragma_value(&store.writer, pragma).await
 }
 
 /// An app that a user authorised, as the events tests write it with SQL
